@@ -1,0 +1,91 @@
+"""Service Months (§1.2), their minutes (§1.5, §1.6) in the policy's timezone."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from .errors import SlapolicyError
+
+MINUTES_PER_DAY = 24 * 60  # §1.6
+
+
+@dataclass(frozen=True)
+class ServiceMonth:
+    """A Service Month: the part of one natural month inside the service term (§1.2), dates inclusive."""
+
+    start: dt.date
+    end: dt.date  # last day, inclusive
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    @property
+    def total_minutes(self) -> int:
+        """Total Minutes within the Service Month = days × 24 × 60 (§1.6)."""
+        return self.days * MINUTES_PER_DAY
+
+    @property
+    def label(self) -> str:
+        return f"{self.start.year:04d}-{self.start.month:02d}"
+
+    def as_dict(self) -> dict:
+        return {"start": self.start.isoformat(), "end": self.end.isoformat(), "days": self.days,
+                "total_minutes": self.total_minutes}
+
+    def bounds(self, timezone: str) -> tuple[dt.datetime, dt.datetime]:
+        """[start, end) of the Service Month as aware datetimes in the policy's timezone."""
+        zone = ZoneInfo(timezone)
+        begin = dt.datetime.combine(self.start, dt.time(0), tzinfo=zone)
+        finish = dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time(0), tzinfo=zone)
+        return begin, finish
+
+    def epoch_minutes(self, timezone: str) -> tuple[int, int]:
+        """[first, last + 1) as minutes since the Unix epoch (UTC)."""
+        begin, finish = self.bounds(timezone)
+        return int(begin.timestamp()) // 60, int(finish.timestamp()) // 60
+
+
+def _last_day(year: int, month: int) -> dt.date:
+    following = dt.date(year + month // 12, month % 12 + 1, 1)
+    return following - dt.timedelta(days=1)
+
+
+def calendar_month(month: str) -> ServiceMonth:
+    """The whole calendar month YYYY-MM (a Service Month when no term is given)."""
+    try:
+        year, mon = (int(part) for part in month.split("-"))
+        start = dt.date(year, mon, 1)
+    except (ValueError, AttributeError):
+        raise SlapolicyError(f"month {month!r} is not YYYY-MM") from None
+    return ServiceMonth(start, _last_day(year, mon))
+
+
+def service_months(term_start: dt.date, term_end: dt.date) -> list[ServiceMonth]:
+    """Each natural month inside the term [term_start, term_end] (both inclusive) is its own Service Month.
+
+    §1.2: a three-month term opened on March 17 gives Mar 17–31, Apr 1–30, May 1–31 and
+    Jun 1–16.
+    """
+    if term_end < term_start:
+        raise SlapolicyError(f"the term ends ({term_end}) before it starts ({term_start})")
+    months, start = [], term_start
+    while start <= term_end:
+        end = min(_last_day(start.year, start.month), term_end)
+        months.append(ServiceMonth(start, end))
+        start = end + dt.timedelta(days=1)
+    return months
+
+
+def service_month_in(month: str, term_start: dt.date | None, term_end: dt.date | None) -> ServiceMonth:
+    """The Service Month of ``month`` (YYYY-MM), cut to the term when one is given."""
+    whole = calendar_month(month)
+    if term_start is None and term_end is None:
+        return whole
+    if term_start is None or term_end is None:
+        raise SlapolicyError("--term-start and --term-end go together")
+    for candidate in service_months(term_start, term_end):
+        if candidate.label == month:
+            return candidate
+    raise SlapolicyError(f"{month} is outside the service term {term_start} to {term_end}")

@@ -1,0 +1,260 @@
+"""The ``slapolicy`` command. Exit 0 on success, 1 when the input or policy is wrong (with a
+message naming the place), 2 on a usage error, 3 on an internal error (a bug: please report it)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import Diagnostic, PolicyError, SlapolicyError
+
+EPILOG = """\
+examples:
+  slapolicy validate policies/ccc                      schema + lint of every version
+  slapolicy test policies/ccc                          run the examples inside the clauses
+  slapolicy show policies/ccc --month 2019-03          the version in force and its terms
+  slapolicy diff policies/ccc/2019-01-01.yaml policies/ccc/drafts/standard-99.95.yaml
+  slapolicy evaluate policies/ccc --minutes m.csv --month 2019-03 --billing b.csv
+  slapolicy demo                                       all of it on shipped example data
+"""
+
+
+def _out(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+
+
+def _json(data) -> None:
+    _out(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def _policy_files(paths: list[str]) -> list[Path]:
+    """Policy files named by PATH arguments: files, or every *.yaml of a directory and its drafts/."""
+    files = []
+    for name in paths:
+        path = Path(name)
+        if path.is_dir():
+            files.extend(sorted(path.glob("*.yaml")))
+            files.extend(sorted((path / "drafts").glob("*.yaml")))
+        elif path.exists():
+            files.append(path)
+        else:
+            raise SlapolicyError(f"{name}: no such file or directory")
+    if not files:
+        raise SlapolicyError(f"no policy files (*.yaml) under {', '.join(paths)}")
+    return files
+
+
+# ---------------------------------------------------------------------------- policy commands
+
+def cmd_validate(args) -> int:
+    from .policy import PolicyDirectory, read_policy
+
+    diagnostics: list[Diagnostic] = []
+    checked = 0
+    for name in args.paths:
+        path = Path(name)
+        if path.is_dir():
+            directory = PolicyDirectory(path)  # published versions, with directory-level checks
+            diagnostics.extend(directory.diagnostics)
+            checked += len(list(path.glob("*.yaml")))
+            for draft in directory.drafts():
+                diagnostics.extend(read_policy(draft)[1])
+                checked += 1
+        else:
+            for file in _policy_files([name]):
+                diagnostics.extend(read_policy(file)[1])
+                checked += 1
+    for diagnostic in sorted(set(diagnostics)):
+        _out(str(diagnostic))
+    errors = sum(d.severity == "error" for d in diagnostics)
+    warnings = len(diagnostics) - errors
+    sys.stderr.write(f"{checked} file(s) checked: {errors} error(s), {warnings} warning(s)\n")
+    return 1 if errors else 0
+
+
+def cmd_test(args) -> int:
+    from .policy import read_policy
+    from .policy_examples import ExampleReport, run_examples
+
+    total = ExampleReport()
+    broken = 0
+    for file in _policy_files(args.paths):
+        policy, problems = read_policy(file)
+        errors = [p for p in problems if p.severity == "error"]
+        if policy is None or errors:
+            for problem in errors or problems:
+                _out(str(problem))
+            broken += 1
+            continue
+        report = run_examples(policy)
+        for failure in report.failures:
+            _out(str(failure))
+        _out(f"{file}: {len(report.clauses_exercised)} of {len(policy.clauses)} clauses exercised, "
+             f"{report.passed} passed, {report.failed} failed")
+        total.add(report)
+    _out(f"{total.passed} passed, {total.failed} failed")
+    if broken:
+        sys.stderr.write(f"{broken} file(s) could not be loaded\n")
+    if total.passed == 0 and total.failed == 0:
+        sys.stderr.write("no example ran\n")
+    return 0 if total.ok and not broken else 1
+
+
+def cmd_versions(args) -> int:
+    from .policy import PolicyDirectory, read_policy
+
+    directory = PolicyDirectory(args.policy_dir).check()
+    rows = [{"version": p.version, "effective_from": p.effective_from.isoformat(), "status": p.status,
+             "sha256": p.sha256, "file": p.path} for p in directory.versions]
+    for draft in directory.drafts():
+        policy, _ = read_policy(draft)
+        if policy is not None:
+            rows.append({"version": policy.version, "effective_from": policy.effective_from.isoformat(),
+                         "status": policy.status, "sha256": policy.sha256, "file": policy.path})
+    if args.json:
+        _json({"versions": rows})
+        return 0
+    _out(f"{'effective_from':<15}{'version':<22}{'status':<11}{'sha256':<18}file")
+    for row in rows:
+        _out(f"{row['effective_from']:<15}{row['version']:<22}{row['status']:<11}{row['sha256'][:16]:<18}{row['file']}")
+    return 0
+
+
+def cmd_show(args) -> int:
+    from .policy import PolicyDirectory
+    from .show import policy_terms, render_terms
+
+    _check_month(args.month, "--month")
+    policy = PolicyDirectory(args.policy_dir).in_force(args.month)
+    if args.json:
+        _json({"month": args.month, **policy_terms(policy)})
+    else:
+        _out(render_terms(policy, args.month))
+    return 0
+
+
+def cmd_diff(args) -> int:
+    from .diff import diff_policies, render_diff
+    from .policy import load_policy
+
+    result = diff_policies(load_policy(args.old, strict=False), load_policy(args.new, strict=False))
+    if args.json:
+        _json(result)
+    else:
+        _out(render_diff(result))
+    return 0
+
+
+def cmd_schema(args) -> int:
+    from .policy import schema_text
+
+    sys.stdout.write(schema_text())
+    return 0
+
+
+def cmd_lock(args) -> int:
+    from .policy import PolicyDirectory
+    from .versions_lock import record_published
+
+    added = record_published(PolicyDirectory(args.policy_dir))
+    for name in added:
+        _out(f"locked {name}")
+    if not added:
+        _out("nothing to lock: every published version is recorded")
+    return 0
+
+
+def _check_month(value: str, flag: str) -> None:
+    import re
+
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value or ""):
+        raise SlapolicyError(f"{flag} {value!r} is not a month written YYYY-MM")
+
+
+# ---------------------------------------------------------------------------- parser
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="slapolicy", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
+        description="Evaluate operations data against versioned SLA policies, citing the clauses.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(name, func, help_text, description=None):
+        p = sub.add_parser(name, help=help_text, description=description or help_text,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.set_defaults(func=func)
+        return p
+
+    p = command("validate", cmd_validate, "check policy files against the schema and the linter",
+                "Check policy files: schema, condition facts, tiers, gate, dates, lock. Prints every problem as\n"
+                "FILE:LINE:COL: error|warning CODE message; exits 1 if any is an error.")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="policy files, or a policy directory (with its drafts/)")
+
+    p = command("test", cmd_test, "run the examples written inside each clause",
+                "Run every clause's examples through the real rules backend. Fails when an example\n"
+                "gives another answer, when a clause has no example, or when nothing ran.")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="policy files, or a policy directory (with its drafts/)")
+
+    p = command("versions", cmd_versions, "list the versions of a policy family with dates and sha256")
+    p.add_argument("policy_dir", metavar="POLICY_DIR")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = command("show", cmd_show, "show the version in force for a Service Month, and its terms",
+                "The version governing a Service Month is the latest whose effective_from is on or\n"
+                "before the month's first day (§6.2). A month before every version is an error.")
+    p.add_argument("policy_dir", metavar="POLICY_DIR")
+    p.add_argument("--month", required=True, metavar="YYYY-MM")
+    p.add_argument("--json", action="store_true", help="print JSON (terms and the whole document)")
+
+    p = command("diff", cmd_diff, "what changed between two versions, in the policy's terms")
+    p.add_argument("old", metavar="OLD.yaml")
+    p.add_argument("new", metavar="NEW.yaml")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    command("schema", cmd_schema, "print the JSON Schema of a policy version")
+
+    p = command("lock", cmd_lock, "record the sha256 of newly published versions in versions.lock",
+                "Adds published versions not yet in versions.lock. Never rewrites a recorded entry:\n"
+                "a published version never changes.")
+    p.add_argument("policy_dir", metavar="POLICY_DIR")
+
+    _add_data_commands(command)
+    return parser
+
+
+def _add_data_commands(command) -> None:
+    """Commands over operations data; defined in their own modules to keep this one short."""
+    from . import cli_data
+
+    cli_data.add_commands(command)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except PolicyError as exc:
+        for diagnostic in exc.diagnostics:
+            sys.stderr.write(f"{diagnostic}\n")
+        return 1
+    except SlapolicyError as exc:
+        sys.stderr.write(f"slapolicy: {exc}\n")
+        return 1
+    except KeyboardInterrupt:
+        sys.stderr.write("slapolicy: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # noqa: BLE001 — never a bare traceback for a user
+        import traceback
+
+        sys.stderr.write(f"slapolicy: internal error, please report it: {type(exc).__name__}: {exc}\n")
+        if "SLAPOLICY_DEBUG" in __import__("os").environ:
+            traceback.print_exc()
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

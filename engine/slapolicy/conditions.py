@@ -1,0 +1,221 @@
+"""The condition language of disclaimer clauses (``when:``), and its pure-Python matcher.
+
+A condition is structured YAML, never evaluated code::
+
+    all: [ {fact: notice.kind, equals: maintenance},
+           {fact: notice.published_before_start, equals: true} ]
+
+Combinators: ``all``, ``any``, ``not``. Comparisons: ``{fact: NAME, OP: VALUE}`` with OP one
+of ``equals``, ``not_equals``, ``in``, ``not_in``, ``at_least``, ``above``, ``below``,
+``at_most``. A value may name a policy parameter: ``{param: concurrency_threshold_qps}``.
+
+Every declared fact is present in every situation (facts not supplied take their
+declared default), so a comparison is always total and ``not`` is exact. The same
+language compiles to durable-rules in :mod:`slapolicy.rules`; this module's
+:func:`matches` is the reference both must agree with (a property test checks it).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from .errors import Diagnostic
+
+ORDER_OPS = ("at_least", "above", "below", "at_most")
+EQUALITY_OPS = ("equals", "not_equals", "in", "not_in")
+NEGATION = {"equals": "not_equals", "not_equals": "equals", "in": "not_in", "not_in": "in",
+            "at_least": "below", "below": "at_least", "above": "at_most", "at_most": "above"}
+
+
+@dataclass(frozen=True)
+class FactDecl:
+    """A fact that clause conditions may test, declared by the policy."""
+
+    name: str
+    type: str  # string | boolean | number | cause
+    values: tuple[str, ...]  # allowed strings (string and cause types)
+    default: object
+    ref: str
+    description: str
+
+    def coerce(self, value):
+        """The typed value of ``value`` for this fact, or raise ValueError saying why."""
+        if self.type == "boolean":
+            if isinstance(value, bool):
+                return value
+            raise ValueError(f"fact {self.name} is a boolean (true or false), not {value!r}")
+        if self.type == "number":
+            if isinstance(value, bool) or not isinstance(value, (int, str, Decimal)):
+                raise ValueError(f"fact {self.name} is a number, not {value!r}")
+            try:
+                number = Decimal(str(value))
+            except InvalidOperation:
+                raise ValueError(f"fact {self.name} is a number, not {value!r}") from None
+            if not number.is_finite():
+                raise ValueError(f"fact {self.name} must be a finite number, not {value!r}")
+            return number
+        if not isinstance(value, str):
+            raise ValueError(f"fact {self.name} is a string, not {value!r}")
+        if self.values and value not in self.values:
+            raise ValueError(f"{value!r} is not a value of fact {self.name} (one of: {', '.join(self.values)})")
+        return value
+
+
+@dataclass(frozen=True)
+class Compare:
+    fact: str
+    op: str
+    value: object  # a typed value, or a tuple of them for in / not_in
+
+
+@dataclass(frozen=True)
+class All:
+    items: tuple
+
+
+@dataclass(frozen=True)
+class Any_:
+    items: tuple
+
+
+@dataclass(frozen=True)
+class Not:
+    item: object
+
+
+Condition = Compare | All | Any_ | Not
+
+
+def parse_condition(data, path: tuple, facts: dict[str, FactDecl], parameters: dict, doc) -> tuple[Condition | None, list[Diagnostic]]:
+    """Build a condition from schema-valid YAML data; report undeclared facts and bad values with their place."""
+    problems: list[Diagnostic] = []
+
+    def operand(raw, where, decl: FactDecl):
+        if isinstance(raw, dict):
+            name = raw.get("param")
+            if name not in parameters:
+                problems.append(doc.diagnostic(where + ("param",), "unknown-param",
+                                               f"condition names parameter {name!r}, which the policy does not declare under parameters"))
+                return None
+            raw = parameters[name]
+        try:
+            return decl.coerce(raw)
+        except ValueError as exc:
+            problems.append(doc.diagnostic(where, "bad-fact-value", str(exc)))
+            return None
+
+    def build(node, where):
+        if "all" in node:
+            return All(tuple(build(item, where + ("all", i)) for i, item in enumerate(node["all"])))
+        if "any" in node:
+            return Any_(tuple(build(item, where + ("any", i)) for i, item in enumerate(node["any"])))
+        if "not" in node:
+            return Not(build(node["not"], where + ("not",)))
+        name = node["fact"]
+        decl = facts.get(name)
+        (op,) = [key for key in node if key != "fact"]
+        if decl is None:
+            problems.append(doc.diagnostic(where + ("fact",), "undeclared-fact",
+                                           f"condition tests fact {name!r}, which the policy does not declare under facts"))
+            return Compare(name, op, None)
+        if op in ORDER_OPS and decl.type != "number":
+            problems.append(doc.diagnostic(where + (op,), "bad-operator",
+                                           f"{op} compares numbers, but fact {name} is a {decl.type}"))
+            return Compare(name, op, None)
+        if op in ("in", "not_in"):
+            value = tuple(operand(item, where + (op, i), decl) for i, item in enumerate(node[op]))
+        else:
+            value = operand(node[op], where + (op,), decl)
+        return Compare(name, op, value)
+
+    condition = build(data, path)
+    return (None if problems else condition), problems
+
+
+def facts_tested(condition: Condition) -> set[str]:
+    if isinstance(condition, Compare):
+        return {condition.fact}
+    if isinstance(condition, Not):
+        return facts_tested(condition.item)
+    return set().union(*(facts_tested(item) for item in condition.items))
+
+
+def numeric_constants(condition: Condition) -> dict[str, set[Decimal]]:
+    """For each numeric fact, the constants it is compared with (used to canonicalise values)."""
+    found: dict[str, set[Decimal]] = {}
+
+    def walk(node):
+        if isinstance(node, Compare):
+            values = node.value if isinstance(node.value, tuple) else (node.value,)
+            for value in values:
+                if isinstance(value, Decimal):
+                    found.setdefault(node.fact, set()).add(value)
+        elif isinstance(node, Not):
+            walk(node.item)
+        else:
+            for item in node.items:
+                walk(item)
+
+    walk(condition)
+    return found
+
+
+def _compare(op: str, actual, expected) -> bool:
+    if op == "equals":
+        return actual == expected
+    if op == "not_equals":
+        return actual != expected
+    if op == "in":
+        return actual in expected
+    if op == "not_in":
+        return actual not in expected
+    if op == "at_least":
+        return actual >= expected
+    if op == "above":
+        return actual > expected
+    if op == "below":
+        return actual < expected
+    return actual <= expected  # at_most
+
+
+def matches(condition: Condition, facts: dict) -> bool:
+    """The reference matcher: does ``condition`` hold for this complete set of typed facts?"""
+    if isinstance(condition, Compare):
+        return _compare(condition.op, facts[condition.fact], condition.value)
+    if isinstance(condition, All):
+        return all(matches(item, facts) for item in condition.items)
+    if isinstance(condition, Any_):
+        return any(matches(item, facts) for item in condition.items)
+    return not matches(condition.item, facts)
+
+
+def negation_normal_form(condition: Condition, negate: bool = False) -> Condition:
+    """Push ``not`` down to the comparisons (durable-rules has no negation operator)."""
+    if isinstance(condition, Compare):
+        return Compare(condition.fact, NEGATION[condition.op], condition.value) if negate else condition
+    if isinstance(condition, Not):
+        return negation_normal_form(condition.item, not negate)
+    items = tuple(negation_normal_form(item, negate) for item in condition.items)
+    if isinstance(condition, All):
+        return Any_(items) if negate else All(items)
+    return All(items) if negate else Any_(items)
+
+
+def describe(condition: Condition) -> str:
+    """A one-line reading of a condition, for ``show`` and the trace."""
+    words = {"equals": "=", "not_equals": "≠", "in": "in", "not_in": "not in",
+             "at_least": "≥", "above": ">", "below": "<", "at_most": "≤"}
+    if isinstance(condition, Compare):
+        value = condition.value
+        shown = "[" + ", ".join(map(_show, value)) + "]" if isinstance(value, tuple) else _show(value)
+        return f"{condition.fact} {words[condition.op]} {shown}"
+    if isinstance(condition, Not):
+        return f"not ({describe(condition.item)})"
+    joiner = " and " if isinstance(condition, All) else " or "
+    return "(" + joiner.join(describe(item) for item in condition.items) + ")"
+
+
+def _show(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

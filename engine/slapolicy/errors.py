@@ -1,0 +1,43 @@
+"""Errors and diagnostics: every problem names its place (file, line, column or row)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, order=True)
+class Diagnostic:
+    """One problem found in a file, printed as ``FILE:LINE:COL: severity CODE message``."""
+
+    file: str
+    line: int
+    col: int
+    severity: str  # "error" or "warning"
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}: {self.severity} {self.code} {self.message}"
+
+    def as_dict(self) -> dict:
+        return {"file": self.file, "line": self.line, "col": self.col, "severity": self.severity,
+                "code": self.code, "message": self.message}
+
+
+class SlapolicyError(Exception):
+    """A problem with the user's input or policy: the CLI prints it and exits 1."""
+
+
+class PolicyError(SlapolicyError):
+    """A policy file that cannot be used; carries every diagnostic found."""
+
+    def __init__(self, diagnostics: list[Diagnostic]):
+        self.diagnostics = sorted(diagnostics)
+        super().__init__("\n".join(str(d) for d in self.diagnostics))
+
+
+class InputError(SlapolicyError):
+    """Operations data (minutes, incidents, notices, billing, claims) that cannot be used."""
+
+
+class NoVersionInForce(SlapolicyError):
+    """No policy version is in force for the Service Month asked about."""

@@ -1,0 +1,175 @@
+"""The linter: contradictions and slips a schema cannot see, each reported at its line.
+
+Checks on one version: tiers that overlap or leave gaps, the part of a tier the
+compensation gate makes unreachable (the shipped SLA has one: §3.1's first tier starts
+at 99.95 % although §3 pays only below the 99.5 % standard of §2.2), duplicated clause
+ids, gaps in clause numbering, clauses without examples, effective dates not on the
+first of a month, a file name that differs from effective_from.
+
+Checks on a directory: two versions with one effective date, and published files whose
+sha256 differs from ``versions.lock`` (a published version never changes).
+"""
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal
+from pathlib import Path
+
+from .errors import Diagnostic
+
+
+def _interval(tier) -> str:
+    low = "(-∞" if tier.lower is None else ("[" if tier.lower_inclusive else "(") + f"{tier.lower} %"
+    high = "+∞)" if tier.upper is None else f"{tier.upper} %" + ("]" if tier.upper_inclusive else ")")
+    return f"{low}, {high}"
+
+
+def _overlap(a, b) -> bool:
+    """Do two tiers share at least one availability value?"""
+    def below_upper(value, inclusive_value, tier):
+        if tier.upper is None or value is None:
+            return True
+        return value < tier.upper or (value == tier.upper and inclusive_value and tier.upper_inclusive)
+
+    return below_upper(b.lower, b.lower_inclusive, a) and below_upper(a.lower, a.lower_inclusive, b)
+
+
+def lint_tiers(policy) -> list[Diagnostic]:
+    doc, found = policy.doc, []
+    tiers = sorted(policy.tiers, key=lambda t: (Decimal("-1") if t.lower is None else t.lower, not t.lower_inclusive))
+    for i, a in enumerate(policy.tiers):
+        if a.lower is not None and a.upper is not None and (a.lower > a.upper or (
+                a.lower == a.upper and not (a.lower_inclusive and a.upper_inclusive))):
+            found.append(doc.diagnostic(("compensation", "tiers", i), "tier-empty",
+                                        f"tier {i + 1} ({a.ref}) {_interval(a)} contains no availability value"))
+        for j, b in enumerate(policy.tiers[i + 1:], start=i + 1):
+            if _overlap(a, b):
+                found.append(doc.diagnostic(("compensation", "tiers", j), "tier-overlap",
+                                            f"tier {j + 1} {_interval(b)} overlaps tier {i + 1} {_interval(a)} ({b.ref}): "
+                                            "one availability would match two credits"))
+    # Gaps: walking up from 0 %, each tier must start where the previous one ended.
+    if tiers and tiers[0].lower is not None and tiers[0].lower > 0:
+        first = tiers[0]
+        found.append(doc.diagnostic(("compensation", "tiers", first.index), "tier-gap",
+                                    f"no tier covers availability below {first.lower} % ({first.ref})"))
+    for a, b in zip(tiers, tiers[1:]):
+        if a.upper is None or b.lower is None or _overlap(a, b):
+            continue
+        if a.upper < b.lower or (a.upper == b.lower and not a.upper_inclusive and not b.lower_inclusive):
+            gap_low = ("(" if a.upper_inclusive else "[") + f"{a.upper} %"
+            gap_high = f"{b.lower} %" + (")" if b.lower_inclusive else "]")
+            found.append(doc.diagnostic(("compensation", "tiers", b.index), "tier-gap",
+                                        f"no tier covers availability in {gap_low}, {gap_high} between tier {a.index + 1} "
+                                        f"and tier {b.index + 1} ({b.ref})"))
+    return found
+
+
+def lint_gate(policy) -> list[Diagnostic]:
+    """Report the part of each tier that the compensation gate can never pay."""
+    if policy.gate != "below_standard":
+        return []
+    standard, inclusive_met = policy.standard, policy.standard_met_when == "at_least"
+    gate_ref, standard_ref = policy.ref("compensation", "gate"), policy.ref("availability", "standard")
+    found = []
+    for tier in policy.tiers:
+        # The gate pays availability < standard (met at_least) or <= standard (met above).
+        if tier.upper is not None and (tier.upper < standard or (tier.upper == standard and (inclusive_met or not tier.upper_inclusive))):
+            continue
+        if tier.lower is not None and (tier.lower > standard or (tier.lower == standard and inclusive_met)):
+            part, whole = _interval(tier), True
+        else:
+            low = ("[" if inclusive_met else "(") + f"{standard} %"
+            high = "+∞)" if tier.upper is None else f"{tier.upper} %" + ("]" if tier.upper_inclusive else ")")
+            part, whole = f"{low}, {high}", False
+        what = "is entirely unreachable" if whole else f"is unreachable in {part}"
+        found.append(policy.doc.diagnostic(
+            ("compensation", "tiers", tier.index), "tier-unreachable",
+            f"tier {tier.index + 1} {_interval(tier)} ({tier.ref}) {what}: the gate ({gate_ref}) pays only when availability "
+            f"is below the standard of {standard} % ({standard_ref}), so there the tier matches but nothing is owed",
+            severity="warning"))
+    return found
+
+
+def _clause_number(clause_id: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in clause_id.split("."))
+
+
+def lint_clauses(policy) -> list[Diagnostic]:
+    doc, found, seen = policy.doc, [], {}
+    for clause in policy.clauses:
+        where = ("disclaimers", clause.index)
+        if clause.id in seen:
+            found.append(doc.diagnostic(where + ("id",), "duplicate-clause",
+                                        f"clause id {clause.id} is used twice (first as disclaimer {seen[clause.id] + 1})"))
+        seen.setdefault(clause.id, clause.index)
+        if not clause.examples:
+            found.append(doc.diagnostic(where + ("examples",), "no-examples",
+                                        f"clause {clause.id} ({clause.ref}) has no examples: `slapolicy test` cannot check it"))
+        if clause.ref != f"§{clause.id}" and not clause.ref.startswith(f"§{clause.id},"):
+            found.append(doc.diagnostic(where + ("ref",), "clause-ref",
+                                        f"clause {clause.id} cites {clause.ref}; expected §{clause.id}", severity="warning"))
+    numbers = sorted(_clause_number(c.id) for c in policy.clauses)
+    for a, b in zip(numbers, numbers[1:]):
+        if len(a) == len(b) and a[:-1] == b[:-1] and b[-1] > a[-1] + 1:
+            missing = ".".join(map(str, a[:-1] + (a[-1] + 1,)))
+            index = next(c.index for c in policy.clauses if _clause_number(c.id) == b)
+            found.append(doc.diagnostic(("disclaimers", index, "id"), "clause-missing",
+                                        f"no clause {missing} between {'.'.join(map(str, a))} and {'.'.join(map(str, b))}",
+                                        severity="warning"))
+    return found
+
+
+def lint_dates(policy) -> list[Diagnostic]:
+    found, doc = [], policy.doc
+    if policy.effective_from.day != 1:
+        found.append(doc.diagnostic(("effective_from",), "mid-month",
+                                    f"effective_from {policy.effective_from} is not the first of a month: the version governs "
+                                    "only from the next Service Month (§6.2)", severity="warning"))
+    in_drafts = Path(policy.path).parent.name == "drafts"
+    if policy.status == "published" and not in_drafts:
+        if Path(policy.path).stem != policy.effective_from.isoformat():
+            found.append(doc.diagnostic(("effective_from",), "file-name",
+                                        f"file is named {Path(policy.path).name} but effective_from is {policy.effective_from}: "
+                                        f"a published version is named {policy.effective_from}.yaml"))
+        if policy.version != policy.effective_from.isoformat():
+            found.append(doc.diagnostic(("version",), "version-label",
+                                        f"version {policy.version!r} differs from effective_from {policy.effective_from}",
+                                        severity="warning"))
+    if policy.status == "draft" and not in_drafts:
+        found.append(doc.diagnostic(("status",), "draft-published",
+                                    "a draft belongs under drafts/, not among the published versions"))
+    return found
+
+
+def lint_policy(policy) -> list[Diagnostic]:
+    return lint_tiers(policy) + lint_gate(policy) + lint_clauses(policy) + lint_dates(policy)
+
+
+def lint_directory(directory) -> list[Diagnostic]:
+    """Checks across the published versions of one family."""
+    from .policy import LOCK_FILE
+
+    found = []
+    by_date: dict = {}
+    for policy in directory.versions:
+        other = by_date.get(policy.effective_from)
+        if other is not None:
+            found.append(policy.doc.diagnostic(("effective_from",), "duplicate-effective",
+                                               f"effective_from {policy.effective_from} is also that of {other.path}"))
+        by_date.setdefault(policy.effective_from, policy)
+    lock = directory.read_lock()
+    lock_path = str(directory.path / LOCK_FILE)
+    for file in sorted(directory.path.glob("*.yaml")):
+        digest = hashlib.sha256(file.read_bytes()).hexdigest()
+        recorded = lock.get(file.name)
+        if recorded is None:
+            found.append(Diagnostic(str(file), 1, 1, "error", "unlocked",
+                                    f"published version not recorded in {LOCK_FILE}; run `slapolicy lock {directory.path}`"))
+        elif recorded != digest:
+            found.append(Diagnostic(str(file), 1, 1, "error", "published-changed",
+                                    f"published version changed: sha256 {digest[:12]}… differs from {recorded[:12]}… in {LOCK_FILE}. "
+                                    "A published version never changes; put the change in a new version"))
+    for name in sorted(lock):
+        if not (directory.path / name).exists():
+            found.append(Diagnostic(lock_path, 1, 1, "warning", "lock-stale", f"{LOCK_FILE} records {name}, which is not in the directory"))
+    return found

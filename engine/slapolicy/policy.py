@@ -1,0 +1,411 @@
+"""Policy versions: load, validate against the JSON Schema, build the immutable model, resolve the version in force.
+
+A version is one complete YAML document (``policies/<family>/<effective_from>.yaml``);
+drafts live under ``policies/<family>/drafts/``. The model converts every decimal and
+percentage with ``Decimal`` from the string legal wrote, and every date with
+``datetime.date``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+
+from .conditions import Condition, FactDecl, facts_tested, parse_condition
+from .errors import Diagnostic, NoVersionInForce, PolicyError
+from .yamlsource import YamlDocument, load_yaml
+
+LOCK_FILE = "versions.lock"
+
+
+# ---------------------------------------------------------------------------- schema
+
+def schema() -> dict:
+    """The JSON Schema (draft 2020-12) of a policy version, as shipped in the package."""
+    return json.loads(schema_text())
+
+
+def schema_text() -> str:
+    return resources.files("slapolicy").joinpath("schema/policy.schema.json").read_text(encoding="utf-8")
+
+
+_VALIDATOR = None
+
+
+def _validator():
+    global _VALIDATOR
+    if _VALIDATOR is None:
+        from jsonschema import Draft202012Validator
+
+        _VALIDATOR = Draft202012Validator(schema())
+    return _VALIDATOR
+
+
+def _schema_message(error) -> tuple[tuple, str, bool]:
+    """(path, message, point at key) for one jsonschema error, phrased for legal."""
+    from jsonschema.exceptions import best_match
+
+    path = tuple(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = set(error.schema.get("properties", {}))
+        extra = sorted(key for key in error.instance if key not in allowed)
+        if extra:
+            known = ", ".join(sorted(allowed)) or "none"
+            return path + (extra[0],), f"unknown key {extra[0]!r} (allowed here: {known})", True
+    if error.validator in ("oneOf", "anyOf") and error.context:
+        deepest = best_match(error.context)
+        where = path + tuple(deepest.relative_path)
+        return where, f"{_place(path)}: {deepest.message}", False
+    if error.validator == "required":
+        return path, f"{_place(path)}: {error.message}", False
+    return path, f"{_place(path)}: {error.message}", False
+
+
+def _place(path: tuple) -> str:
+    if not path:
+        return "document"
+    return ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in path).replace(".[", "[")
+
+
+def schema_diagnostics(doc: YamlDocument) -> list[Diagnostic]:
+    found = []
+    for error in _validator().iter_errors(doc.data):
+        path, message, at_key = _schema_message(error)
+        found.append(doc.diagnostic(path, "schema", message, key=at_key))
+    return sorted(set(found))
+
+
+# ---------------------------------------------------------------------------- model
+
+def percent(text: str) -> Decimal:
+    return Decimal(text.rstrip("%"))
+
+
+@dataclass(frozen=True)
+class Tier:
+    """A row of the compensation table (§3.1), bounds in percent with explicit inclusivity."""
+
+    lower: Decimal | None
+    lower_inclusive: bool
+    upper: Decimal | None
+    upper_inclusive: bool
+    credit: Decimal
+    ref: str
+    text: str
+    index: int
+
+    def contains(self, availability_percent: Fraction) -> bool:
+        if self.lower is not None:
+            low = Fraction(self.lower)
+            if availability_percent < low or (availability_percent == low and not self.lower_inclusive):
+                return False
+        if self.upper is not None:
+            high = Fraction(self.upper)
+            if availability_percent > high or (availability_percent == high and not self.upper_inclusive):
+                return False
+        return True
+
+    def describe(self) -> str:
+        parts = []
+        if self.lower is not None:
+            parts.append(f"{'≥' if self.lower_inclusive else '>'} {self.lower}%")
+        if self.upper is not None:
+            parts.append(f"{'≤' if self.upper_inclusive else '<'} {self.upper}%")
+        return " and ".join(parts) or "any availability"
+
+
+@dataclass(frozen=True)
+class Example:
+    facts: dict
+    applies: bool
+    path: tuple
+
+
+@dataclass(frozen=True)
+class Clause:
+    """A disclaimer clause of §5: its words, its condition, its examples."""
+
+    id: str
+    ref: str
+    title: str
+    text: str
+    acts_on: str  # minutes | requests
+    attribution: str  # normal | fallback
+    condition: Condition
+    examples: tuple[Example, ...]
+    index: int
+
+
+@dataclass(frozen=True, eq=False)
+class Policy:
+    """One policy version, immutable. ``raw`` is the document as loaded (do not mutate)."""
+
+    path: str
+    sha256: str
+    raw: dict
+    doc: YamlDocument = field(repr=False)
+    id: str
+    family: str
+    title: str
+    version: str
+    status: str
+    effective_from: dt.date
+    timezone: str
+    facts: dict  # name -> FactDecl
+    causes: tuple[str, ...]
+    parameters: dict
+    clauses: tuple[Clause, ...]
+    tiers: tuple[Tier, ...]
+
+    # -- settings, read from raw so that every reading stays where legal wrote it
+    def setting(self, *path):
+        node = self.raw
+        for key in path:
+            node = node[key]
+        return node["value"] if isinstance(node, dict) and "value" in node else node
+
+    def ref(self, *path) -> str:
+        node = self.raw
+        for key in path:
+            node = node[key]
+        return node["ref"]
+
+    @cached_property
+    def unavailable_below(self) -> Decimal:
+        return percent(self.setting("availability", "minute_unavailable_below"))
+
+    @cached_property
+    def standard(self) -> Decimal:
+        return percent(self.setting("availability", "standard"))
+
+    @property
+    def standard_met_when(self) -> str:
+        return self.raw["availability"]["standard"]["met_when"]
+
+    @property
+    def display_decimals(self) -> int:
+        return self.setting("availability", "display_decimals")
+
+    @property
+    def gate(self) -> str:
+        return self.setting("compensation", "gate")
+
+    @cached_property
+    def minute_clauses(self) -> tuple[Clause, ...]:
+        return tuple(c for c in self.clauses if c.acts_on == "minutes")
+
+    @cached_property
+    def request_clauses(self) -> tuple[Clause, ...]:
+        return tuple(c for c in self.clauses if c.acts_on == "requests")
+
+    def clause(self, clause_id: str) -> Clause:
+        for clause in self.clauses:
+            if clause.id == clause_id:
+                return clause
+        raise KeyError(clause_id)
+
+    def default_facts(self) -> dict:
+        return {name: decl.coerce(decl.default) for name, decl in self.facts.items()}
+
+    def complete_facts(self, given: dict) -> dict:
+        """Typed facts: declared defaults, overridden by ``given`` (raises ValueError on a bad value or name)."""
+        facts = self.default_facts()
+        for name, value in given.items():
+            if name not in self.facts:
+                raise ValueError(f"fact {name!r} is not declared by policy {self.id} {self.version}")
+            facts[name] = self.facts[name].coerce(value)
+        return facts
+
+    @cached_property
+    def ruleset(self):
+        """The clauses compiled to durable-rules, registered once per process per sha256."""
+        from .rules import ruleset_for
+
+        name = f"slapolicy_{self.id}_{self.sha256[:16]}".replace("-", "_")
+        return ruleset_for(name, [(c.id, c.condition) for c in self.clauses])
+
+    def summary(self) -> dict:
+        return {"id": self.id, "version": self.version, "sha256": self.sha256}
+
+
+def _build(doc: YamlDocument, path: str, sha256: str) -> tuple[Policy | None, list[Diagnostic]]:
+    data = doc.data
+    problems: list[Diagnostic] = []
+    causes = tuple(c["id"] for c in data["causes"])
+    facts: dict[str, FactDecl] = {}
+    for i, entry in enumerate(data["facts"]):
+        values = tuple(entry.get("values", ()))
+        if entry["type"] == "cause":
+            values = ("none",) + causes
+        decl = FactDecl(entry["name"], entry["type"], values, entry["default"], entry["ref"], entry["description"])
+        if entry["name"] in facts:
+            problems.append(doc.diagnostic(("facts", i, "name"), "duplicate-fact", f"fact {entry['name']} is declared twice"))
+        try:
+            decl.coerce(entry["default"])
+        except ValueError as exc:
+            problems.append(doc.diagnostic(("facts", i, "default"), "bad-fact-value", f"default: {exc}"))
+        facts[entry["name"]] = decl
+    parameters = {name: entry["value"] for name, entry in data["parameters"].items()}
+    parameters = {name: (percent(v) if isinstance(v, str) and v.endswith("%") else v) for name, v in parameters.items()}
+    try:
+        effective = dt.date.fromisoformat(data["effective_from"])
+    except ValueError:
+        problems.append(doc.diagnostic(("effective_from",), "bad-date",
+                                       f"effective_from {data['effective_from']!r} is not a calendar date"))
+        effective = None
+    clauses = []
+    for i, entry in enumerate(data["disclaimers"]):
+        condition, found = parse_condition(entry["when"], ("disclaimers", i, "when"), facts, parameters, doc)
+        problems.extend(found)
+        examples = []
+        for j, example in enumerate(entry["examples"]):
+            example_path = ("disclaimers", i, "examples", j)
+            for name, value in example["facts"].items():
+                if name not in facts:
+                    problems.append(doc.diagnostic(example_path + ("facts", name), "undeclared-fact",
+                                                   f"example sets fact {name!r}, which the policy does not declare under facts", key=True))
+                else:
+                    try:
+                        facts[name].coerce(value)
+                    except ValueError as exc:
+                        problems.append(doc.diagnostic(example_path + ("facts", name), "bad-fact-value", str(exc)))
+            examples.append(Example(dict(example["facts"]), example["applies"], example_path))
+        clauses.append(Clause(entry["id"], entry["ref"], entry["title"], entry["text"], entry.get("acts_on", "minutes"),
+                              entry.get("attribution", "normal"), condition, tuple(examples), i))
+    tiers = []
+    for i, entry in enumerate(data["compensation"]["tiers"]):
+        lower = entry.get("at_least", entry.get("above"))
+        upper = entry.get("below", entry.get("at_most"))
+        tiers.append(Tier(percent(lower) if lower else None, "at_least" in entry, percent(upper) if upper else None,
+                          "at_most" in entry, percent(entry["credit"]), entry["ref"], entry.get("text", ""), i))
+    timezone = data["timezone"]["value"]
+    try:
+        import zoneinfo
+
+        zoneinfo.ZoneInfo(timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        problems.append(doc.diagnostic(("timezone", "value"), "bad-timezone", f"{timezone!r} is not an IANA time zone"))
+    if any(p.severity == "error" for p in problems):
+        return None, problems
+    policy = Policy(path=path, sha256=sha256, raw=data, doc=doc, id=data["id"], family=data["family"], title=data["title"],
+                    version=data["version"], status=data["status"], effective_from=effective, timezone=timezone,
+                    facts=facts, causes=causes, parameters=parameters, clauses=tuple(clauses), tiers=tuple(tiers))
+    return policy, problems
+
+
+def read_policy(path: str | os.PathLike) -> tuple[Policy | None, list[Diagnostic]]:
+    """Load and check one policy file: (the policy or None, every diagnostic: schema, model, lint)."""
+    from .lint import lint_policy
+
+    path = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        return None, [Diagnostic(path, 1, 1, "error", "unreadable", f"cannot read the file: {exc.strerror}")]
+    doc, problems = load_yaml(raw, path)
+    if doc is None:
+        return None, problems
+    if not isinstance(doc.data, dict):
+        return None, [doc.diagnostic((), "schema", "a policy version is a mapping of keys to values")]
+    problems = schema_diagnostics(doc)
+    if problems:
+        return None, problems
+    policy, problems = _build(doc, path, hashlib.sha256(raw).hexdigest())
+    if policy is None:
+        return None, problems
+    return policy, sorted(problems + lint_policy(policy))
+
+
+def load_policy(path: str | os.PathLike, strict: bool = True) -> Policy:
+    """Load one policy file, raising :class:`PolicyError` with every error if it cannot be used.
+
+    ``strict=False`` accepts a version with lint errors (overlapping tiers, a misnamed file)
+    as long as it could be built: enough to read or diff it, not to evaluate under it."""
+    policy, problems = read_policy(path)
+    errors = [p for p in problems if p.severity == "error"]
+    if policy is None or (errors and strict):
+        raise PolicyError(errors or problems)
+    return policy
+
+
+# ---------------------------------------------------------------------------- directory
+
+def _month_start(month: str | dt.date) -> dt.date:
+    if isinstance(month, dt.date):
+        return month
+    try:
+        year, mon = month.split("-")
+        return dt.date(int(year), int(mon), 1)
+    except (ValueError, AttributeError):
+        raise ValueError(f"month {month!r} is not YYYY-MM") from None
+
+
+class PolicyDirectory:
+    """A family of published versions (``policies/<family>/*.yaml``) and its lock of sha256s."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        if not self.path.is_dir():
+            raise PolicyError([Diagnostic(str(path), 1, 1, "error", "not-a-directory", "no such policy directory")])
+        self.versions: list[Policy] = []
+        self.diagnostics: list[Diagnostic] = []
+        for file in sorted(self.path.glob("*.yaml")):
+            policy, problems = read_policy(file)
+            self.diagnostics.extend(problems)
+            if policy is not None:
+                self.versions.append(policy)
+        from .lint import lint_directory
+
+        self.diagnostics.extend(lint_directory(self))
+        self.diagnostics.sort()
+        self.versions.sort(key=lambda p: p.effective_from)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+    def check(self) -> "PolicyDirectory":
+        """Raise :class:`PolicyError` if any published version has an error."""
+        if self.errors:
+            raise PolicyError(self.errors)
+        if not self.versions:
+            raise PolicyError([Diagnostic(str(self.path), 1, 1, "error", "no-versions", "the directory holds no policy version")])
+        return self
+
+    def drafts(self) -> list[Path]:
+        return sorted((self.path / "drafts").glob("*.yaml"))
+
+    def read_lock(self) -> dict[str, str]:
+        lock = self.path / LOCK_FILE
+        if not lock.exists():
+            return {}
+        try:
+            data = json.loads(lock.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            raise PolicyError([Diagnostic(str(lock), 1, 1, "error", "bad-lock", f"{LOCK_FILE} is not a JSON object of file → sha256")]) from None
+        if not isinstance(data, dict):
+            raise PolicyError([Diagnostic(str(lock), 1, 1, "error", "bad-lock", f"{LOCK_FILE} is not a JSON object of file → sha256")])
+        return data
+
+    def in_force(self, month: str | dt.date) -> Policy:
+        """The version governing the Service Month starting on (or in) ``month``: the latest whose
+        effective_from is on or before the Service Month's first day (§6.2)."""
+        first_day = _month_start(month)
+        self.check()
+        chosen = None
+        for policy in self.versions:
+            if policy.effective_from <= first_day:
+                chosen = policy
+        if chosen is None:
+            earliest = self.versions[0].effective_from
+            raise NoVersionInForce(
+                f"no version of {self.path} is in force for the Service Month starting {first_day}: "
+                f"the earliest version takes effect on {earliest}")
+        return chosen

@@ -1,0 +1,218 @@
+"""The durable-rules adapter: clause conditions compiled to one ruleset per policy version.
+
+durable-rules 2.0.28 is unmaintained and has sharp edges (ENGINEERING.md). Everything
+that touches it is in this module:
+
+* one ``durable.engine.Host`` per process, without the timer threads a host starts
+  (they race with our calls on the same ruleset and corrupt the C heap);
+  ``durable.lang`` globals are never used;
+* a ruleset is registered once, as JSON, under a name that includes the version's
+  sha256, under a lock;
+* every match asserts exactly one fact with an explicit id (facts are deduplicated by
+  a 32-bit hash, so several facts at once could collide) and retracts it in
+  ``finally``. Each ruleset uses one session id, reused: ``delete_state`` crashed the
+  C engine here after a few hundred sessions ("free(): invalid pointer"), and one
+  reused session can never reach the 1024-session limit;
+* the clauses that apply are collected by the rules' actions into a set (a rule whose
+  ``$or`` holds on two branches fires twice); the session state is never read, since
+  it keeps what earlier facts wrote;
+* calls on one ruleset are serialised by a per-ruleset lock (the engine is not
+  thread-safe);
+* ``MessageNotHandledException`` means "no clause applies", a normal answer.
+
+Numeric facts are canonicalised before they reach the engine: each value is replaced
+by a representative of its cell between the constants the conditions compare it
+with. The answer cannot change (every comparison gives the same result on a whole
+cell), binary floats never decide a boundary, and the distinct situations of a month
+stay few enough to cache.
+"""
+from __future__ import annotations
+
+import threading
+import warnings
+from collections import OrderedDict
+from decimal import Decimal
+
+from .conditions import All, Any_, Compare, Condition, matches, negation_normal_form, numeric_constants
+
+_HOST = None
+_HOST_LOCK = threading.Lock()
+_REGISTERED: dict[str, "RuleSet"] = {}
+
+CACHE_SIZE = 65536
+SESSION = "slapolicy"  # the one session (sid) each ruleset uses; see the module docstring
+
+
+def _host():
+    global _HOST
+    with _HOST_LOCK:
+        if _HOST is None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                import durable.engine
+
+            class SynchronousHost(durable.engine.Host):
+                """A host without the background dispatch threads.
+
+                ``Host.__init__`` starts timer threads that call ``dispatch`` on every
+                registered ruleset forever, concurrently with our own calls on the same
+                ruleset handle; the C engine is not thread-safe, and the race corrupts its
+                heap ("free(): invalid pointer"). Our actions run synchronously inside
+                ``assert_fact`` and we use no timers, so the threads have nothing to do.
+                """
+
+                def _run(self):
+                    pass
+
+            _HOST = SynchronousHost()
+        return _HOST
+
+
+def _key(fact_name: str) -> str:
+    return "f_" + fact_name.replace(".", "__")
+
+
+def _json_value(value):
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+def to_durable(condition: Condition) -> dict:
+    """The durable-rules JSON expression of a condition (after pushing negation down)."""
+
+    def expr(node):
+        if isinstance(node, All):
+            return {"$and": [expr(item) for item in node.items]}
+        if isinstance(node, Any_):
+            return {"$or": [expr(item) for item in node.items]}
+        key, op, value = _key(node.fact), node.op, node.value
+        if op == "equals":
+            return {key: _json_value(value)}
+        if op == "not_equals":
+            return {"$neq": {key: _json_value(value)}}
+        if op == "in":
+            return {"$or": [{key: _json_value(v)} for v in value]}
+        if op == "not_in":
+            return {"$and": [{"$neq": {key: _json_value(v)}} for v in value]}
+        durable_op = {"at_least": "$gte", "above": "$gt", "below": "$lt", "at_most": "$lte"}[op]
+        return {durable_op: {key: _json_value(value)}}
+
+    return expr(negation_normal_form(condition))
+
+
+def canonical_cells(conditions) -> dict[str, tuple[Decimal, ...]]:
+    constants: dict[str, set[Decimal]] = {}
+    for condition in conditions:
+        for fact, values in numeric_constants(condition).items():
+            constants.setdefault(fact, set()).update(values)
+    return {fact: tuple(sorted(values)) for fact, values in constants.items()}
+
+
+def canonical_number(value: Decimal, cuts: tuple[Decimal, ...]) -> Decimal:
+    """A representative of the cell of ``value`` among ``cuts``: same answer to every comparison."""
+    if not cuts:
+        return Decimal(0)
+    if value < cuts[0]:
+        return cuts[0] - 1
+    if value > cuts[-1]:
+        return cuts[-1] + 1
+    for low, high in zip(cuts, cuts[1:] + (None,)):
+        if value == low:
+            return low
+        if high is not None and low < value < high:
+            return (low + high) / 2
+    return value  # unreachable: value lies in one of the cells
+
+
+class RuleSet:
+    """The clauses of one policy version, registered once in the process-wide host."""
+
+    def __init__(self, name: str, clauses: list[tuple[str, Condition]]):
+        self.name = name
+        self.clause_ids = [clause_id for clause_id, _ in clauses]
+        self.conditions = dict(clauses)
+        self.cells = canonical_cells(self.conditions.values())
+        self._lock = threading.Lock()
+        self._cache: OrderedDict = OrderedDict()
+        self.matches_run = 0  # calls that reached durable-rules (for tests and benchmarks)
+        self._hits: set[int] = set()  # filled by the actions of the call in progress (under _lock)
+        definition = {}
+        for index, (clause_id, condition) in enumerate(clauses):
+            definition[f"r{index}"] = {"all": [{"m": to_durable(condition)}], "run": self._action(index)}
+        self._definition = definition
+
+    def _action(self, index: int):
+        def record(c):
+            self._hits.add(index)
+        return record
+
+    def canonical(self, facts: dict) -> tuple:
+        """The facts as a hashable, canonical situation."""
+        items = []
+        for name in sorted(facts):
+            value = facts[name]
+            if isinstance(value, Decimal):
+                value = canonical_number(value, self.cells.get(name, ()))
+            items.append((name, value))
+        return tuple(items)
+
+    def match(self, facts: dict) -> tuple[str, ...]:
+        """Ids of the clauses whose condition holds for this complete set of facts, in policy order."""
+        situation = self.canonical(facts)
+        with self._lock:
+            cached = self._cache.get(situation)
+            if cached is not None:
+                self._cache.move_to_end(situation)
+                return cached
+            result = self._run(situation)
+            self._cache[situation] = result
+            if len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
+            return result
+
+    def _run(self, situation: tuple) -> tuple[str, ...]:
+        import durable.engine as engine
+
+        host = _host()
+        fact = {"sid": SESSION, "id": "situation"}
+        fact.update({_key(name): _json_value(value) for name, value in situation})
+        self.matches_run += 1
+        self._hits = set()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            try:
+                host.assert_fact(self.name, fact)
+            except engine.MessageNotHandledException:
+                pass  # no clause applies: a normal answer
+            finally:
+                try:
+                    host.retract_fact(self.name, fact)
+                except engine.MessageNotHandledException:
+                    pass
+        # A rule whose $or holds on two branches fires twice: hits is a set.
+        return tuple(self.clause_ids[i] for i in sorted(self._hits))
+
+    def match_reference(self, facts: dict) -> tuple[str, ...]:
+        """The same answer from the pure-Python matcher (for tests, and Python 3.13 if ever needed)."""
+        return tuple(cid for cid, condition in self.conditions.items() if matches(condition, facts))
+
+
+def ruleset_for(name: str, clauses: list[tuple[str, Condition]]) -> RuleSet:
+    """The ruleset registered under ``name`` (which includes the policy's sha256), made once per process."""
+    with _HOST_LOCK:
+        existing = _REGISTERED.get(name)
+    if existing is not None:
+        return existing
+    host = _host()
+    with _HOST_LOCK:
+        existing = _REGISTERED.get(name)
+        if existing is not None:
+            return existing
+        ruleset = RuleSet(name, clauses)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            host.register_rulesets({name: ruleset._definition})
+        _REGISTERED[name] = ruleset
+        return ruleset
+

@@ -1,0 +1,67 @@
+"""``slapolicy show``: the version in force and its terms, each clause's words beside its condition."""
+from __future__ import annotations
+
+import textwrap
+
+from .conditions import describe
+
+
+def policy_terms(policy) -> dict:
+    """The terms of a version as plain JSON-serialisable data."""
+    return {
+        "policy": {**policy.summary(), "title": policy.title, "status": policy.status,
+                   "effective_from": policy.effective_from.isoformat(), "file": policy.path},
+        "timezone": policy.timezone,
+        "standard": {"value": f"{policy.standard}%", "met_when": policy.standard_met_when,
+                     "ref": policy.ref("availability", "standard")},
+        "minute_unavailable_below": f"{policy.unavailable_below}%",
+        "gate": policy.gate,
+        "tiers": [{"range": t.describe(), "credit": f"{t.credit}%", "ref": t.ref} for t in policy.tiers],
+        "clauses": [{"id": c.id, "ref": c.ref, "title": c.title, "text": " ".join(c.text.split()),
+                     "when": describe(c.condition), "acts_on": c.acts_on, "attribution": c.attribution}
+                    for c in policy.clauses],
+        "document": policy.raw,
+    }
+
+
+def _setting_lines(section: dict, indent: str = "  ") -> list[str]:
+    lines = []
+    for key, node in section.items():
+        if key in ("ref", "text") or not isinstance(node, dict) or "value" not in node:
+            continue
+        reading = " (reading)" if node.get("reading") else ""
+        lines.append(f"{indent}{key}: {node['value']}  [{node['ref']}]{reading}")
+    return lines
+
+
+def render_terms(policy, month: str | None = None) -> str:
+    raw = policy.raw
+    head = f"{policy.title} — version {policy.version} ({policy.status}), effective {policy.effective_from}"
+    lines = [head]
+    if month:
+        lines.append(f"in force for Service Month {month}: latest version effective on or before its first day (§6.2)")
+    lines += [f"file: {policy.path}", f"sha256: {policy.sha256}",
+              f"timezone: {policy.timezone}  [{raw['timezone']['ref']}]", "", "Availability"]
+    lines += _setting_lines(raw["availability"])
+    lines.append(f"  standard met when availability is {policy.standard_met_when.replace('_', ' ')} {policy.standard}%")
+    lines += ["", "Exclusions"] + _setting_lines(raw["exclusions"])
+    lines += ["", "Compensation"] + _setting_lines(raw["compensation"])
+    for number, tier in enumerate(policy.tiers, start=1):
+        lines.append(f"  tier {number}: availability {tier.describe()} → {tier.credit}% of the fee  [{tier.ref}]")
+    lines += ["", "Claims"] + _setting_lines(raw["claims"])
+    opens, closes = raw["claims"]["window_opens"], raw["claims"]["window_closes"]
+    lines.append(f"  window opens at {opens['at']} after business day {opens['after_business_days']} of the following month  [{opens['ref']}]")
+    lines.append(f"  window closes at the end of calendar day {closes['calendar_days_after_end']} after the Service Month  [{closes['ref']}]")
+    lines += ["", "Disclaimers"]
+    for clause in policy.clauses:
+        extra = []
+        if clause.acts_on != "minutes":
+            extra.append(f"acts on {clause.acts_on}")
+        if clause.attribution != "normal":
+            extra.append(clause.attribution)
+        suffix = f" ({', '.join(extra)})" if extra else ""
+        lines.append(f"  {clause.ref} {clause.title}{suffix}")
+        for text_line in textwrap.wrap(" ".join(clause.text.split()), 76):
+            lines.append(f"      {text_line}")
+        lines.append(f"      when: {describe(clause.condition)}")
+    return "\n".join(lines)

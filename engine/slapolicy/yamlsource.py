@@ -1,0 +1,177 @@
+"""Reading policy YAML safely, keeping the line and column of every node.
+
+PyYAML's defaults are wrong for a legal document: it keeps the last of two duplicate
+keys silently, expands anchors/aliases (an alias bomb grows exponentially when the
+tree is serialised), and turns ``NO`` into False, ``2024-05-01`` into a date and
+``99.95`` into a binary float. This loader resolves only ``true``/``false``, decimal
+integers and null; every other scalar stays the string legal wrote, and the schema
+decides what it must look like.
+"""
+from __future__ import annotations
+
+import re
+
+import yaml
+
+from .errors import Diagnostic
+
+MAX_POLICY_BYTES = 2 * 1024 * 1024  # a policy is a few hundred lines; anything larger is not one
+
+_MAX_REPORTED = 5  # anchors/aliases listed before the rest are counted
+
+_INT = re.compile(r"^[-+]?(0|[1-9][0-9]*)$")
+_BOOL = {"true": True, "false": False}
+_NULL = {"", "~", "null"}
+_PLAIN_TAGS = {"tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "!"}
+
+Path = tuple  # a path of mapping keys and sequence indexes from the document root
+
+
+class _Positions(dict):
+    """Path -> (line, col), 1-based; keys of mappings are stored under path + ("<key>",)."""
+
+    def at(self, path: Path) -> tuple[int, int]:
+        path = tuple(path)
+        while path not in self and path:
+            path = path[:-1]
+        return self.get(path, (1, 1))
+
+    def key_at(self, path: Path) -> tuple[int, int]:
+        return self.get(tuple(path) + ("<key>",), self.at(path))
+
+
+class YamlDocument:
+    def __init__(self, data, positions: _Positions, filename: str):
+        self.data = data
+        self.positions = positions
+        self.filename = filename
+
+    def diagnostic(self, path: Path, code: str, message: str, severity: str = "error", key: bool = False) -> Diagnostic:
+        line, col = self.positions.key_at(path) if key else self.positions.at(path)
+        return Diagnostic(self.filename, line, col, severity, code, message)
+
+
+def _mark(node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _scalar(node: yaml.ScalarNode):
+    if node.style is not None:  # quoted or block scalar: always a string
+        return node.value
+    value = node.value
+    if value in _NULL:
+        return None
+    if value in _BOOL:
+        return _BOOL[value]
+    if _INT.match(value):
+        return int(value)
+    return value
+
+
+class _Builder:
+    def __init__(self, filename: str):
+        self.filename = filename
+        self.positions = _Positions()
+        self.problems: list[Diagnostic] = []
+
+    def problem(self, node, code: str, message: str) -> None:
+        line, col = _mark(node)
+        self.problems.append(Diagnostic(self.filename, line, col, "error", code, message))
+
+    def build(self, node, path: Path):
+        self.positions[path] = _mark(node)
+        if node.tag not in _PLAIN_TAGS:
+            self.problem(node, "yaml-tag", f"tag {node.tag!r} is not allowed in a policy file")
+            return None
+        if isinstance(node, yaml.ScalarNode):
+            return _scalar(node)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
+        result = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                self.problem(key_node, "yaml-key", "a mapping key must be a plain scalar")
+                continue
+            key = key_node.value
+            if key == "<<":
+                self.problem(key_node, "yaml-merge", "merge keys (<<) are not allowed in a policy file")
+                continue
+            if key in result:
+                first = self.positions[path + (key, "<key>")]
+                self.problem(key_node, "duplicate-key",
+                             f"duplicate key {key!r} (first at line {first[0]}, column {first[1]}); "
+                             "YAML would silently keep only the last")
+                continue
+            self.positions[path + (key, "<key>")] = _mark(key_node)
+            result[key] = self.build(value_node, path + (key,))
+        return result
+
+
+class _ComposeOnly(yaml.SafeLoader):
+    """Composes nodes; implicit resolution is done by _scalar, not by PyYAML."""
+
+    yaml_implicit_resolvers: dict = {}
+
+
+def _syntax_diagnostic(filename: str, error: yaml.YAMLError) -> Diagnostic:
+    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    problem = getattr(error, "problem", None) or str(error)
+    context = getattr(error, "context", None)
+    message = f"{context}, {problem}" if context else problem
+    return Diagnostic(filename, line, col, "error", "yaml-syntax", f"not valid YAML: {message}")
+
+
+def load_yaml(text: str | bytes, filename: str) -> tuple[YamlDocument | None, list[Diagnostic]]:
+    """Parse one YAML document; return it with positions, or None and every problem found."""
+    if isinstance(text, bytes):
+        if len(text) > MAX_POLICY_BYTES:
+            return None, [Diagnostic(filename, 1, 1, "error", "too-large",
+                                     f"file is {len(text)} bytes; a policy file may be at most {MAX_POLICY_BYTES}")]
+        try:
+            text = text.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = text[: exc.start].count(b"\n") + 1
+            col = exc.start - (text.rfind(b"\n", 0, exc.start) + 1) + 1
+            return None, [Diagnostic(filename, line, col, "error", "encoding",
+                                     f"not UTF-8: byte 0x{text[exc.start]:02x} cannot be decoded")]
+    if len(text) > MAX_POLICY_BYTES:
+        return None, [Diagnostic(filename, 1, 1, "error", "too-large",
+                                 f"file is {len(text)} characters; a policy file may be at most {MAX_POLICY_BYTES}")]
+    problems: list[Diagnostic] = []
+    try:
+        # First pass over events: refuse anchors and aliases before anything is built.
+        documents = 0
+        for event in yaml.parse(text, Loader=_ComposeOnly):
+            if isinstance(event, yaml.DocumentStartEvent):
+                documents += 1
+            if isinstance(event, yaml.AliasEvent):
+                problems.append(Diagnostic(filename, event.start_mark.line + 1, event.start_mark.column + 1, "error",
+                                           "yaml-alias", f"alias *{event.anchor} refused: policy files may not use anchors or aliases"))
+            elif getattr(event, "anchor", None):
+                problems.append(Diagnostic(filename, event.start_mark.line + 1, event.start_mark.column + 1, "error",
+                                           "yaml-anchor", f"anchor &{event.anchor} refused: policy files may not use anchors or aliases"))
+        if len(problems) > _MAX_REPORTED:
+            more = len(problems) - _MAX_REPORTED
+            problems = problems[:_MAX_REPORTED] + [Diagnostic(filename, problems[_MAX_REPORTED].line, problems[_MAX_REPORTED].col,
+                                                              "error", "yaml-alias", f"and {more} more anchors or aliases")]
+        if documents > 1:
+            problems.append(Diagnostic(filename, 1, 1, "error", "yaml-documents",
+                                       f"{documents} YAML documents in one file; a policy version is one document"))
+        if problems:
+            return None, problems
+        node = yaml.compose(text, Loader=_ComposeOnly)
+    except yaml.YAMLError as error:
+        return None, [_syntax_diagnostic(filename, error)]
+    except RecursionError:
+        return None, [Diagnostic(filename, 1, 1, "error", "yaml-depth", "the document is nested too deeply")]
+    if node is None:
+        return None, [Diagnostic(filename, 1, 1, "error", "empty", "the file is empty")]
+    builder = _Builder(filename)
+    try:
+        data = builder.build(node, ())
+    except RecursionError:
+        return None, [Diagnostic(filename, 1, 1, "error", "yaml-depth", "the document is nested too deeply")]
+    if builder.problems:
+        return None, builder.problems
+    return YamlDocument(data, builder.positions, filename), []

@@ -1,0 +1,52 @@
+import io
+import json
+import sys
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+POLICIES = REPO / "policies" / "ccc"
+PUBLISHED = POLICIES / "2019-01-01.yaml"
+DRAFT = POLICIES / "drafts" / "2027-01-01-standard-99.95.yaml"
+
+
+class Result:
+    def __init__(self, code, out, err):
+        self.code, self.out, self.err = code, out, err
+
+    def json(self):
+        return json.loads(self.out)
+
+
+def run_cli(*args) -> Result:
+    """Run the slapolicy CLI in-process; argparse usage errors become exit code 2."""
+    from slapolicy.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exc:
+            code = exc.code
+    return Result(code, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture
+def cli():
+    return run_cli
+
+
+@pytest.fixture(scope="session")
+def policy():
+    from slapolicy import load_policy
+
+    return load_policy(PUBLISHED)
+
+
+@pytest.fixture(scope="session")
+def draft():
+    from slapolicy import load_policy
+
+    return load_policy(DRAFT)

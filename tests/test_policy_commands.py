@@ -1,0 +1,141 @@
+"""The policy commands on the shipped family: validate, test, versions, show, diff, schema, lock."""
+import json
+import shutil
+
+import pytest
+
+from conftest import DRAFT, POLICIES, PUBLISHED
+
+
+def test_validate_shipped_family_passes_with_the_unreachable_tier_warning(cli):
+    result = cli("validate", POLICIES)
+    assert result.code == 0, result.out + result.err
+    lines = result.out.splitlines()
+    assert lines == [
+        f"{PUBLISHED}:121:7: warning tier-unreachable tier 1 [99 %, 99.95 %) (§3.1) is unreachable in "
+        "[99.5 %, 99.95 %): the gate (§2.2, §3) pays only when availability is below the standard of 99.5 % "
+        "(§2.2), so there the tier matches but nothing is owed"]
+    assert "2 file(s) checked: 0 error(s), 1 warning(s)" in result.err
+
+
+def test_the_draft_at_99_95_has_no_unreachable_tier(cli):
+    result = cli("validate", DRAFT)
+    assert result.code == 0
+    assert result.out == ""
+
+
+def test_examples_exercise_all_18_clauses(cli):
+    result = cli("test", PUBLISHED)
+    assert result.code == 0, result.out
+    assert f"{PUBLISHED}: 18 of 18 clauses exercised, 40 passed, 0 failed" in result.out
+    assert result.out.splitlines()[-1] == "40 passed, 0 failed"
+
+
+def test_test_fails_on_an_example_that_gives_another_answer(cli, tmp_path):
+    text = PUBLISHED.read_text().replace(
+        "- {facts: {incident.cause: provider}, applies: false}\n\n  - id: \"5.2\"",
+        "- {facts: {incident.cause: provider}, applies: true}\n\n  - id: \"5.2\"")
+    bad = tmp_path / "drafts" / "x.yaml"
+    bad.parent.mkdir()
+    bad.write_text(text.replace("status: published", "status: draft"))
+    result = cli("test", bad)
+    assert result.code == 1
+    assert (f"{bad}:237:9: error example-failed FAIL clause 5.1 (§5.1) example 2: expected applies: true, "
+            "got false (incident.cause=provider)") in result.out
+    assert result.out.splitlines()[-1] == "39 passed, 1 failed"
+
+
+def test_test_fails_when_no_example_ran(cli, tmp_path):
+    result = cli("test", tmp_path)
+    assert result.code == 1
+    assert "no policy files" in result.err
+
+
+def test_versions_lists_dates_and_sha256(cli):
+    result = cli("versions", POLICIES, "--json")
+    assert result.code == 0
+    rows = result.json()["versions"]
+    import hashlib
+    assert rows[0] == {"version": "2019-01-01", "effective_from": "2019-01-01", "status": "published",
+                       "sha256": hashlib.sha256(PUBLISHED.read_bytes()).hexdigest(), "file": str(PUBLISHED)}
+    assert rows[1]["status"] == "draft" and rows[1]["effective_from"] == "2027-01-01"
+
+
+def test_show_names_the_version_in_force(cli):
+    result = cli("show", POLICIES, "--month", "2019-03", "--json")
+    assert result.code == 0
+    data = result.json()
+    assert data["policy"]["version"] == "2019-01-01"
+    assert data["standard"] == {"value": "99.5%", "met_when": "at_least", "ref": "§2.2"}
+    assert [c["id"] for c in data["clauses"]] == [f"5.{i}" for i in range(1, 19)]
+
+
+def test_show_text_prints_clause_words_beside_conditions(cli):
+    result = cli("show", POLICIES, "--month", "2019-03")
+    assert result.code == 0
+    assert "  §5.12 Notified system maintenance" in result.out
+    assert "      when: (notice.kind = maintenance and notice.published_before_start = true)" in result.out
+    assert "  tier 1: availability ≥ 99% and < 99.95% → 10% of the fee  [§3.1]" in result.out
+
+
+@pytest.mark.parametrize("month", ["2018-12", "1999-01"])
+def test_show_before_every_version_is_an_error(cli, month):
+    result = cli("show", POLICIES, "--month", month)
+    assert result.code == 1
+    assert f"no version of {POLICIES} is in force for the Service Month starting {month}-01" in result.err
+    assert "earliest version takes effect on 2019-01-01" in result.err
+
+
+@pytest.mark.parametrize("month", ["2019-13", "2019-3", "march"])
+def test_show_refuses_a_month_that_is_not_yyyy_mm(cli, month):
+    result = cli("show", POLICIES, "--month", month)
+    assert result.code == 1
+    assert f"--month {month!r} is not a month written YYYY-MM" in result.err
+
+
+def test_diff_reports_the_standard_with_its_ref(cli):
+    result = cli("diff", PUBLISHED, DRAFT, "--json")
+    assert result.code == 0
+    changes = result.json()["changes"]
+    assert {"kind": "changed", "what": "availability.standard", "ref": "§2.2", "old": "99.5%", "new": "99.95%"} in changes
+    assert [c["what"] for c in changes] == ["version", "status", "effective_from", "availability.standard"]
+
+
+def test_diff_reports_tiers_and_clauses(cli, tmp_path):
+    text = PUBLISHED.read_text().replace('credit: "25%"', 'credit: "30%"')
+    text = text.replace("Unavailability due to force majeure and accidents.", "Unavailability due to force majeure.")
+    start = text.index('  - id: "5.18"')
+    text = text[:start]
+    new = tmp_path / "new.yaml"
+    new.write_text(text)
+    result = cli("diff", PUBLISHED, new)
+    assert result.code == 0
+    assert "  §3.1 ~ compensation.tiers[2]: ≥ 95% and < 99%: 25% → ≥ 95% and < 99%: 30%" in result.out
+    assert "  §5.14 ~ clause 5.14 reworded:" in result.out
+    assert "  §5.18 - clause 5.18: Phone numbers made unavailable by non-compliance" in result.out
+
+
+def test_schema_is_printed_and_is_draft_2020_12(cli):
+    result = cli("schema")
+    assert result.code == 0
+    assert json.loads(result.out)["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+
+
+def test_lock_records_new_versions_and_refuses_an_edited_one(cli, tmp_path):
+    family = tmp_path / "ccc"
+    family.mkdir()
+    shutil.copy(PUBLISHED, family / "2019-01-01.yaml")
+    assert cli("validate", family).code == 1  # not yet locked
+    result = cli("lock", family)
+    assert result.code == 0 and result.out == "locked 2019-01-01.yaml\n"
+    assert cli("validate", family).code == 0
+    (family / "2019-01-01.yaml").write_text(PUBLISHED.read_text().replace('credit: "50%"', 'credit: "55%"'))
+    result = cli("lock", family)
+    assert result.code == 1
+    assert "error published-changed published version changed" in result.err
+
+
+def test_usage_errors_exit_2(cli):
+    assert cli().code == 2
+    assert cli("show", POLICIES).code == 2
+    assert cli("frobnicate").code == 2
