@@ -27,6 +27,42 @@ def cmd_months(args) -> int:
     return 0
 
 
+def _print_json(data) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def _term(args):
+    if (args.term_start is None) != (args.term_end is None):
+        raise SlapolicyError("--term-start and --term-end go together")
+    if args.term_start is None:
+        return None, None
+    return _date(args.term_start, "--term-start"), _date(args.term_end, "--term-end")
+
+
+def _month(value: str, flag: str) -> str:
+    import re
+
+    if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", value or ""):
+        raise SlapolicyError(f"{flag} {value!r} is not a month written YYYY-MM")
+    return value
+
+
+def cmd_evaluate(args) -> int:
+    from .api import evaluate
+    from .report import render_evaluations
+
+    term_start, term_end = _term(args)
+    result = evaluate(args.policy_dir, minutes=args.minutes, month=_month(args.month, "--month"),
+                      incidents=args.incidents, notices=args.notices, billing=args.billing,
+                      accounts=[args.account] if args.account else None, term_start=term_start, term_end=term_end,
+                      policy_file=args.policy_file)
+    if args.format == "json":
+        _print_json(result)
+    else:
+        sys.stdout.write(render_evaluations(result) + "\n")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from .demo import run_demo
 
@@ -34,6 +70,23 @@ def cmd_demo(args) -> int:
 
 
 def add_commands(command) -> None:
+    p = command("evaluate", cmd_evaluate, "evaluate a Service Month: availability, exclusions, compensation",
+                "For each account: unavailable minutes (§1.5), exclusions by clause (§5), availability (§2.1),\n"
+                "the standard (§2.2), the tier and the compensation (§3), with a trace citing each clause.\n"
+                "Inputs: CSV, JSON Lines or Parquet (minutes, billing); YAML or JSON lists (incidents, notices).\n"
+                "Timestamps without an offset are read in the policy's timezone.")
+    p.add_argument("policy_dir", metavar="POLICY_DIR")
+    p.add_argument("--minutes", required=True, metavar="FILE", help="account, minute, requests, failures[, illegal_number_failures, peak_qps]")
+    p.add_argument("--month", required=True, metavar="YYYY-MM", help="the Service Month")
+    p.add_argument("--incidents", metavar="FILE", help="list of {id, start, end, cause, account?, description?}")
+    p.add_argument("--notices", metavar="FILE", help="list of {id, kind, published_at, start, end, account?}")
+    p.add_argument("--billing", metavar="FILE", help="account, month, monthly_fee, offset")
+    p.add_argument("--account", metavar="ID", help="evaluate only this account")
+    p.add_argument("--term-start", metavar="YYYY-MM-DD", help="first day of the service term (partial first month)")
+    p.add_argument("--term-end", metavar="YYYY-MM-DD", help="last day of the service term (partial last month)")
+    p.add_argument("--policy-file", metavar="F", help="evaluate under this version instead of the one in force")
+    p.add_argument("--format", choices=("json", "text"), default="json")
+
     command("demo", cmd_demo, "run the main jobs on the shipped policy and example data")
     p = command("months", cmd_months, "the Service Months of a service term (§1.2) and their total minutes (§1.6)",
                 "Each natural month inside the term is its own Service Month; a term starting or ending\n"

@@ -23,10 +23,26 @@ def run_demo() -> int:
     from .cli import main
 
     policies = shipped("policies/ccc")
-    section(f"slapolicy validate {policies}")
-    code = main(["validate", str(policies)])
-    section(f"slapolicy test {policies}")
-    code |= main(["test", str(policies)])
-    section(f"slapolicy show {policies} --month 2019-03")
-    code |= main(["show", str(policies), "--month", "2019-03"])
+    data = shipped("examples/ccc")
+    draft = policies / "drafts" / "2027-01-01-standard-99.95.yaml"
+    inputs = ["--minutes", str(data / "minutes.csv"), "--incidents", str(data / "incidents.yaml"),
+              "--notices", str(data / "notices.yaml"), "--billing", str(data / "billing.csv")]
+    steps = [
+        ("the policy: schema and linter (one warning: the SLA's own contradiction)", ["validate", str(policies)]),
+        ("the examples inside the clauses", ["test", str(policies)]),
+        ("the versions of the family", ["versions", str(policies)]),
+        ("March 2019 for three accounts, under the version in force",
+         ["evaluate", str(policies), "--month", "2019-03", "--format", "text", *inputs]),
+        ("what the example draft changes", ["diff", str(policies / "2019-01-01.yaml"), str(draft)]),
+        ("acme's March 2019 under that draft: 99.90 % is now below the standard",
+         ["evaluate", str(policies), "--month", "2019-03", "--account", "acme", "--policy-file", str(draft),
+          "--format", "text", *inputs]),
+    ]
+    code = 0
+    for title, argv in steps:
+        section(f"{title}\n$ slapolicy {' '.join(argv)}")
+        sys.stdout.flush()
+        code |= main(argv)
+        sys.stdout.flush()
+        sys.stderr.flush()
     return code

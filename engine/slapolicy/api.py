@@ -1,0 +1,45 @@
+"""The Python API for services and scripts: paths or loaded data in, plain JSON-serialisable results out."""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from .calendar import service_month_in
+from .data import read_billing, read_incidents, read_minutes, read_notices
+from .evaluate import evaluate_month, version_reason
+from .policy import PolicyDirectory, load_policy
+
+
+def _family(policy_dir) -> PolicyDirectory:
+    return policy_dir if isinstance(policy_dir, PolicyDirectory) else PolicyDirectory(policy_dir)
+
+
+def evaluate(policy_dir, *, minutes, month: str, incidents=None, notices=None, billing=None, accounts=None,
+             term_start: dt.date | None = None, term_end: dt.date | None = None, policy_file=None,
+             manager=None) -> dict:
+    """Evaluate a Service Month for every account (or ``accounts``): ``{"evaluations": [...]}``.
+
+    ``minutes``, ``incidents``, ``notices`` and ``billing`` are file paths. The version in
+    force for the Service Month is used unless ``policy_file`` names another (a draft, say).
+    """
+    family = _family(policy_dir)
+    service_month = service_month_in(month, term_start, term_end)
+    in_force = family.in_force(service_month.start)
+    if policy_file is not None:
+        policy = load_policy(policy_file)
+        reason = version_reason(policy, service_month, forced=True, in_force=in_force)
+    else:
+        policy, reason = in_force, version_reason(in_force, service_month)
+    loaded_minutes = read_minutes(minutes, policy.timezone)
+    loaded_incidents = read_incidents(incidents, policy) if incidents else []
+    loaded_notices = read_notices(notices, policy.timezone) if notices else []
+    loaded_billing = read_billing(billing) if billing else None
+    evaluations = evaluate_month(policy, service_month, loaded_minutes, incidents=loaded_incidents,
+                                 notices=loaded_notices, billing=loaded_billing, accounts=accounts, reason=reason,
+                                 manager=manager)
+    return {"evaluations": evaluations}
+
+
+def policy_family(policy_dir: str | Path) -> PolicyDirectory:
+    """Load a policy directory (published versions, checked) for repeated use."""
+    return _family(policy_dir).check()

@@ -1,0 +1,590 @@
+"""Reading operations data: minutes, incidents, notices, billing.
+
+Minutes are read column by column (pyarrow for CSV, JSON Lines and Parquet; numpy for
+the arithmetic), never row by row in Python. Every bad row is refused, before anything
+is computed, with the file, the row and the column: ``minutes.csv: row 3 (line 4),
+column 'failures': 7 failures exceed 5 requests``. Up to MAX_REPORTED problems are
+listed, then a count of the rest.
+
+Timestamps without an offset are local time of the policy's timezone (§1.5, §1.11.1);
+minute timestamps must have zero seconds (a statistics point is a whole minute).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from .errors import InputError
+
+MAX_REPORTED = 20
+MAX_LIST_BYTES = 64 * 1024 * 1024  # incidents / notices / claims are small documents
+
+MINUTE_COLUMNS = ("account", "minute", "requests", "failures")
+OPTIONAL_MINUTE_COLUMNS = ("illegal_number_failures", "peak_qps")
+BILLING_COLUMNS = ("account", "month", "monthly_fee", "offset")
+NOTICE_KINDS = ("maintenance", "major_event", "high_concurrency")
+
+
+class Problems:
+    """Collects row problems of one file; raises them together."""
+
+    def __init__(self, file: str, kind: str):
+        self.file, self.kind, self.items = file, kind, []
+        self.total = 0
+
+    def add(self, row: int | None, column: str | None, message: str, line: int | None = None) -> None:
+        self.total += 1
+        if len(self.items) < MAX_REPORTED:
+            where = ""
+            if row is not None:
+                where = f" row {row}" + (f" (line {line})" if line is not None else "")
+            if column is not None:
+                where += ("," if where else "") + f" column '{column}'"
+            self.items.append(f"{self.file}:{where}: {message}" if where else f"{self.file}: {message}")
+
+    def raise_if_any(self) -> None:
+        if self.total:
+            more = f"\n... and {self.total - len(self.items)} more" if self.total > len(self.items) else ""
+            raise InputError(f"{self.total} problem(s) in {self.kind} file {self.file}:\n" + "\n".join(self.items) + more)
+
+
+# ---------------------------------------------------------------------------- tables
+
+def _format(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return "csv"
+    if suffix in (".jsonl", ".ndjson"):
+        return "jsonl"
+    if suffix in (".parquet", ".pq"):
+        return "parquet"
+    raise InputError(f"{path}: unknown format {suffix or '(no extension)'}; use .csv, .jsonl or .parquet")
+
+
+def read_table(path: str | Path, columns: tuple[str, ...], optional: tuple[str, ...] = ()):
+    """Read a CSV / JSON Lines / Parquet file as a pyarrow Table of the named columns.
+
+    Returns (table, line_offset): data row i (1-based) is on line i + line_offset of a
+    text file (CSV has a header line; JSON Lines none), or None for Parquet.
+    """
+    import pyarrow as pa
+
+    path = Path(path)
+    kind = _format(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    try:
+        if kind == "csv":
+            import pyarrow.csv as pacsv
+
+            wanted = {name: pa.string() for name in columns + optional}
+            table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
+                column_types=wanted, strings_can_be_null=True, quoted_strings_can_be_null=False))
+            line_offset = 1
+        elif kind == "jsonl":
+            import pyarrow.json as pajson
+
+            table = pajson.read_json(path)
+            line_offset = 0
+        else:
+            import pyarrow.parquet as pq
+
+            table = pq.read_table(path)
+            line_offset = None
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, UnicodeDecodeError) as exc:
+        message = str(exc).replace("\n", " ")
+        raise InputError(f"{path}: cannot be read as {kind.upper()}: {message}") from None
+    missing = [name for name in columns if name not in table.column_names]
+    if missing:
+        raise InputError(f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(table.column_names) or 'none'})")
+    keep = [name for name in columns + optional if name in table.column_names]
+    return table.select(keep), line_offset
+
+
+def _strings(table, name: str) -> np.ndarray:
+    """A column as a numpy object array of str (None for missing)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    column = table.column(name)
+    if not pa.types.is_string(column.type) and not pa.types.is_large_string(column.type):
+        column = pc.cast(column, pa.string())
+    return column.to_numpy(zero_copy_only=False)
+
+
+def _line(row: int, line_offset: int | None) -> int | None:
+    return None if line_offset is None else row + line_offset
+
+
+_INT_RE = r"^\s*[+-]?[0-9]+\s*$"
+
+
+def _int_column(table, name: str, problems: Problems, line_offset, required: bool = True) -> np.ndarray:
+    """An integer column; bad or missing cells reported with their row."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    column = table.column(name)
+    if pa.types.is_integer(column.type):
+        nulls = column.is_null().to_numpy(zero_copy_only=False)
+        values = column.fill_null(0).cast(pa.int64()).to_numpy()
+    else:
+        if pa.types.is_floating(column.type):
+            as_float = column.to_numpy(zero_copy_only=False)
+            ok = np.isfinite(as_float) & (np.floor(as_float) == as_float) & (np.abs(as_float) < 2 ** 62)
+            nulls = np.isnan(as_float) if not required else np.zeros(len(as_float), bool)
+            bad = ~ok & ~nulls
+            for row in np.flatnonzero(bad)[:MAX_REPORTED]:
+                problems.add(int(row) + 1, name, f"{as_float[row]!r} is not a whole number", _line(int(row) + 1, line_offset))
+            problems.total += max(0, int(bad.sum()) - MAX_REPORTED)
+            return np.where(ok, as_float, 0).astype(np.int64)
+        text = column.cast(pa.string()) if not pa.types.is_string(column.type) else column
+        nulls = pc.is_null(text).to_numpy(zero_copy_only=False) | pc.equal(pc.utf8_trim_whitespace(text.fill_null("")), "").to_numpy(zero_copy_only=False)
+        good = pc.match_substring_regex(text.fill_null(""), _INT_RE).to_numpy(zero_copy_only=False)
+        bad = ~good & ~nulls
+        strings = None
+        for row in np.flatnonzero(bad)[:MAX_REPORTED]:
+            strings = strings if strings is not None else text.to_numpy(zero_copy_only=False)
+            problems.add(int(row) + 1, name, f"{strings[row]!r} is not a whole number", _line(int(row) + 1, line_offset))
+        problems.total += max(0, int(bad.sum()) - MAX_REPORTED)
+        cleaned = pc.if_else(pa.array(good & ~nulls), pc.utf8_trim_whitespace(text.fill_null("0")), "0")
+        try:
+            values = pc.cast(cleaned, pa.int64()).to_numpy(zero_copy_only=False)
+        except pa.ArrowInvalid:  # beyond 64 bits
+            values = np.zeros(len(good), np.int64)
+            problems.add(None, name, "a value does not fit in 64 bits")
+    if required:
+        for row in np.flatnonzero(nulls)[:MAX_REPORTED]:
+            problems.add(int(row) + 1, name, "missing value", _line(int(row) + 1, line_offset))
+        problems.total += max(0, int(nulls.sum()) - MAX_REPORTED)
+    negative = values < 0
+    for row in np.flatnonzero(negative)[:MAX_REPORTED]:
+        problems.add(int(row) + 1, name, f"{values[row]} is negative", _line(int(row) + 1, line_offset))
+    problems.total += max(0, int(negative.sum()) - MAX_REPORTED)
+    return values
+
+
+# ---------------------------------------------------------------------------- timestamps
+
+_STAMP = (r"^(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})[T ](?P<hm>[0-9]{2}:[0-9]{2})"
+          r"(?::(?P<sec>[0-9]{2}(?:\.[0-9]+)?))?(?P<off>Z|[+-][0-9]{2}:?[0-9]{2})?$")
+
+
+def local_to_utc_minutes(local_minutes: np.ndarray, timezone: str) -> np.ndarray:
+    """Wall-clock minutes (as if UTC) of ``timezone`` → true UTC epoch minutes.
+
+    The offset is looked up once per distinct local hour (a month has at most 745), not
+    per minute.
+    """
+    if len(local_minutes) == 0:
+        return local_minutes
+    zone = ZoneInfo(timezone)
+    hours, inverse = np.unique(local_minutes // 60, return_inverse=True)
+    offsets = np.empty(len(hours), np.int64)
+    for i, hour in enumerate(hours):
+        wall = dt.datetime(1970, 1, 1) + dt.timedelta(hours=int(hour))
+        offsets[i] = int(wall.replace(tzinfo=zone).utcoffset().total_seconds()) // 60
+    return local_minutes - offsets[inverse.reshape(-1)]
+
+
+def parse_minute_column(table, name: str, timezone: str, problems: Problems, line_offset):
+    """ISO 8601 minute timestamps → UTC epoch minutes; (values, how many had no offset)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    column = table.column(name)
+    if pa.types.is_timestamp(column.type):
+        if column.type.tz is None:  # naive Parquet timestamps are local time of the policy
+            seconds = column.cast(pa.timestamp("s")).cast(pa.int64()).to_numpy(zero_copy_only=False)
+            _check_seconds(seconds, name, problems, line_offset)
+            return local_to_utc_minutes(seconds // 60, timezone), len(seconds)
+        seconds = column.cast(pa.timestamp("s", tz="UTC")).cast(pa.int64()).to_numpy(zero_copy_only=False)
+        _check_seconds(seconds, name, problems, line_offset)
+        return seconds // 60, 0
+    text = column.cast(pa.string()).fill_null("")
+    parts = pc.extract_regex(text, _STAMP)
+    matched = pc.is_valid(parts).to_numpy(zero_copy_only=False)
+    parts = parts.fill_null({"date": "1970-01-01", "hm": "00:00", "sec": "", "off": ""})
+    local = pc.binary_join_element_wise(pc.struct_field(parts, "date"), pc.struct_field(parts, "hm"), "T")
+    stamps = pc.strptime(local, format="%Y-%m-%dT%H:%M", unit="s", error_is_null=True)
+    # strptime rolls 2019-02-30 over to March 2: a date is valid only if it prints back the same.
+    valid_date = pc.fill_null(pc.equal(pc.strftime(stamps, format="%Y-%m-%dT%H:%M"), local), False).to_numpy(zero_copy_only=False)
+    local_minutes = stamps.fill_null(0).cast(pa.int64()).to_numpy(zero_copy_only=False) // 60
+    seconds = pc.struct_field(parts, "sec").to_numpy(zero_copy_only=False)
+    offsets = pc.struct_field(parts, "off").to_numpy(zero_copy_only=False)
+    raw = None
+    for row in np.flatnonzero(~matched | ~valid_date)[:MAX_REPORTED]:
+        raw = raw if raw is not None else text.to_numpy(zero_copy_only=False)
+        problems.add(int(row) + 1, name, f"{raw[row]!r} is not an ISO 8601 minute (YYYY-MM-DDTHH:MM[:00][offset])",
+                     _line(int(row) + 1, line_offset))
+    problems.total += max(0, int((~matched | ~valid_date).sum()) - MAX_REPORTED)
+    distinct_seconds = np.unique(seconds.astype(str))
+    nonzero_values = [text for text in distinct_seconds if text and Decimal(text) != 0]
+    nonzero = np.isin(seconds.astype(str), nonzero_values) if nonzero_values else np.zeros(len(seconds), bool)
+    for row in np.flatnonzero(nonzero)[:MAX_REPORTED]:
+        raw = raw if raw is not None else text.to_numpy(zero_copy_only=False)
+        problems.add(int(row) + 1, name, f"{raw[row]!r} has seconds; a statistics point starts at :00 (§1.5)",
+                     _line(int(row) + 1, line_offset))
+    problems.total += max(0, int(nonzero.sum()) - MAX_REPORTED)
+    naive = offsets == ""
+    result = np.empty(len(local_minutes), np.int64)
+    result[naive] = local_to_utc_minutes(local_minutes[naive], timezone)
+    if (~naive).any():
+        distinct, inverse = np.unique(offsets[~naive].astype(str), return_inverse=True)
+        shift = np.array([_offset_minutes(text) for text in distinct], np.int64)
+        result[~naive] = local_minutes[~naive] - shift[inverse.reshape(-1)]
+    return result, int(naive.sum())
+
+
+def _offset_minutes(text: str) -> int:
+    """'Z', '+08:00', '-0530' → minutes east of UTC."""
+    if text == "Z":
+        return 0
+    digits = text[1:].replace(":", "")
+    return (-1 if text[0] == "-" else 1) * (int(digits[:2]) * 60 + int(digits[2:4]))
+
+
+def _check_seconds(seconds: np.ndarray, name: str, problems: Problems, line_offset) -> None:
+    for row in np.flatnonzero(seconds % 60 != 0)[:MAX_REPORTED]:
+        problems.add(int(row) + 1, name, "has seconds; a statistics point starts at :00 (§1.5)", _line(int(row) + 1, line_offset))
+
+
+def parse_timestamp(value, timezone: str, where: str) -> tuple[dt.datetime, bool]:
+    """One ISO 8601 timestamp → (aware datetime, whether the policy timezone was assumed)."""
+    if isinstance(value, dt.datetime):
+        stamp = value
+    elif isinstance(value, str):
+        try:
+            stamp = dt.datetime.fromisoformat(value.strip().replace("z", "Z"))
+        except ValueError:
+            raise InputError(f"{where}: {value!r} is not an ISO 8601 timestamp") from None
+    else:
+        raise InputError(f"{where}: {value!r} is not an ISO 8601 timestamp")
+    if stamp.tzinfo is None:
+        return stamp.replace(tzinfo=ZoneInfo(timezone)), True
+    return stamp, False
+
+
+# ---------------------------------------------------------------------------- minutes
+
+@dataclass
+class Minutes:
+    """Per-minute statistics, sorted by (account, minute). Minutes are UTC epoch minutes."""
+
+    accounts: list[str]  # account names; account_index indexes into it
+    account_index: np.ndarray  # int32
+    minute: np.ndarray  # int64 epoch minutes
+    requests: np.ndarray  # int64
+    failures: np.ndarray  # int64
+    illegal: np.ndarray  # int64 (0 when the column is absent)
+    peak_qps: np.ndarray  # float64, NaN when not given
+    has_peak_qps: bool
+    naive_timestamps: int  # rows read in the policy's timezone (no offset)
+    source: str = ""
+    starts: np.ndarray = field(default=None)  # row where each account begins (len(accounts) + 1)
+
+    def of_account(self, index: int) -> slice:
+        return slice(int(self.starts[index]), int(self.starts[index + 1]))
+
+
+def read_minutes(path: str | Path, timezone: str) -> Minutes:
+    table, line_offset = read_table(path, MINUTE_COLUMNS, OPTIONAL_MINUTE_COLUMNS)
+    problems = Problems(str(path), "minutes")
+    accounts, account_index, missing_account = _account_codes(table)
+    for row in np.flatnonzero(missing_account)[:MAX_REPORTED]:
+        problems.add(int(row) + 1, "account", "missing value", _line(int(row) + 1, line_offset))
+    minute, naive = parse_minute_column(table, "minute", timezone, problems, line_offset)
+    requests = _int_column(table, "requests", problems, line_offset)
+    failures = _int_column(table, "failures", problems, line_offset)
+    if "illegal_number_failures" in table.column_names:
+        illegal = _int_column(table, "illegal_number_failures", problems, line_offset, required=False)
+    else:
+        illegal = np.zeros(len(requests), np.int64)
+    has_peak = "peak_qps" in table.column_names
+    peak = _peak_column(table, problems, line_offset) if has_peak else np.full(len(requests), np.nan)
+    _report(failures > requests, problems, "failures", line_offset,
+            lambda r: f"{failures[r]} failures exceed {requests[r]} requests")
+    _report(illegal > failures, problems, "illegal_number_failures", line_offset,
+            lambda r: f"{illegal[r]} illegal-number failures exceed {failures[r]} failures")
+    order = np.lexsort((minute, account_index))
+    account_sorted, minute_sorted = account_index[order], minute[order]
+    duplicate = (account_sorted[1:] == account_sorted[:-1]) & (minute_sorted[1:] == minute_sorted[:-1])
+    for position in np.flatnonzero(duplicate)[:MAX_REPORTED]:
+        first, second = int(order[position]) + 1, int(order[position + 1]) + 1
+        problems.add(max(first, second), "minute",
+                     f"minute listed twice for account {str(accounts[account_sorted[position]])!r} (also row {min(first, second)})",
+                     _line(max(first, second), line_offset))
+    problems.total += max(0, int(duplicate.sum()) - MAX_REPORTED)
+    problems.raise_if_any()
+    starts = np.searchsorted(account_sorted, np.arange(len(accounts) + 1))
+    return Minutes(accounts=[str(a) for a in accounts], account_index=account_sorted, minute=minute_sorted,
+                   requests=requests[order], failures=failures[order], illegal=illegal[order], peak_qps=peak[order],
+                   has_peak_qps=has_peak, naive_timestamps=naive, source=str(path), starts=starts)
+
+
+def _account_codes(table):
+    """(sorted account names, index of each row's account, rows without an account), by hashing not sorting strings."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    column = table.column("account")
+    if not pa.types.is_string(column.type):
+        column = column.cast(pa.string())
+    column = pc.utf8_trim_whitespace(column.fill_null(""))
+    missing = pc.equal(column, "").to_numpy(zero_copy_only=False)
+    encoded = column.combine_chunks().dictionary_encode() if column.num_chunks else pa.array([], pa.string()).dictionary_encode()
+    names = np.array(encoded.dictionary.to_pylist(), dtype=object)
+    order = np.argsort(names.astype(str), kind="stable")
+    rank = np.empty(len(order), np.int32)
+    rank[order] = np.arange(len(order), dtype=np.int32)
+    index = rank[encoded.indices.to_numpy(zero_copy_only=False)] if len(names) else np.zeros(0, np.int32)
+    return names[order].astype(str), index.astype(np.int32), missing
+
+
+def _report(mask: np.ndarray, problems: Problems, column: str, line_offset, message) -> None:
+    for row in np.flatnonzero(mask)[:MAX_REPORTED]:
+        problems.add(int(row) + 1, column, message(int(row)), _line(int(row) + 1, line_offset))
+    problems.total += max(0, int(mask.sum()) - MAX_REPORTED)
+
+
+def _peak_column(table, problems: Problems, line_offset) -> np.ndarray:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    column = table.column("peak_qps")
+    if not (pa.types.is_floating(column.type) or pa.types.is_integer(column.type)):
+        text = column.cast(pa.string())
+        blank = pc.equal(pc.utf8_trim_whitespace(text.fill_null("")), "").to_numpy(zero_copy_only=False)
+        good = pc.match_substring_regex(text.fill_null(""), r"^\s*[0-9]+(\.[0-9]+)?\s*$").to_numpy(zero_copy_only=False)
+        strings = text.to_numpy(zero_copy_only=False)
+        _report(~good & ~blank, problems, "peak_qps", line_offset, lambda r: f"{strings[r]!r} is not a non-negative number")
+        column = pc.if_else(pa.array(good), text, None).cast(pa.float64())
+    values = column.cast(pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)
+    bad = ~np.isnan(values) & (~np.isfinite(values) | (values < 0))
+    _report(bad, problems, "peak_qps", line_offset, lambda r: f"{values[r]!r} is not a non-negative finite number")
+    return values
+
+
+# ---------------------------------------------------------------------------- incidents and notices
+
+@dataclass(frozen=True)
+class Incident:
+    id: str
+    start: dt.datetime
+    end: dt.datetime
+    cause: str
+    account: str | None
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class Notice:
+    id: str
+    kind: str
+    published_at: dt.datetime
+    start: dt.datetime
+    end: dt.datetime
+    account: str | None
+
+
+def read_list(path: str | Path, kind: str) -> list:
+    """A YAML or JSON list of objects (incidents, notices)."""
+    import yaml
+
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read {kind} file: {exc.strerror}") from None
+    if len(raw) > MAX_LIST_BYTES:
+        raise InputError(f"{path}: {len(raw)} bytes; a {kind} file may be at most {MAX_LIST_BYTES}")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 (byte {exc.start})") from None
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".json":
+            data = json.loads(text, parse_float=Decimal)
+        elif suffix in (".yaml", ".yml"):
+            data = yaml.load(text, Loader=_StringDatesLoader)
+        else:
+            raise InputError(f"{path}: unknown format {suffix or '(no extension)'}; use .yaml, .yml or .json")
+    except (ValueError, yaml.YAMLError) as exc:
+        raise InputError(f"{path}: not valid {suffix[1:].upper()}: {str(exc).splitlines()[0]}") from None
+    except RecursionError:
+        raise InputError(f"{path}: nested too deeply") from None
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        raise InputError(f"{path}: expected a list of {kind}, found {type(data).__name__}")
+    return data
+
+
+class _StringDatesLoader(__import__("yaml").SafeLoader):
+    """SafeLoader that leaves timestamps as strings, so offsets and naive times are ours to read."""
+
+
+_StringDatesLoader.yaml_implicit_resolvers = {
+    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for key, resolvers in __import__("yaml").SafeLoader.yaml_implicit_resolvers.items()}
+
+
+def _check_keys(entry, required: tuple, optional: tuple, where: str, problems: Problems, index: int) -> bool:
+    if not isinstance(entry, dict):
+        problems.add(index, None, f"expected an object with {', '.join(required)}, found {type(entry).__name__}")
+        return False
+    ok = True
+    for key in required:
+        if entry.get(key) in (None, ""):
+            problems.add(index, key, "missing")
+            ok = False
+    for key in entry:
+        if key not in required + optional:
+            problems.add(index, str(key), f"unknown field (expected: {', '.join(required + optional)})")
+            ok = False
+    return ok
+
+
+def _window(entry, timezone: str, problems: Problems, index: int):
+    """The [start, end) of an incident or notice, or None with the problem recorded."""
+    stamps = {}
+    for key in ("start", "end"):
+        try:
+            stamps[key], _ = parse_timestamp(entry[key], timezone, "")
+        except InputError:
+            problems.add(index, key, f"{entry[key]!r} is not an ISO 8601 timestamp")
+    if len(stamps) < 2:
+        return None
+    if stamps["end"] <= stamps["start"]:
+        problems.add(index, "end", f"end {entry['end']} is not after start {entry['start']}")
+        return None
+    return stamps["start"], stamps["end"]
+
+
+def _ids(entries, problems: Problems) -> None:
+    seen = {}
+    for index, entry in enumerate(entries, start=1):
+        if isinstance(entry, dict) and "id" in entry:
+            key = str(entry["id"])
+            if key in seen:
+                problems.add(index, "id", f"id {key!r} also used in row {seen[key]}")
+            seen.setdefault(key, index)
+
+
+def read_incidents(path: str | Path, policy) -> list[Incident]:
+    entries = read_list(path, "incidents")
+    problems = Problems(str(path), "incidents")
+    incidents = []
+    for index, entry in enumerate(entries, start=1):
+        if not _check_keys(entry, ("id", "start", "end", "cause"), ("account", "description"), str(path), problems, index):
+            continue
+        if entry["cause"] not in policy.causes:
+            problems.add(index, "cause", f"unknown cause {entry['cause']!r}; policy {policy.version} declares: "
+                                         f"{', '.join(policy.causes)}")
+            continue
+        window = _window(entry, policy.timezone, problems, index)
+        if window:
+            account = entry.get("account")
+            incidents.append(Incident(str(entry["id"]), *window, entry["cause"], None if account is None else str(account),
+                                      entry.get("description")))
+    _ids(entries, problems)
+    problems.raise_if_any()
+    return incidents
+
+
+def read_notices(path: str | Path, timezone: str) -> list[Notice]:
+    entries = read_list(path, "notices")
+    problems = Problems(str(path), "notices")
+    notices = []
+    for index, entry in enumerate(entries, start=1):
+        if not _check_keys(entry, ("id", "kind", "published_at", "start", "end"), ("account", "description"),
+                           str(path), problems, index):
+            continue
+        if entry["kind"] not in NOTICE_KINDS:
+            problems.add(index, "kind", f"unknown kind {entry['kind']!r} (one of: {', '.join(NOTICE_KINDS)})")
+            continue
+        try:
+            published, _ = parse_timestamp(entry["published_at"], timezone, "")
+        except InputError:
+            problems.add(index, "published_at", f"{entry['published_at']!r} is not an ISO 8601 timestamp")
+            continue
+        window = _window(entry, timezone, problems, index)
+        if window:
+            account = entry.get("account")
+            notices.append(Notice(str(entry["id"]), entry["kind"], published, *window,
+                                  None if account is None else str(account)))
+    _ids(entries, problems)
+    problems.raise_if_any()
+    return notices
+
+
+# ---------------------------------------------------------------------------- billing
+
+_MONTH = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
+_MONEY = re.compile(r"^[0-9]+(\.[0-9]{1,2})?$")
+
+
+@dataclass(frozen=True)
+class BillingRow:
+    account: str
+    month: str
+    monthly_fee: Decimal  # the fee consumed in the Service Month (§1.3)
+    offset: Decimal  # the part paid by vouchers, coupons, deductions (§3.1(2))
+
+    @property
+    def fee_paid(self) -> Decimal:
+        return self.monthly_fee - self.offset
+
+
+def read_billing(path: str | Path) -> dict[tuple[str, str], BillingRow]:
+    table, line_offset = read_table(path, BILLING_COLUMNS)
+    problems = Problems(str(path), "billing")
+    columns = {name: _strings(table, name) for name in BILLING_COLUMNS}
+    rows: dict[tuple[str, str], BillingRow] = {}
+    first_row: dict[tuple[str, str], int] = {}
+    for i in range(table.num_rows):
+        row, line = i + 1, _line(i + 1, line_offset)
+        account = columns["account"][i]
+        month = columns["month"][i]
+        values = {}
+        for name in ("monthly_fee", "offset"):
+            text = columns[name][i]
+            text = "" if text is None else str(text).strip()
+            if not _MONEY.match(text):
+                problems.add(row, name, f"{text!r} is not an amount of money (a decimal like 1000.00)", line)
+                continue
+            values[name] = Decimal(text)
+        if account is None or str(account).strip() == "":
+            problems.add(row, "account", "missing value", line)
+            continue
+        if month is None or not _MONTH.match(str(month).strip()):
+            problems.add(row, "month", f"{month!r} is not a month written YYYY-MM", line)
+            continue
+        if len(values) < 2:
+            continue
+        if values["offset"] > values["monthly_fee"]:
+            problems.add(row, "offset", f"offset {values['offset']} exceeds the monthly fee {values['monthly_fee']}", line)
+            continue
+        key = (str(account), str(month).strip())
+        if key in rows:
+            problems.add(row, "month", f"account {key[0]!r} month {key[1]} also billed in row {first_row[key]}", line)
+            continue
+        first_row[key] = row
+        rows[key] = BillingRow(key[0], key[1], values["monthly_fee"], values["offset"])
+    problems.raise_if_any()
+    return rows
+
+
+def _decimal(text: str) -> Decimal | None:
+    try:
+        return Decimal(text)
+    except (InvalidOperation, TypeError):
+        return None

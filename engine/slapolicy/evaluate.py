@@ -1,0 +1,374 @@
+"""Evaluating a Service Month: availability (§1.5, §2.1), exclusions (§5), compensation (§3).
+
+Per-minute work is numpy over whole columns. The rules (durable-rules, through the
+policy's ruleset) see only the distinct combinations of facts among the *unavailable*
+minutes: a month of 44,640 minutes with a 30-minute outage asks at most a few questions.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+from fractions import Fraction
+
+import numpy as np
+
+from .calendar import ServiceMonth
+from .conditions import describe
+from .errors import InputError
+from .hookspecs import EvaluationContext, UnavailableMinutes
+
+ROUNDING = {"half_up": ROUND_HALF_UP, "half_even": ROUND_HALF_EVEN, "down": ROUND_DOWN}
+
+
+def _step(trace: list, step: str, clause: str, detail: str) -> None:
+    trace.append({"step": step, "clause": clause, "detail": detail})
+
+
+def percent_text(value: Fraction, places: int, rounding: str = "half_up") -> str:
+    """An exact percentage (a Fraction of 100) rounded for display only."""
+    quantum = Decimal(1).scaleb(-places)
+    exact = Decimal(value.numerator) / Decimal(value.denominator) if value.denominator != 1 else Decimal(value.numerator)
+    if rounding == "half_up":  # exact half-up on the rational, no double rounding
+        scaled = value * 10 ** places
+        whole, rest = divmod(scaled.numerator, scaled.denominator)
+        if 2 * rest >= scaled.denominator:
+            whole += 1
+        return str((Decimal(whole) * quantum).quantize(quantum))
+    return str(exact.quantize(quantum, rounding=ROUNDING[rounding]))
+
+
+def _number(value: Decimal):
+    """A Decimal percentage as a JSON number (int when whole)."""
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+# ---------------------------------------------------------------------------- minutes
+
+@dataclass
+class MonthMinutes:
+    """The statistics rows of one account inside one Service Month (sorted by minute)."""
+
+    minute: np.ndarray
+    requests: np.ndarray
+    failures: np.ndarray
+    illegal: np.ndarray
+    peak_qps: np.ndarray
+    has_peak_qps: bool
+
+    @classmethod
+    def empty(cls) -> "MonthMinutes":
+        zero = np.zeros(0, np.int64)
+        return cls(zero, zero, zero, zero, np.zeros(0), False)
+
+    @classmethod
+    def slice_of(cls, minutes, account_slot: int | None, first: int, last: int) -> "MonthMinutes":
+        if minutes is None or account_slot is None:
+            return cls.empty()
+        rows = minutes.of_account(account_slot)
+        lo, hi = np.searchsorted(minutes.minute[rows], [first, last]) + rows.start
+        part = slice(int(lo), int(hi))
+        return cls(minutes.minute[part], minutes.requests[part], minutes.failures[part], minutes.illegal[part],
+                   minutes.peak_qps[part], minutes.has_peak_qps)
+
+
+def unavailable_mask(policy, requests: np.ndarray, failures: np.ndarray) -> np.ndarray:
+    """Success rate below the threshold (§1.5), compared in integers: (r − f)/r < p/100 ⇔ 100·den·(r − f) < num·r."""
+    threshold = Fraction(policy.unavailable_below)
+    num, den = threshold.numerator, threshold.denominator
+    largest = int(requests.max()) if len(requests) else 0
+    if largest * 100 * den >= 2 ** 62:  # beyond int64: exact Python integers
+        return np.array([100 * den * (int(r) - int(f)) < num * int(r) for r, f in zip(requests, failures)], bool) & (requests > 0)
+    return (100 * den * (requests - failures) < num * requests) & (requests > 0)
+
+
+# ---------------------------------------------------------------------------- exclusions
+
+def _window_bounds(window, rounding: str) -> tuple[int, int]:
+    """[first, last) epoch minutes a window excludes: every minute it touches (outward) or covers whole (inward)."""
+    start, end = window.start.timestamp(), window.end.timestamp()
+    if rounding == "outward":
+        return int(start // 60), int(-(-end // 60))
+    return int(-(-start // 60)), int(end // 60)
+
+
+def _fact_codes(policy, values: np.ndarray, decl, cells) -> tuple[np.ndarray, list]:
+    """Codes per minute and the typed (canonical) value of each code, for one minute fact."""
+    distinct, inverse = np.unique(values, return_inverse=True)
+    typed = []
+    for value in distinct:
+        if decl.type == "number":
+            from .rules import canonical_number
+
+            number = Decimal(repr(float(value)))
+            typed.append(canonical_number(number, cells.get(decl.name, ())))
+        elif decl.type == "boolean":
+            typed.append(bool(value))
+        else:
+            typed.append(decl.coerce(str(value)))
+    # Values with one canonical form share a code, so situations stay few.
+    canonical = {v: i for i, v in enumerate(dict.fromkeys(typed))}
+    remap = np.array([canonical[v] for v in typed], np.int64)
+    return remap[inverse.reshape(-1)], list(canonical)
+
+
+def exclusions(policy, manager, context: EvaluationContext, unavailable: UnavailableMinutes, trace: list):
+    """For each unavailable minute, the clause it is attributed to (or None), and per-clause sources."""
+    count = len(unavailable.minute)
+    rounding = policy.setting("exclusions", "window_rounding")
+    windows = [w for result in manager.hook.slapolicy_window_facts(policy=policy, context=context) for w in result]
+    windows = [w for w in windows if w.account is None or w.account == context.account]
+    supplied = {}
+    for result in manager.hook.slapolicy_minute_facts(policy=policy, context=context, minutes=unavailable):
+        for name, fact in (result or {}).items():
+            if name in policy.facts:
+                supplied[name] = fact
+                if fact.note:
+                    clause = policy.facts[name].ref
+                    _step(trace, "facts", clause, f"{name}: {fact.note}")
+    cells = policy.ruleset.cells
+    columns, values_of = [], {}
+    for name, fact in sorted(supplied.items()):
+        if len(fact.values) != count:
+            raise RuntimeError(f"a plugin supplied {len(fact.values)} values of {name} for {count} minutes")
+        codes, typed = _fact_codes(policy, np.asarray(fact.values), policy.facts[name], cells)
+        columns.append(codes)
+        values_of[name] = typed
+    membership = np.zeros((count, len(windows)), bool)
+    for j, window in enumerate(windows):
+        first, last = _window_bounds(window, rounding)
+        membership[:, j] = (unavailable.minute >= first) & (unavailable.minute < last)
+    key = np.column_stack(columns + [membership.astype(np.int64)]) if (columns or windows) else np.zeros((count, 1), np.int64)
+    combos, first_minute, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    attributed = np.full(count, -1, np.int64)  # index into policy.minute_clauses
+    applied_counts = defaultdict(int)
+    sources = defaultdict(set)
+    order = {clause.id: i for i, clause in enumerate(policy.minute_clauses)}
+    sizes = np.bincount(inverse, minlength=len(combos))
+    names = sorted(supplied)
+    for combo_index, row in enumerate(combos):
+        minute_facts = {name: values_of[name][int(row[i])] for i, name in enumerate(names)}
+        base = policy.complete_facts({})
+        base.update(minute_facts)
+        covering = [windows[j] for j in range(len(windows)) if row[len(names) + j]]
+        found: dict[str, set] = {}
+        for clause_id in policy.ruleset.match(base):
+            found.setdefault(clause_id, set()).add(("minute data", None))
+            # (the trace shows the clause's condition for minute-data exclusions)
+        for window in covering:
+            situation = dict(base)
+            situation.update({k: policy.facts[k].coerce(v) for k, v in window.facts.items() if k in policy.facts})
+            for clause_id in policy.ruleset.match(situation):
+                found.setdefault(clause_id, set()).add((window.source, window.id))
+        applied = [cid for cid in found if cid in order]
+        if not applied:
+            continue
+        for cid in applied:
+            applied_counts[cid] += int(sizes[combo_index])
+        normal = [cid for cid in applied if policy.minute_clauses[order[cid]].attribution != "fallback"]
+        chosen = min(normal or applied, key=order.get)
+        attributed[inverse == combo_index] = order[chosen]
+        sources[chosen] |= found[chosen]
+    return attributed, applied_counts, sources
+
+
+# ---------------------------------------------------------------------------- the month
+
+def evaluate_account_month(policy, service_month: ServiceMonth, account: str, rows: MonthMinutes, *,
+                           incidents=(), notices=(), billing=None, manager=None, version_reason: str = "",
+                           naive_timestamps: int = 0, keep_minutes: bool = False) -> dict:
+    """Everything the SLA says about one account's Service Month, with a trace citing the clauses."""
+    from .plugins import get_manager
+
+    manager = manager or get_manager()
+    trace: list = []
+    _step(trace, "version", "§6.2", version_reason or f"evaluated under version {policy.version}")
+    total = service_month.total_minutes
+    _step(trace, "service_month", "§1.2, §1.6",
+          f"{service_month.start} to {service_month.end}: {service_month.days} days × 1440 = {total} minutes")
+    if naive_timestamps:
+        _step(trace, "timezone", policy.ref("timezone"),
+              f"the minutes file's {naive_timestamps} timestamp(s) without an offset were read in {policy.timezone}")
+    month_start, month_end = service_month.bounds(policy.timezone)
+    first, last = service_month.epoch_minutes(policy.timezone)
+
+    requests, failures = rows.requests, rows.failures
+    removed = _illegal_numbers(policy, rows, trace)
+    normal_requests, normal_failures = requests - removed, failures - removed
+    traffic = normal_requests > 0
+    unavailable = unavailable_mask(policy, normal_requests, normal_failures)
+    with_data = len(rows.minute)
+    no_traffic_minutes = (last - first) - int(traffic.sum())
+    setting = policy.setting("availability", "no_traffic")
+    if setting == "error" and no_traffic_minutes:
+        raise InputError(f"account {account}, Service Month {service_month.label}: {no_traffic_minutes} minute(s) without "
+                         f"requests, and the policy's no_traffic setting is 'error' ({policy.ref('availability', 'no_traffic')})")
+    columns = (rows.minute, requests, failures, rows.illegal, rows.peak_qps)
+    if setting == "unavailable" and no_traffic_minutes:
+        # Every minute of the grid without normal requests, with data or not, is unavailable.
+        columns, unavailable = _on_grid(columns, unavailable | ~traffic, first, last)
+    picked = np.flatnonzero(unavailable)
+    minute_values, req, fail, ill, peak = (column[picked] for column in columns)
+    raw_unavailable = len(minute_values)
+    _step(trace, "minutes", policy.ref("availability", "minute_unavailable_below"),
+          f"{total} minutes; {with_data} with data; {no_traffic_minutes} without requests ({setting}: "
+          f"{policy.ref('availability', 'no_traffic')}); {raw_unavailable} unavailable (success rate below "
+          f"{policy.unavailable_below}%)")
+
+    context = EvaluationContext(account, service_month, month_start, month_end, tuple(incidents), tuple(notices))
+    excluded_by: dict[str, int] = {}
+    attributed = np.full(raw_unavailable, -1)
+    if raw_unavailable:
+        view = UnavailableMinutes(minute_values, req, fail, ill, peak, rows.has_peak_qps)
+        attributed, applied_counts, sources = exclusions(policy, manager, context, view, trace)
+        for index, clause in enumerate(policy.minute_clauses):
+            excluded = int((attributed == index).sum())
+            if excluded:
+                excluded_by[clause.id] = excluded
+            also = applied_counts.get(clause.id, 0) - excluded
+            if excluded:
+                cited = ", ".join(f"{s} {i}" if i else f"{s}: {describe(clause.condition)}"
+                                  for s, i in sorted(sources.get(clause.id, ()), key=str))
+                detail = f"{excluded} minute(s) excluded ({cited})"
+                if also:
+                    detail += f"; it also applied to {also} minute(s) attributed to another clause"
+                _step(trace, "exclusion", clause.ref, detail)
+            elif also:
+                _step(trace, "exclusion", clause.ref,
+                      f"applied to {also} minute(s), each attributed to another clause ({policy.ref('exclusions', 'attribution')})")
+    excluded_total = sum(excluded_by.values())
+    counted = raw_unavailable - excluded_total
+    _step(trace, "unavailable_minutes", policy.ref("exclusions"),
+          f"{raw_unavailable} unavailable − {excluded_total} excluded = {counted} counted against the provider")
+
+    availability = Fraction(total - counted, total) * 100
+    places = policy.display_decimals
+    shown = percent_text(availability, places, policy.setting("availability", "display_rounding"))
+    _step(trace, "availability", policy.ref("availability", "display_decimals"),
+          f"(1 − {counted}/{total}) × 100% = {shown}% (exact {float(availability):.6f}%)")
+    result = {
+        "account": account,
+        "service_month": service_month.as_dict(),
+        "policy": policy.summary(),
+        "minutes_with_data": with_data,
+        "raw_unavailable_minutes": raw_unavailable,
+        "unavailable_minutes": counted,
+        "excluded_minutes": excluded_by,
+        "availability_percent": shown,
+    }
+    result.update(_compensation(policy, availability, billing, trace, account, service_month))
+    result["trace"] = trace
+    if keep_minutes:
+        result["_minutes"] = {"unavailable": minute_values - first, "attributed": attributed}
+    return result
+
+
+def _on_grid(columns, flagged: np.ndarray, first: int, last: int):
+    """Spread row columns over every minute of [first, last); minutes without a row get zeros (NaN peak)
+    and are flagged."""
+    minute = columns[0]
+    grid = np.arange(first, last, dtype=np.int64)
+    at = minute - first
+    spread = [grid]
+    for column in columns[1:]:
+        full = np.full(len(grid), np.nan) if column.dtype.kind == "f" else np.zeros(len(grid), column.dtype)
+        full[at] = column
+        spread.append(full)
+    mask = np.ones(len(grid), bool)
+    mask[at] = flagged
+    return spread, mask
+
+
+def _illegal_numbers(policy, rows: MonthMinutes, trace: list) -> np.ndarray:
+    """§5.10 acts on requests: illegal-number failures leave both counts when a request clause says so."""
+    if not policy.request_clauses or not rows.illegal.any():
+        return np.zeros(len(rows.minute), np.int64)
+    facts = policy.complete_facts({"request.failure_reason": "illegal_number"}) if "request.failure_reason" in policy.facts else None
+    matched = policy.ruleset.match(facts) if facts else ()
+    clause = next((c for c in policy.request_clauses if c.id in matched), None)
+    how = policy.setting("availability", "illegal_number_failures")
+    if clause is None or how != "remove_from_both":
+        _step(trace, "illegal_numbers", policy.ref("availability", "illegal_number_failures"),
+              f"{int(rows.illegal.sum())} illegal-number failure(s) counted as failures ({how})")
+        return np.zeros(len(rows.minute), np.int64)
+    _step(trace, "illegal_numbers", clause.ref,
+          f"{int(rows.illegal.sum())} illegal-number failure(s) in {int((rows.illegal > 0).sum())} minute(s) removed from "
+          f"both requests and failures ({policy.ref('availability', 'illegal_number_failures')})")
+    return rows.illegal
+
+
+def _compensation(policy, availability: Fraction, billing, trace: list, account: str, service_month) -> dict:
+    standard = Fraction(policy.standard)
+    met = availability >= standard if policy.standard_met_when == "at_least" else availability > standard
+    standard_ref = policy.ref("availability", "standard")
+    _step(trace, "standard", standard_ref,
+          f"availability {'meets' if met else 'is below'} the standard of {policy.standard}% "
+          f"({'met when at least' if policy.standard_met_when == 'at_least' else 'met when above'})")
+    tier = next((t for t in policy.tiers if t.contains(availability)), None)
+    gate_open = policy.gate == "tiers_only" or not met
+    if tier is None:
+        credit = Decimal(0)
+        _step(trace, "tier", policy.ref("compensation"), "no tier covers this availability: credit 0%")
+    elif not gate_open:
+        credit = Decimal(0)
+        _step(trace, "tier", tier.ref, f"tier {tier.index + 1} ({tier.describe()}) matches, but the gate "
+                                       f"({policy.ref('compensation', 'gate')}) pays only below the standard: credit 0%")
+    else:
+        credit = tier.credit
+        _step(trace, "tier", tier.ref, f"tier {tier.index + 1} ({tier.describe()}): credit {tier.credit}% of the Monthly Service Fee")
+    out = {"meets_standard": met, "credit_percent": _number(credit), "monthly_fee": None, "compensation": None}
+    if billing is None:
+        _step(trace, "compensation", policy.ref("compensation", "base"), "no billing for this account and month: no amount computed")
+        return out
+    places = policy.raw["compensation"]["rounding"]["places"]
+    quantum = Decimal(1).scaleb(-places)
+    rounding = ROUNDING[policy.raw["compensation"]["rounding"]["value"]]
+    fee = billing.monthly_fee
+    owed = fee * credit / 100
+    detail = f"fee {fee} × {credit}% = {owed.quantize(quantum, rounding=rounding)}"
+    if policy.setting("compensation", "monthly_cap") == "fee_paid":
+        cap = billing.fee_paid
+        if owed > cap:
+            detail += f"; capped at the fee paid {fee} − {billing.offset} offset = {cap} ({policy.ref('compensation', 'monthly_cap')})"
+            owed = cap
+        else:
+            detail += f"; within the fee paid {cap} ({policy.ref('compensation', 'monthly_cap')})"
+    amount = owed.quantize(quantum, rounding=rounding)
+    _step(trace, "compensation", policy.ref("compensation", "rounding"),
+          f"{detail}: compensation {amount} as {policy.setting('compensation', 'form')}")
+    out.update({"monthly_fee": str(fee.quantize(quantum)), "compensation": str(amount)})
+    return out
+
+
+# ---------------------------------------------------------------------------- many accounts
+
+def version_reason(policy, service_month: ServiceMonth, forced: bool = False, in_force=None) -> str:
+    if forced:
+        base = f"evaluated under {policy.version} ({policy.path}) as asked"
+        return base + (f", instead of {in_force.version}, the version in force" if in_force is not None else "")
+    return (f"version {policy.version} in force: the latest effective_from ({policy.effective_from}) on or before "
+            f"the Service Month's first day {service_month.start}")
+
+
+def evaluate_month(policy, service_month: ServiceMonth, minutes=None, *, incidents=(), notices=(), billing=None,
+                   accounts=None, reason: str = "", manager=None) -> list[dict]:
+    """Evaluate every account of ``minutes`` (and of billing for the month) in one Service Month."""
+    names = set(minutes.accounts if minutes is not None else [])
+    names |= {account for (account, month) in (billing or {}) if month == service_month.label}
+    if accounts:
+        unknown = [a for a in accounts if a not in names]
+        if unknown:
+            raise InputError(f"account(s) {', '.join(unknown)} have no minutes or billing for {service_month.label}")
+        names = set(accounts)
+    slot = {name: i for i, name in enumerate(minutes.accounts)} if minutes is not None else {}
+    first, last = service_month.epoch_minutes(policy.timezone)
+    results = []
+    for account in sorted(names):
+        rows = MonthMinutes.slice_of(minutes, slot.get(account), first, last)
+        results.append(evaluate_account_month(
+            policy, service_month, account, rows, incidents=incidents, notices=notices,
+            billing=(billing or {}).get((account, service_month.label)), manager=manager, version_reason=reason,
+            naive_timestamps=minutes.naive_timestamps if minutes is not None and len(rows.minute) else 0))
+    return results

@@ -1,0 +1,52 @@
+"""Notices as facts.
+
+* Every notice is a window with ``notice.kind`` and ``notice.published_before_start``
+  (§5.11 major events, §5.12 maintenance: excluded only when announced in advance).
+* The customer's ``high_concurrency`` notices give the minute fact
+  ``minute.customer_prior_notice`` (§5.7): a prior notice covers the minute.
+
+A notice is *prior* when it was published before its window began, by at least the
+policy's ``exclusions.notice_lead_minutes`` (0: any time before).
+"""
+import datetime as dt
+
+import numpy as np
+
+from slapolicy.hookspecs import FactWindow, MinuteFact, hookimpl
+
+
+def is_prior(notice, policy) -> bool:
+    lead = dt.timedelta(minutes=policy.setting("exclusions", "notice_lead_minutes"))
+    return notice.published_at < notice.start and notice.start - notice.published_at >= lead
+
+
+def _for_account(notice, context) -> bool:
+    if notice.end <= context.month_start or notice.start >= context.month_end:
+        return False
+    return notice.account is None or notice.account == context.account
+
+
+@hookimpl
+def slapolicy_window_facts(policy, context):
+    for notice in context.notices:
+        if _for_account(notice, context):
+            yield FactWindow("notice", notice.id, notice.start, notice.end, notice.account,
+                             {"notice.kind": notice.kind, "notice.published_before_start": is_prior(notice, policy)})
+
+
+@hookimpl
+def slapolicy_minute_facts(policy, context, minutes):
+    covered = np.zeros(len(minutes.minute), bool)
+    used = []
+    for notice in context.notices:
+        if notice.kind != "high_concurrency" or not _for_account(notice, context) or not is_prior(notice, policy):
+            continue
+        # The customer's notice covers every minute it touches.
+        first = int(notice.start.timestamp()) // 60
+        last = -(-int(notice.end.timestamp()) // 60)
+        hit = (minutes.minute >= first) & (minutes.minute < last)
+        if hit.any():
+            used.append(notice.id)
+            covered |= hit
+    note = f"prior high-concurrency notices from the customer: {', '.join(used)}" if used else None
+    return {"minute.customer_prior_notice": MinuteFact(covered, note)}

@@ -1,0 +1,150 @@
+"""Bad rows are refused before anything is computed: file, row, column and reason; exit 1."""
+import pytest
+
+from conftest import POLICIES
+from helpers import write_csv, write_yaml
+
+GOOD = {"account": "a", "minute": "2019-03-01T10:00", "requests": "100", "failures": "1", "illegal_number_failures": "0"}
+
+
+def evaluate_cli(cli, tmp_path, minutes_rows=None, **files):
+    minutes = write_csv(tmp_path / "minutes.csv", minutes_rows or [GOOD])
+    args = ["evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03"]
+    for name, path in files.items():
+        args += [f"--{name}", path]
+    return cli(*args)
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"failures": "101"}, "row 1 (line 2), column 'failures': 101 failures exceed 100 requests"),
+    ({"requests": "-5", "failures": "0"}, "row 1 (line 2), column 'requests': -5 is negative"),
+    ({"illegal_number_failures": "2"}, "row 1 (line 2), column 'illegal_number_failures': 2 illegal-number failures exceed 1 failures"),
+    ({"minute": "2019-03-01T10:00:30"}, "row 1 (line 2), column 'minute': '2019-03-01T10:00:30' has seconds; a statistics point starts at :00 (§1.5)"),
+    ({"minute": "2019-02-30T10:00"}, "row 1 (line 2), column 'minute': '2019-02-30T10:00' is not an ISO 8601 minute"),
+    ({"minute": "yesterday"}, "row 1 (line 2), column 'minute': 'yesterday' is not an ISO 8601 minute"),
+    ({"requests": "ten"}, "row 1 (line 2), column 'requests': 'ten' is not a whole number"),
+    ({"requests": ""}, "row 1 (line 2), column 'requests': missing value"),
+    ({"account": ""}, "row 1 (line 2), column 'account': missing value"),
+])
+def test_bad_minute_rows(cli, tmp_path, change, message):
+    result = evaluate_cli(cli, tmp_path, [GOOD, dict(GOOD, minute="2019-03-01T10:01"), dict(GOOD, **change)][-1:])
+    assert result.code == 1
+    assert f"{tmp_path}/minutes.csv: {message}" in result.err
+    assert result.out == ""
+
+
+def test_a_minute_listed_twice_for_an_account(cli, tmp_path):
+    rows = [GOOD, dict(GOOD, account="b"), dict(GOOD, requests="5", failures="0")]
+    result = evaluate_cli(cli, tmp_path, rows)
+    assert result.code == 1
+    assert f"{tmp_path}/minutes.csv: row 3 (line 4), column 'minute': minute listed twice for account 'a' (also row 1)" in result.err
+
+
+def test_every_problem_is_listed_not_only_the_first(cli, tmp_path):
+    rows = [dict(GOOD, minute=f"2019-03-01T10:{i:02d}", failures="999") for i in range(25)]
+    result = evaluate_cli(cli, tmp_path, rows)
+    assert result.code == 1
+    assert "25 problem(s) in minutes file" in result.err
+    assert "row 20 (line 21)" in result.err and "... and 5 more" in result.err
+
+
+def test_a_missing_column(cli, tmp_path):
+    minutes = write_csv(tmp_path / "minutes.csv", [{"account": "a", "minute": "2019-03-01T10:00", "requests": "1"}])
+    result = cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03")
+    assert result.code == 1
+    assert f"{minutes}: missing column(s) failures (found: account, minute, requests)" in result.err
+
+
+def test_an_unknown_format(cli, tmp_path):
+    path = tmp_path / "minutes.xlsx"
+    path.write_text("x")
+    result = cli("evaluate", POLICIES, "--minutes", path, "--month", "2019-03")
+    assert result.code == 1
+    assert "unknown format .xlsx; use .csv, .jsonl or .parquet" in result.err
+
+
+@pytest.mark.parametrize("incident,message", [
+    ({"cause": "gremlins"}, "row 1, column 'cause': unknown cause 'gremlins'; policy 2019-01-01 declares: provider, customer_network"),
+    ({"end": "2019-03-01T09:00"}, "row 1, column 'end': end 2019-03-01T09:00 is not after start 2019-03-01T10:00"),
+    ({"start": "soon"}, "row 1, column 'start': 'soon' is not an ISO 8601 timestamp"),
+    ({"cause": None}, "row 1, column 'cause': missing"),
+    ({"severity": "high"}, "row 1, column 'severity': unknown field"),
+])
+def test_bad_incidents(cli, tmp_path, incident, message):
+    entry = {"id": "I-1", "start": "2019-03-01T10:00", "end": "2019-03-01T11:00", "cause": "provider"}
+    entry.update(incident)
+    incidents = write_yaml(tmp_path / "incidents.yaml", [entry])
+    result = evaluate_cli(cli, tmp_path, incidents=incidents)
+    assert result.code == 1
+    assert f"{incidents}: {message}" in result.err
+
+
+def test_bad_notice_kind(cli, tmp_path):
+    notices = write_yaml(tmp_path / "notices.yaml", [{"id": "N", "kind": "party", "published_at": "2019-03-01T00:00",
+                                                      "start": "2019-03-02T00:00", "end": "2019-03-02T01:00"}])
+    result = evaluate_cli(cli, tmp_path, notices=notices)
+    assert result.code == 1
+    assert f"{notices}: row 1, column 'kind': unknown kind 'party' (one of: maintenance, major_event, high_concurrency)" in result.err
+
+
+@pytest.mark.parametrize("row,message", [
+    ({"month": "2019-3"}, "row 1 (line 2), column 'month': '2019-3' is not a month written YYYY-MM"),
+    ({"month": "March"}, "row 1 (line 2), column 'month': 'March' is not a month written YYYY-MM"),
+    ({"monthly_fee": "1,000.00"}, "row 1 (line 2), column 'monthly_fee': '1,000.00' is not an amount of money"),
+    ({"offset": "12.345"}, "row 1 (line 2), column 'offset': '12.345' is not an amount of money"),
+    ({"offset": "2000.00"}, "row 1 (line 2), column 'offset': offset 2000.00 exceeds the monthly fee 1000.00"),
+])
+def test_bad_billing_rows(cli, tmp_path, row, message):
+    entry = {"account": "a", "month": "2019-03", "monthly_fee": "1000.00", "offset": "0.00"}
+    entry.update(row)
+    billing = write_csv(tmp_path / "billing.csv", [entry])
+    result = evaluate_cli(cli, tmp_path, billing=billing)
+    assert result.code == 1
+    assert f"{billing}: {message}" in result.err
+
+
+def test_billing_twice_for_one_month(cli, tmp_path):
+    entry = {"account": "a", "month": "2019-03", "monthly_fee": "1000.00", "offset": "0.00"}
+    billing = write_csv(tmp_path / "billing.csv", [entry, entry])
+    result = evaluate_cli(cli, tmp_path, billing=billing)
+    assert result.code == 1
+    assert "row 2 (line 3), column 'month': account 'a' month 2019-03 also billed in row 1" in result.err
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--month", "2019-13"], "--month '2019-13' is not a month written YYYY-MM"),
+    (["--month", "2019-03", "--term-start", "2019-03-17"], "--term-start and --term-end go together"),
+    (["--month", "2019-03", "--term-start", "2019-03-17", "--term-end", "2019-02-01"], "the term ends (2019-02-01) before it starts (2019-03-17)"),
+    (["--month", "2019-08", "--term-start", "2019-03-17", "--term-end", "2019-06-16"], "2019-08 is outside the service term 2019-03-17 to 2019-06-16"),
+    (["--month", "2019-03", "--account", "zed"], "account(s) zed have no minutes or billing for 2019-03"),
+])
+def test_bad_options(cli, tmp_path, args, message):
+    minutes = write_csv(tmp_path / "minutes.csv", [GOOD])
+    result = cli("evaluate", POLICIES, "--minutes", minutes, *args)
+    assert result.code == 1
+    assert message in result.err
+
+
+def test_jsonl_and_parquet_inputs_give_the_same_result(cli, tmp_path):
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [dict(account="a", minute=f"2019-03-01T10:{i:02d}", requests=100, failures=2) for i in range(7)]
+    csv_path = write_csv(tmp_path / "m.csv", rows)
+    jsonl = tmp_path / "m.jsonl"
+    jsonl.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    parquet = tmp_path / "m.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), parquet)
+    outputs = [cli("evaluate", POLICIES, "--minutes", p, "--month", "2019-03").json() for p in (csv_path, jsonl, parquet)]
+    assert outputs[0] == outputs[1] == outputs[2]
+    assert outputs[0]["evaluations"][0]["unavailable_minutes"] == 7
+
+
+def test_bom_and_crlf_are_accepted(cli, tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_bytes(b"\xef\xbb\xbfaccount,minute,requests,failures\r\na,2019-03-01T10:00,100,2\r\n")
+    result = cli("evaluate", POLICIES, "--minutes", path, "--month", "2019-03")
+    assert result.code == 0, result.err
+    assert result.json()["evaluations"][0]["unavailable_minutes"] == 1

@@ -1,0 +1,257 @@
+"""Evaluating a Service Month: the values SEMANTICS.md and the SLA fix, to the minute and the cent."""
+import pytest
+
+from conftest import DRAFT, POLICIES, PUBLISHED
+from helpers import minute_rows, write_csv, write_yaml
+from slapolicy.api import evaluate
+
+
+def run(tmp_path, rows, month, **kwargs):
+    minutes = write_csv(tmp_path / "minutes.csv", rows,
+                        fields=["account", "minute", "requests", "failures", "illegal_number_failures", "peak_qps"])
+    result = evaluate(POLICIES, minutes=minutes, month=month, **kwargs)
+    return result["evaluations"]
+
+
+def one(tmp_path, rows, month, **kwargs):
+    (evaluation,) = run(tmp_path, rows, month, **kwargs)
+    return evaluation
+
+
+def test_section_2_1_example_under_the_shipped_policy(tmp_path):
+    e = one(tmp_path, minute_rows("a", "2019-03-12T10:00", 30, 100, 2), "2019-03")
+    assert e["service_month"] == {"start": "2019-03-01", "end": "2019-03-31", "days": 31, "total_minutes": 44640}
+    assert e["unavailable_minutes"] == 30
+    assert e["availability_percent"] == "99.93"
+    assert e["meets_standard"] is True
+    assert e["credit_percent"] == 0
+    assert e["policy"]["version"] == "2019-01-01"
+    assert e["excluded_minutes"] == {}
+
+
+def test_section_2_1_example_under_the_99_95_draft(tmp_path):
+    e = one(tmp_path, minute_rows("a", "2019-03-12T10:00", 30, 100, 2), "2019-03", policy_file=DRAFT)
+    assert (e["availability_percent"], e["meets_standard"], e["credit_percent"]) == ("99.93", False, 10)
+    assert e["policy"]["version"] == "2027-01-01-draft"
+    assert e["trace"][0]["detail"].endswith("as asked, instead of 2019-01-01, the version in force")
+
+
+@pytest.mark.parametrize("requests,failures,illegal,unavailable", [
+    (100, 1, 0, 0),   # exactly 99 %: not below
+    (100, 2, 0, 1),   # 98 %
+    (0, 0, 0, 0),     # no traffic: available
+    (100, 5, 4, 1),   # 1 failure of 96 normal requests: 98.96 %
+    (100, 4, 3, 1),   # 1 failure of 97: 98.97 %
+    (201, 3, 1, 0),   # 2 failures of 200 normal requests: exactly 99 %, available
+])
+def test_minute_classification(tmp_path, requests, failures, illegal, unavailable):
+    e = one(tmp_path, minute_rows("a", "2019-03-12T10:00", 1, requests, failures, illegal), "2019-03")
+    assert e["unavailable_minutes"] == unavailable
+
+
+def test_illegal_number_failures_alone_leave_a_minute_without_normal_traffic(tmp_path):
+    e = one(tmp_path, minute_rows("a", "2019-03-12T10:00", 1, 3, 3, 3), "2019-03")
+    assert e["unavailable_minutes"] == 0
+    assert "3 illegal-number failure(s) in 1 minute(s) removed from both requests and failures" in \
+        next(s["detail"] for s in e["trace"] if s["step"] == "illegal_numbers")
+
+
+@pytest.mark.parametrize("unavailable,percent,meets,credit", [
+    (216, "99.50", True, 0),
+    (217, "99.50", False, 10),
+    (432, "99.00", False, 10),
+    (433, "99.00", False, 25),
+    (2160, "95.00", False, 25),
+    (2161, "95.00", False, 50),
+])
+def test_tier_boundaries_in_a_30_day_month(tmp_path, unavailable, percent, meets, credit):
+    e = one(tmp_path, minute_rows("a", "2019-04-01T00:00", unavailable, 100, 2), "2019-04")
+    assert e["service_month"]["total_minutes"] == 43200
+    assert (e["unavailable_minutes"], e["availability_percent"], e["meets_standard"], e["credit_percent"]) == \
+        (unavailable, percent, meets, credit)
+
+
+@pytest.mark.parametrize("offset,compensation", [("300.00", "500.00"), ("600.00", "400.00"), ("500.00", "500.00")])
+def test_compensation_is_capped_at_the_fee_paid(tmp_path, offset, compensation):
+    billing = write_csv(tmp_path / "billing.csv", [{"account": "a", "month": "2019-04", "monthly_fee": "1000.00",
+                                                    "offset": offset}])
+    e = one(tmp_path, minute_rows("a", "2019-04-01T00:00", 2161, 100, 2), "2019-04", billing=billing)
+    assert (e["credit_percent"], e["monthly_fee"], e["compensation"]) == (50, "1000.00", compensation)
+
+
+def test_compensation_rounds_half_up_to_the_cent(tmp_path):
+    billing = write_csv(tmp_path / "billing.csv", [{"account": "a", "month": "2019-04", "monthly_fee": "0.05",
+                                                    "offset": "0"}])
+    e = one(tmp_path, minute_rows("a", "2019-04-01T00:00", 217, 100, 2), "2019-04", billing=billing)
+    assert e["compensation"] == "0.01"  # 10 % of 0.05 = 0.005 → 0.01
+
+
+def test_without_billing_the_money_is_null(tmp_path):
+    e = one(tmp_path, minute_rows("a", "2019-04-01T00:00", 2161, 100, 2), "2019-04")
+    assert (e["monthly_fee"], e["compensation"]) == (None, None)
+
+
+def maintenance(published_at):
+    return [{"id": "N-1", "kind": "maintenance", "published_at": published_at,
+             "start": "2019-03-20T12:00", "end": "2019-03-20T12:20"}]
+
+
+def test_notified_maintenance_is_excluded_under_5_12(tmp_path):
+    notices = write_yaml(tmp_path / "notices.yaml", maintenance("2019-03-01T09:00"))
+    e = one(tmp_path, minute_rows("a", "2019-03-20T12:00", 20, 100, 50), "2019-03", notices=notices)
+    assert e["excluded_minutes"] == {"5.12": 20}
+    assert e["unavailable_minutes"] == 0
+    assert {"step": "exclusion", "clause": "§5.12", "detail": "20 minute(s) excluded (notice N-1)"} in e["trace"]
+
+
+@pytest.mark.parametrize("published_at", ["2019-03-20T12:00", "2019-03-20T12:05"])
+def test_maintenance_announced_at_or_after_its_start_counts_against_the_provider(tmp_path, published_at):
+    notices = write_yaml(tmp_path / "notices.yaml", maintenance(published_at))
+    e = one(tmp_path, minute_rows("a", "2019-03-20T12:00", 20, 100, 50), "2019-03", notices=notices)
+    assert e["excluded_minutes"] == {}
+    assert e["unavailable_minutes"] == 20
+
+
+def test_one_minute_before_is_prior(tmp_path):
+    notices = write_yaml(tmp_path / "notices.yaml", maintenance("2019-03-20T11:59"))
+    e = one(tmp_path, minute_rows("a", "2019-03-20T12:00", 20, 100, 50), "2019-03", notices=notices)
+    assert e["excluded_minutes"] == {"5.12": 20}
+
+
+def test_windows_exclude_every_minute_they_touch(tmp_path):
+    notices = write_yaml(tmp_path / "notices.yaml", [{
+        "id": "N-1", "kind": "maintenance", "published_at": "2019-03-01T09:00",
+        "start": "2019-03-20T12:00:30", "end": "2019-03-20T12:02:10"}])
+    e = one(tmp_path, minute_rows("a", "2019-03-20T11:59", 5, 100, 50), "2019-03", notices=notices)
+    assert e["excluded_minutes"] == {"5.12": 3}  # 12:00, 12:01, 12:02 touched; 11:59 and 12:03 not
+    assert e["unavailable_minutes"] == 2
+
+
+def test_customer_incident_is_excluded_and_incidents_for_other_accounts_are_not(tmp_path):
+    incidents = write_yaml(tmp_path / "incidents.yaml", [
+        {"id": "I-1", "start": "2019-03-08T14:00", "end": "2019-03-08T14:45", "cause": "customer_network", "account": "a"}])
+    rows = list(minute_rows("a", "2019-03-08T14:00", 45, 100, 30)) + list(minute_rows("b", "2019-03-08T14:00", 45, 100, 30))
+    a, b = run(tmp_path, rows, "2019-03", incidents=incidents)
+    assert (a["account"], a["excluded_minutes"], a["unavailable_minutes"]) == ("a", {"5.1": 45}, 0)
+    assert (b["account"], b["excluded_minutes"], b["unavailable_minutes"]) == ("b", {}, 45)
+    # §5.15 applied too; the minute is attributed once, to the clause listed first.
+    assert {"step": "exclusion", "clause": "§5.15",
+            "detail": "applied to 45 minute(s), each attributed to another clause (§5)"} in a["trace"]
+
+
+def test_catch_all_5_15_takes_minutes_no_other_clause_claims(tmp_path):
+    incidents = write_yaml(tmp_path / "incidents.yaml", [
+        {"id": "I-9", "start": "2019-03-08T14:00", "end": "2019-03-08T14:10", "cause": "not_provider"}])
+    e = one(tmp_path, minute_rows("a", "2019-03-08T14:00", 10, 100, 30), "2019-03", incidents=incidents)
+    assert e["excluded_minutes"] == {"5.15": 10}
+
+
+def test_provider_incident_excludes_nothing(tmp_path):
+    incidents = write_yaml(tmp_path / "incidents.yaml", [
+        {"id": "I-1", "start": "2019-03-12T10:00:00+08:00", "end": "2019-03-12T10:30:00+08:00", "cause": "provider"}])
+    e = one(tmp_path, minute_rows("a", "2019-03-12T10:00", 30, 100, 2), "2019-03", incidents=incidents)
+    assert (e["unavailable_minutes"], e["excluded_minutes"]) == (30, {})
+
+
+@pytest.mark.parametrize("requests,peak,excluded", [
+    (300, None, 10),     # 300 / 60 = 5.0 QPS: the fallback reaches the threshold
+    (299, None, 0),      # 4.98 QPS
+    (100, "5.0", 10),    # peak_qps from the data wins over the fallback
+    (600, "4.9", 0),
+])
+def test_concurrency_5_7(tmp_path, requests, peak, excluded):
+    e = one(tmp_path, minute_rows("a", "2019-03-15T16:00", 10, requests, requests // 10, peak=peak), "2019-03")
+    assert e["excluded_minutes"] == ({"5.7": excluded} if excluded else {})
+    notes = [s["detail"] for s in e["trace"] if s["step"] == "facts"]
+    if peak is None:
+        assert "no peak_qps for 10 minute(s): concurrency = requests / 60 (fallback)" in notes[0]
+
+
+def test_a_prior_customer_notice_keeps_concurrency_minutes_against_the_provider(tmp_path):
+    notices = write_yaml(tmp_path / "notices.yaml", [{
+        "id": "C-1", "kind": "high_concurrency", "published_at": "2019-03-10T09:00",
+        "start": "2019-03-15T16:00", "end": "2019-03-15T16:05", "account": "a"}])
+    e = one(tmp_path, minute_rows("a", "2019-03-15T16:00", 10, 420, 42), "2019-03", notices=notices)
+    assert e["excluded_minutes"] == {"5.7": 5}  # 16:05–16:09 were not announced
+    assert e["unavailable_minutes"] == 5
+
+
+def test_partial_service_months_of_a_term(tmp_path):
+    import datetime as dt
+
+    rows = minute_rows("a", "2024-06-01T00:00", 30, 100, 2)
+    e = one(tmp_path, rows, "2024-06", term_start=dt.date(2024, 3, 17), term_end=dt.date(2024, 6, 16))
+    assert e["service_month"] == {"start": "2024-06-01", "end": "2024-06-16", "days": 16, "total_minutes": 23040}
+    assert e["availability_percent"] == "99.87"  # 1 − 30/23040
+
+
+def test_timestamps_with_offsets_are_placed_in_the_policy_timezone(tmp_path):
+    rows = [{"account": "a", "minute": "2019-03-31T15:59:00Z", "requests": 100, "failures": 2},   # 23:59 SGT, March
+            {"account": "a", "minute": "2019-03-31T16:00:00+00:00", "requests": 100, "failures": 2}]  # April in SGT
+    e = one(tmp_path, rows, "2019-03")
+    assert (e["minutes_with_data"], e["unavailable_minutes"]) == (1, 1)
+    assert not any(s["step"] == "timezone" for s in e["trace"])
+
+
+def test_accounts_with_billing_but_no_minutes_are_evaluated(tmp_path):
+    billing = write_csv(tmp_path / "billing.csv", [{"account": "quiet", "month": "2019-03", "monthly_fee": "10.00",
+                                                    "offset": "0.00"}])
+    evaluations = run(tmp_path, minute_rows("a", "2019-03-01T00:00", 1, 1, 0), "2019-03", billing=billing)
+    assert [(e["account"], e["availability_percent"], e["compensation"]) for e in evaluations] == \
+        [("a", "100.00", None), ("quiet", "100.00", "0.00")]
+
+
+def test_one_account_only(tmp_path):
+    rows = list(minute_rows("a", "2019-03-01T00:00", 1, 1, 0)) + list(minute_rows("b", "2019-03-01T00:00", 1, 1, 0))
+    assert [e["account"] for e in run(tmp_path, rows, "2019-03", accounts=["b"])] == ["b"]
+
+
+def test_the_result_is_json_serialisable(tmp_path):
+    import json
+
+    e = one(tmp_path, minute_rows("a", "2019-03-12T10:00", 30, 100, 2), "2019-03")
+    assert json.loads(json.dumps(e)) == e
+    assert e["trace"][0] == {"step": "version", "clause": "§6.2", "detail":
+                             "version 2019-01-01 in force: the latest effective_from (2019-01-01) on or before the "
+                             "Service Month's first day 2019-03-01"}
+
+
+def _policy_variant(tmp_path, old, new):
+    text = PUBLISHED.read_text().replace("status: published", "status: draft")
+    assert old in text
+    path = tmp_path / "drafts" / "variant.yaml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(text.replace(old, new))
+    return path
+
+
+def test_no_traffic_reading_is_a_policy_setting(tmp_path):
+    variant = _policy_variant(tmp_path, "    value: available\n    reading: true", "    value: unavailable\n    reading: true")
+    rows = [{"account": "a", "minute": "2019-04-01T00:00", "requests": 100, "failures": 0}]
+    e = one(tmp_path, rows, "2019-04", policy_file=variant)
+    assert e["unavailable_minutes"] == 43199  # every minute without requests
+
+
+def test_no_traffic_error_setting_refuses_gaps(tmp_path):
+    from slapolicy.errors import InputError
+
+    variant = _policy_variant(tmp_path, "    value: available\n    reading: true", "    value: error\n    reading: true")
+    with pytest.raises(InputError, match="43199 minute\\(s\\) without requests, and the policy's no_traffic setting is 'error'"):
+        one(tmp_path, [{"account": "a", "minute": "2019-04-01T00:00", "requests": 100, "failures": 0}], "2019-04",
+            policy_file=variant)
+
+
+def test_inward_window_rounding_counts_only_whole_minutes(tmp_path):
+    variant = _policy_variant(tmp_path, "    value: outward\n", "    value: inward\n")
+    notices = write_yaml(tmp_path / "notices.yaml", [{
+        "id": "N-1", "kind": "maintenance", "published_at": "2019-03-01T09:00",
+        "start": "2019-03-20T12:00:30", "end": "2019-03-20T12:03:00"}])
+    e = one(tmp_path, minute_rows("a", "2019-03-20T11:59", 5, 100, 50), "2019-03", notices=notices, policy_file=variant)
+    assert e["excluded_minutes"] == {"5.12": 2}  # 12:01 and 12:02
+
+
+def test_the_month_of_a_version_must_be_in_force(tmp_path):
+    from slapolicy import NoVersionInForce
+
+    with pytest.raises(NoVersionInForce, match="Service Month starting 2018-12-01"):
+        one(tmp_path, minute_rows("a", "2018-12-01T00:00", 1, 1, 0), "2018-12")

@@ -1,0 +1,55 @@
+"""Service Months of a term (§1.2, §1.6), and the Python API."""
+import datetime as dt
+
+import pytest
+
+from conftest import POLICIES
+
+
+def test_months_of_the_section_1_2_term(cli):
+    result = cli("months", "--start", "2024-03-17", "--end", "2024-06-16", "--json")
+    assert result.code == 0
+    assert result.json() == {"service_months": [
+        {"start": "2024-03-17", "end": "2024-03-31", "days": 15, "total_minutes": 21600},
+        {"start": "2024-04-01", "end": "2024-04-30", "days": 30, "total_minutes": 43200},
+        {"start": "2024-05-01", "end": "2024-05-31", "days": 31, "total_minutes": 44640},
+        {"start": "2024-06-01", "end": "2024-06-16", "days": 16, "total_minutes": 23040}]}
+
+
+def test_months_text(cli):
+    result = cli("months", "--start", "2024-02-01", "--end", "2024-02-29")
+    assert result.out == "2024-02-01 – 2024-02-29  29 days   41760 minutes\n"
+
+
+@pytest.mark.parametrize("start,end,message", [
+    ("2024-03-17", "2024-03-16", "the term ends (2024-03-16) before it starts (2024-03-17)"),
+    ("2024-02-30", "2024-03-16", "--start '2024-02-30' is not a date written YYYY-MM-DD"),
+])
+def test_bad_terms(cli, start, end, message):
+    result = cli("months", "--start", start, "--end", end)
+    assert result.code == 1
+    assert message in result.err
+
+
+def test_a_one_day_term_is_one_service_month():
+    from slapolicy import service_months
+
+    (month,) = service_months(dt.date(2024, 12, 31), dt.date(2024, 12, 31))
+    assert (month.days, month.total_minutes) == (1, 1440)
+
+
+def test_api_loads_a_directory_and_resolves_versions():
+    from slapolicy import NoVersionInForce, PolicyDirectory
+
+    family = PolicyDirectory(POLICIES)
+    assert [p.version for p in family.versions] == ["2019-01-01"]
+    assert family.in_force("2019-03").version == "2019-01-01"
+    assert family.in_force(dt.date(2030, 6, 17)).version == "2019-01-01"
+    with pytest.raises(NoVersionInForce):
+        family.in_force("2018-12")
+
+
+def test_api_evaluate_is_exported(tmp_path):
+    import slapolicy
+
+    assert callable(slapolicy.evaluate)
