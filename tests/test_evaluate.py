@@ -255,3 +255,10 @@ def test_the_month_of_a_version_must_be_in_force(tmp_path):
 
     with pytest.raises(NoVersionInForce, match="Service Month starting 2018-12-01"):
         one(tmp_path, minute_rows("a", "2018-12-01T00:00", 1, 1, 0), "2018-12")
+
+
+def test_account_names_are_trimmed_and_merged(tmp_path):
+    rows = [{"account": " a", "minute": "2019-03-01T10:00", "requests": 100, "failures": 2},
+            {"account": "a ", "minute": "2019-03-01T10:01", "requests": 100, "failures": 2}]
+    e = one(tmp_path, rows, "2019-03")
+    assert (e["account"], e["unavailable_minutes"]) == ("a", 2)

@@ -313,20 +313,35 @@ def read_minutes(path: str | Path, timezone: str) -> Minutes:
             lambda r: f"{failures[r]} failures exceed {requests[r]} requests")
     _report(illegal > failures, problems, "illegal_number_failures", line_offset,
             lambda r: f"{illegal[r]} illegal-number failures exceed {failures[r]} failures")
-    order = np.lexsort((minute, account_index))
-    account_sorted, minute_sorted = account_index[order], minute[order]
-    duplicate = (account_sorted[1:] == account_sorted[:-1]) & (minute_sorted[1:] == minute_sorted[:-1])
-    for position in np.flatnonzero(duplicate)[:MAX_REPORTED]:
+    order, duplicate_at = _sort_order(account_index, minute)
+    for position in duplicate_at[:MAX_REPORTED]:
         first, second = int(order[position]) + 1, int(order[position + 1]) + 1
-        problems.add(max(first, second), "minute",
-                     f"minute listed twice for account {str(accounts[account_sorted[position]])!r} (also row {min(first, second)})",
+        name = str(accounts[account_index[order[position]]])
+        problems.add(max(first, second), "minute", f"minute listed twice for account {name!r} (also row {min(first, second)})",
                      _line(max(first, second), line_offset))
-    problems.total += max(0, int(duplicate.sum()) - MAX_REPORTED)
+    problems.total += max(0, len(duplicate_at) - MAX_REPORTED)
     problems.raise_if_any()
-    starts = np.searchsorted(account_sorted, np.arange(len(accounts) + 1))
-    return Minutes(accounts=[str(a) for a in accounts], account_index=account_sorted, minute=minute_sorted,
-                   requests=requests[order], failures=failures[order], illegal=illegal[order], peak_qps=peak[order],
+    if order is not None:  # most inputs arrive sorted by account and minute: no copy then
+        account_index, minute, requests, failures, illegal, peak = (
+            column[order] for column in (account_index, minute, requests, failures, illegal, peak))
+    starts = np.searchsorted(account_index, np.arange(len(accounts) + 1, dtype=account_index.dtype))
+    return Minutes(accounts=[str(a) for a in accounts], account_index=account_index, minute=minute,
+                   requests=requests, failures=failures, illegal=illegal, peak_qps=peak,
                    has_peak_qps=has_peak, naive_timestamps=naive, source=str(path), starts=starts)
+
+
+def _sort_order(account_index: np.ndarray, minute: np.ndarray):
+    """(order sorting rows by account then minute, or None if already sorted; positions p in sorted
+    order where rows p and p + 1 are the same account and minute)."""
+    if len(minute) == 0:
+        return None, np.zeros(0, np.int64)
+    base = int(minute.min())
+    key = (account_index.astype(np.int64) << 40) | (minute - base)  # minutes span far less than 2^40
+    step = np.diff(key)
+    if (step > 0).all():
+        return None, np.zeros(0, np.int64)
+    order = np.argsort(key, kind="stable")
+    return order, np.flatnonzero(np.diff(key[order]) == 0)
 
 
 def _account_codes(table):
@@ -335,17 +350,25 @@ def _account_codes(table):
     import pyarrow.compute as pc
 
     column = table.column("account")
-    if not pa.types.is_string(column.type):
-        column = column.cast(pa.string())
-    column = pc.utf8_trim_whitespace(column.fill_null(""))
-    missing = pc.equal(column, "").to_numpy(zero_copy_only=False)
-    encoded = column.combine_chunks().dictionary_encode() if column.num_chunks else pa.array([], pa.string()).dictionary_encode()
-    names = np.array(encoded.dictionary.to_pylist(), dtype=object)
-    order = np.argsort(names.astype(str), kind="stable")
-    rank = np.empty(len(order), np.int32)
-    rank[order] = np.arange(len(order), dtype=np.int32)
-    index = rank[encoded.indices.to_numpy(zero_copy_only=False)] if len(names) else np.zeros(0, np.int32)
-    return names[order].astype(str), index.astype(np.int32), missing
+    if pa.types.is_dictionary(column.type):  # Parquet usually stores it so: work on the dictionary only
+        encoded = column.unify_dictionaries().combine_chunks() if column.num_chunks else None
+        if encoded is not None:
+            encoded = pa.DictionaryArray.from_arrays(encoded.indices, pc.utf8_trim_whitespace(encoded.dictionary.cast(pa.string())))
+            column = None
+    if column is not None:
+        if not pa.types.is_string(column.type):
+            column = column.cast(pa.string())
+        column = pc.utf8_trim_whitespace(column.fill_null(""))
+        encoded = column.combine_chunks().dictionary_encode() if column.num_chunks else pa.array([], pa.string()).dictionary_encode()
+    empty_names = pc.equal(encoded.dictionary, "").to_numpy(zero_copy_only=False)
+    indices = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False) if encoded.null_count else encoded.indices.to_numpy(zero_copy_only=False)
+    missing = indices < 0
+    if empty_names.any():
+        missing |= np.isin(indices, np.flatnonzero(empty_names))
+    # Sorting the few distinct names (and merging any that trimming made equal) orders the accounts.
+    names, rank = np.unique(np.array(encoded.dictionary.to_pylist(), dtype=str), return_inverse=True)
+    index = rank.reshape(-1)[np.maximum(indices, 0)] if len(names) else np.zeros(len(indices), np.int64)
+    return names, index.astype(np.int32), missing
 
 
 def _report(mask: np.ndarray, problems: Problems, column: str, line_offset, message) -> None:

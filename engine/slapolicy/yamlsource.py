@@ -56,7 +56,7 @@ def _mark(node) -> tuple[int, int]:
 
 
 def _scalar(node: yaml.ScalarNode):
-    if node.style is not None:  # quoted or block scalar: always a string
+    if node.style:  # quoted or block scalar: always a string (plain is None, or "" with the C parser)
         return node.value
     value = node.value
     if value in _NULL:
@@ -107,7 +107,7 @@ class _Builder:
         return result
 
 
-class _ComposeOnly(yaml.SafeLoader):
+class _ComposeOnly(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
     """Composes nodes; implicit resolution is done by _scalar, not by PyYAML."""
 
     yaml_implicit_resolvers: dict = {}
