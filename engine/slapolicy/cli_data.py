@@ -63,6 +63,28 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def cmd_claim(args) -> int:
+    from .claims import decide_claim, load_claim_document
+    from .report import render_claim
+
+    now = None
+    if args.now:
+        try:
+            now = dt.datetime.fromisoformat(args.now.replace("Z", "+00:00"))
+        except ValueError:
+            raise SlapolicyError(f"--now {args.now!r} is not an ISO 8601 timestamp") from None
+        if now.tzinfo is None:
+            raise SlapolicyError(f"--now {args.now!r} needs a UTC offset (e.g. 2024-04-08T10:00+08:00)")
+    result = decide_claim(args.policy_dir, load_claim_document(args.claim), minutes=args.minutes,
+                          incidents=args.incidents, notices=args.notices, billing=args.billing, ledger=args.ledger,
+                          now=now, where=args.claim)
+    if args.format == "json":
+        _print_json(result)
+    else:
+        sys.stdout.write(render_claim(result) + "\n")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from .demo import run_demo
 
@@ -85,6 +107,23 @@ def add_commands(command) -> None:
     p.add_argument("--term-start", metavar="YYYY-MM-DD", help="first day of the service term (partial first month)")
     p.add_argument("--term-end", metavar="YYYY-MM-DD", help="last day of the service term (partial last month)")
     p.add_argument("--policy-file", metavar="F", help="evaluate under this version instead of the one in force")
+    p.add_argument("--format", choices=("json", "text"), default="json")
+
+    p = command("claim", cmd_claim, "decide a compensation claim (§3.2, §3.3, §6.1) and record it in the ledger",
+                "Checks the filing window (after the 5th business day of the following month, until the 60th\n"
+                "calendar day after the month), the channel and the materials; evaluates the month from the\n"
+                "provider's records (which prevail) and lists every disagreement with the claim; applies the\n"
+                "aggregate cap of §6.1 from the ledger. Deciding the same claim again returns the same decision.\n"
+                "CLAIM.json: {account, service_month, filed_at, channel, event_report, unavailability: [{start, end}],\n"
+                "failure_records?, term_start?, term_end?}")
+    p.add_argument("policy_dir", metavar="POLICY_DIR")
+    p.add_argument("claim", metavar="CLAIM.json")
+    p.add_argument("--minutes", required=True, metavar="FILE")
+    p.add_argument("--incidents", metavar="FILE")
+    p.add_argument("--notices", metavar="FILE")
+    p.add_argument("--billing", metavar="FILE", help="needed to compute an amount (and the §6.1 cap)")
+    p.add_argument("--ledger", metavar="DB", help="SQLite ledger (default: $XDG_DATA_HOME/slapolicy/ledger.sqlite)")
+    p.add_argument("--now", metavar="TIMESTAMP", help="the time of the decision, with offset (default: now)")
     p.add_argument("--format", choices=("json", "text"), default="json")
 
     command("demo", cmd_demo, "run the main jobs on the shipped policy and example data")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+import tempfile
 from pathlib import Path
 
 
@@ -25,6 +26,7 @@ def run_demo() -> int:
     policies = shipped("policies/ccc")
     data = shipped("examples/ccc")
     draft = policies / "drafts" / "2027-01-01-standard-99.95.yaml"
+    ledger = str(Path(tempfile.mkdtemp(prefix="slapolicy-demo-")) / "ledger.sqlite")
     inputs = ["--minutes", str(data / "minutes.csv"), "--incidents", str(data / "incidents.yaml"),
               "--notices", str(data / "notices.yaml"), "--billing", str(data / "billing.csv")]
     steps = [
@@ -37,6 +39,12 @@ def run_demo() -> int:
         ("acme's March 2019 under that draft: 99.90 % is now below the standard",
          ["evaluate", str(policies), "--month", "2019-03", "--account", "acme", "--policy-file", str(draft),
           "--format", "text", *inputs]),
+        ("globex claims March 2019 through its work order system",
+         ["claim", str(policies), str(data / "claim-globex-2019-03.json"), "--ledger", ledger,
+          "--now", "2019-04-10T12:00+08:00", "--format", "text", *inputs]),
+        ("acme claims by e-mail, too early and without a report: every reason is given",
+         ["claim", str(policies), str(data / "claim-acme-2019-03-by-email.json"), "--ledger", ledger,
+          "--now", "2019-04-10T12:00+08:00", "--format", "text", *inputs]),
     ]
     code = 0
     for title, argv in steps:

@@ -96,3 +96,13 @@ def slapolicy_business_calendar(name: str):
     ``firstresult``: the first plugin that knows the name answers. Used for the claim
     window of §3.2 (the policy's ``claims.business_calendar``).
     """
+
+
+@hookspec
+def slapolicy_decision_made(decision: dict):
+    """Called after a claim decision is committed to the ledger (not for a repeated claim).
+
+    ``decision`` is the JSON-serialisable result printed by ``slapolicy claim``, with its
+    ``decision_id``. A service forwards it (a queue, a ticket); an exception raised here
+    is reported but does not undo the decision, which is already recorded.
+    """

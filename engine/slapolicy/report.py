@@ -25,3 +25,34 @@ def render_evaluation(evaluation: dict) -> str:
 
 def render_evaluations(result: dict) -> str:
     return "\n\n".join(render_evaluation(e) for e in result["evaluations"]) or "no accounts to evaluate"
+
+
+def render_claim(result: dict) -> str:
+    """A reply a support agent can paste: the decision, each reason with its clause, the window, the records."""
+    window = result["window"]
+    evaluation = result["evaluation"]
+    lines = [f"Claim {result['decision_id']} — account {result['account']}, Service Month {result['service_month']}: "
+             f"{result['decision'].upper()}"]
+    if result.get("repeated"):
+        lines.append("(this claim was decided before; the recorded decision is repeated and nothing is granted again)")
+    if result["message"]:
+        lines.append(result["message"])
+    if result["reasons"]:
+        lines.append("Reasons:")
+        for reason in result["reasons"]:
+            lines.append(f"  - [{reason['clause']}] {reason['message']}")
+    lines.append(f"Claim window: opens {window['opens']}, closes at the end of {window['last_day']}.")
+    lines.append(f"Service Availability: {evaluation['availability_percent']}% "
+                 f"({'meets' if evaluation['meets_standard'] else 'below'} the standard), "
+                 f"{evaluation['unavailable_minutes']} unavailable minute(s) counted, credit {evaluation['credit_percent']}%.")
+    rec = result["reconciliation"]
+    lines.append(f"Records ({rec['clause']}, the provider's backend records prevail): {rec['claimed_minutes']} minute(s) "
+                 f"claimed, {rec['confirmed_minutes']} confirmed as unavailable.")
+    for key, label in (("claimed_not_unavailable_in_records", "claimed but available in the records"),
+                       ("claimed_but_excluded", "claimed but excluded by a disclaimer"),
+                       ("unavailable_not_claimed", "unavailable in the records but not claimed")):
+        for span in rec[key][:10]:
+            lines.append(f"  {label}: {span['start']} to {span['end']} ({span['minutes']} min)")
+        if len(rec[key]) > 10:
+            lines.append(f"  ... and {len(rec[key]) - 10} more range(s) {label}")
+    return "\n".join(lines)

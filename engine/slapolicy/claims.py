@@ -1,0 +1,458 @@
+"""Claims for compensation: the filing window (§3.2), the materials (§3.3), reconciliation with the
+provider's records (§3.2(1)), the aggregate cap (§6.1), and the decision.
+
+Every reason found is reported, each with its clause and a sentence a customer
+understands. The decision is ``denied`` when any reason denies, else ``incomplete`` when
+materials are missing, else ``approved`` with the compensation.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+
+from .calendar import ServiceMonth, service_month_in
+from .data import MAX_LIST_BYTES, parse_timestamp
+from .errors import InputError, SlapolicyError
+
+CLAIM_FIELDS = ("account", "service_month", "filed_at", "channel", "event_report", "unavailability")
+OPTIONAL_CLAIM_FIELDS = ("failure_records", "term_start", "term_end", "claim_id", "contact")
+
+
+# ---------------------------------------------------------------------------- the window
+
+@dataclass(frozen=True)
+class ClaimWindow:
+    """``[opens, closes)`` in the policy's timezone; ``last_day`` is the last day a claim may be filed."""
+
+    opens: dt.datetime
+    closes: dt.datetime
+    last_day: dt.date
+    business_day: dt.date  # the 5th business day (or as the policy says) after which the window opens
+    skipped: tuple  # (date, holiday name) of public holidays passed over while counting
+
+    def as_dict(self) -> dict:
+        return {"opens": self.opens.isoformat(), "closes": self.closes.isoformat(), "last_day": self.last_day.isoformat(),
+                "after_business_day": self.business_day.isoformat(),
+                "holidays_skipped": [{"date": d.isoformat(), "name": n} for d, n in self.skipped]}
+
+
+def business_calendar(policy, manager=None):
+    from .plugins import get_manager
+
+    manager = manager or get_manager()
+    name = policy.setting("claims", "business_calendar")
+    calendar = manager.hook.slapolicy_business_calendar(name=name)
+    if calendar is None:
+        raise SlapolicyError(
+            f"business calendar {name!r} ({policy.ref('claims', 'business_calendar')}) is not provided by any plugin; "
+            "the built-in calendars plugin knows ISO country codes of the holidays package (SG, CN, US-CA, ...) and 'weekdays'")
+    return calendar
+
+
+def claim_window(policy, service_month: ServiceMonth, calendar) -> ClaimWindow:
+    """§3.2: opens after the Nth business day of the month following the Service Month's end;
+    closes at the end of the Mth calendar day after that end."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(policy.timezone)
+    rule = policy.raw["claims"]["window_opens"]
+    end = service_month.end
+    day = dt.date(end.year + end.month // 12, end.month % 12 + 1, 1)
+    counted, skipped = 0, []
+    while True:
+        if calendar.is_business_day(day):
+            counted += 1
+            if counted >= rule["after_business_days"]:
+                break
+        elif day.weekday() < 5 and getattr(calendar, "holiday_name", None) and calendar.holiday_name(day):
+            skipped.append((day, calendar.holiday_name(day)))
+        day += dt.timedelta(days=1)
+    hour, minute = (int(part) for part in rule["at"].split(":"))
+    opens = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(hour, minute), tzinfo=zone)
+    last_day = end + dt.timedelta(days=policy.raw["claims"]["window_closes"]["calendar_days_after_end"])
+    closes = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(0), tzinfo=zone)
+    return ClaimWindow(opens, closes, last_day, day, tuple(skipped))
+
+
+# ---------------------------------------------------------------------------- the claim
+
+@dataclass(frozen=True)
+class Claim:
+    account: str
+    service_month: str
+    filed_at: dt.datetime
+    channel: str
+    event_report: str | None
+    unavailability: tuple  # ((start, end), ...) aware datetimes
+    failure_records: object
+    term_start: dt.date | None
+    term_end: dt.date | None
+    raw: dict
+    digest: str  # sha256 of the canonical JSON of the claim
+
+
+def load_claim_document(path: str | Path) -> dict:
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the claim: {exc.strerror}") from None
+    if len(raw) > MAX_LIST_BYTES:
+        raise InputError(f"{path}: {len(raw)} bytes; a claim may be at most {MAX_LIST_BYTES}")
+    try:
+        data = json.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 (byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+    except RecursionError:
+        raise InputError(f"{path}: nested too deeply") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: a claim is a JSON object, not {type(data).__name__}")
+    return data
+
+
+def parse_claim(data: dict, timezone: str, where: str = "claim") -> Claim:
+    """Check the fields of a claim; every problem names its field."""
+    problems = []
+    for key in ("account", "service_month", "filed_at", "channel"):
+        if not isinstance(data.get(key), str) or not data[key].strip():
+            problems.append(f"field '{key}' is missing or not a string")
+    for key in data:
+        if key not in CLAIM_FIELDS + OPTIONAL_CLAIM_FIELDS:
+            problems.append(f"field '{key}' is unknown (expected: {', '.join(CLAIM_FIELDS + OPTIONAL_CLAIM_FIELDS)})")
+    month = data.get("service_month")
+    if isinstance(month, str) and not _is_month(month):
+        problems.append(f"field 'service_month': {month!r} is not a month written YYYY-MM")
+    filed_at = None
+    if isinstance(data.get("filed_at"), str):
+        try:
+            filed_at, _ = parse_timestamp(data["filed_at"], timezone, "")
+        except InputError:
+            problems.append(f"field 'filed_at': {data['filed_at']!r} is not an ISO 8601 timestamp")
+    report = data.get("event_report")
+    if report is not None and not isinstance(report, str):
+        problems.append("field 'event_report' must be a text (the event description report)")
+    windows = []
+    spans = data.get("unavailability", [])
+    if spans is None:
+        spans = []
+    if not isinstance(spans, list):
+        problems.append("field 'unavailability' must be a list of {start, end}")
+        spans = []
+    for i, span in enumerate(spans):
+        if not isinstance(span, dict) or set(span) - {"start", "end", "note"} or "start" not in span or "end" not in span:
+            problems.append(f"field 'unavailability[{i}]' must be {{start, end}}")
+            continue
+        try:
+            start, _ = parse_timestamp(span["start"], timezone, "")
+            end, _ = parse_timestamp(span["end"], timezone, "")
+        except InputError:
+            problems.append(f"field 'unavailability[{i}]': {span['start']!r} to {span['end']!r} are not ISO 8601 timestamps")
+            continue
+        if end <= start:
+            problems.append(f"field 'unavailability[{i}]': end {span['end']} is not after start {span['start']}")
+            continue
+        windows.append((start, end))
+    terms = {}
+    for key in ("term_start", "term_end"):
+        if data.get(key) is not None:
+            try:
+                terms[key] = dt.date.fromisoformat(str(data[key]))
+            except ValueError:
+                problems.append(f"field '{key}': {data[key]!r} is not a date written YYYY-MM-DD")
+    if ("term_start" in data) != ("term_end" in data):
+        problems.append("fields 'term_start' and 'term_end' go together")
+    if problems:
+        raise InputError(f"{where}: " + "; ".join(problems))
+    digest = hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    return Claim(data["account"].strip(), month, filed_at, data["channel"].strip(), report, tuple(windows),
+                 data.get("failure_records"), terms.get("term_start"), terms.get("term_end"), data, digest)
+
+
+def _is_month(text: str) -> bool:
+    import re
+
+    return bool(re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", text))
+
+
+# ---------------------------------------------------------------------------- reasons
+
+def _reason(code: str, clause: str, message: str) -> dict:
+    return {"code": code, "clause": clause, "message": message}
+
+
+def _stamp(moment: dt.datetime) -> str:
+    return moment.isoformat(timespec="minutes")
+
+
+DENYING = {"filed_too_early", "filed_too_late", "wrong_channel", "month_not_ended", "standard_met", "nothing_owed",
+           "already_compensated"}
+
+
+def timing_reasons(policy, claim: Claim, service_month: ServiceMonth, window: ClaimWindow) -> list[dict]:
+    reasons = []
+    month_end = service_month.bounds(policy.timezone)[1]
+    opens_ref = policy.ref("claims", "window_opens")
+    if claim.filed_at < month_end:
+        reasons.append(_reason("month_not_ended", opens_ref,
+                               f"The claim was filed on {_stamp(claim.filed_at)}, before Service Month {service_month.label} "
+                               f"ended ({service_month.end}): a month can be claimed only after it ends."))
+    if claim.filed_at < window.opens:
+        reasons.append(_reason("filed_too_early", opens_ref,
+                               f"The claim was filed on {_stamp(claim.filed_at)}, before the claim window opened on "
+                               f"{_stamp(window.opens)} (after the {_ordinal(policy.raw['claims']['window_opens']['after_business_days'])} "
+                               f"business day, {window.business_day}, of the month after the Service Month)."))
+    if claim.filed_at >= window.closes:
+        days = policy.raw["claims"]["window_closes"]["calendar_days_after_end"]
+        reasons.append(_reason("filed_too_late", policy.ref("claims", "window_closes"),
+                               f"The claim was filed on {_stamp(claim.filed_at)}, after the claim window closed at the end of "
+                               f"{window.last_day} ({days} calendar days after the Service Month ended); the right to "
+                               "compensation is waived."))
+    channel = policy.setting("claims", "channel")
+    if claim.channel != channel:
+        reasons.append(_reason("wrong_channel", policy.ref("claims", "channel"),
+                               f"Claims are accepted only through the {channel.replace('_', ' ')} system of your account; "
+                               f"this one came by {claim.channel!r}."))
+    return reasons
+
+
+def _ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+
+
+def material_reasons(policy, claim: Claim) -> list[dict]:
+    reasons = []
+    for item in policy.raw["claims"]["required_materials"]:
+        if item["id"] == "event_report" and not (claim.event_report or "").strip():
+            reasons.append(_reason("missing_materials", item["ref"], "The claim lacks a detailed event description report."))
+        if item["id"] == "failure_records":
+            if not claim.unavailability:
+                reasons.append(_reason("missing_materials", item["ref"],
+                                       "The claim does not give the date, time and duration of the unavailability."))
+            if not claim.failure_records:
+                reasons.append(_reason("missing_materials", item["ref"],
+                                       "The claim lacks the service records of the failed incoming or outgoing calls."))
+    return reasons
+
+
+# ---------------------------------------------------------------------------- reconciliation
+
+def minute_ranges(minutes: np.ndarray, timezone: str) -> list[dict]:
+    """Sorted epoch minutes as compact [start, end) ranges in the policy's timezone."""
+    from zoneinfo import ZoneInfo
+
+    if len(minutes) == 0:
+        return []
+    zone = ZoneInfo(timezone)
+    breaks = np.flatnonzero(np.diff(minutes) != 1)
+    starts = np.concatenate([[minutes[0]], minutes[breaks + 1]])
+    ends = np.concatenate([minutes[breaks], [minutes[-1]]]) + 1
+    return [{"start": dt.datetime.fromtimestamp(int(s) * 60, zone).isoformat(),
+             "end": dt.datetime.fromtimestamp(int(e) * 60, zone).isoformat(), "minutes": int(e - s)}
+            for s, e in zip(starts, ends)]
+
+
+def reconcile(policy, claim: Claim, evaluation: dict, first_minute: int, last_minute: int) -> dict:
+    """§3.2(1): the provider's backend records prevail; list every disagreement with the claim."""
+    claimed = np.zeros(0, np.int64)
+    if claim.unavailability:
+        parts = [np.arange(max(int(s.timestamp()) // 60, first_minute), min(-(-int(e.timestamp()) // 60), last_minute))
+                 for s, e in claim.unavailability]
+        claimed = np.unique(np.concatenate(parts)) if parts else claimed
+    details = evaluation["_minutes"]
+    unavailable = details["unavailable"] + first_minute
+    attributed = details["attributed"]
+    counted = unavailable[attributed < 0]
+    excluded = unavailable[attributed >= 0]
+    not_in_records = np.setdiff1d(claimed, unavailable, assume_unique=True)
+    claimed_but_excluded = np.intersect1d(claimed, excluded, assume_unique=True)
+    missed = np.setdiff1d(counted, claimed, assume_unique=True)
+    tz = policy.timezone
+    return {
+        "clause": policy.ref("claims", "records_prevail"),
+        "claimed_minutes": int(len(claimed)),
+        "confirmed_minutes": int(len(np.intersect1d(claimed, counted, assume_unique=True))),
+        "claimed_not_unavailable_in_records": minute_ranges(not_in_records, tz),
+        "claimed_but_excluded": minute_ranges(claimed_but_excluded, tz),
+        "unavailable_not_claimed": minute_ranges(missed, tz),
+    }
+
+
+# ---------------------------------------------------------------------------- §6.1
+
+def aggregate_cap(policy, account: str, month: str, billing: dict, grants: dict) -> dict:
+    """Room left under §6.1 for this account and Service Month, from billing and the ledger's grants."""
+    rule = policy.raw["compensation"]["aggregate_cap"]
+    if rule["value"] == "none":
+        return {"applies": False, "clause": rule["ref"]}
+    billed = sorted(m for (a, m) in billing if a == account)
+    if not billed:
+        return {"applies": True, "clause": rule["ref"], "fees_paid": "0.00", "already_granted": "0.00", "room": "0.00",
+                "months": [], "rule": "no billing history for the account"}
+    months_of_use = _months_between(billed[0], month) + 1
+    if months_of_use > rule["after_months_of_use"]:
+        window = [_shift(month, -k) for k in range(rule["lookback_months"], 0, -1)]
+        rule_text = (f"used more than {rule['after_months_of_use']} months: fees paid in the {rule['lookback_months']} "
+                     f"months before the damage ({window[0]} to {window[-1]})")
+    else:
+        window = [m for m in billed if m <= month]
+        rule_text = f"used {months_of_use} month(s): all fees paid so far ({window[0]} to {window[-1]})"
+    in_window = set(window)
+    fees = sum((billing[(account, m)].fee_paid for m in window if (account, m) in billing), Decimal(0))
+    granted = sum((amount for m, (amount, _) in grants.items() if m in in_window or months_of_use <= rule["after_months_of_use"]),
+                  Decimal(0))
+    room = max(fees - granted, Decimal(0))
+    return {"applies": True, "clause": rule["ref"], "fees_paid": str(fees), "already_granted": str(granted),
+            "room": str(room), "months": window, "rule": rule_text}
+
+
+def _months_between(a: str, b: str) -> int:
+    return (int(b[:4]) - int(a[:4])) * 12 + int(b[5:]) - int(a[5:])
+
+
+def _shift(month: str, delta: int) -> str:
+    index = int(month[:4]) * 12 + int(month[5:]) - 1 + delta
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+# ---------------------------------------------------------------------------- the decision
+
+def file_digest(path) -> str | None:
+    if path is None:
+        return None
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def decide_claim(policy_dir, claim_data: dict, *, minutes, incidents=None, notices=None, billing=None, ledger=None,
+                 now: dt.datetime | None = None, manager=None, where: str = "claim") -> dict:
+    """Decide a claim (a dict as read from CLAIM.json) and record it in the ledger (a path or a Ledger)."""
+    from .data import read_billing, read_incidents, read_minutes, read_notices
+    from .evaluate import MonthMinutes, evaluate_account_month, version_reason
+    from .ledger import Ledger, default_ledger_path
+    from .plugins import get_manager
+    from .policy import PolicyDirectory
+
+    manager = manager or get_manager()
+    family = policy_dir if isinstance(policy_dir, PolicyDirectory) else PolicyDirectory(policy_dir)
+    family.check()
+    month = claim_data.get("service_month") if isinstance(claim_data, dict) else None
+    if not isinstance(month, str) or not _is_month(month):
+        parse_claim(claim_data, family.versions[0].timezone, where)  # reports every field problem
+    probe = family.in_force(month)
+    claim = parse_claim(claim_data, probe.timezone, where)
+    service_month = service_month_in(claim.service_month, claim.term_start, claim.term_end)
+    policy = family.in_force(service_month.start)
+    now = now or dt.datetime.now(dt.timezone.utc)
+    if now.tzinfo is None:
+        raise InputError("--now must have a UTC offset")
+    if service_month.bounds(policy.timezone)[0] > now:
+        raise InputError(f"{where}: field 'service_month': {claim.service_month} has not begun yet (now is {now.isoformat()})")
+    if claim.filed_at > now:
+        raise InputError(f"{where}: field 'filed_at': {claim.filed_at.isoformat()} is in the future (now is {now.isoformat()})")
+    loaded_minutes = read_minutes(minutes, policy.timezone)
+    loaded_billing = read_billing(billing) if billing else {}
+    if claim.account not in loaded_minutes.accounts and not any(a == claim.account for a, _ in loaded_billing):
+        raise InputError(f"{where}: field 'account': unknown account {claim.account!r} (not in the minutes or billing)")
+    loaded_incidents = read_incidents(incidents, policy) if incidents else []
+    loaded_notices = read_notices(notices, policy.timezone) if notices else []
+
+    window = claim_window(policy, service_month, business_calendar(policy, manager))
+    reasons = timing_reasons(policy, claim, service_month, window)
+    reasons += material_reasons(policy, claim)
+    first, last = service_month.epoch_minutes(policy.timezone)
+    slot = loaded_minutes.accounts.index(claim.account) if claim.account in loaded_minutes.accounts else None
+    rows = MonthMinutes.slice_of(loaded_minutes, slot, first, last)
+    evaluation = evaluate_account_month(
+        policy, service_month, claim.account, rows, incidents=loaded_incidents, notices=loaded_notices,
+        billing=loaded_billing.get((claim.account, service_month.label)), manager=manager,
+        version_reason=version_reason(policy, service_month), keep_minutes=True)
+    reconciliation = reconcile(policy, claim, evaluation, first, last)
+    evaluation.pop("_minutes")
+    inputs = {"claim": claim.raw, "files": {name: {"path": str(path), "sha256": file_digest(path)} if path else None
+                                             for name, path in (("minutes", minutes), ("incidents", incidents),
+                                                                ("notices", notices), ("billing", billing))}}
+    inputs_digest = hashlib.sha256(json.dumps([policy.sha256, inputs["files"], claim.digest], sort_keys=True,
+                                              default=str).encode()).hexdigest()
+    decided_at = now.astimezone(dt.timezone.utc).isoformat()
+
+    def build(grants: dict):
+        found = list(reasons)
+        amount = None
+        detail = None
+        if evaluation["meets_standard"]:
+            found.append(_reason("standard_met", policy.ref("availability", "standard"),
+                                 f"Service Availability in {service_month.label} was {evaluation['availability_percent']}%, "
+                                 f"which meets the Service Availability Standard of {policy.standard}%: no compensation "
+                                 "is owed."))
+        elif service_month.label in grants:
+            previous_amount, previous_id = grants[service_month.label]
+            found.append(_reason("already_compensated", policy.ref("compensation", "monthly_cap"),
+                                 f"Compensation of {previous_amount} for {service_month.label} was already granted "
+                                 f"(decision {previous_id}); a Service Month is compensated once."))
+        elif evaluation["compensation"] is None:
+            raise InputError(f"billing for account {claim.account!r}, {service_month.label} is needed to compute the "
+                             "compensation (--billing)")
+        else:
+            monthly = Decimal(evaluation["compensation"])
+            cap = aggregate_cap(policy, claim.account, service_month.label, loaded_billing, grants)
+            amount = min(monthly, Decimal(cap["room"])) if cap["applies"] else monthly
+            detail = {"monthly": str(monthly), "aggregate_cap": cap, "capped": amount < monthly}
+            if amount <= 0:
+                why = ("the §6.1 aggregate cap is reached" if cap.get("applies") and monthly > 0 else
+                       "the compensation after exclusions and the cap of the fee paid is 0.00")
+                found.append(_reason("nothing_owed", cap["clause"] if monthly > 0 else policy.ref("compensation", "monthly_cap"),
+                                     f"Availability was below the standard, but nothing is owed: {why}."))
+        codes = {r["code"] for r in found}
+        decision = "denied" if codes & DENYING else "incomplete" if codes else "approved"
+        granted = amount if decision == "approved" else None
+        message = None
+        if decision == "approved":
+            message = f"Compensation of {granted} is granted as {policy.setting('compensation', 'form')}."
+            if detail["capped"]:
+                message += (f" It is capped by §6.1 at {granted} (of {detail['monthly']}): {detail['aggregate_cap']['rule']}, "
+                            f"{detail['aggregate_cap']['fees_paid']} paid, {detail['aggregate_cap']['already_granted']} "
+                            "already granted.")
+        result = {
+            "decision_id": "D-" + claim.digest[:20],
+            "decision": decision,
+            "reasons": found,
+            "message": message,
+            "account": claim.account,
+            "service_month": service_month.label,
+            "filed_at": claim.filed_at.isoformat(),
+            "decided_at": decided_at,
+            "window": window.as_dict(),
+            "policy": policy.summary(),
+            "evaluation": evaluation,
+            "compensation": str(granted) if granted is not None else None,
+            "compensation_detail": detail,
+            "reconciliation": reconciliation,
+            "inputs_digest": inputs_digest,
+        }
+        return result, inputs, granted
+
+    own = not isinstance(ledger, Ledger)
+    book = Ledger(ledger or default_ledger_path()) if own else ledger
+    try:
+        result, new = book.decide(claim.digest, claim.account, build)
+    finally:
+        if own:
+            book.close()
+    result = dict(result, repeated=not new)
+    if new:
+        try:
+            manager.hook.slapolicy_decision_made(decision=result)
+        except Exception as exc:  # noqa: BLE001 — the decision is recorded; forwarding is best effort
+            result["forwarding_error"] = f"{type(exc).__name__}: {exc}"
+    return result

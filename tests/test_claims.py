@@ -1,0 +1,327 @@
+"""Claims: windows on real business calendars, materials, reconciliation, ledger, §6.1 cap."""
+import datetime as dt
+import json
+import threading
+
+import pytest
+
+from conftest import POLICIES, PUBLISHED
+from helpers import minute_rows, write_csv
+from slapolicy.calendar import ServiceMonth, calendar_month
+from slapolicy.claims import business_calendar, claim_window, decide_claim
+from slapolicy.errors import InputError, SlapolicyError
+from slapolicy.ledger import Ledger
+
+SGT = dt.timezone(dt.timedelta(hours=8))
+
+
+def window_of(policy, start, end):
+    return claim_window(policy, ServiceMonth(start, end), business_calendar(policy))
+
+
+def test_singapore_window_for_march_2024(policy):
+    window = window_of(policy, dt.date(2024, 3, 1), dt.date(2024, 3, 31))
+    assert window.opens.isoformat() == "2024-04-06T00:00:00+08:00"
+    assert window.last_day == dt.date(2024, 5, 30)
+    assert window.closes.isoformat() == "2024-05-31T00:00:00+08:00"  # the window is [opens, closes)
+    assert window.business_day == dt.date(2024, 4, 5)
+
+
+def test_partial_last_service_month_closes_60_days_after_its_end(policy):
+    window = window_of(policy, dt.date(2024, 6, 1), dt.date(2024, 6, 16))
+    assert window.last_day == dt.date(2024, 8, 15)
+    assert window.opens.isoformat() == "2024-07-06T00:00:00+08:00"  # Jul 1–5 are business days in Singapore
+
+
+def test_a_public_holiday_shifts_the_opening(policy):
+    # January 2024 in Singapore: Monday Jan 1 is New Year's Day, so the 5th business day is Mon Jan 8.
+    window = window_of(policy, dt.date(2023, 12, 1), dt.date(2023, 12, 31))
+    assert window.business_day == dt.date(2024, 1, 8)
+    assert window.opens.isoformat() == "2024-01-09T00:00:00+08:00"
+    assert window.as_dict()["holidays_skipped"] == [{"date": "2024-01-01", "name": "New Year's Day"}]
+
+
+def _variant(tmp_path, old, new):
+    from slapolicy import load_policy
+
+    text = PUBLISHED.read_text().replace("status: published", "status: draft")
+    assert old in text
+    path = tmp_path / "drafts" / "variant.yaml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(text.replace(old, new))
+    return load_policy(path)
+
+
+def test_a_chinese_make_up_working_day_counts(tmp_path):
+    # February 2024 in China: Sunday Feb 4 was a make-up working day before the Spring Festival.
+    china = _variant(tmp_path, "    value: SG\n", "    value: CN\n")
+    window = window_of(china, dt.date(2024, 1, 1), dt.date(2024, 1, 31))
+    assert window.business_day == dt.date(2024, 2, 6)  # Feb 1, 2, 4 (Sunday), 5, 6
+    weekdays = _variant(tmp_path, "    value: SG\n", "    value: weekdays\n")
+    assert window_of(weekdays, dt.date(2024, 1, 1), dt.date(2024, 1, 31)).business_day == dt.date(2024, 2, 7)
+
+
+def test_an_unknown_calendar_is_a_clear_error(tmp_path):
+    nowhere = _variant(tmp_path, "    value: SG\n", "    value: XX\n")
+    with pytest.raises(SlapolicyError, match="business calendar 'XX' \\(§3.2\\(1\\)\\) is not provided by any plugin"):
+        business_calendar(nowhere)
+
+
+# ---------------------------------------------------------------------------- decisions
+
+@pytest.fixture
+def inputs(tmp_path):
+    """Account 'small': outages of 3000 minutes (50 %) in Jan, Feb and Mar 2024; 'fine': a good March."""
+    rows = []
+    for month in ("2024-01", "2024-02", "2024-03"):
+        rows += minute_rows("small", f"{month}-10T00:00", 3000, 100, 2)
+    rows += minute_rows("fine", "2024-03-10T00:00", 10, 100, 2)
+    minutes = write_csv(tmp_path / "minutes.csv", rows)
+    billing_rows = [{"account": "small", "month": f"2023-{m:02d}", "monthly_fee": "1.00", "offset": "0.00"}
+                    for m in range(1, 13)]
+    billing_rows += [{"account": "small", "month": "2024-01", "monthly_fee": "4.00", "offset": "0.00"},
+                     {"account": "small", "month": "2024-02", "monthly_fee": "4.00", "offset": "0.00"},
+                     {"account": "small", "month": "2024-03", "monthly_fee": "100.00", "offset": "0.00"},
+                     {"account": "fine", "month": "2024-03", "monthly_fee": "50.00", "offset": "0.00"}]
+    billing = write_csv(tmp_path / "billing.csv", billing_rows)
+    return {"minutes": minutes, "billing": billing, "ledger": tmp_path / "ledger.sqlite"}
+
+
+def claim(month="2024-03", account="small", filed_at="2024-04-08T10:00+08:00", **changes):
+    data = {"account": account, "service_month": month, "filed_at": filed_at, "channel": "work_order",
+            "event_report": "Calls failed for two days.", "failure_records": ["c-1"],
+            "unavailability": [{"start": f"{month}-10T00:00+08:00", "end": f"{month}-12T02:00+08:00"}]}
+    data.update(changes)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def decide(inputs, data, now="2024-09-01T00:00+00:00"):
+    return decide_claim(POLICIES, data, now=dt.datetime.fromisoformat(now), **inputs)
+
+
+def codes(result):
+    return [r["code"] for r in result["reasons"]]
+
+
+@pytest.mark.parametrize("filed_at,decision,reasons", [
+    ("2024-04-05T23:59+08:00", "denied", ["filed_too_early"]),
+    ("2024-04-06T00:00+08:00", "approved", []),
+    ("2024-04-08T10:00+08:00", "approved", []),
+    ("2024-05-30T23:59+08:00", "approved", []),
+    ("2024-05-31T00:00+08:00", "denied", ["filed_too_late"]),
+])
+def test_filing_window_boundaries(inputs, filed_at, decision, reasons):
+    result = decide(inputs, claim(filed_at=filed_at))
+    assert (result["decision"], codes(result)) == (decision, reasons)
+    assert result["window"]["opens"] == "2024-04-06T00:00:00+08:00"
+    if reasons == ["filed_too_late"]:
+        assert result["reasons"][0]["clause"] == "§3.2(2)"
+        assert "after the claim window closed at the end of 2024-05-30" in result["reasons"][0]["message"]
+
+
+def test_no_event_report_is_incomplete_citing_3_3_1(inputs):
+    result = decide(inputs, claim(event_report=None))
+    assert result["decision"] == "incomplete"
+    assert result["reasons"] == [{"code": "missing_materials", "clause": "§3.3(1)",
+                                  "message": "The claim lacks a detailed event description report."}]
+    assert result["compensation"] is None
+
+
+def test_each_missing_item_is_named(inputs):
+    result = decide(inputs, claim(event_report="", unavailability=[], failure_records=None))
+    assert [(r["code"], r["clause"]) for r in result["reasons"]] == [
+        ("missing_materials", "§3.3(1)"), ("missing_materials", "§3.3(2)"), ("missing_materials", "§3.3(2)")]
+
+
+def test_a_claim_by_email_is_denied(inputs):
+    result = decide(inputs, claim(channel="email"))
+    assert (result["decision"], codes(result)) == ("denied", ["wrong_channel"])
+    assert result["reasons"][0]["clause"] == "§3.2(1)"
+
+
+def test_all_reasons_are_reported(inputs):
+    result = decide(inputs, claim(channel="email", event_report=None, filed_at="2024-06-02T00:00+08:00"))
+    assert result["decision"] == "denied"
+    assert codes(result) == ["filed_too_late", "wrong_channel", "missing_materials"]
+
+
+def test_a_month_that_met_the_standard_is_denied(inputs):
+    result = decide(inputs, claim(account="fine"))
+    assert (result["decision"], codes(result)) == ("denied", ["standard_met"])
+    assert result["reasons"][0]["clause"] == "§2.2"
+    assert "was 99.98%, which meets the Service Availability Standard of 99.5%" in result["reasons"][0]["message"]
+
+
+def test_a_claim_before_the_month_ended(inputs):
+    result = decide(inputs, claim(filed_at="2024-03-20T10:00+08:00"), now="2024-03-21T00:00+00:00")
+    assert codes(result)[:2] == ["month_not_ended", "filed_too_early"]
+    assert result["decision"] == "denied"
+
+
+def test_aggregate_cap_of_6_1_binds_on_the_third_month(inputs):
+    january = decide(inputs, claim("2024-01", filed_at="2024-02-08T10:00+08:00"))
+    february = decide(inputs, claim("2024-02", filed_at="2024-03-08T10:00+08:00"))
+    march = decide(inputs, claim("2024-03", filed_at="2024-04-08T10:00+08:00"))
+    assert [r["compensation"] for r in (january, february, march)] == ["2.00", "2.00", "14.00"]
+    assert [r["compensation_detail"]["capped"] for r in (january, february, march)] == [False, False, True]
+    cap = march["compensation_detail"]["aggregate_cap"]
+    # Used 15 months: the fees paid in the 12 months before March 2024 are 10 × 1.00 + 2 × 4.00 = 18.00,
+    # of which 4.00 were already granted; 50 % of 100.00 is capped at the 14.00 left.
+    assert (cap["fees_paid"], cap["already_granted"], cap["room"]) == ("18.00", "4.00", "14.00")
+    assert cap["months"][0] == "2023-03" and cap["months"][-1] == "2024-02"
+    assert march["message"] == ("Compensation of 14.00 is granted as vouchers. It is capped by §6.1 at 14.00 (of 50.00): "
+                                "used more than 12 months: fees paid in the 12 months before the damage (2023-03 to "
+                                "2024-02), 18.00 paid, 4.00 already granted.")
+
+
+def test_the_same_claim_twice_grants_once(inputs):
+    first = decide(inputs, claim())
+    second = decide(inputs, claim())
+    assert second["repeated"] is True and first["repeated"] is False
+    assert {k: v for k, v in second.items() if k != "repeated"} == {k: v for k, v in first.items() if k != "repeated"}
+    with Ledger(inputs["ledger"]) as ledger:
+        assert ledger.counts() == (1, 1)
+
+
+def test_a_second_claim_for_a_compensated_month_is_denied(inputs):
+    first = decide(inputs, claim())
+    other = decide(inputs, claim(event_report="Another report."))
+    assert (other["decision"], codes(other)) == ("denied", ["already_compensated"])
+    assert first["decision_id"] in other["reasons"][0]["message"]
+    with Ledger(inputs["ledger"]) as ledger:
+        assert ledger.counts() == (2, 1)
+
+
+def test_reconciliation_lists_disagreements_as_ranges(inputs):
+    data = claim(unavailability=[{"start": "2024-03-09T23:00+08:00", "end": "2024-03-10T01:00+08:00"}])
+    rec = decide(inputs, data)["reconciliation"]
+    assert (rec["claimed_minutes"], rec["confirmed_minutes"]) == (120, 60)
+    assert rec["claimed_not_unavailable_in_records"] == [
+        {"start": "2024-03-09T23:00:00+08:00", "end": "2024-03-10T00:00:00+08:00", "minutes": 60}]
+    assert rec["unavailable_not_claimed"] == [
+        {"start": "2024-03-10T01:00:00+08:00", "end": "2024-03-12T02:00:00+08:00", "minutes": 2940}]
+
+
+def test_the_decision_hook_receives_each_new_decision(inputs):
+    from slapolicy.hookspecs import hookimpl
+    from slapolicy.plugins import make_manager
+
+    seen = []
+
+    class Forwarder:
+        @hookimpl
+        def slapolicy_decision_made(self, decision):
+            seen.append(decision["decision_id"])
+
+    manager = make_manager(extra=[Forwarder()])
+    result = decide_claim(POLICIES, claim(), now=dt.datetime(2024, 9, 1, tzinfo=dt.timezone.utc), manager=manager, **inputs)
+    decide_claim(POLICIES, claim(), now=dt.datetime(2024, 9, 1, tzinfo=dt.timezone.utc), manager=manager, **inputs)
+    assert seen == [result["decision_id"]]
+
+
+def test_a_crash_mid_decision_leaves_no_partial_record(inputs, monkeypatch):
+    import slapolicy.ledger as ledger_module
+
+    real = ledger_module.Ledger.decide
+
+    def crashing(self, digest, account, build):
+        def exploding(grants):
+            decision, inputs_, amount = build(grants)
+            return decision, inputs_, "not a number"  # the grant insert fails after the decision insert
+        return real(self, digest, account, exploding)
+
+    monkeypatch.setattr(ledger_module.Ledger, "decide", crashing)
+    with pytest.raises(Exception):
+        decide(inputs, claim())
+    monkeypatch.undo()
+    with Ledger(inputs["ledger"]) as ledger:
+        assert ledger.counts() == (0, 0)
+
+
+def test_many_threads_one_ledger(inputs):
+    """16 threads decide the three months of 'small' (each claim four times) and 'fine': no decision lost
+    or duplicated, each month granted once, the cap never exceeded."""
+    claims = [claim("2024-01", filed_at="2024-02-08T10:00+08:00"), claim("2024-02", filed_at="2024-03-08T10:00+08:00"),
+              claim("2024-03", filed_at="2024-04-08T10:00+08:00"), claim(account="fine")]
+    results, errors = [], []
+
+    def work(i):
+        try:
+            ledger = Ledger(inputs["ledger"])
+            try:
+                results.append(decide_claim(POLICIES, claims[i % 4], minutes=inputs["minutes"], billing=inputs["billing"],
+                                            ledger=ledger, now=dt.datetime(2024, 9, 1, tzinfo=dt.timezone.utc)))
+            finally:
+                ledger.close()
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(results) == 16
+    assert sum(not r["repeated"] for r in results) == 4
+    with Ledger(inputs["ledger"]) as ledger:
+        assert ledger.counts() == (4, 3)
+        granted = ledger.grants("small")
+    assert {m: str(a) for m, (a, _) in granted.items()} == {"2024-01": "2.00", "2024-02": "2.00", "2024-03": "14.00"}
+
+
+# ---------------------------------------------------------------------------- bad claim files
+
+@pytest.mark.parametrize("change,message", [
+    ({"account": None}, "field 'account' is missing or not a string"),
+    ({"service_month": "March"}, "field 'service_month': 'March' is not a month written YYYY-MM"),
+    ({"filed_at": "the 8th"}, "field 'filed_at': 'the 8th' is not an ISO 8601 timestamp"),
+    ({"unavailability": [{"start": "x", "end": "y"}]}, "field 'unavailability[0]': 'x' to 'y' are not ISO 8601 timestamps"),
+    ({"account": "nobody"}, "field 'account': unknown account 'nobody' (not in the minutes or billing)"),
+    ({"service_month": "2025-01", "filed_at": "2024-08-01T00:00+08:00"}, "field 'service_month': 2025-01 has not begun yet"),
+    ({"filed_at": "2024-10-01T00:00+08:00"}, "field 'filed_at': 2024-10-01T00:00:00+08:00 is in the future"),
+    ({"colour": "red"}, "field 'colour' is unknown"),
+])
+def test_bad_claim_files(cli, inputs, tmp_path, change, message):
+    path = tmp_path / "claim.json"
+    path.write_text(json.dumps(claim(**change)) if None not in change.values() else
+                    json.dumps({k: v for k, v in claim().items() if k not in change}))
+    result = cli("claim", POLICIES, path, "--minutes", inputs["minutes"], "--billing", inputs["billing"],
+                 "--ledger", inputs["ledger"], "--now", "2024-09-01T00:00+00:00")
+    assert result.code == 1
+    assert f"{path}: " in result.err and message in result.err
+    assert not inputs["ledger"].exists()
+
+
+def test_a_claim_that_is_not_json(cli, inputs, tmp_path):
+    path = tmp_path / "claim.json"
+    path.write_text("{account: x}")
+    result = cli("claim", POLICIES, path, "--minutes", inputs["minutes"], "--ledger", inputs["ledger"])
+    assert result.code == 1
+    assert f"{path}: not valid JSON: Expecting property name enclosed in double quotes at line 1, column 2" in result.err
+    assert not inputs["ledger"].exists()
+
+
+def test_missing_billing_for_an_owed_month_writes_nothing(cli, inputs, tmp_path):
+    path = tmp_path / "claim.json"
+    path.write_text(json.dumps(claim()))
+    result = cli("claim", POLICIES, path, "--minutes", inputs["minutes"], "--ledger", inputs["ledger"],
+                 "--now", "2024-09-01T00:00+00:00")
+    assert result.code == 1
+    assert "billing for account 'small', 2024-03 is needed to compute the compensation (--billing)" in result.err
+    with Ledger(inputs["ledger"]) as ledger:
+        assert ledger.counts() == (0, 0)
+
+
+def test_claim_text_for_a_support_agent(cli, inputs, tmp_path):
+    path = tmp_path / "claim.json"
+    path.write_text(json.dumps(claim(channel="email")))
+    result = cli("claim", POLICIES, path, "--minutes", inputs["minutes"], "--billing", inputs["billing"],
+                 "--ledger", inputs["ledger"], "--now", "2024-09-01T00:00+00:00", "--format", "text")
+    assert result.code == 0
+    lines = result.out.splitlines()
+    assert lines[0].endswith("account small, Service Month 2024-03: DENIED")
+    assert lines[1] == "Reasons:"
+    assert lines[2] == ("  - [§3.2(1)] Claims are accepted only through the work order system of your account; "
+                        "this one came by 'email'.")
+    assert "Claim window: opens 2024-04-06T00:00:00+08:00, closes at the end of 2024-05-30." in lines
