@@ -38,9 +38,14 @@ class Problems:
     def __init__(self, file: str, kind: str):
         self.file, self.kind, self.items = file, kind, []
         self.total = 0
+        self.row_base = 0  # rows before the current batch, when a file is read in batches
 
     def add(self, row: int | None, column: str | None, message: str, line: int | None = None) -> None:
         self.total += 1
+        if row is not None:
+            row += self.row_base
+        if line is not None:
+            line += self.row_base
         if len(self.items) < MAX_REPORTED:
             where = ""
             if row is not None:
@@ -294,9 +299,23 @@ class Minutes:
         return slice(int(self.starts[index]), int(self.starts[index + 1]))
 
 
-def read_minutes(path: str | Path, timezone: str) -> Minutes:
-    table, line_offset = read_table(path, MINUTE_COLUMNS, OPTIONAL_MINUTE_COLUMNS)
-    problems = Problems(str(path), "minutes")
+@dataclass
+class MinuteColumns:
+    """The checked columns of one table (a whole file, or one batch of it)."""
+
+    accounts: np.ndarray  # sorted distinct account names of this table
+    account_index: np.ndarray
+    minute: np.ndarray
+    requests: np.ndarray
+    failures: np.ndarray
+    illegal: np.ndarray
+    peak_qps: np.ndarray
+    has_peak_qps: bool
+    naive: int
+
+
+def check_minute_table(table, timezone: str, problems: Problems, line_offset) -> MinuteColumns:
+    """Check and convert the columns of a minutes table; problems are recorded, not raised."""
     accounts, account_index, missing_account = _account_codes(table)
     for row in np.flatnonzero(missing_account)[:MAX_REPORTED]:
         problems.add(int(row) + 1, "account", "missing value", _line(int(row) + 1, line_offset))
@@ -313,21 +332,29 @@ def read_minutes(path: str | Path, timezone: str) -> Minutes:
             lambda r: f"{failures[r]} failures exceed {requests[r]} requests")
     _report(illegal > failures, problems, "illegal_number_failures", line_offset,
             lambda r: f"{illegal[r]} illegal-number failures exceed {failures[r]} failures")
-    order, duplicate_at = _sort_order(account_index, minute)
+    return MinuteColumns(accounts, account_index, minute, requests, failures, illegal, peak, has_peak, naive)
+
+
+def read_minutes(path: str | Path, timezone: str) -> Minutes:
+    table, line_offset = read_table(path, MINUTE_COLUMNS, OPTIONAL_MINUTE_COLUMNS)
+    problems = Problems(str(path), "minutes")
+    c = check_minute_table(table, timezone, problems, line_offset)
+    order, duplicate_at = _sort_order(c.account_index, c.minute)
     for position in duplicate_at[:MAX_REPORTED]:
         first, second = int(order[position]) + 1, int(order[position + 1]) + 1
-        name = str(accounts[account_index[order[position]]])
+        name = str(c.accounts[c.account_index[order[position]]])
         problems.add(max(first, second), "minute", f"minute listed twice for account {name!r} (also row {min(first, second)})",
                      _line(max(first, second), line_offset))
     problems.total += max(0, len(duplicate_at) - MAX_REPORTED)
     problems.raise_if_any()
+    columns = (c.account_index, c.minute, c.requests, c.failures, c.illegal, c.peak_qps)
     if order is not None:  # most inputs arrive sorted by account and minute: no copy then
-        account_index, minute, requests, failures, illegal, peak = (
-            column[order] for column in (account_index, minute, requests, failures, illegal, peak))
-    starts = np.searchsorted(account_index, np.arange(len(accounts) + 1, dtype=account_index.dtype))
-    return Minutes(accounts=[str(a) for a in accounts], account_index=account_index, minute=minute,
+        columns = tuple(column[order] for column in columns)
+    account_index, minute, requests, failures, illegal, peak = columns
+    starts = np.searchsorted(account_index, np.arange(len(c.accounts) + 1, dtype=account_index.dtype))
+    return Minutes(accounts=[str(a) for a in c.accounts], account_index=account_index, minute=minute,
                    requests=requests, failures=failures, illegal=illegal, peak_qps=peak,
-                   has_peak_qps=has_peak, naive_timestamps=naive, source=str(path), starts=starts)
+                   has_peak_qps=c.has_peak_qps, naive_timestamps=c.naive, source=str(path), starts=starts)
 
 
 def _sort_order(account_index: np.ndarray, minute: np.ndarray):
@@ -502,16 +529,18 @@ def _ids(entries, problems: Problems) -> None:
             seen.setdefault(key, index)
 
 
-def read_incidents(path: str | Path, policy) -> list[Incident]:
+def read_incidents(path: str | Path, policy, causes=None) -> list[Incident]:
+    """Incidents whose causes are those the policy declares (or ``causes``, for several versions at once)."""
+    causes = tuple(causes or policy.causes)
     entries = read_list(path, "incidents")
     problems = Problems(str(path), "incidents")
     incidents = []
     for index, entry in enumerate(entries, start=1):
         if not _check_keys(entry, ("id", "start", "end", "cause"), ("account", "description"), str(path), problems, index):
             continue
-        if entry["cause"] not in policy.causes:
+        if entry["cause"] not in causes:
             problems.add(index, "cause", f"unknown cause {entry['cause']!r}; policy {policy.version} declares: "
-                                         f"{', '.join(policy.causes)}")
+                                         f"{', '.join(causes)}")
             continue
         window = _window(entry, policy.timezone, problems, index)
         if window:

@@ -73,6 +73,23 @@ class MonthMinutes:
                    minutes.peak_qps[part], minutes.has_peak_qps)
 
 
+@dataclass(frozen=True)
+class MonthTotals:
+    """Counts over *all* rows of an account's Service Month, so that the evaluation can be given only the
+    rows that may be unavailable (replay scans a file once and keeps just those)."""
+
+    with_data: int
+    traffic_all: int  # minutes with requests > 0
+    traffic_normal: int  # minutes with requests − illegal-number failures > 0
+    illegal_failures: int
+    illegal_minutes: int
+
+    @classmethod
+    def of(cls, rows: "MonthMinutes") -> "MonthTotals":
+        return cls(len(rows.minute), int((rows.requests > 0).sum()), int((rows.requests - rows.illegal > 0).sum()),
+                   int(rows.illegal.sum()), int((rows.illegal > 0).sum()))
+
+
 def unavailable_mask(policy, requests: np.ndarray, failures: np.ndarray) -> np.ndarray:
     """Success rate below the threshold (§1.5), compared in integers: (r − f)/r < p/100 ⇔ 100·den·(r − f) < num·r."""
     threshold = Fraction(policy.unavailable_below)
@@ -178,7 +195,7 @@ def exclusions(policy, manager, context: EvaluationContext, unavailable: Unavail
 
 def evaluate_account_month(policy, service_month: ServiceMonth, account: str, rows: MonthMinutes, *,
                            incidents=(), notices=(), billing=None, manager=None, version_reason: str = "",
-                           naive_timestamps: int = 0, keep_minutes: bool = False) -> dict:
+                           naive_timestamps: int = 0, keep_minutes: bool = False, totals: MonthTotals | None = None) -> dict:
     """Everything the SLA says about one account's Service Month, with a trace citing the clauses."""
     from .plugins import get_manager
 
@@ -194,13 +211,15 @@ def evaluate_account_month(policy, service_month: ServiceMonth, account: str, ro
     month_start, month_end = service_month.bounds(policy.timezone)
     first, last = service_month.epoch_minutes(policy.timezone)
 
+    # With totals, rows may hold only the minutes that can be unavailable; the counts come from totals.
+    totals = totals or MonthTotals.of(rows)
     requests, failures = rows.requests, rows.failures
-    removed = _illegal_numbers(policy, rows, trace)
+    removed = _illegal_numbers(policy, rows, totals, trace)
     normal_requests, normal_failures = requests - removed, failures - removed
     traffic = normal_requests > 0
     unavailable = unavailable_mask(policy, normal_requests, normal_failures)
-    with_data = len(rows.minute)
-    no_traffic_minutes = (last - first) - int(traffic.sum())
+    with_data = totals.with_data
+    no_traffic_minutes = (last - first) - (totals.traffic_normal if _removes_illegal(policy) else totals.traffic_all)
     setting = policy.setting("availability", "no_traffic")
     if setting == "error" and no_traffic_minutes:
         raise InputError(f"account {account}, Service Month {service_month.label}: {no_traffic_minutes} minute(s) without "
@@ -281,20 +300,32 @@ def _on_grid(columns, flagged: np.ndarray, first: int, last: int):
     return spread, mask
 
 
-def _illegal_numbers(policy, rows: MonthMinutes, trace: list) -> np.ndarray:
+def _illegal_number_clause(policy):
+    """The request clause (§5.10) that removes illegal-number failures, if the policy has one and reads it so."""
+    if not policy.request_clauses or "request.failure_reason" not in policy.facts:
+        return None
+    if policy.setting("availability", "illegal_number_failures") != "remove_from_both":
+        return None
+    matched = policy.ruleset.match(policy.complete_facts({"request.failure_reason": "illegal_number"}))
+    return next((c for c in policy.request_clauses if c.id in matched), None)
+
+
+def _removes_illegal(policy) -> bool:
+    return _illegal_number_clause(policy) is not None
+
+
+def _illegal_numbers(policy, rows: MonthMinutes, totals: MonthTotals, trace: list) -> np.ndarray:
     """§5.10 acts on requests: illegal-number failures leave both counts when a request clause says so."""
-    if not policy.request_clauses or not rows.illegal.any():
+    if not totals.illegal_failures:
         return np.zeros(len(rows.minute), np.int64)
-    facts = policy.complete_facts({"request.failure_reason": "illegal_number"}) if "request.failure_reason" in policy.facts else None
-    matched = policy.ruleset.match(facts) if facts else ()
-    clause = next((c for c in policy.request_clauses if c.id in matched), None)
-    how = policy.setting("availability", "illegal_number_failures")
-    if clause is None or how != "remove_from_both":
+    clause = _illegal_number_clause(policy)
+    if clause is None:
+        how = policy.setting("availability", "illegal_number_failures")
         _step(trace, "illegal_numbers", policy.ref("availability", "illegal_number_failures"),
-              f"{int(rows.illegal.sum())} illegal-number failure(s) counted as failures ({how})")
+              f"{totals.illegal_failures} illegal-number failure(s) counted as failures ({how})")
         return np.zeros(len(rows.minute), np.int64)
     _step(trace, "illegal_numbers", clause.ref,
-          f"{int(rows.illegal.sum())} illegal-number failure(s) in {int((rows.illegal > 0).sum())} minute(s) removed from "
+          f"{totals.illegal_failures} illegal-number failure(s) in {totals.illegal_minutes} minute(s) removed from "
           f"both requests and failures ({policy.ref('availability', 'illegal_number_failures')})")
     return rows.illegal
 

@@ -56,3 +56,25 @@ def render_claim(result: dict) -> str:
         if len(rec[key]) > 10:
             lines.append(f"  ... and {len(rec[key]) - 10} more range(s) {label}")
     return "\n".join(lines)
+
+
+def render_replay(result: dict) -> str:
+    under = result["under"]
+    lines = [f"Replay {result['months'][0]} to {result['months'][-1]} under {under['version']} ({under['file']}), "
+             f"{result['rows_read']} minute rows read"]
+    lines.append(f"{'account':<14}{'month':<9}{'availability':>13}{'baseline':>18}{'amended':>18}{'delta':>11}  why")
+    for row in result["rows"]:
+        b, a = row["baseline"], row["amended"]
+        why = "; ".join(f"{c['ref'] or ''} {c['what']}".strip() for c in row["clauses_changed"]) or "-"
+        lines.append(f"{row['account']:<14}{row['month']:<9}{b['availability_percent'] + '%':>13}"
+                     f"{str(b['credit_percent']) + '% ' + (b['compensation'] or '-'):>18}"
+                     f"{str(a['credit_percent']) + '% ' + (a['compensation'] or '-'):>18}"
+                     f"{row['delta']['compensation'] or '-':>11}  {why}")
+    lines.append("")
+    for month, total in result["totals"]["per_month"].items():
+        lines.append(f"{month}: {total['account_months']} account-month(s), {total['changed']} changed, "
+                     f"compensation {total['baseline_compensation']} → {total['amended_compensation']} ({total['delta']})")
+    overall = result["totals"]["overall"]
+    lines.append(f"overall: {overall['account_months']} account-month(s), {overall['changed']} changed, compensation "
+                 f"{overall['baseline_compensation']} → {overall['amended_compensation']} ({overall['delta']})")
+    return "\n".join(lines)

@@ -1,0 +1,159 @@
+"""Replay past months under amended terms: the same numbers as evaluate, in every mode."""
+import json
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import DRAFT, POLICIES, REPO
+from helpers import minute_rows, write_csv
+from slapolicy.api import evaluate
+from slapolicy.replay import replay
+
+EXAMPLES = REPO / "examples" / "ccc"
+INPUTS = {"minutes": EXAMPLES / "minutes.csv", "incidents": EXAMPLES / "incidents.yaml",
+          "notices": EXAMPLES / "notices.yaml", "billing": EXAMPLES / "billing.csv"}
+
+
+def test_the_section_2_1_month_under_the_draft_owes_10_percent_more(tmp_path):
+    minutes = write_csv(tmp_path / "m.csv", minute_rows("a", "2019-03-12T10:00", 30, 100, 2))
+    billing = write_csv(tmp_path / "b.csv", [{"account": "a", "month": "2019-03", "monthly_fee": "1000.00", "offset": "0.00"}])
+    result = replay(POLICIES, minutes=minutes, billing=billing, start="2019-03", end="2019-03", under=DRAFT)
+    (row,) = result["rows"]
+    assert (row["baseline"]["credit_percent"], row["baseline"]["compensation"]) == (0, "0.00")
+    assert (row["amended"]["credit_percent"], row["amended"]["compensation"]) == (10, "100.00")
+    assert row["delta"] == {"credit_percent": 10, "compensation": "100.00"}
+    assert row["clauses_changed"] == [{"what": "availability.standard", "ref": "§2.2", "kind": "changed", "old": "99.5%",
+                                       "new": "99.95%", "why": "the standard is met in one and not the other"}]
+    assert result["totals"]["overall"] == {"account_months": 1, "changed": 1, "baseline_compensation": "0.00",
+                                           "amended_compensation": "100.00", "delta": "100.00", "without_billing": 0}
+
+
+def test_the_baseline_equals_evaluate_and_the_amended_equals_evaluate_under_the_draft():
+    result = replay(POLICIES, start="2019-03", end="2019-03", under=DRAFT, **INPUTS)
+    evaluations = {e["account"]: e for e in evaluate(POLICIES, month="2019-03", **INPUTS)["evaluations"]}
+    drafts = {e["account"]: e for e in evaluate(POLICIES, month="2019-03", policy_file=DRAFT, **INPUTS)["evaluations"]}
+    assert [r["account"] for r in result["rows"]] == ["acme", "globex", "initech"]
+    for row in result["rows"]:
+        for side, source in (("baseline", evaluations), ("amended", drafts)):
+            expected = source[row["account"]]
+            for key in ("availability_percent", "meets_standard", "credit_percent", "compensation",
+                        "unavailable_minutes", "excluded_minutes"):
+                assert row[side][key] == expected[key], (row["account"], side, key)
+
+
+def test_months_without_data_or_bill_are_skipped_and_totals_are_per_month(tmp_path):
+    rows = list(minute_rows("a", "2019-03-12T10:00", 300, 100, 2)) + list(minute_rows("b", "2019-04-02T10:00", 30, 100, 2))
+    minutes = write_csv(tmp_path / "m.csv", rows)
+    result = replay(POLICIES, minutes=minutes, start="2019-02", end="2019-04", under=DRAFT)
+    assert [(r["account"], r["month"]) for r in result["rows"]] == [("a", "2019-03"), ("b", "2019-04")]
+    assert result["totals"]["per_month"]["2019-02"]["account_months"] == 0
+    assert result["totals"]["per_month"]["2019-03"]["without_billing"] == 1
+
+
+def test_streaming_in_small_batches_gives_the_same_result(monkeypatch):
+    import slapolicy.scan as scan
+
+    whole = replay(POLICIES, start="2019-03", end="2019-03", under=DRAFT, **INPUTS)
+    monkeypatch.setattr(scan, "BATCH_ROWS", 1000)
+    import pyarrow.parquet as pq
+    import pyarrow.csv as pacsv
+    parquet = EXAMPLES.parent.parent / "tests" / "_tmp_minutes.parquet"
+    try:
+        pq.write_table(pacsv.read_csv(INPUTS["minutes"]), parquet, row_group_size=5000)
+        batched = replay(POLICIES, start="2019-03", end="2019-03", under=DRAFT, **(INPUTS | {"minutes": parquet}))
+    finally:
+        parquet.unlink(missing_ok=True)
+    assert json.dumps(batched["rows"], sort_keys=True) == json.dumps(whole["rows"], sort_keys=True)
+
+
+def test_a_bad_row_deep_in_the_file_names_its_row(cli, tmp_path, monkeypatch):
+    import slapolicy.scan as scan
+
+    monkeypatch.setattr(scan, "BATCH_ROWS", 1000)
+    rows = list(minute_rows("a", "2019-03-01T00:00", 5000, 100, 1))
+    rows[3456]["failures"] = 101
+    rows[4000]["minute"] = rows[10]["minute"]
+    minutes = write_csv(tmp_path / "m.csv", rows)
+    result = cli("replay", POLICIES, "--minutes", minutes, "--from", "2019-03", "--to", "2019-03", "--under", DRAFT)
+    assert result.code == 1
+    assert f"{minutes}: row 3457 (line 3458), column 'failures': 101 failures exceed 100 requests" in result.err
+    assert result.out == ""
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--from", "2019-04", "--to", "2019-03"], "--to 2019-03 is before --from 2019-04"),
+    (["--from", "2018-12", "--to", "2019-03"], "no version of"),
+    (["--from", "2019-3", "--to", "2019-03"], "--from '2019-3' is not a month written YYYY-MM"),
+    (["--from", "2019-03", "--to", "2019-03", "--workers", "0"], "--workers must be at least 1"),
+])
+def test_bad_replay_options(cli, args, message):
+    result = cli("replay", POLICIES, "--minutes", INPUTS["minutes"], "--under", DRAFT, *args)
+    assert result.code == 1
+    assert message in result.err
+
+
+def _json(**kwargs):
+    return json.dumps(replay(POLICIES, start="2019-03", end="2019-03", under=DRAFT, **INPUTS, **kwargs), sort_keys=True)
+
+
+def test_local_workers_and_dask_give_byte_identical_json():
+    from distributed import LocalCluster
+
+    local = _json()
+    assert _json(workers=2) == local
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        assert _json(dask=cluster.scheduler_address) == local
+
+
+def test_an_unreachable_dask_scheduler_is_a_clear_error(cli):
+    result = cli("replay", POLICIES, "--minutes", INPUTS["minutes"], "--under", DRAFT, "--from", "2019-03", "--to", "2019-03",
+                 "--dask", "tcp://127.0.0.1:9")
+    assert result.code == 1
+    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in result.err
+
+
+def test_text_report(cli):
+    result = cli("replay", POLICIES, "--from", "2019-03", "--to", "2019-03", "--under", DRAFT, "--format", "text",
+                 *[x for k, v in INPUTS.items() for x in (f"--{k}", v)])
+    assert result.code == 0
+    assert "acme          2019-03         99.90%           0% 0.00        10% 250.00     250.00  §2.2 availability.standard" in result.out
+    assert result.out.splitlines()[-1] == "overall: 3 account-month(s), 1 changed, compensation 580.00 → 830.00 (250.00)"
+
+
+def _chromium():
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+def test_html_report_is_self_contained(cli):
+    result = cli("replay", POLICIES, "--from", "2019-03", "--to", "2019-03", "--under", DRAFT, "--format", "html",
+                 *[x for k, v in INPUTS.items() for x in (f"--{k}", v)])
+    assert result.code == 0
+    page = result.out
+    assert page.startswith("<!DOCTYPE html>")
+    for external in ("http://", "https://", "src=", "<link", "@import"):
+        assert external not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert page.index("account-months") < page.index("<svg role=\"img\"") < page.index("<table>")
+    assert page.count('viewBox="0 0 44640 1"') == 6  # two strips for each of three account-months
+
+
+@pytest.mark.skipif(not _chromium(), reason="headless Chromium is not installed (.ci/run installs it)")
+def test_html_report_renders_in_headless_chromium(cli, tmp_path):
+    result = cli("replay", POLICIES, "--from", "2019-03", "--to", "2019-03", "--under", DRAFT, "--format", "html",
+                 *[x for k, v in INPUTS.items() for x in (f"--{k}", v)])
+    page = tmp_path / "replay.html"
+    page.write_text(result.out)
+    shot = tmp_path / "replay.png"
+    run = subprocess.run([_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                          "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                          f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,900",
+                          f"--screenshot={shot}", page.as_uri()], capture_output=True, text=True, timeout=120)
+    assert shot.exists(), run.stderr[-2000:]
+    from PIL import Image
+
+    image = Image.open(shot).convert("RGB")
+    colours = image.getcolors(maxcolors=1 << 20)
+    assert colours is not None and len(colours) > 20  # text, bars and strips: not a blank page
+    whites = max(count for count, colour in colours if colour == (255, 255, 255)) if any(
+        colour == (255, 255, 255) for _, colour in colours) else 0
+    assert whites < image.width * image.height * 0.97
