@@ -1,6 +1,7 @@
 """Claims: windows on real business calendars, materials, reconciliation, ledger, §6.1 cap."""
 import datetime as dt
 import json
+from decimal import Decimal
 import threading
 
 import pytest
@@ -265,9 +266,12 @@ def test_many_threads_one_ledger(inputs):
     assert len(results) == 16
     assert sum(not r["repeated"] for r in results) == 4
     with Ledger(inputs["ledger"]) as ledger:
-        assert ledger.counts() == (4, 3)
+        decisions, grants = ledger.counts()
         granted = ledger.grants("small")
-    assert {m: str(a) for m, (a, _) in granted.items()} == {"2024-01": "2.00", "2024-02": "2.00", "2024-03": "14.00"}
+    assert decisions == 4 and grants == len(granted)  # each claim decided once; earlier months may find no room left
+    # Whatever the order, March's window (fees paid 18.00 in 2023-03 … 2024-02) is never exceeded.
+    assert sum(amount for amount, _ in granted.values()) <= Decimal("18.00")
+    assert sum(amount for amount, _ in granted.values()) == Decimal("18.00")  # and the room is used up
 
 
 # ---------------------------------------------------------------------------- bad claim files

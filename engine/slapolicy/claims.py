@@ -304,10 +304,10 @@ def aggregate_cap(policy, account: str, month: str, billing: dict, grants: dict)
     else:
         window = [m for m in billed if m <= month]
         rule_text = f"used {months_of_use} month(s): all fees paid so far ({window[0]} to {window[-1]})"
-    in_window = set(window)
     fees = sum((billing[(account, m)].fee_paid for m in window if (account, m) in billing), Decimal(0))
-    granted = sum((amount for m, (amount, _) in grants.items() if m in in_window or months_of_use <= rule["after_months_of_use"]),
-                  Decimal(0))
+    # Compensation already granted counts if its Service Month is not older than the window, later months
+    # included: claims may be decided out of order, and the total must stay under the cap either way.
+    granted = sum((amount for m, (amount, _) in grants.items() if m >= window[0]), Decimal(0))
     room = max(fees - granted, Decimal(0))
     return {"applies": True, "clause": rule["ref"], "fees_paid": str(fees), "already_granted": str(granted),
             "room": str(room), "months": window, "rule": rule_text}
