@@ -81,8 +81,10 @@ def candidate_mask(policies, requests, failures, illegal) -> np.ndarray:
     if any(p.setting("availability", "no_traffic") == "unavailable" for p in policies):
         return np.ones(len(requests), bool)
     keep = np.zeros(len(requests), bool)
-    for policy in policies:
-        removed = illegal if _removes_illegal(policy) else 0
+    # Versions that read minutes alike (same threshold, same §5.10 reading) need one pass between them.
+    readings = {(p.unavailable_below, _removes_illegal(p)): p for p in policies}
+    for (_, removes), policy in readings.items():
+        removed = illegal if removes else 0
         keep |= unavailable_mask(policy, requests - removed, failures - removed)
     return keep
 
