@@ -8,12 +8,13 @@ The Python API (every result is plain, JSON-serialisable data)::
     result = evaluate("policies/ccc", minutes="minutes.csv", month="2019-03", billing="billing.csv")
 """
 from .api import evaluate
+from .engine import Engine
 from .calendar import ServiceMonth, calendar_month, service_months
 from .errors import Diagnostic, InputError, NoVersionInForce, PolicyError, SlapolicyError
 from .policy import Policy, PolicyDirectory, load_policy, read_policy, schema
 
 __all__ = [
-    "Diagnostic", "InputError", "NoVersionInForce", "Policy", "PolicyDirectory", "PolicyError", "ServiceMonth",
+    "Diagnostic", "Engine", "InputError", "NoVersionInForce", "Policy", "PolicyDirectory", "PolicyError", "ServiceMonth",
     "SlapolicyError", "calendar_month", "evaluate", "load_policy", "read_policy", "schema", "service_months",
 ]
 __version__ = "0.1.0"

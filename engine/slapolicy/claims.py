@@ -360,6 +360,17 @@ def decide_claim(policy_dir, claim_data: dict, *, minutes, incidents=None, notic
         raise InputError(f"{where}: field 'service_month': {claim.service_month} has not begun yet (now is {now.isoformat()})")
     if claim.filed_at > now:
         raise InputError(f"{where}: field 'filed_at': {claim.filed_at.isoformat()} is in the future (now is {now.isoformat()})")
+    own = not isinstance(ledger, Ledger)
+    if not own or Path(ledger or default_ledger_path()).exists():
+        # A claim decided before is answered from the ledger, whatever the inputs say now.
+        book = ledger if not own else Ledger(ledger or default_ledger_path())
+        try:
+            recorded = book.find(claim.digest)
+        finally:
+            if own:
+                book.close()
+        if recorded is not None:
+            return dict(recorded, repeated=True)
     loaded_minutes = read_minutes(minutes, policy.timezone)
     loaded_billing = read_billing(billing) if billing else {}
     if claim.account not in loaded_minutes.accounts and not any(a == claim.account for a, _ in loaded_billing):
@@ -379,7 +390,10 @@ def decide_claim(policy_dir, claim_data: dict, *, minutes, incidents=None, notic
         version_reason=version_reason(policy, service_month), keep_minutes=True)
     reconciliation = reconcile(policy, claim, evaluation, first, last)
     evaluation.pop("_minutes")
-    inputs = {"claim": claim.raw, "files": {name: {"path": str(path), "sha256": file_digest(path)} if path else None
+    from . import __version__
+
+    inputs = {"claim": claim.raw, "policy_dir": str(family.path.resolve()), "engine": __version__,
+              "now": now.isoformat(), "files": {name: {"path": str(Path(path).resolve()), "sha256": file_digest(path)} if path else None
                                              for name, path in (("minutes", minutes), ("incidents", incidents),
                                                                 ("notices", notices), ("billing", billing))}}
     inputs_digest = hashlib.sha256(json.dumps([policy.sha256, inputs["files"], claim.digest], sort_keys=True,
@@ -442,7 +456,6 @@ def decide_claim(policy_dir, claim_data: dict, *, minutes, incidents=None, notic
         }
         return result, inputs, granted
 
-    own = not isinstance(ledger, Ledger)
     book = Ledger(ledger or default_ledger_path()) if own else ledger
     try:
         result, new = book.decide(claim.digest, claim.account, build)

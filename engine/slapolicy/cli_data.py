@@ -112,6 +112,18 @@ def cmd_replay(args) -> int:
     return 0
 
 
+def cmd_audit(args) -> int:
+    from .audit import audit_ledger, render_audit
+
+    result = audit_ledger(args.ledger, args.policies)
+    if args.format == "json":
+        _print_json(result)
+    else:
+        sys.stdout.write(render_audit(result) + "\n")
+    summary = result["summary"]
+    return 1 if summary["differs"] or summary["unverifiable"] else 0
+
+
 def cmd_demo(args) -> int:
     from .demo import run_demo
 
@@ -169,6 +181,14 @@ def add_commands(command) -> None:
     p.add_argument("--workers", type=int, metavar="N", help="evaluate in N local processes")
     p.add_argument("--dask", metavar="ADDRESS", help="evaluate on the Dask cluster at ADDRESS (tcp://host:8786)")
     p.add_argument("--format", choices=("json", "text", "html"), default="json")
+
+    p = command("audit", cmd_audit, "re-check every decision in a ledger from its recorded inputs",
+                "Decides every recorded claim again, in order, from the recorded claim, input files and policy\n"
+                "directory, and reports each decision that would now differ (an edited published file, a changed\n"
+                "input, a changed engine). Exit 1 when any differs or cannot be re-checked.")
+    p.add_argument("ledger", metavar="LEDGER")
+    p.add_argument("--policies", metavar="POLICY_DIR", help="re-check against this directory instead of the recorded one")
+    p.add_argument("--format", choices=("json", "text"), default="text")
 
     command("demo", cmd_demo, "run the main jobs on the shipped policy and example data")
     p = command("months", cmd_months, "the Service Months of a service term (§1.2) and their total minutes (§1.6)",

@@ -25,6 +25,19 @@ from .errors import InputError
 
 MAX_REPORTED = 20
 MAX_LIST_BYTES = 64 * 1024 * 1024  # incidents / notices / claims are small documents
+# Minutes and billing files: far beyond any real month (52 M minute rows of CSV are ~2.5 GB),
+# low enough to refuse a runaway file before reading it. SLAPOLICY_MAX_INPUT_BYTES overrides.
+DEFAULT_MAX_INPUT_BYTES = 64 * 1024 ** 3
+
+
+def check_input_size(path) -> None:
+    import os
+
+    limit = int(os.environ.get("SLAPOLICY_MAX_INPUT_BYTES", DEFAULT_MAX_INPUT_BYTES))
+    size = os.path.getsize(path)
+    if size > limit:
+        raise InputError(f"{path}: {size} bytes is above the input size limit of {limit} bytes "
+                         "(SLAPOLICY_MAX_INPUT_BYTES raises it)")
 
 MINUTE_COLUMNS = ("account", "minute", "requests", "failures")
 OPTIONAL_MINUTE_COLUMNS = ("illegal_number_failures", "peak_qps")
@@ -85,6 +98,7 @@ def read_table(path: str | Path, columns: tuple[str, ...], optional: tuple[str, 
     kind = _format(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
+    check_input_size(path)
     try:
         if kind == "csv":
             import pyarrow.csv as pacsv
@@ -106,11 +120,20 @@ def read_table(path: str | Path, columns: tuple[str, ...], optional: tuple[str, 
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, UnicodeDecodeError) as exc:
         message = str(exc).replace("\n", " ")
         raise InputError(f"{path}: cannot be read as {kind.upper()}: {message}") from None
-    missing = [name for name in columns if name not in table.column_names]
+    names = column_names(table.schema, path)
+    missing = [name for name in columns if name not in names]
     if missing:
-        raise InputError(f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(table.column_names) or 'none'})")
+        raise InputError(f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(names) or 'none'})")
     keep = [name for name in columns + optional if name in table.column_names]
     return table.select(keep), line_offset
+
+
+def column_names(schema, path) -> list[str]:
+    """The column names of a file, or a message when its header is not UTF-8."""
+    try:
+        return list(schema.names)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: the header is not UTF-8 (byte 0x{exc.object[exc.start]:02x})") from None
 
 
 def _strings(table, name: str) -> np.ndarray:

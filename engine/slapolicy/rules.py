@@ -216,3 +216,23 @@ def ruleset_for(name: str, clauses: list[tuple[str, Condition]]) -> RuleSet:
         _REGISTERED[name] = ruleset
         return ruleset
 
+
+
+def session_stats() -> dict:
+    """Sessions and facts durable-rules holds for our rulesets: one session per ruleset used, and no fact
+    left behind between calls (a fact still held would be a leak)."""
+    with _HOST_LOCK:
+        rulesets = list(_REGISTERED.values())
+    stats = {"rulesets": len(rulesets), "sessions": 0, "facts_held": 0}
+    if not rulesets:
+        return stats
+    host = _host()
+    for ruleset in rulesets:
+        with ruleset._lock:
+            if not ruleset.matches_run:
+                continue
+            stats["sessions"] += 1
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                stats["facts_held"] += len(host.get_facts(ruleset.name, SESSION))
+    return stats

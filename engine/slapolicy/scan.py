@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .data import (MINUTE_COLUMNS, OPTIONAL_MINUTE_COLUMNS, MAX_REPORTED, InputError, Problems, _format,
-                   check_minute_table)
+                   check_input_size, check_minute_table, column_names)
 from .evaluate import MonthMinutes, MonthTotals, _removes_illegal, unavailable_mask
 
 BATCH_ROWS = 1 << 20
@@ -48,7 +48,7 @@ def _batches(path, problems: Problems):
             import pyarrow.parquet as pq
 
             source = pq.ParquetFile(path)
-            names = [n for n in MINUTE_COLUMNS + OPTIONAL_MINUTE_COLUMNS if n in source.schema_arrow.names]
+            names = [n for n in MINUTE_COLUMNS + OPTIONAL_MINUTE_COLUMNS if n in column_names(source.schema_arrow, path)]
             missing = [n for n in MINUTE_COLUMNS if n not in names]
             if missing:
                 raise InputError(f"{path}: missing column(s) {', '.join(missing)}")
@@ -61,7 +61,7 @@ def _batches(path, problems: Problems):
             reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=64 << 20),
                                     convert_options=pacsv.ConvertOptions(column_types=wanted, strings_can_be_null=True,
                                                                          quoted_strings_can_be_null=False))
-            names = reader.schema.names
+            names = column_names(reader.schema, path)
             missing = [n for n in MINUTE_COLUMNS if n not in names]
             if missing:
                 raise InputError(f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(names)})")
@@ -96,6 +96,7 @@ def scan_minutes(path, timezone: str, months: list, policies: list, progress=Non
     path = str(path)
     if not os.path.isfile(path):
         raise InputError(f"{path}: no such file")
+    check_input_size(path)
     bounds = np.array([m.epoch_minutes(timezone)[0] for m in months] + [months[-1].epoch_minutes(timezone)[1]], np.int64)
     span_start, span_end = int(bounds[0]), int(bounds[-1])
     problems = Problems(path, "minutes")

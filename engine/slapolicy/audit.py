@@ -1,0 +1,106 @@
+"""``slapolicy audit``: re-check every decision in a ledger from its recorded inputs.
+
+Each recorded decision carries its claim, the policy directory, the sha256 of every input
+file and of the policy version used. The audit decides every claim again, in the order
+they were decided, into a scratch ledger (so the §6.1 cap sees the same history), and
+reports each decision that would now differ: a published policy file edited, an input
+file changed or gone, or a changed engine.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from pathlib import Path
+
+from .claims import decide_claim, file_digest
+from .errors import SlapolicyError
+from .ledger import Ledger, LedgerError
+
+COMPARED = ("decision", "compensation")
+
+
+def _essence(result: dict) -> dict:
+    return {"decision": result["decision"], "compensation": result["compensation"],
+            "reasons": [r["code"] for r in result["reasons"]], "policy_sha256": result["policy"]["sha256"],
+            "policy_version": result["policy"]["version"],
+            "availability_percent": result["evaluation"]["availability_percent"],
+            "unavailable_minutes": result["evaluation"]["unavailable_minutes"]}
+
+
+def audit_ledger(ledger_path, policy_dir=None) -> dict:
+    try:
+        book = Ledger(ledger_path, create=False)
+    except LedgerError as exc:
+        raise SlapolicyError(str(exc)) from None
+    try:
+        records = book.decisions()
+    finally:
+        book.close()
+    checked = []
+    with tempfile.TemporaryDirectory(prefix="slapolicy-audit-") as scratch:
+        replica = Ledger(Path(scratch) / "ledger.sqlite")
+        try:
+            for record in records:
+                checked.append(_recheck(record, replica, policy_dir))
+        finally:
+            replica.close()
+    summary = {status: sum(c["status"] == status for c in checked) for status in ("same", "differs", "unverifiable")}
+    return {"ledger": str(ledger_path), "decisions": checked, "summary": {"checked": len(checked), **summary}}
+
+
+def _recheck(record: dict, replica: Ledger, policy_dir) -> dict:
+    inputs = record["inputs"]
+    notes = []
+    files = {}
+    for name, entry in inputs["files"].items():
+        if entry is None:
+            files[name] = None
+            continue
+        path = Path(entry["path"])
+        if not path.exists():
+            notes.append(f"input {name} {path} no longer exists")
+            files[name] = None
+            continue
+        digest = file_digest(path)
+        if digest != entry["sha256"]:
+            notes.append(f"input {name} {path} changed since the decision (sha256 {entry['sha256'][:12]}… → {digest[:12]}…)")
+        files[name] = path
+    base = {"decision_id": record["decision_id"], "account": record["account"], "service_month": record["service_month"],
+            "decided_at": record["decided_at"]}
+    if files.get("minutes") is None:
+        return base | {"status": "unverifiable", "notes": notes, "differences": {}}
+    now = dt.datetime.fromisoformat(inputs.get("now") or record["decided_at"])
+    try:
+        again = decide_claim(policy_dir or inputs["policy_dir"], inputs["claim"], minutes=files["minutes"],
+                             incidents=files.get("incidents"), notices=files.get("notices"), billing=files.get("billing"),
+                             ledger=replica, now=now)
+    except SlapolicyError as exc:
+        return base | {"status": "unverifiable", "notes": notes + [f"cannot decide again: {exc}"], "differences": {}}
+    before, after = _essence(record["result"]), _essence(again)
+    differences = {key: {"recorded": before[key], "now": after[key]} for key in before if before[key] != after[key]}
+    if "policy_sha256" in differences:
+        notes.append("the policy version file differs from the one recorded (a published file was edited?)")
+    if inputs.get("engine") and inputs["engine"] != _engine_version():
+        notes.append(f"decided by slapolicy {inputs['engine']}, re-checked by {_engine_version()}")
+    status = "differs" if differences else "same"
+    return base | {"status": status, "notes": notes, "differences": differences}
+
+
+def _engine_version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def render_audit(result: dict) -> str:
+    lines = []
+    for entry in result["decisions"]:
+        head = f"{entry['decision_id']} {entry['account']} {entry['service_month']}: {entry['status']}"
+        lines.append(head)
+        for key, change in entry["differences"].items():
+            lines.append(f"    {key}: recorded {change['recorded']}, now {change['now']}")
+        for note in entry["notes"]:
+            lines.append(f"    note: {note}")
+    s = result["summary"]
+    lines.append(f"{s['checked']} decision(s) checked: {s['same']} same, {s['differs']} differ, {s['unverifiable']} unverifiable")
+    return "\n".join(lines)

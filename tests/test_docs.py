@@ -1,0 +1,58 @@
+"""The documentation's examples run, and every hook is documented."""
+import inspect
+import re
+import shlex
+
+import pytest
+
+from conftest import REPO, run_cli
+
+DOCS = REPO / "docs"
+
+
+def blocks(path, language):
+    return re.findall(rf"```{language}\n(.*?)```", path.read_text(), flags=re.S)
+
+
+PYTHON = [(doc.name, i, code) for doc in sorted(DOCS.glob("*.md")) for i, code in enumerate(blocks(doc, "python"))]
+CONSOLE = [(doc.name, i, code) for doc in sorted(DOCS.glob("*.md")) for i, code in enumerate(blocks(doc, "console"))]
+
+
+@pytest.mark.parametrize("name,index,code", PYTHON, ids=[f"{n}-{i}" for n, i, _ in PYTHON])
+def test_python_examples_run(name, index, code, tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO)
+    exec(compile(code, f"{name}[{index}]", "exec"), {"LEDGER": str(tmp_path / "ledger.sqlite"), "__name__": "doc"})
+
+
+@pytest.mark.parametrize("name,index,code", CONSOLE, ids=[f"{n}-{i}" for n, i, _ in CONSOLE])
+def test_console_examples_print_what_they_say(name, index, code, monkeypatch):
+    monkeypatch.chdir(REPO)
+    sessions = re.split(r"^\$ ", code, flags=re.M)[1:]
+    assert sessions, "a console block without a command"
+    for session in sessions:
+        command, *expected = session.rstrip("\n").split("\n")
+        argv = shlex.split(command)
+        assert argv[0] == "slapolicy"
+        result = run_cli(*argv[1:])
+        assert result.code == 0, result.err
+        printed = result.out.splitlines()
+        for line in expected:
+            assert line in printed, f"{name}: `{command}` did not print:\n{line}\n---\n{result.out}"
+
+
+def test_every_hook_is_documented():
+    from slapolicy import hookspecs
+
+    hooks = [name for name, value in inspect.getmembers(hookspecs, inspect.isfunction) if name.startswith("slapolicy_")]
+    assert len(hooks) == 4
+    text = (DOCS / "plugins.md").read_text()
+    missing = [hook for hook in hooks if f"### {hook}\n" not in text]
+    assert missing == [], f"hooks without a section in docs/plugins.md: {missing}"
+
+
+def test_every_hook_has_a_docstring():
+    from slapolicy import hookspecs
+
+    for name, value in inspect.getmembers(hookspecs, inspect.isfunction):
+        if name.startswith("slapolicy_"):
+            assert value.__doc__ and len(value.__doc__) > 40, name

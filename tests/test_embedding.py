@@ -1,0 +1,251 @@
+"""Embedding: one Engine shared by threads, reloads, plugins from entry points, the audit."""
+import datetime as dt
+import json
+import shutil
+import sys
+import threading
+
+import pytest
+
+from conftest import POLICIES, PUBLISHED, REPO
+from helpers import minute_rows, write_csv, write_yaml
+from slapolicy import Engine
+from slapolicy.rules import session_stats
+
+UTC = dt.timezone.utc
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """Ten accounts with bad minutes in 2024-03 (acct-0..3 meet the standard, acct-4..9 are owed 10 %), bills."""
+    folder = tmp_path_factory.mktemp("load")
+    rows, bills = [], []
+    for a in range(10):
+        rows += minute_rows(f"acct-{a}", "2024-03-05T10:00", 50 * (a + 1), 100, 2 + a % 3)
+        rows += minute_rows(f"acct-{a}", "2024-03-20T12:00", 15, 100, 50)
+        bills.append({"account": f"acct-{a}", "month": "2024-03", "monthly_fee": f"{100 + a}.00", "offset": "0.00"})
+    notices = [{"id": "N-1", "kind": "maintenance", "published_at": "2024-03-01T00:00",
+                "start": "2024-03-20T12:00", "end": "2024-03-20T12:10"}]
+    return {"minutes": write_csv(folder / "minutes.csv", rows), "billing": write_csv(folder / "billing.csv", bills),
+            "notices": write_yaml(folder / "notices.yaml", notices), "folder": folder}
+
+
+def claim_of(account):
+    return {"account": account, "service_month": "2024-03", "filed_at": "2024-04-10T10:00+08:00",
+            "channel": "work_order", "event_report": "Calls failed.", "failure_records": ["c"],
+            "unavailability": [{"start": "2024-03-05T10:00+08:00", "end": "2024-03-05T11:00+08:00"}]}
+
+
+def work(engine, data, i, ledger):
+    """Operation i: an evaluation of one account, or a claim decision (repeated claims are idempotent)."""
+    account = f"acct-{i % 10}"
+    if i % 2:
+        result = engine.evaluate(minutes=data["minutes"], month="2024-03", notices=data["notices"],
+                                 billing=data["billing"], accounts=[account])
+    else:
+        result = engine.decide_claim(claim_of(account), minutes=data["minutes"], notices=data["notices"],
+                                     billing=data["billing"], ledger=ledger, now=dt.datetime(2024, 5, 1, tzinfo=UTC))
+        result = {k: v for k, v in result.items() if k != "repeated"}
+    return json.dumps(result, sort_keys=True)
+
+
+@pytest.mark.load
+def test_16_threads_x_500_operations_match_sequential_work(data, tmp_path):
+    engine = Engine(POLICIES)
+    operations = 500
+    sequential_ledger = tmp_path / "sequential.sqlite"
+    expected = {i: work(engine, data, i, sequential_ledger) for i in range(20)}  # every distinct operation
+    before = session_stats()
+    shared_ledger = tmp_path / "shared.sqlite"
+    failures, mismatches = [], []
+
+    def thread(t):
+        try:
+            for n in range(operations):
+                i = (t * operations + n) % 20
+                if work(engine, data, i, shared_ledger) != expected[i]:
+                    mismatches.append(i)
+        except Exception as exc:  # noqa: BLE001
+            failures.append(repr(exc))
+
+    threads = [threading.Thread(target=thread, args=(t,)) for t in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == [] and mismatches == []
+    after = session_stats()
+    assert after["facts_held"] == 0 and before["facts_held"] == 0
+    assert after["sessions"] == before["sessions"] <= after["rulesets"]
+    from slapolicy.ledger import Ledger
+
+    with Ledger(shared_ledger) as ledger:
+        # claims are operations 0, 2, …, 18: accounts 0, 2, 4, 6, 8, of which 4, 6 and 8 are owed
+        assert ledger.counts() == (5, 3)
+    assert [json.loads(expected[i])["decision"] for i in range(0, 10, 2)] == ["denied", "denied", "approved", "approved",
+                                                                             "approved"]
+
+
+def test_reload_while_requests_run_serves_each_from_one_snapshot(data, tmp_path):
+    family = tmp_path / "ccc"
+    family.mkdir()
+    shutil.copy(PUBLISHED, family / "2019-01-01.yaml")
+    shutil.copy(POLICIES / "versions.lock", family / "versions.lock")
+    engine = Engine(family)
+    results, stop = [], threading.Event()
+
+    def evaluate():
+        while not stop.is_set():
+            results.append(engine.evaluate(minutes=data["minutes"], month="2024-03", accounts=["acct-9"])["evaluations"][0])
+
+    threads = [threading.Thread(target=evaluate) for _ in range(4)]
+    for t in threads:
+        t.start()
+    amended = PUBLISHED.read_text().replace('effective_from: "2019-01-01"', 'effective_from: "2024-01-01"').replace(
+        'version: "2019-01-01"', 'version: "2024-01-01"').replace('value: "99.5%"\n    met_when', 'value: "99.999%"\n    met_when')
+    (family / "2024-01-01.yaml").write_text(amended)
+    from slapolicy.cli import main
+
+    assert main(["lock", str(family)]) == 0
+    engine.reload()
+    while not any(r["policy"]["version"] == "2024-01-01" for r in results[-4:]):
+        pass
+    stop.set()
+    for t in threads:
+        t.join()
+    versions = {r["policy"]["version"] for r in results}
+    assert versions == {"2019-01-01", "2024-01-01"}
+    for r in results:  # the standard applied is the one of the version reported
+        standard = next(s["detail"] for s in r["trace"] if s["step"] == "standard")
+        assert ("99.999%" in standard) == (r["policy"]["version"] == "2024-01-01")
+
+
+def test_a_broken_reload_keeps_the_current_snapshot(tmp_path):
+    family = tmp_path / "ccc"
+    family.mkdir()
+    shutil.copy(PUBLISHED, family / "2019-01-01.yaml")
+    shutil.copy(POLICIES / "versions.lock", family / "versions.lock")
+    engine = Engine(family)
+    (family / "2019-01-01.yaml").write_text(PUBLISHED.read_text().replace('credit: "50%"', 'credit: "55%"'))
+    from slapolicy import PolicyError
+
+    with pytest.raises(PolicyError, match="published-changed"):
+        engine.reload()
+    assert engine.in_force("2019-03")["sha256"] == json.loads((POLICIES / "versions.lock").read_text())["2019-01-01.yaml"]
+
+
+def test_a_misspelt_hook_fails_at_start():
+    from pluggy import PluginValidationError
+
+    from slapolicy.hookspecs import hookimpl
+    from slapolicy.plugins import make_manager
+
+    class Typo:
+        @hookimpl
+        def slapolicy_windw_facts(self, policy, context):
+            return []
+
+    with pytest.raises(PluginValidationError, match="slapolicy_windw_facts"):
+        make_manager(load_entrypoints=False, extra=[Typo()])
+
+
+PLUGIN = '''
+import datetime as dt
+from slapolicy.hookspecs import FactWindow, hookimpl
+
+@hookimpl
+def slapolicy_window_facts(policy, context):
+    """A planned carrier window every Sunday 03:00-04:00 local time."""
+    day = context.month_start
+    while day < context.month_end:
+        if day.weekday() == 6:
+            start = day.replace(hour=3, minute=0)
+            yield FactWindow("carrier", f"carrier-{start:%m%d}", start, start + dt.timedelta(hours=1), None,
+                             {"carrier.planned_window": True})
+        day += dt.timedelta(days=1)
+'''
+
+
+def test_a_third_party_plugin_from_an_entry_point_adds_a_fact_that_excludes_minutes(tmp_path, monkeypatch):
+    site = tmp_path / "site"
+    (site / "carrier_plugin-1.0.dist-info").mkdir(parents=True)
+    (site / "carrier_plugin.py").write_text(PLUGIN)
+    (site / "carrier_plugin-1.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: carrier-plugin\nVersion: 1.0\n")
+    (site / "carrier_plugin-1.0.dist-info" / "entry_points.txt").write_text("[slapolicy]\ncarrier = carrier_plugin\n")
+    monkeypatch.syspath_prepend(str(site))
+    text = PUBLISHED.read_text().replace("status: published", "status: draft")
+    text = text.replace("facts:\n", """facts:
+  - name: carrier.planned_window
+    type: boolean
+    default: false
+    ref: "§5.13"
+    description: "A planned maintenance window of the carrier covers the minute (a third-party plugin's fact)."
+""", 1)
+    text += '''
+  - id: "5.19"
+    ref: "§5.13"
+    title: Planned carrier windows
+    text: "Example clause added for a third-party plugin: unavailability during the carrier's planned windows."
+    when: {fact: carrier.planned_window, equals: true}
+    examples:
+      - {facts: {carrier.planned_window: true}, applies: true}
+      - {facts: {carrier.planned_window: false}, applies: false}
+'''
+    draft = tmp_path / "drafts" / "carrier.yaml"
+    draft.parent.mkdir()
+    draft.write_text(text)
+    minutes = write_csv(tmp_path / "m.csv", list(minute_rows("a", "2024-03-03T02:50", 30, 100, 50)))  # Sunday
+    from slapolicy.api import evaluate
+    from slapolicy.plugins import make_manager
+
+    manager = make_manager()
+    assert "carrier" in dict(manager.list_name_plugin())
+    (e,) = evaluate(POLICIES, minutes=minutes, month="2024-03", policy_file=draft, manager=manager)["evaluations"]
+    assert e["excluded_minutes"] == {"5.19": 20}  # 03:00-03:19 of the 30 bad minutes from 02:50
+    assert {"step": "exclusion", "clause": "§5.13", "detail": "20 minute(s) excluded (carrier carrier-0303)"} in e["trace"]
+    sys.modules.pop("carrier_plugin", None)
+
+
+# ---------------------------------------------------------------------------- audit
+
+def test_audit_finds_nothing_when_nothing_changed_and_reports_an_edited_policy(data, tmp_path, cli):
+    family = tmp_path / "ccc"
+    family.mkdir()
+    shutil.copy(PUBLISHED, family / "2019-01-01.yaml")
+    shutil.copy(POLICIES / "versions.lock", family / "versions.lock")
+    ledger = tmp_path / "ledger.sqlite"
+    engine = Engine(family, ledger=ledger)
+    for a in (7, 8, 9):
+        engine.decide_claim(claim_of(f"acct-{a}"), minutes=data["minutes"], notices=data["notices"],
+                            billing=data["billing"], now=dt.datetime(2024, 5, 1, tzinfo=UTC))
+    result = cli("audit", ledger)
+    assert result.code == 0, result.out + result.err
+    assert result.out.splitlines()[-1] == "3 decision(s) checked: 3 same, 0 differ, 0 unverifiable"
+    # A published file edited after the fact: the tiers pay more now.
+    (family / "2019-01-01.yaml").write_text(PUBLISHED.read_text().replace('credit: "10%"', 'credit: "12%"'))
+    (family / "versions.lock").write_text(json.dumps({"2019-01-01.yaml": __import__("hashlib").sha256(
+        (family / "2019-01-01.yaml").read_bytes()).hexdigest()}))
+    result = cli("audit", ledger)
+    assert result.code == 1
+    assert "policy_sha256: recorded" in result.out
+    assert "    compensation: recorded 10.70, now 12.84" in result.out  # acct-7: 10 % → 12 % of 107.00
+    assert result.out.splitlines()[-1] == "3 decision(s) checked: 0 same, 3 differ, 0 unverifiable"
+
+
+def test_audit_reports_changed_inputs(data, tmp_path, cli):
+    minutes = tmp_path / "m.csv"
+    shutil.copy(data["minutes"], minutes)
+    ledger = tmp_path / "ledger.sqlite"
+    Engine(POLICIES, ledger=ledger).decide_claim(claim_of("acct-4"), minutes=minutes, billing=data["billing"],
+                                                 now=dt.datetime(2024, 5, 1, tzinfo=UTC))
+    minutes.write_text(minutes.read_text().replace(",100,3", ",100,1"))  # the records were rewritten
+    result = cli("audit", ledger)
+    assert result.code == 1
+    assert "changed since the decision" in result.out
+    assert "    decision: recorded approved, now denied" in result.out  # acct-4's records now meet the standard
+
+
+def test_audit_of_a_missing_ledger(cli, tmp_path):
+    result = cli("audit", tmp_path / "none.sqlite")
+    assert result.code == 1
+    assert "no such ledger" in result.err
