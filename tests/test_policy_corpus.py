@@ -33,7 +33,7 @@ def test_broken_policy_reports_its_place(cli, path):
 
 def test_the_corpus_covers_every_kind_of_break():
     assert {p.stem for p in CASES} == {
-        "alias-bomb", "bad-date", "clause-without-examples", "duplicate-key", "missing-clause-condition",
+        "alias-bomb", "bad-date", "clause-without-examples", "duplicate-clause-id", "duplicate-key", "missing-clause-condition",
         "overlapping-tiers", "tier-gap", "undeclared-fact", "unknown-key", "unknown-param", "wrong-type"}
 
 

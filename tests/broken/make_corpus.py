@@ -45,6 +45,9 @@ write('clause-without-examples.yaml', t, 'examples: []', '[]', 'no-examples', 'c
 t = sub(draft, '{fact: minute.concurrency_qps, at_least: {param: concurrency_threshold_qps}}', '{fact: minute.concurrency_qps, at_least: {param: qps_limit}}')
 write('unknown-param.yaml', t, 'qps_limit', 'qps_limit', 'unknown-param', "parameter 'qps_limit'")
 
+t = sub(draft, '  - id: "5.3"\n', '  - id: "5.2"\n')
+write('duplicate-clause-id.yaml', t, '  - id: "5.2"', '"5.2"', 'duplicate-clause', 'clause id 5.2 is used twice', nth=2)
+
 # Directories: a published file edited after locking; two versions with one date; a misnamed version.
 def directory(name, files):
     d = out / name
