@@ -8,9 +8,9 @@ import pytest
 
 from conftest import POLICIES, PUBLISHED
 from helpers import minute_rows, write_csv
-from slapolicy.calendar import ServiceMonth, calendar_month
+from slapolicy.calendar import ServiceMonth
 from slapolicy.claims import business_calendar, claim_window, decide_claim
-from slapolicy.errors import InputError, SlapolicyError
+from slapolicy.errors import SlapolicyError
 from slapolicy.ledger import Ledger
 
 SGT = dt.timezone(dt.timedelta(hours=8))

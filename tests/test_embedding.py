@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from conftest import POLICIES, PUBLISHED, REPO
+from conftest import POLICIES, PUBLISHED
 from helpers import minute_rows, write_csv, write_yaml
 from slapolicy import Engine
 from slapolicy.rules import session_stats

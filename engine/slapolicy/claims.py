@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from .calendar import ServiceMonth, service_month_in
-from .data import MAX_LIST_BYTES, parse_timestamp
+from .evaluate import consecutive_runs
+from .data import parse_timestamp, read_document
 from .errors import InputError, SlapolicyError
 
 CLAIM_FIELDS = ("account", "service_month", "filed_at", "channel", "event_report", "unavailability")
@@ -99,16 +100,9 @@ class Claim:
 
 def load_claim_document(path: str | Path) -> dict:
     path = Path(path)
+    text = read_document(path, "claim")
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the claim: {exc.strerror}") from None
-    if len(raw) > MAX_LIST_BYTES:
-        raise InputError(f"{path}: {len(raw)} bytes; a claim may be at most {MAX_LIST_BYTES}")
-    try:
-        data = json.loads(raw.decode("utf-8-sig"))
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 (byte {exc.start})") from None
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}: not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
     except RecursionError:
@@ -248,15 +242,10 @@ def minute_ranges(minutes: np.ndarray, timezone: str) -> list[dict]:
     """Sorted epoch minutes as compact [start, end) ranges in the policy's timezone."""
     from zoneinfo import ZoneInfo
 
-    if len(minutes) == 0:
-        return []
     zone = ZoneInfo(timezone)
-    breaks = np.flatnonzero(np.diff(minutes) != 1)
-    starts = np.concatenate([[minutes[0]], minutes[breaks + 1]])
-    ends = np.concatenate([minutes[breaks], [minutes[-1]]]) + 1
-    return [{"start": dt.datetime.fromtimestamp(int(s) * 60, zone).isoformat(),
-             "end": dt.datetime.fromtimestamp(int(e) * 60, zone).isoformat(), "minutes": int(e - s)}
-            for s, e in zip(starts, ends)]
+    return [{"start": dt.datetime.fromtimestamp(s * 60, zone).isoformat(),
+             "end": dt.datetime.fromtimestamp(e * 60, zone).isoformat(), "minutes": e - s}
+            for s, e in consecutive_runs(minutes)]
 
 
 def reconcile(policy, claim: Claim, evaluation: dict, first_minute: int, last_minute: int) -> dict:

@@ -31,6 +31,14 @@ def _print_json(data) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
+def _emit(result, fmt: str, render_text) -> None:
+    """Print a result as JSON, or as text for a person."""
+    if fmt == "json":
+        _print_json(result)
+    else:
+        sys.stdout.write(render_text(result) + "\n")
+
+
 def _term(args):
     if (args.term_start is None) != (args.term_end is None):
         raise SlapolicyError("--term-start and --term-end go together")
@@ -56,10 +64,7 @@ def cmd_evaluate(args) -> int:
                       incidents=args.incidents, notices=args.notices, billing=args.billing,
                       accounts=[args.account] if args.account else None, term_start=term_start, term_end=term_end,
                       policy_file=args.policy_file)
-    if args.format == "json":
-        _print_json(result)
-    else:
-        sys.stdout.write(render_evaluations(result) + "\n")
+    _emit(result, args.format, render_evaluations)
     return 0
 
 
@@ -78,10 +83,7 @@ def cmd_claim(args) -> int:
     result = decide_claim(args.policy_dir, load_claim_document(args.claim), minutes=args.minutes,
                           incidents=args.incidents, notices=args.notices, billing=args.billing, ledger=args.ledger,
                           now=now, where=args.claim)
-    if args.format == "json":
-        _print_json(result)
-    else:
-        sys.stdout.write(render_claim(result) + "\n")
+    _emit(result, args.format, render_claim)
     return 0
 
 
@@ -89,11 +91,11 @@ def cmd_replay(args) -> int:
     from .replay import replay
     from .report import render_replay
 
-    progress = None
-    if sys.stderr.isatty():
-        def progress(rows):
-            sys.stderr.write(f"\rread {rows:,} minute rows")
-            sys.stderr.flush()
+    def show_progress(rows):
+        sys.stderr.write(f"\rread {rows:,} minute rows")
+        sys.stderr.flush()
+
+    progress = show_progress if sys.stderr.isatty() else None
     if args.workers is not None and args.workers < 1:
         raise SlapolicyError("--workers must be at least 1")
     result = replay(args.policy_dir, minutes=args.minutes, start=_month(args.start, "--from"), end=_month(args.end, "--to"),
@@ -116,10 +118,7 @@ def cmd_audit(args) -> int:
     from .audit import audit_ledger, render_audit
 
     result = audit_ledger(args.ledger, args.policies)
-    if args.format == "json":
-        _print_json(result)
-    else:
-        sys.stdout.write(render_audit(result) + "\n")
+    _emit(result, args.format, render_audit)
     summary = result["summary"]
     return 1 if summary["differs"] or summary["unverifiable"] else 0
 

@@ -132,14 +132,6 @@ def parse_condition(data, path: tuple, facts: dict[str, FactDecl], parameters: d
     return (None if problems else condition), problems
 
 
-def facts_tested(condition: Condition) -> set[str]:
-    if isinstance(condition, Compare):
-        return {condition.fact}
-    if isinstance(condition, Not):
-        return facts_tested(condition.item)
-    return set().union(*(facts_tested(item) for item in condition.items))
-
-
 def numeric_constants(condition: Condition) -> dict[str, set[Decimal]]:
     """For each numeric fact, the constants it is compared with (used to canonicalise values)."""
     found: dict[str, set[Decimal]] = {}

@@ -467,21 +467,26 @@ class Notice:
     account: str | None
 
 
+def read_document(path: Path, what: str) -> str:
+    """The text of a small document (incidents, notices, a claim): size-checked, UTF-8 (a BOM is dropped)."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the {what}: {exc.strerror}") from None
+    if len(raw) > MAX_LIST_BYTES:
+        raise InputError(f"{path}: {len(raw)} bytes; a {what} may be at most {MAX_LIST_BYTES}")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 (byte {exc.start})") from None
+
+
 def read_list(path: str | Path, kind: str) -> list:
     """A YAML or JSON list of objects (incidents, notices)."""
     import yaml
 
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read {kind} file: {exc.strerror}") from None
-    if len(raw) > MAX_LIST_BYTES:
-        raise InputError(f"{path}: {len(raw)} bytes; a {kind} file may be at most {MAX_LIST_BYTES}")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 (byte {exc.start})") from None
+    text = read_document(path, f"{kind} file")
     suffix = path.suffix.lower()
     try:
         if suffix == ".json":

@@ -6,7 +6,6 @@ minutes: a month of 44,640 minutes with a 30-minute outage asks at most a few qu
 """
 from __future__ import annotations
 
-import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
@@ -37,6 +36,16 @@ def percent_text(value: Fraction, places: int, rounding: str = "half_up") -> str
             whole += 1
         return str((Decimal(whole) * quantum).quantize(quantum))
     return str(exact.quantize(quantum, rounding=ROUNDING[rounding]))
+
+
+def consecutive_runs(values: np.ndarray) -> list[tuple[int, int]]:
+    """Sorted distinct integers (minutes) as [start, end) runs of consecutive values."""
+    if len(values) == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(values) != 1)
+    starts = np.concatenate([[values[0]], values[breaks + 1]])
+    ends = np.concatenate([values[breaks], [values[-1]]]) + 1
+    return [(int(s), int(e)) for s, e in zip(starts, ends)]
 
 
 def _number(value: Decimal):

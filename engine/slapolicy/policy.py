@@ -18,7 +18,7 @@ from functools import cached_property
 from importlib import resources
 from pathlib import Path
 
-from .conditions import Condition, FactDecl, facts_tested, parse_condition
+from .conditions import Condition, FactDecl, parse_condition
 from .errors import Diagnostic, NoVersionInForce, PolicyError
 from .yamlsource import YamlDocument, load_yaml
 

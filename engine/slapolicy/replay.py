@@ -14,9 +14,9 @@ import functools
 from dataclasses import dataclass
 from decimal import Decimal
 
-import numpy as np
 
 from .calendar import calendar_month
+from .evaluate import consecutive_runs
 from .errors import SlapolicyError
 
 CHUNK = 32  # account-months per task
@@ -102,16 +102,8 @@ def _strip(evaluation: dict) -> dict:
     """Runs of unavailable and excluded minutes (offsets from the month's start), for the HTML strip."""
     minutes = evaluation.pop("_minutes")
     offsets, attributed = minutes["unavailable"], minutes["attributed"]
-    return {"unavailable": _runs(offsets[attributed < 0]), "excluded": _runs(offsets[attributed >= 0])}
-
-
-def _runs(offsets: np.ndarray) -> list:
-    if len(offsets) == 0:
-        return []
-    breaks = np.flatnonzero(np.diff(offsets) != 1)
-    starts = np.concatenate([[offsets[0]], offsets[breaks + 1]])
-    ends = np.concatenate([offsets[breaks], [offsets[-1]]]) + 1
-    return [[int(s), int(e)] for s, e in zip(starts, ends)]
+    return {"unavailable": [list(run) for run in consecutive_runs(offsets[attributed < 0])],
+            "excluded": [list(run) for run in consecutive_runs(offsets[attributed >= 0])]}
 
 
 @functools.lru_cache(maxsize=64)

@@ -33,7 +33,7 @@ import warnings
 from collections import OrderedDict
 from decimal import Decimal
 
-from .conditions import All, Any_, Compare, Condition, matches, negation_normal_form, numeric_constants
+from .conditions import All, Any_, Condition, matches, negation_normal_form, numeric_constants
 
 _HOST = None
 _HOST_LOCK = threading.Lock()

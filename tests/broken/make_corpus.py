@@ -2,7 +2,7 @@
 
 Each file under drafts/ starts with "# expect: LINE:COL severity CODE message", computed here from
 where the mutation was made, independently of the validator that tests/test_policy_corpus.py runs."""
-import json, hashlib, pathlib, re, shutil
+import json, hashlib, pathlib, shutil
 src = open('policies/ccc/2019-01-01.yaml').read()
 draft = src.replace('status: published', 'status: draft')
 out = pathlib.Path('tests/broken')
