@@ -119,21 +119,30 @@ def _window_bounds(window, rounding: str) -> tuple[int, int]:
     return int(-(-start // 60)), int(end // 60)
 
 
-def _fact_codes(policy, values: np.ndarray, decl, cells) -> tuple[np.ndarray, list]:
-    """Codes per minute and the typed (canonical) value of each code, for one minute fact."""
-    distinct, inverse = np.unique(values, return_inverse=True)
-    typed = []
-    for value in distinct:
-        if decl.type == "number":
-            from .rules import canonical_number
+def _number_cells(values: np.ndarray, cuts: tuple) -> np.ndarray:
+    """For each value, its cell among the sorted cuts: 0 below the first, 1 on it, 2 between the first two, …"""
+    points = np.array([float(cut) for cut in cuts])
+    values = np.asarray(values, np.float64)
+    left = np.searchsorted(points, values, side="left")
+    on_cut = (left < len(points)) & (points[np.minimum(left, len(points) - 1)] == values) if len(points) else False
+    return 2 * left + on_cut
 
-            number = Decimal(repr(float(value)))
-            typed.append(canonical_number(number, cells.get(decl.name, ())))
-        elif decl.type == "boolean":
-            typed.append(bool(value))
-        else:
-            typed.append(decl.coerce(str(value)))
-    # Values with one canonical form share a code, so situations stay few.
+
+def _fact_codes(policy, values: np.ndarray, decl, cells) -> tuple[np.ndarray, list]:
+    """Codes per minute and the typed (canonical) value of each code, for one minute fact.
+
+    Values that answer every comparison of the policy alike share a code (numbers by their cell
+    between the constants the conditions use), so the situations asked of the rules stay few.
+    """
+    from .rules import canonical_number
+
+    if decl.type == "number":
+        cuts = cells.get(decl.name, ())
+        _, where, inverse = np.unique(_number_cells(values, cuts), return_index=True, return_inverse=True)
+        typed = [canonical_number(Decimal(repr(float(values[i]))), cuts) for i in where]
+        return inverse.reshape(-1), typed
+    distinct, inverse = np.unique(values, return_inverse=True)
+    typed = [bool(value) if decl.type == "boolean" else decl.coerce(str(value)) for value in distinct]
     canonical = {v: i for i, v in enumerate(dict.fromkeys(typed))}
     remap = np.array([canonical[v] for v in typed], np.int64)
     return remap[inverse.reshape(-1)], list(canonical)

@@ -201,7 +201,7 @@ def replay(policy_dir, *, minutes, start: str, end: str, under, incidents=None, 
         rows = [row for chunk in chunks for row in replay_chunk(spec, chunk)]
     rows.sort(key=lambda r: (r["account"], r["month"]))
     return {"under": amended.summary() | {"file": spec_under},
-            "months": [m.label for m in months], "rows_read": scan.rows_read,
+            "months": [m.label for m in months], "rows_read": scan.rows_read, "scanned_by": scan.scanner,
             "rows": rows, "totals": totals(rows, [m.label for m in months])}
 
 

@@ -35,6 +35,7 @@ class ScanResult:
     cells: dict = field(default_factory=dict)  # (account, month label) -> AccountMonth
     rows_read: int = 0
     naive_timestamps: int = 0
+    scanner: str = "pyarrow"  # or "duckdb"
 
 
 def _batches(path, problems: Problems):
@@ -76,27 +77,45 @@ def _batches(path, problems: Problems):
         raise InputError(f"{path}: cannot be read as {kind.upper()}: {str(exc).splitlines()[0]}") from None
 
 
+def minute_readings(policies) -> dict | None:
+    """The distinct ways the versions read a minute: (threshold, removes §5.10 failures) → a policy;
+    None when one of them counts quiet minutes as unavailable (then every row is a candidate)."""
+    if any(p.setting("availability", "no_traffic") == "unavailable" for p in policies):
+        return None
+    return {(p.unavailable_below, _removes_illegal(p)): p for p in policies}
+
+
 def candidate_mask(policies, requests, failures, illegal) -> np.ndarray:
     """Rows that are unavailable under at least one of the policies (all rows if one counts quiet minutes)."""
-    if any(p.setting("availability", "no_traffic") == "unavailable" for p in policies):
+    readings = minute_readings(policies)
+    if readings is None:
         return np.ones(len(requests), bool)
     keep = np.zeros(len(requests), bool)
-    # Versions that read minutes alike (same threshold, same §5.10 reading) need one pass between them.
-    readings = {(p.unavailable_below, _removes_illegal(p)): p for p in policies}
-    for (_, removes), policy in readings.items():
+    for (_, removes), policy in readings.items():  # versions that read minutes alike share one pass
         removed = illegal if removes else 0
         keep |= unavailable_mask(policy, requests - removed, failures - removed)
     return keep
 
 
 def scan_minutes(path, timezone: str, months: list, policies: list, progress=None) -> ScanResult:
-    """Stream ``path`` once; keep, per account and Service Month in ``months``, totals and candidate rows."""
+    """Stream ``path`` once; keep, per account and Service Month in ``months``, totals and candidate rows.
+
+    A clean Parquet file with zone-aware timestamps is scanned by DuckDB on every core when it is
+    installed (``SLAPOLICY_SCAN=arrow`` turns that off); anything DuckDB finds wrong, and every other
+    file, goes through the pyarrow reader, whose messages name each bad row.
+    """
     import os
 
     path = str(path)
     if not os.path.isfile(path):
         raise InputError(f"{path}: no such file")
     check_input_size(path)
+    if os.environ.get("SLAPOLICY_SCAN", "auto") != "arrow":
+        from .scan_duckdb import scan_with_duckdb
+
+        fast = scan_with_duckdb(path, timezone, months, policies)
+        if fast is not None:
+            return fast
     bounds = np.array([m.epoch_minutes(timezone)[0] for m in months] + [months[-1].epoch_minutes(timezone)[1]], np.int64)
     span_start, span_end = int(bounds[0]), int(bounds[-1])
     problems = Problems(path, "minutes")

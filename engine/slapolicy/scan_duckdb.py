@@ -1,0 +1,99 @@
+"""The replay scan done by DuckDB, for clean Parquet files: one aggregate query and one filter query.
+
+DuckDB does the per-minute work on every core — checks, Service Month buckets, counts,
+duplicate detection, the candidate rows — and hands Python only the small result, the
+same :class:`~slapolicy.scan.ScanResult` the pyarrow scan builds. It answers None (and
+the pyarrow scan runs, naming every bad row) when DuckDB is not installed, the file is not
+Parquet with zone-aware timestamps and integer counts, or any row is wrong.
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+
+INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER"}
+NUMBER_TYPES = INTEGER_TYPES | {"FLOAT", "DOUBLE"}
+
+
+def _columns(connection, path: str) -> dict | None:
+    described = connection.execute("DESCRIBE SELECT * FROM read_parquet(?)", [path]).fetchall()
+    types = {name: kind for name, kind, *_ in described}
+    if types.get("account") != "VARCHAR" or types.get("minute") != "TIMESTAMP WITH TIME ZONE":
+        return None
+    if types.get("requests") not in INTEGER_TYPES or types.get("failures") not in INTEGER_TYPES:
+        return None
+    if "illegal_number_failures" in types and types["illegal_number_failures"] not in INTEGER_TYPES:
+        return None
+    if "peak_qps" in types and types["peak_qps"] not in NUMBER_TYPES:
+        return None
+    return types
+
+
+def _unavailable_sql(policy, removes_illegal: bool) -> str:
+    """The integer test of unavailable_mask in SQL: 100·den·(r − f) < num·r and r > 0, on normal requests."""
+    threshold = Fraction(policy.unavailable_below)
+    r, f = ("(r - i)", "(f - i)") if removes_illegal else ("r", "f")
+    return f"({r} > 0 AND {100 * threshold.denominator} * ({r} - {f}) < {threshold.numerator} * {r})"
+
+
+def scan_with_duckdb(path: str, timezone: str, months: list, policies: list):
+    try:
+        import duckdb
+    except ImportError:
+        return None
+    if not path.lower().endswith((".parquet", ".pq")):
+        return None
+    from .scan import ScanResult, _assemble, minute_readings
+
+    connection = duckdb.connect()
+    try:
+        types = _columns(connection, path)
+        if types is None:
+            return None
+        bounds = [m.epoch_minutes(timezone)[0] for m in months] + [months[-1].epoch_minutes(timezone)[1]]
+        first, last = bounds[0], bounds[-1]
+        illegal = "coalesce(illegal_number_failures, 0)" if "illegal_number_failures" in types else "0"
+        peak = "peak_qps::DOUBLE" if "peak_qps" in types else "NULL::DOUBLE"
+        month_case = "CASE " + " ".join(f"WHEN m < {b} THEN {k}" for k, b in enumerate(bounds[1:])) + " END"
+        rows = f"""
+            SELECT trim(account) AS a, epoch(minute)::BIGINT AS s, epoch(minute)::BIGINT // 60 AS m,
+                   requests::BIGINT AS r, failures::BIGINT AS f, {illegal}::BIGINT AS i, {peak} AS q
+            FROM read_parquet(?)"""
+        inside = f"m >= {first} AND m < {last}"
+        aggregate = connection.execute(f"""
+            WITH t AS ({rows})
+            SELECT a, CASE WHEN {inside} THEN {month_case} END AS k, count(*),
+                   count(*) FILTER (r > 0), count(*) FILTER (r - i > 0), coalesce(sum(i), 0), count(*) FILTER (i > 0),
+                   count(*) FILTER (a IS NULL OR a = '' OR s IS NULL OR r IS NULL OR f IS NULL OR r < 0 OR f < 0
+                                    OR i < 0 OR f > r OR i > f OR s % 60 <> 0 OR isnan(q) OR isinf(q) OR q < 0),
+                   bit_count(bitstring_agg(CASE WHEN {inside} THEN m - {first} END, 0, {last - first - 1}))
+            FROM t GROUP BY ALL""", [path]).fetchall()
+        if any(bad for *_, bad, _ in aggregate):
+            return None  # the pyarrow scan will name every bad row
+        readings = minute_readings(policies)
+        wanted = "TRUE" if readings is None else " OR ".join(
+            _unavailable_sql(policy, removes) for (_, removes), policy in readings.items())
+        candidates = connection.execute(f"""
+            WITH t AS ({rows})
+            SELECT a, {month_case} AS k, m, r, f, i, q FROM t WHERE {inside} AND ({wanted})""", [path]).fetchnumpy()
+    except duckdb.Error:
+        return None  # an overflow, an unreadable file: the pyarrow scan says what is wrong
+    finally:
+        connection.close()
+    result = ScanResult(months, scanner="duckdb")
+    totals = {}
+    for account, index, n, traffic_all, traffic_normal, illegal_sum, illegal_minutes, _, distinct in aggregate:
+        result.rows_read += n
+        if index is None:
+            continue
+        if distinct != n:
+            return None  # a minute listed twice: the pyarrow scan names the rows
+        totals[(account, int(index))] = np.array([n, traffic_all, traffic_normal, int(illegal_sum), illegal_minutes])
+    peak = candidates["q"]
+    peak = peak.filled(np.nan) if isinstance(peak, np.ma.MaskedArray) else np.asarray(peak, np.float64)
+    piece = (np.asarray(candidates["a"], dtype=object).astype(str), *(
+        np.asarray(candidates[key], np.int64) for key in ("k", "m", "r", "f", "i")), peak.astype(np.float64),
+        "peak_qps" in types)
+    _assemble(result, totals, [piece] if len(piece[0]) else [], months)
+    return result
