@@ -14,9 +14,14 @@ examples:
   slapolicy validate policies/ccc                      schema + lint of every version
   slapolicy test policies/ccc                          run the examples inside the clauses
   slapolicy show policies/ccc --month 2019-03          the version in force and its terms
-  slapolicy diff policies/ccc/2019-01-01.yaml policies/ccc/drafts/standard-99.95.yaml
-  slapolicy evaluate policies/ccc --minutes m.csv --month 2019-03 --billing b.csv
+  slapolicy diff policies/ccc/2019-01-01.yaml policies/ccc/drafts/2027-01-01-standard-99.95.yaml
+  slapolicy evaluate policies/ccc --minutes m.csv --month 2019-03 --billing b.csv --format text
+  slapolicy claim policies/ccc claim.json --minutes m.csv --billing b.csv --format text
+  slapolicy replay policies/ccc --minutes m.parquet --from 2019-01 --to 2019-06 \
+      --under policies/ccc/drafts/2027-01-01-standard-99.95.yaml --billing b.csv --format html > report.html
   slapolicy demo                                       all of it on shipped example data
+
+Each COMMAND --help says more; docs/ has the policy format, the API and the hooks.
 """
 
 

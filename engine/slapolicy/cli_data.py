@@ -130,6 +130,12 @@ def cmd_demo(args) -> int:
 
 
 def add_commands(command) -> None:
+    p = command("months", cmd_months, "the Service Months of a service term (§1.2) and their total minutes (§1.6)",
+                "Each natural month inside the term is its own Service Month; a term starting or ending\n"
+                "inside a month gives a partial first or last one. Total minutes = days × 1440.")
+    p.add_argument("--start", required=True, metavar="YYYY-MM-DD", help="first day of the service term")
+    p.add_argument("--end", required=True, metavar="YYYY-MM-DD", help="last day of the service term (inclusive)")
+    p.add_argument("--json", action="store_true", help="print JSON")
     p = command("evaluate", cmd_evaluate, "evaluate a Service Month: availability, exclusions, compensation",
                 "For each account: unavailable minutes (§1.5), exclusions by clause (§5), availability (§2.1),\n"
                 "the standard (§2.2), the tier and the compensation (§3), with a trace citing each clause.\n"
@@ -156,9 +162,9 @@ def add_commands(command) -> None:
                 "failure_records?, term_start?, term_end?}")
     p.add_argument("policy_dir", metavar="POLICY_DIR")
     p.add_argument("claim", metavar="CLAIM.json")
-    p.add_argument("--minutes", required=True, metavar="FILE")
-    p.add_argument("--incidents", metavar="FILE")
-    p.add_argument("--notices", metavar="FILE")
+    p.add_argument("--minutes", required=True, metavar="FILE", help="the provider's per-minute records (they prevail)")
+    p.add_argument("--incidents", metavar="FILE", help="list of {id, start, end, cause, account?}")
+    p.add_argument("--notices", metavar="FILE", help="list of {id, kind, published_at, start, end, account?}")
     p.add_argument("--billing", metavar="FILE", help="needed to compute an amount (and the §6.1 cap)")
     p.add_argument("--ledger", metavar="DB", help="SQLite ledger (default: $XDG_DATA_HOME/slapolicy/ledger.sqlite)")
     p.add_argument("--now", metavar="TIMESTAMP", help="the time of the decision, with offset (default: now)")
@@ -170,13 +176,13 @@ def add_commands(command) -> None:
                 "account and month the difference and the clauses whose change caused it, with totals.\n"
                 "The minutes file is streamed once. --format html writes one self-contained report.")
     p.add_argument("policy_dir", metavar="POLICY_DIR")
-    p.add_argument("--minutes", required=True, metavar="FILE")
-    p.add_argument("--from", dest="start", required=True, metavar="YYYY-MM")
-    p.add_argument("--to", dest="end", required=True, metavar="YYYY-MM")
+    p.add_argument("--minutes", required=True, metavar="FILE", help="minutes of every account (CSV, JSON Lines, Parquet)")
+    p.add_argument("--from", dest="start", required=True, metavar="YYYY-MM", help="first Service Month")
+    p.add_argument("--to", dest="end", required=True, metavar="YYYY-MM", help="last Service Month")
     p.add_argument("--under", required=True, metavar="F", help="the amended version (policy file)")
-    p.add_argument("--incidents", metavar="FILE")
-    p.add_argument("--notices", metavar="FILE")
-    p.add_argument("--billing", metavar="FILE")
+    p.add_argument("--incidents", metavar="FILE", help="list of {id, start, end, cause, account?}")
+    p.add_argument("--notices", metavar="FILE", help="list of {id, kind, published_at, start, end, account?}")
+    p.add_argument("--billing", metavar="FILE", help="account, month, monthly_fee, offset (amounts need it)")
     p.add_argument("--workers", type=int, metavar="N", help="evaluate in N local processes")
     p.add_argument("--dask", metavar="ADDRESS", help="evaluate on the Dask cluster at ADDRESS (tcp://host:8786)")
     p.add_argument("--format", choices=("json", "text", "html"), default="json")
@@ -190,9 +196,3 @@ def add_commands(command) -> None:
     p.add_argument("--format", choices=("json", "text"), default="text")
 
     command("demo", cmd_demo, "run the main jobs on the shipped policy and example data")
-    p = command("months", cmd_months, "the Service Months of a service term (§1.2) and their total minutes (§1.6)",
-                "Each natural month inside the term is its own Service Month; a term starting or ending\n"
-                "inside a month gives a partial first or last one. Total minutes = days × 1440.")
-    p.add_argument("--start", required=True, metavar="YYYY-MM-DD", help="first day of the service term")
-    p.add_argument("--end", required=True, metavar="YYYY-MM-DD", help="last day of the service term (inclusive)")
-    p.add_argument("--json", action="store_true", help="print JSON")
