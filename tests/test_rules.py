@@ -74,3 +74,16 @@ def test_a_ruleset_is_registered_once_per_name():
 def test_no_match_is_a_normal_answer():
     ruleset = ruleset_for(f"none_{uuid.uuid4().hex}", [("5.12", Compare("notice.kind", "equals", "maintenance"))])
     assert ruleset.match({"notice.kind": "none"}) == ()
+
+
+def test_more_than_1024_distinct_situations_use_one_session():
+    """durable-rules refuses the 1025th live session; the adapter reuses one session per ruleset."""
+    from slapolicy.rules import session_stats
+
+    kinds = [f"kind_{n}" for n in range(1100)]
+    ruleset = ruleset_for(f"many_{uuid.uuid4().hex}", [("5.12", Compare("notice.kind", "equals", "kind_7"))])
+    for kind in kinds:  # 1100 distinct situations: 1100 calls into durable-rules
+        assert ruleset.match({"notice.kind": kind}) == (("5.12",) if kind == "kind_7" else ())
+    assert ruleset.matches_run == 1100
+    stats = session_stats()
+    assert stats["facts_held"] == 0 and stats["sessions"] <= stats["rulesets"]
