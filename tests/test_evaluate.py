@@ -262,3 +262,13 @@ def test_account_names_are_trimmed_and_merged(tmp_path):
             {"account": "a ", "minute": "2019-03-01T10:01", "requests": 100, "failures": 2}]
     e = one(tmp_path, rows, "2019-03")
     assert (e["account"], e["unavailable_minutes"]) == ("a", 2)
+
+
+def test_a_window_is_cited_only_when_its_facts_made_the_clause_apply(tmp_path):
+    notices = write_yaml(tmp_path / "notices.yaml", [{"id": "N-late", "kind": "maintenance", "published_at": "2019-03-15T16:30",
+                                                      "start": "2019-03-15T16:00", "end": "2019-03-15T17:00"}])
+    e = one(tmp_path, minute_rows("a", "2019-03-15T16:00", 10, 420, 42), "2019-03", notices=notices)
+    assert e["excluded_minutes"] == {"5.7": 10}
+    detail = next(s["detail"] for s in e["trace"] if s["clause"] == "§5.7" and s["step"] == "exclusion")
+    assert detail == ("10 minute(s) excluded (minute data: (minute.concurrency_qps ≥ 5.0 and "
+                      "minute.customer_prior_notice = false))")

@@ -149,7 +149,8 @@ def _fact_codes(policy, values: np.ndarray, decl, cells) -> tuple[np.ndarray, li
 
 
 def exclusions(policy, manager, context: EvaluationContext, unavailable: UnavailableMinutes, trace: list):
-    """For each unavailable minute, the clause it is attributed to (or None), and per-clause sources."""
+    """For each unavailable minute, the index (in policy.minute_clauses) of the clause it is attributed to, or
+    -1; how many minutes each clause applied to; and the inputs (incident, notice ids) that made it apply."""
     count = len(unavailable.minute)
     rounding = policy.setting("exclusions", "window_rounding")
     windows = [w for result in manager.hook.slapolicy_window_facts(policy=policy, context=context) for w in result]
@@ -175,7 +176,7 @@ def exclusions(policy, manager, context: EvaluationContext, unavailable: Unavail
         first, last = _window_bounds(window, rounding)
         membership[:, j] = (unavailable.minute >= first) & (unavailable.minute < last)
     key = np.column_stack(columns + [membership.astype(np.int64)]) if (columns or windows) else np.zeros((count, 1), np.int64)
-    combos, first_minute, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    combos, inverse = np.unique(key, axis=0, return_inverse=True)
     inverse = inverse.reshape(-1)
     attributed = np.full(count, -1, np.int64)  # index into policy.minute_clauses
     applied_counts = defaultdict(int)
@@ -189,14 +190,15 @@ def exclusions(policy, manager, context: EvaluationContext, unavailable: Unavail
         base.update(minute_facts)
         covering = [windows[j] for j in range(len(windows)) if row[len(names) + j]]
         found: dict[str, set] = {}
-        for clause_id in policy.ruleset.match(base):
+        from_minute_data = set(policy.ruleset.match(base))
+        for clause_id in from_minute_data:
             found.setdefault(clause_id, set()).add(("minute data", None))
-            # (the trace shows the clause's condition for minute-data exclusions)
         for window in covering:
             situation = dict(base)
             situation.update({k: policy.facts[k].coerce(v) for k, v in window.facts.items() if k in policy.facts})
             for clause_id in policy.ruleset.match(situation):
-                found.setdefault(clause_id, set()).add((window.source, window.id))
+                if clause_id not in from_minute_data:  # cite a window only when its facts made the clause apply
+                    found.setdefault(clause_id, set()).add((window.source, window.id))
         applied = [cid for cid in found if cid in order]
         if not applied:
             continue
