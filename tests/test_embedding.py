@@ -4,6 +4,7 @@ import json
 import shutil
 import sys
 import threading
+import time
 
 import pytest
 
@@ -92,11 +93,15 @@ def test_reload_while_requests_run_serves_each_from_one_snapshot(data, tmp_path)
     shutil.copy(PUBLISHED, family / "2019-01-01.yaml")
     shutil.copy(POLICIES / "versions.lock", family / "versions.lock")
     engine = Engine(family)
-    results, stop = [], threading.Event()
+    results, errors, stop = [], [], threading.Event()
 
     def evaluate():
-        while not stop.is_set():
-            results.append(engine.evaluate(minutes=data["minutes"], month="2024-03", accounts=["acct-9"])["evaluations"][0])
+        try:
+            while not stop.is_set():
+                results.append(engine.evaluate(minutes=data["minutes"], month="2024-03",
+                                               accounts=["acct-9"])["evaluations"][0])
+        except Exception as exc:  # noqa: BLE001
+            errors.append(repr(exc))
 
     threads = [threading.Thread(target=evaluate) for _ in range(4)]
     for t in threads:
@@ -108,11 +113,14 @@ def test_reload_while_requests_run_serves_each_from_one_snapshot(data, tmp_path)
 
     assert main(["lock", str(family)]) == 0
     engine.reload()
-    while not any(r["policy"]["version"] == "2024-01-01" for r in results[-4:]):
-        pass
+    deadline = time.monotonic() + 60
+    while not any(r["policy"]["version"] == "2024-01-01" for r in results[-4:]) and not errors \
+            and time.monotonic() < deadline:
+        time.sleep(0.01)
     stop.set()
     for t in threads:
         t.join()
+    assert errors == []
     versions = {r["policy"]["version"] for r in results}
     assert versions == {"2019-01-01", "2024-01-01"}
     for r in results:  # the standard applied is the one of the version reported
