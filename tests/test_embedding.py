@@ -257,3 +257,27 @@ def test_audit_of_a_missing_ledger(cli, tmp_path):
     result = cli("audit", tmp_path / "none.sqlite")
     assert result.code == 1
     assert "no such ledger" in result.err
+
+
+def test_services_can_hand_in_data_instead_of_files(data, tmp_path):
+    import pyarrow.csv as pacsv
+
+    engine = Engine(POLICIES, ledger=tmp_path / "ledger.sqlite")
+    from_files = engine.evaluate(minutes=data["minutes"], month="2024-03", notices=data["notices"], billing=data["billing"])
+    table = pacsv.read_csv(data["minutes"])  # minute typed as a naive timestamp: read in the policy's timezone
+    bills = [{"account": f"acct-{a}", "month": "2024-03", "monthly_fee": f"{100 + a}.00", "offset": "0.00"} for a in range(10)]
+    notices = [{"id": "N-1", "kind": "maintenance", "published_at": "2024-03-01T00:00",
+                "start": "2024-03-20T12:00", "end": "2024-03-20T12:10"}]
+    from_memory = engine.evaluate(minutes=table, month="2024-03", notices=notices, billing=bills)
+    strip = lambda result: [{k: v for k, v in e.items() if k != "trace"} for e in result["evaluations"]]  # noqa: E731
+    assert strip(from_memory) == strip(from_files)
+    rows = [{"account": "acct-1", "minute": "2024-03-05T10:00", "requests": 100, "failures": 120}]
+    with pytest.raises(Exception, match=r"\(in memory\): row 1, column 'failures': 120 failures exceed 100 requests"):
+        engine.evaluate(minutes=rows, month="2024-03")
+    decision = engine.decide_claim(claim_of("acct-9"), minutes=table, billing=bills, now=dt.datetime(2024, 5, 1, tzinfo=UTC))
+    assert decision["decision"] == "approved"
+    from slapolicy.audit import audit_ledger
+
+    (entry,) = audit_ledger(tmp_path / "ledger.sqlite")["decisions"]
+    assert entry["status"] == "unverifiable"
+    assert "input minutes was handed in memory, not as a file: it cannot be read again" in entry["notes"]

@@ -56,6 +56,10 @@ def _recheck(record: dict, replica: Ledger, policy_dir) -> dict:
         if entry is None:
             files[name] = None
             continue
+        if entry["path"] is None:
+            notes.append(f"input {name} was handed in memory, not as a file: it cannot be read again")
+            files[name] = None
+            continue
         path = Path(entry["path"])
         if not path.exists():
             notes.append(f"input {name} {path} no longer exists")

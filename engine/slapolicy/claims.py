@@ -313,6 +313,25 @@ def _shift(month: str, delta: int) -> str:
 
 # ---------------------------------------------------------------------------- the decision
 
+def input_record(source) -> dict | None:
+    """What the ledger keeps of an input: its path and sha256, or for data handed in memory only a digest."""
+    if source is None:
+        return None
+    if isinstance(source, (str, Path)):
+        return {"path": str(Path(source).resolve()), "sha256": file_digest(source)}
+    import pyarrow as pa
+
+    if isinstance(source, (list, tuple)):
+        payload = json.dumps(list(source), sort_keys=True, default=str).encode()
+    else:
+        table = source if isinstance(source, pa.Table) else pa.Table.from_pandas(source)
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+        payload = sink.getvalue().to_pybytes()
+    return {"path": None, "sha256": hashlib.sha256(payload).hexdigest()}
+
+
 def file_digest(path) -> str | None:
     if path is None:
         return None
@@ -382,9 +401,8 @@ def decide_claim(policy_dir, claim_data: dict, *, minutes, incidents=None, notic
     from . import __version__
 
     inputs = {"claim": claim.raw, "policy_dir": str(family.path.resolve()), "engine": __version__,
-              "now": now.isoformat(), "files": {name: {"path": str(Path(path).resolve()), "sha256": file_digest(path)} if path else None
-                                             for name, path in (("minutes", minutes), ("incidents", incidents),
-                                                                ("notices", notices), ("billing", billing))}}
+              "now": now.isoformat(), "files": {name: input_record(source) for name, source in (
+                  ("minutes", minutes), ("incidents", incidents), ("notices", notices), ("billing", billing))}}
     inputs_digest = hashlib.sha256(json.dumps([policy.sha256, inputs["files"], claim.digest], sort_keys=True,
                                               default=str).encode()).hexdigest()
     decided_at = now.astimezone(dt.timezone.utc).isoformat()

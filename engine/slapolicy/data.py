@@ -86,6 +86,41 @@ def _format(path: Path) -> str:
     raise InputError(f"{path}: unknown format {suffix or '(no extension)'}; use .csv, .jsonl or .parquet")
 
 
+IN_MEMORY = "(in memory)"
+
+
+def in_memory_table(data, columns: tuple[str, ...], optional: tuple[str, ...] = ()):
+    """A pyarrow Table, a pandas DataFrame or a list of dicts given by a caller of the API, as a table."""
+    import pyarrow as pa
+
+    if isinstance(data, list):
+        if not all(isinstance(row, dict) for row in data):
+            raise InputError(f"{IN_MEMORY}: expected a list of objects (one per row)")
+        names = list(dict.fromkeys(key for row in data for key in row))
+        data = pa.table({name: pa.array([None if row.get(name) is None else str(row[name]) for row in data], pa.string())
+                         for name in names}) if data else pa.table({name: pa.array([], pa.string()) for name in columns})
+    elif not isinstance(data, pa.Table):
+        try:
+            data = pa.Table.from_pandas(data)
+        except (TypeError, AttributeError, pa.ArrowException):
+            raise InputError(f"{IN_MEMORY}: expected a file path, a pyarrow Table, a DataFrame or a list of rows, "
+                             f"not {type(data).__name__}") from None
+    names = column_names(data.schema, IN_MEMORY)
+    missing = [name for name in columns if name not in names]
+    if missing:
+        raise InputError(f"{IN_MEMORY}: missing column(s) {', '.join(missing)} (found: {', '.join(names) or 'none'})")
+    return data.select([name for name in columns + optional if name in names]), None
+
+
+def table_of(source, columns: tuple[str, ...], optional: tuple[str, ...] = ()):
+    """(table, line offset, name for messages) of a file path or of data handed in by the API."""
+    if isinstance(source, (str, Path)):
+        table, line_offset = read_table(source, columns, optional)
+        return table, line_offset, str(source)
+    table, line_offset = in_memory_table(source, columns, optional)
+    return table, line_offset, IN_MEMORY
+
+
 def read_table(path: str | Path, columns: tuple[str, ...], optional: tuple[str, ...] = ()):
     """Read a CSV / JSON Lines / Parquet file as a pyarrow Table of the named columns.
 
@@ -358,9 +393,11 @@ def check_minute_table(table, timezone: str, problems: Problems, line_offset) ->
     return MinuteColumns(accounts, account_index, minute, requests, failures, illegal, peak, has_peak, naive)
 
 
-def read_minutes(path: str | Path, timezone: str) -> Minutes:
-    table, line_offset = read_table(path, MINUTE_COLUMNS, OPTIONAL_MINUTE_COLUMNS)
-    problems = Problems(str(path), "minutes")
+def read_minutes(path, timezone: str) -> Minutes:
+    """Minutes from a file (CSV, JSON Lines, Parquet) or, through the API, a pyarrow Table, a DataFrame or
+    a list of dicts."""
+    table, line_offset, name = table_of(path, MINUTE_COLUMNS, OPTIONAL_MINUTE_COLUMNS)
+    problems = Problems(name, "minutes")
     c = check_minute_table(table, timezone, problems, line_offset)
     order, duplicate_at = _sort_order(c.account_index, c.minute)
     for position in duplicate_at[:MAX_REPORTED]:
@@ -377,7 +414,7 @@ def read_minutes(path: str | Path, timezone: str) -> Minutes:
     starts = np.searchsorted(account_index, np.arange(len(c.accounts) + 1, dtype=account_index.dtype))
     return Minutes(accounts=[str(a) for a in c.accounts], account_index=account_index, minute=minute,
                    requests=requests, failures=failures, illegal=illegal, peak_qps=peak,
-                   has_peak_qps=c.has_peak_qps, naive_timestamps=c.naive, source=str(path), starts=starts)
+                   has_peak_qps=c.has_peak_qps, naive_timestamps=c.naive, source=name, starts=starts)
 
 
 def _sort_order(account_index: np.ndarray, minute: np.ndarray):
@@ -557,11 +594,20 @@ def _ids(entries, problems: Problems) -> None:
             seen.setdefault(key, index)
 
 
-def read_incidents(path: str | Path, policy, causes=None) -> list[Incident]:
+def _entries(source, kind: str) -> tuple[list, str]:
+    """The entries of a YAML/JSON list file, or a list handed in by the API."""
+    if isinstance(source, (str, Path)):
+        return read_list(source, kind), str(source)
+    if not isinstance(source, (list, tuple)):
+        raise InputError(f"{IN_MEMORY}: {kind} must be a file path or a list of objects, not {type(source).__name__}")
+    return list(source), IN_MEMORY
+
+
+def read_incidents(path, policy, causes=None) -> list[Incident]:
     """Incidents whose causes are those the policy declares (or ``causes``, for several versions at once)."""
     causes = tuple(causes or policy.causes)
-    entries = read_list(path, "incidents")
-    problems = Problems(str(path), "incidents")
+    entries, path = _entries(path, "incidents")
+    problems = Problems(path, "incidents")
     incidents = []
     for index, entry in enumerate(entries, start=1):
         if not _check_keys(entry, ("id", "start", "end", "cause"), ("account", "description"), str(path), problems, index):
@@ -580,9 +626,9 @@ def read_incidents(path: str | Path, policy, causes=None) -> list[Incident]:
     return incidents
 
 
-def read_notices(path: str | Path, timezone: str) -> list[Notice]:
-    entries = read_list(path, "notices")
-    problems = Problems(str(path), "notices")
+def read_notices(path, timezone: str) -> list[Notice]:
+    entries, path = _entries(path, "notices")
+    problems = Problems(path, "notices")
     notices = []
     for index, entry in enumerate(entries, start=1):
         if not _check_keys(entry, ("id", "kind", "published_at", "start", "end"), ("account", "description"),
@@ -624,9 +670,9 @@ class BillingRow:
         return self.monthly_fee - self.offset
 
 
-def read_billing(path: str | Path) -> dict[tuple[str, str], BillingRow]:
-    table, line_offset = read_table(path, BILLING_COLUMNS)
-    problems = Problems(str(path), "billing")
+def read_billing(path) -> dict[tuple[str, str], BillingRow]:
+    table, line_offset, name = table_of(path, BILLING_COLUMNS)
+    problems = Problems(name, "billing")
     columns = {name: _strings(table, name) for name in BILLING_COLUMNS}
     rows: dict[tuple[str, str], BillingRow] = {}
     first_row: dict[tuple[str, str], int] = {}

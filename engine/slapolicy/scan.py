@@ -105,7 +105,10 @@ def scan_minutes(path, timezone: str, months: list, policies: list, progress=Non
     file, goes through the pyarrow reader, whose messages name each bad row.
     """
     import os
+    from pathlib import Path
 
+    if not isinstance(path, (str, Path)):
+        raise InputError("replay streams its minutes from a file (CSV, JSON Lines or Parquet), not from data in memory")
     path = str(path)
     if not os.path.isfile(path):
         raise InputError(f"{path}: no such file")
