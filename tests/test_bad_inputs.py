@@ -148,3 +148,26 @@ def test_bom_and_crlf_are_accepted(cli, tmp_path):
     result = cli("evaluate", POLICIES, "--minutes", path, "--month", "2019-03")
     assert result.code == 0, result.err
     assert result.json()["evaluations"][0]["unavailable_minutes"] == 1
+
+
+def test_local_times_skipped_or_repeated_by_a_clock_change_need_an_offset(cli, tmp_path):
+    from conftest import PUBLISHED
+
+    berlin = tmp_path / "drafts" / "berlin.yaml"
+    berlin.parent.mkdir()
+    berlin.write_text(PUBLISHED.read_text().replace("status: published", "status: draft")
+                      .replace("value: Asia/Singapore", "value: Europe/Berlin"))
+    rows = [dict(GOOD, minute="2024-03-31T01:59"), dict(GOOD, minute="2024-03-31T02:30"),
+            dict(GOOD, minute="2024-03-31T03:00"), dict(GOOD, minute="2024-10-27T02:30"),
+            dict(GOOD, minute="2024-10-27T02:30+01:00")]
+    minutes = write_csv(tmp_path / "minutes.csv", rows)
+    result = cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2024-03", "--policy-file", berlin)
+    assert result.code == 1
+    assert (f"{minutes}: row 2 (line 3), column 'minute': 2024-03-31T02:30 does not exist (the clocks moved forward) "
+            "in Europe/Berlin: give it a UTC offset") in result.err
+    assert (f"{minutes}: row 4 (line 5), column 'minute': 2024-10-27T02:30 happens twice (the clocks moved back) "
+            "in Europe/Berlin: give it a UTC offset") in result.err
+    assert "2 problem(s)" in result.err  # the one with an offset is placed
+    good = write_csv(tmp_path / "good.csv", [rows[0], rows[2], dict(GOOD, minute="2024-03-31T03:01", failures="2")])
+    (e,) = cli("evaluate", POLICIES, "--minutes", good, "--month", "2024-03", "--policy-file", berlin).json()["evaluations"]
+    assert (e["minutes_with_data"], e["unavailable_minutes"]) == (3, 1)

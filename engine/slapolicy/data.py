@@ -240,21 +240,54 @@ _STAMP = (r"^(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})[T ](?P<hm>[0-9]{2}:[0-9]{2})"
           r"(?::(?P<sec>[0-9]{2}(?:\.[0-9]+)?))?(?P<off>Z|[+-][0-9]{2}:?[0-9]{2})?$")
 
 
-def local_to_utc_minutes(local_minutes: np.ndarray, timezone: str) -> np.ndarray:
-    """Wall-clock minutes (as if UTC) of ``timezone`` → true UTC epoch minutes.
+def _offset(wall: dt.datetime, zone, fold: int) -> int:
+    return int(wall.replace(tzinfo=zone, fold=fold).utcoffset().total_seconds()) // 60
 
-    The offset is looked up once per distinct local hour (a month has at most 745), not
-    per minute.
+
+def local_to_utc_minutes(local_minutes: np.ndarray, timezone: str):
+    """Wall-clock minutes (as if UTC) of ``timezone`` → (true UTC epoch minutes, wall times that do not
+    exist — clocks moved forward —, wall times that exist twice — clocks moved back).
+
+    The offset is looked up once per distinct local hour (a month has at most 745); only an hour
+    with a clock change is looked at minute by minute.
     """
+    empty = np.zeros(len(local_minutes), bool)
     if len(local_minutes) == 0:
-        return local_minutes
+        return local_minutes, empty, empty.copy()
     zone = ZoneInfo(timezone)
+    epoch = dt.datetime(1970, 1, 1)
     hours, inverse = np.unique(local_minutes // 60, return_inverse=True)
+    inverse = inverse.reshape(-1)
     offsets = np.empty(len(hours), np.int64)
+    changing = []
     for i, hour in enumerate(hours):
-        wall = dt.datetime(1970, 1, 1) + dt.timedelta(hours=int(hour))
-        offsets[i] = int(wall.replace(tzinfo=zone).utcoffset().total_seconds()) // 60
-    return local_minutes - offsets[inverse.reshape(-1)]
+        start = epoch + dt.timedelta(hours=int(hour))
+        seen = {_offset(wall, zone, fold) for wall in (start, start + dt.timedelta(minutes=59)) for fold in (0, 1)}
+        if len(seen) == 1:
+            offsets[i] = seen.pop()
+        else:  # the clocks change within this hour
+            offsets[i] = 0
+            changing.append(i)
+    shift = offsets[inverse]
+    missing, twice = empty, empty.copy()
+    if changing:
+        missing = empty.copy()
+        for i in changing:
+            rows = np.flatnonzero(inverse == i)
+            for minute in np.unique(local_minutes[rows]):
+                wall = epoch + dt.timedelta(minutes=int(minute))
+                first, second = _offset(wall, zone, 0), _offset(wall, zone, 1)
+                at = rows[local_minutes[rows] == minute]
+                shift[at] = first
+                if first != second:
+                    utc = wall - dt.timedelta(minutes=first)
+                    back = utc + dt.timedelta(minutes=_offset_at_utc(utc, zone))
+                    (missing if back != wall else twice)[at] = True
+    return local_minutes - shift, missing, twice
+
+
+def _offset_at_utc(utc: dt.datetime, zone) -> int:
+    return int(utc.replace(tzinfo=dt.timezone.utc).astimezone(zone).utcoffset().total_seconds()) // 60
 
 
 def parse_minute_column(table, name: str, timezone: str, problems: Problems, line_offset):
@@ -267,7 +300,9 @@ def parse_minute_column(table, name: str, timezone: str, problems: Problems, lin
         if column.type.tz is None:  # naive Parquet timestamps are local time of the policy
             seconds = column.cast(pa.timestamp("s")).cast(pa.int64()).to_numpy(zero_copy_only=False)
             _check_seconds(seconds, name, problems, line_offset)
-            return local_to_utc_minutes(seconds // 60, timezone), len(seconds)
+            utc, missing, twice = local_to_utc_minutes(seconds // 60, timezone)
+            _report_wall_times(missing, twice, seconds // 60, timezone, name, problems, line_offset)
+            return utc, len(seconds)
         seconds = column.cast(pa.timestamp("s", tz="UTC")).cast(pa.int64()).to_numpy(zero_copy_only=False)
         _check_seconds(seconds, name, problems, line_offset)
         return seconds // 60, 0
@@ -298,12 +333,27 @@ def parse_minute_column(table, name: str, timezone: str, problems: Problems, lin
     problems.total += max(0, int(nonzero.sum()) - MAX_REPORTED)
     naive = offsets == ""
     result = np.empty(len(local_minutes), np.int64)
-    result[naive] = local_to_utc_minutes(local_minutes[naive], timezone)
+    utc, missing, twice = local_to_utc_minutes(local_minutes[naive], timezone)
+    result[naive] = utc
+    rows = np.flatnonzero(naive)
+    _report_wall_times(np.isin(np.arange(len(result)), rows[missing]), np.isin(np.arange(len(result)), rows[twice]),
+                       local_minutes, timezone, name, problems, line_offset)
     if (~naive).any():
         distinct, inverse = np.unique(offsets[~naive].astype(str), return_inverse=True)
         shift = np.array([_offset_minutes(text) for text in distinct], np.int64)
         result[~naive] = local_minutes[~naive] - shift[inverse.reshape(-1)]
     return result, int(naive.sum())
+
+
+def _report_wall_times(missing, twice, local_minutes, timezone, name, problems, line_offset) -> None:
+    """Local times the clock skipped or showed twice cannot be placed without an offset."""
+    for mask, why in ((missing, "does not exist (the clocks moved forward)"),
+                      (twice, "happens twice (the clocks moved back)")):
+        for row in np.flatnonzero(mask)[:MAX_REPORTED]:
+            wall = dt.datetime(1970, 1, 1) + dt.timedelta(minutes=int(local_minutes[row]))
+            problems.add(int(row) + 1, name, f"{wall:%Y-%m-%dT%H:%M} {why} in {timezone}: give it a UTC offset",
+                         _line(int(row) + 1, line_offset))
+        problems.total += max(0, int(np.sum(mask)) - MAX_REPORTED)
 
 
 def _offset_minutes(text: str) -> int:
