@@ -53,3 +53,10 @@ def test_api_evaluate_is_exported(tmp_path):
     import slapolicy
 
     assert callable(slapolicy.evaluate)
+
+
+def test_the_package_exports_the_main_jobs():
+    import slapolicy
+
+    for name in ("Engine", "PolicyDirectory", "load_policy", "evaluate", "decide_claim", "replay", "service_months"):
+        assert callable(getattr(slapolicy, name)), name

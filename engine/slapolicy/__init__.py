@@ -6,15 +6,21 @@ The Python API (every result is plain, JSON-serialisable data)::
     policies = PolicyDirectory("policies/ccc")
     policy = policies.in_force("2019-03")          # the version in force for a Service Month
     result = evaluate("policies/ccc", minutes="minutes.csv", month="2019-03", billing="billing.csv")
+    decision = decide_claim("policies/ccc", claim_dict, minutes="minutes.csv", billing="billing.csv")
+    report = replay("policies/ccc", minutes="minutes.csv", start="2019-01", end="2019-06", under="draft.yaml")
+
+Services that share one instance between threads use :class:`Engine` (docs/api.md).
 """
 from .api import evaluate
+from .claims import decide_claim
 from .engine import Engine
+from .replay import replay
 from .calendar import ServiceMonth, calendar_month, service_months
 from .errors import Diagnostic, InputError, NoVersionInForce, PolicyError, SlapolicyError
 from .policy import Policy, PolicyDirectory, load_policy, read_policy, schema
 
 __all__ = [
     "Diagnostic", "Engine", "InputError", "NoVersionInForce", "Policy", "PolicyDirectory", "PolicyError", "ServiceMonth",
-    "SlapolicyError", "calendar_month", "evaluate", "load_policy", "read_policy", "schema", "service_months",
+    "SlapolicyError", "calendar_month", "decide_claim", "evaluate", "load_policy", "replay", "read_policy", "schema", "service_months",
 ]
 __version__ = "0.1.0"
