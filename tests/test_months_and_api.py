@@ -49,12 +49,6 @@ def test_api_loads_a_directory_and_resolves_versions():
         family.in_force("2018-12")
 
 
-def test_api_evaluate_is_exported(tmp_path):
-    import slapolicy
-
-    assert callable(slapolicy.evaluate)
-
-
 def test_the_package_exports_the_main_jobs():
     import slapolicy
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 from .calendar import service_month_in
 from .data import read_billing, read_incidents, read_minutes, read_notices
@@ -39,7 +38,3 @@ def evaluate(policy_dir, *, minutes, month: str, incidents=None, notices=None, b
                                  manager=manager)
     return {"evaluations": evaluations}
 
-
-def policy_family(policy_dir: str | Path) -> PolicyDirectory:
-    """Load a policy directory (published versions, checked) for repeated use."""
-    return _family(policy_dir).check()

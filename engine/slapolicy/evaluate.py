@@ -6,6 +6,7 @@ minutes: a month of 44,640 minutes with a 30-minute outage asks at most a few qu
 """
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
@@ -184,10 +185,10 @@ def exclusions(policy, manager, context: EvaluationContext, unavailable: Unavail
     order = {clause.id: i for i, clause in enumerate(policy.minute_clauses)}
     sizes = np.bincount(inverse, minlength=len(combos))
     names = sorted(supplied)
+    defaults = policy.complete_facts({})
     for combo_index, row in enumerate(combos):
-        minute_facts = {name: values_of[name][int(row[i])] for i, name in enumerate(names)}
-        base = policy.complete_facts({})
-        base.update(minute_facts)
+        base = dict(defaults)
+        base.update({name: values_of[name][int(row[i])] for i, name in enumerate(names)})
         covering = [windows[j] for j in range(len(windows)) if row[len(names) + j]]
         found: dict[str, set] = {}
         from_minute_data = set(policy.ruleset.match(base))
@@ -320,6 +321,7 @@ def _on_grid(columns, flagged: np.ndarray, first: int, last: int):
     return spread, mask
 
 
+@functools.lru_cache(maxsize=64)  # once per policy version, not once per account-month
 def _illegal_number_clause(policy):
     """The request clause (§5.10) that removes illegal-number failures, if the policy has one and reads it so."""
     if not policy.request_clauses or "request.failure_reason" not in policy.facts:

@@ -205,12 +205,6 @@ class Policy:
     def request_clauses(self) -> tuple[Clause, ...]:
         return tuple(c for c in self.clauses if c.acts_on == "requests")
 
-    def clause(self, clause_id: str) -> Clause:
-        for clause in self.clauses:
-            if clause.id == clause_id:
-                return clause
-        raise KeyError(clause_id)
-
     def default_facts(self) -> dict:
         return {name: decl.coerce(decl.default) for name, decl in self.facts.items()}
 
