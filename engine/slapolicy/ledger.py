@@ -13,8 +13,11 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import time
 from decimal import Decimal
 from pathlib import Path
+
+OPEN_TIMEOUT_SECONDS = 60
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -61,15 +64,32 @@ class Ledger:
         if not create and not self.path.exists():
             raise LedgerError(f"{self.path}: no such ledger")
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + OPEN_TIMEOUT_SECONDS
+        while True:
+            try:
+                self._db = self._open()
+                return
+            except sqlite3.OperationalError as exc:
+                # Switching a new file to WAL needs a moment alone with it, and SQLite answers "locked" at once
+                # (no busy wait) while another connection opens the same new ledger: wait and try again.
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise LedgerError(f"{self.path}: not a slapolicy ledger ({exc})") from None
+                time.sleep(0.01)
+            except sqlite3.DatabaseError as exc:
+                raise LedgerError(f"{self.path}: not a slapolicy ledger ({exc})") from None
+
+    def _open(self):
+        db = sqlite3.connect(self.path, timeout=OPEN_TIMEOUT_SECONDS, isolation_level=None)
         try:
-            self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-            self._db.execute("PRAGMA busy_timeout = 60000")
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA foreign_keys = ON")
-            self._db.executescript(SCHEMA)
-            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
-        except sqlite3.DatabaseError as exc:
-            raise LedgerError(f"{self.path}: not a slapolicy ledger ({exc})") from None
+            db.execute(f"PRAGMA busy_timeout = {OPEN_TIMEOUT_SECONDS * 1000}")
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA foreign_keys = ON")
+            db.executescript(SCHEMA)
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        return db
 
     def close(self) -> None:
         self._db.close()
