@@ -139,14 +139,46 @@ def _fact_codes(policy, values: np.ndarray, decl, cells) -> tuple[np.ndarray, li
 
     if decl.type == "number":
         cuts = cells.get(decl.name, ())
-        _, where, inverse = np.unique(_number_cells(values, cuts), return_index=True, return_inverse=True)
+        where, inverse = _distinct(_number_cells(values, cuts))
         typed = [canonical_number(Decimal(repr(float(values[i]))), cuts) for i in where]
-        return inverse.reshape(-1), typed
-    distinct, inverse = np.unique(values, return_inverse=True)
+        return inverse, typed
+    where, inverse = _distinct(values)
+    distinct = values[where]
     typed = [bool(value) if decl.type == "boolean" else decl.coerce(str(value)) for value in distinct]
     canonical = {v: i for i, v in enumerate(dict.fromkeys(typed))}
     remap = np.array([canonical[v] for v in typed], np.int64)
-    return remap[inverse.reshape(-1)], list(canonical)
+    return remap[inverse], list(canonical)
+
+
+def _distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(index of the first row of each distinct value, code of each row), codes in sorted order of the values.
+
+    Most months' unavailable minutes share one value of a fact (one outage, one cause): that case
+    is answered without sorting.
+    """
+    if len(values) and (values == values[0]).all():
+        return np.zeros(1, np.int64), np.zeros(len(values), np.int64)
+    _, where, inverse = np.unique(values, return_index=True, return_inverse=True)
+    return where, inverse.reshape(-1)
+
+
+def _combinations(columns: list, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of the code columns (combos, one row each) and each minute's combo.
+
+    Codes are small non-negative integers, so a row folds into one integer (mixed radix) and
+    the distinct rows are found among plain integers instead of rows of a 2-D array.
+    """
+    if not columns:
+        return np.zeros((1 if count else 0, 0), np.int64), np.zeros(count, np.int64)
+    radices = [int(column.max()) + 1 if len(column) else 1 for column in columns]
+    if np.prod([float(r) for r in radices]) >= 2 ** 62:
+        combos, inverse = np.unique(np.column_stack(columns).astype(np.int64), axis=0, return_inverse=True)
+        return combos, inverse.reshape(-1)
+    folded = np.zeros(count, np.int64)
+    for column, radix in zip(columns, radices):
+        folded = folded * radix + column
+    where, inverse = _distinct(folded)
+    return np.column_stack([np.asarray(column, np.int64)[where] for column in columns]), inverse
 
 
 def exclusions(policy, manager, context: EvaluationContext, unavailable: UnavailableMinutes, trace: list):
@@ -176,9 +208,7 @@ def exclusions(policy, manager, context: EvaluationContext, unavailable: Unavail
     for j, window in enumerate(windows):
         first, last = _window_bounds(window, rounding)
         membership[:, j] = (unavailable.minute >= first) & (unavailable.minute < last)
-    key = np.column_stack(columns + [membership.astype(np.int64)]) if (columns or windows) else np.zeros((count, 1), np.int64)
-    combos, inverse = np.unique(key, axis=0, return_inverse=True)
-    inverse = inverse.reshape(-1)
+    combos, inverse = _combinations(columns + [membership[:, j] for j in range(len(windows))], count)
     attributed = np.full(count, -1, np.int64)  # index into policy.minute_clauses
     applied_counts = defaultdict(int)
     sources = defaultdict(set)
@@ -214,15 +244,31 @@ def exclusions(policy, manager, context: EvaluationContext, unavailable: Unavail
 
 # ---------------------------------------------------------------------------- the month
 
-def evaluate_account_month(policy, service_month: ServiceMonth, account: str, rows: MonthMinutes, *,
-                           incidents=(), notices=(), billing=None, manager=None, version_reason: str = "",
-                           naive_timestamps: int = 0, keep_minutes: bool = False, totals: MonthTotals | None = None) -> dict:
-    """Everything the SLA says about one account's Service Month, with a trace citing the clauses."""
+@dataclass
+class MinutesOutcome:
+    """What one account's minutes say in one Service Month (§1.5, §5.10, §5), before the standard and tiers.
+
+    Two versions that read minutes alike (:func:`slapolicy.policy.reads_minutes_alike`) share it:
+    replay computes it once for the version in force and the amended one.
+    """
+
+    steps: list  # trace entries
+    with_data: int
+    raw_unavailable: int
+    excluded_by: dict
+    counted: int
+    unavailable_minute: np.ndarray  # epoch minutes, sorted
+    attributed: np.ndarray  # per unavailable minute: index into policy.minute_clauses, or -1
+
+
+def classify_minutes(policy, service_month: ServiceMonth, account: str, rows: MonthMinutes, *, incidents=(),
+                     notices=(), manager=None, naive_timestamps: int = 0,
+                     totals: MonthTotals | None = None) -> MinutesOutcome:
+    """Unavailable minutes (§1.5), the §5.10 removal, and the exclusions (§5) with their trace steps."""
     from .plugins import get_manager
 
     manager = manager or get_manager()
     trace: list = []
-    _step(trace, "version", "§6.2", version_reason or f"evaluated under version {policy.version}")
     total = service_month.total_minutes
     _step(trace, "service_month", "§1.2, §1.6",
           f"{service_month.start} to {service_month.end}: {service_month.days} days × 1440 = {total} minutes")
@@ -263,26 +309,50 @@ def evaluate_account_month(policy, service_month: ServiceMonth, account: str, ro
     if raw_unavailable:
         view = UnavailableMinutes(minute_values, req, fail, ill, peak, rows.has_peak_qps)
         attributed, applied_counts, sources = exclusions(policy, manager, context, view, trace)
-        for index, clause in enumerate(policy.minute_clauses):
-            excluded = int((attributed == index).sum())
-            if excluded:
-                excluded_by[clause.id] = excluded
-            also = applied_counts.get(clause.id, 0) - excluded
-            if excluded:
-                cited = ", ".join(f"{s} {i}" if i else f"{s}: {describe(clause.condition)}"
-                                  for s, i in sorted(sources.get(clause.id, ()), key=str))
-                detail = f"{excluded} minute(s) excluded ({cited})"
-                if also:
-                    detail += f"; it also applied to {also} minute(s) attributed to another clause"
-                _step(trace, "exclusion", clause.ref, detail)
-            elif also:
-                _step(trace, "exclusion", clause.ref,
-                      f"applied to {also} minute(s), each attributed to another clause ({policy.ref('exclusions', 'attribution')})")
+        excluded_by = _exclusion_steps(policy, attributed, applied_counts, sources, trace)
     excluded_total = sum(excluded_by.values())
     counted = raw_unavailable - excluded_total
     _step(trace, "unavailable_minutes", policy.ref("exclusions"),
           f"{raw_unavailable} unavailable − {excluded_total} excluded = {counted} counted against the provider")
+    return MinutesOutcome(trace, with_data, raw_unavailable, excluded_by, counted, minute_values, attributed)
 
+
+def _exclusion_steps(policy, attributed, applied_counts: dict, sources: dict, trace: list) -> dict:
+    """Minutes excluded per clause id, with a trace step for every clause that applied."""
+    excluded_by = {}
+    per_clause = np.bincount(attributed[attributed >= 0], minlength=len(policy.minute_clauses))
+    for index, clause in enumerate(policy.minute_clauses):
+        excluded = int(per_clause[index])
+        also = applied_counts.get(clause.id, 0) - excluded
+        if excluded:
+            excluded_by[clause.id] = excluded
+            cited = ", ".join(f"{s} {i}" if i else f"{s}: {describe(clause.condition)}"
+                              for s, i in sorted(sources.get(clause.id, ()), key=str))
+            detail = f"{excluded} minute(s) excluded ({cited})"
+            if also:
+                detail += f"; it also applied to {also} minute(s) attributed to another clause"
+            _step(trace, "exclusion", clause.ref, detail)
+        elif also:
+            _step(trace, "exclusion", clause.ref,
+                  f"applied to {also} minute(s), each attributed to another clause ({policy.ref('exclusions', 'attribution')})")
+    return excluded_by
+
+
+def evaluate_account_month(policy, service_month: ServiceMonth, account: str, rows: MonthMinutes, *,
+                           incidents=(), notices=(), billing=None, manager=None, version_reason: str = "",
+                           naive_timestamps: int = 0, keep_minutes: bool = False, totals: MonthTotals | None = None,
+                           outcome: MinutesOutcome | None = None) -> dict:
+    """Everything the SLA says about one account's Service Month, with a trace citing the clauses.
+
+    ``outcome``: the minutes already classified under a version that reads minutes alike (replay).
+    """
+    trace: list = []
+    _step(trace, "version", "§6.2", version_reason or f"evaluated under version {policy.version}")
+    if outcome is None:
+        outcome = classify_minutes(policy, service_month, account, rows, incidents=incidents, notices=notices,
+                                   manager=manager, naive_timestamps=naive_timestamps, totals=totals)
+    trace.extend(dict(step) for step in outcome.steps)
+    total, counted = service_month.total_minutes, outcome.counted
     availability = Fraction(total - counted, total) * 100
     places = policy.display_decimals
     shown = percent_text(availability, places, policy.setting("availability", "display_rounding"))
@@ -292,16 +362,17 @@ def evaluate_account_month(policy, service_month: ServiceMonth, account: str, ro
         "account": account,
         "service_month": service_month.as_dict(),
         "policy": policy.summary(),
-        "minutes_with_data": with_data,
-        "raw_unavailable_minutes": raw_unavailable,
+        "minutes_with_data": outcome.with_data,
+        "raw_unavailable_minutes": outcome.raw_unavailable,
         "unavailable_minutes": counted,
-        "excluded_minutes": excluded_by,
+        "excluded_minutes": dict(outcome.excluded_by),
         "availability_percent": shown,
     }
     result.update(_compensation(policy, availability, billing, trace, account, service_month))
     result["trace"] = trace
     if keep_minutes:
-        result["_minutes"] = {"unavailable": minute_values - first, "attributed": attributed}
+        first = service_month.epoch_minutes(policy.timezone)[0]
+        result["_minutes"] = {"unavailable": outcome.unavailable_minute - first, "attributed": outcome.attributed}
     return result
 
 

@@ -228,6 +228,29 @@ class Policy:
     def summary(self) -> dict:
         return {"id": self.id, "version": self.version, "sha256": self.sha256}
 
+    @cached_property
+    def minutes_reading(self) -> str:
+        """A digest of every part of the document that decides which minutes are unavailable and excluded:
+        all of it except the metadata, the standard, the display of availability, compensation and claims."""
+        kept = {key: value for key, value in self.raw.items() if key not in NOT_READING_MINUTES}
+        kept["availability"] = {key: value for key, value in self.raw["availability"].items()
+                                if key not in ("standard", "display_decimals", "display_rounding")}
+        return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()
+
+
+# Top-level parts of a policy that say nothing about how minutes are read (§1.5) or excluded (§5).
+NOT_READING_MINUTES = ("version", "status", "effective_from", "amends", "description", "title", "source",
+                       "compensation", "claims")
+
+
+def reads_minutes_alike(one: Policy, other: Policy) -> bool:
+    """Whether two versions classify every minute the same way, so one classification serves both.
+
+    Minute-fact plugins are given the policy; they are expected to read only the parts kept in
+    :attr:`Policy.minutes_reading` (docs/plugins.md says so).
+    """
+    return one.minutes_reading == other.minutes_reading
+
 
 def _build(doc: YamlDocument, path: str, sha256: str) -> tuple[Policy | None, list[Diagnostic]]:
     data = doc.data
