@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
+import os
 import sys
 import tempfile
 import time
@@ -106,7 +108,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--small", action="store_true", help="20 accounts × 2 months")
     parser.add_argument("--workers", type=int, help="also pass --workers N to the replay")
+    parser.add_argument("--scan", choices=("auto", "duckdb", "arrow"), default="auto",
+                        help="which scan replay may use (SLAPOLICY_SCAN); auto picks the fastest that takes the file")
     args = parser.parse_args()
+    os.environ["SLAPOLICY_SCAN"] = args.scan
     accounts, months = (20, 2) if args.small else (200, 6)
     workdir = Path(tempfile.mkdtemp(prefix="slapolicy-replay-bench-"))
     path, billing = workdir / "minutes.parquet", billing_file(workdir / "billing.csv", accounts, months)
@@ -116,11 +121,16 @@ def main() -> int:
     try:
         run_duckdb(path, months)  # warm the file cache
         duck = min(run_duckdb(path, months) for _ in range(3))
-        ours, result = run_replay(path, billing, months, args.workers)
+        # The first replay also imports pyarrow.compute and jsonschema and loads the policies; both sides are
+        # then timed as the best of three runs in this process.
+        runs = [run_replay(path, billing, months, args.workers) for _ in range(3)]
+        first, ours, result = runs[0][0], min(t for t, _ in runs), runs[-1][1]
+        assert all(json.dumps(r["rows"]) == json.dumps(result["rows"]) for _, r in runs)
         overall = result["totals"]["overall"]
         print(f"DuckDB, bare baseline availability per account-month: {duck:7.2f} s  {rows / duck:14,.0f} minute-rows/s")
-        print(f"slapolicy replay (2 versions, exclusions, tiers, caps): {ours:7.2f} s  {rows / ours:14,.0f} minute-rows/s")
-        print(f"ratio slapolicy / DuckDB time: {ours / duck:.1f}×")
+        print(f"slapolicy replay (2 versions, exclusions, tiers, caps): {ours:7.2f} s  {rows / ours:14,.0f} minute-rows/s"
+              f"  (first run {first:.2f} s; scanned by {result['scanned_by']})")
+        print(f"ratio slapolicy / DuckDB time: {ours / duck:.2f}×")
         print(f"({overall['account_months']} account-months, {overall['changed']} changed, compensation "
               f"{overall['baseline_compensation']} → {overall['amended_compensation']})")
     finally:

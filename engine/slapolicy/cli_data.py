@@ -92,7 +92,7 @@ def cmd_replay(args) -> int:
     from .report import render_replay
 
     def show_progress(rows):
-        sys.stderr.write(f"\rread {rows:,} minute rows")
+        sys.stderr.write(f"\r\033[Kread {rows:,} minute rows")  # clear the line: a slower scan may start over
         sys.stderr.flush()
 
     progress = show_progress if sys.stderr.isatty() else None

@@ -120,9 +120,16 @@ def _window_bounds(window, rounding: str) -> tuple[int, int]:
     return int(-(-start // 60)), int(end // 60)
 
 
+@functools.lru_cache(maxsize=256)
+def _cut_points(cuts: tuple) -> np.ndarray:
+    points = np.array([float(cut) for cut in cuts])
+    points.flags.writeable = False
+    return points
+
+
 def _number_cells(values: np.ndarray, cuts: tuple) -> np.ndarray:
     """For each value, its cell among the sorted cuts: 0 below the first, 1 on it, 2 between the first two, …"""
-    points = np.array([float(cut) for cut in cuts])
+    points = _cut_points(cuts)
     values = np.asarray(values, np.float64)
     left = np.searchsorted(points, values, side="left")
     on_cut = (left < len(points)) & (points[np.minimum(left, len(points) - 1)] == values) if len(points) else False
@@ -424,7 +431,7 @@ def _illegal_numbers(policy, rows: MonthMinutes, totals: MonthTotals, trace: lis
 
 
 def _compensation(policy, availability: Fraction, billing, trace: list, account: str, service_month) -> dict:
-    standard = Fraction(policy.standard)
+    standard = policy.exact_standard
     met = availability >= standard if policy.standard_met_when == "at_least" else availability > standard
     standard_ref = policy.ref("availability", "standard")
     _step(trace, "standard", standard_ref,

@@ -102,15 +102,19 @@ class Tier:
     index: int
 
     def contains(self, availability_percent: Fraction) -> bool:
-        if self.lower is not None:
-            low = Fraction(self.lower)
+        low, high = self._exact_bounds
+        if low is not None:
             if availability_percent < low or (availability_percent == low and not self.lower_inclusive):
                 return False
-        if self.upper is not None:
-            high = Fraction(self.upper)
+        if high is not None:
             if availability_percent > high or (availability_percent == high and not self.upper_inclusive):
                 return False
         return True
+
+    @cached_property
+    def _exact_bounds(self) -> tuple:
+        """The bounds as Fractions, made once: every evaluation compares against them."""
+        return (None if self.lower is None else Fraction(self.lower), None if self.upper is None else Fraction(self.upper))
 
     def describe(self) -> str:
         parts = []
@@ -184,6 +188,10 @@ class Policy:
     @cached_property
     def standard(self) -> Decimal:
         return percent(self.setting("availability", "standard"))
+
+    @cached_property
+    def exact_standard(self) -> Fraction:
+        return Fraction(self.standard)
 
     @property
     def standard_met_when(self) -> str:

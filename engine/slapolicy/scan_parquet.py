@@ -235,14 +235,19 @@ def _account_runs(table, proven: str | None, count: int) -> list:
 
 
 def _check_minutes(minute: np.ndarray, runs: list, units_per_minute: int) -> None:
-    """Each run strictly increasing (so no minute listed twice) and every value on a whole minute."""
+    """Each run strictly increasing (so no minute listed twice) and every value on a whole minute.
+
+    Consecutive minutes step by exactly one minute; only the other steps (gaps, and the step from
+    one account's run to the next) are looked at one by one.
+    """
     step = np.subtract(minute[1:], minute[:-1], out=_scratch(len(minute) - 1))
-    for _, start, end in runs:
-        if not (step[start:end - 1] > 0).all():
-            raise Unsuitable("minutes out of order or repeated")
-    # Consecutive minutes step by exactly one minute; only the other steps need the (slow) remainder.
-    uneven = step[step != units_per_minute]
-    if minute[0] % units_per_minute or (len(uneven) and (uneven % units_per_minute).any()):
+    irregular = np.flatnonzero(step != units_per_minute)
+    between_runs = np.array([start - 1 for _, start, _ in runs[1:]], np.int64)
+    inside = irregular[~np.isin(irregular, between_runs)] if len(between_runs) else irregular
+    if (step[inside] <= 0).any():
+        raise Unsuitable("minutes out of order or repeated")
+    firsts = minute[[start for _, start, _ in runs]]
+    if (firsts % units_per_minute).any() or (step[inside] % units_per_minute).any():
         raise Unsuitable("a minute with seconds")
 
 
