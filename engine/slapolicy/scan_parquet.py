@@ -22,7 +22,9 @@ from fractions import Fraction
 import numpy as np
 
 MAX_GROUP_ROWS = 1 << 22  # a bigger row group would be held whole in memory: the streaming scans take it
-MAX_RUNS_PER_ROWS = 1 / 256  # more account runs than this per row means scattered accounts: hashing is better
+# More account runs per row group than this means accounts scattered through the file: hashing (DuckDB) is better.
+MAX_RUNS = 64
+MAX_RUNS_PER_ROWS = 1 / 256
 UNITS_PER_MINUTE = {"s": 60, "ms": 60_000, "us": 60_000_000, "ns": 60_000_000_000}
 
 
@@ -226,7 +228,7 @@ def _account_runs(table, proven: str | None, count: int) -> list:
     encoded = column.unify_dictionaries().combine_chunks() if column.num_chunks > 1 else column.chunk(0)
     codes = encoded.indices.to_numpy()
     change = np.flatnonzero(codes[1:] != codes[:-1]) + 1
-    if len(change) > count * MAX_RUNS_PER_ROWS + 1:
+    if len(change) + 1 > max(MAX_RUNS, count * MAX_RUNS_PER_ROWS):
         raise Unsuitable("accounts are scattered")
     dictionary = encoded.dictionary.to_pylist()
     starts = [0, *change.tolist()]
