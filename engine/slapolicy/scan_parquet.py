@@ -97,6 +97,8 @@ def _layout(source, path: str, months: list, timezone: str, policies: list) -> L
     for (threshold, removes), _ in readings.items():
         share = Fraction(threshold)
         coefficients.append(Reading(100 * share.denominator, share.numerator, removes))
+    if any(reading.c2 > reading.c1 for reading in coefficients):
+        return None  # above 100 % (the schema forbids it) a minute without failures could be unavailable
     per_minute = UNITS_PER_MINUTE[minute.unit]
     edges = [m.epoch_minutes(timezone)[0] for m in months] + [months[-1].epoch_minutes(timezone)[1]]
     metadata = source.metadata
