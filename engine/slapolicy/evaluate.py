@@ -100,14 +100,20 @@ class MonthTotals:
                    int(rows.illegal.sum()), int((rows.illegal > 0).sum()))
 
 
-def unavailable_mask(policy, requests: np.ndarray, failures: np.ndarray) -> np.ndarray:
-    """Success rate below the threshold (§1.5), compared in integers: (r − f)/r < p/100 ⇔ 100·den·(r − f) < num·r."""
+def unavailable_coefficients(policy) -> tuple[int, int]:
+    """§1.5 in integers: with the threshold p = num/den percent, (r − f)/r < p/100 ⇔ c1·(r − f) < c2·r,
+    c1 = 100·den, c2 = num. Every scan and the evaluation test minutes with these two numbers."""
     threshold = Fraction(policy.unavailable_below)
-    num, den = threshold.numerator, threshold.denominator
+    return 100 * threshold.denominator, threshold.numerator
+
+
+def unavailable_mask(policy, requests: np.ndarray, failures: np.ndarray) -> np.ndarray:
+    """Success rate below the threshold (§1.5), compared in integers (:func:`unavailable_coefficients`)."""
+    c1, c2 = unavailable_coefficients(policy)
     largest = int(requests.max()) if len(requests) else 0
-    if largest * 100 * den >= 2 ** 62:  # beyond int64: exact Python integers
-        return np.array([100 * den * (int(r) - int(f)) < num * int(r) for r, f in zip(requests, failures)], bool) & (requests > 0)
-    return (100 * den * (requests - failures) < num * requests) & (requests > 0)
+    if largest * c1 >= 2 ** 62:  # beyond int64: exact Python integers
+        return np.array([c1 * (int(r) - int(f)) < c2 * int(r) for r, f in zip(requests, failures)], bool) & (requests > 0)
+    return (c1 * (requests - failures) < c2 * requests) & (requests > 0)
 
 
 # ---------------------------------------------------------------------------- exclusions

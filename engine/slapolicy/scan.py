@@ -78,6 +78,17 @@ def _batches(path, problems: Problems):
         raise InputError(f"{path}: cannot be read as {kind.upper()}: {str(exc).splitlines()[0]}") from None
 
 
+def trimmed_names(raw_names) -> dict | None:
+    """raw account name → the name every reader uses (trimmed); None when a name is missing or blank, or two
+    names trim alike: the fast scans then step aside, and the pyarrow scan refuses or merges them row by row."""
+    if None in raw_names:
+        return None
+    trimmed = {name: name.strip() for name in raw_names}
+    if "" in trimmed.values() or len(set(trimmed.values())) < len(trimmed):
+        return None
+    return trimmed
+
+
 def minute_readings(policies) -> dict | None:
     """The distinct ways the versions read a minute: (threshold, removes §5.10 failures) → a policy;
     None when one of them counts quiet minutes as unavailable (then every row is a candidate)."""

@@ -8,9 +8,9 @@ Parquet with zone-aware timestamps and integer counts, or any row is wrong.
 """
 from __future__ import annotations
 
-from fractions import Fraction
-
 import numpy as np
+
+from .evaluate import unavailable_coefficients
 
 INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER"}
 NUMBER_TYPES = INTEGER_TYPES | {"FLOAT", "DOUBLE"}
@@ -31,10 +31,10 @@ def _columns(connection, path: str) -> dict | None:
 
 
 def _unavailable_sql(policy, removes_illegal: bool) -> str:
-    """The integer test of unavailable_mask in SQL: 100·den·(r − f) < num·r and r > 0, on normal requests."""
-    threshold = Fraction(policy.unavailable_below)
+    """The integer test of unavailable_mask in SQL: c1·(r − f) < c2·r and r > 0, on normal requests."""
+    c1, c2 = unavailable_coefficients(policy)
     r, f = ("(r - i)", "(f - i)") if removes_illegal else ("r", "f")
-    return f"({r} > 0 AND {100 * threshold.denominator} * ({r} - {f}) < {threshold.numerator} * {r})"
+    return f"({r} > 0 AND {c1} * ({r} - {f}) < {c2} * {r})"
 
 
 def scan_with_duckdb(path: str, timezone: str, months: list, policies: list):
@@ -44,7 +44,7 @@ def scan_with_duckdb(path: str, timezone: str, months: list, policies: list):
         return None
     if not path.lower().endswith((".parquet", ".pq")):
         return None
-    from .scan import ScanResult, _assemble, minute_readings
+    from .scan import ScanResult, _assemble, minute_readings, trimmed_names
 
     connection = duckdb.connect()
     try:
@@ -83,11 +83,8 @@ def scan_with_duckdb(path: str, timezone: str, months: list, policies: list):
         return None  # an overflow, an unreadable file: the pyarrow scan says what is wrong
     finally:
         connection.close()
-    # Account names are trimmed as the pyarrow reader trims them; two names that trim alike, or a blank
-    # one, go to the pyarrow scan, which merges or refuses them row by row.
-    raw_names = {row[0] for row in aggregate}
-    trimmed = {name: name.strip() for name in raw_names if name is not None}
-    if None in raw_names or "" in trimmed.values() or len(set(trimmed.values())) < len(trimmed):
+    trimmed = trimmed_names({row[0] for row in aggregate})
+    if trimmed is None:
         return None
     result = ScanResult(months, scanner="duckdb")
     totals = {}

@@ -17,9 +17,9 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from fractions import Fraction
-
 import numpy as np
+
+from .evaluate import unavailable_coefficients
 
 MAX_GROUP_ROWS = 1 << 22  # a bigger row group would be held whole in memory: the streaming scans take it
 # More account runs per row group than this means accounts scattered through the file: hashing (DuckDB) is better.
@@ -93,10 +93,7 @@ def _layout(source, path: str, months: list, timezone: str, policies: list) -> L
     readings = minute_readings(policies)
     if readings is None:
         return None  # quiet minutes count as unavailable: every row is a candidate, nothing to gain
-    coefficients = []
-    for (threshold, removes), _ in readings.items():
-        share = Fraction(threshold)
-        coefficients.append(Reading(100 * share.denominator, share.numerator, removes))
+    coefficients = [Reading(*unavailable_coefficients(policy), removes) for (_, removes), policy in readings.items()]
     if any(reading.c2 > reading.c1 for reading in coefficients):
         return None  # above 100 % (the schema forbids it) a minute without failures could be unavailable
     per_minute = UNITS_PER_MINUTE[minute.unit]
@@ -324,7 +321,7 @@ def _keep_rows(summary: GroupSummary, name: str, minute, offset: int, candidates
 def _merge(summaries: list, months: list, layout: Layout):
     """The ScanResult of all row groups, or None if a minute may be listed twice or names clash when trimmed."""
     from .evaluate import MonthMinutes, MonthTotals
-    from .scan import AccountMonth, ScanResult
+    from .scan import AccountMonth, ScanResult, trimmed_names
 
     totals, ranges, kept = {}, {}, {}
     for summary in summaries:
@@ -338,9 +335,9 @@ def _merge(summaries: list, months: list, layout: Layout):
         spans.sort()
         if any(later[0] <= earlier[1] for earlier, later in zip(spans, spans[1:])):
             return None
-    trimmed = {name: name.strip() for name, _ in totals}
-    if "" in trimmed.values() or len(set(trimmed.values())) < len(trimmed):
-        return None  # the pyarrow scan refuses blank names and merges names that trim alike
+    trimmed = trimmed_names({name for name, _ in totals})
+    if trimmed is None:
+        return None
     result = ScanResult(months, scanner="parquet row groups")
     result.rows_read = sum(summary.count for summary in summaries)
     has_peak = layout.has_peak and bool(kept)  # as the other scans: peak_qps is known when some row was kept
