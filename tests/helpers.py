@@ -18,6 +18,19 @@ def minute_rows(account, start: str, count: int, requests: int, failures: int, i
         yield row
 
 
+PUBLISHED = Path(__file__).resolve().parent.parent / "policies" / "ccc" / "2019-01-01.yaml"
+
+
+def draft_variant(directory: Path, old: str, new: str, name: str = "variant.yaml") -> Path:
+    """The published policy as a draft in ``directory/drafts/``, with ``old`` (which must occur) replaced by ``new``."""
+    text = PUBLISHED.read_text().replace("status: published", "status: draft")
+    assert old in text
+    path = directory / "drafts" / name
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(text.replace(old, new))
+    return path
+
+
 def write_csv(path: Path, rows, fields=None) -> Path:
     rows = list(rows)
     fields = fields or list(dict.fromkeys(k for row in rows for k in row))

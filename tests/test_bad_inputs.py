@@ -2,7 +2,7 @@
 import pytest
 
 from conftest import POLICIES
-from helpers import write_csv, write_yaml
+from helpers import draft_variant, write_csv, write_yaml
 
 GOOD = {"account": "a", "minute": "2019-03-01T10:00", "requests": "100", "failures": "1", "illegal_number_failures": "0"}
 
@@ -151,12 +151,7 @@ def test_bom_and_crlf_are_accepted(cli, tmp_path):
 
 
 def test_local_times_skipped_or_repeated_by_a_clock_change_need_an_offset(cli, tmp_path):
-    from conftest import PUBLISHED
-
-    berlin = tmp_path / "drafts" / "berlin.yaml"
-    berlin.parent.mkdir()
-    berlin.write_text(PUBLISHED.read_text().replace("status: published", "status: draft")
-                      .replace("value: Asia/Singapore", "value: Europe/Berlin"))
+    berlin = draft_variant(tmp_path, "value: Asia/Singapore", "value: Europe/Berlin", "berlin.yaml")
     rows = [dict(GOOD, minute="2024-03-31T01:59"), dict(GOOD, minute="2024-03-31T02:30"),
             dict(GOOD, minute="2024-03-31T03:00"), dict(GOOD, minute="2024-10-27T02:30"),
             dict(GOOD, minute="2024-10-27T02:30+01:00")]

@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-from conftest import POLICIES, PUBLISHED
-from helpers import minute_rows, write_csv
+from conftest import POLICIES
+from helpers import draft_variant, minute_rows, write_csv
 from slapolicy.calendar import ServiceMonth
 from slapolicy.claims import business_calendar, claim_window, decide_claim
 from slapolicy.errors import SlapolicyError
@@ -45,12 +45,7 @@ def test_a_public_holiday_shifts_the_opening(policy):
 def _variant(tmp_path, old, new):
     from slapolicy import load_policy
 
-    text = PUBLISHED.read_text().replace("status: published", "status: draft")
-    assert old in text
-    path = tmp_path / "drafts" / "variant.yaml"
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(text.replace(old, new))
-    return load_policy(path)
+    return load_policy(draft_variant(tmp_path, old, new))
 
 
 def test_a_chinese_make_up_working_day_counts(tmp_path):

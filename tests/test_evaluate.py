@@ -1,8 +1,8 @@
 """Evaluating a Service Month: the values SEMANTICS.md and the SLA fix, to the minute and the cent."""
 import pytest
 
-from conftest import DRAFT, POLICIES, PUBLISHED
-from helpers import minute_rows, write_csv, write_yaml
+from conftest import DRAFT, POLICIES
+from helpers import draft_variant, minute_rows, write_csv, write_yaml
 from slapolicy.api import evaluate
 
 
@@ -216,17 +216,8 @@ def test_the_result_is_json_serialisable(tmp_path):
                              "Service Month's first day 2019-03-01"}
 
 
-def _policy_variant(tmp_path, old, new):
-    text = PUBLISHED.read_text().replace("status: published", "status: draft")
-    assert old in text
-    path = tmp_path / "drafts" / "variant.yaml"
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(text.replace(old, new))
-    return path
-
-
 def test_no_traffic_reading_is_a_policy_setting(tmp_path):
-    variant = _policy_variant(tmp_path, "    value: available\n    reading: true", "    value: unavailable\n    reading: true")
+    variant = draft_variant(tmp_path, "    value: available\n    reading: true", "    value: unavailable\n    reading: true")
     rows = [{"account": "a", "minute": "2019-04-01T00:00", "requests": 100, "failures": 0}]
     e = one(tmp_path, rows, "2019-04", policy_file=variant)
     assert e["unavailable_minutes"] == 43199  # every minute without requests
@@ -235,14 +226,14 @@ def test_no_traffic_reading_is_a_policy_setting(tmp_path):
 def test_no_traffic_error_setting_refuses_gaps(tmp_path):
     from slapolicy.errors import InputError
 
-    variant = _policy_variant(tmp_path, "    value: available\n    reading: true", "    value: error\n    reading: true")
+    variant = draft_variant(tmp_path, "    value: available\n    reading: true", "    value: error\n    reading: true")
     with pytest.raises(InputError, match="43199 minute\\(s\\) without requests, and the policy's no_traffic setting is 'error'"):
         one(tmp_path, [{"account": "a", "minute": "2019-04-01T00:00", "requests": 100, "failures": 0}], "2019-04",
             policy_file=variant)
 
 
 def test_inward_window_rounding_counts_only_whole_minutes(tmp_path):
-    variant = _policy_variant(tmp_path, "    value: outward\n", "    value: inward\n")
+    variant = draft_variant(tmp_path, "    value: outward\n", "    value: inward\n")
     notices = write_yaml(tmp_path / "notices.yaml", [{
         "id": "N-1", "kind": "maintenance", "published_at": "2019-03-01T09:00",
         "start": "2019-03-20T12:00:30", "end": "2019-03-20T12:03:00"}])

@@ -6,7 +6,7 @@ import subprocess
 import pytest
 
 from conftest import DRAFT, POLICIES, REPO
-from helpers import minute_rows, write_csv
+from helpers import draft_variant, minute_rows, write_csv
 from slapolicy.api import evaluate
 from slapolicy.replay import replay
 
@@ -158,30 +158,19 @@ def test_html_report_renders_in_headless_chromium(cli, tmp_path):
     assert whites < image.width * image.height * 0.97
 
 
-def _draft_variant(tmp_path, old, new, name="variant.yaml"):
-    from conftest import PUBLISHED
-
-    text = PUBLISHED.read_text().replace("status: published", "status: draft")
-    assert old in text
-    path = tmp_path / "drafts" / name
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(text.replace(old, new))
-    return path
-
-
 def test_versions_share_the_classification_of_minutes_only_when_they_read_minutes_alike(tmp_path):
     from conftest import PUBLISHED
     from slapolicy.policy import load_policy, reads_minutes_alike
 
     published, draft = load_policy(PUBLISHED), load_policy(DRAFT)
-    laxer = load_policy(_draft_variant(tmp_path, 'value: "99%"\n    ref: "§1.5"', 'value: "95%"\n    ref: "§1.5"'))
-    richer = load_policy(_draft_variant(tmp_path, 'credit: "10%"', 'credit: "12%"', "richer.yaml"))
+    laxer = load_policy(draft_variant(tmp_path, 'value: "99%"\n    ref: "§1.5"', 'value: "95%"\n    ref: "§1.5"'))
+    richer = load_policy(draft_variant(tmp_path, 'credit: "10%"', 'credit: "12%"', "richer.yaml"))
     assert reads_minutes_alike(published, draft) and reads_minutes_alike(published, richer)
     assert not reads_minutes_alike(published, laxer)
 
 
 def test_an_amendment_that_reads_minutes_differently_is_classified_on_its_own(tmp_path):
-    laxer = _draft_variant(tmp_path, 'value: "99%"\n    ref: "§1.5"', 'value: "95%"\n    ref: "§1.5"')
+    laxer = draft_variant(tmp_path, 'value: "99%"\n    ref: "§1.5"', 'value: "95%"\n    ref: "§1.5"')
     result = replay(POLICIES, start="2019-03", end="2019-03", under=laxer, **INPUTS)
     expected = {e["account"]: e for e in evaluate(POLICIES, month="2019-03", policy_file=laxer, **INPUTS)["evaluations"]}
     baseline = {e["account"]: e for e in evaluate(POLICIES, month="2019-03", **INPUTS)["evaluations"]}
