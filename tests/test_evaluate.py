@@ -263,3 +263,18 @@ def test_a_window_is_cited_only_when_its_facts_made_the_clause_apply(tmp_path):
     detail = next(s["detail"] for s in e["trace"] if s["clause"] == "§5.7" and s["step"] == "exclusion")
     assert detail == ("10 minute(s) excluded (minute data: (minute.concurrency_qps ≥ 5.0 and "
                       "minute.customer_prior_notice = false))")
+
+
+@pytest.mark.parametrize("columns", [3, 70])  # 70 windows: 2^70 combinations do not fold into one integer
+def test_distinct_fact_combinations_are_those_of_the_rows(columns):
+    import numpy as np
+
+    from slapolicy.evaluate import _combinations
+
+    rng = np.random.default_rng(7)
+    codes = [rng.integers(0, 3, size=50) for _ in range(columns)]
+    combos, inverse = _combinations(codes, 50)
+    expected, expected_inverse = np.unique(np.column_stack(codes), axis=0, return_inverse=True)
+    assert combos.tolist() == expected.tolist()
+    assert inverse.tolist() == expected_inverse.reshape(-1).tolist()
+    assert (combos[inverse] == np.column_stack(codes)).all()

@@ -98,13 +98,13 @@ def _layout(source, path: str, months: list, timezone: str, policies: list) -> L
         return None  # above 100 % (the schema forbids it) a minute without failures could be unavailable
     per_minute = UNITS_PER_MINUTE[minute.unit]
     edges = [m.epoch_minutes(timezone)[0] for m in months] + [months[-1].epoch_minutes(timezone)[1]]
-    metadata = source.metadata
-    if any(metadata.row_group(g).num_rows > MAX_GROUP_ROWS for g in range(metadata.num_row_groups)):
+    groups = [source.metadata.row_group(g) for g in range(source.metadata.num_row_groups)]
+    if any(group.num_rows > MAX_GROUP_ROWS for group in groups):
         return None
+    account_column = schema.get_field_index("account")
     return Layout(path, np.array(edges, np.int64) * per_minute, per_minute, coefficients,
                   "illegal_number_failures" in types, "peak_qps" in types,
-                  [_proven_account(metadata.row_group(g), schema.get_field_index("account"))
-                   for g in range(metadata.num_row_groups)])
+                  [_proven_account(group, account_column) for group in groups])
 
 
 def _proven_account(row_group, column: int) -> str | None:
