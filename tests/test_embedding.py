@@ -50,6 +50,7 @@ def work(engine, data, i, ledger):
     return json.dumps(result, sort_keys=True)
 
 
+@pytest.mark.slow
 @pytest.mark.load
 def test_16_threads_x_500_operations_match_sequential_work(data, tmp_path):
     engine = Engine(POLICIES)
@@ -87,6 +88,7 @@ def test_16_threads_x_500_operations_match_sequential_work(data, tmp_path):
                                                                              "approved"]
 
 
+@pytest.mark.slow
 def test_reload_while_requests_run_serves_each_from_one_snapshot(data, tmp_path):
     family = tmp_path / "ccc"
     family.mkdir()

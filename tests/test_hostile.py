@@ -3,6 +3,8 @@ exit 1, and nothing written to the ledger."""
 import json
 import random
 
+import pytest
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -52,6 +54,7 @@ def mutate_policy(text: str, data) -> bytes:
     return raw[: data.draw(st.integers(0, len(raw)))]
 
 
+@pytest.mark.slow
 @FUZZ
 @given(st.data())
 def test_mutated_policies_never_crash_validate_or_test(tmp_path, data):
@@ -88,6 +91,7 @@ cell = st.sampled_from(["", "NaN", "inf", "-1", "1e309", "9999999999999999999999
                         "2019-03-12T10:00:30", "2019-13-01T00:00", "💥", "\"", "a,b", "\x00", "0", "100"]) | st.text(max_size=8)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(st.data())
 def test_mutated_minutes_never_crash_evaluate(tmp_path, data):
@@ -112,6 +116,7 @@ def test_mutated_minutes_never_crash_evaluate(tmp_path, data):
     assert_clean(run_cli("evaluate", POLICIES, "--minutes", path, "--month", "2019-03"), path)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(st.lists(st.fixed_dictionaries({}, optional={
     "id": junk, "start": junk, "end": junk, "cause": st.sampled_from(["provider", "customer_network"]) | junk,
@@ -137,6 +142,7 @@ value = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | j
                      lambda inner: st.lists(inner, max_size=3) | st.dictionaries(junk, inner, max_size=3), max_leaves=6)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(st.dictionaries(st.sampled_from(list(CLAIM) + ["term_start", "term_end", "colour"]), value, min_size=1, max_size=3),
        st.sampled_from(["json", "bytes", "not-object"]))

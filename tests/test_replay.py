@@ -96,6 +96,7 @@ def _json(**kwargs):
     return json.dumps(replay(POLICIES, start="2019-03", end="2019-03", under=DRAFT, **INPUTS, **kwargs), sort_keys=True)
 
 
+@pytest.mark.slow
 def test_local_workers_and_dask_give_byte_identical_json():
     from distributed import LocalCluster
 
@@ -105,6 +106,7 @@ def test_local_workers_and_dask_give_byte_identical_json():
         assert _json(dask=cluster.scheduler_address) == local
 
 
+@pytest.mark.slow
 def test_an_unreachable_dask_scheduler_is_a_clear_error(cli):
     result = cli("replay", POLICIES, "--minutes", INPUTS["minutes"], "--under", DRAFT, "--from", "2019-03", "--to", "2019-03",
                  "--dask", "tcp://127.0.0.1:9")

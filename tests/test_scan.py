@@ -242,6 +242,7 @@ def cells_of(result):
             for key, cell in result.cells.items()}
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(spec=accounts, order=st.sampled_from(["account", "minute", "as given"]), group=st.integers(1, 50))
 def test_every_scan_reads_any_clean_file_alike(tmp_path, monkeypatch, spec, order, group):
