@@ -15,6 +15,7 @@ examples:
   slapolicy test policies/ccc                          run the examples inside the clauses
   slapolicy show policies/ccc --month 2019-03          the version in force and its terms
   slapolicy diff policies/ccc/2019-01-01.yaml policies/ccc/drafts/2027-01-01-standard-99.95.yaml
+  slapolicy publish policies/ccc policies/ccc/drafts/my-amendment.yaml   check a draft, publish and lock it
   slapolicy evaluate policies/ccc --minutes m.csv --month 2019-03 --billing b.csv --format text
   slapolicy claim policies/ccc claim.json --minutes m.csv --billing b.csv --format text
   slapolicy replay policies/ccc --minutes m.parquet --from 2019-01 --to 2019-06 \
@@ -170,6 +171,23 @@ def cmd_lock(args) -> int:
     return 0
 
 
+def cmd_publish(args) -> int:
+    from .publish import publish
+
+    try:
+        published = publish(args.policy_dir, args.draft)
+    except PolicyError as exc:
+        for diagnostic in exc.diagnostics:
+            _out(str(diagnostic))
+        sys.stderr.write(f"not published: {len(exc.diagnostics)} problem(s); nothing was written\n")
+        return 1
+    for warning in published.warnings:
+        _out(str(warning))
+    _out(f"published {args.draft} as {published.path} (version {published.version}, sha256 {published.sha256[:16]}…), "
+         f"recorded in versions.lock")
+    return 0
+
+
 def _check_month(value: str, flag: str) -> None:
     import re
 
@@ -221,8 +239,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("lock", cmd_lock, "record the sha256 of newly published versions in versions.lock",
                 "Adds published versions not yet in versions.lock. Never rewrites a recorded entry:\n"
-                "a published version never changes.")
+                "a published version never changes. Refuses (writing nothing) while `validate`\n"
+                "reports an error in the family. `publish` checks a draft and locks it in one step.")
     p.add_argument("policy_dir", metavar="POLICY_DIR")
+
+    p = command("publish", cmd_publish, "check a draft and publish it as a version, or write nothing",
+                "Checks DRAFT.yaml (schema, linter, examples, version label equal to effective_from,\n"
+                "effective_from after every published version, amends naming the latest), then writes\n"
+                "POLICY_DIR/<effective_from>.yaml with status: published and records it in versions.lock.\n"
+                "On any problem it lists every reason and writes nothing.")
+    p.add_argument("policy_dir", metavar="POLICY_DIR")
+    p.add_argument("draft", metavar="DRAFT.yaml")
 
     _add_data_commands(command)
     return parser

@@ -132,9 +132,11 @@ def lint_dates(policy) -> list[Diagnostic]:
                                         f"file is named {Path(policy.path).name} but effective_from is {policy.effective_from}: "
                                         f"a published version is named {policy.effective_from}.yaml"))
         if policy.version != policy.effective_from.isoformat():
+            # An error: two published versions could otherwise carry one label (a copy with only
+            # effective_from changed), and every report names versions by label.
             found.append(doc.diagnostic(("version",), "version-label",
-                                        f"version {policy.version!r} differs from effective_from {policy.effective_from}",
-                                        severity="warning"))
+                                        f"version is {policy.version!r}; a published version is labelled by its "
+                                        f"effective_from: write version: \"{policy.effective_from}\""))
     if policy.status == "draft" and not in_drafts:
         found.append(doc.diagnostic(("status",), "draft-published",
                                     "a draft belongs under drafts/, not among the published versions"))
@@ -164,7 +166,8 @@ def lint_directory(directory) -> list[Diagnostic]:
         recorded = lock.get(file.name)
         if recorded is None:
             found.append(Diagnostic(str(file), 1, 1, "error", "unlocked",
-                                    f"published version not recorded in {LOCK_FILE}; run `slapolicy lock {directory.path}`"))
+                                    f"published version not recorded in {LOCK_FILE}: publish drafts with `slapolicy publish "
+                                    f"{directory.path} DRAFT.yaml`, or record this file with `slapolicy lock {directory.path}`"))
         elif recorded != digest:
             found.append(Diagnostic(str(file), 1, 1, "error", "published-changed",
                                     f"published version changed: sha256 {digest[:12]}… differs from {recorded[:12]}… in {LOCK_FILE}. "

@@ -1,0 +1,159 @@
+"""``slapolicy publish``: check a draft and publish it as a version of its family, or write nothing.
+
+Publishing is the one step between a draft (``policies/<family>/drafts/*.yaml``, ``status:
+draft``) and a published version (``policies/<family>/<effective_from>.yaml``, recorded in
+``versions.lock``). It refuses, listing every reason at once, when:
+
+- the draft fails the schema or the linter, or one of its examples gives another answer;
+- its ``version`` label is not its ``effective_from`` date (every published version is
+  labelled by the day it takes effect, so no two can share a label);
+- its ``effective_from`` is not after every published version's (a version is never
+  slipped in before one already in force);
+- ``amends:`` names something other than the latest published version (the draft was
+  written from an older text);
+- the family itself has errors (an edited published file, a broken version).
+
+On success the draft's text is written unchanged except ``status: published`` (comments
+kept), and the lock records it. The written file and the lock are each replaced whole
+(temporary file, then rename), under an exclusive lock on the family directory, so that
+two publishers never interleave; see docs/policy-format.md.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .errors import Diagnostic, PolicyError
+from .policy import LOCK_FILE, PolicyDirectory, read_policy
+from .versions_lock import family_lock, write_lock
+
+
+@dataclass(frozen=True)
+class Published:
+    """What :func:`publish` wrote: the version's file, its label, date and sha256, and the warnings seen."""
+
+    path: Path
+    version: str
+    effective_from: str
+    sha256: str
+    warnings: list[Diagnostic] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"path": str(self.path), "version": self.version, "effective_from": self.effective_from,
+                "sha256": self.sha256, "warnings": [w.as_dict() for w in self.warnings]}
+
+
+def published_text(text: str) -> str:
+    """The draft's text with its top-level ``status`` set to ``published``; every other byte kept."""
+    from .yamlsource import _ComposeOnly
+
+    root = yaml.compose(text, Loader=_ComposeOnly)
+    for key, value in root.value:
+        if key.value == "status":
+            return text[: value.start_mark.index] + "published" + text[value.end_mark.index:]
+    raise ValueError("the document has no status")
+
+
+def _draft_checks(directory: PolicyDirectory, policy) -> list[Diagnostic]:
+    """What publishing asks beyond `validate`: the label, the date, what it amends, the examples."""
+    from .policy_examples import run_examples
+
+    doc, found = policy.doc, []
+    effective = policy.effective_from.isoformat()
+    if policy.version != effective:
+        found.append(doc.diagnostic(("version",), "version-label",
+                                    f"version is {policy.version!r}; a published version is labelled by its "
+                                    f"effective_from: write version: \"{effective}\""))
+    later = [p for p in directory.versions if p.effective_from >= policy.effective_from]
+    for other in later:
+        found.append(doc.diagnostic(("effective_from",), "not-after-published",
+                                    f"effective_from {effective} is not after published version {other.version} "
+                                    f"(effective {other.effective_from}): a new version takes effect after every "
+                                    "published one"))
+    if (directory.path / f"{effective}.yaml").exists() and not later:
+        found.append(doc.diagnostic(("effective_from",), "file-exists",
+                                    f"{directory.path / (effective + '.yaml')} already exists"))
+    latest = directory.versions[-1] if directory.versions else None
+    amends = policy.raw.get("amends")
+    if latest is not None and amends is None:
+        found.append(doc.diagnostic(("version",), "amends-missing",
+                                    f"no amends: say which version this one amends (the latest is {latest.version})",
+                                    severity="warning"))
+    elif latest is not None and amends != latest.version:
+        found.append(doc.diagnostic(("amends",), "amends-not-latest",
+                                    f"amends {amends!r}, but the latest published version is {latest.version!r}: "
+                                    f"start from that text (`slapolicy diff` shows what it changed) and write "
+                                    f"amends: \"{latest.version}\""))
+    found.extend(run_examples(policy).failures)
+    return found
+
+
+def check_draft(policy_dir, draft) -> tuple[bytes | None, list[Diagnostic]]:
+    """The bytes :func:`publish` would write for ``draft``, and every diagnostic (errors and warnings).
+
+    The bytes are None when anything is an error."""
+    directory = PolicyDirectory(policy_dir)
+    found = [d for d in directory.diagnostics if d.severity == "error"]
+    policy, problems = read_policy(draft)
+    # Where the draft sits does not matter to publishing (a draft in the family's own folder is
+    # already reported above, as a directory error).
+    found.extend(p for p in problems if p.code != "draft-published")
+    if policy is None:
+        return None, sorted(set(found))
+    found.extend(_draft_checks(directory, policy))
+    if any(d.severity == "error" for d in found):
+        return None, sorted(set(found))
+    text = Path(draft).read_bytes().decode("utf-8-sig")
+    return published_text(text).encode("utf-8"), sorted(set(found))
+
+
+def publish(policy_dir, draft) -> Published:
+    """Publish ``draft`` into the family ``policy_dir``: write ``<effective_from>.yaml`` with
+    ``status: published`` and record its sha256 in versions.lock, or raise :class:`PolicyError`
+    listing every reason and write nothing. Safe to call from several threads or processes."""
+    path = Path(policy_dir)
+    if not path.is_dir():
+        raise PolicyError([Diagnostic(str(policy_dir), 1, 1, "error", "not-a-directory", "no such policy directory")])
+    with family_lock(path):
+        content, found = check_draft(path, draft)
+        if content is None:
+            raise PolicyError([d for d in found if d.severity == "error"])
+        policy = read_policy(draft)[0]
+        name = f"{policy.effective_from.isoformat()}.yaml"
+        digest = hashlib.sha256(content).hexdigest()
+        lock = PolicyDirectory(path).read_lock()
+        _write_version(path, name, content, {**lock, name: digest})
+    return Published(path / name, policy.version, policy.effective_from.isoformat(), digest,
+                     [d for d in found if d.severity == "warning"])
+
+
+def _write_version(directory: Path, name: str, content: bytes, lock: dict) -> None:
+    """Create ``directory/name`` (never over an existing file), then replace the lock; undo the file if the lock fails."""
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        target = directory / name
+        try:
+            os.link(tmp, target)  # fails if the name exists: a published file is never overwritten
+        except FileExistsError:
+            raise PolicyError([Diagnostic(str(target), 1, 1, "error", "file-exists", f"{target} already exists")]) from None
+        try:
+            write_lock(directory, lock)
+        except BaseException:
+            target.unlink()
+            raise
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+__all__ = ["Published", "check_draft", "publish", "published_text", "LOCK_FILE"]

@@ -1,0 +1,241 @@
+"""Publishing a draft, and `lock` refusing what `validate` rejects (docs/policy-format.md, "Publishing").
+
+Each family is a copy of the shipped one in a temporary directory: 2019-01-01.yaml and its
+versions.lock. "Nothing written" is checked byte for byte on the whole directory."""
+import json
+import shutil
+import subprocess
+import threading
+
+import pytest
+
+from conftest import POLICIES, PUBLISHED
+
+
+@pytest.fixture
+def family(tmp_path):
+    path = tmp_path / "ccc"
+    path.mkdir()
+    shutil.copy(PUBLISHED, path / "2019-01-01.yaml")
+    shutil.copy(POLICIES / "versions.lock", path / "versions.lock")
+    (path / "drafts").mkdir()
+    return path
+
+
+def snapshot(directory):
+    """Every file under ``directory`` with its bytes: equal snapshots mean nothing was written."""
+    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def amendment(family, name="2020-01-01-standard-99.9.yaml", effective="2020-01-01", version=None, amends="2019-01-01",
+              edits=()):
+    """The shipped text as a draft effective ``effective``, labelled ``version`` (default: the date), with edits."""
+    text = PUBLISHED.read_text()
+    for old, new in (("status: published", "status: draft"),
+                     ('version: "2019-01-01"', f'version: "{version or effective}"'),
+                     ('effective_from: "2019-01-01"', f'effective_from: "{effective}"'
+                      + (f'\namends: "{amends}"' if amends else ""))) + tuple(edits):
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    path = family / "drafts" / name
+    path.write_text(text)
+    return path
+
+
+STANDARD_99_9 = ('value: "99.5%"\n    met_when: at_least', 'value: "99.9%"\n    met_when: at_least')
+
+
+# ---------------------------------------------------------------------------- publish
+
+def test_publish_writes_the_version_as_published_and_locks_it(cli, family):
+    draft = amendment(family, edits=[STANDARD_99_9])
+    result = cli("publish", family, draft)
+    assert result.code == 0, result.out + result.err
+    written = family / "2020-01-01.yaml"
+    expected = draft.read_text().replace("status: draft", "status: published")
+    assert written.read_text() == expected  # comments and layout kept; only the status changed
+    import hashlib
+
+    digest = hashlib.sha256(written.read_bytes()).hexdigest()
+    assert json.loads((family / "versions.lock").read_text())["2020-01-01.yaml"] == digest
+    assert result.out.splitlines()[-1] == (
+        f"published {draft} as {written} (version 2020-01-01, sha256 {digest[:16]}…), recorded in versions.lock")
+    assert cli("validate", family).code == 0
+    shown = cli("show", family, "--month", "2020-01", "--json").json()
+    assert (shown["policy"]["version"], shown["standard"]["value"]) == ("2020-01-01", "99.9%")
+    # December 2019 is still governed by the first version (§6.2).
+    assert cli("show", family, "--month", "2019-12", "--json").json()["policy"]["version"] == "2019-01-01"
+
+
+def test_publish_is_a_plain_function_returning_what_it_wrote(family):
+    from slapolicy.publish import publish
+
+    draft = amendment(family, effective="2020-02-01")
+    published = publish(family, draft)
+    assert published.path == family / "2020-02-01.yaml"
+    assert (published.version, published.effective_from) == ("2020-02-01", "2020-02-01")
+    assert [w.code for w in published.warnings] == ["tier-unreachable"]  # the shipped §3.1 contradiction
+
+
+def test_publish_lists_every_reason_and_writes_nothing(cli, family):
+    # Labelled like the version it copies, dated before it, and an example that gives another answer.
+    draft = amendment(family, effective="2018-06-01", version="2019-01-01", amends="2017-01-01", edits=[(
+        "- {facts: {incident.cause: customer_network}, applies: true}",
+        "- {facts: {incident.cause: customer_network}, applies: false}")])
+    before = snapshot(family)
+    result = cli("publish", family, draft)
+    assert result.code == 1
+    codes = [line.split(" ")[2] for line in result.out.splitlines()]
+    assert sorted(codes) == ["amends-not-latest", "example-failed", "not-after-published", "version-label"]
+    assert "version is '2019-01-01'; a published version is labelled by its effective_from: " \
+           'write version: "2018-06-01"' in result.out
+    assert "effective_from 2018-06-01 is not after published version 2019-01-01 (effective 2019-01-01)" in result.out
+    assert result.err == "not published: 4 problem(s); nothing was written\n"
+    assert snapshot(family) == before
+
+
+def test_publish_refuses_a_draft_the_schema_rejects_with_its_line(cli, family):
+    draft = amendment(family, edits=[("effective_from: \"2020-01-01\"", "efective_from: \"2020-01-01\"")])
+    before = snapshot(family)
+    result = cli("publish", family, draft)
+    assert result.code == 1
+    assert f"{draft}:16:1: error schema unknown key 'efective_from'" in result.out
+    assert snapshot(family) == before
+
+
+def test_publish_warns_for_a_date_that_is_not_the_first_of_a_month(cli, family):
+    draft = amendment(family, effective="2020-01-15")
+    result = cli("publish", family, draft)
+    assert result.code == 0, result.out
+    assert "warning mid-month effective_from 2020-01-15 is not the first of a month" in result.out
+    assert (family / "2020-01-15.yaml").exists()
+
+
+def test_publish_twice_is_refused_the_second_time(cli, family):
+    draft = amendment(family)
+    assert cli("publish", family, draft).code == 0
+    before = snapshot(family)
+    result = cli("publish", family, draft)
+    assert result.code == 1
+    assert "effective_from 2020-01-01 is not after published version 2020-01-01" in result.out
+    assert snapshot(family) == before
+
+
+def test_publish_from_many_threads_publishes_once_and_keeps_the_lock_whole(family):
+    from slapolicy.errors import PolicyError
+    from slapolicy.publish import publish
+
+    draft = amendment(family)
+    outcomes = []
+
+    def attempt():
+        try:
+            outcomes.append(publish(family, draft).version)
+        except PolicyError as exc:
+            outcomes.append(sorted({d.code for d in exc.diagnostics}))
+
+    threads = [threading.Thread(target=attempt) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes.count("2020-01-01") == 1
+    # The losers see the winner's version: theirs is not after it, and no longer amends the latest.
+    assert sorted(map(str, outcomes)) == ["2020-01-01"] + ["['amends-not-latest', 'not-after-published']"] * 5
+    assert sorted(json.loads((family / "versions.lock").read_text())) == ["2019-01-01.yaml", "2020-01-01.yaml"]
+
+
+def test_a_draft_amending_an_older_version_is_refused_once_a_newer_one_is_published(cli, family):
+    assert cli("publish", family, amendment(family)).code == 0
+    older_based = amendment(family, name="exclusion.yaml", effective="2021-01-01", amends="2019-01-01")
+    result = cli("publish", family, older_based)
+    assert result.code == 1
+    assert ("amends '2019-01-01', but the latest published version is '2020-01-01': start from that text "
+            "(`slapolicy diff` shows what it changed) and write amends: \"2020-01-01\"") in result.out
+
+
+# ---------------------------------------------------------------------------- lock refuses what validate rejects
+
+BROKEN = {
+    "misspelt required key": ("2020-01-01.yaml", [("timezone:\n  value:", "timezon:\n  value:")], "schema"),
+    "overlapping tier": ("2020-01-01.yaml", [('{at_least: "95%", below: "99%"', '{at_least: "95%", below: "99.5%"')],
+                         "tier-overlap"),
+    "150 % credit": ("2020-01-01.yaml", [('credit: "50%"', 'credit: "150%"')], "schema"),
+    "status draft": ("2020-01-01.yaml", [("status: published", "status: draft")], "draft-published"),
+    "bad file name": ("2020-01-01-amendment.yaml", [], "file-name"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_lock_refuses_what_validate_rejects_and_writes_nothing(cli, family, case):
+    name, edits, code = BROKEN[case]
+    text = PUBLISHED.read_text().replace('version: "2019-01-01"', 'version: "2020-01-01"').replace(
+        'effective_from: "2019-01-01"', 'effective_from: "2020-01-01"')
+    for old, new in edits:
+        assert old in text
+        text = text.replace(old, new)
+    (family / name).write_text(text)
+    validate = cli("validate", family)
+    assert validate.code == 1 and f" error {code} " in validate.out
+    before = snapshot(family)
+    result = cli("lock", family)
+    assert result.code == 1
+    assert f"{family / name}:" in result.err and f" error {code} " in result.err
+    assert " unlocked " not in result.err  # the reason given is the file's problem, not that it is unlocked
+    assert snapshot(family) == before
+
+
+def test_lock_still_records_a_clean_new_version(cli, family):
+    text = PUBLISHED.read_text().replace('version: "2019-01-01"', 'version: "2020-01-01"').replace(
+        'effective_from: "2019-01-01"', 'effective_from: "2020-01-01"')
+    (family / "2020-01-01.yaml").write_text(text)
+    result = cli("lock", family)
+    assert result.code == 0 and result.out == "locked 2020-01-01.yaml\n"
+    assert cli("validate", family).code == 0
+
+
+def test_two_published_versions_may_not_share_a_label(cli, family):
+    # The old recipe: copy, change only effective_from. Both would be labelled 2019-01-01.
+    text = PUBLISHED.read_text().replace('effective_from: "2019-01-01"', 'effective_from: "2020-01-01"')
+    (family / "2020-01-01.yaml").write_text(text)
+    result = cli("validate", family)
+    assert result.code == 1
+    assert (f"{family / '2020-01-01.yaml'}:14:10: error version-label version is '2019-01-01'; a published version "
+            'is labelled by its effective_from: write version: "2020-01-01"') in result.out
+    assert cli("lock", family).code == 1
+
+
+def test_validate_on_a_draft_reports_the_drafts_problems_not_that_it_is_unlocked(cli, family):
+    draft = amendment(family, edits=[('credit: "50%"', 'credit: "150%"')])
+    result = cli("validate", draft)
+    assert result.code == 1
+    assert [line.split(" ")[2] for line in result.out.splitlines()] == ["schema"]
+    assert "credit" in result.out and "unlocked" not in result.out
+    clean = amendment(family, name="clean.yaml")
+    result = cli("validate", clean)
+    assert result.code == 0
+    assert [line.split(" ")[1:3] for line in result.out.splitlines()] == [["warning", "tier-unreachable"]]
+
+
+# ---------------------------------------------------------------------------- recovery (docs/policy-format.md)
+
+def test_recovering_a_published_file_edited_by_mistake(cli, family):
+    """The recovery the docs give: restore the published bytes from version control; the lock agrees again."""
+    git = shutil.which("git")
+    if git is None:
+        pytest.skip("git is not installed")
+
+    def run(*args):
+        subprocess.run([git, *args], cwd=family, check=True, capture_output=True)
+
+    run("init", "-q")
+    run("-c", "user.name=t", "-c", "user.email=t@example.com", "add", ".")
+    run("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "family")
+    published = family / "2019-01-01.yaml"
+    published.write_text(published.read_text().replace('credit: "50%"', 'credit: "55%"'))
+    for command in (("validate", family), ("versions", family), ("lock", family)):
+        result = cli(*command)
+        assert result.code == 1 and "published-changed" in result.out + result.err
+    run("checkout", "--", "2019-01-01.yaml")
+    assert cli("validate", family).code == 0
+    assert cli("versions", family).code == 0
