@@ -582,7 +582,14 @@ def read_list(path: str | Path, kind: str) -> list:
             data = yaml.load(text, Loader=_StringDatesLoader)
         else:
             raise InputError(f"{path}: unknown format {suffix or '(no extension)'}; use .yaml, .yml or .json")
-    except (ValueError, yaml.YAMLError) as exc:
+    except json.JSONDecodeError as exc:  # lineno and colno count from 1, as every position we print does
+        raise InputError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+    except yaml.YAMLError as exc:
+        from .yamlsource import _syntax_diagnostic
+
+        found = _syntax_diagnostic(str(path), exc, text)
+        raise InputError(f"{path}:{found.line}:{found.col}: {found.message}") from None
+    except ValueError as exc:
         raise InputError(f"{path}: not valid {suffix[1:].upper()}: {str(exc).splitlines()[0]}") from None
     except RecursionError:
         raise InputError(f"{path}: nested too deeply") from None

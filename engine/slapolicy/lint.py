@@ -143,8 +143,20 @@ def lint_dates(policy) -> list[Diagnostic]:
     return found
 
 
+def lint_calendar(policy) -> list[Diagnostic]:
+    """§3.2's business calendar must be one a plugin provides: found at `validate`, not at the first claim."""
+    from .claims import business_calendar  # claims imports the policy model; imported here to keep lint light
+    from .errors import SlapolicyError
+
+    try:
+        business_calendar(policy)
+    except SlapolicyError as exc:
+        return [policy.doc.diagnostic(("claims", "business_calendar", "value"), "unknown-calendar", str(exc))]
+    return []
+
+
 def lint_policy(policy) -> list[Diagnostic]:
-    return lint_tiers(policy) + lint_gate(policy) + lint_clauses(policy) + lint_dates(policy)
+    return lint_tiers(policy) + lint_gate(policy) + lint_clauses(policy) + lint_dates(policy) + lint_calendar(policy)
 
 
 def lint_directory(directory) -> list[Diagnostic]:

@@ -8,6 +8,7 @@ percentage with ``Decimal`` from the string legal wrote, and every date with
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import hashlib
 import json
 import os
@@ -48,6 +49,79 @@ def _validator():
     return _VALIDATOR
 
 
+# What a value must look like, in the policy's terms, for each pattern of the schema's $defs:
+# a lawyer reads "a percentage like 99.5%", never the regular expression.
+_EXPECTED = {
+    "percent": "a percentage like 99.5%",
+    "decimal": "a decimal number like 5.0",
+    "date": "a date written YYYY-MM-DD, like 2020-01-01",
+    "ref": 'a clause reference like "§3.1" or "§5.11, §5.12"',
+}
+_TYPES = {"string": "text", "integer": "a whole number", "boolean": "true or false", "array": "a list",
+          "object": "a mapping of keys to values", "number": "a number"}
+
+
+# The other patterns of the schema, by the pattern itself (they have no $defs name).
+_EXPECTED_BY_PATTERN = {
+    "^[a-z][a-z0-9-]*$": "lowercase letters, digits and dashes, like ccc-sla",
+    "^([01][0-9]|2[0-3]):[0-5][0-9]$": "a time of day written HH:MM, like 00:00",
+    "^[a-z][a-z0-9_]*$": "lowercase letters, digits and underscores, like customer_network",
+    "^[a-z][a-z0-9_]*\\.[a-z][a-z0-9_]*$": "a fact name written group.name, like incident.cause",
+    "^[0-9]+(\\.[0-9]+)*$": 'a clause number like "5.12"',
+}
+
+
+def _expected(error) -> str:
+    """The plain-language shape a pattern stands for: by its $defs name, else by the pattern."""
+    defs = schema()["$defs"]
+    for name, phrase in _EXPECTED.items():
+        if defs[name].get("pattern") == error.validator_value:
+            return phrase
+    return _EXPECTED_BY_PATTERN.get(error.validator_value, "written differently")
+
+
+def _above_100(text) -> bool:
+    try:
+        return Decimal(str(text).rstrip("%").strip()) > 100
+    except ArithmeticError:
+        return False
+
+
+def _name_of(path: tuple) -> str:
+    """The setting a path points at, by its own name (``availability.standard.value`` → ``standard``)."""
+    names = [p for p in path if isinstance(p, str) and p != "value"]
+    return names[-1] if names else "the document"
+
+
+def _shown(value) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (dict, list)):
+        return "a mapping" if isinstance(value, dict) else "a list"
+    return str(value)
+
+
+def _condition_message(error, path: tuple):
+    """A comparison ``{fact: ..., OP: ...}`` with a wrong key: blame only that key, name the operators."""
+    instance = error.instance
+    comparison = next((branch for branch in error.schema["oneOf"] if "fact" in branch.get("required", [])), None)
+    if comparison is None:
+        return None
+    operators = [key for key in comparison["properties"] if key != "fact"]
+    wrong = [key for key in instance if key not in comparison["properties"]]
+    if "fact" in instance and wrong:
+        close = difflib.get_close_matches(wrong[0], operators, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return path + (wrong[0],), (f"unknown comparison {wrong[0]!r}{hint} (a comparison is {{fact: NAME, OP: VALUE}} "
+                                    f"with OP one of {', '.join(operators)})"), True
+    if "fact" in instance and len(instance) == 1:
+        return path, f"comparison of fact {instance['fact']!r} has no operator (one of {', '.join(operators)})", False
+    if "fact" not in instance and not {"all", "any", "not"} & set(instance):
+        return path, ("a condition is all: [...], any: [...], not: {...} or {fact: NAME, OP: VALUE}; "
+                      f"found keys {', '.join(map(str, instance))}"), False
+    return None
+
+
 def _schema_message(error) -> tuple[tuple, str, bool]:
     """(path, message, point at key) for one jsonschema error, phrased for legal."""
     from jsonschema.exceptions import best_match
@@ -57,15 +131,53 @@ def _schema_message(error) -> tuple[tuple, str, bool]:
         allowed = set(error.schema.get("properties", {}))
         extra = sorted(key for key in error.instance if key not in allowed)
         if extra:
+            close = difflib.get_close_matches(extra[0], sorted(allowed), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
             known = ", ".join(sorted(allowed)) or "none"
-            return path + (extra[0],), f"unknown key {extra[0]!r} (allowed here: {known})", True
+            return path + (extra[0],), f"unknown key {extra[0]!r}{hint} (allowed here: {known})", True
+    if error.validator == "oneOf" and isinstance(error.instance, dict) and "fact" in str(error.schema.get("oneOf")):
+        found = _condition_message(error, path)
+        if found:
+            return found
     if error.validator in ("oneOf", "anyOf") and error.context:
         deepest = best_match(error.context)
+        if deepest.validator in ("pattern", "type", "enum"):
+            return _schema_message(deepest)
         where = path + tuple(deepest.relative_path)
         return where, f"{_place(path)}: {deepest.message}", False
+    if error.validator == "pattern":
+        expected = _expected(error)
+        if expected == _EXPECTED["percent"] and _above_100(error.instance):
+            return path, f"{_name_of(path)} must be a percentage of at most 100% — got {error.instance}", False
+        return path, f"{_name_of(path)} must be {expected} — got {_shown(error.instance)}", False
+    if error.validator == "type":
+        wanted = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+        phrase = " or ".join(_TYPES.get(t, t) for t in wanted)
+        return path, f"{_name_of(path)} must be {phrase} — got {_shown(error.instance)}", False
+    if error.validator == "enum":
+        return path, (f"{_name_of(path)} must be one of: {', '.join(_shown(v) for v in error.validator_value)} — "
+                      f"got {_shown(error.instance)}"), False
     if error.validator == "required":
-        return path, f"{_place(path)}: {error.message}", False
+        missing = [key for key in error.validator_value if key not in error.instance]
+        return path, f"{_place(path)}: missing key {', '.join(missing)}", False
     return path, f"{_place(path)}: {error.message}", False
+
+
+def _misspelt_required(found: list[tuple]) -> list[tuple]:
+    """Drop "missing key X" where the same mapping has an unknown key close to X: the unknown
+    key's message already names X ("did you mean"), and the correct key is not to blame."""
+    unknown = {(path[:-1], path[-1]) for path, message, at_key in found if message.startswith("unknown key")}
+    kept = []
+    for path, message, at_key in found:
+        if ": missing key " in message:
+            missing = message.split(": missing key ", 1)[1].split(", ")
+            near = [m for m in missing if any(p == path and difflib.get_close_matches(k, [m], n=1) for p, k in unknown)]
+            rest = [m for m in missing if m not in near]
+            if not rest:
+                continue
+            message = f"{_place(path)}: missing key {', '.join(rest)}"
+        kept.append((path, message, at_key))
+    return kept
 
 
 def _place(path: tuple) -> str:
@@ -75,11 +187,8 @@ def _place(path: tuple) -> str:
 
 
 def schema_diagnostics(doc: YamlDocument) -> list[Diagnostic]:
-    found = []
-    for error in _validator().iter_errors(doc.data):
-        path, message, at_key = _schema_message(error)
-        found.append(doc.diagnostic(path, "schema", message, key=at_key))
-    return sorted(set(found))
+    found = _misspelt_required([_schema_message(error) for error in _validator().iter_errors(doc.data)])
+    return sorted({doc.diagnostic(path, "schema", message, key=at_key) for path, message, at_key in found})
 
 
 # ---------------------------------------------------------------------------- model

@@ -21,7 +21,7 @@ def sub(text, old, new, count=1):
     return text.replace(old, new, count)
 
 t = sub(draft, 'display_decimals: {value: 2,', 'display_decimals: {value: two,')
-write('wrong-type.yaml', t, 'display_decimals: {value: two', 'two', 'schema', "'two' is not of type 'integer'")
+write('wrong-type.yaml', t, 'display_decimals: {value: two', 'two', 'schema', "display_decimals must be a whole number — got two")
 t = sub(draft, '  unit_minutes: {value: 1,', '  colour: blue\n  unit_minutes: {value: 1,')
 write('unknown-key.yaml', t, 'colour: blue', 'colour', 'schema', "unknown key 'colour'")
 t = sub(draft, '{at_least: "95%", below: "99%"', '{at_least: "95%", below: "99.5%"')
@@ -35,7 +35,7 @@ write('duplicate-key.yaml', t, '    title: Attacks', 'title', 'duplicate-key', "
 bomb = '\nlaughs:\n  a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n  b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n  c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n  d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n  e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n  f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n  g: [*f,*f,*f,*f,*f,*f,*f,*f,*f]\n'
 write('alias-bomb.yaml', draft + bomb, '  a: &a', '&a', 'yaml-anchor', 'anchor &a refused')
 t = sub(draft, '    when: {fact: incident.cause, equals: authority_control}\n', '')
-write('missing-clause-condition.yaml', t, '  - id: "5.9"', 'id', 'schema', "'when' is a required property")
+write('missing-clause-condition.yaml', t, '  - id: "5.9"', 'id', 'schema', "missing key when")
 t = sub(draft, 'effective_from: "2019-01-01"', 'effective_from: "2019-02-30"')
 write('bad-date.yaml', t, 'effective_from: "2019-02-30"', '"2019-02-30"', 'bad-date', "'2019-02-30' is not a calendar date")
 t = sub(draft, '''    examples:

@@ -1,0 +1,118 @@
+"""Messages in the policy's own terms: what was expected, an example of a correct value, what was found,
+and the line and column counted from 1 everywhere (docs/policy-format.md)."""
+import pytest
+
+from helpers import draft_variant
+
+STANDARD = 'value: "99.5%"\n    met_when: at_least'
+
+
+def problems(cli, path):
+    result = cli("validate", path)
+    return result.code, [line.split(": ", 1)[1] for line in result.out.splitlines() if " error " in line], result.out
+
+
+def line_col(text, needle, col_of=None):
+    """1-based line and column of ``col_of`` (default ``needle``) on the first line containing ``needle``."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        if needle in line:
+            return number, line.index(col_of or needle) + 1
+    raise AssertionError(needle)
+
+
+@pytest.mark.parametrize("written,shown", [("99.9", "99.9"), ('"99.9 %"', "99.9 %"), ('"99.9"', "99.9")])
+def test_a_standard_without_percent_sign_is_explained_not_shown_as_a_regular_expression(cli, tmp_path, written, shown):
+    path = draft_variant(tmp_path, STANDARD, f"value: {written}\n    met_when: at_least")
+    code, errors, out = problems(cli, path)
+    line, col = line_col(path.read_text(), f"value: {written}", written)
+    assert code == 1
+    assert errors == [f"error schema standard must be a percentage like 99.5% — got {shown}"]
+    assert f"{path}:{line}:{col}: " in out
+    assert "^(" not in out and "does not match" not in out
+
+
+def test_a_credit_above_100_percent_says_so(cli, tmp_path):
+    path = draft_variant(tmp_path, 'credit: "50%"', 'credit: "150%"')
+    code, errors, _ = problems(cli, path)
+    assert errors == ["error schema credit must be a percentage of at most 100% — got 150%"]
+
+
+def test_equal_for_equals_blames_only_the_wrong_key(cli, tmp_path):
+    old = "when: {fact: incident.cause, equals: customer_network}"
+    path = draft_variant(tmp_path, old, "when: {fact: incident.cause, equal: customer_network}")
+    code, errors, out = problems(cli, path)
+    line, col = line_col(path.read_text(), "equal: customer_network", "equal:")
+    assert errors == ["error schema unknown comparison 'equal'; did you mean 'equals'? (a comparison is "
+                      "{fact: NAME, OP: VALUE} with OP one of equals, not_equals, in, not_in, at_least, above, below, at_most)"]
+    assert out.startswith(f"{path}:{line}:{col}: ")
+    assert "'fact'" not in out  # the correct key is not blamed
+
+
+def test_a_misspelt_required_key_is_blamed_once_with_the_right_spelling(cli, tmp_path):
+    path = draft_variant(tmp_path, "timezone:\n  value:", "timezon:\n  value:")
+    code, errors, out = problems(cli, path)
+    line, _ = line_col(path.read_text(), "timezon:")
+    assert [e.split(" (allowed here")[0] for e in errors] == [
+        "error schema unknown key 'timezon'; did you mean 'timezone'?"]
+    assert out.startswith(f"{path}:{line}:1: ")
+
+
+def test_a_wrong_type_names_the_setting_and_what_it_must_be(cli, tmp_path):
+    path = draft_variant(tmp_path, "display_decimals: {value: 2,", "display_decimals: {value: two,")
+    assert problems(cli, path)[1] == ["error schema display_decimals must be a whole number — got two"]
+
+
+def test_a_tab_says_tabs_are_not_allowed(cli, tmp_path):
+    path = draft_variant(tmp_path, "timezone:\n  value: Asia/Singapore", "timezone:\n\tvalue: Asia/Singapore")
+    code, errors, out = problems(cli, path)
+    line, _ = line_col(path.read_text(), "\tvalue: Asia/Singapore")
+    assert out == (f"{path}:{line}:1: error yaml-tab a tab character: tabs are not allowed in a policy file; "
+                   "indent with spaces\n")
+
+
+def test_an_unknown_business_calendar_fails_validate_not_only_claim(cli, tmp_path):
+    path = draft_variant(tmp_path, "value: SG", "value: XX")
+    code, errors, out = problems(cli, path)
+    line, col = line_col(path.read_text(), "value: XX", "XX")
+    assert code == 1
+    assert f"{path}:{line}:{col}: error unknown-calendar business calendar 'XX' (§3.2(1)) is not provided by any plugin" in out
+
+
+def test_positions_count_from_1_in_policies_incidents_and_claims(cli, tmp_path):
+    from conftest import POLICIES
+
+    # Counted from 1: the YAML error is found at line 3, column 1 (the end of the unclosed key
+    # that starts on line 2); the JSON one at line 2, column 3 (the "x").
+    incidents = tmp_path / "incidents.yaml"
+    incidents.write_text("- id: a\n  [oops\n")
+    notices = tmp_path / "notices.json"
+    notices.write_text('[\n  x]\n')
+    minutes = tmp_path / "m.csv"
+    minutes.write_text("account,minute,requests,failures\na,2019-03-01T00:00,1,0\n")
+    result = cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03", "--incidents", incidents)
+    assert result.code == 1 and f"{incidents}:3:1: not valid YAML: " in result.err, result.err
+    result = cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03", "--notices", notices)
+    assert result.code == 1 and f"{notices}:2:3: not valid JSON: Expecting value" in result.err, result.err
+    policy = tmp_path / "drafts" / "p.yaml"
+    policy.parent.mkdir()
+    policy.write_text("id: x\ntitle: a: b\n")  # the second colon: line 2, column 9
+    assert cli("validate", policy).out == f"{policy}:2:9: error yaml-syntax not valid YAML: mapping values are not allowed in this context\n"
+
+
+def test_every_pattern_of_the_schema_is_explained_in_words():
+    from slapolicy.policy import _EXPECTED, _EXPECTED_BY_PATTERN, schema
+
+    def patterns(node):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "pattern":
+                    yield value
+                else:
+                    yield from patterns(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from patterns(value)
+
+    defs = schema()["$defs"]
+    explained = set(_EXPECTED_BY_PATTERN) | {defs[name]["pattern"] for name in _EXPECTED}
+    assert set(patterns(schema())) - explained == set()
