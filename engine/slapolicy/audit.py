@@ -1,10 +1,11 @@
-"""``slapolicy audit``: re-check every decision in a ledger from its recorded inputs.
+"""``slapolicy audit``: check a ledger's hash chain, then re-check every decision from its recorded inputs.
 
-Each recorded decision carries its claim, the policy directory, the sha256 of every input
-file and of the policy version used. The audit decides every claim again, in the order
-they were decided, into a scratch ledger (so the §6.1 cap sees the same history), and
-reports each decision that would now differ: a published policy file edited, an input
-file changed or gone, or a changed engine.
+First the chain (docs/ledger.md): every entry's hash, the sequence numbers, each grant against
+the decision it pays, and the head record; the first entry that does not hold is named. Then each
+recorded decision carries its claim, the policy directory, the sha256 of every input file and of
+the policy version used: the audit decides every claim again, in sequence (commit) order, into a
+scratch ledger (so the §6.1 cap sees the same history), and reports each decision that would now
+differ: a published policy file edited, an input file changed or gone, or a changed engine.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from .claims import decide_claim, file_digest
 from .errors import SlapolicyError
-from .ledger import Ledger, LedgerError
+from .ledger import Ledger
 
 COMPARED = ("decision", "compensation")
 
@@ -28,14 +29,10 @@ def _essence(result: dict) -> dict:
 
 
 def audit_ledger(ledger_path, policy_dir=None) -> dict:
-    try:
-        book = Ledger(ledger_path, create=False)
-    except LedgerError as exc:
-        raise SlapolicyError(str(exc)) from None
-    try:
+    """``{ledger, chain, decisions, summary}``; raises LedgerError for a file that is not a usable ledger."""
+    with Ledger(ledger_path, create=False, readonly=True) as book:
+        chain = book.verify()
         records = book.decisions()
-    finally:
-        book.close()
     checked = []
     with tempfile.TemporaryDirectory(prefix="slapolicy-audit-") as scratch:
         replica = Ledger(Path(scratch) / "ledger.sqlite")
@@ -45,7 +42,8 @@ def audit_ledger(ledger_path, policy_dir=None) -> dict:
         finally:
             replica.close()
     summary = {status: sum(c["status"] == status for c in checked) for status in ("same", "differs", "unverifiable")}
-    return {"ledger": str(ledger_path), "decisions": checked, "summary": {"checked": len(checked), **summary}}
+    return {"ledger": str(ledger_path), "chain": chain, "decisions": checked,
+            "summary": {"checked": len(checked), **summary}}
 
 
 def _recheck(record: dict, replica: Ledger, policy_dir) -> dict:
@@ -70,7 +68,7 @@ def _recheck(record: dict, replica: Ledger, policy_dir) -> dict:
             notes.append(f"input {name} {path} changed since the decision (sha256 {entry['sha256'][:12]}… → {digest[:12]}…)")
         files[name] = path
     base = {"decision_id": record["decision_id"], "account": record["account"], "service_month": record["service_month"],
-            "decided_at": record["decided_at"]}
+            "decided_at": record["decided_at"], "seq": record["seq"]}
     if files.get("minutes") is None:
         return base | {"status": "unverifiable", "notes": notes, "differences": {}}
     now = dt.datetime.fromisoformat(inputs.get("now") or record["decided_at"])
@@ -105,6 +103,20 @@ def render_audit(result: dict) -> str:
             lines.append(f"    {key}: recorded {change['recorded']}, now {change['now']}")
         for note in entry["notes"]:
             lines.append(f"    note: {note}")
+    lines.append(render_chain(result["chain"]))
     s = result["summary"]
     lines.append(f"{s['checked']} decision(s) checked: {s['same']} same, {s['differs']} differ, {s['unverifiable']} unverifiable")
     return "\n".join(lines)
+
+
+def render_chain(chain: dict) -> str:
+    keyed = "HMAC-SHA-256 chain" if chain["keyed"] else "SHA-256 chain"
+    if chain["intact"]:
+        return f"chain: {chain['entries']} entries intact ({keyed}); head {chain['head']}"
+    broken = chain["first_broken"]
+    return f"chain: BROKEN at {broken['entry']}: {broken['problem']}"
+
+
+def audit_failed(result: dict) -> bool:
+    summary = result["summary"]
+    return not result["chain"]["intact"] or bool(summary["differs"] or summary["unverifiable"])

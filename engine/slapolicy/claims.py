@@ -407,6 +407,10 @@ def decide_claim(policy_dir, claim_data: dict, *, minutes, incidents=None, notic
                                               default=str).encode()).hexdigest()
     decided_at = now.astimezone(dt.timezone.utc).isoformat()
 
+    def billing_needed() -> InputError:
+        return InputError(f"billing for account {claim.account!r}, {service_month.label} is needed to compute the "
+                          "compensation (--billing)")
+
     def build(grants: dict):
         found = list(reasons)
         amount = None
@@ -422,8 +426,7 @@ def decide_claim(policy_dir, claim_data: dict, *, minutes, incidents=None, notic
                                  f"Compensation of {previous_amount} for {service_month.label} was already granted "
                                  f"(decision {previous_id}); a Service Month is compensated once."))
         elif evaluation["compensation"] is None:
-            raise InputError(f"billing for account {claim.account!r}, {service_month.label} is needed to compute the "
-                             "compensation (--billing)")
+            raise billing_needed()
         else:
             monthly = Decimal(evaluation["compensation"])
             cap = aggregate_cap(policy, claim.account, service_month.label, loaded_billing, grants)
@@ -463,6 +466,9 @@ def decide_claim(policy_dir, claim_data: dict, *, minutes, incidents=None, notic
         }
         return result, inputs, granted
 
+    if own and not evaluation["meets_standard"] and evaluation["compensation"] is None \
+            and not Path(ledger or default_ledger_path()).exists():
+        raise billing_needed()  # refused before the decision: no ledger file is created for it
     book = Ledger(ledger or default_ledger_path()) if own else ledger
     try:
         result, new = book.decide(claim.digest, claim.account, build)

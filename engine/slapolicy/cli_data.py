@@ -115,12 +115,16 @@ def cmd_replay(args) -> int:
 
 
 def cmd_audit(args) -> int:
-    from .audit import audit_ledger, render_audit
+    from .audit import audit_failed, audit_ledger, render_audit
 
+    if args.upgrade:
+        from .ledger import upgrade_ledger
+
+        head = upgrade_ledger(args.ledger)
+        sys.stderr.write(f"{args.ledger}: upgraded to a chained ledger of {head['entries']} entries; head {head['hash']}\n")
     result = audit_ledger(args.ledger, args.policies)
     _emit(result, args.format, render_audit)
-    summary = result["summary"]
-    return 1 if summary["differs"] or summary["unverifiable"] else 0
+    return 1 if audit_failed(result) else 0
 
 
 def cmd_demo(args) -> int:
@@ -187,12 +191,18 @@ def add_commands(command) -> None:
     p.add_argument("--dask", metavar="ADDRESS", help="evaluate on the Dask cluster at ADDRESS (tcp://host:8786)")
     p.add_argument("--format", choices=("json", "text", "html"), default="json")
 
-    p = command("audit", cmd_audit, "re-check every decision in a ledger from its recorded inputs",
-                "Decides every recorded claim again, in order, from the recorded claim, input files and policy\n"
-                "directory, and reports each decision that would now differ (an edited published file, a changed\n"
-                "input, a changed engine). Exit 1 when any differs or cannot be re-checked.")
+    p = command("audit", cmd_audit, "check a ledger's hash chain and re-check every decision in it",
+                "Checks the ledger's hash chain (every entry's hash, the sequence numbers, each grant against its\n"
+                "decision, the head) and names the first broken entry; then decides every recorded claim again, in\n"
+                "commit order, from the recorded claim, input files and policy directory, and reports each decision\n"
+                "that would now differ (an edited published file, a changed input, a changed engine). Prints the\n"
+                "head hash: record it elsewhere to detect a later truncation. Exit 1 when the chain is broken or a\n"
+                "decision differs or cannot be re-checked; exit 1 with a message for a file that is not a ledger.\n"
+                "A keyed ledger needs $SLAPOLICY_LEDGER_KEY.")
     p.add_argument("ledger", metavar="LEDGER")
     p.add_argument("--policies", metavar="POLICY_DIR", help="re-check against this directory instead of the recorded one")
+    p.add_argument("--upgrade", action="store_true",
+                   help="first chain a ledger of an earlier slapolicy (format 1) in place, in commit order")
     p.add_argument("--format", choices=("json", "text"), default="text")
 
     command("demo", cmd_demo, "run the main jobs on the shipped policy and example data")

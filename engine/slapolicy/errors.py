@@ -41,3 +41,11 @@ class InputError(SlapolicyError):
 
 class NoVersionInForce(SlapolicyError):
     """No policy version is in force for the Service Month asked about."""
+
+
+class LedgerError(SlapolicyError):
+    """A ledger that cannot be used: missing, not a slapolicy ledger, damaged, read-only, or keyed differently."""
+
+
+class LedgerIntegrityError(LedgerError):
+    """A ledger whose hash chain does not hold: an entry was edited, deleted or inserted."""

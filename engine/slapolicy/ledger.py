@@ -1,27 +1,57 @@
-"""The ledger: an embedded SQLite database of every claim decision and the compensation granted.
+"""The ledger: an embedded SQLite database of every claim decision and the compensation granted,
+kept as a hash chain so that an edit, a deletion or an insertion is detected.
 
-Each decision is written in one ``BEGIN IMMEDIATE`` transaction together with its grant,
-after the §6.1 aggregate cap was computed from the grants already in the ledger *inside*
-that transaction: two processes deciding at once cannot both spend the same room under
-the cap, and a crash mid-decision leaves no partial record.
+Writing. Each decision is written in one ``BEGIN IMMEDIATE`` transaction together with its grant,
+after the §6.1 aggregate cap was computed from the grants already in the ledger *inside* that
+transaction: two processes deciding at once cannot both spend the same room under the cap, and a
+crash mid-decision leaves no partial record. The same claim (same canonical JSON) decided twice
+returns the first decision and grants nothing again; a month is compensated at most once per account.
 
-The same claim (same canonical JSON) decided twice returns the first decision and grants
-nothing again; a month is compensated at most once per account.
+The chain (as certificate-transparency logs and sigstore's Rekor keep theirs). Every decision and
+every grant is an *entry* with a sequence number taken under the write lock, so sequence order is
+commit order, and a hash over its canonical content and the hash before it::
+
+    hash(entry n) = H(hash(entry n-1) || canonical JSON of entry n)      hash(entry 0) = 64 zeros
+
+H is SHA-256, or HMAC-SHA-256 under the key in ``$SLAPOLICY_LEDGER_KEY`` for a ledger created
+with one. The ``meta`` table keeps the head: the number of entries and the last hash. Before a
+decision is appended, the head and every entry of the claimant's account are checked; ``verify``
+walks the whole chain (``slapolicy audit``). docs/ledger.md says what this protects and what not.
+
+Identity. ``PRAGMA application_id`` is "SLAP" and ``user_version`` the format number. Any other
+file is looked at read-only and refused before anything is written to it.
 """
 from __future__ import annotations
 
+import functools
+import hashlib
+import heapq
+import hmac
 import json
 import os
 import sqlite3
-import time
+import tempfile
+import urllib.parse
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-OPEN_TIMEOUT_SECONDS = 60
+from .errors import LedgerError, LedgerIntegrityError
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS decisions (
+__all__ = ["FORMAT", "KEY_VARIABLE", "Ledger", "LedgerError", "LedgerIntegrityError", "default_ledger_path",
+           "upgrade_ledger"]
+
+OPEN_TIMEOUT_SECONDS = 60
+APPLICATION_ID = 0x534C4150  # "SLAP" in the SQLite header: this file is a slapolicy ledger
+FORMAT = 2  # PRAGMA user_version; format 1 (no chain) is upgraded by `slapolicy audit --upgrade`
+KEY_VARIABLE = "SLAPOLICY_LEDGER_KEY"
+GENESIS = "0" * 64
+KEY_CHECK_MESSAGE = b"slapolicy ledger key check"
+
+SCHEMA = f"""
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE decisions (
+    seq            INTEGER NOT NULL UNIQUE,
     decision_id    TEXT PRIMARY KEY,
     claim_digest   TEXT NOT NULL UNIQUE,
     decided_at     TEXT NOT NULL,
@@ -32,18 +62,29 @@ CREATE TABLE IF NOT EXISTS decisions (
     policy_sha256  TEXT NOT NULL,
     inputs_digest  TEXT NOT NULL,
     inputs_json    TEXT NOT NULL,
-    result_json    TEXT NOT NULL
+    result_json    TEXT NOT NULL,
+    entry_hash     TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS grants (
+CREATE INDEX decisions_by_account ON decisions (account);
+CREATE TABLE grants (
+    seq           INTEGER NOT NULL UNIQUE,
     account       TEXT NOT NULL,
     service_month TEXT NOT NULL,
     decision_id   TEXT NOT NULL REFERENCES decisions (decision_id),
     amount        TEXT NOT NULL,
     granted_at    TEXT NOT NULL,
+    entry_hash    TEXT NOT NULL,
     PRIMARY KEY (account, service_month)
 );
+PRAGMA application_id = {APPLICATION_ID};
+PRAGMA user_version = {FORMAT};
 """
-SCHEMA_VERSION = "1"
+COLUMNS = {
+    "decision": ("seq", "decision_id", "claim_digest", "decided_at", "account", "service_month", "decision",
+                 "policy_version", "policy_sha256", "inputs_digest", "inputs_json", "result_json"),
+    "grant": ("seq", "account", "service_month", "decision_id", "amount", "granted_at"),
+}
+TABLES = {"decision": "decisions", "grant": "grants"}
 
 
 def default_ledger_path() -> Path:
@@ -52,44 +93,151 @@ def default_ledger_path() -> Path:
     return Path(base) / "slapolicy" / "ledger.sqlite"
 
 
-class LedgerError(Exception):
-    pass
+# ---------------------------------------------------------------------------- entries and the chain
 
+@dataclass(frozen=True)
+class Entry:
+    """One decision or grant as stored: its columns and the hash stored beside them."""
+
+    kind: str  # "decision" or "grant"
+    fields: dict
+    stored_hash: str
+
+    @property
+    def seq(self) -> int:
+        return self.fields["seq"]
+
+    def content(self) -> bytes:
+        """The canonical JSON the chain hashes: every column, keys sorted, no spaces."""
+        return json.dumps({"kind": self.kind, **self.fields}, sort_keys=True, separators=(",", ":"),
+                          ensure_ascii=False).encode()
+
+    def label(self) -> str:
+        f = self.fields
+        return f"entry #{f['seq']} ({self.kind} {f['decision_id']}, {f['account']} {f['service_month']})"
+
+
+class Chain:
+    """H of the module docstring: SHA-256, or HMAC-SHA-256 under a key."""
+
+    def __init__(self, key: bytes | None):
+        self.key = key
+
+    def link(self, previous: str, entry: Entry) -> str:
+        message = previous.encode() + entry.content()
+        if self.key is None:
+            return hashlib.sha256(message).hexdigest()
+        return hmac.new(self.key, message, hashlib.sha256).hexdigest()
+
+    @property
+    def name(self) -> str:
+        return "sha256" if self.key is None else "hmac-sha256"
+
+
+def environment_key() -> bytes | None:
+    text = os.environ.get(KEY_VARIABLE)
+    return text.encode() if text else None
+
+
+def key_check(key: bytes) -> str:
+    """Stored in a keyed ledger to tell a wrong key from a tampered chain; reveals nothing of the key."""
+    return hmac.new(key, KEY_CHECK_MESSAGE, hashlib.sha256).hexdigest()
+
+
+def _database_errors(method):
+    """SQLite's own errors (a damaged page, a full disk, a locked file) as LedgerError naming the file."""
+
+    @functools.wraps(method)
+    def guarded(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise LedgerError(f"{self.path}: the ledger cannot be read or written ({exc}); "
+                              "if the file is damaged, restore it from a backup") from None
+
+    return guarded
+
+
+# ---------------------------------------------------------------------------- the ledger
 
 class Ledger:
-    """One connection per Ledger object; make one per thread (SQLite connections are not shared)."""
+    """One connection per Ledger object; make one per thread (SQLite connections are not shared).
 
-    def __init__(self, path: str | os.PathLike, create: bool = True):
+    ``create=False`` refuses a missing file; ``readonly=True`` opens it for reading only (audit).
+    """
+
+    def __init__(self, path: str | os.PathLike, create: bool = True, readonly: bool = False):
         self.path = Path(path)
-        if not create and not self.path.exists():
-            raise LedgerError(f"{self.path}: no such ledger")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        deadline = time.monotonic() + OPEN_TIMEOUT_SECONDS
-        while True:
-            try:
-                self._db = self._open()
-                return
-            except sqlite3.OperationalError as exc:
-                # Switching a new file to WAL needs a moment alone with it, and SQLite answers "locked" at once
-                # (no busy wait) while another connection opens the same new ledger: wait and try again.
-                if "locked" not in str(exc) or time.monotonic() > deadline:
-                    raise LedgerError(f"{self.path}: not a slapolicy ledger ({exc})") from None
-                time.sleep(0.01)
-            except sqlite3.DatabaseError as exc:
-                raise LedgerError(f"{self.path}: not a slapolicy ledger ({exc})") from None
+        self._key = environment_key()
+        if not os.path.lexists(self.path):
+            if not create or readonly:
+                raise LedgerError(f"{self.path}: no such ledger")
+            self._create()
+        identify(self.path)
+        self.readonly = readonly
+        self._db = self._connect()
+        self._meta = self._read_meta()
 
-    def _open(self):
-        db = sqlite3.connect(self.path, timeout=OPEN_TIMEOUT_SECONDS, isolation_level=None)
+    # -- opening
+
+    def _create(self) -> None:
+        """Build the ledger in a scratch file and link it into place: the path never names a half-made ledger,
+        and of processes creating the same ledger at once one wins and the others open its file."""
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            handle, scratch = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".new", dir=self.path.parent)
+            os.close(handle)
+        except OSError as exc:
+            raise LedgerError(f"{self.path}: the ledger cannot be created ({exc.strerror})") from None
+        try:
+            db = sqlite3.connect(scratch, isolation_level=None)
+            try:
+                db.execute("PRAGMA journal_mode = WAL")  # readers never wait for the one writer
+                db.executescript(f"BEGIN IMMEDIATE; {SCHEMA}")
+                meta = {"format": str(FORMAT), "chain": Chain(self._key).name, "entries": "0", "head": GENESIS}
+                if self._key is not None:
+                    meta["key_check"] = key_check(self._key)
+                db.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
+                db.execute("COMMIT")
+            finally:
+                db.close()
+            try:
+                os.link(scratch, self.path)
+            except FileExistsError:
+                pass  # another process made it first: use that one
+            except OSError:
+                if not os.path.lexists(self.path):  # a filesystem without hard links
+                    os.replace(scratch, self.path)
+        except (OSError, sqlite3.Error) as exc:
+            raise LedgerError(f"{self.path}: the ledger cannot be created ({exc})") from None
+        finally:
+            for leftover in (scratch, scratch + "-wal", scratch + "-shm"):
+                if os.path.lexists(leftover):
+                    os.unlink(leftover)
+
+    def _connect(self) -> sqlite3.Connection:
+        if not self.readonly:
+            try:
+                open(self.path, "r+b").close()  # refuse a read-only file now, not halfway through a decision
+            except OSError as exc:
+                raise LedgerError(f"{self.path}: the ledger cannot be written ({exc.strerror}); "
+                                  "no decision can be recorded in it") from None
+        target, uri = (_readonly_uri(self.path), True) if self.readonly else (str(self.path), False)
+        try:
+            db = sqlite3.connect(target, uri=uri, timeout=OPEN_TIMEOUT_SECONDS, isolation_level=None)
             db.execute(f"PRAGMA busy_timeout = {OPEN_TIMEOUT_SECONDS * 1000}")
-            db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA foreign_keys = ON")
-            db.executescript(SCHEMA)
-            db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
-        except sqlite3.DatabaseError:
-            db.close()
-            raise
+        except sqlite3.Error as exc:
+            raise LedgerError(f"{self.path}: the ledger cannot be opened ({exc})") from None
         return db
+
+    @_database_errors
+    def _read_meta(self) -> dict:
+        meta = dict(self._db.execute("SELECT key, value FROM meta"))
+        if meta.get("chain") not in ("sha256", "hmac-sha256") or "entries" not in meta or "head" not in meta:
+            raise LedgerIntegrityError(f"{self.path}: the ledger's meta table was edited (chain, entries or head is "
+                                       "missing); restore the ledger from a backup")
+        return meta
 
     def close(self) -> None:
         self._db.close()
@@ -100,61 +248,358 @@ class Ledger:
     def __exit__(self, *exc):
         self.close()
 
+    @property
+    def keyed(self) -> bool:
+        return self._meta["chain"] == "hmac-sha256"
+
+    def chain(self, for_writing: bool = False) -> Chain:
+        """The hash of this ledger's chain; refuses a missing or wrong key, and a key for an unkeyed ledger
+        when writing (the chain cannot change its hash halfway)."""
+        if self.keyed:
+            if self._key is None:
+                raise LedgerError(f"{self.path}: the ledger is sealed with a key: set {KEY_VARIABLE} to the key it was "
+                                  "created with")
+            if not hmac.compare_digest(key_check(self._key), self._meta.get("key_check", "")):
+                raise LedgerError(f"{self.path}: {KEY_VARIABLE} is not the key this ledger was created with")
+            return Chain(self._key)
+        if for_writing and self._key is not None:
+            raise LedgerError(f"{self.path}: the ledger was created without a key, and its chain cannot take one later: "
+                              f"unset {KEY_VARIABLE}, or record new decisions in a new ledger")
+        return Chain(None)
+
+    # -- reading entries
+
+    def _select(self, kind: str, where: str = "", params: tuple = ()):
+        columns = COLUMNS[kind]
+        rows = self._db.execute(f"SELECT {', '.join(columns)}, entry_hash FROM {TABLES[kind]} {where} ORDER BY seq",
+                                params)
+        for row in rows:
+            yield Entry(kind, dict(zip(columns, row[:-1])), row[-1])
+
+    def _entries(self, where: str = "", params: tuple = ()):
+        """Decisions and grants merged in sequence order, streamed."""
+        return heapq.merge(self._select("decision", where, params), self._select("grant", where, params),
+                           key=lambda entry: entry.seq)
+
+    def _hash_before(self, seq: int) -> str | None:
+        if seq == 1:
+            return GENESIS
+        row = self._db.execute("SELECT entry_hash FROM decisions WHERE seq = ? UNION ALL "
+                               "SELECT entry_hash FROM grants WHERE seq = ?", (seq - 1, seq - 1)).fetchall()
+        return row[0][0] if len(row) == 1 else None
+
+    def _check_entry(self, entry: Entry, chain: Chain) -> str | None:
+        """What is wrong with one entry, judged against the stored hash before it; None when it holds."""
+        previous = self._hash_before(entry.seq)
+        if previous is None:
+            return f"the entry before {entry.label()} is missing or doubled"
+        if chain.link(previous, entry) != entry.stored_hash:
+            return f"{entry.label()} does not match its hash: it was edited"
+        return None
+
+    # -- verifying
+
+    @_database_errors
+    def verify(self) -> dict:
+        """Walk the whole chain in sequence order: ``{entries, head, keyed, first_broken}``, where
+        ``first_broken`` is None or ``{seq, entry, problem}`` for the first entry that does not hold."""
+        chain = self.chain()
+        previous_hash, before, count = GENESIS, None, 0
+        broken = None
+        for entry in self._entries():
+            count += 1
+            broken = _walk_problem(chain, count, previous_hash, before, entry)
+            if broken:
+                break
+            previous_hash, before = entry.stored_hash, entry
+        if broken is None:
+            broken = self._tail_problem(count, previous_hash, before)
+        return {"entries": int(self._meta["entries"]), "head": self._meta["head"], "keyed": self.keyed,
+                "intact": broken is None, "first_broken": broken}
+
+    def _tail_problem(self, count: int, last_hash: str, last: Entry | None) -> dict | None:
+        recorded = int(self._meta["entries"])
+        if count < recorded:
+            missing = recorded - count
+            return {"seq": count + 1, "entry": f"entry #{count + 1}",
+                    "problem": f"entry #{count + 1} is missing: the chain ends at #{count} but its head records {recorded} "
+                               f"entries, so the last {missing} entr{'y was' if missing == 1 else 'ies were'} deleted"}
+        if count > recorded:
+            return {"seq": recorded + 1, "entry": f"entry #{recorded + 1}",
+                    "problem": f"entry #{recorded + 1} is beyond the head, which records {recorded} entries: it was inserted"}
+        if last_hash != self._meta["head"]:
+            return {"seq": count, "entry": last.label() if last else "the head",
+                    "problem": "the head hash recorded in the meta table does not match the last entry"}
+        if last is not None and _owes_grant(last):
+            return {"seq": count + 1, "entry": f"entry #{count + 1}",
+                    "problem": f"entry #{count + 1} is missing: {last.label()} approved compensation but its grant "
+                               "is not in the ledger"}
+        return None
+
+    def _check_before_append(self, account: str, chain: Chain) -> tuple[int, str]:
+        """The head and the account's entries hold, or LedgerIntegrityError: a decision never relies on a damaged
+        ledger (a deleted grant must not make room for the same month twice). Returns (entries, head hash)."""
+        recorded, head = int(self._meta["entries"]), self._meta["head"]
+        count, top = self._db.execute(
+            "SELECT count(*), coalesce(max(seq), 0) FROM (SELECT seq FROM decisions UNION ALL SELECT seq FROM grants)"
+        ).fetchone()
+        if count != recorded or top != recorded:
+            self._damaged(f"its head records {recorded} entries, but it holds {count} numbered up to #{top}: "
+                          "entries were deleted or inserted")
+        if recorded:
+            last = next(self._entries("WHERE seq = ?", (recorded,)))
+            problem = self._check_entry(last, chain) or (
+                None if last.stored_hash == head else "the head hash does not match the last entry")
+            if problem:
+                self._damaged(problem)
+        before = None
+        for entry in self._entries("WHERE account = ?", (account,)):
+            problem = self._check_entry(entry, chain) or _shape_problem(before, entry, adjacent=False)
+            if problem:
+                self._damaged(problem)
+            before = entry
+        return recorded, head
+
+    def _damaged(self, problem: str):
+        raise LedgerIntegrityError(f"{self.path}: the ledger is damaged ({problem}); no decision is recorded until it "
+                                   f"is restored from a backup (`slapolicy audit {self.path}` names the first broken entry)")
+
     # -- reading
 
+    @_database_errors
     def find(self, claim_digest: str) -> dict | None:
-        row = self._db.execute("SELECT result_json FROM decisions WHERE claim_digest = ?", (claim_digest,)).fetchone()
-        return json.loads(row[0]) if row else None
+        """The decision recorded for this claim, after checking its entry against the chain."""
+        (entry,) = list(self._select("decision", "WHERE claim_digest = ?", (claim_digest,))) or (None,)
+        if entry is None:
+            return None
+        problem = self._check_entry(entry, self.chain())
+        if problem:
+            self._damaged(problem)
+        return json.loads(entry.fields["result_json"])
 
+    @_database_errors
     def grants(self, account: str) -> dict[str, tuple[Decimal, str]]:
         """Service month → (amount granted, decision id) for one account."""
         rows = self._db.execute("SELECT service_month, amount, decision_id FROM grants WHERE account = ?", (account,))
         return {month: (Decimal(amount), decision_id) for month, amount, decision_id in rows}
 
+    @_database_errors
     def decisions(self) -> list[dict]:
-        rows = self._db.execute(
-            "SELECT decision_id, decided_at, account, service_month, decision, policy_version, policy_sha256, "
-            "inputs_digest, inputs_json, result_json FROM decisions ORDER BY decided_at, decision_id")
-        keys = ("decision_id", "decided_at", "account", "service_month", "decision", "policy_version", "policy_sha256",
-                "inputs_digest", "inputs", "result")
+        """Every decision in sequence (commit) order."""
+        keys = ("seq", "decision_id", "decided_at", "account", "service_month", "decision", "policy_version",
+                "policy_sha256", "inputs_digest")
         out = []
-        for row in rows:
-            record = dict(zip(keys, row))
-            record["inputs"], record["result"] = json.loads(record["inputs"]), json.loads(record["result"])
+        for entry in self._select("decision"):
+            record = {key: entry.fields[key] for key in keys}
+            record["inputs"] = json.loads(entry.fields["inputs_json"])
+            record["result"] = json.loads(entry.fields["result_json"])
             out.append(record)
         return out
 
+    @_database_errors
     def counts(self) -> tuple[int, int]:
         decisions = self._db.execute("SELECT count(*) FROM decisions").fetchone()[0]
         grants = self._db.execute("SELECT count(*) FROM grants").fetchone()[0]
         return decisions, grants
 
+    @property
+    def head(self) -> dict:
+        """``{entries, hash}``: record it elsewhere to detect a later truncation of the tail."""
+        return {"entries": int(self._meta["entries"]), "hash": self._meta["head"]}
+
     # -- writing
 
+    @_database_errors
     def decide(self, claim_digest: str, account: str, build) -> tuple[dict, bool]:
         """Record a decision atomically; (decision, whether it is new).
 
         ``build(grants)`` receives the account's grants so far (read inside the transaction)
         and returns ``(decision, inputs, grant_amount or None)``.
         """
+        if self.readonly:
+            raise LedgerError(f"{self.path}: opened read-only")
+        chain = self.chain(for_writing=True)
         self._db.execute("BEGIN IMMEDIATE")
         try:
+            self._meta = self._read_meta()  # another process may have appended since this object was opened
             existing = self.find(claim_digest)
             if existing is not None:
                 self._db.execute("ROLLBACK")
                 return existing, False
+            seq, head = self._check_before_append(account, chain)
             decision, inputs, amount = build(self.grants(account))
-            self._db.execute(
-                "INSERT INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (decision["decision_id"], claim_digest, decision["decided_at"], account, decision["service_month"],
-                 decision["decision"], decision["policy"]["version"], decision["policy"]["sha256"], decision["inputs_digest"],
-                 json.dumps(inputs, sort_keys=True), json.dumps(decision, sort_keys=True)))
+            entries = [Entry("decision", {
+                "seq": seq + 1, "decision_id": decision["decision_id"], "claim_digest": claim_digest,
+                "decided_at": decision["decided_at"], "account": account, "service_month": decision["service_month"],
+                "decision": decision["decision"], "policy_version": decision["policy"]["version"],
+                "policy_sha256": decision["policy"]["sha256"], "inputs_digest": decision["inputs_digest"],
+                "inputs_json": json.dumps(inputs, sort_keys=True), "result_json": json.dumps(decision, sort_keys=True)}, "")]
             if amount is not None and amount > 0:
-                self._db.execute("INSERT INTO grants VALUES (?, ?, ?, ?, ?)",
-                                 (account, decision["service_month"], decision["decision_id"], str(amount),
-                                  decision["decided_at"]))
+                entries.append(Entry("grant", {"seq": seq + 2, "account": account, "service_month": decision["service_month"],
+                                               "decision_id": decision["decision_id"], "amount": str(amount),
+                                               "granted_at": decision["decided_at"]}, ""))
+            for entry in entries:
+                head = chain.link(head, entry)
+                self._insert(entry, head)
+            self._db.executemany("UPDATE meta SET value = ? WHERE key = ?",
+                                 ((str(seq + len(entries)), "entries"), (head, "head")))
             self._db.execute("COMMIT")
+            self._meta.update(entries=str(seq + len(entries)), head=head)
             return decision, True
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
             raise
+
+    def _insert(self, entry: Entry, entry_hash: str) -> None:
+        columns = COLUMNS[entry.kind]
+        self._db.execute(f"INSERT INTO {TABLES[entry.kind]} ({', '.join(columns)}, entry_hash) "
+                         f"VALUES ({', '.join('?' * (len(columns) + 1))})",
+                         [entry.fields[c] for c in columns] + [entry_hash])
+
+
+# ---------------------------------------------------------------------------- the rules of the walk
+
+def _owes_grant(entry: Entry) -> bool:
+    """An approved decision is followed by its grant (approval always grants a positive amount)."""
+    return entry.kind == "decision" and entry.fields["decision"] == "approved"
+
+
+def _shape_problem(before: Entry | None, entry: Entry, adjacent: bool = True) -> str | None:
+    """A grant must follow the approved decision it pays, for the amount that decision granted."""
+    if entry.kind == "grant":
+        if entry.fields["account"] != (before.fields["account"] if before else None) or before.kind != "decision" \
+                or before.fields["decision_id"] != entry.fields["decision_id"] or before.seq != entry.seq - 1:
+            return f"{entry.label()} follows no approved decision that pays it: it was inserted or its decision deleted"
+        result = json.loads(before.fields["result_json"])
+        if not _owes_grant(before) or result.get("compensation") != entry.fields["amount"] \
+                or before.fields["service_month"] != entry.fields["service_month"]:
+            return (f"{entry.label()} grants {entry.fields['amount']} for {entry.fields['service_month']}, but its decision "
+                    f"granted {result.get('compensation')} for {before.fields['service_month']}")
+    elif before is not None and _owes_grant(before) and (adjacent or before.seq == entry.seq - 1):
+        return f"the grant of {before.label()} is missing: it was deleted"
+    return None
+
+
+def _walk_problem(chain: Chain, number: int, previous_hash: str, before: Entry | None, entry: Entry) -> dict | None:
+    """The first thing wrong at the ``number``-th entry of the walk, as verify reports it."""
+    if entry.seq != number:
+        if entry.seq > number:
+            problem = (f"entry #{number} is missing (deleted): the chain goes from #{number - 1} to {entry.label()}"
+                       if number > 1 else f"entry #1 is missing (deleted): the chain starts at {entry.label()}")
+        else:
+            problem = f"{entry.label()} repeats the number of the entry before it: it was inserted"
+        return {"seq": number, "entry": entry.label() if entry.seq < number else f"entry #{number}", "problem": problem}
+    if chain.link(previous_hash, entry) != entry.stored_hash:
+        return {"seq": number, "entry": entry.label(),
+                "problem": f"{entry.label()} does not match its hash: it was edited, or an entry before it was replaced"}
+    problem = _shape_problem(before, entry)
+    if problem:
+        return {"seq": number, "entry": entry.label(), "problem": problem}
+    return None
+
+
+# ---------------------------------------------------------------------------- identity
+
+def _readonly_uri(path: Path) -> str:
+    return "file:" + urllib.parse.quote(str(path.resolve())) + "?mode=ro"
+
+
+def identify(path: Path) -> None:
+    """Refuse anything but a slapolicy ledger of this format, reading the file only: another application's
+    database passed by mistake stays byte-identical."""
+    if not path.is_file():
+        raise LedgerError(f"{path}: not a file, so not a slapolicy ledger")
+    if path.stat().st_size == 0:
+        raise LedgerError(f"{path}: an empty file, not a slapolicy ledger")
+    try:
+        db = sqlite3.connect(_readonly_uri(path), uri=True)
+    except sqlite3.Error as exc:
+        raise LedgerError(f"{path}: the ledger cannot be opened ({exc})") from None
+    try:
+        application_id = db.execute("PRAGMA application_id").fetchone()[0]
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if application_id == APPLICATION_ID:
+            if version != FORMAT:
+                raise LedgerError(f"{path}: a slapolicy ledger of format {version}, which this slapolicy (format {FORMAT}) "
+                                  "does not read" + ("; upgrade slapolicy" if version > FORMAT else ""))
+            return
+        if application_id == 0 and _is_format_1(db):
+            raise LedgerError(f"{path}: a ledger of an earlier slapolicy (format 1, without a hash chain); upgrade it "
+                              f"once with `slapolicy audit --upgrade {path}` (keep a copy first)")
+        owner = f" (application_id {application_id:#x})" if application_id else ""
+        raise LedgerError(f"{path}: not a slapolicy ledger but another SQLite database{owner}; nothing was written to it")
+    except sqlite3.DatabaseError as exc:
+        raise LedgerError(f"{path}: not a slapolicy ledger, or a damaged one ({exc})") from None
+    finally:
+        db.close()
+
+
+def _is_format_1(db: sqlite3.Connection) -> bool:
+    tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if tables != {"meta", "decisions", "grants"}:
+        return False
+    return db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("1",)
+
+
+# ---------------------------------------------------------------------------- format 1 → 2
+
+def upgrade_ledger(path: str | os.PathLike) -> dict:
+    """Chain a format-1 ledger in place, in one transaction: decisions in the order they were committed
+    (SQLite's rowid), each grant after its decision. Returns the new head ``{entries, hash}``."""
+    path = Path(path)
+    if not path.is_file():
+        raise LedgerError(f"{path}: no such ledger")
+    try:
+        probe = sqlite3.connect(_readonly_uri(path), uri=True)
+        try:
+            if not _is_format_1(probe):
+                identify(path)  # says what the file is instead
+                raise LedgerError(f"{path}: already a ledger of format {FORMAT}: nothing to upgrade")
+        finally:
+            probe.close()
+        open(path, "r+b").close()
+    except sqlite3.DatabaseError as exc:
+        raise LedgerError(f"{path}: not a slapolicy ledger, or a damaged one ({exc})") from None
+    except OSError as exc:
+        raise LedgerError(f"{path}: the ledger cannot be written ({exc.strerror})") from None
+    key = environment_key()
+    chain = Chain(key)
+    db = sqlite3.connect(path, timeout=OPEN_TIMEOUT_SECONDS, isolation_level=None)
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        old = db.execute("SELECT decision_id, claim_digest, decided_at, account, service_month, decision, policy_version, "
+                         "policy_sha256, inputs_digest, inputs_json, result_json FROM decisions ORDER BY rowid").fetchall()
+        paid = {row[2]: row for row in db.execute("SELECT account, service_month, decision_id, amount, granted_at FROM grants")}
+        # executescript would commit the open transaction: one statement at a time, the pragmas last
+        for statement in ["DROP TABLE grants", "DROP TABLE decisions", "DROP TABLE meta", *SCHEMA.split(";")]:
+            if statement.strip() and "PRAGMA" not in statement:
+                db.execute(statement)
+        head, seq = GENESIS, 0
+        for row in old:
+            seq += 1
+            entries = [Entry("decision", dict(zip(COLUMNS["decision"], (seq, *row))), "")]
+            if row[0] in paid:
+                seq += 1
+                entries.append(Entry("grant", dict(zip(COLUMNS["grant"], (seq, *paid.pop(row[0])))), ""))
+            for entry in entries:
+                head = chain.link(head, entry)
+                columns = COLUMNS[entry.kind]
+                db.execute(f"INSERT INTO {TABLES[entry.kind]} ({', '.join(columns)}, entry_hash) VALUES "
+                           f"({', '.join('?' * (len(columns) + 1))})", [entry.fields[c] for c in columns] + [head])
+        if paid:
+            raise LedgerError(f"{path}: grants without a decision ({', '.join(sorted(paid))}); not upgraded")
+        meta = {"format": str(FORMAT), "chain": chain.name, "entries": str(seq), "head": head}
+        if key is not None:
+            meta["key_check"] = key_check(key)
+        db.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
+        db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        db.execute(f"PRAGMA user_version = {FORMAT}")
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    finally:
+        db.close()
+    return {"entries": seq, "hash": head}
