@@ -31,9 +31,14 @@ def _essence(result: dict) -> dict:
 def audit_ledger(ledger_path, policy_dir=None) -> dict:
     """``{ledger, chain, decisions, summary}``; raises LedgerError for a file that is not a usable ledger."""
     with Ledger(ledger_path, create=False, readonly=True) as book:
-        chain = book.verify()
-        records = book.decisions()
+        with book.snapshot():
+            chain = book.verify()
+            records = book.decisions()
     checked = []
+    if not chain["intact"]:
+        # The records after a broken entry cannot be trusted: deciding them again would compare against forgeries.
+        return {"ledger": str(ledger_path), "chain": chain, "decisions": checked,
+                "summary": {"checked": 0, "same": 0, "differs": 0, "unverifiable": 0}}
     with tempfile.TemporaryDirectory(prefix="slapolicy-audit-") as scratch:
         replica = Ledger(Path(scratch) / "ledger.sqlite")
         try:
@@ -104,6 +109,9 @@ def render_audit(result: dict) -> str:
         for note in entry["notes"]:
             lines.append(f"    note: {note}")
     lines.append(render_chain(result["chain"]))
+    if not result["chain"]["intact"]:
+        lines.append("decisions not re-checked while the chain is broken: restore the ledger from a backup")
+        return "\n".join(lines)
     s = result["summary"]
     lines.append(f"{s['checked']} decision(s) checked: {s['same']} same, {s['differs']} differ, {s['unverifiable']} unverifiable")
     return "\n".join(lines)
@@ -113,8 +121,7 @@ def render_chain(chain: dict) -> str:
     keyed = "HMAC-SHA-256 chain" if chain["keyed"] else "SHA-256 chain"
     if chain["intact"]:
         return f"chain: {chain['entries']} entries intact ({keyed}); head {chain['head']}"
-    broken = chain["first_broken"]
-    return f"chain: BROKEN at {broken['entry']}: {broken['problem']}"
+    return f"chain: BROKEN: {chain['first_broken']['problem']}"
 
 
 def audit_failed(result: dict) -> bool:

@@ -15,7 +15,8 @@ commit order, and a hash over its canonical content and the hash before it::
 
 H is SHA-256, or HMAC-SHA-256 under the key in ``$SLAPOLICY_LEDGER_KEY`` for a ledger created
 with one. The ``meta`` table keeps the head: the number of entries and the last hash. Before a
-decision is appended, the head and every entry of the claimant's account are checked; ``verify``
+decision is appended or a recorded one answered again, the head and every entry of the claimant's
+account are checked; ``verify``
 walks the whole chain (``slapolicy audit``). docs/ledger.md says what this protects and what not.
 
 Identity. ``PRAGMA application_id`` is "SLAP" and ``user_version`` the format number. Any other
@@ -23,6 +24,7 @@ file is looked at read-only and refused before anything is written to it.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import heapq
@@ -248,6 +250,20 @@ class Ledger:
     def __exit__(self, *exc):
         self.close()
 
+    @contextlib.contextmanager
+    def snapshot(self):
+        """Reads inside see one state of the ledger, whatever other processes append meanwhile."""
+        if self._db.in_transaction:
+            yield self
+            return
+        self._db.execute("BEGIN")
+        try:
+            self._meta = self._read_meta()
+            yield self
+        finally:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+
     @property
     def keyed(self) -> bool:
         return self._meta["chain"] == "hmac-sha256"
@@ -303,7 +319,10 @@ class Ledger:
     def verify(self) -> dict:
         """Walk the whole chain in sequence order: ``{entries, head, keyed, first_broken}``, where
         ``first_broken`` is None or ``{seq, entry, problem}`` for the first entry that does not hold."""
-        chain = self.chain()
+        with self.snapshot():
+            return self._verify(self.chain())
+
+    def _verify(self, chain: Chain) -> dict:
         previous_hash, before, count = GENESIS, None, 0
         broken = None
         for entry in self._entries():
@@ -336,7 +355,7 @@ class Ledger:
                                "is not in the ledger"}
         return None
 
-    def _check_before_append(self, account: str, chain: Chain) -> tuple[int, str]:
+    def _check_standing(self, account: str, chain: Chain) -> tuple[int, str]:
         """The head and the account's entries hold, or LedgerIntegrityError: a decision never relies on a damaged
         ledger (a deleted grant must not make room for the same month twice). Returns (entries, head hash)."""
         recorded, head = int(self._meta["entries"]), self._meta["head"]
@@ -369,13 +388,14 @@ class Ledger:
     @_database_errors
     def find(self, claim_digest: str) -> dict | None:
         """The decision recorded for this claim, after checking its entry against the chain."""
-        (entry,) = list(self._select("decision", "WHERE claim_digest = ?", (claim_digest,))) or (None,)
-        if entry is None:
-            return None
-        problem = self._check_entry(entry, self.chain())
-        if problem:
-            self._damaged(problem)
-        return json.loads(entry.fields["result_json"])
+        with self.snapshot():
+            entry = next(self._select("decision", "WHERE claim_digest = ?", (claim_digest,)), None)
+            if entry is None:
+                return None
+            # The standing of the claimant's entries, as before an append: a repeated claim is not answered
+            # from a ledger whose grant for it was deleted.
+            self._check_standing(entry.fields["account"], self.chain())
+            return json.loads(entry.fields["result_json"])
 
     @_database_errors
     def grants(self, account: str) -> dict[str, tuple[Decimal, str]]:
@@ -426,7 +446,7 @@ class Ledger:
             if existing is not None:
                 self._db.execute("ROLLBACK")
                 return existing, False
-            seq, head = self._check_before_append(account, chain)
+            seq, head = self._check_standing(account, chain)
             decision, inputs, amount = build(self.grants(account))
             entries = [Entry("decision", {
                 "seq": seq + 1, "decision_id": decision["decision_id"], "claim_digest": claim_digest,

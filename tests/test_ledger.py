@@ -1,0 +1,442 @@
+"""The ledger's hash chain: every edit, deletion and insertion found by `slapolicy audit`, which names
+the first broken entry; decisions refused on a damaged ledger; other files refused untouched."""
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from conftest import POLICIES, REPO, run_cli
+from helpers import minute_rows, write_csv
+from slapolicy.ledger import COLUMNS, GENESIS, TABLES, Chain, Entry, Ledger
+
+EXAMPLES = REPO / "examples" / "ccc"
+INPUTS = ["--minutes", EXAMPLES / "minutes.csv", "--incidents", EXAMPLES / "incidents.yaml",
+          "--notices", EXAMPLES / "notices.yaml", "--billing", EXAMPLES / "billing.csv"]
+NOW = ["--now", "2019-04-10T12:00+00:00"]
+GLOBEX = "D-e67e91136ec38743702c"  # the decision ids are the first 20 hex digits of the claim's sha256
+ACME = "D-22bf5cd1684353abd440"
+INITECH = "D-afc1e9b25ceb452fb2fb"
+
+
+def claim_files(tmp_path):
+    """globex: approved 180.00 (§3.1 10 % of 1800.00); acme by e-mail: denied; initech: approved 400.00."""
+    globex = json.loads((EXAMPLES / "claim-globex-2019-03.json").read_text())
+    initech = tmp_path / "claim-initech.json"
+    initech.write_text(json.dumps(dict(globex, account="initech")))
+    return [EXAMPLES / "claim-globex-2019-03.json", EXAMPLES / "claim-acme-2019-03-by-email.json", initech]
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory):
+    """Entries #1 decision globex, #2 its grant 180.00, #3 decision acme (denied), #4 decision initech,
+    #5 its grant 400.00."""
+    folder = tmp_path_factory.mktemp("history")
+    ledger = folder / "ledger.sqlite"
+    for claim in claim_files(folder):
+        result = run_cli("claim", POLICIES, claim, "--ledger", ledger, *NOW, *INPUTS)
+        assert result.code == 0, result.err
+    with sqlite3.connect(ledger) as db:
+        assert db.execute("SELECT seq, decision_id, decision FROM decisions ORDER BY seq").fetchall() == [
+            (1, GLOBEX, "approved"), (3, ACME, "denied"), (4, INITECH, "approved")]
+        assert db.execute("SELECT seq, decision_id, amount FROM grants ORDER BY seq").fetchall() == [
+            (2, GLOBEX, "180.00"), (5, INITECH, "400.00")]
+    return ledger
+
+
+@pytest.fixture
+def ledger(history, tmp_path):
+    copy = tmp_path / "ledger.sqlite"
+    shutil.copy(history, copy)
+    return copy
+
+
+def edit(path, *statements):
+    """What anyone with the sqlite3 shell can do (foreign keys off, as the shell has them)."""
+    db = sqlite3.connect(path)
+    for statement in statements:
+        db.execute(statement)
+    db.commit()
+    db.close()
+
+
+def entries(path):
+    db = sqlite3.connect(path)
+    out = []
+    for kind, columns in COLUMNS.items():
+        for row in db.execute(f"SELECT {', '.join(columns)} FROM {TABLES[kind]}"):
+            out.append(Entry(kind, dict(zip(columns, row)), ""))
+    db.close()
+    return sorted(out, key=lambda e: e.seq)
+
+
+def rechain(path, key=None):
+    """An attacker who knows the algorithm (it is public) recomputes every hash and the head after an edit."""
+    chain, head = Chain(key), GENESIS
+    db = sqlite3.connect(path)
+    for entry in entries(path):
+        head = chain.link(head, entry)
+        db.execute(f"UPDATE {TABLES[entry.kind]} SET entry_hash = ? WHERE seq = ?", (head, entry.seq))
+    db.execute("UPDATE meta SET value = ? WHERE key = 'head'", (head,))
+    db.execute("UPDATE meta SET value = ? WHERE key = 'entries'", (str(len(entries(path))),))
+    db.commit()
+    db.close()
+
+
+def digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def label(seq, kind, decision_id, account):
+    return f"entry #{seq} ({kind} {decision_id}, {account} 2019-03)"
+
+
+EDITED = "does not match its hash: it was edited, or an entry before it was replaced"
+GRANT_OF_ACME = (f"INSERT INTO grants VALUES (6, 'acme', '2019-03', '{ACME}', '50.00', '2019-04-10T12:00:00+00:00', "
+                 f"'{'ab' * 32}')")
+
+
+@pytest.mark.parametrize("statements,problem", [
+    (["UPDATE grants SET amount = '999.00' WHERE seq = 2"], f"{label(2, 'grant', GLOBEX, 'globex')} {EDITED}"),
+    (["UPDATE decisions SET decision = 'approved' WHERE seq = 3"], f"{label(3, 'decision', ACME, 'acme')} {EDITED}"),
+    (["UPDATE decisions SET result_json = replace(result_json, 'Compensation of 180.00', 'Compensation of 1800.00') "
+      "WHERE seq = 1"], f"{label(1, 'decision', GLOBEX, 'globex')} {EDITED}"),
+    (["UPDATE decisions SET result_json = replace(result_json, 'filed_too_early', 'filed_in_time') WHERE seq = 3"],
+     f"{label(3, 'decision', ACME, 'acme')} {EDITED}"),
+    (["UPDATE decisions SET policy_sha256 = '" + "0" * 64 + "' WHERE seq = 4"],
+     f"{label(4, 'decision', INITECH, 'initech')} {EDITED}"),
+    (["DELETE FROM grants WHERE seq = 2"],
+     f"entry #2 is missing (deleted): the chain goes from #1 to {label(3, 'decision', ACME, 'acme')}"),
+    ([GRANT_OF_ACME], f"{label(6, 'grant', ACME, 'acme')} {EDITED}"),
+    (["DELETE FROM grants WHERE seq = 2", "DELETE FROM decisions WHERE seq = 1"],
+     f"entry #1 is missing (deleted): the chain starts at {label(3, 'decision', ACME, 'acme')}"),
+    ([GRANT_OF_ACME.replace("(6,", "(3,")],
+     f"{label(3, 'grant', ACME, 'acme')} repeats the number of the entry before it: it was inserted"),
+    (["DELETE FROM grants WHERE seq = 5"],
+     "entry #5 is missing: the chain ends at #4 but its head records 5 entries, so the last 1 entry was deleted"),
+    (["DELETE FROM grants WHERE seq = 5", "DELETE FROM decisions WHERE seq = 4"],
+     "entry #4 is missing: the chain ends at #3 but its head records 5 entries, so the last 2 entries were deleted"),
+    (["UPDATE meta SET value = '" + "1" * 64 + "' WHERE key = 'head'"],
+     "the head hash recorded in the meta table does not match the last entry"),
+], ids=["grant-amount", "decision", "message", "reason-code", "policy-sha256", "grant-deleted", "grant-forged",
+        "decision-and-grant-deleted", "entry-inserted", "last-entry-deleted", "last-two-deleted", "head-edited"])
+def test_each_edit_is_found_and_the_first_broken_entry_named(ledger, statements, problem):
+    assert run_cli("audit", ledger).code == 0
+    edit(ledger, *statements)
+    result = run_cli("audit", ledger)
+    assert result.code == 1
+    assert result.out.splitlines() == [
+        f"chain: BROKEN: {problem}", "decisions not re-checked while the chain is broken: restore the ledger from a backup"]
+    assert run_cli("audit", ledger, "--format", "json").json()["chain"]["first_broken"]["problem"] == problem
+
+
+def test_a_forged_entry_with_a_recomputed_hash_is_still_out_of_place(ledger):
+    """Without a key the chain can be recomputed, but a grant that follows no approved decision stands out."""
+    edit(ledger, GRANT_OF_ACME)
+    rechain(ledger)
+    result = run_cli("audit", ledger)
+    assert result.code == 1
+    assert (f"chain: BROKEN: {label(6, 'grant', ACME, 'acme')} follows no approved decision that pays it: it was "
+            "inserted or its decision deleted") in result.out
+
+
+def test_an_entry_appended_behind_the_heads_back(ledger):
+    """A denied decision appended with a correct hash, the head left alone."""
+    edit(ledger, "INSERT INTO decisions SELECT 6, 'D-forged', 'forged', decided_at, account, service_month, decision, "
+                 "policy_version, policy_sha256, inputs_digest, inputs_json, result_json, '' FROM decisions WHERE seq = 3")
+    (forged,) = [e for e in entries(ledger) if e.seq == 6]
+    with sqlite3.connect(ledger) as db:
+        stored = db.execute("SELECT entry_hash FROM grants WHERE seq = 5").fetchone()[0]
+        db.execute("UPDATE decisions SET entry_hash = ? WHERE seq = 6", (Chain(None).link(stored, forged),))
+    db.close()
+    result = run_cli("audit", ledger)
+    assert result.code == 1
+    assert result.out.splitlines()[0] == "chain: BROKEN: entry #6 is beyond the head, which records 5 entries: it was inserted"
+
+
+def test_a_consistent_forgery_of_an_unkeyed_chain_is_caught_by_deciding_again(ledger):
+    """The limit of a plain hash chain: whoever can write the file can recompute it. Deciding again
+    from the recorded inputs still shows the forged amount."""
+    edit(ledger, "UPDATE grants SET amount = '999.00' WHERE seq = 2",
+         "UPDATE decisions SET result_json = replace(result_json, '\"compensation\": \"180.00\"', "
+         "'\"compensation\": \"999.00\"') WHERE seq = 1")
+    rechain(ledger)
+    result = run_cli("audit", ledger)
+    assert result.code == 1
+    assert result.out.splitlines()[-2].startswith("chain: 5 entries intact (SHA-256 chain); head ")
+    assert "    compensation: recorded 999.00, now 180.00" in result.out
+    assert result.out.splitlines()[-1] == "3 decision(s) checked: 2 same, 1 differ, 0 unverifiable"
+
+
+def test_a_clean_audit_prints_the_head_to_record_elsewhere(ledger):
+    result = run_cli("audit", ledger, "--format", "json")
+    assert result.code == 0, result.err
+    chain = result.json()["chain"]
+    (head,) = [e for e in entries(ledger) if e.seq == 5]
+    with sqlite3.connect(ledger) as db:
+        stored = db.execute("SELECT entry_hash FROM grants WHERE seq = 5").fetchone()[0]
+    assert chain == {"entries": 5, "head": stored, "keyed": False, "intact": True, "first_broken": None}
+    assert head.kind == "grant"
+    assert [d["seq"] for d in result.json()["decisions"]] == [1, 3, 4]
+    text = run_cli("audit", ledger).out.splitlines()
+    assert text[-2] == f"chain: 5 entries intact (SHA-256 chain); head {stored}"
+    assert text[-1] == "3 decision(s) checked: 3 same, 0 differ, 0 unverifiable"
+
+
+# ---------------------------------------------------------------------------- deciding on a damaged ledger
+
+def test_after_a_grant_is_deleted_no_claim_is_decided(ledger, tmp_path):
+    edit(ledger, "DELETE FROM grants WHERE seq = 2")
+    before = digest(ledger)
+    again = tmp_path / "again.json"
+    again.write_text(json.dumps(dict(json.loads(claim_files(tmp_path)[0].read_text()), claim_id="second try")))
+    damaged = (f"{ledger}: the ledger is damaged (its head records 5 entries, but it holds 4 numbered up to #5: entries "
+               f"were deleted or inserted); no decision is recorded until it is restored from a backup "
+               f"(`slapolicy audit {ledger}` names the first broken entry)")
+    for claim in (claim_files(tmp_path)[0], again):  # the same claim, and the same month claimed anew
+        result = run_cli("claim", POLICIES, claim, "--ledger", ledger, *NOW, *INPUTS)
+        assert result.code == 1
+        assert result.err == f"slapolicy: {damaged}\n"
+        assert result.out == ""
+    assert digest(ledger) == before
+
+
+def test_an_edited_entry_of_the_claimant_refuses_the_claim(ledger, tmp_path):
+    edit(ledger, "UPDATE grants SET amount = '1.00' WHERE seq = 5")  # initech's grant: the cap would see room
+    claim = tmp_path / "initech-april.json"
+    claim.write_text(json.dumps(dict(json.loads(claim_files(tmp_path)[2].read_text()), claim_id="another")))
+    result = run_cli("claim", POLICIES, claim, "--ledger", ledger, *NOW, *INPUTS)
+    assert result.code == 1
+    assert f"the ledger is damaged ({label(5, 'grant', INITECH, 'initech')} does not match its hash: it was edited)" \
+        in result.err
+
+
+def test_an_edited_meta_table_is_refused(ledger):
+    edit(ledger, "DELETE FROM meta WHERE key = 'head'")
+    for result in (run_cli("audit", ledger), run_cli("claim", POLICIES, claim_files(ledger.parent)[0], "--ledger", ledger,
+                                                     *NOW, *INPUTS)):
+        assert result.code == 1
+        assert result.err == (f"slapolicy: {ledger}: the ledger's meta table was edited (chain, entries or head is "
+                              "missing); restore the ledger from a backup\n")
+
+
+# ---------------------------------------------------------------------------- a key
+
+def test_a_keyed_chain_needs_the_key_to_forge(tmp_path, monkeypatch):
+    monkeypatch.setenv("SLAPOLICY_LEDGER_KEY", "s3cret")
+    ledger = tmp_path / "keyed.sqlite"
+    for claim in claim_files(tmp_path):
+        assert run_cli("claim", POLICIES, claim, "--ledger", ledger, *NOW, *INPUTS).code == 0
+    result = run_cli("audit", ledger)
+    assert result.code == 0, result.out + result.err
+    assert result.out.splitlines()[-2].startswith("chain: 5 entries intact (HMAC-SHA-256 chain); head ")
+    # The consistent forgery that passes on a plain chain does not pass here.
+    edit(ledger, "UPDATE grants SET amount = '999.00' WHERE seq = 2")
+    rechain(ledger)
+    result = run_cli("audit", ledger)
+    assert result.code == 1
+    assert result.out.splitlines()[0] == f"chain: BROKEN: {label(1, 'decision', GLOBEX, 'globex')} {EDITED}"
+    monkeypatch.setenv("SLAPOLICY_LEDGER_KEY", "guess")
+    result = run_cli("audit", ledger)
+    assert (result.code, result.err) == (1, f"slapolicy: {ledger}: SLAPOLICY_LEDGER_KEY is not the key this ledger was "
+                                            "created with\n")
+    monkeypatch.delenv("SLAPOLICY_LEDGER_KEY")
+    result = run_cli("audit", ledger)
+    assert (result.code, result.err) == (1, f"slapolicy: {ledger}: the ledger is sealed with a key: set "
+                                            "SLAPOLICY_LEDGER_KEY to the key it was created with\n")
+
+
+def test_a_key_is_not_taken_by_an_unkeyed_ledger(ledger, monkeypatch, tmp_path):
+    monkeypatch.setenv("SLAPOLICY_LEDGER_KEY", "s3cret")
+    before = digest(ledger)
+    claim = tmp_path / "again.json"
+    claim.write_text(json.dumps(dict(json.loads(claim_files(tmp_path)[0].read_text()), claim_id="again")))
+    result = run_cli("claim", POLICIES, claim, "--ledger", ledger, *NOW, *INPUTS)
+    assert result.code == 1
+    assert result.err == (f"slapolicy: {ledger}: the ledger was created without a key, and its chain cannot take one "
+                          "later: unset SLAPOLICY_LEDGER_KEY, or record new decisions in a new ledger\n")
+    assert digest(ledger) == before
+
+
+# ---------------------------------------------------------------------------- concurrency
+
+@pytest.mark.slow
+def test_eight_claim_processes_with_the_real_clock_then_a_clean_audit(tmp_path):
+    """Eight processes decide claims whose §6.1 cap and 'already compensated' depend on their order; the
+    audit decides them again in commit order and finds every decision the same."""
+    from test_claims import claim as small_claim
+
+    rows = []
+    for month in ("2024-01", "2024-02", "2024-03"):  # as test_claims' 'small': 3000 minutes of failures each month
+        rows += minute_rows("small", f"{month}-10T00:00", 3000, 100, 2)
+    minutes = write_csv(tmp_path / "minutes.csv", rows)
+    billing = tmp_path / "billing.csv"
+    billing.write_text("account,month,monthly_fee,offset\n" + "".join(f"small,2023-{m:02d},1.00,0.00\n" for m in range(1, 13))
+                       + "small,2024-01,4.00,0.00\nsmall,2024-02,4.00,0.00\nsmall,2024-03,100.00,0.00\n")
+    ledger = tmp_path / "ledger.sqlite"
+    claims = []
+    for i, (month, filed) in enumerate([("2024-01", "2024-02-08"), ("2024-02", "2024-03-08"), ("2024-03", "2024-04-08")] * 2
+                                       + [("2024-03", "2024-04-09"), ("2024-01", "2024-02-09")]):
+        path = tmp_path / f"claim-{i}.json"
+        path.write_text(json.dumps(small_claim(month, filed_at=f"{filed}T10:00+08:00", claim_id=f"c-{i}")))
+        claims.append(path)
+    env = dict(os.environ, PYTHONPATH=str(REPO / "tests"))
+    processes = [subprocess.Popen([sys.executable, "-m", "slapolicy.cli", "claim", str(POLICIES), str(path),
+                                   "--minutes", str(minutes), "--billing", str(billing), "--ledger", str(ledger)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                 for path in claims]
+    outcomes = [(p.wait(timeout=300), p.stdout.read(), p.stderr.read()) for p in processes]
+    assert [code for code, _, err in outcomes] == [0] * 8, [err for _, _, err in outcomes]
+    decisions = [json.loads(out) for _, out, _ in outcomes]
+    approved = [d for d in decisions if d["decision"] == "approved"]
+    assert len(approved) == len({d["service_month"] for d in approved})  # each month granted at most once
+    with Ledger(ledger) as book:
+        granted = book.grants("small")
+        assert book.counts() == (8, len(granted))
+    # Whatever the order, March's §6.1 window (fees paid 2023-03 … 2024-02: 10 × 1.00 + 2 × 4.00 = 18.00) is used up
+    # and never exceeded.
+    assert sum(amount for amount, _ in granted.values()) == 18
+    result = run_cli("audit", ledger)
+    assert result.code == 0, result.out
+    assert result.out.splitlines()[-1] == "8 decision(s) checked: 8 same, 0 differ, 0 unverifiable"
+
+
+# ---------------------------------------------------------------------------- other files
+
+def test_another_applications_database_is_left_byte_identical(tmp_path, ledger):
+    foreign = tmp_path / "crm.db"
+    with sqlite3.connect(foreign) as db:
+        db.execute("CREATE TABLE customers (name TEXT)")
+        db.execute("INSERT INTO customers VALUES ('acme')")
+    db.close()
+    tagged = tmp_path / "tagged.db"
+    shutil.copy(foreign, tagged)
+    edit(tagged, "PRAGMA application_id = 1234")
+    for path, owner in ((foreign, ""), (tagged, " (application_id 0x4d2)")):
+        before = digest(path)
+        for result in (run_cli("claim", POLICIES, claim_files(tmp_path)[0], "--ledger", path, *NOW, *INPUTS),
+                       run_cli("audit", path)):
+            assert result.code == 1
+            assert result.err == (f"slapolicy: {path}: not a slapolicy ledger but another SQLite database{owner}; "
+                                  "nothing was written to it\n")
+        assert digest(path) == before
+        assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(path.name)) == [path.name]  # no -wal, -shm
+
+
+def damaged_copies(ledger, tmp_path):
+    data = ledger.read_bytes()
+    assert len(data) == 7 * 4096  # page size 4096; the tables are small
+    text = tmp_path / "notes.txt"
+    text.write_text("not a database\n" * 100)
+    empty = tmp_path / "empty.sqlite"
+    empty.write_bytes(b"")
+    header = tmp_path / "header.sqlite"
+    header.write_bytes(data[:60])
+    half = tmp_path / "half.sqlite"
+    half.write_bytes(data[:3 * 4096])
+    scrambled = tmp_path / "scrambled.sqlite"
+    scrambled.write_bytes(data[:4096] + bytes(range(256)) * 16 * 6)
+    return [(text, "not a slapolicy ledger, or a damaged one (file is not a database)"),
+            (empty, "an empty file, not a slapolicy ledger"),
+            (header, "not a slapolicy ledger, or a damaged one (file is not a database)"),
+            (half, "the ledger cannot be read or written (database disk image is malformed); if the file is damaged, "
+                   "restore it from a backup"),
+            (scrambled, "the ledger cannot be read or written (database disk image is malformed); if the file is damaged, "
+                        "restore it from a backup"),
+            (tmp_path, "not a file, so not a slapolicy ledger")]
+
+
+def test_damaged_truncated_and_non_database_files_are_refused_untouched(ledger, tmp_path):
+    for path, message in damaged_copies(ledger, tmp_path):
+        before = digest(path) if path.is_file() else None
+        for result in (run_cli("claim", POLICIES, claim_files(tmp_path)[0], "--ledger", path, *NOW, *INPUTS),
+                       run_cli("audit", path)):
+            assert (result.code, result.err) == (1, f"slapolicy: {path}: {message}\n"), path
+        assert (digest(path) if path.is_file() else None) == before
+
+
+def test_a_read_only_ledger_is_audited_but_takes_no_decision(ledger, tmp_path):
+    ledger.chmod(0o444)
+    immutable = subprocess.run(["chattr", "+i", str(ledger)], capture_output=True).returncode == 0 if os.geteuid() == 0 \
+        else False
+    try:
+        try:
+            open(ledger, "r+b").close()
+            pytest.skip("this user can write a read-only file (root without chattr)")
+        except PermissionError:
+            pass
+        before = digest(ledger)
+        claim = tmp_path / "again.json"
+        claim.write_text(json.dumps(dict(json.loads(claim_files(tmp_path)[0].read_text()), claim_id="again")))
+        result = run_cli("claim", POLICIES, claim, "--ledger", ledger, *NOW, *INPUTS)
+        assert result.code == 1
+        assert result.err.startswith(f"slapolicy: {ledger}: the ledger cannot be written (")
+        assert result.err.endswith("); no decision can be recorded in it\n")
+        result = run_cli("audit", ledger)
+        assert result.code == 0, result.err
+        assert result.out.splitlines()[-1] == "3 decision(s) checked: 3 same, 0 differ, 0 unverifiable"
+        assert digest(ledger) == before
+    finally:
+        if immutable:
+            subprocess.run(["chattr", "-i", str(ledger)], check=True)
+        ledger.chmod(0o644)
+
+
+# ---------------------------------------------------------------------------- nothing written on refusal
+
+def test_a_claim_refused_before_its_decision_creates_no_ledger(tmp_path):
+    ledger = tmp_path / "new" / "ledger.sqlite"
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"account": "globex"')
+    no_billing = [a for a in INPUTS if a not in ("--billing", EXAMPLES / "billing.csv")]
+    for argv, message in ((["claim", POLICIES, bad, "--ledger", ledger, *NOW, *INPUTS], f"{bad}: not valid JSON"),
+                          (["claim", POLICIES, claim_files(tmp_path)[0], "--ledger", ledger, *NOW, *no_billing],
+                           "billing for account 'globex', 2019-03 is needed to compute the compensation (--billing)")):
+        result = run_cli(*argv)
+        assert result.code == 1
+        assert message in result.err
+        assert not ledger.parent.exists()
+
+
+# ---------------------------------------------------------------------------- format 1
+
+FORMAT_1 = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE decisions (decision_id TEXT PRIMARY KEY, claim_digest TEXT NOT NULL UNIQUE, decided_at TEXT NOT NULL,
+    account TEXT NOT NULL, service_month TEXT NOT NULL, decision TEXT NOT NULL, policy_version TEXT NOT NULL,
+    policy_sha256 TEXT NOT NULL, inputs_digest TEXT NOT NULL, inputs_json TEXT NOT NULL, result_json TEXT NOT NULL);
+CREATE TABLE grants (account TEXT NOT NULL, service_month TEXT NOT NULL,
+    decision_id TEXT NOT NULL REFERENCES decisions (decision_id), amount TEXT NOT NULL, granted_at TEXT NOT NULL,
+    PRIMARY KEY (account, service_month));
+INSERT INTO meta VALUES ('schema_version', '1');
+"""
+
+
+def test_a_ledger_of_format_1_is_refused_then_upgraded_in_commit_order(ledger, tmp_path):
+    old = tmp_path / "old.sqlite"
+    db = sqlite3.connect(old)
+    db.executescript(FORMAT_1)
+    for entry in entries(ledger):  # in commit order, as the rowids of format 1 recorded it
+        columns = [c for c in COLUMNS[entry.kind] if c != "seq"]
+        db.execute(f"INSERT INTO {TABLES[entry.kind]} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                   [entry.fields[c] for c in columns])
+    db.commit()
+    db.close()
+    before = digest(old)
+    result = run_cli("claim", POLICIES, claim_files(tmp_path)[0], "--ledger", old, *NOW, *INPUTS)
+    assert result.code == 1
+    assert result.err == (f"slapolicy: {old}: a ledger of an earlier slapolicy (format 1, without a hash chain); upgrade "
+                          f"it once with `slapolicy audit --upgrade {old}` (keep a copy first)\n")
+    assert digest(old) == before
+    result = run_cli("audit", "--upgrade", old)
+    assert result.code == 0, result.out + result.err
+    with Ledger(ledger) as original, Ledger(old) as upgraded:
+        assert upgraded.head == original.head  # the same entries in the same order: the same chain
+        assert upgraded.head["entries"] == 5
+    assert result.out.splitlines()[-1] == "3 decision(s) checked: 3 same, 0 differ, 0 unverifiable"
+    again = run_cli("audit", "--upgrade", old)
+    assert (again.code, again.err) == (1, f"slapolicy: {old}: already a ledger of format 2: nothing to upgrade\n")
