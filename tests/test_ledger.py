@@ -392,7 +392,7 @@ def test_a_claim_refused_before_its_decision_creates_no_ledger(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('{"account": "globex"')
     no_billing = [a for a in INPUTS if a not in ("--billing", EXAMPLES / "billing.csv")]
-    for argv, message in ((["claim", POLICIES, bad, "--ledger", ledger, *NOW, *INPUTS], f"{bad}: not valid JSON"),
+    for argv, message in ((["claim", POLICIES, bad, "--ledger", ledger, *NOW, *INPUTS], "not valid JSON"),
                           (["claim", POLICIES, claim_files(tmp_path)[0], "--ledger", ledger, *NOW, *no_billing],
                            "billing for account 'globex', 2019-03 is needed to compute the compensation (--billing)")):
         result = run_cli(*argv)
