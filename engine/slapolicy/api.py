@@ -4,9 +4,24 @@ from __future__ import annotations
 import datetime as dt
 
 from .calendar import service_month_in
+from .errors import ArgumentError
 from .data import read_billing, read_incidents, read_minutes, read_notices
 from .evaluate import evaluate_month, version_reason
 from .policy import PolicyDirectory, load_policy
+
+
+def account_list(accounts) -> list[str] | None:
+    """``accounts`` as a list of names: a single string would be read letter by letter, so it is refused."""
+    if accounts is None:
+        return None
+    if isinstance(accounts, (str, bytes)) or not isinstance(accounts, (list, tuple, set, frozenset)):
+        raise ArgumentError(f"accounts must be a list of account names (e.g. [{accounts!r}]), not {type(accounts).__name__}"
+                            if isinstance(accounts, str) else
+                            f"accounts must be a list of account names, not {type(accounts).__name__}")
+    bad = [a for a in accounts if not isinstance(a, str)]
+    if bad:
+        raise ArgumentError(f"accounts must be names (strings); {bad[0]!r} is a {type(bad[0]).__name__}")
+    return list(accounts)
 
 
 def _family(policy_dir) -> PolicyDirectory:
@@ -21,6 +36,7 @@ def evaluate(policy_dir, *, minutes, month: str, incidents=None, notices=None, b
     ``minutes``, ``incidents``, ``notices`` and ``billing`` are file paths. The version in
     force for the Service Month is used unless ``policy_file`` names another (a draft, say).
     """
+    accounts = account_list(accounts)
     family = _family(policy_dir)
     service_month = service_month_in(month, term_start, term_end)
     in_force = family.in_force(service_month.start)

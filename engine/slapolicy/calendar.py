@@ -5,9 +5,14 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from .errors import SlapolicyError
+from .errors import ArgumentError, InputError, SlapolicyError
 
 MINUTES_PER_DAY = 24 * 60  # §1.6
+
+# Python's dates end with year 9999 and begin with year 1. A Service Month needs room on both sides:
+# its first minute in a time zone east of UTC falls in the year before, and its claim window (§3.2)
+# closes up to two months after it. So the months we can reason about lie in these years.
+FIRST_YEAR, LAST_YEAR = 2, 9998
 
 
 @dataclass(frozen=True)
@@ -52,13 +57,24 @@ def _last_day(year: int, month: int) -> dt.date:
     return following - dt.timedelta(days=1)
 
 
+def check_supported(day: dt.date, what: str) -> dt.date:
+    """``day`` if it lies in the years a Service Month can be evaluated in; else an error naming ``what``."""
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise InputError(f"{what} {day.isoformat()[:7] if day.day == 1 else day.isoformat()} is outside the years "
+                         f"{FIRST_YEAR:04d} to {LAST_YEAR} that slapolicy can evaluate")
+    return day
+
+
 def calendar_month(month: str) -> ServiceMonth:
     """The whole calendar month YYYY-MM (a Service Month when no term is given)."""
+    if not isinstance(month, str):
+        raise ArgumentError(f"month must be a string written YYYY-MM, not {type(month).__name__}")
     try:
         year, mon = (int(part) for part in month.split("-"))
         start = dt.date(year, mon, 1)
-    except (ValueError, AttributeError):
-        raise SlapolicyError(f"month {month!r} is not YYYY-MM") from None
+    except ValueError:
+        raise InputError(f"month {month!r} is not YYYY-MM") from None
+    check_supported(start, "month")
     return ServiceMonth(start, _last_day(year, mon))
 
 
@@ -68,6 +84,10 @@ def service_months(term_start: dt.date, term_end: dt.date) -> list[ServiceMonth]
     §1.2: a three-month term opened on March 17 gives Mar 17–31, Apr 1–30, May 1–31 and
     Jun 1–16.
     """
+    for day, what in ((term_start, "term_start"), (term_end, "term_end")):
+        if not isinstance(day, dt.date) or isinstance(day, dt.datetime):
+            raise ArgumentError(f"{what} must be a datetime.date, not {type(day).__name__}")
+        check_supported(day, what)
     if term_end < term_start:
         raise SlapolicyError(f"the term ends ({term_end}) before it starts ({term_start})")
     months, start = [], term_start
@@ -84,7 +104,7 @@ def service_month_in(month: str, term_start: dt.date | None, term_end: dt.date |
     if term_start is None and term_end is None:
         return whole
     if term_start is None or term_end is None:
-        raise SlapolicyError("--term-start and --term-end go together")
+        raise ArgumentError("term_start and term_end go together: give both or neither")
     for candidate in service_months(term_start, term_end):
         if candidate.label == month:
             return candidate

@@ -16,10 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .calendar import ServiceMonth, service_month_in
+from .calendar import FIRST_YEAR, LAST_YEAR, ServiceMonth, service_month_in
 from .evaluate import consecutive_runs
 from .data import parse_timestamp, read_document
-from .errors import InputError, SlapolicyError
+from .errors import ArgumentError, InputError, SlapolicyError
+from .files import load_json
 
 CLAIM_FIELDS = ("account", "service_month", "filed_at", "channel", "event_report", "unavailability")
 OPTIONAL_CLAIM_FIELDS = ("failure_records", "term_start", "term_end", "claim_id", "contact")
@@ -101,12 +102,7 @@ class Claim:
 def load_claim_document(path: str | Path) -> dict:
     path = Path(path)
     text = read_document(path, "claim")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
-    except RecursionError:
-        raise InputError(f"{path}: nested too deeply") from None
+    data = load_json(text, path)
     if not isinstance(data, dict):
         raise InputError(f"{path}: a claim is a JSON object, not {type(data).__name__}")
     return data
@@ -123,7 +119,9 @@ def parse_claim(data: dict, timezone: str, where: str = "claim") -> Claim:
             problems.append(f"field '{key}' is unknown (expected: {', '.join(CLAIM_FIELDS + OPTIONAL_CLAIM_FIELDS)})")
     month = data.get("service_month")
     if isinstance(month, str) and not _is_month(month):
-        problems.append(f"field 'service_month': {month!r} is not a month written YYYY-MM")
+        problems.append(f"field 'service_month': {month!r} is not a month written YYYY-MM" if not _looks_like_month(month)
+                        else f"field 'service_month': {month} is outside the years {FIRST_YEAR:04d} to {LAST_YEAR} "
+                             "that slapolicy can evaluate")
     filed_at = None
     if isinstance(data.get("filed_at"), str):
         try:
@@ -170,10 +168,15 @@ def parse_claim(data: dict, timezone: str, where: str = "claim") -> Claim:
                  data.get("failure_records"), terms.get("term_start"), terms.get("term_end"), data, digest)
 
 
-def _is_month(text: str) -> bool:
+def _looks_like_month(text: str) -> bool:
     import re
 
     return bool(re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", text))
+
+
+def _is_month(text: str) -> bool:
+    """A month written YYYY-MM in the years a Service Month can be evaluated in."""
+    return _looks_like_month(text) and FIRST_YEAR <= int(text[:4]) <= LAST_YEAR
 
 
 # ---------------------------------------------------------------------------- reasons
@@ -351,6 +354,10 @@ def decide_claim(policy_dir, claim_data: dict, *, minutes, incidents=None, notic
     from .plugins import get_manager
     from .policy import PolicyDirectory
 
+    if not isinstance(claim_data, dict):
+        raise ArgumentError(f"claim_data must be a dict (the claim as read from CLAIM.json), not {type(claim_data).__name__}")
+    if now is not None and not isinstance(now, dt.datetime):
+        raise ArgumentError(f"now must be an aware datetime.datetime, not {type(now).__name__}")
     manager = manager or get_manager()
     family = policy_dir if isinstance(policy_dir, PolicyDirectory) else PolicyDirectory(policy_dir)
     family.check()
@@ -363,7 +370,7 @@ def decide_claim(policy_dir, claim_data: dict, *, minutes, incidents=None, notic
     policy = family.in_force(service_month.start)
     now = now or dt.datetime.now(dt.timezone.utc)
     if now.tzinfo is None:
-        raise InputError("--now must have a UTC offset")
+        raise ArgumentError("now must have a UTC offset (an aware datetime)")
     if service_month.bounds(policy.timezone)[0] > now:
         raise InputError(f"{where}: field 'service_month': {claim.service_month} has not begun yet (now is {now.isoformat()})")
     if claim.filed_at > now:

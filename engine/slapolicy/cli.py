@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from .errors import Diagnostic, PolicyError, SlapolicyError
+from .errors import Diagnostic, PolicyError, SlapolicyError, UsageError
 
 EPILOG = """\
 examples:
@@ -54,6 +54,7 @@ def _policy_files(paths: list[str]) -> list[Path]:
 # ---------------------------------------------------------------------------- policy commands
 
 def cmd_validate(args) -> int:
+    from .lint import misnamed_versions
     from .policy import PolicyDirectory, read_policy
 
     diagnostics: list[Diagnostic] = []
@@ -67,6 +68,8 @@ def cmd_validate(args) -> int:
             for draft in directory.drafts():
                 diagnostics.extend(read_policy(draft)[1])
                 checked += 1
+            if (path / "drafts").is_dir():
+                diagnostics.extend(misnamed_versions(path / "drafts", severity="warning"))
         else:
             for file in _policy_files([name]):
                 diagnostics.extend(read_policy(file)[1])
@@ -193,6 +196,11 @@ def _check_month(value: str, flag: str) -> None:
 
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value or ""):
         raise SlapolicyError(f"{flag} {value!r} is not a month written YYYY-MM")
+    import datetime as dt
+
+    from .calendar import check_supported
+
+    check_supported(dt.date(int(value[:4]), int(value[5:]), 1), flag)
 
 
 # ---------------------------------------------------------------------------- parser
@@ -267,6 +275,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
+    except UsageError as exc:
+        sys.stderr.write(f"slapolicy {args.command}: {exc}\n")
+        return 2
     except PolicyError as exc:
         for diagnostic in exc.diagnostics:
             sys.stderr.write(f"{diagnostic}\n")

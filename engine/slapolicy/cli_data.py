@@ -1,18 +1,43 @@
 """CLI commands over operations data: months, evaluate, claim, replay, demo."""
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
 import sys
 
-from .errors import SlapolicyError
+from .calendar import check_supported
+from .errors import SlapolicyError, UsageError
 
 
 def _date(value: str, flag: str) -> dt.date:
     try:
-        return dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except (TypeError, ValueError):
         raise SlapolicyError(f"{flag} {value!r} is not a date written YYYY-MM-DD") from None
+    return check_supported(day, flag)
+
+
+def _timestamp(value: str) -> dt.datetime:
+    """``--now``: an ISO 8601 timestamp with its UTC offset (argparse reports a bad one as a usage error, exit 2)."""
+    try:
+        now = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an ISO 8601 timestamp (e.g. 2024-04-08T10:00+08:00)") from None
+    if now.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{value!r} needs a UTC offset (e.g. 2024-04-08T10:00+08:00)")
+    return now
+
+
+def _workers(value: str) -> int:
+    """``--workers``: a whole number of processes, at least 1 (else a usage error, exit 2)."""
+    try:
+        count = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"{value} is below 1: give at least one process")
+    return count
 
 
 def cmd_months(args) -> int:
@@ -41,7 +66,7 @@ def _emit(result, fmt: str, render_text) -> None:
 
 def _term(args):
     if (args.term_start is None) != (args.term_end is None):
-        raise SlapolicyError("--term-start and --term-end go together")
+        raise UsageError("--term-start and --term-end go together: give both or neither")
     if args.term_start is None:
         return None, None
     return _date(args.term_start, "--term-start"), _date(args.term_end, "--term-end")
@@ -52,6 +77,7 @@ def _month(value: str, flag: str) -> str:
 
     if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", value or ""):
         raise SlapolicyError(f"{flag} {value!r} is not a month written YYYY-MM")
+    check_supported(dt.date(int(value[:4]), int(value[5:]), 1), flag)
     return value
 
 
@@ -72,14 +98,7 @@ def cmd_claim(args) -> int:
     from .claims import decide_claim, load_claim_document
     from .report import render_claim
 
-    now = None
-    if args.now:
-        try:
-            now = dt.datetime.fromisoformat(args.now.replace("Z", "+00:00"))
-        except ValueError:
-            raise SlapolicyError(f"--now {args.now!r} is not an ISO 8601 timestamp") from None
-        if now.tzinfo is None:
-            raise SlapolicyError(f"--now {args.now!r} needs a UTC offset (e.g. 2024-04-08T10:00+08:00)")
+    now = args.now
     result = decide_claim(args.policy_dir, load_claim_document(args.claim), minutes=args.minutes,
                           incidents=args.incidents, notices=args.notices, billing=args.billing, ledger=args.ledger,
                           now=now, where=args.claim)
@@ -96,8 +115,6 @@ def cmd_replay(args) -> int:
         sys.stderr.flush()
 
     progress = show_progress if sys.stderr.isatty() else None
-    if args.workers is not None and args.workers < 1:
-        raise SlapolicyError("--workers must be at least 1")
     result = replay(args.policy_dir, minutes=args.minutes, start=_month(args.start, "--from"), end=_month(args.end, "--to"),
                     under=args.under, incidents=args.incidents, notices=args.notices, billing=args.billing,
                     workers=args.workers, dask=args.dask, strips=args.format == "html", progress=progress)
@@ -171,7 +188,7 @@ def add_commands(command) -> None:
     p.add_argument("--notices", metavar="FILE", help="list of {id, kind, published_at, start, end, account?}")
     p.add_argument("--billing", metavar="FILE", help="needed to compute an amount (and the §6.1 cap)")
     p.add_argument("--ledger", metavar="DB", help="SQLite ledger (default: $XDG_DATA_HOME/slapolicy/ledger.sqlite)")
-    p.add_argument("--now", metavar="TIMESTAMP", help="the time of the decision, with offset (default: now)")
+    p.add_argument("--now", type=_timestamp, metavar="TIMESTAMP", help="the time of the decision, with offset (default: now)")
     p.add_argument("--format", choices=("json", "text"), default="json")
 
     p = command("replay", cmd_replay, "replay past Service Months under amended terms",
@@ -187,7 +204,7 @@ def add_commands(command) -> None:
     p.add_argument("--incidents", metavar="FILE", help="list of {id, start, end, cause, account?}")
     p.add_argument("--notices", metavar="FILE", help="list of {id, kind, published_at, start, end, account?}")
     p.add_argument("--billing", metavar="FILE", help="account, month, monthly_fee, offset (amounts need it)")
-    p.add_argument("--workers", type=int, metavar="N", help="evaluate in N local processes")
+    p.add_argument("--workers", type=_workers, metavar="N", help="evaluate in N local processes")
     p.add_argument("--dask", metavar="ADDRESS", help="evaluate on the Dask cluster at ADDRESS (tcp://host:8786)")
     p.add_argument("--format", choices=("json", "text", "html"), default="json")
 

@@ -21,7 +21,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, UsageError
+from .files import load_json, read_limited, regular_file_size
 
 MAX_REPORTED = 20
 MAX_LIST_BYTES = 64 * 1024 * 1024  # incidents / notices / claims are small documents
@@ -30,10 +31,22 @@ MAX_LIST_BYTES = 64 * 1024 * 1024  # incidents / notices / claims are small docu
 DEFAULT_MAX_INPUT_BYTES = 64 * 1024 ** 3
 
 
+def max_input_bytes() -> int:
+    """The size limit of minutes and billing files: SLAPOLICY_MAX_INPUT_BYTES, or 64 GiB."""
+    import os
+
+    text = os.environ.get("SLAPOLICY_MAX_INPUT_BYTES")
+    if text is None:
+        return DEFAULT_MAX_INPUT_BYTES
+    if not text.strip().isdigit():
+        raise UsageError(f"SLAPOLICY_MAX_INPUT_BYTES={text!r} is not a whole number of bytes (e.g. 1000000000)")
+    return int(text)
+
+
 def check_input_size(path) -> None:
     import os
 
-    limit = int(os.environ.get("SLAPOLICY_MAX_INPUT_BYTES", DEFAULT_MAX_INPUT_BYTES))
+    limit = max_input_bytes()
     size = os.path.getsize(path)
     if size > limit:
         raise InputError(f"{path}: {size} bytes is above the input size limit of {limit} bytes "
@@ -131,8 +144,7 @@ def read_table(path: str | Path, columns: tuple[str, ...], optional: tuple[str, 
 
     path = Path(path)
     kind = _format(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
+    regular_file_size(path, f"{kind.upper()} file")
     check_input_size(path)
     try:
         if kind == "csv":
@@ -556,12 +568,7 @@ class Notice:
 
 def read_document(path: Path, what: str) -> str:
     """The text of a small document (incidents, notices, a claim): size-checked, UTF-8 (a BOM is dropped)."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the {what}: {exc.strerror}") from None
-    if len(raw) > MAX_LIST_BYTES:
-        raise InputError(f"{path}: {len(raw)} bytes; a {what} may be at most {MAX_LIST_BYTES}")
+    raw = read_limited(path, what, MAX_LIST_BYTES)
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -575,24 +582,22 @@ def read_list(path: str | Path, kind: str) -> list:
     path = Path(path)
     text = read_document(path, f"{kind} file")
     suffix = path.suffix.lower()
-    try:
-        if suffix == ".json":
-            data = json.loads(text, parse_float=Decimal)
-        elif suffix in (".yaml", ".yml"):
+    if suffix == ".json":
+        data = load_json(text, path, parse_float=Decimal)
+    elif suffix in (".yaml", ".yml"):
+        try:
             data = yaml.load(text, Loader=_StringDatesLoader)
-        else:
-            raise InputError(f"{path}: unknown format {suffix or '(no extension)'}; use .yaml, .yml or .json")
-    except json.JSONDecodeError as exc:  # lineno and colno count from 1, as every position we print does
-        raise InputError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
-    except yaml.YAMLError as exc:
-        from .yamlsource import _syntax_diagnostic
+        except yaml.YAMLError as exc:
+            from .yamlsource import _syntax_diagnostic
 
-        found = _syntax_diagnostic(str(path), exc, text)
-        raise InputError(f"{path}:{found.line}:{found.col}: {found.message}") from None
-    except ValueError as exc:
-        raise InputError(f"{path}: not valid {suffix[1:].upper()}: {str(exc).splitlines()[0]}") from None
-    except RecursionError:
-        raise InputError(f"{path}: nested too deeply") from None
+            found = _syntax_diagnostic(str(path), exc, text)
+            raise InputError(f"{path}:{found.line}:{found.col}: {found.message}") from None
+        except ValueError as exc:
+            raise InputError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+        except RecursionError:
+            raise InputError(f"{path}: nested too deeply") from None
+    else:
+        raise InputError(f"{path}: unknown format {suffix or '(no extension)'}; use .yaml, .yml or .json")
     if data is None:
         return []
     if not isinstance(data, list):
@@ -601,7 +606,25 @@ def read_list(path: str | Path, kind: str) -> list:
 
 
 class _StringDatesLoader(__import__("yaml").SafeLoader):
-    """SafeLoader that leaves timestamps as strings, so offsets and naive times are ours to read."""
+    """SafeLoader that leaves timestamps as strings, so offsets and naive times are ours to read,
+    and refuses a key given twice in one mapping (PyYAML would keep the last one silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        import yaml
+
+        if isinstance(node, yaml.MappingNode):
+            seen = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    duplicate = key in seen
+                    seen.add(key)
+                except TypeError:  # an unhashable key: SafeLoader reports it
+                    break
+                if duplicate:
+                    raise yaml.constructor.ConstructorError(None, None, f"key {key!r} appears twice in one mapping",
+                                                            key_node.start_mark)
+        return super().construct_mapping(node, deep)
 
 
 _StringDatesLoader.yaml_implicit_resolvers = {
@@ -713,6 +736,9 @@ def read_notices(path, timezone: str) -> list[Notice]:
 
 _MONTH = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
 _MONEY = re.compile(r"^[0-9]+(\.[0-9]{1,2})?$")
+# Fees are computed with 28 significant digits (Python's decimal default); 15 digits before the point
+# (under a thousand trillion) leave room for every product and sum an evaluation makes.
+MAX_MONEY_DIGITS = 15
 
 
 @dataclass(frozen=True)
@@ -743,6 +769,10 @@ def read_billing(path) -> dict[tuple[str, str], BillingRow]:
             text = "" if text is None else str(text).strip()
             if not _MONEY.match(text):
                 problems.add(row, name, f"{text!r} is not an amount of money (a decimal like 1000.00)", line)
+                continue
+            if len(text.split(".")[0].lstrip("0")) > MAX_MONEY_DIGITS:
+                problems.add(row, name, f"{text!r} has more than {MAX_MONEY_DIGITS} digits before the point: "
+                                        "not a monthly fee", line)
                 continue
             values[name] = Decimal(text)
         if account is None or str(account).strip() == "":

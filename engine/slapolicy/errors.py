@@ -49,3 +49,19 @@ class LedgerError(SlapolicyError):
 
 class LedgerIntegrityError(LedgerError):
     """A ledger whose hash chain does not hold: an entry was edited, deleted or inserted."""
+
+
+class UsageError(SlapolicyError):
+    """The command line or the environment is wrong (options that go together given alone, a bad
+    ``--now``, a bad ``SLAPOLICY_MAX_INPUT_BYTES``): the CLI prints it and exits 2."""
+
+
+class ArgumentError(SlapolicyError, TypeError, ValueError):
+    """An API call with an argument of the wrong type or form (``decide_claim(None)``, ``now`` as a
+    string or without an offset, ``accounts="acme"``, ``workers="2"`` or ``0``). Also a ``TypeError``
+    and a ``ValueError``, so handlers written for Python's own errors still catch it."""
+
+
+class PluginError(SlapolicyError):
+    """An installed plugin that cannot be used (it fails to import, implements a hook that does not
+    exist, or a policy tests a fact no plugin supplies). The message names the plugin or the fact."""

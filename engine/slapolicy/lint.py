@@ -16,6 +16,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from .errors import Diagnostic
+from .files import FileProblem, read_limited
+from .yamlsource import MAX_POLICY_BYTES
 
 
 def _interval(tier) -> str:
@@ -159,6 +161,15 @@ def lint_policy(policy) -> list[Diagnostic]:
     return lint_tiers(policy) + lint_gate(policy) + lint_clauses(policy) + lint_dates(policy) + lint_calendar(policy)
 
 
+def misnamed_versions(path: Path, severity: str = "error") -> list[Diagnostic]:
+    """Files that look like versions but are not read as one (``2024-01-01.yml``, ``2024-01-01.YAML``):
+    silently skipping them would evaluate without the version legal meant to publish."""
+    return [Diagnostic(str(file), 1, 1, severity, "not-read",
+                       f"ends in {file.suffix!r}: only files ending in '.yaml' are read as policy versions; rename it "
+                       "or move it out of the directory")
+            for file in sorted(path.iterdir()) if file.suffix.lower() in (".yml", ".yaml") and file.suffix != ".yaml"]
+
+
 def lint_directory(directory) -> list[Diagnostic]:
     """Checks across the published versions of one family."""
     from .policy import LOCK_FILE
@@ -174,7 +185,11 @@ def lint_directory(directory) -> list[Diagnostic]:
     lock = directory.read_lock()
     lock_path = str(directory.path / LOCK_FILE)
     for file in sorted(directory.path.glob("*.yaml")):
-        digest = hashlib.sha256(file.read_bytes()).hexdigest()
+        try:
+            digest = hashlib.sha256(read_limited(file, "policy file", MAX_POLICY_BYTES)).hexdigest()
+        except FileProblem:
+            continue  # reported when the version was read
+
         recorded = lock.get(file.name)
         if recorded is None:
             found.append(Diagnostic(str(file), 1, 1, "error", "unlocked",
@@ -184,6 +199,7 @@ def lint_directory(directory) -> list[Diagnostic]:
             found.append(Diagnostic(str(file), 1, 1, "error", "published-changed",
                                     f"published version changed: sha256 {digest[:12]}… differs from {recorded[:12]}… in {LOCK_FILE}. "
                                     "A published version never changes; put the change in a new version"))
+    found.extend(misnamed_versions(directory.path))
     for name in sorted(lock):
         if not (directory.path / name).exists():
             found.append(Diagnostic(lock_path, 1, 1, "warning", "lock-stale", f"{LOCK_FILE} records {name}, which is not in the directory"))

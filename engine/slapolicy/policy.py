@@ -20,10 +20,12 @@ from importlib import resources
 from pathlib import Path
 
 from .conditions import Condition, FactDecl, parse_condition
-from .errors import Diagnostic, NoVersionInForce, PolicyError
-from .yamlsource import YamlDocument, load_yaml
+from .errors import ArgumentError, Diagnostic, InputError, NoVersionInForce, PolicyError
+from .files import FileProblem, load_json, read_limited
+from .yamlsource import MAX_POLICY_BYTES, YamlDocument, load_yaml
 
 LOCK_FILE = "versions.lock"
+MAX_LOCK_BYTES = 1024 * 1024  # one line per published version: thousands of versions fit
 
 
 # ---------------------------------------------------------------------------- schema
@@ -440,9 +442,9 @@ def read_policy(path: str | os.PathLike) -> tuple[Policy | None, list[Diagnostic
 
     path = str(path)
     try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        return None, [Diagnostic(path, 1, 1, "error", "unreadable", f"cannot read the file: {exc.strerror}")]
+        raw = read_limited(path, "policy file", MAX_POLICY_BYTES)
+    except FileProblem as exc:
+        return None, [Diagnostic(path, 1, 1, "error", exc.code, exc.reason)]
     doc, problems = load_yaml(raw, path)
     if doc is None:
         return None, problems
@@ -472,13 +474,19 @@ def load_policy(path: str | os.PathLike, strict: bool = True) -> Policy:
 # ---------------------------------------------------------------------------- directory
 
 def _month_start(month: str | dt.date) -> dt.date:
+    if isinstance(month, dt.datetime) or not isinstance(month, (str, dt.date)):
+        raise ArgumentError(f"month must be a string written YYYY-MM or a datetime.date, not {type(month).__name__}")
     if isinstance(month, dt.date):
         return month
+    import re
+
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}", month.strip()):
+        raise InputError(f"month {month!r} is not a month written YYYY-MM")
+    year, mon = month.strip().split("-")
     try:
-        year, mon = month.split("-")
         return dt.date(int(year), int(mon), 1)
-    except (ValueError, AttributeError):
-        raise ValueError(f"month {month!r} is not YYYY-MM") from None
+    except ValueError:
+        raise InputError(f"month {month!r} is not a month written YYYY-MM (no month {mon})") from None
 
 
 class PolicyDirectory:
@@ -518,14 +526,26 @@ class PolicyDirectory:
 
     def read_lock(self) -> dict[str, str]:
         lock = self.path / LOCK_FILE
-        if not lock.exists():
+        if not os.path.lexists(lock):
             return {}
+
+        def bad(reason: str) -> PolicyError:
+            return PolicyError([Diagnostic(str(lock), 1, 1, "error", "bad-lock", reason)])
+
         try:
-            data = json.loads(lock.read_text(encoding="utf-8"))
-        except (ValueError, UnicodeDecodeError):
-            raise PolicyError([Diagnostic(str(lock), 1, 1, "error", "bad-lock", f"{LOCK_FILE} is not a JSON object of file → sha256")]) from None
+            text = read_limited(lock, LOCK_FILE, MAX_LOCK_BYTES).decode("utf-8")
+            data = load_json(text, lock)
+        except FileProblem as exc:
+            raise bad(exc.reason) from None
+        except UnicodeDecodeError:
+            raise bad(f"{LOCK_FILE} is not UTF-8") from None
+        except InputError as exc:
+            raise bad(f"{LOCK_FILE} is not a JSON object of file → sha256: {str(exc).split(': ', 1)[1]}") from None
         if not isinstance(data, dict):
-            raise PolicyError([Diagnostic(str(lock), 1, 1, "error", "bad-lock", f"{LOCK_FILE} is not a JSON object of file → sha256")])
+            raise bad(f"{LOCK_FILE} is not a JSON object of file → sha256")
+        for name, digest in data.items():
+            if not isinstance(digest, str):
+                raise bad(f"{LOCK_FILE}: the sha256 of {name} is {json.dumps(digest)}, not a string of 64 hex digits")
         return data
 
     def in_force(self, month: str | dt.date) -> Policy:

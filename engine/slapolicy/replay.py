@@ -17,7 +17,7 @@ from decimal import Decimal
 
 from .calendar import calendar_month
 from .evaluate import consecutive_runs
-from .errors import SlapolicyError
+from .errors import ArgumentError, SlapolicyError
 
 CHUNK = 32  # account-months per task
 
@@ -181,6 +181,10 @@ def replay(policy_dir, *, minutes, start: str, end: str, under, incidents=None, 
     from .data import read_billing, read_incidents, read_notices
     from .scan import scan_minutes
 
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)):
+        raise ArgumentError(f"workers must be a whole number (int), not {type(workers).__name__}")
+    if workers is not None and workers < 1:
+        raise ArgumentError(f"workers must be at least 1, not {workers}")
     spec_dir, spec_under = str(policy_dir), str(under)
     family, amended = _policies(spec_dir, spec_under)
     months = month_range(start, end)

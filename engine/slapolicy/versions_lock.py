@@ -10,7 +10,9 @@ import tempfile
 from pathlib import Path
 
 from .errors import PolicyError
+from .files import read_limited
 from .policy import LOCK_FILE
+from .yamlsource import MAX_POLICY_BYTES
 
 
 @contextlib.contextmanager
@@ -57,7 +59,7 @@ def record_published(directory) -> list[str]:
         added = []
         for file in sorted(directory.path.glob("*.yaml")):
             if file.name not in lock:
-                lock[file.name] = hashlib.sha256(file.read_bytes()).hexdigest()
+                lock[file.name] = hashlib.sha256(read_limited(file, "policy file", MAX_POLICY_BYTES)).hexdigest()
                 added.append(file.name)
         if added:
             write_lock(directory.path, lock)

@@ -1,0 +1,119 @@
+"""Opening the files a user names: regular files only, their size checked before a byte is read.
+
+A path can name something that is not a file: a directory, a FIFO (opening one for reading
+waits for a writer, forever), ``/dev/zero`` (reading it fills the memory), a symbolic link
+that points at itself. Each is refused with a message that says what it is, before it is read.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import stat
+
+from .errors import InputError
+
+
+class FileProblem(InputError):
+    """A path that cannot be read as the file it should be. ``code`` is the diagnostic code a policy
+    file reports it with; ``reason`` the message without the path."""
+
+    def __init__(self, path, code: str, reason: str):
+        self.path, self.code, self.reason = str(path), code, reason
+        super().__init__(f"{path}: {reason}")
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def _os_problem(path, exc: OSError, what: str) -> FileProblem:
+    if exc.errno == errno.ENOENT:
+        return FileProblem(path, "missing", "no such file")
+    if exc.errno == errno.ELOOP:
+        return FileProblem(path, "unreadable", "a symbolic link that loops (it leads back to itself)")
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return FileProblem(path, "unreadable", f"cannot read the {what}: permission denied")
+    return FileProblem(path, "unreadable", f"cannot read the {what}: {exc.strerror or exc}")
+
+
+def _refuse_mode(path, mode: int, what: str) -> None:
+    if not stat.S_ISREG(mode):
+        raise FileProblem(path, "not-a-file", f"is {_kind(mode)}, not a regular file (the {what} must be one)")
+
+
+def regular_file_size(path, what: str) -> int:
+    """The size of ``path`` if it is a regular file (symbolic links followed); else a :class:`FileProblem`."""
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        raise _os_problem(path, exc, what) from None
+    _refuse_mode(path, info.st_mode, what)
+    return info.st_size
+
+
+def read_limited(path, what: str, limit: int) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes.
+
+    The file is opened without blocking (a FIFO put in its place cannot make us wait), checked on
+    the open descriptor, and read at most ``limit + 1`` bytes: a file that grows while we read, or
+    that reports a size of 0 like those of /proc, is still refused.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise _os_problem(path, exc, what) from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        _refuse_mode(path, info.st_mode, what)
+        if info.st_size > limit:
+            raise FileProblem(path, "too-large", f"file is {info.st_size} bytes; the {what} may be at most {limit} bytes")
+        try:
+            raw = handle.read(limit + 1)
+        except OSError as exc:
+            raise _os_problem(path, exc, what) from None
+    if len(raw) > limit:
+        raise FileProblem(path, "too-large", f"file is more than {limit} bytes; the {what} may be at most {limit} bytes")
+    return raw
+
+
+# ---------------------------------------------------------------------------- strict JSON
+
+class DuplicateKey(ValueError):
+    pass
+
+
+def _object(pairs: list) -> dict:
+    """A JSON object whose keys are all different: with two equal keys Python keeps the last one
+    silently, and a claim or a lock would mean something its author did not see."""
+    found: dict = {}
+    for key, value in pairs:
+        if key in found:
+            raise DuplicateKey(f"key {key!r} appears twice in one object")
+        found[key] = value
+    return found
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number (JSON has no NaN or Infinity)")
+
+
+def load_json(text: str, path, **options):
+    """Parse JSON strictly (no duplicate keys, no NaN or Infinity); a problem names the file and place."""
+    import json
+
+    try:
+        return json.loads(text, object_pairs_hook=_object, parse_constant=_no_constant, **options)
+    except json.JSONDecodeError as exc:  # lineno and colno count from 1, as every position we print does
+        raise InputError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+    except ValueError as exc:  # from the hooks above
+        raise InputError(f"{path}: not valid JSON: {exc}") from None
+    except RecursionError:
+        raise InputError(f"{path}: nested too deeply") from None
