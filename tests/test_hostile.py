@@ -191,3 +191,287 @@ def test_invalid_utf8_header(tmp_path):
     result = run_cli("evaluate", POLICIES, "--minutes", path, "--month", "2019-03")
     assert result.code == 1
     assert f"{path}: the header is not UTF-8 (byte 0x80)" in result.err
+
+
+# ---------------------------------------------------------------------------- once exit 3, now a message
+# Each of these used to end in "internal error" (exit 3, the code kept for bugs). Each now exits 1 (the input is
+# wrong) or 2 (the command line or environment is wrong) with a message naming the file and the problem, and
+# writes nothing.
+
+MINUTES = "account,minute,requests,failures\na,2019-03-12T10:00,100,2\n"
+
+
+def refused(result, code: int, *messages):
+    assert result.code == code, (result.code, result.err[-2000:])
+    assert "Traceback" not in result.err and "internal error" not in result.err, result.err[-2000:]
+    for message in messages:
+        assert message in result.out + result.err, (result.out + result.err)[-2000:]
+
+
+def snapshot(directory):
+    """Every file under a directory with its bytes (FIFOs, devices and loops by name only): what 'nothing written' compares."""
+    import os
+
+    found = {}
+    for path in sorted(directory.rglob("*")):
+        if path.is_symlink() or not path.is_file():
+            found[str(path)] = None
+        else:
+            found[str(path)] = path.read_bytes()
+    return found
+
+
+@pytest.fixture
+def family(tmp_path):
+    import shutil
+
+    copy = tmp_path / "ccc"
+    shutil.copytree(POLICIES, copy)
+    return copy
+
+
+@pytest.fixture
+def minutes(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_text(MINUTES)
+    return path
+
+
+def test_a_fee_of_29_digits(tmp_path, minutes):
+    billing = tmp_path / "b.csv"
+    billing.write_text("account,month,monthly_fee,offset\na,2019-03,12345678901234567890123456789,0\n")
+    result = run_cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03", "--billing", billing)
+    refused(result, 1, f"{billing}: row 1 (line 2), column 'monthly_fee': '12345678901234567890123456789' has more "
+                       "than 15 digits before the point: not a monthly fee")
+    assert result.out == ""
+
+
+def test_a_fee_of_15_digits_is_computed_to_the_cent(tmp_path, minutes):
+    billing = tmp_path / "b.csv"
+    billing.write_text("account,month,monthly_fee,offset\na,2019-03,999999999999999.99,0\n")
+    result = run_cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03", "--billing", billing)
+    assert result.code == 0, result.err
+    (e,) = result.json()["evaluations"]
+    assert e["monthly_fee"] == "999999999999999.99"
+    assert e["compensation"] == "0.00"  # 1 unavailable minute of 44640: 99.99 %, the standard is met
+
+
+@pytest.mark.parametrize("command", [
+    ["evaluate", POLICIES, "--minutes", "{minutes}", "--month", "9999-12"],
+    ["replay", POLICIES, "--minutes", "{minutes}", "--from", "2019-03", "--to", "9999-12", "--under", PUBLISHED],
+    ["months", "--start", "9999-12-01", "--end", "9999-12-31"],
+    ["show", POLICIES, "--month", "9999-12"],
+])
+def test_month_9999_12(minutes, command):
+    flag = {"evaluate": "--month", "replay": "--to", "months": "--start", "show": "--month"}[command[0]]
+    value = "9999-12-01" if command[0] == "months" else "9999-12"
+    result = run_cli(*[str(a).replace("{minutes}", str(minutes)) for a in command])
+    refused(result, 1, f"{flag} {value} is outside the years 0002 to 9998 that slapolicy can evaluate")
+    assert result.out == ""
+
+
+def test_the_last_supported_month_is_evaluated(minutes):
+    # 9998-12 has 31 days: 44640 minutes; no minute of the file lies in it, so nothing is unavailable.
+    result = run_cli("months", "--start", "9998-12-01", "--end", "9998-12-31", "--json")
+    assert result.json() == {"service_months": [{"start": "9998-12-01", "end": "9998-12-31", "days": 31,
+                                                 "total_minutes": 44640}]}
+
+
+def test_a_claim_for_month_9999_12_writes_no_ledger(tmp_path, minutes):
+    claim = tmp_path / "claim.json"
+    claim.write_text(json.dumps(dict(CLAIM, service_month="9999-12")))
+    ledger = tmp_path / "ledger.sqlite"
+    result = run_cli("claim", POLICIES, claim, "--minutes", minutes, "--ledger", ledger)
+    refused(result, 1, f"{claim}: field 'service_month': 9999-12 is outside the years 0002 to 9998 that slapolicy can evaluate")
+    assert not ledger.exists()
+
+
+def test_a_claim_whose_term_ends_in_9999(tmp_path, minutes):
+    claim = tmp_path / "claim.json"
+    claim.write_text(json.dumps(dict(CLAIM, term_start="2019-01-01", term_end="9999-12-31")))
+    ledger = tmp_path / "ledger.sqlite"
+    result = run_cli("claim", POLICIES, claim, "--minutes", minutes, "--ledger", ledger, "--now", "2019-05-01T00:00Z")
+    refused(result, 1, f"{claim}: field 'term_end': 9999-12-31 is outside the years 0002 to 9998")
+    assert not ledger.exists()
+
+
+@pytest.mark.parametrize("lock,message", [
+    ('{"2019-01-01.yaml": 5}', "the sha256 of 2019-01-01.yaml is 5, not a string of 64 hex digits"),
+    ('{"2019-01-01.yaml": null}', "the sha256 of 2019-01-01.yaml is null, not a string of 64 hex digits"),
+    ('{"2019-01-01.yaml": "a", "2019-01-01.yaml": "b"}', "key '2019-01-01.yaml' appears twice in one object"),
+    ('{"2019-01-01.yaml": NaN}', "NaN is not a JSON number"),
+    ("", "the file is empty"),
+    ('["2019-01-01.yaml"]', "versions.lock is not a JSON object of file → sha256"),
+    ("\xff", "is not UTF-8"),
+])
+@pytest.mark.parametrize("command", ["validate", "lock"])
+def test_a_bad_versions_lock(family, lock, message, command):
+    (family / "versions.lock").write_bytes(lock.encode("latin-1") if lock == "\xff" else lock.encode())
+    before = snapshot(family)
+    refused(run_cli(command, family), 1, f"{family}/versions.lock:1:1: error bad-lock", message)
+    assert snapshot(family) == before
+
+
+def _in_thread(function, timeout: float):
+    """Run function in a daemon thread; (finished, its result). A hang leaves the thread blocked, not the suite."""
+    import threading
+
+    box = []
+    thread = threading.Thread(target=lambda: box.append(function()), daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return (not thread.is_alive()), (box[0] if box else None)
+
+
+@pytest.mark.parametrize("make,message", [
+    (lambda path: path.mkdir(), "is a directory, not a regular file (the policy file must be one)"),
+    (lambda path: path.symlink_to(path), "a symbolic link that loops (it leads back to itself)"),
+    (lambda path: __import__("os").mkfifo(path), "is a FIFO (named pipe), not a regular file (the policy file must be one)"),
+    (lambda path: path.symlink_to("/dev/zero"), "is a device, not a regular file (the policy file must be one)"),
+])
+def test_things_named_like_a_version_that_are_not_files(family, make, message):
+    odd = family / "2021-01-01.yaml"
+    make(odd)
+    before = snapshot(family)
+    for command in ("validate", "versions", "lock"):
+        finished, result = _in_thread(lambda: run_cli(command, family), timeout=30)
+        assert finished, f"{command} did not return within 30 s"
+        refused(result, 1, f"{odd}:1:1: error", message)
+    assert snapshot(family) == before
+
+
+@pytest.mark.parametrize("flag", ["--incidents", "--notices"])
+def test_dev_zero_as_a_list(tmp_path, minutes, flag):
+    zero = tmp_path / "zero.yaml"
+    zero.symlink_to("/dev/zero")
+    result = run_cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03", flag, zero)
+    refused(result, 1, f"{zero}: is a device, not a regular file (the {flag[2:]} file must be one)")
+
+
+def test_dev_zero_and_a_fifo_as_a_claim(tmp_path, minutes):
+    import os
+
+    ledger = tmp_path / "ledger.sqlite"
+    zero, fifo = tmp_path / "zero.json", tmp_path / "fifo.json"
+    zero.symlink_to("/dev/zero")
+    os.mkfifo(fifo)
+    for claim, kind in ((zero, "a device"), (fifo, "a FIFO (named pipe)")):
+        finished, result = _in_thread(lambda: run_cli("claim", POLICIES, claim, "--minutes", minutes, "--ledger", ledger), 30)
+        assert finished
+        refused(result, 1, f"{claim}: is {kind}, not a regular file (the claim must be one)")
+    assert not ledger.exists()
+
+
+def test_dev_zero_as_a_lock_file(family):
+    (family / "versions.lock").unlink()
+    (family / "versions.lock").symlink_to("/dev/zero")
+    refused(run_cli("validate", family), 1,
+            f"{family}/versions.lock:1:1: error bad-lock is a device, not a regular file (the versions.lock must be one)")
+
+
+@pytest.mark.parametrize("name", ["2021-01-01.yml", "2021-01-01.YAML"])
+def test_a_yml_file_in_a_policy_directory_is_reported(family, name):
+    (family / name).write_text(PUBLISHED.read_text())
+    refused(run_cli("validate", family), 1,
+            f"{family / name}:1:1: error not-read ends in {name[10:]!r}: only files ending in '.yaml' are read as "
+            "policy versions; rename it or move it out of the directory")
+    refused(run_cli("versions", family), 1, f"{family / name}:1:1: error not-read")
+
+
+def test_a_yml_draft_is_a_warning(family):
+    (family / "drafts" / "next.yml").write_text("x: 1\n")
+    result = run_cli("validate", family)
+    assert result.code == 0, result.out + result.err
+    assert f"{family}/drafts/next.yml:1:1: warning not-read ends in '.yml'" in result.out
+
+
+def test_a_policy_file_as_the_policy_directory(minutes):
+    result = run_cli("evaluate", PUBLISHED, "--minutes", minutes, "--month", "2019-03")
+    refused(result, 1, f"{PUBLISHED}:1:1: error not-a-directory a file, not a policy directory")
+
+
+@pytest.mark.parametrize("value", ["abc", "-5", "1e9", ""])
+def test_a_bad_size_limit_in_the_environment_is_a_usage_error(minutes, monkeypatch, value):
+    monkeypatch.setenv("SLAPOLICY_MAX_INPUT_BYTES", value)
+    result = run_cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03")
+    refused(result, 2, f"slapolicy evaluate: SLAPOLICY_MAX_INPUT_BYTES={value!r} is not a whole number of bytes")
+    assert result.out == ""
+
+
+@pytest.mark.parametrize("args,message", [
+    (["claim", POLICIES, "{claim}", "--minutes", "{minutes}", "--ledger", "{ledger}", "--now", "yesterday"],
+     "argument --now: 'yesterday' is not an ISO 8601 timestamp"),
+    (["claim", POLICIES, "{claim}", "--minutes", "{minutes}", "--ledger", "{ledger}", "--now", "2019-05-01T10:00"],
+     "argument --now: '2019-05-01T10:00' needs a UTC offset"),
+    (["replay", POLICIES, "--minutes", "{minutes}", "--from", "2019-03", "--to", "2019-03", "--under", PUBLISHED,
+      "--workers", "0"], "argument --workers: 0 is below 1: give at least one process"),
+    (["replay", POLICIES, "--minutes", "{minutes}", "--from", "2019-03", "--to", "2019-03", "--under", PUBLISHED,
+      "--workers", "two"], "argument --workers: 'two' is not a whole number"),
+    (["evaluate", POLICIES, "--minutes", "{minutes}", "--month", "2019-03", "--term-start", "2019-03-17"],
+     "slapolicy evaluate: --term-start and --term-end go together: give both or neither"),
+    (["evaluate", POLICIES, "--minutes", "{minutes}", "--month", "2019-03", "--term-end", "2019-03-17"],
+     "slapolicy evaluate: --term-start and --term-end go together: give both or neither"),
+])
+def test_usage_mistakes_exit_2(tmp_path, minutes, args, message):
+    claim, ledger = tmp_path / "claim.json", tmp_path / "ledger.sqlite"
+    claim.write_text(json.dumps(CLAIM))
+    names = {"{claim}": claim, "{minutes}": minutes, "{ledger}": ledger}
+    result = run_cli(*[names.get(str(a), a) for a in args])
+    refused(result, 2, message)
+    assert result.out == ""
+    assert not ledger.exists()
+
+
+# ---------------------------------------------------------------------------- strict readers
+
+def test_a_claim_with_a_key_given_twice(tmp_path, minutes):
+    claim = tmp_path / "claim.json"
+    text = json.dumps(CLAIM)
+    claim.write_text(text[:-1] + ', "account": "b"}')  # the last value used to win
+    ledger = tmp_path / "ledger.sqlite"
+    result = run_cli("claim", POLICIES, claim, "--minutes", minutes, "--ledger", ledger, "--now", "2019-05-01T00:00Z")
+    refused(result, 1, f"{claim}: not valid JSON: key 'account' appears twice in one object")
+    assert not ledger.exists()
+
+
+@pytest.mark.parametrize("flag,name,text,message", [
+    ("--incidents", "i.yaml", "- id: I-1\n  id: I-2\n  start: 2019-03-12T10:00\n  end: 2019-03-12T11:00\n  cause: provider\n",
+     "i.yaml:2:3: not valid YAML: key 'id' appears twice in one mapping"),
+    ("--incidents", "i.json", '[{"id": "I-1", "start": "2019-03-12T10:00", "end": "2019-03-12T11:00", "cause": "provider",'
+                              ' "cause": "customer_network"}]', "i.json: not valid JSON: key 'cause' appears twice in one object"),
+    ("--notices", "n.yaml", "- {id: N, kind: maintenance, kind: major_event, published_at: 2019-03-01T00:00,"
+                            " start: 2019-03-12T10:00, end: 2019-03-12T11:00}\n",
+     "n.yaml:1:30: not valid YAML: key 'kind' appears twice in one mapping"),  # "- {id: N, " is 10 characters, the first kind 19 more
+    ("--notices", "n.json", '[{"id": NaN}]', "n.json: not valid JSON: NaN is not a JSON number (JSON has no NaN or Infinity)"),
+    ("--notices", "n.json", '[{"id": -Infinity}]', "n.json: not valid JSON: -Infinity is not a JSON number"),
+    ("--incidents", "i.json", "", "i.json: the file is empty (expected JSON)"),
+    ("--incidents", "i.json", "\ufeff" + "[1", "i.json:1:3: not valid JSON"),
+])
+def test_lists_with_keys_given_twice_or_numbers_json_has_not(tmp_path, minutes, flag, name, text, message):
+    path = tmp_path / name
+    path.write_text(text)
+    result = run_cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03", flag, path)
+    refused(result, 1, f"{tmp_path}/{message}")
+    assert result.out == ""
+
+
+def test_a_utf16_claim_is_named_as_such(tmp_path, minutes):
+    claim = tmp_path / "claim.json"
+    claim.write_bytes(json.dumps(CLAIM).encode("utf-16"))
+    result = run_cli("claim", POLICIES, claim, "--minutes", minutes, "--ledger", tmp_path / "l.sqlite")
+    refused(result, 1, f"{claim}: UTF-16 (it starts with a UTF-16 byte-order mark); save the claim as UTF-8")
+
+
+def test_a_claim_with_a_5000_digit_number(tmp_path, minutes):
+    claim = tmp_path / "claim.json"
+    claim.write_text(json.dumps(CLAIM)[:-1] + ', "term_start": ' + "9" * 5000 + "}")
+    result = run_cli("claim", POLICIES, claim, "--minutes", minutes, "--ledger", tmp_path / "l.sqlite")
+    refused(result, 1, f"{claim}: not valid JSON: Exceeds the limit (4300 digits) for integer string conversion")
+
+
+@pytest.mark.parametrize("flag", ["--billing", "--incidents", "--policy-file"])
+def test_a_directory_where_a_file_is_expected(tmp_path, minutes, flag):
+    folder = tmp_path / ("x.csv" if flag == "--billing" else "x.yaml")
+    folder.mkdir()
+    result = run_cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03", flag, folder)
+    refused(result, 1, f"{folder}", "is a directory, not a regular file")

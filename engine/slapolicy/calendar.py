@@ -57,10 +57,11 @@ def _last_day(year: int, month: int) -> dt.date:
     return following - dt.timedelta(days=1)
 
 
-def check_supported(day: dt.date, what: str) -> dt.date:
-    """``day`` if it lies in the years a Service Month can be evaluated in; else an error naming ``what``."""
+def check_supported(day: dt.date, what: str, written: str | None = None) -> dt.date:
+    """``day`` if it lies in the years a Service Month can be evaluated in; else an error naming ``what``
+    and the value as the user ``written`` it (a month YYYY-MM, say)."""
     if not FIRST_YEAR <= day.year <= LAST_YEAR:
-        raise InputError(f"{what} {day.isoformat()[:7] if day.day == 1 else day.isoformat()} is outside the years "
+        raise InputError(f"{what} {written or day.isoformat()} is outside the years "
                          f"{FIRST_YEAR:04d} to {LAST_YEAR} that slapolicy can evaluate")
     return day
 
@@ -74,7 +75,7 @@ def calendar_month(month: str) -> ServiceMonth:
         start = dt.date(year, mon, 1)
     except ValueError:
         raise InputError(f"month {month!r} is not YYYY-MM") from None
-    check_supported(start, "month")
+    check_supported(start, "month", month)
     return ServiceMonth(start, _last_day(year, mon))
 
 

@@ -159,6 +159,10 @@ def parse_claim(data: dict, timezone: str, where: str = "claim") -> Claim:
                 terms[key] = dt.date.fromisoformat(str(data[key]))
             except ValueError:
                 problems.append(f"field '{key}': {data[key]!r} is not a date written YYYY-MM-DD")
+                continue
+            if not FIRST_YEAR <= terms[key].year <= LAST_YEAR:
+                problems.append(f"field '{key}': {terms[key]} is outside the years {FIRST_YEAR:04d} to {LAST_YEAR} "
+                                "that slapolicy can evaluate")
     if ("term_start" in data) != ("term_end" in data):
         problems.append("fields 'term_start' and 'term_end' go together")
     if problems:

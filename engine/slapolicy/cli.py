@@ -200,7 +200,7 @@ def _check_month(value: str, flag: str) -> None:
 
     from .calendar import check_supported
 
-    check_supported(dt.date(int(value[:4]), int(value[5:]), 1), flag)
+    check_supported(dt.date(int(value[:4]), int(value[5:]), 1), flag, value)
 
 
 # ---------------------------------------------------------------------------- parser

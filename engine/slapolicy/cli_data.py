@@ -77,7 +77,7 @@ def _month(value: str, flag: str) -> str:
 
     if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", value or ""):
         raise SlapolicyError(f"{flag} {value!r} is not a month written YYYY-MM")
-    check_supported(dt.date(int(value[:4]), int(value[5:]), 1), flag)
+    check_supported(dt.date(int(value[:4]), int(value[5:]), 1), flag, value)
     return value
 
 

@@ -569,6 +569,8 @@ class Notice:
 def read_document(path: Path, what: str) -> str:
     """The text of a small document (incidents, notices, a claim): size-checked, UTF-8 (a BOM is dropped)."""
     raw = read_limited(path, what, MAX_LIST_BYTES)
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise InputError(f"{path}: UTF-16 (it starts with a UTF-16 byte-order mark); save the {what} as UTF-8")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -70,9 +70,13 @@ def read_limited(path, what: str, limit: int) -> bytes:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
         raise _os_problem(path, exc, what) from None
+    try:
+        _refuse_mode(path, os.fstat(fd).st_mode, what)  # before fdopen, which refuses a directory itself
+    except FileProblem:
+        os.close(fd)
+        raise
     with os.fdopen(fd, "rb") as handle:
         info = os.fstat(handle.fileno())
-        _refuse_mode(path, info.st_mode, what)
         if info.st_size > limit:
             raise FileProblem(path, "too-large", f"file is {info.st_size} bytes; the {what} may be at most {limit} bytes")
         try:
@@ -109,6 +113,8 @@ def load_json(text: str, path, **options):
     """Parse JSON strictly (no duplicate keys, no NaN or Infinity); a problem names the file and place."""
     import json
 
+    if not text.strip():
+        raise InputError(f"{path}: the file is empty (expected JSON)")
     try:
         return json.loads(text, object_pairs_hook=_object, parse_constant=_no_constant, **options)
     except json.JSONDecodeError as exc:  # lineno and colno count from 1, as every position we print does

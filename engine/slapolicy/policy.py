@@ -495,7 +495,9 @@ class PolicyDirectory:
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         if not self.path.is_dir():
-            raise PolicyError([Diagnostic(str(path), 1, 1, "error", "not-a-directory", "no such policy directory")])
+            what = "a file, not a policy directory (give the directory that holds it)" if self.path.exists() \
+                else "no such policy directory"
+            raise PolicyError([Diagnostic(str(path), 1, 1, "error", "not-a-directory", what)])
         self.versions: list[Policy] = []
         self.diagnostics: list[Diagnostic] = []
         for file in sorted(self.path.glob("*.yaml")):
