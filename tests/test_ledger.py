@@ -125,7 +125,8 @@ GRANT_OF_ACME = (f"INSERT INTO grants VALUES (6, 'acme', '2019-03', '{ACME}', '5
 ], ids=["grant-amount", "decision", "message", "reason-code", "policy-sha256", "grant-deleted", "grant-forged",
         "decision-and-grant-deleted", "entry-inserted", "last-entry-deleted", "last-two-deleted", "head-edited"])
 def test_each_edit_is_found_and_the_first_broken_entry_named(ledger, statements, problem):
-    assert run_cli("audit", ledger).code == 0
+    with Ledger(ledger, readonly=True) as book:  # the untouched copy holds (and is audited clean further down)
+        assert book.verify()["intact"]
     edit(ledger, *statements)
     result = run_cli("audit", ledger)
     assert result.code == 1
@@ -257,9 +258,25 @@ def test_a_key_is_not_taken_by_an_unkeyed_ledger(ledger, monkeypatch, tmp_path):
     claim.write_text(json.dumps(dict(json.loads(claim_files(tmp_path)[0].read_text()), claim_id="again")))
     result = run_cli("claim", POLICIES, claim, "--ledger", ledger, *NOW, *INPUTS)
     assert result.code == 1
-    assert result.err == (f"slapolicy: {ledger}: the ledger was created without a key, and its chain cannot take one "
-                          "later: unset SLAPOLICY_LEDGER_KEY, or record new decisions in a new ledger\n")
+    unkeyed = (f"slapolicy: {ledger}: SLAPOLICY_LEDGER_KEY is set, but this ledger has no key: it was created without "
+               "one (unset the variable, or record new decisions in a new ledger), or its meta table was edited to drop "
+               "the key\n")
+    assert result.err == unkeyed
+    assert (run_cli("audit", ledger).code, run_cli("audit", ledger).err) == (1, unkeyed)
     assert digest(ledger) == before
+
+
+def test_a_keyed_ledger_marked_unkeyed_and_rechained_is_refused_with_the_key(tmp_path, monkeypatch):
+    """The downgrade a forger without the key would try: mark the ledger unkeyed, recompute a plain chain."""
+    monkeypatch.setenv("SLAPOLICY_LEDGER_KEY", "s3cret")
+    ledger = tmp_path / "keyed.sqlite"
+    assert run_cli("claim", POLICIES, claim_files(tmp_path)[0], "--ledger", ledger, *NOW, *INPUTS).code == 0
+    edit(ledger, "UPDATE grants SET amount = '999.00' WHERE seq = 2", "UPDATE meta SET value = 'sha256' WHERE key = 'chain'",
+         "DELETE FROM meta WHERE key = 'key_check'")
+    rechain(ledger)
+    result = run_cli("audit", ledger)
+    assert result.code == 1
+    assert "SLAPOLICY_LEDGER_KEY is set, but this ledger has no key" in result.err
 
 
 # ---------------------------------------------------------------------------- concurrency

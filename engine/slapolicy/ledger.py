@@ -268,9 +268,10 @@ class Ledger:
     def keyed(self) -> bool:
         return self._meta["chain"] == "hmac-sha256"
 
-    def chain(self, for_writing: bool = False) -> Chain:
-        """The hash of this ledger's chain; refuses a missing or wrong key, and a key for an unkeyed ledger
-        when writing (the chain cannot change its hash halfway)."""
+    def chain(self) -> Chain:
+        """The hash of this ledger's chain. Refuses a missing or wrong key; and a key for a ledger that says it has
+        none: the chain cannot change its hash halfway, and a forger without the key would otherwise only have to
+        mark the ledger unkeyed and recompute a plain chain."""
         if self.keyed:
             if self._key is None:
                 raise LedgerError(f"{self.path}: the ledger is sealed with a key: set {KEY_VARIABLE} to the key it was "
@@ -278,9 +279,10 @@ class Ledger:
             if not hmac.compare_digest(key_check(self._key), self._meta.get("key_check", "")):
                 raise LedgerError(f"{self.path}: {KEY_VARIABLE} is not the key this ledger was created with")
             return Chain(self._key)
-        if for_writing and self._key is not None:
-            raise LedgerError(f"{self.path}: the ledger was created without a key, and its chain cannot take one later: "
-                              f"unset {KEY_VARIABLE}, or record new decisions in a new ledger")
+        if self._key is not None:
+            raise LedgerError(f"{self.path}: {KEY_VARIABLE} is set, but this ledger has no key: it was created without "
+                              "one (unset the variable, or record new decisions in a new ledger), or its meta table "
+                              "was edited to drop the key")
         return Chain(None)
 
     # -- reading entries
@@ -438,7 +440,7 @@ class Ledger:
         """
         if self.readonly:
             raise LedgerError(f"{self.path}: opened read-only")
-        chain = self.chain(for_writing=True)
+        chain = self.chain()
         self._db.execute("BEGIN IMMEDIATE")
         try:
             self._meta = self._read_meta()  # another process may have appended since this object was opened
