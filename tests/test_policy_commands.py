@@ -98,7 +98,8 @@ def test_diff_reports_the_standard_with_its_ref(cli):
     assert result.code == 0
     changes = result.json()["changes"]
     assert {"kind": "changed", "what": "availability.standard", "ref": "§2.2", "old": "99.5%", "new": "99.95%"} in changes
-    assert [c["what"] for c in changes] == ["version", "status", "effective_from", "availability.standard"]
+    assert [c["what"] for c in changes] == ["version", "status", "effective_from", "amends", "description",
+                                            "availability.standard", "availability.standard.description"]
 
 
 def test_diff_reports_tiers_and_clauses(cli, tmp_path):
@@ -110,7 +111,7 @@ def test_diff_reports_tiers_and_clauses(cli, tmp_path):
     new.write_text(text)
     result = cli("diff", PUBLISHED, new)
     assert result.code == 0
-    assert "  §3.1 ~ compensation.tiers[2]: ≥ 95% and < 99%: 25% → ≥ 95% and < 99%: 30%" in result.out
+    assert "  §3.1 ~ compensation tier ≥ 95% and < 99%: credit 25% → credit 30%" in result.out
     assert "  §5.14 ~ clause 5.14 reworded:" in result.out
     assert "  §5.18 - clause 5.18: Phone numbers made unavailable by non-compliance" in result.out
 

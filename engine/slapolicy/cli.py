@@ -148,8 +148,12 @@ def cmd_diff(args) -> int:
     from .policy import load_policy
 
     result = diff_policies(load_policy(args.old, strict=False), load_policy(args.new, strict=False))
-    if args.json:
+    if args.json or args.format == "json":
         _json(result)
+    elif args.format == "html":
+        from .redline import render_redline
+
+        sys.stdout.write(render_redline(result))
     else:
         _out(render_diff(result))
     return 0
@@ -238,10 +242,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--month", required=True, metavar="YYYY-MM")
     p.add_argument("--json", action="store_true", help="print JSON (terms and the whole document)")
 
-    p = command("diff", cmd_diff, "what changed between two versions, in the policy's terms")
+    p = command("diff", cmd_diff, "what changed between two versions, in the policy's terms",
+                "Tiers are matched by range and credit, clauses by id, causes and facts by id (a new one\n"
+                "shows its title); descriptions and the agreement's words are compared. --format html\n"
+                "prints a redline, one self-contained page to send for review.")
     p.add_argument("old", metavar="OLD.yaml")
     p.add_argument("new", metavar="NEW.yaml")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--json", action="store_true", help="print JSON (same as --format json)")
+    p.add_argument("--format", choices=("text", "json", "html"), default="text")
 
     command("schema", cmd_schema, "print the JSON Schema of a policy version")
 

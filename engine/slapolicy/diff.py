@@ -1,20 +1,31 @@
-"""``slapolicy diff``: what changed between two versions, in the policy's own terms, each with its ref."""
+"""``slapolicy diff``: what changed between two versions, in the policy's own terms, each with its ref.
+
+Things are matched by what they mean, not by where they sit in the file: tiers by their
+range and credit (inserting one tier shows one added tier), clauses by id, causes and facts
+by id (a new cause shows its title), lists of materials by id. Descriptions and the
+agreement's own words (``text``) are compared too, as "reworded".
+"""
 from __future__ import annotations
 
 from .conditions import describe
 
 _SECTIONS = ("timezone", "service_month", "availability", "exclusions", "compensation", "claims", "parameters")
-_SKIPPED_LEAVES = {"description", "text", "ref", "reading"}
+_PROSE = {"description", "text"}
+_SKIPPED_LEAVES = {"ref"}
 
 
 def _leaves(node, path=(), ref=None):
-    """(path, value, nearest ref) for every setting under ``node`` except tiers and prose."""
+    """(path, value, nearest ref) for every setting under ``node`` except tiers; lists of items with
+    an ``id`` are keyed by that id, so that reordering or inserting one is not a change of every other."""
     if isinstance(node, dict):
         ref = node.get("ref", ref)
         for key, value in node.items():
             if key in _SKIPPED_LEAVES or (path == ("compensation",) and key == "tiers"):
                 continue
             yield from _leaves(value, path + (key,), ref)
+    elif isinstance(node, list) and node and all(isinstance(item, dict) and "id" in item for item in node):
+        for item in node:
+            yield from _leaves(item, path + (item["id"],), item.get("ref", ref))
     elif isinstance(node, list):
         for i, value in enumerate(node):
             yield from _leaves(value, path + (i,), ref)
@@ -27,52 +38,86 @@ def _name(path) -> str:
     return name[: -len(".value")] if name.endswith(".value") else name
 
 
-def _change(kind, what, ref, old=None, new=None, detail=None) -> dict:
+def _same_words(a, b) -> bool:
+    return " ".join(str(a).split()) == " ".join(str(b).split())
+
+
+def _change(kind, what, ref, old=None, new=None, detail=None, **extra) -> dict:
     change = {"kind": kind, "what": what, "ref": ref, "old": old, "new": new}
     if detail:
         change["detail"] = detail
+    change.update(extra)
     return change
 
 
 def diff_policies(old, new) -> dict:
     changes = []
-    for key in ("version", "status", "effective_from", "title"):
-        if old.raw[key] != new.raw[key]:
-            changes.append(_change("changed", key, None, old.raw[key], new.raw[key]))
-    old_leaves = {p: (v, r) for p, v, r in _leaves({k: old.raw[k] for k in _SECTIONS})}
-    new_leaves = {p: (v, r) for p, v, r in _leaves({k: new.raw[k] for k in _SECTIONS})}
-    for path in sorted(set(old_leaves) | set(new_leaves), key=lambda p: tuple(map(str, p))):
-        before, after = old_leaves.get(path, (None, None)), new_leaves.get(path, (None, None))
-        if before[0] != after[0]:
-            kind = "added" if path not in old_leaves else "removed" if path not in new_leaves else "changed"
-            changes.append(_change(kind, _name(path), after[1] or before[1], before[0], after[0]))
+    for key in ("version", "status", "effective_from", "amends", "title"):
+        if old.raw.get(key) != new.raw.get(key):
+            changes.append(_change("changed", key, None, old.raw.get(key), new.raw.get(key)))
+    if not _same_words(old.raw.get("description", ""), new.raw.get("description", "")):
+        changes.append(_change("reworded", "description", None, old.raw.get("description"), new.raw.get("description")))
+    changes.extend(_diff_settings(old, new))
     changes.extend(_diff_tiers(old.tiers, new.tiers))
     changes.extend(_diff_clauses(old, new))
-    for label, get in (("cause", lambda p: set(p.causes)), ("fact", lambda p: set(p.facts))):
-        for item in sorted(get(new) - get(old)):
-            changes.append(_change("added", f"{label} {item}", None, None, item))
-        for item in sorted(get(old) - get(new)):
-            changes.append(_change("removed", f"{label} {item}", None, item, None))
+    changes.extend(_diff_named(old.raw.get("causes", []), new.raw.get("causes", []), "cause", "id", "title"))
+    changes.extend(_diff_named(old.raw.get("facts", []), new.raw.get("facts", []), "fact", "name", "description"))
     return {"old": old.summary(), "new": new.summary(), "changes": changes}
 
 
+def _diff_settings(old, new):
+    old_leaves = {p: (v, r) for p, v, r in _leaves({k: old.raw[k] for k in _SECTIONS if k in old.raw})}
+    new_leaves = {p: (v, r) for p, v, r in _leaves({k: new.raw[k] for k in _SECTIONS if k in new.raw})}
+    # Within one setting its value comes first, its words after.
+    for path in sorted(set(old_leaves) | set(new_leaves), key=lambda p: (tuple(map(str, p[:-1])), p[-1] in _PROSE, str(p[-1]))):
+        before, after = old_leaves.get(path, (None, None)), new_leaves.get(path, (None, None))
+        prose = path[-1] in _PROSE
+        if before[0] == after[0] or (prose and path in old_leaves and path in new_leaves and _same_words(before[0], after[0])):
+            continue
+        kind = "added" if path not in old_leaves else "removed" if path not in new_leaves else (
+            "reworded" if prose else "changed")
+        yield _change(kind, _name(path), after[1] or before[1], before[0], after[0])
+
+
+def _tier_text(tier) -> str:
+    return f"{tier.describe()}: {tier.credit}%"
+
+
 def _diff_tiers(old_tiers, new_tiers):
-    for i in range(max(len(old_tiers), len(new_tiers))):
-        a = old_tiers[i] if i < len(old_tiers) else None
-        b = new_tiers[i] if i < len(new_tiers) else None
-        what = f"compensation.tiers[{i + 1}]"
-        if a is None:
-            yield _change("added", what, b.ref, None, f"{b.describe()}: {b.credit}%")
-        elif b is None:
-            yield _change("removed", what, a.ref, f"{a.describe()}: {a.credit}%", None)
-        elif (a.describe(), a.credit) != (b.describe(), b.credit):
-            yield _change("changed", what, b.ref, f"{a.describe()}: {a.credit}%", f"{b.describe()}: {b.credit}%")
+    """Tiers matched by meaning: the same range and credit is the same tier; the same range with
+    another credit is a changed credit; the same credit over another range is a changed range."""
+    gone = [t for t in old_tiers if not any((t.describe(), t.credit) == (u.describe(), u.credit) for u in new_tiers)]
+    came = [t for t in new_tiers if not any((t.describe(), t.credit) == (u.describe(), u.credit) for u in old_tiers)]
+    for a in list(gone):
+        b = next((u for u in came if u.describe() == a.describe()), None)
+        if b is not None:
+            gone.remove(a), came.remove(b)
+            yield _change("changed", f"compensation tier {a.describe()}", b.ref, f"credit {a.credit}%", f"credit {b.credit}%",
+                          old_tier=a.describe(), new_tier=b.describe())
+    for a in list(gone):
+        b = next((u for u in came if u.credit == a.credit), None)
+        if b is not None:
+            gone.remove(a), came.remove(b)
+            yield _change("changed", f"compensation tier paying {a.credit}%", b.ref, a.describe(), b.describe(),
+                          old_tier=a.describe(), new_tier=b.describe())
+    for a in gone:
+        yield _change("removed", f"compensation tier {a.describe()}", a.ref, _tier_text(a), None, old_tier=a.describe())
+    for b in came:
+        yield _change("added", f"compensation tier {b.describe()}", b.ref, None, _tier_text(b), new_tier=b.describe())
+    for a in old_tiers:
+        b = next((u for u in new_tiers if (u.describe(), u.credit) == (a.describe(), a.credit)), None)
+        if b is not None and not _same_words(a.text, b.text):
+            yield _change("reworded", f"compensation tier {a.describe()}", b.ref, a.text, b.text)
+
+
+def _clause_order(clause_id: str):
+    return tuple(int(x) for x in clause_id.split(".") if x.isdigit())
 
 
 def _diff_clauses(old, new):
     before = {c.id: c for c in old.clauses}
     after = {c.id: c for c in new.clauses}
-    for clause_id in sorted(set(before) | set(after), key=lambda s: tuple(int(x) for x in s.split("."))):
+    for clause_id in sorted(set(before) | set(after), key=_clause_order):
         a, b = before.get(clause_id), after.get(clause_id)
         what = f"clause {clause_id}"
         if a is None:
@@ -80,7 +125,7 @@ def _diff_clauses(old, new):
         elif b is None:
             yield _change("removed", what, a.ref, a.title, None, detail=describe(a.condition))
         else:
-            if " ".join(a.text.split()) != " ".join(b.text.split()):
+            if not _same_words(a.text, b.text):
                 yield _change("reworded", what, b.ref, a.text, b.text)
             if describe(a.condition) != describe(b.condition):
                 yield _change("condition", what, b.ref, describe(a.condition), describe(b.condition))
@@ -91,22 +136,44 @@ def _diff_clauses(old, new):
                 yield _change("examples", what, b.ref, len(a.examples), len(b.examples))
 
 
+def _diff_named(old_items, new_items, label, key, shown):
+    """Causes and facts, matched by id (name): added ones show their title (description)."""
+    before = {item[key]: item for item in old_items}
+    after = {item[key]: item for item in new_items}
+    for name in [n for n in after if n not in before]:
+        yield _change("added", f"{label} {name}", after[name].get("ref"), None, after[name].get(shown) or name)
+    for name in [n for n in before if n not in after]:
+        yield _change("removed", f"{label} {name}", before[name].get("ref"), before[name].get(shown) or name, None)
+    for name in [n for n in before if n in after]:
+        a, b = before[name], after[name]
+        if not _same_words(a.get(shown, ""), b.get(shown, "")):
+            yield _change("reworded", f"{label} {name}", b.get("ref"), a.get(shown), b.get(shown))
+        for field in sorted((set(a) | set(b)) - {key, shown, "ref"}):
+            if a.get(field) != b.get(field):
+                yield _change("changed", f"{label} {name} {field}", b.get("ref"), a.get(field), b.get(field))
+
+
+def change_line(change: dict) -> str:
+    """One change as a line of text: ``+`` added, ``-`` removed, ``~`` changed; never a Python None."""
+    kind, what = change["kind"], change["what"]
+    old = "" if change["old"] is None else change["old"]
+    new = "" if change["new"] is None else change["new"]
+    if kind == "added":
+        return f"+ {what}: {new}"
+    if kind == "removed":
+        return f"- {what}: {old}"
+    if kind == "reworded":
+        return f"~ {what} reworded:\n      was: {' '.join(str(old).split())}\n      now: {' '.join(str(new).split())}"
+    if kind == "examples":
+        return f"~ {what} examples changed ({old} → {new})"
+    return f"~ {what}: {old or '(none)'} → {new or '(none)'}"
+
+
 def render_diff(result: dict) -> str:
     lines = [f"{result['old']['id']} {result['old']['version']} → {result['new']['version']}"]
     if not result["changes"]:
         lines.append("no changes in the policy's terms")
     for change in result["changes"]:
         ref = f"{change['ref']} " if change["ref"] else ""
-        kind, what = change["kind"], change["what"]
-        if kind == "added":
-            text = f"+ {what}: {change['new']}"
-        elif kind == "removed":
-            text = f"- {what}: {change['old']}"
-        elif kind == "reworded":
-            text = f"~ {what} reworded:\n      was: {change['old']}\n      now: {change['new']}"
-        elif kind == "examples":
-            text = f"~ {what} examples changed ({change['old']} → {change['new']})"
-        else:
-            text = f"~ {what}: {change['old']} → {change['new']}"
-        lines.append(f"  {ref}{text}")
+        lines.append(f"  {ref}{change_line(change)}")
     return "\n".join(lines)

@@ -13,6 +13,7 @@ import datetime as dt
 import functools
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 
 
 from .calendar import calendar_month
@@ -119,6 +120,14 @@ def _changes(baseline, amended) -> tuple:
     return tuple(diff_policies(baseline, amended)["changes"])
 
 
+def _tier_of(policy, evaluation: dict) -> str | None:
+    """The range of the tier this row's exact availability falls in under ``policy`` (None: no tier)."""
+    total = evaluation["service_month"]["total_minutes"]
+    availability = Fraction(total - evaluation["unavailable_minutes"], total) * 100
+    tier = next((t for t in policy.tiers if t.contains(availability)), None)
+    return None if tier is None else tier.describe()
+
+
 def clauses_changed(baseline, amended, before: dict, after: dict) -> list:
     """The changes between the versions that explain this row's difference, each with its ref."""
     if _side(before) | {"version": None, "sha256": None} == _side(after) | {"version": None, "sha256": None}:
@@ -128,7 +137,7 @@ def clauses_changed(baseline, amended, before: dict, after: dict) -> list:
 
     def cite(predicate, why):
         for change in changes:
-            if predicate(change):
+            if change["kind"] != "reworded" and predicate(change):  # words never move money
                 entry = {"what": change["what"], "ref": change["ref"], "kind": change["kind"], "old": change["old"],
                          "new": change["new"], "why": why}
                 if entry not in wanted:
@@ -145,10 +154,16 @@ def clauses_changed(baseline, amended, before: dict, after: dict) -> list:
                  f"minutes excluded by §{clause_id} differ")
             cite(lambda c: c["what"].startswith(("exclusions.", "fact ", "cause ", "parameters.")),
                  "exclusions are decided differently")
+    # The money: only the change that moved this row's credit. A row that now misses (or meets) the
+    # standard cites the standard; a row whose tier pays another credit cites that tier alone.
+    tier_before, tier_after = _tier_of(baseline, before), _tier_of(amended, after)
     if before["meets_standard"] != after["meets_standard"]:
         cite(lambda c: c["what"].startswith("availability.standard"), "the standard is met in one and not the other")
     if before["credit_percent"] != after["credit_percent"]:
-        cite(lambda c: c["what"].startswith(("compensation.tiers", "compensation.gate")), "the credit differs")
+        cite(lambda c: c["what"] == "compensation.gate", "the gate decides differently")
+        cite(lambda c: c["what"].startswith("compensation tier") and (
+            (tier_before is not None and c.get("old_tier") == tier_before)
+            or (tier_after is not None and c.get("new_tier") == tier_after)), "the credit of this row's tier differs")
     if before["compensation"] != after["compensation"]:
         cite(lambda c: c["what"].startswith("compensation.") and not c["what"].startswith("compensation.tiers"),
              "the amount differs")

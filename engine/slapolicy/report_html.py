@@ -4,6 +4,8 @@ from __future__ import annotations
 import html
 from decimal import Decimal
 
+from .diff import change_line
+
 COLOURS = {"available": "#cfe8cf", "unavailable": "#d9534f", "excluded": "#f0ad4e"}
 
 STYLE = """
@@ -65,7 +67,7 @@ def render_html(result: dict) -> str:
     rows_html = []
     for row in result["rows"]:
         changed = " class=\"changed\"" if row["clauses_changed"] else ""
-        why = "; ".join(f"{c['ref'] or ''} {c['what']}: {c['old']} → {c['new']}".strip() for c in row["clauses_changed"])
+        why = "; ".join(f"{c['ref'] or ''} {change_line(c)}".strip() for c in row["clauses_changed"])
         strips = ""
         if "strip" in row:
             strips = (f'<div><small>baseline</small><br>{_strip(row["strip"], "baseline")}</div>'

@@ -1,0 +1,110 @@
+"""`diff` by meaning (tiers by range and credit, clauses by id, causes by title, words compared), the
+redline, and replay's "why" naming only the change that moved a row's money."""
+import pytest
+
+from conftest import POLICIES, PUBLISHED
+from helpers import draft_variant, minute_rows, write_csv
+from slapolicy.replay import replay
+
+TIER_1 = '- {at_least: "99%", below: "99.95%", credit: "10%", ref: "§3.1",'
+STANDARD = 'value: "99.5%"\n    met_when: at_least'
+
+
+def tier_changes(result):
+    return [c for c in result.json()["changes"] if c["what"].startswith("compensation tier")]
+
+
+def test_inserting_one_tier_shows_one_added_tier(cli, tmp_path):
+    new = draft_variant(tmp_path, TIER_1, '- {at_least: "99.95%", credit: "5%", ref: "§3.1"}\n    ' + TIER_1)
+    result = cli("diff", PUBLISHED, new, "--json")
+    assert result.code == 0
+    assert tier_changes(result) == [{"kind": "added", "what": "compensation tier ≥ 99.95%", "ref": "§3.1", "old": None,
+                                     "new": "≥ 99.95%: 5%", "new_tier": "≥ 99.95%"}]
+    assert "  §3.1 + compensation tier ≥ 99.95%: ≥ 99.95%: 5%" in cli("diff", PUBLISHED, new).out
+
+
+def test_changed_credit_and_changed_range_are_each_one_change(cli, tmp_path):
+    new = draft_variant(tmp_path, 'credit: "25%"', 'credit: "30%"')
+    new.write_text(new.read_text().replace('{below: "95%", credit: "50%"', '{below: "96%", credit: "50%"').replace(
+        '{at_least: "95%", below: "99%", credit: "30%"', '{at_least: "96%", below: "99%", credit: "30%"'))
+    changes = tier_changes(cli("diff", PUBLISHED, new, "--json"))
+    # [95, 99) at 25 % became [96, 99) at 30 %: neither range nor credit survives, so it is removed and added;
+    # < 95 % at 50 % became < 96 % at 50 %: the same credit over another range.
+    assert [(c["kind"], c["what"], c["old"], c["new"]) for c in changes] == [
+        ("changed", "compensation tier paying 50%", "< 95%", "< 96%"),
+        ("removed", "compensation tier ≥ 95% and < 99%", "≥ 95% and < 99%: 25%", None),
+        ("added", "compensation tier ≥ 96% and < 99%", None, "≥ 96% and < 99%: 30%")]
+
+
+def test_a_new_cause_prints_its_title_and_descriptions_are_compared(cli, tmp_path):
+    new = draft_variant(tmp_path, '  - {id: force_majeure,',
+                        '  - {id: carrier_outage, ref: "§5.13", title: "An outage of a telecom carrier"}\n'
+                        '  - {id: force_majeure,')
+    new.write_text(new.read_text().replace("Reported indicator; no compensation attached.", "Reported only."))
+    out = cli("diff", PUBLISHED, new).out
+    assert "  §5.13 + cause carrier_outage: An outage of a telecom carrier" in out.splitlines()
+    assert ("  §1.7 ~ parameters.data_storage_durability.description reworded:\n"
+            "      was: Reported indicator; no compensation attached.\n      now: Reported only.") in out
+
+
+def test_the_redline_strikes_and_inserts_and_never_shows_none(cli, tmp_path):
+    new = draft_variant(tmp_path, STANDARD, 'value: "99.9%"\n    met_when: at_least')
+    new.write_text(new.read_text().replace("Unavailability due to force majeure and accidents.",
+                                           "Unavailability due to force majeure, epidemics and accidents."))
+    page = cli("diff", PUBLISHED, new, "--format", "html").out
+    assert page.startswith("<!DOCTYPE html>") and "None" not in page
+    assert "<h1>Redline: ccc-sla 2019-01-01 → 2019-01-01</h1>" in page
+    assert "<del>99.5%</del> <ins>99.9%</ins>" in page
+    assert "Unavailability due to force <del>majeure</del> <ins>majeure, epidemics</ins> and accidents." in page
+    assert page.index("<h2>§2.2</h2>") < page.index("<h2>§5.14</h2>")
+    for external in ("http://", "https://", "src=", "<link", "<script"):
+        assert external not in page
+
+
+# ---------------------------------------------------------------------------- replay's why
+
+
+@pytest.fixture
+def amended_rows(tmp_path):
+    """March 2019 (44,640 minutes), fee 1000.00 each, under an amendment: standard 99.9 %, tier [95, 99) 25 → 30 %,
+    the < 95 % tier split into [90, 95) at 50 % and < 90 % at 60 %.
+
+    a: 60 unavailable minutes: 44,580 / 44,640 = 99.8656 %: meets 99.5 %, misses 99.9 %: 0 → 10 % = 100.00.
+    b: 2,000 minutes: 95.5197 %: tier [95, 99) both times: 25 % → 30 %: 250.00 → 300.00.
+    c: 5,000 minutes: 88.7993 %: < 95 % (50 %) → < 90 % (60 %): 500.00 → 600.00."""
+    rows = (list(minute_rows("a", "2019-03-12T10:00", 60, 100, 2)) + list(minute_rows("b", "2019-03-05T00:00", 2000, 100, 2))
+            + list(minute_rows("c", "2019-03-05T00:00", 5000, 100, 2)))
+    minutes = write_csv(tmp_path / "m.csv", rows)
+    billing = write_csv(tmp_path / "b.csv", [{"account": x, "month": "2019-03", "monthly_fee": "1000.00", "offset": "0.00"}
+                                             for x in "abc"])
+    under = draft_variant(tmp_path, STANDARD, 'value: "99.9%"\n    met_when: at_least')
+    under.write_text(under.read_text().replace('credit: "25%"', 'credit: "30%"').replace(
+        '- {below: "95%", credit: "50%", ref: "§3.1",',
+        '- {below: "90%", credit: "60%", ref: "§3.1"}\n    - {at_least: "90%", below: "95%", credit: "50%", ref: "§3.1",'))
+    return replay(POLICIES, minutes=minutes, billing=billing, start="2019-03", end="2019-03", under=under), minutes, billing, under
+
+
+def test_a_row_that_now_misses_the_standard_names_the_standard_only(amended_rows):
+    row = {r["account"]: r for r in amended_rows[0]["rows"]}["a"]
+    assert (row["baseline"]["compensation"], row["amended"]["compensation"]) == ("0.00", "100.00")
+    assert row["clauses_changed"] == [{"what": "availability.standard", "ref": "§2.2", "kind": "changed", "old": "99.5%",
+                                       "new": "99.9%", "why": "the standard is met in one and not the other"}]
+
+
+def test_a_row_whose_tier_credit_changed_names_that_tier_only(amended_rows):
+    rows = {r["account"]: r for r in amended_rows[0]["rows"]}
+    assert (rows["b"]["baseline"]["compensation"], rows["b"]["amended"]["compensation"]) == ("250.00", "300.00")
+    assert rows["b"]["clauses_changed"] == [{"what": "compensation tier ≥ 95% and < 99%", "ref": "§3.1", "kind": "changed",
+                                             "old": "credit 25%", "new": "credit 30%",
+                                             "why": "the credit of this row's tier differs"}]
+    assert (rows["c"]["baseline"]["compensation"], rows["c"]["amended"]["compensation"]) == ("500.00", "600.00")
+    assert [(c["kind"], c["what"]) for c in rows["c"]["clauses_changed"]] == [
+        ("changed", "compensation tier paying 50%"), ("added", "compensation tier < 90%")]
+
+
+def test_the_html_report_shows_no_python_none(cli, amended_rows):
+    _, minutes, billing, under = amended_rows
+    page = cli("replay", POLICIES, "--minutes", minutes, "--billing", billing, "--from", "2019-03", "--to", "2019-03",
+               "--under", under, "--format", "html").out
+    assert "§3.1 + compensation tier &lt; 90%: &lt; 90%: 60%" in page
+    assert "None" not in page
