@@ -145,8 +145,7 @@ def test_a_broken_reload_keeps_the_current_snapshot(tmp_path):
 
 
 def test_a_misspelt_hook_fails_at_start():
-    from pluggy import PluginValidationError
-
+    from slapolicy.errors import PluginError
     from slapolicy.hookspecs import hookimpl
     from slapolicy.plugins import make_manager
 
@@ -155,7 +154,8 @@ def test_a_misspelt_hook_fails_at_start():
         def slapolicy_windw_facts(self, policy, context):
             return []
 
-    with pytest.raises(PluginValidationError, match="slapolicy_windw_facts"):
+    with pytest.raises(PluginError, match="^plugin 'Typo' implements slapolicy_windw_facts, which is not a slapolicy "
+                                          "hook; did you mean slapolicy_window_facts\\?$"):
         make_manager(load_entrypoints=False, extra=[Typo()])
 
 
@@ -173,6 +173,11 @@ def slapolicy_window_facts(policy, context):
             yield FactWindow("carrier", f"carrier-{start:%m%d}", start, start + dt.timedelta(hours=1), None,
                              {"carrier.planned_window": True})
         day += dt.timedelta(days=1)
+
+
+@hookimpl
+def slapolicy_supplied_facts():
+    return ["carrier.planned_window"]
 '''
 
 

@@ -475,3 +475,63 @@ def test_a_directory_where_a_file_is_expected(tmp_path, minutes, flag):
     folder.mkdir()
     result = run_cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03", flag, folder)
     refused(result, 1, f"{folder}", "is a directory, not a regular file")
+
+
+# ---------------------------------------------------------------------------- API calls with wrong types
+
+@pytest.fixture(scope="module")
+def engine():
+    from slapolicy import Engine
+
+    return Engine(POLICIES)
+
+
+def test_in_force_of_a_month_that_does_not_exist(engine):
+    from slapolicy import InputError
+
+    with pytest.raises(InputError, match=r"^month '2019-13' is not a month written YYYY-MM \(no month 13\)$"):
+        engine.in_force("2019-13")
+    with pytest.raises(InputError, match=r"^month 'March' is not a month written YYYY-MM$"):
+        engine.in_force("March")
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda e, m: e.in_force(201903), "month must be a string written YYYY-MM or a datetime.date, not int"),
+    (lambda e, m: e.decide_claim(None, minutes=m), "claim_data must be a dict (the claim as read from CLAIM.json), not NoneType"),
+    (lambda e, m: e.decide_claim(CLAIM, minutes=m, now="2019-05-01T00:00Z"), "now must be an aware datetime.datetime, not str"),
+    (lambda e, m: e.decide_claim(CLAIM, minutes=m, now=__import__("datetime").datetime(2019, 5, 1)),
+     "now must have a UTC offset (an aware datetime)"),
+    (lambda e, m: e.evaluate(minutes=m, month="2019-03", accounts="acme"),
+     "accounts must be a list of account names (e.g. ['acme']), not str"),
+    (lambda e, m: e.evaluate(minutes=m, month="2019-03", accounts=[7]), "accounts must be names (strings); 7 is a int"),
+    (lambda e, m: e.evaluate(minutes=m, month=201903), "month must be a string written YYYY-MM, not int"),
+    (lambda e, m: e.evaluate(minutes=m, month="2019-03", term_start="2019-03-17", term_end="2019-06-16"),
+     "term_start must be a datetime.date, not str"),
+    (lambda e, m: e.evaluate(minutes=m, month="2019-03", term_start=__import__("datetime").date(2019, 3, 17)),
+     "term_start and term_end go together: give both or neither"),
+    (lambda e, m: e.replay(minutes=m, start="2019-03", end="2019-03", under=PUBLISHED, workers="2"),
+     "workers must be a whole number (int), not str"),
+    (lambda e, m: e.replay(minutes=m, start="2019-03", end="2019-03", under=PUBLISHED, workers=0),
+     "workers must be at least 1, not 0"),
+])
+def test_api_calls_with_wrong_types_raise_argument_error(engine, tmp_path, call, message):
+    from slapolicy.errors import ArgumentError, SlapolicyError
+
+    minutes = tmp_path / "m.csv"
+    minutes.write_text(MINUTES)
+    ledger = tmp_path / "ledger.sqlite"
+    engine.ledger_path = ledger
+    with pytest.raises(ArgumentError) as caught:
+        call(engine, minutes)
+    assert str(caught.value) == message
+    assert isinstance(caught.value, SlapolicyError) and isinstance(caught.value, TypeError)
+    assert not ledger.exists()
+
+
+def test_the_api_refuses_month_9999_12(tmp_path):
+    from slapolicy import InputError, evaluate
+
+    minutes = tmp_path / "m.csv"
+    minutes.write_text(MINUTES)
+    with pytest.raises(InputError, match="^month 9999-12 is outside the years 0002 to 9998 that slapolicy can evaluate$"):
+        evaluate(POLICIES, minutes=minutes, month="9999-12")

@@ -7,6 +7,7 @@ from .calendar import service_month_in
 from .errors import ArgumentError
 from .data import read_billing, read_incidents, read_minutes, read_notices
 from .evaluate import evaluate_month, version_reason
+from .plugins import check_facts_supplied, get_manager
 from .policy import PolicyDirectory, load_policy
 
 
@@ -45,6 +46,7 @@ def evaluate(policy_dir, *, minutes, month: str, incidents=None, notices=None, b
         reason = version_reason(policy, service_month, forced=True, in_force=in_force)
     else:
         policy, reason = in_force, version_reason(in_force, service_month)
+    check_facts_supplied(policy, manager or get_manager())  # before a large minutes file is read
     loaded_minutes = read_minutes(minutes, policy.timezone)
     loaded_incidents = read_incidents(incidents, policy) if incidents else []
     loaded_notices = read_notices(notices, policy.timezone) if notices else []

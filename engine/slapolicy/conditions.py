@@ -86,6 +86,17 @@ class Not:
 Condition = Compare | All | Any_ | Not
 
 
+def condition_facts(condition) -> set[str]:
+    """The names of the facts a condition tests."""
+    if isinstance(condition, Compare):
+        return {condition.fact}
+    if isinstance(condition, Not):
+        return condition_facts(condition.item)
+    if isinstance(condition, (All, Any_)):
+        return set().union(*(condition_facts(item) for item in condition.items))
+    return set()
+
+
 def parse_condition(data, path: tuple, facts: dict[str, FactDecl], parameters: dict, doc) -> tuple[Condition | None, list[Diagnostic]]:
     """Build a condition from schema-valid YAML data; report undeclared facts and bad values with their place."""
     problems: list[Diagnostic] = []

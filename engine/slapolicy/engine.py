@@ -34,8 +34,11 @@ class Engine:
         self._snapshot = self._load()
 
     def _load(self) -> PolicyDirectory:
+        from .plugins import check_facts_supplied
+
         family = PolicyDirectory(self.policy_dir).check()
         for policy in family.versions:
+            check_facts_supplied(policy, self.manager)  # a fact no plugin supplies fails at start, not per request
             policy.ruleset  # compile and register now, not under the first request
         return family
 

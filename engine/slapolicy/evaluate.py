@@ -278,9 +278,10 @@ def classify_minutes(policy, service_month: ServiceMonth, account: str, rows: Mo
                      notices=(), manager=None, naive_timestamps: int = 0,
                      totals: MonthTotals | None = None) -> MinutesOutcome:
     """Unavailable minutes (§1.5), the §5.10 removal, and the exclusions (§5) with their trace steps."""
-    from .plugins import get_manager
+    from .plugins import check_facts_supplied, get_manager
 
     manager = manager or get_manager()
+    check_facts_supplied(policy, manager)
     trace: list = []
     total = service_month.total_minutes
     _step(trace, "service_month", "§1.2, §1.6",

@@ -89,6 +89,16 @@ def slapolicy_minute_facts(policy, context: EvaluationContext, minutes: Unavaila
     """
 
 
+@hookspec
+def slapolicy_supplied_facts():
+    """Return the names of the facts this plugin supplies (through either fact hook).
+
+    A policy whose clauses test a fact that no plugin names here is refused before it is
+    applied: without its plugin, the fact would take its default in every minute and the
+    clause would apply always or never, whatever the inputs say.
+    """
+
+
 @hookspec(firstresult=True)
 def slapolicy_business_calendar(name: str):
     """Return the business calendar called ``name`` (an object with ``is_business_day(date)``), or None.

@@ -148,10 +148,12 @@ def lint_dates(policy) -> list[Diagnostic]:
 def lint_calendar(policy) -> list[Diagnostic]:
     """§3.2's business calendar must be one a plugin provides: found at `validate`, not at the first claim."""
     from .claims import business_calendar  # claims imports the policy model; imported here to keep lint light
-    from .errors import SlapolicyError
+    from .errors import PluginError, SlapolicyError
 
     try:
         business_calendar(policy)
+    except PluginError:
+        raise  # the plugins cannot be loaded at all: that is no fault of this policy's calendar
     except SlapolicyError as exc:
         return [policy.doc.diagnostic(("claims", "business_calendar", "value"), "unknown-calendar", str(exc))]
     return []

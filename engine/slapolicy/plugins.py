@@ -1,25 +1,108 @@
-"""The plugin manager: hook specifications, then every plugin of the ``slapolicy`` entry-point group."""
+"""The plugin manager: hook specifications, the built-in plugins, then every plugin of the ``slapolicy``
+entry-point group.
+
+The built-in plugins are registered by module name first, as datasette registers its
+``DEFAULT_PLUGINS``: an install that lost its entry points (a copied site-packages, a zipapp,
+a broken ``pip install``) would otherwise evaluate without the incident and notice facts,
+excluding nothing, and pay too much without a word. Their entry points, when present, are
+skipped as duplicates.
+
+Every problem with a plugin names it: one that fails to import, or whose hook implementation
+matches no hook (a misspelt ``slapolicy_windw_facts``), stops the program at start with a
+:class:`~slapolicy.errors.PluginError` instead of being silently ignored (tox does the same
+with ``check_pending``). A policy whose clauses test a fact that no plugin supplies is refused
+before it is applied (:func:`check_facts_supplied`).
+"""
 from __future__ import annotations
 
+import difflib
+import importlib
+import re
 import threading
+import weakref
+from importlib import metadata
 
 import pluggy
 
 from . import hookspecs
+from .errors import PluginError
+
+# Entry-point name -> module of each built-in plugin (the same pairs as pyproject.toml's entry points).
+DEFAULT_PLUGINS = {
+    "incidents": "slapolicy_builtins.incidents",
+    "notices": "slapolicy_builtins.notices",
+    "concurrency": "slapolicy_builtins.concurrency",
+    "calendars": "slapolicy_builtins.calendars",
+}
+
+# Facts the engine computes itself from the minutes, not through a plugin: §5.10's failure reason.
+ENGINE_FACTS = frozenset({"request.failure_reason"})
 
 _MANAGER = None
 _LOCK = threading.Lock()
+_HOOKS = sorted(name for name in dir(hookspecs) if name.startswith("slapolicy_"))
+
+
+def _validate(manager: pluggy.PluginManager, plugin, described: str) -> None:
+    """Refuse, naming the plugin, an implementation of a hook that does not exist."""
+    try:
+        manager.check_pending()
+    except pluggy.PluginValidationError as exc:
+        manager.unregister(plugin)
+        found = re.search(r"unknown hook '([^']+)'", str(exc))
+        hook = found.group(1) if found else str(exc)
+        close = difflib.get_close_matches(hook, _HOOKS, n=1)
+        hint = f"; did you mean {close[0]}?" if close else f" (the hooks: {', '.join(_HOOKS)})"
+        raise PluginError(f"{described} implements {hook}, which is not a slapolicy hook{hint}") from None
+
+
+def _register(manager: pluggy.PluginManager, plugin, name: str, described: str) -> None:
+    try:
+        manager.register(plugin, name=name)
+    except pluggy.PluginValidationError as exc:  # a hook implementation whose arguments the hook does not have
+        raise PluginError(f"{described} cannot be used: {exc}") from None
+    except ValueError as exc:  # pluggy: the name or the object is registered already
+        raise PluginError(f"{described} cannot be registered: {exc}") from None
+    _validate(manager, plugin, described)
+
+
+def _register_defaults(manager: pluggy.PluginManager) -> None:
+    for name, module in DEFAULT_PLUGINS.items():
+        try:
+            plugin = importlib.import_module(module)
+        except ImportError as exc:
+            raise PluginError(f"the built-in plugin {name!r} ({module}) cannot be imported: {exc}. The installation "
+                              "is incomplete; reinstall slapolicy (pip install --force-reinstall slapolicy)") from None
+        _register(manager, plugin, name, f"the built-in plugin {name!r} ({module})")
+
+
+def _register_entry_points(manager: pluggy.PluginManager) -> None:
+    builtin = set(DEFAULT_PLUGINS.values())
+    for entry in metadata.entry_points(group="slapolicy"):
+        if entry.value in builtin:
+            continue  # registered above, by name
+        dist = getattr(entry, "dist", None)
+        described = f"plugin {entry.name!r} ({entry.value}" + (f", from {dist.name} {dist.version})" if dist else ")")
+        if manager.get_plugin(entry.name) is not None:
+            raise PluginError(f"{described} has the name of another plugin; rename its entry point")
+        try:
+            plugin = entry.load()
+        except Exception as exc:  # noqa: BLE001 — whatever a third-party import raises, blame the plugin
+            raise PluginError(f"{described} cannot be loaded: {type(exc).__name__}: {exc}") from None
+        _register(manager, plugin, entry.name, described)
 
 
 def make_manager(load_entrypoints: bool = True, extra=()) -> pluggy.PluginManager:
+    """A manager with the built-in plugins, the entry points' plugins (unless ``load_entrypoints`` is False)
+    and ``extra`` plugin objects or modules (for tests and services that register their own)."""
     manager = pluggy.PluginManager("slapolicy")
     manager.add_hookspecs(hookspecs)
+    _register_defaults(manager)
     if load_entrypoints:
-        manager.load_setuptools_entrypoints("slapolicy")
+        _register_entry_points(manager)
     for plugin in extra:
-        manager.register(plugin)
-    # A misspelt hook implementation (slapolicy_windw_facts) fails here, not silently.
-    manager.check_pending()
+        name = getattr(plugin, "__name__", None) or type(plugin).__name__
+        _register(manager, plugin, None, f"plugin {name!r}")
     return manager
 
 
@@ -30,3 +113,48 @@ def get_manager() -> pluggy.PluginManager:
         if _MANAGER is None:
             _MANAGER = make_manager()
         return _MANAGER
+
+
+# ---------------------------------------------------------------------------- facts no plugin supplies
+
+_CHECKED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # manager -> sha256s of the policies checked
+
+
+def supplied_facts(manager: pluggy.PluginManager) -> dict[str, str]:
+    """Fact name -> the plugin that says it supplies it (hook ``slapolicy_supplied_facts``)."""
+    found = {}
+    for impl in reversed(manager.hook.slapolicy_supplied_facts.get_hookimpls()):
+        names = impl.function() or ()
+        if isinstance(names, (str, bytes)):  # iterating it would give its letters
+            raise PluginError(f"plugin {impl.plugin_name!r}: slapolicy_supplied_facts returned the string {names!r}; "
+                              "return a list of fact names")
+        for name in names:
+            found.setdefault(str(name), impl.plugin_name)
+    return found
+
+
+def check_facts_supplied(policy, manager: pluggy.PluginManager) -> None:
+    """Refuse a policy whose clauses test a fact that neither the engine nor any plugin supplies.
+
+    Such a fact would take its declared default in every minute, so its clauses would always or
+    never apply whatever the incidents and notices say: the money would be wrong without a word.
+    Checked once per policy and manager.
+    """
+    if policy.sha256 in _CHECKED.get(manager, ()):
+        return
+    from .conditions import condition_facts
+
+    supplied = set(supplied_facts(manager)) | ENGINE_FACTS
+    missing: dict[str, list[str]] = {}
+    for clause in policy.clauses:
+        for name in sorted(condition_facts(clause.condition) - supplied):
+            missing.setdefault(name, []).append(clause.ref)
+    if missing:
+        plugins = ", ".join(name for name, _ in manager.list_name_plugin() if name) or "none"
+        lines = [f"fact {name!r} (tested by {', '.join(dict.fromkeys(refs))}) is supplied by no installed plugin"
+                 for name, refs in sorted(missing.items())]
+        raise PluginError(f"{policy.path}: policy {policy.id} {policy.version} cannot be applied: " + "; ".join(lines)
+                          + f". Installed plugins: {plugins}. Install the plugin that supplies it: until then every "
+                          "minute would take the fact's default and the clause would apply always or never")
+    with _LOCK:
+        _CHECKED.setdefault(manager, set()).add(policy.sha256)

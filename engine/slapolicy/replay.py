@@ -19,6 +19,7 @@ from fractions import Fraction
 from .calendar import calendar_month
 from .evaluate import consecutive_runs
 from .errors import ArgumentError, SlapolicyError
+from .plugins import check_facts_supplied, get_manager
 
 CHUNK = 32  # account-months per task
 
@@ -210,6 +211,8 @@ def replay(policy_dir, *, minutes, start: str, end: str, under, incidents=None, 
                              "replay reads the minutes once, in one timezone")
     timezone = amended.timezone
     policies = list({p.sha256: p for p in [*baselines.values(), amended]}.values())
+    for policy in policies:  # before the minutes are scanned
+        check_facts_supplied(policy, get_manager())
     causes = sorted({c for p in policies for c in p.causes})
     loaded_incidents = tuple(read_incidents(incidents, amended, causes=causes)) if incidents else ()
     loaded_notices = tuple(read_notices(notices, timezone)) if notices else ()

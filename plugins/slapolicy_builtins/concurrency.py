@@ -22,3 +22,8 @@ def slapolicy_minute_facts(policy, context, minutes):
     values = np.where(missing, fallback, peak)
     note = f"no peak_qps for {int(missing.sum())} minute(s): concurrency = requests / 60 (fallback)"
     return {"minute.concurrency_qps": MinuteFact(values, note)}
+
+
+@hookimpl
+def slapolicy_supplied_facts():
+    return ("minute.concurrency_qps",)

@@ -11,3 +11,8 @@ def slapolicy_window_facts(policy, context):
             continue
         yield FactWindow("incident", incident.id, incident.start, incident.end, incident.account,
                          {"incident.cause": incident.cause})
+
+
+@hookimpl
+def slapolicy_supplied_facts():
+    return ("incident.cause",)

@@ -50,3 +50,8 @@ def slapolicy_minute_facts(policy, context, minutes):
             covered |= hit
     note = f"prior high-concurrency notices from the customer: {', '.join(used)}" if used else None
     return {"minute.customer_prior_notice": MinuteFact(covered, note)}
+
+
+@hookimpl
+def slapolicy_supplied_facts():
+    return ("notice.kind", "notice.published_before_start", "minute.customer_prior_notice")

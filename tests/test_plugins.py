@@ -1,0 +1,176 @@
+"""The plugin manager: built-in plugins without entry points, plugins blamed by name, facts no plugin supplies."""
+import sys
+
+import pytest
+
+from conftest import POLICIES, PUBLISHED, run_cli
+from helpers import minute_rows, write_csv, write_yaml
+
+BUILTINS = {"incidents": "slapolicy_builtins.incidents", "notices": "slapolicy_builtins.notices",
+            "concurrency": "slapolicy_builtins.concurrency", "calendars": "slapolicy_builtins.calendars"}
+
+
+@pytest.fixture
+def no_process_manager(monkeypatch):
+    """The CLI builds its manager afresh in this test (and the process-wide one is restored after it)."""
+    import slapolicy.plugins
+
+    monkeypatch.setattr(slapolicy.plugins, "_MANAGER", None)
+
+
+def _names(manager) -> dict:
+    return {name: plugin.__name__ for name, plugin in manager.list_name_plugin() if hasattr(plugin, "__name__")}
+
+
+def test_the_builtins_are_registered_once_beside_their_entry_points():
+    from importlib import metadata
+
+    from slapolicy.plugins import make_manager
+
+    listed = {e.name: e.value for e in metadata.entry_points(group="slapolicy")}
+    assert {name: listed.get(name) for name in BUILTINS} == BUILTINS  # the install has the entry points too
+    names = _names(make_manager())
+    assert {name: names[name] for name in BUILTINS} == BUILTINS
+    assert sorted(names.values()).count("slapolicy_builtins.incidents") == 1
+
+
+def test_an_install_without_entry_points_still_reads_incidents(tmp_path, monkeypatch):
+    import slapolicy.plugins
+    from slapolicy.api import evaluate
+
+    monkeypatch.setattr(slapolicy.plugins.metadata, "entry_points", lambda **kwargs: [])
+    manager = slapolicy.plugins.make_manager()
+    assert set(_names(manager)) == set(BUILTINS)
+    # 30 minutes with half the calls failing, 10:00-10:29; an incident of the customer's network (§5.1) covers
+    # 10:10-10:19: 10 minutes excluded, 20 unavailable.
+    minutes = write_csv(tmp_path / "m.csv", minute_rows("a", "2019-03-12T10:00", 30, 100, 50))
+    incidents = write_yaml(tmp_path / "i.yaml", [{"id": "I-1", "start": "2019-03-12T10:10", "end": "2019-03-12T10:20",
+                                                  "cause": "customer_network"}])
+    (e,) = evaluate(POLICIES, minutes=minutes, month="2019-03", incidents=incidents, manager=manager)["evaluations"]
+    assert (e["unavailable_minutes"], e["excluded_minutes"]) == (20, {"5.1": 10})
+
+
+def test_a_builtin_module_that_is_missing_stops_the_start(monkeypatch):
+    import slapolicy.plugins
+    from slapolicy.errors import PluginError
+
+    monkeypatch.setitem(slapolicy.plugins.DEFAULT_PLUGINS, "incidents", "slapolicy_builtins.lost")
+    with pytest.raises(PluginError, match=r"^the built-in plugin 'incidents' \(slapolicy_builtins.lost\) cannot be "
+                                          r"imported: No module named 'slapolicy_builtins.lost'. The installation is "
+                                          r"incomplete; reinstall slapolicy"):
+        slapolicy.plugins.make_manager()
+
+
+def _install(tmp_path, monkeypatch, source: str, module: str = "carrier_plugin"):
+    """A third-party distribution 'carrier-plugin 1.0' with the entry point carrier = MODULE, on sys.path."""
+    site = tmp_path / "site"
+    info = site / "carrier_plugin-1.0.dist-info"
+    info.mkdir(parents=True)
+    (site / f"{module}.py").write_text(source)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: carrier-plugin\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"[slapolicy]\ncarrier = {module}\n")
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.delitem(sys.modules, module, raising=False)
+
+
+MISSPELT = '''
+from slapolicy.hookspecs import hookimpl
+
+@hookimpl
+def slapolicy_windw_facts(policy, context):
+    return []
+'''
+
+
+def test_a_third_party_plugin_with_a_misspelt_hook_is_blamed_by_name(tmp_path, monkeypatch, no_process_manager):
+    _install(tmp_path, monkeypatch, MISSPELT)
+    minutes = write_csv(tmp_path / "m.csv", minute_rows("a", "2019-03-12T10:00", 1, 100, 2))
+    result = run_cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03")
+    assert result.code == 1, result.err
+    assert result.err == ("slapolicy: plugin 'carrier' (carrier_plugin, from carrier-plugin 1.0) implements "
+                          "slapolicy_windw_facts, which is not a slapolicy hook; did you mean slapolicy_window_facts?\n")
+    assert result.out == ""
+
+
+def test_a_third_party_plugin_that_fails_to_import_is_blamed_by_name(tmp_path, monkeypatch, no_process_manager):
+    _install(tmp_path, monkeypatch, "RATE = 1 / 0\n")
+    minutes = write_csv(tmp_path / "m.csv", minute_rows("a", "2019-03-12T10:00", 1, 100, 2))
+    result = run_cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03")
+    assert result.code == 1, result.err
+    assert result.err == ("slapolicy: plugin 'carrier' (carrier_plugin, from carrier-plugin 1.0) cannot be loaded: "
+                          "ZeroDivisionError: division by zero\n")
+
+
+def test_a_plugin_that_names_its_facts_as_one_string(tmp_path):
+    from slapolicy.api import evaluate
+    from slapolicy.errors import PluginError
+    from slapolicy.hookspecs import hookimpl
+    from slapolicy.plugins import make_manager
+
+    class Careless:
+        @hookimpl
+        def slapolicy_supplied_facts(self):
+            return "carrier.planned_window"
+
+    minutes = write_csv(tmp_path / "m.csv", minute_rows("a", "2019-03-12T10:00", 1, 100, 2))
+    with pytest.raises(PluginError, match="slapolicy_supplied_facts returned the string 'carrier.planned_window'; "
+                                          "return a list of fact names"):
+        evaluate(POLICIES, minutes=minutes, month="2019-03", manager=make_manager(extra=[Careless()]))
+
+
+CARRIER_FACT = """facts:
+  - name: carrier.planned_window
+    type: boolean
+    default: false
+    ref: "§5.13"
+    description: "A planned maintenance window of the carrier covers the minute (a third-party plugin's fact)."
+"""
+CARRIER_CLAUSE = '''
+  - id: "5.19"
+    ref: "§5.13"
+    title: Planned carrier windows
+    text: "Unavailability during the carrier's planned windows."
+    when: {fact: carrier.planned_window, equals: true}
+    examples:
+      - {facts: {carrier.planned_window: true}, applies: true}
+      - {facts: {carrier.planned_window: false}, applies: false}
+'''
+
+
+def _carrier_draft(tmp_path):
+    text = PUBLISHED.read_text().replace("status: published", "status: draft").replace("facts:\n", CARRIER_FACT, 1)
+    draft = tmp_path / "drafts" / "carrier.yaml"
+    draft.parent.mkdir(exist_ok=True)
+    draft.write_text(text + CARRIER_CLAUSE)
+    return draft
+
+
+def test_a_fact_no_plugin_supplies_is_refused_before_the_policy_is_applied(tmp_path, no_process_manager):
+    draft = _carrier_draft(tmp_path)
+    minutes = write_csv(tmp_path / "m.csv", minute_rows("a", "2024-03-03T02:50", 30, 100, 50))
+    result = run_cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2024-03", "--policy-file", draft)
+    assert result.code == 1, result.err
+    assert result.err.startswith(
+        f"slapolicy: {draft}: policy ccc-sla 2019-01-01 cannot be applied: fact 'carrier.planned_window' (tested by "
+        "§5.13) is supplied by no installed plugin. Installed plugins: incidents, notices, concurrency, calendars. "
+        "Install the plugin that supplies it")
+    assert result.out == ""
+    replay = run_cli("replay", POLICIES, "--minutes", minutes, "--from", "2024-03", "--to", "2024-03", "--under", draft)
+    assert replay.code == 1 and "fact 'carrier.planned_window' (tested by §5.13) is supplied by no installed plugin" in replay.err
+
+
+def test_the_same_fact_once_a_plugin_names_it(tmp_path):
+    from slapolicy.api import evaluate
+    from slapolicy.hookspecs import hookimpl
+    from slapolicy.plugins import make_manager
+
+    class Carrier:
+        @hookimpl
+        def slapolicy_supplied_facts(self):
+            return ["carrier.planned_window"]
+
+    draft = _carrier_draft(tmp_path)
+    minutes = write_csv(tmp_path / "m.csv", minute_rows("a", "2024-03-03T02:50", 30, 100, 50))
+    (e,) = evaluate(POLICIES, minutes=minutes, month="2024-03", policy_file=draft,
+                    manager=make_manager(extra=[Carrier()]))["evaluations"]
+    assert e["unavailable_minutes"] == 30  # named but no window given this month: the default (false) holds
