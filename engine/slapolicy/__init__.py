@@ -16,11 +16,12 @@ from .claims import decide_claim
 from .engine import Engine
 from .replay import replay
 from .calendar import ServiceMonth, calendar_month, service_months
-from .errors import (Diagnostic, InputError, LedgerError, LedgerIntegrityError, NoVersionInForce, PolicyError,
-                     SlapolicyError)
+from .errors import (ArgumentError, Diagnostic, InputError, LedgerError, LedgerIntegrityError, NoVersionInForce,
+                     PluginError, PolicyError, SlapolicyError, UsageError)
 from .policy import Policy, PolicyDirectory, load_policy, read_policy, schema
 
 __all__ = [
+    "ArgumentError", "PluginError", "UsageError",
     "Diagnostic", "Engine", "InputError", "LedgerError", "LedgerIntegrityError", "NoVersionInForce", "Policy", "PolicyDirectory", "PolicyError", "ServiceMonth",
     "SlapolicyError", "calendar_month", "decide_claim", "evaluate", "load_policy", "replay", "read_policy", "schema", "service_months",
 ]
