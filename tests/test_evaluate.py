@@ -262,7 +262,7 @@ def test_a_window_is_cited_only_when_its_facts_made_the_clause_apply(tmp_path):
     assert e["excluded_minutes"] == {"5.7": 10}
     detail = next(s["detail"] for s in e["trace"] if s["clause"] == "§5.7" and s["step"] == "exclusion")
     assert detail == ("10 minute(s) excluded (minute data: (minute.concurrency_qps ≥ 5.0 and "
-                      "minute.customer_prior_notice = false))")
+                      "minute.customer_prior_notice = false and not (incident.cause = provider)))")
 
 
 @pytest.mark.parametrize("columns", [3, 70])  # 70 windows: 2^70 combinations do not fold into one integer

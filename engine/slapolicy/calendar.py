@@ -110,3 +110,15 @@ def service_month_in(month: str, term_start: dt.date | None, term_end: dt.date |
         if candidate.label == month:
             return candidate
     raise SlapolicyError(f"{month} is outside the service term {term_start} to {term_end}")
+
+
+def minute_bounds(start: dt.datetime, end: dt.datetime, rounding: str) -> tuple[int, int]:
+    """[first, last) epoch minutes of the window [start, end) on the minute grid (§1.5).
+
+    ``outward``: every minute the window touches; ``inward``: only the minutes it covers whole
+    (the policy's ``exclusions.window_rounding``, the same for incidents and notices).
+    """
+    begin, finish = start.timestamp(), end.timestamp()
+    if rounding == "outward":
+        return int(begin // 60), int(-(-finish // 60))
+    return int(-(-begin // 60)), int(finish // 60)

@@ -8,6 +8,8 @@ A condition is structured YAML, never evaluated code::
 Combinators: ``all``, ``any``, ``not``. Comparisons: ``{fact: NAME, OP: VALUE}`` with OP one
 of ``equals``, ``not_equals``, ``in``, ``not_in``, ``at_least``, ``above``, ``below``,
 ``at_most``. A value may name a policy parameter: ``{param: concurrency_threshold_qps}``.
+A part of a condition that reads what the text leaves open is marked as such:
+``{reading: true, description: WHY, when: CONDITION}`` (it holds when ``when`` holds).
 
 Every declared fact is present in every situation (facts not supplied take their
 declared default), so a comparison is always total and ``not`` is exact. The same
@@ -122,6 +124,8 @@ def parse_condition(data, path: tuple, facts: dict[str, FactDecl], parameters: d
             return Any_(tuple(build(item, where + ("any", i)) for i, item in enumerate(node["any"])))
         if "not" in node:
             return Not(build(node["not"], where + ("not",)))
+        if "reading" in node:  # a part marked as a reading of the text: it holds when its `when` holds
+            return build(node["when"], where + ("when",))
         name = node["fact"]
         decl = facts.get(name)
         (op,) = [key for key in node if key != "fact"]

@@ -14,8 +14,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from .calendar import ServiceMonth
-from .conditions import describe
+from .calendar import ServiceMonth, minute_bounds
+from .conditions import describe, matches
 from .errors import InputError
 from .hookspecs import EvaluationContext, UnavailableMinutes
 
@@ -120,10 +120,7 @@ def unavailable_mask(policy, requests: np.ndarray, failures: np.ndarray) -> np.n
 
 def _window_bounds(window, rounding: str) -> tuple[int, int]:
     """[first, last) epoch minutes a window excludes: every minute it touches (outward) or covers whole (inward)."""
-    start, end = window.start.timestamp(), window.end.timestamp()
-    if rounding == "outward":
-        return int(start // 60), int(-(-end // 60))
-    return int(-(-start // 60)), int(end // 60)
+    return minute_bounds(window.start, window.end, rounding)
 
 
 @functools.lru_cache(maxsize=256)
@@ -194,65 +191,216 @@ def _combinations(columns: list, count: int) -> tuple[np.ndarray, np.ndarray]:
     return np.column_stack([np.asarray(column, np.int64)[where] for column in columns]), inverse
 
 
-def exclusions(policy, manager, context: EvaluationContext, unavailable: UnavailableMinutes, trace: list):
-    """For each unavailable minute, the index (in policy.minute_clauses) of the clause it is attributed to, or
-    -1; how many minutes each clause applied to; and the inputs (incident, notice ids) that made it apply."""
+# How a clause sees a minute (docs/readings.md, "the evaluation model"): each unavailable minute is asked once
+# per combination of one covering window of every kind (incident, notice, a plugin's kind), with the minute's
+# own facts alongside; a kind takes "none" (its facts at their declared defaults) only when no window of that
+# kind covers the minute. Windows are matched to minutes by sorted interval search: memory grows with
+# minutes + windows + covering pairs, never minutes × windows.
+
+@dataclass
+class _Kind:
+    """The windows of one kind, the distinct fact sets among them (code 0: no window of the kind, the
+    defaults), and the (minute, code) pairs saying which fact sets cover each unavailable minute."""
+
+    name: str
+    windows: list
+    facts: list  # code -> typed facts; facts[0] == {}
+    window_code: np.ndarray
+    first: np.ndarray  # per window, epoch minutes [first, last)
+    last: np.ndarray
+    pair_minute: np.ndarray  # sorted by minute; every unavailable minute appears at least once
+    pair_code: np.ndarray
+
+
+def _window_kinds(policy, windows: list, minute: np.ndarray, rounding: str) -> list[_Kind]:
+    by_kind = defaultdict(list)
+    for window in windows:
+        by_kind[window.source].append(window)
+    return [_window_kind(policy, name, by_kind[name], minute, rounding) for name in sorted(by_kind)]
+
+
+def _window_kind(policy, name: str, windows: list, minute: np.ndarray, rounding: str) -> _Kind:
+    codes: dict = {}
+    facts: list = [{}]
+    window_code = np.empty(len(windows), np.int64)
+    first = np.empty(len(windows), np.int64)
+    last = np.empty(len(windows), np.int64)
+    for i, window in enumerate(windows):
+        raw = tuple(sorted((k, v) for k, v in window.facts.items() if k in policy.facts))
+        if raw not in codes:
+            codes[raw] = len(facts)
+            facts.append({k: policy.facts[k].coerce(v) for k, v in raw})
+        window_code[i] = codes[raw]
+        first[i], last[i] = _window_bounds(window, rounding)
+    pair_minute, pair_code = _covering_pairs(minute, first, last, window_code)
+    return _Kind(name, windows, facts, window_code, first, last, pair_minute, pair_code)
+
+
+def _covering_pairs(minute: np.ndarray, first: np.ndarray, last: np.ndarray, code: np.ndarray):
+    """(minute index, code) for every fact set covering an unavailable minute, and (minute index, 0) for
+    every minute no window covers; sorted by minute index.
+
+    The windows of one code are first merged into disjoint runs, so a minute meets each code at most
+    once however many windows of that code overlap it; each run finds its minutes by binary search
+    in the sorted minutes.
+    """
+    count = len(minute)
+    order = np.argsort(minute, kind="stable")
+    ordered = minute[order]
+    runs_first, runs_last, runs_code = _merged_runs(first, last, code)
+    lo = np.searchsorted(ordered, runs_first, side="left")
+    hi = np.searchsorted(ordered, runs_last, side="left")
+    lengths = np.maximum(hi - lo, 0)
+    total = int(lengths.sum())
+    position = np.repeat(lo - (np.cumsum(lengths) - lengths), lengths) + np.arange(total, dtype=np.int64)
+    covered_minute = order[position]
+    covered_code = np.repeat(runs_code, lengths)
+    uncovered = np.flatnonzero(np.bincount(covered_minute, minlength=count) == 0)
+    pair_minute = np.concatenate([covered_minute, uncovered])
+    pair_code = np.concatenate([covered_code, np.zeros(len(uncovered), np.int64)])
+    sort = np.lexsort((pair_code, pair_minute))
+    return pair_minute[sort], pair_code[sort]
+
+
+def _merged_runs(first: np.ndarray, last: np.ndarray, code: np.ndarray):
+    """The union of the windows of each code, as disjoint [first, last) runs with their code."""
+    keep = last > first
+    first, last, code = first[keep], last[keep], code[keep]
+    if not len(first):
+        return first, last, code
+    order = np.lexsort((first, code))
+    first, last, code = first[order], last[order], code[order]
+    # Running maximum of the ends within each code: codes are sorted, so an offset per code keeps the groups apart.
+    span = int(last.max() - min(int(first.min()), 0)) + 1
+    reach = np.maximum.accumulate(last + code * span) - code * span
+    starts = np.ones(len(first), bool)
+    starts[1:] = (code[1:] != code[:-1]) | (first[1:] > reach[:-1])
+    begins = np.flatnonzero(starts)
+    return first[begins], np.maximum.reduceat(last, begins), code[begins]
+
+
+def _questions(count: int, minute_code: np.ndarray, kinds: list[_Kind]):
+    """One row per question asked of a minute: its index, its minute-facts code and one code per kind."""
+    row_minute = np.arange(count, dtype=np.int64)
+    columns = [minute_code]
+    for kind in kinds:
+        per_minute = np.bincount(kind.pair_minute, minlength=count)
+        begins = np.cumsum(per_minute) - per_minute
+        repeats = per_minute[row_minute]
+        total = int(repeats.sum())
+        within = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(repeats) - repeats, repeats)
+        row_minute, columns = np.repeat(row_minute, repeats), [np.repeat(c, repeats) for c in columns]
+        columns.append(kind.pair_code[begins[row_minute] + within])
+    return row_minute, columns
+
+
+def _minute_fact_codes(policy, manager, context, unavailable: UnavailableMinutes, trace: list):
+    """Each unavailable minute's code among the distinct combinations of its own facts, and those facts by code."""
     count = len(unavailable.minute)
-    rounding = policy.setting("exclusions", "window_rounding")
-    windows = [w for result in manager.hook.slapolicy_window_facts(policy=policy, context=context) for w in result]
-    windows = [w for w in windows if w.account is None or w.account == context.account]
     supplied = {}
     for result in manager.hook.slapolicy_minute_facts(policy=policy, context=context, minutes=unavailable):
         for name, fact in (result or {}).items():
             if name in policy.facts:
                 supplied[name] = fact
                 if fact.note:
-                    clause = policy.facts[name].ref
-                    _step(trace, "facts", clause, f"{name}: {fact.note}")
-    cells = policy.ruleset.cells
-    columns, values_of = [], {}
-    for name, fact in sorted(supplied.items()):
+                    _step(trace, "facts", policy.facts[name].ref, f"{name}: {fact.note}")
+    columns, values_of, names = [], {}, sorted(supplied)
+    for name in names:
+        fact = supplied[name]
         if len(fact.values) != count:
             raise RuntimeError(f"a plugin supplied {len(fact.values)} values of {name} for {count} minutes")
-        codes, typed = _fact_codes(policy, np.asarray(fact.values), policy.facts[name], cells)
+        codes, typed = _fact_codes(policy, np.asarray(fact.values), policy.facts[name], policy.ruleset.cells)
         columns.append(codes)
         values_of[name] = typed
-    membership = np.zeros((count, len(windows)), bool)
-    for j, window in enumerate(windows):
-        first, last = _window_bounds(window, rounding)
-        membership[:, j] = (unavailable.minute >= first) & (unavailable.minute < last)
-    combos, inverse = _combinations(columns + [membership[:, j] for j in range(len(windows))], count)
-    attributed = np.full(count, -1, np.int64)  # index into policy.minute_clauses
-    applied_counts = defaultdict(int)
-    sources = defaultdict(set)
-    order = {clause.id: i for i, clause in enumerate(policy.minute_clauses)}
-    sizes = np.bincount(inverse, minlength=len(combos))
-    names = sorted(supplied)
-    defaults = policy.complete_facts({})
-    for combo_index, row in enumerate(combos):
-        base = dict(defaults)
-        base.update({name: values_of[name][int(row[i])] for i, name in enumerate(names)})
-        covering = [windows[j] for j in range(len(windows)) if row[len(names) + j]]
-        found: dict[str, set] = {}
-        from_minute_data = set(policy.ruleset.match(base))
-        for clause_id in from_minute_data:
-            found.setdefault(clause_id, set()).add(("minute data", None))
-        for window in covering:
-            situation = dict(base)
-            situation.update({k: policy.facts[k].coerce(v) for k, v in window.facts.items() if k in policy.facts})
-            for clause_id in policy.ruleset.match(situation):
-                if clause_id not in from_minute_data:  # cite a window only when its facts made the clause apply
-                    found.setdefault(clause_id, set()).add((window.source, window.id))
-        applied = [cid for cid in found if cid in order]
-        if not applied:
-            continue
-        for cid in applied:
-            applied_counts[cid] += int(sizes[combo_index])
-        normal = [cid for cid in applied if policy.minute_clauses[order[cid]].attribution != "fallback"]
-        chosen = min(normal or applied, key=order.get)
-        attributed[inverse == combo_index] = order[chosen]
-        sources[chosen] |= found[chosen]
+    combos, inverse = _combinations(columns, count)
+    facts_of = [{name: values_of[name][int(row[i])] for i, name in enumerate(names)} for row in combos]
+    return inverse, facts_of
+
+
+def exclusions(policy, manager, context: EvaluationContext, unavailable: UnavailableMinutes, trace: list):
+    """For each unavailable minute, the index (in policy.minute_clauses) of the clause it is attributed to, or
+    -1; how many minutes each clause applied to; and the inputs (incident, notice ids) that made it apply."""
+    count = len(unavailable.minute)
+    clauses = policy.minute_clauses
+    windows = [w for result in manager.hook.slapolicy_window_facts(policy=policy, context=context) for w in result]
+    windows = [w for w in windows if w.account is None or w.account == context.account]
+    minute_code, minute_facts = _minute_fact_codes(policy, manager, context, unavailable, trace)
+    kinds = _window_kinds(policy, windows, unavailable.minute, policy.setting("exclusions", "window_rounding"))
+    row_minute, columns = _questions(count, minute_code, kinds)
+    combos, inverse = _combinations(columns, len(row_minute))
+    applies, cites = _ask(policy, combos, minute_facts, kinds)
+    # A clause applies to a minute when it holds in any of the minute's questions.
+    group_starts = np.flatnonzero(np.r_[True, row_minute[1:] != row_minute[:-1]])
+    applied = np.maximum.reduceat(applies[inverse].astype(np.uint8), group_starts, axis=0).astype(bool) \
+        if len(clauses) else np.zeros((count, 0), bool)
+    fallback = np.array([c.attribution == "fallback" for c in clauses], bool)
+    normal = applied & ~fallback
+    attributed = np.where(normal.any(axis=1), normal.argmax(axis=1),
+                          np.where(applied.any(axis=1), applied.argmax(axis=1), -1)).astype(np.int64)
+    applied_counts = {clause.id: int(n) for clause, n in zip(clauses, applied.sum(axis=0)) if n}
+    sources = _cited_inputs(policy, unavailable.minute, attributed, row_minute, inverse, combos, applies, cites, kinds)
     return attributed, applied_counts, sources
+
+
+def _ask(policy, combos: np.ndarray, minute_facts: list, kinds: list[_Kind]):
+    """Ask the rules each distinct question once; for every clause that applies, what to cite: the minute
+    data when its own facts suffice, else the kinds of window without which it would not apply."""
+    clauses = policy.minute_clauses
+    index = {clause.id: i for i, clause in enumerate(clauses)}
+    defaults = policy.complete_facts({})
+    applies = np.zeros((len(combos), len(clauses)), bool)
+    cites: dict = {}
+
+    def situation(row, without=None) -> dict:
+        facts = dict(defaults)
+        facts.update(minute_facts[int(row[0])])
+        for j, kind in enumerate(kinds):
+            if j != without:
+                facts.update(kind.facts[int(row[1 + j])])
+        return facts
+
+    for c, row in enumerate(combos):
+        present = [j for j in range(len(kinds)) if row[1 + j]]
+        for clause_id in policy.ruleset.match(situation(row)):
+            if clause_id not in index:
+                continue
+            applies[c, index[clause_id]] = True
+            condition = policy.ruleset.conditions[clause_id]
+            minute_only = dict(defaults)
+            minute_only.update(minute_facts[int(row[0])])
+            if matches(condition, minute_only):
+                cites[c, index[clause_id]] = None
+                continue
+            needed = [j for j in present if not matches(condition, situation(row, without=j))]
+            cites[c, index[clause_id]] = tuple(needed or present)
+    return applies, cites
+
+
+def _cited_inputs(policy, minute, attributed, row_minute, inverse, combos, applies, cites, kinds) -> dict:
+    """For each clause, the inputs that made it apply to the minutes attributed to it: ("minute data", None)
+    or (kind, window id) for each window whose facts were needed and that covers one of those minutes."""
+    sources = defaultdict(set)
+    chosen = attributed[row_minute]
+    useful = np.flatnonzero(chosen >= 0)
+    useful = useful[applies[inverse[useful], chosen[useful]]]
+    minutes_of: dict = defaultdict(list)
+    width = max(len(policy.minute_clauses), 1)
+    for pair in np.unique(inverse[useful] * width + chosen[useful]).tolist():
+        c, k = divmod(pair, width)
+        clause_id = policy.minute_clauses[k].id
+        if cites[c, k] is None:
+            sources[clause_id].add(("minute data", None))
+            continue
+        rows = useful[(inverse[useful] == c) & (chosen[useful] == k)]
+        for j in cites[c, k]:
+            minutes_of[clause_id, j, int(combos[c, 1 + j])].append(minute[row_minute[rows]])
+    for (clause_id, j, code), parts in minutes_of.items():
+        kind = kinds[j]
+        hit = np.unique(np.concatenate(parts))
+        same = np.flatnonzero(kind.window_code == code)
+        touched = np.searchsorted(hit, kind.last[same]) > np.searchsorted(hit, kind.first[same])
+        sources[clause_id] |= {(kind.name, kind.windows[w].id) for w in same[touched]}
+    return sources
 
 
 # ---------------------------------------------------------------------------- the month

@@ -12,6 +12,7 @@ import datetime as dt
 
 import numpy as np
 
+from slapolicy.calendar import minute_bounds
 from slapolicy.hookspecs import FactWindow, MinuteFact, hookimpl
 
 
@@ -41,9 +42,8 @@ def slapolicy_minute_facts(policy, context, minutes):
     for notice in context.notices:
         if notice.kind != "high_concurrency" or not _for_account(notice, context) or not is_prior(notice, policy):
             continue
-        # The customer's notice covers every minute it touches.
-        first = int(notice.start.timestamp()) // 60
-        last = -(-int(notice.end.timestamp()) // 60)
+        # On the minute grid as every window is: the policy's exclusions.window_rounding.
+        first, last = minute_bounds(notice.start, notice.end, policy.setting("exclusions", "window_rounding"))
         hit = (minutes.minute >= first) & (minutes.minute < last)
         if hit.any():
             used.append(notice.id)
