@@ -12,7 +12,7 @@ def test_validate_shipped_family_passes_with_the_unreachable_tier_warning(cli):
     assert result.code == 0, result.out + result.err
     lines = result.out.splitlines()
     assert lines == [
-        f"{PUBLISHED}:126:7: warning tier-unreachable tier 1 [99 %, 99.95 %) (§3.1) is unreachable in "
+        f"{PUBLISHED}:121:7: warning tier-unreachable tier 1 [99 %, 99.95 %) (§3.1) is unreachable in "
         "[99.5 %, 99.95 %): the gate (§2.2, §3) pays only when availability is below the standard of 99.5 % "
         "(§2.2), so there the tier matches but nothing is owed"]
     assert "2 file(s) checked: 0 error(s), 1 warning(s)" in result.err
@@ -40,7 +40,7 @@ def test_test_fails_on_an_example_that_gives_another_answer(cli, tmp_path):
     bad.write_text(text.replace("status: published", "status: draft"))
     result = cli("test", bad)
     assert result.code == 1
-    assert (f"{bad}:242:9: error example-failed FAIL clause 5.1 (§5.1) example 2: expected applies: true, "
+    assert (f"{bad}:237:9: error example-failed FAIL clause 5.1 (§5.1) example 2: expected applies: true, "
             "got false (incident.cause=provider)") in result.out
     assert result.out.splitlines()[-1] == "41 passed, 1 failed"
 

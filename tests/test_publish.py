@@ -18,6 +18,7 @@ def family(tmp_path):
     path.mkdir()
     shutil.copy(PUBLISHED, path / "2019-01-01.yaml")
     shutil.copy(POLICIES / "versions.lock", path / "versions.lock")
+    shutil.copytree(POLICIES / "superseded", path / "superseded")  # the lock records the superseded encoding too
     (path / "drafts").mkdir()
     return path
 
@@ -142,7 +143,8 @@ def test_publish_from_many_threads_publishes_once_and_keeps_the_lock_whole(famil
     assert outcomes.count("2020-01-01") == 1
     # The losers see the winner's version: theirs is not after it, and no longer amends the latest.
     assert sorted(map(str, outcomes)) == ["2020-01-01"] + ["['amends-not-latest', 'not-after-published']"] * 5
-    assert sorted(json.loads((family / "versions.lock").read_text())) == ["2019-01-01.yaml", "2020-01-01.yaml"]
+    assert sorted(json.loads((family / "versions.lock").read_text())) == [
+        "2019-01-01.yaml", "2020-01-01.yaml", "superseded/2019-01-01.32cfebe23efd.yaml"]
 
 
 def test_a_draft_amending_an_older_version_is_refused_once_a_newer_one_is_published(cli, family):
