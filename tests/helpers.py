@@ -49,3 +49,36 @@ def write_yaml(path: Path, data) -> Path:
 def write_json(path: Path, data) -> Path:
     path.write_text(json.dumps(data))
     return path
+
+
+def chromium():
+    """The headless browser the HTML documents are opened in (.ci/run installs it), or None."""
+    import shutil
+
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+def open_in_chromium(page: Path, workdir: Path, size: str = "1200,900"):
+    """Open ``page`` in headless Chromium: (the text of the page as rendered, the screenshot as an RGB image)."""
+    import re
+    import subprocess
+
+    from PIL import Image
+
+    flags = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={workdir / 'chromium-profile'}", f"--window-size={size}"]
+    shot = workdir / (page.stem + ".png")
+    run = subprocess.run(flags + [f"--screenshot={shot}", page.as_uri()], capture_output=True, text=True, timeout=120)
+    assert shot.exists(), run.stderr[-2000:]
+    dom = subprocess.run(flags + ["--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", re.sub(r"<(style|script)[^>]*>.*?</\1>", "", dom, flags=re.S)))
+    return text, Image.open(shot).convert("RGB")
+
+
+def not_blank(image, most: float = 0.97) -> bool:
+    """More than a handful of colours, and less than ``most`` of the page one colour: something was drawn."""
+    colours = image.getcolors(maxcolors=1 << 20)
+    if colours is None:
+        return True
+    return len(colours) > 20 and max(count for count, _ in colours) < image.width * image.height * most

@@ -195,6 +195,15 @@ def cmd_publish(args) -> int:
     return 0
 
 
+def cmd_render(args) -> int:
+    from .policy import load_policy
+    from .render import render_html, render_text
+
+    policy = load_policy(args.policy, strict=False)
+    sys.stdout.write(render_html(policy) if args.format == "html" else render_text(policy))
+    return 0
+
+
 def _check_month(value: str, flag: str) -> None:
     import re
 
@@ -266,6 +275,13 @@ def build_parser() -> argparse.ArgumentParser:
                 "On any problem it lists every reason and writes nothing.")
     p.add_argument("policy_dir", metavar="POLICY_DIR")
     p.add_argument("draft", metavar="DRAFT.yaml")
+
+    p = command("render", cmd_render, "the version as a document for legal",
+                "Prints a version as a document: a table of contents by §, then each provision's number,\n"
+                "its own words, its settings in plain language (readings marked as readings) and its\n"
+                "examples. --format html gives one self-contained page.")
+    p.add_argument("policy", metavar="POLICY.yaml")
+    p.add_argument("--format", choices=("text", "html"), default="text")
 
     _add_data_commands(command)
     return parser
