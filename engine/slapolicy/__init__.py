@@ -17,11 +17,11 @@ from .engine import Engine
 from .replay import replay
 from .calendar import ServiceMonth, calendar_month, service_months
 from .errors import (ArgumentError, Diagnostic, InputError, LedgerError, LedgerIntegrityError, NoVersionInForce,
-                     PluginError, PolicyError, SlapolicyError, UsageError)
+                     PluginError, PolicyError, RulesBackendUnavailable, SlapolicyError, UsageError)
 from .policy import Policy, PolicyDirectory, load_policy, read_policy, schema
 
 __all__ = [
-    "ArgumentError", "PluginError", "UsageError",
+    "ArgumentError", "PluginError", "RulesBackendUnavailable", "UsageError",
     "Diagnostic", "Engine", "InputError", "LedgerError", "LedgerIntegrityError", "NoVersionInForce", "Policy", "PolicyDirectory", "PolicyError", "ServiceMonth",
     "SlapolicyError", "calendar_month", "decide_claim", "evaluate", "load_policy", "replay", "read_policy", "schema", "service_months",
 ]

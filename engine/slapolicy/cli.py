@@ -26,6 +26,10 @@ Each COMMAND --help says more; docs/ has the policy format, the API and the hook
 """
 
 
+# Commands that match clause conditions through durable-rules (the others never import it).
+NEEDS_RULES = frozenset({"test", "evaluate", "claim", "replay", "audit", "demo", "serve", "publish"})
+
+
 def _out(text: str = "") -> None:
     sys.stdout.write(text + "\n")
 
@@ -298,6 +302,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if args.command in NEEDS_RULES:
+            from .rules import check_backend
+
+            check_backend()  # say at start, in one line, when durable-rules must be rebuilt (Python 3.13+)
         return args.func(args)
     except UsageError as exc:
         sys.stderr.write(f"slapolicy {args.command}: {exc}\n")

@@ -26,7 +26,9 @@ from .policy import PolicyDirectory
 class Engine:
     def __init__(self, policy_dir: str | Path, *, ledger: str | Path | None = None, manager=None):
         from .plugins import get_manager
+        from .rules import check_backend
 
+        check_backend()  # on Python 3.13+, a durable-rules built without its flag is named here, in one line
         self.policy_dir = Path(policy_dir)
         self.ledger_path = Path(ledger) if ledger else None
         self.manager = manager or get_manager()

@@ -65,3 +65,7 @@ class ArgumentError(SlapolicyError, TypeError, ValueError):
 class PluginError(SlapolicyError):
     """An installed plugin that cannot be used (it fails to import, implements a hook that does not
     exist, or a policy tests a fact no plugin supplies). The message names the plugin or the fact."""
+
+
+class RulesBackendUnavailable(SlapolicyError):
+    """durable-rules cannot be imported (on Python 3.13+: built without the one compiler flag it needs)."""

@@ -28,12 +28,14 @@ stay few enough to cache.
 """
 from __future__ import annotations
 
+import sys
 import threading
 import warnings
 from collections import OrderedDict
 from decimal import Decimal
 
 from .conditions import All, Any_, Condition, matches, negation_normal_form, numeric_constants
+from .errors import RulesBackendUnavailable
 
 _HOST = None
 _HOST_LOCK = threading.Lock()
@@ -43,15 +45,43 @@ CACHE_SIZE = 65536
 SESSION = "slapolicy"  # the one session (sid) each ruleset uses; see the module docstring
 
 
+REBUILD = ("CPPFLAGS=-DPyEval_CallObject=PyObject_CallObject "
+           "pip install --no-cache-dir --force-reinstall durable-rules==2.0.28")
+
+
+def _import_durable():
+    """``durable.engine``, or one line that says what to do instead of an ImportError about a C symbol.
+
+    Python 3.13 removed ``PyEval_CallObject``, which durable-rules' C extension calls; built with
+    the macro above it calls ``PyObject_CallObject`` instead (its setup.py overwrites CFLAGS, not
+    CPPFLAGS). pip caches built wheels, so a wheel built without the flag is reused unless
+    ``--no-cache-dir`` and ``--force-reinstall`` are given.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import durable.engine
+    except ImportError as exc:
+        if "PyEval_CallObject" in str(exc):
+            raise RulesBackendUnavailable(
+                f"durable-rules was built without the flag Python {sys.version_info[0]}.{sys.version_info[1]} "
+                f"needs; reinstall it: {REBUILD}") from None
+        raise RulesBackendUnavailable(f"durable-rules cannot be imported ({exc}); install it: {REBUILD}") from None
+    return durable.engine
+
+
+def check_backend() -> None:
+    """Raise :class:`RulesBackendUnavailable` now, at start, if durable-rules cannot be used."""
+    _host()
+
+
 def _host():
     global _HOST
     with _HOST_LOCK:
         if _HOST is None:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DeprecationWarning)
-                import durable.engine
+            durable_engine = _import_durable()
 
-            class SynchronousHost(durable.engine.Host):
+            class SynchronousHost(durable_engine.Host):
                 """A host without the background dispatch threads.
 
                 ``Host.__init__`` starts timer threads that call ``dispatch`` on every

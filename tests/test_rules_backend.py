@@ -1,0 +1,49 @@
+"""A durable-rules built without its Python 3.13 flag is named at start, in one line, with what to do."""
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# The error Python 3.13 gives when durable-rules 2.0.28 was compiled without the macro.
+SYMBOL_ERROR = ("/venv/lib/python3.13/site-packages/durable_rules_engine.cpython-313-x86_64-linux-gnu.so: "
+                "undefined symbol: PyEval_CallObject")
+REBUILD = ("CPPFLAGS=-DPyEval_CallObject=PyObject_CallObject "
+           "pip install --no-cache-dir --force-reinstall durable-rules==2.0.28")
+
+
+def _broken_durable(tmp_path) -> dict:
+    """An environment whose durable.engine fails to import exactly as an unflagged build does on 3.13."""
+    package = tmp_path / "durable"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "engine.py").write_text(f"raise ImportError({SYMBOL_ERROR!r})\n")
+    return {"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"}
+
+
+def test_the_cli_says_in_one_line_how_to_rebuild_durable_rules_and_exits_1(tmp_path):
+    ledger = tmp_path / "ledger.sqlite"
+    run = subprocess.run([sys.executable, "-m", "slapolicy.cli", "claim", str(ROOT / "policies/ccc"),
+                          str(ROOT / "examples/ccc/claim-globex-2019-03.json"), "--minutes",
+                          str(ROOT / "examples/ccc/minutes.csv"), "--ledger", str(ledger)],
+                         capture_output=True, text=True, env=_broken_durable(tmp_path))
+    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    assert (run.returncode, run.stdout) == (1, "")
+    assert run.stderr == f"slapolicy: durable-rules was built without the flag Python {version} needs; reinstall it: {REBUILD}\n"
+    assert not ledger.exists()  # nothing written
+
+
+def test_commands_that_need_no_rules_still_work_without_durable_rules(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "slapolicy.cli", "months", "--start", "2024-03-17", "--end", "2024-04-16"],
+                         capture_output=True, text=True, env=_broken_durable(tmp_path))
+    assert (run.returncode, run.stderr) == (0, "")
+    assert run.stdout.splitlines()[0] == "2024-03-17 – 2024-03-31  15 days   21600 minutes"
+
+
+def test_the_engine_raises_the_documented_error_at_start(tmp_path):
+    script = ("from slapolicy import Engine, RulesBackendUnavailable, SlapolicyError\n"
+              f"try:\n    Engine({str(ROOT / 'policies/ccc')!r})\n"
+              "except RulesBackendUnavailable as error:\n"
+              "    assert isinstance(error, SlapolicyError)\n    print(error)\n")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=_broken_durable(tmp_path))
+    assert (run.returncode, run.stderr) == (0, "")
+    assert run.stdout.endswith(f"needs; reinstall it: {REBUILD}\n") and run.stdout.count("\n") == 1
