@@ -80,6 +80,35 @@ def _section_number(ref: str) -> tuple:
     return tuple(int(x) for x in match.group(1).split(".")) if match else (10 ** 6,)
 
 
+def _readings_in(node) -> list:
+    """The parts of a condition marked ``reading: true`` (a reading written inside a clause's condition)."""
+    found = []
+    if isinstance(node, dict):
+        if node.get("reading"):
+            found.append(node)
+        for value in node.values():
+            found += _readings_in(value)
+    elif isinstance(node, list):
+        for value in node:
+            found += _readings_in(value)
+    return found
+
+
+def _condition_words(node) -> str:
+    """A raw condition in words (the parsed model keeps no link back to readings)."""
+    if not isinstance(node, dict):
+        return str(node)
+    if "fact" in node:
+        op, value = next((k, v) for k, v in node.items() if k != "fact")
+        return f"{node['fact']} {_humanize(op)} {_example_value(value)}"
+    for key in ("all", "any"):
+        if key in node:
+            return f" {'and' if key == 'all' else 'or'} ".join(f"({_condition_words(c)})" for c in node[key])
+    if "not" in node:
+        return f"not ({_condition_words(node['not'])})"
+    return _condition_words(node.get("when"))
+
+
 def document(policy) -> dict:
     """The version as provisions: {ref, title, anchor, words, settings, tiers, examples}, in the file's order."""
     raw = policy.raw
@@ -112,6 +141,9 @@ def document(policy) -> dict:
             extra.append("a fallback: credited with a minute only when no other clause applies")
         settings = [{"name": "applies when", "value": describe(clause.condition), "ref": clause.ref, "reading": False,
                      "description": "; ".join(extra), "examples": []}]
+        settings += [{"name": "reading of the condition", "value": _condition_words(node.get("when")), "ref": node.get("ref", ""),
+                      "reading": True, "description": _words(node.get("description")), "examples": []}
+                     for node in _readings_in(raw["disclaimers"][clause.index].get("when"))]
         examples = [f"{', '.join(f'{k} = {_example_value(v)}' for k, v in e.facts.items()) or 'the defaults'} → "
                     f"{'applies' if e.applies else 'does not apply'}" for e in clause.examples]
         provisions.append({"ref": clause.ref, "title": clause.title, "anchor": f"clause-{clause.id}",
@@ -127,7 +159,7 @@ def document(policy) -> dict:
 # ---------------------------------------------------------------------------- text
 
 def _wrap(text: str, indent: str) -> list[str]:
-    return textwrap.wrap(text, 88, initial_indent=indent, subsequent_indent=indent) or [indent.rstrip()]
+    return textwrap.wrap(text, 88, initial_indent=indent, subsequent_indent=" " * len(indent)) or [indent.rstrip()]
 
 
 def render_text(policy) -> str:
