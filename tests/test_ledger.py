@@ -9,6 +9,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import POLICIES, REPO, run_cli
 from helpers import minute_rows, write_csv
@@ -221,8 +223,8 @@ def test_an_edited_meta_table_is_refused(ledger):
     for result in (run_cli("audit", ledger), run_cli("claim", POLICIES, claim_files(ledger.parent)[0], "--ledger", ledger,
                                                      *NOW, *INPUTS)):
         assert result.code == 1
-        assert result.err == (f"slapolicy: {ledger}: the ledger's meta table was edited (chain, entries or head is "
-                              "missing); restore the ledger from a backup\n")
+        assert result.err == (f"slapolicy: {ledger}: the ledger's meta table was edited (its format, chain, entries or "
+                              "head is missing or not as slapolicy writes it); restore the ledger from a backup\n")
 
 
 # ---------------------------------------------------------------------------- a key
@@ -456,3 +458,77 @@ def test_a_ledger_of_format_1_is_refused_then_upgraded_in_commit_order(ledger, t
     assert result.out.splitlines()[-1] == "3 decision(s) checked: 3 same, 0 differ, 0 unverifiable"
     again = run_cli("audit", "--upgrade", old)
     assert (again.code, again.err) == (1, f"slapolicy: {old}: already a ledger of format 2: nothing to upgrade\n")
+
+
+# ---------------------------------------------------------------------------- values slapolicy never writes
+
+def cell(path, table, column, where):
+    with sqlite3.connect(path) as db:
+        row = db.execute(f"SELECT {column} FROM {table} WHERE {where}").fetchone()
+    db.close()
+    return row[0] if row else None
+
+
+TARGETS = [("decisions", c, f"seq = {s}") for c in COLUMNS["decision"] + ("entry_hash",) for s in (1, 3)] + \
+          [("grants", c, "seq = 2") for c in COLUMNS["grant"] + ("entry_hash",)] + \
+          [("meta", "value", f"key = '{k}'") for k in ("format", "chain", "entries", "head")]
+ODD_VALUES = st.one_of(st.none(), st.integers(-3, 10), st.floats(allow_nan=False), st.text(max_size=12), st.binary(max_size=6),
+                       st.sampled_from(["{}", "[]", "\"x\"", "{\"files\": 1}", "2.0", "approved", "999.00"]))
+
+
+@pytest.mark.slow
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.sampled_from(TARGETS), ODD_VALUES, st.booleans())
+def test_any_value_in_any_cell_ends_in_exit_0_or_1(history, tmp_path, target, value, recompute):
+    """Whatever lands in a cell (bytes, a float sequence number, JSON of another shape), with or without the chain
+    recomputed afterwards: audit and claim answer 0 or 1, never an internal error, and an edit is never passed
+    over in silence."""
+    ledger = tmp_path / f"fuzz-{abs(hash((target, repr(value), recompute)))}.sqlite"
+    shutil.copy(history, ledger)
+    table, column, where = target
+    before = cell(ledger, table, column, where)
+    db = sqlite3.connect(ledger)
+    try:
+        with db:
+            db.execute(f"UPDATE {table} SET {column} = ? WHERE {where}", (value,))
+    except sqlite3.IntegrityError:
+        return  # a NOT NULL or UNIQUE constraint refused the edit: nothing changed
+    finally:
+        db.close()
+    changed = cell(ledger, table, column, where) != before
+    if recompute and table != "meta":
+        try:
+            rechain(ledger)
+        except (TypeError, ValueError):  # the attacker's own script trips over the odd value: nothing to test
+            return
+    audit = run_cli("audit", ledger)
+    assert audit.code in (0, 1) and "internal error" not in audit.err, audit.err
+    if changed and not recompute:
+        assert audit.code == 1
+    claim = run_cli("claim", POLICIES, EXAMPLES / "claim-globex-2019-03.json", "--ledger", ledger, *NOW, *INPUTS)
+    assert claim.code in (0, 1) and "internal error" not in claim.err, claim.err
+
+
+@pytest.mark.parametrize("statement,problem", [
+    ("UPDATE grants SET seq = 'two' WHERE seq = 2",  # SQLite sorts text after numbers: the gap is met first
+     f"entry #2 is missing (deleted): the chain goes from #1 to {label(3, 'decision', ACME, 'acme')}"),
+    ("UPDATE grants SET seq = 2.5 WHERE seq = 2", "the grants table holds an entry numbered 2.5, not a whole number: "
+                                                  "it was edited"),
+    ("UPDATE decisions SET result_json = X'00ff' WHERE seq = 1", f"{label(1, 'decision', GLOBEX, 'globex')} {EDITED}"),
+    ("UPDATE meta SET value = 'many' WHERE key = 'entries'", "the ledger's meta table was edited (its format, chain, "
+                                                             "entries or head is missing or not as slapolicy writes it)"),
+])
+def test_odd_values_are_reported_not_crashed_on(ledger, statement, problem):
+    edit(ledger, statement)
+    result = run_cli("audit", ledger)
+    assert result.code == 1
+    assert problem in result.out + result.err
+
+
+def test_a_recomputed_chain_over_a_result_that_is_not_json(ledger):
+    edit(ledger, "UPDATE decisions SET result_json = '[1, 2]' WHERE seq = 3")
+    rechain(ledger)
+    result = run_cli("audit", ledger)
+    assert result.code == 1
+    assert result.err == (f"slapolicy: {ledger}: {label(3, 'decision', ACME, 'acme')}: its result_json is not the JSON "
+                          "object slapolicy wrote: it was edited; restore the ledger from a backup\n")

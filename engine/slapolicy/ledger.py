@@ -111,12 +111,32 @@ class Entry:
 
     def content(self) -> bytes:
         """The canonical JSON the chain hashes: every column, keys sorted, no spaces."""
-        return json.dumps({"kind": self.kind, **self.fields}, sort_keys=True, separators=(",", ":"),
-                          ensure_ascii=False).encode()
+        return json.dumps({"kind": self.kind, **self.fields}, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                          default=_blob).encode()
+
+    def document(self, column: str) -> dict:
+        """A JSON column as slapolicy wrote it (an object), or Malformed."""
+        try:
+            value = json.loads(self.fields[column])
+        except (TypeError, ValueError, RecursionError):
+            value = None
+        if not isinstance(value, dict):
+            raise Malformed(f"{self.label()}: its {column} is not the JSON object slapolicy wrote: it was edited")
+        return value
 
     def label(self) -> str:
         f = self.fields
         return f"entry #{f['seq']} ({self.kind} {f['decision_id']}, {f['account']} {f['service_month']})"
+
+
+class Malformed(Exception):
+    """A stored value of a form slapolicy never writes; the Ledger reports it as LedgerIntegrityError."""
+
+
+def _blob(value):
+    if isinstance(value, bytes):  # SQLite keeps whatever type it is handed: an edited column may hold bytes
+        return {"bytes": value.hex()}
+    raise TypeError(type(value).__name__)
 
 
 class Chain:
@@ -156,6 +176,8 @@ def _database_errors(method):
         except sqlite3.Error as exc:
             raise LedgerError(f"{self.path}: the ledger cannot be read or written ({exc}); "
                               "if the file is damaged, restore it from a backup") from None
+        except Malformed as exc:
+            raise LedgerIntegrityError(f"{self.path}: {exc}; restore the ledger from a backup") from None
 
     return guarded
 
@@ -236,9 +258,10 @@ class Ledger:
     @_database_errors
     def _read_meta(self) -> dict:
         meta = dict(self._db.execute("SELECT key, value FROM meta"))
-        if meta.get("chain") not in ("sha256", "hmac-sha256") or "entries" not in meta or "head" not in meta:
-            raise LedgerIntegrityError(f"{self.path}: the ledger's meta table was edited (chain, entries or head is "
-                                       "missing); restore the ledger from a backup")
+        if meta.get("format") != str(FORMAT) or meta.get("chain") not in ("sha256", "hmac-sha256") \
+                or not str(meta.get("entries", "")).isdigit() or not isinstance(meta.get("head"), str):
+            raise LedgerIntegrityError(f"{self.path}: the ledger's meta table was edited (its format, chain, entries or "
+                                       "head is missing or not as slapolicy writes it); restore the ledger from a backup")
         return meta
 
     def close(self) -> None:
@@ -292,6 +315,9 @@ class Ledger:
         rows = self._db.execute(f"SELECT {', '.join(columns)}, entry_hash FROM {TABLES[kind]} {where} ORDER BY seq",
                                 params)
         for row in rows:
+            if not isinstance(row[0], int):
+                raise Malformed(f"the {TABLES[kind]} table holds an entry numbered {row[0]!r}, not a whole number: "
+                                "it was edited")
             yield Entry(kind, dict(zip(columns, row[:-1])), row[-1])
 
     def _entries(self, where: str = "", params: tuple = ()):
@@ -309,8 +335,8 @@ class Ledger:
     def _check_entry(self, entry: Entry, chain: Chain) -> str | None:
         """What is wrong with one entry, judged against the stored hash before it; None when it holds."""
         previous = self._hash_before(entry.seq)
-        if previous is None:
-            return f"the entry before {entry.label()} is missing or doubled"
+        if not isinstance(previous, str):
+            return f"the entry before {entry.label()} is missing, doubled or damaged"
         if chain.link(previous, entry) != entry.stored_hash:
             return f"{entry.label()} does not match its hash: it was edited"
         return None
@@ -327,12 +353,15 @@ class Ledger:
     def _verify(self, chain: Chain) -> dict:
         previous_hash, before, count = GENESIS, None, 0
         broken = None
-        for entry in self._entries():
-            count += 1
-            broken = _walk_problem(chain, count, previous_hash, before, entry)
-            if broken:
-                break
-            previous_hash, before = entry.stored_hash, entry
+        try:
+            for entry in self._entries():
+                count += 1
+                broken = _walk_problem(chain, count, previous_hash, before, entry)
+                if broken:
+                    break
+                previous_hash, before = entry.stored_hash, entry
+        except Malformed as exc:
+            broken = {"seq": count, "entry": f"entry #{count}", "problem": str(exc)}
         if broken is None:
             broken = self._tail_problem(count, previous_hash, before)
         return {"entries": int(self._meta["entries"]), "head": self._meta["head"], "keyed": self.keyed,
@@ -367,6 +396,8 @@ class Ledger:
         if count != recorded or top != recorded:
             self._damaged(f"its head records {recorded} entries, but it holds {count} numbered up to #{top}: "
                           "entries were deleted or inserted")
+        if not recorded and head != GENESIS:
+            self._damaged("its head records no entries but a hash")
         if recorded:
             last = next(self._entries("WHERE seq = ?", (recorded,)))
             problem = self._check_entry(last, chain) or (
@@ -374,11 +405,14 @@ class Ledger:
             if problem:
                 self._damaged(problem)
         before = None
-        for entry in self._entries("WHERE account = ?", (account,)):
-            problem = self._check_entry(entry, chain) or _shape_problem(before, entry, adjacent=False)
-            if problem:
-                self._damaged(problem)
-            before = entry
+        try:
+            for entry in self._entries("WHERE account = ?", (account,)):
+                problem = self._check_entry(entry, chain) or _shape_problem(before, entry, adjacent=False)
+                if problem:
+                    self._damaged(problem)
+                before = entry
+        except Malformed as exc:
+            self._damaged(str(exc))
         return recorded, head
 
     def _damaged(self, problem: str):
@@ -397,13 +431,16 @@ class Ledger:
             # The standing of the claimant's entries, as before an append: a repeated claim is not answered
             # from a ledger whose grant for it was deleted.
             self._check_standing(entry.fields["account"], self.chain())
-            return json.loads(entry.fields["result_json"])
+            return entry.document("result_json")
 
     @_database_errors
     def grants(self, account: str) -> dict[str, tuple[Decimal, str]]:
         """Service month → (amount granted, decision id) for one account."""
         rows = self._db.execute("SELECT service_month, amount, decision_id FROM grants WHERE account = ?", (account,))
-        return {month: (Decimal(amount), decision_id) for month, amount, decision_id in rows}
+        try:
+            return {month: (Decimal(amount), decision_id) for month, amount, decision_id in rows}
+        except (ArithmeticError, TypeError, ValueError):
+            raise Malformed(f"a grant of account {account} holds an amount that is not a number: it was edited") from None
 
     @_database_errors
     def decisions(self) -> list[dict]:
@@ -413,8 +450,8 @@ class Ledger:
         out = []
         for entry in self._select("decision"):
             record = {key: entry.fields[key] for key in keys}
-            record["inputs"] = json.loads(entry.fields["inputs_json"])
-            record["result"] = json.loads(entry.fields["result_json"])
+            record["inputs"] = entry.document("inputs_json")
+            record["result"] = entry.document("result_json")
             out.append(record)
         return out
 
@@ -493,7 +530,7 @@ def _shape_problem(before: Entry | None, entry: Entry, adjacent: bool = True) ->
         if entry.fields["account"] != (before.fields["account"] if before else None) or before.kind != "decision" \
                 or before.fields["decision_id"] != entry.fields["decision_id"] or before.seq != entry.seq - 1:
             return f"{entry.label()} follows no approved decision that pays it: it was inserted or its decision deleted"
-        result = json.loads(before.fields["result_json"])
+        result = before.document("result_json")
         if not _owes_grant(before) or result.get("compensation") != entry.fields["amount"] \
                 or before.fields["service_month"] != entry.fields["service_month"]:
             return (f"{entry.label()} grants {entry.fields['amount']} for {entry.fields['service_month']}, but its decision "
