@@ -144,6 +144,17 @@ def cmd_audit(args) -> int:
     return 1 if audit_failed(result) else 0
 
 
+def cmd_serve(args) -> int:
+    try:
+        from .service import Sources, serve
+    except ImportError as exc:
+        raise SlapolicyError(f"slapolicy serve needs the serve extra ({exc.name} is missing): "
+                             "pip install 'slapolicy[serve]'") from None
+    sources = Sources(minutes=args.minutes, incidents=args.incidents, notices=args.notices, billing=args.billing)
+    return serve(args.policy_dir, host=args.host, port=args.port, ledger=args.ledger, sources=sources,
+                 max_body=args.max_body)
+
+
 def cmd_demo(args) -> int:
     from .demo import run_demo
 
@@ -221,5 +232,21 @@ def add_commands(command) -> None:
     p.add_argument("--upgrade", action="store_true",
                    help="first chain a ledger of an earlier slapolicy (format 1) in place, in commit order")
     p.add_argument("--format", choices=("json", "text"), default="text")
+
+    p = command("serve", cmd_serve, "answer over HTTP (/v1): evaluate, claims, replay, versions, policy",
+                "Serves the policy directory over HTTP for services in any language (docs/service.md):\n"
+                "GET /v1/health, /v1/versions, /v1/policy?month=; POST /v1/evaluate, /v1/claims, /v1/replay;\n"
+                "GET /v1/claims/{decision_id}; GET /openapi.json. A version published into POLICY_DIR is\n"
+                "loaded at the next request, without a restart. Needs the serve extra: pip install 'slapolicy[serve]'.")
+    p.add_argument("policy_dir", metavar="POLICY_DIR")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one, printed at start)")
+    p.add_argument("--ledger", metavar="DB", help="SQLite ledger of claim decisions (default as for claim)")
+    p.add_argument("--minutes", metavar="FILE", help="the provider's minutes: a file, a Parquet directory or dataset")
+    p.add_argument("--incidents", metavar="FILE", help="list of {id, start, end, cause, account?}")
+    p.add_argument("--notices", metavar="FILE", help="list of {id, kind, published_at, start, end, account?}")
+    p.add_argument("--billing", metavar="FILE", help="account, month, monthly_fee, offset")
+    p.add_argument("--max-body", type=int, default=1 << 20, metavar="BYTES",
+                   help="largest request body accepted (default 1048576)")
 
     command("demo", cmd_demo, "run the main jobs on the shipped policy and example data")

@@ -20,7 +20,9 @@ import datetime as dt
 import threading
 from pathlib import Path
 
-from .policy import PolicyDirectory
+from .errors import SlapolicyError
+from .policy import PolicyDirectory, directory_signature
+from .versions_lock import family_lock
 
 
 class Engine:
@@ -33,16 +35,26 @@ class Engine:
         self.ledger_path = Path(ledger) if ledger else None
         self.manager = manager or get_manager()
         self._lock = threading.Lock()
-        self._snapshot = self._load()
+        self._refresh_lock = threading.Lock()
+        self._snapshot, self._signature = self._load()
+        self._refused: tuple | None = None  # the directory state a refresh last failed to load
+        self.refresh_error: str | None = None
 
-    def _load(self) -> PolicyDirectory:
+    def _load(self) -> tuple[PolicyDirectory, tuple]:
         from .plugins import check_facts_supplied
 
-        family = PolicyDirectory(self.policy_dir).check()
+        if self.policy_dir.is_dir():
+            # Read under a shared lock on the family: `slapolicy publish` holds it exclusively while it
+            # writes a version and its lock entry, so a reload never sees half a publication.
+            with family_lock(self.policy_dir, shared=True):
+                signature = directory_signature(self.policy_dir)
+                family = PolicyDirectory(self.policy_dir).check()
+        else:
+            signature, family = (), PolicyDirectory(self.policy_dir)  # raises: no such policy directory
         for policy in family.versions:
             check_facts_supplied(policy, self.manager)  # a fact no plugin supplies fails at start, not per request
             policy.ruleset  # compile and register now, not under the first request
-        return family
+        return family, signature
 
     @property
     def family(self) -> PolicyDirectory:
@@ -52,10 +64,32 @@ class Engine:
     def reload(self) -> PolicyDirectory:
         """Load the directory again; requests already running keep the snapshot they started with.
         A directory with errors raises and leaves the current snapshot in place."""
-        fresh = self._load()
+        fresh, signature = self._load()
         with self._lock:
-            self._snapshot = fresh
+            self._snapshot, self._signature = fresh, signature
         return fresh
+
+    def refresh(self) -> bool:
+        """Reload if a version was published since the snapshot was read; True when it reloaded.
+
+        Cheap when nothing changed (one ``stat`` per file of the directory), so a service may ask
+        before every request. A directory that fails to load keeps the current snapshot, sets
+        :attr:`refresh_error`, and is not read again until it changes again."""
+        signature = directory_signature(self.policy_dir)
+        if signature in (self._signature, self._refused):
+            return False
+        with self._refresh_lock:
+            signature = directory_signature(self.policy_dir)
+            if signature in (self._signature, self._refused):
+                return False  # another thread reloaded (or failed to) while this one waited
+            try:
+                self.reload()
+            except SlapolicyError as exc:
+                # The state seen before the attempt: one changed meanwhile differs from it and is tried again.
+                self._refused, self.refresh_error = signature, str(exc)
+                return False
+            self._refused = self.refresh_error = None
+            return True
 
     def versions(self) -> list[dict]:
         return [{"version": p.version, "effective_from": p.effective_from.isoformat(), "sha256": p.sha256,

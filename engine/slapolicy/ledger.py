@@ -434,6 +434,17 @@ class Ledger:
             return entry.document("result_json")
 
     @_database_errors
+    def decision(self, decision_id: str) -> dict | None:
+        """The decision recorded under ``decision_id`` (``D-…``), as returned when it was made, after the
+        same check of its entry against the chain as :meth:`find`."""
+        with self.snapshot():
+            entry = next(self._select("decision", "WHERE decision_id = ?", (decision_id,)), None)
+            if entry is None:
+                return None
+            self._check_standing(entry.fields["account"], self.chain())
+            return json.loads(entry.fields["result_json"])
+
+    @_database_errors
     def grants(self, account: str) -> dict[str, tuple[Decimal, str]]:
         """Service month → (amount granted, decision id) for one account."""
         rows = self._db.execute("SELECT service_month, amount, decision_id FROM grants WHERE account = ?", (account,))

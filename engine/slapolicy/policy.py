@@ -489,6 +489,25 @@ def _month_start(month: str | dt.date) -> dt.date:
         raise InputError(f"month {month!r} is not a month written YYYY-MM (no month {mon})") from None
 
 
+def directory_signature(path, *files) -> tuple:
+    """What changes when a version is published into the family at ``path`` (or ``files`` change):
+    the name, size and modification time of each ``*.yaml`` and of the lock. One ``stat`` per
+    file, cheap enough to ask before every request of a long-running service."""
+    def stamp(entry_path):
+        try:
+            st = os.stat(entry_path)
+        except OSError:
+            return (str(entry_path), None)
+        return (str(entry_path), st.st_size, st.st_mtime_ns, st.st_ino)
+
+    directory = Path(path)
+    try:
+        names = sorted(e.name for e in os.scandir(directory) if e.name.endswith(".yaml") or e.name == LOCK_FILE)
+    except OSError:
+        names = []
+    return tuple(stamp(directory / name) for name in names) + tuple(stamp(f) for f in files)
+
+
 class PolicyDirectory:
     """A family of published versions (``policies/<family>/*.yaml``) and its lock of sha256s."""
 

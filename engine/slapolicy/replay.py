@@ -35,8 +35,16 @@ class ReplaySpec:
     strips: bool
 
 
-@functools.lru_cache(maxsize=8)
 def _policies(policy_dir: str, under: str):
+    from .policy import directory_signature
+
+    # Keyed on the files' state too: a long-running process (slapolicy serve) sees a version published,
+    # or a draft edited, since its last replay.
+    return _policies_read(policy_dir, under, directory_signature(policy_dir, under))
+
+
+@functools.lru_cache(maxsize=8)
+def _policies_read(policy_dir: str, under: str, signature: tuple):
     from .policy import PolicyDirectory, load_policy
 
     return PolicyDirectory(policy_dir).check(), load_policy(under)

@@ -16,14 +16,15 @@ from .yamlsource import MAX_POLICY_BYTES
 
 
 @contextlib.contextmanager
-def family_lock(path):
-    """Hold an exclusive lock on a family directory while its versions or lock are written.
+def family_lock(path, *, shared: bool = False):
+    """Hold an exclusive lock on a family directory while its versions or lock are written
+    (``shared=True``: while they are read, so that a reader never sees half a publication).
 
     ``flock`` on the directory itself: no extra file in the family, released when the
     process dies, and exclusive between threads too (each call opens its own descriptor)."""
     fd = os.open(path, os.O_RDONLY)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock

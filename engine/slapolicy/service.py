@@ -1,0 +1,382 @@
+"""``slapolicy serve``: the engine over HTTP (``/v1``), beside services not written in Python.
+
+The stack is Starlette (routing, requests, responses) on uvicorn (the server): both small,
+well kept, and without a model layer — the request bodies are described once, as JSON
+Schema, in :mod:`slapolicy.service_openapi`, which both serves ``/openapi.json`` and checks
+the bodies; the engine's own readers check the data and give the CLI's messages.
+
+* Every engine call runs in a worker thread: evaluations are CPU-bound and must not stall
+  the event loop, and one :class:`~slapolicy.engine.Engine` is shared (it is thread-safe).
+* Before each request the engine checks, with one ``stat`` per policy file, whether a
+  version was published; if so it loads the directory (under the family's shared lock, so
+  never half a publication) and swaps the snapshot whole. A request runs on one snapshot.
+* Errors are RFC 9457 problem details (``application/problem+json``) carrying the CLI's
+  message: a malformed request is 400 (the CLI's usage error), input or policy that is
+  wrong 422 (the CLI's exit 1), something that does not exist 404, a data source the
+  service was not started with 409, a bug 500 (the CLI's exit 3) — never a traceback.
+* Bodies are limited in size; the service binds to loopback unless told otherwise.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import json
+import os
+import re
+import socket
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from . import __version__
+from .engine import Engine
+from .errors import InputError, NoVersionInForce, PolicyError, SlapolicyError
+from .service_openapi import REQUEST_SCHEMAS, document
+
+MAX_BODY_BYTES = 1 << 20  # 1 MiB: a claim, a month request, or a few thousand inline minutes
+PROBLEM = "application/problem+json"
+DRAFT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\.ya?ml")
+DECISION_ID = re.compile(r"D-[0-9a-f]{20}")
+
+
+@dataclass(frozen=True)
+class Sources:
+    """The data the service was started with (paths; None when not given)."""
+
+    minutes: str | None = None
+    incidents: str | None = None
+    notices: str | None = None
+    billing: str | None = None
+
+
+class Problem(Exception):
+    """An answer other than success: RFC 9457 problem details."""
+
+    def __init__(self, status: int, kind: str, title: str, detail: str, **extra):
+        super().__init__(detail)
+        self.status, self.kind, self.title, self.detail, self.extra = status, kind, title, detail, extra
+
+    def response(self, request: Request) -> JSONResponse:
+        body = {"type": f"urn:slapolicy:problem:{self.kind}", "title": self.title, "status": self.status,
+                "detail": self.detail, "instance": request.url.path, **self.extra}
+        return JSONResponse(body, status_code=self.status, media_type=PROBLEM)
+
+
+def bad_request(detail: str) -> Problem:
+    return Problem(400, "bad-request", "The request is malformed", detail)
+
+
+def not_found(detail: str) -> Problem:
+    return Problem(404, "not-found", "Not found", detail)
+
+
+def not_configured(detail: str) -> Problem:
+    return Problem(409, "not-configured", "The service was not started with this data", detail)
+
+
+def problem_of(exc: Exception) -> Problem:
+    """The engine's errors, as the CLI would report them, with the status their exit code means."""
+    if isinstance(exc, Problem):
+        return exc
+    if isinstance(exc, NoVersionInForce):
+        return Problem(404, "no-version-in-force", "No policy version is in force", str(exc))
+    if isinstance(exc, PolicyError):
+        return Problem(422, "policy-error", "The policy is wrong", str(exc),
+                       diagnostics=[d.as_dict() for d in exc.diagnostics])
+    if isinstance(exc, SlapolicyError):
+        return Problem(422, "invalid-input", "The input is wrong", str(exc))
+    if os.environ.get("SLAPOLICY_DEBUG"):
+        traceback.print_exception(exc, file=sys.stderr)
+    return Problem(500, "internal-error", "Internal error",
+                   f"internal error, please report it: {type(exc).__name__}: {exc}")
+
+
+# ---------------------------------------------------------------------------- request bodies
+
+async def read_json(request: Request, max_bytes: int) -> object:
+    """The request body as JSON, refusing more than ``max_bytes`` before reading it all."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > max_bytes):
+        raise Problem(413, "too-large", "The request body is too large",
+                      f"the request body is larger than {max_bytes} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise Problem(413, "too-large", "The request body is too large",
+                          f"the request body is larger than {max_bytes} bytes")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if not raw.strip():
+        raise bad_request("the request body is empty: send a JSON object")
+    try:
+        return json.loads(raw)
+    except UnicodeDecodeError:
+        raise bad_request("the request body is not UTF-8") from None
+    except json.JSONDecodeError as exc:
+        raise bad_request(f"the request body is not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+
+
+def check_body(body: object, schema_name: str) -> dict:
+    """400 for a body that is not shaped as the OpenAPI document says (types, required and unknown fields).
+    Patterns and formats are left to the engine, whose messages are the CLI's (422)."""
+    from jsonschema import Draft202012Validator
+
+    if not isinstance(body, dict):
+        raise bad_request("the request body must be a JSON object")
+    validator = Draft202012Validator(REQUEST_SCHEMAS[schema_name])
+    errors = sorted((e for e in validator.iter_errors(body) if e.validator not in ("pattern", "format")),
+                    key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        error = errors[0]
+        if error.validator == "additionalProperties":
+            known = ", ".join(REQUEST_SCHEMAS[schema_name]["properties"])
+            unknown = sorted(set(error.instance) - set(REQUEST_SCHEMAS[schema_name]["properties"]))
+            raise bad_request(f"unknown field {unknown[0]!r} (known: {known})")
+        where = ".".join(map(str, error.absolute_path))
+        raise bad_request(f"field {where!r}: {error.message}" if where else error.message)
+    return body
+
+
+def month_field(value: str, name: str) -> str:
+    from .cli_data import _month
+
+    return _month(value, name)
+
+
+def date_field(value: str | None, name: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"{name} {value!r} is not a date written YYYY-MM-DD") from None
+
+
+# ---------------------------------------------------------------------------- the service
+
+class Service:
+    def __init__(self, engine: Engine, sources: Sources, max_body: int = MAX_BODY_BYTES):
+        self.engine, self.sources, self.max_body = engine, sources, max_body
+        self.started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+    async def run(self, function, *args):
+        """Run ``function`` in a worker thread on the current snapshot (reloaded first if a version was published)."""
+        def call():
+            self.engine.refresh()
+            return function(*args)
+
+        return await run_in_threadpool(call)
+
+    # -- routes
+
+    async def health(self, request: Request) -> JSONResponse:
+        versions = await self.run(lambda: len(self.engine.family.versions))
+        return JSONResponse({"status": "ok", "engine": __version__, "versions": versions, "started_at": self.started_at})
+
+    async def versions(self, request: Request) -> JSONResponse:
+        def loaded():
+            family = self.engine.family  # one snapshot for the whole answer
+            return {"policy_dir": str(self.engine.policy_dir),
+                    "versions": [{"version": p.version, "effective_from": p.effective_from.isoformat(),
+                                  "sha256": p.sha256, "file": Path(p.path).name} for p in family.versions],
+                    "refresh_error": self.engine.refresh_error}
+
+        return JSONResponse(await self.run(loaded))
+
+    async def policy(self, request: Request) -> JSONResponse:
+        from .show import policy_terms
+
+        unknown = sorted(set(request.query_params) - {"month"})
+        if unknown:
+            raise bad_request(f"unknown query parameter {unknown[0]!r} (known: month)")
+        if "month" not in request.query_params:
+            raise bad_request("query parameter 'month' is required (YYYY-MM)")
+        month = month_field(request.query_params["month"], "month")
+        return JSONResponse(await self.run(lambda: {"month": month, **policy_terms(self.engine.family.in_force(month))}))
+
+    async def evaluate(self, request: Request) -> JSONResponse:
+        body = check_body(await read_json(request, self.max_body), "EvaluateRequest")
+        month = month_field(body["month"], "month")
+        term_start, term_end = date_field(body.get("term_start"), "term_start"), date_field(body.get("term_end"), "term_end")
+        if (term_start is None) != (term_end is None):
+            raise InputError("term_start and term_end go together")
+        minutes = body.get("minutes", self.sources.minutes)
+        if minutes is None:
+            raise not_configured("no minutes: send them inline ('minutes': [...]) or start the service with --minutes")
+
+        def evaluate():
+            return self.engine.evaluate(
+                minutes=minutes, month=month, accounts=body.get("accounts"),
+                incidents=body.get("incidents", self.sources.incidents),
+                notices=body.get("notices", self.sources.notices),
+                billing=body.get("billing", self.sources.billing), term_start=term_start, term_end=term_end,
+                policy_file=self._published_file(body.get("policy_version")))
+
+        return JSONResponse(await self.run(evaluate))
+
+    def _published_file(self, version: str | None):
+        if version is None:
+            return None
+        family = self.engine.family
+        for policy in family.versions:
+            if policy.version == version:
+                return policy.path
+        published = ", ".join(p.version for p in family.versions)
+        raise not_found(f"policy_version {version!r} is not a published version (published: {published})")
+
+    async def decide_claim(self, request: Request) -> JSONResponse:
+        claim = await read_json(request, self.max_body)
+        if not isinstance(claim, dict):
+            raise bad_request("the request body must be a JSON object: the claim")
+        if self.sources.minutes is None:
+            raise not_configured("claims are decided from the provider's records: start the service with --minutes")
+        decision = await self.run(lambda: self.engine.decide_claim(
+            claim, minutes=self.sources.minutes, incidents=self.sources.incidents, notices=self.sources.notices,
+            billing=self.sources.billing))
+        return JSONResponse(decision, status_code=200 if decision.get("repeated") else 201)
+
+    async def claim(self, request: Request) -> JSONResponse:
+        from .ledger import Ledger, default_ledger_path
+
+        decision_id = request.path_params["decision_id"]
+        if not DECISION_ID.fullmatch(decision_id):
+            raise not_found(f"no decision {decision_id!r}: decision ids are written D- and 20 hexadecimal digits")
+        path = self.engine.ledger_path or default_ledger_path()
+
+        def find():
+            if not path.exists():
+                return None
+            with Ledger(path, create=False) as ledger:
+                return ledger.decision(decision_id)
+
+        found = await run_in_threadpool(find)
+        if found is None:
+            raise not_found(f"no decision {decision_id!r} in the ledger")
+        return JSONResponse(found)
+
+    async def replay(self, request: Request) -> JSONResponse:
+        body = check_body(await read_json(request, self.max_body), "ReplayRequest")
+        start, end = month_field(body["from"], "from"), month_field(body["to"], "to")
+        under = self._draft(body["under"])
+        if self.sources.minutes is None:
+            raise not_configured("replay reads the minutes the service was started with: start it with --minutes")
+        return JSONResponse(await self.run(lambda: self.engine.replay(
+            minutes=self.sources.minutes, start=start, end=end, under=str(under), incidents=self.sources.incidents,
+            notices=self.sources.notices, billing=self.sources.billing)))
+
+    def _draft(self, name: str) -> Path:
+        """A draft (or published) file of the policy directory, named by its file name alone: no path from a request."""
+        if not DRAFT_NAME.fullmatch(name) or ".." in name:
+            raise bad_request(f"field 'under': {name!r} must be the file name of a draft in the policy directory's "
+                              "drafts/ (no directory, no absolute path)")
+        root = self.engine.policy_dir.resolve()
+        for folder in (root / "drafts", root):
+            candidate = (folder / name).resolve()
+            if candidate.parent == folder and candidate.is_file():  # a symlink out of the directory is not followed
+                return candidate
+        drafts = ", ".join(p.name for p in sorted((root / "drafts").glob("*.yaml"))) or "none"
+        raise not_found(f"field 'under': no draft {name!r} in {root / 'drafts'} (drafts: {drafts})")
+
+    async def openapi(self, request: Request) -> JSONResponse:
+        return JSONResponse(document())
+
+
+def create_app(engine: Engine, sources: Sources = Sources(), max_body: int = MAX_BODY_BYTES) -> Starlette:
+    service = Service(engine, sources, max_body)
+
+    def answering(handler):
+        async def endpoint(request: Request):
+            try:
+                return await handler(request)
+            except Exception as exc:  # noqa: BLE001 — every failure becomes problem details, never a traceback
+                return problem_of(exc).response(request)
+        return endpoint
+
+    routes = [
+        Route("/v1/health", answering(service.health), methods=["GET"]),
+        Route("/v1/versions", answering(service.versions), methods=["GET"]),
+        Route("/v1/policy", answering(service.policy), methods=["GET"]),
+        Route("/v1/evaluate", answering(service.evaluate), methods=["POST"]),
+        Route("/v1/claims", answering(service.decide_claim), methods=["POST"]),
+        Route("/v1/claims/{decision_id}", answering(service.claim), methods=["GET"]),
+        Route("/v1/replay", answering(service.replay), methods=["POST"]),
+        Route("/openapi.json", answering(service.openapi), methods=["GET"]),
+    ]
+
+    async def http_problem(request: Request, exc: HTTPException):
+        detail = {404: f"no route {request.url.path} (see /openapi.json)",
+                  405: f"{request.method} is not allowed on {request.url.path}"}.get(exc.status_code, str(exc.detail))
+        kind = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+        response = Problem(exc.status_code, kind, str(exc.detail), detail).response(request)
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
+
+    async def internal(request: Request, exc: Exception):
+        return problem_of(exc).response(request)
+
+    return Starlette(routes=routes, exception_handlers={HTTPException: http_problem, Exception: internal})
+
+
+# ---------------------------------------------------------------------------- the process
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind before serving, so that a taken port is a one-line error (exit 1) and port 0 picks a free one."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise SlapolicyError(f"--host {host!r}: {exc.strerror}") from None
+    family, _, _, _, address = infos[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        raise SlapolicyError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.listen(128)
+    return sock
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(policy_dir: str, *, host: str = "127.0.0.1", port: int = 8000, ledger: str | None = None,
+          sources: Sources = Sources(), max_body: int = MAX_BODY_BYTES) -> int:
+    import uvicorn
+
+    for flag, path in (("--minutes", sources.minutes), ("--incidents", sources.incidents),
+                       ("--notices", sources.notices), ("--billing", sources.billing)):
+        if path is not None and not Path(path).exists():
+            raise SlapolicyError(f"{flag} {path}: no such file or directory")
+    if max_body < 1:
+        raise SlapolicyError("--max-body must be at least 1 byte")
+    engine = Engine(policy_dir, ledger=ledger)
+    app = create_app(engine, sources, max_body)
+    sock = _listen(host, port)
+    bound = sock.getsockname()
+    shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
+    sys.stdout.write(f"slapolicy serve: {len(engine.family.versions)} version(s) of {policy_dir} on "
+                     f"http://{shown}:{bound[1]}/v1 (OpenAPI at /openapi.json; Ctrl-C stops)\n")
+    sys.stdout.flush()
+    if not _is_loopback(host):
+        sys.stderr.write(f"slapolicy serve: listening on {host}, beyond this machine: the service has no "
+                         "authentication, put it behind your own\n")
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=15)
+    uvicorn.Server(config).run(sockets=[sock])
+    return 0

@@ -1,0 +1,219 @@
+"""The OpenAPI 3.1 document of ``slapolicy serve``: every route, body and answer.
+
+The request schemas here are also what the service checks bodies against (a body of the
+wrong shape is a 400), so the document cannot drift from the service.
+"""
+from __future__ import annotations
+
+import copy
+
+MONTH = {"type": "string", "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])$", "examples": ["2019-03"]}
+DATE = {"type": "string", "format": "date", "examples": ["2019-03-17"]}
+MONEY = {"type": ["string", "null"], "pattern": "^-?[0-9]+\\.[0-9]{2}$", "examples": ["180.00"]}
+ROWS = {"type": "array", "items": {"type": "object"}}
+
+REQUEST_SCHEMAS = {
+    "EvaluateRequest": {
+        "type": "object",
+        "description": "A Service Month to evaluate. Minutes, incidents, notices and billing default to the files "
+                       "the service was started with; small data may be sent inline instead (the same columns as "
+                       "the files: docs/service.md).",
+        "required": ["month"],
+        "additionalProperties": False,
+        "properties": {
+            "month": MONTH | {"description": "the Service Month, YYYY-MM"},
+            "accounts": {"type": "array", "items": {"type": "string"}, "description": "only these accounts"},
+            "policy_version": {"type": "string", "description": "evaluate under this published version instead of "
+                                                                "the one in force (its version label)"},
+            "term_start": DATE | {"description": "first day of the service term (a partial first month)"},
+            "term_end": DATE | {"description": "last day of the service term (a partial last month)"},
+            "minutes": ROWS | {"description": "rows {account, minute, requests, failures, "
+                                              "illegal_number_failures?, peak_qps?}"},
+            "incidents": ROWS | {"description": "{id, start, end, cause, account?, description?}"},
+            "notices": ROWS | {"description": "{id, kind, published_at, start, end, account?}"},
+            "billing": ROWS | {"description": "rows {account, month, monthly_fee, offset}"},
+        },
+    },
+    "ReplayRequest": {
+        "type": "object",
+        "description": "Replay Service Months under another version, from the minutes the service was started with.",
+        "required": ["from", "to", "under"],
+        "additionalProperties": False,
+        "properties": {
+            "from": MONTH | {"description": "first Service Month"},
+            "to": MONTH | {"description": "last Service Month"},
+            "under": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*\\.ya?ml$",
+                      "examples": ["2027-01-01-standard-99.95.yaml"],
+                      "description": "the file name of a draft in the policy directory's drafts/ (or of a published "
+                                     "version); never a path"},
+        },
+    },
+}
+
+CLAIM = {
+    "type": "object",
+    "description": "A compensation claim, as CLAIM.json of `slapolicy claim`.",
+    "required": ["account", "service_month", "filed_at", "channel", "event_report", "unavailability"],
+    "properties": {
+        "account": {"type": "string"},
+        "service_month": MONTH,
+        "filed_at": {"type": "string", "description": "ISO 8601, with or without an offset (the policy's timezone)"},
+        "channel": {"type": "string", "description": "work_order for the agreed channel (§3.2(1))"},
+        "event_report": {"type": "string"},
+        "unavailability": {"type": "array", "items": {"type": "object", "required": ["start", "end"],
+                                                      "properties": {"start": {"type": "string"},
+                                                                     "end": {"type": "string"}}}},
+        "failure_records": {"type": "array"},
+        "term_start": DATE,
+        "term_end": DATE,
+    },
+}
+
+POLICY_REF = {"type": "object", "required": ["id", "version", "sha256"],
+              "properties": {"id": {"type": "string"}, "version": {"type": "string"}, "sha256": {"type": "string"}}}
+
+EVALUATION = {
+    "type": "object",
+    "required": ["account", "service_month", "policy", "availability_percent", "meets_standard", "credit_percent",
+                 "trace"],
+    "properties": {
+        "account": {"type": "string"},
+        "service_month": {"type": "object"},
+        "policy": POLICY_REF,
+        "minutes_with_data": {"type": "integer"},
+        "unavailable_minutes": {"type": "integer"},
+        "excluded_minutes": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "availability_percent": {"type": "string"},
+        "meets_standard": {"type": "boolean"},
+        "credit_percent": {"type": "number"},
+        "monthly_fee": MONEY,
+        "compensation": MONEY,
+        "trace": {"type": "array", "items": {"type": "object", "properties": {
+            "step": {"type": "string"}, "clause": {"type": "string"}, "detail": {"type": "string"}}}},
+    },
+}
+
+DECISION = {
+    "type": "object",
+    "required": ["decision_id", "decision", "reasons", "window", "evaluation", "compensation"],
+    "properties": {
+        "decision_id": {"type": "string", "pattern": "^D-[0-9a-f]{20}$"},
+        "decision": {"type": "string", "enum": ["approved", "denied", "incomplete"]},
+        "reasons": {"type": "array", "items": {"type": "object", "properties": {
+            "code": {"type": "string"}, "clause": {"type": "string"}, "message": {"type": "string"}}}},
+        "window": {"type": "object", "properties": {"opens": {"type": "string"}, "closes": {"type": "string"}}},
+        "policy": POLICY_REF,
+        "evaluation": EVALUATION,
+        "compensation": MONEY,
+        "repeated": {"type": "boolean", "description": "true when the same claim was decided before"},
+    },
+}
+
+PROBLEM = {
+    "type": "object",
+    "description": "RFC 9457 problem details; `detail` is the message the CLI prints.",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "format": "uri",
+                 "description": "urn:slapolicy:problem: bad-request, too-large, not-found, method-not-allowed, "
+                                "no-version-in-force, not-configured, invalid-input, policy-error, internal-error"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "diagnostics": {"type": "array", "items": {"type": "object"},
+                        "description": "for policy-error: every diagnostic {file, line, col, severity, code, message}"},
+    },
+}
+
+ERRORS = {
+    "400": "the request is malformed: not JSON, not an object, a field of the wrong type, an unknown field, "
+           "a path where a file name belongs",
+    "404": "no such decision, draft, published version, route; or no version in force for the month",
+    "409": "the service was not started with the data the request needs (--minutes)",
+    "413": "the request body is larger than the limit (--max-body)",
+    "422": "the input or the policy is wrong (the CLI's exit 1), with the CLI's message",
+    "500": "an internal error (the CLI's exit 3): please report it",
+}
+
+
+def _json(schema: dict | str, description: str) -> dict:
+    ref = {"$ref": f"#/components/schemas/{schema}"} if isinstance(schema, str) else schema
+    return {"description": description, "content": {"application/json": {"schema": ref}}}
+
+
+def _errors(*codes: str) -> dict:
+    problem = {"$ref": "#/components/schemas/Problem"}
+    return {code: {"description": ERRORS[code], "content": {"application/problem+json": {"schema": problem}}}
+            for code in codes}
+
+
+def _body(schema: str, description: str) -> dict:
+    return {"required": True, "description": description,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}
+
+
+def document() -> dict:
+    """The OpenAPI 3.1 document (a fresh copy: callers may change it)."""
+    from . import __version__
+
+    paths = {
+        "/v1/health": {"get": {
+            "operationId": "health", "summary": "the service is up, and how many versions it has loaded",
+            "responses": {"200": _json({"type": "object", "properties": {
+                "status": {"const": "ok"}, "engine": {"type": "string"}, "versions": {"type": "integer"},
+                "started_at": {"type": "string"}}}, "up"), **_errors("500")}}},
+        "/v1/versions": {"get": {
+            "operationId": "versions", "summary": "the published versions loaded now, with their sha256",
+            "responses": {"200": _json({"type": "object", "properties": {
+                "policy_dir": {"type": "string"},
+                "versions": {"type": "array", "items": {"type": "object", "properties": {
+                    "version": {"type": "string"}, "effective_from": {"type": "string"}, "sha256": {"type": "string"},
+                    "file": {"type": "string"}}}},
+                "refresh_error": {"type": ["string", "null"],
+                                  "description": "why the directory as it is now could not be loaded (the versions "
+                                                 "above are still served)"}}}, "loaded versions"),
+                **_errors("500")}}},
+        "/v1/policy": {"get": {
+            "operationId": "policy", "summary": "the version in force for a Service Month, and its terms (§6.2)",
+            "parameters": [{"name": "month", "in": "query", "required": True, "schema": MONTH}],
+            "responses": {"200": _json({"type": "object", "properties": {
+                "month": {"type": "string"}, "policy": {"type": "object"}, "standard": {"type": "object"},
+                "tiers": {"type": "array"}, "clauses": {"type": "array"}, "document": {"type": "object"}}},
+                "as `slapolicy show --json`"), **_errors("400", "404", "422", "500")}}},
+        "/v1/evaluate": {"post": {
+            "operationId": "evaluate", "summary": "evaluate a Service Month, as `slapolicy evaluate`",
+            "requestBody": _body("EvaluateRequest", "the month, and optionally accounts, a version, inline data"),
+            "responses": {"200": _json({"type": "object", "required": ["evaluations"], "properties": {
+                "evaluations": {"type": "array", "items": {"$ref": "#/components/schemas/Evaluation"}}}},
+                "one evaluation per account"), **_errors("400", "404", "409", "413", "422", "500")}}},
+        "/v1/claims": {"post": {
+            "operationId": "decideClaim", "summary": "decide a claim and record it in the ledger, as `slapolicy claim`",
+            "requestBody": _body("Claim", "the claim"),
+            "responses": {"201": _json("Decision", "decided now and recorded"),
+                          "200": _json("Decision", "the same claim was decided before: that decision"),
+                          **_errors("400", "404", "409", "413", "422", "500")}}},
+        "/v1/claims/{decision_id}": {"get": {
+            "operationId": "claim", "summary": "a recorded decision",
+            "parameters": [{"name": "decision_id", "in": "path", "required": True,
+                            "schema": {"type": "string", "pattern": "^D-[0-9a-f]{20}$"}}],
+            "responses": {"200": _json("Decision", "as recorded"), **_errors("404", "500")}}},
+        "/v1/replay": {"post": {
+            "operationId": "replay", "summary": "replay Service Months under a draft, as `slapolicy replay`",
+            "requestBody": _body("ReplayRequest", "the months and the draft's file name"),
+            "responses": {"200": _json({"type": "object", "required": ["rows", "totals"], "properties": {
+                "rows": {"type": "array", "items": {"type": "object"}}, "totals": {"type": "object"}}},
+                "per account and month, with totals"), **_errors("400", "404", "409", "413", "422", "500")}}},
+        "/openapi.json": {"get": {
+            "operationId": "openapi", "summary": "this document",
+            "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1")}}},
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "slapolicy", "version": __version__,
+                 "description": "SLA policies evaluated over HTTP: the JSON of the slapolicy CLI, errors as RFC 9457 "
+                                "problem details carrying the CLI's messages."},
+        "paths": paths,
+        "components": {"schemas": copy.deepcopy({**REQUEST_SCHEMAS, "Claim": CLAIM, "Evaluation": EVALUATION,
+                                                 "Decision": DECISION, "Problem": PROBLEM})},
+    }
