@@ -76,6 +76,9 @@ class Engine:
         before every request. A directory that fails to load keeps the current snapshot, sets
         :attr:`refresh_error`, and is not read again until it changes again."""
         signature = directory_signature(self.policy_dir)
+        if signature == self._signature and self.refresh_error is not None:
+            with self._refresh_lock:  # the directory is back to the state loaded: the error no longer holds
+                self._refused = self.refresh_error = None
         if signature in (self._signature, self._refused):
             return False
         with self._refresh_lock:

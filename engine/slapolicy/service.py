@@ -38,7 +38,7 @@ from starlette.routing import Route
 
 from . import __version__
 from .engine import Engine
-from .errors import InputError, NoVersionInForce, PolicyError, SlapolicyError
+from .errors import ArgumentError, InputError, NoVersionInForce, PolicyError, SlapolicyError, UsageError
 from .service_openapi import REQUEST_SCHEMAS, document
 
 MAX_BODY_BYTES = 1 << 20  # 1 MiB: a claim, a month request, or a few thousand inline minutes
@@ -86,6 +86,8 @@ def problem_of(exc: Exception) -> Problem:
     """The engine's errors, as the CLI would report them, with the status their exit code means."""
     if isinstance(exc, Problem):
         return exc
+    if isinstance(exc, (UsageError, ArgumentError)):
+        return bad_request(str(exc))
     if isinstance(exc, NoVersionInForce):
         return Problem(404, "no-version-in-force", "No policy version is in force", str(exc))
     if isinstance(exc, PolicyError):

@@ -1,0 +1,341 @@
+"""`slapolicy serve`: the real server process on a free loopback port, every route and every error class over HTTP."""
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from conftest import DRAFT, POLICIES, REPO, run_cli
+from helpers import draft_variant
+from serving import DATA, EXAMPLES, serving, wait_until
+
+PROBLEM = "application/problem+json"
+LOCKED_SHA = json.loads((POLICIES / "versions.lock").read_text())["2019-01-01.yaml"]
+
+
+def family_copy(tmp_path):
+    family = tmp_path / "ccc"
+    family.mkdir()
+    for name in ("2019-01-01.yaml", "versions.lock"):
+        shutil.copy(POLICIES / name, family / name)
+    (family / "drafts").mkdir()
+    shutil.copy(DRAFT, family / "drafts" / DRAFT.name)
+    return family
+
+
+def amendment(family, standard="99.95%"):
+    """A draft taking effect for March 2019 with another standard (published in the tests)."""
+    path = draft_variant(family, 'effective_from: "2019-01-01"', 'effective_from: "2019-03-01"', "2019-03-01.yaml")
+    path.write_text(path.read_text().replace('version: "2019-01-01"', 'version: "2019-03-01"')
+                    .replace('value: "99.5%"', f'value: "{standard}"', 1))
+    return path
+
+
+def cli_json(*args):
+    result = run_cli(*args)
+    assert result.code == 0, result.err
+    return result.json()
+
+
+def cli_error(*args) -> str:
+    """The message the CLI prints for a refused input (exit 1), without its 'slapolicy: ' prefix."""
+    result = run_cli(*args)
+    assert (result.code, result.out) == (1, ""), result.err
+    return result.err.removeprefix("slapolicy: ").rstrip("\n")
+
+
+def problem(answer, status, kind):
+    code, content_type, body = answer
+    assert (code, content_type) == (status, PROBLEM), body
+    assert body["type"] == f"urn:slapolicy:problem:{kind}" and body["status"] == status
+    return body
+
+
+@pytest.fixture(scope="module")
+def tmp_module(tmp_path_factory):
+    return tmp_path_factory.mktemp("service")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_module):
+    """Serving a copy of policies/ccc with the example data and a fresh ledger."""
+    family = family_copy(tmp_module)
+    with serving(family, "--ledger", tmp_module / "ledger.sqlite", *DATA) as running:
+        running.family = family
+        yield running
+
+
+@pytest.fixture(scope="module")
+def bare(tmp_module):
+    """Serving another copy without any data source, with a 2 KiB body limit."""
+    bare_dir = tmp_module / "bare"
+    bare_dir.mkdir()
+    family = family_copy(bare_dir)
+    with serving(family, "--ledger", bare_dir / "ledger.sqlite", "--max-body", 2048) as running:
+        running.family = family
+        yield running
+
+
+pytestmark = pytest.mark.slow  # each module starts server processes (a few seconds each)
+
+
+# ---------------------------------------------------------------------------- the process
+
+def test_it_binds_loopback_unless_told_and_prints_where(server):
+    assert server.host == "127.0.0.1"
+    assert server.banner.startswith("slapolicy serve: 1 version(s) of ")
+    assert server.banner.endswith(f" on http://127.0.0.1:{server.port}/v1 (OpenAPI at /openapi.json; Ctrl-C stops)\n")
+
+
+def test_a_taken_port_is_one_line_and_exit_1(server):
+    run = subprocess.run([sys.executable, "-m", "slapolicy.cli", "serve", str(POLICIES), "--port", str(server.port)],
+                         capture_output=True, text=True, timeout=60)
+    assert (run.returncode, run.stdout) == (1, "")
+    assert run.stderr == f"slapolicy: cannot listen on 127.0.0.1:{server.port}: Address already in use\n"
+
+
+def test_a_missing_data_file_is_refused_at_start(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "slapolicy.cli", "serve", str(POLICIES), "--port", "0",
+                          "--minutes", str(tmp_path / "nope.csv")], capture_output=True, text=True, timeout=60)
+    assert (run.returncode, run.stdout) == (1, "")
+    assert run.stderr == f"slapolicy: --minutes {tmp_path / 'nope.csv'}: no such file or directory\n"
+
+
+# ---------------------------------------------------------------------------- reading routes
+
+def test_health(server):
+    status, content_type, body = server.call("GET", "/v1/health")
+    assert (status, content_type) == (200, "application/json")
+    assert (body["status"], body["versions"], body["engine"]) == ("ok", 1, "0.1.0")
+
+
+def test_versions_name_the_loaded_sha256(server):
+    status, _, body = server.call("GET", "/v1/versions")
+    assert status == 200
+    assert body["versions"] == [{"version": "2019-01-01", "effective_from": "2019-01-01", "sha256": LOCKED_SHA,
+                                 "file": "2019-01-01.yaml"}]
+    assert body["refresh_error"] is None
+
+
+def test_policy_is_the_version_in_force_and_its_terms_as_show_json(server):
+    status, _, body = server.call("GET", "/v1/policy?month=2019-03")
+    assert status == 200
+    assert body == cli_json("show", body["policy"]["file"].rsplit("/", 1)[0], "--month", "2019-03", "--json")
+    assert (body["policy"]["sha256"], body["standard"]["value"]) == (LOCKED_SHA, "99.5%")
+
+
+def test_policy_errors(server):
+    detail = problem(server.call("GET", "/v1/policy?month=2018-12"), 404, "no-version-in-force")["detail"]
+    assert detail == cli_error("show", server.family, "--month", "2018-12")
+    assert detail.endswith("is in force for the Service Month starting 2018-12-01: the earliest version takes effect on 2019-01-01")
+    body = problem(server.call("GET", "/v1/policy?month=2019-13"), 422, "invalid-input")
+    assert body["detail"] == "month '2019-13' is not a month written YYYY-MM"
+    assert body["instance"] == "/v1/policy"
+    body = problem(server.call("GET", "/v1/policy"), 400, "bad-request")
+    assert body["detail"] == "query parameter 'month' is required (YYYY-MM)"
+    body = problem(server.call("GET", "/v1/policy?month=2019-03&account=acme"), 400, "bad-request")
+    assert body["detail"] == "unknown query parameter 'account' (known: month)"
+
+
+# ---------------------------------------------------------------------------- evaluate
+
+def test_evaluate_answers_the_cli_json(server):
+    status, _, body = server.call("POST", "/v1/evaluate", {"month": "2019-03"})
+    assert status == 200
+    assert body == cli_json("evaluate", server.family, "--month", "2019-03", *DATA)
+    assert [(e["account"], e["availability_percent"], e["compensation"]) for e in body["evaluations"]] == [
+        ("acme", "99.90", "0.00"), ("globex", "99.46", "180.00"), ("initech", "93.55", "400.00")]
+
+
+def test_evaluate_only_the_accounts_asked_under_a_named_published_version(server):
+    status, _, body = server.call("POST", "/v1/evaluate", {"month": "2019-03", "accounts": ["initech"],
+                                                          "policy_version": "2019-01-01"})
+    assert status == 200
+    expected = cli_json("evaluate", server.family, "--month", "2019-03", "--account", "initech", *DATA,
+                        "--policy-file", server.family / "2019-01-01.yaml")
+    assert body == expected and [e["account"] for e in body["evaluations"]] == ["initech"]
+
+
+def test_evaluate_small_inline_data(server):
+    # 30 minutes of 100 requests with 2 failures: success 98 % < 99 %, so 30 unavailable minutes (§1.5);
+    # (1 − 30/44640) × 100 = 99.9327…% ≥ 99.5 %: the standard is met, credit 0, compensation 0.00 of 1000.00.
+    minutes = [{"account": "a", "minute": f"2019-03-12T10:{m:02d}", "requests": 100, "failures": 2} for m in range(30)]
+    billing = [{"account": "a", "month": "2019-03", "monthly_fee": "1000.00", "offset": "0.00"}]
+    status, _, body = server.call("POST", "/v1/evaluate", {"month": "2019-03", "minutes": minutes, "billing": billing,
+                                                          "incidents": [], "notices": []})
+    assert status == 200
+    (evaluation,) = body["evaluations"]
+    assert (evaluation["unavailable_minutes"], evaluation["availability_percent"], evaluation["meets_standard"],
+            evaluation["credit_percent"], evaluation["compensation"]) == (30, "99.93", True, 0, "0.00")
+
+
+def test_evaluate_errors(server, bare):
+    body = problem(server.call("POST", "/v1/evaluate", {"month": "2019-13"}), 422, "invalid-input")
+    assert body["detail"] == "month '2019-13' is not a month written YYYY-MM"
+    bad_minute = [{"account": "a", "minute": "2019-03-12T10:00:30", "requests": 1, "failures": 0}]
+    body = problem(server.call("POST", "/v1/evaluate", {"month": "2019-03", "minutes": bad_minute}), 422, "invalid-input")
+    assert "(in memory): row 1, column 'minute': '2019-03-12T10:00:30' has seconds" in body["detail"]
+    body = problem(server.call("POST", "/v1/evaluate", {"month": "2018-12"}), 404, "no-version-in-force")
+    assert body["detail"].endswith("the earliest version takes effect on 2019-01-01")
+    body = problem(server.call("POST", "/v1/evaluate", {"month": "2019-03", "policy_version": "2027-01-01"}),
+                   404, "not-found")
+    assert body["detail"] == "policy_version '2027-01-01' is not a published version (published: 2019-01-01)"
+    body = problem(server.call("POST", "/v1/evaluate", {"month": "2019-03", "term_start": "2019-03-05"}),
+                   422, "invalid-input")
+    assert body["detail"] == "term_start and term_end go together"
+    body = problem(server.call("POST", "/v1/evaluate", {"month": 201903}), 400, "bad-request")
+    assert body["detail"] == "field 'month': 201903 is not of type 'string'"
+    body = problem(server.call("POST", "/v1/evaluate", {"accounts": ["acme"]}), 400, "bad-request")
+    assert body["detail"] == "'month' is a required property"
+    body = problem(server.call("POST", "/v1/evaluate", {"month": "2019-03", "account": "acme"}), 400, "bad-request")
+    assert body["detail"].startswith("unknown field 'account' (known: month, accounts, policy_version,")
+    body = problem(server.call("POST", "/v1/evaluate", {"month": "2019-03", "accounts": "acme"}), 400, "bad-request")
+    assert body["detail"] == "field 'accounts': 'acme' is not of type 'array'"
+    body = problem(bare.call("POST", "/v1/evaluate", {"month": "2019-03"}), 409, "not-configured")
+    assert body["detail"] == "no minutes: send them inline ('minutes': [...]) or start the service with --minutes"
+
+
+def test_malformed_and_oversized_bodies(server, bare):
+    body = problem(server.call("POST", "/v1/evaluate", raw=b'{"month": '), 400, "bad-request")
+    assert body["detail"] == "the request body is not JSON: Expecting value at line 1, column 11"
+    body = problem(server.call("POST", "/v1/evaluate", raw=b""), 400, "bad-request")
+    assert body["detail"] == "the request body is empty: send a JSON object"
+    body = problem(server.call("POST", "/v1/evaluate", ["2019-03"]), 400, "bad-request")
+    assert body["detail"] == "the request body must be a JSON object"
+    body = problem(server.call("POST", "/v1/evaluate", raw=b'{"month": "\xff"}'), 400, "bad-request")
+    assert body["detail"] == "the request body is not UTF-8"
+    # The bare server takes at most 2048 bytes: 2049 are refused, whatever they hold.
+    body = problem(bare.call("POST", "/v1/evaluate", raw=b" " * 2049), 413, "too-large")
+    assert body["detail"] == "the request body is larger than 2048 bytes"
+    inline = [{"account": "a", "minute": f"2019-03-12T10:{m:02d}", "requests": 1, "failures": 0} for m in range(20)]
+    small = json.dumps({"month": "2019-03", "minutes": inline}).encode()
+    assert len(small) <= 2048  # accepted: the limit is on size, not on rows
+    assert bare.call("POST", "/v1/evaluate", raw=small)[0] == 200
+
+
+def test_unknown_routes_and_methods(server):
+    body = problem(server.call("GET", "/v1/nothing"), 404, "not-found")
+    assert body["detail"] == "no route /v1/nothing (see /openapi.json)"
+    body = problem(server.call("DELETE", "/v1/versions"), 405, "method-not-allowed")
+    assert body["detail"] == "DELETE is not allowed on /v1/versions"
+
+
+# ---------------------------------------------------------------------------- claims
+
+def test_a_claim_is_decided_recorded_once_and_read_back(server, tmp_path):
+    claim = json.loads((EXAMPLES / "claim-globex-2019-03.json").read_text())
+    status, _, decision = server.call("POST", "/v1/claims", claim)
+    assert status == 201
+    # globex, March 2019: 99.46 % < 99.5 %, tier 10 % of 1800.00 = 180.00 (within the fee paid 1650.00).
+    assert (decision["decision"], decision["compensation"], decision["window"]["opens"]) == (
+        "approved", "180.00", "2019-04-06T00:00:00+08:00")
+    cli = cli_json("claim", server.family, EXAMPLES / "claim-globex-2019-03.json", *DATA, "--ledger", tmp_path / "l.sqlite")
+    assert {k: v for k, v in decision.items() if k != "decided_at"} == {k: v for k, v in cli.items() if k != "decided_at"}
+    status, _, again = server.call("POST", "/v1/claims", claim)
+    assert (status, again["repeated"], again["decision_id"]) == (200, True, decision["decision_id"])
+    status, _, recorded = server.call("GET", f"/v1/claims/{decision['decision_id']}")
+    assert (status, recorded) == (200, {k: v for k, v in decision.items() if k != "repeated"})
+
+
+def test_claim_errors(server, bare, tmp_path):
+    incomplete = {"account": "globex", "service_month": "2019-03"}
+    body = problem(server.call("POST", "/v1/claims", incomplete), 422, "invalid-input")
+    claim_file = tmp_path / "claim.json"
+    claim_file.write_text(json.dumps(incomplete))
+    expected = cli_error("claim", server.family, claim_file, *DATA, "--ledger", tmp_path / "l.sqlite")
+    assert body["detail"] == expected.replace(str(claim_file), "claim")
+    assert "field 'filed_at'" in body["detail"]
+    body = problem(server.call("POST", "/v1/claims", ["claim"]), 400, "bad-request")
+    assert body["detail"] == "the request body must be a JSON object: the claim"
+    body = problem(server.call("GET", "/v1/claims/D-00000000000000000000"), 404, "not-found")
+    assert body["detail"] == "no decision 'D-00000000000000000000' in the ledger"
+    body = problem(server.call("GET", "/v1/claims/robert%27%29%3B%20DROP%20TABLE%20decisions"), 404, "not-found")
+    assert body["detail"].endswith("decision ids are written D- and 20 hexadecimal digits")
+    claim = json.loads((EXAMPLES / "claim-globex-2019-03.json").read_text())
+    body = problem(bare.call("POST", "/v1/claims", claim), 409, "not-configured")
+    assert body["detail"] == "claims are decided from the provider's records: start the service with --minutes"
+
+
+# ---------------------------------------------------------------------------- replay
+
+def test_replay_answers_the_cli_json(server):
+    under = DRAFT.name
+    status, _, body = server.call("POST", "/v1/replay", {"from": "2019-03", "to": "2019-03", "under": under})
+    assert status == 200
+    served_draft = body["under"]["file"]
+    assert served_draft.endswith(f"/ccc/drafts/{under}")
+    assert body == cli_json("replay", served_draft.rsplit("/drafts/", 1)[0], "--from", "2019-03", "--to", "2019-03",
+                            "--under", served_draft, *DATA)
+    assert body["totals"]["overall"]["delta"] == "250.00"  # acme: 99.90 % < 99.95 % → tier 10 % of 2500.00
+
+
+def test_replay_refuses_paths_and_unknown_drafts(server, bare, tmp_module):
+    for under in ("../2019-01-01.yaml", "/etc/passwd.yaml", "drafts/x.yaml", "..yaml", "x.txt"):
+        body = problem(server.call("POST", "/v1/replay", {"from": "2019-03", "to": "2019-03", "under": under}),
+                       400, "bad-request")
+        assert body["detail"] == (f"field 'under': {under!r} must be the file name of a draft in the policy directory's "
+                                  "drafts/ (no directory, no absolute path)")
+    outside = tmp_module / "outside.yaml"
+    outside.write_text(DRAFT.read_text())
+    family = tmp_module / "ccc"
+    (family / "drafts" / "escape.yaml").symlink_to(outside)
+    body = problem(server.call("POST", "/v1/replay", {"from": "2019-03", "to": "2019-03", "under": "escape.yaml"}),
+                   404, "not-found")
+    assert body["detail"].startswith("field 'under': no draft 'escape.yaml' in ")
+    body = problem(server.call("POST", "/v1/replay", {"from": "2019-03", "to": "2019-03", "under": "none.yaml"}),
+                   404, "not-found")
+    assert body["detail"].endswith(f"(drafts: {DRAFT.name}, escape.yaml)")
+    body = problem(server.call("POST", "/v1/replay", {"from": "2019-04", "to": "2019-03", "under": DRAFT.name}),
+                   422, "invalid-input")
+    assert body["detail"] == cli_error("replay", server.family, "--from", "2019-04", "--to", "2019-03", "--under", DRAFT,
+                                       *DATA)
+    body = problem(server.call("POST", "/v1/replay", {"from": "2019-03", "under": DRAFT.name}), 400, "bad-request")
+    assert body["detail"] == "'to' is a required property"
+    body = problem(bare.call("POST", "/v1/replay", {"from": "2019-03", "to": "2019-03", "under": DRAFT.name}),
+                   409, "not-configured")
+    assert body["detail"] == "replay reads the minutes the service was started with: start it with --minutes"
+
+
+# ---------------------------------------------------------------------------- OpenAPI
+
+def test_the_openapi_document_is_valid_and_describes_every_route(server):
+    from openapi_spec_validator import validate
+
+    status, _, document = server.call("GET", "/openapi.json")
+    assert status == 200
+    validate(document)
+    assert sorted((path, method) for path, item in document["paths"].items() for method in item) == [
+        ("/openapi.json", "get"), ("/v1/claims", "post"), ("/v1/claims/{decision_id}", "get"),
+        ("/v1/evaluate", "post"), ("/v1/health", "get"), ("/v1/policy", "get"), ("/v1/replay", "post"),
+        ("/v1/versions", "get")]
+    for path, method in (("/v1/evaluate", "post"), ("/v1/claims", "post"), ("/v1/replay", "post")):
+        assert "requestBody" in document["paths"][path][method]
+        assert {"400", "413", "422", "500"} <= set(document["paths"][path][method]["responses"])
+
+
+# ---------------------------------------------------------------------------- reload
+
+def test_a_published_version_is_served_at_the_next_request_without_restart(bare):
+    from slapolicy.publish import publish
+
+    published = publish(bare.family, amendment(bare.family))
+    status, _, body = bare.call("GET", "/v1/versions")
+    assert status == 200
+    assert [(v["version"], v["sha256"]) for v in body["versions"]] == [("2019-01-01", LOCKED_SHA),
+                                                                       ("2019-03-01", published.sha256)]
+    status, _, body = bare.call("GET", "/v1/policy?month=2019-03")
+    assert (body["policy"]["version"], body["standard"]["value"]) == ("2019-03-01", "99.95%")
+    status, _, body = bare.call("GET", "/v1/policy?month=2019-02")
+    assert body["policy"]["version"] == "2019-01-01"
+
+
+def test_a_directory_that_fails_to_load_keeps_the_versions_served(tmp_path):
+    family = family_copy(tmp_path)
+    with serving(family) as running:
+        (family / "2019-06-01.yaml").write_text("id: [unclosed\n")
+        status, _, body = running.call("GET", "/v1/versions")
+        assert [v["sha256"] for v in body["versions"]] == [LOCKED_SHA]
+        assert "2019-06-01.yaml" in body["refresh_error"]
+        (family / "2019-06-01.yaml").unlink()
+        assert wait_until(lambda: running.call("GET", "/v1/versions")[2]["refresh_error"] is None)

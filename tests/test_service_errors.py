@@ -1,0 +1,46 @@
+"""How `slapolicy serve` answers each kind of engine error (RFC 9457 problem details), in-process and fast."""
+import json
+
+import pytest
+
+pytest.importorskip("starlette")
+
+from slapolicy.errors import (ArgumentError, Diagnostic, InputError, NoVersionInForce, PolicyError,  # noqa: E402
+                              SlapolicyError, UsageError)
+from slapolicy.service import problem_of  # noqa: E402
+
+
+class FakeRequest:
+    class url:
+        path = "/v1/evaluate"
+
+
+def answer(exc):
+    response = problem_of(exc).response(FakeRequest())
+    return response.status_code, response.media_type, json.loads(response.body)
+
+
+def test_each_error_class_has_its_status_and_the_cli_message():
+    diagnostic = Diagnostic("p.yaml", 3, 5, "error", "schema", "timezone: must be a string")
+    assert answer(PolicyError([diagnostic])) == (422, "application/problem+json", {
+        "type": "urn:slapolicy:problem:policy-error", "title": "The policy is wrong", "status": 422,
+        "detail": "p.yaml:3:5: error schema timezone: must be a string", "instance": "/v1/evaluate",
+        "diagnostics": [diagnostic.as_dict()]})
+    assert answer(InputError("m.csv: row 2, column 'requests': 'x' is not a whole number"))[0::2] == (422, {
+        "type": "urn:slapolicy:problem:invalid-input", "title": "The input is wrong", "status": 422,
+        "detail": "m.csv: row 2, column 'requests': 'x' is not a whole number", "instance": "/v1/evaluate"})
+    assert answer(SlapolicyError("x"))[0] == 422
+    assert answer(NoVersionInForce("no version"))[2]["type"] == "urn:slapolicy:problem:no-version-in-force"
+    assert answer(NoVersionInForce("no version"))[0] == 404
+    assert answer(UsageError("--now needs an offset"))[0::2] == (400, {
+        "type": "urn:slapolicy:problem:bad-request", "title": "The request is malformed", "status": 400,
+        "detail": "--now needs an offset", "instance": "/v1/evaluate"})
+    assert answer(ArgumentError("accounts must be a list"))[0] == 400
+
+
+def test_a_bug_is_a_500_with_the_cli_wording_and_no_traceback(capsys, monkeypatch):
+    monkeypatch.delenv("SLAPOLICY_DEBUG", raising=False)
+    status, media_type, body = answer(ZeroDivisionError("division by zero"))
+    assert (status, media_type) == (500, "application/problem+json")
+    assert body["detail"] == "internal error, please report it: ZeroDivisionError: division by zero"
+    assert capsys.readouterr().err == ""
