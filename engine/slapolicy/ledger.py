@@ -442,7 +442,7 @@ class Ledger:
             if entry is None:
                 return None
             self._check_standing(entry.fields["account"], self.chain())
-            return json.loads(entry.fields["result_json"])
+            return entry.document("result_json")
 
     @_database_errors
     def grants(self, account: str) -> dict[str, tuple[Decimal, str]]:
