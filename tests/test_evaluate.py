@@ -57,12 +57,12 @@ def test_illegal_number_failures_alone_leave_a_minute_without_normal_traffic(tmp
 
 
 @pytest.mark.parametrize("unavailable,percent,meets,credit", [
-    (216, "99.50", True, 0),
-    (217, "99.50", False, 10),
-    (432, "99.00", False, 10),
-    (433, "99.00", False, 25),
-    (2160, "95.00", False, 25),
-    (2161, "95.00", False, 50),
+    (216, "99.50", True, 0),      # 1 − 216/43,200 = 99.5 % exactly: meets the standard
+    (217, "99.498", False, 10),   # 99.49768…%: "99.50" would contradict "standard not met"
+    (432, "99.00", False, 10),    # 99 % exactly: tier 1
+    (433, "98.998", False, 25),   # 98.99768…%: "99.00" would show tier 1's lower bound
+    (2160, "95.00", False, 25),   # 95 % exactly: tier 2
+    (2161, "94.998", False, 50),  # 94.99768…%
 ])
 def test_tier_boundaries_in_a_30_day_month(tmp_path, unavailable, percent, meets, credit):
     e = one(tmp_path, minute_rows("a", "2019-04-01T00:00", unavailable, 100, 2), "2019-04")

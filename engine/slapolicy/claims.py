@@ -18,7 +18,7 @@ import numpy as np
 
 from .calendar import FIRST_YEAR, LAST_YEAR, ServiceMonth, service_month_in
 from .evaluate import consecutive_runs
-from .data import parse_timestamp, read_document
+from .data import account_name, parse_timestamp, read_document
 from .errors import ArgumentError, InputError, SlapolicyError
 from .files import load_json
 
@@ -168,7 +168,7 @@ def parse_claim(data: dict, timezone: str, where: str = "claim") -> Claim:
     if problems:
         raise InputError(f"{where}: " + "; ".join(problems))
     digest = hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-    return Claim(data["account"].strip(), month, filed_at, data["channel"].strip(), report, tuple(windows),
+    return Claim(account_name(data["account"]), month, filed_at, data["channel"].strip(), report, tuple(windows),
                  data.get("failure_records"), terms.get("term_start"), terms.get("term_end"), data, digest)
 
 
@@ -283,39 +283,89 @@ def reconcile(policy, claim: Claim, evaluation: dict, first_minute: int, last_mi
 
 # ---------------------------------------------------------------------------- §6.1
 
+def month_index(month: str) -> int:
+    return int(month[:4]) * 12 + int(month[5:]) - 1
+
+
+def month_label(index: int) -> str:
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def first_month_of_use(account: str, billing: dict) -> tuple[str | None, str]:
+    """The account's first month of use and where it comes from: the billing's ``service_start`` when it gives
+    one, else the first billed month (said in the decision, so a short billing history is visible)."""
+    rows = [row for (a, _), row in billing.items() if a == account]
+    starts = {row.service_start for row in rows if getattr(row, "service_start", None) is not None}
+    if starts:
+        start = min(starts)
+        return f"{start.year:04d}-{start.month:02d}", f"service_start {start.isoformat()} in the billing"
+    if not rows:
+        return None, "no billing for the account"
+    return min(row.month for row in rows), "the first billed month in the billing (no service_start given)"
+
+
+def cap_window(rule: dict, first_use: int, n: int) -> tuple[int, int]:
+    """W(N), inclusive month indexes: every month of use through N while the months of use are at most
+    ``after_months_of_use``; after that the ``lookback_months`` months ending with N."""
+    if n - first_use + 1 <= rule["after_months_of_use"]:
+        return first_use, n
+    return max(first_use, n - rule["lookback_months"] + 1), n
+
+
 def aggregate_cap(policy, account: str, month: str, billing: dict, grants: dict) -> dict:
-    """Room left under §6.1 for this account and Service Month, from billing and the ledger's grants."""
+    """§6.1 for a decision on ``month``: the room, the largest grant that keeps every constraint
+    "grants for the months of W(N) ≤ fees paid in W(N)" true for every N ≥ month whose window W(N) contains
+    the month, counting every grant already recorded (``grants``: month → (amount, decision id), whatever month
+    it is for). Grants and fees are counted over the same months, so the answer does not depend on the order in
+    which claims are decided unless a cap binds; when one binds, every constraint still holds."""
     rule = policy.raw["compensation"]["aggregate_cap"]
     if rule["value"] == "none":
         return {"applies": False, "clause": rule["ref"]}
-    billed = sorted(m for (a, m) in billing if a == account)
-    if not billed:
-        return {"applies": True, "clause": rule["ref"], "fees_paid": "0.00", "already_granted": "0.00", "room": "0.00",
-                "months": [], "rule": "no billing history for the account"}
-    months_of_use = _months_between(billed[0], month) + 1
+    first, source = first_month_of_use(account, billing)
+    m = month_index(month)
+    f = month_index(first) if first is not None else m
+    if m < f:
+        raise InputError(f"billing: account {account!r} starts using the Services in {first} ({source}), after the "
+                         f"claimed Service Month {month}")
+    paid = {month_index(k): row.fee_paid for (a, k), row in billing.items() if a == account}
+    granted = {month_index(k): amount for k, (amount, _) in grants.items()}
+    constraints = []
+    # W(N) contains the month for N from the month itself until the window has moved past it.
+    for n in range(m, max(m + rule["lookback_months"], f + rule["after_months_of_use"])):
+        lo, hi = cap_window(rule, f, n)
+        if not lo <= m <= hi:
+            continue
+        fees = sum((paid.get(k, Decimal(0)) for k in range(lo, hi + 1)), Decimal(0))
+        counted = sum((granted.get(k, Decimal(0)) for k in range(lo, hi + 1) if k != m), Decimal(0))
+        constraints.append((fees - counted, n, lo, hi, fees, counted))
+    room, n, lo, hi, fees, counted = min(constraints, key=lambda c: (c[0], c[1]))
+    own_lo, own_hi = cap_window(rule, f, m)
+    own_fees = sum((paid.get(k, Decimal(0)) for k in range(own_lo, own_hi + 1)), Decimal(0))
+    own_granted = sum((granted.get(k, Decimal(0)) for k in range(own_lo, own_hi + 1) if k != m), Decimal(0))
+    months_of_use = m - f + 1
+    room = max(room, Decimal(0))
+    places = Decimal(1).scaleb(-policy.raw["compensation"]["rounding"]["places"])
+
+    def money(value: Decimal) -> str:
+        return str(value.quantize(places))
+
+    months = [month_label(k) for k in range(own_lo, own_hi + 1)]
     if months_of_use > rule["after_months_of_use"]:
-        window = [_shift(month, -k) for k in range(rule["lookback_months"], 0, -1)]
-        rule_text = (f"used more than {rule['after_months_of_use']} months: fees paid in the {rule['lookback_months']} "
-                     f"months before the damage ({window[0]} to {window[-1]})")
+        rule_text = (f"used {months_of_use} months (more than {rule['after_months_of_use']}): fees paid in the "
+                     f"{rule['lookback_months']} months ending with the damaged month ({months[0]} to {months[-1]})")
     else:
-        window = [m for m in billed if m <= month]
-        rule_text = f"used {months_of_use} month(s): all fees paid so far ({window[0]} to {window[-1]})"
-    fees = sum((billing[(account, m)].fee_paid for m in window if (account, m) in billing), Decimal(0))
-    # Compensation already granted counts if its Service Month is not older than the window, later months
-    # included: claims may be decided out of order, and the total must stay under the cap either way.
-    granted = sum((amount for m, (amount, _) in grants.items() if m >= window[0]), Decimal(0))
-    room = max(fees - granted, Decimal(0))
-    return {"applies": True, "clause": rule["ref"], "fees_paid": str(fees), "already_granted": str(granted),
-            "room": str(room), "months": window, "rule": rule_text}
-
-
-def _months_between(a: str, b: str) -> int:
-    return (int(b[:4]) - int(a[:4])) * 12 + int(b[5:]) - int(a[5:])
-
-
-def _shift(month: str, delta: int) -> str:
-    index = int(month[:4]) * 12 + int(month[5:]) - 1 + delta
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+        rule_text = f"used {months_of_use} month(s): all fees paid since the first month of use ({months[0]} to {months[-1]})"
+    return {
+        "applies": True, "clause": rule["ref"],
+        "first_month_of_use": first or month, "first_month_of_use_from": source, "months_of_use": months_of_use,
+        "months": months, "window": {"from": months[0], "to": months[-1]},
+        "fees_paid": money(own_fees), "already_granted": money(own_granted),
+        "grants_counted": {month_label(k): money(a) for k, a in sorted(granted.items()) if own_lo <= k <= own_hi and k != m},
+        "room": money(room),
+        "tightest_window": {"month": month_label(n), "from": month_label(lo), "to": month_label(hi),
+                            "fees_paid": money(fees), "granted": money(counted), "room": money(room)},
+        "rule": rule_text,
+    }
 
 
 # ---------------------------------------------------------------------------- the decision
@@ -455,9 +505,10 @@ def decide_claim(policy_dir, claim_data: dict, *, minutes, incidents=None, notic
         if decision == "approved":
             message = f"Compensation of {granted} is granted as {policy.setting('compensation', 'form')}."
             if detail["capped"]:
-                message += (f" It is capped by §6.1 at {granted} (of {detail['monthly']}): {detail['aggregate_cap']['rule']}, "
-                            f"{detail['aggregate_cap']['fees_paid']} paid, {detail['aggregate_cap']['already_granted']} "
-                            "already granted.")
+                tight = detail["aggregate_cap"]["tightest_window"]
+                message += (f" It is capped by §6.1 at {granted} (of {detail['monthly']}): the fees paid from "
+                            f"{tight['from']} to {tight['to']} are {tight['fees_paid']}, of which {tight['granted']} "
+                            "were already granted for other months of that window.")
         result = {
             "decision_id": "D-" + claim.digest[:20],
             "decision": decision,

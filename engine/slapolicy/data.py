@@ -31,6 +31,19 @@ MAX_LIST_BYTES = 64 * 1024 * 1024  # incidents / notices / claims are small docu
 DEFAULT_MAX_INPUT_BYTES = 64 * 1024 ** 3
 
 
+def account_name(raw) -> str | None:
+    """The account-name rule of every input (minutes, billing, incidents, notices, claims): the text with
+    leading and trailing whitespace removed; None when nothing is left, which every reader refuses.
+
+    The columnar readers apply the same rule with pyarrow's ``utf8_trim_whitespace``, which removes exactly
+    the characters ``str.strip`` does (a test checks every code point).
+    """
+    if raw is None:
+        return None
+    name = str(raw).strip()
+    return name or None
+
+
 def max_input_bytes() -> int:
     """The size limit of minutes and billing files: SLAPOLICY_MAX_INPUT_BYTES, or 64 GiB."""
     import os
@@ -55,6 +68,7 @@ def check_input_size(path) -> None:
 MINUTE_COLUMNS = ("account", "minute", "requests", "failures")
 OPTIONAL_MINUTE_COLUMNS = ("illegal_number_failures", "peak_qps")
 BILLING_COLUMNS = ("account", "month", "monthly_fee", "offset")
+OPTIONAL_BILLING_COLUMNS = ("service_start",)
 NOTICE_KINDS = ("maintenance", "major_event", "high_concurrency")
 
 
@@ -699,13 +713,20 @@ def read_incidents(path, policy, causes=None) -> list[Incident]:
                                          f"{', '.join(causes)}")
             continue
         window = _window(entry, policy.timezone, problems, index)
-        if window:
-            account = entry.get("account")
-            incidents.append(Incident(str(entry["id"]), *window, entry["cause"], None if account is None else str(account),
-                                      entry.get("description")))
+        if window and _event_account(entry, problems, index):
+            account = account_name(entry.get("account"))
+            incidents.append(Incident(str(entry["id"]), *window, entry["cause"], account, entry.get("description")))
     _ids(entries, problems)
     problems.raise_if_any()
     return incidents
+
+
+def _event_account(entry, problems: Problems, index: int) -> bool:
+    """An incident or notice without ``account`` concerns every account; a blank one is refused, not read as all."""
+    if "account" in entry and account_name(entry["account"]) is None:
+        problems.add(index, "account", f"{entry['account']!r} is blank; leave the key out to mean every account")
+        return False
+    return True
 
 
 def read_notices(path, timezone: str) -> list[Notice]:
@@ -725,10 +746,8 @@ def read_notices(path, timezone: str) -> list[Notice]:
             problems.add(index, "published_at", f"{entry['published_at']!r} is not an ISO 8601 timestamp")
             continue
         window = _window(entry, timezone, problems, index)
-        if window:
-            account = entry.get("account")
-            notices.append(Notice(str(entry["id"]), entry["kind"], published, *window,
-                                  None if account is None else str(account)))
+        if window and _event_account(entry, problems, index):
+            notices.append(Notice(str(entry["id"]), entry["kind"], published, *window, account_name(entry.get("account"))))
     _ids(entries, problems)
     problems.raise_if_any()
     return notices
@@ -749,6 +768,7 @@ class BillingRow:
     month: str
     monthly_fee: Decimal  # the fee consumed in the Service Month (§1.3)
     offset: Decimal  # the part paid by vouchers, coupons, deductions (§3.1(2))
+    service_start: dt.date | None = None  # the account's first day of use, when the billing gives it (§6.1)
 
     @property
     def fee_paid(self) -> Decimal:
@@ -756,9 +776,11 @@ class BillingRow:
 
 
 def read_billing(path) -> dict[tuple[str, str], BillingRow]:
-    table, line_offset, name = table_of(path, BILLING_COLUMNS)
+    table, line_offset, name = table_of(path, BILLING_COLUMNS, OPTIONAL_BILLING_COLUMNS)
     problems = Problems(name, "billing")
-    columns = {name: _strings(table, name) for name in BILLING_COLUMNS}
+    columns = {name: _strings(table, name) for name in BILLING_COLUMNS + OPTIONAL_BILLING_COLUMNS
+               if name in table.column_names}
+    starts = _service_starts(columns, problems, line_offset)
     rows: dict[tuple[str, str], BillingRow] = {}
     first_row: dict[tuple[str, str], int] = {}
     for i in range(table.num_rows):
@@ -777,7 +799,8 @@ def read_billing(path) -> dict[tuple[str, str], BillingRow]:
                                         "not a monthly fee", line)
                 continue
             values[name] = Decimal(text)
-        if account is None or str(account).strip() == "":
+        account = account_name(account)
+        if account is None:
             problems.add(row, "account", "missing value", line)
             continue
         if month is None or not _MONTH.match(str(month).strip()):
@@ -788,12 +811,42 @@ def read_billing(path) -> dict[tuple[str, str], BillingRow]:
         if values["offset"] > values["monthly_fee"]:
             problems.add(row, "offset", f"offset {values['offset']} exceeds the monthly fee {values['monthly_fee']}", line)
             continue
-        key = (str(account), str(month).strip())
+        key = (account, str(month).strip())
         if key in rows:
             problems.add(row, "month", f"account {key[0]!r} month {key[1]} also billed in row {first_row[key]}", line)
             continue
+        start = starts.get(account)
+        if start is not None and key[1] < f"{start.year:04d}-{start.month:02d}":
+            problems.add(row, "month", f"{key[1]} is billed before the account's service_start {start.isoformat()}", line)
+            continue
         first_row[key] = row
-        rows[key] = BillingRow(key[0], key[1], values["monthly_fee"], values["offset"])
+        rows[key] = BillingRow(key[0], key[1], values["monthly_fee"], values["offset"], start)
     problems.raise_if_any()
     return rows
+
+
+def _service_starts(columns: dict, problems: Problems, line_offset) -> dict:
+    """account → its service_start date (§6.1's first month of use); every row that gives one must agree."""
+    if "service_start" not in columns:
+        return {}
+    starts, first_row = {}, {}
+    for i, (raw_account, text) in enumerate(zip(columns["account"], columns["service_start"])):
+        account = account_name(raw_account)
+        text = "" if text is None else str(text).strip()
+        if account is None or not text:
+            continue
+        row, line = i + 1, _line(i + 1, line_offset)
+        try:
+            day = dt.date.fromisoformat(text) if len(text) == 10 else None
+        except ValueError:
+            day = None
+        if day is None:
+            problems.add(row, "service_start", f"{text!r} is not a date written YYYY-MM-DD", line)
+        elif account in starts and starts[account] != day:
+            problems.add(row, "service_start", f"account {account!r} starts on {day.isoformat()} here but on "
+                                               f"{starts[account].isoformat()} in row {first_row[account]}", line)
+        else:
+            starts.setdefault(account, day)
+            first_row.setdefault(account, row)
+    return starts
 

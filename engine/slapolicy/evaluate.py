@@ -39,6 +39,29 @@ def percent_text(value: Fraction, places: int, rounding: str = "half_up") -> str
     return str(exact.quantize(quantum, rounding=ROUNDING[rounding]))
 
 
+def shown_availability(policy, availability: Fraction) -> str:
+    """The availability as displayed (§2.1): rounded as the policy says, with as many more decimals as needed so
+    that the shown figure lies on the same side as the exact value of the standard and of every tier boundary.
+    217 unavailable minutes in a 30-day month are 99.4977 %: "99.498", never "99.50" beside "standard not met"."""
+    places = policy.display_decimals
+    rounding = policy.setting("availability", "display_rounding")
+
+    def sides(value: Fraction) -> tuple:
+        return (_meets_standard(policy, value),) + tuple(tier.contains(value) for tier in policy.tiers)
+
+    exact = sides(availability)
+    for extra in range(40):  # a value ≠ a threshold is told apart from it within a few more places
+        text = percent_text(availability, places + extra, rounding)
+        if sides(Fraction(Decimal(text))) == exact:
+            return text
+    return text
+
+
+def _meets_standard(policy, availability: Fraction) -> bool:
+    standard = policy.exact_standard
+    return availability >= standard if policy.standard_met_when == "at_least" else availability > standard
+
+
 def consecutive_runs(values: np.ndarray) -> list[tuple[int, int]]:
     """Sorted distinct integers (minutes) as [start, end) runs of consecutive values."""
     if len(values) == 0:
@@ -420,6 +443,7 @@ class MinutesOutcome:
     counted: int
     unavailable_minute: np.ndarray  # epoch minutes, sorted
     attributed: np.ndarray  # per unavailable minute: index into policy.minute_clauses, or -1
+    warnings: tuple = ()  # {code, clause, message, ...}: something someone should look at
 
 
 def classify_minutes(policy, service_month: ServiceMonth, account: str, rows: MonthMinutes, *, incidents=(),
@@ -476,7 +500,33 @@ def classify_minutes(policy, service_month: ServiceMonth, account: str, rows: Mo
     counted = raw_unavailable - excluded_total
     _step(trace, "unavailable_minutes", policy.ref("exclusions"),
           f"{raw_unavailable} unavailable − {excluded_total} excluded = {counted} counted against the provider")
-    return MinutesOutcome(trace, with_data, raw_unavailable, excluded_by, counted, minute_values, attributed)
+    warnings = ()
+    if len(rows.minute) == totals.with_data:  # every row is here (replay may hand only the candidate rows)
+        warnings = _provider_incidents_without_data(policy, account, incidents, rows.minute[traffic], first, last, trace)
+    return MinutesOutcome(trace, with_data, raw_unavailable, excluded_by, counted, minute_values, attributed, warnings)
+
+
+def _provider_incidents_without_data(policy, account, incidents, traffic_minutes: np.ndarray, first: int, last: int,
+                                     trace: list) -> tuple:
+    """A provider incident over minutes without normal requests: they stay available (§1.4), but monitoring may
+    have lost the very minutes that failed. One warning per incident, with the count (its window rounded
+    outward, inside the Service Month)."""
+    found = []
+    for incident in incidents:
+        if incident.cause != "provider" or (incident.account is not None and incident.account != account):
+            continue
+        lo, hi = minute_bounds(incident.start, incident.end, "outward")
+        lo, hi = max(lo, first), min(hi, last)
+        if lo >= hi:
+            continue
+        quiet = (hi - lo) - int(np.searchsorted(traffic_minutes, hi) - np.searchsorted(traffic_minutes, lo))
+        if quiet:
+            message = (f"provider incident {incident.id} covers {quiet} of its {hi - lo} minute(s) without normal "
+                       "requests in the data: they count as available (§1.4); check that monitoring did not lose them")
+            found.append({"code": "provider_incident_without_data", "clause": "§1.4", "incident": incident.id,
+                          "minutes": quiet, "message": message})
+            _step(trace, "warning", "§1.4", message)
+    return tuple(found)
 
 
 def _exclusion_steps(policy, attributed, applied_counts: dict, sources: dict, trace: list) -> dict:
@@ -516,10 +566,10 @@ def evaluate_account_month(policy, service_month: ServiceMonth, account: str, ro
     trace.extend(dict(step) for step in outcome.steps)
     total, counted = service_month.total_minutes, outcome.counted
     availability = Fraction(total - counted, total) * 100
-    places = policy.display_decimals
-    shown = percent_text(availability, places, policy.setting("availability", "display_rounding"))
+    shown = shown_availability(policy, availability)
+    exact = f"{total - counted}/{total}"
     _step(trace, "availability", policy.ref("availability", "display_decimals"),
-          f"(1 − {counted}/{total}) × 100% = {shown}% (exact {float(availability):.6f}%)")
+          f"(1 − {counted}/{total}) × 100% = {shown}% (exact {exact} = {float(availability):.6f}%)")
     result = {
         "account": account,
         "service_month": service_month.as_dict(),
@@ -529,8 +579,11 @@ def evaluate_account_month(policy, service_month: ServiceMonth, account: str, ro
         "unavailable_minutes": counted,
         "excluded_minutes": dict(outcome.excluded_by),
         "availability_percent": shown,
+        "availability_exact": exact,  # (total − counted) / total, exactly; the percentage is 100 times it
     }
     result.update(_compensation(policy, availability, billing, trace, account, service_month))
+    result["before_aggregate_cap"] = _before_aggregate_cap(policy)
+    result["warnings"] = list(outcome.warnings)
     result["trace"] = trace
     if keep_minutes:
         first = service_month.epoch_minutes(policy.timezone)[0]
@@ -585,9 +638,15 @@ def _illegal_numbers(policy, rows: MonthMinutes, totals: MonthTotals, trace: lis
     return rows.illegal
 
 
+def _before_aggregate_cap(policy) -> str:
+    """Said by every evaluation: its amount is the month's own; only a claim applies §6.1 against the grants."""
+    clause = policy.raw["compensation"]["aggregate_cap"]["ref"]
+    return (f"the compensation is before the {clause} aggregate cap, which a claim applies against the "
+            "compensation already granted (slapolicy claim)")
+
+
 def _compensation(policy, availability: Fraction, billing, trace: list, account: str, service_month) -> dict:
-    standard = policy.exact_standard
-    met = availability >= standard if policy.standard_met_when == "at_least" else availability > standard
+    met = _meets_standard(policy, availability)
     standard_ref = policy.ref("availability", "standard")
     _step(trace, "standard", standard_ref,
           f"availability {'meets' if met else 'is below'} the standard of {policy.standard}% "

@@ -238,7 +238,9 @@ def replay(policy_dir, *, minutes, start: str, end: str, under, incidents=None, 
     rows.sort(key=lambda r: (r["account"], r["month"]))
     return {"under": amended.summary() | {"file": spec_under},
             "months": [m.label for m in months], "rows_read": scan.rows_read, "scanned_by": scan.scanner,
-            "rows": rows, "totals": totals(rows, [m.label for m in months])}
+            "rows": rows, "totals": totals(rows, [m.label for m in months]),
+            "before_aggregate_cap": ("every compensation here is before the §6.1 aggregate cap, which only a claim "
+                                     "applies against the compensation already granted (slapolicy claim)")}
 
 
 def _run_processes(workers: int, spec: ReplaySpec, chunks: list) -> list:

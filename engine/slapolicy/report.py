@@ -16,8 +16,12 @@ def render_evaluation(evaluation: dict) -> str:
         f"credit {evaluation['credit_percent']}%{money}",
         f"  unavailable minutes counted: {evaluation['unavailable_minutes']} "
         f"(of {evaluation['raw_unavailable_minutes']}; excluded {excluded}); minutes with data: {evaluation['minutes_with_data']}",
-        "  why:",
     ]
+    if "before_aggregate_cap" in evaluation:
+        lines.append(f"  {evaluation['before_aggregate_cap']}")
+    for warning in evaluation.get("warnings", ()):
+        lines.append(f"  WARNING [{warning['clause']}] {warning['message']}")
+    lines.append("  why:")
     for step in evaluation["trace"]:
         lines.append(f"    [{step['clause']}] {step['detail']}")
     return "\n".join(lines)
@@ -62,6 +66,8 @@ def render_replay(result: dict) -> str:
     under = result["under"]
     lines = [f"Replay {result['months'][0]} to {result['months'][-1]} under {under['version']} ({under['file']}), "
              f"{result['rows_read']} minute rows read"]
+    if "before_aggregate_cap" in result:
+        lines.append(result["before_aggregate_cap"])
     lines.append(f"{'account':<14}{'month':<9}{'availability':>13}{'baseline':>18}{'amended':>18}{'delta':>11}  why")
     for row in result["rows"]:
         b, a = row["baseline"], row["amended"]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .data import (MINUTE_COLUMNS, OPTIONAL_MINUTE_COLUMNS, MAX_REPORTED, InputError, Problems, _format,
+from .data import (account_name, MINUTE_COLUMNS, OPTIONAL_MINUTE_COLUMNS, MAX_REPORTED, InputError, Problems, _format,
                    check_input_size, check_minute_table, column_names)
 from .evaluate import MonthMinutes, MonthTotals, _removes_illegal, unavailable_mask
 
@@ -83,7 +83,7 @@ def trimmed_names(raw_names) -> dict | None:
     names trim alike: the fast scans then step aside, and the pyarrow scan refuses or merges them row by row."""
     if None in raw_names:
         return None
-    trimmed = {name: name.strip() for name in raw_names}
+    trimmed = {name: account_name(name) or "" for name in raw_names}
     if "" in trimmed.values() or len(set(trimmed.values())) < len(trimmed):
         return None
     return trimmed

@@ -1,0 +1,94 @@
+"""One account-name rule for every input (minutes, billing, incidents, notices, claims): leading and trailing
+whitespace removed, a name that is blank after that refused (slapolicy.data.account_name)."""
+import datetime as dt
+import json
+
+import pytest
+
+from conftest import POLICIES
+from helpers import minute_rows, write_csv, write_yaml
+from slapolicy.api import evaluate
+from slapolicy.claims import decide_claim
+from slapolicy.data import account_name
+
+
+def test_the_rule():
+    assert account_name(" initech\t") == "initech"
+    assert account_name("\u3000a b\u00a0") == "a b"  # ideographic and no-break spaces; inner spaces kept
+    assert account_name("  ") is None and account_name(None) is None
+
+
+def test_the_columnar_readers_trim_exactly_the_same_characters():
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    # Every code point (but surrogates) on both sides of a name: pyarrow's utf8_trim_whitespace, used by the
+    # minutes readers, removes exactly what str.strip removes.
+    names = [f"{chr(c)}a{chr(c)}" for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    trimmed = pc.utf8_trim_whitespace(pa.array(names)).to_pylist()
+    assert [n for n, t in zip(names, trimmed) if t != account_name(n)] == []
+
+
+def test_billing_names_are_trimmed_like_minutes(tmp_path):
+    # ' initech ' in the billing is the account 'initech' of the minutes: one account, paid, no phantom.
+    minutes = write_csv(tmp_path / "minutes.csv", minute_rows("initech", "2019-03-12T10:00", 300, 100, 2))
+    billing = write_csv(tmp_path / "billing.csv", [{"account": " initech ", "month": "2019-03", "monthly_fee": "1000.00",
+                                                    "offset": "0.00"}])
+    evaluations = evaluate(POLICIES, minutes=minutes, month="2019-03", billing=billing)["evaluations"]
+    # 1 − 300/44,640 = 99.33 %: tier [99 %, 99.95 %), 10 % of 1000.00.
+    assert [(e["account"], e["availability_percent"], e["compensation"]) for e in evaluations] == \
+        [("initech", "99.33", "100.00")]
+
+
+def test_incident_and_notice_accounts_are_trimmed(tmp_path):
+    minutes = write_csv(tmp_path / "minutes.csv", list(minute_rows("a", "2019-03-08T14:00", 10, 100, 30)) +
+                        list(minute_rows("a", "2019-03-20T12:00", 20, 100, 50)))
+    incidents = write_yaml(tmp_path / "incidents.yaml", [{"id": "I-1", "start": "2019-03-08T14:00",
+                                                          "end": "2019-03-08T14:10", "cause": "customer_network",
+                                                          "account": " a"}])
+    notices = write_yaml(tmp_path / "notices.yaml", [{"id": "N-1", "kind": "maintenance", "published_at": "2019-03-01T09:00",
+                                                      "start": "2019-03-20T12:00", "end": "2019-03-20T12:20",
+                                                      "account": "a\t"}])
+    (e,) = evaluate(POLICIES, minutes=minutes, month="2019-03", incidents=incidents, notices=notices)["evaluations"]
+    assert e["excluded_minutes"] == {"5.1": 10, "5.12": 20}
+
+
+@pytest.mark.parametrize("kind,entry", [
+    ("incidents", {"id": "I-1", "start": "2019-03-01T10:00", "end": "2019-03-01T11:00", "cause": "provider"}),
+    ("notices", {"id": "N-1", "kind": "maintenance", "published_at": "2019-02-01T10:00", "start": "2019-03-01T10:00",
+                 "end": "2019-03-01T11:00"}),
+])
+def test_a_blank_account_is_refused_not_read_as_every_account(cli, tmp_path, kind, entry):
+    minutes = write_csv(tmp_path / "minutes.csv", minute_rows("a", "2019-03-01T10:00", 1, 100, 2))
+    path = write_yaml(tmp_path / f"{kind}.yaml", [dict(entry, account="  ")])
+    result = cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03", f"--{kind}", path)
+    assert result.code == 1 and result.out == ""
+    assert f"{path}: row 1, column 'account': '  ' is blank; leave the key out to mean every account" in result.err
+
+
+def test_a_claim_account_is_trimmed(tmp_path):
+    minutes = write_csv(tmp_path / "minutes.csv", minute_rows("acme", "2024-03-10T00:00", 3000, 100, 50))
+    billing = write_csv(tmp_path / "billing.csv", [{"account": "acme ", "month": "2024-03", "monthly_fee": "10.00",
+                                                    "offset": "0.00"}])
+    claim = {"account": "  acme", "service_month": "2024-03", "filed_at": "2024-04-08T10:00+08:00",
+             "channel": "work_order", "event_report": "Calls failed.", "failure_records": ["c-1"],
+             "unavailability": [{"start": "2024-03-10T00:00+08:00", "end": "2024-03-12T02:00+08:00"}]}
+    result = decide_claim(POLICIES, claim, minutes=minutes, billing=billing, ledger=tmp_path / "l.sqlite",
+                          now=dt.datetime(2024, 9, 1, tzinfo=dt.timezone.utc))
+    assert (result["account"], result["decision"], result["compensation"]) == ("acme", "approved", "5.00")
+
+
+@pytest.mark.parametrize("rows,message", [
+    ([{"service_start": "2019-3-1"}], "row 1 (line 2), column 'service_start': '2019-3-1' is not a date written YYYY-MM-DD"),
+    ([{"service_start": "2019-04-01"}], "row 1 (line 2), column 'month': 2019-03 is billed before the account's "
+                                        "service_start 2019-04-01"),
+    ([{"service_start": "2018-01-01"}, {"month": "2019-04", "service_start": "2018-02-01"}],
+     "row 2 (line 3), column 'service_start': account 'a' starts on 2018-02-01 here but on 2018-01-01 in row 1"),
+])
+def test_bad_service_start(cli, tmp_path, rows, message):
+    base = {"account": "a", "month": "2019-03", "monthly_fee": "1000.00", "offset": "0.00", "service_start": ""}
+    billing = write_csv(tmp_path / "billing.csv", [dict(base, **row) for row in rows])
+    minutes = write_csv(tmp_path / "minutes.csv", minute_rows("a", "2019-03-01T10:00", 1, 100, 2))
+    result = cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03", "--billing", billing)
+    assert result.code == 1 and result.out == ""
+    assert f"{billing}: {message}" in result.err
