@@ -1,4 +1,4 @@
-"""Evaluating a Service Month: the values SEMANTICS.md and the SLA fix, to the minute and the cent."""
+"""Evaluating a Service Month: the values the SLA and docs/readings.md fix, to the minute and the cent."""
 import pytest
 
 from conftest import DRAFT, POLICIES

@@ -1,4 +1,4 @@
-"""durable-rules and the pure-Python matcher must always agree (ENGINEERING.md)."""
+"""durable-rules and the pure-Python matcher must always agree (engine/slapolicy/rules.py says why)."""
 import uuid
 from decimal import Decimal
 

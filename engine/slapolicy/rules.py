@@ -1,6 +1,6 @@
 """The durable-rules adapter: clause conditions compiled to one ruleset per policy version.
 
-durable-rules 2.0.28 is unmaintained and has sharp edges (ENGINEERING.md). Everything
+durable-rules 2.0.28 is unmaintained and has sharp edges (listed below). Everything
 that touches it is in this module:
 
 * one ``durable.engine.Host`` per process, without the timer threads a host starts
