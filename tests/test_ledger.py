@@ -397,6 +397,9 @@ def test_a_read_only_ledger_is_audited_but_takes_no_decision(ledger, tmp_path):
         result = run_cli("audit", ledger)
         assert result.code == 0, result.err
         assert result.out.splitlines()[-1] == "3 decision(s) checked: 3 same, 0 differ, 0 unverifiable"
+        result = run_cli("claim", POLICIES, claim_files(tmp_path)[0], "--ledger", ledger, *NOW, *INPUTS)
+        assert result.code == 0, result.err  # a claim decided before is answered from the ledger: nothing to write
+        assert (result.json()["repeated"], result.json()["compensation"]) == (True, "180.00")
         assert digest(ledger) == before
     finally:
         if immutable:

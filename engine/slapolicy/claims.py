@@ -432,7 +432,7 @@ def decide_claim(policy_dir, claim_data: dict, *, minutes, incidents=None, notic
     own = not isinstance(ledger, Ledger)
     if not own or Path(ledger or default_ledger_path()).exists():
         # A claim decided before is answered from the ledger, whatever the inputs say now.
-        book = ledger if not own else Ledger(ledger or default_ledger_path())
+        book = ledger if not own else Ledger(ledger or default_ledger_path(), readonly=True)
         try:
             recorded = book.find(claim.digest)
         finally:
