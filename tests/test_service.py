@@ -339,3 +339,38 @@ def test_a_directory_that_fails_to_load_keeps_the_versions_served(tmp_path):
         assert "2019-06-01.yaml" in body["refresh_error"]
         (family / "2019-06-01.yaml").unlink()
         assert wait_until(lambda: running.call("GET", "/v1/versions")[2]["refresh_error"] is None)
+
+
+# ---------------------------------------------------------------------------- docs/service.md
+
+def curl_sessions():
+    """(command, expected lines) of every `$ curl` in docs/service.md's sh blocks."""
+    import re
+
+    text = (REPO / "docs" / "service.md").read_text()
+    sessions = []
+    for block in re.findall(r"```sh\n(.*?)```", text, flags=re.S):
+        for session in re.split(r"^\$ ", block, flags=re.M)[1:]:
+            command, _, output = session.partition("\n")
+            while command.endswith("\\"):
+                more, _, output = output.partition("\n")
+                command = command[:-1] + " " + more.strip()
+            sessions.append((command, [line for line in output.splitlines() if line]))
+    return sessions
+
+
+def test_the_curl_examples_of_docs_service_md_answer_what_they_show(tmp_path):
+    sessions = curl_sessions()
+    assert len(sessions) == 13
+    with serving("policies/ccc", "--ledger", tmp_path / "ledger.sqlite", *DATA) as running:
+        for command, expected in sessions:
+            assert command.startswith("curl -s ")
+            run = subprocess.run(command.replace("http://127.0.0.1:8000", running.url), shell=True, cwd=REPO,
+                                 capture_output=True, text=True, timeout=120)
+            assert run.returncode == 0, run.stderr
+            printed = run.stdout.splitlines()
+            assert len(printed) == len(expected) == 1, (command, run.stdout)
+            if expected[0].endswith("…"):
+                assert printed[0].startswith(expected[0][:-1]), (command, printed[0][:300])
+            else:
+                assert printed[0] == expected[0], command
