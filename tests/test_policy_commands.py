@@ -12,7 +12,7 @@ def test_validate_shipped_family_passes_with_the_unreachable_tier_warning(cli):
     assert result.code == 0, result.out + result.err
     lines = result.out.splitlines()
     assert lines == [
-        f"{PUBLISHED}:121:7: warning tier-unreachable tier 1 [99 %, 99.95 %) (§3.1) is unreachable in "
+        f"{PUBLISHED}:127:7: warning tier-unreachable tier 1 [99 %, 99.95 %) (§3.1) is unreachable in "
         "[99.5 %, 99.95 %): the gate (§2.2, §3) pays only when availability is below the standard of 99.5 % "
         "(§2.2), so there the tier matches but nothing is owed"]
     assert "2 file(s) checked: 0 error(s), 1 warning(s)" in result.err
@@ -27,8 +27,8 @@ def test_the_draft_at_99_95_has_no_unreachable_tier(cli):
 def test_examples_exercise_all_18_clauses(cli):
     result = cli("test", PUBLISHED)
     assert result.code == 0, result.out
-    assert f"{PUBLISHED}: 18 of 18 clauses exercised, 42 passed, 0 failed" in result.out
-    assert result.out.splitlines()[-1] == "42 passed, 0 failed"
+    assert f"{PUBLISHED}: 29 of 29 rules exercised (18 of 18 clauses), 68 passed, 0 failed" in result.out
+    assert result.out.splitlines()[-1] == "68 passed, 0 failed"
 
 
 def test_test_fails_on_an_example_that_gives_another_answer(cli, tmp_path):
@@ -40,9 +40,9 @@ def test_test_fails_on_an_example_that_gives_another_answer(cli, tmp_path):
     bad.write_text(text.replace("status: published", "status: draft"))
     result = cli("test", bad)
     assert result.code == 1
-    assert (f"{bad}:237:9: error example-failed FAIL clause 5.1 (§5.1) example 2: expected applies: true, "
+    assert (f"{bad}:270:9: error example-failed FAIL clause 5.1 (§5.1) example 2: expected applies: true, "
             "got false (incident.cause=provider)") in result.out
-    assert result.out.splitlines()[-1] == "41 passed, 1 failed"
+    assert result.out.splitlines()[-1] == "67 passed, 1 failed"
 
 
 def test_test_fails_when_no_example_ran(cli, tmp_path):

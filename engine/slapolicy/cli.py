@@ -103,7 +103,11 @@ def cmd_test(args) -> int:
         report = run_examples(policy)
         for failure in report.failures:
             _out(str(failure))
-        _out(f"{file}: {len(report.clauses_exercised)} of {len(policy.clauses)} clauses exercised, "
+        if args.coverage:
+            for rule in report.rules:
+                _out(rule.line())
+        _out(f"{file}: {report.rules_exercised} of {len(report.rules)} rules exercised "
+             f"({len(report.clauses_exercised)} of {len(policy.clauses)} clauses), "
              f"{report.passed} passed, {report.failed} failed")
         total.add(report)
     _out(f"{total.passed} passed, {total.failed} failed")
@@ -239,10 +243,14 @@ def build_parser() -> argparse.ArgumentParser:
                 "FILE:LINE:COL: error|warning CODE message; exits 1 if any is an error.")
     p.add_argument("paths", nargs="+", metavar="PATH", help="policy files, or a policy directory (with its drafts/)")
 
-    p = command("test", cmd_test, "run the examples written inside each clause",
-                "Run every clause's examples through the real rules backend. Fails when an example\n"
-                "gives another answer, when a clause has no example, or when nothing ran.")
+    p = command("test", cmd_test, "run the examples written inside each rule",
+                "Run every rule's examples through the engine: each disclaimer's through the rules backend,\n"
+                "the standard's, gate's, tiers', caps', claim window's and materials' through the functions\n"
+                "that evaluate months and decide claims. Fails when an example gives another answer, when\n"
+                "a clause has no example, or when nothing ran. --coverage lists every rule (like opa test\n"
+                "--coverage): its examples, and for tiers whether an example sits on each bound.")
     p.add_argument("paths", nargs="+", metavar="PATH", help="policy files, or a policy directory (with its drafts/)")
+    p.add_argument("--coverage", action="store_true", help="report coverage rule by rule")
 
     p = command("versions", cmd_versions, "list the versions of a policy family with dates and sha256")
     p.add_argument("policy_dir", metavar="POLICY_DIR")

@@ -160,7 +160,11 @@ def lint_calendar(policy) -> list[Diagnostic]:
 
 
 def lint_policy(policy) -> list[Diagnostic]:
-    return lint_tiers(policy) + lint_gate(policy) + lint_clauses(policy) + lint_dates(policy) + lint_calendar(policy)
+    from .policy_examples import untested_rules
+
+    calendar = lint_calendar(policy)
+    untested = untested_rules(policy) if not calendar else []  # the claim window's examples need the calendar
+    return lint_tiers(policy) + lint_gate(policy) + lint_clauses(policy) + lint_dates(policy) + calendar + untested
 
 
 def misnamed_versions(path: Path, severity: str = "error") -> list[Diagnostic]:

@@ -1,4 +1,4 @@
-"""``slapolicy test``: run the examples written inside each clause through the real rules backend.
+"""``slapolicy test``: run the examples written inside each rule through the engine.
 
 Like ``opa test``, a run that tests nothing fails: a clause without an example is a
 failure, and so is a file with no clauses.
@@ -6,8 +6,10 @@ failure, and so is a file with no clauses.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
 
-from .errors import Diagnostic
+from .errors import Diagnostic, SlapolicyError
 
 
 @dataclass
@@ -16,12 +18,18 @@ class ExampleReport:
     failed: int = 0
     failures: list[Diagnostic] = field(default_factory=list)
     clauses_exercised: set = field(default_factory=set)
+    rules: list = field(default_factory=list)  # RuleCoverage of every rule, disclaimers included
 
     def add(self, other: "ExampleReport") -> None:
         self.passed += other.passed
         self.failed += other.failed
         self.failures.extend(other.failures)
         self.clauses_exercised |= other.clauses_exercised
+        self.rules.extend(other.rules)
+
+    @property
+    def rules_exercised(self) -> int:
+        return sum(rule.exercised for rule in self.rules)
 
     @property
     def ok(self) -> bool:
@@ -33,10 +41,14 @@ def _show_facts(facts: dict) -> str:
 
 
 def run_examples(policy) -> ExampleReport:
+    """Run every example of the version: the disclaimers' and those of every other rule."""
     report = ExampleReport()
     doc = policy.doc
+    coverage, failures = run_rule_examples(policy)
     for clause in policy.clauses:
         where = ("disclaimers", clause.index)
+        rule = RuleCoverage(f"{clause.ref} {clause.title}", where)
+        report.rules.append(rule)
         if not clause.examples:
             report.failed += 1
             report.failures.append(doc.diagnostic(where + ("id",), "no-examples",
@@ -47,11 +59,211 @@ def run_examples(policy) -> ExampleReport:
             applies = clause.id in policy.ruleset.match(facts)
             if applies == example.applies:
                 report.passed += 1
+                rule.passed += 1
                 report.clauses_exercised.add(clause.id)
             else:
                 report.failed += 1
+                rule.failed += 1
                 report.failures.append(doc.diagnostic(
                     example.path, "example-failed",
                     f"FAIL clause {clause.id} ({clause.ref}) example {number}: expected applies: "
                     f"{str(example.applies).lower()}, got {str(applies).lower()} ({_show_facts(example.facts)})"))
+    report.rules = coverage + report.rules
+    report.passed += sum(rule.passed for rule in coverage)
+    report.failed += sum(rule.failed for rule in coverage)
+    report.failures.extend(failures)
     return report
+
+
+# ---------------------------------------------------------------------------- examples for every rule
+#
+# Disclaimers are not the only rules an amendment changes. The standard, the gate, each tier,
+# the monthly cap, §6.1, the claim window and the materials carry ``examples:`` beside their
+# settings; each example is a small case and the answer the engine must give, computed by the
+# same functions that evaluate months and decide claims.
+
+
+@dataclass
+class RuleCoverage:
+    """One rule of a version, its examples' results, and (for tiers) which bounds an example sits on."""
+
+    rule: str  # e.g. "§3.1 tier 1 ≥ 99% and < 99.95%"
+    path: tuple
+    passed: int = 0
+    failed: int = 0
+    bounds: dict = field(default_factory=dict)  # bound text -> tested (tiers only)
+
+    @property
+    def exercised(self) -> bool:
+        return self.passed + self.failed > 0
+
+    def line(self) -> str:
+        state = "exercised" if self.exercised else "NOT EXERCISED"
+        if self.failed:
+            state = f"{self.failed} FAILED"
+        bounds = "; ".join(f"bound {b} {'tested' if ok else 'UNTESTED'}" for b, ok in self.bounds.items())
+        return f"  {self.rule:<52} {self.passed + self.failed:>2} example(s)  {state}" + (f"  ({bounds})" if bounds else "")
+
+
+def _pct(text):
+    from .policy import percent
+
+    return Fraction(percent(str(text)))
+
+
+def _money(text) -> Decimal:
+    return Decimal(str(text))
+
+
+def _compensation_of(policy, example: dict, billing=None) -> dict:
+    from .evaluate import _compensation
+
+    return _compensation(policy, _pct(example["availability"]), billing, [], "example", None)
+
+
+def _billing_row(example: dict):
+    from .data import BillingRow
+
+    return BillingRow("example", "example", _money(example["monthly_fee"]), _money(example.get("offset", "0")))
+
+
+def _check_standard(policy, example):
+    return str(_compensation_of(policy, example)["meets_standard"]).lower(), str(example["meets"]).lower()
+
+
+def _check_credit(policy, example):
+    credit = _compensation_of(policy, example)["credit_percent"]
+    return f"{credit}%", f"{percent_text(example['credit'])}%"
+
+
+def _check_monthly_cap(policy, example):
+    return _compensation_of(policy, example, _billing_row(example))["compensation"], str(example["compensation"])
+
+
+def _check_aggregate_cap(policy, example):
+    from .claims import _shift, aggregate_cap
+    from .data import BillingRow
+
+    month, first = example["month"], example["billed_from"]
+    billing, m = {}, first
+    while m <= month:
+        billing[("example", m)] = BillingRow("example", m, _money(example["fee_paid_each_month"]), Decimal(0))
+        m = _shift(m, 1)
+    grants = {m: (_money(amount), None) for m, amount in (example.get("granted") or {}).items()}
+    cap = aggregate_cap(policy, "example", month, billing, grants)
+    return cap.get("room", "no cap"), str(example["room"])
+
+
+def _check_window(side):
+    def check(policy, example):
+        from .calendar import calendar_month
+        from .claims import business_calendar, claim_window
+
+        window = claim_window(policy, calendar_month(example["service_month"]), business_calendar(policy))
+        return getattr(window, side).isoformat(), str(example[side])
+    return check
+
+
+def _check_material(item):
+    def check(policy, example):
+        from types import SimpleNamespace
+
+        from .claims import material_reasons
+
+        claim = example.get("claim") or {}
+        given = SimpleNamespace(event_report=claim.get("event_report"), unavailability=tuple(claim.get("unavailability") or ()),
+                                failure_records=claim.get("failure_records"))
+        missing = any(r["clause"] == item["ref"] for r in material_reasons(policy, given))
+        return str(missing).lower(), str(example["missing"]).lower()
+    return check
+
+
+def percent_text(text) -> str:
+    return str(text).rstrip("%").strip()
+
+
+def _rules(policy) -> list[tuple[str, tuple, list, object, set]]:
+    """(name, path, examples, check, keys an example needs) for every rule other than the disclaimers."""
+    raw = policy.raw
+    comp, claims = raw["compensation"], raw["claims"]
+    rules = [(f"{raw['availability']['standard']['ref']} standard", ("availability", "standard"),
+              raw["availability"]["standard"].get("examples", []), _check_standard, {"availability", "meets"}),
+             (f"{comp['gate']['ref']} gate", ("compensation", "gate"), comp["gate"].get("examples", []), _check_credit,
+              {"availability", "credit"})]
+    for tier, entry in zip(policy.tiers, comp["tiers"]):
+        rules.append((f"{tier.ref} tier {tier.index + 1} {tier.describe()}", ("compensation", "tiers", tier.index),
+                      entry.get("examples", []), _check_credit, {"availability", "credit"}))
+    rules += [(f"{comp['monthly_cap']['ref']} monthly cap", ("compensation", "monthly_cap"),
+               comp["monthly_cap"].get("examples", []), _check_monthly_cap, {"availability", "monthly_fee", "compensation"}),
+              (f"{comp['aggregate_cap']['ref']} aggregate cap", ("compensation", "aggregate_cap"),
+               comp["aggregate_cap"].get("examples", []), _check_aggregate_cap,
+               {"month", "billed_from", "fee_paid_each_month", "room"}),
+              (f"{claims['window_opens']['ref']} claim window opens", ("claims", "window_opens"),
+               claims["window_opens"].get("examples", []), _check_window("opens"), {"service_month", "opens"}),
+              (f"{claims['window_closes']['ref']} claim window closes", ("claims", "window_closes"),
+               claims["window_closes"].get("examples", []), _check_window("closes"), {"service_month", "closes"})]
+    for i, item in enumerate(claims["required_materials"]):
+        rules.append((f"{item['ref']} material {item['id']}", ("claims", "required_materials", i),
+                      item.get("examples", []), _check_material(item), {"missing"}))
+    return rules
+
+
+def _availability_examples(policy) -> set:
+    """Every availability an example anywhere in the version is written at (for boundary coverage)."""
+    found = set()
+    for _, _, examples, _, needs in _rules(policy):
+        if "availability" in needs:
+            for example in examples:
+                try:
+                    found.add(_pct(example["availability"]))
+                except (KeyError, ArithmeticError, ValueError):
+                    continue
+    return found
+
+
+def run_rule_examples(policy) -> tuple[list[RuleCoverage], list[Diagnostic]]:
+    """Run the examples of every rule that is not a disclaimer: (coverage rule by rule, failures)."""
+    doc, coverage, failures = policy.doc, [], []
+    tested = _availability_examples(policy)
+    for name, path, examples, check, needs in _rules(policy):
+        rule = RuleCoverage(name, path)
+        for number, example in enumerate(examples, start=1):
+            where = path + ("examples", number - 1)
+            missing = sorted(needs - set(example))
+            if missing:
+                rule.failed += 1
+                failures.append(doc.diagnostic(where, "example-failed", f"FAIL {name} example {number}: needs "
+                                               f"{', '.join(missing)} (has {', '.join(map(str, example)) or 'nothing'})"))
+                continue
+            try:
+                got, expected = check(policy, example)
+            except (ArithmeticError, ValueError, KeyError, TypeError, SlapolicyError) as exc:
+                got, expected = f"an error ({exc})", "an answer"
+            if got == expected:
+                rule.passed += 1
+            else:
+                rule.failed += 1
+                failures.append(doc.diagnostic(where, "example-failed",
+                                               f"FAIL {name} example {number}: expected {expected}, got {got}"))
+        if path[:2] == ("compensation", "tiers"):
+            tier = policy.tiers[path[2]]
+            for bound in (tier.lower, tier.upper):
+                if bound is not None:
+                    rule.bounds[f"{bound}%"] = Fraction(bound) in tested
+        coverage.append(rule)
+    return coverage, failures
+
+
+def untested_rules(policy) -> list[Diagnostic]:
+    """A warning for each rule (not a disclaimer) no example exercises, and each tier bound no example sits on."""
+    found = []
+    for rule in run_rule_examples(policy)[0]:
+        if not rule.exercised:
+            found.append(policy.doc.diagnostic(rule.path, "untested-rule",
+                                               f"no example exercises {rule.rule}: `slapolicy test` cannot check it",
+                                               severity="warning"))
+        for bound, ok in rule.bounds.items():
+            if rule.exercised and not ok:
+                found.append(policy.doc.diagnostic(rule.path, "untested-bound",
+                                                   f"no example sits on the bound {bound} of {rule.rule}", severity="warning"))
+    return found

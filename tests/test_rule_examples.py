@@ -1,0 +1,85 @@
+"""Examples for every rule, not only disclaimers: the standard and gate, each tier and its bounds, the
+monthly cap, §6.1, the claim window, the materials (docs/policy-format.md, "Examples for every rule")."""
+import re
+
+from conftest import PUBLISHED
+from helpers import draft_variant
+
+STANDARD = 'value: "99.5%"\n    met_when: at_least'
+
+
+def test_the_shipped_policy_exercises_every_rule_and_every_tier_bound(cli):
+    result = cli("test", "--coverage", PUBLISHED)
+    assert result.code == 0, result.out
+    rules = [line for line in result.out.splitlines() if line.startswith("  §")]
+    assert len(rules) == 29 and not [line for line in rules if "NOT EXERCISED" in line or "UNTESTED" in line]
+    assert [re.sub(r"\s+", " ", line.strip()) for line in rules[:11]] == [
+        "§2.2 standard 2 example(s) exercised",
+        "§2.2, §3 gate 2 example(s) exercised",
+        "§3.1 tier 1 ≥ 99% and < 99.95% 4 example(s) exercised (bound 99% tested; bound 99.95% tested)",
+        "§3.1 tier 2 ≥ 95% and < 99% 3 example(s) exercised (bound 95% tested; bound 99% tested)",
+        "§3.1 tier 3 < 95% 2 example(s) exercised (bound 95% tested)",
+        "§3.1(2) monthly cap 2 example(s) exercised",
+        "§6.1 aggregate cap 3 example(s) exercised",
+        "§3.2(1) claim window opens 2 example(s) exercised",
+        "§3.2(2) claim window closes 1 example(s) exercised",
+        "§3.3(1) material event_report 2 example(s) exercised",
+        "§3.3(2) material failure_records 3 example(s) exercised"]
+
+
+def test_an_amended_standard_fails_the_examples_written_for_the_old_one(cli, tmp_path):
+    # Before, a new standard reported the same "18 of 18 clauses exercised" as the original.
+    draft = draft_variant(tmp_path, STANDARD, 'value: "99.9%"\n    met_when: at_least')
+    result = cli("test", draft)
+    assert result.code == 1
+    # 99.5 % no longer meets 99.9 %; at 99.7 % the gate now opens tier 1: 10 %, not 0 %.
+    assert "error example-failed FAIL §2.2 standard example 1: expected true, got false" in result.out
+    assert "error example-failed FAIL §2.2, §3 gate example 1: expected 0%, got 10%" in result.out
+
+
+def test_a_changed_tier_credit_fails_its_examples_at_the_line_of_the_example(cli, tmp_path):
+    draft = draft_variant(tmp_path, '{at_least: "95%", below: "99%", credit: "25%"', '{at_least: "95%", below: "99%", credit: "30%"')
+    result = cli("test", draft)
+    assert result.code == 1
+    lines = draft.read_text().splitlines()
+    line = next(i for i, text in enumerate(lines, 1) if '{availability: "95%", credit: "25%"}' in text)
+    col = lines[line - 1].index("{availability") + 1
+    assert (f"{draft}:{line}:{col}: error example-failed FAIL §3.1 tier 2 ≥ 95% and < 99% example 1: "
+            "expected 25%, got 30%") in result.out.splitlines()
+
+
+def test_each_kind_of_rule_example_fails_when_its_answer_is_wrong(cli, tmp_path):
+    edits = [('monthly_fee: "100.00", offset: "80.00", compensation: "20.00"',
+              'monthly_fee: "100.00", offset: "80.00", compensation: "50.00"', "§3.1(2) monthly cap example 1: expected 50.00, got 20.00"),
+             ('granted: {"2019-02": "25.00"}, room: "5.00"', 'granted: {"2019-02": "25.00"}, room: "30.00"',
+              "§6.1 aggregate cap example 1: expected 30.00, got 5.00"),
+             ('opens: "2019-04-06T00:00:00+08:00"', 'opens: "2019-04-05T00:00:00+08:00"',
+              "§3.2(1) claim window opens example 1: expected 2019-04-05T00:00:00+08:00, got 2019-04-06T00:00:00+08:00"),
+             ('{claim: {event_report: " "}, missing: true}', '{claim: {event_report: " "}, missing: false}',
+              "§3.3(1) material event_report example 2: expected false, got true")]
+    for old, new, message in edits:
+        draft = draft_variant(tmp_path, old, new)
+        result = cli("test", draft)
+        assert result.code == 1 and f"FAIL {message}" in result.out, (message, result.out)
+
+
+def test_validate_warns_for_a_rule_and_a_bound_no_example_exercises(cli, tmp_path):
+    # A new tier between 99.95 % and 100 % with no example; the standard's examples removed.
+    draft = draft_variant(tmp_path, '  tiers:\n', '  tiers:\n    - {at_least: "99.95%", credit: "5%", ref: "§3.1"}\n')
+    text = draft.read_text()
+    text = text.replace('    examples:\n      - {availability: "99.5%", meets: true}\n      - {availability: "99.49%", meets: false}\n', "")
+    draft.write_text(text)
+    result = cli("validate", draft)
+    assert result.code == 0  # warnings only
+    warnings = [line.split(" ", 3)[2:] for line in result.out.splitlines() if " untested-" in line]
+    assert warnings == [
+        ["untested-rule", "no example exercises §2.2 standard: `slapolicy test` cannot check it"],
+        ["untested-rule", "no example exercises §3.1 tier 1 ≥ 99.95%: `slapolicy test` cannot check it"]]
+    assert f"{draft}: 28 of 30 rules exercised (18 of 18 clauses), " in cli("test", draft).out
+
+
+def test_an_example_missing_what_it_needs_says_what_is_missing(cli, tmp_path):
+    draft = draft_variant(tmp_path, '{availability: "99.5%", meets: true}', '{availability: "99.5%", met: true}')
+    result = cli("test", draft)
+    assert result.code == 1
+    assert "FAIL §2.2 standard example 1: needs meets (has availability, met)" in result.out
