@@ -21,8 +21,14 @@ def family_copy(tmp_path):
 
 def amendment(family):
     path = draft_variant(family, 'effective_from: "2019-01-01"', 'effective_from: "2019-03-01"', "2019-03-01.yaml")
-    path.write_text(path.read_text().replace('version: "2019-01-01"', 'version: "2019-03-01"')
-                    .replace('value: "99.5%"', 'value: "99.95%"', 1))
+    text = (path.read_text().replace('version: "2019-01-01"', 'version: "2019-03-01"')
+            .replace('value: "99.5%"', 'value: "99.95%"', 1))
+    # The standard's and the gate's examples move with it: publish runs them.
+    for before, after in (('{availability: "99.5%", meets: true}', '{availability: "99.95%", meets: true}'),
+                          ('{availability: "99.49%", meets: false}', '{availability: "99.94%", meets: false}'),
+                          ('{availability: "99.7%", credit: "0%"}', '{availability: "99.96%", credit: "0%"}')):
+        text = text.replace(before, after)
+    path.write_text(text)
     return path
 
 
