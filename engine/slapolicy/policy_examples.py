@@ -141,14 +141,16 @@ def _check_monthly_cap(policy, example):
 
 
 def _check_aggregate_cap(policy, example):
-    from .claims import _shift, aggregate_cap
+    from .claims import aggregate_cap, month_index, month_label
     from .data import BillingRow
 
-    month, first = example["month"], example["billed_from"]
-    billing, m = {}, first
-    while m <= month:
-        billing[("example", m)] = BillingRow("example", m, _money(example["fee_paid_each_month"]), Decimal(0))
-        m = _shift(m, 1)
+    # Every month from billed_from to billed_to (default: the month) is billed at fee_paid_each_month;
+    # §6.1 also weighs the windows after the month, so an example bills them when it wants them counted.
+    month, first, last = example["month"], example["billed_from"], example.get("billed_to", example["month"])
+    billing = {}
+    for index in range(month_index(first), month_index(last) + 1):
+        label = month_label(index)
+        billing[("example", label)] = BillingRow("example", label, _money(example["fee_paid_each_month"]), Decimal(0))
     grants = {m: (_money(amount), None) for m, amount in (example.get("granted") or {}).items()}
     cap = aggregate_cap(policy, "example", month, billing, grants)
     return cap.get("room", "no cap"), str(example["room"])
