@@ -165,3 +165,44 @@ def test_local_times_skipped_or_repeated_by_a_clock_change_need_an_offset(cli, t
     good = write_csv(tmp_path / "good.csv", [rows[0], rows[2], dict(GOOD, minute="2024-03-31T03:01", failures="2")])
     (e,) = cli("evaluate", POLICIES, "--minutes", good, "--month", "2024-03", "--policy-file", berlin).json()["evaluations"]
     assert (e["minutes_with_data"], e["unavailable_minutes"]) == (3, 1)
+
+
+@pytest.mark.parametrize("line,message", [
+    ('{"account": {"x": 1}, "month": "2019-03", "monthly_fee": "1", "offset": "0"}',
+     "column 'account' holds struct<x: int64> values, not text or numbers"),
+    ('{"account": "a", "month": [2019, 3], "monthly_fee": "1", "offset": "0"}',
+     "column 'month' holds list<item: int64> values, not text or numbers"),
+])
+def test_billing_json_lines_with_objects_or_lists(cli, tmp_path, line, message):
+    billing = tmp_path / "billing.jsonl"
+    billing.write_text(line + "\n")
+    result = evaluate_cli(cli, tmp_path, billing=billing)
+    assert result.code == 1, result.err
+    assert result.err == f"slapolicy: {billing}: {message}\n"
+    assert result.out == ""
+
+
+@pytest.mark.parametrize("month", ["2019-00", "2019-13", "0001-12", "9999-01"])
+def test_billing_months_that_cannot_be(cli, tmp_path, month):
+    billing = write_csv(tmp_path / "billing.csv", [{"account": "a", "month": month, "monthly_fee": "1.00", "offset": "0.00"}])
+    result = evaluate_cli(cli, tmp_path, billing=billing)
+    if month in ("2019-00", "2019-13"):
+        assert result.code == 1
+        assert f"{billing}: row 1 (line 2), column 'month': '{month}' is not a month written YYYY-MM" in result.err
+    else:  # a month no evaluation can ask for: never matched, harmless
+        assert result.code == 0, result.err
+        assert result.json()["evaluations"][0]["compensation"] is None
+
+
+@pytest.mark.parametrize("fee,offset,message", [
+    ("-5", "0", "'-5' is not an amount of money"),
+    ("1e3", "0", "'1e3' is not an amount of money"),
+    ("NaN", "0", "missing value (empty, or NaN, NA or null): an amount of money is needed"),
+    ("", "0", "missing value (empty, or NaN, NA or null): an amount of money is needed"),
+    ("1000000000000000", "0", "'1000000000000000' has more than 15 digits before the point"),
+])
+def test_fees_that_are_not_money(cli, tmp_path, fee, offset, message):
+    billing = write_csv(tmp_path / "billing.csv", [{"account": "a", "month": "2019-03", "monthly_fee": fee, "offset": offset}])
+    result = evaluate_cli(cli, tmp_path, billing=billing)
+    assert result.code == 1
+    assert f"{billing}: row 1 (line 2), column 'monthly_fee': {message}" in result.err

@@ -535,3 +535,11 @@ def test_the_api_refuses_month_9999_12(tmp_path):
     minutes.write_text(MINUTES)
     with pytest.raises(InputError, match="^month 9999-12 is outside the years 0002 to 9998 that slapolicy can evaluate$"):
         evaluate(POLICIES, minutes=minutes, month="9999-12")
+
+
+def test_replay_up_to_the_last_supported_month(minutes):
+    # 9998-11 and 9998-12: no minute of the file lies in them and no account is billed, so no row; the months
+    # are walked without asking for 9999-01.
+    result = run_cli("replay", POLICIES, "--minutes", minutes, "--from", "9998-11", "--to", "9998-12", "--under", PUBLISHED)
+    assert result.code == 0, result.err
+    assert result.json()["rows"] == []

@@ -208,6 +208,15 @@ def _strings(table, name: str) -> np.ndarray:
     return column.to_numpy(zero_copy_only=False)
 
 
+def _refuse_nested(table, name: str, path) -> None:
+    """A column of objects, lists or maps (JSON Lines, Parquet) holds no text or number to read."""
+    import pyarrow as pa
+
+    kind = table.schema.field(name).type
+    if pa.types.is_nested(kind):
+        raise InputError(f"{path}: column '{name}' holds {kind} values, not text or numbers")
+
+
 def _line(row: int, line_offset: int | None) -> int | None:
     return None if line_offset is None else row + line_offset
 
@@ -778,6 +787,9 @@ class BillingRow:
 def read_billing(path) -> dict[tuple[str, str], BillingRow]:
     table, line_offset, name = table_of(path, BILLING_COLUMNS, OPTIONAL_BILLING_COLUMNS)
     problems = Problems(name, "billing")
+    for column in BILLING_COLUMNS + OPTIONAL_BILLING_COLUMNS:
+        if column in table.column_names:
+            _refuse_nested(table, column, name)
     columns = {name: _strings(table, name) for name in BILLING_COLUMNS + OPTIONAL_BILLING_COLUMNS
                if name in table.column_names}
     starts = _service_starts(columns, problems, line_offset)
@@ -790,7 +802,10 @@ def read_billing(path) -> dict[tuple[str, str], BillingRow]:
         values = {}
         for name in ("monthly_fee", "offset"):
             text = columns[name][i]
-            text = "" if text is None else str(text).strip()
+            if text is None:  # an empty cell, or one the CSV reader takes for missing (NaN, NA, null)
+                problems.add(row, name, "missing value (empty, or NaN, NA or null): an amount of money is needed", line)
+                continue
+            text = str(text).strip()
             if not _MONEY.match(text):
                 problems.add(row, name, f"{text!r} is not an amount of money (a decimal like 1000.00)", line)
                 continue

@@ -54,11 +54,11 @@ def month_range(start: str, end: str) -> list:
     first, last = calendar_month(start), calendar_month(end)
     if last.start < first.start:
         raise SlapolicyError(f"--to {end} is before --from {start}")
-    months, current = [], first
-    while current.start <= last.start:
-        months.append(current)
+    months, current = [first], first
+    while current.start < last.start:  # never asks for the month after the last (9998-12 has none we evaluate)
         following = current.end + dt.timedelta(days=1)
         current = calendar_month(f"{following.year:04d}-{following.month:02d}")
+        months.append(current)
     return months
 
 
