@@ -203,6 +203,11 @@ def test_malformed_and_oversized_bodies(server, bare):
     assert body["detail"] == "the request body is empty: send a JSON object"
     body = problem(server.call("POST", "/v1/evaluate", ["2019-03"]), 400, "bad-request")
     assert body["detail"] == "the request body must be a JSON object"
+    body = problem(server.call("POST", "/v1/evaluate", raw=b'{"month": "2019-03", "month": "2019-04"}'), 400, "bad-request")
+    assert body["detail"] == "the request body gives the key 'month' twice in one object"
+    body = problem(server.call("POST", "/v1/evaluate", raw=b'{"month": "2019-03", "minutes": [{"requests": NaN}]}'),
+                   400, "bad-request")
+    assert body["detail"] == "the request body holds NaN, which is not JSON"
     body = problem(server.call("POST", "/v1/evaluate", raw=b'{"month": "\xff"}'), 400, "bad-request")
     assert body["detail"] == "the request body is not UTF-8"
     # The bare server takes at most 2048 bytes: 2049 are refused, whatever they hold.

@@ -44,3 +44,13 @@ def test_a_bug_is_a_500_with_the_cli_wording_and_no_traceback(capsys, monkeypatc
     assert (status, media_type) == (500, "application/problem+json")
     assert body["detail"] == "internal error, please report it: ZeroDivisionError: division by zero"
     assert capsys.readouterr().err == ""
+
+
+def test_serve_usage_errors_exit_2_before_anything_starts():
+    from conftest import POLICIES, run_cli
+
+    result = run_cli("serve", POLICIES, "--port", "70000")
+    assert (result.code, result.out, result.err) == (
+        2, "", "slapolicy serve: --port 70000 is not a port (0 to 65535; 0 picks a free one)\n")
+    result = run_cli("serve", POLICIES, "--max-body", "0")
+    assert (result.code, result.out, result.err) == (2, "", "slapolicy serve: --max-body 0 must be at least 1 byte\n")

@@ -145,6 +145,12 @@ def cmd_audit(args) -> int:
 
 
 def cmd_serve(args) -> int:
+    from .errors import UsageError
+
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port {args.port} is not a port (0 to 65535; 0 picks a free one)")
+    if args.max_body < 1:
+        raise UsageError(f"--max-body {args.max_body} must be at least 1 byte")
     try:
         from .service import Sources, serve
     except ImportError as exc:

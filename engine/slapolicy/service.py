@@ -120,11 +120,25 @@ async def read_json(request: Request, max_bytes: int) -> object:
     if not raw.strip():
         raise bad_request("the request body is empty: send a JSON object")
     try:
-        return json.loads(raw)
+        return json.loads(raw, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
     except UnicodeDecodeError:
         raise bad_request("the request body is not UTF-8") from None
     except json.JSONDecodeError as exc:
         raise bad_request(f"the request body is not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+
+
+def _unique_keys(pairs: list) -> dict:
+    """A key given twice would be read as its last value by Python's json: refuse it, as the engine's readers do."""
+    seen = {}
+    for key, value in pairs:
+        if key in seen:
+            raise bad_request(f"the request body gives the key {key!r} twice in one object")
+        seen[key] = value
+    return seen
+
+
+def _no_constant(name: str):
+    raise bad_request(f"the request body holds {name}, which is not JSON")
 
 
 def check_body(body: object, schema_name: str) -> dict:
@@ -366,8 +380,6 @@ def serve(policy_dir: str, *, host: str = "127.0.0.1", port: int = 8000, ledger:
                        ("--notices", sources.notices), ("--billing", sources.billing)):
         if path is not None and not Path(path).exists():
             raise SlapolicyError(f"{flag} {path}: no such file or directory")
-    if max_body < 1:
-        raise SlapolicyError("--max-body must be at least 1 byte")
     engine = Engine(policy_dir, ledger=ledger)
     app = create_app(engine, sources, max_body)
     sock = _listen(host, port)
