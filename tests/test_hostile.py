@@ -513,6 +513,15 @@ def test_in_force_of_a_month_that_does_not_exist(engine):
      "workers must be a whole number (int), not str"),
     (lambda e, m: e.replay(minutes=m, start="2019-03", end="2019-03", under=PUBLISHED, workers=0),
      "workers must be at least 1, not 0"),
+    (lambda e, m: e.replay(minutes=m, start="2019-03", end="2019-03", under=PUBLISHED, dask=8786),
+     "dask must be the scheduler's address as a string (tcp://host:8786), not int"),
+    (lambda e, m: e.replay(minutes=m, start="2019-03", end="2019-03", under=None), "under must be a path (str or os.PathLike), not NoneType"),
+    (lambda e, m: e.evaluate(minutes=m, month="2019-03", policy_file=5), "policy_file must be a path (str or os.PathLike), not int"),
+    (lambda e, m: __import__("slapolicy").Engine(None), "policy_dir must be a path (str or os.PathLike), not NoneType"),
+    (lambda e, m: __import__("slapolicy").Engine(POLICIES, ledger=5), "ledger must be a path (str or os.PathLike), not int"),
+    (lambda e, m: __import__("slapolicy").PolicyDirectory(""), "policy_dir must be a path (str or os.PathLike), not str (an empty string)"),
+    (lambda e, m: __import__("slapolicy").load_policy(None), "the policy file must be a path (str or os.PathLike), not NoneType"),
+    (lambda e, m: __import__("slapolicy").service_months("2019-03-01", "2019-04-01"), "term_start must be a datetime.date, not str"),
 ])
 def test_api_calls_with_wrong_types_raise_argument_error(engine, tmp_path, call, message):
     from slapolicy.errors import ArgumentError, SlapolicyError

@@ -5,6 +5,7 @@ import datetime as dt
 
 from .calendar import service_month_in
 from .errors import ArgumentError
+from .files import path_argument
 from .data import read_billing, read_incidents, read_minutes, read_notices
 from .evaluate import evaluate_month, version_reason
 from .plugins import check_facts_supplied, get_manager
@@ -42,7 +43,7 @@ def evaluate(policy_dir, *, minutes, month: str, incidents=None, notices=None, b
     service_month = service_month_in(month, term_start, term_end)
     in_force = family.in_force(service_month.start)
     if policy_file is not None:
-        policy = load_policy(policy_file)
+        policy = load_policy(path_argument(policy_file, "policy_file"))
         reason = version_reason(policy, service_month, forced=True, in_force=in_force)
     else:
         policy, reason = in_force, version_reason(in_force, service_month)

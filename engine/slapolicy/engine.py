@@ -21,6 +21,7 @@ import threading
 from pathlib import Path
 
 from .errors import SlapolicyError
+from .files import path_argument
 from .policy import PolicyDirectory, directory_signature
 from .versions_lock import family_lock
 
@@ -31,8 +32,8 @@ class Engine:
         from .rules import check_backend
 
         check_backend()  # on Python 3.13+, a durable-rules built without its flag is named here, in one line
-        self.policy_dir = Path(policy_dir)
-        self.ledger_path = Path(ledger) if ledger else None
+        self.policy_dir = path_argument(policy_dir, "policy_dir")
+        self.ledger_path = path_argument(ledger, "ledger") if ledger is not None else None
         self.manager = manager or get_manager()
         self._lock = threading.Lock()
         self._refresh_lock = threading.Lock()

@@ -123,3 +123,16 @@ def load_json(text: str, path, **options):
         raise InputError(f"{path}: not valid JSON: {exc}") from None
     except RecursionError:
         raise InputError(f"{path}: nested too deeply") from None
+
+
+def path_argument(value, name: str):
+    """An API argument that names a file or directory, as a Path; anything else is an ArgumentError
+    (``Path(None)`` would raise a bare TypeError, and ``str(5)`` would look for a file called '5')."""
+    from pathlib import Path
+
+    from .errors import ArgumentError
+
+    if isinstance(value, (str, os.PathLike)) and str(value).strip():
+        return Path(value)
+    raise ArgumentError(f"{name} must be a path (str or os.PathLike), not {type(value).__name__}"
+                        + (" (an empty string)" if isinstance(value, str) else ""))

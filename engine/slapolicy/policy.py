@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .conditions import Condition, FactDecl, parse_condition
 from .errors import ArgumentError, Diagnostic, InputError, NoVersionInForce, PolicyError
-from .files import FileProblem, load_json, read_limited
+from .files import FileProblem, load_json, path_argument, read_limited
 from .yamlsource import MAX_POLICY_BYTES, YamlDocument, load_yaml
 
 LOCK_FILE = "versions.lock"
@@ -440,7 +440,7 @@ def read_policy(path: str | os.PathLike) -> tuple[Policy | None, list[Diagnostic
     """Load and check one policy file: (the policy or None, every diagnostic: schema, model, lint)."""
     from .lint import lint_policy
 
-    path = str(path)
+    path = str(path_argument(path, "the policy file"))
     try:
         raw = read_limited(path, "policy file", MAX_POLICY_BYTES)
     except FileProblem as exc:
@@ -512,7 +512,7 @@ class PolicyDirectory:
     """A family of published versions (``policies/<family>/*.yaml``) and its lock of sha256s."""
 
     def __init__(self, path: str | os.PathLike):
-        self.path = Path(path)
+        self.path = path_argument(path, "policy_dir")
         if not self.path.is_dir():
             what = "a file, not a policy directory (give the directory that holds it)" if self.path.exists() \
                 else "no such policy directory"

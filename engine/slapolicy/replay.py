@@ -19,6 +19,7 @@ from fractions import Fraction
 from .calendar import calendar_month
 from .evaluate import consecutive_runs
 from .errors import ArgumentError, SlapolicyError
+from .files import path_argument
 from .plugins import check_facts_supplied, get_manager
 
 CHUNK = 32  # account-months per task
@@ -205,11 +206,13 @@ def replay(policy_dir, *, minutes, start: str, end: str, under, incidents=None, 
     from .data import read_billing, read_incidents, read_notices
     from .scan import scan_minutes
 
+    if dask is not None and not isinstance(dask, str):
+        raise ArgumentError(f"dask must be the scheduler's address as a string (tcp://host:8786), not {type(dask).__name__}")
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)):
         raise ArgumentError(f"workers must be a whole number (int), not {type(workers).__name__}")
     if workers is not None and workers < 1:
         raise ArgumentError(f"workers must be at least 1, not {workers}")
-    spec_dir, spec_under = str(policy_dir), str(under)
+    spec_dir, spec_under = str(path_argument(policy_dir, "policy_dir")), str(path_argument(under, "under"))
     family, amended = _policies(spec_dir, spec_under)
     months = month_range(start, end)
     baselines = {m.label: family.in_force(m.start) for m in months}
