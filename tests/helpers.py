@@ -82,3 +82,18 @@ def not_blank(image, most: float = 0.97) -> bool:
     if colours is None:
         return True
     return len(colours) > 20 and max(count for count, _ in colours) < image.width * image.height * most
+
+
+def published_variant(directory: Path, old: str, new: str, name: str = "variant") -> Path:
+    """A policy family in ``directory/name`` holding the published version with ``old`` replaced by ``new``,
+    locked: for the commands that decide under the version in force (claims)."""
+    import hashlib
+
+    text = PUBLISHED.read_text()
+    assert old in text
+    family = directory / name
+    family.mkdir()
+    version = family / PUBLISHED.name
+    version.write_text(text.replace(old, new))
+    (family / "versions.lock").write_text(json.dumps({version.name: hashlib.sha256(version.read_bytes()).hexdigest()}))
+    return family

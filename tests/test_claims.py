@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from conftest import POLICIES
-from helpers import draft_variant, minute_rows, write_csv
+from helpers import draft_variant, minute_rows, published_variant, write_csv
 from slapolicy.calendar import ServiceMonth
 from slapolicy.claims import business_calendar, claim_window, decide_claim
 from slapolicy.errors import SlapolicyError
@@ -179,6 +179,26 @@ def test_aggregate_cap_of_6_1_counts_the_damaged_month_and_cannot_bind_under_the
     assert cap["tightest_window"] == {"month": "2025-02", "from": "2024-03", "to": "2025-02", "fees_paid": "100.00",
                                       "granted": "0.00", "room": "100.00"}
     assert march["message"] == "Compensation of 50.00 is granted as vouchers."
+
+
+@pytest.mark.parametrize("setting,claimed", [("whole_minutes_only", 2), ("touched", 3)])
+def test_a_claimed_window_counts_minutes_as_partial_minutes_says(tmp_path, inputs, setting, claimed):
+    # 00:00:30–00:03:00 covers 00:01 and 00:02 whole (§1.5: less than 1 minute is not counted) and touches 00:00.
+    family = published_variant(tmp_path, "    value: whole_minutes_only\n", f"    value: {setting}\n")
+    data = claim(unavailability=[{"start": "2024-03-10T00:00:30+08:00", "end": "2024-03-10T00:03:00+08:00"}])
+    result = decide_claim(family, data, now=dt.datetime(2024, 9, 1, tzinfo=dt.timezone.utc), **inputs)
+    rec = result["reconciliation"]
+    assert (rec["claimed_minutes"], rec["confirmed_minutes"], rec["records_prevail"]) == (claimed, claimed, "provider")
+
+
+def test_the_materials_a_claim_needs_are_the_policys(tmp_path, inputs):
+    # A version whose §3.3(2) material asks only for the unavailability: a claim without failure records is complete.
+    family = published_variant(tmp_path, "requires: [unavailability, failure_records]", "requires: [unavailability]")
+    result = decide_claim(family, claim(failure_records=None), now=dt.datetime(2024, 9, 1, tzinfo=dt.timezone.utc),
+                          **inputs)
+    assert (result["decision"], codes(result)) == ("approved", [])
+    shipped = decide(dict(inputs, ledger=tmp_path / "shipped.sqlite"), claim(failure_records=None))
+    assert (shipped["decision"], codes(shipped)) == ("incomplete", ["missing_materials"])
 
 
 def test_the_same_claim_twice_grants_once(inputs):

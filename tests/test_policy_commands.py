@@ -40,7 +40,7 @@ def test_test_fails_on_an_example_that_gives_another_answer(cli, tmp_path):
     bad.write_text(text.replace("status: published", "status: draft"))
     result = cli("test", bad)
     assert result.code == 1
-    assert (f"{bad}:270:9: error example-failed FAIL clause 5.1 (§5.1) example 2: expected applies: true, "
+    assert (f"{bad}:272:9: error example-failed FAIL clause 5.1 (§5.1) example 2: expected applies: true, "
             "got false (incident.cause=provider)") in result.out
     assert result.out.splitlines()[-1] == "67 passed, 1 failed"
 

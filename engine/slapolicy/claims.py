@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .calendar import FIRST_YEAR, LAST_YEAR, ServiceMonth, service_month_in
+from .calendar import FIRST_YEAR, LAST_YEAR, ServiceMonth, minute_bounds, service_month_in
 from .evaluate import consecutive_runs
 from .data import account_name, parse_timestamp, read_document
 from .errors import ArgumentError, InputError, SlapolicyError
@@ -57,6 +57,10 @@ def business_calendar(policy, manager=None):
     return calendar
 
 
+# claims.window_opens.of: where the business days are counted from, given the Service Month's last day.
+COUNTED_FROM = {"month_following_service_month_end": lambda end: dt.date(end.year + end.month // 12, end.month % 12 + 1, 1)}
+
+
 def claim_window(policy, service_month: ServiceMonth, calendar) -> ClaimWindow:
     """§3.2: opens after the Nth business day of the month following the Service Month's end;
     closes at the end of the Mth calendar day after that end."""
@@ -65,7 +69,7 @@ def claim_window(policy, service_month: ServiceMonth, calendar) -> ClaimWindow:
     zone = ZoneInfo(policy.timezone)
     rule = policy.raw["claims"]["window_opens"]
     end = service_month.end
-    day = dt.date(end.year + end.month // 12, end.month % 12 + 1, 1)
+    day = COUNTED_FROM[rule["of"]](end)
     counted, skipped = 0, []
     while True:
         if calendar.is_business_day(day):
@@ -228,19 +232,20 @@ def _ordinal(n: int) -> str:
     return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
 
 
+# What a claim lacks when a field a material requires is missing or empty (the claim's fields are the input's).
+MISSING_FIELD = {
+    "event_report": "The claim lacks a detailed event description report.",
+    "unavailability": "The claim does not give the date, time and duration of the unavailability.",
+    "failure_records": "The claim lacks the service records of the failed incoming or outgoing calls.",
+}
+
+
 def material_reasons(policy, claim: Claim) -> list[dict]:
-    reasons = []
-    for item in policy.raw["claims"]["required_materials"]:
-        if item["id"] == "event_report" and not (claim.event_report or "").strip():
-            reasons.append(_reason("missing_materials", item["ref"], "The claim lacks a detailed event description report."))
-        if item["id"] == "failure_records":
-            if not claim.unavailability:
-                reasons.append(_reason("missing_materials", item["ref"],
-                                       "The claim does not give the date, time and duration of the unavailability."))
-            if not claim.failure_records:
-                reasons.append(_reason("missing_materials", item["ref"],
-                                       "The claim lacks the service records of the failed incoming or outgoing calls."))
-    return reasons
+    """§3.3: each material the policy requires, by the claim fields it names (``requires``)."""
+    values = {"event_report": (claim.event_report or "").strip(), "unavailability": claim.unavailability,
+              "failure_records": claim.failure_records}
+    return [_reason("missing_materials", item["ref"], MISSING_FIELD[field])
+            for item in policy.raw["claims"]["required_materials"] for field in item["requires"] if not values[field]]
 
 
 # ---------------------------------------------------------------------------- reconciliation
@@ -258,9 +263,14 @@ def minute_ranges(minutes: np.ndarray, timezone: str) -> list[dict]:
 def reconcile(policy, claim: Claim, evaluation: dict, first_minute: int, last_minute: int) -> dict:
     """§3.2(1): the provider's backend records prevail; list every disagreement with the claim."""
     claimed = np.zeros(0, np.int64)
+    # §1.5 "less than 1 minute is not counted": a claimed window counts the minutes it covers whole (or, with
+    # partial_minutes: touched, every minute it touches).
+    rounding = "inward" if policy.setting("availability", "partial_minutes") == "whole_minutes_only" else "outward"
     if claim.unavailability:
-        parts = [np.arange(max(int(s.timestamp()) // 60, first_minute), min(-(-int(e.timestamp()) // 60), last_minute))
-                 for s, e in claim.unavailability]
+        parts = []
+        for start, end in claim.unavailability:
+            lo, hi = minute_bounds(start, end, rounding)
+            parts.append(np.arange(max(lo, first_minute), min(hi, last_minute)))
         claimed = np.unique(np.concatenate(parts)) if parts else claimed
     details = evaluation["_minutes"]
     unavailable = details["unavailable"] + first_minute
@@ -273,6 +283,7 @@ def reconcile(policy, claim: Claim, evaluation: dict, first_minute: int, last_mi
     tz = policy.timezone
     return {
         "clause": policy.ref("claims", "records_prevail"),
+        "records_prevail": policy.setting("claims", "records_prevail"),  # the decision is computed from them
         "claimed_minutes": int(len(claimed)),
         "confirmed_minutes": int(len(np.intersect1d(claimed, counted, assume_unique=True))),
         "claimed_not_unavailable_in_records": minute_ranges(not_in_records, tz),

@@ -6,6 +6,7 @@ minutes: a month of 44,640 minutes with a 30-minute outage asks at most a few qu
 """
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from collections import defaultdict
 from dataclasses import dataclass
@@ -356,13 +357,27 @@ def exclusions(policy, manager, context: EvaluationContext, unavailable: Unavail
     group_starts = np.flatnonzero(np.r_[True, row_minute[1:] != row_minute[:-1]])
     applied = np.maximum.reduceat(applies[inverse].astype(np.uint8), group_starts, axis=0).astype(bool) \
         if len(clauses) else np.zeros((count, 0), bool)
-    fallback = np.array([c.attribution == "fallback" for c in clauses], bool)
-    normal = applied & ~fallback
-    attributed = np.where(normal.any(axis=1), normal.argmax(axis=1),
-                          np.where(applied.any(axis=1), applied.argmax(axis=1), -1)).astype(np.int64)
+    attributed = ATTRIBUTION[policy.setting("exclusions", "attribution")](clauses, applied)
     applied_counts = {clause.id: int(n) for clause, n in zip(clauses, applied.sum(axis=0)) if n}
     sources = _cited_inputs(policy, unavailable.minute, attributed, row_minute, inverse, combos, applies, cites, kinds)
     return attributed, applied_counts, sources
+
+
+def _first_listed(clauses, applied: np.ndarray) -> np.ndarray:
+    """Per minute, the first clause listed that applied (a fallback clause only when no other did), or -1."""
+    fallback = np.array([c.attribution == "fallback" for c in clauses], bool)
+    normal = applied & ~fallback
+    return np.where(normal.any(axis=1), normal.argmax(axis=1),
+                    np.where(applied.any(axis=1), applied.argmax(axis=1), -1)).astype(np.int64)
+
+
+# What each value of a setting with a single allowed value means: the engine reads the setting and does this.
+ATTRIBUTION = {"first_listed": _first_listed}  # exclusions.attribution (§5)
+TOTAL_MINUTES = {"days_times_1440": lambda month: month.days * 1440}  # service_month.total_minutes (§1.6)
+UNIT_MINUTES = {1: 1}  # availability.unit_minutes (§1.5): one statistics point per minute
+PARTIAL_MONTHS = {"separate": "a partial month of the term is its own Service Month"}  # service_month.partial_months (§1.2)
+REMOVES_FROM = {"unavailable_minutes": lambda unavailable, excluded: unavailable - excluded}  # exclusions.removes_from (§5)
+BASE = {"monthly_service_fee": lambda billing: billing.monthly_fee}  # compensation.base (§1.3)
 
 
 def _ask(policy, combos: np.ndarray, minute_facts: list, kinds: list[_Kind]):
@@ -455,9 +470,12 @@ def classify_minutes(policy, service_month: ServiceMonth, account: str, rows: Mo
     manager = manager or get_manager()
     check_facts_supplied(policy, manager)
     trace: list = []
-    total = service_month.total_minutes
-    _step(trace, "service_month", "§1.2, §1.6",
-          f"{service_month.start} to {service_month.end}: {service_month.days} days × 1440 = {total} minutes")
+    total = TOTAL_MINUTES[policy.setting("service_month", "total_minutes")](service_month)
+    minutes_per_point = UNIT_MINUTES[policy.setting("availability", "unit_minutes")]
+    detail = f"{service_month.start} to {service_month.end}: {service_month.days} days × {1440 // minutes_per_point} = {total} minutes"
+    if service_month.start.day != 1 or (service_month.end + dt.timedelta(days=1)).day != 1:
+        detail += f" ({PARTIAL_MONTHS[policy.setting('service_month', 'partial_months')]})"
+    _step(trace, "service_month", "§1.2, §1.6", detail)
     if naive_timestamps:
         _step(trace, "timezone", policy.ref("timezone"),
               f"the minutes file's {naive_timestamps} timestamp(s) without an offset were read in {policy.timezone}")
@@ -497,7 +515,7 @@ def classify_minutes(policy, service_month: ServiceMonth, account: str, rows: Mo
         attributed, applied_counts, sources = exclusions(policy, manager, context, view, trace)
         excluded_by = _exclusion_steps(policy, attributed, applied_counts, sources, trace)
     excluded_total = sum(excluded_by.values())
-    counted = raw_unavailable - excluded_total
+    counted = REMOVES_FROM[policy.setting("exclusions", "removes_from")](raw_unavailable, excluded_total)
     _step(trace, "unavailable_minutes", policy.ref("exclusions"),
           f"{raw_unavailable} unavailable − {excluded_total} excluded = {counted} counted against the provider")
     warnings = ()
@@ -670,7 +688,7 @@ def _compensation(policy, availability: Fraction, billing, trace: list, account:
     places = policy.raw["compensation"]["rounding"]["places"]
     quantum = Decimal(1).scaleb(-places)
     rounding = ROUNDING[policy.raw["compensation"]["rounding"]["value"]]
-    fee = billing.monthly_fee
+    fee = BASE[policy.setting("compensation", "base")](billing)
     owed = fee * credit / 100
     detail = f"fee {fee} × {credit}% = {owed.quantize(quantum, rounding=rounding)}"
     if policy.setting("compensation", "monthly_cap") == "fee_paid":
