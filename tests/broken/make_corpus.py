@@ -27,7 +27,7 @@ write('unknown-key.yaml', t, 'colour: blue', 'colour', 'schema', "unknown key 'c
 t = sub(draft, '{at_least: "95%", below: "99%"', '{at_least: "95%", below: "99.5%"')
 write('overlapping-tiers.yaml', t, 'below: "99.5%", credit: "25%"', '{', 'tier-overlap', 'overlaps tier 1')
 t = sub(draft, '{at_least: "95%", below: "99%"', '{at_least: "95%", below: "98%"')
-write('tier-gap.yaml', t, 'credit: "10%"', '{', 'tier-gap', 'no tier covers availability in [98 %, 99 %)')
+write('tier-gap.yaml', t, 'below: "99.95%", credit: "10%"', '{', 'tier-gap', 'no tier covers availability in [98 %, 99 %)')
 t = sub(draft, 'when: {fact: incident.cause, equals: customer_network}', 'when: {fact: incident.reason, equals: customer_network}')
 write('undeclared-fact.yaml', t, 'incident.reason', 'incident.reason', 'undeclared-fact', "fact 'incident.reason'")
 t = sub(draft, '    title: Attacks on the customer\'s application\n', '    title: Attacks on the customer\'s application\n    title: Attacks\n')
