@@ -6,7 +6,7 @@ import datetime as dt
 from .calendar import service_month_in
 from .errors import ArgumentError
 from .files import path_argument
-from .data import read_billing, read_incidents, read_minutes, read_notices
+from .data import read_billing, read_incidents, read_notices
 from .evaluate import evaluate_month, version_reason
 from .plugins import check_facts_supplied, get_manager
 from .policy import PolicyDirectory, load_policy
@@ -32,12 +32,17 @@ def _family(policy_dir) -> PolicyDirectory:
 
 def evaluate(policy_dir, *, minutes, month: str, incidents=None, notices=None, billing=None, accounts=None,
              term_start: dt.date | None = None, term_end: dt.date | None = None, policy_file=None,
-             manager=None) -> dict:
+             manager=None, workers: int | None = None, dask: str | None = None) -> dict:
     """Evaluate a Service Month for every account (or ``accounts``): ``{"evaluations": [...]}``.
 
-    ``minutes``, ``incidents``, ``notices`` and ``billing`` are file paths. The version in
-    force for the Service Month is used unless ``policy_file`` names another (a draft, say).
+    ``minutes`` is a file, a directory of Parquet files (hive-partitioned or not) or data in memory;
+    ``incidents``, ``notices`` and ``billing`` are file paths or data. The version in force for the
+    Service Month is used unless ``policy_file`` names another (a draft, say). ``workers`` or ``dask``
+    read the minutes' partitions in local processes or on a Dask cluster.
     """
+    from .distributed import Runner
+    from .minutes import read_minutes
+
     accounts = account_list(accounts)
     family = _family(policy_dir)
     service_month = service_month_in(month, term_start, term_end)
@@ -48,7 +53,8 @@ def evaluate(policy_dir, *, minutes, month: str, incidents=None, notices=None, b
     else:
         policy, reason = in_force, version_reason(in_force, service_month)
     check_facts_supplied(policy, manager or get_manager())  # before a large minutes file is read
-    loaded_minutes = read_minutes(minutes, policy.timezone)
+    with Runner(workers, dask) as runner:
+        loaded_minutes = read_minutes(minutes, [service_month], [policy], accounts=accounts, runner=runner)
     loaded_incidents = read_incidents(incidents, policy) if incidents else []
     loaded_notices = read_notices(notices, policy.timezone) if notices else []
     loaded_billing = read_billing(billing) if billing else None

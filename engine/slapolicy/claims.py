@@ -401,8 +401,13 @@ def input_record(source) -> dict | None:
 
 
 def file_digest(path) -> str | None:
+    """sha256 of a file; of a directory of minutes, over each file's relative path and sha256, in order."""
     if path is None:
         return None
+    if Path(path).is_dir():
+        files = sorted(p for p in Path(path).rglob("*") if p.is_file())
+        listing = "".join(f"{p.relative_to(path).as_posix()}\t{file_digest(p)}\n" for p in files)
+        return hashlib.sha256(listing.encode()).hexdigest()
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -411,10 +416,16 @@ def file_digest(path) -> str | None:
 
 
 def decide_claim(policy_dir, claim_data: dict, *, minutes, incidents=None, notices=None, billing=None, ledger=None,
-                 now: dt.datetime | None = None, manager=None, where: str = "claim") -> dict:
-    """Decide a claim (a dict as read from CLAIM.json) and record it in the ledger (a path or a Ledger)."""
-    from .data import read_billing, read_incidents, read_minutes, read_notices
-    from .evaluate import MonthMinutes, evaluate_account_month, version_reason
+                 now: dt.datetime | None = None, manager=None, where: str = "claim", workers: int | None = None,
+                 dask: str | None = None) -> dict:
+    """Decide a claim (a dict as read from CLAIM.json) and record it in the ledger (a path or a Ledger).
+
+    Only the minutes that can hold the claim's account and Service Month are read (:mod:`slapolicy.minutes`).
+    """
+    from .data import read_billing, read_incidents, read_notices
+    from .distributed import Runner
+    from .evaluate import MonthMinutes, MonthTotals, evaluate_account_month, version_reason
+    from .minutes import read_minutes
     from .ledger import Ledger, default_ledger_path
     from .plugins import get_manager
     from .policy import PolicyDirectory
@@ -451,7 +462,8 @@ def decide_claim(policy_dir, claim_data: dict, *, minutes, incidents=None, notic
                 book.close()
         if recorded is not None:
             return dict(recorded, repeated=True)
-    loaded_minutes = read_minutes(minutes, policy.timezone)
+    with Runner(workers, dask) as runner:
+        loaded_minutes = read_minutes(minutes, [service_month], [policy], accounts=[claim.account], runner=runner)
     loaded_billing = read_billing(billing) if billing else {}
     if claim.account not in loaded_minutes.accounts and not any(a == claim.account for a, _ in loaded_billing):
         raise InputError(f"{where}: field 'account': unknown account {claim.account!r} (not in the minutes or billing)")
@@ -462,10 +474,10 @@ def decide_claim(policy_dir, claim_data: dict, *, minutes, incidents=None, notic
     reasons = timing_reasons(policy, claim, service_month, window)
     reasons += material_reasons(policy, claim)
     first, last = service_month.epoch_minutes(policy.timezone)
-    slot = loaded_minutes.accounts.index(claim.account) if claim.account in loaded_minutes.accounts else None
-    rows = MonthMinutes.slice_of(loaded_minutes, slot, first, last)
+    cell = loaded_minutes.cells.get((claim.account, service_month.label))
+    rows, totals = (cell.rows, cell.totals) if cell else (MonthMinutes.empty(), MonthTotals(0, 0, 0, 0, 0))
     evaluation = evaluate_account_month(
-        policy, service_month, claim.account, rows, incidents=loaded_incidents, notices=loaded_notices,
+        policy, service_month, claim.account, rows, incidents=loaded_incidents, notices=loaded_notices, totals=totals,
         billing=loaded_billing.get((claim.account, service_month.label)), manager=manager,
         version_reason=version_reason(policy, service_month), keep_minutes=True)
     reconciliation = reconcile(policy, claim, evaluation, first, last)

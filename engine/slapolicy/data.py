@@ -148,7 +148,7 @@ def table_of(source, columns: tuple[str, ...], optional: tuple[str, ...] = ()):
     return table, line_offset, IN_MEMORY
 
 
-def read_table(path: str | Path, columns: tuple[str, ...], optional: tuple[str, ...] = ()):
+def read_table(path: str | Path, columns: tuple[str, ...], optional: tuple[str, ...] = (), name: str | None = None):
     """Read a CSV / JSON Lines / Parquet file as a pyarrow Table of the named columns.
 
     Returns (table, line_offset): data row i (1-based) is on line i + line_offset of a
@@ -158,6 +158,7 @@ def read_table(path: str | Path, columns: tuple[str, ...], optional: tuple[str, 
 
     path = Path(path)
     kind = _format(path)
+    shown = name or str(path)
     regular_file_size(path, f"{kind.upper()} file")
     check_input_size(path)
     try:
@@ -180,11 +181,11 @@ def read_table(path: str | Path, columns: tuple[str, ...], optional: tuple[str, 
             line_offset = None
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, UnicodeDecodeError) as exc:
         message = str(exc).replace("\n", " ")
-        raise InputError(f"{path}: cannot be read as {kind.upper()}: {message}") from None
-    names = column_names(table.schema, path)
+        raise InputError(f"{shown}: cannot be read as {kind.upper()}: {message}") from None
+    names = column_names(table.schema, shown)
     missing = [name for name in columns if name not in names]
     if missing:
-        raise InputError(f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(names) or 'none'})")
+        raise InputError(f"{shown}: missing column(s) {', '.join(missing)} (found: {', '.join(names) or 'none'})")
     keep = [name for name in columns + optional if name in table.column_names]
     return table.select(keep), line_offset
 
@@ -192,9 +193,47 @@ def read_table(path: str | Path, columns: tuple[str, ...], optional: tuple[str, 
 def column_names(schema, path) -> list[str]:
     """The column names of a file, or a message when its header is not UTF-8."""
     try:
-        return list(schema.names)
+        names = list(schema.names)
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: the header is not UTF-8 (byte 0x{exc.object[exc.start]:02x})") from None
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:  # which of the two would be read is a guess: refuse rather than pick one
+        raise InputError(f"{path}: column(s) {', '.join(repr(n) for n in repeated)} appear more than once in the header")
+    return names
+
+
+# What each minutes column may hold; anything else (lists, structs, bytes, dates) is refused by name.
+_MINUTE_TYPES = {"account": ("text", "integer"), "minute": ("text", "timestamp"), "requests": ("integer", "decimal", "text"),
+                 "failures": ("integer", "decimal", "text"), "illegal_number_failures": ("integer", "decimal", "text"),
+                 "peak_qps": ("integer", "decimal", "text")}
+_TYPE_WORDS = {"text": "text", "integer": "whole numbers", "decimal": "numbers", "timestamp": "timestamps"}
+
+
+def _type_family(kind) -> str | None:
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_null(kind):
+        return "text"
+    if pa.types.is_integer(kind):
+        return "integer"
+    if pa.types.is_floating(kind):
+        return "decimal"
+    if pa.types.is_timestamp(kind):
+        return "timestamp"
+    return None
+
+
+def check_minute_types(schema, path) -> None:
+    """Refuse, naming the column, a minutes column of a type no reader can take (a list, a struct, bytes, a date)."""
+    for name, allowed in _MINUTE_TYPES.items():
+        if name not in schema.names:
+            continue
+        kind = schema.field(name).type
+        if _type_family(kind) not in allowed:
+            expected = " or ".join(_TYPE_WORDS[a] for a in allowed)
+            raise InputError(f"{path}: column '{name}' holds values of type {kind}; expected {expected}")
 
 
 def _strings(table, name: str) -> np.ndarray:
@@ -231,8 +270,15 @@ def _int_column(table, name: str, problems: Problems, line_offset, required: boo
 
     column = table.column(name)
     if pa.types.is_integer(column.type):
-        nulls = column.is_null().to_numpy(zero_copy_only=False)
-        values = column.fill_null(0).cast(pa.int64()).to_numpy()
+        nulls = column.is_null().to_numpy(zero_copy_only=False) if column.null_count else np.zeros(len(column), bool)
+        if column.type == pa.uint64():
+            unsigned = column.fill_null(0).to_numpy().astype(np.uint64)
+            beyond = unsigned > np.uint64(2 ** 63 - 1)
+            _report(beyond, problems, name, line_offset, lambda r: f"{unsigned[r]} is beyond the largest count (2^63 − 1)")
+            values = np.where(beyond, 0, unsigned).astype(np.int64)
+        else:
+            values = column.fill_null(0).cast(pa.int64()).to_numpy() if column.null_count else \
+                column.cast(pa.int64()).to_numpy()
     else:
         if pa.types.is_floating(column.type):
             as_float = column.to_numpy(zero_copy_only=False)
@@ -332,15 +378,20 @@ def parse_minute_column(table, name: str, timezone: str, problems: Problems, lin
 
     column = table.column(name)
     if pa.types.is_timestamp(column.type):
+        # Seconds and fractions of a second must be zero, whatever the unit: checked on the integers
+        # of the column's own unit, never by a cast that would fail or round them away.
+        per_minute = UNITS_PER_MINUTE[column.type.unit]
+        ticks = _timestamp_ticks(column)
+        if column.null_count:
+            _report(column.is_null().to_numpy(zero_copy_only=False), problems, name, line_offset, lambda r: "missing value")
+        _report(ticks % per_minute != 0, problems, name, line_offset,
+                lambda r: f"{_tick_text(ticks[r], column.type.unit, column.type.tz is not None)} has seconds; a statistics point starts at :00 (§1.5)")
+        local = ticks // per_minute
         if column.type.tz is None:  # naive Parquet timestamps are local time of the policy
-            seconds = column.cast(pa.timestamp("s")).cast(pa.int64()).to_numpy(zero_copy_only=False)
-            _check_seconds(seconds, name, problems, line_offset)
-            utc, missing, twice = local_to_utc_minutes(seconds // 60, timezone)
-            _report_wall_times(missing, twice, seconds // 60, timezone, name, problems, line_offset)
-            return utc, len(seconds)
-        seconds = column.cast(pa.timestamp("s", tz="UTC")).cast(pa.int64()).to_numpy(zero_copy_only=False)
-        _check_seconds(seconds, name, problems, line_offset)
-        return seconds // 60, 0
+            utc, missing, twice = local_to_utc_minutes(local, timezone)
+            _report_wall_times(missing, twice, local, timezone, name, problems, line_offset)
+            return utc, len(local)
+        return local, 0
     text = column.cast(pa.string()).fill_null("")
     parts = pc.extract_regex(text, _STAMP)
     matched = pc.is_valid(parts).to_numpy(zero_copy_only=False)
@@ -376,7 +427,14 @@ def parse_minute_column(table, name: str, timezone: str, problems: Problems, lin
     if (~naive).any():
         distinct, inverse = np.unique(offsets[~naive].astype(str), return_inverse=True)
         shift = np.array([_offset_minutes(text) for text in distinct], np.int64)
-        result[~naive] = local_minutes[~naive] - shift[inverse.reshape(-1)]
+        inverse = inverse.reshape(-1)
+        # UTC offsets in use run from −12:00 to +14:00; +25:00 would land the row a day away.
+        beyond = np.zeros(len(result), bool)
+        beyond[~naive] = (np.abs(shift) > MAX_OFFSET_MINUTES)[inverse]
+        raw = text.to_numpy(zero_copy_only=False) if beyond.any() else raw
+        _report(beyond & matched & valid_date, problems, name, line_offset,
+                lambda r: f"{raw[r]!r} has a UTC offset beyond ±14:00")
+        result[~naive] = local_minutes[~naive] - shift[inverse]
     return result, int(naive.sum())
 
 
@@ -391,17 +449,41 @@ def _report_wall_times(missing, twice, local_minutes, timezone, name, problems, 
         problems.total += max(0, int(np.sum(mask)) - MAX_REPORTED)
 
 
+MAX_OFFSET_MINUTES = 14 * 60
+
+
 def _offset_minutes(text: str) -> int:
-    """'Z', '+08:00', '-0530' → minutes east of UTC."""
+    """'Z', '+08:00', '-0530' → minutes east of UTC (an offset whose minutes exceed 59 reads as beyond ±14:00)."""
     if text == "Z":
         return 0
     digits = text[1:].replace(":", "")
-    return (-1 if text[0] == "-" else 1) * (int(digits[:2]) * 60 + int(digits[2:4]))
+    hours, minutes = int(digits[:2]), int(digits[2:4])
+    if minutes > 59:
+        return 10 ** 6
+    return (-1 if text[0] == "-" else 1) * (hours * 60 + minutes)
 
 
-def _check_seconds(seconds: np.ndarray, name: str, problems: Problems, line_offset) -> None:
-    for row in np.flatnonzero(seconds % 60 != 0)[:MAX_REPORTED]:
-        problems.add(int(row) + 1, name, "has seconds; a statistics point starts at :00 (§1.5)", _line(int(row) + 1, line_offset))
+UNITS_PER_MINUTE = {"s": 60, "ms": 60_000, "us": 60_000_000, "ns": 60_000_000_000}
+
+
+def _timestamp_ticks(column) -> np.ndarray:
+    """A timestamp column as int64 counts of its own unit (nulls as 0: the caller reports them)."""
+    import pyarrow as pa
+
+    if isinstance(column, pa.ChunkedArray):
+        array = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+    else:
+        array = column
+    ticks = array.view(pa.int64())
+    return np.asarray((ticks.fill_null(0) if ticks.null_count else ticks).to_numpy(zero_copy_only=False), np.int64)
+
+
+def _tick_text(value, unit: str, aware: bool) -> str:
+    """A timestamp of the column's unit as ISO 8601 text, with its fraction of a second when there is one."""
+    seconds, rest = divmod(int(value), UNITS_PER_MINUTE[unit] // 60)
+    text = (dt.datetime(1970, 1, 1) + dt.timedelta(seconds=seconds)).isoformat()
+    digits = {"s": 0, "ms": 3, "us": 6, "ns": 9}[unit]
+    return text + (f".{rest:0{digits}d}".rstrip("0") if rest else "") + ("Z" if aware else "")
 
 
 def parse_timestamp(value, timezone: str, where: str) -> tuple[dt.datetime, bool]:
@@ -423,26 +505,6 @@ def parse_timestamp(value, timezone: str, where: str) -> tuple[dt.datetime, bool
 # ---------------------------------------------------------------------------- minutes
 
 @dataclass
-class Minutes:
-    """Per-minute statistics, sorted by (account, minute). Minutes are UTC epoch minutes."""
-
-    accounts: list[str]  # account names; account_index indexes into it
-    account_index: np.ndarray  # int32
-    minute: np.ndarray  # int64 epoch minutes
-    requests: np.ndarray  # int64
-    failures: np.ndarray  # int64
-    illegal: np.ndarray  # int64 (0 when the column is absent)
-    peak_qps: np.ndarray  # float64, NaN when not given
-    has_peak_qps: bool
-    naive_timestamps: int  # rows read in the policy's timezone (no offset)
-    source: str = ""
-    starts: np.ndarray = field(default=None)  # row where each account begins (len(accounts) + 1)
-
-    def of_account(self, index: int) -> slice:
-        return slice(int(self.starts[index]), int(self.starts[index + 1]))
-
-
-@dataclass
 class MinuteColumns:
     """The checked columns of one table (a whole file, or one batch of it)."""
 
@@ -457,11 +519,19 @@ class MinuteColumns:
     naive: int
 
 
-def check_minute_table(table, timezone: str, problems: Problems, line_offset) -> MinuteColumns:
-    """Check and convert the columns of a minutes table; problems are recorded, not raised."""
-    accounts, account_index, missing_account = _account_codes(table)
-    for row in np.flatnonzero(missing_account)[:MAX_REPORTED]:
-        problems.add(int(row) + 1, "account", "missing value", _line(int(row) + 1, line_offset))
+def check_minute_table(table, timezone: str, problems: Problems, line_offset, account: str | None = None) -> MinuteColumns:
+    """Check and convert the columns of a minutes table; problems are recorded, not raised.
+
+    These are the row checks of every reader (:mod:`slapolicy.minutes` calls them on each partition).
+    ``account``: the one (trimmed) account every row is known to hold (from the row group's statistics or a
+    ``account=`` directory): its column is not decoded then.
+    """
+    check_minute_types(table.schema, problems.file)
+    if account is not None:
+        accounts, account_index = np.array([account]), np.zeros(table.num_rows, np.int32)
+    else:
+        accounts, account_index, missing_account = _account_codes(table)
+        _report(missing_account, problems, "account", line_offset, lambda r: "missing value")
     minute, naive = parse_minute_column(table, "minute", timezone, problems, line_offset)
     requests = _int_column(table, "requests", problems, line_offset)
     failures = _int_column(table, "failures", problems, line_offset)
@@ -476,44 +546,6 @@ def check_minute_table(table, timezone: str, problems: Problems, line_offset) ->
     _report(illegal > failures, problems, "illegal_number_failures", line_offset,
             lambda r: f"{illegal[r]} illegal-number failures exceed {failures[r]} failures")
     return MinuteColumns(accounts, account_index, minute, requests, failures, illegal, peak, has_peak, naive)
-
-
-def read_minutes(path, timezone: str) -> Minutes:
-    """Minutes from a file (CSV, JSON Lines, Parquet) or, through the API, a pyarrow Table, a DataFrame or
-    a list of dicts."""
-    table, line_offset, name = table_of(path, MINUTE_COLUMNS, OPTIONAL_MINUTE_COLUMNS)
-    problems = Problems(name, "minutes")
-    c = check_minute_table(table, timezone, problems, line_offset)
-    order, duplicate_at = _sort_order(c.account_index, c.minute)
-    for position in duplicate_at[:MAX_REPORTED]:
-        first, second = int(order[position]) + 1, int(order[position + 1]) + 1
-        name = str(c.accounts[c.account_index[order[position]]])
-        problems.add(max(first, second), "minute", f"minute listed twice for account {name!r} (also row {min(first, second)})",
-                     _line(max(first, second), line_offset))
-    problems.total += max(0, len(duplicate_at) - MAX_REPORTED)
-    problems.raise_if_any()
-    columns = (c.account_index, c.minute, c.requests, c.failures, c.illegal, c.peak_qps)
-    if order is not None:  # most inputs arrive sorted by account and minute: no copy then
-        columns = tuple(column[order] for column in columns)
-    account_index, minute, requests, failures, illegal, peak = columns
-    starts = np.searchsorted(account_index, np.arange(len(c.accounts) + 1, dtype=account_index.dtype))
-    return Minutes(accounts=[str(a) for a in c.accounts], account_index=account_index, minute=minute,
-                   requests=requests, failures=failures, illegal=illegal, peak_qps=peak,
-                   has_peak_qps=c.has_peak_qps, naive_timestamps=c.naive, source=name, starts=starts)
-
-
-def _sort_order(account_index: np.ndarray, minute: np.ndarray):
-    """(order sorting rows by account then minute, or None if already sorted; positions p in sorted
-    order where rows p and p + 1 are the same account and minute)."""
-    if len(minute) == 0:
-        return None, np.zeros(0, np.int64)
-    base = int(minute.min())
-    key = (account_index.astype(np.int64) << 40) | (minute - base)  # minutes span far less than 2^40
-    step = np.diff(key)
-    if (step > 0).all():
-        return None, np.zeros(0, np.int64)
-    order = np.argsort(key, kind="stable")
-    return order, np.flatnonzero(np.diff(key[order]) == 0)
 
 
 def _account_codes(table):
@@ -557,7 +589,7 @@ def _peak_column(table, problems: Problems, line_offset) -> np.ndarray:
     if not (pa.types.is_floating(column.type) or pa.types.is_integer(column.type)):
         text = column.cast(pa.string())
         blank = pc.equal(pc.utf8_trim_whitespace(text.fill_null("")), "").to_numpy(zero_copy_only=False)
-        good = pc.match_substring_regex(text.fill_null(""), r"^\s*[0-9]+(\.[0-9]+)?\s*$").to_numpy(zero_copy_only=False)
+        good = pc.match_substring_regex(text.fill_null(""), r"^\s*[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?\s*$").to_numpy(zero_copy_only=False)
         strings = text.to_numpy(zero_copy_only=False)
         _report(~good & ~blank, problems, "peak_qps", line_offset, lambda r: f"{strings[r]!r} is not a non-negative number")
         column = pc.if_else(pa.array(good), text, None).cast(pa.float64())

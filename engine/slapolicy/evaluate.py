@@ -96,16 +96,6 @@ class MonthMinutes:
         zero = np.zeros(0, np.int64)
         return cls(zero, zero, zero, zero, np.zeros(0), False)
 
-    @classmethod
-    def slice_of(cls, minutes, account_slot: int | None, first: int, last: int) -> "MonthMinutes":
-        if minutes is None or account_slot is None:
-            return cls.empty()
-        rows = minutes.of_account(account_slot)
-        lo, hi = np.searchsorted(minutes.minute[rows], [first, last]) + rows.start
-        part = slice(int(lo), int(hi))
-        return cls(minutes.minute[part], minutes.requests[part], minutes.failures[part], minutes.illegal[part],
-                   minutes.peak_qps[part], minutes.has_peak_qps)
-
 
 @dataclass(frozen=True)
 class MonthTotals:
@@ -717,7 +707,11 @@ def version_reason(policy, service_month: ServiceMonth, forced: bool = False, in
 
 def evaluate_month(policy, service_month: ServiceMonth, minutes=None, *, incidents=(), notices=(), billing=None,
                    accounts=None, reason: str = "", manager=None) -> list[dict]:
-    """Evaluate every account of ``minutes`` (and of billing for the month) in one Service Month."""
+    """Evaluate every account of ``minutes`` (and of billing for the month) in one Service Month.
+
+    ``minutes``: the month's minutes as :func:`slapolicy.minutes.read_minutes` reduces them (counts and
+    candidate rows per account), or None.
+    """
     names = set(minutes.accounts if minutes is not None else [])
     names |= {account for (account, month) in (billing or {}) if month == service_month.label}
     if accounts:
@@ -725,13 +719,13 @@ def evaluate_month(policy, service_month: ServiceMonth, minutes=None, *, inciden
         if unknown:
             raise InputError(f"account(s) {', '.join(unknown)} have no minutes or billing for {service_month.label}")
         names = set(accounts)
-    slot = {name: i for i, name in enumerate(minutes.accounts)} if minutes is not None else {}
-    first, last = service_month.epoch_minutes(policy.timezone)
+    cells = minutes.cells if minutes is not None else {}
     results = []
     for account in sorted(names):
-        rows = MonthMinutes.slice_of(minutes, slot.get(account), first, last)
+        cell = cells.get((account, service_month.label))
+        rows, totals = (cell.rows, cell.totals) if cell else (MonthMinutes.empty(), MonthTotals(0, 0, 0, 0, 0))
         results.append(evaluate_account_month(
-            policy, service_month, account, rows, incidents=incidents, notices=notices,
+            policy, service_month, account, rows, incidents=incidents, notices=notices, totals=totals,
             billing=(billing or {}).get((account, service_month.label)), manager=manager, version_reason=reason,
-            naive_timestamps=minutes.naive_timestamps if minutes is not None and len(rows.minute) else 0))
+            naive_timestamps=minutes.naive_timestamps if cell is not None else 0))
     return results

@@ -1,11 +1,11 @@
 """Replay past Service Months under amended terms: what would we have owed had this version been in force?
 
 Every account and Service Month in range is evaluated twice, under the version that was in
-force (the baseline) and under the given version or draft (the amended), from one
-streaming pass over the minutes (:mod:`slapolicy.scan`). The evaluation of one
-account-month is a pure function of its small inputs, so it runs the same in this
-process, in local worker processes (``workers``), or on a Dask cluster (``dask``); the
-rows are sorted, so the three give byte-identical JSON.
+force (the baseline) and under the given version or draft (the amended), from one pass
+over the minutes (:mod:`slapolicy.minutes`). Reading the minutes' partitions and
+evaluating account-months are pure functions of small inputs, so both run the same in
+this process, in local worker processes (``workers``), or on a Dask cluster (``dask``)
+(:mod:`slapolicy.distributed`); the rows are sorted, so the three give byte-identical JSON.
 """
 from __future__ import annotations
 
@@ -27,10 +27,10 @@ CHUNK = 32  # account-months per task
 
 @dataclass(frozen=True)
 class ReplaySpec:
-    """Everything a worker needs besides the account-months themselves (all picklable)."""
+    """Everything a worker needs besides the account-months themselves (all picklable; policies as content)."""
 
-    policy_dir: str
-    under: str
+    baselines: tuple  # (month label, PolicyContent of the version in force)
+    amended: object  # PolicyContent
     incidents: tuple
     notices: tuple
     strips: bool
@@ -65,14 +65,16 @@ def month_range(start: str, end: str) -> list:
 
 def replay_chunk(spec: ReplaySpec, items: list) -> list:
     """The pure per-partition function: [(account, month label, totals, rows, billing)] → replay rows."""
+    from .distributed import policy_of
     from .evaluate import classify_minutes, evaluate_account_month, version_reason
     from .policy import reads_minutes_alike
 
-    family, amended = _policies(spec.policy_dir, spec.under)
+    baselines = {label: content for label, content in spec.baselines}
+    amended = policy_of(spec.amended)
     out = []
     for account, label, totals, rows, billing in items:
         service_month = calendar_month(label)
-        baseline = family.in_force(service_month.start)
+        baseline = policy_of(baselines[label])
         # Versions that read minutes alike (most amendments change the standard, tiers or money) share one
         # classification of the minutes: the expensive half of an evaluation is done once, not twice.
         outcome = classify_minutes(baseline, service_month, account, rows, incidents=spec.incidents,
@@ -184,6 +186,7 @@ def clauses_changed(baseline, amended, before: dict, after: dict) -> list:
 
 
 def _work_items(scan, months, billing: dict):
+    """(account, month label, totals, candidate rows, billing) of every account-month with data or a bill."""
     from .evaluate import MonthMinutes, MonthTotals
 
     labels = [m.label for m in months]
@@ -204,7 +207,8 @@ def replay(policy_dir, *, minutes, start: str, end: str, under, incidents=None, 
            workers: int | None = None, dask: str | None = None, strips: bool = False, progress=None) -> dict:
     """Replay every account and Service Month from ``start`` to ``end`` (YYYY-MM) under ``under``."""
     from .data import read_billing, read_incidents, read_notices
-    from .scan import scan_minutes
+    from .distributed import PolicyContent, Runner
+    from .minutes import read_minutes
 
     if dask is not None and not isinstance(dask, str):
         raise ArgumentError(f"dask must be the scheduler's address as a string (tcp://host:8786), not {type(dask).__name__}")
@@ -228,46 +232,20 @@ def replay(policy_dir, *, minutes, start: str, end: str, under, incidents=None, 
     loaded_incidents = tuple(read_incidents(incidents, amended, causes=causes)) if incidents else ()
     loaded_notices = tuple(read_notices(notices, timezone)) if notices else ()
     loaded_billing = read_billing(billing) if billing else {}
-    scan = scan_minutes(minutes, timezone, months, policies, progress=progress)
-    items = _work_items(scan, months, loaded_billing)
-    spec = ReplaySpec(spec_dir, spec_under, loaded_incidents, loaded_notices, strips)
-    chunks = [items[i:i + CHUNK] for i in range(0, len(items), CHUNK)]
-    if dask:
-        rows = _run_dask(dask, spec, chunks)
-    elif workers and workers > 1:
-        rows = _run_processes(workers, spec, chunks)
-    else:
-        rows = [row for chunk in chunks for row in replay_chunk(spec, chunk)]
+    with Runner(workers, dask) as runner:
+        scan = read_minutes(minutes, months, policies, runner=runner, progress=progress)
+        items = _work_items(scan, months, loaded_billing)
+        contents = {p.sha256: PolicyContent.of(p) for p in policies}
+        spec = ReplaySpec(tuple((label, contents[p.sha256]) for label, p in baselines.items()), contents[amended.sha256],
+                          loaded_incidents, loaded_notices, strips)
+        chunks = [items[i:i + CHUNK] for i in range(0, len(items), CHUNK)]
+        rows = [row for part in runner.map(replay_chunk, [spec] * len(chunks), chunks) for row in part]
     rows.sort(key=lambda r: (r["account"], r["month"]))
     return {"under": amended.summary() | {"file": spec_under},
-            "months": [m.label for m in months], "rows_read": scan.rows_read, "scanned_by": scan.scanner,
+            "months": [m.label for m in months], "rows_read": scan.rows_read, "parts_read": scan.parts,
             "rows": rows, "totals": totals(rows, [m.label for m in months]),
             "before_aggregate_cap": ("every compensation here is before the §6.1 aggregate cap, which only a claim "
                                      "applies against the compensation already granted (slapolicy claim)")}
-
-
-def _run_processes(workers: int, spec: ReplaySpec, chunks: list) -> list:
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return [row for part in pool.map(replay_chunk, [spec] * len(chunks), chunks) for row in part]
-
-
-def _run_dask(address: str, spec: ReplaySpec, chunks: list) -> list:
-    try:
-        from distributed import Client
-    except ImportError:
-        raise SlapolicyError("--dask needs the distributed package: pip install 'slapolicy[dask]'") from None
-    try:
-        client = Client(address, timeout="20s")
-    except (OSError, TimeoutError) as exc:
-        raise SlapolicyError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
-    try:
-        futures = client.map(replay_chunk, [spec] * len(chunks), chunks, pure=False)
-        return [row for part in client.gather(futures) for row in part]
-    finally:
-        client.close()
 
 
 def totals(rows: list, labels: list) -> dict:

@@ -1,0 +1,159 @@
+"""Where the work runs: threads of this process, local processes (``--workers N``), or a Dask cluster
+(``--dask ADDRESS``).
+
+Two kinds of task go out, both pure functions of small, picklable arguments:
+
+* reading a part of the minutes (:func:`slapolicy.minutes.read_part`): a path and row groups; the
+  worker reads its own rows and returns aggregates, so the client holds metadata and results only;
+* evaluating account-months (:func:`slapolicy.replay.replay_chunk`): counts and candidate rows.
+
+Policies travel as their content, named by sha256 (:class:`PolicyContent`), never as a path: a
+worker's working directory, or machine, need not have the client's files. Minutes travel as
+absolute paths, which the workers must be able to read (shared storage).
+
+Results come back in the order the tasks were made, so every runner gives byte-identical output.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .errors import ArgumentError, SlapolicyError
+
+
+@dataclass(frozen=True)
+class PolicyContent:
+    """A policy version as bytes, named by its sha256 and the path it was loaded from (cited in traces)."""
+
+    sha256: str
+    path: str
+    raw: bytes
+
+    @classmethod
+    def of(cls, policy) -> "PolicyContent":
+        raw = Path(policy.path).read_bytes()
+        if hashlib.sha256(raw).hexdigest() != policy.sha256:
+            raise SlapolicyError(f"{policy.path}: the file changed while it was in use (sha256 differs); run again")
+        return cls(policy.sha256, str(policy.path), raw)
+
+
+@functools.lru_cache(maxsize=32)
+def _policy_by_sha(sha256: str, path: str, raw: bytes):
+    from .policy import load_policy
+
+    if hashlib.sha256(raw).hexdigest() != sha256:
+        raise SlapolicyError(f"policy content for {path} does not match its sha256 {sha256}")
+    # Written under the file's own name (and drafts/ when it is a draft) so the same checks apply.
+    folder = Path(tempfile.mkdtemp(prefix=f"slapolicy-{sha256[:16]}-"))
+    if Path(path).parent.name == "drafts":
+        folder = folder / "drafts"
+        folder.mkdir()
+    copy = folder / Path(path).name
+    copy.write_bytes(raw)
+    return replace(load_policy(copy), path=path)
+
+
+def policy_of(content: PolicyContent):
+    """The policy a content names, loaded once per process."""
+    return _policy_by_sha(content.sha256, content.path, content.raw)
+
+
+class Runner:
+    """Runs tasks in this process, in ``workers`` local processes, or on the Dask cluster at ``dask``."""
+
+    def __init__(self, workers: int | None = None, dask: str | None = None):
+        if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)):
+            raise ArgumentError(f"workers must be a whole number (int), not {type(workers).__name__}")
+        if workers is not None and workers < 1:
+            raise ArgumentError(f"workers must be at least 1, not {workers}")
+        self.workers, self.address = workers, dask
+        self._pool = self._client = None
+
+    @property
+    def remote(self) -> bool:
+        """Whether tasks leave this process (then they must name their inputs by path)."""
+        return bool(self.address) or bool(self.workers and self.workers > 1)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def map(self, fn, *iterables, threads: bool = False, progress=None) -> list:
+        """[fn(*args)] in order. In this process, ``threads`` runs them on every core (for tasks that release
+        the GIL: decoding and numpy); ``progress`` is called with each result as it arrives."""
+        arguments = list(zip(*iterables))
+        if not arguments:
+            return []
+        if self.address:
+            return self._on_dask(fn, arguments, progress)
+        if self.workers and self.workers > 1:
+            pool = self._processes()
+            return _collect(pool.map(fn, *zip(*arguments)), progress)
+        if threads and len(arguments) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=min(len(arguments), os.cpu_count() or 1),
+                                    thread_name_prefix="slapolicy") as pool:
+                return _collect(pool.map(fn, *zip(*arguments)), progress)
+        return _collect((fn(*args) for args in arguments), progress)
+
+    def _processes(self):
+        if self._pool is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"))
+        return self._pool
+
+    def _on_dask(self, fn, arguments: list, progress) -> list:
+        if self._client is None:
+            try:
+                from distributed import Client
+            except ImportError:
+                raise SlapolicyError("--dask needs the distributed package: pip install 'slapolicy[dask]'") from None
+            try:
+                self._client = Client(self.address, timeout="20s")
+            except (OSError, TimeoutError) as exc:
+                raise SlapolicyError(f"cannot reach the Dask scheduler at {self.address}: {exc}") from None
+        futures = self._client.map(fn, *zip(*arguments), pure=False)
+        return _collect((future.result() for future in futures), progress)
+
+
+def _collect(results, progress) -> list:
+    out = []
+    for result in results:
+        out.append(result)
+        if progress:
+            progress(result)
+    return out
+
+
+def map_parts(parts: list, request, runner: Runner | None = None, progress=None) -> list:
+    """Each part read, checked and reduced where the runner runs tasks (parts held in memory stay here)."""
+    from .minutes import read_part
+
+    runner = runner or Runner()
+    if runner.remote and any(part.kind == "memory" for part in parts):
+        raise SlapolicyError("minutes handed in as data are read in this process: give a file path to use "
+                             "workers or Dask")
+    seen = [0]
+
+    def show(summary):
+        seen[0] += summary.rows_read
+        progress(seen[0])
+
+    return runner.map(read_part, parts, [request] * len(parts), threads=True, progress=show if progress else None)

@@ -1,0 +1,584 @@
+"""The one way minutes are read, for ``evaluate``, ``claim`` and ``replay``: plan, read, check, reduce.
+
+1. **Plan** (:func:`plan`, from metadata only): the input — a file (CSV, JSON Lines, Parquet), a
+   directory of Parquet files, or a hive-partitioned directory (``month=2024-03/``,
+   ``account=acme/``) — becomes a list of :class:`Part` s: a Parquet file's row groups, or a text
+   file. Directories whose ``month=`` or ``account=`` key lies outside the request, and row groups
+   whose statistics (``minute`` min/max, ``account`` min/max) do, are left out: never opened.
+2. **Read** each part (:func:`read_part`, a pure function of the part and a small
+   :class:`Request`; it runs in a thread, a local process or a Dask worker), one row group or
+   batch at a time, so memory is bounded by a batch, never by the input.
+3. **Check** every row with the one set of row checks (:func:`slapolicy.data.check_minute_table`);
+   problems name the file, its row and line.
+4. **Reduce** to what an evaluation needs (:class:`PartSummary`): per account and Service Month the
+   counts of :class:`~slapolicy.evaluate.MonthTotals` and the few rows that may be unavailable under
+   any of the versions asked about; the client merges these (:func:`merge`).
+
+A minute listed twice is found inside a batch by one sort-free test (rows ordered by account then
+minute, or by minute then account, as exports come) or a sort; across batches by comparing each
+account's minute ranges; only when ranges overlap is the input read again for exact row numbers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .data import (IN_MEMORY, account_name, MAX_REPORTED, MINUTE_COLUMNS, OPTIONAL_MINUTE_COLUMNS, InputError, Problems, _format,
+                   check_input_size, check_minute_table, column_names, in_memory_table, read_table)
+
+BATCH_ROWS = 1 << 20  # rows decoded at once: bounds the memory of a part
+PART_ROWS = 1 << 21  # row groups are grouped into parts of about this many rows (one task each)
+WIDEN_MINUTES = 15 * 60  # naive (local) timestamps and month= keys may be up to ±14:00 from UTC
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One way of reading a minute as unavailable (§1.5), in integers: c1·(r − f) < c2·r, r > 0."""
+
+    c1: int
+    c2: int
+    removes_illegal: bool  # §5.10 failures removed from requests and failures first
+
+
+@dataclass(frozen=True)
+class Request:
+    """What every part's task needs to know (small and picklable)."""
+
+    timezone: str
+    bounds: tuple  # epoch minutes: the first minute of each Service Month, then the end of the last
+    readings: tuple | None  # None: every row is a candidate (a version counts quiet minutes as unavailable)
+    accounts: frozenset | None = None  # only these (trimmed) account names; None: every account
+
+    @property
+    def span(self) -> tuple[int, int]:
+        return self.bounds[0], self.bounds[-1]
+
+
+@dataclass(frozen=True)
+class Part:
+    """One unit of work: a Parquet file's row groups, or a whole text file (read in batches)."""
+
+    path: str  # absolute: a worker's working directory may differ
+    kind: str  # "parquet", "csv", "jsonl" or "memory"
+    name: str = ""  # as the user gave it, for messages
+    row_groups: tuple = ()  # Parquet: the row groups to read
+    row_bases: tuple = ()  # rows of the file before each of them (for messages)
+    proven: tuple = ()  # per row group: the one (trimmed) account its statistics prove, or None
+    account: str | None = None  # the account of an account= directory, for files without the column
+    month: str | None = None  # the Service Month of a month= directory
+    rows: int = 0  # rows it holds, from metadata
+    table: object = field(default=None, compare=False, repr=False)  # kind "memory" only: never shipped
+
+
+@dataclass
+class PartSummary:
+    """One part reduced: a few numbers per account and Service Month, and the candidate rows."""
+
+    rows_read: int = 0
+    naive: int = 0
+    accounts: set = field(default_factory=set)  # every account seen in the rows read
+    totals: dict = field(default_factory=dict)  # (account, month index) -> int64[5]
+    ranges: dict = field(default_factory=dict)  # account -> [(first, last)] minutes inside the span, per batch
+    rows: dict = field(default_factory=dict)  # (account, month index) -> [(minute, r, f, i, peak)]
+    has_peak: bool = False
+    problems: Problems | None = None
+
+
+# ---------------------------------------------------------------------------- requests
+
+def readings_of(policies) -> tuple | None:
+    """The distinct ways the versions read a minute, as integers; None when one of them counts quiet
+    minutes as unavailable (then every row is a candidate)."""
+    from .evaluate import _removes_illegal, unavailable_coefficients
+
+    if any(p.setting("availability", "no_traffic") == "unavailable" for p in policies):
+        return None
+    return tuple(dict.fromkeys(Reading(*unavailable_coefficients(p), _removes_illegal(p)) for p in policies))
+
+
+def request_for(months: list, timezone: str, policies: list, accounts=None) -> Request:
+    bounds = [m.epoch_minutes(timezone)[0] for m in months] + [months[-1].epoch_minutes(timezone)[1]]
+    wanted = None if accounts is None else frozenset(account_name(a) or "" for a in accounts)
+    return Request(timezone, tuple(int(b) for b in bounds), readings_of(policies), wanted)
+
+
+# ---------------------------------------------------------------------------- plan
+
+def plan(source, request: Request) -> list[Part]:
+    """The parts of ``source`` that can hold rows of the request, from metadata only."""
+    if not isinstance(source, (str, Path)):
+        table, _ = in_memory_table(source, MINUTE_COLUMNS, OPTIONAL_MINUTE_COLUMNS)
+        return [Part(IN_MEMORY, "memory", name=IN_MEMORY, rows=table.num_rows, table=table)]
+    path = Path(source)
+    if path.is_dir():
+        return _plan_directory(path, request)
+    kind = _format(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    check_input_size(path)
+    if kind == "parquet":
+        return _plan_parquet(str(path), request, str(path))
+    return [Part(str(path.resolve()), kind, name=str(path), rows=-1)]
+
+
+def _directory_keys(path: Path, root: Path) -> dict:
+    """The hive keys (``month=2024-03``) of the directories between ``root`` and ``path``."""
+    from urllib.parse import unquote
+
+    keys = {}
+    for segment in path.relative_to(root).parts[:-1]:
+        if "=" in segment:
+            key, value = segment.split("=", 1)
+            keys[key] = unquote(value)
+    return keys
+
+
+def _plan_directory(root: Path, request: Request) -> list[Part]:
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    try:  # pyarrow.dataset lists the files, leaving out hidden ones and _SUCCESS markers; given a schema, it
+        # opens none of them (files outside the request are never opened)
+        files = sorted(ds.dataset(str(root), format="parquet", schema=pa.schema([])).files)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{root}: cannot list the Parquet files of the directory: {exc}") from None
+    files = [f for f in files if f.lower().endswith((".parquet", ".pq"))]
+    if not files:
+        raise InputError(f"{root}: no Parquet files (*.parquet) in the directory")
+    parts = []
+    for name in files:
+        keys = _directory_keys(Path(name), root)
+        account = account_name(keys.get("account"))
+        if account is not None and request.accounts is not None and account not in request.accounts:
+            continue  # an account= directory of another account: never opened
+        month = keys.get("month")
+        if month is not None:
+            start, end = _month_span(month, request.timezone, name)
+            if end <= request.span[0] or start >= request.span[1]:
+                continue  # a month= directory outside the months asked about
+        check_input_size(name)
+        parts.extend(_plan_parquet(name, request, name, account, month))
+    return parts
+
+
+def _month_span(label: str, timezone: str, where: str) -> tuple[int, int]:
+    """[first, end) epoch minutes of the Service Month a ``month=YYYY-MM`` directory holds (policy's timezone)."""
+    import re
+
+    from .calendar import calendar_month
+
+    if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", label):
+        raise InputError(f"{where}: directory key month={label} is not a month written YYYY-MM")
+    return calendar_month(label).epoch_minutes(timezone)
+
+
+def _plan_parquet(path: str, request: Request, shown: str, account: str | None = None,
+                  month: str | None = None) -> list[Part]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        metadata = pq.read_metadata(path)
+        schema = metadata.schema.to_arrow_schema()
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(f"{shown}: cannot be read as PARQUET: {str(exc).splitlines()[0]}") from None
+    names = column_names(schema, shown)
+    required = [n for n in MINUTE_COLUMNS if not (n == "account" and account is not None)]
+    missing = [n for n in required if n not in names]
+    if missing:
+        raise InputError(f"{shown}: missing column(s) {', '.join(missing)} (found: {', '.join(names) or 'none'})")
+    minute_at = names.index("minute")
+    account_at = names.index("account") if "account" in names else None
+    minute_type = schema.field("minute").type
+    chosen, bases, proven, base, sizes = [], [], [], 0, []
+    for index in range(metadata.num_row_groups):
+        group = metadata.row_group(index)
+        if group.num_rows and _group_may_hold(group, minute_at, minute_type, account_at, request):
+            chosen.append(index)
+            bases.append(base)
+            proven.append(account if account is not None else _proven_account(group, account_at))
+            sizes.append(group.num_rows)
+        base += group.num_rows
+    parts, start, rows = [], 0, 0
+    for k in range(len(chosen)):  # consecutive row groups of about PART_ROWS rows make one part
+        rows += sizes[k]
+        if rows >= PART_ROWS or k == len(chosen) - 1:
+            parts.append(Part(str(Path(path).resolve()), "parquet", shown, tuple(chosen[start:k + 1]),
+                              tuple(bases[start:k + 1]), tuple(proven[start:k + 1]), account, month, rows))
+            start, rows = k + 1, 0
+    return parts
+
+
+def _statistics(group, column):
+    if column is None:
+        return None
+    statistics = group.column(column).statistics
+    if statistics is None or not statistics.has_min_max:
+        return None
+    return statistics
+
+
+def _group_may_hold(group, minute_at: int, minute_type, account_at, request: Request) -> bool:
+    """Whether a row group's statistics allow rows of the requested span and accounts."""
+    import pyarrow as pa
+
+    statistics = _statistics(group, minute_at)
+    if statistics is not None and pa.types.is_timestamp(minute_type) and statistics.physical_type == "INT64":
+        from .data import UNITS_PER_MINUTE
+
+        per_minute = UNITS_PER_MINUTE[minute_type.unit]
+        lo, hi = statistics.min_raw // per_minute, statistics.max_raw // per_minute
+        widen = WIDEN_MINUTES if minute_type.tz is None else 0  # naive: local wall times
+        first, end = request.span
+        if hi + widen < first or lo - widen >= end:
+            return False
+    if request.accounts is not None:
+        statistics = _statistics(group, account_at)
+        if statistics is not None and isinstance(statistics.min, str) and isinstance(statistics.max, str):
+            low, high = statistics.min, statistics.max
+            # A name trims to itself or shorter: with no leading blank in min, every value v of the row group
+            # has v.strip() within [min.rstrip(), max].
+            if low[:1] > " " and not any(low.rstrip() <= name <= high for name in request.accounts):
+                return False
+    return True
+
+
+def _proven_account(group, column) -> str | None:
+    """The one account of a row group whose statistics say min = max and no nulls (its column is not read)."""
+    statistics = _statistics(group, column)
+    if statistics is None or not statistics.has_null_count or statistics.null_count:
+        return None
+    if statistics.min != statistics.max or not isinstance(statistics.min, str):
+        return None
+    return account_name(statistics.min)  # None for a blank name: decoded then, and refused row by row
+
+
+# ---------------------------------------------------------------------------- read, check, reduce
+
+def _batches(part: Part):
+    """(table, line offset, rows before it in its file, account proven for it) of a part, a batch at a time."""
+    import pyarrow as pa
+
+    wanted = list(MINUTE_COLUMNS + OPTIONAL_MINUTE_COLUMNS)
+    if part.kind == "memory":
+        for start in range(0, max(part.table.num_rows, 1), BATCH_ROWS):
+            yield part.table.slice(start, BATCH_ROWS), None, start, None
+        return
+    try:
+        if part.kind == "parquet":
+            import pyarrow.parquet as pq
+
+            dictionary = [] if part.account is not None else ["account"]  # account= directories may omit it
+            source = pq.ParquetFile(part.path, read_dictionary=dictionary, pre_buffer=False)
+            try:
+                names = [n for n in wanted if n in source.schema_arrow.names]
+                for group, base, proven in zip(part.row_groups, part.row_bases, part.proven):
+                    columns = [n for n in names if not (n == "account" and proven is not None)]
+                    offset = 0
+                    for batch in source.iter_batches(batch_size=BATCH_ROWS, row_groups=[group], columns=columns,
+                                                     use_threads=False):
+                        yield pa.Table.from_batches([batch]), None, base + offset, proven
+                        offset += batch.num_rows
+            finally:
+                source.close()
+        elif part.kind == "csv":
+            import pyarrow.csv as pacsv
+
+            types = {name: pa.string() for name in wanted}
+            reader = pacsv.open_csv(part.path, read_options=pacsv.ReadOptions(block_size=64 << 20),
+                                    convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True,
+                                                                         quoted_strings_can_be_null=False))
+            names = column_names(reader.schema, part.name)
+            missing = [n for n in MINUTE_COLUMNS if n not in names]
+            if missing:
+                raise InputError(f"{part.name}: missing column(s) {', '.join(missing)} (found: {', '.join(names)})")
+            keep = [n for n in wanted if n in names]
+            base = 0
+            for batch in reader:
+                yield pa.Table.from_batches([batch]).select(keep), 1, base, None
+                base += batch.num_rows
+        else:  # JSON Lines: pyarrow has no streaming reader that keeps one schema, so the file is read whole
+            table, line_offset = read_table(part.path, MINUTE_COLUMNS, OPTIONAL_MINUTE_COLUMNS, name=part.name)
+            for start in range(0, max(table.num_rows, 1), BATCH_ROWS):
+                yield table.slice(start, BATCH_ROWS), line_offset, start, None
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{part.name}: cannot be read as {part.kind.upper()}: {str(exc).splitlines()[0]}") from None
+
+
+def read_part(part: Part, request: Request) -> PartSummary:
+    """Read, check and reduce one part (the pure per-partition function: threads, processes, Dask)."""
+    summary = PartSummary(problems=Problems(part.name or part.path, "minutes"))
+    problems = summary.problems
+    for table, line_offset, base, proven in _batches(part):
+        if proven is None and "account" not in table.column_names and part.account is not None:
+            proven = part.account
+        if proven is not None and request.accounts is not None and proven not in request.accounts:
+            continue
+        problems.row_base = base
+        c = check_minute_table(table, request.timezone, problems, line_offset, account=proven)
+        summary.rows_read += table.num_rows
+        summary.naive += c.naive
+        if table.num_rows:
+            summary.accounts.update(str(a) for a in c.accounts)
+        _check_directory_keys(part, c, request, problems, line_offset)
+        if not problems.total:
+            _repeats_in_batch(c, problems, line_offset)
+        if not problems.total:
+            _reduce(c, request, summary)
+        del table, c
+    problems.row_base = 0
+    return summary
+
+
+def _check_directory_keys(part: Part, c, request: Request, problems: Problems, line_offset) -> None:
+    """Rows of a ``month=`` or ``account=`` directory belong to that month and account: a directory left out
+    of a request because of its key must not have held rows of the request."""
+    from .data import _report
+
+    if part.month is not None:
+        start, end = _month_span(part.month, request.timezone, part.name)
+        minute = c.minute
+        _report((minute < start) | (minute >= end), problems, "minute", line_offset,
+                lambda r: f"the minute lies outside Service Month {part.month} of its directory month={part.month}")
+    if part.account is not None and (len(c.accounts) != 1 or str(c.accounts[0]) != part.account):
+        names = np.array([str(name) != part.account for name in c.accounts], bool)
+        _report(names[c.account_index], problems, "account", line_offset,
+                lambda r: f"account {str(c.accounts[c.account_index[r]])!r} in the directory account={part.account}")
+
+
+def _repeats_in_batch(c, problems: Problems, line_offset) -> None:
+    """A minute listed twice for an account within one batch, named by its two rows.
+
+    Rows ordered by account then minute (exports written account by account) or by minute then
+    account (exports written as time goes) are proven free of repeats by one pass; others are sorted.
+    """
+    count = len(c.minute)
+    if count < 2:
+        return
+    base = int(c.minute.min())
+    offsets = c.minute - base
+    codes = c.account_index.astype(np.int64)
+    by_account = (codes << 40) | offsets  # minutes of a batch span far less than 2^40
+    if (by_account[1:] > by_account[:-1]).all():
+        return
+    by_time = offsets * (int(codes.max()) + 1) + codes
+    if (by_time[1:] > by_time[:-1]).all():
+        return
+    order = np.argsort(by_account, kind="stable")
+    repeated = np.flatnonzero(by_account[order][1:] == by_account[order][:-1])
+    for position in repeated[:MAX_REPORTED]:
+        first, second = sorted((int(order[position]) + 1, int(order[position + 1]) + 1))
+        name = str(c.accounts[c.account_index[order[position]]])
+        problems.add(second, "minute", f"minute listed twice for account {name!r} (also row {first + problems.row_base})",
+                     None if line_offset is None else second + line_offset)
+    problems.total += max(0, len(repeated) - MAX_REPORTED)
+
+
+def _reduce(c, request: Request, summary: PartSummary) -> None:
+    """Counts per (account, Service Month), each account's minute range, and the candidate rows."""
+    bounds = np.asarray(request.bounds, np.int64)
+    first, end = request.span
+    inside = (c.minute >= first) & (c.minute < end)
+    wanted = _wanted_accounts(c, request)
+    if wanted is not None:
+        inside &= wanted[c.account_index]
+    rows = np.flatnonzero(inside)
+    if not len(rows):
+        return
+    months = len(bounds) - 1
+    minute = c.minute[rows]
+    code = c.account_index[rows].astype(np.int64)
+    month = np.searchsorted(bounds, minute, side="right") - 1 if months > 1 else np.zeros(len(rows), np.int64)
+    key = code * months + month
+    cells = len(c.accounts) * months
+    requests, illegal = c.requests[rows], c.illegal[rows]
+    counts = [np.bincount(key, minlength=cells), np.bincount(key[requests > 0], minlength=cells),
+              np.bincount(key[requests - illegal > 0], minlength=cells)]
+    marked = np.flatnonzero(illegal > 0)  # §5.10 failures are rare: summed over their rows only
+    illegal_sum = np.zeros(cells, np.int64)
+    np.add.at(illegal_sum, key[marked], illegal[marked])
+    counts += [illegal_sum, np.bincount(key[marked], minlength=cells)]
+    table = np.stack([np.asarray(x, np.int64) for x in counts], axis=1)
+    for cell in np.flatnonzero(counts[0]):
+        name, index = str(c.accounts[cell // months]), int(cell % months)
+        summary.totals[(name, index)] = summary.totals.get((name, index), 0) + table[cell]
+    low = np.full(len(c.accounts), np.iinfo(np.int64).max)
+    high = np.full(len(c.accounts), np.iinfo(np.int64).min)
+    np.minimum.at(low, code, minute)
+    np.maximum.at(high, code, minute)
+    for slot in np.flatnonzero(low <= high):
+        summary.ranges.setdefault(str(c.accounts[slot]), []).append((int(low[slot]), int(high[slot])))
+    _keep_candidates(c, rows, key, months, request, summary)
+
+
+def _wanted_accounts(c, request: Request):
+    if request.accounts is None:
+        return None
+    return np.array([str(name) in request.accounts for name in c.accounts], bool)
+
+
+def _keep_candidates(c, rows, key, months: int, request: Request, summary: PartSummary) -> None:
+    """The rows unavailable under at least one reading, grouped per (account, Service Month) in minute order.
+
+    With c1 > c2 > 0, c1·(r − f) < c2·r is (c1 − c2)·r < c1·f: only rows with failures can be unavailable.
+    """
+    if request.readings is None:
+        keep = np.arange(len(rows))
+    else:
+        failing = np.flatnonzero(c.failures[rows] > 0)
+        picked = rows[failing]
+        r, f, i = c.requests[picked], c.failures[picked], c.illegal[picked]
+        hit = np.zeros(len(picked), bool)
+        for reading in request.readings:
+            removed = i if reading.removes_illegal else 0
+            normal, failed = r - removed, f - removed
+            if len(normal) and int(normal.max()) * reading.c1 >= 2 ** 62:  # beyond int64: exact integers
+                hit |= np.array([reading.c1 * (int(n) - int(x)) < reading.c2 * int(n) and n > 0
+                                 for n, x in zip(normal, failed)], bool)
+            else:
+                hit |= (reading.c1 * (normal - failed) < reading.c2 * normal) & (normal > 0)
+        keep = failing[hit]
+    if not len(keep):
+        return
+    chosen = rows[keep]
+    order = np.lexsort((c.minute[chosen], key[keep]))
+    chosen, keys = chosen[order], key[keep][order]
+    summary.has_peak = summary.has_peak or c.has_peak_qps
+    splits = np.flatnonzero(keys[1:] != keys[:-1]) + 1
+    for piece, cell in zip(np.split(chosen, splits), keys[np.concatenate([[0], splits])]):
+        name, index = str(c.accounts[int(cell) // months]), int(cell) % months
+        summary.rows.setdefault((name, index), []).append(
+            (c.minute[piece], c.requests[piece], c.failures[piece], c.illegal[piece], c.peak_qps[piece]))
+
+
+# ---------------------------------------------------------------------------- merge
+
+@dataclass
+class AccountMonth:
+    """What the evaluation of one account's Service Month needs: its counts and its candidate rows."""
+
+    account: str
+    month: str
+    totals: object  # MonthTotals
+    rows: object  # MonthMinutes
+
+
+@dataclass
+class MinuteAggregates:
+    """The minutes of a request, reduced: per account and Service Month, counts and candidate rows."""
+
+    months: list  # ServiceMonth, in order
+    cells: dict = field(default_factory=dict)  # (account, month label) -> AccountMonth
+    accounts: set = field(default_factory=set)  # every account seen in the rows read
+    rows_read: int = 0
+    naive_timestamps: int = 0
+    parts: int = 0
+
+
+def merge(summaries: list, months: list, parts: list, request: Request) -> MinuteAggregates:
+    """The parts' summaries as one result; raises with every problem found (in file order)."""
+    from .evaluate import MonthMinutes, MonthTotals
+
+    _raise_problems([s.problems for s in summaries])
+    result = MinuteAggregates(months, parts=len(parts))
+    totals, ranges, kept = {}, {}, {}
+    for summary in summaries:
+        result.rows_read += summary.rows_read
+        result.naive_timestamps += summary.naive
+        result.accounts |= summary.accounts
+        for key, counts in summary.totals.items():
+            totals[key] = totals.get(key, 0) + counts
+        for name, spans in summary.ranges.items():
+            ranges.setdefault(name, []).extend(spans)
+        for key, pieces in summary.rows.items():
+            kept.setdefault(key, []).extend(pieces)
+    if any(_overlap(spans) for spans in ranges.values()):
+        _repeats_across_batches(parts, request)  # raises with the rows, or finds the ranges only interleave
+    has_peak = any(s.has_peak for s in summaries)
+    for (name, index), counts in totals.items():
+        pieces = kept.get((name, index))
+        if not pieces:
+            rows = MonthMinutes.empty()
+        else:
+            columns = [np.concatenate(column) for column in zip(*pieces)] if len(pieces) > 1 else list(pieces[0])
+            if len(pieces) > 1:
+                order = np.argsort(columns[0], kind="stable")
+                columns = [column[order] for column in columns]
+            rows = MonthMinutes(*columns, has_peak)
+        label = months[index].label
+        result.cells[(name, label)] = AccountMonth(name, label, MonthTotals(*(int(x) for x in counts)), rows)
+    return result
+
+
+def _overlap(spans: list) -> bool:
+    spans.sort()
+    return any(later[0] <= earlier[1] for earlier, later in zip(spans, spans[1:]))
+
+
+def _raise_problems(all_problems: list) -> None:
+    found = [p for p in all_problems if p is not None and p.total]
+    if not found:
+        return
+    if len(found) == 1:
+        found[0].raise_if_any()
+    messages = []
+    for problems in found:
+        try:
+            problems.raise_if_any()
+        except InputError as exc:
+            messages.append(str(exc))
+    raise InputError("\n".join(messages))
+
+
+def _repeats_across_batches(parts: list, request: Request) -> None:
+    """Read the parts again, in order, marking each account's minutes: name every minute listed twice.
+
+    Only needed when two batches' minute ranges of one account overlap (rows in no order at all).
+    """
+    first, end = request.span
+    listed: dict[str, np.ndarray] = {}
+    for part in parts:
+        problems = Problems(part.name or part.path, "minutes")
+        for table, line_offset, base, proven in _batches(part):
+            if proven is None and "account" not in table.column_names and part.account is not None:
+                proven = part.account
+            problems.row_base = base
+            c = check_minute_table(table, request.timezone, problems, line_offset, account=proven)
+            inside = (c.minute >= first) & (c.minute < end)
+            wanted = _wanted_accounts(c, request)
+            if wanted is not None:
+                inside &= wanted[c.account_index]
+            for code in np.unique(c.account_index[inside]):
+                name = str(c.accounts[code])
+                rows = np.flatnonzero(inside & (c.account_index == code))
+                seen = listed.setdefault(name, np.zeros(end - first, bool))
+                offsets = c.minute[rows] - first
+                before = np.flatnonzero(seen[offsets])
+                for row in before[:MAX_REPORTED]:
+                    problems.add(int(rows[row]) + 1, "minute",
+                                 f"minute listed twice for account {name!r} (also in an earlier row)",
+                                 None if line_offset is None else int(rows[row]) + 1 + line_offset)
+                problems.total += max(0, len(before) - MAX_REPORTED)
+                seen[offsets] = True
+        problems.row_base = 0
+        problems.raise_if_any()
+
+
+# ---------------------------------------------------------------------------- the whole path
+
+def read_minutes(source, months: list, policies: list, *, accounts=None, runner=None,
+                 progress=None) -> MinuteAggregates:
+    """Plan, read, check and reduce the minutes of ``months`` (and ``accounts``) for ``policies``.
+
+    In this process the parts run on every core (pyarrow and numpy release the GIL); a
+    :class:`~slapolicy.distributed.Runner` with workers or a Dask address runs them there, and the
+    workers read the files themselves: this process then holds only metadata and the reduced result.
+    """
+    from .distributed import map_parts
+
+    request = request_for(months, policies[0].timezone, policies, accounts)
+    parts = plan(source, request)
+    summaries = map_parts(parts, request, runner, progress)
+    return merge(summaries, months, parts, request)
