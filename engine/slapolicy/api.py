@@ -53,9 +53,10 @@ def evaluate(policy_dir, *, minutes, month: str, incidents=None, notices=None, b
     else:
         policy, reason = in_force, version_reason(in_force, service_month)
     check_facts_supplied(policy, manager or get_manager())  # before a large minutes file is read
-    with Runner(workers, dask) as runner:
-        loaded_minutes = read_minutes(minutes, [service_month], [policy], accounts=accounts, runner=runner)
     loaded_incidents = read_incidents(incidents, policy) if incidents else []
+    with Runner(workers, dask) as runner:
+        loaded_minutes = read_minutes(minutes, [service_month], [policy], accounts=accounts, incidents=loaded_incidents,
+                                      runner=runner)
     loaded_notices = read_notices(notices, policy.timezone) if notices else []
     loaded_billing = read_billing(billing) if billing else None
     evaluations = evaluate_month(policy, service_month, loaded_minutes, incidents=loaded_incidents,

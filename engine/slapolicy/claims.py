@@ -462,12 +462,13 @@ def decide_claim(policy_dir, claim_data: dict, *, minutes, incidents=None, notic
                 book.close()
         if recorded is not None:
             return dict(recorded, repeated=True)
+    loaded_incidents = read_incidents(incidents, policy) if incidents else []
     with Runner(workers, dask) as runner:
-        loaded_minutes = read_minutes(minutes, [service_month], [policy], accounts=[claim.account], runner=runner)
+        loaded_minutes = read_minutes(minutes, [service_month], [policy], accounts=[claim.account],
+                                      incidents=loaded_incidents, runner=runner)
     loaded_billing = read_billing(billing) if billing else {}
     if claim.account not in loaded_minutes.accounts and not any(a == claim.account for a, _ in loaded_billing):
         raise InputError(f"{where}: field 'account': unknown account {claim.account!r} (not in the minutes or billing)")
-    loaded_incidents = read_incidents(incidents, policy) if incidents else []
     loaded_notices = read_notices(notices, policy.timezone) if notices else []
 
     window = claim_window(policy, service_month, business_calendar(policy, manager))

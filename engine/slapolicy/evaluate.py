@@ -90,11 +90,14 @@ class MonthMinutes:
     illegal: np.ndarray
     peak_qps: np.ndarray
     has_peak_qps: bool
+    # Every row inside the provider incidents' windows is here, though other rows may not be (the minutes
+    # path keeps the candidate rows and those): enough to warn about incidents over minutes without data.
+    within_incidents: bool = False
 
     @classmethod
-    def empty(cls) -> "MonthMinutes":
+    def empty(cls, within_incidents: bool = False) -> "MonthMinutes":
         zero = np.zeros(0, np.int64)
-        return cls(zero, zero, zero, zero, np.zeros(0), False)
+        return cls(zero, zero, zero, zero, np.zeros(0), False, within_incidents)
 
 
 @dataclass(frozen=True)
@@ -509,7 +512,7 @@ def classify_minutes(policy, service_month: ServiceMonth, account: str, rows: Mo
     _step(trace, "unavailable_minutes", policy.ref("exclusions"),
           f"{raw_unavailable} unavailable − {excluded_total} excluded = {counted} counted against the provider")
     warnings = ()
-    if len(rows.minute) == totals.with_data:  # every row is here (replay may hand only the candidate rows)
+    if rows.within_incidents or len(rows.minute) == totals.with_data:  # replay may hand only the candidate rows
         warnings = _provider_incidents_without_data(policy, account, incidents, rows.minute[traffic], first, last, trace)
     return MinutesOutcome(trace, with_data, raw_unavailable, excluded_by, counted, minute_values, attributed, warnings)
 

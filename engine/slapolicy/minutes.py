@@ -50,6 +50,9 @@ class Request:
     bounds: tuple  # epoch minutes: the first minute of each Service Month, then the end of the last
     readings: tuple | None  # None: every row is a candidate (a version counts quiet minutes as unavailable)
     accounts: frozenset | None = None  # only these (trimmed) account names; None: every account
+    # Sorted, disjoint [start, end) epoch minutes inside which every row is kept, not only the candidates
+    # (the provider incidents: evaluate warns when one covers minutes without data).
+    within: tuple = ()
 
     @property
     def span(self) -> tuple[int, int]:
@@ -98,10 +101,19 @@ def readings_of(policies) -> tuple | None:
     return tuple(dict.fromkeys(Reading(*unavailable_coefficients(p), _removes_illegal(p)) for p in policies))
 
 
-def request_for(months: list, timezone: str, policies: list, accounts=None) -> Request:
+def request_for(months: list, timezone: str, policies: list, accounts=None, incidents=()) -> Request:
+    from .calendar import minute_bounds
+
     bounds = [m.epoch_minutes(timezone)[0] for m in months] + [months[-1].epoch_minutes(timezone)[1]]
     wanted = None if accounts is None else frozenset(account_name(a) or "" for a in accounts)
-    return Request(timezone, tuple(int(b) for b in bounds), readings_of(policies), wanted)
+    windows = sorted(minute_bounds(i.start, i.end, "outward") for i in incidents if i.cause == "provider")
+    merged = []
+    for lo, hi in windows:
+        if merged and lo <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+        else:
+            merged.append((lo, hi))
+    return Request(timezone, tuple(int(b) for b in bounds), readings_of(policies), wanted, tuple(merged))
 
 
 # ---------------------------------------------------------------------------- plan
@@ -440,6 +452,12 @@ def _keep_candidates(c, rows, key, months: int, request: Request, summary: PartS
             else:
                 hit |= (reading.c1 * (normal - failed) < reading.c2 * normal) & (normal > 0)
         keep = failing[hit]
+    if request.within:
+        starts, ends = (np.array(side, np.int64) for side in zip(*request.within))
+        minute = c.minute[rows]
+        at = np.searchsorted(starts, minute, side="right") - 1
+        inside = (at >= 0) & (minute < ends[np.maximum(at, 0)])
+        keep = np.union1d(keep, np.flatnonzero(inside))
     if not len(keep):
         return
     chosen = rows[keep]
@@ -475,6 +493,7 @@ class MinuteAggregates:
     rows_read: int = 0
     naive_timestamps: int = 0
     parts: int = 0
+    within_incidents: bool = False  # every row inside the provider incidents is kept (MonthMinutes says so too)
 
 
 def merge(summaries: list, months: list, parts: list, request: Request) -> MinuteAggregates:
@@ -497,16 +516,17 @@ def merge(summaries: list, months: list, parts: list, request: Request) -> Minut
     if any(_overlap(spans) for spans in ranges.values()):
         _repeats_across_batches(parts, request)  # raises with the rows, or finds the ranges only interleave
     has_peak = any(s.has_peak for s in summaries)
+    result.within_incidents = bool(request.within)
     for (name, index), counts in totals.items():
         pieces = kept.get((name, index))
         if not pieces:
-            rows = MonthMinutes.empty()
+            rows = MonthMinutes.empty(result.within_incidents)
         else:
             columns = [np.concatenate(column) for column in zip(*pieces)] if len(pieces) > 1 else list(pieces[0])
             if len(pieces) > 1:
                 order = np.argsort(columns[0], kind="stable")
                 columns = [column[order] for column in columns]
-            rows = MonthMinutes(*columns, has_peak)
+            rows = MonthMinutes(*columns, has_peak, result.within_incidents)
         label = months[index].label
         result.cells[(name, label)] = AccountMonth(name, label, MonthTotals(*(int(x) for x in counts)), rows)
     return result
@@ -568,7 +588,7 @@ def _repeats_across_batches(parts: list, request: Request) -> None:
 
 # ---------------------------------------------------------------------------- the whole path
 
-def read_minutes(source, months: list, policies: list, *, accounts=None, runner=None,
+def read_minutes(source, months: list, policies: list, *, accounts=None, incidents=(), runner=None,
                  progress=None) -> MinuteAggregates:
     """Plan, read, check and reduce the minutes of ``months`` (and ``accounts``) for ``policies``.
 
@@ -578,7 +598,7 @@ def read_minutes(source, months: list, policies: list, *, accounts=None, runner=
     """
     from .distributed import map_parts
 
-    request = request_for(months, policies[0].timezone, policies, accounts)
+    request = request_for(months, policies[0].timezone, policies, accounts, incidents)
     parts = plan(source, request)
     summaries = map_parts(parts, request, runner, progress)
     return merge(summaries, months, parts, request)
