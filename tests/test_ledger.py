@@ -443,6 +443,7 @@ INSERT INTO meta VALUES ('schema_version', '1');
 def test_a_ledger_of_format_1_is_refused_then_upgraded_in_commit_order(ledger, tmp_path):
     old = tmp_path / "old.sqlite"
     db = sqlite3.connect(old)
+    db.execute("PRAGMA journal_mode = WAL")  # as format 1 opened every ledger
     db.executescript(FORMAT_1)
     for entry in entries(ledger):  # in commit order, as the rowids of format 1 recorded it
         columns = [c for c in COLUMNS[entry.kind] if c != "seq"]
