@@ -7,6 +7,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -539,3 +540,19 @@ def test_a_recomputed_chain_over_a_result_that_is_not_json(ledger):
     assert result.code == 1
     assert result.err == (f"slapolicy: {ledger}: {label(3, 'decision', ACME, 'acme')}: its result_json is not the JSON "
                           "object slapolicy wrote: it was edited; restore the ledger from a backup\n")
+
+
+def test_paths_that_cannot_hold_a_ledger(tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    (tmp_path / "afile").write_text("")
+    cases = [(Path("/dev/null"), "not a file, so not a slapolicy ledger"), (fifo, "not a file, so not a slapolicy ledger"),
+             (loop, "not a file, so not a slapolicy ledger"),
+             (tmp_path / "afile" / "ledger.sqlite", f"the ledger cannot be created ({tmp_path / 'afile'} is not a directory)"),
+             (tmp_path / "afile" / "sub" / "ledger.sqlite", "the ledger cannot be created (Not a directory)")]
+    for path, message in cases:
+        result = run_cli("claim", POLICIES, claim_files(tmp_path)[0], "--ledger", path, *NOW, *INPUTS)
+        assert (result.code, result.err) == (1, f"slapolicy: {path}: {message}\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "claim-initech.json", "fifo", "loop"]

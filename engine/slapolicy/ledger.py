@@ -207,6 +207,8 @@ class Ledger:
     def _create(self) -> None:
         """Build the ledger in a scratch file and link it into place: the path never names a half-made ledger,
         and of processes creating the same ledger at once one wins and the others open its file."""
+        if os.path.lexists(self.path.parent) and not self.path.parent.is_dir():
+            raise LedgerError(f"{self.path}: the ledger cannot be created ({self.path.parent} is not a directory)")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             handle, scratch = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".new", dir=self.path.parent)
