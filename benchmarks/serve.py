@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests"))  # the test helpers: the server process and the amended draft
 ACCOUNTS = ("acme", "globex", "initech")
 # Unavailable minutes per account in March 2019 (44640 minutes): acme 10 → 99.98 %, globex 40 → 99.91 %,
 # initech 300 → 99.33 %. The standard of 99.5 % pays initech only; the published 99.95 % pays globex too.
@@ -63,15 +64,9 @@ def family_copy(directory: Path) -> Path:
 
 def amendment(family: Path) -> Path:
     """A draft in force from March 2019 whose standard is 99.95 % (instead of 99.5 %)."""
-    text = (family / "2019-01-01.yaml").read_text().replace("status: published", "status: draft")
-    for old, new in (('effective_from: "2019-01-01"', 'effective_from: "2019-03-01"'),
-                     ('version: "2019-01-01"', 'version: "2019-03-01"'), ('value: "99.5%"', 'value: "99.95%"')):
-        assert old in text, old
-        text = text.replace(old, new, 1)
-    (family / "drafts").mkdir(exist_ok=True)
-    path = family / "drafts" / "2019-03-01.yaml"
-    path.write_text(text)
-    return path
+    from helpers import standard_amendment
+
+    return standard_amendment(family)
 
 
 def claim(client: int, index: int) -> dict:
@@ -182,7 +177,6 @@ def in_process_baseline(family: Path, data: dict, ledger: Path, clients: int = 1
 
 
 def main() -> int:
-    sys.path.insert(0, str(REPO / "tests"))
     from serving import serving
 
     from slapolicy.publish import publish

@@ -2,6 +2,7 @@
 import csv
 import datetime as dt
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import yaml
@@ -97,3 +98,20 @@ def published_variant(directory: Path, old: str, new: str, name: str = "variant"
     version.write_text(text.replace(old, new))
     (family / "versions.lock").write_text(json.dumps({version.name: hashlib.sha256(version.read_bytes()).hexdigest()}))
     return family
+
+
+def standard_amendment(family: Path, standard: str = "99.95%") -> Path:
+    """A draft in ``family/drafts/`` taking effect for March 2019 (``2019-03-01``) whose standard is ``standard``
+    instead of 99.5 %; the standard's and the gate's examples move with it, since publish runs them."""
+    path = draft_variant(family, 'effective_from: "2019-01-01"', 'effective_from: "2019-03-01"', "2019-03-01.yaml")
+    low = f"{Decimal(standard.rstrip('%')) - Decimal('0.01')}%"
+    above = f"{Decimal(standard.rstrip('%')) + Decimal('0.01')}%"
+    text = path.read_text().replace('version: "2019-01-01"', 'version: "2019-03-01"')
+    for before, after in (('value: "99.5%"', f'value: "{standard}"'),
+                          ('{availability: "99.5%", meets: true}', f'{{availability: "{standard}", meets: true}}'),
+                          ('{availability: "99.49%", meets: false}', f'{{availability: "{low}", meets: false}}'),
+                          ('{availability: "99.7%", credit: "0%"}', f'{{availability: "{above}", credit: "0%"}}')):
+        assert before in text, before
+        text = text.replace(before, after, 1)
+    path.write_text(text)
+    return path

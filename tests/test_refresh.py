@@ -2,7 +2,7 @@
 import shutil
 
 from conftest import DRAFT, POLICIES
-from helpers import draft_variant
+from helpers import standard_amendment
 
 from slapolicy import Engine
 from slapolicy.publish import publish
@@ -19,24 +19,12 @@ def family_copy(tmp_path):
     return family
 
 
-def amendment(family):
-    path = draft_variant(family, 'effective_from: "2019-01-01"', 'effective_from: "2019-03-01"', "2019-03-01.yaml")
-    text = (path.read_text().replace('version: "2019-01-01"', 'version: "2019-03-01"')
-            .replace('value: "99.5%"', 'value: "99.95%"', 1))
-    # The standard's and the gate's examples move with it: publish runs them.
-    for before, after in (('{availability: "99.5%", meets: true}', '{availability: "99.95%", meets: true}'),
-                          ('{availability: "99.49%", meets: false}', '{availability: "99.94%", meets: false}'),
-                          ('{availability: "99.7%", credit: "0%"}', '{availability: "99.96%", credit: "0%"}')):
-        text = text.replace(before, after)
-    path.write_text(text)
-    return path
-
 
 def test_refresh_loads_a_published_version_once(tmp_path):
     family = family_copy(tmp_path)
     engine = Engine(family)
     assert engine.refresh() is False  # nothing changed
-    published = publish(family, amendment(family))
+    published = publish(family, standard_amendment(family))
     assert engine.refresh() is True
     assert engine.refresh() is False
     assert [v["sha256"] for v in engine.versions()][1] == published.sha256
@@ -61,6 +49,6 @@ def test_replay_in_one_process_sees_a_version_published_between_two_calls(tmp_pa
                 billing=EXAMPLES / "billing.csv")
     before = replay(family, **args)
     assert {r["baseline"]["version"] for r in before["rows"]} == {"2019-01-01"}
-    publish(family, amendment(family))
+    publish(family, standard_amendment(family))
     after = replay(family, **args)
     assert {r["baseline"]["version"] for r in after["rows"]} == {"2019-03-01"}

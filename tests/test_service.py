@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from conftest import DRAFT, POLICIES, REPO, run_cli
-from helpers import draft_variant
+from helpers import standard_amendment
 from serving import DATA, EXAMPLES, serving, wait_until
 
 PROBLEM = "application/problem+json"
@@ -23,13 +23,6 @@ def family_copy(tmp_path):
     shutil.copy(DRAFT, family / "drafts" / DRAFT.name)
     return family
 
-
-def amendment(family, standard="99.95%"):
-    """A draft taking effect for March 2019 with another standard (published in the tests)."""
-    path = draft_variant(family, 'effective_from: "2019-01-01"', 'effective_from: "2019-03-01"', "2019-03-01.yaml")
-    path.write_text(path.read_text().replace('version: "2019-01-01"', 'version: "2019-03-01"')
-                    .replace('value: "99.5%"', f'value: "{standard}"', 1))
-    return path
 
 
 def cli_json(*args):
@@ -324,7 +317,7 @@ def test_the_openapi_document_is_valid_and_describes_every_route(server):
 def test_a_published_version_is_served_at_the_next_request_without_restart(bare):
     from slapolicy.publish import publish
 
-    published = publish(bare.family, amendment(bare.family))
+    published = publish(bare.family, standard_amendment(bare.family))
     status, _, body = bare.call("GET", "/v1/versions")
     assert status == 200
     assert [(v["version"], v["sha256"]) for v in body["versions"]] == [("2019-01-01", LOCKED_SHA),
