@@ -54,3 +54,19 @@ def test_serve_usage_errors_exit_2_before_anything_starts():
         2, "", "slapolicy serve: --port 70000 is not a port (0 to 65535; 0 picks a free one)\n")
     result = run_cli("serve", POLICIES, "--max-body", "0")
     assert (result.code, result.out, result.err) == (2, "", "slapolicy serve: --max-body 0 must be at least 1 byte\n")
+
+
+def test_serve_without_the_serve_extra_says_how_to_install_it(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import POLICIES
+
+    (tmp_path / "starlette").mkdir()  # an environment where importing starlette fails as if it were absent
+    (tmp_path / "starlette" / "__init__.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'starlette'\", name='starlette')\n")
+    run = subprocess.run([sys.executable, "-m", "slapolicy.cli", "serve", str(POLICIES), "--port", "0"],
+                         capture_output=True, text=True, timeout=120, env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"})
+    assert (run.returncode, run.stdout) == (1, "")
+    assert run.stderr == ("slapolicy: slapolicy serve needs the serve extra (starlette is missing): "
+                          "pip install 'slapolicy[serve]'\n")
