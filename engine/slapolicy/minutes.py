@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from .data import (IN_MEMORY, account_name, MAX_REPORTED, MINUTE_COLUMNS, OPTIONAL_MINUTE_COLUMNS, InputError, Problems, _format,
-                   check_input_size, check_minute_table, column_names, in_memory_table, read_table)
+                   check_input_size, check_minute_table, check_minute_types, column_names, in_memory_table, read_table)
 
 BATCH_ROWS = 1 << 20  # rows decoded at once: bounds the memory of a part
 PART_ROWS = 1 << 21  # row groups are grouped into parts of about this many rows (one task each)
@@ -197,6 +197,7 @@ def _plan_parquet(path: str, request: Request, shown: str, account: str | None =
     except (pa.ArrowException, OSError) as exc:
         raise InputError(f"{shown}: cannot be read as PARQUET: {str(exc).splitlines()[0]}") from None
     names = column_names(schema, shown)
+    check_minute_types(schema, shown)  # before any row group is read (a struct's columns have other names)
     required = [n for n in MINUTE_COLUMNS if not (n == "account" and account is not None)]
     missing = [n for n in required if n not in names]
     if missing:

@@ -1,0 +1,153 @@
+"""Minutes no reader can take end in exit 1 with the file and what is wrong, in evaluate, claim and replay alike:
+no traceback, nothing printed on stdout, no ledger written."""
+import datetime as dt
+import json
+
+import pytest
+
+from conftest import DRAFT, POLICIES
+
+CLAIM = {"account": "a", "service_month": "2019-03", "filed_at": "2019-04-10T10:00+08:00", "channel": "work_order",
+         "event_report": "calls failed", "unavailability": [{"start": "2019-03-01T10:00+08:00", "end": "2019-03-01T10:02+08:00"}],
+         "failure_records": ["call-1"]}
+
+
+def every_command(cli, tmp_path, minutes):
+    claim = tmp_path / "claim.json"
+    claim.write_text(json.dumps(CLAIM))
+    ledger = tmp_path / "ledger.sqlite"
+    results = {
+        "evaluate": cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03"),
+        "claim": cli("claim", POLICIES, claim, "--minutes", minutes, "--ledger", ledger, "--now", "2019-04-20T10:00+08:00"),
+        "replay": cli("replay", POLICIES, "--minutes", minutes, "--from", "2019-03", "--to", "2019-03", "--under", DRAFT),
+    }
+    assert not ledger.exists()
+    return results
+
+
+def refused_alike(cli, tmp_path, minutes, message):
+    for command, result in every_command(cli, tmp_path, minutes).items():
+        assert result.code == 1, (command, result.err)
+        assert message in result.err, (command, result.err)
+        assert result.out == "" and "Traceback" not in result.err, command
+
+
+def csv_file(tmp_path, header, *lines):
+    path = tmp_path / "minutes.csv"
+    path.write_text("\n".join([header, *lines]) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("offset", ["+25:00", "+99:00", "+14:01", "-14:01", "+08:60"])
+def test_an_offset_beyond_14_hours_is_refused(cli, tmp_path, offset):
+    minutes = csv_file(tmp_path, "account,minute,requests,failures", f"a,2019-03-01T10:00{offset},100,1")
+    refused_alike(cli, tmp_path, minutes,
+                  f"{minutes}: row 1 (line 2), column 'minute': '2019-03-01T10:00{offset}' has a UTC offset beyond ±14:00")
+
+
+@pytest.mark.parametrize("offset", ["+14:00", "-12:00", "-14:00"])
+def test_offsets_up_to_14_hours_are_read(cli, tmp_path, offset):
+    minutes = csv_file(tmp_path, "account,minute,requests,failures", f"a,2019-03-10T10:00{offset},100,1")
+    result = cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03")
+    assert result.code == 0, result.err
+    (evaluation,) = result.json()["evaluations"]
+    assert (evaluation["minutes_with_data"], evaluation["unavailable_minutes"]) == (1, 0)  # 99 % is not below 99 %
+
+
+def parquet_file(tmp_path, unit, seconds, tz="UTC"):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    moment = dt.datetime(2019, 3, 1, 2, 0, tzinfo=dt.timezone.utc) + dt.timedelta(seconds=seconds)
+    if tz is None:
+        moment = moment.replace(tzinfo=None) + dt.timedelta(hours=8)  # naive: local time of the policy
+    path = tmp_path / "minutes.parquet"
+    pq.write_table(pa.table({"account": ["a"], "minute": pa.array([moment], pa.timestamp(unit, tz=tz)),
+                             "requests": [100], "failures": [1]}), path)
+    return path
+
+
+@pytest.mark.parametrize("unit,seconds,shown", [
+    ("ms", 0.5, "2019-03-01T02:00:00.5Z"),
+    ("us", 0.000001, "2019-03-01T02:00:00.000001Z"),
+    ("ns", 30, "2019-03-01T02:00:30Z"),
+    ("s", 59, "2019-03-01T02:00:59Z"),
+])
+def test_seconds_or_fractions_of_a_second_are_refused_in_every_unit(cli, tmp_path, unit, seconds, shown):
+    minutes = parquet_file(tmp_path, unit, seconds)
+    refused_alike(cli, tmp_path, minutes, f"{minutes}: row 1, column 'minute': {shown} has seconds; "
+                                          "a statistics point starts at :00 (§1.5)")
+
+
+def test_naive_sub_second_timestamps_are_refused_as_local_times(cli, tmp_path):
+    minutes = parquet_file(tmp_path, "ms", 0.25, tz=None)
+    refused_alike(cli, tmp_path, minutes, f"{minutes}: row 1, column 'minute': 2019-03-01T10:00:00.25 has seconds")
+
+
+@pytest.mark.parametrize("unit", ["ms", "us", "ns"])
+def test_whole_minutes_in_any_unit_are_read(cli, tmp_path, unit):
+    result = cli("evaluate", POLICIES, "--minutes", parquet_file(tmp_path, unit, 0), "--month", "2019-03")
+    assert result.code == 0, result.err
+    assert result.json()["evaluations"][0]["minutes_with_data"] == 1
+
+
+def test_a_csv_header_naming_a_column_twice(cli, tmp_path):
+    minutes = csv_file(tmp_path, "account,minute,requests,failures,failures", "a,2019-03-01T10:00,100,1,2")
+    refused_alike(cli, tmp_path, minutes, f"{minutes}: column(s) 'failures' appear more than once in the header")
+
+
+@pytest.mark.parametrize("column,values,kind,expected", [
+    ("requests", [[100]], "list<element: int64>", "whole numbers or numbers or text"),
+    ("account", [{"id": "a"}], "struct<id: string>", "text or whole numbers"),
+    ("peak_qps", [b"1"], "binary", "whole numbers or numbers or text"),
+    ("minute", [dt.date(2019, 3, 1)], "date32[day]", "text or timestamps"),
+])
+def test_a_parquet_column_of_a_type_no_reader_takes(cli, tmp_path, column, values, kind, expected):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    data = {"account": ["a"], "minute": pa.array([dt.datetime(2019, 3, 1, 2, tzinfo=dt.timezone.utc)],
+                                                 pa.timestamp("s", tz="UTC")), "requests": [100], "failures": [1]}
+    data[column] = values
+    minutes = tmp_path / "minutes.parquet"
+    pq.write_table(pa.table(data), minutes)
+    refused_alike(cli, tmp_path, minutes, f"{minutes}: column '{column}' holds values of type {kind}; expected {expected}")
+
+
+def test_a_uint64_count_beyond_int64(cli, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    minutes = tmp_path / "minutes.parquet"
+    pq.write_table(pa.table({"account": ["a", "a"], "minute": pa.array(
+        [dt.datetime(2019, 3, 1, 2, m, tzinfo=dt.timezone.utc) for m in (0, 1)], pa.timestamp("s", tz="UTC")),
+        "requests": pa.array([100, 2 ** 63], pa.uint64()), "failures": pa.array([1, 1], pa.uint64())}), minutes)
+    refused_alike(cli, tmp_path, minutes,
+                  f"{minutes}: row 2, column 'requests': 9223372036854775808 is beyond the largest count (2^63 − 1)")
+
+
+def test_uint64_counts_that_fit_are_read(cli, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    minutes = tmp_path / "minutes.parquet"
+    pq.write_table(pa.table({"account": ["a"], "minute": pa.array([dt.datetime(2019, 3, 1, 2, tzinfo=dt.timezone.utc)],
+                                                                  pa.timestamp("s", tz="UTC")),
+                             "requests": pa.array([2 ** 63 - 1], pa.uint64()), "failures": pa.array([0], pa.uint64())}),
+                   minutes)
+    result = cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03")
+    assert result.code == 0, result.err
+
+
+def test_an_object_in_a_json_lines_minute(cli, tmp_path):
+    minutes = tmp_path / "minutes.jsonl"
+    minutes.write_text('{"account": "a", "minute": {"at": "2019-03-01T10:00"}, "requests": 100, "failures": 1}\n')
+    refused_alike(cli, tmp_path, minutes,
+                  f"{minutes}: column 'minute' holds values of type struct<at: timestamp[s]>; expected text or timestamps")
+
+
+def test_an_object_among_text_minutes_in_json_lines(cli, tmp_path):
+    minutes = tmp_path / "minutes.jsonl"
+    minutes.write_text('{"account": "a", "minute": "2019-03-01T10:00", "requests": 100, "failures": 1}\n'
+                       '{"account": "a", "minute": {"at": "2019-03-01T10:01"}, "requests": 100, "failures": 1}\n')
+    refused_alike(cli, tmp_path, minutes, f"{minutes}: cannot be read as JSONL")
