@@ -206,3 +206,11 @@ def test_fees_that_are_not_money(cli, tmp_path, fee, offset, message):
     result = evaluate_cli(cli, tmp_path, billing=billing)
     assert result.code == 1
     assert f"{billing}: row 1 (line 2), column 'monthly_fee': {message}" in result.err
+
+
+def test_billing_with_a_column_named_twice(cli, tmp_path):
+    billing = tmp_path / "billing.csv"
+    billing.write_text("account,month,monthly_fee,offset,offset\na,2019-03,1000.00,0.00,600.00\n")
+    result = evaluate_cli(cli, tmp_path, billing=billing)
+    assert result.code == 1
+    assert result.err == f"slapolicy: {billing}: column(s) 'offset' appear more than once in the header\n"

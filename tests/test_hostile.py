@@ -552,3 +552,58 @@ def test_replay_up_to_the_last_supported_month(minutes):
     result = run_cli("replay", POLICIES, "--minutes", minutes, "--from", "9998-11", "--to", "9998-12", "--under", PUBLISHED)
     assert result.code == 0, result.err
     assert result.json()["rows"] == []
+
+
+@pytest.mark.parametrize("flag", ["--minutes", "--billing", "--incidents", "--notices"])
+def test_a_symbolic_link_that_loops_as_an_input(tmp_path, minutes, flag):
+    loop = tmp_path / ("loop.csv" if flag in ("--minutes", "--billing") else "loop.yaml")
+    loop.symlink_to(loop)
+    args = ["evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03", flag, loop]
+    if flag == "--minutes":
+        args = ["evaluate", POLICIES, "--minutes", loop, "--month", "2019-03"]
+    refused(run_cli(*args), 1, f"{loop}: a symbolic link that loops (it leads back to itself)")
+
+
+ODD_OPTIONS = ["9999-12", "0000-01", "0001-01", "2019-00", "2019-13", "2019-3", "-2019-03", "2019-03-32", "10000-01",
+               "٢٠١٩-٠٣", "2019-02-29", "2020-02-29", "9999-12-31", "0000-01-01", "0001-01-01", " 2019-03", "2019-03\n",
+               "2019-03T00:00", "nan", "1e9", ""]
+option_text = st.text(max_size=14) | st.sampled_from(ODD_OPTIONS)
+
+
+OUTSIDE = "is outside the years 0002 to 9998 that slapolicy can evaluate"
+
+
+@pytest.mark.parametrize("value,code,message", [
+    ("9999-12", 1, f"--month 9999-12 {OUTSIDE}"), ("0000-01", 1, f"--month 0000-01 {OUTSIDE}"),
+    ("0001-01", 1, f"--month 0001-01 {OUTSIDE}"), ("10000-01", 1, "--month '10000-01' is not a month written YYYY-MM"),
+    ("2019-00", 1, "--month '2019-00' is not a month written YYYY-MM"), ("2019-3", 1, "is not a month written YYYY-MM"),
+    ("٢٠١٩-٠٣", 1, "--month '٢٠١٩-٠٣' is not a month written YYYY-MM"), (" 2019-03", 1, "is not a month written YYYY-MM"),
+    ("2019-03T00:00", 1, "is not a month written YYYY-MM"), ("", 1, "--month '' is not a month written YYYY-MM"),
+    ("-2019-03", 2, "argument --month: expected one argument"),
+])
+def test_odd_months_in_options(value, code, message):
+    refused(run_cli("show", POLICIES, "--month", value), code, message)
+
+
+@pytest.mark.parametrize("value,code,message", [
+    ("9999-12-31", 1, f"--start 9999-12-31 {OUTSIDE}"), ("0001-01-01", 1, f"--start 0001-01-01 {OUTSIDE}"),
+    ("0000-01-01", 1, "--start '0000-01-01' is not a date written YYYY-MM-DD"),
+    ("2019-02-29", 1, "--start '2019-02-29' is not a date written YYYY-MM-DD"),
+    ("9999-12", 1, "--start '9999-12' is not a date written YYYY-MM-DD"),
+    ("2020-02-29", 1, "the term ends (2019-03-31) before it starts (2020-02-29)"),
+])
+def test_odd_dates_in_options(value, code, message):
+    refused(run_cli("months", "--start", value, "--end", "2019-03-31"), code, message)
+
+
+@pytest.mark.slow  # 120 examples of 4 commands: about 10 s
+@settings(max_examples=120, deadline=None, derandomize=True)
+@given(month=option_text, start=option_text, end=option_text)
+def test_option_values_never_crash(month, start, end):
+    # No file is read before a month or date is checked, so each run is a few milliseconds.
+    for args in (["months", "--start", start, "--end", end], ["show", POLICIES, "--month", month],
+                 ["evaluate", POLICIES, "--minutes", "/nonexistent.csv", "--month", month],
+                 ["replay", POLICIES, "--minutes", "/nonexistent.csv", "--from", month, "--to", end, "--under", PUBLISHED]):
+        result = run_cli(*args)
+        assert result.code in (0, 1, 2), (args, result.code, result.err[-500:])
+        assert "Traceback" not in result.err and "internal error" not in result.err, (args, result.err[-500:])

@@ -66,6 +66,14 @@ def check_supported(day: dt.date, what: str, written: str | None = None) -> dt.d
     return day
 
 
+def check_month_supported(month: str, what: str) -> str:
+    """A month written YYYY-MM, if its year is one a Service Month can be evaluated in (year 0 included:
+    no date can even hold it)."""
+    if not FIRST_YEAR <= int(month[:4]) <= LAST_YEAR:
+        raise InputError(f"{what} {month} is outside the years {FIRST_YEAR:04d} to {LAST_YEAR} that slapolicy can evaluate")
+    return month
+
+
 def calendar_month(month: str) -> ServiceMonth:
     """The whole calendar month YYYY-MM (a Service Month when no term is given)."""
     if not isinstance(month, str):

@@ -215,13 +215,11 @@ def cmd_render(args) -> int:
 def _check_month(value: str, flag: str) -> None:
     import re
 
-    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value or ""):
+    if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", value or ""):  # [0-9]: \d would take other scripts' digits
         raise SlapolicyError(f"{flag} {value!r} is not a month written YYYY-MM")
-    import datetime as dt
+    from .calendar import check_month_supported
 
-    from .calendar import check_supported
-
-    check_supported(dt.date(int(value[:4]), int(value[5:]), 1), flag, value)
+    check_month_supported(value, flag)
 
 
 # ---------------------------------------------------------------------------- parser

@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import sys
 
-from .calendar import check_supported
+from .calendar import check_month_supported, check_supported
 from .errors import SlapolicyError, UsageError
 
 
@@ -77,7 +77,7 @@ def _month(value: str, flag: str) -> str:
 
     if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", value or ""):
         raise SlapolicyError(f"{flag} {value!r} is not a month written YYYY-MM")
-    check_supported(dt.date(int(value[:4]), int(value[5:]), 1), flag, value)
+    check_month_supported(value, flag)
     return value
 
 

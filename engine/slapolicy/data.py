@@ -191,7 +191,8 @@ def read_table(path: str | Path, columns: tuple[str, ...], optional: tuple[str, 
 
 
 def column_names(schema, path) -> list[str]:
-    """The column names of a file, or a message when its header is not UTF-8."""
+    """The column names of a file, or a message when its header is not UTF-8 or names a column twice
+    (which of the two would be read is anyone's guess)."""
     try:
         names = list(schema.names)
     except UnicodeDecodeError as exc:
