@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .files import regular_file_size
 from .data import (IN_MEMORY, account_name, MAX_REPORTED, MINUTE_COLUMNS, OPTIONAL_MINUTE_COLUMNS, InputError, Problems, _format,
                    check_input_size, check_minute_table, check_minute_types, column_names, in_memory_table, read_table)
 
@@ -127,8 +128,7 @@ def plan(source, request: Request) -> list[Part]:
     if path.is_dir():
         return _plan_directory(path, request)
     kind = _format(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
+    regular_file_size(path, f"{kind.upper()} file")  # says what a FIFO, a device or a looping link is
     check_input_size(path)
     if kind == "parquet":
         return _plan_parquet(str(path), request, str(path))
