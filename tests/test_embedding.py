@@ -196,7 +196,7 @@ def test_a_third_party_plugin_from_an_entry_point_adds_a_fact_that_excludes_minu
     ref: "§5.13"
     description: "A planned maintenance window of the carrier covers the minute (a third-party plugin's fact)."
 """, 1)
-    text += '''
+    clause = '''
   - id: "5.19"
     ref: "§5.13"
     title: Planned carrier windows
@@ -206,6 +206,7 @@ def test_a_third_party_plugin_from_an_entry_point_adds_a_fact_that_excludes_minu
       - {facts: {carrier.planned_window: true}, applies: true}
       - {facts: {carrier.planned_window: false}, applies: false}
 '''
+    text = text.replace("\nprovisions:\n", clause + "\nprovisions:\n", 1)  # the last disclaimer, before the provisions
     draft = tmp_path / "drafts" / "carrier.yaml"
     draft.parent.mkdir()
     draft.write_text(text)

@@ -141,7 +141,7 @@ def _carrier_draft(tmp_path):
     text = PUBLISHED.read_text().replace("status: published", "status: draft").replace("facts:\n", CARRIER_FACT, 1)
     draft = tmp_path / "drafts" / "carrier.yaml"
     draft.parent.mkdir(exist_ok=True)
-    draft.write_text(text + CARRIER_CLAUSE)
+    draft.write_text(text.replace("\nprovisions:\n", CARRIER_CLAUSE + "\nprovisions:\n", 1))  # the last disclaimer
     return draft
 
 

@@ -44,7 +44,7 @@ def audit_ledger(ledger_path, policy_dir=None) -> dict:
         try:
             for record in records:
                 if _in_recorded_form(record):
-                    checked.append(_recheck(record, replica, policy_dir))
+                    checked.append(_recheck(record, replica, policy_dir, Path(scratch)))
                 else:  # only a forger who recomputed the chain can store another form: say so, do not crash
                     checked.append({key: record[key] for key in ("decision_id", "account", "service_month", "decided_at",
                                                                  "seq")}
@@ -71,7 +71,7 @@ def _in_recorded_form(record: dict) -> bool:
         return False
 
 
-def _recheck(record: dict, replica: Ledger, policy_dir) -> dict:
+def _recheck(record: dict, replica: Ledger, policy_dir, scratch: Path) -> dict:
     inputs = record["inputs"]
     notes = []
     files = {}
@@ -97,8 +97,14 @@ def _recheck(record: dict, replica: Ledger, policy_dir) -> dict:
     if files.get("minutes") is None:
         return base | {"status": "unverifiable", "notes": notes, "differences": {}}
     now = dt.datetime.fromisoformat(inputs.get("now") or record["decided_at"])
+    family = policy_dir or inputs["policy_dir"]
+    as_decided = _as_decided(family, record["result"]["policy"]["sha256"], scratch)
+    if as_decided is not None:
+        family, name = as_decided
+        notes.append(f"decided under {name}, an encoding a correction has since replaced: decided again under it "
+                     "(docs/policy-format.md, \"Correcting an encoding\")")
     try:
-        again = decide_claim(policy_dir or inputs["policy_dir"], inputs["claim"], minutes=files["minutes"],
+        again = decide_claim(family, inputs["claim"], minutes=files["minutes"],
                              incidents=files.get("incidents"), notices=files.get("notices"), billing=files.get("billing"),
                              ledger=replica, now=now)
     except SlapolicyError as exc:
@@ -111,6 +117,34 @@ def _recheck(record: dict, replica: Ledger, policy_dir) -> dict:
         notes.append(f"decided by slapolicy {inputs['engine']}, re-checked by {_engine_version()}")
     status = "differs" if differences else "same"
     return base | {"status": status, "notes": notes, "differences": differences}
+
+
+def _as_decided(family, sha256: str, scratch: Path):
+    """(a copy of the family with the superseded file whose sha256 was recorded in place of the version it was
+    corrected into, its name) when the decision was made under a superseded encoding; else None."""
+    import hashlib
+    import json
+    import shutil
+
+    from .policy import LOCK_FILE, PolicyDirectory
+
+    try:
+        directory = PolicyDirectory(family)
+        old = directory.superseded_file(sha256)
+    except SlapolicyError:
+        return None
+    if old is None:
+        return None
+    copy = scratch / f"as-decided-{sha256[:12]}"
+    if not copy.exists():
+        copy.mkdir()
+        for file in directory.path.glob("*.yaml"):
+            shutil.copy(file, copy / file.name)
+        version_file = old.name.split(".")[0] + ".yaml"  # 2019-01-01.32cfebe23efd.yaml replaced 2019-01-01.yaml
+        shutil.copy(old, copy / version_file)
+        lock = {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in copy.glob("*.yaml")}
+        (copy / LOCK_FILE).write_text(json.dumps(lock))
+    return copy, str(old.relative_to(directory.path))
 
 
 def _engine_version() -> str:

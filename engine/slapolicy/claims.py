@@ -240,12 +240,18 @@ MISSING_FIELD = {
 }
 
 
+# Encodings written before materials said what they require (superseded ones, kept so that their decisions can
+# be audited) named these two by id, with this meaning.
+REQUIRES_BY_ID = {"event_report": ["event_report"], "failure_records": ["unavailability", "failure_records"]}
+
+
 def material_reasons(policy, claim: Claim) -> list[dict]:
     """§3.3: each material the policy requires, by the claim fields it names (``requires``)."""
     values = {"event_report": (claim.event_report or "").strip(), "unavailability": claim.unavailability,
               "failure_records": claim.failure_records}
     return [_reason("missing_materials", item["ref"], MISSING_FIELD[field])
-            for item in policy.raw["claims"]["required_materials"] for field in item["requires"] if not values[field]]
+            for item in policy.raw["claims"]["required_materials"]
+            for field in item.get("requires") or REQUIRES_BY_ID[item["id"]] if not values[field]]
 
 
 # ---------------------------------------------------------------------------- reconciliation

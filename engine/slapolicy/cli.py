@@ -144,10 +144,27 @@ def cmd_show(args) -> int:
 
     _check_month(args.month, "--month")
     policy = PolicyDirectory(args.policy_dir).in_force(args.month)
+    if args.provision is not None:
+        return _show_provision(policy, args)
     if args.json:
         _json({"month": args.month, **policy_terms(policy)})
     else:
         _out(render_terms(policy, args.month))
+    return 0
+
+
+def _show_provision(policy, args) -> int:
+    from .errors import SlapolicyError
+    from .show import provision, render_provision
+
+    found = provision(policy, args.provision)
+    if not found:
+        raise SlapolicyError(f"provision {args.provision!r} is not in version {policy.version} ({policy.path}); "
+                             "give its number as the agreement writes it, e.g. 5.7, 3.2(2), 1.11.1 or Preamble")
+    if args.json:
+        _json({"month": args.month, "policy": policy.summary(), "provision": args.provision, "found": found})
+    else:
+        _out(render_provision(policy, args.provision, found))
     return 0
 
 
@@ -260,6 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("policy_dir", metavar="POLICY_DIR")
     p.add_argument("--month", required=True, metavar="YYYY-MM")
     p.add_argument("--json", action="store_true", help="print JSON (terms and the whole document)")
+    p.add_argument("--provision", metavar="N", help="print only provision N of the agreement (e.g. 5.7, 3.2(2), "
+                                                    "Preamble): its words and the settings beside them")
 
     p = command("diff", cmd_diff, "what changed between two versions, in the policy's terms",
                 "Tiers are matched by range and credit, clauses by id, causes and facts by id (a new one\n"

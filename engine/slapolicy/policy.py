@@ -70,6 +70,7 @@ _EXPECTED_BY_PATTERN = {
     "^[a-z][a-z0-9_]*$": "lowercase letters, digits and underscores, like customer_network",
     "^[a-z][a-z0-9_]*\\.[a-z][a-z0-9_]*$": "a fact name written group.name, like incident.cause",
     "^[0-9]+(\\.[0-9]+)*$": 'a clause number like "5.12"',
+    "^[a-z_]+(\\.[a-z_]+)*$": "a dotted path of settings in this document, like claims.window_closes",
 }
 
 
@@ -358,7 +359,7 @@ class Policy:
 
 
 # Top-level parts of a policy that say nothing about how minutes are read (§1.5) or excluded (§5).
-NOT_READING_MINUTES = ("version", "status", "effective_from", "amends", "description", "title", "source",
+NOT_READING_MINUTES = ("version", "status", "effective_from", "amends", "description", "title", "source", "provisions",
                        "compensation", "claims")
 
 
@@ -568,6 +569,18 @@ class PolicyDirectory:
             if not isinstance(digest, str):
                 raise bad(f"{LOCK_FILE}: the sha256 of {name} is {json.dumps(digest)}, not a string of 64 hex digits")
         return data
+
+    def superseded_file(self, sha256: str) -> Path | None:
+        """The superseded encoding with this sha256, kept by a correction (docs/policy-format.md, "Correcting an
+        encoding") and recorded in the lock, if the directory has it and it still matches."""
+        import hashlib
+
+        for name, digest in self.read_lock().items():
+            if digest == sha256 and name.startswith("superseded/"):
+                path = self.path / name
+                if path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == sha256:
+                    return path
+        return None
 
     def in_force(self, month: str | dt.date) -> Policy:
         """The version governing the Service Month starting on (or in) ``month``: the latest whose

@@ -65,3 +65,40 @@ def render_terms(policy, month: str | None = None) -> str:
             lines.append(f"      {text_line}")
         lines.append(f"      when: {describe(clause.condition)}")
     return "\n".join(lines)
+
+
+def provision(policy, number: str) -> list[dict]:
+    """Every part of the document that states provision ``number`` ("5.7", "3.2(2)", "§1.11.1", "Preamble"): its
+    dotted path and the node itself, with the words and the settings beside them. "3.2" also finds "§3.2(1)"."""
+    wanted = number.strip()
+    wanted = wanted if wanted == "Preamble" else "§" + wanted.lstrip("§")
+    found = []
+
+    def states(node) -> bool:
+        refs = [ref.strip() for ref in str(node.get("ref", "")).split(",")]
+        return any(ref == wanted or ref.startswith(wanted + "(") for ref in refs)
+
+    def walk(node, path):
+        if isinstance(node, dict):
+            if "ref" in node and states(node):
+                found.append({"path": ".".join(map(str, path)) or "(document)", "node": node})
+                return
+            for key, value in node.items():
+                walk(value, path + (key,))
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                walk(value, path + (index,))
+
+    walk(policy.raw, ())
+    return found
+
+
+def render_provision(policy, number: str, found: list[dict]) -> str:
+    import yaml
+
+    lines = [f"{policy.title} — version {policy.version}: {number}"]
+    for entry in found:
+        lines += ["", f"{entry['path']}:"]
+        dumped = yaml.safe_dump(entry["node"], allow_unicode=True, sort_keys=False, width=96)
+        lines += ["  " + line for line in dumped.rstrip("\n").split("\n")]
+    return "\n".join(lines)

@@ -1,0 +1,67 @@
+"""A correction keeps old decisions auditable: a decision recorded under a superseded encoding is decided again
+under that encoding, which the family keeps (docs/policy-format.md, "Correcting an encoding")."""
+import datetime as dt
+import json
+import shutil
+
+from conftest import POLICIES
+from helpers import minute_rows, write_csv, write_yaml
+from slapolicy.audit import audit_ledger
+from slapolicy.claims import decide_claim
+
+ORIGINAL = POLICIES / "superseded" / "2019-01-01.32cfebe23efd.yaml"  # before §5.7 read "due to" as causation
+
+
+def test_the_lock_records_every_superseded_encoding_and_each_still_matches(cli):
+    import hashlib
+
+    lock = json.loads((POLICIES / "versions.lock").read_text())
+    kept = sorted(p.name for p in (POLICIES / "superseded").glob("*.yaml"))
+    assert sorted(name.split("/", 1)[1] for name in lock if name.startswith("superseded/")) == kept
+    for name in kept:
+        digest = hashlib.sha256((POLICIES / "superseded" / name).read_bytes()).hexdigest()
+        assert lock[f"superseded/{name}"] == digest and name.split(".")[1] == digest[:12]
+    assert cli("validate", POLICIES).code == 0
+
+
+def test_a_decision_under_the_superseded_encoding_is_audited_under_it(tmp_path):
+    # March 2024: 3000 minutes at 10 QPS, 10 % failing, during a provider incident. The original encoding excluded
+    # them under §5.7 (100 %, standard met: denied); the corrected one counts them (93.28 %: 50 % of 10.00).
+    minutes = write_csv(tmp_path / "minutes.csv", minute_rows("acme", "2024-03-10T00:00", 3000, 600, 60, peak="10"),
+                        fields=["account", "minute", "requests", "failures", "illegal_number_failures", "peak_qps"])
+    incidents = write_yaml(tmp_path / "incidents.yaml", [{"id": "I-1", "start": "2024-03-10T00:00",
+                                                          "end": "2024-03-12T02:00", "cause": "provider"}])
+    billing = write_csv(tmp_path / "billing.csv", [{"account": "acme", "month": "2024-03", "monthly_fee": "10.00",
+                                                    "offset": "0.00"}])
+    family = tmp_path / "ccc"
+    family.mkdir()
+    shutil.copy(ORIGINAL, family / "2019-01-01.yaml")
+    (family / "versions.lock").write_text(json.dumps({"2019-01-01.yaml": ORIGINAL.name.split(".")[1] and
+                                                      __import__("hashlib").sha256(ORIGINAL.read_bytes()).hexdigest()}))
+    claim = {"account": "acme", "service_month": "2024-03", "filed_at": "2024-04-08T10:00+08:00", "channel": "work_order",
+             "event_report": "Calls failed.", "failure_records": ["c-1"],
+             "unavailability": [{"start": "2024-03-10T00:00+08:00", "end": "2024-03-12T02:00+08:00"}]}
+    ledger = tmp_path / "ledger.sqlite"
+    before = decide_claim(family, claim, minutes=minutes, incidents=incidents, billing=billing, ledger=ledger,
+                          now=dt.datetime(2024, 9, 1, tzinfo=dt.timezone.utc))
+    assert (before["decision"], [r["code"] for r in before["reasons"]]) == ("denied", ["standard_met"])
+    # The correction, as the procedure says: the corrected file in place, the superseded ones kept, the lock as shipped.
+    shutil.copy(POLICIES / "2019-01-01.yaml", family / "2019-01-01.yaml")
+    shutil.copytree(POLICIES / "superseded", family / "superseded")
+    shutil.copy(POLICIES / "versions.lock", family / "versions.lock")
+    result = audit_ledger(ledger, family)
+    (entry,) = result["decisions"]
+    assert entry["status"] == "same", entry
+    assert ("decided under superseded/2019-01-01.32cfebe23efd.yaml, an encoding a correction has since replaced: "
+            "decided again under it (docs/policy-format.md, \"Correcting an encoding\")") in entry["notes"]
+    # Under the corrected encoding the same claim is approved: 1 − 3000/44,640 = 93.28 %, 50 % of 10.00.
+    after = decide_claim(family, claim, minutes=minutes, incidents=incidents, billing=billing,
+                         ledger=tmp_path / "other.sqlite", now=dt.datetime(2024, 9, 1, tzinfo=dt.timezone.utc))
+    assert (after["decision"], after["compensation"]) == ("approved", "5.00")
+
+
+def test_every_superseded_encoding_still_loads():
+    from slapolicy import load_policy
+
+    for path in sorted((POLICIES / "superseded").glob("*.yaml")):
+        assert load_policy(path, strict=False).version == "2019-01-01", path  # strict: its name is not its date

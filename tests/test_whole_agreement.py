@@ -1,0 +1,137 @@
+"""The whole agreement is in the policy: every numbered provision of the published text (policies/ccc/source/)
+appears in the shipped version with its own words (whitespace-normalised), findable by its number."""
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import POLICIES, PUBLISHED
+
+SOURCE = POLICIES / "source" / "cloud-contact-center-sla.txt"
+NUMBER = re.compile(r"^(\d+(?:\.\d+)*)\.?(?=\s|[A-Z“])\s*(.*)$")
+INLINE = re.compile(r"(?<=\.)\s+(?=\d+\.\d+\s+[A-Z])")  # "... 4.3 Any dispute" runs on in the line of 4.2
+ITEM = re.compile(r"(?:(?<=^)|(?<=\s))\((\d)\)\s")  # (1), (2), ... inside a provision
+
+
+def words(text: str) -> str:
+    return " ".join(text.split())
+
+
+def provisions() -> list[dict]:
+    """[{ref, title, text, table}] in the order of the text; items (1), (2) split into refs like §3.2(1)."""
+    lines = []
+    for line in SOURCE.read_text(encoding="utf-8").splitlines():
+        if line.startswith("Was this page helpful?"):  # the web page's residue, no part of the agreement
+            break
+        lines.extend(INLINE.split(line))
+    found = [{"ref": "Preamble", "first": None, "lines": []}]
+    for line in lines:
+        match = NUMBER.match(line.strip())
+        if match and "|" not in line and not re.match(r"^\d+%", line):
+            found.append({"ref": "§" + match.group(1), "first": match.group(2), "lines": []})
+        else:
+            found[-1]["lines"].append(line)
+    out = []
+    for p in found:
+        body = [line for line in p["lines"] if line.strip() and "|" not in line]
+        table = [[cell.strip() for cell in line.split("|") if cell.strip()] for line in p["lines"] if "|" in line]
+        if p["first"] is None:
+            title, text = None, words(" ".join(body))
+        elif body:  # a heading line, then the words
+            title, text = p["first"], words(" ".join(body))
+        elif p["first"].endswith((".", ",", ";", ":")) or len(p["first"]) >= 60:
+            title, text = None, words(p["first"])
+        else:  # a heading alone (§1, §1.13)
+            title, text = p["first"], ""
+        parts = ITEM.split(text)
+        out.append({"ref": p["ref"], "title": title, "text": parts[0].strip(), "table": [t for t in table if t]})
+        for number, item in zip(parts[1::2], parts[2::2]):
+            out.append({"ref": f"{p['ref']}({number})", "title": None, "text": f"({number}) {item.strip()}", "table": []})
+    return out
+
+
+DOCUMENT = yaml.safe_load(PUBLISHED.read_text(encoding="utf-8"))
+
+
+def nodes_stating(ref: str) -> list[dict]:
+    found = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if ref in [r.strip() for r in str(node.get("ref", "")).split(",")]:
+                found.append(node)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(DOCUMENT)
+    return found
+
+
+PROVISIONS = provisions()
+
+
+def test_the_text_has_every_provision_the_agreement_numbers():
+    refs = [p["ref"] for p in PROVISIONS]
+    assert refs[:3] == ["Preamble", "§1", "§1.1"]
+    assert {"§1.11.1", "§3.1(1)", "§3.1(2)", "§3.2(2)", "§3.3(3)", "§4.3", "§5.17", "§6.3", "§7.6", "§8.4"} <= set(refs)
+    assert len(refs) == len(set(refs)) == 77  # 8 sections, 58 numbered clauses, 10 sub-items, the preamble
+
+
+@pytest.mark.parametrize("provision", PROVISIONS, ids=[p["ref"] for p in PROVISIONS])
+def test_every_provision_is_in_the_policy_with_its_words(provision):
+    stating = nodes_stating(provision["ref"])
+    assert stating, f"{provision['ref']} is not in {PUBLISHED.name}"
+    if provision["text"]:
+        assert any(words(str(node.get("text", ""))) == provision["text"] for node in stating), \
+            f"{provision['ref']}: no text in the policy gives its words: {provision['text'][:80]}…"
+    if provision["title"]:
+        assert any(node.get("title") == provision["title"] for node in stating), provision["ref"]
+
+
+def test_the_compensation_table_is_in_the_tiers():
+    (section,) = [p for p in PROVISIONS if p["ref"] == "§3.1"]
+    tiers = [words(t["text"]) for t in DOCUMENT["compensation"]["tiers"]]
+    assert [f"{condition}: {credit}" for condition, credit in section["table"]] == tiers
+
+
+def test_every_applied_by_names_a_setting_of_the_document():
+    for entry in DOCUMENT["provisions"]:
+        for path in entry.get("applied_by", ()):
+            node = DOCUMENT
+            for key in path.split("."):
+                assert isinstance(node, dict) and key in node, f"{entry['ref']}: applied_by {path} is not in the document"
+                node = node[key]
+
+
+def test_the_gate_quotes_section_3_exactly():
+    (section,) = [p for p in PROVISIONS if p["ref"] == "§3"]
+    assert words(DOCUMENT["compensation"]["gate"]["text"]) == section["text"]
+    assert DOCUMENT["timezone"]["reading"] is True
+
+
+@pytest.mark.parametrize("number,path,words_start", [
+    ("5.7", "disclaimers.6", "Unavailability due to large business concurrent demand"),
+    ("3.2(2)", "claims.window_closes", None),
+    ("1.11.1", "timezone", None),
+    ("7.5", "parameters.data_retention_days", None),
+    ("4.3", "provisions.", "Any dispute arising from the third-party software"),
+])
+def test_show_prints_any_provision(cli, number, path, words_start):
+    result = cli("show", POLICIES, "--month", "2019-03", "--provision", number, "--json")
+    assert result.code == 0, result.err
+    found = result.json()["found"]
+    assert any(f["path"].startswith(path) for f in found), [f["path"] for f in found]
+    if words_start:
+        assert any(words(str(f["node"].get("text", ""))).startswith(words_start) for f in found)
+    text = cli("show", POLICIES, "--month", "2019-03", "--provision", number)
+    assert text.code == 0 and text.out.startswith(f"Cloud Contact Center Service Level Agreement — version 2019-01-01: {number}")
+
+
+def test_show_refuses_a_provision_the_agreement_does_not_have(cli):
+    result = cli("show", POLICIES, "--month", "2019-03", "--provision", "9.9")
+    assert result.code == 1 and result.out == ""
+    assert "provision '9.9' is not in version 2019-01-01" in result.err
