@@ -29,6 +29,12 @@ def _timestamp(value: str) -> dt.datetime:
     return now
 
 
+def _add_runner_options(p, what: str) -> None:
+    p.add_argument("--workers", type=_workers, metavar="N", help=f"{what} in N local processes")
+    p.add_argument("--dask", metavar="ADDRESS", help=f"{what} on the Dask cluster at ADDRESS (tcp://host:8786); "
+                                                    "its workers read the minutes by path")
+
+
 def _workers(value: str) -> int:
     """``--workers``: a whole number of processes, at least 1 (else a usage error, exit 2)."""
     try:
@@ -89,7 +95,7 @@ def cmd_evaluate(args) -> int:
     result = evaluate(args.policy_dir, minutes=args.minutes, month=_month(args.month, "--month"),
                       incidents=args.incidents, notices=args.notices, billing=args.billing,
                       accounts=[args.account] if args.account else None, term_start=term_start, term_end=term_end,
-                      policy_file=args.policy_file)
+                      policy_file=args.policy_file, workers=args.workers, dask=args.dask)
     _emit(result, args.format, render_evaluations)
     return 0
 
@@ -101,7 +107,7 @@ def cmd_claim(args) -> int:
     now = args.now
     result = decide_claim(args.policy_dir, load_claim_document(args.claim), minutes=args.minutes,
                           incidents=args.incidents, notices=args.notices, billing=args.billing, ledger=args.ledger,
-                          now=now, where=args.claim)
+                          now=now, where=args.claim, workers=args.workers, dask=args.dask)
     _emit(result, args.format, render_claim)
     return 0
 
@@ -180,7 +186,7 @@ def add_commands(command) -> None:
                 "Inputs: CSV, JSON Lines or Parquet (minutes, billing); YAML or JSON lists (incidents, notices).\n"
                 "Timestamps without an offset are read in the policy's timezone.")
     p.add_argument("policy_dir", metavar="POLICY_DIR")
-    p.add_argument("--minutes", required=True, metavar="FILE", help="account, minute, requests, failures[, illegal_number_failures, peak_qps]")
+    p.add_argument("--minutes", required=True, metavar="PATH", help="a file (CSV, JSON Lines, Parquet) or a directory of Parquet files (hive month=/account= keys prune it): account, minute, requests, failures[, illegal_number_failures, peak_qps]")
     p.add_argument("--month", required=True, metavar="YYYY-MM", help="the Service Month")
     p.add_argument("--incidents", metavar="FILE", help="list of {id, start, end, cause, account?, description?}")
     p.add_argument("--notices", metavar="FILE", help="list of {id, kind, published_at, start, end, account?}")
@@ -189,6 +195,7 @@ def add_commands(command) -> None:
     p.add_argument("--term-start", metavar="YYYY-MM-DD", help="first day of the service term (partial first month)")
     p.add_argument("--term-end", metavar="YYYY-MM-DD", help="last day of the service term (partial last month)")
     p.add_argument("--policy-file", metavar="F", help="evaluate under this version instead of the one in force")
+    _add_runner_options(p, "read the minutes' partitions")
     p.add_argument("--format", choices=("json", "text"), default="json")
 
     p = command("claim", cmd_claim, "decide a compensation claim (§3.2, §3.3, §6.1) and record it in the ledger",
@@ -206,6 +213,7 @@ def add_commands(command) -> None:
     p.add_argument("--billing", metavar="FILE", help="needed to compute an amount (and the §6.1 cap)")
     p.add_argument("--ledger", metavar="DB", help="SQLite ledger (default: $XDG_DATA_HOME/slapolicy/ledger.sqlite)")
     p.add_argument("--now", type=_timestamp, metavar="TIMESTAMP", help="the time of the decision, with offset (default: now)")
+    _add_runner_options(p, "read the minutes' partitions")
     p.add_argument("--format", choices=("json", "text"), default="json")
 
     p = command("replay", cmd_replay, "replay past Service Months under amended terms",
