@@ -174,3 +174,30 @@ def test_the_same_fact_once_a_plugin_names_it(tmp_path):
     (e,) = evaluate(POLICIES, minutes=minutes, month="2024-03", policy_file=draft,
                     manager=make_manager(extra=[Carrier()]))["evaluations"]
     assert e["unavailable_minutes"] == 30  # named but no window given this month: the default (false) holds
+
+
+def test_a_published_version_testing_a_fact_no_plugin_supplies(tmp_path, no_process_manager):
+    import hashlib
+    import json
+    import shutil
+
+    from slapolicy import Engine
+    from slapolicy.errors import PluginError
+
+    family = tmp_path / "ccc"
+    shutil.copytree(POLICIES, family)
+    version = family / "2019-01-01.yaml"
+    version.write_text(version.read_text().replace("facts:\n", CARRIER_FACT, 1).rstrip("\n") + "\n" + CARRIER_CLAUSE)
+    (family / "versions.lock").write_text(json.dumps({"2019-01-01.yaml": hashlib.sha256(version.read_bytes()).hexdigest()}))
+    with pytest.raises(PluginError, match="fact 'carrier.planned_window' \\(tested by §5.13\\) is supplied by no installed plugin"):
+        Engine(family)
+    claim = tmp_path / "claim.json"
+    claim.write_text(json.dumps({"account": "a", "service_month": "2019-03", "filed_at": "2019-04-10T10:00+08:00",
+                                 "channel": "work_order", "event_report": "x", "failure_records": ["c"],
+                                 "unavailability": [{"start": "2019-03-12T10:00+08:00", "end": "2019-03-12T11:00+08:00"}]}))
+    minutes = write_csv(tmp_path / "m.csv", minute_rows("a", "2019-03-12T10:00", 60, 100, 50))
+    ledger = tmp_path / "ledger.sqlite"
+    result = run_cli("claim", family, claim, "--minutes", minutes, "--ledger", ledger, "--now", "2019-04-10T12:00+08:00")
+    assert result.code == 1, result.err
+    assert "fact 'carrier.planned_window' (tested by §5.13) is supplied by no installed plugin" in result.err
+    assert not ledger.exists()
