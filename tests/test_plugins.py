@@ -71,6 +71,9 @@ def _install(tmp_path, monkeypatch, source: str, module: str = "carrier_plugin")
     (info / "entry_points.txt").write_text(f"[slapolicy]\ncarrier = {module}\n")
     monkeypatch.syspath_prepend(str(site))
     monkeypatch.delitem(sys.modules, module, raising=False)
+    # Whatever the test imports under that name leaves with it (another test installs its own carrier_plugin).
+    monkeypatch.setitem(sys.modules, module, None)
+    del sys.modules[module]
 
 
 MISSPELT = '''
@@ -187,7 +190,8 @@ def test_a_published_version_testing_a_fact_no_plugin_supplies(tmp_path, no_proc
     family = tmp_path / "ccc"
     shutil.copytree(POLICIES, family)
     version = family / "2019-01-01.yaml"
-    version.write_text(version.read_text().replace("facts:\n", CARRIER_FACT, 1).rstrip("\n") + "\n" + CARRIER_CLAUSE)
+    text = version.read_text().replace("facts:\n", CARRIER_FACT, 1)
+    version.write_text(text.replace("\nprovisions:\n", CARRIER_CLAUSE + "\nprovisions:\n", 1))  # the last disclaimer
     (family / "versions.lock").write_text(json.dumps({"2019-01-01.yaml": hashlib.sha256(version.read_bytes()).hexdigest()}))
     with pytest.raises(PluginError, match="fact 'carrier.planned_window' \\(tested by §5.13\\) is supplied by no installed plugin"):
         Engine(family)
