@@ -120,6 +120,7 @@ def _coverage_by_difference_array(first, last, grid_first, size):
     return np.cumsum(delta)[:size]
 
 
+@pytest.mark.slow  # 2–4 s: 50,000 window objects are built in Python
 def test_fifty_thousand_incidents_are_matched_by_interval_search(policy):
     from slapolicy.calendar import calendar_month
     from slapolicy.data import Incident
