@@ -78,7 +78,7 @@ def test_the_issue_example_grants_the_same_in_both_orders(tmp_path, two_months, 
     # outside that window, so it is never counted against March's fees, whichever was decided first.
     assert (cap["first_month_of_use"], cap["months_of_use"], cap["window"]) == \
         ("2024-03", 1, {"from": "2024-03", "to": "2024-03"})
-    assert cap["first_month_of_use_from"] == "the first billed month in the billing (no service_start given)"
+    assert cap["first_month_of_use_from"] == "the first billed month: the billing gives no service_start"
     assert (cap["fees_paid"], cap["already_granted"], cap["grants_counted"], cap["room"]) == ("10.00", "0.00", {}, "10.00")
     # The tightest constraint is March's own window; W(April) = March–April: 1010.00 paid, 500.00 of it granted
     # (April first) or none (March first), room 510.00 or 1010.00.
@@ -243,3 +243,16 @@ def test_every_order_keeps_every_constraint(versions, variant, history):
     if not violated(in_full):  # no constraint binds: every order grants every computed amount
         expected = {m: a for m, a in in_full.items() if a > 0}
         assert all(outcome == expected for outcome in outcomes), (expected, outcomes)
+
+
+def test_the_text_reply_shows_the_basis_of_the_cap(cli, tmp_path, two_months):
+    import json
+
+    path = tmp_path / "march.json"
+    path.write_text(json.dumps(MARCH))
+    result = cli("claim", POLICIES, path, "--minutes", two_months["minutes"], "--billing", two_months["billing"],
+                 "--ledger", tmp_path / "l.sqlite", "--now", "2024-09-01T00:00+00:00", "--format", "text")
+    assert result.code == 0, result.err
+    assert ("Aggregate cap (§6.1): first month of use 2024-03 (the first billed month: the billing gives no "
+            "service_start), 1 month(s) of use; window 2024-03 to 2024-03: 10.00 paid, 0.00 granted for its other months; "
+            "room 10.00 (tightest window 2024-03 to 2024-03).") in result.out.splitlines()

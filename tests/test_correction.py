@@ -65,3 +65,14 @@ def test_every_superseded_encoding_still_loads():
 
     for path in sorted((POLICIES / "superseded").glob("*.yaml")):
         assert load_policy(path, strict=False).version == "2019-01-01", path  # strict: its name is not its date
+
+
+def test_an_edited_superseded_encoding_fails_validation_and_nothing_else_is_touched(cli, tmp_path):
+    family = tmp_path / "ccc"
+    shutil.copytree(POLICIES, family, ignore=shutil.ignore_patterns("drafts", "source"))
+    kept = family / "superseded" / ORIGINAL.name
+    kept.write_text(kept.read_text().replace('value: "99.5%"', 'value: "99%"'))
+    result = cli("validate", family)
+    assert result.code == 1
+    assert (f"{kept}:1:1: error published-changed superseded encoding changed: its sha256 differs from 32cfebe23efd… "
+            "in versions.lock; it is kept unchanged so that decisions made under it can be audited") in result.out

@@ -318,7 +318,7 @@ def first_month_of_use(account: str, billing: dict) -> tuple[str | None, str]:
         return f"{start.year:04d}-{start.month:02d}", f"service_start {start.isoformat()} in the billing"
     if not rows:
         return None, "no billing for the account"
-    return min(row.month for row in rows), "the first billed month in the billing (no service_start given)"
+    return min(row.month for row in rows), "the first billed month: the billing gives no service_start"
 
 
 def cap_window(rule: dict, first_use: int, n: int) -> tuple[int, int]:

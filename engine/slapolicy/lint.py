@@ -206,6 +206,13 @@ def lint_directory(directory) -> list[Diagnostic]:
                                     f"published version changed: sha256 {digest[:12]}… differs from {recorded[:12]}… in {LOCK_FILE}. "
                                     "A published version never changes; put the change in a new version"))
     found.extend(misnamed_versions(directory.path))
+    for name in sorted(n for n in lock if n.startswith("superseded/")):
+        # A superseded encoding is kept so that decisions made under it stay auditable: it never changes either.
+        kept = directory.path / name
+        if kept.is_file() and hashlib.sha256(kept.read_bytes()).hexdigest() != lock[name]:
+            found.append(Diagnostic(str(kept), 1, 1, "error", "published-changed",
+                                    f"superseded encoding changed: its sha256 differs from {lock[name][:12]}… in {LOCK_FILE}; "
+                                    "it is kept unchanged so that decisions made under it can be audited"))
     for name in sorted(lock):
         if not (directory.path / name).exists():
             found.append(Diagnostic(lock_path, 1, 1, "warning", "lock-stale", f"{LOCK_FILE} records {name}, which is not in the directory"))

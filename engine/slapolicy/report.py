@@ -45,6 +45,13 @@ def render_claim(result: dict) -> str:
         lines.append("Reasons:")
         for reason in result["reasons"]:
             lines.append(f"  - [{reason['clause']}] {reason['message']}")
+    cap = (result.get("compensation_detail") or {}).get("aggregate_cap") or {}
+    if cap.get("applies"):
+        tight = cap["tightest_window"]
+        lines.append(f"Aggregate cap ({cap['clause']}): first month of use {cap['first_month_of_use']} "
+                     f"({cap['first_month_of_use_from']}), {cap['months_of_use']} month(s) of use; window "
+                     f"{cap['window']['from']} to {cap['window']['to']}: {cap['fees_paid']} paid, {cap['already_granted']} "
+                     f"granted for its other months; room {cap['room']} (tightest window {tight['from']} to {tight['to']}).")
     lines.append(f"Claim window: opens {window['opens']}, closes at the end of {window['last_day']}.")
     lines.append(f"Service Availability: {evaluation['availability_percent']}% "
                  f"({'meets' if evaluation['meets_standard'] else 'below'} the standard), "
