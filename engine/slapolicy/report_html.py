@@ -1,26 +1,91 @@
-"""The replay report as one self-contained HTML file: summary, chart, table, minute strips. No external assets."""
+"""The replay report as one self-contained HTML file, for analysts. No external assets, no network.
+
+Totals and a per-month chart; the total change broken down by the clause that caused it; the
+accounts with the largest changes first; then every account-month in a table that sorts and
+filters in the page (a few lines of inline script), showing the rows that changed first. Minute
+strips are drawn only where they help — for rows that changed — with a day scale and, on
+hover, the dates and times of each run of minutes.
+"""
 from __future__ import annotations
 
+import datetime as dt
 import html
 from decimal import Decimal
 
 from .diff import change_line
 
 COLOURS = {"available": "#cfe8cf", "unavailable": "#d9534f", "excluded": "#f0ad4e"}
+TOP_ACCOUNTS = 10
+STRIP_WIDTH = 720
 
 STYLE = """
-body { font: 14px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 72rem; color: #222; padding: 0 1rem; }
+body { font: 14px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 76rem; color: #222; padding: 0 1rem; }
 h1 { font-size: 1.5rem; } h2 { font-size: 1.15rem; margin-top: 2rem; }
-table { border-collapse: collapse; width: 100%; } th, td { padding: .3rem .5rem; border-bottom: 1px solid #ddd; text-align: left; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+table { border-collapse: collapse; width: 100%; } th, td { padding: .3rem .5rem; border-bottom: 1px solid #ddd; text-align: left; vertical-align: top; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+th[data-sort] { cursor: pointer; user-select: none; } th[data-sort]:hover { background: #f0f0f0; }
+th.sorted-asc::after { content: " ▲"; } th.sorted-desc::after { content: " ▼"; }
 .changed { background: #fff8e1; } .legend span { display: inline-block; width: .9rem; height: .9rem; margin: 0 .3rem 0 1rem; vertical-align: middle; }
 .summary { display: flex; gap: 2rem; flex-wrap: wrap; } .summary div { background: #f5f5f5; padding: .8rem 1rem; border-radius: 6px; }
 .summary b { display: block; font-size: 1.3rem; } small { color: #666; }
+.controls { display: flex; gap: 1.5rem; align-items: center; margin: .6rem 0; }
+.controls input[type=search] { width: 22rem; padding: .3rem .5rem; }
+.bar { display: inline-block; height: .7rem; background: #e8743b; vertical-align: middle; margin-right: .4rem; }
+.bar.neg { background: #5b8def; } tr.strip td { border-bottom: 1px solid #ddd; padding-top: 0; }
+"""
+
+SCRIPT = """
+(function () {
+  var table = document.getElementById('rows'), body = table.tBodies[0];
+  var filter = document.getElementById('filter'), onlyChanged = document.getElementById('only-changed');
+  var shown = document.getElementById('shown');
+  function groups() {  // each data row with the strip row that follows it
+    var out = [], rows = body.rows;
+    for (var i = 0; i < rows.length; i++) {
+      if (rows[i].classList.contains('strip')) { out[out.length - 1].push(rows[i]); } else { out.push([rows[i]]); }
+    }
+    return out;
+  }
+  function apply() {
+    var words = filter.value.toLowerCase().split(/\\s+/).filter(Boolean), count = 0;
+    groups().forEach(function (g) {
+      var text = g[0].textContent.toLowerCase();
+      var ok = words.every(function (w) { return text.indexOf(w) >= 0; }) &&
+               (!onlyChanged.checked || g[0].classList.contains('changed'));
+      g.forEach(function (r) { r.hidden = !ok; });
+      if (ok) { count++; }
+    });
+    shown.textContent = count;
+  }
+  Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, column) {
+    if (!th.dataset.sort) { return; }
+    th.addEventListener('click', function () {
+      var descending = !th.classList.contains('sorted-desc');
+      Array.prototype.forEach.call(table.tHead.rows[0].cells, function (c) { c.classList.remove('sorted-asc', 'sorted-desc'); });
+      th.classList.add(descending ? 'sorted-desc' : 'sorted-asc');
+      var numeric = th.dataset.sort === 'number';
+      var sorted = groups().sort(function (a, b) {
+        var x = a[0].cells[column].dataset.value || a[0].cells[column].textContent;
+        var y = b[0].cells[column].dataset.value || b[0].cells[column].textContent;
+        var order = numeric ? (parseFloat(x) || 0) - (parseFloat(y) || 0) : x.localeCompare(y);
+        return descending ? -order : order;
+      });
+      sorted.forEach(function (g) { g.forEach(function (r) { body.appendChild(r); }); });
+    });
+  });
+  filter.addEventListener('input', apply);
+  onlyChanged.addEventListener('change', apply);
+  apply();
+})();
 """
 
 
 def _e(text) -> str:
-    return html.escape(str(text), quote=True)
+    return html.escape("" if text is None else str(text), quote=True)
+
+
+def _money(value) -> Decimal:
+    return Decimal(value) if value not in (None, "") else Decimal(0)
 
 
 def _chart(result: dict) -> str:
@@ -48,39 +113,108 @@ def _chart(result: dict) -> str:
     return "".join(parts)
 
 
-def _strip(strip: dict, side: str) -> str:
+def _why(row: dict) -> str:
+    return "; ".join(f"{c['ref'] or ''} {change_line(c)}".strip() for c in row["clauses_changed"])
+
+
+def by_clause(rows: list) -> list[tuple[str, int, Decimal]]:
+    """The total change split by what caused it: (the change, account-months, sum of their differences),
+    largest first. A row citing two changes is counted under both together, never twice."""
+    found: dict[str, list] = {}
+    for row in rows:
+        if not row["clauses_changed"]:
+            continue
+        entry = found.setdefault(_why(row), [0, Decimal(0)])
+        entry[0] += 1
+        entry[1] += _money(row["delta"]["compensation"])
+    return sorted(((why, n, total) for why, (n, total) in found.items()), key=lambda item: (-abs(item[2]), item[0]))
+
+
+def by_account(rows: list) -> list[tuple[str, int, Decimal]]:
+    """(account, changed months, total difference) for the accounts whose compensation changed, largest first."""
+    found: dict[str, list] = {}
+    for row in rows:
+        delta = _money(row["delta"]["compensation"])
+        if row["clauses_changed"] or delta:
+            entry = found.setdefault(row["account"], [0, Decimal(0)])
+            entry[0] += 1
+            entry[1] += delta
+    return sorted(((a, n, total) for a, (n, total) in found.items()), key=lambda item: (-abs(item[2]), item[0]))
+
+
+def _bars(items: list, label: str) -> str:
+    top = max([abs(total) for _, _, total in items] + [Decimal(1)])
+    rows = "".join(
+        f"<tr><td>{_e(name)}</td><td class=num>{n}</td><td class=num>"
+        f'<span class="bar{" neg" if total < 0 else ""}" style="width:{float(abs(total) / top) * 8:.2f}rem"></span>{_e(total)}</td></tr>'
+        for name, n, total in items)
+    return (f"<table><thead><tr><th>{label}</th><th class=num>account-months</th><th class=num>difference</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>")
+
+
+def _clock(month_start: dt.datetime, offset: int) -> str:
+    return (month_start + dt.timedelta(minutes=offset)).strftime("%Y-%m-%d %H:%M")
+
+
+def _strip(strip: dict, side: str, month: str, label: str) -> str:
+    """One Service Month as a bar: each run of unavailable or excluded minutes drawn to scale, with its
+    dates on hover; ticks at each day, numbered every 5 days."""
     total = strip["total_minutes"]
-    width, height = 600, 10
-    parts = [f'<svg width="{width}" height="{height}" viewBox="0 0 {total} 1" preserveAspectRatio="none" '
-             f'xmlns="http://www.w3.org/2000/svg"><rect width="{total}" height="1" fill="{COLOURS["available"]}"/>']
+    start = dt.datetime.fromisoformat(f"{month}-01T00:00")
+    scale = STRIP_WIDTH / total
+    parts = [f'<svg class="strip" width="{STRIP_WIDTH + 70}" height="30" viewBox="0 0 {STRIP_WIDTH + 70} 30" '
+             f'xmlns="http://www.w3.org/2000/svg"><text x="0" y="11" font-size="10">{_e(label)}</text>'
+             f'<g transform="translate(66,0)"><rect width="{STRIP_WIDTH}" height="12" fill="{COLOURS["available"]}">'
+             f'<title>{_e(month)}: available unless marked</title></rect>']
     for kind in ("excluded", "unavailable"):
-        for start, end in strip[side][kind]:
-            # at least ~1 px wide so that a single minute shows
-            parts.append(f'<rect x="{start}" width="{max(end - start, total / width)}" height="1" fill="{COLOURS[kind]}"/>')
-    parts.append("</svg>")
+        for first, end in strip[side][kind]:
+            x, width = first * scale, max((end - first) * scale, 1.0)  # at least 1 px, so that one minute shows
+            parts.append(f'<rect x="{x:.2f}" width="{width:.2f}" height="12" fill="{COLOURS[kind]}"><title>{kind} '
+                         f'{_e(_clock(start, first))} – {_e(_clock(start, end))} ({end - first} min)</title></rect>')
+    for day in range(0, total // 1440 + 1):
+        x = day * 1440 * scale
+        parts.append(f'<line x1="{x:.1f}" y1="12" x2="{x:.1f}" y2="{16 if day % 5 else 19}" stroke="#888"/>')
+        if day % 5 == 0 and day * 1440 < total:
+            parts.append(f'<text x="{x:.1f}" y="28" font-size="9" fill="#555">{day + 1}</text>')
+    parts.append("</g></svg>")
     return "".join(parts)
+
+
+def _strips(row: dict) -> str:
+    """Drawn only for rows that changed; once when both versions read the minutes alike, else one bar each."""
+    strip = row.get("strip")
+    if not strip or not row["clauses_changed"]:
+        return ""
+    if strip["baseline"] == strip["amended"]:
+        return _strip(strip, "baseline", row["month"], "minutes")
+    return _strip(strip, "baseline", row["month"], "baseline") + "<br>" + _strip(strip, "amended", row["month"], "amended")
+
+
+def _row_html(row: dict) -> str:
+    b, a = row["baseline"], row["amended"]
+    changed = " class=\"changed\"" if row["clauses_changed"] else ""
+    delta = row["delta"]["compensation"]
+    cells = (f"<td>{_e(row['account'])}</td><td>{_e(row['month'])}</td>"
+             f"<td class=num data-value=\"{_e(b['availability_percent'])}\">{_e(b['availability_percent'])}%</td>"
+             f"<td class=num data-value=\"{_e(b['compensation'] or 0)}\">{_e(b['credit_percent'])}% / {_e(b['compensation'] or '—')}</td>"
+             f"<td class=num data-value=\"{_e(a['compensation'] or 0)}\">{_e(a['credit_percent'])}% / {_e(a['compensation'] or '—')}</td>"
+             f"<td class=num data-value=\"{_e(delta or 0)}\">{_e(delta or '—')}</td><td>{_e(_why(row))}</td>")
+    strips = _strips(row)
+    return f"<tr{changed}>{cells}</tr>" + (f'<tr class="strip{" changed" if changed else ""}"><td></td><td colspan=6>{strips}</td></tr>'
+                                           if strips else "")
+
+
+def _largest_first(rows: list) -> list:
+    return sorted(rows, key=lambda r: (-abs(_money(r["delta"]["compensation"])), not r["clauses_changed"], r["account"], r["month"]))
 
 
 def render_html(result: dict) -> str:
     overall = result["totals"]["overall"]
     under = result["under"]
-    rows_html = []
-    for row in result["rows"]:
-        changed = " class=\"changed\"" if row["clauses_changed"] else ""
-        why = "; ".join(f"{c['ref'] or ''} {change_line(c)}".strip() for c in row["clauses_changed"])
-        strips = ""
-        if "strip" in row:
-            strips = (f'<div><small>baseline</small><br>{_strip(row["strip"], "baseline")}</div>'
-                      f'<div><small>amended</small><br>{_strip(row["strip"], "amended")}</div>')
-        b, a = row["baseline"], row["amended"]
-        rows_html.append(
-            f"<tr{changed}><td>{_e(row['account'])}</td><td>{_e(row['month'])}</td>"
-            f"<td class=num>{_e(b['availability_percent'])}%</td>"
-            f"<td class=num>{_e(b['credit_percent'])}% / {_e(b['compensation'] or '—')}</td>"
-            f"<td class=num>{_e(a['credit_percent'])}% / {_e(a['compensation'] or '—')}</td>"
-            f"<td class=num>{_e(row['delta']['compensation'] or '—')}</td><td>{_e(why)}</td></tr>"
-            + (f"<tr{changed}><td></td><td colspan=6>{strips}</td></tr>" if strips else ""))
+    rows = result["rows"]
     legend = "".join(f'<span style="background:{c}"></span>{k}' for k, c in COLOURS.items())
+    causes = by_clause(rows)
+    accounts = by_account(rows)[:TOP_ACCOUNTS]
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Replay under {_e(under['version'])}</title>
 <style>{STYLE}</style></head><body>
@@ -97,10 +231,20 @@ in force at the time (baseline) and under <code>{_e(under['file'])}</code> (amen
 <h2>Compensation per month</h2>
 <p class="legend"><span style="background:#5b8def"></span>baseline<span style="background:#e8743b"></span>amended</p>
 {_chart(result)}
+<h2>Where the difference comes from</h2>
+<p><small>Each changed account-month counted under the change(s) of the policy that moved its money.</small></p>
+{_bars(causes, "change of the policy") if causes else "<p>No account-month changed.</p>"}
+<h2>Accounts with the largest changes</h2>
+{_bars(accounts, "account") if accounts else "<p>No account's compensation changed.</p>"}
 <h2>Accounts and months</h2>
-<p class="legend">minutes: {legend}</p>
-<table><thead><tr><th>account</th><th>month</th><th class=num>availability</th><th class=num>baseline</th>
-<th class=num>amended</th><th class=num>difference</th><th>why (clauses changed)</th></tr></thead>
-<tbody>{''.join(rows_html)}</tbody></table>
+<div class="controls"><label>filter <input id="filter" type="search" placeholder="account, month, clause…"></label>
+<label><input id="only-changed" type="checkbox" checked> only the rows that changed</label>
+<small><span id="shown">{overall['changed']}</span> of {len(rows)} shown; click a heading to sort</small></div>
+<p class="legend">minutes: {legend} <small>(strips for the rows that changed; hover for dates and times)</small></p>
+<table id="rows"><thead><tr><th data-sort="text">account</th><th data-sort="text">month</th>
+<th class=num data-sort="number">availability</th><th class=num data-sort="number">baseline</th>
+<th class=num data-sort="number">amended</th><th class=num data-sort="number">difference</th><th data-sort="text">why</th></tr></thead>
+<tbody>{''.join(_row_html(row) for row in _largest_first(rows))}</tbody></table>
+<script>{SCRIPT}</script>
 </body></html>
 """

@@ -1,0 +1,59 @@
+"""The replay report for analysts (engine/slapolicy/report_html.py): the change by clause, the largest
+accounts first, a table that sorts and filters in the page, strips only where they help."""
+import re
+
+from conftest import POLICIES
+from helpers import draft_variant, minute_rows, write_csv
+from slapolicy.replay import replay
+from slapolicy.report_html import by_account, by_clause, render_html
+
+STANDARD = 'value: "99.5%"\n    met_when: at_least'
+
+
+def _replay(tmp_path):
+    """March 2019, fee 1000.00 each, under standard 99.9 % and tier [95, 99) at 30 % instead of 25 %.
+
+    a: 60 unavailable minutes, 99.8656 %: now misses the standard: 0.00 → 100.00.
+    b: 2,000 minutes, 95.5197 %: tier [95, 99): 250.00 → 300.00.
+    c: 3,000 minutes, 93.2796 %: tier < 95 %, unchanged: 500.00 → 500.00.
+    d: 100 minutes, 99.7760 %: now misses: 0.00 → 100.00."""
+    rows = []
+    for account, count in (("a", 60), ("b", 2000), ("c", 3000), ("d", 100)):
+        rows += minute_rows(account, "2019-03-05T10:00", count, 100, 2)
+    minutes = write_csv(tmp_path / "m.csv", rows)
+    billing = write_csv(tmp_path / "b.csv", [{"account": x, "month": "2019-03", "monthly_fee": "1000.00", "offset": "0.00"}
+                                             for x in "abcd"])
+    under = draft_variant(tmp_path, STANDARD, 'value: "99.9%"\n    met_when: at_least')
+    under.write_text(under.read_text().replace('{at_least: "95%", below: "99%", credit: "25%"',
+                                               '{at_least: "95%", below: "99%", credit: "30%"'))
+    return replay(POLICIES, minutes=minutes, billing=billing, start="2019-03", end="2019-03", under=under, strips=True)
+
+
+def test_the_total_change_is_broken_down_by_the_change_that_caused_it(tmp_path):
+    result = _replay(tmp_path)
+    assert result["totals"]["overall"]["delta"] == "250.00"  # 100 + 50 + 0 + 100
+    assert [(why, n, str(total)) for why, n, total in by_clause(result["rows"])] == [
+        ("§2.2 ~ availability.standard: 99.5% → 99.9%", 2, "200.00"),
+        ("§3.1 ~ compensation tier ≥ 95% and < 99%: credit 25% → credit 30%", 1, "50.00")]
+    assert [(a, n, str(total)) for a, n, total in by_account(result["rows"])] == [
+        ("a", 1, "100.00"), ("d", 1, "100.00"), ("b", 1, "50.00")]
+
+
+def test_the_table_lists_the_largest_changes_first_and_sorts_and_filters_in_the_page(tmp_path):
+    page = render_html(_replay(tmp_path))
+    body = page[page.index('<table id="rows">'):]
+    accounts = re.findall(r"<tr(?: class=\"changed\")?><td>(\w)</td>", body)
+    assert accounts == ["a", "d", "b", "c"]
+    assert '<input id="filter" type="search"' in page and '<input id="only-changed" type="checkbox" checked>' in page
+    assert page.count('<th class=num data-sort="number">') == 4 and "<script>" in page
+    for external in ("http://", "https://", "src=", "<link", "@import"):
+        assert external not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+
+
+def test_strips_are_drawn_only_for_rows_that_changed_with_dates_on_hover_and_a_day_scale(tmp_path):
+    page = render_html(_replay(tmp_path))
+    # a, b and d changed; the amendment reads minutes alike, so each gets one strip; c did not change.
+    assert page.count('<svg class="strip"') == 3
+    # a's 60 minutes from 10:00 on 5 March 2019, in the policy's time zone.
+    assert "<title>unavailable 2019-03-05 10:00 – 2019-03-05 11:00 (60 min)</title>" in page
+    assert ">1</text>" in page and ">31</text>" in page  # days numbered every 5: 1, 6, ..., 31
