@@ -11,19 +11,36 @@ INPUTS = {"minutes": EXAMPLES / "minutes.csv", "incidents": EXAMPLES / "incident
 needs_chromium = pytest.mark.skipif(not chromium(), reason="headless Chromium is not installed (.ci/run installs it)")
 
 
-def test_render_text_has_contents_by_section_words_settings_and_readings(cli):
+def test_render_text_is_the_agreement_provision_by_provision_with_settings_readings_and_examples(cli):
     result = cli("render", PUBLISHED)
     assert result.code == 0
     lines = result.out.splitlines()
-    contents = lines[lines.index("Contents") + 1: lines.index("Contents") + 8]
-    assert [line.split()[0] for line in contents] == ["§1.2", "§1.4,", "§1.7,", "§1.11.1", "§3,", "§3.2,", "§5"]
-    assert "§5.12  Notified system maintenance" in lines
-    assert "  • display rounding: half up (§2.1) [reading]" in lines
-    assert "  • standard: 99.5%, met when at least (§2.2)" in lines
+    contents = lines[lines.index("Contents") + 1: lines.index("Contents") + 5]
+    assert [line.split()[0] for line in contents] == ["Preamble", "§1", "§1.1", "§1.2"]
+    assert "    §5.12        Notified system maintenance" in lines  # the §5 clauses under §5 in the contents
+    heading = lines.index("§2.2  Service Indicator Standard")
+    section = lines[heading: lines.index("§3  COMPENSATION PLAN")]
+    assert section[2].startswith("  │ ")  # the agreement's own words first
+    assert "  • standard: 99.5%, met when at least" in section
+    assert "      example: availability 99.5% → meets the standard" in section
+    assert "  • gate: below standard (§2.2, §3) [reading]" in section
     assert "  • tier ≥ 95% and < 99%: 25% of the Monthly Service Fee (§3.1)" in lines
+    assert "  • applies when: incident.cause = customer_network" in lines
     assert "  example: incident.cause = customer_network → applies" in lines
     assert "  example: incident.cause = provider → does not apply" in lines
-    assert "  • applies when: incident.cause = customer_network" in lines
+
+
+def test_every_reading_is_marked_as_a_reading(cli):
+    import yaml
+
+    out = cli("render", PUBLISHED).out
+    marked = {line.split(":")[0].strip("• ").strip() for line in out.splitlines() if line.endswith("[reading]")}
+    raw = yaml.safe_load(PUBLISHED.read_text())
+    readings = {key.replace("_", " ") for section in raw.values() if isinstance(section, dict)
+                for key, node in section.items() if isinstance(node, dict) and node.get("reading")}
+    readings |= {"timezone"} if raw["timezone"].get("reading") else set()
+    assert readings and readings <= marked
+    assert "reading of the condition" in marked  # §5.7's causation, a reading inside a condition
 
 
 def test_render_html_is_one_self_contained_page(cli):
@@ -32,8 +49,7 @@ def test_render_html_is_one_self_contained_page(cli):
     for external in ("http://", "https://", "src=", "<link", "@import", "<script"):
         assert external not in page
     assert '<a href="#clause-5.12"><span class="ref">§5.12</span>Notified system maintenance</a>' in page
-    assert page.count('<span class="reading" title=') == len(
-        [line for line in PUBLISHED.read_text().splitlines() if "reading: true" in line])
+    assert '<section id="p-3-2-2"><h2><span class="ref">§3.2(2)</span></h2>' in page
 
 
 def test_a_draft_renders_with_what_it_amends(cli):
@@ -49,7 +65,7 @@ def test_the_rendered_policy_opens_in_chromium(cli, tmp_path):
     text, image = open_in_chromium(page, tmp_path)
     assert not_blank(image)
     for expected in ("Cloud Contact Center Service Level Agreement", "Contents", "§5.12 Notified system maintenance",
-                     "standard : 99.5%, met when at least", "Causes an incident may name"):
+                     "§2.2 Service Indicator Standard", "standard : 99.5%, met when at least", "Causes an incident may name"):
         assert expected in text, expected
 
 
@@ -79,3 +95,10 @@ def test_the_replay_report_opens_in_chromium(cli, tmp_path):
     for expected in ("What would have been owed under 2027-01-01-draft?", "Compensation per month", "580.00", "830.00",
                      "acme", "globex", "initech"):
         assert expected in text, expected
+
+
+def test_a_version_without_the_agreements_provisions_renders_one_provision_per_section(cli):
+    out = cli("render", REPO / "docs" / "walkthrough" / "2020-01-01-standard-99.9.yaml").out.splitlines()
+    contents = out[out.index("Contents") + 1: out.index("Contents") + 4]
+    assert [line.split()[0] for line in contents] == ["§1.2", "§1.4,", "§1.7,"]
+    assert "  • standard: 99.9%, met when at least (§2.2)" in out

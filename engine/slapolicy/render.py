@@ -109,8 +109,56 @@ def _condition_words(node) -> str:
     return _condition_words(node.get("when"))
 
 
+def _node_at(raw: dict, path: str):
+    node = raw
+    for key in path.split("."):
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return node
+
+
+def _anchor(ref: str) -> str:
+    return "p-" + re.sub(r"[^0-9a-z]+", "-", ref.lower()).strip("-")
+
+
+def _by_provision(policy, sections: list, clauses: list) -> list:
+    """The whole agreement in its order (``provisions:``): each provision's words with the settings that
+    apply it (``applied_by``); the §5 clauses after §5, with their conditions and examples."""
+    raw = policy.raw
+    tiers = next((p["tiers"] for p in sections if p["anchor"] == "compensation"), [])
+    materials = next((p["materials"] for p in sections if p["anchor"] == "claims"), [])
+    # A setting some provision applies by name is shown there, not again under its whole section.
+    named = {path for entry in raw["provisions"] for path in entry.get("applied_by", [])}
+    out = []
+    for entry in raw["provisions"]:
+        ref = entry["ref"]
+        provision = {"ref": ref, "title": entry.get("title", ""), "anchor": _anchor(ref),
+                     "words": _words(entry.get("text")), "settings": [], "tiers": [], "materials": [],
+                     "level": ref.count(".") + ref.count("(")}
+        for path in entry.get("applied_by", []):
+            node = _node_at(raw, path)
+            if path == "compensation.tiers":
+                provision["tiers"] = tiers
+            elif path == "claims.required_materials":
+                own = [m for m in materials if m["ref"] == ref]
+                provision["materials"] = own or materials
+            elif isinstance(node, dict) and "value" not in node and path.count(".") == 0:
+                # A whole section (timezone is a setting itself): its settings, each with its own ref.
+                provision["settings"] += [_setting(k, v) for k, v in node.items()
+                                          if k not in _NOT_SETTINGS and f"{path}.{k}" not in named] \
+                    if path != "timezone" else [_setting("time zone", node)]
+            elif node is not None:
+                provision["settings"].append(_setting(path.split(".")[-1], node))
+        out.append(provision)
+        if ref == "§5":
+            out += [dict(c, level=1) for c in clauses]
+    return out
+
+
 def document(policy) -> dict:
-    """The version as provisions: {ref, title, anchor, words, settings, tiers, examples}, in the file's order."""
+    """The version as provisions: {ref, title, anchor, words, settings, tiers, examples}. With the agreement's
+    own provisions in the file, in the agreement's order; else one per section of the file, by §."""
     raw = policy.raw
     provisions = []
     for key, title in _SECTIONS:
@@ -150,6 +198,9 @@ def document(policy) -> dict:
                            "words": _words(clause.text), "settings": settings, "tiers": [], "materials": [],
                            "examples": examples})
     provisions.sort(key=lambda p: _section_number(p["ref"]))  # the contents read in the agreement's order, by §
+    if raw.get("provisions"):
+        clauses = [p for p in provisions if p["anchor"].startswith("clause-")]
+        provisions = _by_provision(policy, [p for p in provisions if not p["anchor"].startswith("clause-")], clauses)
     causes = [{"id": c["id"], "ref": c.get("ref", ""), "title": c.get("title", "")} for c in raw.get("causes", [])]
     return {"title": policy.title, "id": policy.id, "version": policy.version, "status": policy.status,
             "effective_from": policy.effective_from.isoformat(), "amends": raw.get("amends"), "sha256": policy.sha256,
@@ -168,13 +219,15 @@ def render_text(policy) -> str:
              + (f", amends {doc['amends']}" if doc["amends"] else ""), f"sha256 {doc['sha256']}", ""]
     lines += _wrap(doc["description"], "") + ["", "Contents"]
     for p in doc["provisions"]:
-        lines.append(f"  {p['ref']:<24} {p['title']}")
+        if p["title"]:
+            lines.append(f"  {'  ' * p.get('level', 0)}{p['ref']:<12} {p['title']}")
     lines.append("")
     lines.append("Settings marked [reading] are readings: choices made where the text is silent or contradicts itself.")
     for p in doc["provisions"]:
-        lines += ["", f"{p['ref']}  {p['title']}", "-" * min(88, len(p['ref']) + len(p['title']) + 2)]
+        heading = p["ref"] if p["title"] in ("", p["ref"]) else f"{p['ref']}  {p['title']}"
+        lines += ["", heading, "-" * min(88, len(heading))]
         if p["words"]:
-            lines += _wrap(f"“{p['words']}”", "  ")
+            lines += _wrap(p["words"], "  │ ")  # the agreement's own words
         for s in p["settings"]:
             mark = " [reading]" if s["reading"] else ""
             ref = f" ({s['ref']})" if s["ref"] and s["ref"] != p["ref"] else ""
@@ -202,7 +255,7 @@ STYLE = """
 body { font: 15px/1.55 Georgia, 'Times New Roman', serif; margin: 2rem auto; max-width: 62rem; color: #222; padding: 0 1rem; }
 h1 { font-size: 1.6rem; margin-bottom: .2rem; } h2 { font-size: 1.15rem; margin: 2rem 0 .3rem; border-bottom: 1px solid #ccc; }
 .meta, .setting .why, nav, .examples, table { font-family: system-ui, sans-serif; font-size: 13px; }
-.meta { color: #555; } nav ol { columns: 2; } nav a { text-decoration: none; }
+.meta { color: #555; } nav ol { columns: 2; list-style: none; padding-left: 0; } nav a { text-decoration: none; }
 .ref { color: #1a5fb4; font-weight: bold; margin-right: .4rem; }
 blockquote { margin: .4rem 0 .8rem; padding: .3rem .9rem; border-left: 3px solid #bbb; background: #fafafa; }
 .setting { margin: .35rem 0; } .reading { font: bold 11px system-ui, sans-serif; color: #8a4b00; background: #fff1d6;
@@ -248,8 +301,9 @@ def _provision_html(p: dict) -> str:
 
 def render_html(policy) -> str:
     doc = document(policy)
-    toc = "".join(f'<li><a href="#{_e(p["anchor"])}"><span class="ref">{_e(p["ref"])}</span>{_e(p["title"])}</a></li>'
-                  for p in doc["provisions"])
+    toc = "".join(f'<li style="margin-left:{p.get("level", 0) * 1.2}rem"><a href="#{_e(p["anchor"])}">'
+                  f'<span class="ref">{_e(p["ref"])}</span>{_e(p["title"])}</a></li>'
+                  for p in doc["provisions"] if p["title"])
     causes = "".join(f"<tr><td><code>{_e(c['id'])}</code></td><td>{_e(c['ref'])}</td><td>{_e(c['title'])}</td></tr>"
                      for c in doc["causes"])
     amends = f", amends {_e(doc['amends'])}" if doc["amends"] else ""
