@@ -205,3 +205,41 @@ def test_a_published_version_testing_a_fact_no_plugin_supplies(tmp_path, no_proc
     assert result.code == 1, result.err
     assert "fact 'carrier.planned_window' (tested by §5.13) is supplied by no installed plugin" in result.err
     assert not ledger.exists()
+
+
+@pytest.mark.parametrize("body,message", [
+    ("        raise ZeroDivisionError('division by zero')\n",
+     "plugin 'Broken': slapolicy_window_facts raised ZeroDivisionError: division by zero"),
+    ("        yield {'start': 1}\n", "plugin 'Broken': slapolicy_window_facts gave a dict, not a FactWindow"),
+])
+def test_a_plugin_that_fails_inside_a_fact_hook_is_named(tmp_path, body, message):
+    from slapolicy.api import evaluate
+    from slapolicy.errors import PluginError
+    from slapolicy.hookspecs import hookimpl
+    from slapolicy.plugins import make_manager
+
+    namespace = {"hookimpl": hookimpl}
+    exec("class Broken:\n    @hookimpl\n    def slapolicy_window_facts(self, policy, context):\n" + body, namespace)
+    minutes = write_csv(tmp_path / "m.csv", minute_rows("a", "2019-03-12T10:00", 3, 100, 50))
+    with pytest.raises(PluginError) as caught:
+        evaluate(POLICIES, minutes=minutes, month="2019-03", manager=make_manager(extra=[namespace["Broken"]()]))
+    assert str(caught.value) == message
+
+
+def test_a_plugin_that_supplies_too_few_values_is_named(tmp_path):
+    import numpy as np
+
+    from slapolicy.api import evaluate
+    from slapolicy.errors import PluginError
+    from slapolicy.hookspecs import MinuteFact, hookimpl
+    from slapolicy.plugins import make_manager
+
+    class Short:
+        @hookimpl(trylast=True)  # called after the built-in concurrency plugin, so its value is the one kept
+        def slapolicy_minute_facts(self, policy, context, minutes):
+            return {"minute.concurrency_qps": MinuteFact(np.zeros(1))}
+
+    # 3 unavailable minutes (50 of 100 calls failed in each), one value given.
+    minutes = write_csv(tmp_path / "m.csv", minute_rows("a", "2019-03-12T10:00", 3, 100, 50))
+    with pytest.raises(PluginError, match="^plugin 'Short' supplied 1 values of minute.concurrency_qps for 3 minutes$"):
+        evaluate(POLICIES, minutes=minutes, month="2019-03", manager=make_manager(extra=[Short()]))

@@ -17,8 +17,9 @@ import numpy as np
 
 from .calendar import ServiceMonth, minute_bounds
 from .conditions import describe, matches
-from .errors import InputError
+from .errors import InputError, PluginError
 from .hookspecs import EvaluationContext, UnavailableMinutes
+from .plugins import fact_hook_results
 
 ROUNDING = {"half_up": ROUND_HALF_UP, "half_even": ROUND_HALF_EVEN, "down": ROUND_DOWN}
 
@@ -314,18 +315,22 @@ def _questions(count: int, minute_code: np.ndarray, kinds: list[_Kind]):
 def _minute_fact_codes(policy, manager, context, unavailable: UnavailableMinutes, trace: list):
     """Each unavailable minute's code among the distinct combinations of its own facts, and those facts by code."""
     count = len(unavailable.minute)
-    supplied = {}
-    for result in manager.hook.slapolicy_minute_facts(policy=policy, context=context, minutes=unavailable):
-        for name, fact in (result or {}).items():
+    supplied, supplier = {}, {}
+    for plugin, result in fact_hook_results(manager, "slapolicy_minute_facts", policy=policy, context=context,
+                                            minutes=unavailable):
+        if not isinstance(result, dict):
+            raise PluginError(f"plugin {plugin!r}: slapolicy_minute_facts returned {type(result).__name__}, "
+                              "not a dict of fact name → MinuteFact")
+        for name, fact in result.items():
             if name in policy.facts:
-                supplied[name] = fact
+                supplied[name], supplier[name] = fact, plugin
                 if fact.note:
                     _step(trace, "facts", policy.facts[name].ref, f"{name}: {fact.note}")
     columns, values_of, names = [], {}, sorted(supplied)
     for name in names:
         fact = supplied[name]
         if len(fact.values) != count:
-            raise RuntimeError(f"a plugin supplied {len(fact.values)} values of {name} for {count} minutes")
+            raise PluginError(f"plugin {supplier[name]!r} supplied {len(fact.values)} values of {name} for {count} minutes")
         codes, typed = _fact_codes(policy, np.asarray(fact.values), policy.facts[name], policy.ruleset.cells)
         columns.append(codes)
         values_of[name] = typed
@@ -339,7 +344,8 @@ def exclusions(policy, manager, context: EvaluationContext, unavailable: Unavail
     -1; how many minutes each clause applied to; and the inputs (incident, notice ids) that made it apply."""
     count = len(unavailable.minute)
     clauses = policy.minute_clauses
-    windows = [w for result in manager.hook.slapolicy_window_facts(policy=policy, context=context) for w in result]
+    windows = [w for _, result in fact_hook_results(manager, "slapolicy_window_facts", policy=policy, context=context)
+               for w in result]
     windows = [w for w in windows if w.account is None or w.account == context.account]
     minute_code, minute_facts = _minute_fact_codes(policy, manager, context, unavailable, trace)
     kinds = _window_kinds(policy, windows, unavailable.minute, policy.setting("exclusions", "window_rounding"))

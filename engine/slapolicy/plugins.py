@@ -102,7 +102,8 @@ def make_manager(load_entrypoints: bool = True, extra=()) -> pluggy.PluginManage
         _register_entry_points(manager)
     for plugin in extra:
         name = getattr(plugin, "__name__", None) or type(plugin).__name__
-        _register(manager, plugin, None, f"plugin {name!r}")
+        # Named after its class or module, so that messages can blame it; pluggy picks a name on a clash.
+        _register(manager, plugin, name if manager.get_plugin(name) is None else None, f"plugin {name!r}")
     return manager
 
 
@@ -113,6 +114,37 @@ def get_manager() -> pluggy.PluginManager:
         if _MANAGER is None:
             _MANAGER = make_manager()
         return _MANAGER
+
+
+# ---------------------------------------------------------------------------- calling the fact hooks
+
+def fact_hook_results(manager: pluggy.PluginManager, hook: str, **kwargs) -> list[tuple[str, object]]:
+    """(plugin name, result) of every implementation of a fact hook, in pluggy's calling order.
+
+    Called one plugin at a time so that a plugin that raises, or returns what the hook does not
+    allow, is named in the :class:`PluginError` instead of ending in an internal error. A window
+    hook's generator is consumed here, where its exceptions happen.
+    """
+    caller = getattr(manager.hook, hook)
+    impls = caller.get_hookimpls()
+    if any(getattr(impl, "hookwrapper", False) or getattr(impl, "wrapper", False) for impl in impls):
+        return [("(a hook wrapper)", result) for result in caller(**kwargs)]  # wrappers need pluggy's own calling
+    results = []
+    for impl in reversed(impls):
+        try:
+            result = impl.function(*[kwargs[name] for name in impl.argnames])
+            if result is not None and hook == "slapolicy_window_facts":
+                result = list(result)
+        except Exception as exc:  # noqa: BLE001 — whatever a plugin raises, name the plugin
+            raise PluginError(f"plugin {impl.plugin_name!r}: {hook} raised {type(exc).__name__}: {exc}") from exc
+        if hook == "slapolicy_window_facts" and result is not None:
+            odd = [item for item in result if not isinstance(item, hookspecs.FactWindow)]
+            if odd:
+                raise PluginError(f"plugin {impl.plugin_name!r}: slapolicy_window_facts gave a {type(odd[0]).__name__}, "
+                                  "not a FactWindow")
+        if result is not None:
+            results.append((impl.plugin_name, result))
+    return results
 
 
 # ---------------------------------------------------------------------------- facts no plugin supplies
