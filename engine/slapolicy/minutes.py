@@ -373,14 +373,16 @@ def _repeats_in_batch(c, problems: Problems, line_offset) -> None:
     base = int(c.minute.min())
     offsets = c.minute - base
     codes = c.account_index.astype(np.int64)
-    by_account = (codes << 40) | offsets  # minutes of a batch span far less than 2^40
-    if (by_account[1:] > by_account[:-1]).all():
-        return
-    by_time = offsets * (int(codes.max()) + 1) + codes
-    if (by_time[1:] > by_time[:-1]).all():
-        return
-    order = np.argsort(by_account, kind="stable")
-    repeated = np.flatnonzero(by_account[order][1:] == by_account[order][:-1])
+    keys = [lambda: (codes << 40) | offsets,  # by account, then minute (minutes of a batch span far less than 2^40)
+            lambda: offsets * (int(codes.max()) + 1) + codes]  # by minute, then account
+    if count > 1 and c.minute[0] == c.minute[1]:
+        keys.reverse()  # the first two rows share a minute: most likely written as time goes, try that first
+    for make in keys:
+        key = make()
+        if (key[1:] > key[:-1]).all():
+            return
+    order = np.argsort(key, kind="stable")  # either key is one number per (account, minute)
+    repeated = np.flatnonzero(key[order][1:] == key[order][:-1])
     for position in repeated[:MAX_REPORTED]:
         first, second = sorted((int(order[position]) + 1, int(order[position + 1]) + 1))
         name = str(c.accounts[c.account_index[order[position]]])
@@ -397,14 +399,17 @@ def _reduce(c, request: Request, summary: PartSummary) -> None:
     wanted = _wanted_accounts(c, request)
     if wanted is not None:
         inside &= wanted[c.account_index]
-    rows = np.flatnonzero(inside)
-    if not len(rows):
+    # Usually the whole batch is inside the months asked about: then views, not copies.
+    rows = slice(None) if inside.all() else np.flatnonzero(inside)
+    minute = c.minute[rows]
+    if not len(minute):
         return
     months = len(bounds) - 1
-    minute = c.minute[rows]
-    code = c.account_index[rows].astype(np.int64)
-    month = np.searchsorted(bounds, minute, side="right") - 1 if months > 1 else np.zeros(len(rows), np.int64)
-    key = code * months + month
+    code = c.account_index[rows]
+    if months > 1:
+        key = code.astype(np.int64) * months + (np.searchsorted(bounds, minute, side="right") - 1)
+    else:
+        key = code
     cells = len(c.accounts) * months
     requests, illegal = c.requests[rows], c.illegal[rows]
     counts = [np.bincount(key, minlength=cells), np.bincount(key[requests > 0], minlength=cells),
@@ -432,16 +437,22 @@ def _wanted_accounts(c, request: Request):
     return np.array([str(name) in request.accounts for name in c.accounts], bool)
 
 
+def _touches(windows: tuple, first: int, last: int) -> bool:
+    """Whether any [start, end) window meets the minutes first..last."""
+    return any(start <= last and end > first for start, end in windows)
+
+
 def _keep_candidates(c, rows, key, months: int, request: Request, summary: PartSummary) -> None:
     """The rows unavailable under at least one reading, grouped per (account, Service Month) in minute order.
 
     With c1 > c2 > 0, c1·(r − f) < c2·r is (c1 − c2)·r < c1·f: only rows with failures can be unavailable.
     """
+    whole = isinstance(rows, slice)  # every row of the batch: positions are rows
     if request.readings is None:
-        keep = np.arange(len(rows))
+        keep = np.arange(len(key))
     else:
         failing = np.flatnonzero(c.failures[rows] > 0)
-        picked = rows[failing]
+        picked = failing if whole else rows[failing]
         r, f, i = c.requests[picked], c.failures[picked], c.illegal[picked]
         hit = np.zeros(len(picked), bool)
         for reading in request.readings:
@@ -453,20 +464,20 @@ def _keep_candidates(c, rows, key, months: int, request: Request, summary: PartS
             else:
                 hit |= (reading.c1 * (normal - failed) < reading.c2 * normal) & (normal > 0)
         keep = failing[hit]
-    if request.within:
+    minute = c.minute[rows]
+    if request.within and _touches(request.within, int(minute.min()), int(minute.max())):
         starts, ends = (np.array(side, np.int64) for side in zip(*request.within))
-        minute = c.minute[rows]
         at = np.searchsorted(starts, minute, side="right") - 1
         inside = (at >= 0) & (minute < ends[np.maximum(at, 0)])
         keep = np.union1d(keep, np.flatnonzero(inside))
     if not len(keep):
         return
-    chosen = rows[keep]
+    chosen = keep if whole else rows[keep]
     order = np.lexsort((c.minute[chosen], key[keep]))
     chosen, keys = chosen[order], key[keep][order]
     summary.has_peak = summary.has_peak or c.has_peak_qps
     splits = np.flatnonzero(keys[1:] != keys[:-1]) + 1
-    for piece, cell in zip(np.split(chosen, splits), keys[np.concatenate([[0], splits])]):
+    for piece, cell in zip(np.split(chosen, splits), keys[np.concatenate([[0], splits]).astype(np.int64)]):
         name, index = str(c.accounts[int(cell) // months]), int(cell) % months
         summary.rows.setdefault((name, index), []).append(
             (c.minute[piece], c.requests[piece], c.failures[piece], c.illegal[piece], c.peak_qps[piece]))
