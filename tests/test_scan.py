@@ -252,7 +252,10 @@ def _more_failures_than_requests(rows):
     (_more_failures_than_requests, "row 2, column 'failures': 101 failures exceed 100 requests"),
 ])
 @pytest.mark.parametrize("command", ["evaluate", "replay"])
-def test_a_dirty_parquet_file_gets_the_exact_messages(tmp_path, cli, spoil, message, command):
+def test_a_dirty_parquet_file_gets_the_exact_messages(tmp_path, cli, monkeypatch, spoil, message, command):
+    import slapolicy.minutes as path_module
+
+    monkeypatch.setattr(path_module, "BATCH_ROWS", 3)  # each row group of 3 rows its own batch
     rows = minutes("a", "2019-03-01T10:00", 6)
     spoil(rows)
     parquet = write_parquet(tmp_path / "m.parquet", rows, row_group_size=3)

@@ -29,7 +29,7 @@ from .files import regular_file_size
 from .data import (IN_MEMORY, account_name, MAX_REPORTED, MINUTE_COLUMNS, OPTIONAL_MINUTE_COLUMNS, InputError, Problems, _format,
                    check_input_size, check_minute_table, check_minute_types, column_names, in_memory_table, read_table)
 
-BATCH_ROWS = 1 << 20  # rows decoded at once: bounds the memory of a part
+BATCH_ROWS = 1 << 19  # rows decoded at once: bounds the memory of a part (and of each thread)
 PART_ROWS = 1 << 21  # row groups are grouped into parts of about this many rows (one task each)
 WIDEN_MINUTES = 15 * 60  # naive (local) timestamps and month= keys may be up to ±14:00 from UTC
 
@@ -287,10 +287,13 @@ def _batches(part: Part):
             source = pq.ParquetFile(part.path, read_dictionary=dictionary, pre_buffer=False)
             try:
                 names = [n for n in wanted if n in source.schema_arrow.names]
-                for group, base, proven in zip(part.row_groups, part.row_bases, part.proven):
+                for groups, base, proven in _group_runs(part, source.metadata):
                     columns = [n for n in names if not (n == "account" and proven is not None)]
+                    if len(groups) > 1:  # small row groups, next to each other in the file: read as one batch
+                        yield source.read_row_groups(groups, columns=columns, use_threads=False), None, base, proven
+                        continue
                     offset = 0
-                    for batch in source.iter_batches(batch_size=BATCH_ROWS, row_groups=[group], columns=columns,
+                    for batch in source.iter_batches(batch_size=BATCH_ROWS, row_groups=groups, columns=columns,
                                                      use_threads=False):
                         yield pa.Table.from_batches([batch]), None, base + offset, proven
                         offset += batch.num_rows
@@ -318,6 +321,25 @@ def _batches(part: Part):
                 yield table.slice(start, BATCH_ROWS), line_offset, start, None
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{part.name}: cannot be read as {part.kind.upper()}: {str(exc).splitlines()[0]}") from None
+
+
+def _group_runs(part: Part, metadata):
+    """([row groups], rows before them, the account they all hold or None): consecutive row groups of the file
+    gathered up to BATCH_ROWS rows, so that small row groups (one account each, say) cost one batch, not one each."""
+    run, base, proven, rows = [], 0, None, 0
+    for group, start, account in zip(part.row_groups, part.row_bases, part.proven):
+        size = metadata.row_group(group).num_rows
+        if run and (start != base + rows or rows + size > BATCH_ROWS):
+            yield run, base, proven
+            run = []
+        if not run:
+            run, base, proven, rows = [group], start, account, size
+        else:
+            run.append(group)
+            proven = proven if proven == account else None
+            rows += size
+    if run:
+        yield run, base, proven
 
 
 def read_part(part: Part, request: Request) -> PartSummary:
