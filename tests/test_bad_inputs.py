@@ -67,6 +67,9 @@ def test_an_unknown_format(cli, tmp_path):
     ({"cause": "gremlins"}, "row 1, column 'cause': unknown cause 'gremlins'; policy 2019-01-01 declares: provider, customer_network"),
     ({"end": "2019-03-01T09:00"}, "row 1, column 'end': end 2019-03-01T09:00 is not after start 2019-03-01T10:00"),
     ({"start": "soon"}, "row 1, column 'start': 'soon' is not an ISO 8601 timestamp"),
+    # Python reads offsets up to ±23:59; UTC offsets in use stop at +14:00 and −12:00 (±14:00 is the rule).
+    ({"start": "2019-03-01T10:00+14:01"}, "row 1, column 'start': '2019-03-01T10:00+14:01' has a UTC offset beyond ±14:00"),
+    ({"end": "2019-03-01T11:00-23:00"}, "row 1, column 'end': '2019-03-01T11:00-23:00' has a UTC offset beyond ±14:00"),
     ({"cause": None}, "row 1, column 'cause': missing"),
     ({"severity": "high"}, "row 1, column 'severity': unknown field"),
 ])
@@ -77,6 +80,23 @@ def test_bad_incidents(cli, tmp_path, incident, message):
     result = evaluate_cli(cli, tmp_path, incidents=incidents)
     assert result.code == 1
     assert f"{incidents}: {message}" in result.err
+
+
+def test_incident_offsets_of_plus_and_minus_14_hours_are_accepted(cli, tmp_path):
+    # Both ends at the limit: 2019-03-02T10:00+14:00 is 2019-03-01T20:00Z, 2019-03-01T21:00-14:00 is 2019-03-02T11:00Z.
+    entry = {"id": "I-1", "start": "2019-03-02T10:00+14:00", "end": "2019-03-01T21:00-14:00", "cause": "provider"}
+    result = evaluate_cli(cli, tmp_path, incidents=write_yaml(tmp_path / "incidents.yaml", [entry]))
+    assert result.code == 0, result.err
+
+
+def test_a_notice_published_at_an_offset_beyond_14_hours(cli, tmp_path):
+    notices = write_yaml(tmp_path / "notices.yaml", [{"id": "N", "kind": "maintenance",
+                                                      "published_at": "2019-03-01T00:00+25:00",
+                                                      "start": "2019-03-02T00:00", "end": "2019-03-02T01:00"}])
+    result = evaluate_cli(cli, tmp_path, notices=notices)
+    assert result.code == 1
+    assert (f"{notices}: row 1, column 'published_at': '2019-03-01T00:00+25:00' is not an ISO 8601 timestamp"
+            in result.err)
 
 
 def test_bad_notice_kind(cli, tmp_path):

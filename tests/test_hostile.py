@@ -403,6 +403,8 @@ def test_a_bad_size_limit_in_the_environment_is_a_usage_error(minutes, monkeypat
      "argument --now: 'yesterday' is not an ISO 8601 timestamp"),
     (["claim", POLICIES, "{claim}", "--minutes", "{minutes}", "--ledger", "{ledger}", "--now", "2019-05-01T10:00"],
      "argument --now: '2019-05-01T10:00' needs a UTC offset"),
+    (["claim", POLICIES, "{claim}", "--minutes", "{minutes}", "--ledger", "{ledger}", "--now", "2019-05-01T10:00+20:00"],
+     "argument --now: '2019-05-01T10:00+20:00' has a UTC offset beyond ±14:00"),
     (["replay", POLICIES, "--minutes", "{minutes}", "--from", "2019-03", "--to", "2019-03", "--under", PUBLISHED,
       "--workers", "0"], "argument --workers: 0 is below 1: give at least one process"),
     (["replay", POLICIES, "--minutes", "{minutes}", "--from", "2019-03", "--to", "2019-03", "--under", PUBLISHED,

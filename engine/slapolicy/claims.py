@@ -129,9 +129,9 @@ def parse_claim(data: dict, timezone: str, where: str = "claim") -> Claim:
     filed_at = None
     if isinstance(data.get("filed_at"), str):
         try:
-            filed_at, _ = parse_timestamp(data["filed_at"], timezone, "")
-        except InputError:
-            problems.append(f"field 'filed_at': {data['filed_at']!r} is not an ISO 8601 timestamp")
+            filed_at, _ = parse_timestamp(data["filed_at"], timezone, "field 'filed_at'")
+        except InputError as error:
+            problems.append(str(error))
     report = data.get("event_report")
     if report is not None and not isinstance(report, str):
         problems.append("field 'event_report' must be a text (the event description report)")
@@ -147,10 +147,10 @@ def parse_claim(data: dict, timezone: str, where: str = "claim") -> Claim:
             problems.append(f"field 'unavailability[{i}]' must be {{start, end}}")
             continue
         try:
-            start, _ = parse_timestamp(span["start"], timezone, "")
-            end, _ = parse_timestamp(span["end"], timezone, "")
-        except InputError:
-            problems.append(f"field 'unavailability[{i}]': {span['start']!r} to {span['end']!r} are not ISO 8601 timestamps")
+            start, _ = parse_timestamp(span["start"], timezone, f"field 'unavailability[{i}]'")
+            end, _ = parse_timestamp(span["end"], timezone, f"field 'unavailability[{i}]'")
+        except InputError as error:
+            problems.append(str(error))
             continue
         if end <= start:
             problems.append(f"field 'unavailability[{i}]': end {span['end']} is not after start {span['start']}")

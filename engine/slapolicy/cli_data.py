@@ -7,6 +7,7 @@ import json
 import sys
 
 from .calendar import check_month_supported, check_supported
+from .data import check_offset
 from .errors import SlapolicyError, UsageError
 
 
@@ -26,6 +27,10 @@ def _timestamp(value: str) -> dt.datetime:
         raise argparse.ArgumentTypeError(f"{value!r} is not an ISO 8601 timestamp (e.g. 2024-04-08T10:00+08:00)") from None
     if now.tzinfo is None:
         raise argparse.ArgumentTypeError(f"{value!r} needs a UTC offset (e.g. 2024-04-08T10:00+08:00)")
+
+    def refuse(why: str):
+        raise argparse.ArgumentTypeError(f"{value!r} {why}")
+    check_offset(now.utcoffset(), refuse)
     return now
 
 

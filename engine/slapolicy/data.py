@@ -487,20 +487,32 @@ def _tick_text(value, unit: str, aware: bool) -> str:
     return text + (f".{rest:0{digits}d}".rstrip("0") if rest else "") + ("Z" if aware else "")
 
 
-def parse_timestamp(value, timezone: str, where: str) -> tuple[dt.datetime, bool]:
-    """One ISO 8601 timestamp → (aware datetime, whether the policy timezone was assumed)."""
+def parse_timestamp(value, timezone: str, where: str = "") -> tuple[dt.datetime, bool]:
+    """One ISO 8601 timestamp → (aware datetime, whether the policy timezone was assumed).
+
+    The message of the InputError names ``where`` when given, else only the value and what is wrong with it."""
+    def refuse(why: str):
+        raise InputError(f"{where}: {value!r} {why}" if where else f"{value!r} {why}")
+
     if isinstance(value, dt.datetime):
         stamp = value
     elif isinstance(value, str):
         try:
             stamp = dt.datetime.fromisoformat(value.strip().replace("z", "Z"))
         except ValueError:
-            raise InputError(f"{where}: {value!r} is not an ISO 8601 timestamp") from None
+            refuse("is not an ISO 8601 timestamp")
     else:
-        raise InputError(f"{where}: {value!r} is not an ISO 8601 timestamp")
+        refuse("is not an ISO 8601 timestamp")
     if stamp.tzinfo is None:
         return stamp.replace(tzinfo=ZoneInfo(timezone)), True
+    check_offset(stamp.utcoffset(), refuse)
     return stamp, False
+
+
+def check_offset(offset: dt.timedelta | None, refuse) -> None:
+    """UTC offsets in use run from −12:00 to +14:00; Python accepts up to ±23:59, which lands a time a day away."""
+    if offset is not None and abs(offset) > dt.timedelta(minutes=MAX_OFFSET_MINUTES):
+        refuse("has a UTC offset beyond ±14:00")
 
 
 # ---------------------------------------------------------------------------- minutes
@@ -711,9 +723,9 @@ def _window(entry, timezone: str, problems: Problems, index: int):
     stamps = {}
     for key in ("start", "end"):
         try:
-            stamps[key], _ = parse_timestamp(entry[key], timezone, "")
-        except InputError:
-            problems.add(index, key, f"{entry[key]!r} is not an ISO 8601 timestamp")
+            stamps[key], _ = parse_timestamp(entry[key], timezone)
+        except InputError as error:
+            problems.add(index, key, str(error))
     if len(stamps) < 2:
         return None
     if stamps["end"] <= stamps["start"]:
@@ -783,9 +795,9 @@ def read_notices(path, timezone: str) -> list[Notice]:
             problems.add(index, "kind", f"unknown kind {entry['kind']!r} (one of: {', '.join(NOTICE_KINDS)})")
             continue
         try:
-            published, _ = parse_timestamp(entry["published_at"], timezone, "")
-        except InputError:
-            problems.add(index, "published_at", f"{entry['published_at']!r} is not an ISO 8601 timestamp")
+            published, _ = parse_timestamp(entry["published_at"], timezone)
+        except InputError as error:
+            problems.add(index, "published_at", str(error))
             continue
         window = _window(entry, timezone, problems, index)
         if window and _event_account(entry, problems, index):
