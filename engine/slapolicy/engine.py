@@ -104,19 +104,21 @@ class Engine:
         return policy.summary() | {"effective_from": policy.effective_from.isoformat()}
 
     def evaluate(self, *, minutes, month: str, incidents=None, notices=None, billing=None, accounts=None,
-                 term_start: dt.date | None = None, term_end: dt.date | None = None, policy_file=None) -> dict:
+                 term_start: dt.date | None = None, term_end: dt.date | None = None, policy_file=None,
+                 workers: int | None = None, dask: str | None = None) -> dict:
         from .api import evaluate
 
         return evaluate(self.family, minutes=minutes, month=month, incidents=incidents, notices=notices, billing=billing,
                         accounts=accounts, term_start=term_start, term_end=term_end, policy_file=policy_file,
-                        manager=self.manager)
+                        manager=self.manager, workers=workers, dask=dask)
 
     def decide_claim(self, claim: dict, *, minutes, incidents=None, notices=None, billing=None,
-                     now: dt.datetime | None = None, ledger: str | Path | None = None) -> dict:
+                     now: dt.datetime | None = None, ledger: str | Path | None = None, workers: int | None = None,
+                     dask: str | None = None) -> dict:
         from .claims import decide_claim
 
         return decide_claim(self.family, claim, minutes=minutes, incidents=incidents, notices=notices, billing=billing,
-                            ledger=ledger or self.ledger_path, now=now, manager=self.manager)
+                            ledger=ledger or self.ledger_path, now=now, manager=self.manager, workers=workers, dask=dask)
 
     def replay(self, *, minutes, start: str, end: str, under, incidents=None, notices=None, billing=None,
                workers: int | None = None, dask: str | None = None) -> dict:
