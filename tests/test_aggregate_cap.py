@@ -256,3 +256,34 @@ def test_the_text_reply_shows_the_basis_of_the_cap(cli, tmp_path, two_months):
     assert ("Aggregate cap (§6.1): first month of use 2024-03 (the first billed month: the billing gives no "
             "service_start), 1 month(s) of use; window 2024-03 to 2024-03: 10.00 paid, 0.00 granted for its other months; "
             "room 10.00 (tightest window 2024-03 to 2024-03).") in result.out.splitlines()
+
+
+# ---------------------------------------------------------------------------- rounding never lifts a ceiling
+
+WHOLE_UNITS = ("rounding: {value: half_up, places: 2,", "rounding: {value: half_up, places: 0,")
+
+
+def test_the_room_is_rounded_down_to_the_policy_quantum(tmp_path):
+    # A version that pays whole units (places: 0; the schema allows it). Fee 1000.00, offset 998.50: 1.50 paid.
+    # Half-up would make the room 2 (more than was paid); the room is a ceiling, so it is 1. The fees are
+    # shown as billed (1.50), not rounded to a unit they do not have.
+    policy = load_policy(draft_variant(tmp_path, *WHOLE_UNITS))
+    billing = {("x", "2019-03"): BillingRow("x", "2019-03", Decimal("1000.00"), Decimal("998.50"), None)}
+    cap = aggregate_cap(policy, "x", "2019-03", billing, {})
+    assert (cap["fees_paid"], cap["room"]) == ("1.50", "1")
+    billing[("x", "2019-03")] = BillingRow("x", "2019-03", Decimal("1000.00"), Decimal("999.50"), None)
+    assert aggregate_cap(policy, "x", "2019-03", billing, {})["room"] == "0"  # 0.50 paid: half-even gave 0, half-up 1
+
+
+def test_the_monthly_cap_is_not_lifted_by_rounding(tmp_path):
+    # initech, March 2019: 2880 minutes counted, 93.55 %, tier 3 (50 %). Fee 1000.00 × 50 % = 500.00, capped at
+    # the fee paid 1000.00 − 999.50 = 0.50 (§3.1(2)). Whole units half-up would pay 1, twice what was paid: 0.
+    from slapolicy import evaluate
+
+    policy = draft_variant(tmp_path, *WHOLE_UNITS)
+    billing = write_csv(tmp_path / "billing.csv", [{"account": "initech", "month": "2019-03",
+                                                    "monthly_fee": "1000.00", "offset": "999.50"}])
+    examples = Path(__file__).resolve().parent.parent / "examples" / "ccc"
+    result = evaluate(POLICIES, minutes=examples / "minutes.csv", month="2019-03", billing=billing,
+                      accounts=["initech"], policy_file=policy)["evaluations"][0]
+    assert (result["credit_percent"], result["monthly_fee"], result["compensation"]) == (50, "1000", "0")

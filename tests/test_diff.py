@@ -108,3 +108,14 @@ def test_the_html_report_shows_no_python_none(cli, amended_rows):
                "--under", under, "--format", "html").out
     assert "§3.1 + compensation tier &lt; 90%: &lt; 90%: 60%" in page
     assert "None" not in page
+
+
+@pytest.mark.parametrize("command", [["render", "{gap}", "--format", "html"], ["render", "{gap}"],
+                                     ["diff", PUBLISHED, "{gap}"], ["diff", "{gap}", PUBLISHED, "--format", "html"]])
+def test_a_version_validate_rejects_is_neither_rendered_nor_diffed(cli, command):
+    # tier-gap.yaml leaves [98 %, 99 %) without a tier: a document for review must not present it as sound.
+    gap = POLICIES.parent.parent / "tests" / "broken" / "drafts" / "tier-gap.yaml"
+    result = cli(*[str(gap) if part == "{gap}" else part for part in command])
+    assert result.code == 1 and result.out == ""
+    assert f"{gap}:128:7: error tier-gap no tier covers availability in [98 %, 99 %) between tier 2 and tier 1 (§3.1)" \
+        in result.err

@@ -506,6 +506,8 @@ def test_in_force_of_a_month_that_does_not_exist(engine):
     (lambda e, m: e.evaluate(minutes=m, month="2019-03", accounts="acme"),
      "accounts must be a list of account names (e.g. ['acme']), not str"),
     (lambda e, m: e.evaluate(minutes=m, month="2019-03", accounts=[7]), "accounts must be names (strings); 7 is a int"),
+    (lambda e, m: e.evaluate(minutes=m, month="2019-03", accounts=[]),
+     "accounts is empty: name at least one account, or leave it out (None) for every account"),
     (lambda e, m: e.evaluate(minutes=m, month=201903), "month must be a string written YYYY-MM, not int"),
     (lambda e, m: e.evaluate(minutes=m, month="2019-03", term_start="2019-03-17", term_end="2019-06-16"),
      "term_start must be a datetime.date, not str"),

@@ -20,6 +20,9 @@ def account_list(accounts) -> list[str] | None:
         raise ArgumentError(f"accounts must be a list of account names (e.g. [{accounts!r}]), not {type(accounts).__name__}"
                             if isinstance(accounts, str) else
                             f"accounts must be a list of account names, not {type(accounts).__name__}")
+    if not accounts:
+        # An empty list would select no minutes and show every billed account as fully available.
+        raise ArgumentError("accounts is empty: name at least one account, or leave it out (None) for every account")
     bad = [a for a in accounts if not isinstance(a, str)]
     if bad:
         raise ArgumentError(f"accounts must be names (strings); {bad[0]!r} is a {type(bad[0]).__name__}")

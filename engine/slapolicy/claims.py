@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 
 import numpy as np
@@ -360,11 +360,14 @@ def aggregate_cap(policy, account: str, month: str, billing: dict, grants: dict)
     own_fees = sum((paid.get(k, Decimal(0)) for k in range(own_lo, own_hi + 1)), Decimal(0))
     own_granted = sum((granted.get(k, Decimal(0)) for k in range(own_lo, own_hi + 1) if k != m), Decimal(0))
     months_of_use = m - f + 1
-    room = max(room, Decimal(0))
     places = Decimal(1).scaleb(-policy.raw["compensation"]["rounding"]["places"])
+    # The room is a ceiling: rounded down to the policy's money quantum, so a grant never exceeds the fees.
+    room = max(room, Decimal(0)).quantize(places, rounding=ROUND_DOWN)
 
     def money(value: Decimal) -> str:
-        return str(value.quantize(places))
+        """At the policy's places when that loses nothing; otherwise exactly as billed (1.50 under whole units)."""
+        shown = value.quantize(places)
+        return str(shown if shown == value else value)
 
     months = [month_label(k) for k in range(own_lo, own_hi + 1)]
     if months_of_use > rule["after_months_of_use"]:

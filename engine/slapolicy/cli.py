@@ -168,11 +168,28 @@ def _show_provision(policy, args) -> int:
     return 0
 
 
+def _linted(*paths) -> list | None:
+    """The policies of ``paths`` when validate finds no error in any; else None, with every error printed."""
+    from .policy import read_policy
+
+    policies, errors = [], []
+    for path in paths:
+        policy, diagnostics = read_policy(path)
+        policies.append(policy)
+        errors += [d for d in diagnostics if d.severity == "error"]
+    for error in errors:
+        sys.stderr.write(f"{error}\n")
+    return None if errors else policies
+
+
 def cmd_diff(args) -> int:
     from .diff import diff_policies, render_diff
-    from .policy import load_policy
 
-    result = diff_policies(load_policy(args.old, strict=False), load_policy(args.new, strict=False))
+    # A document for review must not present a version that validate rejects (a tier gap, say) as sound.
+    policies = _linted(args.old, args.new)
+    if policies is None:
+        return 1
+    result = diff_policies(*policies)
     if args.json or args.format == "json":
         _json(result)
     elif args.format == "html":
@@ -221,10 +238,12 @@ def cmd_publish(args) -> int:
 
 
 def cmd_render(args) -> int:
-    from .policy import load_policy
     from .render import render_html, render_text
 
-    policy = load_policy(args.policy, strict=False)
+    policies = _linted(args.policy)
+    if policies is None:
+        return 1
+    policy, = policies
     sys.stdout.write(render_html(policy) if args.format == "html" else render_text(policy))
     return 0
 

@@ -698,6 +698,9 @@ def _compensation(policy, availability: Fraction, billing, trace: list, account:
         else:
             detail += f"; within the fee paid {cap} ({policy.ref('compensation', 'monthly_cap')})"
     amount = owed.quantize(quantum, rounding=rounding)
+    if policy.setting("compensation", "monthly_cap") == "fee_paid":
+        # The cap is a ceiling: rounding (to whole units, say) never lifts the amount above the fee paid.
+        amount = min(amount, billing.fee_paid.quantize(quantum, rounding=ROUND_DOWN))
     _step(trace, "compensation", policy.ref("compensation", "rounding"),
           f"{detail}: compensation {amount} as {policy.setting('compensation', 'form')}")
     out.update({"monthly_fee": str(fee.quantize(quantum)), "compensation": str(amount)})
@@ -723,7 +726,7 @@ def evaluate_month(policy, service_month: ServiceMonth, minutes=None, *, inciden
     """
     names = set(minutes.accounts if minutes is not None else [])
     names |= {account for (account, month) in (billing or {}) if month == service_month.label}
-    if accounts:
+    if accounts is not None:
         unknown = [a for a in accounts if a not in names]
         if unknown:
             raise InputError(f"account(s) {', '.join(unknown)} have no minutes or billing for {service_month.label}")
