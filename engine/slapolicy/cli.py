@@ -170,13 +170,14 @@ def _show_provision(policy, args) -> int:
 
 def _linted(*paths) -> list | None:
     """The policies of ``paths`` when validate finds no error in any; else None, with every error printed."""
+    from .lint import PLACEMENT_CODES
     from .policy import read_policy
 
     policies, errors = [], []
     for path in paths:
         policy, diagnostics = read_policy(path)
         policies.append(policy)
-        errors += [d for d in diagnostics if d.severity == "error"]
+        errors += [d for d in diagnostics if d.severity == "error" and d.code not in PLACEMENT_CODES]
     for error in errors:
         sys.stderr.write(f"{error}\n")
     return None if errors else policies

@@ -145,6 +145,11 @@ def lint_dates(policy) -> list[Diagnostic]:
     return found
 
 
+# Diagnostics about where a file sits in a family's directory, not about what it says: a draft
+# rendered, diffed or published from anywhere is judged by its content alone.
+PLACEMENT_CODES = frozenset({"draft-published", "file-name"})
+
+
 def lint_calendar(policy) -> list[Diagnostic]:
     """§3.2's business calendar must be one a plugin provides: found at `validate`, not at the first claim."""
     from .claims import business_calendar  # claims imports the policy model; imported here to keep lint light

@@ -28,6 +28,7 @@ from pathlib import Path
 import yaml
 
 from .errors import Diagnostic, PolicyError
+from .lint import PLACEMENT_CODES
 from .policy import LOCK_FILE, PolicyDirectory, read_policy
 from .versions_lock import family_lock, write_lock
 
@@ -101,7 +102,7 @@ def check_draft(policy_dir, draft) -> tuple[bytes | None, list[Diagnostic]]:
     policy, problems = read_policy(draft)
     # Where the draft sits does not matter to publishing (a draft in the family's own folder is
     # already reported above, as a directory error).
-    found.extend(p for p in problems if p.code != "draft-published")
+    found.extend(p for p in problems if p.code not in PLACEMENT_CODES)
     if policy is None:
         return None, sorted(set(found))
     found.extend(_draft_checks(directory, policy))
