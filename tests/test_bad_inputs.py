@@ -1,7 +1,7 @@
 """Bad rows are refused before anything is computed: file, row, column and reason; exit 1."""
 import pytest
 
-from conftest import POLICIES
+from conftest import POLICIES, REPO
 from helpers import draft_variant, write_csv, write_yaml
 
 GOOD = {"account": "a", "minute": "2019-03-01T10:00", "requests": "100", "failures": "1", "illegal_number_failures": "0"}
@@ -234,3 +234,12 @@ def test_billing_with_a_column_named_twice(cli, tmp_path):
     result = evaluate_cli(cli, tmp_path, billing=billing)
     assert result.code == 1
     assert result.err == f"slapolicy: {billing}: column(s) 'offset' appear more than once in the header\n"
+
+
+@pytest.mark.parametrize("name", ["", " "])
+def test_a_blank_account_option_is_refused(cli, name):
+    # '' used to select every account (an empty filter), ' ' to report "account(s)   have no minutes".
+    result = cli("evaluate", POLICIES, "--minutes", REPO / "examples" / "ccc" / "minutes.csv", "--month", "2019-03",
+                 "--account", name)
+    assert result.code == 1 and result.out == ""
+    assert f"account name {name!r} is blank: name an account" in result.err

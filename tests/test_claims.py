@@ -315,6 +315,12 @@ def test_many_threads_one_ledger(inputs):
     ({"service_month": "2025-01", "filed_at": "2024-08-01T00:00+08:00"}, "field 'service_month': 2025-01 has not begun yet"),
     ({"filed_at": "2024-10-01T00:00+08:00"}, "field 'filed_at': 2024-10-01T00:00:00+08:00 is in the future"),
     ({"colour": "red"}, "field 'colour' is unknown"),
+    # Each was accepted and approved: a text, or a list of nothing, is not a service record of a failed call.
+    ({"failure_records": "x"}, "field 'failure_records' must be a list of service records of failed calls"),
+    ({"failure_records": [1, None, {}]}, "field 'failure_records' must be a list of service records of failed calls"),
+    ({"failure_records": [" "]}, "field 'failure_records' must be a list of service records of failed calls"),
+    ({"contact": [1]}, "field 'contact' must be a text"),
+    ({"claim_id": {}}, "field 'claim_id' must be a text"),
 ])
 def test_bad_claim_files(cli, inputs, tmp_path, change, message):
     path = tmp_path / "claim.json"

@@ -436,6 +436,17 @@ def test_a_claim_with_a_key_given_twice(tmp_path, minutes):
     assert not ledger.exists()
 
 
+@pytest.mark.parametrize("field", ["account", "event_report"])
+def test_a_claim_with_half_a_utf16_pair(tmp_path, minutes, field):
+    # JSON may escape a lone surrogate; Python keeps it and could not write it to the ledger (was exit 3).
+    claim = tmp_path / "claim.json"
+    claim.write_text(json.dumps({**CLAIM, field: "PLACEHOLDER"}).replace("PLACEHOLDER", "x\\ud800"))
+    ledger = tmp_path / "ledger.sqlite"
+    result = run_cli("claim", POLICIES, claim, "--minutes", minutes, "--ledger", ledger, "--now", "2019-05-01T00:00Z")
+    refused(result, 1, f"{claim}: holds text that is not valid Unicode (a lone surrogate escape such as \\ud800)")
+    assert not ledger.exists()
+
+
 @pytest.mark.parametrize("flag,name,text,message", [
     ("--incidents", "i.yaml", "- id: I-1\n  id: I-2\n  start: 2019-03-12T10:00\n  end: 2019-03-12T11:00\n  cause: provider\n",
      "i.yaml:2:3: not valid YAML: key 'id' appears twice in one mapping"),
@@ -508,6 +519,7 @@ def test_in_force_of_a_month_that_does_not_exist(engine):
     (lambda e, m: e.evaluate(minutes=m, month="2019-03", accounts=[7]), "accounts must be names (strings); 7 is a int"),
     (lambda e, m: e.evaluate(minutes=m, month="2019-03", accounts=[]),
      "accounts is empty: name at least one account, or leave it out (None) for every account"),
+    (lambda e, m: e.evaluate(minutes=m, month="2019-03", accounts=[" "]), "account name ' ' is blank: name an account"),
     (lambda e, m: e.evaluate(minutes=m, month=201903), "month must be a string written YYYY-MM, not int"),
     (lambda e, m: e.evaluate(minutes=m, month="2019-03", term_start="2019-03-17", term_end="2019-06-16"),
      "term_start must be a datetime.date, not str"),

@@ -203,6 +203,15 @@ def test_malformed_and_oversized_bodies(server, bare):
     assert body["detail"] == "the request body holds NaN, which is not JSON"
     body = problem(server.call("POST", "/v1/evaluate", raw=b'{"month": "\xff"}'), 400, "bad-request")
     assert body["detail"] == "the request body is not UTF-8"
+    # Each of these answered 500: half a UTF-16 pair, nesting past Python's recursion limit, 5000 digits.
+    body = problem(server.call("POST", "/v1/evaluate", raw=b'{"month": "2019-03", "accounts": ["\\ud800"]}'),
+                   400, "bad-request")
+    assert body["detail"] == "the request body holds text that is not valid Unicode (a lone surrogate escape such as \\ud800)"
+    body = problem(server.call("POST", "/v1/evaluate", raw=b"[" * 100_000 + b"]" * 100_000), 400, "bad-request")
+    assert body["detail"] == "the request body is nested too deeply"
+    body = problem(server.call("POST", "/v1/evaluate", raw=b'{"month": "2019-03", "minutes": [{"requests": '
+                               + b"9" * 5000 + b"}]}"), 400, "bad-request")
+    assert body["detail"].startswith("the request body is not JSON: Exceeds the limit (4300 digits)")
     # The bare server takes at most 2048 bytes: 2049 are refused, whatever they hold.
     body = problem(bare.call("POST", "/v1/evaluate", raw=b" " * 2049), 413, "too-large")
     assert body["detail"] == "the request body is larger than 2048 bytes"

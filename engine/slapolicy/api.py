@@ -6,7 +6,7 @@ import datetime as dt
 from .calendar import service_month_in
 from .errors import ArgumentError
 from .files import path_argument
-from .data import read_billing, read_incidents, read_notices
+from .data import account_name, read_billing, read_incidents, read_notices
 from .evaluate import evaluate_month, version_reason
 from .plugins import check_facts_supplied, get_manager
 from .policy import PolicyDirectory, load_policy
@@ -26,7 +26,10 @@ def account_list(accounts) -> list[str] | None:
     bad = [a for a in accounts if not isinstance(a, str)]
     if bad:
         raise ArgumentError(f"accounts must be names (strings); {bad[0]!r} is a {type(bad[0]).__name__}")
-    return list(accounts)
+    names = [account_name(a) for a in accounts]  # trimmed as every input's names are
+    if None in names:
+        raise ArgumentError(f"account name {accounts[names.index(None)]!r} is blank: name an account")
+    return names
 
 
 def _family(policy_dir) -> PolicyDirectory:

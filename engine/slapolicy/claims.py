@@ -135,6 +135,7 @@ def parse_claim(data: dict, timezone: str, where: str = "claim") -> Claim:
     report = data.get("event_report")
     if report is not None and not isinstance(report, str):
         problems.append("field 'event_report' must be a text (the event description report)")
+    problems += _optional_field_problems(data)
     windows = []
     spans = data.get("unavailability", [])
     if spans is None:
@@ -180,6 +181,19 @@ def _looks_like_month(text: str) -> bool:
     import re
 
     return bool(re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", text))
+
+
+def _optional_field_problems(data: dict) -> list[str]:
+    """The optional fields have shapes too: a record list of 'x' or [1, null] would otherwise count as records (§3.3)."""
+    problems = [f"field {name!r} must be a text" for name in ("claim_id", "contact")
+                if data.get(name) is not None and not isinstance(data[name], str)]
+    records = data.get("failure_records")
+    if records is not None and (not isinstance(records, list)
+                                or not all(isinstance(r, str) and r.strip() or isinstance(r, dict) and r
+                                           for r in records)):
+        problems.append("field 'failure_records' must be a list of service records of failed calls, "
+                        "each a record id (text) or a record (an object), e.g. [\"call-7781\"]")
+    return problems
 
 
 def _is_month(text: str) -> bool:

@@ -99,7 +99,7 @@ def cmd_evaluate(args) -> int:
     term_start, term_end = _term(args)
     result = evaluate(args.policy_dir, minutes=args.minutes, month=_month(args.month, "--month"),
                       incidents=args.incidents, notices=args.notices, billing=args.billing,
-                      accounts=[args.account] if args.account else None, term_start=term_start, term_end=term_end,
+                      accounts=None if args.account is None else [args.account], term_start=term_start, term_end=term_end,
                       policy_file=args.policy_file, workers=args.workers, dask=args.dask)
     _emit(result, args.format, render_evaluations)
     return 0

@@ -116,13 +116,31 @@ def load_json(text: str, path, **options):
     if not text.strip():
         raise InputError(f"{path}: the file is empty (expected JSON)")
     try:
-        return json.loads(text, object_pairs_hook=_object, parse_constant=_no_constant, **options)
+        value = json.loads(text, object_pairs_hook=_object, parse_constant=_no_constant, **options)
     except json.JSONDecodeError as exc:  # lineno and colno count from 1, as every position we print does
         raise InputError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
     except ValueError as exc:  # from the hooks above
         raise InputError(f"{path}: not valid JSON: {exc}") from None
     except RecursionError:
         raise InputError(f"{path}: nested too deeply") from None
+    if not valid_unicode(value):
+        raise InputError(f"{path}: {LONE_SURROGATE}")
+    return value
+
+
+LONE_SURROGATE = "holds text that is not valid Unicode (a lone surrogate escape such as \\ud800)"
+
+
+def valid_unicode(value) -> bool:
+    """JSON may escape half of a UTF-16 pair (\\ud800) alone; Python keeps it, and it fails later, in the ledger
+    or on output, far from the input that carried it."""
+    import json
+
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def path_argument(value, name: str):

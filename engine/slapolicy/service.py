@@ -39,6 +39,7 @@ from starlette.routing import Route
 from . import __version__
 from .engine import Engine
 from .errors import ArgumentError, InputError, NoVersionInForce, PolicyError, SlapolicyError, UsageError
+from .files import LONE_SURROGATE, valid_unicode
 from .service_openapi import REQUEST_SCHEMAS, document
 
 MAX_BODY_BYTES = 1 << 20  # 1 MiB: a claim, a month request, or a few thousand inline minutes
@@ -120,11 +121,18 @@ async def read_json(request: Request, max_bytes: int) -> object:
     if not raw.strip():
         raise bad_request("the request body is empty: send a JSON object")
     try:
-        return json.loads(raw, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+        body = json.loads(raw, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
     except UnicodeDecodeError:
         raise bad_request("the request body is not UTF-8") from None
     except json.JSONDecodeError as exc:
         raise bad_request(f"the request body is not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+    except ValueError as exc:  # an integer of more digits than Python converts
+        raise bad_request(f"the request body is not JSON: {exc}") from None
+    except RecursionError:
+        raise bad_request("the request body is nested too deeply") from None
+    if not valid_unicode(body):
+        raise bad_request(f"the request body {LONE_SURROGATE}")
+    return body
 
 
 def _unique_keys(pairs: list) -> dict:
