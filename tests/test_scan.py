@@ -352,3 +352,17 @@ def test_any_clean_file_in_any_order_reads_as_the_definition_says(tmp_path, spec
     # Text is read whole; Parquet row groups wholly outside March are not read at all.
     assert result.rows_read == len(rows) if kind == "csv" else inside <= result.rows_read <= len(rows)
     assert cells_of(result) == expected
+
+
+@pytest.mark.parametrize("keep_statistics", [True, False])
+def test_a_row_that_disagrees_with_its_account_directory_is_refused(tmp_path, cli, keep_statistics):
+    import pyarrow.parquet as pq
+
+    # globex's 11340 rows, account column and all, filed under account=acme: they were counted as acme's.
+    globex = [r for r in example_rows() if r["account"] == "globex"]
+    folder = tmp_path / "hive" / "month=2019-03" / "account=acme"
+    folder.mkdir(parents=True)
+    pq.write_table(arrow_table(globex), folder / "part-0.parquet", write_statistics=keep_statistics)
+    result = cli("evaluate", POLICIES, "--minutes", tmp_path / "hive", "--month", "2019-03")
+    assert result.code == 1 and result.out == ""
+    assert "column 'account': account 'globex' in the directory account=acme" in result.err

@@ -211,7 +211,9 @@ def _plan_parquet(path: str, request: Request, shown: str, account: str | None =
         if group.num_rows and _group_may_hold(group, minute_at, minute_type, account_at, request):
             chosen.append(index)
             bases.append(base)
-            proven.append(account if account is not None else _proven_account(group, account_at))
+            # A file with its own account column is judged by it, so that a row that disagrees with its
+            # account= directory is refused rather than counted for the directory's account.
+            proven.append(_proven_account(group, account_at) if account_at is not None else account)
             sizes.append(group.num_rows)
         base += group.num_rows
     parts, start, rows = [], 0, 0
