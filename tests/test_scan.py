@@ -366,3 +366,15 @@ def test_a_row_that_disagrees_with_its_account_directory_is_refused(tmp_path, cl
     result = cli("evaluate", POLICIES, "--minutes", tmp_path / "hive", "--month", "2019-03")
     assert result.code == 1 and result.out == ""
     assert "column 'account': account 'globex' in the directory account=acme" in result.err
+
+
+def test_a_csv_beside_the_parquet_files_of_a_directory_is_refused(tmp_path, cli):
+    # It used to be skipped silently: minutes someone meant to count, or a copy that would count twice.
+    folder = tmp_path / "minutes"
+    folder.mkdir()
+    write_parquet(folder / "a.parquet", example_rows())
+    (folder / "b.csv").write_text((EXAMPLES / "minutes.csv").read_text())
+    result = cli("evaluate", POLICIES, "--minutes", folder, "--month", "2019-03")
+    assert result.code == 1 and result.out == ""
+    assert (f"{folder / 'b.csv'}: a directory of minutes is read as Parquet files only; this file would not be read"
+            in result.err)

@@ -156,6 +156,10 @@ def _plan_directory(root: Path, request: Request) -> list[Part]:
         files = sorted(ds.dataset(str(root), format="parquet", schema=pa.schema([])).files)
     except (OSError, ValueError) as exc:
         raise InputError(f"{root}: cannot list the Parquet files of the directory: {exc}") from None
+    others = [f for f in files if f.lower().endswith((".csv", ".jsonl", ".json"))]
+    if others:  # minutes beside the Parquet files that would silently not be read (or be read twice, if copies)
+        raise InputError(f"{others[0]}: a directory of minutes is read as Parquet files only; this file would not "
+                         "be read: move it out of the directory, or give it as --minutes on its own")
     files = [f for f in files if f.lower().endswith((".parquet", ".pq"))]
     if not files:
         raise InputError(f"{root}: no Parquet files (*.parquet) in the directory")

@@ -23,6 +23,7 @@ import ipaddress
 import json
 import os
 import re
+import signal
 import socket
 import sys
 import traceback
@@ -400,5 +401,8 @@ def serve(policy_dir: str, *, host: str = "127.0.0.1", port: int = 8000, ledger:
         sys.stderr.write(f"slapolicy serve: listening on {host}, beyond this machine: the service has no "
                          "authentication, put it behind your own\n")
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=15)
+    # uvicorn shuts down gracefully on SIGTERM, then raises the signal again under the handler it found: with
+    # the default one the process would end as killed (exit 143) after a clean stop. This one lets it return 0.
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
     uvicorn.Server(config).run(sockets=[sock])
     return 0
