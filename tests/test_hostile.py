@@ -623,3 +623,11 @@ def test_option_values_never_crash(month, start, end):
         result = run_cli(*args)
         assert result.code in (0, 1, 2), (args, result.code, result.err[-500:])
         assert "Traceback" not in result.err and "internal error" not in result.err, (args, result.err[-500:])
+
+
+def test_a_number_json_cannot_hold_in_a_list_is_a_message(tmp_path, minutes):
+    # Incident lists are read with decimals kept exact; 1e999 (beyond a float) once ended in exit 3.
+    incidents = tmp_path / "i.json"
+    incidents.write_text("1e999")
+    result = run_cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03", "--incidents", incidents)
+    assert result.code == 1 and "Traceback" not in result.err and str(incidents) in result.err

@@ -91,22 +91,31 @@ def read_limited(path, what: str, limit: int) -> bytes:
 # ---------------------------------------------------------------------------- strict JSON
 
 class DuplicateKey(ValueError):
-    pass
+    def __init__(self, key: str):
+        super().__init__(f"key {key!r} appears twice in one object")
+        self.key = key
 
 
-def _object(pairs: list) -> dict:
+class NotJSONNumber(ValueError):
+    def __init__(self, name: str):
+        super().__init__(f"{name} is not a JSON number (JSON has no NaN or Infinity)")
+        self.name = name
+
+
+def unique_object(pairs: list) -> dict:
     """A JSON object whose keys are all different: with two equal keys Python keeps the last one
-    silently, and a claim or a lock would mean something its author did not see."""
+    silently, and a claim, a lock or a request would mean something its author did not see."""
     found: dict = {}
     for key, value in pairs:
         if key in found:
-            raise DuplicateKey(f"key {key!r} appears twice in one object")
+            raise DuplicateKey(key)
         found[key] = value
     return found
 
 
-def _no_constant(name: str):
-    raise ValueError(f"{name} is not a JSON number (JSON has no NaN or Infinity)")
+def no_constant(name: str):
+    """Python's json reads NaN and Infinity, which JSON does not have."""
+    raise NotJSONNumber(name)
 
 
 def load_json(text: str, path, **options):
@@ -116,7 +125,7 @@ def load_json(text: str, path, **options):
     if not text.strip():
         raise InputError(f"{path}: the file is empty (expected JSON)")
     try:
-        value = json.loads(text, object_pairs_hook=_object, parse_constant=_no_constant, **options)
+        value = json.loads(text, object_pairs_hook=unique_object, parse_constant=no_constant, **options)
     except json.JSONDecodeError as exc:  # lineno and colno count from 1, as every position we print does
         raise InputError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
     except ValueError as exc:  # from the hooks above
@@ -137,7 +146,7 @@ def valid_unicode(value) -> bool:
     import json
 
     try:
-        json.dumps(value, ensure_ascii=False).encode("utf-8")
+        json.dumps(value, ensure_ascii=False, default=str).encode("utf-8")  # default: Decimal from parse_float
     except UnicodeEncodeError:
         return False
     return True

@@ -40,7 +40,7 @@ from starlette.routing import Route
 from . import __version__
 from .engine import Engine
 from .errors import ArgumentError, InputError, NoVersionInForce, PolicyError, SlapolicyError, UsageError
-from .files import LONE_SURROGATE, valid_unicode
+from .files import LONE_SURROGATE, DuplicateKey, NotJSONNumber, no_constant, unique_object, valid_unicode
 from .service_openapi import REQUEST_SCHEMAS, document
 
 MAX_BODY_BYTES = 1 << 20  # 1 MiB: a claim, a month request, or a few thousand inline minutes
@@ -122,9 +122,13 @@ async def read_json(request: Request, max_bytes: int) -> object:
     if not raw.strip():
         raise bad_request("the request body is empty: send a JSON object")
     try:
-        body = json.loads(raw, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+        body = json.loads(raw, object_pairs_hook=unique_object, parse_constant=no_constant)
     except UnicodeDecodeError:
         raise bad_request("the request body is not UTF-8") from None
+    except DuplicateKey as exc:
+        raise bad_request(f"the request body gives the key {exc.key!r} twice in one object") from None
+    except NotJSONNumber as exc:
+        raise bad_request(f"the request body holds {exc.name}, which is not JSON") from None
     except json.JSONDecodeError as exc:
         raise bad_request(f"the request body is not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
     except ValueError as exc:  # an integer of more digits than Python converts
@@ -134,20 +138,6 @@ async def read_json(request: Request, max_bytes: int) -> object:
     if not valid_unicode(body):
         raise bad_request(f"the request body {LONE_SURROGATE}")
     return body
-
-
-def _unique_keys(pairs: list) -> dict:
-    """A key given twice would be read as its last value by Python's json: refuse it, as the engine's readers do."""
-    seen = {}
-    for key, value in pairs:
-        if key in seen:
-            raise bad_request(f"the request body gives the key {key!r} twice in one object")
-        seen[key] = value
-    return seen
-
-
-def _no_constant(name: str):
-    raise bad_request(f"the request body holds {name}, which is not JSON")
 
 
 def check_body(body: object, schema_name: str) -> dict:
