@@ -426,23 +426,21 @@ class Ledger:
     @_database_errors
     def find(self, claim_digest: str) -> dict | None:
         """The decision recorded for this claim, after checking its entry against the chain."""
-        with self.snapshot():
-            entry = next(self._select("decision", "WHERE claim_digest = ?", (claim_digest,)), None)
-            if entry is None:
-                return None
-            # The standing of the claimant's entries, as before an append: a repeated claim is not answered
-            # from a ledger whose grant for it was deleted.
-            self._check_standing(entry.fields["account"], self.chain())
-            return entry.document("result_json")
+        return self._checked_decision("claim_digest", claim_digest)
 
     @_database_errors
     def decision(self, decision_id: str) -> dict | None:
         """The decision recorded under ``decision_id`` (``D-…``), as returned when it was made, after the
         same check of its entry against the chain as :meth:`find`."""
+        return self._checked_decision("decision_id", decision_id)
+
+    def _checked_decision(self, column: str, value: str) -> dict | None:
         with self.snapshot():
-            entry = next(self._select("decision", "WHERE decision_id = ?", (decision_id,)), None)
+            entry = next(self._select("decision", f"WHERE {column} = ?", (value,)), None)
             if entry is None:
                 return None
+            # The standing of the claimant's entries, as before an append: a repeated claim is not answered
+            # from a ledger whose grant for it was deleted.
             self._check_standing(entry.fields["account"], self.chain())
             return entry.document("result_json")
 
