@@ -378,3 +378,70 @@ def test_a_csv_beside_the_parquet_files_of_a_directory_is_refused(tmp_path, cli)
     assert result.code == 1 and result.out == ""
     assert (f"{folder / 'b.csv'}: a directory of minutes is read as Parquet files only; this file would not be read"
             in result.err)
+
+
+# ---------------------------------------------------------------------------- ordered batches: one pass each
+
+def _time_sorted(accounts, start, count, requests=100):
+    """``count`` minutes from ``start``, every account at each minute, written as time goes."""
+    return sorted((r for account in accounts for r in minutes(account, start, count, requests)),
+                  key=lambda r: (r["minute"], r["account"]))
+
+
+def test_batches_cut_inside_a_minute_are_not_read_twice(tmp_path, monkeypatch):
+    """Written as time goes and cut every 4 rows (inside a minute of 3 accounts): each account's minute ranges
+    of neighbouring batches touch but do not overlap, so no second reading is needed."""
+    import slapolicy.minutes as path_module
+
+    monkeypatch.setattr(path_module, "BATCH_ROWS", 4)
+    rows = _time_sorted(["a", "b", "c"], "2019-03-01T00:00", 10)  # 30 rows: batches of 4 cut minutes 1, 2, 4, ...
+    rows[13]["failures"] = 50  # minute 4 of account b: 50 % success, unavailable
+    monkeypatch.setattr(path_module, "_repeats_across_batches",
+                        lambda parts, request: pytest.fail("the file was read a second time"))
+    result = aggregates(write_parquet(tmp_path / "m.parquet", rows, row_group_size=4))
+    assert {key: cell.totals.with_data for key, cell in result.cells.items()} == {
+        ("a", "2019-03"): 10, ("b", "2019-03"): 10, ("c", "2019-03"): 10}
+    first = int(dt.datetime(2019, 3, 1, tzinfo=SGT).timestamp()) // 60
+    assert result.cells[("b", "2019-03")].rows.minute.tolist() == [first + 4]
+    assert result.cells[("a", "2019-03")].rows.minute.tolist() == []
+
+
+def test_an_account_missing_from_a_batch_s_first_and_last_minutes_keeps_its_range(tmp_path, monkeypatch):
+    """Account d appears only in the middle minute of a batch (not in its first two or last two minutes): its
+    range comes from its own rows, so a repeat of that minute in the next batch is still found."""
+    import slapolicy.minutes as path_module
+
+    monkeypatch.setattr(path_module, "BATCH_ROWS", 11)
+    rows = _time_sorted(["a", "b"], "2019-03-01T00:00", 6)  # 12 rows, minutes 0-5
+    rows.insert(6, minutes("d", "2019-03-01T00:02", 1)[0])  # batch 1 = rows 1-11: minutes 0-4, d at minute 2
+    once = list(rows)
+    rows.insert(11, dict(rows[6]))  # batch 2 = rows 12-14: d at minute 2 again, then a and b at minute 5
+    with pytest.raises(Exception) as caught:
+        aggregates(write_parquet(tmp_path / "m.parquet", rows, row_group_size=11))
+    assert "row 12, column 'minute': minute listed twice for account 'd' (also in an earlier row)" in str(caught.value)
+    monkeypatch.setattr(path_module, "_repeats_across_batches",
+                        lambda parts, request: pytest.fail("the file was read a second time"))
+    result = aggregates(write_parquet(tmp_path / "n.parquet", once, row_group_size=11))
+    assert {key: cell.totals.with_data for key, cell in result.cells.items()} == {
+        ("a", "2019-03"): 6, ("b", "2019-03"): 6, ("d", "2019-03"): 1}
+
+
+def test_a_repeat_across_batches_cut_inside_a_minute_is_named(tmp_path, monkeypatch):
+    import slapolicy.minutes as path_module
+
+    monkeypatch.setattr(path_module, "BATCH_ROWS", 4)
+    rows = _time_sorted(["a", "b", "c"], "2019-03-01T00:00", 3)  # 9 rows: batch 1 = minute 0 and a at minute 1
+    rows.insert(4, dict(rows[3]))  # a at minute 1 again, as row 5: the first row of the second batch
+    with pytest.raises(Exception) as caught:
+        aggregates(write_parquet(tmp_path / "m.parquet", rows, row_group_size=4))
+    assert "row 5, column 'minute': minute listed twice for account 'a' (also in an earlier row)" in str(caught.value)
+
+
+def test_a_dictionary_out_of_order_or_with_blanks_reads_as_plain_names(tmp_path):
+    """Parquet dictionaries are usually the names in order; one that is not (or holds names that trimming makes
+    equal) takes the general path, with the same result."""
+    rows = minutes("zeta", "2019-03-01T00:00", 2) + minutes("alpha", "2019-03-01T00:00", 2) + \
+        minutes(" alpha", "2019-03-01T00:02", 1)
+    result = aggregates(write_parquet(tmp_path / "m.parquet", rows))
+    assert {key: cell.totals.with_data for key, cell in result.cells.items()} == {
+        ("alpha", "2019-03"): 3, ("zeta", "2019-03"): 2}

@@ -78,14 +78,17 @@ class Part:
 
 @dataclass
 class PartSummary:
-    """One part reduced: a few numbers per account and Service Month, and the candidate rows."""
+    """One part reduced, in arrays named by account (a part may hold thousands of accounts): per account and
+    Service Month the counts of a MonthTotals, each batch's first and last minute per account, and the
+    candidate rows. The client merges them (:func:`merge`)."""
 
     rows_read: int = 0
     naive: int = 0
     accounts: set = field(default_factory=set)  # every account seen in the rows read
-    totals: dict = field(default_factory=dict)  # (account, month index) -> int64[5]
-    ranges: dict = field(default_factory=dict)  # account -> [(first, last)] minutes inside the span, per batch
-    rows: dict = field(default_factory=dict)  # (account, month index) -> [(minute, r, f, i, peak)]
+    names: np.ndarray = field(default_factory=lambda: np.zeros(0, str))  # sorted account names of ``totals``
+    totals: np.ndarray | None = None  # int64[len(names), months, 5], in the order of MonthTotals' fields
+    spans: list = field(default_factory=list)  # per batch: (names, first minute, last minute) inside the span
+    candidates: list = field(default_factory=list)  # per batch: (names, cell, minute, r, f, i, peak); see _keep_candidates
     has_peak: bool = False
     problems: Problems | None = None
 
@@ -351,7 +354,7 @@ def _group_runs(part: Part, metadata):
 def read_part(part: Part, request: Request) -> PartSummary:
     """Read, check and reduce one part (the pure per-partition function: threads, processes, Dask)."""
     summary = PartSummary(problems=Problems(part.name or part.path, "minutes"))
-    problems = summary.problems
+    problems, seen = summary.problems, None
     for table, line_offset, base, proven in _batches(part):
         if proven is None and "account" not in table.column_names and part.account is not None:
             proven = part.account
@@ -361,13 +364,13 @@ def read_part(part: Part, request: Request) -> PartSummary:
         c = check_minute_table(table, request.timezone, problems, line_offset, account=proven)
         summary.rows_read += table.num_rows
         summary.naive += c.naive
-        if table.num_rows:
-            summary.accounts.update(str(a) for a in c.accounts)
+        if table.num_rows and (seen is None or not _same_names(seen, c.accounts)):
+            summary.accounts.update(c.accounts.tolist())
+            seen = c.accounts
         _check_directory_keys(part, c, request, problems, line_offset)
+        order = _repeats_in_batch(c, problems, line_offset) if not problems.total else None
         if not problems.total:
-            _repeats_in_batch(c, problems, line_offset)
-        if not problems.total:
-            _reduce(c, request, summary)
+            _reduce(c, request, summary, order)
         del table, c
     problems.row_base = 0
     return summary
@@ -389,46 +392,67 @@ def _check_directory_keys(part: Part, c, request: Request, problems: Problems, l
                 lambda r: f"account {str(c.accounts[c.account_index[r]])!r} in the directory account={part.account}")
 
 
-def _repeats_in_batch(c, problems: Problems, line_offset) -> None:
-    """A minute listed twice for an account within one batch, named by its two rows.
+def _same_names(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two batches name the same accounts (consecutive batches of a file usually do)."""
+    return a is b or (len(a) == len(b) and bool((a == b).all()))
 
-    Rows ordered by account then minute (exports written account by account) or by minute then
-    account (exports written as time goes) are proven free of repeats by one pass; others are sorted.
+
+def _repeats_in_batch(c, problems: Problems, line_offset) -> str | None:
+    """A minute listed twice for an account within one batch, named by its two rows; returns the batch's order.
+
+    Rows ordered by account then minute (exports written account by account: "account") or by minute then
+    account (exports written as time goes: "minute") are proven free of repeats by one pass over one number
+    per row; others (None) are sorted.
     """
     count = len(c.minute)
     if count < 2:
-        return
+        return "account"
     base = int(c.minute.min())
-    offsets = c.minute - base
-    codes = c.account_index.astype(np.int64)
-    keys = [lambda: (codes << 40) | offsets,  # by account, then minute (minutes of a batch span far less than 2^40)
-            lambda: offsets * (int(codes.max()) + 1) + codes]  # by minute, then account
-    if count > 1 and c.minute[0] == c.minute[1]:
-        keys.reverse()  # the first two rows share a minute: most likely written as time goes, try that first
-    for make in keys:
-        key = make()
+    span = int(c.minute.max()) - base + 1
+    accounts = len(c.accounts)
+    tries = ["account", "minute"]
+    if c.minute[0] == c.minute[1]:
+        tries.reverse()  # the first two rows share a minute: most likely written as time goes, try that first
+    for order in tries:
+        if order == "account" and span < 2 ** 40 and accounts < 2 ** 22:
+            key = np.subtract(c.minute, base)
+            if accounts > 1:
+                key |= c.account_index.astype(np.int64) << 40
+        elif order == "minute" and span * accounts < 2 ** 62:
+            key = np.subtract(c.minute, base)
+            if accounts > 1:
+                key *= accounts
+                key += c.account_index
+        else:
+            continue
         if (key[1:] > key[:-1]).all():
-            return
-    order = np.argsort(key, kind="stable")  # either key is one number per (account, minute)
-    repeated = np.flatnonzero(key[order][1:] == key[order][:-1])
+            return order
+    order = np.lexsort((c.minute, c.account_index))  # rows in (account, minute) order
+    code, minute = c.account_index[order], c.minute[order]
+    repeated = np.flatnonzero((code[1:] == code[:-1]) & (minute[1:] == minute[:-1]))
     for position in repeated[:MAX_REPORTED]:
         first, second = sorted((int(order[position]) + 1, int(order[position + 1]) + 1))
         name = str(c.accounts[c.account_index[order[position]]])
         problems.add(second, "minute", f"minute listed twice for account {name!r} (also row {first + problems.row_base})",
                      None if line_offset is None else second + line_offset)
     problems.total += max(0, len(repeated) - MAX_REPORTED)
+    return None
 
 
-def _reduce(c, request: Request, summary: PartSummary) -> None:
-    """Counts per (account, Service Month), each account's minute range, and the candidate rows."""
+def _reduce(c, request: Request, summary: PartSummary, order: str | None) -> None:
+    """Counts per (account, Service Month), each account's first and last minute, and the candidate rows."""
     bounds = np.asarray(request.bounds, np.int64)
     first, end = request.span
-    inside = (c.minute >= first) & (c.minute < end)
+    if not len(c.minute):
+        return
     wanted = _wanted_accounts(c, request)
-    if wanted is not None:
-        inside &= wanted[c.account_index]
-    # Usually the whole batch is inside the months asked about: then views, not copies.
-    rows = slice(None) if inside.all() else np.flatnonzero(inside)
+    if int(c.minute.min()) >= first and int(c.minute.max()) < end and (wanted is None or wanted.all()):
+        rows = slice(None)  # usually the whole batch is inside the months asked about: views, not copies
+    else:
+        inside = (c.minute >= first) & (c.minute < end)
+        if wanted is not None:
+            inside &= wanted[c.account_index]
+        rows = slice(None) if inside.all() else np.flatnonzero(inside)
     minute = c.minute[rows]
     if not len(minute):
         return
@@ -440,23 +464,70 @@ def _reduce(c, request: Request, summary: PartSummary) -> None:
         key = code
     cells = len(c.accounts) * months
     requests, illegal = c.requests[rows], c.illegal[rows]
-    counts = [np.bincount(key, minlength=cells), np.bincount(key[requests > 0], minlength=cells),
-              np.bincount(key[requests - illegal > 0], minlength=cells)]
-    marked = np.flatnonzero(illegal > 0)  # §5.10 failures are rare: summed over their rows only
-    illegal_sum = np.zeros(cells, np.int64)
-    np.add.at(illegal_sum, key[marked], illegal[marked])
-    counts += [illegal_sum, np.bincount(key[marked], minlength=cells)]
-    table = np.stack([np.asarray(x, np.int64) for x in counts], axis=1)
-    for cell in np.flatnonzero(counts[0]):
-        name, index = str(c.accounts[cell // months]), int(cell % months)
-        summary.totals[(name, index)] = summary.totals.get((name, index), 0) + table[cell]
-    low = np.full(len(c.accounts), np.iinfo(np.int64).max)
-    high = np.full(len(c.accounts), np.iinfo(np.int64).min)
-    np.minimum.at(low, code, minute)
-    np.maximum.at(high, code, minute)
-    for slot in np.flatnonzero(low <= high):
-        summary.ranges.setdefault(str(c.accounts[slot]), []).append((int(low[slot]), int(high[slot])))
-    _keep_candidates(c, rows, key, months, request, summary)
+    with_data = np.bincount(key, minlength=cells)
+    # Each count is skipped when the batch shows it equals another: most minutes have calls and no §5.10 failure.
+    traffic_all = with_data if requests.min() > 0 else np.bincount(key[requests > 0], minlength=cells)
+    marked = np.flatnonzero(illegal)  # §5.10 failures are rare: summed over their rows only
+    if len(marked):
+        traffic_normal = np.bincount(key[requests - illegal > 0], minlength=cells)
+        illegal_sum = np.zeros(cells, np.int64)
+        np.add.at(illegal_sum, key[marked], illegal[marked])
+        illegal_minutes = np.bincount(key[marked], minlength=cells)
+    else:
+        traffic_normal, illegal_sum = traffic_all, np.zeros(cells, np.int64)
+        illegal_minutes = illegal_sum
+    table = np.stack([with_data, traffic_all, traffic_normal, illegal_sum, illegal_minutes], axis=1).astype(np.int64)
+    _add_totals(summary, c.accounts, table.reshape(len(c.accounts), months, 5))
+    present = with_data.reshape(len(c.accounts), months).sum(axis=1) > 0
+    slots, low, high = _first_last(code, minute, present, order)
+    summary.spans.append((c.accounts[slots], low, high))
+    _keep_candidates(c, rows, key, request, summary)
+
+
+def _add_totals(summary: PartSummary, names: np.ndarray, table: np.ndarray) -> None:
+    """Add one batch's counts (rows named by ``names``, sorted) to the part's."""
+    if summary.totals is None:
+        summary.names, summary.totals = names, table
+    elif _same_names(summary.names, names):
+        summary.totals += table
+    else:
+        union = np.union1d(summary.names, names)
+        merged = np.zeros((len(union),) + table.shape[1:], np.int64)
+        merged[np.searchsorted(union, summary.names)] += summary.totals
+        merged[np.searchsorted(union, names)] += table
+        summary.names, summary.totals = union, merged
+
+
+def _first_last(code: np.ndarray, minute: np.ndarray, present: np.ndarray, order: str | None):
+    """(accounts present, each one's first minute, last minute) among rows in the batch's order.
+
+    Ordered batches need no per-row reduction: an account's rows are one run ("account"), or its first
+    and last rows lie in the first and last minutes it appears in ("minute")."""
+    if order == "account":
+        starts = np.concatenate(([0], np.flatnonzero(code[1:] != code[:-1]) + 1))
+        ends = np.concatenate((starts[1:], [len(code)])) - 1
+        return code[starts], minute[starts], minute[ends]
+    low = np.full(len(present), np.iinfo(np.int64).max)
+    high = np.full(len(present), np.iinfo(np.int64).min)
+    if order == "minute":
+        # A batch may begin and end inside a minute: the first two and last two minutes name every account
+        # that appears in every minute; any other account is reduced over its own rows.
+        one = np.searchsorted(minute, minute[0], side="right")
+        two = np.searchsorted(minute, minute[min(one, len(minute) - 1)], side="right")
+        low[code[one:two]] = minute[min(one, len(minute) - 1)]
+        low[code[:one]] = minute[0]
+        last = np.searchsorted(minute, minute[-1], side="left")
+        before = np.searchsorted(minute, minute[max(last - 1, 0)], side="left")
+        high[code[before:last]] = minute[max(last - 1, 0)]
+        high[code[last:]] = minute[-1]
+        rest = present & ((low == np.iinfo(np.int64).max) | (high == np.iinfo(np.int64).min))
+        pick = np.flatnonzero(rest[code]) if rest.any() else np.zeros(0, np.int64)
+    else:
+        pick = slice(None)
+    np.minimum.at(low, code[pick], minute[pick])
+    np.maximum.at(high, code[pick], minute[pick])
+    slots = np.flatnonzero(present)
+    return slots, low[slots], high[slots]
 
 
 def _wanted_accounts(c, request: Request):
@@ -470,8 +541,9 @@ def _touches(windows: tuple, first: int, last: int) -> bool:
     return any(start <= last and end > first for start, end in windows)
 
 
-def _keep_candidates(c, rows, key, months: int, request: Request, summary: PartSummary) -> None:
-    """The rows unavailable under at least one reading, grouped per (account, Service Month) in minute order.
+def _keep_candidates(c, rows, key, request: Request, summary: PartSummary) -> None:
+    """The rows unavailable under at least one reading (and every row inside a provider incident), with
+    their cell (account code × months + month index); :func:`merge` groups them per account and month.
 
     With c1 > c2 > 0, c1·(r − f) < c2·r is (c1 − c2)·r < c1·f: only rows with failures can be unavailable.
     """
@@ -501,14 +573,9 @@ def _keep_candidates(c, rows, key, months: int, request: Request, summary: PartS
     if not len(keep):
         return
     chosen = keep if whole else rows[keep]
-    order = np.lexsort((c.minute[chosen], key[keep]))
-    chosen, keys = chosen[order], key[keep][order]
     summary.has_peak = summary.has_peak or c.has_peak_qps
-    splits = np.flatnonzero(keys[1:] != keys[:-1]) + 1
-    for piece, cell in zip(np.split(chosen, splits), keys[np.concatenate([[0], splits]).astype(np.int64)]):
-        name, index = str(c.accounts[int(cell) // months]), int(cell) % months
-        summary.rows.setdefault((name, index), []).append(
-            (c.minute[piece], c.requests[piece], c.failures[piece], c.illegal[piece], c.peak_qps[piece]))
+    summary.candidates.append((c.accounts, np.asarray(key[keep], np.int64), c.minute[chosen], c.requests[chosen],
+                               c.failures[chosen], c.illegal[chosen], c.peak_qps[chosen]))
 
 
 # ---------------------------------------------------------------------------- merge
@@ -542,39 +609,54 @@ def merge(summaries: list, months: list, parts: list, request: Request) -> Minut
 
     _raise_problems([s.problems for s in summaries])
     result = MinuteAggregates(months, parts=len(parts))
-    totals, ranges, kept = {}, {}, {}
+    count = len(months)
+    names = np.unique(np.concatenate([s.names for s in summaries] + [np.zeros(0, str)]))
+    totals = np.zeros((len(names), count, 5), np.int64)
+    spans, candidates = [], []
     for summary in summaries:
         result.rows_read += summary.rows_read
         result.naive_timestamps += summary.naive
         result.accounts |= summary.accounts
-        for key, counts in summary.totals.items():
-            totals[key] = totals.get(key, 0) + counts
-        for name, spans in summary.ranges.items():
-            ranges.setdefault(name, []).extend(spans)
-        for key, pieces in summary.rows.items():
-            kept.setdefault(key, []).extend(pieces)
-    if any(_overlap(spans) for spans in ranges.values()):
+        if summary.totals is not None:
+            totals[np.searchsorted(names, summary.names)] += summary.totals
+        spans += [(np.searchsorted(names, batch), low, high) for batch, low, high in summary.spans]
+        for batch, cell, *columns in summary.candidates:  # cells renamed from the batch's accounts to all of them
+            at = np.searchsorted(names, batch)[cell // count] * count + cell % count
+            candidates.append((at, *columns))
+    if spans and _overlap(*(np.concatenate(column) for column in zip(*spans))):
         _repeats_across_batches(parts, request)  # raises with the rows, or finds the ranges only interleave
     has_peak = any(s.has_peak for s in summaries)
     result.within_incidents = bool(request.within)
-    for (name, index), counts in totals.items():
-        pieces = kept.get((name, index))
-        if not pieces:
-            rows = MonthMinutes.empty(result.within_incidents)
-        else:
-            columns = [np.concatenate(column) for column in zip(*pieces)] if len(pieces) > 1 else list(pieces[0])
-            if len(pieces) > 1:
-                order = np.argsort(columns[0], kind="stable")
-                columns = [column[order] for column in columns]
-            rows = MonthMinutes(*columns, has_peak, result.within_incidents)
+    pieces = _group_candidates(candidates)
+    for cell in np.flatnonzero(totals[:, :, 0].reshape(-1)):
+        name, index = str(names[cell // count]), int(cell % count)
+        columns = pieces.get(int(cell))
+        rows = MonthMinutes(*columns, has_peak, result.within_incidents) if columns else \
+            MonthMinutes.empty(result.within_incidents)
         label = months[index].label
-        result.cells[(name, label)] = AccountMonth(name, label, MonthTotals(*(int(x) for x in counts)), rows)
+        result.cells[(name, label)] = AccountMonth(name, label, MonthTotals(*(int(x) for x in totals[cell // count, index])),
+                                                  rows)
     return result
 
 
-def _overlap(spans: list) -> bool:
-    spans.sort()
-    return any(later[0] <= earlier[1] for earlier, later in zip(spans, spans[1:]))
+def _group_candidates(candidates: list) -> dict:
+    """cell -> [minute, requests, failures, illegal, peak], each in minute order."""
+    if not candidates:
+        return {}
+    cell, *columns = (np.concatenate(column) for column in zip(*candidates))
+    order = np.lexsort((columns[0], cell))
+    cell, columns = cell[order], [column[order] for column in columns]
+    starts = np.concatenate(([0], np.flatnonzero(cell[1:] != cell[:-1]) + 1))
+    ends = np.concatenate((starts[1:], [len(cell)]))
+    return {int(cell[a]): [column[a:b] for column in columns] for a, b in zip(starts, ends)}
+
+
+def _overlap(account: np.ndarray, low: np.ndarray, high: np.ndarray) -> bool:
+    """Whether two batches' minute ranges of one account overlap (sorted by account then first minute, any
+    overlap shows between neighbours)."""
+    order = np.lexsort((low, account))
+    account, low, high = account[order], low[order], high[order]
+    return bool(((account[1:] == account[:-1]) & (low[1:] <= high[:-1])).any())
 
 
 def _raise_problems(all_problems: list) -> None:
