@@ -37,7 +37,7 @@ def incidents_of(spec):
 
 
 def evaluate(policy, rows, spec=(), billing=None):
-    return evaluate_account_month(policy, APRIL, "a", rows, incidents=incidents_of(spec), billing=billing)
+    return evaluate_account_month(policy, APRIL, "a", rows, incidents=incidents_of(spec), billing=billing).result
 
 
 CHECK = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])

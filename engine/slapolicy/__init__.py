@@ -9,12 +9,11 @@ The Python API (every result is plain, JSON-serialisable data)::
     decision = decide_claim("policies/ccc", claim_dict, minutes="minutes.csv", billing="billing.csv")
     report = replay("policies/ccc", minutes="minutes.csv", start="2019-01", end="2019-06", under="draft.yaml")
 
-Services that share one instance between threads use :class:`Engine` (docs/api.md).
+The three functions are thin wrappers over :class:`Engine`, the one orchestrator; services that
+share one instance between threads make an Engine themselves (docs/api.md).
 """
-from .api import evaluate
-from .claims import decide_claim
+from .api import decide_claim, evaluate, replay
 from .engine import Engine
-from .replay import replay
 from .calendar import ServiceMonth, calendar_month, service_months
 from .errors import (ArgumentError, Diagnostic, InputError, LedgerError, LedgerIntegrityError, NoVersionInForce,
                      PluginError, PolicyError, RulesBackendUnavailable, SlapolicyError, UsageError)

@@ -13,7 +13,8 @@ import datetime as dt
 import tempfile
 from pathlib import Path
 
-from .claims import decide_claim, file_digest
+from .claims import file_digest
+from .engine import Engine
 from .errors import SlapolicyError
 from .ledger import Ledger
 
@@ -104,9 +105,9 @@ def _recheck(record: dict, replica: Ledger, policy_dir, scratch: Path) -> dict:
         notes.append(f"decided under {name}, an encoding a correction has since replaced: decided again under it "
                      "(docs/policy-format.md, \"Correcting an encoding\")")
     try:
-        again = decide_claim(family, inputs["claim"], minutes=files["minutes"],
-                             incidents=files.get("incidents"), notices=files.get("notices"), billing=files.get("billing"),
-                             ledger=replica, now=now)
+        again = Engine.for_one_call(family).decide_claim(
+            inputs["claim"], minutes=files["minutes"], incidents=files.get("incidents"), notices=files.get("notices"),
+            billing=files.get("billing"), ledger=replica, now=now)
     except SlapolicyError as exc:
         return base | {"status": "unverifiable", "notes": notes + [f"cannot decide again: {exc}"], "differences": {}}
     before, after = _essence(record["result"]), _essence(again)

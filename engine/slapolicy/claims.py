@@ -17,10 +17,11 @@ from pathlib import Path
 import numpy as np
 
 from .calendar import FIRST_YEAR, LAST_YEAR, ServiceMonth, minute_bounds, service_month_in
-from .evaluate import consecutive_runs
+from .evaluate import MonthEvaluation, consecutive_runs
 from .data import account_name, parse_timestamp, read_document
 from .errors import ArgumentError, InputError, SlapolicyError
 from .files import load_json
+from .ledger import Ledger, default_ledger_path
 
 CLAIM_FIELDS = ("account", "service_month", "filed_at", "channel", "event_report", "unavailability")
 OPTIONAL_CLAIM_FIELDS = ("failure_records", "term_start", "term_end", "claim_id", "contact")
@@ -280,7 +281,7 @@ def minute_ranges(minutes: np.ndarray, timezone: str) -> list[dict]:
             for s, e in consecutive_runs(minutes)]
 
 
-def reconcile(policy, claim: Claim, evaluation: dict, first_minute: int, last_minute: int) -> dict:
+def reconcile(policy, claim: Claim, month: MonthEvaluation, first_minute: int, last_minute: int) -> dict:
     """§3.2(1): the provider's backend records prevail; list every disagreement with the claim."""
     claimed = np.zeros(0, np.int64)
     # §1.5 "less than 1 minute is not counted": a claimed window counts the minutes it covers whole (or, with
@@ -292,11 +293,7 @@ def reconcile(policy, claim: Claim, evaluation: dict, first_minute: int, last_mi
             lo, hi = minute_bounds(start, end, rounding)
             parts.append(np.arange(max(lo, first_minute), min(hi, last_minute)))
         claimed = np.unique(np.concatenate(parts)) if parts else claimed
-    details = evaluation["_minutes"]
-    unavailable = details["unavailable"] + first_minute
-    attributed = details["attributed"]
-    counted = unavailable[attributed < 0]
-    excluded = unavailable[attributed >= 0]
+    unavailable, counted, excluded = month.unavailable_minute, month.counted_minutes, month.excluded_minutes
     not_in_records = np.setdiff1d(claimed, unavailable, assume_unique=True)
     claimed_but_excluded = np.intersect1d(claimed, excluded, assume_unique=True)
     missed = np.setdiff1d(counted, claimed, assume_unique=True)
@@ -438,79 +435,62 @@ def file_digest(path) -> str | None:
     return digest.hexdigest()
 
 
-def decide_claim(policy_dir, claim_data: dict, *, minutes, incidents=None, notices=None, billing=None, ledger=None,
-                 now: dt.datetime | None = None, manager=None, where: str = "claim", workers: int | None = None,
-                 dask: str | None = None) -> dict:
-    """Decide a claim (a dict as read from CLAIM.json) and record it in the ledger (a path or a Ledger).
-
-    Only the minutes that can hold the claim's account and Service Month are read (:mod:`slapolicy.minutes`).
-    """
-    from .data import read_billing, read_incidents, read_notices
-    from .distributed import Runner
-    from .evaluate import MonthMinutes, MonthTotals, evaluate_account_month, version_reason
-    from .minutes import read_minutes
-    from .ledger import Ledger, default_ledger_path
-    from .plugins import get_manager
-    from .policy import PolicyDirectory
-
+def claim_in_force(family, claim_data: dict, where: str = "claim") -> tuple:
+    """The claim read (every field problem reported), its Service Month and the version in force for it (§6.2)."""
     if not isinstance(claim_data, dict):
         raise ArgumentError(f"claim_data must be a dict (the claim as read from CLAIM.json), not {type(claim_data).__name__}")
-    if now is not None and not isinstance(now, dt.datetime):
-        raise ArgumentError(f"now must be an aware datetime.datetime, not {type(now).__name__}")
-    manager = manager or get_manager()
-    family = policy_dir if isinstance(policy_dir, PolicyDirectory) else PolicyDirectory(policy_dir)
-    family.check()
-    month = claim_data.get("service_month") if isinstance(claim_data, dict) else None
+    month = claim_data.get("service_month")
     if not isinstance(month, str) or not _is_month(month):
         parse_claim(claim_data, family.versions[0].timezone, where)  # reports every field problem
     probe = family.in_force(month)
     claim = parse_claim(claim_data, probe.timezone, where)
     service_month = service_month_in(claim.service_month, claim.term_start, claim.term_end)
-    policy = family.in_force(service_month.start)
-    now = now or dt.datetime.now(dt.timezone.utc)
+    return claim, service_month, family.in_force(service_month.start)
+
+
+def check_claim_time(policy, claim: Claim, service_month: ServiceMonth, now: dt.datetime, where: str = "claim") -> None:
+    """A claim is decided at ``now``: for a Service Month that has begun, filed no later than now."""
     if now.tzinfo is None:
         raise ArgumentError("now must have a UTC offset (an aware datetime)")
     if service_month.bounds(policy.timezone)[0] > now:
         raise InputError(f"{where}: field 'service_month': {claim.service_month} has not begun yet (now is {now.isoformat()})")
     if claim.filed_at > now:
         raise InputError(f"{where}: field 'filed_at': {claim.filed_at.isoformat()} is in the future (now is {now.isoformat()})")
-    own = not isinstance(ledger, Ledger)
-    if not own or Path(ledger or default_ledger_path()).exists():
-        # A claim decided before is answered from the ledger, whatever the inputs say now.
-        book = ledger if not own else Ledger(ledger or default_ledger_path(), readonly=True)
-        try:
-            recorded = book.find(claim.digest)
-        finally:
-            if own:
-                book.close()
-        if recorded is not None:
-            return dict(recorded, repeated=True)
-    loaded_incidents = read_incidents(incidents, policy) if incidents else []
-    with Runner(workers, dask) as runner:
-        loaded_minutes = read_minutes(minutes, [service_month], [policy], accounts=[claim.account],
-                                      incidents=loaded_incidents, runner=runner)
-    loaded_billing = read_billing(billing) if billing else {}
-    if claim.account not in loaded_minutes.accounts and not any(a == claim.account for a, _ in loaded_billing):
-        raise InputError(f"{where}: field 'account': unknown account {claim.account!r} (not in the minutes or billing)")
-    loaded_notices = read_notices(notices, policy.timezone) if notices else []
 
-    window = claim_window(policy, service_month, business_calendar(policy, manager))
+
+def recorded_decision(ledger, claim: Claim) -> dict | None:
+    """The decision already recorded for this very claim (answered from the ledger, whatever the inputs say now)."""
+    own = not isinstance(ledger, Ledger)
+    if own and not Path(ledger or default_ledger_path()).exists():
+        return None
+    book = ledger if not own else Ledger(ledger or default_ledger_path(), readonly=True)
+    try:
+        recorded = book.find(claim.digest)
+    finally:
+        if own:
+            book.close()
+    return None if recorded is None else dict(recorded, repeated=True)
+
+
+def decision_inputs(claim: Claim, family, now: dt.datetime, files: dict) -> dict:
+    """What the ledger keeps to decide the claim again (slapolicy audit): the claim, the directory, the engine's
+    version, the time and each input's path and sha256 (``files``: name → path or data)."""
+    from . import __version__
+
+    return {"claim": claim.raw, "policy_dir": str(family.path.resolve()), "engine": __version__,
+            "now": now.isoformat(), "files": {name: input_record(source) for name, source in files.items()}}
+
+
+def decide(policy, claim: Claim, service_month: ServiceMonth, window: ClaimWindow, month: MonthEvaluation, *,
+           billing: dict, ledger, inputs: dict, now: dt.datetime, manager) -> dict:
+    """The decision on a claim whose Service Month is evaluated (``month``), recorded in the ledger (a path or a
+    :class:`~slapolicy.ledger.Ledger`) once: every reason found (§3.2, §3.3), the reconciliation with the
+    provider's records (§3.2(1)), and the amount within the §6.1 aggregate cap."""
     reasons = timing_reasons(policy, claim, service_month, window)
     reasons += material_reasons(policy, claim)
     first, last = service_month.epoch_minutes(policy.timezone)
-    cell = loaded_minutes.cells.get((claim.account, service_month.label))
-    rows, totals = (cell.rows, cell.totals) if cell else (MonthMinutes.empty(), MonthTotals(0, 0, 0, 0, 0))
-    evaluation = evaluate_account_month(
-        policy, service_month, claim.account, rows, incidents=loaded_incidents, notices=loaded_notices, totals=totals,
-        billing=loaded_billing.get((claim.account, service_month.label)), manager=manager,
-        version_reason=version_reason(policy, service_month), keep_minutes=True)
-    reconciliation = reconcile(policy, claim, evaluation, first, last)
-    evaluation.pop("_minutes")
-    from . import __version__
-
-    inputs = {"claim": claim.raw, "policy_dir": str(family.path.resolve()), "engine": __version__,
-              "now": now.isoformat(), "files": {name: input_record(source) for name, source in (
-                  ("minutes", minutes), ("incidents", incidents), ("notices", notices), ("billing", billing))}}
+    evaluation = month.result
+    reconciliation = reconcile(policy, claim, month, first, last)
     inputs_digest = hashlib.sha256(json.dumps([policy.sha256, inputs["files"], claim.digest], sort_keys=True,
                                               default=str).encode()).hexdigest()
     decided_at = now.astimezone(dt.timezone.utc).isoformat()
@@ -537,7 +517,7 @@ def decide_claim(policy_dir, claim_data: dict, *, minutes, incidents=None, notic
             raise billing_needed()
         else:
             monthly = Decimal(evaluation["compensation"])
-            cap = aggregate_cap(policy, claim.account, service_month.label, loaded_billing, grants)
+            cap = aggregate_cap(policy, claim.account, service_month.label, billing, grants)
             amount = min(monthly, Decimal(cap["room"])) if cap["applies"] else monthly
             detail = {"monthly": str(monthly), "aggregate_cap": cap, "capped": amount < monthly}
             if amount <= 0:
@@ -575,6 +555,7 @@ def decide_claim(policy_dir, claim_data: dict, *, minutes, incidents=None, notic
         }
         return result, inputs, granted
 
+    own = not isinstance(ledger, Ledger)
     if own and not evaluation["meets_standard"] and evaluation["compensation"] is None \
             and not Path(ledger or default_ledger_path()).exists():
         raise billing_needed()  # refused before the decision: no ledger file is created for it
@@ -591,3 +572,13 @@ def decide_claim(policy_dir, claim_data: dict, *, minutes, incidents=None, notic
         except Exception as exc:  # noqa: BLE001 — the decision is recorded; forwarding is best effort
             result["forwarding_error"] = f"{type(exc).__name__}: {exc}"
     return result
+
+
+def __getattr__(name: str):
+    # decide_claim(policy_dir, claim, ...) is named slapolicy.claims.decide_claim in earlier docs. It is a thin
+    # wrapper over Engine (slapolicy.api), which builds on this module: importing it at the top would be a cycle.
+    if name == "decide_claim":
+        from .api import decide_claim
+
+        return decide_claim
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -93,32 +93,33 @@ def _month(value: str, flag: str) -> str:
 
 
 def cmd_evaluate(args) -> int:
-    from .api import evaluate
+    from .engine import Engine
     from .report import render_evaluations
 
     term_start, term_end = _term(args)
-    result = evaluate(args.policy_dir, minutes=args.minutes, month=_month(args.month, "--month"),
-                      incidents=args.incidents, notices=args.notices, billing=args.billing,
-                      accounts=None if args.account is None else [args.account], term_start=term_start, term_end=term_end,
-                      policy_file=args.policy_file, workers=args.workers, dask=args.dask)
+    result = Engine.for_one_call(args.policy_dir).evaluate(
+        minutes=args.minutes, month=_month(args.month, "--month"), incidents=args.incidents, notices=args.notices,
+        billing=args.billing, accounts=None if args.account is None else [args.account], term_start=term_start,
+        term_end=term_end, policy_file=args.policy_file, workers=args.workers, dask=args.dask)
     _emit(result, args.format, render_evaluations)
     return 0
 
 
 def cmd_claim(args) -> int:
-    from .claims import decide_claim, load_claim_document
+    from .claims import load_claim_document
+    from .engine import Engine
     from .report import render_claim
 
     now = args.now
-    result = decide_claim(args.policy_dir, load_claim_document(args.claim), minutes=args.minutes,
-                          incidents=args.incidents, notices=args.notices, billing=args.billing, ledger=args.ledger,
-                          now=now, where=args.claim, workers=args.workers, dask=args.dask)
+    result = Engine.for_one_call(args.policy_dir).decide_claim(
+        load_claim_document(args.claim), minutes=args.minutes, incidents=args.incidents, notices=args.notices,
+        billing=args.billing, ledger=args.ledger, now=now, where=args.claim, workers=args.workers, dask=args.dask)
     _emit(result, args.format, render_claim)
     return 0
 
 
 def cmd_replay(args) -> int:
-    from .replay import replay
+    from .engine import Engine
     from .report import render_replay
 
     def show_progress(rows):
@@ -126,9 +127,10 @@ def cmd_replay(args) -> int:
         sys.stderr.flush()
 
     progress = show_progress if sys.stderr.isatty() else None
-    result = replay(args.policy_dir, minutes=args.minutes, start=_month(args.start, "--from"), end=_month(args.end, "--to"),
-                    under=args.under, incidents=args.incidents, notices=args.notices, billing=args.billing,
-                    workers=args.workers, dask=args.dask, strips=args.format == "html", progress=progress)
+    result = Engine.for_one_call(args.policy_dir).replay(
+        minutes=args.minutes, start=_month(args.start, "--from"), end=_month(args.end, "--to"), under=args.under,
+        incidents=args.incidents, notices=args.notices, billing=args.billing, workers=args.workers, dask=args.dask,
+        strips=args.format == "html", progress=progress)
     if progress:
         sys.stderr.write("\n")
     if args.format == "json":

@@ -62,14 +62,21 @@ def policy_of(content: PolicyContent):
     return _policy_by_sha(content.sha256, content.path, content.raw)
 
 
+def check_runner_arguments(workers, dask) -> None:
+    """``workers``: a whole number of processes, at least 1; ``dask``: the scheduler's address."""
+    if dask is not None and not isinstance(dask, str):
+        raise ArgumentError(f"dask must be the scheduler's address as a string (tcp://host:8786), not {type(dask).__name__}")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)):
+        raise ArgumentError(f"workers must be a whole number (int), not {type(workers).__name__}")
+    if workers is not None and workers < 1:
+        raise ArgumentError(f"workers must be at least 1, not {workers}")
+
+
 class Runner:
     """Runs tasks in this process, in ``workers`` local processes, or on the Dask cluster at ``dask``."""
 
     def __init__(self, workers: int | None = None, dask: str | None = None):
-        if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)):
-            raise ArgumentError(f"workers must be a whole number (int), not {type(workers).__name__}")
-        if workers is not None and workers < 1:
-            raise ArgumentError(f"workers must be at least 1, not {workers}")
+        check_runner_arguments(workers, dask)
         self.workers, self.address = workers, dask
         self._pool = self._client = None
 

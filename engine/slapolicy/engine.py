@@ -1,6 +1,12 @@
-"""``Engine``: the one entry point for services that embed slapolicy.
+"""``Engine``: the one orchestrator. The CLI, the module-level functions (:mod:`slapolicy.api`, thin
+wrappers in the manner of httpx's over its ``Client``), ``slapolicy serve`` and the audit all go through it.
 
-An Engine is made once from a policy directory and shared between threads:
+Each call reads its inputs, plans the minutes' partitions and sends them to where the work runs (this
+process, ``workers`` local processes, a Dask cluster: :mod:`slapolicy.distributed`), then hands the
+aggregates to the month evaluation (:mod:`slapolicy.evaluate`), the claim decision
+(:mod:`slapolicy.claims`) or the replay (:mod:`slapolicy.replay`).
+
+A service makes one Engine from a policy directory and shares it between threads:
 
 * the published versions are loaded, checked and their rules compiled once, into an
   immutable *snapshot*; every call reads the snapshot it started with, so
@@ -12,7 +18,8 @@ An Engine is made once from a policy directory and shared between threads:
 * claim decisions go to one SQLite ledger (one connection per call, transactions
   serialised by SQLite), so concurrent decisions never grant twice or exceed §6.1.
 
-Every method returns plain, JSON-serialisable data.
+A script's single call uses :meth:`Engine.for_one_call`, which reads the directory only when the call
+needs it, as the functions always did. Every method returns plain, JSON-serialisable data.
 """
 from __future__ import annotations
 
@@ -20,30 +27,81 @@ import datetime as dt
 import threading
 from pathlib import Path
 
-from .errors import SlapolicyError
+from .calendar import service_month_in
+from .claims import (business_calendar, check_claim_time, claim_in_force, claim_window, decide, decision_inputs,
+                     recorded_decision)
+from .data import account_name, read_billing, read_incidents, read_notices
+from .distributed import Runner, check_runner_arguments
+from .errors import ArgumentError, InputError, SlapolicyError
+from .evaluate import MonthMinutes, MonthTotals, evaluate_account_month, evaluate_month, version_reason
 from .files import path_argument
-from .policy import PolicyDirectory, directory_signature
+from .minutes import read_minutes
+from .plugins import check_facts_supplied, get_manager
+from .policy import PolicyDirectory, directory_signature, load_policy
+from .replay import (chunks_of, common_timezone, month_range, replay_chunk, replay_policies, replay_report, replay_spec,
+                     work_items)
+from .rules import check_backend
 from .versions_lock import family_lock
+
+
+def account_list(accounts) -> list[str] | None:
+    """``accounts`` as a list of names: a single string would be read letter by letter, so it is refused."""
+    if accounts is None:
+        return None
+    if isinstance(accounts, (str, bytes)) or not isinstance(accounts, (list, tuple, set, frozenset)):
+        raise ArgumentError(f"accounts must be a list of account names (e.g. [{accounts!r}]), not {type(accounts).__name__}"
+                            if isinstance(accounts, str) else
+                            f"accounts must be a list of account names, not {type(accounts).__name__}")
+    if not accounts:
+        # An empty list would select no minutes and show every billed account as fully available.
+        raise ArgumentError("accounts is empty: name at least one account, or leave it out (None) for every account")
+    bad = [a for a in accounts if not isinstance(a, str)]
+    if bad:
+        raise ArgumentError(f"accounts must be names (strings); {bad[0]!r} is a {type(bad[0]).__name__}")
+    names = [account_name(a) for a in accounts]  # trimmed as every input's names are
+    if None in names:
+        raise ArgumentError(f"account name {accounts[names.index(None)]!r} is blank: name an account")
+    return names
 
 
 class Engine:
     def __init__(self, policy_dir: str | Path, *, ledger: str | Path | None = None, manager=None):
-        from .plugins import get_manager
-        from .rules import check_backend
-
         check_backend()  # on Python 3.13+, a durable-rules built without its flag is named here, in one line
-        self.policy_dir = path_argument(policy_dir, "policy_dir")
+        self._given = path_argument(policy_dir, "policy_dir")
+        self._setup(ledger, manager)
+        self._snapshot, self._signature = self._load()
+
+    @classmethod
+    def for_one_call(cls, policy_dir, *, ledger: str | Path | None = None, manager=None) -> "Engine":
+        """An engine for a single call (the module-level functions, the CLI): ``policy_dir`` (a path, or a
+        :class:`~slapolicy.policy.PolicyDirectory` already read) is read and checked when the call needs it, and
+        only the versions the call uses are prepared, so a bad argument is named before any file is read."""
+        engine = cls.__new__(cls)
+        engine._given = policy_dir
+        engine._setup(ledger, manager)
+        engine._snapshot = engine._signature = None
+        return engine
+
+    def _setup(self, ledger, manager) -> None:
         self.ledger_path = path_argument(ledger, "ledger") if ledger is not None else None
-        self.manager = manager or get_manager()
+        self._manager = manager
         self._lock = threading.Lock()
         self._refresh_lock = threading.Lock()
-        self._snapshot, self._signature = self._load()
         self._refused: tuple | None = None  # the directory state a refresh last failed to load
         self.refresh_error: str | None = None
 
-    def _load(self) -> tuple[PolicyDirectory, tuple]:
-        from .plugins import check_facts_supplied
+    @property
+    def manager(self):
+        """The plugin manager: the one given, else the process-wide one (built at its first use)."""
+        return self._manager if self._manager is not None else get_manager()
 
+    @property
+    def policy_dir(self) -> Path:
+        if isinstance(self._given, PolicyDirectory):
+            return self._given.path
+        return path_argument(self._given, "policy_dir")
+
+    def _load(self) -> tuple[PolicyDirectory, tuple]:
         if self.policy_dir.is_dir():
             # Read under a shared lock on the family: `slapolicy publish` holds it exclusively while it
             # writes a version and its lock entry, so a reload never sees half a publication.
@@ -59,7 +117,13 @@ class Engine:
 
     @property
     def family(self) -> PolicyDirectory:
-        """The current snapshot of published versions (immutable; replaced whole by reload)."""
+        """The current snapshot of published versions (immutable; replaced whole by reload). An engine for one
+        call reads the directory at the first call that needs it."""
+        if self._snapshot is None:
+            with self._lock:
+                if self._snapshot is None:
+                    given = self._given
+                    self._snapshot = given if isinstance(given, PolicyDirectory) else PolicyDirectory(given)
         return self._snapshot
 
     def reload(self) -> PolicyDirectory:
@@ -106,23 +170,99 @@ class Engine:
     def evaluate(self, *, minutes, month: str, incidents=None, notices=None, billing=None, accounts=None,
                  term_start: dt.date | None = None, term_end: dt.date | None = None, policy_file=None,
                  workers: int | None = None, dask: str | None = None) -> dict:
-        from .api import evaluate
+        """Evaluate a Service Month for every account (or ``accounts``): ``{"evaluations": [...]}``.
 
-        return evaluate(self.family, minutes=minutes, month=month, incidents=incidents, notices=notices, billing=billing,
-                        accounts=accounts, term_start=term_start, term_end=term_end, policy_file=policy_file,
-                        manager=self.manager, workers=workers, dask=dask)
+        ``minutes`` is a file, a directory of Parquet files (hive-partitioned or not) or data in memory;
+        ``incidents``, ``notices`` and ``billing`` are file paths or data. The version in force for the
+        Service Month is used unless ``policy_file`` names another (a draft, say). ``workers`` or ``dask``
+        read the minutes' partitions in local processes or on a Dask cluster.
+        """
+        accounts = account_list(accounts)
+        family = self.family
+        service_month = service_month_in(month, term_start, term_end)
+        in_force = family.in_force(service_month.start)
+        if policy_file is not None:
+            policy = load_policy(path_argument(policy_file, "policy_file"))
+            reason = version_reason(policy, service_month, forced=True, in_force=in_force)
+        else:
+            policy, reason = in_force, version_reason(in_force, service_month)
+        check_facts_supplied(policy, self.manager)  # before a large minutes file is read
+        loaded_incidents = read_incidents(incidents, policy) if incidents else []
+        with Runner(workers, dask) as runner:
+            loaded_minutes = read_minutes(minutes, [service_month], [policy], accounts=accounts,
+                                          incidents=loaded_incidents, runner=runner)
+        loaded_notices = read_notices(notices, policy.timezone) if notices else []
+        loaded_billing = read_billing(billing) if billing else None
+        evaluations = evaluate_month(policy, service_month, loaded_minutes, incidents=loaded_incidents,
+                                     notices=loaded_notices, billing=loaded_billing, accounts=accounts, reason=reason,
+                                     manager=self.manager)
+        return {"evaluations": evaluations}
 
     def decide_claim(self, claim: dict, *, minutes, incidents=None, notices=None, billing=None,
-                     now: dt.datetime | None = None, ledger: str | Path | None = None, workers: int | None = None,
-                     dask: str | None = None) -> dict:
-        from .claims import decide_claim
+                     now: dt.datetime | None = None, ledger: str | Path | None = None, where: str = "claim",
+                     workers: int | None = None, dask: str | None = None) -> dict:
+        """Decide a claim (a dict as read from CLAIM.json) and record it in the ledger (a path or a Ledger;
+        by default the engine's). ``where`` names the claim in messages (the CLI gives its file).
 
-        return decide_claim(self.family, claim, minutes=minutes, incidents=incidents, notices=notices, billing=billing,
-                            ledger=ledger or self.ledger_path, now=now, manager=self.manager, workers=workers, dask=dask)
+        Only the minutes that can hold the claim's account and Service Month are read (:mod:`slapolicy.minutes`).
+        """
+        if not isinstance(claim, dict):
+            raise ArgumentError(f"claim_data must be a dict (the claim as read from CLAIM.json), not {type(claim).__name__}")
+        if now is not None and not isinstance(now, dt.datetime):
+            raise ArgumentError(f"now must be an aware datetime.datetime, not {type(now).__name__}")
+        family = self.family.check()
+        parsed, service_month, policy = claim_in_force(family, claim, where)
+        now = now or dt.datetime.now(dt.timezone.utc)
+        check_claim_time(policy, parsed, service_month, now, where)
+        ledger = ledger or self.ledger_path
+        recorded = recorded_decision(ledger, parsed)
+        if recorded is not None:
+            return recorded
+        loaded_incidents = read_incidents(incidents, policy) if incidents else []
+        with Runner(workers, dask) as runner:
+            loaded_minutes = read_minutes(minutes, [service_month], [policy], accounts=[parsed.account],
+                                          incidents=loaded_incidents, runner=runner)
+        loaded_billing = read_billing(billing) if billing else {}
+        if parsed.account not in loaded_minutes.accounts and not any(a == parsed.account for a, _ in loaded_billing):
+            raise InputError(f"{where}: field 'account': unknown account {parsed.account!r} (not in the minutes or billing)")
+        loaded_notices = read_notices(notices, policy.timezone) if notices else []
+        window = claim_window(policy, service_month, business_calendar(policy, self.manager))
+        cell = loaded_minutes.cells.get((parsed.account, service_month.label))
+        rows, totals = (cell.rows, cell.totals) if cell else (MonthMinutes.empty(), MonthTotals(0, 0, 0, 0, 0))
+        month = evaluate_account_month(
+            policy, service_month, parsed.account, rows, incidents=loaded_incidents, notices=loaded_notices,
+            totals=totals, billing=loaded_billing.get((parsed.account, service_month.label)), manager=self.manager,
+            version_reason=version_reason(policy, service_month))
+        inputs = decision_inputs(parsed, family, now, {"minutes": minutes, "incidents": incidents, "notices": notices,
+                                                        "billing": billing})
+        return decide(policy, parsed, service_month, window, month, billing=loaded_billing, ledger=ledger,
+                      inputs=inputs, now=now, manager=self.manager)
 
     def replay(self, *, minutes, start: str, end: str, under, incidents=None, notices=None, billing=None,
-               workers: int | None = None, dask: str | None = None) -> dict:
-        from .replay import replay
+               workers: int | None = None, dask: str | None = None, strips: bool = False, progress=None) -> dict:
+        """Replay every account and Service Month from ``start`` to ``end`` (YYYY-MM) under ``under``.
 
-        return replay(self.policy_dir, minutes=minutes, start=start, end=end, under=under, incidents=incidents,
-                      notices=notices, billing=billing, workers=workers, dask=dask)
+        The minutes are read once; each account-month is evaluated under the version then in force and under
+        ``under`` by :func:`slapolicy.replay.replay_chunk`, here or on the workers, which receive the versions
+        as content. ``strips`` adds the minute strips the HTML report draws; ``progress`` is called with the
+        number of minute rows read so far."""
+        check_runner_arguments(workers, dask)
+        spec_dir, spec_under = str(self.policy_dir), str(path_argument(under, "under"))
+        # Read through replay's cache of the directory's state, not the snapshot, as replay always was.
+        family, amended = replay_policies(spec_dir, spec_under)
+        months = month_range(start, end)
+        baselines = {m.label: family.in_force(m.start) for m in months}
+        timezone = common_timezone(baselines, amended)
+        policies = list({p.sha256: p for p in [*baselines.values(), amended]}.values())
+        for policy in policies:  # before the minutes are scanned; the tasks evaluate with the installed plugins
+            check_facts_supplied(policy, get_manager())
+        causes = sorted({c for p in policies for c in p.causes})
+        loaded_incidents = tuple(read_incidents(incidents, amended, causes=causes)) if incidents else ()
+        loaded_notices = tuple(read_notices(notices, timezone)) if notices else ()
+        loaded_billing = read_billing(billing) if billing else {}
+        with Runner(workers, dask) as runner:
+            scan = read_minutes(minutes, months, policies, runner=runner, progress=progress)
+            spec = replay_spec(baselines, amended, loaded_incidents, loaded_notices, strips)
+            chunks = chunks_of(work_items(scan, months, loaded_billing))
+            rows = [row for part in runner.map(replay_chunk, [spec] * len(chunks), chunks) for row in part]
+        return replay_report(amended, spec_under, months, scan, rows)

@@ -567,10 +567,32 @@ def _exclusion_steps(policy, attributed, applied_counts: dict, sources: dict, tr
     return excluded_by
 
 
+@dataclass(frozen=True)
+class MonthEvaluation:
+    """One account's Service Month evaluated: ``result``, the plain JSON every door prints, and beside it
+    (never inside it) the unavailable minutes as arrays, which a claim reconciles with the claimed
+    windows (§3.2(1)) and replay draws as a strip."""
+
+    result: dict
+    unavailable_minute: np.ndarray  # epoch minutes, sorted
+    attributed: np.ndarray  # per unavailable minute: index into policy.minute_clauses, or -1 (counted)
+    first_minute: int  # the Service Month's first epoch minute
+
+    @property
+    def counted_minutes(self) -> np.ndarray:
+        """Epoch minutes counted against the provider (unavailable and excluded by no clause)."""
+        return self.unavailable_minute[self.attributed < 0]
+
+    @property
+    def excluded_minutes(self) -> np.ndarray:
+        """Epoch minutes unavailable but excluded by a clause of §5."""
+        return self.unavailable_minute[self.attributed >= 0]
+
+
 def evaluate_account_month(policy, service_month: ServiceMonth, account: str, rows: MonthMinutes, *,
                            incidents=(), notices=(), billing=None, manager=None, version_reason: str = "",
-                           naive_timestamps: int = 0, keep_minutes: bool = False, totals: MonthTotals | None = None,
-                           outcome: MinutesOutcome | None = None) -> dict:
+                           naive_timestamps: int = 0, totals: MonthTotals | None = None,
+                           outcome: MinutesOutcome | None = None) -> MonthEvaluation:
     """Everything the SLA says about one account's Service Month, with a trace citing the clauses.
 
     ``outcome``: the minutes already classified under a version that reads minutes alike (replay).
@@ -602,10 +624,8 @@ def evaluate_account_month(policy, service_month: ServiceMonth, account: str, ro
     result["before_aggregate_cap"] = _before_aggregate_cap(policy)
     result["warnings"] = list(outcome.warnings)
     result["trace"] = trace
-    if keep_minutes:
-        first = service_month.epoch_minutes(policy.timezone)[0]
-        result["_minutes"] = {"unavailable": outcome.unavailable_minute - first, "attributed": outcome.attributed}
-    return result
+    first = service_month.epoch_minutes(policy.timezone)[0]
+    return MonthEvaluation(result, outcome.unavailable_minute, outcome.attributed, first)
 
 
 def _on_grid(columns, flagged: np.ndarray, first: int, last: int):
@@ -739,5 +759,5 @@ def evaluate_month(policy, service_month: ServiceMonth, minutes=None, *, inciden
         results.append(evaluate_account_month(
             policy, service_month, account, rows, incidents=incidents, notices=notices, totals=totals,
             billing=(billing or {}).get((account, service_month.label)), manager=manager, version_reason=reason,
-            naive_timestamps=minutes.naive_timestamps if cell is not None else 0))
+            naive_timestamps=minutes.naive_timestamps if cell is not None else 0).result)
     return results

@@ -17,10 +17,11 @@ from fractions import Fraction
 
 
 from .calendar import calendar_month
-from .evaluate import consecutive_runs
-from .errors import ArgumentError, SlapolicyError
-from .files import path_argument
-from .plugins import check_facts_supplied, get_manager
+from .distributed import PolicyContent, policy_of
+from .evaluate import (MonthEvaluation, MonthMinutes, MonthTotals, classify_minutes, consecutive_runs,
+                       evaluate_account_month, version_reason)
+from .errors import SlapolicyError
+from .policy import PolicyDirectory, directory_signature, load_policy, reads_minutes_alike
 
 CHUNK = 32  # account-months per task
 
@@ -36,9 +37,8 @@ class ReplaySpec:
     strips: bool
 
 
-def _policies(policy_dir: str, under: str):
-    from .policy import directory_signature
-
+def replay_policies(policy_dir: str, under: str):
+    """The published family (checked) and the amended version."""
     # Keyed on the files' state too: a long-running process (slapolicy serve) sees a version published,
     # or a draft edited, since its last replay.
     return _policies_read(policy_dir, under, directory_signature(policy_dir, under))
@@ -46,8 +46,6 @@ def _policies(policy_dir: str, under: str):
 
 @functools.lru_cache(maxsize=8)
 def _policies_read(policy_dir: str, under: str, signature: tuple):
-    from .policy import PolicyDirectory, load_policy
-
     return PolicyDirectory(policy_dir).check(), load_policy(under)
 
 
@@ -65,10 +63,6 @@ def month_range(start: str, end: str) -> list:
 
 def replay_chunk(spec: ReplaySpec, items: list) -> list:
     """The pure per-partition function: [(account, month label, totals, rows, billing)] → replay rows."""
-    from .distributed import policy_of
-    from .evaluate import classify_minutes, evaluate_account_month, version_reason
-    from .policy import reads_minutes_alike
-
     baselines = {label: content for label, content in spec.baselines}
     amended = policy_of(spec.amended)
     out = []
@@ -86,7 +80,7 @@ def replay_chunk(spec: ReplaySpec, items: list) -> list:
             shared = outcome if reads_minutes_alike(policy, baseline) else None
             sides[name] = evaluate_account_month(policy, service_month, account, rows, incidents=spec.incidents,
                                                  notices=spec.notices, billing=billing, version_reason=reason,
-                                                 totals=totals, keep_minutes=spec.strips, outcome=shared)
+                                                 totals=totals, outcome=shared)
         out.append(_row(account, label, baseline, amended, sides["baseline"], sides["amended"], spec.strips))
     return out
 
@@ -97,7 +91,9 @@ def _side(evaluation: dict) -> dict:
         "version": evaluation["policy"]["version"], "sha256": evaluation["policy"]["sha256"]}
 
 
-def _row(account, label, baseline, amended, before: dict, after: dict, strips: bool) -> dict:
+def _row(account, label, baseline, amended, before_month: MonthEvaluation, after_month: MonthEvaluation,
+         strips: bool) -> dict:
+    before, after = before_month.result, after_month.result
     delta_money = None
     if before["compensation"] is not None and after["compensation"] is not None:
         delta_money = str(Decimal(after["compensation"]) - Decimal(before["compensation"]))
@@ -113,14 +109,13 @@ def _row(account, label, baseline, amended, before: dict, after: dict, strips: b
     }
     if strips:
         row["strip"] = {"total_minutes": before["service_month"]["total_minutes"],
-                        "baseline": _strip(before), "amended": _strip(after)}
+                        "baseline": _strip(before_month), "amended": _strip(after_month)}
     return row
 
 
-def _strip(evaluation: dict) -> dict:
+def _strip(evaluation: MonthEvaluation) -> dict:
     """Runs of unavailable and excluded minutes (offsets from the month's start), for the HTML strip."""
-    minutes = evaluation.pop("_minutes")
-    offsets, attributed = minutes["unavailable"], minutes["attributed"]
+    offsets, attributed = evaluation.unavailable_minute - evaluation.first_minute, evaluation.attributed
     return {"unavailable": [list(run) for run in consecutive_runs(offsets[attributed < 0])],
             "excluded": [list(run) for run in consecutive_runs(offsets[attributed >= 0])]}
 
@@ -185,10 +180,8 @@ def clauses_changed(baseline, amended, before: dict, after: dict) -> list:
     return wanted
 
 
-def _work_items(scan, months, billing: dict):
+def work_items(scan, months, billing: dict):
     """(account, month label, totals, candidate rows, billing) of every account-month with data or a bill."""
-    from .evaluate import MonthMinutes, MonthTotals
-
     labels = [m.label for m in months]
     accounts = sorted({a for a, _ in scan.cells} | {a for a, m in billing if m in labels})
     empty_totals = MonthTotals(0, 0, 0, 0, 0)
@@ -203,49 +196,44 @@ def _work_items(scan, months, billing: dict):
     return items
 
 
-def replay(policy_dir, *, minutes, start: str, end: str, under, incidents=None, notices=None, billing=None,
-           workers: int | None = None, dask: str | None = None, strips: bool = False, progress=None) -> dict:
-    """Replay every account and Service Month from ``start`` to ``end`` (YYYY-MM) under ``under``."""
-    from .data import read_billing, read_incidents, read_notices
-    from .distributed import PolicyContent, Runner
-    from .minutes import read_minutes
-
-    if dask is not None and not isinstance(dask, str):
-        raise ArgumentError(f"dask must be the scheduler's address as a string (tcp://host:8786), not {type(dask).__name__}")
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)):
-        raise ArgumentError(f"workers must be a whole number (int), not {type(workers).__name__}")
-    if workers is not None and workers < 1:
-        raise ArgumentError(f"workers must be at least 1, not {workers}")
-    spec_dir, spec_under = str(path_argument(policy_dir, "policy_dir")), str(path_argument(under, "under"))
-    family, amended = _policies(spec_dir, spec_under)
-    months = month_range(start, end)
-    baselines = {m.label: family.in_force(m.start) for m in months}
+def common_timezone(baselines: dict, amended) -> str:
+    """The one timezone the minutes are read in: every version compared must share it."""
     zones = {p.timezone for p in baselines.values()} | {amended.timezone}
     if len(zones) > 1:
         raise SlapolicyError(f"the versions compared use different timezones ({', '.join(sorted(zones))}); "
                              "replay reads the minutes once, in one timezone")
-    timezone = amended.timezone
-    policies = list({p.sha256: p for p in [*baselines.values(), amended]}.values())
-    for policy in policies:  # before the minutes are scanned
-        check_facts_supplied(policy, get_manager())
-    causes = sorted({c for p in policies for c in p.causes})
-    loaded_incidents = tuple(read_incidents(incidents, amended, causes=causes)) if incidents else ()
-    loaded_notices = tuple(read_notices(notices, timezone)) if notices else ()
-    loaded_billing = read_billing(billing) if billing else {}
-    with Runner(workers, dask) as runner:
-        scan = read_minutes(minutes, months, policies, runner=runner, progress=progress)
-        items = _work_items(scan, months, loaded_billing)
-        contents = {p.sha256: PolicyContent.of(p) for p in policies}
-        spec = ReplaySpec(tuple((label, contents[p.sha256]) for label, p in baselines.items()), contents[amended.sha256],
-                          loaded_incidents, loaded_notices, strips)
-        chunks = [items[i:i + CHUNK] for i in range(0, len(items), CHUNK)]
-        rows = [row for part in runner.map(replay_chunk, [spec] * len(chunks), chunks) for row in part]
-    rows.sort(key=lambda r: (r["account"], r["month"]))
-    return {"under": amended.summary() | {"file": spec_under},
+    return amended.timezone
+
+
+def replay_spec(baselines: dict, amended, incidents: tuple, notices: tuple, strips: bool) -> ReplaySpec:
+    """What every task receives: the versions as content (by sha256), the windows, whether to draw strips."""
+    contents = {p.sha256: PolicyContent.of(p) for p in [*baselines.values(), amended]}
+    return ReplaySpec(tuple((label, contents[p.sha256]) for label, p in baselines.items()), contents[amended.sha256],
+                      incidents, notices, strips)
+
+
+def chunks_of(items: list) -> list:
+    return [items[i:i + CHUNK] for i in range(0, len(items), CHUNK)]
+
+
+def replay_report(amended, under: str, months: list, scan, rows: list) -> dict:
+    """The replay's JSON: the rows in (account, month) order, whatever order the tasks finished in."""
+    rows = sorted(rows, key=lambda r: (r["account"], r["month"]))
+    return {"under": amended.summary() | {"file": under},
             "months": [m.label for m in months], "rows_read": scan.rows_read, "parts_read": scan.parts,
             "rows": rows, "totals": totals(rows, [m.label for m in months]),
             "before_aggregate_cap": ("every compensation here is before the §6.1 aggregate cap, which only a claim "
                                      "applies against the compensation already granted (slapolicy claim)")}
+
+
+def __getattr__(name: str):
+    # replay(policy_dir, ...) is named slapolicy.replay.replay in earlier docs. It is a thin wrapper over Engine
+    # (slapolicy.api), which builds on this module: importing it at the top would be a cycle.
+    if name == "replay":
+        from .api import replay
+
+        return replay
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def totals(rows: list, labels: list) -> dict:
