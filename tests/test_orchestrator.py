@@ -1,0 +1,170 @@
+"""Engine is the one orchestrator: the module-level functions, the CLI and the audit reach it, and every
+door prints the same JSON. Results are plain data: no numpy object, no private ("_") key, at any depth."""
+import datetime as dt
+import json
+
+import numpy as np
+import pytest
+
+import slapolicy
+from slapolicy.calendar import calendar_month
+from slapolicy.data import Incident
+from slapolicy.engine import Engine
+from slapolicy.evaluate import MonthEvaluation, MonthMinutes, evaluate_account_month
+
+from conftest import DRAFT, POLICIES, REPO, run_cli
+
+EXAMPLES = REPO / "examples" / "ccc"
+FILES = {"minutes": EXAMPLES / "minutes.csv", "incidents": EXAMPLES / "incidents.yaml",
+         "notices": EXAMPLES / "notices.yaml", "billing": EXAMPLES / "billing.csv"}
+CLAIM = EXAMPLES / "claim-globex-2019-03.json"
+NOW = "2019-04-10T12:00+00:00"
+SGT = dt.timezone(dt.timedelta(hours=8))
+
+
+@pytest.fixture
+def spied(monkeypatch):
+    """Engine's three methods, each recording its name before it runs."""
+    calls = []
+    for name in ("evaluate", "decide_claim", "replay"):
+        original = getattr(Engine, name)
+
+        def spy(self, *args, _name=name, _original=original, **kwargs):
+            calls.append(_name)
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(Engine, name, spy)
+    return calls
+
+
+def printed(result) -> str:
+    """The JSON exactly as the CLI prints it."""
+    return json.dumps(result, indent=2, ensure_ascii=False) + "\n"
+
+
+def option_args() -> list:
+    return [part for name, path in FILES.items() for part in (f"--{name}", path)]
+
+
+def test_evaluate_module_function_engine_and_cli_reach_the_engine_and_agree(spied):
+    kwargs = {name: str(path) for name, path in FILES.items()}
+    by_function = slapolicy.evaluate(str(POLICIES), month="2019-03", **kwargs)
+    by_engine = Engine(POLICIES).evaluate(month="2019-03", **kwargs)
+    by_cli = run_cli("evaluate", POLICIES, "--month", "2019-03", *option_args())
+    assert by_cli.code == 0, by_cli.err
+    assert spied == ["evaluate", "evaluate", "evaluate"]
+    assert printed(by_function) == printed(by_engine) == by_cli.out
+    initech = next(e for e in by_function["evaluations"] if e["account"] == "initech")
+    # 2880 counted minutes of 44,640: (1 − 2880/44640) × 100 = 93.548…% → "93.55", tier 3 (below 95 %): 50 %
+    # of the 1000.00 fee, capped at the 400.00 paid after the 600.00 offset.
+    assert (initech["availability_percent"], initech["credit_percent"], initech["compensation"]) == ("93.55", 50, "400.00")
+
+
+def test_claim_module_function_engine_and_cli_reach_the_engine_and_agree(spied, tmp_path):
+    claim = json.loads(CLAIM.read_text())
+    now = dt.datetime.fromisoformat(NOW)
+    kwargs = {name: str(path) for name, path in FILES.items()}
+    by_function = slapolicy.decide_claim(str(POLICIES), claim, ledger=tmp_path / "function.sqlite", now=now,
+                                         where=str(CLAIM), **kwargs)
+    by_engine = Engine(POLICIES, ledger=tmp_path / "engine.sqlite").decide_claim(claim, now=now, where=str(CLAIM),
+                                                                                 **kwargs)
+    by_cli = run_cli("claim", POLICIES, CLAIM, *option_args(), "--ledger", tmp_path / "cli.sqlite", "--now", NOW)
+    assert by_cli.code == 0, by_cli.err
+    assert spied == ["decide_claim", "decide_claim", "decide_claim"]
+    assert printed(by_function) == printed(by_engine) == by_cli.out
+    # globex: 240 counted minutes (09:00–13:00 on 2019-03-22): (1 − 240/44640) × 100 = 99.462…% → "99.46",
+    # below the 99.5 % standard: 10 % of the 1800.00 fee = 180.00. Claimed 09:00–13:30: 270 minutes, of which
+    # the records confirm 240; the last 30 are not unavailable in them (§3.2(1): the records prevail).
+    assert (by_function["decision"], by_function["compensation"], by_function["repeated"]) == ("approved", "180.00", False)
+    reconciliation = by_function["reconciliation"]
+    assert (reconciliation["claimed_minutes"], reconciliation["confirmed_minutes"]) == (270, 240)
+    assert reconciliation["claimed_not_unavailable_in_records"] == [
+        {"start": "2019-03-22T13:00:00+08:00", "end": "2019-03-22T13:30:00+08:00", "minutes": 30}]
+    assert by_function["window"]["opens"] == "2019-04-06T00:00:00+08:00"
+
+
+def test_audit_decides_again_through_the_engine(spied, tmp_path):
+    ledger = tmp_path / "ledger.sqlite"
+    assert run_cli("claim", POLICIES, CLAIM, *option_args(), "--ledger", ledger, "--now", NOW).code == 0
+    audit = run_cli("audit", ledger, "--format", "json")
+    assert audit.code == 0, audit.err
+    assert spied == ["decide_claim", "decide_claim"]  # the claim, then the audit's decision again
+    assert audit.json()["summary"] == {"checked": 1, "same": 1, "differs": 0, "unverifiable": 0}
+
+
+def test_replay_module_function_engine_and_cli_reach_the_engine_and_agree(spied):
+    kwargs = {name: str(path) for name, path in FILES.items()}
+    by_function = slapolicy.replay(str(POLICIES), start="2019-03", end="2019-03", under=str(DRAFT), **kwargs)
+    by_engine = Engine(POLICIES).replay(start="2019-03", end="2019-03", under=str(DRAFT), **kwargs)
+    by_cli = run_cli("replay", POLICIES, "--from", "2019-03", "--to", "2019-03", "--under", DRAFT, *option_args())
+    assert by_cli.code == 0, by_cli.err
+    assert spied == ["replay", "replay", "replay"]
+    assert printed(by_function) == printed(by_engine) == by_cli.out
+    assert by_function["totals"]["overall"]["delta"] == "250.00"  # as docs/api.md shows
+
+
+def test_the_names_of_earlier_docs_are_the_wrappers():
+    from slapolicy.claims import decide_claim
+    from slapolicy.replay import replay
+
+    assert (decide_claim, replay) == (slapolicy.decide_claim, slapolicy.replay)
+    with pytest.raises(AttributeError, match="no attribute 'decide_claims'"):
+        __import__("slapolicy.claims", fromlist=["x"]).decide_claims
+
+
+# ---------------------------------------------------------------------------- plain results
+
+PLAIN = (str, int, float, bool, type(None))
+
+
+def not_plain(value, where="$") -> list:
+    """Every place in ``value`` that is not plain JSON data: a numpy object (or any other), a private key."""
+    found = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str) or key.startswith("_"):
+                found.append(f"{where}: key {key!r}")
+            found += not_plain(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found += not_plain(item, f"{where}[{i}]")
+    elif not isinstance(value, PLAIN) or type(value).__module__ == "numpy":
+        found.append(f"{where}: {type(value).__module__}.{type(value).__name__}")
+    return found
+
+
+def test_the_check_finds_numpy_objects_and_private_keys():
+    sample = {"a": [1, {"_minutes": {"unavailable": np.arange(2)}}], "b": np.int64(3), "c": (1,), "d": np.float64(0.5)}
+    assert not_plain(sample) == ["$.a[1]: key '_minutes'", "$.a[1]._minutes.unavailable: numpy.ndarray",
+                                 "$.b: numpy.int64", "$.c: builtins.tuple", "$.d: numpy.float64"]
+    assert not_plain({"x": [1, 2.5, "s", None, True]}) == []
+
+
+def test_no_result_holds_a_numpy_object_or_a_private_key(tmp_path):
+    engine = Engine(POLICIES, ledger=tmp_path / "ledger.sqlite")
+    kwargs = {name: str(path) for name, path in FILES.items()}
+    evaluated = engine.evaluate(month="2019-03", **kwargs)
+    claimed = engine.decide_claim(json.loads(CLAIM.read_text()), now=dt.datetime.fromisoformat(NOW), **kwargs)
+    replayed = engine.replay(start="2019-03", end="2019-03", under=str(DRAFT), strips=True, **kwargs)
+    assert len(evaluated["evaluations"]) == 3 and claimed["reconciliation"]["claimed_minutes"] == 270
+    assert all("strip" in row for row in replayed["rows"])  # the minute arrays drawn, as lists of runs
+    assert not_plain(evaluated) == not_plain(claimed) == not_plain(replayed) == []
+
+
+def test_a_month_evaluation_keeps_its_minutes_beside_the_result(policy):
+    april = calendar_month("2019-04")
+    first = april.epoch_minutes("Asia/Singapore")[0]
+    # 30 minutes from 2019-04-02 10:00 SGT, every call failing; a customer-network incident covers 10:20–10:30.
+    minute = first + 1440 + 600 + np.arange(30, dtype=np.int64)
+    rows = MonthMinutes(minute, np.full(30, 10, np.int64), np.full(30, 10, np.int64), np.zeros(30, np.int64),
+                        np.full(30, np.nan), False)
+    incident = Incident("I-1", dt.datetime(2019, 4, 2, 10, 20, tzinfo=SGT), dt.datetime(2019, 4, 2, 10, 30, tzinfo=SGT),
+                        "customer_network", None)
+    month = evaluate_account_month(policy, april, "a", rows, incidents=[incident])
+    assert isinstance(month, MonthEvaluation)
+    assert (month.result["raw_unavailable_minutes"], month.result["unavailable_minutes"],
+            month.result["excluded_minutes"]) == (30, 20, {"5.1": 10})
+    assert month.first_minute == first
+    assert month.counted_minutes.tolist() == minute[:20].tolist()  # 10:00–10:19 count against the provider
+    assert month.excluded_minutes.tolist() == minute[20:].tolist()  # 10:20–10:29 excluded by §5.1
+    assert not_plain(month.result) == []
