@@ -27,7 +27,7 @@ import numpy as np
 
 from .files import regular_file_size
 from .data import (IN_MEMORY, account_name, MAX_REPORTED, MINUTE_COLUMNS, OPTIONAL_MINUTE_COLUMNS, InputError, Problems, _format,
-                   check_input_size, check_minute_table, check_minute_types, column_names, in_memory_table, read_table)
+                   check_input_size, check_minute_table, check_minute_types, column_names, in_memory_table)
 
 BATCH_ROWS = 1 << 19  # rows decoded at once: bounds the memory of a part (and of each thread)
 PART_ROWS = 1 << 21  # row groups are grouped into parts of about this many rows (one task each)
@@ -324,10 +324,13 @@ def _batches(part: Part):
             for batch in reader:
                 yield pa.Table.from_batches([batch]).select(keep), 1, base, None
                 base += batch.num_rows
-        else:  # JSON Lines: pyarrow has no streaming reader that keeps one schema, so the file is read whole
-            table, line_offset = read_table(part.path, MINUTE_COLUMNS, OPTIONAL_MINUTE_COLUMNS, name=part.name)
-            for start in range(0, max(table.num_rows, 1), BATCH_ROWS):
-                yield table.slice(start, BATCH_ROWS), line_offset, start, None
+        else:  # JSON Lines: a block of lines at a time, each row with its line (see json_lines)
+            from . import json_lines
+
+            with open(part.path, "rb") as stream:
+                for table, line_offset, base in json_lines.batches(stream, part.name, MINUTE_COLUMNS,
+                                                                   OPTIONAL_MINUTE_COLUMNS, BATCH_ROWS):
+                    yield table, line_offset, base, None
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{part.name}: cannot be read as {part.kind.upper()}: {str(exc).splitlines()[0]}") from None
 

@@ -1,0 +1,157 @@
+"""JSON Lines minutes, read a block at a time with the line of every row.
+
+pyarrow's JSON reader takes a whole file (its memory grows with the file), skips blank lines (so row
+i is not always line i), and crashes the process (a segmentation fault) on a value nested some
+thousands of levels deep; nested a thousand deep, it spends seconds per line building the type. So
+the file is read here in blocks of about :data:`BLOCK_BYTES`, cut at line ends, and each block's lines
+are looked at with numpy before pyarrow parses it:
+
+* a line nested more than :data:`MAX_DEPTH` levels is refused, naming the line (a row of minutes is one
+  flat object; the bound is far above any export's extra fields and far below pyarrow's limits);
+* a line that is neither blank nor holds a ``{`` is refused (one object per line is what JSON Lines is),
+  and so is a block whose objects do not match its lines one to one;
+* the rows then map to the lines that hold them, blank lines skipped, so that the row checks
+  (:func:`slapolicy.data.check_minute_table`) name the right line in every block.
+
+Each block's column types are inferred on their own, as the CSV reader reads every block as text: a
+file whose later rows write a count as text is read as the same numbers.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from .data import InputError, column_names
+
+BLOCK_BYTES = 16 << 20  # bytes parsed at once: bounds the memory of a JSON Lines part
+MAX_DEPTH = 64  # brackets and braces open at once on one line
+
+_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)  # strings (skipped whole) and brackets
+
+
+def batches(stream, name: str, columns: tuple, optional: tuple, max_rows: int):
+    """(table, line offset, rows before it) of a JSON Lines stream, at most ``max_rows`` rows a table.
+
+    Row r (1-based) of a table is on line r + line offset + rows before it, as for the CSV reader.
+    ``columns`` must be present in the first block with rows (else the file is refused as missing them);
+    a later block without one of them has it as a column of nulls, refused row by row.
+    """
+    line, row, rest, size, names = 1, 0, b"", 0, None
+    while True:
+        block = stream.read(BLOCK_BYTES)
+        size += len(block)
+        data = rest + block if rest else block
+        if block:
+            cut = data.rfind(b"\n") + 1
+            if not cut:  # no line end yet: a line longer than a block is read on, up to a bound
+                if len(data) > BLOCK_BYTES:
+                    raise InputError(f"{name}: line {line} is longer than {BLOCK_BYTES >> 20} MiB; "
+                                     "a row of minutes is one short line")
+                rest = data
+                continue
+        else:
+            cut = len(data)
+        chunk, rest = memoryview(data)[:cut], bytes(data[cut:])
+        if cut:
+            lines, at = _object_lines(chunk, name, line)
+            if len(at):
+                table = _parse(chunk, name, line, lines, len(at))
+                if names is None:
+                    names = _check_columns(table, name, columns)
+                for start, count in _pieces(at, max_rows):
+                    first = row + start
+                    yield (_select(table.slice(start, count), columns, optional),
+                           int(line + at[start] - 1 - first), first)
+                row += len(at)
+            line += lines
+        if not block:
+            break
+    if names is None:
+        if not size:
+            raise InputError(f"{name}: cannot be read as JSONL: Empty JSON file")
+        raise InputError(f"{name}: missing column(s) {', '.join(columns)} (found: none)")
+
+
+def _object_lines(chunk, name: str, first_line: int) -> tuple[int, np.ndarray]:
+    """(lines in the chunk, the chunk's line indices that hold a row), after refusing deep or stray lines."""
+    data = np.frombuffer(chunk, np.uint8)
+    starts = np.concatenate([[0], np.flatnonzero(data == 10) + 1])
+    if starts[-1] == len(data):  # the chunk ends with a line end: no line starts there
+        starts = starts[:-1]
+    lines = len(starts)
+
+    def per_line(byte: int) -> np.ndarray:
+        return np.bincount(np.searchsorted(starts, np.flatnonzero(data == byte), side="right") - 1, minlength=lines)
+
+    braces = per_line(ord("{"))
+    # A line opens at most as many levels as it has brackets: only lines with many are scanned exactly.
+    for index in np.flatnonzero(braces + per_line(ord("[")) > MAX_DEPTH):
+        if _depth(_line_bytes(chunk, starts, index)) > MAX_DEPTH:
+            raise InputError(f"{name}: line {first_line + int(index)}: a value nested more than {MAX_DEPTH} levels "
+                             "deep; a row of minutes is one flat object")
+    for index in np.flatnonzero(braces == 0):
+        if _line_bytes(chunk, starts, index).strip():
+            raise InputError(f"{name}: line {first_line + int(index)}: not a JSON object; JSON Lines holds "
+                             "one object per line")
+    return lines, np.flatnonzero(braces > 0)
+
+
+def _line_bytes(chunk, starts: np.ndarray, index: int) -> bytes:
+    end = int(starts[index + 1]) if index + 1 < len(starts) else len(chunk)
+    return bytes(chunk[int(starts[index]):end])
+
+
+def _depth(line: bytes) -> int:
+    """How many brackets and braces are open at once at most, outside strings."""
+    depth = deepest = 0
+    for token in _TOKENS.finditer(line):
+        kind = token.group()[:1]
+        if kind in (b"[", b"{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif kind in (b"]", b"}"):
+            depth -= 1
+    return deepest
+
+
+def _parse(chunk, name: str, first_line: int, lines: int, objects: int):
+    import pyarrow as pa
+    import pyarrow.json as pajson
+
+    # pyarrow parses in blocks that must hold whole lines: one line may be up to BLOCK_BYTES long.
+    options = pajson.ReadOptions(block_size=max(1 << 20, min(len(chunk), 2 * BLOCK_BYTES) + 1))
+    table = pajson.read_json(pa.BufferReader(pa.py_buffer(chunk)), read_options=options)
+    if table.num_rows != objects:
+        raise InputError(f"{name}: lines {first_line}–{first_line + lines - 1}: {table.num_rows} JSON objects on "
+                         f"{objects} lines; JSON Lines holds one object per line")
+    return table
+
+
+def _check_columns(table, name: str, columns: tuple) -> list:
+    names = column_names(table.schema, name)
+    missing = [n for n in columns if n not in names]
+    if missing:
+        raise InputError(f"{name}: missing column(s) {', '.join(missing)} (found: {', '.join(names) or 'none'})")
+    return names
+
+
+def _pieces(at: np.ndarray, max_rows: int):
+    """(first row, rows) of each run of rows on consecutive lines, at most max_rows each: within one,
+    a row's line is its row plus one offset."""
+    breaks = np.flatnonzero(np.diff(at) != 1) + 1
+    bounds = [0, *breaks.tolist(), len(at)]
+    for lo, hi in zip(bounds, bounds[1:]):
+        for start in range(lo, hi, max_rows):
+            yield start, min(max_rows, hi - start)
+
+
+def _select(table, columns: tuple, optional: tuple):
+    """The named columns; a required one this block lacks is a column of nulls (refused row by row)."""
+    import pyarrow as pa
+
+    names = table.column_names
+    for name in columns:
+        if name not in names:
+            table = table.append_column(name, pa.nulls(table.num_rows))
+    return table.select([n for n in columns + optional if n in table.column_names])

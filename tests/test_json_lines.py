@@ -1,0 +1,168 @@
+"""JSON Lines minutes are read a block of lines at a time: memory is bounded by a block, every row keeps its
+line, and a line pyarrow would crash on is refused before pyarrow sees it."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import POLICIES, REPO
+
+
+def rows_of(accounts=("a", "b", "c"), count=120):
+    """``count`` minutes per account from 2019-03-01T10:00 (Asia/Singapore), 100 requests each; every tenth minute
+    has 2 failures: 98 % is below 99 %, so it is unavailable (12 per account), the others 0 failures."""
+    return [{"account": name, "minute": f"2019-03-01T{10 + i // 60:02d}:{i % 60:02d}", "requests": 100,
+             "failures": 2 if i % 10 == 0 else 0} for name in accounts for i in range(count)]
+
+
+def json_lines_text(rows, blank_every=0, lead=""):
+    """One object per line; with ``blank_every``, a blank line (or one of spaces, or CRLF) after every that many rows."""
+    lines, fillers = [lead] if lead else [], ["", "   ", "\t"]
+    for index, row in enumerate(rows, 1):
+        lines.append(json.dumps(row))
+        if blank_every and index % blank_every == 0:
+            lines.append(fillers[(index // blank_every) % 3])
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture
+def small_blocks(monkeypatch):
+    """Blocks of 2 KiB (about 25 rows) and batches of 7 rows: a file of a few hundred rows is many of each."""
+    from slapolicy import json_lines, minutes
+
+    monkeypatch.setattr(json_lines, "BLOCK_BYTES", 2048)
+    monkeypatch.setattr(minutes, "BATCH_ROWS", 7)
+
+
+def test_a_json_lines_file_of_many_blocks_reads_as_csv_and_parquet(cli, tmp_path, small_blocks):
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    rows = rows_of()
+    jsonl = tmp_path / "m.jsonl"
+    jsonl.write_text(json_lines_text(rows, blank_every=11, lead="   ").replace('"c", "minute"', '"c",  "minute"'))
+    assert jsonl.stat().st_size > 10 * 2048
+    csv_path, parquet = tmp_path / "m.csv", tmp_path / "m.parquet"
+    pacsv.write_csv(pa.Table.from_pylist(rows), csv_path)
+    pq.write_table(pa.Table.from_pylist(rows), parquet)
+    outputs = [cli("evaluate", POLICIES, "--minutes", p, "--month", "2019-03").out for p in (jsonl, csv_path, parquet)]
+    assert outputs[0] == outputs[1] == outputs[2]
+    evaluations = json.loads(outputs[0])["evaluations"]
+    assert [(e["account"], e["minutes_with_data"], e["unavailable_minutes"]) for e in evaluations] == [
+        ("a", 120, 12), ("b", 120, 12), ("c", 120, 12)]
+
+
+def late_problem_file(tmp_path):
+    """360 rows, a blank line after every 11th: row k is on line k + (k - 1) // 11 + 1 (the first line is blank).
+    Row 301 has 7 failures of 5 requests: line 301 + 300 // 11 + 1 = 301 + 27 + 1 = 329."""
+    rows = rows_of()
+    rows[300] = dict(rows[300], requests=5, failures=7)
+    path = tmp_path / "m.jsonl"
+    path.write_text(json_lines_text(rows, blank_every=11, lead=" "))
+    assert path.read_text().splitlines()[328] == json.dumps(rows[300])  # line 329
+    return path
+
+
+def test_a_problem_in_a_late_block_names_its_row_and_line(cli, tmp_path, small_blocks):
+    minutes = late_problem_file(tmp_path)
+    result = cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03")
+    assert result.code == 1 and result.out == ""
+    assert f"{minutes}: row 301 (line 329), column 'failures': 7 failures exceed 5 requests" in result.err
+    assert "1 problem(s)" in result.err
+
+
+def test_the_same_line_in_one_block(cli, tmp_path):
+    minutes = late_problem_file(tmp_path)
+    result = cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03")
+    assert f"{minutes}: row 301 (line 329), column 'failures': 7 failures exceed 5 requests" in result.err
+
+
+def test_a_minute_listed_twice_in_two_blocks_names_the_later_line(cli, tmp_path, small_blocks):
+    rows = rows_of(("a",), 60)
+    rows.append(dict(rows[3]))  # row 61 (line 61) repeats row 4's minute, many blocks later
+    minutes = tmp_path / "m.jsonl"
+    minutes.write_text(json_lines_text(rows))
+    result = cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03")
+    assert result.code == 1
+    assert f"{minutes}: row 61 (line 61), column 'minute': minute listed twice for account 'a'" in result.err
+
+
+def test_a_later_block_without_a_column_has_missing_values(cli, tmp_path, small_blocks):
+    rows = rows_of(("a",), 60)
+    for row in rows[50:]:
+        del row["requests"]
+    minutes = tmp_path / "m.jsonl"
+    minutes.write_text(json_lines_text(rows))
+    result = cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03")
+    assert result.code == 1
+    assert f"{minutes}: row 51 (line 51), column 'requests': missing value" in result.err
+    # rows 51-60 lack requests; row 51 (minute 50, a tenth) also has 2 failures, which exceed the 0 read for it
+    assert f"{minutes}: row 51 (line 51), column 'failures': 2 failures exceed 0 requests" in result.err
+    assert "11 problem(s)" in result.err
+
+
+@pytest.mark.parametrize("text,message", [
+    ('{"account": "a", "minute": "2019-03-01T10:00", "requests": 100, "failures": 1}\n'
+     '{"account": "a", "minute": "2019-03-01T10:01",\n "requests": 100, "failures": 1}\n',
+     "line 3: not a JSON object; JSON Lines holds one object per line"),
+    ('{"account": "a", "minute": "2019-03-01T10:00", "requests": 100, "failures": 1}\nnull\n',
+     "line 2: not a JSON object; JSON Lines holds one object per line"),
+    ('{"account": "a", "minute": "2019-03-01T10:00", "requests": 100, "failures": 1}'
+     '{"account": "a", "minute": "2019-03-01T10:01", "requests": 100, "failures": 1}\n',
+     "lines 1–1: 2 JSON objects on 1 lines; JSON Lines holds one object per line"),
+    ("", "cannot be read as JSONL: Empty JSON file"),
+    ("\n  \n", "missing column(s) account, minute, requests, failures (found: none)"),
+])
+def test_lines_that_are_not_one_object_each(cli, tmp_path, text, message):
+    minutes = tmp_path / "m.jsonl"
+    minutes.write_text(text)
+    result = cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03")
+    assert result.code == 1 and result.out == ""
+    assert f"{minutes}: {message}" in result.err
+
+
+def nested_line(depth, minute="2019-03-01T10:00"):
+    """A row whose extra field opens ``depth`` levels: {"x": [[...]]} is depth + 1 with the row's own braces."""
+    return ('{"x": ' + "[" * (depth - 1) + "0" + "]" * (depth - 1) +
+            f', "account": "a", "minute": "{minute}", "requests": 100, "failures": 2}}\n')
+
+
+def test_nesting_up_to_64_levels_is_read_and_brackets_in_text_do_not_count(cli, tmp_path):
+    minutes = tmp_path / "m.jsonl"
+    quoted = json.dumps({"note": "[" * 500 + '\\"{' * 100, "account": "a", "minute": "2019-03-01T10:01",
+                         "requests": 100, "failures": 2})
+    minutes.write_text(nested_line(64) + quoted + "\n")
+    result = cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03")
+    assert result.code == 0, result.err
+    assert result.json()["evaluations"][0]["unavailable_minutes"] == 2
+
+
+def test_nesting_of_65_levels_is_refused(cli, tmp_path):
+    minutes = tmp_path / "m.jsonl"
+    minutes.write_text(nested_line(1) + nested_line(65, "2019-03-01T10:01"))
+    result = cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03")
+    assert result.code == 1 and result.out == ""
+    assert result.err.strip() == f"slapolicy: {minutes}: line 2: a value nested more than 64 levels deep; a row of minutes is one flat object"
+
+
+def test_a_line_nested_100000_deep_is_refused_not_a_crash(tmp_path):
+    """pyarrow's JSON reader dies of a segmentation fault on this line (exit 139): run in a process of its own,
+    so that a regression cannot take pytest down with it."""
+    minutes = tmp_path / "m.jsonl"
+    minutes.write_text(nested_line(1) + nested_line(1, "2019-03-01T10:01") + nested_line(100_000, "2019-03-01T10:02"))
+    claim = tmp_path / "claim.json"
+    claim.write_text(json.dumps({"account": "a", "service_month": "2019-03", "filed_at": "2019-04-10T10:00+08:00",
+                                 "channel": "work_order", "event_report": "calls failed", "failure_records": ["c"],
+                                 "unavailability": [{"start": "2019-03-01T10:00+08:00", "end": "2019-03-01T10:02+08:00"}]}))
+    ledger = tmp_path / "ledger.sqlite"
+    for args in (["evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03"],
+                 ["claim", POLICIES, claim, "--minutes", minutes, "--ledger", ledger, "--now", "2019-04-20T10:00+08:00"]):
+        run = subprocess.run([sys.executable, "-c", "import sys; from slapolicy.cli import main; sys.exit(main(sys.argv[1:]))",
+                              *map(str, args)], capture_output=True, text=True, timeout=120, cwd=REPO)
+        assert run.returncode == 1, (args[0], run.returncode, run.stderr[-500:])
+        assert run.stdout == ""
+        assert f"{minutes}: line 3: a value nested more than 64 levels deep" in run.stderr
+        assert len(run.stderr.strip().splitlines()) == 1
+    assert not ledger.exists()
