@@ -22,6 +22,7 @@ from .data import account_name, parse_timestamp, read_document
 from .errors import ArgumentError, InputError, SlapolicyError
 from .files import load_json
 from .ledger import Ledger, default_ledger_path
+from .plugins import get_manager
 
 CLAIM_FIELDS = ("account", "service_month", "filed_at", "channel", "event_report", "unavailability")
 OPTIONAL_CLAIM_FIELDS = ("failure_records", "term_start", "term_end", "claim_id", "contact")
@@ -46,8 +47,6 @@ class ClaimWindow:
 
 
 def business_calendar(policy, manager=None):
-    from .plugins import get_manager
-
     manager = manager or get_manager()
     name = policy.setting("claims", "business_calendar")
     calendar = manager.hook.slapolicy_business_calendar(name=name)

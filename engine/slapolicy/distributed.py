@@ -147,20 +147,3 @@ def _collect(results, progress) -> list:
         if progress:
             progress(result)
     return out
-
-
-def map_parts(parts: list, request, runner: Runner | None = None, progress=None) -> list:
-    """Each part read, checked and reduced where the runner runs tasks (parts held in memory stay here)."""
-    from .minutes import read_part
-
-    runner = runner or Runner()
-    if runner.remote and any(part.kind == "memory" for part in parts):
-        raise SlapolicyError("minutes handed in as data are read in this process: give a file path to use "
-                             "workers or Dask")
-    seen = [0]
-
-    def show(summary):
-        seen[0] += summary.rows_read
-        progress(seen[0])
-
-    return runner.map(read_part, parts, [request] * len(parts), threads=True, progress=show if progress else None)

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .distributed import Runner
+from .errors import SlapolicyError
 from .files import regular_file_size
 from .data import (IN_MEMORY, account_name, MAX_REPORTED, MINUTE_COLUMNS, OPTIONAL_MINUTE_COLUMNS, InputError, Problems, _format,
                    check_input_size, check_minute_table, check_minute_types, column_names, in_memory_table)
@@ -721,9 +723,22 @@ def read_minutes(source, months: list, policies: list, *, accounts=None, inciden
     :class:`~slapolicy.distributed.Runner` with workers or a Dask address runs them there, and the
     workers read the files themselves: this process then holds only metadata and the reduced result.
     """
-    from .distributed import map_parts
-
     request = request_for(months, policies[0].timezone, policies, accounts, incidents)
     parts = plan(source, request)
     summaries = map_parts(parts, request, runner, progress)
     return merge(summaries, months, parts, request)
+
+
+def map_parts(parts: list, request: Request, runner: Runner | None = None, progress=None) -> list:
+    """Each part read, checked and reduced where the runner runs tasks (parts held in memory stay here)."""
+    runner = runner or Runner()
+    if runner.remote and any(part.kind == "memory" for part in parts):
+        raise SlapolicyError("minutes handed in as data are read in this process: give a file path to use "
+                             "workers or Dask")
+    seen = [0]
+
+    def show(summary):
+        seen[0] += summary.rows_read
+        progress(seen[0])
+
+    return runner.map(read_part, parts, [request] * len(parts), threads=True, progress=show if progress else None)

@@ -17,6 +17,7 @@ from fractions import Fraction
 
 
 from .calendar import calendar_month
+from .diff import diff_policies
 from .distributed import PolicyContent, policy_of
 from .evaluate import (MonthEvaluation, MonthMinutes, MonthTotals, classify_minutes, consecutive_runs,
                        evaluate_account_month, version_reason)
@@ -122,8 +123,6 @@ def _strip(evaluation: MonthEvaluation) -> dict:
 
 @functools.lru_cache(maxsize=64)
 def _changes(baseline, amended) -> tuple:
-    from .diff import diff_policies
-
     return tuple(diff_policies(baseline, amended)["changes"])
 
 
