@@ -445,3 +445,57 @@ def test_a_dictionary_out_of_order_or_with_blanks_reads_as_plain_names(tmp_path)
     result = aggregates(write_parquet(tmp_path / "m.parquet", rows))
     assert {key: cell.totals.with_data for key, cell in result.cells.items()} == {
         ("alpha", "2019-03"): 3, ("zeta", "2019-03"): 2}
+
+
+# ---------------------------------------------------------------------------- what a claim records of its minutes
+
+def _claim(tmp_path, path, account="b"):
+    """Decide one claim on ``path``; (the decision, the ledger's record of the minutes)."""
+    from slapolicy import Engine
+    from slapolicy.ledger import Ledger
+
+    ledger = tmp_path / f"ledger-{len(list(tmp_path.glob('ledger-*')))}.sqlite"
+    claim = {"account": account, "service_month": "2019-03", "filed_at": "2019-04-10T10:00+08:00",
+             "channel": "work_order", "event_report": "calls failed", "failure_records": ["c-1"],
+             "unavailability": [{"start": "2019-03-05T10:00+08:00", "end": "2019-03-05T10:30+08:00"}]}
+    decision = Engine(POLICIES, ledger=ledger).decide_claim(claim, minutes=path,
+                                                            now=dt.datetime(2019, 4, 20, tzinfo=SGT))
+    with Ledger(ledger, readonly=True) as book:
+        return decision, book.inputs(decision["decision_id"])["files"]["minutes"]
+
+
+def test_a_claim_records_the_digest_of_the_bytes_it_read_not_of_the_whole_file(tmp_path):
+    """One row group per account: the claim for b hashes the footer and b's row group. Bytes of a's row group
+    (never read) may change without changing the record; a change to b's rows changes it."""
+    import pyarrow.parquet as pq
+
+    rows = minutes("a", "2019-03-05T10:00", 30, 100, 5) + minutes("b", "2019-03-05T10:00", 30, 100, 5)
+    path = write_parquet(tmp_path / "m.parquet", rows, row_group_size=30)
+    decision, record = _claim(tmp_path, path)
+    assert record["sha256_of"] == "the bytes read" and record["path"] == str(path.resolve())
+    assert record["sha256"] != __import__("hashlib").sha256(path.read_bytes()).hexdigest()
+    # Overwrite a's column chunks (row group 0) with zeros: the footer and b's row group are as they were.
+    chunk = pq.read_metadata(path).row_group(0).column(2)  # requests of row group 0
+    start = chunk.dictionary_page_offset if chunk.has_dictionary_page else chunk.data_page_offset
+    data = bytearray(path.read_bytes())
+    data[start:start + chunk.total_compressed_size] = bytes(chunk.total_compressed_size)
+    path.write_bytes(bytes(data))
+    again, same = _claim(tmp_path, path)
+    assert same["sha256"] == record["sha256"] and again["decision"] == decision["decision"]
+    rows[45]["failures"] = 60  # one more of b's minutes unavailable
+    write_parquet(path, rows, row_group_size=30)
+    _, changed = _claim(tmp_path, path)
+    assert changed["sha256"] != record["sha256"]
+
+
+def test_audit_names_a_change_in_the_bytes_a_claim_read(tmp_path, cli):
+    rows = minutes("a", "2019-03-05T10:00", 30, 100, 5) + minutes("b", "2019-03-05T10:00", 30, 100, 5)
+    path = write_parquet(tmp_path / "m.parquet", rows, row_group_size=30)
+    _claim(tmp_path, path)
+    ledger = tmp_path / "ledger-0.sqlite"
+    assert cli("audit", ledger).code == 0
+    rows[40]["failures"] = 0  # b's minute 10: no longer unavailable
+    write_parquet(path, rows, row_group_size=30)
+    result = cli("audit", ledger)
+    assert result.code == 1
+    assert f"input minutes {path.resolve()} changed since the decision (the bytes read sha256 " in result.out

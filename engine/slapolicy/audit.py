@@ -17,6 +17,7 @@ from .claims import file_digest
 from .engine import Engine
 from .errors import SlapolicyError
 from .ledger import Ledger
+from .minutes import READ_DIGEST
 
 COMPARED = ("decision", "compensation")
 
@@ -89,10 +90,12 @@ def _recheck(record: dict, replica: Ledger, policy_dir, scratch: Path) -> dict:
             notes.append(f"input {name} {path} no longer exists")
             files[name] = None
             continue
+        files[name] = path
+        if entry.get("sha256_of") == READ_DIGEST:
+            continue  # the bytes the decision read: known once it is decided again, below
         digest = file_digest(path)
         if digest != entry["sha256"]:
-            notes.append(f"input {name} {path} changed since the decision (sha256 {entry['sha256'][:12]}… → {digest[:12]}…)")
-        files[name] = path
+            notes.append(_changed(name, path, entry["sha256"], digest))
     base = {"decision_id": record["decision_id"], "account": record["account"], "service_month": record["service_month"],
             "decided_at": record["decided_at"], "seq": record["seq"]}
     if files.get("minutes") is None:
@@ -110,6 +113,11 @@ def _recheck(record: dict, replica: Ledger, policy_dir, scratch: Path) -> dict:
             billing=files.get("billing"), ledger=replica, now=now)
     except SlapolicyError as exc:
         return base | {"status": "unverifiable", "notes": notes + [f"cannot decide again: {exc}"], "differences": {}}
+    minutes = inputs["files"].get("minutes") or {}
+    if minutes.get("sha256_of") == READ_DIGEST:
+        digest = replica.inputs(again["decision_id"])["files"]["minutes"]["sha256"]
+        if digest != minutes["sha256"]:
+            notes.append(_changed("minutes", files["minutes"], minutes["sha256"], digest, "the bytes read "))
     before, after = _essence(record["result"]), _essence(again)
     differences = {key: {"recorded": before[key], "now": after[key]} for key in before if before[key] != after[key]}
     if "policy_sha256" in differences:
@@ -118,6 +126,10 @@ def _recheck(record: dict, replica: Ledger, policy_dir, scratch: Path) -> dict:
         notes.append(f"decided by slapolicy {inputs['engine']}, re-checked by {_engine_version()}")
     status = "differs" if differences else "same"
     return base | {"status": status, "notes": notes, "differences": differences}
+
+
+def _changed(name: str, path, recorded: str, now: str, what: str = "") -> str:
+    return f"input {name} {path} changed since the decision ({what}sha256 {recorded[:12]}… → {now[:12]}…)"
 
 
 def _as_decided(family, sha256: str, scratch: Path):

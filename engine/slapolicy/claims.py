@@ -419,6 +419,16 @@ def input_record(source) -> dict | None:
     return {"path": None, "sha256": hashlib.sha256(payload).hexdigest()}
 
 
+def minutes_record(source, plan: list) -> dict:
+    """The ledger's record of the minutes: the sha256 of the bytes read (only what could hold the claim's
+    account and month: a claim never hashes a whole dataset), or of data handed in memory."""
+    from .minutes import READ_DIGEST, read_digest
+
+    if not isinstance(source, (str, Path)):
+        return input_record(source)
+    return {"path": str(Path(source).resolve()), "sha256": read_digest(source, plan), "sha256_of": READ_DIGEST}
+
+
 def file_digest(path) -> str | None:
     """sha256 of a file; of a directory of minutes, over each file's relative path and sha256, in order."""
     if path is None:
@@ -471,13 +481,16 @@ def recorded_decision(ledger, claim: Claim) -> dict | None:
     return None if recorded is None else dict(recorded, repeated=True)
 
 
-def decision_inputs(claim: Claim, family, now: dt.datetime, files: dict) -> dict:
+def decision_inputs(claim: Claim, family, now: dt.datetime, files: dict, minutes_plan: list) -> dict:
     """What the ledger keeps to decide the claim again (slapolicy audit): the claim, the directory, the engine's
-    version, the time and each input's path and sha256 (``files``: name → path or data)."""
+    version, the time and each input's path and sha256 (``files``: name → path or data; for the minutes, of
+    the bytes read by ``minutes_plan``: see :func:`minutes_record`)."""
     from . import __version__
 
+    records = {name: minutes_record(source, minutes_plan) if name == "minutes" else input_record(source)
+               for name, source in files.items()}
     return {"claim": claim.raw, "policy_dir": str(family.path.resolve()), "engine": __version__,
-            "now": now.isoformat(), "files": {name: input_record(source) for name, source in files.items()}}
+            "now": now.isoformat(), "files": records}
 
 
 def decide(policy, claim: Claim, service_month: ServiceMonth, window: ClaimWindow, month: MonthEvaluation, *,

@@ -234,7 +234,7 @@ class Engine:
             totals=totals, billing=loaded_billing.get((parsed.account, service_month.label)), manager=self.manager,
             version_reason=version_reason(policy, service_month))
         inputs = decision_inputs(parsed, family, now, {"minutes": minutes, "incidents": incidents, "notices": notices,
-                                                        "billing": billing})
+                                                        "billing": billing}, loaded_minutes.plan)
         return decide(policy, parsed, service_month, window, month, billing=loaded_billing, ledger=ledger,
                       inputs=inputs, now=now, manager=self.manager)
 

@@ -434,6 +434,13 @@ class Ledger:
         same check of its entry against the chain as :meth:`find`."""
         return self._checked_decision("decision_id", decision_id)
 
+    @_database_errors
+    def inputs(self, decision_id: str) -> dict | None:
+        """The inputs recorded with a decision (paths and digests of its files, the claim, the clock)."""
+        with self.snapshot():
+            entry = next(self._select("decision", "WHERE decision_id = ?", (decision_id,)), None)
+            return None if entry is None else entry.document("inputs_json")
+
     def _checked_decision(self, column: str, value: str) -> dict | None:
         with self.snapshot():
             entry = next(self._select("decision", f"WHERE {column} = ?", (value,)), None)

@@ -606,6 +606,7 @@ class MinuteAggregates:
     naive_timestamps: int = 0
     parts: int = 0
     within_incidents: bool = False  # every row inside the provider incidents is kept (MonthMinutes says so too)
+    plan: list = field(default_factory=list, repr=False)  # the Parts read
 
 
 def merge(summaries: list, months: list, parts: list, request: Request) -> MinuteAggregates:
@@ -726,7 +727,9 @@ def read_minutes(source, months: list, policies: list, *, accounts=None, inciden
     request = request_for(months, policies[0].timezone, policies, accounts, incidents)
     parts = plan(source, request)
     summaries = map_parts(parts, request, runner, progress)
-    return merge(summaries, months, parts, request)
+    result = merge(summaries, months, parts, request)
+    result.plan = parts
+    return result
 
 
 def map_parts(parts: list, request: Request, runner: Runner | None = None, progress=None) -> list:
@@ -742,3 +745,58 @@ def map_parts(parts: list, request: Request, runner: Runner | None = None, progr
         progress(seen[0])
 
     return runner.map(read_part, parts, [request] * len(parts), threads=True, progress=show if progress else None)
+
+
+# ---------------------------------------------------------------------------- what was read, as a digest
+
+READ_DIGEST = "the bytes read"  # how a claim's record names the digest of its minutes (docs/ledger.md)
+
+
+def read_digest(source, parts: list) -> str:
+    """sha256 of the bytes a reading of ``source`` depended on: of each Parquet file read, its footer (the
+    metadata every plan is made from) and the row groups read; of a text file, all of it; each under its
+    path relative to the source. A claim for one account so never hashes the whole dataset, and the digest
+    changes with any byte the decision could have seen."""
+    import hashlib
+
+    root = Path(source)
+    digest = hashlib.sha256(b"slapolicy minutes read digest 1\n")
+    by_file: dict = {}
+    for part in parts:
+        by_file.setdefault(part.path, []).append(part)
+    for path, file_parts in by_file.items():
+        name = Path(path).relative_to(root.resolve()).as_posix() if root.is_dir() else root.name
+        groups = sorted(g for part in file_parts for g in part.row_groups)
+        digest.update(f"{name}\t{file_parts[0].kind}\t{groups}\n".encode())
+        with open(path, "rb") as handle:
+            for start, length in _byte_ranges(path, file_parts[0].kind, groups, handle):
+                handle.seek(start)
+                while length > 0:
+                    block = handle.read(min(length, 1 << 20))
+                    if not block:
+                        break
+                    digest.update(block)
+                    length -= len(block)
+    return digest.hexdigest()
+
+
+def _byte_ranges(path: str, kind: str, groups: list, handle) -> list:
+    """(start, length) of the footer and of every column chunk of ``groups``; a text file whole."""
+    import os
+
+    size = os.fstat(handle.fileno()).st_size
+    if kind != "parquet":
+        return [(0, size)]
+    import pyarrow.parquet as pq
+
+    handle.seek(size - 8)
+    footer = int.from_bytes(handle.read(4), "little") + 8
+    metadata = pq.read_metadata(path)
+    ranges = [(size - footer, footer)]
+    for index in groups:
+        group = metadata.row_group(index)
+        for c in range(group.num_columns):
+            column = group.column(c)
+            start = column.dictionary_page_offset if column.has_dictionary_page else column.data_page_offset
+            ranges.append((start, column.total_compressed_size))
+    return ranges

@@ -48,13 +48,12 @@ class Weekdays:
 def slapolicy_business_calendar(name):
     if name == "weekdays":
         return Weekdays()
-    import holidays
-
     country, _, subdivision = name.partition("-")
-    supported = holidays.list_supported_countries()
-    if country not in supported or (subdivision and subdivision not in supported[country]):
-        return None
     with _LOCK:
         if name not in _CACHE:
-            _CACHE[name] = HolidayCalendar(name, country, subdivision or None)
+            try:
+                _CACHE[name] = HolidayCalendar(name, country, subdivision or None)
+            except NotImplementedError:  # holidays' answer for a country or subdivision it does not know
+                # (asked directly: listing every supported country imports all 250 of them, 0.15 s)
+                _CACHE[name] = None
         return _CACHE[name]
