@@ -16,20 +16,28 @@ _CACHE = {}
 
 
 class HolidayCalendar:
-    def __init__(self, name: str, country: str, subdivision: str | None):
-        import holidays
+    """A country's calendar, its holidays loaded at the first question: loading them imports every country the
+    package knows (0.1 s), which a policy check that only names the calendar should not pay."""
 
-        self.name = name
+    def __init__(self, name: str, country: str, subdivision: str | None):
+        self.name, self._country, self._subdivision = name, country, subdivision
         self._lock = threading.Lock()
-        self._holidays = holidays.country_holidays(country, subdiv=subdivision)
+        self._loaded = None
+
+    def _holidays(self):
+        if self._loaded is None:
+            import holidays
+
+            self._loaded = holidays.country_holidays(self._country, subdiv=self._subdivision)
+        return self._loaded
 
     def is_business_day(self, day: dt.date) -> bool:
         with self._lock:  # the holidays object fills in years lazily
-            return self._holidays.is_working_day(day)
+            return self._holidays().is_working_day(day)
 
     def holiday_name(self, day: dt.date) -> str | None:
         with self._lock:
-            return self._holidays.get(day)
+            return self._holidays().get(day)
 
 
 class Weekdays:
@@ -44,6 +52,24 @@ class Weekdays:
         return None
 
 
+def _known(country: str, subdivision: str) -> bool:
+    """Whether ``holidays`` has the country (from its registry of codes, no country imported) and, when one is
+    named, the subdivision (asked of the country itself)."""
+    from holidays.registry import COUNTRIES
+
+    if not any(entry[1] == country for entry in COUNTRIES.values()):
+        return False
+    if not subdivision:
+        return True
+    import holidays
+
+    try:
+        holidays.country_holidays(country, subdiv=subdivision)
+    except NotImplementedError:  # holidays' answer for a subdivision it does not know
+        return False
+    return True
+
+
 @hookimpl
 def slapolicy_business_calendar(name):
     if name == "weekdays":
@@ -51,9 +77,5 @@ def slapolicy_business_calendar(name):
     country, _, subdivision = name.partition("-")
     with _LOCK:
         if name not in _CACHE:
-            try:
-                _CACHE[name] = HolidayCalendar(name, country, subdivision or None)
-            except NotImplementedError:  # holidays' answer for a country or subdivision it does not know
-                # (asked directly: listing every supported country imports all 250 of them, 0.15 s)
-                _CACHE[name] = None
+            _CACHE[name] = HolidayCalendar(name, country, subdivision or None) if _known(country, subdivision) else None
         return _CACHE[name]
