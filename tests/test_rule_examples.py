@@ -2,7 +2,9 @@
 monthly cap, §6.1, the claim window, the materials (docs/policy-format.md, "Examples for every rule")."""
 import re
 
-from conftest import PUBLISHED
+import pytest
+
+from conftest import DRAFT, POLICIES, PUBLISHED
 from helpers import draft_variant
 
 STANDARD = 'value: "99.5%"\n    met_when: at_least'
@@ -83,3 +85,17 @@ def test_an_example_missing_what_it_needs_says_what_is_missing(cli, tmp_path):
     result = cli("test", draft)
     assert result.code == 1
     assert "FAIL §2.2 standard example 1: needs meets (has availability, met)" in result.out
+
+
+def test_loading_a_version_to_evaluate_does_not_run_its_examples(monkeypatch, tmp_path):
+    """The untested-rule warnings need every example run (and the holiday calendar loaded); evaluation needs
+    only the errors, so the engine and load_policy leave them out, and validate still gives them."""
+    import slapolicy.policy_examples as examples
+    from slapolicy import Engine, PolicyDirectory, load_policy
+
+    monkeypatch.setattr(examples, "run_rule_examples", lambda policy: pytest.fail("the examples were run"))
+    assert Engine(POLICIES).in_force("2019-03")["version"] == "2019-01-01"
+    assert str(load_policy(DRAFT).standard) == "99.95"
+    assert PolicyDirectory(POLICIES, run_examples=False).check().versions
+    with pytest.raises(pytest.fail.Exception):
+        PolicyDirectory(POLICIES)

@@ -107,7 +107,7 @@ class Engine:
             # writes a version and its lock entry, so a reload never sees half a publication.
             with family_lock(self.policy_dir, shared=True):
                 signature = directory_signature(self.policy_dir)
-                family = PolicyDirectory(self.policy_dir).check()
+                family = PolicyDirectory(self.policy_dir, run_examples=False).check()
         else:
             signature, family = (), PolicyDirectory(self.policy_dir)  # raises: no such policy directory
         for policy in family.versions:
@@ -123,7 +123,8 @@ class Engine:
             with self._lock:
                 if self._snapshot is None:
                     given = self._given
-                    self._snapshot = given if isinstance(given, PolicyDirectory) else PolicyDirectory(given)
+                    self._snapshot = given if isinstance(given, PolicyDirectory) else \
+                        PolicyDirectory(given, run_examples=False)
         return self._snapshot
 
     def reload(self) -> PolicyDirectory:

@@ -437,8 +437,9 @@ def _build(doc: YamlDocument, path: str, sha256: str) -> tuple[Policy | None, li
     return policy, problems
 
 
-def read_policy(path: str | os.PathLike) -> tuple[Policy | None, list[Diagnostic]]:
-    """Load and check one policy file: (the policy or None, every diagnostic: schema, model, lint)."""
+def read_policy(path: str | os.PathLike, run_examples: bool = True) -> tuple[Policy | None, list[Diagnostic]]:
+    """Load and check one policy file: (the policy or None, every diagnostic: schema, model, lint).
+    ``run_examples=False``: without the warnings only running every example finds (see :func:`lint_policy`)."""
     from .lint import lint_policy
 
     path = str(path_argument(path, "the policy file"))
@@ -457,7 +458,7 @@ def read_policy(path: str | os.PathLike) -> tuple[Policy | None, list[Diagnostic
     policy, problems = _build(doc, path, hashlib.sha256(raw).hexdigest())
     if policy is None:
         return None, problems
-    return policy, sorted(problems + lint_policy(policy))
+    return policy, sorted(problems + lint_policy(policy, run_examples))
 
 
 def load_policy(path: str | os.PathLike, strict: bool = True) -> Policy:
@@ -465,7 +466,7 @@ def load_policy(path: str | os.PathLike, strict: bool = True) -> Policy:
 
     ``strict=False`` accepts a version with lint errors (overlapping tiers, a misnamed file)
     as long as it could be built: enough to read or diff it, not to evaluate under it."""
-    policy, problems = read_policy(path)
+    policy, problems = read_policy(path, run_examples=False)  # its warnings are not shown
     errors = [p for p in problems if p.severity == "error"]
     if policy is None or (errors and strict):
         raise PolicyError(errors or problems)
@@ -512,7 +513,9 @@ def directory_signature(path, *files) -> tuple:
 class PolicyDirectory:
     """A family of published versions (``policies/<family>/*.yaml``) and its lock of sha256s."""
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, run_examples: bool = True):
+        """``run_examples=False`` for a directory read to evaluate under it: the warnings for rules no example
+        exercises are left out (see :func:`slapolicy.lint.lint_policy`); every error is still found."""
         self.path = path_argument(path, "policy_dir")
         if not self.path.is_dir():
             what = "a file, not a policy directory (give the directory that holds it)" if self.path.exists() \
@@ -521,7 +524,7 @@ class PolicyDirectory:
         self.versions: list[Policy] = []
         self.diagnostics: list[Diagnostic] = []
         for file in sorted(self.path.glob("*.yaml")):
-            policy, problems = read_policy(file)
+            policy, problems = read_policy(file, run_examples)
             self.diagnostics.extend(problems)
             if policy is not None:
                 self.versions.append(policy)
