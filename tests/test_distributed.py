@@ -15,6 +15,8 @@ import pytest
 
 from conftest import DRAFT, POLICIES, REPO
 
+EXAMPLES = REPO / "examples" / "ccc"
+
 pytestmark = pytest.mark.slow
 
 SGT = dt.timezone(dt.timedelta(hours=8))
@@ -133,3 +135,33 @@ def test_dask_gives_the_same_json_and_the_client_never_holds_the_rows(cluster, t
     holding = ACCOUNTS * MINUTES * 28
     for name in remote:
         assert remote[name][3] - fixed[3] < holding / 2, (name, remote[name][3], fixed[3])
+
+
+def test_workers_evaluate_the_account_months_of_evaluate_too(tmp_path, monkeypatch):
+    """With workers, evaluate sends the account-months to them as it sends the parts (a month of many accounts
+    is not evaluated by the client alone), with the same result; an engine with its own plugin manager
+    evaluates in this process, since the workers evaluate with the installed plugins."""
+    from slapolicy import Engine
+    from slapolicy.distributed import Runner
+    from slapolicy.plugins import make_manager
+
+    sent = []
+    real = Runner.map
+
+    def spy(self, fn, *iterables, **options):
+        sent.append(fn.__name__)
+        return real(self, fn, *iterables, **options)
+
+    monkeypatch.setattr(Runner, "map", spy)
+    inputs = dict(minutes=str(EXAMPLES / "minutes.csv"), month="2019-03", incidents=str(EXAMPLES / "incidents.yaml"),
+                  notices=str(EXAMPLES / "notices.yaml"), billing=str(EXAMPLES / "billing.csv"))
+    here = Engine(POLICIES).evaluate(**inputs)
+    assert sent == ["read_part"]
+    sent.clear()
+    there = Engine(POLICIES).evaluate(**inputs, workers=2)
+    assert sent == ["read_part", "evaluate_chunk"]
+    assert json.dumps(there) == json.dumps(here)
+    assert [e["account"] for e in there["evaluations"]] == ["acme", "globex", "initech"]
+    sent.clear()
+    assert json.dumps(Engine(POLICIES, manager=make_manager()).evaluate(**inputs, workers=2)) == json.dumps(here)
+    assert sent == ["read_part"]

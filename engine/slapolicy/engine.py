@@ -25,15 +25,16 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 from .calendar import service_month_in
 from .claims import (business_calendar, check_claim_time, claim_in_force, claim_window, decide, decision_inputs,
                      recorded_decision)
 from .data import account_name, read_billing, read_incidents, read_notices
-from .distributed import Runner, check_runner_arguments
+from .distributed import PolicyContent, Runner, check_runner_arguments, policy_of
 from .errors import ArgumentError, InputError, SlapolicyError
-from .evaluate import MonthMinutes, MonthTotals, evaluate_account_month, evaluate_month, version_reason
+from .evaluate import MonthMinutes, MonthTotals, evaluate_account_month, evaluate_month, month_items, version_reason
 from .files import path_argument
 from .minutes import read_minutes
 from .plugins import check_facts_supplied, get_manager
@@ -189,11 +190,20 @@ class Engine:
             policy, reason = in_force, version_reason(in_force, service_month)
         check_facts_supplied(policy, self.manager)  # before a large minutes file is read
         loaded_incidents = read_incidents(incidents, policy) if incidents else []
+        loaded_notices = read_notices(notices, policy.timezone) if notices else []
+        loaded_billing = read_billing(billing) if billing else None
         with Runner(workers, dask) as runner:
             loaded_minutes = read_minutes(minutes, [service_month], [policy], accounts=accounts,
                                           incidents=loaded_incidents, runner=runner)
-        loaded_notices = read_notices(notices, policy.timezone) if notices else []
-        loaded_billing = read_billing(billing) if billing else None
+            if runner.remote and self._manager is None:
+                # The account-months go to the workers too (they evaluate with the installed plugins, so an
+                # engine made with its own plugin manager evaluates here): a month of many accounts is not
+                # evaluated by one process. The order of the chunks is the order of the results.
+                spec = MonthSpec(PolicyContent.of(policy), service_month, tuple(loaded_incidents),
+                                 tuple(loaded_notices), reason)
+                chunks = chunks_of(month_items(service_month, loaded_minutes, loaded_billing, accounts))
+                evaluations = [r for part in runner.map(evaluate_chunk, [spec] * len(chunks), chunks) for r in part]
+                return {"evaluations": evaluations}
         evaluations = evaluate_month(policy, service_month, loaded_minutes, incidents=loaded_incidents,
                                      notices=loaded_notices, billing=loaded_billing, accounts=accounts, reason=reason,
                                      manager=self.manager)
@@ -267,3 +277,24 @@ class Engine:
             chunks = chunks_of(work_items(scan, months, loaded_billing))
             rows = [row for part in runner.map(replay_chunk, [spec] * len(chunks), chunks) for row in part]
         return replay_report(amended, spec_under, months, scan, rows)
+
+
+@dataclass(frozen=True)
+class MonthSpec:
+    """What a worker needs to evaluate account-months of one Service Month (small and picklable): the version
+    as content, the month, the windows and the reason the version applies."""
+
+    policy: PolicyContent
+    service_month: object  # ServiceMonth
+    incidents: tuple
+    notices: tuple
+    reason: str
+
+
+def evaluate_chunk(spec: MonthSpec, items: list) -> list[dict]:
+    """The pure per-chunk function of ``evaluate`` on workers: :func:`slapolicy.evaluate.month_items` → results."""
+    policy = policy_of(spec.policy)
+    return [evaluate_account_month(policy, spec.service_month, account, rows, incidents=spec.incidents,
+                                   notices=spec.notices, totals=totals, billing=bill, version_reason=spec.reason,
+                                   naive_timestamps=naive).result
+            for account, rows, totals, bill, naive in items]

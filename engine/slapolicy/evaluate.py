@@ -744,6 +744,15 @@ def evaluate_month(policy, service_month: ServiceMonth, minutes=None, *, inciden
     ``minutes``: the month's minutes as :func:`slapolicy.minutes.read_minutes` reduces them (counts and
     candidate rows per account), or None.
     """
+    return [evaluate_account_month(policy, service_month, account, rows, incidents=incidents, notices=notices,
+                                   totals=totals, billing=bill, manager=manager, version_reason=reason,
+                                   naive_timestamps=naive).result
+            for account, rows, totals, bill, naive in month_items(service_month, minutes, billing, accounts)]
+
+
+def month_items(service_month: ServiceMonth, minutes=None, billing=None, accounts=None) -> list[tuple]:
+    """(account, candidate rows, totals, bill, naive timestamps) of every account to evaluate, in account order:
+    each account of the minutes or of the month's billing (or ``accounts``, which must be one of those)."""
     names = set(minutes.accounts if minutes is not None else [])
     names |= {account for (account, month) in (billing or {}) if month == service_month.label}
     if accounts is not None:
@@ -752,12 +761,10 @@ def evaluate_month(policy, service_month: ServiceMonth, minutes=None, *, inciden
             raise InputError(f"account(s) {', '.join(unknown)} have no minutes or billing for {service_month.label}")
         names = set(accounts)
     cells = minutes.cells if minutes is not None else {}
-    results = []
+    items = []
     for account in sorted(names):
         cell = cells.get((account, service_month.label))
         rows, totals = (cell.rows, cell.totals) if cell else (MonthMinutes.empty(), MonthTotals(0, 0, 0, 0, 0))
-        results.append(evaluate_account_month(
-            policy, service_month, account, rows, incidents=incidents, notices=notices, totals=totals,
-            billing=(billing or {}).get((account, service_month.label)), manager=manager, version_reason=reason,
-            naive_timestamps=minutes.naive_timestamps if cell is not None else 0).result)
-    return results
+        items.append((account, rows, totals, (billing or {}).get((account, service_month.label)),
+                      minutes.naive_timestamps if cell is not None else 0))
+    return items
