@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 from .claims import file_digest
+from .storage import is_url
 from .engine import Engine
 from .errors import SlapolicyError
 from .ledger import Ledger
@@ -85,8 +86,8 @@ def _recheck(record: dict, replica: Ledger, policy_dir, scratch: Path) -> dict:
             notes.append(f"input {name} was handed in memory, not as a file: it cannot be read again")
             files[name] = None
             continue
-        path = Path(entry["path"])
-        if not path.exists():
+        path = entry["path"] if is_url(entry["path"]) else Path(entry["path"])
+        if not is_url(path) and not path.exists():
             notes.append(f"input {name} {path} no longer exists")
             files[name] = None
             continue

@@ -18,6 +18,7 @@ import numpy as np
 
 from .calendar import FIRST_YEAR, LAST_YEAR, ServiceMonth, minute_bounds, service_month_in
 from .evaluate import MonthEvaluation, consecutive_runs
+from .storage import is_url
 from .data import account_name, parse_timestamp, read_document
 from .errors import ArgumentError, InputError, SlapolicyError
 from .files import load_json
@@ -404,6 +405,8 @@ def input_record(source) -> dict | None:
     """What the ledger keeps of an input: its path and sha256, or for data handed in memory only a digest."""
     if source is None:
         return None
+    if is_url(source):  # minutes named by URL: the listing's digest (see storage.listing_digest)
+        return {"path": source, "sha256": file_digest(source)}
     if isinstance(source, (str, Path)):
         return {"path": str(Path(source).resolve()), "sha256": file_digest(source)}
     import pyarrow as pa
@@ -433,6 +436,10 @@ def file_digest(path) -> str | None:
     """sha256 of a file; of a directory of minutes, over each file's relative path and sha256, in order."""
     if path is None:
         return None
+    if is_url(path):
+        from .storage import listing_digest
+
+        return listing_digest(path)
     if Path(path).is_dir():
         files = sorted(p for p in Path(path).rglob("*") if p.is_file())
         listing = "".join(f"{p.relative_to(path).as_posix()}\t{file_digest(p)}\n" for p in files)

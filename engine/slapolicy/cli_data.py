@@ -193,7 +193,7 @@ def add_commands(command) -> None:
                 "Inputs: CSV, JSON Lines or Parquet (minutes, billing); YAML or JSON lists (incidents, notices).\n"
                 "Timestamps without an offset are read in the policy's timezone.")
     p.add_argument("policy_dir", metavar="POLICY_DIR")
-    p.add_argument("--minutes", required=True, metavar="PATH", help="a file (CSV, JSON Lines, Parquet) or a directory of Parquet files (hive month=/account= keys prune it): account, minute, requests, failures[, illegal_number_failures, peak_qps]")
+    p.add_argument("--minutes", required=True, metavar="PATH", help="a file (CSV, JSON Lines, Parquet) or a directory of Parquet files (hive month=/account= keys prune it), by path or URL (s3://, gs://, file://): account, minute, requests, failures[, illegal_number_failures, peak_qps]")
     p.add_argument("--month", required=True, metavar="YYYY-MM", help="the Service Month")
     p.add_argument("--incidents", metavar="FILE", help="list of {id, start, end, cause, account?, description?}")
     p.add_argument("--notices", metavar="FILE", help="list of {id, kind, published_at, start, end, account?}")

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import storage
 from .distributed import Runner
 from .errors import SlapolicyError
 from .files import regular_file_size
@@ -66,7 +67,7 @@ class Request:
 class Part:
     """One unit of work: a Parquet file's row groups, or a whole text file (read in batches)."""
 
-    path: str  # absolute: a worker's working directory may differ
+    path: str  # absolute, or the file's URL: a worker's working directory (or machine) may differ
     kind: str  # "parquet", "csv", "jsonl" or "memory"
     name: str = ""  # as the user gave it, for messages
     row_groups: tuple = ()  # Parquet: the row groups to read
@@ -129,6 +130,8 @@ def plan(source, request: Request) -> list[Part]:
     if not isinstance(source, (str, Path)):
         table, _ = in_memory_table(source, MINUTE_COLUMNS, OPTIONAL_MINUTE_COLUMNS)
         return [Part(IN_MEMORY, "memory", name=IN_MEMORY, rows=table.num_rows, table=table)]
+    if storage.is_url(source):
+        return _plan_url(source, request)
     path = Path(source)
     if path.is_dir():
         return _plan_directory(path, request)
@@ -138,6 +141,34 @@ def plan(source, request: Request) -> list[Part]:
     if kind == "parquet":
         return _plan_parquet(str(path), request, str(path))
     return [Part(str(path.resolve()), kind, name=str(path), rows=-1)]
+
+
+def _plan_url(url: str, request: Request) -> list[Part]:
+    """The parts of minutes named by a URL: planned from the store's listing and Parquet footers; each part
+    carries its file's URL, which the process that reads it opens itself."""
+    import pyarrow.fs as pafs
+
+    store = storage.Store.of(url)
+    info = store.info()
+    if info.type == pafs.FileType.Directory:
+        return _plan_directory(Path(store.root), request, store)
+    try:
+        kind = _format(Path(store.root))
+    except InputError as exc:  # named by the URL, not by the path inside its filesystem
+        raise InputError(f"{url}: {str(exc)[len(str(Path(store.root))) + 2:]}") from None
+    _check_size(url, info.size)
+    if kind == "parquet":
+        return _plan_parquet(store.root, request, url, store=store)
+    return [Part(url, kind, name=url, rows=-1)]
+
+
+def _check_size(shown: str, size) -> None:
+    from .data import max_input_bytes
+
+    limit = max_input_bytes()
+    if size is not None and size > limit:
+        raise InputError(f"{shown}: {size} bytes is above the input size limit of {limit} bytes "
+                         "(SLAPOLICY_MAX_INPUT_BYTES raises it)")
 
 
 def _directory_keys(path: Path, root: Path) -> dict:
@@ -152,22 +183,27 @@ def _directory_keys(path: Path, root: Path) -> dict:
     return keys
 
 
-def _plan_directory(root: Path, request: Request) -> list[Part]:
+def _plan_directory(root: Path, request: Request, store=None) -> list[Part]:
+    """A directory of Parquet files, hive-partitioned or not; ``store``: the URL it was named by, if any."""
     import pyarrow as pa
     import pyarrow.dataset as ds
 
+    shown = (lambda name: store.url_of(name)) if store is not None else str
     try:  # pyarrow.dataset lists the files, leaving out hidden ones and _SUCCESS markers; given a schema, it
         # opens none of them (files outside the request are never opened)
-        files = sorted(ds.dataset(str(root), format="parquet", schema=pa.schema([])).files)
+        files = sorted(ds.dataset(str(root), format="parquet", schema=pa.schema([]),
+                                  filesystem=None if store is None else store.fs).files)
     except (OSError, ValueError) as exc:
+        if store is not None:
+            raise storage.failure(store.url, exc) from None
         raise InputError(f"{root}: cannot list the Parquet files of the directory: {exc}") from None
     others = [f for f in files if f.lower().endswith((".csv", ".jsonl", ".json"))]
     if others:  # minutes beside the Parquet files that would silently not be read (or be read twice, if copies)
-        raise InputError(f"{others[0]}: a directory of minutes is read as Parquet files only; this file would not "
+        raise InputError(f"{shown(others[0])}: a directory of minutes is read as Parquet files only; this file would not "
                          "be read: move it out of the directory, or give it as --minutes on its own")
     files = [f for f in files if f.lower().endswith((".parquet", ".pq"))]
     if not files:
-        raise InputError(f"{root}: no Parquet files (*.parquet) in the directory")
+        raise InputError(f"{shown(str(root))}: no Parquet files (*.parquet) in the directory")
     parts = []
     for name in files:
         keys = _directory_keys(Path(name), root)
@@ -176,11 +212,14 @@ def _plan_directory(root: Path, request: Request) -> list[Part]:
             continue  # an account= directory of another account: never opened
         month = keys.get("month")
         if month is not None:
-            start, end = _month_span(month, request.timezone, name)
+            start, end = _month_span(month, request.timezone, shown(name))
             if end <= request.span[0] or start >= request.span[1]:
                 continue  # a month= directory outside the months asked about
-        check_input_size(name)
-        parts.extend(_plan_parquet(name, request, name, account, month))
+        if store is None:
+            check_input_size(name)
+        else:
+            _check_size(shown(name), store.info(name).size)
+        parts.extend(_plan_parquet(name, request, shown(name), account, month, store))
     return parts
 
 
@@ -196,14 +235,23 @@ def _month_span(label: str, timezone: str, where: str) -> tuple[int, int]:
 
 
 def _plan_parquet(path: str, request: Request, shown: str, account: str | None = None,
-                  month: str | None = None) -> list[Part]:
+                  month: str | None = None, store=None) -> list[Part]:
+    """The parts of one Parquet file (``path`` inside ``store``'s filesystem when the minutes are a URL)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
-        metadata = pq.read_metadata(path)
+        if store is None:
+            metadata = pq.read_metadata(path)
+        else:
+            with store.fs.open_input_file(path) as footer:
+                metadata = pq.read_metadata(footer)
         schema = metadata.schema.to_arrow_schema()
+    except FileNotFoundError as exc:
+        raise storage.failure(shown, exc) from None
     except (pa.ArrowException, OSError) as exc:
+        if store is not None and not isinstance(exc, pa.ArrowException):
+            raise storage.failure(shown, exc) from None
         raise InputError(f"{shown}: cannot be read as PARQUET: {str(exc).splitlines()[0]}") from None
     names = column_names(schema, shown)
     check_minute_types(schema, shown)  # before any row group is read (a struct's columns have other names)
@@ -229,7 +277,7 @@ def _plan_parquet(path: str, request: Request, shown: str, account: str | None =
     for k in range(len(chosen)):  # consecutive row groups of about PART_ROWS rows make one part
         rows += sizes[k]
         if rows >= PART_ROWS or k == len(chosen) - 1:
-            parts.append(Part(str(Path(path).resolve()), "parquet", shown, tuple(chosen[start:k + 1]),
+            parts.append(Part(str(Path(path).resolve()) if store is None else shown, "parquet", shown, tuple(chosen[start:k + 1]),
                               tuple(bases[start:k + 1]), tuple(proven[start:k + 1]), account, month, rows))
             start, rows = k + 1, 0
     return parts
@@ -295,7 +343,9 @@ def _batches(part: Part):
             import pyarrow.parquet as pq
 
             dictionary = [] if part.account is not None else ["account"]  # account= directories may omit it
-            source = pq.ParquetFile(part.path, read_dictionary=dictionary, pre_buffer=False)
+            remote = storage.is_url(part.path)  # a worker opens the URL itself; far reads are fetched together
+            source = pq.ParquetFile(storage.open_input(part.path, random_access=True) if remote else part.path,
+                                    read_dictionary=dictionary, pre_buffer=remote)
             try:
                 names = [n for n in wanted if n in source.schema_arrow.names]
                 for groups, base, proven in _group_runs(part, source.metadata):
@@ -314,7 +364,8 @@ def _batches(part: Part):
             import pyarrow.csv as pacsv
 
             types = {name: pa.string() for name in wanted}
-            reader = pacsv.open_csv(part.path, read_options=pacsv.ReadOptions(block_size=64 << 20),
+            source = storage.open_input(part.path) if storage.is_url(part.path) else part.path
+            reader = pacsv.open_csv(source, read_options=pacsv.ReadOptions(block_size=64 << 20),
                                     convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True,
                                                                          quoted_strings_can_be_null=False))
             names = column_names(reader.schema, part.name)
@@ -329,12 +380,17 @@ def _batches(part: Part):
         else:  # JSON Lines: a block of lines at a time, each row with its line (see json_lines)
             from . import json_lines
 
-            with open(part.path, "rb") as stream:
+            with _open_stream(part.path) as stream:
                 for table, line_offset, base in json_lines.batches(stream, part.name, MINUTE_COLUMNS,
                                                                    OPTIONAL_MINUTE_COLUMNS, BATCH_ROWS):
                     yield table, line_offset, base, None
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{part.name}: cannot be read as {part.kind.upper()}: {str(exc).splitlines()[0]}") from None
+
+
+def _open_stream(path: str):
+    """A text part's bytes, read front to back: a local file, or the URL a part carries."""
+    return storage.open_input(path) if storage.is_url(path) else open(path, "rb")
 
 
 def _group_runs(part: Part, metadata):

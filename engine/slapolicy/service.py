@@ -42,6 +42,7 @@ from .engine import Engine
 from .errors import ArgumentError, InputError, NoVersionInForce, PolicyError, SlapolicyError, UsageError
 from .files import LONE_SURROGATE, DuplicateKey, NotJSONNumber, no_constant, unique_object, valid_unicode
 from .service_openapi import REQUEST_SCHEMAS, document
+from .storage import is_url
 
 MAX_BODY_BYTES = 1 << 20  # 1 MiB: a claim, a month request, or a few thousand inline minutes
 PROBLEM = "application/problem+json"
@@ -377,7 +378,7 @@ def serve(policy_dir: str, *, host: str = "127.0.0.1", port: int = 8000, ledger:
 
     for flag, path in (("--minutes", sources.minutes), ("--incidents", sources.incidents),
                        ("--notices", sources.notices), ("--billing", sources.billing)):
-        if path is not None and not Path(path).exists():
+        if path is not None and not is_url(path) and not Path(path).exists():  # a URL is read at each request
             raise SlapolicyError(f"{flag} {path}: no such file or directory")
     engine = Engine(policy_dir, ledger=ledger)
     app = create_app(engine, sources, max_body)

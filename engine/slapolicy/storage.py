@@ -1,0 +1,157 @@
+"""Minutes named by a URL: the filesystem that reads them, in the planning process and on every worker.
+
+``--minutes`` (and ``minutes=``) takes a local path or a URL: ``s3://bucket/prefix/``,
+``gs://bucket/prefix/``, ``hdfs://namenode:8020/path``, ``file:///abs/path/``. pyarrow's own filesystems
+read ``file``, ``s3``, ``gs``/``gcs``, ``hdfs`` and ``viewfs``, with their options in the URL's query
+(``s3://bucket/prefix/?region=eu-west-1&endpoint_override=host:9000&scheme=http``) and credentials from the
+environment, as the cloud SDKs read them. Any other scheme goes through fsspec, when fsspec and the library
+for that scheme are installed. A part of the minutes carries its file's URL, never a local path: each worker
+opens it itself, so the workers need the credentials, not the client's files.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from urllib.parse import quote
+
+from .errors import InputError
+
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+://")  # two letters at least: C:\ is a Windows path, not a URL
+_DENIED = ("access denied", "access_denied", "accessdenied", "forbidden", "permission denied", "invalidaccesskeyid",
+           "signaturedoesnotmatch", "expiredtoken", "unauthorized", "credentials")
+_MISSING = ("nosuchbucket", "no_such_bucket", "nosuchkey", "no such file", "not found", "does not exist")
+
+
+def is_url(source) -> bool:
+    """Whether ``source`` names minutes by a URL (``scheme://...``) rather than a local path."""
+    return isinstance(source, str) and bool(_URL.match(source))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def failure(url: str, exc: BaseException) -> InputError:
+    """An error of a filesystem as one line that says which kind it is: permission, missing, or other."""
+    text = _first_line(exc)
+    low = text.lower()
+    if isinstance(exc, PermissionError) or any(word in low for word in _DENIED):
+        return InputError(f"{url}: permission denied ({text}); check the credentials this process and the "
+                          "workers read (for S3: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE)")
+    if isinstance(exc, FileNotFoundError) or any(word in low for word in _MISSING):
+        return InputError(f"{url}: no such file, directory or object ({text})")
+    return InputError(f"{url}: cannot be read: {text}")
+
+
+@lru_cache(maxsize=256)
+def filesystem(url: str):
+    """(pyarrow filesystem, path inside it) of a URL, made once per process and URL."""
+    import pyarrow as pa
+    import pyarrow.fs as pafs
+
+    scheme = url.split("://", 1)[0].lower()
+    try:
+        return pafs.FileSystem.from_uri(url)
+    except pa.ArrowNotImplementedError as exc:  # a pyarrow built without that filesystem
+        raise InputError(f"{url}: this pyarrow cannot read {scheme}:// URLs ({_first_line(exc)}); "
+                         "pip install pyarrow from PyPI, whose wheels read s3://, gs:// and hdfs://") from None
+    except ImportError:  # pyarrow handed the scheme to fsspec, which lacks its library: said below
+        pass
+    except (OSError, ValueError) as exc:
+        text = str(exc).lower()
+        if "unrecognized filesystem type" not in text and "protocol not known" not in text:
+            if isinstance(exc, pa.ArrowInvalid):
+                raise InputError(f"{url}: not a URL pyarrow can read: {_first_line(exc)}") from None
+            raise failure(url, exc) from None
+    return _through_fsspec(url, scheme)
+
+
+def _through_fsspec(url: str, scheme: str):
+    import pyarrow.fs as pafs
+
+    try:
+        import fsspec
+    except ImportError:
+        raise InputError(f"{url}: {scheme}:// URLs are read through fsspec: pip install fsspec "
+                         f"(and its library for {scheme}://)") from None
+    try:
+        fs, path = fsspec.core.url_to_fs(url)
+    except ValueError as exc:
+        if "protocol not known" in str(exc).lower():
+            raise InputError(f"{url}: unknown URL scheme {scheme}:// (pyarrow reads file, s3, gs, hdfs; fsspec "
+                             "reads the schemes its installed libraries register)") from None
+        raise InputError(f"{url}: {_first_line(exc)}") from None
+    except ImportError as exc:
+        from fsspec.registry import known_implementations
+
+        hint = known_implementations.get(scheme, {}).get("err", "") or str(exc)
+        library = re.search(r"install (?:the )?['\"`]?([A-Za-z0-9_.\-\[\]]+)", hint, re.IGNORECASE)
+        needed = f"pip install {library.group(1)}" if library else hint
+        raise InputError(f"{url}: reading {scheme}:// URLs needs a library that is not installed: {needed}") from None
+    except OSError as exc:
+        raise failure(url, exc) from None
+    return pafs.PyFileSystem(pafs.FSSpecHandler(fs)), path
+
+
+@dataclass(frozen=True)
+class Store:
+    """A URL given as the minutes, with the filesystem and path it names."""
+
+    url: str
+    fs: object
+    root: str  # the path inside the filesystem
+
+    @classmethod
+    def of(cls, url: str) -> "Store":
+        fs, path = filesystem(url)
+        return cls(url, fs, path.rstrip("/") or path)
+
+    def info(self, path: str | None = None):
+        """The FileInfo of the root (or of ``path``); a missing one is refused."""
+        import pyarrow.fs as pafs
+
+        try:
+            found = self.fs.get_file_info(self.root if path is None else path)
+        except (OSError, ValueError) as exc:
+            raise failure(self.url if path is None else self.url_of(path), exc) from None
+        if found.type == pafs.FileType.NotFound:
+            raise InputError(f"{self.url if path is None else self.url_of(path)}: no such file, directory or object")
+        return found
+
+    def url_of(self, path: str) -> str:
+        """The URL of a path under the root: the root's URL (its options kept) with the rest of the path added."""
+        rest = path[len(self.root):].strip("/") if path.startswith(self.root) else path.strip("/")
+        if not rest:
+            return self.url
+        base, mark, query = self.url.partition("?")
+        return f"{base.rstrip('/')}/{quote(rest, safe='/=:@+,')}{mark}{query}"
+
+
+def open_input(url: str, random_access: bool = False):
+    """A part's file, opened by its URL (on whichever process reads it)."""
+    fs, path = filesystem(url)
+    try:
+        return fs.open_input_file(path) if random_access else fs.open_input_stream(path)
+    except (OSError, ValueError) as exc:
+        raise failure(url, exc) from None
+
+
+def listing_digest(url: str) -> str:
+    """sha256 over the files under a URL: each one's path, size and modification time (what the ledger keeps
+    of minutes named by URL: reading a whole object store to hash its bytes is what the parts avoid)."""
+    import hashlib
+
+    import pyarrow.fs as pafs
+
+    store = Store.of(url)
+    root = store.info()
+    try:
+        files = [root] if root.type == pafs.FileType.File else sorted(
+            (f for f in store.fs.get_file_info(pafs.FileSelector(store.root, recursive=True))
+             if f.type == pafs.FileType.File), key=lambda f: f.path)
+    except (OSError, ValueError) as exc:
+        raise failure(url, exc) from None
+    listing = "".join(f"{f.path[len(store.root):].lstrip('/')}\t{f.size}\t{f.mtime_ns}\n" for f in files)
+    return hashlib.sha256(listing.encode()).hexdigest()
