@@ -131,9 +131,7 @@ def test_a_bad_row_of_a_url_names_the_url_and_its_line(cli, tmp_path):
     assert f"{minutes_file.as_uri()}: row 2 (line 3), column 'failures': 7 failures exceed 5 requests" in result.err
 
 
-def test_a_claim_on_a_url_records_the_url_and_the_listing(cli, tmp_path):
-    from slapolicy.storage import listing_digest
-
+def test_a_claim_on_a_url_records_the_url_and_the_bytes_read(cli, tmp_path):
     dataset = hive(tmp_path / "hive", ["2019-03"])
     claim = tmp_path / "claim.json"
     claim.write_text(json.dumps({"account": "acme", "service_month": "2019-03", "filed_at": "2019-04-10T10:00+08:00",
@@ -148,5 +146,9 @@ def test_a_claim_on_a_url_records_the_url_and_the_listing(cli, tmp_path):
     assert [{k: d.get(k) for k in same} for d in decisions][0] == [{k: d.get(k) for k in same} for d in decisions][1]
     from slapolicy.ledger import Ledger
 
-    (record,) = Ledger(tmp_path / "b.sqlite").decisions()
-    assert record["inputs"]["files"]["minutes"] == {"path": dataset.as_uri(), "sha256": listing_digest(dataset.as_uri())}
+    (by_path,), (by_url,) = (Ledger(tmp_path / name).decisions() for name in ("a.sqlite", "b.sqlite"))
+    assert by_url["inputs"]["files"]["minutes"]["path"] == dataset.as_uri()
+    # the same bytes read (acme's file only), under the same relative name: the same digest
+    assert by_url["inputs"]["files"]["minutes"]["sha256"] == by_path["inputs"]["files"]["minutes"]["sha256"]
+    audit = cli("audit", tmp_path / "b.sqlite")
+    assert audit.code == 0, audit.err

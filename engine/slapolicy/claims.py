@@ -429,7 +429,8 @@ def minutes_record(source, plan: list) -> dict:
 
     if not isinstance(source, (str, Path)):
         return input_record(source)
-    return {"path": str(Path(source).resolve()), "sha256": read_digest(source, plan), "sha256_of": READ_DIGEST}
+    path = source if is_url(source) else str(Path(source).resolve())
+    return {"path": path, "sha256": read_digest(source, plan), "sha256_of": READ_DIGEST}
 
 
 def file_digest(path) -> str | None:

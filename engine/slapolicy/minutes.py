@@ -815,16 +815,21 @@ def read_digest(source, parts: list) -> str:
     changes with any byte the decision could have seen."""
     import hashlib
 
-    root = Path(source)
+    remote = storage.is_url(source)
+    root = Path(source) if not remote else None
     digest = hashlib.sha256(b"slapolicy minutes read digest 1\n")
     by_file: dict = {}
     for part in parts:
         by_file.setdefault(part.path, []).append(part)
     for path, file_parts in by_file.items():
-        name = Path(path).relative_to(root.resolve()).as_posix() if root.is_dir() else root.name
+        if remote:  # a part's URL is the source's URL with the file's path added (storage.Store.url_of)
+            name = path.partition("?")[0][len(source.partition("?")[0].rstrip("/")):].lstrip("/") or \
+                source.partition("?")[0].rstrip("/").rsplit("/", 1)[-1]
+        else:
+            name = Path(path).relative_to(root.resolve()).as_posix() if root.is_dir() else root.name
         groups = sorted(g for part in file_parts for g in part.row_groups)
         digest.update(f"{name}\t{file_parts[0].kind}\t{groups}\n".encode())
-        with open(path, "rb") as handle:
+        with (storage.open_input(path, random_access=True) if remote else open(path, "rb")) as handle:
             for start, length in _byte_ranges(path, file_parts[0].kind, groups, handle):
                 handle.seek(start)
                 while length > 0:
@@ -840,14 +845,15 @@ def _byte_ranges(path: str, kind: str, groups: list, handle) -> list:
     """(start, length) of the footer and of every column chunk of ``groups``; a text file whole."""
     import os
 
-    size = os.fstat(handle.fileno()).st_size
+    remote = storage.is_url(path)  # a pyarrow file opened by its URL
+    size = handle.size() if remote else os.fstat(handle.fileno()).st_size
     if kind != "parquet":
         return [(0, size)]
     import pyarrow.parquet as pq
 
     handle.seek(size - 8)
     footer = int.from_bytes(handle.read(4), "little") + 8
-    metadata = pq.read_metadata(path)
+    metadata = pq.read_metadata(handle if remote else path)
     ranges = [(size - footer, footer)]
     for index in groups:
         group = metadata.row_group(index)
