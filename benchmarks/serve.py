@@ -3,7 +3,7 @@
 Each client keeps one HTTP/1.1 connection to the server on loopback and sends, in turn:
 evaluate, versions, evaluate, a new claim, and a read of the decision it just got. When
 half of all requests have been answered, a version is published into the served policy
-directory (`slapolicy.publish.publish`). Figures: requests/s, p50 and p99 latency per kind.
+directory (`slapolicy.policy.publish.publish`). Figures: requests/s, p50 and p99 latency per kind.
 
 The baseline, measured in the same run, is the same mix of engine calls made in-process by
 16 threads on one `Engine` (no HTTP, no JSON): the ratio is what the HTTP service costs.
@@ -179,7 +179,7 @@ def in_process_baseline(family: Path, data: dict, ledger: Path, clients: int = 1
 def main() -> int:
     from serving import serving
 
-    from slapolicy.publish import publish
+    from slapolicy.policy.publish import publish
 
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)

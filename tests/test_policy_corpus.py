@@ -100,7 +100,7 @@ def test_invalid_utf8_names_line_and_column(cli, tmp_path):
 
 
 def test_yaml_1_1_surprises_stay_strings():
-    from slapolicy.yamlsource import load_yaml
+    from slapolicy.policy.load import load_yaml
 
     doc, problems = load_yaml("a: NO\nb: 2024-05-01\nc: 99.95\nd: 0o17\ne: true\nf: 12\n", "x.yaml")
     assert problems == []

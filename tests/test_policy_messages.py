@@ -100,7 +100,7 @@ def test_positions_count_from_1_in_policies_incidents_and_claims(cli, tmp_path):
 
 
 def test_every_pattern_of_the_schema_is_explained_in_words():
-    from slapolicy.policy import _EXPECTED, _EXPECTED_BY_PATTERN, schema
+    from slapolicy.policy.model import _EXPECTED, _EXPECTED_BY_PATTERN, schema
 
     def patterns(node):
         if isinstance(node, dict):

@@ -82,7 +82,7 @@ def test_publish_writes_the_version_as_published_and_locks_it(cli, family):
 
 
 def test_publish_is_a_plain_function_returning_what_it_wrote(family):
-    from slapolicy.publish import publish
+    from slapolicy.policy.publish import publish
 
     draft = amendment(family, effective="2020-02-01")
     published = publish(family, draft)
@@ -137,7 +137,7 @@ def test_publish_twice_is_refused_the_second_time(cli, family):
 
 def test_publish_from_many_threads_publishes_once_and_keeps_the_lock_whole(family):
     from slapolicy.errors import PolicyError
-    from slapolicy.publish import publish
+    from slapolicy.policy.publish import publish
 
     draft = amendment(family)
     outcomes = []

@@ -5,7 +5,7 @@ from conftest import DRAFT, POLICIES
 from helpers import standard_amendment
 
 from slapolicy import Engine
-from slapolicy.publish import publish
+from slapolicy.policy.publish import publish
 from slapolicy.replay import replay
 
 EXAMPLES = POLICIES.parent.parent / "examples" / "ccc"

@@ -1,11 +1,11 @@
-"""The replay report for analysts (engine/slapolicy/report_html.py): the change by clause, the largest
+"""The replay report for analysts (engine/slapolicy/reports/html.py): the change by clause, the largest
 accounts first, a table that sorts and filters in the page, strips only where they help."""
 import re
 
 from conftest import POLICIES
 from helpers import draft_variant, minute_rows, write_csv
 from slapolicy.replay import replay
-from slapolicy.report_html import by_account, by_clause, render_html
+from slapolicy.reports.html import by_account, by_clause, render_html
 
 STANDARD = 'value: "99.5%"\n    met_when: at_least'
 

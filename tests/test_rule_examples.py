@@ -90,7 +90,7 @@ def test_an_example_missing_what_it_needs_says_what_is_missing(cli, tmp_path):
 def test_loading_a_version_to_evaluate_does_not_run_its_examples(monkeypatch, tmp_path):
     """The untested-rule warnings need every example run (and the holiday calendar loaded); evaluation needs
     only the errors, so the engine and load_policy leave them out, and validate still gives them."""
-    import slapolicy.policy_examples as examples
+    import slapolicy.policy.examples as examples
     from slapolicy import Engine, PolicyDirectory, load_policy
 
     monkeypatch.setattr(examples, "run_rule_examples", lambda policy: pytest.fail("the examples were run"))

@@ -1,12 +1,12 @@
-"""durable-rules and the pure-Python matcher must always agree (engine/slapolicy/rules.py says why)."""
+"""durable-rules and the pure-Python matcher must always agree (engine/slapolicy/rules/durable.py says why)."""
 import uuid
 from decimal import Decimal
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from slapolicy.conditions import All, Any_, Compare, Not, matches
-from slapolicy.rules import canonical_number, ruleset_for
+from slapolicy.rules.conditions import All, Any_, Compare, Not, matches
+from slapolicy.rules.durable import canonical_number, ruleset_for
 
 STRINGS = ("none", "maintenance", "major_event")
 NUMBERS = [Decimal(x) for x in ("0", "4.99", "5", "5.0", "7.25", "12")]

@@ -324,7 +324,7 @@ def test_the_openapi_document_is_valid_and_describes_every_route(server):
 # ---------------------------------------------------------------------------- reload
 
 def test_a_published_version_is_served_at_the_next_request_without_restart(bare):
-    from slapolicy.publish import publish
+    from slapolicy.policy.publish import publish
 
     published = publish(bare.family, standard_amendment(bare.family))
     status, _, body = bare.call("GET", "/v1/versions")

@@ -27,7 +27,7 @@ def cli_evaluations(family, data) -> dict:
 @pytest.mark.load
 def test_sixteen_clients_with_a_publication_in_the_middle(tmp_path):
     from slapolicy.ledger import Ledger
-    from slapolicy.publish import publish
+    from slapolicy.policy.publish import publish
 
     data = bench.write_data(tmp_path)
     family = bench.family_copy(tmp_path)

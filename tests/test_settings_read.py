@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-SCHEMA = json.loads((REPO / "engine/slapolicy/schema/policy.schema.json").read_text())
+SCHEMA = json.loads((REPO / "engine/slapolicy/policy/schema/policy.schema.json").read_text())
 SECTIONS = ("timezone", "service_month", "availability", "exclusions", "compensation", "claims")
 NOT_SETTINGS = {"ref", "text", "description", "reading", "value", "title"}  # words and marks, not choices
 
@@ -41,7 +41,7 @@ def settings():
 
 
 def engine_source() -> str:
-    files = list((REPO / "engine/slapolicy").glob("*.py")) + list((REPO / "plugins").rglob("*.py"))
+    files = list((REPO / "engine/slapolicy").rglob("*.py")) + list((REPO / "plugins").rglob("*.py"))
     return "\n".join(f.read_text() for f in files)
 
 

@@ -140,7 +140,7 @@ def _as_decided(family, sha256: str, scratch: Path):
     import json
     import shutil
 
-    from .policy import LOCK_FILE, PolicyDirectory
+    from .policy.model import LOCK_FILE, PolicyDirectory
 
     try:
         directory = PolicyDirectory(family)

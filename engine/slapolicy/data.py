@@ -673,7 +673,7 @@ def read_list(path: str | Path, kind: str) -> list:
         try:
             data = yaml.load(text, Loader=_StringDatesLoader)
         except yaml.YAMLError as exc:
-            from .yamlsource import _syntax_diagnostic
+            from .policy.load import _syntax_diagnostic
 
             found = _syntax_diagnostic(str(path), exc, text)
             raise InputError(f"{path}:{found.line}:{found.col}: {found.message}") from None

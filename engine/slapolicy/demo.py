@@ -21,7 +21,7 @@ def section(title: str) -> None:
 
 
 def run_demo() -> int:
-    from .cli import main
+    from .cli.command import main
 
     policies = shipped("policies/ccc")
     data = shipped("examples/ccc")

@@ -12,7 +12,7 @@ A service makes one Engine from a policy directory and shares it between threads
   immutable *snapshot*; every call reads the snapshot it started with, so
   :meth:`Engine.reload` while requests run serves each request from one consistent set
   of versions;
-* durable-rules is reached only through :mod:`slapolicy.rules`, which serialises the calls
+* durable-rules is reached only through :mod:`slapolicy.rules.durable`, which serialises the calls
   on each ruleset and reuses one session per ruleset: the engine's 1024-session limit
   cannot be reached, whatever the load;
 * claim decisions go to one SQLite ledger (one connection per call, transactions
@@ -38,11 +38,11 @@ from .evaluate import MonthMinutes, MonthTotals, evaluate_account_month, evaluat
 from .files import path_argument
 from .minutes import read_minutes
 from .plugins import check_facts_supplied, get_manager
-from .policy import PolicyDirectory, directory_signature, load_policy
+from .policy.model import PolicyDirectory, directory_signature, load_policy
 from .replay import (chunks_of, common_timezone, month_range, replay_chunk, replay_policies, replay_report, replay_spec,
                      work_items)
-from .rules import check_backend
-from .versions_lock import family_lock
+from .rules.durable import check_backend
+from .policy.lock import family_lock
 
 
 def account_list(accounts) -> list[str] | None:

@@ -16,7 +16,7 @@ from fractions import Fraction
 import numpy as np
 
 from .calendar import ServiceMonth, minute_bounds
-from .conditions import describe, matches
+from .rules.conditions import describe, matches
 from .errors import InputError, PluginError
 from .hookspecs import EvaluationContext, UnavailableMinutes
 from .plugins import fact_hook_results
@@ -163,7 +163,7 @@ def _fact_codes(policy, values: np.ndarray, decl, cells) -> tuple[np.ndarray, li
     Values that answer every comparison of the policy alike share a code (numbers by their cell
     between the constants the conditions use), so the situations asked of the rules stay few.
     """
-    from .rules import canonical_number
+    from .rules.durable import canonical_number
 
     if decl.type == "number":
         cuts = cells.get(decl.name, ())
@@ -446,7 +446,7 @@ def _cited_inputs(policy, minute, attributed, row_minute, inverse, combos, appli
 class MinutesOutcome:
     """What one account's minutes say in one Service Month (§1.5, §5.10, §5), before the standard and tiers.
 
-    Two versions that read minutes alike (:func:`slapolicy.policy.reads_minutes_alike`) share it:
+    Two versions that read minutes alike (:func:`slapolicy.policy.model.reads_minutes_alike`) share it:
     replay computes it once for the version in force and the amended one.
     """
 

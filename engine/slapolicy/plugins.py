@@ -174,7 +174,7 @@ def check_facts_supplied(policy, manager: pluggy.PluginManager) -> None:
     """
     if policy.sha256 in _CHECKED.get(manager, ()):
         return
-    from .conditions import condition_facts
+    from .rules.conditions import condition_facts
 
     supplied = set(supplied_facts(manager)) | ENGINE_FACTS
     missing: dict[str, list[str]] = {}

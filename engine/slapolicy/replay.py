@@ -17,12 +17,12 @@ from fractions import Fraction
 
 
 from .calendar import calendar_month
-from .diff import diff_policies
+from .policy.diff import diff_policies
 from .distributed import PolicyContent, policy_of
 from .evaluate import (MonthEvaluation, MonthMinutes, MonthTotals, classify_minutes, consecutive_runs,
                        evaluate_account_month, version_reason)
 from .errors import SlapolicyError
-from .policy import PolicyDirectory, directory_signature, load_policy, reads_minutes_alike
+from .policy.model import PolicyDirectory, directory_signature, load_policy, reads_minutes_alike
 
 CHUNK = 32  # account-months per task
 

@@ -163,7 +163,7 @@ def check_body(body: object, schema_name: str) -> dict:
 
 
 def month_field(value: str, name: str) -> str:
-    from .cli_data import _month
+    from .cli.data_commands import _month
 
     return _month(value, name)
 
@@ -209,7 +209,7 @@ class Service:
         return JSONResponse(await self.run(loaded))
 
     async def policy(self, request: Request) -> JSONResponse:
-        from .show import policy_terms
+        from .policy.terms import policy_terms
 
         unknown = sorted(set(request.query_params) - {"month"})
         if unknown:

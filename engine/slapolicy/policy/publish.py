@@ -27,10 +27,10 @@ from pathlib import Path
 
 import yaml
 
-from .errors import Diagnostic, PolicyError
+from ..errors import Diagnostic, PolicyError
 from .lint import PLACEMENT_CODES
-from .policy import LOCK_FILE, PolicyDirectory, read_policy
-from .versions_lock import family_lock, write_lock
+from .model import LOCK_FILE, PolicyDirectory, read_policy
+from .lock import family_lock, write_lock
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class Published:
 
 def published_text(text: str) -> str:
     """The draft's text with its top-level ``status`` set to ``published``; every other byte kept."""
-    from .yamlsource import _ComposeOnly
+    from .load import _ComposeOnly
 
     root = yaml.compose(text, Loader=_ComposeOnly)
     for key, value in root.value:
@@ -61,7 +61,7 @@ def published_text(text: str) -> str:
 
 def _draft_checks(directory: PolicyDirectory, policy) -> list[Diagnostic]:
     """What publishing asks beyond `validate`: the label, the date, what it amends, the examples."""
-    from .policy_examples import run_examples
+    from .examples import run_examples
 
     doc, found = policy.doc, []
     effective = policy.effective_from.isoformat()

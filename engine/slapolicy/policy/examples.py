@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 
-from .errors import Diagnostic, SlapolicyError
+from ..errors import Diagnostic, SlapolicyError
 
 
 @dataclass
@@ -106,7 +106,7 @@ class RuleCoverage:
 
 
 def _pct(text):
-    from .policy import percent
+    from .model import percent
 
     return Fraction(percent(str(text)))
 
@@ -116,13 +116,13 @@ def _money(text) -> Decimal:
 
 
 def _compensation_of(policy, example: dict, billing=None) -> dict:
-    from .evaluate import _compensation
+    from ..evaluate import _compensation
 
     return _compensation(policy, _pct(example["availability"]), billing, [], "example", None)
 
 
 def _billing_row(example: dict):
-    from .data import BillingRow
+    from ..data import BillingRow
 
     return BillingRow("example", "example", _money(example["monthly_fee"]), _money(example.get("offset", "0")))
 
@@ -141,8 +141,8 @@ def _check_monthly_cap(policy, example):
 
 
 def _check_aggregate_cap(policy, example):
-    from .claims import aggregate_cap, month_index, month_label
-    from .data import BillingRow
+    from ..claims import aggregate_cap, month_index, month_label
+    from ..data import BillingRow
 
     # Every month from billed_from to billed_to (default: the month) is billed at fee_paid_each_month;
     # §6.1 also weighs the windows after the month, so an example bills them when it wants them counted.
@@ -158,8 +158,8 @@ def _check_aggregate_cap(policy, example):
 
 def _check_window(side):
     def check(policy, example):
-        from .calendar import calendar_month
-        from .claims import business_calendar, claim_window
+        from ..calendar import calendar_month
+        from ..claims import business_calendar, claim_window
 
         window = claim_window(policy, calendar_month(example["service_month"]), business_calendar(policy))
         return getattr(window, side).isoformat(), str(example[side])
@@ -170,7 +170,7 @@ def _check_material(item):
     def check(policy, example):
         from types import SimpleNamespace
 
-        from .claims import material_reasons
+        from ..claims import material_reasons
 
         claim = example.get("claim") or {}
         given = SimpleNamespace(event_report=claim.get("event_report"), unavailability=tuple(claim.get("unavailability") or ()),

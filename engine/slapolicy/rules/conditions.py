@@ -13,7 +13,7 @@ A part of a condition that reads what the text leaves open is marked as such:
 
 Every declared fact is present in every situation (facts not supplied take their
 declared default), so a comparison is always total and ``not`` is exact. The same
-language compiles to durable-rules in :mod:`slapolicy.rules`; this module's
+language compiles to durable-rules in :mod:`slapolicy.rules.durable`; this module's
 :func:`matches` is the reference both must agree with (a property test checks it).
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from .errors import Diagnostic
+from ..errors import Diagnostic
 
 ORDER_OPS = ("at_least", "above", "below", "at_most")
 EQUALITY_OPS = ("equals", "not_equals", "in", "not_in")

@@ -9,10 +9,10 @@ import os
 import tempfile
 from pathlib import Path
 
-from .errors import PolicyError
-from .files import read_limited
-from .policy import LOCK_FILE
-from .yamlsource import MAX_POLICY_BYTES
+from ..errors import PolicyError
+from ..files import read_limited
+from .model import LOCK_FILE
+from .load import MAX_POLICY_BYTES
 
 
 @contextlib.contextmanager
@@ -49,7 +49,7 @@ def write_lock(directory, lock: dict) -> None:
 def record_published(directory) -> list[str]:
     """Add published versions missing from the lock, refusing (and writing nothing) while
     `validate` reports any error in the family other than "not yet recorded"."""
-    from .policy import PolicyDirectory
+    from .model import PolicyDirectory
 
     with family_lock(directory.path):
         directory = PolicyDirectory(directory.path)  # read again under the lock

@@ -7,7 +7,7 @@ agreement's own words (``text``) are compared too, as "reworded".
 """
 from __future__ import annotations
 
-from .conditions import describe
+from ..rules.conditions import describe
 
 _SECTIONS = ("timezone", "service_month", "availability", "exclusions", "compensation", "claims", "parameters")
 _PROSE = {"description", "text"}

@@ -6,9 +6,9 @@ import datetime as dt
 import json
 import sys
 
-from .calendar import check_month_supported, check_supported
-from .data import check_offset
-from .errors import SlapolicyError, UsageError
+from ..calendar import check_month_supported, check_supported
+from ..data import check_offset
+from ..errors import SlapolicyError, UsageError
 
 
 def _date(value: str, flag: str) -> dt.date:
@@ -52,7 +52,7 @@ def _workers(value: str) -> int:
 
 
 def cmd_months(args) -> int:
-    from .calendar import service_months
+    from ..calendar import service_months
 
     months = service_months(_date(args.start, "--start"), _date(args.end, "--end"))
     if args.json:
@@ -93,8 +93,8 @@ def _month(value: str, flag: str) -> str:
 
 
 def cmd_evaluate(args) -> int:
-    from .engine import Engine
-    from .report import render_evaluations
+    from ..engine import Engine
+    from ..reports.text import render_evaluations
 
     term_start, term_end = _term(args)
     result = Engine.for_one_call(args.policy_dir).evaluate(
@@ -106,9 +106,9 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_claim(args) -> int:
-    from .claims import load_claim_document
-    from .engine import Engine
-    from .report import render_claim
+    from ..claims import load_claim_document
+    from ..engine import Engine
+    from ..reports.text import render_claim
 
     now = args.now
     result = Engine.for_one_call(args.policy_dir).decide_claim(
@@ -119,8 +119,8 @@ def cmd_claim(args) -> int:
 
 
 def cmd_replay(args) -> int:
-    from .engine import Engine
-    from .report import render_replay
+    from ..engine import Engine
+    from ..reports.text import render_replay
 
     def show_progress(rows):
         sys.stderr.write(f"\r\033[Kread {rows:,} minute rows")  # clear the line: a slower scan may start over
@@ -136,7 +136,7 @@ def cmd_replay(args) -> int:
     if args.format == "json":
         _print_json(result)
     elif args.format == "html":
-        from .report_html import render_html
+        from ..reports.html import render_html
 
         sys.stdout.write(render_html(result))
     else:
@@ -145,10 +145,10 @@ def cmd_replay(args) -> int:
 
 
 def cmd_audit(args) -> int:
-    from .audit import audit_failed, audit_ledger, render_audit
+    from ..audit import audit_failed, audit_ledger, render_audit
 
     if args.upgrade:
-        from .ledger import upgrade_ledger
+        from ..ledger import upgrade_ledger
 
         head = upgrade_ledger(args.ledger)
         sys.stderr.write(f"{args.ledger}: upgraded to a chained ledger of {head['entries']} entries; head {head['hash']}\n")
@@ -158,14 +158,14 @@ def cmd_audit(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from .errors import UsageError
+    from ..errors import UsageError
 
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port {args.port} is not a port (0 to 65535; 0 picks a free one)")
     if args.max_body < 1:
         raise UsageError(f"--max-body {args.max_body} must be at least 1 byte")
     try:
-        from .service import Sources, serve
+        from ..service import Sources, serve
     except ImportError as exc:
         raise SlapolicyError(f"slapolicy serve needs the serve extra ({exc.name} is missing): "
                              "pip install 'slapolicy[serve]'") from None
@@ -175,7 +175,7 @@ def cmd_serve(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from .demo import run_demo
+    from ..demo import run_demo
 
     return run_demo()
 

@@ -13,7 +13,7 @@ import re
 
 import yaml
 
-from .errors import Diagnostic
+from ..errors import Diagnostic
 
 MAX_POLICY_BYTES = 2 * 1024 * 1024  # a policy is a few hundred lines; anything larger is not one
 

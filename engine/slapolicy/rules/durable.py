@@ -35,7 +35,7 @@ from collections import OrderedDict
 from decimal import Decimal
 
 from .conditions import All, Any_, Condition, matches, negation_normal_form, numeric_constants
-from .errors import RulesBackendUnavailable
+from ..errors import RulesBackendUnavailable
 
 _HOST = None
 _HOST_LOCK = threading.Lock()

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from .errors import Diagnostic, PolicyError, SlapolicyError, UsageError
+from ..errors import Diagnostic, PolicyError, SlapolicyError, UsageError
 
 EPILOG = """\
 examples:
@@ -58,8 +58,8 @@ def _policy_files(paths: list[str]) -> list[Path]:
 # ---------------------------------------------------------------------------- policy commands
 
 def cmd_validate(args) -> int:
-    from .lint import misnamed_versions
-    from .policy import PolicyDirectory, read_policy
+    from ..policy.lint import misnamed_versions
+    from ..policy.model import PolicyDirectory, read_policy
 
     diagnostics: list[Diagnostic] = []
     checked = 0
@@ -87,8 +87,8 @@ def cmd_validate(args) -> int:
 
 
 def cmd_test(args) -> int:
-    from .policy import read_policy
-    from .policy_examples import ExampleReport, run_examples
+    from ..policy.model import read_policy
+    from ..policy.examples import ExampleReport, run_examples
 
     total = ExampleReport()
     broken = 0
@@ -119,7 +119,7 @@ def cmd_test(args) -> int:
 
 
 def cmd_versions(args) -> int:
-    from .policy import PolicyDirectory, read_policy
+    from ..policy.model import PolicyDirectory, read_policy
 
     directory = PolicyDirectory(args.policy_dir).check()
     rows = [{"version": p.version, "effective_from": p.effective_from.isoformat(), "status": p.status,
@@ -139,8 +139,8 @@ def cmd_versions(args) -> int:
 
 
 def cmd_show(args) -> int:
-    from .policy import PolicyDirectory
-    from .show import policy_terms, render_terms
+    from ..policy.model import PolicyDirectory
+    from ..policy.terms import policy_terms, render_terms
 
     _check_month(args.month, "--month")
     policy = PolicyDirectory(args.policy_dir).in_force(args.month)
@@ -154,8 +154,8 @@ def cmd_show(args) -> int:
 
 
 def _show_provision(policy, args) -> int:
-    from .errors import SlapolicyError
-    from .show import provision, render_provision
+    from ..errors import SlapolicyError
+    from ..policy.terms import provision, render_provision
 
     found = provision(policy, args.provision)
     if not found:
@@ -170,8 +170,8 @@ def _show_provision(policy, args) -> int:
 
 def _linted(*paths) -> list | None:
     """The policies of ``paths`` when validate finds no error in any; else None, with every error printed."""
-    from .lint import PLACEMENT_CODES
-    from .policy import read_policy
+    from ..policy.lint import PLACEMENT_CODES
+    from ..policy.model import read_policy
 
     policies, errors = [], []
     for path in paths:
@@ -184,7 +184,7 @@ def _linted(*paths) -> list | None:
 
 
 def cmd_diff(args) -> int:
-    from .diff import diff_policies, render_diff
+    from ..policy.diff import diff_policies, render_diff
 
     # A document for review must not present a version that validate rejects (a tier gap, say) as sound.
     policies = _linted(args.old, args.new)
@@ -194,7 +194,7 @@ def cmd_diff(args) -> int:
     if args.json or args.format == "json":
         _json(result)
     elif args.format == "html":
-        from .redline import render_redline
+        from ..policy.redline import render_redline
 
         sys.stdout.write(render_redline(result))
     else:
@@ -203,15 +203,15 @@ def cmd_diff(args) -> int:
 
 
 def cmd_schema(args) -> int:
-    from .policy import schema_text
+    from ..policy.model import schema_text
 
     sys.stdout.write(schema_text())
     return 0
 
 
 def cmd_lock(args) -> int:
-    from .policy import PolicyDirectory
-    from .versions_lock import record_published
+    from ..policy.model import PolicyDirectory
+    from ..policy.lock import record_published
 
     added = record_published(PolicyDirectory(args.policy_dir))
     for name in added:
@@ -222,7 +222,7 @@ def cmd_lock(args) -> int:
 
 
 def cmd_publish(args) -> int:
-    from .publish import publish
+    from ..policy.publish import publish
 
     try:
         published = publish(args.policy_dir, args.draft)
@@ -239,7 +239,7 @@ def cmd_publish(args) -> int:
 
 
 def cmd_render(args) -> int:
-    from .render import render_html, render_text
+    from ..policy.render import render_html, render_text
 
     policies = _linted(args.policy)
     if policies is None:
@@ -254,7 +254,7 @@ def _check_month(value: str, flag: str) -> None:
 
     if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", value or ""):  # [0-9]: \d would take other scripts' digits
         raise SlapolicyError(f"{flag} {value!r} is not a month written YYYY-MM")
-    from .calendar import check_month_supported
+    from ..calendar import check_month_supported
 
     check_month_supported(value, flag)
 
@@ -338,9 +338,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_data_commands(command) -> None:
     """Commands over operations data; defined in their own modules to keep this one short."""
-    from . import cli_data
+    from . import data_commands
 
-    cli_data.add_commands(command)
+    data_commands.add_commands(command)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -348,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command in NEEDS_RULES:
-            from .rules import check_backend
+            from ..rules.durable import check_backend
 
             check_backend()  # say at start, in one line, when durable-rules must be rebuilt (Python 3.13+)
         return args.func(args)

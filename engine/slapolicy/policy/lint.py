@@ -15,9 +15,9 @@ import hashlib
 from decimal import Decimal
 from pathlib import Path
 
-from .errors import Diagnostic
-from .files import FileProblem, read_limited
-from .yamlsource import MAX_POLICY_BYTES
+from ..errors import Diagnostic
+from ..files import FileProblem, read_limited
+from .load import MAX_POLICY_BYTES
 
 
 def _interval(tier) -> str:
@@ -152,8 +152,8 @@ PLACEMENT_CODES = frozenset({"draft-published", "file-name"})
 
 def lint_calendar(policy) -> list[Diagnostic]:
     """§3.2's business calendar must be one a plugin provides: found at `validate`, not at the first claim."""
-    from .claims import business_calendar  # claims imports the policy model; imported here to keep lint light
-    from .errors import PluginError, SlapolicyError
+    from ..claims import business_calendar  # claims imports the policy model; imported here to keep lint light
+    from ..errors import PluginError, SlapolicyError
 
     try:
         business_calendar(policy)
@@ -168,7 +168,7 @@ def lint_policy(policy, run_examples: bool = True) -> list[Diagnostic]:
     """Every lint check; ``run_examples=False`` leaves out the warnings for rules no example exercises, which
     need every example run (0.1 s, and the holiday calendar loaded): loading a version to evaluate under it
     needs its errors, not those warnings."""
-    from .policy_examples import untested_rules
+    from .examples import untested_rules
 
     calendar = lint_calendar(policy)
     # the claim window's examples need the calendar
@@ -187,7 +187,7 @@ def misnamed_versions(path: Path, severity: str = "error") -> list[Diagnostic]:
 
 def lint_directory(directory) -> list[Diagnostic]:
     """Checks across the published versions of one family."""
-    from .policy import LOCK_FILE
+    from .model import LOCK_FILE
 
     found = []
     by_date: dict = {}

@@ -10,7 +10,7 @@ import html
 import re
 import textwrap
 
-from .conditions import describe
+from ..rules.conditions import describe
 
 _SECTIONS = (("timezone", "Time zone"), ("service_month", "Service Month"), ("availability", "Service availability"),
              ("compensation", "Compensation"), ("claims", "Claims"), ("exclusions", "Exclusions"),

@@ -12,7 +12,7 @@ import datetime as dt
 import html
 from decimal import Decimal
 
-from .diff import change_line
+from ..policy.diff import change_line
 
 COLOURS = {"available": "#cfe8cf", "unavailable": "#d9534f", "excluded": "#f0ad4e"}
 TOP_ACCOUNTS = 10

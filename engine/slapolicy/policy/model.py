@@ -19,10 +19,10 @@ from functools import cached_property
 from importlib import resources
 from pathlib import Path
 
-from .conditions import Condition, FactDecl, parse_condition
-from .errors import ArgumentError, Diagnostic, InputError, NoVersionInForce, PolicyError
-from .files import FileProblem, load_json, path_argument, read_limited
-from .yamlsource import MAX_POLICY_BYTES, YamlDocument, load_yaml
+from ..rules.conditions import Condition, FactDecl, parse_condition
+from ..errors import ArgumentError, Diagnostic, InputError, NoVersionInForce, PolicyError
+from ..files import FileProblem, load_json, path_argument, read_limited
+from .load import MAX_POLICY_BYTES, YamlDocument, load_yaml
 
 LOCK_FILE = "versions.lock"
 MAX_LOCK_BYTES = 1024 * 1024  # one line per published version: thousands of versions fit
@@ -36,7 +36,7 @@ def schema() -> dict:
 
 
 def schema_text() -> str:
-    return resources.files("slapolicy").joinpath("schema/policy.schema.json").read_text(encoding="utf-8")
+    return resources.files(__package__).joinpath("schema/policy.schema.json").read_text(encoding="utf-8")
 
 
 _VALIDATOR = None
@@ -340,7 +340,7 @@ class Policy:
     @cached_property
     def ruleset(self):
         """The clauses compiled to durable-rules, registered once per process per sha256."""
-        from .rules import ruleset_for
+        from ..rules.durable import ruleset_for
 
         name = f"slapolicy_{self.id}_{self.sha256[:16]}".replace("-", "_")
         return ruleset_for(name, [(c.id, c.condition) for c in self.clauses])
@@ -515,7 +515,7 @@ class PolicyDirectory:
 
     def __init__(self, path: str | os.PathLike, run_examples: bool = True):
         """``run_examples=False`` for a directory read to evaluate under it: the warnings for rules no example
-        exercises are left out (see :func:`slapolicy.lint.lint_policy`); every error is still found."""
+        exercises are left out (see :func:`slapolicy.policy.lint.lint_policy`); every error is still found."""
         self.path = path_argument(path, "policy_dir")
         if not self.path.is_dir():
             what = "a file, not a policy directory (give the directory that holds it)" if self.path.exists() \

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import textwrap
 
-from .conditions import describe
+from ..rules.conditions import describe
 
 
 def policy_terms(policy) -> dict:

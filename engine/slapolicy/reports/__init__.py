@@ -1,0 +1,1 @@
+"""Reports of evaluations, claims and replays: ``text`` (the terminal) and ``html`` (one page)."""
