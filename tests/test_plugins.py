@@ -1,4 +1,5 @@
 """The plugin manager: built-in plugins without entry points, plugins blamed by name, facts no plugin supplies."""
+import json
 import sys
 
 import pytest
@@ -243,3 +244,34 @@ def test_a_plugin_that_supplies_too_few_values_is_named(tmp_path):
     minutes = write_csv(tmp_path / "m.csv", minute_rows("a", "2019-03-12T10:00", 3, 100, 50))
     with pytest.raises(PluginError, match="^plugin 'Short' supplied 1 values of minute.concurrency_qps for 3 minutes$"):
         evaluate(POLICIES, minutes=minutes, month="2019-03", manager=make_manager(extra=[Short()]))
+
+
+def test_a_plugin_sees_the_incidents_and_notices_of_its_account_and_of_every_account(tmp_path):
+    """context.incidents (and notices): the account's own and those with no account, in the order given; another
+    account's never (they cannot apply to it, and a month of many accounts would pay for all of them)."""
+    from slapolicy.api import evaluate
+    from slapolicy.hookspecs import hookimpl
+    from slapolicy.plugins import make_manager
+
+    seen = {}
+
+    class Spy:
+        @hookimpl
+        def slapolicy_window_facts(self, policy, context):
+            seen[context.account] = ([i.id for i in context.incidents], [n.id for n in context.notices])
+            return []
+
+    rows = [*minute_rows("a", "2019-03-12T10:00", 2, 100, 5), *minute_rows("b", "2019-03-12T10:00", 2, 100, 5)]
+    minutes = write_csv(tmp_path / "m.csv", rows)
+    window = {"start": "2019-03-12T10:00+08:00", "end": "2019-03-12T10:05+08:00"}
+    incidents = tmp_path / "incidents.json"
+    incidents.write_text(json.dumps([dict(window, id="B-1", cause="customer_network", account="b"),
+                                     dict(window, id="ALL-1", cause="provider"),
+                                     dict(window, id="A-1", cause="customer_network", account="a"),
+                                     dict(window, id="ALL-2", cause="force_majeure")]))
+    notices = tmp_path / "notices.json"
+    notices.write_text(json.dumps([dict(window, id="N-B", kind="maintenance", published_at="2019-03-01T00:00+08:00",
+                                        account="b")]))
+    evaluate(POLICIES, minutes=minutes, month="2019-03", incidents=incidents, notices=notices,
+             manager=make_manager(extra=[Spy()]))
+    assert seen == {"a": (["ALL-1", "A-1", "ALL-2"], []), "b": (["B-1", "ALL-1", "ALL-2"], ["N-B"])}

@@ -649,6 +649,33 @@ class Notice:
     account: str | None
 
 
+class ByAccount:
+    """Incidents or notices indexed by account: an account's evaluation sees its own and those of every account
+    (no ``account``), in the order given, never another account's, which can never apply to it. Built once
+    for a month of many accounts, so each account's cost does not grow with the other accounts' incidents."""
+
+    def __init__(self, items):
+        self.items = tuple(items)
+        self._common = [(k, item) for k, item in enumerate(self.items) if item.account is None]
+        self._own: dict = {}
+        for k, item in enumerate(self.items):
+            if item.account is not None:
+                self._own.setdefault(item.account, []).append((k, item))
+
+    def of(self, account: str) -> tuple:
+        own = self._own.get(account)
+        if not own:
+            return tuple(item for _, item in self._common)
+        return tuple(item for _, item in sorted(self._common + own, key=lambda pair: pair[0]))
+
+
+def for_account(items, account: str) -> tuple:
+    """The incidents or notices (a list, or a :class:`ByAccount`) that concern ``account``."""
+    if isinstance(items, ByAccount):
+        return items.of(account)
+    return tuple(item for item in items if item.account is None or item.account == account)
+
+
 def read_document(path: Path, what: str) -> str:
     """The text of a small document (incidents, notices, a claim): size-checked, UTF-8 (a BOM is dropped)."""
     raw = read_limited(path, what, MAX_LIST_BYTES)

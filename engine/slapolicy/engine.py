@@ -31,7 +31,7 @@ from pathlib import Path
 from .calendar import service_month_in
 from .claims import (business_calendar, check_claim_time, claim_in_force, claim_window, decide, decision_inputs,
                      recorded_decision)
-from .data import account_name, read_billing, read_incidents, read_notices
+from .data import ByAccount, account_name, read_billing, read_incidents, read_notices
 from .distributed import PolicyContent, Runner, check_runner_arguments, policy_of
 from .errors import ArgumentError, InputError, SlapolicyError
 from .evaluate import MonthMinutes, MonthTotals, evaluate_account_month, evaluate_month, month_items, version_reason
@@ -199,8 +199,8 @@ class Engine:
                 # The account-months go to the workers too (they evaluate with the installed plugins, so an
                 # engine made with its own plugin manager evaluates here): a month of many accounts is not
                 # evaluated by one process. The order of the chunks is the order of the results.
-                spec = MonthSpec(PolicyContent.of(policy), service_month, tuple(loaded_incidents),
-                                 tuple(loaded_notices), reason)
+                spec = MonthSpec(PolicyContent.of(policy), service_month, ByAccount(loaded_incidents),
+                                 ByAccount(loaded_notices), reason)
                 chunks = chunks_of(month_items(service_month, loaded_minutes, loaded_billing, accounts))
                 evaluations = [r for part in runner.map(evaluate_chunk, [spec] * len(chunks), chunks) for r in part]
                 return {"evaluations": evaluations}
@@ -286,8 +286,8 @@ class MonthSpec:
 
     policy: PolicyContent
     service_month: object  # ServiceMonth
-    incidents: tuple
-    notices: tuple
+    incidents: ByAccount
+    notices: ByAccount
     reason: str
 
 

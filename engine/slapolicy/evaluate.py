@@ -16,6 +16,7 @@ from fractions import Fraction
 import numpy as np
 
 from .calendar import ServiceMonth, minute_bounds
+from .data import ByAccount, for_account
 from .rules.conditions import describe, matches
 from .errors import InputError, PluginError
 from .hookspecs import EvaluationContext, UnavailableMinutes
@@ -506,7 +507,8 @@ def classify_minutes(policy, service_month: ServiceMonth, account: str, rows: Mo
           f"{policy.ref('availability', 'no_traffic')}); {raw_unavailable} unavailable (success rate below "
           f"{policy.unavailable_below}%)")
 
-    context = EvaluationContext(account, service_month, month_start, month_end, tuple(incidents), tuple(notices))
+    incidents = for_account(incidents, account)
+    context = EvaluationContext(account, service_month, month_start, month_end, incidents, for_account(notices, account))
     excluded_by: dict[str, int] = {}
     attributed = np.full(raw_unavailable, -1)
     if raw_unavailable:
@@ -744,6 +746,7 @@ def evaluate_month(policy, service_month: ServiceMonth, minutes=None, *, inciden
     ``minutes``: the month's minutes as :func:`slapolicy.minutes.read_minutes` reduces them (counts and
     candidate rows per account), or None.
     """
+    incidents, notices = ByAccount(incidents), ByAccount(notices)  # indexed once for the month's accounts
     return [evaluate_account_month(policy, service_month, account, rows, incidents=incidents, notices=notices,
                                    totals=totals, billing=bill, manager=manager, version_reason=reason,
                                    naive_timestamps=naive).result

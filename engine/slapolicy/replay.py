@@ -17,6 +17,7 @@ from fractions import Fraction
 
 
 from .calendar import calendar_month
+from .data import ByAccount
 from .policy.diff import diff_policies
 from .distributed import PolicyContent, policy_of
 from .evaluate import (MonthEvaluation, MonthMinutes, MonthTotals, classify_minutes, consecutive_runs,
@@ -66,21 +67,22 @@ def replay_chunk(spec: ReplaySpec, items: list) -> list:
     """The pure per-partition function: [(account, month label, totals, rows, billing)] → replay rows."""
     baselines = {label: content for label, content in spec.baselines}
     amended = policy_of(spec.amended)
+    incidents, notices = ByAccount(spec.incidents), ByAccount(spec.notices)  # indexed once per chunk
     out = []
     for account, label, totals, rows, billing in items:
         service_month = calendar_month(label)
         baseline = policy_of(baselines[label])
         # Versions that read minutes alike (most amendments change the standard, tiers or money) share one
         # classification of the minutes: the expensive half of an evaluation is done once, not twice.
-        outcome = classify_minutes(baseline, service_month, account, rows, incidents=spec.incidents,
-                                   notices=spec.notices, totals=totals)
+        outcome = classify_minutes(baseline, service_month, account, rows, incidents=incidents,
+                                   notices=notices, totals=totals)
         sides = {}
         for name, policy, reason in (
                 ("baseline", baseline, version_reason(baseline, service_month)),
                 ("amended", amended, version_reason(amended, service_month, forced=True, in_force=baseline))):
             shared = outcome if reads_minutes_alike(policy, baseline) else None
-            sides[name] = evaluate_account_month(policy, service_month, account, rows, incidents=spec.incidents,
-                                                 notices=spec.notices, billing=billing, version_reason=reason,
+            sides[name] = evaluate_account_month(policy, service_month, account, rows, incidents=incidents,
+                                                 notices=notices, billing=billing, version_reason=reason,
                                                  totals=totals, outcome=shared)
         out.append(_row(account, label, baseline, amended, sides["baseline"], sides["amended"], spec.strips))
     return out
