@@ -152,3 +152,20 @@ def test_a_claim_on_a_url_records_the_url_and_the_bytes_read(cli, tmp_path):
     assert by_url["inputs"]["files"]["minutes"]["sha256"] == by_path["inputs"]["files"]["minutes"]["sha256"]
     audit = cli("audit", tmp_path / "b.sqlite")
     assert audit.code == 0, audit.err
+
+
+@pytest.mark.parametrize("error,message", [
+    (OSError("When getting information for key 'm.parquet' in bucket 'b': AWS Error ACCESS_DENIED during HeadObject "
+             "operation: No response body."), "permission denied"),
+    (PermissionError(13, "Permission denied"), "permission denied"),
+    (OSError("Bucket 'b' not found"), "no such file, directory or object"),
+    (OSError("AWS Error NETWORK_CONNECTION during HeadObject operation: curlCode: 7, Couldn't connect to server"),
+     "cannot be read: AWS Error NETWORK_CONNECTION"),
+])
+def test_a_storage_error_says_which_kind_it_is(error, message):
+    from slapolicy.storage import failure
+
+    text = str(failure("s3://b/m.parquet", error))
+    assert text.startswith(f"s3://b/m.parquet: {message}") and "\n" not in text
+    if message == "permission denied":
+        assert "AWS_ACCESS_KEY_ID" in text  # says which credentials are read

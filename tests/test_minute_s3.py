@@ -1,0 +1,104 @@
+"""Minutes in an S3 bucket, read through pyarrow's S3 filesystem from a real S3 server (moto's, started as a
+process on a free port): the same results as the same files on disk, in this process and on worker processes
+that open each part's URL themselves; a missing bucket or object is one line."""
+import json
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import POLICIES
+from test_minute_urls import hive
+from test_scan import arrow_table, example_rows
+
+pytestmark = pytest.mark.slow
+BUCKET = "slapolicy-minutes"
+JSON_LINES = "".join(json.dumps({k: v for k, v in r.items() if v != ""}) + "\n" for r in example_rows())
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def s3_server():
+    """moto's S3 server on 127.0.0.1, and the credentials it takes (any: it checks none)."""
+    pytest.importorskip("moto.server", reason="the test extra installs moto[server]")
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError("moto's S3 server did not start")
+                time.sleep(0.1)
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@pytest.fixture
+def s3(s3_server, monkeypatch, tmp_path_factory):
+    """A bucket holding the shipped March as month=/account= directories; (URL of the dataset, local copy)."""
+    import pyarrow.fs as pafs
+    import pyarrow.parquet as pq
+
+    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                        ("AWS_EC2_METADATA_DISABLED", "true")):
+        monkeypatch.setenv(name, value)
+    fs = pafs.S3FileSystem(endpoint_override=s3_server, scheme="http", region="us-east-1",
+                           access_key="testing", secret_key="testing", allow_bucket_creation=True,
+                           allow_bucket_deletion=True)
+    fs.create_dir(BUCKET)
+    local = hive(tmp_path_factory.mktemp("s3") / "hive", ["2019-03"])
+    for account in ("acme", "globex", "initech"):
+        table = arrow_table([r for r in example_rows() if r["account"] == account]).drop_columns(["account"])
+        pq.write_table(table, f"{BUCKET}/minutes/month=2019-03/account={account}/part-0.parquet", filesystem=fs,
+                       row_group_size=5000)
+    with fs.open_output_stream(f"{BUCKET}/minutes.jsonl") as sink:
+        sink.write(JSON_LINES.encode())
+    yield f"?endpoint_override={s3_server}&scheme=http&region=us-east-1", local
+    fs.delete_dir(BUCKET)
+
+
+def run(cli, *args):
+    result = cli(*args)
+    assert result.code == 0, result.err
+    return result.out
+
+
+def test_a_dataset_in_s3_reads_as_on_disk(cli, s3, tmp_path):
+    options, local = s3
+    url = f"s3://{BUCKET}/minutes/{options}"
+    on_disk = run(cli, "evaluate", POLICIES, "--minutes", local, "--month", "2019-03")
+    assert run(cli, "evaluate", POLICIES, "--minutes", url, "--month", "2019-03") == on_disk
+    jsonl = tmp_path / "minutes.jsonl"
+    jsonl.write_text(JSON_LINES)
+    assert run(cli, "evaluate", POLICIES, "--minutes", f"s3://{BUCKET}/minutes.jsonl{options}", "--month", "2019-03") == \
+        run(cli, "evaluate", POLICIES, "--minutes", jsonl, "--month", "2019-03")
+    # worker processes open each part's URL themselves (they inherit the credentials from the environment)
+    assert run(cli, "evaluate", POLICIES, "--minutes", url, "--month", "2019-03", "--workers", "2") == on_disk
+    one = json.loads(run(cli, "evaluate", POLICIES, "--minutes", url, "--month", "2019-03", "--account", "globex"))
+    assert one["evaluations"] == [e for e in json.loads(on_disk)["evaluations"] if e["account"] == "globex"]
+
+
+@pytest.mark.parametrize("where,message", [
+    ("s3://slapolicy-no-such-bucket/minutes/{options}", "no such file, directory or object"),
+    (f"s3://{BUCKET}/nothing-here.parquet{{options}}", "no such file, directory or object"),
+])
+def test_a_missing_bucket_or_object_is_one_line(cli, s3, where, message):
+    options, _ = s3
+    url = where.replace("{options}", options)
+    result = cli("evaluate", POLICIES, "--minutes", url, "--month", "2019-03")
+    assert (result.code, result.out) == (1, "")
+    assert result.err.startswith(f"slapolicy: {url}: {message}") and result.err.count("\n") == 1
