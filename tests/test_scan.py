@@ -499,3 +499,40 @@ def test_audit_names_a_change_in_the_bytes_a_claim_read(tmp_path, cli):
     result = cli("audit", ledger)
     assert result.code == 1
     assert f"input minutes {path.resolve()} changed since the decision (the bytes read sha256 " in result.out
+
+
+# ---------------------------------------------------------------------------- only the requested accounts' rows
+
+def test_a_claim_checks_only_its_account_s_rows_and_names_its_own_bad_row_exactly(tmp_path, cli):
+    """A file written as time goes holds every account in every row group: a claim for a reads them all, but
+    checks and keeps a's rows only. Another account's bad row does not refuse it; a's own is named by its row
+    and line in the file, in Parquet and CSV alike."""
+    rows = _time_sorted(["a", "b", "c"], "2019-03-05T10:00", 30, 100)  # 90 rows: a, b, c at each minute
+    rows[4]["failures"] = 101  # b at minute 1: more failures than requests
+    parquet = write_parquet(tmp_path / "m.parquet", rows, row_group_size=40)
+    decision, _ = _claim(tmp_path, parquet, account="a")
+    assert decision["decision"] == "denied" and decision["evaluation"]["minutes_with_data"] == 30
+    assert cli("evaluate", POLICIES, "--minutes", parquet, "--month", "2019-03").code == 1  # every account: refused
+    rows[45]["failures"] = 102  # a at minute 15: row 46 of the file
+    for path in (write_parquet(tmp_path / "n.parquet", rows, row_group_size=40),):
+        with pytest.raises(Exception) as caught:
+            _claim(tmp_path, path, account="a")
+        assert str(caught.value) == (f"1 problem(s) in minutes file {path}:\n"
+                                     f"{path}: row 46, column 'failures': 102 failures exceed 100 requests")
+    text = tmp_path / "m.csv"
+    with open(text, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["account", "minute", "requests", "failures"])
+        writer.writeheader()
+        writer.writerows(dict(r, minute=r["minute"] + "+08:00") for r in rows)
+    with pytest.raises(Exception) as caught:
+        _claim(tmp_path, text, account="a")
+    assert str(caught.value).endswith(f"{text}: row 46 (line 47), column 'failures': 102 failures exceed 100 requests")
+
+
+def test_a_repeat_in_a_claimant_s_rows_names_both_rows_of_the_file(tmp_path):
+    rows = _time_sorted(["a", "b"], "2019-03-05T10:00", 5, 100)  # a0 b0 a1 b1 ...
+    rows.insert(7, dict(rows[6]))  # a at minute 3 again: rows 7 and 8 of the file
+    path = write_parquet(tmp_path / "m.parquet", rows)
+    with pytest.raises(Exception) as caught:
+        aggregates(path, accounts=["a"])
+    assert f"{path}: row 8, column 'minute': minute listed twice for account 'a' (also row 7)" in str(caught.value)

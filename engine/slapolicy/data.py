@@ -79,13 +79,18 @@ class Problems:
         self.file, self.kind, self.items = file, kind, []
         self.total = 0
         self.row_base = 0  # rows before the current batch, when a file is read in batches
+        self.positions = None  # the batch's rows' places among the rows read, when only some are checked
+
+    def file_row(self, row: int) -> int:
+        """The row of the file that row ``row`` (1-based) of the current batch is."""
+        return (row if self.positions is None else int(self.positions[row - 1]) + 1) + self.row_base
 
     def add(self, row: int | None, column: str | None, message: str, line: int | None = None) -> None:
         self.total += 1
         if row is not None:
-            row += self.row_base
-        if line is not None:
-            line += self.row_base
+            shift = self.file_row(row) - row  # a line is its row plus a constant within a batch: shifted alike
+            row += shift
+            line = None if line is None else line + shift
         if len(self.items) < MAX_REPORTED:
             where = ""
             if row is not None:

@@ -421,9 +421,17 @@ def read_part(part: Part, request: Request) -> PartSummary:
             proven = part.account
         if proven is not None and request.accounts is not None and proven not in request.accounts:
             continue
-        problems.row_base = base
-        c = check_minute_table(table, request.timezone, problems, line_offset, account=proven)
+        problems.row_base, problems.positions = base, None
         summary.rows_read += table.num_rows
+        if request.accounts is not None and proven is None and "account" in table.column_names:
+            # Only the requested accounts' rows are checked and kept: a claim is not refused for another
+            # account's bad row, nor pays for checking every row of a file written as time goes.
+            positions = _rows_of_accounts(table, request.accounts)
+            if positions is not None:
+                if not len(positions):
+                    continue
+                table, problems.positions = table.take(positions), positions
+        c = check_minute_table(table, request.timezone, problems, line_offset, account=proven)
         summary.naive += c.naive
         if table.num_rows and (seen is None or not _same_names(seen, c.accounts)):
             summary.accounts.update(c.accounts.tolist())
@@ -433,8 +441,27 @@ def read_part(part: Part, request: Request) -> PartSummary:
         if not problems.total:
             _reduce(c, request, summary, order)
         del table, c
-    problems.row_base = 0
+    problems.row_base, problems.positions = 0, None
     return summary
+
+
+def _rows_of_accounts(table, accounts: frozenset) -> np.ndarray | None:
+    """The positions of the rows whose account, trimmed, is one of ``accounts``; None when every row's is."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from .data import _one_array
+
+    column = _one_array(table.column("account"))
+    if pa.types.is_dictionary(column.type):  # the names once, the rows by their index
+        names = column.dictionary.to_pylist()
+        wanted = np.array([account_name(n) in accounts if isinstance(n, str) else False for n in names] + [False])
+        rows = wanted[column.indices.fill_null(-1).to_numpy(zero_copy_only=False)]
+    else:
+        text = column if pa.types.is_string(column.type) else column.cast(pa.string())
+        rows = pc.is_in(pc.utf8_trim_whitespace(text), value_set=pa.array(sorted(accounts), pa.string()))
+        rows = rows.fill_null(False).to_numpy(zero_copy_only=False)
+    return None if rows.all() else np.flatnonzero(rows)
 
 
 def _check_directory_keys(part: Part, c, request: Request, problems: Problems, line_offset) -> None:
@@ -479,7 +506,7 @@ def _repeats_in_batch(c, problems: Problems, line_offset) -> str | None:
     for position in repeated[:MAX_REPORTED]:
         first, second = sorted((int(order[position]) + 1, int(order[position + 1]) + 1))
         name = str(c.accounts[c.account_index[order[position]]])
-        problems.add(second, "minute", f"minute listed twice for account {name!r} (also row {first + problems.row_base})",
+        problems.add(second, "minute", f"minute listed twice for account {name!r} (also row {problems.file_row(first)})",
                      None if line_offset is None else second + line_offset)
     problems.total += max(0, len(repeated) - MAX_REPORTED)
     return None
