@@ -55,7 +55,7 @@ def server(tmp_module):
     """Serving a copy of policies/ccc with the example data and a fresh ledger."""
     family = family_copy(tmp_module)
     with serving(family, "--ledger", tmp_module / "ledger.sqlite", *DATA) as running:
-        running.family = family
+        running.family, running.ledger = family, tmp_module / "ledger.sqlite"
         yield running
 
 
@@ -178,13 +178,13 @@ def test_evaluate_errors(server, bare):
                    422, "invalid-input")
     assert body["detail"] == "term_start and term_end go together"
     body = problem(server.call("POST", "/v1/evaluate", {"month": 201903}), 400, "bad-request")
-    assert body["detail"] == "field 'month': 201903 is not of type 'string'"
+    assert body["detail"] == "field 'month' must be a string, not a number"
     body = problem(server.call("POST", "/v1/evaluate", {"accounts": ["acme"]}), 400, "bad-request")
     assert body["detail"] == "'month' is a required property"
     body = problem(server.call("POST", "/v1/evaluate", {"month": "2019-03", "account": "acme"}), 400, "bad-request")
     assert body["detail"].startswith("unknown field 'account' (known: month, accounts, policy_version,")
     body = problem(server.call("POST", "/v1/evaluate", {"month": "2019-03", "accounts": "acme"}), 400, "bad-request")
-    assert body["detail"] == "field 'accounts': 'acme' is not of type 'array'"
+    assert body["detail"] == "field 'accounts' must be a list, not a string"
     body = problem(bare.call("POST", "/v1/evaluate", {"month": "2019-03"}), 409, "not-configured")
     assert body["detail"] == "no minutes: send them inline ('minutes': [...]) or start the service with --minutes"
 
@@ -278,11 +278,17 @@ def test_replay_answers_the_cli_json(server):
 
 
 def test_replay_refuses_paths_and_unknown_drafts(server, bare, tmp_module):
-    for under in ("../2019-01-01.yaml", "/etc/passwd.yaml", "drafts/x.yaml", "..yaml", "x.txt"):
+    for under in ("../2019-01-01.yaml", "/etc/passwd.yaml", "drafts/x.yaml", "..", "..\\2019-01-01.yaml", ""):
         body = problem(server.call("POST", "/v1/replay", {"from": "2019-03", "to": "2019-03", "under": under}),
                        400, "bad-request")
         assert body["detail"] == (f"field 'under': {under!r} must be the file name of a draft in the policy directory's "
                                   "drafts/ (no directory, no absolute path)")
+    for under, why in (("..yaml", "is a hidden file"), (".draft.yaml", "is a hidden file"),
+                       ("x.txt", "is not a policy file"), ("x.yml", "is not a policy file"),
+                       ("x\n.yaml", "holds a control character")):
+        body = problem(server.call("POST", "/v1/replay", {"from": "2019-03", "to": "2019-03", "under": under}),
+                       400, "bad-request")
+        assert body["detail"] == f"field 'under': {under!r} {why}: a draft is named NAME.yaml"
     outside = tmp_module / "outside.yaml"
     outside.write_text(DRAFT.read_text())
     family = tmp_module / "ccc"
@@ -304,6 +310,89 @@ def test_replay_refuses_paths_and_unknown_drafts(server, bare, tmp_module):
     assert body["detail"] == "replay reads the minutes the service was started with: start it with --minutes"
 
 
+def test_a_draft_named_with_spaces_and_non_ascii_letters_replays_as_the_cli_replays_it(tmp_path):
+    family = family_copy(tmp_path)
+    draft = family / "drafts" / "2027-01-01 standard ü.yaml"
+    shutil.move(family / "drafts" / DRAFT.name, draft)
+    with serving(family, *DATA) as running:
+        status, _, body = running.call("POST", "/v1/replay", {"from": "2019-03", "to": "2019-03", "under": draft.name})
+    assert status == 200
+    assert body["under"]["file"] == str(draft)
+    assert body == cli_json("replay", family, "--from", "2019-03", "--to", "2019-03", "--under", draft, *DATA)
+    assert body["totals"]["overall"]["delta"] == "250.00"  # acme: 99.90 % < 99.95 % → tier 10 % of 2500.00
+
+
+# ---------------------------------------------------------------------------- query parameters and field types
+
+def recorded(server):
+    """The ledger's (decisions, grants), or None while no claim created it: to show a refused request wrote nothing."""
+    from slapolicy.ledger import Ledger
+
+    if not server.ledger.exists():
+        return None
+    with Ledger(server.ledger, readonly=True) as ledger:
+        return ledger.counts()
+
+
+def test_an_unknown_or_repeated_query_parameter_is_refused_on_every_route(server):
+    claim = json.loads((EXAMPLES / "claim-globex-2019-03.json").read_text())
+    replay = {"from": "2019-03", "to": "2019-03", "under": DRAFT.name}
+    before = recorded(server)
+    for method, path, body in (("GET", "/v1/health", None), ("GET", "/v1/versions", None),
+                               ("POST", "/v1/evaluate", {"month": "2019-03"}), ("POST", "/v1/claims", claim),
+                               ("GET", "/v1/claims/D-00000000000000000000", None), ("POST", "/v1/replay", replay),
+                               ("GET", "/openapi.json", None)):
+        answer = problem(server.call(method, f"{path}?verbose=1", body), 400, "bad-request")
+        assert answer["detail"] == f"unknown query parameter 'verbose' ({path} takes none)"
+        answer = problem(server.call(method, f"{path}?month=2019-03", body), 400, "bad-request")
+        assert answer["detail"] == f"unknown query parameter 'month' ({path} takes none)"
+    body = problem(server.call("GET", "/v1/policy?month=2019-03&month=2019-04"), 400, "bad-request")
+    assert body["detail"] == "query parameter 'month' is given 2 times: give it once"
+    body = problem(server.call("GET", "/v1/policy?month=2019-03&month=2019-03&month=2019-03"), 400, "bad-request")
+    assert body["detail"] == "query parameter 'month' is given 3 times: give it once"
+    body = problem(server.call("GET", "/v1/policy?month=2019-03&verbose&verbose"), 400, "bad-request")
+    assert body["detail"] == "unknown query parameter 'verbose' (known: month)"
+    assert recorded(server) == before  # the claim sent with ?verbose=1 was not decided
+
+
+def test_a_field_of_the_wrong_json_type_is_400_and_a_wrong_value_of_the_right_type_422(server):
+    claim = json.loads((EXAMPLES / "claim-globex-2019-03.json").read_text())
+    before = recorded(server)
+    for change, detail in (
+            ({"account": 7}, "field 'account' must be a string, not a number"),
+            ({"service_month": 201903}, "field 'service_month' must be a string, not a number"),
+            ({"filed_at": None}, "field 'filed_at' must be a string, not null"),
+            ({"channel": ["work_order"]}, "field 'channel' must be a string, not a list"),
+            ({"event_report": True}, "field 'event_report' must be a string or null, not true or false"),
+            ({"unavailability": {"start": "2019-03-22T09:00"}}, "field 'unavailability' must be a list or null, not an object"),
+            ({"unavailability": [{"start": 1, "end": "2019-03-22T13:00"}]},
+             "field 'unavailability[0].start' must be a string, not a number"),
+            ({"failure_records": [3]}, "field 'failure_records[0]' must be a string or an object, not a number"),
+            ({"term_start": 20190301}, "field 'term_start' must be a string or null, not a number"),
+            ({"refund": "180.00"}, "unknown field 'refund' (known: account, service_month, filed_at, channel, "
+                                   "event_report, unavailability, failure_records, term_start, term_end, claim_id, contact)")):
+        body = problem(server.call("POST", "/v1/claims", claim | change), 400, "bad-request")
+        assert body["detail"] == detail
+    body = problem(server.call("POST", "/v1/claims", claim | {"service_month": "2019-13"}), 422, "invalid-input")
+    assert body["detail"] == "claim: field 'service_month': '2019-13' is not a month written YYYY-MM"
+    body = problem(server.call("POST", "/v1/claims", claim | {"account": " "}), 422, "invalid-input")
+    assert body["detail"] == "claim: field 'account' is missing or not a string"
+    assert recorded(server) == before
+    body = problem(server.call("POST", "/v1/evaluate", {"month": "2019-03", "accounts": ["acme", 7]}), 400, "bad-request")
+    assert body["detail"] == "field 'accounts[1]' must be a string, not a number"
+    body = problem(server.call("POST", "/v1/evaluate", {"month": "2019-03", "minutes": [[]]}), 400, "bad-request")
+    assert body["detail"] == "field 'minutes[0]' must be an object, not a list"
+    body = problem(server.call("POST", "/v1/replay", {"from": "2019-03", "to": 201903, "under": DRAFT.name}),
+                   400, "bad-request")
+    assert body["detail"] == "field 'to' must be a string, not a number"
+    body = problem(server.call("POST", "/v1/replay", {"from": "2019-03", "to": "2019-03", "under": None}),
+                   400, "bad-request")
+    assert body["detail"] == "field 'under' must be a string, not null"
+    body = problem(server.call("POST", "/v1/replay", {"from": "2019-3", "to": "2019-03", "under": DRAFT.name}),
+                   422, "invalid-input")
+    assert body["detail"] == "from '2019-3' is not a month written YYYY-MM"
+
+
 # ---------------------------------------------------------------------------- OpenAPI
 
 def test_the_openapi_document_is_valid_and_describes_every_route(server):
@@ -319,6 +408,9 @@ def test_the_openapi_document_is_valid_and_describes_every_route(server):
     for path, method in (("/v1/evaluate", "post"), ("/v1/claims", "post"), ("/v1/replay", "post")):
         assert "requestBody" in document["paths"][path][method]
         assert {"400", "413", "422", "500"} <= set(document["paths"][path][method]["responses"])
+    # Every route refuses an unknown query parameter (400), and says so.
+    assert all("400" in operation["responses"] for item in document["paths"].values() for operation in item.values())
+    assert document["components"]["schemas"]["Claim"]["additionalProperties"] is False
 
 
 # ---------------------------------------------------------------------------- reload

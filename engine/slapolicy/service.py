@@ -46,7 +46,7 @@ from .storage import is_url
 
 MAX_BODY_BYTES = 1 << 20  # 1 MiB: a claim, a month request, or a few thousand inline minutes
 PROBLEM = "application/problem+json"
-DRAFT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\.ya?ml")
+DRAFT_NAME = re.compile(r"[^./\\\x00-\x1f\x7f][^/\\\x00-\x1f\x7f]*\.yaml")  # a plain file name: not hidden, no path
 DECISION_ID = re.compile(r"D-[0-9a-f]{20}")
 
 
@@ -141,25 +141,73 @@ async def read_json(request: Request, max_bytes: int) -> object:
     return body
 
 
-def check_body(body: object, schema_name: str) -> dict:
-    """400 for a body that is not shaped as the OpenAPI document says (types, required and unknown fields).
-    Patterns and formats are left to the engine, whose messages are the CLI's (422)."""
+JSON_TYPES = {"string": "a string", "number": "a number", "integer": "a whole number", "boolean": "true or false",
+              "array": "a list", "object": "an object", "null": "null"}
+
+
+def json_type(value: object) -> str:
+    """The JSON type of a parsed value, in the words of JSON_TYPES."""
+    if value is None or isinstance(value, bool):
+        return JSON_TYPES["null" if value is None else "boolean"]
+    return JSON_TYPES[{str: "string", int: "number", float: "number", list: "array", dict: "object"}[type(value)]]
+
+
+def field_path(path) -> str:
+    """``unavailability[0].start``: the field as the engine's messages name it."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def check_body(body: object, schema_name: str, leave: tuple = ("pattern", "format")) -> dict:
+    """400 for a body that is not shaped as the OpenAPI document says: a field of the wrong JSON type, an unknown
+    field, a missing one. What ``leave`` names (patterns and formats: values of the right type that are wrong) is
+    left to the engine, whose messages are the CLI's (422)."""
     from jsonschema import Draft202012Validator
 
     if not isinstance(body, dict):
-        raise bad_request("the request body must be a JSON object")
-    validator = Draft202012Validator(REQUEST_SCHEMAS[schema_name])
-    errors = sorted((e for e in validator.iter_errors(body) if e.validator not in ("pattern", "format")),
-                    key=lambda e: list(map(str, e.absolute_path)))
+        raise bad_request("the request body must be a JSON object" + (": the claim" if schema_name == "Claim" else ""))
+    schema = REQUEST_SCHEMAS[schema_name]
+    errors = sorted((e for e in Draft202012Validator(schema).iter_errors(body) if e.validator not in leave),
+                    key=lambda e: [str(p) for p in e.absolute_path])
     if errors:
         error = errors[0]
         if error.validator == "additionalProperties":
-            known = ", ".join(REQUEST_SCHEMAS[schema_name]["properties"])
-            unknown = sorted(set(error.instance) - set(REQUEST_SCHEMAS[schema_name]["properties"]))
-            raise bad_request(f"unknown field {unknown[0]!r} (known: {known})")
-        where = ".".join(map(str, error.absolute_path))
+            unknown = sorted(set(error.instance) - set(schema["properties"]))
+            raise bad_request(f"unknown field {unknown[0]!r} (known: {', '.join(schema['properties'])})")
+        where = field_path(error.absolute_path)
+        if error.validator == "type":
+            expected = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+            raise bad_request(f"field {where!r} must be {' or '.join(JSON_TYPES[t] for t in expected)}, "
+                              f"not {json_type(error.instance)}")
         raise bad_request(f"field {where!r}: {error.message}" if where else error.message)
     return body
+
+
+def draft_name_problem(name: str) -> str | None:
+    """Why ``name`` is not a plain file name of a draft (any letters and spaces, as the CLI takes), or None."""
+    if DRAFT_NAME.fullmatch(name):
+        return None
+    if re.search(r"[/\\]", name) or name in ("", ".", ".."):
+        return "must be the file name of a draft in the policy directory's drafts/ (no directory, no absolute path)"
+    if name.startswith("."):
+        return "is a hidden file: a draft is named NAME.yaml"
+    if re.search(r"[\x00-\x1f\x7f]", name):
+        return "holds a control character: a draft is named NAME.yaml"
+    return "is not a policy file: a draft is named NAME.yaml"
+
+
+def check_query(request: Request, known: tuple) -> None:
+    """400 for a query parameter the route does not take, or one given twice (which would win is a guess)."""
+    names = [name for name, _ in request.query_params.multi_items()]
+    unknown = sorted(set(names) - set(known))
+    if unknown:
+        takes = f"known: {', '.join(known)}" if known else f"{request.url.path} takes none"
+        raise bad_request(f"unknown query parameter {unknown[0]!r} ({takes})")
+    repeated = sorted(name for name in set(names) if names.count(name) > 1)
+    if repeated:
+        raise bad_request(f"query parameter {repeated[0]!r} is given {names.count(repeated[0])} times: give it once")
 
 
 def month_field(value: str, name: str) -> str:
@@ -211,9 +259,6 @@ class Service:
     async def policy(self, request: Request) -> JSONResponse:
         from .policy.terms import policy_terms
 
-        unknown = sorted(set(request.query_params) - {"month"})
-        if unknown:
-            raise bad_request(f"unknown query parameter {unknown[0]!r} (known: month)")
         if "month" not in request.query_params:
             raise bad_request("query parameter 'month' is required (YYYY-MM)")
         month = month_field(request.query_params["month"], "month")
@@ -250,9 +295,9 @@ class Service:
         raise not_found(f"policy_version {version!r} is not a published version (published: {published})")
 
     async def decide_claim(self, request: Request) -> JSONResponse:
-        claim = await read_json(request, self.max_body)
-        if not isinstance(claim, dict):
-            raise bad_request("the request body must be a JSON object: the claim")
+        # A field of the wrong JSON type or an unknown one is 400; a missing field or a wrong value (a bad month, a
+        # time without a date) is the engine's 422, with the message `slapolicy claim` prints: an incomplete claim.
+        claim = check_body(await read_json(request, self.max_body), "Claim", leave=("pattern", "format", "required"))
         if self.sources.minutes is None:
             raise not_configured("claims are decided from the provider's records: start the service with --minutes")
         decision = await self.run(lambda: self.engine.decide_claim(
@@ -291,9 +336,9 @@ class Service:
 
     def _draft(self, name: str) -> Path:
         """A draft (or published) file of the policy directory, named by its file name alone: no path from a request."""
-        if not DRAFT_NAME.fullmatch(name) or ".." in name:
-            raise bad_request(f"field 'under': {name!r} must be the file name of a draft in the policy directory's "
-                              "drafts/ (no directory, no absolute path)")
+        problem = draft_name_problem(name)
+        if problem:
+            raise bad_request(f"field 'under': {name!r} {problem}")
         root = self.engine.policy_dir.resolve()
         for folder in (root / "drafts", root):
             candidate = (folder / name).resolve()
@@ -309,9 +354,10 @@ class Service:
 def create_app(engine: Engine, sources: Sources = Sources(), max_body: int = MAX_BODY_BYTES) -> Starlette:
     service = Service(engine, sources, max_body)
 
-    def answering(handler):
+    def answering(handler, query: tuple = ()):
         async def endpoint(request: Request):
             try:
+                check_query(request, query)
                 return await handler(request)
             except Exception as exc:  # noqa: BLE001 — every failure becomes problem details, never a traceback
                 return problem_of(exc).response(request)
@@ -320,7 +366,7 @@ def create_app(engine: Engine, sources: Sources = Sources(), max_body: int = MAX
     routes = [
         Route("/v1/health", answering(service.health), methods=["GET"]),
         Route("/v1/versions", answering(service.versions), methods=["GET"]),
-        Route("/v1/policy", answering(service.policy), methods=["GET"]),
+        Route("/v1/policy", answering(service.policy, query=("month",)), methods=["GET"]),
         Route("/v1/evaluate", answering(service.evaluate), methods=["POST"]),
         Route("/v1/claims", answering(service.decide_claim), methods=["POST"]),
         Route("/v1/claims/{decision_id}", answering(service.claim), methods=["GET"]),

@@ -42,30 +42,35 @@ REQUEST_SCHEMAS = {
         "properties": {
             "from": MONTH | {"description": "first Service Month"},
             "to": MONTH | {"description": "last Service Month"},
-            "under": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*\\.ya?ml$",
+            "under": {"type": "string", "pattern": "^[^./\\\\\\x00-\\x1f\\x7f][^/\\\\\\x00-\\x1f\\x7f]*\\.yaml$",
                       "examples": ["2027-01-01-standard-99.95.yaml"],
                       "description": "the file name of a draft in the policy directory's drafts/ (or of a published "
                                      "version); never a path"},
         },
     },
-}
-
-CLAIM = {
-    "type": "object",
-    "description": "A compensation claim, as CLAIM.json of `slapolicy claim`.",
-    "required": ["account", "service_month", "filed_at", "channel", "event_report", "unavailability"],
-    "properties": {
-        "account": {"type": "string"},
-        "service_month": MONTH,
-        "filed_at": {"type": "string", "description": "ISO 8601, with or without an offset (the policy's timezone)"},
-        "channel": {"type": "string", "description": "work_order for the agreed channel (§3.2(1))"},
-        "event_report": {"type": "string"},
-        "unavailability": {"type": "array", "items": {"type": "object", "required": ["start", "end"],
-                                                      "properties": {"start": {"type": "string"},
-                                                                     "end": {"type": "string"}}}},
-        "failure_records": {"type": "array"},
-        "term_start": DATE,
-        "term_end": DATE,
+    "Claim": {
+        "type": "object",
+        "description": "A compensation claim, as CLAIM.json of `slapolicy claim`. A field of the wrong JSON type or an "
+                       "unknown field is a 400; a missing field or a wrong value (a bad month) is the engine's 422, "
+                       "with the message `slapolicy claim` prints.",
+        "required": ["account", "service_month", "filed_at", "channel", "event_report", "unavailability"],
+        "additionalProperties": False,
+        "properties": {
+            "account": {"type": "string"},
+            "service_month": MONTH,
+            "filed_at": {"type": "string", "description": "ISO 8601, with or without an offset (the policy's timezone)"},
+            "channel": {"type": "string", "description": "work_order for the agreed channel (§3.2(1))"},
+            "event_report": {"type": ["string", "null"]},
+            "unavailability": {"type": ["array", "null"], "items": {
+                "type": "object", "required": ["start", "end"],
+                "properties": {"start": {"type": "string"}, "end": {"type": "string"}, "note": {}}}},
+            "failure_records": {"type": ["array", "null"], "items": {"type": ["string", "object"]},
+                                "description": "service records of failed calls: record ids or records (§3.3)"},
+            "term_start": DATE | {"type": ["string", "null"]},
+            "term_end": DATE | {"type": ["string", "null"]},
+            "claim_id": {"type": ["string", "null"]},
+            "contact": {"type": ["string", "null"]},
+        },
     },
 }
 
@@ -127,8 +132,8 @@ PROBLEM = {
 }
 
 ERRORS = {
-    "400": "the request is malformed: not JSON, not an object, a field of the wrong type, an unknown field, "
-           "a path where a file name belongs",
+    "400": "the request is malformed: not JSON, not an object, a field of the wrong JSON type, an unknown field, "
+           "an unknown or repeated query parameter, a path where a file name belongs",
     "404": "no such decision, draft, published version, route; or no version in force for the month",
     "409": "the service was not started with the data the request needs (--minutes)",
     "413": "the request body is larger than the limit (--max-body)",
@@ -162,7 +167,7 @@ def document() -> dict:
             "operationId": "health", "summary": "the service is up, and how many versions it has loaded",
             "responses": {"200": _json({"type": "object", "properties": {
                 "status": {"const": "ok"}, "engine": {"type": "string"}, "versions": {"type": "integer"},
-                "started_at": {"type": "string"}}}, "up"), **_errors("500")}}},
+                "started_at": {"type": "string"}}}, "up"), **_errors("400", "500")}}},
         "/v1/versions": {"get": {
             "operationId": "versions", "summary": "the published versions loaded now, with their sha256",
             "responses": {"200": _json({"type": "object", "properties": {
@@ -173,7 +178,7 @@ def document() -> dict:
                 "refresh_error": {"type": ["string", "null"],
                                   "description": "why the directory as it is now could not be loaded (the versions "
                                                  "above are still served)"}}}, "loaded versions"),
-                **_errors("500")}}},
+                **_errors("400", "500")}}},
         "/v1/policy": {"get": {
             "operationId": "policy", "summary": "the version in force for a Service Month, and its terms (§6.2)",
             "parameters": [{"name": "month", "in": "query", "required": True, "schema": MONTH}],
@@ -197,7 +202,7 @@ def document() -> dict:
             "operationId": "claim", "summary": "a recorded decision",
             "parameters": [{"name": "decision_id", "in": "path", "required": True,
                             "schema": {"type": "string", "pattern": "^D-[0-9a-f]{20}$"}}],
-            "responses": {"200": _json("Decision", "as recorded"), **_errors("404", "500")}}},
+            "responses": {"200": _json("Decision", "as recorded"), **_errors("400", "404", "500")}}},
         "/v1/replay": {"post": {
             "operationId": "replay", "summary": "replay Service Months under a draft, as `slapolicy replay`",
             "requestBody": _body("ReplayRequest", "the months and the draft's file name"),
@@ -206,7 +211,7 @@ def document() -> dict:
                 "per account and month, with totals"), **_errors("400", "404", "409", "413", "422", "500")}}},
         "/openapi.json": {"get": {
             "operationId": "openapi", "summary": "this document",
-            "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1")}}},
+            "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1"), **_errors("400")}}},
     }
     return {
         "openapi": "3.1.0",
@@ -214,6 +219,6 @@ def document() -> dict:
                  "description": "SLA policies evaluated over HTTP: the JSON of the slapolicy CLI, errors as RFC 9457 "
                                 "problem details carrying the CLI's messages."},
         "paths": paths,
-        "components": {"schemas": copy.deepcopy({**REQUEST_SCHEMAS, "Claim": CLAIM, "Evaluation": EVALUATION,
+        "components": {"schemas": copy.deepcopy({**REQUEST_SCHEMAS, "Evaluation": EVALUATION,
                                                  "Decision": DECISION, "Problem": PROBLEM})},
     }
