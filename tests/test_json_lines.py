@@ -144,7 +144,7 @@ def test_nesting_of_65_levels_is_refused(cli, tmp_path):
     minutes.write_text(nested_line(1) + nested_line(65, "2019-03-01T10:01"))
     result = cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03")
     assert result.code == 1 and result.out == ""
-    assert result.err.strip() == f"slapolicy: {minutes}: line 2: a value nested more than 64 levels deep; a row of minutes is one flat object"
+    assert result.err.strip() == f"slapolicy: {minutes}: line 2: a value nested more than 64 levels deep; a row is one flat object"
 
 
 def test_a_line_nested_100000_deep_is_refused_not_a_crash(tmp_path):
@@ -166,3 +166,16 @@ def test_a_line_nested_100000_deep_is_refused_not_a_crash(tmp_path):
         assert f"{minutes}: line 3: a value nested more than 64 levels deep" in run.stderr
         assert len(run.stderr.strip().splitlines()) == 1
     assert not ledger.exists()
+
+
+def test_a_billing_line_nested_100000_deep_is_refused_not_a_crash(tmp_path):
+    """Billing JSON Lines is read whole by pyarrow (a small file): the same lines are refused before it."""
+    billing = tmp_path / "billing.jsonl"
+    billing.write_text('{"account": "acme", "month": "2019-03", "monthly_fee": "1000.00", "offset": "0"}\n'
+                       '{"account": "globex", "month": "2019-03", "monthly_fee": "1000.00", "offset": "0", "x": '
+                       + "[" * 100_000 + "]" * 100_000 + "}\n")
+    run = subprocess.run([sys.executable, "-c", "import sys; from slapolicy.cli import main; sys.exit(main(sys.argv[1:]))",
+                          "evaluate", str(POLICIES), "--minutes", str(REPO / "examples" / "ccc" / "minutes.csv"),
+                          "--month", "2019-03", "--billing", str(billing)], capture_output=True, text=True, timeout=120)
+    assert (run.returncode, run.stdout) == (1, ""), run.stderr[-500:]
+    assert run.stderr == f"slapolicy: {billing}: line 2: a value nested more than 64 levels deep; a row is one flat object\n"

@@ -177,6 +177,9 @@ def read_table(path: str | Path, columns: tuple[str, ...], optional: tuple[str, 
         elif kind == "jsonl":
             import pyarrow.json as pajson
 
+            from .json_lines import check_lines  # (json_lines reads minutes with data's column checks)
+
+            check_lines(path, shown)  # a line nested thousands deep crashes pyarrow's reader: refused first
             table = pajson.read_json(path)
             line_offset = 0
         else:

@@ -37,40 +37,60 @@ def batches(stream, name: str, columns: tuple, optional: tuple, max_rows: int):
     ``columns`` must be present in the first block with rows (else the file is refused as missing them);
     a later block without one of them has it as a column of nulls, refused row by row.
     """
-    line, row, rest, size, names = 1, 0, b"", 0, None
+    row, names, size = 0, None, [0]
+    for chunk, line in _blocks(stream, name, size):
+        lines, at = _object_lines(chunk, name, line)
+        if not len(at):
+            continue
+        table = _parse(chunk, name, line, lines, len(at))
+        if names is None:
+            names = _check_columns(table, name, columns)
+        for start, count in _pieces(at, max_rows):
+            first = row + start
+            yield _select(table.slice(start, count), columns, optional), int(line + at[start] - 1 - first), first
+        row += len(at)
+    if names is None:
+        if not size[0]:
+            raise InputError(f"{name}: cannot be read as JSONL: Empty JSON file")
+        raise InputError(f"{name}: missing column(s) {', '.join(columns)} (found: none)")
+
+
+def check_lines(path, name: str) -> None:
+    """Refuse a JSON Lines file with a line too deep, too long or holding no object, before pyarrow reads it
+    whole (billing: a small file, read at once)."""
+    with open(path, "rb") as stream:
+        for chunk, line in _blocks(stream, name, [0]):
+            _object_lines(chunk, name, line)
+
+
+def _blocks(stream, name: str, size: list):
+    """(bytes ending at a line end, number of its first line), about BLOCK_BYTES each; ``size[0]`` counts bytes."""
+    line, rest = 1, b""
     while True:
         block = stream.read(BLOCK_BYTES)
-        size += len(block)
+        size[0] += len(block)
         data = rest + block if rest else block
         if block:
             cut = data.rfind(b"\n") + 1
             if not cut:  # no line end yet: a line longer than a block is read on, up to a bound
                 if len(data) > BLOCK_BYTES:
                     raise InputError(f"{name}: line {line} is longer than {BLOCK_BYTES >> 20} MiB; "
-                                     "a row of minutes is one short line")
+                                     "a row is one short line")
                 rest = data
                 continue
         else:
             cut = len(data)
         chunk, rest = memoryview(data)[:cut], bytes(data[cut:])
         if cut:
-            lines, at = _object_lines(chunk, name, line)
-            if len(at):
-                table = _parse(chunk, name, line, lines, len(at))
-                if names is None:
-                    names = _check_columns(table, name, columns)
-                for start, count in _pieces(at, max_rows):
-                    first = row + start
-                    yield (_select(table.slice(start, count), columns, optional),
-                           int(line + at[start] - 1 - first), first)
-                row += len(at)
-            line += lines
+            yield chunk, line
+            line += _count_lines(chunk)
         if not block:
-            break
-    if names is None:
-        if not size:
-            raise InputError(f"{name}: cannot be read as JSONL: Empty JSON file")
-        raise InputError(f"{name}: missing column(s) {', '.join(columns)} (found: none)")
+            return
+
+
+def _count_lines(chunk) -> int:
+    """Lines in a chunk: its line ends, and one more for a last line without one (at the end of the file)."""
+    return int(np.count_nonzero(np.frombuffer(chunk, np.uint8) == 10)) + (chunk[-1] != 10)
 
 
 def _object_lines(chunk, name: str, first_line: int) -> tuple[int, np.ndarray]:
@@ -89,7 +109,7 @@ def _object_lines(chunk, name: str, first_line: int) -> tuple[int, np.ndarray]:
     for index in np.flatnonzero(braces + per_line(ord("[")) > MAX_DEPTH):
         if _depth(_line_bytes(chunk, starts, index)) > MAX_DEPTH:
             raise InputError(f"{name}: line {first_line + int(index)}: a value nested more than {MAX_DEPTH} levels "
-                             "deep; a row of minutes is one flat object")
+                             "deep; a row is one flat object")
     for index in np.flatnonzero(braces == 0):
         if _line_bytes(chunk, starts, index).strip():
             raise InputError(f"{name}: line {first_line + int(index)}: not a JSON object; JSON Lines holds "
