@@ -162,7 +162,8 @@ def test_html_report_renders_in_headless_chromium(cli, tmp_path):
 
 def test_versions_share_the_classification_of_minutes_only_when_they_read_minutes_alike(tmp_path):
     from conftest import PUBLISHED
-    from slapolicy.policy.model import load_policy, reads_minutes_alike
+    from slapolicy.policy.directory import load_policy
+    from slapolicy.policy.model import reads_minutes_alike
 
     published, draft = load_policy(PUBLISHED), load_policy(DRAFT)
     laxer = load_policy(draft_variant(tmp_path, 'value: "99%"\n    ref: "§1.5"', 'value: "95%"\n    ref: "§1.5"'))

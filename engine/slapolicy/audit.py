@@ -140,7 +140,8 @@ def _as_decided(family, sha256: str, scratch: Path):
     import json
     import shutil
 
-    from .policy.model import LOCK_FILE, PolicyDirectory
+    from .policy.directory import PolicyDirectory
+    from .policy.lock import LOCK_FILE
 
     try:
         directory = PolicyDirectory(family)

@@ -43,7 +43,7 @@ class PolicyContent:
 
 @functools.lru_cache(maxsize=32)
 def _policy_by_sha(sha256: str, path: str, raw: bytes):
-    from .policy.model import load_policy
+    from .policy.directory import load_policy
 
     if hashlib.sha256(raw).hexdigest() != sha256:
         raise SlapolicyError(f"policy content for {path} does not match its sha256 {sha256}")

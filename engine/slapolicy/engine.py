@@ -38,7 +38,7 @@ from .evaluate import MonthMinutes, MonthTotals, evaluate_account_month, evaluat
 from .files import path_argument
 from .minutes import read_minutes
 from .plugins import check_facts_supplied, get_manager
-from .policy.model import PolicyDirectory, directory_signature, load_policy
+from .policy.directory import PolicyDirectory, directory_signature, load_policy
 from .replay import (chunks_of, common_timezone, month_range, replay_chunk, replay_policies, replay_report, replay_spec,
                      work_items)
 from .rules.durable import check_backend

@@ -23,7 +23,8 @@ from .distributed import PolicyContent, policy_of
 from .evaluate import (MonthEvaluation, MonthMinutes, MonthTotals, classify_minutes, consecutive_runs,
                        evaluate_account_month, version_reason)
 from .errors import SlapolicyError
-from .policy.model import PolicyDirectory, directory_signature, load_policy, reads_minutes_alike
+from .policy.directory import PolicyDirectory, directory_signature, load_policy
+from .policy.model import reads_minutes_alike
 
 CHUNK = 32  # account-months per task
 

@@ -4,10 +4,25 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import sys
+import traceback
 from pathlib import Path
 
+from ..calendar import check_month_supported
 from ..errors import Diagnostic, PolicyError, SlapolicyError, UsageError
+from ..policy.diff import diff_policies, render_diff
+from ..policy.directory import PolicyDirectory, read_policy
+from ..policy.examples import ExampleReport, run_examples
+from ..policy.lint import PLACEMENT_CODES, misnamed_versions
+from ..policy.model import schema_text
+from ..policy.publish import publish, record_published
+from ..policy.redline import render_redline
+from ..policy.render import render_html, render_text
+from ..policy.terms import policy_terms, provision, render_provision, render_terms
+from ..rules.durable import check_backend
+from . import data_commands
 
 EPILOG = """\
 examples:
@@ -58,9 +73,6 @@ def _policy_files(paths: list[str]) -> list[Path]:
 # ---------------------------------------------------------------------------- policy commands
 
 def cmd_validate(args) -> int:
-    from ..policy.lint import misnamed_versions
-    from ..policy.model import PolicyDirectory, read_policy
-
     diagnostics: list[Diagnostic] = []
     checked = 0
     for name in args.paths:
@@ -87,9 +99,6 @@ def cmd_validate(args) -> int:
 
 
 def cmd_test(args) -> int:
-    from ..policy.model import read_policy
-    from ..policy.examples import ExampleReport, run_examples
-
     total = ExampleReport()
     broken = 0
     for file in _policy_files(args.paths):
@@ -119,8 +128,6 @@ def cmd_test(args) -> int:
 
 
 def cmd_versions(args) -> int:
-    from ..policy.model import PolicyDirectory, read_policy
-
     directory = PolicyDirectory(args.policy_dir).check()
     rows = [{"version": p.version, "effective_from": p.effective_from.isoformat(), "status": p.status,
              "sha256": p.sha256, "file": p.path} for p in directory.versions]
@@ -139,9 +146,6 @@ def cmd_versions(args) -> int:
 
 
 def cmd_show(args) -> int:
-    from ..policy.model import PolicyDirectory
-    from ..policy.terms import policy_terms, render_terms
-
     _check_month(args.month, "--month")
     policy = PolicyDirectory(args.policy_dir).in_force(args.month)
     if args.provision is not None:
@@ -154,9 +158,6 @@ def cmd_show(args) -> int:
 
 
 def _show_provision(policy, args) -> int:
-    from ..errors import SlapolicyError
-    from ..policy.terms import provision, render_provision
-
     found = provision(policy, args.provision)
     if not found:
         raise SlapolicyError(f"provision {args.provision!r} is not in version {policy.version} ({policy.path}); "
@@ -170,9 +171,6 @@ def _show_provision(policy, args) -> int:
 
 def _linted(*paths) -> list | None:
     """The policies of ``paths`` when validate finds no error in any; else None, with every error printed."""
-    from ..policy.lint import PLACEMENT_CODES
-    from ..policy.model import read_policy
-
     policies, errors = [], []
     for path in paths:
         policy, diagnostics = read_policy(path)
@@ -184,8 +182,6 @@ def _linted(*paths) -> list | None:
 
 
 def cmd_diff(args) -> int:
-    from ..policy.diff import diff_policies, render_diff
-
     # A document for review must not present a version that validate rejects (a tier gap, say) as sound.
     policies = _linted(args.old, args.new)
     if policies is None:
@@ -194,8 +190,6 @@ def cmd_diff(args) -> int:
     if args.json or args.format == "json":
         _json(result)
     elif args.format == "html":
-        from ..policy.redline import render_redline
-
         sys.stdout.write(render_redline(result))
     else:
         _out(render_diff(result))
@@ -203,16 +197,11 @@ def cmd_diff(args) -> int:
 
 
 def cmd_schema(args) -> int:
-    from ..policy.model import schema_text
-
     sys.stdout.write(schema_text())
     return 0
 
 
 def cmd_lock(args) -> int:
-    from ..policy.model import PolicyDirectory
-    from ..policy.lock import record_published
-
     added = record_published(PolicyDirectory(args.policy_dir))
     for name in added:
         _out(f"locked {name}")
@@ -222,8 +211,6 @@ def cmd_lock(args) -> int:
 
 
 def cmd_publish(args) -> int:
-    from ..policy.publish import publish
-
     try:
         published = publish(args.policy_dir, args.draft)
     except PolicyError as exc:
@@ -239,8 +226,6 @@ def cmd_publish(args) -> int:
 
 
 def cmd_render(args) -> int:
-    from ..policy.render import render_html, render_text
-
     policies = _linted(args.policy)
     if policies is None:
         return 1
@@ -250,11 +235,8 @@ def cmd_render(args) -> int:
 
 
 def _check_month(value: str, flag: str) -> None:
-    import re
-
     if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", value or ""):  # [0-9]: \d would take other scripts' digits
         raise SlapolicyError(f"{flag} {value!r} is not a month written YYYY-MM")
-    from ..calendar import check_month_supported
 
     check_month_supported(value, flag)
 
@@ -338,8 +320,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_data_commands(command) -> None:
     """Commands over operations data; defined in their own modules to keep this one short."""
-    from . import data_commands
-
     data_commands.add_commands(command)
 
 
@@ -348,8 +328,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command in NEEDS_RULES:
-            from ..rules.durable import check_backend
-
             check_backend()  # say at start, in one line, when durable-rules must be rebuilt (Python 3.13+)
         return args.func(args)
     except UsageError as exc:
@@ -368,10 +346,8 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except Exception as exc:  # noqa: BLE001 — never a bare traceback for a user
-        import traceback
-
         sys.stderr.write(f"slapolicy: internal error, please report it: {type(exc).__name__}: {exc}\n")
-        if "SLAPOLICY_DEBUG" in __import__("os").environ:
+        if "SLAPOLICY_DEBUG" in os.environ:
             traceback.print_exc()
         return 3
 

@@ -4,11 +4,19 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import re
 import sys
 
-from ..calendar import check_month_supported, check_supported
+from ..audit import audit_failed, audit_ledger, render_audit
+from ..calendar import check_month_supported, check_supported, service_months
+from ..claims import load_claim_document
 from ..data import check_offset
+from ..demo import run_demo
+from ..engine import Engine
+from ..ledger import upgrade_ledger
 from ..errors import SlapolicyError, UsageError
+from ..reports.html import render_html
+from ..reports.text import render_claim, render_evaluations, render_replay
 
 
 def _date(value: str, flag: str) -> dt.date:
@@ -52,8 +60,6 @@ def _workers(value: str) -> int:
 
 
 def cmd_months(args) -> int:
-    from ..calendar import service_months
-
     months = service_months(_date(args.start, "--start"), _date(args.end, "--end"))
     if args.json:
         sys.stdout.write(json.dumps({"service_months": [m.as_dict() for m in months]}, indent=2) + "\n")
@@ -84,8 +90,6 @@ def _term(args):
 
 
 def _month(value: str, flag: str) -> str:
-    import re
-
     if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", value or ""):
         raise SlapolicyError(f"{flag} {value!r} is not a month written YYYY-MM")
     check_month_supported(value, flag)
@@ -93,9 +97,6 @@ def _month(value: str, flag: str) -> str:
 
 
 def cmd_evaluate(args) -> int:
-    from ..engine import Engine
-    from ..reports.text import render_evaluations
-
     term_start, term_end = _term(args)
     result = Engine.for_one_call(args.policy_dir).evaluate(
         minutes=args.minutes, month=_month(args.month, "--month"), incidents=args.incidents, notices=args.notices,
@@ -106,10 +107,6 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_claim(args) -> int:
-    from ..claims import load_claim_document
-    from ..engine import Engine
-    from ..reports.text import render_claim
-
     now = args.now
     result = Engine.for_one_call(args.policy_dir).decide_claim(
         load_claim_document(args.claim), minutes=args.minutes, incidents=args.incidents, notices=args.notices,
@@ -119,9 +116,6 @@ def cmd_claim(args) -> int:
 
 
 def cmd_replay(args) -> int:
-    from ..engine import Engine
-    from ..reports.text import render_replay
-
     def show_progress(rows):
         sys.stderr.write(f"\r\033[Kread {rows:,} minute rows")  # clear the line: a slower scan may start over
         sys.stderr.flush()
@@ -136,8 +130,6 @@ def cmd_replay(args) -> int:
     if args.format == "json":
         _print_json(result)
     elif args.format == "html":
-        from ..reports.html import render_html
-
         sys.stdout.write(render_html(result))
     else:
         sys.stdout.write(render_replay(result) + "\n")
@@ -145,11 +137,7 @@ def cmd_replay(args) -> int:
 
 
 def cmd_audit(args) -> int:
-    from ..audit import audit_failed, audit_ledger, render_audit
-
     if args.upgrade:
-        from ..ledger import upgrade_ledger
-
         head = upgrade_ledger(args.ledger)
         sys.stderr.write(f"{args.ledger}: upgraded to a chained ledger of {head['entries']} entries; head {head['hash']}\n")
     result = audit_ledger(args.ledger, args.policies)
@@ -158,14 +146,12 @@ def cmd_audit(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from ..errors import UsageError
-
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port {args.port} is not a port (0 to 65535; 0 picks a free one)")
     if args.max_body < 1:
         raise UsageError(f"--max-body {args.max_body} must be at least 1 byte")
     try:
-        from ..service import Sources, serve
+        from ..service import Sources, serve  # starlette and uvicorn: the serve extra, maybe not installed
     except ImportError as exc:
         raise SlapolicyError(f"slapolicy serve needs the serve extra ({exc.name} is missing): "
                              "pip install 'slapolicy[serve]'") from None
@@ -175,8 +161,6 @@ def cmd_serve(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from ..demo import run_demo
-
     return run_demo()
 
 

@@ -4,6 +4,7 @@
 ``lint``, ``diff`` and ``redline``, ``lock`` and ``publish``, ``examples`` (the rule examples
 inside the clauses), ``render`` and ``terms`` (what ``slapolicy render`` and ``show`` print).
 """
-from .model import Policy, PolicyDirectory, load_policy, read_policy, schema
+from .directory import PolicyDirectory, load_policy, read_policy
+from .model import Policy, schema
 
 __all__ = ["Policy", "PolicyDirectory", "load_policy", "read_policy", "schema"]

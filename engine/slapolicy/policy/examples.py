@@ -8,8 +8,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
+from types import SimpleNamespace
 
+from ..calendar import calendar_month
+from ..claims import aggregate_cap, business_calendar, claim_window, material_reasons, month_index, month_label
+from ..data import BillingRow
 from ..errors import Diagnostic, SlapolicyError
+from ..evaluate import _compensation
+from .model import percent
 
 
 @dataclass
@@ -106,8 +112,6 @@ class RuleCoverage:
 
 
 def _pct(text):
-    from .model import percent
-
     return Fraction(percent(str(text)))
 
 
@@ -116,14 +120,10 @@ def _money(text) -> Decimal:
 
 
 def _compensation_of(policy, example: dict, billing=None) -> dict:
-    from ..evaluate import _compensation
-
     return _compensation(policy, _pct(example["availability"]), billing, [], "example", None)
 
 
 def _billing_row(example: dict):
-    from ..data import BillingRow
-
     return BillingRow("example", "example", _money(example["monthly_fee"]), _money(example.get("offset", "0")))
 
 
@@ -141,9 +141,6 @@ def _check_monthly_cap(policy, example):
 
 
 def _check_aggregate_cap(policy, example):
-    from ..claims import aggregate_cap, month_index, month_label
-    from ..data import BillingRow
-
     # Every month from billed_from to billed_to (default: the month) is billed at fee_paid_each_month;
     # §6.1 also weighs the windows after the month, so an example bills them when it wants them counted.
     month, first, last = example["month"], example["billed_from"], example.get("billed_to", example["month"])
@@ -158,9 +155,6 @@ def _check_aggregate_cap(policy, example):
 
 def _check_window(side):
     def check(policy, example):
-        from ..calendar import calendar_month
-        from ..claims import business_calendar, claim_window
-
         window = claim_window(policy, calendar_month(example["service_month"]), business_calendar(policy))
         return getattr(window, side).isoformat(), str(example[side])
     return check
@@ -168,10 +162,6 @@ def _check_window(side):
 
 def _check_material(item):
     def check(policy, example):
-        from types import SimpleNamespace
-
-        from ..claims import material_reasons
-
         claim = example.get("claim") or {}
         given = SimpleNamespace(event_report=claim.get("event_report"), unavailability=tuple(claim.get("unavailability") or ()),
                                 failure_records=claim.get("failure_records"))

@@ -15,9 +15,12 @@ import hashlib
 from decimal import Decimal
 from pathlib import Path
 
-from ..errors import Diagnostic
+from ..claims import business_calendar
+from ..errors import Diagnostic, PluginError, SlapolicyError
 from ..files import FileProblem, read_limited
+from .examples import untested_rules
 from .load import MAX_POLICY_BYTES
+from .lock import LOCK_FILE
 
 
 def _interval(tier) -> str:
@@ -152,9 +155,6 @@ PLACEMENT_CODES = frozenset({"draft-published", "file-name"})
 
 def lint_calendar(policy) -> list[Diagnostic]:
     """§3.2's business calendar must be one a plugin provides: found at `validate`, not at the first claim."""
-    from ..claims import business_calendar  # claims imports the policy model; imported here to keep lint light
-    from ..errors import PluginError, SlapolicyError
-
     try:
         business_calendar(policy)
     except PluginError:
@@ -168,8 +168,6 @@ def lint_policy(policy, run_examples: bool = True) -> list[Diagnostic]:
     """Every lint check; ``run_examples=False`` leaves out the warnings for rules no example exercises, which
     need every example run (0.1 s, and the holiday calendar loaded): loading a version to evaluate under it
     needs its errors, not those warnings."""
-    from .examples import untested_rules
-
     calendar = lint_calendar(policy)
     # the claim window's examples need the calendar
     untested = untested_rules(policy) if run_examples and not calendar else []
@@ -187,8 +185,6 @@ def misnamed_versions(path: Path, severity: str = "error") -> list[Diagnostic]:
 
 def lint_directory(directory) -> list[Diagnostic]:
     """Checks across the published versions of one family."""
-    from .model import LOCK_FILE
-
     found = []
     by_date: dict = {}
     for policy in directory.versions:

@@ -3,16 +3,12 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
 import tempfile
 from pathlib import Path
 
-from ..errors import PolicyError
-from ..files import read_limited
-from .model import LOCK_FILE
-from .load import MAX_POLICY_BYTES
+LOCK_FILE = "versions.lock"
 
 
 @contextlib.contextmanager
@@ -44,24 +40,3 @@ def write_lock(directory, lock: dict) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-
-
-def record_published(directory) -> list[str]:
-    """Add published versions missing from the lock, refusing (and writing nothing) while
-    `validate` reports any error in the family other than "not yet recorded"."""
-    from .model import PolicyDirectory
-
-    with family_lock(directory.path):
-        directory = PolicyDirectory(directory.path)  # read again under the lock
-        refused = [d for d in directory.diagnostics if d.severity == "error" and d.code != "unlocked"]
-        if refused:
-            raise PolicyError(refused)
-        lock = directory.read_lock()
-        added = []
-        for file in sorted(directory.path.glob("*.yaml")):
-            if file.name not in lock:
-                lock[file.name] = hashlib.sha256(read_limited(file, "policy file", MAX_POLICY_BYTES)).hexdigest()
-                added.append(file.name)
-        if added:
-            write_lock(directory.path, lock)
-        return added

@@ -22,15 +22,19 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from ..errors import Diagnostic, PolicyError
+from ..files import read_limited
+from .directory import PolicyDirectory, read_policy
+from .examples import run_examples
 from .lint import PLACEMENT_CODES
-from .model import LOCK_FILE, PolicyDirectory, read_policy
-from .lock import family_lock, write_lock
+from .load import MAX_POLICY_BYTES, _ComposeOnly
+from .lock import LOCK_FILE, family_lock, write_lock
 
 
 @dataclass(frozen=True)
@@ -50,8 +54,6 @@ class Published:
 
 def published_text(text: str) -> str:
     """The draft's text with its top-level ``status`` set to ``published``; every other byte kept."""
-    from .load import _ComposeOnly
-
     root = yaml.compose(text, Loader=_ComposeOnly)
     for key, value in root.value:
         if key.value == "status":
@@ -61,8 +63,6 @@ def published_text(text: str) -> str:
 
 def _draft_checks(directory: PolicyDirectory, policy) -> list[Diagnostic]:
     """What publishing asks beyond `validate`: the label, the date, what it amends, the examples."""
-    from .examples import run_examples
-
     doc, found = policy.doc, []
     effective = policy.effective_from.isoformat()
     if policy.version != effective:
@@ -134,8 +134,6 @@ def publish(policy_dir, draft) -> Published:
 
 def _write_version(directory: Path, name: str, content: bytes, lock: dict) -> None:
     """Create ``directory/name`` (never over an existing file), then replace the lock; undo the file if the lock fails."""
-    import tempfile
-
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.")
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -158,3 +156,22 @@ def _write_version(directory: Path, name: str, content: bytes, lock: dict) -> No
 
 
 __all__ = ["Published", "check_draft", "publish", "published_text", "LOCK_FILE"]
+
+
+def record_published(directory) -> list[str]:
+    """Add published versions missing from the lock, refusing (and writing nothing) while
+    `validate` reports any error in the family other than "not yet recorded"."""
+    with family_lock(directory.path):
+        directory = PolicyDirectory(directory.path)  # read again under the lock
+        refused = [d for d in directory.diagnostics if d.severity == "error" and d.code != "unlocked"]
+        if refused:
+            raise PolicyError(refused)
+        lock = directory.read_lock()
+        added = []
+        for file in sorted(directory.path.glob("*.yaml")):
+            if file.name not in lock:
+                lock[file.name] = hashlib.sha256(read_limited(file, "policy file", MAX_POLICY_BYTES)).hexdigest()
+                added.append(file.name)
+        if added:
+            write_lock(directory.path, lock)
+        return added

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import textwrap
 
+import yaml
+
 from ..rules.conditions import describe
 
 
@@ -94,8 +96,6 @@ def provision(policy, number: str) -> list[dict]:
 
 
 def render_provision(policy, number: str, found: list[dict]) -> str:
-    import yaml
-
     lines = [f"{policy.title} — version {policy.version}: {number}"]
     for entry in found:
         lines += ["", f"{entry['path']}:"]

@@ -60,7 +60,7 @@ def _import_durable():
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
-            import durable.engine
+            import durable.engine  # the C extension: only commands that match conditions load it
     except ImportError as exc:
         if "PyEval_CallObject" in str(exc):
             raise RulesBackendUnavailable(
@@ -202,7 +202,7 @@ class RuleSet:
             return result
 
     def _run(self, situation: tuple) -> tuple[str, ...]:
-        import durable.engine as engine
+        import durable.engine as engine  # loaded by _import_durable at the first session
 
         host = _host()
         fact = {"sid": SESSION, "id": "situation"}

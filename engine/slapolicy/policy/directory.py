@@ -1,0 +1,177 @@
+"""Reading policy versions from files and families of them: :func:`read_policy` checks a file (schema, model,
+lint), :func:`load_policy` refuses one with errors, :class:`PolicyDirectory` holds a family's published
+versions and its lock, and resolves the version in force for a Service Month (§6.2)."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+
+from ..errors import ArgumentError, Diagnostic, InputError, NoVersionInForce, PolicyError
+from ..files import FileProblem, load_json, path_argument, read_limited
+from .lint import lint_directory, lint_policy
+from .load import MAX_POLICY_BYTES, load_yaml
+from .lock import LOCK_FILE
+from .model import Policy, _build, schema_diagnostics
+
+MAX_LOCK_BYTES = 1024 * 1024  # one line per published version: thousands of versions fit
+
+
+def read_policy(path: str | os.PathLike, run_examples: bool = True) -> tuple[Policy | None, list[Diagnostic]]:
+    """Load and check one policy file: (the policy or None, every diagnostic: schema, model, lint).
+    ``run_examples=False``: without the warnings only running every example finds (see :func:`lint_policy`)."""
+    path = str(path_argument(path, "the policy file"))
+    try:
+        raw = read_limited(path, "policy file", MAX_POLICY_BYTES)
+    except FileProblem as exc:
+        return None, [Diagnostic(path, 1, 1, "error", exc.code, exc.reason)]
+    doc, problems = load_yaml(raw, path)
+    if doc is None:
+        return None, problems
+    if not isinstance(doc.data, dict):
+        return None, [doc.diagnostic((), "schema", "a policy version is a mapping of keys to values")]
+    problems = schema_diagnostics(doc)
+    if problems:
+        return None, problems
+    policy, problems = _build(doc, path, hashlib.sha256(raw).hexdigest())
+    if policy is None:
+        return None, problems
+    return policy, sorted(problems + lint_policy(policy, run_examples))
+
+
+def load_policy(path: str | os.PathLike, strict: bool = True) -> Policy:
+    """Load one policy file, raising :class:`PolicyError` with every error if it cannot be used.
+
+    ``strict=False`` accepts a version with lint errors (overlapping tiers, a misnamed file)
+    as long as it could be built: enough to read or diff it, not to evaluate under it."""
+    policy, problems = read_policy(path, run_examples=False)  # its warnings are not shown
+    errors = [p for p in problems if p.severity == "error"]
+    if policy is None or (errors and strict):
+        raise PolicyError(errors or problems)
+    return policy
+
+
+# ---------------------------------------------------------------------------- directory
+
+def _month_start(month: str | dt.date) -> dt.date:
+    if isinstance(month, dt.datetime) or not isinstance(month, (str, dt.date)):
+        raise ArgumentError(f"month must be a string written YYYY-MM or a datetime.date, not {type(month).__name__}")
+    if isinstance(month, dt.date):
+        return month
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}", month.strip()):
+        raise InputError(f"month {month!r} is not a month written YYYY-MM")
+    year, mon = month.strip().split("-")
+    try:
+        return dt.date(int(year), int(mon), 1)
+    except ValueError:
+        raise InputError(f"month {month!r} is not a month written YYYY-MM (no month {mon})") from None
+
+
+def directory_signature(path, *files) -> tuple:
+    """What changes when a version is published into the family at ``path`` (or ``files`` change):
+    the name, size and modification time of each ``*.yaml`` and of the lock. One ``stat`` per
+    file, cheap enough to ask before every request of a long-running service."""
+    def stamp(entry_path):
+        try:
+            st = os.stat(entry_path)
+        except OSError:
+            return (str(entry_path), None)
+        return (str(entry_path), st.st_size, st.st_mtime_ns, st.st_ino)
+
+    directory = Path(path)
+    try:
+        names = sorted(e.name for e in os.scandir(directory) if e.name.endswith(".yaml") or e.name == LOCK_FILE)
+    except OSError:
+        names = []
+    return tuple(stamp(directory / name) for name in names) + tuple(stamp(f) for f in files)
+
+
+class PolicyDirectory:
+    """A family of published versions (``policies/<family>/*.yaml``) and its lock of sha256s."""
+
+    def __init__(self, path: str | os.PathLike, run_examples: bool = True):
+        """``run_examples=False`` for a directory read to evaluate under it: the warnings for rules no example
+        exercises are left out (see :func:`slapolicy.policy.lint.lint_policy`); every error is still found."""
+        self.path = path_argument(path, "policy_dir")
+        if not self.path.is_dir():
+            what = "a file, not a policy directory (give the directory that holds it)" if self.path.exists() \
+                else "no such policy directory"
+            raise PolicyError([Diagnostic(str(path), 1, 1, "error", "not-a-directory", what)])
+        self.versions: list[Policy] = []
+        self.diagnostics: list[Diagnostic] = []
+        for file in sorted(self.path.glob("*.yaml")):
+            policy, problems = read_policy(file, run_examples)
+            self.diagnostics.extend(problems)
+            if policy is not None:
+                self.versions.append(policy)
+        self.diagnostics.extend(lint_directory(self))
+        self.diagnostics.sort()
+        self.versions.sort(key=lambda p: p.effective_from)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+    def check(self) -> "PolicyDirectory":
+        """Raise :class:`PolicyError` if any published version has an error."""
+        if self.errors:
+            raise PolicyError(self.errors)
+        if not self.versions:
+            raise PolicyError([Diagnostic(str(self.path), 1, 1, "error", "no-versions", "the directory holds no policy version")])
+        return self
+
+    def drafts(self) -> list[Path]:
+        return sorted((self.path / "drafts").glob("*.yaml"))
+
+    def read_lock(self) -> dict[str, str]:
+        lock = self.path / LOCK_FILE
+        if not os.path.lexists(lock):
+            return {}
+
+        def bad(reason: str) -> PolicyError:
+            return PolicyError([Diagnostic(str(lock), 1, 1, "error", "bad-lock", reason)])
+
+        try:
+            text = read_limited(lock, LOCK_FILE, MAX_LOCK_BYTES).decode("utf-8")
+            data = load_json(text, lock)
+        except FileProblem as exc:
+            raise bad(exc.reason) from None
+        except UnicodeDecodeError:
+            raise bad(f"{LOCK_FILE} is not UTF-8") from None
+        except InputError as exc:
+            raise bad(f"{LOCK_FILE} is not a JSON object of file → sha256: {str(exc).split(': ', 1)[1]}") from None
+        if not isinstance(data, dict):
+            raise bad(f"{LOCK_FILE} is not a JSON object of file → sha256")
+        for name, digest in data.items():
+            if not isinstance(digest, str):
+                raise bad(f"{LOCK_FILE}: the sha256 of {name} is {json.dumps(digest)}, not a string of 64 hex digits")
+        return data
+
+    def superseded_file(self, sha256: str) -> Path | None:
+        """The superseded encoding with this sha256, kept by a correction (docs/policy-format.md, "Correcting an
+        encoding") and recorded in the lock, if the directory has it and it still matches."""
+        for name, digest in self.read_lock().items():
+            if digest == sha256 and name.startswith("superseded/"):
+                path = self.path / name
+                if path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == sha256:
+                    return path
+        return None
+
+    def in_force(self, month: str | dt.date) -> Policy:
+        """The version governing the Service Month starting on (or in) ``month``: the latest whose
+        effective_from is on or before the Service Month's first day (§6.2)."""
+        first_day = _month_start(month)
+        self.check()
+        chosen = None
+        for policy in self.versions:
+            if policy.effective_from <= first_day:
+                chosen = policy
+        if chosen is None:
+            earliest = self.versions[0].effective_from
+            raise NoVersionInForce(
+                f"no version of {self.path} is in force for the Service Month starting {first_day}: "
+                f"the earliest version takes effect on {earliest}")
+        return chosen
