@@ -13,8 +13,8 @@ layouts:
 For each layout, each command runs as its own process (`slapolicy evaluate`, `slapolicy replay`
 of two versions, `slapolicy claim` for one account) and so does DuckDB's bare query on the same
 file in the same run (availability per account; for the claim, that account's availability).
-The best of ``--runs`` wall times and the largest peak resident memory (from ``wait4``) are
-printed, with the ratio to DuckDB.
+The best of ``--runs`` wall times, the largest peak resident memory and the least CPU time (user +
+system, from GNU time) are printed, with the ratios to DuckDB.
 
 The minutes are a deterministic function of (account, minute): a provider outage per account,
 scattered bad minutes, a few illegal-number failures; one provider incident for every account
@@ -130,23 +130,26 @@ print(len(rows))
 """
 
 
-def timed(command: list, runs: int) -> tuple[float, int]:
-    """Best wall time and largest peak resident memory over ``runs``.
+def timed(command: list, runs: int) -> tuple[float, int, float]:
+    """Best wall time, largest peak resident memory and least CPU time (user + system) over ``runs``.
 
-    Memory comes from /usr/bin/time (GNU time's %M): a child forked straight from this process would
-    inherit this process's own high-water mark in its ru_maxrss.
+    Memory and CPU come from /usr/bin/time (GNU time's %M %U %S): a child forked straight from this process
+    would inherit this process's own high-water mark in its ru_maxrss. CPU time moves far less than wall time
+    when other work shares the machine.
     """
-    best, peak = float("inf"), 0
+    best, peak, least = float("inf"), 0, float("inf")
     report = DATA / "time.txt"
     for _ in range(runs):
         began = time.perf_counter()
-        done = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", str(report), *map(str, command)], cwd=REPO,
+        done = subprocess.run(["/usr/bin/time", "-f", "%M %U %S", "-o", str(report), *map(str, command)], cwd=REPO,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         wall = time.perf_counter() - began
         if done.returncode:
             raise SystemExit(f"{' '.join(map(str, command))} failed: {done.stderr.decode()[-2000:]}")
-        best, peak = min(best, wall), max(peak, int(report.read_text().split()[-1]) * 1024)
-    return best, peak
+        memory, user, system = report.read_text().split()[-3:]
+        best, peak = min(best, wall), max(peak, int(memory) * 1024)
+        least = min(least, float(user) + float(system))
+    return best, peak, least
 
 
 def commands(files: dict, layout: str, python: str, ledger: Path) -> dict:
@@ -176,23 +179,24 @@ def main() -> int:
     python = sys.executable
     print(f"{args.accounts} accounts × {MINUTES} minutes = {args.accounts * MINUTES:,} rows; best of {args.runs} runs; "
           f"{os.cpu_count()} cores")
-    print(f"{'layout':<11}{'command':<10}{'slapolicy':>10}{'DuckDB':>9}{'ratio':>8}{'peak MB':>9}{'DuckDB MB':>11}")
+    print(f"{'layout':<11}{'command':<10}{'slapolicy':>10}{'DuckDB':>9}{'ratio':>8}{'peak MB':>9}{'DuckDB MB':>11}"
+          f"{'CPU s':>8}{'DuckDB':>8}{'ratio':>7}")
     for layout in args.layouts.split(","):
         for name in args.only.split(","):
             ledger = files["folder"] / "ledger.sqlite"
             ours, theirs = commands(files, layout, python, ledger)[name]
             if name == "claim":  # a fresh ledger each run, or the second run is answered from the first's record
-                best, peak = float("inf"), 0
+                best, peak, least = float("inf"), 0, float("inf")
                 for _ in range(args.runs):
                     for suffix in ("", "-wal", "-shm"):
                         Path(str(ledger) + suffix).unlink(missing_ok=True)
-                    wall, memory = timed(ours, 1)
-                    best, peak = min(best, wall), max(peak, memory)
+                    wall, memory, used = timed(ours, 1)
+                    best, peak, least = min(best, wall), max(peak, memory), min(least, used)
             else:
-                best, peak = timed(ours, args.runs)
-            duck, duck_peak = timed(theirs, args.runs)
+                best, peak, least = timed(ours, args.runs)
+            duck, duck_peak, duck_cpu = timed(theirs, args.runs)
             print(f"{layout:<11}{name:<10}{best:>9.2f}s{duck:>8.2f}s{best / duck:>7.2f}×{peak / 2**20:>9.0f}"
-                  f"{duck_peak / 2**20:>11.0f}", flush=True)
+                  f"{duck_peak / 2**20:>11.0f}{least:>7.2f}s{duck_cpu:>7.2f}s{least / duck_cpu:>6.2f}×", flush=True)
     return 0
 
 
