@@ -264,6 +264,10 @@ def _covering_pairs(minute: np.ndarray, first: np.ndarray, last: np.ndarray, cod
     in the sorted minutes.
     """
     count = len(minute)
+    if not count or not ((first < int(minute.max()) + 1) & (last > int(minute.min()))).any():
+        # No window reaches the unavailable minutes (the usual case for most accounts of a month): one
+        # (minute, none) pair each.
+        return np.arange(count, dtype=np.int64), np.zeros(count, np.int64)
     order = np.argsort(minute, kind="stable")
     ordered = minute[order]
     runs_first, runs_last, runs_code = _merged_runs(first, last, code)
@@ -303,6 +307,9 @@ def _questions(count: int, minute_code: np.ndarray, kinds: list[_Kind]):
     row_minute = np.arange(count, dtype=np.int64)
     columns = [minute_code]
     for kind in kinds:
+        if len(kind.pair_minute) == count:  # one pair per minute, so pair i is minute i's: nothing to repeat
+            columns.append(kind.pair_code[row_minute])
+            continue
         per_minute = np.bincount(kind.pair_minute, minlength=count)
         begins = np.cumsum(per_minute) - per_minute
         repeats = per_minute[row_minute]
