@@ -219,6 +219,48 @@ def test_an_edited_entry_of_the_claimant_refuses_the_claim(ledger, tmp_path):
         in result.err
 
 
+def damaged(ledger, problem):
+    return (f"slapolicy: {ledger}: the ledger is damaged ({problem}); no decision is recorded until it is restored from "
+            f"a backup (`slapolicy audit {ledger}` names the first broken entry)\n")
+
+
+def test_a_grant_deleted_and_the_chain_recomputed_refuses_the_next_claim_of_that_account(ledger, tmp_path):
+    """initech's approved decision is the last but one entry: its grant (#5, the last) deleted and the chain
+    recomputed leaves a consistent chain of 4 entries, but an approved decision owes its grant."""
+    edit(ledger, "DELETE FROM grants WHERE seq = 5")
+    rechain(ledger)
+    before = digest(ledger)
+    claim = tmp_path / "initech-again.json"
+    claim.write_text(json.dumps(dict(json.loads(claim_files(tmp_path)[2].read_text()), claim_id="second try")))
+    result = run_cli("claim", POLICIES, claim, "--ledger", ledger, *NOW, *INPUTS)
+    assert (result.code, result.out) == (1, "")
+    assert result.err == damaged(ledger, f"the grant of {label(4, 'decision', INITECH, 'initech')} is missing: it was deleted")
+    assert digest(ledger) == before
+
+
+def test_a_forged_grant_with_a_recomputed_chain_refuses_the_next_claim_of_that_account(ledger, tmp_path):
+    edit(ledger, GRANT_OF_ACME)
+    rechain(ledger)
+    before = digest(ledger)
+    claim = tmp_path / "acme-again.json"
+    claim.write_text(json.dumps(dict(json.loads(claim_files(tmp_path)[1].read_text()), claim_id="second try")))
+    result = run_cli("claim", POLICIES, claim, "--ledger", ledger, *NOW, *INPUTS)
+    assert (result.code, result.out) == (1, "")
+    assert result.err == damaged(ledger, f"{label(6, 'grant', ACME, 'acme')} follows no approved decision that pays it: "
+                                         "it was inserted or its decision deleted")
+    assert digest(ledger) == before
+
+
+def test_an_edited_decision_is_not_answered_again(ledger, tmp_path):
+    """acme's denial (#3) edited: filing the same claim again does not answer the edited decision."""
+    edit(ledger, "UPDATE decisions SET result_json = replace(result_json, 'filed_too_early', 'filed_in_time') WHERE seq = 3")
+    before = digest(ledger)
+    result = run_cli("claim", POLICIES, claim_files(tmp_path)[1], "--ledger", ledger, *NOW, *INPUTS)
+    assert (result.code, result.out) == (1, "")
+    assert result.err == damaged(ledger, f"{label(3, 'decision', ACME, 'acme')} does not match its hash: it was edited")
+    assert digest(ledger) == before
+
+
 def test_an_edited_meta_table_is_refused(ledger):
     edit(ledger, "DELETE FROM meta WHERE key = 'head'")
     for result in (run_cli("audit", ledger), run_cli("claim", POLICIES, claim_files(ledger.parent)[0], "--ledger", ledger,

@@ -15,8 +15,9 @@ commit order, and a hash over its canonical content and the hash before it::
 
 H is SHA-256, or HMAC-SHA-256 under the key in ``$SLAPOLICY_LEDGER_KEY`` for a ledger created
 with one. The ``meta`` table keeps the head: the number of entries and the last hash. Before a
-decision is appended or a recorded one answered again, the head and every entry of the claimant's
-account are checked; ``verify``
+decision is appended or a recorded one answered again, the head, the number of entries, every
+grant of the claimant's account with the decision it pays (and that recorded decision) are checked:
+what the decision relies on, at a cost of the account's grants, not its history; ``verify``
 walks the whole chain (``slapolicy audit``). docs/ledger.md says what this protects and what not.
 
 Identity. ``PRAGMA application_id`` is "SLAP" and ``user_version`` the format number. Any other
@@ -389,8 +390,15 @@ class Ledger:
         return None
 
     def _check_standing(self, account: str, chain: Chain) -> tuple[int, str]:
-        """The head and the account's entries hold, or LedgerIntegrityError: a decision never relies on a damaged
-        ledger (a deleted grant must not make room for the same month twice). Returns (entries, head hash)."""
+        """The head and what a decision of the account relies on hold, or LedgerIntegrityError: a decision never
+        relies on a damaged ledger (a deleted grant must not make room for the same month twice). Returns
+        (entries, head hash).
+
+        Checked: the number of entries against the head, the last entry's hash, every grant of the account with the
+        decision it pays (the grants are what the §6.1 cap and "one grant per month" read), and that no approved
+        decision of the account lacks its grant. The account's other decisions (denials, incomplete claims) are
+        read by no decision, and are left to ``verify`` (`slapolicy audit`), as are other accounts' entries: so an
+        append costs the account's grants (at most one per Service Month), not its whole history."""
         recorded, head = int(self._meta["entries"]), self._meta["head"]
         count, top = self._db.execute(
             "SELECT count(*), coalesce(max(seq), 0) FROM (SELECT seq FROM decisions UNION ALL SELECT seq FROM grants)"
@@ -400,22 +408,35 @@ class Ledger:
                           "entries were deleted or inserted")
         if not recorded and head != GENESIS:
             self._damaged("its head records no entries but a hash")
-        if recorded:
-            last = next(self._entries("WHERE seq = ?", (recorded,)))
-            problem = self._check_entry(last, chain) or (
-                None if last.stored_hash == head else "the head hash does not match the last entry")
-            if problem:
-                self._damaged(problem)
-        before = None
         try:
-            for entry in self._entries("WHERE account = ?", (account,)):
-                problem = self._check_entry(entry, chain) or _shape_problem(before, entry, adjacent=False)
+            if recorded:
+                last = next(self._entries("WHERE seq = ?", (recorded,)))
+                problem = self._check_entry(last, chain) or (
+                    None if last.stored_hash == head else "the head hash does not match the last entry")
                 if problem:
                     self._damaged(problem)
-                before = entry
+            for grant in self._select("grant", "WHERE account = ?", (account,)):
+                self._check_grant(grant, chain)
+            self._check_paid(account)
         except Malformed as exc:
             self._damaged(str(exc))
         return recorded, head
+
+    def _check_grant(self, grant: Entry, chain: Chain) -> None:
+        """A grant and the approved decision it pays (the entry just before it) match their hashes and each other."""
+        paying = next(self._entries("WHERE seq = ?", (grant.seq - 1,)), None)
+        problem = (_shape_problem(paying, grant) or self._check_entry(paying, chain)
+                   or self._check_entry(grant, chain))
+        if problem:
+            self._damaged(problem)
+
+    def _check_paid(self, account: str) -> None:
+        """Every approved decision of the account is followed by its grant (as ``verify`` requires of every one)."""
+        unpaid = next(self._select("decision", "WHERE account = ? AND decision = 'approved' AND NOT EXISTS (SELECT 1 "
+                                              "FROM grants WHERE grants.seq = decisions.seq + 1 AND "
+                                              "grants.decision_id = decisions.decision_id)", (account,)), None)
+        if unpaid is not None:
+            self._damaged(f"the grant of {unpaid.label()} is missing: it was deleted")
 
     def _damaged(self, problem: str):
         raise LedgerIntegrityError(f"{self.path}: the ledger is damaged ({problem}); no decision is recorded until it "
@@ -446,9 +467,13 @@ class Ledger:
             entry = next(self._select("decision", f"WHERE {column} = ?", (value,)), None)
             if entry is None:
                 return None
-            # The standing of the claimant's entries, as before an append: a repeated claim is not answered
-            # from a ledger whose grant for it was deleted.
-            self._check_standing(entry.fields["account"], self.chain())
+            # The standing of the claimant's grants, as before an append: a repeated claim is not answered
+            # from a ledger whose grant for it was deleted; and the decision answered matches its hash.
+            chain = self.chain()
+            self._check_standing(entry.fields["account"], chain)
+            problem = self._check_entry(entry, chain)
+            if problem:
+                self._damaged(problem)
             return entry.document("result_json")
 
     @_database_errors
