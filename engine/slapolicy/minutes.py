@@ -33,6 +33,9 @@ from .data import (IN_MEMORY, account_name, MAX_REPORTED, MINUTE_COLUMNS, OPTION
                    check_input_size, check_minute_table, check_minute_types, column_names, in_memory_table)
 
 BATCH_ROWS = 1 << 19  # rows decoded at once: bounds the memory of a part (and of each thread)
+# CSV bytes decoded at once: about BATCH_ROWS rows of an export (~32 bytes a row). 64 MiB blocks (2 M rows)
+# peaked at 731 MiB on a 4.5 M-row file, 16 MiB at 403 MiB, for the same CPU time (benchmarks/README.md).
+CSV_BLOCK_BYTES = 16 << 20
 PART_ROWS = 1 << 21  # row groups are grouped into parts of about this many rows (one task each)
 WIDEN_MINUTES = 15 * 60  # naive (local) timestamps and month= keys may be up to ±14:00 from UTC
 
@@ -365,7 +368,7 @@ def _batches(part: Part):
 
             types = {name: pa.string() for name in wanted}
             source = storage.open_input(part.path) if storage.is_url(part.path) else part.path
-            reader = pacsv.open_csv(source, read_options=pacsv.ReadOptions(block_size=64 << 20),
+            reader = pacsv.open_csv(source, read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES),
                                     convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True,
                                                                          quoted_strings_can_be_null=False))
             names = column_names(reader.schema, part.name)
