@@ -165,3 +165,16 @@ def test_workers_evaluate_the_account_months_of_evaluate_too(tmp_path, monkeypat
     sent.clear()
     assert json.dumps(Engine(POLICIES, manager=make_manager()).evaluate(**inputs, workers=2)) == json.dumps(here)
     assert sent == ["read_part"]
+
+
+def test_dask_workers_open_minutes_named_by_url(cluster, tmp_path):
+    """A file:// URL reaches the workers as each part's URL, which they open themselves (as they would s3://)."""
+    data = write_dataset(tmp_path / "by-url", 3, 1440)
+    args = commands(data, tmp_path, "url")["evaluate"]
+    by_path = run(*args)
+    by_url = run(*[data.as_uri() if a == data else a for a in args], "--dask", cluster)
+    assert by_path[0] == 0 and by_url[0] == 0, (by_path[2][-2000:], by_url[2][-2000:])
+    assert by_url[1] == by_path[1]
+    evaluations = json.loads(by_url[1])["evaluations"]  # every billed account; three have a day of minutes
+    assert [(e["account"], e["minutes_with_data"]) for e in evaluations if e["minutes_with_data"]] == [
+        ("acct-00", 1440), ("acct-01", 1440), ("acct-02", 1440)]
