@@ -1,6 +1,6 @@
 """Minutes in an S3 bucket, read through pyarrow's S3 filesystem from a real S3 server (moto's, started as a
 process on a free port): the same results as the same files on disk, in this process and on worker processes
-that open each part's URL themselves; a missing bucket or object is one line."""
+that open each part's URL themselves; a missing bucket or object, or credentials the store refuses, is one line."""
 import json
 import socket
 import subprocess
@@ -24,24 +24,32 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def s3_server():
-    """moto's S3 server on 127.0.0.1, and the credentials it takes (any: it checks none)."""
-    pytest.importorskip("moto.server", reason="the test extra installs moto[server]")
+def start_server(**env):
+    """moto's S3 server on a free port of 127.0.0.1: (process, "host:port")."""
+    import os
+
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              env=dict(os.environ, **env), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return server, f"127.0.0.1:{port}"
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.kill()
+                raise RuntimeError("moto's S3 server did not start")
+            time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def s3_server():
+    """moto's S3 server, and the credentials it takes (any: it checks none)."""
+    pytest.importorskip("moto.server", reason="the test extra installs moto[server]")
+    server, address = start_server()
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("moto's S3 server did not start")
-                time.sleep(0.1)
-        yield f"127.0.0.1:{port}"
+        yield address
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -102,3 +110,27 @@ def test_a_missing_bucket_or_object_is_one_line(cli, s3, where, message):
     result = cli("evaluate", POLICIES, "--minutes", url, "--month", "2019-03")
     assert (result.code, result.out) == (1, "")
     assert result.err.startswith(f"slapolicy: {url}: {message}") and result.err.count("\n") == 1
+
+
+def test_credentials_the_store_refuses_are_one_line(cli, monkeypatch):
+    """A server that checks credentials after the first two requests (moto's INITIAL_NO_AUTH_ACTION_COUNT): the
+    bucket and the object are made, then every request is refused (no IAM user holds these keys)."""
+    boto3 = pytest.importorskip("boto3", reason="the test extra installs moto[server], which brings boto3")
+    server, address = start_server(INITIAL_NO_AUTH_ACTION_COUNT="2")
+    try:
+        client = boto3.client("s3", endpoint_url=f"http://{address}", aws_access_key_id="testing",
+                              aws_secret_access_key="testing", region_name="us-east-1")
+        client.create_bucket(Bucket="slapolicy-denied")
+        client.put_object(Bucket="slapolicy-denied", Key="m.jsonl", Body=JSON_LINES.encode())
+        for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                            ("AWS_EC2_METADATA_DISABLED", "true")):
+            monkeypatch.setenv(name, value)
+        url = f"s3://slapolicy-denied/m.jsonl?endpoint_override={address}&scheme=http&region=us-east-1"
+        result = cli("evaluate", POLICIES, "--minutes", url, "--month", "2019-03")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert (result.code, result.out) == (1, "")
+    assert result.err.startswith(f"slapolicy: {url}: permission denied (") and result.err.count("\n") == 1
+    assert result.err.endswith("check the credentials this process and the workers read (for S3: AWS_ACCESS_KEY_ID "
+                               "and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE)\n")
