@@ -13,11 +13,13 @@ thread (``time.thread_time``), so other work on the machine does not inflate it 
 
 It then prints, for one month of 100,000 accounts (4.46 G rows) and a 12-month replay of it, the core-seconds
 of each stage and the wall time on W workers: the parts and the account-months divide among the workers;
-the client's planning and merge do not. What the projection leaves out is printed with it.
+the client's planning, merge and printing do not (replay prints one row per account-month, a
+fraction of an evaluation's trace: its merge is counted, not its printing). What the projection leaves out is printed with it.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import pickle
 import sys
 import time
@@ -71,19 +73,20 @@ def evaluation_costs(merged, month, policy, amended, incidents: tuple, sample: i
     items = [(c.account, month.label, c.totals, c.rows, None) for c in cells]
     replay_chunk(spec, items[:1])  # the versions are loaded once per worker: not counted per account-month
     seconds, _ = cpu(replay_chunk, spec, items)
-    return {"evaluate": once, "replay": seconds / len(cells),
+    printing, _ = cpu(lambda: json.dumps({"evaluations": results}, indent=2, ensure_ascii=False))
+    return {"evaluate": once, "replay": seconds / len(cells), "print": printing / len(cells),
             "result_bytes": len(pickle.dumps(results)) / len(cells), "sample": len(cells)}
 
 
-def project(label: str, rows: float, cells: float, read_per_row: float, eval_per_cell: float, merge_per_cell: float,
+def project(label: str, rows: float, cells: float, read_per_row: float, eval_per_cell: float, client_per_cell: float,
             workers: list) -> list[str]:
-    reading, evaluating, merging = rows * read_per_row, cells * eval_per_cell, cells * merge_per_cell
+    reading, evaluating, client = rows * read_per_row, cells * eval_per_cell, cells * client_per_cell
     lines = [f"{label}: {rows / 1e9:.2f} G rows, {cells:,.0f} account-months; reading {reading:,.0f} core-s, "
-             f"evaluating {evaluating:,.0f} core-s, the client's merge {merging:,.0f} s"]
+             f"evaluating {evaluating:,.0f} core-s, the client's merge and output {client:,.0f} s"]
     for count in workers:
-        wall = (reading + evaluating) / count + merging
+        wall = (reading + evaluating) / count + client
         lines.append(f"    {count:>4} workers: {wall / 60:6.1f} min  ({(reading + evaluating) / count:,.0f} s on the "
-                     f"workers + {merging:,.0f} s merging on the client)")
+                     f"workers + {client:,.0f} s on the client)")
     return lines
 
 
@@ -109,14 +112,14 @@ def main() -> int:
               f"merge {c['merge_per_cell'] * 1e6:.0f} µs and {c['summary_bytes_per_cell']:,.0f} summary bytes "
               "per account-month")
     print(f"  evaluate an account-month: {evaluation['evaluate'] * 1e3:.2f} ms ({evaluation['result_bytes']:,.0f} bytes "
-          f"of result); replay it under two versions: {evaluation['replay'] * 1e3:.2f} ms (sample of "
-          f"{evaluation['sample']})")
+          f"of result, printed as JSON in {evaluation['print'] * 1e6:.0f} µs); replay it under two versions: "
+          f"{evaluation['replay'] * 1e3:.2f} ms (sample of {evaluation['sample']})")
     read_per_row = max(c["per_row"] for c in costs.values())
     merge = max(c["merge_per_cell"] for c in costs.values())
     rows = TARGET_ACCOUNTS * MINUTES
     print("\nprojection (the slower layout's reading cost):")
-    for line in project("evaluate, one month", rows, TARGET_ACCOUNTS, read_per_row, evaluation["evaluate"], merge,
-                        [16, 64, 128]):
+    for line in project("evaluate, one month", rows, TARGET_ACCOUNTS, read_per_row, evaluation["evaluate"],
+                        merge + evaluation["print"], [16, 64, 128]):
         print(line)
     for line in project(f"replay, {REPLAY_MONTHS} months × 2 versions", rows * REPLAY_MONTHS,
                         TARGET_ACCOUNTS * REPLAY_MONTHS, read_per_row, evaluation["replay"], merge, [64, 128, 256]):
