@@ -169,3 +169,17 @@ def test_a_storage_error_says_which_kind_it_is(error, message):
     assert text.startswith(f"s3://b/m.parquet: {message}") and "\n" not in text
     if message == "permission denied":
         assert "AWS_ACCESS_KEY_ID" in text  # says which credentials are read
+
+
+def test_the_input_size_limit_holds_for_files_named_by_url(cli, tmp_path, monkeypatch):
+    dataset = hive(tmp_path / "hive", ["2019-03"])
+    part = dataset / "month=2019-03" / "account=acme" / "part-0.parquet"
+    size = part.stat().st_size
+    monkeypatch.setenv("SLAPOLICY_MAX_INPUT_BYTES", str(size))  # at the limit: read
+    assert cli("evaluate", POLICIES, "--minutes", dataset.as_uri(), "--month", "2019-03", "--account", "acme").code == 0
+    monkeypatch.setenv("SLAPOLICY_MAX_INPUT_BYTES", str(size - 1))
+    result = cli("evaluate", POLICIES, "--minutes", dataset.as_uri(), "--month", "2019-03", "--account", "acme")
+    assert (result.code, result.out) == (1, "")
+    shown = f"{dataset.as_uri()}/month=2019-03/account=acme/part-0.parquet"
+    assert result.err == (f"slapolicy: {shown}: {size} bytes is above the input size limit of {size - 1} bytes "
+                          "(SLAPOLICY_MAX_INPUT_BYTES raises it)\n")

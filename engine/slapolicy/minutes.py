@@ -221,7 +221,7 @@ def _plan_directory(root: Path, request: Request, store=None) -> list[Part]:
         if store is None:
             check_input_size(name)
         else:
-            _check_size(shown(name), store.info(name).size)
+            _check_size(shown(name), store.sizes().get(name))
         parts.extend(_plan_parquet(name, request, shown(name), account, month, store))
     return parts
 

@@ -11,7 +11,7 @@ opens it itself, so the workers need the credentials, not the client's files.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from urllib.parse import quote
 
@@ -102,6 +102,7 @@ class Store:
     url: str
     fs: object
     root: str  # the path inside the filesystem
+    _sizes: dict | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def of(cls, url: str) -> "Store":
@@ -119,6 +120,19 @@ class Store:
         if found.type == pafs.FileType.NotFound:
             raise InputError(f"{self.url if path is None else self.url_of(path)}: no such file, directory or object")
         return found
+
+    def sizes(self) -> dict:
+        """{path: bytes} of every file under the root, from one listing (an object store's LIST, paged), not
+        a request per file."""
+        import pyarrow.fs as pafs
+
+        if self._sizes is None:
+            try:
+                found = self.fs.get_file_info(pafs.FileSelector(self.root, recursive=True))
+            except (OSError, ValueError) as exc:
+                raise failure(self.url, exc) from None
+            object.__setattr__(self, "_sizes", {f.path: f.size for f in found if f.type == pafs.FileType.File})
+        return self._sizes
 
     def url_of(self, path: str) -> str:
         """The URL of a path under the root: the root's URL (its options kept) with the rest of the path added."""
