@@ -59,8 +59,8 @@ def reading_costs(path: Path, month, policies) -> dict:
 
 def evaluation_costs(merged, month, policy, amended, incidents: tuple, sample: int) -> dict:
     """CPU per account-month evaluated once (evaluate) and under two versions (replay)."""
-    from slapolicy.data import ByAccount
-    from slapolicy.evaluate import evaluate_account_month
+    from slapolicy.inputs import ByAccount
+    from slapolicy.evaluation import evaluate_account_month
     from slapolicy.replay import replay_chunk, replay_spec
 
     cells = sorted(merged.cells.values(), key=lambda c: c.account)[:sample]
@@ -96,7 +96,7 @@ def main() -> int:
     parser.add_argument("--sample", type=int, default=200, help="account-months evaluated to time an evaluation")
     args = parser.parse_args()
     from slapolicy.calendar import calendar_month
-    from slapolicy.data import read_incidents
+    from slapolicy.inputs import read_incidents
     from slapolicy.policy import PolicyDirectory, load_policy
 
     files = generate(args.accounts)

@@ -15,8 +15,8 @@ import numpy as np
 
 from slapolicy import load_policy
 from slapolicy.calendar import calendar_month, minute_bounds
-from slapolicy.data import Incident
-from slapolicy.evaluate import MonthMinutes, classify_minutes
+from slapolicy.inputs import Incident
+from slapolicy.evaluation import MonthMinutes, classify_minutes
 
 POLICY = load_policy("policies/ccc/2019-01-01.yaml")
 MONTH = calendar_month("2019-03")

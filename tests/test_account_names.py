@@ -1,5 +1,5 @@
 """One account-name rule for every input (minutes, billing, incidents, notices, claims): leading and trailing
-whitespace removed, a name that is blank after that refused (slapolicy.data.account_name)."""
+whitespace removed, a name that is blank after that refused (slapolicy.inputs.account_name)."""
 import datetime as dt
 import json
 
@@ -9,7 +9,7 @@ from conftest import POLICIES
 from helpers import minute_rows, write_csv, write_yaml
 from slapolicy.api import evaluate
 from slapolicy.claims import decide_claim
-from slapolicy.data import account_name
+from slapolicy.inputs import account_name
 
 
 def test_the_rule():

@@ -14,7 +14,7 @@ from conftest import POLICIES, PUBLISHED
 from helpers import draft_variant, minute_rows, write_csv
 from slapolicy import load_policy
 from slapolicy.claims import aggregate_cap, cap_window, decide_claim, month_index, month_label
-from slapolicy.data import BillingRow
+from slapolicy.inputs import BillingRow
 from slapolicy.ledger import Ledger
 
 NO_MONTHLY_CAP = ("  monthly_cap: {value: fee_paid, ref:", "  monthly_cap: {value: none, ref:")

@@ -6,7 +6,7 @@ import shutil
 
 from conftest import POLICIES
 from helpers import minute_rows, write_csv, write_yaml
-from slapolicy.audit import audit_ledger
+from slapolicy.claims.audit import audit_ledger
 from slapolicy.claims import decide_claim
 
 ORIGINAL = POLICIES / "superseded" / "2019-01-01.32cfebe23efd.yaml"  # before §5.7 read "due to" as causation

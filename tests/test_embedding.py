@@ -284,7 +284,7 @@ def test_services_can_hand_in_data_instead_of_files(data, tmp_path):
         engine.evaluate(minutes=rows, month="2024-03")
     decision = engine.decide_claim(claim_of("acct-9"), minutes=table, billing=bills, now=dt.datetime(2024, 5, 1, tzinfo=UTC))
     assert decision["decision"] == "approved"
-    from slapolicy.audit import audit_ledger
+    from slapolicy.claims.audit import audit_ledger
 
     (entry,) = audit_ledger(tmp_path / "ledger.sqlite")["decisions"]
     assert entry["status"] == "unverifiable"

@@ -7,8 +7,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from slapolicy.calendar import calendar_month
-from slapolicy.data import BillingRow, Incident
-from slapolicy.evaluate import MonthMinutes, evaluate_account_month
+from slapolicy.inputs import BillingRow, Incident
+from slapolicy.evaluation import MonthMinutes, evaluate_account_month
 
 APRIL = calendar_month("2019-04")
 SGT = dt.timezone(dt.timedelta(hours=8))

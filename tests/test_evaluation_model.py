@@ -123,8 +123,8 @@ def _coverage_by_difference_array(first, last, grid_first, size):
 @pytest.mark.slow  # 2–4 s: 50,000 window objects are built in Python
 def test_fifty_thousand_incidents_are_matched_by_interval_search(policy):
     from slapolicy.calendar import calendar_month
-    from slapolicy.data import Incident
-    from slapolicy.evaluate import MonthMinutes, classify_minutes
+    from slapolicy.inputs import Incident
+    from slapolicy.evaluation import MonthMinutes, classify_minutes
 
     zone = ZoneInfo(policy.timezone)
     month = calendar_month("2019-03")

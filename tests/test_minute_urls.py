@@ -70,7 +70,7 @@ def test_a_url_is_planned_like_its_path_and_each_part_carries_its_url(tmp_path):
 
 
 def test_a_url_keeps_its_query_and_escapes_in_each_part(tmp_path):
-    from slapolicy.storage import Store
+    from slapolicy.minutes.storage import Store
 
     store = Store("s3://bucket/minutes/?region=eu-west-1&scheme=http", None, "bucket/minutes")
     assert store.url_of("bucket/minutes/account=a b%/x.parquet") == \
@@ -163,7 +163,7 @@ def test_a_claim_on_a_url_records_the_url_and_the_bytes_read(cli, tmp_path):
      "cannot be read: AWS Error NETWORK_CONNECTION"),
 ])
 def test_a_storage_error_says_which_kind_it_is(error, message):
-    from slapolicy.storage import failure
+    from slapolicy.minutes.storage import failure
 
     text = str(failure("s3://b/m.parquet", error))
     assert text.startswith(f"s3://b/m.parquet: {message}") and "\n" not in text

@@ -8,9 +8,9 @@ import pytest
 
 import slapolicy
 from slapolicy.calendar import calendar_month
-from slapolicy.data import Incident
+from slapolicy.inputs import Incident
 from slapolicy.engine import Engine
-from slapolicy.evaluate import MonthEvaluation, MonthMinutes, evaluate_account_month
+from slapolicy.evaluation import MonthEvaluation, MonthMinutes, evaluate_account_month
 
 from conftest import DRAFT, POLICIES, REPO, run_cli
 

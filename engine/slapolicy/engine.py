@@ -29,14 +29,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .calendar import service_month_in
-from .claims import (business_calendar, check_claim_time, claim_in_force, claim_window, decide, decision_inputs,
+from .claims.decision import (business_calendar, check_claim_time, claim_in_force, claim_window, decide, decision_inputs,
                      recorded_decision)
-from .data import ByAccount, account_name, read_billing, read_incidents, read_notices
+from .inputs.tables import ByAccount, account_name, read_billing, read_incidents, read_notices
 from .distributed import PolicyContent, Runner, check_runner_arguments, policy_of
 from .errors import ArgumentError, InputError, SlapolicyError
-from .evaluate import MonthMinutes, MonthTotals, evaluate_account_month, evaluate_month, month_items, version_reason
+from .evaluation.month import MonthMinutes, MonthTotals, evaluate_account_month, evaluate_month, month_items, version_reason
 from .files import path_argument
-from .minutes import read_minutes
+from .minutes.reduce import read_minutes
 from .plugins import check_facts_supplied, get_manager
 from .policy.directory import PolicyDirectory, directory_signature, load_policy
 from .replay import (chunks_of, common_timezone, month_range, replay_chunk, replay_policies, replay_report, replay_spec,

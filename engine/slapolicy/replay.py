@@ -17,10 +17,10 @@ from fractions import Fraction
 
 
 from .calendar import calendar_month
-from .data import ByAccount
+from .inputs.tables import ByAccount
 from .policy.diff import diff_policies
 from .distributed import PolicyContent, policy_of
-from .evaluate import (MonthEvaluation, MonthMinutes, MonthTotals, classify_minutes, consecutive_runs,
+from .evaluation.month import (MonthEvaluation, MonthMinutes, MonthTotals, classify_minutes, consecutive_runs,
                        evaluate_account_month, version_reason)
 from .errors import SlapolicyError
 from .policy.directory import PolicyDirectory, directory_signature, load_policy

@@ -42,7 +42,7 @@ from .engine import Engine
 from .errors import ArgumentError, InputError, NoVersionInForce, PolicyError, SlapolicyError, UsageError
 from .files import LONE_SURROGATE, DuplicateKey, NotJSONNumber, no_constant, unique_object, valid_unicode
 from .service_openapi import REQUEST_SCHEMAS, document
-from .storage import is_url
+from .minutes.storage import is_url
 
 MAX_BODY_BYTES = 1 << 20  # 1 MiB: a claim, a month request, or a few thousand inline minutes
 PROBLEM = "application/problem+json"

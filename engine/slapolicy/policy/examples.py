@@ -11,10 +11,10 @@ from fractions import Fraction
 from types import SimpleNamespace
 
 from ..calendar import calendar_month
-from ..claims import aggregate_cap, business_calendar, claim_window, material_reasons, month_index, month_label
-from ..data import BillingRow
+from ..claims.decision import aggregate_cap, business_calendar, claim_window, material_reasons, month_index, month_label
+from ..inputs.tables import BillingRow
 from ..errors import Diagnostic, SlapolicyError
-from ..evaluate import _compensation
+from ..evaluation.month import _compensation
 from .model import percent
 
 

@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 
 from . import storage
-from .distributed import Runner
-from .errors import SlapolicyError
-from .files import regular_file_size
-from .data import (IN_MEMORY, account_name, MAX_REPORTED, MINUTE_COLUMNS, OPTIONAL_MINUTE_COLUMNS, InputError, Problems, _format,
+from ..distributed import Runner
+from ..errors import SlapolicyError
+from ..files import regular_file_size
+from ..inputs.tables import (IN_MEMORY, account_name, MAX_REPORTED, MINUTE_COLUMNS, OPTIONAL_MINUTE_COLUMNS, InputError, Problems, _format,
                    check_input_size, check_minute_table, check_minute_types, column_names, in_memory_table)
 
 BATCH_ROWS = 1 << 19  # rows decoded at once: bounds the memory of a part (and of each thread)
@@ -104,7 +104,7 @@ class PartSummary:
 def readings_of(policies) -> tuple | None:
     """The distinct ways the versions read a minute, as integers; None when one of them counts quiet
     minutes as unavailable (then every row is a candidate)."""
-    from .evaluate import _removes_illegal, unavailable_coefficients
+    from ..evaluation.month import _removes_illegal, unavailable_coefficients
 
     if any(p.setting("availability", "no_traffic") == "unavailable" for p in policies):
         return None
@@ -112,7 +112,7 @@ def readings_of(policies) -> tuple | None:
 
 
 def request_for(months: list, timezone: str, policies: list, accounts=None, incidents=()) -> Request:
-    from .calendar import minute_bounds
+    from ..calendar import minute_bounds
 
     bounds = [m.epoch_minutes(timezone)[0] for m in months] + [months[-1].epoch_minutes(timezone)[1]]
     wanted = None if accounts is None else frozenset(account_name(a) or "" for a in accounts)
@@ -166,7 +166,7 @@ def _plan_url(url: str, request: Request) -> list[Part]:
 
 
 def _check_size(shown: str, size) -> None:
-    from .data import max_input_bytes
+    from ..inputs.tables import max_input_bytes
 
     limit = max_input_bytes()
     if size is not None and size > limit:
@@ -230,7 +230,7 @@ def _month_span(label: str, timezone: str, where: str) -> tuple[int, int]:
     """[first, end) epoch minutes of the Service Month a ``month=YYYY-MM`` directory holds (policy's timezone)."""
     import re
 
-    from .calendar import calendar_month
+    from ..calendar import calendar_month
 
     if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", label):
         raise InputError(f"{where}: directory key month={label} is not a month written YYYY-MM")
@@ -301,7 +301,7 @@ def _group_may_hold(group, minute_at: int, minute_type, account_at, request: Req
 
     statistics = _statistics(group, minute_at)
     if statistics is not None and pa.types.is_timestamp(minute_type) and statistics.physical_type == "INT64":
-        from .data import UNITS_PER_MINUTE
+        from ..inputs.tables import UNITS_PER_MINUTE
 
         per_minute = UNITS_PER_MINUTE[minute_type.unit]
         lo, hi = statistics.min_raw // per_minute, statistics.max_raw // per_minute
@@ -381,7 +381,7 @@ def _batches(part: Part):
                 yield pa.Table.from_batches([batch]).select(keep), 1, base, None
                 base += batch.num_rows
         else:  # JSON Lines: a block of lines at a time, each row with its line (see json_lines)
-            from . import json_lines
+            from ..inputs import json_lines
 
             with _open_stream(part.path) as stream:
                 for table, line_offset, base in json_lines.batches(stream, part.name, MINUTE_COLUMNS,
@@ -453,7 +453,7 @@ def _rows_of_accounts(table, accounts: frozenset) -> np.ndarray | None:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from .data import _one_array
+    from ..inputs.tables import _one_array
 
     column = _one_array(table.column("account"))
     if pa.types.is_dictionary(column.type):  # the names once, the rows by their index
@@ -470,7 +470,7 @@ def _rows_of_accounts(table, accounts: frozenset) -> np.ndarray | None:
 def _check_directory_keys(part: Part, c, request: Request, problems: Problems, line_offset) -> None:
     """Rows of a ``month=`` or ``account=`` directory belong to that month and account: a directory left out
     of a request because of its key must not have held rows of the request."""
-    from .data import _report
+    from ..inputs.tables import _report
 
     if part.month is not None:
         start, end = _month_span(part.month, request.timezone, part.name)
@@ -697,7 +697,7 @@ class MinuteAggregates:
 
 def merge(summaries: list, months: list, parts: list, request: Request) -> MinuteAggregates:
     """The parts' summaries as one result; raises with every problem found (in file order)."""
-    from .evaluate import MonthMinutes, MonthTotals
+    from ..evaluation.month import MonthMinutes, MonthTotals
 
     _raise_problems([s.problems for s in summaries])
     result = MinuteAggregates(months, parts=len(parts))

@@ -22,7 +22,7 @@ import re
 
 import numpy as np
 
-from .data import InputError, column_names
+from .tables import InputError, column_names
 
 BLOCK_BYTES = 16 << 20  # bytes parsed at once: bounds the memory of a JSON Lines part
 MAX_DEPTH = 64  # brackets and braces open at once on one line

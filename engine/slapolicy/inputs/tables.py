@@ -21,8 +21,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from .errors import InputError, UsageError
-from .files import load_json, read_limited, regular_file_size
+from ..errors import InputError, UsageError
+from ..files import load_json, read_limited, regular_file_size
 
 MAX_REPORTED = 20
 MAX_LIST_BYTES = 64 * 1024 * 1024  # incidents / notices / claims are small documents
@@ -708,7 +708,7 @@ def read_list(path: str | Path, kind: str) -> list:
         try:
             data = yaml.load(text, Loader=_StringDatesLoader)
         except yaml.YAMLError as exc:
-            from .policy.load import _syntax_diagnostic
+            from ..policy.load import _syntax_diagnostic
 
             found = _syntax_diagnostic(str(path), exc, text)
             raise InputError(f"{path}:{found.line}:{found.col}: {found.message}") from None

@@ -13,12 +13,12 @@ import datetime as dt
 import tempfile
 from pathlib import Path
 
-from .claims import file_digest
-from .storage import is_url
-from .engine import Engine
-from .errors import SlapolicyError
-from .ledger import Ledger
-from .minutes import READ_DIGEST
+from .decision import file_digest
+from ..minutes.storage import is_url
+from ..engine import Engine
+from ..errors import SlapolicyError
+from ..ledger import Ledger
+from ..minutes.reduce import READ_DIGEST
 
 COMPARED = ("decision", "compensation")
 
@@ -140,8 +140,8 @@ def _as_decided(family, sha256: str, scratch: Path):
     import json
     import shutil
 
-    from .policy.directory import PolicyDirectory
-    from .policy.lock import LOCK_FILE
+    from ..policy.directory import PolicyDirectory
+    from ..policy.lock import LOCK_FILE
 
     try:
         directory = PolicyDirectory(family)
@@ -163,7 +163,7 @@ def _as_decided(family, sha256: str, scratch: Path):
 
 
 def _engine_version() -> str:
-    from . import __version__
+    from .. import __version__
 
     return __version__
 

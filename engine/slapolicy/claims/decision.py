@@ -16,14 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .calendar import FIRST_YEAR, LAST_YEAR, ServiceMonth, minute_bounds, service_month_in
-from .evaluate import MonthEvaluation, consecutive_runs
-from .storage import is_url
-from .data import account_name, parse_timestamp, read_document
-from .errors import ArgumentError, InputError, SlapolicyError
-from .files import load_json
-from .ledger import Ledger, default_ledger_path
-from .plugins import get_manager
+from ..calendar import FIRST_YEAR, LAST_YEAR, ServiceMonth, minute_bounds, service_month_in
+from ..evaluation.month import MonthEvaluation, consecutive_runs
+from ..minutes.storage import is_url
+from ..inputs.tables import account_name, parse_timestamp, read_document
+from ..errors import ArgumentError, InputError, SlapolicyError
+from ..files import load_json
+from ..ledger import Ledger, default_ledger_path
+from ..plugins import get_manager
 
 CLAIM_FIELDS = ("account", "service_month", "filed_at", "channel", "event_report", "unavailability")
 OPTIONAL_CLAIM_FIELDS = ("failure_records", "term_start", "term_end", "claim_id", "contact")
@@ -425,7 +425,7 @@ def input_record(source) -> dict | None:
 def minutes_record(source, plan: list) -> dict:
     """The ledger's record of the minutes: the sha256 of the bytes read (only what could hold the claim's
     account and month: a claim never hashes a whole dataset), or of data handed in memory."""
-    from .minutes import READ_DIGEST, read_digest
+    from ..minutes.reduce import READ_DIGEST, read_digest
 
     if not isinstance(source, (str, Path)):
         return input_record(source)
@@ -438,7 +438,7 @@ def file_digest(path) -> str | None:
     if path is None:
         return None
     if is_url(path):
-        from .storage import listing_digest
+        from ..minutes.storage import listing_digest
 
         return listing_digest(path)
     if Path(path).is_dir():
@@ -493,7 +493,7 @@ def decision_inputs(claim: Claim, family, now: dt.datetime, files: dict, minutes
     """What the ledger keeps to decide the claim again (slapolicy audit): the claim, the directory, the engine's
     version, the time and each input's path and sha256 (``files``: name → path or data; for the minutes, of
     the bytes read by ``minutes_plan``: see :func:`minutes_record`)."""
-    from . import __version__
+    from .. import __version__
 
     records = {name: minutes_record(source, minutes_plan) if name == "minutes" else input_record(source)
                for name, source in files.items()}
@@ -593,12 +593,3 @@ def decide(policy, claim: Claim, service_month: ServiceMonth, window: ClaimWindo
             result["forwarding_error"] = f"{type(exc).__name__}: {exc}"
     return result
 
-
-def __getattr__(name: str):
-    # decide_claim(policy_dir, claim, ...) is named slapolicy.claims.decide_claim in earlier docs. It is a thin
-    # wrapper over Engine (slapolicy.api), which builds on this module: importing it at the top would be a cycle.
-    if name == "decide_claim":
-        from .api import decide_claim
-
-        return decide_claim
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from urllib.parse import quote
 
-from .errors import InputError
+from ..errors import InputError
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+://")  # two letters at least: C:\ is a Windows path, not a URL
 _DENIED = ("access denied", "access_denied", "accessdenied", "forbidden", "permission denied", "invalidaccesskeyid",

@@ -1,0 +1,18 @@
+"""Claims (§3): the window a claim must be filed in (§3.2), the materials it must carry (§3.3), the decision
+and its ledger record (``decision``), and the audit of a ledger (``audit``: import it as ``slapolicy.claims.audit``;
+it drives the Engine, which builds on this package)."""
+from .decision import (aggregate_cap, business_calendar, cap_window, claim_window, load_claim_document, material_reasons,
+                       month_index, month_label)
+
+__all__ = ["aggregate_cap", "business_calendar", "cap_window", "claim_window", "decide_claim", "load_claim_document",
+           "material_reasons", "month_index", "month_label"]
+
+
+def __getattr__(name: str):
+    # decide_claim(policy_dir, claim, ...) is named slapolicy.claims.decide_claim in earlier docs. It is a thin
+    # wrapper over Engine (slapolicy.api), which builds on this package: importing it at the top would be a cycle.
+    if name == "decide_claim":
+        from ..api import decide_claim
+
+        return decide_claim
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
