@@ -7,8 +7,9 @@ from pathlib import Path
 ENGINE = Path(__file__).resolve().parent.parent / "engine"
 PACKAGE = ENGINE / "slapolicy"
 
-# The packages whose function-local imports are checked; the flat modules still being restructured are not yet.
-CHECKED = ("policy", "rules", "reports", "cli")
+# The packages whose function-local imports are checked; the flat modules beside them (engine, replay,
+# distributed, service, ...) are not yet.
+CHECKED = ("policy", "rules", "reports", "cli", "inputs", "minutes", "evaluation", "claims")
 
 # What a function may import: each is heavy or optional, so importing it only when needed keeps
 # `import slapolicy` and the commands that never need it fast, or working without the extra.
@@ -22,6 +23,10 @@ LAZY_ALLOWED = {
     "starlette": "the serve extra (pip install slapolicy[serve])",
     "uvicorn": "the serve extra (pip install slapolicy[serve])",
     "slapolicy.service": "imports starlette at its top: the serve extra (pip install slapolicy[serve])",
+    "fsspec": "object stores pyarrow cannot open itself (gs://, az://, ...): optional, with their own packages",
+    # The module-level functions are thin wrappers over Engine, which builds on claims and replay; the names
+    # earlier docs gave them there (slapolicy.claims.decide_claim, slapolicy.replay.replay) resolve on first use.
+    "slapolicy.api": "the wrappers over Engine, above claims and replay: their old names resolve on first use",
 }
 
 
@@ -130,6 +135,8 @@ def test_the_graph_sees_the_imports_that_make_a_cycle():
     assert "slapolicy.rules.conditions" in graph["slapolicy.policy.model"]
     assert "slapolicy.cli.data_commands" in graph["slapolicy.cli.command"]  # from . import data_commands
     assert "slapolicy" not in graph["slapolicy.errors"]                   # the package being imported is no edge
+    assert "slapolicy.inputs.json_lines" in graph["slapolicy.inputs.tables"]  # read_table checks JSON Lines first
+    assert "slapolicy.evaluation" in graph["slapolicy.minutes.reduce"]   # importing evaluation.month runs evaluation/
 
 
 def test_no_module_level_import_cycle():

@@ -12,6 +12,8 @@ The Python API (every result is plain, JSON-serialisable data)::
 The three functions are thin wrappers over :class:`Engine`, the one orchestrator; services that
 share one instance between threads make an Engine themselves (docs/api.md).
 """
+__version__ = "0.1.0"  # before the imports: claims and audit, which they load, record it in each decision
+
 from .api import decide_claim, evaluate, replay
 from .engine import Engine
 from .calendar import ServiceMonth, calendar_month, service_months
@@ -24,4 +26,3 @@ __all__ = [
     "Diagnostic", "Engine", "InputError", "LedgerError", "LedgerIntegrityError", "NoVersionInForce", "Policy", "PolicyDirectory", "PolicyError", "ServiceMonth",
     "SlapolicyError", "calendar_month", "decide_claim", "evaluate", "load_policy", "replay", "read_policy", "schema", "service_months",
 ]
-__version__ = "0.1.0"

@@ -10,7 +10,9 @@ import errno
 import os
 import stat
 
-from .errors import InputError
+import yaml
+
+from .errors import Diagnostic, InputError
 
 
 class FileProblem(InputError):
@@ -163,3 +165,15 @@ def path_argument(value, name: str):
         return Path(value)
     raise ArgumentError(f"{name} must be a path (str or os.PathLike), not {type(value).__name__}"
                         + (" (an empty string)" if isinstance(value, str) else ""))
+
+
+def yaml_syntax_diagnostic(filename: str, error: yaml.YAMLError, text: str = "") -> Diagnostic:
+    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)  # PyYAML counts from 0; we count from 1
+    if mark is not None and 0 <= mark.index < len(text) and text[mark.index] == "\t":
+        return Diagnostic(filename, line, col, "error", "yaml-tab",
+                          "a tab character: tabs are not allowed in a policy file; indent with spaces")
+    problem = getattr(error, "problem", None) or str(error)
+    context = getattr(error, "context", None)
+    message = f"{context}, {problem}" if context else problem
+    return Diagnostic(filename, line, col, "error", "yaml-syntax", f"not valid YAML: {message}")

@@ -12,7 +12,7 @@ def __getattr__(name: str):
     # decide_claim(policy_dir, claim, ...) is named slapolicy.claims.decide_claim in earlier docs. It is a thin
     # wrapper over Engine (slapolicy.api), which builds on this package: importing it at the top would be a cycle.
     if name == "decide_claim":
-        from ..api import decide_claim
+        from ..api import decide_claim  # api -> engine -> claims: at the top, a cycle
 
         return decide_claim
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

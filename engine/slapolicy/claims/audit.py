@@ -10,15 +10,21 @@ differ: a published policy file edited, an input file changed or gone, or a chan
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
+import shutil
 import tempfile
 from pathlib import Path
 
+from .. import __version__
 from .decision import file_digest
 from ..minutes.storage import is_url
 from ..engine import Engine
 from ..errors import SlapolicyError
 from ..ledger import Ledger
-from ..minutes.reduce import READ_DIGEST
+from ..minutes import READ_DIGEST
+from ..policy.directory import PolicyDirectory
+from ..policy.lock import LOCK_FILE
 
 COMPARED = ("decision", "compensation")
 
@@ -136,13 +142,6 @@ def _changed(name: str, path, recorded: str, now: str, what: str = "") -> str:
 def _as_decided(family, sha256: str, scratch: Path):
     """(a copy of the family with the superseded file whose sha256 was recorded in place of the version it was
     corrected into, its name) when the decision was made under a superseded encoding; else None."""
-    import hashlib
-    import json
-    import shutil
-
-    from ..policy.directory import PolicyDirectory
-    from ..policy.lock import LOCK_FILE
-
     try:
         directory = PolicyDirectory(family)
         old = directory.superseded_file(sha256)
@@ -163,8 +162,6 @@ def _as_decided(family, sha256: str, scratch: Path):
 
 
 def _engine_version() -> str:
-    from .. import __version__
-
     return __version__
 
 

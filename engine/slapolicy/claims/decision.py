@@ -10,15 +10,19 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from .. import __version__
 from ..calendar import FIRST_YEAR, LAST_YEAR, ServiceMonth, minute_bounds, service_month_in
 from ..evaluation.month import MonthEvaluation, consecutive_runs
-from ..minutes.storage import is_url
+from ..minutes import READ_DIGEST, read_digest
+from ..minutes.storage import is_url, listing_digest
 from ..inputs.tables import account_name, parse_timestamp, read_document
 from ..errors import ArgumentError, InputError, SlapolicyError
 from ..files import load_json
@@ -65,8 +69,6 @@ COUNTED_FROM = {"month_following_service_month_end": lambda end: dt.date(end.yea
 def claim_window(policy, service_month: ServiceMonth, calendar) -> ClaimWindow:
     """§3.2: opens after the Nth business day of the month following the Service Month's end;
     closes at the end of the Mth calendar day after that end."""
-    from zoneinfo import ZoneInfo
-
     zone = ZoneInfo(policy.timezone)
     rule = policy.raw["claims"]["window_opens"]
     end = service_month.end
@@ -179,8 +181,6 @@ def parse_claim(data: dict, timezone: str, where: str = "claim") -> Claim:
 
 
 def _looks_like_month(text: str) -> bool:
-    import re
-
     return bool(re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", text))
 
 
@@ -273,8 +273,6 @@ def material_reasons(policy, claim: Claim) -> list[dict]:
 
 def minute_ranges(minutes: np.ndarray, timezone: str) -> list[dict]:
     """Sorted epoch minutes as compact [start, end) ranges in the policy's timezone."""
-    from zoneinfo import ZoneInfo
-
     zone = ZoneInfo(timezone)
     return [{"start": dt.datetime.fromtimestamp(s * 60, zone).isoformat(),
              "end": dt.datetime.fromtimestamp(e * 60, zone).isoformat(), "minutes": e - s}
@@ -409,7 +407,7 @@ def input_record(source) -> dict | None:
         return {"path": source, "sha256": file_digest(source)}
     if isinstance(source, (str, Path)):
         return {"path": str(Path(source).resolve()), "sha256": file_digest(source)}
-    import pyarrow as pa
+    import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
 
     if isinstance(source, (list, tuple)):
         payload = json.dumps(list(source), sort_keys=True, default=str).encode()
@@ -425,8 +423,6 @@ def input_record(source) -> dict | None:
 def minutes_record(source, plan: list) -> dict:
     """The ledger's record of the minutes: the sha256 of the bytes read (only what could hold the claim's
     account and month: a claim never hashes a whole dataset), or of data handed in memory."""
-    from ..minutes.reduce import READ_DIGEST, read_digest
-
     if not isinstance(source, (str, Path)):
         return input_record(source)
     path = source if is_url(source) else str(Path(source).resolve())
@@ -438,8 +434,6 @@ def file_digest(path) -> str | None:
     if path is None:
         return None
     if is_url(path):
-        from ..minutes.storage import listing_digest
-
         return listing_digest(path)
     if Path(path).is_dir():
         files = sorted(p for p in Path(path).rglob("*") if p.is_file())
@@ -493,8 +487,6 @@ def decision_inputs(claim: Claim, family, now: dt.datetime, files: dict, minutes
     """What the ledger keeps to decide the claim again (slapolicy audit): the claim, the directory, the engine's
     version, the time and each input's path and sha256 (``files``: name → path or data; for the minutes, of
     the bytes read by ``minutes_plan``: see :func:`minutes_record`)."""
-    from .. import __version__
-
     records = {name: minutes_record(source, minutes_plan) if name == "minutes" else input_record(source)
                for name, source in files.items()}
     return {"claim": claim.raw, "policy_dir": str(family.path.resolve()), "engine": __version__,

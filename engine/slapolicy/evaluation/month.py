@@ -18,9 +18,10 @@ import numpy as np
 from ..calendar import ServiceMonth, minute_bounds
 from ..inputs.tables import ByAccount, for_account
 from ..rules.conditions import describe, matches
+from ..rules.durable import canonical_number
 from ..errors import InputError, PluginError
 from ..hookspecs import EvaluationContext, UnavailableMinutes
-from ..plugins import fact_hook_results
+from ..plugins import check_facts_supplied, fact_hook_results, get_manager
 
 ROUNDING = {"half_up": ROUND_HALF_UP, "half_even": ROUND_HALF_EVEN, "down": ROUND_DOWN}
 
@@ -164,8 +165,6 @@ def _fact_codes(policy, values: np.ndarray, decl, cells) -> tuple[np.ndarray, li
     Values that answer every comparison of the policy alike share a code (numbers by their cell
     between the constants the conditions use), so the situations asked of the rules stay few.
     """
-    from ..rules.durable import canonical_number
-
     if decl.type == "number":
         cuts = cells.get(decl.name, ())
         where, inverse = _distinct(_number_cells(values, cuts))
@@ -472,8 +471,6 @@ def classify_minutes(policy, service_month: ServiceMonth, account: str, rows: Mo
                      notices=(), manager=None, naive_timestamps: int = 0,
                      totals: MonthTotals | None = None) -> MinutesOutcome:
     """Unavailable minutes (§1.5), the §5.10 removal, and the exclusions (§5) with their trace steps."""
-    from ..plugins import check_facts_supplied, get_manager
-
     manager = manager or get_manager()
     check_facts_supplied(policy, manager)
     trace: list = []

@@ -11,7 +11,7 @@ are looked at with numpy before pyarrow parses it:
 * a line that is neither blank nor holds a ``{`` is refused (one object per line is what JSON Lines is),
   and so is a block whose objects do not match its lines one to one;
 * the rows then map to the lines that hold them, blank lines skipped, so that the row checks
-  (:func:`slapolicy.data.check_minute_table`) name the right line in every block.
+  (:func:`slapolicy.inputs.tables.check_minute_table`) name the right line in every block.
 
 Each block's column types are inferred on their own, as the CSV reader reads every block as text: a
 file whose later rows write a count as text is read as the same numbers.
@@ -22,7 +22,8 @@ import re
 
 import numpy as np
 
-from .tables import InputError, column_names
+from ..errors import InputError
+from .problems import column_names
 
 BLOCK_BYTES = 16 << 20  # bytes parsed at once: bounds the memory of a JSON Lines part
 MAX_DEPTH = 64  # brackets and braces open at once on one line
@@ -136,8 +137,8 @@ def _depth(line: bytes) -> int:
 
 
 def _parse(chunk, name: str, first_line: int, lines: int, objects: int):
-    import pyarrow as pa
-    import pyarrow.json as pajson
+    import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
+    import pyarrow.json as pajson  # heavy (0.2 s): loaded by the commands that read inputs
 
     # pyarrow parses in blocks that must hold whole lines: one line may be up to BLOCK_BYTES long.
     options = pajson.ReadOptions(block_size=max(1 << 20, min(len(chunk), 2 * BLOCK_BYTES) + 1))
@@ -168,7 +169,7 @@ def _pieces(at: np.ndarray, max_rows: int):
 
 def _select(table, columns: tuple, optional: tuple):
     """The named columns; a required one this block lacks is a column of nulls (refused row by row)."""
-    import pyarrow as pa
+    import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
 
     names = table.column_names
     for name in columns:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -20,11 +21,13 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import yaml
 
 from ..errors import InputError, UsageError
-from ..files import load_json, read_limited, regular_file_size
+from ..files import load_json, read_limited, regular_file_size, yaml_syntax_diagnostic
+from .json_lines import check_lines
+from .problems import MAX_REPORTED, Problems, column_names
 
-MAX_REPORTED = 20
 MAX_LIST_BYTES = 64 * 1024 * 1024  # incidents / notices / claims are small documents
 # Minutes and billing files: far beyond any real month (52 M minute rows of CSV are ~2.5 GB),
 # low enough to refuse a runaway file before reading it. SLAPOLICY_MAX_INPUT_BYTES overrides.
@@ -46,8 +49,6 @@ def account_name(raw) -> str | None:
 
 def max_input_bytes() -> int:
     """The size limit of minutes and billing files: SLAPOLICY_MAX_INPUT_BYTES, or 64 GiB."""
-    import os
-
     text = os.environ.get("SLAPOLICY_MAX_INPUT_BYTES")
     if text is None:
         return DEFAULT_MAX_INPUT_BYTES
@@ -57,8 +58,6 @@ def max_input_bytes() -> int:
 
 
 def check_input_size(path) -> None:
-    import os
-
     limit = max_input_bytes()
     size = os.path.getsize(path)
     if size > limit:
@@ -70,39 +69,6 @@ OPTIONAL_MINUTE_COLUMNS = ("illegal_number_failures", "peak_qps")
 BILLING_COLUMNS = ("account", "month", "monthly_fee", "offset")
 OPTIONAL_BILLING_COLUMNS = ("service_start",)
 NOTICE_KINDS = ("maintenance", "major_event", "high_concurrency")
-
-
-class Problems:
-    """Collects row problems of one file; raises them together."""
-
-    def __init__(self, file: str, kind: str):
-        self.file, self.kind, self.items = file, kind, []
-        self.total = 0
-        self.row_base = 0  # rows before the current batch, when a file is read in batches
-        self.positions = None  # the batch's rows' places among the rows read, when only some are checked
-
-    def file_row(self, row: int) -> int:
-        """The row of the file that row ``row`` (1-based) of the current batch is."""
-        return (row if self.positions is None else int(self.positions[row - 1]) + 1) + self.row_base
-
-    def add(self, row: int | None, column: str | None, message: str, line: int | None = None) -> None:
-        self.total += 1
-        if row is not None:
-            shift = self.file_row(row) - row  # a line is its row plus a constant within a batch: shifted alike
-            row += shift
-            line = None if line is None else line + shift
-        if len(self.items) < MAX_REPORTED:
-            where = ""
-            if row is not None:
-                where = f" row {row}" + (f" (line {line})" if line is not None else "")
-            if column is not None:
-                where += ("," if where else "") + f" column '{column}'"
-            self.items.append(f"{self.file}:{where}: {message}" if where else f"{self.file}: {message}")
-
-    def raise_if_any(self) -> None:
-        if self.total:
-            more = f"\n... and {self.total - len(self.items)} more" if self.total > len(self.items) else ""
-            raise InputError(f"{self.total} problem(s) in {self.kind} file {self.file}:\n" + "\n".join(self.items) + more)
 
 
 # ---------------------------------------------------------------------------- tables
@@ -123,7 +89,7 @@ IN_MEMORY = "(in memory)"
 
 def in_memory_table(data, columns: tuple[str, ...], optional: tuple[str, ...] = ()):
     """A pyarrow Table, a pandas DataFrame or a list of dicts given by a caller of the API, as a table."""
-    import pyarrow as pa
+    import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
 
     if isinstance(data, list):
         if not all(isinstance(row, dict) for row in data):
@@ -159,7 +125,7 @@ def read_table(path: str | Path, columns: tuple[str, ...], optional: tuple[str, 
     Returns (table, line_offset): data row i (1-based) is on line i + line_offset of a
     text file (CSV has a header line; JSON Lines none), or None for Parquet.
     """
-    import pyarrow as pa
+    import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
 
     path = Path(path)
     kind = _format(path)
@@ -168,22 +134,20 @@ def read_table(path: str | Path, columns: tuple[str, ...], optional: tuple[str, 
     check_input_size(path)
     try:
         if kind == "csv":
-            import pyarrow.csv as pacsv
+            import pyarrow.csv as pacsv  # heavy (0.2 s): loaded by the commands that read inputs
 
             wanted = {name: pa.string() for name in columns + optional}
             table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
                 column_types=wanted, strings_can_be_null=True, quoted_strings_can_be_null=False))
             line_offset = 1
         elif kind == "jsonl":
-            import pyarrow.json as pajson
-
-            from .json_lines import check_lines  # (json_lines reads minutes with data's column checks)
+            import pyarrow.json as pajson  # heavy (0.2 s): loaded by the commands that read inputs
 
             check_lines(path, shown)  # a line nested thousands deep crashes pyarrow's reader: refused first
             table = pajson.read_json(path)
             line_offset = 0
         else:
-            import pyarrow.parquet as pq
+            import pyarrow.parquet as pq  # heavy (0.2 s): loaded by the commands that read inputs
 
             table = pq.read_table(path)
             line_offset = None
@@ -198,19 +162,6 @@ def read_table(path: str | Path, columns: tuple[str, ...], optional: tuple[str, 
     return table.select(keep), line_offset
 
 
-def column_names(schema, path) -> list[str]:
-    """The column names of a file, or a message when its header is not UTF-8 or names a column twice
-    (which of the two would be read is anyone's guess)."""
-    try:
-        names = list(schema.names)
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: the header is not UTF-8 (byte 0x{exc.object[exc.start]:02x})") from None
-    repeated = sorted({name for name in names if names.count(name) > 1})
-    if repeated:  # which of the two would be read is a guess: refuse rather than pick one
-        raise InputError(f"{path}: column(s) {', '.join(repr(n) for n in repeated)} appear more than once in the header")
-    return names
-
-
 # What each minutes column may hold; anything else (lists, structs, bytes, dates) is refused by name.
 _MINUTE_TYPES = {"account": ("text", "integer"), "minute": ("text", "timestamp"), "requests": ("integer", "decimal", "text"),
                  "failures": ("integer", "decimal", "text"), "illegal_number_failures": ("integer", "decimal", "text"),
@@ -219,7 +170,7 @@ _TYPE_WORDS = {"text": "text", "integer": "whole numbers", "decimal": "numbers",
 
 
 def _type_family(kind) -> str | None:
-    import pyarrow as pa
+    import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
 
     if pa.types.is_dictionary(kind):
         kind = kind.value_type
@@ -247,8 +198,8 @@ def check_minute_types(schema, path) -> None:
 
 def _strings(table, name: str) -> np.ndarray:
     """A column as a numpy object array of str (None for missing)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
+    import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
+    import pyarrow.compute as pc  # heavy (0.2 s): loaded by the commands that read inputs
 
     column = table.column(name)
     if not pa.types.is_string(column.type) and not pa.types.is_large_string(column.type):
@@ -258,7 +209,7 @@ def _strings(table, name: str) -> np.ndarray:
 
 def _refuse_nested(table, name: str, path) -> None:
     """A column of objects, lists or maps (JSON Lines, Parquet) holds no text or number to read."""
-    import pyarrow as pa
+    import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
 
     kind = table.schema.field(name).type
     if pa.types.is_nested(kind):
@@ -274,8 +225,8 @@ _INT_RE = r"^\s*[+-]?[0-9]+\s*$"
 
 def _int_column(table, name: str, problems: Problems, line_offset, required: bool = True) -> np.ndarray:
     """An integer column; bad or missing cells reported with their row."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
+    import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
+    import pyarrow.compute as pc  # heavy (0.2 s): loaded by the commands that read inputs
 
     column = table.column(name)
     if pa.types.is_integer(column.type):
@@ -380,8 +331,8 @@ def _offset_at_utc(utc: dt.datetime, zone) -> int:
 
 def parse_minute_column(table, name: str, timezone: str, problems: Problems, line_offset):
     """ISO 8601 minute timestamps → UTC epoch minutes; (values, how many had no offset)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
+    import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
+    import pyarrow.compute as pc  # heavy (0.2 s): loaded by the commands that read inputs
 
     column = table.column(name)
     if pa.types.is_timestamp(column.type):
@@ -478,7 +429,7 @@ UNITS_PER_MINUTE = {"s": 60, "ms": 60_000, "us": 60_000_000, "ns": 60_000_000_00
 def _one_array(column):
     """A column as one Arrow array: its only chunk when it has one, so that ``to_numpy`` is a view of the
     buffer (a chunked column's ``to_numpy`` always copies)."""
-    import pyarrow as pa
+    import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
 
     if isinstance(column, pa.ChunkedArray):
         return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
@@ -487,7 +438,7 @@ def _one_array(column):
 
 def _timestamp_ticks(column) -> np.ndarray:
     """A timestamp column as int64 counts of its own unit (nulls as 0: the caller reports them)."""
-    import pyarrow as pa
+    import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
 
     ticks = _one_array(column).view(pa.int64())
     return np.asarray((ticks.fill_null(0) if ticks.null_count else ticks).to_numpy(zero_copy_only=False), np.int64)
@@ -578,8 +529,8 @@ def check_minute_table(table, timezone: str, problems: Problems, line_offset, ac
 def _account_codes(table):
     """(sorted account names, index of each row's account, rows without an account or None when every row has
     one), by hashing not sorting strings."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
+    import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
+    import pyarrow.compute as pc  # heavy (0.2 s): loaded by the commands that read inputs
 
     column = table.column("account")
     if pa.types.is_dictionary(column.type):  # Parquet usually stores it so: work on the dictionary only
@@ -618,8 +569,8 @@ def _report(mask: np.ndarray | None, problems: Problems, column: str, line_offse
 
 
 def _peak_column(table, problems: Problems, line_offset) -> np.ndarray:
-    import pyarrow as pa
-    import pyarrow.compute as pc
+    import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
+    import pyarrow.compute as pc  # heavy (0.2 s): loaded by the commands that read inputs
 
     column = table.column("peak_qps")
     if not (pa.types.is_floating(column.type) or pa.types.is_integer(column.type)):
@@ -697,8 +648,6 @@ def read_document(path: Path, what: str) -> str:
 
 def read_list(path: str | Path, kind: str) -> list:
     """A YAML or JSON list of objects (incidents, notices)."""
-    import yaml
-
     path = Path(path)
     text = read_document(path, f"{kind} file")
     suffix = path.suffix.lower()
@@ -708,9 +657,7 @@ def read_list(path: str | Path, kind: str) -> list:
         try:
             data = yaml.load(text, Loader=_StringDatesLoader)
         except yaml.YAMLError as exc:
-            from ..policy.load import _syntax_diagnostic
-
-            found = _syntax_diagnostic(str(path), exc, text)
+            found = yaml_syntax_diagnostic(str(path), exc, text)
             raise InputError(f"{path}:{found.line}:{found.col}: {found.message}") from None
         except ValueError as exc:
             raise InputError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
@@ -725,13 +672,11 @@ def read_list(path: str | Path, kind: str) -> list:
     return data
 
 
-class _StringDatesLoader(__import__("yaml").SafeLoader):
+class _StringDatesLoader(yaml.SafeLoader):
     """SafeLoader that leaves timestamps as strings, so offsets and naive times are ours to read,
     and refuses a key given twice in one mapping (PyYAML would keep the last one silently)."""
 
     def construct_mapping(self, node, deep=False):
-        import yaml
-
         if isinstance(node, yaml.MappingNode):
             seen = set()
             for key_node, _ in node.value:

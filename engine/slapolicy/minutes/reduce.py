@@ -20,17 +20,25 @@ account's minute ranges; only when ranges overlap is the input read again for ex
 """
 from __future__ import annotations
 
+import hashlib
+import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote
 
 import numpy as np
 
 from . import storage
+from ..calendar import calendar_month, minute_bounds
 from ..distributed import Runner
 from ..errors import SlapolicyError
+from ..evaluation.month import MonthMinutes, MonthTotals, _removes_illegal, unavailable_coefficients
 from ..files import regular_file_size
+from ..inputs import json_lines
 from ..inputs.tables import (IN_MEMORY, account_name, MAX_REPORTED, MINUTE_COLUMNS, OPTIONAL_MINUTE_COLUMNS, InputError, Problems, _format,
-                   check_input_size, check_minute_table, check_minute_types, column_names, in_memory_table)
+                   UNITS_PER_MINUTE, _one_array, _report, check_input_size, check_minute_table, check_minute_types,
+                   column_names, in_memory_table, max_input_bytes)
 
 BATCH_ROWS = 1 << 19  # rows decoded at once: bounds the memory of a part (and of each thread)
 # CSV bytes decoded at once: about BATCH_ROWS rows of an export (~32 bytes a row). 64 MiB blocks (2 M rows)
@@ -104,16 +112,12 @@ class PartSummary:
 def readings_of(policies) -> tuple | None:
     """The distinct ways the versions read a minute, as integers; None when one of them counts quiet
     minutes as unavailable (then every row is a candidate)."""
-    from ..evaluation.month import _removes_illegal, unavailable_coefficients
-
     if any(p.setting("availability", "no_traffic") == "unavailable" for p in policies):
         return None
     return tuple(dict.fromkeys(Reading(*unavailable_coefficients(p), _removes_illegal(p)) for p in policies))
 
 
 def request_for(months: list, timezone: str, policies: list, accounts=None, incidents=()) -> Request:
-    from ..calendar import minute_bounds
-
     bounds = [m.epoch_minutes(timezone)[0] for m in months] + [months[-1].epoch_minutes(timezone)[1]]
     wanted = None if accounts is None else frozenset(account_name(a) or "" for a in accounts)
     windows = sorted(minute_bounds(i.start, i.end, "outward") for i in incidents if i.cause == "provider")
@@ -149,7 +153,7 @@ def plan(source, request: Request) -> list[Part]:
 def _plan_url(url: str, request: Request) -> list[Part]:
     """The parts of minutes named by a URL: planned from the store's listing and Parquet footers; each part
     carries its file's URL, which the process that reads it opens itself."""
-    import pyarrow.fs as pafs
+    import pyarrow.fs as pafs  # heavy (0.2 s): loaded by the commands that read inputs
 
     store = storage.Store.of(url)
     info = store.info()
@@ -166,8 +170,6 @@ def _plan_url(url: str, request: Request) -> list[Part]:
 
 
 def _check_size(shown: str, size) -> None:
-    from ..inputs.tables import max_input_bytes
-
     limit = max_input_bytes()
     if size is not None and size > limit:
         raise InputError(f"{shown}: {size} bytes is above the input size limit of {limit} bytes "
@@ -176,8 +178,6 @@ def _check_size(shown: str, size) -> None:
 
 def _directory_keys(path: Path, root: Path) -> dict:
     """The hive keys (``month=2024-03``) of the directories between ``root`` and ``path``."""
-    from urllib.parse import unquote
-
     keys = {}
     for segment in path.relative_to(root).parts[:-1]:
         if "=" in segment:
@@ -188,8 +188,8 @@ def _directory_keys(path: Path, root: Path) -> dict:
 
 def _plan_directory(root: Path, request: Request, store=None) -> list[Part]:
     """A directory of Parquet files, hive-partitioned or not; ``store``: the URL it was named by, if any."""
-    import pyarrow as pa
-    import pyarrow.dataset as ds
+    import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
+    import pyarrow.dataset as ds  # heavy (0.2 s): loaded by the commands that read inputs
 
     shown = (lambda name: store.url_of(name)) if store is not None else str
     try:  # pyarrow.dataset lists the files, leaving out hidden ones and _SUCCESS markers; given a schema, it
@@ -228,10 +228,6 @@ def _plan_directory(root: Path, request: Request, store=None) -> list[Part]:
 
 def _month_span(label: str, timezone: str, where: str) -> tuple[int, int]:
     """[first, end) epoch minutes of the Service Month a ``month=YYYY-MM`` directory holds (policy's timezone)."""
-    import re
-
-    from ..calendar import calendar_month
-
     if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", label):
         raise InputError(f"{where}: directory key month={label} is not a month written YYYY-MM")
     return calendar_month(label).epoch_minutes(timezone)
@@ -240,8 +236,8 @@ def _month_span(label: str, timezone: str, where: str) -> tuple[int, int]:
 def _plan_parquet(path: str, request: Request, shown: str, account: str | None = None,
                   month: str | None = None, store=None) -> list[Part]:
     """The parts of one Parquet file (``path`` inside ``store``'s filesystem when the minutes are a URL)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
+    import pyarrow.parquet as pq  # heavy (0.2 s): loaded by the commands that read inputs
 
     try:
         if store is None:
@@ -297,12 +293,10 @@ def _statistics(group, column):
 
 def _group_may_hold(group, minute_at: int, minute_type, account_at, request: Request) -> bool:
     """Whether a row group's statistics allow rows of the requested span and accounts."""
-    import pyarrow as pa
+    import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
 
     statistics = _statistics(group, minute_at)
     if statistics is not None and pa.types.is_timestamp(minute_type) and statistics.physical_type == "INT64":
-        from ..inputs.tables import UNITS_PER_MINUTE
-
         per_minute = UNITS_PER_MINUTE[minute_type.unit]
         lo, hi = statistics.min_raw // per_minute, statistics.max_raw // per_minute
         widen = WIDEN_MINUTES if minute_type.tz is None else 0  # naive: local wall times
@@ -334,7 +328,7 @@ def _proven_account(group, column) -> str | None:
 
 def _batches(part: Part):
     """(table, line offset, rows before it in its file, account proven for it) of a part, a batch at a time."""
-    import pyarrow as pa
+    import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
 
     wanted = list(MINUTE_COLUMNS + OPTIONAL_MINUTE_COLUMNS)
     if part.kind == "memory":
@@ -343,7 +337,7 @@ def _batches(part: Part):
         return
     try:
         if part.kind == "parquet":
-            import pyarrow.parquet as pq
+            import pyarrow.parquet as pq  # heavy (0.2 s): loaded by the commands that read inputs
 
             dictionary = [] if part.account is not None else ["account"]  # account= directories may omit it
             remote = storage.is_url(part.path)  # a worker opens the URL itself; far reads are fetched together
@@ -364,7 +358,7 @@ def _batches(part: Part):
             finally:
                 source.close()
         elif part.kind == "csv":
-            import pyarrow.csv as pacsv
+            import pyarrow.csv as pacsv  # heavy (0.2 s): loaded by the commands that read inputs
 
             types = {name: pa.string() for name in wanted}
             source = storage.open_input(part.path) if storage.is_url(part.path) else part.path
@@ -381,8 +375,6 @@ def _batches(part: Part):
                 yield pa.Table.from_batches([batch]).select(keep), 1, base, None
                 base += batch.num_rows
         else:  # JSON Lines: a block of lines at a time, each row with its line (see json_lines)
-            from ..inputs import json_lines
-
             with _open_stream(part.path) as stream:
                 for table, line_offset, base in json_lines.batches(stream, part.name, MINUTE_COLUMNS,
                                                                    OPTIONAL_MINUTE_COLUMNS, BATCH_ROWS):
@@ -450,10 +442,8 @@ def read_part(part: Part, request: Request) -> PartSummary:
 
 def _rows_of_accounts(table, accounts: frozenset) -> np.ndarray | None:
     """The positions of the rows whose account, trimmed, is one of ``accounts``; None when every row's is."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    from ..inputs.tables import _one_array
+    import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
+    import pyarrow.compute as pc  # heavy (0.2 s): loaded by the commands that read inputs
 
     column = _one_array(table.column("account"))
     if pa.types.is_dictionary(column.type):  # the names once, the rows by their index
@@ -470,8 +460,6 @@ def _rows_of_accounts(table, accounts: frozenset) -> np.ndarray | None:
 def _check_directory_keys(part: Part, c, request: Request, problems: Problems, line_offset) -> None:
     """Rows of a ``month=`` or ``account=`` directory belong to that month and account: a directory left out
     of a request because of its key must not have held rows of the request."""
-    from ..inputs.tables import _report
-
     if part.month is not None:
         start, end = _month_span(part.month, request.timezone, part.name)
         minute = c.minute
@@ -697,8 +685,6 @@ class MinuteAggregates:
 
 def merge(summaries: list, months: list, parts: list, request: Request) -> MinuteAggregates:
     """The parts' summaries as one result; raises with every problem found (in file order)."""
-    from ..evaluation.month import MonthMinutes, MonthTotals
-
     _raise_problems([s.problems for s in summaries])
     result = MinuteAggregates(months, parts=len(parts))
     count = len(months)
@@ -843,8 +829,6 @@ def read_digest(source, parts: list) -> str:
     metadata every plan is made from) and the row groups read; of a text file, all of it; each under its
     path relative to the source. A claim for one account so never hashes the whole dataset, and the digest
     changes with any byte the decision could have seen."""
-    import hashlib
-
     remote = storage.is_url(source)
     root = Path(source) if not remote else None
     digest = hashlib.sha256(b"slapolicy minutes read digest 1\n")
@@ -873,13 +857,11 @@ def read_digest(source, parts: list) -> str:
 
 def _byte_ranges(path: str, kind: str, groups: list, handle) -> list:
     """(start, length) of the footer and of every column chunk of ``groups``; a text file whole."""
-    import os
-
     remote = storage.is_url(path)  # a pyarrow file opened by its URL
     size = handle.size() if remote else os.fstat(handle.fileno()).st_size
     if kind != "parquet":
         return [(0, size)]
-    import pyarrow.parquet as pq
+    import pyarrow.parquet as pq  # heavy (0.2 s): loaded by the commands that read inputs
 
     handle.seek(size - 8)
     footer = int.from_bytes(handle.read(4), "little") + 8

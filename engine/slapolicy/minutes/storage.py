@@ -10,6 +10,7 @@ opens it itself, so the workers need the credentials, not the client's files.
 """
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -48,8 +49,8 @@ def failure(url: str, exc: BaseException) -> InputError:
 @lru_cache(maxsize=256)
 def filesystem(url: str):
     """(pyarrow filesystem, path inside it) of a URL, made once per process and URL."""
-    import pyarrow as pa
-    import pyarrow.fs as pafs
+    import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
+    import pyarrow.fs as pafs  # heavy (0.2 s): loaded by the commands that read inputs
 
     scheme = url.split("://", 1)[0].lower()
     try:
@@ -69,10 +70,10 @@ def filesystem(url: str):
 
 
 def _through_fsspec(url: str, scheme: str):
-    import pyarrow.fs as pafs
+    import pyarrow.fs as pafs  # heavy (0.2 s): loaded by the commands that read inputs
 
     try:
-        import fsspec
+        import fsspec  # optional: only a URL scheme pyarrow cannot open needs fsspec and its filesystem
     except ImportError:
         raise InputError(f"{url}: {scheme}:// URLs are read through fsspec: pip install fsspec "
                          f"(and its library for {scheme}://)") from None
@@ -84,7 +85,7 @@ def _through_fsspec(url: str, scheme: str):
                              "reads the schemes its installed libraries register)") from None
         raise InputError(f"{url}: {_first_line(exc)}") from None
     except ImportError as exc:
-        from fsspec.registry import known_implementations
+        from fsspec.registry import known_implementations  # optional: only a URL scheme pyarrow cannot open needs fsspec and its filesystem
 
         hint = known_implementations.get(scheme, {}).get("err", "") or str(exc)
         library = re.search(r"install (?:the )?['\"`]?([A-Za-z0-9_.\-\[\]]+)", hint, re.IGNORECASE)
@@ -111,7 +112,7 @@ class Store:
 
     def info(self, path: str | None = None):
         """The FileInfo of the root (or of ``path``); a missing one is refused."""
-        import pyarrow.fs as pafs
+        import pyarrow.fs as pafs  # heavy (0.2 s): loaded by the commands that read inputs
 
         try:
             found = self.fs.get_file_info(self.root if path is None else path)
@@ -124,7 +125,7 @@ class Store:
     def sizes(self) -> dict:
         """{path: bytes} of every file under the root, from one listing (an object store's LIST, paged), not
         a request per file."""
-        import pyarrow.fs as pafs
+        import pyarrow.fs as pafs  # heavy (0.2 s): loaded by the commands that read inputs
 
         if self._sizes is None:
             try:
@@ -155,9 +156,7 @@ def open_input(url: str, random_access: bool = False):
 def listing_digest(url: str) -> str:
     """sha256 over the files under a URL: each one's path, size and modification time (what the ledger keeps
     of minutes named by URL: reading a whole object store to hash its bytes is what the parts avoid)."""
-    import hashlib
-
-    import pyarrow.fs as pafs
+    import pyarrow.fs as pafs  # heavy (0.2 s): loaded by the commands that read inputs
 
     store = Store.of(url)
     root = store.info()

@@ -14,6 +14,7 @@ import re
 import yaml
 
 from ..errors import Diagnostic
+from ..files import yaml_syntax_diagnostic
 
 MAX_POLICY_BYTES = 2 * 1024 * 1024  # a policy is a few hundred lines; anything larger is not one
 
@@ -113,18 +114,6 @@ class _ComposeOnly(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
     yaml_implicit_resolvers: dict = {}
 
 
-def _syntax_diagnostic(filename: str, error: yaml.YAMLError, text: str = "") -> Diagnostic:
-    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
-    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)  # PyYAML counts from 0; we count from 1
-    if mark is not None and 0 <= mark.index < len(text) and text[mark.index] == "\t":
-        return Diagnostic(filename, line, col, "error", "yaml-tab",
-                          "a tab character: tabs are not allowed in a policy file; indent with spaces")
-    problem = getattr(error, "problem", None) or str(error)
-    context = getattr(error, "context", None)
-    message = f"{context}, {problem}" if context else problem
-    return Diagnostic(filename, line, col, "error", "yaml-syntax", f"not valid YAML: {message}")
-
-
 def load_yaml(text: str | bytes, filename: str) -> tuple[YamlDocument | None, list[Diagnostic]]:
     """Parse one YAML document; return it with positions, or None and every problem found."""
     if isinstance(text, bytes):
@@ -165,7 +154,7 @@ def load_yaml(text: str | bytes, filename: str) -> tuple[YamlDocument | None, li
             return None, problems
         node = yaml.compose(text, Loader=_ComposeOnly)
     except yaml.YAMLError as error:
-        return None, [_syntax_diagnostic(filename, error, text)]
+        return None, [yaml_syntax_diagnostic(filename, error, text)]
     except RecursionError:
         return None, [Diagnostic(filename, 1, 1, "error", "yaml-depth", "the document is nested too deeply")]
     if node is None:

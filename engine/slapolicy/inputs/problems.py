@@ -1,0 +1,54 @@
+"""What is wrong with an input file, said once for every reader: its header (``column_names``: not UTF-8, a
+column named twice) and its rows (``Problems``: each with its file, row, line and column, up to MAX_REPORTED,
+then a count of the rest)."""
+from __future__ import annotations
+
+from ..errors import InputError
+
+MAX_REPORTED = 20
+
+
+class Problems:
+    """Collects row problems of one file; raises them together."""
+
+    def __init__(self, file: str, kind: str):
+        self.file, self.kind, self.items = file, kind, []
+        self.total = 0
+        self.row_base = 0  # rows before the current batch, when a file is read in batches
+        self.positions = None  # the batch's rows' places among the rows read, when only some are checked
+
+    def file_row(self, row: int) -> int:
+        """The row of the file that row ``row`` (1-based) of the current batch is."""
+        return (row if self.positions is None else int(self.positions[row - 1]) + 1) + self.row_base
+
+    def add(self, row: int | None, column: str | None, message: str, line: int | None = None) -> None:
+        self.total += 1
+        if row is not None:
+            shift = self.file_row(row) - row  # a line is its row plus a constant within a batch: shifted alike
+            row += shift
+            line = None if line is None else line + shift
+        if len(self.items) < MAX_REPORTED:
+            where = ""
+            if row is not None:
+                where = f" row {row}" + (f" (line {line})" if line is not None else "")
+            if column is not None:
+                where += ("," if where else "") + f" column '{column}'"
+            self.items.append(f"{self.file}:{where}: {message}" if where else f"{self.file}: {message}")
+
+    def raise_if_any(self) -> None:
+        if self.total:
+            more = f"\n... and {self.total - len(self.items)} more" if self.total > len(self.items) else ""
+            raise InputError(f"{self.total} problem(s) in {self.kind} file {self.file}:\n" + "\n".join(self.items) + more)
+
+
+def column_names(schema, path) -> list[str]:
+    """The column names of a file, or a message when its header is not UTF-8 or names a column twice
+    (which of the two would be read is anyone's guess)."""
+    try:
+        names = list(schema.names)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: the header is not UTF-8 (byte 0x{exc.object[exc.start]:02x})") from None
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:  # which of the two would be read is a guess: refuse rather than pick one
+        raise InputError(f"{path}: column(s) {', '.join(repr(n) for n in repeated)} appear more than once in the header")
+    return names
