@@ -400,7 +400,7 @@ def parse_minute_column(table, name: str, timezone: str, problems: Problems, lin
 
 def _distinct_texts(column) -> tuple[np.ndarray, list]:
     """(each row's index into the distinct texts, the distinct texts); a missing text has the last index."""
-    import pyarrow as pa
+    import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
 
     encoded = column.dictionary_encode()
     if isinstance(encoded, pa.ChunkedArray):
