@@ -31,7 +31,9 @@ from pathlib import Path
 from .calendar import service_month_in
 from .claims.decision import (business_calendar, check_claim_time, claim_in_force, claim_window, decide, decision_inputs,
                      recorded_decision)
-from .inputs.tables import ByAccount, account_name, read_billing, read_incidents, read_notices
+from .inputs.billing import read_billing
+from .inputs.events import ByAccount, read_incidents, read_notices
+from .inputs.tables import account_name
 from .distributed import PolicyContent, Runner, check_runner_arguments, policy_of
 from .errors import ArgumentError, InputError, SlapolicyError
 from .evaluation.month import MonthMinutes, MonthTotals, evaluate_account_month, evaluate_month, month_items, version_reason

@@ -17,7 +17,7 @@ from fractions import Fraction
 
 
 from .calendar import calendar_month
-from .inputs.tables import ByAccount
+from .inputs.events import ByAccount
 from .policy.diff import diff_policies
 from .distributed import PolicyContent, policy_of
 from .evaluation.month import (MonthEvaluation, MonthMinutes, MonthTotals, classify_minutes, consecutive_runs,

@@ -23,7 +23,9 @@ from ..calendar import FIRST_YEAR, LAST_YEAR, ServiceMonth, minute_bounds, servi
 from ..evaluation.month import MonthEvaluation, consecutive_runs
 from ..minutes import READ_DIGEST, read_digest
 from ..minutes.storage import is_url, listing_digest
-from ..inputs.tables import account_name, parse_timestamp, read_document
+from ..inputs.events import read_document
+from ..inputs.tables import account_name
+from ..inputs.timestamps import parse_timestamp
 from ..errors import ArgumentError, InputError, SlapolicyError
 from ..files import load_json
 from ..ledger import Ledger, default_ledger_path

@@ -16,7 +16,7 @@ from fractions import Fraction
 import numpy as np
 
 from ..calendar import ServiceMonth, minute_bounds
-from ..inputs.tables import ByAccount, for_account
+from ..inputs.events import ByAccount, for_account
 from ..rules.conditions import describe, matches
 from ..rules.durable import canonical_number
 from ..errors import InputError, PluginError

@@ -3,6 +3,8 @@ column named twice) and its rows (``Problems``: each with its file, row, line an
 then a count of the rest)."""
 from __future__ import annotations
 
+import numpy as np
+
 from ..errors import InputError
 
 MAX_REPORTED = 20
@@ -52,3 +54,15 @@ def column_names(schema, path) -> list[str]:
     if repeated:  # which of the two would be read is a guess: refuse rather than pick one
         raise InputError(f"{path}: column(s) {', '.join(repr(n) for n in repeated)} appear more than once in the header")
     return names
+
+
+def _line(row: int, line_offset: int | None) -> int | None:
+    return None if line_offset is None else row + line_offset
+
+
+def _report(mask: np.ndarray | None, problems: Problems, column: str, line_offset, message) -> None:
+    if mask is None or not mask.any():  # the common case: one fast pass, no row positions gathered
+        return
+    for row in np.flatnonzero(mask)[:MAX_REPORTED]:
+        problems.add(int(row) + 1, column, message(int(row)), _line(int(row) + 1, line_offset))
+    problems.total += max(0, int(mask.sum()) - MAX_REPORTED)

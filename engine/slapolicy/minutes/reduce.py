@@ -32,13 +32,14 @@ import numpy as np
 from . import storage
 from ..calendar import calendar_month, minute_bounds
 from ..distributed import Runner
-from ..errors import SlapolicyError
+from ..errors import InputError, SlapolicyError
 from ..evaluation.month import MonthMinutes, MonthTotals, _removes_illegal, unavailable_coefficients
 from ..files import regular_file_size
 from ..inputs import json_lines
-from ..inputs.tables import (IN_MEMORY, account_name, MAX_REPORTED, MINUTE_COLUMNS, OPTIONAL_MINUTE_COLUMNS, InputError, Problems, _format,
-                   UNITS_PER_MINUTE, _one_array, _report, check_input_size, check_minute_table, check_minute_types,
-                   column_names, in_memory_table, max_input_bytes)
+from ..inputs.problems import MAX_REPORTED, Problems, _report, column_names
+from ..inputs.tables import (IN_MEMORY, MINUTE_COLUMNS, OPTIONAL_MINUTE_COLUMNS, _format, account_name, check_input_size,
+                              check_minute_table, check_minute_types, in_memory_table, max_input_bytes)
+from ..inputs.timestamps import UNITS_PER_MINUTE, _one_array
 
 BATCH_ROWS = 1 << 19  # rows decoded at once: bounds the memory of a part (and of each thread)
 # CSV bytes decoded at once: about BATCH_ROWS rows of an export (~32 bytes a row). 64 MiB blocks (2 M rows)

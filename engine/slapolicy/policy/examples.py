@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 from ..calendar import calendar_month
 from ..claims.decision import aggregate_cap, business_calendar, claim_window, material_reasons, month_index, month_label
-from ..inputs.tables import BillingRow
+from ..inputs.billing import BillingRow
 from ..errors import Diagnostic, SlapolicyError
 from ..evaluation.month import _compensation
 from .model import percent

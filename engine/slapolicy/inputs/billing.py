@@ -1,0 +1,117 @@
+"""Billing (§1.3, §3.1): per account and month the monthly fee, the offset already paid and the first
+month of use, every row checked with its file, row, line and column."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+
+from .problems import Problems, _line
+from .tables import _refuse_nested, _strings, account_name, table_of
+
+
+BILLING_COLUMNS = ("account", "month", "monthly_fee", "offset")
+OPTIONAL_BILLING_COLUMNS = ("service_start",)
+_MONTH = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
+_MONEY = re.compile(r"^[0-9]+(\.[0-9]{1,2})?$")
+
+
+# Fees are computed with 28 significant digits (Python's decimal default); 15 digits before the point
+# (under a thousand trillion) leave room for every product and sum an evaluation makes.
+MAX_MONEY_DIGITS = 15
+
+
+@dataclass(frozen=True)
+class BillingRow:
+    account: str
+    month: str
+    monthly_fee: Decimal  # the fee consumed in the Service Month (§1.3)
+    offset: Decimal  # the part paid by vouchers, coupons, deductions (§3.1(2))
+    service_start: dt.date | None = None  # the account's first day of use, when the billing gives it (§6.1)
+
+    @property
+    def fee_paid(self) -> Decimal:
+        return self.monthly_fee - self.offset
+
+
+def read_billing(path) -> dict[tuple[str, str], BillingRow]:
+    table, line_offset, name = table_of(path, BILLING_COLUMNS, OPTIONAL_BILLING_COLUMNS)
+    problems = Problems(name, "billing")
+    for column in BILLING_COLUMNS + OPTIONAL_BILLING_COLUMNS:
+        if column in table.column_names:
+            _refuse_nested(table, column, name)
+    columns = {name: _strings(table, name) for name in BILLING_COLUMNS + OPTIONAL_BILLING_COLUMNS
+               if name in table.column_names}
+    starts = _service_starts(columns, problems, line_offset)
+    rows: dict[tuple[str, str], BillingRow] = {}
+    first_row: dict[tuple[str, str], int] = {}
+    for i in range(table.num_rows):
+        row, line = i + 1, _line(i + 1, line_offset)
+        account = columns["account"][i]
+        month = columns["month"][i]
+        values = {}
+        for name in ("monthly_fee", "offset"):
+            text = columns[name][i]
+            if text is None:  # an empty cell, or one the CSV reader takes for missing (NaN, NA, null)
+                problems.add(row, name, "missing value (empty, or NaN, NA or null): an amount of money is needed", line)
+                continue
+            text = str(text).strip()
+            if not _MONEY.match(text):
+                problems.add(row, name, f"{text!r} is not an amount of money (a decimal like 1000.00)", line)
+                continue
+            if len(text.split(".")[0].lstrip("0")) > MAX_MONEY_DIGITS:
+                problems.add(row, name, f"{text!r} has more than {MAX_MONEY_DIGITS} digits before the point: "
+                                        "not a monthly fee", line)
+                continue
+            values[name] = Decimal(text)
+        account = account_name(account)
+        if account is None:
+            problems.add(row, "account", "missing value", line)
+            continue
+        if month is None or not _MONTH.match(str(month).strip()):
+            problems.add(row, "month", f"{month!r} is not a month written YYYY-MM", line)
+            continue
+        if len(values) < 2:
+            continue
+        if values["offset"] > values["monthly_fee"]:
+            problems.add(row, "offset", f"offset {values['offset']} exceeds the monthly fee {values['monthly_fee']}", line)
+            continue
+        key = (account, str(month).strip())
+        if key in rows:
+            problems.add(row, "month", f"account {key[0]!r} month {key[1]} also billed in row {first_row[key]}", line)
+            continue
+        start = starts.get(account)
+        if start is not None and key[1] < f"{start.year:04d}-{start.month:02d}":
+            problems.add(row, "month", f"{key[1]} is billed before the account's service_start {start.isoformat()}", line)
+            continue
+        first_row[key] = row
+        rows[key] = BillingRow(key[0], key[1], values["monthly_fee"], values["offset"], start)
+    problems.raise_if_any()
+    return rows
+
+
+def _service_starts(columns: dict, problems: Problems, line_offset) -> dict:
+    """account → its service_start date (§6.1's first month of use); every row that gives one must agree."""
+    if "service_start" not in columns:
+        return {}
+    starts, first_row = {}, {}
+    for i, (raw_account, text) in enumerate(zip(columns["account"], columns["service_start"])):
+        account = account_name(raw_account)
+        text = "" if text is None else str(text).strip()
+        if account is None or not text:
+            continue
+        row, line = i + 1, _line(i + 1, line_offset)
+        try:
+            day = dt.date.fromisoformat(text) if len(text) == 10 else None
+        except ValueError:
+            day = None
+        if day is None:
+            problems.add(row, "service_start", f"{text!r} is not a date written YYYY-MM-DD", line)
+        elif account in starts and starts[account] != day:
+            problems.add(row, "service_start", f"account {account!r} starts on {day.isoformat()} here but on "
+                                               f"{starts[account].isoformat()} in row {first_row[account]}", line)
+        else:
+            starts.setdefault(account, day)
+            first_row.setdefault(account, row)
+    return starts

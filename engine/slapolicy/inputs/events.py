@@ -1,0 +1,234 @@
+"""Incidents (§5) and notices (maintenance, major events, high concurrency): YAML or JSON lists of
+windows, each entry checked with its index and id, timestamps read in the policy's timezone."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import yaml
+
+from ..errors import InputError
+from ..files import load_json, read_limited, yaml_syntax_diagnostic
+from .problems import Problems
+from .tables import IN_MEMORY, account_name
+from .timestamps import parse_timestamp
+
+
+MAX_LIST_BYTES = 64 * 1024 * 1024  # incidents / notices / claims are small documents
+NOTICE_KINDS = ("maintenance", "major_event", "high_concurrency")
+
+
+@dataclass(frozen=True)
+class Incident:
+    id: str
+    start: dt.datetime
+    end: dt.datetime
+    cause: str
+    account: str | None
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class Notice:
+    id: str
+    kind: str
+    published_at: dt.datetime
+    start: dt.datetime
+    end: dt.datetime
+    account: str | None
+
+
+class ByAccount:
+    """Incidents or notices indexed by account: an account's evaluation sees its own and those of every account
+    (no ``account``), in the order given, never another account's, which can never apply to it. Built once
+    for a month of many accounts, so each account's cost does not grow with the other accounts' incidents."""
+
+    def __init__(self, items):
+        self.items = tuple(items)
+        self._common = [(k, item) for k, item in enumerate(self.items) if item.account is None]
+        self._own: dict = {}
+        for k, item in enumerate(self.items):
+            if item.account is not None:
+                self._own.setdefault(item.account, []).append((k, item))
+
+    def of(self, account: str) -> tuple:
+        own = self._own.get(account)
+        if not own:
+            return tuple(item for _, item in self._common)
+        return tuple(item for _, item in sorted(self._common + own, key=lambda pair: pair[0]))
+
+
+def for_account(items, account: str) -> tuple:
+    """The incidents or notices (a list, or a :class:`ByAccount`) that concern ``account``."""
+    if isinstance(items, ByAccount):
+        return items.of(account)
+    return tuple(item for item in items if item.account is None or item.account == account)
+
+
+def read_document(path: Path, what: str) -> str:
+    """The text of a small document (incidents, notices, a claim): size-checked, UTF-8 (a BOM is dropped)."""
+    raw = read_limited(path, what, MAX_LIST_BYTES)
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise InputError(f"{path}: UTF-16 (it starts with a UTF-16 byte-order mark); save the {what} as UTF-8")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 (byte {exc.start})") from None
+
+
+def read_list(path: str | Path, kind: str) -> list:
+    """A YAML or JSON list of objects (incidents, notices)."""
+    path = Path(path)
+    text = read_document(path, f"{kind} file")
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        data = load_json(text, path, parse_float=Decimal)
+    elif suffix in (".yaml", ".yml"):
+        try:
+            data = yaml.load(text, Loader=_StringDatesLoader)
+        except yaml.YAMLError as exc:
+            found = yaml_syntax_diagnostic(str(path), exc, text)
+            raise InputError(f"{path}:{found.line}:{found.col}: {found.message}") from None
+        except ValueError as exc:
+            raise InputError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+        except RecursionError:
+            raise InputError(f"{path}: nested too deeply") from None
+    else:
+        raise InputError(f"{path}: unknown format {suffix or '(no extension)'}; use .yaml, .yml or .json")
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        raise InputError(f"{path}: expected a list of {kind}, found {type(data).__name__}")
+    return data
+
+
+class _StringDatesLoader(yaml.SafeLoader):
+    """SafeLoader that leaves timestamps as strings, so offsets and naive times are ours to read,
+    and refuses a key given twice in one mapping (PyYAML would keep the last one silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    duplicate = key in seen
+                    seen.add(key)
+                except TypeError:  # an unhashable key: SafeLoader reports it
+                    break
+                if duplicate:
+                    raise yaml.constructor.ConstructorError(None, None, f"key {key!r} appears twice in one mapping",
+                                                            key_node.start_mark)
+        return super().construct_mapping(node, deep)
+
+
+_StringDatesLoader.yaml_implicit_resolvers = {
+    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+
+
+def _check_keys(entry, required: tuple, optional: tuple, where: str, problems: Problems, index: int) -> bool:
+    if not isinstance(entry, dict):
+        problems.add(index, None, f"expected an object with {', '.join(required)}, found {type(entry).__name__}")
+        return False
+    ok = True
+    for key in required:
+        if entry.get(key) in (None, ""):
+            problems.add(index, key, "missing")
+            ok = False
+    for key in entry:
+        if key not in required + optional:
+            problems.add(index, str(key), f"unknown field (expected: {', '.join(required + optional)})")
+            ok = False
+    return ok
+
+
+def _window(entry, timezone: str, problems: Problems, index: int):
+    """The [start, end) of an incident or notice, or None with the problem recorded."""
+    stamps = {}
+    for key in ("start", "end"):
+        try:
+            stamps[key], _ = parse_timestamp(entry[key], timezone)
+        except InputError as error:
+            problems.add(index, key, str(error))
+    if len(stamps) < 2:
+        return None
+    if stamps["end"] <= stamps["start"]:
+        problems.add(index, "end", f"end {entry['end']} is not after start {entry['start']}")
+        return None
+    return stamps["start"], stamps["end"]
+
+
+def _ids(entries, problems: Problems) -> None:
+    seen = {}
+    for index, entry in enumerate(entries, start=1):
+        if isinstance(entry, dict) and "id" in entry:
+            key = str(entry["id"])
+            if key in seen:
+                problems.add(index, "id", f"id {key!r} also used in row {seen[key]}")
+            seen.setdefault(key, index)
+
+
+def _entries(source, kind: str) -> tuple[list, str]:
+    """The entries of a YAML/JSON list file, or a list handed in by the API."""
+    if isinstance(source, (str, Path)):
+        return read_list(source, kind), str(source)
+    if not isinstance(source, (list, tuple)):
+        raise InputError(f"{IN_MEMORY}: {kind} must be a file path or a list of objects, not {type(source).__name__}")
+    return list(source), IN_MEMORY
+
+
+def read_incidents(path, policy, causes=None) -> list[Incident]:
+    """Incidents whose causes are those the policy declares (or ``causes``, for several versions at once)."""
+    causes = tuple(causes or policy.causes)
+    entries, path = _entries(path, "incidents")
+    problems = Problems(path, "incidents")
+    incidents = []
+    for index, entry in enumerate(entries, start=1):
+        if not _check_keys(entry, ("id", "start", "end", "cause"), ("account", "description"), str(path), problems, index):
+            continue
+        if entry["cause"] not in causes:
+            problems.add(index, "cause", f"unknown cause {entry['cause']!r}; policy {policy.version} declares: "
+                                         f"{', '.join(causes)}")
+            continue
+        window = _window(entry, policy.timezone, problems, index)
+        if window and _event_account(entry, problems, index):
+            account = account_name(entry.get("account"))
+            incidents.append(Incident(str(entry["id"]), *window, entry["cause"], account, entry.get("description")))
+    _ids(entries, problems)
+    problems.raise_if_any()
+    return incidents
+
+
+def _event_account(entry, problems: Problems, index: int) -> bool:
+    """An incident or notice without ``account`` concerns every account; a blank one is refused, not read as all."""
+    if "account" in entry and account_name(entry["account"]) is None:
+        problems.add(index, "account", f"{entry['account']!r} is blank; leave the key out to mean every account")
+        return False
+    return True
+
+
+def read_notices(path, timezone: str) -> list[Notice]:
+    entries, path = _entries(path, "notices")
+    problems = Problems(path, "notices")
+    notices = []
+    for index, entry in enumerate(entries, start=1):
+        if not _check_keys(entry, ("id", "kind", "published_at", "start", "end"), ("account", "description"),
+                           str(path), problems, index):
+            continue
+        if entry["kind"] not in NOTICE_KINDS:
+            problems.add(index, "kind", f"unknown kind {entry['kind']!r} (one of: {', '.join(NOTICE_KINDS)})")
+            continue
+        try:
+            published, _ = parse_timestamp(entry["published_at"], timezone)
+        except InputError as error:
+            problems.add(index, "published_at", str(error))
+            continue
+        window = _window(entry, timezone, problems, index)
+        if window and _event_account(entry, problems, index):
+            notices.append(Notice(str(entry["id"]), entry["kind"], published, *window, account_name(entry.get("account"))))
+    _ids(entries, problems)
+    problems.raise_if_any()
+    return notices
