@@ -1,6 +1,7 @@
 """Examples for every rule, not only disclaimers: the standard and gate, each tier and its bounds, the
 monthly cap, §6.1, the claim window, the materials (docs/policy-format.md, "Examples for every rule")."""
 import re
+import shutil
 
 import pytest
 
@@ -97,5 +98,26 @@ def test_loading_a_version_to_evaluate_does_not_run_its_examples(monkeypatch, tm
     assert Engine(POLICIES).in_force("2019-03")["version"] == "2019-01-01"
     assert str(load_policy(DRAFT).standard) == "99.95"
     assert PolicyDirectory(POLICIES, run_examples=False).check().versions
+    copy = tmp_path / "ccc"  # a path not read before in this process: checked afresh, examples and all
+    shutil.copytree(POLICIES, copy)
     with pytest.raises(pytest.fail.Exception):
-        PolicyDirectory(POLICIES)
+        PolicyDirectory(copy)
+
+
+def test_a_file_is_checked_once_per_content(tmp_path, monkeypatch):
+    """read_policy keeps what it checked by path and sha256: the same bytes give the same (immutable) Policy
+    without checking again; an edited file is checked again."""
+    import slapolicy.policy.directory as directory
+    from slapolicy import read_policy
+
+    draft = tmp_path / "2027-01-01.yaml"
+    draft.write_text(DRAFT.read_text())
+    first, problems = read_policy(draft)
+    checked = []
+    real = directory._check
+    monkeypatch.setattr(directory, "_check", lambda *a: checked.append(a[0]) or real(*a))
+    again, same = read_policy(draft)
+    assert again is first and same == problems and checked == []
+    draft.write_text(DRAFT.read_text().replace('value: "99.95%"', 'value: "99.9%"', 1))
+    edited, _ = read_policy(draft)
+    assert checked == [str(draft)] and edited is not first and str(edited.standard) == "99.9"

@@ -8,16 +8,27 @@ import hashlib
 import json
 import os
 import re
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 from ..errors import ArgumentError, Diagnostic, InputError, NoVersionInForce, PolicyError
 from ..files import FileProblem, load_json, path_argument, read_limited
+from ..plugins import get_manager
 from .lint import lint_directory, lint_policy
 from .load import MAX_POLICY_BYTES, load_yaml
 from .lock import LOCK_FILE
 from .model import Policy, _build, schema_diagnostics
 
 MAX_LOCK_BYTES = 1024 * 1024  # one line per published version: thousands of versions fit
+
+
+# Files already checked in this process, by path and content: a Policy is immutable, and checking one again
+# (YAML with positions, the schema, the model, lint) cost 0.1 s at every module-level call, reload and CLI run
+# in a test. A changed file has another sha256, so it is read afresh; so is a file after the plugins change.
+_CHECKED: OrderedDict = OrderedDict()
+_CHECKED_LOCK = threading.Lock()
+_CHECKED_MAX = 64
 
 
 def read_policy(path: str | os.PathLike, run_examples: bool = True) -> tuple[Policy | None, list[Diagnostic]]:
@@ -28,6 +39,21 @@ def read_policy(path: str | os.PathLike, run_examples: bool = True) -> tuple[Pol
         raw = read_limited(path, "policy file", MAX_POLICY_BYTES)
     except FileProblem as exc:
         return None, [Diagnostic(path, 1, 1, "error", exc.code, exc.reason)]
+    key = (path, hashlib.sha256(raw).hexdigest(), run_examples, id(get_manager()))  # lint asks the plugins
+    with _CHECKED_LOCK:
+        if key in _CHECKED:
+            _CHECKED.move_to_end(key)
+            policy, problems = _CHECKED[key]
+            return policy, list(problems)
+    policy, problems = _check(path, raw, run_examples)
+    with _CHECKED_LOCK:
+        _CHECKED[key] = (policy, tuple(problems))
+        while len(_CHECKED) > _CHECKED_MAX:
+            _CHECKED.popitem(last=False)
+    return policy, problems
+
+
+def _check(path: str, raw: bytes, run_examples: bool) -> tuple[Policy | None, list[Diagnostic]]:
     doc, problems = load_yaml(raw, path)
     if doc is None:
         return None, problems
