@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .calendar import service_month_in
-from .claims.decision import (business_calendar, check_claim_time, claim_in_force, claim_window, decide, decision_inputs,
-                     recorded_decision)
+from .claims.decision import check_claim_time, claim_in_force, decide, decision_inputs, recorded_decision
+from .claims.window import business_calendar, claim_window
 from .inputs.billing import read_billing
 from .inputs.events import ByAccount, read_incidents, read_notices
 from .inputs.tables import account_name

@@ -1,8 +1,9 @@
 """Claims (§3): the window a claim must be filed in (§3.2), the materials it must carry (§3.3), the decision
 and its ledger record (``decision``), and the audit of a ledger (``audit``: import it as ``slapolicy.claims.audit``;
 it drives the Engine, which builds on this package)."""
-from .decision import (aggregate_cap, business_calendar, cap_window, claim_window, load_claim_document, material_reasons,
-                       month_index, month_label)
+from .decision import aggregate_cap, cap_window, month_index, month_label
+from .materials import load_claim_document, material_reasons
+from .window import business_calendar, claim_window
 
 __all__ = ["aggregate_cap", "business_calendar", "cap_window", "claim_window", "decide_claim", "load_claim_document",
            "material_reasons", "month_index", "month_label"]

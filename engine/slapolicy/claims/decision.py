@@ -1,5 +1,6 @@
-"""Claims for compensation: the filing window (§3.2), the materials (§3.3), reconciliation with the
-provider's records (§3.2(1)), the aggregate cap (§6.1), and the decision.
+"""The decision on a claim for compensation: reconciliation with the provider's records (§3.2(1)), the
+aggregate cap (§6.1), and the decision with its ledger record; the window (§3.2) is ``window``'s, the
+claim and its materials (§3.3) ``materials``'.
 
 Every reason found is reported, each with its clause and a sentence a customer
 understands. The decision is ``denied`` when any reason denies, else ``incomplete`` when
@@ -10,8 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import re
-from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -19,256 +18,18 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from .. import __version__
-from ..calendar import FIRST_YEAR, LAST_YEAR, ServiceMonth, minute_bounds, service_month_in
+from ..calendar import ServiceMonth, minute_bounds, service_month_in
 from ..evaluation.month import MonthEvaluation, consecutive_runs
 from ..minutes import READ_DIGEST, read_digest
 from ..minutes.storage import is_url, listing_digest
-from ..inputs.events import read_document
-from ..inputs.tables import account_name
-from ..inputs.timestamps import parse_timestamp
-from ..errors import ArgumentError, InputError, SlapolicyError
-from ..files import load_json
+from ..errors import ArgumentError, InputError
 from ..ledger import Ledger, default_ledger_path
-from ..plugins import get_manager
-
-CLAIM_FIELDS = ("account", "service_month", "filed_at", "channel", "event_report", "unavailability")
-OPTIONAL_CLAIM_FIELDS = ("failure_records", "term_start", "term_end", "claim_id", "contact")
-
-
-# ---------------------------------------------------------------------------- the window
-
-@dataclass(frozen=True)
-class ClaimWindow:
-    """``[opens, closes)`` in the policy's timezone; ``last_day`` is the last day a claim may be filed."""
-
-    opens: dt.datetime
-    closes: dt.datetime
-    last_day: dt.date
-    business_day: dt.date  # the 5th business day (or as the policy says) after which the window opens
-    skipped: tuple  # (date, holiday name) of public holidays passed over while counting
-
-    def as_dict(self) -> dict:
-        return {"opens": self.opens.isoformat(), "closes": self.closes.isoformat(), "last_day": self.last_day.isoformat(),
-                "after_business_day": self.business_day.isoformat(),
-                "holidays_skipped": [{"date": d.isoformat(), "name": n} for d, n in self.skipped]}
-
-
-def business_calendar(policy, manager=None):
-    manager = manager or get_manager()
-    name = policy.setting("claims", "business_calendar")
-    calendar = manager.hook.slapolicy_business_calendar(name=name)
-    if calendar is None:
-        raise SlapolicyError(
-            f"business calendar {name!r} ({policy.ref('claims', 'business_calendar')}) is not provided by any plugin; "
-            "the built-in calendars plugin knows ISO country codes of the holidays package (SG, CN, US-CA, ...) and 'weekdays'")
-    return calendar
-
-
-# claims.window_opens.of: where the business days are counted from, given the Service Month's last day.
-COUNTED_FROM = {"month_following_service_month_end": lambda end: dt.date(end.year + end.month // 12, end.month % 12 + 1, 1)}
-
-
-def claim_window(policy, service_month: ServiceMonth, calendar) -> ClaimWindow:
-    """§3.2: opens after the Nth business day of the month following the Service Month's end;
-    closes at the end of the Mth calendar day after that end."""
-    zone = ZoneInfo(policy.timezone)
-    rule = policy.raw["claims"]["window_opens"]
-    end = service_month.end
-    day = COUNTED_FROM[rule["of"]](end)
-    counted, skipped = 0, []
-    while True:
-        if calendar.is_business_day(day):
-            counted += 1
-            if counted >= rule["after_business_days"]:
-                break
-        elif day.weekday() < 5 and getattr(calendar, "holiday_name", None) and calendar.holiday_name(day):
-            skipped.append((day, calendar.holiday_name(day)))
-        day += dt.timedelta(days=1)
-    hour, minute = (int(part) for part in rule["at"].split(":"))
-    opens = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(hour, minute), tzinfo=zone)
-    last_day = end + dt.timedelta(days=policy.raw["claims"]["window_closes"]["calendar_days_after_end"])
-    closes = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(0), tzinfo=zone)
-    return ClaimWindow(opens, closes, last_day, day, tuple(skipped))
-
-
-# ---------------------------------------------------------------------------- the claim
-
-@dataclass(frozen=True)
-class Claim:
-    account: str
-    service_month: str
-    filed_at: dt.datetime
-    channel: str
-    event_report: str | None
-    unavailability: tuple  # ((start, end), ...) aware datetimes
-    failure_records: object
-    term_start: dt.date | None
-    term_end: dt.date | None
-    raw: dict
-    digest: str  # sha256 of the canonical JSON of the claim
-
-
-def load_claim_document(path: str | Path) -> dict:
-    path = Path(path)
-    text = read_document(path, "claim")
-    data = load_json(text, path)
-    if not isinstance(data, dict):
-        raise InputError(f"{path}: a claim is a JSON object, not {type(data).__name__}")
-    return data
-
-
-def parse_claim(data: dict, timezone: str, where: str = "claim") -> Claim:
-    """Check the fields of a claim; every problem names its field."""
-    problems = []
-    for key in ("account", "service_month", "filed_at", "channel"):
-        if not isinstance(data.get(key), str) or not data[key].strip():
-            problems.append(f"field '{key}' is missing or not a string")
-    for key in data:
-        if key not in CLAIM_FIELDS + OPTIONAL_CLAIM_FIELDS:
-            problems.append(f"field '{key}' is unknown (expected: {', '.join(CLAIM_FIELDS + OPTIONAL_CLAIM_FIELDS)})")
-    month = data.get("service_month")
-    if isinstance(month, str) and not _is_month(month):
-        problems.append(f"field 'service_month': {month!r} is not a month written YYYY-MM" if not _looks_like_month(month)
-                        else f"field 'service_month': {month} is outside the years {FIRST_YEAR:04d} to {LAST_YEAR} "
-                             "that slapolicy can evaluate")
-    filed_at = None
-    if isinstance(data.get("filed_at"), str):
-        try:
-            filed_at, _ = parse_timestamp(data["filed_at"], timezone, "field 'filed_at'")
-        except InputError as error:
-            problems.append(str(error))
-    report = data.get("event_report")
-    if report is not None and not isinstance(report, str):
-        problems.append("field 'event_report' must be a text (the event description report)")
-    problems += _optional_field_problems(data)
-    windows = []
-    spans = data.get("unavailability", [])
-    if spans is None:
-        spans = []
-    if not isinstance(spans, list):
-        problems.append("field 'unavailability' must be a list of {start, end}")
-        spans = []
-    for i, span in enumerate(spans):
-        if not isinstance(span, dict) or set(span) - {"start", "end", "note"} or "start" not in span or "end" not in span:
-            problems.append(f"field 'unavailability[{i}]' must be {{start, end}}")
-            continue
-        try:
-            start, _ = parse_timestamp(span["start"], timezone, f"field 'unavailability[{i}]'")
-            end, _ = parse_timestamp(span["end"], timezone, f"field 'unavailability[{i}]'")
-        except InputError as error:
-            problems.append(str(error))
-            continue
-        if end <= start:
-            problems.append(f"field 'unavailability[{i}]': end {span['end']} is not after start {span['start']}")
-            continue
-        windows.append((start, end))
-    terms = {}
-    for key in ("term_start", "term_end"):
-        if data.get(key) is not None:
-            try:
-                terms[key] = dt.date.fromisoformat(str(data[key]))
-            except ValueError:
-                problems.append(f"field '{key}': {data[key]!r} is not a date written YYYY-MM-DD")
-                continue
-            if not FIRST_YEAR <= terms[key].year <= LAST_YEAR:
-                problems.append(f"field '{key}': {terms[key]} is outside the years {FIRST_YEAR:04d} to {LAST_YEAR} "
-                                "that slapolicy can evaluate")
-    if ("term_start" in data) != ("term_end" in data):
-        problems.append("fields 'term_start' and 'term_end' go together")
-    if problems:
-        raise InputError(f"{where}: " + "; ".join(problems))
-    digest = hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-    return Claim(account_name(data["account"]), month, filed_at, data["channel"].strip(), report, tuple(windows),
-                 data.get("failure_records"), terms.get("term_start"), terms.get("term_end"), data, digest)
-
-
-def _looks_like_month(text: str) -> bool:
-    return bool(re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", text))
-
-
-def _optional_field_problems(data: dict) -> list[str]:
-    """The optional fields have shapes too: a record list of 'x' or [1, null] would otherwise count as records (§3.3)."""
-    problems = [f"field {name!r} must be a text" for name in ("claim_id", "contact")
-                if data.get(name) is not None and not isinstance(data[name], str)]
-    records = data.get("failure_records")
-    if records is not None and (not isinstance(records, list)
-                                or not all(isinstance(r, str) and r.strip() or isinstance(r, dict) and r
-                                           for r in records)):
-        problems.append("field 'failure_records' must be a list of service records of failed calls, "
-                        "each a record id (text) or a record (an object), e.g. [\"call-7781\"]")
-    return problems
-
-
-def _is_month(text: str) -> bool:
-    """A month written YYYY-MM in the years a Service Month can be evaluated in."""
-    return _looks_like_month(text) and FIRST_YEAR <= int(text[:4]) <= LAST_YEAR
-
-
-# ---------------------------------------------------------------------------- reasons
-
-def _reason(code: str, clause: str, message: str) -> dict:
-    return {"code": code, "clause": clause, "message": message}
-
-
-def _stamp(moment: dt.datetime) -> str:
-    return moment.isoformat(timespec="minutes")
+from .materials import Claim, _is_month, _reason, material_reasons, parse_claim
+from .window import ClaimWindow, timing_reasons
 
 
 DENYING = {"filed_too_early", "filed_too_late", "wrong_channel", "month_not_ended", "standard_met", "nothing_owed",
            "already_compensated"}
-
-
-def timing_reasons(policy, claim: Claim, service_month: ServiceMonth, window: ClaimWindow) -> list[dict]:
-    reasons = []
-    month_end = service_month.bounds(policy.timezone)[1]
-    opens_ref = policy.ref("claims", "window_opens")
-    if claim.filed_at < month_end:
-        reasons.append(_reason("month_not_ended", opens_ref,
-                               f"The claim was filed on {_stamp(claim.filed_at)}, before Service Month {service_month.label} "
-                               f"ended ({service_month.end}): a month can be claimed only after it ends."))
-    if claim.filed_at < window.opens:
-        reasons.append(_reason("filed_too_early", opens_ref,
-                               f"The claim was filed on {_stamp(claim.filed_at)}, before the claim window opened on "
-                               f"{_stamp(window.opens)} (after the {_ordinal(policy.raw['claims']['window_opens']['after_business_days'])} "
-                               f"business day, {window.business_day}, of the month after the Service Month)."))
-    if claim.filed_at >= window.closes:
-        days = policy.raw["claims"]["window_closes"]["calendar_days_after_end"]
-        reasons.append(_reason("filed_too_late", policy.ref("claims", "window_closes"),
-                               f"The claim was filed on {_stamp(claim.filed_at)}, after the claim window closed at the end of "
-                               f"{window.last_day} ({days} calendar days after the Service Month ended); the right to "
-                               "compensation is waived."))
-    channel = policy.setting("claims", "channel")
-    if claim.channel != channel:
-        reasons.append(_reason("wrong_channel", policy.ref("claims", "channel"),
-                               f"Claims are accepted only through the {channel.replace('_', ' ')} system of your account; "
-                               f"this one came by {claim.channel!r}."))
-    return reasons
-
-
-def _ordinal(n: int) -> str:
-    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
-
-
-# What a claim lacks when a field a material requires is missing or empty (the claim's fields are the input's).
-MISSING_FIELD = {
-    "event_report": "The claim lacks a detailed event description report.",
-    "unavailability": "The claim does not give the date, time and duration of the unavailability.",
-    "failure_records": "The claim lacks the service records of the failed incoming or outgoing calls.",
-}
-
-
-# Encodings written before materials said what they require (superseded ones, kept so that their decisions can
-# be audited) named these two by id, with this meaning.
-REQUIRES_BY_ID = {"event_report": ["event_report"], "failure_records": ["unavailability", "failure_records"]}
-
-
-def material_reasons(policy, claim: Claim) -> list[dict]:
-    """§3.3: each material the policy requires, by the claim fields it names (``requires``)."""
-    values = {"event_report": (claim.event_report or "").strip(), "unavailability": claim.unavailability,
-              "failure_records": claim.failure_records}
-    return [_reason("missing_materials", item["ref"], MISSING_FIELD[field])
-            for item in policy.raw["claims"]["required_materials"]
-            for field in item.get("requires") or REQUIRES_BY_ID[item["id"]] if not values[field]]
 
 
 # ---------------------------------------------------------------------------- reconciliation

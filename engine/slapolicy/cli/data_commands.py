@@ -9,7 +9,7 @@ import sys
 
 from ..claims.audit import audit_failed, audit_ledger, render_audit
 from ..calendar import check_month_supported, check_supported, service_months
-from ..claims.decision import load_claim_document
+from ..claims.materials import load_claim_document
 from ..inputs.timestamps import check_offset
 from ..demo import run_demo
 from ..engine import Engine

@@ -11,7 +11,9 @@ from fractions import Fraction
 from types import SimpleNamespace
 
 from ..calendar import calendar_month
-from ..claims.decision import aggregate_cap, business_calendar, claim_window, material_reasons, month_index, month_label
+from ..claims.decision import aggregate_cap, month_index, month_label
+from ..claims.materials import material_reasons
+from ..claims.window import business_calendar, claim_window
 from ..inputs.billing import BillingRow
 from ..errors import Diagnostic, SlapolicyError
 from ..evaluation.month import _compensation

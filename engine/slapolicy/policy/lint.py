@@ -15,7 +15,7 @@ import hashlib
 from decimal import Decimal
 from pathlib import Path
 
-from ..claims.decision import business_calendar
+from ..claims.window import business_calendar
 from ..errors import Diagnostic, PluginError, SlapolicyError
 from ..files import FileProblem, read_limited
 from .examples import untested_rules

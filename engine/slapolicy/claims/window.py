@@ -1,0 +1,101 @@
+"""The filing window (§3.2): when a claim for a Service Month may be filed, counted in business days of
+the policy's calendar, and the reasons a claim filed outside it, too early or by the wrong channel is denied."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from ..calendar import ServiceMonth
+from ..errors import SlapolicyError
+from ..plugins import get_manager
+from .materials import Claim, _reason
+
+
+@dataclass(frozen=True)
+class ClaimWindow:
+    """``[opens, closes)`` in the policy's timezone; ``last_day`` is the last day a claim may be filed."""
+
+    opens: dt.datetime
+    closes: dt.datetime
+    last_day: dt.date
+    business_day: dt.date  # the 5th business day (or as the policy says) after which the window opens
+    skipped: tuple  # (date, holiday name) of public holidays passed over while counting
+
+    def as_dict(self) -> dict:
+        return {"opens": self.opens.isoformat(), "closes": self.closes.isoformat(), "last_day": self.last_day.isoformat(),
+                "after_business_day": self.business_day.isoformat(),
+                "holidays_skipped": [{"date": d.isoformat(), "name": n} for d, n in self.skipped]}
+
+
+def business_calendar(policy, manager=None):
+    manager = manager or get_manager()
+    name = policy.setting("claims", "business_calendar")
+    calendar = manager.hook.slapolicy_business_calendar(name=name)
+    if calendar is None:
+        raise SlapolicyError(
+            f"business calendar {name!r} ({policy.ref('claims', 'business_calendar')}) is not provided by any plugin; "
+            "the built-in calendars plugin knows ISO country codes of the holidays package (SG, CN, US-CA, ...) and 'weekdays'")
+    return calendar
+
+
+# claims.window_opens.of: where the business days are counted from, given the Service Month's last day.
+COUNTED_FROM = {"month_following_service_month_end": lambda end: dt.date(end.year + end.month // 12, end.month % 12 + 1, 1)}
+
+
+def claim_window(policy, service_month: ServiceMonth, calendar) -> ClaimWindow:
+    """§3.2: opens after the Nth business day of the month following the Service Month's end;
+    closes at the end of the Mth calendar day after that end."""
+    zone = ZoneInfo(policy.timezone)
+    rule = policy.raw["claims"]["window_opens"]
+    end = service_month.end
+    day = COUNTED_FROM[rule["of"]](end)
+    counted, skipped = 0, []
+    while True:
+        if calendar.is_business_day(day):
+            counted += 1
+            if counted >= rule["after_business_days"]:
+                break
+        elif day.weekday() < 5 and getattr(calendar, "holiday_name", None) and calendar.holiday_name(day):
+            skipped.append((day, calendar.holiday_name(day)))
+        day += dt.timedelta(days=1)
+    hour, minute = (int(part) for part in rule["at"].split(":"))
+    opens = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(hour, minute), tzinfo=zone)
+    last_day = end + dt.timedelta(days=policy.raw["claims"]["window_closes"]["calendar_days_after_end"])
+    closes = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(0), tzinfo=zone)
+    return ClaimWindow(opens, closes, last_day, day, tuple(skipped))
+
+
+def _stamp(moment: dt.datetime) -> str:
+    return moment.isoformat(timespec="minutes")
+
+
+def timing_reasons(policy, claim: Claim, service_month: ServiceMonth, window: ClaimWindow) -> list[dict]:
+    reasons = []
+    month_end = service_month.bounds(policy.timezone)[1]
+    opens_ref = policy.ref("claims", "window_opens")
+    if claim.filed_at < month_end:
+        reasons.append(_reason("month_not_ended", opens_ref,
+                               f"The claim was filed on {_stamp(claim.filed_at)}, before Service Month {service_month.label} "
+                               f"ended ({service_month.end}): a month can be claimed only after it ends."))
+    if claim.filed_at < window.opens:
+        reasons.append(_reason("filed_too_early", opens_ref,
+                               f"The claim was filed on {_stamp(claim.filed_at)}, before the claim window opened on "
+                               f"{_stamp(window.opens)} (after the {_ordinal(policy.raw['claims']['window_opens']['after_business_days'])} "
+                               f"business day, {window.business_day}, of the month after the Service Month)."))
+    if claim.filed_at >= window.closes:
+        days = policy.raw["claims"]["window_closes"]["calendar_days_after_end"]
+        reasons.append(_reason("filed_too_late", policy.ref("claims", "window_closes"),
+                               f"The claim was filed on {_stamp(claim.filed_at)}, after the claim window closed at the end of "
+                               f"{window.last_day} ({days} calendar days after the Service Month ended); the right to "
+                               "compensation is waived."))
+    channel = policy.setting("claims", "channel")
+    if claim.channel != channel:
+        reasons.append(_reason("wrong_channel", policy.ref("claims", "channel"),
+                               f"Claims are accepted only through the {channel.replace('_', ' ')} system of your account; "
+                               f"this one came by {claim.channel!r}."))
+    return reasons
+
+
+def _ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
