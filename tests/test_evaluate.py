@@ -269,7 +269,7 @@ def test_a_window_is_cited_only_when_its_facts_made_the_clause_apply(tmp_path):
 def test_distinct_fact_combinations_are_those_of_the_rows(columns):
     import numpy as np
 
-    from slapolicy.evaluation.month import _combinations
+    from slapolicy.evaluation.classify import _combinations
 
     rng = np.random.default_rng(7)
     codes = [rng.integers(0, 3, size=50) for _ in range(columns)]

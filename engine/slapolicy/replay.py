@@ -20,8 +20,8 @@ from .calendar import calendar_month
 from .inputs.events import ByAccount
 from .policy.diff import diff_policies
 from .distributed import PolicyContent, policy_of
-from .evaluation.month import (MonthEvaluation, MonthMinutes, MonthTotals, classify_minutes, consecutive_runs,
-                       evaluate_account_month, version_reason)
+from .evaluation.classify import MonthMinutes, MonthTotals, classify_minutes, consecutive_runs
+from .evaluation.month import MonthEvaluation, evaluate_account_month, version_reason
 from .errors import SlapolicyError
 from .policy.directory import PolicyDirectory, directory_signature, load_policy
 from .policy.model import reads_minutes_alike

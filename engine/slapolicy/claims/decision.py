@@ -19,7 +19,8 @@ import numpy as np
 
 from .. import __version__
 from ..calendar import ServiceMonth, minute_bounds, service_month_in
-from ..evaluation.month import MonthEvaluation, consecutive_runs
+from ..evaluation.classify import consecutive_runs
+from ..evaluation.month import MonthEvaluation
 from ..minutes import READ_DIGEST, read_digest
 from ..minutes.storage import is_url, listing_digest
 from ..errors import ArgumentError, InputError

@@ -33,7 +33,7 @@ from . import storage
 from ..calendar import calendar_month, minute_bounds
 from ..distributed import Runner
 from ..errors import InputError, SlapolicyError
-from ..evaluation.month import MonthMinutes, MonthTotals, _removes_illegal, unavailable_coefficients
+from ..evaluation.classify import MonthMinutes, MonthTotals, _removes_illegal, unavailable_coefficients
 from ..files import regular_file_size
 from ..inputs import json_lines
 from ..inputs.problems import MAX_REPORTED, Problems, _report, column_names

@@ -16,7 +16,7 @@ from ..claims.materials import material_reasons
 from ..claims.window import business_calendar, claim_window
 from ..inputs.billing import BillingRow
 from ..errors import Diagnostic, SlapolicyError
-from ..evaluation.month import _compensation
+from ..evaluation.compensation import _compensation
 from .model import percent
 
 

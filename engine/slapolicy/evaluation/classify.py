@@ -1,0 +1,580 @@
+"""Classifying a Service Month's minutes: availability (§1.5, §2.1) and exclusions (§5). Minutes become facts,
+facts become the clauses that exclude them, and the month's counted and unavailable minutes follow.
+
+Per-minute work is numpy over whole columns. The rules (durable-rules, through the
+policy's ruleset) see only the distinct combinations of facts among the *unavailable*
+minutes: a month of 44,640 minutes with a 30-minute outage asks at most a few questions.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+
+import numpy as np
+
+from ..calendar import ServiceMonth, minute_bounds
+from ..inputs.events import for_account
+from ..rules.conditions import describe, matches
+from ..rules.durable import canonical_number
+from ..errors import InputError, PluginError
+from ..hookspecs import EvaluationContext, UnavailableMinutes
+from ..plugins import check_facts_supplied, fact_hook_results, get_manager
+
+
+def _step(trace: list, step: str, clause: str, detail: str) -> None:
+    trace.append({"step": step, "clause": clause, "detail": detail})
+
+
+def consecutive_runs(values: np.ndarray) -> list[tuple[int, int]]:
+    """Sorted distinct integers (minutes) as [start, end) runs of consecutive values."""
+    if len(values) == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(values) != 1)
+    starts = np.concatenate([[values[0]], values[breaks + 1]])
+    ends = np.concatenate([values[breaks], [values[-1]]]) + 1
+    return [(int(s), int(e)) for s, e in zip(starts, ends)]
+
+
+@dataclass
+class MonthMinutes:
+    """The statistics rows of one account inside one Service Month (sorted by minute)."""
+
+    minute: np.ndarray
+    requests: np.ndarray
+    failures: np.ndarray
+    illegal: np.ndarray
+    peak_qps: np.ndarray
+    has_peak_qps: bool
+    # Every row inside the provider incidents' windows is here, though other rows may not be (the minutes
+    # path keeps the candidate rows and those): enough to warn about incidents over minutes without data.
+    within_incidents: bool = False
+
+    @classmethod
+    def empty(cls, within_incidents: bool = False) -> "MonthMinutes":
+        zero = np.zeros(0, np.int64)
+        return cls(zero, zero, zero, zero, np.zeros(0), False, within_incidents)
+
+
+@dataclass(frozen=True)
+class MonthTotals:
+    """Counts over *all* rows of an account's Service Month, so that the evaluation can be given only the
+    rows that may be unavailable (replay scans a file once and keeps just those)."""
+
+    with_data: int
+    traffic_all: int  # minutes with requests > 0
+    traffic_normal: int  # minutes with requests − illegal-number failures > 0
+    illegal_failures: int
+    illegal_minutes: int
+
+    @classmethod
+    def of(cls, rows: "MonthMinutes") -> "MonthTotals":
+        return cls(len(rows.minute), int((rows.requests > 0).sum()), int((rows.requests - rows.illegal > 0).sum()),
+                   int(rows.illegal.sum()), int((rows.illegal > 0).sum()))
+
+
+def unavailable_coefficients(policy) -> tuple[int, int]:
+    """§1.5 in integers: with the threshold p = num/den percent, (r − f)/r < p/100 ⇔ c1·(r − f) < c2·r,
+    c1 = 100·den, c2 = num. Every scan and the evaluation test minutes with these two numbers."""
+    threshold = Fraction(policy.unavailable_below)
+    return 100 * threshold.denominator, threshold.numerator
+
+
+def unavailable_mask(policy, requests: np.ndarray, failures: np.ndarray) -> np.ndarray:
+    """Success rate below the threshold (§1.5), compared in integers (:func:`unavailable_coefficients`)."""
+    c1, c2 = unavailable_coefficients(policy)
+    largest = int(requests.max()) if len(requests) else 0
+    if largest * c1 >= 2 ** 62:  # beyond int64: exact Python integers
+        return np.array([c1 * (int(r) - int(f)) < c2 * int(r) for r, f in zip(requests, failures)], bool) & (requests > 0)
+    return (c1 * (requests - failures) < c2 * requests) & (requests > 0)
+
+
+def _window_bounds(window, rounding: str) -> tuple[int, int]:
+    """[first, last) epoch minutes a window excludes: every minute it touches (outward) or covers whole (inward)."""
+    return minute_bounds(window.start, window.end, rounding)
+
+
+@functools.lru_cache(maxsize=256)
+def _cut_points(cuts: tuple) -> np.ndarray:
+    points = np.array([float(cut) for cut in cuts])
+    points.flags.writeable = False
+    return points
+
+
+def _number_cells(values: np.ndarray, cuts: tuple) -> np.ndarray:
+    """For each value, its cell among the sorted cuts: 0 below the first, 1 on it, 2 between the first two, …"""
+    points = _cut_points(cuts)
+    values = np.asarray(values, np.float64)
+    left = np.searchsorted(points, values, side="left")
+    on_cut = (left < len(points)) & (points[np.minimum(left, len(points) - 1)] == values) if len(points) else False
+    return 2 * left + on_cut
+
+
+def _fact_codes(policy, values: np.ndarray, decl, cells) -> tuple[np.ndarray, list]:
+    """Codes per minute and the typed (canonical) value of each code, for one minute fact.
+
+    Values that answer every comparison of the policy alike share a code (numbers by their cell
+    between the constants the conditions use), so the situations asked of the rules stay few.
+    """
+    if decl.type == "number":
+        cuts = cells.get(decl.name, ())
+        where, inverse = _distinct(_number_cells(values, cuts))
+        typed = [canonical_number(Decimal(repr(float(values[i]))), cuts) for i in where]
+        return inverse, typed
+    where, inverse = _distinct(values)
+    distinct = values[where]
+    typed = [bool(value) if decl.type == "boolean" else decl.coerce(str(value)) for value in distinct]
+    canonical = {v: i for i, v in enumerate(dict.fromkeys(typed))}
+    remap = np.array([canonical[v] for v in typed], np.int64)
+    return remap[inverse], list(canonical)
+
+
+def _distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(index of the first row of each distinct value, code of each row), codes in sorted order of the values.
+
+    Most months' unavailable minutes share one value of a fact (one outage, one cause): that case
+    is answered without sorting.
+    """
+    if len(values) and (values == values[0]).all():
+        return np.zeros(1, np.int64), np.zeros(len(values), np.int64)
+    _, where, inverse = np.unique(values, return_index=True, return_inverse=True)
+    return where, inverse.reshape(-1)
+
+
+def _combinations(columns: list, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of the code columns (combos, one row each) and each minute's combo.
+
+    Codes are small non-negative integers, so a row folds into one integer (mixed radix) and
+    the distinct rows are found among plain integers instead of rows of a 2-D array.
+    """
+    if not columns:
+        return np.zeros((1 if count else 0, 0), np.int64), np.zeros(count, np.int64)
+    radices = [int(column.max()) + 1 if len(column) else 1 for column in columns]
+    if np.prod([float(r) for r in radices]) >= 2 ** 62:
+        combos, inverse = np.unique(np.column_stack(columns).astype(np.int64), axis=0, return_inverse=True)
+        return combos, inverse.reshape(-1)
+    folded = np.zeros(count, np.int64)
+    for column, radix in zip(columns, radices):
+        folded = folded * radix + column
+    where, inverse = _distinct(folded)
+    return np.column_stack([np.asarray(column, np.int64)[where] for column in columns]), inverse
+
+
+# How a clause sees a minute (docs/readings.md, "the evaluation model"): each unavailable minute is asked once
+# per combination of one covering window of every kind (incident, notice, a plugin's kind), with the minute's
+# own facts alongside; a kind takes "none" (its facts at their declared defaults) only when no window of that
+# kind covers the minute. Windows are matched to minutes by sorted interval search: memory grows with
+# minutes + windows + covering pairs, never minutes × windows.
+
+
+@dataclass
+class _Kind:
+    """The windows of one kind, the distinct fact sets among them (code 0: no window of the kind, the
+    defaults), and the (minute, code) pairs saying which fact sets cover each unavailable minute."""
+
+    name: str
+    windows: list
+    facts: list  # code -> typed facts; facts[0] == {}
+    window_code: np.ndarray
+    first: np.ndarray  # per window, epoch minutes [first, last)
+    last: np.ndarray
+    pair_minute: np.ndarray  # sorted by minute; every unavailable minute appears at least once
+    pair_code: np.ndarray
+
+
+def _window_kinds(policy, windows: list, minute: np.ndarray, rounding: str) -> list[_Kind]:
+    by_kind = defaultdict(list)
+    for window in windows:
+        by_kind[window.source].append(window)
+    return [_window_kind(policy, name, by_kind[name], minute, rounding) for name in sorted(by_kind)]
+
+
+def _window_kind(policy, name: str, windows: list, minute: np.ndarray, rounding: str) -> _Kind:
+    codes: dict = {}
+    facts: list = [{}]
+    window_code = np.empty(len(windows), np.int64)
+    first = np.empty(len(windows), np.int64)
+    last = np.empty(len(windows), np.int64)
+    for i, window in enumerate(windows):
+        raw = tuple(sorted((k, v) for k, v in window.facts.items() if k in policy.facts))
+        if raw not in codes:
+            codes[raw] = len(facts)
+            facts.append({k: policy.facts[k].coerce(v) for k, v in raw})
+        window_code[i] = codes[raw]
+        first[i], last[i] = _window_bounds(window, rounding)
+    pair_minute, pair_code = _covering_pairs(minute, first, last, window_code)
+    return _Kind(name, windows, facts, window_code, first, last, pair_minute, pair_code)
+
+
+def _covering_pairs(minute: np.ndarray, first: np.ndarray, last: np.ndarray, code: np.ndarray):
+    """(minute index, code) for every fact set covering an unavailable minute, and (minute index, 0) for
+    every minute no window covers; sorted by minute index.
+
+    The windows of one code are first merged into disjoint runs, so a minute meets each code at most
+    once however many windows of that code overlap it; each run finds its minutes by binary search
+    in the sorted minutes.
+    """
+    count = len(minute)
+    if not count or not ((first < int(minute.max()) + 1) & (last > int(minute.min()))).any():
+        # No window reaches the unavailable minutes (the usual case for most accounts of a month): one
+        # (minute, none) pair each.
+        return np.arange(count, dtype=np.int64), np.zeros(count, np.int64)
+    order = np.argsort(minute, kind="stable")
+    ordered = minute[order]
+    runs_first, runs_last, runs_code = _merged_runs(first, last, code)
+    lo = np.searchsorted(ordered, runs_first, side="left")
+    hi = np.searchsorted(ordered, runs_last, side="left")
+    lengths = np.maximum(hi - lo, 0)
+    total = int(lengths.sum())
+    position = np.repeat(lo - (np.cumsum(lengths) - lengths), lengths) + np.arange(total, dtype=np.int64)
+    covered_minute = order[position]
+    covered_code = np.repeat(runs_code, lengths)
+    uncovered = np.flatnonzero(np.bincount(covered_minute, minlength=count) == 0)
+    pair_minute = np.concatenate([covered_minute, uncovered])
+    pair_code = np.concatenate([covered_code, np.zeros(len(uncovered), np.int64)])
+    sort = np.lexsort((pair_code, pair_minute))
+    return pair_minute[sort], pair_code[sort]
+
+
+def _merged_runs(first: np.ndarray, last: np.ndarray, code: np.ndarray):
+    """The union of the windows of each code, as disjoint [first, last) runs with their code."""
+    keep = last > first
+    first, last, code = first[keep], last[keep], code[keep]
+    if not len(first):
+        return first, last, code
+    order = np.lexsort((first, code))
+    first, last, code = first[order], last[order], code[order]
+    # Running maximum of the ends within each code: codes are sorted, so an offset per code keeps the groups apart.
+    span = int(last.max() - min(int(first.min()), 0)) + 1
+    reach = np.maximum.accumulate(last + code * span) - code * span
+    starts = np.ones(len(first), bool)
+    starts[1:] = (code[1:] != code[:-1]) | (first[1:] > reach[:-1])
+    begins = np.flatnonzero(starts)
+    return first[begins], np.maximum.reduceat(last, begins), code[begins]
+
+
+def _questions(count: int, minute_code: np.ndarray, kinds: list[_Kind]):
+    """One row per question asked of a minute: its index, its minute-facts code and one code per kind."""
+    row_minute = np.arange(count, dtype=np.int64)
+    columns = [minute_code]
+    for kind in kinds:
+        if len(kind.pair_minute) == count:  # one pair per minute, so pair i is minute i's: nothing to repeat
+            columns.append(kind.pair_code[row_minute])
+            continue
+        per_minute = np.bincount(kind.pair_minute, minlength=count)
+        begins = np.cumsum(per_minute) - per_minute
+        repeats = per_minute[row_minute]
+        total = int(repeats.sum())
+        within = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(repeats) - repeats, repeats)
+        row_minute, columns = np.repeat(row_minute, repeats), [np.repeat(c, repeats) for c in columns]
+        columns.append(kind.pair_code[begins[row_minute] + within])
+    return row_minute, columns
+
+
+def _minute_fact_codes(policy, manager, context, unavailable: UnavailableMinutes, trace: list):
+    """Each unavailable minute's code among the distinct combinations of its own facts, and those facts by code."""
+    count = len(unavailable.minute)
+    supplied, supplier = {}, {}
+    for plugin, result in fact_hook_results(manager, "slapolicy_minute_facts", policy=policy, context=context,
+                                            minutes=unavailable):
+        if not isinstance(result, dict):
+            raise PluginError(f"plugin {plugin!r}: slapolicy_minute_facts returned {type(result).__name__}, "
+                              "not a dict of fact name → MinuteFact")
+        for name, fact in result.items():
+            if name in policy.facts:
+                supplied[name], supplier[name] = fact, plugin
+                if fact.note:
+                    _step(trace, "facts", policy.facts[name].ref, f"{name}: {fact.note}")
+    columns, values_of, names = [], {}, sorted(supplied)
+    for name in names:
+        fact = supplied[name]
+        if len(fact.values) != count:
+            raise PluginError(f"plugin {supplier[name]!r} supplied {len(fact.values)} values of {name} for {count} minutes")
+        codes, typed = _fact_codes(policy, np.asarray(fact.values), policy.facts[name], policy.ruleset.cells)
+        columns.append(codes)
+        values_of[name] = typed
+    combos, inverse = _combinations(columns, count)
+    facts_of = [{name: values_of[name][int(row[i])] for i, name in enumerate(names)} for row in combos]
+    return inverse, facts_of
+
+
+def exclusions(policy, manager, context: EvaluationContext, unavailable: UnavailableMinutes, trace: list):
+    """For each unavailable minute, the index (in policy.minute_clauses) of the clause it is attributed to, or
+    -1; how many minutes each clause applied to; and the inputs (incident, notice ids) that made it apply."""
+    count = len(unavailable.minute)
+    clauses = policy.minute_clauses
+    windows = [w for _, result in fact_hook_results(manager, "slapolicy_window_facts", policy=policy, context=context)
+               for w in result]
+    windows = [w for w in windows if w.account is None or w.account == context.account]
+    minute_code, minute_facts = _minute_fact_codes(policy, manager, context, unavailable, trace)
+    kinds = _window_kinds(policy, windows, unavailable.minute, policy.setting("exclusions", "window_rounding"))
+    row_minute, columns = _questions(count, minute_code, kinds)
+    combos, inverse = _combinations(columns, len(row_minute))
+    applies, cites = _ask(policy, combos, minute_facts, kinds)
+    # A clause applies to a minute when it holds in any of the minute's questions.
+    group_starts = np.flatnonzero(np.r_[True, row_minute[1:] != row_minute[:-1]])
+    applied = np.maximum.reduceat(applies[inverse].astype(np.uint8), group_starts, axis=0).astype(bool) \
+        if len(clauses) else np.zeros((count, 0), bool)
+    attributed = ATTRIBUTION[policy.setting("exclusions", "attribution")](clauses, applied)
+    applied_counts = {clause.id: int(n) for clause, n in zip(clauses, applied.sum(axis=0)) if n}
+    sources = _cited_inputs(policy, unavailable.minute, attributed, row_minute, inverse, combos, applies, cites, kinds)
+    return attributed, applied_counts, sources
+
+
+def _first_listed(clauses, applied: np.ndarray) -> np.ndarray:
+    """Per minute, the first clause listed that applied (a fallback clause only when no other did), or -1."""
+    fallback = np.array([c.attribution == "fallback" for c in clauses], bool)
+    normal = applied & ~fallback
+    return np.where(normal.any(axis=1), normal.argmax(axis=1),
+                    np.where(applied.any(axis=1), applied.argmax(axis=1), -1)).astype(np.int64)
+
+
+# What each value of a setting with a single allowed value means: the engine reads the setting and does this.
+ATTRIBUTION = {"first_listed": _first_listed}  # exclusions.attribution (§5)
+
+
+TOTAL_MINUTES = {"days_times_1440": lambda month: month.days * 1440}  # service_month.total_minutes (§1.6)
+
+
+UNIT_MINUTES = {1: 1}  # availability.unit_minutes (§1.5): one statistics point per minute
+
+
+PARTIAL_MONTHS = {"separate": "a partial month of the term is its own Service Month"}  # service_month.partial_months (§1.2)
+
+
+REMOVES_FROM = {"unavailable_minutes": lambda unavailable, excluded: unavailable - excluded}  # exclusions.removes_from (§5)
+
+
+def _ask(policy, combos: np.ndarray, minute_facts: list, kinds: list[_Kind]):
+    """Ask the rules each distinct question once; for every clause that applies, what to cite: the minute
+    data when its own facts suffice, else the kinds of window without which it would not apply."""
+    clauses = policy.minute_clauses
+    index = {clause.id: i for i, clause in enumerate(clauses)}
+    defaults = policy.complete_facts({})
+    applies = np.zeros((len(combos), len(clauses)), bool)
+    cites: dict = {}
+
+    def situation(row, without=None) -> dict:
+        facts = dict(defaults)
+        facts.update(minute_facts[int(row[0])])
+        for j, kind in enumerate(kinds):
+            if j != without:
+                facts.update(kind.facts[int(row[1 + j])])
+        return facts
+
+    for c, row in enumerate(combos):
+        present = [j for j in range(len(kinds)) if row[1 + j]]
+        for clause_id in policy.ruleset.match(situation(row)):
+            if clause_id not in index:
+                continue
+            applies[c, index[clause_id]] = True
+            condition = policy.ruleset.conditions[clause_id]
+            minute_only = dict(defaults)
+            minute_only.update(minute_facts[int(row[0])])
+            if matches(condition, minute_only):
+                cites[c, index[clause_id]] = None
+                continue
+            needed = [j for j in present if not matches(condition, situation(row, without=j))]
+            cites[c, index[clause_id]] = tuple(needed or present)
+    return applies, cites
+
+
+def _cited_inputs(policy, minute, attributed, row_minute, inverse, combos, applies, cites, kinds) -> dict:
+    """For each clause, the inputs that made it apply to the minutes attributed to it: ("minute data", None)
+    or (kind, window id) for each window whose facts were needed and that covers one of those minutes."""
+    sources = defaultdict(set)
+    chosen = attributed[row_minute]
+    useful = np.flatnonzero(chosen >= 0)
+    useful = useful[applies[inverse[useful], chosen[useful]]]
+    minutes_of: dict = defaultdict(list)
+    width = max(len(policy.minute_clauses), 1)
+    for pair in np.unique(inverse[useful] * width + chosen[useful]).tolist():
+        c, k = divmod(pair, width)
+        clause_id = policy.minute_clauses[k].id
+        if cites[c, k] is None:
+            sources[clause_id].add(("minute data", None))
+            continue
+        rows = useful[(inverse[useful] == c) & (chosen[useful] == k)]
+        for j in cites[c, k]:
+            minutes_of[clause_id, j, int(combos[c, 1 + j])].append(minute[row_minute[rows]])
+    for (clause_id, j, code), parts in minutes_of.items():
+        kind = kinds[j]
+        hit = np.unique(np.concatenate(parts))
+        same = np.flatnonzero(kind.window_code == code)
+        touched = np.searchsorted(hit, kind.last[same]) > np.searchsorted(hit, kind.first[same])
+        sources[clause_id] |= {(kind.name, kind.windows[w].id) for w in same[touched]}
+    return sources
+
+
+@dataclass
+class MinutesOutcome:
+    """What one account's minutes say in one Service Month (§1.5, §5.10, §5), before the standard and tiers.
+
+    Two versions that read minutes alike (:func:`slapolicy.policy.model.reads_minutes_alike`) share it:
+    replay computes it once for the version in force and the amended one.
+    """
+
+    steps: list  # trace entries
+    with_data: int
+    raw_unavailable: int
+    excluded_by: dict
+    counted: int
+    unavailable_minute: np.ndarray  # epoch minutes, sorted
+    attributed: np.ndarray  # per unavailable minute: index into policy.minute_clauses, or -1
+    warnings: tuple = ()  # {code, clause, message, ...}: something someone should look at
+
+
+def classify_minutes(policy, service_month: ServiceMonth, account: str, rows: MonthMinutes, *, incidents=(),
+                     notices=(), manager=None, naive_timestamps: int = 0,
+                     totals: MonthTotals | None = None) -> MinutesOutcome:
+    """Unavailable minutes (§1.5), the §5.10 removal, and the exclusions (§5) with their trace steps."""
+    manager = manager or get_manager()
+    check_facts_supplied(policy, manager)
+    trace: list = []
+    total = TOTAL_MINUTES[policy.setting("service_month", "total_minutes")](service_month)
+    minutes_per_point = UNIT_MINUTES[policy.setting("availability", "unit_minutes")]
+    detail = f"{service_month.start} to {service_month.end}: {service_month.days} days × {1440 // minutes_per_point} = {total} minutes"
+    if service_month.start.day != 1 or (service_month.end + dt.timedelta(days=1)).day != 1:
+        detail += f" ({PARTIAL_MONTHS[policy.setting('service_month', 'partial_months')]})"
+    _step(trace, "service_month", "§1.2, §1.6", detail)
+    if naive_timestamps:
+        _step(trace, "timezone", policy.ref("timezone"),
+              f"the minutes file's {naive_timestamps} timestamp(s) without an offset were read in {policy.timezone}")
+    month_start, month_end = service_month.bounds(policy.timezone)
+    first, last = service_month.epoch_minutes(policy.timezone)
+
+    # With totals, rows may hold only the minutes that can be unavailable; the counts come from totals.
+    totals = totals or MonthTotals.of(rows)
+    requests, failures = rows.requests, rows.failures
+    removed = _illegal_numbers(policy, rows, totals, trace)
+    normal_requests, normal_failures = requests - removed, failures - removed
+    traffic = normal_requests > 0
+    unavailable = unavailable_mask(policy, normal_requests, normal_failures)
+    with_data = totals.with_data
+    no_traffic_minutes = (last - first) - (totals.traffic_normal if _removes_illegal(policy) else totals.traffic_all)
+    setting = policy.setting("availability", "no_traffic")
+    if setting == "error" and no_traffic_minutes:
+        raise InputError(f"account {account}, Service Month {service_month.label}: {no_traffic_minutes} minute(s) without "
+                         f"requests, and the policy's no_traffic setting is 'error' ({policy.ref('availability', 'no_traffic')})")
+    columns = (rows.minute, requests, failures, rows.illegal, rows.peak_qps)
+    if setting == "unavailable" and no_traffic_minutes:
+        # Every minute of the grid without normal requests, with data or not, is unavailable.
+        columns, unavailable = _on_grid(columns, unavailable | ~traffic, first, last)
+    picked = np.flatnonzero(unavailable)
+    minute_values, req, fail, ill, peak = (column[picked] for column in columns)
+    raw_unavailable = len(minute_values)
+    _step(trace, "minutes", policy.ref("availability", "minute_unavailable_below"),
+          f"{total} minutes; {with_data} with data; {no_traffic_minutes} without requests ({setting}: "
+          f"{policy.ref('availability', 'no_traffic')}); {raw_unavailable} unavailable (success rate below "
+          f"{policy.unavailable_below}%)")
+
+    incidents = for_account(incidents, account)
+    context = EvaluationContext(account, service_month, month_start, month_end, incidents, for_account(notices, account))
+    excluded_by: dict[str, int] = {}
+    attributed = np.full(raw_unavailable, -1)
+    if raw_unavailable:
+        view = UnavailableMinutes(minute_values, req, fail, ill, peak, rows.has_peak_qps)
+        attributed, applied_counts, sources = exclusions(policy, manager, context, view, trace)
+        excluded_by = _exclusion_steps(policy, attributed, applied_counts, sources, trace)
+    excluded_total = sum(excluded_by.values())
+    counted = REMOVES_FROM[policy.setting("exclusions", "removes_from")](raw_unavailable, excluded_total)
+    _step(trace, "unavailable_minutes", policy.ref("exclusions"),
+          f"{raw_unavailable} unavailable − {excluded_total} excluded = {counted} counted against the provider")
+    warnings = ()
+    if rows.within_incidents or len(rows.minute) == totals.with_data:  # replay may hand only the candidate rows
+        warnings = _provider_incidents_without_data(policy, account, incidents, rows.minute[traffic], first, last, trace)
+    return MinutesOutcome(trace, with_data, raw_unavailable, excluded_by, counted, minute_values, attributed, warnings)
+
+
+def _provider_incidents_without_data(policy, account, incidents, traffic_minutes: np.ndarray, first: int, last: int,
+                                     trace: list) -> tuple:
+    """A provider incident over minutes without normal requests: they stay available (§1.4), but monitoring may
+    have lost the very minutes that failed. One warning per incident, with the count (its window rounded
+    outward, inside the Service Month)."""
+    found = []
+    for incident in incidents:
+        if incident.cause != "provider" or (incident.account is not None and incident.account != account):
+            continue
+        lo, hi = minute_bounds(incident.start, incident.end, "outward")
+        lo, hi = max(lo, first), min(hi, last)
+        if lo >= hi:
+            continue
+        quiet = (hi - lo) - int(np.searchsorted(traffic_minutes, hi) - np.searchsorted(traffic_minutes, lo))
+        if quiet:
+            message = (f"provider incident {incident.id} covers {quiet} of its {hi - lo} minute(s) without normal "
+                       "requests in the data: they count as available (§1.4); check that monitoring did not lose them")
+            found.append({"code": "provider_incident_without_data", "clause": "§1.4", "incident": incident.id,
+                          "minutes": quiet, "message": message})
+            _step(trace, "warning", "§1.4", message)
+    return tuple(found)
+
+
+def _exclusion_steps(policy, attributed, applied_counts: dict, sources: dict, trace: list) -> dict:
+    """Minutes excluded per clause id, with a trace step for every clause that applied."""
+    excluded_by = {}
+    per_clause = np.bincount(attributed[attributed >= 0], minlength=len(policy.minute_clauses))
+    for index, clause in enumerate(policy.minute_clauses):
+        excluded = int(per_clause[index])
+        also = applied_counts.get(clause.id, 0) - excluded
+        if excluded:
+            excluded_by[clause.id] = excluded
+            cited = ", ".join(f"{s} {i}" if i else f"{s}: {describe(clause.condition)}"
+                              for s, i in sorted(sources.get(clause.id, ()), key=str))
+            detail = f"{excluded} minute(s) excluded ({cited})"
+            if also:
+                detail += f"; it also applied to {also} minute(s) attributed to another clause"
+            _step(trace, "exclusion", clause.ref, detail)
+        elif also:
+            _step(trace, "exclusion", clause.ref,
+                  f"applied to {also} minute(s), each attributed to another clause ({policy.ref('exclusions', 'attribution')})")
+    return excluded_by
+
+
+def _on_grid(columns, flagged: np.ndarray, first: int, last: int):
+    """Spread row columns over every minute of [first, last); minutes without a row get zeros (NaN peak)
+    and are flagged."""
+    minute = columns[0]
+    grid = np.arange(first, last, dtype=np.int64)
+    at = minute - first
+    spread = [grid]
+    for column in columns[1:]:
+        full = np.full(len(grid), np.nan) if column.dtype.kind == "f" else np.zeros(len(grid), column.dtype)
+        full[at] = column
+        spread.append(full)
+    mask = np.ones(len(grid), bool)
+    mask[at] = flagged
+    return spread, mask
+
+
+@functools.lru_cache(maxsize=64)  # once per policy version, not once per account-month
+def _illegal_number_clause(policy):
+    """The request clause (§5.10) that removes illegal-number failures, if the policy has one and reads it so."""
+    if not policy.request_clauses or "request.failure_reason" not in policy.facts:
+        return None
+    if policy.setting("availability", "illegal_number_failures") != "remove_from_both":
+        return None
+    matched = policy.ruleset.match(policy.complete_facts({"request.failure_reason": "illegal_number"}))
+    return next((c for c in policy.request_clauses if c.id in matched), None)
+
+
+def _removes_illegal(policy) -> bool:
+    return _illegal_number_clause(policy) is not None
+
+
+def _illegal_numbers(policy, rows: MonthMinutes, totals: MonthTotals, trace: list) -> np.ndarray:
+    """§5.10 acts on requests: illegal-number failures leave both counts when a request clause says so."""
+    if not totals.illegal_failures:
+        return np.zeros(len(rows.minute), np.int64)
+    clause = _illegal_number_clause(policy)
+    if clause is None:
+        how = policy.setting("availability", "illegal_number_failures")
+        _step(trace, "illegal_numbers", policy.ref("availability", "illegal_number_failures"),
+              f"{totals.illegal_failures} illegal-number failure(s) counted as failures ({how})")
+        return np.zeros(len(rows.minute), np.int64)
+    _step(trace, "illegal_numbers", clause.ref,
+          f"{totals.illegal_failures} illegal-number failure(s) in {totals.illegal_minutes} minute(s) removed from "
+          f"both requests and failures ({policy.ref('availability', 'illegal_number_failures')})")
+    return rows.illegal

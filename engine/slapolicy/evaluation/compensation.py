@@ -1,0 +1,107 @@
+"""Compensation (§3): the availability shown, the tier it falls in, the gate of the service standard, the
+rounding and the caps, each step written to the trace."""
+from __future__ import annotations
+
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+from fractions import Fraction
+
+from .classify import _step
+
+
+ROUNDING = {"half_up": ROUND_HALF_UP, "half_even": ROUND_HALF_EVEN, "down": ROUND_DOWN}
+
+
+def percent_text(value: Fraction, places: int, rounding: str = "half_up") -> str:
+    """An exact percentage (a Fraction of 100) rounded for display only."""
+    quantum = Decimal(1).scaleb(-places)
+    exact = Decimal(value.numerator) / Decimal(value.denominator) if value.denominator != 1 else Decimal(value.numerator)
+    if rounding == "half_up":  # exact half-up on the rational, no double rounding
+        scaled = value * 10 ** places
+        whole, rest = divmod(scaled.numerator, scaled.denominator)
+        if 2 * rest >= scaled.denominator:
+            whole += 1
+        return str((Decimal(whole) * quantum).quantize(quantum))
+    return str(exact.quantize(quantum, rounding=ROUNDING[rounding]))
+
+
+def shown_availability(policy, availability: Fraction) -> str:
+    """The availability as displayed (§2.1): rounded as the policy says, with as many more decimals as needed so
+    that the shown figure lies on the same side as the exact value of the standard and of every tier boundary.
+    217 unavailable minutes in a 30-day month are 99.4977 %: "99.498", never "99.50" beside "standard not met"."""
+    places = policy.display_decimals
+    rounding = policy.setting("availability", "display_rounding")
+
+    def sides(value: Fraction) -> tuple:
+        return (_meets_standard(policy, value),) + tuple(tier.contains(value) for tier in policy.tiers)
+
+    exact = sides(availability)
+    for extra in range(40):  # a value ≠ a threshold is told apart from it within a few more places
+        text = percent_text(availability, places + extra, rounding)
+        if sides(Fraction(Decimal(text))) == exact:
+            return text
+    return text
+
+
+def _meets_standard(policy, availability: Fraction) -> bool:
+    standard = policy.exact_standard
+    return availability >= standard if policy.standard_met_when == "at_least" else availability > standard
+
+
+def _number(value: Decimal):
+    """A Decimal percentage as a JSON number (int when whole)."""
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+BASE = {"monthly_service_fee": lambda billing: billing.monthly_fee}  # compensation.base (§1.3)
+
+
+def _before_aggregate_cap(policy) -> str:
+    """Said by every evaluation: its amount is the month's own; only a claim applies §6.1 against the grants."""
+    clause = policy.raw["compensation"]["aggregate_cap"]["ref"]
+    return (f"the compensation is before the {clause} aggregate cap, which a claim applies against the "
+            "compensation already granted (slapolicy claim)")
+
+
+def _compensation(policy, availability: Fraction, billing, trace: list, account: str, service_month) -> dict:
+    met = _meets_standard(policy, availability)
+    standard_ref = policy.ref("availability", "standard")
+    _step(trace, "standard", standard_ref,
+          f"availability {'meets' if met else 'is below'} the standard of {policy.standard}% "
+          f"({'met when at least' if policy.standard_met_when == 'at_least' else 'met when above'})")
+    tier = next((t for t in policy.tiers if t.contains(availability)), None)
+    gate_open = policy.gate == "tiers_only" or not met
+    if tier is None:
+        credit = Decimal(0)
+        _step(trace, "tier", policy.ref("compensation"), "no tier covers this availability: credit 0%")
+    elif not gate_open:
+        credit = Decimal(0)
+        _step(trace, "tier", tier.ref, f"tier {tier.index + 1} ({tier.describe()}) matches, but the gate "
+                                       f"({policy.ref('compensation', 'gate')}) pays only below the standard: credit 0%")
+    else:
+        credit = tier.credit
+        _step(trace, "tier", tier.ref, f"tier {tier.index + 1} ({tier.describe()}): credit {tier.credit}% of the Monthly Service Fee")
+    out = {"meets_standard": met, "credit_percent": _number(credit), "monthly_fee": None, "compensation": None}
+    if billing is None:
+        _step(trace, "compensation", policy.ref("compensation", "base"), "no billing for this account and month: no amount computed")
+        return out
+    places = policy.raw["compensation"]["rounding"]["places"]
+    quantum = Decimal(1).scaleb(-places)
+    rounding = ROUNDING[policy.raw["compensation"]["rounding"]["value"]]
+    fee = BASE[policy.setting("compensation", "base")](billing)
+    owed = fee * credit / 100
+    detail = f"fee {fee} × {credit}% = {owed.quantize(quantum, rounding=rounding)}"
+    if policy.setting("compensation", "monthly_cap") == "fee_paid":
+        cap = billing.fee_paid
+        if owed > cap:
+            detail += f"; capped at the fee paid {fee} − {billing.offset} offset = {cap} ({policy.ref('compensation', 'monthly_cap')})"
+            owed = cap
+        else:
+            detail += f"; within the fee paid {cap} ({policy.ref('compensation', 'monthly_cap')})"
+    amount = owed.quantize(quantum, rounding=rounding)
+    if policy.setting("compensation", "monthly_cap") == "fee_paid":
+        # The cap is a ceiling: rounding (to whole units, say) never lifts the amount above the fee paid.
+        amount = min(amount, billing.fee_paid.quantize(quantum, rounding=ROUND_DOWN))
+    _step(trace, "compensation", policy.ref("compensation", "rounding"),
+          f"{detail}: compensation {amount} as {policy.setting('compensation', 'form')}")
+    out.update({"monthly_fee": str(fee.quantize(quantum)), "compensation": str(amount)})
+    return out
