@@ -30,7 +30,7 @@ def json_lines_text(rows, blank_every=0, lead=""):
 def small_blocks(monkeypatch):
     """Blocks of 2 KiB (about 25 rows) and batches of 7 rows: a file of a few hundred rows is many of each."""
     from slapolicy.inputs import json_lines
-    from slapolicy.minutes import reduce as minutes
+    from slapolicy.minutes import readers as minutes
 
     monkeypatch.setattr(json_lines, "BLOCK_BYTES", 2048)
     monkeypatch.setattr(minutes, "BATCH_ROWS", 7)

@@ -136,7 +136,7 @@ def test_the_graph_sees_the_imports_that_make_a_cycle():
     assert "slapolicy.cli.data_commands" in graph["slapolicy.cli.command"]  # from . import data_commands
     assert "slapolicy" not in graph["slapolicy.errors"]                   # the package being imported is no edge
     assert "slapolicy.inputs.json_lines" in graph["slapolicy.inputs.tables"]  # read_table checks JSON Lines first
-    assert "slapolicy.evaluation" in graph["slapolicy.minutes.reduce"]   # importing evaluation.month runs evaluation/
+    assert "slapolicy.evaluation" in graph["slapolicy.minutes.aggregates"]  # importing evaluation.classify runs evaluation/
 
 
 def test_no_module_level_import_cycle():

@@ -55,7 +55,7 @@ def test_streaming_in_small_batches_gives_the_same_result(monkeypatch, tmp_path)
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
-    import slapolicy.minutes.reduce as minutes
+    import slapolicy.minutes.readers as minutes
 
     whole = replay(POLICIES, start="2019-03", end="2019-03", under=DRAFT, **INPUTS)
     monkeypatch.setattr(minutes, "BATCH_ROWS", 1000)
@@ -67,7 +67,7 @@ def test_streaming_in_small_batches_gives_the_same_result(monkeypatch, tmp_path)
 
 
 def test_a_bad_row_deep_in_the_file_names_its_row(cli, tmp_path, monkeypatch):
-    import slapolicy.minutes.reduce as minutes
+    import slapolicy.minutes.readers as minutes
 
     monkeypatch.setattr(minutes, "BATCH_ROWS", 1000)
     rows = list(minute_rows("a", "2019-03-01T00:00", 5000, 100, 1))

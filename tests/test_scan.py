@@ -214,7 +214,7 @@ def test_row_groups_outside_the_month_or_account_are_not_read(tmp_path):
 
 
 def test_a_claim_reads_only_the_row_groups_of_its_account(tmp_path, monkeypatch):
-    import slapolicy.minutes.reduce as path_module
+    import slapolicy.minutes.aggregates as path_module  # map_parts reads each part with its read_part
 
     rows = minutes("a", "2019-03-05T10:00", 30, 100, 5) + minutes("b", "2019-03-05T10:00", 30, 100, 5)
     path = write_parquet(tmp_path / "m.parquet", rows, row_group_size=30)
@@ -253,7 +253,7 @@ def _more_failures_than_requests(rows):
 ])
 @pytest.mark.parametrize("command", ["evaluate", "replay"])
 def test_a_dirty_parquet_file_gets_the_exact_messages(tmp_path, cli, monkeypatch, spoil, message, command):
-    import slapolicy.minutes.reduce as path_module
+    import slapolicy.minutes.readers as path_module
 
     monkeypatch.setattr(path_module, "BATCH_ROWS", 3)  # each row group of 3 rows its own batch
     rows = minutes("a", "2019-03-01T10:00", 6)
@@ -327,7 +327,7 @@ def cells_of(result):
 @given(spec=accounts, order=st.sampled_from(["account", "minute", "as given"]), group=st.integers(1, 50),
        kind=st.sampled_from(["parquet", "csv"]))
 def test_any_clean_file_in_any_order_reads_as_the_definition_says(tmp_path, spec, order, group, kind):
-    import slapolicy.minutes.reduce as path_module
+    import slapolicy.minutes.readers as path_module
 
     rows = rows_of(spec, order)
     if not rows:
@@ -391,12 +391,13 @@ def _time_sorted(accounts, start, count, requests=100):
 def test_batches_cut_inside_a_minute_are_not_read_twice(tmp_path, monkeypatch):
     """Written as time goes and cut every 4 rows (inside a minute of 3 accounts): each account's minute ranges
     of neighbouring batches touch but do not overlap, so no second reading is needed."""
-    import slapolicy.minutes.reduce as path_module
+    import slapolicy.minutes.aggregates as aggregates_module
+    import slapolicy.minutes.readers as path_module
 
     monkeypatch.setattr(path_module, "BATCH_ROWS", 4)
     rows = _time_sorted(["a", "b", "c"], "2019-03-01T00:00", 10)  # 30 rows: batches of 4 cut minutes 1, 2, 4, ...
     rows[13]["failures"] = 50  # minute 4 of account b: 50 % success, unavailable
-    monkeypatch.setattr(path_module, "_repeats_across_batches",
+    monkeypatch.setattr(aggregates_module, "_repeats_across_batches",
                         lambda parts, request: pytest.fail("the file was read a second time"))
     result = aggregates(write_parquet(tmp_path / "m.parquet", rows, row_group_size=4))
     assert {key: cell.totals.with_data for key, cell in result.cells.items()} == {
@@ -409,7 +410,8 @@ def test_batches_cut_inside_a_minute_are_not_read_twice(tmp_path, monkeypatch):
 def test_an_account_missing_from_a_batch_s_first_and_last_minutes_keeps_its_range(tmp_path, monkeypatch):
     """Account d appears only in the middle minute of a batch (not in its first two or last two minutes): its
     range comes from its own rows, so a repeat of that minute in the next batch is still found."""
-    import slapolicy.minutes.reduce as path_module
+    import slapolicy.minutes.aggregates as aggregates_module
+    import slapolicy.minutes.readers as path_module
 
     monkeypatch.setattr(path_module, "BATCH_ROWS", 11)
     rows = _time_sorted(["a", "b"], "2019-03-01T00:00", 6)  # 12 rows, minutes 0-5
@@ -419,7 +421,7 @@ def test_an_account_missing_from_a_batch_s_first_and_last_minutes_keeps_its_rang
     with pytest.raises(Exception) as caught:
         aggregates(write_parquet(tmp_path / "m.parquet", rows, row_group_size=11))
     assert "row 12, column 'minute': minute listed twice for account 'd' (also in an earlier row)" in str(caught.value)
-    monkeypatch.setattr(path_module, "_repeats_across_batches",
+    monkeypatch.setattr(aggregates_module, "_repeats_across_batches",
                         lambda parts, request: pytest.fail("the file was read a second time"))
     result = aggregates(write_parquet(tmp_path / "n.parquet", once, row_group_size=11))
     assert {key: cell.totals.with_data for key, cell in result.cells.items()} == {
@@ -427,7 +429,7 @@ def test_an_account_missing_from_a_batch_s_first_and_last_minutes_keeps_its_rang
 
 
 def test_a_repeat_across_batches_cut_inside_a_minute_is_named(tmp_path, monkeypatch):
-    import slapolicy.minutes.reduce as path_module
+    import slapolicy.minutes.readers as path_module
 
     monkeypatch.setattr(path_module, "BATCH_ROWS", 4)
     rows = _time_sorted(["a", "b", "c"], "2019-03-01T00:00", 3)  # 9 rows: batch 1 = minute 0 and a at minute 1

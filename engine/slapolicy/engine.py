@@ -39,7 +39,7 @@ from .errors import ArgumentError, InputError, SlapolicyError
 from .evaluation.classify import MonthMinutes, MonthTotals
 from .evaluation.month import evaluate_account_month, evaluate_month, month_items, version_reason
 from .files import path_argument
-from .minutes.reduce import read_minutes
+from .minutes.aggregates import read_minutes
 from .plugins import check_facts_supplied, get_manager
 from .policy.directory import PolicyDirectory, directory_signature, load_policy
 from .replay import (chunks_of, common_timezone, month_range, replay_chunk, replay_policies, replay_report, replay_spec,

@@ -1,0 +1,175 @@
+"""The parts' summaries merged per account and Service Month (``merge``), a minute listed twice across
+batches found by comparing each account's minute ranges, and the whole path (``read_minutes``: plan, map
+``read_part`` over the parts where the runner runs tasks, merge)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..distributed import Runner
+from ..errors import InputError, SlapolicyError
+from ..evaluation.classify import MonthMinutes, MonthTotals
+from ..inputs.problems import MAX_REPORTED, Problems
+from ..inputs.tables import check_minute_table
+from .planning import Request, plan, request_for
+from .readers import _batches
+from .reduce import _wanted_accounts, read_part
+
+
+@dataclass
+class AccountMonth:
+    """What the evaluation of one account's Service Month needs: its counts and its candidate rows."""
+
+    account: str
+    month: str
+    totals: object  # MonthTotals
+    rows: object  # MonthMinutes
+
+
+@dataclass
+class MinuteAggregates:
+    """The minutes of a request, reduced: per account and Service Month, counts and candidate rows."""
+
+    months: list  # ServiceMonth, in order
+    cells: dict = field(default_factory=dict)  # (account, month label) -> AccountMonth
+    accounts: set = field(default_factory=set)  # every account seen in the rows read
+    rows_read: int = 0
+    naive_timestamps: int = 0
+    parts: int = 0
+    within_incidents: bool = False  # every row inside the provider incidents is kept (MonthMinutes says so too)
+    plan: list = field(default_factory=list, repr=False)  # the Parts read
+
+
+def merge(summaries: list, months: list, parts: list, request: Request) -> MinuteAggregates:
+    """The parts' summaries as one result; raises with every problem found (in file order)."""
+    _raise_problems([s.problems for s in summaries])
+    result = MinuteAggregates(months, parts=len(parts))
+    count = len(months)
+    names = np.unique(np.concatenate([s.names for s in summaries] + [np.zeros(0, str)]))
+    totals = np.zeros((len(names), count, 5), np.int64)
+    spans, candidates = [], []
+    for summary in summaries:
+        result.rows_read += summary.rows_read
+        result.naive_timestamps += summary.naive
+        result.accounts |= summary.accounts
+        if summary.totals is not None:
+            totals[np.searchsorted(names, summary.names)] += summary.totals
+        spans += [(np.searchsorted(names, batch), low, high) for batch, low, high in summary.spans]
+        for batch, cell, *columns in summary.candidates:  # cells renamed from the batch's accounts to all of them
+            at = np.searchsorted(names, batch)[cell // count] * count + cell % count
+            candidates.append((at, *columns))
+    if spans and _overlap(*(np.concatenate(column) for column in zip(*spans))):
+        _repeats_across_batches(parts, request)  # raises with the rows, or finds the ranges only interleave
+    has_peak = any(s.has_peak for s in summaries)
+    result.within_incidents = bool(request.within)
+    pieces = _group_candidates(candidates)
+    for cell in np.flatnonzero(totals[:, :, 0].reshape(-1)):
+        name, index = str(names[cell // count]), int(cell % count)
+        columns = pieces.get(int(cell))
+        rows = MonthMinutes(*columns, has_peak, result.within_incidents) if columns else \
+            MonthMinutes.empty(result.within_incidents)
+        label = months[index].label
+        result.cells[(name, label)] = AccountMonth(name, label, MonthTotals(*(int(x) for x in totals[cell // count, index])),
+                                                  rows)
+    return result
+
+
+def _group_candidates(candidates: list) -> dict:
+    """cell -> [minute, requests, failures, illegal, peak], each in minute order."""
+    if not candidates:
+        return {}
+    cell, *columns = (np.concatenate(column) for column in zip(*candidates))
+    order = np.lexsort((columns[0], cell))
+    cell, columns = cell[order], [column[order] for column in columns]
+    starts = np.concatenate(([0], np.flatnonzero(cell[1:] != cell[:-1]) + 1))
+    ends = np.concatenate((starts[1:], [len(cell)]))
+    return {int(cell[a]): [column[a:b] for column in columns] for a, b in zip(starts, ends)}
+
+
+def _overlap(account: np.ndarray, low: np.ndarray, high: np.ndarray) -> bool:
+    """Whether two batches' minute ranges of one account overlap (sorted by account then first minute, any
+    overlap shows between neighbours)."""
+    order = np.lexsort((low, account))
+    account, low, high = account[order], low[order], high[order]
+    return bool(((account[1:] == account[:-1]) & (low[1:] <= high[:-1])).any())
+
+
+def _raise_problems(all_problems: list) -> None:
+    found = [p for p in all_problems if p is not None and p.total]
+    if not found:
+        return
+    if len(found) == 1:
+        found[0].raise_if_any()
+    messages = []
+    for problems in found:
+        try:
+            problems.raise_if_any()
+        except InputError as exc:
+            messages.append(str(exc))
+    raise InputError("\n".join(messages))
+
+
+def _repeats_across_batches(parts: list, request: Request) -> None:
+    """Read the parts again, in order, marking each account's minutes: name every minute listed twice.
+
+    Only needed when two batches' minute ranges of one account overlap (rows in no order at all).
+    """
+    first, end = request.span
+    listed: dict[str, np.ndarray] = {}
+    for part in parts:
+        problems = Problems(part.name or part.path, "minutes")
+        for table, line_offset, base, proven in _batches(part):
+            if proven is None and "account" not in table.column_names and part.account is not None:
+                proven = part.account
+            problems.row_base = base
+            c = check_minute_table(table, request.timezone, problems, line_offset, account=proven)
+            inside = (c.minute >= first) & (c.minute < end)
+            wanted = _wanted_accounts(c, request)
+            if wanted is not None:
+                inside &= wanted[c.account_index]
+            for code in np.unique(c.account_index[inside]):
+                name = str(c.accounts[code])
+                rows = np.flatnonzero(inside & (c.account_index == code))
+                seen = listed.setdefault(name, np.zeros(end - first, bool))
+                offsets = c.minute[rows] - first
+                before = np.flatnonzero(seen[offsets])
+                for row in before[:MAX_REPORTED]:
+                    problems.add(int(rows[row]) + 1, "minute",
+                                 f"minute listed twice for account {name!r} (also in an earlier row)",
+                                 None if line_offset is None else int(rows[row]) + 1 + line_offset)
+                problems.total += max(0, len(before) - MAX_REPORTED)
+                seen[offsets] = True
+        problems.row_base = 0
+        problems.raise_if_any()
+
+
+def read_minutes(source, months: list, policies: list, *, accounts=None, incidents=(), runner=None,
+                 progress=None) -> MinuteAggregates:
+    """Plan, read, check and reduce the minutes of ``months`` (and ``accounts``) for ``policies``.
+
+    In this process the parts run on every core (pyarrow and numpy release the GIL); a
+    :class:`~slapolicy.distributed.Runner` with workers or a Dask address runs them there, and the
+    workers read the files themselves: this process then holds only metadata and the reduced result.
+    """
+    request = request_for(months, policies[0].timezone, policies, accounts, incidents)
+    parts = plan(source, request)
+    summaries = map_parts(parts, request, runner, progress)
+    result = merge(summaries, months, parts, request)
+    result.plan = parts
+    return result
+
+
+def map_parts(parts: list, request: Request, runner: Runner | None = None, progress=None) -> list:
+    """Each part read, checked and reduced where the runner runs tasks (parts held in memory stay here)."""
+    runner = runner or Runner()
+    if runner.remote and any(part.kind == "memory" for part in parts):
+        raise SlapolicyError("minutes handed in as data are read in this process: give a file path to use "
+                             "workers or Dask")
+    seen = [0]
+
+    def show(summary):
+        seen[0] += summary.rows_read
+        progress(seen[0])
+
+    return runner.map(read_part, parts, [request] * len(parts), threads=True, progress=show if progress else None)

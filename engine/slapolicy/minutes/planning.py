@@ -1,0 +1,282 @@
+"""Plan (from metadata only): the input -- a file (CSV, JSON Lines, Parquet), a directory of Parquet files,
+or a hive-partitioned directory (``month=2024-03/``, ``account=acme/``) -- becomes a list of :class:`Part` s: a
+Parquet file's row groups, or a text file. Directories whose ``month=`` or ``account=`` key lies outside the
+:class:`Request`, and row groups whose statistics (``minute`` min/max, ``account`` min/max) do, are left out:
+never opened."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote
+
+from . import storage
+from ..calendar import calendar_month, minute_bounds
+from ..errors import InputError
+from ..evaluation.classify import _removes_illegal, unavailable_coefficients
+from ..files import regular_file_size
+from ..inputs.problems import column_names
+from ..inputs.tables import (IN_MEMORY, MINUTE_COLUMNS, OPTIONAL_MINUTE_COLUMNS, _format, account_name,
+                             check_input_size, check_minute_types, in_memory_table, max_input_bytes)
+from ..inputs.timestamps import UNITS_PER_MINUTE
+
+
+PART_ROWS = 1 << 21  # row groups are grouped into parts of about this many rows (one task each)
+
+
+WIDEN_MINUTES = 15 * 60  # naive (local) timestamps and month= keys may be up to ±14:00 from UTC
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One way of reading a minute as unavailable (§1.5), in integers: c1·(r − f) < c2·r, r > 0."""
+
+    c1: int
+    c2: int
+    removes_illegal: bool  # §5.10 failures removed from requests and failures first
+
+
+@dataclass(frozen=True)
+class Request:
+    """What every part's task needs to know (small and picklable)."""
+
+    timezone: str
+    bounds: tuple  # epoch minutes: the first minute of each Service Month, then the end of the last
+    readings: tuple | None  # None: every row is a candidate (a version counts quiet minutes as unavailable)
+    accounts: frozenset | None = None  # only these (trimmed) account names; None: every account
+    # Sorted, disjoint [start, end) epoch minutes inside which every row is kept, not only the candidates
+    # (the provider incidents: evaluate warns when one covers minutes without data).
+    within: tuple = ()
+
+    @property
+    def span(self) -> tuple[int, int]:
+        return self.bounds[0], self.bounds[-1]
+
+
+@dataclass(frozen=True)
+class Part:
+    """One unit of work: a Parquet file's row groups, or a whole text file (read in batches)."""
+
+    path: str  # absolute, or the file's URL: a worker's working directory (or machine) may differ
+    kind: str  # "parquet", "csv", "jsonl" or "memory"
+    name: str = ""  # as the user gave it, for messages
+    row_groups: tuple = ()  # Parquet: the row groups to read
+    row_bases: tuple = ()  # rows of the file before each of them (for messages)
+    proven: tuple = ()  # per row group: the one (trimmed) account its statistics prove, or None
+    account: str | None = None  # the account of an account= directory, for files without the column
+    month: str | None = None  # the Service Month of a month= directory
+    rows: int = 0  # rows it holds, from metadata
+    table: object = field(default=None, compare=False, repr=False)  # kind "memory" only: never shipped
+
+
+def readings_of(policies) -> tuple | None:
+    """The distinct ways the versions read a minute, as integers; None when one of them counts quiet
+    minutes as unavailable (then every row is a candidate)."""
+    if any(p.setting("availability", "no_traffic") == "unavailable" for p in policies):
+        return None
+    return tuple(dict.fromkeys(Reading(*unavailable_coefficients(p), _removes_illegal(p)) for p in policies))
+
+
+def request_for(months: list, timezone: str, policies: list, accounts=None, incidents=()) -> Request:
+    bounds = [m.epoch_minutes(timezone)[0] for m in months] + [months[-1].epoch_minutes(timezone)[1]]
+    wanted = None if accounts is None else frozenset(account_name(a) or "" for a in accounts)
+    windows = sorted(minute_bounds(i.start, i.end, "outward") for i in incidents if i.cause == "provider")
+    merged = []
+    for lo, hi in windows:
+        if merged and lo <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+        else:
+            merged.append((lo, hi))
+    return Request(timezone, tuple(int(b) for b in bounds), readings_of(policies), wanted, tuple(merged))
+
+
+def plan(source, request: Request) -> list[Part]:
+    """The parts of ``source`` that can hold rows of the request, from metadata only."""
+    if not isinstance(source, (str, Path)):
+        table, _ = in_memory_table(source, MINUTE_COLUMNS, OPTIONAL_MINUTE_COLUMNS)
+        return [Part(IN_MEMORY, "memory", name=IN_MEMORY, rows=table.num_rows, table=table)]
+    if storage.is_url(source):
+        return _plan_url(source, request)
+    path = Path(source)
+    if path.is_dir():
+        return _plan_directory(path, request)
+    kind = _format(path)
+    regular_file_size(path, f"{kind.upper()} file")  # says what a FIFO, a device or a looping link is
+    check_input_size(path)
+    if kind == "parquet":
+        return _plan_parquet(str(path), request, str(path))
+    return [Part(str(path.resolve()), kind, name=str(path), rows=-1)]
+
+
+def _plan_url(url: str, request: Request) -> list[Part]:
+    """The parts of minutes named by a URL: planned from the store's listing and Parquet footers; each part
+    carries its file's URL, which the process that reads it opens itself."""
+    import pyarrow.fs as pafs  # heavy (0.2 s): loaded by the commands that read inputs
+
+    store = storage.Store.of(url)
+    info = store.info()
+    if info.type == pafs.FileType.Directory:
+        return _plan_directory(Path(store.root), request, store)
+    try:
+        kind = _format(Path(store.root))
+    except InputError as exc:  # named by the URL, not by the path inside its filesystem
+        raise InputError(f"{url}: {str(exc)[len(str(Path(store.root))) + 2:]}") from None
+    _check_size(url, info.size)
+    if kind == "parquet":
+        return _plan_parquet(store.root, request, url, store=store)
+    return [Part(url, kind, name=url, rows=-1)]
+
+
+def _check_size(shown: str, size) -> None:
+    limit = max_input_bytes()
+    if size is not None and size > limit:
+        raise InputError(f"{shown}: {size} bytes is above the input size limit of {limit} bytes "
+                         "(SLAPOLICY_MAX_INPUT_BYTES raises it)")
+
+
+def _directory_keys(path: Path, root: Path) -> dict:
+    """The hive keys (``month=2024-03``) of the directories between ``root`` and ``path``."""
+    keys = {}
+    for segment in path.relative_to(root).parts[:-1]:
+        if "=" in segment:
+            key, value = segment.split("=", 1)
+            keys[key] = unquote(value)
+    return keys
+
+
+def _plan_directory(root: Path, request: Request, store=None) -> list[Part]:
+    """A directory of Parquet files, hive-partitioned or not; ``store``: the URL it was named by, if any."""
+    import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
+    import pyarrow.dataset as ds  # heavy (0.2 s): loaded by the commands that read inputs
+
+    shown = (lambda name: store.url_of(name)) if store is not None else str
+    try:  # pyarrow.dataset lists the files, leaving out hidden ones and _SUCCESS markers; given a schema, it
+        # opens none of them (files outside the request are never opened)
+        files = sorted(ds.dataset(str(root), format="parquet", schema=pa.schema([]),
+                                  filesystem=None if store is None else store.fs).files)
+    except (OSError, ValueError) as exc:
+        if store is not None:
+            raise storage.failure(store.url, exc) from None
+        raise InputError(f"{root}: cannot list the Parquet files of the directory: {exc}") from None
+    others = [f for f in files if f.lower().endswith((".csv", ".jsonl", ".json"))]
+    if others:  # minutes beside the Parquet files that would silently not be read (or be read twice, if copies)
+        raise InputError(f"{shown(others[0])}: a directory of minutes is read as Parquet files only; this file would not "
+                         "be read: move it out of the directory, or give it as --minutes on its own")
+    files = [f for f in files if f.lower().endswith((".parquet", ".pq"))]
+    if not files:
+        raise InputError(f"{shown(str(root))}: no Parquet files (*.parquet) in the directory")
+    parts = []
+    for name in files:
+        keys = _directory_keys(Path(name), root)
+        account = account_name(keys.get("account"))
+        if account is not None and request.accounts is not None and account not in request.accounts:
+            continue  # an account= directory of another account: never opened
+        month = keys.get("month")
+        if month is not None:
+            start, end = _month_span(month, request.timezone, shown(name))
+            if end <= request.span[0] or start >= request.span[1]:
+                continue  # a month= directory outside the months asked about
+        if store is None:
+            check_input_size(name)
+        else:
+            _check_size(shown(name), store.sizes().get(name))
+        parts.extend(_plan_parquet(name, request, shown(name), account, month, store))
+    return parts
+
+
+def _month_span(label: str, timezone: str, where: str) -> tuple[int, int]:
+    """[first, end) epoch minutes of the Service Month a ``month=YYYY-MM`` directory holds (policy's timezone)."""
+    if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", label):
+        raise InputError(f"{where}: directory key month={label} is not a month written YYYY-MM")
+    return calendar_month(label).epoch_minutes(timezone)
+
+
+def _plan_parquet(path: str, request: Request, shown: str, account: str | None = None,
+                  month: str | None = None, store=None) -> list[Part]:
+    """The parts of one Parquet file (``path`` inside ``store``'s filesystem when the minutes are a URL)."""
+    import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
+    import pyarrow.parquet as pq  # heavy (0.2 s): loaded by the commands that read inputs
+
+    try:
+        if store is None:
+            metadata = pq.read_metadata(path)
+        else:
+            with store.fs.open_input_file(path) as footer:
+                metadata = pq.read_metadata(footer)
+        schema = metadata.schema.to_arrow_schema()
+    except FileNotFoundError as exc:
+        raise storage.failure(shown, exc) from None
+    except (pa.ArrowException, OSError) as exc:
+        if store is not None and not isinstance(exc, pa.ArrowException):
+            raise storage.failure(shown, exc) from None
+        raise InputError(f"{shown}: cannot be read as PARQUET: {str(exc).splitlines()[0]}") from None
+    names = column_names(schema, shown)
+    check_minute_types(schema, shown)  # before any row group is read (a struct's columns have other names)
+    required = [n for n in MINUTE_COLUMNS if not (n == "account" and account is not None)]
+    missing = [n for n in required if n not in names]
+    if missing:
+        raise InputError(f"{shown}: missing column(s) {', '.join(missing)} (found: {', '.join(names) or 'none'})")
+    minute_at = names.index("minute")
+    account_at = names.index("account") if "account" in names else None
+    minute_type = schema.field("minute").type
+    chosen, bases, proven, base, sizes = [], [], [], 0, []
+    for index in range(metadata.num_row_groups):
+        group = metadata.row_group(index)
+        if group.num_rows and _group_may_hold(group, minute_at, minute_type, account_at, request):
+            chosen.append(index)
+            bases.append(base)
+            # A file with its own account column is judged by it, so that a row that disagrees with its
+            # account= directory is refused rather than counted for the directory's account.
+            proven.append(_proven_account(group, account_at) if account_at is not None else account)
+            sizes.append(group.num_rows)
+        base += group.num_rows
+    parts, start, rows = [], 0, 0
+    for k in range(len(chosen)):  # consecutive row groups of about PART_ROWS rows make one part
+        rows += sizes[k]
+        if rows >= PART_ROWS or k == len(chosen) - 1:
+            parts.append(Part(str(Path(path).resolve()) if store is None else shown, "parquet", shown, tuple(chosen[start:k + 1]),
+                              tuple(bases[start:k + 1]), tuple(proven[start:k + 1]), account, month, rows))
+            start, rows = k + 1, 0
+    return parts
+
+
+def _statistics(group, column):
+    if column is None:
+        return None
+    statistics = group.column(column).statistics
+    if statistics is None or not statistics.has_min_max:
+        return None
+    return statistics
+
+
+def _group_may_hold(group, minute_at: int, minute_type, account_at, request: Request) -> bool:
+    """Whether a row group's statistics allow rows of the requested span and accounts."""
+    import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
+
+    statistics = _statistics(group, minute_at)
+    if statistics is not None and pa.types.is_timestamp(minute_type) and statistics.physical_type == "INT64":
+        per_minute = UNITS_PER_MINUTE[minute_type.unit]
+        lo, hi = statistics.min_raw // per_minute, statistics.max_raw // per_minute
+        widen = WIDEN_MINUTES if minute_type.tz is None else 0  # naive: local wall times
+        first, end = request.span
+        if hi + widen < first or lo - widen >= end:
+            return False
+    if request.accounts is not None:
+        statistics = _statistics(group, account_at)
+        if statistics is not None and isinstance(statistics.min, str) and isinstance(statistics.max, str):
+            low, high = statistics.min, statistics.max
+            # A name trims to itself or shorter: with no leading blank in min, every value v of the row group
+            # has v.strip() within [min.rstrip(), max].
+            if low[:1] > " " and not any(low.rstrip() <= name <= high for name in request.accounts):
+                return False
+    return True
+
+
+def _proven_account(group, column) -> str | None:
+    """The one account of a row group whose statistics say min = max and no nulls (its column is not read)."""
+    statistics = _statistics(group, column)
+    if statistics is None or not statistics.has_null_count or statistics.null_count:
+        return None
+    if statistics.min != statistics.max or not isinstance(statistics.min, str):
+        return None
+    return account_name(statistics.min)  # None for a blank name: decoded then, and refused row by row

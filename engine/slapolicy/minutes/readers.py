@@ -1,0 +1,159 @@
+"""The readers of a part, one per format, a batch at a time (Parquet row groups, CSV blocks, JSON Lines
+blocks), so memory is bounded by a batch, never by the input; and the digest of the bytes a reading
+depended on (``read_digest``), which a claim's record names."""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from . import storage
+from ..errors import InputError
+from ..inputs import json_lines
+from ..inputs.problems import column_names
+from ..inputs.tables import MINUTE_COLUMNS, OPTIONAL_MINUTE_COLUMNS
+from .planning import Part
+
+
+BATCH_ROWS = 1 << 19  # rows decoded at once: bounds the memory of a part (and of each thread)
+
+
+# CSV bytes decoded at once: about BATCH_ROWS rows of an export (~32 bytes a row). 64 MiB blocks (2 M rows)
+# peaked at 731 MiB on a 4.5 M-row file, 16 MiB at 403 MiB, for the same CPU time (benchmarks/README.md).
+CSV_BLOCK_BYTES = 16 << 20
+
+
+def _batches(part: Part):
+    """(table, line offset, rows before it in its file, account proven for it) of a part, a batch at a time."""
+    import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
+
+    wanted = list(MINUTE_COLUMNS + OPTIONAL_MINUTE_COLUMNS)
+    if part.kind == "memory":
+        for start in range(0, max(part.table.num_rows, 1), BATCH_ROWS):
+            yield part.table.slice(start, BATCH_ROWS), None, start, None
+        return
+    try:
+        if part.kind == "parquet":
+            import pyarrow.parquet as pq  # heavy (0.2 s): loaded by the commands that read inputs
+
+            dictionary = [] if part.account is not None else ["account"]  # account= directories may omit it
+            remote = storage.is_url(part.path)  # a worker opens the URL itself; far reads are fetched together
+            source = pq.ParquetFile(storage.open_input(part.path, random_access=True) if remote else part.path,
+                                    read_dictionary=dictionary, pre_buffer=remote)
+            try:
+                names = [n for n in wanted if n in source.schema_arrow.names]
+                for groups, base, proven in _group_runs(part, source.metadata):
+                    columns = [n for n in names if not (n == "account" and proven is not None)]
+                    if len(groups) > 1:  # small row groups, next to each other in the file: read as one batch
+                        yield source.read_row_groups(groups, columns=columns, use_threads=False), None, base, proven
+                        continue
+                    offset = 0
+                    for batch in source.iter_batches(batch_size=BATCH_ROWS, row_groups=groups, columns=columns,
+                                                     use_threads=False):
+                        yield pa.Table.from_batches([batch]), None, base + offset, proven
+                        offset += batch.num_rows
+            finally:
+                source.close()
+        elif part.kind == "csv":
+            import pyarrow.csv as pacsv  # heavy (0.2 s): loaded by the commands that read inputs
+
+            types = {name: pa.string() for name in wanted}
+            source = storage.open_input(part.path) if storage.is_url(part.path) else part.path
+            reader = pacsv.open_csv(source, read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES),
+                                    convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True,
+                                                                         quoted_strings_can_be_null=False))
+            names = column_names(reader.schema, part.name)
+            missing = [n for n in MINUTE_COLUMNS if n not in names]
+            if missing:
+                raise InputError(f"{part.name}: missing column(s) {', '.join(missing)} (found: {', '.join(names)})")
+            keep = [n for n in wanted if n in names]
+            base = 0
+            for batch in reader:
+                yield pa.Table.from_batches([batch]).select(keep), 1, base, None
+                base += batch.num_rows
+        else:  # JSON Lines: a block of lines at a time, each row with its line (see json_lines)
+            with _open_stream(part.path) as stream:
+                for table, line_offset, base in json_lines.batches(stream, part.name, MINUTE_COLUMNS,
+                                                                   OPTIONAL_MINUTE_COLUMNS, BATCH_ROWS):
+                    yield table, line_offset, base, None
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{part.name}: cannot be read as {part.kind.upper()}: {str(exc).splitlines()[0]}") from None
+
+
+def _open_stream(path: str):
+    """A text part's bytes, read front to back: a local file, or the URL a part carries."""
+    return storage.open_input(path) if storage.is_url(path) else open(path, "rb")
+
+
+def _group_runs(part: Part, metadata):
+    """([row groups], rows before them, the account they all hold or None): consecutive row groups of the file
+    gathered up to BATCH_ROWS rows, so that small row groups (one account each, say) cost one batch, not one each."""
+    run, base, proven, rows = [], 0, None, 0
+    for group, start, account in zip(part.row_groups, part.row_bases, part.proven):
+        size = metadata.row_group(group).num_rows
+        if run and (start != base + rows or rows + size > BATCH_ROWS):
+            yield run, base, proven
+            run = []
+        if not run:
+            run, base, proven, rows = [group], start, account, size
+        else:
+            run.append(group)
+            proven = proven if proven == account else None
+            rows += size
+    if run:
+        yield run, base, proven
+
+
+READ_DIGEST = "the bytes read"  # how a claim's record names the digest of its minutes (docs/ledger.md)
+
+
+def read_digest(source, parts: list) -> str:
+    """sha256 of the bytes a reading of ``source`` depended on: of each Parquet file read, its footer (the
+    metadata every plan is made from) and the row groups read; of a text file, all of it; each under its
+    path relative to the source. A claim for one account so never hashes the whole dataset, and the digest
+    changes with any byte the decision could have seen."""
+    remote = storage.is_url(source)
+    root = Path(source) if not remote else None
+    digest = hashlib.sha256(b"slapolicy minutes read digest 1\n")
+    by_file: dict = {}
+    for part in parts:
+        by_file.setdefault(part.path, []).append(part)
+    for path, file_parts in by_file.items():
+        if remote:  # a part's URL is the source's URL with the file's path added (storage.Store.url_of)
+            name = path.partition("?")[0][len(source.partition("?")[0].rstrip("/")):].lstrip("/") or \
+                source.partition("?")[0].rstrip("/").rsplit("/", 1)[-1]
+        else:
+            name = Path(path).relative_to(root.resolve()).as_posix() if root.is_dir() else root.name
+        groups = sorted(g for part in file_parts for g in part.row_groups)
+        digest.update(f"{name}\t{file_parts[0].kind}\t{groups}\n".encode())
+        with (storage.open_input(path, random_access=True) if remote else open(path, "rb")) as handle:
+            for start, length in _byte_ranges(path, file_parts[0].kind, groups, handle):
+                handle.seek(start)
+                while length > 0:
+                    block = handle.read(min(length, 1 << 20))
+                    if not block:
+                        break
+                    digest.update(block)
+                    length -= len(block)
+    return digest.hexdigest()
+
+
+def _byte_ranges(path: str, kind: str, groups: list, handle) -> list:
+    """(start, length) of the footer and of every column chunk of ``groups``; a text file whole."""
+    remote = storage.is_url(path)  # a pyarrow file opened by its URL
+    size = handle.size() if remote else os.fstat(handle.fileno()).st_size
+    if kind != "parquet":
+        return [(0, size)]
+    import pyarrow.parquet as pq  # heavy (0.2 s): loaded by the commands that read inputs
+
+    handle.seek(size - 8)
+    footer = int.from_bytes(handle.read(4), "little") + 8
+    metadata = pq.read_metadata(handle if remote else path)
+    ranges = [(size - footer, footer)]
+    for index in groups:
+        group = metadata.row_group(index)
+        for c in range(group.num_columns):
+            column = group.column(c)
+            start = column.dictionary_page_offset if column.has_dictionary_page else column.data_page_offset
+            ranges.append((start, column.total_compressed_size))
+    return ranges
