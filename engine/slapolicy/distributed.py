@@ -9,7 +9,7 @@ Two kinds of task go out, both pure functions of small, picklable arguments:
 
 Policies travel as their content, named by sha256 (:class:`PolicyContent`), never as a path: a
 worker's working directory, or machine, need not have the client's files. Minutes travel as
-absolute paths or URLs (:mod:`slapolicy.storage`), which the workers must be able to read (shared
+absolute paths or URLs (:mod:`slapolicy.minutes.storage`), which the workers must be able to read (shared
 storage, an object store).
 
 Results come back in the order the tasks were made, so every runner gives byte-identical output.

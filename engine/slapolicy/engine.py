@@ -3,7 +3,7 @@ wrappers in the manner of httpx's over its ``Client``), ``slapolicy serve`` and 
 
 Each call reads its inputs, plans the minutes' partitions and sends them to where the work runs (this
 process, ``workers`` local processes, a Dask cluster: :mod:`slapolicy.distributed`), then hands the
-aggregates to the month evaluation (:mod:`slapolicy.evaluate`), the claim decision
+aggregates to the month evaluation (:mod:`slapolicy.evaluation`), the claim decision
 (:mod:`slapolicy.claims`) or the replay (:mod:`slapolicy.replay`).
 
 A service makes one Engine from a policy directory and shares it between threads:
@@ -295,7 +295,7 @@ class MonthSpec:
 
 
 def evaluate_chunk(spec: MonthSpec, items: list) -> list[dict]:
-    """The pure per-chunk function of ``evaluate`` on workers: :func:`slapolicy.evaluate.month_items` → results."""
+    """The pure per-chunk function of ``evaluate`` on workers: :func:`slapolicy.evaluation.month.month_items` → results."""
     policy = policy_of(spec.policy)
     return [evaluate_account_month(policy, spec.service_month, account, rows, incidents=spec.incidents,
                                    notices=spec.notices, totals=totals, billing=bill, version_reason=spec.reason,
