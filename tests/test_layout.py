@@ -136,7 +136,8 @@ def test_the_graph_sees_the_imports_that_make_a_cycle():
     assert "slapolicy.cli.data_commands" in graph["slapolicy.cli.command"]  # from . import data_commands
     assert "slapolicy" not in graph["slapolicy.errors"]                   # the package being imported is no edge
     assert "slapolicy.inputs.json_lines" in graph["slapolicy.inputs.tables"]  # read_table checks JSON Lines first
-    assert "slapolicy.evaluation" in graph["slapolicy.minutes.aggregates"]  # importing evaluation.classify runs evaluation/
+    assert "slapolicy.minutes.shapes" in graph["slapolicy.minutes.aggregates"]  # from .shapes import MonthMinutes
+    assert "slapolicy.minutes" in graph["slapolicy.evaluation.classify"]  # importing minutes.shapes runs minutes/
 
 
 def test_no_module_level_import_cycle():
@@ -162,3 +163,33 @@ def test_function_local_imports_are_only_of_heavy_or_optional_libraries():
             if "#" not in lines[node.end_lineno - 1]:  # the reader of the function is told why it imports late
                 hidden.append(f"{place}: no comment says why")
     assert hidden == []
+
+
+# Read top to bottom, data flows one way (docs/api.md, "The package"): each layer hands its shapes upward and
+# imports nothing from the layers above it, even inside a function.
+LAYERS = ["inputs", "minutes", "evaluation", "claims"]
+ABOVE_ALL = {"replay", "engine", "api", "cli", "reports", "service", "service_openapi", "demo"}
+
+
+# The two places a module of a layer reaches above it, and why.
+UPWARD_ALLOWED = {
+    ("slapolicy.claims", "slapolicy.api"): "the old name slapolicy.claims.decide_claim, resolved on first use",
+    ("slapolicy.claims.audit", "slapolicy.engine"): "the audit decides every claim again through the Engine, as the "
+                                                    "CLI does: it is a door, beside the CLI, not below the Engine",
+}
+
+
+def test_no_layer_imports_a_layer_above_it():
+    upward = []
+    for module, path in sorted(MODULES.items()):
+        layer = module.split(".")[1] if module.count(".") else None
+        if layer not in LAYERS:
+            continue
+        above = set(LAYERS[LAYERS.index(layer) + 1:]) | ABOVE_ALL
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        nodes = [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
+        for node in nodes:
+            for target in imported(module, node):
+                if target.split(".")[1:2] and target.split(".")[1] in above and (module, target) not in UPWARD_ALLOWED:
+                    upward.append(f"{path.relative_to(ENGINE)}:{node.lineno}: {module} imports {target}")
+    assert upward == []

@@ -36,7 +36,7 @@ from .inputs.events import ByAccount, read_incidents, read_notices
 from .inputs.tables import account_name
 from .distributed import PolicyContent, Runner, check_runner_arguments, policy_of
 from .errors import ArgumentError, InputError, SlapolicyError
-from .evaluation.classify import MonthMinutes, MonthTotals
+from .minutes.shapes import MonthMinutes, MonthTotals
 from .evaluation.month import evaluate_account_month, evaluate_month, month_items, version_reason
 from .files import path_argument
 from .minutes.aggregates import read_minutes

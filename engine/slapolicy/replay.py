@@ -20,7 +20,8 @@ from .calendar import calendar_month
 from .inputs.events import ByAccount
 from .policy.diff import diff_policies
 from .distributed import PolicyContent, policy_of
-from .evaluation.classify import MonthMinutes, MonthTotals, classify_minutes, consecutive_runs
+from .evaluation.classify import classify_minutes, consecutive_runs
+from .minutes.shapes import MonthMinutes, MonthTotals
 from .evaluation.month import MonthEvaluation, evaluate_account_month, version_reason
 from .errors import SlapolicyError
 from .policy.directory import PolicyDirectory, directory_signature, load_policy

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..calendar import ServiceMonth, minute_bounds
 from ..inputs.events import for_account
+from ..minutes.shapes import MonthMinutes, MonthTotals
 from ..rules.conditions import describe, matches
 from ..rules.durable import canonical_number
 from ..errors import InputError, PluginError
@@ -39,53 +40,9 @@ def consecutive_runs(values: np.ndarray) -> list[tuple[int, int]]:
     return [(int(s), int(e)) for s, e in zip(starts, ends)]
 
 
-@dataclass
-class MonthMinutes:
-    """The statistics rows of one account inside one Service Month (sorted by minute)."""
-
-    minute: np.ndarray
-    requests: np.ndarray
-    failures: np.ndarray
-    illegal: np.ndarray
-    peak_qps: np.ndarray
-    has_peak_qps: bool
-    # Every row inside the provider incidents' windows is here, though other rows may not be (the minutes
-    # path keeps the candidate rows and those): enough to warn about incidents over minutes without data.
-    within_incidents: bool = False
-
-    @classmethod
-    def empty(cls, within_incidents: bool = False) -> "MonthMinutes":
-        zero = np.zeros(0, np.int64)
-        return cls(zero, zero, zero, zero, np.zeros(0), False, within_incidents)
-
-
-@dataclass(frozen=True)
-class MonthTotals:
-    """Counts over *all* rows of an account's Service Month, so that the evaluation can be given only the
-    rows that may be unavailable (replay scans a file once and keeps just those)."""
-
-    with_data: int
-    traffic_all: int  # minutes with requests > 0
-    traffic_normal: int  # minutes with requests − illegal-number failures > 0
-    illegal_failures: int
-    illegal_minutes: int
-
-    @classmethod
-    def of(cls, rows: "MonthMinutes") -> "MonthTotals":
-        return cls(len(rows.minute), int((rows.requests > 0).sum()), int((rows.requests - rows.illegal > 0).sum()),
-                   int(rows.illegal.sum()), int((rows.illegal > 0).sum()))
-
-
-def unavailable_coefficients(policy) -> tuple[int, int]:
-    """§1.5 in integers: with the threshold p = num/den percent, (r − f)/r < p/100 ⇔ c1·(r − f) < c2·r,
-    c1 = 100·den, c2 = num. Every scan and the evaluation test minutes with these two numbers."""
-    threshold = Fraction(policy.unavailable_below)
-    return 100 * threshold.denominator, threshold.numerator
-
-
 def unavailable_mask(policy, requests: np.ndarray, failures: np.ndarray) -> np.ndarray:
-    """Success rate below the threshold (§1.5), compared in integers (:func:`unavailable_coefficients`)."""
-    c1, c2 = unavailable_coefficients(policy)
+    """Success rate below the threshold (§1.5), compared in integers (``Policy.unavailable_coefficients``)."""
+    c1, c2 = policy.unavailable_coefficients
     largest = int(requests.max()) if len(requests) else 0
     if largest * c1 >= 2 ** 62:  # beyond int64: exact Python integers
         return np.array([c1 * (int(r) - int(f)) < c2 * int(r) for r, f in zip(requests, failures)], bool) & (requests > 0)
@@ -454,7 +411,7 @@ def classify_minutes(policy, service_month: ServiceMonth, account: str, rows: Mo
     traffic = normal_requests > 0
     unavailable = unavailable_mask(policy, normal_requests, normal_failures)
     with_data = totals.with_data
-    no_traffic_minutes = (last - first) - (totals.traffic_normal if _removes_illegal(policy) else totals.traffic_all)
+    no_traffic_minutes = (last - first) - (totals.traffic_normal if policy.illegal_number_clause is not None else totals.traffic_all)
     setting = policy.setting("availability", "no_traffic")
     if setting == "error" and no_traffic_minutes:
         raise InputError(f"account {account}, Service Month {service_month.label}: {no_traffic_minutes} minute(s) without "
@@ -550,25 +507,11 @@ def _on_grid(columns, flagged: np.ndarray, first: int, last: int):
 
 
 @functools.lru_cache(maxsize=64)  # once per policy version, not once per account-month
-def _illegal_number_clause(policy):
-    """The request clause (§5.10) that removes illegal-number failures, if the policy has one and reads it so."""
-    if not policy.request_clauses or "request.failure_reason" not in policy.facts:
-        return None
-    if policy.setting("availability", "illegal_number_failures") != "remove_from_both":
-        return None
-    matched = policy.ruleset.match(policy.complete_facts({"request.failure_reason": "illegal_number"}))
-    return next((c for c in policy.request_clauses if c.id in matched), None)
-
-
-def _removes_illegal(policy) -> bool:
-    return _illegal_number_clause(policy) is not None
-
-
 def _illegal_numbers(policy, rows: MonthMinutes, totals: MonthTotals, trace: list) -> np.ndarray:
     """§5.10 acts on requests: illegal-number failures leave both counts when a request clause says so."""
     if not totals.illegal_failures:
         return np.zeros(len(rows.minute), np.int64)
-    clause = _illegal_number_clause(policy)
+    clause = policy.illegal_number_clause
     if clause is None:
         how = policy.setting("availability", "illegal_number_failures")
         _step(trace, "illegal_numbers", policy.ref("availability", "illegal_number_failures"),

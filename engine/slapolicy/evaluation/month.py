@@ -10,7 +10,8 @@ import numpy as np
 from ..calendar import ServiceMonth
 from ..inputs.events import ByAccount
 from ..errors import InputError
-from .classify import MinutesOutcome, MonthMinutes, MonthTotals, _step, classify_minutes
+from ..minutes.shapes import MonthMinutes, MonthTotals
+from .classify import MinutesOutcome, _step, classify_minutes
 from .compensation import _before_aggregate_cap, _compensation, shown_availability
 
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..distributed import Runner
 from ..errors import InputError, SlapolicyError
-from ..evaluation.classify import MonthMinutes, MonthTotals
+from .shapes import MonthMinutes, MonthTotals
 from ..inputs.problems import MAX_REPORTED, Problems
 from ..inputs.tables import check_minute_table
 from .planning import Request, plan, request_for

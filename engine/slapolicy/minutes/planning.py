@@ -13,7 +13,6 @@ from urllib.parse import unquote
 from . import storage
 from ..calendar import calendar_month, minute_bounds
 from ..errors import InputError
-from ..evaluation.classify import _removes_illegal, unavailable_coefficients
 from ..files import regular_file_size
 from ..inputs.problems import column_names
 from ..inputs.tables import (IN_MEMORY, MINUTE_COLUMNS, OPTIONAL_MINUTE_COLUMNS, _format, account_name,
@@ -74,7 +73,7 @@ def readings_of(policies) -> tuple | None:
     minutes as unavailable (then every row is a candidate)."""
     if any(p.setting("availability", "no_traffic") == "unavailable" for p in policies):
         return None
-    return tuple(dict.fromkeys(Reading(*unavailable_coefficients(p), _removes_illegal(p)) for p in policies))
+    return tuple(dict.fromkeys(Reading(*p.unavailable_coefficients, p.illegal_number_clause is not None) for p in policies))
 
 
 def request_for(months: list, timezone: str, policies: list, accounts=None, incidents=()) -> Request:

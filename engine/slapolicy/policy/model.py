@@ -296,6 +296,24 @@ class Policy:
         return percent(self.setting("availability", "minute_unavailable_below"))
 
     @cached_property
+    def unavailable_coefficients(self) -> tuple[int, int]:
+        """§1.5 in integers: with the threshold p = num/den percent, (r − f)/r < p/100 ⇔ c1·(r − f) < c2·r,
+        c1 = 100·den, c2 = num. The minutes path and the evaluation test minutes with these two numbers."""
+        threshold = Fraction(self.unavailable_below)
+        return 100 * threshold.denominator, threshold.numerator
+
+    @cached_property
+    def illegal_number_clause(self):
+        """The request clause (§5.10) that removes illegal-number failures from requests and failures, if the
+        version has one and reads them so (``availability.illegal_number_failures: remove_from_both``)."""
+        if not self.request_clauses or "request.failure_reason" not in self.facts:
+            return None
+        if self.setting("availability", "illegal_number_failures") != "remove_from_both":
+            return None
+        matched = self.ruleset.match(self.complete_facts({"request.failure_reason": "illegal_number"}))
+        return next((c for c in self.request_clauses if c.id in matched), None)
+
+    @cached_property
     def standard(self) -> Decimal:
         return percent(self.setting("availability", "standard"))
 
