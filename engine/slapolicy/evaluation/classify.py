@@ -506,7 +506,6 @@ def _on_grid(columns, flagged: np.ndarray, first: int, last: int):
     return spread, mask
 
 
-@functools.lru_cache(maxsize=64)  # once per policy version, not once per account-month
 def _illegal_numbers(policy, rows: MonthMinutes, totals: MonthTotals, trace: list) -> np.ndarray:
     """§5.10 acts on requests: illegal-number failures leave both counts when a request clause says so."""
     if not totals.illegal_failures:
