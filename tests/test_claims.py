@@ -311,7 +311,7 @@ def test_many_threads_one_ledger(inputs):
     ({"filed_at": "2024-08-01T00:00+15:00"}, "field 'filed_at': '2024-08-01T00:00+15:00' has a UTC offset beyond ±14:00"),
     ({"unavailability": [{"start": "2024-07-01T10:00+08:00", "end": "2024-07-01T11:00-14:30"}]},
      "field 'unavailability[0]': '2024-07-01T11:00-14:30' has a UTC offset beyond ±14:00"),
-    ({"account": "nobody"}, "field 'account': unknown account 'nobody' (not in the minutes or billing)"),
+    ({"account": "nobody"}, "field 'account': unknown account 'nobody' (not in the minutes or billing of 2024-03)"),
     ({"service_month": "2025-01", "filed_at": "2024-08-01T00:00+08:00"}, "field 'service_month': 2025-01 has not begun yet"),
     ({"filed_at": "2024-10-01T00:00+08:00"}, "field 'filed_at': 2024-10-01T00:00:00+08:00 is in the future"),
     ({"colour": "red"}, "field 'colour' is unknown"),

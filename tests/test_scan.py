@@ -538,3 +538,33 @@ def test_a_repeat_in_a_claimant_s_rows_names_both_rows_of_the_file(tmp_path):
     with pytest.raises(Exception) as caught:
         aggregates(path, accounts=["a"])
     assert f"{path}: row 8, column 'minute': minute listed twice for account 'a' (also row 7)" in str(caught.value)
+
+
+def test_the_accounts_listed_are_those_with_minutes_in_the_month_whatever_the_layout(tmp_path, cli):
+    """An account with rows only in February: in one file its rows are read (the batch holds March rows too),
+    in row groups or a month= directory they are never opened. Either way March lists only the accounts
+    with March rows (and billed ones): the layout does not decide who is a customer."""
+    import pyarrow.parquet as pq
+
+    rows = minutes("gone", "2019-02-27T10:00", 3) + minutes("a", "2019-03-02T10:00", 3, 100, 50)
+    flat = tmp_path / "m.csv"
+    with open(flat, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["account", "minute", "requests", "failures"])
+        writer.writeheader()
+        writer.writerows(dict(r, minute=r["minute"] + "+08:00") for r in rows)
+    grouped = write_parquet(tmp_path / "m.parquet", rows, row_group_size=3)  # February's row group is pruned
+    hive = tmp_path / "hive"
+    for month, part in (("2019-02", rows[:3]), ("2019-03", rows[3:])):
+        (hive / f"month={month}").mkdir(parents=True)
+        pq.write_table(arrow_table(part), hive / f"month={month}" / "part-0.parquet")
+    listed = []
+    for source in (flat, grouped, hive):
+        result = cli("evaluate", POLICIES, "--minutes", source, "--month", "2019-03")
+        assert result.code == 0, result.err
+        listed.append([(e["account"], e["minutes_with_data"]) for e in result.json()["evaluations"]])
+    assert listed == [[("a", 3)]] * 3
+    billing = tmp_path / "billing.csv"
+    billing.write_text("account,month,monthly_fee,offset\ngone,2019-03,100.00,0.00\n")
+    result = cli("evaluate", POLICIES, "--minutes", flat, "--month", "2019-03", "--billing", billing)
+    assert [(e["account"], e["minutes_with_data"], e["availability_percent"]) for e in result.json()["evaluations"]] == [
+        ("a", 3, "99.99"), ("gone", 0, "100.00")]  # billed for March: listed, no minute with data

@@ -238,7 +238,8 @@ class Engine:
                                           incidents=loaded_incidents, runner=runner)
         loaded_billing = read_billing(billing) if billing else {}
         if parsed.account not in loaded_minutes.accounts and not any(a == parsed.account for a, _ in loaded_billing):
-            raise InputError(f"{where}: field 'account': unknown account {parsed.account!r} (not in the minutes or billing)")
+            raise InputError(f"{where}: field 'account': unknown account {parsed.account!r} (not in the minutes or billing "
+                             f"of {service_month.label})")
         loaded_notices = read_notices(notices, policy.timezone) if notices else []
         window = claim_window(policy, service_month, business_calendar(policy, self.manager))
         cell = loaded_minutes.cells.get((parsed.account, service_month.label))

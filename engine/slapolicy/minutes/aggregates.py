@@ -33,7 +33,9 @@ class MinuteAggregates:
 
     months: list  # ServiceMonth, in order
     cells: dict = field(default_factory=dict)  # (account, month label) -> AccountMonth
-    accounts: set = field(default_factory=set)  # every account seen in the rows read
+    # Every account with rows in the months asked about: the same whatever the layout (an account seen only in
+    # rows of other months was listed or not as the batch holding them was read or pruned).
+    accounts: set = field(default_factory=set)
     rows_read: int = 0
     naive_timestamps: int = 0
     parts: int = 0
@@ -52,7 +54,6 @@ def merge(summaries: list, months: list, parts: list, request: Request) -> Minut
     for summary in summaries:
         result.rows_read += summary.rows_read
         result.naive_timestamps += summary.naive
-        result.accounts |= summary.accounts
         if summary.totals is not None:
             totals[np.searchsorted(names, summary.names)] += summary.totals
         spans += [(np.searchsorted(names, batch), low, high) for batch, low, high in summary.spans]
@@ -72,6 +73,7 @@ def merge(summaries: list, months: list, parts: list, request: Request) -> Minut
         label = months[index].label
         result.cells[(name, label)] = AccountMonth(name, label, MonthTotals(*(int(x) for x in totals[cell // count, index])),
                                                   rows)
+        result.accounts.add(name)
     return result
 
 

@@ -30,7 +30,6 @@ class PartSummary:
 
     rows_read: int = 0
     naive: int = 0
-    accounts: set = field(default_factory=set)  # every account seen in the rows read
     names: np.ndarray = field(default_factory=lambda: np.zeros(0, str))  # sorted account names of ``totals``
     totals: np.ndarray | None = None  # int64[len(names), months, 5], in the order of MonthTotals' fields
     spans: list = field(default_factory=list)  # per batch: (names, first minute, last minute) inside the span
@@ -51,7 +50,7 @@ class PartSummary:
 def read_part(part: Part, request: Request) -> PartSummary:
     """Read, check and reduce one part (the pure per-partition function: threads, processes, Dask)."""
     summary = PartSummary(problems=Problems(part.name or part.path, "minutes"))
-    problems, seen = summary.problems, None
+    problems = summary.problems
     for table, line_offset, base, proven in _batches(part):
         if proven is None and "account" not in table.column_names and part.account is not None:
             proven = part.account
@@ -69,9 +68,6 @@ def read_part(part: Part, request: Request) -> PartSummary:
                 table, problems.positions = table.take(positions), positions
         c = check_minute_table(table, request.timezone, problems, line_offset, account=proven)
         summary.naive += c.naive
-        if table.num_rows and (seen is None or not _same_names(seen, c.accounts)):
-            summary.accounts.update(c.accounts.tolist())
-            seen = c.accounts
         _check_directory_keys(part, c, request, problems, line_offset)
         order = _repeats_in_batch(c, problems, line_offset) if not problems.total else None
         if not problems.total:
