@@ -568,3 +568,20 @@ def test_the_accounts_listed_are_those_with_minutes_in_the_month_whatever_the_la
     result = cli("evaluate", POLICIES, "--minutes", flat, "--month", "2019-03", "--billing", billing)
     assert [(e["account"], e["minutes_with_data"], e["availability_percent"]) for e in result.json()["evaluations"]] == [
         ("a", 3, "99.99"), ("gone", 0, "100.00")]  # billed for March: listed, no minute with data
+
+
+def test_a_second_reading_checks_only_the_requested_accounts_too(tmp_path, monkeypatch):
+    """Rows in no order make two batches' minute ranges of account a overlap, so the parts are read again to
+    look for a repeat: that reading, too, checks a's rows only, and b's bad row does not refuse a."""
+    import slapolicy.minutes.readers as readers
+
+    monkeypatch.setattr(readers, "BATCH_ROWS", 4)
+    a = minutes("a", "2019-03-01T00:00", 4)
+    b = minutes("b", "2019-03-01T00:00", 2)
+    b[0]["failures"] = 101  # more failures than requests
+    rows = [a[0], b[0], a[2], b[1], a[1], a[3]]  # batch 1: a at minutes 0 and 2; batch 2: a at 1 and 3
+    path = write_parquet(tmp_path / "m.parquet", rows, row_group_size=4)
+    result = aggregates(path, accounts=["a"])
+    assert result.cells[("a", "2019-03")].totals.with_data == 4
+    with pytest.raises(Exception, match="row 2, column 'failures': 101 failures exceed 100 requests"):
+        aggregates(path)

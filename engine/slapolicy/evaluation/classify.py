@@ -12,12 +12,12 @@ import functools
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
-from fractions import Fraction
 
 import numpy as np
 
 from ..calendar import ServiceMonth, minute_bounds
 from ..inputs.events import for_account
+from ..minutes.planning import below_threshold
 from ..minutes.shapes import MonthMinutes, MonthTotals
 from ..rules.conditions import describe, matches
 from ..rules.durable import canonical_number
@@ -42,11 +42,7 @@ def consecutive_runs(values: np.ndarray) -> list[tuple[int, int]]:
 
 def unavailable_mask(policy, requests: np.ndarray, failures: np.ndarray) -> np.ndarray:
     """Success rate below the threshold (§1.5), compared in integers (``Policy.unavailable_coefficients``)."""
-    c1, c2 = policy.unavailable_coefficients
-    largest = int(requests.max()) if len(requests) else 0
-    if largest * c1 >= 2 ** 62:  # beyond int64: exact Python integers
-        return np.array([c1 * (int(r) - int(f)) < c2 * int(r) for r, f in zip(requests, failures)], bool) & (requests > 0)
-    return (c1 * (requests - failures) < c2 * requests) & (requests > 0)
+    return below_threshold(*policy.unavailable_coefficients, requests, failures)
 
 
 def _window_bounds(window, rounding: str) -> tuple[int, int]:

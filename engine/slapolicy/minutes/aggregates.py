@@ -11,10 +11,8 @@ from ..distributed import Runner
 from ..errors import InputError, SlapolicyError
 from .shapes import MonthMinutes, MonthTotals
 from ..inputs.problems import MAX_REPORTED, Problems
-from ..inputs.tables import check_minute_table
 from .planning import Request, plan, request_for
-from .readers import _batches
-from .reduce import _wanted_accounts, read_part
+from .reduce import checked_batches, read_part
 
 
 @dataclass
@@ -121,15 +119,10 @@ def _repeats_across_batches(parts: list, request: Request) -> None:
     listed: dict[str, np.ndarray] = {}
     for part in parts:
         problems = Problems(part.name or part.path, "minutes")
-        for table, line_offset, base, proven in _batches(part):
-            if proven is None and "account" not in table.column_names and part.account is not None:
-                proven = part.account
-            problems.row_base = base
-            c = check_minute_table(table, request.timezone, problems, line_offset, account=proven)
+        for _, c, line_offset in checked_batches(part, request, problems):
+            if c is None:
+                continue
             inside = (c.minute >= first) & (c.minute < end)
-            wanted = _wanted_accounts(c, request)
-            if wanted is not None:
-                inside &= wanted[c.account_index]
             for code in np.unique(c.account_index[inside]):
                 name = str(c.accounts[code])
                 rows = np.flatnonzero(inside & (c.account_index == code))
@@ -142,7 +135,6 @@ def _repeats_across_batches(parts: list, request: Request) -> None:
                                  None if line_offset is None else int(rows[row]) + 1 + line_offset)
                 problems.total += max(0, len(before) - MAX_REPORTED)
                 seen[offsets] = True
-        problems.row_base = 0
         problems.raise_if_any()
 
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote
 
+import numpy as np
+
 from . import storage
 from ..calendar import calendar_month, minute_bounds
 from ..errors import InputError
@@ -33,6 +35,14 @@ class Reading:
     c1: int
     c2: int
     removes_illegal: bool  # §5.10 failures removed from requests and failures first
+
+
+def below_threshold(c1: int, c2: int, requests: np.ndarray, failures: np.ndarray) -> np.ndarray:
+    """§1.5 per minute: a success rate below the threshold, c1·(r − f) < c2·r with r > 0, in integers (the
+    policy's ``unavailable_coefficients``). The minutes path and the evaluation both ask this."""
+    if len(requests) and int(requests.max()) * c1 >= 2 ** 62:  # beyond int64: exact Python integers
+        return np.array([c1 * (int(r) - int(f)) < c2 * int(r) for r, f in zip(requests, failures)], bool) & (requests > 0)
+    return (c1 * (requests - failures) < c2 * requests) & (requests > 0)
 
 
 @dataclass(frozen=True)

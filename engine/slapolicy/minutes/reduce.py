@@ -18,7 +18,7 @@ import numpy as np
 from ..inputs.problems import MAX_REPORTED, Problems, _report
 from ..inputs.tables import account_name, check_minute_table
 from ..inputs.timestamps import _one_array
-from .planning import Part, Request, _month_span
+from .planning import Part, Request, _month_span, below_threshold
 from .readers import _batches
 
 
@@ -51,30 +51,39 @@ def read_part(part: Part, request: Request) -> PartSummary:
     """Read, check and reduce one part (the pure per-partition function: threads, processes, Dask)."""
     summary = PartSummary(problems=Problems(part.name or part.path, "minutes"))
     problems = summary.problems
+    for read, c, line_offset in checked_batches(part, request, problems):
+        summary.rows_read += read
+        if c is None:
+            continue
+        summary.naive += c.naive
+        _check_directory_keys(part, c, request, problems, line_offset)
+        order = _repeats_in_batch(c, problems, line_offset) if not problems.total else None
+        if not problems.total:
+            _reduce(c, request, summary, order)
+        del c
+    return summary
+
+
+def checked_batches(part: Part, request: Request, problems: Problems):
+    """(rows read, the checked columns or None, line offset) of each batch of a part, the requested accounts'
+    rows only: a claim is not refused for another account's bad row, nor pays for checking every row of a
+    file written as time goes. ``problems`` names the file's rows (the batch's place, the rows kept)."""
     for table, line_offset, base, proven in _batches(part):
         if proven is None and "account" not in table.column_names and part.account is not None:
             proven = part.account
         if proven is not None and request.accounts is not None and proven not in request.accounts:
             continue
         problems.row_base, problems.positions = base, None
-        summary.rows_read += table.num_rows
+        read = table.num_rows
         if request.accounts is not None and proven is None and "account" in table.column_names:
-            # Only the requested accounts' rows are checked and kept: a claim is not refused for another
-            # account's bad row, nor pays for checking every row of a file written as time goes.
             positions = _rows_of_accounts(table, request.accounts)
             if positions is not None:
                 if not len(positions):
+                    yield read, None, line_offset
                     continue
                 table, problems.positions = table.take(positions), positions
-        c = check_minute_table(table, request.timezone, problems, line_offset, account=proven)
-        summary.naive += c.naive
-        _check_directory_keys(part, c, request, problems, line_offset)
-        order = _repeats_in_batch(c, problems, line_offset) if not problems.total else None
-        if not problems.total:
-            _reduce(c, request, summary, order)
-        del table, c
+        yield read, check_minute_table(table, request.timezone, problems, line_offset, account=proven), line_offset
     problems.row_base, problems.positions = 0, None
-    return summary
 
 
 def _rows_of_accounts(table, accounts: frozenset) -> np.ndarray | None:
@@ -156,13 +165,11 @@ def _reduce(c, request: Request, summary: PartSummary, order: str | None) -> Non
     first, end = request.span
     if not len(c.minute):
         return
-    wanted = _wanted_accounts(c, request)
-    if int(c.minute.min()) >= first and int(c.minute.max()) < end and (wanted is None or wanted.all()):
+    # Only the requested accounts' rows reach here (read_part leaves the others out): the span is the one cut.
+    if int(c.minute.min()) >= first and int(c.minute.max()) < end:
         rows = slice(None)  # usually the whole batch is inside the months asked about: views, not copies
     else:
         inside = (c.minute >= first) & (c.minute < end)
-        if wanted is not None:
-            inside &= wanted[c.account_index]
         rows = slice(None) if inside.all() else np.flatnonzero(inside)
     minute = c.minute[rows]
     if not len(minute):
@@ -175,8 +182,8 @@ def _reduce(c, request: Request, summary: PartSummary, order: str | None) -> Non
         key = code
     cells = len(c.accounts) * months
     requests, illegal = c.requests[rows], c.illegal[rows]
-    if order == "account" and months == 1:  # each account's rows are one run: its count is the run's length
-        starts = np.concatenate(([0], np.flatnonzero(code[1:] != code[:-1]) + 1))
+    starts = _runs(code) if order == "account" else None
+    if starts is not None and months == 1:  # each account's rows are one run: its count is the run's length
         with_data = np.zeros(cells, np.int64)
         with_data[code[starts]] = np.diff(np.append(starts, len(code)))
     else:
@@ -195,7 +202,7 @@ def _reduce(c, request: Request, summary: PartSummary, order: str | None) -> Non
     table = np.stack([with_data, traffic_all, traffic_normal, illegal_sum, illegal_minutes], axis=1).astype(np.int64)
     _add_totals(summary, c.accounts, table.reshape(len(c.accounts), months, 5))
     present = with_data.reshape(len(c.accounts), months).sum(axis=1) > 0
-    slots, low, high = _first_last(code, minute, present, order)
+    slots, low, high = _first_last(code, minute, present, order, starts)
     summary.spans.append((c.accounts[slots], low, high))
     _keep_candidates(c, rows, key, request, summary)
 
@@ -214,13 +221,17 @@ def _add_totals(summary: PartSummary, names: np.ndarray, table: np.ndarray) -> N
         summary.names, summary.totals = union, merged
 
 
-def _first_last(code: np.ndarray, minute: np.ndarray, present: np.ndarray, order: str | None):
+def _runs(code: np.ndarray) -> np.ndarray:
+    """Where each account's run begins, in a batch ordered by account."""
+    return np.concatenate(([0], np.flatnonzero(code[1:] != code[:-1]) + 1))
+
+
+def _first_last(code: np.ndarray, minute: np.ndarray, present: np.ndarray, order: str | None, starts=None):
     """(accounts present, each one's first minute, last minute) among rows in the batch's order.
 
-    Ordered batches need no per-row reduction: an account's rows are one run ("account"), or its first
-    and last rows lie in the first and last minutes it appears in ("minute")."""
+    Ordered batches need no per-row reduction: an account's rows are one run ("account", beginning at
+    ``starts``), or its first and last rows lie in the first and last minutes it appears in ("minute")."""
     if order == "account":
-        starts = np.concatenate(([0], np.flatnonzero(code[1:] != code[:-1]) + 1))
         ends = np.concatenate((starts[1:], [len(code)])) - 1
         return code[starts], minute[starts], minute[ends]
     low = np.full(len(present), np.iinfo(np.int64).max)
@@ -246,12 +257,6 @@ def _first_last(code: np.ndarray, minute: np.ndarray, present: np.ndarray, order
     return slots, low[slots], high[slots]
 
 
-def _wanted_accounts(c, request: Request):
-    if request.accounts is None:
-        return None
-    return np.array([str(name) in request.accounts for name in c.accounts], bool)
-
-
 def _touches(windows: tuple, first: int, last: int) -> bool:
     """Whether any [start, end) window meets the minutes first..last."""
     return any(start <= last and end > first for start, end in windows)
@@ -273,12 +278,7 @@ def _keep_candidates(c, rows, key, request: Request, summary: PartSummary) -> No
         hit = np.zeros(len(picked), bool)
         for reading in request.readings:
             removed = i if reading.removes_illegal else 0
-            normal, failed = r - removed, f - removed
-            if len(normal) and int(normal.max()) * reading.c1 >= 2 ** 62:  # beyond int64: exact integers
-                hit |= np.array([reading.c1 * (int(n) - int(x)) < reading.c2 * int(n) and n > 0
-                                 for n, x in zip(normal, failed)], bool)
-            else:
-                hit |= (reading.c1 * (normal - failed) < reading.c2 * normal) & (normal > 0)
+            hit |= below_threshold(reading.c1, reading.c2, r - removed, f - removed)
         keep = failing[hit]
     minute = c.minute[rows]
     if request.within and _touches(request.within, int(minute.min()), int(minute.max())):
