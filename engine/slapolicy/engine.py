@@ -37,7 +37,7 @@ from .inputs.tables import account_name
 from .distributed import PolicyContent, Runner, check_runner_arguments, policy_of
 from .errors import ArgumentError, InputError, SlapolicyError
 from .minutes.shapes import MonthMinutes, MonthTotals
-from .evaluation.month import evaluate_account_month, evaluate_month, month_items, version_reason
+from .evaluation.month import evaluate_account_month, evaluate_items, evaluate_month, month_items, version_reason
 from .files import path_argument
 from .minutes.aggregates import read_minutes
 from .plugins import check_facts_supplied, get_manager
@@ -297,8 +297,5 @@ class MonthSpec:
 
 def evaluate_chunk(spec: MonthSpec, items: list) -> list[dict]:
     """The pure per-chunk function of ``evaluate`` on workers: :func:`slapolicy.evaluation.month.month_items` → results."""
-    policy = policy_of(spec.policy)
-    return [evaluate_account_month(policy, spec.service_month, account, rows, incidents=spec.incidents,
-                                   notices=spec.notices, totals=totals, billing=bill, version_reason=spec.reason,
-                                   naive_timestamps=naive).result
-            for account, rows, totals, bill, naive in items]
+    return evaluate_items(policy_of(spec.policy), spec.service_month, items, incidents=spec.incidents,
+                          notices=spec.notices, reason=spec.reason)

@@ -93,11 +93,17 @@ def evaluate_month(policy, service_month: ServiceMonth, minutes=None, *, inciden
     ``minutes``: the month's minutes as :func:`slapolicy.minutes.read_minutes` reduces them (counts and
     candidate rows per account), or None.
     """
-    incidents, notices = ByAccount(incidents), ByAccount(notices)  # indexed once for the month's accounts
+    return evaluate_items(policy, service_month, month_items(service_month, minutes, billing, accounts),
+                          incidents=ByAccount(incidents), notices=ByAccount(notices), reason=reason, manager=manager)
+
+
+def evaluate_items(policy, service_month: ServiceMonth, items: list, *, incidents, notices, reason: str = "",
+                   manager=None) -> list[dict]:
+    """The results of :func:`month_items`' account-months, in their order (here, or a chunk on a worker)."""
     return [evaluate_account_month(policy, service_month, account, rows, incidents=incidents, notices=notices,
                                    totals=totals, billing=bill, manager=manager, version_reason=reason,
                                    naive_timestamps=naive).result
-            for account, rows, totals, bill, naive in month_items(service_month, minutes, billing, accounts)]
+            for account, rows, totals, bill, naive in items]
 
 
 def month_items(service_month: ServiceMonth, minutes=None, billing=None, accounts=None) -> list[tuple]:
