@@ -1,6 +1,9 @@
+import atexit
 import io
 import json
 import os
+import shutil
+import tempfile
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
@@ -12,6 +15,12 @@ from hypothesis import settings as _hypothesis_settings
 _hypothesis_settings.register_profile("ci", derandomize=True, deadline=None)
 if os.environ.get("CI"):
     _hypothesis_settings.load_profile("ci")
+
+# The record of policy checks passed (docs/cli.md, "Checks passed are recorded") goes to a directory of this run,
+# inherited by every CLI the tests start: the suite neither reads a developer's ~/.cache nor leaves records there.
+_CHECK_RECORDS = tempfile.mkdtemp(prefix="slapolicy-tests-cache-")
+os.environ["SLAPOLICY_CACHE_DIR"] = _CHECK_RECORDS
+atexit.register(shutil.rmtree, _CHECK_RECORDS, ignore_errors=True)
 
 REPO = Path(__file__).resolve().parent.parent
 POLICIES = REPO / "policies" / "ccc"

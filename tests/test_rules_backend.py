@@ -17,7 +17,7 @@ def _broken_durable(tmp_path) -> dict:
     package.mkdir()
     (package / "__init__.py").write_text("")
     (package / "engine.py").write_text(f"raise ImportError({SYMBOL_ERROR!r})\n")
-    return {"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    return {"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin", "SLAPOLICY_CACHE_DIR": "off"}  # no ~/.cache written
 
 
 def test_the_cli_says_in_one_line_how_to_rebuild_durable_rules_and_exits_1(tmp_path):

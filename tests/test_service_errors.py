@@ -66,7 +66,7 @@ def test_serve_without_the_serve_extra_says_how_to_install_it(tmp_path):
     (tmp_path / "starlette" / "__init__.py").write_text(
         "raise ModuleNotFoundError(\"No module named 'starlette'\", name='starlette')\n")
     run = subprocess.run([sys.executable, "-m", "slapolicy.cli", "serve", str(POLICIES), "--port", "0"],
-                         capture_output=True, text=True, timeout=120, env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"})
+                         capture_output=True, text=True, timeout=120, env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin", "SLAPOLICY_CACHE_DIR": "off"})
     assert (run.returncode, run.stdout) == (1, "")
     assert run.stderr == ("slapolicy: slapolicy serve needs the serve extra (starlette is missing): "
                           "pip install 'slapolicy[serve]'\n")

@@ -1,0 +1,188 @@
+"""The record of policy checks passed: a file whose check found no error need not be checked again by every
+process, while neither its bytes nor the checker changed (as Python keeps a module's bytecode in a .pyc).
+
+A check (:func:`slapolicy.policy.directory.read_policy`) parses the YAML, validates it against the JSON
+Schema, builds the model and lints it. Its verdict depends on the file's bytes and on the path it was
+named by (lint reads the file name and whether it sits under ``drafts/``), on whether the examples are run,
+on the checker's code, the schema, the installed plugins (lint asks them for the §3.2 business calendar)
+and the libraries all of these use. Each record is named by the sha256 of all of that:
+
+- the policy's bytes, the path as given, and whether the examples were run;
+- every file of the ``slapolicy`` package (its code and ``schema/``);
+- every file of the package of each plugin registered, by plugin name (a plugin registered as an object
+  rather than a module cannot be fingerprinted: then nothing is recorded or read);
+- the name and version of every installed distribution (``*.dist-info`` in ``sys.path``: jsonschema,
+  PyYAML, holidays, ...), and the Python version.
+
+Only passes are recorded, with the warnings they found: a file with an error is always checked again, so its
+messages are those of a fresh check. A record read is still one whose YAML is parsed and whose model is
+built afresh (the policy itself is never stored); what it saves is the schema validation (and importing
+jsonschema) and lint (and importing the holiday calendars). A record that is unreadable, corrupt or not
+the one its name promises is ignored, and a record is written atomically (a temporary file renamed), so a
+process killed while writing leaves no half record.
+
+Where: ``$SLAPOLICY_CACHE_DIR/checks/`` if the variable is set, else ``$XDG_CACHE_HOME/slapolicy/checks/``
+(``~/.cache/slapolicy/checks/``). ``SLAPOLICY_CACHE_DIR=off`` turns it off; a directory that cannot be
+written only means that every process checks again.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import threading
+import types
+from pathlib import Path
+
+from ..errors import Diagnostic
+
+VARIABLE = "SLAPOLICY_CACHE_DIR"
+FORMAT = 1  # bumped when a record's contents change meaning
+MAX_RECORD_BYTES = 1024 * 1024
+
+_LOCK = threading.Lock()
+_TREES: dict[str, str] = {}  # package directory or module file -> sha256 of its files, once per process
+_DISTRIBUTIONS: list[str] = []  # the installed distributions, listed once per process
+
+
+def record_directory() -> Path | None:
+    """The directory of the records, or None when ``SLAPOLICY_CACHE_DIR=off``."""
+    chosen = os.environ.get(VARIABLE, "")
+    if chosen.strip().lower() == "off":
+        return None
+    if chosen:
+        return Path(chosen) / "checks"
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):  # the XDG specification: a relative value is ignored
+        base = os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "slapolicy" / "checks"
+
+
+def _tree_digest(location: str) -> str:
+    """sha256 of every file under a package directory (or of one module file), by relative name."""
+    with _LOCK:
+        if location in _TREES:
+            return _TREES[location]
+    digest = hashlib.sha256()
+    if os.path.isdir(location):
+        files = []
+        for folder, folders, names in os.walk(location):
+            folders[:] = [name for name in folders if name != "__pycache__"]
+            files.extend(os.path.join(folder, name) for name in names)
+    else:
+        files = [location]
+    for file in sorted(files):
+        with open(file, "rb") as opened:
+            content = opened.read()
+        digest.update(json.dumps([os.path.relpath(file, location), len(content)]).encode())
+        digest.update(content)
+    with _LOCK:
+        _TREES[location] = digest.hexdigest()
+    return _TREES[location]
+
+
+def _package_location(module) -> str | None:
+    """The directory of the top-level package a module belongs to, or the module's own file."""
+    top = sys.modules.get(module.__name__.split(".")[0])
+    top_file = getattr(top, "__file__", None)
+    if top_file and os.path.basename(top_file) == "__init__.py":
+        return os.path.dirname(top_file)
+    own = getattr(module, "__file__", None)
+    if top_file is None and own:  # a namespace package: the module's own directory
+        return os.path.dirname(own)
+    return top_file or own
+
+
+def _distributions() -> list[str]:
+    """``name-version.dist-info`` (and ``.egg-info``) of every distribution on ``sys.path``: installing,
+    upgrading or removing any of them names records afresh."""
+    with _LOCK:
+        if _DISTRIBUTIONS:
+            return _DISTRIBUTIONS
+    found = set()
+    for entry in sys.path:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue
+        found.update(name for name in names if name.endswith((".dist-info", ".egg-info")))
+    with _LOCK:
+        _DISTRIBUTIONS[:] = sorted(found) or ["none"]
+    return _DISTRIBUTIONS
+
+
+def _checker(manager) -> list | None:
+    """What a check's verdict depends on besides the file: None when a plugin cannot be fingerprinted."""
+    plugins = []
+    for name, plugin in sorted(manager.list_name_plugin(), key=lambda pair: str(pair[0])):
+        location = _package_location(plugin) if isinstance(plugin, types.ModuleType) else None
+        if location is None:
+            return None
+        plugins.append([str(name), plugin.__name__, _tree_digest(location)])
+    engine = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the slapolicy package
+    return [FORMAT, sys.version, _tree_digest(engine), plugins, _distributions()]
+
+
+def record_key(raw: bytes, path: str, run_examples: bool, manager) -> str | None:
+    """The name of the record of this check, or None when no record may be used."""
+    try:
+        checker = _checker(manager)
+    except (OSError, ValueError):
+        return None
+    if checker is None:
+        return None
+    named = [checker, path, bool(run_examples), hashlib.sha256(raw).hexdigest()]
+    return hashlib.sha256(json.dumps(named).encode("utf-8")).hexdigest()
+
+
+def _diagnostic(item) -> Diagnostic | None:
+    if not (isinstance(item, list) and len(item) == 6):
+        return None
+    file, line, col, severity, code, message = item
+    if not (isinstance(file, str) and type(line) is int and type(col) is int and severity == "warning"
+            and isinstance(code, str) and isinstance(message, str)):
+        return None  # a pass has no error: a record that says otherwise is not one of ours
+    return Diagnostic(file, line, col, severity, code, message)
+
+
+def passed(key: str | None) -> list[Diagnostic] | None:
+    """The warnings of the recorded pass named ``key``, or None when there is none to trust."""
+    directory = record_directory()
+    if key is None or directory is None:
+        return None
+    try:
+        with open(directory / f"{key}.json", "rb") as file:
+            text = file.read(MAX_RECORD_BYTES + 1)
+        data = json.loads(text) if len(text) <= MAX_RECORD_BYTES else None
+    except (OSError, ValueError):
+        return None
+    if not (isinstance(data, dict) and data.get("format") == FORMAT and data.get("key") == key
+            and isinstance(data.get("warnings"), list)):
+        return None
+    warnings = [_diagnostic(item) for item in data["warnings"]]
+    return None if None in warnings else warnings
+
+
+def record_pass(key: str | None, warnings: list[Diagnostic]) -> None:
+    """Record that the check named ``key`` passed with these warnings; quietly nothing if it cannot be written."""
+    directory = record_directory()
+    if key is None or directory is None or any(w.severity != "warning" for w in warnings):
+        return
+    body = json.dumps({"format": FORMAT, "key": key,
+                       "warnings": [[w.file, w.line, w.col, w.severity, w.code, w.message] for w in warnings]},
+                      ensure_ascii=False).encode("utf-8")
+    temporary = None
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".", suffix=".tmp", delete=False) as file:
+            temporary = file.name
+            file.write(body)
+        os.replace(temporary, directory / f"{key}.json")
+    except OSError:
+        if temporary is not None:
+            try:
+                os.unlink(temporary)
+            except OSError:
+                pass

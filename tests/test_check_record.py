@@ -1,0 +1,177 @@
+"""The record of policy checks passed (docs/cli.md, "Checks passed are recorded"): a second process does not
+check again a file whose bytes and checker are unchanged; a changed byte, a failing file, a corrupt record, an
+unwritable or disabled cache all mean a full check, with the messages of a full check."""
+import json
+import subprocess
+import sys
+from collections import OrderedDict
+
+import pytest
+
+from conftest import PUBLISHED, REPO
+from slapolicy.plugins import get_manager, make_manager
+from slapolicy.policy import check_record, directory
+
+WARNING = ("2019-01-01.yaml:127:7: warning tier-unreachable tier 1 [99 %, 99.95 %) (§3.1) is unreachable in "
+           "[99.5 %, 99.95 %): the gate (§2.2, §3) pays only when availability is below the standard of 99.5 % (§2.2), "
+           "so there the tier matches but nothing is owed")
+
+
+@pytest.fixture
+def checks(tmp_path, monkeypatch):
+    """Records under tmp_path/cache; the process's own memo emptied; the schema validations counted."""
+    monkeypatch.setenv("SLAPOLICY_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(directory, "_CHECKED", OrderedDict())
+    validated = []
+    schema_diagnostics = directory.schema_diagnostics
+    monkeypatch.setattr(directory, "schema_diagnostics", lambda doc: validated.append(doc.filename) or schema_diagnostics(doc))
+
+    def read(path, run_examples=False):
+        directory._CHECKED.clear()  # as a new process would
+        policy, problems = directory.read_policy(path, run_examples)
+        return policy, [str(p) for p in problems]
+
+    read.validated = validated
+    return read
+
+
+def records(tmp_path):
+    folder = tmp_path / "cache" / "checks"
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def published_copy(tmp_path, text=None):
+    path = tmp_path / "ccc" / "2019-01-01.yaml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(PUBLISHED.read_text() if text is None else text)
+    return path
+
+
+def test_a_second_process_neither_validates_nor_lints_again(tmp_path):
+    """The saving itself: the second process imports neither jsonschema (the schema validation) nor holidays
+    (lint's question to the calendars plugin), and reports the same warning."""
+    script = ("import json, sys\nfrom slapolicy.policy.directory import PolicyDirectory\n"
+              f"found = PolicyDirectory({str(REPO / 'policies/ccc')!r}, run_examples=False).diagnostics\n"
+              "print(json.dumps(['jsonschema' in sys.modules, 'holidays' in sys.modules, [str(d) for d in found]]))\n")
+    env = {"PATH": "/usr/bin:/bin", "SLAPOLICY_CACHE_DIR": str(tmp_path)}
+
+    def run():
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=REPO)
+        assert (done.returncode, done.stderr) == (0, "")
+        return json.loads(done.stdout)
+
+    warning = f"{REPO}/policies/ccc/{WARNING}"
+    assert run() == [True, True, [warning]]
+    assert len(list((tmp_path / "checks").glob("*.json"))) == 1
+    assert run() == [False, False, [warning]]
+
+
+def test_a_pass_is_recorded_once_and_read_back_with_its_warnings(tmp_path, checks):
+    path = published_copy(tmp_path)
+    first = checks(path)
+    assert first[0] is not None and first[1] == [f"{path.parent}/{WARNING}"]
+    assert checks.validated == [str(path)] and len(records(tmp_path)) == 1
+    second = checks(path)
+    assert second[1] == first[1] and second[0].sha256 == first[0].sha256 and second[0].raw == first[0].raw
+    assert checks.validated == [str(path)]  # not validated again
+
+
+def test_a_changed_byte_is_checked_again(tmp_path, checks):
+    path = published_copy(tmp_path)
+    checks(path)
+    path.write_bytes(path.read_bytes() + b"\n")  # one byte more: another sha256
+    assert checks(path)[1] == [f"{path.parent}/{WARNING}"]
+    assert checks.validated == [str(path), str(path)] and len(records(tmp_path)) == 2
+
+
+def test_examples_run_or_not_are_two_checks(tmp_path, checks):
+    path = published_copy(tmp_path)
+    checks(path, run_examples=False)
+    checks(path, run_examples=True)
+    assert checks.validated == [str(path), str(path)] and len(records(tmp_path)) == 2
+
+
+def test_a_broken_file_is_refused_every_time_with_the_same_message_and_nothing_recorded(tmp_path, checks):
+    path = published_copy(tmp_path, PUBLISHED.read_text().replace('value: "99.5%"', 'value: "99.5"'))
+    expected = [f"{path}:73:12: error schema standard must be a percentage like 99.5% — got 99.5"]
+    assert checks(path) == (None, expected)
+    assert checks(path) == (None, expected)
+    assert checks.validated == [str(path), str(path)] and records(tmp_path) == []
+
+
+def test_a_version_with_a_lint_error_is_not_recorded(tmp_path, checks):
+    path = published_copy(tmp_path)
+    misnamed = path.rename(path.parent / "2019-02-01.yaml")  # lint: a published version is named by its date
+    error = (f"{misnamed}:16:17: error file-name file is named 2019-02-01.yaml but effective_from is 2019-01-01: "
+             "a published version is named 2019-01-01.yaml")
+    for _ in range(2):
+        policy, problems = checks(misnamed)
+        assert policy is not None and error in problems
+    assert checks.validated == [str(misnamed)] * 2 and records(tmp_path) == []
+
+
+@pytest.mark.parametrize("content", [
+    b"not json",
+    b'{"format": 1, "key": "another", "warnings": []}',  # the record of another check, under this name
+    b'{"format": 1, "key": "KEY", "warnings": [["x", 1, 1, "error", "schema", "an error is never a pass"]]}',
+    b'{"format": 1, "key": "KEY", "warnings": [["x", "1", 1, "warning", "w", "a line that is not a number"]]}',
+    b'{"format": 0, "key": "KEY", "warnings": []}',
+])
+def test_a_corrupt_or_foreign_record_is_ignored_and_replaced(tmp_path, checks, content):
+    path = published_copy(tmp_path)
+    key = check_record.record_key(path.read_bytes(), str(path), False, get_manager())
+    record = tmp_path / "cache" / "checks" / f"{key}.json"
+    record.parent.mkdir(parents=True)
+    record.write_bytes(content.replace(b"KEY", key.encode()))
+    assert checks(path)[1] == [f"{path.parent}/{WARNING}"]
+    assert checks.validated == [str(path)]
+    assert json.loads(record.read_text())["key"] == key  # a good record in its place
+    checks(path)
+    assert checks.validated == [str(path)]
+
+
+def test_an_unwritable_cache_means_checking_every_time(tmp_path, checks, monkeypatch):
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("SLAPOLICY_CACHE_DIR", str(tmp_path / "a-file" / "cache"))  # cannot be made
+    path = published_copy(tmp_path)
+    assert checks(path)[1] == checks(path)[1] == [f"{path.parent}/{WARNING}"]
+    assert checks.validated == [str(path), str(path)]
+
+
+def test_off_turns_it_off(tmp_path, checks, monkeypatch):
+    monkeypatch.setenv("SLAPOLICY_CACHE_DIR", "off")
+    path = published_copy(tmp_path)
+    checks(path)
+    checks(path)
+    assert checks.validated == [str(path), str(path)] and records(tmp_path) == []
+    assert check_record.record_directory() is None
+
+
+def test_where_the_records_live(monkeypatch, tmp_path):
+    monkeypatch.delenv("SLAPOLICY_CACHE_DIR")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert check_record.record_directory() == tmp_path / "xdg" / "slapolicy" / "checks"
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")  # ignored, as the XDG specification says
+    assert check_record.record_directory() == tmp_path / "home" / ".cache" / "slapolicy" / "checks"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert check_record.record_directory() == tmp_path / "home" / ".cache" / "slapolicy" / "checks"
+    monkeypatch.setenv("SLAPOLICY_CACHE_DIR", str(tmp_path / "mine"))
+    assert check_record.record_directory() == tmp_path / "mine" / "checks"
+
+
+def test_the_record_is_named_by_the_path_the_bytes_and_the_checker():
+    raw = PUBLISHED.read_bytes()
+    key = check_record.record_key(raw, "a.yaml", False, get_manager())
+    assert len(key) == 64
+    assert check_record.record_key(raw, "a.yaml", False, get_manager()) == key
+    assert check_record.record_key(raw, "drafts/a.yaml", False, get_manager()) != key
+    assert check_record.record_key(raw + b" ", "a.yaml", False, get_manager()) != key
+    assert check_record.record_key(raw, "a.yaml", True, get_manager()) != key
+
+    class Calendar:  # a plugin object, whose behaviour its source does not pin down: never recorded
+        @staticmethod
+        def slapolicy_supplied_facts():
+            return []
+
+    assert check_record.record_key(raw, "a.yaml", False, make_manager(extra=[Calendar()])) is None
