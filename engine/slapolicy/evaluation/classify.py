@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
@@ -105,12 +106,15 @@ def _combinations(columns: list, count: int) -> tuple[np.ndarray, np.ndarray]:
     """
     if not columns:
         return np.zeros((1 if count else 0, 0), np.int64), np.zeros(count, np.int64)
+    if len(columns) == 1:
+        where, inverse = _distinct(columns[0])
+        return np.asarray(columns[0], np.int64)[where].reshape(-1, 1), inverse
     radices = [int(column.max()) + 1 if len(column) else 1 for column in columns]
-    if np.prod([float(r) for r in radices]) >= 2 ** 62:
+    if math.prod(radices) >= 2 ** 62:
         combos, inverse = np.unique(np.column_stack(columns).astype(np.int64), axis=0, return_inverse=True)
         return combos, inverse.reshape(-1)
-    folded = np.zeros(count, np.int64)
-    for column, radix in zip(columns, radices):
+    folded = np.asarray(columns[0], np.int64)
+    for column, radix in zip(columns[1:], radices[1:]):
         folded = folded * radix + column
     where, inverse = _distinct(folded)
     return np.column_stack([np.asarray(column, np.int64)[where] for column in columns]), inverse
@@ -139,25 +143,33 @@ class _Kind:
 
 
 def _window_kinds(policy, windows: list, minute: np.ndarray, rounding: str) -> list[_Kind]:
+    """The kinds of window of which at least one window covers an unavailable minute (``minute``, sorted).
+
+    A kind none of whose windows covers one would answer "none" (its facts' defaults) for every minute, as a kind
+    with no window does: it is left out, and most accounts of a month ask their minutes' own facts alone.
+    """
     by_kind = defaultdict(list)
     for window in windows:
         by_kind[window.source].append(window)
-    return [_window_kind(policy, name, by_kind[name], minute, rounding) for name in sorted(by_kind)]
+    kinds = []
+    for name in sorted(by_kind):
+        bounds = np.array([_window_bounds(window, rounding) for window in by_kind[name]], np.int64).reshape(-1, 2)
+        first, last = bounds[:, 0], bounds[:, 1]
+        if (np.searchsorted(minute, last) > np.searchsorted(minute, first)).any():
+            kinds.append(_window_kind(policy, name, by_kind[name], first, last, minute))
+    return kinds
 
 
-def _window_kind(policy, name: str, windows: list, minute: np.ndarray, rounding: str) -> _Kind:
+def _window_kind(policy, name: str, windows: list, first: np.ndarray, last: np.ndarray, minute: np.ndarray) -> _Kind:
     codes: dict = {}
     facts: list = [{}]
     window_code = np.empty(len(windows), np.int64)
-    first = np.empty(len(windows), np.int64)
-    last = np.empty(len(windows), np.int64)
     for i, window in enumerate(windows):
         raw = tuple(sorted((k, v) for k, v in window.facts.items() if k in policy.facts))
         if raw not in codes:
             codes[raw] = len(facts)
             facts.append({k: policy.facts[k].coerce(v) for k, v in raw})
         window_code[i] = codes[raw]
-        first[i], last[i] = _window_bounds(window, rounding)
     pair_minute, pair_code = _covering_pairs(minute, first, last, window_code)
     return _Kind(name, windows, facts, window_code, first, last, pair_minute, pair_code)
 
@@ -171,10 +183,6 @@ def _covering_pairs(minute: np.ndarray, first: np.ndarray, last: np.ndarray, cod
     in the sorted minutes.
     """
     count = len(minute)
-    if not count or not ((first < int(minute.max()) + 1) & (last > int(minute.min()))).any():
-        # No window reaches the unavailable minutes (the usual case for most accounts of a month): one
-        # (minute, none) pair each.
-        return np.arange(count, dtype=np.int64), np.zeros(count, np.int64)
     order = np.argsort(minute, kind="stable")
     ordered = minute[order]
     runs_first, runs_last, runs_code = _merged_runs(first, last, code)
@@ -264,13 +272,21 @@ def exclusions(policy, manager, context: EvaluationContext, unavailable: Unavail
     windows = [w for w in windows if w.account is None or w.account == context.account]
     minute_code, minute_facts = _minute_fact_codes(policy, manager, context, unavailable, trace)
     kinds = _window_kinds(policy, windows, unavailable.minute, policy.setting("exclusions", "window_rounding"))
-    row_minute, columns = _questions(count, minute_code, kinds)
-    combos, inverse = _combinations(columns, len(row_minute))
+    if kinds:
+        row_minute, columns = _questions(count, minute_code, kinds)
+        combos, inverse = _combinations(columns, len(row_minute))
+    else:
+        # No window covers an unavailable minute: each minute is asked one question, that of its own facts,
+        # and the distinct questions are the distinct combinations of the minutes' facts.
+        row_minute, inverse = np.arange(count, dtype=np.int64), minute_code
+        combos = np.arange(len(minute_facts), dtype=np.int64).reshape(-1, 1)
     applies, cites = _ask(policy, combos, minute_facts, kinds)
-    # A clause applies to a minute when it holds in any of the minute's questions.
-    group_starts = np.flatnonzero(np.r_[True, row_minute[1:] != row_minute[:-1]])
-    applied = np.maximum.reduceat(applies[inverse].astype(np.uint8), group_starts, axis=0).astype(bool) \
-        if len(clauses) else np.zeros((count, 0), bool)
+    if len(row_minute) == count:  # one question per minute
+        applied = applies[inverse]
+    else:  # a clause applies to a minute when it holds in any of the minute's questions
+        group_starts = np.flatnonzero(np.concatenate([[True], row_minute[1:] != row_minute[:-1]]))
+        applied = np.maximum.reduceat(applies[inverse].astype(np.uint8), group_starts, axis=0).astype(bool) \
+            if len(clauses) else np.zeros((count, 0), bool)
     attributed = ATTRIBUTION[policy.setting("exclusions", "attribution")](clauses, applied)
     applied_counts = {clause.id: int(n) for clause, n in zip(clauses, applied.sum(axis=0)) if n}
     sources = _cited_inputs(policy, unavailable.minute, attributed, row_minute, inverse, combos, applies, cites, kinds)
