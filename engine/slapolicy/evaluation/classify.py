@@ -59,12 +59,19 @@ def _cut_points(cuts: tuple) -> np.ndarray:
 
 
 def _number_cells(values: np.ndarray, cuts: tuple) -> np.ndarray:
-    """For each value, its cell among the sorted cuts: 0 below the first, 1 on it, 2 between the first two, …"""
+    """For each value, its cell among the sorted cuts: 0 below the first, 1 on it, 2 between the first two, …
+
+    The cuts below a value plus the cuts at or below it: on a cut the second count is one more than the first.
+    """
     points = _cut_points(cuts)
     values = np.asarray(values, np.float64)
-    left = np.searchsorted(points, values, side="left")
-    on_cut = (left < len(points)) & (points[np.minimum(left, len(points) - 1)] == values) if len(points) else False
-    return 2 * left + on_cut
+    return np.searchsorted(points, values, side="left") + np.searchsorted(points, values, side="right")
+
+
+@functools.lru_cache(maxsize=4096)
+def _canonical_value(value: float, cuts: tuple) -> Decimal:
+    """The typed value rules see for a minute's number: the representative of its cell (many minutes share one)."""
+    return canonical_number(Decimal(repr(value)), cuts)
 
 
 def _fact_codes(policy, values: np.ndarray, decl, cells) -> tuple[np.ndarray, list]:
@@ -76,7 +83,7 @@ def _fact_codes(policy, values: np.ndarray, decl, cells) -> tuple[np.ndarray, li
     if decl.type == "number":
         cuts = cells.get(decl.name, ())
         where, inverse = _distinct(_number_cells(values, cuts))
-        typed = [canonical_number(Decimal(repr(float(values[i]))), cuts) for i in where]
+        typed = [_canonical_value(float(values[i]), cuts) for i in where]
         return inverse, typed
     where, inverse = _distinct(values)
     distinct = values[where]
@@ -281,6 +288,8 @@ def exclusions(policy, manager, context: EvaluationContext, unavailable: Unavail
         row_minute, inverse = np.arange(count, dtype=np.int64), minute_code
         combos = np.arange(len(minute_facts), dtype=np.int64).reshape(-1, 1)
     applies, cites = _ask(policy, combos, minute_facts, kinds)
+    if not applies.any():  # no clause applies to any question (most accounts): every minute is counted
+        return np.full(count, -1, np.int64), {}, {}
     if len(row_minute) == count:  # one question per minute
         applied = applies[inverse]
     else:  # a clause applies to a minute when it holds in any of the minute's questions
@@ -317,12 +326,23 @@ PARTIAL_MONTHS = {"separate": "a partial month of the term is its own Service Mo
 REMOVES_FROM = {"unavailable_minutes": lambda unavailable, excluded: unavailable - excluded}  # exclusions.removes_from (§5)
 
 
+@functools.lru_cache(maxsize=64)
+def _clause_index(policy) -> dict:
+    """Clause id -> its index in the version's minute clauses."""
+    return {clause.id: i for i, clause in enumerate(policy.minute_clauses)}
+
+
+@functools.lru_cache(maxsize=64)
+def _defaults(policy) -> dict:
+    """The version's facts at their declared defaults (read, never changed: each situation copies it)."""
+    return policy.complete_facts({})
+
+
 def _ask(policy, combos: np.ndarray, minute_facts: list, kinds: list[_Kind]):
     """Ask the rules each distinct question once; for every clause that applies, what to cite: the minute
     data when its own facts suffice, else the kinds of window without which it would not apply."""
     clauses = policy.minute_clauses
-    index = {clause.id: i for i, clause in enumerate(clauses)}
-    defaults = policy.complete_facts({})
+    index, defaults = _clause_index(policy), _defaults(policy)
     applies = np.zeros((len(combos), len(clauses)), bool)
     cites: dict = {}
 
@@ -396,6 +416,30 @@ class MinutesOutcome:
     warnings: tuple = ()  # {code, clause, message, ...}: something someone should look at
 
 
+@dataclass(frozen=True)
+class MonthFrame:
+    """What every account's evaluation of one Service Month under one version shares, worked out once: the
+    Total Minutes (§1.6) and the trace's words for them (§1.2), the month's bounds in the policy's timezone
+    and as epoch minutes [first, last)."""
+
+    total: int
+    detail: str
+    start: dt.datetime
+    end: dt.datetime
+    first: int
+    last: int
+
+
+@functools.lru_cache(maxsize=64)
+def month_frame(policy, service_month: ServiceMonth) -> MonthFrame:
+    total = TOTAL_MINUTES[policy.setting("service_month", "total_minutes")](service_month)
+    minutes_per_point = UNIT_MINUTES[policy.setting("availability", "unit_minutes")]
+    detail = f"{service_month.start} to {service_month.end}: {service_month.days} days × {1440 // minutes_per_point} = {total} minutes"
+    if service_month.start.day != 1 or (service_month.end + dt.timedelta(days=1)).day != 1:
+        detail += f" ({PARTIAL_MONTHS[policy.setting('service_month', 'partial_months')]})"
+    return MonthFrame(total, detail, *service_month.bounds(policy.timezone), *service_month.epoch_minutes(policy.timezone))
+
+
 def classify_minutes(policy, service_month: ServiceMonth, account: str, rows: MonthMinutes, *, incidents=(),
                      notices=(), manager=None, naive_timestamps: int = 0,
                      totals: MonthTotals | None = None) -> MinutesOutcome:
@@ -403,17 +447,12 @@ def classify_minutes(policy, service_month: ServiceMonth, account: str, rows: Mo
     manager = manager or get_manager()
     check_facts_supplied(policy, manager)
     trace: list = []
-    total = TOTAL_MINUTES[policy.setting("service_month", "total_minutes")](service_month)
-    minutes_per_point = UNIT_MINUTES[policy.setting("availability", "unit_minutes")]
-    detail = f"{service_month.start} to {service_month.end}: {service_month.days} days × {1440 // minutes_per_point} = {total} minutes"
-    if service_month.start.day != 1 or (service_month.end + dt.timedelta(days=1)).day != 1:
-        detail += f" ({PARTIAL_MONTHS[policy.setting('service_month', 'partial_months')]})"
-    _step(trace, "service_month", "§1.2, §1.6", detail)
+    frame = month_frame(policy, service_month)
+    total, month_start, month_end, first, last = frame.total, frame.start, frame.end, frame.first, frame.last
+    _step(trace, "service_month", "§1.2, §1.6", frame.detail)
     if naive_timestamps:
         _step(trace, "timezone", policy.ref("timezone"),
               f"the minutes file's {naive_timestamps} timestamp(s) without an offset were read in {policy.timezone}")
-    month_start, month_end = service_month.bounds(policy.timezone)
-    first, last = service_month.epoch_minutes(policy.timezone)
 
     # With totals, rows may hold only the minutes that can be unavailable; the counts come from totals.
     totals = totals or MonthTotals.of(rows)

@@ -2,6 +2,7 @@
 rounding and the caps, each step written to the trace."""
 from __future__ import annotations
 
+import functools
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
@@ -24,6 +25,7 @@ def percent_text(value: Fraction, places: int, rounding: str = "half_up") -> str
     return str(exact.quantize(quantum, rounding=ROUNDING[rounding]))
 
 
+@functools.lru_cache(maxsize=4096)  # accounts of a month share few counts of minutes, so few availabilities
 def shown_availability(policy, availability: Fraction) -> str:
     """The availability as displayed (§2.1): rounded as the policy says, with as many more decimals as needed so
     that the shown figure lies on the same side as the exact value of the standard and of every tier boundary.
@@ -47,6 +49,12 @@ def _meets_standard(policy, availability: Fraction) -> bool:
     return availability >= standard if policy.standard_met_when == "at_least" else availability > standard
 
 
+@functools.lru_cache(maxsize=4096)
+def tier_of(policy, availability: Fraction):
+    """The tier of §3.1 the exact availability falls in, or None."""
+    return next((t for t in policy.tiers if t.contains(availability)), None)
+
+
 def _number(value: Decimal):
     """A Decimal percentage as a JSON number (int when whole)."""
     return int(value) if value == value.to_integral_value() else float(value)
@@ -68,7 +76,7 @@ def _compensation(policy, availability: Fraction, billing, trace: list, account:
     _step(trace, "standard", standard_ref,
           f"availability {'meets' if met else 'is below'} the standard of {policy.standard}% "
           f"({'met when at least' if policy.standard_met_when == 'at_least' else 'met when above'})")
-    tier = next((t for t in policy.tiers if t.contains(availability)), None)
+    tier = tier_of(policy, availability)
     gate_open = policy.gate == "tiers_only" or not met
     if tier is None:
         credit = Decimal(0)

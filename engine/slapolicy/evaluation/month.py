@@ -11,7 +11,7 @@ from ..calendar import ServiceMonth
 from ..inputs.events import ByAccount
 from ..errors import InputError
 from ..minutes.shapes import MonthMinutes, MonthTotals
-from .classify import MinutesOutcome, _step, classify_minutes
+from .classify import MinutesOutcome, _step, classify_minutes, month_frame
 from .compensation import _before_aggregate_cap, _compensation, shown_availability
 
 
@@ -72,8 +72,7 @@ def evaluate_account_month(policy, service_month: ServiceMonth, account: str, ro
     result["before_aggregate_cap"] = _before_aggregate_cap(policy)
     result["warnings"] = list(outcome.warnings)
     result["trace"] = trace
-    first = service_month.epoch_minutes(policy.timezone)[0]
-    return MonthEvaluation(result, outcome.unavailable_minute, outcome.attributed, first)
+    return MonthEvaluation(result, outcome.unavailable_minute, outcome.attributed, month_frame(policy, service_month).first)
 
 
 # ---------------------------------------------------------------------------- many accounts
