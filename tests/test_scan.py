@@ -439,6 +439,36 @@ def test_a_repeat_across_batches_cut_inside_a_minute_is_named(tmp_path, monkeypa
     assert "row 5, column 'minute': minute listed twice for account 'a' (also in an earlier row)" in str(caught.value)
 
 
+def test_a_file_written_as_time_goes_is_counted_by_its_rounds_and_the_rest(tmp_path, monkeypatch):
+    """Accounts a, b, c every minute for 20 minutes, but b is missing at minutes 5 and 12: 58 rows in one batch,
+    counted as 18 whole rounds of three accounts plus the pieces [a, c] (minutes 5 and 12), and minute 19 cut
+    by a batch of 40 rows: a = c = 20 minutes, b = 18."""
+    import slapolicy.minutes.readers as path_module
+
+    rows = [r for r in _time_sorted(["a", "b", "c"], "2019-03-01T00:00", 20)
+            if not (r["account"] == "b" and r["minute"][11:16] in ("00:05", "00:12"))]
+    assert len(rows) == 58
+    rows[1]["requests"] = 0  # b at minute 0 had no calls: a minute with data, without traffic
+    expected = {("a", "2019-03"): (20, 20), ("b", "2019-03"): (18, 17), ("c", "2019-03"): (20, 20)}
+    for batch in (58, 40):  # one batch; two batches cut inside minute 13 (row 40 is b at minute 13)
+        monkeypatch.setattr(path_module, "BATCH_ROWS", batch)
+        result = aggregates(write_parquet(tmp_path / f"m{batch}.parquet", rows, row_group_size=1000))
+        assert {key: (cell.totals.with_data, cell.totals.traffic_all) for key, cell in result.cells.items()} == expected
+
+
+def test_a_claim_reads_every_spelling_of_its_account_in_a_file_written_as_time_goes(tmp_path):
+    """The dictionary holds 'b' and ' b' (the same account once trimmed) among others: a request for b keeps the
+    rows of both, 3 + 2 minutes, and no row of a or c."""
+    rows = _time_sorted(["a", "b", "c"], "2019-03-01T00:00", 5)
+    for row in rows:
+        if row["account"] == "b" and row["minute"][11:16] in ("00:03", "00:04"):
+            row["account"] = " b"
+    result = aggregates(write_parquet(tmp_path / "m.parquet", rows), accounts=["b"])
+    assert {key: cell.totals.with_data for key, cell in result.cells.items()} == {("b", "2019-03"): 5}
+    result = aggregates(write_parquet(tmp_path / "m.parquet", rows), accounts=["a"])
+    assert {key: cell.totals.with_data for key, cell in result.cells.items()} == {("a", "2019-03"): 5}
+
+
 def test_a_dictionary_out_of_order_or_with_blanks_reads_as_plain_names(tmp_path):
     """Parquet dictionaries are usually the names in order; one that is not (or holds names that trimming makes
     equal) takes the general path, with the same result."""

@@ -217,7 +217,7 @@ def _int_column(table, name: str, problems: Problems, line_offset, required: boo
 
     column = table.column(name)
     if pa.types.is_integer(column.type):
-        nulls = column.is_null().to_numpy(zero_copy_only=False) if column.null_count else np.zeros(len(column), bool)
+        nulls = column.is_null().to_numpy(zero_copy_only=False) if column.null_count else None  # None: no pass
         if column.type == pa.uint64():
             unsigned = column.fill_null(0).to_numpy().astype(np.uint64)
             beyond = unsigned > np.uint64(2 ** 63 - 1)
@@ -252,9 +252,7 @@ def _int_column(table, name: str, problems: Problems, line_offset, required: boo
             values = np.zeros(len(good), np.int64)
             problems.add(None, name, "a value does not fit in 64 bits")
     if required:
-        for row in np.flatnonzero(nulls)[:MAX_REPORTED]:
-            problems.add(int(row) + 1, name, "missing value", _line(int(row) + 1, line_offset))
-        problems.total += max(0, int(nulls.sum()) - MAX_REPORTED)
+        _report(nulls, problems, name, line_offset, lambda r: "missing value")
     if len(values) and values.min() < 0:  # a reduction, not a mask, in the common case
         _report(values < 0, problems, name, line_offset, lambda r: f"{values[r]} is negative")
     return values
@@ -313,24 +311,25 @@ def _account_codes(table):
     import pyarrow.compute as pc  # heavy (0.2 s): loaded by the commands that read inputs
 
     column = table.column("account")
-    if pa.types.is_dictionary(column.type):  # Parquet usually stores it so: work on the dictionary only
-        encoded = column.unify_dictionaries().combine_chunks() if column.num_chunks else None
-        if encoded is not None:
-            encoded = pa.DictionaryArray.from_arrays(encoded.indices, pc.utf8_trim_whitespace(encoded.dictionary.cast(pa.string())))
-            column = None
-    if column is not None:
+    if pa.types.is_dictionary(column.type) and column.num_chunks:  # Parquet usually stores it so: the dictionary only
+        # A batch's one chunk is taken as it is: combining would copy its indices, and building a new
+        # DictionaryArray from them would check every index against the dictionary.
+        encoded = column.chunk(0) if column.num_chunks == 1 else column.unify_dictionaries().combine_chunks()
+        indices, names = encoded.indices, pc.utf8_trim_whitespace(encoded.dictionary.cast(pa.string()))
+    else:
         if not pa.types.is_string(column.type):
             column = column.cast(pa.string())
         column = pc.utf8_trim_whitespace(column.fill_null(""))
         encoded = column.combine_chunks().dictionary_encode() if column.num_chunks else pa.array([], pa.string()).dictionary_encode()
-    empty_names = pc.equal(encoded.dictionary, "").to_numpy(zero_copy_only=False)
-    dictionary = np.array(encoded.dictionary.to_pylist(), dtype=str)
-    if not encoded.null_count and not empty_names.any() and pa.types.is_int32(encoded.indices.type) and \
+        indices, names = encoded.indices, encoded.dictionary
+    empty_names = pc.equal(names, "").to_numpy(zero_copy_only=False)
+    dictionary = np.array(names.to_pylist(), dtype=str)
+    if not indices.null_count and not empty_names.any() and pa.types.is_int32(indices.type) and \
             (len(dictionary) < 2 or (dictionary[1:] > dictionary[:-1]).all()):
         # The usual Parquet dictionary: names already distinct and in order, every row named. The indices
         # are the codes: a view of the Arrow buffer, no pass over the rows.
-        return dictionary, encoded.indices.to_numpy(zero_copy_only=False), None
-    indices = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False) if encoded.null_count else encoded.indices.to_numpy(zero_copy_only=False)
+        return dictionary, indices.to_numpy(zero_copy_only=False), None
+    indices = indices.fill_null(-1).to_numpy(zero_copy_only=False) if indices.null_count else indices.to_numpy(zero_copy_only=False)
     missing = indices < 0
     if empty_names.any():
         missing |= np.isin(indices, np.flatnonzero(empty_names))
