@@ -243,3 +243,21 @@ def test_a_blank_account_option_is_refused(cli, name):
                  "--account", name)
     assert result.code == 1 and result.out == ""
     assert f"account name {name!r} is blank: name an account" in result.err
+
+
+@pytest.mark.parametrize("kind", ["incidents", "notices"])
+@pytest.mark.parametrize("command", ["evaluate", "claim"])
+def test_a_tab_in_a_yaml_list_names_the_kind_of_file_it_is_in(cli, tmp_path, kind, command):
+    """The YAML reader of policy files reads incidents and notices too: its message said "policy file" for them."""
+    path = tmp_path / f"{kind}.yaml"
+    path.write_text("- id: X-1\n\tstart: 2019-03-01T10:00\n")  # line 2 starts with a tab (column 1)
+    ledger = tmp_path / "ledger.sqlite"
+    if command == "evaluate":
+        result = evaluate_cli(cli, tmp_path, **{kind: path})
+    else:
+        minutes = write_csv(tmp_path / "minutes.csv", [dict(GOOD, account="globex")])
+        result = cli("claim", POLICIES, REPO / "examples" / "ccc" / "claim-globex-2019-03.json", "--minutes", minutes,
+                     f"--{kind}", path, "--ledger", ledger, "--now", "2019-04-10T12:00+00:00")
+    assert (result.code, result.out) == (1, "")
+    assert result.err == f"slapolicy: {path}:2:1: a tab character: tabs are not allowed in the {kind} file; indent with spaces\n"
+    assert not ledger.exists()

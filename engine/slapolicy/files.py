@@ -167,12 +167,14 @@ def path_argument(value, name: str):
                         + (" (an empty string)" if isinstance(value, str) else ""))
 
 
-def yaml_syntax_diagnostic(filename: str, error: yaml.YAMLError, text: str = "") -> Diagnostic:
+def yaml_syntax_diagnostic(filename: str, error: yaml.YAMLError, text: str = "", what: str = "a policy file") -> Diagnostic:
+    """A YAML syntax error at its line and column. ``what`` names the kind of file (``the incidents file``): the
+    same YAML reader reads policies, incidents and notices, and a message must not call one of them another."""
     mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
     line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)  # PyYAML counts from 0; we count from 1
     if mark is not None and 0 <= mark.index < len(text) and text[mark.index] == "\t":
         return Diagnostic(filename, line, col, "error", "yaml-tab",
-                          "a tab character: tabs are not allowed in a policy file; indent with spaces")
+                          f"a tab character: tabs are not allowed in {what}; indent with spaces")
     problem = getattr(error, "problem", None) or str(error)
     context = getattr(error, "context", None)
     message = f"{context}, {problem}" if context else problem

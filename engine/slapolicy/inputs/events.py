@@ -89,7 +89,7 @@ def read_list(path: str | Path, kind: str) -> list:
         try:
             data = yaml.load(text, Loader=_StringDatesLoader)
         except yaml.YAMLError as exc:
-            found = yaml_syntax_diagnostic(str(path), exc, text)
+            found = yaml_syntax_diagnostic(str(path), exc, text, f"the {kind} file")
             raise InputError(f"{path}:{found.line}:{found.col}: {found.message}") from None
         except ValueError as exc:
             raise InputError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
