@@ -139,6 +139,29 @@ def load_json(text: str, path, **options):
     return value
 
 
+JSON_TYPES = {"string": "a string", "number": "a number", "integer": "a whole number", "boolean": "true or false",
+              "array": "a list", "object": "an object", "null": "null"}
+
+
+def json_type(value: object) -> str:
+    """The JSON type of a parsed value, in the words of JSON_TYPES: messages about a JSON document (a claim, a
+    request body) speak JSON, not Python (``a number``, not ``int``)."""
+    if value is None or isinstance(value, bool):
+        return JSON_TYPES["null" if value is None else "boolean"]
+    for python, name in ((str, "string"), (list, "array"), (dict, "object")):
+        if isinstance(value, python):
+            return JSON_TYPES[name]
+    return JSON_TYPES["number"]  # int, float, or the Decimal a reader parses numbers into
+
+
+def type_problem(field: str, value: object, expected: tuple) -> str | None:
+    """``field 'account' must be a string, not a number``, or None when ``value`` is of one of the ``expected``
+    JSON types (JSON Schema's names: string, array, object, null, ...)."""
+    if json_type(value) in (JSON_TYPES[t] for t in expected):
+        return None
+    return f"field {field!r} must be {' or '.join(JSON_TYPES[t] for t in expected)}, not {json_type(value)}"
+
+
 LONE_SURROGATE = "holds text that is not valid Unicode (a lone surrogate escape such as \\ud800)"
 
 

@@ -38,9 +38,11 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from . import __version__
+from .claims.materials import claim_object
 from .engine import Engine
 from .errors import ArgumentError, InputError, NoVersionInForce, PolicyError, SlapolicyError, UsageError
-from .files import LONE_SURROGATE, DuplicateKey, NotJSONNumber, no_constant, unique_object, valid_unicode
+from .files import (JSON_TYPES, LONE_SURROGATE, DuplicateKey, NotJSONNumber, json_type, no_constant, unique_object,
+                    valid_unicode)
 from .service_openapi import REQUEST_SCHEMAS, document
 from .minutes.storage import is_url
 
@@ -141,17 +143,6 @@ async def read_json(request: Request, max_bytes: int) -> object:
     return body
 
 
-JSON_TYPES = {"string": "a string", "number": "a number", "integer": "a whole number", "boolean": "true or false",
-              "array": "a list", "object": "an object", "null": "null"}
-
-
-def json_type(value: object) -> str:
-    """The JSON type of a parsed value, in the words of JSON_TYPES."""
-    if value is None or isinstance(value, bool):
-        return JSON_TYPES["null" if value is None else "boolean"]
-    return JSON_TYPES[{str: "string", int: "number", float: "number", list: "array", dict: "object"}[type(value)]]
-
-
 def field_path(path) -> str:
     """``unavailability[0].start``: the field as the engine's messages name it."""
     text = ""
@@ -167,7 +158,7 @@ def check_body(body: object, schema_name: str, leave: tuple = ("pattern", "forma
     from jsonschema import Draft202012Validator
 
     if not isinstance(body, dict):
-        raise bad_request("the request body must be a JSON object" + (": the claim" if schema_name == "Claim" else ""))
+        raise bad_request("the request body must be a JSON object")
     schema = REQUEST_SCHEMAS[schema_name]
     errors = sorted((e for e in Draft202012Validator(schema).iter_errors(body) if e.validator not in leave),
                     key=lambda e: [str(p) for p in e.absolute_path])
@@ -266,6 +257,7 @@ class Service:
 
     async def evaluate(self, request: Request) -> JSONResponse:
         body = check_body(await read_json(request, self.max_body), "EvaluateRequest")
+        body = {field: value for field, value in body.items() if value is not None}  # null: as if left out
         month = month_field(body["month"], "month")
         term_start, term_end = date_field(body.get("term_start"), "term_start"), date_field(body.get("term_end"), "term_end")
         if (term_start is None) != (term_end is None):
@@ -295,9 +287,10 @@ class Service:
         raise not_found(f"policy_version {version!r} is not a published version (published: {published})")
 
     async def decide_claim(self, request: Request) -> JSONResponse:
-        # A field of the wrong JSON type or an unknown one is 400; a missing field or a wrong value (a bad month, a
-        # time without a date) is the engine's 422, with the message `slapolicy claim` prints: an incomplete claim.
-        claim = check_body(await read_json(request, self.max_body), "Claim", leave=("pattern", "format", "required"))
+        # The claim is the input, as CLAIM.json is for `slapolicy claim` (exit 1): a field missing, of the wrong JSON
+        # type, unknown or of a wrong value is the engine's 422 with the message the CLI prints. Only a body that
+        # cannot be read as JSON is 400.
+        claim = claim_object(await read_json(request, self.max_body), "claim")
         if self.sources.minutes is None:
             raise not_configured("claims are decided from the provider's records: start the service with --minutes")
         decision = await self.run(lambda: self.engine.decide_claim(

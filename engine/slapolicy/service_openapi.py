@@ -7,31 +7,79 @@ from __future__ import annotations
 
 import copy
 
+from .claims.materials import CLAIM_FIELD_TYPES, REQUIRED_CLAIM_FIELDS
+
 MONTH = {"type": "string", "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])$", "examples": ["2019-03"]}
 DATE = {"type": "string", "format": "date", "examples": ["2019-03-17"]}
 MONEY = {"type": ["string", "null"], "pattern": "^-?[0-9]+\\.[0-9]{2}$", "examples": ["180.00"]}
 ROWS = {"type": "array", "items": {"type": "object"}}
+LEFT_OUT = "null means the same as leaving the field out"
+
+
+def optional(schema: dict) -> dict:
+    """An optional field of a request body: JSON clients send null for a field they do not set, so null is taken
+    for every optional field, and means the same as leaving it out (docs/service.md)."""
+    types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+    description = schema.get("description", "")
+    return schema | {"type": types + ["null"] * ("null" not in types),
+                     "description": f"{description}; {LEFT_OUT}" if description else LEFT_OUT}
+
+
+def _claim_schema() -> dict:
+    """The claim as `slapolicy claim` reads CLAIM.json: its fields and their JSON types come from the claim's own
+    table (:data:`slapolicy.claims.materials.CLAIM_FIELD_TYPES`), so the document says what the engine takes."""
+    described = {
+        "service_month": MONTH,
+        "filed_at": {"description": "ISO 8601, with or without an offset (the policy's timezone)"},
+        "channel": {"description": "work_order for the agreed channel (§3.2(1))"},
+        "event_report": {"description": "the event description report (§3.3); a claim without it is decided "
+                                        "incomplete"},
+        "unavailability": {"items": {"type": "object", "required": ["start", "end"], "additionalProperties": False,
+                                     "properties": {"start": {"type": "string"}, "end": {"type": "string"}, "note": {}}},
+                           "description": "the date, time and duration of the unavailability (§3.3); a claim "
+                                          "without it is decided incomplete"},
+        "failure_records": {"items": {"type": ["string", "object"]},
+                            "description": "service records of failed calls: record ids or records (§3.3)"},
+        "term_start": DATE, "term_end": DATE,
+    }
+    properties = {}
+    for name, types in CLAIM_FIELD_TYPES.items():
+        schema = described.get(name, {}) | {"type": types[0] if len(types) == 1 else list(types)}
+        if name not in REQUIRED_CLAIM_FIELDS:
+            schema = optional(schema | {"type": [t for t in types if t != "null"]})
+        properties[name] = schema
+    return {
+        "type": "object",
+        "description": "A compensation claim, as CLAIM.json of `slapolicy claim`, checked by the engine as the CLI "
+                       "checks the file: a field missing, of the wrong JSON type, unknown or of a wrong value is a 422 "
+                       "with the message `slapolicy claim` prints (its exit 1).",
+        "required": list(REQUIRED_CLAIM_FIELDS),
+        "additionalProperties": False,
+        "properties": properties,
+    }
+
 
 REQUEST_SCHEMAS = {
     "EvaluateRequest": {
         "type": "object",
         "description": "A Service Month to evaluate. Minutes, incidents, notices and billing default to the files "
                        "the service was started with; small data may be sent inline instead (the same columns as "
-                       "the files: docs/service.md).",
+                       "the files: docs/service.md). Every field but month may be left out or null, which means "
+                       "the same.",
         "required": ["month"],
         "additionalProperties": False,
         "properties": {
             "month": MONTH | {"description": "the Service Month, YYYY-MM"},
-            "accounts": {"type": "array", "items": {"type": "string"}, "description": "only these accounts"},
-            "policy_version": {"type": "string", "description": "evaluate under this published version instead of "
-                                                                "the one in force (its version label)"},
-            "term_start": DATE | {"description": "first day of the service term (a partial first month)"},
-            "term_end": DATE | {"description": "last day of the service term (a partial last month)"},
-            "minutes": ROWS | {"description": "rows {account, minute, requests, failures, "
-                                              "illegal_number_failures?, peak_qps?}"},
-            "incidents": ROWS | {"description": "{id, start, end, cause, account?, description?}"},
-            "notices": ROWS | {"description": "{id, kind, published_at, start, end, account?}"},
-            "billing": ROWS | {"description": "rows {account, month, monthly_fee, offset}"},
+            "accounts": optional({"type": "array", "items": {"type": "string"}, "description": "only these accounts"}),
+            "policy_version": optional({"type": "string", "description": "evaluate under this published version "
+                                                                         "instead of the one in force (its version label)"}),
+            "term_start": optional(DATE | {"description": "first day of the service term (a partial first month)"}),
+            "term_end": optional(DATE | {"description": "last day of the service term (a partial last month)"}),
+            "minutes": optional(ROWS | {"description": "rows {account, minute, requests, failures, "
+                                                       "illegal_number_failures?, peak_qps?}"}),
+            "incidents": optional(ROWS | {"description": "{id, start, end, cause, account?, description?}"}),
+            "notices": optional(ROWS | {"description": "{id, kind, published_at, start, end, account?}"}),
+            "billing": optional(ROWS | {"description": "rows {account, month, monthly_fee, offset}"}),
         },
     },
     "ReplayRequest": {
@@ -48,30 +96,7 @@ REQUEST_SCHEMAS = {
                                      "version); never a path"},
         },
     },
-    "Claim": {
-        "type": "object",
-        "description": "A compensation claim, as CLAIM.json of `slapolicy claim`. A field of the wrong JSON type or an "
-                       "unknown field is a 400; a missing field or a wrong value (a bad month) is the engine's 422, "
-                       "with the message `slapolicy claim` prints.",
-        "required": ["account", "service_month", "filed_at", "channel", "event_report", "unavailability"],
-        "additionalProperties": False,
-        "properties": {
-            "account": {"type": "string"},
-            "service_month": MONTH,
-            "filed_at": {"type": "string", "description": "ISO 8601, with or without an offset (the policy's timezone)"},
-            "channel": {"type": "string", "description": "work_order for the agreed channel (§3.2(1))"},
-            "event_report": {"type": ["string", "null"]},
-            "unavailability": {"type": ["array", "null"], "items": {
-                "type": "object", "required": ["start", "end"],
-                "properties": {"start": {"type": "string"}, "end": {"type": "string"}, "note": {}}}},
-            "failure_records": {"type": ["array", "null"], "items": {"type": ["string", "object"]},
-                                "description": "service records of failed calls: record ids or records (§3.3)"},
-            "term_start": DATE | {"type": ["string", "null"]},
-            "term_end": DATE | {"type": ["string", "null"]},
-            "claim_id": {"type": ["string", "null"]},
-            "contact": {"type": ["string", "null"]},
-        },
-    },
+    "Claim": _claim_schema(),
 }
 
 POLICY_REF = {"type": "object", "required": ["id", "version", "sha256"],
@@ -132,12 +157,14 @@ PROBLEM = {
 }
 
 ERRORS = {
-    "400": "the request is malformed: not JSON, not an object, a field of the wrong JSON type, an unknown field, "
-           "an unknown or repeated query parameter, a path where a file name belongs",
+    "400": "the request is malformed: not JSON, not an object, in an evaluate or replay body a field of the wrong "
+           "JSON type or an unknown field (the CLI's usage error, exit 2), an unknown or repeated query parameter, a "
+           "path where a file name belongs",
     "404": "no such decision, draft, published version, route; or no version in force for the month",
     "409": "the service was not started with the data the request needs (--minutes)",
     "413": "the request body is larger than the limit (--max-body)",
-    "422": "the input or the policy is wrong (the CLI's exit 1), with the CLI's message",
+    "422": "the input or the policy is wrong (the CLI's exit 1), with the CLI's message; anything wrong in a claim "
+           "(a field missing, of the wrong JSON type, unknown or of a wrong value)",
     "500": "an internal error (the CLI's exit 3): please report it",
 }
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..calendar import FIRST_YEAR, LAST_YEAR
 from ..errors import InputError
-from ..files import load_json
+from ..files import json_type, load_json, type_problem
 from ..inputs.events import read_document
 from ..inputs.tables import account_name
 from ..inputs.timestamps import parse_timestamp
@@ -21,6 +21,17 @@ CLAIM_FIELDS = ("account", "service_month", "filed_at", "channel", "event_report
 
 
 OPTIONAL_CLAIM_FIELDS = ("failure_records", "term_start", "term_end", "claim_id", "contact")
+
+
+# The JSON types each field of a claim takes. Only the first four must be given; the others may be left out or be
+# null, which means the same (JSON clients send null for a field they do not set). A claim without event_report or
+# unavailability is decided `incomplete` (§3.3), not refused. The OpenAPI document of `slapolicy serve` describes the
+# claim from this table, so the service and `slapolicy claim` take the same claims.
+REQUIRED_CLAIM_FIELDS = ("account", "service_month", "filed_at", "channel")
+CLAIM_FIELD_TYPES = {"account": ("string",), "service_month": ("string",), "filed_at": ("string",),
+                     "channel": ("string",), "event_report": ("string", "null"), "unavailability": ("array", "null"),
+                     "failure_records": ("array", "null"), "term_start": ("string", "null"),
+                     "term_end": ("string", "null"), "claim_id": ("string", "null"), "contact": ("string", "null")}
 
 
 @dataclass(frozen=True)
@@ -41,46 +52,64 @@ class Claim:
 def load_claim_document(path: str | Path) -> dict:
     path = Path(path)
     text = read_document(path, "claim")
-    data = load_json(text, path)
+    return claim_object(load_json(text, path), str(path))
+
+
+def claim_object(data, where: str) -> dict:
+    """A claim is a JSON object (in a file, or a request body to `slapolicy serve`)."""
     if not isinstance(data, dict):
-        raise InputError(f"{path}: a claim is a JSON object, not {type(data).__name__}")
+        raise InputError(f"{where}: a claim is a JSON object, not {json_type(data)}")
     return data
 
 
 def parse_claim(data: dict, timezone: str, where: str = "claim") -> Claim:
     """Check the fields of a claim; every problem names its field."""
-    problems = []
-    for key in ("account", "service_month", "filed_at", "channel"):
-        if not isinstance(data.get(key), str) or not data[key].strip():
-            problems.append(f"field '{key}' is missing or not a string")
-    for key in data:
-        if key not in CLAIM_FIELDS + OPTIONAL_CLAIM_FIELDS:
-            problems.append(f"field '{key}' is unknown (expected: {', '.join(CLAIM_FIELDS + OPTIONAL_CLAIM_FIELDS)})")
-    month = data.get("service_month")
+    problems = _shape_problems(data)
+    typed = {key: value for key, value in data.items() if key in CLAIM_FIELD_TYPES and _of_its_type(key, value)}
+    month = typed.get("service_month")
     if isinstance(month, str) and not _is_month(month):
         problems.append(f"field 'service_month': {month!r} is not a month written YYYY-MM" if not _looks_like_month(month)
                         else f"field 'service_month': {month} is outside the years {FIRST_YEAR:04d} to {LAST_YEAR} "
                              "that slapolicy can evaluate")
     filed_at = None
-    if isinstance(data.get("filed_at"), str):
+    if isinstance(typed.get("filed_at"), str):
         try:
-            filed_at, _ = parse_timestamp(data["filed_at"], timezone, "field 'filed_at'")
+            filed_at, _ = parse_timestamp(typed["filed_at"], timezone, "field 'filed_at'")
         except InputError as error:
             problems.append(str(error))
-    report = data.get("event_report")
-    if report is not None and not isinstance(report, str):
-        problems.append("field 'event_report' must be a text (the event description report)")
-    problems += _optional_field_problems(data)
+    problems += _failure_record_problems(typed)
+    windows = _windows(typed.get("unavailability") or [], timezone, problems)
+    terms = {}
+    for key in ("term_start", "term_end"):
+        if typed.get(key) is not None:
+            try:
+                terms[key] = _date(typed[key])
+            except ValueError:
+                problems.append(f"field '{key}': {typed[key]!r} is not a date written YYYY-MM-DD")
+                continue
+            if not FIRST_YEAR <= terms[key].year <= LAST_YEAR:
+                problems.append(f"field '{key}': {terms[key]} is outside the years {FIRST_YEAR:04d} to {LAST_YEAR} "
+                                "that slapolicy can evaluate")
+    if (data.get("term_start") is None) != (data.get("term_end") is None):  # null is the same as left out
+        problems.append("fields 'term_start' and 'term_end' go together")
+    if problems:
+        raise InputError(f"{where}: " + "; ".join(problems))
+    digest = hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    return Claim(account_name(data["account"]), month, filed_at, data["channel"].strip(), typed.get("event_report"),
+                 tuple(windows), typed.get("failure_records"), terms.get("term_start"), terms.get("term_end"), data,
+                 digest)
+
+
+def _windows(spans: list, timezone: str, problems: list) -> list:
+    """The unavailability the claim reports: each {start, end} read in the policy's timezone (§3.3)."""
     windows = []
-    spans = data.get("unavailability", [])
-    if spans is None:
-        spans = []
-    if not isinstance(spans, list):
-        problems.append("field 'unavailability' must be a list of {start, end}")
-        spans = []
     for i, span in enumerate(spans):
         if not isinstance(span, dict) or set(span) - {"start", "end", "note"} or "start" not in span or "end" not in span:
             problems.append(f"field 'unavailability[{i}]' must be {{start, end}}")
+            continue
+        wrong = [type_problem(f"unavailability[{i}].{key}", span[key], ("string",)) for key in ("start", "end")]
+        if any(wrong):
+            problems += [problem for problem in wrong if problem]
             continue
         try:
             start, _ = parse_timestamp(span["start"], timezone, f"field 'unavailability[{i}]'")
@@ -92,41 +121,48 @@ def parse_claim(data: dict, timezone: str, where: str = "claim") -> Claim:
             problems.append(f"field 'unavailability[{i}]': end {span['end']} is not after start {span['start']}")
             continue
         windows.append((start, end))
-    terms = {}
-    for key in ("term_start", "term_end"):
-        if data.get(key) is not None:
-            try:
-                terms[key] = dt.date.fromisoformat(str(data[key]))
-            except ValueError:
-                problems.append(f"field '{key}': {data[key]!r} is not a date written YYYY-MM-DD")
-                continue
-            if not FIRST_YEAR <= terms[key].year <= LAST_YEAR:
-                problems.append(f"field '{key}': {terms[key]} is outside the years {FIRST_YEAR:04d} to {LAST_YEAR} "
-                                "that slapolicy can evaluate")
-    if ("term_start" in data) != ("term_end" in data):
-        problems.append("fields 'term_start' and 'term_end' go together")
-    if problems:
-        raise InputError(f"{where}: " + "; ".join(problems))
-    digest = hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-    return Claim(account_name(data["account"]), month, filed_at, data["channel"].strip(), report, tuple(windows),
-                 data.get("failure_records"), terms.get("term_start"), terms.get("term_end"), data, digest)
+    return windows
+
+
+def _shape_problems(data: dict) -> list[str]:
+    """Each field of the claim is known, given when it must be, of its JSON type, and not blank where a text is
+    needed; the messages speak JSON (the claim is a JSON document, over HTTP as in a file)."""
+    problems = []
+    for key in REQUIRED_CLAIM_FIELDS:
+        if key not in data:
+            problems.append(f"field {key!r} is missing")
+        elif isinstance(data[key], str) and not data[key].strip():
+            problems.append(f"field {key!r} is blank")
+    for key, value in data.items():
+        if key not in CLAIM_FIELD_TYPES:
+            problems.append(f"field {key!r} is unknown (expected: {', '.join(CLAIM_FIELD_TYPES)})")
+        elif not _of_its_type(key, value):
+            problems.append(type_problem(key, value, CLAIM_FIELD_TYPES[key]))
+    return problems
+
+
+def _of_its_type(key: str, value) -> bool:
+    return type_problem(key, value, CLAIM_FIELD_TYPES[key]) is None
+
+
+def _date(value: str) -> dt.date:
+    """A date written YYYY-MM-DD (``date.fromisoformat`` also takes 20190301 and 2019-W09-5)."""
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+        raise ValueError(value)
+    return dt.date.fromisoformat(value)
 
 
 def _looks_like_month(text: str) -> bool:
     return bool(re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", text))
 
 
-def _optional_field_problems(data: dict) -> list[str]:
-    """The optional fields have shapes too: a record list of 'x' or [1, null] would otherwise count as records (§3.3)."""
-    problems = [f"field {name!r} must be a text" for name in ("claim_id", "contact")
-                if data.get(name) is not None and not isinstance(data[name], str)]
+def _failure_record_problems(data: dict) -> list[str]:
+    """A record list has a shape too: a list of 'x' or [1, null] would otherwise count as records (§3.3)."""
     records = data.get("failure_records")
-    if records is not None and (not isinstance(records, list)
-                                or not all(isinstance(r, str) and r.strip() or isinstance(r, dict) and r
-                                           for r in records)):
-        problems.append("field 'failure_records' must be a list of service records of failed calls, "
-                        "each a record id (text) or a record (an object), e.g. [\"call-7781\"]")
-    return problems
+    if records is not None and not all(isinstance(r, str) and r.strip() or isinstance(r, dict) and r for r in records):
+        return ["field 'failure_records' must be a list of service records of failed calls, "
+                "each a record id (text) or a record (an object), e.g. [\"call-7781\"]"]
+    return []
 
 
 def _is_month(text: str) -> bool:
