@@ -10,6 +10,7 @@ import pytest
 
 from conftest import PUBLISHED, REPO
 from slapolicy.plugins import get_manager, make_manager
+from slapolicy.cache import cache_directory
 from slapolicy.policy import check_record, directory
 
 WARNING = ("2019-01-01.yaml:127:7: warning tier-unreachable tier 1 [99 %, 99.95 %) (§3.1) is unreachable in "
@@ -112,10 +113,11 @@ def test_a_version_with_a_lint_error_is_not_recorded(tmp_path, checks):
 
 @pytest.mark.parametrize("content", [
     b"not json",
-    b'{"format": 1, "key": "another", "warnings": []}',  # the record of another check, under this name
-    b'{"format": 1, "key": "KEY", "warnings": [["x", 1, 1, "error", "schema", "an error is never a pass"]]}',
-    b'{"format": 1, "key": "KEY", "warnings": [["x", "1", 1, "warning", "w", "a line that is not a number"]]}',
-    b'{"format": 0, "key": "KEY", "warnings": []}',
+    b'{"key": "another", "content": {"format": 1, "warnings": []}}',  # the record of another check, under this name
+    b'{"key": "KEY", "content": {"format": 1, "warnings": [["x", 1, 1, "error", "schema", "an error is never a pass"]]}}',
+    b'{"key": "KEY", "content": {"format": 1, "warnings": [["x", "1", 1, "warning", "w", "a line that is no number"]]}}',
+    b'{"key": "KEY", "content": {"format": 0, "warnings": []}}',
+    b'{"key": "KEY"}',
 ])
 def test_a_corrupt_or_foreign_record_is_ignored_and_replaced(tmp_path, checks, content):
     path = published_copy(tmp_path)
@@ -125,7 +127,8 @@ def test_a_corrupt_or_foreign_record_is_ignored_and_replaced(tmp_path, checks, c
     record.write_bytes(content.replace(b"KEY", key.encode()))
     assert checks(path)[1] == [f"{path.parent}/{WARNING}"]
     assert checks.validated == [str(path)]
-    assert json.loads(record.read_text())["key"] == key  # a good record in its place
+    assert json.loads(record.read_text()) == {"key": key, "content": {"format": 1, "warnings": [
+        [f"{path.parent}/{WARNING.split(':')[0]}", 127, 7, "warning", "tier-unreachable", WARNING.split(" tier-unreachable ")[1]]]}}
     checks(path)
     assert checks.validated == [str(path)]
 
@@ -144,20 +147,20 @@ def test_off_turns_it_off(tmp_path, checks, monkeypatch):
     checks(path)
     checks(path)
     assert checks.validated == [str(path), str(path)] and records(tmp_path) == []
-    assert check_record.record_directory() is None
+    assert cache_directory() is None
 
 
 def test_where_the_records_live(monkeypatch, tmp_path):
     monkeypatch.delenv("SLAPOLICY_CACHE_DIR")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert check_record.record_directory() == tmp_path / "xdg" / "slapolicy" / "checks"
+    assert cache_directory() == tmp_path / "xdg" / "slapolicy"
     monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")  # ignored, as the XDG specification says
-    assert check_record.record_directory() == tmp_path / "home" / ".cache" / "slapolicy" / "checks"
+    assert cache_directory() == tmp_path / "home" / ".cache" / "slapolicy"
     monkeypatch.delenv("XDG_CACHE_HOME")
-    assert check_record.record_directory() == tmp_path / "home" / ".cache" / "slapolicy" / "checks"
+    assert cache_directory() == tmp_path / "home" / ".cache" / "slapolicy"
     monkeypatch.setenv("SLAPOLICY_CACHE_DIR", str(tmp_path / "mine"))
-    assert check_record.record_directory() == tmp_path / "mine" / "checks"
+    assert cache_directory() == tmp_path / "mine"
 
 
 def test_the_record_is_named_by_the_path_the_bytes_and_the_checker():

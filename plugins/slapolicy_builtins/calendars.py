@@ -5,24 +5,60 @@ subdivision (``US-CA``). A business day is a day the country works: a weekday th
 not a public holiday, or a weekend day declared a make-up working day (China moves
 working days onto weekends around its long holidays; ``holidays`` knows them).
 ``weekdays`` is Monday to Friday with no holidays.
+
+Asking ``holidays`` anything imports every one of its ~250 countries (0.2 s, more than the rest of a
+claim's start): its ``holidays.countries`` package imports them all, and it offers no supported way to
+load one. So a calendar's answers for a year (which days differ from "Monday to Friday works", and the
+name of each holiday) are kept in the user's cache (:mod:`slapolicy.cache`, folder ``calendars``), named
+by everything they depend on: the calendar, the year, the installed ``holidays`` version, this module's
+source, and the locale variables ``holidays`` names its holidays by. A year is computed from ``holidays``
+once, then read back by every process that needs it. ``holidays`` fills each year on its own (a holiday
+of one year never lands in another), so a year's answers do not depend on which years were asked first.
 """
 import datetime as dt
+import hashlib
+import json
+import os
 import threading
+from importlib import metadata
 
+from slapolicy.cache import read_record, write_record
 from slapolicy.hookspecs import hookimpl
+
+FOLDER = "calendars"
+# holidays picks the language of its holiday names from these, in this order (its documentation says so).
+LOCALE_VARIABLES = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
 
 _LOCK = threading.Lock()
 _CACHE = {}
+_SOURCE_LOCK = threading.Lock()
+_SOURCE = []  # this module's sha256 and the holidays version, once per process
+
+
+def _record_key(*question) -> str | None:
+    """The name of the record answering ``question``, or None when holidays' version cannot be known."""
+    with _SOURCE_LOCK:
+        if not _SOURCE:
+            try:
+                with open(__file__, "rb") as source:
+                    _SOURCE.append(hashlib.sha256(source.read()).hexdigest())
+                _SOURCE.append(metadata.version("holidays"))
+            except (OSError, metadata.PackageNotFoundError):
+                _SOURCE[:] = [None, None]
+    if None in _SOURCE:
+        return None
+    named = [1, *_SOURCE, [os.environ.get(name, "") for name in LOCALE_VARIABLES], *question]
+    return hashlib.sha256(json.dumps(named).encode("utf-8")).hexdigest()
 
 
 class HolidayCalendar:
-    """A country's calendar, its holidays loaded at the first question: loading them imports every country the
-    package knows (0.1 s), which a policy check that only names the calendar should not pay."""
+    """A country's calendar, each year's answers read from the cache or, the first time, from ``holidays``."""
 
     def __init__(self, name: str, country: str, subdivision: str | None):
         self.name, self._country, self._subdivision = name, country, subdivision
         self._lock = threading.Lock()
         self._loaded = None
+        self._years = {}  # year -> {date: (works, holiday name or None)} for the days that are not plain
 
     def _holidays(self):
         if self._loaded is None:
@@ -31,13 +67,52 @@ class HolidayCalendar:
             self._loaded = holidays.country_holidays(self._country, subdiv=self._subdivision)
         return self._loaded
 
+    def _computed(self, year: int) -> dict:
+        """The year's days that are not a plain Monday-to-Friday working day, or not a plain weekend day."""
+        found, day = {}, dt.date(year, 1, 1)
+        while day.year == year:
+            works, name = self._holidays().is_working_day(day), self._holidays().get(day)
+            if works != (day.weekday() < 5) or name is not None:
+                found[day] = (works, name)
+            day += dt.timedelta(days=1)
+        return found
+
+    def _year(self, year: int) -> dict:
+        if year not in self._years:
+            key = _record_key("year", self.name, year)
+            recorded = _days(read_record(FOLDER, key), year)
+            if recorded is None:
+                recorded = self._computed(year)
+                write_record(FOLDER, key, [[day.isoformat(), works, name] for day, (works, name) in sorted(recorded.items())])
+            self._years[year] = recorded
+        return self._years[year]
+
     def is_business_day(self, day: dt.date) -> bool:
-        with self._lock:  # the holidays object fills in years lazily
-            return self._holidays().is_working_day(day)
+        with self._lock:
+            return self._year(day.year).get(day, (day.weekday() < 5, None))[0]
 
     def holiday_name(self, day: dt.date) -> str | None:
         with self._lock:
-            return self._holidays().get(day)
+            return self._year(day.year).get(day, (None, None))[1]
+
+
+def _days(content, year: int) -> dict | None:
+    """A year's recorded days, or None when the record is absent or not one this module wrote."""
+    if not isinstance(content, list):
+        return None
+    found = {}
+    for item in content:
+        if not (isinstance(item, list) and len(item) == 3 and isinstance(item[0], str) and isinstance(item[1], bool)
+                and (item[2] is None or isinstance(item[2], str))):
+            return None
+        try:
+            day = dt.date.fromisoformat(item[0])
+        except ValueError:
+            return None
+        if day.year != year:
+            return None
+        found[day] = (item[1], item[2])
+    return found
 
 
 class Weekdays:
@@ -54,19 +129,22 @@ class Weekdays:
 
 def _known(country: str, subdivision: str) -> bool:
     """Whether ``holidays`` has the country (from its registry of codes, no country imported) and, when one is
-    named, the subdivision (asked of the country itself)."""
+    named, the subdivision (asked of the country itself). A calendar found once is recorded as known."""
+    key = _record_key("known", country, subdivision)
+    if read_record(FOLDER, key) is True:
+        return True
     from holidays.registry import COUNTRIES
 
     if not any(entry[1] == country for entry in COUNTRIES.values()):
         return False
-    if not subdivision:
-        return True
-    import holidays
+    if subdivision:
+        import holidays
 
-    try:
-        holidays.country_holidays(country, subdiv=subdivision)
-    except NotImplementedError:  # holidays' answer for a subdivision it does not know
-        return False
+        try:
+            holidays.country_holidays(country, subdiv=subdivision)
+        except NotImplementedError:  # holidays' answer for a subdivision it does not know
+            return False
+    write_record(FOLDER, key, True)
     return True
 
 

@@ -21,9 +21,9 @@ jsonschema) and lint (and importing the holiday calendars). A record that is unr
 the one its name promises is ignored, and a record is written atomically (a temporary file renamed), so a
 process killed while writing leaves no half record.
 
-Where: ``$SLAPOLICY_CACHE_DIR/checks/`` if the variable is set, else ``$XDG_CACHE_HOME/slapolicy/checks/``
-(``~/.cache/slapolicy/checks/``). ``SLAPOLICY_CACHE_DIR=off`` turns it off; a directory that cannot be
-written only means that every process checks again.
+Where: ``checks/`` in the user's cache (:mod:`slapolicy.cache`: ``~/.cache/slapolicy`` or
+``$SLAPOLICY_CACHE_DIR``; ``SLAPOLICY_CACHE_DIR=off`` turns it off). A directory that cannot be written only
+means that every process checks again.
 """
 from __future__ import annotations
 
@@ -31,33 +31,18 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 import threading
 import types
-from pathlib import Path
 
+from ..cache import read_record, write_record
 from ..errors import Diagnostic
 
-VARIABLE = "SLAPOLICY_CACHE_DIR"
+FOLDER = "checks"
 FORMAT = 1  # bumped when a record's contents change meaning
-MAX_RECORD_BYTES = 1024 * 1024
 
 _LOCK = threading.Lock()
 _TREES: dict[str, str] = {}  # package directory or module file -> sha256 of its files, once per process
 _DISTRIBUTIONS: list[str] = []  # the installed distributions, listed once per process
-
-
-def record_directory() -> Path | None:
-    """The directory of the records, or None when ``SLAPOLICY_CACHE_DIR=off``."""
-    chosen = os.environ.get(VARIABLE, "")
-    if chosen.strip().lower() == "off":
-        return None
-    if chosen:
-        return Path(chosen) / "checks"
-    base = os.environ.get("XDG_CACHE_HOME", "")
-    if not os.path.isabs(base):  # the XDG specification: a relative value is ignored
-        base = os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "slapolicy" / "checks"
 
 
 def _tree_digest(location: str) -> str:
@@ -149,40 +134,16 @@ def _diagnostic(item) -> Diagnostic | None:
 
 def passed(key: str | None) -> list[Diagnostic] | None:
     """The warnings of the recorded pass named ``key``, or None when there is none to trust."""
-    directory = record_directory()
-    if key is None or directory is None:
+    content = read_record(FOLDER, key)
+    if not (isinstance(content, dict) and content.get("format") == FORMAT and isinstance(content.get("warnings"), list)):
         return None
-    try:
-        with open(directory / f"{key}.json", "rb") as file:
-            text = file.read(MAX_RECORD_BYTES + 1)
-        data = json.loads(text) if len(text) <= MAX_RECORD_BYTES else None
-    except (OSError, ValueError):
-        return None
-    if not (isinstance(data, dict) and data.get("format") == FORMAT and data.get("key") == key
-            and isinstance(data.get("warnings"), list)):
-        return None
-    warnings = [_diagnostic(item) for item in data["warnings"]]
+    warnings = [_diagnostic(item) for item in content["warnings"]]
     return None if None in warnings else warnings
 
 
 def record_pass(key: str | None, warnings: list[Diagnostic]) -> None:
-    """Record that the check named ``key`` passed with these warnings; quietly nothing if it cannot be written."""
-    directory = record_directory()
-    if key is None or directory is None or any(w.severity != "warning" for w in warnings):
+    """Record that the check named ``key`` passed with these warnings."""
+    if any(w.severity != "warning" for w in warnings):
         return
-    body = json.dumps({"format": FORMAT, "key": key,
-                       "warnings": [[w.file, w.line, w.col, w.severity, w.code, w.message] for w in warnings]},
-                      ensure_ascii=False).encode("utf-8")
-    temporary = None
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=directory, prefix=".", suffix=".tmp", delete=False) as file:
-            temporary = file.name
-            file.write(body)
-        os.replace(temporary, directory / f"{key}.json")
-    except OSError:
-        if temporary is not None:
-            try:
-                os.unlink(temporary)
-            except OSError:
-                pass
+    write_record(FOLDER, key, {"format": FORMAT,
+                               "warnings": [[w.file, w.line, w.col, w.severity, w.code, w.message] for w in warnings]})

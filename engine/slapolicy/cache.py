@@ -1,0 +1,70 @@
+"""The user's cache: answers a process would otherwise derive again at every start, each in a record named by the
+sha256 of everything the answer depends on (as Python keeps a module's bytecode in a .pyc, named by its source).
+
+Two kinds live here: the policy checks passed (:mod:`slapolicy.policy.check_record`) and the built-in calendars'
+holidays, year by year (``slapolicy_builtins.calendars``). A plugin may keep its own under a folder of its name.
+
+Where: ``$SLAPOLICY_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/slapolicy`` (``~/.cache/slapolicy``);
+``SLAPOLICY_CACHE_DIR=off`` turns the cache off. A record that is unreadable, corrupt or not the one its name
+promises reads as absent; one is written atomically (a temporary file renamed into place), and a directory that
+cannot be written means only that the answer is derived again next time. Deleting the cache is always safe.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+VARIABLE = "SLAPOLICY_CACHE_DIR"
+MAX_RECORD_BYTES = 1024 * 1024  # a record is a few hundred bytes: anything larger is not one of ours
+
+
+def cache_directory() -> Path | None:
+    """The cache's directory, or None when ``SLAPOLICY_CACHE_DIR=off``."""
+    chosen = os.environ.get(VARIABLE, "")
+    if chosen.strip().lower() == "off":
+        return None
+    if chosen:
+        return Path(chosen)
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):  # the XDG specification: a relative value is ignored
+        base = os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "slapolicy"
+
+
+def read_record(folder: str, key: str | None):
+    """The content stored under ``key`` in ``folder`` by :func:`write_record`, or None."""
+    directory = cache_directory()
+    if key is None or directory is None:
+        return None
+    try:
+        with open(directory / folder / f"{key}.json", "rb") as file:
+            text = file.read(MAX_RECORD_BYTES + 1)
+        data = json.loads(text) if len(text) <= MAX_RECORD_BYTES else None
+    except (OSError, ValueError):
+        return None
+    if not (isinstance(data, dict) and data.get("key") == key and "content" in data):
+        return None  # a record under a name not its own: copied, renamed or written by something else
+    return data["content"]
+
+
+def write_record(folder: str, key: str | None, content) -> None:
+    """Store ``content`` (JSON) under ``key`` in ``folder``; quietly nothing when it cannot be written."""
+    directory = cache_directory()
+    if key is None or directory is None:
+        return
+    body = json.dumps({"key": key, "content": content}, ensure_ascii=False).encode("utf-8")
+    temporary = None
+    try:
+        (directory / folder).mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=directory / folder, prefix=".", suffix=".tmp", delete=False) as file:
+            temporary = file.name
+            file.write(body)
+        os.replace(temporary, directory / folder / f"{key}.json")
+    except OSError:
+        if temporary is not None:
+            try:
+                os.unlink(temporary)
+            except OSError:
+                pass
