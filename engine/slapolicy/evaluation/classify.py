@@ -88,6 +88,8 @@ def _fact_codes(policy, values: np.ndarray, decl, cells) -> tuple[np.ndarray, li
     where, inverse = _distinct(values)
     distinct = values[where]
     typed = [bool(value) if decl.type == "boolean" else decl.coerce(str(value)) for value in distinct]
+    if len(typed) == 1:  # one value (most months): its code is 0 already
+        return inverse, typed
     canonical = {v: i for i, v in enumerate(dict.fromkeys(typed))}
     remap = np.array([canonical[v] for v in typed], np.int64)
     return remap[inverse], list(canonical)
@@ -161,9 +163,9 @@ def _window_kinds(policy, windows: list, minute: np.ndarray, rounding: str) -> l
     kinds = []
     for name in sorted(by_kind):
         bounds = np.array([_window_bounds(window, rounding) for window in by_kind[name]], np.int64).reshape(-1, 2)
-        first, last = bounds[:, 0], bounds[:, 1]
-        if (np.searchsorted(minute, last) > np.searchsorted(minute, first)).any():
-            kinds.append(_window_kind(policy, name, by_kind[name], first, last, minute))
+        found = np.searchsorted(minute, bounds)  # per window, the unavailable minutes before its first and its last
+        if (found[:, 1] > found[:, 0]).any():
+            kinds.append(_window_kind(policy, name, by_kind[name], bounds[:, 0], bounds[:, 1], minute))
     return kinds
 
 
@@ -264,7 +266,11 @@ def _minute_fact_codes(policy, manager, context, unavailable: UnavailableMinutes
         codes, typed = _fact_codes(policy, np.asarray(fact.values), policy.facts[name], policy.ruleset.cells)
         columns.append(codes)
         values_of[name] = typed
-    combos, inverse = _combinations(columns, count)
+    if count and all(len(typed) == 1 for typed in values_of.values()):
+        # One value of each fact among the month's unavailable minutes (most months): one combination.
+        combos, inverse = np.zeros((1, len(names)), np.int64), np.zeros(count, np.int64)
+    else:
+        combos, inverse = _combinations(columns, count)
     facts_of = [{name: values_of[name][int(row[i])] for i, name in enumerate(names)} for row in combos]
     return inverse, facts_of
 
@@ -510,7 +516,8 @@ def _provider_incidents_without_data(policy, account, incidents, traffic_minutes
         lo, hi = max(lo, first), min(hi, last)
         if lo >= hi:
             continue
-        quiet = (hi - lo) - int(np.searchsorted(traffic_minutes, hi) - np.searchsorted(traffic_minutes, lo))
+        below_lo, below_hi = np.searchsorted(traffic_minutes, (lo, hi)).tolist()
+        quiet = (hi - lo) - (below_hi - below_lo)
         if quiet:
             message = (f"provider incident {incident.id} covers {quiet} of its {hi - lo} minute(s) without normal "
                        "requests in the data: they count as available (§1.4); check that monitoring did not lose them")
@@ -523,6 +530,8 @@ def _provider_incidents_without_data(policy, account, incidents, traffic_minutes
 def _exclusion_steps(policy, attributed, applied_counts: dict, sources: dict, trace: list) -> dict:
     """Minutes excluded per clause id, with a trace step for every clause that applied."""
     excluded_by = {}
+    if not applied_counts:  # no clause applied to any minute
+        return excluded_by
     per_clause = np.bincount(attributed[attributed >= 0], minlength=len(policy.minute_clauses))
     for index, clause in enumerate(policy.minute_clauses):
         excluded = int(per_clause[index])

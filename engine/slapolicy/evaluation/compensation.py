@@ -70,24 +70,34 @@ def _before_aggregate_cap(policy) -> str:
             "compensation already granted (slapolicy claim)")
 
 
-def _compensation(policy, availability: Fraction, billing, trace: list, account: str, service_month) -> dict:
+@functools.lru_cache(maxsize=4096)
+def _credit(policy, availability: Fraction) -> tuple[bool, Decimal, tuple]:
+    """Whether the availability meets the standard (§2.2), the credit its tier pays through the gate (§3.1),
+    and the trace steps that say so: the same for every account with this availability."""
+    steps: list = []
     met = _meets_standard(policy, availability)
     standard_ref = policy.ref("availability", "standard")
-    _step(trace, "standard", standard_ref,
+    _step(steps, "standard", standard_ref,
           f"availability {'meets' if met else 'is below'} the standard of {policy.standard}% "
           f"({'met when at least' if policy.standard_met_when == 'at_least' else 'met when above'})")
     tier = tier_of(policy, availability)
     gate_open = policy.gate == "tiers_only" or not met
     if tier is None:
         credit = Decimal(0)
-        _step(trace, "tier", policy.ref("compensation"), "no tier covers this availability: credit 0%")
+        _step(steps, "tier", policy.ref("compensation"), "no tier covers this availability: credit 0%")
     elif not gate_open:
         credit = Decimal(0)
-        _step(trace, "tier", tier.ref, f"tier {tier.index + 1} ({tier.describe()}) matches, but the gate "
+        _step(steps, "tier", tier.ref, f"tier {tier.index + 1} ({tier.describe()}) matches, but the gate "
                                        f"({policy.ref('compensation', 'gate')}) pays only below the standard: credit 0%")
     else:
         credit = tier.credit
-        _step(trace, "tier", tier.ref, f"tier {tier.index + 1} ({tier.describe()}): credit {tier.credit}% of the Monthly Service Fee")
+        _step(steps, "tier", tier.ref, f"tier {tier.index + 1} ({tier.describe()}): credit {tier.credit}% of the Monthly Service Fee")
+    return met, credit, tuple(steps)
+
+
+def _compensation(policy, availability: Fraction, billing, trace: list, account: str, service_month) -> dict:
+    met, credit, steps = _credit(policy, availability)
+    trace.extend(dict(step) for step in steps)  # each result owns its trace
     out = {"meets_standard": met, "credit_percent": _number(credit), "monthly_fee": None, "compensation": None}
     if billing is None:
         _step(trace, "compensation", policy.ref("compensation", "base"), "no billing for this account and month: no amount computed")

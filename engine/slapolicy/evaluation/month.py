@@ -52,7 +52,7 @@ def evaluate_account_month(policy, service_month: ServiceMonth, account: str, ro
                                    manager=manager, naive_timestamps=naive_timestamps, totals=totals)
     trace.extend(dict(step) for step in outcome.steps)
     total, counted = service_month.total_minutes, outcome.counted
-    availability = Fraction(total - counted, total) * 100
+    availability = Fraction(100 * (total - counted), total)
     shown = shown_availability(policy, availability)
     exact = f"{total - counted}/{total}"
     _step(trace, "availability", policy.ref("availability", "display_decimals"),
