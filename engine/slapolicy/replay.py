@@ -22,6 +22,7 @@ from .policy.diff import diff_policies
 from .distributed import PolicyContent, policy_of
 from .evaluation.classify import classify_minutes, consecutive_runs
 from .minutes.shapes import MonthMinutes, MonthTotals
+from .evaluation.compensation import tier_of
 from .evaluation.month import MonthEvaluation, evaluate_account_month, version_reason
 from .errors import SlapolicyError
 from .policy.directory import PolicyDirectory, directory_signature, load_policy
@@ -70,18 +71,22 @@ def replay_chunk(spec: ReplaySpec, items: list) -> list:
     baselines = {label: content for label, content in spec.baselines}
     amended = policy_of(spec.amended)
     incidents, notices = ByAccount(spec.incidents), ByAccount(spec.notices)  # indexed once per chunk
+    months: dict = {}  # month label -> its Service Month and the two versions' reasons, made once per chunk
     out = []
     for account, label, totals, rows, billing in items:
-        service_month = calendar_month(label)
-        baseline = policy_of(baselines[label])
+        if label not in months:
+            service_month = calendar_month(label)
+            baseline = policy_of(baselines[label])
+            months[label] = (service_month, baseline, (
+                ("baseline", baseline, version_reason(baseline, service_month)),
+                ("amended", amended, version_reason(amended, service_month, forced=True, in_force=baseline))))
+        service_month, baseline, versions = months[label]
         # Versions that read minutes alike (most amendments change the standard, tiers or money) share one
         # classification of the minutes: the expensive half of an evaluation is done once, not twice.
         outcome = classify_minutes(baseline, service_month, account, rows, incidents=incidents,
                                    notices=notices, totals=totals)
         sides = {}
-        for name, policy, reason in (
-                ("baseline", baseline, version_reason(baseline, service_month)),
-                ("amended", amended, version_reason(amended, service_month, forced=True, in_force=baseline))):
+        for name, policy, reason in versions:
             shared = outcome if reads_minutes_alike(policy, baseline) else None
             sides[name] = evaluate_account_month(policy, service_month, account, rows, incidents=incidents,
                                                  notices=notices, billing=billing, version_reason=reason,
@@ -133,8 +138,7 @@ def _changes(baseline, amended) -> tuple:
 def _tier_of(policy, evaluation: dict) -> str | None:
     """The range of the tier this row's exact availability falls in under ``policy`` (None: no tier)."""
     total = evaluation["service_month"]["total_minutes"]
-    availability = Fraction(total - evaluation["unavailable_minutes"], total) * 100
-    tier = next((t for t in policy.tiers if t.contains(availability)), None)
+    tier = tier_of(policy, Fraction(100 * (total - evaluation["unavailable_minutes"]), total))
     return None if tier is None else tier.describe()
 
 
