@@ -227,6 +227,32 @@ def test_a_claim_reads_only_the_row_groups_of_its_account(tmp_path, monkeypatch)
     assert result.rows_read == 30 and result.cells[("b", "2019-03")].totals.with_data == 30
 
 
+def test_row_groups_of_one_account_each_are_read_as_one_batch_without_their_account_column(tmp_path, monkeypatch):
+    """Three row groups of 30 rows, one account each (a, ' b', c), read together as one batch of 90 rows, their
+    accounts taken from the statistics: a bad row of c is named by its row of the file (60 + 6), and a request
+    for a reads a's and ' b''s row groups (a name with a blank is not pruned by statistics; c's is) as one batch
+    and keeps a's rows only."""
+    import pyarrow.parquet as pq
+    import slapolicy.inputs.tables as tables_module
+
+    rows = minutes("a", "2019-03-05T10:00", 30) + minutes(" b", "2019-03-05T10:00", 30) + \
+        minutes("c", "2019-03-05T10:00", 30)
+    rows[65]["failures"] = 101
+    path = write_parquet(tmp_path / "m.parquet", rows, row_group_size=30)
+    assert pq.ParquetFile(path).metadata.num_row_groups == 3
+    monkeypatch.setattr(tables_module, "_account_codes", lambda table: pytest.fail("the account column was decoded"))
+    with pytest.raises(Exception) as caught:
+        aggregates(path)
+    assert "row 66, column 'failures': 101 failures exceed 100 requests" in str(caught.value)
+    result = aggregates(path, accounts=["a"])
+    assert (result.rows_read, {key: cell.totals.with_data for key, cell in result.cells.items()}) == \
+        (60, {("a", "2019-03"): 30})
+    rows[65]["failures"] = 0
+    result = aggregates(write_parquet(tmp_path / "n.parquet", rows, row_group_size=30), accounts=["b", "c"])
+    assert {key: cell.totals.with_data for key, cell in result.cells.items()} == {("b", "2019-03"): 30,
+                                                                                  ("c", "2019-03"): 30}
+
+
 # ---------------------------------------------------------------------------- dirty files
 
 def _seconds(rows):

@@ -275,16 +275,20 @@ class MinuteColumns:
     naive: int
 
 
-def check_minute_table(table, timezone: str, problems: Problems, line_offset, account: str | None = None) -> MinuteColumns:
+def check_minute_table(table, timezone: str, problems: Problems, line_offset, account: str | tuple | None = None) -> MinuteColumns:
     """Check and convert the columns of a minutes table; problems are recorded, not raised.
 
     These are the row checks of every reader (:mod:`slapolicy.minutes` calls them on each partition).
     ``account``: the one (trimmed) account every row is known to hold (from the row group's statistics or a
-    ``account=`` directory): its column is not decoded then.
+    ``account=`` directory), or (account, rows) of consecutive runs of rows (row groups of one account each):
+    its column is not decoded then.
     """
     check_minute_types(table.schema, problems.file)
-    if account is not None:
+    if isinstance(account, str):
         accounts, account_index = np.array([account]), np.zeros(table.num_rows, np.int32)
+    elif account is not None:
+        accounts, rank = np.unique(np.array([name for name, _ in account], str), return_inverse=True)
+        account_index = np.repeat(rank.reshape(-1).astype(np.int32), [rows for _, rows in account])
     else:
         accounts, account_index, missing_account = _account_codes(table)
         _report(missing_account, problems, "account", line_offset, lambda r: "missing value")
@@ -296,7 +300,8 @@ def check_minute_table(table, timezone: str, problems: Problems, line_offset, ac
     else:
         illegal = np.zeros(len(requests), np.int64)
     has_peak = "peak_qps" in table.column_names
-    peak = _peak_column(table, problems, line_offset) if has_peak else np.full(len(requests), np.nan)
+    # Without the column, every row's peak is unknown: one NaN seen as many (rows are only ever picked from it).
+    peak = _peak_column(table, problems, line_offset) if has_peak else np.broadcast_to(np.nan, len(requests))
     _report(failures > requests, problems, "failures", line_offset,
             lambda r: f"{failures[r]} failures exceed {requests[r]} requests")
     _report(illegal > failures, problems, "illegal_number_failures", line_offset,

@@ -86,22 +86,33 @@ def _open_stream(path: str):
 
 
 def _group_runs(part: Part, metadata):
-    """([row groups], rows before them, the account they all hold or None): consecutive row groups of the file
-    gathered up to BATCH_ROWS rows, so that small row groups (one account each, say) cost one batch, not one each."""
-    run, base, proven, rows = [], 0, None, 0
+    """([row groups], rows before them, the accounts proven for them) of consecutive row groups of the file
+    gathered up to BATCH_ROWS rows, so that small row groups (one account each, say) cost one batch, not one
+    each. The accounts proven: None when a row group's statistics prove none (its column is decoded), the
+    one account of them all, or (account, rows) of each row group in turn (see ``accounts_of_runs``)."""
+    run, base, proven, rows = [], 0, [], 0
     for group, start, account in zip(part.row_groups, part.row_bases, part.proven):
         size = metadata.row_group(group).num_rows
         if run and (start != base + rows or rows + size > BATCH_ROWS):
-            yield run, base, proven
+            yield run, base, _one_or_runs(proven)
             run = []
         if not run:
-            run, base, proven, rows = [group], start, account, size
+            run, base, proven, rows = [group], start, [(account, size)], size
         else:
             run.append(group)
-            proven = proven if proven == account else None
+            proven.append((account, size))
             rows += size
     if run:
-        yield run, base, proven
+        yield run, base, _one_or_runs(proven)
+
+
+def _one_or_runs(proven: list):
+    """None when a row group has no account proven, the account when they share one, else the (account, rows)."""
+    if any(account is None for account, _ in proven):
+        return None
+    if all(account == proven[0][0] for account, _ in proven):
+        return proven[0][0]
+    return tuple(proven)
 
 
 READ_DIGEST = "the bytes read"  # how a claim's record names the digest of its minutes (docs/ledger.md)

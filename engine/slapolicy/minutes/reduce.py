@@ -71,19 +71,36 @@ def checked_batches(part: Part, request: Request, problems: Problems):
     for table, line_offset, base, proven in _batches(part):
         if proven is None and "account" not in table.column_names and part.account is not None:
             proven = part.account
-        if proven is not None and request.accounts is not None and proven not in request.accounts:
+        if isinstance(proven, str) and request.accounts is not None and proven not in request.accounts:
             continue
         problems.row_base, problems.positions = base, None
         read = table.num_rows
-        if request.accounts is not None and proven is None and "account" in table.column_names:
+        positions = None
+        if request.accounts is not None and isinstance(proven, tuple):
+            positions, proven = _rows_of_runs(proven, request.accounts)
+        elif request.accounts is not None and proven is None and "account" in table.column_names:
             positions = _rows_of_accounts(table, request.accounts)
-            if positions is not None:
-                if not len(positions):
-                    yield read, None, line_offset
-                    continue
-                table, problems.positions = table.take(positions), positions
+        if positions is not None:
+            if not len(positions):
+                yield read, None, line_offset
+                continue
+            table, problems.positions = table.take(positions), positions
         yield read, check_minute_table(table, request.timezone, problems, line_offset, account=proven), line_offset
     problems.row_base, problems.positions = 0, None
+
+
+def _rows_of_runs(runs: tuple, accounts: frozenset) -> tuple:
+    """(positions of the rows of ``accounts``, or None when every row is theirs; the runs kept) of a batch whose
+    row groups' accounts are proven, as (account, rows) in turn."""
+    if all(account in accounts for account, _ in runs):
+        return None, runs
+    kept, positions, start = [], [], 0
+    for account, rows in runs:
+        if account in accounts:
+            kept.append((account, rows))
+            positions.append(np.arange(start, start + rows))
+        start += rows
+    return (np.concatenate(positions) if positions else np.zeros(0, np.int64)), tuple(kept)
 
 
 def _rows_of_accounts(table, accounts: frozenset) -> np.ndarray | None:
