@@ -7,7 +7,8 @@ holidays, year by year (``slapolicy_builtins.calendars``). A plugin may keep its
 Where: ``$SLAPOLICY_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/slapolicy`` (``~/.cache/slapolicy``);
 ``SLAPOLICY_CACHE_DIR=off`` turns the cache off. A record that is unreadable, corrupt or not the one its name
 promises reads as absent; one is written atomically (a temporary file renamed into place), and a directory that
-cannot be written means only that the answer is derived again next time. Deleting the cache is always safe.
+cannot be written means only that the answer is derived again next time. A folder past :data:`MAX_RECORDS`
+loses its least recently used quarter. Deleting the cache is always safe.
 """
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ from pathlib import Path
 
 VARIABLE = "SLAPOLICY_CACHE_DIR"
 MAX_RECORD_BYTES = 1024 * 1024  # a record is a few hundred bytes: anything larger is not one of ours
+# Records kept per folder: every edit of a draft is a new record, so the least recently used quarter is
+# removed when a folder grows past this (a few hundred kilobytes).
+MAX_RECORDS = 1000
 
 
 def cache_directory() -> Path | None:
@@ -38,14 +42,19 @@ def read_record(folder: str, key: str | None):
     directory = cache_directory()
     if key is None or directory is None:
         return None
+    path = directory / folder / f"{key}.json"
     try:
-        with open(directory / folder / f"{key}.json", "rb") as file:
+        with open(path, "rb") as file:
             text = file.read(MAX_RECORD_BYTES + 1)
         data = json.loads(text) if len(text) <= MAX_RECORD_BYTES else None
     except (OSError, ValueError):
         return None
     if not (isinstance(data, dict) and data.get("key") == key and "content" in data):
         return None  # a record under a name not its own: copied, renamed or written by something else
+    try:
+        os.utime(path)  # used now: the last to be removed when the folder is pruned
+    except OSError:
+        pass
     return data["content"]
 
 
@@ -62,9 +71,29 @@ def write_record(folder: str, key: str | None, content) -> None:
             temporary = file.name
             file.write(body)
         os.replace(temporary, directory / folder / f"{key}.json")
+        _prune(directory / folder)
     except OSError:
         if temporary is not None:
             try:
                 os.unlink(temporary)
             except OSError:
                 pass
+
+
+def _prune(folder: Path) -> None:
+    """Past :data:`MAX_RECORDS`, remove the least recently used quarter of a folder's records."""
+    with os.scandir(folder) as entries:
+        records = [entry for entry in entries if entry.name.endswith(".json")]
+    if len(records) <= MAX_RECORDS:
+        return
+    used = []
+    for entry in records:
+        try:
+            used.append((entry.stat().st_mtime_ns, entry.path))
+        except OSError:
+            continue  # removed meanwhile by another process
+    for _, path in sorted(used)[: len(used) - MAX_RECORDS * 3 // 4]:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
