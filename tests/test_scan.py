@@ -482,6 +482,18 @@ def test_a_file_written_as_time_goes_is_counted_by_its_rounds_and_the_rest(tmp_p
         assert {key: (cell.totals.with_data, cell.totals.traffic_all) for key, cell in result.cells.items()} == expected
 
 
+def test_a_timestamp_with_seconds_is_named_in_a_file_written_as_time_goes(tmp_path):
+    """20 accounts × 5 minutes written as time goes (each timestamp divided once for its 20 rows): row 47, the
+    7th account at minute 2, is 30 s late and named; the rows beside it, in the same minute, are not."""
+    rows = _time_sorted([f"acct-{k:02d}" for k in range(20)], "2019-03-01T00:00", 5)
+    rows[46]["minute"] = "2019-03-01T00:02:30"
+    with pytest.raises(Exception) as caught:
+        aggregates(write_parquet(tmp_path / "m.parquet", rows))
+    assert "1 problem(s)" in str(caught.value)
+    assert "row 47, column 'minute': 2019-02-28T16:02:30Z has seconds; a statistics point starts at :00 (§1.5)" \
+        in str(caught.value)
+
+
 def test_a_claim_reads_every_spelling_of_its_account_in_a_file_written_as_time_goes(tmp_path):
     """The dictionary holds 'b' and ' b' (the same account once trimmed) among others: a request for b keeps the
     rows of both, 3 + 2 minutes, and no row of a or c."""
