@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from conftest import POLICIES, REPO, run_cli
 from helpers import minute_rows, write_csv
-from slapolicy.ledger import COLUMNS, GENESIS, TABLES, Chain, Entry, Ledger
+from slapolicy.ledger import COLUMNS, GENESIS, GUARD, TABLES, Chain, Entry, Ledger
 
 EXAMPLES = REPO / "examples" / "ccc"
 INPUTS = ["--minutes", EXAMPLES / "minutes.csv", "--incidents", EXAMPLES / "incidents.yaml",
@@ -58,9 +58,16 @@ def ledger(history, tmp_path):
     return copy
 
 
+def unguard(db):
+    """Remove the append-only guard, as whoever means to edit entries must first (the shell refuses the edit else)."""
+    for name in GUARD:
+        db.execute(f"DROP TRIGGER IF EXISTS {name}")
+
+
 def edit(path, *statements):
-    """What anyone with the sqlite3 shell can do (foreign keys off, as the shell has them)."""
+    """What anyone with the sqlite3 shell can do once the guard is removed (foreign keys off, as the shell has them)."""
     db = sqlite3.connect(path)
+    unguard(db)
     for statement in statements:
         db.execute(statement)
     db.commit()
@@ -81,6 +88,7 @@ def rechain(path, key=None):
     """An attacker who knows the algorithm (it is public) recomputes every hash and the head after an edit."""
     chain, head = Chain(key), GENESIS
     db = sqlite3.connect(path)
+    unguard(db)
     for entry in entries(path):
         head = chain.link(head, entry)
         db.execute(f"UPDATE {TABLES[entry.kind]} SET entry_hash = ? WHERE seq = ?", (head, entry.seq))
@@ -259,6 +267,67 @@ def test_an_edited_decision_is_not_answered_again(ledger, tmp_path):
     assert (result.code, result.out) == (1, "")
     assert result.err == damaged(ledger, f"{label(3, 'decision', ACME, 'acme')} does not match its hash: it was edited")
     assert digest(ledger) == before
+
+
+# ---------------------------------------------------------------------------- the append-only guard
+
+def triggers(path):
+    with sqlite3.connect(path) as db:
+        found = dict(db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'"))
+    db.close()
+    return found
+
+
+@pytest.mark.parametrize("statement", ["UPDATE decisions SET decision = 'approved' WHERE seq = 3",
+                                       "DELETE FROM decisions WHERE seq = 3", "UPDATE grants SET amount = '999.00'",
+                                       "DELETE FROM grants WHERE seq = 5"])
+def test_the_sqlite3_shell_cannot_change_or_delete_an_entry(ledger, statement):
+    """A denial is read by no later decision, so no append reads it back: an edit of it is refused where it is made."""
+    before = digest(ledger)
+    db = sqlite3.connect(ledger)
+    with pytest.raises(sqlite3.IntegrityError, match="^a slapolicy ledger is append-only: its entries are never changed "
+                                                     r"or deleted \(docs/ledger.md\)$"):
+        db.execute(statement)
+    db.rollback()
+    db.close()
+    assert digest(ledger) == before
+    assert run_cli("audit", ledger).code == 0
+
+
+def test_an_edited_denial_of_another_account_refuses_the_next_append(ledger, tmp_path):
+    """acme's denial (#3) edited after removing the guard: globex's new claim reads nothing of acme, but the missing
+    guard makes the append walk the whole chain, which names #3; nothing is written."""
+    edit(ledger, "UPDATE decisions SET result_json = replace(result_json, 'filed_too_early', 'filed_in_time') WHERE seq = 3")
+    before = digest(ledger)
+    claim = tmp_path / "globex-again.json"
+    claim.write_text(json.dumps(dict(json.loads(claim_files(tmp_path)[0].read_text()), claim_id="second try")))
+    result = run_cli("claim", POLICIES, claim, "--ledger", ledger, *NOW, *INPUTS)
+    assert (result.code, result.out) == (1, "")
+    assert result.err == damaged(ledger, f"{label(3, 'decision', ACME, 'acme')} {EDITED}; the ledger's append-only guard "
+                                         "was removed or altered")
+    assert digest(ledger) == before
+    # So does a guard put back in another form (a trigger of the same name that refuses nothing).
+    with sqlite3.connect(ledger) as db:
+        db.execute("CREATE TRIGGER decisions_append_only_update BEFORE UPDATE ON decisions BEGIN SELECT 1; END")
+    db.close()
+    result = run_cli("claim", POLICIES, claim, "--ledger", ledger, *NOW, *INPUTS)
+    assert result.code == 1 and "#3" in result.err and "append-only guard was removed or altered" in result.err
+
+
+def test_a_ledger_without_the_guard_is_walked_once_and_guarded_again(ledger, tmp_path):
+    """A ledger written before the guard (or whose guard was dropped without an edit) holds: the next append walks it,
+    finds it intact, records the decision and puts the guard back, so the appends after it cost what they did."""
+    guard = triggers(ledger)
+    assert guard == GUARD
+    edit(ledger)  # the guard removed, nothing edited
+    assert triggers(ledger) == {}
+    claim = tmp_path / "globex-again.json"
+    claim.write_text(json.dumps(dict(json.loads(claim_files(tmp_path)[0].read_text()), claim_id="second try")))
+    result = run_cli("claim", POLICIES, claim, "--ledger", ledger, *NOW, *INPUTS)
+    assert result.code == 0, result.err
+    assert result.json()["decision"] == "denied"  # March 2019 of globex was granted by #1–#2 (already_compensated)
+    assert triggers(ledger) == GUARD
+    assert run_cli("audit", ledger).out.splitlines()[-1] == "4 decision(s) checked: 4 same, 0 differ, 0 unverifiable"
 
 
 def test_an_edited_meta_table_is_refused(ledger):

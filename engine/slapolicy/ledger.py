@@ -18,7 +18,9 @@ with one. The ``meta`` table keeps the head: the number of entries and the last 
 decision is appended or a recorded one answered again, the head, the number of entries, every
 grant of the claimant's account with the decision it pays (and that recorded decision) are checked:
 what the decision relies on, at a cost of the account's grants, not its history; ``verify``
-walks the whole chain (``slapolicy audit``). docs/ledger.md says what this protects and what not.
+walks the whole chain (``slapolicy audit``). Entries are guarded against edits where they would be
+made: triggers refuse to change or delete one, and an append without them walks the whole chain once
+(GUARD below). docs/ledger.md says what this protects and what not.
 
 Identity. ``PRAGMA application_id`` is "SLAP" and ``user_version`` the format number. Any other
 file is looked at read-only and refused before anything is written to it.
@@ -82,6 +84,21 @@ CREATE TABLE grants (
 PRAGMA application_id = {APPLICATION_ID};
 PRAGMA user_version = {FORMAT};
 """
+# The append-only guard. A decision reads the grants of its account, never the account's other decisions, so an
+# append checks only what it relies on (``_check_standing``): walking every entry would make each append cost the
+# ledger's history. What an append does not read, it cannot find edited: no check can see an edit of bytes it does
+# not read. So edits are refused where they are made instead: these triggers make SQLite refuse to change or delete
+# an entry (the sqlite3 shell's UPDATE and DELETE fail with the message below), and an append looks, at the cost of
+# one small query, that they are still as written. Removed or altered (to edit the ledger anyway), or absent (a
+# ledger of an earlier slapolicy), the next append walks the whole chain once, as the audit does, and refuses to
+# continue a ledger found edited; otherwise it puts the guard back. Whoever removes the guard, edits and restores it
+# exactly is a forger who knows this scheme, as one who recomputes the chain: `slapolicy audit` (and the key) are
+# what stands against them (docs/ledger.md).
+GUARD_MESSAGE = "a slapolicy ledger is append-only: its entries are never changed or deleted (docs/ledger.md)"
+GUARD = {f"{table}_append_only_{action.lower()}": f"CREATE TRIGGER {table}_append_only_{action.lower()} BEFORE "
+                                                  f"{action} ON {table} BEGIN SELECT RAISE(ABORT, '{GUARD_MESSAGE}'); END"
+         for table in ("decisions", "grants") for action in ("UPDATE", "DELETE")}
+
 COLUMNS = {
     "decision": ("seq", "decision_id", "claim_digest", "decided_at", "account", "service_month", "decision",
                  "policy_version", "policy_sha256", "inputs_digest", "inputs_json", "result_json"),
@@ -200,6 +217,7 @@ class Ledger:
             self._create()
         identify(self.path)
         self.readonly = readonly
+        self._walked: tuple | None = None  # (entries, head) of the last whole walk that found the chain intact
         self._db = self._connect()
         self._meta = self._read_meta()
 
@@ -220,7 +238,7 @@ class Ledger:
             db = sqlite3.connect(scratch, isolation_level=None)
             try:
                 db.execute("PRAGMA journal_mode = WAL")  # readers never wait for the one writer
-                db.executescript(f"BEGIN IMMEDIATE; {SCHEMA}")
+                db.executescript(f"BEGIN IMMEDIATE; {SCHEMA} {'; '.join(GUARD.values())};")
                 meta = {"format": str(FORMAT), "chain": Chain(self._key).name, "entries": "0", "head": GENESIS}
                 if self._key is not None:
                     meta["key_check"] = key_check(self._key)
@@ -397,8 +415,9 @@ class Ledger:
         Checked: the number of entries against the head, the last entry's hash, every grant of the account with the
         decision it pays (the grants are what the §6.1 cap and "one grant per month" read), and that no approved
         decision of the account lacks its grant. The account's other decisions (denials, incomplete claims) are
-        read by no decision, and are left to ``verify`` (`slapolicy audit`), as are other accounts' entries: so an
-        append costs the account's grants (at most one per Service Month), not its whole history."""
+        read by no decision: the append-only guard keeps them from being edited (``_check_guard``), and ``verify``
+        (`slapolicy audit`) checks them, as other accounts' entries: so an append costs the account's grants (at
+        most one per Service Month), not its whole history."""
         recorded, head = int(self._meta["entries"]), self._meta["head"]
         count, top = self._db.execute(
             "SELECT count(*), coalesce(max(seq), 0) FROM (SELECT seq FROM decisions UNION ALL SELECT seq FROM grants)"
@@ -421,6 +440,33 @@ class Ledger:
         except Malformed as exc:
             self._damaged(str(exc))
         return recorded, head
+
+    def _check_guard(self, chain: Chain) -> None:
+        """The append-only guard is in place, or the whole chain holds (GUARD above)."""
+        if not self._guarded():
+            self._walk_once(chain)
+
+    def _guarded(self) -> bool:
+        """The append-only guard is in place, as slapolicy wrote it (and no other trigger beside it)."""
+        return dict(self._db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")) == GUARD
+
+    def _walk_once(self, chain: Chain) -> None:
+        """Without the guard, an entry may have been edited anywhere: walk the whole chain (once per state of the
+        ledger) and refuse a ledger that does not hold, naming the first broken entry as the audit does."""
+        state = (self._meta["entries"], self._meta["head"])
+        if self._walked == state:
+            return
+        broken = self._verify(chain)["first_broken"]
+        if broken is not None:
+            self._damaged(f"{broken['problem']}; the ledger's append-only guard was removed or altered")
+        self._walked = state
+
+    def _put_guard(self) -> None:
+        """Install the append-only guard (inside the append's transaction), replacing any trigger found instead."""
+        for (name,) in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
+            self._db.execute(f'DROP TRIGGER "{name.replace(chr(34), chr(34) * 2)}"')
+        for statement in GUARD.values():
+            self._db.execute(statement)
 
     def _check_grant(self, grant: Entry, chain: Chain) -> None:
         """A grant and the approved decision it pays (the entry just before it) match their hashes and each other."""
@@ -474,6 +520,7 @@ class Ledger:
             problem = self._check_entry(entry, chain)
             if problem:
                 self._damaged(problem)
+            self._check_guard(chain)
             return entry.document("result_json")
 
     @_database_errors
@@ -529,6 +576,9 @@ class Ledger:
                 self._db.execute("ROLLBACK")
                 return existing, False
             seq, head = self._check_standing(account, chain)
+            if not self._guarded():
+                self._walk_once(chain)
+                self._put_guard()  # the whole chain holds: guard it again from here on
             decision, inputs, amount = build(self.grants(account))
             entries = [Entry("decision", {
                 "seq": seq + 1, "decision_id": decision["decision_id"], "claim_digest": claim_digest,
@@ -691,6 +741,8 @@ def upgrade_ledger(path: str | os.PathLike) -> dict:
                            f"({', '.join('?' * (len(columns) + 1))})", [entry.fields[c] for c in columns] + [head])
         if paid:
             raise LedgerError(f"{path}: grants without a decision ({', '.join(sorted(paid))}); not upgraded")
+        for statement in GUARD.values():
+            db.execute(statement)
         meta = {"format": str(FORMAT), "chain": chain.name, "entries": str(seq), "head": head}
         if key is not None:
             meta["key_check"] = key_check(key)
