@@ -137,8 +137,12 @@ def _changes(baseline, amended) -> tuple:
 
 def _tier_of(policy, evaluation: dict) -> str | None:
     """The range of the tier this row's exact availability falls in under ``policy`` (None: no tier)."""
-    total = evaluation["service_month"]["total_minutes"]
-    tier = tier_of(policy, Fraction(100 * (total - evaluation["unavailable_minutes"]), total))
+    return _tier_range(policy, evaluation["service_month"]["total_minutes"], evaluation["unavailable_minutes"])
+
+
+@functools.lru_cache(maxsize=4096)
+def _tier_range(policy, total: int, unavailable: int) -> str | None:
+    tier = tier_of(policy, Fraction(100 * (total - unavailable), total))
     return None if tier is None else tier.describe()
 
 

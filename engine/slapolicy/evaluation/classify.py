@@ -48,7 +48,13 @@ def unavailable_mask(policy, requests: np.ndarray, failures: np.ndarray) -> np.n
 
 def _window_bounds(window, rounding: str) -> tuple[int, int]:
     """[first, last) epoch minutes a window excludes: every minute it touches (outward) or covers whole (inward)."""
-    return minute_bounds(window.start, window.end, rounding)
+    return _bounds(window.start, window.end, rounding)
+
+
+@functools.lru_cache(maxsize=4096)
+def _bounds(start: dt.datetime, end: dt.datetime, rounding: str) -> tuple[int, int]:
+    """:func:`minute_bounds`, remembered: a month's incidents and notices for every account come back for each."""
+    return minute_bounds(start, end, rounding)
 
 
 @functools.lru_cache(maxsize=256)
@@ -512,7 +518,7 @@ def _provider_incidents_without_data(policy, account, incidents, traffic_minutes
     for incident in incidents:
         if incident.cause != "provider" or (incident.account is not None and incident.account != account):
             continue
-        lo, hi = minute_bounds(incident.start, incident.end, "outward")
+        lo, hi = _bounds(incident.start, incident.end, "outward")
         lo, hi = max(lo, first), min(hi, last)
         if lo >= hi:
             continue

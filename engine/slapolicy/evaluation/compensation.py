@@ -3,6 +3,7 @@ rounding and the caps, each step written to the trace."""
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
@@ -95,6 +96,29 @@ def _credit(policy, availability: Fraction) -> tuple[bool, Decimal, tuple]:
     return met, credit, tuple(steps)
 
 
+@dataclass(frozen=True)
+class _MoneyTerms:
+    """How a version turns a credit into money (§3.1(2), compensation.*), read once per version."""
+
+    quantum: Decimal  # compensation.rounding.places
+    rounding: str  # compensation.rounding
+    base: object  # compensation.base: billing -> the fee the credit is a percentage of
+    capped: bool  # compensation.monthly_cap is fee_paid
+    cap_ref: str
+    rounding_ref: str
+    form: str
+
+
+@functools.lru_cache(maxsize=64)
+def _money_terms(policy) -> _MoneyTerms:
+    rounding = policy.raw["compensation"]["rounding"]
+    capped = policy.setting("compensation", "monthly_cap") == "fee_paid"
+    return _MoneyTerms(Decimal(1).scaleb(-rounding["places"]), ROUNDING[rounding["value"]],
+                       BASE[policy.setting("compensation", "base")], capped,
+                       policy.ref("compensation", "monthly_cap") if capped else "",
+                       policy.ref("compensation", "rounding"), policy.setting("compensation", "form"))
+
+
 def _compensation(policy, availability: Fraction, billing, trace: list, account: str, service_month) -> dict:
     met, credit, steps = _credit(policy, availability)
     trace.extend(dict(step) for step in steps)  # each result owns its trace
@@ -102,24 +126,22 @@ def _compensation(policy, availability: Fraction, billing, trace: list, account:
     if billing is None:
         _step(trace, "compensation", policy.ref("compensation", "base"), "no billing for this account and month: no amount computed")
         return out
-    places = policy.raw["compensation"]["rounding"]["places"]
-    quantum = Decimal(1).scaleb(-places)
-    rounding = ROUNDING[policy.raw["compensation"]["rounding"]["value"]]
-    fee = BASE[policy.setting("compensation", "base")](billing)
+    terms = _money_terms(policy)
+    quantum, rounding = terms.quantum, terms.rounding
+    fee = terms.base(billing)
     owed = fee * credit / 100
     detail = f"fee {fee} × {credit}% = {owed.quantize(quantum, rounding=rounding)}"
-    if policy.setting("compensation", "monthly_cap") == "fee_paid":
+    if terms.capped:
         cap = billing.fee_paid
         if owed > cap:
-            detail += f"; capped at the fee paid {fee} − {billing.offset} offset = {cap} ({policy.ref('compensation', 'monthly_cap')})"
+            detail += f"; capped at the fee paid {fee} − {billing.offset} offset = {cap} ({terms.cap_ref})"
             owed = cap
         else:
-            detail += f"; within the fee paid {cap} ({policy.ref('compensation', 'monthly_cap')})"
+            detail += f"; within the fee paid {cap} ({terms.cap_ref})"
     amount = owed.quantize(quantum, rounding=rounding)
-    if policy.setting("compensation", "monthly_cap") == "fee_paid":
+    if terms.capped:
         # The cap is a ceiling: rounding (to whole units, say) never lifts the amount above the fee paid.
         amount = min(amount, billing.fee_paid.quantize(quantum, rounding=ROUND_DOWN))
-    _step(trace, "compensation", policy.ref("compensation", "rounding"),
-          f"{detail}: compensation {amount} as {policy.setting('compensation', 'form')}")
+    _step(trace, "compensation", terms.rounding_ref, f"{detail}: compensation {amount} as {terms.form}")
     out.update({"monthly_fee": str(fee.quantize(quantum)), "compensation": str(amount)})
     return out

@@ -2,6 +2,7 @@
 its compensation (``compensation``: §3), and the month's result with its trace; many accounts at once."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -52,7 +53,7 @@ def evaluate_account_month(policy, service_month: ServiceMonth, account: str, ro
                                    manager=manager, naive_timestamps=naive_timestamps, totals=totals)
     trace.extend(dict(step) for step in outcome.steps)
     total, counted = service_month.total_minutes, outcome.counted
-    availability = Fraction(100 * (total - counted), total)
+    availability = _availability(total, counted)
     shown = shown_availability(policy, availability)
     exact = f"{total - counted}/{total}"
     _step(trace, "availability", policy.ref("availability", "display_decimals"),
@@ -73,6 +74,12 @@ def evaluate_account_month(policy, service_month: ServiceMonth, account: str, ro
     result["warnings"] = list(outcome.warnings)
     result["trace"] = trace
     return MonthEvaluation(result, outcome.unavailable_minute, outcome.attributed, month_frame(policy, service_month).first)
+
+
+@functools.lru_cache(maxsize=4096)
+def _availability(total: int, counted: int) -> Fraction:
+    """(1 − counted / total) × 100 % (§2.1), exactly: one object per count, so the caches keyed on it find it at once."""
+    return Fraction(100 * (total - counted), total)
 
 
 # ---------------------------------------------------------------------------- many accounts

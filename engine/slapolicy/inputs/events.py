@@ -48,6 +48,7 @@ class ByAccount:
     def __init__(self, items):
         self.items = tuple(items)
         self._common = [(k, item) for k, item in enumerate(self.items) if item.account is None]
+        self._common_only = tuple(item for _, item in self._common)  # what an account without its own sees
         self._own: dict = {}
         for k, item in enumerate(self.items):
             if item.account is not None:
@@ -56,7 +57,7 @@ class ByAccount:
     def of(self, account: str) -> tuple:
         own = self._own.get(account)
         if not own:
-            return tuple(item for _, item in self._common)
+            return self._common_only
         return tuple(item for _, item in sorted(self._common + own, key=lambda pair: pair[0]))
 
 
