@@ -494,6 +494,29 @@ def test_a_timestamp_with_seconds_is_named_in_a_file_written_as_time_goes(tmp_pa
         in str(caught.value)
 
 
+def test_counts_out_of_order_in_whole_number_columns_are_each_named_in_order(tmp_path):
+    """Columns of 64-bit integers: requests ≥ failures ≥ illegal-number failures ≥ 0 is proven for a whole batch
+    at once; when it fails, every count is checked on its own, column by column, as for any other file."""
+    rows = minutes("a", "2019-03-05T10:00", 6, 100, 1)
+    for row in rows:
+        row["illegal_number_failures"] = 0
+    rows[1].update(requests=-5, failures=0)  # row 2
+    rows[3]["illegal_number_failures"] = 3  # row 4: 3 > 1 failures
+    rows[4]["illegal_number_failures"] = -1  # row 5
+    rows[5]["failures"] = -1  # row 6: negative, and 0 illegal-number failures exceed it
+    path = write_parquet(tmp_path / "m.parquet", rows)
+    with pytest.raises(Exception) as caught:
+        aggregates(path)
+    assert str(caught.value).splitlines() == [
+        f"6 problem(s) in minutes file {path}:",
+        f"{path}: row 2, column 'requests': -5 is negative",
+        f"{path}: row 6, column 'failures': -1 is negative",
+        f"{path}: row 5, column 'illegal_number_failures': -1 is negative",
+        f"{path}: row 2, column 'failures': 0 failures exceed -5 requests",
+        f"{path}: row 4, column 'illegal_number_failures': 3 illegal-number failures exceed 1 failures",
+        f"{path}: row 6, column 'illegal_number_failures': 0 illegal-number failures exceed -1 failures"]
+
+
 def test_a_claim_reads_every_spelling_of_its_account_in_a_file_written_as_time_goes(tmp_path):
     """The dictionary holds 'b' and ' b' (the same account once trimmed) among others: a request for b keeps the
     rows of both, 3 + 2 minutes, and no row of a or c."""

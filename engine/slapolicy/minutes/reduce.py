@@ -192,7 +192,13 @@ def _reduce(c, request: Request, summary: PartSummary, order: str | None) -> Non
     if not len(c.minute):
         return
     # Only the requested accounts' rows reach here (read_part leaves the others out): the span is the one cut.
-    low, high = (c.minute[0], c.minute[-1]) if order == "minute" else (c.minute.min(), c.minute.max())
+    runs = _runs(c.account_index) if order == "account" else None
+    if order == "minute":
+        low, high = c.minute[0], c.minute[-1]
+    elif order == "account":  # each account's minutes increase along its run
+        low, high = c.minute[runs].min(), c.minute[np.append(runs[1:], len(c.minute)) - 1].max()
+    else:
+        low, high = c.minute.min(), c.minute.max()
     if int(low) >= first and int(high) < end:
         rows = slice(None)  # usually the whole batch is inside the months asked about: views, not copies
     else:
@@ -209,7 +215,7 @@ def _reduce(c, request: Request, summary: PartSummary, order: str | None) -> Non
         key = code
     cells = len(c.accounts) * months
     requests, illegal = c.requests[rows], c.illegal[rows]
-    starts = _runs(code) if order == "account" else None
+    starts = None if order != "account" else runs if isinstance(rows, slice) else _runs(code)
     if starts is not None and months == 1:  # each account's rows are one run: its count is the run's length
         with_data = np.zeros(cells, np.int64)
         with_data[code[starts]] = np.diff(np.append(starts, len(code)))
