@@ -27,3 +27,12 @@ def test_a_record_is_read_only_under_its_own_name(tmp_path, monkeypatch):
     cache.write_record("things", "mine", {"a": 1})
     assert cache.read_record("things", "mine") == {"a": 1}
     assert [p.name for p in (tmp_path / "things").iterdir() if p.name.startswith(".")] == []  # no temporary left
+
+
+def test_without_a_home_directory_there_is_no_cache(monkeypatch):
+    monkeypatch.delenv("SLAPOLICY_CACHE_DIR")
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setattr(os.path, "expanduser", lambda path: path)  # what it does with no HOME and no password entry
+    assert cache.cache_directory() is None
+    cache.write_record("things", "k", 1)  # quietly nothing, and no directory named ~ in the working directory
+    assert cache.read_record("things", "k") is None

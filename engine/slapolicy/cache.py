@@ -34,6 +34,8 @@ def cache_directory() -> Path | None:
     base = os.environ.get("XDG_CACHE_HOME", "")
     if not os.path.isabs(base):  # the XDG specification: a relative value is ignored
         base = os.path.join(os.path.expanduser("~"), ".cache")
+    if not os.path.isabs(base):  # no home directory at all (no HOME, no password entry): no cache, not ./~
+        return None
     return Path(base) / "slapolicy"
 
 
