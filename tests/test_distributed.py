@@ -167,6 +167,56 @@ def test_workers_evaluate_the_account_months_of_evaluate_too(tmp_path, monkeypat
     assert sent == ["read_part"]
 
 
+def scheduler_clients(address):
+    """The ids of the clients connected to the scheduler now, but the one asking."""
+    from distributed import Client
+
+    with Client(address, timeout="20s", set_as_default=False) as observer:
+        return set(observer.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.clients))) - {observer.id}
+
+
+def test_an_engine_keeps_one_dask_client_for_all_its_calls_and_threads_and_closes_it(cluster, tmp_path):
+    """A service calling evaluate repeatedly on one Engine(dask=...) connects once, not once per call."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from slapolicy import Engine
+
+    inputs = dict(minutes=str(write_dataset(tmp_path / "data", 3, 10 * 1440)), month="2019-03")
+    here = json.dumps(Engine(POLICIES).evaluate(**inputs))
+    before = scheduler_clients(cluster)
+    with Engine(POLICIES, dask=cluster) as engine:
+        first = engine.evaluate(**inputs)
+        opened = scheduler_clients(cluster) - before
+        assert len(opened) == 1  # kept after the call (a client per call was closed at its end)
+        with ThreadPoolExecutor(4) as pool:
+            results = list(pool.map(lambda _: engine.evaluate(**inputs), range(4)))
+        assert scheduler_clients(cluster) - before == opened  # the same client for every call and thread
+    deadline = time.monotonic() + 30
+    while scheduler_clients(cluster) - before and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert scheduler_clients(cluster) - before == set()  # closed with the engine
+    assert [json.dumps(r) for r in [first, *results]] == [here] * 5
+    # 3 accounts of 10 days each, over 1 % failed for 60 minutes of the 10th: 60 unavailable each (§1.5)
+    assert [e["unavailable_minutes"] for e in first["evaluations"]] == [60, 60, 60]
+
+
+def test_an_engine_keeps_one_process_pool_for_its_calls(tmp_path):
+    from slapolicy import Engine
+
+    inputs = dict(minutes=str(EXAMPLES / "minutes.csv"), month="2019-03", billing=str(EXAMPLES / "billing.csv"))
+    here = json.dumps(Engine(POLICIES).evaluate(**inputs))
+    with Engine(POLICIES, workers=2) as engine:
+        assert json.dumps(engine.evaluate(**inputs)) == here
+        pool = engine._runner._pool
+        assert pool is not None
+        assert json.dumps(engine.evaluate(**inputs)) == here
+        assert engine._runner._pool is pool  # the processes started once
+        # A call that names its own runner gets one for that call, closed at its end.
+        assert json.dumps(engine.evaluate(**inputs, workers=1)) == here
+        assert engine._runner._pool is pool
+    assert engine._runner._pool is None
+
+
 def test_dask_workers_open_minutes_named_by_url(cluster, tmp_path):
     """A file:// URL reaches the workers as each part's URL, which they open themselves (as they would s3://)."""
     data = write_dataset(tmp_path / "by-url", 3, 1440)

@@ -20,6 +20,7 @@ import functools
 import hashlib
 import os
 import tempfile
+import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -74,12 +75,16 @@ def check_runner_arguments(workers, dask) -> None:
 
 
 class Runner:
-    """Runs tasks in this process, in ``workers`` local processes, or on the Dask cluster at ``dask``."""
+    """Runs tasks in this process, in ``workers`` local processes, or on the Dask cluster at ``dask``.
+
+    Thread-safe: an :class:`~slapolicy.engine.Engine` shared by a service's threads keeps one runner, whose pool
+    or client is made once (under a lock) and used by every thread (both take tasks from any thread)."""
 
     def __init__(self, workers: int | None = None, dask: str | None = None):
         check_runner_arguments(workers, dask)
         self.workers, self.address = workers, dask
         self._pool = self._client = None
+        self._lock = threading.Lock()
 
     @property
     def remote(self) -> bool:
@@ -93,12 +98,12 @@ class Runner:
         self.close()
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        with self._lock:
+            pool, client, self._pool, self._client = self._pool, self._client, None, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        if client is not None:
+            client.close()
 
     def map(self, fn, *iterables, threads: bool = False, progress=None) -> list:
         """[fn(*args)] in order. In this process, ``threads`` runs them on every core (for tasks that release
@@ -120,24 +125,30 @@ class Runner:
         return _collect((fn(*args) for args in arguments), progress)
 
     def _processes(self):
-        if self._pool is None:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
+        with self._lock:
+            if self._pool is None:
+                import multiprocessing
+                from concurrent.futures import ProcessPoolExecutor
 
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"))
-        return self._pool
+                self._pool = ProcessPoolExecutor(max_workers=self.workers,
+                                                 mp_context=multiprocessing.get_context("spawn"))
+            return self._pool
+
+    def _dask_client(self):
+        with self._lock:
+            if self._client is None:
+                try:
+                    from distributed import Client
+                except ImportError:
+                    raise SlapolicyError("--dask needs the distributed package: pip install 'slapolicy[dask]'") from None
+                try:
+                    self._client = Client(self.address, timeout="20s", set_as_default=False)
+                except (OSError, TimeoutError) as exc:
+                    raise SlapolicyError(f"cannot reach the Dask scheduler at {self.address}: {exc}") from None
+            return self._client
 
     def _on_dask(self, fn, arguments: list, progress) -> list:
-        if self._client is None:
-            try:
-                from distributed import Client
-            except ImportError:
-                raise SlapolicyError("--dask needs the distributed package: pip install 'slapolicy[dask]'") from None
-            try:
-                self._client = Client(self.address, timeout="20s")
-            except (OSError, TimeoutError) as exc:
-                raise SlapolicyError(f"cannot reach the Dask scheduler at {self.address}: {exc}") from None
-        futures = self._client.map(fn, *zip(*arguments), pure=False)
+        futures = self._dask_client().map(fn, *zip(*arguments), pure=False)
         return _collect((future.result() for future in futures), progress)
 
 

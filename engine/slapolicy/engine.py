@@ -23,6 +23,7 @@ needs it, as the functions always did. Every method returns plain, JSON-serialis
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import threading
 from dataclasses import dataclass
@@ -69,10 +70,17 @@ def account_list(accounts) -> list[str] | None:
 
 
 class Engine:
-    def __init__(self, policy_dir: str | Path, *, ledger: str | Path | None = None, manager=None):
+    def __init__(self, policy_dir: str | Path, *, ledger: str | Path | None = None, manager=None,
+                 workers: int | None = None, dask: str | None = None):
+        """``workers`` or ``dask``: where this engine's calls run their tasks unless a call names its own. The
+        process pool or the Dask client is opened at the first call that needs it and kept for the next ones
+        (a service would otherwise pay a connection, or the start of its processes, per request) until
+        :meth:`close` (or the end of a ``with`` block)."""
         check_backend()  # on Python 3.13+, a durable-rules built without its flag is named here, in one line
+        check_runner_arguments(workers, dask)
         self._given = path_argument(policy_dir, "policy_dir")
         self._setup(ledger, manager)
+        self._runner = Runner(workers, dask) if workers is not None or dask is not None else None
         self._snapshot, self._signature = self._load()
 
     @classmethod
@@ -93,6 +101,24 @@ class Engine:
         self._refresh_lock = threading.Lock()
         self._refused: tuple | None = None  # the directory state a refresh last failed to load
         self.refresh_error: str | None = None
+        self._runner: Runner | None = None
+
+    def _runner_for(self, workers, dask):
+        """The engine's own runner, kept open between calls, when the call names none; else one for this call."""
+        if workers is None and dask is None and self._runner is not None:
+            return contextlib.nullcontext(self._runner)
+        return Runner(workers, dask)
+
+    def close(self) -> None:
+        """Close the engine's process pool or Dask client, if it opened one (a later call opens it again)."""
+        if self._runner is not None:
+            self._runner.close()
+
+    def __enter__(self) -> "Engine":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     @property
     def manager(self):
@@ -195,7 +221,7 @@ class Engine:
         loaded_incidents = read_incidents(incidents, policy) if incidents else []
         loaded_notices = read_notices(notices, policy.timezone) if notices else []
         loaded_billing = read_billing(billing) if billing else None
-        with Runner(workers, dask) as runner:
+        with self._runner_for(workers, dask) as runner:
             loaded_minutes = read_minutes(minutes, [service_month], [policy], accounts=accounts,
                                           incidents=loaded_incidents, runner=runner)
             if runner.remote and self._manager is None:
@@ -233,7 +259,7 @@ class Engine:
         if recorded is not None:
             return recorded
         loaded_incidents = read_incidents(incidents, policy) if incidents else []
-        with Runner(workers, dask) as runner:
+        with self._runner_for(workers, dask) as runner:
             loaded_minutes = read_minutes(minutes, [service_month], [policy], accounts=[parsed.account],
                                           incidents=loaded_incidents, runner=runner)
         loaded_billing = read_billing(billing) if billing else {}
@@ -275,7 +301,7 @@ class Engine:
         loaded_incidents = tuple(read_incidents(incidents, amended, causes=causes)) if incidents else ()
         loaded_notices = tuple(read_notices(notices, timezone)) if notices else ()
         loaded_billing = read_billing(billing) if billing else {}
-        with Runner(workers, dask) as runner:
+        with self._runner_for(workers, dask) as runner:
             scan = read_minutes(minutes, months, policies, runner=runner, progress=progress)
             spec = replay_spec(baselines, amended, loaded_incidents, loaded_notices, strips)
             chunks = chunks_of(work_items(scan, months, loaded_billing))
