@@ -105,9 +105,10 @@ def _distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(index of the first row of each distinct value, code of each row), codes in sorted order of the values.
 
     Most months' unavailable minutes share one value of a fact (one outage, one cause): that case
-    is answered without sorting.
+    is answered without sorting. (``np.count_nonzero`` here and below: on a few hundred values it costs a
+    fraction of ``.all()`` or ``.any()``, and these run for every account.)
     """
-    if len(values) and (values == values[0]).all():
+    if len(values) and not np.count_nonzero(values != values[0]):
         return np.zeros(1, np.int64), np.zeros(len(values), np.int64)
     _, where, inverse = np.unique(values, return_index=True, return_inverse=True)
     return where, inverse.reshape(-1)
@@ -170,7 +171,7 @@ def _window_kinds(policy, windows: list, minute: np.ndarray, rounding: str) -> l
     for name in sorted(by_kind):
         bounds = np.array([_window_bounds(window, rounding) for window in by_kind[name]], np.int64).reshape(-1, 2)
         found = np.searchsorted(minute, bounds)  # per window, the unavailable minutes before its first and its last
-        if (found[:, 1] > found[:, 0]).any():
+        if np.count_nonzero(found[:, 1] > found[:, 0]):
             kinds.append(_window_kind(policy, name, by_kind[name], bounds[:, 0], bounds[:, 1], minute))
     return kinds
 
@@ -300,7 +301,7 @@ def exclusions(policy, manager, context: EvaluationContext, unavailable: Unavail
         row_minute, inverse = np.arange(count, dtype=np.int64), minute_code
         combos = np.arange(len(minute_facts), dtype=np.int64).reshape(-1, 1)
     applies, cites = _ask(policy, combos, minute_facts, kinds)
-    if not applies.any():  # no clause applies to any question (most accounts): every minute is counted
+    if not np.count_nonzero(applies):  # no clause applies to any question (most accounts): every minute is counted
         return np.full(count, -1, np.int64), {}, {}
     if len(row_minute) == count:  # one question per minute
         applied = applies[inverse]
@@ -353,34 +354,47 @@ def _defaults(policy) -> dict:
 def _ask(policy, combos: np.ndarray, minute_facts: list, kinds: list[_Kind]):
     """Ask the rules each distinct question once; for every clause that applies, what to cite: the minute
     data when its own facts suffice, else the kinds of window without which it would not apply."""
-    clauses = policy.minute_clauses
-    index, defaults = _clause_index(policy), _defaults(policy)
-    applies = np.zeros((len(combos), len(clauses)), bool)
+    applies = np.zeros((len(combos), len(policy.minute_clauses)), bool)
     cites: dict = {}
+    for c, row in enumerate(combos.tolist()):
+        # The question as plain facts: the minute's own, and each kind's (whether a window of it covers, and its facts).
+        question = (tuple(minute_facts[row[0]].items()),
+                    tuple((row[1 + j] != 0, tuple(kind.facts[row[1 + j]].items())) for j, kind in enumerate(kinds)))
+        for k, cite in _answer(policy, question):
+            applies[c, k] = True
+            cites[c, k] = cite
+    return applies, cites
 
-    def situation(row, without=None) -> dict:
+
+@functools.lru_cache(maxsize=4096)  # the accounts of a month ask the same few questions
+def _answer(policy, question: tuple) -> tuple:
+    """(index in policy.minute_clauses, what to cite) of each clause that holds for one question: None when
+    the minute's own facts suffice, else the positions of the kinds of window without which it would not."""
+    minute_items, kind_items = question
+    index, defaults = _clause_index(policy), _defaults(policy)
+
+    def situation(without=None) -> dict:
         facts = dict(defaults)
-        facts.update(minute_facts[int(row[0])])
-        for j, kind in enumerate(kinds):
+        facts.update(minute_items)
+        for j, (_, items) in enumerate(kind_items):
             if j != without:
-                facts.update(kind.facts[int(row[1 + j])])
+                facts.update(items)
         return facts
 
-    for c, row in enumerate(combos):
-        present = [j for j in range(len(kinds)) if row[1 + j]]
-        for clause_id in policy.ruleset.match(situation(row)):
-            if clause_id not in index:
-                continue
-            applies[c, index[clause_id]] = True
-            condition = policy.ruleset.conditions[clause_id]
-            minute_only = dict(defaults)
-            minute_only.update(minute_facts[int(row[0])])
-            if matches(condition, minute_only):
-                cites[c, index[clause_id]] = None
-                continue
-            needed = [j for j in present if not matches(condition, situation(row, without=j))]
-            cites[c, index[clause_id]] = tuple(needed or present)
-    return applies, cites
+    present = [j for j, (covered, _) in enumerate(kind_items) if covered]
+    answers = []
+    for clause_id in policy.ruleset.match(situation()):
+        if clause_id not in index:
+            continue
+        condition = policy.ruleset.conditions[clause_id]
+        minute_only = dict(defaults)
+        minute_only.update(minute_items)
+        if matches(condition, minute_only):
+            answers.append((index[clause_id], None))
+            continue
+        needed = [j for j in present if not matches(condition, situation(without=j))]
+        answers.append((index[clause_id], tuple(needed or present)))
+    return tuple(answers)
 
 
 def _cited_inputs(policy, minute, attributed, row_minute, inverse, combos, applies, cites, kinds) -> dict:
