@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import re
 import sys
+from json.encoder import encode_basestring  # json's C escaping of a string (ensure_ascii=False)
 
 from ..claims.audit import audit_failed, audit_ledger, render_audit
 from ..calendar import check_month_supported, check_supported, service_months
@@ -70,7 +71,75 @@ def cmd_months(args) -> int:
 
 
 def _print_json(data) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.write(indented_json(data) + "\n")
+
+
+def indented_json(data) -> str:
+    """``json.dumps(data, indent=2, ensure_ascii=False)``, byte for byte, in half the time: json's indented
+    output is written by its pure-Python encoder, a chain of generators per level (evaluate's megabyte of JSON
+    took 0.04 s). Strings go through json's own C escaping; what json would write differently or refuse (NaN,
+    keys that are not text, other types, cycles) is left to json itself."""
+    parts: list = []
+    try:
+        _json_value(data, parts, "\n")
+    except (_LeftToJson, RecursionError):
+        return json.dumps(data, indent=2, ensure_ascii=False)
+    return "".join(parts)
+
+
+class _LeftToJson(Exception):
+    """A value that ``indented_json`` leaves to json."""
+
+
+_INFINITY = float("inf")
+
+
+def _json_value(value, parts: list, newline: str) -> None:
+    """Append the JSON text of ``value``, its inner lines starting with ``newline`` and two more spaces."""
+    append = parts.append
+    if isinstance(value, str):
+        append(encode_basestring(value))
+    elif value is None:
+        append("null")
+    elif value is True:
+        append("true")
+    elif value is False:
+        append("false")
+    elif isinstance(value, int):
+        append(int.__repr__(value))
+    elif isinstance(value, float):
+        if value != value or value in (_INFINITY, -_INFINITY):
+            raise _LeftToJson
+        append(float.__repr__(value))
+    elif isinstance(value, dict):
+        if not value:
+            append("{}")
+            return
+        inner = newline + "  "
+        opening, separator = "{" + inner, "," + inner
+        for key, item in value.items():
+            if type(key) is not str:
+                raise _LeftToJson
+            if type(item) is str:  # most values: no call
+                append(opening + encode_basestring(key) + ": " + encode_basestring(item))
+            else:
+                append(opening + encode_basestring(key) + ": ")
+                _json_value(item, parts, inner)
+            opening = separator
+        append(newline + "}")
+    elif isinstance(value, (list, tuple)):
+        if not value:
+            append("[]")
+            return
+        inner = newline + "  "
+        opening, separator = "[" + inner, "," + inner
+        for item in value:
+            append(opening)
+            _json_value(item, parts, inner)
+            opening = separator
+        append(newline + "]")
+    else:
+        raise _LeftToJson
 
 
 def _emit(result, fmt: str, render_text) -> None:
