@@ -200,6 +200,37 @@ def test_an_engine_keeps_one_dask_client_for_all_its_calls_and_threads_and_close
     assert [e["unavailable_minutes"] for e in first["evaluations"]] == [60, 60, 60]
 
 
+def test_serve_with_dask_keeps_one_client_for_every_request(cluster, tmp_path):
+    """`slapolicy serve --dask ADDRESS`: one client, connected before it listens, for every request."""
+    from serving import serving
+    from slapolicy import Engine
+
+    data = write_dataset(tmp_path / "data", 3, 10 * 1440)
+    here = Engine(POLICIES).evaluate(minutes=str(data), month="2019-03")
+    before = scheduler_clients(cluster)
+    with serving(POLICIES, "--minutes", data, "--dask", cluster, "--ledger", tmp_path / "ledger.sqlite") as server:
+        connected = scheduler_clients(cluster) - before
+        assert len(connected) == 1  # before the first request
+        for _ in range(3):
+            status, _, body = server.call("POST", "/v1/evaluate", {"month": "2019-03"})
+            assert (status, body) == (200, here)
+        assert scheduler_clients(cluster) - before == connected
+    assert server.process.returncode == 0, server.stderr
+    deadline = time.monotonic() + 30
+    while scheduler_clients(cluster) - before and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert scheduler_clients(cluster) - before == set()  # closed when the server stopped
+
+
+def test_serve_with_an_unreachable_scheduler_exits_1_before_it_listens(tmp_path):
+    address = f"tcp://127.0.0.1:{free_port()}"  # nothing listens there
+    done = subprocess.run([sys.executable, "-m", "slapolicy.cli", "serve", str(POLICIES), "--port", "0", "--dask",
+                           address], capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr.startswith(f"slapolicy: cannot reach the Dask scheduler at {address}: ")
+    assert done.stderr.count("\n") == 1
+
+
 def test_an_engine_keeps_one_process_pool_for_its_calls(tmp_path):
     from slapolicy import Engine
 

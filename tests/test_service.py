@@ -534,11 +534,14 @@ def test_the_curl_examples_of_docs_service_md_answer_what_they_show(tmp_path):
                 assert printed[0] == expected[0], command
 
 
-def test_sigterm_stops_the_server_cleanly_with_exit_0(tmp_path):
-    # docs/cli.md: exit 0 when stopped by SIGINT or SIGTERM; uvicorn re-raised SIGTERM after its clean stop (143).
+@pytest.mark.parametrize("stop", ["SIGTERM", "SIGINT"])
+def test_sigterm_or_sigint_stops_the_server_cleanly_with_exit_0(tmp_path, stop):
+    # docs/cli.md: exit 0 when stopped by SIGINT or SIGTERM; uvicorn re-raised SIGTERM after its clean stop (143),
+    # and SIGINT (Ctrl-C) as a KeyboardInterrupt: "slapolicy: interrupted", exit 130.
     import signal
 
     with serving(family_copy(tmp_path), "--ledger", tmp_path / "ledger.sqlite") as running:
         assert running.call("GET", "/v1/health")[0] == 200
-        running.process.send_signal(signal.SIGTERM)
+        running.process.send_signal(getattr(signal, stop))
         assert running.process.wait(30) == 0
+    assert running.stderr == ""

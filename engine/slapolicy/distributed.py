@@ -97,6 +97,14 @@ class Runner:
     def __exit__(self, *exc):
         self.close()
 
+    def open(self) -> None:
+        """Start the process pool or connect the Dask client now rather than at the first task (a service does it
+        before it listens, so that an unreachable scheduler is an error at its start)."""
+        if self.address:
+            self._dask_client()
+        elif self.workers and self.workers > 1:
+            self._processes()
+
     def close(self) -> None:
         with self._lock:
             pool, client, self._pool, self._client = self._pool, self._client, None, None

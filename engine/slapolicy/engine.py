@@ -109,6 +109,12 @@ class Engine:
             return contextlib.nullcontext(self._runner)
         return Runner(workers, dask)
 
+    def connect(self) -> None:
+        """Start the engine's process pool or connect its Dask client now, not at the first call that needs it:
+        ``slapolicy serve`` does, so that an unreachable scheduler is an error before it listens."""
+        if self._runner is not None:
+            self._runner.open()
+
     def close(self) -> None:
         """Close the engine's process pool or Dask client, if it opened one (a later call opens it again)."""
         if self._runner is not None:

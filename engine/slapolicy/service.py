@@ -412,16 +412,24 @@ def _is_loopback(host: str) -> bool:
 
 
 def serve(policy_dir: str, *, host: str = "127.0.0.1", port: int = 8000, ledger: str | None = None,
-          sources: Sources = Sources(), max_body: int = MAX_BODY_BYTES) -> int:
+          sources: Sources = Sources(), max_body: int = MAX_BODY_BYTES, workers: int | None = None,
+          dask: str | None = None) -> int:
     import uvicorn
 
     for flag, path in (("--minutes", sources.minutes), ("--incidents", sources.incidents),
                        ("--notices", sources.notices), ("--billing", sources.billing)):
         if path is not None and not is_url(path) and not Path(path).exists():  # a URL is read at each request
             raise SlapolicyError(f"{flag} {path}: no such file or directory")
-    engine = Engine(policy_dir, ledger=ledger)
+    # One Engine for the life of the process: with --workers or --dask it keeps one process pool or Dask client
+    # for every request, made before it listens (an unreachable scheduler is exit 1), closed when it stops.
+    engine = Engine(policy_dir, ledger=ledger, workers=workers, dask=dask)
     app = create_app(engine, sources, max_body)
     sock = _listen(host, port)
+    try:
+        engine.connect()
+    except BaseException:
+        sock.close()
+        raise
     bound = sock.getsockname()
     shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
     sys.stdout.write(f"slapolicy serve: {len(engine.family.versions)} version(s) of {policy_dir} on "
@@ -431,8 +439,11 @@ def serve(policy_dir: str, *, host: str = "127.0.0.1", port: int = 8000, ledger:
         sys.stderr.write(f"slapolicy serve: listening on {host}, beyond this machine: the service has no "
                          "authentication, put it behind your own\n")
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=15)
-    # uvicorn shuts down gracefully on SIGTERM, then raises the signal again under the handler it found: with
-    # the default one the process would end as killed (exit 143) after a clean stop. This one lets it return 0.
-    signal.signal(signal.SIGTERM, lambda signum, frame: None)
-    uvicorn.Server(config).run(sockets=[sock])
+    # uvicorn shuts down gracefully on SIGTERM and SIGINT, then raises the signal again under the handler it found:
+    # with the default ones the process would end as killed (exit 143) or interrupted (KeyboardInterrupt, exit 130)
+    # after a clean stop. These let it return 0, as docs/cli.md says.
+    for stop in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop, lambda signum, frame: None)
+    with engine:
+        uvicorn.Server(config).run(sockets=[sock])
     return 0

@@ -226,7 +226,7 @@ def cmd_serve(args) -> int:
                              "pip install 'slapolicy[serve]'") from None
     sources = Sources(minutes=args.minutes, incidents=args.incidents, notices=args.notices, billing=args.billing)
     return serve(args.policy_dir, host=args.host, port=args.port, ledger=args.ledger, sources=sources,
-                 max_body=args.max_body)
+                 max_body=args.max_body, workers=args.workers, dask=args.dask)
 
 
 def cmd_demo(args) -> int:
@@ -322,5 +322,6 @@ def add_commands(command) -> None:
     p.add_argument("--billing", metavar="FILE", help="account, month, monthly_fee, offset")
     p.add_argument("--max-body", type=int, default=1 << 20, metavar="BYTES",
                    help="largest request body accepted (default 1048576)")
+    _add_runner_options(p, "read the minutes' partitions and evaluate, for every request,")
 
     command("demo", cmd_demo, "run the main jobs on the shipped policy and example data")
