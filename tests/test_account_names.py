@@ -80,6 +80,9 @@ def test_a_claim_account_is_trimmed(tmp_path):
 
 @pytest.mark.parametrize("rows,message", [
     ([{"service_start": "2019-3-1"}], "row 1 (line 2), column 'service_start': '2019-3-1' is not a date written YYYY-MM-DD"),
+    # Ten characters that date.fromisoformat reads as an ISO week date (Monday of week 9, 2019-02-25): not YYYY-MM-DD.
+    ([{"service_start": "2019-W09-1"}], "row 1 (line 2), column 'service_start': '2019-W09-1' is not a date written "
+                                        "YYYY-MM-DD"),
     ([{"service_start": "2019-04-01"}], "row 1 (line 2), column 'month': 2019-03 is billed before the account's "
                                         "service_start 2019-04-01"),
     ([{"service_start": "2018-01-01"}, {"month": "2019-04", "service_start": "2018-02-01"}],

@@ -609,6 +609,9 @@ def test_odd_months_in_options(value, code, message):
     ("0000-01-01", 1, "--start '0000-01-01' is not a date written YYYY-MM-DD"),
     ("2019-02-29", 1, "--start '2019-02-29' is not a date written YYYY-MM-DD"),
     ("9999-12", 1, "--start '9999-12' is not a date written YYYY-MM-DD"),
+    # ISO 8601's basic and week forms, which date.fromisoformat reads (2019-03-01, 2019-02-25): not YYYY-MM-DD.
+    ("20190301", 1, "--start '20190301' is not a date written YYYY-MM-DD"),
+    ("2019-W09-1", 1, "--start '2019-W09-1' is not a date written YYYY-MM-DD"),
     ("2020-02-29", 1, "the term ends (2019-03-31) before it starts (2020-02-29)"),
 ])
 def test_odd_dates_in_options(value, code, message):

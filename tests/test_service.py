@@ -177,6 +177,9 @@ def test_evaluate_errors(server, bare):
     body = problem(server.call("POST", "/v1/evaluate", {"month": "2019-03", "term_start": "2019-03-05"}),
                    422, "invalid-input")
     assert body["detail"] == "term_start and term_end go together"
+    body = problem(server.call("POST", "/v1/evaluate", {"month": "2019-03", "term_start": "20190301",
+                                                         "term_end": "2019-03-31"}), 422, "invalid-input")
+    assert body["detail"] == "term_start '20190301' is not a date written YYYY-MM-DD"
     body = problem(server.call("POST", "/v1/evaluate", {"month": 201903}), 400, "bad-request")
     assert body["detail"] == "field 'month' must be a string, not a number"
     body = problem(server.call("POST", "/v1/evaluate", {"accounts": ["acme"]}), 400, "bad-request")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -55,6 +56,14 @@ class ServiceMonth:
 def _last_day(year: int, month: int) -> dt.date:
     following = dt.date(year + month // 12, month % 12 + 1, 1)
     return following - dt.timedelta(days=1)
+
+
+def written_date(text: str) -> dt.date:
+    """A date written YYYY-MM-DD, as every input and option documents it; ValueError for anything else, including
+    what ``date.fromisoformat`` also takes (20190301, 2019-W09-5): a number in a JSON field must not pass as one."""
+    if not isinstance(text, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+        raise ValueError(f"{text!r} is not a date written YYYY-MM-DD")
+    return dt.date.fromisoformat(text)
 
 
 def check_supported(day: dt.date, what: str, written: str | None = None) -> dt.date:

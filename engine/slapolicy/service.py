@@ -38,6 +38,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from . import __version__
+from .calendar import written_date
 from .claims.materials import claim_object
 from .engine import Engine
 from .errors import ArgumentError, InputError, NoVersionInForce, PolicyError, SlapolicyError, UsageError
@@ -211,7 +212,7 @@ def date_field(value: str | None, name: str) -> dt.date | None:
     if value is None:
         return None
     try:
-        return dt.date.fromisoformat(value)
+        return written_date(value)
     except ValueError:
         raise InputError(f"{name} {value!r} is not a date written YYYY-MM-DD") from None
 

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..calendar import FIRST_YEAR, LAST_YEAR
+from ..calendar import FIRST_YEAR, LAST_YEAR, written_date
 from ..errors import InputError
 from ..files import json_type, load_json, type_problem
 from ..inputs.events import read_document
@@ -83,7 +83,7 @@ def parse_claim(data: dict, timezone: str, where: str = "claim") -> Claim:
     for key in ("term_start", "term_end"):
         if typed.get(key) is not None:
             try:
-                terms[key] = _date(typed[key])
+                terms[key] = written_date(typed[key])
             except ValueError:
                 problems.append(f"field '{key}': {typed[key]!r} is not a date written YYYY-MM-DD")
                 continue
@@ -143,13 +143,6 @@ def _shape_problems(data: dict) -> list[str]:
 
 def _of_its_type(key: str, value) -> bool:
     return type_problem(key, value, CLAIM_FIELD_TYPES[key]) is None
-
-
-def _date(value: str) -> dt.date:
-    """A date written YYYY-MM-DD (``date.fromisoformat`` also takes 20190301 and 2019-W09-5)."""
-    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
-        raise ValueError(value)
-    return dt.date.fromisoformat(value)
 
 
 def _looks_like_month(text: str) -> bool:

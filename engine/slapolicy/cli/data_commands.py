@@ -9,7 +9,7 @@ import sys
 from json.encoder import encode_basestring  # json's C escaping of a string (ensure_ascii=False)
 
 from ..claims.audit import audit_failed, audit_ledger, render_audit
-from ..calendar import check_month_supported, check_supported, service_months
+from ..calendar import check_month_supported, check_supported, service_months, written_date
 from ..claims.materials import load_claim_document
 from ..inputs.timestamps import check_offset
 from ..demo import run_demo
@@ -22,8 +22,8 @@ from ..reports.text import render_claim, render_evaluations, render_replay
 
 def _date(value: str, flag: str) -> dt.date:
     try:
-        day = dt.date.fromisoformat(value)
-    except (TypeError, ValueError):
+        day = written_date(value)
+    except ValueError:
         raise SlapolicyError(f"{flag} {value!r} is not a date written YYYY-MM-DD") from None
     return check_supported(day, flag)
 

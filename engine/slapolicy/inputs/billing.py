@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
+from ..calendar import written_date
 from .problems import Problems, _line
 from .tables import _refuse_nested, _strings, account_name, table_of
 
@@ -103,7 +104,7 @@ def _service_starts(columns: dict, problems: Problems, line_offset) -> dict:
             continue
         row, line = i + 1, _line(i + 1, line_offset)
         try:
-            day = dt.date.fromisoformat(text) if len(text) == 10 else None
+            day = written_date(text)
         except ValueError:
             day = None
         if day is None:
