@@ -517,6 +517,20 @@ def test_counts_out_of_order_in_whole_number_columns_are_each_named_in_order(tmp
         f"{path}: row 6, column 'illegal_number_failures': 0 illegal-number failures exceed -1 failures"]
 
 
+def test_a_minute_going_back_between_rounds_is_not_taken_for_time_order(tmp_path):
+    """Written as time goes (each run of one timestamp read once), but minute 1 holds accounts 0-9 only and is
+    followed by minute 0 again for account 15: the account code rises there (9 → 15) while the minute goes back,
+    so the batch is not in time order, and the repeat of account 15 at minute 0 is named."""
+    accounts = [f"acct-{k:02d}" for k in range(20)]
+    rows = _time_sorted(accounts, "2019-03-01T00:00", 1) + _time_sorted(accounts[:10], "2019-03-01T00:01", 1) + \
+        minutes("acct-15", "2019-03-01T00:00", 1) + _time_sorted(accounts, "2019-03-01T00:02", 5)
+    assert len(rows) == 131 and rows[30]["account"] == "acct-15"
+    with pytest.raises(Exception) as caught:
+        aggregates(write_parquet(tmp_path / "m.parquet", rows))
+    assert str(caught.value).splitlines()[1:] == [
+        f"{tmp_path / 'm.parquet'}: row 31, column 'minute': minute listed twice for account 'acct-15' (also row 16)"]
+
+
 def test_a_claim_reads_every_spelling_of_its_account_in_a_file_written_as_time_goes(tmp_path):
     """The dictionary holds 'b' and ' b' (the same account once trimmed) among others: a request for b keeps the
     rows of both, 3 + 2 minutes, and no row of a or c."""

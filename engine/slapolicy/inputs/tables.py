@@ -275,6 +275,7 @@ class MinuteColumns:
     peak_qps: np.ndarray
     has_peak_qps: bool
     naive: int
+    minute_runs: np.ndarray | None = None  # where each run of one minute begins, when the column was read so
 
 
 def check_minute_table(table, timezone: str, problems: Problems, line_offset, account: str | tuple | None = None) -> MinuteColumns:
@@ -294,7 +295,7 @@ def check_minute_table(table, timezone: str, problems: Problems, line_offset, ac
     else:
         accounts, account_index, missing_account = _account_codes(table)
         _report(missing_account, problems, "account", line_offset, lambda r: "missing value")
-    minute, naive = parse_minute_column(table, "minute", timezone, problems, line_offset)
+    minute, naive, runs = parse_minute_column(table, "minute", timezone, problems, line_offset)
     ordered = _counts_in_order(table)  # then no count is negative, nor exceeds the one before it
     requests = _int_column(table, "requests", problems, line_offset, negatives=not ordered)
     failures = _int_column(table, "failures", problems, line_offset, negatives=not ordered)
@@ -311,7 +312,7 @@ def check_minute_table(table, timezone: str, problems: Problems, line_offset, ac
                 lambda r: f"{failures[r]} failures exceed {requests[r]} requests")
         _report(illegal > failures, problems, "illegal_number_failures", line_offset,
                 lambda r: f"{illegal[r]} illegal-number failures exceed {failures[r]} failures")
-    return MinuteColumns(accounts, account_index, minute, requests, failures, illegal, peak, has_peak, naive)
+    return MinuteColumns(accounts, account_index, minute, requests, failures, illegal, peak, has_peak, naive, runs)
 
 
 def _counts_in_order(table) -> bool:

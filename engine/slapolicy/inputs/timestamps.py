@@ -69,7 +69,8 @@ def _offset_at_utc(utc: dt.datetime, zone) -> int:
 
 
 def parse_minute_column(table, name: str, timezone: str, problems: Problems, line_offset):
-    """ISO 8601 minute timestamps → UTC epoch minutes; (values, how many had no offset)."""
+    """ISO 8601 minute timestamps → UTC epoch minutes; (values, how many had no offset, where each run of one
+    minute begins when the column was read run by run, else None)."""
     import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
     import pyarrow.compute as pc  # heavy (0.2 s): loaded by the commands that read inputs
 
@@ -81,14 +82,14 @@ def parse_minute_column(table, name: str, timezone: str, problems: Problems, lin
         ticks = _timestamp_ticks(column)
         if column.null_count:
             _report(column.is_null().to_numpy(zero_copy_only=False), problems, name, line_offset, lambda r: "missing value")
-        local, partial = _whole_minutes(ticks, per_minute)
+        local, partial, runs = _whole_minutes(ticks, per_minute)
         _report(partial, problems, name, line_offset,
                 lambda r: f"{_tick_text(ticks[r], column.type.unit, column.type.tz is not None)} has seconds; a statistics point starts at :00 (§1.5)")
         if column.type.tz is None:  # naive Parquet timestamps are local time of the policy
             utc, missing, twice = local_to_utc_minutes(local, timezone)
             _report_wall_times(missing, twice, local, timezone, name, problems, line_offset)
-            return utc, len(local)
-        return local, 0
+            return utc, len(local), None
+        return local, 0, runs
     text = column.cast(pa.string()).fill_null("")
     parts = pc.extract_regex(text, _STAMP)
     matched = pc.is_valid(parts).to_numpy(zero_copy_only=False)
@@ -132,12 +133,12 @@ def parse_minute_column(table, name: str, timezone: str, problems: Problems, lin
         _report(beyond & matched & valid_date, problems, name, line_offset,
                 lambda r: f"{raw[r]!r} has a UTC offset beyond ±14:00")
         result[~naive] = (local_minutes - shift[offsets])[~naive]
-    return result, int(naive.sum())
+    return result, int(naive.sum()), None
 
 
 def _whole_minutes(ticks: np.ndarray, per_minute: int) -> tuple:
-    """(each row's minute, rows with a fraction of a minute, or None when there are none) of timestamps counted
-    in a unit ``per_minute`` to the minute.
+    """(each row's minute, rows with a fraction of a minute or None when there are none, where each run of one
+    timestamp begins or None) of timestamps counted in a unit ``per_minute`` to the minute.
 
     A file written as time goes repeats each timestamp once per account: each run of one timestamp is divided
     once and the minutes are repeated over the run (two passes over the rows, not five: dividing and
@@ -151,9 +152,9 @@ def _whole_minutes(ticks: np.ndarray, per_minute: int) -> tuple:
             values = ticks[starts]
             minutes = values // per_minute
             partial = minutes * per_minute != values
-            return np.repeat(minutes, lengths), np.repeat(partial, lengths) if partial.any() else None
+            return np.repeat(minutes, lengths), np.repeat(partial, lengths) if partial.any() else None, starts
     minutes = ticks // per_minute
-    return minutes, minutes * per_minute != ticks
+    return minutes, minutes * per_minute != ticks, None
 
 
 def _distinct_texts(column) -> tuple[np.ndarray, list]:

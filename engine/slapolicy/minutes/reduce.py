@@ -57,9 +57,9 @@ def read_part(part: Part, request: Request) -> PartSummary:
             continue
         summary.naive += c.naive
         _check_directory_keys(part, c, request, problems, line_offset)
-        order = _repeats_in_batch(c, problems, line_offset) if not problems.total else None
+        order, stalls = _repeats_in_batch(c, problems, line_offset) if not problems.total else (None, None)
         if not problems.total:
-            _reduce(c, request, summary, order)
+            _reduce(c, request, summary, order, stalls)
         del c
     return summary
 
@@ -148,21 +148,23 @@ def _same_names(a: np.ndarray, b: np.ndarray) -> bool:
     return a is b or (len(a) == len(b) and bool((a == b).all()))
 
 
-def _repeats_in_batch(c, problems: Problems, line_offset) -> str | None:
-    """A minute listed twice for an account within one batch, named by its two rows; returns the batch's order.
+def _repeats_in_batch(c, problems: Problems, line_offset) -> tuple:
+    """A minute listed twice for an account within one batch, named by its two rows; returns the batch's order
+    and, in time order, the rows after which the account code does not increase (see ``_whole_rounds``).
 
     Rows ordered by account then minute (exports written account by account: "account") or by minute then
-    account (exports written as time goes: "minute") are proven free of repeats by a pass over each column;
-    others (None) are sorted.
+    account (exports written as time goes: "minute") are proven free of repeats by a pass over each column
+    (the minutes' runs, when the column was read run by run); others (None) are sorted.
     """
     if len(c.minute) < 2:
-        return "account"
-    tries = [("account", c.account_index, c.minute), ("minute", c.minute, c.account_index)]
+        return "account", None
+    tries = [("account", c.account_index, c.minute, None), ("minute", c.minute, c.account_index, c.minute_runs)]
     if c.minute[0] == c.minute[1]:
         tries.reverse()  # the first two rows share a minute: most likely written as time goes, try that first
-    for order, first, second in tries:
-        if _increasing(first, second):
-            return order
+    for order, first, second, runs in tries:
+        stalls = _increasing(first, second, runs)
+        if stalls is not None:
+            return order, stalls if order == "minute" else None
     order = np.lexsort((c.minute, c.account_index))  # rows in (account, minute) order
     code, minute = c.account_index[order], c.minute[order]
     repeated = np.flatnonzero((code[1:] == code[:-1]) & (minute[1:] == minute[:-1]))
@@ -172,21 +174,27 @@ def _repeats_in_batch(c, problems: Problems, line_offset) -> str | None:
         problems.add(second, "minute", f"minute listed twice for account {name!r} (also row {problems.file_row(first)})",
                      None if line_offset is None else second + line_offset)
     problems.total += max(0, len(repeated) - MAX_REPORTED)
-    return None
+    return None, None
 
 
-def _increasing(first: np.ndarray, second: np.ndarray) -> bool:
-    """Whether the rows' (first, second) pairs strictly increase: ``first`` never decreases, and where ``second``
-    does not increase, ``first`` does. Passes over the columns as they are, no key built per row (building one
-    costs several times as much: allocations, not arithmetic)."""
-    if not (first[1:] >= first[:-1]).all():
-        return False
+def _increasing(first: np.ndarray, second: np.ndarray, runs: np.ndarray | None = None) -> np.ndarray | None:
+    """Where ``second`` does not increase, if the rows' (first, second) pairs strictly increase (``first``
+    never decreases, and where ``second`` does not increase, ``first`` does); None if they do not. Passes over
+    the columns as they are, no key built per row (building one costs several times as much: allocations, not
+    arithmetic). ``runs``: where each run of equal ``first`` values begins, when known: ``first`` never
+    decreases if the runs' values increase."""
+    if runs is not None:
+        if not (first[runs[1:]] > first[runs[:-1]]).all():
+            return None
+    elif not (first[1:] >= first[:-1]).all():
+        return None
     stalls = np.flatnonzero(second[1:] <= second[:-1])
-    return bool((first[stalls + 1] > first[stalls]).all())
+    return stalls if (first[stalls + 1] > first[stalls]).all() else None
 
 
-def _reduce(c, request: Request, summary: PartSummary, order: str | None) -> None:
-    """Counts per (account, Service Month), each account's first and last minute, and the candidate rows."""
+def _reduce(c, request: Request, summary: PartSummary, order: str | None, stalls: np.ndarray | None = None) -> None:
+    """Counts per (account, Service Month), each account's first and last minute, and the candidate rows.
+    ``stalls``: in time order, the rows after which the account code does not increase."""
     bounds = np.asarray(request.bounds, np.int64)
     first, end = request.span
     if not len(c.minute):
@@ -220,7 +228,7 @@ def _reduce(c, request: Request, summary: PartSummary, order: str | None) -> Non
         with_data = np.zeros(cells, np.int64)
         with_data[code[starts]] = np.diff(np.append(starts, len(code)))
     else:
-        with_data = _whole_rounds(code, cells) if months == 1 else None
+        with_data = _whole_rounds(code, cells, stalls if isinstance(rows, slice) else None) if months == 1 else None
         with_data = np.bincount(key, minlength=cells) if with_data is None else with_data
     # Each count is skipped when the batch shows it equals another: most minutes have calls and no §5.10 failure.
     traffic_all = with_data if requests.min() > 0 else np.bincount(key[requests > 0], minlength=cells)
@@ -260,14 +268,14 @@ def _runs(code: np.ndarray) -> np.ndarray:
     return np.concatenate(([0], np.flatnonzero(code[1:] != code[:-1]) + 1))
 
 
-def _whole_rounds(code: np.ndarray, accounts: int) -> np.ndarray | None:
+def _whole_rounds(code: np.ndarray, accounts: int, stalls: np.ndarray | None = None) -> np.ndarray | None:
     """Rows per account of a batch written as time goes, counted by its rounds, or None when it has few.
 
     Cut the rows where the account code does not increase: a piece as long as the number of accounts holds
     each account once (strictly increasing codes below that number). In a file written minute by minute for
     every account, all pieces but the batch's first and last are such rounds, and counting them costs one
     comparison per row (a count per row costs a conversion of the codes to 64 bits, then the count)."""
-    cuts = np.flatnonzero(code[1:] <= code[:-1]) + 1
+    cuts = (np.flatnonzero(code[1:] <= code[:-1]) if stalls is None else stalls) + 1
     starts = np.concatenate(([0], cuts))
     lengths = np.diff(np.append(starts, len(code)))
     whole = lengths == accounts
