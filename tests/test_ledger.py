@@ -280,7 +280,14 @@ def triggers(path):
 
 @pytest.mark.parametrize("statement", ["UPDATE decisions SET decision = 'approved' WHERE seq = 3",
                                        "DELETE FROM decisions WHERE seq = 3", "UPDATE grants SET amount = '999.00'",
-                                       "DELETE FROM grants WHERE seq = 5"])
+                                       "DELETE FROM grants WHERE seq = 5",
+                                       # REPLACE deletes the row it conflicts with without firing DELETE triggers
+                                       # (SQLite fires them only with recursive_triggers on): an edit all the same
+                                       "REPLACE INTO decisions SELECT * FROM decisions WHERE seq = 3",
+                                       "INSERT OR REPLACE INTO grants SELECT * FROM grants WHERE seq = 5",
+                                       "INSERT OR REPLACE INTO grants (rowid, seq, account, service_month, decision_id, "
+                                       "amount, granted_at, entry_hash) SELECT rowid, 99, 'x', 'x', decision_id, '999.00', "
+                                       "granted_at, entry_hash FROM grants WHERE seq = 5"])
 def test_the_sqlite3_shell_cannot_change_or_delete_an_entry(ledger, statement):
     """A denial is read by no later decision, so no append reads it back: an edit of it is refused where it is made."""
     before = digest(ledger)
@@ -312,6 +319,43 @@ def test_an_edited_denial_of_another_account_refuses_the_next_append(ledger, tmp
     db.close()
     result = run_cli("claim", POLICIES, claim, "--ledger", ledger, *NOW, *INPUTS)
     assert result.code == 1 and "#3" in result.err and "append-only guard was removed or altered" in result.err
+
+
+def test_a_denial_edited_by_replace_is_refused_not_left_for_the_audit(ledger, tmp_path):
+    """INSERT OR REPLACE changes acme's denial (#3) with the UPDATE and DELETE triggers still in place: the guard
+    refuses it, so the ledger stays as it was and the next append (globex's, which reads nothing of acme) is
+    recorded on a chain that holds."""
+    db = sqlite3.connect(ledger)
+    columns = [c[1] for c in db.execute("PRAGMA table_info(decisions)")]
+    row = dict(zip(columns, db.execute("SELECT * FROM decisions WHERE seq = 3").fetchone()))
+    row["result_json"] = row["result_json"].replace("filed_too_early", "filed_in_time")
+    assert "filed_in_time" in row["result_json"]
+    before = digest(ledger)
+    with pytest.raises(sqlite3.IntegrityError, match="^a slapolicy ledger is append-only"):
+        db.execute(f"INSERT OR REPLACE INTO decisions ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                   list(row.values()))
+    db.rollback()
+    db.close()
+    assert digest(ledger) == before
+    claim = tmp_path / "globex-again.json"
+    claim.write_text(json.dumps(dict(json.loads(claim_files(tmp_path)[0].read_text()), claim_id="second try")))
+    assert run_cli("claim", POLICIES, claim, "--ledger", ledger, *NOW, *INPUTS).code == 0
+    assert run_cli("audit", ledger).code == 0
+
+
+def test_a_ledger_guarded_by_an_earlier_slapolicy_is_walked_once_and_guarded_anew(ledger, tmp_path):
+    """A ledger with only the UPDATE and DELETE triggers (slapolicy before the INSERT ones): the next append walks it,
+    finds it intact and installs the whole guard."""
+    with sqlite3.connect(ledger) as db:
+        for name in GUARD:
+            if name.endswith("_insert"):
+                db.execute(f"DROP TRIGGER {name}")
+    db.close()
+    assert set(triggers(ledger)) == {name for name in GUARD if not name.endswith("_insert")}
+    claim = tmp_path / "globex-again.json"
+    claim.write_text(json.dumps(dict(json.loads(claim_files(tmp_path)[0].read_text()), claim_id="second try")))
+    assert run_cli("claim", POLICIES, claim, "--ledger", ledger, *NOW, *INPUTS).code == 0
+    assert triggers(ledger) == GUARD
 
 
 def test_a_ledger_without_the_guard_is_walked_once_and_guarded_again(ledger, tmp_path):

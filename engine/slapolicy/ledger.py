@@ -95,9 +95,18 @@ PRAGMA user_version = {FORMAT};
 # exactly is a forger who knows this scheme, as one who recomputes the chain: `slapolicy audit` (and the key) are
 # what stands against them (docs/ledger.md).
 GUARD_MESSAGE = "a slapolicy ledger is append-only: its entries are never changed or deleted (docs/ledger.md)"
+# REPLACE (INSERT OR REPLACE, REPLACE INTO) removes the row it conflicts with without firing DELETE triggers (SQLite
+# fires them only under PRAGMA recursive_triggers), so an edit can also come as an insert: one that meets an entry
+# on any of its keys (seq, the primary key, a unique column, the rowid) is refused before it replaces anything.
+# slapolicy's own inserts never meet one.
+_MEETS = {"decisions": "seq = NEW.seq OR decision_id = NEW.decision_id OR claim_digest = NEW.claim_digest",
+          "grants": "seq = NEW.seq OR (account = NEW.account AND service_month = NEW.service_month)"}
+_WHEN = {(table, "INSERT"): f"WHEN EXISTS (SELECT 1 FROM {table} WHERE {meets} OR rowid = NEW.rowid) "
+         for table, meets in _MEETS.items()}
 GUARD = {f"{table}_append_only_{action.lower()}": f"CREATE TRIGGER {table}_append_only_{action.lower()} BEFORE "
-                                                  f"{action} ON {table} BEGIN SELECT RAISE(ABORT, '{GUARD_MESSAGE}'); END"
-         for table in ("decisions", "grants") for action in ("UPDATE", "DELETE")}
+                                                  f"{action} ON {table} {_WHEN.get((table, action), '')}"
+                                                  f"BEGIN SELECT RAISE(ABORT, '{GUARD_MESSAGE}'); END"
+         for table in ("decisions", "grants") for action in ("UPDATE", "DELETE", "INSERT")}
 
 COLUMNS = {
     "decision": ("seq", "decision_id", "claim_digest", "decided_at", "account", "service_month", "decision",
