@@ -148,3 +148,21 @@ def test_fifty_thousand_incidents_are_matched_by_interval_search(policy):
     assert outcome.raw_unavailable == 44_640
     assert outcome.excluded_by == {"5.1": int(covered.sum())}
     assert outcome.counted == 44_640 - int(covered.sum())
+
+
+def test_incidents_an_hour_apart_at_the_same_wall_clock_time_of_a_repeated_hour(tmp_path):
+    """Python compares two datetimes of one zone by their wall clock, fold ignored: 01:00 EDT (fold 0) and 01:00 EST
+    (fold 1) of 2019-11-03 in New York are "equal" and hash alike, though an hour apart. Each incident keeps its own
+    minutes. The outage: 120 minutes from 13:00 Singapore time (05:00Z to 07:00Z), 10 QPS, no notice.
+    I-1 01:00–01:30 EDT = 05:00Z–05:30Z, I-2 01:00–01:30 EST = 06:00Z–06:30Z: 30 + 30 minutes under §5.1 (the
+    customer's network); the other 60 under §5.7. (Sharing I-1's minutes, I-2 would leave 5.1: 30, 5.7: 90.)"""
+    new_york = ZoneInfo("America/New_York")
+    first, second = (dt.datetime(2019, 11, 3, 1, 0, tzinfo=new_york, fold=f) for f in (0, 1))
+    # (replace, not + timedelta: Python's arithmetic is on the wall clock too, and would give the end fold 0)
+    incidents = [{"id": f"I-{i}", "start": start, "end": start.replace(minute=30), "cause": "customer_network"}
+                 for i, start in enumerate((first, second), start=1)]
+    assert first == second and second.timestamp() - first.timestamp() == 3600
+    minutes = write_csv(tmp_path / "minutes.csv", outage_rows(start="2019-11-03T13:00", count=120),
+                        fields=["account", "minute", "requests", "failures", "illegal_number_failures", "peak_qps"])
+    (e,) = evaluate(POLICIES, minutes=minutes, month="2019-11", incidents=incidents)["evaluations"]
+    assert (e["raw_unavailable_minutes"], e["unavailable_minutes"], e["excluded_minutes"]) == (120, 0, {"5.1": 60, "5.7": 60})

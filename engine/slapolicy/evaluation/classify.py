@@ -51,9 +51,16 @@ def _window_bounds(window, rounding: str) -> tuple[int, int]:
     return _bounds(window.start, window.end, rounding)
 
 
-@functools.lru_cache(maxsize=4096)
 def _bounds(start: dt.datetime, end: dt.datetime, rounding: str) -> tuple[int, int]:
-    """:func:`minute_bounds`, remembered: a month's incidents and notices for every account come back for each."""
+    """:func:`minute_bounds`, remembered: a month's incidents and notices for every account come back for each.
+
+    Remembered by each end's fold as well: Python finds two times of one zone equal (and hashes them alike) by
+    their wall clock, fold ignored, so 01:00 EDT and 01:00 EST of New York's repeated hour would share an entry."""
+    return _remembered_bounds(start, start.fold, end, end.fold, rounding)
+
+
+@functools.lru_cache(maxsize=4096)
+def _remembered_bounds(start: dt.datetime, start_fold: int, end: dt.datetime, end_fold: int, rounding: str) -> tuple[int, int]:
     return minute_bounds(start, end, rounding)
 
 
