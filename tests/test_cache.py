@@ -36,3 +36,14 @@ def test_without_a_home_directory_there_is_no_cache(monkeypatch):
     assert cache.cache_directory() is None
     cache.write_record("things", "k", 1)  # quietly nothing, and no directory named ~ in the working directory
     assert cache.read_record("things", "k") is None
+
+
+def test_a_record_nested_past_pythons_recursion_limit_reads_as_absent(tmp_path, monkeypatch):
+    """json.loads raises RecursionError, not ValueError, on 200,000 opening brackets (200 kB, within the size bound): a
+    corrupt record of that form reads as absent like any other, and is replaced when the answer is written."""
+    monkeypatch.setenv("SLAPOLICY_CACHE_DIR", str(tmp_path))
+    (tmp_path / "things").mkdir()
+    (tmp_path / "things" / "k.json").write_text("[" * 200_000)
+    assert cache.read_record("things", "k") is None
+    cache.write_record("things", "k", [1])
+    assert cache.read_record("things", "k") == [1]

@@ -49,7 +49,7 @@ def read_record(folder: str, key: str | None):
         with open(path, "rb") as file:
             text = file.read(MAX_RECORD_BYTES + 1)
         data = json.loads(text) if len(text) <= MAX_RECORD_BYTES else None
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: json's answer to brackets nested too deep
         return None
     if not (isinstance(data, dict) and data.get("key") == key and "content" in data):
         return None  # a record under a name not its own: copied, renamed or written by something else
