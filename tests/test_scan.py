@@ -531,6 +531,16 @@ def test_a_minute_going_back_between_rounds_is_not_taken_for_time_order(tmp_path
         f"{tmp_path / 'm.parquet'}: row 31, column 'minute': minute listed twice for account 'acct-15' (also row 16)"]
 
 
+def test_a_request_for_many_accounts_keeps_theirs_in_a_file_written_as_time_goes(tmp_path):
+    """12 accounts × 3 minutes in one row group; a request for 10 of them (looked up by their dictionary index,
+    not compared one by one) keeps 3 minutes of each and nothing of the other two."""
+    accounts = [f"acct-{k:02d}" for k in range(12)]
+    path = write_parquet(tmp_path / "m.parquet", _time_sorted(accounts, "2019-03-01T00:00", 3))
+    result = aggregates(path, accounts=accounts[1:11])
+    assert {key: cell.totals.with_data for key, cell in result.cells.items()} == {
+        (name, "2019-03"): 3 for name in accounts[1:11]}
+
+
 def test_a_claim_reads_every_spelling_of_its_account_in_a_file_written_as_time_goes(tmp_path):
     """The dictionary holds 'b' and ' b' (the same account once trimmed) among others: a request for b keeps the
     rows of both, 3 + 2 minutes, and no row of a or c."""
