@@ -10,6 +10,7 @@ import pytest
 from conftest import POLICIES
 from helpers import minute_rows, write_csv, write_yaml
 from slapolicy.api import evaluate
+from slapolicy.errors import InputError
 
 # March 2019: 31 days × 1440 = 44,640 minutes. The outage: 300 minutes from 2019-03-15 16:00 (to 21:00),
 # 600 requests a minute (10 QPS, peak_qps 10) of which 60 fail: 90 % success, every minute unavailable.
@@ -166,3 +167,21 @@ def test_incidents_an_hour_apart_at_the_same_wall_clock_time_of_a_repeated_hour(
                         fields=["account", "minute", "requests", "failures", "illegal_number_failures", "peak_qps"])
     (e,) = evaluate(POLICIES, minutes=minutes, month="2019-11", incidents=incidents)["evaluations"]
     assert (e["raw_unavailable_minutes"], e["unavailable_minutes"], e["excluded_minutes"]) == (120, 0, {"5.1": 60, "5.7": 60})
+
+
+def test_an_incident_across_a_repeated_hour_is_judged_by_its_instants_not_its_wall_clock(tmp_path):
+    """01:50 EDT to 01:10 EST of 2019-11-03 in New York (05:50Z to 06:10Z) lasts 20 minutes though its end reads
+    earlier on the clock: it is taken, and excludes 20 of the outage's minutes under §5.1 (the other 100: §5.7).
+    Its mirror, 01:10 EST to 01:50 EDT (06:10Z to 05:50Z), ends before it starts: refused, naming its end."""
+    new_york = ZoneInfo("America/New_York")
+    start, end = dt.datetime(2019, 11, 3, 1, 50, tzinfo=new_york), dt.datetime(2019, 11, 3, 1, 10, tzinfo=new_york, fold=1)
+    minutes = write_csv(tmp_path / "minutes.csv", outage_rows(start="2019-11-03T13:00", count=120),
+                        fields=["account", "minute", "requests", "failures", "illegal_number_failures", "peak_qps"])
+    incident = {"id": "I-1", "start": start, "end": end, "cause": "customer_network"}
+    (e,) = evaluate(POLICIES, minutes=minutes, month="2019-11", incidents=[incident])["evaluations"]
+    assert (e["unavailable_minutes"], e["excluded_minutes"]) == (0, {"5.1": 20, "5.7": 100})
+    mirror = {"id": "I-1", "start": end, "end": start, "cause": "customer_network"}
+    with pytest.raises(InputError) as refused:
+        evaluate(POLICIES, minutes=minutes, month="2019-11", incidents=[mirror])
+    assert str(refused.value) == ("1 problem(s) in incidents file (in memory):\n(in memory): row 1, column 'end': "
+                                  "end 2019-11-03 01:50:00-04:00 is not after start 2019-11-03 01:10:00-05:00")

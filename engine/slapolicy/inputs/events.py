@@ -156,7 +156,8 @@ def _window(entry, timezone: str, problems: Problems, index: int):
             problems.add(index, key, str(error))
     if len(stamps) < 2:
         return None
-    if stamps["end"] <= stamps["start"]:
+    # By the instants: Python compares two times of one zone by the wall clock, and 01:10 EST comes after 01:50 EDT.
+    if stamps["end"].timestamp() <= stamps["start"].timestamp():
         problems.add(index, "end", f"end {entry['end']} is not after start {entry['start']}")
         return None
     return stamps["start"], stamps["end"]
