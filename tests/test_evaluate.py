@@ -2,7 +2,7 @@
 import pytest
 
 from conftest import DRAFT, POLICIES
-from helpers import draft_variant, minute_rows, write_csv, write_yaml
+from helpers import PUBLISHED, draft_variant, minute_rows, write_csv, write_yaml
 from slapolicy.api import evaluate
 
 
@@ -278,3 +278,23 @@ def test_distinct_fact_combinations_are_those_of_the_rows(columns):
     assert combos.tolist() == expected.tolist()
     assert inverse.tolist() == expected_inverse.reshape(-1).tolist()
     assert (combos[inverse] == np.column_stack(codes)).all()
+
+
+@pytest.mark.parametrize("published_at,prior", [("2024-03-09T02:30", True), ("2024-03-09T02:31", False)])
+def test_a_notice_lead_is_counted_in_minutes_that_elapse_not_on_the_wall_clock(tmp_path, published_at, prior):
+    """A version in New York's time with a lead of 1440 minutes. New York skips 02:00-03:00 on 2024-03-10, so from
+    02:30 EST on the 9th (07:30Z) to 03:30 EDT on the 10th (07:30Z) is 1440 minutes (prior), from 02:31 only 1439
+    (not prior), though the wall clock shows 25 hours and 24 h 59 min."""
+    from slapolicy.inputs.events import read_notices
+    from slapolicy.policy.directory import load_policy
+    from slapolicy_builtins.notices import is_prior
+
+    text = PUBLISHED.read_text().replace("status: published", "status: draft").replace("value: Asia/Singapore", "value: America/New_York")
+    text = text.replace("notice_lead_minutes:\n    value: 0", "notice_lead_minutes:\n    value: 1440")
+    (tmp_path / "drafts").mkdir()
+    (tmp_path / "drafts" / "variant.yaml").write_text(text)
+    policy = load_policy(tmp_path / "drafts" / "variant.yaml")
+    assert (policy.timezone, policy.setting("exclusions", "notice_lead_minutes")) == ("America/New_York", 1440)
+    (notice,) = read_notices([{"id": "N-1", "kind": "maintenance", "published_at": published_at,
+                               "start": "2024-03-10T03:30", "end": "2024-03-10T04:00"}], policy.timezone)
+    assert is_prior(notice, policy) is prior

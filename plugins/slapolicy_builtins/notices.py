@@ -8,7 +8,6 @@
 A notice is *prior* when it was published before its window began, by at least the
 policy's ``exclusions.notice_lead_minutes`` (0: any time before).
 """
-import datetime as dt
 
 import numpy as np
 
@@ -17,8 +16,11 @@ from slapolicy.hookspecs import FactWindow, MinuteFact, hookimpl
 
 
 def is_prior(notice, policy) -> bool:
-    lead = dt.timedelta(minutes=policy.setting("exclusions", "notice_lead_minutes"))
-    return notice.published_at < notice.start and notice.start - notice.published_at >= lead
+    # In seconds that elapse: Python subtracts and compares two times of one zone on the wall clock (a notice
+    # published the day before New York skips an hour would otherwise gain that hour of lead).
+    lead = 60 * policy.setting("exclusions", "notice_lead_minutes")
+    published, start = notice.published_at.timestamp(), notice.start.timestamp()
+    return published < start and start - published >= lead
 
 
 def _for_account(notice, context) -> bool:
