@@ -168,3 +168,21 @@ def test_a_month_evaluation_keeps_its_minutes_beside_the_result(policy):
     assert month.counted_minutes.tolist() == minute[:20].tolist()  # 10:00–10:19 count against the provider
     assert month.excluded_minutes.tolist() == minute[20:].tolist()  # 10:20–10:29 excluded by §5.1
     assert not_plain(month.result) == []
+
+
+def test_a_policy_sent_as_content_leaves_no_copy_behind(tmp_path, monkeypatch):
+    """A worker loads a version sent as content from a copy written under its own name (lint reads the name and
+    drafts/): the copy is removed once loaded, not left in the temporary directory by every worker of every run."""
+    import tempfile
+
+    from slapolicy.distributed import PolicyContent, _policy_by_sha, policy_of
+    from slapolicy.policy.directory import load_policy
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    for source in (POLICIES / "2019-01-01.yaml", DRAFT):
+        original = load_policy(source, strict=False)
+        _policy_by_sha.cache_clear()
+        loaded = policy_of(PolicyContent.of(original))
+        assert (loaded.path, loaded.sha256, loaded.version) == (str(source), original.sha256, original.version)
+        assert list((tmp_path / "tmp").iterdir()) == []
