@@ -190,11 +190,10 @@ def check_minute_types(schema, path) -> None:
 def _strings(table, name: str) -> np.ndarray:
     """A column as a numpy object array of str (None for missing)."""
     import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
-    import pyarrow.compute as pc  # heavy (0.2 s): loaded by the commands that read inputs
 
     column = table.column(name)
     if not pa.types.is_string(column.type) and not pa.types.is_large_string(column.type):
-        column = pc.cast(column, pa.string())
+        column = column.cast(pa.string())  # loads pyarrow.compute (see _account_codes): text needs no cast
     return column.to_numpy(zero_copy_only=False)
 
 
@@ -215,7 +214,6 @@ def _int_column(table, name: str, problems: Problems, line_offset, required: boo
     """An integer column; bad or missing cells reported with their row (negative ones too, unless
     ``negatives`` is False: the caller has proven there are none)."""
     import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
-    import pyarrow.compute as pc  # heavy (0.2 s): loaded by the commands that read inputs
 
     column = table.column(name)
     if pa.types.is_integer(column.type):
@@ -238,6 +236,8 @@ def _int_column(table, name: str, problems: Problems, line_offset, required: boo
                 problems.add(int(row) + 1, name, f"{as_float[row]!r} is not a whole number", _line(int(row) + 1, line_offset))
             problems.total += max(0, int(bad.sum()) - MAX_REPORTED)
             return np.where(ok, as_float, 0).astype(np.int64)
+        import pyarrow.compute as pc  # text only: whole numbers read as they are need none (see _account_codes)
+
         text = column.cast(pa.string()) if not pa.types.is_string(column.type) else column
         nulls = pc.is_null(text).to_numpy(zero_copy_only=False) | pc.equal(pc.utf8_trim_whitespace(text.fill_null("")), "").to_numpy(zero_copy_only=False)
         good = pc.match_substring_regex(text.fill_null(""), _INT_RE).to_numpy(zero_copy_only=False)
@@ -334,24 +334,32 @@ def _counts_in_order(table) -> bool:
 
 def _account_codes(table):
     """(sorted account names, index of each row's account, rows without an account or None when every row has
-    one), by hashing not sorting strings."""
+    one), by hashing not sorting strings.
+
+    A Parquet file's dictionary of names is trimmed in Python (``str.strip``, the rule of ``account_name``):
+    it holds a few names, and reading Parquet then never loads ``pyarrow.compute``, whose import alone costs
+    0.05 s of every command's start; other tables are trimmed by its ``utf8_trim_whitespace``, which removes
+    exactly what ``str.strip`` does."""
     import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
-    import pyarrow.compute as pc  # heavy (0.2 s): loaded by the commands that read inputs
 
     column = table.column("account")
-    if pa.types.is_dictionary(column.type) and column.num_chunks:  # Parquet usually stores it so: the dictionary only
+    if pa.types.is_dictionary(column.type) and column.num_chunks and \
+            (pa.types.is_string(column.type.value_type) or pa.types.is_large_string(column.type.value_type)):
         # A batch's one chunk is taken as it is: combining would copy its indices, and building a new
         # DictionaryArray from them would check every index against the dictionary.
         encoded = column.chunk(0) if column.num_chunks == 1 else column.unify_dictionaries().combine_chunks()
-        indices, names = encoded.indices, pc.utf8_trim_whitespace(encoded.dictionary.cast(pa.string()))
+        indices = encoded.indices
+        names = [name if name is None else name.strip() for name in encoded.dictionary.to_pylist()]
     else:
+        import pyarrow.compute as pc  # heavy (0.05 s): text columns only
+
         if not pa.types.is_string(column.type):
             column = column.cast(pa.string())
         column = pc.utf8_trim_whitespace(column.fill_null(""))
         encoded = column.combine_chunks().dictionary_encode() if column.num_chunks else pa.array([], pa.string()).dictionary_encode()
-        indices, names = encoded.indices, encoded.dictionary
-    empty_names = pc.equal(names, "").to_numpy(zero_copy_only=False)
-    dictionary = np.array(names.to_pylist(), dtype=str)
+        indices, names = encoded.indices, encoded.dictionary.to_pylist()
+    empty_names = np.array([name == "" for name in names], bool)
+    dictionary = np.array(names, dtype=str)
     if not indices.null_count and not empty_names.any() and pa.types.is_int32(indices.type) and \
             (len(dictionary) < 2 or (dictionary[1:] > dictionary[:-1]).all()):
         # The usual Parquet dictionary: names already distinct and in order, every row named. The indices
@@ -369,17 +377,19 @@ def _account_codes(table):
 
 def _peak_column(table, problems: Problems, line_offset) -> np.ndarray:
     import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
-    import pyarrow.compute as pc  # heavy (0.2 s): loaded by the commands that read inputs
 
     column = table.column("peak_qps")
     if not (pa.types.is_floating(column.type) or pa.types.is_integer(column.type)):
+        import pyarrow.compute as pc  # text only (see _account_codes)
+
         text = column.cast(pa.string())
         blank = pc.equal(pc.utf8_trim_whitespace(text.fill_null("")), "").to_numpy(zero_copy_only=False)
         good = pc.match_substring_regex(text.fill_null(""), r"^\s*[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?\s*$").to_numpy(zero_copy_only=False)
         strings = text.to_numpy(zero_copy_only=False)
         _report(~good & ~blank, problems, "peak_qps", line_offset, lambda r: f"{strings[r]!r} is not a non-negative number")
         column = pc.if_else(pa.array(good), text, None).cast(pa.float64())
-    values = column.cast(pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)
+    values = (column if column.type == pa.float64() else column.cast(pa.float64())).to_numpy(zero_copy_only=False)
+    values = values.astype(np.float64)
     bad = ~np.isnan(values) & (~np.isfinite(values) | (values < 0))
     _report(bad, problems, "peak_qps", line_offset, lambda r: f"{values[r]!r} is not a non-negative finite number")
     return values
