@@ -93,3 +93,14 @@ def test_unknown_calendars_are_never_recorded_as_known(cache):
     assert not cache.exists() or list(cache.iterdir()) == []
     assert calendars.slapolicy_business_calendar(name="US-CA").name == "US-CA"
     assert [json.loads(p.read_text())["content"] for p in cache.iterdir()] == [True]
+
+
+def test_the_last_year_a_claim_window_reaches_is_computed_and_recorded_like_any_other(cache):
+    """A claim for 9998-12, the last Service Month slapolicy evaluates, counts business days of January 9999: its
+    year is computed day by day up to 9999-12-31, past which no date exists (the walk once stepped beyond it)."""
+    truth = holidays.country_holidays("SG")
+    fresh("SG").is_business_day(dt.date(9999, 1, 4))  # computes and records 9999
+    recorded = fresh("SG")
+    for day in (dt.date(9999, 1, 1), dt.date(9999, 1, 2), dt.date(9999, 1, 4), dt.date(9999, 12, 31)):
+        assert (recorded.is_business_day(day), recorded.holiday_name(day)) == (truth.is_working_day(day), truth.get(day))
+    assert recorded._loaded is None  # read back, holidays never asked

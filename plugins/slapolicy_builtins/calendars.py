@@ -69,12 +69,12 @@ class HolidayCalendar:
 
     def _computed(self, year: int) -> dict:
         """The year's days that are not a plain Monday-to-Friday working day, or not a plain weekend day."""
-        found, day = {}, dt.date(year, 1, 1)
-        while day.year == year:
+        found, first = {}, dt.date(year, 1, 1)
+        for offset in range((dt.date(year, 12, 31) - first).days + 1):  # never a step past 9999-12-31
+            day = first + dt.timedelta(days=offset)
             works, name = self._holidays().is_working_day(day), self._holidays().get(day)
             if works != (day.weekday() < 5) or name is not None:
                 found[day] = (works, name)
-            day += dt.timedelta(days=1)
         return found
 
     def _year(self, year: int) -> dict:
