@@ -392,3 +392,17 @@ def test_claim_text_for_a_support_agent(cli, inputs, tmp_path):
     assert lines[2] == ("  - [§3.2(1)] Claims are accepted only through the work order system of your account; "
                         "this one came by 'email'.")
     assert "Claim window: opens 2024-04-06T00:00:00+08:00, closes at the end of 2024-05-30." in lines
+
+
+def test_a_python_value_that_json_has_no_type_for_is_named_as_what_it_is_not_as_a_number(inputs):
+    """decide_claim takes a claim as read from CLAIM.json; a caller who hands it a datetime, a tuple or a set is told
+    what it handed, not 'a number' (what JSON calls int and float); nothing is written."""
+    when = dt.datetime(2024, 4, 8, 10, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    for change, message in (({"filed_at": when}, "field 'filed_at' must be a string, not a Python datetime"),
+                            ({"unavailability": ({"start": "2024-03-10T00:00+08:00", "end": "2024-03-12T02:00+08:00"},)},
+                             "field 'unavailability' must be a list or null, not a Python tuple"),
+                            ({"failure_records": {"c-1"}}, "field 'failure_records' must be a list or null, not a Python set")):
+        with pytest.raises(InputError) as refused:
+            decide(inputs, claim(**change))
+        assert str(refused.value) == f"claim: {message}"
+    assert not inputs["ledger"].exists()

@@ -6,6 +6,7 @@ that points at itself. Each is refused with a message that says what it is, befo
 """
 from __future__ import annotations
 
+import decimal
 import errno
 import os
 import stat
@@ -151,7 +152,9 @@ def json_type(value: object) -> str:
     for python, name in ((str, "string"), (list, "array"), (dict, "object")):
         if isinstance(value, python):
             return JSON_TYPES[name]
-    return JSON_TYPES["number"]  # int, float, or the Decimal a reader parses numbers into
+    if isinstance(value, (int, float, decimal.Decimal)):  # or the Decimal a reader parses numbers into
+        return JSON_TYPES["number"]
+    return f"a Python {type(value).__name__}"  # handed in through the API (a datetime, a tuple): JSON has no such type
 
 
 def type_problem(field: str, value: object, expected: tuple) -> str | None:
