@@ -178,3 +178,23 @@ def test_the_record_is_named_by_the_path_the_bytes_and_the_checker():
             return []
 
     assert check_record.record_key(raw, "a.yaml", False, make_manager(extra=[Calendar()])) is None
+
+
+def test_a_version_sent_as_content_is_checked_as_its_own_file_and_uses_its_record(tmp_path, checks):
+    """replay (and every worker) loads the versions it evaluates under from their bytes (PolicyContent): checked as
+    the file they were read from, they use the pass recorded for that file, add no record of their own, and a
+    content whose check fails names that file."""
+    from slapolicy.distributed import PolicyContent, _policy_by_sha, policy_of
+    from slapolicy.errors import PolicyError
+
+    path = published_copy(tmp_path)
+    policy, _ = checks(path)
+    assert checks.validated == [str(path)] and len(records(tmp_path)) == 1
+    _policy_by_sha.cache_clear()
+    loaded = policy_of(PolicyContent.of(policy))
+    assert (loaded.path, loaded.sha256, loaded.version) == (str(path), policy.sha256, policy.version)
+    assert checks.validated == [str(path)] and len(records(tmp_path)) == 1  # the record was used: nothing validated
+    broken = PUBLISHED.read_bytes().replace(b'value: "99.5%"', b'value: "99.5"')
+    with pytest.raises(PolicyError) as refused:
+        policy_of(PolicyContent(__import__("hashlib").sha256(broken).hexdigest(), str(path), broken))
+    assert str(refused.value) == f"{path}:73:12: error schema standard must be a percentage like 99.5% — got 99.5"

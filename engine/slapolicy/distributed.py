@@ -19,10 +19,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-import shutil
-import tempfile
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ArgumentError, SlapolicyError
@@ -46,22 +44,13 @@ class PolicyContent:
 
 @functools.lru_cache(maxsize=32)
 def _policy_by_sha(sha256: str, path: str, raw: bytes):
-    from .policy.directory import load_policy
+    from .policy.directory import load_policy_content
 
     if hashlib.sha256(raw).hexdigest() != sha256:
         raise SlapolicyError(f"policy content for {path} does not match its sha256 {sha256}")
-    # Written under the file's own name (and drafts/ when it is a draft) so the same checks apply; removed once
-    # loaded (the policy keeps its content), else every worker of every run would leave one behind.
-    root = folder = Path(tempfile.mkdtemp(prefix=f"slapolicy-{sha256[:16]}-"))
-    try:
-        if Path(path).parent.name == "drafts":
-            folder = folder / "drafts"
-            folder.mkdir()
-        copy = folder / Path(path).name
-        copy.write_bytes(raw)
-        return replace(load_policy(copy), path=path)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    # Checked as the file it was read from (its name and drafts/ are what lint reads), so the pass recorded for
+    # that file stands here too, and no copy of it is written anywhere.
+    return load_policy_content(raw, path)
 
 
 def policy_of(content: PolicyContent):

@@ -84,6 +84,18 @@ def load_policy(path: str | os.PathLike, strict: bool = True) -> Policy:
     ``strict=False`` accepts a version with lint errors (overlapping tiers, a misnamed file)
     as long as it could be built: enough to read or diff it, not to evaluate under it."""
     policy, problems = read_policy(path, run_examples=False)  # its warnings are not shown
+    return _usable(policy, problems, strict)
+
+
+def load_policy_content(raw: bytes, path: str, strict: bool = True) -> Policy:
+    """:func:`load_policy` of a version handed over as its bytes (to a worker, or to replay's tasks), checked as
+    the file ``path`` they were read from: the same lint of its name and place, the same record of a pass
+    (check_record.py), the same messages."""
+    policy, problems = _check(str(path), raw, False, get_manager())
+    return _usable(policy, problems, strict)
+
+
+def _usable(policy: Policy | None, problems: list, strict: bool) -> Policy:
     errors = [p for p in problems if p.severity == "error"]
     if policy is None or (errors and strict):
         raise PolicyError(errors or problems)
