@@ -248,6 +248,29 @@ def test_an_engine_keeps_one_process_pool_for_its_calls(tmp_path):
     assert engine._runner._pool is None
 
 
+def test_an_engine_whose_worker_process_died_starts_a_new_pool_instead_of_failing_every_call(tmp_path):
+    """A worker of the kept pool killed between calls (the OOM killer picks the largest process): the pool is
+    broken for good, and every later call of a long-running serve failed with BrokenProcessPool. The next call
+    gets a fresh pool and the same answer."""
+    import signal
+
+    from slapolicy import Engine
+
+    inputs = dict(minutes=str(EXAMPLES / "minutes.csv"), month="2019-03", billing=str(EXAMPLES / "billing.csv"))
+    here = json.dumps(Engine(POLICIES).evaluate(**inputs))
+    with Engine(POLICIES, workers=2) as engine:
+        assert json.dumps(engine.evaluate(**inputs)) == here
+        broken = engine._runner._pool
+        os.kill(next(iter(broken._processes)), signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while not broken._broken and time.monotonic() < deadline:  # the pool notices the death on its own thread
+            time.sleep(0.05)
+        assert broken._broken
+        assert json.dumps(engine.evaluate(**inputs)) == here
+        assert engine._runner._pool is not broken and engine._runner._pool is not None
+        assert json.dumps(engine.evaluate(**inputs)) == here
+
+
 def test_dask_workers_open_minutes_named_by_url(cluster, tmp_path):
     """A file:// URL reaches the workers as each part's URL, which they open themselves (as they would s3://)."""
     data = write_dataset(tmp_path / "by-url", 3, 1440)

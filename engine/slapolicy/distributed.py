@@ -116,8 +116,7 @@ class Runner:
         if self.address:
             return self._on_dask(fn, arguments, progress)
         if self.workers and self.workers > 1:
-            pool = self._processes()
-            return _collect(pool.map(fn, *zip(*arguments)), progress)
+            return self._on_processes(fn, arguments, progress)
         if threads and len(arguments) > 1:
             from concurrent.futures import ThreadPoolExecutor
 
@@ -125,6 +124,31 @@ class Runner:
                                     thread_name_prefix="slapolicy") as pool:
                 return _collect(pool.map(fn, *zip(*arguments)), progress)
         return _collect((fn(*args) for args in arguments), progress)
+
+    def _on_processes(self, fn, arguments: list, progress) -> list:
+        """The tasks on the pool; once more on a fresh pool when a worker died (killed for its memory, say): a
+        broken pool stays broken, and a pool kept for a service's life would fail every call after it. The
+        tasks only read, so running them again is safe; a second death is the caller's error."""
+        from concurrent.futures.process import BrokenProcessPool
+
+        pool = self._processes()
+        try:
+            return _collect(pool.map(fn, *zip(*arguments)), progress)
+        except BrokenProcessPool:
+            self._discard(pool)
+        pool = self._processes()
+        try:
+            return _collect(pool.map(fn, *zip(*arguments)), progress)
+        except BrokenProcessPool:
+            self._discard(pool)
+            raise
+
+    def _discard(self, pool) -> None:
+        """Forget a broken pool (unless another thread already replaced it) so that the next task starts a new one."""
+        with self._lock:
+            if self._pool is pool:
+                self._pool = None
+        pool.shutdown(wait=False, cancel_futures=True)
 
     def _processes(self):
         with self._lock:
