@@ -271,6 +271,53 @@ def test_an_engine_whose_worker_process_died_starts_a_new_pool_instead_of_failin
         assert json.dumps(engine.evaluate(**inputs)) == here
 
 
+def test_an_engine_whose_dask_scheduler_went_away_connects_again_when_it_is_back(tmp_path):
+    """The kept client of a service closes itself when the scheduler is lost, and every later call failed with
+    ClosedClientError, the scheduler back or not. A call while it is away is an error that names the scheduler
+    (exit 1 on the command line, not a traceback); once it is back, the next call connects again."""
+    from slapolicy import Engine
+    from slapolicy.errors import SlapolicyError
+
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    bin_dir = os.path.dirname(sys.executable)
+
+    def start():
+        started = [subprocess.Popen([os.path.join(bin_dir, "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                                     "--dashboard-address", ":0"], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)]
+        time.sleep(2)
+        started.append(subprocess.Popen([os.path.join(bin_dir, "dask"), "worker", address, "--nthreads", "1",
+                                         "--no-dashboard"], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL))
+        from distributed import Client
+
+        with Client(address, timeout="60s") as client:
+            client.wait_for_workers(1, timeout=60)
+        return started
+
+    def stop(started):
+        for process in reversed(started):
+            process.terminate()
+        for process in started:
+            process.wait(timeout=30)
+
+    inputs = dict(minutes=str(EXAMPLES / "minutes.csv"), month="2019-03", billing=str(EXAMPLES / "billing.csv"))
+    here = json.dumps(Engine(POLICIES).evaluate(**inputs))
+    processes = start()
+    try:
+        with Engine(POLICIES, dask=address) as engine:
+            assert json.dumps(engine.evaluate(**inputs)) == here
+            stop(processes)
+            processes = []
+            with pytest.raises(SlapolicyError, match=f"^lost the Dask scheduler at {address}"):
+                engine.evaluate(**inputs)
+            processes = start()
+            assert json.dumps(engine.evaluate(**inputs)) == here
+    finally:
+        stop(processes)
+
+
 def test_dask_workers_open_minutes_named_by_url(cluster, tmp_path):
     """A file:// URL reaches the workers as each part's URL, which they open themselves (as they would s3://)."""
     data = write_dataset(tmp_path / "by-url", 3, 1440)

@@ -162,6 +162,10 @@ class Runner:
 
     def _dask_client(self):
         with self._lock:
+            if self._client is not None and self._client.status in ("closing", "closed", "failed"):
+                # The scheduler was lost and the client gave up reconnecting: a client kept for a service's life
+                # would refuse every call after it (ClosedClientError). Connect afresh.
+                self._client = None
             if self._client is None:
                 try:
                     from distributed import Client
@@ -174,8 +178,15 @@ class Runner:
             return self._client
 
     def _on_dask(self, fn, arguments: list, progress) -> list:
-        futures = self._dask_client().map(fn, *zip(*arguments), pure=False)
-        return _collect((future.result() for future in futures), progress)
+        client = self._dask_client()
+        try:
+            futures = client.map(fn, *zip(*arguments), pure=False)
+            return _collect((future.result() for future in futures), progress)
+        except Exception as exc:
+            if client.status == "running":
+                raise  # the scheduler is there: the task's own error
+            raise SlapolicyError(f"lost the Dask scheduler at {self.address} ({type(exc).__name__}: {exc}); the next "
+                                 "call connects again") from None
 
 
 def _collect(results, progress) -> list:
