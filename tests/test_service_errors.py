@@ -70,3 +70,16 @@ def test_serve_without_the_serve_extra_says_how_to_install_it(tmp_path):
     assert (run.returncode, run.stdout) == (1, "")
     assert run.stderr == ("slapolicy: slapolicy serve needs the serve extra (starlette is missing): "
                           "pip install 'slapolicy[serve]'\n")
+
+
+def test_a_dask_scheduler_out_of_reach_is_a_503_not_the_input_s_fault():
+    """serve --dask keeps one client: a scheduler lost (or not reached again) is the service's state, not a wrong
+    request; a client may try again later. The message is the CLI's (which exits 1 with it)."""
+    from slapolicy.errors import SchedulerUnavailable
+
+    lost = SchedulerUnavailable("lost the Dask scheduler at tcp://10.0.0.5:8786 (CommClosedError: ...); the next call "
+                                "connects again")
+    assert isinstance(lost, SlapolicyError)
+    assert answer(lost)[0::2] == (503, {
+        "type": "urn:slapolicy:problem:scheduler-unavailable", "title": "The Dask scheduler is unavailable",
+        "status": 503, "detail": str(lost), "instance": "/v1/evaluate"})

@@ -18,11 +18,12 @@ from .api import decide_claim, evaluate, replay
 from .engine import Engine
 from .calendar import ServiceMonth, calendar_month, service_months
 from .errors import (ArgumentError, Diagnostic, InputError, LedgerError, LedgerIntegrityError, NoVersionInForce,
-                     PluginError, PolicyError, RulesBackendUnavailable, SlapolicyError, UsageError)
+                     PluginError, PolicyError, RulesBackendUnavailable, SchedulerUnavailable, SlapolicyError,
+                     UsageError)
 from .policy import Policy, PolicyDirectory, load_policy, read_policy, schema
 
 __all__ = [
-    "ArgumentError", "PluginError", "RulesBackendUnavailable", "UsageError",
+    "ArgumentError", "PluginError", "RulesBackendUnavailable", "SchedulerUnavailable", "UsageError",
     "Diagnostic", "Engine", "InputError", "LedgerError", "LedgerIntegrityError", "NoVersionInForce", "Policy", "PolicyDirectory", "PolicyError", "ServiceMonth",
     "SlapolicyError", "calendar_month", "decide_claim", "evaluate", "load_policy", "replay", "read_policy", "schema", "service_months",
 ]

@@ -23,7 +23,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ArgumentError, SlapolicyError
+from .errors import ArgumentError, SchedulerUnavailable, SlapolicyError
 
 
 @dataclass(frozen=True)
@@ -174,7 +174,7 @@ class Runner:
                 try:
                     self._client = Client(self.address, timeout="20s", set_as_default=False)
                 except (OSError, TimeoutError) as exc:
-                    raise SlapolicyError(f"cannot reach the Dask scheduler at {self.address}: {exc}") from None
+                    raise SchedulerUnavailable(f"cannot reach the Dask scheduler at {self.address}: {exc}") from None
             return self._client
 
     def _on_dask(self, fn, arguments: list, progress) -> list:
@@ -185,7 +185,7 @@ class Runner:
         except Exception as exc:
             if client.status == "running":
                 raise  # the scheduler is there: the task's own error
-            raise SlapolicyError(f"lost the Dask scheduler at {self.address} ({type(exc).__name__}: {exc}); the next "
+            raise SchedulerUnavailable(f"lost the Dask scheduler at {self.address} ({type(exc).__name__}: {exc}); the next "
                                  "call connects again") from None
 
 

@@ -69,3 +69,8 @@ class PluginError(SlapolicyError):
 
 class RulesBackendUnavailable(SlapolicyError):
     """durable-rules cannot be imported (on Python 3.13+: built without the one compiler flag it needs)."""
+
+
+class SchedulerUnavailable(SlapolicyError):
+    """The Dask scheduler named by ``--dask`` cannot be reached, or was lost during a call: the CLI exits 1 with
+    it, and ``slapolicy serve`` answers 503 (the service's state, not the request's fault; try again later)."""

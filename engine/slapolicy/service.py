@@ -13,7 +13,8 @@ the bodies; the engine's own readers check the data and give the CLI's messages.
 * Errors are RFC 9457 problem details (``application/problem+json``) carrying the CLI's
   message: a malformed request is 400 (the CLI's usage error), input or policy that is
   wrong 422 (the CLI's exit 1), something that does not exist 404, a data source the
-  service was not started with 409, a bug 500 (the CLI's exit 3) — never a traceback.
+  service was not started with 409, a Dask scheduler out of reach 503, a bug 500 (the CLI's exit 3) — never
+  a traceback.
 * Bodies are limited in size; the service binds to loopback unless told otherwise.
 """
 from __future__ import annotations
@@ -41,7 +42,8 @@ from . import __version__
 from .calendar import written_date
 from .claims.materials import claim_object
 from .engine import Engine
-from .errors import ArgumentError, InputError, NoVersionInForce, PolicyError, SlapolicyError, UsageError
+from .errors import (ArgumentError, InputError, NoVersionInForce, PolicyError, SchedulerUnavailable, SlapolicyError,
+                     UsageError)
 from .files import (JSON_TYPES, LONE_SURROGATE, DuplicateKey, NotJSONNumber, json_type, no_constant, unique_object,
                     valid_unicode)
 from .service_openapi import REQUEST_SCHEMAS, document
@@ -99,6 +101,8 @@ def problem_of(exc: Exception) -> Problem:
     if isinstance(exc, PolicyError):
         return Problem(422, "policy-error", "The policy is wrong", str(exc),
                        diagnostics=[d.as_dict() for d in exc.diagnostics])
+    if isinstance(exc, SchedulerUnavailable):
+        return Problem(503, "scheduler-unavailable", "The Dask scheduler is unavailable", str(exc))
     if isinstance(exc, SlapolicyError):
         return Problem(422, "invalid-input", "The input is wrong", str(exc))
     if os.environ.get("SLAPOLICY_DEBUG"):
