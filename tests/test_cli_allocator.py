@@ -34,6 +34,16 @@ def test_without_mallopt_nothing_is_changed(monkeypatch):
     assert command.keep_freed_memory() is False
 
 
+def test_off_linux_nothing_is_asked(monkeypatch):
+    def refuse(name):  # Windows' ctypes raises TypeError for CDLL(None)
+        raise TypeError("expected str, bytes or os.PathLike object, not NoneType")
+
+    monkeypatch.setattr(command.ctypes, "CDLL", refuse)
+    assert command.keep_freed_memory() is False  # on Linux: the TypeError is caught
+    monkeypatch.setattr(command.sys, "platform", "win32")
+    assert command.keep_freed_memory() is False
+
+
 def test_main_called_by_a_program_leaves_the_allocator_alone(monkeypatch, capsys):
     called = []
     monkeypatch.setattr(command, "keep_freed_memory", lambda: called.append(True))

@@ -336,10 +336,12 @@ def keep_freed_memory() -> bool:
     its threshold has adapted, and trims the heap's top as soon as it is free. On the 22.3 M-row month this
     was 0.2 s of system time of an `evaluate` (0.28-0.37 s -> 0.10-0.17 s; benchmarks/README.md), for ~10 MB
     more resident. The CLI owns its process; a program embedding the engine keeps its own allocator's
-    settings. Without glibc (musl, macOS) nothing is changed. Returns whether both settings took."""
+    settings. Without glibc (musl, macOS, Windows) nothing is changed. Returns whether both settings took."""
+    if not sys.platform.startswith("linux"):  # Windows' ctypes cannot open the process itself (CDLL(None))
+        return False
     try:
         mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):
         return False
     mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
     return bool(mallopt(M_MMAP_THRESHOLD, MMAP_BYTES)) & bool(mallopt(M_TRIM_THRESHOLD, TRIM_BYTES))
