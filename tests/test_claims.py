@@ -1,5 +1,6 @@
 """Claims: windows on real business calendars, materials, reconciliation, ledger, §6.1 cap."""
 import datetime as dt
+import hashlib
 import json
 from decimal import Decimal
 import threading
@@ -129,8 +130,8 @@ def test_null_for_an_optional_field_of_a_claim_means_the_same_as_leaving_it_out(
     nulls = decide(inputs | {"ledger": tmp_path / "other.sqlite"},
                    dict(claim(), term_start=None, term_end=None, claim_id=None, contact=None))
     assert (nulls["decision"], nulls["compensation"], nulls["reasons"]) == ("approved", "50.00", [])
-    assert {k: v for k, v in nulls.items() if k not in ("decision_id", "decided_at", "inputs_digest")} == \
-        {k: v for k, v in plain.items() if k not in ("decision_id", "decided_at", "inputs_digest")}  # the claim differs
+    # The same claim: the same digest, so the same decision id and inputs digest (recorded in two ledgers here).
+    assert {k: v for k, v in nulls.items() if k != "decided_at"} == {k: v for k, v in plain.items() if k != "decided_at"}
     # term_start null with a term_end is a term_end alone, refused as one; a required field is never null.
     with pytest.raises(InputError, match="^claim: fields 'term_start' and 'term_end' go together$"):
         decide(inputs, dict(claim(), term_start=None, term_end="2024-03-31"))
@@ -139,6 +140,34 @@ def test_null_for_an_optional_field_of_a_claim_means_the_same_as_leaving_it_out(
     # event_report null: the claim lacks the report (§3.3), decided incomplete, not refused.
     lacking = decide(inputs | {"ledger": tmp_path / "third.sqlite"}, dict(claim(), event_report=None))
     assert (lacking["decision"], codes(lacking)) == ("incomplete", ["missing_materials"])
+
+
+def test_a_claim_filed_again_with_nulls_is_answered_from_a_ledger_written_before(inputs):
+    """A null optional field is the field left out for the ledger too: the claim's digest is the sha256 of its
+    canonical JSON (sorted keys) without its nulls, so a claim without nulls keeps the digest it always had and a
+    ledger written before still recognises it."""
+    plain = claim()
+    first = decide(inputs, plain)
+    # The digest as it has always been computed, over the claim as filed: old records carry it.
+    recorded = hashlib.sha256(json.dumps(plain, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    assert first["decision_id"] == "D-" + recorded[:20]
+    with Ledger(inputs["ledger"]) as ledger:
+        assert ledger.counts() == (1, 1)
+        assert ledger.find(recorded)["decision_id"] == first["decision_id"]
+    nulls = dict(plain, term_start=None, term_end=None, claim_id=None, contact=None)
+    again = decide(inputs, nulls, now="2024-09-02T00:00+00:00")
+    assert (again["repeated"], again["decision_id"], again["decided_at"]) == (
+        True, first["decision_id"], "2024-09-01T00:00:00+00:00")
+    assert {k: v for k, v in again.items() if k != "repeated"} == {k: v for k, v in first.items() if k != "repeated"}
+    with Ledger(inputs["ledger"]) as ledger:
+        assert ledger.counts() == (1, 1)  # nothing appended
+        assert ledger.inputs(first["decision_id"])["claim"] == plain  # recorded without nulls
+    # Filed first with its nulls, a claim is recorded without them (what audit decides again is the claim left out).
+    other = dict(claim(account="fine"), contact=None, event_report=None)
+    decided = decide(inputs, other)
+    with Ledger(inputs["ledger"]) as ledger:
+        assert ledger.inputs(decided["decision_id"])["claim"] == claim(account="fine", event_report=None)
+    assert decide(inputs, claim(account="fine", event_report=None))["repeated"] is True
 
 
 def test_no_event_report_is_incomplete_citing_3_3_1(inputs):

@@ -248,6 +248,25 @@ def test_a_claim_is_decided_recorded_once_and_read_back(server, tmp_path):
     assert (status, recorded) == (200, {k: v for k, v in decision.items() if k != "repeated"})
 
 
+def test_a_claim_filed_from_the_cli_and_again_over_http_with_nulls_is_one_claim(server, tmp_path):
+    """The CLI files the claim without contact or terms; HTTP sends the same claim with them null
+    (as JSON clients do): answered from the record (200, repeated), nothing new appended."""
+    from slapolicy.ledger import Ledger
+
+    claim = json.loads((EXAMPLES / "claim-globex-2019-03.json").read_text()) | {"claim_id": "filed-twice"}
+    assert not {"contact", "term_start", "term_end"} & set(claim)
+    (tmp_path / "claim.json").write_text(json.dumps(claim))
+    filed = cli_json("claim", server.family, tmp_path / "claim.json", *DATA, "--ledger", server.ledger)
+    with Ledger(server.ledger) as ledger:
+        before = ledger.counts()
+    nulls = claim | {"contact": None, "term_start": None, "term_end": None}
+    status, _, again = server.call("POST", "/v1/claims", nulls)
+    assert (status, again["repeated"], again["decision_id"]) == (200, True, filed["decision_id"])
+    assert {k: v for k, v in again.items() if k != "repeated"} == {k: v for k, v in filed.items() if k != "repeated"}
+    with Ledger(server.ledger) as ledger:
+        assert ledger.counts() == before
+
+
 def test_claim_errors(server, bare, tmp_path):
     incomplete = {"account": "globex", "service_month": "2019-03"}
     body = problem(server.call("POST", "/v1/claims", incomplete), 422, "invalid-input")

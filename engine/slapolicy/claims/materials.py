@@ -45,8 +45,8 @@ class Claim:
     failure_records: object
     term_start: dt.date | None
     term_end: dt.date | None
-    raw: dict
-    digest: str  # sha256 of the canonical JSON of the claim
+    raw: dict  # the claim as filed, its null fields left out
+    digest: str  # see claim_digest
 
 
 def load_claim_document(path: str | Path) -> dict:
@@ -94,10 +94,18 @@ def parse_claim(data: dict, timezone: str, where: str = "claim") -> Claim:
         problems.append("fields 'term_start' and 'term_end' go together")
     if problems:
         raise InputError(f"{where}: " + "; ".join(problems))
-    digest = hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    filed = {key: value for key, value in data.items() if value is not None}  # null is left out, for the ledger too
+    digest = claim_digest(filed)
     return Claim(account_name(data["account"]), month, filed_at, data["channel"].strip(), typed.get("event_report"),
-                 tuple(windows), typed.get("failure_records"), terms.get("term_start"), terms.get("term_end"), data,
+                 tuple(windows), typed.get("failure_records"), terms.get("term_start"), terms.get("term_end"), filed,
                  digest)
+
+
+def claim_digest(filed: dict) -> str:
+    """How the ledger recognises a claim filed again (docs/ledger.md): the sha256 of its canonical JSON, its nulls
+    left out, so the same claim sent with `"contact": null` over HTTP and without it from a file is one claim. A
+    claim without nulls keeps the digest it always had: ledgers written before recognise it."""
+    return hashlib.sha256(json.dumps(filed, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
 def _windows(spans: list, timezone: str, problems: list) -> list:
