@@ -4,6 +4,7 @@ partitions themselves, and the client's peak memory stays under what holding the
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -246,6 +247,68 @@ def test_an_engine_keeps_one_process_pool_for_its_calls(tmp_path):
         assert json.dumps(engine.evaluate(**inputs, workers=1)) == here
         assert engine._runner._pool is pool
     assert engine._runner._pool is None
+
+
+def test_an_engine_connected_with_workers_has_its_processes_running_before_its_first_call(tmp_path):
+    """ProcessPoolExecutor starts its processes at the first task: a service would start them at its first request.
+    connect() (what serve does before it listens) starts both and waits for them; the first call starts none."""
+    import multiprocessing
+
+    from slapolicy import Engine
+
+    inputs = dict(minutes=str(EXAMPLES / "minutes.csv"), month="2019-03", billing=str(EXAMPLES / "billing.csv"))
+    here = json.dumps(Engine(POLICIES).evaluate(**inputs))
+    before = set(multiprocessing.active_children())
+    with Engine(POLICIES, workers=2) as engine:
+        assert set(multiprocessing.active_children()) == before  # made, not yet connected: nothing started
+        engine.connect()
+        started = set(multiprocessing.active_children()) - before
+        assert len(started) == 2 and all(process.is_alive() for process in started)
+        assert json.dumps(engine.evaluate(**inputs)) == here
+        assert set(multiprocessing.active_children()) - before == started  # the first call started none
+    assert set(multiprocessing.active_children()) - before == set()  # stopped with the engine
+
+
+def broken_site(tmp_path):
+    """A PYTHONPATH whose sitecustomize ends every worker process as it starts (before it can take a task), as a
+    broken environment does; the process that starts them is not touched."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(
+        "import os, sys\n"
+        "if '--multiprocessing-fork' in sys.argv:\n"
+        "    sys.stderr.write('worker: broken environment\\n')\n"
+        "    sys.stderr.flush()\n"
+        "    os._exit(1)\n")
+    return os.pathsep.join([str(site), *filter(None, [os.environ.get("PYTHONPATH")])])
+
+
+STARTING = ("cannot start 2 worker processes: one ended as it started (what it printed, if anything, is above "
+            "this line)")
+
+
+def test_an_engine_whose_worker_processes_cannot_start_says_so_at_connect(tmp_path, monkeypatch):
+    from slapolicy import Engine
+    from slapolicy.errors import SlapolicyError
+
+    monkeypatch.setenv("PYTHONPATH", broken_site(tmp_path))  # read by the processes spawned from now on
+    with Engine(POLICIES, workers=2) as engine:
+        with pytest.raises(SlapolicyError, match=f"^{re.escape(STARTING)}$"):
+            engine.connect()
+        assert engine._runner._pool is None  # the broken pool is not kept: the next call starts a new one
+        monkeypatch.delenv("PYTHONPATH")
+        engine.connect()  # the environment mended, the same engine starts its processes
+        assert engine._runner._pool is not None
+
+
+def test_serve_whose_worker_processes_cannot_start_exits_1_before_it_listens(tmp_path):
+    env = os.environ | {"PYTHONPATH": broken_site(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "slapolicy.cli", "serve", str(POLICIES), "--port", "0", "--workers",
+                           "2"], capture_output=True, text=True, timeout=120, cwd=REPO, env=env)
+    assert (done.returncode, done.stdout) == (1, "")  # no banner: it never said it listens
+    lines = done.stderr.splitlines()
+    assert lines[-1] == f"slapolicy: {STARTING}"
+    assert set(lines[:-1]) == {"worker: broken environment"}
 
 
 def test_an_engine_whose_worker_process_died_starts_a_new_pool_instead_of_failing_every_call(tmp_path):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib
 import os
 import threading
 from dataclasses import dataclass
@@ -93,11 +94,28 @@ class Runner:
 
     def open(self) -> None:
         """Start the process pool or connect the Dask client now rather than at the first task (a service does it
-        before it listens, so that an unreachable scheduler is an error at its start)."""
+        before it listens, so that an unreachable scheduler or a worker that cannot start is an error at its start,
+        and its first request does not pay for starting the processes)."""
         if self.address:
             self._dask_client()
         elif self.workers and self.workers > 1:
-            self._processes()
+            self._start(self._processes())
+
+    def _start(self, pool) -> None:
+        """Start every process of the pool and wait until each could take a task. ProcessPoolExecutor starts a
+        process per task submitted while none is idle, so ``workers`` tasks submitted at once start them all."""
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            for started in [pool.submit(_started) for _ in range(self.workers)]:
+                started.result()
+        except BrokenProcessPool:
+            self._discard(pool)
+            raise SlapolicyError(f"cannot start {self.workers} worker processes: one ended as it started (what it "
+                                 "printed, if anything, is above this line)") from None
+        except Exception as exc:
+            self._discard(pool)
+            raise SlapolicyError(f"cannot start {self.workers} worker processes: {type(exc).__name__}: {exc}") from None
 
     def close(self) -> None:
         with self._lock:
@@ -187,6 +205,14 @@ class Runner:
                 raise  # the scheduler is there: the task's own error
             raise SchedulerUnavailable(f"lost the Dask scheduler at {self.address} ({type(exc).__name__}: {exc}); the next "
                                  "call connects again") from None
+
+
+def _started() -> int:
+    """A worker process's first task: it loads what the tasks it will run load (reading minutes, evaluating,
+    replaying), so that a service's first request finds it ready."""
+    for module in ("pyarrow.parquet", "slapolicy.engine", "slapolicy.replay", "slapolicy.minutes.reduce"):
+        importlib.import_module(module)
+    return os.getpid()
 
 
 def _collect(results, progress) -> list:

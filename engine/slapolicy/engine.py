@@ -110,8 +110,9 @@ class Engine:
         return Runner(workers, dask)
 
     def connect(self) -> None:
-        """Start the engine's process pool or connect its Dask client now, not at the first call that needs it:
-        ``slapolicy serve`` does, so that an unreachable scheduler is an error before it listens."""
+        """Start the engine's process pool (every process, waiting until each is ready) or connect its Dask client
+        now, not at the first call that needs it: ``slapolicy serve`` does, so that an unreachable scheduler or a
+        worker process that cannot start is an error before it listens."""
         if self._runner is not None:
             self._runner.open()
 
