@@ -170,6 +170,26 @@ def test_a_claim_filed_again_with_nulls_is_answered_from_a_ledger_written_before
     assert decide(inputs, claim(account="fine", event_report=None))["repeated"] is True
 
 
+def test_a_claim_with_nulls_recorded_before_they_were_left_out_is_still_recognised(inputs, monkeypatch):
+    """Before, a claim's digest was over the claim as sent, its nulls included: a ledger written then holds that
+    digest for a claim sent with nulls, and the same claim sent again is answered from it, not decided twice."""
+    from slapolicy.claims import materials
+
+    plain = claim()
+    nulls = dict(plain, contact=None, claim_id=None)
+    as_sent = hashlib.sha256(json.dumps(nulls, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    real = materials.claim_digest
+    with monkeypatch.context() as before:  # the digest as it was: over the claim as sent
+        before.setattr(materials, "claim_digest", lambda data: as_sent if data == plain else real(data))
+        first = decide(inputs, nulls)
+    assert (first["repeated"], first["decision_id"]) == (False, "D-" + as_sent[:20])
+    again = decide(inputs, nulls, now="2024-09-02T00:00+00:00")
+    assert (again["repeated"], again["decision_id"], again["decided_at"]) == (
+        True, first["decision_id"], "2024-09-01T00:00:00+00:00")
+    with Ledger(inputs["ledger"]) as ledger:
+        assert ledger.counts() == (1, 1)  # nothing appended
+
+
 def test_no_event_report_is_incomplete_citing_3_3_1(inputs):
     result = decide(inputs, claim(event_report=None))
     assert result["decision"] == "incomplete"

@@ -241,6 +241,8 @@ def recorded_decision(ledger, claim: Claim) -> dict | None:
     book = ledger if not own else Ledger(ledger or default_ledger_path(), readonly=True)
     try:
         recorded = book.find(claim.digest)
+        if recorded is None and claim.sent_digest is not None:  # recorded before nulls were left out of the digest
+            recorded = book.find(claim.sent_digest)
     finally:
         if own:
             book.close()

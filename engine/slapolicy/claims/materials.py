@@ -47,6 +47,9 @@ class Claim:
     term_end: dt.date | None
     raw: dict  # the claim as filed, its null fields left out
     digest: str  # see claim_digest
+    # The digest of the claim as sent, its nulls included, when it has any: ledgers written before nulls were left
+    # out of the digest recorded that one, and the claim sent again is recognised by it.
+    sent_digest: str | None = None
 
 
 def load_claim_document(path: str | Path) -> dict:
@@ -95,17 +98,16 @@ def parse_claim(data: dict, timezone: str, where: str = "claim") -> Claim:
     if problems:
         raise InputError(f"{where}: " + "; ".join(problems))
     filed = {key: value for key, value in data.items() if value is not None}  # null is left out, for the ledger too
-    digest = claim_digest(filed)
     return Claim(account_name(data["account"]), month, filed_at, data["channel"].strip(), typed.get("event_report"),
                  tuple(windows), typed.get("failure_records"), terms.get("term_start"), terms.get("term_end"), filed,
-                 digest)
+                 claim_digest(filed), claim_digest(data) if filed != data else None)
 
 
-def claim_digest(filed: dict) -> str:
-    """How the ledger recognises a claim filed again (docs/ledger.md): the sha256 of its canonical JSON, its nulls
-    left out, so the same claim sent with `"contact": null` over HTTP and without it from a file is one claim. A
-    claim without nulls keeps the digest it always had: ledgers written before recognise it."""
-    return hashlib.sha256(json.dumps(filed, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+def claim_digest(claim: dict) -> str:
+    """The sha256 of a claim's canonical JSON. The ledger recognises a claim filed again (docs/ledger.md) by it over
+    the claim without its nulls, so the same claim sent with `"contact": null` over HTTP and without it from a file
+    is one claim; a claim without nulls keeps the digest it always had, and ledgers written before recognise it."""
+    return hashlib.sha256(json.dumps(claim, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
 def _windows(spans: list, timezone: str, problems: list) -> list:
