@@ -13,7 +13,6 @@ import datetime as dt
 import functools
 from dataclasses import dataclass
 from decimal import Decimal
-from fractions import Fraction
 
 
 from .calendar import calendar_month
@@ -23,7 +22,7 @@ from .distributed import PolicyContent, policy_of
 from .evaluation.classify import classify_minutes, consecutive_runs
 from .minutes.shapes import MonthMinutes, MonthTotals
 from .evaluation.compensation import tier_of
-from .evaluation.month import MonthEvaluation, evaluate_account_month, version_reason
+from .evaluation.month import MonthEvaluation, availability_of, evaluate_account_month, version_reason
 from .errors import SlapolicyError
 from .policy.directory import PolicyDirectory, directory_signature, load_policy
 from .policy.model import reads_minutes_alike
@@ -142,7 +141,7 @@ def _tier_of(policy, evaluation: dict) -> str | None:
 
 @functools.lru_cache(maxsize=4096)
 def _tier_range(policy, total: int, unavailable: int) -> str | None:
-    tier = tier_of(policy, Fraction(100 * (total - unavailable), total))
+    tier = tier_of(policy, availability_of(total, unavailable))
     return None if tier is None else tier.describe()
 
 

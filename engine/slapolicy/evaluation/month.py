@@ -53,7 +53,7 @@ def evaluate_account_month(policy, service_month: ServiceMonth, account: str, ro
                                    manager=manager, naive_timestamps=naive_timestamps, totals=totals)
     trace.extend(dict(step) for step in outcome.steps)
     total, counted = service_month.total_minutes, outcome.counted
-    availability = _availability(total, counted)
+    availability = availability_of(total, counted)
     shown = shown_availability(policy, availability)
     exact = f"{total - counted}/{total}"
     _step(trace, "availability", policy.ref("availability", "display_decimals"),
@@ -77,8 +77,9 @@ def evaluate_account_month(policy, service_month: ServiceMonth, account: str, ro
 
 
 @functools.lru_cache(maxsize=4096)
-def _availability(total: int, counted: int) -> Fraction:
-    """(1 − counted / total) × 100 % (§2.1), exactly: one object per count, so the caches keyed on it find it at once."""
+def availability_of(total: int, counted: int) -> Fraction:
+    """Service Availability (§2.1), exactly: (1 − counted / total) × 100 %, from a month's Total Minutes and its
+    unavailable minutes counted. One object per count, so the caches keyed on it find it at once."""
     return Fraction(100 * (total - counted), total)
 
 
