@@ -149,17 +149,14 @@ class Runner:
         tasks only read, so running them again is safe; a second death is the caller's error."""
         from concurrent.futures.process import BrokenProcessPool
 
-        pool = self._processes()
-        try:
-            return _collect(pool.map(fn, *zip(*arguments)), progress)
-        except BrokenProcessPool:
-            self._discard(pool)
-        pool = self._processes()
-        try:
-            return _collect(pool.map(fn, *zip(*arguments)), progress)
-        except BrokenProcessPool:
-            self._discard(pool)
-            raise
+        for last_try in (False, True):
+            pool = self._processes()
+            try:
+                return _collect(pool.map(fn, *zip(*arguments)), progress)
+            except BrokenProcessPool:
+                self._discard(pool)
+                if last_try:
+                    raise
 
     def _discard(self, pool) -> None:
         """Forget a broken pool (unless another thread already replaced it) so that the next task starts a new one."""
