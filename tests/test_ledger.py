@@ -34,6 +34,14 @@ def claim_files(tmp_path):
     return [EXAMPLES / "claim-globex-2019-03.json", EXAMPLES / "claim-acme-2019-03-by-email.json", initech]
 
 
+def claim_again(tmp_path, which: int, claim_id: str, name: str):
+    """Claim ``which`` of :func:`claim_files` filed anew under another claim id (the same account and month), as
+    the file ``name``."""
+    again = tmp_path / name
+    again.write_text(json.dumps(dict(json.loads(claim_files(tmp_path)[which].read_text()), claim_id=claim_id)))
+    return again
+
+
 @pytest.fixture(scope="module")
 def history(tmp_path_factory):
     """Entries #1 decision globex, #2 its grant 180.00, #3 decision acme (denied), #4 decision initech,
@@ -204,8 +212,7 @@ def test_a_clean_audit_prints_the_head_to_record_elsewhere(ledger):
 def test_after_a_grant_is_deleted_no_claim_is_decided(ledger, tmp_path):
     edit(ledger, "DELETE FROM grants WHERE seq = 2")
     before = digest(ledger)
-    again = tmp_path / "again.json"
-    again.write_text(json.dumps(dict(json.loads(claim_files(tmp_path)[0].read_text()), claim_id="second try")))
+    again = claim_again(tmp_path, 0, "second try", "again.json")
     damaged = (f"{ledger}: the ledger is damaged (its head records 5 entries, but it holds 4 numbered up to #5: entries "
                f"were deleted or inserted); no decision is recorded until it is restored from a backup "
                f"(`slapolicy audit {ledger}` names the first broken entry)")
@@ -219,8 +226,7 @@ def test_after_a_grant_is_deleted_no_claim_is_decided(ledger, tmp_path):
 
 def test_an_edited_entry_of_the_claimant_refuses_the_claim(ledger, tmp_path):
     edit(ledger, "UPDATE grants SET amount = '1.00' WHERE seq = 5")  # initech's grant: the cap would see room
-    claim = tmp_path / "initech-april.json"
-    claim.write_text(json.dumps(dict(json.loads(claim_files(tmp_path)[2].read_text()), claim_id="another")))
+    claim = claim_again(tmp_path, 2, "another", "initech-april.json")
     result = run_cli("claim", POLICIES, claim, "--ledger", ledger, *NOW, *INPUTS)
     assert result.code == 1
     assert f"the ledger is damaged ({label(5, 'grant', INITECH, 'initech')} does not match its hash: it was edited)" \
@@ -238,8 +244,7 @@ def test_a_grant_deleted_and_the_chain_recomputed_refuses_the_next_claim_of_that
     edit(ledger, "DELETE FROM grants WHERE seq = 5")
     rechain(ledger)
     before = digest(ledger)
-    claim = tmp_path / "initech-again.json"
-    claim.write_text(json.dumps(dict(json.loads(claim_files(tmp_path)[2].read_text()), claim_id="second try")))
+    claim = claim_again(tmp_path, 2, "second try", "initech-again.json")
     result = run_cli("claim", POLICIES, claim, "--ledger", ledger, *NOW, *INPUTS)
     assert (result.code, result.out) == (1, "")
     assert result.err == damaged(ledger, f"the grant of {label(4, 'decision', INITECH, 'initech')} is missing: it was deleted")
@@ -250,8 +255,7 @@ def test_a_forged_grant_with_a_recomputed_chain_refuses_the_next_claim_of_that_a
     edit(ledger, GRANT_OF_ACME)
     rechain(ledger)
     before = digest(ledger)
-    claim = tmp_path / "acme-again.json"
-    claim.write_text(json.dumps(dict(json.loads(claim_files(tmp_path)[1].read_text()), claim_id="second try")))
+    claim = claim_again(tmp_path, 1, "second try", "acme-again.json")
     result = run_cli("claim", POLICIES, claim, "--ledger", ledger, *NOW, *INPUTS)
     assert (result.code, result.out) == (1, "")
     assert result.err == damaged(ledger, f"{label(6, 'grant', ACME, 'acme')} follows no approved decision that pays it: "
@@ -306,8 +310,7 @@ def test_an_edited_denial_of_another_account_refuses_the_next_append(ledger, tmp
     guard makes the append walk the whole chain, which names #3; nothing is written."""
     edit(ledger, "UPDATE decisions SET result_json = replace(result_json, 'filed_too_early', 'filed_in_time') WHERE seq = 3")
     before = digest(ledger)
-    claim = tmp_path / "globex-again.json"
-    claim.write_text(json.dumps(dict(json.loads(claim_files(tmp_path)[0].read_text()), claim_id="second try")))
+    claim = claim_again(tmp_path, 0, "second try", "globex-again.json")
     result = run_cli("claim", POLICIES, claim, "--ledger", ledger, *NOW, *INPUTS)
     assert (result.code, result.out) == (1, "")
     assert result.err == damaged(ledger, f"{label(3, 'decision', ACME, 'acme')} {EDITED}; the ledger's append-only guard "
@@ -337,8 +340,7 @@ def test_a_denial_edited_by_replace_is_refused_not_left_for_the_audit(ledger, tm
     db.rollback()
     db.close()
     assert digest(ledger) == before
-    claim = tmp_path / "globex-again.json"
-    claim.write_text(json.dumps(dict(json.loads(claim_files(tmp_path)[0].read_text()), claim_id="second try")))
+    claim = claim_again(tmp_path, 0, "second try", "globex-again.json")
     assert run_cli("claim", POLICIES, claim, "--ledger", ledger, *NOW, *INPUTS).code == 0
     assert run_cli("audit", ledger).code == 0
 
@@ -352,8 +354,7 @@ def test_a_ledger_guarded_by_an_earlier_slapolicy_is_walked_once_and_guarded_ane
                 db.execute(f"DROP TRIGGER {name}")
     db.close()
     assert set(triggers(ledger)) == {name for name in GUARD if not name.endswith("_insert")}
-    claim = tmp_path / "globex-again.json"
-    claim.write_text(json.dumps(dict(json.loads(claim_files(tmp_path)[0].read_text()), claim_id="second try")))
+    claim = claim_again(tmp_path, 0, "second try", "globex-again.json")
     assert run_cli("claim", POLICIES, claim, "--ledger", ledger, *NOW, *INPUTS).code == 0
     assert triggers(ledger) == GUARD
 
@@ -365,8 +366,7 @@ def test_a_ledger_without_the_guard_is_walked_once_and_guarded_again(ledger, tmp
     assert guard == GUARD
     edit(ledger)  # the guard removed, nothing edited
     assert triggers(ledger) == {}
-    claim = tmp_path / "globex-again.json"
-    claim.write_text(json.dumps(dict(json.loads(claim_files(tmp_path)[0].read_text()), claim_id="second try")))
+    claim = claim_again(tmp_path, 0, "second try", "globex-again.json")
     result = run_cli("claim", POLICIES, claim, "--ledger", ledger, *NOW, *INPUTS)
     assert result.code == 0, result.err
     assert result.json()["decision"] == "denied"  # March 2019 of globex was granted by #1–#2 (already_compensated)
@@ -412,8 +412,7 @@ def test_a_keyed_chain_needs_the_key_to_forge(tmp_path, monkeypatch):
 def test_a_key_is_not_taken_by_an_unkeyed_ledger(ledger, monkeypatch, tmp_path):
     monkeypatch.setenv("SLAPOLICY_LEDGER_KEY", "s3cret")
     before = digest(ledger)
-    claim = tmp_path / "again.json"
-    claim.write_text(json.dumps(dict(json.loads(claim_files(tmp_path)[0].read_text()), claim_id="again")))
+    claim = claim_again(tmp_path, 0, "again", "again.json")
     result = run_cli("claim", POLICIES, claim, "--ledger", ledger, *NOW, *INPUTS)
     assert result.code == 1
     unkeyed = (f"slapolicy: {ledger}: SLAPOLICY_LEDGER_KEY is set, but this ledger has no key: it was created without "
@@ -547,8 +546,7 @@ def test_a_read_only_ledger_is_audited_but_takes_no_decision(ledger, tmp_path):
         except PermissionError:
             pass
         before = digest(ledger)
-        claim = tmp_path / "again.json"
-        claim.write_text(json.dumps(dict(json.loads(claim_files(tmp_path)[0].read_text()), claim_id="again")))
+        claim = claim_again(tmp_path, 0, "again", "again.json")
         result = run_cli("claim", POLICIES, claim, "--ledger", ledger, *NOW, *INPUTS)
         assert result.code == 1
         assert result.err.startswith(f"slapolicy: {ledger}: the ledger cannot be written (")
