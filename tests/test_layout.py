@@ -27,6 +27,9 @@ LAZY_ALLOWED = {
     # The module-level functions are thin wrappers over Engine, which builds on claims and replay; the names
     # earlier docs gave them there (slapolicy.claims.decide_claim, slapolicy.replay.replay) resolve on first use.
     "slapolicy.api": "the wrappers over Engine, above claims and replay: their old names resolve on first use",
+    # The command's modules import numpy, whose OpenBLAS reads its environment once, as it loads: the CLI's main
+    # sets that environment first (distributed.one_blas_thread).
+    "slapolicy.cli.command": "imports numpy: the CLI's process sets its environment before it",
 }
 
 

@@ -1,6 +1,6 @@
 """``python -m slapolicy.cli``: the ``slapolicy`` command."""
 import sys
 
-from .command import main
+from . import main
 
 sys.exit(main())

@@ -1,0 +1,103 @@
+"""What a process does before its first row: `import slapolicy` imports each public name on first use, so the CLI
+(its console script and `python -m slapolicy.cli`) asks numpy's OpenBLAS for one thread before numpy loads, in its
+own process and in the workers it starts, and never in a program that only imports the package or calls main()."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+MONTHS = ["months", "--start", "2024-03-17", "--end", "2024-04-16"]
+
+# Records, in the process it runs in, the OPENBLAS_NUM_THREADS that numpy saw as it was first imported.
+SPY = """
+import os, sys
+seen = []
+class Spy:
+    def find_spec(self, name, path=None, target=None):
+        if name == "numpy" and not seen:
+            seen.append(os.environ.get("OPENBLAS_NUM_THREADS"))
+sys.meta_path.insert(0, Spy())
+"""
+
+
+def _python(script: str, **env) -> subprocess.CompletedProcess:
+    environment = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"} | env
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=environment, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+def test_import_slapolicy_loads_neither_numpy_nor_pyarrow_nor_yaml_and_sets_nothing():
+    done = _python("import os, sys, slapolicy\n"
+                   "print(sorted(m for m in ('numpy', 'pyarrow', 'yaml', 'slapolicy.engine') if m in sys.modules))\n"
+                   "print(os.environ.get('OPENBLAS_NUM_THREADS'))")
+    assert done.stdout == "[]\nNone\n"
+
+
+def test_every_public_name_resolves_to_its_home():
+    import slapolicy
+    from slapolicy import api, calendar, engine, errors, policy
+
+    homes = {"decide_claim": api, "evaluate": api, "replay": api, "Engine": engine, "ServiceMonth": calendar,
+             "calendar_month": calendar, "service_months": calendar, "Policy": policy, "PolicyDirectory": policy,
+             "load_policy": policy, "read_policy": policy, "schema": policy}
+    assert len(slapolicy.__all__) == 24
+    for name in slapolicy.__all__:
+        assert getattr(slapolicy, name) is getattr(homes.get(name, errors), name), name
+    assert set(slapolicy.__all__) <= set(dir(slapolicy))
+    with pytest.raises(AttributeError, match="module 'slapolicy' has no attribute 'Engin'"):
+        slapolicy.Engin  # noqa: B018
+
+
+@pytest.mark.parametrize("first", ["from slapolicy.replay import replay", "from slapolicy import replay"])
+def test_slapolicy_replay_is_the_function_whichever_is_imported_first(first):
+    # The import system binds the module slapolicy.replay to the package's `replay` as it loads it; the name
+    # stays the function, as when the package imported everything at once.
+    done = _python(f"{first}\nimport sys, slapolicy, slapolicy.replay, slapolicy.api\n"
+                   "print(slapolicy.replay is slapolicy.api.replay, callable(slapolicy.replay))\n"
+                   "print(sys.modules['slapolicy.replay'].__name__)")
+    assert done.stdout == "True True\nslapolicy.replay\n"
+
+
+def test_a_submodule_is_an_attribute_of_the_package_as_before():
+    done = _python("import slapolicy\nprint(slapolicy.engine.Engine is slapolicy.Engine, slapolicy.errors.__name__)")
+    assert done.stdout == "True slapolicy.errors\n"
+
+
+@pytest.mark.parametrize("entry", [
+    "from slapolicy.cli import main\nsys.argv = ['slapolicy', *ARGS]\nstatus = main()",  # the console script
+    "import runpy\nsys.argv = ['slapolicy', *ARGS]\n"                                   # python -m slapolicy.cli
+    "try:\n    runpy.run_module('slapolicy.cli', run_name='__main__')\nexcept SystemExit as exit:\n    status = exit.code",
+])
+def test_the_command_asks_for_one_blas_thread_before_numpy_loads(entry):
+    done = _python(SPY + f"ARGS = {MONTHS!r}\n" + entry +
+                   "\nprint(status, seen, os.environ['OPENBLAS_NUM_THREADS'], file=sys.stderr)")
+    assert done.stderr == "0 ['1'] 1\n"
+    assert done.stdout.splitlines()[0] == "2024-03-17 – 2024-03-31  15 days   21600 minutes"
+
+
+def test_the_users_own_blas_setting_wins():
+    done = _python(SPY + f"from slapolicy.cli import main\nsys.argv = ['slapolicy', *{MONTHS!r}]\nmain()\n"
+                   "print(seen, file=sys.stderr)", OPENBLAS_NUM_THREADS="2")
+    assert done.stderr == "['2']\n"
+
+
+def test_main_called_by_a_program_leaves_its_environment_alone():
+    done = _python(SPY + f"from slapolicy.cli import main\nstatus = main({MONTHS!r})\n"
+                   "print(status, seen, os.environ.get('OPENBLAS_NUM_THREADS'), file=sys.stderr)")
+    assert done.stderr == "0 [None] None\n"
+
+
+def test_worker_processes_ask_for_one_blas_thread_and_the_caller_keeps_its_environment(monkeypatch):
+    from slapolicy.distributed import Runner
+
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    with Runner(workers=2) as runner:
+        assert runner.map(os.getenv, ["OPENBLAS_NUM_THREADS"] * 2) == ["1", "1"]
+    assert "OPENBLAS_NUM_THREADS" not in os.environ
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "3")  # the user's value reaches the workers unchanged
+    with Runner(workers=2) as runner:
+        assert runner.map(os.getenv, ["OPENBLAS_NUM_THREADS"] * 2) == ["3", "3"]
