@@ -125,26 +125,47 @@ def fact_hook_results(manager: pluggy.PluginManager, hook: str, **kwargs) -> lis
     allow, is named in the :class:`PluginError` instead of ending in an internal error. A window
     hook's generator is consumed here, where its exceptions happen.
     """
-    caller = getattr(manager.hook, hook)
-    impls = caller.get_hookimpls()
-    if any(getattr(impl, "hookwrapper", False) or getattr(impl, "wrapper", False) for impl in impls):
+    caller, implementations = _implementations(manager, hook)
+    if implementations is None:
         return [("(a hook wrapper)", result) for result in caller(**kwargs)]  # wrappers need pluggy's own calling
+    windows = hook == "slapolicy_window_facts"
     results = []
-    for impl in reversed(impls):
+    for function, argnames, plugin_name in implementations:
         try:
-            result = impl.function(*[kwargs[name] for name in impl.argnames])
-            if result is not None and hook == "slapolicy_window_facts":
+            result = function(*[kwargs[name] for name in argnames])
+            if result is not None and windows:
                 result = list(result)
         except Exception as exc:  # noqa: BLE001 — whatever a plugin raises, name the plugin
-            raise PluginError(f"plugin {impl.plugin_name!r}: {hook} raised {type(exc).__name__}: {exc}") from exc
-        if hook == "slapolicy_window_facts" and result is not None:
+            raise PluginError(f"plugin {plugin_name!r}: {hook} raised {type(exc).__name__}: {exc}") from exc
+        if windows and result is not None:
             odd = [item for item in result if not isinstance(item, hookspecs.FactWindow)]
             if odd:
-                raise PluginError(f"plugin {impl.plugin_name!r}: slapolicy_window_facts gave a {type(odd[0]).__name__}, "
+                raise PluginError(f"plugin {plugin_name!r}: slapolicy_window_facts gave a {type(odd[0]).__name__}, "
                                   "not a FactWindow")
         if result is not None:
-            results.append((impl.plugin_name, result))
+            results.append((plugin_name, result))
     return results
+
+
+_RESOLVED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # manager -> {hook: (hookimpls, resolved)}
+
+
+def _implementations(manager: pluggy.PluginManager, hook: str) -> tuple:
+    """The hook's caller and its implementations in calling order as (function, argument names, plugin name),
+    or None when one is a wrapper. Worked out again only when the registered implementations change: the fact
+    hooks are called for every account of a month."""
+    caller = getattr(manager.hook, hook)
+    impls = caller.get_hookimpls()
+    known = _RESOLVED.get(manager, {}).get(hook)
+    if known is not None and known[0] == impls:
+        return caller, known[1]
+    if any(getattr(impl, "hookwrapper", False) or getattr(impl, "wrapper", False) for impl in impls):
+        resolved = None
+    else:
+        resolved = tuple((impl.function, tuple(impl.argnames), impl.plugin_name) for impl in reversed(impls))
+    with _LOCK:
+        _RESOLVED.setdefault(manager, {})[hook] = (impls, resolved)
+    return caller, resolved
 
 
 # ---------------------------------------------------------------------------- facts no plugin supplies

@@ -82,14 +82,15 @@ def replay_chunk(spec: ReplaySpec, items: list) -> list:
         service_month, baseline, versions = months[label]
         # Versions that read minutes alike (most amendments change the standard, tiers or money) share one
         # classification of the minutes: the expensive half of an evaluation is done once, not twice.
+        # Replay shows neither traces nor warnings: the evaluations leave them out (explain=False).
         outcome = classify_minutes(baseline, service_month, account, rows, incidents=incidents,
-                                   notices=notices, totals=totals)
+                                   notices=notices, totals=totals, explain=False)
         sides = {}
         for name, policy, reason in versions:
             shared = outcome if reads_minutes_alike(policy, baseline) else None
             sides[name] = evaluate_account_month(policy, service_month, account, rows, incidents=incidents,
                                                  notices=notices, billing=billing, version_reason=reason,
-                                                 totals=totals, outcome=shared)
+                                                 totals=totals, outcome=shared, explain=False)
         out.append(_row(account, label, baseline, amended, sides["baseline"], sides["amended"], spec.strips))
     return out
 

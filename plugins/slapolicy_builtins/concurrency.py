@@ -13,14 +13,15 @@ from slapolicy.hookspecs import MinuteFact, hookimpl
 def slapolicy_minute_facts(policy, context, minutes):
     peak = minutes.peak_qps
     missing = np.isnan(peak)
-    if not missing.any():
+    without = int(np.count_nonzero(missing))  # called for every account: one count, not any() then sum()
+    if not without:
         return {"minute.concurrency_qps": MinuteFact(peak, "concurrency from peak_qps")}
     if policy.setting("exclusions", "concurrency_fallback") != "requests_per_60":
         return {"minute.concurrency_qps": MinuteFact(np.where(missing, 0.0, peak),
-                                                     f"no peak_qps for {int(missing.sum())} minute(s): concurrency 0")}
+                                                     f"no peak_qps for {without} minute(s): concurrency 0")}
     fallback = minutes.requests / 60.0
-    values = np.where(missing, fallback, peak)
-    note = f"no peak_qps for {int(missing.sum())} minute(s): concurrency = requests / 60 (fallback)"
+    values = fallback if without == len(peak) else np.where(missing, fallback, peak)
+    note = f"no peak_qps for {without} minute(s): concurrency = requests / 60 (fallback)"
     return {"minute.concurrency_qps": MinuteFact(values, note)}
 
 

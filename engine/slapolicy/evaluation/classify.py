@@ -7,6 +7,7 @@ minutes: a month of 44,640 minutes with a 30-minute outage asks at most a few qu
 """
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import functools
 import math
@@ -71,6 +72,17 @@ def _cut_points(cuts: tuple) -> np.ndarray:
     return points
 
 
+def _cell_of(value: float, cuts: tuple) -> int:
+    """:func:`_number_cells` of one value."""
+    points = _cut_list(cuts)
+    return bisect.bisect_left(points, value) + bisect.bisect_right(points, value)
+
+
+@functools.lru_cache(maxsize=256)
+def _cut_list(cuts: tuple) -> tuple:
+    return tuple(float(cut) for cut in cuts)
+
+
 def _number_cells(values: np.ndarray, cuts: tuple) -> np.ndarray:
     """For each value, its cell among the sorted cuts: 0 below the first, 1 on it, 2 between the first two, …
 
@@ -95,6 +107,12 @@ def _fact_codes(policy, values: np.ndarray, decl, cells) -> tuple[np.ndarray, li
     """
     if decl.type == "number":
         cuts = cells.get(decl.name, ())
+        if len(values):
+            # The cell is monotonic in the value: when the smallest and the largest share one (most months: every
+            # unavailable minute below the one threshold), every value does, and no minute needs its own.
+            low, high = float(values.min()), float(values.max())
+            if low == low and high == high and _cell_of(low, cuts) == _cell_of(high, cuts):
+                return np.zeros(len(values), np.int64), [_canonical_value(float(values[0]), cuts)]
         where, inverse = _distinct(_number_cells(values, cuts))
         typed = [_canonical_value(float(values[i]), cuts) for i in where]
         return inverse, typed
@@ -289,7 +307,8 @@ def _minute_fact_codes(policy, manager, context, unavailable: UnavailableMinutes
     return inverse, facts_of
 
 
-def exclusions(policy, manager, context: EvaluationContext, unavailable: UnavailableMinutes, trace: list):
+def exclusions(policy, manager, context: EvaluationContext, unavailable: UnavailableMinutes, trace: list, *,
+               explain: bool = True):
     """For each unavailable minute, the index (in policy.minute_clauses) of the clause it is attributed to, or
     -1; how many minutes each clause applied to; and the inputs (incident, notice ids) that made it apply."""
     count = len(unavailable.minute)
@@ -318,7 +337,8 @@ def exclusions(policy, manager, context: EvaluationContext, unavailable: Unavail
             if len(clauses) else np.zeros((count, 0), bool)
     attributed = ATTRIBUTION[policy.setting("exclusions", "attribution")](clauses, applied)
     applied_counts = {clause.id: int(n) for clause, n in zip(clauses, applied.sum(axis=0)) if n}
-    sources = _cited_inputs(policy, unavailable.minute, attributed, row_minute, inverse, combos, applies, cites, kinds)
+    sources = _cited_inputs(policy, unavailable.minute, attributed, row_minute, inverse, combos, applies, cites, kinds) \
+        if explain else {}
     return attributed, applied_counts, sources
 
 
@@ -453,7 +473,8 @@ class MinutesOutcome:
 class MonthFrame:
     """What every account's evaluation of one Service Month under one version shares, worked out once: the
     Total Minutes (§1.6) and the trace's words for them (§1.2), the month's bounds in the policy's timezone
-    and as epoch minutes [first, last)."""
+    and as epoch minutes [first, last), the month as results show it, and the settings and words every
+    account's classification reads."""
 
     total: int
     detail: str
@@ -461,6 +482,14 @@ class MonthFrame:
     end: dt.datetime
     first: int
     last: int
+    month: dict  # ServiceMonth.as_dict(): copied into each result, never handed out
+    no_traffic: str  # availability.no_traffic
+    no_traffic_ref: str
+    unavailable_ref: str  # availability.minute_unavailable_below
+    exclusions_ref: str
+    window_rounding: str  # exclusions.window_rounding
+    removes_from: object  # exclusions.removes_from: (unavailable, excluded) -> counted
+    counts_traffic_normal: bool  # a §5.10 clause removes illegal-number failures: traffic is normal requests
 
 
 @functools.lru_cache(maxsize=64)
@@ -470,19 +499,26 @@ def month_frame(policy, service_month: ServiceMonth) -> MonthFrame:
     detail = f"{service_month.start} to {service_month.end}: {service_month.days} days × {1440 // minutes_per_point} = {total} minutes"
     if service_month.start.day != 1 or (service_month.end + dt.timedelta(days=1)).day != 1:
         detail += f" ({PARTIAL_MONTHS[policy.setting('service_month', 'partial_months')]})"
-    return MonthFrame(total, detail, *service_month.bounds(policy.timezone), *service_month.epoch_minutes(policy.timezone))
+    return MonthFrame(total, detail, *service_month.bounds(policy.timezone), *service_month.epoch_minutes(policy.timezone),
+                      service_month.as_dict(), policy.setting("availability", "no_traffic"),
+                      policy.ref("availability", "no_traffic"), policy.ref("availability", "minute_unavailable_below"),
+                      policy.ref("exclusions"), policy.setting("exclusions", "window_rounding"),
+                      REMOVES_FROM[policy.setting("exclusions", "removes_from")],
+                      policy.illegal_number_clause is not None)
 
 
 def classify_minutes(policy, service_month: ServiceMonth, account: str, rows: MonthMinutes, *, incidents=(),
                      notices=(), manager=None, naive_timestamps: int = 0,
-                     totals: MonthTotals | None = None) -> MinutesOutcome:
-    """Unavailable minutes (§1.5), the §5.10 removal, and the exclusions (§5) with their trace steps."""
+                     totals: MonthTotals | None = None, explain: bool = True) -> MinutesOutcome:
+    """Unavailable minutes (§1.5), the §5.10 removal, and the exclusions (§5) with their trace steps.
+
+    ``explain``: False leaves the trace, the inputs each exclusion cites and the warnings out (replay shows none
+    of them); the counts are the same."""
     manager = manager or get_manager()
     check_facts_supplied(policy, manager)
-    trace: list = []
     frame = month_frame(policy, service_month)
-    total, month_start, month_end, first, last = frame.total, frame.start, frame.end, frame.first, frame.last
-    _step(trace, "service_month", "§1.2, §1.6", frame.detail)
+    total, first, last = frame.total, frame.first, frame.last
+    trace: list = [{"step": "service_month", "clause": "§1.2, §1.6", "detail": frame.detail}] if explain else _Unwritten()
     if naive_timestamps:
         _step(trace, "timezone", policy.ref("timezone"),
               f"the minutes file's {naive_timestamps} timestamp(s) without an offset were read in {policy.timezone}")
@@ -490,44 +526,62 @@ def classify_minutes(policy, service_month: ServiceMonth, account: str, rows: Mo
     # With totals, rows may hold only the minutes that can be unavailable; the counts come from totals.
     totals = totals or MonthTotals.of(rows)
     requests, failures = rows.requests, rows.failures
-    removed = _illegal_numbers(policy, rows, totals, trace)
-    normal_requests, normal_failures = requests - removed, failures - removed
-    traffic = normal_requests > 0
+    if totals.illegal_failures or requests.dtype != np.int64 or failures.dtype != np.int64:
+        removed = _illegal_numbers(policy, rows, totals, trace)
+        normal_requests, normal_failures = requests - removed, failures - removed
+    else:  # nothing to remove (most months): the columns as they are, already of the type the subtraction gives
+        normal_requests, normal_failures = requests, failures
     unavailable = unavailable_mask(policy, normal_requests, normal_failures)
     with_data = totals.with_data
-    no_traffic_minutes = (last - first) - (totals.traffic_normal if policy.illegal_number_clause is not None else totals.traffic_all)
-    setting = policy.setting("availability", "no_traffic")
+    no_traffic_minutes = (last - first) - (totals.traffic_normal if frame.counts_traffic_normal else totals.traffic_all)
+    setting = frame.no_traffic
     if setting == "error" and no_traffic_minutes:
         raise InputError(f"account {account}, Service Month {service_month.label}: {no_traffic_minutes} minute(s) without "
-                         f"requests, and the policy's no_traffic setting is 'error' ({policy.ref('availability', 'no_traffic')})")
+                         f"requests, and the policy's no_traffic setting is 'error' ({frame.no_traffic_ref})")
     columns = (rows.minute, requests, failures, rows.illegal, rows.peak_qps)
+    traffic = None
     if setting == "unavailable" and no_traffic_minutes:
         # Every minute of the grid without normal requests, with data or not, is unavailable.
+        traffic = normal_requests > 0
         columns, unavailable = _on_grid(columns, unavailable | ~traffic, first, last)
     picked = np.flatnonzero(unavailable)
     minute_values, req, fail, ill, peak = (column[picked] for column in columns)
     raw_unavailable = len(minute_values)
-    _step(trace, "minutes", policy.ref("availability", "minute_unavailable_below"),
-          f"{total} minutes; {with_data} with data; {no_traffic_minutes} without requests ({setting}: "
-          f"{policy.ref('availability', 'no_traffic')}); {raw_unavailable} unavailable (success rate below "
-          f"{policy.unavailable_below}%)")
+    if explain:
+        _step(trace, "minutes", frame.unavailable_ref,
+              f"{total} minutes; {with_data} with data; {no_traffic_minutes} without requests ({setting}: "
+              f"{frame.no_traffic_ref}); {raw_unavailable} unavailable (success rate below "
+              f"{policy.unavailable_below}%)")
 
     incidents = for_account(incidents, account)
-    context = EvaluationContext(account, service_month, month_start, month_end, incidents, for_account(notices, account))
     excluded_by: dict[str, int] = {}
-    attributed = np.full(raw_unavailable, -1)
     if raw_unavailable:
+        context = EvaluationContext(account, service_month, frame.start, frame.end, incidents,
+                                    for_account(notices, account))
         view = UnavailableMinutes(minute_values, req, fail, ill, peak, rows.has_peak_qps)
-        attributed, applied_counts, sources = exclusions(policy, manager, context, view, trace)
-        excluded_by = _exclusion_steps(policy, attributed, applied_counts, sources, trace)
+        attributed, applied_counts, sources = exclusions(policy, manager, context, view, trace, explain=explain)
+        excluded_by = _exclusion_steps(policy, attributed, applied_counts, sources, trace, explain)
+    else:
+        attributed = np.full(0, -1)
     excluded_total = sum(excluded_by.values())
-    counted = REMOVES_FROM[policy.setting("exclusions", "removes_from")](raw_unavailable, excluded_total)
-    _step(trace, "unavailable_minutes", policy.ref("exclusions"),
-          f"{raw_unavailable} unavailable − {excluded_total} excluded = {counted} counted against the provider")
+    counted = frame.removes_from(raw_unavailable, excluded_total)
+    if explain:
+        _step(trace, "unavailable_minutes", frame.exclusions_ref,
+              f"{raw_unavailable} unavailable − {excluded_total} excluded = {counted} counted against the provider")
     warnings = ()
-    if rows.within_incidents or len(rows.minute) == totals.with_data:  # replay may hand only the candidate rows
+    if explain and (rows.within_incidents or len(rows.minute) == totals.with_data):  # replay may hand only the candidate rows
+        if traffic is None:
+            traffic = normal_requests > 0
         warnings = _provider_incidents_without_data(policy, account, incidents, rows.minute[traffic], first, last, trace)
-    return MinutesOutcome(trace, with_data, raw_unavailable, excluded_by, counted, minute_values, attributed, warnings)
+    return MinutesOutcome(trace if explain else [], with_data, raw_unavailable, excluded_by, counted, minute_values,
+                          attributed, warnings)
+
+
+class _Unwritten(list):
+    """A trace nobody reads (``explain=False``): steps appended to it are dropped."""
+
+    def append(self, step) -> None:
+        pass
 
 
 def _provider_incidents_without_data(policy, account, incidents, traffic_minutes: np.ndarray, first: int, last: int,
@@ -554,8 +608,8 @@ def _provider_incidents_without_data(policy, account, incidents, traffic_minutes
     return tuple(found)
 
 
-def _exclusion_steps(policy, attributed, applied_counts: dict, sources: dict, trace: list) -> dict:
-    """Minutes excluded per clause id, with a trace step for every clause that applied."""
+def _exclusion_steps(policy, attributed, applied_counts: dict, sources: dict, trace: list, explain: bool = True) -> dict:
+    """Minutes excluded per clause id, with a trace step for every clause that applied (when ``explain``)."""
     excluded_by = {}
     if not applied_counts:  # no clause applied to any minute
         return excluded_by
@@ -565,6 +619,9 @@ def _exclusion_steps(policy, attributed, applied_counts: dict, sources: dict, tr
         also = applied_counts.get(clause.id, 0) - excluded
         if excluded:
             excluded_by[clause.id] = excluded
+        if not explain:
+            continue
+        if excluded:
             cited = ", ".join(f"{s} {i}" if i else f"{s}: {describe(clause.condition)}"
                               for s, i in sorted(sources.get(clause.id, ()), key=str))
             detail = f"{excluded} minute(s) excluded ({cited})"

@@ -64,6 +64,7 @@ def _number(value: Decimal):
 BASE = {"monthly_service_fee": lambda billing: billing.monthly_fee}  # compensation.base (§1.3)
 
 
+@functools.lru_cache(maxsize=64)
 def _before_aggregate_cap(policy) -> str:
     """Said by every evaluation: its amount is the month's own; only a claim applies §6.1 against the grants."""
     clause = policy.raw["compensation"]["aggregate_cap"]["ref"]
@@ -126,6 +127,14 @@ def _compensation(policy, availability: Fraction, billing, trace: list, account:
     if billing is None:
         _step(trace, "compensation", policy.ref("compensation", "base"), "no billing for this account and month: no amount computed")
         return out
+    fee, amount, detail = _amount(policy, credit, billing)
+    _step(trace, "compensation", _money_terms(policy).rounding_ref, detail)
+    out.update({"monthly_fee": fee, "compensation": amount})
+    return out
+
+
+def _amount(policy, credit: Decimal, billing) -> tuple[str, str, str]:
+    """The fee, the compensation a credit pays on a bill (§3.1(2)) and the trace's words for it."""
     terms = _money_terms(policy)
     quantum, rounding = terms.quantum, terms.rounding
     fee = terms.base(billing)
@@ -142,6 +151,4 @@ def _compensation(policy, availability: Fraction, billing, trace: list, account:
     if terms.capped:
         # The cap is a ceiling: rounding (to whole units, say) never lifts the amount above the fee paid.
         amount = min(amount, billing.fee_paid.quantize(quantum, rounding=ROUND_DOWN))
-    _step(trace, "compensation", terms.rounding_ref, f"{detail}: compensation {amount} as {terms.form}")
-    out.update({"monthly_fee": str(fee.quantize(quantum)), "compensation": str(amount)})
-    return out
+    return str(fee.quantize(quantum)), str(amount), f"{detail}: compensation {amount} as {terms.form}"

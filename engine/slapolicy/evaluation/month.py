@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from decimal import Decimal
 from fractions import Fraction
 
 import numpy as np
@@ -13,7 +14,7 @@ from ..inputs.events import ByAccount
 from ..errors import InputError
 from ..minutes.shapes import MonthMinutes, MonthTotals
 from .classify import MinutesOutcome, _step, classify_minutes, month_frame
-from .compensation import _before_aggregate_cap, _compensation, shown_availability
+from .compensation import _amount, _before_aggregate_cap, _credit, _money_terms, _number, shown_availability
 
 
 @dataclass(frozen=True)
@@ -41,39 +42,97 @@ class MonthEvaluation:
 def evaluate_account_month(policy, service_month: ServiceMonth, account: str, rows: MonthMinutes, *,
                            incidents=(), notices=(), billing=None, manager=None, version_reason: str = "",
                            naive_timestamps: int = 0, totals: MonthTotals | None = None,
-                           outcome: MinutesOutcome | None = None) -> MonthEvaluation:
+                           outcome: MinutesOutcome | None = None, explain: bool = True) -> MonthEvaluation:
     """Everything the SLA says about one account's Service Month, with a trace citing the clauses.
 
     ``outcome``: the minutes already classified under a version that reads minutes alike (replay).
+    ``explain``: False leaves out what only the trace and the warnings need (replay prints neither): the
+    result then has the figures alone, its ``trace`` and ``warnings`` empty.
     """
-    trace: list = []
-    _step(trace, "version", "§6.2", version_reason or f"evaluated under version {policy.version}")
-    if outcome is None:
+    shared = outcome is not None
+    if not shared:
         outcome = classify_minutes(policy, service_month, account, rows, incidents=incidents, notices=notices,
-                                   manager=manager, naive_timestamps=naive_timestamps, totals=totals)
-    trace.extend(dict(step) for step in outcome.steps)
-    total, counted = service_month.total_minutes, outcome.counted
-    availability = availability_of(total, counted)
-    shown = shown_availability(policy, availability)
-    exact = f"{total - counted}/{total}"
-    _step(trace, "availability", policy.ref("availability", "display_decimals"),
-          f"(1 − {counted}/{total}) × 100% = {shown}% (exact {exact} = {float(availability):.6f}%)")
+                                   manager=manager, naive_timestamps=naive_timestamps, totals=totals, explain=explain)
+    frame = month_frame(policy, service_month)
+    counted = outcome.counted
+    figures = _figures(policy, frame.total, counted)
     result = {
         "account": account,
-        "service_month": service_month.as_dict(),
+        "service_month": dict(frame.month),
         "policy": policy.summary(),
         "minutes_with_data": outcome.with_data,
         "raw_unavailable_minutes": outcome.raw_unavailable,
         "unavailable_minutes": counted,
         "excluded_minutes": dict(outcome.excluded_by),
-        "availability_percent": shown,
-        "availability_exact": exact,  # (total − counted) / total, exactly; the percentage is 100 times it
+        "availability_percent": figures.shown,
+        "availability_exact": figures.exact,  # (total − counted) / total, exactly; the percentage is 100 times it
+        "meets_standard": figures.met,
+        "credit_percent": figures.credit_percent,
+        "monthly_fee": None,
+        "compensation": None,
     }
-    result.update(_compensation(policy, availability, billing, trace, account, service_month))
+    trace: list = []
+    if explain:
+        trace.append({"step": "version", "clause": "§6.2",
+                      "detail": version_reason or f"evaluated under version {policy.version}"})
+        trace.extend([dict(step) for step in outcome.steps] if shared else outcome.steps)  # each result owns its trace
+        trace.extend([dict(step) for step in figures.steps])
+    if billing is None:
+        if explain:
+            _step(trace, "compensation", policy.ref("compensation", "base"),
+                  "no billing for this account and month: no amount computed")
+    else:
+        fee, amount, detail = _money(policy, frame.total, counted, str(billing.monthly_fee), str(billing.offset))
+        if explain:
+            trace.append({"step": "compensation", "clause": _money_terms(policy).rounding_ref, "detail": detail})
+        result["monthly_fee"], result["compensation"] = fee, amount
     result["before_aggregate_cap"] = _before_aggregate_cap(policy)
     result["warnings"] = list(outcome.warnings)
     result["trace"] = trace
-    return MonthEvaluation(result, outcome.unavailable_minute, outcome.attributed, month_frame(policy, service_month).first)
+    return MonthEvaluation(result, outcome.unavailable_minute, outcome.attributed, frame.first)
+
+
+@dataclass(frozen=True)
+class _Figures:
+    """What every account of a Service Month with as many counted minutes shares under one version: the
+    availability shown and exact (§2.1), the standard (§2.2), the credit of its tier (§3.1), their trace steps."""
+
+    shown: str
+    exact: str
+    met: bool
+    credit: Decimal
+    credit_percent: object  # the credit as a JSON number
+    steps: tuple  # availability, standard, tier
+
+
+@functools.lru_cache(maxsize=4096)  # accounts of a month share few counts of minutes
+def _figures(policy, total: int, counted: int) -> _Figures:
+    availability = availability_of(total, counted)
+    shown = shown_availability(policy, availability)
+    exact = f"{total - counted}/{total}"
+    steps: list = []
+    _step(steps, "availability", policy.ref("availability", "display_decimals"),
+          f"(1 − {counted}/{total}) × 100% = {shown}% (exact {exact} = {float(availability):.6f}%)")
+    met, credit, credit_steps = _credit(policy, availability)
+    return _Figures(shown, exact, met, credit, _number(credit), tuple(steps) + credit_steps)
+
+
+@functools.lru_cache(maxsize=4096)  # and few fees: one computation per credit and fee
+def _money(policy, total: int, counted: int, monthly_fee: str, offset: str) -> tuple[str, str, str]:
+    """(the fee, the compensation, the trace's detail) for an account's bill (§3.1(2)); the fee and offset by
+    their text, which the trace repeats as written."""
+    billing = _Bill(Decimal(monthly_fee), Decimal(offset))
+    return _amount(policy, _figures(policy, total, counted).credit, billing)
+
+
+@dataclass(frozen=True)
+class _Bill:
+    monthly_fee: Decimal
+    offset: Decimal
+
+    @property
+    def fee_paid(self) -> Decimal:
+        return self.monthly_fee - self.offset
 
 
 @functools.lru_cache(maxsize=4096)
