@@ -253,6 +253,49 @@ def test_row_groups_of_one_account_each_are_read_as_one_batch_without_their_acco
                                                                                   ("c", "2019-03"): 30}
 
 
+def test_a_row_group_up_to_twice_the_batch_bound_is_one_batch_and_a_thread_holds_one_batch_at_a_time(
+        tmp_path, monkeypatch):
+    """Batches of 4 rows: row groups of 8 rows (twice the bound) are read whole, one of 9 in batches of 4, 4, 1.
+    Each batch is let go before the next is decoded, so a thread never holds two: the bound on its memory."""
+    import gc
+    import weakref
+
+    import slapolicy.minutes.readers as readers
+    import slapolicy.minutes.reduce as reduce_module
+
+    monkeypatch.setattr(readers, "BATCH_ROWS", 4)
+    rows = minutes("a", "2019-03-05T10:00", 25, 100, 5)  # 25 rows: row groups of 8, 8, 9 (written 8 at a time)
+    rows[20]["failures"] = 101  # row 21, the 5th row of the last row group: the second batch of it
+    path = write_parquet(tmp_path / "m.parquet", rows[:16], row_group_size=8)
+    sizes, held, earlier = [], [], []  # each batch's rows; batches still alive when it was decoded
+    real = readers._batches
+
+    def watched(part):
+        for table, *rest in real(part):
+            gc.collect()
+            held.append(sum(ref() is not None for ref in earlier))
+            sizes.append(table.num_rows)
+            earlier.append(weakref.ref(table))
+            yield (table, *rest)
+
+    monkeypatch.setattr(reduce_module, "_batches", watched)
+    assert aggregates(path).cells[("a", "2019-03")].totals.with_data == 16
+    assert (sizes, held) == ([8, 8], [0, 0])
+
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "n.parquet"
+    with pq.ParquetWriter(path, arrow_table(rows).schema) as writer:
+        for start, end in ((0, 8), (8, 16), (16, 25)):
+            writer.write_table(arrow_table(rows[start:end]))
+    assert [pq.ParquetFile(path).metadata.row_group(g).num_rows for g in range(3)] == [8, 8, 9]
+    sizes.clear(), held.clear(), earlier.clear()
+    with pytest.raises(Exception) as caught:
+        aggregates(path)
+    assert "row 21, column 'failures': 101 failures exceed 100 requests" in str(caught.value)
+    assert (sizes, held) == ([8, 8, 4, 4, 1], [0, 0, 0, 0, 0])
+
+
 # ---------------------------------------------------------------------------- dirty files
 
 def _seconds(rows):

@@ -82,10 +82,12 @@ def checked_batches(part: Part, request: Request, problems: Problems):
             positions = _rows_of_accounts(table, request.accounts)
         if positions is not None:
             if not len(positions):
+                del table
                 yield read, None, line_offset
                 continue
             table, problems.positions = _take(table, positions), positions
         yield read, check_minute_table(table, request.timezone, problems, line_offset, account=proven), line_offset
+        del table  # before the next batch is decoded: two batches of a thread are never held at once
     problems.row_base, problems.positions = 0, None
 
 
