@@ -108,3 +108,19 @@ def test_the_last_year_a_claim_window_reaches_is_computed_and_recorded_like_any_
     for day in (dt.date(9999, 1, 1), dt.date(9999, 1, 2), dt.date(9999, 1, 4), dt.date(9999, 12, 31)):
         assert (recorded.is_business_day(day), recorded.holiday_name(day)) == (truth.is_working_day(day), truth.get(day))
     assert recorded._loaded is None  # read back, holidays never asked
+
+
+def test_the_installed_holidays_is_part_of_the_name(cache, monkeypatch, tmp_path):
+    from importlib import metadata
+
+    monkeypatch.setattr(calendars, "_SOURCE", [])
+    installed = calendars._record_key("year", "SG", 2024)
+    assert calendars._installed_holidays()[0] == str(metadata.distribution("holidays")._path)
+    site = tmp_path / "site"
+    (site / "holidays-99.0.dist-info").mkdir(parents=True)  # another version, found first
+    (site / "holidays-99.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: holidays\nVersion: 99.0\n")
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setattr(calendars, "_SOURCE", [])
+    assert metadata.version("holidays") == "99.0"
+    assert calendars._installed_holidays()[0] == str(site / "holidays-99.0.dist-info")
+    assert calendars._record_key("year", "SG", 2024) != installed

@@ -39,7 +39,7 @@ def test_an_install_without_entry_points_still_reads_incidents(tmp_path, monkeyp
     import slapolicy.plugins
     from slapolicy.api import evaluate
 
-    monkeypatch.setattr(slapolicy.plugins.metadata, "entry_points", lambda **kwargs: [])
+    monkeypatch.setattr(slapolicy.plugins, "entry_points", lambda: [])
     manager = slapolicy.plugins.make_manager()
     assert set(_names(manager)) == set(BUILTINS)
     # 30 minutes with half the calls failing, 10:00-10:29; an incident of the customer's network (§5.1) covers
@@ -275,3 +275,86 @@ def test_a_plugin_sees_the_incidents_and_notices_of_its_account_and_of_every_acc
     evaluate(POLICIES, minutes=minutes, month="2019-03", incidents=incidents, notices=notices,
              manager=make_manager(extra=[Spy()]))
     assert seen == {"a": (["ALL-1", "A-1", "ALL-2"], []), "b": (["B-1", "ALL-1", "ALL-2"], ["N-B"])}
+
+
+# ---------------------------------------------------------------------------- the entry points' record
+
+def _listed(entries) -> list:
+    return [(e.name, e.value, e.dist, e.version) for e in entries]
+
+
+def _truth() -> list:
+    from importlib import metadata
+
+    return [(e.name, e.value, e.dist.name, e.dist.version) for e in metadata.entry_points(group="slapolicy")]
+
+
+@pytest.fixture
+def plugin_records(tmp_path, monkeypatch):
+    monkeypatch.setenv("SLAPOLICY_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "plugins"
+
+
+def test_the_entry_points_recorded_are_those_importlib_metadata_finds(plugin_records):
+    from slapolicy.plugins import entry_points
+
+    assert not plugin_records.exists()
+    found = _listed(entry_points())
+    assert found == _truth()
+    assert {(name, value) for name, value, _, _ in found} >= set(BUILTINS.items())
+    (record,) = plugin_records.iterdir()
+    assert json.loads(record.read_text())["content"] == [list(item) for item in found]
+    assert _listed(entry_points()) == found  # read back from the record
+
+
+def test_a_plugin_installed_changed_or_removed_after_the_record_is_seen(tmp_path, monkeypatch, plugin_records):
+    import shutil
+
+    from slapolicy.plugins import entry_points
+
+    before = _listed(entry_points())
+    _install(tmp_path, monkeypatch, "RATE = 1\n")
+    assert _listed(entry_points()) == [("carrier", "carrier_plugin", "carrier-plugin", "1.0"), *before] == _truth()
+    info = tmp_path / "site" / "carrier_plugin-1.0.dist-info"
+    (info / "entry_points.txt").write_text("[slapolicy]\ncarrier = carrier_plugin:RATE\n")  # rewritten in place
+    assert _listed(entry_points())[0] == ("carrier", "carrier_plugin:RATE", "carrier-plugin", "1.0")
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: carrier-plugin\nVersion: 1.1\n")
+    assert _listed(entry_points())[0] == ("carrier", "carrier_plugin:RATE", "carrier-plugin", "1.1")
+    assert entry_points()[0].load() == 1
+    shutil.rmtree(info)
+    assert _listed(entry_points()) == before == _truth()
+    # One record per installation seen: before, installed, entry point rewritten, version 1.1, removed (with the
+    # emptied site still on sys.path, another installation than before's).
+    assert len(list(plugin_records.iterdir())) == 5
+
+
+def test_a_corrupt_entry_points_record_is_ignored_and_replaced(plugin_records):
+    from slapolicy.plugins import entry_points
+
+    found = _listed(entry_points())
+    (record,) = plugin_records.iterdir()
+    key = json.loads(record.read_text())["key"]
+    for content in ([["carrier", "carrier_plugin", None]], [["carrier", "not a module!", None, None]], {"a": 1}):
+        record.write_text(json.dumps({"key": key, "content": content}))
+        assert _listed(entry_points()) == found
+        assert json.loads(record.read_text())["content"] == [list(item) for item in found]
+
+
+def test_a_second_process_loads_the_plugins_without_importlib_metadata(tmp_path):
+    import subprocess
+
+    from conftest import REPO
+
+    script = ("import sys\nfrom slapolicy.plugins import get_manager\n"
+              "names = sorted(name for name, _ in get_manager().list_name_plugin())\n"
+              "print(names, 'importlib.metadata' in sys.modules)")
+
+    def run():
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO,
+                              env={"PATH": "/usr/bin:/bin", "SLAPOLICY_CACHE_DIR": str(tmp_path)})
+        assert (done.returncode, done.stderr) == (0, "")
+        return done.stdout
+
+    names = sorted(BUILTINS)
+    assert run() == f"{names} True\n"
+    assert run() == f"{names} False\n"

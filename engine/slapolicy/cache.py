@@ -1,8 +1,9 @@
 """The user's cache: answers a process would otherwise derive again at every start, each in a record named by the
 sha256 of everything the answer depends on (as Python keeps a module's bytecode in a .pyc, named by its source).
 
-Two kinds live here: the policy checks passed (:mod:`slapolicy.policy.check_record`) and the built-in calendars'
-holidays, year by year (``slapolicy_builtins.calendars``). A plugin may keep its own under a folder of its name.
+Three kinds live here: the policy checks passed (:mod:`slapolicy.policy.check_record`), the built-in calendars'
+holidays, year by year (``slapolicy_builtins.calendars``), and the plugins' entry points of an installation
+(:mod:`slapolicy.plugins`). A plugin may keep its own under a folder of its name.
 
 Where: ``$SLAPOLICY_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/slapolicy`` (``~/.cache/slapolicy``);
 ``SLAPOLICY_CACHE_DIR=off`` turns the cache off. A record that is unreadable, corrupt or not the one its name
@@ -12,8 +13,11 @@ loses its least recently used quarter. Deleting the cache is always safe.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
+import sys
 import tempfile
 from pathlib import Path
 
@@ -37,6 +41,45 @@ def cache_directory() -> Path | None:
     if not os.path.isabs(base):  # no home directory at all (no HOME, no password entry): no cache, not ./~
         return None
     return Path(base) / "slapolicy"
+
+
+def distribution_folders() -> list[str] | None:
+    """The metadata folders (``*.dist-info``, ``*.egg-info``) on ``sys.path``, in the order ``importlib.metadata``
+    finds distributions (path entry by path entry, each directory as listed), without importing it (0.03 s):
+    what a record of what it would answer is named by. None where it alone can look: a zip or an egg on the
+    path, or an import finder that offers distributions of its own."""
+    import importlib.machinery  # loaded at every start already (the import system's own)
+
+    if any(finder is not importlib.machinery.PathFinder and hasattr(finder, "find_distributions")
+           for finder in sys.meta_path):
+        return None
+    found = []
+    for entry in sys.path:
+        root = entry or "."
+        if root.lower().endswith(".egg") or os.path.isfile(root):
+            return None
+        try:
+            names = os.listdir(root)
+        except OSError:
+            continue
+        found.extend(os.path.join(root, name) for name in names if name.lower().endswith((".dist-info", ".egg-info")))
+    return found
+
+
+def distribution_name(folder: str) -> str:
+    """A metadata folder's distribution, normalized as ``importlib.metadata`` matches names (``Foo.Bar-1.0.dist-info``
+    -> ``foo_bar``)."""
+    name = os.path.basename(folder).lower().rpartition(".")[0].partition("-")[0]
+    return re.sub(r"[-_.]+", "-", name).replace("-", "_")
+
+
+def file_digest(path: str) -> str | None:
+    """sha256 of a file's bytes, or None when it cannot be read (absent, or a folder that is a file)."""
+    try:
+        with open(path, "rb") as file:
+            return hashlib.sha256(file.read()).hexdigest()
+    except OSError:
+        return None
 
 
 def read_record(folder: str, key: str | None):
