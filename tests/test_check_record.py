@@ -1,6 +1,7 @@
 """The record of policy checks passed (docs/cli.md, "Checks passed are recorded"): a second process does not
 check again a file whose bytes and checker are unchanged; a changed byte, a failing file, a corrupt record, an
 unwritable or disabled cache all mean a full check, with the messages of a full check."""
+import dataclasses
 import json
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from conftest import PUBLISHED, REPO
 from slapolicy.plugins import get_manager, make_manager
 from slapolicy.cache import cache_directory
 from slapolicy.policy import check_record, directory
+from slapolicy.policy.load import YamlDocument, load_yaml
 
 WARNING = ("2019-01-01.yaml:127:7: warning tier-unreachable tier 1 [99 %, 99.95 %) (§3.1) is unreachable in "
            "[99.5 %, 99.95 %): the gate (§2.2, §3) pays only when availability is below the standard of 99.5 % (§2.2), "
@@ -49,11 +51,12 @@ def published_copy(tmp_path, text=None):
 
 
 def test_a_second_process_neither_validates_nor_lints_again(tmp_path):
-    """The saving itself: the second process imports neither jsonschema (the schema validation) nor holidays
-    (lint's question to the calendars plugin), and reports the same warning."""
+    """The saving itself: the second process imports neither PyYAML (the parse), jsonschema (the schema
+    validation) nor holidays (lint's question to the calendars plugin), and reports the same warning."""
     script = ("import json, sys\nfrom slapolicy.policy.directory import PolicyDirectory\n"
               f"found = PolicyDirectory({str(REPO / 'policies/ccc')!r}, run_examples=False).diagnostics\n"
-              "print(json.dumps(['jsonschema' in sys.modules, 'holidays' in sys.modules, [str(d) for d in found]]))\n")
+              "print(json.dumps(['jsonschema' in sys.modules, 'holidays' in sys.modules, 'yaml' in sys.modules, "
+              "[str(d) for d in found]]))\n")
     env = {"PATH": "/usr/bin:/bin", "SLAPOLICY_CACHE_DIR": str(tmp_path)}
 
     def run():
@@ -62,9 +65,9 @@ def test_a_second_process_neither_validates_nor_lints_again(tmp_path):
         return json.loads(done.stdout)
 
     warning = f"{REPO}/policies/ccc/{WARNING}"
-    assert run() == [True, True, [warning]]
+    assert run() == [True, True, True, [warning]]
     assert len(list((tmp_path / "checks").glob("*.json"))) == 1
-    assert run() == [False, False, [warning]]
+    assert run() == [False, False, False, [warning]]
 
 
 def test_a_pass_is_recorded_once_and_read_back_with_its_warnings(tmp_path, checks):
@@ -113,10 +116,13 @@ def test_a_version_with_a_lint_error_is_not_recorded(tmp_path, checks):
 
 @pytest.mark.parametrize("content", [
     b"not json",
-    b'{"key": "another", "content": {"format": 1, "warnings": []}}',  # the record of another check, under this name
-    b'{"key": "KEY", "content": {"format": 1, "warnings": [["x", 1, 1, "error", "schema", "an error is never a pass"]]}}',
-    b'{"key": "KEY", "content": {"format": 1, "warnings": [["x", "1", 1, "warning", "w", "a line that is no number"]]}}',
-    b'{"key": "KEY", "content": {"format": 0, "warnings": []}}',
+    b'{"key": "another", "content": {"format": 2, "warnings": []}}',  # the record of another check, under this name
+    b'{"key": "KEY", "content": {"format": 2, "warnings": [["x", 1, 1, "error", "schema", "an error is never a pass"]]}}',
+    b'{"key": "KEY", "content": {"format": 2, "warnings": [["x", "1", 1, "warning", "w", "a line that is no number"]]}}',
+    b'{"key": "KEY", "content": {"format": 1, "warnings": []}}',  # a record of the format before documents
+    b'{"key": "KEY", "content": {"format": 2, "warnings": [], "document": {"data": [], "positions": []}}}',
+    b'{"key": "KEY", "content": {"format": 2, "warnings": [], "document": {"data": {}, "positions": [[["a"], 1]]}}}',
+    b'{"key": "KEY", "content": {"format": 2, "warnings": [], "document": {"data": {}, "positions": [[[true], 1, 1]]}}}',
     b'{"key": "KEY"}',
 ])
 def test_a_corrupt_or_foreign_record_is_ignored_and_replaced(tmp_path, checks, content):
@@ -127,8 +133,10 @@ def test_a_corrupt_or_foreign_record_is_ignored_and_replaced(tmp_path, checks, c
     record.write_bytes(content.replace(b"KEY", key.encode()))
     assert checks(path)[1] == [f"{path.parent}/{WARNING}"]
     assert checks.validated == [str(path)]
-    assert json.loads(record.read_text()) == {"key": key, "content": {"format": 1, "warnings": [
-        [f"{path.parent}/{WARNING.split(':')[0]}", 127, 7, "warning", "tier-unreachable", WARNING.split(" tier-unreachable ")[1]]]}}
+    parsed, _ = load_yaml(path.read_bytes(), str(path))
+    assert json.loads(record.read_text()) == {"key": key, "content": {"format": 2, "warnings": [
+        [f"{path.parent}/{WARNING.split(':')[0]}", 127, 7, "warning", "tier-unreachable", WARNING.split(" tier-unreachable ")[1]]],
+        "document": parsed.record()}}
     checks(path)
     assert checks.validated == [str(path)]
 
@@ -198,3 +206,31 @@ def test_a_version_sent_as_content_is_checked_as_its_own_file_and_uses_its_recor
     with pytest.raises(PolicyError) as refused:
         policy_of(PolicyContent(__import__("hashlib").sha256(broken).hexdigest(), str(path), broken))
     assert str(refused.value) == f"{path}:73:12: error schema standard must be a percentage like 99.5% — got 99.5"
+
+
+def test_the_recorded_document_is_the_parsed_one_and_builds_the_same_policy(tmp_path, checks):
+    path = published_copy(tmp_path)
+    fresh, _ = checks(path)
+    parsed, _ = load_yaml(path.read_bytes(), str(path))
+    (record,) = (tmp_path / "cache" / "checks").iterdir()
+    document = YamlDocument.from_record(json.loads(record.read_text())["content"]["document"], str(path))
+    assert (document.data, document.positions, document.filename) == (parsed.data, parsed.positions, str(path))
+    where = ("availability", "standard", "value")
+    assert document.positions.at(where) == parsed.positions.at(where) == (73, 12)  # the line of value: "99.5%"
+    recorded, _ = checks(path)
+    assert checks.validated == [str(path)]  # the second read used the record
+    fields = [f.name for f in dataclasses.fields(fresh) if f.name != "doc"]  # the document: compared above
+    assert recorded is not fresh and [getattr(recorded, f) for f in fields] == [getattr(fresh, f) for f in fields]
+    assert (recorded.doc.data, recorded.doc.positions) == (fresh.doc.data, fresh.doc.positions)
+
+
+def test_a_document_too_large_to_record_is_parsed_again(tmp_path, checks, monkeypatch):
+    monkeypatch.setattr(check_record, "MAX_RECORD_BYTES", 4096)  # the published version's document is ~140 KB
+    path = published_copy(tmp_path)
+    checks(path)
+    (record,) = (tmp_path / "cache" / "checks").iterdir()
+    assert json.loads(record.read_text())["content"]["document"] is None
+    parses = []
+    monkeypatch.setattr(directory, "load_yaml", lambda raw, name: parses.append(name) or load_yaml(raw, name))
+    assert checks(path)[1] == [f"{path.parent}/{WARNING}"]
+    assert checks.validated == [str(path)] and parses == [str(path)]  # parsed, but neither validated nor linted

@@ -18,6 +18,7 @@ LAZY_ALLOWED = {
     "durable": "the durable-rules C extension: only commands that match conditions load it (and it may need a rebuild)",
     "pyarrow": "the columnar readers: only commands that read inputs",
     "holidays": "250 countries' calendars: only the §3.2 claim window",
+    "yaml": "PyYAML (0.015 s): a policy whose check passed is read from its record; only YAML inputs need it",
     "distributed": "the Dask extra (pip install slapolicy[dask])",
     "dask": "the Dask extra (pip install slapolicy[dask])",
     "starlette": "the serve extra (pip install slapolicy[serve])",

@@ -10,10 +10,12 @@ import decimal
 import errno
 import os
 import stat
-
-import yaml
+from typing import TYPE_CHECKING
 
 from .errors import Diagnostic, InputError
+
+if TYPE_CHECKING:
+    import yaml
 
 
 class FileProblem(InputError):

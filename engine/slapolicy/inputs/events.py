@@ -3,11 +3,10 @@ windows, each entry checked with its index and id, timestamps read in the policy
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-
-import yaml
 
 from ..errors import InputError
 from ..files import load_json, read_limited, yaml_syntax_diagnostic
@@ -87,8 +86,10 @@ def read_list(path: str | Path, kind: str) -> list:
     if suffix == ".json":
         data = load_json(text, path, parse_float=Decimal)
     elif suffix in (".yaml", ".yml"):
+        import yaml  # PyYAML (0.015 s): only for YAML inputs and policies not yet recorded
+
         try:
-            data = yaml.load(text, Loader=_StringDatesLoader)
+            data = yaml.load(text, Loader=_string_dates_loader())
         except yaml.YAMLError as exc:
             found = yaml_syntax_diagnostic(str(path), exc, text, f"the {kind} file")
             raise InputError(f"{path}:{found.line}:{found.col}: {found.message}") from None
@@ -105,29 +106,33 @@ def read_list(path: str | Path, kind: str) -> list:
     return data
 
 
-class _StringDatesLoader(yaml.SafeLoader):
+@functools.cache
+def _string_dates_loader():
     """SafeLoader that leaves timestamps as strings, so offsets and naive times are ours to read,
-    and refuses a key given twice in one mapping (PyYAML would keep the last one silently)."""
+    and refuses a key given twice in one mapping (PyYAML would keep the last one silently). Made at the first
+    YAML input: a command reading JSON inputs never imports PyYAML."""
+    import yaml  # PyYAML (0.015 s): only for YAML inputs and policies not yet recorded
 
-    def construct_mapping(self, node, deep=False):
-        if isinstance(node, yaml.MappingNode):
-            seen = set()
-            for key_node, _ in node.value:
-                key = self.construct_object(key_node, deep=True)
-                try:
-                    duplicate = key in seen
-                    seen.add(key)
-                except TypeError:  # an unhashable key: SafeLoader reports it
-                    break
-                if duplicate:
-                    raise yaml.constructor.ConstructorError(None, None, f"key {key!r} appears twice in one mapping",
-                                                            key_node.start_mark)
-        return super().construct_mapping(node, deep)
+    class StringDatesLoader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            if isinstance(node, yaml.MappingNode):
+                seen = set()
+                for key_node, _ in node.value:
+                    key = self.construct_object(key_node, deep=True)
+                    try:
+                        duplicate = key in seen
+                        seen.add(key)
+                    except TypeError:  # an unhashable key: SafeLoader reports it
+                        break
+                    if duplicate:
+                        raise yaml.constructor.ConstructorError(None, None, f"key {key!r} appears twice in one mapping",
+                                                                key_node.start_mark)
+            return super().construct_mapping(node, deep)
 
-
-_StringDatesLoader.yaml_implicit_resolvers = {
-    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+    StringDatesLoader.yaml_implicit_resolvers = {
+        key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+    return StringDatesLoader
 
 
 def _check_keys(entry, required: tuple, optional: tuple, where: str, problems: Problems, index: int) -> bool:

@@ -14,10 +14,12 @@ and the libraries all of these use. Each record is named by the sha256 of all of
 - the name and version of every installed distribution (``*.dist-info`` in ``sys.path``: jsonschema,
   PyYAML, holidays, ...), and the Python version.
 
-Only passes are recorded, with the warnings they found: a file with an error is always checked again, so its
-messages are those of a fresh check. A record read is still one whose YAML is parsed and whose model is
-built afresh (the policy itself is never stored); what it saves is the schema validation (and importing
-jsonschema) and lint (and importing the holiday calendars). A record that is unreadable, corrupt or not
+Only passes are recorded, with the warnings they found and the parsed document (its data and the line and
+column of every node, :meth:`~slapolicy.policy.load.YamlDocument.record`): a file with an error is always checked
+again, so its messages are those of a fresh check. A record read is one whose model is built afresh from the
+recorded document (the policy itself is never stored); what it saves is parsing the YAML (and importing PyYAML),
+the schema validation (and importing jsonschema) and lint (and importing the holiday calendars). A document too
+large for a record (:data:`~slapolicy.cache.MAX_RECORD_BYTES`) is left out, and parsed again from the file. A record that is unreadable, corrupt or not
 the one its name promises is ignored, and a record is written atomically (a temporary file renamed), so a
 process killed while writing leaves no half record.
 
@@ -34,11 +36,14 @@ import sys
 import threading
 import types
 
-from ..cache import read_record, write_record
+from dataclasses import dataclass
+
+from ..cache import MAX_RECORD_BYTES, read_record, write_record
 from ..errors import Diagnostic
+from .load import YamlDocument
 
 FOLDER = "checks"
-FORMAT = 1  # bumped when a record's contents change meaning
+FORMAT = 2  # bumped when a record's contents change meaning (2: with the document)
 
 _LOCK = threading.Lock()
 _TREES: dict[str, str] = {}  # package directory or module file -> sha256 of its files, once per process
@@ -132,18 +137,37 @@ def _diagnostic(item) -> Diagnostic | None:
     return Diagnostic(file, line, col, severity, code, message)
 
 
-def passed(key: str | None) -> list[Diagnostic] | None:
-    """The warnings of the recorded pass named ``key``, or None when there is none to trust."""
+@dataclass(frozen=True)
+class Pass:
+    """A recorded pass: its warnings, and the document that was checked (None when it was too large to record)."""
+
+    warnings: list[Diagnostic]
+    document: YamlDocument | None
+
+
+def passed(key: str | None, filename: str) -> Pass | None:
+    """The recorded pass named ``key`` (its document named ``filename`` in messages), or None when there is none
+    to trust."""
     content = read_record(FOLDER, key)
     if not (isinstance(content, dict) and content.get("format") == FORMAT and isinstance(content.get("warnings"), list)):
         return None
     warnings = [_diagnostic(item) for item in content["warnings"]]
-    return None if None in warnings else warnings
+    if None in warnings:
+        return None
+    document = None
+    if content.get("document") is not None:
+        document = YamlDocument.from_record(content["document"], filename)
+        if document is None:
+            return None  # a document that is not one this module wrote
+    return Pass(warnings, document)
 
 
-def record_pass(key: str | None, warnings: list[Diagnostic]) -> None:
-    """Record that the check named ``key`` passed with these warnings."""
+def record_pass(key: str | None, warnings: list[Diagnostic], document: YamlDocument) -> None:
+    """Record that the check named ``key`` passed with these warnings, on this document."""
     if any(w.severity != "warning" for w in warnings):
         return
-    write_record(FOLDER, key, {"format": FORMAT,
-                               "warnings": [[w.file, w.line, w.col, w.severity, w.code, w.message] for w in warnings]})
+    content = {"format": FORMAT, "warnings": [[w.file, w.line, w.col, w.severity, w.code, w.message] for w in warnings],
+               "document": document.record()}
+    if len(json.dumps(content, ensure_ascii=False).encode("utf-8")) > MAX_RECORD_BYTES - 1024:  # room for the key
+        content["document"] = None
+    write_record(FOLDER, key, content)

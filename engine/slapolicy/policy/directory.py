@@ -55,15 +55,17 @@ def read_policy(path: str | os.PathLike, run_examples: bool = True) -> tuple[Pol
 
 
 def _check(path: str, raw: bytes, run_examples: bool, manager) -> tuple[Policy | None, list[Diagnostic]]:
-    doc, problems = load_yaml(raw, path)
+    # A pass recorded for these bytes under this very checker (check_record.py) stands for the YAML's parse, the
+    # schema and lint; the model is still built, from the recorded document.
+    key = check_record.record_key(raw, path, run_examples, manager)
+    recorded = check_record.passed(key, path)
+    doc = recorded.document if recorded is not None else None
     if doc is None:
-        return None, problems
+        doc, problems = load_yaml(raw, path)
+        if doc is None:
+            return None, problems
     if not isinstance(doc.data, dict):
         return None, [doc.diagnostic((), "schema", "a policy version is a mapping of keys to values")]
-    # A pass recorded for these bytes under this very checker (check_record.py) stands for the schema and
-    # lint; the model is still built from the YAML.
-    key = check_record.record_key(raw, path, run_examples, manager)
-    recorded = check_record.passed(key)
     if recorded is None:
         problems = schema_diagnostics(doc)
         if problems:
@@ -71,10 +73,10 @@ def _check(path: str, raw: bytes, run_examples: bool, manager) -> tuple[Policy |
     policy, problems = _build(doc, path, hashlib.sha256(raw).hexdigest())
     if policy is None:
         return None, problems
-    linted = recorded if recorded is not None else lint_policy(policy, run_examples)
+    linted = recorded.warnings if recorded is not None else lint_policy(policy, run_examples)
     problems = sorted(problems + linted)
     if recorded is None and not any(p.severity == "error" for p in problems):
-        check_record.record_pass(key, linted)
+        check_record.record_pass(key, linted, doc)
     return policy, problems
 
 

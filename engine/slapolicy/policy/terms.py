@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import textwrap
 
-import yaml
-
 from ..rules.conditions import describe
 
 
@@ -96,6 +94,8 @@ def provision(policy, number: str) -> list[dict]:
 
 
 def render_provision(policy, number: str, found: list[dict]) -> str:
+    import yaml  # PyYAML (0.015 s): only `show --provision` prints YAML
+
     lines = [f"{policy.title} — version {policy.version}: {number}"]
     for entry in found:
         lines += ["", f"{entry['path']}:"]
