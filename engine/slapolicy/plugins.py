@@ -233,7 +233,10 @@ def fact_hook_results(manager: pluggy.PluginManager, hook: str, **kwargs) -> lis
     return results
 
 
-_RESOLVED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # manager -> {hook: (hookimpls, resolved)}
+# (id of the manager, hook) -> (its hookimpls, resolved). A dict, not a WeakKeyDictionary (whose lookups cost more
+# than the call they save): an entry holds its hookimpls, whose identity a manager made later at the same id
+# cannot match, and managers are few in a process.
+_RESOLVED: dict = {}
 
 
 def _implementations(manager: pluggy.PluginManager, hook: str) -> tuple:
@@ -242,21 +245,21 @@ def _implementations(manager: pluggy.PluginManager, hook: str) -> tuple:
     hooks are called for every account of a month."""
     caller = getattr(manager.hook, hook)
     impls = caller.get_hookimpls()
-    known = _RESOLVED.get(manager, {}).get(hook)
+    known = _RESOLVED.get((id(manager), hook))
     if known is not None and known[0] == impls:
         return caller, known[1]
     if any(getattr(impl, "hookwrapper", False) or getattr(impl, "wrapper", False) for impl in impls):
         resolved = None
     else:
         resolved = tuple((impl.function, tuple(impl.argnames), impl.plugin_name) for impl in reversed(impls))
-    with _LOCK:
-        _RESOLVED.setdefault(manager, {})[hook] = (impls, resolved)
+    _RESOLVED[id(manager), hook] = (impls, resolved)
     return caller, resolved
 
 
 # ---------------------------------------------------------------------------- facts no plugin supplies
 
 _CHECKED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # manager -> sha256s of the policies checked
+_LAST_CHECKED: tuple = (None, None)  # the manager and sha256 checked last
 
 
 def supplied_facts(manager: pluggy.PluginManager) -> dict[str, str]:
@@ -279,7 +282,12 @@ def check_facts_supplied(policy, manager: pluggy.PluginManager) -> None:
     never apply whatever the incidents and notices say: the money would be wrong without a word.
     Checked once per policy and manager.
     """
+    global _LAST_CHECKED
+    last = _LAST_CHECKED  # one read: another thread may replace it
+    if last[0] is manager and last[1] == policy.sha256:  # every account of a month asks again
+        return
     if policy.sha256 in _CHECKED.get(manager, ()):
+        _LAST_CHECKED = (manager, policy.sha256)
         return
     from .rules.conditions import condition_facts
 
@@ -297,3 +305,4 @@ def check_facts_supplied(policy, manager: pluggy.PluginManager) -> None:
                           "minute would take the fact's default and the clause would apply always or never")
     with _LOCK:
         _CHECKED.setdefault(manager, set()).add(policy.sha256)
+    _LAST_CHECKED = (manager, policy.sha256)

@@ -99,8 +99,9 @@ def _canonical_value(value: float, cuts: tuple) -> Decimal:
     return canonical_number(Decimal(repr(value)), cuts)
 
 
-def _fact_codes(policy, values: np.ndarray, decl, cells) -> tuple[np.ndarray, list]:
-    """Codes per minute and the typed (canonical) value of each code, for one minute fact.
+def _fact_codes(policy, values: np.ndarray, decl, cells) -> tuple[np.ndarray | None, list]:
+    """Codes per minute and the typed (canonical) value of each code, for one minute fact; codes None when
+    every minute has the one value (code 0), as most months' unavailable minutes do.
 
     Values that answer every comparison of the policy alike share a code (numbers by their cell
     between the constants the conditions use), so the situations asked of the rules stay few.
@@ -112,15 +113,19 @@ def _fact_codes(policy, values: np.ndarray, decl, cells) -> tuple[np.ndarray, li
             # unavailable minute below the one threshold), every value does, and no minute needs its own.
             low, high = float(values.min()), float(values.max())
             if low == low and high == high and _cell_of(low, cuts) == _cell_of(high, cuts):
-                return np.zeros(len(values), np.int64), [_canonical_value(float(values[0]), cuts)]
+                return None, [_canonical_value(float(values[0]), cuts)]
         where, inverse = _distinct(_number_cells(values, cuts))
         typed = [_canonical_value(float(values[i]), cuts) for i in where]
         return inverse, typed
+    if decl.type == "boolean" and values.dtype == np.bool_ and len(values):
+        true = np.count_nonzero(values)
+        if true == 0 or true == len(values):
+            return None, [bool(values[0])]
     where, inverse = _distinct(values)
     distinct = values[where]
     typed = [bool(value) if decl.type == "boolean" else decl.coerce(str(value)) for value in distinct]
     if len(typed) == 1:  # one value (most months): its code is 0 already
-        return inverse, typed
+        return (None if len(values) else inverse), typed
     canonical = {v: i for i, v in enumerate(dict.fromkeys(typed))}
     remap = np.array([canonical[v] for v in typed], np.int64)
     return remap[inverse], list(canonical)
@@ -189,9 +194,11 @@ def _window_kinds(policy, windows: list, minute: np.ndarray, rounding: str) -> l
     A kind none of whose windows covers one would answer "none" (its facts' defaults) for every minute, as a kind
     with no window does: it is left out, and most accounts of a month ask their minutes' own facts alone.
     """
-    by_kind = defaultdict(list)
+    if not windows:
+        return []
+    by_kind: dict = {}
     for window in windows:
-        by_kind[window.source].append(window)
+        by_kind.setdefault(window.source, []).append(window)
     kinds = []
     for name in sorted(by_kind):
         bounds = np.array([_window_bounds(window, rounding) for window in by_kind[name]], np.int64).reshape(-1, 2)
@@ -291,18 +298,19 @@ def _minute_fact_codes(policy, manager, context, unavailable: UnavailableMinutes
                 if fact.note:
                     _step(trace, "facts", policy.facts[name].ref, f"{name}: {fact.note}")
     columns, values_of, names = [], {}, sorted(supplied)
+    cells = policy.ruleset.cells
     for name in names:
         fact = supplied[name]
         if len(fact.values) != count:
             raise PluginError(f"plugin {supplier[name]!r} supplied {len(fact.values)} values of {name} for {count} minutes")
-        codes, typed = _fact_codes(policy, np.asarray(fact.values), policy.facts[name], policy.ruleset.cells)
+        codes, typed = _fact_codes(policy, np.asarray(fact.values), policy.facts[name], cells)
         columns.append(codes)
         values_of[name] = typed
-    if count and all(len(typed) == 1 for typed in values_of.values()):
+    if count and all(codes is None for codes in columns):
         # One value of each fact among the month's unavailable minutes (most months): one combination.
-        combos, inverse = np.zeros((1, len(names)), np.int64), np.zeros(count, np.int64)
-    else:
-        combos, inverse = _combinations(columns, count)
+        return np.zeros(count, np.int64), [{name: values_of[name][0] for name in names}]
+    columns = [np.zeros(count, np.int64) if codes is None else codes for codes in columns]
+    combos, inverse = _combinations(columns, count)
     facts_of = [{name: values_of[name][int(row[i])] for i, name in enumerate(names)} for row in combos]
     return inverse, facts_of
 
@@ -539,11 +547,9 @@ def classify_minutes(policy, service_month: ServiceMonth, account: str, rows: Mo
         raise InputError(f"account {account}, Service Month {service_month.label}: {no_traffic_minutes} minute(s) without "
                          f"requests, and the policy's no_traffic setting is 'error' ({frame.no_traffic_ref})")
     columns = (rows.minute, requests, failures, rows.illegal, rows.peak_qps)
-    traffic = None
     if setting == "unavailable" and no_traffic_minutes:
         # Every minute of the grid without normal requests, with data or not, is unavailable.
-        traffic = normal_requests > 0
-        columns, unavailable = _on_grid(columns, unavailable | ~traffic, first, last)
+        columns, unavailable = _on_grid(columns, unavailable | ~(normal_requests > 0), first, last)
     picked = np.flatnonzero(unavailable)
     minute_values, req, fail, ill, peak = (column[picked] for column in columns)
     raw_unavailable = len(minute_values)
@@ -570,9 +576,8 @@ def classify_minutes(policy, service_month: ServiceMonth, account: str, rows: Mo
               f"{raw_unavailable} unavailable − {excluded_total} excluded = {counted} counted against the provider")
     warnings = ()
     if explain and (rows.within_incidents or len(rows.minute) == totals.with_data):  # replay may hand only the candidate rows
-        if traffic is None:
-            traffic = normal_requests > 0
-        warnings = _provider_incidents_without_data(policy, account, incidents, rows.minute[traffic], first, last, trace)
+        warnings = _provider_incidents_without_data(policy, account, incidents, rows.minute, normal_requests, first, last,
+                                                    trace)
     return MinutesOutcome(trace if explain else [], with_data, raw_unavailable, excluded_by, counted, minute_values,
                           attributed, warnings)
 
@@ -584,12 +589,14 @@ class _Unwritten(list):
         pass
 
 
-def _provider_incidents_without_data(policy, account, incidents, traffic_minutes: np.ndarray, first: int, last: int,
-                                     trace: list) -> tuple:
+def _provider_incidents_without_data(policy, account, incidents, minute: np.ndarray, normal_requests: np.ndarray,
+                                     first: int, last: int, trace: list) -> tuple:
     """A provider incident over minutes without normal requests: they stay available (§1.4), but monitoring may
     have lost the very minutes that failed. One warning per incident, with the count (its window rounded
-    outward, inside the Service Month)."""
+    outward, inside the Service Month). ``minute`` and ``normal_requests``: the rows (those within the provider
+    incidents at least)."""
     found = []
+    traffic_minutes = None  # the minutes with normal requests, found when an incident first needs them
     for incident in incidents:
         if incident.cause != "provider" or (incident.account is not None and incident.account != account):
             continue
@@ -597,6 +604,8 @@ def _provider_incidents_without_data(policy, account, incidents, traffic_minutes
         lo, hi = max(lo, first), min(hi, last)
         if lo >= hi:
             continue
+        if traffic_minutes is None:
+            traffic_minutes = minute[normal_requests > 0]
         below_lo, below_hi = np.searchsorted(traffic_minutes, (lo, hi)).tolist()
         quiet = (hi - lo) - (below_hi - below_lo)
         if quiet:

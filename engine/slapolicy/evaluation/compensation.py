@@ -33,16 +33,43 @@ def shown_availability(policy, availability: Fraction) -> str:
     217 unavailable minutes in a 30-day month are 99.4977 %: "99.498", never "99.50" beside "standard not met"."""
     places = policy.display_decimals
     rounding = policy.setting("availability", "display_rounding")
-
-    def sides(value: Fraction) -> tuple:
-        return (_meets_standard(policy, value),) + tuple(tier.contains(value) for tier in policy.tiers)
-
-    exact = sides(availability)
+    thresholds = _thresholds(policy)
+    exact = _sides(thresholds, availability.numerator, availability.denominator)
     for extra in range(40):  # a value ≠ a threshold is told apart from it within a few more places
         text = percent_text(availability, places + extra, rounding)
-        if sides(Fraction(Decimal(text))) == exact:
+        if _sides(thresholds, *Decimal(text).as_integer_ratio()) == exact:
             return text
     return text
+
+
+@functools.lru_cache(maxsize=64)
+def _thresholds(policy) -> tuple:
+    """The standard, then every tier's bounds, in integers: ((numerator, denominator, inclusive) or None, ...).
+    The sides :func:`shown_availability` compares, without Fractions (they compare through the numbers ABCs,
+    many times slower, and each availability asks a few dozen times)."""
+    def bound(value, inclusive: bool):
+        return None if value is None else (*Decimal(value).as_integer_ratio(), inclusive)
+
+    standard = bound(policy.standard, policy.standard_met_when == "at_least")
+    return (standard, None), *((bound(t.lower, t.lower_inclusive), bound(t.upper, t.upper_inclusive)) for t in policy.tiers)
+
+
+def _sides(thresholds: tuple, numerator: int, denominator: int) -> tuple:
+    """Whether the value numerator/denominator (denominator > 0) meets the standard, then whether each tier
+    contains it (as ``Tier.contains``): above (or on, when inclusive) the lower bound, below (or on) the upper."""
+    sides = []
+    for low, high in thresholds:
+        inside = True
+        if low is not None:
+            n, d, inclusive = low
+            difference = numerator * d - n * denominator  # the sign of value − bound
+            inside = difference > 0 or (difference == 0 and inclusive)
+        if inside and high is not None:
+            n, d, inclusive = high
+            difference = numerator * d - n * denominator
+            inside = difference < 0 or (difference == 0 and inclusive)
+        sides.append(inside)
+    return tuple(sides)
 
 
 def _meets_standard(policy, availability: Fraction) -> bool:

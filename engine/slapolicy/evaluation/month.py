@@ -175,18 +175,19 @@ def evaluate_items(policy, service_month: ServiceMonth, items: list, *, incident
 def month_items(service_month: ServiceMonth, minutes=None, billing=None, accounts=None) -> list[tuple]:
     """(account, candidate rows, totals, bill, naive timestamps) of every account to evaluate, in account order:
     each account of the minutes or of the month's billing (or ``accounts``, which must be one of those)."""
+    label, billing = service_month.label, billing or {}
     names = set(minutes.accounts if minutes is not None else [])
-    names |= {account for (account, month) in (billing or {}) if month == service_month.label}
+    names |= {account for (account, month) in billing if month == label}
     if accounts is not None:
         unknown = [a for a in accounts if a not in names]
         if unknown:
-            raise InputError(f"account(s) {', '.join(unknown)} have no minutes or billing for {service_month.label}")
+            raise InputError(f"account(s) {', '.join(unknown)} have no minutes or billing for {label}")
         names = set(accounts)
     cells = minutes.cells if minutes is not None else {}
     items = []
     for account in sorted(names):
-        cell = cells.get((account, service_month.label))
+        cell = cells.get((account, label))
         rows, totals = (cell.rows, cell.totals) if cell else (MonthMinutes.empty(), MonthTotals(0, 0, 0, 0, 0))
-        items.append((account, rows, totals, (billing or {}).get((account, service_month.label)),
+        items.append((account, rows, totals, billing.get((account, label)),
                       minutes.naive_timestamps if cell is not None else 0))
     return items
