@@ -560,6 +560,50 @@ def test_counts_out_of_order_in_whole_number_columns_are_each_named_in_order(tmp
         f"{path}: row 6, column 'illegal_number_failures': 0 illegal-number failures exceed -1 failures"]
 
 
+def test_a_count_column_its_statistics_prove_zero_is_not_decoded(tmp_path, monkeypatch):
+    """Two row groups of 3 rows (one batch each): the first's illegal-number failures are 0 in every row, its
+    statistics say so (min = max = 0, none missing), so the column is not decoded there and reads as zeros, as
+    in a file without it; the second holds one (row 5) and is decoded. Counts (§5.10): 6 minutes with data and
+    traffic, 6 with traffic once the illegal-number failures are removed (100 − 1 > 0), 1 illegal-number
+    failure, in 1 minute."""
+    import slapolicy.minutes.readers as readers
+    import slapolicy.minutes.reduce as reduce_module
+
+    monkeypatch.setattr(readers, "BATCH_ROWS", 3)
+    rows = minutes("a", "2019-03-05T10:00", 6, 100, 2)
+    for row in rows:
+        row["illegal_number_failures"] = 0
+    rows[4]["illegal_number_failures"] = 1
+    decoded, real = [], readers._batches
+    monkeypatch.setattr(reduce_module, "_batches",
+                        lambda part: (decoded.append(batch[0].column_names) or batch for batch in real(part)))
+    result = aggregates(write_parquet(tmp_path / "m.parquet", rows, row_group_size=3))
+    read = ["minute", "requests", "failures"]  # the account, too, is proven by the statistics (min = max = 'a')
+    assert decoded == [read + ["peak_qps"], read + ["illegal_number_failures", "peak_qps"]]
+    totals = result.cells[("a", "2019-03")].totals
+    assert (totals.with_data, totals.traffic_all, totals.traffic_normal, totals.illegal_failures,
+            totals.illegal_minutes) == (6, 6, 6, 1, 1)
+
+
+def test_what_the_count_bounds_prove_is_not_checked_again_row_by_row():
+    """Row 2 holds 7 failures of 5 requests. Bounds that prove failures ≤ requests (failures 0-4, requests 5-9:
+    a row group's statistics) are taken as proven, as statistics already decide which row groups are read;
+    bounds that do not (failures 0-7) leave the check to the rows, which name row 2."""
+    import pyarrow as pa
+
+    from slapolicy.inputs.problems import Problems
+    from slapolicy.inputs.tables import check_minute_table
+
+    table = pa.table({"account": ["a", "a"], "minute": pa.array([0, 60], pa.timestamp("s", tz="UTC")),
+                      "requests": pa.array([5, 5], pa.int64()), "failures": pa.array([1, 7], pa.int64())})
+    found = []
+    for bounds in ({"requests": (5, 9), "failures": (0, 4)}, {"requests": (5, 9), "failures": (0, 7)}):
+        problems = Problems("m.parquet", "minutes")
+        check_minute_table(table, "Asia/Singapore", problems, None, bounds=bounds)
+        found.append((problems.total, problems.items))
+    assert found == [(0, []), (1, ["m.parquet: row 2, column 'failures': 7 failures exceed 5 requests"])]
+
+
 def test_a_minute_going_back_between_rounds_is_not_taken_for_time_order(tmp_path):
     """Written as time goes (each run of one timestamp read once), but minute 1 holds accounts 0-9 only and is
     followed by minute 0 again for account 15: the account code rises there (9 → 15) while the minute goes back,

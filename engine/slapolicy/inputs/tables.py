@@ -278,13 +278,15 @@ class MinuteColumns:
     minute_runs: np.ndarray | None = None  # where each run of one minute begins, when the column was read so
 
 
-def check_minute_table(table, timezone: str, problems: Problems, line_offset, account: str | tuple | None = None) -> MinuteColumns:
+def check_minute_table(table, timezone: str, problems: Problems, line_offset, account: str | tuple | None = None,
+                       bounds: dict | None = None) -> MinuteColumns:
     """Check and convert the columns of a minutes table; problems are recorded, not raised.
 
     These are the row checks of every reader (:mod:`slapolicy.minutes` calls them on each partition).
     ``account``: the one (trimmed) account every row is known to hold (from the row group's statistics or a
     ``account=`` directory), or (account, rows) of consecutive runs of rows (row groups of one account each):
-    its column is not decoded then.
+    its column is not decoded then. ``bounds``: {count column: (least, greatest)} every row's value is known to
+    lie within (a Parquet row group's statistics): what they prove is not checked row by row.
     """
     check_minute_types(table.schema, problems.file)
     if isinstance(account, str):
@@ -296,7 +298,7 @@ def check_minute_table(table, timezone: str, problems: Problems, line_offset, ac
         accounts, account_index, missing_account = _account_codes(table)
         _report(missing_account, problems, "account", line_offset, lambda r: "missing value")
     minute, naive, runs = parse_minute_column(table, "minute", timezone, problems, line_offset)
-    ordered = _counts_in_order(table)  # then no count is negative, nor exceeds the one before it
+    ordered = _counts_in_order(table, bounds or {})  # then no count is negative, nor exceeds the one before it
     requests = _int_column(table, "requests", problems, line_offset, negatives=not ordered)
     failures = _int_column(table, "failures", problems, line_offset, negatives=not ordered)
     if "illegal_number_failures" in table.column_names:
@@ -315,11 +317,13 @@ def check_minute_table(table, timezone: str, problems: Problems, line_offset, ac
     return MinuteColumns(accounts, account_index, minute, requests, failures, illegal, peak, has_peak, naive, runs)
 
 
-def _counts_in_order(table) -> bool:
+def _counts_in_order(table, bounds: dict) -> bool:
     """Whether requests ≥ failures ≥ illegal-number failures ≥ 0 in every row, for columns of 64-bit whole
     numbers without missing values (what exports hold). Three passes over the rows prove what five do one by
     one (no count negative, no more failures than requests, no more illegal-number failures than failures);
-    when they do not, or the columns are of another kind, each check runs on its own and names the rows."""
+    when they do not, or the columns are of another kind, each check runs on its own and names the rows.
+    A pass is left out when ``bounds`` (see check_minute_table) prove it: the least of the last count is not
+    negative, or the greatest of one count is at most the least of the one before it."""
     import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
 
     names = [n for n in ("requests", "failures", "illegal_number_failures") if n in table.column_names]
@@ -327,9 +331,15 @@ def _counts_in_order(table) -> bool:
     if any(c.type != pa.int64() or c.num_chunks != 1 or c.null_count for c in columns):
         return False
     counts = [c.chunk(0).to_numpy() for c in columns]  # views of the Arrow buffers
-    if not len(counts[-1]) or counts[-1].min() < 0:
-        return not len(counts[-1])
-    return not any((fewer > more).any() for more, fewer in zip(counts, counts[1:]))
+    if not len(counts[-1]):
+        return True
+    if not bounds.get(names[-1], (-1, -1))[0] >= 0 and counts[-1].min() < 0:
+        return False
+    for (more_name, more), (fewer_name, fewer) in zip(zip(names, counts), zip(names[1:], counts[1:])):
+        proven = more_name in bounds and fewer_name in bounds and bounds[fewer_name][1] <= bounds[more_name][0]
+        if not proven and (fewer > more).any():
+            return False
+    return True
 
 
 def _account_codes(table):

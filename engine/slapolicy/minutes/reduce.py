@@ -68,7 +68,7 @@ def checked_batches(part: Part, request: Request, problems: Problems):
     """(rows read, the checked columns or None, line offset) of each batch of a part, the requested accounts'
     rows only: a claim is not refused for another account's bad row, nor pays for checking every row of a
     file written as time goes. ``problems`` names the file's rows (the batch's place, the rows kept)."""
-    for table, line_offset, base, proven in _batches(part):
+    for table, line_offset, base, proven, bounds in _batches(part):
         if proven is None and "account" not in table.column_names and part.account is not None:
             proven = part.account
         if isinstance(proven, str) and request.accounts is not None and proven not in request.accounts:
@@ -86,7 +86,8 @@ def checked_batches(part: Part, request: Request, problems: Problems):
                 yield read, None, line_offset
                 continue
             table, problems.positions = _take(table, positions), positions
-        yield read, check_minute_table(table, request.timezone, problems, line_offset, account=proven), line_offset
+        yield read, check_minute_table(table, request.timezone, problems, line_offset, account=proven,
+                                       bounds=bounds), line_offset
         del table  # before the next batch is decoded: two batches of a thread are never held at once
     problems.row_base, problems.positions = 0, None
 
