@@ -101,3 +101,36 @@ def test_worker_processes_ask_for_one_blas_thread_and_the_caller_keeps_its_envir
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "3")  # the user's value reaches the workers unchanged
     with Runner(workers=2) as runner:
         assert runner.map(os.getenv, ["OPENBLAS_NUM_THREADS"] * 2) == ["3", "3"]
+
+
+# ---------------------------------------------------------------------------- the parser of the command invoked
+
+def _parse(parser, argv, capsys):
+    try:
+        outcome = vars(parser.parse_args(argv))
+    except SystemExit as exit:
+        outcome = exit.code
+    out, err = capsys.readouterr()
+    return outcome, out, err
+
+
+ARGVS = [
+    ["claim", "policies/ccc", "claim.json", "--minutes", "m.csv", "--now", "2019-04-20T10:00+08:00", "--workers", "2"],
+    ["claim", "policies/ccc", "claim.json"],                      # --minutes missing
+    ["claim", "policies/ccc", "claim.json", "--minutes", "m.csv", "--now", "yesterday"],
+    ["evaluate", "policies/ccc", "--minutes", "m.csv", "--month", "2019-03", "--format", "text", "--bogus"],
+    ["replay", "--help"], ["months", "--start", "2024-03-17", "--end", "2024-06-16", "--json"],
+    ["show", "policies/ccc", "--month", "2019-03", "--provision", "5.7"], ["schema"], ["demo", "x"],
+    ["clam", "x"], [], ["--help"], ["-x", "claim"], ["claim"],
+]
+
+
+def test_the_parser_of_the_command_invoked_parses_and_prints_as_the_whole_one(capsys):
+    from slapolicy.cli.command import build_parser, parser_for
+
+    commands = build_parser().commands
+    assert len(commands) == 16 and "claim" in commands
+    for argv in ARGVS + [[name, "--help"] for name in commands]:
+        light = parser_for(argv)
+        assert light.commands == ([argv[0]] if argv and argv[0] in commands else commands), argv
+        assert _parse(light, argv, capsys) == _parse(build_parser(), argv, capsys), argv
