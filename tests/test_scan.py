@@ -826,3 +826,36 @@ def test_a_second_reading_checks_only_the_requested_accounts_too(tmp_path, monke
     assert result.cells[("a", "2019-03")].totals.with_data == 4
     with pytest.raises(Exception, match="row 2, column 'failures': 101 failures exceed 100 requests"):
         aggregates(path)
+
+
+@pytest.mark.parametrize("order", ["account", "minute", "none"])
+@pytest.mark.parametrize("batch", [4096, 6])
+def test_every_row_inside_a_provider_incident_is_kept_whatever_the_order(tmp_path, monkeypatch, order, batch):
+    """Accounts a, b, c, 1600 clean minutes each from 10:00 (no failures: no row is a candidate of its own), and two
+    provider incidents, 10:05-10:08 (outward: minutes 5, 6, 7) and 10:30-10:30:30 (minute 30): each account keeps
+    exactly those 4 rows, whether the rows come account by account (a binary search per run and incident, or,
+    in batches of 6 rows, runs too short for that: a search per row), minute by minute (a binary search per
+    incident), or shuffled (a search per row)."""
+    import random
+
+    import slapolicy.minutes.readers as readers
+    from slapolicy.inputs.events import read_incidents
+    from slapolicy.minutes import read_minutes
+    from slapolicy.policy import load_policy
+
+    monkeypatch.setattr(readers, "BATCH_ROWS", batch)
+    rows = [r for account in "abc" for r in minutes(account, "2019-03-05T10:00", 1600)]
+    if order == "minute":
+        rows.sort(key=lambda r: (r["minute"], r["account"]))
+    elif order == "none":
+        random.Random(7).shuffle(rows)
+    incidents = tmp_path / "incidents.json"
+    incidents.write_text(json.dumps([
+        {"id": "P-1", "start": "2019-03-05T10:05+08:00", "end": "2019-03-05T10:08+08:00", "cause": "provider"},
+        {"id": "P-2", "start": "2019-03-05T10:30+08:00", "end": "2019-03-05T10:30:30+08:00", "cause": "provider"}]))
+    policy = load_policy(PUBLISHED)
+    result = read_minutes(write_parquet(tmp_path / "m.parquet", rows, row_group_size=batch), month_range("2019-03", "2019-03"),
+                          [policy], incidents=read_incidents(incidents, policy))
+    first = int(dt.datetime(2019, 3, 5, 10, 0, tzinfo=SGT).timestamp()) // 60
+    assert {key: cell.rows.minute.tolist() for key, cell in result.cells.items()} == {
+        (account, "2019-03"): [first + 5, first + 6, first + 7, first + 30] for account in "abc"}

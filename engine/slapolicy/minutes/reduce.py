@@ -237,6 +237,7 @@ def _reduce(c, request: Request, summary: PartSummary, order: str | None, stalls
         low, high = c.minute[runs].min(), c.minute[np.append(runs[1:], len(c.minute)) - 1].max()
     else:
         low, high = c.minute.min(), c.minute.max()
+    span = int(low), int(high)  # the batch's first and last minute
     if int(low) >= first and int(high) < end:
         rows = slice(None)  # usually the whole batch is inside the months asked about: views, not copies
     else:
@@ -276,7 +277,7 @@ def _reduce(c, request: Request, summary: PartSummary, order: str | None, stalls
     present = with_data.reshape(len(c.accounts), months).sum(axis=1) > 0
     slots, low, high = _first_last(code, minute, present, order, starts)
     summary.spans.append((c.accounts[slots], low, high))
-    _keep_candidates(c, rows, key, request, summary)
+    _keep_candidates(c, rows, key, request, summary, (minute, order, starts, span))
 
 
 def _add_totals(summary: PartSummary, names: np.ndarray, table: np.ndarray) -> None:
@@ -349,14 +350,29 @@ def _first_last(code: np.ndarray, minute: np.ndarray, present: np.ndarray, order
     return slots, low[slots], high[slots]
 
 
-def _touches(windows: tuple, first: int, last: int) -> bool:
-    """Whether any [start, end) window meets the minutes first..last."""
-    return any(start <= last and end > first for start, end in windows)
+def _rows_inside(minute: np.ndarray, windows: list, order: str | None, starts) -> np.ndarray:
+    """The positions, increasing, of the rows whose minute lies inside one of ``windows`` (sorted, disjoint
+    [start, end) minutes: the provider incidents).
+
+    Rows in minute order, or in account order (each account's minutes increase along its run, which begins
+    at ``starts``), are found by looking each window's ends up in the minutes: a few binary searches per run,
+    not one per row (an incident over the whole month of a file written account by account cost a search per
+    row of every batch). Rows in no order, or runs too short for that to pay, are each looked up."""
+    if order == "minute":
+        return np.concatenate([np.arange(*np.searchsorted(minute, window)) for window in windows])
+    if order == "account" and len(starts) * len(windows) * 256 <= len(minute):
+        ends = np.append(starts[1:], len(minute))
+        return np.concatenate([np.arange(*(a + np.searchsorted(minute[a:b], window)))
+                               for a, b in zip(starts.tolist(), ends.tolist()) for window in windows])
+    first, last = (np.array(side, np.int64) for side in zip(*windows))
+    at = np.searchsorted(first, minute, side="right") - 1
+    return np.flatnonzero((at >= 0) & (minute < last[np.maximum(at, 0)]))
 
 
-def _keep_candidates(c, rows, key, request: Request, summary: PartSummary) -> None:
+def _keep_candidates(c, rows, key, request: Request, summary: PartSummary, ordered: tuple) -> None:
     """The rows unavailable under at least one reading (and every row inside a provider incident), with
     their cell (account code × months + month index); :func:`merge` groups them per account and month.
+    ``ordered``: the minutes of ``rows``, their order and runs (see _reduce), and the batch's first and last minute.
 
     With c1 > c2 > 0, c1·(r − f) < c2·r is (c1 − c2)·r < c1·f: only rows with failures can be unavailable.
     """
@@ -372,12 +388,10 @@ def _keep_candidates(c, rows, key, request: Request, summary: PartSummary) -> No
             removed = i if reading.removes_illegal else 0
             hit |= below_threshold(reading.c1, reading.c2, r - removed, f - removed)
         keep = failing[hit]
-    minute = c.minute[rows]
-    if request.within and _touches(request.within, int(minute.min()), int(minute.max())):
-        starts, ends = (np.array(side, np.int64) for side in zip(*request.within))
-        at = np.searchsorted(starts, minute, side="right") - 1
-        inside = (at >= 0) & (minute < ends[np.maximum(at, 0)])
-        keep = np.union1d(keep, np.flatnonzero(inside))
+    minute, order, starts, (low, high) = ordered
+    windows = [(start, end) for start, end in request.within if start <= high and end > low]
+    if windows:
+        keep = np.union1d(keep, _rows_inside(minute, windows, order, starts))
     if not len(keep):
         return
     chosen = keep if whole else rows[keep]
