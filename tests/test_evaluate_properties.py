@@ -75,3 +75,34 @@ def test_compensation_never_exceeds_the_fee_paid(draft, unavailable, fee_and_sha
     e = evaluate(draft, rows, billing=BillingRow("a", "2019-04", fee, offset))
     assert Decimal(e["compensation"]) <= fee - offset
     assert Decimal(e["compensation"]) <= fee * Decimal(e["credit_percent"]) / 100 + Decimal("0.005")
+
+
+illegal_counts = st.lists(st.integers(0, 3), min_size=1, max_size=60)
+
+
+@CHECK
+@given(st.lists(st.tuples(minute_stats, illegal_counts, st.booleans()), min_size=1, max_size=6), incidents)
+def test_accounts_evaluated_together_get_what_each_gets_alone(policy, monkeypatch, accounts, spec):
+    """evaluate_items finds the unavailable rows of many accounts at once (classify.unavailable_rows): blocks of
+    at most BLOCK rows, accounts of at most FEW rows, none with illegal-number failures. Made small here, so
+    that blocks split and some accounts are read alone; every result is the one the account gets by itself."""
+    from slapolicy.evaluation import classify
+    from slapolicy.evaluation.month import evaluate_items
+    from slapolicy.inputs import ByAccount
+    from slapolicy.minutes.shapes import MonthTotals
+
+    monkeypatch.setattr(classify, "FEW", 20)
+    monkeypatch.setattr(classify, "BLOCK", 45)
+    items = []
+    for k, (stats, illegal, with_illegal) in enumerate(accounts):
+        rows = rows_of(stats)
+        if with_illegal:  # illegal-number failures (§5.10), no more than the failures of their minute
+            counts = np.resize(np.array(illegal, np.int64), len(rows.minute))
+            rows = MonthMinutes(rows.minute, rows.requests, rows.failures, np.minimum(counts, rows.failures),
+                                rows.peak_qps, False)
+        items.append((f"acct-{k}", rows, MonthTotals.of(rows), None, 0))
+    windows = incidents_of(spec)
+    together = evaluate_items(policy, APRIL, items, incidents=ByAccount(windows), notices=ByAccount([]))
+    alone = [evaluate_account_month(policy, APRIL, account, rows, incidents=windows, totals=totals).result
+             for account, rows, totals, _, _ in items]
+    assert together == alone

@@ -19,7 +19,7 @@ from .calendar import calendar_month
 from .inputs.events import ByAccount
 from .policy.diff import diff_policies
 from .distributed import PolicyContent, policy_of
-from .evaluation.classify import classify_minutes, consecutive_runs
+from .evaluation.classify import classify_minutes, consecutive_runs, unavailable_rows
 from .minutes.shapes import MonthMinutes, MonthTotals
 from .evaluation.compensation import tier_of
 from .evaluation.month import MonthEvaluation, availability_of, evaluate_account_month, version_reason
@@ -71,6 +71,7 @@ def replay_chunk(spec: ReplaySpec, items: list) -> list:
     amended = policy_of(spec.amended)
     incidents, notices = ByAccount(spec.incidents), ByAccount(spec.notices)  # indexed once per chunk
     months: dict = {}  # month label -> its Service Month and the two versions' reasons, made once per chunk
+    found: dict = {}  # (account, month label) -> its unavailable rows under the baseline, found a month at a time
     out = []
     for account, label, totals, rows, billing in items:
         if label not in months:
@@ -79,12 +80,15 @@ def replay_chunk(spec: ReplaySpec, items: list) -> list:
             months[label] = (service_month, baseline, (
                 ("baseline", baseline, version_reason(baseline, service_month)),
                 ("amended", amended, version_reason(amended, service_month, forced=True, in_force=baseline))))
+            month_cells = [(a, rows_of, totals_of) for a, m, totals_of, rows_of, _ in items if m == label]
+            found.update(zip([(a, label) for a, _, _ in month_cells],
+                             unavailable_rows(baseline, service_month, [(r, t) for _, r, t in month_cells])))
         service_month, baseline, versions = months[label]
         # Versions that read minutes alike (most amendments change the standard, tiers or money) share one
         # classification of the minutes: the expensive half of an evaluation is done once, not twice.
         # Replay shows neither traces nor warnings: the evaluations leave them out (explain=False).
         outcome = classify_minutes(baseline, service_month, account, rows, incidents=incidents,
-                                   notices=notices, totals=totals, explain=False)
+                                   notices=notices, totals=totals, explain=False, found=found.pop((account, label)))
         sides = {}
         for name, policy, reason in versions:
             shared = outcome if reads_minutes_alike(policy, baseline) else None
@@ -95,26 +99,38 @@ def replay_chunk(spec: ReplaySpec, items: list) -> list:
     return out
 
 
+# What a row shows of each side's evaluation, besides the version.
+SIDE = ("availability_percent", "meets_standard", "credit_percent", "compensation", "monthly_fee", "unavailable_minutes",
+        "excluded_minutes")
+
+
 def _side(evaluation: dict) -> dict:
-    return {key: evaluation[key] for key in ("availability_percent", "meets_standard", "credit_percent", "compensation",
-                                             "monthly_fee", "unavailable_minutes", "excluded_minutes")} | {
-        "version": evaluation["policy"]["version"], "sha256": evaluation["policy"]["sha256"]}
+    side = {key: evaluation[key] for key in SIDE}
+    side["version"], side["sha256"] = evaluation["policy"]["version"], evaluation["policy"]["sha256"]
+    return side
+
+
+@functools.lru_cache(maxsize=4096)  # the rows of a replay share few pairs of amounts and credits
+def _delta(before_compensation, after_compensation, before_credit, after_credit) -> tuple:
+    """The row's delta of compensation (None unless both sides have an amount) and of credit percent."""
+    money = None
+    if before_compensation is not None and after_compensation is not None:
+        money = str(Decimal(after_compensation) - Decimal(before_compensation))
+    credit = Decimal(str(after_credit)) - Decimal(str(before_credit))
+    return int(credit) if credit == int(credit) else float(credit), money
 
 
 def _row(account, label, baseline, amended, before_month: MonthEvaluation, after_month: MonthEvaluation,
          strips: bool) -> dict:
     before, after = before_month.result, after_month.result
-    delta_money = None
-    if before["compensation"] is not None and after["compensation"] is not None:
-        delta_money = str(Decimal(after["compensation"]) - Decimal(before["compensation"]))
-    credit_delta = Decimal(str(after["credit_percent"])) - Decimal(str(before["credit_percent"]))
+    credit_delta, delta_money = _delta(before["compensation"], after["compensation"], before["credit_percent"],
+                                       after["credit_percent"])
     row = {
         "account": account,
         "month": label,
         "baseline": _side(before),
         "amended": _side(after),
-        "delta": {"credit_percent": int(credit_delta) if credit_delta == int(credit_delta) else float(credit_delta),
-                  "compensation": delta_money},
+        "delta": {"credit_percent": credit_delta, "compensation": delta_money},
         "clauses_changed": clauses_changed(baseline, amended, before, after),
     }
     if strips:
@@ -148,7 +164,7 @@ def _tier_range(policy, total: int, unavailable: int) -> str | None:
 
 def clauses_changed(baseline, amended, before: dict, after: dict) -> list:
     """The changes between the versions that explain this row's difference, each with its ref."""
-    if _side(before) | {"version": None, "sha256": None} == _side(after) | {"version": None, "sha256": None}:
+    if all(before[key] == after[key] for key in SIDE):  # the same figures: nothing to explain
         return []
     changes = _changes(baseline, amended)
     wanted = []

@@ -517,11 +517,13 @@ def month_frame(policy, service_month: ServiceMonth) -> MonthFrame:
 
 def classify_minutes(policy, service_month: ServiceMonth, account: str, rows: MonthMinutes, *, incidents=(),
                      notices=(), manager=None, naive_timestamps: int = 0,
-                     totals: MonthTotals | None = None, explain: bool = True) -> MinutesOutcome:
+                     totals: MonthTotals | None = None, explain: bool = True,
+                     found: "UnavailableRows | None" = None) -> MinutesOutcome:
     """Unavailable minutes (§1.5), the §5.10 removal, and the exclusions (§5) with their trace steps.
 
     ``explain``: False leaves the trace, the inputs each exclusion cites and the warnings out (replay shows none
-    of them); the counts are the same."""
+    of them); the counts are the same. ``found``: these rows' unavailable minutes, found with other accounts'
+    (:func:`unavailable_rows`)."""
     manager = manager or get_manager()
     check_facts_supplied(policy, manager)
     frame = month_frame(policy, service_month)
@@ -533,25 +535,29 @@ def classify_minutes(policy, service_month: ServiceMonth, account: str, rows: Mo
 
     # With totals, rows may hold only the minutes that can be unavailable; the counts come from totals.
     totals = totals or MonthTotals.of(rows)
-    requests, failures = rows.requests, rows.failures
-    if totals.illegal_failures or requests.dtype != np.int64 or failures.dtype != np.int64:
-        removed = _illegal_numbers(policy, rows, totals, trace)
-        normal_requests, normal_failures = requests - removed, failures - removed
-    else:  # nothing to remove (most months): the columns as they are, already of the type the subtraction gives
-        normal_requests, normal_failures = requests, failures
-    unavailable = unavailable_mask(policy, normal_requests, normal_failures)
     with_data = totals.with_data
     no_traffic_minutes = (last - first) - (totals.traffic_normal if frame.counts_traffic_normal else totals.traffic_all)
     setting = frame.no_traffic
     if setting == "error" and no_traffic_minutes:
         raise InputError(f"account {account}, Service Month {service_month.label}: {no_traffic_minutes} minute(s) without "
                          f"requests, and the policy's no_traffic setting is 'error' ({frame.no_traffic_ref})")
-    columns = (rows.minute, requests, failures, rows.illegal, rows.peak_qps)
-    if setting == "unavailable" and no_traffic_minutes:
-        # Every minute of the grid without normal requests, with data or not, is unavailable.
-        columns, unavailable = _on_grid(columns, unavailable | ~(normal_requests > 0), first, last)
-    picked = np.flatnonzero(unavailable)
-    minute_values, req, fail, ill, peak = (column[picked] for column in columns)
+    if found is not None:
+        (minute_values, req, fail, ill, peak), traffic_minutes = found.columns, found.traffic_minutes
+    else:
+        requests, failures = rows.requests, rows.failures
+        if totals.illegal_failures or requests.dtype != np.int64 or failures.dtype != np.int64:
+            removed = _illegal_numbers(policy, rows, totals, trace)
+            normal_requests, normal_failures = requests - removed, failures - removed
+        else:  # nothing to remove (most months): the columns as they are, already of the type the subtraction gives
+            normal_requests, normal_failures = requests, failures
+        unavailable = unavailable_mask(policy, normal_requests, normal_failures)
+        columns = (rows.minute, requests, failures, rows.illegal, rows.peak_qps)
+        if setting == "unavailable" and no_traffic_minutes:
+            # Every minute of the grid without normal requests, with data or not, is unavailable.
+            columns, unavailable = _on_grid(columns, unavailable | ~(normal_requests > 0), first, last)
+        picked = np.flatnonzero(unavailable)
+        minute_values, req, fail, ill, peak = (column[picked] for column in columns)
+        traffic_minutes = lambda: rows.minute[normal_requests > 0]  # noqa: E731 — found only if a warning needs it
     raw_unavailable = len(minute_values)
     if explain:
         _step(trace, "minutes", frame.unavailable_ref,
@@ -576,10 +582,74 @@ def classify_minutes(policy, service_month: ServiceMonth, account: str, rows: Mo
               f"{raw_unavailable} unavailable − {excluded_total} excluded = {counted} counted against the provider")
     warnings = ()
     if explain and (rows.within_incidents or len(rows.minute) == totals.with_data):  # replay may hand only the candidate rows
-        warnings = _provider_incidents_without_data(policy, account, incidents, rows.minute, normal_requests, first, last,
-                                                    trace)
+        warnings = _provider_incidents_without_data(policy, account, incidents, traffic_minutes, first, last, trace)
     return MinutesOutcome(trace if explain else [], with_data, raw_unavailable, excluded_by, counted, minute_values,
                           attributed, warnings)
+
+
+@dataclass(frozen=True)
+class UnavailableRows:
+    """One account's unavailable rows (§1.5), found with other accounts' by :func:`unavailable_rows`."""
+
+    columns: tuple  # minute, requests, failures, illegal, peak_qps of the unavailable rows
+    traffic_minutes: np.ndarray  # the minutes with requests (normal ones: these rows have no illegal-number failure)
+
+
+# Accounts of at most FEW rows are put together, BLOCK rows at a time: for them the calls cost more than the
+# arithmetic; for more rows, the copy would cost more than the calls, and the block stays within the caches.
+FEW = 2048
+BLOCK = 65536
+
+
+def unavailable_rows(policy, service_month: ServiceMonth, cells: list) -> list:
+    """For each (rows, totals) of ``cells``, its :class:`UnavailableRows`, or None where the rows are to be read
+    alone (illegal-number failures to remove, another column type, a version that counts quiet minutes).
+
+    The accounts of a block are tested together, as one column each: per account, the dozen numpy calls on a
+    hundred-odd rows cost more than the arithmetic, and every account of a month makes them."""
+    found: list = [None] * len(cells)
+    if month_frame(policy, service_month).no_traffic == "unavailable":
+        return found
+    c1, c2 = policy.unavailable_coefficients
+    for block in _blocks([i for i, (rows, totals) in enumerate(cells) if totals is not None and not totals.illegal_failures
+                          and len(rows.minute) <= FEW and _plain_columns(rows)], cells):
+        columns = [np.concatenate([getattr(cells[i][0], name) for i in block]) for name in _COLUMNS]
+        ends = np.cumsum([len(cells[i][0].minute) for i in block])
+        requests = columns[1]
+        picked = np.flatnonzero(below_threshold(c1, c2, requests, columns[2]))
+        chosen = [column[picked] for column in columns]
+        with_traffic = np.flatnonzero(requests > 0)
+        traffic = columns[0][with_traffic]
+        cut = np.searchsorted(picked, ends).tolist()
+        traffic_cut = np.searchsorted(with_traffic, ends).tolist()
+        lo = traffic_lo = 0
+        for i, hi, traffic_hi in zip(block, cut, traffic_cut):
+            found[i] = UnavailableRows(tuple(column[lo:hi] for column in chosen), traffic[traffic_lo:traffic_hi])
+            lo, traffic_lo = hi, traffic_hi
+    return found
+
+
+_COLUMNS = ("minute", "requests", "failures", "illegal", "peak_qps")
+
+
+def _blocks(indices: list, cells: list):
+    """``indices`` in runs of at most BLOCK rows."""
+    block, size = [], 0
+    for i in indices:
+        length = len(cells[i][0].minute)
+        if block and size + length > BLOCK:
+            yield block
+            block, size = [], 0
+        block.append(i)
+        size += length
+    if block:
+        yield block
+
+
+def _plain_columns(rows: MonthMinutes) -> bool:
+    """Columns of the types the minutes path gives (int64, a float64 peak), which a block keeps as they are."""
+    return (rows.minute.dtype == np.int64 and rows.requests.dtype == np.int64 and rows.failures.dtype == np.int64
+            and rows.illegal.dtype == np.int64 and rows.peak_qps.dtype == np.float64)
 
 
 class _Unwritten(list):
@@ -589,14 +659,13 @@ class _Unwritten(list):
         pass
 
 
-def _provider_incidents_without_data(policy, account, incidents, minute: np.ndarray, normal_requests: np.ndarray,
-                                     first: int, last: int, trace: list) -> tuple:
+def _provider_incidents_without_data(policy, account, incidents, traffic_minutes, first: int, last: int,
+                                     trace: list) -> tuple:
     """A provider incident over minutes without normal requests: they stay available (§1.4), but monitoring may
     have lost the very minutes that failed. One warning per incident, with the count (its window rounded
-    outward, inside the Service Month). ``minute`` and ``normal_requests``: the rows (those within the provider
-    incidents at least)."""
+    outward, inside the Service Month). ``traffic_minutes``: the minutes with normal requests (those within the
+    provider incidents at least), or a function giving them, called when an incident first needs them."""
     found = []
-    traffic_minutes = None  # the minutes with normal requests, found when an incident first needs them
     for incident in incidents:
         if incident.cause != "provider" or (incident.account is not None and incident.account != account):
             continue
@@ -604,8 +673,8 @@ def _provider_incidents_without_data(policy, account, incidents, minute: np.ndar
         lo, hi = max(lo, first), min(hi, last)
         if lo >= hi:
             continue
-        if traffic_minutes is None:
-            traffic_minutes = minute[normal_requests > 0]
+        if callable(traffic_minutes):
+            traffic_minutes = traffic_minutes()
         below_lo, below_hi = np.searchsorted(traffic_minutes, (lo, hi)).tolist()
         quiet = (hi - lo) - (below_hi - below_lo)
         if quiet:

@@ -13,7 +13,7 @@ from ..calendar import ServiceMonth
 from ..inputs.events import ByAccount
 from ..errors import InputError
 from ..minutes.shapes import MonthMinutes, MonthTotals
-from .classify import MinutesOutcome, _step, classify_minutes, month_frame
+from .classify import MinutesOutcome, UnavailableRows, _step, classify_minutes, month_frame, unavailable_rows
 from .compensation import _amount, _before_aggregate_cap, _credit, _money_terms, _number, shown_availability
 
 
@@ -42,17 +42,20 @@ class MonthEvaluation:
 def evaluate_account_month(policy, service_month: ServiceMonth, account: str, rows: MonthMinutes, *,
                            incidents=(), notices=(), billing=None, manager=None, version_reason: str = "",
                            naive_timestamps: int = 0, totals: MonthTotals | None = None,
-                           outcome: MinutesOutcome | None = None, explain: bool = True) -> MonthEvaluation:
+                           outcome: MinutesOutcome | None = None, explain: bool = True,
+                           found: UnavailableRows | None = None) -> MonthEvaluation:
     """Everything the SLA says about one account's Service Month, with a trace citing the clauses.
 
     ``outcome``: the minutes already classified under a version that reads minutes alike (replay).
     ``explain``: False leaves out what only the trace and the warnings need (replay prints neither): the
-    result then has the figures alone, its ``trace`` and ``warnings`` empty.
+    result then has the figures alone, its ``trace`` and ``warnings`` empty. ``found``: the rows' unavailable
+    minutes, found with other accounts' (:func:`slapolicy.evaluation.classify.unavailable_rows`).
     """
     shared = outcome is not None
     if not shared:
         outcome = classify_minutes(policy, service_month, account, rows, incidents=incidents, notices=notices,
-                                   manager=manager, naive_timestamps=naive_timestamps, totals=totals, explain=explain)
+                                   manager=manager, naive_timestamps=naive_timestamps, totals=totals, explain=explain,
+                                   found=found)
     frame = month_frame(policy, service_month)
     counted = outcome.counted
     figures = _figures(policy, frame.total, counted)
@@ -166,10 +169,11 @@ def evaluate_month(policy, service_month: ServiceMonth, minutes=None, *, inciden
 def evaluate_items(policy, service_month: ServiceMonth, items: list, *, incidents, notices, reason: str = "",
                    manager=None) -> list[dict]:
     """The results of :func:`month_items`' account-months, in their order (here, or a chunk on a worker)."""
+    found = unavailable_rows(policy, service_month, [(rows, totals) for _, rows, totals, _, _ in items])
     return [evaluate_account_month(policy, service_month, account, rows, incidents=incidents, notices=notices,
                                    totals=totals, billing=bill, manager=manager, version_reason=reason,
-                                   naive_timestamps=naive).result
-            for account, rows, totals, bill, naive in items]
+                                   naive_timestamps=naive, found=unavailable).result
+            for (account, rows, totals, bill, naive), unavailable in zip(items, found)]
 
 
 def month_items(service_month: ServiceMonth, minutes=None, billing=None, accounts=None) -> list[tuple]:
