@@ -134,3 +134,12 @@ def test_the_parser_of_the_command_invoked_parses_and_prints_as_the_whole_one(ca
         light = parser_for(argv)
         assert light.commands == ([argv[0]] if argv and argv[0] in commands else commands), argv
         assert _parse(light, argv, capsys) == _parse(build_parser(), argv, capsys), argv
+
+
+def test_a_data_command_loads_neither_the_policy_commands_modules_nor_the_html_report():
+    done = _python("import sys\nfrom slapolicy.cli import main\n"
+                   f"assert main({MONTHS!r}) == 0\n"
+                   "print(sorted(m for m in ('slapolicy.policy.publish', 'slapolicy.policy.redline', "
+                   "'slapolicy.policy.render', 'slapolicy.policy.terms', 'slapolicy.reports.html', 'yaml') "
+                   "if m in sys.modules), file=sys.stderr)")
+    assert done.stderr == "[]\n"

@@ -18,10 +18,6 @@ from ..policy.directory import PolicyDirectory, read_policy
 from ..policy.examples import ExampleReport, run_examples
 from ..policy.lint import PLACEMENT_CODES, misnamed_versions
 from ..policy.model import schema_text
-from ..policy.publish import publish, record_published
-from ..policy.redline import render_redline
-from ..policy.render import render_html, render_text
-from ..policy.terms import policy_terms, provision, render_provision, render_terms
 from ..rules.durable import check_backend
 from . import data_commands
 
@@ -148,6 +144,8 @@ def cmd_versions(args) -> int:
 
 def cmd_show(args) -> int:
     _check_month(args.month, "--month")
+    from ..policy.terms import policy_terms, render_terms  # a policy command's own module: a data command never loads it
+
     policy = PolicyDirectory(args.policy_dir).in_force(args.month)
     if args.provision is not None:
         return _show_provision(policy, args)
@@ -159,6 +157,8 @@ def cmd_show(args) -> int:
 
 
 def _show_provision(policy, args) -> int:
+    from ..policy.terms import provision, render_provision  # a policy command's own module: a data command never loads it
+
     found = provision(policy, args.provision)
     if not found:
         raise SlapolicyError(f"provision {args.provision!r} is not in version {policy.version} ({policy.path}); "
@@ -191,6 +191,8 @@ def cmd_diff(args) -> int:
     if args.json or args.format == "json":
         _json(result)
     elif args.format == "html":
+        from ..policy.redline import render_redline  # a policy command's own module: a data command never loads it
+
         sys.stdout.write(render_redline(result))
     else:
         _out(render_diff(result))
@@ -203,6 +205,8 @@ def cmd_schema(args) -> int:
 
 
 def cmd_lock(args) -> int:
+    from ..policy.publish import record_published  # a policy command's own module: a data command never loads it
+
     added = record_published(PolicyDirectory(args.policy_dir))
     for name in added:
         _out(f"locked {name}")
@@ -212,6 +216,8 @@ def cmd_lock(args) -> int:
 
 
 def cmd_publish(args) -> int:
+    from ..policy.publish import publish  # a policy command's own module: a data command never loads it
+
     try:
         published = publish(args.policy_dir, args.draft)
     except PolicyError as exc:
@@ -231,6 +237,8 @@ def cmd_render(args) -> int:
     if policies is None:
         return 1
     policy, = policies
+    from ..policy.render import render_html, render_text  # a policy command's own module: a data command never loads it
+
     sys.stdout.write(render_html(policy) if args.format == "html" else render_text(policy))
     return 0
 
