@@ -185,3 +185,28 @@ def test_an_incident_across_a_repeated_hour_is_judged_by_its_instants_not_its_wa
         evaluate(POLICIES, minutes=minutes, month="2019-11", incidents=[mirror])
     assert str(refused.value) == ("1 problem(s) in incidents file (in memory):\n(in memory): row 1, column 'end': "
                                   "end 2019-11-03 01:50:00-04:00 is not after start 2019-11-03 01:10:00-05:00")
+
+
+def test_before_or_at_compares_as_python_does_within_a_zone_and_across_zones():
+    """calendar.before_or_at, which the built-in window plugins ask for every account: across two tzinfo objects,
+    the instants (remembered timestamps); within one, the wall clock, fold ignored, as Python compares them."""
+    from zoneinfo import ZoneInfo
+
+    from slapolicy.calendar import before_or_at, epoch_seconds
+
+    singapore = ZoneInfo("Asia/Singapore")
+    month_start = dt.datetime(2019, 3, 1, 0, 0, tzinfo=singapore)
+    at = dt.datetime(2019, 2, 28, 16, 0, tzinfo=dt.timezone.utc)  # the same instant: 00:00 +08:00 is 16:00Z
+    after = dt.datetime(2019, 2, 28, 16, 0, 0, 1, tzinfo=dt.timezone.utc)  # one microsecond later
+    assert before_or_at(at, month_start) and before_or_at(month_start, at)
+    assert not before_or_at(after, month_start) and before_or_at(month_start, after)
+    assert epoch_seconds(at) == 1551369600.0 == epoch_seconds(at)  # 2019-02-28T16:00Z, asked twice
+    # New York's repeated hour, 2019-11-03: 01:30 EST (fold 1, 06:30Z) is 50 minutes after 01:40 EDT (fold 0, 05:40Z) ...
+    new_york = ZoneInfo("America/New_York")
+    est, edt = dt.datetime(2019, 11, 3, 1, 30, tzinfo=new_york, fold=1), dt.datetime(2019, 11, 3, 1, 40, tzinfo=new_york)
+    assert epoch_seconds(est) - epoch_seconds(edt) == 50 * 60
+    # ... yet within one zone Python compares the wall clock (01:30 before 01:40), and so does before_or_at;
+    assert (est <= edt) and before_or_at(est, edt) and not before_or_at(edt, est)
+    # across zones it compares the instants: 01:40 EDT is 05:40Z, before 01:30 EST (06:30Z).
+    edt_utc = edt.astimezone(dt.timezone.utc)
+    assert before_or_at(edt_utc, est) and not before_or_at(est, edt_utc)

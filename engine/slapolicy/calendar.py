@@ -129,13 +129,40 @@ def service_month_in(month: str, term_start: dt.date | None, term_end: dt.date |
     raise SlapolicyError(f"{month} is outside the service term {term_start} to {term_end}")
 
 
+# id of an aware datetime -> (the datetime, its POSIX timestamp). Keyed by identity, checked by identity: hashing
+# or comparing two aware datetimes of different tzinfo objects asks both for their UTC offset (over a microsecond),
+# and the same incident's and notice's times are asked about again for every account of a month.
+_SECONDS: dict = {}
+_SECONDS_KEPT = 65536
+
+
+def epoch_seconds(moment: dt.datetime) -> float:
+    """``moment.timestamp()``, remembered for the very object."""
+    entry = _SECONDS.get(id(moment))
+    if entry is not None and entry[0] is moment:
+        return entry[1]
+    if len(_SECONDS) >= _SECONDS_KEPT:  # a long-running process sees many windows: start again rather than grow
+        _SECONDS.clear()
+    seconds = moment.timestamp()
+    _SECONDS[id(moment)] = (moment, seconds)
+    return seconds
+
+
+def before_or_at(one: dt.datetime, other: dt.datetime) -> bool:
+    """``one <= other`` for aware datetimes, as Python compares them: on the wall clock within one tzinfo object,
+    as instants (:func:`epoch_seconds`, which keep their order) across two."""
+    if one.tzinfo is other.tzinfo:
+        return one <= other
+    return epoch_seconds(one) <= epoch_seconds(other)
+
+
 def minute_bounds(start: dt.datetime, end: dt.datetime, rounding: str) -> tuple[int, int]:
     """[first, last) epoch minutes of the window [start, end) on the minute grid (§1.5).
 
     ``outward``: every minute the window touches; ``inward``: only the minutes it covers whole
     (the policy's ``exclusions.window_rounding``, the same for incidents and notices).
     """
-    begin, finish = start.timestamp(), end.timestamp()
+    begin, finish = epoch_seconds(start), epoch_seconds(end)
     if rounding == "outward":
         return int(begin // 60), int(-(-finish // 60))
     return int(-(-begin // 60)), int(finish // 60)

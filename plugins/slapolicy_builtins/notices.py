@@ -11,7 +11,7 @@ policy's ``exclusions.notice_lead_minutes`` (0: any time before).
 
 import numpy as np
 
-from slapolicy.calendar import minute_bounds
+from slapolicy.calendar import before_or_at, epoch_seconds, minute_bounds
 from slapolicy.hookspecs import FactWindow, MinuteFact, hookimpl
 
 
@@ -19,12 +19,12 @@ def is_prior(notice, policy) -> bool:
     # In seconds that elapse: Python subtracts and compares two times of one zone on the wall clock (a notice
     # published the day before New York skips an hour would otherwise gain that hour of lead).
     lead = 60 * policy.setting("exclusions", "notice_lead_minutes")
-    published, start = notice.published_at.timestamp(), notice.start.timestamp()
+    published, start = epoch_seconds(notice.published_at), epoch_seconds(notice.start)
     return published < start and start - published >= lead
 
 
 def _for_account(notice, context) -> bool:
-    if notice.end <= context.month_start or notice.start >= context.month_end:
+    if before_or_at(notice.end, context.month_start) or before_or_at(context.month_end, notice.start):
         return False
     return notice.account is None or notice.account == context.account
 

@@ -55,14 +55,21 @@ def _window_bounds(window, rounding: str) -> tuple[int, int]:
 def _bounds(start: dt.datetime, end: dt.datetime, rounding: str) -> tuple[int, int]:
     """:func:`minute_bounds`, remembered: a month's incidents and notices for every account come back for each.
 
-    Remembered by each end's fold as well: Python finds two times of one zone equal (and hashes them alike) by
-    their wall clock, fold ignored, so 01:00 EDT and 01:00 EST of New York's repeated hour would share an entry."""
-    return _remembered_bounds(start, start.fold, end, end.fold, rounding)
+    Remembered for the very objects (a window's times are its incident's or notice's), not by value: hashing an
+    aware datetime asks its zone for the UTC offset, and Python finds two times of one zone equal by their wall
+    clock, fold ignored (01:00 EDT and 01:00 EST of New York's repeated hour)."""
+    key = (id(start), id(end), rounding)
+    entry = _BOUNDS.get(key)
+    if entry is not None and entry[0] is start and entry[1] is end:
+        return entry[2]
+    if len(_BOUNDS) >= 65536:  # a long-running process sees many windows: start again rather than grow
+        _BOUNDS.clear()
+    bounds = minute_bounds(start, end, rounding)
+    _BOUNDS[key] = (start, end, bounds)
+    return bounds
 
 
-@functools.lru_cache(maxsize=4096)
-def _remembered_bounds(start: dt.datetime, start_fold: int, end: dt.datetime, end_fold: int, rounding: str) -> tuple[int, int]:
-    return minute_bounds(start, end, rounding)
+_BOUNDS: dict = {}  # (id(start), id(end), rounding) -> (start, end, their minute bounds)
 
 
 @functools.lru_cache(maxsize=256)
@@ -326,6 +333,9 @@ def exclusions(policy, manager, context: EvaluationContext, unavailable: Unavail
     windows = [w for w in windows if w.account is None or w.account == context.account]
     minute_code, minute_facts = _minute_fact_codes(policy, manager, context, unavailable, trace)
     kinds = _window_kinds(policy, windows, unavailable.minute, policy.setting("exclusions", "window_rounding"))
+    if not kinds and len(minute_facts) == 1 and not _answer(policy, (tuple(minute_facts[0].items()), ())):
+        # One question, that of the minutes' one combination of facts, and no clause holds (most accounts).
+        return np.full(count, -1, np.int64), {}, {}
     if kinds:
         row_minute, columns = _questions(count, minute_code, kinds)
         combos, inverse = _combinations(columns, len(row_minute))
