@@ -36,6 +36,7 @@ LAZY_ALLOWED = {
     "slapolicy.policy.publish": "publish and lock only", "slapolicy.policy.redline": "diff --format html only",
     "slapolicy.policy.render": "render only", "slapolicy.policy.terms": "show only",
     "slapolicy.reports.html": "replay --format html only",
+    "importlib.resources": "the JSON Schema's file: only a policy check not yet recorded, and `slapolicy schema`",
 }
 
 
