@@ -297,6 +297,17 @@ def test_reconciliation_lists_disagreements_as_ranges(inputs):
         {"start": "2024-03-10T01:00:00+08:00", "end": "2024-03-12T02:00:00+08:00", "minutes": 2940}]
 
 
+def test_overlapping_claimed_windows_count_each_minute_once(inputs):
+    # 23:00-00:30 and 00:00-01:00 overlap for 30 minutes: 90 + 60 - 30 = 120 distinct minutes, as one window
+    # 23:00-01:00 claims (above); the records hold 60 of them (00:00-01:00) unavailable.
+    data = claim(unavailability=[{"start": "2024-03-10T00:00+08:00", "end": "2024-03-10T01:00+08:00"},
+                                 {"start": "2024-03-09T23:00+08:00", "end": "2024-03-10T00:30+08:00"}])
+    rec = decide(inputs, data)["reconciliation"]
+    assert (rec["claimed_minutes"], rec["confirmed_minutes"]) == (120, 60)
+    assert rec["claimed_not_unavailable_in_records"] == [
+        {"start": "2024-03-09T23:00:00+08:00", "end": "2024-03-10T00:00:00+08:00", "minutes": 60}]
+
+
 def test_the_decision_hook_receives_each_new_decision(inputs):
     from slapolicy.hookspecs import hookimpl
     from slapolicy.plugins import make_manager
