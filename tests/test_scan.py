@@ -258,6 +258,7 @@ def test_a_row_group_up_to_twice_the_batch_bound_is_one_batch_and_a_thread_holds
     """Batches of 4 rows: row groups of 8 rows (twice the bound) are read whole, one of 9 in batches of 4, 4, 1.
     Each batch is let go before the next is decoded, so a thread never holds two: the bound on its memory."""
     import gc
+    import threading
     import weakref
 
     import slapolicy.minutes.readers as readers
@@ -270,12 +271,12 @@ def test_a_row_group_up_to_twice_the_batch_bound_is_one_batch_and_a_thread_holds
     sizes, held, earlier = [], [], []  # each batch's rows; batches still alive when it was decoded
     real = readers._batches
 
-    def watched(part):
+    def watched(part):  # batches are read on several threads: each counts its own
         for table, *rest in real(part):
             gc.collect()
-            held.append(sum(ref() is not None for ref in earlier))
+            held.append(sum(ref() is not None for thread, ref in earlier if thread == threading.get_ident()))
             sizes.append(table.num_rows)
-            earlier.append(weakref.ref(table))
+            earlier.append((threading.get_ident(), weakref.ref(table)))
             yield (table, *rest)
 
     monkeypatch.setattr(reduce_module, "_batches", watched)
@@ -293,7 +294,8 @@ def test_a_row_group_up_to_twice_the_batch_bound_is_one_batch_and_a_thread_holds
     with pytest.raises(Exception) as caught:
         aggregates(path)
     assert "row 21, column 'failures': 101 failures exceed 100 requests" in str(caught.value)
-    assert (sizes, held) == ([8, 8, 4, 4, 1], [0, 0, 0, 0, 0])
+    # Each batch a task on the threads, then, for the problem, the part read again whole in file order.
+    assert (sorted(sizes[:5]), sizes[5:], held) == ([1, 4, 4, 8, 8], [8, 8, 4, 4, 1], [0] * 10)
 
 
 # ---------------------------------------------------------------------------- dirty files
@@ -574,12 +576,12 @@ def test_a_count_column_its_statistics_prove_zero_is_not_decoded(tmp_path, monke
     for row in rows:
         row["illegal_number_failures"] = 0
     rows[4]["illegal_number_failures"] = 1
-    decoded, real = [], readers._batches
+    decoded, real = [], readers._batches  # (rows before the batch, its columns): batches are read on threads
     monkeypatch.setattr(reduce_module, "_batches",
-                        lambda part: (decoded.append(batch[0].column_names) or batch for batch in real(part)))
+                        lambda part: (decoded.append((batch[2], batch[0].column_names)) or batch for batch in real(part)))
     result = aggregates(write_parquet(tmp_path / "m.parquet", rows, row_group_size=3))
     read = ["minute", "requests", "failures"]  # the account, too, is proven by the statistics (min = max = 'a')
-    assert decoded == [read + ["peak_qps"], read + ["illegal_number_failures", "peak_qps"]]
+    assert sorted(decoded) == [(0, read + ["peak_qps"]), (3, read + ["illegal_number_failures", "peak_qps"])]
     totals = result.cells[("a", "2019-03")].totals
     assert (totals.with_data, totals.traffic_all, totals.traffic_normal, totals.illegal_failures,
             totals.illegal_minutes) == (6, 6, 6, 1, 1)
@@ -859,3 +861,56 @@ def test_every_row_inside_a_provider_incident_is_kept_whatever_the_order(tmp_pat
     first = int(dt.datetime(2019, 3, 5, 10, 0, tzinfo=SGT).timestamp()) // 60
     assert {key: cell.rows.minute.tolist() for key, cell in result.cells.items()} == {
         (account, "2019-03"): [first + 5, first + 6, first + 7, first + 30] for account in "abc"}
+
+
+def test_a_parquet_footer_is_parsed_once_while_its_file_is_unchanged(tmp_path, monkeypatch):
+    """Planning and reading a file of three row groups (three parts of one row group each), twice: its footer is
+    parsed once. Written again (other rows, another size), it is parsed again and its new rows are read."""
+    import pyarrow.parquet as pq
+
+    import slapolicy.minutes.planning as planning
+
+    monkeypatch.setattr(planning, "PART_ROWS", 30)  # a part per row group: each opens the file
+    parsed, real = [], pq.read_metadata
+    monkeypatch.setattr(pq, "read_metadata", lambda *a, **k: parsed.append(a[0]) or real(*a, **k))
+    opened, real_file = [], pq.ParquetFile  # whether each part's reader was handed the footer already parsed
+    monkeypatch.setattr(pq, "ParquetFile", lambda *a, **k: opened.append(k["metadata"] is not None) or real_file(*a, **k))
+    rows = minutes("a", "2019-03-05T10:00", 90)
+    path = write_parquet(tmp_path / "m.parquet", rows, row_group_size=30)
+    for _ in range(2):
+        result = aggregates(path)
+        assert (result.parts, result.cells[("a", "2019-03")].totals.with_data) == (3, 90)
+    assert (parsed, opened) == ([str(path.resolve())], [True] * 6)
+    write_parquet(path, rows[:60], row_group_size=30)
+    result = aggregates(path)
+    assert (result.parts, result.cells[("a", "2019-03")].totals.with_data) == (2, 60)
+    assert parsed == [str(path.resolve())] * 2
+
+
+def test_the_batches_of_a_part_are_read_as_tasks_and_a_problem_reads_the_part_again_in_file_order(tmp_path, monkeypatch):
+    """One part of three row groups of 4 rows, each batch a task of its own: the part's counts are joined from
+    theirs. Row 2 has more failures than requests and rows 5 and 6 share a minute: read in file order, the
+    rows of a batch after a problem are checked but no longer searched for repeats, so the message names row 2
+    only, as it did when the part was one task."""
+    import slapolicy.minutes.aggregates as aggregates_module
+    import slapolicy.minutes.readers as readers
+
+    monkeypatch.setattr(readers, "BATCH_ROWS", 4)
+    tasks, real = [], aggregates_module.read_part
+    monkeypatch.setattr(aggregates_module, "read_part",
+                        lambda part, request: tasks.append(part.row_groups) or real(part, request))
+    rows = minutes("a", "2019-03-05T10:00", 12, 100, 60)  # 40 % success: every minute unavailable, kept
+    path = write_parquet(tmp_path / "m.parquet", rows, row_group_size=4)
+    result = aggregates(path)
+    first = int(dt.datetime(2019, 3, 5, 10, 0, tzinfo=SGT).timestamp()) // 60
+    cell = result.cells[("a", "2019-03")]
+    assert (result.parts, cell.totals.with_data, cell.rows.minute.tolist()) == (1, 12, list(range(first, first + 12)))
+    assert sorted(tasks) == [(0,), (1,), (2,)]
+    rows[1]["failures"] = 101
+    rows[5]["minute"] = rows[4]["minute"]
+    tasks.clear()
+    with pytest.raises(Exception) as caught:
+        aggregates(write_parquet(tmp_path / "n.parquet", rows, row_group_size=4))
+    assert str(caught.value).splitlines()[1:] == [
+        f"{tmp_path / 'n.parquet'}: row 2, column 'failures': 101 failures exceed 100 requests"]
+    assert (sorted(tasks[:3]), tasks[3:]) == ([(0,), (1,), (2,)], [(0, 1, 2)])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from . import storage
@@ -12,7 +13,7 @@ from ..errors import InputError
 from ..inputs import json_lines
 from ..inputs.problems import column_names
 from ..inputs.tables import MINUTE_COLUMNS, OPTIONAL_MINUTE_COLUMNS
-from .planning import Part
+from .planning import Part, parquet_footer
 
 
 BATCH_ROWS = 1 << 19  # rows decoded at once: bounds the memory of a part (and of each thread)
@@ -41,13 +42,14 @@ def _batches(part: Part):
             dictionary = [] if part.account is not None else ["account"]  # account= directories may omit it
             remote = storage.is_url(part.path)  # a worker opens the URL itself; far reads are fetched together
             source = pq.ParquetFile(storage.open_input(part.path, random_access=True) if remote else part.path,
+                                    metadata=None if remote else parquet_footer(part.path),
                                     read_dictionary=dictionary, pre_buffer=remote)
             try:
                 names = [n for n in wanted if n in source.schema_arrow.names]
                 metadata = source.metadata
                 leaves = {metadata.schema.column(i).path: i for i in range(metadata.num_columns)}
                 counts = [n for n in COUNT_COLUMNS if n in names and source.schema_arrow.field(n).type == pa.int64()]
-                for groups, base, proven in _group_runs(part, metadata):
+                for groups, base, proven in _group_runs(part, [metadata.row_group(g).num_rows for g in part.row_groups]):
                     bounds = _count_bounds(metadata, groups, leaves, counts)
                     # A column proven 0 in every row is not decoded: the reading of a file without it (zeros).
                     columns = [n for n in names if not (n == "account" and proven is not None) and
@@ -101,14 +103,32 @@ def _open_stream(path: str):
     return storage.open_input(path) if storage.is_url(path) else open(path, "rb")
 
 
-def _group_runs(part: Part, metadata):
+def batch_parts(part: Part) -> list[Part]:
+    """A part of a local Parquet file as parts of one batch each (see ``_batches``), so that threads share the
+    work out finely; any other part whole."""
+    if part.kind != "parquet" or storage.is_url(part.path) or len(part.row_groups) < 2:
+        return [part]
+    metadata = parquet_footer(part.path)
+    if metadata is None:
+        return [part]
+    sizes = [metadata.row_group(g).num_rows for g in part.row_groups]
+    pieces, at = [], 0
+    for groups, _, _ in _group_runs(part, sizes):
+        end = at + len(groups)
+        pieces.append(replace(part, row_groups=part.row_groups[at:end], row_bases=part.row_bases[at:end],
+                              proven=part.proven[at:end], rows=sum(sizes[at:end])))
+        at = end
+    return pieces
+
+
+def _group_runs(part: Part, sizes: list):
     """([row groups], rows before them, the accounts proven for them) of consecutive row groups of the file
     gathered up to BATCH_ROWS rows, so that small row groups (one account each, say) cost one batch, not one
-    each. The accounts proven: None when a row group's statistics prove none (its column is decoded), the
-    one account of them all, or (account, rows) of each row group in turn (see ``accounts_of_runs``)."""
+    each. ``sizes``: the rows of each row group of the part. The accounts proven: None when a row group's
+    statistics prove none (its column is decoded), the one account of them all, or (account, rows) of each
+    row group in turn (see ``accounts_of_runs``)."""
     run, base, proven, rows = [], 0, [], 0
-    for group, start, account in zip(part.row_groups, part.row_bases, part.proven):
-        size = metadata.row_group(group).num_rows
+    for group, start, account, size in zip(part.row_groups, part.row_bases, part.proven, sizes):
         if run and (start != base + rows or rows + size > BATCH_ROWS):
             yield run, base, _one_or_runs(proven)
             run = []
@@ -199,7 +219,7 @@ def _byte_ranges(path: str, kind: str, groups: list, handle) -> list:
 
     handle.seek(size - 8)
     footer = int.from_bytes(handle.read(4), "little") + 8
-    metadata = pq.read_metadata(handle if remote else path)
+    metadata = pq.read_metadata(handle) if remote else parquet_footer(path) or pq.read_metadata(path)
     ranges = [(size - footer, footer)]
     for index in groups:
         group = metadata.row_group(index)

@@ -64,6 +64,20 @@ def read_part(part: Part, request: Request) -> PartSummary:
     return summary
 
 
+def joined(summaries: list) -> PartSummary:
+    """The summaries of consecutive pieces of one part, without problems, as the part's one summary."""
+    whole = PartSummary(problems=summaries[0].problems)
+    for summary in summaries:
+        whole.rows_read += summary.rows_read
+        whole.naive += summary.naive
+        if summary.totals is not None:
+            _add_totals(whole, summary.names, summary.totals)
+        whole.spans += summary.spans
+        whole.candidates += summary.candidates
+        whole.has_peak = whole.has_peak or summary.has_peak
+    return whole
+
+
 def checked_batches(part: Part, request: Request, problems: Problems):
     """(rows read, the checked columns or None, line offset) of each batch of a part, the requested accounts'
     rows only: a claim is not refused for another account's bad row, nor pays for checking every row of a
