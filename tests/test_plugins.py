@@ -358,3 +358,55 @@ def test_a_second_process_loads_the_plugins_without_importlib_metadata(tmp_path)
     names = sorted(BUILTINS)
     assert run() == f"{names} True\n"
     assert run() == f"{names} False\n"
+
+
+class _Lead:
+    """A policy as the notices plugin reads it: only exclusions.notice_lead_minutes."""
+
+    def __init__(self, minutes: int):
+        self.minutes = minutes
+
+    def setting(self, *path):
+        assert path == ("exclusions", "notice_lead_minutes")
+        return self.minutes
+
+
+def test_the_window_plugins_answer_each_account_month_and_lead_though_they_remember_windows():
+    """The incident and notice plugins make a window once per incident or notice and month (every account of a
+    month is handed them all again): each month, account and lead still gets its own answer."""
+    import datetime as dt
+
+    from slapolicy.calendar import calendar_month
+    from slapolicy.hookspecs import EvaluationContext
+    from slapolicy.inputs import Incident, Notice
+    from slapolicy_builtins import incidents, notices
+
+    sgt = dt.timezone(dt.timedelta(hours=8))
+    at = lambda day, hour: dt.datetime(2019, 3, day, hour, tzinfo=sgt)  # noqa: E731
+    # Across the February/March boundary (Singapore time), and one of account b's own.
+    shared = Incident("I-1", dt.datetime(2019, 2, 28, 23, tzinfo=sgt), at(1, 1), "provider", None)
+    own = Incident("I-2", at(5, 10), at(5, 11), "customer_network", "b")
+    # Published 30 minutes before it begins: prior with no lead, not with a lead of 60 minutes.
+    notice = Notice("N-1", "maintenance", at(9, 9), at(9, 9).replace(minute=30), at(9, 11), None)
+
+    bounds = {}  # one pair of bound objects per month, as the engine hands every account of a month
+
+    def context(account, label):
+        month = calendar_month(label)
+        start, end = bounds.setdefault(label, month.bounds("Asia/Singapore"))
+        return EvaluationContext(account, month, start, end, (shared, own), (notice,))
+
+    def windows(account, label, lead=0):
+        found = [*incidents.slapolicy_window_facts(_Lead(lead), context(account, label)),
+                 *notices.slapolicy_window_facts(_Lead(lead), context(account, label))]
+        return [(w.id, w.facts) for w in found]
+
+    maintenance = {"notice.kind": "maintenance", "notice.published_before_start": True}
+    assert windows("b", "2019-03") == [("I-1", {"incident.cause": "provider"}),
+                                       ("I-2", {"incident.cause": "customer_network"}), ("N-1", maintenance)]
+    assert windows("a", "2019-03") == [("I-1", {"incident.cause": "provider"}), ("N-1", maintenance)]
+    assert windows("a", "2019-02") == [("I-1", {"incident.cause": "provider"})]  # 23:00 to midnight of Feb 28
+    assert windows("a", "2019-04") == []
+    assert windows("a", "2019-03", lead=60) == [("I-1", {"incident.cause": "provider"}),
+                                                ("N-1", maintenance | {"notice.published_before_start": False})]
+    assert windows("a", "2019-03", lead=30) == [("I-1", {"incident.cause": "provider"}), ("N-1", maintenance)]

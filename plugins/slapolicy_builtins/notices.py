@@ -32,9 +32,35 @@ def _for_account(notice, context) -> bool:
 @hookimpl
 def slapolicy_window_facts(policy, context):
     for notice in context.notices:
-        if _for_account(notice, context):
-            yield FactWindow("notice", notice.id, notice.start, notice.end, notice.account,
-                             {"notice.kind": notice.kind, "notice.published_before_start": is_prior(notice, policy)})
+        window = _window(notice, context, policy)
+        if window is not None:
+            yield window
+
+
+# (id(notice), id(month start), id(month end), lead minutes) -> (the notice, the bounds, its window or None)
+_WINDOWS: dict = {}
+
+
+def _window(notice, context, policy) -> FactWindow | None:
+    """The notice's window if it concerns the context's account and meets its Service Month (:func:`_for_account`).
+    Worked out once for the very (frozen) notice, month bounds and lead: every account of a month is handed the
+    notices of all accounts again."""
+    if notice.account is not None and notice.account != context.account:
+        return None
+    lead = policy.setting("exclusions", "notice_lead_minutes")
+    month_start, month_end = context.month_start, context.month_end
+    key = (id(notice), id(month_start), id(month_end), lead)
+    entry = _WINDOWS.get(key)
+    if entry is not None and entry[0] is notice and entry[1] is month_start and entry[2] is month_end:
+        return entry[3]
+    if len(_WINDOWS) >= 65536:  # a long-running process sees many notices: start again rather than grow
+        _WINDOWS.clear()
+    window = None
+    if _for_account(notice, context):
+        window = FactWindow("notice", notice.id, notice.start, notice.end, notice.account,
+                            {"notice.kind": notice.kind, "notice.published_before_start": is_prior(notice, policy)})
+    _WINDOWS[key] = (notice, month_start, month_end, window)
+    return window
 
 
 @hookimpl
@@ -42,7 +68,10 @@ def slapolicy_minute_facts(policy, context, minutes):
     covered = np.zeros(len(minutes.minute), bool)
     used = []
     for notice in context.notices:
-        if notice.kind != "high_concurrency" or not _for_account(notice, context) or not is_prior(notice, policy):
+        if notice.kind != "high_concurrency":
+            continue
+        window = _window(notice, context, policy)  # for the account, in the month; prior or not
+        if window is None or not window.facts["notice.published_before_start"]:
             continue
         # On the minute grid as every window is: the policy's exclusions.window_rounding.
         first, last = minute_bounds(notice.start, notice.end, policy.setting("exclusions", "window_rounding"))

@@ -80,7 +80,7 @@ def indented_json(data) -> str:
     keys that are not text, other types, cycles) is left to json itself."""
     parts: list = []
     try:
-        _json_value(data, parts, "\n")
+        _json_value(data, parts, "\n", {})
     except (_LeftToJson, RecursionError):
         return json.dumps(data, indent=2, ensure_ascii=False)
     return "".join(parts)
@@ -93,8 +93,9 @@ class _LeftToJson(Exception):
 _INFINITY = float("inf")
 
 
-def _json_value(value, parts: list, newline: str) -> None:
-    """Append the JSON text of ``value``, its inner lines starting with ``newline`` and two more spaces."""
+def _json_value(value, parts: list, newline: str, keys: dict) -> None:
+    """Append the JSON text of ``value``, its inner lines starting with ``newline`` and two more spaces. ``keys``:
+    each key's JSON text and ": ", made once (the results repeat the same few keys thousands of times)."""
     append = parts.append
     if isinstance(value, str):
         append(encode_basestring(value))
@@ -119,11 +120,14 @@ def _json_value(value, parts: list, newline: str) -> None:
         for key, item in value.items():
             if type(key) is not str:
                 raise _LeftToJson
+            named = keys.get(key)
+            if named is None:
+                named = keys[key] = encode_basestring(key) + ": "
             if type(item) is str:  # most values: no call
-                append(opening + encode_basestring(key) + ": " + encode_basestring(item))
+                append(opening + named + encode_basestring(item))
             else:
-                append(opening + encode_basestring(key) + ": ")
-                _json_value(item, parts, inner)
+                append(opening + named)
+                _json_value(item, parts, inner, keys)
             opening = separator
         append(newline + "}")
     elif isinstance(value, (list, tuple)):
@@ -134,7 +138,7 @@ def _json_value(value, parts: list, newline: str) -> None:
         opening, separator = "[" + inner, "," + inner
         for item in value:
             append(opening)
-            _json_value(item, parts, inner)
+            _json_value(item, parts, inner, keys)
             opening = separator
         append(newline + "]")
     else:

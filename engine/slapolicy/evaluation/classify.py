@@ -216,15 +216,21 @@ def _window_kinds(policy, windows: list, minute: np.ndarray, rounding: str) -> l
 
 
 def _window_kind(policy, name: str, windows: list, first: np.ndarray, last: np.ndarray, minute: np.ndarray) -> _Kind:
-    codes: dict = {}
+    codes: dict = {}  # the declared facts, sorted -> code
+    seen: dict = {}  # a window's facts as given -> code: most windows of a kind repeat a few fact sets
     facts: list = [{}]
-    window_code = np.empty(len(windows), np.int64)
-    for i, window in enumerate(windows):
-        raw = tuple(sorted((k, v) for k, v in window.facts.items() if k in policy.facts))
-        if raw not in codes:
-            codes[raw] = len(facts)
-            facts.append({k: policy.facts[k].coerce(v) for k, v in raw})
-        window_code[i] = codes[raw]
+    window_code = []
+    for window in windows:
+        given = tuple(window.facts.items())
+        code = seen.get(given)
+        if code is None:
+            raw = tuple(sorted((k, v) for k, v in given if k in policy.facts))
+            if raw not in codes:
+                codes[raw] = len(facts)
+                facts.append({k: policy.facts[k].coerce(v) for k, v in raw})
+            code = seen[given] = codes[raw]
+        window_code.append(code)
+    window_code = np.array(window_code, np.int64)
     pair_minute, pair_code = _covering_pairs(minute, first, last, window_code)
     return _Kind(name, windows, facts, window_code, first, last, pair_minute, pair_code)
 
