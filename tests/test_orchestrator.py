@@ -186,3 +186,46 @@ def test_a_policy_sent_as_content_leaves_no_copy_behind(tmp_path, monkeypatch):
         loaded = policy_of(PolicyContent.of(original))
         assert (loaded.path, loaded.sha256, loaded.version) == (str(source), original.sha256, original.version)
         assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_the_minutes_are_read_while_the_billing_is(monkeypatch, tmp_path):
+    """Each command's minutes and billing meet at a barrier of two: read one after the other, the first to
+    arrive would wait alone and the barrier break after 10 s."""
+    import threading
+
+    import slapolicy.engine as engine_module
+
+    barrier = threading.Barrier(2, timeout=10)
+    for name in ("read_minutes", "read_billing"):
+        real = getattr(engine_module, name)
+        monkeypatch.setattr(engine_module, name, lambda *a, _real=real, **k: barrier.wait() is None or _real(*a, **k))
+    kwargs = {name: str(path) for name, path in FILES.items()}
+    engine = Engine(POLICIES, ledger=tmp_path / "ledger.sqlite")
+    assert len(engine.evaluate(month="2019-03", **kwargs)["evaluations"]) == 3
+    assert engine.replay(start="2019-03", end="2019-03", under=str(DRAFT), **kwargs)["totals"]["overall"]["delta"] == "250.00"
+    claim = json.loads(CLAIM.read_text())
+    assert engine.decide_claim(claim, now=dt.datetime.fromisoformat(NOW), **kwargs)["compensation"] == "180.00"
+
+
+def test_problems_come_in_the_order_the_inputs_were_read_in_before(cli, tmp_path):
+    """The minutes are read beside the billing, but a command names the problem it named when it read them one
+    after the other: evaluate and replay the billing's (read before the minutes), claim the minutes' (read
+    first), then the billing's; nothing is written. The bad minute is globex's 09:03 (60 failures of 54
+    requests), the bad fee acme's."""
+    minutes, billing, ledger = tmp_path / "minutes.csv", tmp_path / "billing.csv", tmp_path / "ledger.sqlite"
+    minutes.write_text("account,minute,requests,failures\nglobex,2019-03-22T09:03,54,60\n")
+    billing.write_text("account,month,monthly_fee,offset\nacme,2019-03,abc,0.00\n")
+    bad_minutes = f"{minutes}: row 1 (line 2), column 'failures': 60 failures exceed 54 requests"
+    bad_billing = (f"{billing}: row 1 (line 2), column 'monthly_fee': 'abc' is not an amount of money "
+                   "(a decimal like 1000.00)")
+    commands = {"evaluate": ["evaluate", POLICIES, "--month", "2019-03"],
+                "replay": ["replay", POLICIES, "--from", "2019-03", "--to", "2019-03", "--under", DRAFT],
+                "claim": ["claim", POLICIES, CLAIM, "--ledger", ledger, "--now", NOW]}
+    for command, given, named in (("evaluate", (minutes, billing), bad_billing),
+                                  ("replay", (minutes, billing), bad_billing),
+                                  ("claim", (minutes, billing), bad_minutes),
+                                  ("claim", (FILES["minutes"], billing), bad_billing),
+                                  ("evaluate", (minutes, FILES["billing"]), bad_minutes)):
+        result = cli(*commands[command], "--minutes", given[0], "--billing", given[1])
+        assert (command, result.code, result.out, result.err.splitlines()[1:]) == (command, 1, "", [named])
+        assert not ledger.exists()

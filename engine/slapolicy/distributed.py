@@ -219,6 +219,37 @@ class Runner:
                                  "call connects again") from None
 
 
+class Background:
+    """A call run on a thread of its own while the calling thread does other work: a command reads its minutes
+    (pyarrow and numpy release the GIL) while it reads its billing, notices and calendar. :meth:`result` waits
+    and returns the call's result or raises its exception; leaving the ``with`` block waits for the call
+    whatever happened, so that no reading outlives the command that started it."""
+
+    def __init__(self, fn, *args, **kwargs):
+        self._result = self._error = None
+        self._thread = threading.Thread(target=self._run, args=(fn, args, kwargs), name="slapolicy-background",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self, fn, args, kwargs) -> None:
+        try:
+            self._result = fn(*args, **kwargs)
+        except BaseException as exc:  # handed to the thread that waits for it
+            self._error = exc
+
+    def result(self):
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+    def __enter__(self) -> "Background":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._thread.join()
+
+
 def _started() -> int:
     """A worker process's first task: it loads what the tasks it will run load (reading minutes, evaluating,
     replaying), so that a service's first request finds it ready."""

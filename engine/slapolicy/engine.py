@@ -35,7 +35,7 @@ from .claims.window import business_calendar, claim_window
 from .inputs.billing import read_billing
 from .inputs.events import ByAccount, read_incidents, read_notices
 from .inputs.tables import account_name
-from .distributed import PolicyContent, Runner, check_runner_arguments, policy_of
+from .distributed import Background, PolicyContent, Runner, check_runner_arguments, policy_of
 from .errors import ArgumentError, InputError, SlapolicyError
 from .minutes.shapes import MonthMinutes, MonthTotals
 from .evaluation.month import evaluate_account_month, evaluate_items, evaluate_month, month_items, version_reason
@@ -226,11 +226,14 @@ class Engine:
             policy, reason = in_force, version_reason(in_force, service_month)
         check_facts_supplied(policy, self.manager)  # before a large minutes file is read
         loaded_incidents = read_incidents(incidents, policy) if incidents else []
-        loaded_notices = read_notices(notices, policy.timezone) if notices else []
-        loaded_billing = read_billing(billing) if billing else None
         with self._runner_for(workers, dask) as runner:
-            loaded_minutes = read_minutes(minutes, [service_month], [policy], accounts=accounts,
-                                          incidents=loaded_incidents, runner=runner)
+            # The minutes are read while the notices and billing are; their problems come first, as they did
+            # when they were read first.
+            with Background(read_minutes, minutes, [service_month], [policy], accounts=accounts,
+                            incidents=loaded_incidents, runner=runner) as reading:
+                loaded_notices = read_notices(notices, policy.timezone) if notices else []
+                loaded_billing = read_billing(billing) if billing else None
+            loaded_minutes = reading.result()
             if runner.remote and self._manager is None:
                 # The account-months go to the workers too (they evaluate with the installed plugins, so an
                 # engine made with its own plugin manager evaluates here): a month of many accounts is not
@@ -267,13 +270,18 @@ class Engine:
             return recorded
         loaded_incidents = read_incidents(incidents, policy) if incidents else []
         with self._runner_for(workers, dask) as runner:
-            loaded_minutes = read_minutes(minutes, [service_month], [policy], accounts=[parsed.account],
-                                          incidents=loaded_incidents, runner=runner)
-        loaded_billing = read_billing(billing) if billing else {}
+            # The minutes are read while the billing and notices are; each problem is raised in the order they
+            # were read in before: the minutes', the billing's, an unknown account, the notices'.
+            with Background(read_minutes, minutes, [service_month], [policy], accounts=[parsed.account],
+                            incidents=loaded_incidents, runner=runner) as reading:
+                loaded_billing = outcome(read_billing, billing) if billing else outcome(dict)
+                loaded_notices = outcome(read_notices, notices, policy.timezone) if notices else outcome(list)
+            loaded_minutes = reading.result()
+        loaded_billing = loaded_billing()
         if parsed.account not in loaded_minutes.accounts and not any(a == parsed.account for a, _ in loaded_billing):
             raise InputError(f"{where}: field 'account': unknown account {parsed.account!r} (not in the minutes or billing "
                              f"of {service_month.label})")
-        loaded_notices = read_notices(notices, policy.timezone) if notices else []
+        loaded_notices = loaded_notices()
         window = claim_window(policy, service_month, business_calendar(policy, self.manager))
         cell = loaded_minutes.cells.get((parsed.account, service_month.label))
         rows, totals = (cell.rows, cell.totals) if cell else (MonthMinutes.empty(), MonthTotals(0, 0, 0, 0, 0))
@@ -306,14 +314,31 @@ class Engine:
             check_facts_supplied(policy, get_manager())
         causes = sorted({c for p in policies for c in p.causes})
         loaded_incidents = tuple(read_incidents(incidents, amended, causes=causes)) if incidents else ()
-        loaded_notices = tuple(read_notices(notices, timezone)) if notices else ()
-        loaded_billing = read_billing(billing) if billing else {}
         with self._runner_for(workers, dask) as runner:
-            scan = read_minutes(minutes, months, policies, runner=runner, progress=progress)
+            # The minutes are read while the notices and billing are; their problems come first, as they did
+            # when they were read first.
+            with Background(read_minutes, minutes, months, policies, runner=runner, progress=progress) as reading:
+                loaded_notices = tuple(read_notices(notices, timezone)) if notices else ()
+                loaded_billing = read_billing(billing) if billing else {}
+            scan = reading.result()
             spec = replay_spec(baselines, amended, loaded_incidents, loaded_notices, strips)
             chunks = chunks_of(work_items(scan, months, loaded_billing))
             rows = [row for part in runner.map(replay_chunk, [spec] * len(chunks), chunks) for row in part]
         return replay_report(amended, spec_under, months, scan, rows)
+
+
+def outcome(fn, *args):
+    """``fn(*args)`` as a call that returns its result or raises its exception: run now, its problem raised
+    later, where it was raised before the work it now runs beside."""
+    try:
+        result = fn(*args)
+    except Exception as exc:
+        error = exc  # ``exc`` is unbound when the except clause ends
+
+        def fail():
+            raise error
+        return fail
+    return lambda: result
 
 
 @dataclass(frozen=True)
