@@ -710,3 +710,29 @@ def test_paths_that_cannot_hold_a_ledger(tmp_path):
         result = run_cli("claim", POLICIES, claim_files(tmp_path)[0], "--ledger", path, *NOW, *INPUTS)
         assert (result.code, result.err) == (1, f"slapolicy: {path}: {message}\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "claim-initech.json", "fifo", "loop"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="names the synced file through /proc/self/fd")
+def test_a_new_ledger_is_synced_once_whole_before_it_is_linked_into_place(tmp_path, monkeypatch):
+    """Built where nobody else looks, without a journal: one sync of the finished file, then the link that makes it the
+    ledger (nine syncs when it was built in WAL mode). The ledger is as before: WAL, the schema and guard, the meta."""
+    import slapolicy.ledger
+
+    steps = []
+    fsync, link = os.fsync, os.link
+    monkeypatch.setattr(slapolicy.ledger.os, "fsync", lambda fd: steps.append(("sync", os.readlink(f"/proc/self/fd/{fd}")))
+                        or fsync(fd))
+    monkeypatch.setattr(slapolicy.ledger.os, "link", lambda src, dst: steps.append(("link", str(src), str(dst)))
+                        or link(src, dst))
+    path = tmp_path / "new.sqlite"
+    Ledger(path).close()
+    (sync, scratch), (linked, source, target) = steps
+    assert (sync, linked, source, target) == ("sync", "link", scratch, str(path))
+    assert Path(scratch).parent == tmp_path and not Path(scratch).exists()  # the scratch name is gone, the file stays
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert dict(db.execute("SELECT key, value FROM meta")) == {"format": "2", "chain": "sha256", "entries": "0",
+                                                                "head": GENESIS}
+    assert {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")} == set(GUARD)
+    db.close()

@@ -246,15 +246,22 @@ class Ledger:
         try:
             db = sqlite3.connect(scratch, isolation_level=None)
             try:
-                db.execute("PRAGMA journal_mode = WAL")  # readers never wait for the one writer
+                # Nobody else sees the scratch file: it is built without a journal or a sync, and synced once, whole,
+                # before it is linked into place (below). Built in WAL mode it took nine syncs (the switch's rollback
+                # journal, the commit, the checkpoint at close): 4 ms on a quiet disk, tens on a busy one.
+                db.execute("PRAGMA journal_mode = OFF")
+                db.execute("PRAGMA synchronous = OFF")
                 db.executescript(f"BEGIN IMMEDIATE; {SCHEMA} {'; '.join(GUARD.values())};")
                 meta = {"format": str(FORMAT), "chain": Chain(self._key).name, "entries": "0", "head": GENESIS}
                 if self._key is not None:
                     meta["key_check"] = key_check(self._key)
                 db.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
                 db.execute("COMMIT")
+                db.execute("PRAGMA journal_mode = WAL")  # readers never wait for the one writer (kept in the file)
             finally:
                 db.close()
+            with open(scratch, "rb+") as made:
+                os.fsync(made.fileno())
             try:
                 os.link(scratch, self.path)
             except FileExistsError:
