@@ -20,6 +20,7 @@ import importlib as _importlib
 import importlib.util as _importlib_util
 import sys as _sys
 import types as _types
+import typing as _typing
 
 __version__ = "0.1.0"  # claims and audit, which import it from here, record it in each decision
 
@@ -33,6 +34,15 @@ _HOMES = {
                      "NoVersionInForce", "PluginError", "PolicyError", "RulesBackendUnavailable", "SchedulerUnavailable",
                      "SlapolicyError", "UsageError"), "errors"),
 }
+
+if _typing.TYPE_CHECKING:  # what type checkers and editors read; at run time each name is imported by __getattr__ below
+    from .api import decide_claim, evaluate, replay
+    from .calendar import ServiceMonth, calendar_month, service_months
+    from .engine import Engine
+    from .errors import (ArgumentError, Diagnostic, InputError, LedgerError, LedgerIntegrityError, NoVersionInForce,
+                         PluginError, PolicyError, RulesBackendUnavailable, SchedulerUnavailable, SlapolicyError,
+                         UsageError)
+    from .policy import Policy, PolicyDirectory, load_policy, read_policy, schema
 
 __all__ = [
     "ArgumentError", "PluginError", "RulesBackendUnavailable", "SchedulerUnavailable", "UsageError",
