@@ -217,7 +217,7 @@ def fact_hook_results(manager: pluggy.PluginManager, hook: str, **kwargs) -> lis
     results = []
     for function, argnames, plugin_name in implementations:
         try:
-            result = function(*[kwargs[name] for name in argnames])
+            result = function(*map(kwargs.__getitem__, argnames))
             if result is not None and windows:
                 result = list(result)
         except Exception as exc:  # noqa: BLE001 — whatever a plugin raises, name the plugin

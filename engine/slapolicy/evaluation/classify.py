@@ -118,7 +118,7 @@ def _fact_codes(policy, values: np.ndarray, decl, cells) -> tuple[np.ndarray | N
         if len(values):
             # The cell is monotonic in the value: when the smallest and the largest share one (most months: every
             # unavailable minute below the one threshold), every value does, and no minute needs its own.
-            low, high = float(values.min()), float(values.max())
+            low, high = float(np.minimum.reduce(values)), float(np.maximum.reduce(values))
             if low == low and high == high and _cell_of(low, cuts) == _cell_of(high, cuts):
                 return None, [_canonical_value(float(values[0]), cuts)]
         where, inverse = _distinct(_number_cells(values, cuts))

@@ -64,14 +64,15 @@ def merge(summaries: list, months: list, parts: list, request: Request) -> Minut
     has_peak = any(s.has_peak for s in summaries)
     result.within_incidents = bool(request.within)
     pieces = _group_candidates(candidates)
-    for cell in np.flatnonzero(totals[:, :, 0].reshape(-1)):
-        name, index = str(names[cell // count]), int(cell % count)
-        columns = pieces.get(int(cell))
+    labels = [month.label for month in months]
+    counts = totals.reshape(-1, 5).tolist()  # Python ints, converted at once rather than one numpy scalar at a time
+    for cell in np.flatnonzero(totals[:, :, 0].reshape(-1)).tolist():
+        name, index = str(names[cell // count]), cell % count
+        columns = pieces.get(cell)
         rows = MonthMinutes(*columns, has_peak, result.within_incidents) if columns else \
             MonthMinutes.empty(result.within_incidents)
-        label = months[index].label
-        result.cells[(name, label)] = AccountMonth(name, label, MonthTotals(*(int(x) for x in totals[cell // count, index])),
-                                                  rows)
+        label = labels[index]
+        result.cells[(name, label)] = AccountMonth(name, label, MonthTotals(*counts[cell]), rows)
         result.accounts.add(name)
     return result
 
