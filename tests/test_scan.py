@@ -733,6 +733,29 @@ def test_a_claim_records_the_digest_of_the_bytes_it_read_not_of_the_whole_file(t
     assert changed["sha256"] != record["sha256"]
 
 
+def test_a_claim_hashes_the_bytes_it_reads_while_it_reads_them(tmp_path, monkeypatch):
+    """The digest of the bytes read and the reading of b's row group meet at a barrier of two (done one after the
+    other, the first would wait alone and the barrier break after 10 s); the record is the digest of those
+    bytes, as read_digest gives it."""
+    import threading
+
+    import slapolicy.minutes.aggregates as aggregates_module
+    from slapolicy.minutes import plan, read_digest, request_for
+    from slapolicy.policy import load_policy
+
+    barrier = threading.Barrier(2, timeout=10)
+    for name in ("read_digest", "read_part"):
+        real = getattr(aggregates_module, name)
+        monkeypatch.setattr(aggregates_module, name, lambda *a, _real=real: barrier.wait() is None or _real(*a))
+    rows = minutes("a", "2019-03-05T10:00", 30, 100, 5) + minutes("b", "2019-03-05T10:00", 30, 100, 5)
+    path = write_parquet(tmp_path / "m.parquet", rows, row_group_size=30)
+    decision, record = _claim(tmp_path, path)
+    policy = load_policy(PUBLISHED)
+    parts = plan(path, request_for(month_range("2019-03", "2019-03"), policy.timezone, [policy], ["b"]))
+    assert [part.row_groups for part in parts] == [(1,)]
+    assert (decision["decision"], record["sha256"]) == ("denied", read_digest(path, parts))
+
+
 def test_audit_names_a_change_in_the_bytes_a_claim_read(tmp_path, cli):
     rows = minutes("a", "2019-03-05T10:00", 30, 100, 5) + minutes("b", "2019-03-05T10:00", 30, 100, 5)
     path = write_parquet(tmp_path / "m.parquet", rows, row_group_size=30)

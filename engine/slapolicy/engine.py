@@ -273,7 +273,7 @@ class Engine:
             # The minutes are read while the billing and notices are; each problem is raised in the order they
             # were read in before: the minutes', the billing's, an unknown account, the notices'.
             with Background(read_minutes, minutes, [service_month], [policy], accounts=[parsed.account],
-                            incidents=loaded_incidents, runner=runner) as reading:
+                            incidents=loaded_incidents, runner=runner, digest=True) as reading:
                 loaded_billing = outcome(read_billing, billing) if billing else outcome(dict)
                 loaded_notices = outcome(read_notices, notices, policy.timezone) if notices else outcome(list)
             loaded_minutes = reading.result()
@@ -290,7 +290,8 @@ class Engine:
             totals=totals, billing=loaded_billing.get((parsed.account, service_month.label)), manager=self.manager,
             version_reason=version_reason(policy, service_month))
         inputs = decision_inputs(parsed, family, now, {"minutes": minutes, "incidents": incidents, "notices": notices,
-                                                        "billing": billing}, loaded_minutes.plan)
+                                                        "billing": billing}, loaded_minutes.plan,
+                                  loaded_minutes.digest)
         return decide(policy, parsed, service_month, window, month, billing=loaded_billing, ledger=ledger,
                       inputs=inputs, now=now, manager=self.manager)
 

@@ -187,13 +187,15 @@ def input_record(source) -> dict | None:
     return {"path": None, "sha256": hashlib.sha256(payload).hexdigest()}
 
 
-def minutes_record(source, plan: list) -> dict:
+def minutes_record(source, plan: list, digest=None) -> dict:
     """The ledger's record of the minutes: the sha256 of the bytes read (only what could hold the claim's
-    account and month: a claim never hashes a whole dataset), or of data handed in memory."""
+    account and month: a claim never hashes a whole dataset), or of data handed in memory. ``digest``: a call
+    that gives the sha256 already worked out while the minutes were read (``read_minutes(digest=True)``)."""
     if not isinstance(source, (str, Path)):
         return input_record(source)
     path = source if is_url(source) else str(Path(source).resolve())
-    return {"path": path, "sha256": read_digest(source, plan), "sha256_of": READ_DIGEST}
+    return {"path": path, "sha256": digest() if digest is not None else read_digest(source, plan),
+            "sha256_of": READ_DIGEST}
 
 
 def file_digest(path) -> str | None:
@@ -252,11 +254,12 @@ def recorded_decision(ledger, claim: Claim) -> dict | None:
     return None if recorded is None else dict(recorded, repeated=True)
 
 
-def decision_inputs(claim: Claim, family, now: dt.datetime, files: dict, minutes_plan: list) -> dict:
+def decision_inputs(claim: Claim, family, now: dt.datetime, files: dict, minutes_plan: list,
+                    minutes_digest=None) -> dict:
     """What the ledger keeps to decide the claim again (slapolicy audit): the claim, the directory, the engine's
     version, the time and each input's path and sha256 (``files``: name → path or data; for the minutes, of
     the bytes read by ``minutes_plan``: see :func:`minutes_record`)."""
-    records = {name: minutes_record(source, minutes_plan) if name == "minutes" else input_record(source)
+    records = {name: minutes_record(source, minutes_plan, minutes_digest) if name == "minutes" else input_record(source)
                for name, source in files.items()}
     return {"claim": claim.raw, "policy_dir": str(family.path.resolve()), "engine": __version__,
             "now": now.isoformat(), "files": records}

@@ -3,16 +3,18 @@ batches found by comparing each account's minute ranges, and the whole path (``r
 ``read_part`` over the parts where the runner runs tasks, merge)."""
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
-from ..distributed import Runner
+from ..distributed import Background, Runner
 from ..errors import InputError, SlapolicyError
 from .shapes import MonthMinutes, MonthTotals
 from ..inputs.problems import MAX_REPORTED, Problems
 from .planning import Request, plan, request_for
-from .readers import batch_parts
+from .readers import batch_parts, read_digest
 from .reduce import checked_batches, joined, read_part
 
 
@@ -40,6 +42,7 @@ class MinuteAggregates:
     parts: int = 0
     within_incidents: bool = False  # every row inside the provider incidents is kept (MonthMinutes says so too)
     plan: list = field(default_factory=list, repr=False)  # the Parts read
+    digest: object = field(default=None, repr=False)  # read_minutes(digest=True): a call giving read_digest's value
 
 
 def merge(summaries: list, months: list, parts: list, request: Request) -> MinuteAggregates:
@@ -141,18 +144,23 @@ def _repeats_across_batches(parts: list, request: Request) -> None:
 
 
 def read_minutes(source, months: list, policies: list, *, accounts=None, incidents=(), runner=None,
-                 progress=None) -> MinuteAggregates:
+                 progress=None, digest: bool = False) -> MinuteAggregates:
     """Plan, read, check and reduce the minutes of ``months`` (and ``accounts``) for ``policies``.
 
     In this process the parts run on every core (pyarrow and numpy release the GIL); a
     :class:`~slapolicy.distributed.Runner` with workers or a Dask address runs them there, and the
     workers read the files themselves: this process then holds only metadata and the reduced result.
+    ``digest``: also hash the bytes the reading depends on (:func:`~slapolicy.minutes.readers.read_digest`, a
+    claim's record), on a thread of its own while the parts are read (a claim on a file written as time goes
+    reads, and hashes, all of it): ``digest`` of the result is then a call that returns it.
     """
     request = request_for(months, policies[0].timezone, policies, accounts, incidents)
     parts = plan(source, request)
-    summaries = map_parts(parts, request, runner, progress)
+    hashing = Background(read_digest, source, parts) if digest and isinstance(source, (str, Path)) else None
+    with hashing or contextlib.nullcontext():
+        summaries = map_parts(parts, request, runner, progress)
     result = merge(summaries, months, parts, request)
-    result.plan = parts
+    result.plan, result.digest = parts, hashing.result if hashing else None
     return result
 
 
