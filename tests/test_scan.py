@@ -886,6 +886,32 @@ def test_every_row_inside_a_provider_incident_is_kept_whatever_the_order(tmp_pat
         (account, "2019-03"): [first + 5, first + 6, first + 7, first + 30] for account in "abc"}
 
 
+def test_a_failing_row_inside_a_provider_incident_is_kept_once(tmp_path):
+    """Accounts b and a (b first in the file: the names are merged in order), ten minutes each from 10:00; a's
+    minutes 3-6 fail 2 of 100 requests (98 %, unavailable below 99 %), and a provider incident 10:05-10:08 keeps
+    minutes 5, 6, 7 of both: a keeps {3, 4, 5, 6} and {5, 6, 7} as 3, 4, 5, 6, 7 (5 and 6 once), b keeps 5, 6, 7."""
+    from slapolicy.inputs.events import read_incidents
+    from slapolicy.minutes import read_minutes
+    from slapolicy.policy import load_policy
+
+    rows = minutes("b", "2019-03-05T10:00", 10) + minutes("a", "2019-03-05T10:00", 10)
+    for row in rows[13:17]:
+        row["failures"] = 2
+    incidents = tmp_path / "incidents.json"
+    incidents.write_text(json.dumps([
+        {"id": "P-1", "start": "2019-03-05T10:05+08:00", "end": "2019-03-05T10:08+08:00", "cause": "provider"}]))
+    policy = load_policy(PUBLISHED)
+    result = read_minutes(write_parquet(tmp_path / "m.parquet", rows, row_group_size=10), month_range("2019-03", "2019-03"),
+                          [policy], incidents=read_incidents(incidents, policy))
+    first = int(dt.datetime(2019, 3, 5, 10, 0, tzinfo=SGT).timestamp()) // 60
+    assert list(result.cells) == [("a", "2019-03"), ("b", "2019-03")]
+    a, b = result.cells[("a", "2019-03")], result.cells[("b", "2019-03")]
+    assert a.rows.minute.tolist() == [first + 3, first + 4, first + 5, first + 6, first + 7]
+    assert a.rows.failures.tolist() == [2, 2, 2, 2, 0]
+    assert b.rows.minute.tolist() == [first + 5, first + 6, first + 7]
+    assert (a.totals.with_data, b.totals.with_data) == (10, 10)
+
+
 def test_a_parquet_footer_is_parsed_once_while_its_file_is_unchanged(tmp_path, monkeypatch):
     """Planning and reading a file of three row groups (three parts of one row group each), twice: its footer is
     parsed once. Written again (other rows, another size), it is parsed again and its new rows are read."""

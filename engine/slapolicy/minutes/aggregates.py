@@ -50,7 +50,10 @@ def merge(summaries: list, months: list, parts: list, request: Request) -> Minut
     _raise_problems([s.problems for s in summaries])
     result = MinuteAggregates(months, parts=len(parts))
     count = len(months)
-    names = np.unique(np.concatenate([s.names for s in summaries] + [np.zeros(0, str)]))
+    names = np.sort(np.concatenate([s.names for s in summaries] + [np.zeros(0, str)]))
+    # The distinct names, sorted; np.unique would import numpy.ma for its masked-array check (0.011 s of a
+    # claim's start, where nothing else needs it).
+    names = names[np.concatenate(([True], names[1:] != names[:-1]))] if len(names) else names
     totals = np.zeros((len(names), count, 5), np.int64)
     spans, candidates = [], []
     for summary in summaries:
