@@ -43,8 +43,6 @@ from .files import path_argument
 from .minutes.aggregates import read_minutes
 from .plugins import check_facts_supplied, get_manager
 from .policy.directory import PolicyDirectory, directory_signature, load_policy
-from .replay import (chunks_of, common_timezone, month_range, replay_chunk, replay_policies, replay_report, replay_spec,
-                     work_items)
 from .rules.durable import check_backend
 from .policy.lock import family_lock
 
@@ -238,6 +236,8 @@ class Engine:
                 # The account-months go to the workers too (they evaluate with the installed plugins, so an
                 # engine made with its own plugin manager evaluates here): a month of many accounts is not
                 # evaluated by one process. The order of the chunks is the order of the results.
+                from .replay import chunks_of  # replay's module: a claim never loads it
+
                 spec = MonthSpec(PolicyContent.of(policy), service_month, ByAccount(loaded_incidents),
                                  ByAccount(loaded_notices), reason)
                 chunks = chunks_of(month_items(service_month, loaded_minutes, loaded_billing, accounts))
@@ -303,6 +303,10 @@ class Engine:
         ``under`` by :func:`slapolicy.replay.replay_chunk`, here or on the workers, which receive the versions
         as content. ``strips`` adds the minute strips the HTML report draws; ``progress`` is called with the
         number of minute rows read so far."""
+        # replay's module (and the diff it reports with): loaded by replay, never by evaluate or a claim
+        from .replay import (chunks_of, common_timezone, month_range, replay_chunk, replay_policies, replay_report,
+                             replay_spec, work_items)
+
         check_runner_arguments(workers, dask)
         spec_dir, spec_under = str(self.policy_dir), str(path_argument(under, "under"))
         # Read through replay's cache of the directory's state, not the snapshot, as replay always was.

@@ -13,9 +13,7 @@ from pathlib import Path
 
 from ..calendar import check_month_supported
 from ..errors import Diagnostic, PolicyError, SlapolicyError, UsageError
-from ..policy.diff import diff_policies, render_diff
 from ..policy.directory import PolicyDirectory, read_policy
-from ..policy.examples import ExampleReport, run_examples
 from ..policy.lint import PLACEMENT_CODES, misnamed_versions
 from ..policy.model import schema_text
 from ..rules.durable import check_backend
@@ -96,6 +94,8 @@ def cmd_validate(args) -> int:
 
 
 def cmd_test(args) -> int:
+    from ..policy.examples import ExampleReport, run_examples  # a policy command's own module: a claim never loads it
+
     total = ExampleReport()
     broken = 0
     for file in _policy_files(args.paths):
@@ -187,6 +187,8 @@ def cmd_diff(args) -> int:
     policies = _linted(args.old, args.new)
     if policies is None:
         return 1
+    from ..policy.diff import diff_policies, render_diff  # a policy command's own module: a data command never loads it
+
     result = diff_policies(*policies)
     if args.json or args.format == "json":
         _json(result)

@@ -8,11 +8,9 @@ import re
 import sys
 from json.encoder import encode_basestring  # json's C escaping of a string (ensure_ascii=False)
 
-from ..claims.audit import audit_failed, audit_ledger, render_audit
 from ..calendar import check_month_supported, check_supported, service_months, written_date
 from ..claims.materials import load_claim_document
 from ..inputs.timestamps import check_offset
-from ..demo import run_demo
 from ..engine import Engine
 from ..ledger import upgrade_ledger
 from ..errors import SlapolicyError, UsageError
@@ -211,6 +209,8 @@ def cmd_replay(args) -> int:
 
 
 def cmd_audit(args) -> int:
+    from ..claims.audit import audit_failed, audit_ledger, render_audit  # audit's own module: a claim never loads it
+
     if args.upgrade:
         head = upgrade_ledger(args.ledger)
         sys.stderr.write(f"{args.ledger}: upgraded to a chained ledger of {head['entries']} entries; head {head['hash']}\n")
@@ -235,6 +235,8 @@ def cmd_serve(args) -> int:
 
 
 def cmd_demo(args) -> int:
+    from ..demo import run_demo  # the demo's own module: no other command loads it
+
     return run_demo()
 
 
