@@ -29,6 +29,18 @@ def test_singapore_window_for_march_2024(policy):
     assert window.business_day == dt.date(2024, 4, 5)
 
 
+def test_a_claim_window_is_an_immutable_value(policy):
+    # A record of the window (a NamedTuple, cheaper to make than a dataclass): equal and hashed by its values,
+    # never changed, shown with its fields' names.
+    window = window_of(policy, dt.date(2024, 3, 1), dt.date(2024, 3, 31))
+    again = window_of(policy, dt.date(2024, 3, 1), dt.date(2024, 3, 31))
+    assert window == again and hash(window) == hash(again) and len({window, again}) == 1
+    assert window != window_of(policy, dt.date(2024, 2, 1), dt.date(2024, 2, 29))
+    with pytest.raises(AttributeError):
+        window.opens = window.closes
+    assert repr(window).startswith("ClaimWindow(opens=datetime.datetime(2024, 4, 6, 0, 0, tzinfo=")
+
+
 def test_partial_last_service_month_closes_60_days_after_its_end(policy):
     window = window_of(policy, dt.date(2024, 6, 1), dt.date(2024, 6, 16))
     assert window.last_day == dt.date(2024, 8, 15)

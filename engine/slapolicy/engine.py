@@ -26,7 +26,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import threading
-from dataclasses import dataclass
+from typing import NamedTuple
 from pathlib import Path
 
 from .calendar import service_month_in
@@ -346,8 +346,7 @@ def outcome(fn, *args):
     return lambda: result
 
 
-@dataclass(frozen=True)
-class MonthSpec:
+class MonthSpec(NamedTuple):  # a NamedTuple: a quarter of a dataclass's making at every start
     """What a worker needs to evaluate account-months of one Service Month (small and picklable): the version
     as content, the month, the windows and the reason the version applies."""
 

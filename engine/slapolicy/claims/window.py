@@ -3,7 +3,7 @@ the policy's calendar, and the reasons a claim filed outside it, too early or by
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from ..calendar import ServiceMonth
@@ -12,8 +12,7 @@ from ..plugins import get_manager
 from .materials import Claim, _reason
 
 
-@dataclass(frozen=True)
-class ClaimWindow:
+class ClaimWindow(NamedTuple):  # a NamedTuple: a quarter of a dataclass's making at every start
     """``[opens, closes)`` in the policy's timezone; ``last_day`` is the last day a claim may be filed."""
 
     opens: dt.datetime
