@@ -166,6 +166,24 @@ def clauses_changed(baseline, amended, before: dict, after: dict) -> list:
     """The changes between the versions that explain this row's difference, each with its ref."""
     if all(before[key] == after[key] for key in SIDE):  # the same figures: nothing to explain
         return []
+    excluded_before, excluded_after = before["excluded_minutes"], after["excluded_minutes"]
+    # What the answer depends on: which figures differ, and the tier each side's availability falls in. Rows
+    # of a replay share few such answers: each is worked out once, and each row owns a copy of its entries.
+    entries = _explained(baseline, amended, before["raw_unavailable_minutes"] != after["raw_unavailable_minutes"],
+                         tuple(clause_id for clause_id in sorted(set(excluded_before) | set(excluded_after))
+                               if excluded_before.get(clause_id) != excluded_after.get(clause_id)),
+                         _tier_of(baseline, before), _tier_of(amended, after),
+                         before["meets_standard"] != after["meets_standard"],
+                         before["credit_percent"] != after["credit_percent"],
+                         before["compensation"] != after["compensation"])
+    return [dict(entry) for entry in entries]
+
+
+@functools.lru_cache(maxsize=4096)
+def _explained(baseline, amended, raw: bool, excluded: tuple, tier_before, tier_after, standard: bool, credit: bool,
+               money: bool) -> tuple:
+    """:func:`clauses_changed` for a row whose unavailable minutes (``raw``), minutes excluded by the clauses
+    ``excluded``, standard met, credit and compensation differ or not, its tier under each version given."""
     changes = _changes(baseline, amended)
     wanted = []
 
@@ -177,34 +195,31 @@ def clauses_changed(baseline, amended, before: dict, after: dict) -> list:
                 if entry not in wanted:
                     wanted.append(entry)
 
-    raw = before["raw_unavailable_minutes"] != after["raw_unavailable_minutes"]
     if raw:
         cite(lambda c: c["what"].startswith("availability.") and not c["what"].startswith(("availability.standard",
                                                                                              "availability.display")),
              "unavailable minutes differ")
-    for clause_id in sorted(set(before["excluded_minutes"]) | set(after["excluded_minutes"])):
-        if before["excluded_minutes"].get(clause_id) != after["excluded_minutes"].get(clause_id):
-            cite(lambda c, cid=clause_id: c["what"] == f"clause {cid}" or c["what"].startswith(f"clause {cid} "),
-                 f"minutes excluded by §{clause_id} differ")
-            cite(lambda c: c["what"].startswith(("exclusions.", "fact ", "cause ", "parameters.")),
-                 "exclusions are decided differently")
+    for clause_id in excluded:
+        cite(lambda c, cid=clause_id: c["what"] == f"clause {cid}" or c["what"].startswith(f"clause {cid} "),
+             f"minutes excluded by §{clause_id} differ")
+        cite(lambda c: c["what"].startswith(("exclusions.", "fact ", "cause ", "parameters.")),
+             "exclusions are decided differently")
     # The money: only the change that moved this row's credit. A row that now misses (or meets) the
     # standard cites the standard; a row whose tier pays another credit cites that tier alone.
-    tier_before, tier_after = _tier_of(baseline, before), _tier_of(amended, after)
-    if before["meets_standard"] != after["meets_standard"]:
+    if standard:
         cite(lambda c: c["what"].startswith("availability.standard"), "the standard is met in one and not the other")
-    if before["credit_percent"] != after["credit_percent"]:
+    if credit:
         cite(lambda c: c["what"] == "compensation.gate", "the gate decides differently")
         cite(lambda c: c["what"].startswith("compensation tier") and (
             (tier_before is not None and c.get("old_tier") == tier_before)
             or (tier_after is not None and c.get("new_tier") == tier_after)), "the credit of this row's tier differs")
-    if before["compensation"] != after["compensation"]:
+    if money:
         cite(lambda c: c["what"].startswith("compensation.") and not c["what"].startswith("compensation.tiers"),
              "the amount differs")
     if not wanted:
         wanted.append({"what": "version", "ref": None, "kind": "changed", "old": baseline.version, "new": amended.version,
                        "why": "the results differ; no single term of the policy explains it"})
-    return wanted
+    return tuple(wanted)
 
 
 def work_items(scan, months, billing: dict):
