@@ -304,8 +304,8 @@ def check_minute_table(table, timezone: str, problems: Problems, line_offset, ac
     if "illegal_number_failures" in table.column_names:
         illegal = _int_column(table, "illegal_number_failures", problems, line_offset, required=False,
                               negatives=not ordered)
-    else:
-        illegal = np.zeros(len(requests), np.int64)
+    else:  # every row 0 (a column left out, or not decoded: see readers._batches): one 0 seen as many
+        illegal = np.broadcast_to(np.int64(0), len(requests))
     has_peak = "peak_qps" in table.column_names
     # Without the column, every row's peak is unknown: one NaN seen as many (rows are only ever picked from it).
     peak = _peak_column(table, problems, line_offset) if has_peak else np.broadcast_to(np.nan, len(requests))

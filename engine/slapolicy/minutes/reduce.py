@@ -277,7 +277,8 @@ def _reduce(c, request: Request, summary: PartSummary, order: str | None, stalls
         with_data = np.bincount(key, minlength=cells) if with_data is None else with_data
     # Each count is skipped when the batch shows it equals another: most minutes have calls and no §5.10 failure.
     traffic_all = with_data if requests.min() > 0 else np.bincount(key[requests > 0], minlength=cells)
-    marked = np.flatnonzero(illegal)  # §5.10 failures are rare: summed over their rows only
+    # §5.10 failures are rare: summed over their rows only (none when the column is absent: one 0 seen as many)
+    marked = np.flatnonzero(illegal) if illegal.strides != (0,) else np.zeros(0, np.intp)
     if len(marked):
         traffic_normal = np.bincount(key[requests - illegal > 0], minlength=cells)
         illegal_sum = np.zeros(cells, np.int64)
