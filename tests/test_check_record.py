@@ -124,6 +124,10 @@ def test_a_version_with_a_lint_error_is_not_recorded(tmp_path, checks):
     b'{"key": "KEY", "content": {"format": 2, "warnings": [], "document": {"data": [], "positions": []}}}',
     b'{"key": "KEY", "content": {"format": 2, "warnings": [], "document": {"data": {}, "positions": [[["a"], 1]]}}}',
     b'{"key": "KEY", "content": {"format": 2, "warnings": [], "document": {"data": {}, "positions": [[[true], 1, 1]]}}}',
+    # positions checked column by column: each wrong in one place, after a good one
+    *(b'{"key": "KEY", "content": {"format": 2, "warnings": [], "document": {"data": {}, "positions": [[["a"], 1, 1], '
+      + bad + b']}}}' for bad in (b'"abc"', b'[["a"], 1, 1, 1]', b'["a", 1, 1]', b'[["a", 1.5], 1, 1]',
+                                  b'[["a", null], 1, 1]', b'[["a"], true, 1]', b'[["a"], 1, "1"]', b'[["a"], 1, 1.0]')),
     b'{"key": "KEY"}',
 ])
 def test_a_corrupt_or_foreign_record_is_ignored_and_replaced(tmp_path, checks, content):

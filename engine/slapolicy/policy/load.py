@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import re
+from itertools import chain
 
 from ..errors import Diagnostic
 from ..files import yaml_syntax_diagnostic
@@ -29,6 +30,8 @@ _NULL = {"", "~", "null"}
 _PLAIN_TAGS = {"tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "!"}
 
 Path = tuple  # a path of mapping keys and sequence indexes from the document root
+# What a recorded position's parts may be (see YamlDocument.from_record)
+_LISTS, _THREE, _PARTS, _INTS = {list}, {3}, {str, int}, {int}
 
 
 class _Positions(dict):
@@ -61,14 +64,16 @@ class YamlDocument:
         if not (isinstance(content, dict) and isinstance(content.get("data"), dict)
                 and isinstance(content.get("positions"), list)):
             return None
-        positions = _Positions()
-        for item in content["positions"]:
-            if not (isinstance(item, list) and len(item) == 3 and isinstance(item[0], list)
-                    and type(item[1]) is int and type(item[2]) is int
-                    and all(type(part) in (str, int) for part in item[0])):
-                return None
-            positions[tuple(item[0])] = (item[1], item[2])
-        return cls(content["data"], positions, filename)
+        items = content["positions"]
+        # Each item [path, line, col]: a path a list of keys and indexes, line and col ints (not booleans); checked
+        # by the types found in each column (a version has ~1,900 items: 2.2 ms one item at a time, 1.2 so).
+        if not (set(map(type, items)) <= _LISTS and set(map(len, items)) <= _THREE):
+            return None
+        paths, lines, cols = zip(*items) if items else ((), (), ())
+        if not (set(map(type, paths)) <= _LISTS and set(map(type, chain.from_iterable(paths))) <= _PARTS
+                and set(map(type, lines)) <= _INTS and set(map(type, cols)) <= _INTS):
+            return None
+        return cls(content["data"], _Positions(zip(map(tuple, paths), zip(lines, cols))), filename)
 
     def diagnostic(self, path: Path, code: str, message: str, severity: str = "error", key: bool = False) -> Diagnostic:
         line, col = self.positions.key_at(path) if key else self.positions.at(path)
