@@ -2,6 +2,7 @@
 import uuid
 from decimal import Decimal
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -87,3 +88,27 @@ def test_more_than_1024_distinct_situations_use_one_session():
     assert ruleset.matches_run == 1100
     stats = session_stats()
     assert stats["facts_held"] == 0 and stats["sessions"] <= stats["rulesets"]
+
+
+def test_a_condition_is_a_value_equal_and_hashed_by_its_class_and_fields():
+    import copy
+    import pickle
+
+    from slapolicy.rules.conditions import FactDecl
+
+    kind = Compare("notice.kind", "equals", "maintenance")
+    assert kind == Compare("notice.kind", "equals", "maintenance") and hash(kind) == hash(Compare("notice.kind", "equals", "maintenance"))
+    assert kind != Compare("notice.kind", "equals", "emergency") and kind != ("notice.kind", "equals", "maintenance")
+    assert All((kind,)) != Any_((kind,)) and len({All((kind,)), Any_((kind,)), All((kind,))}) == 2  # same items, other class
+    assert repr(Not(All((kind,)))) == "Not(item=All(items=(Compare(fact='notice.kind', op='equals', value='maintenance'),)))"
+    assert pickle.loads(pickle.dumps(Not(kind))) == copy.deepcopy(Not(kind)) == Not(kind)
+    with pytest.raises(AttributeError, match="cannot assign to field 'op': a Compare is never changed"):
+        kind.op = "not_equals"
+    with pytest.raises(AttributeError, match="cannot delete field 'value'"):
+        del kind.value
+    with pytest.raises(TypeError, match=r"Compare takes 3 fields \(fact, op, value\), not 2"):
+        Compare("notice.kind", "equals")
+    fact = FactDecl("minute.concurrency_qps", "number", (), "0", "§5.3", "peak queries per second")
+    assert (fact.name, fact.type, fact.values, fact.default, fact.ref, fact.description) == (
+        "minute.concurrency_qps", "number", (), "0", "§5.3", "peak queries per second")
+    assert fact.coerce("5.0") == Decimal("5.0")
