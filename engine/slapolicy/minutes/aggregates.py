@@ -68,7 +68,7 @@ def merge(summaries: list, months: list, parts: list, request: Request) -> Minut
     if spans and _overlap(*(np.concatenate(column) for column in zip(*spans))):
         _repeats_across_batches(parts, request)  # raises with the rows, or finds the ranges only interleave
     has_peak = any(s.has_peak for s in summaries)
-    result.within_incidents = bool(request.within)
+    result.within_incidents = bool(request.within or request.own_within)
     pieces = _group_candidates(candidates)
     labels = [month.label for month in months]
     counts = totals.reshape(-1, 5).tolist()  # Python ints, converted at once rather than one numpy scalar at a time

@@ -56,8 +56,11 @@ class Request:
     readings: tuple | None  # None: every row is a candidate (a version counts quiet minutes as unavailable)
     accounts: frozenset | None = None  # only these (trimmed) account names; None: every account
     # Sorted, disjoint [start, end) epoch minutes inside which every row is kept, not only the candidates
-    # (the provider incidents: evaluate warns when one covers minutes without data).
+    # (the provider incidents of every account: evaluate warns when one covers minutes without data).
     within: tuple = ()
+    # (account, windows as ``within``) sorted by account: the provider incidents of one account, inside which
+    # only that account's rows are kept (another account's incident never applies to it, §1.4).
+    own_within: tuple = ()
 
     @property
     def span(self) -> tuple[int, int]:
@@ -91,14 +94,24 @@ def readings_of(policies) -> tuple | None:
 def request_for(months: list, timezone: str, policies: list, accounts=None, incidents=()) -> Request:
     bounds = [m.epoch_minutes(timezone)[0] for m in months] + [months[-1].epoch_minutes(timezone)[1]]
     wanted = None if accounts is None else frozenset(account_name(a) or "" for a in accounts)
-    windows = sorted(minute_bounds(i.start, i.end, "outward") for i in incidents if i.cause == "provider")
-    merged = []
-    for lo, hi in windows:
+    windows: dict = {}  # account (None: every account) -> its provider incidents' windows
+    for incident in incidents:
+        if incident.cause == "provider" and (wanted is None or incident.account is None or incident.account in wanted):
+            windows.setdefault(incident.account, []).append(minute_bounds(incident.start, incident.end, "outward"))
+    own = tuple((account, _merged(windows[account])) for account in sorted(a for a in windows if a is not None))
+    return Request(timezone, tuple(int(b) for b in bounds), readings_of(policies), wanted,
+                   _merged(windows.get(None, ())), own)
+
+
+def _merged(windows) -> tuple:
+    """Windows ([start, end) minutes) as sorted, disjoint ones covering the same minutes."""
+    merged: list = []
+    for lo, hi in sorted(windows):
         if merged and lo <= merged[-1][1]:
             merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
         else:
             merged.append((lo, hi))
-    return Request(timezone, tuple(int(b) for b in bounds), readings_of(policies), wanted, tuple(merged))
+    return tuple(merged)
 
 
 def plan(source, request: Request) -> list[Part]:

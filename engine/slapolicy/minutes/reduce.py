@@ -20,6 +20,7 @@ from ..inputs.tables import account_name, check_minute_table
 from ..inputs.timestamps import _one_array
 from .planning import Part, Request, _month_span, below_threshold
 from .readers import _batches
+from .within import rows_inside_own
 
 
 @dataclass
@@ -385,8 +386,9 @@ def _rows_inside(minute: np.ndarray, windows: list, order: str | None, starts) -
 
 
 def _keep_candidates(c, rows, key, request: Request, summary: PartSummary, ordered: tuple) -> None:
-    """The rows unavailable under at least one reading (and every row inside a provider incident), with
-    their cell (account code × months + month index); :func:`merge` groups them per account and month.
+    """The rows unavailable under at least one reading (and every row inside a provider incident of every
+    account or of its own), with their cell (account code × months + month index); :func:`merge` groups them
+    per account and month.
     ``ordered``: the minutes of ``rows``, their order and runs (see _reduce), and the batch's first and last minute.
 
     With c1 > c2 > 0, c1·(r − f) < c2·r is (c1 − c2)·r < c1·f: only rows with failures can be unavailable.
@@ -405,8 +407,12 @@ def _keep_candidates(c, rows, key, request: Request, summary: PartSummary, order
         keep = failing[hit]
     minute, order, starts, (low, high) = ordered
     windows = [(start, end) for start, end in request.within if start <= high and end > low]
-    if windows:
-        keep = np.sort(np.concatenate((keep, _rows_inside(minute, windows, order, starts))))
+    none = np.zeros(0, np.int64)
+    own = rows_inside_own(c.accounts, c.account_index[rows], minute, dict(request.own_within), order, starts,
+                          (low, high)) if request.own_within else none
+    if windows or len(own):
+        inside = _rows_inside(minute, windows, order, starts) if windows else none
+        keep = np.sort(np.concatenate((keep, inside, own)))
         # The distinct rows, sorted; np.union1d would import numpy.ma for its masked-array check (0.011 s of a
         # claim's start, where nothing else needs it).
         keep = keep[np.concatenate(([True], keep[1:] != keep[:-1]))] if len(keep) else keep

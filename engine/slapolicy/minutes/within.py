@@ -1,0 +1,50 @@
+"""The rows of a batch inside its own accounts' provider incidents (``Request.own_within``): kept beside the
+candidates so that the evaluation can warn about an incident over minutes without normal requests (§1.4). An
+incident of one account keeps that account's rows only: the incidents of 500 accounts together cover nearly
+the whole month, and keeping every account's rows inside any of them kept almost every row."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def rows_inside_own(accounts: np.ndarray, code: np.ndarray, minute: np.ndarray, own: dict, order: str | None,
+                    starts, span: tuple) -> np.ndarray:
+    """The positions, increasing, of the rows whose minute lies inside one of their own account's windows.
+
+    ``accounts``: the batch's (sorted) names; ``code``, ``minute``: the rows' account codes and minutes, in the
+    batch's ``order`` ("account": each account's run begins at ``starts``; "minute"; None: no order); ``own``:
+    account -> sorted, disjoint [start, end) windows; ``span``: the rows' first and last minute."""
+    low, high = span
+    windows = {}
+    for k, name in enumerate(accounts.tolist()):
+        found = own.get(str(name))
+        if found:
+            inside = [(a, b) for a, b in found if a <= high and b > low]
+            if inside:
+                windows[k] = inside
+    if not windows:
+        return np.zeros(0, np.int64)
+    if order == "account":  # a few binary searches per run of an account with windows
+        ends = np.append(starts[1:], len(minute))
+        return _joined([np.arange(*(a + np.searchsorted(minute[a:b], window)))
+                        for a, b, k in zip(starts.tolist(), ends.tolist(), code[starts].tolist())
+                        for window in windows.get(k, ())])
+    # Otherwise the rows of the accounts with windows (a batch written as time goes holds every account, few of
+    # them with an incident in its minutes), each looked up: a key of (account, minute) among the windows' keys.
+    wanted = np.zeros(len(accounts), bool)
+    wanted[list(windows)] = True
+    rows = np.flatnonzero(wanted[code])
+    width = high - low + 2  # a window's minutes are clipped to [low, high + 1]: keys of two accounts never meet
+    first, last = [], []
+    for k in sorted(windows):
+        for a, b in windows[k]:
+            first.append(k * width + max(a, low) - low)
+            last.append(k * width + min(b, high + 1) - low)
+    first, last = np.array(first, np.int64), np.array(last, np.int64)
+    key = code[rows].astype(np.int64) * width + (minute[rows] - low)
+    at = np.searchsorted(first, key, side="right") - 1
+    return rows[(at >= 0) & (key < last[np.maximum(at, 0)])]
+
+
+def _joined(pieces: list) -> np.ndarray:
+    return np.concatenate(pieces).astype(np.int64, copy=False) if pieces else np.zeros(0, np.int64)
