@@ -146,11 +146,17 @@ def test_a_data_command_loads_neither_the_policy_commands_modules_nor_the_html_r
     assert done.stderr == "[]\n"
 
 
-def test_a_claim_loads_neither_numpy_ma_nor_the_modules_of_other_commands(tmp_path):
+@pytest.mark.parametrize("claim,decision,minutes,excluded", [
+    # Acme's March holds a provider incident (I-1, 10:00-10:30 on the 12th), so the rows inside it are kept along
+    # with the failing ones (minutes/reduce.py); the 30 minutes claimed are those 30, all confirmed unavailable.
+    ("claim-acme-2019-03-by-email.json", "denied", (30, 30), {}),
+    # Globex's exclusions cite the inputs that made them apply (evaluation/classify.py): its customer's trunk
+    # (I-2, 45 minutes) and the minute data (8 minutes of high concurrency); 240 of the 270 claimed are confirmed.
+    ("claim-globex-2019-03.json", "approved", (270, 240), {"5.1": 45, "5.7": 8}),
+])
+def test_a_claim_loads_neither_numpy_ma_nor_the_modules_of_other_commands(tmp_path, claim, decision, minutes, excluded):
     # numpy.ma (0.011 s) comes with the first plain np.unique or np.union1d; replay, the diff, the examples' runner,
-    # audit and the demo are other commands' modules. Acme's March holds a provider incident (I-1, 10:00-10:30 on
-    # the 12th), so the rows inside it are kept along with the failing ones (minutes/reduce.py); the 30 minutes
-    # claimed are those 30, all confirmed unavailable. One row group per account.
+    # audit and the demo are other commands' modules. One row group per account.
     import csv
 
     import pyarrow as pa
@@ -166,7 +172,7 @@ def test_a_claim_loads_neither_numpy_ma_nor_the_modules_of_other_commands(tmp_pa
     with pq.ParquetWriter(tmp_path / "m.parquet", table.schema) as writer:
         for account in sorted(set(columns["account"])):  # a row group per account
             writer.write_table(table.filter(pc.equal(table["account"], account)))
-    argv = ["claim", str(REPO / "policies" / "ccc"), str(examples / "claim-acme-2019-03-by-email.json"),
+    argv = ["claim", str(REPO / "policies" / "ccc"), str(examples / claim),
             "--minutes", str(tmp_path / "m.parquet"), "--ledger", str(tmp_path / "ledger.sqlite"),
             "--now", "2019-04-20T10:00+08:00", "--billing", str(examples / "billing.csv"),
             "--incidents", str(examples / "incidents.yaml")]
@@ -176,6 +182,9 @@ def test_a_claim_loads_neither_numpy_ma_nor_the_modules_of_other_commands(tmp_pa
                    "'slapolicy.policy.examples', 'slapolicy.claims.audit', 'slapolicy.demo') if m in sys.modules), "
                    "'numpy' in sys.modules, file=sys.stderr)")
     assert done.stderr == "[] True\n"
-    decision = json.loads(done.stdout)
-    assert decision["decision"] == "denied"  # filed too early, by email, without materials; the standard met
-    assert (decision["reconciliation"]["claimed_minutes"], decision["reconciliation"]["confirmed_minutes"]) == (30, 30)
+    result = json.loads(done.stdout)
+    assert result["decision"] == decision  # acme's: filed too early, by email, without materials; the standard met
+    assert (result["reconciliation"]["claimed_minutes"], result["reconciliation"]["confirmed_minutes"]) == minutes
+    assert result["evaluation"]["excluded_minutes"] == excluded
+    cited = [step["detail"].partition(" (")[2][:22] for step in result["evaluation"]["trace"] if step["step"] == "exclusion"]
+    assert cited == ([] if not excluded else ["incident I-2)", "minute data: (minute.c", "§5)"])
