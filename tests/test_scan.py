@@ -860,7 +860,8 @@ def test_every_row_inside_a_provider_incident_is_kept_whatever_the_order(tmp_pat
     provider incidents, 10:05-10:08 (outward: minutes 5, 6, 7) and 10:30-10:30:30 (minute 30): each account keeps
     exactly those 4 rows, whether the rows come account by account (a binary search per run and incident, or,
     in batches of 6 rows, runs too short for that: a search per row), minute by minute (a binary search per
-    incident), or shuffled (a search per row)."""
+    incident), or shuffled (a search per row). That is when two months are read (replay); reading one, those rows
+    are counted, not kept: per account, 3 minutes with requests inside P-1 and 1 inside P-2."""
     import random
 
     import slapolicy.minutes.readers as readers
@@ -879,17 +880,22 @@ def test_every_row_inside_a_provider_incident_is_kept_whatever_the_order(tmp_pat
         {"id": "P-1", "start": "2019-03-05T10:05+08:00", "end": "2019-03-05T10:08+08:00", "cause": "provider"},
         {"id": "P-2", "start": "2019-03-05T10:30+08:00", "end": "2019-03-05T10:30:30+08:00", "cause": "provider"}]))
     policy = load_policy(PUBLISHED)
-    result = read_minutes(write_parquet(tmp_path / "m.parquet", rows, row_group_size=batch), month_range("2019-03", "2019-03"),
-                          [policy], incidents=read_incidents(incidents, policy))
+    path, windows = write_parquet(tmp_path / "m.parquet", rows, row_group_size=batch), read_incidents(incidents, policy)
+    result = read_minutes(path, month_range("2019-03", "2019-04"), [policy], incidents=windows)
     first = int(dt.datetime(2019, 3, 5, 10, 0, tzinfo=SGT).timestamp()) // 60
     assert {key: cell.rows.minute.tolist() for key, cell in result.cells.items()} == {
         (account, "2019-03"): [first + 5, first + 6, first + 7, first + 30] for account in "abc"}
+    result = read_minutes(path, month_range("2019-03", "2019-03"), [policy], incidents=windows)
+    assert {key: (cell.rows.minute.tolist(), cell.rows.incident_traffic) for key, cell in result.cells.items()} == {
+        (account, "2019-03"): ([], {(first + 5, first + 8): (3, 3), (first + 30, first + 31): (1, 1)}) for account in "abc"}
 
 
 def test_a_failing_row_inside_a_provider_incident_is_kept_once(tmp_path):
     """Accounts b and a (b first in the file: the names are merged in order), ten minutes each from 10:00; a's
     minutes 3-6 fail 2 of 100 requests (98 %, unavailable below 99 %), and a provider incident 10:05-10:08 keeps
-    minutes 5, 6, 7 of both: a keeps {3, 4, 5, 6} and {5, 6, 7} as 3, 4, 5, 6, 7 (5 and 6 once), b keeps 5, 6, 7."""
+    minutes 5, 6, 7 of both: a keeps {3, 4, 5, 6} and {5, 6, 7} as 3, 4, 5, 6, 7 (5 and 6 once), b keeps 5, 6, 7.
+    That is when two months are read (replay); reading one, the incident's rows are counted (3 minutes with
+    requests each), and a keeps its four candidates only."""
     from slapolicy.inputs.events import read_incidents
     from slapolicy.minutes import read_minutes
     from slapolicy.policy import load_policy
@@ -901,8 +907,8 @@ def test_a_failing_row_inside_a_provider_incident_is_kept_once(tmp_path):
     incidents.write_text(json.dumps([
         {"id": "P-1", "start": "2019-03-05T10:05+08:00", "end": "2019-03-05T10:08+08:00", "cause": "provider"}]))
     policy = load_policy(PUBLISHED)
-    result = read_minutes(write_parquet(tmp_path / "m.parquet", rows, row_group_size=10), month_range("2019-03", "2019-03"),
-                          [policy], incidents=read_incidents(incidents, policy))
+    path, windows = write_parquet(tmp_path / "m.parquet", rows, row_group_size=10), read_incidents(incidents, policy)
+    result = read_minutes(path, month_range("2019-03", "2019-04"), [policy], incidents=windows)
     first = int(dt.datetime(2019, 3, 5, 10, 0, tzinfo=SGT).timestamp()) // 60
     assert list(result.cells) == [("a", "2019-03"), ("b", "2019-03")]
     a, b = result.cells[("a", "2019-03")], result.cells[("b", "2019-03")]
@@ -910,6 +916,10 @@ def test_a_failing_row_inside_a_provider_incident_is_kept_once(tmp_path):
     assert a.rows.failures.tolist() == [2, 2, 2, 2, 0]
     assert b.rows.minute.tolist() == [first + 5, first + 6, first + 7]
     assert (a.totals.with_data, b.totals.with_data) == (10, 10)
+    result = read_minutes(path, month_range("2019-03", "2019-03"), [policy], incidents=windows)
+    a, b = result.cells[("a", "2019-03")], result.cells[("b", "2019-03")]
+    assert (a.rows.minute.tolist(), b.rows.minute.tolist()) == ([first + 3, first + 4, first + 5, first + 6], [])
+    assert a.rows.incident_traffic == b.rows.incident_traffic == {(first + 5, first + 8): (3, 3)}
 
 
 def test_a_parquet_footer_is_parsed_once_while_its_file_is_unchanged(tmp_path, monkeypatch):

@@ -604,7 +604,11 @@ def classify_minutes(policy, service_month: ServiceMonth, account: str, rows: Mo
         _step(trace, "unavailable_minutes", frame.exclusions_ref,
               f"{raw_unavailable} unavailable − {excluded_total} excluded = {counted} counted against the provider")
     warnings = ()
-    if explain and (rows.within_incidents or len(rows.minute) == totals.with_data):  # replay may hand only the candidate rows
+    if explain and rows.incident_traffic is not None:  # counted as the minutes were read
+        which = 1 if frame.counts_traffic_normal else 0
+        per_window = {window: pair[which] for window, pair in rows.incident_traffic.items()}
+        warnings = _provider_incidents_without_data(policy, account, incidents, per_window, first, last, trace)
+    elif explain and (rows.within_incidents or len(rows.minute) == totals.with_data):  # replay may hand only the candidate rows
         warnings = _provider_incidents_without_data(policy, account, incidents, traffic_minutes, first, last, trace)
     return MinutesOutcome(trace if explain else [], with_data, raw_unavailable, excluded_by, counted, minute_values,
                           attributed, warnings)
@@ -686,7 +690,8 @@ def _provider_incidents_without_data(policy, account, incidents, traffic_minutes
     """A provider incident over minutes without normal requests: they stay available (§1.4), but monitoring may
     have lost the very minutes that failed. One warning per incident, with the count (its window rounded
     outward, inside the Service Month). ``traffic_minutes``: the minutes with normal requests (those within the
-    provider incidents at least), or a function giving them, called when an incident first needs them."""
+    provider incidents at least), or a function giving them, called when an incident first needs them; or a
+    dict: (window inside the month) -> how many minutes of it have normal requests, counted as minutes were read."""
     found = []
     for incident in incidents:
         if incident.cause != "provider" or (incident.account is not None and incident.account != account):
@@ -695,10 +700,13 @@ def _provider_incidents_without_data(policy, account, incidents, traffic_minutes
         lo, hi = max(lo, first), min(hi, last)
         if lo >= hi:
             continue
-        if callable(traffic_minutes):
-            traffic_minutes = traffic_minutes()
-        below_lo, below_hi = np.searchsorted(traffic_minutes, (lo, hi)).tolist()
-        quiet = (hi - lo) - (below_hi - below_lo)
+        if isinstance(traffic_minutes, dict):
+            quiet = (hi - lo) - traffic_minutes.get((lo, hi), 0)
+        else:
+            if callable(traffic_minutes):
+                traffic_minutes = traffic_minutes()
+            below_lo, below_hi = np.searchsorted(traffic_minutes, (lo, hi)).tolist()
+            quiet = (hi - lo) - (below_hi - below_lo)
         if quiet:
             message = (f"provider incident {incident.id} covers {quiet} of its {hi - lo} minute(s) without normal "
                        "requests in the data: they count as available (§1.4); check that monitoring did not lose them")

@@ -68,7 +68,8 @@ def merge(summaries: list, months: list, parts: list, request: Request) -> Minut
     if spans and _overlap(*(np.concatenate(column) for column in zip(*spans))):
         _repeats_across_batches(parts, request)  # raises with the rows, or finds the ranges only interleave
     has_peak = any(s.has_peak for s in summaries)
-    result.within_incidents = bool(request.within or request.own_within)
+    result.within_incidents = bool(request.within or request.own_within) and not request.incident_windows
+    traffic = _incident_traffic(summaries) if request.incident_windows else None
     pieces = _group_candidates(candidates)
     labels = [month.label for month in months]
     counts = totals.reshape(-1, 5).tolist()  # Python ints, converted at once rather than one numpy scalar at a time
@@ -77,10 +78,25 @@ def merge(summaries: list, months: list, parts: list, request: Request) -> Minut
         columns = pieces.get(cell)
         rows = MonthMinutes(*columns, has_peak, result.within_incidents) if columns else \
             MonthMinutes.empty(result.within_incidents)
+        if traffic is not None:  # one month: its provider incidents' minutes with requests, counted
+            rows.incident_traffic = traffic.get(name, {})
         label = labels[index]
         result.cells[(name, label)] = AccountMonth(name, label, MonthTotals(*counts[cell]), rows)
         result.accounts.add(name)
     return result
+
+
+def _incident_traffic(summaries: list) -> dict:
+    """account -> {(window start, end): (minutes with requests, with normal requests)}, summed over batches."""
+    found: dict = {}
+    for summary in summaries:
+        for names, lo, hi, every, normal in summary.incident_traffic:
+            windows, pairs = zip(lo.tolist(), hi.tolist()), zip(every.tolist(), normal.tolist())
+            for name, window, pair in zip(names.tolist(), windows, pairs):
+                counts = found.setdefault(str(name), {})
+                seen = counts.get(window)
+                counts[window] = pair if seen is None else (seen[0] + pair[0], seen[1] + pair[1])
+    return found
 
 
 def _group_candidates(candidates: list) -> dict:

@@ -61,6 +61,11 @@ class Request:
     # (account, windows as ``within``) sorted by account: the provider incidents of one account, inside which
     # only that account's rows are kept (another account's incident never applies to it, §1.4).
     own_within: tuple = ()
+    # One Service Month: each provider incident's window inside it, as (account, start, end) sorted, the account
+    # "" for every account. Then the rows inside ``within`` and ``own_within`` are not kept but counted: per
+    # account and window, the minutes with requests (the §1.4 warning's count), so that memory does not grow
+    # with the minutes the incidents cover. Several months (replay shows no warnings): the rows are kept.
+    incident_windows: tuple = ()
 
     @property
     def span(self) -> tuple[int, int]:
@@ -99,8 +104,11 @@ def request_for(months: list, timezone: str, policies: list, accounts=None, inci
         if incident.cause == "provider" and (wanted is None or incident.account is None or incident.account in wanted):
             windows.setdefault(incident.account, []).append(minute_bounds(incident.start, incident.end, "outward"))
     own = tuple((account, _merged(windows[account])) for account in sorted(a for a in windows if a is not None))
+    counted = () if len(months) != 1 else tuple(sorted({
+        (account or "", max(lo, bounds[0]), min(hi, bounds[1])) for account, found in windows.items()
+        for lo, hi in found if max(lo, bounds[0]) < min(hi, bounds[1])}))
     return Request(timezone, tuple(int(b) for b in bounds), readings_of(policies), wanted,
-                   _merged(windows.get(None, ())), own)
+                   _merged(windows.get(None, ())), own, tuple((a, int(lo), int(hi)) for a, lo, hi in counted))
 
 
 def _merged(windows) -> tuple:

@@ -20,7 +20,7 @@ from ..inputs.tables import account_name, check_minute_table
 from ..inputs.timestamps import _one_array
 from .planning import Part, Request, _month_span, below_threshold
 from .readers import _batches
-from .within import rows_inside_own
+from .within import rows_inside_own, traffic_inside
 
 
 @dataclass
@@ -37,6 +37,8 @@ class PartSummary:
     candidates: list = field(default_factory=list)  # per batch: (names, cell, minute, r, f, i, peak); see _keep_candidates
     has_peak: bool = False
     problems: Problems | None = None
+    # per batch: (names, window start, end, minutes with requests, with normal requests); see traffic_inside
+    incident_traffic: list = field(default_factory=list)
 
 
 # ---------------------------------------------------------------------------- requests
@@ -75,6 +77,7 @@ def joined(summaries: list) -> PartSummary:
             _add_totals(whole, summary.names, summary.totals)
         whole.spans += summary.spans
         whole.candidates += summary.candidates
+        whole.incident_traffic += summary.incident_traffic
         whole.has_peak = whole.has_peak or summary.has_peak
     return whole
 
@@ -410,7 +413,16 @@ def _keep_candidates(c, rows, key, request: Request, summary: PartSummary, order
     none = np.zeros(0, np.int64)
     own = rows_inside_own(c.accounts, c.account_index[rows], minute, dict(request.own_within), order, starts,
                           (low, high)) if request.own_within else none
-    if windows or len(own):
+    if (windows or len(own)) and request.incident_windows:  # one month: counted, not kept
+        inside = _rows_inside(minute, windows, order, starts) if windows else none
+        if len(own):  # a row inside an incident of every account and one of its own is counted once
+            inside = np.sort(np.concatenate((inside, own)))
+            inside = inside[np.concatenate(([True], inside[1:] != inside[:-1]))]
+        found = traffic_inside(c.accounts, c.account_index[rows], minute, c.requests[rows], c.illegal[rows],
+                               inside, request.incident_windows, (low, high))
+        if found is not None:
+            summary.incident_traffic.append(found)
+    elif windows or len(own):
         inside = _rows_inside(minute, windows, order, starts) if windows else none
         keep = np.sort(np.concatenate((keep, inside, own)))
         # The distinct rows, sorted; np.union1d would import numpy.ma for its masked-array check (0.011 s of a

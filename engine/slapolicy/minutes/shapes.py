@@ -21,6 +21,9 @@ class MonthMinutes:
     # Every row inside the provider incidents' windows is here, though other rows may not be (the minutes
     # path keeps the candidate rows and those): enough to warn about incidents over minutes without data.
     within_incidents: bool = False
+    # Or, for one Service Month read with provider incidents: (window start, end) -> (minutes with requests, with
+    # normal requests) inside each of the incidents that concern the account, the rows themselves not kept.
+    incident_traffic: dict | None = None
 
     @classmethod
     def empty(cls, within_incidents: bool = False) -> "MonthMinutes":

@@ -1,7 +1,8 @@
-"""The rows of a batch inside its own accounts' provider incidents (``Request.own_within``): kept beside the
-candidates so that the evaluation can warn about an incident over minutes without normal requests (§1.4). An
-incident of one account keeps that account's rows only: the incidents of 500 accounts together cover nearly
-the whole month, and keeping every account's rows inside any of them kept almost every row."""
+"""The rows of a batch inside the provider incidents that concern their account, for the warning about an
+incident over minutes without normal requests (§1.4): for one Service Month counted per account and incident
+(:func:`traffic_inside`), for several kept beside the candidates. An incident of one account concerns that
+account's rows only (:func:`rows_inside_own`): the incidents of 500 accounts together cover nearly the whole
+month, and keeping every account's rows inside any of them kept almost every row."""
 from __future__ import annotations
 
 import numpy as np
@@ -48,3 +49,35 @@ def rows_inside_own(accounts: np.ndarray, code: np.ndarray, minute: np.ndarray, 
 
 def _joined(pieces: list) -> np.ndarray:
     return np.concatenate(pieces).astype(np.int64, copy=False) if pieces else np.zeros(0, np.int64)
+
+
+def traffic_inside(accounts: np.ndarray, code: np.ndarray, minute: np.ndarray, requests: np.ndarray,
+                   illegal: np.ndarray, inside: np.ndarray, windows: tuple, span: tuple):
+    """Per account of the batch and provider incident window (``Request.incident_windows``) over its minutes:
+    the minutes with requests, and with normal requests (§5.10 failures removed), among the rows at ``inside``
+    (every row of an account inside its incidents' windows). None when no window meets the batch.
+
+    A row's key is (account code, minute) as one integer; the keys of the rows with requests, sorted, are
+    searched for each window's ends: two binary searches per window and account, whatever it covers."""
+    low, high = span
+    common = [(lo, hi) for account, lo, hi in windows if not account and lo <= high and hi > low]
+    own: dict = {}
+    for account, lo, hi in windows:
+        if account and lo <= high and hi > low:
+            own.setdefault(account, []).append((lo, hi))
+    pairs = [(k, lo, hi) for k, name in enumerate(accounts.tolist()) for lo, hi in common + own.get(str(name), [])]
+    if not pairs:
+        return None
+    k, lo, hi = (np.array(column, np.int64) for column in zip(*pairs))
+    width = high - low + 2  # a window's ends are clipped to [low, high + 1]: keys of two accounts never meet
+    first = k * width + np.clip(lo, low, high + 1) - low
+    last = k * width + np.clip(hi, low, high + 1) - low
+    key = code[inside].astype(np.int64) * width + (minute[inside] - low)
+    counts = []
+    for traffic in (requests[inside] > 0, requests[inside] - illegal[inside] > 0):
+        keys = key[traffic]
+        if len(keys) > 1 and not (keys[1:] >= keys[:-1]).all():
+            keys = np.sort(keys)
+        counts.append(np.searchsorted(keys, last) - np.searchsorted(keys, first))
+    found = np.flatnonzero(counts[0])  # a window without rows with requests counts 0: nothing to say
+    return accounts[k[found]], lo[found], hi[found], counts[0][found], counts[1][found]
