@@ -115,3 +115,40 @@ def standard_amendment(family: Path, standard: str = "99.95%") -> Path:
         text = text.replace(before, after, 1)
     path.write_text(text)
     return path
+
+
+def many_batches_parquet(path: Path, groups: int = 40, skip: int = 0) -> Path:
+    """acme's ``groups`` × 10 minutes of March 2019 (UTC) after its first ``skip``, 100 requests and no failure
+    each, 10 rows to a row group: with the batch bound at 10 rows, each row group is a batch, a task of its own."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    first = int(dt.datetime(2019, 3, 1, tzinfo=dt.timezone.utc).timestamp()) + 60 * skip
+    count = 10 * groups
+    pq.write_table(pa.table({"account": pa.array(["acme"] * count),
+                             "minute": pa.array([first + 60 * k for k in range(count)], pa.timestamp("s", tz="UTC")),
+                             "requests": pa.array([100] * count, pa.int64()),
+                             "failures": pa.array([0] * count, pa.int64())}), path, row_group_size=10)
+    return path
+
+
+def counted_read_part(part, request):
+    """slapolicy.minutes.reduce.read_part, leaving a file in $SLAPOLICY_TEST_TASKS as it starts and another as it
+    ends, and starting only once that directory holds ``cancelled`` (or after 10 s): a reading's task as run by
+    a worker process, whose start and end its parent can count. Runs where the test's process pool runs it."""
+    import os
+    import time
+    import uuid
+
+    from slapolicy.minutes.reduce import read_part
+
+    tasks = Path(os.environ["SLAPOLICY_TEST_TASKS"])
+    name = uuid.uuid4().hex
+    (tasks / f"started-{name}").touch()
+    deadline = time.monotonic() + 10
+    while not (tasks / "cancelled").exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    try:
+        return read_part(part, request)
+    finally:
+        (tasks / f"ended-{name}").touch()

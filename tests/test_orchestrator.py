@@ -229,3 +229,166 @@ def test_problems_come_in_the_order_the_inputs_were_read_in_before(cli, tmp_path
         result = cli(*commands[command], "--minutes", given[0], "--billing", given[1])
         assert (command, result.code, result.out, result.err.splitlines()[1:]) == (command, 1, "", [named])
         assert not ledger.exists()
+
+
+# ----------------------------------------------------- a reading whose result will not be used is cancelled
+
+BAD_FEE = "account,month,monthly_fee,offset\nacme,2019-03,abc,0.00\n"
+
+
+def bad_fee(billing) -> str:
+    return f"{billing}: row 1 (line 2), column 'monthly_fee': 'abc' is not an amount of money (a decimal like 1000.00)"
+
+
+class Held:
+    """Each task reading minutes (read_part), counted as it starts and as it ends, and held until the reading is
+    cancelled (the first ones 5 s at most, if it never is): the tasks started are those already running when the
+    command's error came, one a thread at most."""
+
+    def __init__(self, monkeypatch):
+        import threading
+
+        import slapolicy.distributed as distributed
+        import slapolicy.minutes.aggregates as aggregates
+
+        self.started = self.ended = 0
+        self.hold = True
+        self._lock, self.cancelled = threading.Lock(), threading.Event()
+        real_part, real_cancel = aggregates.read_part, distributed.Cancellation.cancel
+
+        def part(*args):
+            with self._lock:
+                self.started += 1
+            if self.hold and not self.cancelled.wait(5):
+                self.cancelled.set()  # never cancelled: the rest run at once (and the counts say so)
+            try:
+                return real_part(*args)
+            finally:
+                with self._lock:
+                    self.ended += 1
+
+        def cancel(cancellation):
+            real_cancel(cancellation)
+            self.cancelled.set()
+
+        monkeypatch.setattr(aggregates, "read_part", part)
+        monkeypatch.setattr(distributed.Cancellation, "cancel", cancel)
+
+    def reset(self) -> None:
+        self.started = self.ended = 0
+        self.cancelled.clear()
+
+
+@pytest.fixture
+def held(monkeypatch):
+    from slapolicy.minutes import readers
+
+    monkeypatch.setattr(readers, "BATCH_ROWS", 10)  # each of many_batches_parquet's 40 row groups a task
+    return Held(monkeypatch)
+
+
+def test_a_bad_billing_cancels_the_minutes_being_read(held, cli, tmp_path):
+    """40 batches of minutes, one task each, held until the reading is cancelled. evaluate and replay name the
+    billing's problem, alone, as soon as it is found: the tasks running then (one a core at most) end their
+    batch, none of the others starts, and the command returns once they have ended; nothing is written."""
+    import os
+
+    from helpers import many_batches_parquet
+
+    minutes, billing = many_batches_parquet(tmp_path / "minutes.parquet"), tmp_path / "billing.csv"
+    billing.write_text(BAD_FEE)
+    for command in (["evaluate", POLICIES, "--month", "2019-03"],
+                    ["replay", POLICIES, "--from", "2019-03", "--to", "2019-03", "--under", DRAFT]):
+        held.reset()
+        result = cli(*command, "--minutes", minutes, "--billing", billing)
+        assert (result.code, result.out, result.err.splitlines()[1:]) == (1, "", [bad_fee(billing)])
+        assert held.started == held.ended <= min(os.cpu_count(), 40) < 40 + 1
+        assert held.started < 40
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["billing.csv", "minutes.parquet"]
+
+
+def test_ctrl_c_during_a_claim_cancels_its_minutes_and_exits_130(held, cli, tmp_path, monkeypatch):
+    """A claim waits for its minutes by design, but Ctrl-C while it reads its billing leaves the block all the
+    same: the reading is cancelled, the claim exits 130 with its one line, and no ledger is made."""
+    import slapolicy.engine as engine_module
+    from helpers import many_batches_parquet
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(engine_module, "read_billing", interrupted)
+    minutes, ledger = many_batches_parquet(tmp_path / "minutes.parquet"), tmp_path / "ledger.sqlite"
+    claim = tmp_path / "claim.json"
+    claim.write_text(CLAIM.read_text().replace('"globex"', '"acme"'))
+    result = cli("claim", POLICIES, claim, "--minutes", minutes, "--billing", FILES["billing"], "--ledger", ledger,
+                 "--now", NOW)
+    assert (result.code, result.out, result.err) == (130, "", "slapolicy: interrupted\n")
+    assert held.started == held.ended < 40
+    assert not ledger.exists()
+
+
+def test_ctrl_c_while_the_minutes_are_read_exits_130_at_once(tmp_path):
+    """A real SIGINT, sent to the main thread by the first task as it starts (the main thread is reading the
+    billing or waiting for the minutes): `slapolicy evaluate` exits 130 with its one line, the tasks running
+    end their batch and no other starts."""
+    import os
+    import subprocess
+    import sys
+
+    from helpers import many_batches_parquet
+
+    minutes = many_batches_parquet(tmp_path / "minutes.parquet")
+    script = f"""
+import signal, sys, threading
+sys.path.insert(0, {str(REPO / 'tests')!r})
+import slapolicy.distributed as distributed, slapolicy.minutes.aggregates as aggregates
+from slapolicy.minutes import readers
+from slapolicy.cli import main
+readers.BATCH_ROWS = 10
+lock, cancelled, counts = threading.Lock(), threading.Event(), [0, 0]
+real_part, real_cancel = aggregates.read_part, distributed.Cancellation.cancel
+def part(*args):
+    with lock:
+        counts[0] += 1
+        if counts[0] == 1:
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+    if not cancelled.wait(5):
+        cancelled.set()
+    try:
+        return real_part(*args)
+    finally:
+        with lock:
+            counts[1] += 1
+def cancel(self):
+    real_cancel(self)
+    cancelled.set()
+aggregates.read_part, distributed.Cancellation.cancel = part, cancel
+code = main(["evaluate", {str(POLICIES)!r}, "--month", "2019-03", "--minutes", {str(minutes)!r},
+             "--billing", {str(FILES['billing'])!r}])
+print(code, *counts)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    code, started, ended = map(int, done.stdout.split())
+    assert (code, done.stderr) == (130, "slapolicy: interrupted\n")
+    assert started == ended <= min(os.cpu_count(), 40) and started < 40
+
+
+def test_an_engine_with_threads_works_again_after_a_cancelled_reading(held, tmp_path):
+    from helpers import many_batches_parquet
+
+    from slapolicy.errors import InputError
+
+    minutes, billing = many_batches_parquet(tmp_path / "minutes.parquet"), tmp_path / "billing.csv"
+    billing.write_text(BAD_FEE)
+    with Engine(POLICIES, workers=1) as engine:
+        with pytest.raises(InputError) as raised:
+            engine.evaluate(minutes=minutes, month="2019-03", billing=billing)
+        assert str(raised.value).splitlines()[1:] == [bad_fee(billing)]
+        assert held.started == held.ended < 40
+        held.hold = False
+        held.reset()
+        # acme's 400 minutes, none failing, 100.00 %: no credit; globex and initech, billed without minutes, too
+        evaluations = engine.evaluate(minutes=minutes, month="2019-03", billing=FILES["billing"])["evaluations"]
+        assert [(e["account"], e["availability_percent"], e["compensation"]) for e in evaluations] == \
+            [("acme", "100.00", "0.00"), ("globex", "100.00", "0.00"), ("initech", "100.00", "0.00")]
+        assert held.started == held.ended == 40

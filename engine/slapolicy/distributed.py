@@ -16,6 +16,7 @@ Results come back in the order the tasks were made, so every runner gives byte-i
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import importlib
@@ -139,25 +140,27 @@ class Runner:
         if client is not None:
             client.close()
 
-    def map(self, fn, *iterables, threads: bool = False, progress=None) -> list:
+    def map(self, fn, *iterables, threads: bool = False, progress=None, cancel: "Cancellation | None" = None) -> list:
         """[fn(*args)] in order. In this process, ``threads`` runs them on every core (for tasks that release
-        the GIL: decoding and numpy); ``progress`` is called with each result as it arrives."""
+        the GIL: decoding and numpy); ``progress`` is called with each result as it arrives. ``cancel``: once it
+        is cancelled no new task starts (those not started are cancelled, the ones running finish) and the call
+        raises :class:`Cancelled`; a pool or client kept by the runner stays usable."""
         arguments = list(zip(*iterables))
         if not arguments:
             return []
         if self.address:
-            return self._on_dask(fn, arguments, progress)
+            return self._on_dask(fn, arguments, progress, cancel)
         if self.workers and self.workers > 1:
-            return self._on_processes(fn, arguments, progress)
+            return self._on_processes(fn, arguments, progress, cancel)
         if threads and len(arguments) > 1:
             from concurrent.futures import ThreadPoolExecutor
 
             with ThreadPoolExecutor(max_workers=min(len(arguments), os.cpu_count() or 1),
                                     thread_name_prefix="slapolicy") as pool:
-                return _collect(pool.map(fn, *zip(*arguments)), progress)
-        return _collect((fn(*args) for args in arguments), progress)
+                return _gather(functools.partial(pool.submit, fn), arguments, progress, cancel)
+        return _collect((_unless(cancel) or fn(*args) for args in arguments), progress)
 
-    def _on_processes(self, fn, arguments: list, progress) -> list:
+    def _on_processes(self, fn, arguments: list, progress, cancel) -> list:
         """The tasks on the pool; once more on a fresh pool when a worker died (killed for its memory, say): a
         broken pool stays broken, and a pool kept for a service's life would fail every call after it. The
         tasks only read, so running them again is safe; a second death is the caller's error."""
@@ -166,7 +169,7 @@ class Runner:
         for last_try in (False, True):
             pool = self._processes()
             try:
-                return _collect(pool.map(fn, *zip(*arguments)), progress)
+                return _gather(functools.partial(pool.submit, fn), arguments, progress, cancel)
             except BrokenProcessPool:
                 self._discard(pool)
                 if last_try:
@@ -207,38 +210,142 @@ class Runner:
                     raise SchedulerUnavailable(f"cannot reach the Dask scheduler at {self.address}: {exc}") from None
             return self._client
 
-    def _on_dask(self, fn, arguments: list, progress) -> list:
+    def _on_dask(self, fn, arguments: list, progress, cancel) -> list:
         client = self._dask_client()
         try:
             futures = client.map(fn, *zip(*arguments), pure=False)
-            return _collect((future.result() for future in futures), progress)
+            # Cancelled, the tasks not finished are dropped from the cluster and the wait for them ends; the
+            # client stays connected for the next call.
+            with cancel.on_cancel(lambda: client.cancel(futures)) if cancel else contextlib.nullcontext():
+                return _collect((_unless(cancel) or future.result() for future in futures), progress)
         except Exception as exc:
+            if cancel is not None and cancel.cancelled:
+                raise Cancelled() from None
             if client.status == "running":
                 raise  # the scheduler is there: the task's own error
             raise SchedulerUnavailable(f"lost the Dask scheduler at {self.address} ({type(exc).__name__}: {exc}); the next "
                                  "call connects again") from None
 
 
+class Cancelled(Exception):
+    """Raised in a reading cancelled by its :class:`Cancellation`: its result will not be used (never reported)."""
+
+
+class Cancellation:
+    """Asked for by the thread that will not use a reading's result (:class:`Background`, when its block is left by
+    an exception); seen by :meth:`Runner.map` between tasks, and by the futures it waits on, which are cancelled at
+    once (``on_cancel``), so that the wait ends with the tasks running, not with all of them."""
+
+    def __init__(self):
+        self.cancelled = False
+        self._lock = threading.Lock()
+        self._hooks: list = []
+
+    def cancel(self) -> None:
+        with self._lock:
+            self.cancelled, hooks, self._hooks = True, self._hooks, []
+        for hook in hooks:
+            hook()
+
+    def check(self) -> None:
+        if self.cancelled:
+            raise Cancelled()
+
+    @contextlib.contextmanager
+    def on_cancel(self, hook):
+        """``hook()`` called when cancelled while the block runs (at once if cancelled already)."""
+        with self._lock:
+            now = self.cancelled
+            if not now:
+                self._hooks.append(hook)
+        if now:
+            hook()
+        try:
+            yield
+        finally:
+            with self._lock:
+                if hook in self._hooks:
+                    self._hooks.remove(hook)
+
+
+def _unless(cancel: Cancellation | None) -> None:
+    """Raise Cancelled before a task starts when its work was cancelled (None: go on)."""
+    if cancel is not None:
+        cancel.check()
+
+
+def _gather(submit, arguments: list, progress, cancel: Cancellation | None) -> list:
+    """[submit(*args)]'s results in order. On any exception (a task's, or a cancellation) the futures not started
+    are cancelled, as Executor.map does; the running ones finish their task. Cancelled while the tasks are being
+    submitted, no more are."""
+    from concurrent.futures import CancelledError
+
+    futures: list = []
+
+    def stop():
+        for future in list(futures):
+            future.cancel()
+
+    try:
+        with cancel.on_cancel(stop) if cancel else contextlib.nullcontext():
+            for args in arguments:
+                _unless(cancel)
+                futures.append(submit(*args))
+            return _collect((_unless(cancel) or future.result() for future in futures), progress)
+    except CancelledError:
+        if cancel is not None and cancel.cancelled:
+            raise Cancelled() from None
+        raise
+    finally:
+        stop()
+
+
 class Background:
     """A call run on a thread of its own while the calling thread does other work: a command reads its minutes
-    (pyarrow and numpy release the GIL) while it reads its billing, notices and calendar. :meth:`result` waits
-    and returns the call's result or raises its exception; leaving the ``with`` block waits for the call
-    whatever happened, so that no reading outlives the command that started it."""
+    (pyarrow and numpy release the GIL) while it reads its billing, notices and calendar. A :class:`Cancellation`
+    among the call's arguments is the one it hands to :meth:`Runner.map` (and checks between its own steps).
+    :meth:`result` waits and returns the call's result or raises its exception. Leaving the ``with`` block waits
+    for the call whatever happened, so that no reading outlives the command that started it; left by an exception
+    (the billing's problem, Ctrl-C), the result will not be used, so the call is cancelled first and the wait is
+    for the tasks already running, not for the whole reading. Ctrl-C while :meth:`result` waits cancels it too."""
 
     def __init__(self, fn, *args, **kwargs):
         self._result = self._error = None
-        self._thread = threading.Thread(target=self._run, args=(fn, args, kwargs), name="slapolicy-background",
-                                        daemon=True)
-        self._thread.start()
+        # Waited for as an Event, not by Thread.join: a join interrupted by Ctrl-C marks the thread as ended
+        # though it runs on (Python 3.11), and the next join returns at once.
+        self._done = threading.Event()
+        self.cancellation = next((a for a in (*args, *kwargs.values()) if isinstance(a, Cancellation)), None)
+        self._thread = threading.Thread(target=self._run, args=(fn, args, kwargs),
+                                        name="slapolicy-background", daemon=True)
+        try:
+            self._thread.start()
+        except KeyboardInterrupt:  # as it started: it runs, but the block that would cancel it is never entered
+            self.cancel()
+            raise
 
     def _run(self, fn, args, kwargs) -> None:
         try:
             self._result = fn(*args, **kwargs)
         except BaseException as exc:  # handed to the thread that waits for it
             self._error = exc
+        finally:
+            self._done.set()
+
+    def _wait(self) -> None:
+        try:
+            self._done.wait()
+        except BaseException:  # Ctrl-C while waiting: the result will not be used
+            self.cancel()
+            raise
+
+    def cancel(self) -> None:
+        """Stop the call as soon as the tasks it runs allow, and wait for them."""
+        if self.cancellation is not None:
+            self.cancellation.cancel()
+        self._done.wait()
 
     def result(self):
-        self._thread.join()
+        self._wait()
         if self._error is not None:
             raise self._error
         return self._result
@@ -246,8 +353,11 @@ class Background:
     def __enter__(self) -> "Background":
         return self
 
-    def __exit__(self, *exc) -> None:
-        self._thread.join()
+    def __exit__(self, kind, *exc) -> None:
+        if kind is not None:
+            self.cancel()
+        else:
+            self._wait()
 
 
 def _started() -> int:

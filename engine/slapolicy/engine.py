@@ -35,7 +35,7 @@ from .claims.window import business_calendar, claim_window
 from .inputs.billing import read_billing
 from .inputs.events import ByAccount, read_incidents, read_notices
 from .inputs.tables import account_name
-from .distributed import Background, PolicyContent, Runner, check_runner_arguments, policy_of
+from .distributed import Background, Cancellation, PolicyContent, Runner, check_runner_arguments, policy_of
 from .errors import ArgumentError, InputError, SlapolicyError
 from .minutes.shapes import MonthMinutes, MonthTotals
 from .evaluation.month import evaluate_account_month, evaluate_items, evaluate_month, month_items, version_reason
@@ -226,9 +226,9 @@ class Engine:
         loaded_incidents = read_incidents(incidents, policy) if incidents else []
         with self._runner_for(workers, dask) as runner:
             # The minutes are read while the notices and billing are; their problems come first, as they did
-            # when they were read first.
+            # when they were read first, and cancel the reading (Background) rather than wait for all of it.
             with Background(read_minutes, minutes, [service_month], [policy], accounts=accounts,
-                            incidents=loaded_incidents, runner=runner) as reading:
+                            incidents=loaded_incidents, runner=runner, cancel=Cancellation()) as reading:
                 loaded_notices = read_notices(notices, policy.timezone) if notices else []
                 loaded_billing = read_billing(billing) if billing else None
             loaded_minutes = reading.result()
@@ -271,9 +271,10 @@ class Engine:
         loaded_incidents = read_incidents(incidents, policy) if incidents else []
         with self._runner_for(workers, dask) as runner:
             # The minutes are read while the billing and notices are; each problem is raised in the order they
-            # were read in before: the minutes', the billing's, an unknown account, the notices'.
+            # were read in before: the minutes', the billing's, an unknown account, the notices'. Only Ctrl-C
+            # leaves the block early, and cancels the reading (Background).
             with Background(read_minutes, minutes, [service_month], [policy], accounts=[parsed.account],
-                            incidents=loaded_incidents, runner=runner, digest=True) as reading:
+                            incidents=loaded_incidents, runner=runner, digest=True, cancel=Cancellation()) as reading:
                 loaded_billing = outcome(read_billing, billing) if billing else outcome(dict)
                 loaded_notices = outcome(read_notices, notices, policy.timezone) if notices else outcome(list)
             loaded_minutes = reading.result()
@@ -321,8 +322,9 @@ class Engine:
         loaded_incidents = tuple(read_incidents(incidents, amended, causes=causes)) if incidents else ()
         with self._runner_for(workers, dask) as runner:
             # The minutes are read while the notices and billing are; their problems come first, as they did
-            # when they were read first.
-            with Background(read_minutes, minutes, months, policies, runner=runner, progress=progress) as reading:
+            # when they were read first, and cancel the reading (Background) rather than wait for all of it.
+            with Background(read_minutes, minutes, months, policies, runner=runner, progress=progress,
+                            cancel=Cancellation()) as reading:
                 loaded_notices = tuple(read_notices(notices, timezone)) if notices else ()
                 loaded_billing = read_billing(billing) if billing else {}
             scan = reading.result()

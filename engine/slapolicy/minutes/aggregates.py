@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..distributed import Background, Runner
+from ..distributed import Background, Cancellation, Runner
 from ..errors import InputError, SlapolicyError
 from .shapes import MonthMinutes, MonthTotals
 from ..inputs.problems import MAX_REPORTED, Problems
@@ -163,7 +163,7 @@ def _repeats_across_batches(parts: list, request: Request) -> None:
 
 
 def read_minutes(source, months: list, policies: list, *, accounts=None, incidents=(), runner=None,
-                 progress=None, digest: bool = False) -> MinuteAggregates:
+                 progress=None, digest: bool = False, cancel=None) -> MinuteAggregates:
     """Plan, read, check and reduce the minutes of ``months`` (and ``accounts``) for ``policies``.
 
     In this process the parts run on every core (pyarrow and numpy release the GIL); a
@@ -171,19 +171,24 @@ def read_minutes(source, months: list, policies: list, *, accounts=None, inciden
     workers read the files themselves: this process then holds only metadata and the reduced result.
     ``digest``: also hash the bytes the reading depends on (:func:`~slapolicy.minutes.readers.read_digest`, a
     claim's record), on a thread of its own while the parts are read (a claim on a file written as time goes
-    reads, and hashes, all of it): ``digest`` of the result is then a call that returns it.
+    reads, and hashes, all of it): ``digest`` of the result is then a call that returns it. ``cancel``: a
+    :class:`~slapolicy.distributed.Cancellation` that stops the reading between its tasks (:class:`Background`).
     """
     request = request_for(months, policies[0].timezone, policies, accounts, incidents)
     parts = plan(source, request)
-    hashing = Background(read_digest, source, parts) if digest and isinstance(source, (str, Path)) else None
-    with hashing or contextlib.nullcontext():
-        summaries = map_parts(parts, request, runner, progress)
+    hashing = Background(read_digest, source, parts, Cancellation()) if digest and isinstance(source, (str, Path)) \
+        else None
+    with hashing or contextlib.nullcontext(), \
+            cancel.on_cancel(hashing.cancel) if cancel and hashing else contextlib.nullcontext():
+        summaries = map_parts(parts, request, runner, progress, cancel)
+    if cancel is not None:
+        cancel.check()  # a second reading may follow, to name minutes listed twice across batches
     result = merge(summaries, months, parts, request)
     result.plan, result.digest = parts, hashing.result if hashing else None
     return result
 
 
-def map_parts(parts: list, request: Request, runner: Runner | None = None, progress=None) -> list:
+def map_parts(parts: list, request: Request, runner: Runner | None = None, progress=None, cancel=None) -> list:
     """Each part read, checked and reduced where the runner runs tasks (parts held in memory stay here): a
     summary per part, in order.
 
@@ -203,13 +208,16 @@ def map_parts(parts: list, request: Request, runner: Runner | None = None, progr
 
     pieces = [[part] for part in parts] if runner.remote else [batch_parts(part) for part in parts]
     tasks = [piece for part_pieces in pieces for piece in part_pieces]
-    done = iter(runner.map(read_part, tasks, [request] * len(tasks), threads=True, progress=show if progress else None))
+    done = iter(runner.map(read_part, tasks, [request] * len(tasks), threads=True, progress=show if progress else None,
+                           cancel=cancel))
     summaries = []
     for part, part_pieces in zip(parts, pieces):
         own = [next(done) for _ in part_pieces]
         if len(own) == 1:
             summaries.append(own[0])
         elif any(summary.problems.total for summary in own):
+            if cancel is not None:
+                cancel.check()
             summaries.append(read_part(part, request))
         else:
             summaries.append(joined(own))

@@ -178,11 +178,11 @@ def _one_or_runs(proven: list):
 READ_DIGEST = "the bytes read"  # how a claim's record names the digest of its minutes (docs/ledger.md)
 
 
-def read_digest(source, parts: list) -> str:
+def read_digest(source, parts: list, cancel=None) -> str:
     """sha256 of the bytes a reading of ``source`` depended on: of each Parquet file read, its footer (the
     metadata every plan is made from) and the row groups read; of a text file, all of it; each under its
     path relative to the source. A claim for one account so never hashes the whole dataset, and the digest
-    changes with any byte the decision could have seen."""
+    changes with any byte the decision could have seen. ``cancel`` (a Cancellation) stops it between blocks."""
     remote = storage.is_url(source)
     root = Path(source) if not remote else None
     digest = hashlib.sha256(b"slapolicy minutes read digest 1\n")
@@ -201,6 +201,8 @@ def read_digest(source, parts: list) -> str:
             for start, length in _byte_ranges(path, file_parts[0].kind, groups, handle):
                 handle.seek(start)
                 while length > 0:
+                    if cancel is not None:
+                        cancel.check()
                     block = handle.read(min(length, 1 << 20))
                     if not block:
                         break
