@@ -392,3 +392,93 @@ def test_dask_workers_open_minutes_named_by_url(cluster, tmp_path):
     evaluations = json.loads(by_url[1])["evaluations"]  # every billed account; three have a day of minutes
     assert [(e["account"], e["minutes_with_data"]) for e in evaluations if e["minutes_with_data"]] == [
         ("acct-00", 1440), ("acct-01", 1440), ("acct-02", 1440)]
+
+
+BAD_FEE = "account,month,monthly_fee,offset\nacme,2019-03,abc,0.00\n"
+
+
+def bad_fee(billing) -> str:
+    return f"{billing}: row 1 (line 2), column 'monthly_fee': 'abc' is not an amount of money (a decimal like 1000.00)"
+
+
+def test_a_bad_billing_cancels_the_parts_on_an_engines_process_pool_which_stays_usable(tmp_path, monkeypatch):
+    """40 files of acme's minutes, a part (a task) each, on an Engine's two processes; each task leaves a file as it
+    starts and holds until the reading is cancelled. The billing's problem is raised alone; the parts not sent
+    to a process are cancelled: at most the two running and the one queued behind them (ProcessPoolExecutor
+    queues one call more than it has processes) ever start, not 40. The same pool then evaluates the next call."""
+    import slapolicy.distributed as distributed
+    import slapolicy.minutes.aggregates as aggregates
+    from helpers import counted_read_part, many_batches_parquet
+    from slapolicy import Engine
+    from slapolicy.errors import InputError
+
+    minutes, tasks, billing = tmp_path / "minutes", tmp_path / "tasks", tmp_path / "billing.csv"
+    minutes.mkdir()
+    tasks.mkdir()
+    for k in range(40):  # acme's minutes 10k to 10k + 9
+        many_batches_parquet(minutes / f"part-{k:02d}.parquet", groups=1, skip=10 * k)
+    billing.write_text(BAD_FEE)
+    real_cancel = distributed.Cancellation.cancel
+
+    def cancel(cancellation):
+        real_cancel(cancellation)
+        (tasks / "cancelled").touch()
+
+    monkeypatch.setenv("SLAPOLICY_TEST_TASKS", str(tasks))  # before the processes start: they inherit it
+    monkeypatch.setattr(aggregates, "read_part", counted_read_part)
+    monkeypatch.setattr(distributed.Cancellation, "cancel", cancel)
+
+    def count(kind):
+        return len(list(tasks.glob(f"{kind}-*")))
+
+    good = dict(minutes=str(minutes), month="2019-03", billing=str(EXAMPLES / "billing.csv"))
+    with Engine(POLICIES, workers=2) as engine:
+        with pytest.raises(InputError) as raised:
+            engine.evaluate(minutes=str(minutes), month="2019-03", billing=str(billing))
+        assert str(raised.value).splitlines()[1:] == [bad_fee(billing)]
+        assert count("started") <= 3
+        pool = engine._runner._pool
+        result = engine.evaluate(**good)
+        assert engine._runner._pool is pool  # the same processes
+        assert 40 <= count("started") <= 43
+    monkeypatch.undo()
+    # acme's 400 minutes, none failing: 100.00 %, no credit; globex and initech, billed without minutes, too
+    assert json.dumps(result) == json.dumps(Engine(POLICIES).evaluate(**good))
+    assert [(e["account"], e["availability_percent"], e["compensation"]) for e in result["evaluations"]] == \
+        [("acme", "100.00", "0.00"), ("globex", "100.00", "0.00"), ("initech", "100.00", "0.00")]
+
+
+def test_a_bad_billing_cancels_the_parts_on_dask_and_the_engines_client_stays_usable(cluster, tmp_path, monkeypatch):
+    """The reading's futures are cancelled on the cluster and the client stops waiting for them (the reading of
+    12 parts ends Cancelled, found in ms, not after its parts): the billing's problem is raised alone, and the
+    Engine's client, still connected, gives the next call the in-process JSON."""
+    from slapolicy import Engine
+    from slapolicy.distributed import Runner
+    from slapolicy.errors import InputError
+
+    ended, real = [], Runner._on_dask
+
+    def watched(runner, fn, *args):
+        try:
+            return real(runner, fn, *args)
+        except BaseException as exc:
+            ended.append(type(exc).__name__)
+            raise
+        finally:
+            ended.append(fn.__name__)
+
+    monkeypatch.setattr(Runner, "_on_dask", watched)
+
+    billing = tmp_path / "billing.csv"
+    billing.write_text(BAD_FEE)
+    inputs = dict(minutes=str(write_dataset(tmp_path / "data", 12, 10 * 1440)), month="2019-03")
+    here = json.dumps(Engine(POLICIES).evaluate(**inputs))
+    with Engine(POLICIES, dask=cluster) as engine:
+        with pytest.raises(InputError) as raised:
+            engine.evaluate(**inputs, billing=str(billing))
+        assert str(raised.value).splitlines()[1:] == [bad_fee(billing)]
+        assert ended == ["Cancelled", "read_part"]
+        client = engine._runner._client
+        assert json.dumps(engine.evaluate(**inputs)) == here
+        assert engine._runner._client is client
+        assert ended[2:] == ["read_part", "evaluate_chunk"]
