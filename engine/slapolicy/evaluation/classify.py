@@ -18,6 +18,7 @@ from decimal import Decimal
 
 import numpy as np
 
+from ..arrays import distinct_sorted
 from ..calendar import ServiceMonth, minute_bounds
 from ..inputs.events import for_account
 from ..minutes.planning import below_threshold
@@ -449,13 +450,6 @@ def _answer(policy, question: tuple) -> tuple:
     return tuple(answers)
 
 
-def _distinct_sorted(values: np.ndarray) -> np.ndarray:
-    """The distinct values, sorted, as np.unique gives them: by a sort, for np.unique imports numpy.ma for its
-    masked-array check (0.011 s of a claim's start, where nothing else needs it)."""
-    values = np.sort(values)
-    return values[np.concatenate(([True], values[1:] != values[:-1]))] if len(values) else values
-
-
 def _cited_inputs(policy, minute, attributed, row_minute, inverse, combos, applies, cites, kinds) -> dict:
     """For each clause, the inputs that made it apply to the minutes attributed to it: ("minute data", None)
     or (kind, window id) for each window whose facts were needed and that covers one of those minutes."""
@@ -465,7 +459,7 @@ def _cited_inputs(policy, minute, attributed, row_minute, inverse, combos, appli
     useful = useful[applies[inverse[useful], chosen[useful]]]
     minutes_of: dict = defaultdict(list)
     width = max(len(policy.minute_clauses), 1)
-    for pair in _distinct_sorted(inverse[useful] * width + chosen[useful]).tolist():
+    for pair in distinct_sorted(inverse[useful] * width + chosen[useful]).tolist():
         c, k = divmod(pair, width)
         clause_id = policy.minute_clauses[k].id
         if cites[c, k] is None:
@@ -476,7 +470,7 @@ def _cited_inputs(policy, minute, attributed, row_minute, inverse, combos, appli
             minutes_of[clause_id, j, int(combos[c, 1 + j])].append(minute[row_minute[rows]])
     for (clause_id, j, code), parts in minutes_of.items():
         kind = kinds[j]
-        hit = _distinct_sorted(np.concatenate(parts))
+        hit = distinct_sorted(np.concatenate(parts))
         same = np.flatnonzero(kind.window_code == code)
         touched = np.searchsorted(hit, kind.last[same]) > np.searchsorted(hit, kind.first[same])
         sources[clause_id] |= {(kind.name, kind.windows[w].id) for w in same[touched]}

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..arrays import arrow_of, distinct_sorted
 from ..inputs.problems import MAX_REPORTED, Problems, _report
 from ..inputs.tables import account_name, check_minute_table
 from ..inputs.timestamps import _one_array
@@ -139,12 +140,12 @@ def _take(table, positions: np.ndarray):
         elif array.null_count:
             return table.take(positions)
         elif pa.types.is_dictionary(kind) and pa.types.is_int32(kind.index_type):
-            indices = pa.array(array.indices.to_numpy()[positions], pa.int32())
+            indices = arrow_of(array.indices.to_numpy()[positions], pa.int32())
             taken.append(pa.DictionaryArray.from_arrays(indices, array.dictionary))
         elif pa.types.is_timestamp(kind):
-            taken.append(pa.array(array.view(pa.int64()).to_numpy()[positions], pa.int64()).view(kind))
+            taken.append(arrow_of(array.view(pa.int64()).to_numpy()[positions], pa.int64()).view(kind))
         elif pa.types.is_integer(kind) or pa.types.is_floating(kind):
-            taken.append(pa.array(array.to_numpy()[positions], kind))
+            taken.append(arrow_of(array.to_numpy()[positions], kind))
         else:
             return table.take(positions)
     return pa.Table.from_arrays(taken, schema=table.schema)
@@ -306,7 +307,7 @@ def _add_totals(summary: PartSummary, names: np.ndarray, table: np.ndarray) -> N
     elif _same_names(summary.names, names):
         summary.totals += table
     else:
-        union = np.union1d(summary.names, names)
+        union = distinct_sorted(np.concatenate((summary.names, names)))
         merged = np.zeros((len(union),) + table.shape[1:], np.int64)
         merged[np.searchsorted(union, summary.names)] += summary.totals
         merged[np.searchsorted(union, names)] += table
@@ -416,18 +417,14 @@ def _keep_candidates(c, rows, key, request: Request, summary: PartSummary, order
     if (windows or len(own)) and request.incident_windows:  # one month: counted, not kept
         inside = _rows_inside(minute, windows, order, starts) if windows else none
         if len(own):  # a row inside an incident of every account and one of its own is counted once
-            inside = np.sort(np.concatenate((inside, own)))
-            inside = inside[np.concatenate(([True], inside[1:] != inside[:-1]))]
+            inside = distinct_sorted(np.concatenate((inside, own)))
         found = traffic_inside(c.accounts, c.account_index[rows], minute, c.requests[rows], c.illegal[rows],
                                inside, request.incident_windows, (low, high))
         if found is not None:
             summary.incident_traffic.append(found)
     elif windows or len(own):
         inside = _rows_inside(minute, windows, order, starts) if windows else none
-        keep = np.sort(np.concatenate((keep, inside, own)))
-        # The distinct rows, sorted; np.union1d would import numpy.ma for its masked-array check (0.011 s of a
-        # claim's start, where nothing else needs it).
-        keep = keep[np.concatenate(([True], keep[1:] != keep[:-1]))] if len(keep) else keep
+        keep = distinct_sorted(np.concatenate((keep, inside, own)))
     if not len(keep):
         return
     chosen = keep if whole else rows[keep]
