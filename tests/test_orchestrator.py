@@ -392,3 +392,27 @@ def test_an_engine_with_threads_works_again_after_a_cancelled_reading(held, tmp_
         assert [(e["account"], e["availability_percent"], e["compensation"]) for e in evaluations] == \
             [("acme", "100.00", "0.00"), ("globex", "100.00", "0.00"), ("initech", "100.00", "0.00")]
         assert held.started == held.ended == 40
+
+
+def test_a_cancelled_map_in_this_process_starts_no_task_after_it():
+    """Serial tasks are checked between tasks: the second of five cancels, the third never starts, and the map
+    raises Cancelled (which only the reading's own thread sees). A map cancelled before it starts runs none."""
+    from slapolicy.distributed import Cancellation, Cancelled, Runner
+
+    cancellation, ran = Cancellation(), []
+
+    def task(k):
+        ran.append(k)
+        if k == 1:
+            cancellation.cancel()
+        return k
+
+    with pytest.raises(Cancelled):
+        Runner().map(task, range(5), cancel=cancellation)
+    assert ran == [0, 1]
+    ran.clear()
+    for threads in (False, True):
+        with pytest.raises(Cancelled):
+            Runner().map(task, range(2, 7), threads=threads, cancel=cancellation)
+    assert ran == []
+    assert Runner().map(task, range(2, 5), cancel=Cancellation()) == [2, 3, 4]
