@@ -2,6 +2,8 @@
 from slapolicy.calendar import before_or_at
 from slapolicy.hookspecs import FactWindow, hookimpl
 
+from .remembered import Windows
+
 
 @hookimpl
 def slapolicy_window_facts(policy, context):
@@ -13,25 +15,18 @@ def slapolicy_window_facts(policy, context):
             yield window
 
 
-# (id(incident), id(month start), id(month end)) -> (the three, the incident's window in that month or None)
-_WINDOWS: dict = {}
+_WINDOWS = Windows()
 
 
 def _window(incident, month_start, month_end) -> FactWindow | None:
-    """The incident's window if it meets the Service Month [month_start, month_end), worked out once for the very
-    (frozen) incident and month bounds: every account of a month is handed the incidents of all accounts again."""
-    key = (id(incident), id(month_start), id(month_end))
-    entry = _WINDOWS.get(key)
-    if entry is not None and entry[0] is incident and entry[1] is month_start and entry[2] is month_end:
-        return entry[3]
-    if len(_WINDOWS) >= 65536:  # a long-running process sees many incidents: start again rather than grow
-        _WINDOWS.clear()
-    window = None
-    if not (before_or_at(incident.end, month_start) or before_or_at(month_end, incident.start)):
-        window = FactWindow("incident", incident.id, incident.start, incident.end, incident.account,
-                            {"incident.cause": incident.cause})
-    _WINDOWS[key] = (incident, month_start, month_end, window)
-    return window
+    """The incident's window if it meets the Service Month [month_start, month_end), worked out once per incident
+    and month (:class:`~slapolicy_builtins.remembered.Windows`)."""
+    def make():
+        if before_or_at(incident.end, month_start) or before_or_at(month_end, incident.start):
+            return None
+        return FactWindow("incident", incident.id, incident.start, incident.end, incident.account,
+                          {"incident.cause": incident.cause})
+    return _WINDOWS.get(incident, month_start, month_end, None, make)
 
 
 @hookimpl

@@ -14,6 +14,8 @@ import numpy as np
 from slapolicy.calendar import before_or_at, epoch_seconds, minute_bounds
 from slapolicy.hookspecs import FactWindow, MinuteFact, hookimpl
 
+from .remembered import Windows
+
 
 def is_prior(notice, policy) -> bool:
     # In seconds that elapse: Python subtracts and compares two times of one zone on the wall clock (a notice
@@ -37,30 +39,22 @@ def slapolicy_window_facts(policy, context):
             yield window
 
 
-# (id(notice), id(month start), id(month end), lead minutes) -> (the notice, the bounds, its window or None)
-_WINDOWS: dict = {}
+_WINDOWS = Windows()
 
 
 def _window(notice, context, policy) -> FactWindow | None:
-    """The notice's window if it concerns the context's account and meets its Service Month (:func:`_for_account`).
-    Worked out once for the very (frozen) notice, month bounds and lead: every account of a month is handed the
-    notices of all accounts again."""
+    """The notice's window if it concerns the context's account and meets its Service Month (:func:`_for_account`),
+    worked out once per notice, month and lead (:class:`~slapolicy_builtins.remembered.Windows`)."""
     if notice.account is not None and notice.account != context.account:
         return None
+
+    def make():
+        if not _for_account(notice, context):
+            return None
+        return FactWindow("notice", notice.id, notice.start, notice.end, notice.account,
+                          {"notice.kind": notice.kind, "notice.published_before_start": is_prior(notice, policy)})
     lead = policy.setting("exclusions", "notice_lead_minutes")
-    month_start, month_end = context.month_start, context.month_end
-    key = (id(notice), id(month_start), id(month_end), lead)
-    entry = _WINDOWS.get(key)
-    if entry is not None and entry[0] is notice and entry[1] is month_start and entry[2] is month_end:
-        return entry[3]
-    if len(_WINDOWS) >= 65536:  # a long-running process sees many notices: start again rather than grow
-        _WINDOWS.clear()
-    window = None
-    if _for_account(notice, context):
-        window = FactWindow("notice", notice.id, notice.start, notice.end, notice.account,
-                            {"notice.kind": notice.kind, "notice.published_before_start": is_prior(notice, policy)})
-    _WINDOWS[key] = (notice, month_start, month_end, window)
-    return window
+    return _WINDOWS.get(notice, context.month_start, context.month_end, lead, make)
 
 
 @hookimpl
