@@ -946,6 +946,37 @@ def test_a_parquet_footer_is_parsed_once_while_its_file_is_unchanged(tmp_path, m
     assert parsed == [str(path.resolve())] * 2
 
 
+
+def test_a_parquet_footer_is_parsed_again_when_its_file_is_rewritten_in_place_with_the_same_size_and_time(tmp_path):
+    """A file rewritten in place (the same inode) within one tick of the clock that stamps it, or with its time
+    set back (``cp -p``, ``rsync --inplace -t``), keeps its size and modification time. 30 minutes of 100
+    requests and 2 failures each: written first without illegal-number failures (the row group's statistics
+    prove the column 0, so it is not decoded), then with 2 in each of the first 10 minutes. The second reading
+    counts them: 10 minutes × 2 = 20 illegal-number failures over 10 minutes (not the first footer's 0)."""
+    import os
+
+    import pyarrow.parquet as pq
+
+    rows = minutes("a", "2019-03-05T10:00", 30, 100, 2)
+    path = tmp_path / "m.parquet"
+
+    def write(table):  # plain, uncompressed: the same size whatever the counts
+        pq.write_table(table, path, compression="NONE", use_dictionary=False)
+
+    write(arrow_table(rows))
+    before = os.stat(path)
+    cell = aggregates(path).cells[("a", "2019-03")]
+    assert (cell.totals.illegal_failures, cell.totals.illegal_minutes) == (0, 0)
+    for row in rows[:10]:
+        row["illegal_number_failures"] = 2
+    write(arrow_table(rows))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = os.stat(path)
+    assert (after.st_ino, after.st_size, after.st_mtime_ns) == (before.st_ino, before.st_size, before.st_mtime_ns)
+    cell = aggregates(path).cells[("a", "2019-03")]
+    assert (cell.totals.illegal_failures, cell.totals.illegal_minutes) == (20, 10)
+
+
 def test_the_batches_of_a_part_are_read_as_tasks_and_a_problem_reads_the_part_again_in_file_order(tmp_path, monkeypatch):
     """One part of three row groups of 4 rows, each batch a task of its own: the part's counts are joined from
     theirs. Row 2 has more failures than requests and rows 5 and 6 share a minute: read in file order, the
