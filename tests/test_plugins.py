@@ -410,3 +410,35 @@ def test_the_window_plugins_answer_each_account_month_and_lead_though_they_remem
     assert windows("a", "2019-03", lead=60) == [("I-1", {"incident.cause": "provider"}),
                                                 ("N-1", maintenance | {"notice.published_before_start": False})]
     assert windows("a", "2019-03", lead=30) == [("I-1", {"incident.cause": "provider"}), ("N-1", maintenance)]
+
+
+def test_a_plugin_registered_on_a_manager_of_ones_own_is_freed_with_the_manager():
+    """The hook implementations worked out for calling a manager's fact hooks once per account are forgotten
+    with the manager: a test or service that makes a manager per engine (docs/plugins.md) does not keep every
+    plugin object it ever registered. The window hook answers the recorder's window (the built-in plugins none: no incident, no notice), then
+    both are freed."""
+    import datetime as dt
+    import gc
+    import types
+    import weakref
+
+    from slapolicy.hookspecs import FactWindow, hookimpl
+    from slapolicy.plugins import fact_hook_results, make_manager
+
+    start, end = dt.datetime(2019, 3, 1, tzinfo=dt.timezone.utc), dt.datetime(2019, 3, 2, tzinfo=dt.timezone.utc)
+    window = FactWindow("recorder", "R-1", start, end, None, {})
+
+    class Recorder:
+        @hookimpl
+        def slapolicy_window_facts(self, policy, context):
+            return [window]
+
+    recorder = Recorder()
+    freed = weakref.ref(recorder)
+    manager = make_manager(load_entrypoints=False, extra=[recorder])
+    context = types.SimpleNamespace(incidents=(), notices=(), account="a", month_start=start, month_end=end)
+    assert fact_hook_results(manager, "slapolicy_window_facts", policy=None, context=context) == [
+        ("Recorder", [window]), ("notices", []), ("incidents", [])]
+    del manager, recorder
+    gc.collect()
+    assert freed() is None

@@ -232,10 +232,9 @@ def fact_hook_results(manager: pluggy.PluginManager, hook: str, **kwargs) -> lis
     return results
 
 
-# (id of the manager, hook) -> (its hookimpls, resolved). A dict, not a WeakKeyDictionary (whose lookups cost more
-# than the call they save): an entry holds its hookimpls, whose identity a manager made later at the same id
-# cannot match, and managers are few in a process.
-_RESOLVED: dict = {}
+# manager -> {hook: (its hookimpls, resolved)}: forgotten with the manager, which a test or service may make per
+# engine (docs/plugins.md); an entry holds its hookimpls, and so their plugin objects.
+_RESOLVED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def _implementations(manager: pluggy.PluginManager, hook: str) -> tuple:
@@ -244,14 +243,18 @@ def _implementations(manager: pluggy.PluginManager, hook: str) -> tuple:
     hooks are called for every account of a month."""
     caller = getattr(manager.hook, hook)
     impls = caller.get_hookimpls()
-    known = _RESOLVED.get((id(manager), hook))
+    hooks = _RESOLVED.get(manager)
+    if hooks is None:
+        with _LOCK:
+            hooks = _RESOLVED.setdefault(manager, {})
+    known = hooks.get(hook)
     if known is not None and known[0] == impls:
         return caller, known[1]
     if any(getattr(impl, "hookwrapper", False) or getattr(impl, "wrapper", False) for impl in impls):
         resolved = None
     else:
         resolved = tuple((impl.function, tuple(impl.argnames), impl.plugin_name) for impl in reversed(impls))
-    _RESOLVED[id(manager), hook] = (impls, resolved)
+    hooks[hook] = (impls, resolved)
     return caller, resolved
 
 
