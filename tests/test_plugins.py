@@ -295,6 +295,36 @@ def plugin_records(tmp_path, monkeypatch):
     return tmp_path / "cache" / "plugins"
 
 
+def test_the_importlib_metadata_backports_finder_leaves_the_record_in_use(plugin_records):
+    # Dask's distributed imports the importlib_metadata backport, which puts its own finder of sys.path's
+    # distributions on sys.meta_path (and leaves it there: the tests after this one run with it, as a process that
+    # has used Dask does): the same distributions, found after the import system's own.
+    pytest.importorskip("importlib_metadata")
+    from slapolicy.plugins import entry_points
+
+    assert any(type(f).__module__ == "importlib_metadata" for f in sys.meta_path)
+    found = _listed(entry_points())
+    assert found == _truth() == _listed(entry_points())
+    assert len(list(plugin_records.iterdir())) == 1
+
+
+def test_a_finder_offering_distributions_of_its_own_is_never_recorded_for(plugin_records, monkeypatch):
+    from slapolicy.plugins import entry_points
+
+    class Elsewhere:  # distributions from somewhere the record's name cannot see
+        @staticmethod
+        def find_distributions(context=None):
+            return iter(())
+
+        @staticmethod
+        def find_spec(*args, **kwargs):
+            return None
+
+    monkeypatch.setattr(sys, "meta_path", [*sys.meta_path, Elsewhere()])
+    assert _listed(entry_points()) == _truth()
+    assert not plugin_records.exists()
+
+
 def test_the_entry_points_recorded_are_those_importlib_metadata_finds(plugin_records):
     from slapolicy.plugins import entry_points
 

@@ -47,11 +47,13 @@ def distribution_folders() -> list[str] | None:
     """The metadata folders (``*.dist-info``, ``*.egg-info``) on ``sys.path``, in the order ``importlib.metadata``
     finds distributions (path entry by path entry, each directory as listed), without importing it (0.03 s):
     what a record of what it would answer is named by. None where it alone can look: a zip or an egg on the
-    path, or an import finder that offers distributions of its own."""
+    path, or an import finder that offers distributions of its own. The ``importlib_metadata`` backport's finder
+    (installed as that package loads: Dask's ``distributed`` imports it) offers those of the same path entries,
+    which ``importlib.metadata`` finds first and keeps (one distribution per name), so it changes nothing."""
     import importlib.machinery  # loaded at every start already (the import system's own)
 
     if any(finder is not importlib.machinery.PathFinder and hasattr(finder, "find_distributions")
-           for finder in sys.meta_path):
+           and not _same_as_path_finder(finder) for finder in sys.meta_path):
         return None
     found = []
     for entry in sys.path:
@@ -64,6 +66,12 @@ def distribution_folders() -> list[str] | None:
             continue
         found.extend(os.path.join(root, name) for name in names if name.lower().endswith((".dist-info", ".egg-info")))
     return found
+
+
+def _same_as_path_finder(finder) -> bool:
+    """The ``importlib_metadata`` backport's own finder of distributions on ``sys.path`` (see distribution_folders)."""
+    kind = finder if isinstance(finder, type) else type(finder)
+    return kind.__module__ == "importlib_metadata" and kind.__qualname__ == "MetadataPathFinder"
 
 
 def distribution_name(folder: str) -> str:
