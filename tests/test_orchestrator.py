@@ -343,6 +343,9 @@ sys.path.insert(0, {str(REPO / 'tests')!r})
 import slapolicy.distributed as distributed, slapolicy.minutes.aggregates as aggregates
 from slapolicy.minutes import readers
 from slapolicy.cli import main
+# Ctrl-C as a terminal's foreground job gets it: a process started in the background (nohup, `&` in a script)
+# inherits SIGINT ignored, and Python then leaves it ignored.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 readers.BATCH_ROWS = 10
 lock, cancelled, counts = threading.Lock(), threading.Event(), [0, 0]
 real_part, real_cancel = aggregates.read_part, distributed.Cancellation.cancel
