@@ -152,3 +152,16 @@ def counted_read_part(part, request):
         return read_part(part, request)
     finally:
         (tasks / f"ended-{name}").touch()
+
+
+def second_process(script: str, cache: Path) -> str:
+    """The stdout of ``script`` run by a fresh Python with the user cache at ``cache`` and nothing else of this
+    environment (the records a first process left must be what a second one reads); it must exit 0, silent."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parent.parent,
+                          env={"PATH": "/usr/bin:/bin", "SLAPOLICY_CACHE_DIR": str(cache)})
+    assert (done.returncode, done.stderr) == (0, "")
+    return done.stdout

@@ -2,13 +2,12 @@
 a second process answers §3.2's business days without importing holidays, with the very answers holidays gives."""
 import datetime as dt
 import json
-import subprocess
-import sys
 
 import holidays
 import pytest
 
 from conftest import REPO
+from helpers import second_process
 from slapolicy_builtins import calendars
 
 
@@ -59,10 +58,7 @@ def test_a_second_process_answers_without_importing_holidays(tmp_path):
               "print(json.dumps(['holidays' in sys.modules, window.as_dict()]))\n")
 
     def run():
-        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO,
-                              env={"PATH": "/usr/bin:/bin", "SLAPOLICY_CACHE_DIR": str(tmp_path)})
-        assert (done.returncode, done.stderr) == (0, "")
-        return json.loads(done.stdout)
+        return json.loads(second_process(script, tmp_path))
 
     # January 2024 in Singapore: Monday the 1st is New Year's Day, so the 5th business day is Monday the 8th.
     window = {"opens": "2024-01-09T00:00:00+08:00", "closes": "2024-03-01T00:00:00+08:00", "last_day": "2024-02-29",

@@ -371,23 +371,15 @@ def test_a_corrupt_entry_points_record_is_ignored_and_replaced(plugin_records):
 
 
 def test_a_second_process_loads_the_plugins_without_importlib_metadata(tmp_path):
-    import subprocess
-
-    from conftest import REPO
+    from helpers import second_process
 
     script = ("import sys\nfrom slapolicy.plugins import get_manager\n"
               "names = sorted(name for name, _ in get_manager().list_name_plugin())\n"
               "print(names, 'importlib.metadata' in sys.modules)")
 
-    def run():
-        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO,
-                              env={"PATH": "/usr/bin:/bin", "SLAPOLICY_CACHE_DIR": str(tmp_path)})
-        assert (done.returncode, done.stderr) == (0, "")
-        return done.stdout
-
     names = sorted(BUILTINS)
-    assert run() == f"{names} True\n"
-    assert run() == f"{names} False\n"
+    assert second_process(script, tmp_path) == f"{names} True\n"
+    assert second_process(script, tmp_path) == f"{names} False\n"
 
 
 class _Lead:
