@@ -165,3 +165,26 @@ def second_process(script: str, cache: Path) -> str:
                           env={"PATH": "/usr/bin:/bin", "SLAPOLICY_CACHE_DIR": str(cache)})
     assert (done.returncode, done.stderr) == (0, "")
     return done.stdout
+
+
+def record_placing(monkeypatch) -> list:
+    """The steps that put a file in place, in order, as they happen: ``("sync file", path)`` or ``("sync directory",
+    path)`` for each fsync (the descriptor's path read from /proc, so Linux only), ``("link", source, target)`` and
+    ``("replace", source, target)``. The real calls are made: what they write stays written."""
+    import os
+    import stat
+
+    steps = []
+    fsync, link, replace = os.fsync, os.link, os.replace
+
+    def synced(fd):
+        kind = "directory" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file"
+        steps.append((f"sync {kind}", os.readlink(f"/proc/self/fd/{fd}")))
+        return fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", synced)
+    monkeypatch.setattr(os, "link", lambda source, target: steps.append(("link", str(source), str(target)))
+                        or link(source, target))
+    monkeypatch.setattr(os, "replace", lambda source, target: steps.append(("replace", str(source), str(target)))
+                        or replace(source, target))
+    return steps

@@ -715,19 +715,17 @@ def test_paths_that_cannot_hold_a_ledger(tmp_path):
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="names the synced file through /proc/self/fd")
 def test_a_new_ledger_is_synced_once_whole_before_it_is_linked_into_place(tmp_path, monkeypatch):
     """Built where nobody else looks, without a journal: one sync of the finished file, then the link that makes it the
-    ledger (nine syncs when it was built in WAL mode). The ledger is as before: WAL, the schema and guard, the meta."""
-    import slapolicy.ledger
+    ledger (nine syncs when it was built in WAL mode), then a sync of the directory, without which a power loss can
+    take the link, and the ledger with a decision already reported, away. The ledger is as before: WAL, the schema
+    and guard, the meta."""
+    from helpers import record_placing
 
-    steps = []
-    fsync, link = os.fsync, os.link
-    monkeypatch.setattr(slapolicy.ledger.os, "fsync", lambda fd: steps.append(("sync", os.readlink(f"/proc/self/fd/{fd}")))
-                        or fsync(fd))
-    monkeypatch.setattr(slapolicy.ledger.os, "link", lambda src, dst: steps.append(("link", str(src), str(dst)))
-                        or link(src, dst))
+    steps = record_placing(monkeypatch)
     path = tmp_path / "new.sqlite"
     Ledger(path).close()
-    (sync, scratch), (linked, source, target) = steps
-    assert (sync, linked, source, target) == ("sync", "link", scratch, str(path))
+    (sync, scratch), (linked, source, target), directory = steps
+    assert (sync, linked, source, target, directory) == ("sync file", "link", scratch, str(path),
+                                                         ("sync directory", str(tmp_path)))
     assert Path(scratch).parent == tmp_path and not Path(scratch).exists()  # the scratch name is gone, the file stays
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
@@ -736,3 +734,18 @@ def test_a_new_ledger_is_synced_once_whole_before_it_is_linked_into_place(tmp_pa
                                                                 "head": GENESIS}
     assert {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")} == set(GUARD)
     db.close()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="names the synced file through /proc/self/fd")
+def test_the_directories_made_for_a_new_ledger_are_synced_into_their_parents(tmp_path, monkeypatch):
+    """The default ledger's folder (~/.local/share/slapolicy) is often made by the first claim: each folder made is
+    synced into the one holding it before the ledger is linked into the last, so that a power loss cannot take
+    the folder, and the ledger in it, away."""
+    from helpers import record_placing
+
+    steps = record_placing(monkeypatch)
+    path = tmp_path / "data" / "slapolicy" / "ledger.sqlite"
+    Ledger(path).close()
+    scratch = steps[2][1]
+    assert steps == [("sync directory", str(tmp_path)), ("sync directory", str(tmp_path / "data")),
+                     ("sync file", scratch), ("link", scratch, str(path)), ("sync directory", str(path.parent))]

@@ -5,6 +5,7 @@ versions.lock. "Nothing written" is checked byte for byte on the whole directory
 import json
 import shutil
 import subprocess
+import sys
 import threading
 
 import pytest
@@ -159,6 +160,36 @@ def test_publish_from_many_threads_publishes_once_and_keeps_the_lock_whole(famil
     recorded_before = sorted(json.loads((POLICIES / "versions.lock").read_text()))
     assert sorted(json.loads((family / "versions.lock").read_text())) == sorted(recorded_before + ["2020-01-01.yaml"])
 
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="names the synced file through /proc/self/fd")
+def test_publish_and_lock_sync_the_family_directory_after_the_names_they_place(family, monkeypatch):
+    """A version is written beside its name and synced, linked into place; the lock likewise, renamed over the old
+    one; then the family's directory is synced, once, for both names: without it a power loss can leave the lock
+    (or the version) as it was before a publication that was reported done."""
+    from helpers import record_placing
+    from slapolicy.policy.directory import PolicyDirectory
+    from slapolicy.policy.publish import publish, record_published
+
+    draft = amendment(family, edits=[STANDARD_99_9, *EXAMPLES_99_9])
+    steps = record_placing(monkeypatch)
+    publish(family, draft)
+    ours = [step for step in steps if step[1].startswith(str(family))]  # not the user cache's records
+    version, lock = ours[0][1], ours[2][1]
+    assert ours == [("sync file", version), ("link", version, str(family / "2020-01-01.yaml")),
+                    ("sync file", lock), ("replace", lock, str(family / "versions.lock")),
+                    ("sync directory", str(family))]
+    assert sorted(p.name for p in family.iterdir()) == ["2019-01-01.yaml", "2020-01-01.yaml", "drafts", "superseded",
+                                                        "versions.lock"]  # neither scratch name is left
+    # `lock` records a version copied in by hand the same way.
+    (family / "2020-02-01.yaml").write_text((family / "2020-01-01.yaml").read_text().replace(
+        '"2020-01-01"', '"2020-02-01"').replace('amends: "2019-01-01"', 'amends: "2020-01-01"'))
+    steps.clear()
+    assert record_published(PolicyDirectory(family)) == ["2020-02-01.yaml"]
+    ours = [step for step in steps if step[1].startswith(str(family))]
+    lock = ours[0][1]
+    assert ours == [("sync file", lock), ("replace", lock, str(family / "versions.lock")),
+                    ("sync directory", str(family))]
 
 def test_a_draft_amending_an_older_version_is_refused_once_a_newer_one_is_published(cli, family):
     assert cli("publish", family, amendment(family)).code == 0

@@ -10,6 +10,11 @@ Where: ``$SLAPOLICY_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/slapolicy`` (``~/
 promises reads as absent; one is written atomically (a temporary file renamed into place), and a directory that
 cannot be written means only that the answer is derived again next time. A folder past :data:`MAX_RECORDS`
 loses its least recently used quarter. Deleting the cache is always safe.
+
+A record is not synced to disk, nor its directory (as a ledger and a policy family are): a power loss may take a
+record away or leave it empty or torn, and each of these reads as absent (it must parse, and carry the key its
+name promises), so the answer is derived again. A sync would cost every first run a few milliseconds, tens on a
+busy disk, to keep what is only a shortcut.
 """
 from __future__ import annotations
 

@@ -93,6 +93,42 @@ def read_limited(path, what: str, limit: int) -> bytes:
     return raw
 
 
+# ---------------------------------------------------------------------------- names placed durably
+
+def sync_directory(path) -> None:
+    """Make the names just linked, renamed or made in the directory ``path`` survive a power loss: syncing a file
+    writes its bytes, not the directory entry that names it (fsync(2)). As SQLite does for its journals, a
+    directory that cannot be opened or synced (a filesystem without the call) is left as it is."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP):
+            raise
+    finally:
+        os.close(fd)
+
+
+def make_directories(path) -> None:
+    """``mkdir -p path``, each directory made synced into the one that holds it (:func:`sync_directory`)."""
+    from pathlib import Path
+
+    path = Path(path)
+    missing = []
+    while not os.path.lexists(path) and path.parent != path:
+        missing.append(path)
+        path = path.parent
+    for made in reversed(missing):
+        try:
+            made.mkdir()
+        except FileExistsError:  # made meanwhile by another process, which syncs it
+            continue
+        sync_directory(made.parent)
+
+
 # ---------------------------------------------------------------------------- strict JSON
 
 class DuplicateKey(ValueError):

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .errors import LedgerError, LedgerIntegrityError
+from .files import make_directories, sync_directory
 
 __all__ = ["FORMAT", "KEY_VARIABLE", "Ledger", "LedgerError", "LedgerIntegrityError", "default_ledger_path",
            "upgrade_ledger"]
@@ -233,11 +234,13 @@ class Ledger:
 
     def _create(self) -> None:
         """Build the ledger in a scratch file and link it into place: the path never names a half-made ledger,
-        and of processes creating the same ledger at once one wins and the others open its file."""
+        and of processes creating the same ledger at once one wins and the others open its file. The folders made
+        for it and the link are synced into their directories: a decision reported from a ledger whose name a
+        power loss could take away would be a decision lost."""
         if os.path.lexists(self.path.parent) and not self.path.parent.is_dir():
             raise LedgerError(f"{self.path}: the ledger cannot be created ({self.path.parent} is not a directory)")
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            make_directories(self.path.parent)
             handle, scratch = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".new", dir=self.path.parent)
             os.close(handle)
         except OSError as exc:
@@ -268,6 +271,9 @@ class Ledger:
             except OSError:
                 if not os.path.lexists(self.path):  # a filesystem without hard links
                     os.replace(scratch, self.path)
+            if os.path.lexists(scratch):
+                os.unlink(scratch)  # before the sync, which then makes the link and the scratch name's end durable
+            sync_directory(self.path.parent)
         except (OSError, sqlite3.Error) as exc:
             raise LedgerError(f"{self.path}: the ledger cannot be created ({exc})") from None
         finally:

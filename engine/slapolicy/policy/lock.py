@@ -8,6 +8,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from ..files import sync_directory
+
 LOCK_FILE = "versions.lock"
 
 
@@ -27,7 +29,8 @@ def family_lock(path, *, shared: bool = False):
 
 
 def write_lock(directory, lock: dict) -> None:
-    """Replace versions.lock whole: written beside it and renamed, so a crash never leaves half a lock."""
+    """Replace versions.lock whole: written beside it and renamed, so a crash never leaves half a lock; then the
+    directory is synced, so a power loss cannot bring the old lock back (nor lose a version linked in before)."""
     directory = Path(directory)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".versions.lock.")
     try:
@@ -40,3 +43,4 @@ def write_lock(directory, lock: dict) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+    sync_directory(directory)

@@ -133,26 +133,27 @@ def publish(policy_dir, draft) -> Published:
 
 
 def _write_version(directory: Path, name: str, content: bytes, lock: dict) -> None:
-    """Create ``directory/name`` (never over an existing file), then replace the lock; undo the file if the lock fails."""
+    """Create ``directory/name`` (never over an existing file), then replace the lock, which syncs the directory for
+    both names; undo the file if the lock fails."""
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.")
+    target = directory / name
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(content)
             handle.flush()
             os.fsync(handle.fileno())
-        target = directory / name
         try:
             os.link(tmp, target)  # fails if the name exists: a published file is never overwritten
         except FileExistsError:
             raise PolicyError([Diagnostic(str(target), 1, 1, "error", "file-exists", f"{target} already exists")]) from None
-        try:
-            write_lock(directory, lock)
-        except BaseException:
-            target.unlink()
-            raise
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+    try:
+        write_lock(directory, lock)
+    except BaseException:
+        target.unlink()
+        raise
 
 
 __all__ = ["Published", "check_draft", "publish", "published_text", "LOCK_FILE"]
