@@ -38,9 +38,10 @@ from .inputs.tables import account_name
 from .distributed import Background, Cancellation, PolicyContent, Runner, check_runner_arguments, policy_of
 from .errors import ArgumentError, InputError, SlapolicyError
 from .minutes.shapes import MonthMinutes, MonthTotals
-from .evaluation.month import evaluate_account_month, evaluate_items, evaluate_month, month_items, version_reason
+from .evaluation.month import (evaluate_account_month, evaluate_items, evaluate_month, evaluate_settled, month_items,
+                               version_reason)
 from .files import path_argument
-from .minutes.aggregates import read_minutes
+from .minutes.aggregates import Settled, read_minutes
 from .plugins import check_facts_supplied, get_manager
 from .policy.directory import PolicyDirectory, directory_signature, load_policy
 from .rules.durable import check_backend
@@ -225,13 +226,23 @@ class Engine:
         check_facts_supplied(policy, self.manager)  # before a large minutes file is read
         loaded_incidents = read_incidents(incidents, policy) if incidents else []
         with self._runner_for(workers, dask) as runner:
+            # In this process, the accounts whose rows are all read are evaluated while the others are read (the
+            # reading leaves a core idle at its end, and the evaluation of a month is serial).
+            settled = Settled() if accounts is None and not runner.remote else None
             # The minutes are read while the notices and billing are; their problems come first, as they did
             # when they were read first, and cancel the reading (Background) rather than wait for all of it.
             with Background(read_minutes, minutes, [service_month], [policy], accounts=accounts,
-                            incidents=loaded_incidents, runner=runner, cancel=Cancellation()) as reading:
+                            incidents=loaded_incidents, runner=runner, cancel=Cancellation(),
+                            settled=settled) as reading:
                 loaded_notices = read_notices(notices, policy.timezone) if notices else []
                 loaded_billing = read_billing(billing) if billing else None
+                windows = ByAccount(loaded_incidents), ByAccount(loaded_notices)
+                evaluated = evaluate_settled(policy, service_month, settled, incidents=windows[0],
+                                             notices=windows[1], billing=loaded_billing, reason=reason,
+                                             manager=self.manager) if settled is not None else None
             loaded_minutes = reading.result()
+            if not loaded_minutes.settled or loaded_minutes.naive_timestamps:
+                evaluated = None  # worked out from pieces the result is not made of, or without the naive count
             if runner.remote and self._manager is None:
                 # The account-months go to the workers too (they evaluate with the installed plugins, so an
                 # engine made with its own plugin manager evaluates here): a month of many accounts is not
@@ -243,9 +254,9 @@ class Engine:
                 chunks = chunks_of(month_items(service_month, loaded_minutes, loaded_billing, accounts))
                 evaluations = [r for part in runner.map(evaluate_chunk, [spec] * len(chunks), chunks) for r in part]
                 return {"evaluations": evaluations}
-        evaluations = evaluate_month(policy, service_month, loaded_minutes, incidents=loaded_incidents,
-                                     notices=loaded_notices, billing=loaded_billing, accounts=accounts, reason=reason,
-                                     manager=self.manager)
+        evaluations = evaluate_month(policy, service_month, loaded_minutes, incidents=windows[0], notices=windows[1],
+                                     billing=loaded_billing, accounts=accounts, reason=reason, manager=self.manager,
+                                     evaluated=evaluated)
         return {"evaluations": evaluations}
 
     def decide_claim(self, claim: dict, *, minutes, incidents=None, notices=None, billing=None,
@@ -306,7 +317,7 @@ class Engine:
         number of minute rows read so far."""
         # replay's module (and the diff it reports with): loaded by replay, never by evaluate or a claim
         from .replay import (chunks_of, common_timezone, month_range, replay_chunk, replay_policies, replay_report,
-                             replay_spec, work_items)
+                             replay_settled, replay_spec, work_items)
 
         check_runner_arguments(workers, dask)
         spec_dir, spec_under = str(self.policy_dir), str(path_argument(under, "under"))
@@ -321,16 +332,25 @@ class Engine:
         causes = sorted({c for p in policies for c in p.causes})
         loaded_incidents = tuple(read_incidents(incidents, amended, causes=causes)) if incidents else ()
         with self._runner_for(workers, dask) as runner:
+            # In this process, the accounts whose rows are all read are replayed while the others are read.
+            settled = Settled() if not runner.remote else None
             # The minutes are read while the notices and billing are; their problems come first, as they did
             # when they were read first, and cancel the reading (Background) rather than wait for all of it.
             with Background(read_minutes, minutes, months, policies, runner=runner, progress=progress,
-                            cancel=Cancellation()) as reading:
+                            cancel=Cancellation(), settled=settled) as reading:
                 loaded_notices = tuple(read_notices(notices, timezone)) if notices else ()
                 loaded_billing = read_billing(billing) if billing else {}
+                # Its problem (a version's file changed meanwhile) is raised after the minutes', as before.
+                spec = outcome(replay_spec, baselines, amended, loaded_incidents, loaded_notices, strips)
+                replayed = replay_settled(spec, settled, months, loaded_billing) if settled is not None else None
             scan = reading.result()
-            spec = replay_spec(baselines, amended, loaded_incidents, loaded_notices, strips)
-            chunks = chunks_of(work_items(scan, months, loaded_billing))
+            spec = spec()
+            if not scan.settled:
+                replayed = None  # worked out from pieces the result is not made of
+            items = work_items(scan, months, loaded_billing)
+            chunks = chunks_of([item for item in items if (item[0], item[1]) not in replayed] if replayed else items)
             rows = [row for part in runner.map(replay_chunk, [spec] * len(chunks), chunks) for row in part]
+            rows += replayed.values() if replayed else ()
         return replay_report(amended, spec_under, months, scan, rows)
 
 

@@ -222,10 +222,12 @@ def _explained(baseline, amended, raw: bool, excluded: tuple, tier_before, tier_
     return tuple(wanted)
 
 
-def work_items(scan, months, billing: dict):
-    """(account, month label, totals, candidate rows, billing) of every account-month with data or a bill."""
+def work_items(scan, months, billing: dict, accounts=None):
+    """(account, month label, totals, candidate rows, billing) of every account-month with data or a bill
+    (``accounts``: of these accounts only)."""
     labels = [m.label for m in months]
-    accounts = sorted({a for a, _ in scan.cells} | {a for a, m in billing if m in labels})
+    accounts = sorted(accounts if accounts is not None else
+                      {a for a, _ in scan.cells} | {a for a, m in billing if m in labels})
     empty_totals = MonthTotals(0, 0, 0, 0, 0)
     items = []
     for account in accounts:
@@ -252,6 +254,22 @@ def replay_spec(baselines: dict, amended, incidents: tuple, notices: tuple, stri
     contents = {p.sha256: PolicyContent.of(p) for p in [*baselines.values(), amended]}
     return ReplaySpec(tuple((label, contents[p.sha256]) for label, p in baselines.items()), contents[amended.sha256],
                       incidents, notices, strips)
+
+
+def replay_settled(spec, settled, months: list, billing: dict) -> dict | None:
+    """(account, month label) -> its row, for the account-months of ``settled`` (pieces of the minutes whose
+    accounts' rows are all read: :class:`slapolicy.minutes.aggregates.Settled`), replayed as they come while the
+    rest of the minutes are read, as :func:`work_items` and :func:`replay_chunk` would. ``spec``: a call giving the
+    :class:`ReplaySpec`. None if it, or a row, failed: the caller replays them after the reading, where the
+    problem is raised in its place (after the minutes' own)."""
+    done: dict = {}
+    for piece in settled:
+        try:
+            rows = replay_chunk(spec(), work_items(piece, months, billing, accounts=piece.accounts))
+        except Exception:  # noqa: BLE001 -- raised again by the replay after the reading, after its problems
+            return None
+        done.update(((row["account"], row["month"]), row) for row in rows)
+    return done
 
 
 def chunks_of(items: list) -> list:

@@ -155,14 +155,46 @@ def version_reason(policy, service_month: ServiceMonth, forced: bool = False, in
 
 
 def evaluate_month(policy, service_month: ServiceMonth, minutes=None, *, incidents=(), notices=(), billing=None,
-                   accounts=None, reason: str = "", manager=None) -> list[dict]:
+                   accounts=None, reason: str = "", manager=None, evaluated: dict | None = None) -> list[dict]:
     """Evaluate every account of ``minutes`` (and of billing for the month) in one Service Month.
 
     ``minutes``: the month's minutes as :func:`slapolicy.minutes.read_minutes` reduces them (counts and
-    candidate rows per account), or None.
+    candidate rows per account), or None. ``evaluated``: account -> its result, already worked out from the same
+    minutes, billing and windows (:func:`evaluate_settled`): the other accounts are evaluated, in their place.
     """
-    return evaluate_items(policy, service_month, month_items(service_month, minutes, billing, accounts),
-                          incidents=ByAccount(incidents), notices=ByAccount(notices), reason=reason, manager=manager)
+    items = month_items(service_month, minutes, billing, accounts)
+    incidents, notices = _indexed(incidents), _indexed(notices)
+    if not evaluated:
+        return evaluate_items(policy, service_month, items, incidents=incidents, notices=notices, reason=reason,
+                              manager=manager)
+    rest = iter(evaluate_items(policy, service_month, [item for item in items if item[0] not in evaluated],
+                               incidents=incidents, notices=notices, reason=reason, manager=manager))
+    return [evaluated[item[0]] if item[0] in evaluated else next(rest) for item in items]
+
+
+def _indexed(windows) -> ByAccount:
+    return windows if isinstance(windows, ByAccount) else ByAccount(windows)
+
+
+def evaluate_settled(policy, service_month: ServiceMonth, settled, *, incidents, notices, billing=None,
+                     reason: str = "", manager=None) -> dict | None:
+    """account -> its result, for the account-months of ``settled`` (pieces of the minutes whose accounts' rows
+    are all read: :class:`slapolicy.minutes.aggregates.Settled`), evaluated as they come while the rest of the
+    minutes are read. Worked out as :func:`evaluate_month` would, for minutes without naive timestamps (which
+    every account's warning counts over the whole file): the caller keeps them only if the whole reading's
+    result says the pieces make it up and has none. None if evaluating one of them failed: the caller evaluates
+    them again after the reading, where the problem is raised in its place (after the minutes' own)."""
+    label, billing, done = service_month.label, billing or {}, {}
+    for piece in settled:
+        items = [(account, cell.rows, cell.totals, billing.get((account, label)), 0)
+                 for (account, month), cell in sorted(piece.cells.items()) if month == label]
+        try:
+            results = evaluate_items(policy, service_month, items, incidents=incidents, notices=notices,
+                                     reason=reason, manager=manager)
+        except Exception:  # noqa: BLE001 -- raised again by the evaluation after the reading, after its problems
+            return None
+        done.update(zip([item[0] for item in items], results))
+    return done
 
 
 def evaluate_items(policy, service_month: ServiceMonth, items: list, *, incidents, notices, reason: str = "",

@@ -1,9 +1,13 @@
 """The parts' summaries merged per account and Service Month (``merge``), a minute listed twice across
 batches found by comparing each account's minute ranges, and the whole path (``read_minutes``: plan, map
-``read_part`` over the parts where the runner runs tasks, merge)."""
+``read_part`` over the parts where the runner runs tasks, merge). Account-months whose rows are all read
+(``Settled``) are handed over while the rest are read, so that their evaluation uses a core the reading
+leaves idle."""
 from __future__ import annotations
 
+import collections
 import contextlib
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,10 +48,18 @@ class MinuteAggregates:
     within_incidents: bool = False  # every row inside the provider incidents is kept (MonthMinutes says so too)
     plan: list = field(default_factory=list, repr=False)  # the Parts read
     digest: object = field(default=None, repr=False)  # read_minutes(digest=True): a call giving read_digest's value
+    # read_minutes(settled=...): every cell here was handed over, as is, in one of the pieces settled (else those
+    # pieces are to be dropped: a problem, or what they could not know before the end, made the result anew).
+    settled: bool = False
 
 
-def merge(summaries: list, months: list, parts: list, request: Request) -> MinuteAggregates:
-    """The parts' summaries as one result; raises with every problem found (in file order)."""
+class _Unsettled(Exception):
+    """Pieces merged apart would not give what one merge gives (two batches' minute ranges of an account overlap)."""
+
+
+def merge(summaries: list, months: list, parts: list, request: Request, reread: bool = True) -> MinuteAggregates:
+    """The parts' summaries as one result; raises with every problem found (in file order). ``reread``: False
+    raises _Unsettled where minute ranges overlap, instead of reading the parts again to name the rows."""
     _raise_problems([s.problems for s in summaries])
     result = MinuteAggregates(months, parts=len(parts))
     count = len(months)
@@ -64,6 +76,8 @@ def merge(summaries: list, months: list, parts: list, request: Request) -> Minut
             at = np.searchsorted(names, batch)[cell // count] * count + cell % count
             candidates.append((at, *columns))
     if spans and _overlap(*(np.concatenate(column) for column in zip(*spans))):
+        if not reread:
+            raise _Unsettled()
         _repeats_across_batches(parts, request)  # raises with the rows, or finds the ranges only interleave
     has_peak = any(s.has_peak for s in summaries)
     result.within_incidents = bool(request.within or request.own_within) and not request.incident_windows
@@ -161,7 +175,7 @@ def _repeats_across_batches(parts: list, request: Request) -> None:
 
 
 def read_minutes(source, months: list, policies: list, *, accounts=None, incidents=(), runner=None,
-                 progress=None, digest: bool = False, cancel=None) -> MinuteAggregates:
+                 progress=None, digest: bool = False, cancel=None, settled: "Settled | None" = None) -> MinuteAggregates:
     """Plan, read, check and reduce the minutes of ``months`` (and ``accounts``) for ``policies``.
 
     In this process the parts run on every core (pyarrow and numpy release the GIL); a
@@ -171,29 +185,48 @@ def read_minutes(source, months: list, policies: list, *, accounts=None, inciden
     claim's record), on a thread of its own while the parts are read (a claim on a file written as time goes
     reads, and hashes, all of it): ``digest`` of the result is then a call that returns it. ``cancel``: a
     :class:`~slapolicy.distributed.Cancellation` that stops the reading between its tasks (:class:`Background`).
+    ``settled``: given the account-months whose rows are all read while the rest are read (:class:`Settled`), and
+    closed when the reading ends, whatever the outcome; ``settled`` of the result says whether they make it up.
     """
-    request = request_for(months, policies[0].timezone, policies, accounts, incidents)
-    parts = plan(source, request)
-    hashing = Background(read_digest, source, parts, Cancellation()) if digest and isinstance(source, (str, Path)) \
-        else None
-    with hashing or contextlib.nullcontext(), \
-            cancel.on_cancel(hashing.cancel) if cancel and hashing else contextlib.nullcontext():
-        summaries = map_parts(parts, request, runner, progress, cancel)
-    if cancel is not None:
-        cancel.check()  # a second reading may follow, to name minutes listed twice across batches
-    result = merge(summaries, months, parts, request)
-    result.plan, result.digest = parts, hashing.result if hashing else None
-    return result
+    try:
+        request = request_for(months, policies[0].timezone, policies, accounts, incidents)
+        parts = plan(source, request)
+        hashing = Background(read_digest, source, parts, Cancellation()) if digest and isinstance(source, (str, Path)) \
+            else None
+        runner = runner or Runner()
+        tasks = _tasks(parts, runner)
+        settling = _Settling(tasks, months, parts, request, settled) if settled is not None else None
+        with hashing or contextlib.nullcontext(), \
+                cancel.on_cancel(hashing.cancel) if cancel and hashing else contextlib.nullcontext():
+            summaries = map_parts(parts, request, runner, progress, cancel, tasks=tasks,
+                                  arrived=settling.arrived if settling and settling.on else None)
+        if cancel is not None:
+            cancel.check()  # a second reading may follow, to name minutes listed twice across batches
+        result = settling.result(summaries) if settling else None
+        if result is None:
+            result = merge(summaries, months, parts, request)
+        result.plan, result.digest = parts, hashing.result if hashing else None
+        return result
+    finally:
+        if settled is not None:
+            settled.close()
 
 
-def map_parts(parts: list, request: Request, runner: Runner | None = None, progress=None, cancel=None) -> list:
+def _tasks(parts: list, runner: Runner) -> list:
+    """The parts as the tasks ``map_parts`` runs, per part: in this process, a Parquet part's batches each."""
+    return [[part] for part in parts] if runner.remote else [batch_parts(part) for part in parts]
+
+
+def map_parts(parts: list, request: Request, runner: Runner | None = None, progress=None, cancel=None, *,
+              tasks: list | None = None, arrived=None) -> list:
     """Each part read, checked and reduced where the runner runs tasks (parts held in memory stay here): a
     summary per part, in order.
 
     In this process each batch of a Parquet part is a task of its own (``batch_parts``) and a part's summary
     is joined from theirs: with parts of ~2 M rows, a thread that found no part left idled while the other read
     its last one (the 500-account month by account: 11 parts on two cores). A part with a problem in any of its
-    batches is read again whole, so that its messages are those one reading in file order gives."""
+    batches is read again whole, so that its messages are those one reading in file order gives. ``tasks``: the
+    parts' tasks as ``_tasks`` makes them; ``arrived``: called with each task's summary, in the tasks' order."""
     runner = runner or Runner()
     if runner.remote and any(part.kind == "memory" for part in parts):
         raise SlapolicyError("minutes handed in as data are read in this process: give a file path to use "
@@ -201,13 +234,16 @@ def map_parts(parts: list, request: Request, runner: Runner | None = None, progr
     seen = [0]
 
     def show(summary):
-        seen[0] += summary.rows_read
-        progress(seen[0])
+        if progress:
+            seen[0] += summary.rows_read
+            progress(seen[0])
+        if arrived:
+            arrived(summary)
 
-    pieces = [[part] for part in parts] if runner.remote else [batch_parts(part) for part in parts]
+    pieces = tasks if tasks is not None else _tasks(parts, runner)
     tasks = [piece for part_pieces in pieces for piece in part_pieces]
-    done = iter(runner.map(read_part, tasks, [request] * len(tasks), threads=True, progress=show if progress else None,
-                           cancel=cancel))
+    done = iter(runner.map(read_part, tasks, [request] * len(tasks), threads=True,
+                           progress=show if progress or arrived else None, cancel=cancel))
     summaries = []
     for part, part_pieces in zip(parts, pieces):
         own = [next(done) for _ in part_pieces]
@@ -220,3 +256,96 @@ def map_parts(parts: list, request: Request, runner: Runner | None = None, progr
         else:
             summaries.append(joined(own))
     return summaries
+
+
+class Settled:
+    """The account-months of a reading whose rows are all read, handed over in pieces (each a
+    :class:`MinuteAggregates` of a few accounts) while the rest are read: an account whose row groups' statistics
+    prove it alone (a file written account by account) is settled once its row groups are reduced. The reading's
+    thread puts, the thread that evaluates iterates until the reading ends (a wait that Ctrl-C interrupts).
+    Whether the pieces make up the result is known only then: :attr:`MinuteAggregates.settled`."""
+
+    def __init__(self):
+        self._ready = threading.Condition()
+        self._pieces: collections.deque = collections.deque()
+        self._closed = False
+
+    def put(self, piece: MinuteAggregates) -> None:
+        with self._ready:
+            self._pieces.append(piece)
+            self._ready.notify()
+
+    def close(self) -> None:
+        with self._ready:
+            self._closed = True
+            self._ready.notify()
+
+    def __iter__(self):
+        while True:
+            with self._ready:
+                while not self._pieces and not self._closed:
+                    self._ready.wait()
+                if not self._pieces:
+                    return
+                piece = self._pieces.popleft()
+            yield piece
+
+
+class _Settling:
+    """Merges the tasks' summaries, as they arrive in order, into pieces of settled accounts (:class:`Settled`):
+    a piece once every account of the summaries gathered has no task left to read. Only when every task's row
+    groups prove their accounts (else any later task may hold any account)."""
+
+    def __init__(self, tasks: list, months: list, parts: list, request: Request, settled: Settled):
+        self.months, self.parts, self.request, self.settled = months, parts, request, settled
+        self.last: dict = {}  # account -> the index of the last task that may hold it
+        flat = [task for part_tasks in tasks for task in part_tasks]
+        self.on = bool(flat) and all(task.kind == "parquet" and task.proven and None not in task.proven for task in flat)
+        self.accounts = [set(task.proven) for task in flat] if self.on else []
+        for index, names in enumerate(self.accounts):
+            for name in names:
+                self.last[name] = index
+        self.arrivals = 0
+        self.gathered: list = []  # summaries of accounts not yet settled
+        self.pending: set = set()  # their accounts
+        self.pieces: list = []  # (the piece, whether a summary of it had peak_qps)
+
+    def arrived(self, summary) -> None:
+        index, self.arrivals = self.arrivals, self.arrivals + 1
+        if not self.on:
+            return
+        if summary.problems is not None and summary.problems.total:
+            self.on = False  # the result will raise, or name rows read again: nothing settles
+            return
+        self.gathered.append(summary)
+        self.pending |= self.accounts[index]
+        if any(self.last[name] > index for name in self.pending):
+            return
+        try:
+            piece = merge(self.gathered, self.months, self.parts, self.request, reread=False)
+        except (_Unsettled, SlapolicyError):
+            self.on = False
+            return
+        self.pieces.append((piece, any(s.has_peak for s in self.gathered)))
+        self.gathered, self.pending = [], set()
+        self.settled.put(piece)
+
+    def result(self, summaries: list) -> MinuteAggregates | None:
+        """The pieces as the reading's result (what one merge of ``summaries`` gives), or None when they are not:
+        the caller merges."""
+        if not self.on or self.gathered or self.arrivals != len(self.accounts):
+            return None
+        has_peak = any(s.has_peak for s in summaries)
+        if any(peak != has_peak and any(len(cell.rows.minute) for cell in piece.cells.values())
+               for piece, peak in self.pieces):
+            return None  # a piece's candidate rows would say peak_qps differently than one merge does
+        result = MinuteAggregates(self.months, parts=len(self.parts), settled=True)
+        result.within_incidents = bool(self.request.within or self.request.own_within) and \
+            not self.request.incident_windows
+        for piece, _ in self.pieces:
+            result.cells.update(piece.cells)
+            result.accounts |= piece.accounts
+            result.rows_read += piece.rows_read
+            result.naive_timestamps += piece.naive_timestamps
+        result.cells = dict(sorted(result.cells.items()))  # in one merge's order: by account, then month
+        return result
