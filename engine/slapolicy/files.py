@@ -10,6 +10,7 @@ import decimal
 import errno
 import os
 import stat
+import sys
 from typing import TYPE_CHECKING
 
 from .errors import Diagnostic, InputError
@@ -204,6 +205,52 @@ def type_problem(field: str, value: object, expected: tuple) -> str | None:
 
 
 LONE_SURROGATE = "holds text that is not valid Unicode (a lone surrogate escape such as \\ud800)"
+
+
+# A claim is read by people and hashed into the ledger; no real one nests deeper than a few levels, and a deeper
+# one (or a list that contains itself, handed in through the API) would overflow Python's stack in json.dumps.
+MAX_JSON_DEPTH = 64
+
+
+def json_data_problem(value, field: str) -> str | None:
+    """Why ``value``, handed in as a JSON document (a claim through the API), is not JSON data, naming the place
+    (``field 'failure_records[0].at' holds a Python datetime, ...``); None when it is. A file or a request body is
+    JSON already; a Python caller can hand anything, and what is not JSON cannot be hashed, recorded or sent back."""
+    import math
+
+    stack = [(value, field, 0)]
+    while stack:  # depth first, so a list that contains itself reaches the depth limit at once
+        item, where, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return f"field {where.split('[')[0].split('.')[0]!r} is nested more than {MAX_JSON_DEPTH} levels deep"
+        if isinstance(item, dict):
+            for key, inner in reversed(item.items()):
+                if not isinstance(key, str):
+                    return f"field {where!r} has the key {key!r}, a Python {type(key).__name__}: JSON keys are strings"
+                stack.append((inner, f"{where}.{key}", depth + 1))
+        elif isinstance(item, list):
+            stack.extend((inner, f"{where}[{i}]", depth + 1) for i, inner in reversed(list(enumerate(item))))
+        elif isinstance(item, str):
+            if not valid_unicode(item):
+                return f"field {where!r} {LONE_SURROGATE}"
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return f"field {where!r} holds {item!r}, which is not a JSON number (JSON has no NaN or Infinity)"
+        elif isinstance(item, int) and not isinstance(item, bool):
+            if item.bit_length() > 14_000 and _too_long(item):  # ~4200 digits: short numbers are not written out
+                return f"field {where!r} holds a whole number of more than {sys.get_int_max_str_digits()} digits"
+        elif item is not None and not isinstance(item, bool):
+            return f"field {where!r} holds a Python {type(item).__name__}, which is not JSON data"
+    return None
+
+
+def _too_long(number: int) -> bool:
+    """More digits than Python writes out (json.dumps would raise ValueError)."""
+    try:
+        str(number)
+    except ValueError:
+        return True
+    return False
 
 
 def valid_unicode(value) -> bool:

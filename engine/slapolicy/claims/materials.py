@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 from ..calendar import FIRST_YEAR, LAST_YEAR, written_date
 from ..errors import InputError
-from ..files import json_type, load_json, type_problem
+from ..files import json_data_problem, json_type, load_json, type_problem
 from ..inputs.events import read_document
 from ..inputs.tables import account_name
 from ..inputs.timestamps import parse_timestamp
@@ -67,6 +67,10 @@ def claim_object(data, where: str) -> dict:
 def parse_claim(data: dict, timezone: str, where: str = "claim") -> Claim:
     """Check the fields of a claim; every problem names its field."""
     problems = _shape_problems(data)
+    # Through the API a claim is a Python dict: what JSON cannot hold (a datetime, NaN, a list inside itself) is named
+    # here, not found by the ledger's json.dumps as a bare TypeError or RecursionError.
+    problems += [problem for key, value in data.items()
+                 if key in CLAIM_FIELD_TYPES and _of_its_type(key, value) and (problem := json_data_problem(value, key))]
     typed = {key: value for key, value in data.items() if key in CLAIM_FIELD_TYPES and _of_its_type(key, value)}
     month = typed.get("service_month")
     if isinstance(month, str) and not _is_month(month):
