@@ -74,3 +74,109 @@ def test_a_claim_nested_64_levels_is_decided_and_audited(tmp_path, cli):
     result = cli("audit", ledger, "--policies", POLICIES)
     assert result.code == 0, result.out + result.err
     assert "1 decision(s) checked: 1 same, 0 differ, 0 unverifiable" in result.out
+
+
+# ---------------------------------------------------------------------------- the service's application, in-process
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    pytest.importorskip("starlette")
+    from slapolicy import Engine
+    from slapolicy.service import Sources, create_app
+
+    ledger = tmp_path_factory.mktemp("served") / "ledger.sqlite"
+    sources = Sources(minutes=str(EXAMPLES / "minutes.csv"), billing=str(EXAMPLES / "billing.csv"))
+    return create_app(Engine(POLICIES, ledger=ledger), sources, loopback_only=True), ledger
+
+
+def asgi(app, method: str, path: str, body: bytes = b"", headers: dict | None = None):
+    """(status, content type, JSON body) of one request handed to the ASGI application as uvicorn hands it."""
+    headers = {"host": "127.0.0.1:8000"} | {k.lower(): v for k, v in (headers or {}).items()}
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
+             "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+             "headers": [(k.encode(), v.encode()) for k, v in headers.items() if v is not None],
+             "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000)}
+    incoming = [{"type": "http.request", "body": body, "more_body": False}]
+    sent = []
+
+    async def receive():
+        return incoming.pop(0) if incoming else {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    start = sent[0]
+    content_type = dict(start["headers"]).get(b"content-type", b"").decode()
+    return start["status"], content_type, json.loads(b"".join(m.get("body", b"") for m in sent[1:]))
+
+
+JSON = {"Content-Type": "application/json"}
+
+
+def test_a_body_nested_just_short_of_what_json_loads_refuses_is_a_400_not_a_500(app):
+    # json.loads took ~964 levels; writing the body out again (to look for lone surrogates) needed more stack and
+    # raised RecursionError: a 500. Every depth is now the field's type error or "nested too deeply".
+    import sys
+
+    answers = set()
+    for depth in range(sys.getrecursionlimit() - 200, sys.getrecursionlimit() + 20):
+        raw = b'{"month": "2019-03", "accounts": ' + b"[" * depth + b"]" * depth + b"}"
+        status, content_type, body = asgi(app[0], "POST", "/v1/evaluate", raw, JSON)
+        answers.add((status, content_type, body["detail"]))
+    assert answers == {(400, "application/problem+json", "field 'accounts[0]' must be a string, not a list"),
+                       (400, "application/problem+json", "the request body is nested too deeply")}
+
+
+@pytest.mark.parametrize("headers,said", [
+    ({"Content-Type": "text/plain;charset=UTF-8"}, "not 'text/plain;charset=UTF-8'"),
+    ({"Content-Type": "application/x-www-form-urlencoded"}, "not 'application/x-www-form-urlencoded'"),
+    ({"Content-Type": "multipart/form-data; boundary=x"}, "not 'multipart/form-data; boundary=x'"),
+    ({}, "and the request gives no Content-Type"),
+])
+def test_a_body_not_declared_json_is_refused_before_it_is_read_and_no_claim_is_recorded(app, headers, said):
+    # What a web page can send to 127.0.0.1 without the service's leave (a "simple" cross-origin request): it was
+    # decided and recorded in the ledger like any claim.
+    application, ledger = app
+    for path, body in (("/v1/claims", CLAIM), ("/v1/evaluate", {"month": "2019-03"}),
+                       ("/v1/replay", {"from": "2019-03", "to": "2019-03", "under": "2019-01-01.yaml"})):
+        status, content_type, answer = asgi(application, "POST", path, json.dumps(body).encode(), headers)
+        assert (status, content_type) == (415, "application/problem+json")
+        assert answer == {"type": "urn:slapolicy:problem:unsupported-media-type",
+                          "title": "The request body is not declared JSON", "status": 415,
+                          "detail": f"the request body must be sent as Content-Type: application/json, {said}",
+                          "instance": path}
+    assert not ledger.exists()
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "Application/JSON; charset=utf-8",
+                                          "application/problem+json"])
+def test_json_declared_in_any_of_its_spellings_is_read(app, content_type):
+    status, _, body = asgi(app[0], "POST", "/v1/evaluate", b'{"month": "2019-03", "accounts": ["globex"]}',
+                           {"Content-Type": content_type})
+    assert status == 200 and [e["compensation"] for e in body["evaluations"]] == ["180.00"]
+
+
+@pytest.mark.parametrize("host", ["evil.example:8000", "evil.example", "10.0.0.5:8000", "[2001:db8::1]:8000",
+                                  "127.0.0.1.evil.example:8000"])
+def test_a_request_addressed_to_another_host_is_refused_on_loopback(app, host):
+    # DNS rebinding: a page of evil.example whose name now resolves to 127.0.0.1 talks to the service as its own
+    # origin (a JSON body needs no one's leave there) and reads the answers; its browser still sends its Host.
+    application, ledger = app
+    for method, path, body in (("GET", "/v1/versions", b""), ("GET", "/v1/claims/D-00000000000000000000", b""),
+                               ("POST", "/v1/claims", json.dumps(CLAIM).encode())):
+        status, content_type, answer = asgi(application, method, path, body, JSON | {"Host": host})
+        assert (status, content_type) == (421, "application/problem+json")
+        assert answer == {"type": "urn:slapolicy:problem:misdirected",
+                          "title": "The request is not addressed to this machine", "status": 421,
+                          "detail": f"Host {host!r} is not this machine: a service listening on a loopback address "
+                                    "answers requests addressed to localhost, 127.0.0.1 or [::1] only "
+                                    "(docs/service.md)",
+                          "instance": path}
+    assert not ledger.exists()
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:8000", "localhost:8000", "LOCALHOST", "[::1]:8000", "127.0.0.2", None])
+def test_a_request_addressed_to_this_machine_is_answered(app, host):
+    status, _, body = asgi(app[0], "GET", "/v1/versions", headers={"Host": host})
+    assert status == 200 and [v["version"] for v in body["versions"]] == ["2019-01-01"]

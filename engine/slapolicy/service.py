@@ -113,8 +113,23 @@ def problem_of(exc: Exception) -> Problem:
 
 # ---------------------------------------------------------------------------- request bodies
 
+def check_media_type(request: Request) -> None:
+    """415 unless the body is declared JSON. A browser sends a form or text/plain (or a body without a type) to any
+    address without asking first, whatever page it shows; application/json it sends only once the server allowed it
+    (a CORS preflight, which this service never allows). So a web page open on the machine cannot file claims or
+    make the service read data through the user's browser."""
+    declared = request.headers.get("content-type")
+    media = (declared or "").split(";")[0].strip().lower()
+    if media == "application/json" or (media.startswith("application/") and media.endswith("+json")):
+        return
+    said = f"not {declared!r}" if declared is not None else "and the request gives no Content-Type"
+    raise Problem(415, "unsupported-media-type", "The request body is not declared JSON",
+                  f"the request body must be sent as Content-Type: application/json, {said}")
+
+
 async def read_json(request: Request, max_bytes: int) -> object:
     """The request body as JSON, refusing more than ``max_bytes`` before reading it all."""
+    check_media_type(request)
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > max_bytes):
         raise Problem(413, "too-large", "The request body is too large",
@@ -131,6 +146,9 @@ async def read_json(request: Request, max_bytes: int) -> object:
         raise bad_request("the request body is empty: send a JSON object")
     try:
         body = json.loads(raw, object_pairs_hook=unique_object, parse_constant=no_constant)
+        # json.dumps, here and later, needs more stack than json.loads did: a body nested just below the depth
+        # json.loads refuses would overflow it (a 500), so it is written once here, where that is a 400.
+        unicode_ok = valid_unicode(body)
     except UnicodeDecodeError:
         raise bad_request("the request body is not UTF-8") from None
     except DuplicateKey as exc:
@@ -143,7 +161,7 @@ async def read_json(request: Request, max_bytes: int) -> object:
         raise bad_request(f"the request body is not JSON: {exc}") from None
     except RecursionError:
         raise bad_request("the request body is nested too deeply") from None
-    if not valid_unicode(body):
+    if not unicode_ok:
         raise bad_request(f"the request body {LONE_SURROGATE}")
     return body
 
@@ -349,12 +367,32 @@ class Service:
         return JSONResponse(document())
 
 
-def create_app(engine: Engine, sources: Sources = Sources(), max_body: int = MAX_BODY_BYTES) -> Starlette:
+def check_host(request: Request) -> None:
+    """421 unless the request is addressed to this machine (``Host`` a loopback address or ``localhost``). A web page
+    can rename its own site to 127.0.0.1 (DNS rebinding): its scripts then talk to a loopback service as their own
+    origin, and read what it answers. They cannot make the browser send this machine's name as ``Host``."""
+    host = request.headers.get("host")
+    if host is None:  # an HTTP/1.0 client on this machine (a browser always names the host)
+        return
+    name = host[1:host.index("]")] if host.startswith("[") and "]" in host else host.rsplit(":", 1)[0]
+    if _is_loopback(name.lower()):
+        return
+    raise Problem(421, "misdirected", "The request is not addressed to this machine",
+                  f"Host {host!r} is not this machine: a service listening on a loopback address answers requests "
+                  "addressed to localhost, 127.0.0.1 or [::1] only (docs/service.md)")
+
+
+def create_app(engine: Engine, sources: Sources = Sources(), max_body: int = MAX_BODY_BYTES,
+               loopback_only: bool = False) -> Starlette:
+    """``loopback_only``: answer only requests whose Host names this machine (``slapolicy serve`` on a loopback
+    address, its default)."""
     service = Service(engine, sources, max_body)
 
     def answering(handler, query: tuple = ()):
         async def endpoint(request: Request):
             try:
+                if loopback_only:
+                    check_host(request)
                 check_query(request, query)
                 return await handler(request)
             except Exception as exc:  # noqa: BLE001 — every failure becomes problem details, never a traceback
@@ -428,7 +466,7 @@ def serve(policy_dir: str, *, host: str = "127.0.0.1", port: int = 8000, ledger:
     # One Engine for the life of the process: with --workers or --dask it keeps one process pool or Dask client
     # for every request, made before it listens (an unreachable scheduler is exit 1), closed when it stops.
     engine = Engine(policy_dir, ledger=ledger, workers=workers, dask=dask)
-    app = create_app(engine, sources, max_body)
+    app = create_app(engine, sources, max_body, loopback_only=_is_loopback(host))
     sock = _listen(host, port)
     try:
         engine.connect()

@@ -145,7 +145,7 @@ PROBLEM = {
     "required": ["type", "title", "status", "detail"],
     "properties": {
         "type": {"type": "string", "format": "uri",
-                 "description": "urn:slapolicy:problem: bad-request, too-large, not-found, method-not-allowed, "
+                 "description": "urn:slapolicy:problem: bad-request, too-large, unsupported-media-type, not-found, method-not-allowed, "
                                 "no-version-in-force, not-configured, invalid-input, policy-error, scheduler-unavailable, internal-error"},
         "title": {"type": "string"},
         "status": {"type": "integer"},
@@ -163,6 +163,7 @@ ERRORS = {
     "404": "no such decision, draft, published version, route; or no version in force for the month",
     "409": "the service was not started with the data the request needs (--minutes)",
     "413": "the request body is larger than the limit (--max-body)",
+    "415": "the request body is not declared Content-Type: application/json",
     "422": "the input or the policy is wrong (the CLI's exit 1), with the CLI's message; anything wrong in a claim "
            "(a field missing, of the wrong JSON type, unknown or of a wrong value)",
     "500": "an internal error (the CLI's exit 3): please report it",
@@ -219,13 +220,13 @@ def document() -> dict:
             "requestBody": _body("EvaluateRequest", "the month, and optionally accounts, a version, inline data"),
             "responses": {"200": _json({"type": "object", "required": ["evaluations"], "properties": {
                 "evaluations": {"type": "array", "items": {"$ref": "#/components/schemas/Evaluation"}}}},
-                "one evaluation per account"), **_errors("400", "404", "409", "413", "422", "500", "503")}}},
+                "one evaluation per account"), **_errors("400", "404", "409", "413", "415", "422", "500", "503")}}},
         "/v1/claims": {"post": {
             "operationId": "decideClaim", "summary": "decide a claim and record it in the ledger, as `slapolicy claim`",
             "requestBody": _body("Claim", "the claim"),
             "responses": {"201": _json("Decision", "decided now and recorded"),
                           "200": _json("Decision", "the same claim was decided before: that decision"),
-                          **_errors("400", "404", "409", "413", "422", "500", "503")}}},
+                          **_errors("400", "404", "409", "413", "415", "422", "500", "503")}}},
         "/v1/claims/{decision_id}": {"get": {
             "operationId": "claim", "summary": "a recorded decision",
             "parameters": [{"name": "decision_id", "in": "path", "required": True,
@@ -236,7 +237,7 @@ def document() -> dict:
             "requestBody": _body("ReplayRequest", "the months and the draft's file name"),
             "responses": {"200": _json({"type": "object", "required": ["rows", "totals"], "properties": {
                 "rows": {"type": "array", "items": {"type": "object"}}, "totals": {"type": "object"}}},
-                "per account and month, with totals"), **_errors("400", "404", "409", "413", "422", "500", "503")}}},
+                "per account and month, with totals"), **_errors("400", "404", "409", "413", "415", "422", "500", "503")}}},
         "/openapi.json": {"get": {
             "operationId": "openapi", "summary": "this document",
             "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1"), **_errors("400")}}},
