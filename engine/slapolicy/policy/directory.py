@@ -16,12 +16,15 @@ from ..errors import ArgumentError, Diagnostic, InputError, NoVersionInForce, Po
 from ..files import FileProblem, load_json, path_argument, read_limited
 from ..plugins import get_manager
 from . import check_record
-from .lint import lint_directory, lint_policy
+from .lint import lint_directory, lint_policy, lock_line
 from .load import MAX_POLICY_BYTES, load_yaml
 from .lock import LOCK_FILE
 from .model import Policy, _build, schema_diagnostics
 
 MAX_LOCK_BYTES = 1024 * 1024  # one line per published version: thousands of versions fit
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+# What a lock records: a published version, or a superseded encoding kept by a correction (docs/policy-format.md).
+_LOCKED_NAME = re.compile(r"(superseded/)?[^/\\\x00.][^/\\\x00]*\.yaml")
 
 
 # Files already checked in this process, by path and content: a Policy is immutable, and checking one again
@@ -181,8 +184,8 @@ class PolicyDirectory:
         if not os.path.lexists(lock):
             return {}
 
-        def bad(reason: str) -> PolicyError:
-            return PolicyError([Diagnostic(str(lock), 1, 1, "error", "bad-lock", reason)])
+        def bad(reason: str, line: int = 1) -> PolicyError:
+            return PolicyError([Diagnostic(str(lock), line, 1, "error", "bad-lock", reason)])
 
         try:
             text = read_limited(lock, LOCK_FILE, MAX_LOCK_BYTES).decode("utf-8")
@@ -198,6 +201,14 @@ class PolicyDirectory:
         for name, digest in data.items():
             if not isinstance(digest, str):
                 raise bad(f"{LOCK_FILE}: the sha256 of {name} is {json.dumps(digest)}, not a string of 64 hex digits")
+            if not _SHA256.fullmatch(digest):
+                # Compared as written: an upper-case or padded copy of the right digest would be reported as a change.
+                raise bad(f"{LOCK_FILE}: the sha256 of {json.dumps(name)} is {json.dumps(digest)}, not 64 lowercase "
+                          "hex digits as `publish` and `lock` write it", lock_line(self.path, name))
+            if not _LOCKED_NAME.fullmatch(name):
+                raise bad(f"{LOCK_FILE} records {json.dumps(name)}: it records files of the family by name "
+                          "(2019-01-01.yaml, superseded/2019-01-01.32cfebe23efd.yaml), never a path out of it",
+                          lock_line(self.path, name))
         return data
 
     def superseded_file(self, sha256: str) -> Path | None:

@@ -7,11 +7,13 @@ ids, gaps in clause numbering, clauses without examples, effective dates not on 
 first of a month, a file name that differs from effective_from.
 
 Checks on a directory: two versions with one effective date, and published files whose
-sha256 differs from ``versions.lock`` (a published version never changes).
+sha256 differs from ``versions.lock`` (a published version never changes), and files the lock records that are
+gone (a published version is never removed).
 """
 from __future__ import annotations
 
 import hashlib
+import os
 from decimal import Decimal
 from pathlib import Path
 
@@ -222,6 +224,28 @@ def lint_directory(directory) -> list[Diagnostic]:
                                     f"superseded encoding changed: its sha256 differs from {lock[name][:12]}… in {LOCK_FILE}; "
                                     "it is kept unchanged so that decisions made under it can be audited"))
     for name in sorted(lock):
-        if not (directory.path / name).exists():
-            found.append(Diagnostic(lock_path, 1, 1, "warning", "lock-stale", f"{LOCK_FILE} records {name}, which is not in the directory"))
+        if not os.path.lexists(directory.path / name):
+            found.append(_missing(directory.path, name))
     return found
+
+
+def _missing(family: Path, name: str) -> Diagnostic:
+    """A file the lock records that is gone. A published version is never removed: without it, the months it
+    governs would silently be decided under the version before it, and a draft could be published again under
+    its name. A superseded encoding is kept so that the decisions made under it can be audited."""
+    what = ("superseded encoding" if name.startswith("superseded/") else "published version")
+    return Diagnostic(str(family / LOCK_FILE), lock_line(family, name), 3, "error", "published-missing",
+                      f"{what} {name} is recorded in {LOCK_FILE} but is not in {family}: a published file is never "
+                      f"removed or renamed; restore it from version control (git checkout -- {family / name})")
+
+
+def lock_line(family: Path, name: str) -> int:
+    """The line of ``name``'s entry in the family's lock (one entry a line, as `publish` and `lock` write it)."""
+    import json
+
+    try:
+        text = read_limited(family / LOCK_FILE, LOCK_FILE, 1024 * 1024).decode("utf-8")
+    except (FileProblem, UnicodeDecodeError):
+        return 1
+    entry = json.dumps(name) + ":"
+    return next((number for number, line in enumerate(text.splitlines(), 1) if line.strip().startswith(entry)), 1)

@@ -5,7 +5,7 @@ import contextlib
 import fcntl
 import json
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 from ..files import sync_directory
@@ -28,12 +28,22 @@ def family_lock(path, *, shared: bool = False):
         os.close(fd)  # closing the descriptor releases the lock
 
 
+def create_beside(directory: Path, name: str) -> tuple[int, str]:
+    """A new temporary file in ``directory``, to be renamed or linked to ``name`` once written whole: (descriptor,
+    path). Created as any new file is, with the mode the umask gives (0644 usually): ``tempfile.mkstemp`` would
+    make it 0600, and a published version or lock readable by its publisher alone fails every other user's
+    `slapolicy serve` or `evaluate` with "permission denied"."""
+    tmp = os.path.join(directory, f".{name}.{secrets.token_hex(8)}")  # O_EXCL: never an existing file
+    return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666), tmp
+
+
 def write_lock(directory, lock: dict) -> None:
     """Replace versions.lock whole: written beside it and renamed, so a crash never leaves half a lock; then the
     directory is synced, so a power loss cannot bring the old lock back (nor lose a version linked in before)."""
     directory = Path(directory)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".versions.lock.")
+    tmp = None
     try:
+        fd, tmp = create_beside(directory, LOCK_FILE)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(dict(sorted(lock.items())), handle, indent=2)
             handle.write("\n")
@@ -41,6 +51,6 @@ def write_lock(directory, lock: dict) -> None:
             os.fsync(handle.fileno())
         os.replace(tmp, directory / LOCK_FILE)
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
     sync_directory(directory)

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import functools
 import hashlib
 import json
+import re
 import zoneinfo
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -44,10 +46,27 @@ _VALIDATOR = None
 def _validator():
     global _VALIDATOR
     if _VALIDATOR is None:
-        from jsonschema import Draft202012Validator  # 0.1 s to import: only when a policy file is checked
+        from jsonschema import Draft202012Validator, validators  # 0.1 s to import: only when a policy file is checked
 
-        _VALIDATOR = Draft202012Validator(schema())
+        _VALIDATOR = validators.extend(Draft202012Validator, {"pattern": _pattern})(schema())
     return _VALIDATOR
+
+
+@functools.cache
+def _compiled(pattern: str):
+    r"""A schema pattern read as JSON Schema defines it (ECMA-262), not as Python's ``re`` would: ``$`` is the end
+    of the text (Python's also matches before a final newline, so "99.5%\n" passed as a percentage and failed
+    later, as an internal error) and ``\d`` an ASCII digit (Python's takes "§３.1", in full-width digits, as a
+    clause number)."""
+    return re.compile(pattern[:-1] + r"\Z" if pattern.endswith("$") and not pattern.endswith("\\$") else pattern,
+                      re.ASCII)
+
+
+def _pattern(validator, pattern, instance, schema):
+    from jsonschema.exceptions import ValidationError  # loaded with the validator
+
+    if validator.is_type(instance, "string") and not _compiled(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
 # What a value must look like, in the policy's terms, for each pattern of the schema's $defs:
@@ -96,6 +115,8 @@ def _name_of(path: tuple) -> str:
 
 
 def _shown(value) -> str:
+    if isinstance(value, str) and not value.isprintable():
+        return repr(value)  # a line break or a control character, shown as such: one message stays one line
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, (dict, list)):

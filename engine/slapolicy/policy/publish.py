@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,7 +31,7 @@ from .directory import PolicyDirectory, read_policy
 from .examples import run_examples
 from .lint import PLACEMENT_CODES
 from .load import MAX_POLICY_BYTES, compose_only
-from .lock import LOCK_FILE, family_lock, write_lock
+from .lock import LOCK_FILE, create_beside, family_lock, write_lock
 
 
 @dataclass(frozen=True)
@@ -127,7 +126,10 @@ def publish(policy_dir, draft) -> Published:
         name = f"{policy.effective_from.isoformat()}.yaml"
         digest = hashlib.sha256(content).hexdigest()
         lock = PolicyDirectory(path).read_lock()
-        _write_version(path, name, content, {**lock, name: digest})
+        try:
+            _write_version(path, name, content, {**lock, name: digest})
+        except OSError as exc:  # a full disk, a read-only directory: the user's to fix, and nothing is left behind
+            raise PolicyError([cannot_write(path / name, exc)]) from None
     return Published(path / name, policy.version, policy.effective_from.isoformat(), digest,
                      [d for d in found if d.severity == "warning"])
 
@@ -135,9 +137,10 @@ def publish(policy_dir, draft) -> Published:
 def _write_version(directory: Path, name: str, content: bytes, lock: dict) -> None:
     """Create ``directory/name`` (never over an existing file), then replace the lock, which syncs the directory for
     both names; undo the file if the lock fails."""
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.")
+    tmp = None
     target = directory / name
     try:
+        fd, tmp = create_beside(directory, name)
         with os.fdopen(fd, "wb") as handle:
             handle.write(content)
             handle.flush()
@@ -147,13 +150,18 @@ def _write_version(directory: Path, name: str, content: bytes, lock: dict) -> No
         except FileExistsError:
             raise PolicyError([Diagnostic(str(target), 1, 1, "error", "file-exists", f"{target} already exists")]) from None
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
     try:
         write_lock(directory, lock)
     except BaseException:
         target.unlink()
         raise
+
+
+def cannot_write(target: Path, exc: OSError) -> Diagnostic:
+    return Diagnostic(str(target), 1, 1, "error", "cannot-write",
+                      f"cannot write {target.name} in {target.parent}: {exc.strerror or exc}")
 
 
 __all__ = ["Published", "check_draft", "publish", "published_text", "LOCK_FILE"]
@@ -165,14 +173,34 @@ def record_published(directory) -> list[str]:
     with family_lock(directory.path):
         directory = PolicyDirectory(directory.path)  # read again under the lock
         refused = [d for d in directory.diagnostics if d.severity == "error" and d.code != "unlocked"]
-        if refused:
-            raise PolicyError(refused)
         lock = directory.read_lock()
+        refused += _slipped_in(directory, lock)
+        if refused:
+            raise PolicyError(sorted(refused))
         added = []
         for file in sorted(directory.path.glob("*.yaml")):
             if file.name not in lock:
                 lock[file.name] = hashlib.sha256(read_limited(file, "policy file", MAX_POLICY_BYTES)).hexdigest()
                 added.append(file.name)
         if added:
-            write_lock(directory.path, lock)
+            try:
+                write_lock(directory.path, lock)
+            except OSError as exc:
+                raise PolicyError([cannot_write(directory.path / LOCK_FILE, exc)]) from None
         return added
+
+
+def _slipped_in(directory: PolicyDirectory, lock: dict) -> list[Diagnostic]:
+    """Versions not yet recorded that take effect on or before a recorded one: `lock` records a file copied in by
+    hand, but never one that would change which version governed Service Months already decided (the rule
+    `publish` applies to a draft)."""
+    recorded = [p for p in directory.versions if Path(p.path).name in lock]
+    if not recorded:
+        return []  # a family locked for the first time (or whose lock was deleted): nothing to keep
+    latest = max(recorded, key=lambda p: p.effective_from)
+    return [p.doc.diagnostic(("effective_from",), "not-after-published",
+                             f"effective_from {p.effective_from} is not after published version {latest.version} "
+                             f"(effective {latest.effective_from}, recorded in {LOCK_FILE}): `lock` records only a version "
+                             "taking effect after every recorded one, since an earlier one would change the version "
+                             "in force for months already decided")
+            for p in directory.versions if Path(p.path).name not in lock and p.effective_from <= latest.effective_from]

@@ -1,0 +1,237 @@
+"""A published version never changes, whatever legal does to the family by hand (docs/policy-format.md, "When a
+published file was edited by mistake"): removing or renaming one, slipping a version in before one already
+recorded, a lock edited by hand, a disk that is full or read-only, a value whose text hides a line break.
+
+Every refusal is checked for its exit status, its exact message and that nothing was written (the family is
+compared byte for byte, and mode for mode)."""
+import errno
+import json
+import os
+
+import pytest
+
+from conftest import PUBLISHED
+from test_publish import EXAMPLES_99_9, STANDARD_99_9, amendment, family, snapshot  # noqa: F401 (family: a fixture)
+
+SHA_2019 = "1f0e526ad3df6cf7aa6ff04bcbafb26ef5451c9d3fbed69c9f4cef7504da8655"  # the shipped 2019-01-01.yaml
+
+
+def published_2020(cli, family):
+    """Publish the amendment raising the standard to 99.9 % (effective 2020-01-01); its published path."""
+    draft = amendment(family, edits=[STANDARD_99_9, *EXAMPLES_99_9])
+    assert cli("publish", family, draft).code == 0
+    return family / "2020-01-01.yaml"
+
+
+def reworded(text: str) -> str:
+    """The same agreement, one word of the title changed: examples and lint pass, the text is not the one published."""
+    old = "title: Cloud Contact Center Service Level Agreement"
+    assert old in text
+    return text.replace(old, "title: Cloud Contact Center Service Level Agreement (amended)", 1)
+
+
+# ---------------------------------------------------------------------------- a published version removed
+
+def missing_message(family, name="2020-01-01.yaml", line=3, what="published version"):
+    # versions.lock as publish writes it: "{", then one entry a line in name order, the entry at column 3.
+    return (f"{family / 'versions.lock'}:{line}:3: error published-missing {what} {name} is recorded in versions.lock "
+            f"but is not in {family}: a published file is never removed or renamed; restore it from version control "
+            f"(git checkout -- {family / name})")
+
+
+@pytest.mark.parametrize("command", [("validate",), ("versions",), ("show", "--month", "2020-03"), ("lock",)])
+def test_a_deleted_published_version_stops_every_command(cli, family, command):
+    """Before: a warning (lock-stale), and March 2020 was decided under 2019-01-01, the version before it."""
+    published_2020(cli, family).unlink()
+    before = snapshot(family)
+    result = cli(command[0], family, *command[1:])
+    assert result.code == 1
+    assert missing_message(family) in (result.out + result.err).splitlines()
+    assert snapshot(family) == before
+
+
+def test_a_deleted_published_version_cannot_be_published_again_with_another_text(cli, family):
+    """Before: publish wrote the new text under the deleted one's name and replaced its sha256 in the lock."""
+    path = published_2020(cli, family)
+    text = path.read_text()
+    path.unlink()
+    draft = family / "drafts" / "again.yaml"
+    draft.write_text(reworded(text).replace("status: published", "status: draft"))
+    before = snapshot(family)
+    result = cli("publish", family, draft)
+    assert result.code == 1
+    assert result.out.splitlines() == [missing_message(family)]
+    assert result.err == "not published: 1 problem(s); nothing was written\n"
+    assert snapshot(family) == before
+
+
+def test_a_renamed_published_version_is_missing_under_its_name(cli, family):
+    path = published_2020(cli, family)
+    path.rename(family / "2020-02-01.yaml")
+    result = cli("validate", family)
+    assert result.code == 1
+    codes = sorted(line.split(" ")[2] for line in result.out.splitlines() if " error " in line)
+    assert codes == ["file-name", "published-missing", "unlocked"]
+    assert missing_message(family) in result.out.splitlines()
+
+
+def test_a_removed_superseded_encoding_is_missing_too(cli, family):
+    name = "superseded/2019-01-01.32cfebe23efd.yaml"
+    (family / name).unlink()
+    result = cli("validate", family)
+    assert result.code == 1
+    assert missing_message(family, name, line=3, what="superseded encoding") in result.out.splitlines()
+
+
+# ---------------------------------------------------------------------------- lock never slips a version in
+
+def test_lock_refuses_a_version_dated_before_the_latest_recorded_one(cli, family):
+    """Before: `lock` recorded a hand-copied 2019-06-01 between 2019-01-01 and 2020-01-01, and June to December
+    2019, already decided under 2019-01-01, silently came under it (publish refuses such a draft)."""
+    published_2020(cli, family)
+    text = PUBLISHED.read_text().replace('version: "2019-01-01"', 'version: "2019-06-01"').replace(
+        'effective_from: "2019-01-01"', 'effective_from: "2019-06-01"')
+    (family / "2019-06-01.yaml").write_text(text)
+    before = snapshot(family)
+    result = cli("lock", family)
+    assert result.code == 1
+    line = next(n for n, row in enumerate(text.splitlines(), 1) if row.startswith("effective_from:"))
+    assert result.err.splitlines() == [
+        f"{family / '2019-06-01.yaml'}:{line}:17: error not-after-published effective_from 2019-06-01 is not after "
+        "published version 2020-01-01 (effective 2020-01-01, recorded in versions.lock): `lock` records only a "
+        "version taking effect after every recorded one, since an earlier one would change the version in force "
+        "for months already decided"]
+    assert snapshot(family) == before
+    assert cli("show", family, "--month", "2019-07", "--json").code == 1  # the family stays refused until it goes
+
+
+def test_lock_records_every_version_of_a_family_locked_for_the_first_time(cli, family):
+    """Nothing recorded yet (a new family, or a lock deleted): nothing to keep, every clean version is recorded."""
+    (family / "versions.lock").unlink()
+    text = PUBLISHED.read_text().replace('version: "2019-01-01"', 'version: "2018-06-01"').replace(
+        'effective_from: "2019-01-01"', 'effective_from: "2018-06-01"')
+    (family / "2018-06-01.yaml").write_text(text)
+    result = cli("lock", family)
+    assert result.code == 0
+    assert result.out == "locked 2018-06-01.yaml\nlocked 2019-01-01.yaml\n"
+
+
+# ---------------------------------------------------------------------------- a lock edited by hand
+
+@pytest.mark.parametrize("entry, message", [
+    ('"2019-01-01.yaml": "' + SHA_2019.upper() + '"',
+     'versions.lock: the sha256 of "2019-01-01.yaml" is "' + SHA_2019.upper() + '", not 64 lowercase hex digits as '
+     "`publish` and `lock` write it"),
+    ('"2019-01-01.yaml": "' + SHA_2019 + ' "',
+     'versions.lock: the sha256 of "2019-01-01.yaml" is "' + SHA_2019 + ' ", not 64 lowercase hex digits as '
+     "`publish` and `lock` write it"),
+    ('"../2019-01-01.yaml": "' + SHA_2019 + '"',
+     'versions.lock records "../2019-01-01.yaml": it records files of the family by name (2019-01-01.yaml, '
+     "superseded/2019-01-01.32cfebe23efd.yaml), never a path out of it"),
+    ('"/etc/passwd.yaml": "' + SHA_2019 + '"',
+     'versions.lock records "/etc/passwd.yaml": it records files of the family by name (2019-01-01.yaml, '
+     "superseded/2019-01-01.32cfebe23efd.yaml), never a path out of it"),
+    ('"2019-01-01.yaml\\u0000": "' + SHA_2019 + '"',
+     'versions.lock records "2019-01-01.yaml\\u0000": it records files of the family by name (2019-01-01.yaml, '
+     "superseded/2019-01-01.32cfebe23efd.yaml), never a path out of it"),
+])
+def test_a_lock_entry_edited_by_hand_is_named_at_its_line(cli, family, entry, message):
+    """Before: an upper-case digest was "published version changed: sha256 1f0e526ad3df… differs from 1F0E526AD3DF…",
+    and a path out of the family (or naming an existing file outside it) was accepted."""
+    lock = family / "versions.lock"
+    lock.write_text('{\n  "2019-01-01.yaml": "' + SHA_2019 + '",\n  ' + entry + "\n}\n"
+                    if not entry.startswith('"2019-01-01.yaml": ') else "{\n  " + entry + "\n}\n")
+    line = 3 if not entry.startswith('"2019-01-01.yaml": ') else 2
+    before = snapshot(family)
+    for command in (("validate",), ("lock",), ("show", "--month", "2019-03")):
+        result = cli(command[0], family, *command[1:])
+        assert result.code == 1
+        assert f"{lock}:{line}:1: error bad-lock {message}" in (result.out + result.err).splitlines()
+    assert snapshot(family) == before
+
+
+# ---------------------------------------------------------------------------- a disk full, a read-only directory
+
+def modes(directory):
+    return {str(p.relative_to(directory)): p.stat().st_mode for p in sorted(directory.rglob("*"))}
+
+
+def test_publish_on_a_full_disk_writes_nothing_and_says_why(cli, family, monkeypatch):
+    """The version's file is written, then the lock fails: the file is removed again. Before: exit 3."""
+    from slapolicy.policy import publish as publishing
+
+    def full(directory, lock):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(publishing, "write_lock", full)
+    draft = amendment(family)
+    before, mode_before = snapshot(family), modes(family)
+    result = cli("publish", family, draft)
+    assert result.code == 1
+    assert result.out.splitlines() == [
+        f"{family / '2020-01-01.yaml'}:1:1: error cannot-write cannot write 2020-01-01.yaml in {family}: "
+        "No space left on device"]
+    assert result.err == "not published: 1 problem(s); nothing was written\n"
+    assert (snapshot(family), modes(family)) == (before, mode_before)  # no temporary file left either
+
+
+def test_publish_and_lock_in_a_read_only_directory_write_nothing_and_say_why(cli, family, monkeypatch):
+    from slapolicy.policy import lock as locking
+    from slapolicy.policy import publish as publishing
+
+    def read_only(directory, name):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    monkeypatch.setattr(publishing, "create_beside", read_only)
+    monkeypatch.setattr(locking, "create_beside", read_only)
+    before = snapshot(family)
+    result = cli("publish", family, amendment(family))
+    assert result.code == 1
+    assert result.out.splitlines() == [
+        f"{family / '2020-01-01.yaml'}:1:1: error cannot-write cannot write 2020-01-01.yaml in {family}: "
+        "Read-only file system"]
+    (family / "drafts" / "2020-01-01-standard-99.9.yaml").unlink()
+    text = PUBLISHED.read_text().replace('version: "2019-01-01"', 'version: "2020-01-01"').replace(
+        'effective_from: "2019-01-01"', 'effective_from: "2020-01-01"')
+    (family / "2020-01-01.yaml").write_text(text)
+    before = snapshot(family)
+    result = cli("lock", family)
+    assert result.code == 1
+    assert result.err.splitlines() == [
+        f"{family / 'versions.lock'}:1:1: error cannot-write cannot write versions.lock in {family}: Read-only file system"]
+    assert snapshot(family) == before
+
+
+def test_a_published_version_and_its_lock_are_readable_by_everyone_the_umask_allows(cli, family):
+    """Before: both were made by tempfile.mkstemp, mode 0600: a service running as another user could not read
+    the family any more ("permission denied")."""
+    previous = os.umask(0o022)
+    try:
+        path = published_2020(cli, family)
+    finally:
+        os.umask(previous)
+    assert oct(path.stat().st_mode & 0o777) == "0o644"
+    assert oct((family / "versions.lock").stat().st_mode & 0o777) == "0o644"
+
+
+# ---------------------------------------------------------------------------- values that hide what they are
+
+@pytest.mark.parametrize("old, new, col, message", [
+    # Python's `$` matched before a final newline: the percentage passed the schema, and failed as exit 3.
+    ('value: "99.5%"\n    met_when', 'value: "99.5%\\n"\n    met_when', 12,
+     r"standard must be a percentage like 99.5% — got '99.5%\n'"),
+    # ... and this one was silently accepted.
+    ('value: "99%"', 'value: "99%\\n"', 12, r"minute_unavailable_below must be a percentage like 99.5% — got '99%\n'"),
+    # Python's `\d` took full-width digits for a clause number.
+    ('ref: "§1.11.1"', 'ref: "§１.11.1"', 8, 'ref must be a clause reference like "§3.1" or "§5.11, §5.12" — got §１.11.1'),
+    ('type: string', 'type: "string\\n"', 11, r"type must be one of: string, boolean, number, cause — got 'string\n'"),
+])
+def test_a_value_with_a_hidden_line_break_or_foreign_digits_is_refused_at_its_place(cli, family, old, new, col, message):
+    draft = amendment(family, edits=[(old, new)])
+    line = next(n for n, row in enumerate(draft.read_text().splitlines(), 1) if new.split("\n")[0] in row)
+    before = snapshot(family)
+    for command in ("validate", "publish"):
+        result = cli(command, *((family,) if command == "publish" else ()), draft)
+        assert result.code == 1
+        assert f"{draft}:{line}:{col}: error schema {message}" in result.out.splitlines()
+    assert snapshot(family) == before
