@@ -13,6 +13,7 @@ gone (a published version is never removed).
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from decimal import Decimal
 from pathlib import Path
@@ -232,16 +233,21 @@ def lint_directory(directory) -> list[Diagnostic]:
 def _missing(family: Path, name: str) -> Diagnostic:
     """A file the lock records that is gone. A published version is never removed: without it, the months it
     governs would silently be decided under the version before it, and a draft could be published again under
-    its name. A superseded encoding is kept so that the decisions made under it can be audited."""
-    what = ("superseded encoding" if name.startswith("superseded/") else "published version")
-    return Diagnostic(str(family / LOCK_FILE), lock_line(family, name), 3, "error", "published-missing",
-                      f"{what} {name} is recorded in {LOCK_FILE} but is not in {family}: a published file is never "
-                      f"removed or renamed; restore it from version control (git checkout -- {family / name})")
+    its name. A superseded encoding governs no month (a warning): it is kept so that the decisions made under it
+    can be audited."""
+    where = (str(family / LOCK_FILE), lock_line(family, name), 3)
+    restore = f"restore it from version control (git checkout -- {family / name})"
+    if name.startswith("superseded/"):
+        return Diagnostic(*where, "warning", "published-missing",
+                          f"superseded encoding {name} is recorded in {LOCK_FILE} but is not in {family}: the decisions "
+                          f"made under it cannot be audited; {restore}")
+    return Diagnostic(*where, "error", "published-missing",
+                      f"published version {name} is recorded in {LOCK_FILE} but is not in {family}: a published file "
+                      f"is never removed or renamed; {restore}")
 
 
 def lock_line(family: Path, name: str) -> int:
     """The line of ``name``'s entry in the family's lock (one entry a line, as `publish` and `lock` write it)."""
-    import json
 
     try:
         text = read_limited(family / LOCK_FILE, LOCK_FILE, 1024 * 1024).decode("utf-8")
