@@ -375,6 +375,62 @@ print(code, *counts)
     assert started == ended <= min(os.cpu_count(), 40) and started < 40
 
 
+
+def test_ctrl_c_while_replay_relays_its_progress_cancels_the_reading_at_once(tmp_path):
+    """replay's ``progress`` runs on the caller's thread, which waits for the minutes by taking the totals the
+    reading posts: a real SIGINT sent there by the first task (no billing to read: the caller is waiting) ends
+    the wait at once, cancels the reading (the tasks running end their batch, no other starts) and is raised to
+    the caller; a callback that raises does the same with its own exception."""
+    import os
+    import subprocess
+    import sys
+
+    from helpers import many_batches_parquet
+
+    minutes = many_batches_parquet(tmp_path / "minutes.parquet")
+    script = f"""
+import signal, sys, threading
+import slapolicy.distributed as distributed, slapolicy.minutes.aggregates as aggregates
+from slapolicy import Engine
+from slapolicy.minutes import readers
+signal.signal(signal.SIGINT, signal.default_int_handler)  # as a terminal's foreground job has it
+readers.BATCH_ROWS = 10
+lock, cancelled, counts, shown = threading.Lock(), threading.Event(), [0, 0], []
+real_part, real_cancel = aggregates.read_part, distributed.Cancellation.cancel
+def part(*args):
+    with lock:
+        counts[0] += 1
+        if counts[0] == 1 and sys.argv[1] == "sigint":
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+    if counts[0] > 1 and not cancelled.wait(5):
+        cancelled.set()
+    try:
+        return real_part(*args)
+    finally:
+        with lock:
+            counts[1] += 1
+def cancel(self):
+    real_cancel(self)
+    cancelled.set()
+def progress(rows):
+    shown.append(threading.get_ident() == threading.main_thread().ident)
+    if sys.argv[1] == "raises":
+        raise ValueError("the progress bar was closed")
+aggregates.read_part, distributed.Cancellation.cancel = part, cancel
+try:
+    Engine({str(POLICIES)!r}).replay(minutes={str(minutes)!r}, start="2019-03", end="2019-03", under={str(DRAFT)!r},
+                                     progress=progress)
+except BaseException as exc:
+    print(type(exc).__name__, exc.args, *counts, shown)
+"""
+    for case, raised in (("sigint", "KeyboardInterrupt ()"), ("raises", "ValueError ('the progress bar was closed',)")):
+        done = subprocess.run([sys.executable, "-c", script, case], capture_output=True, text=True, timeout=60)
+        *error, started, ended, shown = done.stdout.rsplit(" ", 3)
+        assert (" ".join(error), done.stderr) == (raised, "")
+        assert int(started) == int(ended) <= min(os.cpu_count(), 40) + 1 and int(started) < 40
+        # Told of the first batch or not (it may end before the SIGINT is handled), and if told, on its thread.
+        assert shown.strip() in (("[]", "[True]") if case == "sigint" else ("[True]",))
+
 def test_an_engine_with_threads_works_again_after_a_cancelled_reading(held, tmp_path):
     from helpers import many_batches_parquet
 

@@ -182,3 +182,39 @@ def test_an_amendment_that_reads_minutes_differently_is_classified_on_its_own(tm
         for key in ("unavailable_minutes", "excluded_minutes", "availability_percent", "compensation"):
             assert row["amended"][key] == expected[row["account"]][key], (row["account"], key)
             assert row["baseline"][key] == baseline[row["account"]][key], (row["account"], key)
+
+
+def test_progress_is_called_on_the_callers_thread_as_the_minutes_are_read(tmp_path, monkeypatch):
+    """The minutes are read on a thread of replay's own, but ``progress`` is the caller's: a GUI's widgets, or a
+    thread-local, are touched from the thread that called replay. 40 batches of 10 rows, a task each: progress
+    gets every running total, 10 to 400, in order, each on the caller's thread, and as the reading goes (the last
+    batch is read only once the caller has been told of an earlier one, or after 5 s, which the test counts)."""
+    import threading
+
+    import slapolicy.minutes.aggregates as aggregates
+    from helpers import many_batches_parquet
+    from slapolicy.minutes import readers
+
+    monkeypatch.setattr(readers, "BATCH_ROWS", 10)  # each of many_batches_parquet's 40 row groups a task
+    minutes = many_batches_parquet(tmp_path / "minutes.parquet")
+    seen, told, late, started, lock = [], threading.Event(), [], [0], threading.Lock()
+    real_part = aggregates.read_part
+
+    def part(*args):
+        with lock:
+            started[0] += 1
+            last = started[0] == 40
+        if last and not told.wait(5):
+            late.append("the caller was not told before the last batch")
+        return real_part(*args)
+
+    def progress(rows):
+        seen.append((rows, threading.get_ident()))
+        told.set()
+
+    monkeypatch.setattr(aggregates, "read_part", part)
+    result = replay(POLICIES, minutes=minutes, start="2019-03", end="2019-03", under=DRAFT, progress=progress)
+    assert seen == [(10 * k, threading.get_ident()) for k in range(1, 41)]
+    assert late == []
+    assert (result["rows_read"], [(r["account"], r["baseline"]["availability_percent"]) for r in result["rows"]]) == \
+        (400, [("acme", "100.00")])  # acme's 400 minutes, none failing: (1 - 0/44640) x 100 %

@@ -116,7 +116,7 @@ def replayed(settle: bool, minutes, **inputs) -> str:
 
     with pytest.MonkeyPatch.context() as patch:
         if not settle:
-            patch.setattr(engine_module, "Settled", lambda: None)
+            patch.setattr(engine_module, "Settled", lambda relay: None)
         return json.dumps(Engine.for_one_call(POLICIES).replay(minutes=minutes, start="2019-03", end="2019-03",
                                                                 under=DRAFT, **inputs), indent=2, ensure_ascii=False)
 

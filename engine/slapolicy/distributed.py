@@ -16,6 +16,7 @@ Results come back in the order the tasks were made, so every runner gives byte-i
 """
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import hashlib
@@ -300,10 +301,63 @@ def _gather(submit, arguments: list, progress, cancel: Cancellation | None) -> l
         stop()
 
 
+class Relay:
+    """A callback handed to a :class:`Background`'s call but run on the thread that waits for it, the caller's: a
+    progress callback touches a GUI's widgets or the caller's thread-locals, as if it had been called directly.
+    The call's thread posts each call; :meth:`Background.result` (and the ``with`` block's end) runs them, in order,
+    while it waits, as does another wait of the caller's thread that :meth:`wakes` (the settled pieces of a
+    reading: :class:`slapolicy.minutes.aggregates.Settled`). A callback that raises ends the wait as Ctrl-C does:
+    the call is cancelled."""
+
+    def __init__(self, callback):
+        self.callback = callback
+        self._posted: collections.deque = collections.deque()  # one thread appends, one pops: no lock needed
+        self._ready = threading.Condition()
+        self._ended = False
+        self._also: list = []
+
+    def __call__(self, *args) -> None:
+        with self._ready:
+            self._posted.append(args)
+            self._ready.notify()
+        for wake in self._also:
+            wake()
+
+    def wakes(self, wake) -> None:
+        """Call ``wake()`` at each post: another wait of the caller's thread that runs the posted calls too."""
+        self._also.append(wake)
+
+    @property
+    def pending(self) -> bool:
+        return bool(self._posted)
+
+    def end(self) -> None:
+        """Said by the Background's thread as its call ends: nothing more will be posted."""
+        with self._ready:
+            self._ended = True
+            self._ready.notify()
+
+    def run_posted(self) -> None:
+        """Run the calls posted so far, here, without waiting for more."""
+        while self._posted:
+            self.callback(*self._posted.popleft())
+
+    def deliver(self) -> None:
+        """Run the posted calls here, in order, until the Background's call has ended."""
+        while True:
+            self.run_posted()
+            with self._ready:
+                while not self._posted and not self._ended:
+                    self._ready.wait()
+                if not self._posted:
+                    return
+
+
 class Background:
     """A call run on a thread of its own while the calling thread does other work: a command reads its minutes
     (pyarrow and numpy release the GIL) while it reads its billing, notices and calendar. A :class:`Cancellation`
-    among the call's arguments is the one it hands to :meth:`Runner.map` (and checks between its own steps).
+    among the call's arguments is the one it hands to :meth:`Runner.map` (and checks between its own steps); a
+    :class:`Relay` among them is run on the thread that waits (the caller's), not the call's own.
     :meth:`result` waits and returns the call's result or raises its exception. Leaving the ``with`` block waits
     for the call whatever happened, so that no reading outlives the command that started it; left by an exception
     (the billing's problem, Ctrl-C), the result will not be used, so the call is cancelled first and the wait is
@@ -315,6 +369,7 @@ class Background:
         # though it runs on (Python 3.11), and the next join returns at once.
         self._done = threading.Event()
         self.cancellation = next((a for a in (*args, *kwargs.values()) if isinstance(a, Cancellation)), None)
+        self.relay = next((a for a in (*args, *kwargs.values()) if isinstance(a, Relay)), None)
         self._thread = threading.Thread(target=self._run, args=(fn, args, kwargs),
                                         name="slapolicy-background", daemon=True)
         try:
@@ -330,9 +385,13 @@ class Background:
             self._error = exc
         finally:
             self._done.set()
+            if self.relay is not None:
+                self.relay.end()
 
     def _wait(self) -> None:
         try:
+            if self.relay is not None:
+                self.relay.deliver()
             self._done.wait()
         except BaseException:  # Ctrl-C while waiting: the result will not be used
             self.cancel()

@@ -35,7 +35,7 @@ from .claims.window import business_calendar, claim_window
 from .inputs.billing import read_billing
 from .inputs.events import ByAccount, read_incidents, read_notices
 from .inputs.tables import account_name
-from .distributed import Background, Cancellation, PolicyContent, Runner, check_runner_arguments, policy_of
+from .distributed import Background, Cancellation, PolicyContent, Relay, Runner, check_runner_arguments, policy_of
 from .errors import ArgumentError, InputError, SlapolicyError
 from .minutes.shapes import MonthMinutes, MonthTotals
 from .evaluation.month import (evaluate_account_month, evaluate_items, evaluate_month, evaluate_settled, month_items,
@@ -314,7 +314,7 @@ class Engine:
         The minutes are read once; each account-month is evaluated under the version then in force and under
         ``under`` by :func:`slapolicy.replay.replay_chunk`, here or on the workers, which receive the versions
         as content. ``strips`` adds the minute strips the HTML report draws; ``progress`` is called with the
-        number of minute rows read so far."""
+        number of minute rows read so far, on this (the caller's) thread: the reading's own relays it (Relay)."""
         # replay's module (and the diff it reports with): loaded by replay, never by evaluate or a claim
         from .replay import (chunks_of, common_timezone, month_range, replay_chunk, replay_policies, replay_report,
                              replay_settled, replay_spec, work_items)
@@ -333,10 +333,11 @@ class Engine:
         loaded_incidents = tuple(read_incidents(incidents, amended, causes=causes)) if incidents else ()
         with self._runner_for(workers, dask) as runner:
             # In this process, the accounts whose rows are all read are replayed while the others are read.
-            settled = Settled() if not runner.remote else None
+            relay = Relay(progress) if progress else None  # called on this thread, while it waits or replays
+            settled = Settled(relay) if not runner.remote else None
             # The minutes are read while the notices and billing are; their problems come first, as they did
             # when they were read first, and cancel the reading (Background) rather than wait for all of it.
-            with Background(read_minutes, minutes, months, policies, runner=runner, progress=progress,
+            with Background(read_minutes, minutes, months, policies, runner=runner, progress=relay,
                             cancel=Cancellation(), settled=settled) as reading:
                 loaded_notices = tuple(read_notices(notices, timezone)) if notices else ()
                 loaded_billing = read_billing(billing) if billing else {}

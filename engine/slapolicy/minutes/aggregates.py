@@ -263,12 +263,20 @@ class Settled:
     :class:`MinuteAggregates` of a few accounts) while the rest are read: an account whose row groups' statistics
     prove it alone (a file written account by account) is settled once its row groups are reduced. The reading's
     thread puts, the thread that evaluates iterates until the reading ends (a wait that Ctrl-C interrupts).
-    Whether the pieces make up the result is known only then: :attr:`MinuteAggregates.settled`."""
+    Whether the pieces make up the result is known only then: :attr:`MinuteAggregates.settled`. ``relay``: the
+    reading's calls to run on the iterating thread (:class:`~slapolicy.distributed.Relay`), run while it waits."""
 
-    def __init__(self):
+    def __init__(self, relay=None):
         self._ready = threading.Condition()
         self._pieces: collections.deque = collections.deque()
         self._closed = False
+        self.relay = relay
+        if relay is not None:
+            relay.wakes(self._wake)
+
+    def _wake(self) -> None:
+        with self._ready:
+            self._ready.notify()
 
     def put(self, piece: MinuteAggregates) -> None:
         with self._ready:
@@ -282,11 +290,15 @@ class Settled:
 
     def __iter__(self):
         while True:
+            if self.relay is not None:
+                self.relay.run_posted()
             with self._ready:
-                while not self._pieces and not self._closed:
+                while not self._pieces and not self._closed and not (self.relay and self.relay.pending):
                     self._ready.wait()
                 if not self._pieces:
-                    return
+                    if self._closed:
+                        return
+                    continue  # woken by the relay
                 piece = self._pieces.popleft()
             yield piece
 
