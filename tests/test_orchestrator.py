@@ -474,3 +474,48 @@ def test_a_cancelled_map_in_this_process_starts_no_task_after_it():
             Runner().map(task, range(2, 7), threads=threads, cancel=cancellation)
     assert ran == []
     assert Runner().map(task, range(2, 5), cancel=Cancellation()) == [2, 3, 4]
+
+
+@pytest.mark.parametrize("began", [False, True])
+def test_ctrl_c_inside_thread_start_is_raised_at_once_whether_or_not_the_thread_began(monkeypatch, began):
+    """Ctrl-C can land inside Thread.start, which a Background's start calls: before the new thread exists (it will
+    never run the call, so there is nothing to wait for: waiting for it asked for a second Ctrl-C) or after the
+    call began (it is cancelled and waited for, as when the block is left). The primitive Thread.start calls is
+    made to raise KeyboardInterrupt there, for the thread under test only; the Background's start raises it at once
+    either way, and the call runs whole or not at all."""
+    import threading
+    import time
+
+    from slapolicy.distributed import Background, Cancellation
+
+    name = "_start_joinable_thread" if hasattr(threading, "_start_joinable_thread") else "_start_new_thread"
+    real_start, began_call, ran, raised = getattr(threading, name), threading.Event(), [], []
+
+    def start(*args, **kwargs):
+        if threading.current_thread().name != "starter":
+            return real_start(*args, **kwargs)
+        if began:
+            real_start(*args, **kwargs)
+            assert began_call.wait(5)  # the call runs: Ctrl-C lands as Thread.start waits for the thread
+        raise KeyboardInterrupt
+
+    def call(cancellation):
+        ran.append("began")
+        began_call.set()
+        deadline = time.monotonic() + 5
+        while not cancellation.cancelled and time.monotonic() < deadline:
+            time.sleep(0.001)
+        ran.append("cancelled" if cancellation.cancelled else "never cancelled")
+
+    def starter():
+        try:
+            Background(call, Cancellation())
+        except KeyboardInterrupt:
+            raised.append("KeyboardInterrupt")
+
+    monkeypatch.setattr(threading, name, start)
+    thread = threading.Thread(target=starter, name="starter", daemon=True)
+    thread.start()
+    thread.join(10)
+    assert (thread.is_alive(), raised) == (False, ["KeyboardInterrupt"])
+    assert ran == (["began", "cancelled"] if began else [])

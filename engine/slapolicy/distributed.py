@@ -370,15 +370,22 @@ class Background:
         self._done = threading.Event()
         self.cancellation = next((a for a in (*args, *kwargs.values()) if isinstance(a, Cancellation)), None)
         self.relay = next((a for a in (*args, *kwargs.values()) if isinstance(a, Relay)), None)
+        # Taken by whichever comes first: the new thread, to run the call, or this one, to give the call up.
+        self._claimed = threading.Lock()
         self._thread = threading.Thread(target=self._run, args=(fn, args, kwargs),
                                         name="slapolicy-background", daemon=True)
         try:
             self._thread.start()
-        except KeyboardInterrupt:  # as it started: it runs, but the block that would cancel it is never entered
-            self.cancel()
+        except KeyboardInterrupt:  # inside start: the block that would cancel the call is never entered
+            if self._claimed.acquire(blocking=False):
+                self._done.set()  # the call never began (the thread may not even exist), and now never will
+            else:
+                self.cancel()  # it runs: stop it and wait
             raise
 
     def _run(self, fn, args, kwargs) -> None:
+        if not self._claimed.acquire(blocking=False):
+            return  # given up by Ctrl-C as this thread started
         try:
             self._result = fn(*args, **kwargs)
         except BaseException as exc:  # handed to the thread that waits for it
