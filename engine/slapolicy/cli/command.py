@@ -13,9 +13,6 @@ from pathlib import Path
 
 from ..calendar import check_month_supported
 from ..errors import Diagnostic, PolicyError, SlapolicyError, UsageError
-from ..policy.directory import PolicyDirectory, read_policy
-from ..policy.lint import PLACEMENT_CODES, misnamed_versions
-from ..policy.model import schema_text
 from ..rules.durable import check_backend
 from . import data_commands
 
@@ -68,6 +65,9 @@ def _policy_files(paths: list[str]) -> list[Path]:
 # ---------------------------------------------------------------------------- policy commands
 
 def cmd_validate(args) -> int:
+    from ..policy.directory import PolicyDirectory, read_policy  # late: see data_commands.cmd_claim
+    from ..policy.lint import misnamed_versions  # late: see data_commands.cmd_claim
+
     diagnostics: list[Diagnostic] = []
     checked = 0
     for name in args.paths:
@@ -94,6 +94,7 @@ def cmd_validate(args) -> int:
 
 
 def cmd_test(args) -> int:
+    from ..policy.directory import read_policy  # late: see data_commands.cmd_claim
     from ..policy.examples import ExampleReport, run_examples  # a policy command's own module: a claim never loads it
 
     total = ExampleReport()
@@ -125,6 +126,8 @@ def cmd_test(args) -> int:
 
 
 def cmd_versions(args) -> int:
+    from ..policy.directory import PolicyDirectory, read_policy  # late: see data_commands.cmd_claim
+
     directory = PolicyDirectory(args.policy_dir).check()
     rows = [{"version": p.version, "effective_from": p.effective_from.isoformat(), "status": p.status,
              "sha256": p.sha256, "file": p.path} for p in directory.versions]
@@ -143,6 +146,8 @@ def cmd_versions(args) -> int:
 
 
 def cmd_show(args) -> int:
+    from ..policy.directory import PolicyDirectory  # late: see data_commands.cmd_claim
+
     _check_month(args.month, "--month")
     from ..policy.terms import policy_terms, render_terms  # a policy command's own module: a data command never loads it
 
@@ -172,6 +177,9 @@ def _show_provision(policy, args) -> int:
 
 def _linted(*paths) -> list | None:
     """The policies of ``paths`` when validate finds no error in any; else None, with every error printed."""
+    from ..policy.directory import read_policy  # late: see data_commands.cmd_claim
+    from ..policy.lint import PLACEMENT_CODES  # late: see data_commands.cmd_claim
+
     policies, errors = [], []
     for path in paths:
         policy, diagnostics = read_policy(path)
@@ -202,11 +210,14 @@ def cmd_diff(args) -> int:
 
 
 def cmd_schema(args) -> int:
+    from ..policy.model import schema_text  # late: see data_commands.cmd_claim
+
     sys.stdout.write(schema_text())
     return 0
 
 
 def cmd_lock(args) -> int:
+    from ..policy.directory import PolicyDirectory  # late: see data_commands.cmd_claim
     from ..policy.publish import record_published  # a policy command's own module: a data command never loads it
 
     added = record_published(PolicyDirectory(args.policy_dir))

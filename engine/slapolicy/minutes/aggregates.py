@@ -14,13 +14,15 @@ from pathlib import Path
 import numpy as np
 
 from ..arrays import distinct_sorted
-from ..distributed import Background, Cancellation, Runner
+from ..calendar import calendar_month
+from ..distributed import Background, Cancellation, Cancelled, Runner
 from ..errors import InputError, SlapolicyError
 from .shapes import MonthMinutes, MonthTotals
 from ..inputs.problems import MAX_REPORTED, Problems
-from .planning import Request, plan, request_for
+from . import storage
+from .planning import WIDEN_MINUTES, Request, plan, request_for
 from .readers import batch_parts, read_digest
-from .reduce import checked_batches, joined, read_part
+from .reduce import checked_batches, joined, picked_batches, read_part
 
 
 @dataclass
@@ -191,15 +193,17 @@ def read_minutes(source, months: list, policies: list, *, accounts=None, inciden
     try:
         request = request_for(months, policies[0].timezone, policies, accounts, incidents)
         parts = plan(source, request)
+        runner = runner or Runner()
+        ahead = ReadAhead.taken(source, request.accounts) if not runner.remote else None
         hashing = Background(read_digest, source, parts, Cancellation()) if digest and isinstance(source, (str, Path)) \
             else None
-        runner = runner or Runner()
-        tasks = _tasks(parts, runner)
-        settling = _Settling(tasks, months, parts, request, settled) if settled is not None else None
         with hashing or contextlib.nullcontext(), \
                 cancel.on_cancel(hashing.cancel) if cancel and hashing else contextlib.nullcontext():
+            picked = ahead.picked(cancel) if ahead else None
+            tasks = _tasks(parts, runner, picked)
+            settling = _Settling(tasks, months, parts, request, settled) if settled is not None else None
             summaries = map_parts(parts, request, runner, progress, cancel, tasks=tasks,
-                                  arrived=settling.arrived if settling and settling.on else None)
+                                  arrived=settling.arrived if settling and settling.on else None, picked=picked)
         if cancel is not None:
             cancel.check()  # a second reading may follow, to name minutes listed twice across batches
         result = settling.result(summaries) if settling else None
@@ -212,13 +216,14 @@ def read_minutes(source, months: list, policies: list, *, accounts=None, inciden
             settled.close()
 
 
-def _tasks(parts: list, runner: Runner) -> list:
-    """The parts as the tasks ``map_parts`` runs, per part: in this process, a Parquet part's batches each."""
-    return [[part] for part in parts] if runner.remote else [batch_parts(part) for part in parts]
+def _tasks(parts: list, runner: Runner, picked: dict | None = None) -> list:
+    """The parts as the tasks ``map_parts`` runs, per part: in this process, a Parquet part's batches each (those
+    ``picked`` already, by a :class:`ReadAhead`, among them)."""
+    return [[part] for part in parts] if runner.remote else [batch_parts(part, picked or ()) for part in parts]
 
 
 def map_parts(parts: list, request: Request, runner: Runner | None = None, progress=None, cancel=None, *,
-              tasks: list | None = None, arrived=None) -> list:
+              tasks: list | None = None, arrived=None, picked: dict | None = None) -> list:
     """Each part read, checked and reduced where the runner runs tasks (parts held in memory stay here): a
     summary per part, in order.
 
@@ -226,7 +231,8 @@ def map_parts(parts: list, request: Request, runner: Runner | None = None, progr
     is joined from theirs: with parts of ~2 M rows, a thread that found no part left idled while the other read
     its last one (the 500-account month by account: 11 parts on two cores). A part with a problem in any of its
     batches is read again whole, so that its messages are those one reading in file order gives. ``tasks``: the
-    parts' tasks as ``_tasks`` makes them; ``arrived``: called with each task's summary, in the tasks' order."""
+    parts' tasks as ``_tasks`` makes them; ``arrived``: called with each task's summary, in the tasks' order.
+    ``picked``: {batch part: its batches} already read by a :class:`ReadAhead` (the others are read here)."""
     runner = runner or Runner()
     if runner.remote and any(part.kind == "memory" for part in parts):
         raise SlapolicyError("minutes handed in as data are read in this process: give a file path to use "
@@ -240,10 +246,12 @@ def map_parts(parts: list, request: Request, runner: Runner | None = None, progr
         if arrived:
             arrived(summary)
 
-    pieces = tasks if tasks is not None else _tasks(parts, runner)
+    pieces = tasks if tasks is not None else _tasks(parts, runner, picked)
     tasks = [piece for part_pieces in pieces for piece in part_pieces]
-    done = iter(runner.map(read_part, tasks, [request] * len(tasks), threads=True,
-                           progress=show if progress or arrived else None, cancel=cancel))
+    early = [picked.get(task) for task in tasks] if picked else []
+    arguments = (tasks, [request] * len(tasks)) + ((early,) if any(batches is not None for batches in early) else ())
+    done = iter(runner.map(read_part, *arguments, threads=True, progress=show if progress or arrived else None,
+                           cancel=cancel))
     summaries = []
     for part, part_pieces in zip(parts, pieces):
         own = [next(done) for _ in part_pieces]
@@ -361,3 +369,88 @@ class _Settling:
             result.naive_timestamps += piece.naive_timestamps
         result.cells = dict(sorted(result.cells.items()))  # in one merge's order: by account, then month
         return result
+
+
+class ReadAhead:
+    """The rows of some accounts read out of a local file of minutes before the policy that classifies them is
+    loaded: a claim knows its account and Service Month from its document, and the decoding of every row group
+    (all of them, in a file written as time goes) need not wait for the engine's modules, the policy, the
+    plugins and the rules backend to load; it runs on the threads while they do (pyarrow releases the GIL).
+
+    Started in a ``with`` block (the CLI's claim), a reading of ``source`` for the same accounts in this process
+    takes it (:meth:`taken`, once): each batch it planned alike (the same row groups, read for the same accounts)
+    is checked and reduced from the rows read ahead, any other batch is read as ever. The plan here is made
+    without the policy's timezone, so it widens the calendar month by the ±14:00 an offset can move it: a batch
+    the policy's plan leaves out is read for nothing, never used. Anything that goes wrong here (a file that is
+    not Parquet, a bad row) is left to the reading that takes it, which meets it again where it always did, in
+    the order of every other problem. Leaving the block cancels a reading not taken (a claim answered from the
+    ledger, an error, Ctrl-C) and waits for the batches being decoded, so that none outlives the command."""
+
+    _started: list = []  # ReadAheads inside their block, not yet taken
+    _lock = threading.Lock()
+
+    def __init__(self, source, accounts: list, month: str):
+        # Loaded here, before the thread starts: loaded there, it would share the GIL with the modules this thread
+        # loads next, and the decoding would start that much later.
+        import pyarrow.parquet  # noqa: F401 — heavy (0.05 s with numpy's part): the commands that read inputs
+
+        self.source, self.accounts = source, frozenset(accounts)
+        self._cancel = Cancellation()
+        self._reading = Background(self._read, source, self.accounts, month, self._cancel)
+
+    @staticmethod
+    def _read(source, accounts: frozenset, month: str, cancel: Cancellation) -> dict:
+        if not isinstance(source, (str, Path)) or storage.is_url(source):
+            return {}  # data in memory is read as it is; a URL's reading is left as it was
+        try:
+            first, end = calendar_month(month).epoch_minutes("UTC")
+            parts = plan(source, Request("UTC", (first - WIDEN_MINUTES, end + WIDEN_MINUTES), None, accounts))
+        except SlapolicyError:
+            return {}  # met again, and reported, by the reading that takes this one
+        pieces = [piece for part in parts for piece in batch_parts(part)]
+        return dict(zip(pieces, Runner().map(_picked_or_none, pieces, [accounts] * len(pieces), threads=True,
+                                             cancel=cancel)))
+
+    @classmethod
+    def taken(cls, source, accounts: frozenset | None) -> "ReadAhead | None":
+        """The reading started ahead of ``source`` for exactly ``accounts``, if any; once."""
+        with cls._lock:
+            for ahead in cls._started:
+                if ahead.source is source and ahead.accounts == accounts:
+                    cls._started.remove(ahead)
+                    return ahead
+        return None
+
+    def picked(self, cancel: Cancellation | None = None) -> dict:
+        """{batch part: its batches (see reduce.picked_batches)}, once every batch was read; cancelled with
+        ``cancel``."""
+        try:
+            with cancel.on_cancel(self._cancel.cancel) if cancel else contextlib.nullcontext():
+                found = self._reading.result()
+        except Cancelled:
+            raise
+        except Exception:  # noqa: BLE001 — whatever failed here, the reading that took this one meets it again
+            found = {}
+        if cancel is not None:
+            cancel.check()
+        return {piece: batches for piece, batches in found.items() if batches is not None}
+
+    def __enter__(self) -> "ReadAhead":
+        with self._lock:
+            self._started.append(self)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        with self._lock:
+            if self in self._started:
+                self._started.remove(self)
+        self._reading.cancel()  # nothing left to stop once the reading that took it has its batches
+
+
+def _picked_or_none(part, accounts: frozenset) -> list | None:
+    """A part's batches as picked_batches gives them; None when reading them fails (the reading that takes the
+    ReadAhead reads the part again, and reports the problem where it always did)."""
+    try:
+        return list(picked_batches(part, accounts))
+    except Exception:  # noqa: BLE001 — see above
+        return None

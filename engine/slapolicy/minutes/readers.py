@@ -103,22 +103,36 @@ def _open_stream(path: str):
     return storage.open_input(path) if storage.is_url(path) else open(path, "rb")
 
 
-def batch_parts(part: Part) -> list[Part]:
+def batch_parts(part: Part, ready=()) -> list[Part]:
     """A part of a local Parquet file as parts of one batch each (see ``_batches``), so that threads share the
-    work out finely; any other part whole."""
+    work out finely; any other part whole. ``ready``: batch parts read already (by a ReadAhead, whose plan may
+    hold more row groups, and so gather them otherwise): each that is the batch part of some of this part's row
+    groups is one of its batches, and its other row groups are gathered around them."""
     if part.kind != "parquet" or storage.is_url(part.path) or len(part.row_groups) < 2:
         return [part]
     metadata = parquet_footer(part.path)
     if metadata is None:
         return [part]
-    sizes = [metadata.row_group(g).num_rows for g in part.row_groups]
-    pieces, at = [], 0
-    for groups, _, _ in _group_runs(part, sizes):
-        end = at + len(groups)
-        pieces.append(replace(part, row_groups=part.row_groups[at:end], row_bases=part.row_bases[at:end],
-                              proven=part.proven[at:end], rows=sum(sizes[at:end])))
-        at = end
-    return pieces
+    sizes = dict(zip(part.row_groups, (metadata.row_group(g).num_rows for g in part.row_groups)))
+    index = {group: at for at, group in enumerate(part.row_groups)}
+    pieces = [piece for piece in ready if set(piece.row_groups) <= index.keys() and piece == _piece(
+        part, [index[g] for g in piece.row_groups], sizes)]
+    taken = {group for piece in pieces for group in piece.row_groups}
+    rest = [at for at, group in enumerate(part.row_groups) if group not in taken]
+    left = _piece(part, rest, sizes) if rest else None
+    at = 0
+    for groups, _, _ in _group_runs(left, [sizes[g] for g in left.row_groups]) if left else ():
+        pieces.append(_piece(left, range(at, at + len(groups)), sizes))
+        at += len(groups)
+    return sorted(pieces, key=lambda piece: piece.row_groups[0])
+
+
+def _piece(part: Part, places, sizes: dict) -> Part:
+    """The part of the row groups of ``part`` at ``places``."""
+    places = list(places)
+    groups = tuple(part.row_groups[at] for at in places)
+    return replace(part, row_groups=groups, row_bases=tuple(part.row_bases[at] for at in places),
+                   proven=tuple(part.proven[at] for at in places), rows=sum(sizes[g] for g in groups))
 
 
 def _group_runs(part: Part, sizes: list):

@@ -51,11 +51,12 @@ class PartSummary:
 # ---------------------------------------------------------------------------- read, check, reduce
 
 
-def read_part(part: Part, request: Request) -> PartSummary:
-    """Read, check and reduce one part (the pure per-partition function: threads, processes, Dask)."""
+def read_part(part: Part, request: Request, picked: list | None = None) -> PartSummary:
+    """Read, check and reduce one part (the pure per-partition function: threads, processes, Dask). ``picked``:
+    its batches as :func:`picked_batches` gave them already (a reading started ahead of its policy)."""
     summary = PartSummary(problems=Problems(part.name or part.path, "minutes"))
     problems = summary.problems
-    for read, c, line_offset in checked_batches(part, request, problems):
+    for read, c, line_offset in checked_batches(part, request, problems, picked):
         summary.rows_read += read
         if c is None:
             continue
@@ -83,32 +84,47 @@ def joined(summaries: list) -> PartSummary:
     return whole
 
 
-def checked_batches(part: Part, request: Request, problems: Problems):
+def checked_batches(part: Part, request: Request, problems: Problems, picked: list | None = None):
     """(rows read, the checked columns or None, line offset) of each batch of a part, the requested accounts'
     rows only: a claim is not refused for another account's bad row, nor pays for checking every row of a
-    file written as time goes. ``problems`` names the file's rows (the batch's place, the rows kept)."""
-    for table, line_offset, base, proven, bounds in _batches(part):
-        if proven is None and "account" not in table.column_names and part.account is not None:
-            proven = part.account
-        if isinstance(proven, str) and request.accounts is not None and proven not in request.accounts:
+    file written as time goes. ``problems`` names the file's rows (the batch's place, the rows kept).
+    ``picked``: the part's batches as :func:`picked_batches` gave them already (a reading started ahead)."""
+    for read, table, line_offset, base, proven, bounds, positions in (
+            picked if picked is not None else picked_batches(part, request.accounts)):
+        problems.row_base, problems.positions = base, positions
+        if table is None:
+            yield read, None, line_offset
             continue
-        problems.row_base, problems.positions = base, None
-        read = table.num_rows
-        positions = None
-        if request.accounts is not None and isinstance(proven, tuple):
-            positions, proven = _rows_of_runs(proven, request.accounts)
-        elif request.accounts is not None and proven is None and "account" in table.column_names:
-            positions = _rows_of_accounts(table, request.accounts)
-        if positions is not None:
-            if not len(positions):
-                del table
-                yield read, None, line_offset
-                continue
-            table, problems.positions = _take(table, positions), positions
         yield read, check_minute_table(table, request.timezone, problems, line_offset, account=proven,
                                        bounds=bounds), line_offset
         del table  # before the next batch is decoded: two batches of a thread are never held at once
     problems.row_base, problems.positions = 0, None
+
+
+def picked_batches(part: Part, accounts: frozenset | None):
+    """(rows read, the rows of ``accounts`` (None: every row) or None when it has none, line offset, rows before
+    the batch in its file, account proven for them, bounds of their counts, their positions among the rows read
+    or None for all of them) of each batch of a part: what a reading does before it needs the policy, so that a
+    claim's reading can start before its policy is loaded (:class:`~slapolicy.minutes.aggregates.ReadAhead`)."""
+    for table, line_offset, base, proven, bounds in _batches(part):
+        if proven is None and "account" not in table.column_names and part.account is not None:
+            proven = part.account
+        if isinstance(proven, str) and accounts is not None and proven not in accounts:
+            continue
+        read = table.num_rows
+        positions = None
+        if accounts is not None and isinstance(proven, tuple):
+            positions, proven = _rows_of_runs(proven, accounts)
+        elif accounts is not None and proven is None and "account" in table.column_names:
+            positions = _rows_of_accounts(table, accounts)
+        if positions is not None:
+            if not len(positions):
+                del table
+                yield read, None, line_offset, base, proven, bounds, None
+                continue
+            table = _take(table, positions)
+        yield read, table, line_offset, base, proven, bounds, positions
+        del table
 
 
 def _rows_of_runs(runs: tuple, accounts: frozenset) -> tuple:

@@ -1,0 +1,148 @@
+"""A claim's minutes are read ahead of its policy (slapolicy.minutes.aggregates.ReadAhead): the CLI starts the
+decoding of the claimant's rows once the claim's document is read, while the engine's modules and the policy
+load; the reading then takes those rows. Each batch is decoded once, the decision and its ledger record are
+those of a reading without it, problems are named as they were, and a reading ahead that is not taken is
+cancelled before the command returns."""
+import datetime as dt
+import json
+import sqlite3
+import threading
+
+import pytest
+
+from conftest import POLICIES, REPO, run_cli
+from helpers import minute_rows
+from test_scan import example_rows, write_parquet
+
+import slapolicy.minutes.aggregates as aggregates
+import slapolicy.minutes.reduce as reduce
+from slapolicy.engine import Engine
+from slapolicy.errors import InputError
+
+EXAMPLES = REPO / "examples" / "ccc"
+CLAIM = EXAMPLES / "claim-globex-2019-03.json"
+NOW = "2019-04-20T10:00+08:00"
+
+
+@pytest.fixture
+def decoded(monkeypatch):
+    """The row groups of every batch decoded (reduce._batches), and the ReadAheads made, as they come. Batches of
+    at most 4,000 rows, so that row groups of 4,000 are each a batch (by time, the 500-account month's are 1 M)."""
+    from slapolicy.minutes import readers
+
+    monkeypatch.setattr(readers, "BATCH_ROWS", 4000)
+    seen = {"batches": [], "aheads": []}
+    real_batches, real_init = reduce._batches, aggregates.ReadAhead.__init__
+
+    def batches(part):
+        for batch in real_batches(part):
+            seen["batches"].append(part.row_groups)
+            yield batch
+
+    def init(self, *args):
+        seen["aheads"].append(self)
+        real_init(self, *args)
+
+    monkeypatch.setattr(reduce, "_batches", batches)
+    monkeypatch.setattr(aggregates.ReadAhead, "__init__", init)
+    return seen
+
+
+def by_time(path, rows, row_group_size):
+    """Rows sorted by minute then account (a file written as time goes), row groups of ``row_group_size``."""
+    return write_parquet(path, sorted(rows, key=lambda r: (r["minute"], r["account"])), row_group_size)
+
+
+def claimed(minutes, ledger, claim=CLAIM):
+    return ["claim", POLICIES, claim, "--minutes", minutes, "--ledger", ledger, "--now", NOW,
+            "--billing", EXAMPLES / "billing.csv", "--incidents", EXAMPLES / "incidents.yaml"]
+
+
+def decided_without_reading_ahead(minutes, ledger, claim=CLAIM) -> dict:
+    """The same claim through the Engine, which reads nothing ahead."""
+    return Engine.for_one_call(POLICIES).decide_claim(
+        json.loads(claim.read_text()), minutes=str(minutes), incidents=str(EXAMPLES / "incidents.yaml"),
+        billing=str(EXAMPLES / "billing.csv"), ledger=ledger, now=dt.datetime.fromisoformat(NOW), where=str(claim))
+
+
+def recorded_inputs(ledger) -> tuple:
+    with sqlite3.connect(ledger) as db:
+        return db.execute("SELECT inputs_digest, inputs_json FROM decisions").fetchone()
+
+
+def test_a_claim_decodes_each_batch_once_ahead_and_decides_as_without_it(tmp_path, decoded):
+    # The example month's 35,820 rows of three accounts in minute order, row groups of 4,000 rows: nine row groups,
+    # each holding every account (35,820 = 8 × 4,000 + 3,820), each a batch of its own, all of them read ahead.
+    minutes = by_time(tmp_path / "m.parquet", example_rows(), 4000)
+    result = run_cli(*claimed(minutes, tmp_path / "cli.sqlite"))
+    assert (result.code, result.err) == (0, "")
+    assert len(decoded["aheads"]) == 1 and decoded["aheads"][0].accounts == frozenset({"globex"})
+    assert sorted(decoded["batches"]) == [(g,) for g in range(9)]  # once each: by the reading ahead, not again
+    engine_result = decided_without_reading_ahead(minutes, tmp_path / "engine.sqlite")
+    assert json.loads(result.out) == engine_result
+    assert engine_result["decision"] == "approved" and engine_result["compensation"] == "180.00"
+    # The ledger records the same inputs, whose digest names the same bytes read.
+    assert recorded_inputs(tmp_path / "cli.sqlite") == recorded_inputs(tmp_path / "engine.sqlite")
+    assert not [t for t in threading.enumerate() if t.name.startswith("slapolicy")]
+
+
+def test_a_batch_the_policys_plan_leaves_out_is_read_ahead_for_nothing(tmp_path, decoded, monkeypatch):
+    # Row group 0: globex's 30 minutes from 2019-02-28 20:00 +08:00 (12:00-12:29 UTC), before its Service Month in
+    # the policy's zone, but within the ±15 hours the plan without the policy widens the calendar month by (from
+    # 2019-02-28 09:00 UTC). Row groups 1 and 2: 30 minutes each from 2019-03-22 09:00, 12 failures of 100
+    # requests (88 %). Batches of up to 60 rows: the reading ahead gathers groups 0 and 1, then 2; the claim's plan
+    # holds groups 1 and 2, takes the batch of group 2 and reads group 1 (its batch with group 0 is not its own).
+    from slapolicy.minutes import readers
+
+    monkeypatch.setattr(readers, "BATCH_ROWS", 60)
+    rows = list(minute_rows("globex", "2019-02-28T20:00", 30, 100, 12)) + \
+        list(minute_rows("globex", "2019-03-22T09:00", 60, 100, 12))
+    minutes = write_parquet(tmp_path / "m.parquet", rows, row_group_size=30)
+    result = run_cli(*claimed(minutes, tmp_path / "cli.sqlite"))
+    assert (result.code, result.err) == (0, "")
+    assert sorted(decoded["batches"]) == [(0, 1), (1,), (2,)]
+    engine_result = decided_without_reading_ahead(minutes, tmp_path / "engine.sqlite")
+    assert json.loads(result.out) == engine_result
+    assert engine_result["reconciliation"]["confirmed_minutes"] == 60  # 09:00-09:59 of the 270 claimed
+    assert recorded_inputs(tmp_path / "cli.sqlite") == recorded_inputs(tmp_path / "engine.sqlite")
+
+
+def test_a_claim_answered_from_the_ledger_cancels_its_reading_ahead(tmp_path, decoded):
+    minutes = by_time(tmp_path / "m.parquet", example_rows(), 4000)
+    ledger = tmp_path / "ledger.sqlite"
+    first = run_cli(*claimed(minutes, ledger))
+    decoded["aheads"].clear()
+    again = run_cli(*claimed(minutes, ledger))
+    assert again.code == 0  # the recorded decision, read from the ledger
+    assert json.loads(again.out)["decision_id"] == json.loads(first.out)["decision_id"]
+    [ahead] = decoded["aheads"]
+    assert ahead._cancel.cancelled and ahead._reading._done.is_set()  # cancelled, and ended before the command
+    assert not [t for t in threading.enumerate() if t.name.startswith("slapolicy")]
+
+
+def test_a_bad_row_of_the_claimant_read_ahead_is_named_as_without_it(tmp_path, decoded):
+    # acme's and globex's ten minutes from 2019-03-22 09:00 +08:00, globex's 09:03 with 60 failures of 54 requests.
+    # In minute order, acme then globex each minute, row groups of 6 rows: globex's 09:03 is row 2 × 3 + 2 = 8
+    # of the file, the second of the claimant's rows in row group 1 (rows 7-12).
+    rows = list(minute_rows("acme", "2019-03-22T09:00", 10, 50, 0)) + \
+        list(minute_rows("globex", "2019-03-22T09:00", 10, 54, 0))
+    rows[13]["failures"] = 60  # globex's fourth minute, 09:03
+    minutes = by_time(tmp_path / "m.parquet", rows, 6)
+    expected = f"{minutes}: row 8, column 'failures': 60 failures exceed 54 requests"
+    result = run_cli(*claimed(minutes, tmp_path / "cli.sqlite"))
+    assert (result.code, result.out, result.err.splitlines()[1:]) == (1, "", [expected])
+    with pytest.raises(InputError) as raised:
+        decided_without_reading_ahead(minutes, tmp_path / "engine.sqlite")
+    assert str(raised.value).splitlines()[1:] == [expected]
+    assert len(decoded["aheads"]) == 1
+    assert not (tmp_path / "cli.sqlite").exists() and not (tmp_path / "engine.sqlite").exists()
+
+
+def test_a_reading_for_other_accounts_does_not_take_it(tmp_path, decoded):
+    minutes = str(by_time(tmp_path / "m.parquet", example_rows(), 4000))
+    with aggregates.ReadAhead(minutes, ["acme"], "2019-03") as ahead:
+        assert aggregates.ReadAhead.taken(minutes, frozenset({"globex"})) is None
+        assert aggregates.ReadAhead.taken(str(tmp_path / "m.parquet"), frozenset({"acme"})) is None  # another str
+        assert aggregates.ReadAhead.taken(minutes, frozenset({"acme"})) is ahead
+        assert aggregates.ReadAhead.taken(minutes, frozenset({"acme"})) is None  # taken once
+        assert sorted(piece.row_groups for piece in ahead.picked()) == [(g,) for g in range(9)]
