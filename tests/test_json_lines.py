@@ -180,3 +180,48 @@ def test_a_billing_line_nested_100000_deep_is_refused_not_a_crash(tmp_path):
                           "--month", "2019-03", "--billing", str(billing)], capture_output=True, text=True, timeout=120)
     assert (run.returncode, run.stdout) == (1, ""), run.stderr[-500:]
     assert run.stderr == f"slapolicy: {billing}: line 2: a value nested more than 64 levels deep; a row is one flat object\n"
+
+
+# Around the end of March 2019 in Asia/Singapore (UTC+08:00, no daylight saving): March ends at 2019-03-31T16:00Z.
+BOUNDARY_MINUTES = ["2019-03-31T15:59Z",  # 23:59 local: March
+                    "2019-03-31T23:58+08:00",  # March
+                    "2019-03-31T16:00Z",  # 00:00 on April 1 local: April
+                    "2019-03-31T20:00Z"]  # 04:00 on April 1 local: April
+
+
+@pytest.mark.parametrize("month, expected", [("2019-03", 2), ("2019-04", 2)])
+def test_json_lines_minutes_with_an_offset_keep_it(cli, tmp_path, month, expected):
+    # pyarrow's JSON reader took these for timestamps in UTC without their offset, which were then read as local
+    # times: all four landed in March (20:00Z read as 20:00 local), April had none.
+    rows = [{"account": "acme", "minute": m, "requests": 100, "failures": 2} for m in BOUNDARY_MINUTES]
+    jsonl, csv_path = tmp_path / "m.jsonl", tmp_path / "m.csv"
+    jsonl.write_text(json_lines_text(rows))
+    csv_path.write_text("account,minute,requests,failures\n" + "".join(f"acme,{m},100,2\n" for m in BOUNDARY_MINUTES))
+    results = [cli("evaluate", POLICIES, "--minutes", p, "--month", month) for p in (jsonl, csv_path)]
+    assert [r.code for r in results] == [0, 0]
+    assert results[0].out == results[1].out
+    (evaluation,) = results[0].json()["evaluations"]
+    assert (evaluation["minutes_with_data"], evaluation["unavailable_minutes"]) == (expected, expected)
+
+
+def test_json_lines_billing_reads_its_service_start_as_a_date(tmp_path):
+    from datetime import date
+    from decimal import Decimal
+
+    from slapolicy.inputs.billing import read_billing
+
+    # pyarrow took "2019-01-15" for a timestamp, whose text '2019-01-15 00:00:00' was refused as not a date. A fee
+    # written as a JSON number is read as before beside it.
+    path = tmp_path / "billing.jsonl"
+    path.write_text('{"account": "acme", "month": "2019-03", "monthly_fee": 1000.5, "offset": "0.00", '
+                    '"service_start": "2019-01-15"}\n')
+    (row,) = read_billing(path).values()
+    assert (row.month, row.monthly_fee, row.service_start) == ("2019-03", Decimal("1000.5"), date(2019, 1, 15))
+
+
+def test_a_json_lines_minute_written_as_a_number_is_refused_by_its_column(cli, tmp_path):
+    path = tmp_path / "m.jsonl"
+    path.write_text('{"account": "acme", "minute": 12345, "requests": 100, "failures": 2}\n')
+    result = cli("evaluate", POLICIES, "--minutes", path, "--month", "2019-03")
+    assert result.code == 1 and result.out == ""
+    assert result.err == f"slapolicy: {path}: column 'minute' holds values of type int64; expected text or timestamps\n"

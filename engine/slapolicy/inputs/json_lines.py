@@ -142,11 +142,38 @@ def _parse(chunk, name: str, first_line: int, lines: int, objects: int):
 
     # pyarrow parses in blocks that must hold whole lines: one line may be up to BLOCK_BYTES long.
     options = pajson.ReadOptions(block_size=max(1 << 20, min(len(chunk), 2 * BLOCK_BYTES) + 1))
-    table = pajson.read_json(pa.BufferReader(pa.py_buffer(chunk)), read_options=options)
+    table = read_json_as_written(pa.py_buffer(chunk), TEXT_COLUMNS, options)
     if table.num_rows != objects:
         raise InputError(f"{name}: lines {first_line}–{first_line + lines - 1}: {table.num_rows} JSON objects on "
                          f"{objects} lines; JSON Lines holds one object per line")
     return table
+
+
+# Columns of timestamps and dates, kept as the text written: pyarrow's reader would otherwise take
+# "2019-03-31T20:00Z" for a timestamp without its offset (in UTC), which every reader then reads as a local
+# time of the policy (a row moved by the offset, into another Service Month), and "2019-01-15" for a
+# timestamp that no longer reads as a date written YYYY-MM-DD.
+TEXT_COLUMNS = ("minute", "month", "service_start")
+_NOT_TEXT = re.compile(r"Column\(/([^)]*)\) changed from string to ")
+
+
+def read_json_as_written(source, text_columns: tuple, read_options=None):
+    """pyarrow's JSON reader (``source``: a path, or a pyarrow Buffer), ``text_columns`` read as text. A column of
+    them holding numbers, objects or lists is inferred as before, so that its row checks name what it holds."""
+    import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
+    import pyarrow.json as pajson  # heavy (0.2 s): loaded by the commands that read inputs
+
+    text = list(text_columns)
+    while True:
+        parse = pajson.ParseOptions(explicit_schema=pa.schema([(n, pa.string()) for n in text]))
+        try:
+            return pajson.read_json(pa.BufferReader(source) if isinstance(source, pa.Buffer) else source,
+                                    read_options=read_options, parse_options=parse)
+        except pa.ArrowInvalid as exc:
+            found = _NOT_TEXT.search(str(exc))
+            if found is None or found.group(1) not in text:
+                raise
+            text.remove(found.group(1))
 
 
 def _check_columns(table, name: str, columns: tuple) -> list:

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import InputError, UsageError
 from ..files import regular_file_size
-from .json_lines import check_lines
+from .json_lines import TEXT_COLUMNS, check_lines, read_json_as_written
 from .problems import MAX_REPORTED, Problems, _line, _report, column_names
 from .timestamps import _one_array, parse_minute_column
 
@@ -132,10 +132,8 @@ def read_table(path: str | Path, columns: tuple[str, ...], optional: tuple[str, 
                 column_types=wanted, strings_can_be_null=True, quoted_strings_can_be_null=False))
             line_offset = 1
         elif kind == "jsonl":
-            import pyarrow.json as pajson  # heavy (0.2 s): loaded by the commands that read inputs
-
             check_lines(path, shown)  # a line nested thousands deep crashes pyarrow's reader: refused first
-            table = pajson.read_json(path)
+            table = read_json_as_written(str(path), TEXT_COLUMNS)
             line_offset = 0
         else:
             import pyarrow.parquet as pq  # heavy (0.2 s): loaded by the commands that read inputs
