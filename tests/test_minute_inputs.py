@@ -151,3 +151,19 @@ def test_an_object_among_text_minutes_in_json_lines(cli, tmp_path):
     minutes.write_text('{"account": "a", "minute": "2019-03-01T10:00", "requests": 100, "failures": 1}\n'
                        '{"account": "a", "minute": {"at": "2019-03-01T10:01"}, "requests": 100, "failures": 1}\n')
     refused_alike(cli, tmp_path, minutes, f"{minutes}: cannot be read as JSONL")
+
+
+def test_numbers_that_are_not_counts_are_named_as_written(cli, tmp_path):
+    # Rows 1-3 of a Parquet file of numbers: numpy 2 printed them as np.float64(2.5), np.float64(nan), np.float64(inf).
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    minutes = tmp_path / "minutes.parquet"
+    pq.write_table(pa.table({"account": ["a", "a", "a"], "minute": pa.array(
+        [dt.datetime(2019, 3, 1, 2, m, tzinfo=dt.timezone.utc) for m in (0, 1, 2)], pa.timestamp("s", tz="UTC")),
+        "requests": [2.5, 100.0, 100.0], "failures": [0.0, float("nan"), 1.0], "peak_qps": [1.0, 2.0, float("inf")]}),
+        minutes)
+    refused_alike(cli, tmp_path, minutes, f"slapolicy: 3 problem(s) in minutes file {minutes}:\n"
+                                          f"{minutes}: row 1, column 'requests': 2.5 is not a whole number\n"
+                                          f"{minutes}: row 2, column 'failures': nan is not a whole number\n"
+                                          f"{minutes}: row 3, column 'peak_qps': inf is not a non-negative finite number\n")

@@ -231,7 +231,7 @@ def _int_column(table, name: str, problems: Problems, line_offset, required: boo
             nulls = np.isnan(as_float) if not required else np.zeros(len(as_float), bool)
             bad = ~ok & ~nulls
             for row in np.flatnonzero(bad)[:MAX_REPORTED]:
-                problems.add(int(row) + 1, name, f"{as_float[row]!r} is not a whole number", _line(int(row) + 1, line_offset))
+                problems.add(int(row) + 1, name, f"{float(as_float[row])!r} is not a whole number", _line(int(row) + 1, line_offset))
             problems.total += max(0, int(bad.sum()) - MAX_REPORTED)
             return np.where(ok, as_float, 0).astype(np.int64)
         import pyarrow.compute as pc  # text only: whole numbers read as they are need none (see _account_codes)
@@ -399,5 +399,5 @@ def _peak_column(table, problems: Problems, line_offset) -> np.ndarray:
     values = (column if column.type == pa.float64() else column.cast(pa.float64())).to_numpy(zero_copy_only=False)
     values = values.astype(np.float64)
     bad = ~np.isnan(values) & (~np.isfinite(values) | (values < 0))
-    _report(bad, problems, "peak_qps", line_offset, lambda r: f"{values[r]!r} is not a non-negative finite number")
+    _report(bad, problems, "peak_qps", line_offset, lambda r: f"{float(values[r])!r} is not a non-negative finite number")
     return values
