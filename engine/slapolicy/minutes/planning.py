@@ -166,13 +166,17 @@ def _check_size(shown: str, size) -> None:
                          "(SLAPOLICY_MAX_INPUT_BYTES raises it)")
 
 
-def _directory_keys(path: Path, root: Path) -> dict:
-    """The hive keys (``month=2024-03``) of the directories between ``root`` and ``path``."""
+def _directory_keys(path: Path, root: Path, where: str) -> dict:
+    """The hive keys (``month=2024-03``) of the directories between ``root`` and ``path``. A key given twice with
+    two values is refused: the file would be pruned by one and checked against the other."""
     keys = {}
     for segment in path.relative_to(root).parts[:-1]:
         if "=" in segment:
             key, value = segment.split("=", 1)
-            keys[key] = unquote(value)
+            value = unquote(value)
+            if keys.get(key, value) != value:
+                raise InputError(f"{where}: directory key {key}= is given twice, {key}={keys[key]} and {key}={value}")
+            keys[key] = value
     return keys
 
 
@@ -199,7 +203,7 @@ def _plan_directory(root: Path, request: Request, store=None) -> list[Part]:
         raise InputError(f"{shown(str(root))}: no Parquet files (*.parquet) in the directory")
     parts = []
     for name in files:
-        keys = _directory_keys(Path(name), root)
+        keys = _directory_keys(Path(name), root, shown(name))
         account = account_name(keys.get("account"))
         if account is not None and request.accounts is not None and account not in request.accounts:
             continue  # an account= directory of another account: never opened
