@@ -38,3 +38,34 @@ def test_a_directory_key_given_twice_alike_is_read(tmp_path, cli):
     assert result.code == 0, result.err
     (evaluation,) = result.json()["evaluations"]
     assert (evaluation["account"], evaluation["minutes_with_data"], evaluation["unavailable_minutes"]) == ("acme", 1, 1)
+
+
+FORGED = "evil\noverall: 0 account-month(s), 0 changed, compensation 0.00 → 0.00 (0.00)\nx"
+RED = "\x1b[31mred\x1b[0m"
+
+
+def test_an_account_name_cannot_forge_a_line_or_drive_the_terminal_in_text_reports(tmp_path, cli):
+    from conftest import DRAFT
+
+    # One minute each, 5 failures of 100 requests (unavailable): 1 of 44640 minutes, 100.00 %, nothing owed.
+    minutes = tmp_path / "m.csv"
+    minutes.write_text("account,minute,requests,failures\n"
+                       + "".join('"' + name + '",2019-03-01T10:00,100,5\n' for name in (FORGED, RED)))
+    replay = cli("replay", POLICIES, "--minutes", minutes, "--from", "2019-03", "--to", "2019-03", "--under", DRAFT,
+                 "--format", "text")
+    assert replay.code == 0, replay.err
+    lines = replay.out.splitlines()
+    assert lines[3:] == [
+        "\\x1b[31mred\\x1b[0m  2019-03        100.00%              0% -              0% -          -  -",
+        "evil\\noverall: 0 account-month(s), 0 changed, compensation 0.00 → 0.00 (0.00)\\nx"
+        "2019-03        100.00%              0% -              0% -          -  -",
+        "",
+        "2019-03: 2 account-month(s), 0 changed, compensation 0.00 → 0.00 (0.00)",
+        "overall: 2 account-month(s), 0 changed, compensation 0.00 → 0.00 (0.00)"]
+    evaluate = cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03", "--account", RED, "--format", "text")
+    assert evaluate.code == 0, evaluate.err
+    assert evaluate.out.splitlines()[0] == ("Account \\x1b[31mred\\x1b[0m — Service Month 2019-03-01 to 2019-03-31 "
+                                            "(44640 minutes), policy ccc-sla 2019-01-01")
+    # The JSON keeps the names as they are.
+    assert [e["account"] for e in cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03").json()[
+        "evaluations"]] == [RED, FORGED]

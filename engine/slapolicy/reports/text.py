@@ -2,6 +2,19 @@
 from __future__ import annotations
 
 
+def one_line(text: str) -> str:
+    """A line of the report as it is shown: a character that is not printable (a line end, a terminal's escape,
+    a bidirectional override) written as its escape, so that a name read from the inputs (an account, an incident)
+    neither starts a line of its own, which could pass for a total, nor sends commands to the terminal."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+def _lines(lines: list) -> str:
+    return "\n".join(one_line(line) for line in lines)
+
+
 def render_evaluation(evaluation: dict) -> str:
     month = evaluation["service_month"]
     policy = evaluation["policy"]
@@ -24,7 +37,7 @@ def render_evaluation(evaluation: dict) -> str:
     lines.append("  why:")
     for step in evaluation["trace"]:
         lines.append(f"    [{step['clause']}] {step['detail']}")
-    return "\n".join(lines)
+    return _lines(lines)
 
 
 def render_evaluations(result: dict) -> str:
@@ -66,7 +79,7 @@ def render_claim(result: dict) -> str:
             lines.append(f"  {label}: {span['start']} to {span['end']} ({span['minutes']} min)")
         if len(rec[key]) > 10:
             lines.append(f"  ... and {len(rec[key]) - 10} more range(s) {label}")
-    return "\n".join(lines)
+    return _lines(lines)
 
 
 def render_replay(result: dict) -> str:
@@ -90,4 +103,4 @@ def render_replay(result: dict) -> str:
     overall = result["totals"]["overall"]
     lines.append(f"overall: {overall['account_months']} account-month(s), {overall['changed']} changed, compensation "
                  f"{overall['baseline_compensation']} → {overall['amended_compensation']} ({overall['delta']})")
-    return "\n".join(lines)
+    return _lines(lines)
