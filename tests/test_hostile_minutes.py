@@ -69,3 +69,22 @@ def test_an_account_name_cannot_forge_a_line_or_drive_the_terminal_in_text_repor
     # The JSON keeps the names as they are.
     assert [e["account"] for e in cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03").json()[
         "evaluations"]] == [RED, FORGED]
+
+
+def test_ctrl_c_while_the_command_s_modules_load_exits_130_without_a_traceback(monkeypatch, capsys):
+    # On a busy machine the command's modules (numpy, the policy package) take a second or more to load; Ctrl-C then
+    # printed a KeyboardInterrupt traceback and the process died of the signal, not with 130.
+    import sys
+
+    from slapolicy.cli import main
+
+    class Interrupted:
+        def find_spec(self, name, path=None, target=None):
+            if name == "slapolicy.cli.command":
+                raise KeyboardInterrupt
+            return None
+
+    monkeypatch.delitem(sys.modules, "slapolicy.cli.command")
+    monkeypatch.setattr(sys, "meta_path", [Interrupted(), *sys.meta_path])
+    assert main(["versions", str(POLICIES)]) == 130
+    assert capsys.readouterr() == ("", "slapolicy: interrupted\n")

@@ -2,6 +2,8 @@
 ``data_commands`` (evaluate, claim, replay, audit, serve, demo)."""
 from __future__ import annotations
 
+import sys
+
 from ..distributed import one_blas_thread
 
 __all__ = ["main"]
@@ -13,5 +15,9 @@ def main(argv: list[str] | None = None) -> int:
     ``command.main`` adds the allocator's settings); called by a program, with ``argv``, it changes nothing."""
     if argv is None:
         one_blas_thread()
-    from .command import main as run  # after the environment is set: the command's modules import numpy
+    try:
+        from .command import main as run  # after the environment is set: the command's modules import numpy
+    except KeyboardInterrupt:  # Ctrl-C while they load (a second on a busy machine): as during the command
+        sys.stderr.write("slapolicy: interrupted\n")
+        return 130
     return run(argv)
