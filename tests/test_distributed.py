@@ -482,3 +482,34 @@ def test_a_bad_billing_cancels_the_parts_on_dask_and_the_engines_client_stays_us
         assert json.dumps(engine.evaluate(**inputs)) == here
         assert engine._runner._client is client
         assert ended[2:] == ["read_part", "evaluate_chunk"]
+
+
+def test_a_failing_task_on_dask_cancels_the_tasks_not_started_and_the_client_stays_usable(cluster, tmp_path):
+    """12 tasks on the cluster's two one-thread workers; the first fails at once, each other one takes 0.5 s and
+    leaves a file as it starts. The map raises the task's error, and the tasks not started are cancelled on the
+    cluster then, not when the futures are garbage (the error raised, with its traceback, holds them: a caller
+    that keeps the exception would let 11 tasks, 3 s of the workers, run for nothing). The runner's client then
+    runs the next map."""
+    from slapolicy.distributed import Runner
+
+    def task(k, marks):
+        import pathlib
+        import time
+
+        pathlib.Path(marks, f"started-{k}").touch()
+        if k == 0:
+            raise ValueError("task 0 fails")
+        time.sleep(0.5)
+        return k
+
+    with Runner(dask=cluster) as runner:
+        with pytest.raises(ValueError, match="^task 0 fails$") as raised:
+            runner.map(task, range(12), [str(tmp_path)] * 12)
+        time.sleep(4)  # time for the 11 others to run, two at a time, had they not been cancelled
+        started = sorted(int(p.name.split("-")[1]) for p in tmp_path.glob("started-*"))
+        # 0 and the ones running as it failed (one a worker); the error is still held here (``raised``)
+        assert started[0] == 0 and len(started) <= 4, started
+        assert str(raised.value) == "task 0 fails"
+        for mark in tmp_path.glob("started-*"):
+            mark.unlink()
+        assert runner.map(task, [1, 2], [str(tmp_path)] * 2) == [1, 2]

@@ -213,19 +213,34 @@ class Runner:
 
     def _on_dask(self, fn, arguments: list, progress, cancel) -> list:
         client = self._dask_client()
+        futures: list = []
         try:
             futures = client.map(fn, *zip(*arguments), pure=False)
             # Cancelled, the tasks not finished are dropped from the cluster and the wait for them ends; the
             # client stays connected for the next call.
             with cancel.on_cancel(lambda: client.cancel(futures)) if cancel else contextlib.nullcontext():
                 return _collect((_unless(cancel) or future.result() for future in futures), progress)
-        except Exception as exc:
+        except BaseException as exc:
+            _drop(client, futures)
+            if not isinstance(exc, Exception):  # Ctrl-C
+                raise
             if cancel is not None and cancel.cancelled:
                 raise Cancelled() from None
             if client.status == "running":
                 raise  # the scheduler is there: the task's own error
             raise SchedulerUnavailable(f"lost the Dask scheduler at {self.address} ({type(exc).__name__}: {exc}); the next "
                                  "call connects again") from None
+
+
+def _drop(client, futures: list) -> None:
+    """A map's tasks not finished, dropped from the cluster when the map fails (a task's error, Ctrl-C), as those of
+    a pool are (:func:`_gather`): left to be released when the futures are garbage, they ran on for as long as the
+    error raised, whose traceback holds them, was kept. Nothing to do when the scheduler is gone."""
+    if futures and client.status == "running":
+        try:
+            client.cancel(futures)
+        except Exception:  # noqa: BLE001 -- lost meanwhile: the scheduler forgets the client's tasks with it
+            pass
 
 
 class Cancelled(Exception):
