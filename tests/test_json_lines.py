@@ -225,3 +225,22 @@ def test_a_json_lines_minute_written_as_a_number_is_refused_by_its_column(cli, t
     result = cli("evaluate", POLICIES, "--minutes", path, "--month", "2019-03")
     assert result.code == 1 and result.out == ""
     assert result.err == f"slapolicy: {path}: column 'minute' holds values of type int64; expected text or timestamps\n"
+
+
+@pytest.mark.parametrize("bad, why", [
+    ('{"account": "a", "minute": "2019-03-01T10:00", "requests": 100,', "Missing a name for object member."),
+    ('{"account": "a", "minute": "2019-03-01T10:00", "requests": "100", "failures": 0}',
+     "Column(/requests) changed from number to string"),
+])
+def test_a_line_pyarrow_cannot_parse_is_named_by_its_line_in_any_block(cli, tmp_path, small_blocks, bad, why):
+    # pyarrow ends its message with "in row K", the object's index in the block it was handed, from 0: it said "in
+    # row 16" of line 329. Row 301 is on line 301 + 300 // 11 + 1 = 329 (blank lines before it), in a late block.
+    rows = rows_of()
+    text = json_lines_text(rows, blank_every=11, lead="   ").splitlines()
+    assert json.loads(text[329 - 1]) == rows[300]
+    text[329 - 1] = bad
+    path = tmp_path / "m.jsonl"
+    path.write_text("\n".join(text) + "\n")
+    result = cli("evaluate", POLICIES, "--minutes", path, "--month", "2019-03")
+    assert (result.code, result.out) == (1, "")
+    assert result.err == f"slapolicy: {path}: cannot be read as JSONL: line 329: JSON parse error: {why}\n"

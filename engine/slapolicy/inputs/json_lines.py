@@ -43,7 +43,7 @@ def batches(stream, name: str, columns: tuple, optional: tuple, max_rows: int):
         lines, at = _object_lines(chunk, name, line)
         if not len(at):
             continue
-        table = _parse(chunk, name, line, lines, len(at))
+        table = _parse(chunk, name, line, lines, at)
         if names is None:
             names = _check_columns(table, name, columns)
         for start, count in _pieces(at, max_rows):
@@ -136,13 +136,26 @@ def _depth(line: bytes) -> int:
     return deepest
 
 
-def _parse(chunk, name: str, first_line: int, lines: int, objects: int):
+_ROW = re.compile(r" in row ([0-9]+)$")  # how pyarrow ends a parse error: the object's index, from 0
+
+
+def _parse(chunk, name: str, first_line: int, lines: int, at: np.ndarray):
+    """The block's objects as a table; ``at``: the block's line indices that hold one."""
     import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
     import pyarrow.json as pajson  # heavy (0.2 s): loaded by the commands that read inputs
 
+    objects = len(at)
     # pyarrow parses in blocks that must hold whole lines: one line may be up to BLOCK_BYTES long.
     options = pajson.ReadOptions(block_size=max(1 << 20, min(len(chunk), 2 * BLOCK_BYTES) + 1))
-    table = read_json_as_written(pa.py_buffer(chunk), TEXT_COLUMNS, options)
+    try:
+        table = read_json_as_written(pa.py_buffer(chunk), TEXT_COLUMNS, options)
+    except pa.ArrowInvalid as exc:  # "... in row 1": the second object of the block, named by its line
+        message = str(exc).splitlines()[0]
+        row = _ROW.search(message)
+        if row is None or int(row.group(1)) >= objects:
+            raise
+        line = first_line + int(at[int(row.group(1))])
+        raise InputError(f"{name}: cannot be read as JSONL: line {line}: {message[:row.start()]}") from None
     if table.num_rows != objects:
         raise InputError(f"{name}: lines {first_line}–{first_line + lines - 1}: {table.num_rows} JSON objects on "
                          f"{objects} lines; JSON Lines holds one object per line")
