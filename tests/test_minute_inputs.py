@@ -167,3 +167,13 @@ def test_numbers_that_are_not_counts_are_named_as_written(cli, tmp_path):
                                           f"{minutes}: row 1, column 'requests': 2.5 is not a whole number\n"
                                           f"{minutes}: row 2, column 'failures': nan is not a whole number\n"
                                           f"{minutes}: row 3, column 'peak_qps': inf is not a non-negative finite number\n")
+
+
+def test_a_count_beyond_64_bits_in_text_is_named_by_its_row_and_the_other_rows_are_read(cli, tmp_path):
+    # It was "column 'requests': a value does not fit in 64 bits" with no row, and every row of the column read as 0:
+    # row 1's 3 failures of 100 requests were refused as "3 failures exceed 0 requests".
+    minutes = csv_file(tmp_path, "account,minute,requests,failures", "a,2019-03-01T10:00,100,3",
+                       "a,2019-03-01T10:01,99999999999999999999,0", "a,2019-03-01T10:02,100,-99999999999999999999")
+    refused_alike(cli, tmp_path, minutes, f"slapolicy: 2 problem(s) in minutes file {minutes}:\n"
+                  f"{minutes}: row 2 (line 3), column 'requests': 99999999999999999999 is beyond the largest count (2^63 − 1)\n"
+                  f"{minutes}: row 3 (line 4), column 'failures': -99999999999999999999 is negative\n")

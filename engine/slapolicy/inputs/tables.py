@@ -248,9 +248,12 @@ def _int_column(table, name: str, problems: Problems, line_offset, required: boo
         cleaned = pc.if_else(pa.array(good & ~nulls), pc.utf8_trim_whitespace(text.fill_null("0")), "0")
         try:
             values = pc.cast(cleaned, pa.int64()).to_numpy(zero_copy_only=False)
-        except pa.ArrowInvalid:  # beyond 64 bits
-            values = np.zeros(len(good), np.int64)
-            problems.add(None, name, "a value does not fit in 64 bits")
+        except pa.ArrowInvalid:  # beyond 64 bits: those rows are named, the others read (a rare pass in Python)
+            texts = cleaned.to_numpy(zero_copy_only=False)
+            wide = np.array([not -2 ** 63 <= int(t) < 2 ** 63 for t in texts], bool)
+            _report(wide, problems, name, line_offset, lambda r: f"{texts[r]} is negative" if texts[r].startswith("-")
+                    else f"{texts[r].lstrip('+')} is beyond the largest count (2^63 − 1)")
+            values = pc.cast(pc.if_else(pa.array(~wide), cleaned, "0"), pa.int64()).to_numpy(zero_copy_only=False)
     if required:
         _report(nulls, problems, name, line_offset, lambda r: "missing value")
     if negatives and len(values) and values.min() < 0:  # a reduction, not a mask, in the common case
