@@ -1,0 +1,49 @@
+"""A command run as its own process ends at once after its output is flushed (cli.command.end_process), skipping
+Python's own ending; main() called by a program returns its status as it always did."""
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import run_cli
+from slapolicy.cli import command
+
+REPO = Path(__file__).resolve().parent.parent
+EVALUATE = ["evaluate", str(REPO / "policies" / "ccc"), "--minutes", str(REPO / "examples" / "ccc" / "minutes.csv"),
+            "--month", "2019-03", "--billing", str(REPO / "examples" / "ccc" / "billing.csv")]
+
+
+def test_a_process_of_its_own_is_ended_with_the_commands_status(monkeypatch, capsys):
+    ended = []
+
+    def end(code):
+        ended.append(code)
+        raise SystemExit(code)  # what os._exit would do, without ending the test's process
+
+    monkeypatch.setattr(command, "end_process", end)
+    monkeypatch.setattr(command, "keep_freed_memory", lambda: True)
+    monkeypatch.setattr(sys, "argv", ["slapolicy", "versions", str(REPO / "policies" / "ccc")])
+    try:
+        command.main()
+    except SystemExit as exc:
+        assert exc.code == 0
+    monkeypatch.setattr(sys, "argv", ["slapolicy", "months", "--start", "2024-03-17", "--end", "2024-03-01"])
+    try:
+        command.main()
+    except SystemExit as exc:
+        assert exc.code == 1  # the term ends before it starts: a bad input
+    assert ended == [0, 1]
+    ended.clear()
+    assert command.main(["versions", str(REPO / "policies" / "ccc")]) == 0  # called by a program: it returns
+    assert ended == []
+
+
+def test_the_whole_output_is_written_before_the_process_ends():
+    """Into a pipe, every byte of evaluate's JSON (the one main() gives in this process), exit 0; a bad input:
+    its message, exit 1, nothing on stdout."""
+    done = subprocess.run([sys.executable, "-m", "slapolicy.cli", *EVALUATE], capture_output=True, text=True)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout == run_cli(*EVALUATE).out
+    bad = subprocess.run([sys.executable, "-m", "slapolicy.cli", *EVALUATE[:-2], "--billing", str(REPO / "nowhere.csv")],
+                         capture_output=True, text=True)
+    assert (bad.returncode, bad.stdout) == (1, "")
+    assert bad.stderr.startswith("slapolicy: ") and "nowhere.csv" in bad.stderr
