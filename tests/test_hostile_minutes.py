@@ -88,3 +88,34 @@ def test_ctrl_c_while_the_command_s_modules_load_exits_130_without_a_traceback(m
     monkeypatch.setattr(sys, "meta_path", [Interrupted(), *sys.meta_path])
     assert main(["versions", str(POLICIES)]) == 130
     assert capsys.readouterr() == ("", "slapolicy: interrupted\n")
+
+
+def test_a_parquet_file_not_named_parquet_in_a_directory_is_refused_and_other_files_are_left_alone(tmp_path, cli):
+    import pyarrow.parquet as pq
+
+    # A Hive table's files are named 000000_0: globex's minute was silently not read beside acme's a.parquet.
+    folder = tmp_path / "minutes"
+    folder.mkdir()
+    pq.write_table(one_row_table("acme"), folder / "a.parquet")
+    (folder / "README.txt").write_text("exported 2019-04-02\n")
+    result = cli("evaluate", POLICIES, "--minutes", folder, "--month", "2019-03")
+    assert result.code == 0, result.err
+    assert [e["account"] for e in result.json()["evaluations"]] == ["acme"]
+    pq.write_table(one_row_table("globex"), folder / "000000_0")
+    result = cli("evaluate", POLICIES, "--minutes", folder, "--month", "2019-03")
+    assert (result.code, result.out) == (1, "")
+    assert result.err == (f"slapolicy: {folder / '000000_0'}: a Parquet file whose name does not end in .parquet, which "
+                          "would not be read: rename it (a directory of minutes reads its *.parquet and *.pq files)\n")
+
+
+def test_json_lines_named_ndjson_beside_parquet_files_is_refused(tmp_path, cli):
+    import pyarrow.parquet as pq
+
+    folder = tmp_path / "minutes"
+    folder.mkdir()
+    pq.write_table(one_row_table("acme"), folder / "a.parquet")
+    (folder / "b.ndjson").write_text('{"account": "globex", "minute": "2019-03-01T10:00", "requests": 100, "failures": 2}\n')
+    result = cli("evaluate", POLICIES, "--minutes", folder, "--month", "2019-03")
+    assert (result.code, result.out) == (1, "")
+    assert result.err == (f"slapolicy: {folder / 'b.ndjson'}: a directory of minutes is read as Parquet files only; "
+                          "this file would not be read: move it out of the directory, or give it as --minutes on its own\n")

@@ -194,10 +194,14 @@ def _plan_directory(root: Path, request: Request, store=None) -> list[Part]:
         if store is not None:
             raise storage.failure(store.url, exc) from None
         raise InputError(f"{root}: cannot list the Parquet files of the directory: {exc}") from None
-    others = [f for f in files if f.lower().endswith((".csv", ".jsonl", ".json"))]
+    others = [f for f in files if f.lower().endswith((".csv", ".jsonl", ".ndjson", ".json"))]
     if others:  # minutes beside the Parquet files that would silently not be read (or be read twice, if copies)
         raise InputError(f"{shown(others[0])}: a directory of minutes is read as Parquet files only; this file would not "
                          "be read: move it out of the directory, or give it as --minutes on its own")
+    unnamed = [f for f in files if not f.lower().endswith((".parquet", ".pq")) and _starts_as_parquet(f, store)]
+    if unnamed:  # a Hive table's 000000_0, say: minutes that would silently not be read
+        raise InputError(f"{shown(unnamed[0])}: a Parquet file whose name does not end in .parquet, which would not be "
+                         "read: rename it (a directory of minutes reads its *.parquet and *.pq files)")
     files = [f for f in files if f.lower().endswith((".parquet", ".pq"))]
     if not files:
         raise InputError(f"{shown(str(root))}: no Parquet files (*.parquet) in the directory")
@@ -218,6 +222,15 @@ def _plan_directory(root: Path, request: Request, store=None) -> list[Part]:
             _check_size(shown(name), store.sizes().get(name))
         parts.extend(_plan_parquet(name, request, shown(name), account, month, store))
     return parts
+
+
+def _starts_as_parquet(name: str, store) -> bool:
+    """Whether a file of a directory begins as a Parquet file does (only the few files not named *.parquet)."""
+    try:
+        with (open(name, "rb") if store is None else store.fs.open_input_stream(name)) as file:
+            return file.read(4) == b"PAR1"
+    except OSError:
+        return False
 
 
 def _month_span(label: str, timezone: str, where: str) -> tuple[int, int]:
