@@ -76,6 +76,35 @@ def test_a_claim_nested_64_levels_is_decided_and_audited(tmp_path, cli):
     assert "1 decision(s) checked: 1 same, 0 differ, 0 unverifiable" in result.out
 
 
+# ---------------------------------------------------------------------------- rows handed in as Python values
+
+ROW = {"account": "a", "minute": "2019-03-12T10:00", "requests": 100, "failures": 2}
+FEE = {"account": "a", "month": "2019-03", "monthly_fee": "1000.00", "offset": "0.00"}
+
+
+@pytest.mark.parametrize("given,message", [
+    ({"minutes": [ROW, ROW | {"minute": "2019-03-12T10:01", "account": "b\ud800"}]},
+     "(in memory): row 2, column 'account' holds text that is not valid Unicode (a lone surrogate escape such as \\ud800)"),
+    ({"billing": [FEE | {"monthly_fee": "1000.00\udfff"}]},
+     "(in memory): row 1, column 'monthly_fee' holds text that is not valid Unicode (a lone surrogate escape such as "
+     "\\ud800)"),
+])
+def test_rows_in_memory_with_half_a_surrogate_pair_name_the_row_and_column(tmp_path, given, message):
+    # A UnicodeEncodeError from pyarrow, raised bare: a file's text is UTF-8 and cannot hold one, a str can.
+    from slapolicy import Engine, InputError
+
+    engine = Engine(POLICIES, ledger=tmp_path / "ledger.sqlite")
+    inputs = {"minutes": [ROW]} | given
+    with pytest.raises(InputError) as raised:
+        engine.evaluate(month="2019-03", **inputs)
+    assert str(raised.value) == message
+    claim = CLAIM | {"account": "a", "unavailability": [{"start": "2019-03-12T10:00+08:00", "end": "2019-03-12T10:01+08:00"}]}
+    with pytest.raises(InputError) as raised:
+        engine.decide_claim(claim, now=NOW, **inputs)
+    assert str(raised.value) == message
+    assert list(tmp_path.iterdir()) == []
+
+
 # ---------------------------------------------------------------------------- the service's application, in-process
 
 @pytest.fixture(scope="module")

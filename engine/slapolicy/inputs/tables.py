@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError, UsageError
-from ..files import regular_file_size
+from ..files import LONE_SURROGATE, regular_file_size, valid_unicode
 from .json_lines import TEXT_COLUMNS, check_lines, read_json_as_written
 from .problems import MAX_REPORTED, Problems, _line, _report, column_names
 from .timestamps import _one_array, parse_minute_column
@@ -86,8 +86,8 @@ def in_memory_table(data, columns: tuple[str, ...], optional: tuple[str, ...] = 
         if not all(isinstance(row, dict) for row in data):
             raise InputError(f"{IN_MEMORY}: expected a list of objects (one per row)")
         names = list(dict.fromkeys(key for row in data for key in row))
-        data = pa.table({name: pa.array([None if row.get(name) is None else str(row[name]) for row in data], pa.string())
-                         for name in names}) if data else pa.table({name: pa.array([], pa.string()) for name in columns})
+        data = pa.table({name: _text_column(data, name) for name in names}) if data else \
+            pa.table({name: pa.array([], pa.string()) for name in columns})
     elif not isinstance(data, pa.Table):
         try:
             data = pa.Table.from_pandas(data)
@@ -99,6 +99,18 @@ def in_memory_table(data, columns: tuple[str, ...], optional: tuple[str, ...] = 
     if missing:
         raise InputError(f"{IN_MEMORY}: missing column(s) {', '.join(missing)} (found: {', '.join(names) or 'none'})")
     return data.select([name for name in columns + optional if name in names]), None
+
+
+def _text_column(rows: list[dict], name: str):
+    """One column of rows handed in by the API, as text (each value checked as the file's text would be)."""
+    import pyarrow as pa  # heavy: loaded by the commands that read inputs
+
+    values = [None if row.get(name) is None else str(row[name]) for row in rows]
+    try:
+        return pa.array(values, pa.string())
+    except UnicodeEncodeError:  # a lone surrogate ('\ud800'): a file's text is UTF-8 and cannot hold one
+        row = next(i for i, value in enumerate(values, 1) if value is not None and not valid_unicode(value))
+        raise InputError(f"{IN_MEMORY}: row {row}, column {name!r} {LONE_SURROGATE}") from None
 
 
 def table_of(source, columns: tuple[str, ...], optional: tuple[str, ...] = ()):
