@@ -192,6 +192,30 @@ def test_a_consistent_forgery_of_an_unkeyed_chain_is_caught_by_deciding_again(le
     assert result.out.splitlines()[-1] == "3 decision(s) checked: 2 same, 1 differ, 0 unverifiable"
 
 
+def test_a_consistent_forgery_of_what_the_customer_was_told_is_caught_by_deciding_again(ledger):
+    """The words a decision gave (its message, each reason's) are compared too when the same slapolicy decides
+    again: a chain recomputed over "granted in cash" was audited "same" (only the decision, amount, reason codes,
+    version and availability were compared)."""
+    from slapolicy import __version__
+
+    edit(ledger, "UPDATE decisions SET result_json = replace(result_json, 'is granted as vouchers', 'is granted in cash') "
+                 "WHERE seq = 1")
+    rechain(ledger)
+    result = run_cli("audit", ledger)
+    assert result.code == 1
+    assert f"{GLOBEX} globex 2019-03: differs\n    message: recorded Compensation of 180.00 is granted in cash., " \
+           "now Compensation of 180.00 is granted as vouchers.\n" in result.out
+    assert result.out.splitlines()[-1] == "3 decision(s) checked: 2 same, 1 differ, 0 unverifiable"
+    # Decided by another slapolicy, whose words may differ: the words are not compared, and the note says by which.
+    edit(ledger, f"UPDATE decisions SET inputs_json = replace(inputs_json, '\"engine\": \"{__version__}\"', "
+                 "'\"engine\": \"0.0.1\"') WHERE seq = 1")
+    rechain(ledger)
+    result = run_cli("audit", ledger)
+    assert result.code == 0
+    assert f"{GLOBEX} globex 2019-03: same\n    note: decided by slapolicy 0.0.1, re-checked by {__version__}\n" \
+           in result.out
+
+
 def test_a_clean_audit_prints_the_head_to_record_elsewhere(ledger):
     result = run_cli("audit", ledger, "--format", "json")
     assert result.code == 0, result.err

@@ -29,12 +29,18 @@ from ..policy.lock import LOCK_FILE
 COMPARED = ("decision", "compensation")
 
 
-def _essence(result: dict) -> dict:
-    return {"decision": result["decision"], "compensation": result["compensation"],
-            "reasons": [r["code"] for r in result["reasons"]], "policy_sha256": result["policy"]["sha256"],
-            "policy_version": result["policy"]["version"],
-            "availability_percent": result["evaluation"]["availability_percent"],
-            "unavailable_minutes": result["evaluation"]["unavailable_minutes"]}
+def _essence(result: dict, words: bool = True) -> dict:
+    """What a decision decided, compared with the same claim decided again. ``words``: also what the customer was
+    told (the message and each reason's), compared when the same slapolicy decides again: a chain recomputed over
+    an edited message would otherwise be "same" (another slapolicy may word them otherwise)."""
+    essence = {"decision": result["decision"], "compensation": result["compensation"],
+               "reasons": [r["code"] for r in result["reasons"]], "policy_sha256": result["policy"]["sha256"],
+               "policy_version": result["policy"]["version"],
+               "availability_percent": result["evaluation"]["availability_percent"],
+               "unavailable_minutes": result["evaluation"]["unavailable_minutes"]}
+    if words:
+        essence |= {"message": result["message"], "reason_messages": [r["message"] for r in result["reasons"]]}
+    return essence
 
 
 def audit_ledger(ledger_path, policy_dir=None) -> dict:
@@ -125,7 +131,8 @@ def _recheck(record: dict, replica: Ledger, policy_dir, scratch: Path) -> dict:
         digest = replica.inputs(again["decision_id"])["files"]["minutes"]["sha256"]
         if digest != minutes["sha256"]:
             notes.append(_changed("minutes", files["minutes"], minutes["sha256"], digest, "the bytes read "))
-    before, after = _essence(record["result"]), _essence(again)
+    words = inputs.get("engine") == _engine_version()
+    before, after = _essence(record["result"], words), _essence(again, words)
     differences = {key: {"recorded": before[key], "now": after[key]} for key in before if before[key] != after[key]}
     if "policy_sha256" in differences:
         notes.append("the policy version file differs from the one recorded (a published file was edited?)")
