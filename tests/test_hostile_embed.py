@@ -209,3 +209,37 @@ def test_a_request_addressed_to_another_host_is_refused_on_loopback(app, host):
 def test_a_request_addressed_to_this_machine_is_answered(app, host):
     status, _, body = asgi(app[0], "GET", "/v1/versions", headers={"Host": host})
     assert status == 200 and [v["version"] for v in body["versions"]] == ["2019-01-01"]
+
+
+def test_a_recorded_decision_read_back_from_an_edited_ledger_is_a_422_the_openapi_document_lists(tmp_path):
+    import sqlite3
+
+    from slapolicy import Engine
+    from slapolicy.ledger import GUARD
+    from slapolicy.service import Sources, create_app
+
+    ledger = tmp_path / "ledger.sqlite"
+    sources = Sources(minutes=str(EXAMPLES / "minutes.csv"), billing=str(EXAMPLES / "billing.csv"),
+                      incidents=str(EXAMPLES / "incidents.yaml"), notices=str(EXAMPLES / "notices.yaml"))
+    application = create_app(Engine(POLICIES, ledger=ledger), sources, loopback_only=True)
+    # globex, approved 180.00 (10 % of 1800.00), as docs/service.md shows
+    status, _, decided = asgi(application, "POST", "/v1/claims", json.dumps(CLAIM).encode(), JSON)
+    assert (status, decided["decision"], decided["compensation"]) == (201, "approved", "180.00")
+    path = f"/v1/claims/{decided['decision_id']}"
+    assert asgi(application, "GET", path)[:2] == (200, "application/json")
+    db = sqlite3.connect(ledger)
+    for name in GUARD:
+        db.execute(f"DROP TRIGGER {name}")
+    db.execute("UPDATE decisions SET policy_version = '2027-01-01' WHERE seq = 1")
+    for statement in GUARD.values():
+        db.execute(statement)
+    db.commit()
+    db.close()
+    status, content_type, body = asgi(application, "GET", path)
+    assert (status, content_type, body["type"]) == (422, "application/problem+json", "urn:slapolicy:problem:invalid-input")
+    assert body["detail"] == (
+        f"{ledger}: the ledger is damaged (entry #1 (decision {decided['decision_id']}, globex 2019-03) does not match its "
+        f"hash: it was edited); no decision is recorded until it is restored from a backup (`slapolicy audit {ledger}` "
+        "names the first broken entry)")
+    openapi = asgi(application, "GET", "/openapi.json")[2]
+    assert sorted(openapi["paths"]["/v1/claims/{decision_id}"]["get"]["responses"]) == ["200", "400", "404", "422", "500"]

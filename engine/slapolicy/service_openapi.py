@@ -165,7 +165,8 @@ ERRORS = {
     "413": "the request body is larger than the limit (--max-body)",
     "415": "the request body is not declared Content-Type: application/json",
     "422": "the input or the policy is wrong (the CLI's exit 1), with the CLI's message; anything wrong in a claim "
-           "(a field missing, of the wrong JSON type, unknown or of a wrong value)",
+           "(a field missing, of the wrong JSON type, unknown or of a wrong value); a ledger that cannot be used or whose "
+           "chain does not hold (docs/ledger.md)",
     "500": "an internal error (the CLI's exit 3): please report it",
     "503": "--dask: the Dask scheduler was lost or cannot be reached again (the next request connects again)",
 }
@@ -231,7 +232,7 @@ def document() -> dict:
             "operationId": "claim", "summary": "a recorded decision",
             "parameters": [{"name": "decision_id", "in": "path", "required": True,
                             "schema": {"type": "string", "pattern": "^D-[0-9a-f]{20}$"}}],
-            "responses": {"200": _json("Decision", "as recorded"), **_errors("400", "404", "500")}}},
+            "responses": {"200": _json("Decision", "as recorded"), **_errors("400", "404", "422", "500")}}},
         "/v1/replay": {"post": {
             "operationId": "replay", "summary": "replay Service Months under a draft, as `slapolicy replay`",
             "requestBody": _body("ReplayRequest", "the months and the draft's file name"),
