@@ -58,3 +58,35 @@ def test_values_json_cannot_write_are_refused_as_json_refuses_them():
         assert str(refused) == "Circular reference detected"
     else:
         raise AssertionError("not refused")
+
+
+@settings(max_examples=60, deadline=None)
+@given(items=st.lists(st.dictionaries(st.text(max_size=5), values, max_size=4), max_size=5), data=st.data())
+def test_dicts_written_ahead_are_written_as_json_writes_them_in_their_place(items, data):
+    """Some of the results' dicts written ahead (evaluate writes each account's as it is worked out, two levels
+    deep): the whole is json.dumps' text, whichever were written ahead."""
+    from slapolicy.cli.data_commands import Encoded
+
+    known = Encoded("\n    ")
+    for item in items:
+        if data.draw(st.booleans()):
+            known(item)
+    result = {"evaluations": items}
+    assert indented_json(result, known) == as_json(result)
+
+
+def test_a_dict_written_ahead_is_used_at_its_depth_only_and_by_identity():
+    """The text kept is written in place of the dict itself (changed since, it shows the text written ahead: the
+    CLI writes a result ahead only once the engine is done with it), never for an equal dict or at another depth."""
+    from slapolicy.cli.data_commands import Encoded
+
+    known, ahead = Encoded("\n    "), {"account": "acme", "minutes": 3}
+    known(ahead)
+    ahead["minutes"] = 4
+    equal = {"account": "acme", "minutes": 4}
+    assert indented_json({"evaluations": [ahead, equal]}, known) == \
+        '{\n  "evaluations": [\n    {\n      "account": "acme",\n      "minutes": 3\n    },\n' \
+        '    {\n      "account": "acme",\n      "minutes": 4\n    }\n  ]\n}'
+    assert indented_json([ahead], known) == as_json([ahead])  # one level deep: not the text kept for two
+    known({"nan": float("nan")})  # json writes NaN its own way: nothing kept
+    assert len(known.texts) == 1

@@ -219,3 +219,28 @@ def test_an_evaluation_failing_as_it_settled_is_done_again_after_the_reading(sma
         month_module.evaluate_items, replay_module.replay_chunk = real_items, real_chunk
     assert got == expected
     assert first == 2 and len(calls) == 2  # the failed one, then every account at once after the reading
+
+
+def test_the_cli_writes_the_json_of_accounts_settled_as_json_writes_the_whole(small_batches, tmp_path, cli,
+                                                                              monkeypatch):
+    """evaluate --format json writes each settled account's JSON while the others are read (acme, globex and
+    initech, once each): the bytes are json.dumps' of the engine's result; the text format is unchanged."""
+    from slapolicy.cli import data_commands
+    from slapolicy.reports.text import render_evaluations
+
+    written, real = [], data_commands.Encoded.__call__
+
+    def write(encoded, value):
+        written.append(value["account"])
+        real(encoded, value)
+
+    monkeypatch.setattr(data_commands.Encoded, "__call__", write)
+    path = by_account_parquet(tmp_path / "by-account.parquet")
+    options = ["evaluate", POLICIES, "--month", "2019-03", "--minutes", path,
+               *[a for name, file in INPUTS.items() for a in (f"--{name}", file)]]
+    result = cli(*options)
+    assert (result.code, result.err, written) == (0, "", list(ACCOUNTS))
+    expected = evaluations(True, str(path), **INPUTS)
+    assert result.out == expected + "\n"
+    text = cli(*options, "--format", "text")
+    assert (text.code, text.out) == (0, render_evaluations(json.loads(expected)) + "\n")

@@ -206,13 +206,16 @@ class Engine:
 
     def evaluate(self, *, minutes, month: str, incidents=None, notices=None, billing=None, accounts=None,
                  term_start: dt.date | None = None, term_end: dt.date | None = None, policy_file=None,
-                 workers: int | None = None, dask: str | None = None) -> dict:
+                 workers: int | None = None, dask: str | None = None, on_settled=None) -> dict:
         """Evaluate a Service Month for every account (or ``accounts``): ``{"evaluations": [...]}``.
 
         ``minutes`` is a file, a directory of Parquet files (hive-partitioned or not) or data in memory;
         ``incidents``, ``notices`` and ``billing`` are file paths or data. The version in force for the
         Service Month is used unless ``policy_file`` names another (a draft, say). ``workers`` or ``dask``
-        read the minutes' partitions in local processes or on a Dask cluster.
+        read the minutes' partitions in local processes or on a Dask cluster. ``on_settled``: called on this
+        thread with each account's result worked out while the minutes are still read (in this process, for a
+        file whose row groups prove their accounts); the results returned are those same dicts, unless the whole
+        reading made them be worked out again (the CLI writes their JSON meanwhile).
         """
         accounts = account_list(accounts)
         family = self.family
@@ -239,7 +242,8 @@ class Engine:
                 windows = ByAccount(loaded_incidents), ByAccount(loaded_notices)
                 evaluated = evaluate_settled(policy, service_month, settled, incidents=windows[0],
                                              notices=windows[1], billing=loaded_billing, reason=reason,
-                                             manager=self.manager) if settled is not None else None
+                                             manager=self.manager, on_result=on_settled) \
+                    if settled is not None else None
             loaded_minutes = reading.result()
             if not loaded_minutes.settled or loaded_minutes.naive_timestamps:
                 evaluated = None  # worked out from pieces the result is not made of, or without the naive count

@@ -67,21 +67,41 @@ def cmd_months(args) -> int:
     return 0
 
 
-def _print_json(data) -> None:
-    sys.stdout.write(indented_json(data) + "\n")
+def _print_json(data, known: "Encoded | None" = None) -> None:
+    sys.stdout.write(indented_json(data, known) + "\n")
 
 
-def indented_json(data) -> str:
+def indented_json(data, known: "Encoded | None" = None) -> str:
     """``json.dumps(data, indent=2, ensure_ascii=False)``, byte for byte, in half the time: json's indented
     output is written by its pure-Python encoder, a chain of generators per level (evaluate's megabyte of JSON
     took 0.04 s). Strings go through json's own C escaping; what json would write differently or refuse (NaN,
-    keys that are not text, other types, cycles) is left to json itself."""
+    keys that are not text, other types, cycles) is left to json itself. ``known``: the text of some of its
+    dicts, written before (:class:`Encoded`)."""
     parts: list = []
     try:
-        _json_value(data, parts, "\n", {})
+        _json_value(data, parts, "\n", {} if known is None else known.keys, known)
     except (_LeftToJson, RecursionError):
         return json.dumps(data, indent=2, ensure_ascii=False)
     return "".join(parts)
+
+
+class Encoded:
+    """The indented JSON text of dicts that will be written inside a result at one depth (``newline``: a line
+    break and the spaces of that depth), worked out before the result is whole: evaluate's accounts settled
+    while the minutes are read, whose text is then written while the threads read the others. Kept by the
+    dict's identity (with the dict itself, so the identity stays its own), used by :func:`indented_json` in its
+    place; a dict json would write differently is not kept."""
+
+    def __init__(self, newline: str):
+        self.newline, self.texts, self.keys = newline, {}, {}
+
+    def __call__(self, value: dict) -> None:
+        parts: list = []
+        try:
+            _json_value(value, parts, self.newline, self.keys, None)
+        except (_LeftToJson, RecursionError):
+            return
+        self.texts[id(value)] = (value, "".join(parts))
 
 
 class _LeftToJson(Exception):
@@ -91,9 +111,10 @@ class _LeftToJson(Exception):
 _INFINITY = float("inf")
 
 
-def _json_value(value, parts: list, newline: str, keys: dict) -> None:
+def _json_value(value, parts: list, newline: str, keys: dict, known: Encoded | None = None) -> None:
     """Append the JSON text of ``value``, its inner lines starting with ``newline`` and two more spaces. ``keys``:
-    each key's JSON text and ": ", made once (the results repeat the same few keys thousands of times)."""
+    each key's JSON text and ": ", made once (the results repeat the same few keys thousands of times);
+    ``known``: dicts whose text was written before."""
     append = parts.append
     if isinstance(value, str):
         append(encode_basestring(value))
@@ -113,6 +134,11 @@ def _json_value(value, parts: list, newline: str, keys: dict) -> None:
         if not value:
             append("{}")
             return
+        if known is not None and newline == known.newline:
+            text = known.texts.get(id(value))
+            if text is not None and text[0] is value:
+                append(text[1])
+                return
         inner = newline + "  "
         opening, separator = "{" + inner, "," + inner
         for key, item in value.items():
@@ -125,7 +151,7 @@ def _json_value(value, parts: list, newline: str, keys: dict) -> None:
                 append(opening + named + encode_basestring(item))
             else:
                 append(opening + named)
-                _json_value(item, parts, inner, keys)
+                _json_value(item, parts, inner, keys, known)
             opening = separator
         append(newline + "}")
     elif isinstance(value, (list, tuple)):
@@ -136,7 +162,7 @@ def _json_value(value, parts: list, newline: str, keys: dict) -> None:
         opening, separator = "[" + inner, "," + inner
         for item in value:
             append(opening)
-            _json_value(item, parts, inner, keys)
+            _json_value(item, parts, inner, keys, known)
             opening = separator
         append(newline + "]")
     else:
@@ -170,11 +196,17 @@ def cmd_evaluate(args) -> int:
     from ..engine import Engine  # loads what every data command needs: see cmd_claim
 
     term_start, term_end = _term(args)
+    # Each account's JSON is written as it is worked out while the minutes are read ({"evaluations": [...]}: an
+    # account's result is two levels deep), not all of it after the reading.
+    known = Encoded("\n    ") if args.format == "json" else None
     result = Engine.for_one_call(args.policy_dir).evaluate(
         minutes=args.minutes, month=_month(args.month, "--month"), incidents=args.incidents, notices=args.notices,
         billing=args.billing, accounts=None if args.account is None else [args.account], term_start=term_start,
-        term_end=term_end, policy_file=args.policy_file, workers=args.workers, dask=args.dask)
-    _emit(result, args.format, render_evaluations)
+        term_end=term_end, policy_file=args.policy_file, workers=args.workers, dask=args.dask, on_settled=known)
+    if known is not None:
+        _print_json(result, known)
+    else:
+        _emit(result, args.format, render_evaluations)
     return 0
 
 

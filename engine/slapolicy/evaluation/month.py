@@ -177,13 +177,14 @@ def _indexed(windows) -> ByAccount:
 
 
 def evaluate_settled(policy, service_month: ServiceMonth, settled, *, incidents, notices, billing=None,
-                     reason: str = "", manager=None) -> dict | None:
+                     reason: str = "", manager=None, on_result=None) -> dict | None:
     """account -> its result, for the account-months of ``settled`` (pieces of the minutes whose accounts' rows
     are all read: :class:`slapolicy.minutes.aggregates.Settled`), evaluated as they come while the rest of the
     minutes are read. Worked out as :func:`evaluate_month` would, for minutes without naive timestamps (which
     every account's warning counts over the whole file): the caller keeps them only if the whole reading's
     result says the pieces make it up and has none. None if evaluating one of them failed: the caller evaluates
-    them again after the reading, where the problem is raised in its place (after the minutes' own)."""
+    them again after the reading, where the problem is raised in its place (after the minutes' own).
+    ``on_result``: called with each result as it is worked out."""
     label, billing, done = service_month.label, billing or {}, {}
     for piece in settled:
         items = [(account, cell.rows, cell.totals, billing.get((account, label)), 0)
@@ -194,6 +195,9 @@ def evaluate_settled(policy, service_month: ServiceMonth, settled, *, incidents,
         except Exception:  # noqa: BLE001 -- raised again by the evaluation after the reading, after its problems
             return None
         done.update(zip([item[0] for item in items], results))
+        if on_result is not None:
+            for result in results:
+                on_result(result)
     return done
 
 
