@@ -152,3 +152,23 @@ def test_a_reading_for_other_accounts_does_not_take_it(tmp_path, decoded):
         assert aggregates.ReadAhead.taken(minutes, frozenset({"acme"})) is ahead
         assert aggregates.ReadAhead.taken(minutes, frozenset({"acme"})) is None  # taken once
         assert sorted(piece.row_groups for piece in ahead.picked()) == [(g,) for g in range(9)]
+
+
+@pytest.mark.parametrize("document", ['{"account": "globex", "service_month": "2019-03"', "[1, 2]"])
+def test_a_claim_names_a_durable_rules_to_rebuild_before_its_documents_problem(tmp_path, document):
+    # A claim checks the rules backend after its reading ahead starts, not at the command's start as the other
+    # rule commands do; a bad document (JSON cut short, or not an object) is still named after the backend.
+    import subprocess
+    import sys
+
+    from test_rules_backend import REBUILD, _broken_durable
+
+    claim = tmp_path / "claim.json"
+    claim.write_text(document)
+    run = subprocess.run([sys.executable, "-m", "slapolicy.cli", "claim", str(POLICIES), str(claim), "--minutes",
+                          str(EXAMPLES / "minutes.csv"), "--ledger", str(tmp_path / "ledger.sqlite")],
+                         capture_output=True, text=True, env=_broken_durable(tmp_path))
+    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    assert (run.returncode, run.stdout) == (1, "")
+    assert run.stderr == f"slapolicy: durable-rules was built without the flag Python {version} needs; reinstall it: {REBUILD}\n"
+    assert not (tmp_path / "ledger.sqlite").exists()

@@ -421,7 +421,7 @@ def end_process(code: int) -> None:
 def run_command(args) -> int:
     """Run the parsed command: its exit status, every problem written to stderr as one message."""
     try:
-        if args.command in NEEDS_RULES:
+        if args.command in NEEDS_RULES and args.command not in data_commands.CHECKS_RULES_ITSELF:
             check_backend()  # say at start, in one line, when durable-rules must be rebuilt (Python 3.13+)
         return args.func(args)
     except UsageError as exc:
