@@ -243,3 +243,39 @@ def test_a_recorded_decision_read_back_from_an_edited_ledger_is_a_422_the_openap
         "names the first broken entry)")
     openapi = asgi(application, "GET", "/openapi.json")[2]
     assert sorted(openapi["paths"]["/v1/claims/{decision_id}"]["get"]["responses"]) == ["200", "400", "404", "422", "500"]
+
+
+# ---------------------------------------------------------------------------- closing while calls run
+
+@pytest.mark.slow  # starts two worker processes twice
+def test_closing_the_engine_s_workers_under_a_call_is_said_not_a_bare_cancelled_error():
+    # Engine.close from one thread while another's call had tasks waiting on the pool: those were cancelled and the
+    # call raised concurrent.futures.CancelledError, with no message. The tasks running finish; the call says why it
+    # stopped; the next call opens the workers again.
+    import threading
+    import time
+
+    from slapolicy import SlapolicyError
+    from slapolicy.distributed import Runner
+
+    runner = Runner(workers=2)
+    runner.open()
+    outcome = []
+
+    def call():
+        try:
+            outcome.append(runner.map(time.sleep, [0.4] * 8))  # 2 running at a time: 1.6 s in all
+        except Exception as exc:  # noqa: BLE001 — what the caller sees is the point
+            outcome.append(exc)
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    time.sleep(0.2)
+    runner.close()
+    caller.join(30)
+    (raised,) = outcome
+    assert type(raised) is SlapolicyError
+    assert str(raised) == ("the engine's worker processes were closed (Engine.close) while this call ran on them; call "
+                           "again: a later call opens them again")
+    assert runner.map(abs, [-1, -2, -3]) == [1, 2, 3]
+    runner.close()

@@ -85,6 +85,10 @@ def check_runner_arguments(workers, dask) -> None:
         raise ArgumentError(f"workers must be at least 1, not {workers}")
 
 
+CLOSED_UNDER_A_CALL = ("the engine's worker processes were closed (Engine.close) while this call ran on them; call "
+                       "again: a later call opens them again")
+
+
 class Runner:
     """Runs tasks in this process, in ``workers`` local processes, or on the Dask cluster at ``dask``.
 
@@ -137,6 +141,7 @@ class Runner:
         with self._lock:
             pool, client, self._pool, self._client = self._pool, self._client, None, None
         if pool is not None:
+            pool.closed_by_runner = True  # a call on it from another thread says so (_on_processes)
             pool.shutdown(wait=True, cancel_futures=True)
         if client is not None:
             client.close()
@@ -165,6 +170,7 @@ class Runner:
         """The tasks on the pool; once more on a fresh pool when a worker died (killed for its memory, say): a
         broken pool stays broken, and a pool kept for a service's life would fail every call after it. The
         tasks only read, so running them again is safe; a second death is the caller's error."""
+        from concurrent.futures import CancelledError
         from concurrent.futures.process import BrokenProcessPool
 
         for last_try in (False, True):
@@ -175,6 +181,12 @@ class Runner:
                 self._discard(pool)
                 if last_try:
                     raise
+            except (CancelledError, RuntimeError):
+                # close() from another thread (Engine.close) shut the pool down under this call: its tasks not started
+                # were cancelled, or could not be submitted. Said so, not as a bare CancelledError or RuntimeError.
+                if getattr(pool, "closed_by_runner", False):
+                    raise SlapolicyError(CLOSED_UNDER_A_CALL) from None
+                raise
 
     def _discard(self, pool) -> None:
         """Forget a broken pool (unless another thread already replaced it) so that the next task starts a new one."""
