@@ -218,3 +218,22 @@ def test_progress_is_called_on_the_callers_thread_as_the_minutes_are_read(tmp_pa
     assert late == []
     assert (result["rows_read"], [(r["account"], r["baseline"]["availability_percent"]) for r in result["rows"]]) == \
         (400, [("acme", "100.00")])  # acme's 400 minutes, none failing: (1 - 0/44640) x 100 %
+
+
+@pytest.mark.slow
+def test_progress_from_worker_processes_is_called_on_the_callers_thread(tmp_path):
+    """With ``workers``, the caller waits for the reading's result (nothing is replayed while it is read) and is
+    given the totals there: four files of acme's 10 minutes, a part (a task) each, give 10, 20, 30, 40."""
+    import threading
+
+    from helpers import many_batches_parquet
+
+    minutes = tmp_path / "minutes"
+    minutes.mkdir()
+    for k in range(4):
+        many_batches_parquet(minutes / f"part-{k}.parquet", groups=1, skip=10 * k)
+    seen = []
+    result = replay(POLICIES, minutes=minutes, start="2019-03", end="2019-03", under=DRAFT, workers=2,
+                    progress=lambda rows: seen.append((rows, threading.get_ident())))
+    assert seen == [(10 * k, threading.get_ident()) for k in range(1, 5)]
+    assert result["rows_read"] == 40
