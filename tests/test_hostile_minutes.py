@@ -1,8 +1,15 @@
 """Minutes as careless analysts hand them over (a month's files misfiled, keys given twice, ...): each is refused
 with the file and what is wrong, exit 1 and nothing on stdout, or read exactly as the same rows laid out plainly."""
 import datetime as dt
+import subprocess
+import sys
+from pathlib import Path
 
-from conftest import POLICIES
+import pytest
+
+from conftest import DRAFT, POLICIES, REPO
+
+EXAMPLES = REPO / "examples" / "ccc"
 
 
 def one_row_table(account="acme", minute="2019-03-01T00:00Z", requests=100, failures=2):
@@ -45,8 +52,6 @@ RED = "\x1b[31mred\x1b[0m"
 
 
 def test_an_account_name_cannot_forge_a_line_or_drive_the_terminal_in_text_reports(tmp_path, cli):
-    from conftest import DRAFT
-
     # One minute each, 5 failures of 100 requests (unavailable): 1 of 44640 minutes, 100.00 %, nothing owed.
     minutes = tmp_path / "m.csv"
     minutes.write_text("account,minute,requests,failures\n"
@@ -119,3 +124,31 @@ def test_json_lines_named_ndjson_beside_parquet_files_is_refused(tmp_path, cli):
     assert (result.code, result.out) == (1, "")
     assert result.err == (f"slapolicy: {folder / 'b.ndjson'}: a directory of minutes is read as Parquet files only; "
                           "this file would not be read: move it out of the directory, or give it as --minutes on its own\n")
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs Linux's /dev/full, a device that is always full")
+@pytest.mark.parametrize("command", [["versions", str(POLICIES)],
+                                     ["replay", str(POLICIES), "--minutes", str(EXAMPLES / "minutes.csv"), "--from",
+                                      "2019-03", "--to", "2019-03", "--under", str(DRAFT), "--format", "html"]])
+def test_a_report_redirected_to_a_full_disk_is_exit_1_not_an_internal_error(command):
+    # It was "slapolicy: internal error, please report it: OSError: [Errno 28] No space left on device", exit 3.
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "slapolicy.cli", *command], stdout=full, stderr=subprocess.PIPE,
+                              text=True, timeout=120)
+    assert (done.returncode, done.stderr) == (1, "slapolicy: cannot write the output: No space left on device\n")
+
+
+def test_output_that_cannot_be_flushed_at_the_end_is_said_and_the_status_is_1(monkeypatch, capsys):
+    import errno
+
+    from slapolicy.cli import command
+
+    class Full:
+        def flush(self):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    ended = []
+    monkeypatch.setattr(command.os, "_exit", ended.append)
+    monkeypatch.setattr(command.sys, "stdout", Full())
+    command.end_process(0)
+    assert ended == [1] and capsys.readouterr().err == "slapolicy: cannot write the output: No space left on device\n"

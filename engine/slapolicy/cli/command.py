@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import errno
 import json
 import os
 import re
@@ -401,6 +402,10 @@ def main(argv: list[str] | None = None) -> int:
     return run_command(args)
 
 
+# Where the output goes is full (a report redirected to a full disk, or over a quota): not a bug, and said so.
+OUTPUT_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
 def end_process(code: int) -> None:
     """End the command's own process at once, once its output is flushed: Python's own ending (each module's
     objects freed one by one, then collected) cost an `evaluate` of the 500-account month ~0.05 s of CPU after
@@ -411,6 +416,11 @@ def end_process(code: int) -> None:
         sys.stdout.flush()
     except (BrokenPipeError, ValueError):  # the reader went away (as handled in run_command), or stdout is closed
         pass
+    except OSError as exc:  # the output's last bytes could not be written
+        if exc.errno not in OUTPUT_FULL:
+            raise
+        sys.stderr.write(f"slapolicy: cannot write the output: {exc.strerror}\n")
+        code = code or 1
     try:
         sys.stderr.flush()
     except (BrokenPipeError, ValueError):
@@ -440,6 +450,9 @@ def run_command(args) -> int:
     except BrokenPipeError:
         return 0
     except Exception as exc:  # noqa: BLE001 — never a bare traceback for a user
+        if isinstance(exc, OSError) and exc.errno in OUTPUT_FULL:
+            sys.stderr.write(f"slapolicy: cannot write the output: {exc.strerror}\n")
+            return 1
         sys.stderr.write(f"slapolicy: internal error, please report it: {type(exc).__name__}: {exc}\n")
         if "SLAPOLICY_DEBUG" in os.environ:
             traceback.print_exc()
