@@ -224,7 +224,8 @@ def test_an_evaluation_failing_as_it_settled_is_done_again_after_the_reading(sma
 def test_the_cli_writes_the_json_of_accounts_settled_as_json_writes_the_whole(small_batches, tmp_path, cli,
                                                                               monkeypatch):
     """evaluate --format json writes each settled account's JSON while the others are read (acme, globex and
-    initech, once each): the bytes are json.dumps' of the engine's result; the text format is unchanged."""
+    initech, once each), replay each row: the bytes are json.dumps' of the engine's result; the text format is
+    unchanged."""
     from slapolicy.cli import data_commands
     from slapolicy.reports.text import render_evaluations
 
@@ -244,3 +245,7 @@ def test_the_cli_writes_the_json_of_accounts_settled_as_json_writes_the_whole(sm
     assert result.out == expected + "\n"
     text = cli(*options, "--format", "text")
     assert (text.code, text.out) == (0, render_evaluations(json.loads(expected)) + "\n")
+    written.clear()  # replay --format json: each row written as it is made, the same bytes
+    replay = cli("replay", POLICIES, "--from", "2019-03", "--to", "2019-03", "--under", DRAFT, *options[4:])
+    assert (replay.code, replay.err, written) == (0, "", list(ACCOUNTS))
+    assert replay.out == replayed(True, str(path), **INPUTS) + "\n"

@@ -312,13 +312,16 @@ class Engine:
                       inputs=inputs, now=now, manager=self.manager)
 
     def replay(self, *, minutes, start: str, end: str, under, incidents=None, notices=None, billing=None,
-               workers: int | None = None, dask: str | None = None, strips: bool = False, progress=None) -> dict:
+               workers: int | None = None, dask: str | None = None, strips: bool = False, progress=None,
+               on_settled=None) -> dict:
         """Replay every account and Service Month from ``start`` to ``end`` (YYYY-MM) under ``under``.
 
         The minutes are read once; each account-month is evaluated under the version then in force and under
         ``under`` by :func:`slapolicy.replay.replay_chunk`, here or on the workers, which receive the versions
         as content. ``strips`` adds the minute strips the HTML report draws; ``progress`` is called with the
-        number of minute rows read so far, on this (the caller's) thread: the reading's own relays it (Relay)."""
+        number of minute rows read so far, on this (the caller's) thread: the reading's own relays it (Relay).
+        ``on_settled``: called on this thread with each row replayed while the minutes are still read (as
+        ``Engine.evaluate``'s); the rows returned are those same dicts unless the reading made them be redone."""
         # replay's module (and the diff it reports with): loaded by replay, never by evaluate or a claim
         from .replay import (chunks_of, common_timezone, month_range, replay_chunk, replay_policies, replay_report,
                              replay_settled, replay_spec, work_items)
@@ -347,7 +350,8 @@ class Engine:
                 loaded_billing = read_billing(billing) if billing else {}
                 # Its problem (a version's file changed meanwhile) is raised after the minutes', as before.
                 spec = outcome(replay_spec, baselines, amended, loaded_incidents, loaded_notices, strips)
-                replayed = replay_settled(spec, settled, months, loaded_billing) if settled is not None else None
+                replayed = replay_settled(spec, settled, months, loaded_billing, on_row=on_settled) \
+                    if settled is not None else None
             scan = reading.result()
             spec = spec()
             if not scan.settled:

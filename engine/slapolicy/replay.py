@@ -256,12 +256,12 @@ def replay_spec(baselines: dict, amended, incidents: tuple, notices: tuple, stri
                       incidents, notices, strips)
 
 
-def replay_settled(spec, settled, months: list, billing: dict) -> dict | None:
+def replay_settled(spec, settled, months: list, billing: dict, on_row=None) -> dict | None:
     """(account, month label) -> its row, for the account-months of ``settled`` (pieces of the minutes whose
     accounts' rows are all read: :class:`slapolicy.minutes.aggregates.Settled`), replayed as they come while the
     rest of the minutes are read, as :func:`work_items` and :func:`replay_chunk` would. ``spec``: a call giving the
     :class:`ReplaySpec`. None if it, or a row, failed: the caller replays them after the reading, where the
-    problem is raised in its place (after the minutes' own)."""
+    problem is raised in its place (after the minutes' own). ``on_row``: called with each row as it is made."""
     done: dict = {}
     for piece in settled:
         try:
@@ -269,6 +269,9 @@ def replay_settled(spec, settled, months: list, billing: dict) -> dict | None:
         except Exception:  # noqa: BLE001 -- raised again by the replay after the reading, after its problems
             return None
         done.update(((row["account"], row["month"]), row) for row in rows)
+        if on_row is not None:
+            for row in rows:
+                on_row(row)
     return done
 
 

@@ -256,14 +256,15 @@ def cmd_replay(args) -> int:
         sys.stderr.flush()
 
     progress = show_progress if sys.stderr.isatty() else None
+    known = Encoded("\n    ") if args.format == "json" else None  # each row's JSON as it is made: see cmd_evaluate
     result = Engine.for_one_call(args.policy_dir).replay(
         minutes=args.minutes, start=_month(args.start, "--from"), end=_month(args.end, "--to"), under=args.under,
         incidents=args.incidents, notices=args.notices, billing=args.billing, workers=args.workers, dask=args.dask,
-        strips=args.format == "html", progress=progress)
+        strips=args.format == "html", progress=progress, on_settled=known)
     if progress:
         sys.stderr.write("\n")
     if args.format == "json":
-        _print_json(result)
+        _print_json(result, known)
     elif args.format == "html":
         from ..reports.html import render_html  # replay's page (2.3 ms with html's entities): --format html only
 
