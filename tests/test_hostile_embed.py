@@ -76,6 +76,25 @@ def test_a_claim_nested_64_levels_is_decided_and_audited(tmp_path, cli):
     assert "1 decision(s) checked: 1 same, 0 differ, 0 unverifiable" in result.out
 
 
+def test_a_claim_whose_term_ends_before_it_starts_names_the_field(tmp_path, cli):
+    # It was a bare SlapolicyError without the claim or the field: "the term ends (2019-03-17) before it starts
+    # (2019-03-20)". One day earlier than its start is refused; a term of one day (start = end) is decided.
+    from slapolicy import Engine, InputError
+
+    ledger = tmp_path / "ledger.sqlite"
+    engine = Engine(POLICIES, ledger=ledger)
+    inputs = {"minutes": EXAMPLES / "minutes.csv", "billing": EXAMPLES / "billing.csv", "now": NOW}
+    with pytest.raises(InputError) as raised:
+        engine.decide_claim(CLAIM | {"term_start": "2019-03-18", "term_end": "2019-03-17"}, **inputs)
+    assert str(raised.value) == ("claim: field 'term_end': 2019-03-17 is before term_start 2019-03-18 (the term ends "
+                                 "before it starts)")
+    assert list(tmp_path.iterdir()) == []
+    # 2019-03-17 alone: 1440 minutes, none of them unavailable in the example minutes (March 22 is outside)
+    decision = engine.decide_claim(CLAIM | {"term_start": "2019-03-17", "term_end": "2019-03-17"}, **inputs)
+    assert (decision["decision"], decision["evaluation"]["service_month"]["total_minutes"]) == ("denied", 1440)
+    assert [r["code"] for r in decision["reasons"]] == ["standard_met"]
+
+
 # ---------------------------------------------------------------------------- rows handed in as Python values
 
 ROW = {"account": "a", "minute": "2019-03-12T10:00", "requests": 100, "failures": 2}

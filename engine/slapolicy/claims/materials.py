@@ -98,6 +98,9 @@ def parse_claim(data: dict, timezone: str, where: str = "claim") -> Claim:
                                 "that slapolicy can evaluate")
     if (data.get("term_start") is None) != (data.get("term_end") is None):  # null is the same as left out
         problems.append("fields 'term_start' and 'term_end' go together")
+    elif len(terms) == 2 and terms["term_end"] < terms["term_start"]:
+        problems.append(f"field 'term_end': {terms['term_end']} is before term_start {terms['term_start']} (the term "
+                        "ends before it starts)")
     if problems:
         raise InputError(f"{where}: " + "; ".join(problems))
     filed = {key: value for key, value in data.items() if value is not None}  # null is left out, for the ledger too
