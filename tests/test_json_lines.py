@@ -244,3 +244,15 @@ def test_a_line_pyarrow_cannot_parse_is_named_by_its_line_in_any_block(cli, tmp_
     result = cli("evaluate", POLICIES, "--minutes", path, "--month", "2019-03")
     assert (result.code, result.out) == (1, "")
     assert result.err == f"slapolicy: {path}: cannot be read as JSONL: line 329: JSON parse error: {why}\n"
+
+
+def test_a_billing_line_pyarrow_cannot_parse_is_named_by_its_line(cli, tmp_path):
+    # pyarrow said "in row 1": the second object, which a blank line puts on line 3.
+    billing = tmp_path / "billing.jsonl"
+    billing.write_text('{"account": "acme", "month": "2019-03", "monthly_fee": "100.00", "offset": "0.00"}\n\n'
+                       '{"account": "globex", "month": "2019-03", "monthly_fee": 100, "offset": "0.00"}\n')
+    result = cli("evaluate", POLICIES, "--minutes", REPO / "examples" / "ccc" / "minutes.csv", "--month", "2019-03",
+                 "--billing", billing)
+    assert (result.code, result.out) == (1, "")
+    assert result.err == (f"slapolicy: {billing}: cannot be read as JSONL: line 3: JSON parse error: "
+                          "Column(/monthly_fee) changed from string to number\n")

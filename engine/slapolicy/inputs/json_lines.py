@@ -58,10 +58,19 @@ def batches(stream, name: str, columns: tuple, optional: tuple, max_rows: int):
 
 def check_lines(path, name: str) -> None:
     """Refuse a JSON Lines file with a line too deep, too long or holding no object, before pyarrow reads it
-    whole (billing: a small file, read at once)."""
+    whole (billing: a small file, read at once); the line of each object."""
     with open(path, "rb") as stream:
-        for chunk, line in _blocks(stream, name, [0]):
-            _object_lines(chunk, name, line)
+        return np.concatenate([line + _object_lines(chunk, name, line)[1] for chunk, line in _blocks(stream, name, [0])]
+                              or [np.zeros(0, np.int64)])
+
+
+def by_line(message: str, lines: np.ndarray) -> str | None:
+    """pyarrow's parse error, which ends "in row K" (the K-th object of what it was handed, from 0), as the line
+    that holds that object (``lines``: the line of each object); None when it names no row."""
+    row = _ROW.search(message)
+    if row is None or int(row.group(1)) >= len(lines):
+        return None
+    return f"line {int(lines[int(row.group(1))])}: {message[:row.start()]}"
 
 
 def _blocks(stream, name: str, size: list):
@@ -150,12 +159,10 @@ def _parse(chunk, name: str, first_line: int, lines: int, at: np.ndarray):
     try:
         table = read_json_as_written(pa.py_buffer(chunk), TEXT_COLUMNS, options)
     except pa.ArrowInvalid as exc:  # "... in row 1": the second object of the block, named by its line
-        message = str(exc).splitlines()[0]
-        row = _ROW.search(message)
-        if row is None or int(row.group(1)) >= objects:
+        located = by_line(str(exc).splitlines()[0], first_line + at)
+        if located is None:
             raise
-        line = first_line + int(at[int(row.group(1))])
-        raise InputError(f"{name}: cannot be read as JSONL: line {line}: {message[:row.start()]}") from None
+        raise InputError(f"{name}: cannot be read as JSONL: {located}") from None
     if table.num_rows != objects:
         raise InputError(f"{name}: lines {first_line}–{first_line + lines - 1}: {table.num_rows} JSON objects on "
                          f"{objects} lines; JSON Lines holds one object per line")

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import InputError, UsageError
 from ..files import LONE_SURROGATE, regular_file_size, valid_unicode
-from .json_lines import TEXT_COLUMNS, check_lines, read_json_as_written
+from .json_lines import TEXT_COLUMNS, by_line, check_lines, read_json_as_written
 from .problems import MAX_REPORTED, Problems, _line, _report, column_names
 from .timestamps import _one_array, parse_minute_column
 
@@ -144,8 +144,17 @@ def read_table(path: str | Path, columns: tuple[str, ...], optional: tuple[str, 
                 column_types=wanted, strings_can_be_null=True, quoted_strings_can_be_null=False))
             line_offset = 1
         elif kind == "jsonl":
-            check_lines(path, shown)  # a line nested thousands deep crashes pyarrow's reader: refused first
-            table = read_json_as_written(str(path), TEXT_COLUMNS)
+            import pyarrow.json as pajson  # heavy (0.2 s): loaded by the commands that read inputs
+
+            lines = check_lines(path, shown)  # a line nested thousands deep crashes pyarrow's reader: refused first
+            whole = max(1 << 20, path.stat().st_size + 1)  # one block: pyarrow's "in row K" counts from the file's start
+            try:
+                table = read_json_as_written(str(path), TEXT_COLUMNS, pajson.ReadOptions(block_size=min(whole, 1 << 30)))
+            except pa.ArrowInvalid as exc:
+                located = by_line(str(exc).splitlines()[0], lines) if whole <= 1 << 30 else None
+                if located is None:
+                    raise
+                raise InputError(f"{shown}: cannot be read as JSONL: {located}") from None
             line_offset = 0
         else:
             import pyarrow.parquet as pq  # heavy (0.2 s): loaded by the commands that read inputs
