@@ -172,3 +172,37 @@ def test_a_claim_names_a_durable_rules_to_rebuild_before_its_documents_problem(t
     assert (run.returncode, run.stdout) == (1, "")
     assert run.stderr == f"slapolicy: durable-rules was built without the flag Python {version} needs; reinstall it: {REBUILD}\n"
     assert not (tmp_path / "ledger.sqlite").exists()
+
+
+def test_a_reading_ahead_of_a_text_file_not_taken_stops_between_its_blocks(tmp_path, monkeypatch):
+    # The example minutes as CSV (35,820 rows, ~1.2 MB) in 64 KiB blocks: some twenty blocks, one task. The claim
+    # is answered from the ledger the second time; its reading ahead, held after its first block until it is
+    # cancelled, reads at most one more block, not the rest of the file.
+    import time
+
+    from slapolicy.minutes import readers
+
+    monkeypatch.setattr(readers, "CSV_BLOCK_BYTES", 64 << 10)
+    minutes, ledger = EXAMPLES / "minutes.csv", tmp_path / "ledger.sqlite"
+    assert run_cli(*claimed(minutes, ledger)).code == 0
+    aheads, read = [], []
+    real_batches, real_init = reduce._batches, aggregates.ReadAhead.__init__
+
+    def init(self, *args):
+        aheads.append(self)
+        real_init(self, *args)
+
+    def held(part):
+        for batch in real_batches(part):
+            read.append(batch[0].num_rows)
+            yield batch
+            deadline = time.monotonic() + 5
+            while not aheads[0]._cancel.cancelled and time.monotonic() < deadline:
+                time.sleep(0.01)
+
+    monkeypatch.setattr(aggregates.ReadAhead, "__init__", init)
+    monkeypatch.setattr(reduce, "_batches", held)
+    again = run_cli(*claimed(minutes, ledger))
+    assert again.code == 0 and aheads[0]._cancel.cancelled and aheads[0]._reading._done.is_set()
+    assert 1 <= len(read) <= 2 and sum(read) < 35_820
+    assert not running_threads()

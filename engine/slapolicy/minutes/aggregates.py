@@ -408,8 +408,8 @@ class ReadAhead:
         except SlapolicyError:
             return {}  # met again, and reported, by the reading that takes this one
         pieces = [piece for part in parts for piece in batch_parts(part)]
-        return dict(zip(pieces, Runner().map(_picked_or_none, pieces, [accounts] * len(pieces), threads=True,
-                                             cancel=cancel)))
+        return dict(zip(pieces, Runner().map(_picked_or_none, pieces, [accounts] * len(pieces),
+                                             [cancel] * len(pieces), threads=True, cancel=cancel)))
 
     @classmethod
     def taken(cls, source, accounts: frozenset | None) -> "ReadAhead | None":
@@ -447,10 +447,16 @@ class ReadAhead:
         self._reading.cancel()  # nothing left to stop once the reading that took it has its batches
 
 
-def _picked_or_none(part, accounts: frozenset) -> list | None:
+def _picked_or_none(part, accounts: frozenset, cancel: Cancellation) -> list | None:
     """A part's batches as picked_batches gives them; None when reading them fails (the reading that takes the
-    ReadAhead reads the part again, and reports the problem where it always did)."""
+    ReadAhead reads the part again, and reports the problem where it always did) or when the ReadAhead is
+    cancelled, which a text file's part (one task, however long) sees between its blocks."""
+    batches = []
     try:
-        return list(picked_batches(part, accounts))
+        for batch in picked_batches(part, accounts):
+            if cancel.cancelled:
+                return None
+            batches.append(batch)
     except Exception:  # noqa: BLE001 — see above
         return None
+    return batches
