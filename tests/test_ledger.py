@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from conftest import POLICIES, REPO, run_cli
 from helpers import minute_rows, write_csv
 from slapolicy.ledger import COLUMNS, GENESIS, GUARD, TABLES, Chain, Entry, Ledger
+from slapolicy.claims.audit import GUARD_NOTE
 
 EXAMPLES = REPO / "examples" / "ccc"
 INPUTS = ["--minutes", EXAMPLES / "minutes.csv", "--incidents", EXAMPLES / "incidents.yaml",
@@ -149,8 +150,9 @@ def test_each_edit_is_found_and_the_first_broken_entry_named(ledger, statements,
     edit(ledger, *statements)
     result = run_cli("audit", ledger)
     assert result.code == 1
-    assert result.out.splitlines() == [
-        f"chain: BROKEN: {problem}", "decisions not re-checked while the chain is broken: restore the ledger from a backup"]
+    assert result.out.splitlines() == [  # the guard was dropped to make the edit: the note says so
+        GUARD_NOTE, f"chain: BROKEN: {problem}",
+        "decisions not re-checked while the chain is broken: restore the ledger from a backup"]
     assert run_cli("audit", ledger, "--format", "json").json()["chain"]["first_broken"]["problem"] == problem
 
 
@@ -175,7 +177,8 @@ def test_an_entry_appended_behind_the_heads_back(ledger):
     db.close()
     result = run_cli("audit", ledger)
     assert result.code == 1
-    assert result.out.splitlines()[0] == "chain: BROKEN: entry #6 is beyond the head, which records 5 entries: it was inserted"
+    assert result.out.splitlines()[:2] == [
+        GUARD_NOTE, "chain: BROKEN: entry #6 is beyond the head, which records 5 entries: it was inserted"]
 
 
 def test_a_consistent_forgery_of_an_unkeyed_chain_is_caught_by_deciding_again(ledger):
@@ -229,6 +232,21 @@ def test_a_clean_audit_prints_the_head_to_record_elsewhere(ledger):
     text = run_cli("audit", ledger).out.splitlines()
     assert text[-2] == f"chain: 5 entries intact (SHA-256 chain); head {stored}"
     assert text[-1] == "3 decision(s) checked: 3 same, 0 differ, 0 unverifiable"
+
+
+def test_the_audit_says_when_the_append_only_guard_is_not_in_place(ledger):
+    # Whoever edits an entry with the sqlite3 shell drops the guard first; with the chain intact the audit said
+    # nothing of it. It is a note, not a failure: a ledger guarded by an earlier slapolicy lacks part of it too.
+    assert run_cli("audit", ledger, "--format", "json").json()["append_only_guard"] is True
+    with sqlite3.connect(ledger) as db:
+        db.execute("DROP TRIGGER grants_append_only_update")
+    result = run_cli("audit", ledger, "--format", "json")
+    assert (result.code, result.json()["append_only_guard"], result.json()["chain"]["intact"]) == (0, False, True)
+    text = run_cli("audit", ledger).out.splitlines()
+    assert text[-3:-1] == [GUARD_NOTE, f"chain: 5 entries intact (SHA-256 chain); head {result.json()['chain']['head']}"]
+    assert GUARD_NOTE == ("note: the ledger's append-only guard is not as this slapolicy writes it (its triggers were "
+                          "removed or altered, or it comes from an earlier slapolicy); the next decision walks the whole "
+                          "chain before it puts the guard back (docs/ledger.md)")
 
 
 # ---------------------------------------------------------------------------- deciding on a damaged ledger
@@ -422,7 +440,7 @@ def test_a_keyed_chain_needs_the_key_to_forge(tmp_path, monkeypatch):
     rechain(ledger)
     result = run_cli("audit", ledger)
     assert result.code == 1
-    assert result.out.splitlines()[0] == f"chain: BROKEN: {label(1, 'decision', GLOBEX, 'globex')} {EDITED}"
+    assert result.out.splitlines()[:2] == [GUARD_NOTE, f"chain: BROKEN: {label(1, 'decision', GLOBEX, 'globex')} {EDITED}"]
     monkeypatch.setenv("SLAPOLICY_LEDGER_KEY", "guess")
     result = run_cli("audit", ledger)
     assert (result.code, result.err) == (1, f"slapolicy: {ledger}: SLAPOLICY_LEDGER_KEY is not the key this ledger was "

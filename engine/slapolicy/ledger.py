@@ -467,6 +467,12 @@ class Ledger:
         if not self._guarded():
             self._walk_once(chain)
 
+    @_database_errors
+    def guard_in_place(self) -> bool:
+        """The append-only guard is as this slapolicy writes it: ``slapolicy audit`` says when it is not (whoever
+        edits an entry with the sqlite3 shell removes it first)."""
+        return self._guarded()
+
     def _guarded(self) -> bool:
         """The append-only guard is in place, as slapolicy wrote it (and no other trigger beside it)."""
         return dict(self._db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")) == GUARD

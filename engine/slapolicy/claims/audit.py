@@ -48,11 +48,12 @@ def audit_ledger(ledger_path, policy_dir=None) -> dict:
     with Ledger(ledger_path, create=False, readonly=True) as book:
         with book.snapshot():
             chain = book.verify()
+            guarded = book.guard_in_place()
             records = book.decisions() if chain["intact"] else []
     checked = []
     if not chain["intact"]:
         # The records after a broken entry cannot be trusted: deciding them again would compare against forgeries.
-        return {"ledger": str(ledger_path), "chain": chain, "decisions": checked,
+        return {"ledger": str(ledger_path), "chain": chain, "append_only_guard": guarded, "decisions": checked,
                 "summary": {"checked": 0, "same": 0, "differs": 0, "unverifiable": 0}}
     with tempfile.TemporaryDirectory(prefix="slapolicy-audit-") as scratch:
         replica = Ledger(Path(scratch) / "ledger.sqlite")
@@ -68,7 +69,7 @@ def audit_ledger(ledger_path, policy_dir=None) -> dict:
         finally:
             replica.close()
     summary = {status: sum(c["status"] == status for c in checked) for status in ("same", "differs", "unverifiable")}
-    return {"ledger": str(ledger_path), "chain": chain, "decisions": checked,
+    return {"ledger": str(ledger_path), "chain": chain, "append_only_guard": guarded, "decisions": checked,
             "summary": {"checked": len(checked), **summary}}
 
 
@@ -181,6 +182,8 @@ def render_audit(result: dict) -> str:
             lines.append(f"    {key}: recorded {change['recorded']}, now {change['now']}")
         for note in entry["notes"]:
             lines.append(f"    note: {note}")
+    if not result.get("append_only_guard", True):
+        lines.append(GUARD_NOTE)
     lines.append(render_chain(result["chain"]))
     if not result["chain"]["intact"]:
         lines.append("decisions not re-checked while the chain is broken: restore the ledger from a backup")
@@ -188,6 +191,11 @@ def render_audit(result: dict) -> str:
     s = result["summary"]
     lines.append(f"{s['checked']} decision(s) checked: {s['same']} same, {s['differs']} differ, {s['unverifiable']} unverifiable")
     return "\n".join(lines)
+
+
+GUARD_NOTE = ("note: the ledger's append-only guard is not as this slapolicy writes it (its triggers were removed or "
+              "altered, or it comes from an earlier slapolicy); the next decision walks the whole chain before it puts "
+              "the guard back (docs/ledger.md)")
 
 
 def render_chain(chain: dict) -> str:
