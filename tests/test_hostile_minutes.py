@@ -152,3 +152,25 @@ def test_output_that_cannot_be_flushed_at_the_end_is_said_and_the_status_is_1(mo
     monkeypatch.setattr(command.sys, "stdout", Full())
     command.end_process(0)
     assert ended == [1] and capsys.readouterr().err == "slapolicy: cannot write the output: No space left on device\n"
+
+
+@pytest.mark.parametrize("option", ["--minutes", "--billing", "--incidents", "--notices"])
+@pytest.mark.parametrize("command", ["evaluate", "replay", "claim"])
+def test_an_empty_path_from_an_unset_variable_is_a_usage_error(cli, tmp_path, command, option):
+    # --billing "$BILLING" with the variable unset: billing, incidents or notices were left out silently (no money, no
+    # exclusions) and --minutes "" read the working directory.
+    claim = tmp_path / "claim.json"
+    claim.write_text('{"account": "acme", "service_month": "2019-03", "filed_at": "2019-04-10T10:00+08:00", '
+                     '"channel": "work_order"}')
+    ledger = tmp_path / "ledger.sqlite"
+    inputs = {"--minutes": EXAMPLES / "minutes.csv", "--billing": EXAMPLES / "billing.csv",
+              "--incidents": EXAMPLES / "incidents.yaml", "--notices": EXAMPLES / "notices.yaml"}
+    inputs[option] = ""
+    given = [x for name, value in inputs.items() for x in (name, value)]
+    arguments = {"evaluate": ["--month", "2019-03"], "replay": ["--from", "2019-03", "--to", "2019-03", "--under", DRAFT],
+                 "claim": [claim, "--ledger", ledger, "--now", "2019-04-20T10:00+08:00"]}[command]
+    result = cli(command, POLICIES, *arguments, *given)
+    assert (result.code, result.out) == (2, "")
+    assert result.err.endswith(f"slapolicy {command}: error: argument {option}: an empty path names no file; give one, "
+                               "or leave the option out\n")
+    assert not ledger.exists()

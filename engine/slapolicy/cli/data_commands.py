@@ -58,6 +58,15 @@ def _workers(value: str) -> int:
     return count
 
 
+def _named(value: str) -> str:
+    """A file or directory option (``--minutes``, ``--billing``, ...): an empty value is a usage error, exit 2. An
+    unset shell variable (``--billing "$BILLING"``) left billing, incidents or notices out silently, and made
+    ``--minutes`` read the working directory."""
+    if not value.strip():
+        raise argparse.ArgumentTypeError("an empty path names no file; give one, or leave the option out")
+    return value
+
+
 def cmd_months(args) -> int:
     months = service_months(_date(args.start, "--start"), _date(args.end, "--end"))
     if args.json:
@@ -320,11 +329,11 @@ def add_commands(command) -> None:
                 "Inputs: CSV, JSON Lines or Parquet (minutes, billing); YAML or JSON lists (incidents, notices).\n"
                 "Timestamps without an offset are read in the policy's timezone.")
     p.add_argument("policy_dir", metavar="POLICY_DIR")
-    p.add_argument("--minutes", required=True, metavar="PATH", help="a file (CSV, JSON Lines, Parquet) or a directory of Parquet files (hive month=/account= keys prune it), by path or URL (s3://, gs://, file://): account, minute, requests, failures[, illegal_number_failures, peak_qps]")
+    p.add_argument("--minutes", type=_named, required=True, metavar="PATH", help="a file (CSV, JSON Lines, Parquet) or a directory of Parquet files (hive month=/account= keys prune it), by path or URL (s3://, gs://, file://): account, minute, requests, failures[, illegal_number_failures, peak_qps]")
     p.add_argument("--month", required=True, metavar="YYYY-MM", help="the Service Month")
-    p.add_argument("--incidents", metavar="FILE", help="list of {id, start, end, cause, account?, description?}")
-    p.add_argument("--notices", metavar="FILE", help="list of {id, kind, published_at, start, end, account?}")
-    p.add_argument("--billing", metavar="FILE", help="account, month, monthly_fee, offset")
+    p.add_argument("--incidents", type=_named, metavar="FILE", help="list of {id, start, end, cause, account?, description?}")
+    p.add_argument("--notices", type=_named, metavar="FILE", help="list of {id, kind, published_at, start, end, account?}")
+    p.add_argument("--billing", type=_named, metavar="FILE", help="account, month, monthly_fee, offset")
     p.add_argument("--account", metavar="ID", help="evaluate only this account")
     p.add_argument("--term-start", metavar="YYYY-MM-DD", help="first day of the service term (partial first month)")
     p.add_argument("--term-end", metavar="YYYY-MM-DD", help="last day of the service term (partial last month)")
@@ -341,10 +350,10 @@ def add_commands(command) -> None:
                 "failure_records?, term_start?, term_end?}")
     p.add_argument("policy_dir", metavar="POLICY_DIR")
     p.add_argument("claim", metavar="CLAIM.json")
-    p.add_argument("--minutes", required=True, metavar="FILE", help="the provider's per-minute records (they prevail)")
-    p.add_argument("--incidents", metavar="FILE", help="list of {id, start, end, cause, account?}")
-    p.add_argument("--notices", metavar="FILE", help="list of {id, kind, published_at, start, end, account?}")
-    p.add_argument("--billing", metavar="FILE", help="needed to compute an amount (and the §6.1 cap)")
+    p.add_argument("--minutes", type=_named, required=True, metavar="FILE", help="the provider's per-minute records (they prevail)")
+    p.add_argument("--incidents", type=_named, metavar="FILE", help="list of {id, start, end, cause, account?}")
+    p.add_argument("--notices", type=_named, metavar="FILE", help="list of {id, kind, published_at, start, end, account?}")
+    p.add_argument("--billing", type=_named, metavar="FILE", help="needed to compute an amount (and the §6.1 cap)")
     p.add_argument("--ledger", metavar="DB", help="SQLite ledger (default: $XDG_DATA_HOME/slapolicy/ledger.sqlite)")
     p.add_argument("--now", type=_timestamp, metavar="TIMESTAMP", help="the time of the decision, with offset (default: now)")
     _add_runner_options(p, "read the minutes' partitions")
@@ -356,13 +365,13 @@ def add_commands(command) -> None:
                 "account and month the difference and the clauses whose change caused it, with totals.\n"
                 "The minutes file is streamed once. --format html writes one self-contained report.")
     p.add_argument("policy_dir", metavar="POLICY_DIR")
-    p.add_argument("--minutes", required=True, metavar="FILE", help="minutes of every account (CSV, JSON Lines, Parquet)")
+    p.add_argument("--minutes", type=_named, required=True, metavar="FILE", help="minutes of every account (CSV, JSON Lines, Parquet)")
     p.add_argument("--from", dest="start", required=True, metavar="YYYY-MM", help="first Service Month")
     p.add_argument("--to", dest="end", required=True, metavar="YYYY-MM", help="last Service Month")
     p.add_argument("--under", required=True, metavar="F", help="the amended version (policy file)")
-    p.add_argument("--incidents", metavar="FILE", help="list of {id, start, end, cause, account?}")
-    p.add_argument("--notices", metavar="FILE", help="list of {id, kind, published_at, start, end, account?}")
-    p.add_argument("--billing", metavar="FILE", help="account, month, monthly_fee, offset (amounts need it)")
+    p.add_argument("--incidents", type=_named, metavar="FILE", help="list of {id, start, end, cause, account?}")
+    p.add_argument("--notices", type=_named, metavar="FILE", help="list of {id, kind, published_at, start, end, account?}")
+    p.add_argument("--billing", type=_named, metavar="FILE", help="account, month, monthly_fee, offset (amounts need it)")
     p.add_argument("--workers", type=_workers, metavar="N", help="evaluate in N local processes")
     p.add_argument("--dask", metavar="ADDRESS", help="evaluate on the Dask cluster at ADDRESS (tcp://host:8786)")
     p.add_argument("--format", choices=("json", "text", "html"), default="json")
@@ -390,10 +399,10 @@ def add_commands(command) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one, printed at start)")
     p.add_argument("--ledger", metavar="DB", help="SQLite ledger of claim decisions (default as for claim)")
-    p.add_argument("--minutes", metavar="FILE", help="the provider's minutes: a file, a Parquet directory or dataset")
-    p.add_argument("--incidents", metavar="FILE", help="list of {id, start, end, cause, account?}")
-    p.add_argument("--notices", metavar="FILE", help="list of {id, kind, published_at, start, end, account?}")
-    p.add_argument("--billing", metavar="FILE", help="account, month, monthly_fee, offset")
+    p.add_argument("--minutes", type=_named, metavar="FILE", help="the provider's minutes: a file, a Parquet directory or dataset")
+    p.add_argument("--incidents", type=_named, metavar="FILE", help="list of {id, start, end, cause, account?}")
+    p.add_argument("--notices", type=_named, metavar="FILE", help="list of {id, kind, published_at, start, end, account?}")
+    p.add_argument("--billing", type=_named, metavar="FILE", help="account, month, monthly_fee, offset")
     p.add_argument("--max-body", type=int, default=1 << 20, metavar="BYTES",
                    help="largest request body accepted (default 1048576)")
     _add_runner_options(p, "read the minutes' partitions and evaluate, for every request,")
