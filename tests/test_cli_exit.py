@@ -47,3 +47,18 @@ def test_the_whole_output_is_written_before_the_process_ends():
                          capture_output=True, text=True)
     assert (bad.returncode, bad.stdout) == (1, "")
     assert bad.stderr.startswith("slapolicy: ") and "nowhere.csv" in bad.stderr
+
+
+def test_a_process_that_started_workers_ends_as_python_does(monkeypatch, capsys):
+    """With multiprocessing loaded (--workers, Dask), end_process returns the status for Python's own ending, whose
+    finalizers release the pool's semaphores (else its resource tracker warns of leaked ones); without, it ends
+    the process there."""
+    import types
+
+    exits = []
+    monkeypatch.setattr(command.os, "_exit", exits.append)
+    monkeypatch.setitem(sys.modules, "multiprocessing", sys.modules.get("multiprocessing", types.ModuleType("mp")))
+    assert command.end_process(3) == 3 and exits == []
+    monkeypatch.delitem(sys.modules, "multiprocessing")
+    command.end_process(3)
+    assert exits == [3]

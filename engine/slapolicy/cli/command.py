@@ -398,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if argv is None:  # a process of its own (`slapolicy ...`), not main() called by a program or a test
         keep_freed_memory()
-        end_process(run_command(args))
+        return end_process(run_command(args))
     return run_command(args)
 
 
@@ -406,12 +406,15 @@ def main(argv: list[str] | None = None) -> int:
 OUTPUT_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
-def end_process(code: int) -> None:
+def end_process(code: int) -> int:
     """End the command's own process at once, once its output is flushed: Python's own ending (each module's
     objects freed one by one, then collected) cost an `evaluate` of the 500-account month ~0.05 s of CPU after
     its last line, on one core (benchmarks/README.md), and nothing is left for it to do. Every file, ledger,
     pool and thread of a command is closed or ended before it returns; the two exit handlers registered by then
-    flush logging (which slapolicy does not use) and finalize pyarrow's S3 client (the process ends anyway)."""
+    flush logging (which slapolicy does not use) and finalize pyarrow's S3 client (the process ends anyway).
+    A command that started worker processes (``--workers``, or Dask's client) ends as Python does, returning
+    ``code``: multiprocessing's finalizers release the pool's semaphores, which its resource tracker would
+    otherwise report as leaked on stderr."""
     try:
         sys.stdout.flush()
     except (BrokenPipeError, ValueError):  # the reader went away (as handled in run_command), or stdout is closed
@@ -425,6 +428,8 @@ def end_process(code: int) -> None:
         sys.stderr.flush()
     except (BrokenPipeError, ValueError):
         pass
+    if "multiprocessing" in sys.modules:
+        return code
     os._exit(code)
 
 
