@@ -150,6 +150,7 @@ def test_output_that_cannot_be_flushed_at_the_end_is_said_and_the_status_is_1(mo
     ended = []
     monkeypatch.setattr(command.os, "_exit", ended.append)
     monkeypatch.setattr(command.sys, "stdout", Full())
+    monkeypatch.delitem(sys.modules, "multiprocessing", raising=False)  # as a command without workers: os._exit
     command.end_process(0)
     assert ended == [1] and capsys.readouterr().err == "slapolicy: cannot write the output: No space left on device\n"
 
