@@ -175,3 +175,21 @@ def test_an_empty_path_from_an_unset_variable_is_a_usage_error(cli, tmp_path, co
     assert result.err.endswith(f"slapolicy {command}: error: argument {option}: an empty path names no file; give one, "
                                "or leave the option out\n")
     assert not ledger.exists()
+
+
+@pytest.mark.parametrize("name", ["minutes", "billing", "incidents", "notices"])
+def test_an_empty_path_handed_to_the_engine_is_an_argument_error(tmp_path, name):
+    from slapolicy import Engine
+    from slapolicy.errors import ArgumentError
+
+    inputs = {"minutes": str(EXAMPLES / "minutes.csv"), "billing": str(EXAMPLES / "billing.csv")} | {name: "  "}
+    engine = Engine(POLICIES, ledger=tmp_path / "ledger.sqlite")
+    claim = {"account": "acme", "service_month": "2019-03", "filed_at": "2019-04-10T10:00+08:00", "channel": "work_order"}
+    message = f"{name} is an empty string: give a path, or None to go without"
+    for call in (lambda: engine.evaluate(month="2019-03", **inputs),
+                 lambda: engine.replay(start="2019-03", end="2019-03", under=DRAFT, **inputs),
+                 lambda: engine.decide_claim(claim, **inputs)):
+        with pytest.raises(ArgumentError) as raised:
+            call()
+        assert str(raised.value) == message
+    assert not (tmp_path / "ledger.sqlite").exists()

@@ -68,6 +68,15 @@ def account_list(accounts) -> list[str] | None:
     return names
 
 
+def check_inputs_given(**inputs) -> None:
+    """An input named by an empty string (an unset variable, say) is an error, not the input left out: a blank
+    billing, incidents or notices path was taken for none given (no money, no exclusions), and a blank minutes
+    path for the working directory."""
+    for name, value in inputs.items():
+        if isinstance(value, str) and not value.strip():
+            raise ArgumentError(f"{name} is an empty string: give a path, or None to go without")
+
+
 class Engine:
     def __init__(self, policy_dir: str | Path, *, ledger: str | Path | None = None, manager=None,
                  workers: int | None = None, dask: str | None = None):
@@ -217,6 +226,7 @@ class Engine:
         file whose row groups prove their accounts); the results returned are those same dicts, unless the whole
         reading made them be worked out again (the CLI writes their JSON meanwhile).
         """
+        check_inputs_given(minutes=minutes, incidents=incidents, notices=notices, billing=billing)
         accounts = account_list(accounts)
         family = self.family
         service_month = service_month_in(month, term_start, term_end)
@@ -271,6 +281,7 @@ class Engine:
 
         Only the minutes that can hold the claim's account and Service Month are read (:mod:`slapolicy.minutes`).
         """
+        check_inputs_given(minutes=minutes, incidents=incidents, notices=notices, billing=billing)
         if not isinstance(claim, dict):
             raise ArgumentError(f"claim_data must be a dict (the claim as read from CLAIM.json), not {type(claim).__name__}")
         if now is not None and not isinstance(now, dt.datetime):
@@ -326,6 +337,7 @@ class Engine:
         from .replay import (chunks_of, common_timezone, month_range, replay_chunk, replay_policies, replay_report,
                              replay_settled, replay_spec, work_items)
 
+        check_inputs_given(minutes=minutes, incidents=incidents, notices=notices, billing=billing)
         check_runner_arguments(workers, dask)
         spec_dir, spec_under = str(self.policy_dir), str(path_argument(under, "under"))
         # Read through replay's cache of the directory's state, not the snapshot, as replay always was.
