@@ -238,3 +238,54 @@ def test_a_value_with_a_hidden_line_break_or_foreign_digits_is_refused_at_its_pl
         assert result.code == 1
         assert f"{draft}:{line}:{col}: error schema {message}" in result.out.splitlines()
     assert snapshot(family) == before
+
+
+@pytest.mark.parametrize("character, shown", [("\x00", "U+0000"), ("\x01", "U+0001")])
+def test_a_control_character_is_named_at_its_line_and_column(cli, family, character, shown):
+    """Before: `1:1: error yaml-syntax not valid YAML: unacceptable character #x0000: ...` and a second line
+    `  in "<unicode string>", position 670`, the offset counted in bytes."""
+    # "dréft": a character of two bytes before it, so that a byte offset would be read as the wrong column.
+    draft = amendment(family, edits=[("status: draft", f"status: dréft{character}")])
+    line = next(n for n, row in enumerate(draft.read_text().splitlines(), 1) if row.startswith("status: "))
+    before = snapshot(family)
+    result = cli("publish", family, draft)
+    assert result.code == 1
+    # "status: dréft" is 13 characters: the character is the 14th.
+    assert result.out.splitlines() == [f"{draft}:{line}:14: error yaml-character character {shown} is not allowed in "
+                                       "a policy file: YAML allows no control characters"]
+    assert snapshot(family) == before
+
+
+# ---------------------------------------------------------------------------- citations of the agreement
+
+@pytest.mark.parametrize("old, new, code, message", [
+    ('ref: "§1.11.1"', 'ref: "§99.1"', "unknown-ref",
+     "timezone cites §99.1, which is not a provision of this agreement (provisions:) nor a clause of §5 (disclaimers:)"),
+    # one part of two unknown: only it is named
+    ('ref: "§1.11.1"', 'ref: "§1.11.1, §3.7"', "unknown-ref",
+     "timezone cites §3.7, which is not a provision of this agreement (provisions:) nor a clause of §5 (disclaimers:)"),
+    ("applied_by: [compensation.base]", "applied_by: [compensation.bsae]", "unknown-setting",
+     "provision §1.3 is applied_by compensation.bsae, which is not a setting of this document: give its dotted path, "
+     "like claims.window_closes"),
+])
+def test_a_citation_of_a_provision_or_setting_the_agreement_does_not_have(cli, family, old, new, code, message):
+    """Before: accepted; `render` printed §99.1 as cited, and left the misspelt setting out of §1.3 silently."""
+    draft = amendment(family, edits=[(old, new)])
+    text = draft.read_text()
+    line = next(n for n, row in enumerate(text.splitlines(), 1) if new.split(", ")[-1].strip('"]') in row)
+    col = text.splitlines()[line - 1].index(new.split(": ", 1)[1].lstrip("[")) + 1
+    before = snapshot(family)
+    for command in ("validate", "publish"):
+        result = cli(command, *((family,) if command == "publish" else ()), draft)
+        assert result.code == 1
+        assert f"{draft}:{line}:{col}: error {code} {message}" in result.out.splitlines()
+    assert snapshot(family) == before
+
+
+def test_every_citation_of_the_shipped_versions_is_a_provision_of_the_agreement(cli):
+    from conftest import DRAFT
+
+    for path in (PUBLISHED, DRAFT):
+        result = cli("validate", path)
+        assert result.code == 0
+        assert " unknown-" not in result.out

@@ -282,6 +282,8 @@ def yaml_syntax_diagnostic(filename: str, error: yaml.YAMLError, text: str = "",
     """A YAML syntax error at its line and column. ``what`` names the kind of file (``the incidents file``): the
     same YAML reader reads policies, incidents and notices, and a message must not call one of them another."""
     mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    if mark is None and isinstance(getattr(error, "character", None), int):
+        return _unacceptable_character(filename, error, text, what)
     line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)  # PyYAML counts from 0; we count from 1
     if mark is not None and 0 <= mark.index < len(text) and text[mark.index] == "\t":
         return Diagnostic(filename, line, col, "error", "yaml-tab",
@@ -290,3 +292,19 @@ def yaml_syntax_diagnostic(filename: str, error: yaml.YAMLError, text: str = "",
     context = getattr(error, "context", None)
     message = f"{context}, {problem}" if context else problem
     return Diagnostic(filename, line, col, "error", "yaml-syntax", f"not valid YAML: {message}")
+
+
+def _unacceptable_character(filename: str, error, text: str, what: str) -> Diagnostic:
+    """A character YAML does not allow (a NUL, a control character), at its line and column: PyYAML's reader
+    reports only an offset, in bytes of UTF-8 with libyaml and in characters without it, and a message of two
+    lines."""
+    encoded, offset, code = text.encode("utf-8", "surrogatepass"), error.position, error.character
+    if 0 <= offset < len(encoded) and encoded[offset] == code:
+        before = encoded[:offset].decode("utf-8", "replace")
+    elif 0 <= offset < len(text) and ord(text[offset]) == code:
+        before = text[:offset]
+    else:
+        before = ""
+    line, col = before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
+    return Diagnostic(filename, line, col, "error", "yaml-character",
+                      f"character U+{code:04X} is not allowed in {what}: YAML allows no control characters")

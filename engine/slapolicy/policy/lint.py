@@ -4,7 +4,8 @@ Checks on one version: tiers that overlap or leave gaps, the part of a tier the
 compensation gate makes unreachable (the shipped SLA has one: §3.1's first tier starts
 at 99.95 % although §3 pays only below the 99.5 % standard of §2.2), duplicated clause
 ids, gaps in clause numbering, clauses without examples, effective dates not on the
-first of a month, a file name that differs from effective_from.
+first of a month, a file name that differs from effective_from, a ``ref`` citing no provision
+of the agreement and an ``applied_by`` naming no setting.
 
 Checks on a directory: two versions with one effective date, and published files whose
 sha256 differs from ``versions.lock`` (a published version never changes), and files the lock records that are
@@ -23,6 +24,7 @@ from ..errors import Diagnostic, PluginError, SlapolicyError
 from ..files import FileProblem, read_limited
 from .load import MAX_POLICY_BYTES
 from .lock import LOCK_FILE
+from .model import _place
 
 
 def _interval(tier) -> str:
@@ -166,6 +168,57 @@ def lint_calendar(policy) -> list[Diagnostic]:
     return []
 
 
+def _cited(node, path=()):
+    """(path of a ``ref``, its text) for every ``ref`` in ``node``, outside ``provisions:`` (where refs are defined)."""
+    if isinstance(node, dict):
+        if isinstance(node.get("ref"), str):
+            yield path + ("ref",), node["ref"]
+        for key, value in node.items():
+            if not (path == () and key == "provisions"):
+                yield from _cited(value, path + (key,))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _cited(value, path + (index,))
+
+
+def _setting_at(raw: dict, dotted: str):
+    node = raw
+    for key in dotted.split("."):
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return node
+
+
+def lint_citations(policy) -> list[Diagnostic]:
+    """With the agreement's own provisions in the file, each ``ref`` cites one of them (or a §5 clause) and each
+    ``applied_by`` names a setting of the file. Otherwise a citation of §9.9, or of §3.7 where §3.2 was meant,
+    is shown to the reader as is by `show` and `render`, and a misspelt path leaves the setting out of the
+    provision that `render` prints. A version without ``provisions:`` has nothing to check them against."""
+    provisions = policy.raw.get("provisions")
+    if not isinstance(provisions, list) or not provisions:
+        return []
+    doc = policy.doc
+    # A §5 clause keeps the agreement's words beside its condition: its id and its ref are provisions too (a ref
+    # that differs from its id is warned about by lint_clauses).
+    known = ({entry["ref"] for entry in provisions} | {f"§{clause.id}" for clause in policy.clauses}
+             | {part for clause in policy.clauses for part in clause.ref.split(", ")})
+    found = []
+    for path, ref in _cited(policy.raw):
+        unknown = [part for part in ref.split(", ") if part not in known]
+        if unknown:
+            found.append(doc.diagnostic(path, "unknown-ref",
+                                        f"{_place(path[:-1])} cites {', '.join(unknown)}, which is not a provision of "
+                                        "this agreement (provisions:) nor a clause of §5 (disclaimers:)"))
+    for i, entry in enumerate(provisions):
+        for j, dotted in enumerate(entry.get("applied_by", [])):
+            if _setting_at(policy.raw, dotted) is None:
+                found.append(doc.diagnostic(("provisions", i, "applied_by", j), "unknown-setting",
+                                            f"provision {entry['ref']} is applied_by {dotted}, which is not a setting "
+                                            "of this document: give its dotted path, like claims.window_closes"))
+    return found
+
+
 def lint_policy(policy, run_examples: bool = True) -> list[Diagnostic]:
     """Every lint check; ``run_examples=False`` leaves out the warnings for rules no example exercises, which
     need every example run (0.1 s, and the holiday calendar loaded): loading a version to evaluate under it
@@ -177,7 +230,8 @@ def lint_policy(policy, run_examples: bool = True) -> list[Diagnostic]:
         from .examples import untested_rules  # running the examples: a version read to evaluate under never does
 
         untested = untested_rules(policy)
-    return lint_tiers(policy) + lint_gate(policy) + lint_clauses(policy) + lint_dates(policy) + calendar + untested
+    return (lint_tiers(policy) + lint_gate(policy) + lint_clauses(policy) + lint_dates(policy) + lint_citations(policy)
+            + calendar + untested)
 
 
 def misnamed_versions(path: Path, severity: str = "error") -> list[Diagnostic]:
