@@ -2,16 +2,17 @@
 
 Things are matched by what they mean, not by where they sit in the file: tiers by their
 range and credit (inserting one tier shows one added tier), clauses by id, causes and facts
-by id (a new cause shows its title), lists of materials by id. Descriptions and the
-agreement's own words (``text``) are compared too, as "reworded".
+by id (a new cause shows its title), lists of materials by id, the agreement's provisions by
+their number. Descriptions and the agreement's own words (``text``) are compared too, as
+"reworded"; so is every ``ref``, the clause a setting cites.
 """
 from __future__ import annotations
 
 from ..rules.conditions import describe
 
-_SECTIONS = ("timezone", "service_month", "availability", "exclusions", "compensation", "claims", "parameters")
+_SECTIONS = ("source", "timezone", "service_month", "availability", "exclusions", "compensation", "claims", "parameters")
 _PROSE = {"description", "text"}
-_SKIPPED_LEAVES = {"ref", "examples"}  # examples test the terms; `slapolicy test` reports them, not diff
+_SKIPPED_LEAVES = {"examples"}  # examples test the terms; `slapolicy test` reports them, not diff
 
 
 def _leaves(node, path=(), ref=None):
@@ -52,7 +53,7 @@ def _change(kind, what, ref, old=None, new=None, detail=None, **extra) -> dict:
 
 def diff_policies(old, new) -> dict:
     changes = []
-    for key in ("version", "status", "effective_from", "amends", "title"):
+    for key in ("id", "family", "version", "status", "effective_from", "amends", "title"):
         if old.raw.get(key) != new.raw.get(key):
             changes.append(_change("changed", key, None, old.raw.get(key), new.raw.get(key)))
     if not _same_words(old.raw.get("description", ""), new.raw.get("description", "")):
@@ -62,6 +63,7 @@ def diff_policies(old, new) -> dict:
     changes.extend(_diff_clauses(old, new))
     changes.extend(_diff_named(old.raw.get("causes", []), new.raw.get("causes", []), "cause", "id", "title"))
     changes.extend(_diff_named(old.raw.get("facts", []), new.raw.get("facts", []), "fact", "name", "description"))
+    changes.extend(_diff_provisions(old.raw.get("provisions"), new.raw.get("provisions")))
     return {"old": old.summary(), "new": new.summary(), "changes": changes}
 
 
@@ -108,6 +110,8 @@ def _diff_tiers(old_tiers, new_tiers):
         b = next((u for u in new_tiers if (u.describe(), u.credit) == (a.describe(), a.credit)), None)
         if b is not None and not _same_words(a.text, b.text):
             yield _change("reworded", f"compensation tier {a.describe()}", b.ref, a.text, b.text)
+        if b is not None and a.ref != b.ref:
+            yield _change("changed", f"compensation tier {a.describe()} ref", b.ref, a.ref, b.ref)
 
 
 def _clause_order(clause_id: str):
@@ -129,7 +133,7 @@ def _diff_clauses(old, new):
                 yield _change("reworded", what, b.ref, a.text, b.text)
             if describe(a.condition) != describe(b.condition):
                 yield _change("condition", what, b.ref, describe(a.condition), describe(b.condition))
-            for attr in ("title", "acts_on", "attribution"):
+            for attr in ("title", "ref", "acts_on", "attribution"):
                 if getattr(a, attr) != getattr(b, attr):
                     yield _change("changed", f"{what} {attr}", b.ref, getattr(a, attr), getattr(b, attr))
             if [(e.facts, e.applies) for e in a.examples] != [(e.facts, e.applies) for e in b.examples]:
@@ -148,16 +152,49 @@ def _diff_named(old_items, new_items, label, key, shown):
         a, b = before[name], after[name]
         if not _same_words(a.get(shown, ""), b.get(shown, "")):
             yield _change("reworded", f"{label} {name}", b.get("ref"), a.get(shown), b.get(shown))
-        for field in sorted((set(a) | set(b)) - {key, shown, "ref"}):
+        for field in sorted((set(a) | set(b)) - {key, shown}):
             if a.get(field) != b.get(field):
                 yield _change("changed", f"{label} {name} {field}", b.get("ref"), a.get(field), b.get(field))
+
+
+def _diff_provisions(old_items, new_items):
+    """The agreement's own words, provision by provision, matched by number: a provision added, removed or
+    reworded, its heading, and the settings that apply it. A version without ``provisions:`` is one line."""
+    if not old_items and not new_items:
+        return
+    if not old_items or not new_items:
+        count = len(old_items or new_items)
+        kind, side = ("added", "new") if new_items else ("removed", "old")
+        words = f"the agreement's own words, {count} provision(s), only in the {side} version"
+        yield _change(kind, "provisions", None, None if new_items else words, words if new_items else None)
+        return
+    before = {item["ref"]: item for item in old_items}
+    after = {item["ref"]: item for item in new_items}
+    for ref in [r for r in after if r not in before]:
+        yield _change("added", f"provision {ref}", ref, None, after[ref].get("text") or after[ref].get("title"))
+    for ref in [r for r in before if r not in after]:
+        yield _change("removed", f"provision {ref}", ref, before[ref].get("text") or before[ref].get("title"), None)
+    for ref in [r for r in before if r in after]:
+        a, b = before[ref], after[ref]
+        if not _same_words(a.get("text", ""), b.get("text", "")):
+            yield _change("reworded", f"provision {ref}", ref, a.get("text"), b.get("text"))
+        for field in ("title", "applied_by"):
+            if a.get(field) != b.get(field):
+                shown = [", ".join(v) if isinstance(v, list) else v for v in (a.get(field), b.get(field))]
+                yield _change("changed", f"provision {ref} {field}", ref, *shown)
+
+
+def _written(value) -> str:
+    """A value as the YAML writes it: ``true``, not Python's ``True``; nothing for None."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    return "" if value is None else value
 
 
 def change_line(change: dict) -> str:
     """One change as a line of text: ``+`` added, ``-`` removed, ``~`` changed; never a Python None."""
     kind, what = change["kind"], change["what"]
-    old = "" if change["old"] is None else change["old"]
-    new = "" if change["new"] is None else change["new"]
+    old, new = (_written(change[side]) for side in ("old", "new"))
     if kind == "added":
         return f"+ {what}: {new}"
     if kind == "removed":
