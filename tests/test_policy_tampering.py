@@ -349,8 +349,9 @@ def test_a_time_zone_that_depends_on_the_machine_is_refused(cli, family, zone):
     before = snapshot(family)
     result = cli("publish", family, draft)
     assert result.code == 1
-    assert result.out.splitlines() == [f"{draft}:{line}:10: error bad-timezone '{zone}' is not an IANA time zone: write "
-                                       "a zone's name, like Asia/Singapore or UTC"]
+    # (the claim window's examples, at +08:00, fail too where the zone is another: they are listed after it)
+    assert (f"{draft}:{line}:10: error bad-timezone '{zone}' is not an IANA time zone: write a zone's name, like "
+            "Asia/Singapore or UTC") in result.out.splitlines()
     assert snapshot(family) == before
 
 
@@ -358,3 +359,39 @@ def test_a_time_zone_that_depends_on_the_machine_is_refused(cli, family, zone):
 def test_iana_zones_are_accepted(cli, family, zone):
     draft = amendment(family, edits=[("  value: Asia/Singapore", f"  value: {zone}")])
     assert " bad-timezone " not in cli("validate", draft).out
+
+
+# ---------------------------------------------------------------------------- examples written with wrong values
+
+CAP = '{availability: "90%", monthly_fee: "100.00", offset: "80.00", compensation: "20.00"}'
+AGGREGATE = '{month: "2019-03", billed_from: "2019-01", billed_to: "2020-12", fee_paid_each_month: "10.00", granted: {"2019-02": "25.00"}, room: "5.00"}'  # noqa: E501
+
+
+@pytest.mark.parametrize("old, new, rule, message", [
+    # Before: "1e2" was 100 and "100.001" a fee of a tenth of a cent: both passed.
+    (CAP, CAP.replace('"100.00"', '"1e2"'), "§3.1(2) monthly cap example 1",
+     "monthly_fee must be an amount like \"100.00\" (at most 15 digits before the point, 2 after) — got '1e2'"),
+    (CAP, CAP.replace('"100.00"', '"100.001"'), "§3.1(2) monthly cap example 1",
+     "monthly_fee must be an amount like \"100.00\" (at most 15 digits before the point, 2 after) — got '100.001'"),
+    # Before: "expected 20.00, got -180.00", as if a fee could be negative.
+    (CAP, CAP.replace('"100.00"', '"-100.00"'), "§3.1(2) monthly cap example 1",
+     "monthly_fee must be an amount like \"100.00\" (at most 15 digits before the point, 2 after) — got '-100.00'"),
+    # Before: month 13 of 2019 was read as January 2020 ("expected 5.00, got 95.00").
+    (AGGREGATE, AGGREGATE.replace('{month: "2019-03"', '{month: "2019-13"'), "§6.1 aggregate cap example 1",
+     "month must be a month written YYYY-MM, like 2019-03 — got '2019-13'"),
+    # Before: a second grant for "2019-02 " (a space) was counted as another month's.
+    (AGGREGATE, AGGREGATE.replace('{"2019-02": "25.00"}', '{"2019-02": "25.00", "2019-02 ": "1.00"}'),
+     "§6.1 aggregate cap example 1", "granted '2019-02 ' must be a month written YYYY-MM, like 2019-03 — got '2019-02 '"),
+    ('{availability: "99.5%", meets: true}', '{availability: "100.0000001%", meets: true}', "§2.2 standard example 1",
+     "availability must be a percentage like \"99.5%\", at most 100% — got '100.0000001%'"),
+])
+def test_an_example_written_with_a_wrong_value_fails_saying_which(cli, family, old, new, rule, message):
+    draft = amendment(family, edits=[(old, new)])
+    line = next(n for n, row in enumerate(draft.read_text().splitlines(), 1) if new in row)
+    col = draft.read_text().splitlines()[line - 1].index(new) + 1
+    before = snapshot(family)
+    for command in ("test", "publish"):
+        result = cli(command, *((family,) if command == "publish" else ()), draft)
+        assert result.code == 1
+        assert f"{draft}:{line}:{col}: error example-failed FAIL {rule}: {message}" in result.out.splitlines()
+    assert snapshot(family) == before

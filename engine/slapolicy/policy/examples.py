@@ -5,6 +5,7 @@ failure, and so is a file with no clauses.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
@@ -172,6 +173,32 @@ def _check_material(item):
     return check
 
 
+_MONTH = (r"[0-9]{4}-(0[1-9]|1[0-2])", "a month written YYYY-MM, like 2019-03")
+_MONEY = (r"[0-9]{1,15}(\.[0-9]{1,2})?", 'an amount like "100.00" (at most 15 digits before the point, 2 after)')
+_PERCENT = (r"(100(\.0+)?|[0-9]{1,2}(\.[0-9]+)?)%", 'a percentage like "99.5%", at most 100%')
+# What each value an example gives must look like: a month "2019-13" or a fee "1e2" was computed with all the
+# same (as month 1 of 2020, as 100), and the example checked something its author did not write.
+_SHAPES = {"availability": _PERCENT, "credit": _PERCENT, "monthly_fee": _MONEY, "offset": _MONEY,
+           "compensation": _MONEY, "fee_paid_each_month": _MONEY, "month": _MONTH,
+           "room": (_MONEY[0] + "|no cap", 'an amount like "5.00", or "no cap"'),
+           "billed_from": _MONTH, "billed_to": _MONTH, "service_month": _MONTH}
+
+
+def _misshapen(example: dict) -> str | None:
+    """What is wrong with the first value of ``example`` that is not written as its key needs, if any."""
+    values = [(key, example[key], _SHAPES[key]) for key in _SHAPES if key in example]
+    granted = example.get("granted")
+    if isinstance(granted, dict):
+        values += [(f"granted {month!r}", month, _MONTH) for month in granted]
+        values += [(f"granted[{month!r}]", amount, _MONEY) for month, amount in granted.items()]
+    elif granted is not None:
+        return f"granted must be a mapping of month to amount, like {{\"2019-02\": \"25.00\"}} — got {granted!r}"
+    for key, value, (pattern, phrase) in values:
+        if isinstance(value, bool) or not isinstance(value, (str, int)) or not re.fullmatch(pattern, str(value), re.ASCII):
+            return f"{key} must be {phrase} — got {value!r}"
+    return None
+
+
 def percent_text(text) -> str:
     return str(text).rstrip("%").strip()
 
@@ -228,6 +255,11 @@ def run_rule_examples(policy) -> tuple[list[RuleCoverage], list[Diagnostic]]:
                 rule.failed += 1
                 failures.append(doc.diagnostic(where, "example-failed", f"FAIL {name} example {number}: needs "
                                                f"{', '.join(missing)} (has {', '.join(map(str, example)) or 'nothing'})"))
+                continue
+            wrong = _misshapen(example)
+            if wrong:
+                rule.failed += 1
+                failures.append(doc.diagnostic(where, "example-failed", f"FAIL {name} example {number}: {wrong}"))
                 continue
             try:
                 got, expected = check(policy, example)

@@ -13,9 +13,11 @@ gone (a published version is never removed).
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
+import zoneinfo
 from decimal import Decimal
 from pathlib import Path
 
@@ -24,7 +26,7 @@ from ..errors import Diagnostic, PluginError, SlapolicyError
 from ..files import FileProblem, read_limited
 from .load import MAX_POLICY_BYTES
 from .lock import LOCK_FILE
-from .model import _place
+from .model import _place, not_a_zone
 
 
 def _interval(tier) -> str:
@@ -126,6 +128,27 @@ def lint_clauses(policy) -> list[Diagnostic]:
                                         f"no clause {missing} between {'.'.join(map(str, a))} and {'.'.join(map(str, b))}",
                                         severity="warning"))
     return found
+
+
+@functools.cache
+def iana_zones() -> frozenset:
+    """The zones of the IANA database, the same list on every machine (the tzdata package's). zoneinfo also opens
+    files of this machine's own: ``localtime`` (its local zone), ``posixrules``, ``right/…`` (counting leap
+    seconds, 27 s off) and ``Factory`` (no zone at all), with which one file would evaluate differently on another
+    machine."""
+    try:
+        import importlib.resources  # only a check not yet recorded reads the list
+
+        names = importlib.resources.files("tzdata").joinpath("zones").read_text(encoding="utf-8").split()
+    except (ModuleNotFoundError, OSError):
+        names = zoneinfo.available_timezones()
+    return frozenset(names) - {"Factory", "localtime", "posixrules"}
+
+
+def lint_timezone(policy) -> list[Diagnostic]:
+    if policy.timezone in iana_zones():
+        return []
+    return [policy.doc.diagnostic(("timezone", "value"), "bad-timezone", not_a_zone(policy.timezone))]
 
 
 def lint_dates(policy) -> list[Diagnostic]:
@@ -230,8 +253,8 @@ def lint_policy(policy, run_examples: bool = True) -> list[Diagnostic]:
         from .examples import untested_rules  # running the examples: a version read to evaluate under never does
 
         untested = untested_rules(policy)
-    return (lint_tiers(policy) + lint_gate(policy) + lint_clauses(policy) + lint_dates(policy) + lint_citations(policy)
-            + calendar + untested)
+    return (lint_tiers(policy) + lint_gate(policy) + lint_clauses(policy) + lint_dates(policy) + lint_timezone(policy)
+            + lint_citations(policy) + calendar + untested)
 
 
 def misnamed_versions(path: Path, severity: str = "error") -> list[Diagnostic]:
