@@ -395,3 +395,21 @@ def test_an_example_written_with_a_wrong_value_fails_saying_which(cli, family, o
         assert result.code == 1
         assert f"{draft}:{line}:{col}: error example-failed FAIL {rule}: {message}" in result.out.splitlines()
     assert snapshot(family) == before
+
+
+# ---------------------------------------------------------------------------- a version no listing shows is not read
+
+@pytest.mark.parametrize("name, shown", [("2020-01-01.yaml ", "'.yaml '"), ("2020-01-01.yaml\u200b", "'.yaml\\u200b'")])
+def test_a_version_whose_name_ends_in_an_invisible_character_is_reported(cli, family, name, shown):
+    """Copied by hand with a trailing space (or a zero-width space from a chat): before, `ls` showed
+    2020-01-01.yaml, `validate` passed and `lock` had nothing to lock: the version was silently not read."""
+    text = PUBLISHED.read_text().replace('version: "2019-01-01"', 'version: "2020-01-01"').replace(
+        'effective_from: "2019-01-01"', 'effective_from: "2020-01-01"')
+    (family / name).write_text(text)
+    before = snapshot(family)
+    for command in ("validate", "lock"):
+        result = cli(command, family)
+        assert result.code == 1
+        assert (f"{family / name}:1:1: error not-read ends in {shown}: only files ending in '.yaml' are read as policy "
+                "versions; rename it or move it out of the directory") in (result.out + result.err).splitlines()
+    assert snapshot(family) == before

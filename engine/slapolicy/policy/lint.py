@@ -17,6 +17,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 import zoneinfo
 from decimal import Decimal
 from pathlib import Path
@@ -263,7 +264,13 @@ def misnamed_versions(path: Path, severity: str = "error") -> list[Diagnostic]:
     return [Diagnostic(str(file), 1, 1, severity, "not-read",
                        f"ends in {file.suffix!r}: only files ending in '.yaml' are read as policy versions; rename it "
                        "or move it out of the directory")
-            for file in sorted(path.iterdir()) if file.suffix.lower() in (".yml", ".yaml") and file.suffix != ".yaml"]
+            for file in sorted(path.iterdir()) if _looks_like_yaml(file.name) and file.suffix != ".yaml"]
+
+
+def _looks_like_yaml(name: str) -> bool:
+    """``x.yml``, ``x.YAML``, and ``x.yaml`` followed by a space or an invisible character (copied from a mail or
+    a chat), which no listing shows."""
+    return re.sub(r"[\s\u200b-\u200f\u2060\ufeff]+$", "", name).lower().endswith((".yml", ".yaml"))
 
 
 def lint_directory(directory) -> list[Diagnostic]:
