@@ -413,3 +413,21 @@ def test_a_version_whose_name_ends_in_an_invisible_character_is_reported(cli, fa
         assert (f"{family / name}:1:1: error not-read ends in {shown}: only files ending in '.yaml' are read as policy "
                 "versions; rename it or move it out of the directory") in (result.out + result.err).splitlines()
     assert snapshot(family) == before
+
+
+def test_lock_refuses_a_version_whose_own_examples_fail(cli, family):
+    """Before: `lock` recorded a hand-copied version whose example says the standard is not met at 99.5 %, which
+    `publish` refuses (`test` failed on it, `validate` and `lock` did not run it)."""
+    text = PUBLISHED.read_text().replace('version: "2019-01-01"', 'version: "2020-01-01"').replace(
+        'effective_from: "2019-01-01"', 'effective_from: "2020-01-01"')
+    wrong = '{availability: "99.5%", meets: false}'
+    text = text.replace('{availability: "99.5%", meets: true}', wrong, 1)
+    (family / "2020-01-01.yaml").write_text(text)
+    line = next(n for n, row in enumerate(text.splitlines(), 1) if wrong in row)
+    col = text.splitlines()[line - 1].index(wrong) + 1
+    before = snapshot(family)
+    result = cli("lock", family)
+    assert result.code == 1
+    assert result.err.splitlines() == [f"{family / '2020-01-01.yaml'}:{line}:{col}: error example-failed FAIL §2.2 "
+                                       "standard example 1: expected false, got true"]
+    assert snapshot(family) == before

@@ -35,7 +35,7 @@ Each COMMAND --help says more; docs/ has the policy format, the API and the hook
 
 
 # Commands that match clause conditions through durable-rules (the others never import it).
-NEEDS_RULES = frozenset({"test", "evaluate", "claim", "replay", "audit", "demo", "serve", "publish"})
+NEEDS_RULES = frozenset({"test", "evaluate", "claim", "replay", "audit", "demo", "serve", "publish", "lock"})
 
 
 def _out(text: str = "") -> None:
@@ -333,7 +333,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     p = command("lock", cmd_lock, "record the sha256 of newly published versions in versions.lock",
                 "Adds published versions not yet in versions.lock. Never rewrites a recorded entry:\n"
                 "a published version never changes. Refuses (writing nothing) while `validate`\n"
-                "reports an error in the family. `publish` checks a draft and locks it in one step.")
+                "reports an error in the family, while an example of a version to record fails, and for a\n"
+                "version dated on or before one recorded. `publish` checks a draft and locks it in one step.")
     p.add_argument("policy_dir", metavar="POLICY_DIR")
 
     p = command("publish", cmd_publish, "check a draft and publish it as a version, or write nothing",

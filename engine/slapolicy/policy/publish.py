@@ -169,12 +169,16 @@ __all__ = ["Published", "check_draft", "publish", "published_text", "LOCK_FILE"]
 
 def record_published(directory) -> list[str]:
     """Add published versions missing from the lock, refusing (and writing nothing) while
-    `validate` reports any error in the family other than "not yet recorded"."""
+    `validate` reports any error in the family other than "not yet recorded", while an example of a version to
+    record gives another answer, and for a version dated on or before one already recorded."""
     with family_lock(directory.path):
         directory = PolicyDirectory(directory.path)  # read again under the lock
         refused = [d for d in directory.diagnostics if d.severity == "error" and d.code != "unlocked"]
         lock = directory.read_lock()
         refused += _slipped_in(directory, lock)
+        for policy in directory.versions:
+            if Path(policy.path).name not in lock:
+                refused += run_examples(policy).failures  # as publish checks a draft's: its own tests must hold
         if refused:
             raise PolicyError(sorted(refused))
         added = []
