@@ -103,7 +103,8 @@ def published_variant(directory: Path, old: str, new: str, name: str = "variant"
 def standard_amendment(family: Path, standard: str = "99.95%") -> Path:
     """A draft in ``family/drafts/`` taking effect for March 2019 (``2019-03-01``) whose standard is ``standard``
     instead of 99.5 %; the standard's and the gate's examples move with it, since publish runs them."""
-    path = draft_variant(family, 'effective_from: "2019-01-01"', 'effective_from: "2019-03-01"', "2019-03-01.yaml")
+    path = draft_variant(family, 'effective_from: "2019-01-01"', 'effective_from: "2019-03-01"\namends: "2019-01-01"',
+                         "2019-03-01.yaml")
     low = f"{Decimal(standard.rstrip('%')) - Decimal('0.01')}%"
     above = f"{Decimal(standard.rstrip('%')) + Decimal('0.01')}%"
     text = path.read_text().replace('version: "2019-01-01"', 'version: "2019-03-01"')

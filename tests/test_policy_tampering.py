@@ -431,3 +431,18 @@ def test_lock_refuses_a_version_whose_own_examples_fail(cli, family):
     assert result.err.splitlines() == [f"{family / '2020-01-01.yaml'}:{line}:{col}: error example-failed FAIL §2.2 "
                                        "standard example 1: expected false, got true"]
     assert snapshot(family) == before
+
+
+def test_a_draft_without_amends_is_refused_since_it_could_undo_a_newer_version(cli, family):
+    """Before: a warning, and a copy of the 2019 text (standard 99.5 %) published from 2021 silently undid the
+    2020 amendment (99.9 %)."""
+    published_2020(cli, family)
+    draft = amendment(family, name="copied-from-2019.yaml", effective="2021-01-01", amends=None)
+    line = next(n for n, row in enumerate(draft.read_text().splitlines(), 1) if row.startswith("version: "))
+    before = snapshot(family)
+    result = cli("publish", family, draft)
+    assert result.code == 1
+    assert result.out.splitlines() == [
+        f"{draft}:{line}:10: error amends-missing no amends: say which version this one amends, the text it was "
+        'copied from (the latest is 2020-01-01: write amends: "2020-01-01")']
+    assert snapshot(family) == before

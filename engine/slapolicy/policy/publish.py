@@ -9,8 +9,8 @@ draft``) and a published version (``policies/<family>/<effective_from>.yaml``, r
   labelled by the day it takes effect, so no two can share a label);
 - its ``effective_from`` is not after every published version's (a version is never
   slipped in before one already in force);
-- ``amends:`` names something other than the latest published version (the draft was
-  written from an older text);
+- ``amends:`` is missing, or names something other than the latest published version (the
+  draft was written from an older text, and would undo what was published since);
 - the family itself has errors (an edited published file, a broken version).
 
 On success the draft's text is written unchanged except ``status: published`` (comments
@@ -80,9 +80,10 @@ def _draft_checks(directory: PolicyDirectory, policy) -> list[Diagnostic]:
     latest = directory.versions[-1] if directory.versions else None
     amends = policy.raw.get("amends")
     if latest is not None and amends is None:
+        # An error: a draft copied from an older text, published after a newer one, would silently undo it.
         found.append(doc.diagnostic(("version",), "amends-missing",
-                                    f"no amends: say which version this one amends (the latest is {latest.version})",
-                                    severity="warning"))
+                                    f"no amends: say which version this one amends, the text it was copied from "
+                                    f"(the latest is {latest.version}: write amends: \"{latest.version}\")"))
     elif latest is not None and amends != latest.version:
         found.append(doc.diagnostic(("amends",), "amends-not-latest",
                                     f"amends {amends!r}, but the latest published version is {latest.version!r}: "
