@@ -1,5 +1,6 @@
 """A command run as its own process ends at once after its output is flushed (cli.command.end_process), skipping
 Python's own ending; main() called by a program returns its status as it always did."""
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -62,3 +63,16 @@ def test_a_process_that_started_workers_ends_as_python_does(monkeypatch, capsys)
     monkeypatch.delitem(sys.modules, "multiprocessing")
     command.end_process(3)
     assert exits == [3]
+
+
+def test_a_closed_stream_is_not_flushed_at_the_end():
+    """A process started with stderr (or stdout) closed has None for sys.stderr (sys.stdout): the status is still
+    the command's own, not 1 from an AttributeError (and its traceback) in the flush at the end. months of March
+    2024 written to /dev/null with stderr closed: 0, as before the process ended itself. With stdout closed the
+    print fails inside the command, which says so in one line and returns 3 (that handling is left as it was)."""
+    months = [sys.executable, "-m", "slapolicy.cli", "months", "--start", "2024-03-01", "--end", "2024-03-31"]
+    quiet = subprocess.run(months, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=lambda: os.close(2))
+    assert quiet.returncode == 0
+    closed = subprocess.run(months, stderr=subprocess.PIPE, text=True, preexec_fn=lambda: os.close(1))
+    assert closed.returncode == 3
+    assert closed.stderr.count("\n") == 1 and "Traceback" not in closed.stderr

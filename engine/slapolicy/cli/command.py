@@ -416,17 +416,21 @@ def end_process(code: int) -> int:
     A command that started worker processes (``--workers``, or Dask's client) ends as Python does, returning
     ``code``: multiprocessing's finalizers release the pool's semaphores, which its resource tracker would
     otherwise report as leaked on stderr."""
+    # None: the process was started with that stream closed (Python's own ending skips it too).
     try:
-        sys.stdout.flush()
+        if sys.stdout is not None:
+            sys.stdout.flush()
     except (BrokenPipeError, ValueError):  # the reader went away (as handled in run_command), or stdout is closed
         pass
     except OSError as exc:  # the output's last bytes could not be written
         if exc.errno not in OUTPUT_FULL:
             raise
-        sys.stderr.write(f"slapolicy: cannot write the output: {exc.strerror}\n")
+        if sys.stderr is not None:
+            sys.stderr.write(f"slapolicy: cannot write the output: {exc.strerror}\n")
         code = code or 1
     try:
-        sys.stderr.flush()
+        if sys.stderr is not None:
+            sys.stderr.flush()
     except (BrokenPipeError, ValueError):
         pass
     if "multiprocessing" in sys.modules:
