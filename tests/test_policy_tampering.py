@@ -446,3 +446,15 @@ def test_a_draft_without_amends_is_refused_since_it_could_undo_a_newer_version(c
         f"{draft}:{line}:10: error amends-missing no amends: say which version this one amends, the text it was "
         'copied from (the latest is 2020-01-01: write amends: "2020-01-01")']
     assert snapshot(family) == before
+
+
+def test_versions_says_which_draft_it_cannot_list(cli, family):
+    """Before: a draft that cannot be read was left out of the list without a word."""
+    broken = family / "drafts" / "broken.yaml"
+    broken.write_text("id: [\n")
+    result = cli("versions", family)
+    assert result.code == 0
+    assert [line.split()[-1] for line in result.out.splitlines()[1:]] == [str(family / "2019-01-01.yaml")]
+    # The YAML ends at line 2 with the list still open.
+    assert result.err == (f"{broken}: draft not listed: it cannot be read (1 error(s), the first: yaml-syntax at line 2); "
+                          f"`slapolicy validate {broken}` lists them\n")

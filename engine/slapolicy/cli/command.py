@@ -133,10 +133,13 @@ def cmd_versions(args) -> int:
     rows = [{"version": p.version, "effective_from": p.effective_from.isoformat(), "status": p.status,
              "sha256": p.sha256, "file": p.path} for p in directory.versions]
     for draft in directory.drafts():
-        policy, _ = read_policy(draft)
+        policy, problems = read_policy(draft)
         if policy is not None:
             rows.append({"version": policy.version, "effective_from": policy.effective_from.isoformat(),
                          "status": policy.status, "sha256": policy.sha256, "file": policy.path})
+        else:  # said, not skipped: a draft missing from the list looks like one that was never written
+            sys.stderr.write(f"{draft}: draft not listed: it cannot be read ({len(problems)} error(s), the first: "
+                             f"{problems[0].code} at line {problems[0].line}); `slapolicy validate {draft}` lists them\n")
     if args.json:
         _json({"versions": rows})
         return 0
