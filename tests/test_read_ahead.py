@@ -180,6 +180,7 @@ def test_a_reading_ahead_of_a_text_file_not_taken_stops_between_its_blocks(tmp_p
     # cancelled, reads at most one more block, not the rest of the file.
     import time
 
+    from slapolicy import engine
     from slapolicy.minutes import readers
 
     monkeypatch.setattr(readers, "CSV_BLOCK_BYTES", 64 << 10)
@@ -200,9 +201,41 @@ def test_a_reading_ahead_of_a_text_file_not_taken_stops_between_its_blocks(tmp_p
             while not aheads[0]._cancel.cancelled and time.monotonic() < deadline:
                 time.sleep(0.01)
 
+    def recorded_once_a_block_is_read(*args):
+        # The answer from the ledger waits for the reading ahead's first block (on a loaded machine it could
+        # come first, and the reading be cancelled before it read anything).
+        deadline = time.monotonic() + 5
+        while not read and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return real_recorded(*args)
+
+    real_recorded = engine.recorded_decision
     monkeypatch.setattr(aggregates.ReadAhead, "__init__", init)
     monkeypatch.setattr(reduce, "_batches", held)
+    monkeypatch.setattr(engine, "recorded_decision", recorded_once_a_block_is_read)
     again = run_cli(*claimed(minutes, ledger))
     assert again.code == 0 and aheads[0]._cancel.cancelled and aheads[0]._reading._done.is_set()
     assert 1 <= len(read) <= 2 and sum(read) < 35_820
     assert not running_threads()
+
+
+def test_a_file_replaced_after_its_reading_ahead_is_read_again(tmp_path, decoded):
+    # The rows read ahead are of the file as it was; replaced (same name, the same nine row groups of 4,000 rows)
+    # before the reading that takes them plans it, the new file is what the claim is decided on. In the new file
+    # globex has no failure at all, so none of the 270 minutes it claims is confirmed: denied (the old file: 180.00).
+    minutes = str(by_time(tmp_path / "m.parquet", example_rows(), 4000))
+    quiet = [dict(row, failures="0") if row["account"] == "globex" else row for row in example_rows()]
+    with aggregates.ReadAhead(minutes, ["globex"], "2019-03") as ahead:
+        assert ahead._reading._done.wait(60)
+        assert sorted(decoded["batches"]) == [(g,) for g in range(9)]  # every batch read ahead, from the old file
+        by_time(tmp_path / "new.parquet", quiet, 4000)
+        (tmp_path / "new.parquet").replace(minutes)
+        decoded["batches"].clear()
+        result = Engine.for_one_call(POLICIES).decide_claim(
+            json.loads(CLAIM.read_text()), minutes=minutes, incidents=str(EXAMPLES / "incidents.yaml"),
+            billing=str(EXAMPLES / "billing.csv"), ledger=tmp_path / "ahead.sqlite", now=dt.datetime.fromisoformat(NOW),
+            where=str(CLAIM))
+    assert sorted(decoded["batches"]) == [(g,) for g in range(9)]  # read again, each once
+    assert result == decided_without_reading_ahead(tmp_path / "m.parquet", tmp_path / "engine.sqlite")
+    assert (result["decision"], result["reconciliation"]["confirmed_minutes"], result["compensation"]) == ("denied", 0, None)
+    assert recorded_inputs(tmp_path / "ahead.sqlite") == recorded_inputs(tmp_path / "engine.sqlite")

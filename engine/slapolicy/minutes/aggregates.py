@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ from ..errors import InputError, SlapolicyError
 from .shapes import MonthMinutes, MonthTotals
 from ..inputs.problems import MAX_REPORTED, Problems
 from . import storage
-from .planning import WIDEN_MINUTES, Request, plan, request_for
+from .planning import WIDEN_MINUTES, Request, parquet_footer, plan, request_for
 from .readers import batch_parts, read_digest
 from .reduce import checked_batches, joined, picked_batches, read_part
 
@@ -401,15 +402,16 @@ class ReadAhead:
     @staticmethod
     def _read(source, accounts: frozenset, month: str, cancel: Cancellation) -> dict:
         if not isinstance(source, (str, Path)) or storage.is_url(source):
-            return {}  # data in memory is read as it is; a URL's reading is left as it was
+            return {}, {}  # data in memory is read as it is; a URL's reading is left as it was
         try:
             first, end = calendar_month(month).epoch_minutes("UTC")
             parts = plan(source, Request("UTC", (first - WIDEN_MINUTES, end + WIDEN_MINUTES), None, accounts))
         except SlapolicyError:
-            return {}  # met again, and reported, by the reading that takes this one
+            return {}, {}  # met again, and reported, by the reading that takes this one
         pieces = [piece for part in parts for piece in batch_parts(part)]
+        files = {part.path: (part.kind, _file_as_read(part.path, part.kind)) for part in parts}
         return dict(zip(pieces, Runner().map(_picked_or_none, pieces, [accounts] * len(pieces),
-                                             [cancel] * len(pieces), threads=True, cancel=cancel)))
+                                             [cancel] * len(pieces), threads=True, cancel=cancel))), files
 
     @classmethod
     def taken(cls, source, accounts: frozenset | None) -> "ReadAhead | None":
@@ -426,14 +428,17 @@ class ReadAhead:
         ``cancel``."""
         try:
             with cancel.on_cancel(self._cancel.cancel) if cancel else contextlib.nullcontext():
-                found = self._reading.result()
+                found, files = self._reading.result()
         except Cancelled:
             raise
         except Exception:  # noqa: BLE001 — whatever failed here, the reading that took this one meets it again
-            found = {}
+            found, files = {}, {}
         if cancel is not None:
             cancel.check()
-        return {piece: batches for piece, batches in found.items() if batches is not None}
+        # A file replaced since it was read ahead is read again: its rows read ahead are of the file it replaced.
+        unchanged = {path for path, (kind, seen) in files.items()
+                     if seen is not None and _file_as_read(path, kind) == seen}
+        return {piece: batches for piece, batches in found.items() if batches is not None and piece.path in unchanged}
 
     def __enter__(self) -> "ReadAhead":
         with self._lock:
@@ -445,6 +450,30 @@ class ReadAhead:
             if self in self._started:
                 self._started.remove(self)
         self._reading.cancel()  # nothing left to stop once the reading that took it has its batches
+
+
+def _file_as_read(path: str, kind: str) -> object:
+    """What tells a file read ahead from one that replaced it: a Parquet file's footer as parsed once per process
+    (:func:`~slapolicy.minutes.planning.parquet_footer` keeps it while its bytes are unchanged, and the plan of
+    the reading that takes the rows has just read them), a text file's inode, size and modification time."""
+    if kind == "parquet":
+        return _FooterIs(parquet_footer(path))
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_ino, found.st_size, found.st_mtime_ns
+
+
+class _FooterIs:
+    """Equal to another only for the same parsed footer (pyarrow's metadata compares by content, slowly)."""
+    __slots__ = ("footer",)
+
+    def __init__(self, footer):
+        self.footer = footer
+
+    def __eq__(self, other) -> bool:
+        return self.footer is not None and isinstance(other, _FooterIs) and other.footer is self.footer
 
 
 def _picked_or_none(part, accounts: frozenset, cancel: Cancellation) -> list | None:
