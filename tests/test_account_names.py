@@ -18,6 +18,7 @@ def test_the_rule():
     assert account_name("  ") is None and account_name(None) is None
 
 
+@pytest.mark.slow
 def test_the_columnar_readers_trim_exactly_the_same_characters():
     import pyarrow as pa
     import pyarrow.compute as pc

@@ -50,6 +50,7 @@ def test_what_a_year_record_holds(cache):
     assert "2024-02-05" not in days  # a plain Monday at work is not recorded
 
 
+@pytest.mark.slow
 def test_a_second_process_answers_without_importing_holidays(tmp_path):
     script = ("import datetime as dt, json, sys\nfrom slapolicy import load_policy\n"
               "from slapolicy.claims import business_calendar, claim_window\nfrom slapolicy.calendar import ServiceMonth\n"

@@ -50,6 +50,7 @@ def published_copy(tmp_path, text=None):
     return path
 
 
+@pytest.mark.slow
 def test_a_second_process_neither_validates_nor_lints_again(tmp_path):
     """The saving itself: the second process imports neither PyYAML (the parse), jsonschema (the schema
     validation, with importlib.resources for its file) nor holidays (lint's question to the calendars plugin), and

@@ -356,6 +356,7 @@ def test_a_crash_mid_decision_leaves_no_partial_record(inputs, monkeypatch):
         assert ledger.counts() == (0, 0)
 
 
+@pytest.mark.slow
 def test_many_threads_one_ledger(inputs):
     """16 threads decide the three months of 'small' (each claim four times) and 'fine': no decision lost
     or duplicated, each month granted once, the cap never exceeded."""

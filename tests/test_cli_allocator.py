@@ -51,6 +51,7 @@ def test_main_called_by_a_program_leaves_the_allocator_alone(monkeypatch, capsys
     assert called == []
 
 
+@pytest.mark.slow
 def test_a_command_as_its_own_process_tunes_and_still_answers():
     done = subprocess.run([sys.executable, "-m", "slapolicy.cli", "evaluate", str(REPO / "policies" / "ccc"),
                            "--minutes", str(REPO / "examples" / "ccc" / "minutes.csv"), "--month", "2019-03"],

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import run_cli
 from slapolicy.cli import command
 
@@ -38,6 +40,7 @@ def test_a_process_of_its_own_is_ended_with_the_commands_status(monkeypatch, cap
     assert ended == []
 
 
+@pytest.mark.slow
 def test_the_whole_output_is_written_before_the_process_ends():
     """Into a pipe, every byte of evaluate's JSON (the one main() gives in this process), exit 0; a bad input:
     its message, exit 1, nothing on stdout."""

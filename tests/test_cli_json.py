@@ -4,6 +4,7 @@ import json
 from collections import OrderedDict
 from enum import IntEnum
 
+import pytest
 from hypothesis import given, settings, strategies as st
 
 from slapolicy.cli.data_commands import indented_json
@@ -18,6 +19,7 @@ values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.tu
                       | st.dictionaries(st.text(max_size=5), inner, max_size=4), max_leaves=30)
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(data=values)
 def test_any_json_value_is_written_as_json_writes_it(data):
@@ -60,6 +62,7 @@ def test_values_json_cannot_write_are_refused_as_json_refuses_them():
         raise AssertionError("not refused")
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None)
 @given(items=st.lists(st.dictionaries(st.text(max_size=5), values, max_size=4), max_size=5), data=st.data())
 def test_dicts_written_ahead_are_written_as_json_writes_them_in_their_place(items, data):

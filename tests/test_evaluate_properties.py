@@ -3,6 +3,7 @@ import datetime as dt
 from decimal import Decimal
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -80,6 +81,7 @@ def test_compensation_never_exceeds_the_fee_paid(draft, unavailable, fee_and_sha
 illegal_counts = st.lists(st.integers(0, 3), min_size=1, max_size=60)
 
 
+@pytest.mark.slow
 @CHECK
 @given(st.lists(st.tuples(minute_stats, illegal_counts, st.booleans()), min_size=1, max_size=6), incidents)
 def test_accounts_evaluated_together_get_what_each_gets_alone(policy, monkeypatch, accounts, spec):

@@ -130,6 +130,7 @@ def test_json_lines_named_ndjson_beside_parquet_files_is_refused(tmp_path, cli):
 @pytest.mark.parametrize("command", [["versions", str(POLICIES)],
                                      ["replay", str(POLICIES), "--minutes", str(EXAMPLES / "minutes.csv"), "--from",
                                       "2019-03", "--to", "2019-03", "--under", str(DRAFT), "--format", "html"]])
+@pytest.mark.slow
 def test_a_report_redirected_to_a_full_disk_is_exit_1_not_an_internal_error(command):
     # It was "slapolicy: internal error, please report it: OSError: [Errno 28] No space left on device", exit 3.
     with open("/dev/full", "w") as full:

@@ -148,6 +148,7 @@ def test_nesting_of_65_levels_is_refused(cli, tmp_path):
     assert result.err.strip() == f"slapolicy: {minutes}: line 2: a value nested more than 64 levels deep; a row is one flat object"
 
 
+@pytest.mark.slow
 def test_a_line_nested_100000_deep_is_refused_not_a_crash(tmp_path):
     """pyarrow's JSON reader dies of a segmentation fault on this line (exit 139): run in a process of its own,
     so that a regression cannot take pytest down with it."""
@@ -169,6 +170,7 @@ def test_a_line_nested_100000_deep_is_refused_not_a_crash(tmp_path):
     assert not ledger.exists()
 
 
+@pytest.mark.slow
 def test_a_billing_line_nested_100000_deep_is_refused_not_a_crash(tmp_path):
     """Billing JSON Lines is read whole by pyarrow (a small file): the same lines are refused before it."""
     billing = tmp_path / "billing.jsonl"

@@ -4,6 +4,8 @@ make the import order decide which names exist, and a function-local import is w
 import ast
 from pathlib import Path
 
+import pytest
+
 ENGINE = Path(__file__).resolve().parent.parent / "engine"
 PACKAGE = ENGINE / "slapolicy"
 
@@ -165,10 +167,12 @@ def test_the_graph_sees_the_imports_that_make_a_cycle():
     assert "slapolicy.minutes" in graph["slapolicy.evaluation.classify"]  # importing minutes.shapes runs minutes/
 
 
+@pytest.mark.slow
 def test_no_module_level_import_cycle():
     assert find_cycle(import_graph()) is None
 
 
+@pytest.mark.slow
 def test_function_local_imports_are_only_of_heavy_or_optional_libraries():
     hidden = []
     for module, path in sorted(MODULES.items()):

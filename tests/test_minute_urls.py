@@ -32,6 +32,7 @@ def hive(root, months=("2019-02", "2019-03", "2019-04")):
     return root
 
 
+@pytest.mark.slow
 def test_a_file_url_reads_as_its_path(cli, tmp_path):
     rows = example_rows()
     jsonl = tmp_path / "m.jsonl"
@@ -44,6 +45,7 @@ def test_a_file_url_reads_as_its_path(cli, tmp_path):
     assert evaluate_out(cli, dataset.as_uri(), "--account", "globex") == evaluate_out(cli, dataset, "--account", "globex")
 
 
+@pytest.mark.slow
 def test_a_url_is_planned_like_its_path_and_each_part_carries_its_url(tmp_path):
     from slapolicy.minutes import plan, request_for
     from slapolicy.policy import load_policy
@@ -78,6 +80,7 @@ def test_a_url_keeps_its_query_and_escapes_in_each_part(tmp_path):
     assert store.url_of("bucket/minutes") == "s3://bucket/minutes/?region=eu-west-1&scheme=http"
 
 
+@pytest.mark.slow
 def test_a_directory_named_by_an_fsspec_url_is_read_through_fsspec(cli, tmp_path):
     """memory:// is fsspec's own filesystem (pyarrow has none of that name): the parts read it through
     pyarrow.fs.FSSpecHandler, in this process."""

@@ -376,6 +376,7 @@ print(code, *counts)
 
 
 
+@pytest.mark.slow
 def test_ctrl_c_while_replay_relays_its_progress_cancels_the_reading_at_once(tmp_path):
     """replay's ``progress`` runs on the caller's thread, which waits for the minutes by taking the totals the
     reading posts: a real SIGINT sent there by the first task (no billing to read: the caller is waiting) ends

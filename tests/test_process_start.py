@@ -173,6 +173,7 @@ def write_example_minutes(path, layout: str) -> None:
             writer.write_table(table.filter(pc.equal(table["account"], account)))
 
 
+@pytest.mark.slow
 def test_an_evaluation_of_a_file_written_account_by_account_does_not_load_numpy_ma(tmp_path):
     # Each batch's accounts are added to the part's (minutes/reduce.py _add_totals), once by np.union1d. A row group
     # of ~12,000 rows per account, batches of at most 20,000 rows: one account a batch.
@@ -203,6 +204,7 @@ def test_a_data_command_loads_neither_the_policy_commands_modules_nor_the_html_r
     # (I-2, 45 minutes) and the minute data (8 minutes of high concurrency); 240 of the 270 claimed are confirmed.
     ("claim-globex-2019-03.json", "approved", (270, 240), {"5.1": 45, "5.7": 8}),
 ])
+@pytest.mark.slow
 @pytest.mark.parametrize("layout", ["by-account", "by-time"])
 def test_a_claim_loads_neither_numpy_ma_nor_the_modules_of_other_commands(tmp_path, claim, decision, minutes, excluded,
                                                                          layout):

@@ -219,6 +219,7 @@ def test_a_reading_ahead_of_a_text_file_not_taken_stops_between_its_blocks(tmp_p
     assert not running_threads()
 
 
+@pytest.mark.slow
 def test_a_file_replaced_after_its_reading_ahead_is_read_again(tmp_path, decoded):
     # The rows read ahead are of the file as it was; replaced (same name, the same nine row groups of 4,000 rows)
     # before the reading that takes them plans it, the new file is what the claim is decided on. In the new file

@@ -138,6 +138,7 @@ def test_html_report_is_self_contained(cli):
     assert page.count('<svg class="strip"') == 1
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not _chromium(), reason="headless Chromium is not installed (.ci/run installs it)")
 def test_html_report_renders_in_headless_chromium(cli, tmp_path):
     result = cli("replay", POLICIES, "--from", "2019-03", "--to", "2019-03", "--under", DRAFT, "--format", "html",

@@ -34,6 +34,7 @@ fact_sets = st.fixed_dictionaries({
 })
 
 
+@pytest.mark.slow
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(conditions, min_size=1, max_size=3), st.lists(fact_sets, min_size=1, max_size=6))
 def test_durable_rules_agree_with_the_reference_matcher(conds, facts_list):

@@ -253,6 +253,7 @@ def test_row_groups_of_one_account_each_are_read_as_one_batch_without_their_acco
                                                                                   ("c", "2019-03"): 30}
 
 
+@pytest.mark.slow
 def test_a_row_group_up_to_twice_the_batch_bound_is_one_batch_and_a_thread_holds_one_batch_at_a_time(
         tmp_path, monkeypatch):
     """Batches of 4 rows: row groups of 8 rows (twice the bound) are read whole, one of 9 in batches of 4, 4, 1.
@@ -853,6 +854,7 @@ def test_a_second_reading_checks_only_the_requested_accounts_too(tmp_path, monke
         aggregates(path)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("order", ["account", "minute", "none"])
 @pytest.mark.parametrize("batch", [4096, 6])
 def test_every_row_inside_a_provider_incident_is_kept_whatever_the_order(tmp_path, monkeypatch, order, batch):

@@ -28,6 +28,7 @@ def copy(tmp_path, monkeypatch):
     return family
 
 
+@pytest.mark.slow
 def test_the_walk_through_runs_from_draft_to_publish(copy):
     sessions = re.findall(r"```session\n(.*?)```", section(), flags=re.S)
     assert len(sessions) == 2
