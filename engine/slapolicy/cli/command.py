@@ -444,6 +444,9 @@ def end_process(code: int) -> int:
 def run_command(args) -> int:
     """Run the parsed command: its exit status, every problem written to stderr as one message."""
     try:
+        if sys.stdout is None:  # started with its standard output closed (`>&-`): refused before any work
+            raise SlapolicyError("cannot write the output: standard output is closed (to discard it, "
+                                 "redirect it to /dev/null)")
         if args.command in NEEDS_RULES and args.command not in data_commands.CHECKS_RULES_ITSELF:
             check_backend()  # say at start, in one line, when durable-rules must be rebuilt (Python 3.13+)
         return args.func(args)
