@@ -27,7 +27,7 @@ from ..errors import Diagnostic, PluginError, SlapolicyError
 from ..files import FileProblem, read_limited
 from .load import MAX_POLICY_BYTES
 from .lock import LOCK_FILE
-from .model import _place, not_a_zone
+from .model import _place, node_at, not_a_zone
 
 
 def _interval(tier) -> str:
@@ -205,15 +205,6 @@ def _cited(node, path=()):
             yield from _cited(value, path + (index,))
 
 
-def _setting_at(raw: dict, dotted: str):
-    node = raw
-    for key in dotted.split("."):
-        if not isinstance(node, dict) or key not in node:
-            return None
-        node = node[key]
-    return node
-
-
 def lint_citations(policy) -> list[Diagnostic]:
     """With the agreement's own provisions in the file, each ``ref`` cites one of them (or a §5 clause) and each
     ``applied_by`` names a setting of the file. Otherwise a citation of §9.9, or of §3.7 where §3.2 was meant,
@@ -236,7 +227,7 @@ def lint_citations(policy) -> list[Diagnostic]:
                                         "this agreement (provisions:) nor a clause of §5 (disclaimers:)"))
     for i, entry in enumerate(provisions):
         for j, dotted in enumerate(entry.get("applied_by", [])):
-            if _setting_at(policy.raw, dotted) is None:
+            if node_at(policy.raw, dotted) is None:
                 found.append(doc.diagnostic(("provisions", i, "applied_by", j), "unknown-setting",
                                             f"provision {entry['ref']} is applied_by {dotted}, which is not a setting "
                                             "of this document: give its dotted path, like claims.window_closes"))

@@ -216,6 +216,17 @@ def schema_diagnostics(doc: YamlDocument) -> list[Diagnostic]:
 
 # ---------------------------------------------------------------------------- model
 
+def node_at(raw: dict, dotted: str):
+    """The node of a policy document at a dotted path (``claims.window_closes``: what a provision's
+    ``applied_by`` names), or None when there is none."""
+    node = raw
+    for key in dotted.split("."):
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return node
+
+
 def not_a_zone(name) -> str:
     return f"{name!r} is not an IANA time zone: write a zone's name, like Asia/Singapore or UTC"
 

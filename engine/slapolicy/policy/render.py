@@ -11,6 +11,7 @@ import re
 import textwrap
 
 from ..rules.conditions import describe
+from .model import node_at
 
 _SECTIONS = (("timezone", "Time zone"), ("service_month", "Service Month"), ("availability", "Service availability"),
              ("compensation", "Compensation"), ("claims", "Claims"), ("exclusions", "Exclusions"),
@@ -109,15 +110,6 @@ def _condition_words(node) -> str:
     return _condition_words(node.get("when"))
 
 
-def _node_at(raw: dict, path: str):
-    node = raw
-    for key in path.split("."):
-        if not isinstance(node, dict) or key not in node:
-            return None
-        node = node[key]
-    return node
-
-
 def _anchor(ref: str) -> str:
     return "p-" + re.sub(r"[^0-9a-z]+", "-", ref.lower()).strip("-")
 
@@ -137,7 +129,7 @@ def _by_provision(policy, sections: list, clauses: list) -> list:
                      "words": _words(entry.get("text")), "settings": [], "tiers": [], "materials": [],
                      "level": ref.count(".") + ref.count("(")}
         for path in entry.get("applied_by", []):
-            node = _node_at(raw, path)
+            node = node_at(raw, path)
             if path == "compensation.tiers":
                 provision["tiers"] = tiers
             elif path == "claims.required_materials":
