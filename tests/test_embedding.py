@@ -105,23 +105,31 @@ def test_reload_while_requests_run_serves_each_from_one_snapshot(data, tmp_path)
         except Exception as exc:  # noqa: BLE001
             errors.append(repr(exc))
 
+    # The new version's standard, and its own examples of the standard and of the gate with it (lock runs them).
+    amended = PUBLISHED.read_text().replace('effective_from: "2019-01-01"', 'effective_from: "2024-01-01"').replace(
+        'version: "2019-01-01"', 'version: "2024-01-01"').replace('value: "99.5%"\n    met_when', 'value: "99.999%"\n    met_when')
+    for before, after in (('{availability: "99.5%", meets: true}', '{availability: "99.999%", meets: true}'),
+                          ('{availability: "99.49%", meets: false}', '{availability: "99.998%", meets: false}'),
+                          ('{availability: "99.7%", credit: "0%"}', '{availability: "100%", credit: "0%"}')):
+        assert before in amended, before
+        amended = amended.replace(before, after, 1)
+    from slapolicy.cli import main
+
     threads = [threading.Thread(target=evaluate) for _ in range(4)]
     for t in threads:
         t.start()
-    amended = PUBLISHED.read_text().replace('effective_from: "2019-01-01"', 'effective_from: "2024-01-01"').replace(
-        'version: "2019-01-01"', 'version: "2024-01-01"').replace('value: "99.5%"\n    met_when', 'value: "99.999%"\n    met_when')
-    (family / "2024-01-01.yaml").write_text(amended)
-    from slapolicy.cli import main
-
-    assert main(["lock", str(family)]) == 0
-    engine.reload()
-    deadline = time.monotonic() + 60
-    while not any(r["policy"]["version"] == "2024-01-01" for r in results[-4:]) and not errors \
-            and time.monotonic() < deadline:
-        time.sleep(0.01)
-    stop.set()
-    for t in threads:
-        t.join()
+    try:  # the threads are stopped whatever fails here: left running, they would evaluate under later tests
+        (family / "2024-01-01.yaml").write_text(amended)
+        assert main(["lock", str(family)]) == 0
+        engine.reload()
+        deadline = time.monotonic() + 60
+        while not any(r["policy"]["version"] == "2024-01-01" for r in results[-4:]) and not errors \
+                and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
     assert errors == []
     versions = {r["policy"]["version"] for r in results}
     assert versions == {"2019-01-01", "2024-01-01"}
