@@ -21,7 +21,7 @@ from ..errors import InputError, SlapolicyError
 from .shapes import MonthMinutes, MonthTotals
 from ..inputs.problems import MAX_REPORTED, Problems
 from . import storage
-from .planning import WIDEN_MINUTES, Request, parquet_footer, plan, request_for
+from .planning import WIDEN_MINUTES, Request, footer_bytes, plan, request_for
 from .readers import batch_parts, read_digest
 from .reduce import checked_batches, joined, picked_batches, read_part
 
@@ -453,27 +453,15 @@ class ReadAhead:
 
 
 def _file_as_read(path: str, kind: str) -> object:
-    """What tells a file read ahead from one that replaced it: a Parquet file's footer as parsed once per process
-    (:func:`~slapolicy.minutes.planning.parquet_footer` keeps it while its bytes are unchanged, and the plan of
-    the reading that takes the rows has just read them), a text file's inode, size and modification time."""
+    """What tells a file read ahead from one that replaced it: a Parquet file's footer (its statistics and the
+    places and sizes of its pages; 0.05 ms to read), a text file's inode, size and modification time."""
     if kind == "parquet":
-        return _FooterIs(parquet_footer(path))
+        return footer_bytes(path)
     try:
         found = os.stat(path)
     except OSError:
         return None
     return found.st_ino, found.st_size, found.st_mtime_ns
-
-
-class _FooterIs:
-    """Equal to another only for the same parsed footer (pyarrow's metadata compares by content, slowly)."""
-    __slots__ = ("footer",)
-
-    def __init__(self, footer):
-        self.footer = footer
-
-    def __eq__(self, other) -> bool:
-        return self.footer is not None and isinstance(other, _FooterIs) and other.footer is self.footer
 
 
 def _picked_or_none(part, accounts: frozenset, cancel: Cancellation) -> list | None:

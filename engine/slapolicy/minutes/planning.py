@@ -302,7 +302,7 @@ def parquet_footer(path: str):
     file cannot be examined (the reader then names the problem as it always did)."""
     import pyarrow.parquet as pq  # heavy (0.2 s): loaded by the commands that read inputs
 
-    footer = _footer_bytes(path)
+    footer = footer_bytes(path)
     if footer is None:
         return None
     key = (path, len(footer))
@@ -310,14 +310,14 @@ def parquet_footer(path: str):
     if kept is not None and kept[0] == footer:
         return kept[1]
     metadata = pq.read_metadata(path)
-    if _footer_bytes(path) == footer:  # not rewritten while it was parsed
+    if footer_bytes(path) == footer:  # not rewritten while it was parsed
         _footers[key] = (footer, metadata)
         while len(_footers) > FOOTERS_KEPT:
             _footers.popitem(last=False)
     return metadata
 
 
-def _footer_bytes(path: str) -> bytes | None:
+def footer_bytes(path: str) -> bytes | None:
     """The footer a Parquet file ends with (its metadata, their length and the magic), or None when it has none."""
     try:
         with open(path, "rb", buffering=0) as file:
