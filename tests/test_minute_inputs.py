@@ -177,3 +177,52 @@ def test_a_count_beyond_64_bits_in_text_is_named_by_its_row_and_the_other_rows_a
     refused_alike(cli, tmp_path, minutes, f"slapolicy: 2 problem(s) in minutes file {minutes}:\n"
                   f"{minutes}: row 2 (line 3), column 'requests': 99999999999999999999 is beyond the largest count (2^63 − 1)\n"
                   f"{minutes}: row 3 (line 4), column 'failures': -99999999999999999999 is negative\n")
+
+
+def refused_exactly(cli, tmp_path, minutes, message):
+    """Every command refuses the minutes with exactly ``message`` on stderr, exit 1, nothing on stdout."""
+    for command, result in every_command(cli, tmp_path, minutes).items():
+        assert (result.code, result.err, result.out) == (1, message, ""), command
+
+
+def test_a_count_refused_is_not_also_compared_with_the_others_in_csv(cli, tmp_path):
+    # Each refused count was read as 0 (or as the negative written) and then also compared: rows 1, 2 and 8 were
+    # each also "N failures exceed 0 requests", row 5 "1 failures exceed -5 requests", row 4 "0 illegal-number
+    # failures exceed -1 failures": 14 problems, 5 of them noise after the real one. Rows 6 and 7 are real.
+    minutes = csv_file(tmp_path, "account,minute,requests,failures,illegal_number_failures",
+                       "a,2019-03-01T10:00,,3,0",  # row 1 (line 2): requests missing
+                       "a,2019-03-01T10:01,x,2,0",  # row 2 (line 3): requests not a whole number
+                       "a,2019-03-01T10:02,100,,0",  # row 3 (line 4): failures missing
+                       "a,2019-03-01T10:03,100,-1,0",  # row 4 (line 5): failures negative
+                       "a,2019-03-01T10:04,-5,1,0",  # row 5 (line 6): requests negative
+                       "a,2019-03-01T10:05,100,101,x",  # row 6 (line 7): 101 > 100 requests, and illegal 'x'
+                       "a,2019-03-01T10:06,100,5,6",  # row 7 (line 8): 6 illegal-number > 5 failures
+                       "a,2019-03-01T10:07,99999999999999999999,1,0")  # row 8 (line 9): beyond 64 bits
+    refused_exactly(cli, tmp_path, minutes, f"slapolicy: 9 problem(s) in minutes file {minutes}:\n"
+                    f"{minutes}: row 2 (line 3), column 'requests': 'x' is not a whole number\n"
+                    f"{minutes}: row 8 (line 9), column 'requests': 99999999999999999999 is beyond the largest count (2^63 − 1)\n"
+                    f"{minutes}: row 1 (line 2), column 'requests': missing value\n"
+                    f"{minutes}: row 5 (line 6), column 'requests': -5 is negative\n"
+                    f"{minutes}: row 3 (line 4), column 'failures': missing value\n"
+                    f"{minutes}: row 4 (line 5), column 'failures': -1 is negative\n"
+                    f"{minutes}: row 6 (line 7), column 'illegal_number_failures': 'x' is not a whole number\n"
+                    f"{minutes}: row 6 (line 7), column 'failures': 101 failures exceed 100 requests\n"
+                    f"{minutes}: row 7 (line 8), column 'illegal_number_failures': 6 illegal-number failures exceed 5 failures\n")
+
+
+def test_a_count_refused_is_not_also_compared_with_the_others_in_parquet(cli, tmp_path):
+    # Row 1's missing requests (a null), row 2's 2^63 (uint64) and row 3's NaN were read as 0: each was also
+    # "N failures exceed 0 requests". Row 4's 101 failures of 100 requests is the one real comparison.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    minutes = tmp_path / "minutes.parquet"
+    pq.write_table(pa.table({"account": ["a"] * 4, "minute": pa.array(
+        [dt.datetime(2019, 3, 1, 2, m, tzinfo=dt.timezone.utc) for m in range(4)], pa.timestamp("s", tz="UTC")),
+        "requests": pa.array([None, 2 ** 63, 100, 100], pa.uint64()),
+        "failures": [1.0, 2.0, float("nan"), 101.0]}), minutes)
+    refused_exactly(cli, tmp_path, minutes, f"slapolicy: 4 problem(s) in minutes file {minutes}:\n"
+                    f"{minutes}: row 2, column 'requests': 9223372036854775808 is beyond the largest count (2^63 − 1)\n"
+                    f"{minutes}: row 1, column 'requests': missing value\n"
+                    f"{minutes}: row 3, column 'failures': nan is not a whole number\n"
+                    f"{minutes}: row 4, column 'failures': 101 failures exceed 100 requests\n")

@@ -542,14 +542,16 @@ def test_a_timestamp_with_seconds_is_named_in_a_file_written_as_time_goes(tmp_pa
 
 def test_counts_out_of_order_in_whole_number_columns_are_each_named_in_order(tmp_path):
     """Columns of 64-bit integers: requests ≥ failures ≥ illegal-number failures ≥ 0 is proven for a whole batch
-    at once; when it fails, every count is checked on its own, column by column, as for any other file."""
-    rows = minutes("a", "2019-03-05T10:00", 6, 100, 1)
+    at once; when it fails, every count is checked on its own, column by column, as for any other file. A count
+    refused (negative) is not compared with its neighbours: "0 failures exceed -5 requests" said nothing more."""
+    rows = minutes("a", "2019-03-05T10:00", 7, 100, 1)
     for row in rows:
         row["illegal_number_failures"] = 0
-    rows[1].update(requests=-5, failures=0)  # row 2
+    rows[1].update(requests=-5, failures=0)  # row 2: negative requests only
     rows[3]["illegal_number_failures"] = 3  # row 4: 3 > 1 failures
     rows[4]["illegal_number_failures"] = -1  # row 5
-    rows[5]["failures"] = -1  # row 6: negative, and 0 illegal-number failures exceed it
+    rows[5]["failures"] = -1  # row 6: negative failures only (the 0 illegal-number failures are not compared)
+    rows[6].update(failures=101, illegal_number_failures=-2)  # row 7: 101 > 100 requests, and -2 negative: both
     path = write_parquet(tmp_path / "m.parquet", rows)
     with pytest.raises(Exception) as caught:
         aggregates(path)
@@ -558,9 +560,9 @@ def test_counts_out_of_order_in_whole_number_columns_are_each_named_in_order(tmp
         f"{path}: row 2, column 'requests': -5 is negative",
         f"{path}: row 6, column 'failures': -1 is negative",
         f"{path}: row 5, column 'illegal_number_failures': -1 is negative",
-        f"{path}: row 2, column 'failures': 0 failures exceed -5 requests",
-        f"{path}: row 4, column 'illegal_number_failures': 3 illegal-number failures exceed 1 failures",
-        f"{path}: row 6, column 'illegal_number_failures': 0 illegal-number failures exceed -1 failures"]
+        f"{path}: row 7, column 'illegal_number_failures': -2 is negative",
+        f"{path}: row 7, column 'failures': 101 failures exceed 100 requests",
+        f"{path}: row 4, column 'illegal_number_failures': 3 illegal-number failures exceed 1 failures"]
 
 
 def test_a_count_column_its_statistics_prove_zero_is_not_decoded(tmp_path, monkeypatch):

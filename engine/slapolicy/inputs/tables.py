@@ -229,11 +229,14 @@ _INT_RE = r"^\s*[+-]?[0-9]+\s*$"
 
 
 def _int_column(table, name: str, problems: Problems, line_offset, required: bool = True,
-                negatives: bool = True) -> np.ndarray:
-    """An integer column; bad or missing cells reported with their row (negative ones too, unless
-    ``negatives`` is False: the caller has proven there are none)."""
+                negatives: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    """An integer column, and the mask of its rows refused (None when none is, the common case); bad or missing
+    cells reported with their row (negative ones too, unless ``negatives`` is False: the caller has proven there
+    are none). A refused row's value is not its count (0, or the negative written): no other check compares it."""
     import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
 
+    reported = problems.total  # no problem added: no mask gathered (the common case, one comparison)
+    refused = []  # masks of the rows refused, kept only to be combined when one was
     column = table.column(name)
     if pa.types.is_integer(column.type):
         nulls = column.is_null().to_numpy(zero_copy_only=False) if column.null_count else None  # None: no pass
@@ -241,6 +244,7 @@ def _int_column(table, name: str, problems: Problems, line_offset, required: boo
             unsigned = column.fill_null(0).to_numpy().astype(np.uint64)
             beyond = unsigned > np.uint64(2 ** 63 - 1)
             _report(beyond, problems, name, line_offset, lambda r: f"{unsigned[r]} is beyond the largest count (2^63 − 1)")
+            refused.append(beyond)
             values = np.where(beyond, 0, unsigned).astype(np.int64)
         else:
             values = _one_array(column.fill_null(0) if column.null_count else column)
@@ -254,7 +258,7 @@ def _int_column(table, name: str, problems: Problems, line_offset, required: boo
             for row in np.flatnonzero(bad)[:MAX_REPORTED]:
                 problems.add(int(row) + 1, name, f"{float(as_float[row])!r} is not a whole number", _line(int(row) + 1, line_offset))
             problems.total += max(0, int(bad.sum()) - MAX_REPORTED)
-            return np.where(ok, as_float, 0).astype(np.int64)
+            return np.where(ok, as_float, 0).astype(np.int64), (bad if problems.total > reported else None)
         import pyarrow.compute as pc  # text only: whole numbers read as they are need none (see _account_codes)
 
         text = column.cast(pa.string()) if not pa.types.is_string(column.type) else column
@@ -266,6 +270,7 @@ def _int_column(table, name: str, problems: Problems, line_offset, required: boo
             strings = strings if strings is not None else text.to_numpy(zero_copy_only=False)
             problems.add(int(row) + 1, name, f"{strings[row]!r} is not a whole number", _line(int(row) + 1, line_offset))
         problems.total += max(0, int(bad.sum()) - MAX_REPORTED)
+        refused.append(bad)
         cleaned = pc.if_else(pa.array(good & ~nulls), pc.utf8_trim_whitespace(text.fill_null("0")), "0")
         try:
             values = pc.cast(cleaned, pa.int64()).to_numpy(zero_copy_only=False)
@@ -275,11 +280,16 @@ def _int_column(table, name: str, problems: Problems, line_offset, required: boo
             _report(wide, problems, name, line_offset, lambda r: f"{texts[r]} is negative" if texts[r].startswith("-")
                     else f"{texts[r].lstrip('+')} is beyond the largest count (2^63 − 1)")
             values = pc.cast(pc.if_else(pa.array(~wide), cleaned, "0"), pa.int64()).to_numpy(zero_copy_only=False)
+            refused.append(wide)
     if required:
         _report(nulls, problems, name, line_offset, lambda r: "missing value")
+        refused.append(nulls)
     if negatives and len(values) and values.min() < 0:  # a reduction, not a mask, in the common case
         _report(values < 0, problems, name, line_offset, lambda r: f"{values[r]} is negative")
-    return values
+        refused.append(values < 0)
+    if problems.total == reported:
+        return values, None
+    return values, np.logical_or.reduce([mask for mask in refused if mask is not None] or [np.zeros(len(values), bool)])
 
 
 # ---------------------------------------------------------------------------- minutes
@@ -321,22 +331,31 @@ def check_minute_table(table, timezone: str, problems: Problems, line_offset, ac
         _report(missing_account, problems, "account", line_offset, lambda r: "missing value")
     minute, naive, runs = parse_minute_column(table, "minute", timezone, problems, line_offset)
     ordered = _counts_in_order(table, bounds or {})  # then no count is negative, nor exceeds the one before it
-    requests = _int_column(table, "requests", problems, line_offset, negatives=not ordered)
-    failures = _int_column(table, "failures", problems, line_offset, negatives=not ordered)
+    requests, requests_refused = _int_column(table, "requests", problems, line_offset, negatives=not ordered)
+    failures, failures_refused = _int_column(table, "failures", problems, line_offset, negatives=not ordered)
+    illegal_refused = None
     if "illegal_number_failures" in table.column_names:
-        illegal = _int_column(table, "illegal_number_failures", problems, line_offset, required=False,
-                              negatives=not ordered)
+        illegal, illegal_refused = _int_column(table, "illegal_number_failures", problems, line_offset,
+                                               required=False, negatives=not ordered)
     else:  # every row 0 (a column left out, or not decoded: see readers._batches): one 0 seen as many
         illegal = np.broadcast_to(np.int64(0), len(requests))
     has_peak = "peak_qps" in table.column_names
     # Without the column, every row's peak is unknown: one NaN seen as many (rows are only ever picked from it).
     peak = _peak_column(table, problems, line_offset) if has_peak else np.broadcast_to(np.nan, len(requests))
-    if not ordered:
-        _report(failures > requests, problems, "failures", line_offset,
+    if not ordered:  # a row whose count was refused is not compared: its value is not the count written
+        _report(_unless(failures > requests, requests_refused, failures_refused), problems, "failures", line_offset,
                 lambda r: f"{failures[r]} failures exceed {requests[r]} requests")
-        _report(illegal > failures, problems, "illegal_number_failures", line_offset,
-                lambda r: f"{illegal[r]} illegal-number failures exceed {failures[r]} failures")
+        _report(_unless(illegal > failures, failures_refused, illegal_refused), problems, "illegal_number_failures",
+                line_offset, lambda r: f"{illegal[r]} illegal-number failures exceed {failures[r]} failures")
     return MinuteColumns(accounts, account_index, minute, requests, failures, illegal, peak, has_peak, naive, runs)
+
+
+def _unless(mask: np.ndarray, *refused: np.ndarray | None) -> np.ndarray:
+    """``mask`` without the rows of any ``refused`` mask (None: no row refused)."""
+    for rows in refused:
+        if rows is not None:
+            mask = mask & ~rows
+    return mask
 
 
 def _counts_in_order(table, bounds: dict) -> bool:
