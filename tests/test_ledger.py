@@ -17,6 +17,7 @@ from conftest import POLICIES, REPO, run_cli
 from helpers import minute_rows, write_csv
 from slapolicy.ledger import COLUMNS, GENESIS, GUARD, TABLES, Chain, Entry, Ledger
 from slapolicy.claims.audit import GUARD_NOTE
+from slapolicy.errors import InputError
 
 EXAMPLES = REPO / "examples" / "ccc"
 INPUTS = ["--minutes", EXAMPLES / "minutes.csv", "--incidents", EXAMPLES / "incidents.yaml",
@@ -791,3 +792,74 @@ def test_the_directories_made_for_a_new_ledger_are_synced_into_their_parents(tmp
     scratch = steps[2][1]
     assert steps == [("sync directory", str(tmp_path)), ("sync directory", str(tmp_path / "data")),
                      ("sync file", scratch), ("link", scratch, str(path)), ("sync directory", str(path.parent))]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="names the synced file through /proc/self/fd")
+def test_a_claim_that_creates_its_ledger_links_it_with_the_decision_in(tmp_path, monkeypatch):
+    """The first decision of a new ledger is made in its scratch file, which is then synced once and linked: once
+    named, the file holds the decision (an empty ledger linked first, the decision then appended through a new
+    WAL and checkpointed at close, took five more syncs, SQLite's, after the minutes were read). Its bytes are
+    those of the old order: the same claim appended to an empty ledger."""
+    from helpers import record_placing
+
+    steps = record_placing(monkeypatch)
+    held, link = [], os.link
+
+    def link_looking(source, target):  # what the file holds as it is named
+        db = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+        held.append(db.execute("SELECT seq, decision_id FROM decisions").fetchall())
+        db.close()
+        return link(source, target)
+
+    monkeypatch.setattr(os, "link", link_looking)
+    made = tmp_path / "made.sqlite"
+    result = run_cli("claim", POLICIES, claim_files(tmp_path)[0], "--ledger", made, *NOW, *INPUTS)
+    assert result.code == 0, result.err
+    assert (result.json()["decision_id"], result.json()["compensation"], result.json()["repeated"]) == \
+        (GLOBEX, "180.00", False)  # §3.1: 10 % of the 1800.00 fee
+    scratch = steps[0][1]
+    assert steps == [("sync file", scratch), ("link", scratch, str(made)), ("sync directory", str(tmp_path))]
+    assert held == [[(1, GLOBEX)]]
+    appended = tmp_path / "appended.sqlite"
+    Ledger(appended).close()
+    again = run_cli("claim", POLICIES, claim_files(tmp_path)[0], "--ledger", appended, *NOW, *INPUTS)
+    assert (again.code, again.out) == (0, result.out)
+    assert made.read_bytes() == appended.read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["appended.sqlite", "claim-initech.json", "made.sqlite"]
+
+
+def test_a_ledger_made_first_by_another_claim_takes_the_decision_made_in_a_scratch_file(tmp_path, monkeypatch):
+    """Two claims creating the same ledger at once: the one that links second finds the other's ledger in place,
+    drops its scratch file with its decision, and decides again in that ledger, after the other's decision."""
+    path = tmp_path / "ledger.sqlite"
+    link = os.link
+
+    def another_first(source, target):
+        monkeypatch.setattr(os, "link", link)  # the other claim links its own ledger as ever
+        other = run_cli("claim", POLICIES, claim_files(tmp_path)[2], "--ledger", path, *NOW, *INPUTS)
+        assert (other.code, other.json()["decision_id"]) == (0, INITECH), other.err
+        return link(source, target)
+
+    monkeypatch.setattr(os, "link", another_first)
+    result = run_cli("claim", POLICIES, claim_files(tmp_path)[0], "--ledger", path, *NOW, *INPUTS)
+    assert result.code == 0, result.err
+    assert (result.json()["decision_id"], result.json()["compensation"], result.json()["repeated"]) == \
+        (GLOBEX, "180.00", False)
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT seq, decision_id FROM decisions ORDER BY seq").fetchall() == [(1, INITECH), (3, GLOBEX)]
+    assert db.execute("SELECT seq, decision_id, amount FROM grants ORDER BY seq").fetchall() == [
+        (2, INITECH, "400.00"), (4, GLOBEX, "180.00")]
+    db.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["claim-initech.json", "ledger.sqlite"]
+    audit = run_cli("audit", path, "--format", "json")
+    assert (audit.code, audit.json()["chain"]["entries"], audit.json()["chain"]["intact"]) == (0, 4, True)
+
+
+def test_a_first_decision_that_fails_leaves_neither_a_ledger_nor_its_scratch_file(tmp_path):
+    def build(grants):
+        assert grants == {}
+        raise InputError("billing for account 'x', 2019-03 is needed to compute the compensation (--billing)")
+
+    with pytest.raises(InputError, match=r"^billing for account 'x', 2019-03 is needed"):
+        Ledger(tmp_path / "ledger.sqlite", first_decision=("digest", "x", build))
+    assert list(tmp_path.iterdir()) == []

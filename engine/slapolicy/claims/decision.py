@@ -341,9 +341,11 @@ def decide(policy, claim: Claim, service_month: ServiceMonth, window: ClaimWindo
     if own and not evaluation["meets_standard"] and evaluation["compensation"] is None \
             and not Path(ledger or default_ledger_path()).exists():
         raise billing_needed()  # refused before the decision: no ledger file is created for it
-    book = Ledger(ledger or default_ledger_path()) if own else ledger
+    # A ledger this decision creates is made with the decision in it (Ledger's first_decision: two syncs, not seven).
+    book = Ledger(ledger or default_ledger_path(), first_decision=(claim.digest, claim.account, build)) if own \
+        else ledger
     try:
-        result, new = book.decide(claim.digest, claim.account, build)
+        result, new = book.decided_first or book.decide(claim.digest, claim.account, build)
     finally:
         if own:
             book.close()
