@@ -75,7 +75,7 @@ def cmd_validate(args) -> int:
         path = Path(name)
         if path.is_dir():
             directory = PolicyDirectory(path)  # published versions, with directory-level checks
-            diagnostics.extend(directory.diagnostics)
+            diagnostics.extend(directory.diagnostics + directory.holds_nothing)
             checked += len(list(path.glob("*.yaml")))
             for draft in directory.drafts():
                 diagnostics.extend(read_policy(draft)[1])
@@ -298,7 +298,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     p = command("validate", cmd_validate, "check policy files against the schema and the linter",
                 "Check policy files: schema, condition facts, tiers, gate, dates, lock. Prints every problem as\n"
                 "FILE:LINE:COL: error|warning CODE message; exits 1 if any is an error.")
-    p.add_argument("paths", nargs="+", metavar="PATH", help="policy files, or a policy directory (with its drafts/)")
+    p.add_argument("paths", nargs="+", type=data_commands._path, metavar="PATH", help="policy files, or a policy directory (with its drafts/)")
 
     p = command("test", cmd_test, "run the examples written inside each rule",
                 "Run every rule's examples through the engine: each disclaimer's through the rules backend,\n"
@@ -306,17 +306,17 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                 "that evaluate months and decide claims. Fails when an example gives another answer, when\n"
                 "a clause has no example, or when nothing ran. --coverage lists every rule (like opa test\n"
                 "--coverage): its examples, and for tiers whether an example sits on each bound.")
-    p.add_argument("paths", nargs="+", metavar="PATH", help="policy files, or a policy directory (with its drafts/)")
+    p.add_argument("paths", nargs="+", type=data_commands._path, metavar="PATH", help="policy files, or a policy directory (with its drafts/)")
     p.add_argument("--coverage", action="store_true", help="report coverage rule by rule")
 
     p = command("versions", cmd_versions, "list the versions of a policy family with dates and sha256")
-    p.add_argument("policy_dir", metavar="POLICY_DIR")
+    p.add_argument("policy_dir", type=data_commands._path, metavar="POLICY_DIR")
     p.add_argument("--json", action="store_true", help="print JSON")
 
     p = command("show", cmd_show, "show the version in force for a Service Month, and its terms",
                 "The version governing a Service Month is the latest whose effective_from is on or\n"
                 "before the month's first day (§6.2). A month before every version is an error.")
-    p.add_argument("policy_dir", metavar="POLICY_DIR")
+    p.add_argument("policy_dir", type=data_commands._path, metavar="POLICY_DIR")
     p.add_argument("--month", required=True, metavar="YYYY-MM")
     p.add_argument("--json", action="store_true", help="print JSON (terms and the whole document)")
     p.add_argument("--provision", metavar="N", help="print only provision N of the agreement (e.g. 5.7, 3.2(2), "
@@ -326,8 +326,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                 "Tiers are matched by range and credit, clauses by id, causes and facts by id (a new one\n"
                 "shows its title); descriptions and the agreement's words are compared. --format html\n"
                 "prints a redline, one self-contained page to send for review.")
-    p.add_argument("old", metavar="OLD.yaml")
-    p.add_argument("new", metavar="NEW.yaml")
+    p.add_argument("old", type=data_commands._path, metavar="OLD.yaml")
+    p.add_argument("new", type=data_commands._path, metavar="NEW.yaml")
     p.add_argument("--json", action="store_true", help="print JSON (same as --format json)")
     p.add_argument("--format", choices=("text", "json", "html"), default="text")
 
@@ -338,21 +338,21 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                 "a published version never changes. Refuses (writing nothing) while `validate`\n"
                 "reports an error in the family, while an example of a version to record fails, and for a\n"
                 "version dated on or before one recorded. `publish` checks a draft and locks it in one step.")
-    p.add_argument("policy_dir", metavar="POLICY_DIR")
+    p.add_argument("policy_dir", type=data_commands._path, metavar="POLICY_DIR")
 
     p = command("publish", cmd_publish, "check a draft and publish it as a version, or write nothing",
                 "Checks DRAFT.yaml (schema, linter, examples, version label equal to effective_from,\n"
                 "effective_from after every published version, amends naming the latest), then writes\n"
                 "POLICY_DIR/<effective_from>.yaml with status: published and records it in versions.lock.\n"
                 "On any problem it lists every reason and writes nothing.")
-    p.add_argument("policy_dir", metavar="POLICY_DIR")
-    p.add_argument("draft", metavar="DRAFT.yaml")
+    p.add_argument("policy_dir", type=data_commands._path, metavar="POLICY_DIR")
+    p.add_argument("draft", type=data_commands._path, metavar="DRAFT.yaml")
 
     p = command("render", cmd_render, "the version as a document for legal",
                 "Prints a version as a document: a table of contents by §, then each provision's number,\n"
                 "its own words, its settings in plain language (readings marked as readings) and its\n"
                 "examples. --format html gives one self-contained page.")
-    p.add_argument("policy", metavar="POLICY.yaml")
+    p.add_argument("policy", type=data_commands._path, metavar="POLICY.yaml")
     p.add_argument("--format", choices=("text", "html"), default="text")
 
     _add_data_commands(command)

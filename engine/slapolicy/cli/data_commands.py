@@ -43,7 +43,7 @@ def _timestamp(value: str) -> dt.datetime:
 
 def _add_runner_options(p, what: str) -> None:
     p.add_argument("--workers", type=_workers, metavar="N", help=f"{what} in N local processes")
-    p.add_argument("--dask", metavar="ADDRESS", help=f"{what} on the Dask cluster at ADDRESS (tcp://host:8786); "
+    p.add_argument("--dask", type=_address, metavar="ADDRESS", help=f"{what} on the Dask cluster at ADDRESS (tcp://host:8786); "
                                                     "its workers read the minutes by path")
 
 
@@ -64,6 +64,22 @@ def _named(value: str) -> str:
     ``--minutes`` read the working directory."""
     if not value.strip():
         raise argparse.ArgumentTypeError("an empty path names no file; give one, or leave the option out")
+    return value
+
+
+def _path(value: str) -> str:
+    """A file or directory every call needs (``POLICY_DIR``, ``CLAIM.json``, ``--under``): an empty value is a usage
+    error, exit 2, never the working directory (``Path("")`` is ``.``) nor an API's words about its argument."""
+    if not value.strip():
+        raise argparse.ArgumentTypeError("an empty path names no file or directory")
+    return value
+
+
+def _address(value: str) -> str:
+    """``--dask``: an empty value (``--dask "$SCHEDULER"``, the variable unset) is a usage error, exit 2; it ran the
+    work in this process instead, silently."""
+    if not value.strip():
+        raise argparse.ArgumentTypeError("an empty address names no Dask scheduler; give one, or leave the option out")
     return value
 
 
@@ -328,7 +344,7 @@ def add_commands(command) -> None:
                 "the standard (§2.2), the tier and the compensation (§3), with a trace citing each clause.\n"
                 "Inputs: CSV, JSON Lines or Parquet (minutes, billing); YAML or JSON lists (incidents, notices).\n"
                 "Timestamps without an offset are read in the policy's timezone.")
-    p.add_argument("policy_dir", metavar="POLICY_DIR")
+    p.add_argument("policy_dir", type=_path, metavar="POLICY_DIR")
     p.add_argument("--minutes", type=_named, required=True, metavar="PATH", help="a file (CSV, JSON Lines, Parquet) or a directory of Parquet files (hive month=/account= keys prune it), by path or URL (s3://, gs://, file://): account, minute, requests, failures[, illegal_number_failures, peak_qps]")
     p.add_argument("--month", required=True, metavar="YYYY-MM", help="the Service Month")
     p.add_argument("--incidents", type=_named, metavar="FILE", help="list of {id, start, end, cause, account?, description?}")
@@ -337,7 +353,7 @@ def add_commands(command) -> None:
     p.add_argument("--account", metavar="ID", help="evaluate only this account")
     p.add_argument("--term-start", metavar="YYYY-MM-DD", help="first day of the service term (partial first month)")
     p.add_argument("--term-end", metavar="YYYY-MM-DD", help="last day of the service term (partial last month)")
-    p.add_argument("--policy-file", metavar="F", help="evaluate under this version instead of the one in force")
+    p.add_argument("--policy-file", type=_named, metavar="F", help="evaluate under this version instead of the one in force")
     _add_runner_options(p, "read the minutes' partitions")
     p.add_argument("--format", choices=("json", "text"), default="json")
 
@@ -348,13 +364,13 @@ def add_commands(command) -> None:
                 "aggregate cap of §6.1 from the ledger. Deciding the same claim again returns the same decision.\n"
                 "CLAIM.json: {account, service_month, filed_at, channel, event_report, unavailability: [{start, end}],\n"
                 "failure_records?, term_start?, term_end?}")
-    p.add_argument("policy_dir", metavar="POLICY_DIR")
-    p.add_argument("claim", metavar="CLAIM.json")
+    p.add_argument("policy_dir", type=_path, metavar="POLICY_DIR")
+    p.add_argument("claim", type=_path, metavar="CLAIM.json")
     p.add_argument("--minutes", type=_named, required=True, metavar="FILE", help="the provider's per-minute records (they prevail)")
     p.add_argument("--incidents", type=_named, metavar="FILE", help="list of {id, start, end, cause, account?}")
     p.add_argument("--notices", type=_named, metavar="FILE", help="list of {id, kind, published_at, start, end, account?}")
     p.add_argument("--billing", type=_named, metavar="FILE", help="needed to compute an amount (and the §6.1 cap)")
-    p.add_argument("--ledger", metavar="DB", help="SQLite ledger (default: $XDG_DATA_HOME/slapolicy/ledger.sqlite)")
+    p.add_argument("--ledger", type=_named, metavar="DB", help="SQLite ledger (default: $XDG_DATA_HOME/slapolicy/ledger.sqlite)")
     p.add_argument("--now", type=_timestamp, metavar="TIMESTAMP", help="the time of the decision, with offset (default: now)")
     _add_runner_options(p, "read the minutes' partitions")
     p.add_argument("--format", choices=("json", "text"), default="json")
@@ -364,16 +380,16 @@ def add_commands(command) -> None:
                 "was in force (baseline) and under --under (a published version or a draft), and reports per\n"
                 "account and month the difference and the clauses whose change caused it, with totals.\n"
                 "The minutes file is streamed once. --format html writes one self-contained report.")
-    p.add_argument("policy_dir", metavar="POLICY_DIR")
+    p.add_argument("policy_dir", type=_path, metavar="POLICY_DIR")
     p.add_argument("--minutes", type=_named, required=True, metavar="FILE", help="minutes of every account (CSV, JSON Lines, Parquet)")
     p.add_argument("--from", dest="start", required=True, metavar="YYYY-MM", help="first Service Month")
     p.add_argument("--to", dest="end", required=True, metavar="YYYY-MM", help="last Service Month")
-    p.add_argument("--under", required=True, metavar="F", help="the amended version (policy file)")
+    p.add_argument("--under", type=_path, required=True, metavar="F", help="the amended version (policy file)")
     p.add_argument("--incidents", type=_named, metavar="FILE", help="list of {id, start, end, cause, account?}")
     p.add_argument("--notices", type=_named, metavar="FILE", help="list of {id, kind, published_at, start, end, account?}")
     p.add_argument("--billing", type=_named, metavar="FILE", help="account, month, monthly_fee, offset (amounts need it)")
     p.add_argument("--workers", type=_workers, metavar="N", help="evaluate in N local processes")
-    p.add_argument("--dask", metavar="ADDRESS", help="evaluate on the Dask cluster at ADDRESS (tcp://host:8786)")
+    p.add_argument("--dask", type=_address, metavar="ADDRESS", help="evaluate on the Dask cluster at ADDRESS (tcp://host:8786)")
     p.add_argument("--format", choices=("json", "text", "html"), default="json")
 
     p = command("audit", cmd_audit, "check a ledger's hash chain and re-check every decision in it",
@@ -384,8 +400,8 @@ def add_commands(command) -> None:
                 "head hash: record it elsewhere to detect a later truncation. Exit 1 when the chain is broken or a\n"
                 "decision differs or cannot be re-checked; exit 1 with a message for a file that is not a ledger.\n"
                 "A keyed ledger needs $SLAPOLICY_LEDGER_KEY.")
-    p.add_argument("ledger", metavar="LEDGER")
-    p.add_argument("--policies", metavar="POLICY_DIR", help="re-check against this directory instead of the recorded one")
+    p.add_argument("ledger", type=_path, metavar="LEDGER")
+    p.add_argument("--policies", type=_named, metavar="POLICY_DIR", help="re-check against this directory instead of the recorded one")
     p.add_argument("--upgrade", action="store_true",
                    help="first chain a ledger of an earlier slapolicy (format 1) in place, in commit order")
     p.add_argument("--format", choices=("json", "text"), default="text")
@@ -395,10 +411,10 @@ def add_commands(command) -> None:
                 "GET /v1/health, /v1/versions, /v1/policy?month=; POST /v1/evaluate, /v1/claims, /v1/replay;\n"
                 "GET /v1/claims/{decision_id}; GET /openapi.json. A version published into POLICY_DIR is\n"
                 "loaded at the next request, without a restart. Needs the serve extra: pip install 'slapolicy[serve]'.")
-    p.add_argument("policy_dir", metavar="POLICY_DIR")
+    p.add_argument("policy_dir", type=_path, metavar="POLICY_DIR")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one, printed at start)")
-    p.add_argument("--ledger", metavar="DB", help="SQLite ledger of claim decisions (default as for claim)")
+    p.add_argument("--ledger", type=_named, metavar="DB", help="SQLite ledger of claim decisions (default as for claim)")
     p.add_argument("--minutes", type=_named, metavar="FILE", help="the provider's minutes: a file, a Parquet directory or dataset")
     p.add_argument("--incidents", type=_named, metavar="FILE", help="list of {id, start, end, cause, account?}")
     p.add_argument("--notices", type=_named, metavar="FILE", help="list of {id, kind, published_at, start, end, account?}")

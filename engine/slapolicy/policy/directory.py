@@ -168,12 +168,18 @@ class PolicyDirectory:
     def errors(self) -> list[Diagnostic]:
         return [d for d in self.diagnostics if d.severity == "error"]
 
+    @property
+    def holds_nothing(self) -> list[Diagnostic]:
+        """The error of a directory without a version and without an error of its own to say why (an empty or
+        mistyped family): every command that reads it, `validate` and `lock` included, refuses it alike."""
+        if self.versions or self.errors:
+            return []
+        return [Diagnostic(str(self.path), 1, 1, "error", "no-versions", "the directory holds no policy version")]
+
     def check(self) -> "PolicyDirectory":
         """Raise :class:`PolicyError` if any published version has an error."""
-        if self.errors:
-            raise PolicyError(self.errors)
-        if not self.versions:
-            raise PolicyError([Diagnostic(str(self.path), 1, 1, "error", "no-versions", "the directory holds no policy version")])
+        if self.errors or self.holds_nothing:
+            raise PolicyError(self.errors or self.holds_nothing)
         return self
 
     def drafts(self) -> list[Path]:

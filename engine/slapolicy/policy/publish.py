@@ -175,6 +175,7 @@ def record_published(directory) -> list[str]:
     with family_lock(directory.path):
         directory = PolicyDirectory(directory.path)  # read again under the lock
         refused = [d for d in directory.diagnostics if d.severity == "error" and d.code != "unlocked"]
+        refused += directory.holds_nothing  # not "nothing to lock: every published version is recorded"
         lock = directory.read_lock()
         refused += _slipped_in(directory, lock)
         for policy in directory.versions:

@@ -1,0 +1,90 @@
+"""Arguments a new user gets wrong, read as docs/cli.md documents them: an empty value is a usage error (exit 2),
+a directory holding no policy version is refused (exit 1), and nothing is written either way."""
+import pytest
+
+from conftest import DRAFT, POLICIES, PUBLISHED, REPO
+
+EXAMPLES = REPO / "examples" / "ccc"
+MINUTES = EXAMPLES / "minutes.csv"
+BILLING = EXAMPLES / "billing.csv"
+CLAIM = EXAMPLES / "claim-globex-2019-03.json"
+NOW = "2019-04-10T12:00+08:00"
+
+PATH = "an empty path names no file or directory"
+OPTION = "an empty path names no file; give one, or leave the option out"
+ADDRESS = "an empty address names no Dask scheduler; give one, or leave the option out"
+
+# Each call gives one argument as "" (a shell variable left unset: `slapolicy validate "$POLICIES"`). Before, an
+# empty policy directory or file was refused in the API's words (`policy_dir must be a path (str or os.PathLike),
+# not str (an empty string)`, exit 1); `validate ""` checked the working directory and passed with "0 file(s)
+# checked"; `claim ... ""` and `audit ""` named "." ; `--ledger ""` recorded the decision in the default ledger, and
+# `--dask ""` ran in this process: both exit 0.
+EMPTY = [
+    (["validate", ""], "PATH", PATH),
+    (["validate", POLICIES, ""], "PATH", PATH),
+    (["test", ""], "PATH", PATH),
+    (["versions", ""], "POLICY_DIR", PATH),
+    (["show", "", "--month", "2019-03"], "POLICY_DIR", PATH),
+    (["diff", "", DRAFT], "OLD.yaml", PATH),
+    (["diff", PUBLISHED, ""], "NEW.yaml", PATH),
+    (["render", ""], "POLICY.yaml", PATH),
+    (["lock", ""], "POLICY_DIR", PATH),
+    (["publish", "", DRAFT], "POLICY_DIR", PATH),
+    (["publish", POLICIES, ""], "DRAFT.yaml", PATH),
+    (["evaluate", "", "--minutes", MINUTES, "--month", "2019-03"], "POLICY_DIR", PATH),
+    (["evaluate", POLICIES, "--minutes", MINUTES, "--month", "2019-03", "--policy-file", ""], "--policy-file", OPTION),
+    (["evaluate", POLICIES, "--minutes", MINUTES, "--month", "2019-03", "--dask", ""], "--dask", ADDRESS),
+    (["replay", "", "--minutes", MINUTES, "--from", "2019-03", "--to", "2019-03", "--under", DRAFT], "POLICY_DIR", PATH),
+    (["replay", POLICIES, "--minutes", MINUTES, "--from", "2019-03", "--to", "2019-03", "--under", ""], "--under", PATH),
+    (["replay", POLICIES, "--minutes", MINUTES, "--from", "2019-03", "--to", "2019-03", "--under", DRAFT, "--dask", ""],
+     "--dask", ADDRESS),
+    (["claim", "", CLAIM, "--minutes", MINUTES, "--billing", BILLING, "--now", NOW], "POLICY_DIR", PATH),
+    (["claim", POLICIES, "", "--minutes", MINUTES, "--billing", BILLING, "--now", NOW], "CLAIM.json", PATH),
+    (["claim", POLICIES, CLAIM, "--minutes", MINUTES, "--billing", BILLING, "--now", NOW, "--ledger", ""],
+     "--ledger", OPTION),
+    (["claim", POLICIES, CLAIM, "--minutes", MINUTES, "--billing", BILLING, "--now", NOW, "--dask", ""],
+     "--dask", ADDRESS),
+    (["audit", ""], "LEDGER", PATH),
+    (["audit", "LEDGER", "--policies", ""], "--policies", OPTION),
+    (["serve", ""], "POLICY_DIR", PATH),
+    (["serve", POLICIES, "--ledger", ""], "--ledger", OPTION),
+]
+
+
+@pytest.mark.parametrize("argv,name,message", EMPTY, ids=[" ".join(map(str, a[0])) for a in EMPTY])
+def test_an_empty_argument_is_a_usage_error_that_writes_nothing(cli, tmp_path, monkeypatch, argv, name, message):
+    monkeypatch.chdir(tmp_path)  # "" must not come to mean the working directory
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # where the default ledger would be made
+    ledger = tmp_path / "ledger.sqlite"
+    argv = [ledger if a == "LEDGER" else a for a in argv]
+    if "claim" in argv and "--ledger" not in argv:
+        argv += ["--ledger", ledger]
+    result = cli(*argv)
+    assert (result.code, result.out) == (2, "")
+    assert result.err.endswith(f"slapolicy {argv[0]}: error: argument {name}: {message}\n"), result.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no ledger, default or named; nothing at all
+
+
+def test_validate_refuses_a_directory_that_holds_no_version(cli, tmp_path):
+    # Before: exit 0 and "0 file(s) checked: 0 error(s), 0 warning(s)", so a CI step validating a mistyped or
+    # emptied directory passed; `versions` and `show` refuse that directory.
+    (tmp_path / "drafts").mkdir()
+    result = cli("validate", tmp_path)
+    assert (result.code, result.out) == (1, f"{tmp_path}:1:1: error no-versions the directory holds no policy version\n")
+    assert result.err == "0 file(s) checked: 1 error(s), 0 warning(s)\n"
+
+
+def test_validate_reports_no_versions_once_with_the_directory_errors(cli, tmp_path):
+    # A directory whose only version cannot be read: its error is the message, not "no versions" besides it.
+    (tmp_path / "2019-01-01.yaml").write_text("id: [\n")
+    result = cli("validate", tmp_path)
+    assert result.code == 1
+    assert "no-versions" not in result.out and f"{tmp_path}/2019-01-01.yaml:" in result.out
+
+
+def test_lock_refuses_a_directory_that_holds_no_version(cli, tmp_path):
+    # Before: exit 0, "nothing to lock: every published version is recorded", of a directory holding nothing.
+    result = cli("lock", tmp_path)
+    assert (result.code, result.out) == (1, "")
+    assert result.err == f"{tmp_path}:1:1: error no-versions the directory holds no policy version\n"
+    assert list(tmp_path.iterdir()) == []
