@@ -56,3 +56,20 @@ def test_every_hook_has_a_docstring():
     for name, value in inspect.getmembers(hookspecs, inspect.isfunction):
         if name.startswith("slapolicy_"):
             assert value.__doc__ and len(value.__doc__) > 40, name
+
+
+@pytest.mark.slow
+def test_readme_demo_excerpt_is_what_the_demo_prints(monkeypatch, tmp_path):
+    # README's "What the demo shows (an excerpt)" is output a reader compares with their own: every line it shows
+    # must be a line `slapolicy demo` prints (an excerpt may leave lines out, never word one otherwise). It had
+    # drifted: the §5.7 condition without its causation reading, the §2.1 exact value without its fraction.
+    monkeypatch.chdir(tmp_path)
+    readme = (REPO / "README.md").read_text()
+    excerpt = re.search(r"## What the demo shows \(an excerpt\)\n\n```\n(.*?)```", readme, flags=re.S).group(1)
+    result = run_cli("demo")
+    assert result.code == 0, result.err
+    printed = result.out.splitlines()
+    shown = [line for line in excerpt.splitlines() if line]
+    assert len(shown) == 30
+    missing = [line for line in shown if line not in printed]
+    assert missing == [], "README's demo excerpt shows lines `slapolicy demo` does not print:\n" + "\n".join(missing)

@@ -88,3 +88,78 @@ def test_lock_refuses_a_directory_that_holds_no_version(cli, tmp_path):
     assert (result.code, result.out) == (1, "")
     assert result.err == f"{tmp_path}:1:1: error no-versions the directory holds no policy version\n"
     assert list(tmp_path.iterdir()) == []
+
+
+def _subparsers():
+    import argparse
+
+    from slapolicy.cli.command import build_parser
+
+    parser = build_parser()
+    commands, = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return commands.choices
+
+
+def test_every_option_with_a_default_says_it_in_its_help():
+    # `--format {json,text}` with no word of its default: a user piping `evaluate` to a file could not tell from
+    # --help that they would get JSON (or, for `audit`, text).
+    import argparse
+
+    silent = [f"{name} {'/'.join(action.option_strings)}" for name, parser in _subparsers().items()
+              for action in parser._actions
+              if action.option_strings and action.default not in (None, False, argparse.SUPPRESS)
+              and "default" not in (action.help or "")]
+    assert silent == []
+
+
+def test_claim_help_names_every_field_of_the_claim_and_which_are_required():
+    # It listed event_report and unavailability as if required and left out claim_id and contact, which
+    # docs/cli.md documents and the claim file accepts.
+    from slapolicy.claims.materials import CLAIM_FIELDS, OPTIONAL_CLAIM_FIELDS, REQUIRED_CLAIM_FIELDS
+
+    text = " ".join(_subparsers()["claim"].format_help().split())
+    fields = ", ".join(f if f in REQUIRED_CLAIM_FIELDS else f"{f}?" for f in CLAIM_FIELDS + OPTIONAL_CLAIM_FIELDS)
+    assert fields == ("account, service_month, filed_at, channel, event_report?, unavailability?, failure_records?, "
+                      "term_start?, term_end?, claim_id?, contact?")
+    assert "CLAIM.json: {" + fields.replace("unavailability?", "unavailability?: [{start, end}]") + "}" in text
+    assert "without event_report or unavailability the claim is decided incomplete" in text
+
+
+def test_top_level_help_example_keeps_its_line_break():
+    # The replay example's continuation was a backslash inside a Python string: the two lines ran together with a
+    # gap of spaces ("--to 2019-06       --under ...").
+    from slapolicy.cli.command import EPILOG
+
+    assert "  slapolicy replay policies/ccc --minutes m.parquet --from 2019-01 --to 2019-06 \\\n      --under " in EPILOG
+
+
+@pytest.mark.parametrize("command", ["evaluate", "claim", "replay"])
+def test_minutes_and_billing_help_say_what_they_take(command):
+    # claim's --minutes help said only "the provider's per-minute records", replay's "(CSV, JSON Lines, Parquet)":
+    # both take a directory of Parquet files, a hive dataset and a URL, as evaluate's said and docs/cli.md
+    # documents; no --billing help named service_start, the column §6.1's first month of use is read from.
+    helps = {action.dest: " ".join((action.help or "").split()) for action in _subparsers()[command]._actions}
+    assert "a file (CSV, JSON Lines, Parquet) or a directory of Parquet files" in helps["minutes"]
+    assert "by path or URL (s3://, gs://, file://)" in helps["minutes"]
+    assert "account, month, monthly_fee, offset[, service_start]" in helps["billing"]
+
+
+def test_readme_command_list_names_every_option():
+    # README's "The commands" is the list a new user reads first; it left out `versions --json`, `audit --upgrade`
+    # and `--format`, and `serve --max-body`, which --help lists.
+    import re
+
+    block = re.search(r"## The commands\n\n```\n(.*?)```", (REPO / "README.md").read_text(), flags=re.S).group(1)
+    listed: dict[str, str] = {}
+    for line in block.splitlines():
+        if line.startswith("slapolicy "):
+            name = line.split()[1]
+            listed[name] = line
+        elif line.startswith(" "):
+            listed[name] += line
+    parsers = _subparsers()
+    assert sorted(listed) == sorted(parsers)
+    missing = [f"{name} {option}" for name, parser in parsers.items() for action in parser._actions
+               for option in action.option_strings
+               if option.startswith("--") and option != "--help" and option not in listed[name].split("#")[0]]
+    assert missing == []

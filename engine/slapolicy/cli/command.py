@@ -26,7 +26,7 @@ examples:
   slapolicy publish policies/ccc policies/ccc/drafts/my-amendment.yaml   check a draft, publish and lock it
   slapolicy evaluate policies/ccc --minutes m.csv --month 2019-03 --billing b.csv --format text
   slapolicy claim policies/ccc claim.json --minutes m.csv --billing b.csv --format text
-  slapolicy replay policies/ccc --minutes m.parquet --from 2019-01 --to 2019-06 \
+  slapolicy replay policies/ccc --minutes m.parquet --from 2019-01 --to 2019-06 \\
       --under policies/ccc/drafts/2027-01-01-standard-99.95.yaml --billing b.csv --format html > report.html
   slapolicy demo                                       all of it on shipped example data
 
@@ -329,7 +329,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("old", type=data_commands._path, metavar="OLD.yaml")
     p.add_argument("new", type=data_commands._path, metavar="NEW.yaml")
     p.add_argument("--json", action="store_true", help="print JSON (same as --format json)")
-    p.add_argument("--format", choices=("text", "json", "html"), default="text")
+    p.add_argument("--format", choices=("text", "json", "html"), default="text", help="(default: text)")
 
     command("schema", cmd_schema, "print the JSON Schema of a policy version")
 
@@ -353,7 +353,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                 "its own words, its settings in plain language (readings marked as readings) and its\n"
                 "examples. --format html gives one self-contained page.")
     p.add_argument("policy", type=data_commands._path, metavar="POLICY.yaml")
-    p.add_argument("--format", choices=("text", "html"), default="text")
+    p.add_argument("--format", choices=("text", "html"), default="text", help="(default: text)")
 
     _add_data_commands(command)
     return parser

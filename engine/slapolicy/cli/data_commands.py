@@ -41,6 +41,11 @@ def _timestamp(value: str) -> dt.datetime:
     return now
 
 
+# What --minutes takes, said alike by every command that reads minutes (docs/cli.md, "Replay").
+MINUTES_TAKES = ("a file (CSV, JSON Lines, Parquet) or a directory of Parquet files (hive month=/account= keys prune it), "
+                 "by path or URL (s3://, gs://, file://)")
+
+
 def _add_runner_options(p, what: str) -> None:
     p.add_argument("--workers", type=_workers, metavar="N", help=f"{what} in N local processes")
     p.add_argument("--dask", type=_address, metavar="ADDRESS", help=f"{what} on the Dask cluster at ADDRESS (tcp://host:8786); "
@@ -345,35 +350,36 @@ def add_commands(command) -> None:
                 "Inputs: CSV, JSON Lines or Parquet (minutes, billing); YAML or JSON lists (incidents, notices).\n"
                 "Timestamps without an offset are read in the policy's timezone.")
     p.add_argument("policy_dir", type=_path, metavar="POLICY_DIR")
-    p.add_argument("--minutes", type=_named, required=True, metavar="PATH", help="a file (CSV, JSON Lines, Parquet) or a directory of Parquet files (hive month=/account= keys prune it), by path or URL (s3://, gs://, file://): account, minute, requests, failures[, illegal_number_failures, peak_qps]")
+    p.add_argument("--minutes", type=_named, required=True, metavar="PATH", help=MINUTES_TAKES + ": account, minute, requests, failures[, illegal_number_failures, peak_qps]")
     p.add_argument("--month", required=True, metavar="YYYY-MM", help="the Service Month")
     p.add_argument("--incidents", type=_named, metavar="FILE", help="list of {id, start, end, cause, account?, description?}")
     p.add_argument("--notices", type=_named, metavar="FILE", help="list of {id, kind, published_at, start, end, account?}")
-    p.add_argument("--billing", type=_named, metavar="FILE", help="account, month, monthly_fee, offset")
+    p.add_argument("--billing", type=_named, metavar="FILE", help="account, month, monthly_fee, offset[, service_start]")
     p.add_argument("--account", metavar="ID", help="evaluate only this account")
     p.add_argument("--term-start", metavar="YYYY-MM-DD", help="first day of the service term (partial first month)")
     p.add_argument("--term-end", metavar="YYYY-MM-DD", help="last day of the service term (partial last month)")
     p.add_argument("--policy-file", type=_named, metavar="F", help="evaluate under this version instead of the one in force")
     _add_runner_options(p, "read the minutes' partitions")
-    p.add_argument("--format", choices=("json", "text"), default="json")
+    p.add_argument("--format", choices=("json", "text"), default="json", help="(default: json)")
 
     p = command("claim", cmd_claim, "decide a compensation claim (§3.2, §3.3, §6.1) and record it in the ledger",
                 "Checks the filing window (after the 5th business day of the following month, until the 60th\n"
                 "calendar day after the month), the channel and the materials; evaluates the month from the\n"
                 "provider's records (which prevail) and lists every disagreement with the claim; applies the\n"
                 "aggregate cap of §6.1 from the ledger. Deciding the same claim again returns the same decision.\n"
-                "CLAIM.json: {account, service_month, filed_at, channel, event_report, unavailability: [{start, end}],\n"
-                "failure_records?, term_start?, term_end?}")
+                "CLAIM.json: {account, service_month, filed_at, channel, event_report?, unavailability?: [{start, end}],\n"
+                "failure_records?, term_start?, term_end?, claim_id?, contact?} (a field marked ? may be left out or null;\n"
+                "without event_report or unavailability the claim is decided incomplete, §3.3).")
     p.add_argument("policy_dir", type=_path, metavar="POLICY_DIR")
     p.add_argument("claim", type=_path, metavar="CLAIM.json")
-    p.add_argument("--minutes", type=_named, required=True, metavar="FILE", help="the provider's per-minute records (they prevail)")
+    p.add_argument("--minutes", type=_named, required=True, metavar="FILE", help="the provider's per-minute records (they prevail): " + MINUTES_TAKES)
     p.add_argument("--incidents", type=_named, metavar="FILE", help="list of {id, start, end, cause, account?}")
     p.add_argument("--notices", type=_named, metavar="FILE", help="list of {id, kind, published_at, start, end, account?}")
-    p.add_argument("--billing", type=_named, metavar="FILE", help="needed to compute an amount (and the §6.1 cap)")
+    p.add_argument("--billing", type=_named, metavar="FILE", help="account, month, monthly_fee, offset[, service_start]: needed to compute an amount (and the §6.1 cap)")
     p.add_argument("--ledger", type=_named, metavar="DB", help="SQLite ledger (default: $XDG_DATA_HOME/slapolicy/ledger.sqlite)")
     p.add_argument("--now", type=_timestamp, metavar="TIMESTAMP", help="the time of the decision, with offset (default: now)")
     _add_runner_options(p, "read the minutes' partitions")
-    p.add_argument("--format", choices=("json", "text"), default="json")
+    p.add_argument("--format", choices=("json", "text"), default="json", help="(default: json)")
 
     p = command("replay", cmd_replay, "replay past Service Months under amended terms",
                 "Evaluates every account and Service Month from --from to --to twice: under the version that\n"
@@ -381,16 +387,16 @@ def add_commands(command) -> None:
                 "account and month the difference and the clauses whose change caused it, with totals.\n"
                 "The minutes file is streamed once. --format html writes one self-contained report.")
     p.add_argument("policy_dir", type=_path, metavar="POLICY_DIR")
-    p.add_argument("--minutes", type=_named, required=True, metavar="FILE", help="minutes of every account (CSV, JSON Lines, Parquet)")
+    p.add_argument("--minutes", type=_named, required=True, metavar="FILE", help="minutes of every account: " + MINUTES_TAKES)
     p.add_argument("--from", dest="start", required=True, metavar="YYYY-MM", help="first Service Month")
     p.add_argument("--to", dest="end", required=True, metavar="YYYY-MM", help="last Service Month")
     p.add_argument("--under", type=_path, required=True, metavar="F", help="the amended version (policy file)")
     p.add_argument("--incidents", type=_named, metavar="FILE", help="list of {id, start, end, cause, account?}")
     p.add_argument("--notices", type=_named, metavar="FILE", help="list of {id, kind, published_at, start, end, account?}")
-    p.add_argument("--billing", type=_named, metavar="FILE", help="account, month, monthly_fee, offset (amounts need it)")
+    p.add_argument("--billing", type=_named, metavar="FILE", help="account, month, monthly_fee, offset[, service_start] (amounts need it)")
     p.add_argument("--workers", type=_workers, metavar="N", help="evaluate in N local processes")
     p.add_argument("--dask", type=_address, metavar="ADDRESS", help="evaluate on the Dask cluster at ADDRESS (tcp://host:8786)")
-    p.add_argument("--format", choices=("json", "text", "html"), default="json")
+    p.add_argument("--format", choices=("json", "text", "html"), default="json", help="(default: json)")
 
     p = command("audit", cmd_audit, "check a ledger's hash chain and re-check every decision in it",
                 "Checks the ledger's hash chain (every entry's hash, the sequence numbers, each grant against its\n"
@@ -404,7 +410,7 @@ def add_commands(command) -> None:
     p.add_argument("--policies", type=_named, metavar="POLICY_DIR", help="re-check against this directory instead of the recorded one")
     p.add_argument("--upgrade", action="store_true",
                    help="first chain a ledger of an earlier slapolicy (format 1) in place, in commit order")
-    p.add_argument("--format", choices=("json", "text"), default="text")
+    p.add_argument("--format", choices=("json", "text"), default="text", help="(default: text)")
 
     p = command("serve", cmd_serve, "answer over HTTP (/v1): evaluate, claims, replay, versions, policy",
                 "Serves the policy directory over HTTP for services in any language (docs/service.md):\n"
