@@ -226,3 +226,96 @@ def test_a_count_refused_is_not_also_compared_with_the_others_in_parquet(cli, tm
                     f"{minutes}: row 1, column 'requests': missing value\n"
                     f"{minutes}: row 3, column 'failures': nan is not a whole number\n"
                     f"{minutes}: row 4, column 'failures': 101 failures exceed 100 requests\n")
+
+
+HEADER = "account,minute,requests,failures"
+NAMED = "the header names 4 columns (account, minute, requests, failures)"
+
+
+@pytest.mark.parametrize("lines,where", [
+    # pyarrow said "CSV parse error: Expected 4 columns, got 5: a,2019-03-01T10:01,100,1,7", no line
+    (["a,2019-03-01T10:00,100,1", "a,2019-03-01T10:01,100,1,7"],
+     f"line 3, column 5: 5 values where {NAMED} (a value holding a comma needs quotes)"),
+    # Windows line ends and a blank line (line 3: skipped, but counted): the short row is on line 4
+    (["a,2019-03-01T10:00,100,1\r", "\r", "a,2019-03-01T10:02,100\r"],
+     f"line 4, column 'failures': no value; 3 values where {NAMED}"),
+    # a quote never closed takes the rest of the file into one value
+    (["a,2019-03-01T10:00,100,1", 'a,"2019-03-01T10:01,100,1'],
+     f"line 3, column 'requests': no value; 2 values where {NAMED} "
+     "(column 'minute' holds '2019-03-01T10:01,100,1\\n': is its quote closed?)"),
+    # a row of 5,000 characters: pyarrow's message shows its first 100 and " ..."
+    (["a,2019-03-01T10:00,100,1", "a,2019-03-01T10:01,100,1," + "x" * 5000],
+     f"line 3, column 5: 5 values where {NAMED} (a value holding a comma needs quotes)"),
+])
+def test_a_csv_row_pyarrow_cannot_parse_is_named_by_its_line_and_column(cli, tmp_path, lines, where):
+    minutes = csv_file(tmp_path, HEADER, *lines)
+    refused_exactly(cli, tmp_path, minutes, f"slapolicy: {minutes}: cannot be read as CSV: {where}\n")
+
+
+def test_a_csv_value_that_is_not_utf8_is_named_by_its_line_and_column(cli, tmp_path):
+    # pyarrow said "In CSV column #0: CSV conversion error to string: invalid UTF8 data"
+    minutes = tmp_path / "minutes.csv"
+    minutes.write_bytes(f"{HEADER}\na,2019-03-01T10:00,100,1\n".encode() + b"\xe9t\xe9,2019-03-01T10:01,100,1\n")
+    refused_exactly(cli, tmp_path, minutes,
+                    f"slapolicy: {minutes}: cannot be read as CSV: line 3, column 'account': not UTF-8 text (byte 0xe9)\n")
+
+
+@pytest.fixture
+def small_csv_blocks(monkeypatch):
+    """pyarrow's blocks of 4 KiB (about 140 rows) and the search for the line in blocks of 1 KiB."""
+    from slapolicy.inputs import csv_lines
+    from slapolicy.minutes import readers
+
+    monkeypatch.setattr(readers, "CSV_BLOCK_BYTES", 4096)
+    monkeypatch.setattr(csv_lines, "_BLOCK", 1024)
+
+
+def _day_of_rows(count: int) -> list:
+    """Rows of account 'a', one a minute from 2019-03-01T00:00 on (29 bytes each, line end included)."""
+    return [f"a,2019-03-01T{m // 60:02d}:{m % 60:02d},100,1" for m in range(count)]
+
+
+@pytest.mark.parametrize("quoted", [False, True])
+def test_a_csv_row_many_blocks_in_is_named_by_its_line(cli, tmp_path, small_csv_blocks, quoted):
+    # 1,000 rows of ~29 bytes: pyarrow's 8th block; row 900 (line 901) holds a fifth value. With a quoted value
+    # on line 11, the lines after it are read by records (quotes may hold line ends), not counted as plain lines.
+    lines = _day_of_rows(1000)
+    lines[899] += ",7"
+    if quoted:
+        lines[9] = 'a,"2019-03-01T00:09",100,1'
+    minutes = csv_file(tmp_path, HEADER, *lines)
+    refused_exactly(cli, tmp_path, minutes, f"slapolicy: {minutes}: cannot be read as CSV: line 901, column 5: "
+                                            f"5 values where {NAMED} (a value holding a comma needs quotes)\n")
+
+
+def test_a_quoted_line_end_across_csv_blocks_is_named_by_its_lines(cli, tmp_path, small_csv_blocks):
+    # pyarrow said "CSV parser got out of sync with chunker. This can mean the data file contains cell values
+    # spanning multiple lines; please consider enabling the option 'newlines_in_values'." Row 163's minute,
+    # quoted, holds a line end (lines 164-165), astride two of pyarrow's 4 KiB blocks.
+    lines = _day_of_rows(600)
+    lines[162] = 'a,"2019-03-01\nT02:42",100,1'
+    minutes = csv_file(tmp_path, HEADER, *lines)
+    refused_exactly(cli, tmp_path, minutes, f"slapolicy: {minutes}: cannot be read as CSV: line 164, column 'minute': "
+                                            "a quoted value runs from line 164 to line 165; a minute's row is one line\n")
+
+
+def test_a_column_not_read_may_change_type_from_block_to_block(cli, tmp_path, small_csv_blocks):
+    # A 'note' column of numbers in pyarrow's first block and of text later was refused: "In CSV column #4: CSV
+    # conversion error to int64: invalid value 'late'". It is not read: 600 minutes of 100 requests, 1 failure.
+    lines = [f"{line},{number}" for number, line in enumerate(_day_of_rows(600))]
+    lines[500] = lines[500].rsplit(",", 1)[0] + ",late"
+    minutes = csv_file(tmp_path, HEADER + ",note", *lines)
+    result = cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03")
+    assert result.code == 0, result.err
+    (evaluation,) = result.json()["evaluations"]
+    assert (evaluation["account"], evaluation["minutes_with_data"], evaluation["unavailable_minutes"]) == ("a", 600, 0)
+
+
+def test_a_billing_row_pyarrow_cannot_parse_is_named_by_its_line(cli, tmp_path):
+    minutes = csv_file(tmp_path, HEADER, "a,2019-03-01T10:00,100,1")
+    billing = tmp_path / "billing.csv"
+    billing.write_text("account,month,monthly_fee,offset\na,2019-03,1,000.00,0.00\n")  # a thousands separator
+    result = cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03", "--billing", billing)
+    assert (result.code, result.out) == (1, "")
+    assert result.err == (f"slapolicy: {billing}: cannot be read as CSV: line 2, column 5: 5 values where the header "
+                          "names 4 columns (account, month, monthly_fee, offset) (a value holding a comma needs quotes)\n")

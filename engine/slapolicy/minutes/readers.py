@@ -71,18 +71,14 @@ def _batches(part: Part):
             finally:
                 source.close()
         elif part.kind == "csv":
-            import pyarrow.csv as pacsv  # heavy (0.2 s): loaded by the commands that read inputs
-
-            types = {name: pa.string() for name in wanted}
-            source = storage.open_input(part.path) if storage.is_url(part.path) else part.path
-            reader = pacsv.open_csv(source, read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES),
-                                    convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True,
-                                                                         quoted_strings_can_be_null=False))
+            reader = _open_csv(part, wanted)
             names = column_names(reader.schema, part.name)
             missing = [n for n in MINUTE_COLUMNS if n not in names]
             if missing:
                 raise InputError(f"{part.name}: missing column(s) {', '.join(missing)} (found: {', '.join(names)})")
             keep = [n for n in wanted if n in names]
+            if len(keep) < len(names):  # a column not read (a note) is not converted: a later block's text in
+                reader = _open_csv(part, keep, only=True)  # a column of numbers refused the file
             base = 0
             for batch in reader:
                 yield pa.Table.from_batches([batch]).select(keep), 1, base, None, {}
@@ -95,7 +91,35 @@ def _batches(part: Part):
                     yield table, line_offset, base, None, {}
                     del table
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{part.name}: cannot be read as {part.kind.upper()}: {str(exc).splitlines()[0]}") from None
+        located = _csv_line(part, exc) if part.kind == "csv" and isinstance(exc, pa.ArrowInvalid) else None
+        raise InputError(f"{part.name}: cannot be read as CSV: {located}" if located else
+                         f"{part.name}: cannot be read as {part.kind.upper()}: {str(exc).splitlines()[0]}") from None
+
+
+def _open_csv(part: Part, columns: list, only: bool = False):
+    """pyarrow's streaming reader of a CSV part, ``columns`` read as text; with ``only``, no other column
+    (``include_columns``: the others are parsed but never converted)."""
+    import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
+    import pyarrow.csv as pacsv  # heavy (0.2 s): loaded by the commands that read inputs
+
+    source = storage.open_input(part.path) if storage.is_url(part.path) else part.path
+    included = {"include_columns": columns} if only else {}
+    return pacsv.open_csv(source, read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES),
+                          convert_options=pacsv.ConvertOptions(column_types={name: pa.string() for name in columns},
+                                                               strings_can_be_null=True,
+                                                               quoted_strings_can_be_null=False, **included))
+
+
+def _csv_line(part: Part, exc) -> str | None:
+    """The line and column of a CSV part that pyarrow's error names neither of (an error path only: the part is
+    read again from the start, :func:`slapolicy.inputs.csv_lines.locate`)."""
+    from ..inputs.csv_lines import locate  # the error path's own module
+
+    try:
+        with _open_stream(part.path) as stream:
+            return locate(stream, str(exc))
+    except OSError:
+        return None
 
 
 def _open_stream(path: str):

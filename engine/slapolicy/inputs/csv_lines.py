@@ -1,0 +1,154 @@
+"""Where in a CSV file pyarrow's reader stopped: its parse errors name no line ("Expected 4 columns, got 5: …",
+"In CSV column #0: … invalid UTF8 data", "CSV parser got out of sync with chunker"), and its streaming reader
+cannot say which block it was in. On that error path only, the file is read again from the start to find the
+first record that breaks the same rule, so that the message names the file, the line and the column.
+
+The search is fast where the text is plain (no quote, no lone carriage return: a block's fields are counted with
+numpy and its bytes decoded at once); from the first block that holds a quote on, the records are read by Python's
+``csv`` module, which reads quotes as pyarrow does (double quotes escape a quote; a quoted value may hold a comma or
+a line end). Nothing here runs while a file reads without error.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import numpy as np
+
+_FIELDS = re.compile(r"Expected (\d+) columns, got (\d+)")
+_UTF8 = re.compile(r"In CSV column #(\d+): CSV conversion error to string: invalid UTF8 data")
+_OUT_OF_SYNC = "got out of sync with chunker"
+_BLOCK = 4 << 20  # bytes searched at a time
+
+
+def locate(stream, message: str) -> str | None:
+    """"line L, column …: what is wrong" for pyarrow's ``message`` about the CSV text of ``stream`` (bytes, read
+    from the start, the header line included); None when the message is not one of those above, or no record
+    breaks its rule (then the caller keeps pyarrow's words)."""
+    fields, utf8 = _FIELDS.search(message), _UTF8.search(message)
+    if fields is not None:
+        expected = int(fields.group(1))
+        return _first(stream, lambda record: len(record) != expected, lambda header, record, first, last:
+                      _count_message(record, header[:expected], first, last))
+    if utf8 is not None:
+        index = int(utf8.group(1))
+        return _first(stream, lambda record: index < len(record) and _not_utf8(record[index]),
+                      lambda header, record, first, last: f"line {first}, column {_column(header, index)}: not "
+                                                          f"UTF-8 text (byte 0x{_bad_byte(record[index]):02x})")
+    if _OUT_OF_SYNC in message:
+        return _first(stream, lambda record: any("\n" in value or "\r" in value for value in record),
+                      _spanning_message)
+    return None
+
+
+def _count_message(record: list, header: list, first: int, last: int) -> str:
+    """The first value beyond the header's columns, or the first column without a value."""
+    names = ", ".join(header)
+    counted = f"{len(record)} values where the header names {len(header)} columns ({names})"
+    spans = f"; a quoted value runs from line {first} to line {last}" if last > first else ""
+    if len(record) > len(header):
+        return f"line {first}, column {len(header) + 1}: {counted}{spans} (a value holding a comma needs quotes)"
+    quoted = next((i for i, value in enumerate(record) if "," in value or "\n" in value), None)
+    unclosed = "" if quoted is None else f" (column {_column(header, quoted)} holds {record[quoted]!r}: is its quote closed?)"
+    return f"line {first}, column {_column(header, len(record))}: no value; {counted}{spans}{unclosed}"
+
+
+def _spanning_message(header: list, record: list, first: int, last: int) -> str:
+    index = next(i for i, value in enumerate(record) if "\n" in value or "\r" in value)
+    return (f"line {first}, column {_column(header, index)}: a quoted value runs from line {first} to line {last}; "
+            "a minute's row is one line")
+
+
+def _column(header: list, index: int) -> str:
+    return repr(header[index]) if index < len(header) else str(index + 1)
+
+
+def _not_utf8(value: str) -> bool:
+    return any("\udc80" <= character <= "\udcff" for character in value)
+
+
+def _bad_byte(value: str) -> int:
+    return next(ord(character) - 0xdc00 for character in value if "\udc80" <= character <= "\udcff")
+
+
+def _first(stream, broken, describe) -> str | None:
+    """``describe(header, record, first line, last line)`` of the first data record for which ``broken(record)``
+    holds, records read as pyarrow reads them (blank lines skipped, the first line the header's names)."""
+    line, header, rest = 1, None, b""
+    while True:
+        block = stream.read(_BLOCK)
+        data = rest + block
+        if not block and not data:
+            return None
+        cut = data.rfind(b"\n") + 1 if block else len(data)
+        if not cut:  # no line end yet: read on
+            rest = data
+            continue
+        chunk, rest = data[:cut], data[cut:]
+        if header is None:  # the header's line (a header of names on one line, as every export writes)
+            end = chunk.find(b"\n") + 1
+            header = next(csv.reader([chunk[:end].decode("utf-8", "replace").rstrip("\r\n")]), [])
+            chunk, line = chunk[end:], line + 1
+        if b'"' in chunk or _lone_carriage_return(chunk) or not _plain_and_whole(chunk, broken):
+            found = _by_records(chunk + rest, stream, line, broken)
+            return None if found is None else describe(header, *found)
+        line += chunk.count(b"\n")
+        if not block:
+            return None
+
+
+def _lone_carriage_return(chunk: bytes) -> bool:
+    return chunk.count(b"\r") != chunk.count(b"\r\n")
+
+
+def _plain_and_whole(chunk: bytes, broken) -> bool:
+    """Whether no record of a chunk of plain lines (no quote) can be ``broken``: its bytes are UTF-8 and every
+    non-blank line has as many fields as ``broken`` accepts for a line of that many (checked on one example)."""
+    try:
+        chunk.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    codes = np.frombuffer(chunk, np.uint8)
+    ends = np.flatnonzero(codes == 10)
+    if not len(ends):
+        return True
+    commas = np.concatenate(([0], np.cumsum(codes == 44)))
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    fields = commas[ends] - commas[starts] + 1
+    lengths = ends - starts - (codes[np.maximum(ends - 1, 0)] == 13)
+    counts = np.unique(fields[lengths > 0])
+    return not any(broken([""] * int(count)) for count in counts)
+
+
+def _by_records(head: bytes, stream, line: int, broken) -> tuple | None:
+    """(record, first line, last line) of the first record of ``head`` and of what ``stream`` holds after it
+    (its first line numbered ``line``) for which ``broken(record)`` holds, read by the csv module (line ends
+    within quotes kept in their value); bytes that are not UTF-8 kept as surrogates."""
+    text = io.TextIOWrapper(_Joined(head, stream), encoding="utf-8", errors="surrogateescape", newline="")
+    reader = csv.reader(text, strict=False)
+    before = 0
+    for record in reader:
+        first, before = line + before, reader.line_num
+        if record and broken(record):
+            return record, first, line + reader.line_num - 1
+    return None
+
+
+class _Joined(io.RawIOBase):
+    """``head`` followed by the rest of ``stream``, as one readable binary stream."""
+
+    def __init__(self, head: bytes, stream):
+        self._head, self._stream = head, stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self._head:
+            size = min(len(buffer), len(self._head))
+            buffer[:size], self._head = self._head[:size], self._head[size:]
+            return size
+        data = self._stream.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
