@@ -1,6 +1,5 @@
 """A service embedding the engine, hostile or careless: odd Python values in a claim, and `slapolicy serve`'s
 application driven in-process over ASGI (no server process: fast) with what a browser page or a careless client sends."""
-import asyncio
 import datetime as dt
 import decimal
 import json
@@ -8,6 +7,7 @@ import json
 import pytest
 
 from conftest import POLICIES, REPO
+from serving import asgi
 
 EXAMPLES = REPO / "examples" / "ccc"
 CLAIM = json.loads((EXAMPLES / "claim-globex-2019-03.json").read_text())
@@ -135,28 +135,6 @@ def app(tmp_path_factory):
     ledger = tmp_path_factory.mktemp("served") / "ledger.sqlite"
     sources = Sources(minutes=str(EXAMPLES / "minutes.csv"), billing=str(EXAMPLES / "billing.csv"))
     return create_app(Engine(POLICIES, ledger=ledger), sources, loopback_only=True), ledger
-
-
-def asgi(app, method: str, path: str, body: bytes = b"", headers: dict | None = None):
-    """(status, content type, JSON body) of one request handed to the ASGI application as uvicorn hands it."""
-    headers = {"host": "127.0.0.1:8000"} | {k.lower(): v for k, v in (headers or {}).items()}
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
-             "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
-             "headers": [(k.encode(), v.encode()) for k, v in headers.items() if v is not None],
-             "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000)}
-    incoming = [{"type": "http.request", "body": body, "more_body": False}]
-    sent = []
-
-    async def receive():
-        return incoming.pop(0) if incoming else {"type": "http.disconnect"}
-
-    async def send(message):
-        sent.append(message)
-
-    asyncio.run(app(scope, receive, send))
-    start = sent[0]
-    content_type = dict(start["headers"]).get(b"content-type", b"").decode()
-    return start["status"], content_type, json.loads(b"".join(m.get("body", b"") for m in sent[1:]))
 
 
 JSON = {"Content-Type": "application/json"}

@@ -316,9 +316,9 @@ class Ledger:
             except OSError as exc:
                 raise LedgerError(f"{self.path}: the ledger cannot be written ({exc.strerror}); "
                                   "no decision can be recorded in it") from None
-        target, uri = (_readonly_uri(self.path), True) if self.readonly else (str(self.path), False)
         try:
-            db = sqlite3.connect(target, uri=uri, timeout=OPEN_TIMEOUT_SECONDS, isolation_level=None)
+            db = _open_readonly(self.path, isolation_level=None) if self.readonly else \
+                sqlite3.connect(self.path, timeout=OPEN_TIMEOUT_SECONDS, isolation_level=None)
             db.execute(f"PRAGMA busy_timeout = {OPEN_TIMEOUT_SECONDS * 1000}")
             db.execute("PRAGMA foreign_keys = ON")
         except sqlite3.Error as exc:
@@ -708,8 +708,30 @@ def _walk_problem(chain: Chain, number: int, previous_hash: str, before: Entry |
 
 # ---------------------------------------------------------------------------- identity
 
-def _readonly_uri(path: Path) -> str:
-    return "file:" + urllib.parse.quote(str(path.resolve())) + "?mode=ro"
+def _readonly_uri(path: Path, immutable: bool = False) -> str:
+    return "file:" + urllib.parse.quote(str(path.resolve())) + "?mode=ro" + ("&immutable=1" if immutable else "")
+
+
+def _open_readonly(path: Path, **options) -> sqlite3.Connection:
+    """A connection that reads the ledger and can write nothing, to it or beside it.
+
+    A ledger is kept in WAL mode, and SQLite reads one only through its ``-shm`` index beside it, which it makes when
+    it is missing: in a directory this process cannot write (a read-only mount, a backup) that fails (SQLITE_CANTOPEN)
+    although the file is readable. When no ``-wal`` file is there either, every committed decision is in the file
+    itself (the last connection to close checkpoints it and removes both), so it is read as it is on disk (SQLite's
+    ``immutable``). A ``-wal`` file left beside it may hold decisions not yet in the file: that is not guessed past."""
+    db = sqlite3.connect(_readonly_uri(path), uri=True, timeout=OPEN_TIMEOUT_SECONDS, **options)
+    try:
+        db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return db
+    except sqlite3.OperationalError as exc:
+        db.close()
+        if exc.sqlite_errorcode != sqlite3.SQLITE_CANTOPEN or os.path.lexists(f"{path}-wal"):
+            raise
+    except BaseException:
+        db.close()
+        raise
+    return sqlite3.connect(_readonly_uri(path, immutable=True), uri=True, **options)
 
 
 def identify(path: Path) -> None:
@@ -720,9 +742,13 @@ def identify(path: Path) -> None:
     if path.stat().st_size == 0:
         raise LedgerError(f"{path}: an empty file, not a slapolicy ledger")
     try:
-        db = sqlite3.connect(_readonly_uri(path), uri=True)
-    except sqlite3.Error as exc:
-        raise LedgerError(f"{path}: the ledger cannot be opened ({exc})") from None
+        db = _open_readonly(path)
+    except sqlite3.DatabaseError as exc:
+        if isinstance(exc, sqlite3.OperationalError) and exc.sqlite_errorcode == sqlite3.SQLITE_CANTOPEN:
+            beside = (f": {path.name}-wal beside it may hold decisions not yet in it, which SQLite reads only through "
+                      f"a {path.name}-shm index it cannot make in that directory") if os.path.lexists(f"{path}-wal") else ""
+            raise LedgerError(f"{path}: the ledger cannot be opened ({exc}){beside}") from None
+        raise LedgerError(f"{path}: not a slapolicy ledger, or a damaged one ({exc})") from None
     try:
         application_id = db.execute("PRAGMA application_id").fetchone()[0]
         version = db.execute("PRAGMA user_version").fetchone()[0]

@@ -332,7 +332,9 @@ class Service:
         def find():
             if not path.exists():
                 return None
-            with Ledger(path, create=False) as ledger:
+            # A read opens the ledger read-only: it works on a ledger the service may not write (a read-only file,
+            # directory or mount) and can never write it; only a decision (POST /v1/claims) opens it for writing.
+            with Ledger(path, create=False, readonly=True) as ledger:
                 return ledger.decision(decision_id)
 
         found = await run_in_threadpool(find)
@@ -411,7 +413,7 @@ def create_app(engine: Engine, sources: Sources = Sources(), max_body: int = MAX
     ]
 
     async def http_problem(request: Request, exc: HTTPException):
-        detail = {404: f"no route {request.url.path} (see /openapi.json)",
+        detail = {404: f"no route {request.url.path} (see /openapi.json){_without_slash(request, routes)}",
                   405: f"{request.method} is not allowed on {request.url.path}"}.get(exc.status_code, str(exc.detail))
         kind = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
         response = Problem(exc.status_code, kind, str(exc.detail), detail).response(request)
@@ -422,7 +424,21 @@ def create_app(engine: Engine, sources: Sources = Sources(), max_body: int = MAX
     async def internal(request: Request, exc: Exception):
         return problem_of(exc).response(request)
 
-    return Starlette(routes=routes, exception_handlers={HTTPException: http_problem, Exception: internal})
+    app = Starlette(routes=routes, exception_handlers={HTTPException: http_problem, Exception: internal})
+    # A path is answered as the routes write it, or 404 like any unknown path: Starlette would answer /v1/health/
+    # with a bare 307 to /v1/health (no body; for a POST many clients do not follow it, and it is answered before
+    # the Host check), so a client would see a redirect on some paths and problem details on others.
+    app.router.redirect_slashes = False
+    return app
+
+
+def _without_slash(request: Request, routes: list) -> str:
+    """The hint for a path that names a route but for its trailing slashes."""
+    path = request.url.path
+    bare = path.rstrip("/")
+    if bare == path or not any(route.path_regex.fullmatch(bare) for route in routes):
+        return ""
+    return f"; paths end without a slash: {bare}"
 
 
 # ---------------------------------------------------------------------------- the process

@@ -1,0 +1,161 @@
+"""`slapolicy serve`'s application in-process (fast): how paths are answered, and that a read never writes."""
+import contextlib
+import hashlib
+import json
+import os
+import subprocess
+
+import pytest
+
+from conftest import POLICIES, REPO
+from serving import asgi
+
+pytest.importorskip("starlette")
+
+EXAMPLES = REPO / "examples" / "ccc"
+CLAIM = json.loads((EXAMPLES / "claim-globex-2019-03.json").read_text())
+JSON = {"Content-Type": "application/json"}
+PROBLEM = "application/problem+json"
+SOURCES = dict(minutes=str(EXAMPLES / "minutes.csv"), billing=str(EXAMPLES / "billing.csv"),
+               incidents=str(EXAMPLES / "incidents.yaml"), notices=str(EXAMPLES / "notices.yaml"))
+
+
+def application(ledger):
+    from slapolicy import Engine
+    from slapolicy.service import Sources, create_app
+
+    return create_app(Engine(POLICIES, ledger=ledger), Sources(**SOURCES), loopback_only=True)
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    return application(tmp_path_factory.mktemp("paths") / "ledger.sqlite")
+
+
+def digest(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# ---------------------------------------------------------------------------- trailing slashes
+
+ROUTES = [("GET", "/v1/health"), ("GET", "/v1/versions"), ("GET", "/v1/policy?month=2019-03"), ("POST", "/v1/evaluate"),
+          ("POST", "/v1/claims"), ("GET", "/v1/claims/D-00000000000000000000"), ("POST", "/v1/replay"),
+          ("GET", "/openapi.json")]
+
+
+@pytest.mark.parametrize("method,route", ROUTES)
+def test_a_route_written_with_a_trailing_slash_is_a_404_like_any_unknown_path_not_a_redirect(app, method, route):
+    # Starlette answered /v1/health/ (and every route so written) with a bare 307 to /v1/health: no body, a Location
+    # built from whatever Host the request named, answered before the Host check; for a POST, most clients do not
+    # follow it. Every path not written as a route is now the same problem details, with the path meant.
+    path, _, query = route.partition("?")
+    slashed = path + "/" + (f"?{query}" if query else "")
+    body = json.dumps({"month": "2019-03"}).encode() if method == "POST" else b""
+    status, content_type, answer = asgi(app, method, slashed, body, JSON if method == "POST" else None)
+    assert (status, content_type) == (404, PROBLEM)
+    assert answer == {"type": "urn:slapolicy:problem:not-found", "title": "Not Found", "status": 404,
+                      "detail": f"no route {path}/ (see /openapi.json); paths end without a slash: {path}",
+                      "instance": f"{path}/"}
+
+
+def test_a_path_that_names_no_route_even_without_its_slash_gets_no_hint(app):
+    for path in ("/v1/nothing/", "/v1//health", "/v1/"):
+        status, content_type, answer = asgi(app, "GET", path)
+        assert (status, content_type, answer["detail"]) == (404, PROBLEM, f"no route {path} (see /openapi.json)")
+    status, _, answer = asgi(app, "GET", "/v1/health//")  # every trailing slash: still the one route meant
+    assert (status, answer["detail"]) == (404, "no route /v1/health// (see /openapi.json); paths end without a slash: "
+                                               "/v1/health")
+    assert asgi(app, "GET", "/v1/health")[:2] == (200, "application/json")
+
+
+# ---------------------------------------------------------------------------- reading a decision never writes
+
+@contextlib.contextmanager
+def read_only(*paths):
+    """Make ``paths`` (files or directories) unwritable for this process: chmod, and for root (whom modes do not
+    stop) the immutable attribute; skip where neither stops this user."""
+    modes = {path: path.stat().st_mode for path in paths}
+    sealed = []
+    try:
+        for path in paths:
+            path.chmod(0o555 if path.is_dir() else 0o444)
+            if os.geteuid() == 0 and subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode == 0:
+                sealed.append(path)
+        for path in paths:
+            probe = path / ".probe" if path.is_dir() else path
+            try:
+                with open(probe, "ab"):
+                    pass
+            except OSError:
+                continue
+            if path.is_dir():
+                probe.unlink()
+            pytest.skip(f"this user can write {path} although it is read-only (root without chattr)")
+        yield
+    finally:
+        for path in sealed:
+            subprocess.run(["chattr", "-i", str(path)], check=True)
+        for path, mode in modes.items():
+            path.chmod(mode)
+
+
+def decided(tmp_path):
+    """A ledger holding globex's approved claim (180.00, as docs/service.md shows), and the decision's path."""
+    ledger = tmp_path / "book" / "ledger.sqlite"
+    status, _, decision = asgi(application(ledger), "POST", "/v1/claims", json.dumps(CLAIM).encode(), JSON)
+    assert (status, decision["decision"], decision["compensation"]) == (201, "approved", "180.00")
+    assert sorted(p.name for p in ledger.parent.iterdir()) == ["ledger.sqlite"]  # checkpointed, -wal and -shm gone
+    return ledger, decision
+
+
+@pytest.mark.parametrize("sealed", ["file", "directory and file"])
+def test_a_recorded_decision_is_read_from_a_ledger_the_service_cannot_write(tmp_path, sealed):
+    # GET /v1/claims/{id} opened the ledger for writing: on a read-only file it answered 422 "the ledger cannot be
+    # written (...); no decision can be recorded in it", and in a read-only directory 422 "not a slapolicy ledger, or
+    # a damaged one (unable to open database file)" (SQLite could not make the -shm index of the WAL ledger there).
+    ledger, decision = decided(tmp_path)
+    before = digest(ledger)
+    app = application(ledger)
+    with read_only(*([ledger] if sealed == "file" else [ledger, ledger.parent])):
+        status, content_type, found = asgi(app, "GET", f"/v1/claims/{decision['decision_id']}")
+        assert (status, content_type) == (200, "application/json"), found
+        assert found == {key: value for key, value in decision.items() if key != "repeated"}
+        # and the writes are as strong as they were: a new decision is refused, saying why, and nothing is written
+        other = CLAIM | {"service_month": "2019-02"}
+        status, content_type, refused = asgi(app, "POST", "/v1/claims", json.dumps(other).encode(), JSON)
+        assert (status, content_type, refused["type"]) == (422, PROBLEM, "urn:slapolicy:problem:invalid-input")
+        assert refused["detail"].startswith(f"{ledger}: the ledger cannot be written (")
+        assert refused["detail"].endswith("); no decision can be recorded in it")
+        missing = asgi(app, "GET", "/v1/claims/D-00000000000000000000")
+        assert missing[:2] == (404, PROBLEM)
+        assert missing[2]["detail"] == "no decision 'D-00000000000000000000' in the ledger"
+    assert digest(ledger) == before
+    # SQLite reads a WAL ledger through a -shm index, which it makes beside a read-only file in a writable directory
+    # (and the empty -wal that goes with it), so that a writer with the rights to write can append meanwhile
+    beside = {p.name: p.stat().st_size for p in ledger.parent.iterdir() if p.name != "ledger.sqlite"}
+    assert beside == ({} if sealed != "file" else {"ledger.sqlite-shm": beside["ledger.sqlite-shm"], "ledger.sqlite-wal": 0})
+
+
+def test_reading_a_decision_leaves_a_writable_ledger_byte_identical(tmp_path):
+    ledger, decision = decided(tmp_path)
+    before = (digest(ledger), ledger.stat().st_mtime_ns)
+    status, _, found = asgi(application(ledger), "GET", f"/v1/claims/{decision['decision_id']}")
+    assert (status, found["decision_id"]) == (200, decision["decision_id"])
+    assert (digest(ledger), ledger.stat().st_mtime_ns) == before
+    assert (ledger.parent / "ledger.sqlite-wal").stat().st_size == 0  # read through SQLite's index: nothing appended
+
+
+def test_a_ledger_in_a_read_only_directory_with_a_wal_left_beside_it_is_refused_saying_why(tmp_path):
+    # A -wal file beside the ledger may hold decisions not yet in it: it is not read past as if the file were whole.
+    ledger, decision = decided(tmp_path)
+    wal = ledger.parent / "ledger.sqlite-wal"
+    wal.write_bytes(b"")
+    before = digest(ledger)
+    with read_only(ledger, wal, ledger.parent):
+        status, content_type, answer = asgi(application(ledger), "GET", f"/v1/claims/{decision['decision_id']}")
+    assert (status, content_type) == (422, PROBLEM)
+    assert answer["detail"] == (f"{ledger}: the ledger cannot be opened (unable to open database file): "
+                                "ledger.sqlite-wal beside it may hold decisions not yet in it, which SQLite reads only "
+                                "through a ledger.sqlite-shm index it cannot make in that directory")
+    assert digest(ledger) == before
+    assert sorted(p.name for p in ledger.parent.iterdir()) == ["ledger.sqlite", "ledger.sqlite-wal"]
