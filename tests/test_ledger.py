@@ -863,3 +863,29 @@ def test_a_first_decision_that_fails_leaves_neither_a_ledger_nor_its_scratch_fil
     with pytest.raises(InputError, match=r"^billing for account 'x', 2019-03 is needed"):
         Ledger(tmp_path / "ledger.sqlite", first_decision=("digest", "x", build))
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="names the synced file through /proc/self/fd")
+def test_the_audit_s_scratch_ledger_is_not_synced_and_the_ledgers_decisions_are_reported_from_still_are(
+        ledger, tmp_path, monkeypatch):
+    """The audit decides every claim again into a scratch ledger in a temporary directory that it deletes: syncing
+    it (the file, then its directory: two fsyncs at its making, and one at each decision's commit) made nothing
+    durable that anyone reads. A ledger a decision is reported from is synced as before."""
+    from helpers import record_placing
+    from slapolicy.claims.audit import audit_ledger
+
+    steps = record_placing(monkeypatch)
+    result = audit_ledger(ledger)
+    assert result["summary"] == {"checked": 3, "same": 3, "differs": 0, "unverifiable": 0}
+    # before: ("sync file", its scratch name), then ("sync directory", the audit's temporary directory)
+    assert [step for step in steps if step[0].startswith("sync")] == []
+    steps.clear()
+    scratch = Ledger(tmp_path / "scratch.sqlite", durable=False)
+    assert scratch._db.execute("PRAGMA synchronous").fetchone() == (0,)  # OFF: its decisions' commits are not synced
+    scratch.close()
+    kept = Ledger(tmp_path / "kept.sqlite")
+    assert kept._db.execute("PRAGMA synchronous").fetchone() != (0,)
+    kept.close()
+    scratch_link, kept_sync, kept_link, kept_directory = steps
+    assert (scratch_link[0], kept_sync[0], kept_link[0], kept_directory) == (
+        "link", "sync file", "link", ("sync directory", str(tmp_path)))

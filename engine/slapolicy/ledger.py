@@ -217,13 +217,17 @@ class Ledger:
     ``create=False`` refuses a missing file; ``readonly=True`` opens it for reading only (audit).
     ``first_decision``: the arguments of a :meth:`decide` to make in the file before it is linked into place, when
     this call creates it; what that decide returned is then :attr:`decided_first` (else None: decide as ever).
+    ``durable=False`` is for a scratch ledger thrown away when its process is done (the audit's replica): nothing of
+    it is synced to disk (neither its making nor its decisions), since a power loss takes the process that would
+    read it too. Every ledger a decision is reported from is durable.
     """
 
     def __init__(self, path: str | os.PathLike, create: bool = True, readonly: bool = False, *,
-                 first_decision: tuple | None = None):
+                 first_decision: tuple | None = None, durable: bool = True):
         self.path = Path(path)
         self._key = environment_key()
         self.decided_first: tuple[dict, bool] | None = None
+        self.durable = durable
         if not os.path.lexists(self.path):
             if not create or readonly:
                 raise LedgerError(f"{self.path}: no such ledger")
@@ -232,6 +236,8 @@ class Ledger:
         self.readonly = readonly
         self._walked: tuple | None = None  # (entries, head) of the last whole walk that found the chain intact
         self._db = self._connect()
+        if not durable:
+            self._db.execute("PRAGMA synchronous = OFF")
         self._meta = self._read_meta()
 
     # -- opening
@@ -273,8 +279,9 @@ class Ledger:
             finally:
                 db.close()
             decided = self._decide_unseen(scratch, first_decision) if first_decision is not None else None
-            with open(scratch, "rb+") as made:
-                os.fsync(made.fileno())
+            if self.durable:
+                with open(scratch, "rb+") as made:
+                    os.fsync(made.fileno())
             try:
                 os.link(scratch, self.path)
             except FileExistsError:
@@ -284,7 +291,8 @@ class Ledger:
                     os.replace(scratch, self.path)
             if os.path.lexists(scratch):
                 os.unlink(scratch)  # before the sync, which then makes the link and the scratch name's end durable
-            sync_directory(self.path.parent)
+            if self.durable:
+                sync_directory(self.path.parent)
         except (OSError, sqlite3.Error) as exc:
             raise LedgerError(f"{self.path}: the ledger cannot be created ({exc})") from None
         finally:

@@ -56,7 +56,7 @@ def audit_ledger(ledger_path, policy_dir=None) -> dict:
         return {"ledger": str(ledger_path), "chain": chain, "append_only_guard": guarded, "decisions": checked,
                 "summary": {"checked": 0, "same": 0, "differs": 0, "unverifiable": 0}}
     with tempfile.TemporaryDirectory(prefix="slapolicy-audit-") as scratch:
-        replica = Ledger(Path(scratch) / "ledger.sqlite")
+        replica = Ledger(Path(scratch) / "ledger.sqlite", durable=False)  # deleted below: nothing to sync
         try:
             for record in records:
                 if _in_recorded_form(record):
