@@ -298,3 +298,33 @@ def test_a_notice_lead_is_counted_in_minutes_that_elapse_not_on_the_wall_clock(t
     (notice,) = read_notices([{"id": "N-1", "kind": "maintenance", "published_at": published_at,
                                "start": "2024-03-10T03:30", "end": "2024-03-10T04:00"}], policy.timezone)
     assert is_prior(notice, policy) is prior
+
+
+def test_the_text_report_of_an_edited_copy_names_the_file_it_was_evaluated_under(tmp_path):
+    # An edited copy keeps the id and version of the published version it was copied from: the header said
+    # "policy ccc-sla 2019-01-01" as for the version in force, although the standard was another.
+    import hashlib
+
+    from conftest import REPO, run_cli
+
+    EXAMPLES = REPO / "examples" / "ccc"
+
+    edited = tmp_path / "2019-01-01.yaml"
+    text = PUBLISHED.read_text()
+    assert text.count('value: "99.5%"') == 1
+    edited.write_text(text.replace('value: "99.5%"', 'value: "99.9%"'))
+    sha = hashlib.sha256(edited.read_bytes()).hexdigest()
+    data = ["--minutes", EXAMPLES / "minutes.csv", "--billing", EXAMPLES / "billing.csv", "--month", "2019-03",
+            "--account", "acme", "--format", "text"]
+    result = run_cli("evaluate", POLICIES, *data, "--policy-file", edited)
+    assert result.code == 0, result.err
+    # acme, March 2019: 65 unavailable minutes of 44640: (1 − 65/44640) × 100 = 99.854 % → 99.85 %, below 99.9 %
+    # (met under the 99.5 % in force): tier 1, 10 % of 2500.00 = 250.00
+    assert result.out.splitlines()[:2] == [
+        "Account acme — Service Month 2019-03-01 to 2019-03-31 (44640 minutes), policy ccc-sla 2019-01-01 of the file "
+        f"{edited} (sha256 {sha[:12]}…) as asked",
+        "  availability 99.85%: standard NOT met; credit 10%, compensation 250.00 of fee 2500.00"]
+    under_force = run_cli("evaluate", POLICIES, *data)
+    assert under_force.out.splitlines()[:2] == [
+        "Account acme — Service Month 2019-03-01 to 2019-03-31 (44640 minutes), policy ccc-sla 2019-01-01",
+        "  availability 99.85%: standard met; credit 0%, compensation 0.00 of fee 2500.00"]

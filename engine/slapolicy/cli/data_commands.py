@@ -237,7 +237,7 @@ def cmd_evaluate(args) -> int:
     if known is not None:
         _print_json(result, known)
     else:
-        _emit(result, args.format, render_evaluations)
+        _emit(result, args.format, lambda evaluated: render_evaluations(evaluated, args.policy_file))
     return 0
 
 

@@ -15,16 +15,21 @@ def _lines(lines: list) -> str:
     return "\n".join(one_line(line) for line in lines)
 
 
-def render_evaluation(evaluation: dict) -> str:
+def render_evaluation(evaluation: dict, policy_file=None) -> str:
+    """``policy_file``: the file the month was evaluated under when one was named (``--policy-file``): the header
+    names it, since an edited copy has the name and version of the published version it was copied from."""
     month = evaluation["service_month"]
     policy = evaluation["policy"]
+    under = f"policy {policy['id']} {policy['version']}"
+    if policy_file is not None:
+        under += f" of the file {policy_file} (sha256 {policy['sha256'][:12]}…) as asked"
     money = ""
     if evaluation["compensation"] is not None:
         money = f", compensation {evaluation['compensation']} of fee {evaluation['monthly_fee']}"
     excluded = ", ".join(f"§{clause}: {count}" for clause, count in evaluation["excluded_minutes"].items()) or "none"
     lines = [
         f"Account {evaluation['account']} — Service Month {month['start']} to {month['end']} "
-        f"({month['total_minutes']} minutes), policy {policy['id']} {policy['version']}",
+        f"({month['total_minutes']} minutes), {under}",
         f"  availability {evaluation['availability_percent']}%: standard {'met' if evaluation['meets_standard'] else 'NOT met'}; "
         f"credit {evaluation['credit_percent']}%{money}",
         f"  unavailable minutes counted: {evaluation['unavailable_minutes']} "
@@ -40,8 +45,8 @@ def render_evaluation(evaluation: dict) -> str:
     return _lines(lines)
 
 
-def render_evaluations(result: dict) -> str:
-    return "\n\n".join(render_evaluation(e) for e in result["evaluations"]) or "no accounts to evaluate"
+def render_evaluations(result: dict, policy_file=None) -> str:
+    return "\n\n".join(render_evaluation(e, policy_file) for e in result["evaluations"]) or "no accounts to evaluate"
 
 
 def render_claim(result: dict) -> str:
