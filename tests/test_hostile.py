@@ -74,6 +74,36 @@ def test_an_enormous_policy_is_refused(tmp_path):
     assert f"{path}:1:1: error too-large file is" in result.out
 
 
+def test_a_document_of_more_values_than_an_agreement_holds_is_refused_while_it_is_parsed(tmp_path):
+    # "items:" then one value a line: the mapping, the key and the list are values 1-3, item k is value k + 4 on line
+    # k + 2; value 20,001 is item 19,997, on line 19,999, after "  - " (column 5). 20,000 values are parsed.
+    path = tmp_path / "many.yaml"
+    path.write_text("items:\n" + "".join(f"  - {k}\n" for k in range(19_998)))
+    result = run_cli("validate", path)
+    assert (result.code, result.out) == (1, f"{path}:19999:5: error too-large the document holds more than 20,000 "
+                                            "values (keys, scalars, mappings and lists), the most a policy version may "
+                                            "hold (the whole Cloud Contact Center SLA holds 1,863); this is value "
+                                            "20,001\n")
+    path.write_text("items:\n" + "".join(f"  - {k}\n" for k in range(19_997)))
+    result = run_cli("validate", path)
+    assert result.code == 1 and "too-large" not in result.out and " error schema " in result.out
+
+
+def test_forty_thousand_parameters_are_refused_by_their_number_not_checked_one_by_one(tmp_path):
+    # 1.6 MB, within the 2 MiB a policy file may take: jsonschema took 10 s of CPU (80 s on a busy machine) over it.
+    # The shipped version holds 1,863 values; each parameter line adds 6 (its key, the mapping, two keys, two values).
+    text = PUBLISHED.read_text()
+    extra = "".join(f'  p{k}: {{value: {k}, ref: "§7.5"}}\n' for k in range(40_000))
+    path = tmp_path / "2019-01-01.yaml"
+    path.write_text(text.replace("parameters:\n", "parameters:\n" + extra, 1))
+    assert len(path.read_bytes()) < 2 * 1024 * 1024
+    result = run_cli("validate", path)
+    assert result.code == 1
+    (line,) = result.out.splitlines()
+    assert line.startswith(f"{path}:") and " error too-large the document holds more than 20,000 values " in line
+    assert line.endswith("this is value 20,001")
+
+
 def test_random_bytes_as_a_policy(tmp_path):
     rng = random.Random(7)
     for n in range(20):

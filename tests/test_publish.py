@@ -285,3 +285,18 @@ def test_recovering_a_published_file_edited_by_mistake(cli, family):
     run("checkout", "--", "2019-01-01.yaml")
     assert cli("validate", family).code == 0
     assert cli("versions", family).code == 0
+
+
+def test_publish_refuses_a_draft_of_more_values_than_an_agreement_holds_and_writes_nothing(cli, family):
+    # 30,000 parameters (1.2 MB, within the 2 MiB a policy file may take): the draft's 20,001st value is refused as
+    # it is parsed, before the schema would check each of them (~50 µs apiece).
+    extra = "".join(f'  p{k}: {{value: {k}, ref: "§7.5"}}\n' for k in range(30_000))
+    draft = amendment(family, edits=[STANDARD_99_9, *EXAMPLES_99_9, ("parameters:\n", "parameters:\n" + extra)])
+    before = snapshot(family)
+    result = cli("publish", family, draft)
+    assert result.code == 1
+    (line,) = result.out.splitlines()
+    assert line.startswith(f"{draft}:") and line.endswith(
+        " error too-large the document holds more than 20,000 values (keys, scalars, mappings and lists), the most a "
+        "policy version may hold (the whole Cloud Contact Center SLA holds 1,863); this is value 20,001")
+    assert snapshot(family) == before
