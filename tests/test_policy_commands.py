@@ -127,13 +127,47 @@ def test_lock_records_new_versions_and_refuses_an_edited_one(cli, tmp_path):
     family.mkdir()
     shutil.copy(PUBLISHED, family / "2019-01-01.yaml")
     assert cli("validate", family).code == 1  # not yet locked
-    result = cli("lock", family)
+    result = cli("lock", family, "--new")  # a family never locked: its lock is started when asked
     assert result.code == 0 and result.out == "locked 2019-01-01.yaml\n"
     assert cli("validate", family).code == 0
     (family / "2019-01-01.yaml").write_text(PUBLISHED.read_text().replace('credit: "50%"', 'credit: "55%"'))
     result = cli("lock", family)
     assert result.code == 1
     assert "error published-changed published version changed" in result.err
+
+
+def test_lock_without_a_lock_file_records_nothing_unless_asked_to_start_one(cli, tmp_path):
+    # `rm versions.lock; slapolicy lock` recorded whatever bytes the published files held: an edited 2019-01-01.yaml,
+    # refused by validate as published-changed, came back recorded as published.
+    import hashlib
+
+    family = tmp_path / "ccc"
+    family.mkdir()
+    shutil.copy(PUBLISHED, family / "2019-01-01.yaml")
+    assert cli("lock", family, "--new").code == 0
+    text = PUBLISHED.read_text()
+    assert text.count("Reported indicator; no compensation attached.") == 1
+    edited = text.replace("Reported indicator; no compensation attached.", "Reported indicator; compensated.")
+    (family / "2019-01-01.yaml").write_text(edited)
+    (family / "versions.lock").unlink()
+    sha = hashlib.sha256(edited.encode()).hexdigest()
+    result = cli("lock", family)
+    assert result.code == 1
+    assert result.out + result.err == (
+        f"{family}/versions.lock:1:1: error no-lock there is no versions.lock in {family}: `lock` would "
+        f"record 2019-01-01.yaml (sha256 {sha[:12]}…) as published, as the files are now. If its lock was deleted, "
+        "restore it (from version control or a backup): a published file edited since would be recorded as "
+        f"published. If this family was never locked, start its lock with `slapolicy lock --new {family}`\n")
+    assert sorted(p.name for p in family.iterdir()) == ["2019-01-01.yaml"]
+    (family / "2019-01-01.yaml").write_text(PUBLISHED.read_text())
+    assert cli("lock", family, "--new").out == "locked 2019-01-01.yaml\n"
+    locked = (family / "versions.lock").read_bytes()
+    result = cli("lock", family, "--new")  # --new never starts over a lock that exists
+    assert (result.code, result.out + result.err) == (1, f"{family}/versions.lock:1:1: error lock-exists versions.lock "
+                                            f"exists: `lock --new` starts the lock of a family that has none; "
+                                            f"`slapolicy lock {family}` adds the versions it does not record\n")
+    assert (family / "versions.lock").read_bytes() == locked
+    assert cli("lock", family).out == "nothing to lock: every published version is recorded\n"
 
 
 def test_usage_errors_exit_2(cli):

@@ -109,12 +109,13 @@ def test_lock_refuses_a_version_dated_before_the_latest_recorded_one(cli, family
 
 
 def test_lock_records_every_version_of_a_family_locked_for_the_first_time(cli, family):
-    """Nothing recorded yet (a new family, or a lock deleted): nothing to keep, every clean version is recorded."""
+    """Nothing recorded yet (a new family, started with --new): nothing to keep, every clean version is recorded."""
     (family / "versions.lock").unlink()
     text = PUBLISHED.read_text().replace('version: "2019-01-01"', 'version: "2018-06-01"').replace(
         'effective_from: "2019-01-01"', 'effective_from: "2018-06-01"')
     (family / "2018-06-01.yaml").write_text(text)
-    result = cli("lock", family)
+    assert cli("lock", family).code == 1  # without --new: docs/policy-format.md, test_policy_commands.py
+    result = cli("lock", family, "--new")
     assert result.code == 0
     assert result.out == "locked 2018-06-01.yaml\nlocked 2019-01-01.yaml\n"
 

@@ -224,7 +224,7 @@ def cmd_lock(args) -> int:
     from ..policy.directory import PolicyDirectory  # late: see data_commands.cmd_claim
     from ..policy.publish import record_published  # a policy command's own module: a data command never loads it
 
-    added = record_published(PolicyDirectory(args.policy_dir))
+    added = record_published(PolicyDirectory(args.policy_dir), new=args.new)
     for name in added:
         _out(f"locked {name}")
     if not added:
@@ -337,8 +337,12 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                 "Adds published versions not yet in versions.lock. Never rewrites a recorded entry:\n"
                 "a published version never changes. Refuses (writing nothing) while `validate`\n"
                 "reports an error in the family, while an example of a version to record fails, and for a\n"
-                "version dated on or before one recorded. `publish` checks a draft and locks it in one step.")
+                "version dated on or before one recorded. `publish` checks a draft and locks it in one step.\n"
+                "A family without versions.lock is refused, naming what would be recorded: restore a lock\n"
+                "deleted; start the lock of a family never locked with --new.")
     p.add_argument("policy_dir", type=data_commands._path, metavar="POLICY_DIR")
+    p.add_argument("--new", action="store_true",
+                   help="start versions.lock in a family that has none, recording every version as it is now")
 
     p = command("publish", cmd_publish, "check a draft and publish it as a version, or write nothing",
                 "Checks DRAFT.yaml (schema, linter, examples, version label equal to effective_from,\n"

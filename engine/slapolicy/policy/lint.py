@@ -283,7 +283,12 @@ def lint_directory(directory) -> list[Diagnostic]:
             continue  # reported when the version was read
 
         recorded = lock.get(file.name)
-        if recorded is None:
+        if recorded is None and not os.path.lexists(lock_path):
+            found.append(Diagnostic(str(file), 1, 1, "error", "unlocked",
+                                    f"published version not recorded: there is no {LOCK_FILE} in {directory.path}; "
+                                    "restore it if it was deleted, or start the lock of a family never locked with "
+                                    f"`slapolicy lock --new {directory.path}`"))
+        elif recorded is None:
             found.append(Diagnostic(str(file), 1, 1, "error", "unlocked",
                                     f"published version not recorded in {LOCK_FILE}: publish drafts with `slapolicy publish "
                                     f"{directory.path} DRAFT.yaml`, or record this file with `slapolicy lock {directory.path}`"))

@@ -168,14 +168,19 @@ def cannot_write(target: Path, exc: OSError) -> Diagnostic:
 __all__ = ["Published", "check_draft", "publish", "published_text", "LOCK_FILE"]
 
 
-def record_published(directory) -> list[str]:
+def record_published(directory, new: bool = False) -> list[str]:
     """Add published versions missing from the lock, refusing (and writing nothing) while
     `validate` reports any error in the family other than "not yet recorded", while an example of a version to
-    record gives another answer, and for a version dated on or before one already recorded."""
+    record gives another answer, and for a version dated on or before one already recorded.
+
+    ``new``: start the lock of a family that has none. Without it a family without ``versions.lock`` is refused,
+    naming what would be recorded: a lock deleted (by mistake, or to make an edited published file pass) would
+    otherwise be made again from whatever bytes the files hold now, and an edit would be recorded as published."""
     with family_lock(directory.path):
         directory = PolicyDirectory(directory.path)  # read again under the lock
         refused = [d for d in directory.diagnostics if d.severity == "error" and d.code != "unlocked"]
         refused += directory.holds_nothing  # not "nothing to lock: every published version is recorded"
+        refused += _lock_start_problems(directory, new)
         lock = directory.read_lock()
         refused += _slipped_in(directory, lock)
         for policy in directory.versions:
@@ -194,6 +199,27 @@ def record_published(directory) -> list[str]:
             except OSError as exc:
                 raise PolicyError([cannot_write(directory.path / LOCK_FILE, exc)]) from None
         return added
+
+
+def _lock_start_problems(directory: PolicyDirectory, new: bool) -> list[Diagnostic]:
+    """A lock started only when asked (``lock --new``), and only where there is none."""
+    lock_path = directory.path / LOCK_FILE
+    exists = os.path.lexists(lock_path)
+    if exists != new:
+        return []
+    if exists:
+        return [Diagnostic(str(lock_path), 1, 1, "error", "lock-exists",
+                           f"{LOCK_FILE} exists: `lock --new` starts the lock of a family that has none; "
+                           f"`slapolicy lock {directory.path}` adds the versions it does not record")]
+    if not directory.versions:
+        return []  # nothing to record: said by the directory's own errors (no-versions, or why none could be read)
+    recorded = ", ".join(f"{Path(p.path).name} (sha256 {p.sha256[:12]}…)"
+                         for p in sorted(directory.versions, key=lambda p: p.effective_from))
+    return [Diagnostic(str(lock_path), 1, 1, "error", "no-lock",
+                       f"there is no {LOCK_FILE} in {directory.path}: `lock` would record {recorded} as published, as "
+                       "the files are now. If its lock was deleted, restore it (from version control or a backup): a "
+                       "published file edited since would be recorded as published. If this family was never locked, "
+                       f"start its lock with `slapolicy lock --new {directory.path}`")]
 
 
 def _slipped_in(directory: PolicyDirectory, lock: dict) -> list[Diagnostic]:
