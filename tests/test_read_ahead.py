@@ -92,6 +92,28 @@ def test_a_claim_decodes_each_batch_once_ahead_and_decides_as_without_it(tmp_pat
     assert not running_threads()
 
 
+def test_the_rows_read_ahead_carry_only_the_names_of_their_accounts(tmp_path, decoded):
+    # Nine row groups of the example month in minute order, each holding all three accounts; globex's rows of each
+    # (1,333 or 1,334 of 4,000 where the three accounts share every minute, fewer where they do not) come with its
+    # name alone: their checks and reduction then trim, order and total one name, not the batch's every name (a
+    # by-time batch of the 500-account month: 500 names for a claim's ~2,000 rows).
+    from slapolicy.calendar import calendar_month
+    from slapolicy.minutes.planning import Request, plan
+    from slapolicy.minutes.readers import batch_parts
+
+    # Without peak_qps, which some rows leave empty (a batch with values missing is picked by pyarrow's take).
+    rows = [{name: value for name, value in row.items() if name != "peak_qps"} for row in example_rows()]
+    minutes = by_time(tmp_path / "m.parquet", rows, 4000)
+    first, end = calendar_month("2019-03").epoch_minutes("UTC")
+    globex = frozenset({"globex"})
+    (part,) = plan(str(minutes), Request("UTC", (first, end), None, globex))
+    picked = [batch for piece in batch_parts(part) for batch in reduce.picked_batches(piece, globex)]
+    accounts = [table.column("account").chunk(0) for _, table, *_ in picked]
+    assert [column.dictionary.to_pylist() for column in accounts] == [["globex"]] * 9
+    assert [len(column) for column in accounts] == [1333, 1334, 1333, 1333, 1334, 1333, 1153, 914, 1273]
+    assert all(column.indices.to_pylist() == [0] * len(column) for column in accounts)
+
+
 def test_a_batch_the_policys_plan_leaves_out_is_read_ahead_for_nothing(tmp_path, decoded, monkeypatch):
     # Row group 0: globex's 30 minutes from 2019-02-28 20:00 +08:00 (12:00-12:29 UTC), before its Service Month in
     # the policy's zone, but within the ±15 hours the plan without the policy widens the calendar month by (from

@@ -156,8 +156,14 @@ def _take(table, positions: np.ndarray):
         elif array.null_count:
             return table.take(positions)
         elif pa.types.is_dictionary(kind) and pa.types.is_int32(kind.index_type):
-            indices = arrow_of(array.indices.to_numpy()[positions], pa.int32())
-            taken.append(pa.DictionaryArray.from_arrays(indices, array.dictionary))
+            # With the names its rows use only: a claim's account among a by-time batch's 500 names made every check
+            # and reduction of the batch's few rows trim, order and total all 500 (half their CPU, after the reading).
+            codes = array.indices.to_numpy()[positions]
+            used = distinct_sorted(codes)
+            names = array.dictionary.to_pylist()
+            indices = arrow_of(np.searchsorted(used, codes).astype(np.int32), pa.int32())
+            taken.append(pa.DictionaryArray.from_arrays(indices, pa.array([names[code] for code in used.tolist()],
+                                                                           array.dictionary.type)))
         elif pa.types.is_timestamp(kind):
             taken.append(arrow_of(array.view(pa.int64()).to_numpy()[positions], pa.int64()).view(kind))
         elif pa.types.is_integer(kind) or pa.types.is_floating(kind):
