@@ -102,6 +102,44 @@ def test_main_called_by_a_program_leaves_its_environment_alone():
     assert done.stderr == "0 [None] None\n"
 
 
+# Records whether the garbage collector runs as numpy, then the engine, are first imported (as the command's
+# modules load), and says at the command's end whether it runs and what was frozen.
+COLLECTOR = """
+import gc, os, sys
+collecting = []
+class CollectorSpy:
+    def find_spec(self, name, path=None, target=None):
+        if name in ("numpy", "slapolicy.engine"):
+            collecting.append((name, gc.isenabled()))
+sys.meta_path.insert(0, CollectorSpy())
+def said(status):
+    print(status, collecting, gc.isenabled(), gc.get_freeze_count() > 0, file=sys.stderr)
+    sys.stderr.flush()
+_exit = os._exit
+os._exit = lambda status: said(status) or _exit(status)
+"""
+EXAMPLES = REPO / "examples" / "ccc"
+
+
+@pytest.mark.parametrize("args, loaded", [
+    (MONTHS, [("numpy", False)]),
+    (["claim", "policies/ccc", str(EXAMPLES / "claim-globex-2019-03.json"), "--minutes", str(EXAMPLES / "minutes.csv"),
+      "--billing", str(EXAMPLES / "billing.csv"), "--now", "2019-04-20T10:00+08:00", "--ledger", "LEDGER"],
+     [("numpy", False), ("slapolicy.engine", False)]),
+])
+def test_the_commands_own_process_loads_its_modules_without_collecting_garbage(tmp_path, args, loaded):
+    # What loading makes lives as long as the process: the collector is off until the command's modules are in,
+    # then on again, with what they made frozen (never walked again).
+    args = [str(tmp_path / "ledger.sqlite") if a == "LEDGER" else a for a in args]
+    done = _python(COLLECTOR + f"from slapolicy.cli import main\nsys.argv = ['slapolicy', *{args!r}]\nmain()")
+    assert done.stderr == f"0 {loaded} True True\n"
+
+
+def test_main_called_by_a_program_leaves_its_garbage_collector_alone():
+    done = _python(COLLECTOR + f"from slapolicy.cli import main\nstatus = main({MONTHS!r})\nsaid(status)")
+    assert done.stderr == "0 [('numpy', True)] True False\n"
+
+
 def test_worker_processes_ask_for_one_blas_thread_and_the_caller_keeps_its_environment(monkeypatch):
     from slapolicy.distributed import Runner
 

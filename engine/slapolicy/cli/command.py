@@ -15,7 +15,7 @@ from pathlib import Path
 from ..calendar import check_month_supported
 from ..errors import Diagnostic, PolicyError, SlapolicyError, UsageError
 from ..rules.durable import check_backend
-from . import data_commands
+from . import data_commands, modules_loaded
 
 EPILOG = """\
 examples:
@@ -453,6 +453,8 @@ def run_command(args) -> int:
                                  "redirect it to /dev/null)")
         if args.command in NEEDS_RULES and args.command not in data_commands.CHECKS_RULES_ITSELF:
             check_backend()  # say at start, in one line, when durable-rules must be rebuilt (Python 3.13+)
+        if args.command not in data_commands.LOADS_ENGINE_ITSELF:
+            modules_loaded()
         return args.func(args)
     except UsageError as exc:
         sys.stderr.write(f"slapolicy {args.command}: {exc}\n")

@@ -16,6 +16,7 @@ from ..inputs.timestamps import check_offset
 from ..errors import SlapolicyError, UsageError
 from ..reports.text import render_claim, render_evaluations, render_replay
 from ..rules.durable import check_backend
+from . import modules_loaded
 
 
 def _date(value: str, flag: str) -> dt.date:
@@ -223,8 +224,14 @@ def _month(value: str, flag: str) -> str:
     return value
 
 
+# Data commands that say when their modules are loaded (slapolicy.cli.modules_loaded): after the engine's.
+LOADS_ENGINE_ITSELF = frozenset({"evaluate", "claim", "replay"})
+
+
 def cmd_evaluate(args) -> int:
     from ..engine import Engine  # loads what every data command needs: see cmd_claim
+
+    modules_loaded()
 
     term_start, term_end = _term(args)
     # Each account's JSON is written as it is worked out while the minutes are read ({"evaluations": [...]}: an
@@ -258,6 +265,8 @@ def cmd_claim(args) -> int:
         # claimant's minutes are read: loaded first, they were ~0.05 s of a claim before its first row.
         from ..engine import Engine  # noqa: E402 — after the reading ahead starts (see above)
 
+        modules_loaded()
+
         result = Engine.for_one_call(args.policy_dir).decide_claim(
             claim, minutes=args.minutes, incidents=args.incidents, notices=args.notices, billing=args.billing,
             ledger=args.ledger, now=args.now, where=args.claim, workers=args.workers, dask=args.dask)
@@ -280,6 +289,8 @@ def _read_ahead(claim: dict, args):
 
 def cmd_replay(args) -> int:
     from ..engine import Engine  # loads what every data command needs: see cmd_claim
+
+    modules_loaded()
 
     def show_progress(rows):
         sys.stderr.write(f"\r\033[Kread {rows:,} minute rows")  # clear the line: a slower scan may start over
