@@ -159,3 +159,65 @@ def test_a_ledger_in_a_read_only_directory_with_a_wal_left_beside_it_is_refused_
                                 "through a ledger.sqlite-shm index it cannot make in that directory")
     assert digest(ledger) == before
     assert sorted(p.name for p in ledger.parent.iterdir()) == ["ledger.sqlite", "ledger.sqlite-wal"]
+
+
+# ---------------------------------------------------------------------------- a client that sends slowly
+
+def _answer(sock) -> bytes:
+    received = b""
+    while chunk := sock.recv(65536):
+        received += chunk
+    return received
+
+
+TIMED_OUT = (b'HTTP/1.1 408 Request Timeout\r\ncontent-type: application/problem+json\r\ncontent-length: 177\r\n'
+             b'connection: close\r\n\r\n{"type":"urn:slapolicy:problem:request-timeout","title":"Request Timeout",'
+             b'"status":408,"detail":"the request did not arrive whole within 1 s: send it at once (docs/service.md)"}')
+
+
+@pytest.mark.slow  # starts a server
+def test_a_request_that_does_not_arrive_whole_in_time_is_a_408_and_its_connection_closed(tmp_path):
+    # uvicorn sets no time limit on a request arriving: a connection that sent nothing, or a byte now and then, was
+    # held open for ever (slowloris). --request-timeout 1: one second from the connection (or the end of the answer
+    # before) to the request whole.
+    import http.client
+    import socket
+    import time
+
+    from serving import serving
+
+    with serving(POLICIES, "--request-timeout", 1, "--ledger", tmp_path / "ledger.sqlite") as server:
+        def connect():
+            sock = socket.create_connection((server.host, server.port))
+            sock.settimeout(20)
+            return sock
+
+        silent = connect()
+        started = time.monotonic()
+        assert _answer(silent) == TIMED_OUT
+        assert 0.9 < time.monotonic() - started < 10
+        head = connect()
+        head.sendall(b"GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # never the blank line that ends it
+        assert _answer(head) == TIMED_OUT
+        body = connect()
+        body.sendall(b"POST /v1/evaluate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 100\r\n\r\n{\"month\"")  # 8 bytes of 100
+        assert _answer(body) == TIMED_OUT
+        # a kept-alive connection idle between requests is governed by the keep-alive limit (15 s), not this one
+        kept = http.client.HTTPConnection(server.host, server.port, timeout=20)
+        for _ in range(2):
+            assert server.call("GET", "/v1/health", connection=kept)[:2] == (200, "application/json")
+            time.sleep(1.5)
+        assert kept.sock is not None  # the same connection throughout
+        assert server.call("GET", "/v1/health")[0] == 200
+    assert server.stderr == ""
+
+
+def test_request_timeout_must_be_more_than_zero_seconds(tmp_path):
+    from conftest import run_cli
+
+    for value in ("0", "-1", "nan"):
+        result = run_cli("serve", POLICIES, "--request-timeout", value, "--ledger", tmp_path / "ledger.sqlite")
+        assert (result.code, result.out) == (2, "")
+        assert result.err == f"slapolicy serve: --request-timeout {float(value)} must be more than 0 seconds\n"
+    assert list(tmp_path.iterdir()) == []

@@ -50,6 +50,7 @@ from .service_openapi import REQUEST_SCHEMAS, document
 from .minutes.storage import is_url
 
 MAX_BODY_BYTES = 1 << 20  # 1 MiB: a claim, a month request, or a few thousand inline minutes
+REQUEST_TIMEOUT_SECONDS = 30.0  # to send a whole request (a 1 MiB body at 35 kB/s); uvicorn itself sets no limit
 PROBLEM = "application/problem+json"
 DRAFT_NAME = re.compile(r"[^./\\\x00-\x1f\x7f][^/\\\x00-\x1f\x7f]*\.yaml")  # a plain file name: not hidden, no path
 DECISION_ID = re.compile(r"D-[0-9a-f]{20}")
@@ -129,18 +130,24 @@ def check_media_type(request: Request) -> None:
 
 async def read_json(request: Request, max_bytes: int) -> object:
     """The request body as JSON, refusing more than ``max_bytes`` before reading it all."""
+    from starlette.requests import ClientDisconnect
+
     check_media_type(request)
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > max_bytes):
         raise Problem(413, "too-large", "The request body is too large",
                       f"the request body is larger than {max_bytes} bytes")
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            raise Problem(413, "too-large", "The request body is too large",
-                          f"the request body is larger than {max_bytes} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > max_bytes:
+                raise Problem(413, "too-large", "The request body is too large",
+                              f"the request body is larger than {max_bytes} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:  # the client went, or was cut for sending too slowly (TimedProtocol): nobody to answer
+        raise Problem(400, "bad-request", "The request is malformed",
+                      "the client closed the connection before the request body was whole") from None
     raw = b"".join(chunks)
     if not raw.strip():
         raise bad_request("the request body is empty: send a JSON object")
@@ -443,6 +450,59 @@ def _without_slash(request: Request, routes: list) -> str:
 
 # ---------------------------------------------------------------------------- the process
 
+def timed_protocol(seconds: float):
+    """uvicorn's HTTP/1.1 protocol (h11) with a deadline: a client has ``seconds`` from the start of its request
+    (its connection, or the end of the answer before on a kept-alive one) to send it whole, head and body; then it is
+    answered 408 and the connection closed. uvicorn limits a request's size (its head: h11; the body: ``--max-body``)
+    and the idle time between requests (``timeout_keep_alive``), but not the time a request takes to arrive: a
+    client sending a byte now and then held its connection, and the memory of what it sent, for as long as it liked
+    (slowloris), and a few thousand of them used up the process's file descriptors."""
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class TimedProtocol(H11Protocol):
+        _deadline = None
+
+        def connection_made(self, transport) -> None:
+            super().connection_made(transport)
+            self._arm()
+
+        def data_received(self, data: bytes) -> None:
+            if self._deadline is None and self.conn.their_state is h11.IDLE:
+                self._arm()  # the next request on a kept-alive connection
+            super().data_received(data)
+            if self.conn.their_state is not h11.IDLE and self.conn.their_state is not h11.SEND_BODY:
+                self._disarm()  # the request is whole (DONE), or the connection is ending
+
+        def connection_lost(self, exc) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._deadline = self.loop.call_later(seconds, self._too_slow)
+
+        def _disarm(self) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+                self._deadline = None
+
+        def _too_slow(self) -> None:
+            self._deadline = None
+            if self.transport.is_closing():
+                return
+            if self.cycle is None or self.cycle.response_complete or not self.cycle.response_started:
+                body = json.dumps({"type": "urn:slapolicy:problem:request-timeout", "title": "Request Timeout",
+                                   "status": 408, "detail": f"the request did not arrive whole within {seconds:g} s: "
+                                   "send it at once (docs/service.md)"}, separators=(",", ":")).encode()
+                self.transport.write(b"HTTP/1.1 408 Request Timeout\r\ncontent-type: " + PROBLEM.encode()
+                                     + b"\r\ncontent-length: " + str(len(body)).encode()
+                                     + b"\r\nconnection: close\r\n\r\n" + body)
+            self.transport.close()
+
+    return TimedProtocol
+
+
 def _listen(host: str, port: int) -> socket.socket:
     """Bind before serving, so that a taken port is a one-line error (exit 1) and port 0 picks a free one."""
     try:
@@ -472,7 +532,7 @@ def _is_loopback(host: str) -> bool:
 
 def serve(policy_dir: str, *, host: str = "127.0.0.1", port: int = 8000, ledger: str | None = None,
           sources: Sources = Sources(), max_body: int = MAX_BODY_BYTES, workers: int | None = None,
-          dask: str | None = None) -> int:
+          dask: str | None = None, request_timeout: float = REQUEST_TIMEOUT_SECONDS) -> int:
     import uvicorn
 
     for flag, path in (("--minutes", sources.minutes), ("--incidents", sources.incidents),
@@ -497,7 +557,8 @@ def serve(policy_dir: str, *, host: str = "127.0.0.1", port: int = 8000, ledger:
     if not _is_loopback(host):
         sys.stderr.write(f"slapolicy serve: listening on {host}, beyond this machine: the service has no "
                          "authentication, put it behind your own\n")
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=15)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=15,
+                            http=timed_protocol(request_timeout))
     # uvicorn shuts down gracefully on SIGTERM and SIGINT, then raises the signal again under the handler it found:
     # with the default ones the process would end as killed (exit 143) or interrupted (KeyboardInterrupt, exit 130)
     # after a clean stop. These let it return 0, as docs/cli.md says.

@@ -332,6 +332,8 @@ def cmd_serve(args) -> int:
         raise UsageError(f"--port {args.port} is not a port (0 to 65535; 0 picks a free one)")
     if args.max_body < 1:
         raise UsageError(f"--max-body {args.max_body} must be at least 1 byte")
+    if not args.request_timeout > 0:  # NaN too
+        raise UsageError(f"--request-timeout {args.request_timeout} must be more than 0 seconds")
     try:
         from ..service import Sources, serve  # starlette and uvicorn: the serve extra, maybe not installed
     except ImportError as exc:
@@ -339,7 +341,7 @@ def cmd_serve(args) -> int:
                              "pip install 'slapolicy[serve]'") from None
     sources = Sources(minutes=args.minutes, incidents=args.incidents, notices=args.notices, billing=args.billing)
     return serve(args.policy_dir, host=args.host, port=args.port, ledger=args.ledger, sources=sources,
-                 max_body=args.max_body, workers=args.workers, dask=args.dask)
+                 max_body=args.max_body, request_timeout=args.request_timeout, workers=args.workers, dask=args.dask)
 
 
 def cmd_demo(args) -> int:
@@ -438,6 +440,8 @@ def add_commands(command) -> None:
     p.add_argument("--billing", type=_named, metavar="FILE", help="account, month, monthly_fee, offset")
     p.add_argument("--max-body", type=int, default=1 << 20, metavar="BYTES",
                    help="largest request body accepted (default 1048576)")
+    p.add_argument("--request-timeout", type=float, default=30, metavar="SECONDS",
+                   help="time a client has to send a whole request, head and body (default 30; else 408 and closed)")
     _add_runner_options(p, "read the minutes' partitions and evaluate, for every request,")
 
     command("demo", cmd_demo, "run the main jobs on the shipped policy and example data")
