@@ -24,6 +24,7 @@ needs it, as the functions always did. Every method returns plain, JSON-serialis
 from __future__ import annotations
 
 import contextlib
+import os
 import datetime as dt
 import threading
 from typing import NamedTuple
@@ -40,7 +41,7 @@ from .errors import ArgumentError, InputError, SlapolicyError
 from .minutes.shapes import MonthMinutes, MonthTotals
 from .evaluation.month import (evaluate_account_month, evaluate_items, evaluate_month, evaluate_settled, month_items,
                                version_reason)
-from .files import path_argument
+from .files import not_utf8, not_utf8_path, path_argument
 from .minutes.aggregates import Settled, read_minutes
 from .plugins import check_facts_supplied, get_manager
 from .policy.directory import PolicyDirectory, directory_signature, load_policy
@@ -62,6 +63,9 @@ def account_list(accounts) -> list[str] | None:
     bad = [a for a in accounts if not isinstance(a, str)]
     if bad:
         raise ArgumentError(f"accounts must be names (strings); {bad[0]!r} is a {type(bad[0]).__name__}")
+    undecodable = [a for a in accounts if not_utf8(a)]
+    if undecodable:
+        raise ArgumentError(f"account name {undecodable[0]!r} is not UTF-8 text, so no input can name that account")
     names = [account_name(a) for a in accounts]  # trimmed as every input's names are
     if None in names:
         raise ArgumentError(f"account name {accounts[names.index(None)]!r} is blank: name an account")
@@ -75,6 +79,8 @@ def check_inputs_given(**inputs) -> None:
     for name, value in inputs.items():
         if isinstance(value, str) and not value.strip():
             raise ArgumentError(f"{name} is an empty string: give a path, or None to go without")
+        if isinstance(value, (str, os.PathLike)) and not_utf8(str(value)):
+            raise ArgumentError(f"{name} {not_utf8_path(value)}")
 
 
 class Engine:

@@ -265,6 +265,21 @@ def valid_unicode(value) -> bool:
     return True
 
 
+def not_utf8(text: str) -> bool:
+    """A name Python was handed in bytes that are not UTF-8 (a file copied from another system, ``$'\\xff'``): it
+    holds lone surrogates, which pyarrow, the check record and every output refuse to encode."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def not_utf8_path(value) -> str:
+    """Why a path :func:`not_utf8` is refused, its characters escaped so the message itself can be printed."""
+    return f"{str(value)!r} is not UTF-8: slapolicy reads only paths whose names are UTF-8 text; rename it"
+
+
 def path_argument(value, name: str):
     """An API argument that names a file or directory, as a Path; anything else is an ArgumentError
     (``Path(None)`` would raise a bare TypeError, and ``str(5)`` would look for a file called '5')."""
@@ -273,6 +288,8 @@ def path_argument(value, name: str):
     from .errors import ArgumentError
 
     if isinstance(value, (str, os.PathLike)) and str(value).strip():
+        if not_utf8(str(value)):
+            raise ArgumentError(f"{name} {not_utf8_path(value)}")
         return Path(value)
     raise ArgumentError(f"{name} must be a path (str or os.PathLike), not {type(value).__name__}"
                         + (" (an empty string)" if isinstance(value, str) else ""))

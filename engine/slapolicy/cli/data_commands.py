@@ -14,6 +14,7 @@ from ..claims.materials import load_claim_document
 from ..inputs.tables import account_name
 from ..inputs.timestamps import check_offset
 from ..errors import SlapolicyError, UsageError
+from ..files import not_utf8, not_utf8_path
 from ..reports.text import render_claim, render_evaluations, render_replay
 from ..rules.durable import check_backend
 from . import modules_loaded
@@ -70,7 +71,7 @@ def _named(value: str) -> str:
     ``--minutes`` read the working directory."""
     if not value.strip():
         raise argparse.ArgumentTypeError("an empty path names no file; give one, or leave the option out")
-    return value
+    return _utf8_path(value)
 
 
 def _path(value: str) -> str:
@@ -78,6 +79,21 @@ def _path(value: str) -> str:
     error, exit 2, never the working directory (``Path("")`` is ``.``) nor an API's words about its argument."""
     if not value.strip():
         raise argparse.ArgumentTypeError("an empty path names no file or directory")
+    return _utf8_path(value)
+
+
+def _utf8_path(value: str) -> str:
+    """A path given in bytes that are not UTF-8 is a usage error, exit 2: pyarrow cannot open it, and it ended in
+    exit 3 (UnicodeEncodeError) wherever it was first encoded."""
+    if not_utf8(value):
+        raise argparse.ArgumentTypeError(not_utf8_path(value))
+    return value
+
+
+def _account(value: str) -> str:
+    """``--account``: a name given in bytes that are not UTF-8 is a usage error, exit 2 (it was exit 3)."""
+    if not_utf8(value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not UTF-8 text, so no input can name that account")
     return value
 
 
@@ -368,7 +384,7 @@ def add_commands(command) -> None:
     p.add_argument("--incidents", type=_named, metavar="FILE", help="list of {id, start, end, cause, account?, description?}")
     p.add_argument("--notices", type=_named, metavar="FILE", help="list of {id, kind, published_at, start, end, account?}")
     p.add_argument("--billing", type=_named, metavar="FILE", help="account, month, monthly_fee, offset[, service_start]")
-    p.add_argument("--account", metavar="ID", help="evaluate only this account")
+    p.add_argument("--account", type=_account, metavar="ID", help="evaluate only this account")
     p.add_argument("--term-start", metavar="YYYY-MM-DD", help="first day of the service term (partial first month)")
     p.add_argument("--term-end", metavar="YYYY-MM-DD", help="last day of the service term (partial last month)")
     p.add_argument("--policy-file", type=_named, metavar="F", help="evaluate under this version instead of the one in force")
