@@ -226,3 +226,28 @@ def test_the_api_refuses_a_path_or_account_that_is_not_utf8(tmp_path):
             call()
         assert str(raised.value) == message
     assert list(tmp_path.iterdir()) == []
+
+
+def test_account_given_twice_evaluates_both_accounts(cli):
+    # Before: argparse kept the last --account, so `--account acme --account globex` evaluated globex alone and
+    # said nothing of acme. Each --account now adds its account, in the order of the result (by name).
+    result = cli("evaluate", POLICIES, "--minutes", MINUTES, "--month", "2019-03", "--billing", BILLING,
+                 "--account", "globex", "--account", "acme")
+    assert result.code == 0, result.err
+    assert [(e["account"], e["compensation"]) for e in result.json()["evaluations"]] == [("acme", "0.00"),
+                                                                                        ("globex", "180.00")]
+
+
+@pytest.mark.parametrize("given", ["html", "text"])
+def test_diff_json_with_another_format_is_a_usage_error(cli, given):
+    # Before: `diff --json --format html` printed JSON, silently not the redline asked for.
+    result = cli("diff", PUBLISHED, DRAFT, "--json", "--format", given)
+    assert (result.code, result.out) == (2, "")
+    assert result.err == f"slapolicy diff: --json and --format {given} ask for two outputs: give one\n"
+
+
+def test_diff_json_alone_or_with_format_json_prints_json(cli):
+    both = cli("diff", PUBLISHED, DRAFT, "--json", "--format", "json")
+    alone = cli("diff", PUBLISHED, DRAFT, "--json")
+    assert both.code == alone.code == 0 and both.out == alone.out
+    assert both.json()["new"]["version"] == "2027-01-01-draft"

@@ -195,6 +195,8 @@ def _linted(*paths) -> list | None:
 
 
 def cmd_diff(args) -> int:
+    if args.json and args.format not in (None, "json"):  # it printed JSON, silently not the redline asked for
+        raise UsageError(f"--json and --format {args.format} ask for two outputs: give one")
     # A document for review must not present a version that validate rejects (a tier gap, say) as sound.
     policies = _linted(args.old, args.new)
     if policies is None:
@@ -329,7 +331,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("old", type=data_commands._path, metavar="OLD.yaml")
     p.add_argument("new", type=data_commands._path, metavar="NEW.yaml")
     p.add_argument("--json", action="store_true", help="print JSON (same as --format json)")
-    p.add_argument("--format", choices=("text", "json", "html"), default="text", help="(default: text)")
+    p.add_argument("--format", choices=("text", "json", "html"), help="(default: text)")
 
     command("schema", cmd_schema, "print the JSON Schema of a policy version")
 

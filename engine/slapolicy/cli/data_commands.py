@@ -255,7 +255,7 @@ def cmd_evaluate(args) -> int:
     known = Encoded("\n    ") if args.format == "json" else None
     result = Engine.for_one_call(args.policy_dir).evaluate(
         minutes=args.minutes, month=_month(args.month, "--month"), incidents=args.incidents, notices=args.notices,
-        billing=args.billing, accounts=None if args.account is None else [args.account], term_start=term_start,
+        billing=args.billing, accounts=args.account, term_start=term_start,
         term_end=term_end, policy_file=args.policy_file, workers=args.workers, dask=args.dask, on_settled=known)
     if known is not None:
         _print_json(result, known)
@@ -384,7 +384,8 @@ def add_commands(command) -> None:
     p.add_argument("--incidents", type=_named, metavar="FILE", help="list of {id, start, end, cause, account?, description?}")
     p.add_argument("--notices", type=_named, metavar="FILE", help="list of {id, kind, published_at, start, end, account?}")
     p.add_argument("--billing", type=_named, metavar="FILE", help="account, month, monthly_fee, offset[, service_start]")
-    p.add_argument("--account", type=_account, metavar="ID", help="evaluate only this account")
+    p.add_argument("--account", type=_account, action="append", metavar="ID",
+                   help="evaluate only this account; repeat it for several (default: every account)")
     p.add_argument("--term-start", metavar="YYYY-MM-DD", help="first day of the service term (partial first month)")
     p.add_argument("--term-end", metavar="YYYY-MM-DD", help="last day of the service term (partial last month)")
     p.add_argument("--policy-file", type=_named, metavar="F", help="evaluate under this version instead of the one in force")
