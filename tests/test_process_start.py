@@ -135,6 +135,32 @@ def test_the_commands_own_process_loads_its_modules_without_collecting_garbage(t
     assert done.stderr == f"0 {loaded} True True\n"
 
 
+def test_a_claim_starts_reading_ahead_before_the_billings_module_and_the_merges_shapes_load(tmp_path):
+    # The reading ahead loads pyarrow's Parquet reader as it starts (ReadAhead): by then the modules only later
+    # steps need (the billing's, the shapes a merge makes, the engine) are not loaded; they load beside the reading.
+    later = ("slapolicy.inputs.billing", "slapolicy.minutes.shapes", "slapolicy.engine")
+    spy = f"""
+import os, sys
+loaded = []
+class ParquetSpy:
+    def find_spec(self, name, path=None, target=None):
+        if name == "pyarrow.parquet" and not loaded:
+            loaded.append([m for m in {later!r} if m in sys.modules])
+sys.meta_path.insert(0, ParquetSpy())
+_exit = os._exit
+def ending(status):
+    print(status, loaded, [m for m in {later!r} if m in sys.modules], file=sys.stderr)
+    sys.stderr.flush()
+    _exit(status)
+os._exit = ending
+"""
+    args = ["claim", "policies/ccc", str(EXAMPLES / "claim-globex-2019-03.json"), "--minutes",
+            str(EXAMPLES / "minutes.csv"), "--billing", str(EXAMPLES / "billing.csv"), "--now", "2019-04-20T10:00+08:00",
+            "--ledger", str(tmp_path / "ledger.sqlite")]
+    done = _python(spy + f"from slapolicy.cli import main\nsys.argv = ['slapolicy', *{args!r}]\nmain()")
+    assert done.stderr == f"0 [[]] {list(later)}\n"
+
+
 def test_main_called_by_a_program_leaves_its_garbage_collector_alone():
     done = _python(COLLECTOR + f"from slapolicy.cli import main\nstatus = main({MONTHS!r})\nsaid(status)")
     assert done.stderr == "0 [('numpy', True)] True False\n"
