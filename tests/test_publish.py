@@ -300,3 +300,22 @@ def test_publish_refuses_a_draft_of_more_values_than_an_agreement_holds_and_writ
         " error too-large the document holds more than 20,000 values (keys, scalars, mappings and lists), the most a "
         "policy version may hold (the whole Cloud Contact Center SLA holds 1,863); this is value 20,001")
     assert snapshot(family) == before
+
+
+def test_publish_refuses_a_draft_of_another_agreement_and_lock_a_version_copied_in_with_its_id(cli, family):
+    # A draft whose id is not the family's was published, and then governed the family's months from its date:
+    # `show --month 2020-03` answered "other-sla 2020-01-01" for policies/ccc.
+    draft = amendment(family, edits=[STANDARD_99_9, *EXAMPLES_99_9, ("id: ccc-sla", "id: other-sla")])
+    before = snapshot(family)
+    result = cli("publish", family, draft)
+    message = ("error family-id id 'other-sla' is not the family's 'ccc-sla' (that of 2019-01-01.yaml, its first "
+               "version): a family holds the versions of one agreement; another agreement goes in a directory of its "
+               "own")
+    assert (result.code, result.out) == (1, f"{draft}:11:5: {message}\n")  # the id is on line 11
+    assert snapshot(family) == before
+    copied = family / "2020-01-01.yaml"
+    copied.write_text(draft.read_text().replace("status: draft", "status: published"))
+    before = snapshot(family)
+    result = cli("lock", family)
+    assert result.code == 1 and f"{copied}:11:5: {message}\n" in result.out + result.err
+    assert snapshot(family) == before

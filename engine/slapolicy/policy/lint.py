@@ -264,6 +264,12 @@ def _looks_like_yaml(name: str) -> bool:
     return re.sub(r"[\s\u200b-\u200f\u2060\ufeff]+$", "", name).lower().endswith((".yml", ".yaml"))
 
 
+def family_id_message(given: str, first) -> str:
+    """A version of another agreement (``id``) among a family's: the versions of one family amend one agreement."""
+    return (f"id {given!r} is not the family's {first.id!r} (that of {Path(first.path).name}, its first version): a "
+            "family holds the versions of one agreement; another agreement goes in a directory of its own")
+
+
 def lint_directory(directory) -> list[Diagnostic]:
     """Checks across the published versions of one family."""
     found = []
@@ -274,6 +280,10 @@ def lint_directory(directory) -> list[Diagnostic]:
             found.append(policy.doc.diagnostic(("effective_from",), "duplicate-effective",
                                                f"effective_from {policy.effective_from} is also that of {other.path}"))
         by_date.setdefault(policy.effective_from, policy)
+    first = directory.versions[0] if directory.versions else None
+    for policy in directory.versions[1:]:
+        if policy.id != first.id:  # another agreement's version would govern this one's months
+            found.append(policy.doc.diagnostic(("id",), "family-id", family_id_message(policy.id, first)))
     lock = directory.read_lock()
     lock_path = str(directory.path / LOCK_FILE)
     for file in sorted(directory.path.glob("*.yaml")):

@@ -29,7 +29,7 @@ from ..errors import Diagnostic, PolicyError
 from ..files import read_limited
 from .directory import PolicyDirectory, read_policy
 from .examples import run_examples
-from .lint import PLACEMENT_CODES
+from .lint import PLACEMENT_CODES, family_id_message
 from .load import MAX_POLICY_BYTES, compose_only
 from .lock import LOCK_FILE, create_beside, family_lock, write_lock
 
@@ -78,6 +78,8 @@ def _draft_checks(directory: PolicyDirectory, policy) -> list[Diagnostic]:
         found.append(doc.diagnostic(("effective_from",), "file-exists",
                                     f"{directory.path / (effective + '.yaml')} already exists"))
     latest = directory.versions[-1] if directory.versions else None
+    if latest is not None and policy.id != directory.versions[0].id:
+        found.append(doc.diagnostic(("id",), "family-id", family_id_message(policy.id, directory.versions[0])))
     amends = policy.raw.get("amends")
     if latest is not None and amends is None:
         # An error: a draft copied from an older text, published after a newer one, would silently undo it.
