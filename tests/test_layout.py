@@ -41,6 +41,7 @@ LAZY_ALLOWED = {
     # Other commands' modules a claim never needs (with numpy.ma, 0.015 s and 3 dataclasses of its start):
     "slapolicy.policy.examples": "test, and a lint that runs the examples", "slapolicy.policy.diff": "diff only",
     "slapolicy.claims.audit": "audit only", "slapolicy.demo": "demo only",
+    "slapolicy.inputs.csv_lines": "a CSV parse error's line, found on the error path only (csv, re)",
     "slapolicy.replay": "Engine.replay, and evaluate's chunks for workers",
     "importlib.resources": "the JSON Schema's file: only a policy check not yet recorded, and `slapolicy schema`",
     # A claim starts reading its minutes once its document is read; the modules its reading does not need (the
