@@ -75,14 +75,42 @@ def one_blas_thread() -> None:
     os.environ.setdefault(BLAS_THREADS, "1")
 
 
+WORKERS_PER_CORE = 4  # worker processes a core may be given: beyond, they only wait for it
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity where the system has one)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1
+
+
+def too_many_workers(count: int) -> str | None:
+    """Why ``count`` local worker processes are refused (``--workers``, ``workers=``), or None. Each is a process
+    of its own that loads the engine and pyarrow, and beyond a few per core they only wait for one: a typo such
+    as 100000 started processes until the machine ran out of memory."""
+    cores = usable_cores()
+    bound = WORKERS_PER_CORE * cores
+    if count <= bound:
+        return None
+    return (f"{count} is above {bound}, the most this machine runs ({WORKERS_PER_CORE} per core, {cores} cores): each "
+            "worker is a process that loads the engine, and more only wait for a core; --dask spreads the work over "
+            "more machines")
+
+
 def check_runner_arguments(workers, dask) -> None:
-    """``workers``: a whole number of processes, at least 1; ``dask``: the scheduler's address."""
+    """``workers``: a whole number of processes, at least 1 and at most ``too_many_workers`` allows; ``dask``:
+    the scheduler's address."""
     if dask is not None and not isinstance(dask, str):
         raise ArgumentError(f"dask must be the scheduler's address as a string (tcp://host:8786), not {type(dask).__name__}")
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)):
         raise ArgumentError(f"workers must be a whole number (int), not {type(workers).__name__}")
     if workers is not None and workers < 1:
         raise ArgumentError(f"workers must be at least 1, not {workers}")
+    beyond = too_many_workers(workers) if workers is not None else None
+    if beyond:
+        raise ArgumentError(f"workers {beyond}")
 
 
 CLOSED_UNDER_A_CALL = ("the engine's worker processes were closed (Engine.close) while this call ran on them; call "

@@ -49,19 +49,24 @@ MINUTES_TAKES = ("a file (CSV, JSON Lines, Parquet) or a directory of Parquet fi
 
 
 def _add_runner_options(p, what: str) -> None:
-    p.add_argument("--workers", type=_workers, metavar="N", help=f"{what} in N local processes")
+    p.add_argument("--workers", type=_workers, metavar="N", help=f"{what} in N local processes (at most 4 per core)")
     p.add_argument("--dask", type=_address, metavar="ADDRESS", help=f"{what} on the Dask cluster at ADDRESS (tcp://host:8786); "
                                                     "its workers read the minutes by path")
 
 
 def _workers(value: str) -> int:
-    """``--workers``: a whole number of processes, at least 1 (else a usage error, exit 2)."""
+    """``--workers``: a whole number of processes, at least 1 and at most 4 per core (else a usage error, exit 2)."""
+    from ..distributed import too_many_workers  # the bound's one home (the API's workers= has it too)
+
     try:
         count = int(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
     if count < 1:
         raise argparse.ArgumentTypeError(f"{value} is below 1: give at least one process")
+    beyond = too_many_workers(count)
+    if beyond:
+        raise argparse.ArgumentTypeError(beyond)
     return count
 
 
@@ -424,7 +429,7 @@ def add_commands(command) -> None:
     p.add_argument("--incidents", type=_named, metavar="FILE", help="list of {id, start, end, cause, account?}")
     p.add_argument("--notices", type=_named, metavar="FILE", help="list of {id, kind, published_at, start, end, account?}")
     p.add_argument("--billing", type=_named, metavar="FILE", help="account, month, monthly_fee, offset[, service_start] (amounts need it)")
-    p.add_argument("--workers", type=_workers, metavar="N", help="evaluate in N local processes")
+    p.add_argument("--workers", type=_workers, metavar="N", help="evaluate in N local processes (at most 4 per core)")
     p.add_argument("--dask", type=_address, metavar="ADDRESS", help="evaluate on the Dask cluster at ADDRESS (tcp://host:8786)")
     p.add_argument("--format", choices=("json", "text", "html"), default="json", help="(default: json)")
 

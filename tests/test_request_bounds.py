@@ -1,0 +1,73 @@
+"""Requests refused before any work starts because of their size: more local worker processes than the machine
+runs (``--workers``, ``workers=``). Each is refused with its bound and why, as a usage error (exit 2) from the
+command line and an ``ArgumentError`` from the API; nothing is written."""
+import json
+
+import pytest
+
+from conftest import POLICIES, PUBLISHED, run_cli
+
+MINUTES = "account,minute,requests,failures\na,2019-03-12T10:00,100,2\n"
+CLAIM = {"account": "a", "service_month": "2019-03", "filed_at": "2019-04-10T10:00+08:00", "channel": "work_order",
+         "event_report": "x", "unavailability": [{"start": "2019-03-12T10:00+08:00", "end": "2019-03-12T11:00+08:00"}],
+         "failure_records": ["c"]}
+# On two cores (the bound is 4 per core): 8 processes are allowed, 9 are not.
+BEYOND = ("9 is above 8, the most this machine runs (4 per core, 2 cores): each worker is a process that loads the "
+          "engine, and more only wait for a core; --dask spreads the work over more machines")
+
+
+@pytest.fixture
+def two_cores(monkeypatch):
+    from slapolicy import distributed
+
+    monkeypatch.setattr(distributed, "usable_cores", lambda: 2)
+
+
+@pytest.fixture
+def inputs(tmp_path):
+    minutes, claim = tmp_path / "m.csv", tmp_path / "claim.json"
+    minutes.write_text(MINUTES)
+    claim.write_text(json.dumps(CLAIM))
+    return {"{minutes}": minutes, "{claim}": claim, "{ledger}": tmp_path / "ledger.sqlite"}
+
+
+@pytest.mark.parametrize("args", [
+    ["evaluate", POLICIES, "--minutes", "{minutes}", "--month", "2019-03"],
+    ["claim", POLICIES, "{claim}", "--minutes", "{minutes}", "--ledger", "{ledger}", "--now", "2019-04-20T10:00+08:00"],
+    ["replay", POLICIES, "--minutes", "{minutes}", "--from", "2019-03", "--to", "2019-03", "--under", PUBLISHED],
+    ["serve", POLICIES, "--ledger", "{ledger}", "--port", "0"],
+])
+@pytest.mark.parametrize("count", ["9", "100000"])
+def test_more_worker_processes_than_the_machine_runs_is_a_usage_error(two_cores, inputs, tmp_path, args, count):
+    # --workers 100000 started processes until the machine ran out of memory.
+    result = run_cli(*[inputs.get(str(a), a) for a in args], "--workers", count)
+    assert (result.code, result.out) == (2, "")
+    assert result.err.splitlines()[-1] == \
+        f"slapolicy {args[0]}: error: argument --workers: {BEYOND.replace('9 is', f'{count} is', 1)}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["claim.json", "m.csv"]  # no ledger
+
+
+def test_the_bound_of_worker_processes_is_4_per_core(two_cores):
+    from slapolicy.cli.data_commands import _workers
+    from slapolicy.distributed import too_many_workers
+
+    assert (_workers("8"), too_many_workers(8), too_many_workers(9)) == (8, None, BEYOND)
+
+
+@pytest.mark.parametrize("call", [
+    lambda engine, minutes: engine.evaluate(minutes=minutes, month="2019-03", workers=9),
+    lambda engine, minutes: engine.replay(minutes=minutes, start="2019-03", end="2019-03", under=PUBLISHED, workers=9),
+    lambda engine, minutes: engine.decide_claim(CLAIM, minutes=minutes, workers=9),
+    lambda engine, minutes: __import__("slapolicy").Engine(POLICIES, workers=9),
+])
+def test_the_api_refuses_more_worker_processes_than_the_machine_runs(two_cores, tmp_path, call):
+    from slapolicy import Engine
+    from slapolicy.errors import ArgumentError
+
+    minutes, ledger = tmp_path / "m.csv", tmp_path / "ledger.sqlite"
+    minutes.write_text(MINUTES)
+    engine = Engine(POLICIES, ledger=ledger)
+    with pytest.raises(ArgumentError) as caught:
+        call(engine, minutes)
+    assert str(caught.value) == f"workers {BEYOND}"
+    assert not ledger.exists()
