@@ -81,7 +81,6 @@ def test_a_bad_row_deep_in_the_file_names_its_row(cli, tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--from", "2019-04", "--to", "2019-03"], "--to 2019-03 is before --from 2019-04"),
     (["--from", "2018-12", "--to", "2019-03"], "no version of"),
     (["--from", "2019-3", "--to", "2019-03"], "--from '2019-3' is not a month written YYYY-MM"),
 ])

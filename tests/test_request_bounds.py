@@ -1,6 +1,7 @@
 """Requests refused before any work starts because of their size: more local worker processes than the machine
-runs (``--workers``, ``workers=``). Each is refused with its bound and why, as a usage error (exit 2) from the
-command line and an ``ArgumentError`` from the API; nothing is written."""
+runs (``--workers``, ``workers=``), a replay over more than 100 years (or backwards). Each is refused with its bound
+and why, as a usage error (exit 2) from the command line and an ``ArgumentError`` from the API; nothing is
+written. Within the bounds, a replay's cost follows its data, not its months."""
 import json
 
 import pytest
@@ -71,3 +72,64 @@ def test_the_api_refuses_more_worker_processes_than_the_machine_runs(two_cores, 
         call(engine, minutes)
     assert str(caught.value) == f"workers {BEYOND}"
     assert not ledger.exists()
+
+
+# ---------------------------------------------------------------------------- replay's range of months
+
+@pytest.mark.parametrize("start,end,message", [
+    # exit 1 before, as if an input were wrong
+    ("2019-04", "2019-03", "--to 2019-03 is before --from 2019-04"),
+    # (9998 − 2019) × 12 + 12 = 95,760 months: 85 s here, and a report of 22 MB of empty months
+    ("2019-01", "9998-12", "--from 2019-01 --to 9998-12 is 95,760 Service Months; a replay covers at most 1,200 "
+                           "(100 years), as its report has a line for every month of the range: check the years, "
+                           "or replay the range in parts"),
+    # 100 years and one month: 1,201
+    ("2019-01", "2119-01", "--from 2019-01 --to 2119-01 is 1,201 Service Months; a replay covers at most 1,200 "
+                           "(100 years), as its report has a line for every month of the range: check the years, "
+                           "or replay the range in parts"),
+])
+def test_a_replay_range_backwards_or_beyond_100_years_is_a_usage_error(tmp_path, start, end, message):
+    minutes = tmp_path / "m.csv"
+    minutes.write_text(MINUTES)
+    result = run_cli("replay", POLICIES, "--minutes", minutes, "--from", start, "--to", end, "--under", PUBLISHED)
+    assert (result.code, result.out, result.err) == (2, "", f"slapolicy replay: {message}\n")
+    assert [p.name for p in tmp_path.iterdir()] == ["m.csv"]
+
+
+def test_a_replay_of_100_years_reads_each_version_once(tmp_path, monkeypatch):
+    # 2019-01 to 2118-12: 1,200 months, the most a replay covers. One row (a, 2019-03) and 1,199 empty months. The
+    # version in force was read (and hashed) once per month: 95,760 reads for --to 9998-12; now once per version.
+    from slapolicy import Engine
+    from slapolicy.distributed import PolicyContent
+
+    minutes = tmp_path / "m.csv"
+    minutes.write_text(MINUTES)
+    reads = []
+    of = PolicyContent.of.__func__
+    monkeypatch.setattr(PolicyContent, "of", classmethod(lambda cls, policy: reads.append(policy.sha256) or of(cls, policy)))
+    result = Engine(POLICIES).replay(minutes=minutes, start="2019-01", end="2118-12", under=PUBLISHED)
+    assert (len(result["months"]), result["months"][0], result["months"][-1]) == (1200, "2019-01", "2118-12")
+    assert [(row["account"], row["month"]) for row in result["rows"]] == [("a", "2019-03")]
+    assert len(result["totals"]["per_month"]) == 1200
+    assert result["totals"]["per_month"]["2118-12"] == {
+        "account_months": 0, "changed": 0, "baseline_compensation": "0.00", "amended_compensation": "0.00",
+        "delta": "0.00", "without_billing": 0}
+    assert result["totals"]["per_month"]["2019-03"]["account_months"] == 1
+    assert len(reads) == 1  # the one version is both the baseline and the amended (--under the published file)
+
+
+@pytest.mark.parametrize("start,end,message", [
+    ("2019-04", "2019-03", "end 2019-03 is before start 2019-04"),
+    ("2019-01", "2119-01", "start 2019-01 end 2119-01 is 1,201 Service Months; a replay covers at most 1,200 "
+                           "(100 years), as its report has a line for every month of the range: check the years, "
+                           "or replay the range in parts"),
+])
+def test_the_api_refuses_a_replay_range_backwards_or_beyond_100_years(tmp_path, start, end, message):
+    from slapolicy import Engine
+    from slapolicy.errors import ArgumentError
+
+    minutes = tmp_path / "m.csv"
+    minutes.write_text(MINUTES)
+    with pytest.raises(ArgumentError) as caught:
+        Engine(POLICIES).replay(minutes=minutes, start=start, end=end, under=PUBLISHED)
+    assert str(caught.value) == message

@@ -326,10 +326,15 @@ def test_replay_refuses_paths_and_unknown_drafts(server, bare, tmp_module):
     body = problem(server.call("POST", "/v1/replay", {"from": "2019-03", "to": "2019-03", "under": "none.yaml"}),
                    404, "not-found")
     assert body["detail"].endswith(f"(drafts: {DRAFT.name}, escape.yaml)")
+    # A range backwards is a usage error of the CLI (exit 2: it was exit 1 and 422), so a bad request here.
     body = problem(server.call("POST", "/v1/replay", {"from": "2019-04", "to": "2019-03", "under": DRAFT.name}),
-                   422, "invalid-input")
-    assert body["detail"] == cli_error("replay", server.family, "--from", "2019-04", "--to", "2019-03", "--under", DRAFT,
-                                       *DATA)
+                   400, "bad-request")
+    assert body["detail"] == "'to' 2019-03 is before 'from' 2019-04"
+    body = problem(server.call("POST", "/v1/replay", {"from": "2019-01", "to": "9998-12", "under": DRAFT.name}),
+                   400, "bad-request")
+    assert body["detail"] == ("'from' 2019-01 'to' 9998-12 is 95,760 Service Months; a replay covers at most 1,200 "
+                              "(100 years), as its report has a line for every month of the range: check the years, "
+                              "or replay the range in parts")
     body = problem(server.call("POST", "/v1/replay", {"from": "2019-03", "under": DRAFT.name}), 400, "bad-request")
     assert body["detail"] == "'to' is a required property"
     body = problem(bare.call("POST", "/v1/replay", {"from": "2019-03", "to": "2019-03", "under": DRAFT.name}),

@@ -23,7 +23,7 @@ from .evaluation.classify import classify_minutes, consecutive_runs, unavailable
 from .minutes.shapes import MonthMinutes, MonthTotals
 from .evaluation.compensation import tier_of
 from .evaluation.month import MonthEvaluation, availability_of, evaluate_account_month, version_reason
-from .errors import SlapolicyError
+from .errors import ArgumentError, SlapolicyError
 from .policy.directory import PolicyDirectory, directory_signature, load_policy
 from .policy.model import reads_minutes_alike
 
@@ -53,10 +53,23 @@ def _policies_read(policy_dir: str, under: str, signature: tuple):
     return PolicyDirectory(policy_dir, run_examples=False).check(), load_policy(under)
 
 
-def month_range(start: str, end: str) -> list:
+# Service Months a replay covers at most: 100 years. Its report has a line (JSON: an entry) for every month of the
+# range, rows or none: --to 9998-12 for 2019-12 wrote 22 MB of empty months. Every other cost follows the data.
+MAX_MONTHS = 1200
+
+
+def month_range(start: str, end: str, names: tuple = ("start", "end"), error=ArgumentError) -> list:
+    """The Service Months from ``start`` to ``end`` (YYYY-MM, both included), at most MAX_MONTHS. ``names``: what the
+    caller's user calls the two (the CLI's ``--from`` and ``--to``); ``error``: what a range refused raises (the
+    CLI's UsageError, exit 2)."""
     first, last = calendar_month(start), calendar_month(end)
-    if last.start < first.start:
-        raise SlapolicyError(f"--to {end} is before --from {start}")
+    count = (last.start.year - first.start.year) * 12 + last.start.month - first.start.month + 1
+    if count < 1:
+        raise error(f"{names[1]} {end} is before {names[0]} {start}")
+    if count > MAX_MONTHS:
+        raise error(f"{names[0]} {start} {names[1]} {end} is {count:,} Service Months; a replay covers at most "
+                    f"{MAX_MONTHS:,} (100 years), as its report has a line for every month of the range: check the "
+                    "years, or replay the range in parts")
     months, current = [first], first
     while current.start < last.start:  # never asks for the month after the last (9998-12 has none we evaluate)
         following = current.end + dt.timedelta(days=1)
@@ -251,7 +264,10 @@ def common_timezone(baselines: dict, amended) -> str:
 
 def replay_spec(baselines: dict, amended, incidents: tuple, notices: tuple, strips: bool) -> ReplaySpec:
     """What every task receives: the versions as content (by sha256), the windows, whether to draw strips."""
-    contents = {p.sha256: PolicyContent.of(p) for p in [*baselines.values(), amended]}
+    contents: dict = {}
+    for policy in [*baselines.values(), amended]:  # a file read once per version, not once per month in force
+        if policy.sha256 not in contents:
+            contents[policy.sha256] = PolicyContent.of(policy)
     return ReplaySpec(tuple((label, contents[p.sha256]) for label, p in baselines.items()), contents[amended.sha256],
                       incidents, notices, strips)
 
@@ -309,5 +325,9 @@ def totals(rows: list, labels: list) -> dict:
                 "baseline_compensation": str(baseline), "amended_compensation": str(amended),
                 "delta": str(amended - baseline), "without_billing": len(selected) - len(owed)}
 
-    return {"per_month": {label: summed([r for r in rows if r["month"] == label]) for label in labels},
+    by_month: dict = {label: [] for label in labels}  # rows gathered in one pass, not one pass per month
+    for row in rows:
+        by_month[row["month"]].append(row)
+    nothing = summed([])  # the totals of a month without rows, made once: a range may hold thousands of them
+    return {"per_month": {label: summed(selected) if selected else dict(nothing) for label, selected in by_month.items()},
             "overall": summed(rows)}

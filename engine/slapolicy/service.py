@@ -352,6 +352,9 @@ class Service:
     async def replay(self, request: Request) -> JSONResponse:
         body = check_body(await read_json(request, self.max_body), "ReplayRequest")
         start, end = month_field(body["from"], "from"), month_field(body["to"], "to")
+        from .replay import month_range  # replay's module: loaded by the replay anyway
+
+        month_range(start, end, ("'from'", "'to'"), UsageError)  # backwards or over 100 years: 400, as exit 2
         under = self._draft(body["under"])
         if self.sources.minutes is None:
             raise not_configured("replay reads the minutes the service was started with: start it with --minutes")

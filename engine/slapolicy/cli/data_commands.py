@@ -309,6 +309,9 @@ def _read_ahead(claim: dict, args):
 
 
 def cmd_replay(args) -> int:
+    from ..replay import month_range  # replay's module: loaded by the replay anyway
+
+    month_range(_month(args.start, "--from"), _month(args.end, "--to"), ("--from", "--to"), UsageError)
     from ..engine import Engine  # loads what every data command needs: see cmd_claim
 
     modules_loaded()
@@ -424,7 +427,8 @@ def add_commands(command) -> None:
     p.add_argument("policy_dir", type=_path, metavar="POLICY_DIR")
     p.add_argument("--minutes", type=_named, required=True, metavar="FILE", help="minutes of every account: " + MINUTES_TAKES)
     p.add_argument("--from", dest="start", required=True, metavar="YYYY-MM", help="first Service Month")
-    p.add_argument("--to", dest="end", required=True, metavar="YYYY-MM", help="last Service Month")
+    p.add_argument("--to", dest="end", required=True, metavar="YYYY-MM",
+                   help="last Service Month (at most 1,200 months, 100 years, from --from)")
     p.add_argument("--under", type=_path, required=True, metavar="F", help="the amended version (policy file)")
     p.add_argument("--incidents", type=_named, metavar="FILE", help="list of {id, start, end, cause, account?}")
     p.add_argument("--notices", type=_named, metavar="FILE", help="list of {id, kind, published_at, start, end, account?}")
