@@ -251,3 +251,24 @@ def test_diff_json_alone_or_with_format_json_prints_json(cli):
     alone = cli("diff", PUBLISHED, DRAFT, "--json")
     assert both.code == alone.code == 0 and both.out == alone.out
     assert both.json()["new"]["version"] == "2027-01-01-draft"
+
+
+def test_a_relative_xdg_data_home_is_ignored_so_the_default_ledger_does_not_follow_the_working_directory(
+        cli, tmp_path, monkeypatch):
+    # XDG_DATA_HOME=data (relative) put the default ledger under the working directory: the same account's claims
+    # filed from two directories went to two ledgers, each blind to the other's grants (§6.1's cap, one grant a
+    # month). The XDG specification says a relative value is ignored, as the cache's directory already did.
+    from slapolicy.ledger import default_ledger_path
+
+    home, work = tmp_path / "home", tmp_path / "work"
+    work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_DATA_HOME", "data")
+    monkeypatch.chdir(work)
+    assert default_ledger_path() == home / ".local" / "share" / "slapolicy" / "ledger.sqlite"
+    result = cli("claim", POLICIES, CLAIM, "--minutes", MINUTES, "--billing", BILLING, "--now", NOW)
+    assert result.code == 0, result.err
+    assert list(work.iterdir()) == []
+    assert (home / ".local" / "share" / "slapolicy" / "ledger.sqlite").is_file()
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "absolute"))
+    assert default_ledger_path() == tmp_path / "absolute" / "slapolicy" / "ledger.sqlite"

@@ -118,8 +118,12 @@ TABLES = {"decision": "decisions", "grant": "grants"}
 
 
 def default_ledger_path() -> Path:
-    """``$XDG_DATA_HOME/slapolicy/ledger.sqlite`` (``~/.local/share/...`` when unset)."""
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    """``$XDG_DATA_HOME/slapolicy/ledger.sqlite`` (``~/.local/share/...`` when unset or relative: the XDG
+    specification ignores a relative value, and the ledger must not depend on the working directory, or claims
+    filed from two directories would go to two ledgers, each blind to the other's grants)."""
+    base = os.environ.get("XDG_DATA_HOME", "")
+    if not os.path.isabs(base):
+        base = os.path.join(os.path.expanduser("~"), ".local", "share")
     return Path(base) / "slapolicy" / "ledger.sqlite"
 
 
