@@ -319,3 +319,46 @@ def test_a_billing_row_pyarrow_cannot_parse_is_named_by_its_line(cli, tmp_path):
     assert (result.code, result.out) == (1, "")
     assert result.err == (f"slapolicy: {billing}: cannot be read as CSV: line 2, column 5: 5 values where the header "
                           "names 4 columns (account, month, monthly_fee, offset) (a value holding a comma needs quotes)\n")
+
+
+def test_a_csv_row_after_blank_lines_or_a_quoted_line_end_is_named_by_its_own_line(cli, tmp_path):
+    # pyarrow skips blank lines and reads a quoted line end as part of its value: row 2 is on line 4 (its note holds
+    # a line end), row 3 on line 7 (lines 5 and 6 are blank). They were named "line 3" and "line 4": a row's line
+    # was taken to be its number plus one. Rows 2 and 3 have more failures than requests.
+    minutes = csv_file(tmp_path, HEADER + ",note", 'a,2019-03-01T10:00,5,1,"two', 'lines"',
+                       "a,2019-03-01T10:01,5,9,x", "", "", "a,2019-03-01T10:02,5,6,y")
+    refused_exactly(cli, tmp_path, minutes, f"slapolicy: 2 problem(s) in minutes file {minutes}:\n"
+                    f"{minutes}: row 2 (line 4), column 'failures': 9 failures exceed 5 requests\n"
+                    f"{minutes}: row 3 (line 7), column 'failures': 6 failures exceed 5 requests\n")
+
+
+def test_a_csv_row_many_blocks_after_a_blank_line_is_named_by_its_own_line(cli, tmp_path, small_csv_blocks):
+    # 1,000 rows in pyarrow's 4 KiB blocks, a blank line after row 10 (line 12); row 900 is on line 902, and the
+    # row listing row 3's minute again, row 950, on line 952.
+    lines = _day_of_rows(1000)
+    lines[899] = "a,2019-03-01T14:59,5,9"
+    lines[949] = lines[2]
+    lines.insert(10, "")
+    minutes = csv_file(tmp_path, HEADER, *lines)
+    result = cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03")
+    assert (result.code, result.out) == (1, "")
+    assert result.err == (f"slapolicy: 1 problem(s) in minutes file {minutes}:\n"
+                          f"{minutes}: row 900 (line 902), column 'failures': 9 failures exceed 5 requests\n")
+    lines[900] = "a,2019-03-01T14:59,5,1"  # row 900 (900 in the list, after the blank line) well: the repeat alone
+    minutes = csv_file(tmp_path, HEADER, *lines)
+    result = cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03")
+    assert (result.code, result.out) == (1, "")
+    assert result.err == (f"slapolicy: 1 problem(s) in minutes file {minutes}:\n"
+                          f"{minutes}: row 950 (line 952), column 'minute': minute listed twice for account 'a' "
+                          "(also in an earlier row)\n")
+
+
+def test_a_billing_row_after_a_blank_line_is_named_by_its_own_line(cli, tmp_path):
+    # Line 2 is blank: row 1 is on line 3 (it was named "line 2"). Its offset of 200.00 exceeds its fee of 100.00.
+    minutes = csv_file(tmp_path, HEADER, "a,2019-03-01T10:00,100,1")
+    billing = tmp_path / "billing.csv"
+    billing.write_text("account,month,monthly_fee,offset\n\na,2019-03,100.00,200.00\n")
+    result = cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03", "--billing", billing)
+    assert (result.code, result.out) == (1, "")
+    assert result.err == (f"slapolicy: 1 problem(s) in billing file {billing}:\n"
+                          f"{billing}: row 1 (line 3), column 'offset': offset 200.00 exceeds the monthly fee 100.00\n")

@@ -36,9 +36,19 @@ class BillingRow:
         return self.monthly_fee - self.offset
 
 
+def _csv_lines(path):
+    """{row: its first line} of a billing CSV file's rows, read again when a problem is raised (see Problems)."""
+    def lines(rows: set) -> dict:
+        from .csv_lines import record_lines  # the error path's own module
+
+        with open(path, "rb") as stream:
+            return record_lines(stream, rows)
+    return lines
+
+
 def read_billing(path) -> dict[tuple[str, str], BillingRow]:
     table, line_offset, name = table_of(path, BILLING_COLUMNS, OPTIONAL_BILLING_COLUMNS)
-    problems = Problems(name, "billing")
+    problems = Problems(name, "billing", lines=_csv_lines(path) if name.lower().endswith(".csv") else None)
     for column in BILLING_COLUMNS + OPTIONAL_BILLING_COLUMNS:
         if column in table.column_names:
             _refuse_nested(table, column, name)

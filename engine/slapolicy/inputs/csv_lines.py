@@ -152,3 +152,60 @@ class _Joined(io.RawIOBase):
         data = self._stream.read(len(buffer))
         buffer[:len(data)] = data
         return len(data)
+
+
+def record_lines(stream, rows: set) -> dict:
+    """{row: the line it starts on} for the data rows ``rows`` (1-based, as pyarrow counts them: blank lines are no
+    row, a quoted value may hold line ends) of the CSV text of ``stream``, header line included. A row's line is
+    its number plus one only while no line before it is blank or inside quotes; this is read on the error path
+    only, for the rows named."""
+    found: dict = {}
+    wanted = sorted(rows)
+    line, row, header, rest = 1, 0, None, b""
+    while wanted[len(found):]:
+        block = stream.read(_BLOCK)
+        data = rest + block
+        if not data:
+            break
+        cut = data.rfind(b"\n") + 1 if block else len(data)
+        if not cut:
+            rest = data
+            continue
+        chunk, rest = data[:cut], data[cut:]
+        if header is None:
+            end = chunk.find(b"\n") + 1
+            chunk, line, header = chunk[end:], line + 1, True
+        if b'"' in chunk or _lone_carriage_return(chunk):
+            _records_from(chunk + rest, stream, line, row, wanted, found)
+            break
+        codes = np.frombuffer(chunk, np.uint8)
+        ends = np.flatnonzero(codes == 10)
+        starts = np.concatenate(([0], ends[:-1] + 1))[:len(ends)]
+        filled = (ends - starts - (codes[np.maximum(ends - 1, 0)] == 13)) > 0
+        numbers = row + np.cumsum(filled)  # the row each line holds (the last one before it when blank)
+        for wanted_row in wanted[len(found):]:
+            at = int(np.searchsorted(numbers, wanted_row))
+            if at >= len(numbers):
+                break
+            found[wanted_row] = line + at
+        line, row = line + len(ends), row + int(filled.sum())
+        if not block:
+            break
+    return found
+
+
+def _records_from(head: bytes, stream, line: int, row: int, wanted: list, found: dict) -> None:
+    """The lines of the rows still wanted, read by records from ``head`` and the rest of ``stream`` (see
+    ``_by_records``), after ``row`` rows, ``head`` starting on line ``line``."""
+    text = io.TextIOWrapper(_Joined(head, stream), encoding="utf-8", errors="surrogateescape", newline="")
+    reader = csv.reader(text, strict=False)
+    before = 0
+    for record in reader:
+        first, before = line + before, reader.line_num
+        if not record:
+            continue
+        row += 1
+        if row == wanted[len(found)]:
+            found[row] = first
+            if len(found) == len(wanted):
+                return

@@ -13,9 +13,12 @@ MAX_REPORTED = 20
 class Problems:
     """Collects row problems of one file; raises them together."""
 
-    def __init__(self, file: str, kind: str):
+    def __init__(self, file: str, kind: str, lines=None):
         self.file, self.kind, self.items = file, kind, []
         self.total = 0
+        # Text whose rows may not be one line each (CSV: blank lines are no row, a quoted value may hold line
+        # ends): ``lines(rows)`` gives {row: its first line}, read when the problems are raised (picklable).
+        self.lines, self.places = lines, []
         self.row_base = 0  # rows before the current batch, when a file is read in batches
         self.positions = None  # the batch's rows' places among the rows read, when only some are checked
 
@@ -36,11 +39,30 @@ class Problems:
             if column is not None:
                 where += ("," if where else "") + f" column '{column}'"
             self.items.append(f"{self.file}:{where}: {message}" if where else f"{self.file}: {message}")
+            self.places.append((row, line))
 
     def raise_if_any(self) -> None:
+        if self.total and self.lines is not None:
+            self._lines_as_read()
         if self.total:
             more = f"\n... and {self.total - len(self.items)} more" if self.total > len(self.items) else ""
             raise InputError(f"{self.total} problem(s) in {self.kind} file {self.file}:\n" + "\n".join(self.items) + more)
+
+    def _lines_as_read(self) -> None:
+        """Each item's line as the file has it, where a row is not its line after the header (see ``lines``)."""
+        rows = {row for row, line in self.places if row is not None and line is not None}
+        try:
+            actual = self.lines(rows) if rows else {}
+        except OSError:  # the file is gone or unreadable since: the lines as counted stand
+            return
+        self.items = [_moved(item, self.file, row, line, actual[row]) if line is not None and row in actual else item
+                      for item, (row, line) in zip(self.items, self.places)]
+        self.lines = None
+
+
+def _moved(item: str, file: str, row: int, line: int, actual: int) -> str:
+    before = f"{file}: row {row} (line {line})"
+    return f"{file}: row {row} (line {actual})" + item[len(before):] if item.startswith(before) else item
 
 
 def column_names(schema, path) -> list[str]:

@@ -18,10 +18,10 @@ from ..arrays import distinct_sorted
 from ..calendar import calendar_month
 from ..distributed import Background, Cancellation, Cancelled, Runner
 from ..errors import InputError, SlapolicyError
-from ..inputs.problems import MAX_REPORTED, Problems
+from ..inputs.problems import MAX_REPORTED
 from . import storage
 from .planning import WIDEN_MINUTES, Request, footer_bytes, plan, request_for
-from .readers import batch_parts, read_digest
+from .readers import batch_parts, problems_of, read_digest
 from .reduce import checked_batches, joined, picked_batches, read_part
 
 
@@ -160,7 +160,7 @@ def _repeats_across_batches(parts: list, request: Request) -> None:
     first, end = request.span
     listed: dict[str, np.ndarray] = {}
     for part in parts:
-        problems = Problems(part.name or part.path, "minutes")
+        problems = problems_of(part)
         for _, c, line_offset in checked_batches(part, request, problems):
             if c is None:
                 continue

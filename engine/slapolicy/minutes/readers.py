@@ -3,6 +3,7 @@ blocks), so memory is bounded by a batch, never by the input; and the digest of 
 depended on (``read_digest``), which a claim's record names."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from dataclasses import replace
@@ -11,7 +12,7 @@ from pathlib import Path
 from . import storage
 from ..errors import InputError
 from ..inputs import json_lines
-from ..inputs.problems import column_names
+from ..inputs.problems import Problems, column_names
 from ..inputs.tables import MINUTE_COLUMNS, OPTIONAL_MINUTE_COLUMNS
 from .planning import Part, parquet_footer
 
@@ -108,6 +109,20 @@ def _open_csv(part: Part, columns: list, only: bool = False):
                           convert_options=pacsv.ConvertOptions(column_types={name: pa.string() for name in columns},
                                                                strings_can_be_null=True,
                                                                quoted_strings_can_be_null=False, **included))
+
+
+def csv_record_lines(path: str, rows: set) -> dict:
+    """{row: its first line} of a CSV part's ``rows``, read again (an error path only: see ``Problems.lines``)."""
+    from ..inputs.csv_lines import record_lines  # the error path's own module
+
+    with _open_stream(path) as stream:
+        return record_lines(stream, rows)
+
+
+def problems_of(part: Part):
+    """The Problems of a part, told how to find its rows' lines when its text may not be one row a line (CSV)."""
+    return Problems(part.name or part.path, "minutes",
+                    lines=functools.partial(csv_record_lines, part.path) if part.kind == "csv" else None)
 
 
 def _csv_line(part: Part, exc) -> str | None:

@@ -20,7 +20,7 @@ from ..inputs.problems import MAX_REPORTED, Problems, _report
 from ..inputs.tables import account_name, check_minute_table
 from ..inputs.timestamps import _one_array
 from .planning import Part, Request, _month_span, below_threshold
-from .readers import _batches
+from .readers import _batches, problems_of
 from .within import rows_inside_own, traffic_inside
 
 
@@ -54,7 +54,7 @@ class PartSummary:
 def read_part(part: Part, request: Request, picked: list | None = None) -> PartSummary:
     """Read, check and reduce one part (the pure per-partition function: threads, processes, Dask). ``picked``:
     its batches as :func:`picked_batches` gave them already (a reading started ahead of its policy)."""
-    summary = PartSummary(problems=Problems(part.name or part.path, "minutes"))
+    summary = PartSummary(problems=problems_of(part))
     problems = summary.problems
     for read, c, line_offset in checked_batches(part, request, problems, picked):
         summary.rows_read += read
