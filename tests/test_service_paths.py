@@ -221,3 +221,25 @@ def test_request_timeout_must_be_more_than_zero_seconds(tmp_path):
         assert (result.code, result.out) == (2, "")
         assert result.err == f"slapolicy serve: --request-timeout {float(value)} must be more than 0 seconds\n"
     assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------------------- bodies in another encoding
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le"])
+def test_a_body_in_utf_16_or_utf_32_is_a_400_not_read(app, encoding):
+    # json.loads reads bytes in UTF-16 and UTF-32 too: such a body was answered as if sent in UTF-8 (here 422 for the
+    # month), although docs/service.md answers a body not in UTF-8 with 400.
+    raw = json.dumps({"month": "2019-13"}).encode(encoding)
+    for route in ("/v1/evaluate", "/v1/claims", "/v1/replay"):
+        status, content_type, answer = asgi(app, "POST", route, raw, JSON)
+        assert (status, content_type, answer["detail"]) == (
+            400, PROBLEM, "the request body is not UTF-8 (it holds NUL bytes, as UTF-16 and UTF-32 do)")
+
+
+def test_a_utf_8_body_with_a_byte_order_mark_is_read_as_the_cli_reads_a_claim_file(app):
+    raw = json.dumps({"month": "2019-13"}).encode("utf-8-sig")
+    status, _, answer = asgi(app, "POST", "/v1/evaluate", raw, JSON)
+    assert (status, answer["detail"]) == (422, "month '2019-13' is not a month written YYYY-MM")
+    status, _, answer = asgi(app, "POST", "/v1/evaluate", b'{"month": "2019-03", "accounts": ["a\x00"]}', JSON)
+    assert (status, answer["detail"]) == (400, "the request body is not UTF-8 (it holds NUL bytes, as UTF-16 and "
+                                               "UTF-32 do)")  # a raw NUL is never JSON: a string writes it \u0000

@@ -151,8 +151,14 @@ async def read_json(request: Request, max_bytes: int) -> object:
     raw = b"".join(chunks)
     if not raw.strip():
         raise bad_request("the request body is empty: send a JSON object")
+    # JSON between systems is UTF-8 (RFC 8259 §8.1); json.loads would take bytes in UTF-16 or UTF-32 too, which the
+    # documented 400 "not UTF-8" refuses. A UTF-8 byte order mark is ignored (the RFC allows it), as `slapolicy claim`
+    # ignores it in CLAIM.json.
+    raw = raw.removeprefix(b"\xef\xbb\xbf")
+    if b"\x00" in raw:  # never in UTF-8 JSON (a NUL in a string is written \u0000); in every UTF-16 or UTF-32 text
+        raise bad_request("the request body is not UTF-8 (it holds NUL bytes, as UTF-16 and UTF-32 do)")
     try:
-        body = json.loads(raw, object_pairs_hook=unique_object, parse_constant=no_constant)
+        body = json.loads(raw.decode("utf-8"), object_pairs_hook=unique_object, parse_constant=no_constant)
         # json.dumps, here and later, needs more stack than json.loads did: a body nested just below the depth
         # json.loads refuses would overflow it (a 500), so it is written once here, where that is a 400.
         unicode_ok = valid_unicode(body)
