@@ -477,8 +477,8 @@ def timed_protocol(seconds: float):
             self._arm()
 
         def data_received(self, data: bytes) -> None:
-            if self._deadline is None and self.conn.their_state is h11.IDLE:
-                self._arm()  # the next request on a kept-alive connection
+            if self._deadline is None and self.conn.their_state in (h11.IDLE, h11.SEND_BODY):
+                self._arm()  # the next request on a kept-alive connection (or a pipelined one, begun in the last data)
             super().data_received(data)
             if self.conn.their_state is not h11.IDLE and self.conn.their_state is not h11.SEND_BODY:
                 self._disarm()  # the request is whole (DONE), or the connection is ending
