@@ -92,6 +92,24 @@ def test_a_claim_decodes_each_batch_once_ahead_and_decides_as_without_it(tmp_pat
     assert not running_threads()
 
 
+def test_the_batches_read_ahead_are_checked_and_reduced_once_beside_the_reading(tmp_path, decoded, monkeypatch):
+    # Each of the nine batches is reduced once, as it is picked (or, picked before the policy loaded, by the reading
+    # as it takes them), on the readings' own threads: no pool of threads reduces them after the last batch.
+    reduced, real = [], aggregates.read_part
+
+    def read_part(part, request, picked=None):
+        reduced.append((part.row_groups, threading.current_thread().name, picked is not None))
+        return real(part, request, picked)
+
+    monkeypatch.setattr(aggregates, "read_part", read_part)
+    minutes = by_time(tmp_path / "m.parquet", example_rows(), 4000)
+    result = run_cli(*claimed(minutes, tmp_path / "cli.sqlite"))
+    assert (result.code, result.err) == (0, "")
+    assert sorted(reduced) == [((g,), "slapolicy-background", True) for g in range(9)]
+    assert json.loads(result.out) == decided_without_reading_ahead(minutes, tmp_path / "engine.sqlite")
+    assert not running_threads()
+
+
 def test_the_rows_read_ahead_carry_only_the_names_of_their_accounts(tmp_path, decoded):
     # Nine row groups of the example month in minute order, each holding all three accounts; globex's rows of each
     # (1,333 or 1,334 of 4,000 where the three accounts share every minute, fewer where they do not) come with its
@@ -173,7 +191,9 @@ def test_a_reading_for_other_accounts_does_not_take_it(tmp_path, decoded):
         assert aggregates.ReadAhead.taken(str(tmp_path / "m.parquet"), frozenset({"acme"})) is None  # another str
         assert aggregates.ReadAhead.taken(minutes, frozenset({"acme"})) is ahead
         assert aggregates.ReadAhead.taken(minutes, frozenset({"acme"})) is None  # taken once
-        assert sorted(piece.row_groups for piece in ahead.picked()) == [(g,) for g in range(9)]
+        picked, reduced = ahead.picked()
+        assert sorted(piece.row_groups for piece in picked) == [(g,) for g in range(9)]
+        assert reduced == {}  # none without a request to reduce them under
 
 
 @pytest.mark.parametrize("document", ['{"account": "globex", "service_month": "2019-03"', "[1, 2]"])
