@@ -272,3 +272,38 @@ def test_a_relative_xdg_data_home_is_ignored_so_the_default_ledger_does_not_foll
     assert (home / ".local" / "share" / "slapolicy" / "ledger.sqlite").is_file()
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "absolute"))
     assert default_ledger_path() == tmp_path / "absolute" / "slapolicy" / "ledger.sqlite"
+
+
+def test_a_draft_or_edited_copy_outside_a_family_is_evaluated_and_replayed_under(cli, tmp_path):
+    # docs/cli.md: `--policy-file F` evaluates under "that file (a draft, an edited copy)", `--under F` replays
+    # under "a published version or a draft". A draft saved anywhere but a drafts/ folder was refused, "a draft
+    # belongs under drafts/, not among the published versions", and an edited copy not named by its date, "file is
+    # named ...": where a file sits says nothing of what it says, as render, diff and publish already judged it.
+    import shutil
+
+    draft, edited = tmp_path / "my-draft.yaml", tmp_path / "edited copy.yaml"
+    shutil.copy(DRAFT, draft)
+    shutil.copy(PUBLISHED, edited)
+    result = cli("evaluate", POLICIES, "--minutes", MINUTES, "--month", "2019-03", "--billing", BILLING,
+                 "--account", "acme", "--policy-file", draft)
+    assert result.code == 0, result.err
+    # acme: 45 unavailable minutes of 44640 → 99.899 %, below the draft's 99.95 % standard: tier 1, 10 % of 2500.00.
+    assert [(e["account"], e["compensation"]) for e in result.json()["evaluations"]] == [("acme", "250.00")]
+    result = cli("evaluate", POLICIES, "--minutes", MINUTES, "--month", "2019-03", "--billing", BILLING,
+                 "--account", "acme", "--policy-file", edited)
+    assert result.code == 0, result.err
+    assert [(e["account"], e["compensation"]) for e in result.json()["evaluations"]] == [("acme", "0.00")]
+    result = cli("replay", POLICIES, "--minutes", MINUTES, "--from", "2019-03", "--to", "2019-03", "--billing", BILLING,
+                 "--under", draft)
+    assert result.code == 0, result.err
+    assert result.json()["totals"]["overall"]["delta"] == "250.00"
+
+
+def test_a_draft_outside_drafts_is_still_reported_by_validate(cli, tmp_path):
+    # validate checks a family's layout: there the misplaced draft stays an error.
+    import shutil
+
+    shutil.copy(DRAFT, tmp_path / "my-draft.yaml")
+    result = cli("validate", tmp_path / "my-draft.yaml")
+    assert result.code == 1
+    assert "error draft-published a draft belongs under drafts/, not among the published versions" in result.out

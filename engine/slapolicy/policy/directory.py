@@ -16,7 +16,7 @@ from ..errors import ArgumentError, Diagnostic, InputError, NoVersionInForce, Po
 from ..files import FileProblem, load_json, path_argument, read_limited
 from ..plugins import get_manager
 from . import check_record
-from .lint import lint_directory, lint_policy, lock_line
+from .lint import PLACEMENT_CODES, lint_directory, lint_policy, lock_line
 from .load import MAX_POLICY_BYTES, load_yaml
 from .lock import LOCK_FILE
 from .model import Policy, _build, schema_diagnostics
@@ -101,7 +101,10 @@ def load_policy_content(raw: bytes, path: str, strict: bool = True) -> Policy:
 
 
 def _usable(policy: Policy | None, problems: list, strict: bool) -> Policy:
-    errors = [p for p in problems if p.severity == "error"]
+    # A version loaded on its own (--policy-file, --under, load_policy) is judged by what it says, not where it sits:
+    # a draft saved outside a drafts/ folder, or an edited copy not named by its date, is still a version to evaluate
+    # under, as render, diff and publish judge it. A family's own files are checked in place (PolicyDirectory).
+    errors = [p for p in problems if p.severity == "error" and p.code not in PLACEMENT_CODES]
     if policy is None or (errors and strict):
         raise PolicyError(errors or problems)
     return policy
