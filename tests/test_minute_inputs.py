@@ -362,3 +362,17 @@ def test_a_billing_row_after_a_blank_line_is_named_by_its_own_line(cli, tmp_path
     assert (result.code, result.out) == (1, "")
     assert result.err == (f"slapolicy: 1 problem(s) in billing file {billing}:\n"
                           f"{billing}: row 1 (line 3), column 'offset': offset 200.00 exceeds the monthly fee 100.00\n")
+
+
+def test_a_csv_header_without_its_line_end_is_a_file_of_no_row(cli, tmp_path):
+    # pyarrow reads a header without a line end as no column at all: "cannot be read as CSV: CSV parse error: Empty
+    # CSV file or block: cannot infer number of columns", where the same header with its line end is no row.
+    minutes = tmp_path / "minutes.csv"
+    minutes.write_text(HEADER)
+    result = cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03")
+    assert (result.code, result.err, result.json()) == (0, "", {"evaluations": []})
+    result = cli("replay", POLICIES, "--minutes", minutes, "--from", "2019-03", "--to", "2019-03", "--under", DRAFT)
+    assert (result.code, result.err, result.json()["rows"], result.json()["rows_read"]) == (0, "", [], 0)
+    minutes.write_text("account,minute")  # and its columns are checked as they are with a line end
+    refused_exactly(cli, tmp_path, minutes,
+                    f"slapolicy: {minutes}: missing column(s) requests, failures (found: account, minute)\n")

@@ -73,10 +73,7 @@ def _batches(part: Part):
                 source.close()
         elif part.kind == "csv":
             reader = _open_csv(part, wanted)
-            names = column_names(reader.schema, part.name)
-            missing = [n for n in MINUTE_COLUMNS if n not in names]
-            if missing:
-                raise InputError(f"{part.name}: missing column(s) {', '.join(missing)} (found: {', '.join(names)})")
+            names = _csv_columns(part, reader.schema)
             keep = [n for n in wanted if n in names]
             if len(keep) < len(names):  # a column not read (a note) is not converted: a later block's text in
                 reader = _open_csv(part, keep, only=True)  # a column of numbers refused the file
@@ -92,6 +89,8 @@ def _batches(part: Part):
                     yield table, line_offset, base, None, {}
                     del table
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, UnicodeDecodeError) as exc:
+        if part.kind == "csv" and _header_alone(part, exc):
+            return  # no row, as a header with its line end
         located = _csv_line(part, exc) if part.kind == "csv" and isinstance(exc, pa.ArrowInvalid) else None
         raise InputError(f"{part.name}: cannot be read as CSV: {located}" if located else
                          f"{part.name}: cannot be read as {part.kind.upper()}: {str(exc).splitlines()[0]}") from None
@@ -123,6 +122,32 @@ def problems_of(part: Part):
     """The Problems of a part, told how to find its rows' lines when its text may not be one row a line (CSV)."""
     return Problems(part.name or part.path, "minutes",
                     lines=functools.partial(csv_record_lines, part.path) if part.kind == "csv" else None)
+
+
+def _header_alone(part: Part, exc) -> bool:
+    """Whether a CSV part pyarrow found empty ("Empty CSV file or block") is a header without a line end and no
+    row, which pyarrow reads as no column at all but as no row once the line ends: its columns are checked as
+    they would be then (an error path only)."""
+    if "Empty CSV file or block" not in str(exc):
+        return False
+    with _open_stream(part.path) as stream:
+        text = stream.read(1 << 20)
+    if not text.strip() or b"\n" in text or b"\r" in text or len(text) >= 1 << 20:
+        return False
+    import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
+    import pyarrow.csv as pacsv  # heavy (0.2 s): loaded by the commands that read inputs
+
+    _csv_columns(part, pacsv.read_csv(pa.BufferReader(text + b"\n")).schema)
+    return True
+
+
+def _csv_columns(part: Part, schema) -> list:
+    """The column names of a CSV part's header, every minutes column there (else an InputError naming those missing)."""
+    names = column_names(schema, part.name)
+    missing = [n for n in MINUTE_COLUMNS if n not in names]
+    if missing:
+        raise InputError(f"{part.name}: missing column(s) {', '.join(missing)} (found: {', '.join(names)})")
+    return names
 
 
 def _csv_line(part: Part, exc) -> str | None:
