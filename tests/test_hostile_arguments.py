@@ -307,3 +307,30 @@ def test_a_draft_outside_drafts_is_still_reported_by_validate(cli, tmp_path):
     result = cli("validate", tmp_path / "my-draft.yaml")
     assert result.code == 1
     assert "error draft-published a draft belongs under drafts/, not among the published versions" in result.out
+
+
+@pytest.mark.parametrize("now", ["9999-12-31T23:59-14:00", "0001-01-01T00:00+14:00"])
+def test_now_outside_the_years_slapolicy_evaluates_is_a_usage_error(cli, tmp_path, now):
+    # 9999-12-31T23:59-14:00 is 10000-01-01 in UTC: exit 3, "internal error ... OverflowError: date value out of
+    # range". docs/cli.md: dates lie in the years 0002 to 9998.
+    ledger = tmp_path / "ledger.sqlite"
+    result = cli("claim", POLICIES, CLAIM, "--minutes", MINUTES, "--billing", BILLING, "--ledger", ledger, "--now", now)
+    assert (result.code, result.out) == (2, "")
+    assert result.err.endswith(f"slapolicy claim: error: argument --now: {now!r} is outside the years 0002 to 9998 "
+                               "that slapolicy can evaluate\n"), result.err
+    assert not ledger.exists()
+
+
+def test_the_api_refuses_now_outside_the_years_slapolicy_evaluates(tmp_path):
+    import datetime as dt
+    import json
+
+    from slapolicy import Engine
+    from slapolicy.errors import ArgumentError
+
+    engine = Engine(POLICIES, ledger=tmp_path / "ledger.sqlite")
+    now = dt.datetime(9999, 12, 31, 23, 59, tzinfo=dt.timezone(-dt.timedelta(hours=14)))
+    with pytest.raises(ArgumentError) as raised:
+        engine.decide_claim(json.loads(CLAIM.read_text()), minutes=str(MINUTES), billing=str(BILLING), now=now)
+    assert str(raised.value) == "now 9999-12-31T23:59:00-14:00 is outside the years 0002 to 9998 that slapolicy can evaluate"
+    assert list(tmp_path.iterdir()) == []

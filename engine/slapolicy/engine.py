@@ -30,7 +30,7 @@ import threading
 from typing import NamedTuple
 from pathlib import Path
 
-from .calendar import service_month_in
+from .calendar import FIRST_YEAR, LAST_YEAR, service_month_in
 from .claims.decision import check_claim_time, claim_in_force, decide, decision_inputs, recorded_decision
 from .claims.window import business_calendar, claim_window
 from .inputs.billing import read_billing
@@ -292,6 +292,9 @@ class Engine:
             raise ArgumentError(f"claim_data must be a dict (the claim as read from CLAIM.json), not {type(claim).__name__}")
         if now is not None and not isinstance(now, dt.datetime):
             raise ArgumentError(f"now must be an aware datetime.datetime, not {type(now).__name__}")
+        if now is not None and not FIRST_YEAR <= now.year <= LAST_YEAR:  # year 9999 west of UTC overflowed
+            raise ArgumentError(f"now {now.isoformat()} is outside the years {FIRST_YEAR:04d} to {LAST_YEAR} that "
+                                "slapolicy can evaluate")
         family = self.family.check()
         parsed, service_month, policy = claim_in_force(family, claim, where)
         now = now or dt.datetime.now(dt.timezone.utc)

@@ -9,7 +9,7 @@ import re
 import sys
 from json.encoder import encode_basestring  # json's C escaping of a string (ensure_ascii=False)
 
-from ..calendar import check_month_supported, check_supported, service_months, written_date
+from ..calendar import FIRST_YEAR, LAST_YEAR, check_month_supported, check_supported, service_months, written_date
 from ..claims.materials import load_claim_document
 from ..inputs.tables import account_name
 from ..inputs.timestamps import check_offset
@@ -40,6 +40,8 @@ def _timestamp(value: str) -> dt.datetime:
     def refuse(why: str):
         raise argparse.ArgumentTypeError(f"{value!r} {why}")
     check_offset(now.utcoffset(), refuse)
+    if not FIRST_YEAR <= now.year <= LAST_YEAR:  # 9999-12-31T23:59-14:00 overflowed in UTC: exit 3
+        refuse(f"is outside the years {FIRST_YEAR:04d} to {LAST_YEAR} that slapolicy can evaluate")
     return now
 
 
