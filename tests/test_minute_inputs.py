@@ -376,3 +376,18 @@ def test_a_csv_header_without_its_line_end_is_a_file_of_no_row(cli, tmp_path):
     minutes.write_text("account,minute")  # and its columns are checked as they are with a line end
     refused_exactly(cli, tmp_path, minutes,
                     f"slapolicy: {minutes}: missing column(s) requests, failures (found: account, minute)\n")
+
+
+@pytest.mark.parametrize("name,text", [
+    ("minutes.csv", f"{HEADER}\na,,100,1\na,  ,100,1\n"),
+    ("minutes.jsonl", '{"account": "a", "minute": null, "requests": 100, "failures": 1}\n'
+                      '{"account": "a", "minute": "  ", "requests": 100, "failures": 1}\n'),
+])
+def test_a_minute_left_blank_is_a_missing_value(cli, tmp_path, name, text):
+    # It was "'' is not an ISO 8601 minute (YYYY-MM-DDTHH:MM[:00][offset])", as if something were written there.
+    minutes = tmp_path / name
+    minutes.write_text(text)
+    first_line = 2 if name.endswith(".csv") else 1
+    refused_exactly(cli, tmp_path, minutes, f"slapolicy: 2 problem(s) in minutes file {minutes}:\n"
+                    f"{minutes}: row 1 (line {first_line}), column 'minute': missing value\n"
+                    f"{minutes}: row 2 (line {first_line + 1}), column 'minute': missing value\n")

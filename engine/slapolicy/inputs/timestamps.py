@@ -110,8 +110,9 @@ def parse_minute_column(table, name: str, timezone: str, problems: Problems, lin
     raw = None
     for row in np.flatnonzero(~matched | ~valid_date)[:MAX_REPORTED]:
         raw = raw if raw is not None else text.to_numpy(zero_copy_only=False)
-        problems.add(int(row) + 1, name, f"{raw[row]!r} is not an ISO 8601 minute (YYYY-MM-DDTHH:MM[:00][offset])",
-                     _line(int(row) + 1, line_offset))
+        written = raw[row]  # blank (or missing): named as every other column's missing value
+        problems.add(int(row) + 1, name, "missing value" if not written.strip() else
+                     f"{written!r} is not an ISO 8601 minute (YYYY-MM-DDTHH:MM[:00][offset])", _line(int(row) + 1, line_offset))
     problems.total += max(0, int((~matched | ~valid_date).sum()) - MAX_REPORTED)
     nonzero = np.array([bool(t) and Decimal(t) != 0 for t in second_texts] + [False], bool)[seconds]
     for row in np.flatnonzero(nonzero)[:MAX_REPORTED]:
