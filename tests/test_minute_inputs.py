@@ -391,3 +391,23 @@ def test_a_minute_left_blank_is_a_missing_value(cli, tmp_path, name, text):
     refused_exactly(cli, tmp_path, minutes, f"slapolicy: 2 problem(s) in minutes file {minutes}:\n"
                     f"{minutes}: row 1 (line {first_line}), column 'minute': missing value\n"
                     f"{minutes}: row 2 (line {first_line + 1}), column 'minute': missing value\n")
+
+
+def test_a_month_directory_whose_row_groups_lie_in_another_month_is_refused(cli, tmp_path):
+    # month=2019-04 holds a row of 2019-03-01T10:00Z (18:00 on March 1 in Singapore). Its row group's statistics lie
+    # outside April, so asking for April left it unread: evaluate listed nobody, exit 0; replay of March and April
+    # refused it. Now every command asking for April reads it and refuses it as disagreeing with its directory.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = tmp_path / "hive" / "month=2019-04"
+    folder.mkdir(parents=True)
+    pq.write_table(pa.table({"account": ["a"], "minute": pa.array([dt.datetime(2019, 3, 1, 10, tzinfo=dt.timezone.utc)],
+                                                                   pa.timestamp("s", tz="UTC")),
+                             "requests": [100], "failures": [1]}), folder / "part-0.parquet")
+    message = (f"slapolicy: 1 problem(s) in minutes file {folder / 'part-0.parquet'}:\n{folder / 'part-0.parquet'}: "
+               "row 1, column 'minute': the minute lies outside Service Month 2019-04 of its directory month=2019-04\n")
+    for args in (["evaluate", POLICIES, "--month", "2019-04"],
+                 ["replay", POLICIES, "--from", "2019-04", "--to", "2019-04", "--under", DRAFT]):
+        result = cli(*args, "--minutes", tmp_path / "hive")
+        assert (result.code, result.err, result.out) == (1, message, ""), args[0]

@@ -271,7 +271,10 @@ def _plan_parquet(path: str, request: Request, shown: str, account: str | None =
     chosen, bases, proven, base, sizes = [], [], [], 0, []
     for index in range(metadata.num_row_groups):
         group = metadata.row_group(index)
-        if group.num_rows and _group_may_hold(group, minute_at, minute_type, account_at, request):
+        # In a month= directory asked about, a row group whose minutes lie outside the request lies outside its
+        # directory's month too: read, so that its rows are refused as disagreeing with it, not left unread.
+        if group.num_rows and _group_may_hold(group, minute_at, minute_type, account_at, request,
+                                              by_minute=month is None):
             chosen.append(index)
             bases.append(base)
             # A file with its own account column is judged by it, so that a row that disagrees with its
@@ -344,11 +347,11 @@ def _statistics(group, column):
     return statistics
 
 
-def _group_may_hold(group, minute_at: int, minute_type, account_at, request: Request) -> bool:
-    """Whether a row group's statistics allow rows of the requested span and accounts."""
+def _group_may_hold(group, minute_at: int, minute_type, account_at, request: Request, by_minute: bool = True) -> bool:
+    """Whether a row group's statistics allow rows of the requested span (unless not ``by_minute``) and accounts."""
     import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
 
-    statistics = _statistics(group, minute_at)
+    statistics = _statistics(group, minute_at) if by_minute else None
     if statistics is not None and pa.types.is_timestamp(minute_type) and statistics.physical_type == "INT64":
         per_minute = UNITS_PER_MINUTE[minute_type.unit]
         lo, hi = statistics.min_raw // per_minute, statistics.max_raw // per_minute
