@@ -319,3 +319,29 @@ def test_publish_refuses_a_draft_of_another_agreement_and_lock_a_version_copied_
     result = cli("lock", family)
     assert result.code == 1 and f"{copied}:11:5: {message}\n" in result.out + result.err
     assert snapshot(family) == before
+
+
+def test_publish_writes_the_bytes_it_checked_even_when_the_draft_is_saved_again_meanwhile(cli, family, monkeypatch):
+    # publish checked the draft (schema, lint, its examples: ~1 s), then read the file again to write it: a draft
+    # saved again in between (an editor's autosave) was published unchecked, here with a standard of 99.9 % and the
+    # examples of 99.5 %, which fail (test_publish_refuses_a_new_standard_whose_examples_were_not_updated).
+    import hashlib
+
+    import slapolicy.policy.publish as publishing
+
+    draft = amendment(family, edits=[STANDARD_99_9, *EXAMPLES_99_9])
+    checked = draft.read_text()
+    examples = publishing.run_examples
+
+    def saved_meanwhile(policy):
+        draft.write_text(checked.replace('{availability: "99.89%", meets: false}', '{availability: "99.49%", meets: false}'))
+        return examples(policy)
+
+    monkeypatch.setattr(publishing, "run_examples", saved_meanwhile)
+    result = cli("publish", family, draft)
+    assert result.code == 0, result.out + result.err
+    written = (family / "2020-01-01.yaml").read_text()
+    assert written == checked.replace("status: draft", "status: published")
+    digest = hashlib.sha256(written.encode()).hexdigest()
+    assert json.loads((family / "versions.lock").read_text())["2020-01-01.yaml"] == digest
+    assert cli("validate", family).code == 0

@@ -43,6 +43,12 @@ def read_policy(path: str | os.PathLike, run_examples: bool = True) -> tuple[Pol
         raw = read_limited(path, "policy file", MAX_POLICY_BYTES)
     except FileProblem as exc:
         return None, [Diagnostic(path, 1, 1, "error", exc.code, exc.reason)]
+    return check_policy_bytes(raw, path, run_examples)
+
+
+def check_policy_bytes(raw: bytes, path: str, run_examples: bool = True) -> tuple[Policy | None, list[Diagnostic]]:
+    """:func:`read_policy` of the bytes ``raw`` already read from ``path``: what publish checks is then what it
+    writes, whatever the file holds by the time it is written."""
     key = (path, hashlib.sha256(raw).hexdigest(), run_examples, id(get_manager()))  # lint asks the plugins
     with _CHECKED_LOCK:
         if key in _CHECKED:

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import Diagnostic, PolicyError
-from ..files import read_limited
-from .directory import PolicyDirectory, read_policy
+from ..files import FileProblem, path_argument, read_limited
+from .directory import PolicyDirectory, check_policy_bytes
 from .examples import run_examples
 from .lint import PLACEMENT_CODES, family_id_message
 from .load import MAX_POLICY_BYTES, compose_only
@@ -99,19 +99,31 @@ def check_draft(policy_dir, draft) -> tuple[bytes | None, list[Diagnostic]]:
     """The bytes :func:`publish` would write for ``draft``, and every diagnostic (errors and warnings).
 
     The bytes are None when anything is an error."""
+    content, found, _ = _checked_draft(policy_dir, draft)
+    return content, found
+
+
+def _checked_draft(policy_dir, draft):
+    """(bytes to write or None, diagnostics, the policy checked). The draft is read once: the draft file saved
+    again while it was checked (an editor's autosave, its examples taking a second) must not have its new,
+    unchecked bytes published under the old ones' checks."""
     directory = PolicyDirectory(policy_dir)
     found = [d for d in directory.diagnostics if d.severity == "error"]
-    policy, problems = read_policy(draft)
+    path = str(path_argument(draft, "the policy file"))
+    try:
+        raw = read_limited(path, "policy file", MAX_POLICY_BYTES)
+    except FileProblem as exc:
+        return None, sorted(set(found + [Diagnostic(path, 1, 1, "error", exc.code, exc.reason)])), None
+    policy, problems = check_policy_bytes(raw, path)
     # Where the draft sits does not matter to publishing (a draft in the family's own folder is
     # already reported above, as a directory error).
     found.extend(p for p in problems if p.code not in PLACEMENT_CODES)
     if policy is None:
-        return None, sorted(set(found))
+        return None, sorted(set(found)), None
     found.extend(_draft_checks(directory, policy))
     if any(d.severity == "error" for d in found):
-        return None, sorted(set(found))
-    text = Path(draft).read_bytes().decode("utf-8-sig")
-    return published_text(text).encode("utf-8"), sorted(set(found))
+        return None, sorted(set(found)), policy
+    return published_text(raw.decode("utf-8-sig")).encode("utf-8"), sorted(set(found)), policy
 
 
 def publish(policy_dir, draft) -> Published:
@@ -122,10 +134,9 @@ def publish(policy_dir, draft) -> Published:
     if not path.is_dir():
         raise PolicyError([Diagnostic(str(policy_dir), 1, 1, "error", "not-a-directory", "no such policy directory")])
     with family_lock(path):
-        content, found = check_draft(path, draft)
+        content, found, policy = _checked_draft(path, draft)
         if content is None:
             raise PolicyError([d for d in found if d.severity == "error"])
-        policy = read_policy(draft)[0]
         name = f"{policy.effective_from.isoformat()}.yaml"
         digest = hashlib.sha256(content).hexdigest()
         lock = PolicyDirectory(path).read_lock()
