@@ -334,3 +334,12 @@ def test_the_api_refuses_now_outside_the_years_slapolicy_evaluates(tmp_path):
         engine.decide_claim(json.loads(CLAIM.read_text()), minutes=str(MINUTES), billing=str(BILLING), now=now)
     assert str(raised.value) == "now 9999-12-31T23:59:00-14:00 is outside the years 0002 to 9998 that slapolicy can evaluate"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_version_prints_the_engines_version_and_exits_0(cli):
+    # `slapolicy --version` answered "the following arguments are required: COMMAND" (exit 2).
+    from slapolicy import __version__
+
+    result = cli("--version")
+    assert (result.code, result.out, result.err) == (0, f"slapolicy {__version__}\n", "")
+    assert __version__ == "0.1.0"  # the version pyproject.toml declares, recorded in each decision

@@ -12,6 +12,7 @@ import sys
 import traceback
 from pathlib import Path
 
+from .. import __version__
 from ..calendar import check_month_supported
 from ..errors import Diagnostic, PolicyError, SlapolicyError, UsageError
 from ..rules.durable import check_backend
@@ -285,6 +286,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="slapolicy", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
         description="Evaluate operations data against versioned SLA policies, citing the clauses.")
+    parser.add_argument("--version", action="version", version=f"slapolicy {__version__}",
+                        help="print slapolicy's version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     parser.commands = []
 
