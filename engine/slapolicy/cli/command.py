@@ -15,6 +15,7 @@ from pathlib import Path
 from .. import __version__
 from ..calendar import check_month_supported
 from ..errors import Diagnostic, PolicyError, SlapolicyError, UsageError
+from ..reports.text import one_line
 from ..rules.durable import check_backend
 from . import data_commands, modules_loaded
 
@@ -450,6 +451,13 @@ def end_process(code: int) -> int:
     os._exit(code)
 
 
+def shown(message: str) -> str:
+    """A message as it is written to the terminal: its lines kept, any other character that is not printable (a
+    terminal's escape, a bidirectional override) written as its escape. A message may quote what the user typed
+    (an ``--account`` of no account), and the inputs' own names are quoted by repr where they are met."""
+    return "\n".join(one_line(line) for line in message.split("\n"))
+
+
 def run_command(args) -> int:
     """Run the parsed command: its exit status, every problem written to stderr as one message."""
     try:
@@ -462,14 +470,14 @@ def run_command(args) -> int:
             modules_loaded()
         return args.func(args)
     except UsageError as exc:
-        sys.stderr.write(f"slapolicy {args.command}: {exc}\n")
+        sys.stderr.write(f"slapolicy {args.command}: {shown(str(exc))}\n")
         return 2
     except PolicyError as exc:
         for diagnostic in exc.diagnostics:
             sys.stderr.write(f"{diagnostic}\n")
         return 1
     except SlapolicyError as exc:
-        sys.stderr.write(f"slapolicy: {exc}\n")
+        sys.stderr.write(f"slapolicy: {shown(str(exc))}\n")
         return 1
     except KeyboardInterrupt:
         sys.stderr.write("slapolicy: interrupted\n")
