@@ -411,3 +411,11 @@ def test_a_month_directory_whose_row_groups_lie_in_another_month_is_refused(cli,
                  ["replay", POLICIES, "--from", "2019-04", "--to", "2019-04", "--under", DRAFT]):
         result = cli(*args, "--minutes", tmp_path / "hive")
         assert (result.code, result.err, result.out) == (1, message, ""), args[0]
+
+
+def test_a_directory_without_parquet_files_names_both_names_read(cli, tmp_path):
+    # It said "(*.parquet)" alone, although *.pq files are read too.
+    folder = tmp_path / "minutes"
+    folder.mkdir()
+    (folder / "README.txt").write_text("exported nightly\n")
+    refused_exactly(cli, tmp_path, folder, f"slapolicy: {folder}: no Parquet files (*.parquet, *.pq) in the directory\n")

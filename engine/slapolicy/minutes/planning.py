@@ -204,7 +204,7 @@ def _plan_directory(root: Path, request: Request, store=None) -> list[Part]:
                          "read: rename it (a directory of minutes reads its *.parquet and *.pq files)")
     files = [f for f in files if f.lower().endswith((".parquet", ".pq"))]
     if not files:
-        raise InputError(f"{shown(str(root))}: no Parquet files (*.parquet) in the directory")
+        raise InputError(f"{shown(str(root))}: no Parquet files (*.parquet, *.pq) in the directory")
     parts = []
     for name in files:
         keys = _directory_keys(Path(name), root, shown(name))
