@@ -243,3 +243,12 @@ def test_a_utf_8_body_with_a_byte_order_mark_is_read_as_the_cli_reads_a_claim_fi
     status, _, answer = asgi(app, "POST", "/v1/evaluate", b'{"month": "2019-03", "accounts": ["a\x00"]}', JSON)
     assert (status, answer["detail"]) == (400, "the request body is not UTF-8 (it holds NUL bytes, as UTF-16 and "
                                                "UTF-32 do)")  # a raw NUL is never JSON: a string writes it \u0000
+
+
+def test_an_empty_list_of_accounts_is_refused_in_the_words_of_json(app):
+    # the engine's ArgumentError said "leave it out (None)": Python's word, not one a JSON client writes
+    status, content_type, answer = asgi(app, "POST", "/v1/evaluate", b'{"month": "2019-03", "accounts": []}', JSON)
+    assert (status, content_type, answer["detail"]) == (
+        400, PROBLEM, "field 'accounts' is empty: name at least one account, or leave it out (or null) for every account")
+    status, _, answer = asgi(app, "POST", "/v1/evaluate", b'{"month": "2019-03", "accounts": null}', JSON)
+    assert (status, [e["account"] for e in answer["evaluations"]]) == (200, ["acme", "globex", "initech"])

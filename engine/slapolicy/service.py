@@ -294,6 +294,9 @@ class Service:
     async def evaluate(self, request: Request) -> JSONResponse:
         body = check_body(await read_json(request, self.max_body), "EvaluateRequest")
         body = {field: value for field, value in body.items() if value is not None}  # null: as if left out
+        if body.get("accounts") == []:  # the engine's message says Python's None, which no JSON client writes
+            raise bad_request("field 'accounts' is empty: name at least one account, or leave it out (or null) for "
+                              "every account")
         month = month_field(body["month"], "month")
         term_start, term_end = date_field(body.get("term_start"), "term_start"), date_field(body.get("term_end"), "term_end")
         if (term_start is None) != (term_end is None):
