@@ -13,6 +13,7 @@ from ..calendar import FIRST_YEAR, LAST_YEAR, check_month_supported, check_suppo
 from ..claims.materials import load_claim_document
 from ..inputs.tables import account_name
 from ..inputs.timestamps import check_offset
+from ..distributed import too_many_workers  # the bound's one home (the API's workers= has it too)
 from ..errors import SlapolicyError, UsageError
 from ..files import not_utf8, not_utf8_path
 from ..reports.text import render_claim, render_evaluations, render_replay
@@ -58,8 +59,6 @@ def _add_runner_options(p, what: str) -> None:
 
 def _workers(value: str) -> int:
     """``--workers``: a whole number of processes, at least 1 and at most 4 per core (else a usage error, exit 2)."""
-    from ..distributed import too_many_workers  # the bound's one home (the API's workers= has it too)
-
     try:
         count = int(value)
     except ValueError:
