@@ -68,6 +68,7 @@ def test_a_process_that_started_workers_ends_as_python_does(monkeypatch, capsys)
     assert exits == [3]
 
 
+@pytest.mark.slow
 def test_a_closed_stream_is_not_flushed_at_the_end():
     """A process started with stderr (or stdout) closed has None for sys.stderr (sys.stdout): the status is still
     the command's own, not 1 from an AttributeError (and its traceback) in the flush at the end. months of March

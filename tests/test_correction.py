@@ -4,6 +4,8 @@ import datetime as dt
 import json
 import shutil
 
+import pytest
+
 from conftest import POLICIES
 from helpers import minute_rows, write_csv, write_yaml
 from slapolicy.claims.audit import audit_ledger
@@ -24,6 +26,7 @@ def test_the_lock_records_every_superseded_encoding_and_each_still_matches(cli):
     assert cli("validate", POLICIES).code == 0
 
 
+@pytest.mark.slow
 def test_a_decision_under_the_superseded_encoding_is_audited_under_it(tmp_path):
     # March 2024: 3000 minutes at 10 QPS, 10 % failing, during a provider incident. The original encoding excluded
     # them under §5.7 (100 %, standard met: denied); the corrected one counts them (93.28 %: 50 % of 10.00).

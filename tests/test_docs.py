@@ -19,6 +19,7 @@ CONSOLE = [(doc.name, i, code) for doc in sorted(DOCS.glob("*.md")) for i, code 
 
 
 @pytest.mark.parametrize("name,index,code", PYTHON, ids=[f"{n}-{i}" for n, i, _ in PYTHON])
+@pytest.mark.slow
 def test_python_examples_run(name, index, code, tmp_path, monkeypatch):
     monkeypatch.chdir(REPO)
     exec(compile(code, f"{name}[{index}]", "exec"), {"LEDGER": str(tmp_path / "ledger.sqlite"), "__name__": "doc"})

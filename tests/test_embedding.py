@@ -232,6 +232,7 @@ def test_a_third_party_plugin_from_an_entry_point_adds_a_fact_that_excludes_minu
 
 # ---------------------------------------------------------------------------- audit
 
+@pytest.mark.slow
 def test_audit_finds_nothing_when_nothing_changed_and_reports_an_edited_policy(data, tmp_path, cli):
     family = tmp_path / "ccc"
     family.mkdir()

@@ -46,6 +46,7 @@ CHECK = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCh
 
 @CHECK
 @given(minute_stats, incidents, st.data())
+@pytest.mark.slow
 def test_availability_never_rises_when_a_minute_gets_worse(policy, stats, spec, data):
     rows = rows_of(stats)
     before = evaluate(policy, rows, spec)

@@ -74,6 +74,7 @@ def test_an_enormous_policy_is_refused(tmp_path):
     assert f"{path}:1:1: error too-large file is" in result.out
 
 
+@pytest.mark.slow
 def test_a_document_of_more_values_than_an_agreement_holds_is_refused_while_it_is_parsed(tmp_path):
     # "items:" then one value a line: the mapping, the key and the list are values 1-3, item k is value k + 4 on line
     # k + 2; value 20,001 is item 19,997, on line 19,999, after "  - " (column 5). 20,000 values are parsed.

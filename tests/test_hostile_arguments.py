@@ -274,6 +274,7 @@ def test_a_relative_xdg_data_home_is_ignored_so_the_default_ledger_does_not_foll
     assert default_ledger_path() == tmp_path / "absolute" / "slapolicy" / "ledger.sqlite"
 
 
+@pytest.mark.slow
 def test_a_draft_or_edited_copy_outside_a_family_is_evaluated_and_replayed_under(cli, tmp_path):
     # docs/cli.md: `--policy-file F` evaluates under "that file (a draft, an edited copy)", `--under F` replays
     # under "a published version or a draft". A draft saved anywhere but a drafts/ folder was refused, "a draft

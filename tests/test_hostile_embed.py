@@ -140,6 +140,7 @@ def app(tmp_path_factory):
 JSON = {"Content-Type": "application/json"}
 
 
+@pytest.mark.slow
 def test_a_body_nested_just_short_of_what_json_loads_refuses_is_a_400_not_a_500(app):
     # json.loads took ~964 levels (Python 3.11; ~10,000 on 3.13, whose C code has a limit of its own); writing the
     # body out again (to look for lone surrogates) needed more stack and raised RecursionError: a 500. Every depth up

@@ -154,6 +154,7 @@ def find_cycle(graph) -> list[str] | None:
     return None
 
 
+@pytest.mark.slow
 def test_the_graph_sees_the_imports_that_make_a_cycle():
     # The walk itself, on a made-up graph and on real edges: a test of acyclicity that saw no edges would pass.
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
@@ -210,6 +211,7 @@ UPWARD_ALLOWED = {
 }
 
 
+@pytest.mark.slow
 def test_no_layer_imports_a_layer_above_it():
     upward = []
     for module, path in sorted(MODULES.items()):

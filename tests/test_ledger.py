@@ -196,6 +196,7 @@ def test_a_consistent_forgery_of_an_unkeyed_chain_is_caught_by_deciding_again(le
     assert result.out.splitlines()[-1] == "3 decision(s) checked: 2 same, 1 differ, 0 unverifiable"
 
 
+@pytest.mark.slow
 def test_a_consistent_forgery_of_what_the_customer_was_told_is_caught_by_deciding_again(ledger):
     """The words a decision gave (its message, each reason's) are compared too when the same slapolicy decides
     again: a chain recomputed over "granted in cash" was audited "same" (only the decision, amount, reason codes,
@@ -220,6 +221,7 @@ def test_a_consistent_forgery_of_what_the_customer_was_told_is_caught_by_decidin
            in result.out
 
 
+@pytest.mark.slow
 def test_a_clean_audit_prints_the_head_to_record_elsewhere(ledger):
     result = run_cli("audit", ledger, "--format", "json")
     assert result.code == 0, result.err
@@ -235,6 +237,7 @@ def test_a_clean_audit_prints_the_head_to_record_elsewhere(ledger):
     assert text[-1] == "3 decision(s) checked: 3 same, 0 differ, 0 unverifiable"
 
 
+@pytest.mark.slow
 def test_the_audit_says_when_the_append_only_guard_is_not_in_place(ledger):
     # Whoever edits an entry with the sqlite3 shell drops the guard first; with the chain intact the audit said
     # nothing of it. It is a note, not a failure: a ledger guarded by an earlier slapolicy lacks part of it too.
@@ -428,6 +431,7 @@ def test_an_edited_meta_table_is_refused(ledger):
 
 # ---------------------------------------------------------------------------- a key
 
+@pytest.mark.slow
 def test_a_keyed_chain_needs_the_key_to_forge(tmp_path, monkeypatch):
     monkeypatch.setenv("SLAPOLICY_LEDGER_KEY", "s3cret")
     ledger = tmp_path / "keyed.sqlite"

@@ -134,6 +134,7 @@ def test_a_bad_row_of_a_url_names_the_url_and_its_line(cli, tmp_path):
     assert f"{minutes_file.as_uri()}: row 2 (line 3), column 'failures': 7 failures exceed 5 requests" in result.err
 
 
+@pytest.mark.slow
 def test_a_claim_on_a_url_records_the_url_and_the_bytes_read(cli, tmp_path):
     dataset = hive(tmp_path / "hive", ["2019-03"])
     claim = tmp_path / "claim.json"
@@ -174,6 +175,7 @@ def test_a_storage_error_says_which_kind_it_is(error, message):
         assert "AWS_ACCESS_KEY_ID" in text  # says which credentials are read
 
 
+@pytest.mark.slow
 def test_the_input_size_limit_holds_for_files_named_by_url(cli, tmp_path, monkeypatch):
     dataset = hive(tmp_path / "hive", ["2019-03"])
     part = dataset / "month=2019-03" / "account=acme" / "part-0.parquet"

@@ -326,6 +326,7 @@ def test_ctrl_c_during_a_claim_cancels_its_minutes_and_exits_130(held, cli, tmp_
     assert not ledger.exists()
 
 
+@pytest.mark.slow
 def test_ctrl_c_while_the_minutes_are_read_exits_130_at_once(tmp_path):
     """A real SIGINT, sent to the main thread by the first task as it starts (the main thread is reading the
     billing or waiting for the minutes): `slapolicy evaluate` exits 130 with its one line, the tasks running

@@ -370,6 +370,7 @@ def test_a_corrupt_entry_points_record_is_ignored_and_replaced(plugin_records):
         assert json.loads(record.read_text())["content"] == [list(item) for item in found]
 
 
+@pytest.mark.slow
 def test_a_second_process_loads_the_plugins_without_importlib_metadata(tmp_path):
     from helpers import second_process
 

@@ -40,6 +40,7 @@ def missing_message(family, name="2020-01-01.yaml", line=3):
 
 
 @pytest.mark.parametrize("command", [("validate",), ("versions",), ("show", "--month", "2020-03"), ("lock",)])
+@pytest.mark.slow
 def test_a_deleted_published_version_stops_every_command(cli, family, command):
     """Before: a warning (lock-stale), and March 2020 was decided under 2019-01-01, the version before it."""
     published_2020(cli, family).unlink()
@@ -65,6 +66,7 @@ def test_a_deleted_published_version_cannot_be_published_again_with_another_text
     assert snapshot(family) == before
 
 
+@pytest.mark.slow
 def test_a_renamed_published_version_is_missing_under_its_name(cli, family):
     path = published_2020(cli, family)
     path.rename(family / "2020-02-01.yaml")
@@ -88,6 +90,7 @@ def test_a_removed_superseded_encoding_is_a_warning(cli, family):
 
 # ---------------------------------------------------------------------------- lock never slips a version in
 
+@pytest.mark.slow
 def test_lock_refuses_a_version_dated_before_the_latest_recorded_one(cli, family):
     """Before: `lock` recorded a hand-copied 2019-06-01 between 2019-01-01 and 2020-01-01, and June to December
     2019, already decided under 2019-01-01, silently came under it (publish refuses such a draft)."""
@@ -160,6 +163,7 @@ def modes(directory):
     return {str(p.relative_to(directory)): p.stat().st_mode for p in sorted(directory.rglob("*"))}
 
 
+@pytest.mark.slow
 def test_publish_on_a_full_disk_writes_nothing_and_says_why(cli, family, monkeypatch):
     """The version's file is written, then the lock fails: the file is removed again. Before: exit 3."""
     from slapolicy.policy import publish as publishing
@@ -206,6 +210,7 @@ def test_publish_and_lock_in_a_read_only_directory_write_nothing_and_say_why(cli
     assert snapshot(family) == before
 
 
+@pytest.mark.slow
 def test_a_published_version_and_its_lock_are_readable_by_everyone_the_umask_allows(cli, family):
     """Before: both were made by tempfile.mkstemp, mode 0600: a service running as another user could not read
     the family any more ("permission denied")."""
@@ -342,6 +347,7 @@ def test_diff_says_when_one_version_lacks_the_agreement_s_words(cli):
 # ---------------------------------------------------------------------------- time zones of this machine only
 
 @pytest.mark.parametrize("zone", ["localtime", "posixrules", "right/Asia/Singapore", "posix/Asia/Singapore", "Factory"])
+@pytest.mark.slow
 def test_a_time_zone_that_depends_on_the_machine_is_refused(cli, family, zone):
     """zoneinfo opens these from this machine's files (right/: counting leap seconds, 27 s off): the same version
     would evaluate differently elsewhere, or fail there. Before: accepted wherever the file exists."""
@@ -386,6 +392,7 @@ AGGREGATE = '{month: "2019-03", billed_from: "2019-01", billed_to: "2020-12", fe
     ('{availability: "99.5%", meets: true}', '{availability: "100.0000001%", meets: true}', "§2.2 standard example 1",
      "availability must be a percentage like \"99.5%\", at most 100% — got '100.0000001%'"),
 ])
+@pytest.mark.slow
 def test_an_example_written_with_a_wrong_value_fails_saying_which(cli, family, old, new, rule, message):
     draft = amendment(family, edits=[(old, new)])
     line = next(n for n, row in enumerate(draft.read_text().splitlines(), 1) if new in row)

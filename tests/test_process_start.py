@@ -127,6 +127,7 @@ EXAMPLES = REPO / "examples" / "ccc"
       "--billing", str(EXAMPLES / "billing.csv"), "--now", "2019-04-20T10:00+08:00", "--ledger", "LEDGER"],
      [("numpy", False), ("slapolicy.engine", False)]),
 ])
+@pytest.mark.slow
 def test_the_commands_own_process_loads_its_modules_without_collecting_garbage(tmp_path, args, loaded):
     # What loading makes lives as long as the process: the collector is off until the command's modules are in,
     # then on again, with what they made frozen (never walked again).
@@ -135,6 +136,7 @@ def test_the_commands_own_process_loads_its_modules_without_collecting_garbage(t
     assert done.stderr == f"0 {loaded} True True\n"
 
 
+@pytest.mark.slow
 def test_a_claim_starts_reading_ahead_before_the_billings_module_and_the_merges_shapes_load(tmp_path):
     # The reading ahead loads pyarrow's Parquet reader as it starts (ReadAhead): by then the modules only later
     # steps need (the billing's, the shapes a merge makes, the engine) are not loaded; they load beside the reading.
@@ -166,6 +168,7 @@ def test_main_called_by_a_program_leaves_its_garbage_collector_alone():
     assert done.stderr == "0 [('numpy', True)] True False\n"
 
 
+@pytest.mark.slow
 def test_worker_processes_ask_for_one_blas_thread_and_the_caller_keeps_its_environment(monkeypatch):
     from slapolicy.distributed import Runner
 
@@ -200,6 +203,7 @@ ARGVS = [
 ]
 
 
+@pytest.mark.slow
 def test_the_parser_of_the_command_invoked_parses_and_prints_as_the_whole_one(capsys):
     from slapolicy.cli.command import build_parser, parser_for
 

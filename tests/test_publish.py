@@ -82,6 +82,7 @@ def test_publish_writes_the_version_as_published_and_locks_it(cli, family):
     assert cli("show", family, "--month", "2019-12", "--json").json()["policy"]["version"] == "2019-01-01"
 
 
+@pytest.mark.slow
 def test_publish_is_a_plain_function_returning_what_it_wrote(family):
     from slapolicy.policy.publish import publish
 
@@ -126,6 +127,7 @@ def test_publish_warns_for_a_date_that_is_not_the_first_of_a_month(cli, family):
     assert (family / "2020-01-15.yaml").exists()
 
 
+@pytest.mark.slow
 def test_publish_twice_is_refused_the_second_time(cli, family):
     draft = amendment(family)
     assert cli("publish", family, draft).code == 0
@@ -163,6 +165,7 @@ def test_publish_from_many_threads_publishes_once_and_keeps_the_lock_whole(famil
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="names the synced file through /proc/self/fd")
+@pytest.mark.slow
 def test_publish_and_lock_sync_the_family_directory_after_the_names_they_place(family, monkeypatch):
     """A version is written beside its name and synced, linked into place; the lock likewise, renamed over the old
     one; then the family's directory is synced, once, for both names: without it a power loss can leave the lock
@@ -213,6 +216,7 @@ BROKEN = {
 
 
 @pytest.mark.parametrize("case", sorted(BROKEN))
+@pytest.mark.slow
 def test_lock_refuses_what_validate_rejects_and_writes_nothing(cli, family, case):
     name, edits, code = BROKEN[case]
     text = PUBLISHED.read_text().replace('version: "2019-01-01"', 'version: "2020-01-01"').replace(
@@ -265,6 +269,7 @@ def test_validate_on_a_draft_reports_the_drafts_problems_not_that_it_is_unlocked
 
 # ---------------------------------------------------------------------------- recovery (docs/policy-format.md)
 
+@pytest.mark.slow
 def test_recovering_a_published_file_edited_by_mistake(cli, family):
     """The recovery the docs give: restore the published bytes from version control; the lock agrees again."""
     git = shutil.which("git")
@@ -321,6 +326,7 @@ def test_publish_refuses_a_draft_of_another_agreement_and_lock_a_version_copied_
     assert snapshot(family) == before
 
 
+@pytest.mark.slow
 def test_publish_writes_the_bytes_it_checked_even_when_the_draft_is_saved_again_meanwhile(cli, family, monkeypatch):
     # publish checked the draft (schema, lint, its examples: ~1 s), then read the file again to write it: a draft
     # saved again in between (an editor's autosave) was published unchecked, here with a standard of 99.9 % and the

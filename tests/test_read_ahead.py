@@ -76,6 +76,7 @@ def recorded_inputs(ledger) -> tuple:
         return db.execute("SELECT inputs_digest, inputs_json FROM decisions").fetchone()
 
 
+@pytest.mark.slow
 def test_a_claim_decodes_each_batch_once_ahead_and_decides_as_without_it(tmp_path, decoded):
     # The example month's 35,820 rows of three accounts in minute order, row groups of 4,000 rows: nine row groups,
     # each holding every account (35,820 = 8 × 4,000 + 3,820), each a batch of its own, all of them read ahead.
@@ -92,6 +93,7 @@ def test_a_claim_decodes_each_batch_once_ahead_and_decides_as_without_it(tmp_pat
     assert not running_threads()
 
 
+@pytest.mark.slow
 def test_the_batches_read_ahead_are_checked_and_reduced_once_beside_the_reading(tmp_path, decoded, monkeypatch):
     # Each of the nine batches is reduced once, as it is picked (or, picked before the policy loaded, by the reading
     # as it takes them), on the readings' own threads: no pool of threads reduces them after the last batch.
@@ -110,6 +112,7 @@ def test_the_batches_read_ahead_are_checked_and_reduced_once_beside_the_reading(
     assert not running_threads()
 
 
+@pytest.mark.slow
 def test_the_rows_read_ahead_carry_only_the_names_of_their_accounts(tmp_path, decoded):
     # Nine row groups of the example month in minute order, each holding all three accounts; globex's rows of each
     # (1,333 or 1,334 of 4,000 where the three accounts share every minute, fewer where they do not) come with its
@@ -153,6 +156,7 @@ def test_a_batch_the_policys_plan_leaves_out_is_read_ahead_for_nothing(tmp_path,
     assert recorded_inputs(tmp_path / "cli.sqlite") == recorded_inputs(tmp_path / "engine.sqlite")
 
 
+@pytest.mark.slow
 def test_a_claim_answered_from_the_ledger_cancels_its_reading_ahead(tmp_path, decoded):
     minutes = by_time(tmp_path / "m.parquet", example_rows(), 4000)
     ledger = tmp_path / "ledger.sqlite"
@@ -184,6 +188,7 @@ def test_a_bad_row_of_the_claimant_read_ahead_is_named_as_without_it(tmp_path, d
     assert not (tmp_path / "cli.sqlite").exists() and not (tmp_path / "engine.sqlite").exists()
 
 
+@pytest.mark.slow
 def test_a_reading_for_other_accounts_does_not_take_it(tmp_path, decoded):
     minutes = str(by_time(tmp_path / "m.parquet", example_rows(), 4000))
     with aggregates.ReadAhead(minutes, ["acme"], "2019-03") as ahead:

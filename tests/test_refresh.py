@@ -1,6 +1,8 @@
 """Engine.refresh: a long-running process sees a published version at its next call, never half of one."""
 import shutil
 
+import pytest
+
 from conftest import DRAFT, POLICIES
 from helpers import standard_amendment
 
@@ -43,6 +45,7 @@ def test_a_directory_that_fails_to_load_keeps_the_snapshot_until_it_is_repaired(
     assert engine.refresh_error is None
 
 
+@pytest.mark.slow
 def test_replay_in_one_process_sees_a_version_published_between_two_calls(tmp_path):
     family = family_copy(tmp_path)
     args = dict(minutes=EXAMPLES / "minutes.csv", start="2019-03", end="2019-03", under=DRAFT,

@@ -172,6 +172,7 @@ def test_versions_share_the_classification_of_minutes_only_when_they_read_minute
     assert not reads_minutes_alike(published, laxer)
 
 
+@pytest.mark.slow
 def test_an_amendment_that_reads_minutes_differently_is_classified_on_its_own(tmp_path):
     laxer = draft_variant(tmp_path, 'value: "99%"\n    ref: "§1.5"', 'value: "95%"\n    ref: "§1.5"')
     result = replay(POLICIES, start="2019-03", end="2019-03", under=laxer, **INPUTS)

@@ -2,6 +2,8 @@
 accounts first, a table that sorts and filters in the page, strips only where they help."""
 import re
 
+import pytest
+
 from conftest import POLICIES
 from helpers import draft_variant, minute_rows, write_csv
 from slapolicy.replay import replay
@@ -39,6 +41,7 @@ def test_the_total_change_is_broken_down_by_the_change_that_caused_it(tmp_path):
         ("a", 1, "100.00"), ("d", 1, "100.00"), ("b", 1, "50.00")]
 
 
+@pytest.mark.slow
 def test_the_table_lists_the_largest_changes_first_and_sorts_and_filters_in_the_page(tmp_path):
     page = render_html(_replay(tmp_path))
     body = page[page.index('<table id="rows">'):]

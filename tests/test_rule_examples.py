@@ -51,6 +51,7 @@ def test_a_changed_tier_credit_fails_its_examples_at_the_line_of_the_example(cli
             "expected 25%, got 30%") in result.out.splitlines()
 
 
+@pytest.mark.slow
 def test_each_kind_of_rule_example_fails_when_its_answer_is_wrong(cli, tmp_path):
     edits = [('monthly_fee: "100.00", offset: "80.00", compensation: "20.00"',
               'monthly_fee: "100.00", offset: "80.00", compensation: "50.00"', "§3.1(2) monthly cap example 1: expected 50.00, got 20.00"),
@@ -66,6 +67,7 @@ def test_each_kind_of_rule_example_fails_when_its_answer_is_wrong(cli, tmp_path)
         assert result.code == 1 and f"FAIL {message}" in result.out, (message, result.out)
 
 
+@pytest.mark.slow
 def test_validate_warns_for_a_rule_and_a_bound_no_example_exercises(cli, tmp_path):
     # A new tier between 99.95 % and 100 % with no example; the standard's examples removed.
     draft = draft_variant(tmp_path, '  tiers:\n', '  tiers:\n    - {at_least: "99.95%", credit: "5%", ref: "§3.1"}\n')

@@ -3,6 +3,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 # The error Python 3.13 gives when durable-rules 2.0.28 was compiled without the macro.
 SYMBOL_ERROR = ("/venv/lib/python3.13/site-packages/durable_rules_engine.cpython-313-x86_64-linux-gnu.so: "
@@ -20,6 +22,7 @@ def _broken_durable(tmp_path) -> dict:
     return {"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin", "SLAPOLICY_CACHE_DIR": "off"}  # no ~/.cache written
 
 
+@pytest.mark.slow
 def test_the_cli_says_in_one_line_how_to_rebuild_durable_rules_and_exits_1(tmp_path):
     ledger = tmp_path / "ledger.sqlite"
     run = subprocess.run([sys.executable, "-m", "slapolicy.cli", "claim", str(ROOT / "policies/ccc"),

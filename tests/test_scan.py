@@ -440,6 +440,7 @@ def test_a_row_that_disagrees_with_its_account_directory_is_refused(tmp_path, cl
     assert "column 'account': account 'globex' in the directory account=acme" in result.err
 
 
+@pytest.mark.slow
 def test_a_csv_beside_the_parquet_files_of_a_directory_is_refused(tmp_path, cli):
     # It used to be skipped silently: minutes someone meant to count, or a copy that would count twice.
     folder = tmp_path / "minutes"
@@ -652,6 +653,7 @@ def test_a_claim_in_a_file_written_as_time_goes_keeps_its_rows_whole(tmp_path):
             cell.rows.peak_qps.tolist()) == (5, [first + 3], [100], [50], [7.3])
 
 
+@pytest.mark.slow
 def test_reading_parquet_never_loads_pyarrow_compute(tmp_path):
     """Whole numbers, timestamps and a dictionary of names are read, checked and picked without pyarrow.compute,
     whose import alone costs 0.05 s of a command's start (text columns still use it)."""

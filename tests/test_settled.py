@@ -55,6 +55,7 @@ def small_batches(monkeypatch):
     monkeypatch.setattr(readers, "BATCH_ROWS", 4000)  # each row group a batch, a task of its own
 
 
+@pytest.mark.slow
 def test_each_account_is_settled_once_its_row_groups_are_reduced(small_batches, tmp_path):
     """Ten tasks, one a row group (acme's three, globex's three, initech's four): a piece per account, in file
     order, each with the cells one merge gives."""
@@ -81,6 +82,7 @@ def test_each_account_is_settled_once_its_row_groups_are_reduced(small_batches, 
         assert mine.rows.has_peak_qps == cell.rows.has_peak_qps
 
 
+@pytest.mark.slow
 def test_row_groups_of_several_accounts_settle_nothing(tmp_path):
     """examples' minutes in row groups of 4,096 rows: the one holding acme's last rows and globex's first proves no
     account, so any later task may hold any account and nothing settles before the end."""
@@ -121,6 +123,7 @@ def replayed(settle: bool, minutes, **inputs) -> str:
                                                                 under=DRAFT, **inputs), indent=2, ensure_ascii=False)
 
 
+@pytest.mark.slow
 def test_an_account_is_evaluated_while_the_others_are_read(small_batches, tmp_path):
     """The last task (initech's last row group) waits until acme has been evaluated (10 s at most): evaluate and
     replay give the JSON they give with nothing settled, acme owing 250.00 more under the draft."""
@@ -170,6 +173,7 @@ def test_an_account_is_evaluated_while_the_others_are_read(small_batches, tmp_pa
     assert json.loads(settled_replay)["totals"]["overall"]["delta"] == "250.00"
 
 
+@pytest.mark.slow
 def test_naive_timestamps_count_over_the_whole_file(small_batches, tmp_path):
     """Minutes without an offset: each account's trace counts the whole file's 35,820 (not its own piece's), as
     one merge gives; the accounts evaluated as they settled are evaluated again."""
@@ -180,6 +184,7 @@ def test_naive_timestamps_count_over_the_whole_file(small_batches, tmp_path):
     assert steps == ["the minutes file's 35820 timestamp(s) without an offset were read in Asia/Singapore"] * 3
 
 
+@pytest.mark.slow
 def test_a_bad_row_of_the_last_account_is_named_after_the_others_settled(small_batches, tmp_path, cli):
     """initech's row 201 (file row 22,881 = 11,340 + 11,340 + 201): the one problem named, nothing printed."""
     path = by_account_parquet(tmp_path / "bad.parquet", bad_row=("initech", 200))
@@ -190,6 +195,7 @@ def test_a_bad_row_of_the_last_account_is_named_after_the_others_settled(small_b
             1, "", [f"{path}: row 22881, column 'failures': 60 failures exceed 54 requests"])
 
 
+@pytest.mark.slow
 def test_an_evaluation_failing_as_it_settled_is_done_again_after_the_reading(small_batches, tmp_path):
     """The first evaluation of settled accounts fails (once): the accounts are evaluated after the reading, and the
     JSON is the same."""
@@ -221,6 +227,7 @@ def test_an_evaluation_failing_as_it_settled_is_done_again_after_the_reading(sma
     assert first == 2 and len(calls) == 2  # the failed one, then every account at once after the reading
 
 
+@pytest.mark.slow
 def test_the_cli_writes_the_json_of_accounts_settled_as_json_writes_the_whole(small_batches, tmp_path, cli,
                                                                               monkeypatch):
     """evaluate --format json writes each settled account's JSON while the others are read (acme, globex and
