@@ -419,3 +419,25 @@ def test_a_directory_without_parquet_files_names_both_names_read(cli, tmp_path):
     folder.mkdir()
     (folder / "README.txt").write_text("exported nightly\n")
     refused_exactly(cli, tmp_path, folder, f"slapolicy: {folder}: no Parquet files (*.parquet, *.pq) in the directory\n")
+
+
+@pytest.mark.parametrize("input_kind", ["minutes", "billing"])
+def test_a_csv_file_that_cannot_be_read_again_for_its_line_keeps_pyarrows_words(cli, tmp_path, monkeypatch, input_kind):
+    # The line of a row pyarrow cannot parse is found by reading the file again; a file that cannot be read again
+    # (removed or made unreadable meanwhile: an OSError there) keeps pyarrow's message, exit 1, for minutes and
+    # billing alike (the billing's reading let the OSError through).
+    from slapolicy.inputs import csv_lines
+
+    def unreadable(stream, message):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(csv_lines, "locate", unreadable)
+    rows = {"minutes": "a,2019-03-01T10:00,100,1,7", "billing": "a,2019-03,1,000.00,0.00"}  # one value too many
+    minutes = csv_file(tmp_path, HEADER, rows["minutes"] if input_kind == "minutes" else "a,2019-03-01T10:00,100,1")
+    billing = tmp_path / "billing.csv"
+    billing.write_text("account,month,monthly_fee,offset\n"
+                       + (rows["billing"] if input_kind == "billing" else "a,2019-03,1000.00,0.00") + "\n")
+    bad, row = (minutes if input_kind == "minutes" else billing), rows[input_kind]
+    result = cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03", "--billing", billing)
+    assert (result.code, result.out) == (1, "")
+    assert result.err == f"slapolicy: {bad}: cannot be read as CSV: CSV parse error: Expected 4 columns, got 5: {row}\n"

@@ -22,6 +22,16 @@ _OUT_OF_SYNC = "got out of sync with chunker"
 _BLOCK = 4 << 20  # bytes searched at a time
 
 
+def located(open_stream, message: str) -> str | None:
+    """:func:`locate` over the text ``open_stream()`` opens again; None when it cannot be read again (removed since
+    pyarrow read it, say): pyarrow's own words then stand."""
+    try:
+        with open_stream() as stream:
+            return locate(stream, message)
+    except OSError:
+        return None
+
+
 def locate(stream, message: str) -> str | None:
     """"line L, column …: what is wrong" for pyarrow's ``message`` about the CSV text of ``stream`` (bytes, read
     from the start, the header line included); None when the message is not one of those above, or no record

@@ -164,10 +164,9 @@ def read_table(path: str | Path, columns: tuple[str, ...], optional: tuple[str, 
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, UnicodeDecodeError) as exc:
         message = str(exc).replace("\n", " ")
         if kind == "csv" and isinstance(exc, pa.ArrowInvalid):  # pyarrow names no line: found by reading again
-            from .csv_lines import locate  # the error path's own module
+            from .csv_lines import located  # the error path's own module
 
-            with open(path, "rb") as stream:
-                message = locate(stream, str(exc)) or message
+            message = located(lambda: open(path, "rb"), str(exc)) or message
         raise InputError(f"{shown}: cannot be read as {kind.upper()}: {message}") from None
     names = column_names(table.schema, shown)
     missing = [name for name in columns if name not in names]

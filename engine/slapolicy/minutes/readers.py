@@ -153,13 +153,9 @@ def _csv_columns(part: Part, schema) -> list:
 def _csv_line(part: Part, exc) -> str | None:
     """The line and column of a CSV part that pyarrow's error names neither of (an error path only: the part is
     read again from the start, :func:`slapolicy.inputs.csv_lines.locate`)."""
-    from ..inputs.csv_lines import locate  # the error path's own module
+    from ..inputs.csv_lines import located  # the error path's own module
 
-    try:
-        with _open_stream(part.path) as stream:
-            return locate(stream, str(exc))
-    except OSError:
-        return None
+    return located(lambda: _open_stream(part.path), str(exc))
 
 
 def _open_stream(path: str):
