@@ -41,7 +41,7 @@ from .errors import ArgumentError, InputError, SlapolicyError
 from .minutes.shapes import MonthMinutes, MonthTotals
 from .evaluation.month import (evaluate_account_month, evaluate_items, evaluate_month, evaluate_settled, month_items,
                                version_reason)
-from .files import not_utf8, not_utf8_path, path_argument
+from .files import not_utf8, not_utf8_account, not_utf8_path, path_argument
 from .minutes.aggregates import Settled, read_minutes
 from .plugins import check_facts_supplied, get_manager
 from .policy.directory import PolicyDirectory, directory_signature, load_policy
@@ -65,7 +65,7 @@ def account_list(accounts) -> list[str] | None:
         raise ArgumentError(f"accounts must be names (strings); {bad[0]!r} is a {type(bad[0]).__name__}")
     undecodable = [a for a in accounts if not_utf8(a)]
     if undecodable:
-        raise ArgumentError(f"account name {undecodable[0]!r} is not UTF-8 text, so no input can name that account")
+        raise ArgumentError(f"account name {not_utf8_account(undecodable[0])}")
     names = [account_name(a) for a in accounts]  # trimmed as every input's names are
     if None in names:
         raise ArgumentError(f"account name {accounts[names.index(None)]!r} is blank: name an account")

@@ -280,6 +280,11 @@ def not_utf8_path(value) -> str:
     return f"{str(value)!r} is not UTF-8: slapolicy reads only paths whose names are UTF-8 text; rename it"
 
 
+def not_utf8_account(value: str) -> str:
+    """Why an account name :func:`not_utf8` is refused (``--account``, ``accounts=``), its characters escaped."""
+    return f"{value!r} is not UTF-8 text, so no input can name that account"
+
+
 def path_argument(value, name: str):
     """An API argument that names a file or directory, as a Path; anything else is an ArgumentError
     (``Path(None)`` would raise a bare TypeError, and ``str(5)`` would look for a file called '5')."""

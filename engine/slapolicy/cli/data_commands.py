@@ -15,7 +15,7 @@ from ..inputs.tables import account_name
 from ..inputs.timestamps import check_offset
 from ..distributed import too_many_workers  # the bound's one home (the API's workers= has it too)
 from ..errors import SlapolicyError, UsageError
-from ..files import not_utf8, not_utf8_path
+from ..files import not_utf8, not_utf8_account, not_utf8_path
 from ..reports.text import render_claim, render_evaluations, render_replay
 from ..rules.durable import check_backend
 from . import modules_loaded
@@ -99,7 +99,7 @@ def _utf8_path(value: str) -> str:
 def _account(value: str) -> str:
     """``--account``: a name given in bytes that are not UTF-8 is a usage error, exit 2 (it was exit 3)."""
     if not_utf8(value):
-        raise argparse.ArgumentTypeError(f"{value!r} is not UTF-8 text, so no input can name that account")
+        raise argparse.ArgumentTypeError(not_utf8_account(value))
     return value
 
 
