@@ -1,10 +1,14 @@
 """Builders of small input files for evaluation tests."""
+import contextlib
 import csv
 import datetime as dt
 import json
+import os
+import subprocess
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 import yaml
 
 
@@ -189,3 +193,32 @@ def record_placing(monkeypatch) -> list:
     monkeypatch.setattr(os, "replace", lambda source, target: steps.append(("replace", str(source), str(target)))
                         or replace(source, target))
     return steps
+
+
+@contextlib.contextmanager
+def read_only(*paths):
+    """Make ``paths`` (files or directories) unwritable for this process: chmod, and for root (whom modes do not
+    stop) the immutable attribute; skip where neither stops this user."""
+    modes = {path: path.stat().st_mode for path in paths}
+    sealed = []
+    try:
+        for path in paths:
+            path.chmod(0o555 if path.is_dir() else 0o444)
+            if os.geteuid() == 0 and subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode == 0:
+                sealed.append(path)
+        for path in paths:
+            probe = path / ".probe" if path.is_dir() else path
+            try:
+                with open(probe, "ab"):
+                    pass
+            except OSError:
+                continue
+            if path.is_dir():
+                probe.unlink()
+            pytest.skip(f"this user can write {path} although it is read-only (root without chattr)")
+        yield
+    finally:
+        for path in sealed:
+            subprocess.run(["chattr", "-i", str(path)], check=True)
+        for path, mode in modes.items():
+            path.chmod(mode)

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import POLICIES, REPO, run_cli
-from helpers import minute_rows, write_csv
+from helpers import minute_rows, read_only, write_csv
 from slapolicy.ledger import COLUMNS, GENESIS, GUARD, TABLES, Chain, Entry, Ledger
 from slapolicy.claims.audit import GUARD_NOTE
 from slapolicy.errors import InputError
@@ -611,6 +611,25 @@ def test_a_read_only_ledger_is_audited_but_takes_no_decision(ledger, tmp_path):
         ledger.chmod(0o644)
 
 
+def test_a_ledger_in_a_read_only_directory_is_audited_without_a_file_written(ledger, tmp_path):
+    # The audit opens the ledger read-only: in a directory it may not write (a read-only mount, a backup), where
+    # SQLite cannot make the -shm index beside a WAL ledger, it reads the file as it is on disk (docs/ledger.md,
+    # "Reading a ledger that cannot be written"), checkpoint included, and leaves nothing beside it.
+    head = stored_hash(ledger, 5)
+    before = digest(ledger)
+    with read_only(ledger, ledger.parent):
+        result = run_cli("audit", ledger, "--checkpoint", f"5:{head}")
+        assert result.code == 0, result.out + result.err
+        assert result.out.splitlines()[-3:] == [
+            f"chain: 5 entries intact (SHA-256 chain); head {head}",
+            f"checkpoint 5:{head}: holds (entries #1 to #5 hash to it; the head is the checkpoint)",
+            "3 decision(s) checked: 3 same, 0 differ, 0 unverifiable"]
+        assert run_cli("audit", ledger, "--format", "json").json()["summary"] == {
+            "checked": 3, "same": 3, "differs": 0, "unverifiable": 0}
+    assert digest(ledger) == before
+    assert sorted(p.name for p in ledger.parent.iterdir()) == ["ledger.sqlite"]
+
+
 # ---------------------------------------------------------------------------- nothing written on refusal
 
 def test_a_claim_refused_before_its_decision_creates_no_ledger(tmp_path):
@@ -893,3 +912,198 @@ def test_the_audit_s_scratch_ledger_is_not_synced_and_the_ledgers_decisions_are_
     scratch_link, kept_sync, kept_link, kept_directory = steps
     assert (scratch_link[0], kept_sync[0], kept_link[0], kept_directory) == (
         "link", "sync file", "link", ("sync directory", str(tmp_path)))
+
+
+# ---------------------------------------------------------------------------- a checkpoint recorded elsewhere
+
+def stored_hash(path, seq):
+    db = sqlite3.connect(path)  # closed, not only committed: an open reader keeps the next edit in the -wal file
+    try:
+        (row,) = db.execute("SELECT entry_hash FROM decisions WHERE seq = ? UNION ALL SELECT entry_hash FROM grants "
+                            "WHERE seq = ?", (seq, seq)).fetchall()
+    finally:
+        db.close()
+    return row[0]
+
+
+def checkpoint_line(result):
+    (line,) = [line for line in result.out.splitlines() if line.startswith("checkpoint ")]
+    return line
+
+
+def test_a_checkpoint_of_the_ledger_or_of_an_earlier_head_holds(ledger):
+    head, second = stored_hash(ledger, 5), stored_hash(ledger, 2)
+    result = run_cli("audit", ledger, "--checkpoint", f"5:{head}")
+    assert result.code == 0, result.out + result.err
+    assert result.out.splitlines()[-3:] == [
+        f"chain: 5 entries intact (SHA-256 chain); head {head}",
+        f"checkpoint 5:{head}: holds (entries #1 to #5 hash to it; the head is the checkpoint)",
+        "3 decision(s) checked: 3 same, 0 differ, 0 unverifiable"]
+    # a head recorded when the ledger held entries #1 (globex's approval) and #2 (its grant): it grew by 3 since
+    result = run_cli("audit", ledger, "--checkpoint", f"2:{second.upper()}", "--format", "json")
+    assert result.code == 0, result.err
+    assert result.json()["chain"]["checkpoint"] == {"entries": 2, "hash": second, "holds": True, "problem": None}
+    assert checkpoint_line(run_cli("audit", ledger, "--checkpoint", f"2:{second}")) == (
+        f"checkpoint 2:{second}: holds (entries #1 to #2 hash to it; 3 entries appended since)")
+    # the head printed without a checkpoint is what a checkpoint is recorded from: nothing more is said without one
+    assert "checkpoint" not in run_cli("audit", ledger, "--format", "json").json()["chain"]
+
+
+def test_a_tail_cut_with_its_head_rewritten_passes_alone_and_fails_against_the_checkpoint(ledger):
+    # The truncation docs/ledger.md describes: entries #4 (initech's approval) and #5 (its grant 400.00) deleted, and
+    # the head rewritten to #3's hash: a chain consistent in itself, which the audit alone passes.
+    head = stored_hash(ledger, 5)
+    edit(ledger, "DELETE FROM grants WHERE seq = 5", "DELETE FROM decisions WHERE seq = 4")
+    rechain(ledger)
+    alone = run_cli("audit", ledger)
+    assert alone.code == 0, alone.out
+    assert alone.out.splitlines()[-2:] == [f"chain: 3 entries intact (SHA-256 chain); head {stored_hash(ledger, 3)}",
+                                           "2 decision(s) checked: 2 same, 0 differ, 0 unverifiable"]
+    before = digest(ledger)
+    result = run_cli("audit", ledger, "--checkpoint", f"5:{head}")
+    assert result.code == 1
+    problem = ("the ledger holds 3 entries, not the checkpoint's entry #5: entries #4 to #5 were deleted (its tail cut "
+               "and its head rewritten to match), or the ledger was replaced by an older copy")
+    assert checkpoint_line(result) == f"checkpoint 5:{head}: FAILS: {problem}"
+    assert result.out.splitlines()[-1] == "2 decision(s) checked: 2 same, 0 differ, 0 unverifiable"
+    answer = run_cli("audit", ledger, "--checkpoint", f"5:{head}", "--format", "json")
+    assert answer.code == 1
+    assert answer.json()["chain"]["checkpoint"] == {"entries": 5, "hash": head, "holds": False, "problem": problem}
+    one = run_cli("audit", ledger, "--checkpoint", f"4:{head}")
+    assert checkpoint_line(one).endswith(": FAILS: the ledger holds 3 entries, not the checkpoint's entry #4: entry #4 "
+                                         "was deleted (its tail cut and its head rewritten to match), or the ledger was "
+                                         "replaced by an older copy")
+    assert digest(ledger) == before  # the audit only reads
+
+
+def test_a_prefix_rewritten_and_rechained_fails_against_the_checkpoint_naming_both_hashes(ledger):
+    # acme's denial (#3) deleted and the entries after it renumbered, the chain recomputed: every check of the ledger
+    # alone holds (the chain, and the two approvals decided again), but #3 is now initech's decision.
+    third = stored_hash(ledger, 3)
+    edit(ledger, "DELETE FROM decisions WHERE seq = 3", "UPDATE decisions SET seq = 3 WHERE seq = 4",
+         "UPDATE grants SET seq = 4 WHERE seq = 5")
+    rechain(ledger)
+    assert run_cli("audit", ledger).code == 0
+    result = run_cli("audit", ledger, "--checkpoint", f"3:{third}")
+    assert result.code == 1
+    assert checkpoint_line(result) == (
+        f"checkpoint 3:{third}: FAILS: entries #1 to #3 hash to {stored_hash(ledger, 3)}, not to the checkpoint's "
+        f"{third}: the ledger was rewritten up to entry #3 (an entry edited, deleted or inserted and the chain "
+        "recomputed), or it is another ledger")
+    # the entries before the rewrite are as they were: a checkpoint of them still holds
+    assert run_cli("audit", ledger, "--checkpoint", f"2:{stored_hash(ledger, 2)}").code == 0
+
+
+def test_a_checkpoint_behind_a_broken_chain_is_not_vouched_for(ledger):
+    head = stored_hash(ledger, 5)
+    edit(ledger, "UPDATE grants SET amount = '999.00' WHERE seq = 2")  # #5 still stores the hash recorded
+    result = run_cli("audit", ledger, "--checkpoint", f"5:{head}", "--format", "json")
+    assert result.code == 1
+    assert result.json()["chain"]["checkpoint"] == {
+        "entries": 5, "hash": head, "holds": False,
+        "problem": "the chain is broken at entry #2, not after the checkpoint's entry #5: entries #1 to #5 cannot be "
+                   "vouched for (the chain's line says what is wrong)"}
+
+
+def test_a_ledger_that_grew_since_its_checkpoint_still_extends_it(ledger, tmp_path):
+    head = stored_hash(ledger, 5)
+    again = claim_again(tmp_path, 1, "acme-again", "acme-again.json")  # acme once more: denied, one entry (#6)
+    assert run_cli("claim", POLICIES, again, "--ledger", ledger, *NOW, *INPUTS).code == 0
+    result = run_cli("audit", ledger, "--checkpoint", f"5:{head}")
+    assert result.code == 0, result.out
+    assert checkpoint_line(result) == f"checkpoint 5:{head}: holds (entries #1 to #5 hash to it; 1 entry appended since)"
+
+
+@pytest.mark.parametrize("given,why", [
+    ("5", "'5' is not ENTRIES:HASH (e.g. 5:801c…, 64 hexadecimal digits: the entries and head that slapolicy audit "
+          "prints)"),
+    (f"five:{'a' * 64}", f"'five:{'a' * 64}' is not ENTRIES:HASH (e.g. 5:801c…, 64 hexadecimal digits: the entries "
+                         "and head that slapolicy audit prints)"),
+    (f"0:{'a' * 64}", f"'0:{'a' * 64}': a checkpoint names entry #1 or later (the ledger's first decision is entry #1)"),
+    ("5:801c", "'5:801c': its hash must be 64 hexadecimal digits (the head audit prints), not 4 character(s)"),
+    (f"5:{'g' * 64}", f"'5:{'g' * 64}': its hash must be 64 hexadecimal digits (the head audit prints), not 64 "
+                      "character(s) with others among them"),
+], ids=["no-colon", "entries-not-a-number", "entry-0", "hash-cut", "hash-not-hex"])
+def test_a_checkpoint_not_written_entries_colon_hash_is_a_usage_error(ledger, tmp_path, given, why):
+    before = digest(ledger)
+    result = run_cli("audit", ledger, "--checkpoint", given)
+    assert result.code == 2
+    assert result.err.splitlines()[-1] == f"slapolicy audit: error: argument --checkpoint: {why}"
+    assert (result.out, digest(ledger)) == ("", before)
+    assert sorted(p.name for p in ledger.parent.iterdir()) == ["ledger.sqlite"]
+    missing = tmp_path / "none.sqlite"  # refused before any file is looked at
+    assert run_cli("audit", missing, "--checkpoint", given).code == 2 and not missing.exists()
+
+
+def test_a_checkpoint_from_python_is_the_head_as_ledger_head_gives_it(ledger):
+    from slapolicy import ArgumentError
+    from slapolicy.claims.audit import audit_ledger
+
+    with Ledger(ledger, create=False, readonly=True) as book:
+        recorded = book.head
+        assert book.verify(checkpoint=recorded)["checkpoint"] == recorded | {"holds": True, "problem": None}
+        assert book.verify(f"5:{recorded['hash']}")["checkpoint"]["holds"] is True
+    assert audit_ledger(ledger, checkpoint=recorded)["chain"]["checkpoint"]["holds"] is True
+    for bad, message in [
+            ({"entries": "5", "hash": recorded["hash"]},
+             f"checkpoint {{'entries': '5', 'hash': '{recorded['hash']}'}}: entries must be a whole number and hash a "
+             "string"),
+            (5, "checkpoint must be ENTRIES:HASH (e.g. 5:801c…, 64 hexadecimal digits: the entries and head that "
+                "slapolicy audit prints) or a dict {'entries': N, 'hash': H} (as Ledger.head gives), not int")]:
+        with pytest.raises(ArgumentError) as refused:
+            audit_ledger(ledger, checkpoint=bad)
+        assert str(refused.value) == message
+
+
+def test_a_keyed_ledger_s_checkpoint_is_checked_under_its_key(tmp_path, monkeypatch):
+    monkeypatch.setenv("SLAPOLICY_LEDGER_KEY", "s3cret")
+    ledger = tmp_path / "keyed.sqlite"
+    for claim in claim_files(tmp_path):
+        assert run_cli("claim", POLICIES, claim, "--ledger", ledger, *NOW, *INPUTS).code == 0
+    head = stored_hash(ledger, 5)
+    plain = GENESIS
+    for entry in entries(ledger):
+        plain = Chain(None).link(plain, entry)
+    assert head != plain  # the head of an HMAC chain: a SHA-256 checkpoint of the same entries would not hold
+    result = run_cli("audit", ledger, "--checkpoint", f"5:{head}")
+    assert result.code == 0, result.out + result.err
+    assert checkpoint_line(result) == f"checkpoint 5:{head}: holds (entries #1 to #5 hash to it; the head is the checkpoint)"
+    # a forger without the key cuts the tail and rechains with SHA-256: refused as the chain is, checkpoint or not
+    edit(ledger, "DELETE FROM grants WHERE seq = 5", "DELETE FROM decisions WHERE seq = 4")
+    rechain(ledger)
+    result = run_cli("audit", ledger, "--checkpoint", f"5:{head}")
+    assert result.code == 1
+    assert checkpoint_line(result).startswith(f"checkpoint 5:{head}: FAILS: the ledger holds 3 entries, not the "
+                                              "checkpoint's entry #5")
+    monkeypatch.delenv("SLAPOLICY_LEDGER_KEY")
+    result = run_cli("audit", ledger, "--checkpoint", f"5:{head}")
+    assert (result.code, result.err) == (1, f"slapolicy: {ledger}: the ledger is sealed with a key: set "
+                                            "SLAPOLICY_LEDGER_KEY to the key it was created with\n")
+
+
+# ---------------------------------------------------------------------------- a key set but empty
+
+EMPTY_KEY = ("SLAPOLICY_LEDGER_KEY is set but empty: set it to the ledger's key, or unset it for a ledger without one "
+             "(docs/ledger.md)")
+
+
+def test_a_key_set_but_empty_is_refused_not_read_as_no_key(ledger, tmp_path, monkeypatch):
+    # It was read as no key: a claim created an unkeyed ledger where a key was meant, and a keyed one was refused as
+    # "sealed with a key" although the variable was set.
+    monkeypatch.setenv("SLAPOLICY_LEDGER_KEY", "")
+    before = digest(ledger)
+    new = tmp_path / "new" / "ledger.sqlite"
+    result = run_cli("claim", POLICIES, claim_files(tmp_path)[0], "--ledger", new, *NOW, *INPUTS)
+    assert (result.code, result.out, result.err) == (2, "", f"slapolicy claim: {EMPTY_KEY}\n")
+    assert not new.exists() and not new.parent.exists()
+    again = claim_again(tmp_path, 0, "again", "again.json")
+    result = run_cli("claim", POLICIES, again, "--ledger", ledger, *NOW, *INPUTS)
+    assert (result.code, result.err) == (2, f"slapolicy claim: {EMPTY_KEY}\n")
+    result = run_cli("audit", ledger)
+    assert (result.code, result.out, result.err) == (2, "", f"slapolicy audit: {EMPTY_KEY}\n")
+    assert digest(ledger) == before
+    from slapolicy import UsageError
+
+    with pytest.raises(UsageError) as refused:
+        Ledger(ledger, create=False, readonly=True)
+    assert str(refused.value) == EMPTY_KEY

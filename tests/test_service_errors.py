@@ -83,3 +83,21 @@ def test_a_dask_scheduler_out_of_reach_is_a_503_not_the_input_s_fault():
     assert answer(lost)[0::2] == (503, {
         "type": "urn:slapolicy:problem:scheduler-unavailable", "title": "The Dask scheduler is unavailable",
         "status": 503, "detail": str(lost), "instance": "/v1/evaluate"})
+
+
+def test_serve_with_a_ledger_key_set_but_empty_exits_2_before_it_listens(monkeypatch, tmp_path):
+    # Each request that opens the ledger read the key: set but empty, it was taken for no key, and refusing it there
+    # would answer the server's mistake as the client's (400). It is the start's usage error.
+    from conftest import POLICIES, run_cli
+    from slapolicy import service
+
+    def listened(host, port):
+        raise AssertionError("the service started to listen")
+
+    monkeypatch.setattr(service, "_listen", listened)
+    monkeypatch.setenv("SLAPOLICY_LEDGER_KEY", "")
+    result = run_cli("serve", POLICIES, "--port", "0", "--ledger", tmp_path / "ledger.sqlite")
+    assert (result.code, result.out, result.err) == (
+        2, "", "slapolicy serve: SLAPOLICY_LEDGER_KEY is set but empty: set it to the ledger's key, or unset it for a "
+               "ledger without one (docs/ledger.md)\n")
+    assert list(tmp_path.iterdir()) == []

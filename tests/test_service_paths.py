@@ -1,13 +1,11 @@
 """`slapolicy serve`'s application in-process (fast): how paths are answered, and that a read never writes."""
-import contextlib
 import hashlib
 import json
-import os
-import subprocess
 
 import pytest
 
 from conftest import POLICIES, REPO
+from helpers import read_only
 from serving import asgi
 
 pytest.importorskip("starlette")
@@ -69,35 +67,6 @@ def test_a_path_that_names_no_route_even_without_its_slash_gets_no_hint(app):
 
 
 # ---------------------------------------------------------------------------- reading a decision never writes
-
-@contextlib.contextmanager
-def read_only(*paths):
-    """Make ``paths`` (files or directories) unwritable for this process: chmod, and for root (whom modes do not
-    stop) the immutable attribute; skip where neither stops this user."""
-    modes = {path: path.stat().st_mode for path in paths}
-    sealed = []
-    try:
-        for path in paths:
-            path.chmod(0o555 if path.is_dir() else 0o444)
-            if os.geteuid() == 0 and subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode == 0:
-                sealed.append(path)
-        for path in paths:
-            probe = path / ".probe" if path.is_dir() else path
-            try:
-                with open(probe, "ab"):
-                    pass
-            except OSError:
-                continue
-            if path.is_dir():
-                probe.unlink()
-            pytest.skip(f"this user can write {path} although it is read-only (root without chattr)")
-        yield
-    finally:
-        for path in sealed:
-            subprocess.run(["chattr", "-i", str(path)], check=True)
-        for path, mode in modes.items():
-            path.chmod(mode)
-
 
 def decided(tmp_path):
     """A ledger holding globex's approved claim (180.00, as docs/service.md shows), and the decision's path."""

@@ -41,11 +41,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import NamedTuple
 
-from .errors import LedgerError, LedgerIntegrityError
+from .errors import ArgumentError, LedgerError, LedgerIntegrityError, UsageError
 from .files import make_directories, sync_directory
 
-__all__ = ["FORMAT", "KEY_VARIABLE", "Ledger", "LedgerError", "LedgerIntegrityError", "default_ledger_path",
-           "upgrade_ledger"]
+__all__ = ["FORMAT", "KEY_VARIABLE", "Ledger", "LedgerError", "LedgerIntegrityError", "checkpoint_argument",
+           "default_ledger_path", "upgrade_ledger"]
 
 OPEN_TIMEOUT_SECONDS = 60
 APPLICATION_ID = 0x534C4150  # "SLAP" in the SQLite header: this file is a slapolicy ledger
@@ -188,8 +188,49 @@ class Chain:
 
 
 def environment_key() -> bytes | None:
+    """The key of ``$SLAPOLICY_LEDGER_KEY``; None when the variable is unset. Set but empty, it is refused
+    (UsageError: the CLI's exit 2) rather than read as no key: an empty value is an export of a variable that was
+    never filled, and taken for "no key" it would create unkeyed ledgers, or refuse a keyed one as keyless, where a
+    key was meant. Every reader of the key comes here."""
     text = os.environ.get(KEY_VARIABLE)
-    return text.encode() if text else None
+    if text is None:
+        return None
+    if not text:
+        raise UsageError(f"{KEY_VARIABLE} is set but empty: set it to the ledger's key, or unset it for a ledger "
+                         "without one (docs/ledger.md)")
+    return text.encode()
+
+
+# ---------------------------------------------------------------------------- checkpoints
+
+CHECKPOINT_FORM = "ENTRIES:HASH (e.g. 5:801c…, 64 hexadecimal digits: the entries and head that slapolicy audit prints)"
+
+
+def checkpoint_argument(value) -> dict:
+    """A checkpoint: a head of the ledger recorded outside it, as ``{"entries": N, "hash": H}`` (what
+    :attr:`Ledger.head` gives) or the text ``N:H``; ArgumentError for anything else. The name is the transparency
+    logs' (a checkpoint is the size and root hash of a log, kept by whoever checks it later that the log still
+    extends it); the ledger's own head is what the file says of itself now, which a truncation rewrites."""
+    if isinstance(value, dict) and set(value) == {"entries", "hash"}:
+        entries, digest = value["entries"], value["hash"]
+        if isinstance(entries, bool) or not isinstance(entries, int) or not isinstance(digest, str):
+            raise ArgumentError(f"checkpoint {value!r}: entries must be a whole number and hash a string")
+        text = f"{entries}:{digest}"
+    elif isinstance(value, str):
+        text = value
+    else:
+        raise ArgumentError(f"checkpoint must be {CHECKPOINT_FORM} or a dict {{'entries': N, 'hash': H}} "
+                            f"(as Ledger.head gives), not {type(value).__name__}")
+    entries, colon, digest = text.strip().partition(":")
+    if not colon or not entries.isascii() or not entries.isdigit():
+        raise ArgumentError(f"checkpoint {text!r} is not {CHECKPOINT_FORM}")
+    if int(entries) < 1:
+        raise ArgumentError(f"checkpoint {text!r}: a checkpoint names entry #1 or later (the ledger's first decision "
+                            "is entry #1)")
+    if len(digest) != 64 or any(c not in "0123456789abcdefABCDEF" for c in digest):
+        raise ArgumentError(f"checkpoint {text!r}: its hash must be 64 hexadecimal digits (the head audit prints), "
+                            f"not {len(digest)} character(s){'' if len(digest) != 64 else ' with others among them'}")
+    return {"entries": int(entries), "hash": digest.lower()}
 
 
 def key_check(key: bytes) -> str:
@@ -426,15 +467,17 @@ class Ledger:
     # -- verifying
 
     @_database_errors
-    def verify(self) -> dict:
-        """Walk the whole chain in sequence order: ``{entries, head, keyed, first_broken}``, where
-        ``first_broken`` is None or ``{seq, entry, problem}`` for the first entry that does not hold."""
+    def verify(self, checkpoint=None) -> dict:
+        """Walk the whole chain in sequence order: ``{entries, head, keyed, intact, first_broken}``, where
+        ``first_broken`` is None or ``{seq, entry, problem}`` for the first entry that does not hold. With a
+        ``checkpoint`` (:func:`checkpoint_argument`), also ``checkpoint``: ``{entries, hash, holds, problem}``."""
+        wanted = checkpoint_argument(checkpoint) if checkpoint is not None else None
         with self.snapshot():
-            return self._verify(self.chain())
+            return self._verify(self.chain(), wanted)
 
-    def _verify(self, chain: Chain) -> dict:
+    def _verify(self, chain: Chain, checkpoint: dict | None = None) -> dict:
         previous_hash, before, count = GENESIS, None, 0
-        broken = None
+        broken = reached = None
         try:
             for entry in self._entries():
                 count += 1
@@ -442,12 +485,46 @@ class Ledger:
                 if broken:
                     break
                 previous_hash, before = entry.stored_hash, entry
+                if checkpoint is not None and count == checkpoint["entries"]:
+                    reached = entry.stored_hash  # entries #1 to #N hold, and hash to this
         except Malformed as exc:
             broken = {"seq": count, "entry": f"entry #{count}", "problem": str(exc)}
         if broken is None:
             broken = self._tail_problem(count, previous_hash, before)
-        return {"entries": int(self._meta["entries"]), "head": self._meta["head"], "keyed": self.keyed,
-                "intact": broken is None, "first_broken": broken}
+        report = {"entries": int(self._meta["entries"]), "head": self._meta["head"], "keyed": self.keyed,
+                  "intact": broken is None, "first_broken": broken}
+        if checkpoint is not None:
+            report["checkpoint"] = checkpoint | self._checkpoint_problem(checkpoint, reached, broken)
+        return report
+
+    def _checkpoint_problem(self, checkpoint: dict, reached: str | None, broken: dict | None) -> dict:
+        """``{holds, problem}``: whether this ledger still holds the checkpoint's entry #N, with entries #1 to #N
+        hashing to the checkpoint's hash. A longer ledger that extends it holds it; a shorter one (its tail cut, the
+        head rewritten to match, or an older copy put in its place), a rewritten one (an entry up to #N edited,
+        deleted or inserted and the chain recomputed) or another ledger does not."""
+        number, recorded = checkpoint["entries"], checkpoint["hash"]
+        held = sum(self.counts())
+        if held < number:
+            lost = f"entry #{number} was" if held + 1 == number else f"entries #{held + 1} to #{number} were"
+            return {"holds": False, "problem": (
+                f"the ledger holds {held} entr{'y' if held == 1 else 'ies'}, not the checkpoint's entry #{number}: "
+                f"{lost} deleted (its tail cut and its head rewritten to match), or the ledger was replaced by an older "
+                "copy")}
+        stored = reached
+        if stored is None:  # the walk broke before #N: what #N stores, if one entry has that number
+            rows = self._db.execute("SELECT entry_hash FROM decisions WHERE seq = ? UNION ALL "
+                                    "SELECT entry_hash FROM grants WHERE seq = ?", (number, number)).fetchall()
+            stored = rows[0][0] if len(rows) == 1 else None
+        if isinstance(stored, str) and stored != recorded:
+            return {"holds": False, "problem": (
+                f"entries #1 to #{number} hash to {stored}, not to the checkpoint's {recorded}: the ledger was rewritten "
+                f"up to entry #{number} (an entry edited, deleted or inserted and the chain recomputed), or it is "
+                "another ledger")}
+        if reached is None:
+            return {"holds": False, "problem": (
+                f"the chain is broken at entry #{broken['seq']}, not after the checkpoint's entry #{number}: entries "
+                f"#1 to #{number} cannot be vouched for (the chain's line says what is wrong)")}
+        return {"holds": True, "problem": None}
 
     def _tail_problem(self, count: int, last_hash: str, last: Entry | None) -> dict | None:
         recorded = int(self._meta["entries"])

@@ -46,6 +46,7 @@ from .errors import (ArgumentError, InputError, NoVersionInForce, PolicyError, S
                      UsageError)
 from .files import (JSON_TYPES, LONE_SURROGATE, DuplicateKey, NotJSONNumber, json_type, no_constant, unique_object,
                     valid_unicode)
+from .ledger import Ledger, default_ledger_path, environment_key
 from .service_openapi import REQUEST_SCHEMAS, document
 from .minutes.storage import is_url
 
@@ -338,8 +339,6 @@ class Service:
         return JSONResponse(decision, status_code=200 if decision.get("repeated") else 201)
 
     async def claim(self, request: Request) -> JSONResponse:
-        from .ledger import Ledger, default_ledger_path
-
         decision_id = request.path_params["decision_id"]
         if not DECISION_ID.fullmatch(decision_id):
             raise not_found(f"no decision {decision_id!r}: decision ids are written D- and 20 hexadecimal digits")
@@ -551,6 +550,9 @@ def serve(policy_dir: str, *, host: str = "127.0.0.1", port: int = 8000, ledger:
                        ("--notices", sources.notices), ("--billing", sources.billing)):
         if path is not None and not is_url(path) and not Path(path).exists():  # a URL is read at each request
             raise SlapolicyError(f"{flag} {path}: no such file or directory")
+    # The key is read by every request that opens the ledger: set but empty, each would answer the server's own
+    # mistake as the client's (400), so it is the start's usage error (exit 2), before anything listens.
+    environment_key()
     # One Engine for the life of the process: with --workers or --dask it keeps one process pool or Dask client
     # for every request, made before it listens (an unreachable scheduler is exit 1), closed when it stops.
     engine = Engine(policy_dir, ledger=ledger, workers=workers, dask=dask)

@@ -21,7 +21,7 @@ from .decision import file_digest
 from ..minutes.storage import is_url
 from ..engine import Engine
 from ..errors import SlapolicyError
-from ..ledger import Ledger
+from ..ledger import Ledger, checkpoint_argument
 from ..minutes import READ_DIGEST
 from ..policy.directory import PolicyDirectory
 from ..policy.lock import LOCK_FILE
@@ -43,11 +43,15 @@ def _essence(result: dict, words: bool = True) -> dict:
     return essence
 
 
-def audit_ledger(ledger_path, policy_dir=None) -> dict:
-    """``{ledger, chain, decisions, summary}``; raises LedgerError for a file that is not a usable ledger."""
+def audit_ledger(ledger_path, policy_dir=None, checkpoint=None) -> dict:
+    """``{ledger, chain, decisions, summary}``; raises LedgerError for a file that is not a usable ledger.
+    ``checkpoint``: a head recorded earlier, ``"N:HASH"`` or ``{"entries": N, "hash": HASH}``
+    (:func:`slapolicy.ledger.checkpoint_argument`); ``chain["checkpoint"]`` then says whether the ledger still
+    extends it (a truncated tail, a rewritten prefix or another ledger does not)."""
+    wanted = checkpoint_argument(checkpoint) if checkpoint is not None else None  # a bad one before the file is opened
     with Ledger(ledger_path, create=False, readonly=True) as book:
         with book.snapshot():
-            chain = book.verify()
+            chain = book.verify(wanted)
             guarded = book.guard_in_place()
             records = book.decisions() if chain["intact"] else []
     checked = []
@@ -185,6 +189,8 @@ def render_audit(result: dict) -> str:
     if not result.get("append_only_guard", True):
         lines.append(GUARD_NOTE)
     lines.append(render_chain(result["chain"]))
+    if "checkpoint" in result["chain"]:
+        lines.append(render_checkpoint(result["chain"]))
     if not result["chain"]["intact"]:
         lines.append("decisions not re-checked while the chain is broken: restore the ledger from a backup")
         return "\n".join(lines)
@@ -205,6 +211,18 @@ def render_chain(chain: dict) -> str:
     return f"chain: BROKEN: {chain['first_broken']['problem']}"
 
 
+def render_checkpoint(chain: dict) -> str:
+    checkpoint = chain["checkpoint"]
+    named = f"checkpoint {checkpoint['entries']}:{checkpoint['hash']}"
+    if not checkpoint["holds"]:
+        return f"{named}: FAILS: {checkpoint['problem']}"
+    since = chain["entries"] - checkpoint["entries"]
+    grown = "the head is the checkpoint" if since == 0 else f"{since} entr{'y' if since == 1 else 'ies'} appended since"
+    return f"{named}: holds (entries #1 to #{checkpoint['entries']} hash to it; {grown})"
+
+
 def audit_failed(result: dict) -> bool:
     summary = result["summary"]
-    return not result["chain"]["intact"] or bool(summary["differs"] or summary["unverifiable"])
+    checkpoint = result["chain"].get("checkpoint")
+    return not result["chain"]["intact"] or bool(summary["differs"] or summary["unverifiable"]) \
+        or (checkpoint is not None and not checkpoint["holds"])

@@ -14,7 +14,7 @@ from ..claims.materials import load_claim_document
 from ..inputs.tables import account_name
 from ..inputs.timestamps import check_offset
 from ..distributed import too_many_workers  # the bound's one home (the API's workers= has it too)
-from ..errors import SlapolicyError, UsageError
+from ..errors import ArgumentError, SlapolicyError, UsageError
 from ..files import not_utf8, not_utf8_account, not_utf8_path
 from ..reports.text import render_claim, render_evaluations, render_replay
 from ..rules.durable import check_backend
@@ -69,6 +69,16 @@ def _workers(value: str) -> int:
     if beyond:
         raise argparse.ArgumentTypeError(beyond)
     return count
+
+
+def _checkpoint(value: str) -> dict:
+    """``audit --checkpoint``: ENTRIES:HASH, else a usage error (exit 2) before the ledger is opened."""
+    from ..ledger import checkpoint_argument  # sqlite3 with it: parsed only when audit is given a checkpoint
+
+    try:
+        return checkpoint_argument(value)
+    except ArgumentError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("checkpoint ")) from None
 
 
 def _named(value: str) -> str:
@@ -347,7 +357,7 @@ def cmd_audit(args) -> int:
     if args.upgrade:
         head = upgrade_ledger(args.ledger)
         sys.stderr.write(f"{args.ledger}: upgraded to a chained ledger of {head['entries']} entries; head {head['hash']}\n")
-    result = audit_ledger(args.ledger, args.policies)
+    result = audit_ledger(args.ledger, args.policies, args.checkpoint)
     _emit(result, args.format, render_audit)
     return 1 if audit_failed(result) else 0
 
@@ -443,13 +453,18 @@ def add_commands(command) -> None:
                 "decision, the head) and names the first broken entry; then decides every recorded claim again, in\n"
                 "commit order, from the recorded claim, input files and policy directory, and reports each decision\n"
                 "that would now differ (an edited published file, a changed input, a changed engine). Prints the\n"
-                "head hash: record it elsewhere to detect a later truncation. Exit 1 when the chain is broken or a\n"
-                "decision differs or cannot be re-checked; exit 1 with a message for a file that is not a ledger.\n"
-                "A keyed ledger needs $SLAPOLICY_LEDGER_KEY.")
+                "head: record ENTRIES:HASH elsewhere (a ticket, another system) and give it later as\n"
+                "--checkpoint, which checks that the ledger still extends it (a cut tail, a rewritten prefix or\n"
+                "another ledger fails). Exit 1 when the chain is broken, the checkpoint fails, or a decision differs\n"
+                "or cannot be re-checked; exit 1 with a message for a file that is not a ledger. A keyed ledger\n"
+                "needs $SLAPOLICY_LEDGER_KEY (set but empty is a usage error).")
     p.add_argument("ledger", type=_path, metavar="LEDGER")
     p.add_argument("--policies", type=_named, metavar="POLICY_DIR", help="re-check against this directory instead of the recorded one")
     p.add_argument("--upgrade", action="store_true",
                    help="first chain a ledger of an earlier slapolicy (format 1) in place, in commit order")
+    p.add_argument("--checkpoint", type=_checkpoint, metavar="ENTRIES:HASH",
+                   help="a head recorded earlier (the entries and head audit printed): fail unless the ledger still "
+                        "holds entry #ENTRIES and entries #1 to #ENTRIES hash to HASH")
     p.add_argument("--format", choices=("json", "text"), default="text", help="(default: text)")
 
     p = command("serve", cmd_serve, "answer over HTTP (/v1): evaluate, claims, replay, versions, policy",
