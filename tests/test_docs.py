@@ -74,3 +74,42 @@ def test_readme_demo_excerpt_is_what_the_demo_prints(monkeypatch, tmp_path):
     assert len(shown) == 30
     missing = [line for line in shown if line not in printed]
     assert missing == [], "README's demo excerpt shows lines `slapolicy demo` does not print:\n" + "\n".join(missing)
+
+
+def test_readme_s_speed_figures_are_the_latest_measured_in_benchmarks_readme():
+    # README's table of documents gives the speed as figures of benchmarks/README.md's scale.py section: they had
+    # stayed at "2.5–5×, ≤ 350 MB" three rounds after the measured 1.25–1.82×, ≤ 329 MB. The range is the
+    # lowest and highest ratio of the last row of "How it moved"; the bound, the highest peak of the 500- and
+    # 1,000-account tables rounded up to 10 MB.
+    readme = (REPO / "README.md").read_text()
+    said = re.search(r"\((\d+\.\d+)–(\d+\.\d+)× its wall time for 500 accounts in the latest round, "
+                     r"peaks ≤ (\d+) MB for 500 and 1,000 accounts\)", readme)
+    assert said, "README.md's speed line no longer gives the ratio and the peak where this test reads them"
+    scale = (REPO / "benchmarks" / "README.md").read_text().split("## `scale.py`", 1)[1].split("\n## ", 1)[0]
+    moved = re.search(r"How it moved[^|]*\n((?:\|[^\n]*\n)+)", scale).group(1).strip().splitlines()
+    latest = [float(x) for x in re.findall(r"(\d+\.\d+)(?=(?:–\d+\.\d+)?×)", moved[-1])]
+    peaks = [int(x) for table in re.findall(r"\n(\| [\d,]+ accounts \|[^\n]*peak memory[^\n]*\n(?:\|[^\n]*\n)+)", scale)
+             for row in table.splitlines()[2:] for x in re.findall(r"\d+", row.rsplit("|", 2)[1])]
+    assert len(latest) >= 6 and len(peaks) >= 12, (latest, peaks)  # three commands by two layouts; 2 tables × 6
+    measured = (f"{min(latest):.2f}", f"{max(latest):.2f}", str(-(-max(peaks) // 10) * 10))
+    assert said.groups() == measured, (f"README.md says {said.group(0)}; benchmarks/README.md's latest figures give "
+                                       f"{measured[0]}–{measured[1]}× and ≤ {measured[2]} MB: update README.md")
+
+
+def test_every_module_of_the_engine_is_named_where_the_docs_say_what_is_where():
+    # docs/api.md's table of the packages and README's "What is where" list the modules by name; four modules had
+    # been added without a word in either (inputs/csv_lines, minutes/shapes, minutes/within, arrays).
+    package = REPO / "engine" / "slapolicy"
+    api = (DOCS / "api.md").read_text()
+    readme_row = re.search(r"\n\| `engine/slapolicy/` \|(.*)\|\n", (REPO / "README.md").read_text()).group(1)
+    unnamed = []
+    for folder in sorted(p for p in package.iterdir() if (p / "__init__.py").exists()):
+        api_row = re.search(rf"\n\| `slapolicy\.{folder.name}` \|(.*)\|\n", api)
+        for module in sorted(m.stem for m in folder.glob("*.py") if m.stem not in ("__init__", "__main__")):
+            if not (api_row and f"`{module}`" in api_row.group(1)):
+                unnamed.append(f"docs/api.md: {folder.name}/{module}")
+            if f"`{module}`" not in readme_row:
+                unnamed.append(f"README.md: {folder.name}/{module}")
+    unnamed += [f"README.md: {m.stem}" for m in sorted(package.glob("*.py"))
+                if m.stem != "__init__" and f"`{m.stem}`" not in readme_row]
+    assert unnamed == []
