@@ -226,3 +226,22 @@ def test_no_layer_imports_a_layer_above_it():
                 if target.split(".")[1:2] and target.split(".")[1] in above and (module, target) not in UPWARD_ALLOWED:
                     upward.append(f"{path.relative_to(ENGINE)}:{node.lineno}: {module} imports {target}")
     assert upward == []
+
+
+def test_the_engine_names_the_built_in_plugins_only_in_the_manager_s_list():
+    # The core never imports plugins/ in its code (plugins/slapolicy_builtins/__init__.py): the one place that
+    # names them is slapolicy.plugins.DEFAULT_PLUGINS, the modules the manager registers by name before the entry
+    # points (docs/plugins.md). An `import slapolicy_builtins...` anywhere in engine/ would tie the core to them.
+    imports, named = [], []
+    for module, path in sorted(MODULES.items()):
+        source = path.read_text(encoding="utf-8")
+        for node in ast.walk(ast.parse(source)):
+            targets = [alias.name for alias in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            imports += [f"{module}:{node.lineno}" for name in targets if name.split(".")[0] == "slapolicy_builtins"]
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and \
+                    node.value.startswith("slapolicy_builtins."):
+                named.append((module, node.value))
+    assert imports == []
+    assert named == [("slapolicy.plugins", f"slapolicy_builtins.{name}")
+                     for name in ("incidents", "notices", "concurrency", "calendars")]

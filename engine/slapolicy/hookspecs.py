@@ -6,7 +6,8 @@ Plugins register through the ``slapolicy`` entry-point group::
     my_facts = "my_package.my_module"
 
 and implement hooks with ``@slapolicy.hookimpl``. The built-in fact providers in
-``plugins/slapolicy_builtins`` are registered exactly like that.
+``plugins/slapolicy_builtins`` have entry points exactly like that (the manager also registers them by
+module name first: :data:`slapolicy.plugins.DEFAULT_PLUGINS`).
 """
 from __future__ import annotations
 
