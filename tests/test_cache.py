@@ -2,6 +2,8 @@
 its own name, and a folder past its bound loses its least recently used quarter."""
 import os
 
+import pytest
+
 from slapolicy import cache
 
 
@@ -29,10 +31,16 @@ def test_a_record_is_read_only_under_its_own_name(tmp_path, monkeypatch):
     assert [p.name for p in (tmp_path / "things").iterdir() if p.name.startswith(".")] == []  # no temporary left
 
 
-def test_without_a_home_directory_there_is_no_cache(monkeypatch):
+@pytest.mark.parametrize("home", [None, "", "home"])
+def test_without_a_home_directory_there_is_no_cache(monkeypatch, home):
+    # HOME="" gave /.cache/slapolicy (Python's expanduser takes an empty HOME for /), and HOME unset the password
+    # entry's home: the XDG specification names $HOME alone, and a relative one is ignored as XDG_CACHE_HOME is.
     monkeypatch.delenv("SLAPOLICY_CACHE_DIR")
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
-    monkeypatch.setattr(os.path, "expanduser", lambda path: path)  # what it does with no HOME and no password entry
+    if home is None:
+        monkeypatch.delenv("HOME", raising=False)
+    else:
+        monkeypatch.setenv("HOME", home)
     assert cache.cache_directory() is None
     cache.write_record("things", "k", 1)  # quietly nothing, and no directory named ~ in the working directory
     assert cache.read_record("things", "k") is None

@@ -326,6 +326,29 @@ def test_a_claim_whose_term_ends_in_9999(tmp_path, minutes):
     assert not ledger.exists()
 
 
+@pytest.mark.parametrize("field, value", [
+    ("filed_at", "0001-04-10T10:00+08:00"), ("filed_at", "9999-01-01T00:00+08:00"),
+    ("filed_at", "0001-12-31T23:59+14:00"),  # 0001-12-31T09:59 UTC: the year as written is what is refused
+    ("unavailability", "0001-03-12T10:00+08:00"), ("unavailability", "9999-03-12T10:00+08:00"),
+])
+def test_a_claims_times_outside_the_supported_years_are_refused_as_its_month_is(tmp_path, minutes, field, value):
+    # A claim filed in year 1 was decided (denied: filed before its month ended) and recorded, where a service_month
+    # of year 1 is refused; filed in 9999 it was "in the future", and `--now 9999-…` is outside the years.
+    claim = tmp_path / "claim.json"
+    if field == "filed_at":
+        body, where = dict(CLAIM, filed_at=value), "field 'filed_at'"
+    else:
+        body = dict(CLAIM, unavailability=[{"start": "2019-03-12T10:00+08:00", "end": "2019-03-12T11:00+08:00"},
+                                           {"start": value, "end": "2019-03-12T11:00+08:00"}])
+        where = "field 'unavailability[1]'"
+    claim.write_text(json.dumps(body))
+    ledger = tmp_path / "ledger.sqlite"
+    result = run_cli("claim", POLICIES, claim, "--minutes", minutes, "--ledger", ledger, "--now", "2019-05-01T00:00Z")
+    assert (result.code, result.out) == (1, "")
+    assert result.err == f"slapolicy: {claim}: {where}: {value!r} {OUTSIDE}\n"
+    assert not ledger.exists()
+
+
 @pytest.mark.parametrize("lock,message", [
     ('{"2019-01-01.yaml": 5}', "the sha256 of 2019-01-01.yaml is 5, not a string of 64 hex digits"),
     ('{"2019-01-01.yaml": null}', "the sha256 of 2019-01-01.yaml is null, not a string of 64 hex digits"),

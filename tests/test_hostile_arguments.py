@@ -1,5 +1,7 @@
 """Arguments a new user gets wrong, read as docs/cli.md documents them: an empty value is a usage error (exit 2),
 a directory holding no policy version is refused (exit 1), and nothing is written either way."""
+import os
+
 import pytest
 
 from conftest import DRAFT, POLICIES, PUBLISHED, REPO
@@ -272,6 +274,37 @@ def test_a_relative_xdg_data_home_is_ignored_so_the_default_ledger_does_not_foll
     assert (home / ".local" / "share" / "slapolicy" / "ledger.sqlite").is_file()
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "absolute"))
     assert default_ledger_path() == tmp_path / "absolute" / "slapolicy" / "ledger.sqlite"
+
+
+@pytest.mark.parametrize("home, xdg, why", [
+    (None, None, "XDG_DATA_HOME is not set, and HOME is not set"),
+    ("", None, "XDG_DATA_HOME is not set, and HOME is empty"),
+    ("", "data", "XDG_DATA_HOME is the relative path 'data', which the XDG specification says to ignore, and HOME "
+                 "is empty"),
+    ("home", "", "XDG_DATA_HOME is not set, and HOME is the relative path 'home'"),
+])
+def test_without_a_home_directory_a_claim_without_ledger_is_a_usage_error(cli, tmp_path, monkeypatch, home, xdg, why):
+    # HOME="" put the default ledger in /.local/share/slapolicy (Python's expanduser takes an empty HOME for /), and
+    # HOME unset in the password entry's home: a ledger nobody looks for, blind to the grants of the one they do.
+    for name, value in (("HOME", home), ("XDG_DATA_HOME", xdg)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)
+    root_before = os.path.lexists("/.local/share/slapolicy")
+    result = cli("claim", POLICIES, CLAIM, "--minutes", MINUTES, "--billing", BILLING, "--now", NOW)
+    assert (result.code, result.out) == (2, "")
+    assert result.err == (f"slapolicy claim: no ledger given, and no directory for the default one "
+                          f"($XDG_DATA_HOME/slapolicy, else $HOME/.local/share/slapolicy): {why}; give one (--ledger "
+                          "DB), or set XDG_DATA_HOME or HOME to an absolute path\n")
+    assert list(tmp_path.iterdir()) == [] and os.path.lexists("/.local/share/slapolicy") == root_before
+    served = cli("serve", POLICIES, "--port", "0")  # refused before it listens, not at its first claim
+    assert (served.code, served.out, served.err) == (2, "", result.err.replace("slapolicy claim:", "slapolicy serve:"))
+    # An absolute XDG_DATA_HOME alone is enough: the specification's own variable.
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    assert cli("claim", POLICIES, CLAIM, "--minutes", MINUTES, "--billing", BILLING, "--now", NOW).code == 0
+    assert (tmp_path / "data" / "slapolicy" / "ledger.sqlite").is_file()
 
 
 @pytest.mark.slow

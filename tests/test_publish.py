@@ -326,6 +326,43 @@ def test_publish_refuses_a_draft_of_another_agreement_and_lock_a_version_copied_
     assert snapshot(family) == before
 
 
+def test_replay_and_evaluate_refuse_a_draft_of_another_agreement_as_publish_does(cli, family, tmp_path):
+    # `replay --under` and `evaluate --policy-file` took a draft whose id was another agreement's and reported what
+    # this family "would have owed" under it (exit 0); publish, lock and validate refuse such a version as family-id.
+    # One check (PolicyDirectory.check_member), one message, at the draft's id (line 11 of the shipped text).
+    from conftest import REPO
+
+    minutes = REPO / "examples" / "ccc" / "minutes.csv"
+    draft = amendment(family, edits=[("id: ccc-sla", "id: other-sla")])
+    message = (f"{draft}:11:5: error family-id id 'other-sla' is not the family's 'ccc-sla' (that of 2019-01-01.yaml, "
+               "its first version): a family holds the versions of one agreement; another agreement goes in a "
+               "directory of its own\n")
+    before = snapshot(tmp_path)
+    replayed = cli("replay", family, "--minutes", minutes, "--from", "2019-03", "--to", "2019-03", "--under", draft)
+    evaluated = cli("evaluate", family, "--minutes", minutes, "--month", "2019-03", "--policy-file", draft)
+    assert (replayed.code, replayed.out, replayed.err) == (1, "", message)
+    assert (evaluated.code, evaluated.out, evaluated.err) == (1, "", message)
+    assert snapshot(tmp_path) == before
+    # The same draft with the family's id is replayed: the id alone was refused.
+    ours = amendment(family, name="ours.yaml")
+    assert cli("replay", family, "--minutes", minutes, "--from", "2019-03", "--to", "2019-03", "--under", ours).code == 0
+
+
+@pytest.mark.parametrize("effective", ["0001-01-01", "9999-01-01"])
+def test_an_effective_from_outside_the_supported_years_is_refused_by_validate_and_publish(cli, family, effective):
+    # effective_from 9999-01-01 passed validate and was published: a version governing no month slapolicy evaluates,
+    # after which no other could ever be published. Said as every other date outside them is (docs/cli.md).
+    draft = amendment(family, effective=effective)
+    line = (f"{draft}:16:17: error bad-date effective_from {effective} is outside the years 0002 to 9998 that "
+            "slapolicy can evaluate")
+    validated = cli("validate", draft)
+    assert (validated.code, validated.out) == (1, line + "\n")
+    before = snapshot(family)
+    published = cli("publish", family, draft)
+    assert published.code == 1 and line in published.out.splitlines()
+    assert snapshot(family) == before
+
+
 @pytest.mark.slow
 def test_publish_writes_the_bytes_it_checked_even_when_the_draft_is_saved_again_meanwhile(cli, family, monkeypatch):
     # publish checked the draft (schema, lint, its examples: ~1 s), then read the file again to write it: a draft

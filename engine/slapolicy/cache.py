@@ -26,6 +26,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from .files import xdg_base
+
 VARIABLE = "SLAPOLICY_CACHE_DIR"
 MAX_RECORD_BYTES = 1024 * 1024  # a record is a few hundred bytes: anything larger is not one of ours
 # Records kept per folder: every edit of a draft is a new record, so the least recently used quarter is
@@ -40,10 +42,8 @@ def cache_directory() -> Path | None:
         return None
     if chosen:
         return Path(chosen)
-    base = os.environ.get("XDG_CACHE_HOME", "")
-    if not os.path.isabs(base):  # the XDG specification: a relative value is ignored
-        base = os.path.join(os.path.expanduser("~"), ".cache")
-    if not os.path.isabs(base):  # no home directory at all (no HOME, no password entry): no cache, not ./~
+    base, _ = xdg_base("XDG_CACHE_HOME", ".cache")
+    if base is None:  # no home directory (HOME unset, empty or relative): no cache, not /.cache nor ./~
         return None
     return Path(base) / "slapolicy"
 

@@ -14,6 +14,13 @@ MINUTES_PER_DAY = 24 * 60  # §1.6
 # its first minute in a time zone east of UTC falls in the year before, and its claim window (§3.2)
 # closes up to two months after it. So the months we can reason about lie in these years.
 FIRST_YEAR, LAST_YEAR = 2, 9998
+# What every date or time a user gives outside them is told, after the value as written.
+OUTSIDE_YEARS = f"is outside the years {FIRST_YEAR:04d} to {LAST_YEAR} that slapolicy can evaluate"
+
+
+def in_supported_years(moment: dt.date) -> bool:
+    """Whether ``moment`` (a date, or a time by its year as written) lies in the years Service Months are evaluated in."""
+    return FIRST_YEAR <= moment.year <= LAST_YEAR
 
 
 @dataclass(frozen=True)
@@ -69,9 +76,8 @@ def written_date(text: str) -> dt.date:
 def check_supported(day: dt.date, what: str, written: str | None = None) -> dt.date:
     """``day`` if it lies in the years a Service Month can be evaluated in; else an error naming ``what``
     and the value as the user ``written`` it (a month YYYY-MM, say)."""
-    if not FIRST_YEAR <= day.year <= LAST_YEAR:
-        raise InputError(f"{what} {written or day.isoformat()} is outside the years "
-                         f"{FIRST_YEAR:04d} to {LAST_YEAR} that slapolicy can evaluate")
+    if not in_supported_years(day):
+        raise InputError(f"{what} {written or day.isoformat()} {OUTSIDE_YEARS}")
     return day
 
 
@@ -79,7 +85,7 @@ def check_month_supported(month: str, what: str) -> str:
     """A month written YYYY-MM, if its year is one a Service Month can be evaluated in (year 0 included:
     no date can even hold it)."""
     if not FIRST_YEAR <= int(month[:4]) <= LAST_YEAR:
-        raise InputError(f"{what} {month} is outside the years {FIRST_YEAR:04d} to {LAST_YEAR} that slapolicy can evaluate")
+        raise InputError(f"{what} {month} {OUTSIDE_YEARS}")
     return month
 
 

@@ -30,7 +30,7 @@ import threading
 from typing import NamedTuple
 from pathlib import Path
 
-from .calendar import FIRST_YEAR, LAST_YEAR, service_month_in
+from .calendar import OUTSIDE_YEARS, in_supported_years, service_month_in
 from .claims.decision import check_claim_time, claim_in_force, decide, decision_inputs, recorded_decision
 from .claims.window import business_calendar, claim_window
 from .inputs.billing import read_billing
@@ -238,7 +238,7 @@ class Engine:
         service_month = service_month_in(month, term_start, term_end)
         in_force = family.in_force(service_month.start)
         if policy_file is not None:
-            policy = load_policy(path_argument(policy_file, "policy_file"))
+            policy = family.check_member(load_policy(path_argument(policy_file, "policy_file")))
             reason = version_reason(policy, service_month, forced=True, in_force=in_force)
         else:
             policy, reason = in_force, version_reason(in_force, service_month)
@@ -292,9 +292,8 @@ class Engine:
             raise ArgumentError(f"claim_data must be a dict (the claim as read from CLAIM.json), not {type(claim).__name__}")
         if now is not None and not isinstance(now, dt.datetime):
             raise ArgumentError(f"now must be an aware datetime.datetime, not {type(now).__name__}")
-        if now is not None and not FIRST_YEAR <= now.year <= LAST_YEAR:  # year 9999 west of UTC overflowed
-            raise ArgumentError(f"now {now.isoformat()} is outside the years {FIRST_YEAR:04d} to {LAST_YEAR} that "
-                                "slapolicy can evaluate")
+        if now is not None and not in_supported_years(now):  # year 9999 west of UTC overflowed
+            raise ArgumentError(f"now {now.isoformat()} {OUTSIDE_YEARS}")
         family = self.family.check()
         parsed, service_month, policy = claim_in_force(family, claim, where)
         now = now or dt.datetime.now(dt.timezone.utc)

@@ -96,6 +96,23 @@ def read_limited(path, what: str, limit: int) -> bytes:
 
 # ---------------------------------------------------------------------------- names placed durably
 
+def xdg_base(variable: str, under_home: str) -> tuple[str | None, str]:
+    """The XDG base directory ``$variable``, else ``$HOME/under_home`` (``.local/share``, ``.cache``), as the XDG
+    Base Directory specification says: a relative value of either is ignored. (None, why) when neither gives an
+    absolute path: HOME unset, empty or relative. Never the password entry's home nor ``/``, where Python's
+    ``expanduser`` takes an empty HOME (``/.local/share``), and never a path that depends on the working directory."""
+    base = os.environ.get(variable, "")
+    if os.path.isabs(base):
+        return base, ""
+    home = os.environ.get("HOME")
+    if home is not None and os.path.isabs(home):
+        return os.path.join(home, under_home), ""
+    told = f"{variable} is not set" if not base else f"{variable} is the relative path {base!r}, which the XDG " \
+        "specification says to ignore"
+    found = "HOME is not set" if home is None else "HOME is empty" if not home else f"HOME is the relative path {home!r}"
+    return None, f"{told}, and {found}"
+
+
 def sync_directory(path) -> None:
     """Make the names just linked, renamed or made in the directory ``path`` survive a power loss: syncing a file
     writes its bytes, not the directory entry that names it (fsync(2)). As SQLite does for its journals, a

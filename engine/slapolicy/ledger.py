@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .errors import ArgumentError, LedgerError, LedgerIntegrityError, UsageError
-from .files import make_directories, sync_directory
+from .files import make_directories, sync_directory, xdg_base
 
 __all__ = ["FORMAT", "KEY_VARIABLE", "Ledger", "LedgerError", "LedgerIntegrityError", "checkpoint_argument",
            "default_ledger_path", "upgrade_ledger"]
@@ -118,12 +118,16 @@ TABLES = {"decision": "decisions", "grant": "grants"}
 
 
 def default_ledger_path() -> Path:
-    """``$XDG_DATA_HOME/slapolicy/ledger.sqlite`` (``~/.local/share/...`` when unset or relative: the XDG
+    """``$XDG_DATA_HOME/slapolicy/ledger.sqlite`` (``$HOME/.local/share/...`` when unset or relative: the XDG
     specification ignores a relative value, and the ledger must not depend on the working directory, or claims
-    filed from two directories would go to two ledgers, each blind to the other's grants)."""
-    base = os.environ.get("XDG_DATA_HOME", "")
-    if not os.path.isabs(base):
-        base = os.path.join(os.path.expanduser("~"), ".local", "share")
+    filed from two directories would go to two ledgers, each blind to the other's grants). :class:`UsageError`
+    when neither names an absolute directory (HOME unset, empty or relative): a ledger in ``/.local/share``, or in
+    whatever home the password file names, is a ledger nobody looks for."""
+    base, why = xdg_base("XDG_DATA_HOME", os.path.join(".local", "share"))
+    if base is None:
+        raise UsageError(f"no ledger given, and no directory for the default one ($XDG_DATA_HOME/slapolicy, else "
+                         f"$HOME/.local/share/slapolicy): {why}; give one (--ledger DB), or set XDG_DATA_HOME or "
+                         "HOME to an absolute path")
     return Path(base) / "slapolicy" / "ledger.sqlite"
 
 

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from typing import NamedTuple
 
-from ..calendar import FIRST_YEAR, LAST_YEAR, written_date
+from ..calendar import FIRST_YEAR, LAST_YEAR, OUTSIDE_YEARS, in_supported_years, written_date
 from ..errors import InputError
 from ..files import json_data_problem, json_type, load_json, type_problem
 from ..inputs.events import read_document
@@ -75,12 +75,12 @@ def parse_claim(data: dict, timezone: str, where: str = "claim") -> Claim:
     month = typed.get("service_month")
     if isinstance(month, str) and not _is_month(month):
         problems.append(f"field 'service_month': {month!r} is not a month written YYYY-MM" if not _looks_like_month(month)
-                        else f"field 'service_month': {month} is outside the years {FIRST_YEAR:04d} to {LAST_YEAR} "
-                             "that slapolicy can evaluate")
+                        else f"field 'service_month': {month} {OUTSIDE_YEARS}")
     filed_at = None
     if isinstance(typed.get("filed_at"), str):
         try:
-            filed_at, _ = parse_timestamp(typed["filed_at"], timezone, "field 'filed_at'")
+            filed_at = _supported(parse_timestamp(typed["filed_at"], timezone, "field 'filed_at'")[0],
+                                  typed["filed_at"], "field 'filed_at'")
         except InputError as error:
             problems.append(str(error))
     problems += _failure_record_problems(typed)
@@ -93,9 +93,8 @@ def parse_claim(data: dict, timezone: str, where: str = "claim") -> Claim:
             except ValueError:
                 problems.append(f"field '{key}': {typed[key]!r} is not a date written YYYY-MM-DD")
                 continue
-            if not FIRST_YEAR <= terms[key].year <= LAST_YEAR:
-                problems.append(f"field '{key}': {terms[key]} is outside the years {FIRST_YEAR:04d} to {LAST_YEAR} "
-                                "that slapolicy can evaluate")
+            if not in_supported_years(terms[key]):
+                problems.append(f"field '{key}': {terms[key]} {OUTSIDE_YEARS}")
     if (data.get("term_start") is None) != (data.get("term_end") is None):  # null is the same as left out
         problems.append("fields 'term_start' and 'term_end' go together")
     elif len(terms) == 2 and terms["term_end"] < terms["term_start"]:
@@ -107,6 +106,14 @@ def parse_claim(data: dict, timezone: str, where: str = "claim") -> Claim:
     return Claim(account_name(data["account"]), month, filed_at, data["channel"].strip(), typed.get("event_report"),
                  tuple(windows), typed.get("failure_records"), terms.get("term_start"), terms.get("term_end"), filed,
                  claim_digest(filed), claim_digest(data) if filed != data else None)
+
+
+def _supported(stamp: dt.datetime, written, where: str) -> dt.datetime:
+    """A claim's time, if its year (as written) is one slapolicy evaluates: filed in year 1, a claim was decided
+    (denied as filed before its month ended) where a service_month of year 1 is refused; `--now` says the same."""
+    if not in_supported_years(stamp):
+        raise InputError(f"{where}: {written!r} {OUTSIDE_YEARS}")
+    return stamp
 
 
 def claim_digest(claim: dict) -> str:
@@ -128,8 +135,9 @@ def _windows(spans: list, timezone: str, problems: list) -> list:
             problems += [problem for problem in wrong if problem]
             continue
         try:
-            start, _ = parse_timestamp(span["start"], timezone, f"field 'unavailability[{i}]'")
-            end, _ = parse_timestamp(span["end"], timezone, f"field 'unavailability[{i}]'")
+            where = f"field 'unavailability[{i}]'"
+            start = _supported(parse_timestamp(span["start"], timezone, where)[0], span["start"], where)
+            end = _supported(parse_timestamp(span["end"], timezone, where)[0], span["end"], where)
         except InputError as error:
             problems.append(str(error))
             continue

@@ -9,7 +9,7 @@ import re
 import sys
 from json.encoder import encode_basestring  # json's C escaping of a string (ensure_ascii=False)
 
-from ..calendar import FIRST_YEAR, LAST_YEAR, check_month_supported, check_supported, service_months, written_date
+from ..calendar import OUTSIDE_YEARS, check_month_supported, check_supported, in_supported_years, service_months, written_date
 from ..claims.materials import load_claim_document
 from ..inputs.tables import account_name
 from ..inputs.timestamps import check_offset
@@ -41,8 +41,8 @@ def _timestamp(value: str) -> dt.datetime:
     def refuse(why: str):
         raise argparse.ArgumentTypeError(f"{value!r} {why}")
     check_offset(now.utcoffset(), refuse)
-    if not FIRST_YEAR <= now.year <= LAST_YEAR:  # 9999-12-31T23:59-14:00 overflowed in UTC: exit 3
-        refuse(f"is outside the years {FIRST_YEAR:04d} to {LAST_YEAR} that slapolicy can evaluate")
+    if not in_supported_years(now):  # 9999-12-31T23:59-14:00 overflowed in UTC: exit 3
+        refuse(OUTSIDE_YEARS)
     return now
 
 
@@ -374,6 +374,10 @@ def cmd_serve(args) -> int:
     except ImportError as exc:
         raise SlapolicyError(f"slapolicy serve needs the serve extra ({exc.name} is missing): "
                              "pip install 'slapolicy[serve]'") from None
+    if args.ledger is None:  # said at start, not as a failed POST /v1/claims once the service is up
+        from ..ledger import default_ledger_path  # sqlite3's (cmd_audit): a data command without a ledger never loads it
+
+        default_ledger_path()
     sources = Sources(minutes=args.minutes, incidents=args.incidents, notices=args.notices, billing=args.billing)
     return serve(args.policy_dir, host=args.host, port=args.port, ledger=args.ledger, sources=sources,
                  max_body=args.max_body, request_timeout=args.request_timeout, workers=args.workers, dask=args.dask)

@@ -16,7 +16,7 @@ from ..errors import ArgumentError, Diagnostic, InputError, NoVersionInForce, Po
 from ..files import FileProblem, load_json, path_argument, read_limited
 from ..plugins import get_manager
 from . import check_record
-from .lint import PLACEMENT_CODES, lint_directory, lint_policy, lock_line
+from .lint import PLACEMENT_CODES, family_id_problem, lint_directory, lint_policy, lock_line
 from .load import MAX_POLICY_BYTES, load_yaml
 from .lock import LOCK_FILE
 from .model import Policy, _build, schema_diagnostics
@@ -190,6 +190,19 @@ class PolicyDirectory:
         if self.errors or self.holds_nothing:
             raise PolicyError(self.errors or self.holds_nothing)
         return self
+
+    @property
+    def first(self) -> Policy | None:
+        """The family's first version, whose ``id`` names the agreement every version of it amends."""
+        return self.versions[0] if self.versions else None
+
+    def check_member(self, policy: Policy) -> Policy:
+        """``policy`` if it is a version of this family's agreement (a draft evaluated or replayed under): else
+        :class:`PolicyError` ``family-id``, as `validate`, `lock` and `publish` refuse a version of another."""
+        problem = family_id_problem(policy, self.first)
+        if problem is not None:
+            raise PolicyError([problem])
+        return policy
 
     def drafts(self) -> list[Path]:
         return sorted((self.path / "drafts").glob("*.yaml"))

@@ -270,6 +270,14 @@ def family_id_message(given: str, first) -> str:
             "family holds the versions of one agreement; another agreement goes in a directory of its own")
 
 
+def family_id_problem(policy, first) -> Diagnostic | None:
+    """``family-id`` at ``policy``'s id when it is not that of the family whose first version is ``first`` (None: a
+    family without versions): the one check for a version published, locked, evaluated or replayed under."""
+    if first is None or policy.id == first.id:
+        return None
+    return policy.doc.diagnostic(("id",), "family-id", family_id_message(policy.id, first))
+
+
 def lint_directory(directory) -> list[Diagnostic]:
     """Checks across the published versions of one family."""
     found = []
@@ -281,9 +289,8 @@ def lint_directory(directory) -> list[Diagnostic]:
                                                f"effective_from {policy.effective_from} is also that of {other.path}"))
         by_date.setdefault(policy.effective_from, policy)
     first = directory.versions[0] if directory.versions else None
-    for policy in directory.versions[1:]:
-        if policy.id != first.id:  # another agreement's version would govern this one's months
-            found.append(policy.doc.diagnostic(("id",), "family-id", family_id_message(policy.id, first)))
+    for policy in directory.versions[1:]:  # another agreement's version would govern this one's months
+        found += filter(None, [family_id_problem(policy, first)])
     lock = directory.read_lock()
     lock_path = str(directory.path / LOCK_FILE)
     for file in sorted(directory.path.glob("*.yaml")):

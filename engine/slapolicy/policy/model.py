@@ -20,6 +20,7 @@ from decimal import Decimal
 from fractions import Fraction
 from functools import cached_property
 
+from ..calendar import OUTSIDE_YEARS, in_supported_years
 from ..errors import Diagnostic
 from ..rules.conditions import Condition, FactDecl, parse_condition
 from ..rules.durable import ruleset_for
@@ -448,6 +449,8 @@ def _build(doc: YamlDocument, path: str, sha256: str) -> tuple[Policy | None, li
         problems.append(doc.diagnostic(("effective_from",), "bad-date",
                                        f"effective_from {data['effective_from']!r} is not a calendar date"))
         effective = None
+    if effective is not None and not in_supported_years(effective):  # it would govern no month slapolicy evaluates
+        problems.append(doc.diagnostic(("effective_from",), "bad-date", f"effective_from {effective} {OUTSIDE_YEARS}"))
     clauses = []
     for i, entry in enumerate(data["disclaimers"]):
         condition, found = parse_condition(entry["when"], ("disclaimers", i, "when"), facts, parameters, doc)

@@ -29,7 +29,7 @@ from ..errors import Diagnostic, PolicyError
 from ..files import FileProblem, path_argument, read_limited
 from .directory import PolicyDirectory, check_policy_bytes
 from .examples import run_examples
-from .lint import PLACEMENT_CODES, family_id_message
+from .lint import PLACEMENT_CODES, family_id_problem
 from .load import MAX_POLICY_BYTES, compose_only
 from .lock import LOCK_FILE, create_beside, family_lock, write_lock
 
@@ -78,8 +78,7 @@ def _draft_checks(directory: PolicyDirectory, policy) -> list[Diagnostic]:
         found.append(doc.diagnostic(("effective_from",), "file-exists",
                                     f"{directory.path / (effective + '.yaml')} already exists"))
     latest = directory.versions[-1] if directory.versions else None
-    if latest is not None and policy.id != directory.versions[0].id:
-        found.append(doc.diagnostic(("id",), "family-id", family_id_message(policy.id, directory.versions[0])))
+    found += filter(None, [family_id_problem(policy, directory.first)])
     amends = policy.raw.get("amends")
     if latest is not None and amends is None:
         # An error: a draft copied from an older text, published after a newer one, would silently undo it.
