@@ -81,6 +81,15 @@ def check_supported(day: dt.date, what: str, written: str | None = None) -> dt.d
     return day
 
 
+def written_month(text, what: str) -> str:
+    """``text`` if it is a month written YYYY-MM in a year a Service Month can be evaluated in; else an InputError
+    naming ``what`` (an option or a field: ``--month``, ``month``) and the value, as every door words it."""
+    # [0-9]: \d would take other scripts' digits for a month's.
+    if not isinstance(text, str) or not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", text):
+        raise InputError(f"{what} {text!r} is not a month written YYYY-MM")
+    return check_month_supported(text, what)
+
+
 def check_month_supported(month: str, what: str) -> str:
     """A month written YYYY-MM, if its year is one a Service Month can be evaluated in (year 0 included:
     no date can even hold it)."""

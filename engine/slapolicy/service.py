@@ -39,7 +39,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from . import __version__
-from .calendar import written_date
+from .calendar import written_date, written_month
 from .claims.materials import claim_object
 from .engine import Engine
 from .errors import (ArgumentError, InputError, NoVersionInForce, PolicyError, SchedulerUnavailable, SlapolicyError,
@@ -238,12 +238,6 @@ def check_query(request: Request, known: tuple) -> None:
         raise bad_request(f"query parameter {repeated[0]!r} is given {names.count(repeated[0])} times: give it once")
 
 
-def month_field(value: str, name: str) -> str:
-    from .cli.data_commands import _month
-
-    return _month(value, name)
-
-
 def date_field(value: str | None, name: str) -> dt.date | None:
     if value is None:
         return None
@@ -289,7 +283,7 @@ class Service:
 
         if "month" not in request.query_params:
             raise bad_request("query parameter 'month' is required (YYYY-MM)")
-        month = month_field(request.query_params["month"], "month")
+        month = written_month(request.query_params["month"], "month")
         return JSONResponse(await self.run(lambda: {"month": month, **policy_terms(self.engine.family.in_force(month))}))
 
     async def evaluate(self, request: Request) -> JSONResponse:
@@ -298,7 +292,7 @@ class Service:
         if body.get("accounts") == []:  # the engine's message says Python's None, which no JSON client writes
             raise bad_request("field 'accounts' is empty: name at least one account, or leave it out (or null) for "
                               "every account")
-        month = month_field(body["month"], "month")
+        month = written_month(body["month"], "month")
         term_start, term_end = date_field(body.get("term_start"), "term_start"), date_field(body.get("term_end"), "term_end")
         if (term_start is None) != (term_end is None):
             raise InputError("term_start and term_end go together")
@@ -359,7 +353,7 @@ class Service:
 
     async def replay(self, request: Request) -> JSONResponse:
         body = check_body(await read_json(request, self.max_body), "ReplayRequest")
-        start, end = month_field(body["from"], "from"), month_field(body["to"], "to")
+        start, end = written_month(body["from"], "from"), written_month(body["to"], "to")
         from .replay import month_range  # replay's module: loaded by the replay anyway
 
         month_range(start, end, ("'from'", "'to'"), UsageError)  # backwards or over 100 years: 400, as exit 2

@@ -26,7 +26,7 @@ from ..minutes import READ_DIGEST, read_digest
 from ..minutes.storage import is_url, listing_digest
 from ..errors import ArgumentError, InputError
 from ..ledger import Ledger, default_ledger_path
-from .materials import Claim, _is_month, _reason, material_reasons, parse_claim
+from .materials import Claim, _is_month, claim_reason, material_reasons, parse_claim
 from .window import ClaimWindow, timing_reasons
 
 
@@ -286,13 +286,13 @@ def decide(policy, claim: Claim, service_month: ServiceMonth, window: ClaimWindo
         amount = None
         detail = None
         if evaluation["meets_standard"]:
-            found.append(_reason("standard_met", policy.ref("availability", "standard"),
+            found.append(claim_reason("standard_met", policy.ref("availability", "standard"),
                                  f"Service Availability in {service_month.label} was {evaluation['availability_percent']}%, "
                                  f"which meets the Service Availability Standard of {policy.standard}%: no compensation "
                                  "is owed."))
         elif service_month.label in grants:
             previous_amount, previous_id = grants[service_month.label]
-            found.append(_reason("already_compensated", policy.ref("compensation", "monthly_cap"),
+            found.append(claim_reason("already_compensated", policy.ref("compensation", "monthly_cap"),
                                  f"Compensation of {previous_amount} for {service_month.label} was already granted "
                                  f"(decision {previous_id}); a Service Month is compensated once."))
         elif evaluation["compensation"] is None:
@@ -305,7 +305,7 @@ def decide(policy, claim: Claim, service_month: ServiceMonth, window: ClaimWindo
             if amount <= 0:
                 why = ("the §6.1 aggregate cap is reached" if cap.get("applies") and monthly > 0 else
                        "the compensation after exclusions and the cap of the fee paid is 0.00")
-                found.append(_reason("nothing_owed", cap["clause"] if monthly > 0 else policy.ref("compensation", "monthly_cap"),
+                found.append(claim_reason("nothing_owed", cap["clause"] if monthly > 0 else policy.ref("compensation", "monthly_cap"),
                                      f"Availability was below the standard, but nothing is owed: {why}."))
         codes = {r["code"] for r in found}
         decision = "denied" if codes & DENYING else "incomplete" if codes else "approved"

@@ -187,7 +187,8 @@ def _is_month(text: str) -> bool:
     return _looks_like_month(text) and FIRST_YEAR <= int(text[:4]) <= LAST_YEAR
 
 
-def _reason(code: str, clause: str, message: str) -> dict:
+def claim_reason(code: str, clause: str, message: str) -> dict:
+    """One reason of a claim's decision as its JSON gives it: the code, the clause it rests on, and its words."""
     return {"code": code, "clause": clause, "message": message}
 
 
@@ -208,6 +209,6 @@ def material_reasons(policy, claim: Claim) -> list[dict]:
     """§3.3: each material the policy requires, by the claim fields it names (``requires``)."""
     values = {"event_report": (claim.event_report or "").strip(), "unavailability": claim.unavailability,
               "failure_records": claim.failure_records}
-    return [_reason("missing_materials", item["ref"], MISSING_FIELD[field])
+    return [claim_reason("missing_materials", item["ref"], MISSING_FIELD[field])
             for item in policy.raw["claims"]["required_materials"]
             for field in item.get("requires") or REQUIRES_BY_ID[item["id"]] if not values[field]]

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from ..calendar import ServiceMonth
 from ..errors import SlapolicyError
 from ..plugins import get_manager
-from .materials import Claim, _reason
+from .materials import Claim, claim_reason
 
 
 class ClaimWindow(NamedTuple):  # a NamedTuple: a quarter of a dataclass's making at every start
@@ -74,23 +74,23 @@ def timing_reasons(policy, claim: Claim, service_month: ServiceMonth, window: Cl
     month_end = service_month.bounds(policy.timezone)[1]
     opens_ref = policy.ref("claims", "window_opens")
     if claim.filed_at < month_end:
-        reasons.append(_reason("month_not_ended", opens_ref,
+        reasons.append(claim_reason("month_not_ended", opens_ref,
                                f"The claim was filed on {_stamp(claim.filed_at)}, before Service Month {service_month.label} "
                                f"ended ({service_month.end}): a month can be claimed only after it ends."))
     if claim.filed_at < window.opens:
-        reasons.append(_reason("filed_too_early", opens_ref,
+        reasons.append(claim_reason("filed_too_early", opens_ref,
                                f"The claim was filed on {_stamp(claim.filed_at)}, before the claim window opened on "
                                f"{_stamp(window.opens)} (after the {_ordinal(policy.raw['claims']['window_opens']['after_business_days'])} "
                                f"business day, {window.business_day}, of the month after the Service Month)."))
     if claim.filed_at >= window.closes:
         days = policy.raw["claims"]["window_closes"]["calendar_days_after_end"]
-        reasons.append(_reason("filed_too_late", policy.ref("claims", "window_closes"),
+        reasons.append(claim_reason("filed_too_late", policy.ref("claims", "window_closes"),
                                f"The claim was filed on {_stamp(claim.filed_at)}, after the claim window closed at the end of "
                                f"{window.last_day} ({days} calendar days after the Service Month ended); the right to "
                                "compensation is waived."))
     channel = policy.setting("claims", "channel")
     if claim.channel != channel:
-        reasons.append(_reason("wrong_channel", policy.ref("claims", "channel"),
+        reasons.append(claim_reason("wrong_channel", policy.ref("claims", "channel"),
                                f"Claims are accepted only through the {channel.replace('_', ' ')} system of your account; "
                                f"this one came by {claim.channel!r}."))
     return reasons

@@ -7,13 +7,12 @@ import ctypes
 import errno
 import json
 import os
-import re
 import sys
 import traceback
 from pathlib import Path
 
 from .. import __version__
-from ..calendar import check_month_supported
+from ..calendar import written_month
 from ..errors import Diagnostic, PolicyError, SlapolicyError, UsageError
 from ..reports.text import one_line
 from ..rules.durable import check_backend
@@ -154,7 +153,7 @@ def cmd_versions(args) -> int:
 def cmd_show(args) -> int:
     from ..policy.directory import PolicyDirectory  # late: see data_commands.cmd_claim
 
-    _check_month(args.month, "--month")
+    written_month(args.month, "--month")
     from ..policy.terms import policy_terms, render_terms  # a policy command's own module: a data command never loads it
 
     policy = PolicyDirectory(args.policy_dir).in_force(args.month)
@@ -264,13 +263,6 @@ def cmd_render(args) -> int:
     return 0
 
 
-def _check_month(value: str, flag: str) -> None:
-    if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", value or ""):  # [0-9]: \d would take other scripts' digits
-        raise SlapolicyError(f"{flag} {value!r} is not a month written YYYY-MM")
-
-    check_month_supported(value, flag)
-
-
 # ---------------------------------------------------------------------------- parser
 
 class _Unbuilt:
@@ -304,7 +296,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     p = command("validate", cmd_validate, "check policy files against the schema and the linter",
                 "Check policy files: schema, condition facts, tiers, gate, dates, lock. Prints every problem as\n"
                 "FILE:LINE:COL: error|warning CODE message; exits 1 if any is an error.")
-    p.add_argument("paths", nargs="+", type=data_commands._path, metavar="PATH", help="policy files, or a policy directory (with its drafts/)")
+    p.add_argument("paths", nargs="+", type=data_commands.required_path, metavar="PATH",
+                   help="policy files, or a policy directory (with its drafts/)")
 
     p = command("test", cmd_test, "run the examples written inside each rule",
                 "Run every rule's examples through the engine: each disclaimer's through the rules backend,\n"
@@ -312,17 +305,18 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                 "that evaluate months and decide claims. Fails when an example gives another answer, when\n"
                 "a clause has no example, or when nothing ran. --coverage lists every rule (like opa test\n"
                 "--coverage): its examples, and for tiers whether an example sits on each bound.")
-    p.add_argument("paths", nargs="+", type=data_commands._path, metavar="PATH", help="policy files, or a policy directory (with its drafts/)")
+    p.add_argument("paths", nargs="+", type=data_commands.required_path, metavar="PATH",
+                   help="policy files, or a policy directory (with its drafts/)")
     p.add_argument("--coverage", action="store_true", help="report coverage rule by rule")
 
     p = command("versions", cmd_versions, "list the versions of a policy family with dates and sha256")
-    p.add_argument("policy_dir", type=data_commands._path, metavar="POLICY_DIR")
+    p.add_argument("policy_dir", type=data_commands.required_path, metavar="POLICY_DIR")
     p.add_argument("--json", action="store_true", help="print JSON")
 
     p = command("show", cmd_show, "show the version in force for a Service Month, and its terms",
                 "The version governing a Service Month is the latest whose effective_from is on or\n"
                 "before the month's first day (§6.2). A month before every version is an error.")
-    p.add_argument("policy_dir", type=data_commands._path, metavar="POLICY_DIR")
+    p.add_argument("policy_dir", type=data_commands.required_path, metavar="POLICY_DIR")
     p.add_argument("--month", required=True, metavar="YYYY-MM")
     p.add_argument("--json", action="store_true", help="print JSON (terms and the whole document)")
     p.add_argument("--provision", metavar="N", help="print only provision N of the agreement (e.g. 5.7, 3.2(2), "
@@ -332,8 +326,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                 "Tiers are matched by range and credit, clauses by id, causes and facts by id (a new one\n"
                 "shows its title); descriptions and the agreement's words are compared. --format html\n"
                 "prints a redline, one self-contained page to send for review.")
-    p.add_argument("old", type=data_commands._path, metavar="OLD.yaml")
-    p.add_argument("new", type=data_commands._path, metavar="NEW.yaml")
+    p.add_argument("old", type=data_commands.required_path, metavar="OLD.yaml")
+    p.add_argument("new", type=data_commands.required_path, metavar="NEW.yaml")
     p.add_argument("--json", action="store_true", help="print JSON (same as --format json)")
     p.add_argument("--format", choices=("text", "json", "html"), help="(default: text)")
 
@@ -346,7 +340,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                 "version dated on or before one recorded. `publish` checks a draft and locks it in one step.\n"
                 "A family without versions.lock is refused, naming what would be recorded: restore a lock\n"
                 "deleted; start the lock of a family never locked with --new.")
-    p.add_argument("policy_dir", type=data_commands._path, metavar="POLICY_DIR")
+    p.add_argument("policy_dir", type=data_commands.required_path, metavar="POLICY_DIR")
     p.add_argument("--new", action="store_true",
                    help="start versions.lock in a family that has none, recording every version as it is now")
 
@@ -355,14 +349,14 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                 "effective_from after every published version, amends naming the latest), then writes\n"
                 "POLICY_DIR/<effective_from>.yaml with status: published and records it in versions.lock.\n"
                 "On any problem it lists every reason and writes nothing.")
-    p.add_argument("policy_dir", type=data_commands._path, metavar="POLICY_DIR")
-    p.add_argument("draft", type=data_commands._path, metavar="DRAFT.yaml")
+    p.add_argument("policy_dir", type=data_commands.required_path, metavar="POLICY_DIR")
+    p.add_argument("draft", type=data_commands.required_path, metavar="DRAFT.yaml")
 
     p = command("render", cmd_render, "the version as a document for legal",
                 "Prints a version as a document: a table of contents by §, then each provision's number,\n"
                 "its own words, its settings in plain language (readings marked as readings) and its\n"
                 "examples. --format html gives one self-contained page.")
-    p.add_argument("policy", type=data_commands._path, metavar="POLICY.yaml")
+    p.add_argument("policy", type=data_commands.required_path, metavar="POLICY.yaml")
     p.add_argument("--format", choices=("text", "html"), default="text", help="(default: text)")
 
     _add_data_commands(command)

@@ -9,7 +9,8 @@ import re
 import sys
 from json.encoder import encode_basestring  # json's C escaping of a string (ensure_ascii=False)
 
-from ..calendar import OUTSIDE_YEARS, check_month_supported, check_supported, in_supported_years, service_months, written_date
+from ..calendar import (OUTSIDE_YEARS, check_supported, in_supported_years, service_months, written_date,
+                        written_month)
 from ..claims.materials import load_claim_document
 from ..inputs.tables import account_name
 from ..inputs.timestamps import check_offset
@@ -90,7 +91,7 @@ def _named(value: str) -> str:
     return _utf8_path(value)
 
 
-def _path(value: str) -> str:
+def required_path(value: str) -> str:
     """A file or directory every call needs (``POLICY_DIR``, ``CLAIM.json``, ``--under``): an empty value is a usage
     error, exit 2, never the working directory (``Path("")`` is ``.``) nor an API's words about its argument."""
     if not value.strip():
@@ -249,13 +250,6 @@ def _term(args):
     return _date(args.term_start, "--term-start"), _date(args.term_end, "--term-end")
 
 
-def _month(value: str, flag: str) -> str:
-    if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", value or ""):
-        raise SlapolicyError(f"{flag} {value!r} is not a month written YYYY-MM")
-    check_month_supported(value, flag)
-    return value
-
-
 # Data commands that say when their modules are loaded (slapolicy.cli.modules_loaded): after the engine's.
 LOADS_ENGINE_ITSELF = frozenset({"evaluate", "claim", "replay"})
 
@@ -270,7 +264,7 @@ def cmd_evaluate(args) -> int:
     # account's result is two levels deep), not all of it after the reading.
     known = Encoded("\n    ") if args.format == "json" else None
     result = Engine.for_one_call(args.policy_dir).evaluate(
-        minutes=args.minutes, month=_month(args.month, "--month"), incidents=args.incidents, notices=args.notices,
+        minutes=args.minutes, month=written_month(args.month, "--month"), incidents=args.incidents, notices=args.notices,
         billing=args.billing, accounts=args.account, term_start=term_start,
         term_end=term_end, policy_file=args.policy_file, workers=args.workers, dask=args.dask, on_settled=known)
     if known is not None:
@@ -322,7 +316,7 @@ def _read_ahead(claim: dict, args):
 def cmd_replay(args) -> int:
     from ..replay import month_range  # replay's module: loaded by the replay anyway
 
-    month_range(_month(args.start, "--from"), _month(args.end, "--to"), ("--from", "--to"), UsageError)
+    month_range(written_month(args.start, "--from"), written_month(args.end, "--to"), ("--from", "--to"), UsageError)
     from ..engine import Engine  # loads what every data command needs: see cmd_claim
 
     modules_loaded()
@@ -334,7 +328,7 @@ def cmd_replay(args) -> int:
     progress = show_progress if sys.stderr.isatty() else None
     known = Encoded("\n    ") if args.format == "json" else None  # each row's JSON as it is made: see cmd_evaluate
     result = Engine.for_one_call(args.policy_dir).replay(
-        minutes=args.minutes, start=_month(args.start, "--from"), end=_month(args.end, "--to"), under=args.under,
+        minutes=args.minutes, start=written_month(args.start, "--from"), end=written_month(args.end, "--to"), under=args.under,
         incidents=args.incidents, notices=args.notices, billing=args.billing, workers=args.workers, dask=args.dask,
         strips=args.format == "html", progress=progress, on_settled=known)
     if progress:
@@ -401,7 +395,7 @@ def add_commands(command) -> None:
                 "the standard (§2.2), the tier and the compensation (§3), with a trace citing each clause.\n"
                 "Inputs: CSV, JSON Lines or Parquet (minutes, billing); YAML or JSON lists (incidents, notices).\n"
                 "Timestamps without an offset are read in the policy's timezone.")
-    p.add_argument("policy_dir", type=_path, metavar="POLICY_DIR")
+    p.add_argument("policy_dir", type=required_path, metavar="POLICY_DIR")
     p.add_argument("--minutes", type=_named, required=True, metavar="PATH", help=MINUTES_TAKES + ": account, minute, requests, failures[, illegal_number_failures, peak_qps]")
     p.add_argument("--month", required=True, metavar="YYYY-MM", help="the Service Month")
     p.add_argument("--incidents", type=_named, metavar="FILE", help="list of {id, start, end, cause, account?, description?}")
@@ -423,8 +417,8 @@ def add_commands(command) -> None:
                 "CLAIM.json: {account, service_month, filed_at, channel, event_report?, unavailability?: [{start, end}],\n"
                 "failure_records?, term_start?, term_end?, claim_id?, contact?} (a field marked ? may be left out or null;\n"
                 "without event_report or unavailability the claim is decided incomplete, §3.3).")
-    p.add_argument("policy_dir", type=_path, metavar="POLICY_DIR")
-    p.add_argument("claim", type=_path, metavar="CLAIM.json")
+    p.add_argument("policy_dir", type=required_path, metavar="POLICY_DIR")
+    p.add_argument("claim", type=required_path, metavar="CLAIM.json")
     p.add_argument("--minutes", type=_named, required=True, metavar="FILE", help="the provider's per-minute records (they prevail): " + MINUTES_TAKES)
     p.add_argument("--incidents", type=_named, metavar="FILE", help="list of {id, start, end, cause, account?}")
     p.add_argument("--notices", type=_named, metavar="FILE", help="list of {id, kind, published_at, start, end, account?}")
@@ -439,12 +433,12 @@ def add_commands(command) -> None:
                 "was in force (baseline) and under --under (a published version or a draft), and reports per\n"
                 "account and month the difference and the clauses whose change caused it, with totals.\n"
                 "The minutes file is streamed once. --format html writes one self-contained report.")
-    p.add_argument("policy_dir", type=_path, metavar="POLICY_DIR")
+    p.add_argument("policy_dir", type=required_path, metavar="POLICY_DIR")
     p.add_argument("--minutes", type=_named, required=True, metavar="FILE", help="minutes of every account: " + MINUTES_TAKES)
     p.add_argument("--from", dest="start", required=True, metavar="YYYY-MM", help="first Service Month")
     p.add_argument("--to", dest="end", required=True, metavar="YYYY-MM",
                    help="last Service Month (at most 1,200 months, 100 years, from --from)")
-    p.add_argument("--under", type=_path, required=True, metavar="F", help="the amended version (policy file)")
+    p.add_argument("--under", type=required_path, required=True, metavar="F", help="the amended version (policy file)")
     p.add_argument("--incidents", type=_named, metavar="FILE", help="list of {id, start, end, cause, account?}")
     p.add_argument("--notices", type=_named, metavar="FILE", help="list of {id, kind, published_at, start, end, account?}")
     p.add_argument("--billing", type=_named, metavar="FILE", help="account, month, monthly_fee, offset[, service_start] (amounts need it)")
@@ -462,7 +456,7 @@ def add_commands(command) -> None:
                 "another ledger fails). Exit 1 when the chain is broken, the checkpoint fails, or a decision differs\n"
                 "or cannot be re-checked; exit 1 with a message for a file that is not a ledger. A keyed ledger\n"
                 "needs $SLAPOLICY_LEDGER_KEY (set but empty is a usage error).")
-    p.add_argument("ledger", type=_path, metavar="LEDGER")
+    p.add_argument("ledger", type=required_path, metavar="LEDGER")
     p.add_argument("--policies", type=_named, metavar="POLICY_DIR", help="re-check against this directory instead of the recorded one")
     p.add_argument("--upgrade", action="store_true",
                    help="first chain a ledger of an earlier slapolicy (format 1) in place, in commit order")
@@ -476,7 +470,7 @@ def add_commands(command) -> None:
                 "GET /v1/health, /v1/versions, /v1/policy?month=; POST /v1/evaluate, /v1/claims, /v1/replay;\n"
                 "GET /v1/claims/{decision_id}; GET /openapi.json. A version published into POLICY_DIR is\n"
                 "loaded at the next request, without a restart. Needs the serve extra: pip install 'slapolicy[serve]'.")
-    p.add_argument("policy_dir", type=_path, metavar="POLICY_DIR")
+    p.add_argument("policy_dir", type=required_path, metavar="POLICY_DIR")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one, printed at start)")
     p.add_argument("--ledger", type=_named, metavar="DB", help="SQLite ledger of claim decisions (default as for claim)")

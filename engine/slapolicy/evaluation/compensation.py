@@ -146,7 +146,11 @@ def _money_terms(policy) -> _MoneyTerms:
                        policy.ref("compensation", "rounding"), policy.setting("compensation", "form"))
 
 
-def _compensation(policy, availability: Fraction, billing, trace: list, account: str, service_month) -> dict:
+def compensation_for(policy, availability: Fraction, billing, trace: list, account: str, service_month) -> dict:
+    """What an availability pays on a bill (or without one): the standard met, the credit, the fee and the
+    compensation, each step written to ``trace``. The rule examples of the standard, gate, tiers and monthly cap
+    run through it (policy/examples.py); a month's evaluation uses the same steps, remembered per count of
+    minutes (evaluation/month.py)."""
     met, credit, steps = _credit(policy, availability)
     trace.extend(dict(step) for step in steps)  # each result owns its trace
     out = {"meets_standard": met, "credit_percent": _number(credit), "monthly_fee": None, "compensation": None}

@@ -17,7 +17,7 @@ from ..claims.materials import material_reasons
 from ..claims.window import business_calendar, claim_window
 from ..inputs.billing import BillingRow
 from ..errors import Diagnostic, SlapolicyError
-from ..evaluation.compensation import _compensation
+from ..evaluation.compensation import compensation_for
 from .model import percent
 
 
@@ -123,7 +123,7 @@ def _money(text) -> Decimal:
 
 
 def _compensation_of(policy, example: dict, billing=None) -> dict:
-    return _compensation(policy, _pct(example["availability"]), billing, [], "example", None)
+    return compensation_for(policy, _pct(example["availability"]), billing, [], "example", None)
 
 
 def _billing_row(example: dict):
