@@ -220,6 +220,20 @@ def test_a_request_addressed_to_another_host_is_refused_on_loopback(app, host):
     assert not ledger.exists()
 
 
+@pytest.mark.parametrize("method,path,headers", [
+    ("GET", "/v1/nothing", {}), ("GET", "/v1/health/", {}), ("DELETE", "/v1/health", {}), ("GET", "/v1/evaluate", {}),
+    ("POST", "/v1/evaluate", {"Content-Type": "text/plain"}), ("GET", "/v1/policy?month=2019-03&x=1", {})],
+    ids=["no-route", "trailing-slash", "method", "get-a-post-route", "wrong-media-type", "unknown-query"])
+def test_the_host_is_checked_before_anything_else_of_the_request(app, method, path, headers):
+    # An unknown path was answered 404, and a wrong method 405, before the Host check: a page renamed to 127.0.0.1
+    # learnt from them which paths and methods the service has. Every request is checked first.
+    status, content_type, answer = asgi(app[0], method, path, b'{"month": "2019-03"}' if method == "POST" else b"",
+                                        headers | {"Host": "evil.example"})
+    assert (status, content_type, answer["type"]) == (421, "application/problem+json", "urn:slapolicy:problem:misdirected")
+    assert answer["detail"].startswith("Host 'evil.example' is not this machine")
+    assert answer["instance"] == path.partition("?")[0]
+
+
 @pytest.mark.parametrize("host", ["127.0.0.1:8000", "localhost:8000", "LOCALHOST", "[::1]:8000", "127.0.0.2", None])
 def test_a_request_addressed_to_this_machine_is_answered(app, host):
     status, _, body = asgi(app[0], "GET", "/v1/versions", headers={"Host": host})

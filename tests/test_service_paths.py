@@ -6,7 +6,7 @@ import pytest
 
 from conftest import POLICIES, REPO
 from helpers import read_only
-from serving import asgi
+from serving import asgi, wait_until
 
 pytest.importorskip("starlette")
 
@@ -221,3 +221,88 @@ def test_an_empty_list_of_accounts_is_refused_in_the_words_of_json(app):
         400, PROBLEM, "field 'accounts' is empty: name at least one account, or leave it out (or null) for every account")
     status, _, answer = asgi(app, "POST", "/v1/evaluate", b'{"month": "2019-03", "accounts": null}', JSON)
     assert (status, [e["account"] for e in answer["evaluations"]]) == (200, ["acme", "globex", "initech"])
+
+
+NO_MINUTES = {"code": "no_minutes_with_data", "clause": "§1.4", "minutes": 44640,
+              "message": "none of the Service Month's 44640 minutes has data for this account: they all count as "
+                         "available (§1.4); check that its minutes were not lost (by monitoring, or left out of the file "
+                         "or request)"}
+
+
+def test_an_empty_list_of_minutes_evaluates_as_the_cli_evaluates_a_file_without_rows_and_warns(app, tmp_path):
+    # "minutes": [] evaluated every billed account as available all month (§1.4: a minute without data has no failed
+    # request), silently: as the CLI did with a minutes file of a header alone. Both now warn, in the same words.
+    status, _, answer = asgi(app, "POST", "/v1/evaluate", b'{"month": "2019-03", "minutes": []}', JSON)
+    assert status == 200
+    # (the service's incidents add their own warning for the provider's incidents over minutes without data)
+    assert [(e["account"], e["minutes_with_data"], e["availability_percent"], e["compensation"], e["warnings"][0])
+            for e in answer["evaluations"]] == [(account, 0, "100.00", "0.00", NO_MINUTES)
+                                                for account in ("acme", "globex", "initech")]
+    assert {"step": "warning", "clause": "§1.4", "detail": NO_MINUTES["message"]} in answer["evaluations"][0]["trace"]
+    header = tmp_path / "minutes.csv"
+    header.write_text("account,minute,requests,failures\n")
+    from conftest import run_cli
+
+    result = run_cli("evaluate", POLICIES, "--minutes", header, "--month", "2019-03", "--billing", SOURCES["billing"])
+    assert result.code == 0, result.err
+    assert [e["warnings"] for e in result.json()["evaluations"]] == [[NO_MINUTES]] * 3
+    # one minute of data is data: no warning (here globex's, 100 requests without a failure)
+    one = json.dumps({"month": "2019-03", "accounts": ["globex"], "minutes": [
+        {"account": "globex", "minute": "2019-03-12T10:00", "requests": 100, "failures": 0}]}).encode()
+    status, _, answer = asgi(app, "POST", "/v1/evaluate", one, JSON)
+    assert (status, answer["evaluations"][0]["minutes_with_data"]) == (200, 1)
+    assert [w["code"] for w in answer["evaluations"][0]["warnings"]] == ["provider_incident_without_data"]  # I-3 only
+
+
+# ---------------------------------------------------------------------------- what uvicorn answers itself
+
+NOT_HTTP_BODY = (b'{"type":"urn:slapolicy:problem:bad-request","title":"Bad Request","status":400,"detail":"the '
+                 b'request is not HTTP/1.1 that can be read (its request line or a header is malformed, or its head is '
+                 b'too large)"}')
+NOT_HTTP = (b'HTTP/1.1 400 Bad Request\r\ncontent-type: application/problem+json\r\ncontent-length: '
+            + str(len(NOT_HTTP_BODY)).encode() + b'\r\nconnection: close\r\n\r\n' + NOT_HTTP_BODY)
+TOO_MANY = {"type": "urn:slapolicy:problem:too-many-connections", "title": "Service Unavailable", "status": 503,
+            "detail": "the service has 2 connections open, its limit (--max-connections): try again shortly "
+                      "(docs/service.md)"}
+
+
+@pytest.mark.slow  # starts a server
+def test_what_uvicorn_answers_itself_is_problem_details_and_connections_are_bounded(tmp_path):
+    # uvicorn answered a request it could not parse with a plain-text 400 ("Invalid HTTP request received."), and
+    # bounded no connections (its limit_concurrency answers a plain-text 503).
+    import http.client
+    import socket
+
+    from serving import serving
+
+    with serving(POLICIES, "--max-connections", 2, "--ledger", tmp_path / "ledger.sqlite") as server:
+        def connect():
+            sock = socket.create_connection((server.host, server.port))
+            sock.settimeout(20)
+            return sock
+
+        # (a head too large is answered so too, but while the client is still sending it: the close resets the
+        # connection, and whether the client reads the answer first is a race)
+        for garbage in (b"GARBAGE\r\n\r\n", b"GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header\r\n\r\n",
+                        b"GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: x\r\n\r\n"):
+            sock = connect()
+            sock.sendall(garbage)
+            assert _answer(sock) == NOT_HTTP
+            sock.close()
+        held = [http.client.HTTPConnection(server.host, server.port, timeout=20) for _ in range(2)]
+        for connection in held:  # two kept-alive connections: the limit
+            assert server.call("GET", "/v1/health", connection=connection)[0] == 200
+        status, content_type, answer = server.call("GET", "/v1/health")
+        assert (status, content_type, answer) == (503, PROBLEM, TOO_MANY)
+        held[0].close()
+        assert wait_until(lambda: server.call("GET", "/v1/health")[0] == 200, 10)
+        assert server.call("GET", "/v1/versions", connection=held[1])[0] == 200  # the ones within it are served
+        held[1].close()
+    assert not (tmp_path / "ledger.sqlite").exists()
+
+
+def test_max_connections_below_one_is_a_usage_error():
+    from conftest import run_cli
+
+    result = run_cli("serve", POLICIES, "--max-connections", "0")
+    assert (result.code, result.out, result.err) == (2, "", "slapolicy serve: --max-connections 0 must be at least 1\n")

@@ -34,6 +34,7 @@ from pathlib import Path
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -51,6 +52,10 @@ from .service_openapi import REQUEST_SCHEMAS, document
 from .minutes.storage import is_url
 
 MAX_BODY_BYTES = 1 << 20  # 1 MiB: a claim, a month request, or a few thousand inline minutes
+# Connections open at once: far below the 1,024 file descriptors a process commonly gets (the ledger, the minutes'
+# files and a Dask client need theirs), far above what the worker threads (40) can serve at once. Beyond it a
+# connection is answered 503 at once, rather than waiting, with every later one, for a descriptor to be free.
+MAX_CONNECTIONS = 256
 REQUEST_TIMEOUT_SECONDS = 30.0  # to send a whole request (a 1 MiB body at 35 kB/s); uvicorn itself sets no limit
 PROBLEM = "application/problem+json"
 DRAFT_NAME = re.compile(r"[^./\\\x00-\x1f\x7f][^/\\\x00-\x1f\x7f]*\.yaml")  # a plain file name: not hidden, no path
@@ -396,6 +401,24 @@ def check_host(request: Request) -> None:
                   "addressed to localhost, 127.0.0.1 or [::1] only (docs/service.md)")
 
 
+class HostCheck:
+    """:func:`check_host` for every request, before its route is looked up: a page renamed to 127.0.0.1 learnt from
+    a 404 or a 405 (answered before the check, inside the router) which paths and methods the service has."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            request = Request(scope)
+            try:
+                check_host(request)
+            except Problem as problem:
+                await problem.response(request)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def create_app(engine: Engine, sources: Sources = Sources(), max_body: int = MAX_BODY_BYTES,
                loopback_only: bool = False) -> Starlette:
     """``loopback_only``: answer only requests whose Host names this machine (``slapolicy serve`` on a loopback
@@ -405,8 +428,6 @@ def create_app(engine: Engine, sources: Sources = Sources(), max_body: int = MAX
     def answering(handler, query: tuple = ()):
         async def endpoint(request: Request):
             try:
-                if loopback_only:
-                    check_host(request)
                 check_query(request, query)
                 return await handler(request)
             except Exception as exc:  # noqa: BLE001 — every failure becomes problem details, never a traceback
@@ -436,7 +457,9 @@ def create_app(engine: Engine, sources: Sources = Sources(), max_body: int = MAX
     async def internal(request: Request, exc: Exception):
         return problem_of(exc).response(request)
 
-    app = Starlette(routes=routes, exception_handlers={HTTPException: http_problem, Exception: internal})
+    middleware = [Middleware(HostCheck)] if loopback_only else []
+    app = Starlette(routes=routes, exception_handlers={HTTPException: http_problem, Exception: internal},
+                    middleware=middleware)
     # A path is answered as the routes write it, or 404 like any unknown path: Starlette would answer /v1/health/
     # with a bare 307 to /v1/health (no body; for a POST many clients do not follow it, and it is answered before
     # the Host check), so a client would see a redirect on some paths and problem details on others.
@@ -455,21 +478,60 @@ def _without_slash(request: Request, routes: list) -> str:
 
 # ---------------------------------------------------------------------------- the process
 
-def timed_protocol(seconds: float):
+def problem_body(status: int, reason: str, kind: str, detail: str) -> bytes:
+    return json.dumps({"type": f"urn:slapolicy:problem:{kind}", "title": reason, "status": status, "detail": detail},
+                      separators=(",", ":")).encode()
+
+
+def problem_bytes(status: int, reason: str, kind: str, detail: str) -> bytes:
+    """A whole HTTP/1.1 answer of problem details that closes its connection, for what uvicorn answers itself,
+    before (or instead of) the application: a request too slow, one that is not HTTP."""
+    body = problem_body(status, reason, kind, detail)
+    return (f"HTTP/1.1 {status} {reason}\r\ncontent-type: {PROBLEM}\r\ncontent-length: {len(body)}\r\n"
+            "connection: close\r\n\r\n").encode() + body
+
+
+def too_many_connections(limit: int):
+    """The application of a connection beyond ``limit``: each request on it (the first) is answered 503 and the
+    connection closed. It answers once the request has arrived, as uvicorn's ``limit_concurrency`` does: a server
+    that closes a connection holding a request it did not read resets it, and the client may never see the answer."""
+    body = problem_body(503, "Service Unavailable", "too-many-connections",
+                        f"the service has {limit} connections open, its limit (--max-connections): try again shortly "
+                        "(docs/service.md)")
+    headers = [(b"content-type", PROBLEM.encode()), (b"content-length", str(len(body)).encode()),
+               (b"connection", b"close")]
+
+    async def answer(scope, receive, send):
+        await send({"type": "http.response.start", "status": 503, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return answer
+
+
+def timed_protocol(seconds: float, max_connections: int | None = None):
     """uvicorn's HTTP/1.1 protocol (h11) with a deadline: a client has ``seconds`` from the start of its request
     (its connection, or the end of the answer before on a kept-alive one) to send it whole, head and body; then it is
     answered 408 and the connection closed. uvicorn limits a request's size (its head: h11; the body: ``--max-body``)
     and the idle time between requests (``timeout_keep_alive``), but not the time a request takes to arrive: a
     client sending a byte now and then held its connection, and the memory of what it sent, for as long as it liked
-    (slowloris), and a few thousand of them used up the process's file descriptors."""
+    (slowloris), and a few thousand of them used up the process's file descriptors.
+
+    ``max_connections``: the request of a connection opened while that many are open is answered 503 and the
+    connection closed (:func:`too_many_connections`; uvicorn's own ``limit_concurrency`` answers in plain text). And
+    what uvicorn answers itself is problem details like every other answer: a request that is not HTTP/1.1 (its 400
+    was plain text)."""
     import h11
     from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    refused = too_many_connections(max_connections) if max_connections is not None else None
 
     class TimedProtocol(H11Protocol):
         _deadline = None
 
         def connection_made(self, transport) -> None:
             super().connection_made(transport)
+            if max_connections is not None and len(self.connections) > max_connections:
+                self.app = refused  # this connection's requests only
             self._arm()
 
         def data_received(self, data: bytes) -> None:
@@ -482,6 +544,14 @@ def timed_protocol(seconds: float):
         def connection_lost(self, exc) -> None:
             self._disarm()
             super().connection_lost(exc)
+
+        def send_400_response(self, msg: str) -> None:
+            """h11 cannot read the request (a malformed request line or header, a head too large to be whole)."""
+            self._disarm()
+            self.transport.write(problem_bytes(400, "Bad Request", "bad-request",
+                                               "the request is not HTTP/1.1 that can be read (its request line or a "
+                                               "header is malformed, or its head is too large)"))
+            self.transport.close()
 
         def _arm(self) -> None:
             self._disarm()
@@ -497,12 +567,9 @@ def timed_protocol(seconds: float):
             if self.transport.is_closing():
                 return
             if self.cycle is None or self.cycle.response_complete or not self.cycle.response_started:
-                body = json.dumps({"type": "urn:slapolicy:problem:request-timeout", "title": "Request Timeout",
-                                   "status": 408, "detail": f"the request did not arrive whole within {seconds:g} s: "
-                                   "send it at once (docs/service.md)"}, separators=(",", ":")).encode()
-                self.transport.write(b"HTTP/1.1 408 Request Timeout\r\ncontent-type: " + PROBLEM.encode()
-                                     + b"\r\ncontent-length: " + str(len(body)).encode()
-                                     + b"\r\nconnection: close\r\n\r\n" + body)
+                self.transport.write(problem_bytes(408, "Request Timeout", "request-timeout",
+                                                   f"the request did not arrive whole within {seconds:g} s: send it at "
+                                                   "once (docs/service.md)"))
             self.transport.close()
 
     return TimedProtocol
@@ -537,7 +604,8 @@ def _is_loopback(host: str) -> bool:
 
 def serve(policy_dir: str, *, host: str = "127.0.0.1", port: int = 8000, ledger: str | None = None,
           sources: Sources = Sources(), max_body: int = MAX_BODY_BYTES, workers: int | None = None,
-          dask: str | None = None, request_timeout: float = REQUEST_TIMEOUT_SECONDS) -> int:
+          dask: str | None = None, request_timeout: float = REQUEST_TIMEOUT_SECONDS,
+          max_connections: int = MAX_CONNECTIONS) -> int:
     import uvicorn
 
     for flag, path in (("--minutes", sources.minutes), ("--incidents", sources.incidents),
@@ -566,7 +634,7 @@ def serve(policy_dir: str, *, host: str = "127.0.0.1", port: int = 8000, ledger:
         sys.stderr.write(f"slapolicy serve: listening on {host}, beyond this machine: the service has no "
                          "authentication, put it behind your own\n")
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=15,
-                            http=timed_protocol(request_timeout))
+                            http=timed_protocol(request_timeout, max_connections))
     # uvicorn shuts down gracefully on SIGTERM and SIGINT, then raises the signal again under the handler it found:
     # with the default ones the process would end as killed (exit 143) or interrupted (KeyboardInterrupt, exit 130)
     # after a clean stop. These let it return 0, as docs/cli.md says.

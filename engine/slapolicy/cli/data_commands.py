@@ -363,6 +363,8 @@ def cmd_serve(args) -> int:
         raise UsageError(f"--max-body {args.max_body} must be at least 1 byte")
     if not args.request_timeout > 0:  # NaN too
         raise UsageError(f"--request-timeout {args.request_timeout} must be more than 0 seconds")
+    if args.max_connections < 1:
+        raise UsageError(f"--max-connections {args.max_connections} must be at least 1")
     try:
         from ..service import Sources, serve  # starlette and uvicorn: the serve extra, maybe not installed
     except ImportError as exc:
@@ -374,7 +376,8 @@ def cmd_serve(args) -> int:
         default_ledger_path()
     sources = Sources(minutes=args.minutes, incidents=args.incidents, notices=args.notices, billing=args.billing)
     return serve(args.policy_dir, host=args.host, port=args.port, ledger=args.ledger, sources=sources,
-                 max_body=args.max_body, request_timeout=args.request_timeout, workers=args.workers, dask=args.dask)
+                 max_body=args.max_body, request_timeout=args.request_timeout, max_connections=args.max_connections,
+                 workers=args.workers, dask=args.dask)
 
 
 def cmd_demo(args) -> int:
@@ -482,6 +485,8 @@ def add_commands(command) -> None:
                    help="largest request body accepted (default 1048576)")
     p.add_argument("--request-timeout", type=float, default=30, metavar="SECONDS",
                    help="time a client has to send a whole request, head and body (default 30; else 408 and closed)")
+    p.add_argument("--max-connections", type=int, default=256, metavar="N",
+                   help="connections open at once (default 256); one more is answered 503 and closed")
     _add_runner_options(p, "read the minutes' partitions and evaluate, for every request,")
 
     command("demo", cmd_demo, "run the main jobs on the shipped policy and example data")

@@ -597,13 +597,13 @@ def classify_minutes(policy, service_month: ServiceMonth, account: str, rows: Mo
     if explain:
         _step(trace, "unavailable_minutes", frame.exclusions_ref,
               f"{raw_unavailable} unavailable − {excluded_total} excluded = {counted} counted against the provider")
-    warnings = ()
+    warnings = _month_without_data(with_data, last - first, trace) if explain else ()
     if explain and rows.incident_traffic is not None:  # counted as the minutes were read
         which = 1 if frame.counts_traffic_normal else 0
         per_window = {window: pair[which] for window, pair in rows.incident_traffic.items()}
-        warnings = _provider_incidents_without_data(policy, account, incidents, per_window, first, last, trace)
+        warnings += _provider_incidents_without_data(policy, account, incidents, per_window, first, last, trace)
     elif explain and (rows.within_incidents or len(rows.minute) == totals.with_data):  # replay may hand only the candidate rows
-        warnings = _provider_incidents_without_data(policy, account, incidents, traffic_minutes, first, last, trace)
+        warnings += _provider_incidents_without_data(policy, account, incidents, traffic_minutes, first, last, trace)
     return MinutesOutcome(trace if explain else [], with_data, raw_unavailable, excluded_by, counted, minute_values,
                           attributed, warnings)
 
@@ -677,6 +677,18 @@ class _Unwritten(list):
 
     def append(self, step) -> None:
         pass
+
+
+def _month_without_data(with_data: int, minutes: int, trace: list) -> tuple:
+    """An account evaluated without one minute of data (billed, or named, but absent from the minutes): every minute
+    counts as available (§1.4, docs/readings.md), so it meets the standard, which a whole month lost by monitoring,
+    or minutes left out of a file or a request (an empty list sent by a client), would show the same way."""
+    if with_data:
+        return ()
+    message = (f"none of the Service Month's {minutes} minutes has data for this account: they all count as available "
+               "(§1.4); check that its minutes were not lost (by monitoring, or left out of the file or request)")
+    _step(trace, "warning", "§1.4", message)
+    return ({"code": "no_minutes_with_data", "clause": "§1.4", "minutes": minutes, "message": message},)
 
 
 def _provider_incidents_without_data(policy, account, incidents, traffic_minutes, first: int, last: int,
