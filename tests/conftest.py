@@ -54,6 +54,17 @@ def cli():
     return run_cli
 
 
+def evaluate_march(minutes, *options) -> Result:
+    """``slapolicy evaluate`` of March 2019 under the shipped policy, from ``minutes`` (and the options given)."""
+    return run_cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03", *options)
+
+
+def assert_refused(result: Result, message: str) -> None:
+    """A command refused its input as the house rule says: exit 1, nothing on standard output, and on standard
+    error the one line ``slapolicy: MESSAGE``."""
+    assert (result.code, result.out, result.err) == (1, "", f"slapolicy: {message}\n")
+
+
 @pytest.fixture(scope="session")
 def policy():
     from slapolicy import load_policy

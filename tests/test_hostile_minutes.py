@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DRAFT, POLICIES, REPO
+from conftest import DRAFT, POLICIES, REPO, assert_refused, evaluate_march
 
 EXAMPLES = REPO / "examples" / "ccc"
 
@@ -21,7 +21,7 @@ def one_row_table(account="acme", minute="2019-03-01T00:00Z", requests=100, fail
                      "requests": [requests], "failures": [failures]})
 
 
-def test_a_directory_key_given_twice_with_two_values_is_refused(tmp_path, cli):
+def test_a_directory_key_given_twice_with_two_values_is_refused(tmp_path):
     import pyarrow.parquet as pq
 
     # 2019-03-01T00:00Z is 08:00 on March 1 in Singapore: a March row, filed under month=2019-03 and, inside it,
@@ -29,19 +29,17 @@ def test_a_directory_key_given_twice_with_two_values_is_refused(tmp_path, cli):
     folder = tmp_path / "hive" / "month=2019-03" / "month=2019-04"
     folder.mkdir(parents=True)
     pq.write_table(one_row_table(), folder / "part-0.parquet")
-    result = cli("evaluate", POLICIES, "--minutes", tmp_path / "hive", "--month", "2019-03")
-    assert (result.code, result.out) == (1, "")
-    assert result.err == (f"slapolicy: {folder / 'part-0.parquet'}: directory key month= is given twice, "
-                          "month=2019-03 and month=2019-04\n")
+    assert_refused(evaluate_march(tmp_path / "hive"),
+                   f"{folder / 'part-0.parquet'}: directory key month= is given twice, month=2019-03 and month=2019-04")
 
 
-def test_a_directory_key_given_twice_alike_is_read(tmp_path, cli):
+def test_a_directory_key_given_twice_alike_is_read(tmp_path):
     import pyarrow.parquet as pq
 
     folder = tmp_path / "hive" / "account=acme" / "month=2019-03" / "account=acme"
     folder.mkdir(parents=True)
     pq.write_table(one_row_table(), folder / "part-0.parquet")
-    result = cli("evaluate", POLICIES, "--minutes", tmp_path / "hive", "--month", "2019-03")
+    result = evaluate_march(tmp_path / "hive")
     assert result.code == 0, result.err
     (evaluation,) = result.json()["evaluations"]
     assert (evaluation["account"], evaluation["minutes_with_data"], evaluation["unavailable_minutes"]) == ("acme", 1, 1)
@@ -72,8 +70,7 @@ def test_an_account_name_cannot_forge_a_line_or_drive_the_terminal_in_text_repor
     assert evaluate.out.splitlines()[0] == ("Account \\x1b[31mred\\x1b[0m — Service Month 2019-03-01 to 2019-03-31 "
                                             "(44640 minutes), policy ccc-sla 2019-01-01")
     # The JSON keeps the names as they are.
-    assert [e["account"] for e in cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03").json()[
-        "evaluations"]] == [RED, FORGED]
+    assert [e["account"] for e in evaluate_march(minutes).json()["evaluations"]] == [RED, FORGED]
 
 
 def test_ctrl_c_while_the_command_s_modules_load_exits_130_without_a_traceback(monkeypatch, capsys):
@@ -95,35 +92,37 @@ def test_ctrl_c_while_the_command_s_modules_load_exits_130_without_a_traceback(m
     assert capsys.readouterr() == ("", "slapolicy: interrupted\n")
 
 
-def test_a_parquet_file_not_named_parquet_in_a_directory_is_refused_and_other_files_are_left_alone(tmp_path, cli):
+@pytest.fixture
+def acme_folder(tmp_path):
+    """A directory of minutes holding acme's one minute as a.parquet, beside which a test puts another file."""
+    import pyarrow.parquet as pq
+
+    folder = tmp_path / "minutes"
+    folder.mkdir()
+    pq.write_table(one_row_table("acme"), folder / "a.parquet")
+    return folder
+
+
+def test_a_parquet_file_not_named_parquet_in_a_directory_is_refused_and_other_files_are_left_alone(acme_folder):
     import pyarrow.parquet as pq
 
     # A Hive table's files are named 000000_0: globex's minute was silently not read beside acme's a.parquet.
-    folder = tmp_path / "minutes"
-    folder.mkdir()
-    pq.write_table(one_row_table("acme"), folder / "a.parquet")
-    (folder / "README.txt").write_text("exported 2019-04-02\n")
-    result = cli("evaluate", POLICIES, "--minutes", folder, "--month", "2019-03")
+    (acme_folder / "README.txt").write_text("exported 2019-04-02\n")
+    result = evaluate_march(acme_folder)
     assert result.code == 0, result.err
     assert [e["account"] for e in result.json()["evaluations"]] == ["acme"]
-    pq.write_table(one_row_table("globex"), folder / "000000_0")
-    result = cli("evaluate", POLICIES, "--minutes", folder, "--month", "2019-03")
-    assert (result.code, result.out) == (1, "")
-    assert result.err == (f"slapolicy: {folder / '000000_0'}: a Parquet file whose name does not end in .parquet, which "
-                          "would not be read: rename it (a directory of minutes reads its *.parquet and *.pq files)\n")
+    pq.write_table(one_row_table("globex"), acme_folder / "000000_0")
+    assert_refused(evaluate_march(acme_folder),
+                   f"{acme_folder / '000000_0'}: a Parquet file whose name does not end in .parquet, which would not "
+                   "be read: rename it (a directory of minutes reads its *.parquet and *.pq files)")
 
 
-def test_json_lines_named_ndjson_beside_parquet_files_is_refused(tmp_path, cli):
-    import pyarrow.parquet as pq
-
-    folder = tmp_path / "minutes"
-    folder.mkdir()
-    pq.write_table(one_row_table("acme"), folder / "a.parquet")
-    (folder / "b.ndjson").write_text('{"account": "globex", "minute": "2019-03-01T10:00", "requests": 100, "failures": 2}\n')
-    result = cli("evaluate", POLICIES, "--minutes", folder, "--month", "2019-03")
-    assert (result.code, result.out) == (1, "")
-    assert result.err == (f"slapolicy: {folder / 'b.ndjson'}: a directory of minutes is read as Parquet files only; "
-                          "this file would not be read: move it out of the directory, or give it as --minutes on its own\n")
+def test_json_lines_named_ndjson_beside_parquet_files_is_refused(acme_folder):
+    (acme_folder / "b.ndjson").write_text('{"account": "globex", "minute": "2019-03-01T10:00", "requests": 100, '
+                                          '"failures": 2}\n')
+    assert_refused(evaluate_march(acme_folder),
+                   f"{acme_folder / 'b.ndjson'}: a directory of minutes is read as Parquet files only; this file would "
+                   "not be read: move it out of the directory, or give it as --minutes on its own")
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs Linux's /dev/full, a device that is always full")

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from conftest import POLICIES, REPO
+from conftest import POLICIES, REPO, assert_refused, evaluate_march
 
 
 def rows_of(accounts=("a", "b", "c"), count=120):
@@ -36,7 +36,7 @@ def small_blocks(monkeypatch):
     monkeypatch.setattr(minutes, "BATCH_ROWS", 7)
 
 
-def test_a_json_lines_file_of_many_blocks_reads_as_csv_and_parquet(cli, tmp_path, small_blocks):
+def test_a_json_lines_file_of_many_blocks_reads_as_csv_and_parquet(tmp_path, small_blocks):
     import pyarrow as pa
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
@@ -48,7 +48,7 @@ def test_a_json_lines_file_of_many_blocks_reads_as_csv_and_parquet(cli, tmp_path
     csv_path, parquet = tmp_path / "m.csv", tmp_path / "m.parquet"
     pacsv.write_csv(pa.Table.from_pylist(rows), csv_path)
     pq.write_table(pa.Table.from_pylist(rows), parquet)
-    outputs = [cli("evaluate", POLICIES, "--minutes", p, "--month", "2019-03").out for p in (jsonl, csv_path, parquet)]
+    outputs = [evaluate_march(p).out for p in (jsonl, csv_path, parquet)]
     assert outputs[0] == outputs[1] == outputs[2]
     evaluations = json.loads(outputs[0])["evaluations"]
     assert [(e["account"], e["minutes_with_data"], e["unavailable_minutes"]) for e in evaluations] == [
@@ -66,37 +66,37 @@ def late_problem_file(tmp_path):
     return path
 
 
-def test_a_problem_in_a_late_block_names_its_row_and_line(cli, tmp_path, small_blocks):
+def test_a_problem_in_a_late_block_names_its_row_and_line(tmp_path, small_blocks):
     minutes = late_problem_file(tmp_path)
-    result = cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03")
+    result = evaluate_march(minutes)
     assert result.code == 1 and result.out == ""
     assert f"{minutes}: row 301 (line 329), column 'failures': 7 failures exceed 5 requests" in result.err
     assert "1 problem(s)" in result.err
 
 
-def test_the_same_line_in_one_block(cli, tmp_path):
+def test_the_same_line_in_one_block(tmp_path):
     minutes = late_problem_file(tmp_path)
-    result = cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03")
+    result = evaluate_march(minutes)
     assert f"{minutes}: row 301 (line 329), column 'failures': 7 failures exceed 5 requests" in result.err
 
 
-def test_a_minute_listed_twice_in_two_blocks_names_the_later_line(cli, tmp_path, small_blocks):
+def test_a_minute_listed_twice_in_two_blocks_names_the_later_line(tmp_path, small_blocks):
     rows = rows_of(("a",), 60)
     rows.append(dict(rows[3]))  # row 61 (line 61) repeats row 4's minute, many blocks later
     minutes = tmp_path / "m.jsonl"
     minutes.write_text(json_lines_text(rows))
-    result = cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03")
+    result = evaluate_march(minutes)
     assert result.code == 1
     assert f"{minutes}: row 61 (line 61), column 'minute': minute listed twice for account 'a'" in result.err
 
 
-def test_a_later_block_without_a_column_has_missing_values(cli, tmp_path, small_blocks):
+def test_a_later_block_without_a_column_has_missing_values(tmp_path, small_blocks):
     rows = rows_of(("a",), 60)
     for row in rows[50:]:
         del row["requests"]
     minutes = tmp_path / "m.jsonl"
     minutes.write_text(json_lines_text(rows))
-    result = cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03")
+    result = evaluate_march(minutes)
     assert result.code == 1
     # rows 51-60 lack requests: each is named once. Row 51 (minute 50, a tenth) also has 2 failures, once also
     # refused as "2 failures exceed 0 requests" against the 0 read for the missing value: a missing count is
@@ -118,10 +118,10 @@ def test_a_later_block_without_a_column_has_missing_values(cli, tmp_path, small_
     ("", "cannot be read as JSONL: Empty JSON file"),
     ("\n  \n", "missing column(s) account, minute, requests, failures (found: none)"),
 ])
-def test_lines_that_are_not_one_object_each(cli, tmp_path, text, message):
+def test_lines_that_are_not_one_object_each(tmp_path, text, message):
     minutes = tmp_path / "m.jsonl"
     minutes.write_text(text)
-    result = cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03")
+    result = evaluate_march(minutes)
     assert result.code == 1 and result.out == ""
     assert f"{minutes}: {message}" in result.err
 
@@ -132,20 +132,20 @@ def nested_line(depth, minute="2019-03-01T10:00"):
             f', "account": "a", "minute": "{minute}", "requests": 100, "failures": 2}}\n')
 
 
-def test_nesting_up_to_64_levels_is_read_and_brackets_in_text_do_not_count(cli, tmp_path):
+def test_nesting_up_to_64_levels_is_read_and_brackets_in_text_do_not_count(tmp_path):
     minutes = tmp_path / "m.jsonl"
     quoted = json.dumps({"note": "[" * 500 + '\\"{' * 100, "account": "a", "minute": "2019-03-01T10:01",
                          "requests": 100, "failures": 2})
     minutes.write_text(nested_line(64) + quoted + "\n")
-    result = cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03")
+    result = evaluate_march(minutes)
     assert result.code == 0, result.err
     assert result.json()["evaluations"][0]["unavailable_minutes"] == 2
 
 
-def test_nesting_of_65_levels_is_refused(cli, tmp_path):
+def test_nesting_of_65_levels_is_refused(tmp_path):
     minutes = tmp_path / "m.jsonl"
     minutes.write_text(nested_line(1) + nested_line(65, "2019-03-01T10:01"))
-    result = cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03")
+    result = evaluate_march(minutes)
     assert result.code == 1 and result.out == ""
     assert result.err.strip() == f"slapolicy: {minutes}: line 2: a value nested more than 64 levels deep; a row is one flat object"
 
@@ -223,12 +223,11 @@ def test_json_lines_billing_reads_its_service_start_as_a_date(tmp_path):
     assert (row.month, row.monthly_fee, row.service_start) == ("2019-03", Decimal("1000.5"), date(2019, 1, 15))
 
 
-def test_a_json_lines_minute_written_as_a_number_is_refused_by_its_column(cli, tmp_path):
+def test_a_json_lines_minute_written_as_a_number_is_refused_by_its_column(tmp_path):
     path = tmp_path / "m.jsonl"
     path.write_text('{"account": "acme", "minute": 12345, "requests": 100, "failures": 2}\n')
-    result = cli("evaluate", POLICIES, "--minutes", path, "--month", "2019-03")
-    assert result.code == 1 and result.out == ""
-    assert result.err == f"slapolicy: {path}: column 'minute' holds values of type int64; expected text or timestamps\n"
+    assert_refused(evaluate_march(path),
+                   f"{path}: column 'minute' holds values of type int64; expected text or timestamps")
 
 
 @pytest.mark.parametrize("bad, why", [
@@ -236,7 +235,7 @@ def test_a_json_lines_minute_written_as_a_number_is_refused_by_its_column(cli, t
     ('{"account": "a", "minute": "2019-03-01T10:00", "requests": "100", "failures": 0}',
      "Column(/requests) changed from number to string"),
 ])
-def test_a_line_pyarrow_cannot_parse_is_named_by_its_line_in_any_block(cli, tmp_path, small_blocks, bad, why):
+def test_a_line_pyarrow_cannot_parse_is_named_by_its_line_in_any_block(tmp_path, small_blocks, bad, why):
     # pyarrow ends its message with "in row K", the object's index in the block it was handed, from 0: it said "in
     # row 16" of line 329. Row 301 is on line 301 + 300 // 11 + 1 = 329 (blank lines before it), in a late block.
     rows = rows_of()
@@ -245,18 +244,14 @@ def test_a_line_pyarrow_cannot_parse_is_named_by_its_line_in_any_block(cli, tmp_
     text[329 - 1] = bad
     path = tmp_path / "m.jsonl"
     path.write_text("\n".join(text) + "\n")
-    result = cli("evaluate", POLICIES, "--minutes", path, "--month", "2019-03")
-    assert (result.code, result.out) == (1, "")
-    assert result.err == f"slapolicy: {path}: cannot be read as JSONL: line 329: JSON parse error: {why}\n"
+    assert_refused(evaluate_march(path), f"{path}: cannot be read as JSONL: line 329: JSON parse error: {why}")
 
 
-def test_a_billing_line_pyarrow_cannot_parse_is_named_by_its_line(cli, tmp_path):
+def test_a_billing_line_pyarrow_cannot_parse_is_named_by_its_line(tmp_path):
     # pyarrow said "in row 1": the second object, which a blank line puts on line 3.
     billing = tmp_path / "billing.jsonl"
     billing.write_text('{"account": "acme", "month": "2019-03", "monthly_fee": "100.00", "offset": "0.00"}\n\n'
                        '{"account": "globex", "month": "2019-03", "monthly_fee": 100, "offset": "0.00"}\n')
-    result = cli("evaluate", POLICIES, "--minutes", REPO / "examples" / "ccc" / "minutes.csv", "--month", "2019-03",
-                 "--billing", billing)
-    assert (result.code, result.out) == (1, "")
-    assert result.err == (f"slapolicy: {billing}: cannot be read as JSONL: line 3: JSON parse error: "
-                          "Column(/monthly_fee) changed from string to number\n")
+    assert_refused(evaluate_march(REPO / "examples" / "ccc" / "minutes.csv", "--billing", billing),
+                   f"{billing}: cannot be read as JSONL: line 3: JSON parse error: Column(/monthly_fee) changed from "
+                   "string to number")

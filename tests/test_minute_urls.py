@@ -5,12 +5,12 @@ import json
 
 import pytest
 
-from conftest import POLICIES, PUBLISHED
+from conftest import POLICIES, PUBLISHED, assert_refused, evaluate_march
 from test_scan import _corrupt, arrow_table, example_rows, minutes, write_parquet
 
 
-def evaluate_out(cli, source, *extra):
-    result = cli("evaluate", POLICIES, "--minutes", source, "--month", "2019-03", *extra)
+def evaluate_out(source, *extra):
+    result = evaluate_march(source, *extra)
     assert result.code == 0, result.err
     return result.out
 
@@ -33,16 +33,16 @@ def hive(root, months=("2019-02", "2019-03", "2019-04")):
 
 
 @pytest.mark.slow
-def test_a_file_url_reads_as_its_path(cli, tmp_path):
+def test_a_file_url_reads_as_its_path(tmp_path):
     rows = example_rows()
     jsonl = tmp_path / "m.jsonl"
     jsonl.write_text("".join(json.dumps({k: v for k, v in r.items() if v != ""}) + "\n" for r in rows))
     by_time = write_parquet(tmp_path / "t.parquet", sorted(rows, key=lambda r: (r["minute"], r["account"])), 10_000)
     dataset = hive(tmp_path / "hive")
     for source in (jsonl, by_time, dataset):
-        assert evaluate_out(cli, source.as_uri()) == evaluate_out(cli, source), source
-    assert evaluate_out(cli, dataset.as_uri() + "/") == evaluate_out(cli, dataset)  # a prefix, written with its /
-    assert evaluate_out(cli, dataset.as_uri(), "--account", "globex") == evaluate_out(cli, dataset, "--account", "globex")
+        assert evaluate_out(source.as_uri()) == evaluate_out(source), source
+    assert evaluate_out(dataset.as_uri() + "/") == evaluate_out(dataset)  # a prefix, written with its /
+    assert evaluate_out(dataset.as_uri(), "--account", "globex") == evaluate_out(dataset, "--account", "globex")
 
 
 @pytest.mark.slow
@@ -81,7 +81,7 @@ def test_a_url_keeps_its_query_and_escapes_in_each_part(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_directory_named_by_an_fsspec_url_is_read_through_fsspec(cli, tmp_path):
+def test_a_directory_named_by_an_fsspec_url_is_read_through_fsspec(tmp_path):
     """memory:// is fsspec's own filesystem (pyarrow has none of that name): the parts read it through
     pyarrow.fs.FSSpecHandler, in this process."""
     import fsspec
@@ -92,7 +92,7 @@ def test_a_directory_named_by_an_fsspec_url_is_read_through_fsspec(cli, tmp_path
         with memory.open(f"/slapolicy-test/minutes/account={account}/part-0.parquet", "wb") as sink:
             pq.write_table(arrow_table([r for r in example_rows() if r["account"] == account]), sink)
     try:
-        assert evaluate_out(cli, "memory://slapolicy-test/minutes") == evaluate_out(cli, hive(tmp_path / "h", ["2019-03"]))
+        assert evaluate_out("memory://slapolicy-test/minutes") == evaluate_out(hive(tmp_path / "h", ["2019-03"]))
     finally:
         memory.rm("/slapolicy-test", recursive=True)
 
@@ -117,19 +117,17 @@ def unavailable_protocol():
     ("{tmp}/none/", "{tmp}/none/: no such file, directory or object"),
     ("{tmp}/m.xlsx", "{tmp}/m.xlsx: unknown format .xlsx; use .csv, .jsonl or .parquet"),
 ])
-def test_a_url_that_cannot_be_read_is_one_line(cli, tmp_path, unavailable_protocol, url, message):
+def test_a_url_that_cannot_be_read_is_one_line(tmp_path, unavailable_protocol, url, message):
     (tmp_path / "m.xlsx").write_text("x")
     url, message = (text.replace("{tmp}", tmp_path.as_uri()) for text in (url, message))
-    result = cli("evaluate", POLICIES, "--minutes", url, "--month", "2019-03")
-    assert (result.code, result.out) == (1, "")
-    assert result.err == f"slapolicy: {message}\n"
+    assert_refused(evaluate_march(url), message)
 
 
-def test_a_bad_row_of_a_url_names_the_url_and_its_line(cli, tmp_path):
+def test_a_bad_row_of_a_url_names_the_url_and_its_line(tmp_path):
     minutes_file = tmp_path / "m.jsonl"
     minutes_file.write_text('{"account": "a", "minute": "2019-03-01T10:00", "requests": 100, "failures": 1}\n\n'
                             '{"account": "a", "minute": "2019-03-01T10:01", "requests": 5, "failures": 7}\n')
-    result = cli("evaluate", POLICIES, "--minutes", minutes_file.as_uri(), "--month", "2019-03")
+    result = evaluate_march(minutes_file.as_uri())
     assert result.code == 1
     assert f"{minutes_file.as_uri()}: row 2 (line 3), column 'failures': 7 failures exceed 5 requests" in result.err
 
@@ -176,15 +174,14 @@ def test_a_storage_error_says_which_kind_it_is(error, message):
 
 
 @pytest.mark.slow
-def test_the_input_size_limit_holds_for_files_named_by_url(cli, tmp_path, monkeypatch):
+def test_the_input_size_limit_holds_for_files_named_by_url(tmp_path, monkeypatch):
     dataset = hive(tmp_path / "hive", ["2019-03"])
     part = dataset / "month=2019-03" / "account=acme" / "part-0.parquet"
     size = part.stat().st_size
     monkeypatch.setenv("SLAPOLICY_MAX_INPUT_BYTES", str(size))  # at the limit: read
-    assert cli("evaluate", POLICIES, "--minutes", dataset.as_uri(), "--month", "2019-03", "--account", "acme").code == 0
+    assert evaluate_march(dataset.as_uri(), "--account", "acme").code == 0
     monkeypatch.setenv("SLAPOLICY_MAX_INPUT_BYTES", str(size - 1))
-    result = cli("evaluate", POLICIES, "--minutes", dataset.as_uri(), "--month", "2019-03", "--account", "acme")
-    assert (result.code, result.out) == (1, "")
     shown = f"{dataset.as_uri()}/month=2019-03/account=acme/part-0.parquet"
-    assert result.err == (f"slapolicy: {shown}: {size} bytes is above the input size limit of {size - 1} bytes "
-                          "(SLAPOLICY_MAX_INPUT_BYTES raises it)\n")
+    assert_refused(evaluate_march(dataset.as_uri(), "--account", "acme"),
+                   f"{shown}: {size} bytes is above the input size limit of {size - 1} bytes "
+                   "(SLAPOLICY_MAX_INPUT_BYTES raises it)")

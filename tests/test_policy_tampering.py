@@ -30,6 +30,32 @@ def reworded(text: str) -> str:
     return text.replace(old, "title: Cloud Contact Center Service Level Agreement (amended)", 1)
 
 
+def copied_by_hand(date: str) -> str:
+    """The shipped 2019-01-01 text as legal copies it by hand into a version of another date: its version and
+    effective_from changed, its status still published."""
+    return PUBLISHED.read_text().replace('version: "2019-01-01"', f'version: "{date}"').replace(
+        'effective_from: "2019-01-01"', f'effective_from: "{date}"')
+
+
+def place(text: str, written: str) -> tuple[int, int]:
+    """The line and column, from 1, where ``written`` first stands in ``text``."""
+    for line, row in enumerate(text.splitlines(), 1):
+        if written in row:
+            return line, row.index(written) + 1
+    raise AssertionError(f"{written!r} is not in the text")
+
+
+def refused_by_each(cli, family, draft, commands, expected: str) -> None:
+    """Each command (``publish`` given the family first) exits 1 and prints ``expected`` as one of its lines, and
+    the family is left byte for byte and mode for mode as it was."""
+    before = snapshot(family)
+    for command in commands:
+        result = cli(command, *((family,) if command == "publish" else ()), draft)
+        assert result.code == 1
+        assert expected in result.out.splitlines()
+    assert snapshot(family) == before
+
+
 # ---------------------------------------------------------------------------- a published version removed
 
 def missing_message(family, name="2020-01-01.yaml", line=3):
@@ -95,8 +121,7 @@ def test_lock_refuses_a_version_dated_before_the_latest_recorded_one(cli, family
     """Before: `lock` recorded a hand-copied 2019-06-01 between 2019-01-01 and 2020-01-01, and June to December
     2019, already decided under 2019-01-01, silently came under it (publish refuses such a draft)."""
     published_2020(cli, family)
-    text = PUBLISHED.read_text().replace('version: "2019-01-01"', 'version: "2019-06-01"').replace(
-        'effective_from: "2019-01-01"', 'effective_from: "2019-06-01"')
+    text = copied_by_hand("2019-06-01")
     (family / "2019-06-01.yaml").write_text(text)
     before = snapshot(family)
     result = cli("lock", family)
@@ -114,8 +139,7 @@ def test_lock_refuses_a_version_dated_before_the_latest_recorded_one(cli, family
 def test_lock_records_every_version_of_a_family_locked_for_the_first_time(cli, family):
     """Nothing recorded yet (a new family, started with --new): nothing to keep, every clean version is recorded."""
     (family / "versions.lock").unlink()
-    text = PUBLISHED.read_text().replace('version: "2019-01-01"', 'version: "2018-06-01"').replace(
-        'effective_from: "2019-01-01"', 'effective_from: "2018-06-01"')
+    text = copied_by_hand("2018-06-01")
     (family / "2018-06-01.yaml").write_text(text)
     assert cli("lock", family).code == 1  # without --new: docs/policy-format.md, test_policy_commands.py
     result = cli("lock", family, "--new")
@@ -199,8 +223,7 @@ def test_publish_and_lock_in_a_read_only_directory_write_nothing_and_say_why(cli
         f"{family / '2020-01-01.yaml'}:1:1: error cannot-write cannot write 2020-01-01.yaml in {family}: "
         "Read-only file system"]
     (family / "drafts" / "2020-01-01-standard-99.9.yaml").unlink()
-    text = PUBLISHED.read_text().replace('version: "2019-01-01"', 'version: "2020-01-01"').replace(
-        'effective_from: "2019-01-01"', 'effective_from: "2020-01-01"')
+    text = copied_by_hand("2020-01-01")
     (family / "2020-01-01.yaml").write_text(text)
     before = snapshot(family)
     result = cli("lock", family)
@@ -237,13 +260,8 @@ def test_a_published_version_and_its_lock_are_readable_by_everyone_the_umask_all
 ])
 def test_a_value_with_a_hidden_line_break_or_foreign_digits_is_refused_at_its_place(cli, family, old, new, col, message):
     draft = amendment(family, edits=[(old, new)])
-    line = next(n for n, row in enumerate(draft.read_text().splitlines(), 1) if new.split("\n")[0] in row)
-    before = snapshot(family)
-    for command in ("validate", "publish"):
-        result = cli(command, *((family,) if command == "publish" else ()), draft)
-        assert result.code == 1
-        assert f"{draft}:{line}:{col}: error schema {message}" in result.out.splitlines()
-    assert snapshot(family) == before
+    line, _ = place(draft.read_text(), new.split("\n")[0])
+    refused_by_each(cli, family, draft, ("validate", "publish"), f"{draft}:{line}:{col}: error schema {message}")
 
 
 @pytest.mark.parametrize("character, shown", [("\x00", "U+0000"), ("\x01", "U+0001")])
@@ -278,14 +296,9 @@ def test_a_citation_of_a_provision_or_setting_the_agreement_does_not_have(cli, f
     """Before: accepted; `render` printed §99.1 as cited, and left the misspelt setting out of §1.3 silently."""
     draft = amendment(family, edits=[(old, new)])
     text = draft.read_text()
-    line = next(n for n, row in enumerate(text.splitlines(), 1) if new.split(", ")[-1].strip('"]') in row)
+    line, _ = place(text, new.split(", ")[-1].strip('"]'))  # the line of the part cited, the column of the value
     col = text.splitlines()[line - 1].index(new.split(": ", 1)[1].lstrip("[")) + 1
-    before = snapshot(family)
-    for command in ("validate", "publish"):
-        result = cli(command, *((family,) if command == "publish" else ()), draft)
-        assert result.code == 1
-        assert f"{draft}:{line}:{col}: error {code} {message}" in result.out.splitlines()
-    assert snapshot(family) == before
+    refused_by_each(cli, family, draft, ("validate", "publish"), f"{draft}:{line}:{col}: error {code} {message}")
 
 
 def test_every_citation_of_the_shipped_versions_is_a_provision_of_the_agreement(cli):
@@ -352,14 +365,10 @@ def test_a_time_zone_that_depends_on_the_machine_is_refused(cli, family, zone):
     """zoneinfo opens these from this machine's files (right/: counting leap seconds, 27 s off): the same version
     would evaluate differently elsewhere, or fail there. Before: accepted wherever the file exists."""
     draft = amendment(family, edits=[("  value: Asia/Singapore", f"  value: {zone}")])
-    line = next(n for n, row in enumerate(draft.read_text().splitlines(), 1) if row == f"  value: {zone}")
-    before = snapshot(family)
-    result = cli("publish", family, draft)
-    assert result.code == 1
+    line, _ = place(draft.read_text(), f"  value: {zone}")
     # (the claim window's examples, at +08:00, fail too where the zone is another: they are listed after it)
-    assert (f"{draft}:{line}:10: error bad-timezone '{zone}' is not an IANA time zone: write a zone's name, like "
-            "Asia/Singapore or UTC") in result.out.splitlines()
-    assert snapshot(family) == before
+    refused_by_each(cli, family, draft, ("publish",), f"{draft}:{line}:10: error bad-timezone '{zone}' is not an IANA "
+                                                      "time zone: write a zone's name, like Asia/Singapore or UTC")
 
 
 @pytest.mark.parametrize("zone", ["UTC", "Etc/GMT-8", "America/Argentina/Buenos_Aires"])
@@ -395,14 +404,9 @@ AGGREGATE = '{month: "2019-03", billed_from: "2019-01", billed_to: "2020-12", fe
 @pytest.mark.slow
 def test_an_example_written_with_a_wrong_value_fails_saying_which(cli, family, old, new, rule, message):
     draft = amendment(family, edits=[(old, new)])
-    line = next(n for n, row in enumerate(draft.read_text().splitlines(), 1) if new in row)
-    col = draft.read_text().splitlines()[line - 1].index(new) + 1
-    before = snapshot(family)
-    for command in ("test", "publish"):
-        result = cli(command, *((family,) if command == "publish" else ()), draft)
-        assert result.code == 1
-        assert f"{draft}:{line}:{col}: error example-failed FAIL {rule}: {message}" in result.out.splitlines()
-    assert snapshot(family) == before
+    line, col = place(draft.read_text(), new)
+    refused_by_each(cli, family, draft, ("test", "publish"),
+                    f"{draft}:{line}:{col}: error example-failed FAIL {rule}: {message}")
 
 
 # ---------------------------------------------------------------------------- a version no listing shows is not read
@@ -411,8 +415,7 @@ def test_an_example_written_with_a_wrong_value_fails_saying_which(cli, family, o
 def test_a_version_whose_name_ends_in_an_invisible_character_is_reported(cli, family, name, shown):
     """Copied by hand with a trailing space (or a zero-width space from a chat): before, `ls` showed
     2020-01-01.yaml, `validate` passed and `lock` had nothing to lock: the version was silently not read."""
-    text = PUBLISHED.read_text().replace('version: "2019-01-01"', 'version: "2020-01-01"').replace(
-        'effective_from: "2019-01-01"', 'effective_from: "2020-01-01"')
+    text = copied_by_hand("2020-01-01")
     (family / name).write_text(text)
     before = snapshot(family)
     for command in ("validate", "lock"):
@@ -426,13 +429,11 @@ def test_a_version_whose_name_ends_in_an_invisible_character_is_reported(cli, fa
 def test_lock_refuses_a_version_whose_own_examples_fail(cli, family):
     """Before: `lock` recorded a hand-copied version whose example says the standard is not met at 99.5 %, which
     `publish` refuses (`test` failed on it, `validate` and `lock` did not run it)."""
-    text = PUBLISHED.read_text().replace('version: "2019-01-01"', 'version: "2020-01-01"').replace(
-        'effective_from: "2019-01-01"', 'effective_from: "2020-01-01"')
+    text = copied_by_hand("2020-01-01")
     wrong = '{availability: "99.5%", meets: false}'
     text = text.replace('{availability: "99.5%", meets: true}', wrong, 1)
     (family / "2020-01-01.yaml").write_text(text)
-    line = next(n for n, row in enumerate(text.splitlines(), 1) if wrong in row)
-    col = text.splitlines()[line - 1].index(wrong) + 1
+    line, col = place(text, wrong)
     before = snapshot(family)
     result = cli("lock", family)
     assert result.code == 1

@@ -76,23 +76,26 @@ def test_the_api_refuses_more_worker_processes_than_the_machine_runs(two_cores, 
 
 # ---------------------------------------------------------------------------- replay's range of months
 
-@pytest.mark.parametrize("start,end,message", [
-    # exit 1 before, as if an input were wrong
-    ("2019-04", "2019-03", "--to 2019-03 is before --from 2019-04"),
+# Each range as both doors word it: {start} and {end} are the CLI's --from and --to, the API's start and end.
+BEYOND_100_YEARS = ("Service Months; a replay covers at most 1,200 (100 years), as its report has a line for every "
+                    "month of the range: check the years, or replay the range in parts")
+REPLAY_RANGES = [
+    # the CLI: exit 1 before, as if an input were wrong
+    ("2019-04", "2019-03", "{end} 2019-03 is before {start} 2019-04"),
     # (9998 − 2019) × 12 + 12 = 95,760 months: 85 s here, and a report of 22 MB of empty months
-    ("2019-01", "9998-12", "--from 2019-01 --to 9998-12 is 95,760 Service Months; a replay covers at most 1,200 "
-                           "(100 years), as its report has a line for every month of the range: check the years, "
-                           "or replay the range in parts"),
+    ("2019-01", "9998-12", "{start} 2019-01 {end} 9998-12 is 95,760 " + BEYOND_100_YEARS),
     # 100 years and one month: 1,201
-    ("2019-01", "2119-01", "--from 2019-01 --to 2119-01 is 1,201 Service Months; a replay covers at most 1,200 "
-                           "(100 years), as its report has a line for every month of the range: check the years, "
-                           "or replay the range in parts"),
-])
+    ("2019-01", "2119-01", "{start} 2019-01 {end} 2119-01 is 1,201 " + BEYOND_100_YEARS),
+]
+
+
+@pytest.mark.parametrize("start,end,message", REPLAY_RANGES)
 def test_a_replay_range_backwards_or_beyond_100_years_is_a_usage_error(tmp_path, start, end, message):
     minutes = tmp_path / "m.csv"
     minutes.write_text(MINUTES)
     result = run_cli("replay", POLICIES, "--minutes", minutes, "--from", start, "--to", end, "--under", PUBLISHED)
-    assert (result.code, result.out, result.err) == (2, "", f"slapolicy replay: {message}\n")
+    said = message.format(start="--from", end="--to")
+    assert (result.code, result.out, result.err) == (2, "", f"slapolicy replay: {said}\n")
     assert [p.name for p in tmp_path.iterdir()] == ["m.csv"]
 
 
@@ -118,12 +121,7 @@ def test_a_replay_of_100_years_reads_each_version_once(tmp_path, monkeypatch):
     assert len(reads) == 1  # the one version is both the baseline and the amended (--under the published file)
 
 
-@pytest.mark.parametrize("start,end,message", [
-    ("2019-04", "2019-03", "end 2019-03 is before start 2019-04"),
-    ("2019-01", "2119-01", "start 2019-01 end 2119-01 is 1,201 Service Months; a replay covers at most 1,200 "
-                           "(100 years), as its report has a line for every month of the range: check the years, "
-                           "or replay the range in parts"),
-])
+@pytest.mark.parametrize("start,end,message", REPLAY_RANGES)
 def test_the_api_refuses_a_replay_range_backwards_or_beyond_100_years(tmp_path, start, end, message):
     from slapolicy import Engine
     from slapolicy.errors import ArgumentError
@@ -132,4 +130,4 @@ def test_the_api_refuses_a_replay_range_backwards_or_beyond_100_years(tmp_path, 
     minutes.write_text(MINUTES)
     with pytest.raises(ArgumentError) as caught:
         Engine(POLICIES).replay(minutes=minutes, start=start, end=end, under=PUBLISHED)
-    assert str(caught.value) == message
+    assert str(caught.value) == message.format(start="start", end="end")
