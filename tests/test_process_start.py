@@ -1,6 +1,7 @@
 """What a process does before its first row: `import slapolicy` imports each public name on first use, so the CLI
-(its console script and `python -m slapolicy.cli`) asks numpy's OpenBLAS for one thread before numpy loads, in its
-own process and in the workers it starts, and never in a program that only imports the package or calls main()."""
+(its console script, `python -m slapolicy` and `python -m slapolicy.cli`) asks numpy's OpenBLAS for one thread
+before numpy loads, in its own process and in the workers it starts, and never in a program that only imports the
+package or calls main()."""
 import json
 import os
 import subprocess
@@ -83,6 +84,8 @@ os._exit = ending
     "from slapolicy.cli import main\nsys.argv = ['slapolicy', *ARGS]\nmain()",  # the console script
     "import runpy\nsys.argv = ['slapolicy', *ARGS]\n"                          # python -m slapolicy.cli
     "runpy.run_module('slapolicy.cli', run_name='__main__')",
+    "import runpy\nsys.argv = ['slapolicy', *ARGS]\n"                          # python -m slapolicy
+    "runpy.run_module('slapolicy', run_name='__main__')",
 ])
 def test_the_command_asks_for_one_blas_thread_before_numpy_loads(entry):
     done = _python(SPY + ENDING + f"ARGS = {MONTHS!r}\n" + entry)
