@@ -120,7 +120,7 @@ def test_reload_while_requests_run_serves_each_from_one_snapshot(data, tmp_path)
         t.start()
     try:  # the threads are stopped whatever fails here: left running, they would evaluate under later tests
         (family / "2024-01-01.yaml").write_text(amended)
-        assert main(["lock", str(family)]) == 0
+        assert main(["lock", "--retroactive", str(family)]) == 0
         engine.reload()
         deadline = time.monotonic() + 60
         while not any(r["policy"]["version"] == "2024-01-01" for r in results[-4:]) and not errors \

@@ -19,7 +19,7 @@ SHA_2019 = "1f0e526ad3df6cf7aa6ff04bcbafb26ef5451c9d3fbed69c9f4cef7504da8655"  #
 def published_2020(cli, family):
     """Publish the amendment raising the standard to 99.9 % (effective 2020-01-01); its published path."""
     draft = amendment(family, edits=[STANDARD_99_9, *EXAMPLES_99_9])
-    assert cli("publish", family, draft).code == 0
+    assert cli("publish", "--retroactive", family, draft).code == 0
     return family / "2020-01-01.yaml"
 
 
@@ -50,7 +50,7 @@ def refused_by_each(cli, family, draft, commands, expected: str) -> None:
     the family is left byte for byte and mode for mode as it was."""
     before = snapshot(family)
     for command in commands:
-        result = cli(command, *((family,) if command == "publish" else ()), draft)
+        result = cli(command, *((family, "--retroactive") if command == "publish" else ()), draft)
         assert result.code == 1
         assert expected in result.out.splitlines()
     assert snapshot(family) == before
@@ -85,7 +85,7 @@ def test_a_deleted_published_version_cannot_be_published_again_with_another_text
     draft = family / "drafts" / "again.yaml"
     draft.write_text(reworded(text).replace("status: published", "status: draft"))
     before = snapshot(family)
-    result = cli("publish", family, draft)
+    result = cli("publish", "--retroactive", family, draft)
     assert result.code == 1
     assert result.out.splitlines() == [missing_message(family)]
     assert result.err == "not published: 1 problem(s); nothing was written\n"
@@ -198,7 +198,7 @@ def test_publish_on_a_full_disk_writes_nothing_and_says_why(cli, family, monkeyp
     monkeypatch.setattr(publishing, "write_lock", full)
     draft = amendment(family)
     before, mode_before = snapshot(family), modes(family)
-    result = cli("publish", family, draft)
+    result = cli("publish", "--retroactive", family, draft)
     assert result.code == 1
     assert result.out.splitlines() == [
         f"{family / '2020-01-01.yaml'}:1:1: error cannot-write cannot write 2020-01-01.yaml in {family}: "
@@ -217,7 +217,7 @@ def test_publish_and_lock_in_a_read_only_directory_write_nothing_and_say_why(cli
     monkeypatch.setattr(publishing, "create_beside", read_only)
     monkeypatch.setattr(locking, "create_beside", read_only)
     before = snapshot(family)
-    result = cli("publish", family, amendment(family))
+    result = cli("publish", "--retroactive", family, amendment(family))
     assert result.code == 1
     assert result.out.splitlines() == [
         f"{family / '2020-01-01.yaml'}:1:1: error cannot-write cannot write 2020-01-01.yaml in {family}: "
@@ -226,7 +226,7 @@ def test_publish_and_lock_in_a_read_only_directory_write_nothing_and_say_why(cli
     text = copied_by_hand("2020-01-01")
     (family / "2020-01-01.yaml").write_text(text)
     before = snapshot(family)
-    result = cli("lock", family)
+    result = cli("lock", "--retroactive", family)
     assert result.code == 1
     assert result.err.splitlines() == [
         f"{family / 'versions.lock'}:1:1: error cannot-write cannot write versions.lock in {family}: Read-only file system"]
@@ -272,7 +272,7 @@ def test_a_control_character_is_named_at_its_line_and_column(cli, family, charac
     draft = amendment(family, edits=[("status: draft", f"status: dréft{character}")])
     line = next(n for n, row in enumerate(draft.read_text().splitlines(), 1) if row.startswith("status: "))
     before = snapshot(family)
-    result = cli("publish", family, draft)
+    result = cli("publish", "--retroactive", family, draft)
     assert result.code == 1
     # "status: dréft" is 13 characters: the character is the 14th.
     assert result.out.splitlines() == [f"{draft}:{line}:14: error yaml-character character {shown} is not allowed in "
@@ -435,7 +435,7 @@ def test_lock_refuses_a_version_whose_own_examples_fail(cli, family):
     (family / "2020-01-01.yaml").write_text(text)
     line, col = place(text, wrong)
     before = snapshot(family)
-    result = cli("lock", family)
+    result = cli("lock", "--retroactive", family)
     assert result.code == 1
     assert result.err.splitlines() == [f"{family / '2020-01-01.yaml'}:{line}:{col}: error example-failed FAIL §2.2 "
                                        "standard example 1: expected false, got true"]
@@ -449,7 +449,7 @@ def test_a_draft_without_amends_is_refused_since_it_could_undo_a_newer_version(c
     draft = amendment(family, name="copied-from-2019.yaml", effective="2021-01-01", amends=None)
     line = next(n for n, row in enumerate(draft.read_text().splitlines(), 1) if row.startswith("version: "))
     before = snapshot(family)
-    result = cli("publish", family, draft)
+    result = cli("publish", "--retroactive", family, draft)
     assert result.code == 1
     assert result.out.splitlines() == [
         f"{draft}:{line}:10: error amends-missing no amends: say which version this one amends, the text it was "

@@ -2,6 +2,7 @@
 
 Each family is a copy of the shipped one in a temporary directory: 2019-01-01.yaml and its
 versions.lock. "Nothing written" is checked byte for byte on the whole directory."""
+import datetime as dt
 import json
 import shutil
 import subprocess
@@ -55,7 +56,7 @@ EXAMPLES_99_9 = [('{availability: "99.5%", meets: true}', '{availability: "99.9%
 
 def test_publish_refuses_a_new_standard_whose_examples_were_not_updated(cli, family):
     draft = amendment(family, edits=[STANDARD_99_9])
-    result = cli("publish", family, draft)
+    result = cli("publish", "--retroactive", family, draft)
     assert result.code == 1
     assert [line.split(": ", 1)[1] for line in result.out.splitlines()] == [
         "error example-failed FAIL §2.2 standard example 1: expected true, got false",
@@ -64,7 +65,7 @@ def test_publish_refuses_a_new_standard_whose_examples_were_not_updated(cli, fam
 
 def test_publish_writes_the_version_as_published_and_locks_it(cli, family):
     draft = amendment(family, edits=[STANDARD_99_9, *EXAMPLES_99_9])
-    result = cli("publish", family, draft)
+    result = cli("publish", "--retroactive", family, draft)
     assert result.code == 0, result.out + result.err
     written = family / "2020-01-01.yaml"
     expected = draft.read_text().replace("status: draft", "status: published")
@@ -73,8 +74,10 @@ def test_publish_writes_the_version_as_published_and_locks_it(cli, family):
 
     digest = hashlib.sha256(written.read_bytes()).hexdigest()
     assert json.loads((family / "versions.lock").read_text())["2020-01-01.yaml"] == digest
-    assert result.out.splitlines()[-1] == (
+    assert result.out.splitlines()[-2] == (
         f"published {draft} as {written} (version 2020-01-01, sha256 {digest[:16]}…), recorded in versions.lock")
+    assert result.out.splitlines()[-1].startswith("retroactive: version 2020-01-01 now governs the Service Months "
+                                                  "beginning 2020-01-01 to ")  # to yesterday: the test below
     assert cli("validate", family).code == 0
     shown = cli("show", family, "--month", "2020-01", "--json").json()
     assert (shown["policy"]["version"], shown["standard"]["value"]) == ("2020-01-01", "99.9%")
@@ -87,7 +90,7 @@ def test_publish_is_a_plain_function_returning_what_it_wrote(family):
     from slapolicy.policy.publish import publish
 
     draft = amendment(family, effective="2020-02-01")
-    published = publish(family, draft)
+    published = publish(family, draft, retroactive=True)
     assert published.path == family / "2020-02-01.yaml"
     assert (published.version, published.effective_from) == ("2020-02-01", "2020-02-01")
     assert [w.code for w in published.warnings] == ["tier-unreachable"]  # the shipped §3.1 contradiction
@@ -99,7 +102,7 @@ def test_publish_lists_every_reason_and_writes_nothing(cli, family):
         "- {facts: {incident.cause: customer_network}, applies: true}",
         "- {facts: {incident.cause: customer_network}, applies: false}")])
     before = snapshot(family)
-    result = cli("publish", family, draft)
+    result = cli("publish", "--retroactive", family, draft)
     assert result.code == 1
     codes = [line.split(" ")[2] for line in result.out.splitlines()]
     assert sorted(codes) == ["amends-not-latest", "example-failed", "not-after-published", "version-label"]
@@ -113,7 +116,7 @@ def test_publish_lists_every_reason_and_writes_nothing(cli, family):
 def test_publish_refuses_a_draft_the_schema_rejects_with_its_line(cli, family):
     draft = amendment(family, edits=[("effective_from: \"2020-01-01\"", "efective_from: \"2020-01-01\"")])
     before = snapshot(family)
-    result = cli("publish", family, draft)
+    result = cli("publish", "--retroactive", family, draft)
     assert result.code == 1
     assert f"{draft}:16:1: error schema unknown key 'efective_from'" in result.out
     assert snapshot(family) == before
@@ -121,7 +124,7 @@ def test_publish_refuses_a_draft_the_schema_rejects_with_its_line(cli, family):
 
 def test_publish_warns_for_a_date_that_is_not_the_first_of_a_month(cli, family):
     draft = amendment(family, effective="2020-01-15")
-    result = cli("publish", family, draft)
+    result = cli("publish", "--retroactive", family, draft)
     assert result.code == 0, result.out
     assert "warning mid-month effective_from 2020-01-15 is not the first of a month" in result.out
     assert (family / "2020-01-15.yaml").exists()
@@ -130,9 +133,9 @@ def test_publish_warns_for_a_date_that_is_not_the_first_of_a_month(cli, family):
 @pytest.mark.slow
 def test_publish_twice_is_refused_the_second_time(cli, family):
     draft = amendment(family)
-    assert cli("publish", family, draft).code == 0
+    assert cli("publish", "--retroactive", family, draft).code == 0
     before = snapshot(family)
-    result = cli("publish", family, draft)
+    result = cli("publish", "--retroactive", family, draft)
     assert result.code == 1
     assert "effective_from 2020-01-01 is not after published version 2020-01-01" in result.out
     assert snapshot(family) == before
@@ -147,7 +150,7 @@ def test_publish_from_many_threads_publishes_once_and_keeps_the_lock_whole(famil
 
     def attempt():
         try:
-            outcomes.append(publish(family, draft).version)
+            outcomes.append(publish(family, draft, retroactive=True).version)
         except PolicyError as exc:
             outcomes.append(sorted({d.code for d in exc.diagnostics}))
 
@@ -176,7 +179,7 @@ def test_publish_and_lock_sync_the_family_directory_after_the_names_they_place(f
 
     draft = amendment(family, edits=[STANDARD_99_9, *EXAMPLES_99_9])
     steps = record_placing(monkeypatch)
-    publish(family, draft)
+    publish(family, draft, retroactive=True)
     ours = [step for step in steps if step[1].startswith(str(family))]  # not the user cache's records
     version, lock = ours[0][1], ours[2][1]
     assert ours == [("sync file", version), ("link", version, str(family / "2020-01-01.yaml")),
@@ -188,16 +191,16 @@ def test_publish_and_lock_sync_the_family_directory_after_the_names_they_place(f
     (family / "2020-02-01.yaml").write_text((family / "2020-01-01.yaml").read_text().replace(
         '"2020-01-01"', '"2020-02-01"').replace('amends: "2019-01-01"', 'amends: "2020-01-01"'))
     steps.clear()
-    assert record_published(PolicyDirectory(family)) == ["2020-02-01.yaml"]
+    assert record_published(PolicyDirectory(family), retroactive=True) == ["2020-02-01.yaml"]
     ours = [step for step in steps if step[1].startswith(str(family))]
     lock = ours[0][1]
     assert ours == [("sync file", lock), ("replace", lock, str(family / "versions.lock")),
                     ("sync directory", str(family))]
 
 def test_a_draft_amending_an_older_version_is_refused_once_a_newer_one_is_published(cli, family):
-    assert cli("publish", family, amendment(family)).code == 0
+    assert cli("publish", "--retroactive", family, amendment(family)).code == 0
     older_based = amendment(family, name="exclusion.yaml", effective="2021-01-01", amends="2019-01-01")
-    result = cli("publish", family, older_based)
+    result = cli("publish", "--retroactive", family, older_based)
     assert result.code == 1
     assert ("amends '2019-01-01', but the latest published version is '2020-01-01': start from that text "
             "(`slapolicy diff` shows what it changed) and write amends: \"2020-01-01\"") in result.out
@@ -239,7 +242,7 @@ def test_lock_still_records_a_clean_new_version(cli, family):
     text = PUBLISHED.read_text().replace('version: "2019-01-01"', 'version: "2020-01-01"').replace(
         'effective_from: "2019-01-01"', 'effective_from: "2020-01-01"')
     (family / "2020-01-01.yaml").write_text(text)
-    result = cli("lock", family)
+    result = cli("lock", "--retroactive", family)
     assert result.code == 0 and result.out == "locked 2020-01-01.yaml\n"
     assert cli("validate", family).code == 0
 
@@ -298,7 +301,7 @@ def test_publish_refuses_a_draft_of_more_values_than_an_agreement_holds_and_writ
     extra = "".join(f'  p{k}: {{value: {k}, ref: "§7.5"}}\n' for k in range(30_000))
     draft = amendment(family, edits=[STANDARD_99_9, *EXAMPLES_99_9, ("parameters:\n", "parameters:\n" + extra)])
     before = snapshot(family)
-    result = cli("publish", family, draft)
+    result = cli("publish", "--retroactive", family, draft)
     assert result.code == 1
     (line,) = result.out.splitlines()
     assert line.startswith(f"{draft}:") and line.endswith(
@@ -312,7 +315,7 @@ def test_publish_refuses_a_draft_of_another_agreement_and_lock_a_version_copied_
     # `show --month 2020-03` answered "other-sla 2020-01-01" for policies/ccc.
     draft = amendment(family, edits=[STANDARD_99_9, *EXAMPLES_99_9, ("id: ccc-sla", "id: other-sla")])
     before = snapshot(family)
-    result = cli("publish", family, draft)
+    result = cli("publish", "--retroactive", family, draft)
     message = ("error family-id id 'other-sla' is not the family's 'ccc-sla' (that of 2019-01-01.yaml, its first "
                "version): a family holds the versions of one agreement; another agreement goes in a directory of its "
                "own")
@@ -358,9 +361,83 @@ def test_an_effective_from_outside_the_supported_years_is_refused_by_validate_an
     validated = cli("validate", draft)
     assert (validated.code, validated.out) == (1, line + "\n")
     before = snapshot(family)
-    published = cli("publish", family, draft)
+    published = cli("publish", "--retroactive", family, draft)
     assert published.code == 1 and line in published.out.splitlines()
     assert snapshot(family) == before
+
+
+RETRO = ("error retroactive effective_from {effective} is before today ({today} in Asia/Singapore): {doing} it would "
+         "take over the Service Months beginning {effective} to {last} ({months}), governed until now by version "
+         "2019-01-01, months already evaluated and claims already decided among them. If the amendment is agreed to "
+         "apply to them, give --retroactive; else date it today or later")
+
+
+def test_publish_refuses_a_draft_taking_effect_before_today_and_writes_nothing(cli, family):
+    # A draft effective 2020-01-01 published in 2026 took over six years of Service Months from 2019-01-01, months
+    # evaluated and claims decided under it: a silent change of past results. The day is the policy's (Singapore).
+    draft = amendment(family, edits=[STANDARD_99_9, *EXAMPLES_99_9])
+    before = snapshot(family)
+    result = cli("publish", family, draft)
+    assert (result.code, result.err) == (1, "not published: 1 problem(s); nothing was written\n")
+    (line,) = result.out.splitlines()
+    head, today = line.split(" is before today (")
+    assert head == f"{draft}:16:17: error retroactive effective_from 2020-01-01"  # at effective_from's value
+    today = dt.date.fromisoformat(today[:10])
+    last = today - dt.timedelta(days=1)
+    assert line == f"{draft}:16:17: " + RETRO.format(effective="2020-01-01", today=today, doing="publishing", last=last,
+                                                     months=f"the calendar months 2020-01 to {last:%Y-%m}")
+    assert snapshot(family) == before
+    # A version taking effect far ahead needs no option.
+    ahead = amendment(family, name="ahead.yaml", effective="9998-01-01", edits=[STANDARD_99_9, *EXAMPLES_99_9])
+    assert cli("publish", family, ahead).code == 0 and (family / "9998-01-01.yaml").exists()
+
+
+@pytest.mark.parametrize("effective, today, months", [
+    ("2020-01-01", "2020-01-02", "the calendar months 2020-01 to 2020-01"),  # the day after: January has begun
+    ("2020-01-15", "2020-01-20", "no calendar month: those of terms starting on these days"),
+    ("2020-01-15", "2020-02-01", "no calendar month: those of terms starting on these days"),  # February begins today
+    ("2020-01-15", "2020-02-02", "the calendar months 2020-02 to 2020-02"),
+    ("2020-01-01", "2021-03-10", "the calendar months 2020-01 to 2021-03"),
+])
+def test_a_retroactive_draft_is_refused_with_the_months_it_would_take_over_or_published_when_asked(
+        family, effective, today, months):
+    from slapolicy.errors import PolicyError
+    from slapolicy.policy.publish import publish
+
+    draft = amendment(family, effective=effective)
+    today = dt.date.fromisoformat(today)
+    last = today - dt.timedelta(days=1)
+    before = snapshot(family)
+    with pytest.raises(PolicyError) as refused:
+        publish(family, draft, today=today)
+    (problem,) = refused.value.diagnostics
+    assert str(problem) == f"{draft}:16:17: " + RETRO.format(effective=effective, today=today, doing="publishing",
+                                                             last=last, months=months)
+    assert snapshot(family) == before
+    published = publish(family, draft, retroactive=True, today=today)
+    assert published.takes_over == (f"the Service Months beginning {effective} to {last} ({months}), governed until "
+                                    "now by version 2019-01-01")
+
+
+def test_a_draft_taking_effect_today_is_not_retroactive(family):
+    # Today's Service Months begin today: none that it governs has begun before it is published.
+    from slapolicy.policy.publish import publish
+
+    published = publish(family, amendment(family, effective="2020-03-01"), today=dt.date(2020, 3, 1))
+    assert (published.path.name, published.takes_over) == ("2020-03-01.yaml", None)
+
+
+def test_lock_refuses_a_version_copied_in_that_takes_effect_before_today_unless_retroactive(cli, family):
+    copied = family / "2020-01-01.yaml"
+    copied.write_text(amendment(family).read_text().replace("status: draft", "status: published"))
+    before = snapshot(family)
+    result = cli("lock", family)
+    assert (result.code, result.out) == (1, "")
+    (line,) = result.err.splitlines()
+    assert line.startswith(f"{copied}:16:17: error retroactive effective_from 2020-01-01 is before today (")
+    assert " recording it would take over the Service Months beginning 2020-01-01 to " in line
+    assert snapshot(family) == before
+    assert cli("lock", "--retroactive", family).out == "locked 2020-01-01.yaml\n"
 
 
 @pytest.mark.slow
@@ -381,7 +458,7 @@ def test_publish_writes_the_bytes_it_checked_even_when_the_draft_is_saved_again_
         return examples(policy)
 
     monkeypatch.setattr(publishing, "run_examples", saved_meanwhile)
-    result = cli("publish", family, draft)
+    result = cli("publish", "--retroactive", family, draft)
     assert result.code == 0, result.out + result.err
     written = (family / "2020-01-01.yaml").read_text()
     assert written == checked.replace("status: draft", "status: published")

@@ -26,7 +26,7 @@ def test_refresh_loads_a_published_version_once(tmp_path):
     family = family_copy(tmp_path)
     engine = Engine(family)
     assert engine.refresh() is False  # nothing changed
-    published = publish(family, standard_amendment(family))
+    published = publish(family, standard_amendment(family), retroactive=True)
     assert engine.refresh() is True
     assert engine.refresh() is False
     assert [v["sha256"] for v in engine.versions()][1] == published.sha256
@@ -52,6 +52,6 @@ def test_replay_in_one_process_sees_a_version_published_between_two_calls(tmp_pa
                 billing=EXAMPLES / "billing.csv")
     before = replay(family, **args)
     assert {r["baseline"]["version"] for r in before["rows"]} == {"2019-01-01"}
-    publish(family, standard_amendment(family))
+    publish(family, standard_amendment(family), retroactive=True)
     after = replay(family, **args)
     assert {r["baseline"]["version"] for r in after["rows"]} == {"2019-03-01"}

@@ -504,7 +504,7 @@ def test_the_openapi_document_is_valid_and_describes_every_route(server):
 def test_a_published_version_is_served_at_the_next_request_without_restart(bare):
     from slapolicy.policy.publish import publish
 
-    published = publish(bare.family, standard_amendment(bare.family))
+    published = publish(bare.family, standard_amendment(bare.family), retroactive=True)
     status, _, body = bare.call("GET", "/v1/versions")
     assert status == 200
     assert [(v["version"], v["sha256"]) for v in body["versions"]] == [("2019-01-01", LOCKED_SHA),

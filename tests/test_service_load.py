@@ -36,7 +36,7 @@ def test_sixteen_clients_with_a_publication_in_the_middle(tmp_path):
     ledger = tmp_path / "ledger.sqlite"
     with serving(family, "--ledger", ledger, "--minutes", data["minutes"], "--billing", data["billing"]) as server:
         load = bench.run_load(server.host, server.port, clients=16, requests=200,
-                              publish=lambda: publish(family, draft))
+                              publish=lambda: publish(family, draft, retroactive=True))
     after = cli_evaluations(family, data)
     exchanges, published = load["exchanges"], load["published"]
     print(bench.figures(exchanges, load["wall"]))

@@ -65,7 +65,7 @@ def test_without_updated_examples_the_amendment_is_not_published(copy):
     draft = copy / "drafts" / "2020-01-01-standard-99.9.yaml"
     draft.write_text(draft.read_text(encoding="utf-8").replace('{availability: "99.9%", meets: true}',
                                                                '{availability: "99.5%", meets: true}'), encoding="utf-8")
-    result = run_cli("publish", copy, draft)
+    result = run_cli("publish", "--retroactive", copy, draft)
     assert result.code == 1
     assert "FAIL §2.2 standard example 1: expected true, got false" in result.out
     assert not (copy / "2020-01-01.yaml").exists()

@@ -35,6 +35,9 @@ Each COMMAND --help says more; docs/ has the policy format, the API and the hook
 """
 
 
+RETROACTIVE_HELP = ("publish a version taking effect before today: it then governs Service Months already begun "
+                    "(evaluated, claimed) in place of the version in force until now")
+
 # Commands that match clause conditions through durable-rules (the others never import it).
 NEEDS_RULES = frozenset({"test", "evaluate", "claim", "replay", "audit", "demo", "serve", "publish", "lock"})
 
@@ -227,7 +230,7 @@ def cmd_lock(args) -> int:
     from ..policy.directory import PolicyDirectory  # late: see data_commands.cmd_claim
     from ..policy.publish import record_published  # a policy command's own module: a data command never loads it
 
-    added = record_published(PolicyDirectory(args.policy_dir), new=args.new)
+    added = record_published(PolicyDirectory(args.policy_dir), new=args.new, retroactive=args.retroactive)
     for name in added:
         _out(f"locked {name}")
     if not added:
@@ -239,7 +242,7 @@ def cmd_publish(args) -> int:
     from ..policy.publish import publish  # a policy command's own module: a data command never loads it
 
     try:
-        published = publish(args.policy_dir, args.draft)
+        published = publish(args.policy_dir, args.draft, retroactive=args.retroactive)
     except PolicyError as exc:
         for diagnostic in exc.diagnostics:
             _out(str(diagnostic))
@@ -249,6 +252,10 @@ def cmd_publish(args) -> int:
         _out(str(warning))
     _out(f"published {args.draft} as {published.path} (version {published.version}, sha256 {published.sha256[:16]}…), "
          f"recorded in versions.lock")
+    if published.takes_over:
+        _out(f"retroactive: version {published.version} now governs {published.takes_over}; decisions already "
+             "recorded for them stay as decided, and `slapolicy audit` reports them as differing from a decision "
+             "made now")
     return 0
 
 
@@ -337,20 +344,25 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                 "Adds published versions not yet in versions.lock. Never rewrites a recorded entry:\n"
                 "a published version never changes. Refuses (writing nothing) while `validate`\n"
                 "reports an error in the family, while an example of a version to record fails, and for a\n"
-                "version dated on or before one recorded. `publish` checks a draft and locks it in one step.\n"
+                "version dated on or before one recorded, or before today (unless --retroactive). `publish`\n"
+                "checks a draft and locks it in one step.\n"
                 "A family without versions.lock is refused, naming what would be recorded: restore a lock\n"
                 "deleted; start the lock of a family never locked with --new.")
     p.add_argument("policy_dir", type=data_commands.required_path, metavar="POLICY_DIR")
     p.add_argument("--new", action="store_true",
                    help="start versions.lock in a family that has none, recording every version as it is now")
+    p.add_argument("--retroactive", action="store_true", help=RETROACTIVE_HELP)
 
     p = command("publish", cmd_publish, "check a draft and publish it as a version, or write nothing",
                 "Checks DRAFT.yaml (schema, linter, examples, version label equal to effective_from,\n"
                 "effective_from after every published version, amends naming the latest), then writes\n"
                 "POLICY_DIR/<effective_from>.yaml with status: published and records it in versions.lock.\n"
-                "On any problem it lists every reason and writes nothing.")
+                "On any problem it lists every reason and writes nothing. A draft taking effect before today\n"
+                "(in the policy's timezone) would govern Service Months already begun: refused unless\n"
+                "--retroactive, and then it says which months it took over from which version.")
     p.add_argument("policy_dir", type=data_commands.required_path, metavar="POLICY_DIR")
     p.add_argument("draft", type=data_commands.required_path, metavar="DRAFT.yaml")
+    p.add_argument("--retroactive", action="store_true", help=RETROACTIVE_HELP)
 
     p = command("render", cmd_render, "the version as a document for legal",
                 "Prints a version as a document: a table of contents by §, then each provision's number,\n"

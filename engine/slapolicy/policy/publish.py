@@ -11,6 +11,9 @@ draft``) and a published version (``policies/<family>/<effective_from>.yaml``, r
   slipped in before one already in force);
 - ``amends:`` is missing, or names something other than the latest published version (the
   draft was written from an older text, and would undo what was published since);
+- its ``effective_from`` is before today in the policy's timezone, unless ``retroactive`` is given: it would
+  govern Service Months that have begun, some already evaluated and claimed under the version in force
+  until now (see :func:`retroactive_span`);
 - the family itself has errors (an edited published file, a broken version).
 
 On success the draft's text is written unchanged except ``status: published`` (comments
@@ -20,10 +23,12 @@ two publishers never interleave; see docs/policy-format.md.
 """
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from ..errors import Diagnostic, PolicyError
 from ..files import FileProblem, path_argument, read_limited
@@ -43,10 +48,45 @@ class Published:
     effective_from: str
     sha256: str
     warnings: list[Diagnostic] = field(default_factory=list)
+    takes_over: str | None = None  # published with retroactive=True: what it now governs in whose place
 
     def as_dict(self) -> dict:
         return {"path": str(self.path), "version": self.version, "effective_from": self.effective_from,
-                "sha256": self.sha256, "warnings": [w.as_dict() for w in self.warnings]}
+                "sha256": self.sha256, "warnings": [w.as_dict() for w in self.warnings], "takes_over": self.takes_over}
+
+
+def policy_today(policy) -> dt.date:
+    """Today's date where the agreement is kept: in the policy's timezone, as its Service Months begin."""
+    return dt.datetime.now(ZoneInfo(policy.timezone)).date()
+
+
+def retroactive_span(policy, governing, today: dt.date) -> str | None:
+    """What publishing ``policy`` would take over from ``governing`` (the version in force until now), said in
+    Service Months, when it would govern one that began before ``today``; None when it would not (it takes effect
+    today or later, or no version governs before it: months before a family's first version were never decided).
+
+    §6.2: a version governs every Service Month whose first day is on or after its effective_from, and a Service Month
+    begins on the 1st or on the day a term starts, so every day from effective_from to yesterday began one."""
+    if governing is None or policy.effective_from >= today:
+        return None
+    first, last = policy.effective_from, today - dt.timedelta(days=1)
+    first_month = first if first.day == 1 else (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    months = (f"the calendar months {first_month:%Y-%m} to {last:%Y-%m}" if first_month <= last
+              else "no calendar month: those of terms starting on these days")
+    return f"the Service Months beginning {first} to {last} ({months}), governed until now by version {governing.version}"
+
+
+def retroactive_problem(policy, governing, today: dt.date, doing: str = "publishing") -> Diagnostic | None:
+    """``retroactive``: ``policy`` would govern Service Months already begun (:func:`retroactive_span`), at its
+    effective_from. Said alike by publish and lock (``doing``: "publishing", "recording")."""
+    span = retroactive_span(policy, governing, today)
+    if span is None:
+        return None
+    return policy.doc.diagnostic(("effective_from",), "retroactive",
+                                 f"effective_from {policy.effective_from} is before today ({today} in "
+                                 f"{policy.timezone}): {doing} it would take over {span}, months already evaluated and "
+                                 "claims already decided among them. If the amendment is agreed to apply to them, give "
+                                 "--retroactive; else date it today or later")
 
 
 def published_text(text: str) -> str:
@@ -60,9 +100,12 @@ def published_text(text: str) -> str:
     raise ValueError("the document has no status")
 
 
-def _draft_checks(directory: PolicyDirectory, policy) -> list[Diagnostic]:
+def _draft_checks(directory: PolicyDirectory, policy, retroactive: bool, today: dt.date | None) -> list[Diagnostic]:
     """What publishing asks beyond `validate`: the label, the date, what it amends, the examples."""
     doc, found = policy.doc, []
+    if not retroactive:
+        latest = directory.versions[-1] if directory.versions else None
+        found += filter(None, [retroactive_problem(policy, latest, today or policy_today(policy))])
     effective = policy.effective_from.isoformat()
     if policy.version != effective:
         found.append(doc.diagnostic(("version",), "version-label",
@@ -94,15 +137,16 @@ def _draft_checks(directory: PolicyDirectory, policy) -> list[Diagnostic]:
     return found
 
 
-def check_draft(policy_dir, draft) -> tuple[bytes | None, list[Diagnostic]]:
+def check_draft(policy_dir, draft, *, retroactive: bool = False,
+                today: dt.date | None = None) -> tuple[bytes | None, list[Diagnostic]]:
     """The bytes :func:`publish` would write for ``draft``, and every diagnostic (errors and warnings).
 
     The bytes are None when anything is an error."""
-    content, found, _ = _checked_draft(policy_dir, draft)
+    content, found, _ = _checked_draft(policy_dir, draft, retroactive, today)
     return content, found
 
 
-def _checked_draft(policy_dir, draft):
+def _checked_draft(policy_dir, draft, retroactive: bool = False, today: dt.date | None = None):
     """(bytes to write or None, diagnostics, the policy checked). The draft is read once: the draft file saved
     again while it was checked (an editor's autosave, its examples taking a second) must not have its new,
     unchecked bytes published under the old ones' checks."""
@@ -119,32 +163,38 @@ def _checked_draft(policy_dir, draft):
     found.extend(p for p in problems if p.code not in PLACEMENT_CODES)
     if policy is None:
         return None, sorted(set(found)), None
-    found.extend(_draft_checks(directory, policy))
+    found.extend(_draft_checks(directory, policy, retroactive, today))
     if any(d.severity == "error" for d in found):
         return None, sorted(set(found)), policy
     return published_text(raw.decode("utf-8-sig")).encode("utf-8"), sorted(set(found)), policy
 
 
-def publish(policy_dir, draft) -> Published:
+def publish(policy_dir, draft, *, retroactive: bool = False, today: dt.date | None = None) -> Published:
     """Publish ``draft`` into the family ``policy_dir``: write ``<effective_from>.yaml`` with
     ``status: published`` and record its sha256 in versions.lock, or raise :class:`PolicyError`
-    listing every reason and write nothing. Safe to call from several threads or processes."""
+    listing every reason and write nothing. Safe to call from several threads or processes.
+
+    ``retroactive``: publish a draft taking effect before ``today`` (default: today in the policy's timezone),
+    which governs Service Months already begun; :attr:`Published.takes_over` says which."""
     path = Path(policy_dir)
     if not path.is_dir():
         raise PolicyError([Diagnostic(str(policy_dir), 1, 1, "error", "not-a-directory", "no such policy directory")])
     with family_lock(path):
-        content, found, policy = _checked_draft(path, draft)
+        content, found, policy = _checked_draft(path, draft, retroactive, today)
         if content is None:
             raise PolicyError([d for d in found if d.severity == "error"])
         name = f"{policy.effective_from.isoformat()}.yaml"
         digest = hashlib.sha256(content).hexdigest()
-        lock = PolicyDirectory(path).read_lock()
+        directory = PolicyDirectory(path)
+        lock = directory.read_lock()
+        governing = directory.versions[-1] if directory.versions else None
+        takes_over = retroactive_span(policy, governing, today or policy_today(policy))
         try:
             _write_version(path, name, content, {**lock, name: digest})
         except OSError as exc:  # a full disk, a read-only directory: the user's to fix, and nothing is left behind
             raise PolicyError([cannot_write(path / name, exc)]) from None
     return Published(path / name, policy.version, policy.effective_from.isoformat(), digest,
-                     [d for d in found if d.severity == "warning"])
+                     [d for d in found if d.severity == "warning"], takes_over)
 
 
 def _write_version(directory: Path, name: str, content: bytes, lock: dict) -> None:
@@ -180,10 +230,12 @@ def cannot_write(target: Path, exc: OSError) -> Diagnostic:
 __all__ = ["Published", "check_draft", "publish", "published_text", "LOCK_FILE"]
 
 
-def record_published(directory, new: bool = False) -> list[str]:
+def record_published(directory, new: bool = False, *, retroactive: bool = False,
+                     today: dt.date | None = None) -> list[str]:
     """Add published versions missing from the lock, refusing (and writing nothing) while
     `validate` reports any error in the family other than "not yet recorded", while an example of a version to
-    record gives another answer, and for a version dated on or before one already recorded.
+    record gives another answer, for a version dated on or before one already recorded, and, unless
+    ``retroactive``, for one that would govern Service Months already begun (as :func:`publish` refuses a draft).
 
     ``new``: start the lock of a family that has none. Without it a family without ``versions.lock`` is refused,
     naming what would be recorded: a lock deleted (by mistake, or to make an edited published file pass) would
@@ -195,6 +247,7 @@ def record_published(directory, new: bool = False) -> list[str]:
         refused += _lock_start_problems(directory, new)
         lock = directory.read_lock()
         refused += _slipped_in(directory, lock)
+        refused += [] if retroactive else _retroactive(directory, lock, today)
         for policy in directory.versions:
             if Path(policy.path).name not in lock:
                 refused += run_examples(policy).failures  # as publish checks a draft's: its own tests must hold
@@ -248,3 +301,14 @@ def _slipped_in(directory: PolicyDirectory, lock: dict) -> list[Diagnostic]:
                              "taking effect after every recorded one, since an earlier one would change the version "
                              "in force for months already decided")
             for p in directory.versions if Path(p.path).name not in lock and p.effective_from <= latest.effective_from]
+
+
+def _retroactive(directory: PolicyDirectory, lock: dict, today: dt.date | None) -> list[Diagnostic]:
+    """Versions to record that would take over Service Months already begun from the version before them, in a
+    family already locked (one locked the first time had nothing decided under it by slapolicy's lock)."""
+    recorded = [p.effective_from for p in directory.versions if Path(p.path).name in lock]
+    if not recorded:
+        return []
+    pairs = zip(directory.versions, directory.versions[1:])  # one before max(recorded) is _slipped_in's to say
+    return [problem for before, policy in pairs if Path(policy.path).name not in lock and policy.effective_from > max(recorded)
+            and (problem := retroactive_problem(policy, before, today or policy_today(policy), "recording"))]
