@@ -109,6 +109,25 @@ FEE = {"account": "a", "month": "2019-03", "monthly_fee": "1000.00", "offset": "
      "\\ud800)"),
 ])
 def test_rows_in_memory_with_half_a_surrogate_pair_name_the_row_and_column(tmp_path, given, message):
+    rows_in_memory_are_refused(tmp_path, given, message)
+
+
+@pytest.mark.parametrize("given,message", [
+    ({"minutes": [ROW, ROW | {"minute": "2019-03-12T10:01", "account": {"a": 1}}]},
+     "(in memory): row 2, column 'account' holds an object, not text or a number"),
+    ({"minutes": [ROW | {"failures": [2]}]}, "(in memory): row 1, column 'failures' holds a list, not text or a number"),
+    ({"billing": [FEE | {"offset": {"amount": "0.00"}}]},
+     "(in memory): row 1, column 'offset' holds an object, not text or a number"),
+    ({"minutes": [ROW | {"requests": True}]},
+     "1 problem(s) in minutes file (in memory):\n(in memory): row 1, column 'requests': 'true' is not a whole number"),
+], ids=["account-object", "failures-list", "offset-object", "requests-true"])
+def test_rows_in_memory_holding_objects_lists_or_booleans_are_refused_as_json_writes_them(tmp_path, given, message):
+    # An object or a list was read as Python's repr of it: {"account": {"a": 1}} sent to POST /v1/evaluate was
+    # evaluated as the account "{'a': 1}"; true was quoted back as Python's 'True'.
+    rows_in_memory_are_refused(tmp_path, given, message)
+
+
+def rows_in_memory_are_refused(tmp_path, given, message):
     # A UnicodeEncodeError from pyarrow, raised bare: a file's text is UTF-8 and cannot hold one, a str can.
     from slapolicy import Engine, InputError
 
@@ -220,6 +239,13 @@ def test_a_request_addressed_to_another_host_is_refused_on_loopback(app, host):
     assert not ledger.exists()
 
 
+def test_an_object_for_an_account_sent_to_the_service_is_a_422_naming_row_and_column(app):
+    body = json.dumps({"month": "2019-03", "minutes": [ROW | {"account": {"a": 1}}]}).encode()
+    status, content_type, answer = asgi(app[0], "POST", "/v1/evaluate", body, JSON)
+    assert (status, content_type, answer["detail"]) == (
+        422, "application/problem+json", "(in memory): row 1, column 'account' holds an object, not text or a number")
+
+
 @pytest.mark.parametrize("method,path,headers", [
     ("GET", "/v1/nothing", {}), ("GET", "/v1/health/", {}), ("DELETE", "/v1/health", {}), ("GET", "/v1/evaluate", {}),
     ("POST", "/v1/evaluate", {"Content-Type": "text/plain"}), ("GET", "/v1/policy?month=2019-03&x=1", {})],
@@ -271,7 +297,7 @@ def test_a_recorded_decision_read_back_from_an_edited_ledger_is_a_422_the_openap
         f"hash: it was edited); no decision is recorded until it is restored from a backup (`slapolicy audit {ledger}` "
         "names the first broken entry)")
     openapi = asgi(application, "GET", "/openapi.json")[2]
-    assert sorted(openapi["paths"]["/v1/claims/{decision_id}"]["get"]["responses"]) == ["200", "400", "404", "422", "500"]
+    assert sorted(openapi["paths"]["/v1/claims/{decision_id}"]["get"]["responses"]) == ["200", "400", "404", "408", "421", "422", "500", "503"]
 
 
 # ---------------------------------------------------------------------------- closing while calls run

@@ -120,6 +120,10 @@ EVALUATION = {
         "compensation": MONEY,
         "trace": {"type": "array", "items": {"type": "object", "properties": {
             "step": {"type": "string"}, "clause": {"type": "string"}, "detail": {"type": "string"}}}},
+        "warnings": {"type": "array", "description": "what someone should look at (docs/readings.md): "
+                                                    "no_minutes_with_data, provider_incident_without_data, ...",
+                     "items": {"type": "object", "required": ["code", "clause", "message"], "properties": {
+                         "code": {"type": "string"}, "clause": {"type": "string"}, "message": {"type": "string"}}}},
     },
 }
 
@@ -139,14 +143,19 @@ DECISION = {
     },
 }
 
+# Every kind of problem the service answers (docs/service.md, "Errors"), its own and those of what uvicorn answers
+# itself (a request too slow, not HTTP, beyond the connections).
+PROBLEM_KINDS = ("bad-request", "not-found", "no-version-in-force", "method-not-allowed", "request-timeout",
+                 "not-configured", "too-large", "unsupported-media-type", "misdirected", "invalid-input", "policy-error",
+                 "internal-error", "scheduler-unavailable", "too-many-connections")
+
 PROBLEM = {
     "type": "object",
     "description": "RFC 9457 problem details; `detail` is the message the CLI prints.",
     "required": ["type", "title", "status", "detail"],
     "properties": {
         "type": {"type": "string", "format": "uri",
-                 "description": "urn:slapolicy:problem: bad-request, too-large, unsupported-media-type, not-found, method-not-allowed, "
-                                "no-version-in-force, not-configured, invalid-input, policy-error, scheduler-unavailable, internal-error"},
+                 "description": "urn:slapolicy:problem: " + ", ".join(PROBLEM_KINDS)},
         "title": {"type": "string"},
         "status": {"type": "integer"},
         "detail": {"type": "string"},
@@ -167,9 +176,15 @@ ERRORS = {
     "422": "the input or the policy is wrong (the CLI's exit 1), with the CLI's message; anything wrong in a claim "
            "(a field missing, of the wrong JSON type, unknown or of a wrong value); a ledger that cannot be used or whose "
            "chain does not hold (docs/ledger.md)",
+    "408": "the request did not arrive whole within --request-timeout seconds (the connection is closed)",
+    "421": "on a loopback address (the default), the request's Host is not this machine; checked before anything else",
     "500": "an internal error (the CLI's exit 3): please report it",
-    "503": "--dask: the Dask scheduler was lost or cannot be reached again (the next request connects again)",
+    "503": "the request came on a connection beyond --max-connections (the connection is closed); with --dask, the "
+           "Dask scheduler was lost or cannot be reached again (the next request connects again)",
 }
+# What any request may be answered, whatever its route: by the server before the route is found (too slow, too many
+# connections), or by the Host check that comes first.
+EVERY_ROUTE = ("400", "408", "421", "503")
 
 
 def _json(schema: dict | str, description: str) -> dict:
@@ -180,7 +195,7 @@ def _json(schema: dict | str, description: str) -> dict:
 def _errors(*codes: str) -> dict:
     problem = {"$ref": "#/components/schemas/Problem"}
     return {code: {"description": ERRORS[code], "content": {"application/problem+json": {"schema": problem}}}
-            for code in codes}
+            for code in sorted(set(codes) | set(EVERY_ROUTE))}
 
 
 def _body(schema: str, description: str) -> dict:

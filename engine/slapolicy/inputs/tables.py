@@ -105,12 +105,26 @@ def _text_column(rows: list[dict], name: str):
     """One column of rows handed in by the API, as text (each value checked as the file's text would be)."""
     import pyarrow as pa  # heavy: loaded by the commands that read inputs
 
-    values = [None if row.get(name) is None else str(row[name]) for row in rows]
+    values = [_cell_text(row.get(name), i, name) for i, row in enumerate(rows, 1)]
     try:
         return pa.array(values, pa.string())
     except UnicodeEncodeError:  # a lone surrogate ('\ud800'): a file's text is UTF-8 and cannot hold one
         row = next(i for i, value in enumerate(values, 1) if value is not None and not valid_unicode(value))
         raise InputError(f"{IN_MEMORY}: row {row}, column {name!r} {LONE_SURROGATE}") from None
+
+
+def _cell_text(value, row: int, name: str) -> str | None:
+    """A value of a row handed in by the API (or sent as JSON to ``slapolicy serve``) as a file would hold it: a
+    number or text as written, true and false as JSON writes them. An object or a list holds no text or number: it
+    was read as Python's repr of it (an account named "{'a': 1}"), and is refused as a file's nested column is."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"  # Python's True is not the word a JSON client wrote
+    if isinstance(value, (dict, list, tuple, set, frozenset)):
+        kind = "an object" if isinstance(value, dict) else "a list"
+        raise InputError(f"{IN_MEMORY}: row {row}, column {name!r} holds {kind}, not text or a number")
+    return str(value)
 
 
 def table_of(source, columns: tuple[str, ...], optional: tuple[str, ...] = ()):
