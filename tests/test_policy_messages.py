@@ -62,6 +62,39 @@ def test_a_wrong_type_names_the_setting_and_what_it_must_be(cli, tmp_path):
     assert problems(cli, path)[1] == ["error schema display_decimals must be a whole number — got two"]
 
 
+@pytest.mark.parametrize("written, shown", [("1e400", "1e400"), (".nan", ".nan"), ("0x10", "0x10"), ("1_000", "1_000"),
+                                            ('"5,0"', "5,0"), ("true", "true"), ('"5.0 "', "'5.0 '")])
+def test_a_parameter_names_every_form_it_may_take(cli, tmp_path, written, shown):
+    # A parameter's value is a whole number, a decimal or a percentage (the schema's oneOf): "1e400" was told it
+    # "must be a whole number", the closest alternative only, while the shipped value is the decimal "5.0".
+    old = 'concurrency_threshold_qps: {value: "5.0"'
+    path = draft_variant(tmp_path, old, f"concurrency_threshold_qps: {{value: {written}")
+    code, errors, out = problems(cli, path)
+    line, col = line_col(path.read_text(), f"value: {written}", written)
+    assert (code, errors) == (1, ["error schema concurrency_threshold_qps must be a whole number, a decimal number like "
+                                  f"5.0 or a percentage like 99.5% — got {shown}"])
+    assert out.startswith(f"{path}:{line}:{col}: ")
+
+
+def test_a_parameter_above_100_percent_says_so(cli, tmp_path):
+    path = draft_variant(tmp_path, 'concurrency_threshold_qps: {value: "5.0"', 'concurrency_threshold_qps: {value: "101%"')
+    assert problems(cli, path)[1] == ["error schema concurrency_threshold_qps must be a percentage of at most 100% — got "
+                                      "101%"]
+
+
+@pytest.mark.parametrize("character, name", [("\u202e", "RIGHT-TO-LEFT OVERRIDE"), ("\u2067", "RIGHT-TO-LEFT ISOLATE")])
+def test_a_character_that_reorders_the_text_shown_is_refused_at_its_place(cli, tmp_path, character, name):
+    # A title holding U+202E passed validate and publish, and `diff` and `render` printed it as is: the terminal
+    # showed "Cloud Contact retneC" ... reversed, so the words a reviewer saw were not those the file holds.
+    title = "title: Cloud Contact Center Service Level Agreement"
+    path = draft_variant(tmp_path, title, f"title: Cloud Contact {character}Center Service Level Agreement")
+    line, col = line_col(path.read_text(), character)
+    result = cli("validate", path)
+    assert (result.code, result.out) == (1, f"{path}:{line}:{col}: error bidi-control character U+{ord(character):04X} "
+                                            f"({name}) is not allowed in a policy file: it changes the order in which "
+                                            "the text around it is shown, so a reader would not see what the file says\n")
+
+
 def test_a_tab_says_tabs_are_not_allowed(cli, tmp_path):
     path = draft_variant(tmp_path, "timezone:\n  value: Asia/Singapore", "timezone:\n\tvalue: Asia/Singapore")
     code, errors, out = problems(cli, path)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from itertools import chain
 
 from ..errors import Diagnostic
@@ -141,6 +142,26 @@ class _Builder:
         return result
 
 
+# Unicode's bidirectional embeddings, overrides and isolates: YAML allows them (they are printable), and each makes a
+# terminal or a browser show the text around it in another order than it is written, so that `diff`, `render` and
+# a review would show legal words the file does not hold (CVE-2021-42574, "Trojan Source").
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+def bidi_controls(text: str, filename: str) -> list[Diagnostic]:
+    """A ``bidi-control`` error at each character of text that reorders how the text around it is shown."""
+    found = []
+    for match in _BIDI_CONTROLS.finditer(text):
+        line = text.count("\n", 0, match.start()) + 1
+        col = match.start() - (text.rfind("\n", 0, match.start()) + 1) + 1
+        name = unicodedata.name(match.group())
+        found.append(Diagnostic(filename, line, col, "error", "bidi-control",
+                                f"character U+{ord(match.group()):04X} ({name}) is not allowed in a policy file: it "
+                                "changes the order in which the text around it is shown, so a reader would not see "
+                                "what the file says"))
+    return found
+
+
 @functools.cache
 def compose_only():
     """A loader that composes nodes; implicit resolution is done by _scalar, not by PyYAML."""
@@ -168,6 +189,9 @@ def load_yaml(text: str | bytes, filename: str) -> tuple[YamlDocument | None, li
     if len(text) > MAX_POLICY_BYTES:
         return None, [Diagnostic(filename, 1, 1, "error", "too-large",
                                  f"file is {len(text)} characters; a policy file may be at most {MAX_POLICY_BYTES}")]
+    reordering = bidi_controls(text, filename)
+    if reordering:
+        return None, reordering
     import yaml  # PyYAML (0.015 s): only for YAML inputs and policies not yet recorded
 
     problems: list[Diagnostic] = []

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 from functools import cached_property
+from types import SimpleNamespace
 
 from ..calendar import OUTSIDE_YEARS, in_supported_years
 from ..errors import Diagnostic
@@ -116,8 +117,10 @@ def _name_of(path: tuple) -> str:
 
 
 def _shown(value) -> str:
-    if isinstance(value, str) and not value.isprintable():
-        return repr(value)  # a line break or a control character, shown as such: one message stays one line
+    if isinstance(value, str) and (not value.isprintable() or value != value.strip()):
+        # a line break or a control character, shown as such: one message stays one line; a space before or after,
+        # which would not be seen at the message's end ("got 5.0 ")
+        return repr(value)
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, (dict, list)):
@@ -163,6 +166,11 @@ def _schema_message(error) -> tuple[tuple, str, bool]:
         found = _condition_message(error, path)
         if found:
             return found
+    forms = _scalar_forms(error)
+    if forms and isinstance(error.instance, str) and error.instance.endswith("%") and _above_100(error.instance):
+        return path, f"{_name_of(path)} must be a percentage of at most 100% — got {error.instance}", False
+    if forms:
+        return path, f"{_name_of(path)} must be {forms} — got {_shown(error.instance)}", False
     if error.validator in ("oneOf", "anyOf") and error.context:
         deepest = best_match(error.context)
         if deepest.validator in ("pattern", "type", "enum"):
@@ -185,6 +193,26 @@ def _schema_message(error) -> tuple[tuple, str, bool]:
         missing = [key for key in error.validator_value if key not in error.instance]
         return path, f"{_place(path)}: missing key {', '.join(missing)}", False
     return path, f"{_place(path)}: {error.message}", False
+
+
+def _scalar_forms(error) -> str | None:
+    """Every form a value may take where the schema offers several for one scalar (a parameter: a whole number, a
+    decimal like 5.0 or a percentage like 99.5%), in words; None elsewhere. Naming only the closest one told legal
+    that 1e400 "must be a whole number", where "5.0" and "99.5%" are as good."""
+    if error.validator != "oneOf" or isinstance(error.instance, (dict, list)):
+        return None
+    phrases = []
+    for branch in error.validator_value:
+        if set(branch) == {"$ref"}:
+            branch = schema()["$defs"][branch["$ref"].rsplit("/", 1)[1]]
+        if "pattern" in branch:
+            phrase = _expected(SimpleNamespace(validator_value=branch["pattern"]))
+        elif set(branch) == {"type"} and isinstance(branch["type"], str):
+            phrase = _TYPES.get(branch["type"], branch["type"])
+        else:
+            return None
+        phrases.append(phrase)
+    return ", ".join(phrases[:-1]) + " or " + phrases[-1] if len(phrases) > 1 else None
 
 
 def _misspelt_required(found: list[tuple]) -> list[tuple]:
