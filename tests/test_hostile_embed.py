@@ -334,3 +334,31 @@ def test_closing_the_engine_s_workers_under_a_call_is_said_not_a_bare_cancelled_
                            "again: a later call opens them again")
     assert runner.map(abs, [-1, -2, -3]) == [1, 2, 3]
     runner.close()
+
+
+# ---------------------------------------------------------------------------- a JSON number beyond a float
+
+def test_a_json_number_beyond_a_float_is_named_as_written_by_the_cli_and_the_service(tmp_path, app):
+    # 1e400 is a JSON number; Python reads it as infinity, so a claim was refused for holding "inf, which is not a
+    # JSON number (JSON has no NaN or Infinity)", and an inline row for "'inf' is not a whole number".
+    from conftest import run_cli
+
+    claim = tmp_path / "claim.json"
+    claim.write_text(json.dumps(CLAIM)[:-1] + ', "contact": {"calls": 1e400}}')
+    ledger = tmp_path / "ledger.sqlite"
+    result = run_cli("claim", POLICIES, claim, "--minutes", EXAMPLES / "minutes.csv", "--ledger", ledger,
+                     "--now", "2019-04-10T12:00+00:00")
+    assert (result.code, result.out, result.err) == (
+        1, "", f"slapolicy: {claim}: not valid JSON: 1e400 is a number beyond the range of a 64-bit float (about "
+               "±1.8e308)\n")
+    assert not ledger.exists()
+    application, served = app
+    for path, body in (("/v1/claims", claim.read_bytes()),
+                       ("/v1/evaluate", b'{"month": "2019-03", "minutes": [{"account": "a", "minute": "2019-03-12T10:00", '
+                                        b'"requests": -1.5E+999, "failures": 0}]}')):
+        status, content_type, answer = asgi(application, "POST", path, body, JSON)
+        written = "1e400" if path == "/v1/claims" else "-1.5E+999"
+        assert (status, content_type, answer["detail"]) == (
+            400, "application/problem+json",
+            f"the request body holds {written}, a number beyond the range of a 64-bit float (about ±1.8e308)")
+    assert not served.exists()

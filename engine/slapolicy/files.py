@@ -161,6 +161,22 @@ class NotJSONNumber(ValueError):
         self.name = name
 
 
+class BeyondFloat(ValueError):
+    def __init__(self, text: str):
+        super().__init__(f"{text} is a number beyond the range of a 64-bit float (about ±1.8e308)")
+        self.text = text
+
+
+def finite_float(text: str) -> float:
+    """A JSON number with a fraction or an exponent. 1e400 is JSON, but Python reads it as infinity, which a claim
+    then refused as "inf, which is not a JSON number" and a row as "'inf' is not a whole number": words the writer
+    never wrote. It is refused as written."""
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise BeyondFloat(text)
+    return value
+
+
 def unique_object(pairs: list) -> dict:
     """A JSON object whose keys are all different: with two equal keys Python keeps the last one
     silently, and a claim, a lock or a request would mean something its author did not see."""
@@ -184,7 +200,8 @@ def load_json(text: str, path, **options):
     if not text.strip():
         raise InputError(f"{path}: the file is empty (expected JSON)")
     try:
-        value = json.loads(text, object_pairs_hook=unique_object, parse_constant=no_constant, **options)
+        value = json.loads(text, **{"object_pairs_hook": unique_object, "parse_constant": no_constant,
+                                    "parse_float": finite_float} | options)
     except json.JSONDecodeError as exc:  # lineno and colno count from 1, as every position we print does
         raise InputError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
     except ValueError as exc:  # from the hooks above
