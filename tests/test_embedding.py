@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import POLICIES, PUBLISHED
+from conftest import POLICIES, PUBLISHED, REPO
 from helpers import minute_rows, write_csv, write_yaml
 from slapolicy import Engine
 from slapolicy.rules import session_stats
@@ -86,6 +86,69 @@ def test_16_threads_x_500_operations_match_sequential_work(data, tmp_path):
         assert ledger.counts() == (5, 3)
     assert [json.loads(expected[i])["decision"] for i in range(0, 10, 2)] == ["denied", "denied", "approved", "approved",
                                                                              "approved"]
+
+
+EXAMPLES = REPO / "examples" / "ccc"
+DRAFT_99_95 = POLICIES / "drafts" / "2027-01-01-standard-99.95.yaml"
+
+
+def mixed_operations(engine, ledger):
+    """Every kind of call a service makes, on the shipped examples: evaluations (all accounts, one, under a draft,
+    from rows in memory), claims of two accounts, a replay."""
+    files = {name: EXAMPLES / f"{name}.{ext}" for name, ext in
+             (("minutes", "csv"), ("incidents", "yaml"), ("notices", "yaml"), ("billing", "csv"))}
+    claim = json.loads((EXAMPLES / "claim-globex-2019-03.json").read_text())
+    now = dt.datetime(2019, 4, 10, 12, tzinfo=UTC)
+
+    def decided(account):
+        decision = engine.decide_claim(dict(claim, account=account), now=now, ledger=ledger, **files)
+        return {key: value for key, value in decision.items() if key != "repeated"}
+
+    rows = [{"account": "a", "minute": f"2019-03-12T10:{m:02d}", "requests": 100, "failures": 2} for m in range(30)]
+    return {
+        "evaluate": lambda: engine.evaluate(month="2019-03", **files),
+        "one account": lambda: engine.evaluate(month="2019-03", accounts=["initech"], **files),
+        "under a draft": lambda: engine.evaluate(month="2019-03", policy_file=DRAFT_99_95, **files),
+        "in memory": lambda: engine.evaluate(month="2019-03", minutes=rows, billing=[
+            {"account": "a", "month": "2019-03", "monthly_fee": "1000.00", "offset": "0.00"}]),
+        "claim globex": lambda: decided("globex"),
+        "claim initech": lambda: decided("initech"),
+        "replay": lambda: engine.replay(start="2019-03", end="2019-03", under=DRAFT_99_95, **files),
+    }
+
+
+@pytest.mark.slow
+def test_evaluations_claims_and_replays_on_threads_of_one_engine_answer_as_one_after_another(tmp_path):
+    engine = Engine(POLICIES)
+    alone = {name: json.dumps(call(), sort_keys=True)
+             for name, call in mixed_operations(engine, tmp_path / "alone.sqlite").items()}
+    # globex 180.00 (10 % of 1800.00), initech 400.00 (50 % of 1000.00, capped at the 400.00 paid), replay +250.00
+    assert [json.loads(alone[name])["compensation"] for name in ("claim globex", "claim initech")] == ["180.00", "400.00"]
+    assert json.loads(alone["replay"])["totals"]["overall"]["delta"] == "250.00"
+    calls = mixed_operations(engine, tmp_path / "shared.sqlite")
+    names = sorted(calls)
+    differ, failures = [], []
+
+    def thread(t):
+        try:
+            for n in range(14):  # each kind twice per thread, in an order shifted by thread
+                name = names[(t + n) % len(names)]
+                if json.dumps(calls[name](), sort_keys=True) != alone[name]:
+                    differ.append(name)
+        except Exception as exc:  # noqa: BLE001
+            failures.append(repr(exc))
+
+    threads = [threading.Thread(target=thread, args=(t,)) for t in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert (failures, differ) == ([], [])
+    from slapolicy.ledger import Ledger
+
+    with Ledger(tmp_path / "shared.sqlite", create=False, readonly=True) as ledger:
+        assert ledger.counts() == (2, 2)  # each claim decided once, 16 times asked; each granted once
+        assert ledger.verify()["intact"] is True
 
 
 @pytest.mark.slow
