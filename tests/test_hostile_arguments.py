@@ -135,7 +135,7 @@ def test_top_level_help_example_keeps_its_line_break():
     assert "  slapolicy replay policies/ccc --minutes m.parquet --from 2019-01 --to 2019-06 \\\n      --under " in EPILOG
 
 
-@pytest.mark.parametrize("command", ["evaluate", "claim", "replay"])
+@pytest.mark.parametrize("command", ["evaluate", "claim", "replay", "serve"])
 def test_minutes_and_billing_help_say_what_they_take(command):
     # claim's --minutes help said only "the provider's per-minute records", replay's "(CSV, JSON Lines, Parquet)":
     # both take a directory of Parquet files, a hive dataset and a URL, as evaluate's said and docs/cli.md
@@ -144,6 +144,10 @@ def test_minutes_and_billing_help_say_what_they_take(command):
     assert "a file (CSV, JSON Lines, Parquet) or a directory of Parquet files" in helps["minutes"]
     assert "by path or URL (s3://, gs://, file://)" in helps["minutes"]
     assert "account, month, monthly_fee, offset[, service_start]" in helps["billing"]
+    # serve's said "a file, a Parquet directory or dataset" and no service_start; claim's, replay's and serve's
+    # incidents left out the description evaluate's named; replay's --dask said nothing of where workers read.
+    assert helps["incidents"] == "list of {id, start, end, cause, account?, description?}"
+    assert "its workers read the minutes by path or URL, so they must reach the same storage" in helps["dask"]
 
 
 def test_readme_command_list_names_every_option():

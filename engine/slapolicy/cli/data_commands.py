@@ -50,12 +50,18 @@ def _timestamp(value: str) -> dt.datetime:
 # What --minutes takes, said alike by every command that reads minutes (docs/cli.md, "Replay").
 MINUTES_TAKES = ("a file (CSV, JSON Lines, Parquet) or a directory of Parquet files (hive month=/account= keys prune it), "
                  "by path or URL (s3://, gs://, file://)")
+# What an incidents file holds, said alike by every command that reads one.
+INCIDENTS_HOLD = "list of {id, start, end, cause, account?, description?}"
+# What --workers and --dask do for evaluate and replay: the workers read the parts and evaluate the account-months
+# (docs/cli.md, "Replay"); a claim's one account-month is evaluated in the calling process.
+READ_AND_EVALUATE = "read the minutes' partitions and evaluate the account-months"
 
 
 def _add_runner_options(p, what: str) -> None:
     p.add_argument("--workers", type=_workers, metavar="N", help=f"{what} in N local processes (at most 4 per core)")
     p.add_argument("--dask", type=_address, metavar="ADDRESS", help=f"{what} on the Dask cluster at ADDRESS (tcp://host:8786); "
-                                                    "its workers read the minutes by path")
+                                                    "its workers read the minutes by path or URL, so they must "
+                                                    "reach the same storage")
 
 
 def _workers(value: str) -> int:
@@ -401,7 +407,7 @@ def add_commands(command) -> None:
     p.add_argument("policy_dir", type=required_path, metavar="POLICY_DIR")
     p.add_argument("--minutes", type=_named, required=True, metavar="PATH", help=MINUTES_TAKES + ": account, minute, requests, failures[, illegal_number_failures, peak_qps]")
     p.add_argument("--month", required=True, metavar="YYYY-MM", help="the Service Month")
-    p.add_argument("--incidents", type=_named, metavar="FILE", help="list of {id, start, end, cause, account?, description?}")
+    p.add_argument("--incidents", type=_named, metavar="FILE", help=INCIDENTS_HOLD)
     p.add_argument("--notices", type=_named, metavar="FILE", help="list of {id, kind, published_at, start, end, account?}")
     p.add_argument("--billing", type=_named, metavar="FILE", help="account, month, monthly_fee, offset[, service_start]")
     p.add_argument("--account", type=_account, action="append", metavar="ID",
@@ -409,7 +415,7 @@ def add_commands(command) -> None:
     p.add_argument("--term-start", metavar="YYYY-MM-DD", help="first day of the service term (partial first month)")
     p.add_argument("--term-end", metavar="YYYY-MM-DD", help="last day of the service term (partial last month)")
     p.add_argument("--policy-file", type=_named, metavar="F", help="evaluate under this version instead of the one in force")
-    _add_runner_options(p, "read the minutes' partitions")
+    _add_runner_options(p, READ_AND_EVALUATE)
     p.add_argument("--format", choices=("json", "text"), default="json", help="(default: json)")
 
     p = command("claim", cmd_claim, "decide a compensation claim (§3.2, §3.3, §6.1) and record it in the ledger",
@@ -423,7 +429,7 @@ def add_commands(command) -> None:
     p.add_argument("policy_dir", type=required_path, metavar="POLICY_DIR")
     p.add_argument("claim", type=required_path, metavar="CLAIM.json")
     p.add_argument("--minutes", type=_named, required=True, metavar="FILE", help="the provider's per-minute records (they prevail): " + MINUTES_TAKES)
-    p.add_argument("--incidents", type=_named, metavar="FILE", help="list of {id, start, end, cause, account?}")
+    p.add_argument("--incidents", type=_named, metavar="FILE", help=INCIDENTS_HOLD)
     p.add_argument("--notices", type=_named, metavar="FILE", help="list of {id, kind, published_at, start, end, account?}")
     p.add_argument("--billing", type=_named, metavar="FILE", help="account, month, monthly_fee, offset[, service_start]: needed to compute an amount (and the §6.1 cap)")
     p.add_argument("--ledger", type=_named, metavar="DB", help="SQLite ledger (default: $XDG_DATA_HOME/slapolicy/ledger.sqlite)")
@@ -435,18 +441,17 @@ def add_commands(command) -> None:
                 "Evaluates every account and Service Month from --from to --to twice: under the version that\n"
                 "was in force (baseline) and under --under (a published version or a draft), and reports per\n"
                 "account and month the difference and the clauses whose change caused it, with totals.\n"
-                "The minutes file is streamed once. --format html writes one self-contained report.")
+                "The minutes are read once. --format html writes one self-contained report.")
     p.add_argument("policy_dir", type=required_path, metavar="POLICY_DIR")
     p.add_argument("--minutes", type=_named, required=True, metavar="FILE", help="minutes of every account: " + MINUTES_TAKES)
     p.add_argument("--from", dest="start", required=True, metavar="YYYY-MM", help="first Service Month")
     p.add_argument("--to", dest="end", required=True, metavar="YYYY-MM",
                    help="last Service Month (at most 1,200 months, 100 years, from --from)")
     p.add_argument("--under", type=required_path, required=True, metavar="F", help="the amended version (policy file)")
-    p.add_argument("--incidents", type=_named, metavar="FILE", help="list of {id, start, end, cause, account?}")
+    p.add_argument("--incidents", type=_named, metavar="FILE", help=INCIDENTS_HOLD)
     p.add_argument("--notices", type=_named, metavar="FILE", help="list of {id, kind, published_at, start, end, account?}")
     p.add_argument("--billing", type=_named, metavar="FILE", help="account, month, monthly_fee, offset[, service_start] (amounts need it)")
-    p.add_argument("--workers", type=_workers, metavar="N", help="evaluate in N local processes (at most 4 per core)")
-    p.add_argument("--dask", type=_address, metavar="ADDRESS", help="evaluate on the Dask cluster at ADDRESS (tcp://host:8786)")
+    _add_runner_options(p, READ_AND_EVALUATE)
     p.add_argument("--format", choices=("json", "text", "html"), default="json", help="(default: json)")
 
     p = command("audit", cmd_audit, "check a ledger's hash chain and re-check every decision in it",
@@ -477,16 +482,16 @@ def add_commands(command) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one, printed at start)")
     p.add_argument("--ledger", type=_named, metavar="DB", help="SQLite ledger of claim decisions (default as for claim)")
-    p.add_argument("--minutes", type=_named, metavar="FILE", help="the provider's minutes: a file, a Parquet directory or dataset")
-    p.add_argument("--incidents", type=_named, metavar="FILE", help="list of {id, start, end, cause, account?}")
+    p.add_argument("--minutes", type=_named, metavar="FILE", help="the provider's minutes: " + MINUTES_TAKES)
+    p.add_argument("--incidents", type=_named, metavar="FILE", help=INCIDENTS_HOLD)
     p.add_argument("--notices", type=_named, metavar="FILE", help="list of {id, kind, published_at, start, end, account?}")
-    p.add_argument("--billing", type=_named, metavar="FILE", help="account, month, monthly_fee, offset")
+    p.add_argument("--billing", type=_named, metavar="FILE", help="account, month, monthly_fee, offset[, service_start]")
     p.add_argument("--max-body", type=int, default=1 << 20, metavar="BYTES",
                    help="largest request body accepted (default 1048576)")
     p.add_argument("--request-timeout", type=float, default=30, metavar="SECONDS",
                    help="time a client has to send a whole request, head and body (default 30; else 408 and closed)")
     p.add_argument("--max-connections", type=int, default=256, metavar="N",
                    help="connections open at once (default 256); one more is answered 503 and closed")
-    _add_runner_options(p, "read the minutes' partitions and evaluate, for every request,")
+    _add_runner_options(p, READ_AND_EVALUATE + ", for every request,")
 
     command("demo", cmd_demo, "run the main jobs on the shipped policy and example data")
