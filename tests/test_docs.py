@@ -115,3 +115,95 @@ def test_every_module_of_the_engine_is_named_where_the_docs_say_what_is_where():
     unnamed += [f"README.md: {m.stem}" for m in sorted(package.glob("*.py"))
                 if m.stem not in ("__init__", "__main__") and f"`{m.stem}`" not in readme_row]
     assert unnamed == []
+
+
+# Every fenced block of docs/, by its language, and what runs or checks it. A block in a language missing here (a
+# ```bash, a ```py), or outside the page its test reads, would be run by nothing without a word: it fails below.
+CHECKED_BY = {
+    "python": ("*", "test_python_examples_run, above"),
+    "console": ("*", "test_console_examples_print_what_they_say, above: each command's exit 0 and the lines shown"),
+    "session": ("policy-format.md", "tests/test_walkthrough.py: the walk-through's commands, run in order"),
+    "sh": ("service.md", "tests/test_service.py: each curl against a running `slapolicy serve`"),
+    "yaml": ("policy-format.md", "test_the_yaml_policy_format_md_shows_is_in_the_shipped_policy, below; the "
+                                 "walk-through's, tests/test_walkthrough.py against its drafts"),
+    "toml": ("plugins.md", "test_the_entry_point_plugins_md_shows_is_of_the_group_the_engine_reads, below"),
+    "": ("*", "not run: a command's synopsis, a message, a file tree, a formula"),
+}
+
+
+def fenced(doc):
+    """(language, the line it opens on, its text) of every fenced block of a page."""
+    found, lines = [], doc.read_text().splitlines()
+    opened = None
+    for number, line in enumerate(lines, 1):
+        if line.startswith("```"):
+            if opened is None:
+                opened = (line[3:].strip(), number)
+            else:
+                found.append((*opened, "\n".join(lines[opened[1]:number - 1]) + "\n"))
+                opened = None
+    assert opened is None, f"{doc.name}:{opened[1]}: a block that is never closed"
+    return found
+
+
+def walk_through_lines() -> range:
+    """The lines of policy-format.md's walk-through, the section tests/test_walkthrough.py reads."""
+    text = (DOCS / "policy-format.md").read_text()
+    start = text.index("### Walk-through: an amendment")
+    return range(text[:start].count("\n") + 1, text[:text.index("\n### ", start + 10)].count("\n") + 2)
+
+
+def test_every_block_of_the_docs_is_run_or_checked_by_a_test():
+    unchecked = [f"{doc.name}:{line}: ```{language}" for doc in sorted(DOCS.glob("*.md"))
+                 for language, line, _ in fenced(doc)
+                 if CHECKED_BY.get(language, (None,))[0] not in ("*", doc.name)]
+    assert unchecked == []
+    sessions = [line for language, line, _ in fenced(DOCS / "policy-format.md") if language == "session"]
+    assert len(sessions) == 2 and all(line in walk_through_lines() for line in sessions)
+
+
+def excerpt_of(shown, real) -> bool:
+    """Whether a value a page shows is the real one or a part of it: some keys of a mapping, some items of a list
+    (each an excerpt of one of the real items), a text cut short with '...' (each piece, white space folded)."""
+    if isinstance(shown, dict):
+        return isinstance(real, dict) and all(key in real and excerpt_of(value, real[key])
+                                              for key, value in shown.items())
+    if isinstance(shown, list):
+        return isinstance(real, list) and all(any(excerpt_of(item, candidate) for candidate in real) for item in shown)
+    if isinstance(shown, str) and isinstance(real, str) and ("..." in shown or "…" in shown):
+        folded = " ".join(real.split())
+        return all(" ".join(piece.split()) in folded for piece in re.split(r"\.\.\.|…", shown) if piece.strip())
+    return shown == real
+
+
+def found_in(shown, tree) -> bool:
+    """Whether ``shown`` is an excerpt of ``tree`` or of a mapping or list anywhere inside it."""
+    children = tree.values() if isinstance(tree, dict) else tree if isinstance(tree, list) else []
+    return excerpt_of(shown, tree) or any(found_in(shown, child) for child in children)
+
+
+def test_the_yaml_policy_format_md_shows_is_in_the_shipped_policy():
+    # Its header, settings, tiers, facts, clause and provision are shown as legal will find them in
+    # policies/ccc/2019-01-01.yaml (shortened, never different); the walk-through's blocks are its drafts'.
+    import textwrap
+
+    import yaml
+
+    policy = yaml.safe_load((REPO / "policies" / "ccc" / "2019-01-01.yaml").read_text())
+    shown = [(line, yaml.safe_load(textwrap.dedent(block)))
+             for language, line, block in fenced(DOCS / "policy-format.md")
+             if language == "yaml" and line not in walk_through_lines()]
+    assert len(shown) == 6
+    assert [line for line, value in shown if not found_in(value, policy)] == []
+    # The check sees a difference: the standard shown at another value is not the policy's.
+    assert not found_in({"availability": {"standard": {"value": "99.6%"}}}, policy)
+    assert not found_in({"timezone": {"value": "Asia/Singapore", "ref": "§1.11"}}, policy)
+
+
+def test_the_entry_point_plugins_md_shows_is_of_the_group_the_engine_reads():
+    import tomllib
+
+    from slapolicy.plugins import GROUP
+
+    (toml,) = [block for language, _, block in fenced(DOCS / "plugins.md") if language == "toml"]
+    assert tomllib.loads(toml)["project"]["entry-points"] == {GROUP: {"carrier_windows": "acme_slapolicy.carrier"}}
