@@ -36,6 +36,22 @@ def test_changed_credit_and_changed_range_are_each_one_change(cli, tmp_path):
         ("added", "compensation tier ≥ 96% and < 99%", None, "≥ 96% and < 99%: 30%")]
 
 
+def test_the_same_terms_written_otherwise_are_no_change(cli, tmp_path):
+    # "99.5%" -> "99.50%" was "~ availability.standard: 99.5% → 99.50%", a tier's "95%" -> "95.0%" a changed tier,
+    # and `in: [none, provider]` -> `[provider, none]` a changed condition of §5.15: each is the same term (the engine
+    # reads the same Decimal, the same set), and a diff for legal that reports them hides the changes that matter.
+    new = draft_variant(tmp_path, STANDARD, 'value: "99.50%"\n    met_when: at_least')
+    new.write_text(new.read_text().replace('{at_least: "95%", below: "99%"', '{at_least: "95.0%", below: "99.00%"')
+                   .replace('concurrency_threshold_qps: {value: "5.0"', 'concurrency_threshold_qps: {value: "5.000"')
+                   .replace("in: [none, provider]", "in: [provider, none]"))
+    result = cli("diff", PUBLISHED, new, "--json")
+    assert [(c["what"], c["old"], c["new"]) for c in result.json()["changes"]] == [("status", "published", "draft")]
+    # One digit more is a change, on either side of the boundary.
+    for written in ("99.51%", "99.49%"):
+        moved = draft_variant(tmp_path, STANDARD, f'value: "{written}"\n    met_when: at_least', name="moved.yaml")
+        assert f"  §2.2 ~ availability.standard: 99.5% → {written}" in cli("diff", PUBLISHED, moved).out.splitlines()
+
+
 def test_a_new_cause_prints_its_title_and_descriptions_are_compared(cli, tmp_path):
     new = draft_variant(tmp_path, '  - {id: force_majeure,',
                         '  - {id: carrier_outage, ref: "§5.13", title: "An outage of a telecom carrier"}\n'

@@ -467,3 +467,27 @@ def test_versions_says_which_draft_it_cannot_list(cli, family):
     # The YAML ends at line 2 with the list still open.
     assert result.err == (f"{broken}: draft not listed: it cannot be read (1 error(s), the first: yaml-syntax at line 2); "
                           f"`slapolicy validate {broken}` lists them\n")
+
+
+# ---------------------------------------------------------------------------- a published version that is a link
+
+def test_a_published_version_that_is_a_symbolic_link_is_refused_even_once_recorded(cli, family, tmp_path):
+    # A link to a file outside the family was recorded by `lock` and governed from its date: its words lived where
+    # version control keeps only the link, and whoever could write there, or point the link elsewhere, chose them.
+    outside = tmp_path / "elsewhere.yaml"
+    outside.write_text(copied_by_hand("2020-01-01"))
+    link = family / "2020-01-01.yaml"
+    link.symlink_to(outside)
+    message = (f"{link}:1:1: error symlink a published version is a file of the family, not a symbolic link (to "
+               f"{outside}): copy the file in its place")
+    before = snapshot(family)
+    for command in (("validate",), ("lock", "--retroactive"), ("show", "--month", "2020-03")):
+        result = cli(command[0], family, *command[1:])
+        assert result.code == 1 and message in (result.out + result.err).splitlines(), command
+    assert snapshot(family) == before and link.is_symlink()
+    # Recorded by hand in the lock, it is refused all the same: the link is the problem, not its bytes.
+    lock = json.loads((family / "versions.lock").read_text())
+    lock["2020-01-01.yaml"] = __import__("hashlib").sha256(outside.read_bytes()).hexdigest()
+    (family / "versions.lock").write_text(json.dumps(lock))
+    result = cli("validate", family)
+    assert result.code == 1 and [line for line in result.out.splitlines() if " error " in line] == [message]

@@ -8,7 +8,10 @@ their number. Descriptions and the agreement's own words (``text``) are compared
 """
 from __future__ import annotations
 
-from ..rules.conditions import describe
+import re
+from decimal import Decimal
+
+from ..rules.conditions import Compare, Not, describe
 
 _SECTIONS = ("source", "timezone", "service_month", "availability", "exclusions", "compensation", "claims", "parameters")
 _PROSE = {"description", "text"}
@@ -74,24 +77,61 @@ def _diff_settings(old, new):
     for path in sorted(set(old_leaves) | set(new_leaves), key=lambda p: (tuple(map(str, p[:-1])), p[-1] in _PROSE, str(p[-1]))):
         before, after = old_leaves.get(path, (None, None)), new_leaves.get(path, (None, None))
         prose = path[-1] in _PROSE
-        if before[0] == after[0] or (prose and path in old_leaves and path in new_leaves and _same_words(before[0], after[0])):
+        if _same_value(before[0], after[0]) or (
+                prose and path in old_leaves and path in new_leaves and _same_words(before[0], after[0])):
             continue
         kind = "added" if path not in old_leaves else "removed" if path not in new_leaves else (
             "reworded" if prose else "changed")
         yield _change(kind, _name(path), after[1] or before[1], before[0], after[0])
 
 
+_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?%?\Z")  # a whole number, a decimal like 5.0, a percentage like 99.5%
+
+
+def _same_value(a, b) -> bool:
+    """Equal, or the same number written otherwise: "99.5%" and "99.50%", 5 and "5.0" are one term (the engine
+    reads each as that Decimal), and a diff for legal that calls them a change cries wolf at every boundary."""
+    if a == b:
+        return True
+    if isinstance(a, bool) or isinstance(b, bool) or not isinstance(a, (int, str)) or not isinstance(b, (int, str)):
+        return False
+    a, b = str(a), str(b)
+    if not (_NUMBER.match(a) and _NUMBER.match(b)) or a.endswith("%") != b.endswith("%"):
+        return False
+    return Decimal(a.rstrip("%")) == Decimal(b.rstrip("%"))
+
+
+def _meaning(condition):
+    """What a condition tests, whatever order its parts are written in: the values of ``in`` and ``not_in``, and
+    the conditions of ``all`` and ``any``, as sets (``in: [none, provider]`` is ``in: [provider, none]``)."""
+    if isinstance(condition, Compare):
+        value = frozenset(condition.value) if isinstance(condition.value, tuple) else condition.value
+        return ("compare", condition.fact, condition.op, value)
+    if isinstance(condition, Not):
+        return ("not", _meaning(condition.item))
+    return (type(condition).__name__, frozenset(map(_meaning, condition.items)))
+
+
 def _tier_text(tier) -> str:
     return f"{tier.describe()}: {tier.credit}%"
+
+
+def _range(tier) -> tuple:
+    """A tier's range by its bounds' values: "95%" and "95.0%" are one bound (Decimal equality)."""
+    return tier.lower, tier.lower_inclusive, tier.upper, tier.upper_inclusive
+
+
+def _same_tier(a, b) -> bool:
+    return _range(a) == _range(b) and a.credit == b.credit
 
 
 def _diff_tiers(old_tiers, new_tiers):
     """Tiers matched by meaning: the same range and credit is the same tier; the same range with
     another credit is a changed credit; the same credit over another range is a changed range."""
-    gone = [t for t in old_tiers if not any((t.describe(), t.credit) == (u.describe(), u.credit) for u in new_tiers)]
-    came = [t for t in new_tiers if not any((t.describe(), t.credit) == (u.describe(), u.credit) for u in old_tiers)]
+    gone = [t for t in old_tiers if not any(_same_tier(t, u) for u in new_tiers)]
+    came = [t for t in new_tiers if not any(_same_tier(t, u) for u in old_tiers)]
     for a in list(gone):
-        b = next((u for u in came if u.describe() == a.describe()), None)
+        b = next((u for u in came if _range(u) == _range(a)), None)
         if b is not None:
             gone.remove(a), came.remove(b)
             yield _change("changed", f"compensation tier {a.describe()}", b.ref, f"credit {a.credit}%", f"credit {b.credit}%",
@@ -107,7 +147,7 @@ def _diff_tiers(old_tiers, new_tiers):
     for b in came:
         yield _change("added", f"compensation tier {b.describe()}", b.ref, None, _tier_text(b), new_tier=b.describe())
     for a in old_tiers:
-        b = next((u for u in new_tiers if (u.describe(), u.credit) == (a.describe(), a.credit)), None)
+        b = next((u for u in new_tiers if _same_tier(u, a)), None)
         if b is not None and not _same_words(a.text, b.text):
             yield _change("reworded", f"compensation tier {a.describe()}", b.ref, a.text, b.text)
         if b is not None and a.ref != b.ref:
@@ -131,7 +171,7 @@ def _diff_clauses(old, new):
         else:
             if not _same_words(a.text, b.text):
                 yield _change("reworded", what, b.ref, a.text, b.text)
-            if describe(a.condition) != describe(b.condition):
+            if _meaning(a.condition) != _meaning(b.condition):
                 yield _change("condition", what, b.ref, describe(a.condition), describe(b.condition))
             for attr in ("title", "ref", "acts_on", "attribution"):
                 if getattr(a, attr) != getattr(b, attr):

@@ -294,6 +294,8 @@ def lint_directory(directory) -> list[Diagnostic]:
     lock = directory.read_lock()
     lock_path = str(directory.path / LOCK_FILE)
     for file in sorted(directory.path.glob("*.yaml")):
+        if file.is_symlink():
+            found.append(_linked(file))
         try:
             digest = hashlib.sha256(read_limited(file, "policy file", MAX_POLICY_BYTES)).hexdigest()
         except FileProblem:
@@ -325,6 +327,15 @@ def lint_directory(directory) -> list[Diagnostic]:
         if not os.path.lexists(directory.path / name):
             found.append(_missing(directory.path, name))
     return found
+
+
+def _linked(file: Path) -> Diagnostic:
+    """A published version that is a symbolic link: its words live elsewhere (outside the family, maybe outside the
+    repository, where version control keeps only the link), and whoever can write there, or point the link
+    elsewhere, changes what the family says; a clone holds a link to nothing."""
+    return Diagnostic(str(file), 1, 1, "error", "symlink",
+                      f"a published version is a file of the family, not a symbolic link (to {os.readlink(file)}): "
+                      "copy the file in its place")
 
 
 def _missing(family: Path, name: str) -> Diagnostic:
