@@ -362,3 +362,23 @@ def test_a_json_number_beyond_a_float_is_named_as_written_by_the_cli_and_the_ser
             400, "application/problem+json",
             f"the request body holds {written}, a number beyond the range of a 64-bit float (about ±1.8e308)")
     assert not served.exists()
+
+
+def test_a_month_names_twenty_provider_incidents_without_data_and_counts_the_rest(app):
+    # Each warning was written twice (warnings, trace) for every account an incident concerns: 9,000 incidents for all
+    # accounts sent inline (850 kB) with minutes of 100 accounts made 900,000 of them, half a gigabyte held by the
+    # service for one request. 25 incidents here, 11:00-11:30 each, over an account with data at 10:00 only: each
+    # covers 30 minutes without requests.
+    incidents = [{"id": f"I-{k:02d}", "start": "2019-03-12T11:00", "end": "2019-03-12T11:30", "cause": "provider"}
+                 for k in range(25)]
+    body = json.dumps({"month": "2019-03", "accounts": ["a"], "incidents": incidents, "minutes": [ROW]}).encode()
+    status, _, answer = asgi(app[0], "POST", "/v1/evaluate", body, JSON)
+    assert status == 200
+    (evaluation,) = answer["evaluations"]
+    named, rest = evaluation["warnings"][:-1], evaluation["warnings"][-1]
+    assert [(w["code"], w["incident"], w["minutes"]) for w in named] == [
+        ("provider_incident_without_data", f"I-{k:02d}", 30) for k in range(20)]
+    message = ("5 more provider incident(s) cover minutes without normal requests in the data (the first 20 are named "
+               "above): check that monitoring did not lose them")
+    assert rest == {"code": "provider_incidents_without_data", "clause": "§1.4", "incidents": 5, "message": message}
+    assert [s["detail"] for s in evaluation["trace"] if s["step"] == "warning"] == [w["message"] for w in named] + [message]

@@ -121,7 +121,8 @@ EVALUATION = {
         "trace": {"type": "array", "items": {"type": "object", "properties": {
             "step": {"type": "string"}, "clause": {"type": "string"}, "detail": {"type": "string"}}}},
         "warnings": {"type": "array", "description": "what someone should look at (docs/readings.md): "
-                                                    "no_minutes_with_data, provider_incident_without_data, ...",
+                                                    "no_minutes_with_data, provider_incident_without_data (20 at "
+                                                    "most), provider_incidents_without_data, ...",
                      "items": {"type": "object", "required": ["code", "clause", "message"], "properties": {
                          "code": {"type": "string"}, "clause": {"type": "string"}, "message": {"type": "string"}}}},
     },
