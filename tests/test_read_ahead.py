@@ -34,8 +34,8 @@ def decoded(monkeypatch):
     seen = {"batches": [], "aheads": []}
     real_batches, real_init = reduce._batches, aggregates.ReadAhead.__init__
 
-    def batches(part):
-        for batch in real_batches(part):
+    def batches(part, *pick):
+        for batch in real_batches(part, *pick):
             seen["batches"].append(part.row_groups)
             yield batch
 
@@ -110,6 +110,53 @@ def test_the_batches_read_ahead_are_checked_and_reduced_once_beside_the_reading(
     assert sorted(reduced) == [((g,), "slapolicy-background", True) for g in range(9)]
     assert json.loads(result.out) == decided_without_reading_ahead(minutes, tmp_path / "engine.sqlite")
     assert not running_threads()
+
+
+def test_a_batch_read_for_some_accounts_is_decoded_a_column_at_a_time_and_keeps_their_rows(tmp_path, monkeypatch):
+    # Three row groups of four rows in minute order, read for accounts a and b; none is proven one account by its
+    # statistics, so each batch's account column is decoded, first and alone, then each other column alone, cut to
+    # their rows before the next is decoded (readers._read_picked): a claim's by-time batch of 1 M rows is never
+    # held whole. Group 0 holds a and b only (every row kept), group 1 a and c (rows 0 and 2 kept), group 2 ab and
+    # c: its statistics (ab to c) cannot leave it out, yet none of its rows is theirs, and nothing more is decoded.
+    import pyarrow.parquet as pq
+
+    from slapolicy.calendar import calendar_month
+    from slapolicy.minutes import readers
+    from slapolicy.minutes.planning import Request, plan
+
+    monkeypatch.setattr(readers, "BATCH_ROWS", 4)  # each row group a batch of its own
+    names = ["a", "b", "a", "b", "a", "c", "a", "c", "ab", "c", "ab", "c"]
+    rows = [{"account": name, "minute": f"2019-03-05T10:0{k // 2}:00+00:00", "requests": 100 + k, "failures": k % 3}
+            for k, name in enumerate(names)]
+    minutes = write_parquet(tmp_path / "m.parquet", rows, 4)
+    calls, real = [], pq.ParquetFile.read_row_groups
+
+    def read_row_groups(self, groups, columns=None, **options):
+        calls.append((tuple(groups), tuple(columns)))
+        return real(self, groups, columns=columns, **options)
+
+    monkeypatch.setattr(pq.ParquetFile, "read_row_groups", read_row_groups)
+    first, end = calendar_month("2019-03").epoch_minutes("UTC")
+    ab = frozenset({"a", "b"})
+    (part,) = plan(str(minutes), Request("UTC", (first, end), None, ab))
+    picked = [batch for piece in readers.batch_parts(part) for batch in reduce.picked_batches(piece, ab)]
+    # The count column all 0 (illegal_number_failures) is proven so by its statistics, and not decoded at all.
+    each = ("minute",), ("requests",), ("failures",), ("peak_qps",)
+    assert calls == [((0,), ("account",)), *(((0,), c) for c in each), ((1,), ("account",)), *(((1,), c) for c in each),
+                     ((2,), ("account",))]
+    assert [(read, base, positions if positions is None else positions.tolist())
+            for read, _, _, base, _, _, positions in picked] == [(4, 0, None), (4, 4, [0, 2]), (4, 8, None)]
+    assert picked[2][1] is None
+    kept = [[(r["account"], r["minute"].strftime("%H:%M"), r["requests"], r["failures"], r["peak_qps"])
+             for r in table.to_pylist()] for _, table, *_ in picked[:2]]
+    assert kept == [[("a", "10:00", 100, 0, None), ("b", "10:00", 101, 1, None), ("a", "10:01", 102, 2, None),
+                     ("b", "10:01", 103, 0, None)],
+                    [("a", "10:02", 104, 1, None), ("a", "10:03", 106, 0, None)]]
+    # The columns come in the file's order, the account's with the names its rows use (see reduce._take).
+    assert [table.column_names for _, table, *_ in picked[:2]] == [["account", "minute", "requests", "failures",
+                                                                     "peak_qps"]] * 2
+    assert [table.column("account").chunk(0).dictionary.to_pylist() for _, table, *_ in picked[:2]] == [["a", "b"],
+                                                                                                      ["a"]]
 
 
 @pytest.mark.slow
@@ -240,8 +287,8 @@ def test_a_reading_ahead_of_a_text_file_not_taken_stops_between_its_blocks(tmp_p
         aheads.append(self)
         real_init(self, *args)
 
-    def held(part):
-        for batch in real_batches(part):
+    def held(part, *pick):
+        for batch in real_batches(part, *pick):
             read.append(batch[0].num_rows)
             yield batch
             deadline = time.monotonic() + 5

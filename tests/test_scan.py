@@ -272,8 +272,8 @@ def test_a_row_group_up_to_twice_the_batch_bound_is_one_batch_and_a_thread_holds
     sizes, held, earlier = [], [], []  # each batch's rows; batches still alive when it was decoded
     real = readers._batches
 
-    def watched(part):  # batches are read on several threads: each counts its own
-        for table, *rest in real(part):
+    def watched(part, *pick):  # batches are read on several threads: each counts its own
+        for table, *rest in real(part, *pick):
             gc.collect()
             held.append(sum(ref() is not None for thread, ref in earlier if thread == threading.get_ident()))
             sizes.append(table.num_rows)
@@ -581,8 +581,8 @@ def test_a_count_column_its_statistics_prove_zero_is_not_decoded(tmp_path, monke
         row["illegal_number_failures"] = 0
     rows[4]["illegal_number_failures"] = 1
     decoded, real = [], readers._batches  # (rows before the batch, its columns): batches are read on threads
-    monkeypatch.setattr(reduce_module, "_batches",
-                        lambda part: (decoded.append((batch[2], batch[0].column_names)) or batch for batch in real(part)))
+    monkeypatch.setattr(reduce_module, "_batches", lambda part, *pick: (
+        decoded.append((batch[2], batch[0].column_names)) or batch for batch in real(part, *pick)))
     result = aggregates(write_parquet(tmp_path / "m.parquet", rows, row_group_size=3))
     read = ["minute", "requests", "failures"]  # the account, too, is proven by the statistics (min = max = 'a')
     assert sorted(decoded) == [(0, read + ["peak_qps"]), (3, read + ["illegal_number_failures", "peak_qps"])]

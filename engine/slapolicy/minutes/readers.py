@@ -8,6 +8,7 @@ import hashlib
 import os
 from dataclasses import replace
 from pathlib import Path
+from typing import Callable, NamedTuple
 
 from . import storage
 from ..errors import InputError
@@ -26,15 +27,26 @@ BATCH_ROWS = 1 << 19  # rows decoded at once: bounds the memory of a part (and o
 CSV_BLOCK_BYTES = 16 << 20
 
 
-def _batches(part: Part):
+class Pick(NamedTuple):
+    """How a reading of some accounts' rows only (a claim's, ``--account``) keeps their rows of a batch (see
+    ``_batches``)."""
+
+    rows: Callable  # (a table with its account column) -> the positions of their rows, None when every row is theirs
+    take: Callable  # (a table, positions) -> its rows at those positions
+
+
+def _batches(part: Part, pick: Pick | None = None):
     """(table, line offset, rows before it in its file, account proven for it, bounds of its counts proven by
-    statistics (``_count_bounds``)) of a part, a batch at a time."""
+    statistics (``_count_bounds``), picked) of a part, a batch at a time. ``picked`` is None and the table every
+    row read, but for a Parquet batch whose account column is decoded when ``pick`` is given: that batch is read
+    for the picked rows only (``_read_picked``), and ``picked`` is (rows read, their positions or None for all);
+    the table is None when none is theirs."""
     import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
 
     wanted = list(MINUTE_COLUMNS + OPTIONAL_MINUTE_COLUMNS)
     if part.kind == "memory":
         for start in range(0, max(part.table.num_rows, 1), BATCH_ROWS):
-            yield part.table.slice(start, BATCH_ROWS), None, start, None, {}
+            yield part.table.slice(start, BATCH_ROWS), None, start, None, {}, None
         return
     try:
         if part.kind == "parquet":
@@ -60,13 +72,18 @@ def _batches(part: Part):
                         # batch bound (exports written as time goes come in 1 M-row groups): one batch, read
                         # whole. iter_batches cuts a row group at a cost of its own: over a 1 M-row group's five
                         # columns, 15.5 ns a row in 512 K-row batches against 12.7 read whole (one thread's CPU).
+                        if pick is not None and proven is None and columns[0] == "account":
+                            table, picked = _read_picked(source, groups, columns, pick)
+                            yield table, None, base, proven, bounds, picked
+                            del table  # not held while the next batch is decoded (see reduce.checked_batches)
+                            continue
                         yield source.read_row_groups(groups, columns=columns, use_threads=False), None, base, proven, \
-                            bounds
+                            bounds, None
                         continue
                     offset = 0
                     for batch in source.iter_batches(batch_size=BATCH_ROWS, row_groups=groups, columns=columns,
                                                      use_threads=False):
-                        yield pa.Table.from_batches([batch]), None, base + offset, proven, bounds
+                        yield pa.Table.from_batches([batch]), None, base + offset, proven, bounds, None
                         offset += batch.num_rows
                         del batch  # not held while the next one is decoded (see reduce.checked_batches)
             finally:
@@ -79,14 +96,14 @@ def _batches(part: Part):
                 reader = _open_csv(part, keep, only=True)  # a column of numbers refused the file
             base = 0
             for batch in reader:
-                yield pa.Table.from_batches([batch]).select(keep), 1, base, None, {}
+                yield pa.Table.from_batches([batch]).select(keep), 1, base, None, {}, None
                 base += batch.num_rows
                 del batch
         else:  # JSON Lines: a block of lines at a time, each row with its line (see json_lines)
             with _open_stream(part.path) as stream:
                 for table, line_offset, base in json_lines.batches(stream, part.name, MINUTE_COLUMNS,
                                                                    OPTIONAL_MINUTE_COLUMNS, BATCH_ROWS):
-                    yield table, line_offset, base, None, {}
+                    yield table, line_offset, base, None, {}, None
                     del table
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, UnicodeDecodeError) as exc:
         if part.kind == "csv" and _header_alone(part, exc):
@@ -94,6 +111,29 @@ def _batches(part: Part):
         located = _csv_line(part, exc) if part.kind == "csv" and isinstance(exc, pa.ArrowInvalid) else None
         raise InputError(f"{part.name}: cannot be read as CSV: {located}" if located else
                          f"{part.name}: cannot be read as {part.kind.upper()}: {str(exc).splitlines()[0]}") from None
+
+
+def _read_picked(source, groups: list, columns: list, pick: Pick) -> tuple:
+    """(the rows picked or None, (rows read, their positions or None for all)) of the row groups ``groups`` of a
+    Parquet file read for some accounts' rows (a claim's, ``--account``): the account column first, then each other
+    column cut to those rows before the next is decoded. A claim on a file written as time goes decodes every 1 M-row
+    group for a few thousand rows; read whole and then cut, the two threads held up to 73 MB of decoded columns at
+    once (pyarrow's pool), whose fresh pages the kernel zeroes, 2 MB at a time: a column at a time, 21 MB, and the
+    claim's peak memory went from ~250 to ~190 MB (benchmarks/README.md)."""
+    import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
+
+    accounts = source.read_row_groups(groups, columns=columns[:1], use_threads=False)
+    read, positions = accounts.num_rows, pick.rows(accounts)
+    if positions is not None and not len(positions):
+        return None, (read, positions)
+    taken = [accounts if positions is None else pick.take(accounts, positions)]
+    del accounts
+    for name in columns[1:]:
+        column = source.read_row_groups(groups, columns=[name], use_threads=False)
+        taken.append(column if positions is None else pick.take(column, positions))
+        del column  # not held while the next column is decoded
+    schema = pa.schema([table.schema.field(0) for table in taken], metadata=taken[0].schema.metadata)
+    return pa.Table.from_arrays([table.column(0) for table in taken], schema=schema), (read, positions)
 
 
 def _open_csv(part: Part, columns: list, only: bool = False):

@@ -11,6 +11,7 @@ numbers.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,7 +21,7 @@ from ..inputs.problems import MAX_REPORTED, Problems, _report
 from ..inputs.tables import account_name, check_minute_table
 from ..inputs.timestamps import _one_array
 from .planning import Part, Request, _month_span, below_threshold
-from .readers import _batches, problems_of
+from .readers import Pick, _batches, problems_of
 from .within import rows_inside_own, traffic_inside
 
 
@@ -106,7 +107,14 @@ def picked_batches(part: Part, accounts: frozenset | None):
     the batch in its file, account proven for them, bounds of their counts, their positions among the rows read
     or None for all of them) of each batch of a part: what a reading does before it needs the policy, so that a
     claim's reading can start before its policy is loaded (:class:`~slapolicy.minutes.aggregates.ReadAhead`)."""
-    for table, line_offset, base, proven, bounds in _batches(part):
+    pick = Pick(functools.partial(_rows_of_accounts, accounts=accounts), _take) if accounts is not None else None
+    for table, line_offset, base, proven, bounds, picked in _batches(part, pick):
+        if picked is not None:  # picked as it was read (readers._read_picked)
+            read, positions = picked
+            yield (read, None, line_offset, base, proven, bounds, None) if table is None else \
+                (read, table, line_offset, base, proven, bounds, positions)
+            del table
+            continue
         if proven is None and "account" not in table.column_names and part.account is not None:
             proven = part.account
         if isinstance(proven, str) and accounts is not None and proven not in accounts:
