@@ -83,7 +83,7 @@ def tier_of(policy, availability: Fraction):
     return next((t for t in policy.tiers if t.contains(availability)), None)
 
 
-def _number(value: Decimal):
+def percent_number(value: Decimal):
     """A Decimal percentage as a JSON number (int when whole)."""
     return int(value) if value == value.to_integral_value() else float(value)
 
@@ -92,7 +92,7 @@ BASE = {"monthly_service_fee": lambda billing: billing.monthly_fee}  # compensat
 
 
 @functools.lru_cache(maxsize=64)
-def _before_aggregate_cap(policy) -> str:
+def before_aggregate_cap_note(policy) -> str:
     """Said by every evaluation: its amount is the month's own; only a claim applies §6.1 against the grants."""
     clause = policy.raw["compensation"]["aggregate_cap"]["ref"]
     return (f"the compensation is before the {clause} aggregate cap, which a claim applies against the "
@@ -100,7 +100,7 @@ def _before_aggregate_cap(policy) -> str:
 
 
 @functools.lru_cache(maxsize=4096)
-def _credit(policy, availability: Fraction) -> tuple[bool, Decimal, tuple]:
+def standard_and_credit(policy, availability: Fraction) -> tuple[bool, Decimal, tuple]:
     """Whether the availability meets the standard (§2.2), the credit its tier pays through the gate (§3.1),
     and the trace steps that say so: the same for every account with this availability."""
     steps: list = []
@@ -124,7 +124,7 @@ def _credit(policy, availability: Fraction) -> tuple[bool, Decimal, tuple]:
     return met, credit, tuple(steps)
 
 
-class _MoneyTerms(NamedTuple):  # a NamedTuple: a quarter of a dataclass's making at every start
+class MoneyTerms(NamedTuple):  # a NamedTuple: a quarter of a dataclass's making at every start
     """How a version turns a credit into money (§3.1(2), compensation.*), read once per version."""
 
     quantum: Decimal  # compensation.rounding.places
@@ -137,10 +137,10 @@ class _MoneyTerms(NamedTuple):  # a NamedTuple: a quarter of a dataclass's makin
 
 
 @functools.lru_cache(maxsize=64)
-def _money_terms(policy) -> _MoneyTerms:
+def money_terms(policy) -> MoneyTerms:
     rounding = policy.raw["compensation"]["rounding"]
     capped = policy.setting("compensation", "monthly_cap") == "fee_paid"
-    return _MoneyTerms(Decimal(1).scaleb(-rounding["places"]), ROUNDING[rounding["value"]],
+    return MoneyTerms(Decimal(1).scaleb(-rounding["places"]), ROUNDING[rounding["value"]],
                        BASE[policy.setting("compensation", "base")], capped,
                        policy.ref("compensation", "monthly_cap") if capped else "",
                        policy.ref("compensation", "rounding"), policy.setting("compensation", "form"))
@@ -151,21 +151,21 @@ def compensation_for(policy, availability: Fraction, billing, trace: list, accou
     compensation, each step written to ``trace``. The rule examples of the standard, gate, tiers and monthly cap
     run through it (policy/examples.py); a month's evaluation uses the same steps, remembered per count of
     minutes (evaluation/month.py)."""
-    met, credit, steps = _credit(policy, availability)
+    met, credit, steps = standard_and_credit(policy, availability)
     trace.extend(dict(step) for step in steps)  # each result owns its trace
-    out = {"meets_standard": met, "credit_percent": _number(credit), "monthly_fee": None, "compensation": None}
+    out = {"meets_standard": met, "credit_percent": percent_number(credit), "monthly_fee": None, "compensation": None}
     if billing is None:
         _step(trace, "compensation", policy.ref("compensation", "base"), "no billing for this account and month: no amount computed")
         return out
-    fee, amount, detail = _amount(policy, credit, billing)
-    _step(trace, "compensation", _money_terms(policy).rounding_ref, detail)
+    fee, amount, detail = compensation_on_bill(policy, credit, billing)
+    _step(trace, "compensation", money_terms(policy).rounding_ref, detail)
     out.update({"monthly_fee": fee, "compensation": amount})
     return out
 
 
-def _amount(policy, credit: Decimal, billing) -> tuple[str, str, str]:
+def compensation_on_bill(policy, credit: Decimal, billing) -> tuple[str, str, str]:
     """The fee, the compensation a credit pays on a bill (§3.1(2)) and the trace's words for it."""
-    terms = _money_terms(policy)
+    terms = money_terms(policy)
     quantum, rounding = terms.quantum, terms.rounding
     fee = terms.base(billing)
     owed = fee * credit / 100

@@ -15,7 +15,8 @@ from ..inputs.events import ByAccount
 from ..errors import InputError
 from ..minutes.shapes import MonthMinutes, MonthTotals
 from .classify import MinutesOutcome, UnavailableRows, _step, classify_minutes, month_frame, unavailable_rows
-from .compensation import _amount, _before_aggregate_cap, _credit, _money_terms, _number, shown_availability
+from .compensation import (before_aggregate_cap_note, compensation_on_bill, money_terms, percent_number,
+                           shown_availability, standard_and_credit)
 
 
 @dataclass(frozen=True)
@@ -88,9 +89,9 @@ def evaluate_account_month(policy, service_month: ServiceMonth, account: str, ro
     else:
         fee, amount, detail = _money(policy, frame.total, counted, str(billing.monthly_fee), str(billing.offset))
         if explain:
-            trace.append({"step": "compensation", "clause": _money_terms(policy).rounding_ref, "detail": detail})
+            trace.append({"step": "compensation", "clause": money_terms(policy).rounding_ref, "detail": detail})
         result["monthly_fee"], result["compensation"] = fee, amount
-    result["before_aggregate_cap"] = _before_aggregate_cap(policy)
+    result["before_aggregate_cap"] = before_aggregate_cap_note(policy)
     result["warnings"] = list(outcome.warnings)
     result["trace"] = trace
     return MonthEvaluation(result, outcome.unavailable_minute, outcome.attributed, frame.first)
@@ -116,8 +117,8 @@ def _figures(policy, total: int, counted: int) -> _Figures:
     steps: list = []
     _step(steps, "availability", policy.ref("availability", "display_decimals"),
           f"(1 − {counted}/{total}) × 100% = {shown}% (exact {exact} = {float(availability):.6f}%)")
-    met, credit, credit_steps = _credit(policy, availability)
-    return _Figures(shown, exact, met, credit, _number(credit), tuple(steps) + credit_steps)
+    met, credit, credit_steps = standard_and_credit(policy, availability)
+    return _Figures(shown, exact, met, credit, percent_number(credit), tuple(steps) + credit_steps)
 
 
 @functools.lru_cache(maxsize=4096)  # and few fees: one computation per credit and fee
@@ -125,7 +126,7 @@ def _money(policy, total: int, counted: int, monthly_fee: str, offset: str) -> t
     """(the fee, the compensation, the trace's detail) for an account's bill (§3.1(2)); the fee and offset by
     their text, which the trace repeats as written."""
     billing = _Bill(Decimal(monthly_fee), Decimal(offset))
-    return _amount(policy, _figures(policy, total, counted).credit, billing)
+    return compensation_on_bill(policy, _figures(policy, total, counted).credit, billing)
 
 
 class _Bill(NamedTuple):  # a NamedTuple: a quarter of a dataclass's making at every start
