@@ -125,8 +125,8 @@ def test_show_prints_any_provision(cli, number, path, words_start):
     assert result.code == 0, result.err
     found = result.json()["found"]
     assert any(f["path"].startswith(path) for f in found), [f["path"] for f in found]
-    if words_start:
-        assert any(words(str(f["node"].get("text", ""))).startswith(words_start) for f in found)
+    if words_start:  # the words come first, before the settings that cite them
+        assert words(str(found[0]["node"].get("text", ""))).startswith(words_start), [f["path"] for f in found]
     text = cli("show", POLICIES, "--month", "2019-03", "--provision", number)
     assert text.code == 0 and text.out.startswith(f"Cloud Contact Center Service Level Agreement — version 2019-01-01: {number}")
 

@@ -90,7 +90,9 @@ def provision(policy, number: str) -> list[dict]:
                 walk(value, path + (index,))
 
     walk(policy.raw, ())
-    return found
+    # The provision's own words first, then the settings that cite it, each in the document's order: `show
+    # --provision 5.7` printed four settings and two facts before §5.7's text, 50 lines down.
+    return sorted(found, key=lambda entry: "text" not in entry["node"])
 
 
 def render_provision(policy, number: str, found: list[dict]) -> str:
