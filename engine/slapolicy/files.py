@@ -177,6 +177,23 @@ def finite_float(text: str) -> float:
     return value
 
 
+class TooManyDigits(ValueError):
+    def __init__(self):
+        import sys
+
+        super().__init__(f"a whole number of more than {sys.get_int_max_str_digits()} digits")
+
+
+def bounded_int(text: str) -> int:
+    """A JSON whole number; one of more digits than Python converts is refused in the words used for one handed in
+    through the API, not Python's ("Exceeds the limit (4300 digits) for integer string conversion ...; use
+    sys.set_int_max_str_digits() to increase the limit")."""
+    try:
+        return int(text)
+    except ValueError:
+        raise TooManyDigits() from None
+
+
 def unique_object(pairs: list) -> dict:
     """A JSON object whose keys are all different: with two equal keys Python keeps the last one
     silently, and a claim, a lock or a request would mean something its author did not see."""
@@ -201,7 +218,7 @@ def load_json(text: str, path, **options):
         raise InputError(f"{path}: the file is empty (expected JSON)")
     try:
         value = json.loads(text, **{"object_pairs_hook": unique_object, "parse_constant": no_constant,
-                                    "parse_float": finite_float} | options)
+                                    "parse_float": finite_float, "parse_int": bounded_int} | options)
     except json.JSONDecodeError as exc:  # lineno and colno count from 1, as every position we print does
         raise InputError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
     except ValueError as exc:  # from the hooks above

@@ -45,8 +45,8 @@ from .claims.materials import claim_object
 from .engine import Engine
 from .errors import (ArgumentError, InputError, NoVersionInForce, PolicyError, SchedulerUnavailable, SlapolicyError,
                      UsageError)
-from .files import (JSON_TYPES, LONE_SURROGATE, BeyondFloat, DuplicateKey, NotJSONNumber, finite_float, json_type,
-                    no_constant, unique_object, valid_unicode)
+from .files import (JSON_TYPES, LONE_SURROGATE, BeyondFloat, DuplicateKey, NotJSONNumber, TooManyDigits, bounded_int,
+                    finite_float, json_type, no_constant, unique_object, valid_unicode)
 from .ledger import Ledger, default_ledger_path, environment_key
 from .service_openapi import REQUEST_SCHEMAS, document
 from .minutes.storage import is_url
@@ -165,7 +165,7 @@ async def read_json(request: Request, max_bytes: int) -> object:
         raise bad_request("the request body is not UTF-8 (it holds NUL bytes, as UTF-16 and UTF-32 do)")
     try:
         body = json.loads(raw.decode("utf-8"), object_pairs_hook=unique_object, parse_constant=no_constant,
-                          parse_float=finite_float)
+                          parse_float=finite_float, parse_int=bounded_int)
         # json.dumps, here and later, needs more stack than json.loads did: a body nested just below the depth
         # json.loads refuses would overflow it (a 500), so it is written once here, where that is a 400.
         unicode_ok = valid_unicode(body)
@@ -175,12 +175,14 @@ async def read_json(request: Request, max_bytes: int) -> object:
         raise bad_request(f"the request body gives the key {exc.key!r} twice in one object") from None
     except NotJSONNumber as exc:
         raise bad_request(f"the request body holds {exc.name}, which is not JSON") from None
+    except TooManyDigits as exc:
+        raise bad_request(f"the request body holds {exc}") from None
     except BeyondFloat as exc:
         raise bad_request(f"the request body holds {exc.text}, a number beyond the range of a 64-bit float (about "
                           "±1.8e308)") from None
     except json.JSONDecodeError as exc:
         raise bad_request(f"the request body is not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
-    except ValueError as exc:  # an integer of more digits than Python converts
+    except ValueError as exc:  # no other is known (the hooks' are above): said as json says it
         raise bad_request(f"the request body is not JSON: {exc}") from None
     except RecursionError:
         raise bad_request("the request body is nested too deeply") from None
