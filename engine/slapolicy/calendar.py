@@ -84,18 +84,21 @@ def check_supported(day: dt.date, what: str, written: str | None = None) -> dt.d
 def written_month(text, what: str) -> str:
     """``text`` if it is a month written YYYY-MM in a year a Service Month can be evaluated in; else an InputError
     naming ``what`` (an option or a field: ``--month``, ``month``) and the value, as every door words it."""
+    problem = month_problem(text, what)
+    if problem:
+        raise InputError(problem)
+    return text
+
+
+def month_problem(text, what: str) -> str | None:
+    """What is wrong with ``text`` as a month written YYYY-MM in the years slapolicy evaluates, after ``what``
+    (``--month``, ``field 'service_month':``) and the value; None when nothing is."""
     # [0-9]: \d would take other scripts' digits for a month's.
     if not isinstance(text, str) or not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", text):
-        raise InputError(f"{what} {text!r} is not a month written YYYY-MM")
-    return check_month_supported(text, what)
-
-
-def check_month_supported(month: str, what: str) -> str:
-    """A month written YYYY-MM, if its year is one a Service Month can be evaluated in (year 0 included:
-    no date can even hold it)."""
-    if not FIRST_YEAR <= int(month[:4]) <= LAST_YEAR:
-        raise InputError(f"{what} {month} {OUTSIDE_YEARS}")
-    return month
+        return f"{what} {text!r} is not a month written YYYY-MM"
+    if not FIRST_YEAR <= int(text[:4]) <= LAST_YEAR:
+        return f"{what} {text} {OUTSIDE_YEARS}"
+    return None
 
 
 def calendar_month(month: str) -> ServiceMonth:

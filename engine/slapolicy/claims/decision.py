@@ -19,14 +19,14 @@ import numpy as np
 
 from .. import __version__
 from ..arrays import distinct_sorted
-from ..calendar import ServiceMonth, minute_bounds, service_month_in
+from ..calendar import ServiceMonth, minute_bounds, month_problem, service_month_in
 from ..evaluation.classify import consecutive_runs
 from ..evaluation.month import MonthEvaluation
 from ..minutes import READ_DIGEST, read_digest
 from ..minutes.storage import is_url, listing_digest
 from ..errors import ArgumentError, InputError
 from ..ledger import Ledger, default_ledger_path
-from .materials import Claim, _is_month, claim_reason, material_reasons, parse_claim
+from .materials import Claim, claim_reason, material_reasons, parse_claim
 from .window import ClaimWindow, timing_reasons
 
 
@@ -218,7 +218,7 @@ def claim_in_force(family, claim_data: dict, where: str = "claim") -> tuple:
     if not isinstance(claim_data, dict):
         raise ArgumentError(f"claim_data must be a dict (the claim as read from CLAIM.json), not {type(claim_data).__name__}")
     month = claim_data.get("service_month")
-    if not isinstance(month, str) or not _is_month(month):
+    if not isinstance(month, str) or month_problem(month, "service_month"):
         parse_claim(claim_data, family.versions[0].timezone, where)  # reports every field problem
     probe = family.in_force(month)
     claim = parse_claim(claim_data, probe.timezone, where)

@@ -5,11 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import re
 from pathlib import Path
 from typing import NamedTuple
 
-from ..calendar import FIRST_YEAR, LAST_YEAR, OUTSIDE_YEARS, in_supported_years, written_date
+from ..calendar import OUTSIDE_YEARS, in_supported_years, month_problem, written_date
 from ..errors import InputError
 from ..files import json_data_problem, json_type, load_json, type_problem
 from ..inputs.events import read_document
@@ -73,9 +72,8 @@ def parse_claim(data: dict, timezone: str, where: str = "claim") -> Claim:
                  if key in CLAIM_FIELD_TYPES and _of_its_type(key, value) and (problem := json_data_problem(value, key))]
     typed = {key: value for key, value in data.items() if key in CLAIM_FIELD_TYPES and _of_its_type(key, value)}
     month = typed.get("service_month")
-    if isinstance(month, str) and not _is_month(month):
-        problems.append(f"field 'service_month': {month!r} is not a month written YYYY-MM" if not _looks_like_month(month)
-                        else f"field 'service_month': {month} {OUTSIDE_YEARS}")
+    if isinstance(month, str) and (problem := month_problem(month, "field 'service_month':")):
+        problems.append(problem)
     filed_at = None
     if isinstance(typed.get("filed_at"), str):
         try:
@@ -169,10 +167,6 @@ def _of_its_type(key: str, value) -> bool:
     return type_problem(key, value, CLAIM_FIELD_TYPES[key]) is None
 
 
-def _looks_like_month(text: str) -> bool:
-    return bool(re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", text))
-
-
 def _failure_record_problems(data: dict) -> list[str]:
     """A record list has a shape too: a list of 'x' or [1, null] would otherwise count as records (§3.3)."""
     records = data.get("failure_records")
@@ -180,11 +174,6 @@ def _failure_record_problems(data: dict) -> list[str]:
         return ["field 'failure_records' must be a list of service records of failed calls, "
                 "each a record id (text) or a record (an object), e.g. [\"call-7781\"]"]
     return []
-
-
-def _is_month(text: str) -> bool:
-    """A month written YYYY-MM in the years a Service Month can be evaluated in."""
-    return _looks_like_month(text) and FIRST_YEAR <= int(text[:4]) <= LAST_YEAR
 
 
 def claim_reason(code: str, clause: str, message: str) -> dict:
