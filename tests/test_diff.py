@@ -135,3 +135,18 @@ def test_a_version_validate_rejects_is_neither_rendered_nor_diffed(cli, command)
     assert result.code == 1 and result.out == ""
     assert f"{gap}:128:7: error tier-gap no tier covers availability in [98 %, 99 %) between tier 2 and tier 1 (§3.1)" \
         in result.err
+
+
+def test_a_long_rewording_is_redlined_whole_between_its_common_words(monkeypatch):
+    # A description reworded over 20,000 words took `diff --format html` 70 s (difflib weighs every pair of words).
+    # The words both texts begin and end with are kept as they are; past MAX_WORD_PAIRS pairs between them, the part
+    # that differs is struck and inserted whole.
+    from slapolicy.policy import redline
+
+    old, new = "The provider shall a b c d pay the fee.", "The provider shall e b f pay the fee."
+    assert redline.word_redline(old, new) == ("The provider shall <del>a</del> <ins>e</ins> b <del>c d</del> "
+                                              "<ins>f</ins> pay the fee.")  # 4 x 3 = 12 pairs: word by word
+    monkeypatch.setattr(redline, "MAX_WORD_PAIRS", 11)
+    assert redline.word_redline(old, new) == "The provider shall <del>a b c d</del> <ins>e b f</ins> pay the fee."
+    assert redline.word_redline("same words", "same words") == "same words"
+    assert redline.word_redline("", "all new") == "<ins>all new</ins>"
