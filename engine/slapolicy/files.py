@@ -326,6 +326,16 @@ def not_utf8(text: str) -> bool:
     return False
 
 
+def typed_number(text: str, kind: type = int):
+    """``kind(text)`` (``int`` or ``float``) of a number a user typed (an option, an environment variable), or
+    ValueError unless it is written in ASCII: Python's ``int`` and ``float`` also read other scripts' digits and
+    spaces (``int("٢")`` is 2, ``float("١.٥")`` 1.5), which no option documents, and ``str.isdigit`` also takes
+    superscripts (``"²"``) that ``int`` then refuses."""
+    if not text.isascii():
+        raise ValueError(f"{text!r} is not written in the digits 0-9")
+    return kind(text)
+
+
 def not_utf8_path(value) -> str:
     """Why a path :func:`not_utf8` is refused, its characters escaped so the message itself can be printed."""
     return f"{str(value)!r} is not UTF-8: slapolicy reads only paths whose names are UTF-8 text; rename it"

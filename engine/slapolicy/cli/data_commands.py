@@ -16,7 +16,7 @@ from ..inputs.tables import account_name
 from ..inputs.timestamps import check_offset
 from ..distributed import too_many_workers  # the bound's one home (the API's workers= has it too)
 from ..errors import ArgumentError, SlapolicyError, UsageError
-from ..files import not_utf8, not_utf8_account, not_utf8_path
+from ..files import not_utf8, not_utf8_account, not_utf8_path, typed_number
 from ..reports.text import render_claim, render_evaluations, render_replay
 from ..rules.durable import check_backend
 from . import modules_loaded
@@ -66,10 +66,7 @@ def _add_runner_options(p, what: str) -> None:
 
 def _workers(value: str) -> int:
     """``--workers``: a whole number of processes, at least 1 and at most 4 per core (else a usage error, exit 2)."""
-    try:
-        count = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    count = _whole_number(value)
     if count < 1:
         raise argparse.ArgumentTypeError(f"{value} is below 1: give at least one process")
     beyond = too_many_workers(count)
@@ -86,6 +83,23 @@ def _checkpoint(value: str) -> dict:
         return checkpoint_argument(value)
     except ArgumentError as exc:
         raise argparse.ArgumentTypeError(str(exc).removeprefix("checkpoint ")) from None
+
+
+def _whole_number(value: str) -> int:
+    """A whole number typed as an option's value (``--workers``, ``--port``, ``--max-body``), in the digits 0-9 only:
+    ``--workers ٢`` ran two processes (Python's int() reads other scripts' digits). Else a usage error, exit 2."""
+    try:
+        return typed_number(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number written in the digits 0-9") from None
+
+
+def _seconds(value: str) -> float:
+    """``--request-timeout``: a number of seconds in the digits 0-9 (float() reads other scripts' digits too)."""
+    try:
+        return typed_number(value, float)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds written in the digits 0-9") from None
 
 
 def _named(value: str) -> str:
@@ -480,17 +494,17 @@ def add_commands(command) -> None:
                 "loaded at the next request, without a restart. Needs the serve extra: pip install 'slapolicy[serve]'.")
     p.add_argument("policy_dir", type=required_path, metavar="POLICY_DIR")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one, printed at start)")
+    p.add_argument("--port", type=_whole_number, default=8000, help="port (default 8000; 0 picks a free one, printed at start)")
     p.add_argument("--ledger", type=_named, metavar="DB", help="SQLite ledger of claim decisions (default as for claim)")
     p.add_argument("--minutes", type=_named, metavar="FILE", help="the provider's minutes: " + MINUTES_TAKES)
     p.add_argument("--incidents", type=_named, metavar="FILE", help=INCIDENTS_HOLD)
     p.add_argument("--notices", type=_named, metavar="FILE", help="list of {id, kind, published_at, start, end, account?}")
     p.add_argument("--billing", type=_named, metavar="FILE", help="account, month, monthly_fee, offset[, service_start]")
-    p.add_argument("--max-body", type=int, default=1 << 20, metavar="BYTES",
+    p.add_argument("--max-body", type=_whole_number, default=1 << 20, metavar="BYTES",
                    help="largest request body accepted (default 1048576)")
-    p.add_argument("--request-timeout", type=float, default=30, metavar="SECONDS",
+    p.add_argument("--request-timeout", type=_seconds, default=30, metavar="SECONDS",
                    help="time a client has to send a whole request, head and body (default 30; else 408 and closed)")
-    p.add_argument("--max-connections", type=int, default=256, metavar="N",
+    p.add_argument("--max-connections", type=_whole_number, default=256, metavar="N",
                    help="connections open at once (default 256); one more is answered 503 and closed")
     _add_runner_options(p, READ_AND_EVALUATE + ", for every request,")
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError, UsageError
-from ..files import LONE_SURROGATE, regular_file_size, valid_unicode
+from ..files import LONE_SURROGATE, regular_file_size, typed_number, valid_unicode
 from .json_lines import TEXT_COLUMNS, by_line, check_lines, read_json_as_written
 from .problems import MAX_REPORTED, Problems, _line, _report, column_names
 from .timestamps import _one_array, parse_minute_column
@@ -46,9 +46,13 @@ def max_input_bytes() -> int:
     text = os.environ.get("SLAPOLICY_MAX_INPUT_BYTES")
     if text is None:
         return DEFAULT_MAX_INPUT_BYTES
-    if not text.strip().isdigit():
+    try:
+        limit = typed_number(text)
+    except ValueError:
+        limit = -1
+    if limit < 0 or not text.strip().isdigit():  # "+5" and "5_000" are ints too, but not a number of bytes as written
         raise UsageError(f"SLAPOLICY_MAX_INPUT_BYTES={text!r} is not a whole number of bytes (e.g. 1000000000)")
-    return int(text)
+    return limit
 
 
 def check_input_size(path) -> None:
