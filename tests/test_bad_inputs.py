@@ -132,8 +132,6 @@ def test_billing_twice_for_one_month(cli, tmp_path):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--month", "2019-13"], "--month '2019-13' is not a month written YYYY-MM"),
-    (["--month", "2019-03", "--term-start", "2019-03-17", "--term-end", "2019-02-01"], "the term ends (2019-02-01) before it starts (2019-03-17)"),
     (["--month", "2019-08", "--term-start", "2019-03-17", "--term-end", "2019-06-16"], "2019-08 is outside the service term 2019-03-17 to 2019-06-16"),
     (["--month", "2019-03", "--account", "zed"], "account(s) zed have no minutes or billing for 2019-03"),
 ])

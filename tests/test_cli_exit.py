@@ -29,11 +29,11 @@ def test_a_process_of_its_own_is_ended_with_the_commands_status(monkeypatch, cap
         command.main()
     except SystemExit as exc:
         assert exc.code == 0
-    monkeypatch.setattr(sys, "argv", ["slapolicy", "months", "--start", "2024-03-17", "--end", "2024-03-01"])
+    monkeypatch.setattr(sys, "argv", ["slapolicy", "show", str(REPO / "policies" / "ccc"), "--month", "2018-12"])
     try:
         command.main()
     except SystemExit as exc:
-        assert exc.code == 1  # the term ends before it starts: a bad input
+        assert exc.code == 1  # no version in force for the month: a bad input
     assert ended == [0, 1]
     ended.clear()
     assert command.main(["versions", str(REPO / "policies" / "ccc")]) == 0  # called by a program: it returns

@@ -297,7 +297,8 @@ def test_month_9999_12(minutes, command):
     flag = {"evaluate": "--month", "replay": "--to", "months": "--start", "show": "--month"}[command[0]]
     value = "9999-12-01" if command[0] == "months" else "9999-12"
     result = run_cli(*[str(a).replace("{minutes}", str(minutes)) for a in command])
-    refused(result, 1, f"{flag} {value} is outside the years 0002 to 9998 that slapolicy can evaluate")
+    # A month or date option outside the years is a usage error, as a malformed one is (argparse's words).
+    refused(result, 2, f"error: argument {flag}: {value} is outside the years 0002 to 9998 that slapolicy can evaluate")
     assert result.out == ""
 
 
@@ -647,11 +648,11 @@ OUTSIDE = "is outside the years 0002 to 9998 that slapolicy can evaluate"
 
 
 @pytest.mark.parametrize("value,code,message", [
-    ("9999-12", 1, f"--month 9999-12 {OUTSIDE}"), ("0000-01", 1, f"--month 0000-01 {OUTSIDE}"),
-    ("0001-01", 1, f"--month 0001-01 {OUTSIDE}"), ("10000-01", 1, "--month '10000-01' is not a month written YYYY-MM"),
-    ("2019-00", 1, "--month '2019-00' is not a month written YYYY-MM"), ("2019-3", 1, "is not a month written YYYY-MM"),
-    ("٢٠١٩-٠٣", 1, "--month '٢٠١٩-٠٣' is not a month written YYYY-MM"), (" 2019-03", 1, "is not a month written YYYY-MM"),
-    ("2019-03T00:00", 1, "is not a month written YYYY-MM"), ("", 1, "--month '' is not a month written YYYY-MM"),
+    ("9999-12", 2, f"argument --month: 9999-12 {OUTSIDE}"), ("0000-01", 2, f"argument --month: 0000-01 {OUTSIDE}"),
+    ("0001-01", 2, f"argument --month: 0001-01 {OUTSIDE}"), ("10000-01", 2, "argument --month: '10000-01' is not a month written YYYY-MM"),
+    ("2019-00", 2, "argument --month: '2019-00' is not a month written YYYY-MM"), ("2019-3", 2, "is not a month written YYYY-MM"),
+    ("٢٠١٩-٠٣", 2, "argument --month: '٢٠١٩-٠٣' is not a month written YYYY-MM"), (" 2019-03", 2, "is not a month written YYYY-MM"),
+    ("2019-03T00:00", 2, "is not a month written YYYY-MM"), ("", 2, "argument --month: '' is not a month written YYYY-MM"),
     ("-2019-03", 2, "argument --month: expected one argument"),
 ])
 def test_odd_months_in_options(value, code, message):
@@ -659,14 +660,14 @@ def test_odd_months_in_options(value, code, message):
 
 
 @pytest.mark.parametrize("value,code,message", [
-    ("9999-12-31", 1, f"--start 9999-12-31 {OUTSIDE}"), ("0001-01-01", 1, f"--start 0001-01-01 {OUTSIDE}"),
-    ("0000-01-01", 1, "--start '0000-01-01' is not a date written YYYY-MM-DD"),
-    ("2019-02-29", 1, "--start '2019-02-29' is not a date written YYYY-MM-DD"),
-    ("9999-12", 1, "--start '9999-12' is not a date written YYYY-MM-DD"),
+    ("9999-12-31", 2, f"argument --start: 9999-12-31 {OUTSIDE}"), ("0001-01-01", 2, f"argument --start: 0001-01-01 {OUTSIDE}"),
+    ("0000-01-01", 2, "argument --start: '0000-01-01' is not a date written YYYY-MM-DD"),
+    ("2019-02-29", 2, "argument --start: '2019-02-29' is not a date written YYYY-MM-DD"),
+    ("9999-12", 2, "argument --start: '9999-12' is not a date written YYYY-MM-DD"),
     # ISO 8601's basic and week forms, which date.fromisoformat reads (2019-03-01, 2019-02-25): not YYYY-MM-DD.
-    ("20190301", 1, "--start '20190301' is not a date written YYYY-MM-DD"),
-    ("2019-W09-1", 1, "--start '2019-W09-1' is not a date written YYYY-MM-DD"),
-    ("2020-02-29", 1, "the term ends (2019-03-31) before it starts (2020-02-29)"),
+    ("20190301", 2, "argument --start: '20190301' is not a date written YYYY-MM-DD"),
+    ("2019-W09-1", 2, "argument --start: '2019-W09-1' is not a date written YYYY-MM-DD"),
+    ("2020-02-29", 2, "slapolicy months: --end 2019-03-31 is before --start 2020-02-29"),
 ])
 def test_odd_dates_in_options(value, code, message):
     refused(run_cli("months", "--start", value, "--end", "2019-03-31"), code, message)

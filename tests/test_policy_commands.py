@@ -89,8 +89,8 @@ def test_show_before_every_version_is_an_error(cli, month):
 @pytest.mark.parametrize("month", ["2019-13", "2019-3", "march"])
 def test_show_refuses_a_month_that_is_not_yyyy_mm(cli, month):
     result = cli("show", POLICIES, "--month", month)
-    assert result.code == 1
-    assert f"--month {month!r} is not a month written YYYY-MM" in result.err
+    assert result.code == 2
+    assert f"slapolicy show: error: argument --month: {month!r} is not a month written YYYY-MM" in result.err
 
 
 def test_diff_reports_the_standard_with_its_ref(cli):

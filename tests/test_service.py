@@ -122,8 +122,9 @@ def test_policy_errors(server):
     detail = problem(server.call("GET", "/v1/policy?month=2018-12"), 404, "no-version-in-force")["detail"]
     assert detail == cli_error("show", server.family, "--month", "2018-12")
     assert detail.endswith("is in force for the Service Month starting 2018-12-01: the earliest version takes effect on 2019-01-01")
-    body = problem(server.call("GET", "/v1/policy?month=2019-13"), 422, "invalid-input")
-    assert body["detail"] == "month '2019-13' is not a month written YYYY-MM"
+    # A malformed month is the CLI's usage error (exit 2): 400, naming where it was given.
+    body = problem(server.call("GET", "/v1/policy?month=2019-13"), 400, "bad-request")
+    assert body["detail"] == "query parameter 'month': '2019-13' is not a month written YYYY-MM"
     assert body["instance"] == "/v1/policy"
     body = problem(server.call("GET", "/v1/policy"), 400, "bad-request")
     assert body["detail"] == "query parameter 'month' is required (YYYY-MM)"
@@ -164,8 +165,10 @@ def test_evaluate_small_inline_data(server):
 
 
 def test_evaluate_errors(server, bare):
-    body = problem(server.call("POST", "/v1/evaluate", {"month": "2019-13"}), 422, "invalid-input")
-    assert body["detail"] == "month '2019-13' is not a month written YYYY-MM"
+    body = problem(server.call("POST", "/v1/evaluate", {"month": "2019-13"}), 400, "bad-request")
+    assert body["detail"] == "field 'month': '2019-13' is not a month written YYYY-MM"
+    body = problem(server.call("POST", "/v1/evaluate", {"month": "9999-12"}), 400, "bad-request")
+    assert body["detail"] == "field 'month': 9999-12 is outside the years 0002 to 9998 that slapolicy can evaluate"
     bad_minute = [{"account": "a", "minute": "2019-03-12T10:00:30", "requests": 1, "failures": 0}]
     body = problem(server.call("POST", "/v1/evaluate", {"month": "2019-03", "minutes": bad_minute}), 422, "invalid-input")
     assert "(in memory): row 1, column 'minute': '2019-03-12T10:00:30' has seconds" in body["detail"]
@@ -175,11 +178,14 @@ def test_evaluate_errors(server, bare):
                    404, "not-found")
     assert body["detail"] == "policy_version '2027-01-01' is not a published version (published: 2019-01-01)"
     body = problem(server.call("POST", "/v1/evaluate", {"month": "2019-03", "term_start": "2019-03-05"}),
-                   422, "invalid-input")
+                   400, "bad-request")
     assert body["detail"] == "term_start and term_end go together"
     body = problem(server.call("POST", "/v1/evaluate", {"month": "2019-03", "term_start": "20190301",
-                                                         "term_end": "2019-03-31"}), 422, "invalid-input")
-    assert body["detail"] == "term_start '20190301' is not a date written YYYY-MM-DD"
+                                                         "term_end": "2019-03-31"}), 400, "bad-request")
+    assert body["detail"] == "field 'term_start': '20190301' is not a date written YYYY-MM-DD"
+    body = problem(server.call("POST", "/v1/evaluate", {"month": "2019-03", "term_start": "2019-03-17",
+                                                         "term_end": "2019-03-16"}), 400, "bad-request")
+    assert body["detail"] == "'term_end' 2019-03-16 is before 'term_start' 2019-03-17"
     body = problem(server.call("POST", "/v1/evaluate", {"month": 201903}), 400, "bad-request")
     assert body["detail"] == "field 'month' must be a string, not a number"
     body = problem(server.call("POST", "/v1/evaluate", {"accounts": ["acme"]}), 400, "bad-request")
@@ -439,7 +445,7 @@ def test_null_for_an_optional_field_means_the_same_as_leaving_it_out_on_every_ro
     assert left_out[0] == 200 and len(left_out[2]["evaluations"]) == 3  # acme, globex, initech: from the files served
     # term_start null is left out, so a term_end alone is refused as it is without term_start.
     body = problem(server.call("POST", "/v1/evaluate", {"month": "2019-03", "term_start": None, "term_end": "2019-03-31"}),
-                   422, "invalid-input")
+                   400, "bad-request")
     assert body["detail"] == "term_start and term_end go together"
     # month is required: null is of the wrong type, not "left out" (400, as without it).
     body = problem(server.call("POST", "/v1/evaluate", {"month": None}), 400, "bad-request")
@@ -475,8 +481,8 @@ def test_the_fields_of_evaluate_and_replay_bodies_are_checked_against_the_openap
                    400, "bad-request")
     assert body["detail"] == "field 'under' must be a string, not null"
     body = problem(server.call("POST", "/v1/replay", {"from": "2019-3", "to": "2019-03", "under": DRAFT.name}),
-                   422, "invalid-input")
-    assert body["detail"] == "from '2019-3' is not a month written YYYY-MM"
+                   400, "bad-request")
+    assert body["detail"] == "field 'from': '2019-3' is not a month written YYYY-MM"
 
 
 # ---------------------------------------------------------------------------- OpenAPI

@@ -208,7 +208,7 @@ def test_a_body_in_utf_16_or_utf_32_is_a_400_not_read(app, encoding):
 def test_a_utf_8_body_with_a_byte_order_mark_is_read_as_the_cli_reads_a_claim_file(app):
     raw = json.dumps({"month": "2019-13"}).encode("utf-8-sig")
     status, _, answer = asgi(app, "POST", "/v1/evaluate", raw, JSON)
-    assert (status, answer["detail"]) == (422, "month '2019-13' is not a month written YYYY-MM")
+    assert (status, answer["detail"]) == (400, "field 'month': '2019-13' is not a month written YYYY-MM")
     status, _, answer = asgi(app, "POST", "/v1/evaluate", b'{"month": "2019-03", "accounts": ["a\x00"]}', JSON)
     assert (status, answer["detail"]) == (400, "the request body is not UTF-8 (it holds NUL bytes, as UTF-16 and "
                                                "UTF-32 do)")  # a raw NUL is never JSON: a string writes it \u0000

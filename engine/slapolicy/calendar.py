@@ -81,24 +81,28 @@ def check_supported(day: dt.date, what: str, written: str | None = None) -> dt.d
     return day
 
 
-def written_month(text, what: str) -> str:
-    """``text`` if it is a month written YYYY-MM in a year a Service Month can be evaluated in; else an InputError
-    naming ``what`` (an option or a field: ``--month``, ``month``) and the value, as every door words it."""
-    problem = month_problem(text, what)
-    if problem:
-        raise InputError(problem)
-    return text
-
-
 def month_problem(text, what: str) -> str | None:
     """What is wrong with ``text`` as a month written YYYY-MM in the years slapolicy evaluates, after ``what``
-    (``--month``, ``field 'service_month':``) and the value; None when nothing is."""
+    (``field 'service_month':``; "" for an option, which argparse names) and the value; None when nothing is."""
+    named = f"{what} " if what else ""
     # [0-9]: \d would take other scripts' digits for a month's.
     if not isinstance(text, str) or not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", text):
-        return f"{what} {text!r} is not a month written YYYY-MM"
+        return f"{named}{text!r} is not a month written YYYY-MM"
     if not FIRST_YEAR <= int(text[:4]) <= LAST_YEAR:
-        return f"{what} {text} {OUTSIDE_YEARS}"
+        return f"{named}{text} {OUTSIDE_YEARS}"
     return None
+
+
+def supported_date(text: str) -> dt.date:
+    """A date written YYYY-MM-DD in the years a Service Month can be evaluated in (an option, a request's field),
+    or ValueError saying why, without naming what holds it."""
+    try:
+        day = written_date(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a date written YYYY-MM-DD") from None
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise ValueError(f"{text} {OUTSIDE_YEARS}")
+    return day
 
 
 def calendar_month(month: str) -> ServiceMonth:

@@ -40,10 +40,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from . import __version__
-from .calendar import written_date, written_month
+from .calendar import month_problem, supported_date
 from .claims.materials import claim_object
 from .engine import Engine
-from .errors import (ArgumentError, InputError, NoVersionInForce, PolicyError, SchedulerUnavailable, SlapolicyError,
+from .errors import (ArgumentError, NoVersionInForce, PolicyError, SchedulerUnavailable, SlapolicyError,
                      UsageError)
 from .files import (JSON_TYPES, LONE_SURROGATE, BeyondFloat, DuplicateKey, NotJSONNumber, TooManyDigits, bounded_int,
                     finite_float, json_type, no_constant, unique_object, valid_unicode)
@@ -249,13 +249,23 @@ def check_query(request: Request, known: tuple) -> None:
         raise bad_request(f"query parameter {repeated[0]!r} is given {names.count(repeated[0])} times: give it once")
 
 
+def month_field(value: str, name: str, holder: str = "field") -> str:
+    """A month a request gives (``holder`` ``name``): a malformed one is 400, as the CLI's malformed ``--month`` is a
+    usage error (exit 2), naming the field."""
+    problem = month_problem(value, f"{holder} {name!r}:")
+    if problem:
+        raise bad_request(problem)
+    return value
+
+
 def date_field(value: str | None, name: str) -> dt.date | None:
+    """A date of the body (``term_start``, ``term_end``), None when left out: a malformed one is 400, naming it."""
     if value is None:
         return None
     try:
-        return written_date(value)
-    except ValueError:
-        raise InputError(f"{name} {value!r} is not a date written YYYY-MM-DD") from None
+        return supported_date(value)
+    except ValueError as exc:
+        raise bad_request(f"field {name!r}: {exc}") from None
 
 
 # ---------------------------------------------------------------------------- the service
@@ -294,7 +304,7 @@ class Service:
 
         if "month" not in request.query_params:
             raise bad_request("query parameter 'month' is required (YYYY-MM)")
-        month = written_month(request.query_params["month"], "month")
+        month = month_field(request.query_params["month"], "month", "query parameter")
         return JSONResponse(await self.run(lambda: {"month": month, **policy_terms(self.engine.family.in_force(month))}))
 
     async def evaluate(self, request: Request) -> JSONResponse:
@@ -303,10 +313,12 @@ class Service:
         if body.get("accounts") == []:  # the engine's message says Python's None, which no JSON client writes
             raise bad_request("field 'accounts' is empty: name at least one account, or leave it out (or null) for "
                               "every account")
-        month = written_month(body["month"], "month")
+        month = month_field(body["month"], "month")
         term_start, term_end = date_field(body.get("term_start"), "term_start"), date_field(body.get("term_end"), "term_end")
-        if (term_start is None) != (term_end is None):
-            raise InputError("term_start and term_end go together")
+        if (term_start is None) != (term_end is None):  # as the CLI's --term-start without --term-end: 400
+            raise bad_request("term_start and term_end go together")
+        if term_start is not None and term_end < term_start:  # as the CLI's --term-end before --term-start: 400
+            raise bad_request(f"'term_end' {term_end} is before 'term_start' {term_start}")
         minutes = body.get("minutes", self.sources.minutes)
         if minutes is None:
             raise not_configured("no minutes: send them inline ('minutes': [...]) or start the service with --minutes")
@@ -364,7 +376,7 @@ class Service:
 
     async def replay(self, request: Request) -> JSONResponse:
         body = check_body(await read_json(request, self.max_body), "ReplayRequest")
-        start, end = written_month(body["from"], "from"), written_month(body["to"], "to")
+        start, end = month_field(body["from"], "from"), month_field(body["to"], "to")
         from .replay import month_range  # replay's module: loaded by the replay anyway
 
         month_range(start, end, ("'from'", "'to'"), UsageError)  # backwards or over 100 years: 400, as exit 2

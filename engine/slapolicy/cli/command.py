@@ -12,7 +12,6 @@ import traceback
 from pathlib import Path
 
 from .. import __version__
-from ..calendar import written_month
 from ..errors import Diagnostic, PolicyError, SlapolicyError, UsageError
 from ..reports.text import one_line
 from ..rules.durable import check_backend
@@ -156,7 +155,6 @@ def cmd_versions(args) -> int:
 def cmd_show(args) -> int:
     from ..policy.directory import PolicyDirectory  # late: see data_commands.cmd_claim
 
-    written_month(args.month, "--month")
     from ..policy.terms import policy_terms, render_terms  # a policy command's own module: a data command never loads it
 
     policy = PolicyDirectory(args.policy_dir).in_force(args.month)
@@ -323,8 +321,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     p = command("show", cmd_show, "show the version in force for a Service Month, and its terms",
                 "The version governing a Service Month is the latest whose effective_from is on or\n"
                 "before the month's first day (§6.2). A month before every version is an error.")
-    p.add_argument("policy_dir", type=data_commands.required_path, metavar="POLICY_DIR")
-    p.add_argument("--month", required=True, metavar="YYYY-MM")
+    p.add_argument("policy_dir", type=data_commands._path, metavar="POLICY_DIR")
+    p.add_argument("--month", type=data_commands._month, required=True, metavar="YYYY-MM")
     p.add_argument("--json", action="store_true", help="print JSON (terms and the whole document)")
     p.add_argument("--provision", metavar="N", help="print only provision N of the agreement (e.g. 5.7, 3.2(2), "
                                                     "Preamble): its words and the settings beside them")

@@ -5,12 +5,10 @@ import argparse
 import contextlib
 import datetime as dt
 import json
-import re
 import sys
 from json.encoder import encode_basestring  # json's C escaping of a string (ensure_ascii=False)
 
-from ..calendar import (OUTSIDE_YEARS, check_supported, in_supported_years, service_months, written_date,
-                        written_month)
+from ..calendar import OUTSIDE_YEARS, in_supported_years, service_months, month_problem, supported_date
 from ..claims.materials import load_claim_document
 from ..inputs.tables import account_name
 from ..inputs.timestamps import check_offset
@@ -22,12 +20,22 @@ from ..rules.durable import check_backend
 from . import modules_loaded
 
 
-def _date(value: str, flag: str) -> dt.date:
+def _date(value: str) -> dt.date:
+    """A date option (``--start``, ``--term-start``, ...) written YYYY-MM-DD in the years 0002-9998; else a usage
+    error, exit 2, naming the option (argparse's words), as a malformed ``--now`` or ``--workers`` is."""
     try:
-        day = written_date(value)
-    except ValueError:
-        raise SlapolicyError(f"{flag} {value!r} is not a date written YYYY-MM-DD") from None
-    return check_supported(day, flag)
+        return supported_date(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _month(value: str) -> str:
+    """A month option (``--month``, ``--from``, ``--to``) written YYYY-MM in the years 0002-9998; else a usage error,
+    exit 2, naming the option (argparse's words): ``--month 2019-3`` was exit 1, as if an input were wrong."""
+    problem = month_problem(value, "")
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return value
 
 
 def _timestamp(value: str) -> dt.datetime:
@@ -143,7 +151,7 @@ def _address(value: str) -> str:
 
 
 def cmd_months(args) -> int:
-    months = service_months(_date(args.start, "--start"), _date(args.end, "--end"))
+    months = service_months(*_in_order(args.start, args.end, "--start", "--end"))
     if args.json:
         sys.stdout.write(json.dumps({"service_months": [m.as_dict() for m in months]}, indent=2) + "\n")
         return 0
@@ -265,9 +273,15 @@ def _emit(result, fmt: str, render_text) -> None:
 def _term(args):
     if (args.term_start is None) != (args.term_end is None):
         raise UsageError("--term-start and --term-end go together: give both or neither")
-    if args.term_start is None:
-        return None, None
-    return _date(args.term_start, "--term-start"), _date(args.term_end, "--term-end")
+    return _in_order(args.term_start, args.term_end, "--term-start", "--term-end")
+
+
+def _in_order(start: dt.date | None, end: dt.date | None, first: str, last: str) -> tuple:
+    """A term's two dates, when the second is not before the first; else a usage error, exit 2, as replay's
+    ``--to`` before its ``--from`` is."""
+    if start is not None and end < start:
+        raise UsageError(f"{last} {end} is before {first} {start}")
+    return start, end
 
 
 # Data commands that say when their modules are loaded (slapolicy.cli.modules_loaded): after the engine's.
@@ -284,7 +298,7 @@ def cmd_evaluate(args) -> int:
     # account's result is two levels deep), not all of it after the reading.
     known = Encoded("\n    ") if args.format == "json" else None
     result = Engine.for_one_call(args.policy_dir).evaluate(
-        minutes=args.minutes, month=written_month(args.month, "--month"), incidents=args.incidents, notices=args.notices,
+        minutes=args.minutes, month=args.month, incidents=args.incidents, notices=args.notices,
         billing=args.billing, accounts=args.account, term_start=term_start,
         term_end=term_end, policy_file=args.policy_file, workers=args.workers, dask=args.dask, on_settled=known)
     if known is not None:
@@ -336,7 +350,7 @@ def _read_ahead(claim: dict, args):
 def cmd_replay(args) -> int:
     from ..replay import month_range  # replay's module: loaded by the replay anyway
 
-    month_range(written_month(args.start, "--from"), written_month(args.end, "--to"), ("--from", "--to"), UsageError)
+    month_range(args.start, args.end, ("--from", "--to"), UsageError)
     from ..engine import Engine  # loads what every data command needs: see cmd_claim
 
     modules_loaded()
@@ -348,7 +362,7 @@ def cmd_replay(args) -> int:
     progress = show_progress if sys.stderr.isatty() else None
     known = Encoded("\n    ") if args.format == "json" else None  # each row's JSON as it is made: see cmd_evaluate
     result = Engine.for_one_call(args.policy_dir).replay(
-        minutes=args.minutes, start=written_month(args.start, "--from"), end=written_month(args.end, "--to"), under=args.under,
+        minutes=args.minutes, start=args.start, end=args.end, under=args.under,
         incidents=args.incidents, notices=args.notices, billing=args.billing, workers=args.workers, dask=args.dask,
         strips=args.format == "html", progress=progress, on_settled=known)
     if progress:
@@ -410,8 +424,8 @@ def add_commands(command) -> None:
     p = command("months", cmd_months, "the Service Months of a service term (§1.2) and their total minutes (§1.6)",
                 "Each natural month inside the term is its own Service Month; a term starting or ending\n"
                 "inside a month gives a partial first or last one. Total minutes = days × 1440.")
-    p.add_argument("--start", required=True, metavar="YYYY-MM-DD", help="first day of the service term")
-    p.add_argument("--end", required=True, metavar="YYYY-MM-DD", help="last day of the service term (inclusive)")
+    p.add_argument("--start", type=_date, required=True, metavar="YYYY-MM-DD", help="first day of the service term")
+    p.add_argument("--end", type=_date, required=True, metavar="YYYY-MM-DD", help="last day of the service term (inclusive)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p = command("evaluate", cmd_evaluate, "evaluate a Service Month: availability, exclusions, compensation",
                 "For each account: unavailable minutes (§1.5), exclusions by clause (§5), availability (§2.1),\n"
@@ -420,14 +434,14 @@ def add_commands(command) -> None:
                 "Timestamps without an offset are read in the policy's timezone.")
     p.add_argument("policy_dir", type=required_path, metavar="POLICY_DIR")
     p.add_argument("--minutes", type=_named, required=True, metavar="PATH", help=MINUTES_TAKES + ": account, minute, requests, failures[, illegal_number_failures, peak_qps]")
-    p.add_argument("--month", required=True, metavar="YYYY-MM", help="the Service Month")
+    p.add_argument("--month", type=_month, required=True, metavar="YYYY-MM", help="the Service Month")
     p.add_argument("--incidents", type=_named, metavar="FILE", help=INCIDENTS_HOLD)
     p.add_argument("--notices", type=_named, metavar="FILE", help="list of {id, kind, published_at, start, end, account?}")
     p.add_argument("--billing", type=_named, metavar="FILE", help="account, month, monthly_fee, offset[, service_start]")
     p.add_argument("--account", type=_account, action="append", metavar="ID",
                    help="evaluate only this account; repeat it for several (default: every account)")
-    p.add_argument("--term-start", metavar="YYYY-MM-DD", help="first day of the service term (partial first month)")
-    p.add_argument("--term-end", metavar="YYYY-MM-DD", help="last day of the service term (partial last month)")
+    p.add_argument("--term-start", type=_date, metavar="YYYY-MM-DD", help="first day of the service term (partial first month)")
+    p.add_argument("--term-end", type=_date, metavar="YYYY-MM-DD", help="last day of the service term (partial last month)")
     p.add_argument("--policy-file", type=_named, metavar="F", help="evaluate under this version instead of the one in force")
     _add_runner_options(p, READ_AND_EVALUATE)
     p.add_argument("--format", choices=("json", "text"), default="json", help="(default: json)")
@@ -458,8 +472,8 @@ def add_commands(command) -> None:
                 "The minutes are read once. --format html writes one self-contained report.")
     p.add_argument("policy_dir", type=required_path, metavar="POLICY_DIR")
     p.add_argument("--minutes", type=_named, required=True, metavar="FILE", help="minutes of every account: " + MINUTES_TAKES)
-    p.add_argument("--from", dest="start", required=True, metavar="YYYY-MM", help="first Service Month")
-    p.add_argument("--to", dest="end", required=True, metavar="YYYY-MM",
+    p.add_argument("--from", dest="start", type=_month, required=True, metavar="YYYY-MM", help="first Service Month")
+    p.add_argument("--to", dest="end", type=_month, required=True, metavar="YYYY-MM",
                    help="last Service Month (at most 1,200 months, 100 years, from --from)")
     p.add_argument("--under", type=required_path, required=True, metavar="F", help="the amended version (policy file)")
     p.add_argument("--incidents", type=_named, metavar="FILE", help=INCIDENTS_HOLD)
