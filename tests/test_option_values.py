@@ -27,6 +27,8 @@ def usage_error(result, command: str, message: str) -> None:
       "--workers", "2\u2003"], "argument --workers: '2\\u2003' is not a whole number written in the digits 0-9"),
     (["serve", POLICIES, "--port", "٨٠٨١"], "argument --port: '٨٠٨١' is not a whole number written in the digits 0-9"),
     (["serve", POLICIES, "--max-body", "١٠"], "argument --max-body: '١٠' is not a whole number written in the digits 0-9"),
+    (["serve", POLICIES, "--max-connections", "٢٥٦"],
+     "argument --max-connections: '٢٥٦' is not a whole number written in the digits 0-9"),
     (["serve", POLICIES, "--workers", "٢"], "argument --workers: '٢' is not a whole number written in the digits 0-9"),
     (["serve", POLICIES, "--request-timeout", "١.٥"],
      "argument --request-timeout: '١.٥' is not a number of seconds written in the digits 0-9"),

@@ -94,7 +94,7 @@ def _checkpoint(value: str) -> dict:
 
 
 def _whole_number(value: str) -> int:
-    """A whole number typed as an option's value (``--workers``, ``--port``, ``--max-body``), in the digits 0-9 only:
+    """A whole number typed as an option's value (``--workers``, ``--port``, ``--max-body``, ``--max-connections``), in the digits 0-9 only:
     ``--workers ٢`` ran two processes (Python's int() reads other scripts' digits). Else a usage error, exit 2."""
     try:
         return typed_number(value)
