@@ -512,7 +512,6 @@ def test_a_claim_with_half_a_utf16_pair(tmp_path, minutes, field):
      "n.yaml:1:30: not valid YAML: key 'kind' appears twice in one mapping"),  # "- {id: N, " is 10 characters, the first kind 19 more
     ("--notices", "n.json", '[{"id": NaN}]', "n.json: not valid JSON: NaN is not a JSON number (JSON has no NaN or Infinity)"),
     ("--notices", "n.json", '[{"id": -Infinity}]', "n.json: not valid JSON: -Infinity is not a JSON number"),
-    ("--incidents", "i.json", "", "i.json: the file is empty (expected JSON)"),
     ("--incidents", "i.json", "\ufeff" + "[1", "i.json:1:3: not valid JSON"),
 ])
 def test_lists_with_keys_given_twice_or_numbers_json_has_not(tmp_path, minutes, flag, name, text, message):

@@ -115,8 +115,6 @@ def test_a_later_block_without_a_column_has_missing_values(tmp_path, small_block
     ('{"account": "a", "minute": "2019-03-01T10:00", "requests": 100, "failures": 1}'
      '{"account": "a", "minute": "2019-03-01T10:01", "requests": 100, "failures": 1}\n',
      "lines 1–1: 2 JSON objects on 1 lines; JSON Lines holds one object per line"),
-    ("", "cannot be read as JSONL: Empty JSON file"),
-    ("\n  \n", "missing column(s) account, minute, requests, failures (found: none)"),
 ])
 def test_lines_that_are_not_one_object_each(tmp_path, text, message):
     minutes = tmp_path / "m.jsonl"

@@ -22,6 +22,22 @@ _OUT_OF_SYNC = "got out of sync with chunker"
 _BLOCK = 4 << 20  # bytes searched at a time
 
 
+def no_row(open_stream, message: str) -> bytes | None:
+    """A CSV file pyarrow found empty ("Empty CSV file") that is a file of no row, as a header alone with its line
+    end is: b"" when it holds nothing but whitespace (no header either: an export of nothing, as an empty JSON Lines
+    or incidents file), its header with a line end when that is its one line without one (pyarrow reads that as no
+    column at all); None when it is neither (pyarrow's error stands). Read again: an error path only."""
+    if "Empty CSV file" not in message:
+        return None
+    with open_stream() as stream:
+        text = stream.read(1 << 20)
+    if not text.strip():
+        return b""
+    if b"\n" in text or b"\r" in text or len(text) >= 1 << 20:
+        return None
+    return text + b"\n"
+
+
 def located(open_stream, message: str) -> str | None:
     """:func:`locate` over the text ``open_stream()`` opens again; None when it cannot be read again (removed since
     pyarrow read it, say): pyarrow's own words then stand."""

@@ -84,7 +84,8 @@ def read_list(path: str | Path, kind: str) -> list:
     text = read_document(path, f"{kind} file")
     suffix = path.suffix.lower()
     if suffix == ".json":
-        data = load_json(text, path, parse_float=Decimal)
+        # An empty file lists none, as an empty YAML file does (and an empty minutes or billing file holds no row).
+        data = load_json(text, path, parse_float=Decimal) if text.strip() else None
     elif suffix in (".yaml", ".yml"):
         import yaml  # PyYAML (0.015 s): only for YAML inputs and policies not yet recorded
 

@@ -38,8 +38,8 @@ def batches(stream, name: str, columns: tuple, optional: tuple, max_rows: int):
     ``columns`` must be present in the first block with rows (else the file is refused as missing them);
     a later block without one of them has it as a column of nulls, refused row by row.
     """
-    row, names, size = 0, None, [0]
-    for chunk, line in _blocks(stream, name, size):
+    row, names = 0, None
+    for chunk, line in _blocks(stream, name, [0]):
         lines, at = _object_lines(chunk, name, line)
         if not len(at):
             continue
@@ -50,10 +50,8 @@ def batches(stream, name: str, columns: tuple, optional: tuple, max_rows: int):
             first = row + start
             yield _select(table.slice(start, count), columns, optional), int(line + at[start] - 1 - first), first
         row += len(at)
-    if names is None:
-        if not size[0]:
-            raise InputError(f"{name}: cannot be read as JSONL: Empty JSON file")
-        raise InputError(f"{name}: missing column(s) {', '.join(columns)} (found: none)")
+    # No object (an empty file, or blank lines): a file of no row, as a CSV header alone and an empty incidents file
+    # are; its columns are not asked for, since JSON Lines names them only in its objects.
 
 
 def check_lines(path, name: str) -> None:

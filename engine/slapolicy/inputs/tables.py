@@ -158,13 +158,24 @@ def read_table(path: str | Path, columns: tuple[str, ...], optional: tuple[str, 
             import pyarrow.csv as pacsv  # heavy (0.2 s): loaded by the commands that read inputs
 
             wanted = {name: pa.string() for name in columns + optional}
-            table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
-                column_types=wanted, strings_can_be_null=True, quoted_strings_can_be_null=False))
+            options = pacsv.ConvertOptions(column_types=wanted, strings_can_be_null=True, quoted_strings_can_be_null=False)
+            try:
+                table = pacsv.read_csv(path, convert_options=options)
+            except pa.ArrowInvalid as exc:
+                from .csv_lines import no_row  # the error path's own module
+
+                text = no_row(lambda: open(path, "rb"), str(exc))
+                if text is None:
+                    raise
+                # A file of no row, as the minutes' (a header without its line end, or nothing at all).
+                table = pacsv.read_csv(pa.BufferReader(text), convert_options=options) if text else _no_rows(columns)
             line_offset = 1
         elif kind == "jsonl":
             import pyarrow.json as pajson  # heavy (0.2 s): loaded by the commands that read inputs
 
             lines = check_lines(path, shown)  # a line nested thousands deep crashes pyarrow's reader: refused first
+            if not len(lines):  # no object (empty, or blank lines): a file of no row, as the minutes'
+                return _no_rows(columns), 0
             whole = max(1 << 20, path.stat().st_size + 1)  # one block: pyarrow's "in row K" counts from the file's start
             try:
                 table = read_json_as_written(str(path), TEXT_COLUMNS, pajson.ReadOptions(block_size=min(whole, 1 << 30)))
@@ -192,6 +203,13 @@ def read_table(path: str | Path, columns: tuple[str, ...], optional: tuple[str, 
         raise InputError(f"{shown}: missing column(s) {', '.join(missing)} (found: {', '.join(names) or 'none'})")
     keep = [name for name in columns + optional if name in table.column_names]
     return table.select(keep), line_offset
+
+
+def _no_rows(columns: tuple[str, ...]):
+    """The table of a text file that holds no row and names no column (an empty file): the columns, no row."""
+    import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
+
+    return pa.table({name: pa.array([], pa.string()) for name in columns})
 
 
 # What each minutes column may hold; anything else (lists, structs, bytes, dates) is refused by name.

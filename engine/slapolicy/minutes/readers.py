@@ -165,19 +165,19 @@ def problems_of(part: Part):
 
 
 def _header_alone(part: Part, exc) -> bool:
-    """Whether a CSV part pyarrow found empty ("Empty CSV file or block") is a header without a line end and no
-    row, which pyarrow reads as no column at all but as no row once the line ends: its columns are checked as
-    they would be then (an error path only)."""
-    if "Empty CSV file or block" not in str(exc):
-        return False
-    with _open_stream(part.path) as stream:
-        text = stream.read(1 << 20)
-    if not text.strip() or b"\n" in text or b"\r" in text or len(text) >= 1 << 20:
-        return False
-    import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
-    import pyarrow.csv as pacsv  # heavy (0.2 s): loaded by the commands that read inputs
+    """Whether a CSV part pyarrow found empty ("Empty CSV file or block") is a file of no row: empty, or a header
+    without a line end, which pyarrow reads as no column at all but as no row once the line ends (its columns are
+    checked as they would be then). An error path only."""
+    from ..inputs.csv_lines import no_row  # the error path's own module
 
-    _csv_columns(part, pacsv.read_csv(pa.BufferReader(text + b"\n")).schema)
+    text = no_row(lambda: _open_stream(part.path), str(exc))
+    if text is None:
+        return False
+    if text:  # a header: its columns are checked (an empty file names none, and holds no row to miss them)
+        import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
+        import pyarrow.csv as pacsv  # heavy (0.2 s): loaded by the commands that read inputs
+
+        _csv_columns(part, pacsv.read_csv(pa.BufferReader(text)).schema)
     return True
 
 
