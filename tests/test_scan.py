@@ -986,8 +986,8 @@ def test_a_parquet_footer_is_parsed_again_when_its_file_is_rewritten_in_place_wi
 def test_the_batches_of_a_part_are_read_as_tasks_and_a_problem_reads_the_part_again_in_file_order(tmp_path, monkeypatch):
     """One part of three row groups of 4 rows, each batch a task of its own: the part's counts are joined from
     theirs. Row 2 has more failures than requests and rows 5 and 6 share a minute: read in file order, the
-    rows of a batch after a problem are checked but no longer searched for repeats, so the message names row 2
-    only, as it did when the part was one task."""
+    part again names both, as when it was one task (a batch whose accounts and minutes were all read is
+    searched for repeats whatever problems came before it)."""
     import slapolicy.minutes.aggregates as aggregates_module
     import slapolicy.minutes.readers as readers
 
@@ -1008,5 +1008,6 @@ def test_the_batches_of_a_part_are_read_as_tasks_and_a_problem_reads_the_part_ag
     with pytest.raises(Exception) as caught:
         aggregates(write_parquet(tmp_path / "n.parquet", rows, row_group_size=4))
     assert str(caught.value).splitlines()[1:] == [
-        f"{tmp_path / 'n.parquet'}: row 2, column 'failures': 101 failures exceed 100 requests"]
+        f"{tmp_path / 'n.parquet'}: row 2, column 'failures': 101 failures exceed 100 requests",
+        f"{tmp_path / 'n.parquet'}: row 6, column 'minute': minute listed twice for account 'a' (also row 5)"]
     assert (sorted(tasks[:3]), tasks[3:]) == ([(0,), (1,), (2,)], [(0, 1, 2)])

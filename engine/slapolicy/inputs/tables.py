@@ -348,6 +348,9 @@ class MinuteColumns:
     has_peak_qps: bool
     naive: int
     minute_runs: np.ndarray | None = None  # where each run of one minute begins, when the column was read so
+    # Whether a row's account or minute was refused: those rows' codes and minutes are not what was written, so a
+    # minute listed twice can be told only in a table whose account and minute columns were read whole.
+    keys_refused: bool = False
 
 
 def check_minute_table(table, timezone: str, problems: Problems, line_offset, account: str | tuple | None = None,
@@ -361,6 +364,7 @@ def check_minute_table(table, timezone: str, problems: Problems, line_offset, ac
     lie within (a Parquet row group's statistics): what they prove is not checked row by row.
     """
     check_minute_types(table.schema, problems.file)
+    before = problems.total
     if isinstance(account, str):
         accounts, account_index = np.array([account]), np.zeros(table.num_rows, np.int32)
     elif account is not None:
@@ -370,6 +374,7 @@ def check_minute_table(table, timezone: str, problems: Problems, line_offset, ac
         accounts, account_index, missing_account = _account_codes(table)
         _report(missing_account, problems, "account", line_offset, lambda r: "missing value")
     minute, naive, runs = parse_minute_column(table, "minute", timezone, problems, line_offset)
+    keys_refused = problems.total > before
     ordered = _counts_in_order(table, bounds or {})  # then no count is negative, nor exceeds the one before it
     requests, requests_refused = _int_column(table, "requests", problems, line_offset, negatives=not ordered)
     failures, failures_refused = _int_column(table, "failures", problems, line_offset, negatives=not ordered)
@@ -387,7 +392,8 @@ def check_minute_table(table, timezone: str, problems: Problems, line_offset, ac
                 lambda r: f"{failures[r]} failures exceed {requests[r]} requests")
         _report(_unless(illegal > failures, failures_refused, illegal_refused), problems, "illegal_number_failures",
                 line_offset, lambda r: f"{illegal[r]} illegal-number failures exceed {failures[r]} failures")
-    return MinuteColumns(accounts, account_index, minute, requests, failures, illegal, peak, has_peak, naive, runs)
+    return MinuteColumns(accounts, account_index, minute, requests, failures, illegal, peak, has_peak, naive, runs,
+                         keys_refused)
 
 
 def _unless(mask: np.ndarray, *refused: np.ndarray | None) -> np.ndarray:

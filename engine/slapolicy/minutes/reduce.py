@@ -63,7 +63,9 @@ def read_part(part: Part, request: Request, picked: list | None = None) -> PartS
             continue
         summary.naive += c.naive
         _check_directory_keys(part, c, request, problems, line_offset)
-        order, stalls = _repeats_in_batch(c, problems, line_offset) if not problems.total else (None, None)
+        # A minute listed twice is named with the batch's other problems, unless an account or minute of the batch
+        # was refused (then its rows' keys are not the ones written); across batches, only once none is left.
+        order, stalls = _repeats_in_batch(c, problems, line_offset) if not c.keys_refused else (None, None)
         if not problems.total:
             _reduce(c, request, summary, order, stalls)
         del c
