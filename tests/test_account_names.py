@@ -64,7 +64,8 @@ def test_a_blank_account_is_refused_not_read_as_every_account(cli, tmp_path, kin
     path = write_yaml(tmp_path / f"{kind}.yaml", [dict(entry, account="  ")])
     result = cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03", f"--{kind}", path)
     assert result.code == 1 and result.out == ""
-    assert f"{path}: row 1, column 'account': '  ' is blank; leave the key out to mean every account" in result.err
+    line = {"incidents": 5, "notices": 6}[kind]  # the line of `account:`, after the entry's other fields
+    assert f"{path}: row 1 (line {line}), column 'account': '  ' is blank; leave the key out to mean every account" in result.err
 
 
 def test_a_claim_account_is_trimmed(tmp_path):

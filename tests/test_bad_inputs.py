@@ -63,15 +63,17 @@ def test_an_unknown_format(cli, tmp_path):
     assert "unknown format .xlsx; use .csv, .jsonl or .parquet" in result.err
 
 
+# The file as write_yaml writes it: "- id:" on line 1, then start, end, cause (and any field added) a line each; a
+# problem names the line of its field.
 @pytest.mark.parametrize("incident,message", [
-    ({"cause": "gremlins"}, "row 1, column 'cause': unknown cause 'gremlins'; policy 2019-01-01 declares: provider, customer_network"),
-    ({"end": "2019-03-01T09:00"}, "row 1, column 'end': end 2019-03-01T09:00 is not after start 2019-03-01T10:00"),
-    ({"start": "soon"}, "row 1, column 'start': 'soon' is not an ISO 8601 timestamp"),
+    ({"cause": "gremlins"}, "row 1 (line 4), column 'cause': unknown cause 'gremlins'; policy 2019-01-01 declares: provider, customer_network"),
+    ({"end": "2019-03-01T09:00"}, "row 1 (line 3), column 'end': end 2019-03-01T09:00 is not after start 2019-03-01T10:00"),
+    ({"start": "soon"}, "row 1 (line 2), column 'start': 'soon' is not an ISO 8601 timestamp"),
     # Python reads offsets up to ±23:59; UTC offsets in use stop at +14:00 and −12:00 (±14:00 is the rule).
-    ({"start": "2019-03-01T10:00+14:01"}, "row 1, column 'start': '2019-03-01T10:00+14:01' has a UTC offset beyond ±14:00"),
-    ({"end": "2019-03-01T11:00-23:00"}, "row 1, column 'end': '2019-03-01T11:00-23:00' has a UTC offset beyond ±14:00"),
-    ({"cause": None}, "row 1, column 'cause': missing"),
-    ({"severity": "high"}, "row 1, column 'severity': unknown field"),
+    ({"start": "2019-03-01T10:00+14:01"}, "row 1 (line 2), column 'start': '2019-03-01T10:00+14:01' has a UTC offset beyond ±14:00"),
+    ({"end": "2019-03-01T11:00-23:00"}, "row 1 (line 3), column 'end': '2019-03-01T11:00-23:00' has a UTC offset beyond ±14:00"),
+    ({"cause": None}, "row 1 (line 4), column 'cause': missing"),
+    ({"severity": "high"}, "row 1 (line 5), column 'severity': unknown field"),
 ])
 def test_bad_incidents(cli, tmp_path, incident, message):
     entry = {"id": "I-1", "start": "2019-03-01T10:00", "end": "2019-03-01T11:00", "cause": "provider"}
@@ -95,7 +97,7 @@ def test_a_notice_published_at_an_offset_beyond_14_hours(cli, tmp_path):
                                                       "start": "2019-03-02T00:00", "end": "2019-03-02T01:00"}])
     result = evaluate_cli(cli, tmp_path, notices=notices)
     assert result.code == 1
-    assert (f"{notices}: row 1, column 'published_at': '2019-03-01T00:00+25:00' is not an ISO 8601 timestamp"
+    assert (f"{notices}: row 1 (line 3), column 'published_at': '2019-03-01T00:00+25:00' is not an ISO 8601 timestamp"
             in result.err)
 
 
@@ -104,7 +106,7 @@ def test_bad_notice_kind(cli, tmp_path):
                                                       "start": "2019-03-02T00:00", "end": "2019-03-02T01:00"}])
     result = evaluate_cli(cli, tmp_path, notices=notices)
     assert result.code == 1
-    assert f"{notices}: row 1, column 'kind': unknown kind 'party' (one of: maintenance, major_event, high_concurrency)" in result.err
+    assert f"{notices}: row 1 (line 2), column 'kind': unknown kind 'party' (one of: maintenance, major_event, high_concurrency)" in result.err
 
 
 @pytest.mark.parametrize("row,message", [

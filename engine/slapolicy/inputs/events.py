@@ -78,9 +78,11 @@ def read_document(path: Path, what: str) -> str:
         raise InputError(f"{path}: not UTF-8 (byte {exc.start})") from None
 
 
-def read_list(path: str | Path, kind: str) -> list:
-    """A YAML or JSON list of objects (incidents, notices)."""
+def read_list(path: str | Path, kind: str) -> tuple[list, list | None]:
+    """A YAML or JSON list of objects (incidents, notices), and for YAML where each entry is: (its first line,
+    {key: the line of that key}) per entry, so that a problem names the line as a CSV row's does; None for JSON."""
     path = Path(path)
+    places = None
     text = read_document(path, f"{kind} file")
     suffix = path.suffix.lower()
     if suffix == ".json":
@@ -90,7 +92,7 @@ def read_list(path: str | Path, kind: str) -> list:
         import yaml  # PyYAML (0.015 s): only for YAML inputs and policies not yet recorded
 
         try:
-            data = yaml.load(text, Loader=_string_dates_loader())
+            data, places = _load_placed(text, _string_dates_loader())
         except yaml.YAMLError as exc:
             found = yaml_syntax_diagnostic(str(path), exc, text, f"the {kind} file")
             raise InputError(f"{path}:{found.line}:{found.col}: {found.message}") from None
@@ -101,10 +103,50 @@ def read_list(path: str | Path, kind: str) -> list:
     else:
         raise InputError(f"{path}: unknown format {suffix or '(no extension)'}; use .yaml, .yml or .json")
     if data is None:
-        return []
+        return [], None
     if not isinstance(data, list):
         raise InputError(f"{path}: expected a list of {kind}, found {type(data).__name__}")
-    return data
+    return data, places
+
+
+def _load_placed(text: str, loader_class) -> tuple:
+    """``yaml.load`` of ``text`` (as it does it: compose the node tree, then construct it), with the lines of a
+    top-level list's entries and of their keys read from the nodes' marks (numbered from 1)."""
+    import yaml  # PyYAML (0.015 s): only for YAML inputs and policies not yet recorded
+
+    loader = loader_class(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    finally:
+        loader.dispose()
+    if not isinstance(node, yaml.SequenceNode):
+        return data, None
+    return data, [(item.start_mark.line + 1,
+                   {key.value: key.start_mark.line + 1 for key, _ in item.value if isinstance(key, yaml.ScalarNode)}
+                   if isinstance(item, yaml.MappingNode) else {}) for item in node.value]
+
+
+class _EntryProblems(Problems):
+    """The problems of a list's entries, each named by its row (the entry's number) and, in YAML, its line: the
+    line of the field named, else the entry's first line (a YAML entry spans several lines; a row was hard to find
+    in a long file)."""
+
+    def __init__(self, file: str, kind: str, places: list | None):
+        super().__init__(file, kind)
+        self.entry_places = places
+
+    def add(self, row: int | None, column: str | None, message: str, line: int | None = None) -> None:
+        if line is None and self.entry_places is not None and row is not None and row <= len(self.entry_places):
+            first, keys = self.entry_places[row - 1]
+            line = keys.get(column, first)
+        super().add(row, column, message, line)
+
+    def row(self, row: int) -> str:
+        """An entry as a message names another: ``row 1`` (``row 1 (line 2)`` in YAML)."""
+        if self.entry_places is None or row > len(self.entry_places):
+            return f"row {row}"
+        return f"row {row} (line {self.entry_places[row - 1][0]})"
 
 
 @functools.cache
@@ -169,30 +211,31 @@ def _window(entry, timezone: str, problems: Problems, index: int):
     return stamps["start"], stamps["end"]
 
 
-def _ids(entries, problems: Problems) -> None:
+def _ids(entries, problems: _EntryProblems) -> None:
     seen = {}
     for index, entry in enumerate(entries, start=1):
         if isinstance(entry, dict) and "id" in entry:
             key = str(entry["id"])
             if key in seen:
-                problems.add(index, "id", f"id {key!r} also used in row {seen[key]}")
+                problems.add(index, "id", f"id {key!r} also used in {problems.row(seen[key])}")
             seen.setdefault(key, index)
 
 
-def _entries(source, kind: str) -> tuple[list, str]:
-    """The entries of a YAML/JSON list file, or a list handed in by the API."""
+def _entries(source, kind: str) -> tuple[list, _EntryProblems]:
+    """The entries of a YAML/JSON list file, or a list handed in by the API, and the Problems that names them."""
     if isinstance(source, (str, Path)):
-        return read_list(source, kind), str(source)
+        entries, places = read_list(source, kind)
+        return entries, _EntryProblems(str(source), kind, places)
     if not isinstance(source, (list, tuple)):
         raise InputError(f"{IN_MEMORY}: {kind} must be a file path or a list of objects, not {type(source).__name__}")
-    return list(source), IN_MEMORY
+    return list(source), _EntryProblems(IN_MEMORY, kind, None)
 
 
 def read_incidents(path, policy, causes=None) -> list[Incident]:
     """Incidents whose causes are those the policy declares (or ``causes``, for several versions at once)."""
     causes = tuple(causes or policy.causes)
-    entries, path = _entries(path, "incidents")
-    problems = Problems(path, "incidents")
+    entries, problems = _entries(path, "incidents")
+    path = problems.file
     incidents = []
     for index, entry in enumerate(entries, start=1):
         if not _check_keys(entry, ("id", "start", "end", "cause"), ("account", "description"), str(path), problems, index):
@@ -219,8 +262,7 @@ def _event_account(entry, problems: Problems, index: int) -> bool:
 
 
 def read_notices(path, timezone: str) -> list[Notice]:
-    entries, path = _entries(path, "notices")
-    problems = Problems(path, "notices")
+    entries, problems = _entries(path, "notices")
     notices = []
     for index, entry in enumerate(entries, start=1):
         if not _check_keys(entry, ("id", "kind", "published_at", "start", "end"), ("account", "description"),
