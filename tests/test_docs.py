@@ -14,8 +14,10 @@ def blocks(path, language):
     return re.findall(rf"```{language}\n(.*?)```", path.read_text(), flags=re.S)
 
 
-PYTHON = [(doc.name, i, code) for doc in sorted(DOCS.glob("*.md")) for i, code in enumerate(blocks(doc, "python"))]
-CONSOLE = [(doc.name, i, code) for doc in sorted(DOCS.glob("*.md")) for i, code in enumerate(blocks(doc, "console"))]
+# README's examples are the first a new user runs: they run here with the pages of docs/.
+PAGES = [*sorted(DOCS.glob("*.md")), REPO / "README.md"]
+PYTHON = [(doc.name, i, code) for doc in PAGES for i, code in enumerate(blocks(doc, "python"))]
+CONSOLE = [(doc.name, i, code) for doc in PAGES for i, code in enumerate(blocks(doc, "console"))]
 
 
 @pytest.mark.parametrize("name,index,code", PYTHON, ids=[f"{n}-{i}" for n, i, _ in PYTHON])
@@ -154,7 +156,7 @@ def walk_through_lines() -> range:
 
 
 def test_every_block_of_the_docs_is_run_or_checked_by_a_test():
-    unchecked = [f"{doc.name}:{line}: ```{language}" for doc in sorted(DOCS.glob("*.md"))
+    unchecked = [f"{doc.name}:{line}: ```{language}" for doc in PAGES
                  for language, line, _ in fenced(doc)
                  if CHECKED_BY.get(language, (None,))[0] not in ("*", doc.name)]
     assert unchecked == []
