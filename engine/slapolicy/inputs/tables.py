@@ -228,7 +228,7 @@ def _type_family(kind) -> str | None:
         return "text"
     if pa.types.is_integer(kind):
         return "integer"
-    if pa.types.is_floating(kind):
+    if pa.types.is_floating(kind) or pa.types.is_decimal(kind):  # decimal: a warehouse's NUMBER(38, 0), say
         return "decimal"
     if pa.types.is_timestamp(kind):
         return "timestamp"
@@ -302,6 +302,8 @@ def _int_column(table, name: str, problems: Problems, line_offset, required: boo
         import pyarrow.compute as pc  # text only: whole numbers read as they are need none (see _account_codes)
 
         text = column.cast(pa.string()) if not pa.types.is_string(column.type) else column
+        if pa.types.is_decimal(column.type):  # a count of a NUMBER(38, 2) column is written 100.00: a whole number
+            text = pc.replace_substring_regex(text, r"\.0+$", "")
         nulls = pc.is_null(text).to_numpy(zero_copy_only=False) | pc.equal(pc.utf8_trim_whitespace(text.fill_null("")), "").to_numpy(zero_copy_only=False)
         good = pc.match_substring_regex(text.fill_null(""), _INT_RE).to_numpy(zero_copy_only=False)
         bad = ~good & ~nulls

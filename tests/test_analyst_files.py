@@ -1,0 +1,45 @@
+"""Minutes files as analysts' tools write them: what a warehouse export, a DataFrame or a partitioned dataset holds
+is read as the same minutes, or refused naming the file, row and column."""
+import datetime as dt
+import json
+from decimal import Decimal
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import evaluate_march
+
+# Account a, 12 March 2019 10:00-10:59 (policy time, Singapore): 100 requests a minute, 5 failures in the first
+# 10 (95 % < 99 %: unavailable, §1.5), none after. 60 minutes with data, 10 unavailable.
+MINUTES = [dt.datetime(2019, 3, 12, 10, m) for m in range(60)]
+
+
+def counts_table(kind, requests, failures):
+    return pa.table({"account": ["a"] * 60, "minute": pa.array(MINUTES, pa.timestamp("us")),
+                     "requests": pa.array([requests] * 60, kind),
+                     "failures": pa.array([failures] * 10 + [type(failures)(0)] * 50, kind)})
+
+
+@pytest.mark.parametrize("kind,requests,failures", [
+    (pa.decimal128(38, 0), Decimal(100), Decimal(5)),          # Snowflake's NUMBER(38, 0)
+    (pa.decimal128(10, 2), Decimal("100.00"), Decimal("5.00")),  # a count kept with cents
+    (pa.decimal256(40, 0), Decimal(100), Decimal(5)),
+])
+def test_decimal_counts_that_are_whole_are_read(tmp_path, kind, requests, failures):
+    # A decimal column was refused: "holds values of type decimal128(38, 0); expected whole numbers or numbers or text".
+    minutes = tmp_path / "m.parquet"
+    pq.write_table(counts_table(kind, requests, failures), minutes)
+    result = evaluate_march(minutes)
+    assert result.code == 0, result.err
+    (evaluation,) = json.loads(result.out)["evaluations"]
+    assert (evaluation["minutes_with_data"], evaluation["unavailable_minutes"]) == (60, 10)
+
+
+def test_a_decimal_count_with_a_fraction_is_refused(tmp_path):
+    minutes = tmp_path / "m.parquet"
+    pq.write_table(counts_table(pa.decimal128(10, 2), Decimal("100.50"), Decimal("5.00")), minutes)
+    result = evaluate_march(minutes)
+    assert (result.code, result.out) == (1, "")
+    assert result.err.splitlines()[:2] == [f"slapolicy: 60 problem(s) in minutes file {minutes}:",
+                                           f"{minutes}: row 1, column 'requests': '100.50' is not a whole number"]
