@@ -479,3 +479,25 @@ def test_a_python_value_that_json_has_no_type_for_is_named_as_what_it_is_not_as_
             decide(inputs, claim(**change))
         assert str(refused.value) == f"claim: {message}"
     assert not inputs["ledger"].exists()
+
+
+def test_claimed_windows_are_merged_before_their_minutes_are_counted():
+    # 2,000 copies of a whole-month window (a 140 kB claim) took 2.2 GB and 6 s: one array of 44,640 minutes per
+    # window, concatenated, then made distinct. Merged first, the minutes are those of the union, within the month.
+    from slapolicy.claims.decision import claimed_minutes
+
+    def at(day, hour, minute=0):
+        return dt.datetime(2019, 3, day, hour, minute, tzinfo=SGT)
+
+    march = ServiceMonth(dt.date(2019, 3, 1), dt.date(2019, 3, 31)).epoch_minutes("Asia/Singapore")
+    whole = (dt.datetime(2019, 2, 20, tzinfo=SGT), dt.datetime(2019, 4, 20, tzinfo=SGT))  # clipped to March
+    minutes = claimed_minutes([whole] * 2000, "inward", *march)
+    assert (len(minutes), int(minutes[0]), int(minutes[-1]) + 1) == (44640, *march)  # 31 days x 1440
+    # [09:00, 10:00) and [09:30, 11:00) overlap, [11:00, 11:30) touches them: 150 minutes; [12:00:30, 12:02:00)
+    # covers 12:01 only, inward (§1.5: less than a minute is not counted), 12:00 too outward; [13:00, 13:00) none.
+    windows = [(at(11, 11), at(11, 11, 30)), (at(11, 9, 30), at(11, 11)), (at(11, 9), at(11, 10)),
+               (dt.datetime(2019, 3, 11, 12, 0, 30, tzinfo=SGT), at(11, 12, 2)), (at(11, 13), at(11, 13))]
+    inward, outward = (claimed_minutes(windows, rounding, *march) for rounding in ("inward", "outward"))
+    nine = int(at(11, 9).timestamp()) // 60
+    assert (inward - nine).tolist() == list(range(150)) + [181]
+    assert (outward - nine).tolist() == list(range(150)) + [180, 181]

@@ -18,7 +18,6 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from .. import __version__
-from ..arrays import distinct_sorted
 from ..calendar import ServiceMonth, minute_bounds, month_problem, service_month_in
 from ..evaluation.classify import consecutive_runs
 from ..evaluation.month import MonthEvaluation
@@ -44,18 +43,31 @@ def minute_ranges(minutes: np.ndarray, timezone: str) -> list[dict]:
             for s, e in consecutive_runs(minutes)]
 
 
+def claimed_minutes(windows, rounding: str, first_minute: int, last_minute: int) -> np.ndarray:
+    """The distinct minutes of the month [first_minute, last_minute) the claimed windows cover, sorted. The windows
+    are merged first, so the work and memory are bounded by the month, not by how many windows overlap it: 2,000
+    copies of a whole-month window (a 140 kB claim) took 2.2 GB as one array of minutes per window."""
+    spans = sorted((max(lo, first_minute), min(hi, last_minute))
+                   for lo, hi in (minute_bounds(start, end, rounding) for start, end in windows))
+    merged: list[list[int]] = []
+    for lo, hi in spans:
+        if hi <= lo:
+            continue
+        if merged and lo <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    if not merged:
+        return np.zeros(0, np.int64)
+    return np.concatenate([np.arange(lo, hi, dtype=np.int64) for lo, hi in merged])
+
+
 def reconcile(policy, claim: Claim, month: MonthEvaluation, first_minute: int, last_minute: int) -> dict:
     """§3.2(1): the provider's backend records prevail; list every disagreement with the claim."""
-    claimed = np.zeros(0, np.int64)
     # §1.5 "less than 1 minute is not counted": a claimed window counts the minutes it covers whole (or, with
     # partial_minutes: touched, every minute it touches).
     rounding = "inward" if policy.setting("availability", "partial_minutes") == "whole_minutes_only" else "outward"
-    if claim.unavailability:
-        parts = []
-        for start, end in claim.unavailability:
-            lo, hi = minute_bounds(start, end, rounding)
-            parts.append(np.arange(max(lo, first_minute), min(hi, last_minute)))
-        claimed = distinct_sorted(np.concatenate(parts)) if parts else claimed
+    claimed = claimed_minutes(claim.unavailability, rounding, first_minute, last_minute)
     unavailable, counted, excluded = month.unavailable_minute, month.counted_minutes, month.excluded_minutes
     not_in_records = np.setdiff1d(claimed, unavailable, assume_unique=True)
     claimed_but_excluded = np.intersect1d(claimed, excluded, assume_unique=True)
