@@ -43,3 +43,42 @@ def test_a_decimal_count_with_a_fraction_is_refused(tmp_path):
     assert (result.code, result.out) == (1, "")
     assert result.err.splitlines()[:2] == [f"slapolicy: 60 problem(s) in minutes file {minutes}:",
                                            f"{minutes}: row 1, column 'requests': '100.50' is not a whole number"]
+
+
+def dataset_file(path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(counts_table(pa.int64(), 100, 5), path)
+    return path
+
+
+@pytest.mark.parametrize("how", ["file link", "link to the root", "hard link"])
+def test_a_file_reached_twice_in_a_directory_is_refused_naming_both(tmp_path, how):
+    # Read twice, its 60 minutes were refused as "minute listed twice for account 'a' (also in an earlier row)",
+    # with no word of the link that made the copy.
+    root = tmp_path / "minutes"
+    first = dataset_file(root / "a.parquet")
+    if how == "file link":
+        (root / "b.parquet").symlink_to(first)
+        second = root / "b.parquet"
+    elif how == "link to the root":
+        (root / "sub").mkdir()
+        (root / "sub" / "again").symlink_to(root)
+        second = root / "sub" / "again" / "a.parquet"
+    else:
+        (root / "b.parquet").hardlink_to(first)
+        second = root / "b.parquet"
+    result = evaluate_march(root)
+    assert (result.code, result.out) == (1, "")
+    assert result.err == (f"slapolicy: {second}: the same file as {first} (reached again by a link): its minutes would "
+                          "be read twice; remove the link from the directory\n")
+
+
+def test_a_link_to_a_file_outside_the_directory_is_read_once(tmp_path):
+    elsewhere = dataset_file(tmp_path / "elsewhere" / "a.parquet")
+    root = tmp_path / "minutes"
+    root.mkdir()
+    (root / "a.parquet").symlink_to(elsewhere)
+    result = evaluate_march(root)
+    assert result.code == 0, result.err
+    (evaluation,) = json.loads(result.out)["evaluations"]
+    assert (evaluation["minutes_with_data"], evaluation["unavailable_minutes"]) == (60, 10)

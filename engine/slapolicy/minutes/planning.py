@@ -205,6 +205,8 @@ def _plan_directory(root: Path, request: Request, store=None) -> list[Part]:
     files = [f for f in files if f.lower().endswith((".parquet", ".pq"))]
     if not files:
         raise InputError(f"{shown(str(root))}: no Parquet files (*.parquet, *.pq) in the directory")
+    if store is None:
+        _refuse_a_file_twice(files)
     parts = []
     for name in files:
         keys = _directory_keys(Path(name), root, shown(name))
@@ -222,6 +224,22 @@ def _plan_directory(root: Path, request: Request, store=None) -> list[Part]:
             _check_size(shown(name), store.sizes().get(name))
         parts.extend(_plan_parquet(name, request, shown(name), account, month, store))
     return parts
+
+
+def _refuse_a_file_twice(files: list) -> None:
+    """A file of the directory reached twice, by a symbolic link to it (or to a directory above it, as a link back
+    to the root) or a hard link: its minutes would be read twice, and refused as minutes listed twice "in an
+    earlier row" with no word of the link. One stat a file, at planning (its size is read there anyway)."""
+    seen = {}
+    for name in files:
+        try:
+            status = os.stat(name)
+        except OSError:  # gone, or a link to nothing: named by the size check that follows
+            continue
+        first = seen.setdefault((status.st_dev, status.st_ino), name)
+        if first != name:
+            raise InputError(f"{name}: the same file as {first} (reached again by a link): its minutes would be read "
+                             "twice; remove the link from the directory")
 
 
 def _starts_as_parquet(name: str, store) -> bool:
