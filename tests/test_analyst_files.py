@@ -82,3 +82,30 @@ def test_a_link_to_a_file_outside_the_directory_is_read_once(tmp_path):
     assert result.code == 0, result.err
     (evaluation,) = json.loads(result.out)["evaluations"]
     assert (evaluation["minutes_with_data"], evaluation["unavailable_minutes"]) == (60, 10)
+
+
+@pytest.mark.parametrize("directory,message", [
+    # Spark writes rows whose partition column is null under this name: they were read as an account of that name.
+    ("account=__HIVE_DEFAULT_PARTITION__", "the directory account=__HIVE_DEFAULT_PARTITION__ holds rows without an "
+                                           "account (Hive's and Spark's name for a missing value); every minute row "
+                                           "needs its account"),
+    # A blank key made the file's own account column required: "missing column(s) account (found: minute, ...)".
+    ("account= ", "the directory key account=  names no account (it is blank)"),
+])
+def test_an_account_directory_of_no_account_is_refused(tmp_path, directory, message):
+    root = tmp_path / "minutes"
+    dataset_file(root / "account=a" / "p.parquet")
+    part = root / directory / "p.parquet"
+    pq.write_table(counts_table(pa.int64(), 100, 5).drop(["account"]), _made(part))
+    result = evaluate_march(root)
+    assert (result.code, result.out, result.err) == (1, "", f"slapolicy: {part}: {message}\n")
+    # Asked for account a only, the directory cannot hold its rows: it is never opened, as another account's.
+    result = evaluate_march(root, "--account", "a")
+    assert result.code == 0, result.err
+    (evaluation,) = json.loads(result.out)["evaluations"]
+    assert (evaluation["account"], evaluation["minutes_with_data"], evaluation["unavailable_minutes"]) == ("a", 60, 10)
+
+
+def _made(path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path

@@ -180,6 +180,26 @@ def _directory_keys(path: Path, root: Path, where: str) -> dict:
     return keys
 
 
+# The directory Hive and Spark write the rows whose partition value is missing (null) into.
+HIVE_MISSING = "__HIVE_DEFAULT_PARTITION__"
+
+
+def _directory_account(keys: dict, where: str) -> str | None:
+    """The account of an ``account=`` directory (None without one). A blank key, or Spark's directory of rows
+    without an account, is refused: the one made the file's own column required ("missing column(s) account"),
+    the other was read as an account named __HIVE_DEFAULT_PARTITION__."""
+    if "account" not in keys:
+        return None
+    written = keys["account"]
+    if written == HIVE_MISSING:
+        raise InputError(f"{where}: the directory account={HIVE_MISSING} holds rows without an account (Hive's and "
+                         "Spark's name for a missing value); every minute row needs its account")
+    account = account_name(written)
+    if account is None:
+        raise InputError(f"{where}: the directory key account={written} names no account (it is blank)")
+    return account
+
+
 def _plan_directory(root: Path, request: Request, store=None) -> list[Part]:
     """A directory of Parquet files, hive-partitioned or not; ``store``: the URL it was named by, if any."""
     import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
@@ -210,9 +230,9 @@ def _plan_directory(root: Path, request: Request, store=None) -> list[Part]:
     parts = []
     for name in files:
         keys = _directory_keys(Path(name), root, shown(name))
-        account = account_name(keys.get("account"))
-        if account is not None and request.accounts is not None and account not in request.accounts:
-            continue  # an account= directory of another account: never opened
+        if "account" in keys and request.accounts is not None and account_name(keys["account"]) not in request.accounts:
+            continue  # an account= directory of another account (or of none): never opened
+        account = _directory_account(keys, shown(name))
         month = keys.get("month")
         if month is not None:
             start, end = _month_span(month, request.timezone, shown(name))
