@@ -67,6 +67,20 @@ def test_each_kind_of_rule_example_fails_when_its_answer_is_wrong(cli, tmp_path)
         assert result.code == 1 and f"FAIL {message}" in result.out, (message, result.out)
 
 
+@pytest.mark.parametrize("written, passes", [
+    ("2019-04-06T00:00+08:00", True),  # without seconds, as a claim's times are written
+    ("2019-04-05T16:00:00+00:00", True), ("2019-04-05T16:00:00Z", True),  # the same instant, in UTC
+    ("2019-04-06T00:00", True),  # no offset: the policy's timezone, as every input's timestamp
+    ("2019-04-06T00:00:00Z", False), ("2019-04-06T00:01+08:00", False), ("the 6th", False)])
+def test_a_claim_window_example_is_the_instant_it_names_however_written(cli, tmp_path, written, passes):
+    # The window's example was compared as text with the time printed: "2019-04-06T00:00+08:00" failed with
+    # "expected 2019-04-06T00:00+08:00, got 2019-04-06T00:00:00+08:00", the very instant.
+    draft = draft_variant(tmp_path, 'opens: "2019-04-06T00:00:00+08:00"', f'opens: "{written}"')
+    result = cli("test", draft)
+    failure = (f"FAIL §3.2(1) claim window opens example 1: expected {written}, got 2019-04-06T00:00:00+08:00")
+    assert (result.code, failure in result.out) == ((0, False) if passes else (1, True)), result.out
+
+
 @pytest.mark.slow
 def test_validate_warns_for_a_rule_and_a_bound_no_example_exercises(cli, tmp_path):
     # A new tier between 99.95 % and 100 % with no example; the standard's examples removed.

@@ -16,6 +16,7 @@ from ..claims.decision import aggregate_cap, month_index, month_label
 from ..claims.materials import material_reasons
 from ..claims.window import business_calendar, claim_window
 from ..inputs.billing import BillingRow
+from ..inputs.timestamps import parse_timestamp
 from ..errors import Diagnostic, SlapolicyError
 from ..evaluation.compensation import compensation_for
 from .model import percent
@@ -159,7 +160,12 @@ def _check_aggregate_cap(policy, example):
 def _check_window(side):
     def check(policy, example):
         window = claim_window(policy, calendar_month(example["service_month"]), business_calendar(policy))
-        return getattr(window, side).isoformat(), str(example[side])
+        got, expected = getattr(window, side), str(example[side])
+        try:  # the instant, as every timestamp is read: "…T00:00+08:00", "…T16:00:00Z", no offset: the policy's zone
+            same = parse_timestamp(expected, policy.timezone)[0] == got
+        except SlapolicyError:
+            same = False  # not a timestamp: it fails, showing what was written
+        return got.isoformat(), got.isoformat() if same else expected
     return check
 
 
