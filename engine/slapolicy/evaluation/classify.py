@@ -30,7 +30,8 @@ from ..hookspecs import EvaluationContext, UnavailableMinutes
 from ..plugins import check_facts_supplied, fact_hook_results, get_manager
 
 
-def _step(trace: list, step: str, clause: str, detail: str) -> None:
+def trace_step(trace: list, step: str, clause: str, detail: str) -> None:
+    """One step of a month's trace (its JSON's ``trace``): what was done, the clause it applies, in words."""
     trace.append({"step": step, "clause": clause, "detail": detail})
 
 
@@ -311,7 +312,7 @@ def _minute_fact_codes(policy, manager, context, unavailable: UnavailableMinutes
             if name in policy.facts:
                 supplied[name], supplier[name] = fact, plugin
                 if fact.note:
-                    _step(trace, "facts", policy.facts[name].ref, f"{name}: {fact.note}")
+                    trace_step(trace, "facts", policy.facts[name].ref, f"{name}: {fact.note}")
     columns, values_of, names = [], {}, sorted(supplied)
     cells = policy.ruleset.cells
     for name in names:
@@ -547,7 +548,7 @@ def classify_minutes(policy, service_month: ServiceMonth, account: str, rows: Mo
     total, first, last = frame.total, frame.first, frame.last
     trace: list = [{"step": "service_month", "clause": "§1.2, §1.6", "detail": frame.detail}] if explain else _Unwritten()
     if naive_timestamps:
-        _step(trace, "timezone", policy.ref("timezone"),
+        trace_step(trace, "timezone", policy.ref("timezone"),
               f"the minutes file's {naive_timestamps} timestamp(s) without an offset were read in {policy.timezone}")
 
     # With totals, rows may hold only the minutes that can be unavailable; the counts come from totals.
@@ -577,7 +578,7 @@ def classify_minutes(policy, service_month: ServiceMonth, account: str, rows: Mo
         traffic_minutes = lambda: rows.minute[normal_requests > 0]  # noqa: E731 — found only if a warning needs it
     raw_unavailable = len(minute_values)
     if explain:
-        _step(trace, "minutes", frame.unavailable_ref,
+        trace_step(trace, "minutes", frame.unavailable_ref,
               f"{total} minutes; {with_data} with data; {no_traffic_minutes} without requests ({setting}: "
               f"{frame.no_traffic_ref}); {raw_unavailable} unavailable (success rate below "
               f"{policy.unavailable_below}%)")
@@ -595,7 +596,7 @@ def classify_minutes(policy, service_month: ServiceMonth, account: str, rows: Mo
     excluded_total = sum(excluded_by.values())
     counted = frame.removes_from(raw_unavailable, excluded_total)
     if explain:
-        _step(trace, "unavailable_minutes", frame.exclusions_ref,
+        trace_step(trace, "unavailable_minutes", frame.exclusions_ref,
               f"{raw_unavailable} unavailable − {excluded_total} excluded = {counted} counted against the provider")
     warnings = _month_without_data(with_data, last - first, trace) if explain else ()
     if explain and rows.incident_traffic is not None:  # counted as the minutes were read
@@ -687,7 +688,7 @@ def _month_without_data(with_data: int, minutes: int, trace: list) -> tuple:
         return ()
     message = (f"none of the Service Month's {minutes} minutes has data for this account: they all count as available "
                "(§1.4); check that its minutes were not lost (by monitoring, or left out of the file or request)")
-    _step(trace, "warning", "§1.4", message)
+    trace_step(trace, "warning", "§1.4", message)
     return ({"code": "no_minutes_with_data", "clause": "§1.4", "minutes": minutes, "message": message},)
 
 
@@ -725,14 +726,14 @@ def _provider_incidents_without_data(policy, account, incidents, traffic_minutes
                        "requests in the data: they count as available (§1.4); check that monitoring did not lose them")
             found.append({"code": "provider_incident_without_data", "clause": "§1.4", "incident": incident.id,
                           "minutes": quiet, "message": message})
-            _step(trace, "warning", "§1.4", message)
+            trace_step(trace, "warning", "§1.4", message)
         elif quiet:
             more += 1
     if more:
         message = (f"{more} more provider incident(s) cover minutes without normal requests in the data (the first "
                    f"{NAMED_INCIDENTS} are named above): check that monitoring did not lose them")
         found.append({"code": "provider_incidents_without_data", "clause": "§1.4", "incidents": more, "message": message})
-        _step(trace, "warning", "§1.4", message)
+        trace_step(trace, "warning", "§1.4", message)
     return tuple(found)
 
 
@@ -755,9 +756,9 @@ def _exclusion_steps(policy, attributed, applied_counts: dict, sources: dict, tr
             detail = f"{excluded} minute(s) excluded ({cited})"
             if also:
                 detail += f"; it also applied to {also} minute(s) attributed to another clause"
-            _step(trace, "exclusion", clause.ref, detail)
+            trace_step(trace, "exclusion", clause.ref, detail)
         elif also:
-            _step(trace, "exclusion", clause.ref,
+            trace_step(trace, "exclusion", clause.ref,
                   f"applied to {also} minute(s), each attributed to another clause ({policy.ref('exclusions', 'attribution')})")
     return excluded_by
 
@@ -785,10 +786,10 @@ def _illegal_numbers(policy, rows: MonthMinutes, totals: MonthTotals, trace: lis
     clause = policy.illegal_number_clause
     if clause is None:
         how = policy.setting("availability", "illegal_number_failures")
-        _step(trace, "illegal_numbers", policy.ref("availability", "illegal_number_failures"),
+        trace_step(trace, "illegal_numbers", policy.ref("availability", "illegal_number_failures"),
               f"{totals.illegal_failures} illegal-number failure(s) counted as failures ({how})")
         return np.zeros(len(rows.minute), np.int64)
-    _step(trace, "illegal_numbers", clause.ref,
+    trace_step(trace, "illegal_numbers", clause.ref,
           f"{totals.illegal_failures} illegal-number failure(s) in {totals.illegal_minutes} minute(s) removed from "
           f"both requests and failures ({policy.ref('availability', 'illegal_number_failures')})")
     return rows.illegal

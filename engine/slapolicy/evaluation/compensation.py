@@ -7,7 +7,7 @@ from typing import NamedTuple
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
-from .classify import _step
+from .classify import trace_step
 
 
 ROUNDING = {"half_up": ROUND_HALF_UP, "half_even": ROUND_HALF_EVEN, "down": ROUND_DOWN}
@@ -106,21 +106,21 @@ def standard_and_credit(policy, availability: Fraction) -> tuple[bool, Decimal, 
     steps: list = []
     met = _meets_standard(policy, availability)
     standard_ref = policy.ref("availability", "standard")
-    _step(steps, "standard", standard_ref,
+    trace_step(steps, "standard", standard_ref,
           f"availability {'meets' if met else 'is below'} the standard of {policy.standard}% "
           f"({'met when at least' if policy.standard_met_when == 'at_least' else 'met when above'})")
     tier = tier_of(policy, availability)
     gate_open = policy.gate == "tiers_only" or not met
     if tier is None:
         credit = Decimal(0)
-        _step(steps, "tier", policy.ref("compensation"), "no tier covers this availability: credit 0%")
+        trace_step(steps, "tier", policy.ref("compensation"), "no tier covers this availability: credit 0%")
     elif not gate_open:
         credit = Decimal(0)
-        _step(steps, "tier", tier.ref, f"tier {tier.index + 1} ({tier.describe()}) matches, but the gate "
+        trace_step(steps, "tier", tier.ref, f"tier {tier.index + 1} ({tier.describe()}) matches, but the gate "
                                        f"({policy.ref('compensation', 'gate')}) pays only below the standard: credit 0%")
     else:
         credit = tier.credit
-        _step(steps, "tier", tier.ref, f"tier {tier.index + 1} ({tier.describe()}): credit {tier.credit}% of the Monthly Service Fee")
+        trace_step(steps, "tier", tier.ref, f"tier {tier.index + 1} ({tier.describe()}): credit {tier.credit}% of the Monthly Service Fee")
     return met, credit, tuple(steps)
 
 
@@ -155,10 +155,10 @@ def compensation_for(policy, availability: Fraction, billing, trace: list, accou
     trace.extend(dict(step) for step in steps)  # each result owns its trace
     out = {"meets_standard": met, "credit_percent": percent_number(credit), "monthly_fee": None, "compensation": None}
     if billing is None:
-        _step(trace, "compensation", policy.ref("compensation", "base"), "no billing for this account and month: no amount computed")
+        trace_step(trace, "compensation", policy.ref("compensation", "base"), "no billing for this account and month: no amount computed")
         return out
     fee, amount, detail = compensation_on_bill(policy, credit, billing)
-    _step(trace, "compensation", money_terms(policy).rounding_ref, detail)
+    trace_step(trace, "compensation", money_terms(policy).rounding_ref, detail)
     out.update({"monthly_fee": fee, "compensation": amount})
     return out
 

@@ -14,7 +14,8 @@ from ..calendar import ServiceMonth
 from ..inputs.events import ByAccount
 from ..errors import InputError
 from ..minutes.shapes import MonthMinutes, MonthTotals
-from .classify import MinutesOutcome, UnavailableRows, _step, classify_minutes, month_frame, unavailable_rows
+from .classify import (MinutesOutcome, UnavailableRows, classify_minutes, month_frame, trace_step,
+                       unavailable_rows)
 from .compensation import (before_aggregate_cap_note, compensation_on_bill, money_terms, percent_number,
                            shown_availability, standard_and_credit)
 
@@ -84,7 +85,7 @@ def evaluate_account_month(policy, service_month: ServiceMonth, account: str, ro
         trace.extend([dict(step) for step in figures.steps])
     if billing is None:
         if explain:
-            _step(trace, "compensation", policy.ref("compensation", "base"),
+            trace_step(trace, "compensation", policy.ref("compensation", "base"),
                   "no billing for this account and month: no amount computed")
     else:
         fee, amount, detail = _money(policy, frame.total, counted, str(billing.monthly_fee), str(billing.offset))
@@ -115,7 +116,7 @@ def _figures(policy, total: int, counted: int) -> _Figures:
     shown = shown_availability(policy, availability)
     exact = f"{total - counted}/{total}"
     steps: list = []
-    _step(steps, "availability", policy.ref("availability", "display_decimals"),
+    trace_step(steps, "availability", policy.ref("availability", "display_decimals"),
           f"(1 − {counted}/{total}) × 100% = {shown}% (exact {exact} = {float(availability):.6f}%)")
     met, credit, credit_steps = standard_and_credit(policy, availability)
     return _Figures(shown, exact, met, credit, percent_number(credit), tuple(steps) + credit_steps)
