@@ -109,3 +109,25 @@ def test_an_account_directory_of_no_account_is_refused(tmp_path, directory, mess
 def _made(path):
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def test_a_parquet_file_rewritten_between_the_plan_and_the_reading_is_refused(tmp_path, monkeypatch):
+    # An export landing while a replay starts: the plan read the footer of 3 row groups of 60 rows (accounts a, b, c),
+    # then the file became one of 1 row group. Reading row group 1 of it ended in exit 3 (IndexError: 1 out of bounds).
+    import slapolicy.minutes.aggregates as aggregates
+
+    minutes = tmp_path / "m.parquet"
+    rows = [{"account": account, "minute": minute, "requests": 100, "failures": 5} for account in "abc" for minute in MINUTES]
+    pq.write_table(pa.Table.from_pylist(rows), minutes, row_group_size=60)
+    planned = aggregates.plan
+
+    def rewritten_after_planning(source, request):
+        parts = planned(source, request)
+        pq.write_table(counts_table(pa.int64(), 100, 5), minutes)
+        return parts
+
+    monkeypatch.setattr(aggregates, "plan", rewritten_after_planning)
+    result = evaluate_march(minutes)
+    assert (result.code, result.out, result.err) == (
+        1, "", f"slapolicy: {minutes}: the file changed while it was read (its row groups are not those it held when "
+               "the reading began); read it again once it is written\n")

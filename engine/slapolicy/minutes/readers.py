@@ -62,7 +62,8 @@ def _batches(part: Part, pick: Pick | None = None):
                 metadata = source.metadata
                 leaves = {metadata.schema.column(i).path: i for i in range(metadata.num_columns)}
                 counts = [n for n in COUNT_COLUMNS if n in names and source.schema_arrow.field(n).type == pa.int64()]
-                for groups, base, proven in _group_runs(part, [metadata.row_group(g).num_rows for g in part.row_groups]):
+                sizes = _planned_sizes(part, metadata)
+                for groups, base, proven in _group_runs(part, sizes):
                     bounds = _count_bounds(metadata, groups, leaves, counts)
                     # A column proven 0 in every row is not decoded: the reading of a file without it (zeros).
                     columns = [n for n in names if not (n == "account" and proven is not None) and
@@ -134,6 +135,18 @@ def _read_picked(source, groups: list, columns: list, pick: Pick) -> tuple:
         del column  # not held while the next column is decoded
     schema = pa.schema([table.schema.field(0) for table in taken], metadata=taken[0].schema.metadata)
     return pa.Table.from_arrays([table.column(0) for table in taken], schema=schema), (read, positions)
+
+
+def _planned_sizes(part: Part, metadata) -> list:
+    """The rows of each row group of a Parquet part, when its file still holds the row groups it was planned by;
+    else an InputError: a file rewritten (an export landing) between the plan and the reading ended in exit 3
+    (IndexError), or was read by another file's row groups and statistics. Once a part, not per batch."""
+    if part.row_groups and max(part.row_groups) < metadata.num_row_groups:
+        sizes = [metadata.row_group(group).num_rows for group in part.row_groups]
+        if sum(sizes) == part.rows:
+            return sizes
+    raise InputError(f"{part.name}: the file changed while it was read (its row groups are not those it held when "
+                     "the reading began); read it again once it is written")
 
 
 def _open_csv(part: Part, columns: list, only: bool = False):
@@ -213,7 +226,7 @@ def batch_parts(part: Part, ready=()) -> list[Part]:
     metadata = parquet_footer(part.path)
     if metadata is None:
         return [part]
-    sizes = dict(zip(part.row_groups, (metadata.row_group(g).num_rows for g in part.row_groups)))
+    sizes = dict(zip(part.row_groups, _planned_sizes(part, metadata)))
     index = {group: at for at, group in enumerate(part.row_groups)}
     pieces = [piece for piece in ready if set(piece.row_groups) <= index.keys() and piece == _piece(
         part, [index[g] for g in piece.row_groups], sizes)]
