@@ -95,6 +95,22 @@ def test_a_character_that_reorders_the_text_shown_is_refused_at_its_place(cli, t
                                             "the text around it is shown, so a reader would not see what the file says\n")
 
 
+@pytest.mark.parametrize("old, new, written, message", [
+    ('id: "5.1"\n', 'id: "5.01"\n', '"5.01"', 'id must be a clause number like "5.12" (no leading zero) — got 5.01'),
+    ('id: "5.1"\n', 'id: "05.1"\n', '"05.1"', 'id must be a clause number like "5.12" (no leading zero) — got 05.1'),
+    ('ref: "§5.1"', 'ref: "§5.01"', '"§5.01"', 'ref must be a clause reference like "§3.1" or "§5.11, §5.12" — got §5.01'),
+    ('ref: "§5.1"', 'ref: "§3.1(02)"', '"§3.1(02)"',
+     'ref must be a clause reference like "§3.1" or "§5.11, §5.12" — got §3.1(02)')])
+def test_a_clause_number_with_a_leading_zero_is_refused(cli, tmp_path, old, new, written, message):
+    # Clause 5.01 passed with a warning (its ref §5.1 "expected §5.01"), and §5.01 as a ref passed: a number that
+    # reads as §5.1 but is not found by searching for it, and that diff would match as another clause.
+    path = draft_variant(tmp_path, old, new)
+    code, errors, out = problems(cli, path)
+    line, col = line_col(path.read_text(), written)
+    assert (code, errors[0]) == (1, f"error schema {message}")
+    assert f"{path}:{line}:{col}: error schema {message}" in out.splitlines()
+
+
 def test_a_tab_says_tabs_are_not_allowed(cli, tmp_path):
     path = draft_variant(tmp_path, "timezone:\n  value: Asia/Singapore", "timezone:\n\tvalue: Asia/Singapore")
     code, errors, out = problems(cli, path)

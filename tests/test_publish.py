@@ -102,7 +102,7 @@ def test_publish_lists_every_reason_and_writes_nothing(cli, family):
         "- {facts: {incident.cause: customer_network}, applies: true}",
         "- {facts: {incident.cause: customer_network}, applies: false}")])
     before = snapshot(family)
-    result = cli("publish", "--retroactive", family, draft)
+    result = cli("publish", family, draft)  # no retroactive: dated before a published version, it is refused as that
     assert result.code == 1
     codes = [line.split(" ")[2] for line in result.out.splitlines()]
     assert sorted(codes) == ["amends-not-latest", "example-failed", "not-after-published", "version-label"]

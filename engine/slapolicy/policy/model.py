@@ -89,7 +89,7 @@ _EXPECTED_BY_PATTERN = {
     "^([01][0-9]|2[0-3]):[0-5][0-9]$": "a time of day written HH:MM, like 00:00",
     "^[a-z][a-z0-9_]*$": "lowercase letters, digits and underscores, like customer_network",
     "^[a-z][a-z0-9_]*\\.[a-z][a-z0-9_]*$": "a fact name written group.name, like incident.cause",
-    "^[0-9]+(\\.[0-9]+)*$": 'a clause number like "5.12"',
+    "^(0|[1-9][0-9]*)(\\.(0|[1-9][0-9]*))*$": 'a clause number like "5.12" (no leading zero)',
     "^[a-z_]+(\\.[a-z_]+)*$": "a dotted path of settings in this document, like claims.window_closes",
 }
 

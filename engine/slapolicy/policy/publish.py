@@ -103,15 +103,15 @@ def published_text(text: str) -> str:
 def _draft_checks(directory: PolicyDirectory, policy, retroactive: bool, today: dt.date | None) -> list[Diagnostic]:
     """What publishing asks beyond `validate`: the label, the date, what it amends, the examples."""
     doc, found = policy.doc, []
-    if not retroactive:
-        latest = directory.versions[-1] if directory.versions else None
-        found += filter(None, [retroactive_problem(policy, latest, today or policy_today(policy))])
     effective = policy.effective_from.isoformat()
     if policy.version != effective:
         found.append(doc.diagnostic(("version",), "version-label",
                                     f"version is {policy.version!r}; a published version is labelled by its "
                                     f"effective_from: write version: \"{effective}\""))
     later = [p for p in directory.versions if p.effective_from >= policy.effective_from]
+    if not retroactive and not later:  # one dated on or before a published version is refused below, whatever today
+        latest = directory.versions[-1] if directory.versions else None
+        found += filter(None, [retroactive_problem(policy, latest, today or policy_today(policy))])
     for other in later:
         found.append(doc.diagnostic(("effective_from",), "not-after-published",
                                     f"effective_from {effective} is not after published version {other.version} "
