@@ -322,7 +322,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                 "The version governing a Service Month is the latest whose effective_from is on or\n"
                 "before the month's first day (§6.2). A month before every version is an error.")
     p.add_argument("policy_dir", type=data_commands.required_path, metavar="POLICY_DIR")
-    p.add_argument("--month", type=data_commands._month, required=True, metavar="YYYY-MM")
+    p.add_argument("--month", type=data_commands.month_option, required=True, metavar="YYYY-MM")
     p.add_argument("--json", action="store_true", help="print JSON (terms and the whole document)")
     p.add_argument("--provision", metavar="N", help="print only provision N of the agreement (e.g. 5.7, 3.2(2), "
                                                     "Preamble): its words and the settings beside them")

@@ -29,7 +29,7 @@ def _date(value: str) -> dt.date:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _month(value: str) -> str:
+def month_option(value: str) -> str:
     """A month option (``--month``, ``--from``, ``--to``) written YYYY-MM in the years 0002-9998; else a usage error,
     exit 2, naming the option (argparse's words): ``--month 2019-3`` was exit 1, as if an input were wrong."""
     problem = month_problem(value, "")
@@ -434,7 +434,7 @@ def add_commands(command) -> None:
                 "Timestamps without an offset are read in the policy's timezone.")
     p.add_argument("policy_dir", type=required_path, metavar="POLICY_DIR")
     p.add_argument("--minutes", type=_named, required=True, metavar="PATH", help=MINUTES_TAKES + ": account, minute, requests, failures[, illegal_number_failures, peak_qps]")
-    p.add_argument("--month", type=_month, required=True, metavar="YYYY-MM", help="the Service Month")
+    p.add_argument("--month", type=month_option, required=True, metavar="YYYY-MM", help="the Service Month")
     p.add_argument("--incidents", type=_named, metavar="FILE", help=INCIDENTS_HOLD)
     p.add_argument("--notices", type=_named, metavar="FILE", help="list of {id, kind, published_at, start, end, account?}")
     p.add_argument("--billing", type=_named, metavar="FILE", help="account, month, monthly_fee, offset[, service_start]")
@@ -472,8 +472,8 @@ def add_commands(command) -> None:
                 "The minutes are read once. --format html writes one self-contained report.")
     p.add_argument("policy_dir", type=required_path, metavar="POLICY_DIR")
     p.add_argument("--minutes", type=_named, required=True, metavar="FILE", help="minutes of every account: " + MINUTES_TAKES)
-    p.add_argument("--from", dest="start", type=_month, required=True, metavar="YYYY-MM", help="first Service Month")
-    p.add_argument("--to", dest="end", type=_month, required=True, metavar="YYYY-MM",
+    p.add_argument("--from", dest="start", type=month_option, required=True, metavar="YYYY-MM", help="first Service Month")
+    p.add_argument("--to", dest="end", type=month_option, required=True, metavar="YYYY-MM",
                    help="last Service Month (at most 1,200 months, 100 years, from --from)")
     p.add_argument("--under", type=required_path, required=True, metavar="F", help="the amended version (policy file)")
     p.add_argument("--incidents", type=_named, metavar="FILE", help=INCIDENTS_HOLD)
