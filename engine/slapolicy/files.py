@@ -162,9 +162,10 @@ class NotJSONNumber(ValueError):
 
 
 class BeyondFloat(ValueError):
+    """A JSON number too large for a float (its words follow "holds": 1e400 is valid JSON, not a syntax error)."""
+
     def __init__(self, text: str):
-        super().__init__(f"{text} is a number beyond the range of a 64-bit float (about ±1.8e308)")
-        self.text = text
+        super().__init__(f"{text}, a number beyond the range of a 64-bit float (about ±1.8e308)")
 
 
 def finite_float(text: str) -> float:
@@ -178,6 +179,8 @@ def finite_float(text: str) -> float:
 
 
 class TooManyDigits(ValueError):
+    """A JSON whole number of more digits than Python converts (its words follow "holds", as BeyondFloat's)."""
+
     def __init__(self):
         import sys
 
@@ -221,6 +224,8 @@ def load_json(text: str, path, **options):
                                     "parse_float": finite_float, "parse_int": bounded_int} | options)
     except json.JSONDecodeError as exc:  # lineno and colno count from 1, as every position we print does
         raise InputError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+    except (BeyondFloat, TooManyDigits) as exc:  # valid JSON, which Python cannot hold as a number: said as the
+        raise InputError(f"{path}: holds {exc}") from None  # service says it of a request body
     except ValueError as exc:  # from the hooks above
         raise InputError(f"{path}: not valid JSON: {exc}") from None
     except RecursionError:

@@ -175,11 +175,8 @@ async def read_json(request: Request, max_bytes: int) -> object:
         raise bad_request(f"the request body gives the key {exc.key!r} twice in one object") from None
     except NotJSONNumber as exc:
         raise bad_request(f"the request body holds {exc.name}, which is not JSON") from None
-    except TooManyDigits as exc:
+    except (BeyondFloat, TooManyDigits) as exc:
         raise bad_request(f"the request body holds {exc}") from None
-    except BeyondFloat as exc:
-        raise bad_request(f"the request body holds {exc.text}, a number beyond the range of a 64-bit float (about "
-                          "±1.8e308)") from None
     except json.JSONDecodeError as exc:
         raise bad_request(f"the request body is not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
     except ValueError as exc:  # no other is known (the hooks' are above): said as json says it
