@@ -382,3 +382,18 @@ def test_a_month_names_twenty_provider_incidents_without_data_and_counts_the_res
                "above): check that monitoring did not lose them")
     assert rest == {"code": "provider_incidents_without_data", "clause": "§1.4", "incidents": 5, "message": message}
     assert [s["detail"] for s in evaluation["trace"] if s["step"] == "warning"] == [w["message"] for w in named] + [message]
+
+
+@pytest.mark.parametrize("count, counted", [(20, []), (21, [("provider_incidents_without_data", 1)])])
+def test_the_twentieth_provider_incident_is_named_and_the_twenty_first_counted(app, count, counted):
+    # Both sides of NAMED_INCIDENTS (20): 20 incidents are each named, with no warning counting more; the 21st is
+    # the first counted ("1 more provider incident(s) ..."). Each covers 11:00-11:30, 30 minutes without requests.
+    incidents = [{"id": f"I-{k:02d}", "start": "2019-03-12T11:00", "end": "2019-03-12T11:30", "cause": "provider"}
+                 for k in range(count)]
+    body = json.dumps({"month": "2019-03", "accounts": ["a"], "incidents": incidents, "minutes": [ROW]}).encode()
+    status, _, answer = asgi(app[0], "POST", "/v1/evaluate", body, JSON)
+    assert status == 200
+    (evaluation,) = answer["evaluations"]
+    assert [(w["code"], w.get("incident"), w.get("incidents")) for w in evaluation["warnings"]] == [
+        ("provider_incident_without_data", f"I-{k:02d}", None) for k in range(20)] + [
+        (code, None, more) for code, more in counted]
