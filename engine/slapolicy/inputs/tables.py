@@ -109,12 +109,18 @@ def _text_column(rows: list[dict], name: str):
     """One column of rows handed in by the API, as text (each value checked as the file's text would be)."""
     import pyarrow as pa  # heavy: loaded by the commands that read inputs
 
-    values = [_cell_text(row.get(name), i, name) for i, row in enumerate(rows, 1)]
+    # Text and plain numbers, nearly every value, are taken inline: a call of _cell_text for each made the rows of an
+    # evaluation in memory (300,000 of them) take 0.55 s of CPU to become columns where 0.21 s did before it.
+    values = [value if value is None or value.__class__ is str else str(value) if value.__class__ in _PLAIN_NUMBERS
+              else _cell_text(value, i, name) for i, row in enumerate(rows, 1) for value in (row.get(name),)]
     try:
         return pa.array(values, pa.string())
     except UnicodeEncodeError:  # a lone surrogate ('\ud800'): a file's text is UTF-8 and cannot hold one
         row = next(i for i, value in enumerate(values, 1) if value is not None and not valid_unicode(value))
         raise InputError(f"{IN_MEMORY}: row {row}, column {name!r} {LONE_SURROGATE}") from None
+
+
+_PLAIN_NUMBERS = frozenset({int, float})  # exactly these (not bool, an int): their text is str(value), as _cell_text's
 
 
 def _cell_text(value, row: int, name: str) -> str | None:
