@@ -4,7 +4,7 @@ an empty incidents or notices file (YAML or JSON). Each was read alike before on
 or CSV minutes file, and a billing header without its line end, were refused."""
 import pytest
 
-from conftest import POLICIES, run_cli
+from conftest import POLICIES, REPO, run_cli
 from helpers import write_csv
 
 # An account billed 1000.00 for March 2019 with no minute of data: 0 of 44,640 minutes unavailable, 100.00 %, the
@@ -12,6 +12,8 @@ from helpers import write_csv
 BILLING = [{"account": "a", "month": "2019-03", "monthly_fee": "1000.00", "offset": "0.00"}]
 # Account a, 30 minutes at 2 failures in 100 requests (98 % < 99 %: unavailable, §1.5): 1 − 30/44,640 = 99.93 %.
 MINUTES = [{"account": "a", "minute": f"2019-03-12T10:{m:02d}", "requests": 100, "failures": 2} for m in range(30)]
+
+EXAMPLES = REPO / "examples" / "ccc"
 
 NO_ROW = {
     "empty.csv": b"", "blank.csv": b"\n\n", "header.csv": b"account,minute,requests,failures\n",
@@ -85,3 +87,20 @@ def test_a_parquet_file_of_no_bytes_is_refused(tmp_path):
     result = run_cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03")
     assert (result.code, result.out) == (1, "")
     assert result.err.startswith(f"slapolicy: {minutes}: ")
+
+
+def test_a_claim_decided_without_a_minute_of_data_says_so_in_its_text(tmp_path):
+    # globex's claim for March 2019 over a minutes file of a header alone: 0 of 44,640 minutes with data, so 100.00 %
+    # and denied (§2.2). The JSON carried the warning no_minutes_with_data, the text a support agent pastes did not:
+    # it read as a month measured whole. The warning follows the availability it qualifies, as evaluate's text has it.
+    minutes = tmp_path / "minutes.csv"
+    minutes.write_bytes(NO_ROW["header.csv"])
+    result = run_cli("claim", POLICIES, EXAMPLES / "claim-globex-2019-03.json", "--minutes", minutes, "--billing",
+                     EXAMPLES / "billing.csv", "--ledger", tmp_path / "ledger.sqlite", "--format", "text")
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    at = lines.index("Service Availability: 100.00% (meets the standard), 0 unavailable minute(s) counted, credit 0%.")
+    assert lines[at + 1] == ("  WARNING [§1.4] none of the Service Month's 44640 minutes has data for this account: "
+                             "they all count as available (§1.4); check that its minutes were not lost (by monitoring, "
+                             "or left out of the file or request)")
+    assert lines[at + 2].startswith("Records (§3.2(1)")

@@ -37,12 +37,17 @@ def render_evaluation(evaluation: dict, policy_file=None) -> str:
     ]
     if "before_aggregate_cap" in evaluation:
         lines.append(f"  {evaluation['before_aggregate_cap']}")
-    for warning in evaluation.get("warnings", ()):
-        lines.append(f"  WARNING [{warning['clause']}] {warning['message']}")
+    lines += _warning_lines(evaluation)
     lines.append("  why:")
     for step in evaluation["trace"]:
         lines.append(f"    [{step['clause']}] {step['detail']}")
     return _lines(lines)
+
+
+def _warning_lines(evaluation: dict) -> list[str]:
+    """What someone should look at in an evaluation (docs/readings.md), a line each: a month without a minute of data
+    reads as one measured whole unless it is said."""
+    return [f"  WARNING [{warning['clause']}] {warning['message']}" for warning in evaluation.get("warnings", ())]
 
 
 def render_evaluations(result: dict, policy_file=None) -> str:
@@ -74,6 +79,7 @@ def render_claim(result: dict) -> str:
     lines.append(f"Service Availability: {evaluation['availability_percent']}% "
                  f"({'meets' if evaluation['meets_standard'] else 'below'} the standard), "
                  f"{evaluation['unavailable_minutes']} unavailable minute(s) counted, credit {evaluation['credit_percent']}%.")
+    lines += _warning_lines(evaluation)
     rec = result["reconciliation"]
     lines.append(f"Records ({rec['clause']}, the provider's backend records prevail): {rec['claimed_minutes']} minute(s) "
                  f"claimed, {rec['confirmed_minutes']} confirmed as unavailable.")
