@@ -131,3 +131,28 @@ def test_a_parquet_file_rewritten_between_the_plan_and_the_reading_is_refused(tm
     assert (result.code, result.out, result.err) == (
         1, "", f"slapolicy: {minutes}: the file changed while it was read (its row groups are not those it held when "
                "the reading began); read it again once it is written\n")
+
+
+@pytest.mark.parametrize("written,message", [
+    # Beyond 64 bits, a JSON Lines number is read as a float: it was "1.8446744073709552e+19 is not a whole number".
+    ("18446744073709551616", "18446744073709551616 is beyond the largest count (2^63 − 1)"),
+    ("-18446744073709551616", "-18446744073709551616 is negative"),
+    ("2.5", "2.5 is not a whole number"),
+])
+def test_a_count_read_as_a_float_is_refused_in_its_own_words(tmp_path, written, message):
+    minutes = tmp_path / "m.jsonl"
+    minutes.write_text(f'{{"account": "a", "minute": "2019-03-12T10:00", "requests": {written}, "failures": 0}}\n')
+    result = evaluate_march(minutes)
+    assert (result.code, result.out, result.err) == (
+        1, "", f"slapolicy: 1 problem(s) in minutes file {minutes}:\n{minutes}: row 1 (line 1), column 'requests': {message}\n")
+
+
+def test_a_whole_float_count_up_to_2_63_is_read(tmp_path):
+    # 2^62 + 2^61 (a float written whole, beside a fraction-free float column) is a count as an int64 holds it; it
+    # was refused as "not a whole number" above 2^62. 1 failure in it: far below 1 %, available.
+    minutes = tmp_path / "m.jsonl"
+    minutes.write_text('{"account": "a", "minute": "2019-03-12T10:00", "requests": 6.917529027641082e18, "failures": 1}\n')
+    result = evaluate_march(minutes)
+    assert result.code == 0, result.err
+    (evaluation,) = json.loads(result.out)["evaluations"]
+    assert (evaluation["minutes_with_data"], evaluation["unavailable_minutes"]) == (1, 0)

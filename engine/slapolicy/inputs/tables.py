@@ -11,6 +11,7 @@ listed, then a count of the rest.
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -298,11 +299,11 @@ def _int_column(table, name: str, problems: Problems, line_offset, required: boo
     else:
         if pa.types.is_floating(column.type):
             as_float = column.to_numpy(zero_copy_only=False)
-            ok = np.isfinite(as_float) & (np.floor(as_float) == as_float) & (np.abs(as_float) < 2 ** 62)
+            ok = np.isfinite(as_float) & (np.floor(as_float) == as_float) & (np.abs(as_float) < 2 ** 63)  # as int64 holds
             nulls = np.isnan(as_float) if not required else np.zeros(len(as_float), bool)
             bad = ~ok & ~nulls
             for row in np.flatnonzero(bad)[:MAX_REPORTED]:
-                problems.add(int(row) + 1, name, f"{float(as_float[row])!r} is not a whole number", _line(int(row) + 1, line_offset))
+                problems.add(int(row) + 1, name, _not_a_count(float(as_float[row])), _line(int(row) + 1, line_offset))
             problems.total += max(0, int(bad.sum()) - MAX_REPORTED)
             return np.where(ok, as_float, 0).astype(np.int64), (bad if problems.total > reported else None)
         import pyarrow.compute as pc  # text only: whole numbers read as they are need none (see _account_codes)
@@ -338,6 +339,14 @@ def _int_column(table, name: str, problems: Problems, line_offset, required: boo
     if problems.total == reported:
         return values, None
     return values, np.logical_or.reduce([mask for mask in refused if mask is not None] or [np.zeros(len(values), bool)])
+
+
+def _not_a_count(value: float) -> str:
+    """Why a number read as a float is no count: a JSON Lines 18446744073709551616 (beyond 64 bits, so read as a
+    float) was "1.8446744073709552e+19 is not a whole number", words its writer never wrote of a whole number."""
+    if math.isfinite(value) and value == math.floor(value):
+        return f"{value:.0f} is negative" if value < 0 else f"{value:.0f} is beyond the largest count (2^63 − 1)"
+    return f"{value!r} is not a whole number"
 
 
 # ---------------------------------------------------------------------------- minutes
