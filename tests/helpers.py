@@ -137,7 +137,7 @@ def many_batches_parquet(path: Path, groups: int = 40, skip: int = 0) -> Path:
     return path
 
 
-def counted_read_part(part, request):
+def counted_read_part(part, request, *picked):
     """slapolicy.minutes.reduce.read_part, leaving a file in $SLAPOLICY_TEST_TASKS as it starts and another as it
     ends, and starting only once that directory holds ``cancelled`` (or after 10 s): a reading's task as run by
     a worker process, whose start and end its parent can count. Runs where the test's process pool runs it."""
@@ -154,7 +154,7 @@ def counted_read_part(part, request):
     while not (tasks / "cancelled").exists() and time.monotonic() < deadline:
         time.sleep(0.01)
     try:
-        return read_part(part, request)
+        return read_part(part, request, *picked)
     finally:
         (tasks / f"ended-{name}").touch()
 
@@ -222,3 +222,17 @@ def read_only(*paths):
             subprocess.run(["chattr", "-i", str(path)], check=True)
         for path, mode in modes.items():
             path.chmod(mode)
+
+
+def held_read_part(part, request):
+    """slapolicy.minutes.reduce.read_part held for 30 s first, a file ``started-PID`` left in $SLAPOLICY_TEST_TASKS
+    as it starts: a part that takes far longer than a test may wait, run by a worker process whose pid the test
+    reads, to see that an interrupted command ends it rather than wait for it."""
+    import os
+    import time
+
+    from slapolicy.minutes.reduce import read_part
+
+    (Path(os.environ["SLAPOLICY_TEST_TASKS"]) / f"started-{os.getpid()}").touch()
+    time.sleep(30)
+    return read_part(part, request)

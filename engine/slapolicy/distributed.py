@@ -22,6 +22,7 @@ import functools
 import hashlib
 import importlib
 import os
+import signal
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +62,15 @@ def policy_of(content: PolicyContent):
     return _policy_by_sha(content.sha256, content.path, content.raw)
 
 
+def worker_process() -> None:
+    """What each ``--workers`` process sets as it starts. Ctrl-C at a terminal reaches every process of its
+    foreground job, the workers too: each ignores it, and the command's process, which handles it, ends them
+    (:meth:`Runner.abort`); a worker that took it printed a KeyboardInterrupt traceback as it died, or ended its
+    task with it."""
+    own_process()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 # OpenBLAS (numpy's BLAS) reads its thread count once, as numpy loads. See one_blas_thread.
 BLAS_THREADS = "OPENBLAS_NUM_THREADS"
 
@@ -73,6 +83,30 @@ def one_blas_thread() -> None:
     (benchmarks/README.md). Only before numpy is first imported does it take, hence ``import slapolicy``
     imports nothing heavy. A value the user set wins; a program embedding the engine keeps its environment."""
     os.environ.setdefault(BLAS_THREADS, "1")
+
+
+_owned = False  # this process is slapolicy's own (the CLI's, a worker it starts): see own_process
+
+
+def own_process() -> None:
+    """Say that this process is slapolicy's own, not a program's that embeds the engine: what only a process's
+    owner may set is then set (``one_blas_thread`` now, pyarrow's signal handling when it is first used)."""
+    global _owned
+    _owned = True
+    one_blas_thread()
+
+
+def python_handles_ctrl_c() -> None:
+    """In a process slapolicy owns, turn off pyarrow's own SIGINT handler, before a whole CSV file is read by it
+    (pyarrow's ``read_csv``, the only reader that installs one): it swaps Python's handler out for the length of
+    each read and back, and a Ctrl-C landing as it swaps was lost (4 of 400 sent while the billing was read in a
+    loop, none without it: tests/test_interrupt.py). Python's handler then sees every Ctrl-C,
+    raised once the read returns: billing and other whole-file inputs are small, the minutes are read by batches.
+    A program embedding the engine keeps pyarrow's setting, which is its own."""
+    if _owned:
+        import pyarrow  # heavy (0.2 s): only a reading of inputs calls this
+
+        pyarrow.enable_signal_handlers(False)
 
 
 WORKERS_PER_CORE = 4  # worker processes a core may be given: beyond, they only wait for it
@@ -121,11 +155,16 @@ class Runner:
     """Runs tasks in this process, in ``workers`` local processes, or on the Dask cluster at ``dask``.
 
     Thread-safe: an :class:`~slapolicy.engine.Engine` shared by a service's threads keeps one runner, whose pool
-    or client is made once (under a lock) and used by every thread (both take tasks from any thread)."""
+    or client is made once (under a lock) and used by every thread (both take tasks from any thread).
 
-    def __init__(self, workers: int | None = None, dask: str | None = None):
+    ``kept``: the runner serves call after call (an Engine's own, a service's), so a cancelled call leaves its
+    processes to finish the tasks they run, for the next call to use. A runner for one call (``kept`` False, the
+    CLI's) ends its processes instead as soon as the call is cancelled, or its block is left by an exception
+    (:meth:`abort`): a task reads a whole part, and Ctrl-C waited for every one running."""
+
+    def __init__(self, workers: int | None = None, dask: str | None = None, *, kept: bool = False):
         check_runner_arguments(workers, dask)
-        self.workers, self.address = workers, dask
+        self.workers, self.address, self.kept = workers, dask, kept
         self._pool = self._client = None
         self._lock = threading.Lock()
 
@@ -137,8 +176,11 @@ class Runner:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
-        self.close()
+    def __exit__(self, kind, *exc):
+        if kind is not None:  # the results will not be used: do not wait for the tasks running
+            self.abort()
+        else:
+            self.close()
 
     def open(self) -> None:
         """Start the process pool or connect the Dask client now rather than at the first task (a service does it
@@ -174,6 +216,21 @@ class Runner:
         if client is not None:
             client.close()
 
+    def abort(self) -> None:
+        """Close without waiting for the tasks running, whose results will not be used (Ctrl-C, SIGTERM, another
+        input's problem): the worker processes are ended (:func:`_end_processes`) and waited for, so that none
+        outlives the command; a Dask client's tasks were cancelled by the map (:func:`_drop`) and it closes."""
+        with self._lock:
+            pool, client, self._pool, self._client = self._pool, self._client, None, None
+        if pool is not None:
+            pool.closed_by_runner = True
+            _end_processes(pool)
+            # Not cancel_futures: the ended processes break the pool, which fails every task not done itself, and
+            # a task cancelled as it does so stopped its thread (Python 3.11's terminate_broken: InvalidStateError).
+            pool.shutdown(wait=True)
+        if client is not None:
+            client.close()
+
     def map(self, fn, *iterables, threads: bool = False, progress=None, cancel: "Cancellation | None" = None) -> list:
         """[fn(*args)] in order. In this process, ``threads`` runs them on every core (for tasks that release
         the GIL: decoding and numpy); ``progress`` is called with each result as it arrives. ``cancel``: once it
@@ -203,9 +260,20 @@ class Runner:
 
         for last_try in (False, True):
             pool = self._processes()
+            # A runner for one call ends its processes once the call is cancelled: the tasks running end with them.
+            ends = cancel.on_cancel(functools.partial(_end_processes, pool)) if cancel and not self.kept else \
+                contextlib.nullcontext()
             try:
-                return _gather(functools.partial(pool.submit, fn), arguments, progress, cancel)
+                with ends:
+                    # Its tasks are not cancelled one by one when its processes are ended instead (_end_processes).
+                    return _gather(functools.partial(pool.submit, fn), arguments, progress, cancel,
+                                   cancels=self.kept)
             except BrokenProcessPool:
+                if cancel is not None and cancel.cancelled and not self.kept:
+                    # Its processes were ended by the cancellation: no second try. Joined, so none outlives it.
+                    self._forget(pool)
+                    pool.shutdown(wait=True)
+                    raise Cancelled() from None
                 self._discard(pool)
                 if last_try:
                     raise
@@ -218,10 +286,13 @@ class Runner:
 
     def _discard(self, pool) -> None:
         """Forget a broken pool (unless another thread already replaced it) so that the next task starts a new one."""
+        self._forget(pool)
+        pool.shutdown(wait=False, cancel_futures=True)
+
+    def _forget(self, pool) -> None:
         with self._lock:
             if self._pool is pool:
                 self._pool = None
-        pool.shutdown(wait=False, cancel_futures=True)
 
     def _processes(self):
         with self._lock:
@@ -230,7 +301,7 @@ class Runner:
                 from concurrent.futures import ProcessPoolExecutor
 
                 # A fresh interpreter (spawn) sets its environment before a task imports numpy (one_blas_thread).
-                self._pool = ProcessPoolExecutor(max_workers=self.workers, initializer=one_blas_thread,
+                self._pool = ProcessPoolExecutor(max_workers=self.workers, initializer=worker_process,
                                                  mp_context=multiprocessing.get_context("spawn"))
             return self._pool
 
@@ -270,6 +341,16 @@ class Runner:
                 raise  # the scheduler is there: the task's own error
             raise SchedulerUnavailable(f"lost the Dask scheduler at {self.address} ({type(exc).__name__}: {exc}); the next "
                                  "call connects again") from None
+
+
+def _end_processes(pool) -> None:
+    """End a process pool's worker processes now (SIGTERM; they keep its default action: :func:`worker_process`),
+    the tasks they run with them: the pool is broken, its futures fail, and its shutdown joins them."""
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        try:
+            process.terminate()
+        except (OSError, ValueError):  # it ended meanwhile, or was already closed
+            pass
 
 
 def _drop(client, futures: list) -> None:
@@ -330,16 +411,16 @@ def _unless(cancel: Cancellation | None) -> None:
         cancel.check()
 
 
-def _gather(submit, arguments: list, progress, cancel: Cancellation | None) -> list:
+def _gather(submit, arguments: list, progress, cancel: Cancellation | None, cancels: bool = True) -> list:
     """[submit(*args)]'s results in order. On any exception (a task's, or a cancellation) the futures not started
-    are cancelled, as Executor.map does; the running ones finish their task. Cancelled while the tasks are being
-    submitted, no more are."""
+    are cancelled, as Executor.map does (unless ``cancels`` is False: the caller ends the processes that run
+    them); the running ones finish their task. Cancelled while the tasks are being submitted, no more are."""
     from concurrent.futures import CancelledError
 
     futures: list = []
 
     def stop():
-        for future in list(futures):
+        for future in list(futures) if cancels else ():
             future.cancel()
 
     try:

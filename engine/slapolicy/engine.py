@@ -94,7 +94,7 @@ class Engine:
         check_runner_arguments(workers, dask)
         self._given = path_argument(policy_dir, "policy_dir")
         self._setup(ledger, manager)
-        self._runner = Runner(workers, dask) if workers is not None or dask is not None else None
+        self._runner = Runner(workers, dask, kept=True) if workers is not None or dask is not None else None
         self._snapshot, self._signature = self._load()
 
     @classmethod

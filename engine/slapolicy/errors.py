@@ -74,3 +74,9 @@ class RulesBackendUnavailable(SlapolicyError):
 class SchedulerUnavailable(SlapolicyError):
     """The Dask scheduler named by ``--dask`` cannot be reached, or was lost during a call: the CLI exits 1 with
     it, and ``slapolicy serve`` answers 503 (the service's state, not the request's fault; try again later)."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a job scheduler's stop, ``timeout``, ``kill``) in a process slapolicy owns: raised where Ctrl-C's
+    KeyboardInterrupt is, so that the work is given up the same way (readings cancelled, worker processes ended,
+    nothing written), then said as its own (exit 143, ``slapolicy: terminated``)."""

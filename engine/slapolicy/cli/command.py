@@ -15,7 +15,7 @@ from .. import __version__
 from ..errors import Diagnostic, PolicyError, SlapolicyError, UsageError
 from ..reports.text import one_line
 from ..rules.durable import check_backend
-from . import data_commands, modules_loaded
+from . import data_commands, modules_loaded, stopped
 
 EPILOG = """\
 examples:
@@ -483,9 +483,8 @@ def run_command(args) -> int:
     except SlapolicyError as exc:
         sys.stderr.write(f"slapolicy: {shown(str(exc))}\n")
         return 1
-    except KeyboardInterrupt:
-        sys.stderr.write("slapolicy: interrupted\n")
-        return 130
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (Terminated)
+        return stopped(exc)
     except BrokenPipeError:
         return 0
     except Exception as exc:  # noqa: BLE001 — never a bare traceback for a user

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..distributed import python_handles_ctrl_c
 from ..errors import InputError, UsageError
 from ..files import LONE_SURROGATE, regular_file_size, typed_number, valid_unicode
 from .json_lines import TEXT_COLUMNS, by_line, check_lines, read_json_as_written
@@ -164,6 +165,7 @@ def read_table(path: str | Path, columns: tuple[str, ...], optional: tuple[str, 
         if kind == "csv":
             import pyarrow.csv as pacsv  # heavy (0.2 s): loaded by the commands that read inputs
 
+            python_handles_ctrl_c()  # read_csv's own SIGINT handler could lose a Ctrl-C
             wanted = {name: pa.string() for name in columns + optional}
             options = pacsv.ConvertOptions(column_types=wanted, strings_can_be_null=True, quoted_strings_can_be_null=False)
             try:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Callable, NamedTuple
 
 from . import storage
+from ..distributed import python_handles_ctrl_c
 from ..errors import InputError
 from ..inputs import json_lines
 from ..inputs.problems import Problems, column_names
@@ -190,6 +191,7 @@ def _header_alone(part: Part, exc) -> bool:
         import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
         import pyarrow.csv as pacsv  # heavy (0.2 s): loaded by the commands that read inputs
 
+        python_handles_ctrl_c()  # read_csv's own SIGINT handler could lose a Ctrl-C
         _csv_columns(part, pacsv.read_csv(pa.BufferReader(text)).schema)
     return True
 
