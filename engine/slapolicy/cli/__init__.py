@@ -45,6 +45,8 @@ def stopped(exc: KeyboardInterrupt) -> int:
 
 
 def _terminated(signum, frame):
+    # A second SIGTERM ends the process at once, as without this handler: the way out if giving the work up hangs.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     raise Terminated()
 
 
@@ -52,7 +54,8 @@ def terminate_as_interrupted() -> None:
     """SIGTERM, what a job scheduler, ``timeout`` or ``kill`` sends, raised as :class:`Terminated`, which is a
     KeyboardInterrupt: the command gives its work up as on Ctrl-C (the minutes' reading cancelled, worker processes
     ended, no output, no ledger entry) rather than die at once, with its worker processes running on and its
-    temporary files left behind. A SIGTERM the process was started ignoring stays ignored."""
+    temporary files left behind. A second SIGTERM kills it as before. A SIGTERM the process was started ignoring
+    stays ignored."""
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _terminated)
 
