@@ -431,7 +431,7 @@ class ReadAhead:
 
     def _arrived(self, piece, batches: list | None) -> None:
         """A piece's batches as they are picked (on the reading's thread): reduced now if the request is known."""
-        if batches is None:
+        if batches is None or self._cancel.cancelled:  # cancelled: its summary will not be used
             return
         with self._reducing:
             request = self._request
@@ -460,6 +460,8 @@ class ReadAhead:
                 self._request = request
                 waiting, self._unreduced = self._unreduced, []
             for piece, batches in waiting:
+                if cancel is not None:
+                    cancel.check()  # Ctrl-C, or another input's problem: no further piece is reduced
                 self._reduced[piece] = read_part(piece, request, batches)
         try:
             with cancel.on_cancel(self._cancel.cancel) if cancel else contextlib.nullcontext():
