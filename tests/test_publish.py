@@ -465,3 +465,23 @@ def test_publish_writes_the_bytes_it_checked_even_when_the_draft_is_saved_again_
     digest = hashlib.sha256(written.encode()).hexdigest()
     assert json.loads((family / "versions.lock").read_text())["2020-01-01.yaml"] == digest
     assert cli("validate", family).code == 0
+
+
+@pytest.mark.slow
+def test_audit_says_a_decision_differs_because_a_version_was_published_retroactively(cli, family, tmp_path):
+    # After `publish --retroactive`, audit decided March 2019 again under the new version and noted "a published file
+    # was edited?": none was. It now names both versions and why the new one governs the month.
+    from conftest import REPO
+
+    examples, ledger = REPO / "examples" / "ccc", tmp_path / "ledger.sqlite"
+    decided = cli("claim", family, examples / "claim-globex-2019-03.json", "--minutes", examples / "minutes.csv",
+                  "--billing", examples / "billing.csv", "--ledger", ledger, "--now", "2019-04-10T12:00+08:00")
+    assert decided.code == 0 and decided.json()["policy"]["version"] == "2019-01-01"
+    draft = amendment(family, effective="2019-03-01", edits=[STANDARD_99_9, *EXAMPLES_99_9])
+    assert cli("publish", "--retroactive", family, draft).code == 0
+    result = cli("audit", ledger, "--policies", family, "--format", "json")
+    assert result.code == 1
+    (entry,) = [d for d in result.json()["decisions"] if d["status"] == "differs"]
+    assert ("decided under version 2019-01-01, still published unchanged; version 2019-03-01, published since with an "
+            "earlier effective_from (publish --retroactive), now governs 2019-03") in entry["notes"]
+    assert not [note for note in entry["notes"] if "edited" in note]

@@ -140,11 +140,27 @@ def _recheck(record: dict, replica: Ledger, policy_dir, scratch: Path) -> dict:
     before, after = _essence(record["result"], words), _essence(again, words)
     differences = {key: {"recorded": before[key], "now": after[key]} for key in before if before[key] != after[key]}
     if "policy_sha256" in differences:
-        notes.append("the policy version file differs from the one recorded (a published file was edited?)")
+        notes.append(_policy_note(family, record, again))
     if inputs.get("engine") and inputs["engine"] != _engine_version():
         notes.append(f"decided by slapolicy {inputs['engine']}, re-checked by {_engine_version()}")
     status = "differs" if differences else "same"
     return base | {"status": status, "notes": notes, "differences": differences}
+
+
+def _policy_note(family, record: dict, again: dict) -> str:
+    """Why the version deciding the claim now is not the one recorded: a version published since with an earlier
+    effective_from (`publish --retroactive`) now governs the month, the recorded one still published unchanged; or
+    the recorded file is no longer in the family as recorded."""
+    recorded, now = record["result"]["policy"], again["policy"]
+    try:
+        kept = any(p.sha256 == recorded["sha256"] for p in PolicyDirectory(family, run_examples=False).versions)
+    except SlapolicyError:
+        kept = False
+    if kept and recorded.get("version") != now.get("version"):
+        return (f"decided under version {recorded.get('version')}, still published unchanged; version "
+                f"{now.get('version')}, published since with an earlier effective_from (publish --retroactive), now "
+                f"governs {record['service_month']}")
+    return "the policy version file differs from the one recorded (a published file was edited?)"
 
 
 def _changed(name: str, path, recorded: str, now: str, what: str = "") -> str:
