@@ -120,8 +120,9 @@ def test_evaluate_and_claim_read_every_layout_alike(tmp_path):
                                                                      "reconciliation")}, sort_keys=True)
     assert len(set(evaluations.values())) == 1
     assert len(set(decisions.values())) == 1
-    # Text without an offset is read in the policy's timezone, and the trace says so; Parquet here is zone-aware.
-    text = ["the minutes file's 35820 timestamp(s) without an offset were read in Asia/Singapore"]
+    # Text without an offset is read in the policy's timezone, and the trace says so, counting the account's rows of
+    # the month (acme's 11,340, whatever the layout); Parquet here is zone-aware.
+    text = ["11340 minute row(s) of the account's Service Month without a UTC offset were read in Asia/Singapore"]
     assert naive == {name: text if name in ("csv", "jsonl") else [] for name in naive}
 
 

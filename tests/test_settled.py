@@ -174,14 +174,15 @@ def test_an_account_is_evaluated_while_the_others_are_read(small_batches, tmp_pa
 
 
 @pytest.mark.slow
-def test_naive_timestamps_count_over_the_whole_file(small_batches, tmp_path):
-    """Minutes without an offset: each account's trace counts the whole file's 35,820 (not its own piece's), as
-    one merge gives; the accounts evaluated as they settled are evaluated again."""
+def test_naive_timestamps_are_counted_by_account_month(small_batches, tmp_path):
+    """Minutes without an offset: each account's trace counts its own rows of the month (acme 11,340, globex 11,340,
+    initech 13,140), whether it was evaluated as it settled or after one merge."""
     path = by_account_parquet(tmp_path / "naive.parquet", zone=False)
     settled_json = evaluations(True, str(path), **INPUTS)
     assert settled_json == evaluations(False, str(path), **INPUTS)
     steps = [s["detail"] for e in json.loads(settled_json)["evaluations"] for s in e["trace"] if s["step"] == "timezone"]
-    assert steps == ["the minutes file's 35820 timestamp(s) without an offset were read in Asia/Singapore"] * 3
+    assert steps == [f"{rows} minute row(s) of the account's Service Month without a UTC offset were read in Asia/Singapore"
+                     for rows in (11340, 11340, 13140)]
 
 
 @pytest.mark.slow

@@ -261,8 +261,8 @@ class Engine:
                                              manager=self.manager, on_result=on_settled) \
                     if settled is not None else None
             loaded_minutes = reading.result()
-            if not loaded_minutes.settled or loaded_minutes.naive_timestamps:
-                evaluated = None  # worked out from pieces the result is not made of, or without the naive count
+            if not loaded_minutes.settled:
+                evaluated = None  # worked out from pieces the result is not made of
             if runner.remote and self._manager is None:
                 # The account-months go to the workers too (they evaluate with the installed plugins, so an
                 # engine made with its own plugin manager evaluates here): a month of many accounts is not

@@ -549,7 +549,8 @@ def classify_minutes(policy, service_month: ServiceMonth, account: str, rows: Mo
     trace: list = [{"step": "service_month", "clause": "§1.2, §1.6", "detail": frame.detail}] if explain else _Unwritten()
     if naive_timestamps:
         trace_step(trace, "timezone", policy.ref("timezone"),
-              f"the minutes file's {naive_timestamps} timestamp(s) without an offset were read in {policy.timezone}")
+              f"{naive_timestamps} minute row(s) of the account's Service Month without a UTC offset were read in "
+              f"{policy.timezone}")
 
     # With totals, rows may hold only the minutes that can be unavailable; the counts come from totals.
     totals = totals or MonthTotals.of(rows)

@@ -182,14 +182,13 @@ def evaluate_settled(policy, service_month: ServiceMonth, settled, *, incidents,
                      reason: str = "", manager=None, on_result=None) -> dict | None:
     """account -> its result, for the account-months of ``settled`` (pieces of the minutes whose accounts' rows
     are all read: :class:`slapolicy.minutes.aggregates.Settled`), evaluated as they come while the rest of the
-    minutes are read. Worked out as :func:`evaluate_month` would, for minutes without naive timestamps (which
-    every account's warning counts over the whole file): the caller keeps them only if the whole reading's
-    result says the pieces make it up and has none. None if evaluating one of them failed: the caller evaluates
+    minutes are read. Worked out as :func:`evaluate_month` would (each account-month counts its own rows without
+    a UTC offset): the caller keeps them only if the whole reading's result says the pieces make it up. None if evaluating one of them failed: the caller evaluates
     them again after the reading, where the problem is raised in its place (after the minutes' own).
     ``on_result``: called with each result as it is worked out."""
     label, billing, done = service_month.label, billing or {}, {}
     for piece in settled:
-        items = [(account, cell.rows, cell.totals, billing.get((account, label)), 0)
+        items = [(account, cell.rows, cell.totals, billing.get((account, label)), cell.totals.naive)
                  for (account, month), cell in sorted(piece.cells.items()) if month == label]
         try:
             results = evaluate_items(policy, service_month, items, incidents=incidents, notices=notices,
@@ -214,7 +213,7 @@ def evaluate_items(policy, service_month: ServiceMonth, items: list, *, incident
 
 
 def month_items(service_month: ServiceMonth, minutes=None, billing=None, accounts=None) -> list[tuple]:
-    """(account, candidate rows, totals, bill, naive timestamps) of every account to evaluate, in account order:
+    """(account, candidate rows, totals, bill, its rows without a UTC offset) of every account to evaluate, in order:
     each account of the minutes or of the month's billing (or ``accounts``, which must be one of those)."""
     label, billing = service_month.label, billing or {}
     names = set(minutes.accounts if minutes is not None else [])
@@ -229,6 +228,5 @@ def month_items(service_month: ServiceMonth, minutes=None, billing=None, account
     for account in sorted(names):
         cell = cells.get((account, label))
         rows, totals = (cell.rows, cell.totals) if cell else (MonthMinutes.empty(), MonthTotals(0, 0, 0, 0, 0))
-        items.append((account, rows, totals, billing.get((account, label)),
-                      minutes.naive_timestamps if cell is not None else 0))
+        items.append((account, rows, totals, billing.get((account, label)), totals.naive))
     return items

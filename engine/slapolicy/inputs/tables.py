@@ -370,6 +370,7 @@ class MinuteColumns:
     # Whether a row's account or minute was refused: those rows' codes and minutes are not what was written, so a
     # minute listed twice can be told only in a table whose account and minute columns were read whole.
     keys_refused: bool = False
+    naive_rows: np.ndarray | None = None  # which rows had no UTC offset, when only some had none (else: naive says)
 
 
 def check_minute_table(table, timezone: str, problems: Problems, line_offset, account: str | tuple | None = None,
@@ -392,7 +393,7 @@ def check_minute_table(table, timezone: str, problems: Problems, line_offset, ac
     else:
         accounts, account_index, missing_account = _account_codes(table)
         _report(missing_account, problems, "account", line_offset, lambda r: "missing value")
-    minute, naive, runs = parse_minute_column(table, "minute", timezone, problems, line_offset)
+    minute, naive, runs, naive_rows = parse_minute_column(table, "minute", timezone, problems, line_offset)
     keys_refused = problems.total > before
     ordered = _counts_in_order(table, bounds or {})  # then no count is negative, nor exceeds the one before it
     requests, requests_refused = _int_column(table, "requests", problems, line_offset, negatives=not ordered)
@@ -412,7 +413,7 @@ def check_minute_table(table, timezone: str, problems: Problems, line_offset, ac
         _report(_unless(illegal > failures, failures_refused, illegal_refused), problems, "illegal_number_failures",
                 line_offset, lambda r: f"{illegal[r]} illegal-number failures exceed {failures[r]} failures")
     return MinuteColumns(accounts, account_index, minute, requests, failures, illegal, peak, has_peak, naive, runs,
-                         keys_refused)
+                         keys_refused, naive_rows)
 
 
 def _unless(mask: np.ndarray, *refused: np.ndarray | None) -> np.ndarray:

@@ -70,7 +70,8 @@ def _offset_at_utc(utc: dt.datetime, zone) -> int:
 
 def parse_minute_column(table, name: str, timezone: str, problems: Problems, line_offset):
     """ISO 8601 minute timestamps → UTC epoch minutes; (values, how many had no offset, where each run of one
-    minute begins when the column was read run by run, else None)."""
+    minute begins when the column was read run by run, else None, which rows had no offset when only some had
+    none, else None)."""
     import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
 
     column = table.column(name)
@@ -87,8 +88,8 @@ def parse_minute_column(table, name: str, timezone: str, problems: Problems, lin
         if column.type.tz is None:  # naive Parquet timestamps are local time of the policy
             utc, missing, twice = local_to_utc_minutes(local, timezone)
             _report_wall_times(missing, twice, local, timezone, name, problems, line_offset)
-            return utc, len(local), None
-        return local, 0, runs
+            return utc, len(local), None, None
+        return local, 0, runs, None
     import pyarrow.compute as pc  # heavy (0.05 s): text only (Parquet timestamps never load it)
 
     text = column.cast(pa.string()).fill_null("")
@@ -135,7 +136,9 @@ def parse_minute_column(table, name: str, timezone: str, problems: Problems, lin
         _report(beyond & matched & valid_date, problems, name, line_offset,
                 lambda r: f"{raw[r]!r} has a UTC offset beyond ±14:00")
         result[~naive] = (local_minutes - shift[offsets])[~naive]
-    return result, int(naive.sum()), None
+    count = int(naive.sum())
+    # Which rows had no offset, when some did and some did not: each account-month counts its own (see reduce).
+    return result, count, None, (naive if 0 < count < len(naive) else None)
 
 
 def _whole_minutes(ticks: np.ndarray, per_minute: int) -> tuple:

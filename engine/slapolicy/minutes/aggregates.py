@@ -22,7 +22,7 @@ from ..inputs.problems import MAX_REPORTED
 from . import storage
 from .planning import WIDEN_MINUTES, Request, footer_bytes, plan, request_for
 from .readers import batch_parts, problems_of, read_digest
-from .reduce import checked_batches, joined, picked_batches, read_part
+from .reduce import TOTALS, checked_batches, joined, picked_batches, read_part
 
 
 @dataclass
@@ -70,7 +70,7 @@ def merge(summaries: list, months: list, parts: list, request: Request, reread: 
     result = MinuteAggregates(months, parts=len(parts))
     count = len(months)
     names = distinct_sorted(np.concatenate([s.names for s in summaries] + [np.zeros(0, str)]))
-    totals = np.zeros((len(names), count, 5), np.int64)
+    totals = np.zeros((len(names), count, TOTALS), np.int64)
     spans, candidates = [], []
     for summary in summaries:
         result.rows_read += summary.rows_read
@@ -90,7 +90,7 @@ def merge(summaries: list, months: list, parts: list, request: Request, reread: 
     traffic = _incident_traffic(summaries) if request.incident_windows else None
     pieces = _group_candidates(candidates)
     labels = [month.label for month in months]
-    counts = totals.reshape(-1, 5).tolist()  # Python ints, converted at once rather than one numpy scalar at a time
+    counts = totals.reshape(-1, TOTALS).tolist()  # Python ints, converted at once rather than one numpy scalar at a time
     for cell in np.flatnonzero(totals[:, :, 0].reshape(-1)).tolist():
         name, index = str(names[cell // count]), cell % count
         columns = pieces.get(cell)

@@ -25,6 +25,11 @@ from .readers import Pick, _batches, problems_of
 from .within import rows_inside_own, traffic_inside
 
 
+# The counts kept per account and Service Month, in the order of MonthTotals' fields (shapes.MonthTotals, not
+# imported here: a claim's reading starts before the evaluation's shapes are loaded).
+TOTALS = 6
+
+
 @dataclass
 class PartSummary:
     """One part reduced, in arrays named by account (a part may hold thousands of accounts): per account and
@@ -34,7 +39,7 @@ class PartSummary:
     rows_read: int = 0
     naive: int = 0
     names: np.ndarray = field(default_factory=lambda: np.zeros(0, str))  # sorted account names of ``totals``
-    totals: np.ndarray | None = None  # int64[len(names), months, 5], in the order of MonthTotals' fields
+    totals: np.ndarray | None = None  # int64[len(names), months, TOTALS], in the order of MonthTotals' fields
     spans: list = field(default_factory=list)  # per batch: (names, first minute, last minute) inside the span
     candidates: list = field(default_factory=list)  # per batch: (names, cell, minute, r, f, i, peak); see _keep_candidates
     has_peak: bool = False
@@ -324,12 +329,23 @@ def _reduce(c, request: Request, summary: PartSummary, order: str | None, stalls
     else:
         traffic_normal, illegal_sum = traffic_all, np.zeros(cells, np.int64)
         illegal_minutes = illegal_sum
-    table = np.stack([with_data, traffic_all, traffic_normal, illegal_sum, illegal_minutes], axis=1).astype(np.int64)
-    _add_totals(summary, c.accounts, table.reshape(len(c.accounts), months, 5))
+    table = np.stack([with_data, traffic_all, traffic_normal, illegal_sum, illegal_minutes,
+                      _naive_cells(c, rows, key, cells, with_data)], axis=1).astype(np.int64)
+    _add_totals(summary, c.accounts, table.reshape(len(c.accounts), months, TOTALS))
     present = with_data.reshape(len(c.accounts), months).sum(axis=1) > 0
     slots, low, high = _first_last(code, minute, present, order, starts)
     summary.spans.append((c.accounts[slots], low, high))
     _keep_candidates(c, rows, key, request, summary, (minute, order, starts, span))
+
+
+def _naive_cells(c, rows, key: np.ndarray, cells: int, with_data: np.ndarray) -> np.ndarray:
+    """Rows per cell whose minute had no UTC offset: none, every row (a file written without offsets: the rows
+    counted already), or, in a text file mixing both, counted by the rows' mask."""
+    if not c.naive:
+        return np.zeros(cells, np.int64)
+    if c.naive_rows is None:
+        return with_data
+    return np.bincount(key[c.naive_rows[rows]], minlength=cells)
 
 
 def _add_totals(summary: PartSummary, names: np.ndarray, table: np.ndarray) -> None:

@@ -41,6 +41,7 @@ class MonthTotals:
     traffic_normal: int  # minutes with requests − illegal-number failures > 0
     illegal_failures: int
     illegal_minutes: int
+    naive: int = 0  # rows whose minute was written without a UTC offset (read in the policy's timezone)
 
     @classmethod
     def of(cls, rows: "MonthMinutes") -> "MonthTotals":
