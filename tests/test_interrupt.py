@@ -204,3 +204,49 @@ print("survived the second")
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stdout, done.stderr) == (-signal.SIGTERM, "first raised\n", "")
+
+
+# The claim's decision being built inside the ledger's transaction when SIGTERM lands (Ledger.decide's ``build``
+# patched to send it first): into a new ledger (built in a scratch file, linked into place once whole) or into
+# one that exists.
+DECIDING = """
+import os, signal, sys, time
+import slapolicy.ledger as ledger
+from slapolicy.cli import main
+if sys.argv[1] == "existing":
+    ledger.Ledger(sys.argv[2]).close()
+real = ledger.Ledger.decide
+def decide(self, digest, account, build):
+    def stopped(grants):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
+        return build(grants)
+    return real(self, digest, account, stopped)
+ledger.Ledger.decide = decide
+sys.argv = ["slapolicy", *sys.argv[3:]]
+sys.exit(main())
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("book", ["new", "existing"])
+def test_sigterm_while_a_claim_is_recorded_leaves_the_ledger_as_it_was(tmp_path, book):
+    """SIGTERM while the decision is written: exit 143 and one line; a new ledger is not made (no file, no scratch
+    file beside it: before, the process died with its scratch file left), an existing one holds no entry (the
+    transaction is rolled back)."""
+    from slapolicy.ledger import Ledger
+
+    books = tmp_path / "books"
+    books.mkdir()
+    path = books / "ledger.sqlite"
+    claim = commands(tmp_path, EXAMPLES / "minutes.csv")["claim"]
+    claim[claim.index("--ledger") + 1] = path
+    done = subprocess.run([sys.executable, "-c", DECIDING, book, str(path), *map(str, claim)], capture_output=True,
+                          text=True, timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (143, "", "slapolicy: terminated\n")
+    if book == "new":
+        assert list(books.iterdir()) == []
+    else:
+        assert [p.name for p in books.iterdir()] == ["ledger.sqlite"]
+        with Ledger(path) as kept:
+            assert kept.counts() == (0, 0)
