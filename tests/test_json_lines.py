@@ -253,3 +253,18 @@ def test_a_billing_line_pyarrow_cannot_parse_is_named_by_its_line(tmp_path):
     assert_refused(evaluate_march(REPO / "examples" / "ccc" / "minutes.csv", "--billing", billing),
                    f"{billing}: cannot be read as JSONL: line 3: JSON parse error: Column(/monthly_fee) changed from "
                    "string to number")
+
+
+def test_a_json_lines_count_beyond_a_float_is_named_so_not_as_inf(tmp_path):
+    # pyarrow reads a whole number of 400 digits in a JSON Lines file as a float: infinity. It was refused as "inf is
+    # not a whole number", a word its writer never wrote; said as a claim's or a request body's 1e400 is. A count
+    # a float holds (2.0) is still read, and one with a fraction still named as written.
+    path = tmp_path / "m.jsonl"
+    path.write_text('{"account": "a", "minute": "2019-03-12T10:00", "requests": ' + "9" * 400 + ', "failures": 0}\n'
+                    '{"account": "a", "minute": "2019-03-12T10:01", "requests": 2.0, "failures": 0}\n'
+                    '{"account": "a", "minute": "2019-03-12T10:02", "requests": 2.5, "failures": 0}\n')
+    result = evaluate_march(path)
+    assert (result.code, result.out, result.err) == (1, "", (
+        f"slapolicy: 2 problem(s) in minutes file {path}:\n"
+        f"{path}: row 1 (line 1), column 'requests': a number beyond the range of a 64-bit float (about ±1.8e308)\n"
+        f"{path}: row 3 (line 3), column 'requests': 2.5 is not a whole number\n"))

@@ -161,11 +161,14 @@ class NotJSONNumber(ValueError):
         self.name = name
 
 
+BEYOND_FLOAT = "a number beyond the range of a 64-bit float (about ±1.8e308)"
+
+
 class BeyondFloat(ValueError):
     """A JSON number too large for a float (its words follow "holds": 1e400 is valid JSON, not a syntax error)."""
 
     def __init__(self, text: str):
-        super().__init__(f"{text}, a number beyond the range of a 64-bit float (about ±1.8e308)")
+        super().__init__(f"{text}, {BEYOND_FLOAT}")
 
 
 def finite_float(text: str) -> float:

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..distributed import python_handles_ctrl_c
 from ..errors import InputError, UsageError
-from ..files import LONE_SURROGATE, regular_file_size, typed_number, valid_unicode
+from ..files import BEYOND_FLOAT, LONE_SURROGATE, regular_file_size, typed_number, valid_unicode
 from .json_lines import TEXT_COLUMNS, by_line, check_lines, read_json_as_written
 from .problems import MAX_REPORTED, Problems, _line, _report, column_names
 from .timestamps import _one_array, parse_minute_column
@@ -346,6 +346,8 @@ def _int_column(table, name: str, problems: Problems, line_offset, required: boo
 def _not_a_count(value: float) -> str:
     """Why a number read as a float is no count: a JSON Lines 18446744073709551616 (beyond 64 bits, so read as a
     float) was "1.8446744073709552e+19 is not a whole number", words its writer never wrote of a whole number."""
+    if math.isinf(value):  # pyarrow's reading of a JSON Lines count of 400 digits, say: "inf" was never written
+        return BEYOND_FLOAT
     if math.isfinite(value) and value == math.floor(value):
         return f"{value:.0f} is negative" if value < 0 else f"{value:.0f} is beyond the largest count (2^63 − 1)"
     return f"{value!r} is not a whole number"
