@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -513,3 +514,56 @@ def test_a_failing_task_on_dask_cancels_the_tasks_not_started_and_the_client_sta
         for mark in tmp_path.glob("started-*"):
             mark.unlink()
         assert runner.map(task, [1, 2], [str(tmp_path)] * 2) == [1, 2]
+
+
+# The CLI as a process of its own, its parts read by a function of __main__ (sent to the Dask workers by value, as
+# cloudpickle sends what they cannot import) that leaves a file as it starts, then holds until a file `release`
+# is there (or 30 s): Ctrl-C is sent while the parts hold.
+HELD_ON_DASK = """
+import os, signal, sys, time
+import slapolicy.minutes.aggregates as aggregates
+from slapolicy.cli import main
+signal.signal(signal.SIGINT, signal.default_int_handler)  # as a terminal's foreground job has it
+TASKS = sys.argv[1]
+def held(part, request, *picked):
+    import os, time, uuid
+    from slapolicy.minutes.reduce import read_part
+    open(os.path.join(TASKS, "started-" + uuid.uuid4().hex), "w").close()
+    deadline = time.monotonic() + 30
+    while not os.path.exists(os.path.join(TASKS, "release")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return read_part(part, request, *picked)
+aggregates.read_part = held
+sys.argv = ["slapolicy", *sys.argv[2:]]
+sys.exit(main())
+"""
+
+
+def test_ctrl_c_with_dask_cancels_the_tasks_and_ends_without_waiting_for_those_running(cluster, tmp_path):
+    """evaluate --dask: both workers hold a part (of 4). Ctrl-C ends the command within seconds with 130 and
+    its one line, no output; the tasks not started are cancelled on the cluster (no part starts after it), and
+    the two running run on to their end there (Dask cannot stop a running task: docs/cli.md)."""
+    data = write_dataset(tmp_path / "data", 4, 1440)
+    tasks = tmp_path / "tasks"
+    tasks.mkdir()
+    command = ["evaluate", POLICIES, "--month", "2019-03", "--minutes", data, "--dask", cluster]
+    process = subprocess.Popen([sys.executable, "-c", HELD_ON_DASK, str(tasks), *map(str, command)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while len(list(tasks.glob("started-*"))) < 2 and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(list(tasks.glob("started-*"))) == 2, process.communicate(timeout=60)
+        sent = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+        took = time.monotonic() - sent
+        assert (process.returncode, out, err) == (130, "", "slapolicy: interrupted\n")
+        assert took < 10  # the parts hold for 30 s
+    finally:
+        (tasks / "release").touch()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    time.sleep(2)  # the two released parts end; a task not cancelled would start now
+    assert len(list(tasks.glob("started-*"))) == 2
