@@ -250,3 +250,34 @@ def test_sigterm_while_a_claim_is_recorded_leaves_the_ledger_as_it_was(tmp_path,
         assert [p.name for p in books.iterdir()] == ["ledger.sqlite"]
         with Ledger(path) as kept:
             assert kept.counts() == (0, 0)
+
+
+@pytest.mark.slow
+def test_serve_stopped_by_sigterm_answers_the_request_in_flight_then_exits_0():
+    """A request whose body is half sent when SIGTERM comes is answered whole (200, the evaluation; the server then
+    closes the connection, which ends the reading of the answer) and the server exits 0 after it, not before: a
+    scheduler's stop does not cut a client off mid-request (uvicorn's graceful shutdown)."""
+    import json
+    import socket
+
+    from serving import DATA, serving
+
+    with serving(POLICIES, *DATA) as running:
+        expected = running.call("POST", "/v1/evaluate", {"month": "2019-03"})
+        body = json.dumps({"month": "2019-03"}).encode()
+        with socket.create_connection((running.host, running.port), timeout=60) as conn:
+            conn.sendall(b"POST /v1/evaluate HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: %d\r\n\r\n" % (running.host.encode(), running.port, len(body)) + body[:5])
+            time.sleep(0.5)
+            running.process.send_signal(signal.SIGTERM)
+            time.sleep(0.5)
+            assert running.process.poll() is None  # waiting for the request in flight
+            conn.sendall(body[5:])
+            answer = b""
+            while chunk := conn.recv(65536):
+                answer += chunk
+        head, _, payload = answer.partition(b"\r\n\r\n")
+        assert head.split(b"\r\n")[0] == b"HTTP/1.1 200 OK"
+        assert (200, json.loads(payload)) == (expected[0], expected[2])
+        assert running.process.wait(30) == 0
+    assert running.stderr == ""
