@@ -30,6 +30,7 @@ def test_the_columnar_readers_trim_exactly_the_same_characters():
     assert [n for n, t in zip(names, trimmed) if t != account_name(n)] == []
 
 
+@pytest.mark.slow
 def test_billing_names_are_trimmed_like_minutes(tmp_path):
     # ' initech ' in the billing is the account 'initech' of the minutes: one account, paid, no phantom.
     minutes = write_csv(tmp_path / "minutes.csv", minute_rows("initech", "2019-03-12T10:00", 300, 100, 2))
@@ -68,6 +69,7 @@ def test_a_blank_account_is_refused_not_read_as_every_account(cli, tmp_path, kin
     assert f"{path}: row 1 (line {line}), column 'account': '  ' is blank; leave the key out to mean every account" in result.err
 
 
+@pytest.mark.slow
 def test_a_claim_account_is_trimmed(tmp_path):
     minutes = write_csv(tmp_path / "minutes.csv", minute_rows("acme", "2024-03-10T00:00", 3000, 100, 50))
     billing = write_csv(tmp_path / "billing.csv", [{"account": "acme ", "month": "2024-03", "monthly_fee": "10.00",

@@ -169,6 +169,7 @@ def test_bom_and_crlf_are_accepted(cli, tmp_path):
     assert result.json()["evaluations"][0]["unavailable_minutes"] == 1
 
 
+@pytest.mark.slow
 def test_local_times_skipped_or_repeated_by_a_clock_change_need_an_offset(cli, tmp_path):
     berlin = draft_variant(tmp_path, "value: Asia/Singapore", "value: Europe/Berlin", "berlin.yaml")
     rows = [dict(GOOD, minute="2024-03-31T01:59"), dict(GOOD, minute="2024-03-31T02:30"),

@@ -105,6 +105,7 @@ def test_a_broken_file_is_refused_every_time_with_the_same_message_and_nothing_r
     assert checks.validated == [str(path), str(path)] and records(tmp_path) == []
 
 
+@pytest.mark.slow
 def test_a_version_with_a_lint_error_is_not_recorded(tmp_path, checks):
     path = published_copy(tmp_path)
     misnamed = path.rename(path.parent / "2019-02-01.yaml")  # lint: a published version is named by its date
@@ -116,6 +117,7 @@ def test_a_version_with_a_lint_error_is_not_recorded(tmp_path, checks):
     assert checks.validated == [str(misnamed)] * 2 and records(tmp_path) == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("content", [
     b"not json",
     b'{"key": "another", "content": {"format": 2, "warnings": []}}',  # the record of another check, under this name
@@ -155,6 +157,7 @@ def test_an_unwritable_cache_means_checking_every_time(tmp_path, checks, monkeyp
     assert checks.validated == [str(path), str(path)]
 
 
+@pytest.mark.slow
 def test_off_turns_it_off(tmp_path, checks, monkeypatch):
     monkeypatch.setenv("SLAPOLICY_CACHE_DIR", "off")
     path = published_copy(tmp_path)
@@ -230,6 +233,7 @@ def test_the_recorded_document_is_the_parsed_one_and_builds_the_same_policy(tmp_
     assert (recorded.doc.data, recorded.doc.positions) == (fresh.doc.data, fresh.doc.positions)
 
 
+@pytest.mark.slow
 def test_a_document_too_large_to_record_is_parsed_again(tmp_path, checks, monkeypatch):
     monkeypatch.setattr(check_record, "MAX_RECORD_BYTES", 4096)  # the published version's document is ~140 KB
     path = published_copy(tmp_path)

@@ -261,6 +261,7 @@ def test_aggregate_cap_of_6_1_counts_the_damaged_month_and_cannot_bind_under_the
     assert march["message"] == "Compensation of 50.00 is granted as vouchers."
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("setting,claimed", [("whole_minutes_only", 2), ("touched", 3)])
 def test_a_claimed_window_counts_minutes_as_partial_minutes_says(tmp_path, inputs, setting, claimed):
     # 00:00:30–00:03:00 covers 00:01 and 00:02 whole (§1.5: less than 1 minute is not counted) and touches 00:00.

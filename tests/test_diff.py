@@ -36,6 +36,7 @@ def test_changed_credit_and_changed_range_are_each_one_change(cli, tmp_path):
         ("added", "compensation tier ≥ 96% and < 99%", None, "≥ 96% and < 99%: 30%")]
 
 
+@pytest.mark.slow
 def test_the_same_terms_written_otherwise_are_no_change(cli, tmp_path):
     # "99.5%" -> "99.50%" was "~ availability.standard: 99.5% → 99.50%", a tier's "95%" -> "95.0%" a changed tier,
     # and `in: [none, provider]` -> `[provider, none]` a changed condition of §5.15: each is the same term (the engine

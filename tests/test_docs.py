@@ -29,6 +29,7 @@ def test_python_examples_run(name, index, code, monkeypatch):
     exec(compile(code, f"{name}[{index}]", "exec"), {"__name__": "doc"})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,index,code", CONSOLE, ids=[f"{n}-{i}" for n, i, _ in CONSOLE])
 def test_console_examples_print_what_they_say(name, index, code, monkeypatch):
     monkeypatch.chdir(REPO)

@@ -300,6 +300,7 @@ def test_a_notice_lead_is_counted_in_minutes_that_elapse_not_on_the_wall_clock(t
     assert is_prior(notice, policy) is prior
 
 
+@pytest.mark.slow
 def test_the_text_report_of_an_edited_copy_names_the_file_it_was_evaluated_under(tmp_path):
     # An edited copy keeps the id and version of the published version it was copied from: the header said
     # "policy ccc-sla 2019-01-01" as for the version in force, although the standard was another.

@@ -60,6 +60,7 @@ def test_availability_never_rises_when_a_minute_gets_worse(policy, stats, spec, 
     assert after["credit_percent"] >= before["credit_percent"]
 
 
+@pytest.mark.slow
 @CHECK
 @given(minute_stats, incidents)
 def test_excluded_plus_counted_is_raw_unavailable(policy, stats, spec):

@@ -378,6 +378,7 @@ def _in_thread(function, timeout: float):
     return (not thread.is_alive()), (box[0] if box else None)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("make,message", [
     (lambda path: path.mkdir(), "is a directory, not a regular file (the policy file must be one)"),
     (lambda path: path.symlink_to(path), "a symbolic link that loops (it leads back to itself)"),
@@ -424,6 +425,7 @@ def test_dev_zero_as_a_lock_file(family):
             f"{family}/versions.lock:1:1: error bad-lock is a device, not a regular file (the versions.lock must be one)")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["2021-01-01.yml", "2021-01-01.YAML"])
 def test_a_yml_file_in_a_policy_directory_is_reported(family, name):
     (family / name).write_text(PUBLISHED.read_text())

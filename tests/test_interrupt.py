@@ -175,6 +175,7 @@ sys.exit(main())
 """
 
 
+@pytest.mark.slow
 def test_every_ctrl_c_while_the_billing_is_read_is_seen():
     """pyarrow's read_csv (the billing's CSV reader) installs a SIGINT handler of its own for each read and puts
     Python's back after it: a Ctrl-C landing as they were swapped was lost (4 of these 400, 26 of 300 in a loop of

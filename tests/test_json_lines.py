@@ -36,6 +36,7 @@ def small_blocks(monkeypatch):
     monkeypatch.setattr(minutes, "BATCH_ROWS", 7)
 
 
+@pytest.mark.slow
 def test_a_json_lines_file_of_many_blocks_reads_as_csv_and_parquet(tmp_path, small_blocks):
     import pyarrow as pa
     import pyarrow.csv as pacsv

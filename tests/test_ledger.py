@@ -370,6 +370,7 @@ def test_an_edited_denial_of_another_account_refuses_the_next_append(ledger, tmp
     assert result.code == 1 and "#3" in result.err and "append-only guard was removed or altered" in result.err
 
 
+@pytest.mark.slow
 def test_a_denial_edited_by_replace_is_refused_not_left_for_the_audit(ledger, tmp_path):
     """INSERT OR REPLACE changes acme's denial (#3) with the UPDATE and DELETE triggers still in place: the guard
     refuses it, so the ledger stays as it was and the next append (globex's, which reads nothing of acme) is
@@ -405,6 +406,7 @@ def test_a_ledger_guarded_by_an_earlier_slapolicy_is_walked_once_and_guarded_ane
     assert triggers(ledger) == GUARD
 
 
+@pytest.mark.slow
 def test_a_ledger_without_the_guard_is_walked_once_and_guarded_again(ledger, tmp_path):
     """A ledger written before the guard (or whose guard was dropped without an edit) holds: the next append walks it,
     finds it intact, records the decision and puts the guard back, so the appends after it cost what they did."""
@@ -582,6 +584,7 @@ def test_damaged_truncated_and_non_database_files_are_refused_untouched(ledger, 
         assert (digest(path) if path.is_file() else None) == before
 
 
+@pytest.mark.slow
 def test_a_read_only_ledger_is_audited_but_takes_no_decision(ledger, tmp_path):
     ledger.chmod(0o444)
     immutable = subprocess.run(["chattr", "+i", str(ledger)], capture_output=True).returncode == 0 if os.geteuid() == 0 \
@@ -611,6 +614,7 @@ def test_a_read_only_ledger_is_audited_but_takes_no_decision(ledger, tmp_path):
         ledger.chmod(0o644)
 
 
+@pytest.mark.slow
 def test_a_ledger_in_a_read_only_directory_is_audited_without_a_file_written(ledger, tmp_path):
     # The audit opens the ledger read-only: in a directory it may not write (a read-only mount, a backup), where
     # SQLite cannot make the -shm index beside a WAL ledger, it reads the file as it is on disk (docs/ledger.md,
@@ -851,6 +855,7 @@ def test_a_claim_that_creates_its_ledger_links_it_with_the_decision_in(tmp_path,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["appended.sqlite", "claim-initech.json", "made.sqlite"]
 
 
+@pytest.mark.slow
 def test_a_ledger_made_first_by_another_claim_takes_the_decision_made_in_a_scratch_file(tmp_path, monkeypatch):
     """Two claims creating the same ledger at once: the one that links second finds the other's ledger in place,
     drops its scratch file with its decision, and decides again in that ledger, after the other's decision."""
@@ -931,6 +936,7 @@ def checkpoint_line(result):
     return line
 
 
+@pytest.mark.slow
 def test_a_checkpoint_of_the_ledger_or_of_an_earlier_head_holds(ledger):
     head, second = stored_hash(ledger, 5), stored_hash(ledger, 2)
     result = run_cli("audit", ledger, "--checkpoint", f"5:{head}")
@@ -949,6 +955,7 @@ def test_a_checkpoint_of_the_ledger_or_of_an_earlier_head_holds(ledger):
     assert "checkpoint" not in run_cli("audit", ledger, "--format", "json").json()["chain"]
 
 
+@pytest.mark.slow
 def test_a_tail_cut_with_its_head_rewritten_passes_alone_and_fails_against_the_checkpoint(ledger):
     # The truncation docs/ledger.md describes: entries #4 (initech's approval) and #5 (its grant 400.00) deleted, and
     # the head rewritten to #3's hash: a chain consistent in itself, which the audit alone passes.
@@ -976,6 +983,7 @@ def test_a_tail_cut_with_its_head_rewritten_passes_alone_and_fails_against_the_c
     assert digest(ledger) == before  # the audit only reads
 
 
+@pytest.mark.slow
 def test_a_prefix_rewritten_and_rechained_fails_against_the_checkpoint_naming_both_hashes(ledger):
     # acme's denial (#3) deleted and the entries after it renumbered, the chain recomputed: every check of the ledger
     # alone holds (the chain, and the two approvals decided again), but #3 is now initech's decision.
@@ -1005,6 +1013,7 @@ def test_a_checkpoint_behind_a_broken_chain_is_not_vouched_for(ledger):
                    "vouched for (the chain's line says what is wrong)"}
 
 
+@pytest.mark.slow
 def test_a_ledger_that_grew_since_its_checkpoint_still_extends_it(ledger, tmp_path):
     head = stored_hash(ledger, 5)
     again = claim_again(tmp_path, 1, "acme-again", "acme-again.json")  # acme once more: denied, one entry (#6)
@@ -1055,6 +1064,7 @@ def test_a_checkpoint_from_python_is_the_head_as_ledger_head_gives_it(ledger):
         assert str(refused.value) == message
 
 
+@pytest.mark.slow
 def test_a_keyed_ledger_s_checkpoint_is_checked_under_its_key(tmp_path, monkeypatch):
     monkeypatch.setenv("SLAPOLICY_LEDGER_KEY", "s3cret")
     ledger = tmp_path / "keyed.sqlite"

@@ -46,6 +46,7 @@ def option_args() -> list:
     return [part for name, path in FILES.items() for part in (f"--{name}", path)]
 
 
+@pytest.mark.slow
 def test_evaluate_module_function_engine_and_cli_reach_the_engine_and_agree(spied):
     kwargs = {name: str(path) for name, path in FILES.items()}
     by_function = slapolicy.evaluate(str(POLICIES), month="2019-03", **kwargs)
@@ -92,6 +93,7 @@ def test_audit_decides_again_through_the_engine(spied, tmp_path):
     assert audit.json()["summary"] == {"checked": 1, "same": 1, "differs": 0, "unverifiable": 0}
 
 
+@pytest.mark.slow
 def test_replay_module_function_engine_and_cli_reach_the_engine_and_agree(spied):
     kwargs = {name: str(path) for name, path in FILES.items()}
     by_function = slapolicy.replay(str(POLICIES), start="2019-03", end="2019-03", under=str(DRAFT), **kwargs)
@@ -140,6 +142,7 @@ def test_the_check_finds_numpy_objects_and_private_keys():
     assert not_plain({"x": [1, 2.5, "s", None, True]}) == []
 
 
+@pytest.mark.slow
 def test_no_result_holds_a_numpy_object_or_a_private_key(tmp_path):
     engine = Engine(POLICIES, ledger=tmp_path / "ledger.sqlite")
     kwargs = {name: str(path) for name, path in FILES.items()}

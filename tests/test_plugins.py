@@ -180,6 +180,7 @@ def test_the_same_fact_once_a_plugin_names_it(tmp_path):
     assert e["unavailable_minutes"] == 30  # named but no window given this month: the default (false) holds
 
 
+@pytest.mark.slow
 def test_a_published_version_testing_a_fact_no_plugin_supplies(tmp_path, no_process_manager):
     import hashlib
     import json

@@ -136,6 +136,7 @@ def test_lock_records_new_versions_and_refuses_an_edited_one(cli, tmp_path):
     assert "error published-changed published version changed" in result.err
 
 
+@pytest.mark.slow
 def test_lock_without_a_lock_file_records_nothing_unless_asked_to_start_one(cli, tmp_path):
     # `rm versions.lock; slapolicy lock` recorded whatever bytes the published files held: an edited 2019-01-01.yaml,
     # refused by validate as published-changed, came back recorded as published.

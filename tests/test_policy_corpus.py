@@ -17,6 +17,7 @@ def expectation(path: Path):
     return match.groups()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
 def test_broken_policy_reports_its_place(cli, path):
     line, col, severity, code, message = expectation(path)
@@ -44,6 +45,7 @@ def test_an_edited_published_file_fails_validation(cli):
                                  "published version changed: sha256 ")
 
 
+@pytest.mark.slow
 def test_two_versions_with_one_effective_date(cli):
     result = cli("validate", BROKEN / "same-date")
     assert result.code == 1

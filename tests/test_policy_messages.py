@@ -57,6 +57,7 @@ def test_a_misspelt_required_key_is_blamed_once_with_the_right_spelling(cli, tmp
     assert out.startswith(f"{path}:{line}:1: ")
 
 
+@pytest.mark.slow
 def test_a_wrong_type_names_the_setting_and_what_it_must_be(cli, tmp_path):
     path = draft_variant(tmp_path, "display_decimals: {value: 2,", "display_decimals: {value: two,")
     assert problems(cli, path)[1] == ["error schema display_decimals must be a whole number — got two"]

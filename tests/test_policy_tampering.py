@@ -77,6 +77,7 @@ def test_a_deleted_published_version_stops_every_command(cli, family, command):
     assert snapshot(family) == before
 
 
+@pytest.mark.slow
 def test_a_deleted_published_version_cannot_be_published_again_with_another_text(cli, family):
     """Before: publish wrote the new text under the deleted one's name and replaced its sha256 in the lock."""
     path = published_2020(cli, family)
@@ -149,6 +150,7 @@ def test_lock_records_every_version_of_a_family_locked_for_the_first_time(cli, f
 
 # ---------------------------------------------------------------------------- a lock edited by hand
 
+@pytest.mark.slow
 @pytest.mark.parametrize("entry, message", [
     ('"2019-01-01.yaml": "' + SHA_2019.upper() + '"',
      'versions.lock: the sha256 of "2019-01-01.yaml" is "' + SHA_2019.upper() + '", not 64 lowercase hex digits as '
@@ -207,6 +209,7 @@ def test_publish_on_a_full_disk_writes_nothing_and_says_why(cli, family, monkeyp
     assert (snapshot(family), modes(family)) == (before, mode_before)  # no temporary file left either
 
 
+@pytest.mark.slow
 def test_publish_and_lock_in_a_read_only_directory_write_nothing_and_say_why(cli, family, monkeypatch):
     from slapolicy.policy import lock as locking
     from slapolicy.policy import publish as publishing
@@ -264,6 +267,7 @@ def test_a_value_with_a_hidden_line_break_or_foreign_digits_is_refused_at_its_pl
     refused_by_each(cli, family, draft, ("validate", "publish"), f"{draft}:{line}:{col}: error schema {message}")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("character, shown", [("\x00", "U+0000"), ("\x01", "U+0001")])
 def test_a_control_character_is_named_at_its_line_and_column(cli, family, character, shown):
     """Before: `1:1: error yaml-syntax not valid YAML: unacceptable character #x0000: ...` and a second line
@@ -282,6 +286,7 @@ def test_a_control_character_is_named_at_its_line_and_column(cli, family, charac
 
 # ---------------------------------------------------------------------------- citations of the agreement
 
+@pytest.mark.slow
 @pytest.mark.parametrize("old, new, code, message", [
     ('ref: "§1.11.1"', 'ref: "§99.1"', "unknown-ref",
      "timezone cites §99.1, which is not a provision of this agreement (provisions:) nor a clause of §5 (disclaimers:)"),
@@ -371,6 +376,7 @@ def test_a_time_zone_that_depends_on_the_machine_is_refused(cli, family, zone):
                                                       "time zone: write a zone's name, like Asia/Singapore or UTC")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("zone", ["UTC", "Etc/GMT-8", "America/Argentina/Buenos_Aires"])
 def test_iana_zones_are_accepted(cli, family, zone):
     draft = amendment(family, edits=[("  value: Asia/Singapore", f"  value: {zone}")])
@@ -442,6 +448,7 @@ def test_lock_refuses_a_version_whose_own_examples_fail(cli, family):
     assert snapshot(family) == before
 
 
+@pytest.mark.slow
 def test_a_draft_without_amends_is_refused_since_it_could_undo_a_newer_version(cli, family):
     """Before: a warning, and a copy of the 2019 text (standard 99.5 %) published from 2021 silently undid the
     2020 amendment (99.9 %)."""

@@ -54,6 +54,7 @@ def test_every_public_name_resolves_to_its_home():
         slapolicy.Engin  # noqa: B018
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("first", ["from slapolicy.replay import replay", "from slapolicy import replay"])
 def test_slapolicy_replay_is_the_function_whichever_is_imported_first(first):
     # The import system binds the module slapolicy.replay to the package's `replay` as it loads it; the name
@@ -64,6 +65,7 @@ def test_slapolicy_replay_is_the_function_whichever_is_imported_first(first):
     assert done.stdout == "True True\nslapolicy.replay\n"
 
 
+@pytest.mark.slow
 def test_a_submodule_is_an_attribute_of_the_package_as_before():
     done = _python("import slapolicy\nprint(slapolicy.engine.Engine is slapolicy.Engine, slapolicy.errors.__name__)")
     assert done.stdout == "True slapolicy.errors\n"
@@ -80,6 +82,7 @@ os._exit = ending
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("entry", [
     "from slapolicy.cli import main\nsys.argv = ['slapolicy', *ARGS]\nmain()",  # the console script
     "import runpy\nsys.argv = ['slapolicy', *ARGS]\n"                          # python -m slapolicy.cli
@@ -93,12 +96,14 @@ def test_the_command_asks_for_one_blas_thread_before_numpy_loads(entry):
     assert done.stdout.splitlines()[0] == "2024-03-17 – 2024-03-31  15 days   21600 minutes"
 
 
+@pytest.mark.slow
 def test_the_users_own_blas_setting_wins():
     done = _python(SPY + ENDING + f"from slapolicy.cli import main\nsys.argv = ['slapolicy', *{MONTHS!r}]\nmain()\n",
                    OPENBLAS_NUM_THREADS="2")
     assert done.stderr == "0 ['2'] 2\n"
 
 
+@pytest.mark.slow
 def test_main_called_by_a_program_leaves_its_environment_alone():
     done = _python(SPY + f"from slapolicy.cli import main\nstatus = main({MONTHS!r})\n"
                    "print(status, seen, os.environ.get('OPENBLAS_NUM_THREADS'), file=sys.stderr)")
@@ -166,6 +171,7 @@ os._exit = ending
     assert done.stderr == f"0 [[]] {list(later)}\n"
 
 
+@pytest.mark.slow
 def test_main_called_by_a_program_leaves_its_garbage_collector_alone():
     done = _python(COLLECTOR + f"from slapolicy.cli import main\nstatus = main({MONTHS!r})\nsaid(status)")
     assert done.stderr == "0 [('numpy', True)] True False\n"
@@ -258,6 +264,7 @@ def test_an_evaluation_of_a_file_written_account_by_account_does_not_load_numpy_
     assert [e["account"] for e in json.loads(done.stdout)["evaluations"]] == ["acme", "globex", "initech"]
 
 
+@pytest.mark.slow
 def test_a_data_command_loads_neither_the_policy_commands_modules_nor_the_html_report():
     done = _python("import sys\nfrom slapolicy.cli import main\n"
                    f"assert main({MONTHS!r}) == 0\n"

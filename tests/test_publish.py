@@ -54,6 +54,7 @@ EXAMPLES_99_9 = [('{availability: "99.5%", meets: true}', '{availability: "99.9%
 
 # ---------------------------------------------------------------------------- publish
 
+@pytest.mark.slow
 def test_publish_refuses_a_new_standard_whose_examples_were_not_updated(cli, family):
     draft = amendment(family, edits=[STANDARD_99_9])
     result = cli("publish", "--retroactive", family, draft)
@@ -63,6 +64,7 @@ def test_publish_refuses_a_new_standard_whose_examples_were_not_updated(cli, fam
         "error example-failed FAIL §2.2, §3 gate example 1: expected 0%, got 10%"]
 
 
+@pytest.mark.slow
 def test_publish_writes_the_version_as_published_and_locks_it(cli, family):
     draft = amendment(family, edits=[STANDARD_99_9, *EXAMPLES_99_9])
     result = cli("publish", "--retroactive", family, draft)
@@ -113,6 +115,7 @@ def test_publish_lists_every_reason_and_writes_nothing(cli, family):
     assert snapshot(family) == before
 
 
+@pytest.mark.slow
 def test_publish_refuses_a_draft_the_schema_rejects_with_its_line(cli, family):
     draft = amendment(family, edits=[("effective_from: \"2020-01-01\"", "efective_from: \"2020-01-01\"")])
     before = snapshot(family)
@@ -141,6 +144,7 @@ def test_publish_twice_is_refused_the_second_time(cli, family):
     assert snapshot(family) == before
 
 
+@pytest.mark.slow
 def test_publish_from_many_threads_publishes_once_and_keeps_the_lock_whole(family):
     from slapolicy.errors import PolicyError
     from slapolicy.policy.publish import publish
@@ -197,6 +201,7 @@ def test_publish_and_lock_sync_the_family_directory_after_the_names_they_place(f
     assert ours == [("sync file", lock), ("replace", lock, str(family / "versions.lock")),
                     ("sync directory", str(family))]
 
+@pytest.mark.slow
 def test_a_draft_amending_an_older_version_is_refused_once_a_newer_one_is_published(cli, family):
     assert cli("publish", "--retroactive", family, amendment(family)).code == 0
     older_based = amendment(family, name="exclusion.yaml", effective="2021-01-01", amends="2019-01-01")
@@ -295,6 +300,7 @@ def test_recovering_a_published_file_edited_by_mistake(cli, family):
     assert cli("versions", family).code == 0
 
 
+@pytest.mark.slow
 def test_publish_refuses_a_draft_of_more_values_than_an_agreement_holds_and_writes_nothing(cli, family):
     # 30,000 parameters (1.2 MB, within the 2 MiB a policy file may take): the draft's 20,001st value is refused as
     # it is parsed, before the schema would check each of them (~50 µs apiece).
@@ -329,6 +335,7 @@ def test_publish_refuses_a_draft_of_another_agreement_and_lock_a_version_copied_
     assert snapshot(family) == before
 
 
+@pytest.mark.slow
 def test_replay_and_evaluate_refuse_a_draft_of_another_agreement_as_publish_does(cli, family, tmp_path):
     # `replay --under` and `evaluate --policy-file` took a draft whose id was another agreement's and reported what
     # this family "would have owed" under it (exit 0); publish, lock and validate refuse such a version as family-id.
@@ -351,6 +358,7 @@ def test_replay_and_evaluate_refuse_a_draft_of_another_agreement_as_publish_does
     assert cli("replay", family, "--minutes", minutes, "--from", "2019-03", "--to", "2019-03", "--under", ours).code == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("effective", ["0001-01-01", "9999-01-01"])
 def test_an_effective_from_outside_the_supported_years_is_refused_by_validate_and_publish(cli, family, effective):
     # effective_from 9999-01-01 passed validate and was published: a version governing no month slapolicy evaluates,
@@ -392,6 +400,7 @@ def test_publish_refuses_a_draft_taking_effect_before_today_and_writes_nothing(c
     assert cli("publish", family, ahead).code == 0 and (family / "9998-01-01.yaml").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("effective, today, months", [
     ("2020-01-01", "2020-01-02", "the calendar months 2020-01 to 2020-01"),  # the day after: January has begun
     ("2020-01-15", "2020-01-20", "no calendar month: those of terms starting on these days"),

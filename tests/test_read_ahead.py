@@ -248,6 +248,7 @@ def test_a_reading_for_other_accounts_does_not_take_it(tmp_path, decoded):
         assert reduced == {}  # none without a request to reduce them under
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("document", ['{"account": "globex", "service_month": "2019-03"', "[1, 2]"])
 def test_a_claim_names_a_durable_rules_to_rebuild_before_its_documents_problem(tmp_path, document):
     # A claim checks the rules backend after its reading ahead starts, not at the command's start as the other

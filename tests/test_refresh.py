@@ -22,6 +22,7 @@ def family_copy(tmp_path):
 
 
 
+@pytest.mark.slow
 def test_refresh_loads_a_published_version_once(tmp_path):
     family = family_copy(tmp_path)
     engine = Engine(family)

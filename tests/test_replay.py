@@ -29,6 +29,7 @@ def test_the_section_2_1_month_under_the_draft_owes_10_percent_more(tmp_path):
                                            "amended_compensation": "100.00", "delta": "100.00", "without_billing": 0}
 
 
+@pytest.mark.slow
 def test_the_baseline_equals_evaluate_and_the_amended_equals_evaluate_under_the_draft():
     result = replay(POLICIES, start="2019-03", end="2019-03", under=DRAFT, **INPUTS)
     evaluations = {e["account"]: e for e in evaluate(POLICIES, month="2019-03", **INPUTS)["evaluations"]}

@@ -30,6 +30,7 @@ def test_the_shipped_policy_exercises_every_rule_and_every_tier_bound(cli):
         "§3.3(2) material failure_records 3 example(s) exercised"]
 
 
+@pytest.mark.slow
 def test_an_amended_standard_fails_the_examples_written_for_the_old_one(cli, tmp_path):
     # Before, a new standard reported the same "18 of 18 clauses exercised" as the original.
     draft = draft_variant(tmp_path, STANDARD, 'value: "99.9%"\n    met_when: at_least')
@@ -67,6 +68,7 @@ def test_each_kind_of_rule_example_fails_when_its_answer_is_wrong(cli, tmp_path)
         assert result.code == 1 and f"FAIL {message}" in result.out, (message, result.out)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("written, passes", [
     ("2019-04-06T00:00+08:00", True),  # without seconds, as a claim's times are written
     ("2019-04-05T16:00:00+00:00", True), ("2019-04-05T16:00:00Z", True),  # the same instant, in UTC

@@ -42,6 +42,7 @@ def test_commands_that_need_no_rules_still_work_without_durable_rules(tmp_path):
     assert run.stdout.splitlines()[0] == "2024-03-17 – 2024-03-31  15 days   21600 minutes"
 
 
+@pytest.mark.slow
 def test_the_engine_raises_the_documented_error_at_start(tmp_path):
     script = ("from slapolicy import Engine, RulesBackendUnavailable, SlapolicyError\n"
               f"try:\n    Engine({str(ROOT / 'policies/ccc')!r})\n"

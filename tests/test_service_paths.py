@@ -310,6 +310,7 @@ def test_max_connections_below_one_is_a_usage_error():
 
 # ---------------------------------------------------------------------------- the OpenAPI document against the service
 
+@pytest.mark.slow
 def test_the_openapi_document_names_every_problem_the_service_answers_and_on_every_route(app):
     # The document listed neither 408 (too slow), 421 (another Host) nor 503 beyond --dask, and its list of problem
     # types left out request-timeout and misdirected; evaluations' warnings were not described.
