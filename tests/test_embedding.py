@@ -50,6 +50,24 @@ def work(engine, data, i, ledger):
     return json.dumps(result, sort_keys=True)
 
 
+def on_threads(count: int, body) -> list:
+    """Run ``body(t)`` on ``count`` threads at once; the repr of what each raised (none: [])."""
+    failures = []
+
+    def guarded(t):
+        try:
+            body(t)
+        except Exception as exc:  # noqa: BLE001 -- any exception of a thread is a failure the test reports
+            failures.append(repr(exc))
+
+    threads = [threading.Thread(target=guarded, args=(t,)) for t in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return failures
+
+
 @pytest.mark.slow
 @pytest.mark.load
 def test_16_threads_x_500_operations_match_sequential_work(data, tmp_path):
@@ -62,19 +80,12 @@ def test_16_threads_x_500_operations_match_sequential_work(data, tmp_path):
     failures, mismatches = [], []
 
     def thread(t):
-        try:
-            for n in range(operations):
-                i = (t * operations + n) % 20
-                if work(engine, data, i, shared_ledger) != expected[i]:
-                    mismatches.append(i)
-        except Exception as exc:  # noqa: BLE001
-            failures.append(repr(exc))
+        for n in range(operations):
+            i = (t * operations + n) % 20
+            if work(engine, data, i, shared_ledger) != expected[i]:
+                mismatches.append(i)
 
-    threads = [threading.Thread(target=thread, args=(t,)) for t in range(16)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    failures.extend(on_threads(16, thread))
     assert failures == [] and mismatches == []
     after = session_stats()
     assert after["facts_held"] == 0 and before["facts_held"] == 0
@@ -130,19 +141,12 @@ def test_evaluations_claims_and_replays_on_threads_of_one_engine_answer_as_one_a
     differ, failures = [], []
 
     def thread(t):
-        try:
-            for n in range(14):  # each kind twice per thread, in an order shifted by thread
-                name = names[(t + n) % len(names)]
-                if json.dumps(calls[name](), sort_keys=True) != alone[name]:
-                    differ.append(name)
-        except Exception as exc:  # noqa: BLE001
-            failures.append(repr(exc))
+        for n in range(14):  # each kind twice per thread, in an order shifted by thread
+            name = names[(t + n) % len(names)]
+            if json.dumps(calls[name](), sort_keys=True) != alone[name]:
+                differ.append(name)
 
-    threads = [threading.Thread(target=thread, args=(t,)) for t in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    failures.extend(on_threads(8, thread))
     assert (failures, differ) == ([], [])
     from slapolicy.ledger import Ledger
 

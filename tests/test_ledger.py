@@ -614,6 +614,13 @@ def test_a_read_only_ledger_is_audited_but_takes_no_decision(ledger, tmp_path):
         ledger.chmod(0o644)
 
 
+def audited_whole(head: str) -> list:
+    """The last three lines of ``audit --checkpoint 5:HEAD`` of the fixture's ledger, untouched."""
+    return [f"chain: 5 entries intact (SHA-256 chain); head {head}",
+            f"checkpoint 5:{head}: holds (entries #1 to #5 hash to it; the head is the checkpoint)",
+            "3 decision(s) checked: 3 same, 0 differ, 0 unverifiable"]
+
+
 @pytest.mark.slow
 def test_a_ledger_in_a_read_only_directory_is_audited_without_a_file_written(ledger, tmp_path):
     # The audit opens the ledger read-only: in a directory it may not write (a read-only mount, a backup), where
@@ -624,10 +631,7 @@ def test_a_ledger_in_a_read_only_directory_is_audited_without_a_file_written(led
     with read_only(ledger, ledger.parent):
         result = run_cli("audit", ledger, "--checkpoint", f"5:{head}")
         assert result.code == 0, result.out + result.err
-        assert result.out.splitlines()[-3:] == [
-            f"chain: 5 entries intact (SHA-256 chain); head {head}",
-            f"checkpoint 5:{head}: holds (entries #1 to #5 hash to it; the head is the checkpoint)",
-            "3 decision(s) checked: 3 same, 0 differ, 0 unverifiable"]
+        assert result.out.splitlines()[-3:] == audited_whole(head)
         assert run_cli("audit", ledger, "--format", "json").json()["summary"] == {
             "checked": 3, "same": 3, "differs": 0, "unverifiable": 0}
     assert digest(ledger) == before
@@ -941,10 +945,7 @@ def test_a_checkpoint_of_the_ledger_or_of_an_earlier_head_holds(ledger):
     head, second = stored_hash(ledger, 5), stored_hash(ledger, 2)
     result = run_cli("audit", ledger, "--checkpoint", f"5:{head}")
     assert result.code == 0, result.out + result.err
-    assert result.out.splitlines()[-3:] == [
-        f"chain: 5 entries intact (SHA-256 chain); head {head}",
-        f"checkpoint 5:{head}: holds (entries #1 to #5 hash to it; the head is the checkpoint)",
-        "3 decision(s) checked: 3 same, 0 differ, 0 unverifiable"]
+    assert result.out.splitlines()[-3:] == audited_whole(head)
     # a head recorded when the ledger held entries #1 (globex's approval) and #2 (its grant): it grew by 3 since
     result = run_cli("audit", ledger, "--checkpoint", f"2:{second.upper()}", "--format", "json")
     assert result.code == 0, result.err

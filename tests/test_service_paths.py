@@ -139,6 +139,15 @@ def _answer(sock) -> bytes:
     return received
 
 
+def raw_connection(server):
+    """A socket to the test server, for requests written byte by byte (what http.client cannot send)."""
+    import socket
+
+    sock = socket.create_connection((server.host, server.port))
+    sock.settimeout(20)
+    return sock
+
+
 TIMED_OUT = (b'HTTP/1.1 408 Request Timeout\r\ncontent-type: application/problem+json\r\ncontent-length: 177\r\n'
              b'connection: close\r\n\r\n{"type":"urn:slapolicy:problem:request-timeout","title":"Request Timeout",'
              b'"status":408,"detail":"the request did not arrive whole within 1 s: send it at once (docs/service.md)"}')
@@ -150,25 +159,19 @@ def test_a_request_that_does_not_arrive_whole_in_time_is_a_408_and_its_connectio
     # held open for ever (slowloris). --request-timeout 1: one second from the connection (or the end of the answer
     # before) to the request whole.
     import http.client
-    import socket
     import time
 
     from serving import serving
 
     with serving(POLICIES, "--request-timeout", 1, "--ledger", tmp_path / "ledger.sqlite") as server:
-        def connect():
-            sock = socket.create_connection((server.host, server.port))
-            sock.settimeout(20)
-            return sock
-
-        silent = connect()
+        silent = raw_connection(server)
         started = time.monotonic()
         assert _answer(silent) == TIMED_OUT
         assert 0.9 < time.monotonic() - started < 10
-        head = connect()
+        head = raw_connection(server)
         head.sendall(b"GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # never the blank line that ends it
         assert _answer(head) == TIMED_OUT
-        body = connect()
+        body = raw_connection(server)
         body.sendall(b"POST /v1/evaluate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                      b"Content-Length: 100\r\n\r\n{\"month\"")  # 8 bytes of 100
         assert _answer(body) == TIMED_OUT
@@ -271,21 +274,15 @@ def test_what_uvicorn_answers_itself_is_problem_details_and_connections_are_boun
     # uvicorn answered a request it could not parse with a plain-text 400 ("Invalid HTTP request received."), and
     # bounded no connections (its limit_concurrency answers a plain-text 503).
     import http.client
-    import socket
 
     from serving import serving
 
     with serving(POLICIES, "--max-connections", 2, "--ledger", tmp_path / "ledger.sqlite") as server:
-        def connect():
-            sock = socket.create_connection((server.host, server.port))
-            sock.settimeout(20)
-            return sock
-
         # (a head too large is answered so too, but while the client is still sending it: the close resets the
         # connection, and whether the client reads the answer first is a race)
         for garbage in (b"GARBAGE\r\n\r\n", b"GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header\r\n\r\n",
                         b"GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: x\r\n\r\n"):
-            sock = connect()
+            sock = raw_connection(server)
             sock.sendall(garbage)
             assert _answer(sock) == NOT_HTTP
             sock.close()
