@@ -433,12 +433,18 @@ def test_an_edited_meta_table_is_refused(ledger):
 
 # ---------------------------------------------------------------------------- a key
 
-@pytest.mark.slow
-def test_a_keyed_chain_needs_the_key_to_forge(tmp_path, monkeypatch):
+def keyed_ledger_of_the_claims(tmp_path, monkeypatch):
+    """A ledger keyed "s3cret" (the key left set) holding the decisions of ``claim_files``."""
     monkeypatch.setenv("SLAPOLICY_LEDGER_KEY", "s3cret")
     ledger = tmp_path / "keyed.sqlite"
     for claim in claim_files(tmp_path):
         assert run_cli("claim", POLICIES, claim, "--ledger", ledger, *NOW, *INPUTS).code == 0
+    return ledger
+
+
+@pytest.mark.slow
+def test_a_keyed_chain_needs_the_key_to_forge(tmp_path, monkeypatch):
+    ledger = keyed_ledger_of_the_claims(tmp_path, monkeypatch)
     result = run_cli("audit", ledger)
     assert result.code == 0, result.out + result.err
     assert result.out.splitlines()[-2].startswith("chain: 5 entries intact (HMAC-SHA-256 chain); head ")
@@ -1067,10 +1073,7 @@ def test_a_checkpoint_from_python_is_the_head_as_ledger_head_gives_it(ledger):
 
 @pytest.mark.slow
 def test_a_keyed_ledger_s_checkpoint_is_checked_under_its_key(tmp_path, monkeypatch):
-    monkeypatch.setenv("SLAPOLICY_LEDGER_KEY", "s3cret")
-    ledger = tmp_path / "keyed.sqlite"
-    for claim in claim_files(tmp_path):
-        assert run_cli("claim", POLICIES, claim, "--ledger", ledger, *NOW, *INPUTS).code == 0
+    ledger = keyed_ledger_of_the_claims(tmp_path, monkeypatch)
     head = stored_hash(ledger, 5)
     plain = GENESIS
     for entry in entries(ledger):

@@ -45,7 +45,6 @@ class MinuteAggregates:
     # rows of other months was listed or not as the batch holding them was read or pruned).
     accounts: set = field(default_factory=set)
     rows_read: int = 0
-    naive_timestamps: int = 0
     parts: int = 0
     within_incidents: bool = False  # every row inside the provider incidents is kept (MonthMinutes says so too)
     plan: list = field(default_factory=list, repr=False)  # the Parts read
@@ -74,7 +73,6 @@ def merge(summaries: list, months: list, parts: list, request: Request, reread: 
     spans, candidates = [], []
     for summary in summaries:
         result.rows_read += summary.rows_read
-        result.naive_timestamps += summary.naive
         if summary.totals is not None:
             totals[np.searchsorted(names, summary.names)] += summary.totals
         spans += [(np.searchsorted(names, batch), low, high) for batch, low, high in summary.spans]
@@ -377,7 +375,6 @@ class _Settling:
             result.cells.update(piece.cells)
             result.accounts |= piece.accounts
             result.rows_read += piece.rows_read
-            result.naive_timestamps += piece.naive_timestamps
         result.cells = dict(sorted(result.cells.items()))  # in one merge's order: by account, then month
         return result
 

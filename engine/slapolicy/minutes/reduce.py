@@ -37,7 +37,6 @@ class PartSummary:
     candidate rows. The client merges them (:func:`merge`)."""
 
     rows_read: int = 0
-    naive: int = 0
     names: np.ndarray = field(default_factory=lambda: np.zeros(0, str))  # sorted account names of ``totals``
     totals: np.ndarray | None = None  # int64[len(names), months, TOTALS], in the order of MonthTotals' fields
     spans: list = field(default_factory=list)  # per batch: (names, first minute, last minute) inside the span
@@ -66,7 +65,6 @@ def read_part(part: Part, request: Request, picked: list | None = None) -> PartS
         summary.rows_read += read
         if c is None:
             continue
-        summary.naive += c.naive
         _check_directory_keys(part, c, request, problems, line_offset)
         # A minute listed twice is named with the batch's other problems, unless an account or minute of the batch
         # was refused (then its rows' keys are not the ones written); across batches, only once none is left.
@@ -82,7 +80,6 @@ def joined(summaries: list) -> PartSummary:
     whole = PartSummary(problems=summaries[0].problems)
     for summary in summaries:
         whole.rows_read += summary.rows_read
-        whole.naive += summary.naive
         if summary.totals is not None:
             _add_totals(whole, summary.names, summary.totals)
         whole.spans += summary.spans
