@@ -185,8 +185,6 @@ class TooManyDigits(ValueError):
     """A JSON whole number of more digits than Python converts (its words follow "holds", as BeyondFloat's)."""
 
     def __init__(self):
-        import sys
-
         super().__init__(f"a whole number of more than {sys.get_int_max_str_digits()} digits")
 
 
@@ -216,6 +214,12 @@ def no_constant(name: str):
     raise NotJSONNumber(name)
 
 
+# json.loads's hooks for JSON from outside (a file, a request body): a key given twice, NaN or Infinity, and numbers
+# Python cannot hold (1e400, 5,000 digits) are refused in our words rather than read as something else.
+STRICT_JSON = {"object_pairs_hook": unique_object, "parse_constant": no_constant, "parse_float": finite_float,
+               "parse_int": bounded_int}
+
+
 def load_json(text: str, path, **options):
     """Parse JSON strictly (no duplicate keys, no NaN or Infinity); a problem names the file and place."""
     import json
@@ -223,8 +227,7 @@ def load_json(text: str, path, **options):
     if not text.strip():
         raise InputError(f"{path}: the file is empty (expected JSON)")
     try:
-        value = json.loads(text, **{"object_pairs_hook": unique_object, "parse_constant": no_constant,
-                                    "parse_float": finite_float, "parse_int": bounded_int} | options)
+        value = json.loads(text, **STRICT_JSON | options)
     except json.JSONDecodeError as exc:  # lineno and colno count from 1, as every position we print does
         raise InputError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
     except (BeyondFloat, TooManyDigits) as exc:  # valid JSON, which Python cannot hold as a number: said as the
@@ -297,7 +300,7 @@ def json_data_problem(value, field: str) -> str | None:
                 return f"field {where!r} holds {item!r}, which is not a JSON number (JSON has no NaN or Infinity)"
         elif isinstance(item, int) and not isinstance(item, bool):
             if item.bit_length() > 14_000 and _too_long(item):  # ~4200 digits: short numbers are not written out
-                return f"field {where!r} holds a whole number of more than {sys.get_int_max_str_digits()} digits"
+                return f"field {where!r} holds {TooManyDigits()}"
         elif item is not None and not isinstance(item, bool):
             return f"field {where!r} holds a Python {type(item).__name__}, which is not JSON data"
     return None

@@ -45,8 +45,8 @@ from .claims.materials import claim_object
 from .engine import Engine
 from .errors import (ArgumentError, NoVersionInForce, PolicyError, SchedulerUnavailable, SlapolicyError,
                      UsageError)
-from .files import (JSON_TYPES, LONE_SURROGATE, BeyondFloat, DuplicateKey, NotJSONNumber, TooManyDigits, bounded_int,
-                    finite_float, json_type, no_constant, unique_object, valid_unicode)
+from .files import (JSON_TYPES, LONE_SURROGATE, STRICT_JSON, BeyondFloat, DuplicateKey, NotJSONNumber, TooManyDigits,
+                    json_type, valid_unicode)
 from .ledger import Ledger, default_ledger_path, environment_key
 from .service_openapi import REQUEST_SCHEMAS, document
 from .minutes.storage import is_url
@@ -164,8 +164,7 @@ async def read_json(request: Request, max_bytes: int) -> object:
     if b"\x00" in raw:  # never in UTF-8 JSON (a NUL in a string is written \u0000); in every UTF-16 or UTF-32 text
         raise bad_request("the request body is not UTF-8 (it holds NUL bytes, as UTF-16 and UTF-32 do)")
     try:
-        body = json.loads(raw.decode("utf-8"), object_pairs_hook=unique_object, parse_constant=no_constant,
-                          parse_float=finite_float, parse_int=bounded_int)
+        body = json.loads(raw.decode("utf-8"), **STRICT_JSON)
         # json.dumps, here and later, needs more stack than json.loads did: a body nested just below the depth
         # json.loads refuses would overflow it (a 500), so it is written once here, where that is a 400.
         unicode_ok = valid_unicode(body)
