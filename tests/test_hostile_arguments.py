@@ -72,8 +72,52 @@ def test_validate_refuses_a_directory_that_holds_no_version(cli, tmp_path):
     # emptied directory passed; `versions` and `show` refuse that directory.
     (tmp_path / "drafts").mkdir()
     result = cli("validate", tmp_path)
-    assert (result.code, result.out) == (1, f"{tmp_path}:1:1: error no-versions the directory holds no policy version\n")
+    assert (result.code, result.out) == (1, f"{tmp_path}:1:1: error no-versions {NO_VERSION}: {publish_into(tmp_path)}\n")
     assert result.err == "0 file(s) checked: 1 error(s), 0 warning(s)\n"
+
+
+NO_VERSION = "the directory holds no policy version (*.yaml)"
+
+
+def publish_into(directory) -> str:
+    return f"publish a first version into it from a draft: slapolicy publish {directory} DRAFT.yaml"
+
+
+@pytest.mark.parametrize("command", [["versions"], ["show", "--month", "2019-03"], ["validate"], ["lock"],
+                                     ["evaluate", "--minutes", MINUTES, "--month", "2019-03"]])
+def test_the_directory_above_a_family_names_the_family_to_give(cli, tmp_path, command):
+    # `slapolicy versions policies` (the folder of families) said only "the directory holds no policy version":
+    # a new user's first guess, and what to type instead is the family below it. Directories without a *.yaml
+    # (`empty/`), and files beside them, are not families; the first family by name is named.
+    for family in ("ccc", "zzz"):
+        (tmp_path / family).mkdir()
+        (tmp_path / family / "2019-01-01.yaml").write_bytes(PUBLISHED.read_bytes())
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "README.txt").write_text("the families\n")
+    before = sorted(tmp_path.rglob("*"))
+    result = cli(command[0], tmp_path, *command[1:])
+    said = f"{tmp_path}:1:1: error no-versions {NO_VERSION}: give the directory of a family, such as {tmp_path / 'ccc'}\n"
+    assert result.code == 1
+    assert (result.out if command[0] == "validate" else result.err).startswith(said)
+    assert sorted(tmp_path.rglob("*")) == before
+
+
+@pytest.mark.parametrize("command", [["versions"], ["show", "--month", "2019-03"], ["validate"], ["lock"],
+                                     ["evaluate", "--minutes", MINUTES, "--month", "2019-03"],
+                                     ["publish", DRAFT]])
+def test_a_family_s_drafts_given_as_the_family_is_refused_naming_the_family(cli, command):
+    # `slapolicy validate policies/ccc/drafts`, a draft's folder, read each draft as a published version without a
+    # lock and advised `slapolicy lock --new policies/ccc/drafts`: a lock inside drafts/ (exit 1, the draft valid).
+    drafts = POLICIES / "drafts"
+    before = sorted(POLICIES.rglob("*"))
+    result = cli(command[0], drafts, *command[1:])
+    said = (f"{drafts}:1:1: error not-a-family the drafts of the family {POLICIES}, not a family: give {POLICIES} "
+            f"(validate checks its drafts too); a draft is evaluated with --policy-file, replayed with --under, "
+            f"published with slapolicy publish {POLICIES} DRAFT.yaml\n")
+    # publish lists the reasons on standard output and says on standard error that it wrote nothing
+    printed = (said, "not published: 1 problem(s); nothing was written\n") if command[0] == "publish" else ("", said)
+    assert (result.code, result.out, result.err) == (1, *printed)
+    assert sorted(POLICIES.rglob("*")) == before
 
 
 def test_validate_reports_no_versions_once_with_the_directory_errors(cli, tmp_path):
@@ -88,7 +132,7 @@ def test_lock_refuses_a_directory_that_holds_no_version(cli, tmp_path):
     # Before: exit 0, "nothing to lock: every published version is recorded", of a directory holding nothing.
     result = cli("lock", tmp_path)
     assert (result.code, result.out) == (1, "")
-    assert result.err == f"{tmp_path}:1:1: error no-versions the directory holds no policy version\n"
+    assert result.err == f"{tmp_path}:1:1: error no-versions {NO_VERSION}: {publish_into(tmp_path)}\n"
     assert list(tmp_path.iterdir()) == []
 
 
@@ -130,9 +174,9 @@ def test_claim_help_names_every_field_of_the_claim_and_which_are_required():
 def test_top_level_help_example_keeps_its_line_break():
     # The replay example's continuation was a backslash inside a Python string: the two lines ran together with a
     # gap of spaces ("--to 2019-06       --under ...").
-    from slapolicy.cli.command import EPILOG
+    from slapolicy.cli.guide import EPILOG
 
-    assert "  slapolicy replay policies/ccc --minutes m.parquet --from 2019-01 --to 2019-06 \\\n      --under " in EPILOG
+    assert "  slapolicy replay policies/ccc --from 2019-03 --to 2019-03 --format html \\\n      --under " in EPILOG
 
 
 @pytest.mark.parametrize("command", ["evaluate", "claim", "replay", "serve"])

@@ -1,5 +1,6 @@
-"""The ``slapolicy`` command: ``command`` (the parser, ``main`` and the policy commands) and
-``data_commands`` (evaluate, claim, replay, audit, serve, demo)."""
+"""The ``slapolicy`` command: ``command`` (the parser, ``main`` and the policy commands),
+``data_commands`` (evaluate, claim, replay, audit, serve, demo) and ``guide`` (each command's examples and exit
+statuses, shown by its ``--help``)."""
 from __future__ import annotations
 
 import gc

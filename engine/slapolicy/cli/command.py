@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import difflib
 import errno
 import json
 import os
@@ -15,27 +16,11 @@ from .. import __version__
 from ..errors import Diagnostic, PolicyError, SlapolicyError, UsageError
 from ..reports.text import one_line
 from ..rules.durable import check_backend
-from . import data_commands, modules_loaded, stopped
+from . import data_commands, guide, modules_loaded, stopped
 
-EPILOG = """\
-examples:
-  slapolicy validate policies/ccc                      schema + lint of every version
-  slapolicy test policies/ccc                          run the examples inside the clauses
-  slapolicy show policies/ccc --month 2019-03          the version in force and its terms
-  slapolicy diff policies/ccc/2019-01-01.yaml policies/ccc/drafts/2027-01-01-standard-99.95.yaml
-  slapolicy publish policies/ccc policies/ccc/drafts/my-amendment.yaml   check a draft, publish and lock it
-  slapolicy evaluate policies/ccc --minutes m.csv --month 2019-03 --billing b.csv --format text
-  slapolicy claim policies/ccc claim.json --minutes m.csv --billing b.csv --format text
-  slapolicy replay policies/ccc --minutes m.parquet --from 2019-01 --to 2019-06 \\
-      --under policies/ccc/drafts/2027-01-01-standard-99.95.yaml --billing b.csv --format html > report.html
-  slapolicy demo                                       all of it on shipped example data
-
-Each COMMAND --help says more; docs/ has the policy format, the API and the hooks.
-"""
-
-
-RETROACTIVE_HELP = ("publish a version taking effect before today: it then governs Service Months already begun "
-                    "(evaluated, claimed) in place of the version in force until now")
+def retroactive_help(verb: str) -> str:
+    return (f"{verb} a version taking effect before today: it then governs Service Months already begun "
+            "(evaluated, claimed) in place of the version in force until now")
 
 # Commands that match clause conditions through durable-rules (the others never import it).
 NEEDS_RULES = frozenset({"test", "evaluate", "claim", "replay", "audit", "demo", "serve", "publish", "lock"})
@@ -270,6 +255,43 @@ def cmd_render(args) -> int:
 
 # ---------------------------------------------------------------------------- parser
 
+class Parser(argparse.ArgumentParser):
+    """argparse's parser, whose usage errors also say what was probably meant: a command or an option misspelled
+    (``slapolicy evalute``, ``--acount``) is named with the nearest one, and an argument the command does not take
+    is refused by that command's parser (its usage, ``slapolicy evaluate: error: ...``), not by the top level's."""
+
+    def parse_args(self, args=None, namespace=None):
+        words = sys.argv[1:] if args is None else args
+        commands = getattr(self, "commands", None)
+        if commands is not None and words and not words[0].startswith("-") and words[0] not in commands:
+            self.error(unknown_command(words[0], build_parser().commands))
+        parsed, extra = self.parse_known_args(args, namespace)
+        if extra:
+            own = self.command_parsers.get(getattr(parsed, "command", None), self) if commands is not None else self
+            own.error(unrecognized(extra, own))
+        return parsed
+
+
+def nearest(word: str, choices) -> str:
+    """' (did you mean X?)' for the choice nearest ``word``, or '' when none is near."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def unknown_command(word: str, commands: list[str]) -> str:
+    return (f"argument COMMAND: {word!r} is not a command{nearest(word, commands)}; "
+            f"the commands: {', '.join(commands)} (slapolicy --help says what each does)")
+
+
+def unrecognized(extra: list[str], parser: argparse.ArgumentParser) -> str:
+    """argparse's words for arguments a command does not take, and for the first that looks like an option, the
+    option nearest it (``--acount x``: did you mean --account?)."""
+    options = [option for option in parser._option_string_actions if option.startswith("--")]
+    first = next((word.split("=", 1)[0] for word in extra if word.startswith("--")), None)
+    hint = nearest(first, options) if first else ""
+    return f"unrecognized arguments: {' '.join(extra)}{hint}"
+
+
 class _Unbuilt:
     """The parser of a command this run does not invoke: whatever would be added to it is not made."""
 
@@ -281,21 +303,22 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The command's parser; with ``only``, holding just that command (if it is one), which parses and prints
     every argument and message of that command as the whole parser does: making all sixteen was 4 ms of every
     command's start (argparse asks gettext for each parser's words). ``parser.commands``: the commands it holds."""
-    parser = argparse.ArgumentParser(
-        prog="slapolicy", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
+    parser = Parser(
+        prog="slapolicy", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=guide.EPILOG,
         description="Evaluate operations data against versioned SLA policies, citing the clauses.")
     parser.add_argument("--version", action="version", version=f"slapolicy {__version__}",
                         help="print slapolicy's version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    parser.commands = []
+    parser.commands, parser.command_parsers = [], {}
 
     def command(name, func, help_text, description=None):
         if only is not None and name != only:
             return _Unbuilt()
-        p = sub.add_parser(name, help=help_text, description=description or help_text,
+        p = sub.add_parser(name, help=help_text, description=description or help_text, epilog=guide.epilog(name),
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         p.set_defaults(func=func)
         parser.commands.append(name)
+        parser.command_parsers[name] = p
         return p
 
     p = command("validate", cmd_validate, "check policy files against the schema and the linter",
@@ -315,14 +338,17 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--coverage", action="store_true", help="report coverage rule by rule")
 
     p = command("versions", cmd_versions, "list the versions of a policy family with dates and sha256")
-    p.add_argument("policy_dir", type=data_commands.required_path, metavar="POLICY_DIR")
+    p.add_argument("policy_dir", type=data_commands.required_path, metavar="POLICY_DIR",
+                   help=data_commands.POLICY_DIR_IS)
     p.add_argument("--json", action="store_true", help="print JSON")
 
     p = command("show", cmd_show, "show the version in force for a Service Month, and its terms",
                 "The version governing a Service Month is the latest whose effective_from is on or\n"
                 "before the month's first day (§6.2). A month before every version is an error.")
-    p.add_argument("policy_dir", type=data_commands.required_path, metavar="POLICY_DIR")
-    p.add_argument("--month", type=data_commands.month_option, required=True, metavar="YYYY-MM")
+    p.add_argument("policy_dir", type=data_commands.required_path, metavar="POLICY_DIR",
+                   help=data_commands.POLICY_DIR_IS)
+    p.add_argument("--month", type=data_commands.month_option, required=True, metavar="YYYY-MM",
+                   help="the Service Month (e.g. 2019-03)")
     p.add_argument("--json", action="store_true", help="print JSON (terms and the whole document)")
     p.add_argument("--provision", metavar="N", help="print only provision N of the agreement (e.g. 5.7, 3.2(2), "
                                                     "Preamble): its words and the settings beside them")
@@ -331,8 +357,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                 "Tiers are matched by range and credit, clauses by id, causes and facts by id (a new one\n"
                 "shows its title); descriptions and the agreement's words are compared. --format html\n"
                 "prints a redline, one self-contained page to send for review.")
-    p.add_argument("old", type=data_commands.required_path, metavar="OLD.yaml")
-    p.add_argument("new", type=data_commands.required_path, metavar="NEW.yaml")
+    p.add_argument("old", type=data_commands.required_path, metavar="OLD.yaml", help="a policy file: a version or a draft")
+    p.add_argument("new", type=data_commands.required_path, metavar="NEW.yaml", help="the policy file it became")
     p.add_argument("--json", action="store_true", help="print JSON (same as --format json)")
     p.add_argument("--format", choices=("text", "json", "html"), help="(default: text)")
 
@@ -346,10 +372,11 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                 "checks a draft and locks it in one step.\n"
                 "A family without versions.lock is refused, naming what would be recorded: restore a lock\n"
                 "deleted; start the lock of a family never locked with --new.")
-    p.add_argument("policy_dir", type=data_commands.required_path, metavar="POLICY_DIR")
+    p.add_argument("policy_dir", type=data_commands.required_path, metavar="POLICY_DIR",
+                   help=data_commands.POLICY_DIR_IS)
     p.add_argument("--new", action="store_true",
                    help="start versions.lock in a family that has none, recording every version as it is now")
-    p.add_argument("--retroactive", action="store_true", help=RETROACTIVE_HELP)
+    p.add_argument("--retroactive", action="store_true", help=retroactive_help("record"))
 
     p = command("publish", cmd_publish, "check a draft and publish it as a version, or write nothing",
                 "Checks DRAFT.yaml (schema, linter, examples, version label equal to effective_from,\n"
@@ -358,15 +385,18 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                 "On any problem it lists every reason and writes nothing. A draft taking effect before today\n"
                 "(in the policy's timezone) would govern Service Months already begun: refused unless\n"
                 "--retroactive, and then it says which months it took over from which version.")
-    p.add_argument("policy_dir", type=data_commands.required_path, metavar="POLICY_DIR")
-    p.add_argument("draft", type=data_commands.required_path, metavar="DRAFT.yaml")
-    p.add_argument("--retroactive", action="store_true", help=RETROACTIVE_HELP)
+    p.add_argument("policy_dir", type=data_commands.required_path, metavar="POLICY_DIR",
+                   help=data_commands.POLICY_DIR_IS)
+    p.add_argument("draft", type=data_commands.required_path, metavar="DRAFT.yaml",
+                   help="the draft (status: draft, kept under POLICY_DIR/drafts/ or anywhere)")
+    p.add_argument("--retroactive", action="store_true", help=retroactive_help("publish"))
 
     p = command("render", cmd_render, "the version as a document for legal",
                 "Prints a version as a document: a table of contents by §, then each provision's number,\n"
                 "its own words, its settings in plain language (readings marked as readings) and its\n"
                 "examples. --format html gives one self-contained page.")
-    p.add_argument("policy", type=data_commands.required_path, metavar="POLICY.yaml")
+    p.add_argument("policy", type=data_commands.required_path, metavar="POLICY.yaml",
+                   help="a policy file: a version or a draft")
     p.add_argument("--format", choices=("text", "html"), default="text", help="(default: text)")
 
     _add_data_commands(command)

@@ -1,4 +1,4 @@
-"""CLI commands over operations data: months, evaluate, claim, replay, demo."""
+"""CLI commands over operations data: months, evaluate, claim, replay, audit, serve, demo."""
 from __future__ import annotations
 
 import argparse
@@ -58,6 +58,9 @@ def _timestamp(value: str) -> dt.datetime:
 # What --minutes takes, said alike by every command that reads minutes (docs/cli.md, "Replay").
 MINUTES_TAKES = ("a file (CSV, JSON Lines, Parquet) or a directory of Parquet files (hive month=/account= keys prune it), "
                  "by path or URL (s3://, gs://, file://)")
+# What POLICY_DIR names, said alike by every command that takes one.
+POLICY_DIR_IS = ("a policy family's directory (e.g. policies/ccc): its versions, YYYY-MM-DD.yaml, their versions.lock, "
+                 "and drafts/")
 # What an incidents file holds, said alike by every command that reads one.
 INCIDENTS_HOLD = "list of {id, start, end, cause, account?, description?}"
 # What --workers and --dask do for evaluate and replay: the workers read the parts and evaluate the account-months
@@ -432,7 +435,7 @@ def add_commands(command) -> None:
                 "the standard (§2.2), the tier and the compensation (§3), with a trace citing each clause.\n"
                 "Inputs: CSV, JSON Lines or Parquet (minutes, billing); YAML or JSON lists (incidents, notices).\n"
                 "Timestamps without an offset are read in the policy's timezone.")
-    p.add_argument("policy_dir", type=required_path, metavar="POLICY_DIR")
+    p.add_argument("policy_dir", type=required_path, metavar="POLICY_DIR", help=POLICY_DIR_IS)
     p.add_argument("--minutes", type=_named, required=True, metavar="PATH", help=MINUTES_TAKES + ": account, minute, requests, failures[, illegal_number_failures, peak_qps]")
     p.add_argument("--month", type=month_option, required=True, metavar="YYYY-MM", help="the Service Month")
     p.add_argument("--incidents", type=_named, metavar="FILE", help=INCIDENTS_HOLD)
@@ -454,13 +457,14 @@ def add_commands(command) -> None:
                 "CLAIM.json: {account, service_month, filed_at, channel, event_report?, unavailability?: [{start, end}],\n"
                 "failure_records?, term_start?, term_end?, claim_id?, contact?} (a field marked ? may be left out or null;\n"
                 "without event_report or unavailability the claim is decided incomplete, §3.3).")
-    p.add_argument("policy_dir", type=required_path, metavar="POLICY_DIR")
-    p.add_argument("claim", type=required_path, metavar="CLAIM.json")
+    p.add_argument("policy_dir", type=required_path, metavar="POLICY_DIR", help=POLICY_DIR_IS)
+    p.add_argument("claim", type=required_path, metavar="CLAIM.json", help="the claim, as above")
     p.add_argument("--minutes", type=_named, required=True, metavar="FILE", help="the provider's per-minute records (they prevail): " + MINUTES_TAKES)
     p.add_argument("--incidents", type=_named, metavar="FILE", help=INCIDENTS_HOLD)
     p.add_argument("--notices", type=_named, metavar="FILE", help="list of {id, kind, published_at, start, end, account?}")
     p.add_argument("--billing", type=_named, metavar="FILE", help="account, month, monthly_fee, offset[, service_start]: needed to compute an amount (and the §6.1 cap)")
-    p.add_argument("--ledger", type=_named, metavar="DB", help="SQLite ledger (default: $XDG_DATA_HOME/slapolicy/ledger.sqlite)")
+    p.add_argument("--ledger", type=_named, metavar="DB", help="SQLite ledger (default: $XDG_DATA_HOME/slapolicy/ledger.sqlite, else "
+                                                        "~/.local/share/slapolicy/ledger.sqlite)")
     p.add_argument("--now", type=_timestamp, metavar="TIMESTAMP", help="the time of the decision, with offset (default: now)")
     _add_runner_options(p, "read the minutes' partitions")
     p.add_argument("--format", choices=("json", "text"), default="json", help="(default: json)")
@@ -470,7 +474,7 @@ def add_commands(command) -> None:
                 "was in force (baseline) and under --under (a published version or a draft), and reports per\n"
                 "account and month the difference and the clauses whose change caused it, with totals.\n"
                 "The minutes are read once. --format html writes one self-contained report.")
-    p.add_argument("policy_dir", type=required_path, metavar="POLICY_DIR")
+    p.add_argument("policy_dir", type=required_path, metavar="POLICY_DIR", help=POLICY_DIR_IS)
     p.add_argument("--minutes", type=_named, required=True, metavar="FILE", help="minutes of every account: " + MINUTES_TAKES)
     p.add_argument("--from", dest="start", type=month_option, required=True, metavar="YYYY-MM", help="first Service Month")
     p.add_argument("--to", dest="end", type=month_option, required=True, metavar="YYYY-MM",
@@ -492,7 +496,9 @@ def add_commands(command) -> None:
                 "another ledger fails). Exit 1 when the chain is broken, the checkpoint fails, or a decision differs\n"
                 "or cannot be re-checked; exit 1 with a message for a file that is not a ledger. A keyed ledger\n"
                 "needs $SLAPOLICY_LEDGER_KEY (set but empty is a usage error).")
-    p.add_argument("ledger", type=required_path, metavar="LEDGER")
+    p.add_argument("ledger", type=required_path, metavar="LEDGER",
+                   help="a ledger written by claim or serve (SQLite; their default: ~/.local/share/slapolicy/"
+                        "ledger.sqlite, or under $XDG_DATA_HOME)")
     p.add_argument("--policies", type=_named, metavar="POLICY_DIR", help="re-check against this directory instead of the recorded one")
     p.add_argument("--upgrade", action="store_true",
                    help="first chain a ledger of an earlier slapolicy (format 1) in place, in commit order")
@@ -506,7 +512,7 @@ def add_commands(command) -> None:
                 "GET /v1/health, /v1/versions, /v1/policy?month=; POST /v1/evaluate, /v1/claims, /v1/replay;\n"
                 "GET /v1/claims/{decision_id}; GET /openapi.json. A version published into POLICY_DIR is\n"
                 "loaded at the next request, without a restart. Needs the serve extra: pip install 'slapolicy[serve]'.")
-    p.add_argument("policy_dir", type=required_path, metavar="POLICY_DIR")
+    p.add_argument("policy_dir", type=required_path, metavar="POLICY_DIR", help=POLICY_DIR_IS)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=_whole_number, default=8000, help="port (default 8000; 0 picks a free one, printed at start)")
     p.add_argument("--ledger", type=_named, metavar="DB", help="SQLite ledger of claim decisions (default as for claim)")

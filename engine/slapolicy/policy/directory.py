@@ -151,6 +151,14 @@ def directory_signature(path, *files) -> tuple:
     return tuple(stamp(directory / name) for name in names) + tuple(stamp(f) for f in files)
 
 
+def drafts_given(family: Path) -> str:
+    """The error of a family's drafts/ given where a family is asked for: read as one, its drafts were each an
+    unrecorded published version, and the user was told to start a lock inside drafts/."""
+    return (f"the drafts of the family {family}, not a family: give {family} (validate checks its drafts too); "
+            f"a draft is evaluated with --policy-file, replayed with --under, published with "
+            f"slapolicy publish {family} DRAFT.yaml")
+
+
 class PolicyDirectory:
     """A family of published versions (``policies/<family>/*.yaml``) and its lock of sha256s."""
 
@@ -162,6 +170,9 @@ class PolicyDirectory:
             what = "a file, not a policy directory (give the directory that holds it)" if self.path.exists() \
                 else "no such policy directory"
             raise PolicyError([Diagnostic(str(path), 1, 1, "error", "not-a-directory", what)])
+        if self.path.name == "drafts" and (self.path.parent / LOCK_FILE).is_file() \
+                and not (self.path / LOCK_FILE).exists():
+            raise PolicyError([Diagnostic(str(path), 1, 1, "error", "not-a-family", drafts_given(self.path.parent))])
         self.versions: list[Policy] = []
         self.diagnostics: list[Diagnostic] = []
         for file in sorted(self.path.glob("*.yaml")):
@@ -183,7 +194,19 @@ class PolicyDirectory:
         mistyped family): every command that reads it, `validate` and `lock` included, refuses it alike."""
         if self.versions or self.errors:
             return []
-        return [Diagnostic(str(self.path), 1, 1, "error", "no-versions", "the directory holds no policy version")]
+        return [Diagnostic(str(self.path), 1, 1, "error", "no-versions",
+                           f"the directory holds no policy version (*.yaml): {self._what_to_give()}")]
+
+    def _what_to_give(self) -> str:
+        """What a user who named a directory without versions most likely meant: the family below it (``policies``
+        for ``policies/ccc``), or else to publish a first version into it."""
+        try:
+            families = sorted(d for d in self.path.iterdir() if d.is_dir() and any(d.glob("*.yaml")))
+        except OSError:
+            families = []
+        if families:
+            return f"give the directory of a family, such as {families[0]}"
+        return f"publish a first version into it from a draft: slapolicy publish {self.path} DRAFT.yaml"
 
     def check(self) -> "PolicyDirectory":
         """Raise :class:`PolicyError` if any published version has an error."""
