@@ -166,3 +166,68 @@ def test_every_pattern_of_the_schema_is_explained_in_words():
     defs = schema()["$defs"]
     explained = set(_EXPECTED_BY_PATTERN) | {defs[name]["pattern"] for name in _EXPECTED}
     assert set(patterns(schema())) - explained == set()
+
+
+# A list of values names each once. `in: [none, provider, provider]` passed validate, lock and publish: a value
+# pasted twice where another was meant (here, a cause left out of §5.15's exceptions) cannot be told from a choice.
+REPEATS = {
+    # name: (text replaced, by, the message's words, the first's text and the repeat's, found on the line written)
+    "in": ("in: [none, provider]", "in: [none, provider, provider]", "in lists provider", "provider,", "provider]"),
+    # 5.0 named twice: "5" and the parameter of value "5.0" (the repeat's value as the engine reads it)
+    "in, a number and the parameter naming it": (
+        "- {fact: minute.concurrency_qps, at_least: {param: concurrency_threshold_qps}}",
+        '- {fact: minute.concurrency_qps, in: ["5", {param: concurrency_threshold_qps}]}', "in lists 5.0", '"5"',
+        "{param"),
+    "not_in": ("not: {fact: incident.cause, in: [none, provider]}", "{fact: incident.cause, not_in: [none, none]}",
+               "not_in lists none", "none,", "none]"),
+    "a fact's values": ("values: [none, illegal_number]", "values: [none, illegal_number, none]", "values lists none",
+                        "none,", "none]"),
+    "a material's requires": ("requires: [unavailability, failure_records]", "requires: [unavailability, unavailability]",
+                              "requires lists unavailability", "unavailability,", "unavailability]"),
+    "applied_by": ("applied_by: [service_month.total_minutes]",
+                   "applied_by: [service_month.total_minutes, service_month.total_minutes]",
+                   "applied_by lists service_month.total_minutes", "service_month.total_minutes,",
+                   "service_month.total_minutes]"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REPEATS))
+def test_a_value_listed_twice_is_refused_at_the_repeat_naming_the_first(cli, tmp_path, case):
+    old, new, said, first, repeat = REPEATS[case]
+    path = draft_variant(tmp_path, old, new)
+    line, first_col = line_col(path.read_text(), new, first)
+    _, col = line_col(path.read_text(), new, repeat)
+    result = cli("validate", path)
+    assert (result.code, result.out) == (1, f"{path}:{line}:{col}: error duplicate-value {said} twice (first at line "
+                                            f"{line}, column {first_col}): list each value once\n")
+
+
+def test_a_cause_declared_twice_is_refused_at_the_second(cli, tmp_path):
+    first = '  - {id: provider, ref: "§1.4", title: "A failure of the Cloud Contact Center (counts against the provider)"}\n'
+    path = draft_variant(tmp_path, first, first + '  - {id: provider, ref: "§1.4", title: "Another title"}\n')
+    line, col = line_col(path.read_text(), "Another title", "provider")
+    result = cli("validate", path)
+    assert (result.code, result.out) == (1, f"{path}:{line}:{col}: error duplicate-value causes lists provider twice "
+                                            f"(first at line {line - 1}, column {col}): list each value once\n")
+
+
+@pytest.mark.slow
+def test_every_loader_refuses_a_repeated_value_as_validate_does(cli, tmp_path):
+    # evaluate --policy-file, replay --under and publish read a version through the same check: none takes the
+    # version validate refuses, and none writes anything.
+    from conftest import POLICIES, REPO
+
+    from test_publish import snapshot
+
+    path = draft_variant(tmp_path, "in: [none, provider]", "in: [none, provider, provider]")
+    line, col = line_col(path.read_text(), "in: [none, provider, provider]", "provider]")
+    _, first = line_col(path.read_text(), "in: [none, provider, provider]", "provider,")
+    message = (f"{path}:{line}:{col}: error duplicate-value in lists provider twice (first at line {line}, column "
+               f"{first}): list each value once\n")
+    minutes = REPO / "examples" / "ccc" / "minutes.csv"
+    before = snapshot(tmp_path)
+    evaluated = cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03", "--policy-file", path)
+    replayed = cli("replay", POLICIES, "--minutes", minutes, "--from", "2019-03", "--to", "2019-03", "--under", path)
+    assert (evaluated.code, evaluated.out, evaluated.err) == (1, "", message)
+    assert (replayed.code, replayed.out, replayed.err) == (1, "", message)
+    assert snapshot(tmp_path) == before

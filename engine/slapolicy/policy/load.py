@@ -85,6 +85,28 @@ class YamlDocument:
         line, col = self.positions.key_at(path) if key else self.positions.at(path)
         return Diagnostic(self.filename, line, col, severity, code, message)
 
+    def repeated(self, name: str, items) -> list[Diagnostic]:
+        """A ``duplicate-value`` error at each item of a list that repeats an earlier one, naming where that one is.
+
+        ``items``: (path, value) in the list's order, each value as the engine reads it (``provider``; the number
+        5.0, written "5" or "5.0" or named as a parameter); None (a value already reported as bad) is skipped. A
+        list of values names each once: a repeat changes nothing the engine decides, so it is a slip (a value
+        pasted twice where another was meant) that a reader cannot tell from a deliberate choice."""
+        first: dict = {}
+        found = []
+        for path, value in items:
+            if value is None:
+                continue
+            key = (type(value).__name__, repr(value) if isinstance(value, (dict, list)) else value)
+            if key not in first:
+                first[key] = self.positions.at(path)
+                continue
+            line, col = first[key]
+            shown = ("true" if value else "false") if isinstance(value, bool) else value
+            found.append(self.diagnostic(path, "duplicate-value", f"{name} lists {shown} twice (first at line {line}, "
+                                                                  f"column {col}): list each value once"))
+        return found
+
 
 def _mark(node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1

@@ -239,8 +239,22 @@ def _place(path: tuple) -> str:
 
 
 def schema_diagnostics(doc: YamlDocument) -> list[Diagnostic]:
-    found = _misspelt_required([_schema_message(error) for error in _validator().iter_errors(doc.data)])
-    return sorted({doc.diagnostic(path, "schema", message, key=at_key) for path, message, at_key in found})
+    found, repeats = [], set()
+    for error in _validator().iter_errors(doc.data):
+        # A list of values that must be distinct: each repeat at its own line, as the model says a repeat it finds
+        # only once values are read (a value and the parameter naming it), not "[...] has non-unique elements".
+        repeated = _repeated(doc, error) if error.validator == "uniqueItems" else []
+        if repeated:
+            repeats.update(repeated)
+        else:
+            found.append(_schema_message(error))
+    found = _misspelt_required(found)
+    return sorted({doc.diagnostic(path, "schema", message, key=at_key) for path, message, at_key in found} | repeats)
+
+
+def _repeated(doc: YamlDocument, error) -> list[Diagnostic]:
+    path = tuple(error.absolute_path)
+    return doc.repeated(_name_of(path), [(path + (i,), item) for i, item in enumerate(error.instance)])
 
 
 # ---------------------------------------------------------------------------- model
@@ -456,6 +470,7 @@ def _build(doc: YamlDocument, path: str, sha256: str) -> tuple[Policy | None, li
     data = doc.data
     problems: list[Diagnostic] = []
     causes = tuple(c["id"] for c in data["causes"])
+    problems += doc.repeated("causes", [(("causes", i, "id"), cause) for i, cause in enumerate(causes)])
     facts: dict[str, FactDecl] = {}
     for i, entry in enumerate(data["facts"]):
         values = tuple(entry.get("values", ()))

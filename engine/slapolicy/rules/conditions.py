@@ -163,6 +163,8 @@ def parse_condition(data, path: tuple, facts: dict[str, FactDecl], parameters: d
             return Compare(name, op, None)
         if op in ("in", "not_in"):
             value = tuple(operand(item, where + (op, i), decl) for i, item in enumerate(node[op]))
+            # compared as read: "5" and "5.0", or a value and the parameter naming it, are one value
+            problems.extend(doc.repeated(op, [(where + (op, i), item) for i, item in enumerate(value)]))
         else:
             value = operand(node[op], where + (op,), decl)
         return Compare(name, op, value)
