@@ -248,7 +248,7 @@ def test_lock_still_records_a_clean_new_version(cli, family):
         'effective_from: "2019-01-01"', 'effective_from: "2020-01-01"')
     (family / "2020-01-01.yaml").write_text(text)
     result = cli("lock", "--retroactive", family)
-    assert result.code == 0 and result.out == "locked 2020-01-01.yaml\n"
+    assert result.code == 0 and result.out.startswith("locked 2020-01-01.yaml\nretroactive: version 2020-01-01 now ")
     assert cli("validate", family).code == 0
 
 
@@ -446,7 +446,50 @@ def test_lock_refuses_a_version_copied_in_that_takes_effect_before_today_unless_
     assert line.startswith(f"{copied}:16:17: error retroactive effective_from 2020-01-01 is before today (")
     assert " recording it would take over the Service Months beginning 2020-01-01 to " in line
     assert snapshot(family) == before
-    assert cli("lock", "--retroactive", family).out == "locked 2020-01-01.yaml\n"
+    assert cli("lock", "--retroactive", family).out.startswith("locked 2020-01-01.yaml\nretroactive: version 2020-01-01 ")
+
+
+def test_lock_retroactive_names_the_months_it_took_over_as_publish_does(family):
+    # `lock --retroactive` printed only "locked 2020-01-01.yaml": the months the version took over, and from which
+    # version, went unsaid, where `publish --retroactive` names them. On 2021-03-10 (Singapore), a version effective
+    # 2020-01-01 takes over the Service Months beginning 2020-01-01 to yesterday, 2021-03-09: the calendar months
+    # 2020-01 to 2021-03, from 2019-01-01; and both commands say it in one sentence.
+    from slapolicy.policy.directory import PolicyDirectory
+    from slapolicy.policy.publish import Recorded, publish, record_versions, retroactive_note
+
+    copied = family / "2020-01-01.yaml"
+    copied.write_text(amendment(family).read_text().replace("status: draft", "status: published"))
+    taken = ("the Service Months beginning 2020-01-01 to 2021-03-09 (the calendar months 2020-01 to 2021-03), "
+             "governed until now by version 2019-01-01")
+    recorded = record_versions(PolicyDirectory(family), retroactive=True, today=dt.date(2021, 3, 10))
+    assert recorded == [Recorded("2020-01-01.yaml", "2020-01-01", taken)]
+    assert retroactive_note("2020-01-01", taken) == (
+        f"retroactive: version 2020-01-01 now governs {taken}; decisions already recorded for them stay as decided, "
+        "and `slapolicy audit` reports them as differing from a decision made now")
+    # A version taking effect today takes over nothing: recorded without a word of it (and needs no option).
+    (family / "2021-04-01.yaml").write_text(copied.read_text().replace('"2020-01-01"', '"2021-04-01"').replace(
+        'amends: "2019-01-01"', 'amends: "2020-01-01"'))
+    assert record_versions(PolicyDirectory(family), today=dt.date(2021, 4, 1)) == [
+        Recorded("2021-04-01.yaml", "2021-04-01", None)]
+    # publish says what it took over in the same words.
+    draft = amendment(family, name="later.yaml", effective="2021-05-01", amends="2021-04-01")
+    assert publish(family, draft, retroactive=True, today=dt.date(2021, 5, 3)).takes_over == (
+        "the Service Months beginning 2021-05-01 to 2021-05-02 (the calendar months 2021-05 to 2021-05), governed "
+        "until now by version 2021-04-01")
+
+
+def test_lock_retroactive_prints_what_it_took_over(cli, family):
+    copied = family / "2020-01-01.yaml"
+    copied.write_text(amendment(family).read_text().replace("status: draft", "status: published"))
+    result = cli("lock", "--retroactive", family)
+    locked, said = result.out.splitlines()
+    assert (result.code, locked) == (0, "locked 2020-01-01.yaml")
+    head, tail = said.split(" to ", 1)
+    assert head == "retroactive: version 2020-01-01 now governs the Service Months beginning 2020-01-01"
+    last = dt.date.fromisoformat(tail[:10])  # yesterday in Singapore
+    assert tail == (f"{last} (the calendar months 2020-01 to {last:%Y-%m}), governed until now by version 2019-01-01; "
+                    "decisions already recorded for them stay as decided, and `slapolicy audit` reports them as "
+                    "differing from a decision made now")
 
 
 @pytest.mark.slow
@@ -494,3 +537,20 @@ def test_audit_says_a_decision_differs_because_a_version_was_published_retroacti
     assert ("decided under version 2019-01-01, still published unchanged; version 2019-03-01, published since with an "
             "earlier effective_from (publish --retroactive), now governs 2019-03") in entry["notes"]
     assert not [note for note in entry["notes"] if "edited" in note]
+
+
+def test_publish_decides_on_one_day_and_one_reading_of_the_family_even_across_midnight(family, monkeypatch):
+    # publish asked for today twice (to check the draft, then to say what it took over) and read the family twice
+    # under its lock: a run straddling midnight in Singapore checked a draft effective 2020-03-01 on 2020-03-01 (not
+    # retroactive: its first Service Month begins today) and then reported it as taking over "the Service Months
+    # beginning 2020-03-01 to 2020-03-01", a retroactive publication nobody asked for.
+    import slapolicy.policy.publish as publishing
+
+    days = iter([dt.date(2020, 3, 1), dt.date(2020, 3, 2)])  # 23:59:59.9 then 00:00:00.1, Asia/Singapore
+    asked, read = [], []
+    monkeypatch.setattr(publishing, "policy_today", lambda policy: asked.append(policy.version) or next(days))
+    reading = publishing.PolicyDirectory
+    monkeypatch.setattr(publishing, "PolicyDirectory", lambda path: read.append(path) or reading(path))
+    published = publishing.publish(family, amendment(family, effective="2020-03-01"))
+    assert (published.path.name, published.takes_over) == ("2020-03-01.yaml", None)
+    assert (asked, read) == (["2020-03-01"], [family])

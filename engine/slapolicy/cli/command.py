@@ -211,18 +211,20 @@ def cmd_schema(args) -> int:
 
 def cmd_lock(args) -> int:
     from ..policy.directory import PolicyDirectory  # late: see data_commands.cmd_claim
-    from ..policy.publish import record_published  # a policy command's own module: a data command never loads it
+    from ..policy.publish import record_versions, retroactive_note  # a policy command's own module
 
-    added = record_published(PolicyDirectory(args.policy_dir), new=args.new, retroactive=args.retroactive)
-    for name in added:
-        _out(f"locked {name}")
+    added = record_versions(PolicyDirectory(args.policy_dir), new=args.new, retroactive=args.retroactive)
+    for recorded in added:
+        _out(f"locked {recorded.name}")
+        if recorded.takes_over:
+            _out(retroactive_note(recorded.version, recorded.takes_over))
     if not added:
         _out("nothing to lock: every published version is recorded")
     return 0
 
 
 def cmd_publish(args) -> int:
-    from ..policy.publish import publish  # a policy command's own module: a data command never loads it
+    from ..policy.publish import publish, retroactive_note  # a policy command's own module
 
     try:
         published = publish(args.policy_dir, args.draft, retroactive=args.retroactive)
@@ -236,9 +238,7 @@ def cmd_publish(args) -> int:
     _out(f"published {args.draft} as {published.path} (version {published.version}, sha256 {published.sha256[:16]}…), "
          f"recorded in versions.lock")
     if published.takes_over:
-        _out(f"retroactive: version {published.version} now governs {published.takes_over}; decisions already "
-             "recorded for them stay as decided, and `slapolicy audit` reports them as differing from a decision "
-             "made now")
+        _out(retroactive_note(published.version, published.takes_over))
     return 0
 
 

@@ -28,6 +28,7 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from ..errors import Diagnostic, PolicyError
@@ -100,7 +101,7 @@ def published_text(text: str) -> str:
     raise ValueError("the document has no status")
 
 
-def _draft_checks(directory: PolicyDirectory, policy, retroactive: bool, today: dt.date | None) -> list[Diagnostic]:
+def _draft_checks(directory: PolicyDirectory, policy, retroactive: bool, today: dt.date) -> list[Diagnostic]:
     """What publishing asks beyond `validate`: the label, the date, what it amends, the examples."""
     doc, found = policy.doc, []
     effective = policy.effective_from.isoformat()
@@ -111,7 +112,7 @@ def _draft_checks(directory: PolicyDirectory, policy, retroactive: bool, today: 
     later = [p for p in directory.versions if p.effective_from >= policy.effective_from]
     if not retroactive and not later:  # one dated on or before a published version is refused below, whatever today
         latest = directory.versions[-1] if directory.versions else None
-        found += filter(None, [retroactive_problem(policy, latest, today or policy_today(policy))])
+        found += filter(None, [retroactive_problem(policy, latest, today)])
     for other in later:
         found.append(doc.diagnostic(("effective_from",), "not-after-published",
                                     f"effective_from {effective} is not after published version {other.version} "
@@ -142,31 +143,45 @@ def check_draft(policy_dir, draft, *, retroactive: bool = False,
     """The bytes :func:`publish` would write for ``draft``, and every diagnostic (errors and warnings).
 
     The bytes are None when anything is an error."""
-    content, found, _ = _checked_draft(policy_dir, draft, retroactive, today)
-    return content, found
+    checked = _checked_draft(policy_dir, draft, retroactive, today)
+    return checked.content, checked.found
 
 
-def _checked_draft(policy_dir, draft, retroactive: bool = False, today: dt.date | None = None):
-    """(bytes to write or None, diagnostics, the policy checked). The draft is read once: the draft file saved
-    again while it was checked (an editor's autosave, its examples taking a second) must not have its new,
-    unchecked bytes published under the old ones' checks."""
+class _Checked(NamedTuple):
+    """A draft checked for publishing: the bytes to write (None on any error), every diagnostic, the policy (None
+    when it could not be built), the family as read for the check, and the day it was checked on."""
+
+    content: bytes | None
+    found: list
+    policy: object
+    directory: PolicyDirectory
+    today: dt.date | None
+
+
+def _checked_draft(policy_dir, draft, retroactive: bool = False, today: dt.date | None = None) -> _Checked:
+    """The draft checked against the family, each read once. The draft: saved again while it was checked (an
+    editor's autosave, its examples taking a second), its new, unchecked bytes must not be published under the old
+    ones' checks. The family and today: what `publish` writes and reports (the lock, the months taken over) is
+    what was checked, on one day, even for a run across midnight."""
     directory = PolicyDirectory(policy_dir)
     found = [d for d in directory.diagnostics if d.severity == "error"]
     path = str(path_argument(draft, "the policy file"))
     try:
         raw = read_limited(path, "policy file", MAX_POLICY_BYTES)
     except FileProblem as exc:
-        return None, sorted(set(found + [Diagnostic(path, 1, 1, "error", exc.code, exc.reason)])), None
+        return _Checked(None, sorted(set(found + [Diagnostic(path, 1, 1, "error", exc.code, exc.reason)])), None,
+                        directory, today)
     policy, problems = check_policy_bytes(raw, path)
     # Where the draft sits does not matter to publishing (a draft in the family's own folder is
     # already reported above, as a directory error).
     found.extend(p for p in problems if p.code not in PLACEMENT_CODES)
     if policy is None:
-        return None, sorted(set(found)), None
+        return _Checked(None, sorted(set(found)), None, directory, today)
+    today = today or policy_today(policy)
     found.extend(_draft_checks(directory, policy, retroactive, today))
-    if any(d.severity == "error" for d in found):
-        return None, sorted(set(found)), policy
-    return published_text(raw.decode("utf-8-sig")).encode("utf-8"), sorted(set(found)), policy
+    content = None if any(d.severity == "error" for d in found) else \
+        published_text(raw.decode("utf-8-sig")).encode("utf-8")
+    return _Checked(content, sorted(set(found)), policy, directory, today)
 
 
 def publish(policy_dir, draft, *, retroactive: bool = False, today: dt.date | None = None) -> Published:
@@ -180,17 +195,15 @@ def publish(policy_dir, draft, *, retroactive: bool = False, today: dt.date | No
     if not path.is_dir():
         raise PolicyError([Diagnostic(str(policy_dir), 1, 1, "error", "not-a-directory", "no such policy directory")])
     with family_lock(path):
-        content, found, policy = _checked_draft(path, draft, retroactive, today)
+        content, found, policy, directory, today = _checked_draft(path, draft, retroactive, today)
         if content is None:
             raise PolicyError([d for d in found if d.severity == "error"])
         name = f"{policy.effective_from.isoformat()}.yaml"
         digest = hashlib.sha256(content).hexdigest()
-        directory = PolicyDirectory(path)
-        lock = directory.read_lock()
         governing = directory.versions[-1] if directory.versions else None
-        takes_over = retroactive_span(policy, governing, today or policy_today(policy))
+        takes_over = retroactive_span(policy, governing, today)
         try:
-            _write_version(path, name, content, {**lock, name: digest})
+            _write_version(path, name, content, {**directory.read_lock(), name: digest})
         except OSError as exc:  # a full disk, a read-only directory: the user's to fix, and nothing is left behind
             raise PolicyError([cannot_write(path / name, exc)]) from None
     return Published(path / name, policy.version, policy.effective_from.isoformat(), digest,
@@ -227,15 +240,38 @@ def cannot_write(target: Path, exc: OSError) -> Diagnostic:
                       f"cannot write {target.name} in {target.parent}: {exc.strerror or exc}")
 
 
-__all__ = ["Published", "check_draft", "publish", "published_text", "LOCK_FILE"]
+def retroactive_note(version: str, takes_over: str) -> str:
+    """What `publish --retroactive` and `lock --retroactive` say of a version that took over Service Months already
+    begun (:func:`retroactive_span`)."""
+    return (f"retroactive: version {version} now governs {takes_over}; decisions already recorded for them stay as "
+            "decided, and `slapolicy audit` reports them as differing from a decision made now")
+
+
+__all__ = ["Published", "Recorded", "check_draft", "publish", "published_text", "record_versions", "LOCK_FILE"]
+
+
+class Recorded(NamedTuple):
+    """A version `lock` recorded: its file's name, its label, and with ``retroactive``, what it took over (as
+    :attr:`Published.takes_over` says it; None when it governs no Service Month already begun)."""
+
+    name: str
+    version: str
+    takes_over: str | None = None
 
 
 def record_published(directory, new: bool = False, *, retroactive: bool = False,
                      today: dt.date | None = None) -> list[str]:
+    """The names of the versions :func:`record_versions` recorded."""
+    return [recorded.name for recorded in record_versions(directory, new, retroactive=retroactive, today=today)]
+
+
+def record_versions(directory, new: bool = False, *, retroactive: bool = False,
+                    today: dt.date | None = None) -> list[Recorded]:
     """Add published versions missing from the lock, refusing (and writing nothing) while
     `validate` reports any error in the family other than "not yet recorded", while an example of a version to
     record gives another answer, for a version dated on or before one already recorded, and, unless
-    ``retroactive``, for one that would govern Service Months already begun (as :func:`publish` refuses a draft).
+    ``retroactive``, for one that would govern Service Months already begun (as :func:`publish` refuses a draft);
+    with it, each says what it took over, as `publish --retroactive` does.
 
     ``new``: start the lock of a family that has none. Without it a family without ``versions.lock`` is refused,
     naming what would be recorded: a lock deleted (by mistake, or to make an edited published file pass) would
@@ -247,7 +283,8 @@ def record_published(directory, new: bool = False, *, retroactive: bool = False,
         refused += _lock_start_problems(directory, new)
         lock = directory.read_lock()
         refused += _slipped_in(directory, lock)
-        refused += [] if retroactive else _retroactive(directory, lock, today)
+        taken = _taken_over(directory, lock, today)
+        refused += [] if retroactive else [problem for problem, _ in taken.values()]
         for policy in directory.versions:
             if Path(policy.path).name not in lock:
                 refused += run_examples(policy).failures  # as publish checks a draft's: its own tests must hold
@@ -257,13 +294,18 @@ def record_published(directory, new: bool = False, *, retroactive: bool = False,
         for file in sorted(directory.path.glob("*.yaml")):
             if file.name not in lock:
                 lock[file.name] = hashlib.sha256(read_limited(file, "policy file", MAX_POLICY_BYTES)).hexdigest()
-                added.append(file.name)
+                added.append(Recorded(file.name, _label(directory, file), taken.get(file.name, (None, None))[1]))
         if added:
             try:
                 write_lock(directory.path, lock)
             except OSError as exc:
                 raise PolicyError([cannot_write(directory.path / LOCK_FILE, exc)]) from None
         return added
+
+
+def _label(directory: PolicyDirectory, file: Path) -> str:
+    """The version label of a family's file (every file is a version here: `lock` refuses one that cannot be read)."""
+    return next(p.version for p in directory.versions if Path(p.path).name == file.name)
 
 
 def _lock_start_problems(directory: PolicyDirectory, new: bool) -> list[Diagnostic]:
@@ -303,12 +345,19 @@ def _slipped_in(directory: PolicyDirectory, lock: dict) -> list[Diagnostic]:
             for p in directory.versions if Path(p.path).name not in lock and p.effective_from <= latest.effective_from]
 
 
-def _retroactive(directory: PolicyDirectory, lock: dict, today: dt.date | None) -> list[Diagnostic]:
+def _taken_over(directory: PolicyDirectory, lock: dict, today: dt.date | None) -> dict:
     """Versions to record that would take over Service Months already begun from the version before them, in a
-    family already locked (one locked the first time had nothing decided under it by slapolicy's lock)."""
+    family already locked (one locked the first time had nothing decided under it by slapolicy's lock): by file
+    name, (its ``retroactive`` diagnostic, what it takes over), each worked out on one today in its timezone."""
     recorded = [p.effective_from for p in directory.versions if Path(p.path).name in lock]
     if not recorded:
-        return []
-    pairs = zip(directory.versions, directory.versions[1:])  # one before max(recorded) is _slipped_in's to say
-    return [problem for before, policy in pairs if Path(policy.path).name not in lock and policy.effective_from > max(recorded)
-            and (problem := retroactive_problem(policy, before, today or policy_today(policy), "recording"))]
+        return {}
+    taken = {}
+    for before, policy in zip(directory.versions, directory.versions[1:]):  # one before max(recorded): _slipped_in's
+        if Path(policy.path).name in lock or policy.effective_from <= max(recorded):
+            continue
+        day = today or policy_today(policy)
+        problem = retroactive_problem(policy, before, day, "recording")
+        if problem is not None:
+            taken[Path(policy.path).name] = (problem, retroactive_span(policy, before, day))
+    return taken
