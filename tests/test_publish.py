@@ -343,15 +343,20 @@ def test_replay_and_evaluate_refuse_a_draft_of_another_agreement_as_publish_does
     from conftest import REPO
 
     minutes = REPO / "examples" / "ccc" / "minutes.csv"
+    # The advice is each command's: "another agreement goes in a directory of its own" (where publish and lock keep
+    # versions) read as if evaluate were asked to file the draft somewhere.
     draft = amendment(family, edits=[("id: ccc-sla", "id: other-sla")])
-    message = (f"{draft}:11:5: error family-id id 'other-sla' is not the family's 'ccc-sla' (that of 2019-01-01.yaml, "
-               "its first version): a family holds the versions of one agreement; another agreement goes in a "
-               "directory of its own\n")
+    head = (f"{draft}:11:5: error family-id id 'other-sla' is not the family's 'ccc-sla' (that of 2019-01-01.yaml, "
+            "its first version): ")
     before = snapshot(tmp_path)
     replayed = cli("replay", family, "--minutes", minutes, "--from", "2019-03", "--to", "2019-03", "--under", draft)
     evaluated = cli("evaluate", family, "--minutes", minutes, "--month", "2019-03", "--policy-file", draft)
-    assert (replayed.code, replayed.out, replayed.err) == (1, "", message)
-    assert (evaluated.code, evaluated.out, evaluated.err) == (1, "", message)
+    assert (replayed.code, replayed.out, replayed.err) == (1, "", head + (
+        "this family's Service Months are replayed under versions of its own agreement, to show what an amendment of "
+        "it changes; give a draft of 'ccc-sla', or replay 'other-sla' with that agreement's own policy directory\n"))
+    assert (evaluated.code, evaluated.out, evaluated.err) == (1, "", head + (
+        "this family's Service Months are evaluated under versions of its own agreement; give a version of 'ccc-sla', "
+        "or evaluate under 'other-sla' with that agreement's own policy directory\n"))
     assert snapshot(tmp_path) == before
     # The same draft with the family's id is replayed: the id alone was refused.
     ours = amendment(family, name="ours.yaml")

@@ -238,7 +238,7 @@ class Engine:
         service_month = service_month_in(month, term_start, term_end)
         in_force = family.in_force(service_month.start)
         if policy_file is not None:
-            policy = family.check_member(load_policy(path_argument(policy_file, "policy_file")))
+            policy = family.check_member(load_policy(path_argument(policy_file, "policy_file")), "evaluate")
             reason = version_reason(policy, service_month, forced=True, in_force=in_force)
         else:
             policy, reason = in_force, version_reason(in_force, service_month)

@@ -51,7 +51,7 @@ def replay_policies(policy_dir: str, under: str):
 @functools.lru_cache(maxsize=8)
 def _policies_read(policy_dir: str, under: str, signature: tuple):
     family = PolicyDirectory(policy_dir, run_examples=False).check()
-    return family, family.check_member(load_policy(under))  # another agreement's terms replay nothing of this one
+    return family, family.check_member(load_policy(under), "replay")  # another agreement's terms replay nothing of this one
 
 
 # Service Months a replay covers at most: 100 years. Its report has a line (JSON: an entry) for every month of the

@@ -219,10 +219,11 @@ class PolicyDirectory:
         """The family's first version, whose ``id`` names the agreement every version of it amends."""
         return self.versions[0] if self.versions else None
 
-    def check_member(self, policy: Policy) -> Policy:
-        """``policy`` if it is a version of this family's agreement (a draft evaluated or replayed under): else
-        :class:`PolicyError` ``family-id``, as `validate`, `lock` and `publish` refuse a version of another."""
-        problem = family_id_problem(policy, self.first)
+    def check_member(self, policy: Policy, doing: str) -> Policy:
+        """``policy`` if it is a version of this family's agreement (a draft evaluated or replayed under: ``doing``
+        is "evaluate" or "replay"): else :class:`PolicyError` ``family-id``, as `validate`, `lock` and `publish`
+        refuse a version of another, with the advice for what was being done."""
+        problem = family_id_problem(policy, self.first, doing)
         if problem is not None:
             raise PolicyError([problem])
         return policy

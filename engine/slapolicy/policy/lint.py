@@ -264,18 +264,32 @@ def _looks_like_yaml(name: str) -> bool:
     return re.sub(r"[\s\u200b-\u200f\u2060\ufeff]+$", "", name).lower().endswith((".yml", ".yaml"))
 
 
-def family_id_message(given: str, first) -> str:
-    """A version of another agreement (``id``) among a family's: the versions of one family amend one agreement."""
-    return (f"id {given!r} is not the family's {first.id!r} (that of {Path(first.path).name}, its first version): a "
-            "family holds the versions of one agreement; another agreement goes in a directory of its own")
+# What to do about a version of another agreement, by what was being done with it: kept in the family (validate,
+# lock, publish), or named to evaluate or replay the family's months under (evaluate --policy-file, replay --under,
+# and their fields in the API and the service).
+FAMILY_ID_ADVICE = {
+    "kept": "a family holds the versions of one agreement; another agreement goes in a directory of its own",
+    "evaluate": "this family's Service Months are evaluated under versions of its own agreement; give a version of "
+                "{family!r}, or evaluate under {given!r} with that agreement's own policy directory",
+    "replay": "this family's Service Months are replayed under versions of its own agreement, to show what an "
+              "amendment of it changes; give a draft of {family!r}, or replay {given!r} with that agreement's own "
+              "policy directory",
+}
 
 
-def family_id_problem(policy, first) -> Diagnostic | None:
+def family_id_message(given: str, first, doing: str = "kept") -> str:
+    """A version of another agreement (``id``) among a family's, or named to be evaluated or replayed under
+    (``doing``: a key of :data:`FAMILY_ID_ADVICE`): the versions of one family amend one agreement."""
+    advice = FAMILY_ID_ADVICE[doing].format(family=first.id, given=given)
+    return f"id {given!r} is not the family's {first.id!r} (that of {Path(first.path).name}, its first version): {advice}"
+
+
+def family_id_problem(policy, first, doing: str = "kept") -> Diagnostic | None:
     """``family-id`` at ``policy``'s id when it is not that of the family whose first version is ``first`` (None: a
     family without versions): the one check for a version published, locked, evaluated or replayed under."""
     if first is None or policy.id == first.id:
         return None
-    return policy.doc.diagnostic(("id",), "family-id", family_id_message(policy.id, first))
+    return policy.doc.diagnostic(("id",), "family-id", family_id_message(policy.id, first, doing))
 
 
 def lint_directory(directory) -> list[Diagnostic]:
