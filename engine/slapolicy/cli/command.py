@@ -303,8 +303,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The command's parser; with ``only``, holding just that command (if it is one), which parses and prints
     every argument and message of that command as the whole parser does: making all sixteen was 4 ms of every
     command's start (argparse asks gettext for each parser's words). ``parser.commands``: the commands it holds."""
+    # allow_abbrev=False, on every parser: a script's `--mon` (for --month) or `--minute` (for --minutes) would run
+    # today and mean another option, or none, once an option sharing its start is added.
     parser = Parser(
-        prog="slapolicy", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=guide.EPILOG,
+        prog="slapolicy", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=guide.EPILOG, allow_abbrev=False,
         description="Evaluate operations data against versioned SLA policies, citing the clauses.")
     parser.add_argument("--version", action="version", version=f"slapolicy {__version__}",
                         help="print slapolicy's version and exit")
@@ -315,7 +317,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         if only is not None and name != only:
             return _Unbuilt()
         p = sub.add_parser(name, help=help_text, description=description or help_text, epilog=guide.epilog(name),
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+                           formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
         p.set_defaults(func=func)
         parser.commands.append(name)
         parser.command_parsers[name] = p

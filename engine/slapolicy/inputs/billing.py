@@ -6,10 +6,12 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
 from ..calendar import written_date
+from ..errors import InputError
 from .problems import Problems, _line
-from .tables import _refuse_nested, _strings, account_name, table_of
+from .tables import _format, _refuse_nested, _strings, account_name, table_of
 
 
 BILLING_COLUMNS = ("account", "month", "monthly_fee", "offset")
@@ -21,6 +23,9 @@ _MONEY = re.compile(r"^[0-9]+(\.[0-9]{1,2})?$")
 # Fees are computed with 28 significant digits (Python's decimal default); 15 digits before the point
 # (under a thousand trillion) leave room for every product and sum an evaluation makes.
 MAX_MONEY_DIGITS = 15
+# A JSON number is read as a binary double: one of up to 15 significant digits is given back as written (a double
+# holds 15 decimal digits exactly), one of more only approximately (docs/cli.md, "Billing").
+JSON_EXACT_DIGITS = 15
 
 
 @dataclass(frozen=True)
@@ -47,13 +52,22 @@ def _csv_lines(path):
 
 
 def read_billing(path) -> dict[tuple[str, str], BillingRow]:
+    import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
+
     table, line_offset, name = table_of(path, BILLING_COLUMNS, OPTIONAL_BILLING_COLUMNS)
     problems = Problems(name, "billing", lines=_csv_lines(path) if name.lower().endswith(".csv") else None)
     for column in BILLING_COLUMNS + OPTIONAL_BILLING_COLUMNS:
         if column in table.column_names:
             _refuse_nested(table, column, name)
+    json_numbers = isinstance(path, (str, Path)) and _format(Path(path)) == "jsonl"
+    if not json_numbers:
+        _refuse_floating_money(table, name)
     columns = {name: _strings(table, name) for name in BILLING_COLUMNS + OPTIONAL_BILLING_COLUMNS
                if name in table.column_names}
+    inexact = set()  # (column, row index) of the JSON numbers of more digits than a double gives back as written
+    for column in ("monthly_fee", "offset") if json_numbers else ():
+        if pa.types.is_floating(table.schema.field(column).type):
+            columns[column] = _json_number_texts(table.column(column).to_pylist(), column, inexact)
     starts = _service_starts(columns, problems, line_offset)
     rows: dict[tuple[str, str], BillingRow] = {}
     first_row: dict[tuple[str, str], int] = {}
@@ -68,6 +82,11 @@ def read_billing(path) -> dict[tuple[str, str], BillingRow]:
                 problems.add(row, name, "missing value (empty, or NaN, NA or null): an amount of money is needed", line)
                 continue
             text = str(text).strip()
+            if (name, i) in inexact:
+                problems.add(row, name, f"{text} is a JSON number of more than {JSON_EXACT_DIGITS} significant "
+                                        f"digits, which is read only approximately: write the amount as text "
+                                        f"(\"{text}\")", line)
+                continue
             if not _MONEY.match(text):
                 problems.add(row, name, f"{text!r} is not an amount of money (a decimal like 1000.00)", line)
                 continue
@@ -100,6 +119,36 @@ def read_billing(path) -> dict[tuple[str, str], BillingRow]:
         rows[key] = BillingRow(key[0], key[1], values["monthly_fee"], values["offset"], start)
     problems.raise_if_any()
     return rows
+
+
+def _json_number_texts(values: list, column: str, inexact: set) -> list:
+    """A JSON Lines money column pyarrow read as doubles, as the decimals written: each double's shortest decimal
+    (Python's repr), in fixed point (pyarrow's text of 12345678901234.5 is '1.23456789012345e+13', refused as no
+    amount). Every decimal of up to 15 significant digits is given back so; one of more is put in ``inexact``."""
+    texts = []
+    for index, value in enumerate(values):
+        if value is None or value != value or value in (float("inf"), float("-inf")):
+            texts.append(None if value is None else repr(value))
+            continue
+        number = Decimal(repr(value))
+        if len(number.normalize().as_tuple().digits) > JSON_EXACT_DIGITS:
+            inexact.add((column, index))
+        texts.append(format(number, "f"))
+    return texts
+
+
+def _refuse_floating_money(table, name: str) -> None:
+    """A money column of binary floating-point numbers (a Parquet double, a DataFrame's float64) is refused: it
+    holds 2500.1 as 2500.0999999999999090..., which was read as 2500.10 by its shortest repr, an amount the file
+    does not hold. CSV and JSON Lines give the digits as written; Parquet's decimal holds them exactly."""
+    import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
+
+    for column in ("monthly_fee", "offset"):
+        kind = table.schema.field(column).type
+        if pa.types.is_floating(kind):
+            raise InputError(f"{name}: column '{column}' holds floating-point numbers ({kind}), which hold an amount "
+                             "of money only approximately: write it as a decimal (decimal128(17, 2)) or as text "
+                             "('2500.10')")
 
 
 def _service_starts(columns: dict, problems: Problems, line_offset) -> dict:

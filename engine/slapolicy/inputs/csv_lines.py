@@ -111,7 +111,7 @@ def _first(stream, broken, describe) -> str | None:
         if not cut:  # no line end yet: read on
             rest = data
             continue
-        chunk, rest = data[:cut], data[cut:]
+        chunk, rest = _ended(data[:cut], block), data[cut:]
         if header is None:  # the header's line (a header of names on one line, as every export writes)
             end = chunk.find(b"\n") + 1
             header = next(csv.reader([chunk[:end].decode("utf-8", "replace").rstrip("\r\n")]), [])
@@ -122,6 +122,12 @@ def _first(stream, broken, describe) -> str | None:
         line += chunk.count(b"\n")
         if not block:
             return None
+
+
+def _ended(chunk: bytes, block: bytes) -> bytes:
+    """The last chunk of a file (``block`` empty) with a line end after its last line when it has none: a file
+    cut short (copied while it was written) ends in part of a row, which the search counted as no line at all."""
+    return chunk if block or chunk.endswith(b"\n") else chunk + b"\n"
 
 
 def _lone_carriage_return(chunk: bytes) -> bool:
@@ -197,7 +203,7 @@ def record_lines(stream, rows: set) -> dict:
         if not cut:
             rest = data
             continue
-        chunk, rest = data[:cut], data[cut:]
+        chunk, rest = _ended(data[:cut], block), data[cut:]
         if header is None:
             end = chunk.find(b"\n") + 1
             chunk, line, header = chunk[end:], line + 1, True

@@ -95,6 +95,8 @@ def parse_minute_column(table, name: str, timezone: str, problems: Problems, lin
     text = column.cast(pa.string()).fill_null("")
     parts = pc.extract_regex(text, _STAMP)
     matched = pc.is_valid(parts).to_numpy(zero_copy_only=False)
+    if not matched.all():  # only when a row is refused or blank: clean minutes pay nothing for it
+        parts, matched = _trimmed_stamps(text, parts, matched)
     parts = parts.fill_null({"date": "1970-01-01", "hm": "00:00", "sec": "", "off": ""})
     local = pc.binary_join_element_wise(pc.struct_field(parts, "date"), pc.struct_field(parts, "hm"), "T")
     stamps = pc.strptime(local, format="%Y-%m-%dT%H:%M", unit="s", error_is_null=True)
@@ -139,6 +141,21 @@ def parse_minute_column(table, name: str, timezone: str, problems: Problems, lin
     count = int(naive.sum())
     # Which rows had no offset, when some did and some did not: each account-month counts its own (see reduce).
     return result, count, None, (naive if 0 < count < len(naive) else None)
+
+
+def _trimmed_stamps(text, parts, matched) -> tuple:
+    """(parts, matched) of a text minute column with the whitespace around each value removed, as around an
+    account and a count (``str.strip``'s characters, pyarrow's ``utf8_trim_whitespace``): a CSV written with
+    padded columns (`` acme , 2019-03-01T09:00 , 5``) read its account and counts but refused its minutes. Run
+    only when some value did not read as written (docs/cli.md, "Spaces around a value"); the rows keep their
+    text as written for any message."""
+    import pyarrow.compute as pc  # heavy (0.05 s): text only (Parquet timestamps never load it)
+
+    trimmed = pc.utf8_trim_whitespace(text)
+    if trimmed.equals(text):
+        return parts, matched
+    again = pc.extract_regex(trimmed, _STAMP)
+    return again, pc.is_valid(again).to_numpy(zero_copy_only=False)
 
 
 def _whole_minutes(ticks: np.ndarray, per_minute: int) -> tuple:

@@ -166,6 +166,9 @@ def _check_size(shown: str, size) -> None:
                          "(SLAPOLICY_MAX_INPUT_BYTES raises it)")
 
 
+HIVE_KEYS = ("month", "account")  # the directory keys that prune a dataset (docs/cli.md, "Replay")
+
+
 def _directory_keys(path: Path, root: Path, where: str) -> dict:
     """The hive keys (``month=2024-03``) of the directories between ``root`` and ``path``. A key given twice with
     two values is refused: the file would be pruned by one and checked against the other."""
@@ -173,6 +176,10 @@ def _directory_keys(path: Path, root: Path, where: str) -> dict:
     for segment in path.relative_to(root).parts[:-1]:
         if "=" in segment:
             key, value = segment.split("=", 1)
+            if key != key.lower() and key.lower() in HIVE_KEYS:  # ACCOUNT=acme pruned nothing, silently
+                raise InputError(f"{where}: directory key {key}= is not the key {key.lower()}= (directory keys are "
+                                 f"read as written, in lower case): rename the directory {segment} to "
+                                 f"{key.lower()}={value}")
             value = unquote(value)
             if keys.get(key, value) != value:
                 raise InputError(f"{where}: directory key {key}= is given twice, {key}={keys[key]} and {key}={value}")

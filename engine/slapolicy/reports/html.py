@@ -13,6 +13,7 @@ import html
 from decimal import Decimal
 
 from ..policy.diff import change_line
+from .text import one_line
 
 COLOURS = {"available": "#cfe8cf", "unavailable": "#d9534f", "excluded": "#f0ad4e"}
 TOP_ACCOUNTS = 10
@@ -81,7 +82,10 @@ SCRIPT = """
 
 
 def _e(text) -> str:
-    return html.escape("" if text is None else str(text), quote=True)
+    """A value as the page shows it: escaped for HTML, and, as in the text report, a character that is not
+    printable (a bidirectional override, a terminal's escape, a line end) written as its escape: an account named
+    'ac\u202eme' reversed the text after it in the page."""
+    return html.escape(one_line("" if text is None else str(text)), quote=True)
 
 
 def _money(value) -> Decimal:

@@ -1,0 +1,215 @@
+"""An analyst replaying past months under amended terms, as a hostile user: inputs written the way tools and
+people write them (spaces around a minute, a name holding a control character, money as a float, a directory
+key in capitals, a file cut short), options typed short, and each answered with its exact message and exit
+status, nothing written when refused."""
+import argparse
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import DRAFT, POLICIES, evaluate_march, run_cli
+from slapolicy.cli.command import build_parser
+
+HEADER = "account,minute,requests,failures,illegal_number_failures\n"
+
+
+def only_evaluation(result) -> dict:
+    assert result.code == 0, result.err
+    (evaluation,) = result.json()["evaluations"]
+    return evaluation
+
+
+# ---------------------------------------------------------------------------- spaces around a value (item 1)
+
+# 12 March 2019 09:00 and 09:01 (policy time): 5 requests, 5 failures each (0 % < 99 %: unavailable, §1.5), so
+# 2 minutes with data and 2 unavailable when both rows are read as minutes.
+@pytest.mark.parametrize("minute", [" 2019-03-12T09:{m:02d}", "2019-03-12T09:{m:02d} ", "\t2019-03-12T09:{m:02d}\t",
+                                    " 2019-03-12T09:{m:02d}+08:00 "])
+def test_a_csv_minute_with_spaces_around_it_is_read_as_its_counts_and_account_are(tmp_path, minute):
+    # ' 2019-03-12T09:00' was refused ("is not an ISO 8601 minute") while ' acme ' and ' 5 ' beside it were read.
+    minutes = tmp_path / "m.csv"
+    minutes.write_text(HEADER + "".join(f" acme ,{minute.format(m=m)}, 5 ,5,0\n" for m in (0, 1)))
+    evaluation = only_evaluation(evaluate_march(minutes))
+    assert (evaluation["account"], evaluation["minutes_with_data"], evaluation["unavailable_minutes"]) == ("acme", 2, 2)
+
+
+def test_a_json_lines_minute_with_spaces_around_it_is_read_alike(tmp_path):
+    minutes = tmp_path / "m.jsonl"
+    minutes.write_text("".join(json.dumps({"account": "acme", "minute": f" 2019-03-12T09:{m:02d} ", "requests": 5,
+                                           "failures": 5, "illegal_number_failures": 0}) + "\n" for m in (0, 1)))
+    evaluation = only_evaluation(evaluate_march(minutes))
+    assert (evaluation["minutes_with_data"], evaluation["unavailable_minutes"]) == (2, 2)
+
+
+@pytest.mark.parametrize("written,message", [
+    ("2019-03-12 T09:00", "'2019-03-12 T09:00' is not an ISO 8601 minute (YYYY-MM-DDTHH:MM[:00][offset])"),
+    (" 2019-03-12T09:00 +08:00", "' 2019-03-12T09:00 +08:00' is not an ISO 8601 minute (YYYY-MM-DDTHH:MM[:00][offset])"),
+    ("   ", "missing value"),
+    (" 2019-03-12T09:00:30 ", "' 2019-03-12T09:00:30 ' has seconds; a statistics point starts at :00 (§1.5)"),
+])
+def test_spaces_inside_a_minute_are_still_refused_as_written(tmp_path, written, message):
+    minutes = tmp_path / "m.csv"
+    minutes.write_text(HEADER + f"acme,{written},5,5,0\n")
+    result = evaluate_march(minutes)
+    assert (result.code, result.out, result.err) == (
+        1, "", f"slapolicy: 1 problem(s) in minutes file {minutes}:\n{minutes}: row 1 (line 2), column 'minute': {message}\n")
+
+
+# ---------------------------------------------------------------------------- control characters in names (item 2)
+
+def test_a_control_character_in_an_account_reaches_the_html_report_as_its_escape(tmp_path):
+    # 'ac\u202eme' (a right-to-left override) and an ANSI escape were written into the page as they were: the override
+    # reversed what followed it on screen. The page shows them as the text report does, as their escapes.
+    minutes = tmp_path / "m.csv"
+    minutes.write_text(HEADER + "ac\u202eme,2019-03-12T09:00,5,5,0\nx\x1b[31my,2019-03-12T09:00,5,5,0\n")
+    result = run_cli("replay", POLICIES, "--minutes", minutes, "--from", "2019-03", "--to", "2019-03",
+                     "--under", DRAFT, "--format", "html")
+    assert result.code == 0, result.err
+    assert ("\u202e" in result.out, "\x1b" in result.out) == (False, False)
+    assert "<td>ac\\u202eme</td>" in result.out and "<td>x\\x1b[31my</td>" in result.out
+    text = run_cli("replay", POLICIES, "--minutes", minutes, "--from", "2019-03", "--to", "2019-03",
+                   "--under", DRAFT, "--format", "text")
+    assert [line.split()[0] for line in text.out.splitlines()[3:5]] == ["ac\\u202eme", "x\\x1b[31my"]
+
+
+# ---------------------------------------------------------------------------- money as a float (item 3)
+
+MINUTES_CSV = POLICIES.parent.parent / "examples" / "ccc" / "minutes.csv"
+
+
+@pytest.mark.parametrize("column,kind", [("monthly_fee", pa.float64()), ("offset", pa.float32())])
+def test_a_floating_point_money_column_in_parquet_billing_is_refused(tmp_path, column, kind):
+    # 2500.1 as a double is 2500.09999999999990905...: it was read as 2500.10 by its shortest repr, an amount
+    # the file does not hold exactly. CSV and JSON Lines billing read the digits as written.
+    billing = tmp_path / "billing.parquet"
+    values = {"monthly_fee": pa.array(["2500.10"]), "offset": pa.array(["0.00"])}
+    values[column] = pa.array([2500.1 if column == "monthly_fee" else 0.5], kind)
+    pq.write_table(pa.table({"account": ["acme"], "month": ["2019-03"], **values}), billing)
+    result = evaluate_march(MINUTES_CSV, "--billing", billing)
+    written = "double" if kind == pa.float64() else "float"
+    assert (result.code, result.out, result.err) == (1, "", (
+        f"slapolicy: {billing}: column '{column}' holds floating-point numbers ({written}), which hold an amount of "
+        "money only approximately: write it as a decimal (decimal128(17, 2)) or as text ('2500.10')\n"))
+
+
+def test_decimal_money_in_parquet_billing_is_read_exactly(tmp_path):
+    billing = tmp_path / "billing.parquet"
+    pq.write_table(pa.table({"account": ["acme"], "month": ["2019-03"],
+                             "monthly_fee": pa.array([2500.1], pa.float64()).cast(pa.decimal128(17, 2)),
+                             "offset": pa.array(["0.00"]).cast(pa.decimal128(17, 2))}), billing)
+    evaluation = only_evaluation(evaluate_march(MINUTES_CSV, "--billing", billing, "--account", "acme"))
+    assert evaluation["monthly_fee"] == "2500.10"
+
+
+# ---------------------------------------------------------------------------- hive keys in capitals (item 4)
+
+def hive_file(path, account="acme"):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table({"account": [account], "minute": ["2019-03-12T09:00"], "requests": [5], "failures": [5],
+                             "illegal_number_failures": [0]}), path)
+    return path
+
+
+@pytest.mark.parametrize("directory,key", [("ACCOUNT=acme", "account"), ("Month=2019-03", "month")])
+def test_a_directory_key_in_other_capitals_is_refused_by_name(tmp_path, directory, key):
+    # ACCOUNT=acme was no key at all: the directory pruned nothing, and its files were read for whatever account
+    # their own column named.
+    root = tmp_path / "minutes"
+    data = hive_file(root / directory / "part-0.parquet")
+    result = evaluate_march(root, "--account", "acme")
+    written = directory.split("=")[0]
+    assert (result.code, result.out, result.err) == (1, "", (
+        f"slapolicy: {data}: directory key {written}= is not the key {key}= (directory keys are read as written, "
+        f"in lower case): rename the directory {directory} to {key}={directory.split('=')[1]}\n"))
+
+
+def test_other_directory_keys_are_left_alone(tmp_path):
+    root = tmp_path / "minutes"
+    hive_file(root / "Region=EU" / "account=acme" / "part-0.parquet")
+    evaluation = only_evaluation(evaluate_march(root))
+    assert (evaluation["account"], evaluation["minutes_with_data"]) == ("acme", 1)
+
+
+# ---------------------------------------------------------------------------- a CSV cut short (item 5)
+
+@pytest.mark.parametrize("cut,message", [
+    ("acme,2019-03-12T09:01,5", "line 3, column 'failures': no value; 3 values where the header names 5 columns "
+                                "(account, minute, requests, failures, illegal_number_failures)"),
+    ("acme,2019-", "line 3, column 'requests': no value; 2 values where the header names 5 columns "
+                   "(account, minute, requests, failures, illegal_number_failures)"),
+])
+def test_a_csv_cut_short_names_the_line_it_ends_on(tmp_path, cut, message):
+    # A file truncated (copied while it was written) ends in part of a row without its line end: pyarrow's words
+    # ("Expected 5 columns, got 3: acme,2019-03-12T09:01,5") named no line, as the last line was never searched.
+    minutes = tmp_path / "m.csv"
+    minutes.write_text(HEADER + "acme,2019-03-12T09:00,5,5,0\n" + cut)
+    result = evaluate_march(minutes)
+    assert (result.code, result.out, result.err) == (1, "", f"slapolicy: {minutes}: cannot be read as CSV: {message}\n")
+
+
+def test_a_bad_value_on_a_last_line_without_its_line_end_names_the_line(tmp_path):
+    minutes = tmp_path / "m.csv"
+    minutes.write_text(HEADER + "\nacme,2019-03-12T09:00,5,5,0\nacme,2019-03-12T09:01,x,5,0")
+    result = evaluate_march(minutes)
+    assert (result.code, result.out, result.err) == (1, "", (
+        f"slapolicy: 1 problem(s) in minutes file {minutes}:\n"
+        f"{minutes}: row 2 (line 4), column 'requests': 'x' is not a whole number\n"))
+
+
+# ---------------------------------------------------------------------------- abbreviated options (item 6)
+
+def test_no_command_takes_an_abbreviated_option():
+    parser = build_parser()
+    (commands,) = [action for action in parser._actions if isinstance(action, argparse._SubParsersAction)]
+    assert parser.allow_abbrev is False
+    assert sorted(name for name, sub in commands.choices.items() if sub.allow_abbrev) == []
+    assert sorted(commands.choices) == sorted(parser.commands)
+
+
+@pytest.mark.parametrize("argv,message", [
+    # --mon was taken for --month: a script's typo ran as intended today, and ran otherwise once an option
+    # beginning --mon is added.
+    (["evaluate", POLICIES, "--minutes", MINUTES_CSV, "--mon", "2019-03"],
+     "slapolicy evaluate: error: the following arguments are required: --month"),
+    (["months", "--start", "2019-01-01", "--end", "2019-02-28", "--js"], "slapolicy months: error: unrecognized arguments: --js (did you mean --json?)"),
+    (["replay", POLICIES, "--minutes", MINUTES_CSV, "--from", "2019-03", "--to", "2019-03", "--under", DRAFT, "--form",
+      "html"], "slapolicy replay: error: unrecognized arguments: --form html (did you mean --format?)"),
+])
+def test_an_abbreviated_option_is_a_usage_error(argv, message):
+    result = run_cli(*argv)
+    assert (result.code, result.out, result.err.splitlines()[-1]) == (2, "", message)
+
+
+@pytest.mark.parametrize("written,fee", [("1000.5", "1000.50"), ("999999999999999", "999999999999999.00"),
+                                         ("12345678901234.5", "12345678901234.50")])
+def test_a_json_lines_fee_written_as_a_number_of_up_to_15_digits_is_read_as_written(tmp_path, written, fee):
+    # A double gives back any decimal of up to 15 significant digits as written.
+    billing = tmp_path / "billing.jsonl"
+    billing.write_text(f'{{"account": "acme", "month": "2019-03", "monthly_fee": {written}, "offset": "0.00"}}\n')
+    evaluation = only_evaluation(evaluate_march(MINUTES_CSV, "--billing", billing, "--account", "acme"))
+    assert evaluation["monthly_fee"] == fee
+
+
+def test_a_json_lines_fee_written_as_a_number_of_more_digits_is_refused(tmp_path):
+    # 123456789012345.67 (17 digits) is the double 123456789012345.671875: read back as 123456789012345.67 only by
+    # chance of its neighbours; 16 digits and more are refused, naming the text to write.
+    billing = tmp_path / "billing.jsonl"
+    billing.write_text('{"account": "acme", "month": "2019-03", "monthly_fee": 123456789012345.67, "offset": "0.00"}\n')
+    result = evaluate_march(MINUTES_CSV, "--billing", billing)
+    assert (result.code, result.out, result.err) == (1, "", (
+        f"slapolicy: 1 problem(s) in billing file {billing}:\n{billing}: row 1 (line 1), column 'monthly_fee': "
+        '123456789012345.67 is a JSON number of more than 15 significant digits, which is read only approximately: '
+        'write the amount as text ("123456789012345.67")\n'))
+
+
+def test_floating_point_money_handed_in_by_the_api_is_refused():
+    from slapolicy.errors import InputError
+    from slapolicy.inputs.billing import read_billing
+
+    with pytest.raises(InputError) as refused:
+        read_billing(pa.table({"account": ["acme"], "month": ["2019-03"], "monthly_fee": [2500.1], "offset": ["0.00"]}))
+    assert str(refused.value) == ("(in memory): column 'monthly_fee' holds floating-point numbers (double), which hold "
+                                  "an amount of money only approximately: write it as a decimal (decimal128(17, 2)) "
+                                  "or as text ('2500.10')")
