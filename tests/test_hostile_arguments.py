@@ -435,3 +435,44 @@ def test_a_message_quoting_what_the_user_typed_shows_its_terminal_escapes_escape
     assert result.err == ("slapolicy: account(s) \\x1b[2Jzed\\u202e have no minutes or billing for 2019-03\n")
     assert "\x1b" not in result.err and "\u202e" not in result.err
     assert result.out == ""
+
+
+@pytest.mark.parametrize("argv", [["diff", POLICIES, DRAFT], ["render", POLICIES],
+                                  ["replay", POLICIES, "--minutes", MINUTES, "--from", "2019-03", "--to", "2019-03",
+                                   "--under", POLICIES],
+                                  ["evaluate", POLICIES, "--minutes", MINUTES, "--month", "2019-03",
+                                   "--policy-file", POLICIES]])
+def test_a_family_given_where_a_policy_file_is_asked_for_names_a_file_of_it(cli, argv):
+    # Before: "is a directory, not a regular file (the policy file must be one)", and which file to give was left
+    # to guess; the latest version by name is named.
+    result = cli(*argv)
+    assert (result.code, result.out) == (1, "")
+    assert result.err == (f"{POLICIES}:1:1: error not-a-file is a directory, not a regular file (the policy file must be "
+                          f"one): give one of its files, such as {PUBLISHED}\n")
+
+
+def test_test_given_the_folder_of_the_families_names_a_family(cli, tmp_path):
+    (tmp_path / "ccc").mkdir()
+    (tmp_path / "ccc" / "2019-01-01.yaml").write_bytes(PUBLISHED.read_bytes())
+    result = cli("test", tmp_path)
+    assert (result.code, result.out) == (1, "")
+    assert result.err == (f"slapolicy: no policy files (*.yaml) under {tmp_path}: give a family's directory, such as "
+                          f"{tmp_path / 'ccc'}\n")
+    assert cli("test", tmp_path / "ccc").code == 0
+    (tmp_path / "empty").mkdir()  # nothing below it to name
+    assert cli("test", tmp_path / "empty").err == f"slapolicy: no policy files (*.yaml) under {tmp_path / 'empty'}\n"
+
+
+NOTHING = ("no account has minutes or billing in the Service Month 2019-04: nothing to evaluate (check --month, and "
+           "that --minutes and --billing name the files meant)")
+
+
+def test_a_month_without_a_row_or_bill_says_why_nothing_was_evaluated(cli):
+    # examples/ccc holds March 2019 only. Before: `{"evaluations": []}` (or "no accounts to evaluate") and exit 0,
+    # the same words whether --month or the file was wrong. Still exit 0: a month nobody used is no error.
+    result = cli("evaluate", POLICIES, "--minutes", MINUTES, "--billing", BILLING, "--month", "2019-04")
+    assert (result.code, result.out, result.err) == (0, '{\n  "evaluations": []\n}\n', f"slapolicy: {NOTHING}\n")
+    result = cli("evaluate", POLICIES, "--minutes", MINUTES, "--billing", BILLING, "--month", "2019-04", "--format", "text")
+    assert (result.code, result.out, result.err) == (0, f"{NOTHING}\n", "")
+    result = cli("evaluate", POLICIES, "--minutes", MINUTES, "--month", "2019-03", "--account", "acme")
+    assert (result.code, result.err) == (0, "")

@@ -47,7 +47,11 @@ def _policy_files(paths: list[str]) -> list[Path]:
         else:
             raise SlapolicyError(f"{name}: no such file or directory")
     if not files:
-        raise SlapolicyError(f"no policy files (*.yaml) under {', '.join(paths)}")
+        from ..policy.directory import family_below  # late: see data_commands.cmd_claim
+
+        family = next(filter(None, (family_below(Path(name)) for name in paths)), None)
+        meant = f": give a family's directory, such as {family}" if family else ""
+        raise SlapolicyError(f"no policy files (*.yaml) under {', '.join(paths)}{meant}")
     return files
 
 

@@ -15,7 +15,7 @@ from ..inputs.timestamps import check_offset
 from ..distributed import too_many_workers  # the bound's one home (the API's workers= has it too)
 from ..errors import ArgumentError, SlapolicyError, UsageError
 from ..files import not_utf8, not_utf8_account, not_utf8_path, typed_number
-from ..reports.text import render_claim, render_evaluations, render_replay
+from ..reports.text import nothing_to_evaluate, render_claim, render_evaluations, render_replay
 from ..rules.durable import check_backend
 from . import modules_loaded
 
@@ -306,8 +306,10 @@ def cmd_evaluate(args) -> int:
         term_end=term_end, policy_file=args.policy_file, workers=args.workers, dask=args.dask, on_settled=known)
     if known is not None:
         _print_json(result, known)
+        if not result["evaluations"]:  # `[]` alone left a reader of the JSON to guess why
+            sys.stderr.write(f"slapolicy: {nothing_to_evaluate(args.month)}\n")
     else:
-        _emit(result, args.format, lambda evaluated: render_evaluations(evaluated, args.policy_file))
+        _emit(result, args.format, lambda evaluated: render_evaluations(evaluated, args.policy_file, args.month))
     return 0
 
 

@@ -42,8 +42,18 @@ def read_policy(path: str | os.PathLike, run_examples: bool = True) -> tuple[Pol
     try:
         raw = read_limited(path, "policy file", MAX_POLICY_BYTES)
     except FileProblem as exc:
-        return None, [Diagnostic(path, 1, 1, "error", exc.code, exc.reason)]
+        return None, [Diagnostic(path, 1, 1, "error", exc.code, exc.reason + _a_file_of(path))]
     return check_policy_bytes(raw, path, run_examples)
+
+
+def _a_file_of(path: str) -> str:
+    """For a family's directory given where a policy file is asked for (diff, render, --policy-file, --under): the
+    latest of its versions, to give instead."""
+    try:
+        versions = sorted(Path(path).glob("*.yaml")) if os.path.isdir(path) else []
+    except OSError:
+        versions = []
+    return f": give one of its files, such as {versions[-1]}" if versions else ""
 
 
 def check_policy_bytes(raw: bytes, path: str, run_examples: bool = True) -> tuple[Policy | None, list[Diagnostic]]:
@@ -151,6 +161,15 @@ def directory_signature(path, *files) -> tuple:
     return tuple(stamp(directory / name) for name in names) + tuple(stamp(f) for f in files)
 
 
+def family_below(path: Path) -> Path | None:
+    """The first directory below ``path`` holding policy files (``policies/ccc`` below ``policies``, the folder of
+    the families): what a user who named ``path`` where a family is asked for most likely meant."""
+    try:
+        return min((d for d in path.iterdir() if d.is_dir() and any(d.glob("*.yaml"))), default=None)
+    except OSError:
+        return None
+
+
 def drafts_given(family: Path) -> str:
     """The error of a family's drafts/ given where a family is asked for: read as one, its drafts were each an
     unrecorded published version, and the user was told to start a lock inside drafts/."""
@@ -200,12 +219,9 @@ class PolicyDirectory:
     def _what_to_give(self) -> str:
         """What a user who named a directory without versions most likely meant: the family below it (``policies``
         for ``policies/ccc``), or else to publish a first version into it."""
-        try:
-            families = sorted(d for d in self.path.iterdir() if d.is_dir() and any(d.glob("*.yaml")))
-        except OSError:
-            families = []
-        if families:
-            return f"give the directory of a family, such as {families[0]}"
+        family = family_below(self.path)
+        if family is not None:
+            return f"give the directory of a family, such as {family}"
         return f"publish a first version into it from a draft: slapolicy publish {self.path} DRAFT.yaml"
 
     def check(self) -> "PolicyDirectory":

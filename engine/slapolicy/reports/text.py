@@ -50,8 +50,14 @@ def _warning_lines(evaluation: dict) -> list[str]:
     return [f"  WARNING [{warning['clause']}] {warning['message']}" for warning in evaluation.get("warnings", ())]
 
 
-def render_evaluations(result: dict, policy_file=None) -> str:
-    return "\n\n".join(render_evaluation(e, policy_file) for e in result["evaluations"]) or "no accounts to evaluate"
+def render_evaluations(result: dict, policy_file=None, month: str = "") -> str:
+    return "\n\n".join(render_evaluation(e, policy_file) for e in result["evaluations"]) or nothing_to_evaluate(month)
+
+
+def nothing_to_evaluate(month: str) -> str:
+    """What an evaluation of no account says: most often a --month the minutes do not hold, or the wrong file."""
+    return (f"no account has minutes or billing in the Service Month {month}: nothing to evaluate (check --month, and "
+            "that --minutes and --billing name the files meant)")
 
 
 def render_claim(result: dict) -> str:
