@@ -213,3 +213,34 @@ def test_floating_point_money_handed_in_by_the_api_is_refused():
     assert str(refused.value) == ("(in memory): column 'monthly_fee' holds floating-point numbers (double), which hold "
                                   "an amount of money only approximately: write it as a decimal (decimal128(17, 2)) "
                                   "or as text ('2500.10')")
+
+
+# ---------------------------------------------------------------------------- repeats after refused keys (item 7)
+
+def test_a_refused_account_says_repeats_are_looked_for_once_it_reads(tmp_path):
+    # Row 1's account is blank: the batch's keys are not all known, so rows 2 and 3 (acme 09:01 twice) are not
+    # compared. "2 problem(s)" was taken for all there were; fixed, a third came up. The message now says so.
+    minutes = tmp_path / "m.csv"
+    minutes.write_text(HEADER + " ,2019-03-12T09:00,5,5,0\nacme,2019-03-12T09:01,5,5,0\nacme,2019-03-12T09:01,5,5,0\n"
+                                "acme,2019-03-12T09:02,x,5,0\n")
+    result = evaluate_march(minutes)
+    assert (result.code, result.out, result.err) == (1, "", (
+        f"slapolicy: 2 problem(s) in minutes file {minutes}:\n"
+        f"{minutes}: row 1 (line 2), column 'account': missing value\n"
+        f"{minutes}: row 4 (line 5), column 'requests': 'x' is not a whole number\n"
+        "(minutes listed twice are looked for once every row's account and minute can be read: fix these, then run "
+        "again)\n"))
+    minutes.write_text(HEADER + "acme,2019-03-12T09:00,5,5,0\nacme,2019-03-12T09:01,5,5,0\nacme,2019-03-12T09:01,5,5,0\n"
+                                "acme,2019-03-12T09:02,5,5,0\n")
+    result = evaluate_march(minutes)
+    assert (result.code, result.out, result.err) == (1, "", (
+        f"slapolicy: 1 problem(s) in minutes file {minutes}:\n"
+        f"{minutes}: row 3 (line 4), column 'minute': minute listed twice for account 'acme' (also row 2)\n"))
+
+
+def test_no_note_where_no_two_rows_could_repeat_a_minute(tmp_path):
+    minutes = tmp_path / "m.csv"
+    minutes.write_text(HEADER + " ,2019-03-12T09:00,5,5,0\nacme,2019-03-12T09:01,5,5,0\n")
+    result = evaluate_march(minutes)
+    assert (result.code, result.out, result.err) == (1, "", (
+        f"slapolicy: 1 problem(s) in minutes file {minutes}:\n{minutes}: row 1 (line 2), column 'account': missing value\n"))

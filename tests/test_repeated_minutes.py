@@ -40,13 +40,15 @@ def test_a_minute_listed_twice_is_named_with_the_other_problems(tmp_path, fmt, w
 
 def test_a_refused_minute_leaves_the_repeat_to_the_next_reading(tmp_path):
     # Row 2's minute cannot be read: its key is not known, so rows 1 and 3 (the same minute) are named only once
-    # row 2 is fixed, as the two readings below show.
+    # row 2 is fixed, as the two readings below show. The first says so: "1 problem(s)" was taken for all there were.
     rows = [dict(ROWS[1]), dict(ROWS[1], minute="2019-03-01T00:99"), dict(ROWS[1])]
     minutes = write_csv(tmp_path / "m.csv", rows)
     result = evaluate_march(minutes)
     assert result.err == (f"slapolicy: 1 problem(s) in minutes file {minutes}:\n"
                           f"{minutes}: row 2 (line 3), column 'minute': '2019-03-01T00:99' is not an ISO 8601 minute "
-                          "(YYYY-MM-DDTHH:MM[:00][offset])\n")
+                          "(YYYY-MM-DDTHH:MM[:00][offset])\n"
+                          "(minutes listed twice are looked for once every row's account and minute can be read: fix "
+                          "these, then run again)\n")
     rows[1]["minute"] = "2019-03-01T00:02"
     write_csv(minutes, rows)
     result = evaluate_march(minutes)

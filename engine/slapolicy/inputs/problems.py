@@ -21,6 +21,7 @@ class Problems:
         self.lines, self.places = lines, []
         self.row_base = 0  # rows before the current batch, when a file is read in batches
         self.positions = None  # the batch's rows' places among the rows read, when only some are checked
+        self.note = ""  # said after the problems: what could not be checked because of them
 
     def file_row(self, row: int) -> int:
         """The row of the file that row ``row`` (1-based) of the current batch is."""
@@ -46,7 +47,9 @@ class Problems:
             self._lines_as_read()
         if self.total:
             more = f"\n... and {self.total - len(self.items)} more" if self.total > len(self.items) else ""
-            raise InputError(f"{self.total} problem(s) in {self.kind} file {self.file}:\n" + "\n".join(self.items) + more)
+            note = f"\n({self.note})" if self.note else ""
+            raise InputError(f"{self.total} problem(s) in {self.kind} file {self.file}:\n" + "\n".join(self.items) + more
+                             + note)
 
     def _lines_as_read(self) -> None:
         """Each item's line as the file has it, where a row is not its line after the header (see ``lines``)."""

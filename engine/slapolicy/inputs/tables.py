@@ -369,9 +369,9 @@ class MinuteColumns:
     has_peak_qps: bool
     naive: int
     minute_runs: np.ndarray | None = None  # where each run of one minute begins, when the column was read so
-    # Whether a row's account or minute was refused: those rows' codes and minutes are not what was written, so a
-    # minute listed twice can be told only in a table whose account and minute columns were read whole.
-    keys_refused: bool = False
+    # How many problems refused a row's account or minute (0: none): those rows' codes and minutes are not what was
+    # written, so a minute listed twice can be told only in a table whose account and minute columns were read whole.
+    keys_refused: int = 0
     naive_rows: np.ndarray | None = None  # which rows had no UTC offset, when only some had none (else: naive says)
 
 
@@ -396,7 +396,7 @@ def check_minute_table(table, timezone: str, problems: Problems, line_offset, ac
         accounts, account_index, missing_account = _account_codes(table)
         _report(missing_account, problems, "account", line_offset, lambda r: "missing value")
     minute, naive, runs, naive_rows = parse_minute_column(table, "minute", timezone, problems, line_offset)
-    keys_refused = problems.total > before
+    keys_refused = problems.total - before
     ordered = _counts_in_order(table, bounds or {})  # then no count is negative, nor exceeds the one before it
     requests, requests_refused = _int_column(table, "requests", problems, line_offset, negatives=not ordered)
     failures, failures_refused = _int_column(table, "failures", problems, line_offset, negatives=not ordered)

@@ -56,6 +56,11 @@ class PartSummary:
 # ---------------------------------------------------------------------------- read, check, reduce
 
 
+# Said after a batch's problems when a row's account or minute was refused: its minutes listed twice were not looked for.
+REPEATS_LATER = ("minutes listed twice are looked for once every row's account and minute can be read: "
+                 "fix these, then run again")
+
+
 def read_part(part: Part, request: Request, picked: list | None = None) -> PartSummary:
     """Read, check and reduce one part (the pure per-partition function: threads, processes, Dask). ``picked``:
     its batches as :func:`picked_batches` gave them already (a reading started ahead of its policy)."""
@@ -69,6 +74,8 @@ def read_part(part: Part, request: Request, picked: list | None = None) -> PartS
         # A minute listed twice is named with the batch's other problems, unless an account or minute of the batch
         # was refused (then its rows' keys are not the ones written); across batches, only once none is left.
         order, stalls = _repeats_in_batch(c, problems, line_offset) if not c.keys_refused else (None, None)
+        if c.keys_refused and len(c.minute) - c.keys_refused > 1:  # two rows read whole may repeat a minute:
+            problems.note = REPEATS_LATER  # "2 problem(s)" read as all there were; fixed, a third came up
         if not problems.total:
             _reduce(c, request, summary, order, stalls)
         del c
