@@ -221,6 +221,39 @@ def test_a_consistent_forgery_of_what_the_customer_was_told_is_caught_by_decidin
            in result.out
 
 
+def chain_line(entries: int, head: str, chain: str = "SHA-256") -> str:
+    """The line of ``slapolicy audit`` that says an intact chain's head, written as --checkpoint takes it back."""
+    return (f"chain: {entries} entries intact ({chain} chain); head {entries}:{head} (keep it: a later audit given it "
+            "as --checkpoint checks that the ledger still extends it)")
+
+
+@pytest.mark.slow
+def test_the_head_audit_prints_is_given_back_to_audit_as_it_is(ledger):
+    # audit printed "5 entries intact (…); head 801c…" (and JSON chain.entries, chain.head) but --checkpoint takes
+    # 5:801c…: the user had to put the two together. The head is printed as the option takes it, in text and JSON.
+    text = run_cli("audit", ledger)
+    printed = text.out.splitlines()[-2].split("; head ")[1].split(" ")[0]
+    assert printed == f"5:{stored_hash(ledger, 5)}"
+    result = run_cli("audit", ledger, "--checkpoint", printed)
+    assert (result.code, result.out.splitlines()[-2]) == (
+        0, f"checkpoint {printed}: holds (entries #1 to #5 hash to it; the head is the checkpoint)")
+    from_json = run_cli("audit", ledger, "--format", "json").json()["chain"]["head_checkpoint"]
+    assert from_json == printed
+    assert run_cli("audit", ledger, "--checkpoint", from_json).code == 0
+
+
+def test_a_ledger_of_no_decision_has_no_head_to_keep(tmp_path):
+    # entries 0 and the hash of no entry (64 zeros) is no checkpoint --checkpoint takes (it names entry #1 or later)
+    from slapolicy.ledger import Ledger
+
+    Ledger(tmp_path / "ledger.sqlite").close()
+    result = run_cli("audit", tmp_path / "ledger.sqlite")
+    assert (result.code, result.out, result.err) == (0, "chain: no entries (SHA-256 chain): no decision recorded "
+                                                        "yet\n0 decision(s) checked: 0 same, 0 differ, 0 unverifiable\n", "")
+    chain = run_cli("audit", tmp_path / "ledger.sqlite", "--format", "json").json()["chain"]
+    assert (chain["entries"], chain["head"], chain["head_checkpoint"]) == (0, "0" * 64, None)
+
+
 @pytest.mark.slow
 def test_a_clean_audit_prints_the_head_to_record_elsewhere(ledger):
     result = run_cli("audit", ledger, "--format", "json")
@@ -229,11 +262,12 @@ def test_a_clean_audit_prints_the_head_to_record_elsewhere(ledger):
     (head,) = [e for e in entries(ledger) if e.seq == 5]
     with sqlite3.connect(ledger) as db:
         stored = db.execute("SELECT entry_hash FROM grants WHERE seq = 5").fetchone()[0]
-    assert chain == {"entries": 5, "head": stored, "keyed": False, "intact": True, "first_broken": None}
+    assert chain == {"entries": 5, "head": stored, "keyed": False, "intact": True, "first_broken": None,
+                     "head_checkpoint": f"5:{stored}"}
     assert head.kind == "grant"
     assert [d["seq"] for d in result.json()["decisions"]] == [1, 3, 4]
     text = run_cli("audit", ledger).out.splitlines()
-    assert text[-2] == f"chain: 5 entries intact (SHA-256 chain); head {stored}"
+    assert text[-2] == chain_line(5, stored)
     assert text[-1] == "3 decision(s) checked: 3 same, 0 differ, 0 unverifiable"
 
 
@@ -247,7 +281,7 @@ def test_the_audit_says_when_the_append_only_guard_is_not_in_place(ledger):
     result = run_cli("audit", ledger, "--format", "json")
     assert (result.code, result.json()["append_only_guard"], result.json()["chain"]["intact"]) == (0, False, True)
     text = run_cli("audit", ledger).out.splitlines()
-    assert text[-3:-1] == [GUARD_NOTE, f"chain: 5 entries intact (SHA-256 chain); head {result.json()['chain']['head']}"]
+    assert text[-3:-1] == [GUARD_NOTE, chain_line(5, result.json()['chain']['head'])]
     assert GUARD_NOTE == ("note: the ledger's append-only guard is not as this slapolicy writes it (its triggers were "
                           "removed or altered, or it comes from an earlier slapolicy); the next decision walks the whole "
                           "chain before it puts the guard back (docs/ledger.md)")
@@ -622,7 +656,7 @@ def test_a_read_only_ledger_is_audited_but_takes_no_decision(ledger, tmp_path):
 
 def audited_whole(head: str) -> list:
     """The last three lines of ``audit --checkpoint 5:HEAD`` of the fixture's ledger, untouched."""
-    return [f"chain: 5 entries intact (SHA-256 chain); head {head}",
+    return [chain_line(5, head),
             f"checkpoint 5:{head}: holds (entries #1 to #5 hash to it; the head is the checkpoint)",
             "3 decision(s) checked: 3 same, 0 differ, 0 unverifiable"]
 
@@ -971,7 +1005,7 @@ def test_a_tail_cut_with_its_head_rewritten_passes_alone_and_fails_against_the_c
     rechain(ledger)
     alone = run_cli("audit", ledger)
     assert alone.code == 0, alone.out
-    assert alone.out.splitlines()[-2:] == [f"chain: 3 entries intact (SHA-256 chain); head {stored_hash(ledger, 3)}",
+    assert alone.out.splitlines()[-2:] == [chain_line(3, stored_hash(ledger, 3)),
                                            "2 decision(s) checked: 2 same, 0 differ, 0 unverifiable"]
     before = digest(ledger)
     result = run_cli("audit", ledger, "--checkpoint", f"5:{head}")

@@ -494,9 +494,10 @@ def test_the_openapi_document_is_valid_and_describes_every_route(server):
     assert status == 200
     validate(document)
     assert sorted((path, method) for path, item in document["paths"].items() for method in item) == [
-        ("/openapi.json", "get"), ("/v1/claims", "post"), ("/v1/claims/{decision_id}", "get"),
-        ("/v1/evaluate", "post"), ("/v1/health", "get"), ("/v1/policy", "get"), ("/v1/replay", "post"),
-        ("/v1/versions", "get")]
+        ("/openapi.json", "get"), ("/openapi.json", "head"), ("/v1/claims", "post"), ("/v1/claims/{decision_id}", "get"),
+        ("/v1/claims/{decision_id}", "head"), ("/v1/evaluate", "post"), ("/v1/health", "get"), ("/v1/health", "head"),
+        ("/v1/policy", "get"), ("/v1/policy", "head"), ("/v1/replay", "post"), ("/v1/versions", "get"),
+        ("/v1/versions", "head")]
     for path, method in (("/v1/evaluate", "post"), ("/v1/claims", "post"), ("/v1/replay", "post")):
         assert "requestBody" in document["paths"][path][method]
         assert {"400", "413", "422", "500"} <= set(document["paths"][path][method]["responses"])

@@ -45,7 +45,7 @@ from .errors import ArgumentError, LedgerError, LedgerIntegrityError, UsageError
 from .files import make_directories, sync_directory, xdg_base
 
 __all__ = ["FORMAT", "KEY_VARIABLE", "Ledger", "LedgerError", "LedgerIntegrityError", "checkpoint_argument",
-           "default_ledger_path", "upgrade_ledger"]
+           "checkpoint_text", "default_ledger_path", "upgrade_ledger"]
 
 OPEN_TIMEOUT_SECONDS = 60
 APPLICATION_ID = 0x534C4150  # "SLAP" in the SQLite header: this file is a slapolicy ledger
@@ -210,6 +210,13 @@ def environment_key() -> bytes | None:
 CHECKPOINT_FORM = "ENTRIES:HASH (e.g. 5:801c…, 64 hexadecimal digits: the entries and head that slapolicy audit prints)"
 
 
+def checkpoint_text(head: dict) -> str:
+    """``ENTRIES:HASH``, a head (``{"entries": N, "hash": H}``) written as ``slapolicy audit --checkpoint`` and
+    :func:`checkpoint_argument` take it: the one place that writes a checkpoint, so what audit prints is given back
+    as it is."""
+    return f"{head['entries']}:{head['hash']}"
+
+
 def checkpoint_argument(value) -> dict:
     """A checkpoint: a head of the ledger recorded outside it, as ``{"entries": N, "hash": H}`` (what
     :attr:`Ledger.head` gives) or the text ``N:H``; ArgumentError for anything else. The name is the transparency
@@ -219,7 +226,7 @@ def checkpoint_argument(value) -> dict:
         entries, digest = value["entries"], value["hash"]
         if isinstance(entries, bool) or not isinstance(entries, int) or not isinstance(digest, str):
             raise ArgumentError(f"checkpoint {value!r}: entries must be a whole number and hash a string")
-        text = f"{entries}:{digest}"
+        text = checkpoint_text(value)
     elif isinstance(value, str):
         text = value
     else:
@@ -472,8 +479,10 @@ class Ledger:
 
     @_database_errors
     def verify(self, checkpoint=None) -> dict:
-        """Walk the whole chain in sequence order: ``{entries, head, keyed, intact, first_broken}``, where
-        ``first_broken`` is None or ``{seq, entry, problem}`` for the first entry that does not hold. With a
+        """Walk the whole chain in sequence order: ``{entries, head, keyed, intact, first_broken, head_checkpoint}``,
+        where ``first_broken`` is None or ``{seq, entry, problem}`` for the first entry that does not hold, and
+        ``head_checkpoint`` the head written ``ENTRIES:HASH`` (:func:`checkpoint_text`), None when the chain is broken
+        or holds no entry (no checkpoint names entry #0). With a
         ``checkpoint`` (:func:`checkpoint_argument`), also ``checkpoint``: ``{entries, hash, holds, problem}``."""
         wanted = checkpoint_argument(checkpoint) if checkpoint is not None else None
         with self.snapshot():
@@ -497,6 +506,9 @@ class Ledger:
             broken = self._tail_problem(count, previous_hash, before)
         report = {"entries": int(self._meta["entries"]), "head": self._meta["head"], "keyed": self.keyed,
                   "intact": broken is None, "first_broken": broken}
+        # the head as a later audit takes it back (--checkpoint): only a head the walk vouched for, of an entry at least
+        whole = broken is None and report["entries"] > 0
+        report["head_checkpoint"] = checkpoint_text({"entries": report["entries"], "hash": report["head"]}) if whole else None
         if checkpoint is not None:
             report["checkpoint"] = checkpoint | self._checkpoint_problem(checkpoint, reached, broken)
         return report

@@ -58,8 +58,22 @@ MAX_BODY_BYTES = 1 << 20  # 1 MiB: a claim, a month request, or a few thousand i
 MAX_CONNECTIONS = 256
 REQUEST_TIMEOUT_SECONDS = 30.0  # to send a whole request (a 1 MiB body at 35 kB/s); uvicorn itself sets no limit
 PROBLEM = "application/problem+json"
+# A problem's detail quotes what the request held (a field's value, a key, a name): quoted whole, a value as long as
+# the body (megabytes) made the answer as long, and every log line of a client that records it. A long detail has
+# each value quoted in it beyond QUOTED_CHARS cut to that many, saying how long it was, and is itself cut at
+# DETAIL_CHARS (a value not quoted, an account name in a list, say); one of LONG_DETAIL or less is never touched.
+QUOTED_CHARS = 200
+LONG_DETAIL = 1_000
+DETAIL_CHARS = 16_384
+_LONG_QUOTED = re.compile("'[^'\n]{%d,}'|\"[^\"\n]{%d,}\"" % (QUOTED_CHARS + 1, QUOTED_CHARS + 1))
+# Descriptors the process needs beside its connections: the listening socket, the worker threads' ledger
+# connections (the file, its -wal and -shm: three for each of up to 40 threads), the minutes' files they read at
+# once, a process pool's pipes or a Dask client's sockets, and Python's own.
+RESERVED_DESCRIPTORS = 256
+LINGER_SECONDS = 2.0  # after refusing a request still arriving, how long what follows is read (and dropped) at most
 DRAFT_NAME = re.compile(r"[^./\\\x00-\x1f\x7f][^/\\\x00-\x1f\x7f]*\.yaml")  # a plain file name: not hidden, no path
 DECISION_ID = re.compile(r"D-[0-9a-f]{20}")
+NAME_MAX = 255  # bytes of a file name, on every file system slapolicy runs on (Linux's NAME_MAX, macOS's, NTFS's)
 
 
 @dataclass(frozen=True)
@@ -76,6 +90,7 @@ class Problem(Exception):
     """An answer other than success: RFC 9457 problem details."""
 
     def __init__(self, status: int, kind: str, title: str, detail: str, **extra):
+        detail = bounded_detail(detail)
         super().__init__(detail)
         self.status, self.kind, self.title, self.detail, self.extra = status, kind, title, detail, extra
 
@@ -83,6 +98,23 @@ class Problem(Exception):
         body = {"type": f"urn:slapolicy:problem:{self.kind}", "title": self.title, "status": self.status,
                 "detail": self.detail, "instance": request.url.path, **self.extra}
         return JSONResponse(body, status_code=self.status, media_type=PROBLEM)
+
+
+def bounded_detail(detail: str) -> str:
+    """``detail`` with each value quoted in it longer than QUOTED_CHARS cut to its first QUOTED_CHARS (``'xxx…'
+    (500000 characters; the first 200 shown)``), and then the whole cut at DETAIL_CHARS, when it is longer than
+    LONG_DETAIL (docs/service.md, "Errors")."""
+    if len(detail) <= LONG_DETAIL:  # a message of the CLI's, quoting values of a sensible length: as the CLI says it
+        return detail
+
+    def cut(match: re.Match) -> str:
+        quoted = match.group()
+        return f"{quoted[:QUOTED_CHARS + 1]}…{quoted[-1]} ({len(quoted) - 2} characters; the first {QUOTED_CHARS} shown)"
+
+    detail = _LONG_QUOTED.sub(cut, detail)
+    if len(detail) > DETAIL_CHARS:
+        detail = f"{detail[:DETAIL_CHARS]}… (a detail of {len(detail)} characters; the first {DETAIL_CHARS} shown)"
+    return detail
 
 
 def bad_request(detail: str) -> Problem:
@@ -199,12 +231,10 @@ def check_body(body: object, schema_name: str, leave: tuple = ("pattern", "forma
     """400 for a body that is not shaped as the OpenAPI document says: a field of the wrong JSON type, an unknown
     field, a missing one. What ``leave`` names (patterns and formats: values of the right type that are wrong) is
     left to the engine, whose messages are the CLI's (422)."""
-    from jsonschema import Draft202012Validator
-
     if not isinstance(body, dict):
         raise bad_request("the request body must be a JSON object")
     schema = REQUEST_SCHEMAS[schema_name]
-    errors = sorted((e for e in Draft202012Validator(schema).iter_errors(body) if e.validator not in leave),
+    errors = sorted((e for e in _validator(schema).iter_errors(body) if e.validator not in leave),
                     key=lambda e: [str(p) for p in e.absolute_path])
     if errors:
         error = errors[0]
@@ -214,15 +244,33 @@ def check_body(body: object, schema_name: str, leave: tuple = ("pattern", "forma
         where = field_path(error.absolute_path)
         if error.validator == "type":
             expected = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
-            raise bad_request(f"field {where!r} must be {' or '.join(JSON_TYPES[t] for t in expected)}, "
-                              f"not {json_type(error.instance)}")
+            given = json_type(error.instance)
+            if "integer" in expected and isinstance(error.instance, float):
+                given = f"{error.instance!r}, a number written with a decimal point or an exponent"
+            raise bad_request(f"field {where!r} must be {' or '.join(JSON_TYPES[t] for t in expected)}, not {given}")
         raise bad_request(f"field {where!r}: {error.message}" if where else error.message)
     return body
+
+
+def _validator(schema: dict):
+    """A JSON Schema validator of request bodies for which a whole number is an integer written so: JSON Schema calls
+    1000.0 and 1e3 integers too, but they reach the engine as floats, whose text ("1000.0") is not the "1000" a JSON
+    Lines file gives for either (pyarrow refuses both as an account there)."""
+    from jsonschema import Draft202012Validator, validators
+
+    def written_whole(checker, instance) -> bool:
+        return isinstance(instance, int) and not isinstance(instance, bool)
+
+    checker = Draft202012Validator.TYPE_CHECKER.redefine("integer", written_whole)
+    return validators.extend(Draft202012Validator, type_checker=checker)(schema)
 
 
 def draft_name_problem(name: str) -> str | None:
     """Why ``name`` is not a plain file name of a draft (any letters and spaces, as the CLI takes), or None."""
     if DRAFT_NAME.fullmatch(name):
+        # longer, the file system refuses to look it up (ENAMETOOLONG), which was answered as a bug (500)
+        if len(name.encode()) > NAME_MAX:
+            return f"is longer than a file name can be ({NAME_MAX} bytes of UTF-8): no draft is named so"
         return None
     if re.search(r"[/\\]", name) or name in ("", ".", ".."):
         return "must be the file name of a draft in the policy directory's drafts/ (no directory, no absolute path)"
@@ -541,6 +589,7 @@ def timed_protocol(seconds: float, max_connections: int | None = None):
 
     class TimedProtocol(H11Protocol):
         _deadline = None
+        _lingering = False
 
         def connection_made(self, transport) -> None:
             super().connection_made(transport)
@@ -549,6 +598,8 @@ def timed_protocol(seconds: float, max_connections: int | None = None):
             self._arm()
 
         def data_received(self, data: bytes) -> None:
+            if self._lingering:
+                return  # the rest of a request already answered (and refused): read only to be let go of
             if self._deadline is None and self.conn.their_state in (h11.IDLE, h11.SEND_BODY):
                 self._arm()  # the next request on a kept-alive connection (or a pipelined one, begun in the last data)
             super().data_received(data)
@@ -559,13 +610,32 @@ def timed_protocol(seconds: float, max_connections: int | None = None):
             self._disarm()
             super().connection_lost(exc)
 
+        def _unsupported_upgrade_warning(self) -> None:
+            """Silent: an upgrade (the service is started without WebSockets, ws="none") is answered as the plain
+            request it also is, Host check first; uvicorn's two warnings for each let any client fill the log, and
+            told the operator to install a WebSocket library, which would take the request past the Host check."""
+
         def send_400_response(self, msg: str) -> None:
             """h11 cannot read the request (a malformed request line or header, a head too large to be whole)."""
             self._disarm()
             self.transport.write(problem_bytes(400, "Bad Request", "bad-request",
                                                "the request is not HTTP/1.1 that can be read (its request line or a "
                                                "header is malformed, or its head is too large)"))
-            self.transport.close()
+            self._close_after_answer()
+
+        def _close_after_answer(self) -> None:
+            """Close once the client has read the answer just written: at once, with what it is still sending
+            unread, the system answers that with a reset, which may reach the client before the answer and destroy
+            it (a head too large is refused while it arrives). So the sending side is shut (the client reads the
+            answer, then its end) and what still arrives is read and dropped, until the client closes its side
+            (``eof_received``) or LINGER_SECONDS have passed."""
+            self._lingering = True
+            if self.transport.can_write_eof():
+                self.transport.write_eof()
+            self.loop.call_later(LINGER_SECONDS, self.transport.close)
+
+        def eof_received(self) -> bool | None:
+            return None if self._lingering else super().eof_received()  # None: asyncio closes the connection
 
         def _arm(self) -> None:
             self._disarm()
@@ -584,6 +654,8 @@ def timed_protocol(seconds: float, max_connections: int | None = None):
                 self.transport.write(problem_bytes(408, "Request Timeout", "request-timeout",
                                                    f"the request did not arrive whole within {seconds:g} s: send it at "
                                                    "once (docs/service.md)"))
+                self._close_after_answer()
+                return
             self.transport.close()
 
     return TimedProtocol
@@ -616,6 +688,32 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def descriptors_for(max_connections: int) -> None:
+    """Raise the process's limit of open files (``ulimit -n``, RLIMIT_NOFILE) to what ``max_connections`` needs
+    beside RESERVED_DESCRIPTORS, if its hard limit allows; else refuse to start (exit 1). Past the limit, accept()
+    fails (uvicorn logs it and the client waits, unanswered) and the ledger or a minutes file cannot be opened: a
+    request beyond --max-connections would never get its 503."""
+    try:
+        import resource
+    except ImportError:  # Windows: no such limit to ask
+        return
+    needed = max_connections + RESERVED_DESCRIPTORS
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or needed <= soft:
+        return
+    if hard == resource.RLIM_INFINITY or needed <= hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
+            return
+        except (ValueError, OSError):  # macOS caps the soft limit below an unlimited hard one (OPEN_MAX)
+            pass
+    fits = soft - RESERVED_DESCRIPTORS
+    lower = f"give --max-connections {fits} or less, or " if fits >= 1 else ""
+    raise SlapolicyError(f"--max-connections {max_connections} needs {needed} open files ({RESERVED_DESCRIPTORS} "
+                         f"beside the connections), but this process may open {soft} (ulimit -n; at most {hard}): "
+                         f"{lower}raise the limit")
+
+
 def serve(policy_dir: str, *, host: str = "127.0.0.1", port: int = 8000, ledger: str | None = None,
           sources: Sources = Sources(), max_body: int = MAX_BODY_BYTES, workers: int | None = None,
           dask: str | None = None, request_timeout: float = REQUEST_TIMEOUT_SECONDS,
@@ -626,6 +724,7 @@ def serve(policy_dir: str, *, host: str = "127.0.0.1", port: int = 8000, ledger:
                        ("--notices", sources.notices), ("--billing", sources.billing)):
         if path is not None and not is_url(path) and not Path(path).exists():  # a URL is read at each request
             raise SlapolicyError(f"{flag} {path}: no such file or directory")
+    descriptors_for(max_connections)
     # The key is read by every request that opens the ledger: set but empty, each would answer the server's own
     # mistake as the client's (400), so it is the start's usage error (exit 2), before anything listens.
     environment_key()
@@ -641,19 +740,44 @@ def serve(policy_dir: str, *, host: str = "127.0.0.1", port: int = 8000, ledger:
         raise
     bound = sock.getsockname()
     shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
-    sys.stdout.write(f"slapolicy serve: {len(engine.family.versions)} version(s) of {policy_dir} on "
-                     f"http://{shown}:{bound[1]}/v1 (OpenAPI at /openapi.json; Ctrl-C stops)\n")
-    sys.stdout.flush()
-    if not _is_loopback(host):
-        sys.stderr.write(f"slapolicy serve: listening on {host}, beyond this machine: the service has no "
-                         "authentication, put it behind your own\n")
+
+    def announce() -> None:
+        sys.stdout.write(f"slapolicy serve: {len(engine.family.versions)} version(s) of {policy_dir} on "
+                         f"http://{shown}:{bound[1]}/v1 (OpenAPI at /openapi.json; Ctrl-C stops)\n")
+        sys.stdout.flush()
+        if not _is_loopback(host):
+            sys.stderr.write(f"slapolicy serve: listening on {host}, beyond this machine: the service has no "
+                             "authentication, put it behind your own\n")
+
+    # ws="none": no WebSockets. With a WebSocket library installed (uvicorn[standard] brings one) uvicorn handed an
+    # upgrade request to it as a "websocket" scope, which the Host check (HTTP's) let by; the service has no
+    # WebSocket route, and the request is now answered as plain HTTP, Host check first.
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=15,
-                            http=timed_protocol(request_timeout, max_connections))
+                            http=timed_protocol(request_timeout, max_connections), ws="none")
     # uvicorn shuts down gracefully on SIGTERM and SIGINT, then raises the signal again under the handler it found:
     # with the default ones the process would end as killed (exit 143) or interrupted (KeyboardInterrupt, exit 130)
     # after a clean stop. These let it return 0, as docs/cli.md says.
     for stop in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop, lambda signum, frame: None)
     with engine:
-        uvicorn.Server(config).run(sockets=[sock])
+        _announcing_server()(config, announce).run(sockets=[sock])
     return 0
+
+
+def _announcing_server():
+    """uvicorn's Server, saying where it listens once it serves: a supervisor (or a test) that waits for the line
+    and then stops the service with SIGTERM found it before uvicorn handled the signal (between the line and
+    uvicorn's start), killed (exit 143) rather than stopped cleanly (exit 0)."""
+    import uvicorn
+
+    class Announcing(uvicorn.Server):
+        def __init__(self, config, announce):
+            super().__init__(config)
+            self.announce = announce
+
+        async def startup(self, sockets=None) -> None:
+            await super().startup(sockets=sockets)
+            if not self.should_exit:
+                self.announce()
+
+    return Announcing

@@ -12,7 +12,12 @@ from .claims.materials import CLAIM_FIELD_TYPES, REQUIRED_CLAIM_FIELDS
 MONTH = {"type": "string", "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])$", "examples": ["2019-03"]}
 DATE = {"type": "string", "format": "date", "examples": ["2019-03-17"]}
 MONEY = {"type": ["string", "null"], "pattern": "^-?[0-9]+\\.[0-9]{2}$", "examples": ["180.00"]}
-ROWS = {"type": "array", "items": {"type": "object"}}
+# An account is named by text; a whole number is read as its digits ("account": 1000 is account "1000"), as a JSON
+# Lines or Parquet file's are. Any other number (1000.0, 1e3) or true/false is a 400 naming the field, as such a
+# file column is refused: JSON readers differ on what text such a number has, and the account would not match.
+ACCOUNT = {"type": ["string", "integer", "null"],
+           "description": "the account's name; a whole number is read as its digits, as in a JSON Lines file"}
+ROWS = {"type": "array", "items": {"type": "object", "properties": {"account": ACCOUNT}}}
 LEFT_OUT = "null means the same as leaving the field out"
 
 
@@ -204,6 +209,14 @@ def _body(schema: str, description: str) -> dict:
             "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}
 
 
+def _head(get: dict) -> dict:
+    """The HEAD of a GET operation: the same answers, their headers without a body."""
+    responses = {code: {"description": answer["description"]} for code, answer in get["responses"].items()}
+    head = {"operationId": get["operationId"] + "Head", "summary": f"{get['summary']}: the headers alone (HEAD)",
+            "responses": responses}
+    return head | {"parameters": copy.deepcopy(get["parameters"])} if "parameters" in get else head
+
+
 def document() -> dict:
     """The OpenAPI 3.1 document (a fresh copy: callers may change it)."""
     from . import __version__
@@ -259,6 +272,9 @@ def document() -> dict:
             "operationId": "openapi", "summary": "this document",
             "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1"), **_errors("400")}}},
     }
+    for item in paths.values():
+        if "get" in item:  # Starlette answers HEAD wherever it answers GET
+            item["head"] = _head(item["get"])
     return {
         "openapi": "3.1.0",
         "info": {"title": "slapolicy", "version": __version__,

@@ -21,7 +21,7 @@ from .decision import file_digest
 from ..minutes.storage import is_url
 from ..engine import Engine
 from ..errors import SlapolicyError
-from ..ledger import Ledger, checkpoint_argument
+from ..ledger import Ledger, checkpoint_argument, checkpoint_text
 from ..minutes import READ_DIGEST
 from ..policy.directory import PolicyDirectory
 from ..policy.lock import LOCK_FILE
@@ -222,14 +222,17 @@ GUARD_NOTE = ("note: the ledger's append-only guard is not as this slapolicy wri
 
 def render_chain(chain: dict) -> str:
     keyed = "HMAC-SHA-256 chain" if chain["keyed"] else "SHA-256 chain"
+    if chain["intact"] and chain["head_checkpoint"] is None:
+        return f"chain: no entries ({keyed}): no decision recorded yet"
     if chain["intact"]:
-        return f"chain: {chain['entries']} entries intact ({keyed}); head {chain['head']}"
+        return (f"chain: {chain['entries']} entries intact ({keyed}); head {chain['head_checkpoint']} (keep it: a later "
+                "audit given it as --checkpoint checks that the ledger still extends it)")
     return f"chain: BROKEN: {chain['first_broken']['problem']}"
 
 
 def render_checkpoint(chain: dict) -> str:
     checkpoint = chain["checkpoint"]
-    named = f"checkpoint {checkpoint['entries']}:{checkpoint['hash']}"
+    named = f"checkpoint {checkpoint_text(checkpoint)}"
     if not checkpoint["holds"]:
         return f"{named}: FAILS: {checkpoint['problem']}"
     since = chain["entries"] - checkpoint["entries"]

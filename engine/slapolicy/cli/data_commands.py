@@ -385,11 +385,12 @@ def cmd_replay(args) -> int:
 
 def cmd_audit(args) -> int:
     from ..claims.audit import audit_failed, audit_ledger, render_audit  # audit's own module: a claim never loads it
-    from ..ledger import upgrade_ledger  # sqlite3 with it: a claim loads it while its minutes are read (cmd_claim)
+    from ..ledger import checkpoint_text, upgrade_ledger  # sqlite3 with it: a claim loads it while its minutes are read
 
     if args.upgrade:
         head = upgrade_ledger(args.ledger)
-        sys.stderr.write(f"{args.ledger}: upgraded to a chained ledger of {head['entries']} entries; head {head['hash']}\n")
+        sys.stderr.write(f"{args.ledger}: upgraded to a chained ledger of {head['entries']} entries; head "
+                         f"{checkpoint_text(head)}\n")
     result = audit_ledger(args.ledger, args.policies, args.checkpoint)
     _emit(result, args.format, render_audit)
     return 1 if audit_failed(result) else 0
@@ -401,7 +402,11 @@ def cmd_serve(args) -> int:
     if args.max_body < 1:
         raise UsageError(f"--max-body {args.max_body} must be at least 1 byte")
     if not args.request_timeout > 0:  # NaN too
-        raise UsageError(f"--request-timeout {args.request_timeout} must be more than 0 seconds")
+        # :g, as the 408 says it: "0", not Python's "0.0" for the 0 typed
+        raise UsageError(f"--request-timeout {args.request_timeout:g} must be more than 0 seconds")
+    if args.request_timeout == float("inf"):  # "inf", or a number beyond a float (1e999): no deadline at all
+        raise UsageError(f"--request-timeout {args.request_timeout:g} is no limit: give a number of seconds (a day is "
+                         "86400)")
     if args.max_connections < 1:
         raise UsageError(f"--max-connections {args.max_connections} must be at least 1")
     try:

@@ -1,0 +1,254 @@
+"""`slapolicy serve` against a hostile or careless client: values as long as the body, names no file system takes,
+accounts written as numbers, HEAD, WebSocket upgrades, heads too large, and more connections than the process may
+open files. In-process (ASGI, fast) where the application answers; a real server where uvicorn does."""
+import json
+import resource
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from conftest import POLICIES, REPO, run_cli
+from serving import asgi
+
+pytest.importorskip("starlette")
+
+EXAMPLES = REPO / "examples" / "ccc"
+CLAIM = json.loads((EXAMPLES / "claim-globex-2019-03.json").read_text())
+JSON = {"Content-Type": "application/json"}
+PROBLEM = "application/problem+json"
+ROW = {"minute": "2019-03-12T10:00", "requests": 100, "failures": 2}
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """(the application, its ledger's path): minutes and billing of the examples, on a loopback address."""
+    from slapolicy import Engine
+    from slapolicy.service import Sources, create_app
+
+    ledger = tmp_path_factory.mktemp("hostile") / "ledger.sqlite"
+    sources = Sources(minutes=str(EXAMPLES / "minutes.csv"), billing=str(EXAMPLES / "billing.csv"))
+    return create_app(Engine(POLICIES, ledger=ledger), sources, loopback_only=True), ledger
+
+
+def post(app, route: str, body) -> tuple:
+    return asgi(app, "POST", route, json.dumps(body).encode(), JSON)
+
+
+# ---------------------------------------------------------------------------- a value as long as the body
+
+def test_a_value_of_half_a_megabyte_is_quoted_by_its_first_200_characters_and_nothing_is_written(served):
+    # The 422 quoted the whole account, 500,000 characters: an answer (and a client's log line) as long as the body.
+    app, ledger = served
+    status, content_type, answer = post(app, "/v1/claims", CLAIM | {"account": "x" * 500_000})
+    assert (status, content_type) == (422, PROBLEM)
+    assert answer["detail"] == ("claim: field 'account': unknown account '" + "x" * 200 + "…' (500000 characters; the "
+                                "first 200 shown) (not in the minutes or billing of 2019-03)")
+    status, _, answer = post(app, "/v1/evaluate", {"month": "2019-0" + "3" * 100_000})
+    assert (status, answer["detail"]) == (400, "field 'month': '2019-0" + "3" * 194 + "…' (100006 characters; the "
+                                               "first 200 shown) is not a month written YYYY-MM")
+    assert not ledger.exists()
+
+
+def test_a_detail_holding_a_long_value_unquoted_is_cut_at_16384_characters(served):
+    # accounts are listed without quotes ("account(s) a, b have no minutes"): the whole detail is bounded instead
+    status, _, answer = post(served[0], "/v1/evaluate", {"month": "2019-03", "accounts": ["y" * 500_000]})
+    whole = "account(s) " + "y" * 500_000 + " have no minutes or billing for 2019-03"  # 500050 characters
+    assert (status, answer["detail"]) == (422, whole[:16384] + "… (a detail of 500050 characters; the first 16384 "
+                                               "shown)")
+
+
+def test_a_message_of_sensible_length_quotes_its_value_whole(served):
+    # 1,000 characters or fewer: the CLI's message as it is, a value of 300 characters included
+    status, _, answer = post(served[0], "/v1/evaluate", {"month": "2019-03", "policy_version": "v" * 300})
+    assert (status, answer["detail"]) == (404, f"policy_version {'v' * 300!r} is not a published version (published: "
+                                               "2019-01-01)")
+
+
+def test_the_bound_applies_to_every_problem_the_service_answers():
+    from slapolicy.service import Problem, bounded_detail
+
+    assert Problem(400, "bad-request", "t", "'" + "z" * 1_000 + "'").detail == \
+        "'" + "z" * 200 + "…' (1000 characters; the first 200 shown)"
+    assert bounded_detail("q" * 1_000) == "q" * 1_000  # 1,000 characters: untouched
+    assert bounded_detail('unknown field "' + "k'" * 600 + '"') == \
+        'unknown field "' + "k'" * 100 + '…" (1200 characters; the first 200 shown)'
+
+
+# ---------------------------------------------------------------------------- a draft's name no file system takes
+
+def test_a_draft_name_longer_than_a_file_name_can_be_is_a_400_not_a_500(served):
+    # The name was looked up as it was: the file system refused it (ENAMETOOLONG), answered as a bug.
+    for name, size in (("d" * 251 + ".yaml", 256), ("é" * 126 + ".yaml", 257)):
+        status, content_type, answer = post(served[0], "/v1/replay", {"from": "2019-03", "to": "2019-03", "under": name})
+        assert (status, content_type, answer["detail"]) == (
+            400, PROBLEM, f"field 'under': {name!r} is longer than a file name can be (255 bytes of UTF-8): no draft is "
+                          "named so"), size
+    status, _, answer = post(served[0], "/v1/replay", {"from": "2019-03", "to": "2019-03", "under": "d" * 250 + ".yaml"})
+    assert (status, answer["detail"].split(" (drafts:")[0]) == (  # 255 bytes: a name, of no draft
+        404, f"field 'under': no draft {'d' * 250 + '.yaml'!r} in {(POLICIES / 'drafts').resolve()}")
+
+
+# ---------------------------------------------------------------------------- an account written as a number
+
+@pytest.mark.parametrize("data", ["minutes", "billing", "incidents", "notices"])
+@pytest.mark.parametrize("number,said", [("1e3", "1000.0"), ("1000.0", "1000.0"), ("true", None)])
+def test_an_account_written_as_a_number_with_a_fraction_or_an_exponent_or_true_is_a_400(served, data, number, said):
+    # 1e3 and 1000.0 were read as the account "1000.0", true as "true": no file names an account so (pyarrow
+    # refuses such a column of a JSON Lines file), and the request's account silently matched nothing.
+    row = {"minutes": ROW, "billing": {"month": "2019-03", "monthly_fee": "100.00", "offset": "0.00"},
+           "incidents": {"id": "i", "start": "2019-03-12T10:00", "end": "2019-03-12T10:30", "cause": "provider"},
+           "notices": {"id": "n", "kind": "maintenance", "published_at": "2019-03-01T00:00",
+                       "start": "2019-03-12T10:00", "end": "2019-03-12T10:30"}}[data]
+    body = json.dumps({"month": "2019-03", "minutes": [ROW | {"account": "1000"}], data: [row | {"account": 0}]})
+    status, content_type, answer = asgi(served[0], "POST", "/v1/evaluate",
+                                        body.replace('"account": 0', f'"account": {number}').encode(), JSON)
+    given = f"{said}, a number written with a decimal point or an exponent" if said else "true or false"
+    assert (status, content_type, answer["detail"]) == (
+        400, PROBLEM, f"field '{data}[0].account' must be a string or a whole number or null, not {given}")
+
+
+def test_an_account_written_as_a_whole_number_is_its_digits_as_in_a_json_lines_file(served, tmp_path):
+    # 1000 is the account "1000", in a request as in a JSON Lines file of the CLI: the same evaluation
+    rows = [ROW | {"account": 1000}, ROW | {"account": "1000", "minute": "2019-03-12T10:01"}]
+    status, _, answer = post(served[0], "/v1/evaluate", {"month": "2019-03", "minutes": rows, "accounts": ["1000"]})
+    assert status == 200
+    (evaluation,) = answer["evaluations"]
+    minutes = tmp_path / "minutes.jsonl"
+    minutes.write_text("".join(json.dumps(row) + "\n" for row in [ROW | {"account": 1000}, ROW | {
+        "account": 1000, "minute": "2019-03-12T10:01"}]))
+    result = run_cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03", "--format", "json")
+    assert result.code == 0, result.err
+    assert result.json()["evaluations"] == [evaluation]
+    # two minutes of 100 requests with 2 failures each (98 % < 99 %: unavailable, §1.5): 2 of 44640
+    assert (evaluation["account"], evaluation["minutes_with_data"], evaluation["unavailable_minutes"]) == ("1000", 2, 2)
+    minutes.write_text(json.dumps(ROW | {"account": 1e3}) + "\n")  # and 1e3 is refused by both
+    result = run_cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03")
+    assert (result.code, result.err) == (1, f"slapolicy: {minutes}: column 'account' holds values of type double; "
+                                            "expected text or whole numbers\n")
+
+
+# ---------------------------------------------------------------------------- HEAD
+
+def test_every_method_the_service_answers_is_in_the_openapi_document_head_included(served):
+    # Starlette answers HEAD wherever it answers GET; the document listed GET alone.
+    from openapi_spec_validator import validate
+    from starlette.routing import Route
+
+    app = served[0]
+    status, _, document = asgi(app, "GET", "/openapi.json")
+    validate(document)
+    answered = sorted((route.path, method.lower()) for route in app.routes if isinstance(route, Route)
+                      for method in route.methods)
+    described = sorted((path, method) for path, item in document["paths"].items() for method in item)
+    assert answered == described
+    assert ("/v1/health", "head") in described
+    head = document["paths"]["/v1/policy"]["head"]
+    assert (head["operationId"], head["parameters"][0]["name"]) == ("policyHead", "month")
+    assert set(head["responses"]) == set(document["paths"]["/v1/policy"]["get"]["responses"])
+    assert all("content" not in answer for answer in head["responses"].values())  # the headers alone
+    assert asgi(app, "HEAD", "/v1/health")[0] == 200
+
+
+# ---------------------------------------------------------------------------- what uvicorn answers itself
+
+def _answer(sock) -> bytes:
+    received = b""
+    while chunk := sock.recv(65536):
+        received += chunk
+    return received
+
+
+def _connection(server):
+    sock = socket.create_connection((server.host, server.port))
+    sock.settimeout(20)
+    return sock
+
+
+UPGRADE = (b"GET /v1/health HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade%s\r\n"
+           b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+
+
+@pytest.mark.slow  # starts a server
+def test_a_websocket_upgrade_is_answered_as_plain_http_host_check_first(tmp_path):
+    # With a WebSocket library installed (uvicorn[standard] brings websockets), uvicorn handed an upgrade to it as a
+    # "websocket" scope, which the Host check (HTTP's) let by: a page renamed to 127.0.0.1 reached the application.
+    from serving import serving
+
+    with serving(POLICIES, "--ledger", tmp_path / "ledger.sqlite") as server:
+        sock = _connection(server)
+        sock.sendall(UPGRADE % (b"evil.example", b", close"))
+        answer = _answer(sock)
+        assert answer.startswith(b"HTTP/1.1 421 Misdirected Request\r\n"), answer
+        assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["type"] == "urn:slapolicy:problem:misdirected"
+        sock = _connection(server)
+        sock.sendall(UPGRADE % (b"127.0.0.1", b", close"))
+        answer = _answer(sock)
+        assert answer.startswith(b"HTTP/1.1 200 OK\r\n"), answer  # not 101 Switching Protocols
+        assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["status"] == "ok"
+    assert server.stderr == ""  # uvicorn's two warnings per upgrade ("Unsupported upgrade request.") are not logged
+
+
+NOT_HTTP_BODY = (b'{"type":"urn:slapolicy:problem:bad-request","title":"Bad Request","status":400,"detail":"the '
+                 b'request is not HTTP/1.1 that can be read (its request line or a header is malformed, or its head is '
+                 b'too large)"}')
+NOT_HTTP = (b'HTTP/1.1 400 Bad Request\r\ncontent-type: application/problem+json\r\ncontent-length: '
+            + str(len(NOT_HTTP_BODY)).encode() + b'\r\nconnection: close\r\n\r\n' + NOT_HTTP_BODY)
+
+
+@pytest.mark.slow  # starts a server
+def test_a_head_too_large_is_answered_400_whole_not_reset(tmp_path):
+    # h11 refuses a head whose unfinished part passes 16 KiB; the 400 was written and the connection closed with the
+    # rest of the head unread, which the system answers with a reset: the client saw "connection reset by peer",
+    # sometimes before it could read the answer. The rest is now read and dropped, and the connection ended cleanly.
+    from serving import serving
+
+    with serving(POLICIES, "--ledger", tmp_path / "ledger.sqlite") as server:
+        for _ in range(3):
+            sock = _connection(server)
+            sock.sendall(b"GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 1_000_000 + b"\r\n\r\n")
+            assert _answer(sock) == NOT_HTTP
+            sock.close()
+        assert server.call("GET", "/v1/health")[0] == 200
+
+
+# ---------------------------------------------------------------------------- connections against open files
+
+def _serve_with_open_files(limit: tuple, *options):
+    """``slapolicy serve`` in a process whose RLIMIT_NOFILE is ``limit`` (soft, hard)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "slapolicy.cli", "serve", str(POLICIES), "--port", "0", *map(str, options)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, limit))
+
+
+@pytest.mark.slow  # starts processes
+def test_more_connections_than_the_process_may_open_files_is_refused_at_start(tmp_path):
+    # --max-connections 256 in a process allowed 300 files: past the limit accept() failed (uvicorn logged it and
+    # left the client waiting), and the ledger or a minutes file could not be opened; nothing said so at start.
+    process = _serve_with_open_files((300, 300), "--max-connections", 256, "--ledger", tmp_path / "ledger.sqlite")
+    out, err = process.communicate(timeout=60)
+    # 256 connections + 256 reserved = 512 > 300; 300 - 256 = 44 connections would fit
+    assert (process.returncode, out, err) == (1, "", "slapolicy: --max-connections 256 needs 512 open files (256 beside "
+                                                     "the connections), but this process may open 300 (ulimit -n; at "
+                                                     "most 300): give --max-connections 44 or less, or raise the limit\n")
+    process = _serve_with_open_files((200, 200), "--max-connections", 1, "--ledger", tmp_path / "ledger.sqlite")
+    assert process.communicate(timeout=60)[1] == (
+        "slapolicy: --max-connections 1 needs 257 open files (256 beside the connections), but this process may open "
+        "200 (ulimit -n; at most 200): raise the limit\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow  # starts a process
+def test_a_soft_limit_of_open_files_below_what_the_connections_need_is_raised_to_it(tmp_path):
+    process = _serve_with_open_files((300, 4096), "--max-connections", 100, "--ledger", tmp_path / "ledger.sqlite")
+    try:
+        assert "http://127.0.0.1:" in process.stdout.readline()
+        limits = (f"/proc/{process.pid}/limits")
+        line = next(line for line in open(limits) if line.startswith("Max open files"))
+        assert line.split()[3:5] == ["356", "4096"]  # 100 + 256 reserved
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)
+    assert process.returncode == 0
