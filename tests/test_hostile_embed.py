@@ -239,11 +239,20 @@ def test_a_request_addressed_to_another_host_is_refused_on_loopback(app, host):
     assert not ledger.exists()
 
 
-def test_an_object_for_an_account_sent_to_the_service_is_a_422_naming_row_and_column(app):
+def test_an_object_for_an_account_sent_to_the_service_is_a_400_naming_the_field(app):
+    # the OpenAPI document says what an inline row's account may be (text or a whole number), as it says every
+    # field's type: a body of another shape is the 400 of any field of the wrong JSON type, before the engine reads it
     body = json.dumps({"month": "2019-03", "minutes": [ROW | {"account": {"a": 1}}]}).encode()
     status, content_type, answer = asgi(app[0], "POST", "/v1/evaluate", body, JSON)
     assert (status, content_type, answer["detail"]) == (
-        422, "application/problem+json", "(in memory): row 1, column 'account' holds an object, not text or a number")
+        400, "application/problem+json", "field 'minutes[0].account' must be a string or a whole number or null, not "
+                                         "an object")
+    from slapolicy import Engine  # the API, handed the rows, names the row and column as a file's are named
+    from slapolicy.errors import InputError
+
+    with pytest.raises(InputError) as raised:
+        Engine(POLICIES).evaluate(minutes=[ROW | {"account": {"a": 1}}], month="2019-03")
+    assert str(raised.value).endswith("(in memory): row 1, column 'account' holds an object, not text or a number")
 
 
 @pytest.mark.parametrize("method,path,headers", [
