@@ -61,11 +61,24 @@ MINUTES_TAKES = ("a file (CSV, JSON Lines, Parquet) or a directory of Parquet fi
 # What POLICY_DIR names, said alike by every command that takes one.
 POLICY_DIR_IS = ("a policy family's directory (e.g. policies/ccc): its versions, YYYY-MM-DD.yaml, their versions.lock, "
                  "and drafts/")
-# What an incidents file holds, said alike by every command that reads one.
+# What each input holds, said alike by every command that reads it (docs/cli.md, "Evaluate a Service Month").
+MINUTE_COLUMNS = "account, minute, requests, failures[, illegal_number_failures, peak_qps]"
 INCIDENTS_HOLD = "list of {id, start, end, cause, account?, description?}"
+NOTICES_HOLD = "list of {id, kind, published_at, start, end, account?}"
+BILLING_COLUMNS = "account, month, monthly_fee, offset[, service_start]"
 # What --workers and --dask do for evaluate and replay: the workers read the parts and evaluate the account-months
 # (docs/cli.md, "Replay"); a claim's one account-month is evaluated in the calling process.
 READ_AND_EVALUATE = "read the minutes' partitions and evaluate the account-months"
+
+
+def _add_input_options(p, minutes: str, billing: str, required: bool = True) -> None:
+    """--minutes, --incidents, --notices and --billing, each saying what it holds: ``minutes`` and ``billing`` say
+    what the command reads them as, or needs them for."""
+    p.add_argument("--minutes", type=_named, required=required, metavar="PATH",
+                   help=f"{minutes}{MINUTES_TAKES}: {MINUTE_COLUMNS}")
+    p.add_argument("--incidents", type=_named, metavar="FILE", help=INCIDENTS_HOLD)
+    p.add_argument("--notices", type=_named, metavar="FILE", help=NOTICES_HOLD)
+    p.add_argument("--billing", type=_named, metavar="FILE", help=BILLING_COLUMNS + billing)
 
 
 def _add_runner_options(p, what: str) -> None:
@@ -443,11 +456,8 @@ def add_commands(command) -> None:
                 "Inputs: CSV, JSON Lines or Parquet (minutes, billing); YAML or JSON lists (incidents, notices).\n"
                 "Timestamps without an offset are read in the policy's timezone.")
     p.add_argument("policy_dir", type=required_path, metavar="POLICY_DIR", help=POLICY_DIR_IS)
-    p.add_argument("--minutes", type=_named, required=True, metavar="PATH", help=MINUTES_TAKES + ": account, minute, requests, failures[, illegal_number_failures, peak_qps]")
     p.add_argument("--month", type=month_option, required=True, metavar="YYYY-MM", help="the Service Month")
-    p.add_argument("--incidents", type=_named, metavar="FILE", help=INCIDENTS_HOLD)
-    p.add_argument("--notices", type=_named, metavar="FILE", help="list of {id, kind, published_at, start, end, account?}")
-    p.add_argument("--billing", type=_named, metavar="FILE", help="account, month, monthly_fee, offset[, service_start]")
+    _add_input_options(p, "", " (amounts need it)")
     p.add_argument("--account", type=_account, action="append", metavar="ID",
                    help="evaluate only this account; repeat it for several (default: every account)")
     p.add_argument("--term-start", type=_date, metavar="YYYY-MM-DD", help="first day of the service term (partial first month)")
@@ -466,10 +476,8 @@ def add_commands(command) -> None:
                 "without event_report or unavailability the claim is decided incomplete, §3.3).")
     p.add_argument("policy_dir", type=required_path, metavar="POLICY_DIR", help=POLICY_DIR_IS)
     p.add_argument("claim", type=required_path, metavar="CLAIM.json", help="the claim, as above")
-    p.add_argument("--minutes", type=_named, required=True, metavar="FILE", help="the provider's per-minute records (they prevail): " + MINUTES_TAKES)
-    p.add_argument("--incidents", type=_named, metavar="FILE", help=INCIDENTS_HOLD)
-    p.add_argument("--notices", type=_named, metavar="FILE", help="list of {id, kind, published_at, start, end, account?}")
-    p.add_argument("--billing", type=_named, metavar="FILE", help="account, month, monthly_fee, offset[, service_start]: needed to compute an amount (and the §6.1 cap)")
+    _add_input_options(p, "the provider's per-minute records (they prevail): ",
+                       ": needed to compute an amount (and the §6.1 cap)")
     p.add_argument("--ledger", type=_named, metavar="DB", help="SQLite ledger (default: $XDG_DATA_HOME/slapolicy/ledger.sqlite, else "
                                                         "~/.local/share/slapolicy/ledger.sqlite)")
     p.add_argument("--now", type=_timestamp, metavar="TIMESTAMP", help="the time of the decision, with offset (default: now)")
@@ -482,14 +490,11 @@ def add_commands(command) -> None:
                 "account and month the difference and the clauses whose change caused it, with totals.\n"
                 "The minutes are read once. --format html writes one self-contained report.")
     p.add_argument("policy_dir", type=required_path, metavar="POLICY_DIR", help=POLICY_DIR_IS)
-    p.add_argument("--minutes", type=_named, required=True, metavar="FILE", help="minutes of every account: " + MINUTES_TAKES)
     p.add_argument("--from", dest="start", type=month_option, required=True, metavar="YYYY-MM", help="first Service Month")
     p.add_argument("--to", dest="end", type=month_option, required=True, metavar="YYYY-MM",
                    help="last Service Month (at most 1,200 months, 100 years, from --from)")
     p.add_argument("--under", type=required_path, required=True, metavar="F", help="the amended version (policy file)")
-    p.add_argument("--incidents", type=_named, metavar="FILE", help=INCIDENTS_HOLD)
-    p.add_argument("--notices", type=_named, metavar="FILE", help="list of {id, kind, published_at, start, end, account?}")
-    p.add_argument("--billing", type=_named, metavar="FILE", help="account, month, monthly_fee, offset[, service_start] (amounts need it)")
+    _add_input_options(p, "minutes of every account: ", " (amounts need it)")
     _add_runner_options(p, READ_AND_EVALUATE)
     p.add_argument("--format", choices=("json", "text", "html"), default="json", help="(default: json)")
 
@@ -523,10 +528,8 @@ def add_commands(command) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=_whole_number, default=8000, help="port (default 8000; 0 picks a free one, printed at start)")
     p.add_argument("--ledger", type=_named, metavar="DB", help="SQLite ledger of claim decisions (default as for claim)")
-    p.add_argument("--minutes", type=_named, metavar="FILE", help="the provider's minutes: " + MINUTES_TAKES)
-    p.add_argument("--incidents", type=_named, metavar="FILE", help=INCIDENTS_HOLD)
-    p.add_argument("--notices", type=_named, metavar="FILE", help="list of {id, kind, published_at, start, end, account?}")
-    p.add_argument("--billing", type=_named, metavar="FILE", help="account, month, monthly_fee, offset[, service_start]")
+    _add_input_options(p, "the provider's minutes, read at each request for the accounts and month asked: ", "",
+                       required=False)
     p.add_argument("--max-body", type=_whole_number, default=1 << 20, metavar="BYTES",
                    help="largest request body accepted (default 1048576)")
     p.add_argument("--request-timeout", type=_seconds, default=30, metavar="SECONDS",
