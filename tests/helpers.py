@@ -236,3 +236,30 @@ def held_read_part(part, request):
     (Path(os.environ["SLAPOLICY_TEST_TASKS"]) / f"started-{os.getpid()}").touch()
     time.sleep(30)
     return read_part(part, request)
+
+
+# A fact a third-party plugin supplies (carrier.planned_window) and the clause that excludes the minutes it covers,
+# as a policy adds them: for the tests of plugins that supply facts (test_plugins, test_embedding).
+CARRIER_FACT = """facts:
+  - name: carrier.planned_window
+    type: boolean
+    default: false
+    ref: "§5.13"
+    description: "A planned maintenance window of the carrier covers the minute (a third-party plugin's fact)."
+"""
+CARRIER_CLAUSE = '''
+  - id: "5.19"
+    ref: "§5.13"
+    title: Planned carrier windows
+    text: "Unavailability during the carrier's planned windows."
+    when: {fact: carrier.planned_window, equals: true}
+    examples:
+      - {facts: {carrier.planned_window: true}, applies: true}
+      - {facts: {carrier.planned_window: false}, applies: false}
+'''
+
+
+def with_carrier_clause(text: str) -> str:
+    """A policy's text with the carrier's fact, and its clause as the last disclaimer (before the provisions)."""
+    text = text.replace("facts:\n", CARRIER_FACT, 1)
+    return text.replace("\nprovisions:\n", CARRIER_CLAUSE + "\nprovisions:\n", 1)

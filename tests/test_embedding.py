@@ -9,7 +9,7 @@ import time
 import pytest
 
 from conftest import POLICIES, PUBLISHED, REPO
-from helpers import minute_rows, write_csv, write_yaml
+from helpers import minute_rows, with_carrier_clause, write_csv, write_yaml
 from slapolicy import Engine
 from slapolicy.rules import session_stats
 
@@ -263,25 +263,7 @@ def test_a_third_party_plugin_from_an_entry_point_adds_a_fact_that_excludes_minu
     (site / "carrier_plugin-1.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: carrier-plugin\nVersion: 1.0\n")
     (site / "carrier_plugin-1.0.dist-info" / "entry_points.txt").write_text("[slapolicy]\ncarrier = carrier_plugin\n")
     monkeypatch.syspath_prepend(str(site))
-    text = PUBLISHED.read_text().replace("status: published", "status: draft")
-    text = text.replace("facts:\n", """facts:
-  - name: carrier.planned_window
-    type: boolean
-    default: false
-    ref: "§5.13"
-    description: "A planned maintenance window of the carrier covers the minute (a third-party plugin's fact)."
-""", 1)
-    clause = '''
-  - id: "5.19"
-    ref: "§5.13"
-    title: Planned carrier windows
-    text: "Example clause added for a third-party plugin: unavailability during the carrier's planned windows."
-    when: {fact: carrier.planned_window, equals: true}
-    examples:
-      - {facts: {carrier.planned_window: true}, applies: true}
-      - {facts: {carrier.planned_window: false}, applies: false}
-'''
-    text = text.replace("\nprovisions:\n", clause + "\nprovisions:\n", 1)  # the last disclaimer, before the provisions
+    text = with_carrier_clause(PUBLISHED.read_text().replace("status: published", "status: draft"))
     draft = tmp_path / "drafts" / "carrier.yaml"
     draft.parent.mkdir()
     draft.write_text(text)

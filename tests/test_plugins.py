@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from conftest import POLICIES, PUBLISHED, run_cli
-from helpers import minute_rows, write_csv, write_yaml
+from helpers import minute_rows, with_carrier_clause, write_csv, write_yaml
 
 BUILTINS = {"incidents": "slapolicy_builtins.incidents", "notices": "slapolicy_builtins.notices",
             "concurrency": "slapolicy_builtins.concurrency", "calendars": "slapolicy_builtins.calendars"}
@@ -122,30 +122,10 @@ def test_a_plugin_that_names_its_facts_as_one_string(tmp_path):
         evaluate(POLICIES, minutes=minutes, month="2019-03", manager=make_manager(extra=[Careless()]))
 
 
-CARRIER_FACT = """facts:
-  - name: carrier.planned_window
-    type: boolean
-    default: false
-    ref: "§5.13"
-    description: "A planned maintenance window of the carrier covers the minute (a third-party plugin's fact)."
-"""
-CARRIER_CLAUSE = '''
-  - id: "5.19"
-    ref: "§5.13"
-    title: Planned carrier windows
-    text: "Unavailability during the carrier's planned windows."
-    when: {fact: carrier.planned_window, equals: true}
-    examples:
-      - {facts: {carrier.planned_window: true}, applies: true}
-      - {facts: {carrier.planned_window: false}, applies: false}
-'''
-
-
 def _carrier_draft(tmp_path):
-    text = PUBLISHED.read_text().replace("status: published", "status: draft").replace("facts:\n", CARRIER_FACT, 1)
     draft = tmp_path / "drafts" / "carrier.yaml"
     draft.parent.mkdir(exist_ok=True)
-    draft.write_text(text.replace("\nprovisions:\n", CARRIER_CLAUSE + "\nprovisions:\n", 1))  # the last disclaimer
+    draft.write_text(with_carrier_clause(PUBLISHED.read_text().replace("status: published", "status: draft")))
     return draft
 
 
@@ -192,8 +172,7 @@ def test_a_published_version_testing_a_fact_no_plugin_supplies(tmp_path, no_proc
     family = tmp_path / "ccc"
     shutil.copytree(POLICIES, family)
     version = family / "2019-01-01.yaml"
-    text = version.read_text().replace("facts:\n", CARRIER_FACT, 1)
-    version.write_text(text.replace("\nprovisions:\n", CARRIER_CLAUSE + "\nprovisions:\n", 1))  # the last disclaimer
+    version.write_text(with_carrier_clause(version.read_text()))
     (family / "versions.lock").write_text(json.dumps({"2019-01-01.yaml": hashlib.sha256(version.read_bytes()).hexdigest()}))
     with pytest.raises(PluginError, match="fact 'carrier.planned_window' \\(tested by §5.13\\) is supplied by no installed plugin"):
         Engine(family)
