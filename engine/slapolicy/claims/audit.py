@@ -26,9 +26,6 @@ from ..minutes import READ_DIGEST
 from ..policy.directory import PolicyDirectory
 from ..policy.lock import LOCK_FILE
 
-COMPARED = ("decision", "compensation")
-
-
 def _essence(result: dict, words: bool = True) -> dict:
     """What a decision decided, compared with the same claim decided again. ``words``: also what the customer was
     told (the message and each reason's), compared when the same slapolicy decides again: a chain recomputed over

@@ -23,7 +23,6 @@ from decimal import Decimal, InvalidOperation
 from ..errors import Diagnostic
 
 ORDER_OPS = ("at_least", "above", "below", "at_most")
-EQUALITY_OPS = ("equals", "not_equals", "in", "not_in")
 NEGATION = {"equals": "not_equals", "not_equals": "equals", "in": "not_in", "not_in": "in",
             "at_least": "below", "below": "at_least", "above": "at_most", "at_most": "above"}
 
