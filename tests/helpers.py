@@ -263,3 +263,10 @@ def with_carrier_clause(text: str) -> str:
     """A policy's text with the carrier's fact, and its clause as the last disclaimer (before the provisions)."""
     text = text.replace("facts:\n", CARRIER_FACT, 1)
     return text.replace("\nprovisions:\n", CARRIER_CLAUSE + "\nprovisions:\n", 1)
+
+
+def ctrl_c_in_worker(_):
+    """(this process's id, whether it ignores SIGINT): a task for the ``--workers`` processes."""
+    import signal
+
+    return os.getpid(), signal.getsignal(signal.SIGINT) is signal.SIG_IGN

@@ -139,7 +139,7 @@ def test_sigterm_while_the_minutes_are_read_in_the_command_s_process_ends_it_as_
 LOOP = """
 import os, random, signal, sys, threading, time
 import slapolicy.engine as engine
-from slapolicy.cli import main
+from slapolicy.cli import handle_stops, main
 signal.signal(signal.SIGINT, signal.default_int_handler)
 N, real = int(sys.argv[1]), engine.read_billing
 def looped(path):
@@ -151,9 +151,9 @@ def looped(path):
             os.read(told, 1)
             time.sleep(random.random() * 0.001)
             signal.pthread_kill(main_thread, signal.SIGINT)
-    # Once before any Ctrl-C: its first read imports pyarrow while the reading of the minutes may be importing it
-    # too, and a KeyboardInterrupt inside Python 3.11's import machinery can leave the import lock held (the
-    # reading then waits for it for ever); that hazard is not pyarrow's handler, and is not what this test counts.
+    # Once before any Ctrl-C: this loop catches each and goes on, which a command never does, and one landing as
+    # the first read imports pyarrow fails that import for the reading of the minutes too (a module half made:
+    # 'pyarrow has no attribute ArrowInvalid'). A command stops there (test_a_ctrl_c_never_lands_inside_the_import_machinery).
     real(path)
     threading.Thread(target=sender, daemon=True).start()
     for k in range(N):
@@ -165,7 +165,8 @@ def looped(path):
             lost += 1
             time.sleep(0.05)  # the lost one: let it land before the next
         except KeyboardInterrupt:
-            pass
+            signal.signal(signal.SIGINT, signal.default_int_handler)  # each as the command's first (a second ends it)
+            handle_stops()
     sys.stderr.write(f"lost {{lost}} of {{N}}\\n")
     return real(path)
 engine.read_billing = looped
@@ -282,3 +283,106 @@ def test_serve_stopped_by_sigterm_answers_the_request_in_flight_then_exits_0():
         assert (200, json.loads(payload)) == (expected[0], expected[2])
         assert running.process.wait(30) == 0
     assert running.stderr == ""
+
+
+# Ctrl-Cs sent at random moments to a main thread that imports module after module while another thread imports
+# too (as a claim's reading of the minutes does while the engine's modules load), Ctrl-C handled as the CLI's own
+# process has it (``handle_stops``, called by main() without arguments), each caught and the handler set again, as
+# a command's first. Then the other thread must still finish its imports.
+IMPORTING = """
+import importlib, os, random, signal, sys, threading, time
+from slapolicy.cli import handle_stops
+folder, count = sys.argv[1], int(sys.argv[2])
+sys.path.insert(0, folder)
+for k in range(2 * count):
+    open(os.path.join(folder, f"m{{k}}.py"), "w").write("import os\\n")
+importlib.invalidate_caches()
+signal.signal(signal.SIGINT, signal.default_int_handler)
+main_thread, caught = threading.main_thread().ident, 0
+def other():
+    for k in range(count, 2 * count):
+        importlib.import_module(f"m{{k}}")
+told, tell = os.pipe()
+def sender():  # the next Ctrl-C once the last was caught and the handler set again (a second one ends the process)
+    while True:
+        os.read(told, 1)
+        time.sleep(random.random() * 0.002)
+        signal.pthread_kill(main_thread, signal.SIGINT)
+{install}
+reading = threading.Thread(target=other, daemon=True)
+reading.start()
+threading.Thread(target=sender, daemon=True).start()
+os.write(tell, b"k")
+for k in range(count):
+    while True:
+        try:
+            importlib.import_module(f"m{{k}}")
+            break
+        except KeyboardInterrupt:
+            caught += 1
+            {install}
+            os.write(tell, b"k")
+while True:  # the last Ctrl-C sent may land here
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        break
+    except KeyboardInterrupt:
+        caught += 1
+reading.join(20)
+print("other thread", "hung" if reading.is_alive() else "done", caught > 0, flush=True)
+os._exit(0)
+"""
+
+
+@pytest.mark.slow
+def test_a_ctrl_c_never_lands_inside_the_import_machinery(tmp_path):
+    """Python 3.11's import machinery is Python code, which takes the global import lock and then enters the block
+    that releases it: a KeyboardInterrupt raised between the two (after `_imp.acquire_lock()` in
+    `_get_module_lock`, or at the start of `_ImportLockContext.__exit__`) leaves the lock held by the main thread,
+    and every other thread that imports waits for it for ever (a claim whose minutes are read while the engine's
+    modules load hung on Ctrl-C: 2 of 8 runs of a loop of 400). Ctrl-C in the CLI's own process is raised as
+    soon as the main thread runs outside that machinery, never inside it: the other thread finishes its imports.
+    With Python's own handler (the same loop) it hangs."""
+    script = IMPORTING.format(install="signal.signal(signal.SIGINT, signal.default_int_handler); handle_stops()")
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path), "3000"], capture_output=True, text=True,
+                          timeout=120)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "other thread done True\n", "")
+
+
+def test_ctrl_c_while_a_class_is_made_is_said_as_an_interruption(monkeypatch, cli):
+    """Python 3.11 wraps what a descriptor's __set_name__ raises, a KeyboardInterrupt too, in a RuntimeError (a
+    Ctrl-C landing as a module that defines classes with cached_property loads): that was exit 3, 'internal error,
+    please report it: RuntimeError: Error calling __set_name__ ...'. It is an interruption: 130, one line."""
+    from slapolicy.cli import data_commands
+
+    def months(args):
+        class Landing:
+            def __set_name__(self, owner, name):
+                raise KeyboardInterrupt
+
+        class Tier:
+            bound = Landing()
+    monkeypatch.setattr(data_commands, "cmd_months", months)
+    result = cli("months", "--start", "2019-01-01", "--end", "2019-01-31")
+    assert (result.code, result.out, result.err) == (130, "", "slapolicy: interrupted\n")
+
+
+@pytest.mark.slow
+def test_the_worker_processes_ignore_ctrl_c_and_run_on(capfd):
+    """A terminal's Ctrl-C reaches every process of its foreground job, the --workers processes too: each ignores it
+    (the command's own process ends them when it stops), so that none prints a KeyboardInterrupt traceback or ends
+    the task it runs with one. Sent to each worker process as the terminal sends it, each runs its next task."""
+    from helpers import ctrl_c_in_worker
+    from slapolicy.distributed import Runner
+
+    with Runner(workers=2) as runner:
+        runner.open()
+        pids = sorted(runner._pool._processes)
+        assert len(pids) == 2
+        for pid in pids:
+            os.kill(pid, signal.SIGINT)
+        time.sleep(0.5)
+        answers = runner.map(ctrl_c_in_worker, range(8))
+        assert {ignored for _, ignored in answers} == {True}
+        assert {pid for pid, _ in answers} <= set(pids) and sorted(runner._pool._processes) == pids
+    assert "KeyboardInterrupt" not in capfd.readouterr().err

@@ -6,6 +6,8 @@ from __future__ import annotations
 import gc
 import signal
 import sys
+import threading
+import time
 
 from ..distributed import own_process
 from ..errors import Terminated
@@ -17,22 +19,37 @@ _collector_paused = False  # by main, in a process of its own, until modules_loa
 
 def main(argv: list[str] | None = None) -> int:
     """The ``slapolicy`` command (the console script, and ``python -m slapolicy.cli``): its exit status. Run as a
-    process of its own (``argv`` None), it first sets what only a process's owner may (``own_process``, SIGTERM
-    handled as Ctrl-C is: ``terminate_as_interrupted``, the garbage collector paused while the command's modules
+    process of its own (``argv`` None), it first sets what only a process's owner may (``own_process``, Ctrl-C
+    and SIGTERM raised where it is safe to: ``handle_stops``, the garbage collector paused while the command's modules
     load: ``modules_loaded``; ``command.main`` adds the allocator's settings); called by a program, with ``argv``,
     it changes nothing."""
     global _collector_paused
-    if argv is None:
-        own_process()
-        terminate_as_interrupted()
-        if gc.isenabled():
-            gc.disable()
-            _collector_paused = True
     try:
+        if argv is None:
+            own_process()
+            handle_stops()
+            if gc.isenabled():
+                gc.disable()
+                _collector_paused = True
         from .command import main as run  # after the environment is set: the command's modules import numpy
-    except KeyboardInterrupt as exc:  # Ctrl-C while they load (a second on a busy machine): as during the command
-        return stopped(exc)
-    return run(argv)
+        return run(argv)
+    except (KeyboardInterrupt, RuntimeError) as exc:  # Ctrl-C outside the command's run (its modules loading, a
+        if interruption(exc) is None:                 # second on a busy machine; its arguments parsed): as in it
+            raise
+        return stopped(interruption(exc))
+
+
+def interruption(exc: BaseException) -> KeyboardInterrupt | None:
+    """The Ctrl-C or SIGTERM that ``exc`` is, or was raised from: Python 3.11 wraps what a descriptor's
+    ``__set_name__`` raises in a RuntimeError, so a Ctrl-C landing while a module defines its classes (a
+    ``cached_property``) came out as one, and was reported as an internal error."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__
+    return None
 
 
 def stopped(exc: KeyboardInterrupt) -> int:
@@ -45,10 +62,80 @@ def stopped(exc: KeyboardInterrupt) -> int:
     return 128 + signal.SIGINT
 
 
+# Python 3.11's import machinery is Python code that takes the global import lock, then enters the block that gives
+# it back: a KeyboardInterrupt raised between the two leaves it held by the main thread for ever, and every other
+# thread that imports (a claim's reading of the minutes, while the engine's modules load) waits for it: the command
+# hung on Ctrl-C (tests/test_interrupt.py). Raised in a module lock's weakref callback, it was lost.
+IMPORT_MACHINERY = "<frozen importlib._bootstrap"  # and _bootstrap_external
+PUT_OFF_AT_MOST = 1.0  # seconds a stop waits for the main thread to leave that machinery; then raised there anyway
+_put_off_since: float | None = None
+_send_again = None  # a lock released to have the stop sent again (see _sender)
+_signum_again = signal.SIGINT  # the stop it sends
+
+
+def _safe_to_raise(signum, frame) -> bool:
+    """Whether a stop may be raised where the main thread runs (``frame``, past this module's handlers: a stop sent
+    again can land while one runs); if not, it is sent again in a millisecond, to land once the main thread runs
+    outside Python's import machinery (within PUT_OFF_AT_MOST)."""
+    global _put_off_since, _signum_again
+    while frame is not None and frame.f_code in _HANDLERS:
+        frame = frame.f_back
+    if frame is None or not frame.f_code.co_filename.startswith(IMPORT_MACHINERY) or _send_again is None:
+        _put_off_since = None
+        return True
+    now = time.monotonic()
+    _put_off_since = _put_off_since or now
+    if now - _put_off_since > PUT_OFF_AT_MOST:
+        _put_off_since = None
+        return True
+    _signum_again = signum
+    try:
+        _send_again.release()  # no Python code runs, no thread starts: a handler must not wait
+    except RuntimeError:  # released already: it is being sent again
+        pass
+    return False
+
+
+def _sender(send_again, main_thread: int) -> None:
+    """The thread that sends a stop put off again, a millisecond after each time it is asked (made once, by
+    handle_stops: a thread started inside a handler waits for its start, where the stop it sends lands)."""
+    while True:
+        send_again.acquire()
+        time.sleep(0.001)
+        signal.pthread_kill(main_thread, _signum_again)
+
+
+def _interrupted(signum, frame):
+    # A second Ctrl-C ends the process at once, as without this handler: the way out if giving the work up hangs.
+    if _safe_to_raise(signum, frame):
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        raise KeyboardInterrupt
+
+
 def _terminated(signum, frame):
     # A second SIGTERM ends the process at once, as without this handler: the way out if giving the work up hangs.
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    raise Terminated()
+    if _safe_to_raise(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        raise Terminated()
+
+
+def handle_stops() -> None:
+    """Ctrl-C raised as KeyboardInterrupt and SIGTERM as :class:`Terminated` (``terminate_as_interrupted``), each
+    as soon as the main thread runs outside Python's import machinery, never inside it (see IMPORT_MACHINERY); a
+    second one ends the process at once. A signal the process was started ignoring stays ignored (a command
+    started in the background by a shell ignores Ctrl-C)."""
+    global _send_again
+    if _send_again is None:
+        _send_again = threading.Lock()
+        _send_again.acquire()
+        threading.Thread(target=_sender, args=(_send_again, threading.main_thread().ident), daemon=True,
+                         name="slapolicy-stops").start()
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _interrupted)
+    terminate_as_interrupted()
+
+
+_HANDLERS = frozenset({_interrupted.__code__, _terminated.__code__, _safe_to_raise.__code__})
 
 
 def terminate_as_interrupted() -> None:

@@ -16,7 +16,7 @@ from .. import __version__
 from ..errors import Diagnostic, PolicyError, SlapolicyError, UsageError
 from ..reports.text import one_line
 from ..rules.durable import check_backend
-from . import data_commands, guide, modules_loaded, stopped
+from . import data_commands, guide, interruption, modules_loaded, stopped
 
 def retroactive_help(verb: str) -> str:
     return (f"{verb} a version taking effect before today: it then governs Service Months already begun "
@@ -524,6 +524,8 @@ def run_command(args) -> int:
     except BrokenPipeError:
         return 0
     except Exception as exc:  # noqa: BLE001 — never a bare traceback for a user
+        if interruption(exc) is not None:
+            return stopped(interruption(exc))
         if isinstance(exc, OSError) and exc.errno in OUTPUT_FULL:
             sys.stderr.write(f"slapolicy: cannot write the output: {exc.strerror}\n")
             return 1
