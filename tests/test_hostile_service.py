@@ -252,3 +252,83 @@ def test_a_soft_limit_of_open_files_below_what_the_connections_need_is_raised_to
         process.terminate()
         process.communicate(timeout=30)
     assert process.returncode == 0
+
+
+# ---------------------------------------------------------------------------- the ledger under a running service
+
+def _claim(claim_id: str) -> dict:
+    return CLAIM | {"claim_id": claim_id}
+
+
+@pytest.fixture
+def fresh(tmp_path):
+    """(an application of its own, its ledger's path): the claims of these tests change the ledger."""
+    from slapolicy import Engine
+    from slapolicy.service import Sources, create_app
+
+    ledger = tmp_path / "ledger.sqlite"
+    sources = Sources(minutes=str(EXAMPLES / "minutes.csv"), billing=str(EXAMPLES / "billing.csv"))
+    return create_app(Engine(POLICIES, ledger=ledger), sources, loopback_only=True), ledger
+
+
+def test_a_ledger_deleted_while_the_service_runs_is_not_made_again_nor_a_month_paid_twice(fresh):
+    # The next claim made a new, empty ledger, and granted globex's March 180.00 a second time: the new ledger knew
+    # nothing of the first grant.
+    app, ledger = fresh
+    status, _, first = post(app, "/v1/claims", _claim("C-1"))
+    assert (status, first["decision"], first["compensation"]) == (201, "approved", "180.00")
+    for file in ledger.parent.iterdir():  # the ledger, and its -wal and -shm if any
+        file.unlink()
+    status, content_type, answer = post(app, "/v1/claims", _claim("C-2"))
+    assert (status, content_type, answer["detail"]) == (
+        422, PROBLEM, f"{ledger}: the ledger this engine recorded decisions in is gone (deleted or moved): a new one "
+                      "would not know its grants and could pay a month twice; nothing was decided. Put it back, or start "
+                      "the service (the engine) again to begin a new ledger")
+    assert list(ledger.parent.iterdir()) == []
+    assert post(app, "/v1/claims", _claim("C-1"))[0] == 422  # nor is a decision answered from a ledger that is gone
+
+
+def test_a_ledger_replaced_by_a_copy_while_the_service_runs_is_refused_until_it_starts_again(fresh):
+    import shutil
+
+    from slapolicy import Engine
+
+    app, ledger = fresh
+    assert post(app, "/v1/claims", _claim("C-1"))[0] == 201
+    shutil.copy(ledger, ledger.parent / "copy.sqlite")  # (a ledger at rest: its -wal is checkpointed at each close)
+    (ledger.parent / "copy.sqlite").replace(ledger)
+    before = sorted((p.name, p.stat().st_size) for p in ledger.parent.iterdir())
+    status, _, answer = post(app, "/v1/claims", _claim("C-2"))
+    assert (status, answer["detail"]) == (
+        422, f"{ledger}: the ledger this engine recorded decisions in was replaced by another file (a copy put in its "
+             "place?): decisions recorded since that copy was made would be unknown to it; nothing was decided. Start "
+             "the service (the engine) again to use it")
+    assert sorted((p.name, p.stat().st_size) for p in ledger.parent.iterdir()) == before
+    # an engine started again takes the file as its ledger: the copy holds the grant, so March is not paid again
+    again = Engine(POLICIES, ledger=ledger).decide_claim(_claim("C-2"), minutes=str(EXAMPLES / "minutes.csv"),
+                                                        billing=str(EXAMPLES / "billing.csv"))
+    assert (again["decision"], again["compensation"]) == ("denied", None)
+
+
+@pytest.mark.slow  # starts two servers
+def test_two_services_on_one_ledger_grant_a_month_once_under_sixteen_concurrent_claims(tmp_path):
+    import threading
+
+    from serving import DATA, serving
+
+    ledger = tmp_path / "ledger.sqlite"
+    answers = []
+    with serving(POLICIES, "--ledger", ledger, *DATA) as one, serving(POLICIES, "--ledger", ledger, *DATA) as two:
+        def claim(server, number):
+            answers.append(server.call("POST", "/v1/claims", _claim(f"C-{number}")))
+
+        threads = [threading.Thread(target=claim, args=((one, two)[n % 2], n)) for n in range(16)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    decided = sorted((status, answer["decision"], answer["compensation"]) for status, _, answer in answers)
+    assert decided == [(201, "approved", "180.00")] + [(201, "denied", None)] * 15
+    audit = run_cli("audit", ledger, "--format", "json").json()
+    # 16 decisions and the one grant: 17 entries, the chain whole, every decision the same decided again
+    assert (audit["chain"]["entries"], audit["chain"]["intact"], audit["summary"]["same"]) == (17, True, 16)

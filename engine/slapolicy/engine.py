@@ -37,7 +37,8 @@ from .inputs.billing import read_billing
 from .inputs.events import ByAccount, read_incidents, read_notices
 from .inputs.tables import account_name
 from .distributed import Background, Cancellation, PolicyContent, Relay, Runner, check_runner_arguments, policy_of
-from .errors import ArgumentError, InputError, SlapolicyError
+from .errors import ArgumentError, InputError, LedgerError, SlapolicyError
+from .ledger import default_ledger_path
 from .minutes.shapes import MonthMinutes, MonthTotals
 from .evaluation.month import (evaluate_account_month, evaluate_items, evaluate_month, evaluate_settled, month_items,
                                version_reason)
@@ -116,6 +117,7 @@ class Engine:
         self._refused: tuple | None = None  # the directory state a refresh last failed to load
         self.refresh_error: str | None = None
         self._runner: Runner | None = None
+        self._ledger_file: tuple | None = None  # (path, (device, inode)) of the engine's ledger once it decided in it
 
     def _runner_for(self, workers, dask):
         """The engine's own runner, kept open between calls, when the call names none; else one for this call."""
@@ -298,9 +300,14 @@ class Engine:
         parsed, service_month, policy = claim_in_force(family, claim, where)
         now = now or dt.datetime.now(dt.timezone.utc)
         check_claim_time(policy, parsed, service_month, now, where)
+        own = ledger is None  # the engine's own ledger, which it keeps track of
+        if own:
+            self._check_ledger_kept()
         ledger = ledger or self.ledger_path
         recorded = recorded_decision(ledger, parsed)
         if recorded is not None:
+            if own:
+                self._remember_ledger()
             return recorded
         loaded_incidents = read_incidents(incidents, policy) if incidents else []
         with self._runner_for(workers, dask) as runner:
@@ -329,8 +336,38 @@ class Engine:
         inputs = decision_inputs(parsed, family, now, {"minutes": minutes, "incidents": incidents, "notices": notices,
                                                         "billing": billing}, loaded_minutes.plan,
                                   loaded_minutes.digest)
-        return decide(policy, parsed, service_month, window, month, billing=loaded_billing, ledger=ledger,
-                      inputs=inputs, now=now, manager=self.manager)
+        decision = decide(policy, parsed, service_month, window, month, billing=loaded_billing, ledger=ledger,
+                          inputs=inputs, now=now, manager=self.manager)
+        if own:
+            self._remember_ledger()
+        return decision
+
+    def _check_ledger_kept(self) -> None:
+        """LedgerError when the ledger this engine recorded (or found) a decision in is gone since (deleted, moved)
+        or is another file (a copy put in its place), before anything is read. A claim decided into a new ledger
+        would not see the old one's grants, and pay a month again: a long-lived engine (``slapolicy serve``) made
+        one silently, as a first claim does (docs/ledger.md)."""
+        if self._ledger_file is None:
+            return
+        path, identity = self._ledger_file
+        if path != (self.ledger_path or default_ledger_path()):
+            return  # the default ledger's directory moved with $XDG_DATA_HOME: another ledger, not this one
+        try:
+            now = os.stat(path)
+        except FileNotFoundError:
+            raise LedgerError(f"{path}: the ledger this engine recorded decisions in is gone (deleted or moved): a new "
+                              "one would not know its grants and could pay a month twice; nothing was decided. Put it "
+                              "back, or start the service (the engine) again to begin a new ledger") from None
+        if (now.st_dev, now.st_ino) != identity:
+            raise LedgerError(f"{path}: the ledger this engine recorded decisions in was replaced by another file (a "
+                              "copy put in its place?): decisions recorded since that copy was made would be unknown to "
+                              "it; nothing was decided. Start the service (the engine) again to use it")
+
+    def _remember_ledger(self) -> None:
+        path = self.ledger_path or default_ledger_path()
+        with contextlib.suppress(OSError):
+            identity = os.stat(path)
+            self._ledger_file = (path, (identity.st_dev, identity.st_ino))
 
     def replay(self, *, minutes, start: str, end: str, under, incidents=None, notices=None, billing=None,
                workers: int | None = None, dask: str | None = None, strips: bool = False, progress=None,
