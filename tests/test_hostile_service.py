@@ -332,3 +332,12 @@ def test_two_services_on_one_ledger_grant_a_month_once_under_sixteen_concurrent_
     audit = run_cli("audit", ledger, "--format", "json").json()
     # 16 decisions and the one grant: 17 entries, the chain whole, every decision the same decided again
     assert (audit["chain"]["entries"], audit["chain"]["intact"], audit["summary"]["same"]) == (17, True, 16)
+
+
+def test_a_string_left_open_is_said_once_at_where_it_starts(served):
+    # json says "Unterminated string starting at", and the service added " at line …": "starting at at line 1"
+    status, _, answer = asgi(served[0], "POST", "/v1/evaluate", b'{"month": "2019-03", "accounts": ["glob', JSON)
+    assert (status, answer["detail"]) == (400, "the request body is not JSON: Unterminated string starting at line 1, "
+                                               "column 35")
+    status, _, answer = asgi(served[0], "POST", "/v1/evaluate", b'{"month": "2019-03"', JSON)  # other messages: " at"
+    assert (status, answer["detail"]) == (400, "the request body is not JSON: Expecting ',' delimiter at line 1, column 20")

@@ -209,7 +209,8 @@ async def read_json(request: Request, max_bytes: int) -> object:
     except (BeyondFloat, TooManyDigits) as exc:
         raise bad_request(f"the request body holds {exc}") from None
     except json.JSONDecodeError as exc:
-        raise bad_request(f"the request body is not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+        at = "" if exc.msg.endswith(" at") else " at"  # "Unterminated string starting at": at its opening quote
+        raise bad_request(f"the request body is not JSON: {exc.msg}{at} line {exc.lineno}, column {exc.colno}") from None
     except ValueError as exc:  # no other is known (the hooks' are above): said as json says it
         raise bad_request(f"the request body is not JSON: {exc}") from None
     except RecursionError:
