@@ -68,8 +68,9 @@ def test_serve_without_the_serve_extra_says_how_to_install_it(tmp_path):
     run = subprocess.run([sys.executable, "-m", "slapolicy.cli", "serve", str(POLICIES), "--port", "0"],
                          capture_output=True, text=True, timeout=120, env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin", "SLAPOLICY_CACHE_DIR": "off"})
     assert (run.returncode, run.stdout) == (1, "")
-    assert run.stderr == ("slapolicy: slapolicy serve needs the serve extra (starlette is missing): "
-                          "pip install 'slapolicy[serve]'\n")
+    # "slapolicy: slapolicy serve needs ..." said its name twice, and not how to install it from a source tree
+    assert run.stderr == ("slapolicy: serve needs the serve extra (starlette is missing): pip install 'slapolicy[serve]' "
+                          "(from the repository's root: pip install '.[serve]')\n")
 
 
 def test_a_dask_scheduler_out_of_reach_is_a_503_not_the_input_s_fault():

@@ -425,8 +425,8 @@ def cmd_serve(args) -> int:
     try:
         from ..service import Sources, serve  # starlette and uvicorn: the serve extra, maybe not installed
     except ImportError as exc:
-        raise SlapolicyError(f"slapolicy serve needs the serve extra ({exc.name} is missing): "
-                             "pip install 'slapolicy[serve]'") from None
+        raise SlapolicyError(f"serve needs the serve extra ({exc.name} is missing): pip install 'slapolicy[serve]' "
+                             "(from the repository's root: pip install '.[serve]')") from None
     if args.ledger is None:  # said at start, not as a failed POST /v1/claims once the service is up
         from ..ledger import default_ledger_path  # sqlite3's (cmd_audit): a data command without a ledger never loads it
 
