@@ -210,3 +210,15 @@ def test_the_entry_point_plugins_md_shows_is_of_the_group_the_engine_reads():
 
     (toml,) = [block for language, _, block in fenced(DOCS / "plugins.md") if language == "toml"]
     assert tomllib.loads(toml)["project"]["entry-points"] == {GROUP: {"carrier_windows": "acme_slapolicy.carrier"}}
+
+
+def test_cli_md_names_every_field_of_an_evaluation():
+    # The JSON of `evaluate` was documented nowhere: an analyst met `raw_unavailable_minutes` and `availability_exact`
+    # with nothing to say what they were. docs/cli.md's "Reading an evaluation" names each field of a real one.
+    page = (DOCS / "cli.md").read_text().split("### Reading an evaluation", 1)[1].split("\n#", 1)[0]
+    named = {name for row in re.findall(r"\n\| (`[^|]*`) \|", page) for name in re.findall(r"`(\w+)`", row)}
+    result = run_cli("evaluate", REPO / "policies" / "ccc", "--month", "2019-03", "--account", "globex", "--minutes",
+                     REPO / "examples" / "ccc" / "minutes.csv", "--billing", REPO / "examples" / "ccc" / "billing.csv")
+    evaluation, = result.json()["evaluations"]
+    assert named == set(evaluation)
+
