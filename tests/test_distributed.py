@@ -567,3 +567,40 @@ def test_ctrl_c_with_dask_cancels_the_tasks_and_ends_without_waiting_for_those_r
             process.wait()
     time.sleep(2)  # the two released parts end; a task not cancelled would start now
     assert len(list(tasks.glob("started-*"))) == 2
+
+
+def test_evaluate_for_accounts_named_by_url_on_dask_as_in_this_process(cluster, tmp_path):
+    """`evaluate --account` of minutes named by a file:// URL, on the workers: an account of a percent-escaped
+    directory, one written with spaces around it, one of no minute, and a CSV where another account's row is bad
+    give what this process gives from the path, byte for byte, with the exact figures and messages."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    root = tmp_path / "by url"  # a space in the path: %20 in its URL
+    # 12 March 2019 09:00 and 09:01 (policy time): 5 requests each, 5 failures in the first: 2 minutes with data, 1
+    # unavailable (0 % < 99 %, §1.5) for each account.
+    for directory in ("account=acme", "account=a%2Fb", "account=%20spaced%20"):
+        (root / "month=2019-03" / directory).mkdir(parents=True)
+        pq.write_table(pa.table({"minute": ["2019-03-12T09:00", "2019-03-12T09:01"], "requests": [5, 5],
+                                 "failures": [5, 0]}), root / "month=2019-03" / directory / "part-0.parquet")
+    csv = tmp_path / "other.csv"
+    csv.write_text("account,minute,requests,failures\nacme,2019-03-12T09:00,5,5\nglobex,2019-03-12T09:00,x,5\n")
+
+    def evaluate(minutes, account, *dask):
+        return run("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03", "--account", account, *dask)[:3]
+
+    for account, shown in (("acme", "acme"), ("a/b", "a/b"), ("spaced", "spaced"), ("  a/b ", "a/b")):
+        there = evaluate(root.as_uri() + "/", account, "--dask", cluster)
+        assert there[:2] == evaluate(root, account)[:2], there[2][-2000:]
+        (evaluation,) = json.loads(there[1])["evaluations"]
+        assert (evaluation["account"], evaluation["minutes_with_data"], evaluation["unavailable_minutes"]) == (shown, 2, 1)
+    nobody = evaluate(root.as_uri(), "nobody", "--dask", cluster)
+    assert (nobody[0], nobody[1], nobody[2].split("\nPEAK_KB")[0]) == (
+        1, "", "slapolicy: account(s) nobody have no minutes or billing for 2019-03\n")
+    acme = evaluate(csv.as_uri(), "acme", "--dask", cluster)
+    assert acme[:2] == evaluate(csv, "acme")[:2]
+    assert [e["minutes_with_data"] for e in json.loads(acme[1])["evaluations"]] == [1]
+    globex = evaluate(csv.as_uri(), "globex", "--dask", cluster)
+    assert (globex[0], globex[1], globex[2].split("\nPEAK_KB")[0]) == (1, "", (
+        f"slapolicy: 1 problem(s) in minutes file {csv.as_uri()}:\n"
+        f"{csv.as_uri()}: row 2 (line 3), column 'requests': 'x' is not a whole number\n"))
