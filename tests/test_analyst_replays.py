@@ -244,3 +244,47 @@ def test_no_note_where_no_two_rows_could_repeat_a_minute(tmp_path):
     result = evaluate_march(minutes)
     assert (result.code, result.out, result.err) == (1, "", (
         f"slapolicy: 1 problem(s) in minutes file {minutes}:\n{minutes}: row 1 (line 2), column 'account': missing value\n"))
+
+
+# ---------------------------------------------------------------------------- found as a hostile analyst
+
+@pytest.mark.parametrize("requests,failures", [("+5", "+5"), (" +5 ", "5"), ("+0005", "+0")])
+def test_a_count_written_with_a_plus_sign_is_read_as_its_number(tmp_path, requests, failures):
+    # '+5' matched the whole-number rule but not pyarrow's cast: exit 3 ("internal error ... ArrowInvalid: Failed
+    # to parse string: '+5' as a scalar of type int64"). 12 March 09:00, 5 requests: 1 minute with data; 5 failures
+    # of 5 (0 % < 99 %) make it unavailable, none leaves it available.
+    minutes = tmp_path / "m.csv"
+    minutes.write_text(HEADER + f"acme,2019-03-12T09:00,{requests},{failures},0\n")
+    evaluation = only_evaluation(evaluate_march(minutes))
+    assert (evaluation["minutes_with_data"], evaluation["unavailable_minutes"]) == (1, 0 if failures == "+0" else 1)
+
+
+def test_a_count_with_a_plus_sign_beyond_64_bits_is_named_beside_one_read(tmp_path):
+    minutes = tmp_path / "m.csv"
+    minutes.write_text(HEADER + "acme,2019-03-12T09:00,+9223372036854775808,0,0\nacme,2019-03-12T09:01,+7,0,0\n")
+    result = evaluate_march(minutes)
+    assert (result.code, result.out, result.err) == (1, "", (
+        f"slapolicy: 1 problem(s) in minutes file {minutes}:\n"
+        f"{minutes}: row 1 (line 2), column 'requests': 9223372036854775808 is beyond the largest count (2^63 − 1)\n"))
+
+
+@pytest.mark.parametrize("peak,counted,excluded", [(" 5 ", 0, {"5.7": 1}), ("+5", 0, {"5.7": 1}), (" +4.5 ", 1, {}),
+                                                   ("5", 0, {"5.7": 1}), ("4.99", 1, {})])
+def test_a_peak_qps_with_spaces_or_a_plus_sign_is_read_as_its_number(tmp_path, peak, counted, excluded):
+    # ' 5 ' was exit 3 (ArrowInvalid: Failed to parse string: ' 5 ' as a scalar of type double) and '+5' refused,
+    # where a count beside it reads both. 12 March 09:00: 5 failures of 5 requests, unavailable (§1.5); a peak of
+    # 5 QPS or more without prior notice excludes it (§5.7), below 5 it is counted.
+    minutes = tmp_path / "m.csv"
+    minutes.write_text(HEADER.replace("\n", ",peak_qps\n") + f"acme,2019-03-12T09:00,5,5,0,{peak}\n")
+    evaluation = only_evaluation(evaluate_march(minutes))
+    assert (evaluation["raw_unavailable_minutes"], evaluation["unavailable_minutes"], evaluation["excluded_minutes"]) == \
+        (1, counted, excluded)
+
+
+def test_a_peak_qps_beyond_a_float_is_named_as_written(tmp_path):
+    minutes = tmp_path / "m.csv"
+    minutes.write_text(HEADER.replace("\n", ",peak_qps\n") + "acme,2019-03-12T09:00,5,5,0,1e400\n")
+    result = evaluate_march(minutes)
+    assert (result.code, result.out, result.err) == (1, "", (
+        f"slapolicy: 1 problem(s) in minutes file {minutes}:\n"
+        f"{minutes}: row 1 (line 2), column 'peak_qps': '1e400' is not a non-negative finite number\n"))

@@ -333,7 +333,9 @@ def _int_column(table, name: str, problems: Problems, line_offset, required: boo
         cleaned = pc.if_else(pa.array(good & ~nulls), pc.utf8_trim_whitespace(text.fill_null("0")), "0")
         try:
             values = pc.cast(cleaned, pa.int64()).to_numpy(zero_copy_only=False)
-        except pa.ArrowInvalid:  # beyond 64 bits: those rows are named, the others read (a rare pass in Python)
+        except pa.ArrowInvalid:  # beyond 64 bits, or a sign '+' pyarrow's cast refuses (exit 3): those rows are named,
+            # the others read (a rare pass in Python)
+            cleaned = pc.replace_substring_regex(cleaned, r"^\+", "")
             texts = cleaned.to_numpy(zero_copy_only=False)
             wide = np.array([not -2 ** 63 <= int(t) < 2 ** 63 for t in texts], bool)
             _report(wide, problems, name, line_offset, lambda r: f"{texts[r]} is negative" if texts[r].startswith("-")
@@ -506,17 +508,23 @@ def _peak_column(table, problems: Problems, line_offset) -> np.ndarray:
     import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
 
     column = table.column("peak_qps")
+    strings = None
     if not (pa.types.is_floating(column.type) or pa.types.is_integer(column.type)):
         import pyarrow.compute as pc  # text only (see _account_codes)
 
         text = column.cast(pa.string())
         blank = pc.equal(pc.utf8_trim_whitespace(text.fill_null("")), "").to_numpy(zero_copy_only=False)
-        good = pc.match_substring_regex(text.fill_null(""), r"^\s*[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?\s*$").to_numpy(zero_copy_only=False)
+        good = pc.match_substring_regex(text.fill_null(""), r"^\s*\+?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?\s*$").to_numpy(zero_copy_only=False)
         strings = text.to_numpy(zero_copy_only=False)
         _report(~good & ~blank, problems, "peak_qps", line_offset, lambda r: f"{strings[r]!r} is not a non-negative number")
-        column = pc.if_else(pa.array(good), text, None).cast(pa.float64())
+        kept = pc.if_else(pa.array(good), text, None)
+        try:
+            column = kept.cast(pa.float64())
+        except pa.ArrowInvalid:  # ' 5 ' or '+5', as a count may be written (exit 3): read without them, a rare pass
+            column = pc.replace_substring_regex(pc.utf8_trim_whitespace(kept), r"^\+", "").cast(pa.float64())
     values = (column if column.type == pa.float64() else column.cast(pa.float64())).to_numpy(zero_copy_only=False)
     values = values.astype(np.float64)
     bad = ~np.isnan(values) & (~np.isfinite(values) | (values < 0))
-    _report(bad, problems, "peak_qps", line_offset, lambda r: f"{float(values[r])!r} is not a non-negative finite number")
+    _report(bad, problems, "peak_qps", line_offset, lambda r: f"{float(values[r]) if strings is None else strings[r]!r} "
+                                                              "is not a non-negative finite number")
     return values
