@@ -102,10 +102,17 @@ def test_a_command_mistyped_is_named_with_the_nearest_one(cli):
 def test_an_option_a_command_does_not_take_is_refused_by_that_command_naming_the_nearest(cli, tmp_path):
     # Before: the top level's usage ("usage: slapolicy [-h] [--version] COMMAND ...") and "slapolicy: error:
     # unrecognized arguments: --acount x", as if the command were wrong, and nothing of --account.
+    # A required option misspelled was worse: `--minute m.csv` said "the following arguments are required: --minutes"
+    # and nothing of --minute. Each word written as an option the command does not take is named, before the rest.
     evaluate = ["evaluate", "policies/ccc", "--minutes", "m.csv", "--month", "2019-03"]
-    for argv, said in [(evaluate + ["--acount", "x"], "--acount x (did you mean --account?)"),
+    for argv, said in [(evaluate + ["--acount", "x"], "--acount (did you mean --account?)"),
                        (evaluate + ["--acount=x"], "--acount=x (did you mean --account?)"),
+                       (["evaluate", "policies/ccc", "--minute", "m.csv", "--month", "2019-03"],
+                        "--minute (did you mean --minutes?)"),
+                       (["evaluate", "policies/ccc", "--minute", "m.csv", "--mnth", "2019-03"],
+                        "--minute --mnth (did you mean --minutes?)"),
                        (evaluate + ["--quiet"], "--quiet"),
+                       (evaluate + ["--", "--quiet"], "-- --quiet"),  # after --, a word is no option: argparse's words
                        (["demo", "now"], "now")]:
         result = cli(*argv)
         assert (result.code, result.out) == (2, "")

@@ -269,11 +269,21 @@ class Parser(argparse.ArgumentParser):
         commands = getattr(self, "commands", None)
         if commands is not None and words and not words[0].startswith("-") and words[0] not in commands:
             self.error(unknown_command(words[0], build_parser().commands))
+        own = self.command_parsers.get(words[0]) if commands is not None and words else None
+        if own is not None and not_options(words[1:], own):  # before argparse asks for a required option misspelled
+            own.error(unrecognized(not_options(words[1:], own), own))
         parsed, extra = self.parse_known_args(args, namespace)
         if extra:
             own = self.command_parsers.get(getattr(parsed, "command", None), self) if commands is not None else self
             own.error(unrecognized(extra, own))
         return parsed
+
+
+def not_options(words: list[str], parser: argparse.ArgumentParser) -> list[str]:
+    """The words written as options (``--minute``, ``--acount=x``) that ``parser`` does not take, before a ``--``:
+    argparse would report a required option missing (``--minutes`` for ``--minute``) and say nothing of them."""
+    words = words[:words.index("--")] if "--" in words else words
+    return [word for word in words if word.startswith("--") and word.split("=", 1)[0] not in parser._option_string_actions]
 
 
 def nearest(word: str, choices) -> str:
