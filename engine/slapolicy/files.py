@@ -9,6 +9,7 @@ from __future__ import annotations
 import decimal
 import errno
 import os
+import secrets
 import stat
 import sys
 from typing import TYPE_CHECKING
@@ -111,6 +112,19 @@ def xdg_base(variable: str, under_home: str) -> tuple[str | None, str]:
         "specification says to ignore"
     found = "HOME is not set" if home is None else "HOME is empty" if not home else f"HOME is the relative path {home!r}"
     return None, f"{told}, and {found}"
+
+
+# Where the output goes is full (a report redirected to a full disk, or over a quota): not a bug, and said so.
+OUTPUT_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def create_beside(directory, name: str) -> tuple[int, str]:
+    """A new temporary file in ``directory``, to be renamed or linked to ``name`` once written whole: (descriptor,
+    path). Created as any new file is, with the mode the umask gives (0644 usually): ``tempfile.mkstemp`` would
+    make it 0600, and a published version or lock readable by its publisher alone fails every other user's
+    `slapolicy serve` or `evaluate` with "permission denied" (a report written by ``--output``, as ``>`` makes it)."""
+    tmp = os.path.join(directory, f".{name}.{secrets.token_hex(8)}")  # O_EXCL: never an existing file
+    return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666), tmp
 
 
 def sync_directory(path) -> None:

@@ -3,9 +3,9 @@ message naming the place), 2 on a usage error, 3 on an internal error (a bug: pl
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import difflib
-import errno
 import json
 import os
 import sys
@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import Diagnostic, PolicyError, SlapolicyError, UsageError
+from ..files import OUTPUT_FULL, create_beside, sync_directory
 from ..reports.text import one_line
 from ..rules.durable import check_backend
 from . import data_commands, guide, interruption, modules_loaded, stopped
@@ -466,8 +467,39 @@ def main(argv: list[str] | None = None) -> int:
     return run_command(args)
 
 
-# Where the output goes is full (a report redirected to a full disk, or over a quota): not a bug, and said so.
-OUTPUT_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+@contextlib.contextmanager
+def written_whole(path: str | None):
+    """The command's standard output written into the file ``path`` (``--output``), whole or not at all: into a new
+    file beside it, made before the work starts (a directory that cannot be written is said before a claim is
+    recorded), renamed over ``path`` once the command has returned; on anything else (a problem, Ctrl-C, a full
+    disk) that file is removed and ``path`` is left as it was. A report redirected with ``>`` is emptied first,
+    and holds what was written when the command stopped."""
+    if path is None:
+        yield
+        return
+    target = Path(os.path.realpath(path))  # a symbolic link: the file it names, as `>` writes it
+    if target.is_dir():
+        raise SlapolicyError(f"--output {path}: is a directory; name a file")
+    try:
+        fd, scratch = create_beside(target.parent, target.name)
+    except OSError as exc:
+        raise SlapolicyError(f"--output {path}: cannot write in {target.parent}: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as file, contextlib.redirect_stdout(file):
+            yield
+            file.flush()
+            os.fsync(file.fileno())
+        try:
+            os.replace(scratch, target)
+        except OSError as exc:  # made a directory since, say
+            raise SlapolicyError(f"--output {path}: cannot replace it: {exc.strerror}") from None
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(scratch)
+        raise
+    sync_directory(target.parent)
 
 
 def end_process(code: int) -> int:
@@ -510,15 +542,17 @@ def shown(message: str) -> str:
 
 def run_command(args) -> int:
     """Run the parsed command: its exit status, every problem written to stderr as one message."""
+    output = getattr(args, "output", None)
     try:
-        if sys.stdout is None:  # started with its standard output closed (`>&-`): refused before any work
-            raise SlapolicyError("cannot write the output: standard output is closed (to discard it, "
+        if sys.stdout is None and output is None:  # started with its standard output closed (`>&-`): refused
+            raise SlapolicyError("cannot write the output: standard output is closed (to discard it, "  # before any work
                                  "redirect it to /dev/null)")
         if args.command in NEEDS_RULES and args.command not in data_commands.CHECKS_RULES_ITSELF:
             check_backend()  # say at start, in one line, when durable-rules must be rebuilt (Python 3.13+)
         if args.command not in data_commands.LOADS_ENGINE_ITSELF:
             modules_loaded()
-        return args.func(args)
+        with written_whole(output):
+            return args.func(args)
     except UsageError as exc:
         sys.stderr.write(f"slapolicy {args.command}: {shown(str(exc))}\n")
         return 2

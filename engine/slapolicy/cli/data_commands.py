@@ -14,7 +14,7 @@ from ..inputs.tables import account_name
 from ..inputs.timestamps import check_offset
 from ..distributed import too_many_workers  # the bound's one home (the API's workers= has it too)
 from ..errors import ArgumentError, SlapolicyError, UsageError
-from ..files import not_utf8, not_utf8_account, not_utf8_path, typed_number
+from ..files import OUTPUT_FULL, not_utf8, not_utf8_account, not_utf8_path, typed_number
 from ..reports.text import nothing_to_evaluate, render_claim, render_evaluations, render_replay
 from ..rules.durable import check_backend
 from . import modules_loaded
@@ -86,6 +86,12 @@ def _add_runner_options(p, what: str) -> None:
     p.add_argument("--dask", type=_address, metavar="ADDRESS", help=f"{what} on the Dask cluster at ADDRESS (tcp://host:8786); "
                                                     "its workers read the minutes by path or URL, so they must "
                                                     "reach the same storage")
+
+
+def _add_output_option(p) -> None:
+    p.add_argument("--output", type=_named, metavar="FILE",
+                   help="write the output to FILE instead of standard output, whole or not at all: on a problem, "
+                        "Ctrl-C or a full disk FILE is left as it was")
 
 
 def _workers(value: str) -> int:
@@ -348,7 +354,15 @@ def cmd_claim(args) -> int:
         result = Engine.for_one_call(args.policy_dir).decide_claim(
             claim, minutes=args.minutes, incidents=args.incidents, notices=args.notices, billing=args.billing,
             ledger=args.ledger, now=args.now, where=args.claim, workers=args.workers, dask=args.dask)
-    _emit(result, args.format, render_claim)
+    try:
+        _emit(result, args.format, render_claim)
+        sys.stdout.flush()  # here, not as the process ends, to say what became of the decision
+    except OSError as exc:
+        if exc.errno not in OUTPUT_FULL:
+            raise
+        raise SlapolicyError(f"cannot write the output: {exc.strerror}; the decision {result['decision_id']} is "
+                             "recorded in the ledger all the same: decide the claim again to print it (the same "
+                             "decision, marked repeated)") from None
     return 0
 
 
@@ -465,6 +479,7 @@ def add_commands(command) -> None:
     p.add_argument("--policy-file", type=_named, metavar="F", help="evaluate under this version instead of the one in force")
     _add_runner_options(p, READ_AND_EVALUATE)
     p.add_argument("--format", choices=("json", "text"), default="json", help="(default: json)")
+    _add_output_option(p)
 
     p = command("claim", cmd_claim, "decide a compensation claim (§3.2, §3.3, §6.1) and record it in the ledger",
                 "Checks the filing window (after the 5th business day of the following month, until the 60th\n"
@@ -483,6 +498,7 @@ def add_commands(command) -> None:
     p.add_argument("--now", type=_timestamp, metavar="TIMESTAMP", help="the time of the decision, with offset (default: now)")
     _add_runner_options(p, "read the minutes' partitions")
     p.add_argument("--format", choices=("json", "text"), default="json", help="(default: json)")
+    _add_output_option(p)
 
     p = command("replay", cmd_replay, "replay past Service Months under amended terms",
                 "Evaluates every account and Service Month from --from to --to twice: under the version that\n"
@@ -497,6 +513,7 @@ def add_commands(command) -> None:
     _add_input_options(p, "minutes of every account: ", " (amounts need it)")
     _add_runner_options(p, READ_AND_EVALUATE)
     p.add_argument("--format", choices=("json", "text", "html"), default="json", help="(default: json)")
+    _add_output_option(p)
 
     p = command("audit", cmd_audit, "check a ledger's hash chain and re-check every decision in it",
                 "Checks the ledger's hash chain (every entry's hash, the sequence numbers, each grant against its\n"

@@ -5,10 +5,9 @@ import contextlib
 import fcntl
 import json
 import os
-import secrets
 from pathlib import Path
 
-from ..files import sync_directory
+from ..files import create_beside, sync_directory
 
 LOCK_FILE = "versions.lock"
 
@@ -26,15 +25,6 @@ def family_lock(path, *, shared: bool = False):
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock
-
-
-def create_beside(directory: Path, name: str) -> tuple[int, str]:
-    """A new temporary file in ``directory``, to be renamed or linked to ``name`` once written whole: (descriptor,
-    path). Created as any new file is, with the mode the umask gives (0644 usually): ``tempfile.mkstemp`` would
-    make it 0600, and a published version or lock readable by its publisher alone fails every other user's
-    `slapolicy serve` or `evaluate` with "permission denied"."""
-    tmp = os.path.join(directory, f".{name}.{secrets.token_hex(8)}")  # O_EXCL: never an existing file
-    return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666), tmp
 
 
 def write_lock(directory, lock: dict) -> None:
