@@ -286,6 +286,9 @@ def test_a_ledger_deleted_while_the_service_runs_is_not_made_again_nor_a_month_p
                       "the service (the engine) again to begin a new ledger")
     assert list(ledger.parent.iterdir()) == []
     assert post(app, "/v1/claims", _claim("C-1"))[0] == 422  # nor is a decision answered from a ledger that is gone
+    status, _, read = asgi(app, "GET", f"/v1/claims/{first['decision_id']}")  # it was 404 "no decision … in the ledger"
+    assert (status, read["detail"]) == (422, answer["detail"])
+    assert list(ledger.parent.iterdir()) == []
 
 
 def test_a_ledger_replaced_by_a_copy_while_the_service_runs_is_refused_until_it_starts_again(fresh):

@@ -407,6 +407,7 @@ class Service:
         path = self.engine.ledger_path or default_ledger_path()
 
         def find():
+            self.engine._check_ledger_kept()  # a ledger gone since it was used: said so, not "no decision" (404)
             if not path.exists():
                 return None
             # A read opens the ledger read-only: it works on a ledger the service may not write (a read-only file,
