@@ -361,3 +361,20 @@ def test_keys_of_inline_rows_beyond_the_columns_read_are_never_made_into_columns
     status, _, answer = post(served[0], "/v1/evaluate", {"month": "2019-03", "minutes": [{"account": "a", "note": 1}]})
     assert (status, answer["detail"]) == (422, "(in memory): missing column(s) minute, requests, failures (found: "
                                                "account, note)")
+
+
+def test_a_compressed_body_is_a_415_saying_so_and_nothing_is_written(served):
+    # gzip's bytes were read as the JSON text they are not: "the request body is not UTF-8 (it holds NUL bytes, as
+    # UTF-16 and UTF-32 do)", nothing of the cause
+    import gzip
+
+    app, ledger = served
+    body = gzip.compress(json.dumps(_claim("C-gzip")).encode())
+    for route in ("/v1/claims", "/v1/evaluate", "/v1/replay"):
+        status, content_type, answer = asgi(app, "POST", route, body, JSON | {"Content-Encoding": "gzip"})
+        assert (status, content_type, answer["detail"]) == (
+            415, PROBLEM, "the request body must be sent uncompressed, not with Content-Encoding: 'gzip'")
+    assert not ledger.exists()
+    status, _, _ = asgi(app, "POST", "/v1/evaluate", b'{"month": "2019-03", "accounts": ["globex"]}',
+                        JSON | {"Content-Encoding": "identity"})
+    assert status == 200

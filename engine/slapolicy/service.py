@@ -166,11 +166,21 @@ def check_media_type(request: Request) -> None:
                   f"the request body must be sent as Content-Type: application/json, {said}")
 
 
+def check_coding(request: Request) -> None:
+    """415 for a body sent compressed (``Content-Encoding: gzip``, RFC 9110 §15.5.16): it was read as the JSON text
+    it is not, and refused as not UTF-8 or "holding NUL bytes, as UTF-16 does", which says nothing of the cause."""
+    coding = request.headers.get("content-encoding")
+    if coding is not None and coding.strip().lower() not in ("", "identity"):
+        raise Problem(415, "unsupported-media-type", "The request body is not declared JSON",
+                      f"the request body must be sent uncompressed, not with Content-Encoding: {coding!r}")
+
+
 async def read_json(request: Request, max_bytes: int) -> object:
     """The request body as JSON, refusing more than ``max_bytes`` before reading it all."""
     from starlette.requests import ClientDisconnect
 
     check_media_type(request)
+    check_coding(request)
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > max_bytes):
         raise Problem(413, "too-large", "The request body is too large",

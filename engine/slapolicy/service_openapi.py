@@ -178,7 +178,7 @@ ERRORS = {
     "404": "no such decision, draft, published version, route; or no version in force for the month",
     "409": "the service was not started with the data the request needs (--minutes)",
     "413": "the request body is larger than the limit (--max-body)",
-    "415": "the request body is not declared Content-Type: application/json",
+    "415": "the request body is not declared Content-Type: application/json, or is sent compressed (Content-Encoding)",
     "422": "the input or the policy is wrong (the CLI's exit 1), with the CLI's message; anything wrong in a claim "
            "(a field missing, of the wrong JSON type, unknown or of a wrong value); a ledger that cannot be used or whose "
            "chain does not hold (docs/ledger.md)",
