@@ -476,3 +476,23 @@ def test_a_month_without_a_row_or_bill_says_why_nothing_was_evaluated(cli):
     assert (result.code, result.out, result.err) == (0, f"{NOTHING}\n", "")
     result = cli("evaluate", POLICIES, "--minutes", MINUTES, "--month", "2019-03", "--account", "acme")
     assert (result.code, result.err) == (0, "")
+
+
+def test_a_relative_policy_directory_that_is_not_there_names_the_working_directory(cli, tmp_path, monkeypatch):
+    # README's commands name policies/ccc from the repository's root; run from elsewhere, "no such policy directory"
+    # left the user to wonder where it was looked for. An absolute path needs no such word.
+    monkeypatch.chdir(tmp_path)
+    relative = f"policies/ccc:1:1: error not-a-directory no such policy directory (a relative path, read from the " \
+               f"working directory {tmp_path})\n"
+    for argv in (["versions", "policies/ccc"], ["show", "policies/ccc", "--month", "2019-03"],
+                 ["evaluate", "policies/ccc", "--minutes", MINUTES, "--month", "2019-03"]):
+        assert (cli(*argv).code, cli(*argv).err) == (1, relative)
+    result = cli("publish", "policies/ccc", DRAFT)
+    assert (result.code, result.out) == (1, relative)
+    absent = tmp_path / "policies" / "ccc"
+    assert cli("versions", absent).err == f"{absent}:1:1: error not-a-directory no such policy directory\n"
+    # publish named a file given as the family "no such policy directory", as if nothing were there
+    result = cli("publish", PUBLISHED, DRAFT)
+    assert (result.code, result.out) == (1, f"{PUBLISHED}:1:1: error not-a-directory a file, not a policy directory "
+                                            "(give the directory that holds it)\n")
+    assert list(tmp_path.iterdir()) == []

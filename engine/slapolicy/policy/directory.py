@@ -161,6 +161,19 @@ def directory_signature(path, *files) -> tuple:
     return tuple(stamp(directory / name) for name in names) + tuple(stamp(f) for f in files)
 
 
+def not_a_directory(given, path: Path) -> PolicyError:
+    """The error of a policy directory ``given`` (as ``path``) that is none: a file (the directory holding it was
+    meant), or nothing there, where a relative path is read from the working directory, not always the one in mind
+    (a command run from another directory than the README's root)."""
+    if path.exists():
+        what = "a file, not a policy directory (give the directory that holds it)"
+    elif path.is_absolute():
+        what = "no such policy directory"
+    else:
+        what = f"no such policy directory (a relative path, read from the working directory {Path.cwd()})"
+    return PolicyError([Diagnostic(str(given), 1, 1, "error", "not-a-directory", what)])
+
+
 def family_below(path: Path) -> Path | None:
     """The first directory below ``path`` holding policy files (``policies/ccc`` below ``policies``, the folder of
     the families): what a user who named ``path`` where a family is asked for most likely meant."""
@@ -186,9 +199,7 @@ class PolicyDirectory:
         exercises are left out (see :func:`slapolicy.policy.lint.lint_policy`); every error is still found."""
         self.path = path_argument(path, "policy_dir")
         if not self.path.is_dir():
-            what = "a file, not a policy directory (give the directory that holds it)" if self.path.exists() \
-                else "no such policy directory"
-            raise PolicyError([Diagnostic(str(path), 1, 1, "error", "not-a-directory", what)])
+            raise not_a_directory(path, self.path)
         if self.path.name == "drafts" and (self.path.parent / LOCK_FILE).is_file() \
                 and not (self.path / LOCK_FILE).exists():
             raise PolicyError([Diagnostic(str(path), 1, 1, "error", "not-a-family", drafts_given(self.path.parent))])

@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 
 from ..errors import Diagnostic, PolicyError
 from ..files import FileProblem, path_argument, read_limited
-from .directory import PolicyDirectory, check_policy_bytes
+from .directory import PolicyDirectory, check_policy_bytes, not_a_directory
 from .examples import run_examples
 from .lint import PLACEMENT_CODES, family_id_problem
 from .load import MAX_POLICY_BYTES, compose_only
@@ -193,7 +193,7 @@ def publish(policy_dir, draft, *, retroactive: bool = False, today: dt.date | No
     which governs Service Months already begun; :attr:`Published.takes_over` says which."""
     path = Path(policy_dir)
     if not path.is_dir():
-        raise PolicyError([Diagnostic(str(policy_dir), 1, 1, "error", "not-a-directory", "no such policy directory")])
+        raise not_a_directory(policy_dir, path)
     with family_lock(path):
         content, found, policy, directory, today = _checked_draft(path, draft, retroactive, today)
         if content is None:
