@@ -321,6 +321,63 @@ def test_overlapping_claimed_windows_count_each_minute_once(inputs):
         {"start": "2024-03-09T23:00:00+08:00", "end": "2024-03-10T00:00:00+08:00", "minutes": 60}]
 
 
+MARCH_2024 = "Service Month 2024-03 (2024-03-01T00:00:00+08:00 to 2024-04-01T00:00:00+08:00)"
+OWN_MONTH = ("a claim states the unavailability of its own Service Month (§3.3(2)): correct the window or "
+             "service_month, or claim that time for the Service Month it lies in")
+
+
+@pytest.mark.parametrize("start, end", [
+    ("2024-02-29T23:00+08:00", "2024-03-01T00:00+08:00"),  # ends exactly at March's first minute: names none of it
+    ("2024-04-01T00:00+08:00", "2024-04-01T01:00+08:00"),  # starts exactly at March's end
+    ("2024-02-29T15:00+00:00", "2024-02-29T16:00+00:00"),  # 23:00-24:00 of 29 February in Singapore, written in UTC
+])
+def test_a_claim_stating_no_minute_of_its_month_is_refused_and_nothing_is_recorded(cli, inputs, tmp_path, start, end):
+    # A claim for March whose only window lay in February was approved (the decision is the records', whatever the
+    # claim states) for a month whose unavailability it never stated: a mistyped month or date (docs/readings.md).
+    path = tmp_path / "claim.json"
+    path.write_text(json.dumps(claim(unavailability=[{"start": start, "end": end}])))
+    result = cli("claim", POLICIES, path, "--minutes", inputs["minutes"], "--billing", inputs["billing"],
+                 "--ledger", inputs["ledger"], "--now", "2024-09-01T00:00+00:00")
+    assert (result.code, result.out, result.err) == (1, "", f"slapolicy: {path}: field 'unavailability[0]': {start} "
+                                                            f"to {end} lies wholly outside {MARCH_2024}; {OWN_MONTH}\n")
+    assert not inputs["ledger"].exists()
+
+
+def test_a_window_outside_the_month_among_others_is_refused_by_its_index(inputs):
+    inside = {"start": "2024-03-10T00:00+08:00", "end": "2024-03-10T01:00+08:00"}
+    april = {"start": "2024-04-02T10:00+08:00", "end": "2024-04-02T11:00+08:00"}
+    with pytest.raises(InputError) as refused:
+        decide(inputs, claim(unavailability=[inside, april, dict(april, note="again")]))
+    assert str(refused.value) == (f"claim: field 'unavailability[1]': 2024-04-02T10:00+08:00 to 2024-04-02T11:00+08:00 "
+                                  f"lies wholly outside {MARCH_2024}; field 'unavailability[2]': 2024-04-02T10:00+08:00 "
+                                  f"to 2024-04-02T11:00+08:00 lies wholly outside {MARCH_2024}; {OWN_MONTH}")
+    assert not inputs["ledger"].exists()
+
+
+@pytest.mark.parametrize("start, end, claimed", [
+    ("2024-03-31T23:59+08:00", "2024-04-01T00:10+08:00", 1),  # starts at March's last minute: that minute is claimed
+    ("2024-02-29T23:50+08:00", "2024-03-01T00:01+08:00", 1),  # ends one minute into March: 00:00 is claimed
+    ("2024-03-31T23:59:30+08:00", "2024-04-01T00:10+08:00", 0),  # half of the last minute: stated, counts none (§1.5)
+])
+def test_a_window_naming_a_minute_of_its_month_is_decided_on_its_part_inside(inputs, start, end, claimed):
+    result = decide(inputs, claim(unavailability=[{"start": start, "end": end}]))
+    rec = result["reconciliation"]
+    # 'small' was unavailable 2024-03-10 00:00 to 2024-03-12 02:00 only: none of these minutes is in the records.
+    assert (result["decision"], rec["claimed_minutes"], rec["confirmed_minutes"]) == ("approved", claimed, 0)
+
+
+def test_a_claim_already_decided_is_answered_from_the_ledger_before_its_windows_are_checked(inputs, monkeypatch):
+    # Decided before windows outside the month were refused: the same claim sent again gets the recorded decision.
+    import slapolicy.engine as engine
+
+    data = claim(unavailability=[{"start": "2024-04-02T10:00+08:00", "end": "2024-04-02T11:00+08:00"}])
+    with monkeypatch.context() as before:
+        before.setattr(engine, "check_claimed_windows", lambda *args: None)
+        first = decide(inputs, data)
+    again = decide(inputs, data)
+    assert (first["decision"], again["repeated"], again["decision_id"]) == ("approved", True, first["decision_id"])
+
+
 def test_the_decision_hook_receives_each_new_decision(inputs):
     from slapolicy.hookspecs import hookimpl
     from slapolicy.plugins import make_manager

@@ -31,7 +31,8 @@ from typing import NamedTuple
 from pathlib import Path
 
 from .calendar import OUTSIDE_YEARS, in_supported_years, service_month_in
-from .claims.decision import check_claim_time, claim_in_force, decide, decision_inputs, recorded_decision
+from .claims.decision import (check_claim_time, check_claimed_windows, claim_in_force, decide, decision_inputs,
+                              recorded_decision)
 from .claims.window import business_calendar, claim_window
 from .inputs.billing import read_billing
 from .inputs.events import ByAccount, read_incidents, read_notices
@@ -309,6 +310,7 @@ class Engine:
             if own:
                 self._remember_ledger()
             return recorded
+        check_claimed_windows(policy, parsed, service_month, where)  # after: a ledger's answer stands as decided
         loaded_incidents = read_incidents(incidents, policy) if incidents else []
         with self._runner_for(workers, dask) as runner:
             # The minutes are read while the billing and notices are; each problem is raised in the order they

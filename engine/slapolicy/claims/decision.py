@@ -25,7 +25,7 @@ from ..minutes import READ_DIGEST, read_digest
 from ..minutes.storage import is_url, listing_digest
 from ..errors import ArgumentError, InputError
 from ..ledger import Ledger, default_ledger_path
-from .materials import Claim, claim_reason, material_reasons, parse_claim
+from .materials import REQUIRES_BY_ID, Claim, claim_reason, material_reasons, parse_claim
 from .window import ClaimWindow, timing_reasons
 
 
@@ -246,6 +246,31 @@ def check_claim_time(policy, claim: Claim, service_month: ServiceMonth, now: dt.
         raise InputError(f"{where}: field 'service_month': {claim.service_month} has not begun yet (now is {now.isoformat()})")
     if claim.filed_at > now:
         raise InputError(f"{where}: field 'filed_at': {claim.filed_at.isoformat()} is in the future (now is {now.isoformat()})")
+
+
+def check_claimed_windows(policy, claim: Claim, service_month: ServiceMonth, where: str = "claim") -> None:
+    """§3.3: each window of unavailability a claim states names at least one minute of its Service Month, or the claim
+    is refused (nothing recorded). A window wholly outside it ([start, end) ending at or before the month's first
+    minute, or starting at or after its end) is not this claim's: decided anyway, it was left out of the
+    reconciliation without a word, and a claim whose every window lay elsewhere (a service_month or a date mistyped)
+    was approved for a month whose unavailability it never stated (docs/readings.md, "§3.3 The unavailability a claim
+    states")."""
+    begin, finish = service_month.bounds(policy.timezone)
+    outside = [i for i, (start, end) in enumerate(claim.unavailability) if end <= begin or start >= finish]
+    if not outside:
+        return
+    spans, month = claim.raw["unavailability"], f"{service_month.label} ({begin.isoformat()} to {finish.isoformat()})"
+    stated = "; ".join(f"field 'unavailability[{i}]': {spans[i]['start']} to {spans[i]['end']} lies wholly outside "
+                       f"Service Month {month}" for i in outside)
+    raise InputError(f"{where}: {stated}; a claim states the unavailability of its own Service Month "
+                     f"({_unavailability_ref(policy)}): correct the window or service_month, or claim that time for "
+                     "the Service Month it lies in")
+
+
+def _unavailability_ref(policy) -> str:
+    """The clause of the material that asks for the date, time and duration of the unavailability (§3.3(2))."""
+    return next((item["ref"] for item in policy.raw["claims"]["required_materials"]
+                 if "unavailability" in (item.get("requires") or REQUIRES_BY_ID.get(item["id"], ()))), "§3.3")
 
 
 def recorded_decision(ledger, claim: Claim) -> dict | None:
