@@ -367,6 +367,31 @@ def test_a_bad_versions_lock(family, lock, message, command):
     assert snapshot(family) == before
 
 
+@pytest.mark.parametrize("command", ["validate", "lock"])
+def test_a_versions_lock_broken_by_hand_is_refused_at_the_place_of_the_fault(family, command):
+    # Every JSON fault of the lock was reported at 1:1, whatever its line: a comma left after the last entry (line 4
+    # of the shipped lock, "}" at column 1) sent legal looking at the "{" of line 1.
+    lock = family / "versions.lock"
+    lock.write_text(lock.read_text().replace('"\n}', '",\n}'))
+    before = snapshot(family)
+    result = run_cli(command, family)
+    assert (result.code, result.out, result.err) == (1, "", f"{lock}:4:1: error bad-lock versions.lock is not a JSON "
+                                                            "object of file → sha256: not valid JSON: Expecting property "
+                                                            "name enclosed in double quotes\n")
+    assert snapshot(family) == before
+
+
+def test_a_versions_lock_saved_with_a_byte_order_mark_records_what_it_recorded(family):
+    # An editor saving the lock with a BOM changed no digest, yet every command refused the family: "not valid JSON:
+    # Unexpected UTF-8 BOM (decode using utf-8-sig)", Python's words, not legal's.
+    lock = family / "versions.lock"
+    lock.write_bytes(b"\xef\xbb\xbf" + lock.read_bytes())
+    before = snapshot(family)
+    assert run_cli("validate", family).code == 0
+    assert run_cli("lock", family).out == "nothing to lock: every published version is recorded\n"
+    assert snapshot(family) == before
+
+
 def _in_thread(function, timeout: float):
     """Run function in a daemon thread; (finished, its result). A hang leaves the thread blocked, not the suite."""
     import threading

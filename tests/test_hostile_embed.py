@@ -89,8 +89,11 @@ def test_a_claim_whose_term_ends_before_it_starts_names_the_field(tmp_path, cli)
     assert str(raised.value) == ("claim: field 'term_end': 2019-03-17 is before term_start 2019-03-18 (the term ends "
                                  "before it starts)")
     assert list(tmp_path.iterdir()) == []
-    # 2019-03-17 alone: 1440 minutes, none of them unavailable in the example minutes (March 22 is outside)
-    decision = engine.decide_claim(CLAIM | {"term_start": "2019-03-17", "term_end": "2019-03-17"}, **inputs)
+    # 2019-03-17 alone: 1440 minutes, none of them unavailable in the example minutes (March 22 is outside). The
+    # claim states an hour of that day: its March 22 window, outside the Service Month, is refused (test_claims.py).
+    hour = [{"start": "2019-03-17T09:00+08:00", "end": "2019-03-17T10:00+08:00"}]
+    decision = engine.decide_claim(CLAIM | {"term_start": "2019-03-17", "term_end": "2019-03-17",
+                                            "unavailability": hour}, **inputs)
     assert (decision["decision"], decision["evaluation"]["service_month"]["total_minutes"]) == ("denied", 1440)
     assert [r["code"] for r in decision["reasons"]] == ["standard_met"]
 

@@ -498,3 +498,43 @@ def test_a_published_version_that_is_a_symbolic_link_is_refused_even_once_record
     (family / "versions.lock").write_text(json.dumps(lock))
     result = cli("validate", family)
     assert result.code == 1 and [line for line in result.out.splitlines() if " error " in line] == [message]
+
+
+# ---------------------------------------------------------------------------- a published version rewritten, not edited
+
+@pytest.mark.parametrize("rewrite, said", [
+    (lambda b: b.replace(b"\n", b"\r\n"), "its line endings (CRLF, as Windows editors and git's core.autocrlf write "
+                                          "them, where it was published with LF)"),
+    (lambda b: b"\xef\xbb\xbf" + b, "a byte order mark added at its start"),
+    (lambda b: b + b"\n", "the line breaks at its end"),
+    (lambda b: b.rstrip(b"\n"), "the line breaks at its end"),
+    (lambda b: b"\xef\xbb\xbf" + b.replace(b"\n", b"\r\n"),
+     "a byte order mark added at its start and its line endings (CRLF, as Windows editors and git's core.autocrlf "
+     "write them, where it was published with LF)"),
+])
+def test_a_published_version_rewritten_without_a_word_changed_says_so_and_how_to_restore_it(cli, family, rewrite, said):
+    # A checkout with core.autocrlf (or Notepad's BOM) changed no word, yet was told "published version changed ...
+    # put the change in a new version": there is no change to put anywhere; the bytes are to be restored.
+    import hashlib
+
+    published = family / "2019-01-01.yaml"
+    published.write_bytes(rewrite(published.read_bytes()))
+    digest = hashlib.sha256(published.read_bytes()).hexdigest()
+    before = snapshot(family)
+    result = cli("validate", family)
+    assert result.code == 1
+    assert result.out.splitlines()[0] == (
+        f"{published}:1:1: error published-changed published version rewritten: its bytes differ from those recorded "
+        f"in versions.lock only in {said}, so nothing it says changed, yet its sha256 {digest[:12]}… is not the "
+        f"{SHA_2019[:12]}… every decision made under it records. Restore the published bytes (git checkout -- "
+        f"{published}; with git, `*.yaml -text` in .gitattributes keeps a checkout from rewriting them)")
+    assert snapshot(family) == before
+
+
+def test_a_published_version_with_a_word_changed_is_still_a_change(cli, family):
+    published = family / "2019-01-01.yaml"
+    published.write_bytes(published.read_bytes().replace(b"\n", b"\r\n").replace(b'"99.5%"', b'"99.4%"', 1))
+    result = cli("validate", family)
+    assert result.code == 1
+    assert result.out.splitlines()[0].startswith(f"{published}:1:1: error published-changed published version changed: ")
+    assert result.out.splitlines()[0].endswith("A published version never changes; put the change in a new version")

@@ -90,7 +90,8 @@ def test_a_recorded_decision_is_read_from_a_ledger_the_service_cannot_write(tmp_
         assert (status, content_type) == (200, "application/json"), found
         assert found == {key: value for key, value in decision.items() if key != "repeated"}
         # and the writes are as strong as they were: a new decision is refused, saying why, and nothing is written
-        other = CLAIM | {"service_month": "2019-02"}
+        other = CLAIM | {"service_month": "2019-02",
+                         "unavailability": [{"start": "2019-02-22T09:00+08:00", "end": "2019-02-22T13:30+08:00"}]}
         status, content_type, refused = asgi(app, "POST", "/v1/claims", json.dumps(other).encode(), JSON)
         assert (status, content_type, refused["type"]) == (422, PROBLEM, "urn:slapolicy:problem:invalid-input")
         assert refused["detail"].startswith(f"{ledger}: the ledger cannot be written (")

@@ -263,18 +263,21 @@ class PolicyDirectory:
         if not os.path.lexists(lock):
             return {}
 
-        def bad(reason: str, line: int = 1) -> PolicyError:
-            return PolicyError([Diagnostic(str(lock), line, 1, "error", "bad-lock", reason)])
+        def bad(reason: str, line: int = 1, col: int = 1) -> PolicyError:
+            return PolicyError([Diagnostic(str(lock), line, col, "error", "bad-lock", reason)])
 
         try:
-            text = read_limited(lock, LOCK_FILE, MAX_LOCK_BYTES).decode("utf-8")
+            # A byte order mark (an editor's, on saving the file) changes no digest the lock records: read past it.
+            text = read_limited(lock, LOCK_FILE, MAX_LOCK_BYTES).decode("utf-8-sig")
             data = load_json(text, lock)
         except FileProblem as exc:
             raise bad(exc.reason) from None
         except UnicodeDecodeError:
             raise bad(f"{LOCK_FILE} is not UTF-8") from None
-        except InputError as exc:
-            raise bad(f"{LOCK_FILE} is not a JSON object of file → sha256: {str(exc).split(': ', 1)[1]}") from None
+        except InputError as exc:  # "LOCK: why" or "LOCK:LINE:COL: why": the place kept for the diagnostic
+            place = re.match(r"(\d+):(\d+): (.*)", str(exc)[len(str(lock)) + 1:], re.S)
+            line, col, why = (int(place[1]), int(place[2]), place[3]) if place else (1, 1, str(exc).split(": ", 1)[1])
+            raise bad(f"{LOCK_FILE} is not a JSON object of file → sha256: {why}", line, col) from None
         if not isinstance(data, dict):
             raise bad(f"{LOCK_FILE} is not a JSON object of file → sha256")
         for name, digest in data.items():

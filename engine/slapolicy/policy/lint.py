@@ -311,9 +311,10 @@ def lint_directory(directory) -> list[Diagnostic]:
         if file.is_symlink():
             found.append(_linked(file))
         try:
-            digest = hashlib.sha256(read_limited(file, "policy file", MAX_POLICY_BYTES)).hexdigest()
+            content = read_limited(file, "policy file", MAX_POLICY_BYTES)
         except FileProblem:
             continue  # reported when the version was read
+        digest = hashlib.sha256(content).hexdigest()
 
         recorded = lock.get(file.name)
         if recorded is None and not os.path.lexists(lock_path):
@@ -325,6 +326,13 @@ def lint_directory(directory) -> list[Diagnostic]:
             found.append(Diagnostic(str(file), 1, 1, "error", "unlocked",
                                     f"published version not recorded in {LOCK_FILE}: publish drafts with `slapolicy publish "
                                     f"{directory.path} DRAFT.yaml`, or record this file with `slapolicy lock {directory.path}`"))
+        elif recorded != digest and (rewritten := only_rewritten(content, recorded)):
+            found.append(Diagnostic(str(file), 1, 1, "error", "published-changed",
+                                    f"published version rewritten: its bytes differ from those recorded in {LOCK_FILE} "
+                                    f"only in {rewritten}, so nothing it says changed, yet its sha256 {digest[:12]}… is "
+                                    f"not the {recorded[:12]}… every decision made under it records. Restore the "
+                                    f"published bytes (git checkout -- {file}; with git, `*.yaml -text` in "
+                                    ".gitattributes keeps a checkout from rewriting them)"))
         elif recorded != digest:
             found.append(Diagnostic(str(file), 1, 1, "error", "published-changed",
                                     f"published version changed: sha256 {digest[:12]}… differs from {recorded[:12]}… in {LOCK_FILE}. "
@@ -341,6 +349,32 @@ def lint_directory(directory) -> list[Diagnostic]:
         if not os.path.lexists(directory.path / name):
             found.append(_missing(directory.path, name))
     return found
+
+
+# How an editor or a checkout rewrites a file without changing a word of it: (what it did, how to undo it).
+_REWRITES = (
+    ("a byte order mark added at its start", lambda b: b[3:] if b.startswith(b"\xef\xbb\xbf") else None),
+    ("its line endings (CRLF, as Windows editors and git's core.autocrlf write them, where it was published with LF)",
+     lambda b: b.replace(b"\r\n", b"\n") if b"\r\n" in b else None),
+    ("the line breaks at its end", lambda b: b.rstrip(b"\r\n") + b"\n" if not b.endswith(b"\n") or b.endswith(b"\n\n")
+     else None),
+)
+
+
+def only_rewritten(content: bytes, recorded: str) -> str | None:
+    """What a published file's bytes differ in from those whose sha256 the lock records, when undoing one or more
+    rewrites of :data:`_REWRITES` gives those bytes back (the words are then the published ones); else None."""
+    for mask in range(1, 2 ** len(_REWRITES)):
+        undone, done = content, []
+        for i, (what, undo) in enumerate(_REWRITES):
+            if mask & (1 << i):
+                undone = undo(undone)
+                if undone is None:
+                    break
+                done.append(what)
+        if undone is not None and hashlib.sha256(undone).hexdigest() == recorded:
+            return " and ".join(done)
+    return None
 
 
 def _linked(file: Path) -> Diagnostic:
