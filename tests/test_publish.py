@@ -559,3 +559,38 @@ def test_publish_decides_on_one_day_and_one_reading_of_the_family_even_across_mi
     published = publishing.publish(family, amendment(family, effective="2020-03-01"))
     assert (published.path.name, published.takes_over) == ("2020-03-01.yaml", None)
     assert (asked, read) == (["2020-03-01"], [family])
+
+
+TOKYO = [("value: Asia/Singapore", "value: Asia/Tokyo")] + [(f'{stamp}+08:00"', f'{stamp}+09:00"') for stamp in (
+    "2019-04-06T00:00:00", "2019-02-12T00:00:00", "2019-05-31T00:00:00")]  # the claim window's examples, in Tokyo
+NEW_YORK = [("value: Asia/Singapore", "value: America/New_York"), ('2019-04-06T00:00:00+08:00"', '2019-04-06T00:00:00-04:00"'),
+            ('2019-02-12T00:00:00+08:00"', '2019-02-12T00:00:00-05:00"'),  # February: winter time in New York
+            ('2019-05-31T00:00:00+08:00"', '2019-05-31T00:00:00-04:00"')]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("edits, zone, ends, begins, between", [
+    # 2030-01-01 00:00 in Singapore is 2029-12-31 16:00 UTC; in New York (UTC-5 in winter), 2030-01-01 05:00 UTC:
+    # the 13 hours between, 780 minutes, fall after December's end and before January's start.
+    (NEW_YORK, "America/New_York", "2030-01-01T00:00:00+08:00", "2030-01-01T00:00:00-05:00",
+     "the 780 minutes between belong to no Service Month: their unavailability is counted in none"),
+    # Tokyo's midnight comes an hour before Singapore's: 2029-12-31 15:00 UTC, within December as Singapore counts it.
+    (TOKYO, "Asia/Tokyo", "2030-01-01T00:00:00+08:00", "2030-01-01T00:00:00+09:00",
+     "the 60 minutes between belong to two Service Months: their unavailability is counted in both"),
+])
+def test_a_version_moving_the_timezone_is_published_with_the_minutes_its_handover_loses_or_counts_twice(
+        cli, family, edits, zone, ends, begins, between):
+    # A version in another timezone was published without a word: the minutes between the old December's end and
+    # the new January's start were evaluated in neither month (a provider outage then owed nothing).
+    draft = amendment(family, effective="2030-01-01", edits=edits)  # the zone's value: line 28 (amends: is line 17)
+    warning = (f"{draft}:28:10: warning timezone-change timezone {zone} is not that of version 2019-01-01 "
+               f"(Asia/Singapore): the Service Month before 2030-01 ends at {ends}, the first under this version "
+               f"begins at {begins}, and {between}")
+    result = cli("publish", family, draft)
+    assert result.code == 0, result.out
+    assert warning in result.out.splitlines()
+    published = family / "2030-01-01.yaml"
+    assert warning.replace(str(draft), str(published)) in cli("validate", family).out.splitlines()
+    # The same timezone in the next version says nothing.
+    same = amendment(family, name="same.yaml", effective="2031-01-01", amends="2030-01-01", edits=edits)
+    assert "timezone-change" not in cli("publish", family, same).out

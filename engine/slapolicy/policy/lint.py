@@ -18,8 +18,10 @@ import hashlib
 import json
 import os
 import re
+import datetime as dt
 import zoneinfo
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 from pathlib import Path
 
 from ..claims.window import business_calendar
@@ -292,9 +294,36 @@ def family_id_problem(policy, first, doing: str = "kept") -> Diagnostic | None:
     return policy.doc.diagnostic(("id",), "family-id", family_id_message(policy.id, first, doing))
 
 
+def timezone_handover(before, policy) -> Diagnostic | None:
+    """``timezone-change``, a warning at ``policy``'s timezone when it differs from that of ``before``, the version
+    it follows: the last Service Month under ``before`` ends at midnight in one zone, the first under ``policy``
+    begins at midnight in the other, so the minutes between belong to no Service Month (their unavailability counted
+    in neither) or to two (counted twice). Said with the instants and the count, for legal to agree to or avoid."""
+    if before is None or before.timezone == policy.timezone:
+        return None
+    # §6.2: the first Service Month the new version governs begins on the first 1st of a month from its date on.
+    first = policy.effective_from
+    first = first if first.day == 1 else (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    ends = dt.datetime.combine(first, dt.time(0), tzinfo=ZoneInfo(before.timezone))
+    begins = dt.datetime.combine(first, dt.time(0), tzinfo=ZoneInfo(policy.timezone))
+    minutes = int((begins - ends).total_seconds()) // 60
+    if minutes == 0:
+        return None
+    between = (f"the {minutes:,} minutes between belong to no Service Month: their unavailability is counted in none"
+               if minutes > 0 else f"the {-minutes:,} minutes between belong to two Service Months: their "
+               "unavailability is counted in both")
+    return policy.doc.diagnostic(("timezone", "value"), "timezone-change",
+                                 f"timezone {policy.timezone} is not that of version {before.version} "
+                                 f"({before.timezone}): the Service Month before {first:%Y-%m} ends at "
+                                 f"{ends.isoformat()}, the first under this version begins at {begins.isoformat()}, "
+                                 f"and {between}", severity="warning")
+
+
 def lint_directory(directory) -> list[Diagnostic]:
     """Checks across the published versions of one family."""
     found = []
+    for before, policy in zip(directory.versions, directory.versions[1:]):
+        found += filter(None, [timezone_handover(before, policy)])
     by_date: dict = {}
     for policy in directory.versions:
         other = by_date.get(policy.effective_from)

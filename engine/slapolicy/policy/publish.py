@@ -35,7 +35,7 @@ from ..errors import Diagnostic, PolicyError
 from ..files import FileProblem, path_argument, read_limited
 from .directory import PolicyDirectory, check_policy_bytes, not_a_directory
 from .examples import run_examples
-from .lint import PLACEMENT_CODES, family_id_problem
+from .lint import PLACEMENT_CODES, family_id_problem, timezone_handover
 from .load import MAX_POLICY_BYTES, compose_only
 from .lock import LOCK_FILE, create_beside, family_lock, write_lock
 
@@ -122,7 +122,7 @@ def _draft_checks(directory: PolicyDirectory, policy, retroactive: bool, today: 
         found.append(doc.diagnostic(("effective_from",), "file-exists",
                                     f"{directory.path / (effective + '.yaml')} already exists"))
     latest = directory.versions[-1] if directory.versions else None
-    found += filter(None, [family_id_problem(policy, directory.first)])
+    found += filter(None, [family_id_problem(policy, directory.first), timezone_handover(latest, policy)])
     amends = policy.raw.get("amends")
     if latest is not None and amends is None:
         # An error: a draft copied from an older text, published after a newer one, would silently undo it.
