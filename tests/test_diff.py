@@ -151,3 +151,54 @@ def test_a_long_rewording_is_redlined_whole_between_its_common_words(monkeypatch
     assert redline.word_redline(old, new) == "The provider shall <del>a b c d</del> <ins>e b f</ins> pay the fee."
     assert redline.word_redline("same words", "same words") == "same words"
     assert redline.word_redline("", "all new") == "<ins>all new</ins>"
+
+
+# ---------------------------------------------------------------------------- changes a reader cannot see
+
+CLAUSE_5_1 = 'text: "Unavailability due to your own network, system, software or equipment."'
+
+
+def test_a_lookalike_letter_and_an_invisible_character_are_named_where_the_words_look_the_same(cli, tmp_path):
+    # "network" with a Cyrillic е and "soft\u200bware" with a zero-width space were shown as "reworded", the old and new
+    # words alike to the eye: a reviewer could not tell what the file now says, nor that it differs at all.
+    new = draft_variant(tmp_path, CLAUSE_5_1, CLAUSE_5_1.replace("network", "n\u0435twork").replace(
+        "software", "soft\u200bware"))
+    assert cli("diff", PUBLISHED, new).out.splitlines()[2:] == [
+        "  §5.1 ~ clause 5.1 reworded:",
+        "      was: Unavailability due to your own network, system, software or equipment.",
+        "      now: Unavailability due to your own n\u0435twork, system, soft\u200bware or equipment.",
+        "      unseen: n⟨U+0435⟩twork, (was network,): U+0435 CYRILLIC SMALL LETTER IE in place of U+0065 LATIN SMALL "
+        "LETTER E, which look alike",
+        "      unseen: soft⟨U+200B⟩ware (was software): U+200B ZERO WIDTH SPACE, which shows nothing"]
+    (change,) = [c for c in cli("diff", PUBLISHED, new, "--json").json()["changes"] if c["what"] == "clause 5.1"]
+    assert len(change["unseen"]) == 2
+    page = cli("diff", PUBLISHED, new, "--format", "html").out
+    assert ('<br><span class="meta">unseen: soft⟨U+200B⟩ware (was software): U+200B ZERO WIDTH SPACE, which shows '
+            "nothing</span></li>") in page
+
+
+def test_the_apostrophe_the_corrected_encoding_changed_in_section_5_is_named(cli):
+    # Between the superseded encoding and the version that replaced it, §5's words gained a clause and their
+    # apostrophe became a typographic one: the second was invisible in was/now.
+    from conftest import POLICIES
+
+    out = cli("diff", POLICIES / "superseded" / "2019-01-01.32cfebe23efd.yaml", PUBLISHED).out.splitlines()
+    at = out.index("  §5 ~ exclusions.text reworded:")
+    assert out[at + 3] == ("      unseen: Cloud⟨U+2019⟩s (was Cloud's): U+2019 RIGHT SINGLE QUOTATION MARK in place of "
+                           "U+0027 APOSTROPHE, which look alike")
+    assert not out[at + 4].startswith("      unseen:")
+
+
+@pytest.mark.parametrize("old, new, notes", [
+    # a no-break space is a space between words, as any other (seen); a zero-width one standing alone is not
+    ("a b", "a \u00a0\u200b b", ["⟨U+200B⟩ added: U+200B ZERO WIDTH SPACE, which shows nothing"]),
+    ("pay the fee", "pay the fees", []),  # seen
+    ("服务可用性", "服务不可用性", []),  # a rewording in another script: seen, nothing swapped for ASCII
+    ("café", "cafe", ["cafe (was caf⟨U+00E9⟩): U+0065 LATIN SMALL LETTER E in place of U+00E9 LATIN SMALL LETTER E "
+                      "WITH ACUTE, which look alike"]),
+    ("same", "same", []),
+])
+def test_unseen_changes_between_two_texts(old, new, notes):
+    from slapolicy.policy.diff import unseen_changes
+
+    assert unseen_changes(old, new) == notes

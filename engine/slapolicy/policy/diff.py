@@ -8,7 +8,9 @@ their number. Descriptions and the agreement's own words (``text``) are compared
 """
 from __future__ import annotations
 
+import difflib
 import re
+import unicodedata
 from decimal import Decimal
 
 from ..rules.conditions import Compare, Not, describe
@@ -51,7 +53,81 @@ def _change(kind, what, ref, old=None, new=None, detail=None, **extra) -> dict:
     if detail:
         change["detail"] = detail
     change.update(extra)
+    if isinstance(old, str) and isinstance(new, str) and (unseen := unseen_changes(old, new)):
+        change["unseen"] = unseen
     return change
+
+
+# ---------------------------------------------------------------------------- changes a reader cannot see
+
+# Word pairs weighed to align two texts (as the redline does, see redline.MAX_WORD_PAIRS); past it, words are
+# compared where they stand.
+MAX_WORD_PAIRS = 4_000_000
+
+
+def _invisible(char: str) -> bool:
+    """A character that shows nothing, or nothing but space: format characters (zero-width space and joiners, the
+    soft hyphen, a byte order mark), controls, and spaces other than the space bar's."""
+    return unicodedata.category(char) in ("Cf", "Cc", "Zl", "Zp") or (unicodedata.category(char) == "Zs" and char != " ")
+
+
+def _code(char: str) -> str:
+    return f"U+{ord(char):04X} {unicodedata.name(char, 'an unnamed character')}"
+
+
+def _escaped(word: str, odd) -> str:
+    """A word with each character of ``odd`` written as its code point: what a reader would not see otherwise."""
+    return "".join(f"⟨U+{ord(c):04X}⟩" if c in odd else c for c in word)
+
+
+def _word_note(was: str, now: str) -> str | None:
+    """What changed from ``was`` to ``now`` when the two words look the same: characters that show nothing added or
+    removed, or letters and marks swapped for others of another script that look alike (a Cyrillic е for an e, ’
+    for ') — each swap has an ASCII character on one side. None when the change can be seen."""
+    seen_was = "".join(c for c in was if not _invisible(c))
+    seen_now = "".join(c for c in now if not _invisible(c))
+    if seen_was == seen_now:
+        hidden = sorted(set(c for c in now if _invisible(c)) ^ set(c for c in was if _invisible(c))) or \
+            sorted(set(c for c in now + was if _invisible(c)))
+        odd = set(hidden)
+        return (f"{_escaped(now, odd)} (was {_escaped(was, odd)}): {', '.join(map(_code, hidden))}, which shows "
+                "nothing")
+    if len(seen_was) != len(seen_now):
+        return None
+    swaps = [(a, b) for a, b in zip(seen_was, seen_now) if a != b]
+    if not all(a.isascii() != b.isascii() for a, b in swaps):
+        return None
+    odd = {c for pair in swaps for c in pair if not c.isascii()} | {c for c in now + was if _invisible(c)}
+    said = "; ".join(f"{_code(b)} in place of {_code(a)}" for a, b in dict.fromkeys(swaps))
+    return f"{_escaped(now, odd)} (was {_escaped(was, odd)}): {said}, which look alike"
+
+
+def unseen_changes(old: str, new: str) -> list[str]:
+    """The changes between two texts that a reader comparing them would not see, one note per word: a text
+    "reworded" whose old and new words look the same otherwise leaves a reviewer to guess (or to miss) what the
+    file now says differently. Words are aligned as the redline aligns them."""
+    if old == new or (old.isascii() and new.isascii() and old.isprintable() and new.isprintable()):
+        return []
+    a, b = old.split(), new.split()
+    head = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    tail = next((i for i, (x, y) in enumerate(zip(reversed(a[head:]), reversed(b[head:]))) if x != y),
+                min(len(a), len(b)) - head)
+    a, b = a[head: len(a) - tail], b[head: len(b) - tail]
+    if len(a) * len(b) > MAX_WORD_PAIRS:
+        blocks = [("replace", 0, len(a), 0, len(b))]
+    else:
+        blocks = difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes()
+    notes = []
+    for op, i1, i2, j1, j2 in blocks:
+        if op == "equal":
+            continue
+        # a word of nothing but such characters, standing between words
+        notes += [f"{_escaped(w, set(w))} {'added' if side == 'b' else 'removed'}: {', '.join(map(_code, dict.fromkeys(w)))}, "
+                  "which shows nothing" for side, words in (("a", a[i1:i2]), ("b", b[j1:j2])) for w in words
+                  if all(map(_invisible, w))]
+        # words replaced are paired where they stand ("Cloud's compensation." for "Cloud’s compensation, and ...")
+        notes += filter(None, (_word_note(x, y) for x, y in zip(a[i1:i2], b[j1:j2])))
+    return list(dict.fromkeys(notes))
 
 
 def diff_policies(old, new) -> dict:
@@ -239,11 +315,13 @@ def change_line(change: dict) -> str:
         return f"+ {what}: {new}"
     if kind == "removed":
         return f"- {what}: {old}"
+    unseen = "".join(f"\n      unseen: {note}" for note in change.get("unseen", ()))
     if kind == "reworded":
-        return f"~ {what} reworded:\n      was: {' '.join(str(old).split())}\n      now: {' '.join(str(new).split())}"
+        return (f"~ {what} reworded:\n      was: {' '.join(str(old).split())}\n      now: {' '.join(str(new).split())}"
+                + unseen)
     if kind == "examples":
         return f"~ {what} examples changed ({old} → {new})"
-    return f"~ {what}: {old or '(none)'} → {new or '(none)'}"
+    return f"~ {what}: {old or '(none)'} → {new or '(none)'}" + unseen
 
 
 def render_diff(result: dict) -> str:

@@ -89,6 +89,8 @@ def _item(change: dict) -> str:
         new = "" if change["new"] is None else f"<ins>{_e(change['new'])}</ins>"
         body = old + new
     detail = f'<br><span class="meta">when: {_e(change["detail"])}</span>' if change.get("detail") else ""
+    # struck and inserted words that look the same: what differs, by code point (diff.unseen_changes)
+    detail += "".join(f'<br><span class="meta">unseen: {_e(note)}</span>' for note in change.get("unseen", ()))
     ref = f"{_e(change['ref'])} " if change.get("ref") else ""
     return f"<li>{ref}{label}: {body}{detail}</li>"
 
