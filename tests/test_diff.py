@@ -202,3 +202,47 @@ def test_unseen_changes_between_two_texts(old, new, notes):
     from slapolicy.policy.diff import unseen_changes
 
     assert unseen_changes(old, new) == notes
+
+
+# ---------------------------------------------------------------------------- clauses renumbered
+
+SWAPPED = [('  - id: "5.13"\n    ref: "§5.13"', '  - id: "5.XX"\n    ref: "§5.XX"'),
+           ('  - id: "5.14"\n    ref: "§5.14"', '  - id: "5.13"\n    ref: "§5.13"'),
+           ('  - id: "5.XX"\n    ref: "§5.XX"', '  - id: "5.14"\n    ref: "§5.14"')]
+
+
+def swapped_variant(tmp_path, *more):
+    path = draft_variant(tmp_path, "status: draft", "status: draft")
+    text = path.read_text()
+    for old, new in SWAPPED + list(more):
+        assert old in text
+        text = text.replace(old, new)
+    path.write_text(text)
+    return path
+
+
+def test_a_clause_renumbered_is_one_change_not_two_clauses_rewritten(cli, tmp_path):
+    # §5.13 and §5.14 swapped numbers, each keeping its words: diff said that §5.13 was reworded into force majeure,
+    # its condition, title and examples changed, and §5.14 likewise: eight changes, none of them true.
+    new = swapped_variant(tmp_path)
+    assert cli("diff", PUBLISHED, new).out.splitlines()[2:] == [
+        "  §5.14 ~ clause 5.13 renumbered: §5.13 → §5.14 (Networks and equipment other than Tencent Cloud's), its "
+        "words unchanged",
+        "  §5.13 ~ clause 5.14 renumbered: §5.14 → §5.13 (Force majeure and accidents), its words unchanged"]
+    page = cli("diff", PUBLISHED, new, "--format", "html").out
+    assert ('<li>§5.13 <span class="kind">renumbered</span><span class="what">clause 5.14</span>: <del>§5.14</del> '
+            "<ins>§5.13</ins> (Force majeure and accidents), its words unchanged</li>") in page
+
+
+def test_a_clause_renumbered_and_changed_shows_its_change_under_its_new_number(cli, tmp_path):
+    new = swapped_variant(tmp_path, ("when: {fact: incident.cause, equals: force_majeure}",
+                                     "when: {fact: incident.cause, in: [force_majeure, authority_control]}"),
+                          ("- {facts: {incident.cause: force_majeure}, applies: true}",
+                           "- {facts: {incident.cause: force_majeure}, applies: true}\n"
+                           "      - {facts: {incident.cause: authority_control}, applies: true}"))
+    assert cli("diff", PUBLISHED, new).out.splitlines()[2:] == [
+        "  §5.14 ~ clause 5.13 renumbered: §5.13 → §5.14 (Networks and equipment other than Tencent Cloud's), its "
+        "words unchanged",
+        "  §5.13 ~ clause 5.14 renumbered: §5.14 → §5.13 (Force majeure and accidents), its words unchanged",
+        "  §5.13 ~ clause 5.13: incident.cause = force_majeure → incident.cause in [force_majeure, authority_control]",
+        "  §5.13 ~ clause 5.13 examples changed (2 → 3)"]

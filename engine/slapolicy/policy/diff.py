@@ -235,25 +235,56 @@ def _clause_order(clause_id: str):
 
 
 def _diff_clauses(old, new):
+    """Clauses matched by id; a clause whose words now stand under another id is one renumbered clause (its
+    condition, title and examples compared where it went), not two clauses each rewritten in another's words."""
     before = {c.id: c for c in old.clauses}
     after = {c.id: c for c in new.clauses}
+    moved = _renumbered(before, after)
+    arrived = set(moved.values())
     for clause_id in sorted(set(before) | set(after), key=_clause_order):
         a, b = before.get(clause_id), after.get(clause_id)
-        what = f"clause {clause_id}"
-        if a is None:
-            yield _change("added", what, b.ref, None, b.title, detail=describe(b.condition))
-        elif b is None:
-            yield _change("removed", what, a.ref, a.title, None, detail=describe(a.condition))
-        else:
-            if not _same_words(a.text, b.text):
-                yield _change("reworded", what, b.ref, a.text, b.text)
-            if _meaning(a.condition) != _meaning(b.condition):
-                yield _change("condition", what, b.ref, describe(a.condition), describe(b.condition))
-            for attr in ("title", "ref", "acts_on", "attribution"):
-                if getattr(a, attr) != getattr(b, attr):
-                    yield _change("changed", f"{what} {attr}", b.ref, getattr(a, attr), getattr(b, attr))
-            if [(e.facts, e.applies) for e in a.examples] != [(e.facts, e.applies) for e in b.examples]:
-                yield _change("examples", what, b.ref, len(a.examples), len(b.examples))
+        if clause_id in moved:
+            went = after[moved[clause_id]]
+            yield _change("renumbered", f"clause {clause_id}", went.ref, f"§{clause_id}", f"§{went.id}", title=a.title)
+            yield from _clause_changes(a, went)
+            a = None  # the old clause of this number is told
+        if clause_id in arrived:
+            b = None  # the new clause of this number is the one renumbered into it
+        if a is not None and b is None:
+            yield _change("removed", f"clause {clause_id}", a.ref, a.title, None, detail=describe(a.condition))
+        elif b is not None and a is None:
+            yield _change("added", f"clause {clause_id}", b.ref, None, b.title, detail=describe(b.condition))
+        elif a is not None:
+            yield from _clause_changes(a, b)
+
+
+def _renumbered(before: dict, after: dict) -> dict:
+    """Old clause id -> new id, for each clause whose words the new version holds under another id only (the words
+    of the clause now under its old id, and of the one formerly under its new id, being others)."""
+    moved = {}
+    for old_id, clause in before.items():
+        if old_id in after and _same_words(clause.text, after[old_id].text):
+            continue
+        went = [new_id for new_id, other in after.items() if new_id != old_id and new_id not in moved.values()
+                and _same_words(clause.text, other.text)
+                and not (new_id in before and _same_words(before[new_id].text, other.text))]
+        if len(went) == 1:
+            moved[old_id] = went[0]
+    return moved
+
+
+def _clause_changes(a, b):
+    """What changed from clause ``a`` to clause ``b`` (the same clause, under the same id or renumbered)."""
+    what = f"clause {b.id}"
+    if not _same_words(a.text, b.text):
+        yield _change("reworded", what, b.ref, a.text, b.text)
+    if _meaning(a.condition) != _meaning(b.condition):
+        yield _change("condition", what, b.ref, describe(a.condition), describe(b.condition))
+    for attr in ("title", "ref", "acts_on", "attribution"):
+        if getattr(a, attr) != getattr(b, attr) and not (attr == "ref" and (a.ref, b.ref) == (f"§{a.id}", f"§{b.id}")):
+            yield _change("changed", f"{what} {attr}", b.ref, getattr(a, attr), getattr(b, attr))
+    if [(e.facts, e.applies) for e in a.examples] != [(e.facts, e.applies) for e in b.examples]:
+        yield _change("examples", what, b.ref, len(a.examples), len(b.examples))
 
 
 def _diff_named(old_items, new_items, label, key, shown):
@@ -321,6 +352,8 @@ def change_line(change: dict) -> str:
                 + unseen)
     if kind == "examples":
         return f"~ {what} examples changed ({old} → {new})"
+    if kind == "renumbered":
+        return f"~ {what} renumbered: {old} → {new} ({change['title']}), its words unchanged"
     return f"~ {what}: {old or '(none)'} → {new or '(none)'}" + unseen
 
 

@@ -22,7 +22,7 @@ ins { color: #1b5e20; background: #e3f4e1; text-decoration: none; border-bottom:
 """
 
 _KIND = {"added": "added", "removed": "removed", "changed": "changed", "reworded": "reworded",
-         "condition": "condition changed", "examples": "examples changed"}
+         "condition": "condition changed", "examples": "examples changed", "renumbered": "renumbered"}
 
 
 def _e(value) -> str:
@@ -82,6 +82,8 @@ def _item(change: dict) -> str:
         body = f"<del>{_e(change['old'])}</del>"
     elif kind in ("reworded", "condition"):
         body = word_redline(change["old"], change["new"])
+    elif kind == "renumbered":
+        body = f"<del>{_e(change['old'])}</del> <ins>{_e(change['new'])}</ins> ({_e(change['title'])}), its words unchanged"
     elif kind == "examples":
         body = f"{_e(change['old'])} → {_e(change['new'])} examples"
     else:
