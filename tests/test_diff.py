@@ -246,3 +246,15 @@ def test_a_clause_renumbered_and_changed_shows_its_change_under_its_new_number(c
         "  §5.13 ~ clause 5.14 renumbered: §5.14 → §5.13 (Force majeure and accidents), its words unchanged",
         "  §5.13 ~ clause 5.13: incident.cause = force_majeure → incident.cause in [force_majeure, authority_control]",
         "  §5.13 ~ clause 5.13 examples changed (2 → 3)"]
+
+
+def test_unseen_changes_past_the_word_pairs_weighed_compare_words_where_they_stand(monkeypatch):
+    # Past MAX_WORD_PAIRS the words between the common head and tail are paired where they stand: words alike there
+    # are no change (each was reported as "…, which shows nothing" before).
+    import slapolicy.policy.diff as diffing
+
+    monkeypatch.setattr(diffing, "MAX_WORD_PAIRS", 4)  # 5 × 5 words differ between "A" and "Z" below
+    old = "A one two thr\u00e9e four Z"
+    new = "B one two thr\u00e9e f\u043eur Y"
+    assert diffing.unseen_changes(old, new) == [
+        "f⟨U+043E⟩ur (was four): U+043E CYRILLIC SMALL LETTER O in place of U+006F LATIN SMALL LETTER O, which look alike"]

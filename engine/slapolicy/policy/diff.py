@@ -84,6 +84,8 @@ def _word_note(was: str, now: str) -> str | None:
     """What changed from ``was`` to ``now`` when the two words look the same: characters that show nothing added or
     removed, or letters and marks swapped for others of another script that look alike (a Cyrillic е for an e, ’
     for ') — each swap has an ASCII character on one side. None when the change can be seen."""
+    if was == now:
+        return None
     seen_was = "".join(c for c in was if not _invisible(c))
     seen_now = "".join(c for c in now if not _invisible(c))
     if seen_was == seen_now:
