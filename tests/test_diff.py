@@ -253,7 +253,7 @@ def test_unseen_changes_past_the_word_pairs_weighed_compare_words_where_they_sta
     # are no change (each was reported as "…, which shows nothing" before).
     import slapolicy.policy.diff as diffing
 
-    monkeypatch.setattr(diffing, "MAX_WORD_PAIRS", 4)  # 5 × 5 words differ between "A" and "Z" below
+    monkeypatch.setattr(diffing, "MAX_WORD_PAIRS", 4)  # below, no word in common at either end: 6 × 6 pairs
     old = "A one two thr\u00e9e four Z"
     new = "B one two thr\u00e9e f\u043eur Y"
     assert diffing.unseen_changes(old, new) == [
