@@ -258,3 +258,16 @@ def test_unseen_changes_past_the_word_pairs_weighed_compare_words_where_they_sta
     new = "B one two thr\u00e9e f\u043eur Y"
     assert diffing.unseen_changes(old, new) == [
         "f⟨U+043E⟩ur (was four): U+043E CYRILLIC SMALL LETTER O in place of U+006F LATIN SMALL LETTER O, which look alike"]
+
+
+def test_a_long_text_reworded_is_shown_by_the_words_that_changed(cli, tmp_path):
+    # A clause of 250 words with one word changed was printed whole twice, "was" and "now", each one long line: the
+    # reviewer was left to find the change. Past 200 words, each change is shown with six words either side.
+    words = [f"w{i}" for i in range(1, 251)]
+    changed = words[:119] + ["CHANGED"] + words[120:] + ["added"]
+    old = draft_variant(tmp_path, CLAUSE_5_1, f'text: "{" ".join(words)}"', name="old.yaml")
+    new = draft_variant(tmp_path, CLAUSE_5_1, f'text: "{" ".join(changed)}"', name="new.yaml")
+    assert cli("diff", old, new).out.splitlines()[1:] == [
+        "  §5.1 ~ clause 5.1 reworded (250 words → 251):",
+        "      at word 120: … w114 w115 w116 w117 w118 w119 [-w120-] {+CHANGED+} w121 w122 w123 w124 w125 w126 …",
+        "      at word 251: … w245 w246 w247 w248 w249 w250 {+added+}"]

@@ -104,25 +104,58 @@ def _word_note(was: str, now: str) -> str | None:
     return f"{_escaped(now, odd)} (was {_escaped(was, odd)}): {said}, which look alike"
 
 
+def aligned_words(old: str, new: str, limit: int) -> tuple[list, list, int, list]:
+    """Two texts' words, aligned: (old words, new words, how many words both begin with, and difflib's opcodes over
+    the words between that head and the words both end with, indexes counted from the head). Past ``limit`` word
+    pairs between them (difflib's matching grows with their product: 20,000 words took 70 s), the part between is
+    one replacement: still exact, only coarser."""
+    a, b = str(old or "").split(), str(new or "").split()
+    head = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    tail = next((i for i, (x, y) in enumerate(zip(reversed(a[head:]), reversed(b[head:]))) if x != y),
+                min(len(a), len(b)) - head)
+    a_mid, b_mid = a[head: len(a) - tail], b[head: len(b) - tail]
+    if len(a_mid) * len(b_mid) > limit:
+        return a, b, head, [("replace", 0, len(a_mid), 0, len(b_mid))]
+    return a, b, head, difflib.SequenceMatcher(a=a_mid, b=b_mid, autojunk=False).get_opcodes()
+
+
+# A reworded text longer than this is shown in text by the words that changed, each with a few words around it:
+# "was" and "now" whole, each a line of thousands of words, leave the reader to find the change.
+LONG_TEXT_WORDS = 200
+CONTEXT_WORDS = 6
+MAX_HUNKS = 20
+
+
+def word_hunks(old: str, new: str) -> list[str]:
+    """Each place two texts differ, as ``at word N: … before [-removed-] {+added+} after …`` (N counted in the old
+    text, from 1); at most MAX_HUNKS, then how many more."""
+    a, b, head, blocks = aligned_words(old, new, MAX_WORD_PAIRS)
+    hunks = []
+    for op, i1, i2, j1, j2 in blocks:
+        if op == "equal":
+            continue
+        i1, i2, j1, j2 = i1 + head, i2 + head, j1 + head, j2 + head
+        before, after = a[max(0, i1 - CONTEXT_WORDS): i1], a[i2: i2 + CONTEXT_WORDS]
+        parts = (["…"] if i1 > CONTEXT_WORDS else []) + before
+        parts += [f"[-{' '.join(a[i1:i2])}-]"] if i2 > i1 else []
+        parts += [f"{{+{' '.join(b[j1:j2])}+}}"] if j2 > j1 else []
+        parts += after + (["…"] if i2 + CONTEXT_WORDS < len(a) else [])
+        hunks.append(f"at word {i1 + 1:,}: {' '.join(parts)}")
+    return hunks[:MAX_HUNKS] + ([f"and {len(hunks) - MAX_HUNKS} more changes"] if len(hunks) > MAX_HUNKS else [])
+
+
 def unseen_changes(old: str, new: str) -> list[str]:
     """The changes between two texts that a reader comparing them would not see, one note per word: a text
     "reworded" whose old and new words look the same otherwise leaves a reviewer to guess (or to miss) what the
     file now says differently. Words are aligned as the redline aligns them."""
     if old == new or (old.isascii() and new.isascii() and old.isprintable() and new.isprintable()):
         return []
-    a, b = old.split(), new.split()
-    head = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
-    tail = next((i for i, (x, y) in enumerate(zip(reversed(a[head:]), reversed(b[head:]))) if x != y),
-                min(len(a), len(b)) - head)
-    a, b = a[head: len(a) - tail], b[head: len(b) - tail]
-    if len(a) * len(b) > MAX_WORD_PAIRS:
-        blocks = [("replace", 0, len(a), 0, len(b))]
-    else:
-        blocks = difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes()
+    a, b, head, blocks = aligned_words(old, new, MAX_WORD_PAIRS)
     notes = []
     for op, i1, i2, j1, j2 in blocks:
         if op == "equal":
             continue
+        i1, i2, j1, j2 = i1 + head, i2 + head, j1 + head, j2 + head
         # a word of nothing but such characters, standing between words
         notes += [f"{_escaped(w, set(w))} {'added' if side == 'b' else 'removed'}: {', '.join(map(_code, dict.fromkeys(w)))}, "
                   "which shows nothing" for side, words in (("a", a[i1:i2]), ("b", b[j1:j2])) for w in words
@@ -349,6 +382,9 @@ def change_line(change: dict) -> str:
     if kind == "removed":
         return f"- {what}: {old}"
     unseen = "".join(f"\n      unseen: {note}" for note in change.get("unseen", ()))
+    if kind == "reworded" and max(len(str(old).split()), len(str(new).split())) > LONG_TEXT_WORDS:
+        return (f"~ {what} reworded ({len(str(old).split()):,} words → {len(str(new).split()):,}):"
+                + "".join(f"\n      {hunk}" for hunk in word_hunks(str(old), str(new))) + unseen)
     if kind == "reworded":
         return (f"~ {what} reworded:\n      was: {' '.join(str(old).split())}\n      now: {' '.join(str(new).split())}"
                 + unseen)

@@ -6,9 +6,10 @@ No external assets, no script.
 """
 from __future__ import annotations
 
-import difflib
 import html
 import re
+
+from .diff import MAX_WORD_PAIRS, aligned_words  # noqa: F401 (MAX_WORD_PAIRS: read at each call, a test sets it)
 
 STYLE = """
 body { font: 15px/1.5 Georgia, 'Times New Roman', serif; margin: 2rem auto; max-width: 60rem; color: #222; padding: 0 1rem; }
@@ -29,35 +30,21 @@ def _e(value) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
 
-# Word pairs the word-by-word comparison may weigh in one text: difflib's matching (without its junk heuristic, which
-# would drop common words such as "the") grows with the product of the two lengths; a reworded description of 20,000
-# words (120 kB, well within a policy file's 2 MiB) took 70 s. Past it, the part that differs is struck and inserted
-# whole: still exact, only coarser.
-MAX_WORD_PAIRS = 4_000_000
-
-
 def word_redline(old: str, new: str) -> str:
     """Old and new text as one, the words removed in <del> and the words added in <ins>."""
-    a, b = str(old or "").split(), str(new or "").split()
-    head = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
-    tail = next((i for i, (x, y) in enumerate(zip(reversed(a[head:]), reversed(b[head:]))) if x != y),
-                min(len(a), len(b)) - head)
-    a_mid, b_mid = a[head: len(a) - tail], b[head: len(b) - tail]
-    if len(a_mid) * len(b_mid) > MAX_WORD_PAIRS:
-        opcodes = [("replace", 0, len(a_mid), 0, len(b_mid))]
-    else:
-        opcodes = difflib.SequenceMatcher(a=a_mid, b=b_mid, autojunk=False).get_opcodes()
+    a, b, head, opcodes = aligned_words(old, new, MAX_WORD_PAIRS)
     parts = [_e(" ".join(a[:head]))] if head else []
     for op, i1, i2, j1, j2 in opcodes:
         if op == "equal":
-            parts.append(_e(" ".join(a_mid[i1:i2])))
+            parts.append(_e(" ".join(a[head + i1: head + i2])))
             continue
         if i2 > i1:
-            parts.append(f"<del>{_e(' '.join(a_mid[i1:i2]))}</del>")
+            parts.append(f"<del>{_e(' '.join(a[head + i1: head + i2]))}</del>")
         if j2 > j1:
-            parts.append(f"<ins>{_e(' '.join(b_mid[j1:j2]))}</ins>")
-    if tail:
-        parts.append(_e(" ".join(a[len(a) - tail:])))
+            parts.append(f"<ins>{_e(' '.join(b[head + j1: head + j2]))}</ins>")
+    end = opcodes[-1][2] + head if opcodes else head  # where the words both end with begin
+    if end < len(a):
+        parts.append(_e(" ".join(a[end:])))
     return " ".join(parts)
 
 
