@@ -18,6 +18,34 @@ def test_validate_shipped_family_passes_with_the_unreachable_tier_warning(cli):
     assert "2 file(s) checked: 0 error(s), 1 warning(s)" in result.err
 
 
+TIER_1 = '- {at_least: "99%", below: "99.95%", credit: "10%", ref: "§3.1",'
+
+
+@pytest.mark.parametrize("low, high, reachable", [
+    # In [low, high) ⇔ k unavailable minutes of N = 1,440 d (d = 1..31 days) with k/N in (1 − high, 1 − low].
+    # k/N in (0.000005, 0.00001]: k in (0.0072 d, 0.0144 d], below 0.45 for every d, and above 0: no k.
+    ("99.999%", "99.9995%", False),
+    ("99.9977%", "99.9978%", True),  # k in (0.03168 d, 0.03312 d]: d = 31 holds k = 1 (99.997759… %)
+    # k in (1.0008 d, 1.008 d]: k ≥ d + 1 needs d ≥ 125: no month has it.
+    ("99.93%", "99.9305%", False),
+    ("99.9305%", "99.9306%", True),  # k in (0.99936 d, 1.0008 d]: k = d, one minute a day (99.930555… %)
+])
+def test_a_tier_no_month_can_fall_in_is_unreachable(cli, tmp_path, low, high, reachable):
+    # A tier between two availabilities a month can have (steps of one minute: 1/44,640 of a 31-day month at least)
+    # passed validate and publish without a word, and never applied.
+    from helpers import draft_variant
+
+    path = draft_variant(tmp_path, TIER_1, f'- {{at_least: "{high}", credit: "1%", ref: "§3.1"}}\n    '
+                                           f'- {{at_least: "{low}", below: "{high}", credit: "5%", ref: "§3.1"}}\n    '
+                                           + TIER_1.replace('below: "99.95%"', f'below: "{low}"'))
+    result = cli("validate", path)
+    warning = (f"{path}:128:7: warning tier-unreachable tier 2 [{low[:-1]} %, {high[:-1]} %) (§3.1) holds no "
+               "availability a Service Month can have: with 1,440 to 44,640 minutes in a month (§1.6), availability "
+               "moves in steps of one minute, at least 0.00224 %, and none falls inside this tier, so it never applies")
+    assert result.code == 0, result.out
+    assert (warning in result.out.splitlines()) is not reachable
+
+
 def test_the_draft_at_99_95_has_no_unreachable_tier(cli):
     result = cli("validate", DRAFT)
     assert result.code == 0

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 import os
 import re
 import datetime as dt
@@ -76,6 +77,43 @@ def lint_tiers(policy) -> list[Diagnostic]:
                                         f"no tier covers availability in {gap_low}, {gap_high} between tier {a.index + 1} "
                                         f"and tier {b.index + 1} ({b.ref})"))
     return found
+
+
+# The Service Months a term gives (§1.2, §1.6: days × 1,440 minutes): from a partial month of one day to a whole one
+# of 31. Availability is 1 − unavailable minutes / total minutes: in any month, one of finitely many values.
+MONTH_MINUTES = tuple(days * 1440 for days in range(1, 32))
+
+
+def _holds_a_month(tier) -> bool:
+    """Does some Service Month (of :data:`MONTH_MINUTES`) have an availability, 100 × (1 − k / N) for k of its N
+    minutes unavailable, inside ``tier``?"""
+    low, high = tier._exact_bounds
+    for total in MONTH_MINUTES:
+        # availability ≥ low ⇔ k ≤ N (1 − low / 100); ≤ high ⇔ k ≥ N (1 − high / 100); strict bounds exclude equality
+        most = total if low is None else total * (1 - low / 100)
+        least = 0 if high is None else total * (1 - high / 100)
+        k_most = math.floor(most) - (1 if low is not None and not tier.lower_inclusive and most == math.floor(most) else 0)
+        k_least = math.ceil(least) + (1 if high is not None and not tier.upper_inclusive and least == math.ceil(least) else 0)
+        if max(k_least, 0) <= min(k_most, total):
+            return True
+    return False
+
+
+def lint_tier_grid(policy) -> list[Diagnostic]:
+    """A tier no Service Month can fall in: availability moves in steps of one minute of the month, at least
+    1/44,640 (0.00224 %) of a 31-day month, so a tier narrower than that between two steps never applies."""
+    return [policy.doc.diagnostic(("compensation", "tiers", tier.index), "tier-unreachable",
+                                  f"tier {tier.index + 1} {_interval(tier)} ({tier.ref}) holds no availability a Service "
+                                  "Month can have: with 1,440 to 44,640 minutes in a month (§1.6), availability moves "
+                                  "in steps of one minute, at least 0.00224 %, and none falls inside this tier, so it "
+                                  "never applies", severity="warning")
+            for tier in policy.tiers if not _empty(tier) and not _holds_a_month(tier)]
+
+
+def _empty(tier) -> bool:
+    """Said as ``tier-empty`` by :func:`lint_tiers`."""
+    return tier.lower is not None and tier.upper is not None and (tier.lower > tier.upper or (
+        tier.lower == tier.upper and not (tier.lower_inclusive and tier.upper_inclusive)))
 
 
 def lint_gate(policy) -> list[Diagnostic]:
@@ -247,7 +285,7 @@ def lint_policy(policy, run_examples: bool = True) -> list[Diagnostic]:
         from .examples import untested_rules  # running the examples: a version read to evaluate under never does
 
         untested = untested_rules(policy)
-    return (lint_tiers(policy) + lint_gate(policy) + lint_clauses(policy) + lint_dates(policy) + lint_timezone(policy)
+    return (lint_tiers(policy) + lint_tier_grid(policy) + lint_gate(policy) + lint_clauses(policy) + lint_dates(policy) + lint_timezone(policy)
             + lint_citations(policy) + calendar + untested)
 
 
