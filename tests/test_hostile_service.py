@@ -378,3 +378,30 @@ def test_a_compressed_body_is_a_415_saying_so_and_nothing_is_written(served):
     status, _, _ = asgi(app, "POST", "/v1/evaluate", b'{"month": "2019-03", "accounts": ["globex"]}',
                         JSON | {"Content-Encoding": "identity"})
     assert status == 200
+
+
+def test_a_ledger_deleted_while_a_claim_is_being_decided_is_not_made_again(tmp_path, monkeypatch):
+    # The check that the ledger is still there comes before the inputs are read; a ledger deleted while they were
+    # read (here: while the billing is) was made anew by the decision. A ledger the engine used is opened, never made.
+    import slapolicy.engine
+    from slapolicy import Engine
+    from slapolicy.errors import LedgerError
+
+    ledger = tmp_path / "ledger.sqlite"
+    engine = Engine(POLICIES, ledger=ledger)
+    inputs = dict(minutes=str(EXAMPLES / "minutes.csv"), billing=str(EXAMPLES / "billing.csv"))
+    assert engine.decide_claim(_claim("C-1"), **inputs)["decision"] == "approved"
+    reading = slapolicy.engine.read_billing
+
+    def deleting(*args, **kwargs):
+        for file in tmp_path.iterdir():
+            file.unlink()
+        return reading(*args, **kwargs)
+
+    monkeypatch.setattr(slapolicy.engine, "read_billing", deleting)
+    with pytest.raises(LedgerError) as raised:
+        engine.decide_claim(_claim("C-2"), **inputs)
+    assert str(raised.value) == (f"{ledger}: the ledger this engine recorded decisions in is gone (deleted or moved): "
+                                 "a new one would not know its grants and could pay a month twice; nothing was decided. "
+                                 "Put it back, or start the service (the engine) again to begin a new ledger")
+    assert list(tmp_path.iterdir()) == []

@@ -39,7 +39,7 @@ from .inputs.events import ByAccount, read_incidents, read_notices
 from .inputs.tables import account_name
 from .distributed import Background, Cancellation, PolicyContent, Relay, Runner, check_runner_arguments, policy_of
 from .errors import ArgumentError, InputError, LedgerError, SlapolicyError
-from .ledger import default_ledger_path
+from .ledger import Ledger, default_ledger_path
 from .minutes.shapes import MonthMinutes, MonthTotals
 from .evaluation.month import (evaluate_account_month, evaluate_items, evaluate_month, evaluate_settled, month_items,
                                version_reason)
@@ -338,6 +338,15 @@ class Engine:
         inputs = decision_inputs(parsed, family, now, {"minutes": minutes, "incidents": incidents, "notices": notices,
                                                         "billing": billing}, loaded_minutes.plan,
                                   loaded_minutes.digest)
+        if own and self._ledger_file is not None:  # a ledger it used: never made again, even if it goes meanwhile
+            try:
+                book = Ledger(self._ledger_file[0], create=False)
+            except LedgerError:
+                self._check_ledger_kept()  # gone or replaced since the check above: said so
+                raise
+            with book:
+                return decide(policy, parsed, service_month, window, month, billing=loaded_billing, ledger=book,
+                              inputs=inputs, now=now, manager=self.manager)
         decision = decide(policy, parsed, service_month, window, month, billing=loaded_billing, ledger=ledger,
                           inputs=inputs, now=now, manager=self.manager)
         if own:
