@@ -355,15 +355,13 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--coverage", action="store_true", help="report coverage rule by rule")
 
     p = command("versions", cmd_versions, "list the versions of a policy family with dates and sha256")
-    p.add_argument("policy_dir", type=data_commands.required_path, metavar="POLICY_DIR",
-                   help=data_commands.POLICY_DIR_IS)
+    data_commands.add_policy_dir(p)
     p.add_argument("--json", action="store_true", help="print JSON")
 
     p = command("show", cmd_show, "show the version in force for a Service Month, and its terms",
                 "The version governing a Service Month is the latest whose effective_from is on or\n"
                 "before the month's first day (§6.2). A month before every version is an error.")
-    p.add_argument("policy_dir", type=data_commands.required_path, metavar="POLICY_DIR",
-                   help=data_commands.POLICY_DIR_IS)
+    data_commands.add_policy_dir(p)
     p.add_argument("--month", type=data_commands.month_option, required=True, metavar="YYYY-MM",
                    help="the Service Month (e.g. 2019-03)")
     p.add_argument("--json", action="store_true", help="print JSON (terms and the whole document)")
@@ -389,8 +387,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                 "checks a draft and locks it in one step.\n"
                 "A family without versions.lock is refused, naming what would be recorded: restore a lock\n"
                 "deleted; start the lock of a family never locked with --new.")
-    p.add_argument("policy_dir", type=data_commands.required_path, metavar="POLICY_DIR",
-                   help=data_commands.POLICY_DIR_IS)
+    data_commands.add_policy_dir(p)
     p.add_argument("--new", action="store_true",
                    help="start versions.lock in a family that has none, recording every version as it is now")
     p.add_argument("--retroactive", action="store_true", help=retroactive_help("record"))
@@ -402,8 +399,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                 "On any problem it lists every reason and writes nothing. A draft taking effect before today\n"
                 "(in the policy's timezone) would govern Service Months already begun: refused unless\n"
                 "--retroactive, and then it says which months it took over from which version.")
-    p.add_argument("policy_dir", type=data_commands.required_path, metavar="POLICY_DIR",
-                   help=data_commands.POLICY_DIR_IS)
+    data_commands.add_policy_dir(p)
     p.add_argument("draft", type=data_commands.required_path, metavar="DRAFT.yaml",
                    help="the draft (status: draft, kept under POLICY_DIR/drafts/ or anywhere)")
     p.add_argument("--retroactive", action="store_true", help=retroactive_help("publish"))

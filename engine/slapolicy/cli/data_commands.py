@@ -71,6 +71,11 @@ BILLING_COLUMNS = "account, month, monthly_fee, offset[, service_start]"
 READ_AND_EVALUATE = "read the minutes' partitions and evaluate the account-months"
 
 
+def add_policy_dir(p) -> None:
+    """POLICY_DIR: the family that versions, show, lock, publish, evaluate, claim, replay and serve read."""
+    p.add_argument("policy_dir", type=required_path, metavar="POLICY_DIR", help=POLICY_DIR_IS)
+
+
 def _add_input_options(p, minutes: str, billing: str, required: bool = True) -> None:
     """--minutes, --incidents, --notices and --billing, each saying what it holds: ``minutes`` and ``billing`` say
     what the command reads them as, or needs them for."""
@@ -469,7 +474,7 @@ def add_commands(command) -> None:
                 "the standard (§2.2), the tier and the compensation (§3), with a trace citing each clause.\n"
                 "Inputs: CSV, JSON Lines or Parquet (minutes, billing); YAML or JSON lists (incidents, notices).\n"
                 "Timestamps without an offset are read in the policy's timezone.")
-    p.add_argument("policy_dir", type=required_path, metavar="POLICY_DIR", help=POLICY_DIR_IS)
+    add_policy_dir(p)
     p.add_argument("--month", type=month_option, required=True, metavar="YYYY-MM", help="the Service Month")
     _add_input_options(p, "", " (amounts need it)")
     p.add_argument("--account", type=_account, action="append", metavar="ID",
@@ -489,7 +494,7 @@ def add_commands(command) -> None:
                 "CLAIM.json: {account, service_month, filed_at, channel, event_report?, unavailability?: [{start, end}],\n"
                 "failure_records?, term_start?, term_end?, claim_id?, contact?} (a field marked ? may be left out or null;\n"
                 "without event_report or unavailability the claim is decided incomplete, §3.3).")
-    p.add_argument("policy_dir", type=required_path, metavar="POLICY_DIR", help=POLICY_DIR_IS)
+    add_policy_dir(p)
     p.add_argument("claim", type=required_path, metavar="CLAIM.json", help="the claim, as above")
     _add_input_options(p, "the provider's per-minute records (they prevail): ",
                        ": needed to compute an amount (and the §6.1 cap)")
@@ -505,7 +510,7 @@ def add_commands(command) -> None:
                 "was in force (baseline) and under --under (a published version or a draft), and reports per\n"
                 "account and month the difference and the clauses whose change caused it, with totals.\n"
                 "The minutes are read once. --format html writes one self-contained report.")
-    p.add_argument("policy_dir", type=required_path, metavar="POLICY_DIR", help=POLICY_DIR_IS)
+    add_policy_dir(p)
     p.add_argument("--from", dest="start", type=month_option, required=True, metavar="YYYY-MM", help="first Service Month")
     p.add_argument("--to", dest="end", type=month_option, required=True, metavar="YYYY-MM",
                    help="last Service Month (at most 1,200 months, 100 years, from --from)")
@@ -541,7 +546,7 @@ def add_commands(command) -> None:
                 "GET /v1/health, /v1/versions, /v1/policy?month=; POST /v1/evaluate, /v1/claims, /v1/replay;\n"
                 "GET /v1/claims/{decision_id}; GET /openapi.json. A version published into POLICY_DIR is\n"
                 "loaded at the next request, without a restart. Needs the serve extra: pip install 'slapolicy[serve]'.")
-    p.add_argument("policy_dir", type=required_path, metavar="POLICY_DIR", help=POLICY_DIR_IS)
+    add_policy_dir(p)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=_whole_number, default=8000, help="port (default 8000; 0 picks a free one, printed at start)")
     p.add_argument("--ledger", type=_named, metavar="DB", help="SQLite ledger of claim decisions (default as for claim)")
