@@ -445,8 +445,9 @@ def keep_freed_memory() -> bool:
 
 
 def parser_for(argv: list[str]) -> argparse.ArgumentParser:
-    """The parser for ``argv``: only its command's when its first word names one (the top level has no option
-    but --help, so the first word is the command), else every command's (for the list in --help and in errors)."""
+    """The parser for ``argv``: only its command's when its first word names one (the top level's only options are
+    --help and --version, so a first word not starting with - is the command), else every command's (for the list
+    in --help and in errors)."""
     if argv and not argv[0].startswith("-"):
         parser = build_parser(only=argv[0])
         if parser.commands:
