@@ -288,3 +288,42 @@ def test_a_peak_qps_beyond_a_float_is_named_as_written(tmp_path):
     assert (result.code, result.out, result.err) == (1, "", (
         f"slapolicy: 1 problem(s) in minutes file {minutes}:\n"
         f"{minutes}: row 1 (line 2), column 'peak_qps': '1e400' is not a non-negative finite number\n"))
+
+
+NOT_TEXT = [
+    (b"\x1f\x8b\x08\x00\x00\x00\x00\x00", "a gzip-compressed file", "decompress it first (gunzip)"),
+    (b"PK\x03\x04\x14\x00\x00\x00", "a zip archive (or an Excel workbook)", "extract the file from it, or save the sheet as CSV"),
+    (b"PAR1\x15\x04", "a Parquet file", "name it .parquet"),
+    (b"BZh91AY&SY", "a bzip2-compressed file", "decompress it first (bunzip2)"),
+]
+
+
+@pytest.mark.parametrize("start,what,advice", NOT_TEXT)
+@pytest.mark.parametrize("suffix,text", [(".csv", "CSV"), (".jsonl", "JSON Lines")])
+def test_a_compressed_or_binary_file_named_as_text_is_refused_by_what_it_is(tmp_path, start, what, advice, suffix, text):
+    # An export left gzipped under its .csv name was refused as "the header is not UTF-8 (byte 0x8b)", a zip as a
+    # line of 1 value where the header names 4 columns, quoting its bytes; as billing too.
+    binary = tmp_path / f"m{suffix}"
+    binary.write_bytes(start + bytes(range(256)))
+    for result in (evaluate_march(binary), evaluate_march(MINUTES_CSV, "--billing", binary)):
+        assert (result.code, result.out, result.err) == (1, "", f"slapolicy: {binary}: {what}, not {text} text: {advice}\n")
+
+
+@pytest.mark.parametrize("separator,called", [(";", "';'"), ("\t", "tabs")])
+def test_a_csv_header_of_another_separator_says_so(tmp_path, separator, called):
+    minutes = tmp_path / "m.csv"
+    minutes.write_text(separator.join(["account", "minute", "requests", "failures"]) + "\n" +
+                       separator.join(["acme", "2019-03-12T09:00", "5", "5"]) + "\n")
+    billing = tmp_path / "billing.csv"
+    billing.write_text(separator.join(["account", "month", "monthly_fee", "offset"]) + "\n" +
+                       separator.join(["acme", "2019-03", "100.00", "0.00"]) + "\n")
+    found = separator.join(["account", "minute", "requests", "failures"])
+    result = evaluate_march(minutes)
+    assert (result.code, result.out, result.err) == (1, "", (
+        f"slapolicy: {minutes}: missing column(s) account, minute, requests, failures (found: {found}); its values "
+        f"are separated by {called}: a CSV file's are separated by commas\n".replace("\t", "\\t")))
+    result = evaluate_march(MINUTES_CSV, "--billing", billing)
+    found = separator.join(["account", "month", "monthly_fee", "offset"])
+    assert (result.code, result.out, result.err) == (1, "", (
+        f"slapolicy: {billing}: missing column(s) account, month, monthly_fee, offset (found: {found}); its values "
+        f"are separated by {called}: a CSV file's are separated by commas\n".replace("\t", "\\t")))

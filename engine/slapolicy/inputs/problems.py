@@ -81,6 +81,18 @@ def column_names(schema, path) -> list[str]:
     return names
 
 
+def other_separator(names: list) -> str:
+    """' (...)' when a CSV header read as one column holds the names separated by another character (a
+    spreadsheet set to a locale whose lists use ';', a tab-separated export): "missing column(s) account, minute
+    ... (found: account;minute;...)" left the reader to spot why. An error path only."""
+    if len(names) != 1:
+        return ""
+    for separator, called in ((";", "';'"), ("\t", "tabs"), ("|", "'|'")):
+        if separator in names[0]:
+            return f"; its values are separated by {called}: a CSV file's are separated by commas"
+    return ""
+
+
 def _line(row: int, line_offset: int | None) -> int | None:
     return None if line_offset is None else row + line_offset
 

@@ -22,7 +22,7 @@ from ..distributed import python_handles_ctrl_c
 from ..errors import InputError, UsageError
 from ..files import BEYOND_FLOAT, LONE_SURROGATE, regular_file_size, typed_number, valid_unicode
 from .json_lines import TEXT_COLUMNS, by_line, check_lines, read_json_as_written
-from .problems import MAX_REPORTED, Problems, _line, _report, column_names
+from .problems import MAX_REPORTED, Problems, _line, _report, column_names, other_separator
 from .timestamps import _one_array, parse_minute_column
 
 # Minutes and billing files: far beyond any real month (52 M minute rows of CSV are ~2.5 GB),
@@ -79,6 +79,32 @@ def _format(path: Path) -> str:
     if suffix in (".parquet", ".pq"):
         return "parquet"
     raise InputError(f"{path}: unknown format {suffix or '(no extension)'}; use .csv, .jsonl or .parquet")
+
+
+# What a file named .csv or .jsonl holds when it begins with these bytes, and what to do instead.
+_NOT_TEXT = (
+    (b"\x1f\x8b", "a gzip-compressed file", "decompress it first (gunzip)"),
+    (b"PK\x03\x04", "a zip archive (or an Excel workbook)", "extract the file from it, or save the sheet as CSV"),
+    (b"PAR1", "a Parquet file", "name it .parquet"),
+    (b"BZh", "a bzip2-compressed file", "decompress it first (bunzip2)"),
+    (b"\x28\xb5\x2f\xfd", "a zstd-compressed file", "decompress it first (unzstd)"),
+    (b"\xfd7zXZ\x00", "an xz-compressed file", "decompress it first (unxz)"),
+)
+
+
+def refuse_binary(path, kind: str) -> None:
+    """A local CSV or JSON Lines file that begins as a compressed file, an archive or a Parquet file is refused by
+    what it is: it was read as text, and refused in words about its bytes (a header "not UTF-8 (byte 0x8b)", a
+    line of 1 value where the header names 4 columns, quoting the binary). Six bytes read, once a file."""
+    try:
+        with open(path, "rb") as handle:
+            start = handle.read(6)
+    except OSError:  # named by the reading that follows, as before
+        return
+    for magic, what, advice in _NOT_TEXT:
+        if start.startswith(magic):
+            text = "CSV" if kind == "csv" else "JSON Lines"
+            raise InputError(f"{path}: {what}, not {text} text: {advice}")
 
 
 IN_MEMORY = "(in memory)"
@@ -169,6 +195,8 @@ def read_table(path: str | Path, columns: tuple[str, ...], optional: tuple[str, 
     shown = name or str(path)
     regular_file_size(path, f"{kind.upper()} file")
     check_input_size(path)
+    if kind != "parquet":
+        refuse_binary(path, kind)
     try:
         if kind == "csv":
             import pyarrow.csv as pacsv  # heavy (0.2 s): loaded by the commands that read inputs
@@ -217,7 +245,8 @@ def read_table(path: str | Path, columns: tuple[str, ...], optional: tuple[str, 
     names = column_names(table.schema, shown)
     missing = [name for name in columns if name not in names]
     if missing:
-        raise InputError(f"{shown}: missing column(s) {', '.join(missing)} (found: {', '.join(names) or 'none'})")
+        raise InputError(f"{shown}: missing column(s) {', '.join(missing)} (found: {', '.join(names) or 'none'})"
+                         f"{other_separator(names) if kind == 'csv' else ''}")
     keep = [name for name in columns + optional if name in table.column_names]
     return table.select(keep), line_offset
 

@@ -19,7 +19,7 @@ from ..calendar import calendar_month, minute_bounds
 from ..errors import InputError
 from ..files import regular_file_size
 from ..inputs.problems import column_names
-from ..inputs.tables import (IN_MEMORY, MINUTE_COLUMNS, OPTIONAL_MINUTE_COLUMNS, _format, account_name,
+from ..inputs.tables import (IN_MEMORY, MINUTE_COLUMNS, OPTIONAL_MINUTE_COLUMNS, _format, account_name, refuse_binary,
                              check_input_size, check_minute_types, in_memory_table, max_input_bytes)
 from ..inputs.timestamps import UNITS_PER_MINUTE
 
@@ -137,6 +137,7 @@ def plan(source, request: Request) -> list[Part]:
     check_input_size(path)
     if kind == "parquet":
         return _plan_parquet(str(path), request, str(path))
+    refuse_binary(path, kind)
     return [Part(str(path.resolve()), kind, name=str(path), rows=-1)]
 
 
