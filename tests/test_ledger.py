@@ -730,6 +730,8 @@ def test_a_ledger_of_format_1_is_refused_then_upgraded_in_commit_order(ledger, t
     with Ledger(ledger) as original, Ledger(old) as upgraded:
         assert upgraded.head == original.head  # the same entries in the same order: the same chain
         assert upgraded.head["entries"] == 5
+    # the new head as --checkpoint takes it back, as the audit's own line says it
+    assert result.err == f"{old}: upgraded to a chained ledger of 5 entries; head 5:{upgraded.head['hash']}\n"
     assert triggers(old) == GUARD  # upgraded with the append-only guard
     assert result.out.splitlines()[-1] == "3 decision(s) checked: 3 same, 0 differ, 0 unverifiable"
     again = run_cli("audit", "--upgrade", old)
