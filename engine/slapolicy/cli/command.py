@@ -354,7 +354,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                    help="policy files, or a policy directory (with its drafts/)")
     p.add_argument("--coverage", action="store_true", help="report coverage rule by rule")
 
-    p = command("versions", cmd_versions, "list the versions of a policy family with dates and sha256")
+    p = command("versions", cmd_versions, "list the versions of a policy family with dates and sha256",
+                "Lists the family's published versions, by effective_from, then the drafts of its drafts/: each\n"
+                "one's effective_from, version label, status, the start of its file's sha256 (the whole of it\n"
+                "with --json) and its file. Every decision records the version and sha256 it was made under.")
     data_commands.add_policy_dir(p)
     p.add_argument("--json", action="store_true", help="print JSON")
 
@@ -377,7 +380,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON (same as --format json)")
     p.add_argument("--format", choices=("text", "json", "html"), help="(default: text)")
 
-    command("schema", cmd_schema, "print the JSON Schema of a policy version")
+    command("schema", cmd_schema, "print the JSON Schema of a policy version",
+            "Prints the JSON Schema every policy file is checked against (validate adds the linter's checks):\n"
+            "give it to an editor that checks YAML as it is typed. docs/policy-format.md explains each key.")
 
     p = command("lock", cmd_lock, "record the sha256 of newly published versions in versions.lock",
                 "Adds published versions not yet in versions.lock. Never rewrites a recorded entry:\n"

@@ -560,4 +560,8 @@ def add_commands(command) -> None:
                    help="connections open at once (default 256); one more is answered 503 and closed")
     _add_runner_options(p, READ_AND_EVALUATE + ", for every request,")
 
-    command("demo", cmd_demo, "run the main jobs on the shipped policy and example data")
+    command("demo", cmd_demo, "run the main jobs on the shipped policy and example data",
+            "Runs, on the policy and example data shipped with slapolicy (March 2019, three accounts), each main\n"
+            "command in turn, printing it before its output: validate, test, versions, evaluate, diff, evaluate\n"
+            "under the example draft, replay, and two claims recorded in a ledger of its own in a temporary\n"
+            "directory. It writes nothing else.")
