@@ -405,3 +405,25 @@ def test_a_ledger_deleted_while_a_claim_is_being_decided_is_not_made_again(tmp_p
                                  "a new one would not know its grants and could pay a month twice; nothing was decided. "
                                  "Put it back, or start the service (the engine) again to begin a new ledger")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("written,said", [("1e3", "1E+3"), ("1000.0", "1000.0"), ("true", "true")])
+def test_an_incidents_file_names_its_accounts_as_a_request_does(tmp_path, written, said):
+    # An incident's account of 1e3 or true was read as Python writes it, "1000.0" or "True": an account no minutes
+    # name, so the incident silently excluded nothing. The CLI's file is refused as the service's request is (400).
+    incidents = tmp_path / "incidents.json"
+    incidents.write_text('[{"id": "I-1", "start": "2019-03-12T10:00", "end": "2019-03-12T10:30", "cause": '
+                         f'"force_majeure", "account": {written}}}]')
+    result = run_cli("evaluate", POLICIES, "--minutes", EXAMPLES / "minutes.csv", "--month", "2019-03",
+                     "--incidents", incidents)
+    assert (result.code, result.out) == (1, "")
+    assert result.err == (f"slapolicy: 1 problem(s) in incidents file {incidents}:\n{incidents}: row 1, column "
+                          f"'account': {said} is not an account name: write the name as text (a whole number is read as "
+                          "its digits)\n")
+    incidents.write_text(incidents.read_text().replace(f'"account": {written}', '"account": null'))
+    result = run_cli("evaluate", POLICIES, "--minutes", EXAMPLES / "minutes.csv", "--month", "2019-03",
+                     "--incidents", incidents)
+    assert result.err.endswith("column 'account': null is blank; leave the key out to mean every account\n")
+    incidents.write_text(incidents.read_text().replace('"account": null', '"account": 1000'))
+    assert run_cli("evaluate", POLICIES, "--minutes", EXAMPLES / "minutes.csv", "--month", "2019-03",
+                   "--incidents", incidents).code == 0  # account "1000", of no minutes here: no incident applies
