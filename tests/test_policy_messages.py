@@ -211,6 +211,17 @@ def test_a_cause_declared_twice_is_refused_at_the_second(cli, tmp_path):
                                             f"(first at line {line - 1}, column {col}): list each value once\n")
 
 
+def test_a_provision_numbered_twice_is_refused_at_the_second(cli, tmp_path):
+    # Two provisions "§4": `show --provision 4` and diff each kept one of them, the other silently left out.
+    first = '  - ref: "§4"\n'
+    path = draft_variant(tmp_path, first, first + '    title: "Another §4"\n' + first)
+    text = path.read_text()
+    line = text.splitlines().index('  - ref: "§4"', text.splitlines().index('    title: "Another §4"')) + 1
+    result = cli("validate", path)
+    assert (result.code, result.out) == (1, f"{path}:{line}:10: error duplicate-value provisions lists §4 twice (first "
+                                            f"at line {line - 2}, column 10): list each value once\n")
+
+
 @pytest.mark.slow
 def test_every_loader_refuses_a_repeated_value_as_validate_does(cli, tmp_path):
     # evaluate --policy-file, replay --under and publish read a version through the same check: none takes the

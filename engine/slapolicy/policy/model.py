@@ -471,6 +471,12 @@ def _build(doc: YamlDocument, path: str, sha256: str) -> tuple[Policy | None, li
     problems: list[Diagnostic] = []
     causes = tuple(c["id"] for c in data["causes"])
     problems += doc.repeated("causes", [(("causes", i, "id"), cause) for i, cause in enumerate(causes)])
+    # Each provision is found by its number (show --provision, diff) and each material by its id: a second one of
+    # either was silently left out of one and shown by the other.
+    problems += doc.repeated("provisions", [(("provisions", i, "ref"), entry.get("ref"))
+                                            for i, entry in enumerate(data.get("provisions") or [])])
+    problems += doc.repeated("required_materials", [(("claims", "required_materials", i, "id"), entry.get("id"))
+                                                    for i, entry in enumerate(data["claims"]["required_materials"])])
     facts: dict[str, FactDecl] = {}
     for i, entry in enumerate(data["facts"]):
         values = tuple(entry.get("values", ()))
