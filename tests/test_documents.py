@@ -98,7 +98,9 @@ def test_the_replay_report_opens_in_chromium(cli, tmp_path):
 
 
 def test_a_version_without_the_agreements_provisions_renders_one_provision_per_section(cli):
-    out = cli("render", REPO / "docs" / "walkthrough" / "2020-01-01-standard-99.9.yaml").out.splitlines()
+    # The superseded encoding of 2019-01-01 has no provisions: (the walk-through's drafts, copied from the version
+    # published since, have them)
+    out = cli("render", REPO / "policies" / "ccc" / "superseded" / "2019-01-01.32cfebe23efd.yaml").out.splitlines()
     contents = out[out.index("Contents") + 1: out.index("Contents") + 4]
     assert [line.split()[0] for line in contents] == ["§1.2", "§1.4,", "§1.7,"]
-    assert "  • standard: 99.9%, met when at least (§2.2)" in out
+    assert "  • standard: 99.5%, met when at least (§2.2)" in out

@@ -127,7 +127,8 @@ def test_diff_reports_the_standard_with_its_ref(cli):
     changes = result.json()["changes"]
     assert {"kind": "changed", "what": "availability.standard", "ref": "§2.2", "old": "99.5%", "new": "99.95%"} in changes
     assert [c["what"] for c in changes] == ["version", "status", "effective_from", "amends", "description",
-                                            "availability.standard", "availability.standard.description"]
+                                            "availability.standard", "availability.standard.description",
+                                            "provision §2.2"]  # its words: "not be less than 99.95%"
 
 
 def test_diff_reports_tiers_and_clauses(cli, tmp_path):
@@ -203,3 +204,36 @@ def test_usage_errors_exit_2(cli):
     assert cli().code == 2
     assert cli("show", POLICIES).code == 2
     assert cli("frobnicate").code == 2
+
+
+def test_a_setting_amended_without_the_words_of_its_provision_is_warned_of(cli, tmp_path):
+    # The 2027 draft raised the standard to 99.95 % under §2.2's words "shall not be less than 99.5%": evaluated by
+    # the one, read by legal (show --provision, render) in the other; validate said nothing.
+    from helpers import draft_variant
+
+    path = draft_variant(tmp_path, 'value: "99.5%"\n    met_when: at_least', 'value: "99.95%"\n    met_when: at_least')
+    path.write_text(path.read_text().replace('{availability: "99.5%", meets: true}', '{availability: "99.95%", meets: true}')
+                    .replace('{availability: "99.7%", credit: "0%"}', '{availability: "99.95%", credit: "0%"}'))
+    text = path.read_text().splitlines()
+    line = text.index('  - ref: "§2.2"') + 3  # the provision's text, after its ref and title
+    warning = (f"{path}:{line}:11: warning words-disagree provision §2.2 says 99.5%, but availability.standard, which "
+               "applies it (applied_by), is 99.95%: amend the words with the setting, or the setting with the words")
+    result = cli("validate", path)
+    assert result.code == 0, result.out
+    assert warning in result.out.splitlines()
+    # The words amended with it: nothing to say.
+    path.write_text(path.read_text().replace("than 99.5% (the", "than 99.95% (the"))
+    assert "words-disagree" not in cli("validate", path).out
+
+
+@pytest.mark.parametrize("text, value, said", [
+    ("Fewer than 2,000 seats at a time.", 2000, None),
+    ("Fewer than 2,000 seats at a time.", 3000, "2,000"),
+    ("Kept 15 days, then deleted.", 15, None),
+    ("Kept 15 days, then deleted.", 30, "15"),
+    ("No number at all.", 30, None),
+])
+def test_a_parameters_words_are_compared_as_numbers(text, value, said):
+    from slapolicy.policy.lint import _said
+
+    assert _said(str(value), "parameters.x", text) == said

@@ -43,6 +43,9 @@ def test_the_walk_through_runs_from_draft_to_publish(copy):
             printed = result.out.splitlines()
             for line in expected:
                 assert line in printed, f"`{command}` did not print:\n{line}\n---\n{result.out}"
+            if argv[1] == "diff":  # every change in the terms is shown: the drafts make no change the page hides
+                changes = [line for line in printed if re.match(r"  (§|\+ |- )", line)]
+                assert changes == expected, f"`{command}` printed changes the page does not show:\n{result.out}"
             commands += 1
     assert commands == 9
     assert sorted(p.name for p in copy.glob("*.yaml")) == ["2019-01-01.yaml", "2020-01-01.yaml", "2021-01-01.yaml"]

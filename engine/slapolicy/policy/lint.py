@@ -274,6 +274,54 @@ def lint_citations(policy) -> list[Diagnostic]:
     return found
 
 
+_PERCENTS = re.compile(r"(?<![0-9.])([0-9]+(?:\.[0-9]+)?)\s?%")
+_NUMBERS = re.compile(r"(?<![0-9.,])([0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?![0-9.,]*[0-9])")
+
+
+def lint_words_agree(policy) -> list[Diagnostic]:
+    """A provision's words and the settings that apply it (``applied_by``) say the same numbers: a percentage
+    setting (the standard, the threshold of an unavailable minute) is among the percentages its provision's text
+    states, and a whole-number parameter among its whole numbers, when the text states any. An amendment that changed
+    the setting and not the words (the standard raised to 99.95 % under words still saying "not be less than 99.5%")
+    is evaluated by the one and read by legal, `show` and `render` in the other."""
+    provisions = policy.raw.get("provisions")
+    if not isinstance(provisions, list):
+        return []
+    found = []
+    for i, entry in enumerate(provisions):
+        text = entry.get("text") or ""
+        for j, dotted in enumerate(entry.get("applied_by", [])):
+            node = node_at(policy.raw, dotted)
+            value = node.get("value") if isinstance(node, dict) else node
+            if isinstance(value, bool) or not isinstance(value, (int, str)):
+                continue
+            said = _said(str(value), dotted, text)
+            if said:
+                found.append(policy.doc.diagnostic(("provisions", i, "text"), "words-disagree",
+                                                   f"provision {entry['ref']} says {said}, but {dotted}, which applies "
+                                                   f"it (applied_by), is {value}: amend the words with the setting, "
+                                                   "or the setting with the words", severity="warning"))
+    return found
+
+
+def _said(value: str, dotted: str, text: str) -> str | None:
+    """The numbers of ``text`` of the kind ``value`` is, when ``value`` is not among them (None: it is, or the text
+    states none of that kind, or ``value`` is of no kind compared: only percentages, and whole-number parameters)."""
+    if re.fullmatch(r"[0-9]+(\.[0-9]+)?%", value):
+        stated = [Decimal(n) for n in _PERCENTS.findall(text)]
+        shown = [f"{n}%" for n in _PERCENTS.findall(text)]
+        wanted = Decimal(value[:-1])
+    elif dotted.startswith("parameters.") and re.fullmatch(r"[0-9]+", value):
+        stated = [Decimal(n.replace(",", "")) for n in _NUMBERS.findall(text)]
+        shown = _NUMBERS.findall(text)
+        wanted = Decimal(value)
+    else:
+        return None
+    if not stated or wanted in stated:
+        return None
+    return " and ".join(dict.fromkeys(shown))
+
+
 def lint_policy(policy, run_examples: bool = True) -> list[Diagnostic]:
     """Every lint check; ``run_examples=False`` leaves out the warnings for rules no example exercises, which
     need every example run (0.1 s, and the holiday calendar loaded): loading a version to evaluate under it
@@ -286,7 +334,7 @@ def lint_policy(policy, run_examples: bool = True) -> list[Diagnostic]:
 
         untested = untested_rules(policy)
     return (lint_tiers(policy) + lint_tier_grid(policy) + lint_gate(policy) + lint_clauses(policy) + lint_dates(policy) + lint_timezone(policy)
-            + lint_citations(policy) + calendar + untested)
+            + lint_citations(policy) + lint_words_agree(policy) + calendar + untested)
 
 
 def misnamed_versions(path: Path, severity: str = "error") -> list[Diagnostic]:
