@@ -327,3 +327,20 @@ def test_a_csv_header_of_another_separator_says_so(tmp_path, separator, called):
     assert (result.code, result.out, result.err) == (1, "", (
         f"slapolicy: {billing}: missing column(s) account, month, monthly_fee, offset (found: {found}); its values "
         f"are separated by {called}: a CSV file's are separated by commas\n".replace("\t", "\\t")))
+
+
+@pytest.mark.parametrize("asked", ["acme,globex", "acme, globex,initech", "acme,zed"])
+def test_several_accounts_written_as_one_are_told_to_be_named_each(asked):
+    # `--account acme,globex` was "account(s) acme,globex have no minutes or billing", as if neither existed. Its
+    # rows are read for that one name, so the words cannot say whether acme is an account: they say how to ask.
+    result = evaluate_march(MINUTES_CSV, "--account", asked)
+    assert (result.code, result.out, result.err) == (1, "", (
+        f"slapolicy: account(s) {asked} have no minutes or billing for 2019-03; {asked!r} is one account's name: to "
+        "name several accounts, give each on its own (--account once for each, or one item each of a list)\n"))
+
+
+def test_an_account_with_a_comma_in_its_name_is_evaluated(tmp_path):
+    minutes = tmp_path / "m.csv"
+    minutes.write_text(HEADER + '"acme,inc",2019-03-12T09:00,5,5,0\n')
+    evaluation = only_evaluation(evaluate_march(minutes, "--account", "acme,inc"))
+    assert (evaluation["account"], evaluation["minutes_with_data"]) == ("acme,inc", 1)

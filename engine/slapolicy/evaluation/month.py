@@ -212,6 +212,17 @@ def evaluate_items(policy, service_month: ServiceMonth, items: list, *, incident
             for (account, rows, totals, bill, naive), unavailable in zip(items, found)]
 
 
+def _several_in_one(unknown: list) -> str:
+    """'; ...' when an account asked about and not found holds a comma (``--account acme,globex``): its rows are
+    read for that one name only, so whether its parts are accounts is not known; the words say how to name
+    several. An error path only."""
+    for asked in unknown:
+        if "," in asked:
+            return (f"; {asked!r} is one account's name: to name several accounts, give each on its own "
+                    "(--account once for each, or one item each of a list)")
+    return ""
+
+
 def month_items(service_month: ServiceMonth, minutes=None, billing=None, accounts=None) -> list[tuple]:
     """(account, candidate rows, totals, bill, its rows without a UTC offset) of every account to evaluate, in order:
     each account of the minutes or of the month's billing (or ``accounts``, which must be one of those)."""
@@ -221,7 +232,8 @@ def month_items(service_month: ServiceMonth, minutes=None, billing=None, account
     if accounts is not None:
         unknown = [a for a in accounts if a not in names]
         if unknown:
-            raise InputError(f"account(s) {', '.join(unknown)} have no minutes or billing for {label}")
+            raise InputError(f"account(s) {', '.join(unknown)} have no minutes or billing for {label}"
+                             f"{_several_in_one(unknown)}")
         names = set(accounts)
     cells = minutes.cells if minutes is not None else {}
     items = []
