@@ -39,7 +39,7 @@ from .inputs.events import ByAccount, read_incidents, read_notices
 from .inputs.tables import account_name
 from .distributed import Background, Cancellation, PolicyContent, Relay, Runner, check_runner_arguments, policy_of
 from .errors import ArgumentError, InputError, LedgerError, SlapolicyError
-from .ledger import Ledger, default_ledger_path
+from .ledger import Ledger, default_ledger_path, ledger_file
 from .minutes.shapes import MonthMinutes, MonthTotals
 from .evaluation.month import (evaluate_account_month, evaluate_items, evaluate_month, evaluate_settled, month_items,
                                version_reason)
@@ -305,6 +305,7 @@ class Engine:
         if own:
             self._check_ledger_kept()
         ledger = ledger or self.ledger_path
+        found = ledger_file(ledger)
         recorded = recorded_decision(ledger, parsed)
         if recorded is not None:
             if own:
@@ -347,6 +348,9 @@ class Engine:
             with book:
                 return decide(policy, parsed, service_month, window, month, billing=loaded_billing, ledger=book,
                               inputs=inputs, now=now, manager=self.manager)
+        if found is not None and ledger_file(ledger) != found:
+            raise LedgerError(f"{ledger or default_ledger_path()}: the ledger was removed, moved or replaced while the "
+                              "claim was decided; nothing was recorded: put it back and decide the claim again")
         decision = decide(policy, parsed, service_month, window, month, billing=loaded_billing, ledger=ledger,
                           inputs=inputs, now=now, manager=self.manager)
         if own:

@@ -839,6 +839,20 @@ def _open_readonly(path: Path, **options) -> sqlite3.Connection:
     return sqlite3.connect(_readonly_uri(path, immutable=True), uri=True, **options)
 
 
+def ledger_file(ledger) -> tuple | None:
+    """The file a ledger argument (a path, or None for the default) names, as (device, inode); None when there is
+    none yet, or for a :class:`Ledger` given open. A claim takes it as it starts and again before it records: a
+    ledger removed, moved or replaced meanwhile (its directory with it) is refused, where a new empty one was made
+    in its place, knowing none of the grants before it (§6.1's cap counts them)."""
+    if isinstance(ledger, Ledger):
+        return None
+    try:
+        found = os.stat(ledger or default_ledger_path())
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
+
+
 def identify(path: Path) -> None:
     """Refuse anything but a slapolicy ledger of this format, reading the file only: another application's
     database passed by mistake stays byte-identical."""
