@@ -489,6 +489,9 @@ class Relay:
                     return
 
 
+CANCELLED_WAIT = 30.0  # seconds a cancelled call is waited for (a batch being decoded takes at most a few)
+
+
 class Background:
     """A call run on a thread of its own while the calling thread does other work: a command reads its minutes
     (pyarrow and numpy release the GIL) while it reads its billing, notices and calendar. A :class:`Cancellation`
@@ -541,10 +544,12 @@ class Background:
             raise
 
     def cancel(self) -> None:
-        """Stop the call as soon as the tasks it runs allow, and wait for them."""
+        """Stop the call as soon as the tasks it runs allow, and wait for them: at most CANCELLED_WAIT seconds, since
+        a task that never ends (pyarrow's CSV reader waits for ever for a worker thread it could not start, when the
+        memory runs out) would hold the command, whose result will not be used, for ever."""
         if self.cancellation is not None:
             self.cancellation.cancel()
-        self._done.wait()
+        self._done.wait(CANCELLED_WAIT)
 
     def result(self):
         self._wait()

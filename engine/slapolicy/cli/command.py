@@ -15,6 +15,7 @@ from pathlib import Path
 from .. import __version__
 from ..errors import Diagnostic, PolicyError, SlapolicyError, UsageError
 from ..files import OUTPUT_FULL, create_beside, sync_directory
+from ..limits import limit_message
 from ..reports.text import one_line
 from ..rules.durable import check_backend
 from . import data_commands, guide, interruption, modules_loaded, stopped
@@ -572,6 +573,9 @@ def run_command(args) -> int:
     except Exception as exc:  # noqa: BLE001 — never a bare traceback for a user
         if interruption(exc) is not None:
             return stopped(interruption(exc))
+        if limit_message(exc) is not None:  # memory, threads or open files: the machine's limit, not a bug
+            sys.stderr.write(f"slapolicy: {limit_message(exc)}\n")
+            return 1
         if isinstance(exc, OSError) and exc.errno in OUTPUT_FULL:
             sys.stderr.write(f"slapolicy: cannot write the output: {exc.strerror}\n")
             return 1

@@ -21,6 +21,7 @@ import numpy as np
 from ..distributed import python_handles_ctrl_c
 from ..errors import InputError, UsageError
 from ..files import BEYOND_FLOAT, LONE_SURROGATE, regular_file_size, typed_number, valid_unicode
+from ..limits import exhausted
 from .json_lines import TEXT_COLUMNS, by_line, check_lines, read_json_as_written
 from .problems import MAX_REPORTED, Problems, _line, _report, column_names, other_separator
 from .timestamps import _one_array, parse_minute_column
@@ -236,6 +237,8 @@ def read_table(path: str | Path, columns: tuple[str, ...], optional: tuple[str, 
             table = pq.read_table(path)
             line_offset = None
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, UnicodeDecodeError) as exc:
+        if exhausted(exc):  # the machine's limit (open files), not the file's fault: said as such (slapolicy.limits)
+            raise
         message = str(exc).replace("\n", " ")
         if kind == "csv" and isinstance(exc, pa.ArrowInvalid):  # pyarrow names no line: found by reading again
             from .csv_lines import located  # the error path's own module

@@ -22,6 +22,7 @@ from ..inputs.problems import column_names
 from ..inputs.tables import (IN_MEMORY, MINUTE_COLUMNS, OPTIONAL_MINUTE_COLUMNS, _format, account_name, refuse_binary,
                              check_input_size, check_minute_types, in_memory_table, max_input_bytes)
 from ..inputs.timestamps import UNITS_PER_MINUTE
+from ..limits import exhausted
 
 
 PART_ROWS = 1 << 21  # row groups are grouped into parts of about this many rows (one task each)
@@ -302,6 +303,8 @@ def _plan_parquet(path: str, request: Request, shown: str, account: str | None =
     except FileNotFoundError as exc:
         raise storage.failure(shown, exc) from None
     except (pa.ArrowException, OSError) as exc:
+        if exhausted(exc):  # memory or open files ran out: not the file's fault, said as such (slapolicy.limits)
+            raise
         if store is not None and not isinstance(exc, pa.ArrowException):
             raise storage.failure(shown, exc) from None
         raise InputError(f"{shown}: cannot be read as PARQUET: {str(exc).splitlines()[0]}") from None

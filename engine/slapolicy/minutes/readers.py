@@ -16,6 +16,7 @@ from ..errors import InputError
 from ..inputs import json_lines
 from ..inputs.problems import Problems, column_names, other_separator
 from ..inputs.tables import MINUTE_COLUMNS, OPTIONAL_MINUTE_COLUMNS
+from ..limits import exhausted
 from .planning import Part, parquet_footer
 
 
@@ -108,6 +109,8 @@ def _batches(part: Part, pick: Pick | None = None):
                     yield table, line_offset, base, None, {}, None
                     del table
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, UnicodeDecodeError) as exc:
+        if exhausted(exc):  # the machine's limit (open files), not the file's fault: said as such (slapolicy.limits)
+            raise
         if part.kind == "csv" and _header_alone(part, exc):
             return  # no row, as a header with its line end
         located = _csv_line(part, exc) if part.kind == "csv" and isinstance(exc, pa.ArrowInvalid) else None

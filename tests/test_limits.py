@@ -1,0 +1,136 @@
+"""The machine's limits reached (memory, threads, open files): exit 1 with which limit and what to do, never an
+internal error (exit 3) or a file said to be unreadable (docs/cli.md, "The machine's limits")."""
+import errno
+import resource
+import subprocess
+import sys
+
+import pytest
+
+from conftest import POLICIES, run_cli
+from slapolicy.limits import exhausted, limit_message
+
+EXAMPLES = POLICIES.parent.parent / "examples" / "ccc"
+MARCH = ["evaluate", POLICIES, "--month", "2019-03", "--minutes", EXAMPLES / "minutes.csv", "--billing",
+         EXAMPLES / "billing.csv"]
+DO = ("give the command more memory (address space counts what pyarrow's threads reserve as well as what they use), "
+      "or run fewer --workers processes")
+
+
+def test_what_each_limit_says(monkeypatch):
+    import pyarrow as pa
+
+    monkeypatch.setattr(resource, "getrlimit", lambda which: {resource.RLIMIT_AS: (400 << 20, -1),
+                                                              resource.RLIMIT_NOFILE: (16, 4096)}[which])
+    assert limit_message(pa.ArrowMemoryError("malloc of size 16777216 failed")) == (
+        "out of memory (ArrowMemoryError: malloc of size 16777216 failed): this process may use 400 MiB of address "
+        f"space (ulimit -v); {DO}")
+    assert limit_message(ImportError("libarrow.so.2600: failed to map segment from shared object")) == (
+        "out of memory (ImportError: libarrow.so.2600: failed to map segment from shared object): this process may "
+        f"use 400 MiB of address space (ulimit -v); {DO}")
+    assert limit_message(OSError(errno.EMFILE, "Too many open files")) == (
+        "too many open files (OSError: [Errno 24] Too many open files): this process may open 16 files; raise the "
+        "limit (ulimit -n), or run fewer --workers processes (each holds files and pipes of its own)")
+    assert limit_message(RuntimeError("can't start new thread")) == (
+        "cannot start a thread (RuntimeError: can't start new thread): the memory this process may use, or the number "
+        "of processes and threads, is reached; raise the limit (ulimit -v, ulimit -u, or the container's), or run "
+        "fewer --workers processes")
+    for other in (RuntimeError("dictionary changed size during iteration"), ImportError("No module named 'x'"),
+                  OSError(errno.EAGAIN, "Resource temporarily unavailable"), pa.ArrowInvalid("CSV parse error")):
+        assert (limit_message(other), exhausted(other)) == (None, False)
+
+
+def test_without_a_limit_set_the_memory_used_up_is_the_machine_s(monkeypatch):
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    assert limit_message(MemoryError()) == (
+        f"out of memory (MemoryError: no detail): the machine's or the container's memory is used up; {DO}")
+
+
+def test_pyarrow_out_of_memory_while_a_parquet_footer_is_read_is_not_the_file_s_fault(tmp_path, monkeypatch):
+    """It was 'cannot be read as PARQUET: malloc of size 16777216 failed' (exit 1, the file blamed), and the same
+    error while reading rows was exit 3, 'internal error'."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from helpers import many_batches_parquet
+    from slapolicy.minutes import planning
+
+    minutes = many_batches_parquet(tmp_path / "minutes.parquet", groups=1)
+
+    def no_memory(*args, **kwargs):
+        raise pa.ArrowMemoryError("malloc of size 16777216 failed")
+    monkeypatch.setattr(pq, "read_metadata", no_memory)
+    monkeypatch.setattr(planning, "parquet_footer", lambda path: None)
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    result = run_cli("evaluate", POLICIES, "--month", "2019-03", "--minutes", minutes)
+    assert (result.code, result.out) == (1, "")
+    assert result.err == ("slapolicy: out of memory (ArrowMemoryError: malloc of size 16777216 failed): the machine's "
+                          f"or the container's memory is used up; {DO}\n")
+
+
+def test_too_many_open_files_while_the_billing_is_read_is_not_the_file_s_fault(monkeypatch):
+    """'billing.csv: cannot be read as CSV: [Errno 24] Too many open files' blamed the file."""
+    import pyarrow.csv as pacsv
+
+    def no_file(*args, **kwargs):
+        raise OSError(errno.EMFILE, "Too many open files")
+    monkeypatch.setattr(pacsv, "read_csv", no_file)
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (64, 4096))
+    result = run_cli(*MARCH)
+    assert (result.code, result.out) == (1, "")
+    assert result.err == ("slapolicy: too many open files (OSError: [Errno 24] Too many open files): this process may "
+                          "open 64 files; raise the limit (ulimit -n), or run fewer --workers processes (each holds "
+                          "files and pipes of its own)\n")
+
+
+def limited(kind, value, *command):
+    return subprocess.run([sys.executable, "-m", "slapolicy", *map(str, command)], capture_output=True, text=True,
+                          timeout=120, preexec_fn=lambda: resource.setrlimit(kind, (value, value)))
+
+
+@pytest.mark.slow
+def test_an_address_space_too_small_for_pyarrow_is_exit_1_with_what_to_do():
+    """RLIMIT_AS (ulimit -v) of 150 MiB: pyarrow's libraries or threads cannot be mapped. Whichever fails first (the
+    limit at which each does depends on the machine), it is exit 1 and one line saying which limit, not exit 3."""
+    done = limited(resource.RLIMIT_AS, 150 << 20, *MARCH)
+    assert (done.returncode, done.stdout, done.stderr.count("\n")) == (1, "", 1), done.stderr
+    assert done.stderr.startswith(("slapolicy: out of memory (", "slapolicy: cannot start a thread (")), done.stderr
+    assert done.stderr.endswith("or run fewer --workers processes\n")
+
+
+@pytest.mark.slow
+def test_too_few_file_descriptors_for_the_worker_processes_is_exit_1_with_what_to_do():
+    """RLIMIT_NOFILE (ulimit -n) of 10 and --workers 2: the pool's pipes run out. It was exit 3."""
+    done = limited(resource.RLIMIT_NOFILE, 10, *MARCH, "--workers", "2")
+    assert (done.returncode, done.stdout, done.stderr.count("\n")) == (1, "", 1), done.stderr
+    # Where the files run out (a pipe, a module's file) depends on the machine: the error names it.
+    assert done.stderr.startswith("slapolicy: too many open files (OSError: [Errno 24] Too many open files"), done.stderr
+    assert done.stderr.endswith("): this process may open 10 files; raise the limit (ulimit -n), or run fewer --workers "
+                                "processes (each holds files and pipes of its own)\n"), done.stderr
+
+
+def test_a_cancelled_reading_that_never_ends_is_given_up(monkeypatch):
+    """Memory run out, pyarrow's CSV reader waits for ever for a worker thread it could not start; the command, whose
+    billing failed the same way, cancelled the reading of the minutes and waited for it for ever (ulimit -v 320000:
+    the command hung). A cancelled call is waited for CANCELLED_WAIT seconds (30), then given up."""
+    import threading
+    import time
+
+    from slapolicy import distributed
+
+    monkeypatch.setattr(distributed, "CANCELLED_WAIT", 0.3)
+    never, ended, raised = threading.Event(), threading.Event(), []
+
+    def command():
+        try:
+            with distributed.Background(never.wait):
+                raise MemoryError("the billing's reading")
+        except MemoryError as exc:
+            raised.append(str(exc))
+        ended.set()
+    started = time.monotonic()
+    threading.Thread(target=command, daemon=True).start()
+    assert ended.wait(10)
+    took = time.monotonic() - started
+    never.set()
+    assert raised == ["the billing's reading"] and 0.3 <= took < 5
