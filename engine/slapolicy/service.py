@@ -565,10 +565,11 @@ def problem_bytes(status: int, reason: str, kind: str, detail: str) -> bytes:
             "connection: close\r\n\r\n").encode() + body
 
 
-def too_many_connections(limit: int):
+def too_many_connections(limit: int, max_body: int = MAX_BODY_BYTES):
     """The application of a connection beyond ``limit``: each request on it (the first) is answered 503 and the
-    connection closed. It answers once the request has arrived, as uvicorn's ``limit_concurrency`` does: a server
-    that closes a connection holding a request it did not read resets it, and the client may never see the answer."""
+    connection closed. It answers once the request has arrived, its body included (up to ``max_body`` bytes, read
+    and dropped): a server that closes a connection holding a request it did not read resets it, and the client may
+    never see the answer (a POST's body was left unread, and the 503 came back followed by a reset)."""
     body = problem_body(503, "Service Unavailable", "too-many-connections",
                         f"the service has {limit} connections open, its limit (--max-connections): try again shortly "
                         "(docs/service.md)")
@@ -576,13 +577,19 @@ def too_many_connections(limit: int):
                (b"connection", b"close")]
 
     async def answer(scope, receive, send):
+        read = 0
+        while read <= max_body:  # beyond it the client is sending more than any request may hold: answered anyway
+            message = await receive()
+            read += len(message.get("body", b""))
+            if not message.get("more_body"):
+                break
         await send({"type": "http.response.start", "status": 503, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
     return answer
 
 
-def timed_protocol(seconds: float, max_connections: int | None = None):
+def timed_protocol(seconds: float, max_connections: int | None = None, max_body: int = MAX_BODY_BYTES):
     """uvicorn's HTTP/1.1 protocol (h11) with a deadline: a client has ``seconds`` from the start of its request
     (its connection, or the end of the answer before on a kept-alive one) to send it whole, head and body; then it is
     answered 408 and the connection closed. uvicorn limits a request's size (its head: h11; the body: ``--max-body``)
@@ -597,7 +604,7 @@ def timed_protocol(seconds: float, max_connections: int | None = None):
     import h11
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
-    refused = too_many_connections(max_connections) if max_connections is not None else None
+    refused = too_many_connections(max_connections, max_body) if max_connections is not None else None
 
     class TimedProtocol(H11Protocol):
         _deadline = None
@@ -765,7 +772,7 @@ def serve(policy_dir: str, *, host: str = "127.0.0.1", port: int = 8000, ledger:
     # upgrade request to it as a "websocket" scope, which the Host check (HTTP's) let by; the service has no
     # WebSocket route, and the request is now answered as plain HTTP, Host check first.
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=15,
-                            http=timed_protocol(request_timeout, max_connections), ws="none")
+                            http=timed_protocol(request_timeout, max_connections, max_body), ws="none")
     # uvicorn shuts down gracefully on SIGTERM and SIGINT, then raises the signal again under the handler it found:
     # with the default ones the process would end as killed (exit 143) or interrupted (KeyboardInterrupt, exit 130)
     # after a clean stop. These let it return 0, as docs/cli.md says.
