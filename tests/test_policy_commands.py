@@ -200,6 +200,33 @@ def test_lock_without_a_lock_file_records_nothing_unless_asked_to_start_one(cli,
     assert cli("lock", family).out == "nothing to lock: every published version is recorded\n"
 
 
+def test_lock_whose_entry_for_the_only_version_was_removed_records_nothing_unless_asked_to_start_one(cli, tmp_path):
+    # Deleting one line of the shipped lock (the superseded encoding's entry left) and editing 2019-01-01.yaml:
+    # `slapolicy lock` recorded the edit as published, where deleting the whole lock is refused (above).
+    import hashlib
+
+    family = tmp_path / "ccc"
+    shutil.copytree(POLICIES, family)
+    lock = json.loads((family / "versions.lock").read_text())
+    del lock["2019-01-01.yaml"]
+    (family / "versions.lock").write_text(json.dumps(lock, indent=2))
+    edited = PUBLISHED.read_text().replace("Reported indicator; no compensation attached.", "Reported indicator; compensated.")
+    (family / "2019-01-01.yaml").write_text(edited)
+    sha = hashlib.sha256(edited.encode()).hexdigest()
+    before = {p: p.read_bytes() for p in family.rglob("*") if p.is_file()}
+    result = cli("lock", family)
+    assert (result.code, result.out, result.err) == (1, "", (
+        f"{family}/versions.lock:1:1: error no-lock versions.lock in {family} records no published version: `lock` "
+        f"would record 2019-01-01.yaml (sha256 {sha[:12]}…) as published, as the files are now. If entries were "
+        "removed from it, restore it (from version control or a backup): a published file edited since would be "
+        f"recorded as published. If this family was never locked, start its lock with `slapolicy lock --new "
+        f"{family}`\n"))
+    assert {p: p.read_bytes() for p in family.rglob("*") if p.is_file()} == before
+    # Asked to start the lock (a family never locked, or one whose history is knowingly given up), it records them.
+    assert cli("lock", "--new", family).out == "locked 2019-01-01.yaml\n"
+    assert json.loads((family / "versions.lock").read_text())["2019-01-01.yaml"] == sha
+
+
 def test_usage_errors_exit_2(cli):
     assert cli().code == 2
     assert cli("show", POLICIES).code == 2

@@ -309,19 +309,27 @@ def _label(directory: PolicyDirectory, file: Path) -> str:
 
 
 def _lock_start_problems(directory: PolicyDirectory, new: bool) -> list[Diagnostic]:
-    """A lock started only when asked (``lock --new``), and only where there is none."""
+    """A lock started only when asked (``lock --new``), and only where none records a version: a lock that records
+    no published version (one emptied by hand, or holding only a superseded encoding's entry) is no record of what
+    was published, as a lock deleted is none."""
     lock_path = directory.path / LOCK_FILE
     exists = os.path.lexists(lock_path)
-    if exists != new:
-        return []
-    if exists:
+    started = exists and any(Path(p.path).name in directory.read_lock() for p in directory.versions)
+    if new and started:
         return [Diagnostic(str(lock_path), 1, 1, "error", "lock-exists",
                            f"{LOCK_FILE} exists: `lock --new` starts the lock of a family that has none; "
                            f"`slapolicy lock {directory.path}` adds the versions it does not record")]
-    if not directory.versions:
+    if new or started or not directory.versions:
         return []  # nothing to record: said by the directory's own errors (no-versions, or why none could be read)
     recorded = ", ".join(f"{Path(p.path).name} (sha256 {p.sha256[:12]}…)"
                          for p in sorted(directory.versions, key=lambda p: p.effective_from))
+    if exists:
+        return [Diagnostic(str(lock_path), 1, 1, "error", "no-lock",
+                           f"{LOCK_FILE} in {directory.path} records no published version: `lock` would record "
+                           f"{recorded} as published, as the files are now. If entries were removed from it, restore "
+                           "it (from version control or a backup): a published file edited since would be recorded as "
+                           f"published. If this family was never locked, start its lock with `slapolicy lock --new "
+                           f"{directory.path}`")]
     return [Diagnostic(str(lock_path), 1, 1, "error", "no-lock",
                        f"there is no {LOCK_FILE} in {directory.path}: `lock` would record {recorded} as published, as "
                        "the files are now. If its lock was deleted, restore it (from version control or a backup): a "
