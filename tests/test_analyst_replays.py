@@ -344,3 +344,54 @@ def test_an_account_with_a_comma_in_its_name_is_evaluated(tmp_path):
     minutes.write_text(HEADER + '"acme,inc",2019-03-12T09:00,5,5,0\n')
     evaluation = only_evaluation(evaluate_march(minutes, "--account", "acme,inc"))
     assert (evaluation["account"], evaluation["minutes_with_data"]) == ("acme,inc", 1)
+
+
+def test_a_column_named_with_spaces_or_capitals_is_named_with_the_name_meant(tmp_path):
+    # ' minute ' and 'Account' (a spreadsheet's headings) were "missing column(s) account, minute (found: Account,
+    #  minute , ...)": the difference was there to spot, in a space.
+    minutes = tmp_path / "m.csv"
+    minutes.write_text("Account, minute ,requests,failures\nacme,2019-03-12T09:00,5,5\n")
+    result = evaluate_march(minutes)
+    assert (result.code, result.out, result.err) == (1, "", (
+        f"slapolicy: {minutes}: missing column(s) account, minute (found: Account,  minute , requests, failures); "
+        "columns are named in lower case without spaces: rename 'Account' to 'account', ' minute ' to 'minute'\n"))
+    parquet = tmp_path / "m.parquet"
+    pq.write_table(pa.table({"account": ["acme"], "minute": ["2019-03-12T09:00"], "Requests": [5], "failures": [5]}), parquet)
+    result = evaluate_march(parquet)
+    assert (result.code, result.out, result.err) == (1, "", (
+        f"slapolicy: {parquet}: missing column(s) requests (found: account, minute, Requests, failures); "
+        "columns are named in lower case without spaces: rename 'Requests' to 'requests'\n"))
+    billing = tmp_path / "billing.jsonl"
+    billing.write_text('{"account": "acme", "Month": "2019-03", "monthly_fee": "1.00", "offset": "0.00"}\n')
+    result = evaluate_march(MINUTES_CSV, "--billing", billing)
+    assert (result.code, result.out, result.err) == (1, "", (
+        f"slapolicy: {billing}: missing column(s) month (found: account, Month, monthly_fee, offset); "
+        "columns are named in lower case without spaces: rename 'Month' to 'month'\n"))
+
+
+def test_a_json_lines_key_in_capitals_is_named_not_taken_for_missing_values(tmp_path):
+    # "Minute" was read as rows without a minute: "row 1 (line 1), column 'minute': missing value", row by row, and
+    # a missing requests listed "found: minute, month, service_start, ...", columns no line holds.
+    minutes = tmp_path / "m.jsonl"
+    minutes.write_text('{"account": "acme", "Minute": "2019-03-12T09:00", "requests": 5, "failures": 5}\n')
+    result = evaluate_march(minutes)
+    assert (result.code, result.out, result.err) == (1, "", (
+        f"slapolicy: {minutes}: missing column(s) minute (found: account, Minute, requests, failures); columns are "
+        "named in lower case without spaces: rename 'Minute' to 'minute'\n"))
+    minutes.write_text('{"account": "acme", "minute": "2019-03-12T09:00", "failures": 5}\n')
+    result = evaluate_march(minutes)
+    assert (result.code, result.out, result.err) == (1, "", (
+        f"slapolicy: {minutes}: missing column(s) requests (found: minute, account, failures)\n"))
+
+
+@pytest.mark.parametrize("suffix,text,line", [(".csv", "account,month,monthly_fee,offset\nacme,,1.00,0.00\n", 2),
+                                              (".jsonl", '{"account": "acme", "month": null, "monthly_fee": "1.00", '
+                                                         '"offset": "0.00"}\n', 1)])
+def test_a_billing_month_left_empty_is_a_missing_value(tmp_path, suffix, text, line):
+    # It was "None is not a month written YYYY-MM": Python's word for nothing.
+    billing = tmp_path / f"billing{suffix}"
+    billing.write_text(text)
+    result = evaluate_march(MINUTES_CSV, "--billing", billing)
+    assert (result.code, result.out, result.err) == (1, "", (
+        f"slapolicy: 1 problem(s) in billing file {billing}:\n"
+        f"{billing}: row 1 (line {line}), column 'month': missing value: a month written YYYY-MM is needed\n"))

@@ -99,7 +99,10 @@ def read_billing(path) -> dict[tuple[str, str], BillingRow]:
         if account is None:
             problems.add(row, "account", "missing value", line)
             continue
-        if month is None or not _MONTH.match(str(month).strip()):
+        if month is None or not str(month).strip():  # was "None is not a month written YYYY-MM"
+            problems.add(row, "month", "missing value: a month written YYYY-MM is needed", line)
+            continue
+        if not _MONTH.match(str(month).strip()):
             problems.add(row, "month", f"{month!r} is not a month written YYYY-MM", line)
             continue
         if len(values) < 2:

@@ -23,7 +23,7 @@ import re
 import numpy as np
 
 from ..errors import InputError
-from .problems import column_names
+from .problems import column_names, missing_columns
 
 BLOCK_BYTES = 16 << 20  # bytes parsed at once: bounds the memory of a JSON Lines part
 MAX_DEPTH = 64  # brackets and braces open at once on one line
@@ -175,6 +175,19 @@ TEXT_COLUMNS = ("minute", "month", "service_start")
 _NOT_TEXT = re.compile(r"Column\(/([^)]*)\) changed from string to ")
 
 
+def as_written(table, names: list, columns: tuple) -> list:
+    """The columns of ``names`` a JSON Lines file holds: a column of ``TEXT_COLUMNS`` is made by the reader whether
+    a line names it or not, so one null in every row is taken for absent when a key is written otherwise beside it
+    ('Minute', ' month'): refused as missing with the name meant, not row by row as 'missing value'. When one of
+    ``columns`` is missing, no column null in every row is listed as found (a minutes file "found: month, ...")."""
+    unwritten = {n for n in names if n in TEXT_COLUMNS and table.num_rows and table.column(n).null_count == table.num_rows}
+    near = {n for n in unwritten if any(o != n and o.strip().lower() == n for o in names)}
+    kept = [n for n in names if n not in near]
+    if all(n in kept for n in columns):
+        return kept
+    return [n for n in kept if n not in unwritten]
+
+
 def read_json_as_written(source, text_columns: tuple, read_options=None):
     """pyarrow's JSON reader (``source``: a path, or a pyarrow Buffer), ``text_columns`` read as text. A column of
     them holding numbers, objects or lists is inferred as before, so that its row checks name what it holds."""
@@ -195,10 +208,10 @@ def read_json_as_written(source, text_columns: tuple, read_options=None):
 
 
 def _check_columns(table, name: str, columns: tuple) -> list:
-    names = column_names(table.schema, name)
+    names = as_written(table, column_names(table.schema, name), columns)
     missing = [n for n in columns if n not in names]
     if missing:
-        raise InputError(f"{name}: missing column(s) {', '.join(missing)} (found: {', '.join(names) or 'none'})")
+        raise InputError(missing_columns(name, missing, names))
     return names
 
 

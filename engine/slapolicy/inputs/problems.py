@@ -81,6 +81,18 @@ def column_names(schema, path) -> list[str]:
     return names
 
 
+def missing_columns(where: str, missing: list, names: list, separated: bool = False) -> str:
+    """The message of a file without some columns: those missing, those found, and, an error path only, why a
+    found one was not taken for one missing: a name written with spaces or capitals (' minute ', 'Account', as a
+    spreadsheet heads its columns), or (``separated``: CSV) a header of names separated by another character."""
+    message = f"{where}: missing column(s) {', '.join(missing)} (found: {', '.join(names) or 'none'})"
+    near = [(name, name.strip().lower()) for name in names if name.strip().lower() in missing]
+    if near:
+        message += ("; columns are named in lower case without spaces: rename " +
+                    ", ".join(f"{name!r} to {meant!r}" for name, meant in near))
+    return message + (other_separator(names) if separated else "")
+
+
 def other_separator(names: list) -> str:
     """' (...)' when a CSV header read as one column holds the names separated by another character (a
     spreadsheet set to a locale whose lists use ';', a tab-separated export): "missing column(s) account, minute

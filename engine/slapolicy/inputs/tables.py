@@ -22,8 +22,8 @@ from ..distributed import python_handles_ctrl_c
 from ..errors import InputError, UsageError
 from ..files import BEYOND_FLOAT, LONE_SURROGATE, regular_file_size, typed_number, valid_unicode
 from ..limits import exhausted
-from .json_lines import TEXT_COLUMNS, by_line, check_lines, read_json_as_written
-from .problems import MAX_REPORTED, Problems, _line, _report, column_names, other_separator
+from .json_lines import TEXT_COLUMNS, as_written, by_line, check_lines, read_json_as_written
+from .problems import MAX_REPORTED, Problems, _line, _report, column_names, missing_columns
 from .timestamps import _one_array, parse_minute_column
 
 # Minutes and billing files: far beyond any real month (52 M minute rows of CSV are ~2.5 GB),
@@ -138,7 +138,7 @@ def in_memory_table(data, columns: tuple[str, ...], optional: tuple[str, ...] = 
     names = column_names(data.schema, IN_MEMORY)
     missing = [name for name in columns if name not in names]
     if missing:
-        raise InputError(f"{IN_MEMORY}: missing column(s) {', '.join(missing)} (found: {', '.join(names) or 'none'})")
+        raise InputError(missing_columns(IN_MEMORY, missing, names))
     return data.select([name for name in columns + optional if name in names]), None
 
 
@@ -246,10 +246,11 @@ def read_table(path: str | Path, columns: tuple[str, ...], optional: tuple[str, 
             message = located(lambda: open(path, "rb"), str(exc)) or message
         raise InputError(f"{shown}: cannot be read as {kind.upper()}: {message}") from None
     names = column_names(table.schema, shown)
+    if kind == "jsonl":
+        names = as_written(table, names, columns)
     missing = [name for name in columns if name not in names]
     if missing:
-        raise InputError(f"{shown}: missing column(s) {', '.join(missing)} (found: {', '.join(names) or 'none'})"
-                         f"{other_separator(names) if kind == 'csv' else ''}")
+        raise InputError(missing_columns(shown, missing, names, separated=kind == "csv"))
     keep = [name for name in columns + optional if name in table.column_names]
     return table.select(keep), line_offset
 

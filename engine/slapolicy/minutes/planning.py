@@ -18,7 +18,7 @@ from . import storage
 from ..calendar import calendar_month, minute_bounds
 from ..errors import InputError
 from ..files import regular_file_size
-from ..inputs.problems import column_names
+from ..inputs.problems import column_names, missing_columns
 from ..inputs.tables import (IN_MEMORY, MINUTE_COLUMNS, OPTIONAL_MINUTE_COLUMNS, _format, account_name, refuse_binary,
                              check_input_size, check_minute_types, in_memory_table, max_input_bytes)
 from ..inputs.timestamps import UNITS_PER_MINUTE
@@ -313,7 +313,7 @@ def _plan_parquet(path: str, request: Request, shown: str, account: str | None =
     required = [n for n in MINUTE_COLUMNS if not (n == "account" and account is not None)]
     missing = [n for n in required if n not in names]
     if missing:
-        raise InputError(f"{shown}: missing column(s) {', '.join(missing)} (found: {', '.join(names) or 'none'})")
+        raise InputError(missing_columns(shown, missing, names))
     minute_at = names.index("minute")
     account_at = names.index("account") if "account" in names else None
     minute_type = schema.field("minute").type

@@ -14,7 +14,7 @@ from . import storage
 from ..distributed import python_handles_ctrl_c
 from ..errors import InputError
 from ..inputs import json_lines
-from ..inputs.problems import Problems, column_names, other_separator
+from ..inputs.problems import Problems, column_names, missing_columns
 from ..inputs.tables import MINUTE_COLUMNS, OPTIONAL_MINUTE_COLUMNS
 from ..limits import exhausted
 from .planning import Part, parquet_footer
@@ -204,8 +204,7 @@ def _csv_columns(part: Part, schema) -> list:
     names = column_names(schema, part.name)
     missing = [n for n in MINUTE_COLUMNS if n not in names]
     if missing:
-        raise InputError(f"{part.name}: missing column(s) {', '.join(missing)} (found: {', '.join(names)})"
-                         f"{other_separator(names)}")
+        raise InputError(missing_columns(part.name, missing, names, separated=True))
     return names
 
 
