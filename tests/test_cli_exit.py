@@ -95,3 +95,17 @@ def test_a_command_started_with_its_output_closed_is_refused_before_it_does_anyt
     assert (done.returncode, done.stderr) == (1, "slapolicy: cannot write the output: standard output is closed (to "
                                                  "discard it, redirect it to /dev/null)\n")
     assert not ledger.exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("environment", [{"PYTHONIOENCODING": "ascii"}, {"PYTHONIOENCODING": "latin-1"},
+                                         {"LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0"}])
+def test_the_output_is_utf_8_whatever_the_locale_says(environment):
+    """A locale or PYTHONIOENCODING that is not UTF-8 (a C locale with Python's UTF-8 mode off, a server's latin-1):
+    the text's em dash was 'internal error, please report it: UnicodeEncodeError: 'ascii' codec can't encode
+    character', exit 3, nothing printed. The output is UTF-8, as JSON must be and as --output writes it."""
+    command = [sys.executable, "-m", "slapolicy", "months", "--start", "2019-01-01", "--end", "2019-02-28"]
+    done = subprocess.run(command, capture_output=True, timeout=60, env={**os.environ, **environment})
+    assert (done.returncode, done.stderr) == (0, b"")
+    assert done.stdout == ("2019-01-01 – 2019-01-31  31 days   44640 minutes\n"
+                           "2019-02-01 – 2019-02-28  28 days   40320 minutes\n").encode("utf-8")

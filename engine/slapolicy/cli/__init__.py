@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
         if argv is None:
             own_process()
             handle_stops()
+            utf8_output()
             if gc.isenabled():
                 gc.disable()
                 _collector_paused = True
@@ -37,6 +38,15 @@ def main(argv: list[str] | None = None) -> int:
         if interruption(exc) is None:                 # second on a busy machine; its arguments parsed): as in it
             raise
         return stopped(interruption(exc))
+
+
+def utf8_output() -> None:
+    """Write standard output in UTF-8 whatever the locale says: JSON must be UTF-8 (RFC 8259), ``--output`` writes
+    it, and the text's em dashes and § signs could not be written in a C locale with Python's UTF-8 mode off, nor
+    under a PYTHONIOENCODING of ascii or latin-1 (an internal error, exit 3, nothing printed). Standard error keeps
+    its encoding: Python writes what it cannot encode there as escapes."""
+    if sys.stdout is not None and hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(encoding="utf-8")
 
 
 def interruption(exc: BaseException) -> KeyboardInterrupt | None:
