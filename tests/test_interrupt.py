@@ -1,6 +1,7 @@
 """A command stopped before its end (Ctrl-C, SIGTERM from a job scheduler or `timeout`) gives its work up at once
 and cleanly: its exit status and one line, no output, no ledger entry, no worker process left running
 (docs/cli.md, "Exit status" and "Interrupted")."""
+import json
 import os
 import signal
 import subprocess
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DRAFT, POLICIES, REPO
+from conftest import DRAFT, POLICIES, REPO, run_cli
 
 TESTS = REPO / "tests"
 EXAMPLES = REPO / "examples" / "ccc"
@@ -386,3 +387,80 @@ def test_the_worker_processes_ignore_ctrl_c_and_run_on(capfd):
         assert {ignored for _, ignored in answers} == {True}
         assert {pid for pid, _ in answers} <= set(pids) and sorted(runner._pool._processes) == pids
     assert "KeyboardInterrupt" not in capfd.readouterr().err
+
+
+# The command as its own process, once it handles Ctrl-C and SIGTERM (a byte on the pipe $READY_FD says so; main()
+# sets them as it starts): before, in the first hundredths of a second, they are Python's own (docs/cli.md).
+READY = """
+import os, sys
+from slapolicy.cli import handle_stops, main
+handle_stops()
+os.write(int(os.environ["READY_FD"]), b"r")
+sys.argv = ["slapolicy", *sys.argv[1:]]
+sys.exit(main())
+"""
+
+
+def every_command(tmp_path) -> dict:
+    books = tmp_path / "books"
+    books.mkdir(exist_ok=True)
+    inputs = ["--minutes", EXAMPLES / "minutes.csv", "--billing", EXAMPLES / "billing.csv"]
+    return {
+        "validate": ["validate", POLICIES], "test": ["test", POLICIES], "versions": ["versions", POLICIES],
+        "show": ["show", POLICIES, "--month", "2019-03"], "diff": ["diff", POLICIES / "2019-01-01.yaml", DRAFT],
+        "render": ["render", DRAFT, "--format", "html"], "schema": ["schema"],
+        "months": ["months", "--start", "2019-01-01", "--end", "2019-12-31"],
+        "evaluate": ["evaluate", POLICIES, "--month", "2019-03", *inputs, "--output", books / "report.json"],
+        "claim": ["claim", POLICIES, CLAIM, *inputs, "--ledger", books / "ledger.sqlite", "--now",
+                  "2019-04-10T12:00+00:00"],
+        "replay": ["replay", POLICIES, *inputs, "--from", "2019-03", "--to", "2019-03", "--under", DRAFT],
+        "audit": ["audit", tmp_path / "audited.sqlite"],
+    }
+
+
+@pytest.mark.slow
+def test_every_command_stopped_at_a_random_moment_ends_cleanly(tmp_path):
+    """Each command, 3 times, sent Ctrl-C or SIGTERM at a random moment of its run (0 to 1.5 s after its module
+    loaded): it ends within seconds, with 0 (it had finished) and nothing on stderr, or its stop's status and one
+    line; never a traceback, a hang or another status. The claim's ledger is whole (audited intact, one decision
+    at most, nothing beside it) and evaluate's --output file whole or absent."""
+    import random
+
+    from slapolicy.ledger import Ledger
+
+    rng = random.Random(20261129)
+    ended = {0: 0, 130: 0, 143: 0}
+    commands = every_command(tmp_path)
+    assert run_cli(*commands["claim"][:-4], "--ledger", tmp_path / "audited.sqlite", *commands["claim"][-2:]).code == 0
+    # What each says when not stopped (validate its count of files on stderr, the claim's repeat nothing).
+    whole = {name: (done.code, done.err) for name, done in ((name, run_cli(*c)) for name, c in commands.items())}
+    for path in (tmp_path / "books").iterdir():
+        path.unlink()
+    for name, command in list(commands.items()) * 3:
+        stop = rng.choice([signal.SIGINT, signal.SIGTERM])
+        told, tell = os.pipe()
+        process = subprocess.Popen([sys.executable, "-c", READY, *map(str, command)], stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, pass_fds=(tell,), text=True,
+                                   env=dict(os.environ, READY_FD=str(tell)),
+                                   preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        os.close(tell)
+        assert os.read(told, 1) == b"r"
+        os.close(told)
+        time.sleep(rng.uniform(0, 1.5))
+        process.send_signal(stop)
+        out, err = process.communicate(timeout=30)
+        code, line = STOPPED[stop]
+        assert (process.returncode, err) in (whole[name], (code, line)), (name, process.returncode, err)
+        ended[process.returncode] += 1
+        books = tmp_path / "books"
+        # SQLite's -wal and -shm of a ledger open when the process ended are its own, read at the next opening.
+        assert {p.name for p in books.iterdir()} - {"ledger.sqlite-wal", "ledger.sqlite-shm"} <= \
+            {"ledger.sqlite", "report.json"}, name
+        if (books / "ledger.sqlite").exists():
+            with Ledger(books / "ledger.sqlite") as ledger:
+                assert ledger.counts() == (1, 1), name  # the claim's decision and its grant, or nothing
+        if (books / "report.json").exists():
+            assert json.loads((books / "report.json").read_text())["evaluations"]
+    assert ended[0] and ended[130] + ended[143] >= 12  # both outcomes seen: the moments were spread over the runs
+    if (tmp_path / "books" / "ledger.sqlite").exists():
+        assert run_cli("audit", tmp_path / "books" / "ledger.sqlite").code == 0  # the chain intact
