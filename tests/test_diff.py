@@ -271,3 +271,19 @@ def test_a_long_text_reworded_is_shown_by_the_words_that_changed(cli, tmp_path):
         "  §5.1 ~ clause 5.1 reworded (250 words → 251):",
         "      at word 120: … w114 w115 w116 w117 w118 w119 [-w120-] {+CHANGED+} w121 w122 w123 w124 w125 w126 …",
         "      at word 251: … w245 w246 w247 w248 w249 w250 {+added+}"]
+
+
+def test_a_list_of_values_reads_as_its_values_not_as_python_prints_it(cli, tmp_path):
+    # A fact's values added to, and a material's requires, were shown as "['none', 'illegal_number']" and as one line
+    # per position ("requires.0: event_report").
+    from conftest import POLICIES
+
+    new = draft_variant(tmp_path, "values: [none, illegal_number]", "values: [none, illegal_number, blocked_number]")
+    assert cli("diff", PUBLISHED, new).out.splitlines()[2:] == [
+        "  §5.10 ~ fact request.failure_reason values: none, illegal_number → none, illegal_number, blocked_number"]
+    assert ("<del>none, illegal_number</del> <ins>none, illegal_number, blocked_number</ins>"
+            in cli("diff", PUBLISHED, new, "--format", "html").out)
+    corrected = cli("diff", POLICIES / "superseded" / "2019-01-01.32cfebe23efd.yaml", PUBLISHED).out.splitlines()
+    assert [line for line in corrected if "requires" in line] == [
+        "  §3.3(1) + claims.required_materials.event_report.requires: event_report",
+        "  §3.3(2) + claims.required_materials.failure_records.requires: unavailability, failure_records"]

@@ -32,6 +32,8 @@ def _leaves(node, path=(), ref=None):
     elif isinstance(node, list) and node and all(isinstance(item, dict) and "id" in item for item in node):
         for item in node:
             yield from _leaves(item, path + (item["id"],), item.get("ref", ref))
+    elif isinstance(node, list) and not any(isinstance(item, (dict, list)) for item in node):
+        yield path, node, ref  # a list of values is one setting (a material's requires), not one per position
     elif isinstance(node, list):
         for i, value in enumerate(node):
             yield from _leaves(value, path + (i,), ref)
@@ -366,17 +368,20 @@ def _diff_provisions(old_items, new_items):
                 yield _change("changed", f"provision {ref} {field}", ref, *shown)
 
 
-def _written(value) -> str:
-    """A value as the YAML writes it: ``true``, not Python's ``True``; nothing for None."""
+def written(value) -> str:
+    """A value as the YAML writes it: ``true``, not Python's ``True``; a list as its values, ``none, illegal_number``
+    (not Python's ``['none', 'illegal_number']``); nothing for None."""
     if isinstance(value, bool):
         return str(value).lower()
+    if isinstance(value, list):
+        return ", ".join(map(str, map(written, value)))
     return "" if value is None else value
 
 
 def change_line(change: dict) -> str:
     """One change as a line of text: ``+`` added, ``-`` removed, ``~`` changed; never a Python None."""
     kind, what = change["kind"], change["what"]
-    old, new = (_written(change[side]) for side in ("old", "new"))
+    old, new = (written(change[side]) for side in ("old", "new"))
     if kind == "added":
         return f"+ {what}: {new}"
     if kind == "removed":

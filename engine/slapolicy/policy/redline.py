@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import re
 
-from .diff import MAX_WORD_PAIRS, aligned_words  # noqa: F401 (MAX_WORD_PAIRS: read at each call, a test sets it)
+from .diff import MAX_WORD_PAIRS, aligned_words, written  # noqa: F401 (MAX_WORD_PAIRS: read at each call, a test sets it)
 
 STYLE = """
 body { font: 15px/1.5 Georgia, 'Times New Roman', serif; margin: 2rem auto; max-width: 60rem; color: #222; padding: 0 1rem; }
@@ -27,7 +27,7 @@ _KIND = {"added": "added", "removed": "removed", "changed": "changed", "reworded
 
 
 def _e(value) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
+    return html.escape(str(written(value)), quote=True)  # a list as its values, a boolean as YAML writes it
 
 
 def word_redline(old: str, new: str) -> str:
