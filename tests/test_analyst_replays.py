@@ -106,8 +106,10 @@ def test_decimal_money_in_parquet_billing_is_read_exactly(tmp_path):
 # ---------------------------------------------------------------------------- hive keys in capitals (item 4)
 
 def hive_file(path, account="acme"):
+    """One row, 12 March 2019 09:00: 5 failures of 5 requests (unavailable, §1.5); no account column for None."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.table({"account": [account], "minute": ["2019-03-12T09:00"], "requests": [5], "failures": [5],
+    columns = {"account": [account]} if account is not None else {}
+    pq.write_table(pa.table({**columns, "minute": ["2019-03-12T09:00"], "requests": [5], "failures": [5],
                              "illegal_number_failures": [0]}), path)
     return path
 
@@ -395,3 +397,21 @@ def test_a_billing_month_left_empty_is_a_missing_value(tmp_path, suffix, text, l
     assert (result.code, result.out, result.err) == (1, "", (
         f"slapolicy: 1 problem(s) in billing file {billing}:\n"
         f"{billing}: row 1 (line {line}), column 'month': missing value: a month written YYYY-MM is needed\n"))
+
+
+def test_a_year_and_month_layout_is_refused_by_what_it_is(tmp_path):
+    # year=2019/month=03 (a common layout) was "directory key month=03 is not a month written YYYY-MM".
+    root = tmp_path / "minutes"
+    data = hive_file(root / "year=2019" / "month=03" / "part-0.parquet")
+    result = evaluate_march(root)
+    assert (result.code, result.out, result.err) == (1, "", (
+        f"slapolicy: {data}: directory keys year=2019 and month=03: a month= key is written YYYY-MM, its year with it "
+        "(month=2019-03); rename the directories\n"))
+
+
+def test_a_month_key_with_spaces_around_it_is_read_as_an_account_key_is(tmp_path):
+    # 'account= acme ' was read as acme, 'month=2019-03 ' refused as "month=2019-03  is not a month written YYYY-MM".
+    root = tmp_path / "minutes"
+    hive_file(root / "month=2019-03 " / "account= acme " / "part-0.parquet", account=None)
+    evaluation = only_evaluation(evaluate_march(root))
+    assert (evaluation["account"], evaluation["minutes_with_data"], evaluation["unavailable_minutes"]) == ("acme", 1, 1)

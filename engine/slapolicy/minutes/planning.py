@@ -242,7 +242,7 @@ def _plan_directory(root: Path, request: Request, store=None) -> list[Part]:
         if "account" in keys and request.accounts is not None and account_name(keys["account"]) not in request.accounts:
             continue  # an account= directory of another account (or of none): never opened
         account = _directory_account(keys, shown(name))
-        month = keys.get("month")
+        month = _directory_month(keys, shown(name))
         if month is not None:
             start, end = _month_span(month, request.timezone, shown(name))
             if end <= request.span[0] or start >= request.span[1]:
@@ -278,6 +278,21 @@ def _starts_as_parquet(name: str, store) -> bool:
             return file.read(4) == b"PAR1"
     except OSError:
         return False
+
+
+def _directory_month(keys: dict, where: str) -> str | None:
+    """The month of a ``month=`` directory (None without one), without whitespace around it as an account= key's
+    value is read. A ``year=2019/month=03`` layout is refused by what it is: its month=03 was "not a month written
+    YYYY-MM", with no word of the year beside it."""
+    month = keys.get("month")
+    if month is None:
+        return None
+    month = month.strip()
+    year = keys.get("year", "").strip()
+    if re.fullmatch(r"[0-9]{4}", year) and re.fullmatch(r"[0-9]{1,2}", month) and 1 <= int(month) <= 12:
+        raise InputError(f"{where}: directory keys year={year} and month={month}: a month= key is written YYYY-MM, "
+                         f"its year with it (month={year}-{int(month):02d}); rename the directories")
+    return month
 
 
 def _month_span(label: str, timezone: str, where: str) -> tuple[int, int]:
