@@ -594,3 +594,24 @@ def test_a_version_moving_the_timezone_is_published_with_the_minutes_its_handove
     # The same timezone in the next version says nothing.
     same = amendment(family, name="same.yaml", effective="2031-01-01", amends="2030-01-01", edits=edits)
     assert "timezone-change" not in cli("publish", family, same).out
+
+
+def test_publish_warns_of_each_clause_renumbered(cli, family):
+    # §5.13 and §5.14 swapped numbers: published without a word, though excluded minutes, reports and decisions name
+    # clauses by number, so "§5.13" meant force majeure from 2031 and other networks before.
+    from test_diff import SWAPPED
+
+    draft = amendment(family, effective="2031-01-01", edits=SWAPPED)
+    lines = draft.read_text().splitlines()
+    first, second = lines.index('  - id: "5.14"') + 1, lines.index('  - id: "5.13"') + 1  # the swapped ids' lines
+    result = cli("publish", family, draft)
+    assert result.code == 0, result.out
+    said = [line for line in result.out.splitlines() if " clause-renumbered " in line]
+    assert said == [
+        f"{draft}:{first}:9: warning clause-renumbered clause 5.14 holds the words of clause 5.13 of version 2019-01-01: "
+        "excluded minutes, reports and decisions name clauses by number, so §5.14 means another clause before this "
+        "version than after it",
+        f"{draft}:{second}:9: warning clause-renumbered clause 5.13 holds the words of clause 5.14 of version "
+        "2019-01-01: excluded minutes, reports and decisions name clauses by number, so §5.13 means another clause "
+        "before this version than after it"]
+    assert first < second

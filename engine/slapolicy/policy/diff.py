@@ -276,7 +276,7 @@ def _diff_clauses(old, new):
     condition, title and examples compared where it went), not two clauses each rewritten in another's words."""
     before = {c.id: c for c in old.clauses}
     after = {c.id: c for c in new.clauses}
-    moved = _renumbered(before, after)
+    moved = renumbered(before, after)
     arrived = set(moved.values())
     for clause_id in sorted(set(before) | set(after), key=_clause_order):
         a, b = before.get(clause_id), after.get(clause_id)
@@ -295,7 +295,7 @@ def _diff_clauses(old, new):
             yield from _clause_changes(a, b)
 
 
-def _renumbered(before: dict, after: dict) -> dict:
+def renumbered(before: dict, after: dict) -> dict:
     """Old clause id -> new id, for each clause whose words the new version holds under another id only (the words
     of the clause now under its old id, and of the one formerly under its new id, being others)."""
     moved = {}

@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo
 
 from ..errors import Diagnostic, PolicyError
 from ..files import FileProblem, path_argument, read_limited
+from .diff import renumbered
 from .directory import PolicyDirectory, check_policy_bytes, not_a_directory
 from .examples import run_examples
 from .lint import PLACEMENT_CODES, family_id_problem, timezone_handover
@@ -135,7 +136,23 @@ def _draft_checks(directory: PolicyDirectory, policy, retroactive: bool, today: 
                                     f"start from that text (`slapolicy diff` shows what it changed) and write "
                                     f"amends: \"{latest.version}\""))
     found.extend(run_examples(policy).failures)
+    found.extend(renumbered_clauses(latest, policy))
     return found
+
+
+def renumbered_clauses(latest, policy) -> list[Diagnostic]:
+    """``clause-renumbered``, a warning at each clause of ``policy`` whose words ``latest`` holds under another number:
+    excluded minutes, reports and recorded decisions name clauses by number, so "§5.13" would mean one clause in the
+    months before and another after (`slapolicy diff` shows the renumbering as such)."""
+    if latest is None:
+        return []
+    moved = renumbered({c.id: c for c in latest.clauses}, {c.id: c for c in policy.clauses})
+    index = {c.id: c.index for c in policy.clauses}
+    return [policy.doc.diagnostic(("disclaimers", index[new], "id"), "clause-renumbered",
+                                  f"clause {new} holds the words of clause {old} of version {latest.version}: excluded "
+                                  f"minutes, reports and decisions name clauses by number, so §{new} means another "
+                                  f"clause before this version than after it", severity="warning")
+            for old, new in sorted(moved.items(), key=lambda pair: index[pair[1]])]
 
 
 def check_draft(policy_dir, draft, *, retroactive: bool = False,
