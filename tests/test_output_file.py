@@ -121,3 +121,60 @@ def test_a_claim_whose_output_cannot_be_written_says_its_decision_is_recorded(tm
                                                  "repeated)\n")
     again = run_cli(*claim_of(tmp_path))
     assert (again.code, again.json()["decision_id"], again.json()["repeated"]) == (0, "D-e67e91136ec38743702c", True)
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_a_reader_of_the_pipe_is_slow_leaves_it_a_beginning_and_status_130(tmp_path):
+    """The output (270 KB of JSON: 100 accounts) is whole before it is written; the reader has read none of it, so
+    the write waits with the pipe full (64 KiB) when Ctrl-C comes. The command ends at once: 130 and one line; the
+    reader then finds a beginning of the output, never more nor other bytes (docs/cli.md, "Interrupted")."""
+    import signal
+    import time
+
+    minutes = tmp_path / "minutes.csv"
+    minutes.write_text("account,minute,requests,failures\n" +
+                       "".join(f"acct{k:03d},2019-03-05T10:00,100,90\n" for k in range(100)))
+    command = [sys.executable, "-m", "slapolicy", "evaluate", POLICIES, "--month", "2019-03", "--minutes", minutes]
+    whole = subprocess.run(command, capture_output=True, timeout=120).stdout
+    told, tell = os.pipe()
+    process = subprocess.Popen(command, stdout=tell, stderr=subprocess.PIPE,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    os.close(tell)
+    try:
+        deadline = time.monotonic() + 60
+        while _pipe_bytes(told) < 65536 and time.monotonic() < deadline:  # the pipe full: the write waits
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 130
+        assert process.stderr.read() == b"slapolicy: interrupted\n"
+        with os.fdopen(told, "rb") as reader:
+            seen = reader.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert len(whole) > 250_000 and 0 < len(seen) < len(whole) and whole.startswith(seen)
+
+
+def _pipe_bytes(fd: int) -> int:
+    """The bytes waiting in a pipe to be read (FIONREAD)."""
+    import array
+    import fcntl
+    import termios
+
+    count = array.array("i", [0])
+    fcntl.ioctl(fd, termios.FIONREAD, count)
+    return count[0]
+
+
+@pytest.mark.slow
+def test_a_claim_whose_reader_went_away_is_recorded_and_exits_0(tmp_path):
+    """`slapolicy claim ... | head -c 10`, the reader gone before the decision is printed: exit 0 and no message (the
+    reader chose to stop), no traceback; the decision is recorded, and deciding again prints it whole."""
+    told, tell = os.pipe()
+    os.close(told)
+    done = subprocess.run([sys.executable, "-m", "slapolicy", *map(str, claim_of(tmp_path))], stdout=tell,
+                          stderr=subprocess.PIPE, timeout=120)
+    os.close(tell)
+    assert (done.returncode, done.stderr) == (0, b"")
+    again = run_cli(*claim_of(tmp_path))
+    assert (again.code, again.json()["decision_id"], again.json()["repeated"]) == (0, "D-e67e91136ec38743702c", True)
