@@ -98,17 +98,19 @@ def commands(tmp_path, minutes: Path) -> dict:
     }
 
 
-STOPPED = {signal.SIGINT: (130, "slapolicy: interrupted\n"), signal.SIGTERM: (143, "slapolicy: terminated\n")}
+STOPPED = {signal.SIGINT: (130, "slapolicy: interrupted\n"), signal.SIGTERM: (143, "slapolicy: terminated\n"),
+           signal.SIGHUP: (129, "slapolicy: hung up\n")}
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name, stop", [("evaluate", signal.SIGTERM), ("claim", signal.SIGINT),
-                                        ("replay", signal.SIGTERM), ("evaluate", signal.SIGINT)])
+                                        ("replay", signal.SIGTERM), ("evaluate", signal.SIGINT),
+                                        ("claim", signal.SIGHUP)])
 def test_a_command_stopped_with_workers_ends_its_worker_processes_at_once(tmp_path, name, stop):
-    """--workers 2: both processes read a part that takes 30 s. Ctrl-C or SIGTERM to the command ends it within
-    seconds, not after the parts: its exit status and one line, no output, no ledger, and neither worker
+    """--workers 2: both processes read a part that takes 30 s. Ctrl-C, SIGTERM or SIGHUP to the command ends it
+    within seconds, not after the parts: its exit status and one line, no output, no ledger, and neither worker
     process left running. Before, the command waited for the parts running (SIGINT), or died at once and left
-    its workers reading (SIGTERM)."""
+    its workers reading (SIGTERM, and SIGHUP until now)."""
     command = commands(tmp_path, parts_of_minutes(tmp_path / "minutes"))[name] + ["--workers", "2"]
     result, took, tasks = stop_while_parts_run(tmp_path, "held_read_part", stop, command, running=2)
     assert result == (*STOPPED[stop][:1], "", STOPPED[stop][1])

@@ -79,4 +79,9 @@ class SchedulerUnavailable(SlapolicyError):
 class Terminated(KeyboardInterrupt):
     """SIGTERM (a job scheduler's stop, ``timeout``, ``kill``) in a process slapolicy owns: raised where Ctrl-C's
     KeyboardInterrupt is, so that the work is given up the same way (readings cancelled, worker processes ended,
-    nothing written), then said as its own (exit 143, ``slapolicy: terminated``)."""
+    nothing written), then said as its own (exit 143, ``slapolicy: terminated``). ``signum``: the signal, SIGTERM
+    or SIGHUP (the terminal closed, ``kill -HUP``: exit 129, ``slapolicy: hung up``)."""
+
+    def __init__(self, signum: int = 15):
+        super().__init__()
+        self.signum = signum

@@ -3,6 +3,7 @@
 statuses, shown by its ``--help``)."""
 from __future__ import annotations
 
+import contextlib
 import gc
 import signal
 import sys
@@ -65,11 +66,13 @@ def interruption(exc: BaseException) -> KeyboardInterrupt | None:
 def stopped(exc: KeyboardInterrupt) -> int:
     """Say why the command stopped before its end, and its exit status: as a shell reports a process ended by the
     signal (128 + its number), so that a script or scheduler sees which, but after the work was given up cleanly."""
-    if isinstance(exc, Terminated):
-        sys.stderr.write("slapolicy: terminated\n")
-        return 128 + signal.SIGTERM
-    sys.stderr.write("slapolicy: interrupted\n")
-    return 128 + signal.SIGINT
+    signum = getattr(exc, "signum", signal.SIGTERM) if isinstance(exc, Terminated) else signal.SIGINT
+    with contextlib.suppress(OSError):  # a terminal closed (SIGHUP) takes standard error with it
+        sys.stderr.write(f"slapolicy: {STOPPED_WORDS.get(signum, 'terminated')}\n")
+    return 128 + signum
+
+
+STOPPED_WORDS = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated", signal.SIGHUP: "hung up"}
 
 
 # Python 3.11's import machinery is Python code that takes the global import lock, then enters the block that gives
@@ -123,10 +126,10 @@ def _interrupted(signum, frame):
 
 
 def _terminated(signum, frame):
-    # A second SIGTERM ends the process at once, as without this handler: the way out if giving the work up hangs.
+    # A second SIGTERM (SIGHUP) ends the process at once, as without this handler: the way out if giving up hangs.
     if _safe_to_raise(signum, frame):
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        raise Terminated()
+        signal.signal(signum, signal.SIG_DFL)
+        raise Terminated(signum)
 
 
 def handle_stops() -> None:
@@ -153,9 +156,11 @@ def terminate_as_interrupted() -> None:
     KeyboardInterrupt: the command gives its work up as on Ctrl-C (the minutes' reading cancelled, worker processes
     ended, no output, no ledger entry) rather than die at once, with its worker processes running on and its
     temporary files left behind. A second SIGTERM kills it as before. A SIGTERM the process was started ignoring
-    stays ignored."""
-    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, _terminated)
+    stays ignored. SIGHUP (the terminal closed, ``kill -HUP``; ``nohup`` ignores it) likewise: it killed the command
+    on the spot, its --output's or new ledger's scratch file left behind and its worker processes reading on."""
+    for stop in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(stop) is signal.SIG_DFL:
+            signal.signal(stop, _terminated)
 
 
 def modules_loaded() -> None:
