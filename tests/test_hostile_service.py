@@ -450,3 +450,25 @@ def test_a_post_beyond_max_connections_gets_its_503_whole_not_a_reset(tmp_path):
             assert json.loads(answer)["type"] == "urn:slapolicy:problem:too-many-connections"
         held.close()
     assert not (tmp_path / "ledger.sqlite").exists()
+
+
+@pytest.mark.parametrize("raised,words", [
+    (OSError(24, "Too many open files"), "too many open files (OSError: [Errno 24] Too many open files)"),
+    (MemoryError(), "out of memory (MemoryError: no detail)"),
+    (RuntimeError("can't start new thread"), "cannot start a thread (RuntimeError: can't start new thread)")])
+def test_a_limit_of_the_machine_reached_while_answering_is_a_503_saying_which_not_a_bug(served, monkeypatch, raised,
+                                                                                         words):
+    # The CLI says exit 1 with the limit (slapolicy.limits); the service answered 500 "internal error, please report
+    # it: OSError: [Errno 24] Too many open files", a bug to report for what is the machine's state.
+    from slapolicy import Engine
+    from slapolicy.limits import limit_message
+
+    def failing(*args, **kwargs):
+        raise raised
+
+    app, _ = served
+    monkeypatch.setattr(Engine, "evaluate", failing)
+    status, content_type, answer = post(app, "/v1/evaluate", {"month": "2019-03"})
+    assert (status, content_type, answer["type"]) == (503, PROBLEM, "urn:slapolicy:problem:limit-reached")
+    assert answer["detail"] == limit_message(raised)
+    assert answer["detail"].startswith(words)

@@ -48,6 +48,7 @@ from .errors import (ArgumentError, NoVersionInForce, PolicyError, SchedulerUnav
 from .files import (JSON_TYPES, LONE_SURROGATE, STRICT_JSON, BeyondFloat, DuplicateKey, NotJSONNumber, TooManyDigits,
                     json_type, valid_unicode)
 from .ledger import Ledger, default_ledger_path, environment_key
+from .limits import exhausted, limit_message
 from .service_openapi import REQUEST_SCHEMAS, document
 from .minutes.storage import is_url
 
@@ -144,6 +145,8 @@ def problem_of(exc: Exception) -> Problem:
         return Problem(503, "scheduler-unavailable", "The Dask scheduler is unavailable", str(exc))
     if isinstance(exc, SlapolicyError):
         return Problem(422, "invalid-input", "The input is wrong", str(exc))
+    if exhausted(exc):  # memory, threads or open files used up: the machine's state, not a bug (the CLI's exit 1)
+        return Problem(503, "limit-reached", "A limit of the machine is reached", limit_message(exc))
     if os.environ.get("SLAPOLICY_DEBUG"):
         traceback.print_exception(exc, file=sys.stderr)
     return Problem(500, "internal-error", "Internal error",

@@ -153,7 +153,7 @@ DECISION = {
 # itself (a request too slow, not HTTP, beyond the connections).
 PROBLEM_KINDS = ("bad-request", "not-found", "no-version-in-force", "method-not-allowed", "request-timeout",
                  "not-configured", "too-large", "unsupported-media-type", "misdirected", "invalid-input", "policy-error",
-                 "internal-error", "scheduler-unavailable", "too-many-connections")
+                 "internal-error", "scheduler-unavailable", "too-many-connections", "limit-reached")
 
 PROBLEM = {
     "type": "object",
@@ -186,7 +186,8 @@ ERRORS = {
     "421": "on a loopback address (the default), the request's Host is not this machine; checked before anything else",
     "500": "an internal error (the CLI's exit 3): please report it",
     "503": "the request came on a connection beyond --max-connections (the connection is closed); with --dask, the "
-           "Dask scheduler was lost or cannot be reached again (the next request connects again)",
+           "Dask scheduler was lost or cannot be reached again (the next request connects again); the memory, threads "
+           "or open files the process may use are used up (limit-reached)",
 }
 # What any request may be answered, whatever its route: by the server before the route is found (too slow, too many
 # connections), or by the Host check that comes first.
