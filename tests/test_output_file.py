@@ -178,3 +178,24 @@ def test_a_claim_whose_reader_went_away_is_recorded_and_exits_0(tmp_path):
     assert (done.returncode, done.stderr) == (0, b"")
     again = run_cli(*claim_of(tmp_path))
     assert (again.code, again.json()["decision_id"], again.json()["repeated"]) == (0, "D-e67e91136ec38743702c", True)
+
+
+@pytest.mark.parametrize("kept", ["ledger", "minutes", "claim"])
+def test_an_output_file_that_is_the_ledger_or_an_input_is_a_usage_error(tmp_path, kept):
+    """--output naming the ledger replaced it with the decision's JSON once the claim was recorded: every decision
+    and grant lost. An input (the minutes, the claim) would be replaced too. Refused before any work, exit 2."""
+    import shutil
+
+    minutes = shutil.copy(EXAMPLES / "minutes.csv", tmp_path / "minutes.csv")
+    claim = shutil.copy(EXAMPLES / "claim-globex-2019-03.json", tmp_path / "claim.json")
+    ledger = tmp_path / "ledger.sqlite"
+    from slapolicy.ledger import Ledger
+
+    Ledger(ledger).close()
+    named = {"ledger": ledger, "minutes": minutes, "claim": claim}[kept]
+    before = named.read_bytes()
+    result = run_cli("claim", POLICIES, claim, "--minutes", minutes, "--billing", EXAMPLES / "billing.csv",
+                     "--ledger", ledger, "--now", "2019-04-10T12:00+00:00", "--output", named)
+    assert (result.code, result.out) == (2, "")
+    assert result.err == f"slapolicy claim: --output {named} is the {kept} too: it would be replaced by the output; name another file\n"
+    assert named.read_bytes() == before

@@ -472,17 +472,26 @@ def main(argv: list[str] | None = None) -> int:
 
 
 
+# The files a command reads or records in, by argument: --output must name none of them.
+KEPT_FILES = {"ledger": "ledger", "claim": "claim", "minutes": "minutes", "billing": "billing",
+              "incidents": "incidents", "notices": "notices", "policy_file": "--policy-file", "under": "--under"}
+
+
 @contextlib.contextmanager
-def written_whole(path: str | None):
+def written_whole(path: str | None, kept: dict | None = None):
     """The command's standard output written into the file ``path`` (``--output``), whole or not at all: into a new
     file beside it, made before the work starts (a directory that cannot be written is said before a claim is
     recorded), renamed over ``path`` once the command has returned; on anything else (a problem, Ctrl-C, a full
     disk) that file is removed and ``path`` is left as it was. A report redirected with ``>`` is emptied first,
-    and holds what was written when the command stopped."""
+    and holds what was written when the command stopped. ``kept``: {what: path} of the files the command reads or
+    records in (the ledger, the inputs), which ``path`` must not name: replaced by a report, a ledger was lost."""
     if path is None:
         yield
         return
     target = Path(os.path.realpath(path))  # a symbolic link: the file it names, as `>` writes it
+    for option, named in (kept or {}).items():
+        if named and os.path.realpath(named) == str(target):
+            raise UsageError(f"--output {path} is the {option} too: it would be replaced by the output; name another file")
     if target.is_dir():
         raise SlapolicyError(f"--output {path}: is a directory; name a file")
     try:
@@ -554,7 +563,7 @@ def run_command(args) -> int:
             check_backend()  # say at start, in one line, when durable-rules must be rebuilt (Python 3.13+)
         if args.command not in data_commands.LOADS_ENGINE_ITSELF:
             modules_loaded()
-        with written_whole(output):
+        with written_whole(output, {what: getattr(args, attribute, None) for attribute, what in KEPT_FILES.items()}):
             return args.func(args)
     except UsageError as exc:
         sys.stderr.write(f"slapolicy {args.command}: {shown(str(exc))}\n")
