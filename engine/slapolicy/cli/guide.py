@@ -101,9 +101,10 @@ EXITS = {
     "demo": ("every step ran", "a step failed"),
 }
 USAGE = "a usage error: an argument missing, misspelled or not written as --help says (nothing read)"
-ALIKE = ("  3    a bug: please report it (SLAPOLICY_DEBUG=1 prints the traceback)\n"
-         "  130  stopped by Ctrl-C; 143 by SIGTERM; nothing written\n"
-         "Every status in detail: docs/cli.md, \"Exit status, command by command\".\n")
+BUG = "  3    a bug: please report it (SLAPOLICY_DEBUG=1 prints the traceback)"
+STOPPED = "stopped by Ctrl-C; 143 by SIGTERM; nothing written"
+STOPPED_SERVING = "stopped by Ctrl-C (143: SIGTERM) before it listens; once it listens, either is exit 0"
+DETAIL = 'Every status in detail: docs/cli.md, "Exit status, command by command".'
 
 
 def epilog(name: str) -> str:
@@ -115,5 +116,5 @@ def epilog(name: str) -> str:
     lines += ["", "exit status:", f"  0    {success}"]
     if refused != "-":
         lines.append(f"  1    {refused}")
-    lines.append(f"  2    {USAGE}")
-    return "\n".join(lines) + "\n" + ALIKE
+    lines += [f"  2    {USAGE}", BUG, f"  130  {STOPPED_SERVING if name == 'serve' else STOPPED}", DETAIL]
+    return "\n".join(lines) + "\n"
