@@ -4,6 +4,7 @@ key in capitals, a file cut short), options typed short, and each answered with 
 status, nothing written when refused."""
 import argparse
 import json
+import re
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -415,3 +416,30 @@ def test_a_month_key_with_spaces_around_it_is_read_as_an_account_key_is(tmp_path
     hive_file(root / "month=2019-03 " / "account= acme " / "part-0.parquet", account=None)
     evaluation = only_evaluation(evaluate_march(root))
     assert (evaluation["account"], evaluation["minutes_with_data"], evaluation["unavailable_minutes"]) == ("acme", 1, 1)
+
+
+def test_the_html_strip_shows_the_clock_time_after_the_clocks_change_in_the_month(tmp_path):
+    # Under America/New_York, 12 March 2019 10:00-10:59 (after the clocks moved forward on the 10th) was shown on
+    # hover as 09:00-10:00: the strip's minutes are elapsed ones (from 1 March 00:00 EST, 05:00Z), added to
+    # midnight of the 1st as if no hour had been skipped. 10:00 EDT is 14:00Z: 11 days and 9 hours elapsed.
+    from slapolicy.reports.html import _strip
+
+    elapsed = 11 * 1440 + 9 * 60
+    strip = {"total_minutes": 44640, "timezone": "America/New_York",
+             "baseline": {"unavailable": [[elapsed, elapsed + 60]], "excluded": []}}
+    assert re.findall(r"<title>unavailable [^<]*</title>", _strip(strip, "baseline", "2019-03", "minutes")) == [
+        "<title>unavailable 2019-03-12 10:00 – 2019-03-12 11:00 (60 min)</title>"]
+    # In Singapore (no change of the clocks), the same minutes are 11 days 9 hours after midnight of the 1st.
+    strip["timezone"] = "Asia/Singapore"
+    assert re.findall(r"<title>unavailable [^<]*</title>", _strip(strip, "baseline", "2019-03", "minutes")) == [
+        "<title>unavailable 2019-03-12 09:00 – 2019-03-12 10:00 (60 min)</title>"]
+
+
+def test_a_replays_strips_carry_the_policys_timezone(tmp_path):
+    from slapolicy.replay import replay
+    from helpers import minute_rows, write_csv
+
+    minutes = write_csv(tmp_path / "m.csv", minute_rows("a", "2019-03-12T10:00", 60, 100, 2))
+    result = replay(POLICIES, minutes=minutes, start="2019-03", end="2019-03", under=DRAFT, strips=True)
+    assert [(row["account"], row["strip"]["timezone"], row["strip"]["baseline"]["unavailable"])
+            for row in result["rows"]] == [("a", "Asia/Singapore", [[11 * 1440 + 10 * 60, 11 * 1440 + 11 * 60]])]

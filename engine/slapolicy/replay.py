@@ -148,7 +148,7 @@ def _row(account, label, baseline, amended, before_month: MonthEvaluation, after
         "clauses_changed": clauses_changed(baseline, amended, before, after),
     }
     if strips:
-        row["strip"] = {"total_minutes": before["service_month"]["total_minutes"],
+        row["strip"] = {"total_minutes": before["service_month"]["total_minutes"], "timezone": baseline.timezone,
                         "baseline": _strip(before_month), "amended": _strip(after_month)}
     return row
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from ..policy.diff import change_line
 from .text import one_line
@@ -157,14 +158,18 @@ def _bars(items: list, label: str) -> str:
 
 
 def _clock(month_start: dt.datetime, offset: int) -> str:
-    return (month_start + dt.timedelta(minutes=offset)).strftime("%Y-%m-%d %H:%M")
+    """The wall time ``offset`` minutes after the Service Month's first minute (``month_start``: aware, in the
+    policy's timezone): counted in elapsed minutes, as the strip's are, so that after a change of the clocks in the
+    month (America/New_York's March) the hour shown is the one the clocks showed, not an hour off."""
+    moment = (month_start.astimezone(dt.timezone.utc) + dt.timedelta(minutes=offset)).astimezone(month_start.tzinfo)
+    return moment.strftime("%Y-%m-%d %H:%M")
 
 
 def _strip(strip: dict, side: str, month: str, label: str) -> str:
     """One Service Month as a bar: each run of unavailable or excluded minutes drawn to scale, with its
     dates on hover; ticks at each day, numbered every 5 days."""
     total = strip["total_minutes"]
-    start = dt.datetime.fromisoformat(f"{month}-01T00:00")
+    start = dt.datetime.fromisoformat(f"{month}-01T00:00").replace(tzinfo=ZoneInfo(strip["timezone"]))
     scale = STRIP_WIDTH / total
     parts = [f'<svg class="strip" width="{STRIP_WIDTH + 70}" height="30" viewBox="0 0 {STRIP_WIDTH + 70} 30" '
              f'xmlns="http://www.w3.org/2000/svg"><text x="0" y="11" font-size="10">{_e(label)}</text>'
