@@ -118,3 +118,14 @@ def test_an_option_a_command_does_not_take_is_refused_by_that_command_naming_the
         assert (result.code, result.out) == (2, "")
         assert result.err.startswith(f"usage: slapolicy {argv[0]} [-h]")
         assert result.err.endswith(f"\nslapolicy {argv[0]}: error: unrecognized arguments: {said}\n")
+
+
+def test_slapolicy_alone_says_to_give_a_command_and_where_to_start(cli):
+    # A new user's first command said "the following arguments are required: COMMAND", and nothing of which.
+    result = cli()
+    assert (result.code, result.out) == (2, "")
+    assert result.err == ("usage: slapolicy [-h] [--version] COMMAND ...\nslapolicy: error: give a command: validate, "
+                          "test, versions, show, diff, schema, lock, publish, render, months, evaluate, claim, replay, "
+                          "audit, serve, demo (slapolicy --help says what each does; slapolicy demo runs the main ones "
+                          "on example data)\n")
+

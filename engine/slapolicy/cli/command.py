@@ -269,6 +269,9 @@ class Parser(argparse.ArgumentParser):
     def parse_args(self, args=None, namespace=None):
         words = sys.argv[1:] if args is None else args
         commands = getattr(self, "commands", None)
+        if commands is not None and not words:  # `slapolicy` alone, a new user's first command
+            self.error(f"give a command: {', '.join(commands)} (slapolicy --help says what each does; "
+                       "slapolicy demo runs the main ones on example data)")
         if commands is not None and words and not words[0].startswith("-") and words[0] not in commands:
             self.error(unknown_command(words[0], build_parser().commands))
         own = self.command_parsers.get(words[0]) if commands is not None and words else None
