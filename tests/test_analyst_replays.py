@@ -443,3 +443,31 @@ def test_a_replays_strips_carry_the_policys_timezone(tmp_path):
     result = replay(POLICIES, minutes=minutes, start="2019-03", end="2019-03", under=DRAFT, strips=True)
     assert [(row["account"], row["strip"]["timezone"], row["strip"]["baseline"]["unavailable"])
             for row in result["rows"]] == [("a", "Asia/Singapore", [[11 * 1440 + 10 * 60, 11 * 1440 + 11 * 60]])]
+
+
+# ---------------------------------------------------------------------------- --output that is no file to write
+
+def test_output_naming_a_fifo_or_device_is_refused_and_left_as_it_is(tmp_path):
+    # `--output /dev/full` (as root) replaced the device with a regular file holding the report, exit 0: the report is
+    # written beside the target and renamed over it, whatever it was. A FIFO stands for a device here (a test must
+    # not risk /dev/null): it was replaced too.
+    import os
+    import stat
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    result = run_cli("replay", POLICIES, "--minutes", MINUTES_CSV, "--from", "2019-03", "--to", "2019-03", "--under",
+                     DRAFT, "--format", "html", "--output", fifo)
+    assert (result.code, result.out, result.err) == (1, "", (
+        f"slapolicy: --output {fifo}: is a FIFO (named pipe), not a regular file, which the output would replace: "
+        "name a file (to discard the output, leave --output out and redirect it to /dev/null)\n"))
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode) and sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]
+
+
+def test_output_ending_in_a_slash_names_a_directory_not_a_file(tmp_path):
+    # `--output reports/` (no such directory) wrote the report into a file named 'reports'.
+    result = evaluate_march(MINUTES_CSV, "--output", f"{tmp_path}/reports/")
+    assert (result.code, result.out, result.err) == (1, "", (
+        f"slapolicy: --output {tmp_path}/reports/: ends in '/', as a directory's name does, and no directory is there: "
+        "name a file\n"))
+    assert list(tmp_path.iterdir()) == []

@@ -29,6 +29,11 @@ class FileProblem(InputError):
         super().__init__(f"{path}: {reason}")
 
 
+def file_kind(mode: int) -> str:
+    """What a file of ``mode`` that is not a regular file is, in a message's words ("a device")."""
+    return _kind(mode)
+
+
 def _kind(mode: int) -> str:
     if stat.S_ISDIR(mode):
         return "a directory"

@@ -8,13 +8,14 @@ import ctypes
 import difflib
 import json
 import os
+import stat
 import sys
 import traceback
 from pathlib import Path
 
 from .. import __version__
 from ..errors import Diagnostic, PolicyError, SlapolicyError, UsageError
-from ..files import OUTPUT_FULL, create_beside, sync_directory
+from ..files import OUTPUT_FULL, create_beside, file_kind, sync_directory
 from ..limits import limit_message
 from ..reports.text import one_line
 from ..rules.durable import check_backend
@@ -497,6 +498,7 @@ def written_whole(path: str | None, kept: dict | None = None):
             raise UsageError(f"--output {path} is the {option} too: it would be replaced by the output; name another file")
     if target.is_dir():
         raise SlapolicyError(f"--output {path}: is a directory; name a file")
+    _refuse_output_kind(path, target)
     try:
         fd, scratch = create_beside(target.parent, target.name)
     except OSError as exc:
@@ -515,6 +517,22 @@ def written_whole(path: str | None, kept: dict | None = None):
             os.unlink(scratch)
         raise
     sync_directory(target.parent)
+
+
+def _refuse_output_kind(path: str, target: Path) -> None:
+    """An --output that is no regular file to replace: a device or FIFO was replaced by a regular file holding the
+    output (`--output /dev/full`, as root, removed the device), and `--output reports/` wrote a file 'reports'."""
+    if path.endswith(("/", os.sep)):
+        raise SlapolicyError(f"--output {path}: ends in '/', as a directory's name does, and no directory is there: "
+                             "name a file")
+    try:
+        mode = os.stat(target).st_mode
+    except OSError:  # none yet (the common case), or one the scratch file's making names
+        return
+    if not stat.S_ISREG(mode):
+        raise SlapolicyError(f"--output {path}: is {file_kind(mode)}, not a regular file, which the output would "
+                             "replace: name a file (to discard the output, leave --output out and redirect it to "
+                             "/dev/null)")
 
 
 def end_process(code: int) -> int:
