@@ -466,7 +466,8 @@ def test_many_threads_one_ledger(inputs):
     ({"filed_at": "2024-10-01T00:00+08:00"}, "field 'filed_at': 2024-10-01T00:00:00+08:00 is in the future"),
     ({"colour": "red"}, "field 'colour' is unknown"),
     # A field of the wrong JSON type is the claim's problem (exit 1, as serve's 422), named in JSON's words.
-    ({"account": 7}, "field 'account' must be a string, not a number"),
+    ({"account": 7.5}, "field 'account': 7.5 is not an account name: write the name as text (a whole number is read as its digits)"),  # 7 is account "7" (test_account_rule)
+    ({"account": ["acme"]}, "field 'account' must be a string or a whole number, not a list"),
     ({"channel": ["work_order"]}, "field 'channel' must be a string, not a list"),
     ({"event_report": 1.5}, "field 'event_report' must be a string or null, not a number"),
     ({"unavailability": [{"start": 1, "end": "2024-03-05T11:00+08:00"}]},

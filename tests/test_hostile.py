@@ -598,7 +598,8 @@ def test_in_force_of_a_month_that_does_not_exist(engine):
      "now must have a UTC offset (an aware datetime)"),
     (lambda e, m: e.evaluate(minutes=m, month="2019-03", accounts="acme"),
      "accounts must be a list of account names (e.g. ['acme']), not str"),
-    (lambda e, m: e.evaluate(minutes=m, month="2019-03", accounts=[7]), "accounts must be names (strings); 7 is a int"),
+    (lambda e, m: e.evaluate(minutes=m, month="2019-03", accounts=[7.0]),  # 7 is account "7" (test_account_rule)
+     "accounts: 7.0 is not an account name: write the name as text (a whole number is read as its digits)"),
     (lambda e, m: e.evaluate(minutes=m, month="2019-03", accounts=[]),
      "accounts is empty: name at least one account, or leave it out (None) for every account"),
     (lambda e, m: e.evaluate(minutes=m, month="2019-03", accounts=[" "]), "account name ' ' is blank: name an account"),

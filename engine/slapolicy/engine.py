@@ -36,7 +36,7 @@ from .claims.decision import (check_claim_time, check_claimed_windows, claim_in_
 from .claims.window import business_calendar, claim_window
 from .inputs.billing import read_billing
 from .inputs.events import ByAccount, read_incidents, read_notices
-from .inputs.tables import account_name
+from .inputs.tables import account_name, typed_account_problem
 from .distributed import Background, Cancellation, PolicyContent, Relay, Runner, check_runner_arguments, policy_of
 from .errors import ArgumentError, InputError, LedgerError, SlapolicyError
 from .ledger import Ledger, default_ledger_path, ledger_file
@@ -62,10 +62,14 @@ def account_list(accounts) -> list[str] | None:
     if not accounts:
         # An empty list would select no minutes and show every billed account as fully available.
         raise ArgumentError("accounts is empty: name at least one account, or leave it out (None) for every account")
-    bad = [a for a in accounts if not isinstance(a, str)]
+    for given in accounts:  # 1000 is account "1000"; 1000.0 and True are refused, as in every input
+        if problem := typed_account_problem(given):
+            raise ArgumentError(f"accounts: {problem}")
+    bad = [a for a in accounts if not isinstance(a, (str, int))]
     if bad:
-        raise ArgumentError(f"accounts must be names (strings); {bad[0]!r} is a {type(bad[0]).__name__}")
-    undecodable = [a for a in accounts if not_utf8(a)]
+        raise ArgumentError(f"accounts must be names (strings, or whole numbers read as their digits); {bad[0]!r} is "
+                            f"a {type(bad[0]).__name__}")
+    undecodable = [a for a in accounts if isinstance(a, str) and not_utf8(a)]
     if undecodable:
         raise ArgumentError(f"account name {not_utf8_account(undecodable[0])}")
     names = [account_name(a) for a in accounts]  # trimmed as every input's names are

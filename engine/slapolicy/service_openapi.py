@@ -75,7 +75,8 @@ REQUEST_SCHEMAS = {
         "additionalProperties": False,
         "properties": {
             "month": MONTH | {"description": "the Service Month, YYYY-MM"},
-            "accounts": optional({"type": "array", "items": {"type": "string"}, "description": "only these accounts"}),
+            "accounts": optional({"type": "array", "items": {"type": ["string", "integer"], "description": ACCOUNT["description"]},
+                                  "description": "only these accounts"}),
             "policy_version": optional({"type": "string", "description": "evaluate under this published version "
                                                                          "instead of the one in force (its version label)"}),
             "term_start": optional(DATE | {"description": "first day of the service term (a partial first month)"}),

@@ -12,7 +12,7 @@ from ..calendar import OUTSIDE_YEARS, in_supported_years, month_problem, written
 from ..errors import InputError
 from ..files import json_data_problem, json_type, load_json, type_problem
 from ..inputs.events import read_document
-from ..inputs.tables import account_name
+from ..inputs.tables import account_name, typed_account_problem
 from ..inputs.timestamps import parse_timestamp
 
 
@@ -27,7 +27,7 @@ OPTIONAL_CLAIM_FIELDS = ("failure_records", "term_start", "term_end", "claim_id"
 # unavailability is decided `incomplete` (§3.3), not refused. The OpenAPI document of `slapolicy serve` describes the
 # claim from this table, so the service and `slapolicy claim` take the same claims.
 REQUIRED_CLAIM_FIELDS = ("account", "service_month", "filed_at", "channel")
-CLAIM_FIELD_TYPES = {"account": ("string",), "service_month": ("string",), "filed_at": ("string",),
+CLAIM_FIELD_TYPES = {"account": ("string", "integer"), "service_month": ("string",), "filed_at": ("string",),
                      "channel": ("string",), "event_report": ("string", "null"), "unavailability": ("array", "null"),
                      "failure_records": ("array", "null"), "term_start": ("string", "null"),
                      "term_end": ("string", "null"), "claim_id": ("string", "null"), "contact": ("string", "null")}
@@ -158,13 +158,24 @@ def _shape_problems(data: dict) -> list[str]:
     for key, value in data.items():
         if key not in CLAIM_FIELD_TYPES:
             problems.append(f"field {key!r} is unknown (expected: {', '.join(CLAIM_FIELD_TYPES)})")
-        elif not _of_its_type(key, value):
-            problems.append(type_problem(key, value, CLAIM_FIELD_TYPES[key]))
+        elif problem := _type_problem(key, value):
+            problems.append(problem)
     return problems
 
 
 def _of_its_type(key: str, value) -> bool:
-    return type_problem(key, value, CLAIM_FIELD_TYPES[key]) is None
+    return _type_problem(key, value) is None
+
+
+def _type_problem(key: str, value) -> str | None:
+    """The account is named by text or a whole number (its digits), by the rule of every input
+    (:func:`..inputs.tables.typed_account_problem`); the other fields by their JSON types."""
+    if key == "account" and not isinstance(value, str):
+        if problem := typed_account_problem(value):
+            return f"field 'account': {problem}"
+        if isinstance(value, int):
+            return None
+    return type_problem(key, value, CLAIM_FIELD_TYPES[key])
 
 
 def _failure_record_problems(data: dict) -> list[str]:

@@ -11,7 +11,7 @@ from pathlib import Path
 from ..errors import InputError
 from ..files import load_json, read_limited, yaml_syntax_diagnostic
 from .problems import Problems
-from .tables import IN_MEMORY, account_name
+from .tables import IN_MEMORY, account_name, typed_account_problem
 from .timestamps import parse_timestamp
 
 
@@ -255,16 +255,13 @@ def read_incidents(path, policy, causes=None) -> list[Incident]:
 
 def _event_account(entry, problems: Problems, index: int) -> bool:
     """An incident or notice without ``account`` concerns every account; a blank one is refused, not read as all.
-    A name is text, or a whole number read as its digits; a number with a fraction or an exponent (YAML's 1000.0,
-    JSON's 1e3) or true/false is refused, as in a minutes file and in a request to ``slapolicy serve``: read as
-    Python writes it ("1000.0", "True") it named an account no other input does."""
+    A typed name is read by the one rule of every input (:func:`.tables.typed_account_problem`)."""
     if "account" not in entry:
         return True
     given = entry["account"]
-    if isinstance(given, (bool, float, Decimal)):
-        written = ("true" if given else "false") if isinstance(given, bool) else str(given)
-        problems.add(index, "account", f"{written} is not an account name: write the name as text (a whole number is "
-                                       "read as its digits)")
+    problem = typed_account_problem(given)
+    if problem:
+        problems.add(index, "account", problem)
         return False
     if account_name(given) is None:
         shown = "null" if given is None else repr(given)
