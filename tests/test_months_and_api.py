@@ -54,3 +54,26 @@ def test_the_package_exports_the_main_jobs():
 
     for name in ("Engine", "PolicyDirectory", "load_policy", "evaluate", "decide_claim", "replay", "service_months"):
         assert callable(getattr(slapolicy, name)), name
+
+
+MINUTES = POLICIES.parents[1] / "examples" / "ccc" / "minutes.csv"
+
+
+@pytest.mark.parametrize("month", ["2019-3", " 2019-03", "2019-03 ", "٢٠١٩-03", "2019-03-01", "201903"])
+def test_the_api_reads_a_month_as_the_cli_does(month):
+    # Engine.evaluate read '2019-3', ' 2019-03' and '٢٠١٩-03' (Arabic-Indic digits) as March 2019 and evaluated it,
+    # while `slapolicy evaluate --month` refused each; replay's start and end alike. One rule now, the CLI's
+    # (calendar.month_problem), and its words (evaluate said "is not YYYY-MM").
+    from slapolicy import Engine
+    from slapolicy.errors import InputError
+
+    engine = Engine(POLICIES)
+    with pytest.raises(InputError) as raised:
+        engine.evaluate(minutes=MINUTES, month=month)
+    assert str(raised.value) == f"month {month!r} is not a month written YYYY-MM"
+    for start, end, name in ((month, "2019-03", "start"), ("2019-03", month, "end")):
+        with pytest.raises(InputError) as raised:
+            engine.replay(minutes=MINUTES, start=start, end=end, under=POLICIES / "2019-01-01.yaml")
+        assert str(raised.value) == f"{name} {month!r} is not a month written YYYY-MM"
+    assert [e["account"] for e in engine.evaluate(minutes=MINUTES, month="2019-03")["evaluations"]] == \
+        ["acme", "globex", "initech"]

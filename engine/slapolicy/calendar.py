@@ -118,6 +118,16 @@ def calendar_month(month: str) -> ServiceMonth:
     return ServiceMonth(start, _last_day(year, mon))
 
 
+def written_month(month: str, what: str = "month") -> ServiceMonth:
+    """The calendar month of ``month`` as a caller gave it, checked as the CLI's --month and a claim's service_month
+    are (:func:`month_problem`; an InputError naming ``what``): calendar_month alone read '2019-3', ' 2019-03' and
+    other scripts' digits as March 2019, which Engine.in_force and the CLI refuse."""
+    problem = month_problem(month, what) if isinstance(month, str) else None
+    if problem:
+        raise InputError(problem)
+    return calendar_month(month)
+
+
 def service_months(term_start: dt.date, term_end: dt.date) -> list[ServiceMonth]:
     """Each natural month inside the term [term_start, term_end] (both inclusive) is its own Service Month.
 
@@ -140,7 +150,7 @@ def service_months(term_start: dt.date, term_end: dt.date) -> list[ServiceMonth]
 
 def service_month_in(month: str, term_start: dt.date | None, term_end: dt.date | None) -> ServiceMonth:
     """The Service Month of ``month`` (YYYY-MM), cut to the term when one is given."""
-    whole = calendar_month(month)
+    whole = written_month(month)
     if term_start is None and term_end is None:
         return whole
     if term_start is None or term_end is None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 
-from .calendar import calendar_month
+from .calendar import calendar_month, written_month
 from .inputs.events import ByAccount
 from .policy.diff import diff_policies
 from .distributed import PolicyContent, policy_of
@@ -63,7 +63,7 @@ def month_range(start: str, end: str, names: tuple = ("start", "end"), error=Arg
     """The Service Months from ``start`` to ``end`` (YYYY-MM, both included), at most MAX_MONTHS. ``names``: what the
     caller's user calls the two (the CLI's ``--from`` and ``--to``); ``error``: what a range refused raises (the
     CLI's UsageError, exit 2)."""
-    first, last = calendar_month(start), calendar_month(end)
+    first, last = written_month(start, names[0]), written_month(end, names[1])
     count = (last.start.year - first.start.year) * 12 + last.start.month - first.start.month + 1
     if count < 1:
         raise error(f"{names[1]} {end} is before {names[0]} {start}")
