@@ -109,3 +109,33 @@ def test_the_output_is_utf_8_whatever_the_locale_says(environment):
     assert (done.returncode, done.stderr) == (0, b"")
     assert done.stdout == ("2019-01-01 – 2019-01-31  31 days   44640 minutes\n"
                            "2019-02-01 – 2019-02-28  28 days   40320 minutes\n").encode("utf-8")
+
+
+@pytest.mark.parametrize("encoding", ["ascii", "latin-1"])
+def test_main_called_by_a_program_whose_output_cannot_write_the_text_says_what_to_do(encoding):
+    """main() called by a program writes to the program's standard output as the program set it (the command's own
+    process makes it UTF-8, a program's is left alone): one that cannot write the months' en dash was 'internal
+    error, please report it: UnicodeEncodeError', exit 3. It is the output's encoding: exit 1, saying how to fix it."""
+    import io
+    from contextlib import redirect_stderr, redirect_stdout
+
+    from slapolicy.cli import main
+
+    written = io.BytesIO()
+    out, err = io.TextIOWrapper(written, encoding=encoding), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main(["months", "--start", "2019-01-01", "--end", "2019-02-28"])
+    out.flush()
+    assert (code, err.getvalue()) == (1, f"slapolicy: cannot write the output: standard output is encoded as "
+                                         f"{encoding}, which cannot write '–' (U+2013): make it UTF-8 (sys.stdout."
+                                         "reconfigure(encoding='utf-8'), or PYTHONIOENCODING=utf-8)\n")
+    assert written.getvalue() == b""
+    assert out.encoding == encoding  # the program's stream is left as the program set it
+
+
+def test_main_called_by_a_program_with_a_utf_8_output_writes_the_text():
+    """The other side: the same command, the program's output UTF-8, exit 0 and the months."""
+    result = run_cli("months", "--start", "2019-01-01", "--end", "2019-02-28")
+    assert (result.code, result.err) == (0, "")
+    assert result.out == ("2019-01-01 – 2019-01-31  31 days   44640 minutes\n"
+                          "2019-02-01 – 2019-02-28  28 days   40320 minutes\n")

@@ -4,6 +4,7 @@ before numpy loads, in its own process and in the workers it starts, and never i
 package or calls main()."""
 import json
 import os
+import resource
 import subprocess
 import sys
 from pathlib import Path
@@ -108,6 +109,26 @@ def test_main_called_by_a_program_leaves_its_environment_alone():
     done = _python(SPY + f"from slapolicy.cli import main\nstatus = main({MONTHS!r})\n"
                    "print(status, seen, os.environ.get('OPENBLAS_NUM_THREADS'), file=sys.stderr)")
     assert done.stderr == "0 [None] None\n"
+
+
+# What only a process's owner may set, as a program has it before and after it calls main().
+OWNED = """
+import resource, signal, sys, threading
+def owned():
+    return ([signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)], sys.stdout.encoding,
+            sorted(t.name for t in threading.enumerate()), resource.getrlimit(resource.RLIMIT_NOFILE))
+signal.signal(signal.SIGTERM, lambda signum, frame: None)
+before = owned()
+"""
+
+
+def test_main_called_by_a_program_leaves_its_signals_threads_output_and_limits_alone():
+    """The command's own process handles Ctrl-C, SIGTERM and SIGHUP itself (with a thread that sends a stop put off
+    again: cli.handle_stops) and writes UTF-8 (cli.utf8_output); main() called by a program sets none of it."""
+    done = _python(OWNED + f"from slapolicy.cli import main\nstatus = main({MONTHS!r})\n"
+                   "print(status, owned() == before, before[1:], file=sys.stderr)", PYTHONIOENCODING="utf-8")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert done.stderr == f"0 True ('utf-8', ['MainThread'], ({soft}, {hard}))\n"
 
 
 # Records whether the garbage collector runs as numpy, then the engine, are first imported (as the command's

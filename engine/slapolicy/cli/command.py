@@ -3,6 +3,7 @@ message naming the place), 2 on a usage error, 3 on an internal error (a bug: pl
 from __future__ import annotations
 
 import argparse
+import codecs
 import contextlib
 import ctypes
 import difflib
@@ -573,6 +574,21 @@ def shown(message: str) -> str:
     return "\n".join(one_line(line) for line in message.split("\n"))
 
 
+def unencodable_output(exc: BaseException) -> str | None:
+    """What to say when ``exc`` is the text refused by a standard output that does not write UTF-8, or None. The
+    command's own process writes UTF-8 (``cli.utf8_output``); ``main`` called by a program writes to the program's
+    standard output as the program set it, and an ASCII or Latin-1 one cannot write the em dash and § of the text
+    reports: that was 'internal error, please report it: UnicodeEncodeError', exit 3."""
+    encoding = getattr(sys.stdout, "encoding", None)
+    if not isinstance(exc, UnicodeEncodeError) or not encoding or codecs.lookup(encoding).name == "utf-8" \
+            or codecs.lookup(exc.encoding).name != codecs.lookup(encoding).name:  # another text's, not the output's
+        return None
+    character = exc.object[exc.start:exc.start + 1]
+    return (f"cannot write the output: standard output is encoded as {encoding}, which cannot write "
+            f"{character!r} (U+{ord(character):04X}): make it UTF-8 (sys.stdout.reconfigure(encoding='utf-8'), "
+            "or PYTHONIOENCODING=utf-8)")
+
+
 def run_command(args) -> int:
     """Run the parsed command: its exit status, every problem written to stderr as one message."""
     output = getattr(args, "output", None)
@@ -608,6 +624,9 @@ def run_command(args) -> int:
             return 1
         if isinstance(exc, OSError) and exc.errno in OUTPUT_FULL:
             sys.stderr.write(f"slapolicy: cannot write the output: {exc.strerror}\n")
+            return 1
+        if unencodable_output(exc) is not None:
+            sys.stderr.write(f"slapolicy: {unencodable_output(exc)}\n")
             return 1
         sys.stderr.write(f"slapolicy: internal error, please report it: {type(exc).__name__}: {exc}\n")
         if "SLAPOLICY_DEBUG" in os.environ:
