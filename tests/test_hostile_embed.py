@@ -130,6 +130,21 @@ def test_rows_in_memory_holding_objects_lists_or_booleans_are_refused_as_json_wr
     rows_in_memory_are_refused(tmp_path, given, message)
 
 
+@pytest.mark.parametrize("given,message", [
+    ({"minutes": [{"Account": "a", " minute ": "2019-03-12T10:00", "requests": 100, "failures": 2}]},
+     "(in memory): missing column(s) account, minute (found: Account,  minute , requests, failures); columns are "
+     "named in lower case without spaces: rename 'Account' to 'account', ' minute ' to 'minute'"),
+    ({"billing": [{"account": "a", "Month": "2019-03", "monthly_fee": "1000.00", "offset": "0.00"}]},
+     "(in memory): missing column(s) month (found: account, Month, monthly_fee, offset); columns are named in "
+     "lower case without spaces: rename 'Month' to 'month'"),
+    ({"minutes": [{1: "a"}]}, "(in memory): missing column(s) account, minute, requests, failures (found: 1)"),
+], ids=["minutes-capitals-spaces", "billing-capital", "key-not-text"])
+def test_rows_in_memory_with_a_column_named_otherwise_name_the_name_meant(tmp_path, given, message):
+    # Rows handed in as dicts said only "missing column(s) account (found: Account, ...)", where the same columns
+    # in a pyarrow table, a CSV, JSON Lines or Parquet file were told how to rename them (inputs.problems).
+    rows_in_memory_are_refused(tmp_path, given, message)
+
+
 def rows_in_memory_are_refused(tmp_path, given, message):
     # A UnicodeEncodeError from pyarrow, raised bare: a file's text is UTF-8 and cannot hold one, a str can.
     from slapolicy import Engine, InputError

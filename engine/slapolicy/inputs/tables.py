@@ -139,9 +139,8 @@ def in_memory_table(data, columns: tuple[str, ...], optional: tuple[str, ...] = 
             raise InputError(f"{IN_MEMORY}: expected a list of objects (one per row)")
         found = list(dict.fromkeys(key for row in data for key in row)) if data else list(columns)
         missing = [name for name in columns if name not in found]
-        if missing:
-            raise InputError(f"{IN_MEMORY}: missing column(s) {', '.join(missing)} (found: "
-                             f"{', '.join(map(str, found)) or 'none'})")
+        if missing:  # said as a table's or a file's are ('Account' named with the name meant)
+            raise InputError(missing_columns(IN_MEMORY, missing, [str(name) for name in found]))
         # Only the columns read are made (the others are never looked at, as a CSV file's other columns): each is a
         # pass over every row, and rows of a key each (a request to `slapolicy serve` of 8,000 rows, 0.7 MB) made
         # 8,000 columns of 8,000 rows, 8 s of CPU.
