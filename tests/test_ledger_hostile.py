@@ -29,7 +29,7 @@ def while_read(monkeypatch, change):
 
 
 def kept_with_a_grant(tmp_path):
-    """A ledger holding acme's decision (its grant counts toward acme's §6.1 cap)."""
+    """A ledger holding acme's decision (one entry: the claim by email is denied, so no grant)."""
     books = tmp_path / "books"
     books.mkdir()
     first = claim(books / "ledger.sqlite", "claim-acme-2019-03-by-email.json")
@@ -61,6 +61,42 @@ def test_a_ledger_gone_or_replaced_while_the_claim_is_decided_records_nothing(tm
     with Ledger(kept) as ledger:
         assert ledger.counts() == before
     assert os.path.isdir(books) == (change != "directory removed")
+
+
+@pytest.mark.parametrize("change, said", [
+    ("replaced by a copy", "was replaced by another file (a copy put in its place?): decisions recorded since that "
+                           "copy was made would be unknown to it; nothing was decided. Start the service (the engine) "
+                           "again to use it"),
+    ("ledger moved", "is gone (deleted or moved): a new one would not know its grants and could pay a month twice; "
+                     "nothing was decided. Put it back, or start the service (the engine) again to begin a new ledger"),
+])
+def test_a_long_lived_engine_s_ledger_changed_while_a_claim_is_decided_records_nothing(tmp_path, monkeypatch, change,
+                                                                                       said):
+    """An engine that decided in its ledger (``slapolicy serve``'s) checks it when the next claim starts and again
+    before it records: a copy put in its place while that claim's inputs were read opened as well as the ledger, and
+    the decision was recorded in the copy (globex approved in a file that was not the service's ledger)."""
+    import datetime as dt
+    import json
+
+    from slapolicy import Engine, LedgerError
+
+    path = kept_with_a_grant(tmp_path)  # acme's decision, recorded by the CLI
+    engine = Engine(POLICIES, ledger=path)
+    inputs = {"minutes": str(EXAMPLES / "minutes.csv"), "billing": str(EXAMPLES / "billing.csv"),
+              "now": dt.datetime(2019, 4, 10, 12, tzinfo=dt.timezone.utc)}
+    acme = json.loads((EXAMPLES / "claim-acme-2019-03-by-email.json").read_text())
+    assert engine.decide_claim(acme, **inputs)["decision"] == "denied"  # answered from the ledger: the engine's now
+    books = path.parent
+    while_read(monkeypatch, {"replaced by a copy": lambda: (shutil.copy(path, books / "copy"),
+                                                            os.replace(books / "copy", path)),
+                             "ledger moved": lambda: os.rename(path, books / "moved.sqlite")}[change])
+    globex = json.loads((EXAMPLES / "claim-globex-2019-03.json").read_text())
+    with pytest.raises(LedgerError) as raised:
+        engine.decide_claim(globex, **inputs)
+    assert str(raised.value) == f"{path}: the ledger this engine recorded decisions in {said}"
+    with Ledger(path if change == "replaced by a copy" else books / "moved.sqlite") as ledger:
+        assert ledger.counts() == (1, 0)  # acme's decision alone (denied: no grant)
+    assert path.exists() == (change == "replaced by a copy")  # none made in place of the one moved
 
 
 def test_a_ledger_made_by_another_process_while_the_claim_is_decided_is_used(tmp_path, monkeypatch):

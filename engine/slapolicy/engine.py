@@ -350,6 +350,7 @@ class Engine:
                 self._check_ledger_kept()  # gone or replaced since the check above: said so
                 raise
             with book:
+                self._check_ledger_kept()  # a copy put in its place while the inputs were read opens as well
                 return decide(policy, parsed, service_month, window, month, billing=loaded_billing, ledger=book,
                               inputs=inputs, now=now, manager=self.manager)
         if found is not None and ledger_file(ledger) != found:
