@@ -1,7 +1,35 @@
 """Errors and diagnostics: every problem names its place (file, line, column or row)."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+# A message quotes what the user gave (a field's value, an account, a policy's value): quoted whole, a value as long
+# as its file or request (megabytes) made the message as long, a terminal full of one line and every log line that
+# records it. A long message has each value quoted in it beyond QUOTED_CHARS cut to that many, saying how long it
+# was, and is itself cut at DETAIL_CHARS (a value not quoted, an account name in a list, say); one of LONG_DETAIL
+# or less is never touched. The CLI bounds each line it writes so, and the service each problem's detail.
+QUOTED_CHARS = 200
+LONG_DETAIL = 1_000
+DETAIL_CHARS = 16_384
+_LONG_QUOTED = re.compile("'[^'\n]{%d,}'|\"[^\"\n]{%d,}\"" % (QUOTED_CHARS + 1, QUOTED_CHARS + 1))
+
+
+def bounded_message(detail: str) -> str:
+    """``detail`` with each value quoted in it longer than QUOTED_CHARS cut to its first QUOTED_CHARS (``'xxx…'
+    (500000 characters; the first 200 shown)``), and then the whole cut at DETAIL_CHARS, when it is longer than
+    LONG_DETAIL (docs/cli.md, "Exit status"; docs/service.md, "Errors")."""
+    if len(detail) <= LONG_DETAIL:  # quoting values of a sensible length: said as it is
+        return detail
+
+    def cut(match: re.Match) -> str:
+        quoted = match.group()
+        return f"{quoted[:QUOTED_CHARS + 1]}…{quoted[-1]} ({len(quoted) - 2} characters; the first {QUOTED_CHARS} shown)"
+
+    detail = _LONG_QUOTED.sub(cut, detail)
+    if len(detail) > DETAIL_CHARS:
+        detail = f"{detail[:DETAIL_CHARS]}… (a detail of {len(detail)} characters; the first {DETAIL_CHARS} shown)"
+    return detail
 
 
 @dataclass(frozen=True, order=True)
@@ -14,6 +42,9 @@ class Diagnostic:
     severity: str  # "error" or "warning"
     code: str
     message: str
+
+    def __post_init__(self):  # a policy's value as long as its file is quoted as every message's is
+        object.__setattr__(self, "message", bounded_message(self.message))
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.col}: {self.severity} {self.code} {self.message}"

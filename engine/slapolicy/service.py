@@ -43,6 +43,7 @@ from . import __version__
 from .calendar import month_problem, supported_date
 from .claims.materials import claim_object
 from .engine import Engine
+from .errors import bounded_message as bounded_detail  # a problem's detail is bounded as every message is
 from .errors import (ArgumentError, NoVersionInForce, PolicyError, SchedulerUnavailable, SlapolicyError,
                      UsageError)
 from .files import (JSON_TYPES, LONE_SURROGATE, STRICT_JSON, BeyondFloat, DuplicateKey, NotJSONNumber, TooManyDigits,
@@ -59,14 +60,6 @@ MAX_BODY_BYTES = 1 << 20  # 1 MiB: a claim, a month request, or a few thousand i
 MAX_CONNECTIONS = 256
 REQUEST_TIMEOUT_SECONDS = 30.0  # to send a whole request (a 1 MiB body at 35 kB/s); uvicorn itself sets no limit
 PROBLEM = "application/problem+json"
-# A problem's detail quotes what the request held (a field's value, a key, a name): quoted whole, a value as long as
-# the body (megabytes) made the answer as long, and every log line of a client that records it. A long detail has
-# each value quoted in it beyond QUOTED_CHARS cut to that many, saying how long it was, and is itself cut at
-# DETAIL_CHARS (a value not quoted, an account name in a list, say); one of LONG_DETAIL or less is never touched.
-QUOTED_CHARS = 200
-LONG_DETAIL = 1_000
-DETAIL_CHARS = 16_384
-_LONG_QUOTED = re.compile("'[^'\n]{%d,}'|\"[^\"\n]{%d,}\"" % (QUOTED_CHARS + 1, QUOTED_CHARS + 1))
 # Descriptors the process needs beside its connections: the listening socket, the worker threads' ledger
 # connections (the file, its -wal and -shm: three for each of up to 40 threads), the minutes' files they read at
 # once, a process pool's pipes or a Dask client's sockets, and Python's own.
@@ -99,23 +92,6 @@ class Problem(Exception):
         body = {"type": f"urn:slapolicy:problem:{self.kind}", "title": self.title, "status": self.status,
                 "detail": self.detail, "instance": request.url.path, **self.extra}
         return JSONResponse(body, status_code=self.status, media_type=PROBLEM)
-
-
-def bounded_detail(detail: str) -> str:
-    """``detail`` with each value quoted in it longer than QUOTED_CHARS cut to its first QUOTED_CHARS (``'xxx…'
-    (500000 characters; the first 200 shown)``), and then the whole cut at DETAIL_CHARS, when it is longer than
-    LONG_DETAIL (docs/service.md, "Errors")."""
-    if len(detail) <= LONG_DETAIL:  # a message of the CLI's, quoting values of a sensible length: as the CLI says it
-        return detail
-
-    def cut(match: re.Match) -> str:
-        quoted = match.group()
-        return f"{quoted[:QUOTED_CHARS + 1]}…{quoted[-1]} ({len(quoted) - 2} characters; the first {QUOTED_CHARS} shown)"
-
-    detail = _LONG_QUOTED.sub(cut, detail)
-    if len(detail) > DETAIL_CHARS:
-        detail = f"{detail[:DETAIL_CHARS]}… (a detail of {len(detail)} characters; the first {DETAIL_CHARS} shown)"
-    return detail
 
 
 def bad_request(detail: str) -> Problem:

@@ -15,7 +15,7 @@ import traceback
 from pathlib import Path
 
 from .. import __version__
-from ..errors import Diagnostic, PolicyError, SlapolicyError, UsageError
+from ..errors import Diagnostic, PolicyError, SlapolicyError, UsageError, bounded_message
 from ..files import OUTPUT_FULL, create_beside, file_kind, sync_directory
 from ..limits import limit_message
 from ..reports.text import one_line
@@ -570,8 +570,9 @@ def end_process(code: int) -> int:
 def shown(message: str) -> str:
     """A message as it is written to the terminal: its lines kept, any other character that is not printable (a
     terminal's escape, a bidirectional override) written as its escape. A message may quote what the user typed
-    (an ``--account`` of no account), and the inputs' own names are quoted by repr where they are met."""
-    return "\n".join(one_line(line) for line in message.split("\n"))
+    (an ``--account`` of no account), and the inputs' own names are quoted by repr where they are met; a value
+    quoted beyond 200 characters is cut as the service cuts it (:func:`slapolicy.errors.bounded_message`)."""
+    return "\n".join(one_line(bounded_message(line)) for line in message.split("\n"))
 
 
 def unencodable_output(exc: BaseException) -> str | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import errno
 import functools
 import hashlib
 import json
@@ -22,7 +23,7 @@ from functools import cached_property
 from types import SimpleNamespace
 
 from ..calendar import OUTSIDE_YEARS, in_supported_years
-from ..errors import Diagnostic
+from ..errors import QUOTED_CHARS, Diagnostic
 from ..rules.conditions import Condition, FactDecl, parse_condition
 from ..rules.durable import ruleset_for
 from .load import YamlDocument
@@ -117,9 +118,10 @@ def _name_of(path: tuple) -> str:
 
 
 def _shown(value) -> str:
-    if isinstance(value, str) and (not value.isprintable() or value != value.strip()):
+    if isinstance(value, str) and (not value.isprintable() or value != value.strip() or len(value) > QUOTED_CHARS):
         # a line break or a control character, shown as such: one message stays one line; a space before or after,
-        # which would not be seen at the message's end ("got 5.0 ")
+        # which would not be seen at the message's end ("got 5.0 "); a value longer than a message quotes whole,
+        # quoted to be cut as every message's is (errors.bounded_message)
         return repr(value)
     if isinstance(value, bool):
         return str(value).lower()
@@ -272,6 +274,18 @@ def node_at(raw: dict, dotted: str):
 
 def not_a_zone(name) -> str:
     return f"{name!r} is not an IANA time zone: write a zone's name, like Asia/Singapore or UTC"
+
+
+def _is_zone(name: str) -> bool:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    except OSError as exc:  # a name longer than a file's is looked up as a file: no zone (it was exit 3)
+        if exc.errno == errno.ENAMETOOLONG:
+            return False
+        raise
+    return True
 
 
 def percent(text: str) -> Decimal:
@@ -526,9 +540,7 @@ def _build(doc: YamlDocument, path: str, sha256: str) -> tuple[Policy | None, li
         tiers.append(Tier(percent(lower) if lower else None, "at_least" in entry, percent(upper) if upper else None,
                           "at_most" in entry, percent(entry["credit"]), entry["ref"], entry.get("text", ""), i))
     timezone = data["timezone"]["value"]
-    try:
-        zoneinfo.ZoneInfo(timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    if not _is_zone(timezone):
         problems.append(doc.diagnostic(("timezone", "value"), "bad-timezone", not_a_zone(timezone)))
     if any(p.severity == "error" for p in problems):
         return None, problems
