@@ -134,3 +134,18 @@ def test_a_cancelled_reading_that_never_ends_is_given_up(monkeypatch):
     took = time.monotonic() - started
     never.set()
     assert raised == ["the billing's reading"] and 0.3 <= took < 5
+
+
+@pytest.mark.parametrize("quoted", ["Too many open files", "Failed to launch worker thread", "can't start new thread"])
+@pytest.mark.parametrize("given", ["--minutes", "--billing"])
+def test_a_row_quoting_a_limit_s_words_is_the_file_s_problem_not_a_limit(tmp_path, quoted, given):
+    """pyarrow's parse error quotes the row: a row of 2 values whose second is 'Too many open files' was said to be
+    the open-files limit reached ('raise the limit (ulimit -n)'), not the row it is."""
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"account,minute,requests,failures\nacme,{quoted}\n")
+    inputs = {"--minutes": EXAMPLES / "minutes.csv", "--billing": EXAMPLES / "billing.csv"} | {given: bad}
+    result = run_cli("evaluate", POLICIES, "--month", "2019-03", *(a for pair in inputs.items() for a in pair))
+    columns = "account, minute, requests, failures"  # the file's header, whichever input it is given as
+    assert (result.code, result.out, result.err) == (
+        1, "", f"slapolicy: {bad}: cannot be read as CSV: line 2, column 'requests': no value; 2 values where the "
+               f"header names 4 columns ({columns})\n")

@@ -17,6 +17,8 @@ def _kind(exc: BaseException) -> str | None:
     """"memory", "threads", "files" or None."""
     if isinstance(exc, MemoryError):  # pyarrow's ArrowMemoryError too
         return "memory"
+    if isinstance(exc, ValueError):  # a bad value (pyarrow's ArrowInvalid), whose message may quote the file's text:
+        return None  # a CSV row 'acme,Too many open files' was said to be the open-files limit reached
     number = getattr(exc, "errno", None)
     if number in TOO_MANY_FILES:
         return "files"
