@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import difflib
 import re
-import unicodedata
 from decimal import Decimal
 
 from ..rules.conditions import Compare, Not, describe
+from .load import code_point as _code, invisible as _invisible  # what shows nothing: one rule, the policy's
 
 _SECTIONS = ("source", "timezone", "service_month", "availability", "exclusions", "compensation", "claims", "parameters")
 _PROSE = {"description", "text"}
@@ -65,16 +65,6 @@ def _change(kind, what, ref, old=None, new=None, detail=None, **extra) -> dict:
 # Word pairs weighed to align two texts (as the redline does, see redline.MAX_WORD_PAIRS); past it, words are
 # compared where they stand.
 MAX_WORD_PAIRS = 4_000_000
-
-
-def _invisible(char: str) -> bool:
-    """A character that shows nothing, or nothing but space: format characters (zero-width space and joiners, the
-    soft hyphen, a byte order mark), controls, and spaces other than the space bar's."""
-    return unicodedata.category(char) in ("Cf", "Cc", "Zl", "Zp") or (unicodedata.category(char) == "Zs" and char != " ")
-
-
-def _code(char: str) -> str:
-    return f"U+{ord(char):04X} {unicodedata.name(char, 'an unnamed character')}"
 
 
 def _escaped(word: str, odd) -> str:

@@ -184,6 +184,43 @@ def bidi_controls(text: str, filename: str) -> list[Diagnostic]:
     return found
 
 
+def invisible(char: str) -> bool:
+    """A character that shows nothing, or nothing but space: format characters (zero-width space and joiners, the
+    soft hyphen, a byte order mark), controls, and spaces other than the space bar's."""
+    return unicodedata.category(char) in ("Cf", "Cc", "Zl", "Zp") or (unicodedata.category(char) == "Zs" and char != " ")
+
+
+# Scripts written together in one word: Japanese mixes kanji and kana, Korean hangul and hanja.
+_ONE_WRITING = {"HIRAGANA": "CJK", "KATAKANA": "CJK", "HANGUL": "CJK", "HALFWIDTH": "CJK"}
+
+
+def _script(letter: str) -> str:
+    """A letter's script, as the first word of its Unicode name says it (LATIN, CYRILLIC, GREEK, ...)."""
+    word = unicodedata.name(letter, "UNNAMED").split()[0]
+    return _ONE_WRITING.get(word, word)
+
+
+def unseen_problem(value: str) -> str | None:
+    """Why ``value``, a name compared with what the inputs supply (a fact's value), could look like another one, or
+    None: it holds a character that shows nothing, or letters of two scripts (``maintenanсe`` with a Cyrillic с
+    reads as maintenance, and never matched a notice of kind maintenance). The identifiers of a policy are ASCII
+    (the schema's patterns); a value may be of any one script."""
+    hidden = [c for c in value if invisible(c)]
+    if hidden:
+        return f"holds {code_point(hidden[0])}, which shows nothing"
+    letters = [c for c in value if c.isalpha()]
+    scripts = list(dict.fromkeys(_script(c) for c in letters))
+    if len(scripts) > 1:
+        odd = next(c for c in letters if _script(c) == scripts[1])
+        return (f"mixes letters of two scripts ({code_point(odd)} among {scripts[0].title()} letters), so it looks like "
+                "a value it is not")
+    return None
+
+
+def code_point(char: str) -> str:
+    return f"U+{ord(char):04X} {unicodedata.name(char, 'an unnamed character')}"
+
+
 @functools.cache
 def compose_only():
     """A loader that composes nodes; implicit resolution is done by _scalar, not by PyYAML."""

@@ -26,7 +26,7 @@ from ..calendar import OUTSIDE_YEARS, in_supported_years
 from ..errors import QUOTED_CHARS, Diagnostic
 from ..rules.conditions import Condition, FactDecl, parse_condition
 from ..rules.durable import ruleset_for
-from .load import YamlDocument
+from .load import YamlDocument, unseen_problem
 
 
 
@@ -494,6 +494,9 @@ def _build(doc: YamlDocument, path: str, sha256: str) -> tuple[Policy | None, li
     facts: dict[str, FactDecl] = {}
     for i, entry in enumerate(data["facts"]):
         values = tuple(entry.get("values", ()))
+        problems += [doc.diagnostic(("facts", i, "values", j), "bad-fact-value", f"value {v!r} of fact {entry['name']} "
+                                    f"{problem}: write it as the inputs supply it") for j, v in enumerate(values)
+                     if (problem := unseen_problem(v))]
         if entry["type"] == "cause":
             values = ("none",) + causes
         decl = FactDecl(entry["name"], entry["type"], values, entry["default"], entry["ref"], entry["description"])
