@@ -125,3 +125,18 @@ def test_a_claim_sent_to_the_service_refuses_an_account_of_a_float_or_a_bool_as_
     status, _, answer = _post(app[0], "/v1/claims", body)
     assert (status, answer["detail"]) == (422, f"claim: field 'account': {said} {RULE}")
     assert not app[1].exists()
+
+
+def test_the_module_level_api_reads_accounts_by_the_same_rule():
+    # slapolicy.evaluate, as a script calls it once: 1000 is "1000"; a float is refused in a row and in accounts=
+    import slapolicy
+
+    rows = [ROW | {"account": 1000}]
+    (evaluation,) = slapolicy.evaluate(POLICIES, minutes=rows, month="2019-03", accounts=[1000])["evaluations"]
+    assert (evaluation["account"], evaluation["minutes_with_data"]) == ("1000", 1)
+    with pytest.raises(slapolicy.InputError) as raised:
+        slapolicy.evaluate(POLICIES, minutes=[ROW | {"account": 1e3}], month="2019-03")
+    assert str(raised.value) == f"(in memory): row 1, column 'account': 1000.0 {RULE}"
+    with pytest.raises(slapolicy.ArgumentError) as raised:
+        slapolicy.evaluate(POLICIES, minutes=rows, month="2019-03", accounts=[1e3])
+    assert str(raised.value) == f"accounts: 1000.0 {RULE}"
