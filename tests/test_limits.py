@@ -36,7 +36,11 @@ def test_what_each_limit_says(monkeypatch):
         "of processes and threads, is reached; raise the limit (ulimit -v, ulimit -u, or the container's), or run "
         "fewer --workers processes")
     for other in (RuntimeError("dictionary changed size during iteration"), ImportError("No module named 'x'"),
-                  OSError(errno.EAGAIN, "Resource temporarily unavailable"), pa.ArrowInvalid("CSV parse error")):
+                  OSError(errno.EAGAIN, "Resource temporarily unavailable"), pa.ArrowInvalid("CSV parse error"),
+                  # an error whose text quotes a name or a value holding a limit's words
+                  FileNotFoundError(errno.ENOENT, "No such file or directory", "Too many open files.csv"),
+                  PermissionError(errno.EACCES, "Permission denied", "can't start new thread"),
+                  pa.ArrowInvalid("CSV parse error: Expected 4 columns, got 2: acme,Too many open files")):
         assert (limit_message(other), exhausted(other)) == (None, False)
 
 

@@ -24,6 +24,8 @@ def _kind(exc: BaseException) -> str | None:
         return "files"
     if number in NO_MEMORY:
         return "memory"
+    if getattr(exc, "filename", None) is not None:  # another errno's, naming a file: whatever the name says
+        return None  # ('Too many open files.csv' not found is no limit reached)
     text = str(exc)
     if isinstance(exc, ImportError) and any(words in text.lower() for words in MAP_WORDS):
         return "memory"  # a library that cannot be mapped into the address space left
