@@ -95,3 +95,20 @@ def asgi(app, method: str, path: str, body: bytes = b"", headers: dict | None = 
     content_type = dict(start["headers"]).get(b"content-type", b"").decode()
     payload = b"".join(m.get("body", b"") for m in sent[1:])
     return start["status"], content_type, json.loads(payload) if payload else None
+
+
+def raw_connection(server):
+    """A socket to a test server (``serving``), for requests written byte by byte (what http.client cannot send)."""
+    import socket
+
+    sock = socket.create_connection((server.host, server.port))
+    sock.settimeout(20)
+    return sock
+
+
+def raw_answer(sock) -> bytes:
+    """Everything the server sends on ``sock`` until it closes the connection."""
+    received = b""
+    while chunk := sock.recv(65536):
+        received += chunk
+    return received

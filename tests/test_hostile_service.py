@@ -3,14 +3,13 @@ accounts written as numbers, HEAD, WebSocket upgrades, heads too large, and more
 open files. In-process (ASGI, fast) where the application answers; a real server where uvicorn does."""
 import json
 import resource
-import socket
 import subprocess
 import sys
 
 import pytest
 
 from conftest import POLICIES, REPO, run_cli
-from serving import asgi
+from serving import asgi, raw_answer, raw_connection
 
 pytest.importorskip("starlette")
 
@@ -153,19 +152,6 @@ def test_every_method_the_service_answers_is_in_the_openapi_document_head_includ
 
 # ---------------------------------------------------------------------------- what uvicorn answers itself
 
-def _answer(sock) -> bytes:
-    received = b""
-    while chunk := sock.recv(65536):
-        received += chunk
-    return received
-
-
-def _connection(server):
-    sock = socket.create_connection((server.host, server.port))
-    sock.settimeout(20)
-    return sock
-
-
 UPGRADE = (b"GET /v1/health HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade%s\r\n"
            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
 
@@ -177,14 +163,14 @@ def test_a_websocket_upgrade_is_answered_as_plain_http_host_check_first(tmp_path
     from serving import serving
 
     with serving(POLICIES, "--ledger", tmp_path / "ledger.sqlite") as server:
-        sock = _connection(server)
+        sock = raw_connection(server)
         sock.sendall(UPGRADE % (b"evil.example", b", close"))
-        answer = _answer(sock)
+        answer = raw_answer(sock)
         assert answer.startswith(b"HTTP/1.1 421 Misdirected Request\r\n"), answer
         assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["type"] == "urn:slapolicy:problem:misdirected"
-        sock = _connection(server)
+        sock = raw_connection(server)
         sock.sendall(UPGRADE % (b"127.0.0.1", b", close"))
-        answer = _answer(sock)
+        answer = raw_answer(sock)
         assert answer.startswith(b"HTTP/1.1 200 OK\r\n"), answer  # not 101 Switching Protocols
         assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["status"] == "ok"
     assert server.stderr == ""  # uvicorn's two warnings per upgrade ("Unsupported upgrade request.") are not logged
@@ -206,9 +192,9 @@ def test_a_head_too_large_is_answered_400_whole_not_reset(tmp_path):
 
     with serving(POLICIES, "--ledger", tmp_path / "ledger.sqlite") as server:
         for _ in range(3):
-            sock = _connection(server)
+            sock = raw_connection(server)
             sock.sendall(b"GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 1_000_000 + b"\r\n\r\n")
-            assert _answer(sock) == NOT_HTTP
+            assert raw_answer(sock) == NOT_HTTP
             sock.close()
         assert server.call("GET", "/v1/health")[0] == 200
 
@@ -442,10 +428,10 @@ def test_a_post_beyond_max_connections_gets_its_503_whole_not_a_reset(tmp_path):
         assert server.call("GET", "/v1/health", connection=held)[0] == 200
         body = b'{"month": "2019-03", "note": "' + b"a" * 900_000 + b'"}'
         for _ in range(3):
-            sock = _connection(server)
+            sock = raw_connection(server)
             sock.sendall(b"POST /v1/evaluate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                          b"Content-Length: %d\r\n\r\n" % len(body) + body)
-            head, _, answer = _answer(sock).partition(b"\r\n\r\n")
+            head, _, answer = raw_answer(sock).partition(b"\r\n\r\n")
             assert head.startswith(b"HTTP/1.1 503 Service Unavailable\r\n")
             assert json.loads(answer)["type"] == "urn:slapolicy:problem:too-many-connections"
         held.close()

@@ -6,7 +6,7 @@ import pytest
 
 from conftest import POLICIES, REPO
 from helpers import read_only
-from serving import asgi, wait_until
+from serving import asgi, raw_answer, raw_connection, wait_until
 
 pytest.importorskip("starlette")
 
@@ -133,22 +133,6 @@ def test_a_ledger_in_a_read_only_directory_with_a_wal_left_beside_it_is_refused_
 
 # ---------------------------------------------------------------------------- a client that sends slowly
 
-def _answer(sock) -> bytes:
-    received = b""
-    while chunk := sock.recv(65536):
-        received += chunk
-    return received
-
-
-def raw_connection(server):
-    """A socket to the test server, for requests written byte by byte (what http.client cannot send)."""
-    import socket
-
-    sock = socket.create_connection((server.host, server.port))
-    sock.settimeout(20)
-    return sock
-
-
 TIMED_OUT = (b'HTTP/1.1 408 Request Timeout\r\ncontent-type: application/problem+json\r\ncontent-length: 177\r\n'
              b'connection: close\r\n\r\n{"type":"urn:slapolicy:problem:request-timeout","title":"Request Timeout",'
              b'"status":408,"detail":"the request did not arrive whole within 1 s: send it at once (docs/service.md)"}')
@@ -167,15 +151,15 @@ def test_a_request_that_does_not_arrive_whole_in_time_is_a_408_and_its_connectio
     with serving(POLICIES, "--request-timeout", 1, "--ledger", tmp_path / "ledger.sqlite") as server:
         silent = raw_connection(server)
         started = time.monotonic()
-        assert _answer(silent) == TIMED_OUT
+        assert raw_answer(silent) == TIMED_OUT
         assert 0.9 < time.monotonic() - started < 10
         head = raw_connection(server)
         head.sendall(b"GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # never the blank line that ends it
-        assert _answer(head) == TIMED_OUT
+        assert raw_answer(head) == TIMED_OUT
         body = raw_connection(server)
         body.sendall(b"POST /v1/evaluate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                      b"Content-Length: 100\r\n\r\n{\"month\"")  # 8 bytes of 100
-        assert _answer(body) == TIMED_OUT
+        assert raw_answer(body) == TIMED_OUT
         # a kept-alive connection idle between requests is governed by the keep-alive limit (15 s), not this one
         kept = http.client.HTTPConnection(server.host, server.port, timeout=20)
         for _ in range(2):
@@ -290,7 +274,7 @@ def test_what_uvicorn_answers_itself_is_problem_details_and_connections_are_boun
                         b"GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: x\r\n\r\n"):
             sock = raw_connection(server)
             sock.sendall(garbage)
-            assert _answer(sock) == NOT_HTTP
+            assert raw_answer(sock) == NOT_HTTP
             sock.close()
         held = [http.client.HTTPConnection(server.host, server.port, timeout=20) for _ in range(2)]
         for connection in held:  # two kept-alive connections: the limit
