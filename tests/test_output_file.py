@@ -199,3 +199,18 @@ def test_an_output_file_that_is_the_ledger_or_an_input_is_a_usage_error(tmp_path
     assert (result.code, result.out) == (2, "")
     assert result.err == f"slapolicy claim: --output {named} is the {kept} too: it would be replaced by the output; name another file\n"
     assert named.read_bytes() == before
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", [["evaluate", POLICIES, *MARCH], ["months", "--start", "2019-01-01", "--end",
+                                                                       "2030-12-31", "--json"]])
+def test_standard_output_to_a_full_disk_is_exit_1_never_a_silent_cut(tmp_path, command):
+    """A report redirected (`>`) to a disk that fills as it is written (RLIMIT_FSIZE of 4 KiB; a full tmpfs alike):
+    the system writes what fits and says so by the count it returns, and Python's buffered file took that short
+    write as the whole, so the command exited 0 with the report cut at 4,096 bytes. Every byte is written, or the
+    command says it could not: exit 1."""
+    with open(tmp_path / "report.json", "w") as report:
+        done = subprocess.run([sys.executable, "-m", "slapolicy", *map(str, command)], stdout=report,
+                              stderr=subprocess.PIPE, text=True, timeout=120,
+                              preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096)))
+    assert (done.returncode, done.stderr) == (1, "slapolicy: cannot write the output: File too large\n")

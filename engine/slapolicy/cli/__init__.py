@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import io
+import os
 import signal
 import sys
 import threading
@@ -29,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         if argv is None:
             own_process()
             handle_stops()
-            utf8_output()
+            whole_output()
             if gc.isenabled():
                 gc.disable()
                 _collector_paused = True
@@ -41,13 +43,56 @@ def main(argv: list[str] | None = None) -> int:
         return stopped(interruption(exc))
 
 
-def utf8_output() -> None:
-    """Write standard output in UTF-8 whatever the locale says: JSON must be UTF-8 (RFC 8259), ``--output`` writes
-    it, and the text's em dashes and § signs could not be written in a C locale with Python's UTF-8 mode off, nor
-    under a PYTHONIOENCODING of ascii or latin-1 (an internal error, exit 3, nothing printed). Standard error keeps
-    its encoding: Python writes what it cannot encode there as escapes."""
-    if sys.stdout is not None and hasattr(sys.stdout, "reconfigure"):
-        sys.stdout.reconfigure(encoding="utf-8")
+class _WholeWrites(io.RawIOBase):
+    """A file descriptor each write of which is written whole, or raises: a disk that fills as it is written (a
+    full filesystem, a quota, RLIMIT_FSIZE) takes what fits and says so by the count write(2) returns, and Python's
+    buffered writer took that short count as the whole (the command exited 0, its report cut at the 4,096th byte);
+    here the rest is written again, and the error that then comes (No space left on device) is raised. Once one
+    was raised (and said), or Ctrl-C stopped a write, what the buffer still holds is dropped, rather than raise it
+    a second time, or wait for a reader that is not reading, as the process ends."""
+
+    def __init__(self, fd: int):
+        super().__init__()
+        self.fd, self.failed = fd, False
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def isatty(self) -> bool:
+        return os.isatty(self.fd)
+
+    def write(self, data) -> int:
+        view = memoryview(data).cast("B")
+        done = 0
+        while done < len(view) and not self.failed:
+            try:
+                done += os.write(self.fd, view[done:])
+            except BaseException:  # a full disk, a reader gone, or Ctrl-C as the write waited for a slow reader
+                self.failed = True
+                raise
+        return len(view)
+
+
+def whole_output(stream=None):
+    """Standard output (or ``stream``, a file opened for writing) remade to write every byte or raise (see
+    :class:`_WholeWrites`), in UTF-8 whatever the locale says: JSON must be UTF-8 (RFC 8259), and the text's em
+    dashes and § signs could not be written in a C locale with Python's UTF-8 mode off, nor under a
+    PYTHONIOENCODING of ascii or latin-1 (an internal error, exit 3, nothing printed). Standard error keeps its
+    encoding: Python writes what it cannot encode there as escapes. Returns the new stream (for standard output,
+    also made ``sys.stdout``)."""
+    own = stream is None
+    stream = sys.stdout if own else stream
+    if stream is None or not hasattr(stream, "fileno"):
+        return stream
+    stream.flush()
+    made = io.TextIOWrapper(io.BufferedWriter(_WholeWrites(stream.fileno())), encoding="utf-8",
+                            line_buffering=getattr(stream, "line_buffering", False))
+    if own:
+        sys.stdout = made
+    return made
 
 
 def interruption(exc: BaseException) -> KeyboardInterrupt | None:
