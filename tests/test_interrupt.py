@@ -315,16 +315,19 @@ def sender():  # the next Ctrl-C once the last was caught and the handler set ag
 reading = threading.Thread(target=other, daemon=True)
 reading.start()
 threading.Thread(target=sender, daemon=True).start()
-os.write(tell, b"k")
+again = True
 for k in range(count):
     while True:
         try:
+            if again:  # the next Ctrl-C, told inside the try (a second one in the except would end the process)
+                again = False
+                os.write(tell, b"k")
             importlib.import_module(f"m{{k}}")
             break
         except KeyboardInterrupt:
             caught += 1
             {install}
-            os.write(tell, b"k")
+            again = True
 while True:  # the last Ctrl-C sent may land here
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)

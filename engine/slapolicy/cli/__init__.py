@@ -4,12 +4,12 @@ statuses, shown by its ``--help``)."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import io
 import os
 import signal
 import sys
-import threading
 import time
 
 from ..distributed import own_process
@@ -125,20 +125,21 @@ STOPPED_WORDS = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated", sig
 # thread that imports (a claim's reading of the minutes, while the engine's modules load) waits for it: the command
 # hung on Ctrl-C (tests/test_interrupt.py). Raised in a module lock's weakref callback, it was lost.
 IMPORT_MACHINERY = "<frozen importlib._bootstrap"  # and _bootstrap_external
-PUT_OFF_AT_MOST = 1.0  # seconds a stop waits for the main thread to leave that machinery; then raised there anyway
+PUT_OFF_AT_MOST = 5.0  # seconds a stop waits for the main thread to leave that machinery; then raised there anyway
 _put_off_since: float | None = None
-_send_again = None  # a lock released to have the stop sent again (see _sender)
-_signum_again = signal.SIGINT  # the stop it sends
+
+
+def _machinery(frame) -> bool:
+    return frame is not None and frame.f_code.co_filename.startswith(IMPORT_MACHINERY)
 
 
 def _safe_to_raise(signum, frame) -> bool:
-    """Whether a stop may be raised where the main thread runs (``frame``, past this module's handlers: a stop sent
-    again can land while one runs); if not, it is sent again in a millisecond, to land once the main thread runs
-    outside Python's import machinery (within PUT_OFF_AT_MOST)."""
-    global _put_off_since, _signum_again
-    while frame is not None and frame.f_code in _HANDLERS:
-        frame = frame.f_back
-    if frame is None or not frame.f_code.co_filename.startswith(IMPORT_MACHINERY) or _send_again is None:
+    """Whether a stop may be raised where the main thread runs (``frame``); if not, it is raised as soon as the main
+    thread leaves Python's import machinery or runs other code from it (a module's own, a finder's), by a profile
+    function of the main thread (:func:`_put_off`), within PUT_OFF_AT_MOST: a stop sent again later (a signal, or
+    Python's interrupt_main) landed in the machinery's stat or read each time, the system call it interrupts."""
+    global _put_off_since
+    if not _machinery(frame):
         _put_off_since = None
         return True
     now = time.monotonic()
@@ -146,35 +147,32 @@ def _safe_to_raise(signum, frame) -> bool:
     if now - _put_off_since > PUT_OFF_AT_MOST:
         _put_off_since = None
         return True
-    _signum_again = signum
-    try:
-        _send_again.release()  # no Python code runs, no thread starts: a handler must not wait
-    except RuntimeError:  # released already: it is being sent again
-        pass
+    sys.setprofile(functools.partial(_put_off, signum, sys.getprofile()))
     return False
 
 
-def _sender(send_again, main_thread: int) -> None:
-    """The thread that sends a stop put off again, a millisecond after each time it is asked (made once, by
-    handle_stops: a thread started inside a handler waits for its start, where the stop it sends lands)."""
-    while True:
-        send_again.acquire()
-        time.sleep(0.001)
-        signal.pthread_kill(main_thread, _signum_again)
+def _put_off(signum, before, frame, event, arg):
+    """The main thread's profile function while a stop is put off: the stop is raised on the first call of code
+    outside the machinery, or return from the machinery to such code (raised in the caller)."""
+    leaving = event == "call" and not _machinery(frame) or \
+        event == "return" and _machinery(frame) and not _machinery(frame.f_back)
+    if leaving:
+        sys.setprofile(before)
+        _raise_stop(signum)
+
+
+def _raise_stop(signum):
+    # A second one ends the process at once, as without this handler: the way out if giving the work up hangs.
+    signal.signal(signum, signal.SIG_DFL)
+    raise KeyboardInterrupt if signum == signal.SIGINT else Terminated(signum)
 
 
 def _interrupted(signum, frame):
-    # A second Ctrl-C ends the process at once, as without this handler: the way out if giving the work up hangs.
     if _safe_to_raise(signum, frame):
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        raise KeyboardInterrupt
+        _raise_stop(signum)
 
 
-def _terminated(signum, frame):
-    # A second SIGTERM (SIGHUP) ends the process at once, as without this handler: the way out if giving up hangs.
-    if _safe_to_raise(signum, frame):
-        signal.signal(signum, signal.SIG_DFL)
-        raise Terminated(signum)
+_terminated = _interrupted  # SIGTERM and SIGHUP: Terminated
 
 
 def handle_stops() -> None:
@@ -182,18 +180,9 @@ def handle_stops() -> None:
     as soon as the main thread runs outside Python's import machinery, never inside it (see IMPORT_MACHINERY); a
     second one ends the process at once. A signal the process was started ignoring stays ignored (a command
     started in the background by a shell ignores Ctrl-C)."""
-    global _send_again
-    if _send_again is None:
-        _send_again = threading.Lock()
-        _send_again.acquire()
-        threading.Thread(target=_sender, args=(_send_again, threading.main_thread().ident), daemon=True,
-                         name="slapolicy-stops").start()
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, _interrupted)
     terminate_as_interrupted()
-
-
-_HANDLERS = frozenset({_interrupted.__code__, _terminated.__code__, _safe_to_raise.__code__})
 
 
 def terminate_as_interrupted() -> None:
