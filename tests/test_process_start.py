@@ -123,8 +123,8 @@ before = owned()
 
 
 def test_main_called_by_a_program_leaves_its_signals_threads_output_and_limits_alone():
-    """The command's own process handles Ctrl-C, SIGTERM and SIGHUP itself (with a thread that sends a stop put off
-    again: cli.handle_stops) and writes UTF-8 (cli.utf8_output); main() called by a program sets none of it."""
+    """The command's own process handles Ctrl-C, SIGTERM and SIGHUP itself (cli.handle_stops) and writes UTF-8, each
+    block whole (cli.whole_output); main() called by a program sets none of it."""
     done = _python(OWNED + f"from slapolicy.cli import main\nstatus = main({MONTHS!r})\n"
                    "print(status, owned() == before, before[1:], file=sys.stderr)", PYTHONIOENCODING="utf-8")
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

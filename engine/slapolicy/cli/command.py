@@ -577,7 +577,7 @@ def shown(message: str) -> str:
 
 def unencodable_output(exc: BaseException) -> str | None:
     """What to say when ``exc`` is the text refused by a standard output that does not write UTF-8, or None. The
-    command's own process writes UTF-8 (``cli.utf8_output``); ``main`` called by a program writes to the program's
+    command's own process writes UTF-8 (``cli.whole_output``); ``main`` called by a program writes to the program's
     standard output as the program set it, and an ASCII or Latin-1 one cannot write the em dash and § of the text
     reports: that was 'internal error, please report it: UnicodeEncodeError', exit 3."""
     encoding = getattr(sys.stdout, "encoding", None)
