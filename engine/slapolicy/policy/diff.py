@@ -111,6 +111,13 @@ def aligned_words(old: str, new: str, limit: int) -> tuple[list, list, int, list
     return a, b, head, difflib.SequenceMatcher(a=a_mid, b=b_mid, autojunk=False).get_opcodes()
 
 
+def word_changes(old: str, new: str) -> tuple:
+    """(old words, new words, each place they differ as (i1, i2, j1, j2): old words [i1:i2] became new words
+    [j1:j2]), aligned by :func:`aligned_words` (the redline's alignment, which also shows the words alike)."""
+    a, b, head, blocks = aligned_words(old, new, MAX_WORD_PAIRS)
+    return a, b, [(i1 + head, i2 + head, j1 + head, j2 + head) for op, i1, i2, j1, j2 in blocks if op != "equal"]
+
+
 # A reworded text longer than this is shown in text by the words that changed, each with a few words around it:
 # "was" and "now" whole, each a line of thousands of words, leave the reader to find the change.
 LONG_TEXT_WORDS = 200
@@ -121,12 +128,9 @@ MAX_HUNKS = 20
 def word_hunks(old: str, new: str) -> list[str]:
     """Each place two texts differ, as ``at word N: … before [-removed-] {+added+} after …`` (N counted in the old
     text, from 1); at most MAX_HUNKS, then how many more."""
-    a, b, head, blocks = aligned_words(old, new, MAX_WORD_PAIRS)
+    a, b, changes = word_changes(old, new)
     hunks = []
-    for op, i1, i2, j1, j2 in blocks:
-        if op == "equal":
-            continue
-        i1, i2, j1, j2 = i1 + head, i2 + head, j1 + head, j2 + head
+    for i1, i2, j1, j2 in changes:
         before, after = a[max(0, i1 - CONTEXT_WORDS): i1], a[i2: i2 + CONTEXT_WORDS]
         parts = (["…"] if i1 > CONTEXT_WORDS else []) + before
         parts += [f"[-{' '.join(a[i1:i2])}-]"] if i2 > i1 else []
@@ -142,12 +146,9 @@ def unseen_changes(old: str, new: str) -> list[str]:
     file now says differently. Words are aligned as the redline aligns them."""
     if old == new or (old.isascii() and new.isascii() and old.isprintable() and new.isprintable()):
         return []
-    a, b, head, blocks = aligned_words(old, new, MAX_WORD_PAIRS)
+    a, b, changes = word_changes(old, new)
     notes = []
-    for op, i1, i2, j1, j2 in blocks:
-        if op == "equal":
-            continue
-        i1, i2, j1, j2 = i1 + head, i2 + head, j1 + head, j2 + head
+    for i1, i2, j1, j2 in changes:
         # a word of nothing but such characters, standing between words
         notes += [f"{_escaped(w, set(w))} {'added' if side == 'b' else 'removed'}: {', '.join(map(_code, dict.fromkeys(w)))}, "
                   "which shows nothing" for side, words in (("a", a[i1:i2]), ("b", b[j1:j2])) for w in words
