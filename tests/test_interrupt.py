@@ -469,3 +469,57 @@ def test_every_command_stopped_at_a_random_moment_ends_cleanly(tmp_path):
     assert ended[0] and ended[130] + ended[143] >= 4  # both outcomes seen: the moments were spread over the runs
     if (tmp_path / "books" / "ledger.sqlite").exists():
         assert run_cli("audit", tmp_path / "books" / "ledger.sqlite").code == 0  # the chain intact
+
+
+# A stop put off inside the import machinery (a function given the machinery's file name stands for it), then, with
+# argv[1], a second stop while the main thread is still inside; with argv[2] "late", put off no longer than that.
+SECOND_STOP = """
+import os, signal, sys
+import slapolicy.cli as cli
+from slapolicy.cli import handle_stops
+signal.signal(signal.SIGINT, signal.default_int_handler)
+handle_stops()
+if sys.argv[2:] == ["late"]:  # put off no longer than a second stop takes to come
+    cli.PUT_OFF_AT_MOST = 0
+said = []
+machinery = {}
+# A function whose frames are the import machinery's to the handlers (its file name is the machinery's)
+exec(compile('''
+def inside(said, second):
+    os.kill(os.getpid(), signal.SIGINT)  # put off: raised once the machinery is left
+    for i in range(1000):
+        pass
+    if second:
+        os.kill(os.getpid(), second)  # a second stop, the main thread still inside
+        for i in range(1000):
+            pass
+    said.append("left whole")
+''', "<frozen importlib._bootstrap>", "exec"), {"os": os, "signal": signal}, machinery)
+try:
+    machinery["inside"](said, {"none": 0, "SIGINT": signal.SIGINT, "SIGTERM": signal.SIGTERM}[sys.argv[1]])
+except KeyboardInterrupt as exc:
+    said.append(type(exc).__name__)
+try:  # the cleanup that follows: no stop raised again
+    sorted([3, 1, 2], key=lambda x: x)
+    said.append("cleaned up")
+except KeyboardInterrupt as exc:
+    said.append(f"{type(exc).__name__} again")
+said.append(sys.getprofile() is None)
+print(said)
+"""
+
+
+@pytest.mark.parametrize("second, late, said", [
+    ("none", [], "['left whole', 'KeyboardInterrupt', 'cleaned up', True]"),
+    ("SIGINT", [], "['left whole', 'KeyboardInterrupt', 'cleaned up', True]"),
+    ("SIGTERM", [], "['left whole', 'KeyboardInterrupt', 'cleaned up', True]"),
+    ("SIGTERM", ["late"], "['Terminated', 'cleaned up', True]"),
+])
+def test_a_second_stop_while_one_is_put_off_is_not_raised_inside_the_import_machinery(second, late, said):
+    """The profile function that raises a put-off stop saw the second stop's handler called (where the main thread
+    was, inside the machinery) as code outside it, and raised the first stop there: what putting it off avoids (the
+    import lock left held). The first is raised once the machinery is left, the second adds nothing; past
+    PUT_OFF_AT_MOST the second is raised where the thread is, and the put-off one is not raised again after it."""
+    done = subprocess.run([sys.executable, "-c", SECOND_STOP, second, *late], capture_output=True, text=True,
+                          timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (0, said + "\n", "")

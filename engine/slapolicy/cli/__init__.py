@@ -147,21 +147,31 @@ def _safe_to_raise(signum, frame) -> bool:
     if now - _put_off_since > PUT_OFF_AT_MOST:
         _put_off_since = None
         return True
-    sys.setprofile(functools.partial(_put_off, signum, sys.getprofile()))
+    if not _pending():  # a stop already put off is raised first, in a moment: this one adds nothing to it
+        sys.setprofile(functools.partial(_put_off, signum, sys.getprofile()))
     return False
+
+
+def _pending() -> bool:
+    profile = sys.getprofile()
+    return isinstance(profile, functools.partial) and profile.func is _put_off
 
 
 def _put_off(signum, before, frame, event, arg):
     """The main thread's profile function while a stop is put off: the stop is raised on the first call of code
-    outside the machinery, or return from the machinery to such code (raised in the caller)."""
+    outside the machinery, or return from the machinery to such code (raised in the caller). The call of a signal
+    handler of this module is none: it runs where the main thread was, in the machinery (a second stop)."""
+    if frame.f_code in _STOPPING:
+        return
     leaving = event == "call" and not _machinery(frame) or \
         event == "return" and _machinery(frame) and not _machinery(frame.f_back)
     if leaving:
-        sys.setprofile(before)
         _raise_stop(signum)
 
 
 def _raise_stop(signum):
+    if _pending():  # raised now, by the profile function or after PUT_OFF_AT_MOST: never a second time
+        sys.setprofile(sys.getprofile().args[1])
     # A second one ends the process at once, as without this handler: the way out if giving the work up hangs.
     signal.signal(signum, signal.SIG_DFL)
     raise KeyboardInterrupt if signum == signal.SIGINT else Terminated(signum)
@@ -173,6 +183,7 @@ def _interrupted(signum, frame):
 
 
 _terminated = _interrupted  # SIGTERM and SIGHUP: Terminated
+_STOPPING = frozenset(f.__code__ for f in (_interrupted, _safe_to_raise, _machinery, _pending, _raise_stop))
 
 
 def handle_stops() -> None:
