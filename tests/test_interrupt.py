@@ -474,7 +474,7 @@ def test_every_command_stopped_at_a_random_moment_ends_cleanly(tmp_path):
 # A stop put off inside the import machinery (a function given the machinery's file name stands for it), then, with
 # argv[1], a second stop while the main thread is still inside; with argv[2] "late", put off no longer than that.
 SECOND_STOP = """
-import os, signal, sys
+import os, signal, sys, time
 import slapolicy.cli as cli
 from slapolicy.cli import handle_stops
 signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -499,6 +499,18 @@ try:
     machinery["inside"](said, {"none": 0, "SIGINT": signal.SIGINT, "SIGTERM": signal.SIGTERM}[sys.argv[1]])
 except KeyboardInterrupt as exc:
     said.append(type(exc).__name__)
+if sys.argv[2:] == ["later"]:  # a SIGTERM put off again, longer than PUT_OFF_AT_MOST after the first
+    cli.PUT_OFF_AT_MOST = 0.05
+    time.sleep(0.1)
+    try:
+        exec(compile('''
+os.kill(os.getpid(), signal.SIGTERM)
+for i in range(1000):
+    pass
+said.append("left whole")
+''', "<frozen importlib._bootstrap>", "exec"), {"os": os, "signal": signal, "said": said})
+    except KeyboardInterrupt as exc:
+        said.append(type(exc).__name__)
 try:  # the cleanup that follows: no stop raised again
     sorted([3, 1, 2], key=lambda x: x)
     said.append("cleaned up")
@@ -514,6 +526,7 @@ print(said)
     ("SIGINT", [], "['left whole', 'KeyboardInterrupt', 'cleaned up', True]"),
     ("SIGTERM", [], "['left whole', 'KeyboardInterrupt', 'cleaned up', True]"),
     ("SIGTERM", ["late"], "['Terminated', 'cleaned up', True]"),
+    ("none", ["later"], "['left whole', 'KeyboardInterrupt', 'left whole', 'Terminated', 'cleaned up', True]"),
 ])
 def test_a_second_stop_while_one_is_put_off_is_not_raised_inside_the_import_machinery(second, late, said):
     """The profile function that raises a put-off stop saw the second stop's handler called (where the main thread

@@ -125,7 +125,7 @@ STOPPED_WORDS = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated", sig
 # thread that imports (a claim's reading of the minutes, while the engine's modules load) waits for it: the command
 # hung on Ctrl-C (tests/test_interrupt.py). Raised in a module lock's weakref callback, it was lost.
 IMPORT_MACHINERY = "<frozen importlib._bootstrap"  # and _bootstrap_external
-PUT_OFF_AT_MOST = 5.0  # seconds a stop waits for the main thread to leave that machinery; then raised there anyway
+PUT_OFF_AT_MOST = 5.0  # seconds a stop waits for the main thread to leave that machinery; then another is raised there
 _put_off_since: float | None = None
 
 
@@ -136,8 +136,9 @@ def _machinery(frame) -> bool:
 def _safe_to_raise(signum, frame) -> bool:
     """Whether a stop may be raised where the main thread runs (``frame``); if not, it is raised as soon as the main
     thread leaves Python's import machinery or runs other code from it (a module's own, a finder's), by a profile
-    function of the main thread (:func:`_put_off`), within PUT_OFF_AT_MOST: a stop sent again later (a signal, or
-    Python's interrupt_main) landed in the machinery's stat or read each time, the system call it interrupts."""
+    function of the main thread (:func:`_put_off`): a stop sent again later (a signal, or Python's interrupt_main)
+    landed in the machinery's stat or read each time, the system call it interrupts. A stop that comes when one has
+    been put off for more than PUT_OFF_AT_MOST is raised where the thread is (the machinery never left: a hang)."""
     global _put_off_since
     if not _machinery(frame):
         _put_off_since = None
@@ -170,8 +171,10 @@ def _put_off(signum, before, frame, event, arg):
 
 
 def _raise_stop(signum):
+    global _put_off_since
     if _pending():  # raised now, by the profile function or after PUT_OFF_AT_MOST: never a second time
         sys.setprofile(sys.getprofile().args[1])
+    _put_off_since = None  # a stop that comes later is put off for PUT_OFF_AT_MOST again, not raised in the machinery
     # A second one ends the process at once, as without this handler: the way out if giving the work up hangs.
     signal.signal(signum, signal.SIG_DFL)
     raise KeyboardInterrupt if signum == signal.SIGINT else Terminated(signum)
