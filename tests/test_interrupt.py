@@ -258,10 +258,12 @@ def test_sigterm_while_a_claim_is_recorded_leaves_the_ledger_as_it_was(tmp_path,
 
 
 @pytest.mark.slow
-def test_serve_stopped_by_sigterm_answers_the_request_in_flight_then_exits_0():
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP])
+def test_serve_stopped_by_sigterm_answers_the_request_in_flight_then_exits_0(stop):
     """A request whose body is half sent when SIGTERM comes is answered whole (200, the evaluation; the server then
     closes the connection, which ends the reading of the answer) and the server exits 0 after it, not before: a
-    scheduler's stop does not cut a client off mid-request (uvicorn's graceful shutdown)."""
+    scheduler's stop does not cut a client off mid-request (uvicorn's graceful shutdown). SIGHUP (the terminal
+    closed) likewise: raised as the CLI's Terminated, it cut the request off, exit 129."""
     import json
     import socket
 
@@ -274,7 +276,7 @@ def test_serve_stopped_by_sigterm_answers_the_request_in_flight_then_exits_0():
             conn.sendall(b"POST /v1/evaluate HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: application/json\r\n"
                          b"Content-Length: %d\r\n\r\n" % (running.host.encode(), running.port, len(body)) + body[:5])
             time.sleep(0.5)
-            running.process.send_signal(signal.SIGTERM)
+            running.process.send_signal(stop)
             time.sleep(0.5)
             assert running.process.poll() is None  # waiting for the request in flight
             conn.sendall(body[5:])

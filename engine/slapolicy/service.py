@@ -757,6 +757,10 @@ def serve(policy_dir: str, *, host: str = "127.0.0.1", port: int = 8000, ledger:
     # after a clean stop. These let it return 0, as docs/cli.md says.
     for stop in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop, lambda signum, frame: None)
+    # SIGHUP (the terminal closed, kill -HUP) stops it as SIGTERM does, which uvicorn handles: raised as the CLI's
+    # Terminated it cut the requests in flight off (exit 129). nohup's SIG_IGN is kept.
+    if hasattr(signal, "SIGHUP") and signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+        signal.signal(signal.SIGHUP, lambda signum, frame: os.kill(os.getpid(), signal.SIGTERM))
     with engine:
         _announcing_server()(config, announce).run(sockets=[sock])
     return 0
