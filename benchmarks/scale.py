@@ -1,6 +1,6 @@
 """Benchmark: one Service Month of many accounts, each command as a whole process against DuckDB.
 
-    python benchmarks/scale.py [--accounts 500] [--runs 3] [--only evaluate,replay,claim]
+    python benchmarks/scale.py [--accounts 500] [--runs 3] [--only evaluate,replay,claim] [--codec snappy]
 
 One Service Month (March 2019, 31 days, Asia/Singapore) of N accounts × 44,640 minutes
 (500 accounts: 22,320,000 rows), written once under benchmarks/data/ (git-ignored) in two
@@ -16,6 +16,10 @@ file in the same run (availability per account; for the claim, that account's av
 The best of ``--runs`` wall times, the largest peak resident memory and the least CPU time (user +
 system, from GNU time) are printed, with the ratios to DuckDB; last, DuckDB's time when it reads and reduces
 the same columns as slapolicy (``DUCKDB_SAME_COLUMNS``: the bare query never decodes ``minute``) and that ratio.
+
+``--codec lz4`` (``zstd``, ``none``) runs the same on copies of the two files written with that compression
+instead of Snappy, pyarrow's default and the files' (row groups alike; written once beside them): how much of the
+time is the decompression of the pages.
 
 The minutes are a deterministic function of (account, minute): a provider outage per account,
 scattered bad minutes, a few illegal-number failures; one provider incident for every account
@@ -173,6 +177,26 @@ def timed(command: list, runs: int) -> tuple[float, int, float]:
     return best, peak, least
 
 
+def with_codec(files: dict, codec: str) -> dict:
+    """``files`` with its two layouts' files written again with ``codec`` (once: the same row groups)."""
+    import pyarrow.parquet as pq
+
+    if codec == "snappy":
+        return files
+    files = dict(files)
+    for layout in ("by-account", "by-time"):
+        path = files[layout].with_name(f"{layout}-{codec}.parquet")
+        if not path.exists():
+            source = pq.ParquetFile(files[layout])
+            with pq.ParquetWriter(str(path) + ".tmp", source.schema_arrow, compression=codec) as writer:
+                for group in range(source.num_row_groups):
+                    writer.write_table(source.read_row_group(group))
+            os.replace(str(path) + ".tmp", path)
+            print(f"wrote {path}", flush=True)
+        files[layout] = path
+    return files
+
+
 def commands(files: dict, layout: str, python: str, ledger: Path) -> dict:
     minutes = str(files[layout])
     slapolicy = [python, "-m", "slapolicy.cli"]
@@ -200,14 +224,16 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3, help="runs of each process; the best time is kept")
     parser.add_argument("--only", default="evaluate,replay,claim")
     parser.add_argument("--layouts", default="by-account,by-time")
+    parser.add_argument("--codec", default="snappy", choices=["snappy", "lz4", "zstd", "none"],
+                        help="the Parquet files' compression (snappy: the files as generated)")
     args = parser.parse_args()
-    files = generate(args.accounts)
+    files = with_codec(generate(args.accounts), args.codec)
     python = sys.executable
     # Bytecode as an installed package has it (pip compiles at install): a process that compiles the engine's
     # modules from source (an editable install where PYTHONDONTWRITEBYTECODE is set, as here) pays ~0.1 s more.
     subprocess.run([python, "-m", "compileall", "-q", str(REPO / "engine"), str(REPO / "plugins")], check=True)
     print(f"{args.accounts} accounts × {MINUTES} minutes = {args.accounts * MINUTES:,} rows; best of {args.runs} runs; "
-          f"{os.cpu_count()} cores")
+          f"{os.cpu_count()} cores; {args.codec} pages")
     print(f"{'layout':<11}{'command':<10}{'slapolicy':>10}{'DuckDB':>9}{'ratio':>8}{'peak MB':>9}{'DuckDB MB':>11}"
           f"{'CPU s':>8}{'DuckDB':>8}{'ratio':>7}{'same cols':>11}{'ratio':>7}")
     alike: dict = {}  # (layout, accounts queried) -> DuckDB's like-for-like time: evaluate and replay share one
