@@ -1157,3 +1157,21 @@ def test_a_key_set_but_empty_is_refused_not_read_as_no_key(ledger, tmp_path, mon
     with pytest.raises(UsageError) as refused:
         Ledger(ledger, create=False, readonly=True)
     assert str(refused.value) == EMPTY_KEY
+
+
+def test_a_second_ledger_opened_in_a_process_leaves_the_first_ones_locks_and_wal_alone(tmp_path):
+    # Each Ledger checked that its file was writable by opening and closing it, and closing any descriptor of a file
+    # drops every POSIX lock the process holds on it: the first Ledger's connection lost its shared lock, so another
+    # process closing its own last connection took the file as its own and removed the -wal under the first one
+    # (two services on one ledger answered 'disk I/O error' now and then, under sixteen concurrent claims).
+    ledger = tmp_path / "ledger.sqlite"
+    Ledger(ledger).close()
+    with Ledger(ledger) as first:
+        assert first.counts() == (0, 0)  # in use: its connection reads the file through the -wal beside it
+        assert (tmp_path / "ledger.sqlite-wal").exists()
+        Ledger(ledger).close()  # another thread's ledger, say
+        subprocess.run([sys.executable, "-c", "import sqlite3, sys; db = sqlite3.connect(sys.argv[1]); "
+                        "db.execute('SELECT count(*) FROM sqlite_master').fetchone(); db.close()", str(ledger)],
+                       check=True)
+        assert (tmp_path / "ledger.sqlite-wal").exists()  # the other process saw the first connection: not the last
+        assert first.counts() == (0, 0)

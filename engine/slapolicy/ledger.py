@@ -375,11 +375,7 @@ class Ledger:
 
     def _connect(self) -> sqlite3.Connection:
         if not self.readonly:
-            try:
-                open(self.path, "r+b").close()  # refuse a read-only file now, not halfway through a decision
-            except OSError as exc:
-                raise LedgerError(f"{self.path}: the ledger cannot be written ({exc.strerror}); "
-                                  "no decision can be recorded in it") from None
+            _refuse_unwritable(self.path)  # now, not halfway through a decision
         try:
             db = _open_readonly(self.path, isolation_level=None) if self.readonly else \
                 sqlite3.connect(self.path, timeout=OPEN_TIMEOUT_SECONDS, isolation_level=None)
@@ -809,6 +805,20 @@ def _walk_problem(chain: Chain, number: int, previous_hash: str, before: Entry |
     if problem:
         return {"seq": number, "entry": entry.label(), "problem": problem}
     return None
+
+
+def _refuse_unwritable(path: Path) -> None:
+    """Refuse a ledger this process cannot write, without opening it when it can: closing any descriptor of the file
+    drops every POSIX lock this process's SQLite connections hold on it (SQLite's "How To Corrupt An SQLite Database
+    File", 2.2). Another process closing its last connection then took the file as its own and removed the -wal
+    beside it under a live connection: two services on one ledger answered 'disk I/O error' (tests/test_ledger.py)."""
+    if os.access(path, os.W_OK, effective_ids=os.access in os.supports_effective_ids):
+        return
+    try:  # only to name why: a file this process cannot write has no writing connection of it to lose its locks
+        os.close(os.open(path, os.O_RDWR))
+    except OSError as exc:
+        raise LedgerError(f"{path}: the ledger cannot be written ({exc.strerror}); "
+                          "no decision can be recorded in it") from None
 
 
 # ---------------------------------------------------------------------------- identity
