@@ -188,7 +188,8 @@ def test_a_body_nested_just_short_of_what_json_loads_refuses_is_a_400_not_a_500(
         raw = b'{"month": "2019-03", "accounts": ' + b"[" * depth + b"]" * depth + b"}"
         status, content_type, body = asgi(app[0], "POST", "/v1/evaluate", raw, JSON)
         answers.add((status, content_type, body["detail"]))
-    assert answers == {(400, "application/problem+json", "field 'accounts[0]' must be a string, not a list"),
+    assert answers == {(400, "application/problem+json",
+                        "field 'accounts[0]' must be a string or a whole number, not a list"),
                        (400, "application/problem+json", "the request body is nested too deeply")}
 
 
