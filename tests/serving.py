@@ -72,6 +72,16 @@ def wait_until(predicate, seconds: float = 30, step: float = 0.05):
     return False
 
 
+def examples_app(ledger: Path):
+    """(``slapolicy serve``'s application in-process over the examples' minutes and billing, on a loopback address,
+    deciding claims into ``ledger``; ``ledger``)."""
+    from slapolicy import Engine
+    from slapolicy.service import Sources, create_app
+
+    sources = Sources(minutes=str(EXAMPLES / "minutes.csv"), billing=str(EXAMPLES / "billing.csv"))
+    return create_app(Engine(REPO / "policies" / "ccc", ledger=ledger), sources, loopback_only=True), ledger
+
+
 def asgi(app, method: str, path: str, body: bytes = b"", headers: dict | None = None):
     """(status, content type, JSON body) of one request handed to ``slapolicy serve``'s application in-process
     (``slapolicy.service.create_app``), as uvicorn hands it: no server process, so fast."""

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from conftest import POLICIES, REPO, run_cli
-from serving import asgi
+from serving import asgi, examples_app
 
 EXAMPLES = REPO / "examples" / "ccc"
 CLAIM = json.loads((EXAMPLES / "claim-globex-2019-03.json").read_text())
@@ -92,12 +92,7 @@ def test_a_claim_file_still_refuses_an_account_of_another_json_type(tmp_path):
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     pytest.importorskip("starlette")
-    from slapolicy import Engine
-    from slapolicy.service import Sources, create_app
-
-    ledger = tmp_path_factory.mktemp("rule-service") / "ledger.sqlite"
-    sources = Sources(minutes=str(EXAMPLES / "minutes.csv"), billing=str(EXAMPLES / "billing.csv"))
-    return create_app(Engine(POLICIES, ledger=ledger), sources, loopback_only=True), ledger
+    return examples_app(tmp_path_factory.mktemp("rule-service") / "ledger.sqlite")
 
 
 def _post(app, route: str, text: str):

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from conftest import POLICIES, REPO
-from serving import asgi
+from serving import asgi, examples_app
 
 EXAMPLES = REPO / "examples" / "ccc"
 CLAIM = json.loads((EXAMPLES / "claim-globex-2019-03.json").read_text())
@@ -166,12 +166,7 @@ def rows_in_memory_are_refused(tmp_path, given, message):
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     pytest.importorskip("starlette")
-    from slapolicy import Engine
-    from slapolicy.service import Sources, create_app
-
-    ledger = tmp_path_factory.mktemp("served") / "ledger.sqlite"
-    sources = Sources(minutes=str(EXAMPLES / "minutes.csv"), billing=str(EXAMPLES / "billing.csv"))
-    return create_app(Engine(POLICIES, ledger=ledger), sources, loopback_only=True), ledger
+    return examples_app(tmp_path_factory.mktemp("served") / "ledger.sqlite")
 
 
 JSON = {"Content-Type": "application/json"}

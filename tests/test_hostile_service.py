@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from conftest import POLICIES, REPO, run_cli
-from serving import asgi, raw_answer, raw_connection
+from serving import asgi, examples_app, raw_answer, raw_connection
 
 pytest.importorskip("starlette")
 
@@ -23,12 +23,7 @@ ROW = {"minute": "2019-03-12T10:00", "requests": 100, "failures": 2}
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """(the application, its ledger's path): minutes and billing of the examples, on a loopback address."""
-    from slapolicy import Engine
-    from slapolicy.service import Sources, create_app
-
-    ledger = tmp_path_factory.mktemp("hostile") / "ledger.sqlite"
-    sources = Sources(minutes=str(EXAMPLES / "minutes.csv"), billing=str(EXAMPLES / "billing.csv"))
-    return create_app(Engine(POLICIES, ledger=ledger), sources, loopback_only=True), ledger
+    return examples_app(tmp_path_factory.mktemp("hostile") / "ledger.sqlite")
 
 
 def post(app, route: str, body) -> tuple:
@@ -249,12 +244,7 @@ def _claim(claim_id: str) -> dict:
 @pytest.fixture
 def fresh(tmp_path):
     """(an application of its own, its ledger's path): the claims of these tests change the ledger."""
-    from slapolicy import Engine
-    from slapolicy.service import Sources, create_app
-
-    ledger = tmp_path / "ledger.sqlite"
-    sources = Sources(minutes=str(EXAMPLES / "minutes.csv"), billing=str(EXAMPLES / "billing.csv"))
-    return create_app(Engine(POLICIES, ledger=ledger), sources, loopback_only=True), ledger
+    return examples_app(tmp_path / "ledger.sqlite")
 
 
 def test_a_ledger_deleted_while_the_service_runs_is_not_made_again_nor_a_month_paid_twice(fresh):
