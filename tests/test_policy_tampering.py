@@ -32,9 +32,9 @@ def reworded(text: str) -> str:
 
 def copied_by_hand(date: str) -> str:
     """The shipped 2019-01-01 text as legal copies it by hand into a version of another date: its version and
-    effective_from changed, its status still published."""
+    effective_from changed, amends 2019-01-01 (as the recipe says), its status still published."""
     return PUBLISHED.read_text().replace('version: "2019-01-01"', f'version: "{date}"').replace(
-        'effective_from: "2019-01-01"', f'effective_from: "{date}"')
+        'effective_from: "2019-01-01"', f'effective_from: "{date}"\namends: "2019-01-01"')
 
 
 def place(text: str, written: str) -> tuple[int, int]:

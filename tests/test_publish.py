@@ -243,13 +243,66 @@ def test_lock_refuses_what_validate_rejects_and_writes_nothing(cli, family, case
     assert snapshot(family) == before
 
 
+def copied_in(family, effective="2020-01-01", amends='\namends: "2019-01-01"'):
+    """The shipped text as a published version effective ``effective``, copied into the family by hand (not
+    published), with ``amends`` written under its effective_from."""
+    text = PUBLISHED.read_text().replace('version: "2019-01-01"', f'version: "{effective}"').replace(
+        'effective_from: "2019-01-01"', f'effective_from: "{effective}"{amends}')
+    path = family / f"{effective}.yaml"
+    path.write_text(text)
+    return path
+
+
 def test_lock_still_records_a_clean_new_version(cli, family):
-    text = PUBLISHED.read_text().replace('version: "2019-01-01"', 'version: "2020-01-01"').replace(
-        'effective_from: "2019-01-01"', 'effective_from: "2020-01-01"')
-    (family / "2020-01-01.yaml").write_text(text)
+    copied_in(family)
     result = cli("lock", "--retroactive", family)
     assert result.code == 0 and result.out.startswith("locked 2020-01-01.yaml\nretroactive: version 2020-01-01 now ")
     assert cli("validate", family).code == 0
+
+
+@pytest.mark.parametrize("amends, line", [
+    ("", '14:10: error amends-missing no amends: say which version this one amends, the text it was copied from (the '
+         'latest is 2019-01-01: write amends: "2019-01-01")'),
+    ('\namends: "2018-01-01"', "17:9: error amends-not-latest amends '2018-01-01', but the latest published version is "
+                               "'2019-01-01': start from that text (`slapolicy diff` shows what it changed) and write "
+                               'amends: "2019-01-01"')])
+def test_lock_refuses_a_version_copied_in_that_does_not_amend_the_latest_as_publish_refuses_a_draft(
+        cli, family, amends, line):
+    # A file copied in by hand was recorded whatever it said it amends: one written from an older text (someone
+    # published in between) silently undid the version before it, which `publish` refuses of a draft.
+    copied = copied_in(family, amends=amends)
+    before = snapshot(family)
+    result = cli("lock", "--retroactive", family)
+    assert (result.code, result.out, result.err) == (1, "", f"{copied}:{line}\n")
+    assert snapshot(family) == before
+
+
+def test_lock_new_records_a_family_never_locked_whatever_its_versions_amend(cli, family):
+    # A family never locked is recorded as it stands: its versions may predate amends.
+    copied_in(family, amends="")
+    (family / "versions.lock").unlink()
+    shutil.rmtree(family / "superseded")
+    result = cli("lock", "--new", family)
+    assert (result.code, result.out) == (0, "locked 2019-01-01.yaml\nlocked 2020-01-01.yaml\n")
+
+
+def test_publish_into_an_empty_family_refuses_amends_naming_a_version_it_does_not_hold(cli, tmp_path):
+    # Published as the first version of a family, a draft saying it amends 2018-01-01 was accepted: the family holds
+    # no such text, so nothing shows which text the draft was copied from.
+    family = tmp_path / "new"
+    (family / "drafts").mkdir(parents=True)
+    draft = amendment(family, effective="2019-01-01", amends="2018-01-01")
+    before = snapshot(family)
+    result = cli("publish", family, draft)
+    assert (result.code, result.out) == (1, (
+        f"{draft}:17:9: error amends-unknown amends '2018-01-01', but {family} holds no published version: a family's "
+        "first version amends none of its versions, so nothing can show which text it was copied from. Remove amends "
+        "(the description may say what this version replaces)\n"))
+    assert result.err == "not published: 1 problem(s); nothing was written\n"
+    assert snapshot(family) == before
+    first = amendment(family, effective="2019-01-01", amends=None)  # as the recipe says: the first has no amends
+    assert cli("publish", family, first).code == 0
+    assert sorted(p.name for p in family.iterdir()) == ["2019-01-01.yaml", "drafts", "versions.lock"]
 
 
 def test_two_published_versions_may_not_share_a_label(cli, family):
@@ -615,3 +668,21 @@ def test_publish_warns_of_each_clause_renumbered(cli, family):
         "2019-01-01: excluded minutes, reports and decisions name clauses by number, so §5.13 means another clause "
         "before this version than after it"]
     assert first < second
+
+
+def test_validate_warns_of_a_published_version_amending_another_than_the_one_before_it(cli, family):
+    # Two publishers at once (on two machines, which one's lock does not exclude: docs/policy-format.md) each checked
+    # their draft against the family holding only 2019-01-01; both were published, and 2021-01-01 was written from
+    # 2019-01-01's text, not 2020-01-01's: what 2020-01-01 changed silently stopped at the end of 2020.
+    copied_in(family, "2020-01-01")
+    later = copied_in(family, "2021-01-01")
+    (family / "versions.lock").unlink()
+    shutil.rmtree(family / "superseded")
+    assert cli("lock", "--new", family).code == 0  # as the two publishers' writes left it
+    result = cli("validate", family)
+    assert result.code == 0
+    assert [line for line in result.out.splitlines() if " amends-" in line] == [
+        f"{later}:17:9: warning amends-not-previous amends '2019-01-01', but the version before it is '2020-01-01': it "
+        "was written from another text than 2020-01-01's, so what 2020-01-01 changed holds from 2021-01-01 on only "
+        f"where it was carried over (`slapolicy diff {family / '2020-01-01.yaml'} {later}` shows it); if it was not, publish "
+        "an amendment that restores it"]

@@ -380,6 +380,48 @@ def family_id_problem(policy, first, doing: str = "kept") -> Diagnostic | None:
     return policy.doc.diagnostic(("id",), "family-id", family_id_message(policy.id, first, doing))
 
 
+def amends_problem(policy, latest, family) -> Diagnostic | None:
+    """Whether ``policy``'s ``amends:`` names ``latest``, the family's latest published version (None: the family
+    holds none), as a version published after it must: an error otherwise, said alike by publish and lock.
+
+    A draft copied from an older text and published after a newer one would silently undo the newer one's changes.
+    A family's first version amends none of its versions: an ``amends:`` there names a text the family does not hold,
+    which nobody can check it was copied from."""
+    doc, amends = policy.doc, policy.raw.get("amends")
+    if latest is None and amends is not None:
+        return doc.diagnostic(("amends",), "amends-unknown",
+                              f"amends {amends!r}, but {family} holds no published version: a family's first version "
+                              "amends none of its versions, so nothing can show which text it was copied from. "
+                              "Remove amends (the description may say what this version replaces)")
+    if latest is not None and amends is None:
+        return doc.diagnostic(("version",), "amends-missing",
+                              f"no amends: say which version this one amends, the text it was copied from "
+                              f"(the latest is {latest.version}: write amends: \"{latest.version}\")")
+    if latest is not None and amends != latest.version:
+        return doc.diagnostic(("amends",), "amends-not-latest",
+                              f"amends {amends!r}, but the latest published version is {latest.version!r}: "
+                              f"start from that text (`slapolicy diff` shows what it changed) and write "
+                              f"amends: \"{latest.version}\"")
+    return None
+
+
+def amends_another(before, policy) -> Diagnostic | None:
+    """``amends-not-previous``, a warning at a published version's ``amends:`` when it names a version other than
+    ``before``, the one it follows (None when it names none: a family locked as it stood may predate amends).
+    `publish` and `lock` refuse such a version (:func:`amends_problem`); one published all the same (by two
+    publishers at once, each checking against the family before the other's version, see docs/policy-format.md)
+    was written from an older text, and what ``before`` changed is in it only if carried over by hand."""
+    amends = policy.raw.get("amends")
+    if before is None or amends is None or amends == before.version:
+        return None
+    return policy.doc.diagnostic(("amends",), "amends-not-previous",
+                                 f"amends {amends!r}, but the version before it is {before.version!r}: it was written "
+                                 f"from another text than {before.version}'s, so what {before.version} changed holds "
+                                 f"from {policy.effective_from} on only where it was carried over (`slapolicy diff "
+                                 f"{before.path} {policy.path}` shows it); if it was not, "
+                                 "publish an amendment that restores it", severity="warning")
+
+
 def timezone_handover(before, policy) -> Diagnostic | None:
     """``timezone-change``, a warning at ``policy``'s timezone when it differs from that of ``before``, the version
     it follows: the last Service Month under ``before`` ends at midnight in one zone, the first under ``policy``
@@ -409,7 +451,7 @@ def lint_directory(directory) -> list[Diagnostic]:
     """Checks across the published versions of one family."""
     found = []
     for before, policy in zip(directory.versions, directory.versions[1:]):
-        found += filter(None, [timezone_handover(before, policy)])
+        found += filter(None, [timezone_handover(before, policy), amends_another(before, policy)])
     by_date: dict = {}
     for policy in directory.versions:
         other = by_date.get(policy.effective_from)

@@ -36,7 +36,7 @@ from ..files import FileProblem, path_argument, read_limited
 from .diff import renumbered
 from .directory import PolicyDirectory, check_policy_bytes, not_a_directory
 from .examples import run_examples
-from .lint import PLACEMENT_CODES, family_id_problem, timezone_handover
+from .lint import PLACEMENT_CODES, amends_problem, family_id_problem, timezone_handover
 from .load import MAX_POLICY_BYTES, compose_only
 from .lock import LOCK_FILE, create_beside, family_lock, write_lock
 
@@ -124,17 +124,7 @@ def _draft_checks(directory: PolicyDirectory, policy, retroactive: bool, today: 
                                     f"{directory.path / (effective + '.yaml')} already exists"))
     latest = directory.versions[-1] if directory.versions else None
     found += filter(None, [family_id_problem(policy, directory.first), timezone_handover(latest, policy)])
-    amends = policy.raw.get("amends")
-    if latest is not None and amends is None:
-        # An error: a draft copied from an older text, published after a newer one, would silently undo it.
-        found.append(doc.diagnostic(("version",), "amends-missing",
-                                    f"no amends: say which version this one amends, the text it was copied from "
-                                    f"(the latest is {latest.version}: write amends: \"{latest.version}\")"))
-    elif latest is not None and amends != latest.version:
-        found.append(doc.diagnostic(("amends",), "amends-not-latest",
-                                    f"amends {amends!r}, but the latest published version is {latest.version!r}: "
-                                    f"start from that text (`slapolicy diff` shows what it changed) and write "
-                                    f"amends: \"{latest.version}\""))
+    found += filter(None, [amends_problem(policy, latest, directory.path)])
     found.extend(run_examples(policy).failures)
     found.extend(renumbered_clauses(latest, policy))
     return found
@@ -300,6 +290,7 @@ def record_versions(directory, new: bool = False, *, retroactive: bool = False,
         refused += _lock_start_problems(directory, new)
         lock = directory.read_lock()
         refused += _slipped_in(directory, lock)
+        refused += _amends_unchecked(directory, lock)
         taken = _taken_over(directory, lock, today)
         refused += [] if retroactive else [problem for problem, _ in taken.values()]
         for policy in directory.versions:
@@ -368,6 +359,18 @@ def _slipped_in(directory: PolicyDirectory, lock: dict) -> list[Diagnostic]:
                              "taking effect after every recorded one, since an earlier one would change the version "
                              "in force for months already decided")
             for p in directory.versions if Path(p.path).name not in lock and p.effective_from <= latest.effective_from]
+
+
+def _amends_unchecked(directory: PolicyDirectory, lock: dict) -> list[Diagnostic]:
+    """Versions to record, in a family already locked, whose ``amends:`` does not name the version before them: a
+    file copied in by hand is held to what `publish` asks of a draft (:func:`amends_problem`). A family locked for
+    the first time (`lock --new`) is recorded as it stands: its versions may predate ``amends:``."""
+    recorded = [p.effective_from for p in directory.versions if Path(p.path).name in lock]
+    if not recorded:
+        return []
+    return [problem for before, policy in zip(directory.versions, directory.versions[1:])  # one before: _slipped_in's
+            if Path(policy.path).name not in lock and policy.effective_from > max(recorded)
+            and (problem := amends_problem(policy, before, directory.path)) is not None]
 
 
 def _taken_over(directory: PolicyDirectory, lock: dict, today: dt.date | None) -> dict:
