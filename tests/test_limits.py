@@ -1,6 +1,7 @@
 """The machine's limits reached (memory, threads, open files): exit 1 with which limit and what to do, never an
 internal error (exit 3) or a file said to be unreadable (docs/cli.md, "The machine's limits")."""
 import errno
+import os
 import resource
 import subprocess
 import sys
@@ -25,7 +26,7 @@ def test_what_each_limit_says(monkeypatch):
     assert limit_message(pa.ArrowMemoryError("malloc of size 16777216 failed")) == (
         "out of memory (ArrowMemoryError: malloc of size 16777216 failed): this process may use 400 MiB of address "
         f"space (ulimit -v); {DO}")
-    assert limit_message(ImportError("libarrow.so.2600: failed to map segment from shared object")) == (
+    assert limit_message(loader_error("libarrow.so.2600: failed to map segment from shared object")) == (
         "out of memory (ImportError: libarrow.so.2600: failed to map segment from shared object): this process may "
         f"use 400 MiB of address space (ulimit -v); {DO}")
     assert limit_message(OSError(errno.EMFILE, "Too many open files")) == (
@@ -153,3 +154,48 @@ def test_a_row_quoting_a_limit_s_words_is_the_file_s_problem_not_a_limit(tmp_pat
     assert (result.code, result.out, result.err) == (
         1, "", f"slapolicy: {bad}: cannot be read as CSV: line 2, column 'requests': no value; 2 values where the "
                f"header names 4 columns ({columns})\n")
+
+
+def loader_error(message):
+    """An extension module's library the loader could not load: an ImportError with the module's path, in dlerror's
+    words (as pyarrow's lib module gave it under ulimit -v)."""
+    return ImportError(message, name="lib", path="/venv/lib/python3.11/site-packages/pyarrow/lib.cpython-311.so")
+
+
+def test_the_loader_running_out_is_told_by_its_own_words_at_the_end_of_its_message(monkeypatch):
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    for message, kind in [("libarrow.so.2600: failed to map segment from shared object", "out of memory ("),
+                          (f"libarrow.so.2600: cannot open shared object file: {os.strerror(errno.ENOMEM)}",
+                           "out of memory ("),
+                          (f"libarrow.so.2600: cannot open shared object file: {os.strerror(errno.EMFILE)}",
+                           "too many open files (")]:
+        assert limit_message(loader_error(message)).startswith(f"{kind}ImportError: {message})"), message
+
+
+def test_a_limit_s_words_elsewhere_than_where_their_library_says_them_are_no_limit():
+    """Matched anywhere in any message, a bug's error quoting an account or a module's name ('acme,Too many open
+    files' as a KeyError) was said to be the open-files limit (exit 1, 'raise the limit (ulimit -n)'; the service's
+    503) rather than the internal error it is; and the loader's 'cannot allocate memory in static TLS block', which
+    no memory given helps (an installation's libraries loaded in the wrong order), was said to be memory run out."""
+    import pyarrow as pa
+
+    for other in (KeyError("acme,Too many open files"), RuntimeError("account 'can't start new thread' unknown"),
+                  RuntimeError("can't start new thread for acme"), ImportError("No module named 'cannot allocate memory'"),
+                  ImportError("cannot import name 'Too many open files' from 'x'"),
+                  loader_error("libgomp.so.1: cannot allocate memory in static TLS block"),
+                  loader_error("libarrow.so.2600: cannot open shared object file: No such file or directory"),
+                  pa.ArrowNotImplementedError("Unknown error: Failed to launch worker thread"),
+                  pa.ArrowException("Invalid: row 'Unknown error: Failed to launch worker thread'")):
+        assert (limit_message(other), exhausted(other)) == (None, False), other
+
+
+def test_a_thread_that_cannot_start_is_told_by_python_s_and_pyarrow_s_words(monkeypatch):
+    import pyarrow as pa
+
+    # What pyarrow's CSV reader raised under ulimit -v 400 MiB with 8 CPU threads.
+    launch = pa.ArrowException("Unknown error: Failed to launch worker thread: Resource temporarily unavailable")
+    for exc in (RuntimeError("can't start new thread"), launch):
+        assert limit_message(exc) == (
+            f"cannot start a thread ({type(exc).__name__}: {exc}): the memory this process may use, or the number "
+            "of processes and threads, is reached; raise the limit (ulimit -v, ulimit -u, or the container's), or "
+            "run fewer --workers processes")

@@ -5,35 +5,60 @@ reached and what to do (:func:`limit_message`), exit 1, instead of an internal e
 from __future__ import annotations
 
 import errno
+import os
+import sys
 
 TOO_MANY_FILES = (errno.EMFILE, errno.ENFILE)
 NO_MEMORY = (errno.ENOMEM,)
-# What Python, pyarrow and the loader say when threads or memory run out (they raise no MemoryError for it).
-THREAD_WORDS = ("can't start new thread", "Failed to launch worker thread")
-MAP_WORDS = ("failed to map segment from shared object", "cannot allocate memory")
+# Where no errno is given, each limit is told by the words of the one library that says it, in the one place it says
+# them, never by words anywhere in a message (a message may quote a file's row, a name or a value: 'acme,Too many
+# open files' is a row, not the limit).
+# The loader, failing to map an extension module's library, raises an ImportError whose path is the module's file and
+# whose message is dlerror's, "LIBRARY: WHAT" or "LIBRARY: WHAT: STRERROR" (glibc's dl-load.c words; the C library's
+# strerror, as os.strerror gives it). "cannot allocate memory in static TLS block" is no memory run out (an
+# installation's libraries loaded in the wrong order): more memory would not help, so it is not said so.
+UNMAPPED = "failed to map segment from shared object"
+LOADER_OUT_OF = {os.strerror(number): "memory" for number in NO_MEMORY} | \
+    {os.strerror(number): "files" for number in TOO_MANY_FILES} | {UNMAPPED: "memory"}
+# A thread that cannot start: Python's threading raises RuntimeError with exactly these words (3.11 to 3.13), and
+# pyarrow's thread pool an ArrowException of status "Unknown error" that starts with these.
+PYTHON_THREAD = "can't start new thread"
+ARROW_THREAD = "Unknown error: Failed to launch worker thread"
 
 
 def _kind(exc: BaseException) -> str | None:
     """"memory", "threads", "files" or None."""
     if isinstance(exc, MemoryError):  # pyarrow's ArrowMemoryError too
         return "memory"
-    if isinstance(exc, ValueError):  # a bad value (pyarrow's ArrowInvalid), whose message may quote the file's text:
-        return None  # a CSV row 'acme,Too many open files' was said to be the open-files limit reached
+    if isinstance(exc, ValueError):  # a bad value (pyarrow's ArrowInvalid), whose message may quote the file's text
+        return None
     number = getattr(exc, "errno", None)
     if number in TOO_MANY_FILES:
         return "files"
     if number in NO_MEMORY:
         return "memory"
-    if getattr(exc, "filename", None) is not None:  # another errno's, naming a file: whatever the name says
-        return None  # ('Too many open files.csv' not found is no limit reached)
-    text = str(exc)
-    if isinstance(exc, ImportError) and any(words in text.lower() for words in MAP_WORDS):
-        return "memory"  # a library that cannot be mapped into the address space left
-    if "Too many open files" in text:
-        return "files"
-    if any(words in text for words in THREAD_WORDS):
+    if isinstance(exc, ImportError):
+        return _unloaded(exc)
+    if type(exc) is RuntimeError and str(exc) == PYTHON_THREAD:
+        return "threads"
+    if _arrow_exception(exc) and str(exc).startswith(ARROW_THREAD):
         return "threads"
     return None
+
+
+def _unloaded(exc: ImportError) -> str | None:
+    """What the loader ran out of when it could not load an extension module's library, or None: an ImportError
+    without the module's path is a module not found or a name missing, whatever its name says."""
+    if exc.path is None:
+        return None
+    return LOADER_OUT_OF.get(str(exc).rsplit(": ", 1)[-1])
+
+
+def _arrow_exception(exc: BaseException) -> bool:
+    """Whether ``exc`` is pyarrow's ArrowException itself (not one of its kinds, which name what was wrong), told
+    without importing pyarrow: only a program that loaded it can have raised one."""
+    pyarrow = sys.modules.get("pyarrow")
+    return pyarrow is not None and type(exc) is getattr(pyarrow, "ArrowException", None)
 
 
 def exhausted(exc: BaseException) -> bool:
