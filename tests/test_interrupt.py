@@ -538,3 +538,37 @@ def test_a_second_stop_while_one_is_put_off_is_not_raised_inside_the_import_mach
     done = subprocess.run([sys.executable, "-c", SECOND_STOP, second, *late], capture_output=True, text=True,
                           timeout=60)
     assert (done.returncode, done.stdout, done.stderr) == (0, said + "\n", "")
+
+
+# `python -m slapolicy` with a Ctrl-C landing while it imports the CLI (before main() handles stops): a finder raises
+# it as the import of slapolicy.cli starts, as it is or as Python 3.11 wraps it (in a __set_name__ of a class made
+# inside another's __set_name__: two RuntimeErrors deep), or another error, which stays the bug it is.
+LANDING = """
+import runpy, sys
+class Landing:
+    def find_spec(self, name, path=None, target=None):
+        if name == "slapolicy.cli":
+            {raise_it}
+sys.meta_path.insert(0, Landing())
+sys.argv = ["slapolicy", "months", "--start", "2019-01-01", "--end", "2019-01-31"]
+runpy.run_module("slapolicy", run_name="__main__")
+"""
+WRAPPED = ("try:\n                try:\n                    raise KeyboardInterrupt\n"
+           "                except KeyboardInterrupt as exc:\n                    raise RuntimeError('Error calling "
+           "__set_name__') from exc\n            except RuntimeError as exc:\n"
+           "                raise RuntimeError('Error calling __set_name__') from exc")
+
+
+@pytest.mark.parametrize("raise_it", ["raise KeyboardInterrupt", WRAPPED], ids=["as-raised", "wrapped-twice"])
+def test_python_m_slapolicy_stopped_while_it_imports_the_cli_says_so(raise_it):
+    """It checked the exception and its cause only, one level deep: a Ctrl-C wrapped twice was a traceback."""
+    done = subprocess.run([sys.executable, "-c", LANDING.format(raise_it=raise_it)], capture_output=True, text=True,
+                          timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (130, "", "slapolicy: interrupted\n")
+
+
+def test_python_m_slapolicy_lets_another_error_while_it_imports_the_cli_through():
+    done = subprocess.run([sys.executable, "-c", LANDING.format(raise_it="raise RuntimeError('a bug')")],
+                          capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr.startswith("Traceback") and done.stderr.endswith("RuntimeError: a bug\n"), done.stderr

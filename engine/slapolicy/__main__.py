@@ -2,12 +2,13 @@
 (where the script's folder is not on ``PATH``, or to pick the interpreter)."""
 import sys
 
+from .errors import interruption, stopped
+
 try:
     from .cli import main
-except (KeyboardInterrupt, RuntimeError) as exc:  # Ctrl-C before the command handles it: as it says it (cli.stopped)
-    if not isinstance(exc, KeyboardInterrupt) and not isinstance(exc.__cause__, KeyboardInterrupt):
-        raise  # Python 3.11 wraps a Ctrl-C that lands in a __set_name__ (cli.interruption); anything else is a bug
-    sys.stderr.write("slapolicy: interrupted\n")
-    sys.exit(130)
+except (KeyboardInterrupt, RuntimeError) as exc:  # Ctrl-C while the command's modules load, before it handles it
+    if interruption(exc) is None:
+        raise  # anything but a Ctrl-C (wrapped by Python 3.11 when it lands in a __set_name__) is a bug
+    sys.exit(stopped(interruption(exc)))
 
 sys.exit(main())

@@ -3,7 +3,6 @@
 statuses, shown by its ``--help``)."""
 from __future__ import annotations
 
-import contextlib
 import functools
 import gc
 import io
@@ -13,7 +12,7 @@ import sys
 import time
 
 from ..distributed import own_process
-from ..errors import Terminated
+from ..errors import Terminated, interruption, stopped
 
 __all__ = ["main"]
 
@@ -93,31 +92,6 @@ def whole_output(stream=None):
     if own:
         sys.stdout = made
     return made
-
-
-def interruption(exc: BaseException) -> KeyboardInterrupt | None:
-    """The Ctrl-C or SIGTERM that ``exc`` is, or was raised from: Python 3.11 wraps what a descriptor's
-    ``__set_name__`` raises in a RuntimeError, so a Ctrl-C landing while a module defines its classes (a
-    ``cached_property``) came out as one, and was reported as an internal error."""
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        if isinstance(exc, KeyboardInterrupt):
-            return exc
-        seen.add(id(exc))
-        exc = exc.__cause__
-    return None
-
-
-def stopped(exc: KeyboardInterrupt) -> int:
-    """Say why the command stopped before its end, and its exit status: as a shell reports a process ended by the
-    signal (128 + its number), so that a script or scheduler sees which, but after the work was given up cleanly."""
-    signum = getattr(exc, "signum", signal.SIGTERM) if isinstance(exc, Terminated) else signal.SIGINT
-    with contextlib.suppress(OSError):  # a terminal closed (SIGHUP) takes standard error with it
-        sys.stderr.write(f"slapolicy: {STOPPED_WORDS.get(signum, 'terminated')}\n")
-    return 128 + signum
-
-
-STOPPED_WORDS = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated", signal.SIGHUP: "hung up"}
 
 
 # Python 3.11's import machinery is Python code that takes the global import lock, then enters the block that gives

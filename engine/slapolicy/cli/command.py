@@ -15,12 +15,12 @@ import traceback
 from pathlib import Path
 
 from .. import __version__
-from ..errors import Diagnostic, PolicyError, SlapolicyError, UsageError, bounded_message
+from ..errors import Diagnostic, PolicyError, SlapolicyError, UsageError, bounded_message, interruption, stopped
 from ..files import OUTPUT_FULL, create_beside, file_kind, sync_directory
 from ..limits import limit_message
 from ..reports.text import one_line
 from ..rules.durable import check_backend
-from . import data_commands, guide, interruption, modules_loaded, stopped
+from . import data_commands, guide, modules_loaded
 
 def retroactive_help(verb: str) -> str:
     return (f"{verb} a version taking effect before today: it then governs Service Months already begun "
