@@ -604,3 +604,30 @@ def test_evaluate_for_accounts_named_by_url_on_dask_as_in_this_process(cluster, 
     assert (globex[0], globex[1], globex[2].split("\nPEAK_KB")[0]) == (1, "", (
         f"slapolicy: 1 problem(s) in minutes file {csv.as_uri()}:\n"
         f"{csv.as_uri()}: row 2 (line 3), column 'requests': 'x' is not a whole number\n"))
+
+
+def test_a_json_lines_file_is_read_in_pieces_by_the_workers_with_the_same_result_and_messages(cluster, tmp_path,
+                                                                                               monkeypatch):
+    """A JSON Lines file of ~80 KiB in pieces of 4 KiB: each piece is a task the workers read from the file's path
+    or URL themselves; the evaluation is this process's whole reading, byte for byte, and a problem in a late piece
+    is named by its row and line in the file, as one reading names it (the file is read again whole)."""
+    from slapolicy import Engine, InputError
+    from slapolicy.minutes import readers
+
+    rows = [{"account": name, "minute": f"2019-03-01T{10 + i // 60:02d}:{i % 60:02d}", "requests": 100,
+             "failures": 2 if i % 10 == 0 else 0} for name in ("a", "b", "c") for i in range(300)]
+    path = tmp_path / "m.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    here = json.dumps(Engine(POLICIES).evaluate(minutes=path, month="2019-03"))
+    monkeypatch.setattr(readers, "JSONL_PIECE_BYTES", 4096)
+    for minutes in (path, path.as_uri()):
+        assert json.dumps(Engine(POLICIES).evaluate(minutes=minutes, month="2019-03", dask=cluster)) == here
+    # 300 minutes each from 10:00, every tenth 2 % failed: 30 unavailable.
+    assert [(e["account"], e["unavailable_minutes"]) for e in json.loads(here)["evaluations"]] == [
+        ("a", 30), ("b", 30), ("c", 30)]
+    rows[800]["failures"] = 101  # row 801, line 801: in the 18th piece or so
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    with pytest.raises(InputError) as refused:
+        Engine(POLICIES).evaluate(minutes=path, month="2019-03", dask=cluster)
+    assert str(refused.value) == (f"1 problem(s) in minutes file {path}:\n"
+                                  f"{path}: row 801 (line 801), column 'failures': 101 failures exceed 100 requests")

@@ -269,3 +269,156 @@ def test_a_json_lines_count_beyond_a_float_is_named_so_not_as_inf(tmp_path):
         f"slapolicy: 2 problem(s) in minutes file {path}:\n"
         f"{path}: row 1 (line 1), column 'requests': a number beyond the range of a 64-bit float (about ±1.8e308)\n"
         f"{path}: row 3 (line 3), column 'requests': 2.5 is not a whole number\n"))
+
+
+# ---------------------------------------------------------------------------- a large file read in pieces
+
+
+def test_consecutive_line_ranges_read_every_line_once_wherever_the_cuts_fall():
+    import io
+
+    from slapolicy.minutes.readers import LineRange
+
+    # Lines of 0 to 9 bytes, blank ones, a CRLF and a last line without its line end, cut every 1 to 40 bytes: each
+    # range reads the lines whose first byte lies in it, so the ranges put together are the file byte for byte.
+    text = b"".join(b"x" * (k % 10) + (b"\r\n" if k == 7 else b"\n") for k in range(30)) + b"tail"
+    line_starts = [0] + [at + 1 for at, byte in enumerate(text) if byte == 10]
+
+    def first_line_at(offset):
+        return min([start for start in line_starts if start >= offset] + [len(text)])
+
+    for size in range(1, 41):
+        starts = list(range(0, len(text), size))
+        pieces = [LineRange(io.BytesIO(text), start, end).read() for start, end in zip(starts, starts[1:] + [None])]
+        assert pieces == [text[first_line_at(start):first_line_at(start + size)] for start in starts], size
+        assert b"".join(pieces) == text, size
+
+
+def test_line_ranges_read_in_blocks_stop_at_their_end():
+    import io
+
+    from slapolicy.minutes.readers import LineRange
+
+    text = b"aaaa\nbbbb\ncccc\n"
+    # [3, 8): the line 'bbbb' starts at 5, inside; 'cccc' at 10, after it. Read 2 bytes at a time.
+    lines = LineRange(io.BytesIO(text), 3, 8)
+    assert [lines.read(2) for _ in range(4)] == [b"bb", b"bb", b"\n", b""]
+    assert LineRange(io.BytesIO(text), 0, 5).read() == b"aaaa\n"  # a cut just after a line end
+    assert LineRange(io.BytesIO(text), 5, 6).read() == b"bbbb\n"
+    assert LineRange(io.BytesIO(text), 6, 10).read() == b""  # no line starts in [6, 10)
+    assert LineRange(io.BytesIO(text), 11, None).read() == b""
+
+
+@pytest.fixture
+def small_pieces(monkeypatch, small_blocks):
+    """Pieces of 4 KiB (about 50 rows), each a task; blocks and batches small as ``small_blocks`` makes them."""
+    from slapolicy.minutes import readers
+
+    monkeypatch.setattr(readers, "JSONL_PIECE_BYTES", 4096)
+
+
+def every_reading(path, tmp_path, *options):
+    """evaluate, replay and a claim (for 'b') of ``path``, each as the CLI prints it."""
+    from conftest import DRAFT, run_cli
+
+    claim = tmp_path / "claim.json"
+    claim.write_text(json.dumps({"account": "b", "service_month": "2019-03", "filed_at": "2019-04-10T10:00+08:00",
+                                 "channel": "work_order", "event_report": "calls failed",
+                                 "unavailability": [{"start": "2019-03-01T10:00+08:00", "end": "2019-03-01T12:00+08:00"}],
+                                 "failure_records": ["call-1"]}))
+    ledger = tmp_path / f"ledger-{len(list(tmp_path.glob('ledger-*')))}.sqlite"
+    return [evaluate_march(path, *options),
+            run_cli("replay", POLICIES, "--minutes", path, "--from", "2019-03", "--to", "2019-03", "--under", DRAFT,
+                    *options),
+            run_cli("claim", POLICIES, claim, "--minutes", path, "--ledger", ledger, "--now", "2019-04-20T10:00+08:00",
+                    *options)]
+
+
+def outputs(results):
+    return [(r.code, r.out, r.err) for r in results]
+
+
+def pieces_file(tmp_path):
+    """900 rows of ~90 bytes (a, b and c, 300 minutes each from 10:00), a blank line after every 11th: ~80 KiB."""
+    path = tmp_path / "m.jsonl"
+    path.write_text(json_lines_text(rows_of(count=300), blank_every=11, lead=" "))
+    return path
+
+
+def test_a_large_json_lines_file_is_read_in_pieces_each_a_task_with_the_same_result(tmp_path, monkeypatch, small_blocks):
+    from slapolicy.minutes import aggregates, readers
+
+    path = pieces_file(tmp_path)
+    whole = evaluate_march(path)
+    evaluations = json.loads(whole.out)["evaluations"]
+    # 300 minutes each, every tenth unavailable: 30.
+    assert [(e["account"], e["minutes_with_data"], e["unavailable_minutes"]) for e in evaluations] == [
+        ("a", 300, 30), ("b", 300, 30), ("c", 300, 30)]
+    monkeypatch.setattr(readers, "JSONL_PIECE_BYTES", 4096)
+    tasks = []
+    read_part = aggregates.read_part
+    monkeypatch.setattr(aggregates, "read_part", lambda part, *rest: tasks.append(part.byte_range) or
+                        read_part(part, *rest))
+    assert (evaluate_march(path).out, whole.code) == (whole.out, 0)
+    size = path.stat().st_size
+    assert len(tasks) > 15 and sorted(tasks, key=lambda r: r[0]) == [
+        (start, start + 4096 if start + 4096 < size else None) for start in range(0, size, 4096)]
+
+
+@pytest.mark.slow
+def test_pieces_give_every_command_the_same_output_in_threads_and_worker_processes(tmp_path, monkeypatch, small_blocks):
+    from slapolicy.minutes import readers
+
+    path = pieces_file(tmp_path)
+    whole = outputs(every_reading(path, tmp_path))
+    assert [code for code, _, _ in whole] == [0, 0, 0]
+    monkeypatch.setattr(readers, "JSONL_PIECE_BYTES", 4096)
+    assert outputs(every_reading(path, tmp_path)) == whole
+    assert outputs(every_reading(path, tmp_path, "--workers", "2")) == whole
+
+
+def test_a_problem_in_a_late_piece_is_named_as_one_reading_names_it(tmp_path, small_pieces):
+    minutes = late_problem_file(tmp_path)
+    assert minutes.stat().st_size > 6 * 4096  # row 301 is in a late piece
+    assert_refused(evaluate_march(minutes), f"1 problem(s) in minutes file {minutes}:\n"
+                   f"{minutes}: row 301 (line 329), column 'failures': 7 failures exceed 5 requests")
+
+
+@pytest.mark.parametrize("bad, why", [
+    ('{"account": "a", "minute": "2019-03-01T10:00", "requests": 100,', "Missing a name for object member."),
+    ("[1, 2]", None),
+])
+def test_a_line_that_cannot_be_read_in_a_late_piece_is_named_by_its_line(tmp_path, small_pieces, bad, why):
+    rows = rows_of()
+    text = json_lines_text(rows, blank_every=11, lead="   ").splitlines()
+    text[329 - 1] = bad
+    path = tmp_path / "m.jsonl"
+    path.write_text("\n".join(text) + "\n")
+    message = f"cannot be read as JSONL: line 329: JSON parse error: {why}" if why else \
+        "line 329: not a JSON object; JSON Lines holds one object per line"
+    assert_refused(evaluate_march(path), f"{path}: {message}")
+
+
+def test_a_minute_listed_twice_in_two_pieces_names_the_later_line(tmp_path, small_pieces):
+    rows = rows_of(("a",), 150)
+    rows.append(dict(rows[3]))  # row 151 (line 151) repeats row 4's minute, two pieces later
+    minutes = tmp_path / "m.jsonl"
+    minutes.write_text(json_lines_text(rows))
+    assert minutes.stat().st_size > 2 * 4096
+    assert_refused(evaluate_march(minutes), f"1 problem(s) in minutes file {minutes}:\n{minutes}: row 151 (line 151), "
+                   "column 'minute': minute listed twice for account 'a' (also in an earlier row)")
+
+
+def test_a_late_piece_without_a_column_is_refused_row_by_row_and_a_first_one_as_missing_it(tmp_path, small_pieces):
+    rows = rows_of(("a",), 150)
+    for row in rows[140:]:
+        del row["requests"]
+    minutes = tmp_path / "m.jsonl"
+    minutes.write_text(json_lines_text(rows))
+    assert minutes.stat().st_size > 2 * 4096  # rows 141-150 are in the third piece (of ~78 bytes a row)
+    assert_refused(evaluate_march(minutes), f"10 problem(s) in minutes file {minutes}:\n" + "\n".join(
+        f"{minutes}: row {row} (line {row}), column 'requests': missing value" for row in range(141, 151)))
+    for row in rows:
+        row.pop("requests", None)
+    minutes.write_text(json_lines_text(rows))
+    assert_refused(evaluate_march(minutes), f"{minutes}: missing column(s) requests (found: minute, account, failures)")

@@ -31,14 +31,15 @@ MAX_DEPTH = 64  # brackets and braces open at once on one line
 _TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)  # strings (skipped whole) and brackets
 
 
-def batches(stream, name: str, columns: tuple, optional: tuple, max_rows: int):
+def batches(stream, name: str, columns: tuple, optional: tuple, max_rows: int, check_columns: bool = True):
     """(table, line offset, rows before it) of a JSON Lines stream, at most ``max_rows`` rows a table.
 
     Row r (1-based) of a table is on line r + line offset + rows before it, as for the CSV reader.
     ``columns`` must be present in the first block with rows (else the file is refused as missing them);
-    a later block without one of them has it as a column of nulls, refused row by row.
+    a later block without one of them has it as a column of nulls, refused row by row. Not ``check_columns``
+    (a piece of a file after its first): every block is such a later block.
     """
-    row, names = 0, None
+    row, names = 0, None if check_columns else ()
     for chunk, line in _blocks(stream, name, [0]):
         lines, at = _object_lines(chunk, name, line)
         if not len(at):

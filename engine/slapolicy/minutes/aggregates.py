@@ -21,7 +21,7 @@ from ..errors import InputError, SlapolicyError
 from ..inputs.problems import MAX_REPORTED
 from . import storage
 from .planning import WIDEN_MINUTES, Request, footer_bytes, plan, request_for
-from .readers import batch_parts, problems_of, read_digest
+from .readers import batch_parts, problems_of, read_digest, text_pieces
 from .reduce import TOTALS, checked_batches, joined, picked_batches, read_part
 
 
@@ -220,9 +220,10 @@ def read_minutes(source, months: list, policies: list, *, accounts=None, inciden
 
 
 def _tasks(parts: list, runner: Runner, picked: dict | None = None) -> list:
-    """The parts as the tasks ``map_parts`` runs, per part: in this process, a Parquet part's batches each (those
-    ``picked`` already, by a :class:`ReadAhead`, among them)."""
-    return [[part] for part in parts] if runner.remote else [batch_parts(part, picked or ()) for part in parts]
+    """The parts as the tasks ``map_parts`` runs, per part: a large JSON Lines file's pieces (``text_pieces``); in
+    this process also a Parquet part's batches each (those ``picked`` already, by a :class:`ReadAhead`, among
+    them)."""
+    return [text_pieces(part) for part in parts] if runner.remote else [batch_parts(part, picked or ()) for part in parts]
 
 
 def map_parts(parts: list, request: Request, runner: Runner | None = None, progress=None, cancel=None, *,
@@ -230,10 +231,10 @@ def map_parts(parts: list, request: Request, runner: Runner | None = None, progr
     """Each part read, checked and reduced where the runner runs tasks (parts held in memory stay here): a
     summary per part, in order.
 
-    In this process each batch of a Parquet part is a task of its own (``batch_parts``) and a part's summary
-    is joined from theirs: with parts of ~2 M rows, a thread that found no part left idled while the other read
-    its last one (the 500-account month by account: 11 parts on two cores). A part with a problem in any of its
-    batches is read again whole, so that its messages are those one reading in file order gives. ``tasks``: the
+    In this process each batch of a Parquet part is a task of its own (``batch_parts``), as is each piece of a
+    large JSON Lines file on any runner (``text_pieces``), and a part's summary is joined from theirs: with parts
+    of ~2 M rows, a thread that found no part left idled while the other read its last one (the 500-account month
+    by account: 11 parts on two cores). A part with a problem in any of its batches or pieces is read again whole, so that its messages are those one reading in file order gives. ``tasks``: the
     parts' tasks as ``_tasks`` makes them; ``arrived``: called with each task's summary, in the tasks' order.
     ``picked``: {batch part: its batches} already read by a :class:`ReadAhead` (the others are read here);
     ``reduced``: {batch part: its summary} already reduced from them (the others are reduced here)."""
@@ -269,7 +270,9 @@ def map_parts(parts: list, request: Request, runner: Runner | None = None, progr
         elif any(summary.problems.total for summary in own):
             if cancel is not None:
                 cancel.check()
-            summaries.append(read_part(part, request))
+            # Where the tasks run: a worker's file may be one this process reaches by another path.
+            summaries.append(runner.map(read_part, [part], [request], cancel=cancel)[0] if runner.remote else
+                             read_part(part, request))
         else:
             summaries.append(joined(own))
     return summaries

@@ -19,8 +19,8 @@ from ..calendar import calendar_month, minute_bounds
 from ..errors import InputError
 from ..files import regular_file_size
 from ..inputs.problems import column_names, missing_columns
-from ..inputs.tables import (IN_MEMORY, MINUTE_COLUMNS, OPTIONAL_MINUTE_COLUMNS, _format, account_name, refuse_binary,
-                             check_input_size, check_minute_types, in_memory_table, max_input_bytes)
+from ..inputs.tables import (IN_MEMORY, MINUTE_COLUMNS, OPTIONAL_MINUTE_COLUMNS, _format, account_name,
+                             refuse_binary, check_input_size, check_minute_types, in_memory_table, max_input_bytes)
 from ..inputs.timestamps import UNITS_PER_MINUTE
 from ..limits import exhausted
 
@@ -86,6 +86,10 @@ class Part:
     account: str | None = None  # the account of an account= directory, for files without the column
     month: str | None = None  # the Service Month of a month= directory
     rows: int = 0  # rows it holds, from metadata
+    # A JSON Lines file read in pieces (``readers.text_pieces``): the [start, end) bytes whose lines start in this
+    # piece; () for the whole file. ``size``: the file's bytes, from the plan (text files; -1 when unknown).
+    byte_range: tuple = ()
+    size: int = -1
     table: object = field(default=None, compare=False, repr=False)  # kind "memory" only: never shipped
 
 
@@ -134,12 +138,12 @@ def plan(source, request: Request) -> list[Part]:
     if path.is_dir():
         return _plan_directory(path, request)
     kind = _format(path)
-    regular_file_size(path, f"{kind.upper()} file")  # says what a FIFO, a device or a looping link is
+    size = regular_file_size(path, f"{kind.upper()} file")  # says what a FIFO, a device or a looping link is
     check_input_size(path)
     if kind == "parquet":
         return _plan_parquet(str(path), request, str(path))
     refuse_binary(path, kind)
-    return [Part(str(path.resolve()), kind, name=str(path), rows=-1)]
+    return [Part(str(path.resolve()), kind, name=str(path), rows=-1, size=size)]
 
 
 def _plan_url(url: str, request: Request) -> list[Part]:
@@ -158,7 +162,7 @@ def _plan_url(url: str, request: Request) -> list[Part]:
     _check_size(url, info.size)
     if kind == "parquet":
         return _plan_parquet(store.root, request, url, store=store)
-    return [Part(url, kind, name=url, rows=-1)]
+    return [Part(url, kind, name=url, rows=-1, size=-1 if info.size is None else info.size)]
 
 
 def _check_size(shown: str, size) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -103,9 +104,14 @@ def _batches(part: Part, pick: Pick | None = None):
                 base += batch.num_rows
                 del batch
         else:  # JSON Lines: a block of lines at a time, each row with its line (see json_lines)
-            with _open_stream(part.path) as stream:
-                for table, line_offset, base in json_lines.batches(stream, part.name, MINUTE_COLUMNS,
-                                                                   OPTIONAL_MINUTE_COLUMNS, BATCH_ROWS):
+            with _open_stream(part.path, random_access=bool(part.byte_range)) as stream:
+                lines = LineRange(stream, *part.byte_range) if part.byte_range else stream
+                # A piece after the first takes its columns as they come: one it lacks is refused row by row, and
+                # the file is then read again whole (map_parts), which names what one reading names.
+                for table, line_offset, base in json_lines.batches(lines, part.name, MINUTE_COLUMNS,
+                                                                   OPTIONAL_MINUTE_COLUMNS, BATCH_ROWS,
+                                                                   check_columns=not part.byte_range or
+                                                                   not part.byte_range[0]):
                     yield table, line_offset, base, None, {}, None
                     del table
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, UnicodeDecodeError) as exc:
@@ -216,16 +222,79 @@ def _csv_line(part: Part, exc) -> str | None:
     return located(lambda: _open_stream(part.path), str(exc))
 
 
-def _open_stream(path: str):
-    """A text part's bytes, read front to back: a local file, or the URL a part carries."""
-    return storage.open_input(path) if storage.is_url(path) else open(path, "rb")
+def _open_stream(path: str, random_access: bool = False):
+    """A text part's bytes, read front to back (``random_access``: from any place): a local file, or the URL a
+    part carries."""
+    return storage.open_input(path, random_access) if storage.is_url(path) else open(path, "rb")
+
+
+# A JSON Lines file larger than this is read in pieces of about this many bytes, each a task of its own (threads,
+# --workers, Dask): a file of several GB was read by one task. Four of BLOCK_BYTES (json_lines), the bytes
+# parsed at once.
+JSONL_PIECE_BYTES = 64 << 20
+
+
+def text_pieces(part: Part) -> list[Part]:
+    """A JSON Lines part as pieces of about JSONL_PIECE_BYTES, each the lines that start in its byte range
+    (:class:`LineRange`); any other part, or a smaller file, whole. Cut by byte count alone, from the plan's size:
+    nothing is read here, and each piece finds its lines' ends where it is read. The last piece reads to the
+    file's end, however long it has grown since the plan. Only JSON Lines: a line end there always ends a row (a
+    JSON string writes a line end as \\n), whereas a CSV value in quotes may hold one."""
+    if part.kind != "jsonl" or part.byte_range or part.size <= JSONL_PIECE_BYTES:
+        return [part]
+    starts = list(range(0, part.size, JSONL_PIECE_BYTES))
+    return [replace(part, byte_range=(start, end)) for start, end in zip(starts, starts[1:] + [None])]
+
+
+class LineRange(io.RawIOBase):
+    """The lines of a file that start in its bytes [start, end) (``end`` None: to the file's end), as a stream
+    read front to back: from the first line start at or after ``start`` to the first at or after ``end``. So
+    consecutive ranges read every line once, the line across a cut in the range it starts in."""
+
+    def __init__(self, stream, start: int, end: int | None):
+        self._stream = stream
+        self._at = _line_start(stream, start)
+        self._end = None if end is None else max(self._at, _line_start(stream, end))
+        stream.seek(self._at)
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if self._end is not None:
+            left = self._end - self._at
+            size = left if size is None or size < 0 else min(size, left)
+            if size <= 0:
+                return b""
+        data = self._stream.read(size) if size is not None and size >= 0 else self._stream.read()
+        self._at += len(data)
+        return data
+
+
+def _line_start(stream, offset: int) -> int:
+    """The first place at or after ``offset`` where a line starts (0, or just after a line end), or the file's
+    end: the line end is looked for from ``offset`` - 1, a line at a time."""
+    if offset <= 0:
+        return 0
+    stream.seek(offset - 1)
+    at = offset - 1
+    while True:
+        block = stream.read(1 << 16)
+        if not block:
+            return at
+        found = block.find(b"\n")
+        if found >= 0:
+            return at + found + 1
+        at += len(block)
 
 
 def batch_parts(part: Part, ready=()) -> list[Part]:
     """A part of a local Parquet file as parts of one batch each (see ``_batches``), so that threads share the
-    work out finely; any other part whole. ``ready``: batch parts read already (by a ReadAhead, whose plan may
+    work out finely; a large JSON Lines file as its pieces (``text_pieces``); any other part whole. ``ready``: batch parts read already (by a ReadAhead, whose plan may
     hold more row groups, and so gather them otherwise): each that is the batch part of some of this part's row
     groups is one of its batches, and its other row groups are gathered around them."""
+    if part.kind == "jsonl":
+        return text_pieces(part)
     if part.kind != "parquet" or storage.is_url(part.path) or len(part.row_groups) < 2:
         return [part]
     metadata = parquet_footer(part.path)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..arrays import arrow_of, distinct_sorted
+from ..errors import InputError
 from ..inputs.problems import MAX_REPORTED, Problems, _report
 from ..inputs.tables import account_name, check_minute_table
 from ..inputs.timestamps import _one_array
@@ -63,7 +64,22 @@ REPEATS_LATER = ("minutes listed twice are looked for once every row's account a
 
 def read_part(part: Part, request: Request, picked: list | None = None) -> PartSummary:
     """Read, check and reduce one part (the pure per-partition function: threads, processes, Dask). ``picked``:
-    its batches as :func:`picked_batches` gave them already (a reading started ahead of its policy)."""
+    its batches as :func:`picked_batches` gave them already (a reading started ahead of its policy).
+
+    A piece of a JSON Lines file (``Part.byte_range``) counts its lines and rows from its own start, so what it
+    would say of a problem is not where the file has it: any problem, or an error it would raise, is returned
+    as one problem, and the file is read again whole (``aggregates.map_parts``), in file order."""
+    if not part.byte_range:
+        return _read_part(part, request, picked)
+    try:
+        summary = _read_part(part, request, picked)
+    except InputError:
+        summary = PartSummary(problems=problems_of(part))
+        summary.problems.total = 1
+    return summary
+
+
+def _read_part(part: Part, request: Request, picked: list | None) -> PartSummary:
     summary = PartSummary(problems=problems_of(part))
     problems = summary.problems
     for read, c, line_offset in checked_batches(part, request, problems, picked):
