@@ -435,6 +435,37 @@ def test_the_html_strip_shows_the_clock_time_after_the_clocks_change_in_the_mont
         "<title>unavailable 2019-03-12 09:00 – 2019-03-12 10:00 (60 min)</title>"]
 
 
+def test_the_html_strip_keeps_its_days_when_the_clocks_change_in_the_month():
+    # The strip's minutes are elapsed ones, but its scale was the counted days × 1,440 and its ticks every 1,440
+    # minutes: under America/New_York, March 2019 elapses 44,580 minutes (the 10th is 23 hours), so every tick
+    # after the 10th stood an hour late and the bar ended an hour after the month; November elapses 43,260 (the
+    # 3rd is 25 hours), so its last hour was drawn past the bar's end.
+    from slapolicy.reports.html import _strip
+
+    def drawn(month, total, runs):
+        strip = {"total_minutes": total, "timezone": "America/New_York", "baseline": {"unavailable": runs, "excluded": []}}
+        page = _strip(strip, "baseline", month, "minutes")
+        return (re.findall(r'<line x1="([0-9.]+)"', page),
+                re.findall(r'<rect x="([0-9.]+)" width="([0-9.]+)" height="12" fill="#d9534f">', page))
+
+    # 12 March 10:00 EDT is 11 days and 9 hours elapsed: 16,380 × 720 / 44,580 = 264.55 (it was 264.19, 09:00's place).
+    ticks, runs = drawn("2019-03", 44640, [[16380, 16440]])
+    assert len(ticks) == 32 and ticks[:2] == ["0.0", "23.3"]  # 1,440 × 720 / 44,580 = 23.26
+    # Midnight of the 11th is 10 × 1,440 − 60 = 14,340 minutes in: 231.6 (it was 232.3); the month's end is 720.0.
+    assert (ticks[10], ticks[31]) == ("231.6", "720.0")
+    assert runs == [("264.55", "1.00")]  # 60 × 720 / 44,580 = 0.97, drawn 1 px wide
+    # November's last hour, 43,200-43,260 elapsed: 43,200 × 720 / 43,260 = 719.00, its width 0.9986, 1 px: it ends at
+    # the bar's end (it was drawn from 720.00, beyond it).
+    ticks, runs = drawn("2019-11", 43200, [[43200, 43260]])
+    # Midnight of the 4th is 3 × 1,440 + 60 minutes in: 4,380 × 720 / 43,260 = 72.90 (it was 72.0).
+    assert (len(ticks), ticks[3], ticks[30]) == (31, "72.9", "720.0")
+    assert runs == [("719.00", "1.00")]
+    # Singapore's clocks never change: a tick every 1,440 minutes, as before.
+    strip = {"total_minutes": 44640, "timezone": "Asia/Singapore", "baseline": {"unavailable": [], "excluded": []}}
+    ticks = re.findall(r'<line x1="([0-9.]+)"', _strip(strip, "baseline", "2019-03", "minutes"))
+    assert (ticks[10], ticks[31]) == ("232.3", "720.0")  # 14,400 × 720 / 44,640 = 232.26
+
+
 def test_a_replays_strips_carry_the_policys_timezone(tmp_path):
     from slapolicy.replay import replay
     from helpers import minute_rows, write_csv

@@ -165,12 +165,22 @@ def _clock(month_start: dt.datetime, offset: int) -> str:
     return moment.strftime("%Y-%m-%d %H:%M")
 
 
+def _elapsed(month_start: dt.datetime, day: int) -> int:
+    """Minutes elapsed from the Service Month's first minute (``month_start``: aware, local midnight of the 1st) to
+    local midnight ``day`` days later (an aware difference in one zone is a wall-clock one: taken in UTC)."""
+    midnight = (month_start.replace(tzinfo=None) + dt.timedelta(days=day)).replace(tzinfo=month_start.tzinfo)
+    return int((midnight.astimezone(dt.timezone.utc) - month_start.astimezone(dt.timezone.utc)).total_seconds()) // 60
+
+
 def _strip(strip: dict, side: str, month: str, label: str) -> str:
     """One Service Month as a bar: each run of unavailable or excluded minutes drawn to scale, with its
     dates on hover; ticks at each day, numbered every 5 days."""
-    total = strip["total_minutes"]
     start = dt.datetime.fromisoformat(f"{month}-01T00:00").replace(tzinfo=ZoneInfo(strip["timezone"]))
-    scale = STRIP_WIDTH / total
+    days = strip["total_minutes"] // 1440
+    # Local midnights, in minutes elapsed since the first: a day in which the clocks change is 1,380 or 1,500 of
+    # them (the strip's minutes are elapsed ones), so that after the change ticks and runs keep their day.
+    midnights = [_elapsed(start, day) for day in range(days + 1)]
+    scale = STRIP_WIDTH / midnights[-1]
     parts = [f'<svg class="strip" width="{STRIP_WIDTH + 70}" height="30" viewBox="0 0 {STRIP_WIDTH + 70} 30" '
              f'xmlns="http://www.w3.org/2000/svg"><text x="0" y="11" font-size="10">{_e(label)}</text>'
              f'<g transform="translate(66,0)"><rect width="{STRIP_WIDTH}" height="12" fill="{COLOURS["available"]}">'
@@ -180,10 +190,10 @@ def _strip(strip: dict, side: str, month: str, label: str) -> str:
             x, width = first * scale, max((end - first) * scale, 1.0)  # at least 1 px, so that one minute shows
             parts.append(f'<rect x="{x:.2f}" width="{width:.2f}" height="12" fill="{COLOURS[kind]}"><title>{kind} '
                          f'{_e(_clock(start, first))} – {_e(_clock(start, end))} ({end - first} min)</title></rect>')
-    for day in range(0, total // 1440 + 1):
-        x = day * 1440 * scale
+    for day, midnight in enumerate(midnights):
+        x = midnight * scale
         parts.append(f'<line x1="{x:.1f}" y1="12" x2="{x:.1f}" y2="{16 if day % 5 else 19}" stroke="#888"/>')
-        if day % 5 == 0 and day * 1440 < total:
+        if day % 5 == 0 and day < days:
             parts.append(f'<text x="{x:.1f}" y="28" font-size="9" fill="#555">{day + 1}</text>')
     parts.append("</g></svg>")
     return "".join(parts)
