@@ -165,8 +165,28 @@ def test_numbers_that_are_not_counts_are_named_as_written(cli, tmp_path):
         minutes)
     refused_alike(cli, tmp_path, minutes, f"slapolicy: 3 problem(s) in minutes file {minutes}:\n"
                                           f"{minutes}: row 1, column 'requests': 2.5 is not a whole number\n"
-                                          f"{minutes}: row 2, column 'failures': nan is not a whole number\n"
+                                          f"{minutes}: row 2, column 'failures': missing value (NaN)\n"
                                           f"{minutes}: row 3, column 'peak_qps': inf is not a non-negative finite number\n")
+
+
+def test_nan_counts_and_accounts_handed_in_as_rows_are_missing_values():
+    # pandas writes a missing number as NaN (DataFrame.to_dict): rows 2 and 3 were "'nan' is not a whole number" and
+    # "nan is not an account name". In the optional column a NaN is what a missing value is there: no §5.10 failure.
+    from slapolicy import InputError, evaluate
+
+    nan = float("nan")
+    rows = [{"account": "a", "minute": "2019-03-01T10:00", "requests": 100, "failures": 2, "illegal_number_failures": nan},
+            {"account": "a", "minute": "2019-03-01T10:01", "requests": 100, "failures": nan},
+            {"account": nan, "minute": "2019-03-01T10:02", "requests": 100, "failures": 0}]
+    with pytest.raises(InputError) as refused:
+        evaluate(POLICIES, minutes=rows, month="2019-03")
+    assert str(refused.value) == ("2 problem(s) in minutes file (in memory):\n"
+                                  "(in memory): row 3, column 'account': missing value\n"
+                                  "(in memory): row 2, column 'failures': missing value\n"
+                                  "(minutes listed twice are looked for once every row's account and minute can be "
+                                  "read: fix these, then run again)")
+    (e,) = evaluate(POLICIES, minutes=rows[:1], month="2019-03")["evaluations"]
+    assert (e["minutes_with_data"], e["unavailable_minutes"]) == (1, 1)  # 2 of 100 failed, none illegal: 98 % < 99 %
 
 
 def test_a_count_beyond_64_bits_in_text_is_named_by_its_row_and_the_other_rows_are_read(cli, tmp_path):
@@ -224,7 +244,7 @@ def test_a_count_refused_is_not_also_compared_with_the_others_in_parquet(cli, tm
     refused_exactly(cli, tmp_path, minutes, f"slapolicy: 4 problem(s) in minutes file {minutes}:\n"
                     f"{minutes}: row 2, column 'requests': 9223372036854775808 is beyond the largest count (2^63 − 1)\n"
                     f"{minutes}: row 1, column 'requests': missing value\n"
-                    f"{minutes}: row 3, column 'failures': nan is not a whole number\n"
+                    f"{minutes}: row 3, column 'failures': missing value (NaN)\n"
                     f"{minutes}: row 4, column 'failures': 101 failures exceed 100 requests\n")
 
 
