@@ -6,7 +6,7 @@ import json
 import pytest
 
 from conftest import POLICIES
-from helpers import minute_rows, write_csv, write_yaml
+from helpers import minute_rows, write_csv, write_json, write_yaml
 from slapolicy.api import evaluate
 from slapolicy.claims import decide_claim
 from slapolicy.inputs import account_name
@@ -99,3 +99,72 @@ def test_bad_service_start(cli, tmp_path, rows, message):
     result = cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03", "--billing", billing)
     assert result.code == 1 and result.out == ""
     assert f"{billing}: {message}" in result.err
+
+
+# ---------------------------------------------------------------------------- one name in two Unicode forms
+
+COMPOSED, DECOMPOSED = "caf\u00e9", "cafe\u0301"  # 'café' with é (U+00E9), and with e and a combining acute (U+0301)
+TWO_FORMS = ("are the same name written in two Unicode forms (composed and decomposed accents): they would count as "
+             "two accounts, each with its own minutes and money; write the name one way (composed, NFC) in every input")
+
+
+def test_one_account_in_two_unicode_forms_in_the_minutes_is_refused_not_counted_twice(cli, tmp_path):
+    # Two systems exported one account's minutes: they were two accounts, 'café' with 300 unavailable minutes and
+    # 'café' with 200, each under the 99.5 % standard's 223 (44,640 × 0.5 % = 223.2) or above it: money split by
+    # bytes nobody sees. 'cafe\u0301' sorts before 'caf\xe9' (e, U+0065, before é, U+00E9): it is named first.
+    minutes = write_csv(tmp_path / "minutes.csv", list(minute_rows(COMPOSED, "2019-03-01T10:00", 300, 100, 2)) +
+                        list(minute_rows(DECOMPOSED, "2019-03-02T10:00", 200, 100, 2)))
+    for result in (cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03"),
+                   cli("replay", POLICIES, "--minutes", minutes, "--from", "2019-03", "--to", "2019-03", "--under",
+                       POLICIES / "2019-01-01.yaml")):
+        assert (result.code, result.out, result.err) == (
+            1, "", f"slapolicy: accounts 'cafe\\u0301' and 'caf\\xe9' in the minutes {minutes} {TWO_FORMS}\n")
+
+
+def test_one_form_in_every_input_is_read_as_written(tmp_path):
+    minutes = write_csv(tmp_path / "minutes.csv", minute_rows(DECOMPOSED, "2019-03-01T10:00", 300, 100, 2))
+    billing = write_csv(tmp_path / "billing.csv", [{"account": DECOMPOSED, "month": "2019-03", "monthly_fee": "1000.00",
+                                                    "offset": "0.00"}])
+    (e,) = evaluate(POLICIES, minutes=minutes, month="2019-03", billing=billing)["evaluations"]
+    # 1 − 300/44,640 = 99.33 %: tier [99 %, 99.95 %), 10 % of 1000.00.
+    assert (e["account"], e["availability_percent"], e["compensation"]) == (DECOMPOSED, "99.33", "100.00")
+
+
+@pytest.mark.parametrize("kind", ["billing", "incidents", "notices"])
+def test_another_input_naming_the_account_in_its_other_form_is_refused(cli, tmp_path, kind):
+    # The billing's 'café' (composed) was an account without minutes (100 %, nothing owed), the minutes' an account
+    # without billing (no amount); an incident or a notice of one form never applied to the other's minutes.
+    minutes = write_csv(tmp_path / "minutes.csv", minute_rows(DECOMPOSED, "2019-03-01T10:00", 300, 100, 2))
+    if kind == "billing":
+        path = write_csv(tmp_path / "billing.csv", [{"account": COMPOSED, "month": "2019-03", "monthly_fee": "1000.00",
+                                                     "offset": "0.00"}])
+    elif kind == "incidents":
+        path = write_yaml(tmp_path / "incidents.yaml", [{"id": "I-1", "start": "2019-03-01T10:00", "end": "2019-03-01T15:00",
+                                                         "cause": "customer_network", "account": COMPOSED}])
+    else:
+        path = write_yaml(tmp_path / "notices.yaml", [{"id": "N-1", "kind": "maintenance", "published_at": "2019-02-01T10:00",
+                                                       "start": "2019-03-01T10:00", "end": "2019-03-01T15:00",
+                                                       "account": COMPOSED}])
+    result = cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03", f"--{kind}", path)
+    assert (result.code, result.out, result.err) == (
+        1, "", f"slapolicy: accounts 'cafe\\u0301' and 'caf\\xe9' in the minutes {minutes} and the {kind} {path} "
+               f"{TWO_FORMS}\n")
+
+
+def test_an_account_asked_for_in_its_other_form_is_refused(cli, tmp_path):
+    # --account 'café' (decomposed) of minutes written composed said "account(s) café have no minutes or billing";
+    # a claim said "unknown account 'café'": either way the words showed the same name twice.
+    minutes = write_csv(tmp_path / "minutes.csv", minute_rows(COMPOSED, "2019-03-01T10:00", 300, 100, 2))
+    result = cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03", "--account", DECOMPOSED)
+    assert (result.code, result.out, result.err) == (
+        1, "", f"slapolicy: accounts 'cafe\\u0301' and 'caf\\xe9' in the accounts asked for and the minutes {minutes} "
+               f"{TWO_FORMS}\n")
+    claim = write_json(tmp_path / "claim.json", {
+        "account": DECOMPOSED, "service_month": "2019-03", "filed_at": "2019-04-08T10:00+08:00", "channel": "work_order",
+        "event_report": "Calls failed.", "failure_records": ["c-1"],
+        "unavailability": [{"start": "2019-03-01T10:00+08:00", "end": "2019-03-01T15:00+08:00"}]})
+    ledger = tmp_path / "ledger.sqlite"
+    result = cli("claim", POLICIES, claim, "--minutes", minutes, "--ledger", ledger, "--now", "2019-04-20T10:00+08:00")
+    assert (result.code, result.out, result.err) == (
+        1, "", f"slapolicy: accounts 'cafe\\u0301' and 'caf\\xe9' in {claim} and the minutes {minutes} {TWO_FORMS}\n")
+    assert not ledger.exists()

@@ -36,7 +36,7 @@ from .claims.decision import (check_claim_time, check_claimed_windows, claim_in_
 from .claims.window import business_calendar, claim_window
 from .inputs.billing import read_billing
 from .inputs.events import ByAccount, read_incidents, read_notices
-from .inputs.tables import account_name, typed_account_problem
+from .inputs.tables import account_name, refuse_two_forms, typed_account_problem
 from .distributed import Background, Cancellation, PolicyContent, Relay, Runner, check_runner_arguments, policy_of
 from .errors import ArgumentError, InputError, LedgerError, SlapolicyError
 from .ledger import Ledger, default_ledger_path, ledger_file
@@ -270,6 +270,9 @@ class Engine:
             loaded_minutes = reading.result()
             if not loaded_minutes.settled:
                 evaluated = None  # worked out from pieces the result is not made of
+            one_form_each(accounts and ("the accounts asked for", accounts), minutes=(minutes, loaded_minutes),
+                          billing=billing and (billing, loaded_billing), incidents=(incidents, loaded_incidents),
+                          notices=(notices, loaded_notices))
             if runner.remote and self._manager is None:
                 # The account-months go to the workers too (they evaluate with the installed plugins, so an
                 # engine made with its own plugin manager evaluates here): a month of many accounts is not
@@ -329,10 +332,14 @@ class Engine:
                 window = outcome(lambda: claim_window(policy, service_month, business_calendar(policy, self.manager)))
             loaded_minutes = reading.result()
         loaded_billing = loaded_billing()
+        read = dict(minutes=(minutes, loaded_minutes), billing=billing and (billing, loaded_billing),
+                    incidents=(incidents, loaded_incidents))
+        one_form_each((where, [parsed.account]), **read)  # before: its other form in the minutes is no unknown account
         if parsed.account not in loaded_minutes.accounts and not any(a == parsed.account for a, _ in loaded_billing):
             raise InputError(f"{where}: field 'account': unknown account {parsed.account!r} (not in the minutes or billing "
                              f"of {service_month.label})")
         loaded_notices = loaded_notices()
+        one_form_each((where, [parsed.account]), **read, notices=(notices, loaded_notices))
         window = window()
         cell = loaded_minutes.cells.get((parsed.account, service_month.label))
         rows, totals = (cell.rows, cell.totals) if cell else (MonthMinutes.empty(), MonthTotals(0, 0, 0, 0, 0))
@@ -432,6 +439,8 @@ class Engine:
                 replayed = replay_settled(spec, settled, months, loaded_billing, on_row=on_settled) \
                     if settled is not None else None
             scan = reading.result()
+            one_form_each(None, minutes=(minutes, scan), billing=billing and (billing, loaded_billing),
+                          incidents=(incidents, loaded_incidents), notices=(notices, loaded_notices))
             spec = spec()
             if not scan.settled:
                 replayed = None  # worked out from pieces the result is not made of
@@ -440,6 +449,26 @@ class Engine:
             rows = [row for part in runner.map(replay_chunk, [spec] * len(chunks), chunks) for row in part]
             rows += replayed.values() if replayed else ()
         return replay_report(amended, spec_under, months, scan, rows)
+
+
+def one_form_each(asked, **inputs) -> None:
+    """Refuse an account named in two Unicode forms across the inputs of a call (``tables.refuse_two_forms``).
+    ``asked``: (where, the accounts a call names) or None; ``inputs``: {kind: (the input as given, as read)}, each
+    left out when not given."""
+    named = [asked] if asked else []
+    for kind, given in inputs.items():
+        if not given or given[0] is None:
+            continue
+        source, read = given
+        where = f"the {kind} {source}" if isinstance(source, (str, Path)) else f"the {kind} (in memory)"
+        if kind == "minutes":
+            names = sorted(read.accounts)
+        elif kind == "billing":
+            names = [account for account, _ in read]
+        else:
+            names = [item.account for item in read]
+        named.append((where, names))
+    refuse_two_forms(named)
 
 
 def outcome(fn, *args):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -43,6 +44,34 @@ def account_name(raw) -> str | None:
         return None
     name = str(raw).strip()
     return name or None
+
+
+def account_forms(name: str) -> frozenset:
+    """``name`` and the same text in Unicode's two canonical forms (NFC, NFD): 'café' written with é (U+00E9) or
+    with e and a combining acute (U+0065 U+0301), as two systems may export one account. A reading asked for one
+    of them reads all of them, so that another form in the minutes is found and refused (``refuse_two_forms``)."""
+    if name.isascii():
+        return frozenset((name,))
+    return frozenset((name, unicodedata.normalize("NFC", name), unicodedata.normalize("NFD", name)))
+
+
+def refuse_two_forms(named) -> None:
+    """Refuse two account names that are the same text in two Unicode forms (``account_forms``): read as written,
+    they counted as two accounts, each with its own minutes, billing, incidents and money, and summing them would
+    decide which form is the account in place of whoever wrote them. ``named``: (where, account names) of each
+    input, in the order they are named (docs/cli.md#account-names)."""
+    seen: dict = {}
+    for where, names in named:
+        for name in names:
+            if name is None or name.isascii():
+                continue
+            first = seen.setdefault(unicodedata.normalize("NFC", name), (name, where))
+            if first[0] != name:
+                at = f"in {first[1]}" if first[1] == where else f"in {first[1]} and {where}"
+                raise InputError(f"accounts {ascii(first[0])} and {ascii(name)} {at} are the same name written in two "
+                                 "Unicode forms (composed and decomposed accents): they would count as two accounts, "
+                                 "each with its own minutes and money; write the name one way (composed, NFC) in every "
+                                 "input")
 
 
 NOT_AN_ACCOUNT = "is not an account name: write the name as text (a whole number is read as its digits)"

@@ -19,6 +19,7 @@ from ..calendar import calendar_month
 from ..distributed import Background, Cancellation, Cancelled, Runner
 from ..errors import InputError, SlapolicyError
 from ..inputs.problems import MAX_REPORTED
+from ..inputs.tables import account_forms
 from . import storage
 from .planning import WIDEN_MINUTES, Request, footer_bytes, plan, request_for
 from .readers import batch_parts, problems_of, read_digest, text_pieces
@@ -405,7 +406,8 @@ class ReadAhead:
         # loads next, and the decoding would start that much later.
         import pyarrow.parquet  # noqa: F401 — heavy (0.05 s with numpy's part): the commands that read inputs
 
-        self.source, self.accounts = source, frozenset(accounts)
+        # The accounts as the reading that takes this one asks for them (planning.request_for).
+        self.source, self.accounts = source, frozenset(form for a in accounts for form in account_forms(a))
         self._cancel = Cancellation()
         # Once the reading that takes this one gives its request (picked), each batch picked is also checked and
         # reduced (read_part) as it comes, beside the decoding of the others: done after the last batch, as the

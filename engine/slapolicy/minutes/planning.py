@@ -19,7 +19,7 @@ from ..calendar import calendar_month, minute_bounds
 from ..errors import InputError
 from ..files import regular_file_size
 from ..inputs.problems import column_names, missing_columns
-from ..inputs.tables import (IN_MEMORY, MINUTE_COLUMNS, OPTIONAL_MINUTE_COLUMNS, _format, account_name,
+from ..inputs.tables import (IN_MEMORY, MINUTE_COLUMNS, OPTIONAL_MINUTE_COLUMNS, _format, account_forms, account_name,
                              refuse_binary, check_input_size, check_minute_types, in_memory_table, max_input_bytes)
 from ..inputs.timestamps import UNITS_PER_MINUTE
 from ..limits import exhausted
@@ -103,7 +103,9 @@ def readings_of(policies) -> tuple | None:
 
 def request_for(months: list, timezone: str, policies: list, accounts=None, incidents=()) -> Request:
     bounds = [m.epoch_minutes(timezone)[0] for m in months] + [months[-1].epoch_minutes(timezone)[1]]
-    wanted = None if accounts is None else frozenset(account_name(a) or "" for a in accounts)
+    # Each account's other Unicode forms too: their rows, found, are refused (tables.refuse_two_forms).
+    wanted = None if accounts is None else frozenset(
+        form for a in accounts for form in account_forms(account_name(a) or ""))
     windows: dict = {}  # account (None: every account) -> its provider incidents' windows
     for incident in incidents:
         if incident.cause == "provider" and (wanted is None or incident.account is None or incident.account in wanted):
