@@ -29,10 +29,12 @@ def test_a_fact_value_mixing_scripts_is_refused_at_its_line_and_column_even_wher
     assert (line, col) == (238, 20)  # `    values: [none, ` is 19 characters
     policy = _policy(tmp_path, text)
     result = run_cli("validate", policy)
-    assert (result.code, result.err) == (1, "1 file(s) checked: 1 error(s), 0 warning(s)\n")
-    assert result.out == (f"{policy}:238:20: error bad-fact-value value {lookalike!r} of fact notice.kind mixes letters "
-                          "of two scripts (U+0441 CYRILLIC SMALL LETTER ES among Latin letters), so it looks like a "
-                          "value it is not: write it as the inputs supply it\n")
+    assert (result.code, result.err) == (1, "1 file(s) checked: 2 error(s), 0 warning(s)\n")
+    why = (f"error bad-fact-value value {lookalike!r} of fact notice.kind mixes letters of two scripts (U+0441 "
+           "CYRILLIC SMALL LETTER ES among Latin letters), so it looks like a value it is not: write it as the inputs "
+           "supply it")
+    condition = _at(text, f"equals: {lookalike}}}")  # §5.11's, the one condition comparing it
+    assert result.out == f"{policy}:238:20: {why}\n{policy}:{condition[0]}:{condition[1] + 8}: {why}\n"
     evaluated = run_cli("evaluate", POLICIES, "--policy-file", policy, "--minutes", REPO / "examples/ccc/minutes.csv",
                         "--month", "2019-03")
     assert (evaluated.code, evaluated.out) == (1, "")
@@ -61,3 +63,71 @@ def test_a_value_in_one_script_other_than_latin_is_a_value(tmp_path):
                                             "letters), so it looks like a value it is not")
     text = SHIPPED.replace(KINDS, KINDS.replace("high_concurrency]", "high_concurrency, обслуживание]"))
     assert run_cli("validate", _policy(tmp_path, text)).code == 0
+
+
+# A string fact declared without `values:` (one a plugin supplies, any text) takes whatever its conditions compare it
+# with: `sоuth` with a Cyrillic о passed validate, and its clause never held for a notice of region south.
+REGION = ('  - name: request.failure_reason', '''  - name: notice.region
+    type: string
+    default: none
+    ref: "§5.11"
+    description: "The region a notice names; any text."
+  - name: request.failure_reason''')
+CUSTOMER_NETWORK = "when: {fact: incident.cause, equals: customer_network}"
+
+
+def _with_region(condition: str, default: str = "none") -> str:
+    text = SHIPPED.replace(*REGION).replace("default: none\n    ref: \"§5.11\"", f"default: {default}\n    ref: \"§5.11\"")
+    assert CUSTOMER_NETWORK in text
+    return text.replace(CUSTOMER_NETWORK, "when: {any: [{fact: incident.cause, equals: customer_network}, "
+                                          f"{condition}]}}", 1)
+
+
+def test_a_value_compared_with_a_fact_without_values_is_refused_when_it_mixes_scripts(tmp_path):
+    lookalike = "s\u043euth"  # Cyrillic о (U+043E)
+    text = _with_region(f'{{fact: notice.region, in: [north, "{lookalike}"]}}')
+    line, col = _at(text, f'"{lookalike}"')
+    assert (line, col) == (274, 102)  # the fact's five lines moved §5.1's condition from line 269 to 274
+    policy = _policy(tmp_path, text)
+    result = run_cli("validate", policy)
+    assert (result.code, result.err) == (1, "1 file(s) checked: 1 error(s), 0 warning(s)\n")
+    assert result.out == (f"{policy}:274:102: error bad-fact-value value {lookalike!r} of fact notice.region mixes "
+                          "letters of two scripts (U+043E CYRILLIC SMALL LETTER O among Latin letters), so it looks "
+                          "like a value it is not: write it as the inputs supply it\n")
+    clean = _policy(tmp_path, _with_region('{fact: notice.region, in: [north, south, "Zürich", "обслуживание"]}'))
+    assert run_cli("validate", clean).code == 0  # each value of one script
+
+
+def test_a_condition_value_hiding_a_character_is_refused(tmp_path):
+    text = _with_region('{fact: notice.region, not_equals: "south\u200b"}')
+    line, col = _at(text, '"south')
+    policy = _policy(tmp_path, text)
+    result = run_cli("validate", policy)
+    assert result.code == 1
+    assert result.out == (f"{policy}:{line}:{col}: error bad-fact-value value 'south\\u200b' of fact notice.region "
+                          "holds U+200B ZERO WIDTH SPACE, which shows nothing: write it as the inputs supply it\n")
+
+
+def test_a_lookalike_of_a_declared_value_says_why_it_is_not_that_value(tmp_path):
+    # Before: "'mаintenance' is not a value of fact notice.kind (one of: none, maintenance, ...)", which the eye
+    # reads as naming the value written.
+    lookalike = "m\u0430intenance"
+    text = SHIPPED.replace("equals: maintenance}", f"equals: {lookalike}}}", 1)
+    line, col = _at(text, lookalike)
+    result = run_cli("validate", _policy(tmp_path, text))
+    assert result.code == 1
+    assert result.out.splitlines()[0].endswith(
+        f":{line}:{col}: error bad-fact-value value {lookalike!r} of fact notice.kind mixes letters of two scripts "
+        "(U+0430 CYRILLIC SMALL LETTER A among Latin letters), so it looks like a value it is not: write it as the "
+        "inputs supply it")
+
+
+def test_the_default_of_a_fact_without_values_is_refused_when_it_looks_like_another(tmp_path):
+    text = _with_region("{fact: notice.region, equals: south}", default='"n\u043ene"')
+    line, col = _at(text, '"n\u043ene"')
+    policy = _policy(tmp_path, text)
+    result = run_cli("validate", policy)
+    assert result.code == 1
+    assert result.out == (f"{policy}:{line}:{col}: error bad-fact-value default 'nоne' of fact notice.region mixes "
+                          "letters of two scripts (U+043E CYRILLIC SMALL LETTER O among Latin letters), so it looks "
+                          "like a value it is not: write it as the inputs supply it\n")

@@ -497,6 +497,10 @@ def _build(doc: YamlDocument, path: str, sha256: str) -> tuple[Policy | None, li
         problems += [doc.diagnostic(("facts", i, "values", j), "bad-fact-value", f"value {v!r} of fact {entry['name']} "
                                     f"{problem}: write it as the inputs supply it") for j, v in enumerate(values)
                      if (problem := unseen_problem(v))]
+        if not values and entry["type"] == "string" and isinstance(entry["default"], str) \
+                and (problem := unseen_problem(entry["default"])):  # with values:, the default must be one of them
+            problems.append(doc.diagnostic(("facts", i, "default"), "bad-fact-value", f"default {entry['default']!r} of "
+                                           f"fact {entry['name']} {problem}: write it as the inputs supply it"))
         if entry["type"] == "cause":
             values = ("none",) + causes
         decl = FactDecl(entry["name"], entry["type"], values, entry["default"], entry["ref"], entry["description"])
@@ -519,7 +523,8 @@ def _build(doc: YamlDocument, path: str, sha256: str) -> tuple[Policy | None, li
         problems.append(doc.diagnostic(("effective_from",), "bad-date", f"effective_from {effective} {OUTSIDE_YEARS}"))
     clauses = []
     for i, entry in enumerate(data["disclaimers"]):
-        condition, found = parse_condition(entry["when"], ("disclaimers", i, "when"), facts, parameters, doc)
+        condition, found = parse_condition(entry["when"], ("disclaimers", i, "when"), facts, parameters, doc,
+                                           unseen_problem)
         problems.extend(found)
         examples = []
         for j, example in enumerate(entry["examples"]):

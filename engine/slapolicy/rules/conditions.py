@@ -122,8 +122,13 @@ def condition_facts(condition) -> set[str]:
     return set()
 
 
-def parse_condition(data, path: tuple, facts: dict[str, FactDecl], parameters: dict, doc) -> tuple[Condition | None, list[Diagnostic]]:
-    """Build a condition from schema-valid YAML data; report undeclared facts and bad values with their place."""
+def parse_condition(data, path: tuple, facts: dict[str, FactDecl], parameters: dict, doc,
+                    unseen=None) -> tuple[Condition | None, list[Diagnostic]]:
+    """Build a condition from schema-valid YAML data; report undeclared facts and bad values with their place.
+
+    ``unseen(text)``: why a text compared with a string or cause fact could look like another (a letter of another
+    script, a character that shows nothing), or None; such a value is refused, saying so, since a condition testing
+    it would never hold for the value it looks like (the policy's own rule, in policy/load.py)."""
     problems: list[Diagnostic] = []
 
     def operand(raw, where, decl: FactDecl):
@@ -134,6 +139,11 @@ def parse_condition(data, path: tuple, facts: dict[str, FactDecl], parameters: d
                                                f"condition names parameter {name!r}, which the policy does not declare under parameters"))
                 return None
             raw = parameters[name]
+        looks = unseen(raw) if unseen and decl.type in ("string", "cause") and isinstance(raw, str) else None
+        if looks:
+            problems.append(doc.diagnostic(where, "bad-fact-value", f"value {raw!r} of fact {decl.name} {looks}: "
+                                                                    "write it as the inputs supply it"))
+            return None
         try:
             return decl.coerce(raw)
         except ValueError as exc:
