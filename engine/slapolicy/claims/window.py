@@ -18,7 +18,8 @@ class ClaimWindow(NamedTuple):  # a NamedTuple: a quarter of a dataclass's makin
     opens: dt.datetime
     closes: dt.datetime
     last_day: dt.date
-    business_day: dt.date  # the 5th business day (or as the policy says) after which the window opens
+    business_day: dt.date  # the 5th business day (or as the policy says) after which the window opens; after 0, the
+    # day before the month counted in
     skipped: tuple  # (date, holiday name) of public holidays passed over while counting
 
     def as_dict(self) -> dict:
@@ -48,16 +49,15 @@ def claim_window(policy, service_month: ServiceMonth, calendar) -> ClaimWindow:
     zone = ZoneInfo(policy.timezone)
     rule = policy.raw["claims"]["window_opens"]
     end = service_month.end
-    day = COUNTED_FROM[rule["of"]](end)
+    day = COUNTED_FROM[rule["of"]](end) - dt.timedelta(days=1)  # the day before the count's first day
     counted, skipped = 0, []
-    while True:
+    # After 0 business days the window opens as the month counted in begins: the loop counts none.
+    while counted < rule["after_business_days"]:
+        day += dt.timedelta(days=1)
         if calendar.is_business_day(day):
             counted += 1
-            if counted >= rule["after_business_days"]:
-                break
         elif day.weekday() < 5 and getattr(calendar, "holiday_name", None) and calendar.holiday_name(day):
             skipped.append((day, calendar.holiday_name(day)))
-        day += dt.timedelta(days=1)
     hour, minute = (int(part) for part in rule["at"].split(":"))
     opens = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(hour, minute), tzinfo=zone)
     last_day = end + dt.timedelta(days=policy.raw["claims"]["window_closes"]["calendar_days_after_end"])
@@ -78,10 +78,12 @@ def timing_reasons(policy, claim: Claim, service_month: ServiceMonth, window: Cl
                                f"The claim was filed on {_stamp(claim.filed_at)}, before Service Month {service_month.label} "
                                f"ended ({service_month.end}): a month can be claimed only after it ends."))
     if claim.filed_at < window.opens:
+        days = policy.raw["claims"]["window_opens"]["after_business_days"]
+        when = (f"after the {_ordinal(days)} business day, {window.business_day}, of the month after the Service Month"
+                if days else "as the month after the Service Month begins")
         reasons.append(claim_reason("filed_too_early", opens_ref,
                                f"The claim was filed on {_stamp(claim.filed_at)}, before the claim window opened on "
-                               f"{_stamp(window.opens)} (after the {_ordinal(policy.raw['claims']['window_opens']['after_business_days'])} "
-                               f"business day, {window.business_day}, of the month after the Service Month)."))
+                               f"{_stamp(window.opens)} ({when})."))
     if claim.filed_at >= window.closes:
         days = policy.raw["claims"]["window_closes"]["calendar_days_after_end"]
         reasons.append(claim_reason("filed_too_late", policy.ref("claims", "window_closes"),
