@@ -58,3 +58,96 @@ def test_a_claim_filed_a_minute_before_the_window_opens_is_told_when_it_opens(tm
     on_time = SimpleNamespace(filed_at=window.opens, channel="work_order")
     assert timing_reasons(policy, on_time, month, window) == []
 
+
+# ---------------------------------------------------------------------------- §1.6 months in which the clocks change
+
+def _new_york_family(tmp_path):
+    """The shipped version in New York's time (its claim-window examples at New York's offsets), published and
+    locked, with a draft that moves the standard to 99.9 %."""
+    from conftest import run_cli
+    from helpers import PUBLISHED
+
+    text = PUBLISHED.read_text().replace("value: Asia/Singapore", "value: America/New_York")
+    text = text.replace('"2019-04-06T00:00:00+08:00"', '"2019-04-06T00:00:00-04:00"')
+    text = text.replace('"2019-02-12T00:00:00+08:00"', '"2019-02-12T00:00:00-05:00"')
+    text = text.replace('"2019-05-31T00:00:00+08:00"', '"2019-05-31T00:00:00-04:00"')
+    family = tmp_path / "ny"
+    (family / "drafts").mkdir(parents=True)
+    (family / "2019-01-01.yaml").write_text(text)
+    draft = family / "drafts" / "99.9.yaml"
+    draft.write_text(text.replace("status: published", "status: draft").replace('value: "99.5%"', 'value: "99.9%"'))
+    locked = run_cli("lock", "--new", family)
+    assert locked.code == 0, locked.err
+    return family, draft
+
+
+def _utc_rows(start: str, count: int, requests: int, failures: int) -> list:
+    first = dt.datetime.fromisoformat(start)
+    return [{"account": "a", "minute": (first + dt.timedelta(minutes=i)).isoformat(), "requests": requests,
+             "failures": failures} for i in range(count)]
+
+
+def test_minutes_a_clock_change_adds_or_removes_are_counted_alike_by_evaluate_replay_and_a_claim(tmp_path):
+    """New York. 2024-11-03: clocks go back at 02:00 EDT (06:00Z); 05:00Z-07:00Z is 01:00-02:00 twice on the wall, 120
+    minutes that elapse. 2024-03-10: clocks go forward at 02:00 EST (07:00Z); 06:30Z-07:30Z is 01:30 EST to 03:30 EDT,
+    60 minutes. Each is unavailable (50 of 100 failed). The Total Minutes stay days × 1440 (§1.6): November 30 × 1440
+    = 43,200, though 43,260 elapse; March 31 × 1440 = 44,640, though 44,580 elapse."""
+    from helpers import write_csv
+    from slapolicy import decide_claim
+    from slapolicy.api import evaluate
+    from slapolicy.replay import replay
+
+    family, draft = _new_york_family(tmp_path)
+    minutes = write_csv(tmp_path / "minutes.csv", _utc_rows("2024-11-03T05:00+00:00", 120, 100, 50)
+                        + _utc_rows("2024-03-10T06:30+00:00", 60, 100, 50))
+    billing = write_csv(tmp_path / "billing.csv", [{"account": "a", "month": month, "monthly_fee": "1000.00",
+                                                    "offset": "0.00"} for month in ("2024-03", "2024-11")])
+    figures = {}
+    for month in ("2024-03", "2024-11"):
+        (e,) = evaluate(family, minutes=minutes, month=month, billing=billing)["evaluations"]
+        figures[month] = (e["service_month"]["total_minutes"], e["unavailable_minutes"], e["availability_exact"],
+                          e["availability_percent"], e["credit_percent"], e["compensation"], e["trace"][1]["detail"])
+    assert figures == {
+        # 1 − 60/44,640 = 99.8656 % → 99.87, met
+        "2024-03": (44640, 60, "44580/44640", "99.87", 0, "0.00",
+                    "2024-03-01 to 2024-03-31: 31 days × 1440 = 44640 minutes; America/New_York changes its clocks in "
+                    "it: 44580 minutes elapse (60 fewer), each a statistics point, while the Total Minutes stay days × "
+                    "1440 (§1.6)"),
+        # 1 − 120/43,200 = 99.7222 % → 99.72, met
+        "2024-11": (43200, 120, "43080/43200", "99.72", 0, "0.00",
+                    "2024-11-01 to 2024-11-30: 30 days × 1440 = 43200 minutes; America/New_York changes its clocks in "
+                    "it: 43260 minutes elapse (60 more), each a statistics point, while the Total Minutes stay days × "
+                    "1440 (§1.6)")}
+    # Replayed under 99.9 %: the same minutes, below the standard, tier 1 (10 % of 1000.00 = 100.00).
+    rows = replay(family, minutes=minutes, start="2024-03", end="2024-11", under=draft, billing=billing)["rows"]
+    assert [(r["month"], r["baseline"]["unavailable_minutes"], r["baseline"]["availability_percent"],
+             r["amended"]["unavailable_minutes"], r["amended"]["compensation"]) for r in rows] == [
+        ("2024-03", 60, "99.87", 60, "100.00"), ("2024-11", 120, "99.72", 120, "100.00")]
+    # A claim stating both wall-clock hours of 3 November, at their offsets: 120 minutes claimed, all confirmed.
+    claim = {"account": "a", "service_month": "2024-11", "filed_at": "2024-12-10T10:00-05:00", "channel": "work_order",
+             "event_report": "Calls failed from 01:00 EDT to 02:00 EST on 3 November.", "failure_records": ["calls.csv"],
+             "unavailability": [{"start": "2024-11-03T01:00-04:00", "end": "2024-11-03T01:00-05:00"},
+                                {"start": "2024-11-03T01:00-05:00", "end": "2024-11-03T02:00-05:00"}]}
+    decided = decide_claim(family, claim, minutes=minutes, billing=billing, ledger=tmp_path / "ledger.db",
+                           now=dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc))
+    assert (decided["evaluation"]["unavailable_minutes"], decided["evaluation"]["availability_percent"],
+            decided["reconciliation"]["claimed_minutes"], decided["reconciliation"]["confirmed_minutes"],
+            decided["reconciliation"]["unavailable_not_claimed"], decided["decision"]) == (
+        120, "99.72", 120, 120, [], "denied")
+    assert [r["code"] for r in decided["reasons"]] == ["standard_met"]
+
+
+def test_when_the_clocks_go_back_every_minute_unavailable_is_more_than_the_total_minutes(tmp_path):
+    """§1.6 read as written: November 2024 in New York has 43,260 minutes on the grid and 43,200 Total Minutes. With
+    every minute unavailable (a version reading a minute without requests as unavailable, one minute of data that is
+    available), 43,259 are counted: 1 − 43,259/43,200 = −0.1366 % → −0.14 %, the lowest tier (50 %)."""
+    from helpers import write_csv
+    from slapolicy.api import evaluate
+
+    family, _ = _new_york_family(tmp_path)
+    quiet = draft_variant(family, "    value: available\n    reading: true", "    value: unavailable\n    reading: true")
+    quiet.write_text(quiet.read_text().replace("value: Asia/Singapore", "value: America/New_York"))
+    minutes = write_csv(tmp_path / "minutes.csv", _utc_rows("2024-11-01T04:00+00:00", 1, 100, 0))
+    (e,) = evaluate(family, minutes=minutes, month="2024-11", policy_file=quiet)["evaluations"]
+    assert (e["minutes_with_data"], e["unavailable_minutes"], e["availability_exact"], e["availability_percent"],
+            e["meets_standard"], e["credit_percent"]) == (1, 43259, "-59/43200", "-0.14", False, 50)

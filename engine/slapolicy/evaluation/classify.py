@@ -525,12 +525,25 @@ def month_frame(policy, service_month: ServiceMonth) -> MonthFrame:
     detail = f"{service_month.start} to {service_month.end}: {service_month.days} days × {1440 // minutes_per_point} = {total} minutes"
     if service_month.start.day != 1 or (service_month.end + dt.timedelta(days=1)).day != 1:
         detail += f" ({PARTIAL_MONTHS[policy.setting('service_month', 'partial_months')]})"
-    return MonthFrame(total, detail, *service_month.bounds(policy.timezone), *service_month.epoch_minutes(policy.timezone),
+    first, last = service_month.epoch_minutes(policy.timezone)
+    detail += _clock_change(policy, total, last - first)
+    return MonthFrame(total, detail, *service_month.bounds(policy.timezone), first, last,
                       service_month.as_dict(), policy.setting("availability", "no_traffic"),
                       policy.ref("availability", "no_traffic"), policy.ref("availability", "minute_unavailable_below"),
                       policy.ref("exclusions"), policy.setting("exclusions", "window_rounding"),
                       REMOVES_FROM[policy.setting("exclusions", "removes_from")],
                       policy.illegal_number_clause is not None)
+
+
+def _clock_change(policy, total: int, elapsed: int) -> str:
+    """What the trace adds when the policy's zone moves its clocks in the Service Month: its minutes on the grid
+    (elapsed ones, each a statistics point of its own) are 60 more or fewer than the Total Minutes, which §1.6
+    counts as days × 1440 all the same (docs/readings.md, "§1.6 Months in which the clocks change")."""
+    if elapsed == total:
+        return ""
+    return (f"; {policy.timezone} changes its clocks in it: {elapsed} minutes elapse ({abs(elapsed - total)} "
+            f"{'more' if elapsed > total else 'fewer'}), each a statistics point, while the Total Minutes stay "
+            "days × 1440 (§1.6)")
 
 
 def classify_minutes(policy, service_month: ServiceMonth, account: str, rows: MonthMinutes, *, incidents=(),
