@@ -77,3 +77,67 @@ def test_each_line_of_a_message_is_bounded_on_its_own():
         "first\na '" + "v" * 200 + "…' (1000 characters; the first 200 shown)\nlast"
     assert shown("w" * 20_000) == "w" * 16_384 + "… (a detail of 20000 characters; the first 16384 shown)"
     assert shown("q" * 1_000) == "q" * 1_000
+
+
+def test_the_api_raises_a_long_value_quoted_by_its_first_200_characters(tmp_path):
+    # str(exc) of the Python API quoted the 500,000-character account whole: a program that logs its exceptions
+    # wrote half a megabyte a line, where the CLI and the service quote 200 characters
+    import pytest
+
+    import slapolicy
+
+    claim = CLAIM | {"account": "x" * LONG}
+    ledger = tmp_path / "ledger.sqlite"
+    with pytest.raises(slapolicy.InputError) as raised:
+        slapolicy.decide_claim(POLICIES, claim, minutes=EXAMPLES / "minutes.csv", ledger=ledger)
+    assert str(raised.value) == (f"claim: field 'account': unknown account '{'x' * 200}…' {CUT} (not in the minutes "
+                                 "or billing of 2019-03)")
+    assert not ledger.exists()
+
+
+def test_an_api_argument_of_half_a_megabyte_is_quoted_by_its_first_200_characters():
+    import pytest
+
+    import slapolicy
+
+    with pytest.raises(slapolicy.ArgumentError) as raised:
+        slapolicy.evaluate(POLICIES, minutes=EXAMPLES / "minutes.csv", month="2019-03", accounts="y" * LONG)
+    assert str(raised.value) == (f"accounts must be a list of account names (e.g. ['{'y' * 200}…' {CUT}]), not str")
+
+
+def test_an_error_of_several_lines_keeps_every_line_each_bounded():
+    from slapolicy.errors import InputError
+
+    lines = [f"row {n}: account '{'z' * 2_000}' unknown" for n in range(1, 4)]
+    assert str(InputError("\n".join(lines))) == "\n".join(
+        f"row {n}: account '{'z' * 200}…' (2000 characters; the first 200 shown) unknown" for n in range(1, 4))
+    assert str(InputError("a short one 'kept'")) == "a short one 'kept'"
+
+
+def test_a_message_bounded_once_reads_the_same_when_bounded_again():
+    # The API bounds a message where it is raised and the CLI (each line) or the service (the detail) again where
+    # it is written: a value cut once was cut again ("'xxx…' (201 characters; …) (500000 characters; …)"), and a
+    # detail cut whole was cut again, saying it had the length of the first cut's result
+    from hypothesis import given, settings, strategies as st
+
+    from slapolicy.cli.command import shown
+    from slapolicy.errors import bounded_lines, bounded_message
+
+    pieces = st.one_of(st.text(alphabet="ab \n", max_size=50), st.integers(150, 30_000).map(lambda n: "'" + "c" * n + "'"),
+                       st.integers(150, 30_000).map(lambda n: '"' + "d" * n + '"'), st.integers(0, 40_000).map(lambda n: "e" * n))
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.lists(pieces, max_size=6))
+    def holds(parts):
+        text = " and ".join(parts)  # values quoted as repr quotes them, between words
+        once = bounded_message(text)
+        assert bounded_message(once) == once
+        lines = bounded_lines(text)
+        assert bounded_lines(lines) == lines
+        assert shown(lines) == shown(text)
+        assert bounded_message(lines) == bounded_message(bounded_message(lines))
+
+    holds()
+    cut = bounded_message("f" * 20_000)
+    assert cut == "f" * 16_384 + "… (a detail of 20000 characters; the first 16384 shown)"
+    assert bounded_message(cut) == cut

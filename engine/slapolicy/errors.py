@@ -15,7 +15,13 @@ from dataclasses import dataclass
 QUOTED_CHARS = 200
 LONG_DETAIL = 1_000
 DETAIL_CHARS = 16_384
-_LONG_QUOTED = re.compile("'[^'\n]{%d,}'|\"[^\"\n]{%d,}\"" % (QUOTED_CHARS + 1, QUOTED_CHARS + 1))
+# A quoted value opens after a space or a bracket, not after a letter (the closing quote of the value before it) and
+# closes before one: "'a' and 'b'" holds two values, never "' and '". A value already cut (followed by its length) is
+# not cut again: a message bounded where it is raised (every SlapolicyError) is bounded again where it is written
+# (the CLI's lines, the service's detail), and must read the same.
+_QUOTED = r"(?<![\w…]){q}[^{q}\n]{{%d,}}{q}(?!\w)(?! \(\d+ characters; the first \d+ shown\))" % (QUOTED_CHARS + 1)
+_LONG_QUOTED = re.compile(_QUOTED.format(q="'") + "|" + _QUOTED.format(q='"'))
+_WHOLE_CUT = re.compile(r"… \(a detail of \d+ characters; the first %d shown\)\Z" % DETAIL_CHARS)
 
 
 def bounded_message(detail: str) -> str:
@@ -30,7 +36,8 @@ def bounded_message(detail: str) -> str:
         return f"{quoted[:QUOTED_CHARS + 1]}…{quoted[-1]} ({len(quoted) - 2} characters; the first {QUOTED_CHARS} shown)"
 
     detail = _LONG_QUOTED.sub(cut, detail)
-    if len(detail) > DETAIL_CHARS:
+    was_cut = _WHOLE_CUT.search(detail, DETAIL_CHARS)
+    if len(detail) > DETAIL_CHARS and not (was_cut and was_cut.start() == DETAIL_CHARS):
         detail = f"{detail[:DETAIL_CHARS]}… (a detail of {len(detail)} characters; the first {DETAIL_CHARS} shown)"
     return detail
 
@@ -57,8 +64,25 @@ class Diagnostic:
                 "code": self.code, "message": self.message}
 
 
+def bounded_lines(message: str) -> str:
+    """``message`` with each of its lines bounded (:func:`bounded_message`): a message of several problems, one a
+    line, keeps every line, as the CLI writes them."""
+    if len(message) <= LONG_DETAIL:
+        return message
+    return "\n".join(bounded_message(line) for line in message.split("\n"))
+
+
 class SlapolicyError(Exception):
-    """A problem with the user's input or policy: the CLI prints it and exits 1."""
+    """A problem with the user's input or policy: the CLI prints it and exits 1.
+
+    Its message is bounded line by line where it is made (:func:`bounded_lines`), so that a program calling the API
+    gets what the CLI writes and the service answers: a value of half a megabyte (an account, a claim's field) was
+    quoted whole in ``str(exc)``, and so in every log line and traceback of the program that records it."""
+
+    def __init__(self, *args):
+        if len(args) == 1 and isinstance(args[0], str):
+            args = (bounded_lines(args[0]),)
+        super().__init__(*args)
 
 
 class PolicyError(SlapolicyError):
