@@ -328,3 +328,55 @@ def test_a_claim_loads_neither_numpy_ma_nor_the_modules_of_other_commands(tmp_pa
     assert result["evaluation"]["excluded_minutes"] == excluded
     cited = [step["detail"].partition(" (")[2][:22] for step in result["evaluation"]["trace"] if step["step"] == "exclusion"]
     assert cited == ([] if not excluded else ["incident I-2)", "minute data: (minute.c", "§5)"])
+
+
+# A program that serves by calling main(["serve", ...]): stopped by SIGTERM once it answers, from the main thread or
+# from a thread of its own; it says what it had before, while serving and after.
+SERVING = OWNED + """
+import os, socket, time, urllib.request
+from slapolicy.cli import main
+probe = socket.socket(); probe.bind(("127.0.0.1", 0)); port = probe.getsockname()[1]; probe.close()
+def health():
+    for _ in range(300):
+        try:
+            return json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/health").read())["status"]
+        except OSError:
+            time.sleep(0.05)
+def serve():
+    return main(["serve", "policies/ccc", "--port", str(port), "--max-connections", "100"])
+"""
+
+
+@pytest.mark.slow
+def test_serve_called_by_a_program_sets_its_signals_and_files_limit_back_as_they_were():
+    # serve raised the program's open-files limit (300 + 256 for --max-connections 100: 356) and replaced its
+    # SIGINT, SIGTERM and SIGHUP handlers with its own, and left both so after it returned
+    script = "import json, resource, sys\nresource.setrlimit(resource.RLIMIT_NOFILE, (300, resource.getrlimit(" \
+             "resource.RLIMIT_NOFILE)[1]))\n" + SERVING + """
+before = owned()
+during = []
+def stop():
+    during.append((health(), owned()[0] == before[0], owned()[3][0]))
+    os.kill(os.getpid(), signal.SIGTERM)
+threading.Thread(target=stop, daemon=True).start()
+status = serve()
+for thread in threading.enumerate():  # the stopping one, and the worker threads told to end as the service stopped
+    if thread is not threading.main_thread():
+        thread.join(10)
+print(status, during, owned() == before, before[3][0], file=sys.stderr)
+"""
+    done = _python(script)
+    assert done.stderr == "0 [('ok', False, 356)] True 300\n"
+
+
+@pytest.mark.slow
+def test_serve_called_from_a_thread_of_a_program_serves_and_leaves_its_signals_alone():
+    # Only the main thread may set a signal's handler: serve in another thread was an internal error, exit 3
+    # ("ValueError: signal only works in main thread of the main interpreter"), and never listened
+    script = "import json, sys\n" + SERVING + """
+before = owned()
+threading.Thread(target=serve, daemon=True).start()
+print(health(), owned()[0] == before[0], file=sys.stderr)
+"""
+    done = _python(script)
+    assert done.stderr == "ok True\n"

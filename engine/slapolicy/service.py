@@ -19,6 +19,7 @@ the bodies; the engine's own readers check the data and give the CLI's messages.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import ipaddress
 import json
@@ -27,6 +28,7 @@ import re
 import signal
 import socket
 import sys
+import threading
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -686,25 +688,34 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def descriptors_for(max_connections: int) -> None:
+@contextlib.contextmanager
+def descriptors_for(max_connections: int):
     """Raise the process's limit of open files (``ulimit -n``, RLIMIT_NOFILE) to what ``max_connections`` needs
-    beside RESERVED_DESCRIPTORS, if its hard limit allows; else refuse to start (exit 1). Past the limit, accept()
-    fails (uvicorn logs it and the client waits, unanswered) and the ledger or a minutes file cannot be opened: a
-    request beyond --max-connections would never get its 503."""
+    beside RESERVED_DESCRIPTORS, if its hard limit allows, while the block runs (the limit is set back as it was
+    after it: a program that calls :func:`serve` keeps its own); else refuse to start (exit 1). Past the limit,
+    accept() fails (uvicorn logs it and the client waits, unanswered) and the ledger or a minutes file cannot be
+    opened: a request beyond --max-connections would never get its 503."""
     try:
         import resource
     except ImportError:  # Windows: no such limit to ask
+        yield
         return
     needed = max_connections + RESERVED_DESCRIPTORS
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY or needed <= soft:
+        yield
         return
     if hard == resource.RLIM_INFINITY or needed <= hard:
         try:
             resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
-            return
         except (ValueError, OSError):  # macOS caps the soft limit below an unlimited hard one (OPEN_MAX)
             pass
+        else:
+            try:
+                yield
+            finally:  # the descriptors still open beyond it stay usable; only new ones are refused
+                resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+            return
     fits = soft - RESERVED_DESCRIPTORS
     lower = f"give --max-connections {fits} or less, or " if fits >= 1 else ""
     raise SlapolicyError(f"--max-connections {max_connections} needs {needed} open files ({RESERVED_DESCRIPTORS} "
@@ -716,13 +727,19 @@ def serve(policy_dir: str, *, host: str = "127.0.0.1", port: int = 8000, ledger:
           sources: Sources = Sources(), max_body: int = MAX_BODY_BYTES, workers: int | None = None,
           dask: str | None = None, request_timeout: float = REQUEST_TIMEOUT_SECONDS,
           max_connections: int = MAX_CONNECTIONS) -> int:
-    import uvicorn
-
+    """Serve until stopped (SIGINT, SIGTERM, SIGHUP); 0 once stopped. What it sets in its process while it serves
+    (the open-files limit, the stop signals' handlers) is set back as it was when it returns."""
     for flag, path in (("--minutes", sources.minutes), ("--incidents", sources.incidents),
                        ("--notices", sources.notices), ("--billing", sources.billing)):
         if path is not None and not is_url(path) and not Path(path).exists():  # a URL is read at each request
             raise SlapolicyError(f"{flag} {path}: no such file or directory")
-    descriptors_for(max_connections)
+    with descriptors_for(max_connections):
+        return _serve(policy_dir, host, port, ledger, sources, max_body, workers, dask, request_timeout, max_connections)
+
+
+def _serve(policy_dir, host, port, ledger, sources, max_body, workers, dask, request_timeout, max_connections) -> int:
+    import uvicorn
+
     # The key is read by every request that opens the ledger: set but empty, each would answer the server's own
     # mistake as the client's (400), so it is the start's usage error (exit 2), before anything listens.
     environment_key()
@@ -752,18 +769,35 @@ def serve(policy_dir: str, *, host: str = "127.0.0.1", port: int = 8000, ledger:
     # WebSocket route, and the request is now answered as plain HTTP, Host check first.
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=15,
                             http=timed_protocol(request_timeout, max_connections, max_body), ws="none")
-    # uvicorn shuts down gracefully on SIGTERM and SIGINT, then raises the signal again under the handler it found:
-    # with the default ones the process would end as killed (exit 143) or interrupted (KeyboardInterrupt, exit 130)
-    # after a clean stop. These let it return 0, as docs/cli.md says.
-    for stop in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(stop, lambda signum, frame: None)
-    # SIGHUP (the terminal closed, kill -HUP) stops it as SIGTERM does, which uvicorn handles: raised as the CLI's
-    # Terminated it cut the requests in flight off (exit 129). nohup's SIG_IGN is kept.
-    if hasattr(signal, "SIGHUP") and signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
-        signal.signal(signal.SIGHUP, lambda signum, frame: os.kill(os.getpid(), signal.SIGTERM))
-    with engine:
+    with engine, stops_handled():
         _announcing_server()(config, announce).run(sockets=[sock])
     return 0
+
+
+@contextlib.contextmanager
+def stops_handled():
+    """The stop signals' handlers while the service serves, set back as they were after it (a program that calls
+    :func:`serve` keeps its own). uvicorn shuts down gracefully on SIGTERM and SIGINT, then raises the signal again
+    under the handler it found: with the default ones the process would end as killed (exit 143) or interrupted
+    (KeyboardInterrupt, exit 130) after a clean stop; these let it return 0, as docs/cli.md says. SIGHUP (the
+    terminal closed, kill -HUP) stops it as SIGTERM does, which uvicorn handles: raised as the CLI's Terminated it cut
+    the requests in flight off (exit 129); nohup's SIG_IGN is kept. Only the main thread may set a handler: served
+    from another thread (a program's), the signals are the program's, as uvicorn leaves them then (it was an
+    internal error, exit 3, "signal only works in main thread")."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    found = {}
+    try:
+        for stop in (signal.SIGTERM, signal.SIGINT):
+            found[stop] = signal.signal(stop, lambda signum, frame: None)
+        if hasattr(signal, "SIGHUP") and signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+            found[signal.SIGHUP] = signal.signal(signal.SIGHUP, lambda signum, frame: os.kill(os.getpid(), signal.SIGTERM))
+        yield
+    finally:
+        for stop, handler in found.items():
+            if handler is not None:  # None: a handler set outside Python, which cannot be set back from it
+                signal.signal(stop, handler)
 
 
 def _announcing_server():
