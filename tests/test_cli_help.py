@@ -82,7 +82,7 @@ def test_every_example_of_every_help_runs_as_written(tmp_path, monkeypatch):
         ran.append(name)
     assert len(ran) == 21 + 7  # 23 examples, publish and serve not run; 7 of slapolicy --help's 9
     written = {"claims.sqlite", "policy.html", "report.html", "policy.schema.json", "redline.html", "replay.html"}
-    assert written <= {p.name for p in tmp_path.iterdir()}  # beside SQLite's -wal and -shm that audit leaves
+    assert written <= {p.name for p in tmp_path.iterdir()}
 
 
 def test_a_command_mistyped_is_named_with_the_nearest_one(cli):

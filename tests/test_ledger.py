@@ -678,6 +678,38 @@ def test_a_ledger_in_a_read_only_directory_is_audited_without_a_file_written(led
     assert sorted(p.name for p in ledger.parent.iterdir()) == ["ledger.sqlite"]
 
 
+def beside(ledger) -> list:
+    return sorted(p.name for p in ledger.parent.iterdir() if p.name.startswith(ledger.name))
+
+
+def test_reading_a_ledger_leaves_nothing_beside_it_that_it_did_not_find(ledger, tmp_path):
+    # An audit, or a claim answered again from its record, opens the ledger read-only; SQLite made its -shm index
+    # and an empty -wal beside it for the reading, and a read-only connection cannot remove them: they stayed until
+    # the next writer came, after every audit
+    before = digest(ledger)
+    assert beside(ledger) == ["ledger.sqlite"]
+    result = run_cli("audit", ledger)
+    assert (result.code, result.out.splitlines()[-1]) == (0, "3 decision(s) checked: 3 same, 0 differ, 0 unverifiable")
+    assert beside(ledger) == ["ledger.sqlite"]
+    result = run_cli("claim", POLICIES, claim_files(tmp_path)[0], "--ledger", ledger, *NOW, *INPUTS)
+    assert (result.code, result.json()["repeated"], result.json()["compensation"]) == (0, True, "180.00")
+    assert beside(ledger) == ["ledger.sqlite"]
+    assert digest(ledger) == before
+
+
+def test_reading_a_ledger_another_connection_has_open_leaves_its_files_and_its_decisions(ledger, tmp_path):
+    # The -wal and -shm are the open connection's: they stay, and what it appends meanwhile is read by the next
+    # reading, as SQLite does for readers and writers alike
+    with Ledger(ledger) as open_one:
+        assert open_one.counts() == (3, 2)
+        assert beside(ledger) == ["ledger.sqlite", "ledger.sqlite-shm", "ledger.sqlite-wal"]
+        with Ledger(ledger, create=False, readonly=True) as reader:
+            assert reader.counts() == (3, 2)
+        assert beside(ledger) == ["ledger.sqlite", "ledger.sqlite-shm", "ledger.sqlite-wal"]
+        assert open_one.counts() == (3, 2)
+    assert beside(ledger) == ["ledger.sqlite"]  # the writer, the last to close, removed them
+
+
 # ---------------------------------------------------------------------------- nothing written on refusal
 
 def test_a_claim_refused_before_its_decision_creates_no_ledger(tmp_path):

@@ -288,6 +288,8 @@ class Ledger:
             if not create or readonly:
                 raise LedgerError(f"{self.path}: no such ledger")
             self.decided_first = self._create(first_decision)
+        # Before identify's reading, which makes them in a writable directory when no connection has them open
+        self._reader_made_beside = readonly and not any(os.path.lexists(f"{self.path}{s}") for s in READER_FILES)
         identify(self.path)
         self.readonly = readonly
         self._walked: tuple | None = None  # (entries, head) of the last whole walk that found the chain intact
@@ -396,6 +398,8 @@ class Ledger:
 
     def close(self) -> None:
         self._db.close()
+        if self._reader_made_beside:
+            _as_found_beside(self.path)
 
     def __enter__(self):
         return self
@@ -819,6 +823,31 @@ def _refuse_unwritable(path: Path) -> None:
     except OSError as exc:
         raise LedgerError(f"{path}: the ledger cannot be written ({exc.strerror}); "
                           "no decision can be recorded in it") from None
+
+
+READER_FILES = ("-wal", "-shm")  # what SQLite makes beside a ledger in WAL mode to read it
+
+
+def _as_found_beside(path: Path) -> None:
+    """Remove the empty ``-wal`` and the ``-shm`` index that reading the ledger made beside it, when it found none:
+    a read-only connection cannot, and left them after every `audit` and every decision read back (only the next
+    writer removed them). A brief writable connection does it as SQLite does for the last connection to close,
+    and does nothing while another connection (of any process) has the ledger open, or has appended meanwhile
+    (its decisions are then checkpointed into the file, as its own close would have). A ledger this process may
+    not write, or in a directory it may not write, is left as it is."""
+    if not any(os.path.lexists(f"{path}{suffix}") for suffix in READER_FILES):
+        return
+    effective = os.access in os.supports_effective_ids
+    if not (os.access(path, os.W_OK, effective_ids=effective) and os.access(path.parent, os.W_OK, effective_ids=effective)):
+        return
+    try:
+        db = sqlite3.connect(path, timeout=1, isolation_level=None)  # busy: another has it open, and it is theirs
+        try:
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the -wal is opened at the first read
+        finally:
+            db.close()
+    except sqlite3.Error:  # what was read stands; the files beside stay as a reader leaves them
+        pass
 
 
 # ---------------------------------------------------------------------------- identity
