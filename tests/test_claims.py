@@ -202,6 +202,50 @@ def test_a_claim_with_nulls_recorded_before_they_were_left_out_is_still_recognis
         assert ledger.counts() == (1, 1)  # nothing appended
 
 
+@pytest.fixture
+def numbered(tmp_path):
+    """Account '1000', named by digits: March 2024 as 'small''s (3000 of 44640 minutes unavailable, 93.28 % < 95 %:
+    tier 50 % of 100.00 = 50.00)."""
+    minutes = write_csv(tmp_path / "minutes.csv", minute_rows("1000", "2024-03-10T00:00", 3000, 100, 2))
+    billing = write_csv(tmp_path / "billing.csv", [{"account": "1000", "month": "2024-03", "monthly_fee": "100.00",
+                                                    "offset": "0.00"}])
+    return {"minutes": minutes, "billing": billing, "ledger": tmp_path / "ledger.sqlite"}
+
+
+def test_a_claim_naming_its_account_1000_or_1000_as_text_is_one_claim(numbered):
+    # 1000 is the account "1000" everywhere (docs/cli.md, "Account names"), but the ledger recognised a claim by the
+    # digest of the claim as sent: sent again naming "1000" it was decided again, and denied (the month already paid)
+    first = decide(numbered, claim(account=1000))
+    assert (first["decision"], first["compensation"], first["account"]) == ("approved", "50.00", "1000")
+    for same in ("1000", " 1000 "):  # trimmed, as every input's account names are
+        again = decide(numbered, claim(account=same), now="2024-09-02T00:00+00:00")
+        assert (again["repeated"], again["decision_id"], again["decided_at"]) == (
+            True, first["decision_id"], "2024-09-01T00:00:00+00:00")
+    with Ledger(numbered["ledger"]) as ledger:
+        assert ledger.counts() == (1, 1)  # nothing appended
+        assert ledger.inputs(first["decision_id"])["claim"] == claim(account=1000)  # recorded as filed
+    # The digest is of the claim with its account as its name: the same decision id, whichever way it was written
+    named = hashlib.sha256(json.dumps(claim(account="1000"), sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    assert first["decision_id"] == "D-" + named[:20]
+
+
+def test_a_claim_naming_its_account_by_a_number_recorded_before_is_still_recognised(numbered, monkeypatch):
+    # A ledger written before recorded the claim naming 1000 under the digest of the claim as sent
+    from slapolicy.claims import materials
+
+    as_sent = hashlib.sha256(json.dumps(claim(account=1000), sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    real = materials.claim_digest
+    with monkeypatch.context() as before:  # the digest as it was: over the claim as sent, its account a number
+        before.setattr(materials, "claim_digest", lambda data: as_sent if data["account"] in (1000, "1000") else real(data))
+        first = decide(numbered, claim(account=1000))
+    assert (first["repeated"], first["decision_id"]) == (False, "D-" + as_sent[:20])
+    again = decide(numbered, claim(account=1000), now="2024-09-02T00:00+00:00")
+    assert (again["repeated"], again["decision_id"], again["decided_at"]) == (
+        True, first["decision_id"], "2024-09-01T00:00:00+00:00")
+    with Ledger(numbered["ledger"]) as ledger:
+        assert ledger.counts() == (1, 1)  # nothing appended
+
+
 def test_no_event_report_is_incomplete_citing_3_3_1(inputs):
     result = decide(inputs, claim(event_report=None))
     assert result["decision"] == "incomplete"

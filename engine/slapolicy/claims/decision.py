@@ -281,8 +281,10 @@ def recorded_decision(ledger, claim: Claim) -> dict | None:
     book = ledger if not own else Ledger(ledger or default_ledger_path(), readonly=True)
     try:
         recorded = book.find(claim.digest)
-        if recorded is None and claim.sent_digest is not None:  # recorded before nulls were left out of the digest
-            recorded = book.find(claim.sent_digest)
+        for earlier in claim.earlier_digests if recorded is None else ():  # as an earlier slapolicy recorded it
+            recorded = book.find(earlier)
+            if recorded is not None:
+                break
     finally:
         if own:
             book.close()

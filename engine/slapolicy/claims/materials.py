@@ -45,9 +45,10 @@ class Claim(NamedTuple):  # a NamedTuple: a quarter of a dataclass's making at e
     term_end: dt.date | None
     raw: dict  # the claim as filed, its null fields left out
     digest: str  # see claim_digest
-    # The digest of the claim as sent, its nulls included, when it has any: ledgers written before nulls were left
-    # out of the digest recorded that one, and the claim sent again is recognised by it.
-    sent_digest: str | None = None
+    # The digests earlier slapolicy versions recorded the same claim under, when they differ from ``digest``: of the
+    # claim with its account as sent (1000, " acme "), before the account was read as its name; of the claim as
+    # sent, its nulls included, before nulls were left out. A claim sent again is recognised by them too.
+    earlier_digests: tuple = ()
 
 
 def load_claim_document(path: str | Path) -> dict:
@@ -101,9 +102,11 @@ def parse_claim(data: dict, timezone: str, where: str = "claim") -> Claim:
     if problems:
         raise InputError(f"{where}: " + "; ".join(problems))
     filed = {key: value for key, value in data.items() if value is not None}  # null is left out, for the ledger too
-    return Claim(account_name(data["account"]), month, filed_at, data["channel"].strip(), typed.get("event_report"),
-                 tuple(windows), typed.get("failure_records"), terms.get("term_start"), terms.get("term_end"), filed,
-                 claim_digest(filed), claim_digest(data) if filed != data else None)
+    account = account_name(data["account"])
+    digest = claim_digest(filed | {"account": account})
+    earlier = tuple(d for d in dict.fromkeys((claim_digest(filed), claim_digest(data))) if d != digest)
+    return Claim(account, month, filed_at, data["channel"].strip(), typed.get("event_report"), tuple(windows),
+                 typed.get("failure_records"), terms.get("term_start"), terms.get("term_end"), filed, digest, earlier)
 
 
 def _supported(stamp: dt.datetime, written, where: str) -> dt.datetime:
@@ -116,8 +119,10 @@ def _supported(stamp: dt.datetime, written, where: str) -> dt.datetime:
 
 def claim_digest(claim: dict) -> str:
     """The sha256 of a claim's canonical JSON. The ledger recognises a claim filed again (docs/ledger.md) by it over
-    the claim without its nulls, so the same claim sent with `"contact": null` over HTTP and without it from a file
-    is one claim; a claim without nulls keeps the digest it always had, and ledgers written before recognise it."""
+    the claim without its nulls and with its account as the name it is read as, so the same claim sent with
+    `"contact": null` over HTTP and without it from a file is one claim, as is one naming account 1000 and one naming
+    "1000"; a claim without nulls whose account is written as its name keeps the digest it always had, and ledgers
+    written before recognise the others by :attr:`Claim.earlier_digests`."""
     return hashlib.sha256(json.dumps(claim, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
