@@ -153,18 +153,21 @@ def _plain_and_whole(chunk: bytes, broken) -> bool:
     return not any(broken([""] * int(count)) for count in counts)
 
 
-def _by_records(head: bytes, stream, line: int, broken) -> tuple | None:
-    """(record, first line, last line) of the first record of ``head`` and of what ``stream`` holds after it
-    (its first line numbered ``line``) for which ``broken(record)`` holds, read by the csv module (line ends
-    within quotes kept in their value); bytes that are not UTF-8 kept as surrogates."""
+def _records(head: bytes, stream, line: int):
+    """(record, first line, last line) of each record of ``head`` and of what ``stream`` holds after it (its first
+    line numbered ``line``), read by the csv module (line ends within quotes kept in their value); bytes that are
+    not UTF-8 kept as surrogates. A blank line is an empty record."""
     text = io.TextIOWrapper(_Joined(head, stream), encoding="utf-8", errors="surrogateescape", newline="")
     reader = csv.reader(text, strict=False)
     before = 0
     for record in reader:
         first, before = line + before, reader.line_num
-        if record and broken(record):
-            return record, first, line + reader.line_num - 1
-    return None
+        yield record, first, line + reader.line_num - 1
+
+
+def _by_records(head: bytes, stream, line: int, broken) -> tuple | None:
+    """(record, first line, last line) of the first record (see ``_records``) for which ``broken(record)`` holds."""
+    return next((found for found in _records(head, stream, line) if found[0] and broken(found[0])), None)
 
 
 class _Joined(io.RawIOBase):
@@ -228,12 +231,8 @@ def record_lines(stream, rows: set) -> dict:
 
 def _records_from(head: bytes, stream, line: int, row: int, wanted: list, found: dict) -> None:
     """The lines of the rows still wanted, read by records from ``head`` and the rest of ``stream`` (see
-    ``_by_records``), after ``row`` rows, ``head`` starting on line ``line``."""
-    text = io.TextIOWrapper(_Joined(head, stream), encoding="utf-8", errors="surrogateescape", newline="")
-    reader = csv.reader(text, strict=False)
-    before = 0
-    for record in reader:
-        first, before = line + before, reader.line_num
+    ``_records``), after ``row`` rows, ``head`` starting on line ``line``."""
+    for record, first, _ in _records(head, stream, line):
         if not record:
             continue
         row += 1
