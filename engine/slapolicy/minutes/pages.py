@@ -1,0 +1,465 @@
+"""Parquet column chunks of mostly distinct 64-bit integers, decoded here rather than by pyarrow: the ``minute``
+column of a file written account by account. Each row's timestamp is distinct there, so each row group's chunk
+is a dictionary page of every value, whose compressed stream is Snappy's slowest shape: pyarrow decompresses it
+at 17.6 ns a row, cramjam (the Rust ``snap`` crate) at 8.1 (benchmarks/README.md, "The minute column's pages").
+
+Read here: a chunk's bytes (at the offsets its footer gives), its Thrift page headers, a PLAIN dictionary page
+and data pages (v1 and v2) of dictionary indices or PLAIN values, decompressed by cramjam (Snappy, GZIP, ZSTD,
+LZ4_RAW, Brotli, or none), the RLE/bit-packed indices and definition levels (a flat column, optional or
+required), then one take from the dictionary. Anything else -- another type, encoding or codec, a nested
+column, a size or index out of bounds, bytes that do not parse -- is :class:`Unhandled`, and pyarrow reads that
+column of the batch as before: the result is always the array pyarrow gives, or pyarrow's own error."""
+from __future__ import annotations
+
+import functools
+import json
+
+import numpy as np
+
+try:
+    import cramjam
+except ImportError:  # an environment installed before cramjam was a dependency: pyarrow reads every column
+    cramjam = None
+
+
+class Unhandled(Exception):
+    """A chunk this module does not decode, or whose bytes it does not understand: pyarrow reads it."""
+
+
+# Parquet's codecs, by the names pyarrow's metadata gives them -> cramjam's decompression into a buffer. pyarrow
+# names LZ4_RAW "LZ4" (its Compression::LZ4), and the deprecated Hadoop-framed LZ4 "UNKNOWN", as LZO is not here:
+# pyarrow reads those.
+DECOMPRESS = {"SNAPPY": cramjam.snappy.decompress_raw_into, "GZIP": cramjam.gzip.decompress_into,
+              "ZSTD": cramjam.zstd.decompress_into, "LZ4": cramjam.lz4.decompress_block_into,
+              "BROTLI": cramjam.brotli.decompress_into, "UNCOMPRESSED": None} if cramjam else {}
+
+DATA_PAGE, DICTIONARY_PAGE, DATA_PAGE_V2 = 0, 2, 3  # PageType
+PLAIN, PLAIN_DICTIONARY, RLE, RLE_DICTIONARY = 0, 2, 3, 8  # Encoding
+UNITS = {"milliseconds": "ms", "microseconds": "us", "nanoseconds": "ns"}  # a TIMESTAMP's timeUnit -> Arrow's
+
+# Decoded here only where it pays (benchmarks/README.md): a chunk of at least this many uncompressed bytes a value
+# holds a dictionary of nearly every value (or PLAIN values), whose decompression is most of pyarrow's cost; a
+# chunk of few distinct values is mostly narrow indices, which pyarrow unpacks faster than numpy can. And only
+# Snappy's: pyarrow decompresses the other codecs as fast as cramjam does, and then decodes faster than here.
+BYTES_A_VALUE = 8
+FASTER_HERE = ("SNAPPY",)
+
+
+def decodable(column, field) -> bool:
+    """Whether a Parquet column (``ColumnSchema``) is one this module reads into the Arrow ``field`` pyarrow
+    gives it: flat INT64, read as int64, or as a timestamp of the unit it was written in (a timestamp[s] is
+    written in ms and divided on reading: not here)."""
+    import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
+
+    if column.physical_type != "INT64" or column.max_repetition_level != 0 or column.max_definition_level > 1:
+        return False
+    logical = column.logical_type
+    if pa.types.is_timestamp(field.type):
+        return logical.type == "TIMESTAMP" and UNITS.get(_time_unit(logical)) == field.type.unit
+    return field.type == pa.int64() and logical.type in ("NONE", "INT") and \
+        (logical.type == "NONE" or '"isSigned": true' in logical.to_json())
+
+
+def _time_unit(logical) -> str | None:
+    """The timeUnit of a TIMESTAMP logical type (pyarrow gives it only in its JSON form)."""
+    return json.loads(logical.to_json()).get("timeUnit")
+
+
+def decodable_columns(source, names: list) -> dict:
+    """{name: (its leaf, its Arrow field, whether optional)} of the columns ``names`` of a Parquet file
+    (``source``, a ``ParquetFile``) that :func:`read_column` may decode (see :func:`decodable`)."""
+    schema, arrow = source.metadata.schema, source.schema_arrow
+    leaves = {schema.column(i).path: i for i in range(len(schema))}
+    found = {}
+    for name in names:
+        if name in leaves and decodable(schema.column(leaves[name]), arrow.field(name)):
+            found[name] = (leaves[name], arrow.field(name), schema.column(leaves[name]).max_definition_level == 1)
+    return found
+
+
+def read_row_groups(source, handle, groups: list, columns: list, decodable: dict):
+    """The table pyarrow's ``source.read_row_groups(groups, columns=columns)`` gives, with the ``decodable``
+    columns (:func:`decodable_columns`) whose chunks :func:`read_column` takes decoded here, and the others by
+    pyarrow. ``handle``: the file's bytes."""
+    import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
+
+    decoded = {}
+    for name in columns:
+        if name in decodable:
+            array = read_column(handle, source.metadata, groups, *decodable[name])
+            if array is not None:
+                decoded[name] = array
+    if not decoded:
+        return source.read_row_groups(groups, columns=columns, use_threads=False)
+    rest = [name for name in columns if name not in decoded]
+    if not rest:
+        return pa.Table.from_arrays([decoded[name] for name in columns], schema=pa.schema(
+            [decodable[name][1] for name in columns], metadata=source.schema_arrow.metadata))
+    table = source.read_row_groups(groups, columns=rest, use_threads=False)
+    for at, name in enumerate(columns):
+        if name in decoded:
+            table = table.add_column(at, decodable[name][1], [decoded[name]])
+    return table
+
+
+def read_column(handle, metadata, groups: list, leaf: int, field, optional: bool, codecs=FASTER_HERE):
+    """The Arrow array of column ``leaf`` over the row groups ``groups`` of a Parquet file (its ``metadata``,
+    its bytes read through ``handle``), or None when any chunk is not one this module decodes, or one it leaves
+    to pyarrow (:data:`BYTES_A_VALUE`, ``codecs``). ``field``: the Arrow field pyarrow reads it as (see
+    :func:`decodable`); ``optional``: whether it has definition levels."""
+    import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
+
+    chunks = [metadata.row_group(g).column(leaf) for g in groups]
+    rows = [metadata.row_group(g).num_rows for g in groups]
+    if any(c.total_uncompressed_size < BYTES_A_VALUE * c.num_values or c.compression not in codecs or
+           c.compression not in DECOMPRESS for c in chunks):
+        return None
+    values = np.empty(sum(rows), np.int64)
+    valid = np.ones(len(values), bool) if optional else None
+    at = 0
+    try:
+        for chunk, count in zip(chunks, rows):
+            if chunk.num_values != count:
+                raise Unhandled("values and rows differ")
+            start = chunk.dictionary_page_offset if chunk.has_dictionary_page else chunk.data_page_offset
+            decode_chunk(_read(handle, start, chunk.total_compressed_size), DECOMPRESS[chunk.compression],
+                         values[at:at + count], None if valid is None else valid[at:at + count])
+            at += count
+    except Unhandled:
+        return None
+    nulls = 0 if valid is None else len(valid) - int(np.count_nonzero(valid))
+    bitmap = pa.py_buffer(np.packbits(valid, bitorder="little")) if nulls else None
+    return pa.Array.from_buffers(field.type, len(values), [bitmap, pa.py_buffer(values)], null_count=nulls)
+
+
+def _read(handle, start: int, size: int) -> bytes:
+    """The ``size`` bytes at ``start`` of a file (a chunk's, as its footer says), or Unhandled."""
+    if start < 0 or size <= 0:
+        raise Unhandled("a chunk's place")
+    handle.seek(start)
+    data = handle.read(size)
+    if len(data) != size:
+        raise Unhandled("a chunk beyond the file's end")
+    return data
+
+
+def decode_chunk(data: bytes, decompress, values: np.ndarray, valid: np.ndarray | None) -> None:
+    """Decode a column chunk's pages (``data``) into ``values`` (one per row) and, for an optional column,
+    ``valid`` (False at each null, whose value is set to 0); Unhandled for anything else."""
+    try:
+        _decode_pages(memoryview(data), decompress, values, valid)
+    except (IndexError, ValueError, OverflowError, cramjam.DecompressionError) as exc:
+        raise Unhandled(str(exc)) from None  # bytes that do not parse, or sizes that lie
+
+
+def _decode_pages(data: memoryview, decompress, values: np.ndarray, valid: np.ndarray | None) -> None:
+    at = i = 0
+    dictionary = None
+    scratch = np.empty(0, np.uint8)
+    while at < len(values):
+        header, i = _struct(data, i, PAGE_HEADER, 0)
+        kind, size, stored = header.get(1), header.get(2), header.get(3)
+        if size is None or stored is None or not 0 <= stored <= len(data) - i or size < 0:
+            raise Unhandled("a page's sizes")
+        body, i = data[i:i + stored], i + stored
+        if kind == DICTIONARY_PAGE:
+            page = header.get(7)
+            if dictionary is not None or at or page is None or page.get(2) not in (PLAIN, PLAIN_DICTIONARY) or \
+                    not 0 <= page.get(1, -1) <= len(values) or size != 8 * page[1]:
+                raise Unhandled("a dictionary page")
+            dictionary = _inflate(body, size, decompress, np.empty(size + 1, np.uint8)).view("<i8")
+            continue
+        inflate = decompress
+        if kind == DATA_PAGE:
+            page, levels = header.get(5), None
+            if page is None or page.get(3) != RLE and valid is not None:
+                raise Unhandled("a data page's header")
+        elif kind == DATA_PAGE_V2:
+            page = header.get(8)
+            if page is None:
+                raise Unhandled("a data page's header")
+            levels, body = _levels_v2(body, page, valid is not None)
+            size -= len(levels or b"")
+        else:
+            raise Unhandled("a page of another type")
+        count = page.get(1, -1)
+        if not 0 < count <= len(values) - at or size > 10 * count + 64:
+            raise Unhandled("a page's count")
+        if len(scratch) <= size:
+            scratch = np.empty(max(size + 1, 2 * len(scratch)), np.uint8)
+        if kind == DATA_PAGE_V2 and not page.get(7, True):
+            inflate = None  # a v2 page may be stored uncompressed in a compressed chunk
+        raw = _inflate(body, size, inflate, scratch[:size + 1])
+        _decode_values(raw, levels, page.get(4 if kind == DATA_PAGE_V2 else 2), count, dictionary,
+                       values[at:at + count], None if valid is None else valid[at:at + count])
+        at += count
+    if i != len(data):
+        raise Unhandled("bytes after the chunk's last page")
+
+
+def _inflate(body: memoryview, size: int, decompress, into: np.ndarray) -> np.ndarray:
+    """A page's ``size`` bytes, decompressed into ``into`` (one byte longer, so a stream longer than its page
+    says is found), or Unhandled."""
+    if decompress is None:
+        if len(body) != size:
+            raise Unhandled("an uncompressed page's sizes")
+        return np.frombuffer(body, np.uint8)
+    if decompress(body, into) != size:
+        raise Unhandled("a page's size")
+    return into[:size]
+
+
+def _levels_v2(body: memoryview, page: dict, optional: bool) -> tuple:
+    """(the definition levels' bytes or None, the values' bytes) of a v2 data page (its levels are never
+    compressed, and come before its values)."""
+    repeated, defined = page.get(6, 0), page.get(5, 0)
+    if repeated or defined < 0 or defined > len(body) or (defined > 0) != optional:
+        raise Unhandled("a v2 page's levels")
+    return body[:defined] if optional else None, body[defined:]
+
+
+def _decode_values(raw: np.ndarray, levels, encoding, count: int, dictionary, values: np.ndarray,
+                   valid: np.ndarray | None) -> None:
+    """One data page's ``count`` rows into ``values`` (and ``valid``): ``raw`` its decompressed bytes (of a v1
+    page, the definition levels first), ``levels`` a v2 page's definition levels."""
+    i = 0
+    present = None
+    if valid is not None:
+        if levels is None:  # v1: the levels' length, then the levels
+            if len(raw) < 4:
+                raise Unhandled("a page's levels")
+            length = int.from_bytes(raw[:4].tobytes(), "little")
+            if length > len(raw) - 4:
+                raise Unhandled("a page's levels")
+            levels, i = raw[4:4 + length], 4 + length
+        present = _definitions(levels, count)
+    stored = count if present is None else int(np.count_nonzero(present))
+    if encoding in (RLE_DICTIONARY, PLAIN_DICTIONARY):
+        if dictionary is None or i >= len(raw) or raw[i] > 32:
+            raise Unhandled("dictionary indices")
+        found = _hybrid(raw, i + 1, int(raw[i]), stored, ranges=True)
+        if isinstance(found, range):
+            if found.stop > len(dictionary):
+                raise Unhandled("an index beyond the dictionary")
+            found = dictionary[found.start:found.stop]
+        else:
+            found = dictionary.take(found)  # IndexError (Unhandled) for an index beyond it
+    elif encoding == PLAIN:
+        if len(raw) - i != 8 * stored:
+            raise Unhandled("PLAIN values' size")
+        found = raw[i:].view("<i8")
+    else:
+        raise Unhandled("another encoding")
+    if stored == count:
+        values[:] = found
+        return
+    values[:] = 0
+    values[present] = found
+    valid[:] = present
+
+
+def _definitions(levels, count: int) -> np.ndarray | None:
+    """Whether each of ``count`` rows has a value, from their definition levels (of a flat optional column:
+    0 null, 1 a value); None when every row has one, as one run of 1s says (a column without nulls)."""
+    run, i = _varint(memoryview(levels), 0)
+    if run == count << 1 and i < len(levels) and levels[i] == 1:
+        return None
+    present = _hybrid(np.frombuffer(levels, np.uint8), 0, 1, count, ranges=False)
+    if present.max(initial=0) > 1:
+        raise Unhandled("a definition level above 1")
+    return present.astype(bool)
+
+
+def _hybrid(raw: np.ndarray, i: int, width: int, count: int, ranges: bool):
+    """``count`` values of ``width`` bits in Parquet's RLE/bit-packed hybrid from ``raw[i:]``: an intp array,
+    or, with ``ranges``, a range when they are consecutive (the indices of a dictionary of distinct values)."""
+    if not count:
+        return np.zeros(0, np.intp)
+    if width == 0:
+        return np.zeros(count, np.intp)
+    view = memoryview(raw)
+    pieces, got, end = [], 0, len(raw)
+    while got < count:
+        head = i
+        run, i = _varint(view, i)
+        if run & 1:  # bit-packed: run >> 1 groups of 8 values, in width bytes each
+            groups, stride = run >> 1, (i - head) + (run >> 1) * width
+            if not groups:
+                raise Unhandled("an empty run")
+            # Runs of the same length follow one another (the writer's longest): their headers checked at once.
+            repeats = max(1, min((end - head) // stride, -(-(count - got) // (groups * 8))))
+            if repeats > 1:
+                heads = np.ndarray((repeats, i - head), np.uint8, raw, head, (stride, 1))
+                same = (heads == raw[head:i]).all(axis=1)
+                repeats = repeats if same.all() else int(np.argmin(same))
+            if head + repeats * stride > end:
+                raise Unhandled("a run beyond the page")
+            packed = np.ndarray((repeats, groups * width), np.uint8, raw, i, (stride, 1))
+            pieces.append(_unpack(packed, width, repeats * groups * 8, ranges))
+            got += repeats * groups * 8
+            i = head + repeats * stride
+        else:  # a value repeated run >> 1 times
+            if not run >> 1:
+                raise Unhandled("an empty run")
+            size = (width + 7) // 8
+            if i + size > end:
+                raise Unhandled("a run beyond the page")
+            pieces.append(np.full(run >> 1, int.from_bytes(view[i:i + size], "little"), np.intp))
+            got, i = got + (run >> 1), i + size
+    if all(isinstance(p, range) for p in pieces) and all(a.stop == b.start for a, b in zip(pieces, pieces[1:])):
+        return range(pieces[0].start, pieces[0].start + count)
+    found = np.concatenate([np.arange(p.start, p.stop, dtype=np.intp) if isinstance(p, range) else p
+                            for p in pieces])
+    return found[:count]
+
+
+def _unpack(packed: np.ndarray, width: int, count: int, ranges: bool):
+    """The ``count`` values of ``width`` bits packed in ``packed`` (rows of whole groups of 8, least significant
+    bit first); with ``ranges``, a range when they are consecutive, found by comparing the bytes with the
+    range's: one comparison instead of unpacking and taking."""
+    first = int.from_bytes(packed[0, :8].tobytes(), "little") & ((1 << width) - 1)
+    if ranges and first + count <= 1 << width and packed.tobytes() == _packed_range(width, first, count):
+        return range(first, first + count)
+    data = packed.reshape(-1)
+    if width in (8, 16, 32):
+        return data.view(f"<u{width // 8}").astype(np.intp)
+    return _unpack_bits(data, width)
+
+
+@functools.lru_cache(maxsize=64)
+def _packed_range(width: int, first: int, count: int) -> bytes:
+    """The bytes of range(first, first + count) bit-packed at ``width`` bits (the few shapes a file's pages take,
+    once each)."""
+    bits = (np.arange(first, first + count, dtype=np.uint64)[:, None] >> np.arange(width, dtype=np.uint64)) & 1
+    return np.packbits(bits.astype(np.uint8).reshape(-1), bitorder="little").tobytes()
+
+
+def _unpack_bits(data: np.ndarray, width: int) -> np.ndarray:
+    """Values of ``width`` (up to 32) bits packed least significant bit first, 8 in every ``width`` bytes: each
+    group copied into 64-bit words, then value ``v`` of every group shifted out of the word(s) it spans."""
+    groups = len(data) // width
+    wide = np.zeros((groups, (width + 7) // 8 * 8), np.uint8)
+    wide[:, :width] = data[:groups * width].reshape(groups, width)
+    words = wide.view("<u8")
+    out = np.empty((groups, 8), np.uint64)
+    mask = np.uint64((1 << width) - 1)
+    for v in range(8):
+        bit = v * width
+        word, shift, column = bit >> 6, bit & 63, out[:, v]
+        np.right_shift(words[:, word], np.uint64(shift), out=column)
+        if shift + width > 64:
+            np.bitwise_or(column, np.left_shift(words[:, word + 1], np.uint64(64 - shift)), out=column)
+        np.bitwise_and(column, mask, out=column)
+    return out.reshape(-1).view(np.intp)
+
+
+# Thrift's compact protocol: the fields of a PageHeader read here, each {field id: its type (I32, BOOL) or the
+# struct's own fields}, and the fields each struct requires; every other field is skipped, as is a field of
+# another type than its own, as Thrift does (a required field so lost is then missing: Unhandled, where pyarrow's
+# reader refuses the page). PageHeader: 1 type, 2 uncompressed size, 3 compressed size, 5 DataPageHeader
+# (1 values, 2 encoding, 3 and 4 the levels' encodings), 7 DictionaryPageHeader (1 values, 2 encoding),
+# 8 DataPageHeaderV2 (1 values, 2 nulls, 3 rows, 4 encoding, 5 and 6 the definition and repetition levels'
+# bytes, 7 whether compressed).
+I32, BOOL, STRUCT = 5, 1, 12
+PAGE_HEADER = ({1: I32, 2: I32, 3: I32, 5: ({1: I32, 2: I32, 3: I32, 4: I32}, {1, 2, 3, 4}),
+                7: ({1: I32, 2: I32, 3: BOOL}, {1, 2}),
+                8: ({1: I32, 2: I32, 3: I32, 4: I32, 5: I32, 6: I32, 7: BOOL}, {1, 2, 3, 4, 5, 6})}, {1, 2, 3})
+DEEPEST = 8  # structs nested deeper than this are not a page header's: Unhandled, not a RecursionError
+
+
+def _varint(data: memoryview, i: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = data[i]
+        i += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, i
+        shift += 7
+        if shift > 63:
+            raise Unhandled("a varint too long")
+
+
+def _struct(data: memoryview, i: int, shape: tuple | None, depth: int) -> tuple[dict, int]:
+    """({field id: value} of the fields ``shape`` (its fields, its required ones) reads, the place after the
+    struct) of a compact-protocol struct at ``i``; every other field is skipped."""
+    if depth > DEEPEST:
+        raise Unhandled("structs nested too deep")
+    wanted, required = shape or ({}, frozenset())
+    fields, field = {}, 0
+    while True:
+        head = data[i]
+        i += 1
+        if not head:
+            if not fields.keys() >= required:
+                raise Unhandled("a required field missing")
+            return fields, i
+        kind, delta = head & 15, head >> 4
+        if delta:
+            field += delta
+        else:
+            field, i = _varint(data, i)
+            if field >> 16:
+                raise Unhandled("a field id beyond 16 bits")
+            field = (field >> 1) ^ -(field & 1)
+        want = wanted.get(field)
+        if kind in (1, 2):  # a boolean, in the header itself
+            if want == BOOL:
+                fields[field] = kind == 1
+        elif kind in (4, 5, 6):  # i16, i32, i64: zigzag varints
+            value, i = _varint(data, i)
+            if want == kind:
+                value &= 0xFFFFFFFF  # Thrift reads an i32's varint as 64 bits and keeps the low 32
+                fields[field] = (value >> 1) ^ -(value & 1)
+        elif kind == STRUCT:
+            value, i = _struct(data, i, want if isinstance(want, tuple) else None, depth + 1)
+            if isinstance(want, tuple):
+                fields[field] = value
+        else:
+            i = _skip(data, i, kind, depth)
+
+
+def _skip(data: memoryview, i: int, kind: int, depth: int) -> int:
+    """The place after a value of compact type ``kind`` (not a struct's field of those read) at ``i``."""
+    if kind == 3:  # byte
+        return i + 1
+    if kind == 7:  # double
+        return i + 8
+    if kind == 8:  # binary
+        size, i = _varint(data, i)
+        if i + size > len(data):
+            raise Unhandled("a binary beyond the header")
+        return i + size
+    if kind in (9, 10):  # list, set: size and element type, then the elements
+        head = data[i]
+        i += 1
+        size, element = head >> 4, head & 15
+        if size == 15:
+            size, i = _varint(data, i)
+        return _skip_many(data, i, [element] * min(size, len(data)), size, depth)
+    if kind == 11:  # map
+        size, i = _varint(data, i)
+        if not size:
+            return i
+        types = data[i]
+        i += 1
+        return _skip_many(data, i, [types >> 4, types & 15] * min(size, len(data)), size, depth)
+    raise Unhandled("a Thrift type not known")
+
+
+def _skip_many(data: memoryview, i: int, kinds: list, size: int, depth: int) -> int:
+    """The place after the elements of a list, set or map (``kinds``: their types in turn) at ``i``."""
+    if depth > DEEPEST:
+        raise Unhandled("collections nested too deep")
+    if size > len(data) - i:  # each element takes a byte at least (bar booleans, never many in a page header)
+        raise Unhandled("a collection beyond the header")
+    for kind in kinds:
+        if kind == 12:
+            _, i = _struct(data, i, None, depth + 1)
+        elif kind in (1, 2):
+            i += 1  # a boolean element is a byte
+        elif kind in (4, 5, 6):
+            _, i = _varint(data, i)
+        else:
+            i = _skip(data, i, kind, depth + 1)
+    return i

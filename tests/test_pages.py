@@ -1,0 +1,331 @@
+"""Parquet column chunks decoded by slapolicy.minutes.pages (the ``minute`` column of a file written account by
+account) give exactly the array pyarrow gives -- type, unit, zone, nulls -- or are left to pyarrow: every codec,
+v1 and v2 pages, optional and required columns, several pages a chunk, a dictionary that falls back to PLAIN, and
+hostile bytes (never a different number, never a traceback)."""
+import datetime as dt
+import shutil
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from conftest import DRAFT, PUBLISHED
+from slapolicy.errors import InputError
+from slapolicy.minutes import pages, read_minutes
+from slapolicy.policy import load_policy
+from slapolicy.replay import month_range
+
+CODECS = ["snappy", "gzip", "zstd", "lz4", "brotli", "none"]
+EVERY_CODEC = tuple(pages.DECOMPRESS)
+START = 1_551_369_600_000  # 2019-02-28T16:00:00Z in ms: the first minute of March 2019 in Singapore (UTC+8)
+MINUTE = 60_000
+
+
+def minute_column(rows, unit="ms", tz="UTC", nulls=None, nullable=True, first=START):
+    """``rows`` distinct minutes from ``first`` (each row's own, as written account by account), in ``unit``."""
+    per = {"ms": 1, "us": 1_000, "ns": 1_000_000, "s": None}[unit]
+    values = np.arange(rows, dtype=np.int64) * MINUTE + first
+    values = values * per if per else values // 1000
+    return pa.field("minute", pa.timestamp(unit, tz=tz), nullable=nullable), pa.array(
+        values, pa.int64(), mask=nulls).cast(pa.timestamp(unit, tz=tz))
+
+
+def write(path, columns: dict, **options):
+    """A Parquet file of ``columns`` ({name: (field, array)}), pyarrow's defaults unless ``options`` say."""
+    schema = pa.schema([field for field, _ in columns.values()])
+    pq.write_table(pa.Table.from_arrays([array for _, array in columns.values()], schema=schema), path, **options)
+    return path
+
+
+def ours(path, name="minute", codecs=EVERY_CODEC, groups=None):
+    """The column decoded here, None when left to pyarrow, or "not decodable"."""
+    source = pq.ParquetFile(path)
+    found = pages.decodable_columns(source, [name])
+    if name not in found:
+        return "not decodable"
+    groups = list(range(source.metadata.num_row_groups)) if groups is None else groups
+    with open(path, "rb") as handle:
+        return pages.read_column(handle, source.metadata, groups, *found[name], codecs=codecs)
+
+
+def theirs(path, name="minute", groups=None):
+    source = pq.ParquetFile(path)
+    groups = list(range(source.metadata.num_row_groups)) if groups is None else groups
+    return source.read_row_groups(groups, columns=[name]).column(0).combine_chunks()
+
+
+def page_kinds(path, group=0, leaf=0):
+    """[(page type, encoding)] of a chunk's pages, walked by their headers (Thrift)."""
+    chunk = pq.ParquetFile(path).metadata.row_group(group).column(leaf)
+    start = chunk.dictionary_page_offset if chunk.has_dictionary_page else chunk.data_page_offset
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        data = memoryview(handle.read(chunk.total_compressed_size))
+    kinds, i = [], 0
+    while i < len(data):
+        header, i = pages._struct(data, i, pages.PAGE_HEADER, 0)
+        page = header.get(7) or header.get(5) or header.get(8)
+        kinds.append((header[1], page.get(4 if header[1] == pages.DATA_PAGE_V2 else 2)))
+        i += header[3]
+    return kinds
+
+
+def assert_same(got, expected):
+    assert isinstance(got, pa.Array), got  # decoded here, not left to pyarrow
+    assert got.type == expected.type and got.null_count == expected.null_count and len(got) == len(expected)
+    assert got.equals(expected)
+    assert got.is_null().equals(expected.is_null())
+
+
+@pytest.mark.parametrize("codec", CODECS)
+@pytest.mark.parametrize("version", ["1.0", "2.0"])
+@pytest.mark.parametrize("shape", ["required", "optional", "nulls"])
+def test_every_codec_page_version_and_null_shape_decodes_to_pyarrows_array(tmp_path, codec, version, shape):
+    """3 row groups (1,440, 1,440 and 480 rows), pages of 1 KB: several data pages a chunk, each group's
+    dictionary of 1,440 (or 480) distinct minutes; with ``nulls`` every 7th row and the 3 first are null."""
+    rows = 3360
+    mask = None
+    if shape == "nulls":
+        mask = np.zeros(rows, bool)
+        mask[::7] = mask[:3] = True
+    field, array = minute_column(rows, nulls=mask, nullable=shape != "required")
+    path = write(tmp_path / "m.parquet", {"minute": (field, array)}, compression=codec, data_page_version=version,
+                 row_group_size=1440, data_page_size=1024, write_batch_size=128)
+    kinds = page_kinds(path)
+    data_page = pages.DATA_PAGE if version == "1.0" else pages.DATA_PAGE_V2
+    assert kinds[0] == (pages.DICTIONARY_PAGE, pages.PLAIN) and len(kinds) > 2
+    assert {kind for kind, _ in kinds[1:]} == {data_page}
+    assert pq.ParquetFile(path).metadata.schema.column(0).max_definition_level == (shape != "required")
+    got = ours(path)
+    assert_same(got, theirs(path))
+    assert got.null_count == (0 if shape != "nulls" else 480 + 2)  # rows 0, 7, ..., 3353 and rows 1 and 2
+    assert got[3].as_py() == dt.datetime(2019, 2, 28, 16, 3, tzinfo=dt.timezone.utc)
+    assert_same(ours(path, groups=[2, 0]), theirs(path, groups=[2, 0]))
+
+
+@pytest.mark.parametrize("version", ["1.0", "2.0"])
+@pytest.mark.parametrize("codec", ["snappy", "none"])
+def test_a_dictionary_that_grows_too_large_falls_back_to_plain_pages_mid_chunk(tmp_path, version, codec):
+    """A dictionary page limit of 4 KB (512 minutes): pyarrow writes the first pages as dictionary indices,
+    then PLAIN pages of 64-bit values for the rest of the chunk; both are decoded, nulls among them. Row 4,989
+    is 4,989 minutes = 3 days 11:09 after 2019-02-28T16:00Z."""
+    mask = np.zeros(5000, bool)
+    mask[4990:] = mask[100] = True
+    field, array = minute_column(5000, nulls=mask)
+    path = write(tmp_path / "m.parquet", {"minute": (field, array)}, compression=codec, data_page_version=version,
+                 dictionary_pagesize_limit=4096, data_page_size=1024, write_batch_size=128)
+    encodings = [encoding for _, encoding in page_kinds(path)[1:]]
+    assert pages.RLE_DICTIONARY in encodings and encodings[-1] == pages.PLAIN
+    got = ours(path)
+    assert_same(got, theirs(path))
+    assert got.null_count == 11 and got[4989].as_py() == dt.datetime(2019, 3, 4, 3, 9, tzinfo=dt.timezone.utc)
+
+
+@pytest.mark.parametrize("unit", ["ms", "us", "ns"])
+@pytest.mark.parametrize("tz", ["UTC", "Asia/Singapore", None])
+def test_timestamps_keep_their_unit_and_zone(tmp_path, unit, tz):
+    field, array = minute_column(2000, unit=unit, tz=tz)
+    path = write(tmp_path / "m.parquet", {"minute": (field, array)})
+    got = ours(path)
+    assert_same(got, theirs(path))
+    assert got.type == pa.timestamp(unit, tz=tz)
+    assert got[1999].value == (START + 1999 * MINUTE) * {"ms": 1, "us": 10 ** 3, "ns": 10 ** 6}[unit]
+
+
+def test_what_pyarrow_converts_on_reading_is_not_decoded_here(tmp_path):
+    """Durations are 64-bit integers in Parquet that pyarrow gives as another type; unsigned, 32-bit and text
+    columns are other types: pyarrow reads each. Seconds are written as milliseconds, and read as such: decoded."""
+    seconds_field, seconds = minute_column(3000, unit="s")
+    columns = {"minute": (seconds_field, seconds),
+               "requests": (pa.field("requests", pa.uint64()), pa.array(np.arange(3000, dtype=np.uint64))),
+               "failures": (pa.field("failures", pa.int32()), pa.array(np.arange(3000, dtype=np.int32))),
+               "account": (pa.field("account", pa.string()), pa.array([f"a{i}" for i in range(3000)])),
+               "wait": (pa.field("wait", pa.duration("ms")), pa.array(np.arange(3000), pa.duration("ms")))}
+    path = write(tmp_path / "m.parquet", columns)
+    source = pq.ParquetFile(path)
+    assert source.schema_arrow.field("minute").type == pa.timestamp("ms", tz="UTC")
+    assert list(pages.decodable_columns(source, list(columns))) == ["minute"]
+    assert_same(ours(path), theirs(path))
+
+
+def test_mostly_distinct_snappy_chunks_only_are_decoded_here_by_default(tmp_path):
+    """Decoded here only where it pays (pages.BYTES_A_VALUE, FASTER_HERE): a Snappy chunk of distinct values.
+    A column of few distinct values (a minute per 500 rows, as a file written as time goes) or another codec is
+    left to pyarrow, unless asked (the tests above ask for every codec)."""
+    field, array = minute_column(5000)
+    distinct = write(tmp_path / "distinct.parquet", {"minute": (field, array)})
+    assert_same(ours(distinct, codecs=pages.FASTER_HERE), theirs(distinct))
+    repeated = write(tmp_path / "repeated.parquet", {"minute": (field, array.take(np.arange(5000) // 500))})
+    assert ours(repeated, codecs=pages.FASTER_HERE) is None and ours(repeated) is None
+    _, data = chunk_bytes(repeated)  # decodable all the same: runs of a repeated index
+    values = np.zeros(5000, np.int64)
+    pages.decode_chunk(data, pages.DECOMPRESS["SNAPPY"], values, np.ones(5000, bool))
+    assert values.tolist() == (np.arange(5000) // 500 * MINUTE + START).tolist()
+    lz4 = write(tmp_path / "lz4.parquet", {"minute": (field, array)}, compression="lz4")
+    assert ours(lz4, codecs=pages.FASTER_HERE) is None
+
+
+def aggregates(path):
+    """The minutes path over a file for March 2019 under the published version and the draft."""
+    return read_minutes(path, month_range("2019-03", "2019-03"), [load_policy(PUBLISHED), load_policy(DRAFT)])
+
+
+def by_account_table(accounts=3, rows=1440, nulls=False):
+    """A month of minutes written account by account: each account's minutes (distinct) in its row group."""
+    mask = np.zeros(accounts * rows, bool)
+    if nulls:
+        mask[5] = True
+    field, minute = minute_column(rows)
+    schema = pa.schema([pa.field("account", pa.string()), field, pa.field("requests", pa.int64()),
+                        pa.field("failures", pa.int64())], metadata={"written by": "test_pages"})
+    return pa.Table.from_arrays([
+        pa.array([f"acct-{k}" for k in range(accounts) for _ in range(rows)]),
+        pa.array(np.tile(minute.cast(pa.int64()).to_numpy(), accounts), mask=mask).cast(field.type),
+        pa.array(np.full(accounts * rows, 100)), pa.array(np.arange(accounts * rows) % 3)], schema=schema)
+
+
+@pytest.mark.parametrize("columns", [["account", "minute", "requests", "failures"], ["minute", "failures"],
+                                     ["requests", "minute"], ["minute"]])
+def test_a_batch_is_the_table_pyarrow_gives_with_its_schema_and_metadata(tmp_path, columns):
+    path = tmp_path / "m.parquet"
+    pq.write_table(by_account_table(nulls=True), path, row_group_size=1440)
+    source = pq.ParquetFile(path)
+    decodable = pages.decodable_columns(source, columns)
+    assert decodable["minute"][0] == 1 and decodable["minute"][2] is True
+    assert list(decodable) == [name for name in columns if name != "account"]  # requests, failures: few values
+    with open(path, "rb") as handle:
+        for groups in ([0, 1, 2], [1], [2, 0]):
+            got = pages.read_row_groups(source, handle, groups, columns, decodable)
+            expected = source.read_row_groups(groups, columns=columns, use_threads=False)
+            assert got.schema.equals(expected.schema, check_metadata=True)
+            assert got.equals(expected) and got.column("minute").null_count == (1 if 0 in groups else 0)
+
+
+def test_the_minutes_path_reads_the_minute_column_here_and_gives_the_same_aggregates(tmp_path, monkeypatch):
+    """read_part over a file written account by account: each batch's minute column is decoded here (a spy
+    counts the arrays made), and the part's summary is the one pyarrow's reading gives (read_column made to
+    leave every chunk to pyarrow)."""
+    path = tmp_path / "m.parquet"
+    pq.write_table(by_account_table(accounts=4), path, row_group_size=1440)
+    made = []
+    real = pages.read_column
+
+    def spy(handle, metadata, groups, leaf, field, optional):
+        array = real(handle, metadata, groups, leaf, field, optional)
+        made.append((field.name, array is not None))
+        return array
+
+    monkeypatch.setattr(pages, "read_column", spy)
+    here = aggregates(path)
+    assert sorted(set(made)) == [("failures", False), ("minute", True), ("requests", False)]
+    monkeypatch.setattr(pages, "read_column", lambda *args, **kwargs: None)
+    there = aggregates(path)
+    assert {key: cell.totals for key, cell in here.cells.items()} == \
+        {key: cell.totals for key, cell in there.cells.items()}
+    assert here.rows_read == there.rows_read == 4 * 1440
+    assert sorted(here.cells) == [(f"acct-{k}", "2019-03") for k in range(4)]
+    assert here.cells[("acct-0", "2019-03")].totals.with_data == 1440
+
+
+def chunk_bytes(path, group=0, leaf=0):
+    chunk = pq.ParquetFile(path).metadata.row_group(group).column(leaf)
+    start = chunk.dictionary_page_offset if chunk.has_dictionary_page else chunk.data_page_offset
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        return start, handle.read(chunk.total_compressed_size)
+
+
+def test_a_truncated_chunk_is_left_to_pyarrow(tmp_path):
+    """Every cut of a chunk (2 data pages) short of its end: Unhandled, never a part of its values."""
+    field, array = minute_column(600)
+    path = write(tmp_path / "m.parquet", {"minute": (field, array)}, data_page_size=1024, write_batch_size=128)
+    _, data = chunk_bytes(path)
+    for end in range(len(data)):
+        values = np.full(600, -1, np.int64)
+        with pytest.raises(pages.Unhandled):
+            pages.decode_chunk(data[:end], pages.DECOMPRESS["SNAPPY"], values, np.ones(600, bool))
+    values = np.zeros(600, np.int64)
+    pages.decode_chunk(data, pages.DECOMPRESS["SNAPPY"], values, np.ones(600, bool))
+    assert values.tolist() == (np.arange(600) * MINUTE + START).tolist()
+
+
+def flipped_file(source, target, at, mask):
+    shutil.copyfile(source, target)
+    with open(target, "r+b") as handle:
+        handle.seek(at)
+        byte = handle.read(1)[0]
+        handle.seek(at)
+        handle.write(bytes([byte ^ mask]))
+    return target
+
+
+@pytest.fixture(scope="module")
+def small_files(tmp_path_factory):
+    """Small by-account files, one per codec and page version, with nulls: what bytes are flipped in."""
+    made = {}
+    for codec in ("snappy", "zstd", "none"):
+        for version in ("1.0", "2.0"):
+            path = tmp_path_factory.mktemp("flips") / f"{codec}-{version}.parquet"
+            mask = np.zeros(400, bool)
+            mask[[3, 250]] = True
+            field, array = minute_column(400, nulls=mask)
+            write(path, {"minute": (field, array)}, compression=codec, data_page_version=version,
+                  data_page_size=512, write_batch_size=64, row_group_size=200)
+            made[codec, version] = path
+    return made
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@given(file=st.sampled_from([(c, v) for c in ("snappy", "zstd", "none") for v in ("1.0", "2.0")]),
+       place=st.floats(0, 1, exclude_max=True), bit=st.integers(0, 7), group=st.integers(0, 1))
+def test_a_flipped_bit_in_a_chunk_gives_pyarrows_values_or_is_left_to_pyarrow(small_files, tmp_path, file, place,
+                                                                                 bit, group):
+    """A bit flipped anywhere in a chunk (page headers, levels, indices, compressed streams): the column decoded
+    here is the one pyarrow reads from the same bytes, or the chunk is left to pyarrow; pyarrow's failure on
+    bytes decoded here would be a number where the user got an error today: never."""
+    source = small_files[file]
+    start, data = chunk_bytes(source, group)
+    target = flipped_file(source, tmp_path / "flipped.parquet", start + int(place * len(data)), 1 << bit)
+    got = ours(target, groups=[group])
+    try:
+        expected = theirs(target, groups=[group])
+    except (pa.ArrowException, OSError):
+        assert got is None
+        return
+    if got is not None:
+        assert_same(got, expected)
+
+
+def test_a_chunk_pyarrow_cannot_read_gives_its_message_as_before(tmp_path):
+    """The dictionary page's Snappy stream broken: cramjam refuses it, the chunk is left to pyarrow, and the
+    reading's error is pyarrow's, named by the file (exit 1, as before this module)."""
+    field, array = minute_column(1440)
+    path = write(tmp_path / "m.parquet", {"minute": (field, array),
+                                           "requests": (pa.field("requests", pa.int64()), pa.array(np.full(1440, 9))),
+                                           "failures": (pa.field("failures", pa.int64()), pa.array(np.zeros(1440))),
+                                           "account": (pa.field("account", pa.string()), pa.array(["a"] * 1440))})
+    start, data = chunk_bytes(path)
+    broken = flipped_file(path, tmp_path / "broken.parquet", start + 40, 0xFF)
+    assert ours(broken) is None
+    with pytest.raises((pa.ArrowException, OSError)) as caught:
+        theirs(broken)
+    with pytest.raises(InputError) as refused:
+        aggregates(broken)
+    assert str(refused.value) == f"{broken}: cannot be read as PARQUET: {str(caught.value).splitlines()[0]}"
+
+
+@pytest.mark.parametrize("header", [
+    b"\x15\x04\x15\x80\x80\x80\x80\x10\x15\x02\x00",  # a dictionary page of 2 GiB
+    b"\x15\x04\x15\x10\x15\x02\x4c\x15\x02\x15\x00\x00\x00",  # 8 bytes of a 16-byte page
+    b"\x15\x00\x15\x10\x15\x7f\x00",  # a data page whose stored bytes run past the chunk
+    b"\x15\x02" + b"\x1c" * 20 + b"\x00" * 21,  # structs nested 20 deep
+    b"\x15\x02\x19\xfc\xff\xff\xff\x0f\x00",  # a list of 4 billion elements
+    b"\x15\x02\x1d",  # a Thrift type (13) no page header holds
+])
+def test_page_headers_that_lie_are_left_to_pyarrow(header):
+    values = np.zeros(2, np.int64)
+    with pytest.raises(pages.Unhandled):
+        pages.decode_chunk(header + bytes(16), pages.DECOMPRESS["UNCOMPRESSED"], values, None)
+    assert values.tolist() == [0, 0]
