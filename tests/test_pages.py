@@ -277,6 +277,7 @@ def small_files(tmp_path_factory):
     return made
 
 
+@pytest.mark.slow
 @settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
 @given(file=st.sampled_from([(c, v) for c in ("snappy", "zstd", "none") for v in ("1.0", "2.0")]),
        place=st.floats(0, 1, exclude_max=True), bit=st.integers(0, 7), group=st.integers(0, 1))
