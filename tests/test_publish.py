@@ -171,6 +171,97 @@ def test_publish_from_many_threads_publishes_once_and_keeps_the_lock_whole(famil
 
 
 
+def refuse_flock(monkeypatch, refused: list) -> None:
+    """The family's filesystem refuses flock, as some network and FUSE filesystems do (ENOLCK); each refusal noted."""
+    import errno
+    import os
+
+    from slapolicy.policy import lock
+
+    def flock(fd, operation):
+        refused.append(operation)
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(lock.fcntl, "flock", flock)
+
+
+def test_publish_and_lock_on_a_filesystem_refusing_locks_write_nothing_and_say_why(cli, family, monkeypatch):
+    import fcntl
+
+    # Before: "internal error, please report it: OSError: [Errno 37] No locks available", exit 3.
+    draft = amendment(family)
+    copied_in(family, "2020-06-01", '\namends: "2019-01-01"')
+    refused = []
+    refuse_flock(monkeypatch, refused)
+    before = snapshot(family)
+    message = (f"{family}:1:1: error cannot-lock cannot lock the family {family} against another publisher writing it "
+               "at the same time: its filesystem refuses the lock (flock: No locks available); nothing was written. "
+               "Work on a copy of the family on a local disk, shared through version control\n")
+    result = cli("publish", "--retroactive", family, draft)
+    assert (result.code, result.out, result.err) == (1, message, "not published: 1 problem(s); nothing was written\n")
+    result = cli("lock", "--retroactive", family)
+    assert (result.code, result.out, result.err) == (1, "", message)
+    assert snapshot(family) == before
+    assert refused == [fcntl.LOCK_EX, fcntl.LOCK_EX]
+
+
+def test_a_reader_goes_on_where_the_filesystem_refuses_locks(family, monkeypatch):
+    import fcntl
+
+    # A service reloading the family takes a shared lock so as never to read half a publication; where the filesystem
+    # refuses it, it reads without (half a publication reads as a version not yet recorded, an error a reload
+    # survives), rather than never starting.
+    from slapolicy import Engine
+
+    refused = []
+    refuse_flock(monkeypatch, refused)
+    family_read = Engine(family).reload()
+    assert [p.version for p in family_read.versions] == ["2019-01-01"]
+    assert refused and set(refused) == {fcntl.LOCK_SH}  # asked for, refused, and read all the same
+
+
+@pytest.mark.parametrize("command", ["publish", "lock"])
+def test_publish_and_lock_refuse_to_write_over_a_family_another_machine_wrote_meanwhile(cli, family, monkeypatch,
+                                                                                         command):
+    # Over NFS the lock excludes the publishers of one machine only. Another machine's publisher wrote 2020-06-01 and
+    # its lock entry while this one checked its draft (its examples take a second): the draft, amending 2019-01-01,
+    # would have been published after 2020-06-01 undoing it, and the rewritten lock would have lost 2020-06-01's
+    # entry. Each now re-reads the family before it writes.
+    import hashlib
+
+    from slapolicy.policy import publish
+    from slapolicy.policy.lock import write_lock
+
+    draft = amendment(family, effective="2021-01-01")
+    if command == "lock":
+        copied_in(family, "2021-01-01")  # copied in by hand, to record
+    other = PUBLISHED.read_text().replace('version: "2019-01-01"', 'version: "2020-06-01"').replace(
+        'effective_from: "2019-01-01"', 'effective_from: "2020-06-01"\namends: "2019-01-01"')
+    checking = publish.run_examples
+
+    def meanwhile(policy):
+        if not (family / "2020-06-01.yaml").exists():
+            (family / "2020-06-01.yaml").write_text(other)
+            entries = json.loads((family / "versions.lock").read_text())
+            write_lock(family, {**entries, "2020-06-01.yaml": hashlib.sha256(other.encode()).hexdigest()})
+        return checking(policy)
+
+    monkeypatch.setattr(publish, "run_examples", meanwhile)
+    result = cli(command, "--retroactive", family, *([draft] if command == "publish" else []))
+    what = "the draft was checked" if command == "publish" else "its versions were checked"
+    message = (f"{family}:1:1: error family-changed {family} changed while {what} (2020-06-01.yaml, versions.lock "
+               "written by another process, one the family's lock does not exclude: a publisher on another machine, "
+               "over NFS); nothing was written. Run the command again: it checks against the family as it is now\n")
+    assert result.code == 1, result.err
+    assert (result.out + result.err).startswith(message)
+    assert sorted(json.loads((family / "versions.lock").read_text())) == [
+        "2019-01-01.yaml", "2020-06-01.yaml", "superseded/2019-01-01.32cfebe23efd.yaml"]  # the other's entry kept
+    assert not (family / "2021-01-01.yaml").exists() or command == "lock"
+    again = cli(command, "--retroactive", family, *([draft] if command == "publish" else []))
+    assert again.code == 1 and "error amends-not-latest amends '2019-01-01', but the latest published version is " \
+                               "'2020-06-01'" in again.out + again.err
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="names the synced file through /proc/self/fd")
 @pytest.mark.slow
 def test_publish_and_lock_sync_the_family_directory_after_the_names_they_place(family, monkeypatch):

@@ -7,6 +7,7 @@ import json
 import os
 from pathlib import Path
 
+from ..errors import Diagnostic, PolicyError
 from ..files import create_beside, sync_directory
 
 LOCK_FILE = "versions.lock"
@@ -18,13 +19,31 @@ def family_lock(path, *, shared: bool = False):
     (``shared=True``: while they are read, so that a reader never sees half a publication).
 
     ``flock`` on the directory itself: no extra file in the family, released when the
-    process dies, and exclusive between threads too (each call opens its own descriptor)."""
+    process dies, and exclusive between threads too (each call opens its own descriptor).
+    It excludes the processes of one machine only: over NFS, Linux takes a lock on a directory
+    on the client alone (docs/policy-format.md, "Two publishers at once").
+
+    A filesystem that refuses the lock (``ENOLCK``, ``EOPNOTSUPP``: some network and FUSE filesystems) stops a writer
+    with :class:`PolicyError` ``cannot-lock``, before anything is written; a reader goes on without it, since half a
+    publication reads as a version not yet recorded (``unlocked``), an error that a later read no longer sees."""
     fd = os.open(path, os.O_RDONLY)
     try:
-        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        except OSError as exc:
+            if not shared:
+                raise cannot_lock(path, exc) from None
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock
+
+
+def cannot_lock(path, exc: OSError) -> PolicyError:
+    return PolicyError([Diagnostic(str(path), 1, 1, "error", "cannot-lock",
+                                   f"cannot lock the family {path} against another publisher writing it at the same "
+                                   f"time: its filesystem refuses the lock (flock: {exc.strerror or exc}); nothing was "
+                                   "written. Work on a copy of the family on a local disk, shared through version "
+                                   "control")])
 
 
 def write_lock(directory, lock: dict) -> None:

@@ -19,7 +19,9 @@ draft``) and a published version (``policies/<family>/<effective_from>.yaml``, r
 On success the draft's text is written unchanged except ``status: published`` (comments
 kept), and the lock records it. The written file and the lock are each replaced whole
 (temporary file, then rename), under an exclusive lock on the family directory, so that
-two publishers never interleave; see docs/policy-format.md.
+two publishers on one machine never interleave, and only if the family's files are still those
+checked (publishers on two machines sharing it over NFS are not excluded by the lock); see
+docs/policy-format.md, "Two publishers at once".
 """
 from __future__ import annotations
 
@@ -34,7 +36,7 @@ from zoneinfo import ZoneInfo
 from ..errors import Diagnostic, PolicyError
 from ..files import FileProblem, path_argument, read_limited
 from .diff import renumbered
-from .directory import PolicyDirectory, check_policy_bytes, not_a_directory
+from .directory import PolicyDirectory, check_policy_bytes, directory_signature, not_a_directory
 from .examples import run_examples
 from .lint import PLACEMENT_CODES, amends_problem, family_id_problem, timezone_handover
 from .load import MAX_POLICY_BYTES, compose_only
@@ -202,9 +204,11 @@ def publish(policy_dir, draft, *, retroactive: bool = False, today: dt.date | No
     if not path.is_dir():
         raise not_a_directory(policy_dir, path)
     with family_lock(path):
+        seen = directory_signature(path)
         content, found, policy, directory, today = _checked_draft(path, draft, retroactive, today)
         if content is None:
             raise PolicyError([d for d in found if d.severity == "error"])
+        unchanged_since(path, seen, "the draft was checked")
         name = f"{policy.effective_from.isoformat()}.yaml"
         digest = hashlib.sha256(content).hexdigest()
         governing = directory.versions[-1] if directory.versions else None
@@ -215,6 +219,24 @@ def publish(policy_dir, draft, *, retroactive: bool = False, today: dt.date | No
             raise PolicyError([cannot_write(path / name, exc)]) from None
     return Published(path / name, policy.version, policy.effective_from.isoformat(), digest,
                      [d for d in found if d.severity == "warning"], takes_over)
+
+
+def unchanged_since(family: Path, seen: tuple, while_: str) -> None:
+    """Raise :class:`PolicyError` ``family-changed`` when the family's files (its versions and lock: their names,
+    sizes, times and inodes) are not those ``seen`` before it was read: a publisher that our lock does not exclude
+    (one on another machine, over NFS) wrote it meanwhile, and what was checked is not what would be written over.
+    Asked just before writing, it leaves two such publishers only the instant of their writes to meet in, not the
+    seconds of their checks."""
+    now = directory_signature(family)
+    if now == seen:
+        return
+    before, after = {entry[0]: entry for entry in seen}, {entry[0]: entry for entry in now}
+    changed = sorted(Path(name).name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
+    raise PolicyError([Diagnostic(str(family), 1, 1, "error", "family-changed",
+                                  f"{family} changed while {while_} ({', '.join(changed)} written by another "
+                                  "process, one the family's lock does not exclude: a publisher on another machine, "
+                                  "over NFS); nothing was written. Run the command again: it checks against the "
+                                  "family as it is now")])
 
 
 def _write_version(directory: Path, name: str, content: bytes, lock: dict) -> None:
@@ -284,6 +306,7 @@ def record_versions(directory, new: bool = False, *, retroactive: bool = False,
     naming what would be recorded: a lock deleted (by mistake, or to make an edited published file pass) would
     otherwise be made again from whatever bytes the files hold now, and an edit would be recorded as published."""
     with family_lock(directory.path):
+        seen = directory_signature(directory.path)
         directory = PolicyDirectory(directory.path)  # read again under the lock
         refused = [d for d in directory.diagnostics if d.severity == "error" and d.code != "unlocked"]
         refused += directory.holds_nothing  # not "nothing to lock: every published version is recorded"
@@ -299,21 +322,18 @@ def record_versions(directory, new: bool = False, *, retroactive: bool = False,
         if refused:
             raise PolicyError(sorted(refused))
         added = []
-        for file in sorted(directory.path.glob("*.yaml")):
-            if file.name not in lock:
-                lock[file.name] = hashlib.sha256(read_limited(file, "policy file", MAX_POLICY_BYTES)).hexdigest()
-                added.append(Recorded(file.name, _label(directory, file), taken.get(file.name, (None, None))[1]))
+        for policy in sorted(directory.versions, key=lambda p: Path(p.path).name):
+            name = Path(policy.path).name  # the sha256 of the bytes checked: a file written since is found below
+            if name not in lock:
+                lock[name] = policy.sha256
+                added.append(Recorded(name, policy.version, taken.get(name, (None, None))[1]))
         if added:
+            unchanged_since(directory.path, seen, "its versions were checked")
             try:
                 write_lock(directory.path, lock)
             except OSError as exc:
                 raise PolicyError([cannot_write(directory.path / LOCK_FILE, exc)]) from None
         return added
-
-
-def _label(directory: PolicyDirectory, file: Path) -> str:
-    """The version label of a family's file (every file is a version here: `lock` refuses one that cannot be read)."""
-    return next(p.version for p in directory.versions if Path(p.path).name == file.name)
 
 
 def _lock_start_problems(directory: PolicyDirectory, new: bool) -> list[Diagnostic]:
