@@ -226,9 +226,8 @@ def file_digest(path) -> str | None:
 
 
 def claim_in_force(family, claim_data: dict, where: str = "claim") -> tuple:
-    """The claim read (every field problem reported), its Service Month and the version in force for it (§6.2)."""
-    if not isinstance(claim_data, dict):
-        raise ArgumentError(f"claim_data must be a dict (the claim as read from CLAIM.json), not {type(claim_data).__name__}")
+    """The claim read (every field problem reported), its Service Month and the version in force for it (§6.2).
+    ``claim_data``: a dict (the Engine, which calls this, refuses anything else first)."""
     month = claim_data.get("service_month")
     if not isinstance(month, str) or month_problem(month, "service_month"):
         parse_claim(claim_data, family.versions[0].timezone, where)  # reports every field problem

@@ -146,6 +146,11 @@ def money_terms(policy) -> MoneyTerms:
                        policy.ref("compensation", "rounding"), policy.setting("compensation", "form"))
 
 
+def no_billing_step(policy, trace: list) -> None:
+    """The compensation step of a month whose account has no billing for it: the fee is the billing's (§1.3)."""
+    trace_step(trace, "compensation", policy.ref("compensation", "base"), "no billing for this account and month: no amount computed")
+
+
 def compensation_for(policy, availability: Fraction, billing, trace: list, account: str, service_month) -> dict:
     """What an availability pays on a bill (or without one): the standard met, the credit, the fee and the
     compensation, each step written to ``trace``. The rule examples of the standard, gate, tiers and monthly cap
@@ -155,7 +160,7 @@ def compensation_for(policy, availability: Fraction, billing, trace: list, accou
     trace.extend(dict(step) for step in steps)  # each result owns its trace
     out = {"meets_standard": met, "credit_percent": percent_number(credit), "monthly_fee": None, "compensation": None}
     if billing is None:
-        trace_step(trace, "compensation", policy.ref("compensation", "base"), "no billing for this account and month: no amount computed")
+        no_billing_step(policy, trace)
         return out
     fee, amount, detail = compensation_on_bill(policy, credit, billing)
     trace_step(trace, "compensation", money_terms(policy).rounding_ref, detail)

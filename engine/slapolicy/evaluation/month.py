@@ -16,8 +16,8 @@ from ..errors import InputError
 from ..minutes.shapes import MonthMinutes, MonthTotals
 from .classify import (MinutesOutcome, UnavailableRows, classify_minutes, month_frame, trace_step,
                        unavailable_rows)
-from .compensation import (before_aggregate_cap_note, compensation_on_bill, money_terms, percent_number,
-                           shown_availability, standard_and_credit)
+from .compensation import (before_aggregate_cap_note, compensation_on_bill, money_terms, no_billing_step,
+                           percent_number, shown_availability, standard_and_credit)
 
 
 @dataclass(frozen=True)
@@ -85,8 +85,7 @@ def evaluate_account_month(policy, service_month: ServiceMonth, account: str, ro
         trace.extend([dict(step) for step in figures.steps])
     if billing is None:
         if explain:
-            trace_step(trace, "compensation", policy.ref("compensation", "base"),
-                  "no billing for this account and month: no amount computed")
+            no_billing_step(policy, trace)
     else:
         fee, amount, detail = _money(policy, frame.total, counted, str(billing.monthly_fee), str(billing.offset))
         if explain:

@@ -107,10 +107,16 @@ def max_input_bytes() -> int:
 
 
 def check_input_size(path) -> None:
+    """Refuse a local minutes or billing file above the input size limit (:func:`check_size`)."""
+    check_size(path, os.path.getsize(path))
+
+
+def check_size(shown, size: int | None) -> None:
+    """Refuse an input of ``size`` bytes (None: its store does not say) above SLAPOLICY_MAX_INPUT_BYTES, naming it
+    ``shown`` (its path or URL)."""
     limit = max_input_bytes()
-    size = os.path.getsize(path)
-    if size > limit:
-        raise InputError(f"{path}: {size} bytes is above the input size limit of {limit} bytes "
+    if size is not None and size > limit:
+        raise InputError(f"{shown}: {size} bytes is above the input size limit of {limit} bytes "
                          "(SLAPOLICY_MAX_INPUT_BYTES raises it)")
 
 MINUTE_COLUMNS = ("account", "minute", "requests", "failures")

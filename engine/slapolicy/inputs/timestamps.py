@@ -16,6 +16,8 @@ from .problems import MAX_REPORTED, Problems, _line, _report
 
 _STAMP = (r"^(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})[T ](?P<hm>[0-9]{2}:[0-9]{2})"
           r"(?::(?P<sec>[0-9]{2}(?:\.[0-9]+)?))?(?P<off>Z|[+-][0-9]{2}:?[0-9]{2})?$")
+# A minute given with seconds, as text or as a timestamp of any unit: said alike.
+HAS_SECONDS = "has seconds; a statistics point starts at :00 (§1.5)"
 
 
 def _offset(wall: dt.datetime, zone, fold: int) -> int:
@@ -84,7 +86,7 @@ def parse_minute_column(table, name: str, timezone: str, problems: Problems, lin
             _report(column.is_null().to_numpy(zero_copy_only=False), problems, name, line_offset, lambda r: "missing value")
         local, partial, runs = _whole_minutes(ticks, per_minute)
         _report(partial, problems, name, line_offset,
-                lambda r: f"{_tick_text(ticks[r], column.type.unit, column.type.tz is not None)} has seconds; a statistics point starts at :00 (§1.5)")
+                lambda r: f"{_tick_text(ticks[r], column.type.unit, column.type.tz is not None)} {HAS_SECONDS}")
         if column.type.tz is None:  # naive Parquet timestamps are local time of the policy
             utc, missing, twice = local_to_utc_minutes(local, timezone)
             _report_wall_times(missing, twice, local, timezone, name, problems, line_offset)
@@ -120,7 +122,7 @@ def parse_minute_column(table, name: str, timezone: str, problems: Problems, lin
     nonzero = np.array([bool(t) and Decimal(t) != 0 for t in second_texts] + [False], bool)[seconds]
     for row in np.flatnonzero(nonzero)[:MAX_REPORTED]:
         raw = raw if raw is not None else text.to_numpy(zero_copy_only=False)
-        problems.add(int(row) + 1, name, f"{raw[row]!r} has seconds; a statistics point starts at :00 (§1.5)",
+        problems.add(int(row) + 1, name, f"{raw[row]!r} {HAS_SECONDS}",
                      _line(int(row) + 1, line_offset))
     problems.total += max(0, int(nonzero.sum()) - MAX_REPORTED)
     naive = np.array([t == "" for t in offset_texts] + [True], bool)[offsets]

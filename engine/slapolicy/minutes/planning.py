@@ -20,7 +20,7 @@ from ..errors import InputError
 from ..files import regular_file_size
 from ..inputs.problems import column_names, missing_columns
 from ..inputs.tables import (IN_MEMORY, MINUTE_COLUMNS, OPTIONAL_MINUTE_COLUMNS, _format, account_forms, account_name,
-                             refuse_binary, check_input_size, check_minute_types, in_memory_table, max_input_bytes)
+                             refuse_binary, check_input_size, check_minute_types, check_size, in_memory_table)
 from ..inputs.timestamps import UNITS_PER_MINUTE
 from ..limits import exhausted
 
@@ -161,17 +161,10 @@ def _plan_url(url: str, request: Request) -> list[Part]:
         kind = _format(Path(store.root))
     except InputError as exc:  # named by the URL, not by the path inside its filesystem
         raise InputError(f"{url}: {str(exc)[len(str(Path(store.root))) + 2:]}") from None
-    _check_size(url, info.size)
+    check_size(url, info.size)
     if kind == "parquet":
         return _plan_parquet(store.root, request, url, store=store)
     return [Part(url, kind, name=url, rows=-1, size=-1 if info.size is None else info.size)]
-
-
-def _check_size(shown: str, size) -> None:
-    limit = max_input_bytes()
-    if size is not None and size > limit:
-        raise InputError(f"{shown}: {size} bytes is above the input size limit of {limit} bytes "
-                         "(SLAPOLICY_MAX_INPUT_BYTES raises it)")
 
 
 HIVE_KEYS = ("month", "account")  # the directory keys that prune a dataset (docs/cli.md, "Replay")
@@ -256,7 +249,7 @@ def _plan_directory(root: Path, request: Request, store=None) -> list[Part]:
         if store is None:
             check_input_size(name)
         else:
-            _check_size(shown(name), store.sizes().get(name))
+            check_size(shown(name), store.sizes().get(name))
         parts.extend(_plan_parquet(name, request, shown(name), account, month, store))
     return parts
 
