@@ -59,6 +59,160 @@ def test_a_claim_filed_a_minute_before_the_window_opens_is_told_when_it_opens(tm
     assert timing_reasons(policy, on_time, month, window) == []
 
 
+
+# ---------------------------------------------------------------------------- one account's month, as evaluated
+
+def _month(tmp_path, rows, month, policy_file=None, billing=None, notices=None):
+    from conftest import POLICIES
+    from helpers import write_csv, write_yaml
+    from slapolicy.api import evaluate
+
+    minutes = write_csv(tmp_path / "minutes.csv", rows,
+                        fields=["account", "minute", "requests", "failures", "illegal_number_failures", "peak_qps"])
+    options = {"policy_file": policy_file} if policy_file else {}
+    if billing is not None:
+        options["billing"] = write_csv(tmp_path / "billing.csv", [
+            {"account": "a", "month": month, "monthly_fee": billing[0], "offset": billing[1]}])
+    if notices is not None:
+        options["notices"] = write_yaml(tmp_path / "notices.yaml", notices)
+    (e,) = evaluate(POLICIES, minutes=minutes, month=month, **options)["evaluations"]
+    return e
+
+
+def _april(tmp_path, unavailable, policy_file=None, billing=None):
+    """``unavailable`` minutes at 98 % from 2019-04-01 00:00; April 2019 has 30 × 1440 = 43,200 Total Minutes."""
+    from helpers import minute_rows
+
+    return _month(tmp_path, minute_rows("a", "2019-04-01T00:00", unavailable, 100, 2), "2019-04", policy_file, billing)
+
+
+def _file(tmp_path, old, new):
+    return draft_variant(tmp_path, old, new)
+
+
+@pytest.mark.parametrize("reading,requests,failures,illegal,unavailable", [
+    # remove_from_both (shipped): 1 failure of 96 normal requests, 98.96 % < 99 %; 0 of 99, 100 %; 0 of 0, no traffic.
+    ("remove_from_both", 100, 5, 4, 1), ("remove_from_both", 100, 1, 1, 0), ("remove_from_both", 3, 3, 3, 0),
+    # count_as_failures: 5 of 100, 95 %; 1 of 100, exactly 99 %, not below; 3 of 3, 0 %.
+    ("count_as_failures", 100, 5, 4, 1), ("count_as_failures", 100, 1, 1, 0), ("count_as_failures", 3, 3, 3, 1),
+])
+def test_illegal_number_failures_leave_the_rate_as_the_policy_reads_them(tmp_path, reading, requests, failures,
+                                                                        illegal, unavailable):
+    from helpers import minute_rows
+
+    policy = _file(tmp_path, "    value: remove_from_both", f"    value: {reading}")
+    e = _month(tmp_path, minute_rows("a", "2019-04-01T00:00", 1, requests, failures, illegal), "2019-04", policy)
+    assert e["unavailable_minutes"] == unavailable
+    steps = [s["detail"] for s in e["trace"] if s["step"] == "illegal_numbers"]
+    assert steps == ([f"{illegal} illegal-number failure(s) counted as failures (count_as_failures)"]
+                     if reading == "count_as_failures" else
+                     [f"{illegal} illegal-number failure(s) in 1 minute(s) removed from both requests and failures (§1.4, §5.10)"])
+
+
+@pytest.mark.parametrize("unavailable,half_up,half_even,down", [
+    (9, "99.98", "99.98", "99.97"),    # 1 − 9/43,200 = 99.979166…%
+    (54, "99.88", "99.88", "99.87"),   # 1 − 54/43,200 = 99.875 % exactly: a tie, 7 odd
+    (162, "99.63", "99.62", "99.62"),  # 1 − 162/43,200 = 99.625 % exactly: a tie, 2 even
+    (217, "99.498", "99.498", "99.49"),  # 99.49768…%: "99.50" would read as the standard met
+])
+def test_availability_is_shown_rounded_as_the_policy_says(tmp_path, unavailable, half_up, half_even, down):
+    for rounding, shown in (("half_up", half_up), ("half_even", half_even), ("down", down)):
+        policy = _file(tmp_path, "display_rounding: {value: half_up", f"display_rounding: {{value: {rounding}")
+        assert _april(tmp_path, unavailable, policy)["availability_percent"] == shown, rounding
+
+
+@pytest.mark.parametrize("fee,half_up,half_even,down", [
+    ("0.15", "0.02", "0.02", "0.01"),  # 10 % = 0.015: a tie, 1 odd
+    ("0.25", "0.03", "0.02", "0.02"),  # 10 % = 0.025: a tie, 2 even
+    ("0.99", "0.10", "0.10", "0.09"),  # 10 % = 0.099
+])
+def test_compensation_is_rounded_to_the_cent_as_the_policy_says(tmp_path, fee, half_up, half_even, down):
+    # 217 unavailable minutes: 99.4977 %, below the standard, tier 1 (10 %).
+    for rounding, amount in (("half_up", half_up), ("half_even", half_even), ("down", down)):
+        policy = _file(tmp_path, "rounding: {value: half_up, places: 2", f"rounding: {{value: {rounding}, places: 2")
+        assert _april(tmp_path, 217, policy, billing=(fee, "0.00"))["compensation"] == amount, rounding
+
+
+@pytest.mark.parametrize("gate,unavailable,shown,meets,credit,compensation", [
+    ("below_standard", 22, "99.949", True, 0, "0.00"),    # 99.94907 %: tier 1, but the standard is met
+    ("tiers_only", 21, "99.95", True, 0, "0.00"),         # 99.95138 %: above tier 1 (below 99.95 %)
+    ("tiers_only", 22, "99.949", True, 10, "100.00"),     # 99.94907 %: tier 1 pays without the gate
+    ("tiers_only", 216, "99.50", True, 10, "100.00"),     # 99.5 % exactly
+])
+def test_the_gate_pays_tier_1_above_the_standard_only_when_the_policy_opens_it(tmp_path, gate, unavailable, shown, meets,
+                                                                               credit, compensation):
+    policy = _file(tmp_path, "    value: below_standard", f"    value: {gate}")
+    e = _april(tmp_path, unavailable, policy, billing=("1000.00", "0.00"))
+    assert (e["availability_percent"], e["meets_standard"], e["credit_percent"], e["compensation"]) == \
+        (shown, meets, credit, compensation)
+
+
+@pytest.mark.parametrize("met_when,unavailable,shown,meets,credit", [
+    ("at_least", 216, "99.50", True, 0),   # 99.5 % exactly meets "not less than 99.5 %"
+    ("above", 215, "99.502", True, 0),     # 99.50231 %: "99.50" would read as not above 99.5
+    ("above", 216, "99.50", False, 10),    # 99.5 % exactly is not above it
+])
+def test_the_standard_is_met_at_or_above_it_as_the_policy_says(tmp_path, met_when, unavailable, shown, meets, credit):
+    policy = _file(tmp_path, "    met_when: at_least", f"    met_when: {met_when}")
+    e = _april(tmp_path, unavailable, policy)
+    assert (e["availability_percent"], e["meets_standard"], e["credit_percent"]) == (shown, meets, credit)
+
+
+@pytest.mark.parametrize("cap,compensation", [("fee_paid", "400.00"), ("none", "500.00")])
+def test_the_monthly_cap_is_the_fee_paid_or_none(tmp_path, cap, compensation):
+    # 2,161 unavailable minutes: 94.998 %, 50 % of 1000.00 = 500.00; the fee paid is 1000.00 − 600.00 = 400.00.
+    policy = _file(tmp_path, "  monthly_cap: {value: fee_paid", f"  monthly_cap: {{value: {cap}")
+    e = _april(tmp_path, 2161, policy, billing=("1000.00", "600.00"))
+    assert (e["credit_percent"], e["monthly_fee"], e["compensation"]) == (50, "1000.00", compensation)
+
+
+@pytest.mark.parametrize("fallback,requests,excluded,counted,note", [
+    ("requests_per_60", 300, {"5.7": 10}, 0, "no peak_qps for 10 minute(s): concurrency = requests / 60 (fallback)"),
+    ("requests_per_60", 299, {}, 10, "no peak_qps for 10 minute(s): concurrency = requests / 60 (fallback)"),
+    ("none", 300, {}, 10, "no peak_qps for 10 minute(s): concurrency 0"),
+])
+def test_concurrency_without_peak_qps_is_requests_over_60_or_none(tmp_path, fallback, requests, excluded, counted, note):
+    # 10 minutes at 90 % (requests // 10 failed); 300 / 60 = 5.0 QPS reaches §5.7's 5.0, 299 / 60 = 4.98 does not.
+    from helpers import minute_rows
+
+    policy = _file(tmp_path, "    value: requests_per_60", f"    value: {fallback}")
+    e = _month(tmp_path, minute_rows("a", "2019-03-15T16:00", 10, requests, requests // 10), "2019-03", policy)
+    assert (e["excluded_minutes"], e["unavailable_minutes"]) == (excluded, counted)
+    assert [s["detail"] for s in e["trace"] if s["step"] == "facts"] == [f"minute.concurrency_qps: {note}"]
+
+
+@pytest.mark.parametrize("lead,published_at,account,excluded", [
+    # The customer's notice covers 16:00-16:05 of ten minutes at 7 QPS: when prior, 16:05-16:09 alone are §5.7's.
+    (0, "2019-03-15T15:59", "a", 5),    # a minute before the window: prior
+    (0, "2019-03-15T16:00", "a", 10),   # as the window begins: not prior, so every minute is §5.7's
+    (0, "2019-03-15T15:00", "b", 10),   # another account's notice says nothing of this one's demand
+    (0, "2019-03-15T15:00", None, 5),   # a notice naming no account covers every account
+    (60, "2019-03-15T15:00", "a", 5),   # 60 minutes before, with a lead of 60: prior
+    (60, "2019-03-15T15:01", "a", 10),  # 59 minutes before: not
+])
+def test_a_customer_notice_of_concurrency_is_prior_when_published_the_lead_before_its_window(tmp_path, lead,
+                                                                                             published_at, account,
+                                                                                             excluded):
+    from helpers import minute_rows
+
+    policy = _file(tmp_path, "notice_lead_minutes:\n    value: 0", f"notice_lead_minutes:\n    value: {lead}")
+    notice = {"id": "C-1", "kind": "high_concurrency", "published_at": published_at, "start": "2019-03-15T16:00",
+              "end": "2019-03-15T16:05"} | ({"account": account} if account else {})
+    e = _month(tmp_path, minute_rows("a", "2019-03-15T16:00", 10, 420, 42), "2019-03", policy, notices=[notice])
+    assert (e["excluded_minutes"], e["unavailable_minutes"]) == ({"5.7": excluded}, 10 - excluded)
+
+
+@pytest.mark.parametrize("published_at,excluded", [("2019-03-15T15:59", {"5.11": 5}), ("2019-03-15T16:00", {})])
+def test_a_major_event_is_excluded_only_when_announced_before_it_began(tmp_path, published_at, excluded):
+    # §5.11: ten minutes at 58 %, 1.67 QPS (no §5.7); the event announced for 16:00-16:05.
+    from helpers import minute_rows
+
+    notice = {"id": "E-1", "kind": "major_event", "published_at": published_at, "start": "2019-03-15T16:00",
+              "end": "2019-03-15T16:05"}
+    e = _month(tmp_path, minute_rows("a", "2019-03-15T16:00", 10, 100, 42), "2019-03", notices=[notice])
+    assert (e["excluded_minutes"], e["unavailable_minutes"]) == (excluded, 10 - sum(excluded.values()))
+
+
 # ---------------------------------------------------------------------------- §1.6 months in which the clocks change
 
 def _new_york_family(tmp_path):
@@ -151,3 +305,4 @@ def test_when_the_clocks_go_back_every_minute_unavailable_is_more_than_the_total
     (e,) = evaluate(family, minutes=minutes, month="2024-11", policy_file=quiet)["evaluations"]
     assert (e["minutes_with_data"], e["unavailable_minutes"], e["availability_exact"], e["availability_percent"],
             e["meets_standard"], e["credit_percent"]) == (1, 43259, "-59/43200", "-0.14", False, 50)
+
