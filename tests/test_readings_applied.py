@@ -306,3 +306,20 @@ def test_when_the_clocks_go_back_every_minute_unavailable_is_more_than_the_total
     assert (e["minutes_with_data"], e["unavailable_minutes"], e["availability_exact"], e["availability_percent"],
             e["meets_standard"], e["credit_percent"]) == (1, 43259, "-59/43200", "-0.14", False, 50)
 
+
+# ---------------------------------------------------------------------------- what `slapolicy show` says of them
+
+@pytest.mark.parametrize("days,line", [
+    (5, "  window opens at 00:00 after business day 5 of the following month  [§3.2(1)]"),
+    (0, "  window opens at 00:00 on the first day of the following month  [§3.2(1)]"),
+])
+def test_show_says_when_the_window_opens_and_the_numbers_of_the_aggregate_cap(tmp_path, days, line):
+    # The §6.1 cap's lookback_months and after_months_of_use were shown nowhere: `show` printed "fees_paid" alone.
+    from slapolicy.policy.terms import render_terms
+
+    policy = variant(tmp_path, "after_business_days: 5", f"after_business_days: {days}")
+    lines = render_terms(policy).splitlines()
+    assert line in lines
+    assert lines[lines.index("  tier 3: availability < 95% → 50% of the fee  [§3.1]") + 1] == (
+        "  aggregate cap: the fees paid since the first month of use, or once used more than 12 months, the fees paid "
+        "in the 12 months ending with the damaged month  [§6.1]")

@@ -48,9 +48,16 @@ def render_terms(policy, month: str | None = None) -> str:
     lines += ["", "Compensation"] + _setting_lines(raw["compensation"])
     for number, tier in enumerate(policy.tiers, start=1):
         lines.append(f"  tier {number}: availability {tier.describe()} → {tier.credit}% of the fee  [{tier.ref}]")
+    cap = raw["compensation"]["aggregate_cap"]
+    if cap["value"] != "none":  # its numbers are beside its value, which _setting_lines shows alone
+        lines.append(f"  aggregate cap: the fees paid since the first month of use, or once used more than "
+                     f"{cap['after_months_of_use']} months, the fees paid in the {cap['lookback_months']} months ending "
+                     f"with the damaged month  [{cap['ref']}]")
     lines += ["", "Claims"] + _setting_lines(raw["claims"])
     opens, closes = raw["claims"]["window_opens"], raw["claims"]["window_closes"]
-    lines.append(f"  window opens at {opens['at']} after business day {opens['after_business_days']} of the following month  [{opens['ref']}]")
+    after = (f"after business day {opens['after_business_days']} of the following month" if opens["after_business_days"]
+             else "on the first day of the following month")  # after no business day: as that month begins
+    lines.append(f"  window opens at {opens['at']} {after}  [{opens['ref']}]")
     lines.append(f"  window closes at the end of calendar day {closes['calendar_days_after_end']} after the Service Month  [{closes['ref']}]")
     lines += ["", "Disclaimers"]
     for clause in policy.clauses:
