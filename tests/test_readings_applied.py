@@ -133,6 +133,20 @@ def test_compensation_is_rounded_to_the_cent_as_the_policy_says(tmp_path, fee, h
         assert _april(tmp_path, 217, policy, billing=(fee, "0.00"))["compensation"] == amount, rounding
 
 
+
+@pytest.mark.parametrize("fee,offset,shown,compensation", [
+    ("1000.00", "0.00", "1000", "100"),    # whole units lose nothing: shown at the policy's places
+    ("1000.50", "0.00", "1000.50", "100"),  # 10 % = 100.05 → 100; the fee was shown "1000", a bill it is not
+    ("1001.50", "0.00", "1001.50", "100"),  # was "1002"
+    ("1000.50", "998.75", "1000.50", "1"),  # capped at the fee paid 1.75, never rounded above it: 1
+])
+def test_a_fee_is_shown_as_billed_where_the_policys_places_would_change_it(tmp_path, fee, offset, shown, compensation):
+    # A version paying whole units (compensation.rounding.places: 0, which the schema allows); 217 minutes: 10 %.
+    policy = _file(tmp_path, "rounding: {value: half_up, places: 2,", "rounding: {value: half_up, places: 0,")
+    e = _april(tmp_path, 217, policy, billing=(fee, offset))
+    assert (e["monthly_fee"], e["compensation"]) == (shown, compensation)
+
+
 @pytest.mark.parametrize("gate,unavailable,shown,meets,credit,compensation", [
     ("below_standard", 22, "99.949", True, 0, "0.00"),    # 99.94907 %: tier 1, but the standard is met
     ("tiers_only", 21, "99.95", True, 0, "0.00"),         # 99.95138 %: above tier 1 (below 99.95 %)

@@ -20,6 +20,7 @@ import numpy as np
 from .. import __version__
 from ..calendar import ServiceMonth, minute_bounds, month_problem, service_month_in
 from ..evaluation.classify import consecutive_runs
+from ..evaluation.compensation import money_text
 from ..evaluation.month import MonthEvaluation
 from ..minutes import READ_DIGEST, read_digest
 from ..minutes.storage import is_url, listing_digest
@@ -150,10 +151,8 @@ def aggregate_cap(policy, account: str, month: str, billing: dict, grants: dict)
     # The room is a ceiling: rounded down to the policy's money quantum, so a grant never exceeds the fees.
     room = max(room, Decimal(0)).quantize(places, rounding=ROUND_DOWN)
 
-    def money(value: Decimal) -> str:
-        """At the policy's places when that loses nothing; otherwise exactly as billed (1.50 under whole units)."""
-        shown = value.quantize(places)
-        return str(shown if shown == value else value)
+    def money(value: Decimal) -> str:  # 1.50 under whole units stays 1.50
+        return money_text(value, places)
 
     months = [month_label(k) for k in range(own_lo, own_hi + 1)]
     if months_of_use > rule["after_months_of_use"]:

@@ -186,4 +186,11 @@ def compensation_on_bill(policy, credit: Decimal, billing) -> tuple[str, str, st
     if terms.capped:
         # The cap is a ceiling: rounding (to whole units, say) never lifts the amount above the fee paid.
         amount = min(amount, billing.fee_paid.quantize(quantum, rounding=ROUND_DOWN))
-    return str(fee.quantize(quantum)), str(amount), f"{detail}: compensation {amount} as {terms.form}"
+    return money_text(fee, quantum), str(amount), f"{detail}: compensation {amount} as {terms.form}"
+
+
+def money_text(value: Decimal, quantum: Decimal) -> str:
+    """An amount billed, at the policy's places (compensation.rounding.places) when that loses nothing; otherwise as
+    billed: 1000.50 under whole units is "1000.50", never "1000" (a bill it is not)."""
+    shown = value.quantize(quantum)
+    return str(shown if shown == value else value)
