@@ -156,3 +156,76 @@ def test_a_whole_float_count_up_to_2_63_is_read(tmp_path):
     assert result.code == 0, result.err
     (evaluation,) = json.loads(result.out)["evaluations"]
     assert (evaluation["minutes_with_data"], evaluation["unavailable_minutes"]) == (1, 0)
+
+
+# ---------------------------------------------------------------------------- an account column of floats
+
+FLOATS = ("column 'account' holds floating-point numbers ({kind}){why}; an account is named by text or a whole "
+          "number: write the column as text or as whole numbers (a column of whole numbers with one missing is written "
+          "as floating point: fill in or drop the rows without an account)")
+
+
+def accounts_table(accounts, kind=None):
+    """One minute a row from 12 March 2019 10:00, of the accounts given (a column of ``kind``)."""
+    return pa.table({"account": pa.array(accounts, kind), "minute": pa.array(MINUTES[:len(accounts)], pa.timestamp("us")),
+                     "requests": [100] * len(accounts), "failures": [0] * len(accounts)})
+
+
+@pytest.mark.parametrize("accounts,kind,why", [
+    # A column of whole numbers with one missing, as pandas writes it: row 3 is the one to fix.
+    ([1000.0, 1001.0, None, 1000.0], pa.float64(), ": row 3 is missing"),
+    ([1000.0, float("nan"), 1001.5, None, 7.25, 1.5], pa.float64(),
+     ": row 2 is missing, row 3 is 1001.5, row 4 is missing and 2 more"),
+    ([1000.0, 1001.0], pa.float32(), ", whole numbers read as floats (row 1 is 1000.0)"),
+    ([Decimal("1000.00"), Decimal("1000.50")], pa.decimal128(10, 2), ": row 2 is 1000.5"),
+])
+def test_an_account_column_of_floats_is_refused_naming_the_rows_that_show_why(tmp_path, cli, accounts, kind, why):
+    # It was "column 'account' holds values of type double; expected text or whole numbers": which rows, and what to
+    # write, were left to the reader of a file of millions of rows.
+    from conftest import DRAFT, POLICIES
+
+    minutes = tmp_path / "m.parquet"
+    pq.write_table(accounts_table(accounts, kind), minutes)
+    for result in (evaluate_march(minutes), cli("replay", POLICIES, "--minutes", minutes, "--from", "2019-03", "--to",
+                                                "2019-03", "--under", DRAFT)):
+        assert (result.code, result.out, result.err) == (
+            1, "", f"slapolicy: {minutes}: " + FLOATS.format(kind=kind, why=why) + "\n")
+
+
+def test_an_account_column_of_floats_in_json_lines_or_memory_names_rows_and_lines(tmp_path):
+    from slapolicy import InputError, evaluate
+    from conftest import POLICIES
+
+    minutes = tmp_path / "m.jsonl"
+    # Line 2 is blank: row 2 is on line 3. Its 1001.5 makes the block's column floats.
+    minutes.write_text('{"account": 1000, "minute": "2019-03-12T10:00", "requests": 100, "failures": 0}\n\n'
+                       '{"account": 1001.5, "minute": "2019-03-12T10:01", "requests": 100, "failures": 0}\n')
+    result = evaluate_march(minutes)
+    assert (result.code, result.out, result.err) == (
+        1, "", f"slapolicy: {minutes}: " + FLOATS.format(kind="double", why=": row 2 (line 3) is 1001.5") + "\n")
+    with pytest.raises(InputError) as refused:
+        evaluate(POLICIES, minutes=accounts_table([1000.0, None]), month="2019-03")
+    assert str(refused.value) == "(in memory): " + FLOATS.format(kind="double", why=": row 2 is missing")
+
+
+def test_an_account_column_of_whole_decimals_is_read_as_its_digits(tmp_path):
+    # A warehouse's NUMBER(38, 0) account id was refused as "holds values of type decimal128(38, 0)"; whole
+    # numbers are read as their digits, as an integer column's are.
+    minutes = tmp_path / "m.parquet"
+    pq.write_table(accounts_table([Decimal(1000), Decimal(1000), Decimal(2)], pa.decimal128(38, 0)), minutes)
+    result = evaluate_march(minutes)
+    assert result.code == 0, result.err
+    assert [(e["account"], e["minutes_with_data"]) for e in json.loads(result.out)["evaluations"]] == [
+        ("1000", 2), ("2", 1)]
+
+
+def test_a_billing_account_column_of_floats_is_refused_as_the_minutes_one_is(tmp_path):
+    # The billing's 1000.0 was read as account '1000' and its 1000.5 as account '1000.5'.
+    from conftest import REPO
+
+    billing = tmp_path / "billing.parquet"
+    pq.write_table(pa.table({"account": [1000.0, 1000.5], "month": ["2019-03"] * 2, "monthly_fee": ["10.00"] * 2,
+                             "offset": ["0.00"] * 2}), billing)
+    result = evaluate_march(REPO / "examples" / "ccc" / "minutes.csv", "--billing", billing)
+    assert (result.code, result.out, result.err) == (
+        1, "", f"slapolicy: {billing}: " + FLOATS.format(kind="double", why=": row 2 is 1000.5") + "\n")

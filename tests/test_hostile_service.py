@@ -119,8 +119,11 @@ def test_an_account_written_as_a_whole_number_is_its_digits_as_in_a_json_lines_f
     assert (evaluation["account"], evaluation["minutes_with_data"], evaluation["unavailable_minutes"]) == ("1000", 2, 2)
     minutes.write_text(json.dumps(ROW | {"account": 1e3}) + "\n")  # and 1e3 is refused by both
     result = run_cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03")
-    assert (result.code, result.err) == (1, f"slapolicy: {minutes}: column 'account' holds values of type double; "
-                                            "expected text or whole numbers\n")
+    assert (result.code, result.err) == (1, f"slapolicy: {minutes}: column 'account' holds floating-point numbers "
+                                            "(double), whole numbers read as floats (row 1 (line 1) is 1000.0); an "
+                                            "account is named by text or a whole number: write the column as text or "
+                                            "as whole numbers (a column of whole numbers with one missing is written "
+                                            "as floating point: fill in or drop the rows without an account)\n")
 
 
 # ---------------------------------------------------------------------------- HEAD

@@ -11,7 +11,7 @@ from pathlib import Path
 from ..calendar import written_date
 from ..errors import InputError
 from .problems import Problems, _line
-from .tables import _format, _refuse_nested, _strings, account_name, table_of
+from .tables import _format, _refuse_nested, _strings, account_name, refuse_floating_accounts, table_of
 
 
 BILLING_COLUMNS = ("account", "month", "monthly_fee", "offset")
@@ -59,6 +59,8 @@ def read_billing(path) -> dict[tuple[str, str], BillingRow]:
     for column in BILLING_COLUMNS + OPTIONAL_BILLING_COLUMNS:
         if column in table.column_names:
             _refuse_nested(table, column, name)
+    refuse_floating_accounts(table.column("account"), name, lambda i: f"row {i + 1}" if line_offset is None else
+                             f"row {i + 1} (line {_line(i + 1, line_offset)})")
     json_numbers = isinstance(path, (str, Path)) and _format(Path(path)) == "jsonl"
     if not json_numbers:
         _refuse_floating_money(table, name)

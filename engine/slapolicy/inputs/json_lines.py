@@ -31,13 +31,16 @@ MAX_DEPTH = 64  # brackets and braces open at once on one line
 _TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)  # strings (skipped whole) and brackets
 
 
-def batches(stream, name: str, columns: tuple, optional: tuple, max_rows: int, check_columns: bool = True):
+def batches(stream, name: str, columns: tuple, optional: tuple, max_rows: int, check_columns: bool = True,
+            check_block=None):
     """(table, line offset, rows before it) of a JSON Lines stream, at most ``max_rows`` rows a table.
 
     Row r (1-based) of a table is on line r + line offset + rows before it, as for the CSV reader.
     ``columns`` must be present in the first block with rows (else the file is refused as missing them);
     a later block without one of them has it as a column of nulls, refused row by row. Not ``check_columns``
-    (a piece of a file after its first): every block is such a later block.
+    (a piece of a file after its first): every block is such a later block. ``check_block(table, place)``: called
+    with each block's table, whose types its rows share, before it is cut into tables; ``place(i)`` gives the row
+    and line of its object i (from 0) as (row, line).
     """
     row, names = 0, None if check_columns else ()
     for chunk, line in _blocks(stream, name, [0]):
@@ -47,6 +50,8 @@ def batches(stream, name: str, columns: tuple, optional: tuple, max_rows: int, c
         table = _parse(chunk, name, line, lines, at)
         if names is None:
             names = _check_columns(table, name, columns)
+        if check_block is not None:
+            check_block(table, lambda i, first=row, lines=at, start=line: (first + i + 1, start + int(lines[i])))
         for start, count in _pieces(at, max_rows):
             first = row + start
             yield _select(table.slice(start, count), columns, optional), int(line + at[start] - 1 - first), first

@@ -350,9 +350,50 @@ def check_minute_types(schema, path) -> None:
         if name not in schema.names:
             continue
         kind = schema.field(name).type
+        if name == "account" and whole_decimal(kind):
+            continue  # a warehouse's NUMBER(38, 0): whole numbers, read as their digits as integers are
         if _type_family(kind) not in allowed:
             expected = " or ".join(_TYPE_WORDS[a] for a in allowed)
             raise InputError(f"{path}: column '{name}' holds values of type {kind}; expected {expected}")
+
+
+def whole_decimal(kind) -> bool:
+    """Whether a column type is a decimal of whole numbers (scale 0)."""
+    import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
+
+    return pa.types.is_decimal(kind) and kind.scale == 0
+
+
+def floating_accounts(kind) -> bool:
+    """Whether an account column of this type holds numbers that may have a fraction (floats, decimals of scale > 0)."""
+    import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
+
+    return pa.types.is_floating(kind) or (pa.types.is_decimal(kind) and not whole_decimal(kind))
+
+
+def refuse_floating_accounts(column, path, place) -> None:
+    """Refuse an account column of floating-point numbers (or decimals with a fraction) of a typed input (Parquet, JSON
+    Lines, a DataFrame), naming the rows that show why, and what to write instead. By the rule of typed accounts
+    (``typed_account_problem``) no such value names an account; and the column, refused by its type alone ("holds
+    values of type double"), left its reader to find the rows: most often a column of whole numbers with a missing
+    value, which pandas and JSON writers make floating-point. ``column``: the pyarrow column; ``place(i)``: 'row N' or
+    'row N (line L)' of its i-th value. The billing's account column too: it read 1000.0 as account '1000'."""
+    import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
+
+    kind = column.type
+    if not floating_accounts(kind):
+        return
+    values = (column if pa.types.is_floating(kind) else column.cast(pa.float64())).to_numpy(zero_copy_only=False)
+    values = np.asarray(values, np.float64)
+    missing = np.isnan(values)
+    telling = np.flatnonzero(missing | (~missing & (np.floor(np.where(missing, 0, values)) != values)))
+    shown = [f"{place(int(i))} is {'missing' if missing[i] else repr(float(values[i]))}" for i in telling[:3]]
+    more = f" and {len(telling) - 3} more" if len(telling) > 3 else ""
+    why = f": {', '.join(shown)}{more}" if shown else \
+        f", whole numbers read as floats ({place(0)} is {float(values[0])!r})" if len(values) else ""
+    raise InputError(f"{path}: column 'account' holds floating-point numbers ({kind}){why}; an account is named by "
+                     "text or a whole number: write the column as text or as whole numbers (a column of whole numbers "
+                     "with one missing is written as floating point: fill in or drop the rows without an account)")
 
 
 def _strings(table, name: str) -> np.ndarray:
@@ -489,6 +530,8 @@ def check_minute_table(table, timezone: str, problems: Problems, line_offset, ac
     its column is not decoded then. ``bounds``: {count column: (least, greatest)} every row's value is known to
     lie within (a Parquet row group's statistics): what they prove is not checked row by row.
     """
+    if "account" in table.column_names:
+        refuse_floating_accounts(table.column("account"), problems.file, lambda i: _place(problems, i, line_offset))
     check_minute_types(table.schema, problems.file)
     before = problems.total
     if isinstance(account, str):
@@ -520,6 +563,12 @@ def check_minute_table(table, timezone: str, problems: Problems, line_offset, ac
                 line_offset, lambda r: f"{illegal[r]} illegal-number failures exceed {failures[r]} failures")
     return MinuteColumns(accounts, account_index, minute, requests, failures, illegal, peak, has_peak, naive, runs,
                          keys_refused, naive_rows)
+
+
+def _place(problems: Problems, index: int, line_offset) -> str:
+    """'row N' or 'row N (line L)' in the file of the batch's row ``index`` (from 0), as Problems names rows."""
+    row = problems.file_row(index + 1)
+    return f"row {row}" if line_offset is None else f"row {row} (line {row + line_offset})"
 
 
 def _unless(mask: np.ndarray, *refused: np.ndarray | None) -> np.ndarray:

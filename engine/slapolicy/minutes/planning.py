@@ -20,7 +20,8 @@ from ..errors import InputError
 from ..files import regular_file_size
 from ..inputs.problems import column_names, missing_columns
 from ..inputs.tables import (IN_MEMORY, MINUTE_COLUMNS, OPTIONAL_MINUTE_COLUMNS, _format, account_forms, account_name,
-                             refuse_binary, check_input_size, check_minute_types, check_size, in_memory_table)
+                             refuse_binary, floating_accounts, refuse_floating_accounts, check_input_size,
+                             check_minute_types, check_size, in_memory_table)
 from ..inputs.timestamps import UNITS_PER_MINUTE
 from ..limits import exhausted
 
@@ -323,6 +324,8 @@ def _plan_parquet(path: str, request: Request, shown: str, account: str | None =
             raise storage.failure(shown, exc) from None
         raise InputError(f"{shown}: cannot be read as PARQUET: {str(exc).splitlines()[0]}") from None
     names = column_names(schema, shown)
+    if "account" in names and floating_accounts(schema.field("account").type):
+        _refuse_floating_accounts(path, shown, store)
     check_minute_types(schema, shown)  # before any row group is read (a struct's columns have other names)
     required = [n for n in MINUTE_COLUMNS if not (n == "account" and account is not None)]
     missing = [n for n in required if n not in names]
@@ -353,6 +356,16 @@ def _plan_parquet(path: str, request: Request, shown: str, account: str | None =
                               tuple(bases[start:k + 1]), tuple(proven[start:k + 1]), account, month, rows))
             start, rows = k + 1, 0
     return parts
+
+
+def _refuse_floating_accounts(path: str, shown: str, store) -> None:
+    """Refuse a Parquet file whose account column is of floating-point numbers, naming its rows
+    (``tables.refuse_floating_accounts``): the column is read, on this error path only."""
+    import pyarrow.parquet as pq  # heavy (0.2 s): loaded by the commands that read inputs
+
+    with (open(path, "rb") if store is None else store.fs.open_input_file(path)) as handle:
+        column = pq.read_table(handle, columns=["account"]).column("account")
+    refuse_floating_accounts(column, shown, lambda i: f"row {i + 1}")
 
 
 FOOTERS_KEPT = 16  # Parquet footers kept by parquet_footer (one of a 500-row-group file: ~0.5 MB)

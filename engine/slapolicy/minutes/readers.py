@@ -16,7 +16,7 @@ from ..distributed import python_handles_ctrl_c
 from ..errors import InputError
 from ..inputs import json_lines
 from ..inputs.problems import Problems, column_names, missing_columns
-from ..inputs.tables import MINUTE_COLUMNS, OPTIONAL_MINUTE_COLUMNS
+from ..inputs.tables import MINUTE_COLUMNS, OPTIONAL_MINUTE_COLUMNS, refuse_floating_accounts
 from ..limits import exhausted
 from .planning import Part, parquet_footer
 
@@ -118,7 +118,9 @@ def _batches(part: Part, pick: Pick | None = None):
                 for table, line_offset, base in json_lines.batches(lines, part.name, MINUTE_COLUMNS,
                                                                    OPTIONAL_MINUTE_COLUMNS, BATCH_ROWS,
                                                                    check_columns=not part.byte_range or
-                                                                   not part.byte_range[0]):
+                                                                   not part.byte_range[0],
+                                                                   check_block=functools.partial(_block_accounts,
+                                                                                                 part.name)):
                     yield table, line_offset, base, None, {}, None
                     del table
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, UnicodeDecodeError) as exc:
@@ -129,6 +131,14 @@ def _batches(part: Part, pick: Pick | None = None):
         located = _csv_line(part, exc) if part.kind == "csv" and isinstance(exc, pa.ArrowInvalid) else None
         raise InputError(f"{part.name}: cannot be read as CSV: {located}" if located else
                          f"{part.name}: cannot be read as {part.kind.upper()}: {str(exc).splitlines()[0]}") from None
+
+
+def _block_accounts(name: str, table, place) -> None:
+    """A JSON Lines block's account column of floats refused, naming its rows (``refuse_floating_accounts``): one
+    object written 1001.5 makes the block's whole column floats, and the table of its rows on the lines before a blank
+    one held only its whole numbers."""
+    if "account" in table.column_names:
+        refuse_floating_accounts(table.column("account"), name, lambda i: "row {} (line {})".format(*place(i)))
 
 
 def _read_picked(source, groups: list, columns: list, pick: Pick) -> tuple:
