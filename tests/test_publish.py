@@ -777,3 +777,22 @@ def test_validate_warns_of_a_published_version_amending_another_than_the_one_bef
         "was written from another text than 2020-01-01's, so what 2020-01-01 changed holds from 2021-01-01 on only "
         f"where it was carried over (`slapolicy diff {family / '2020-01-01.yaml'} {later}` shows it); if it was not, publish "
         "an amendment that restores it"]
+
+
+@pytest.mark.parametrize("ends", ["\r\n", "\r"])
+def test_a_draft_saved_with_other_line_ends_is_published_with_lf_and_a_rewrite_of_it_is_said_to_be_one(
+        cli, family, ends):
+    # Before: published with CRLF as saved; an editor giving it LF again then made it "published version changed ...
+    # put the change in a new version", where nothing it says changed (the rewrite check knows LF as published).
+    lf = amendment(family, name="lf.yaml", effective="2027-01-01")
+    draft = family / "drafts" / "windows.yaml"
+    draft.write_bytes(lf.read_bytes().replace(b"\n", ends.encode()).rstrip(ends.encode()))  # nor a last line end
+    result = cli("publish", family, draft)
+    assert result.code == 0, result.out
+    written = (family / "2027-01-01.yaml").read_bytes()
+    assert written == lf.read_bytes().replace(b"status: draft", b"status: published", 1)
+    (family / "2027-01-01.yaml").write_bytes(written.replace(b"\n", b"\r\n"))  # a Windows editor saves it again
+    result = cli("validate", family)
+    assert result.code == 1
+    assert f"{family / '2027-01-01.yaml'}:1:1: error published-changed published version rewritten: its bytes differ " \
+           "from those recorded in versions.lock only in its line endings (CRLF" in result.out

@@ -16,8 +16,8 @@ draft``) and a published version (``policies/<family>/<effective_from>.yaml``, r
   until now (see :func:`retroactive_span`);
 - the family itself has errors (an edited published file, a broken version).
 
-On success the draft's text is written unchanged except ``status: published`` (comments
-kept), and the lock records it. The written file and the lock are each replaced whole
+On success the draft's text is written unchanged except ``status: published`` and its line ends
+(LF; comments kept), and the lock records it. The written file and the lock are each replaced whole
 (temporary file, then rename), under an exclusive lock on the family directory, so that
 two publishers on one machine never interleave, and only if the family's files are still those
 checked (publishers on two machines sharing it over NFS are not excluded by the lock); see
@@ -94,9 +94,17 @@ def retroactive_problem(policy, governing, today: dt.date, doing: str = "publish
 
 
 def published_text(text: str) -> str:
-    """The draft's text with its top-level ``status`` set to ``published``; every other byte kept."""
+    """The draft's text with its top-level ``status`` set to ``published``, its lines ended by LF, and a line end at
+    its end; every other byte kept.
+
+    The line ends: a draft saved by a Windows editor (CRLF) or without a last line end was published as it was, and
+    the editor that later gave it LF, or a last line end, made it "changed" (put the change in a new version) rather
+    than "rewritten" (restore it): the lock's check of a rewrite knows a file published with LF and one line end at
+    its end (lint.only_rewritten). YAML reads CRLF, CR and LF alike, so no value changes."""
     import yaml  # PyYAML (0.015 s): publishing reads the draft's YAML
 
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = text if text.endswith("\n") else text + "\n"
     root = yaml.compose(text, Loader=compose_only())
     for key, value in root.value:
         if key.value == "status":
