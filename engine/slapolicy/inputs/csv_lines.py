@@ -101,27 +101,41 @@ def _bad_byte(value: str) -> int:
 def _first(stream, broken, describe) -> str | None:
     """``describe(header, record, first line, last line)`` of the first data record for which ``broken(record)``
     holds, records read as pyarrow reads them (blank lines skipped, the first line the header's names)."""
-    line, header, rest = 1, None, b""
+    line, header = 1, None
+    for head, chunk, rest in _chunks(stream):
+        if head is not None:  # the header's line (a header of names on one line, as every export writes)
+            header = next(csv.reader([head.decode("utf-8", "replace").rstrip("\r\n")]), [])
+            line += 1
+        if b'"' in chunk or _lone_carriage_return(chunk) or not _plain_and_whole(chunk, broken):
+            found = _by_records(chunk + rest, stream, line, broken)
+            return None if found is None else describe(header, *found)
+        line += chunk.count(b"\n")
+    return None
+
+
+def _chunks(stream):
+    """(header, chunk, rest) for each chunk of whole lines of a CSV ``stream``, read _BLOCK bytes at a time:
+    ``header`` the header's line, with the first chunk only (None after), ``chunk`` the whole lines after it (a
+    last line without its line end given one, :func:`_ended`), ``rest`` the bytes read beyond them (the start of a
+    line not yet whole). A caller that reads on by records itself reads ``chunk + rest``, then ``stream``."""
+    header, rest = None, b""
     while True:
         block = stream.read(_BLOCK)
         data = rest + block
-        if not block and not data:
-            return None
+        if not data:
+            return
         cut = data.rfind(b"\n") + 1 if block else len(data)
         if not cut:  # no line end yet: read on
             rest = data
             continue
         chunk, rest = _ended(data[:cut], block), data[cut:]
-        if header is None:  # the header's line (a header of names on one line, as every export writes)
+        first = header is None
+        if first:
             end = chunk.find(b"\n") + 1
-            header = next(csv.reader([chunk[:end].decode("utf-8", "replace").rstrip("\r\n")]), [])
-            chunk, line = chunk[end:], line + 1
-        if b'"' in chunk or _lone_carriage_return(chunk) or not _plain_and_whole(chunk, broken):
-            found = _by_records(chunk + rest, stream, line, broken)
-            return None if found is None else describe(header, *found)
-        line += chunk.count(b"\n")
+            header, chunk = chunk[:end], chunk[end:]
+        yield header if first else None, chunk, rest
         if not block:
-            return None
+            return
 
 
 def _ended(chunk: bytes, block: bytes) -> bytes:
@@ -196,20 +210,10 @@ def record_lines(stream, rows: set) -> dict:
     only, for the rows named."""
     found: dict = {}
     wanted = sorted(rows)
-    line, row, header, rest = 1, 0, None, b""
-    while wanted[len(found):]:
-        block = stream.read(_BLOCK)
-        data = rest + block
-        if not data:
-            break
-        cut = data.rfind(b"\n") + 1 if block else len(data)
-        if not cut:
-            rest = data
-            continue
-        chunk, rest = _ended(data[:cut], block), data[cut:]
-        if header is None:
-            end = chunk.find(b"\n") + 1
-            chunk, line, header = chunk[end:], line + 1, True
+    line, row = 1, 0
+    for head, chunk, rest in _chunks(stream) if wanted else ():
+        if head is not None:
+            line += 1
         if b'"' in chunk or _lone_carriage_return(chunk):
             _records_from(chunk + rest, stream, line, row, wanted, found)
             break
@@ -224,7 +228,7 @@ def record_lines(stream, rows: set) -> dict:
                 break
             found[wanted_row] = line + at
         line, row = line + len(ends), row + int(filled.sum())
-        if not block:
+        if len(found) == len(wanted):
             break
     return found
 
