@@ -146,7 +146,9 @@ def test_positions_count_from_1_in_policies_incidents_and_claims(cli, tmp_path):
     policy = tmp_path / "drafts" / "p.yaml"
     policy.parent.mkdir()
     policy.write_text("id: x\ntitle: a: b\n")  # the second colon: line 2, column 9
-    assert cli("validate", policy).out == f"{policy}:2:9: error yaml-syntax not valid YAML: mapping values are not allowed in this context\n"
+    assert cli("validate", policy).out == (f"{policy}:2:9: error yaml-syntax not valid YAML: mapping values are not "
+                                           "allowed in this context; a value holding a colon and a space (': ') is put "
+                                           "in quotes\n")
 
 
 def test_every_pattern_of_the_schema_is_explained_in_words():
@@ -242,3 +244,48 @@ def test_every_loader_refuses_a_repeated_value_as_validate_does(cli, tmp_path):
     assert (evaluated.code, evaluated.out, evaluated.err) == (1, "", message)
     assert (replayed.code, replayed.out, replayed.err) == (1, "", message)
     assert snapshot(tmp_path) == before
+
+
+# The YAML mistakes a person editing a draft makes, each said where to look and in their terms: PyYAML's words alone
+# ("did not find expected key" at a line after the mistake) named neither the line at fault nor what was wrong.
+SHIPPED_STANDARD = '  standard:\n    value: "99.5%"\n    met_when: at_least\n    ref: "§2.2"\n'  # lines 72-75 of the shipped text
+YAML_MISTAKES = {
+    "a quote not closed": (
+        ('value: "99.5%"', 'value: "99.5%'), 75, 11,
+        'while parsing a block mapping (from line 73, column 5), did not find expected key; line 73 opens a quote (") '
+        "it does not close, so the value runs on to the next quote"),
+    "a line indented too far": (
+        ('    value: "99.5%"', '      value: "99.5%"'), 74, 5,
+        "while parsing a block mapping (from line 44, column 3), did not find expected key; look at the indentation "
+        "of line 74 and of the lines just above it: each key of one mapping starts in the same column, and a value on "
+        "its own lines is indented further than its key"),
+    "a quote inside a quoted value": (
+        ('text: "Unavailability due to your own network, system, software or equipment."',
+         'text: "Unavailability due to your "own" network."'), 268, 40,
+        "while parsing a block mapping (from line 265, column 5), did not find expected key; the quote (\") before it "
+        "ended the quoted value: a quote inside a value in double quotes is written \\\", or the value is put in "
+        "single quotes"),
+    "a colon in a value": (
+        ("title: Customer's own network, system, software or equipment", "title: Customer: own network"), 267, 20,
+        "mapping values are not allowed in this context; a value holding a colon and a space (': ') is put in quotes"),
+    "a flow mapping not closed": (
+        ("- {facts: {incident.cause: customer_network}, applies: true}",
+         "- {facts: {incident.cause: customer_network}, applies: true"), 272, 9,
+        "while parsing a flow mapping (from line 271, column 9), did not find expected ',' or '}'"),
+}
+
+
+@pytest.mark.parametrize("mistake", sorted(YAML_MISTAKES))
+def test_a_yaml_mistake_is_said_where_it_began_and_what_was_most_likely_meant(cli, tmp_path, mistake):
+    from conftest import PUBLISHED
+
+    (old, new), line, col, message = YAML_MISTAKES[mistake]
+    text = PUBLISHED.read_text()
+    assert text[:text.index(SHIPPED_STANDARD)].count("\n") + 1 == 72  # the lines the messages count from
+    assert old in text
+    policy = tmp_path / "drafts" / "x.yaml"
+    policy.parent.mkdir()
+    policy.write_text(text.replace(old, new, 1))
+    result = cli("validate", policy)
+    assert (result.code, result.out) == (1, f"{policy}:{line}:{col}: error yaml-syntax not valid YAML: {message}\n")
+    assert result.err == "1 file(s) checked: 1 error(s), 0 warning(s)\n"

@@ -402,9 +402,37 @@ def yaml_syntax_diagnostic(filename: str, error: yaml.YAMLError, text: str = "",
         return Diagnostic(filename, line, col, "error", "yaml-tab",
                           f"a tab character: tabs are not allowed in {what}; indent with spaces")
     problem = getattr(error, "problem", None) or str(error)
-    context = getattr(error, "context", None)
+    context, begun = getattr(error, "context", None), getattr(error, "context_mark", None)
+    if context and begun is not None and mark is not None and begun.line != mark.line:
+        # Where what was being read began: the place to look, often lines above the one where it went wrong.
+        context = f"{context} (from line {begun.line + 1}, column {begun.column + 1})"
     message = f"{context}, {problem}" if context else problem
-    return Diagnostic(filename, line, col, "error", "yaml-syntax", f"not valid YAML: {message}")
+    first = begun.line if begun is not None and mark is not None and begun.line < mark.line else line - 1
+    return Diagnostic(filename, line, col, "error", "yaml-syntax",
+                      f"not valid YAML: {message}{_syntax_hint(text, first, line, col, problem)}")
+
+
+def _syntax_hint(text: str, first: int, line: int, col: int, problem: str) -> str:
+    """What a person most likely wrote wrong, said in their terms, for YAML errors whose words are the parser's: a
+    quote inside a double-quoted value (it ended the value), a colon and a space in a value not quoted, a double
+    quote opened and not closed on its line (the value runs on to the next quote, lines later), else for a key not
+    found where one was expected, a line indented unlike its neighbours; '' when none fits. ``first``, counted
+    from 0, and ``line``, from 1: the lines read, from where the construct began to where it failed (at ``col``)."""
+    lines = text.splitlines()[first:line]
+    failed = lines[-1] if lines else ""
+    if 1 < col <= len(failed) + 1 and failed[col - 2] == '"' and failed[:col - 2].count('"') % 2:
+        return ('; the quote (") before it ended the quoted value: a quote inside a value in double quotes is '
+                'written \\", or the value is put in single quotes')
+    if "mapping values are not allowed" in problem:
+        return "; a value holding a colon and a space (': ') is put in quotes"
+    for number, row in enumerate(lines, first + 1):
+        code = row.split(" #", 1)[0]
+        if code.replace('\\"', "").count('"') % 2:
+            return f"; line {number} opens a quote (\") it does not close, so the value runs on to the next quote"
+    if "expected key" in problem or "expected <block end>" in problem:
+        return (f"; look at the indentation of line {line} and of the lines just above it: each key of one mapping "
+                "starts in the same column, and a value on its own lines is indented further than its key")
+    return ""
 
 
 def _unacceptable_character(filename: str, error, text: str, what: str) -> Diagnostic:
