@@ -337,3 +337,20 @@ def test_show_says_when_the_window_opens_and_the_numbers_of_the_aggregate_cap(tm
     assert lines[lines.index("  tier 3: availability < 95% → 50% of the fee  [§3.1]") + 1] == (
         "  aggregate cap: the fees paid since the first month of use, or once used more than 12 months, the fees paid "
         "in the 12 months ending with the damaged month  [§6.1]")
+
+
+# ---------------------------------------------------------------------------- replay names the term that moved a row
+
+def test_a_replayed_row_whose_availability_is_only_shown_otherwise_names_the_display_setting(tmp_path):
+    # 217 minutes of April 2019: 99.49768 %, shown 99.498 (half_up, with the decimal that keeps it below the
+    # standard) and 99.49 (down). Nothing else differs; the row said "no single term of the policy explains it".
+    from conftest import POLICIES
+    from helpers import minute_rows, write_csv
+    from slapolicy.replay import replay
+
+    minutes = write_csv(tmp_path / "minutes.csv", minute_rows("a", "2019-04-01T00:00", 217, 100, 2))
+    under = _file(tmp_path, "display_rounding: {value: half_up", "display_rounding: {value: down")
+    (row,) = replay(POLICIES, minutes=minutes, start="2019-04", end="2019-04", under=under)["rows"]
+    assert (row["baseline"]["availability_percent"], row["amended"]["availability_percent"]) == ("99.498", "99.49")
+    assert row["clauses_changed"] == [{"what": "availability.display_rounding", "ref": "§2.1", "kind": "changed",
+                                       "old": "half_up", "new": "down", "why": "the availability is shown otherwise"}]

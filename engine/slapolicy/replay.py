@@ -189,15 +189,17 @@ def clauses_changed(baseline, amended, before: dict, after: dict) -> list:
                          _tier_of(baseline, before), _tier_of(amended, after),
                          before["meets_standard"] != after["meets_standard"],
                          before["credit_percent"] != after["credit_percent"],
-                         before["compensation"] != after["compensation"])
+                         before["compensation"] != after["compensation"],
+                         before["availability_percent"] != after["availability_percent"])
     return [dict(entry) for entry in entries]
 
 
 @functools.lru_cache(maxsize=4096)
 def _explained(baseline, amended, raw: bool, excluded: tuple, tier_before, tier_after, standard: bool, credit: bool,
-               money: bool) -> tuple:
+               money: bool, shown: bool) -> tuple:
     """:func:`clauses_changed` for a row whose unavailable minutes (``raw``), minutes excluded by the clauses
-    ``excluded``, standard met, credit and compensation differ or not, its tier under each version given."""
+    ``excluded``, standard met, credit, compensation and availability shown differ or not, its tier under each
+    version given."""
     changes = _changes(baseline, amended)
     wanted = []
 
@@ -230,6 +232,8 @@ def _explained(baseline, amended, raw: bool, excluded: tuple, tier_before, tier_
     if money:
         cite(lambda c: c["what"].startswith("compensation.") and not c["what"].startswith("compensation.tiers"),
              "the amount differs")
+    if shown:  # the same availability shown with other decimals or rounding (§2.1)
+        cite(lambda c: c["what"].startswith("availability.display"), "the availability is shown otherwise")
     if not wanted:
         wanted.append({"what": "version", "ref": None, "kind": "changed", "old": baseline.version, "new": amended.version,
                        "why": "the results differ; no single term of the policy explains it"})
