@@ -60,6 +60,40 @@ def test_a_claim_filed_a_minute_before_the_window_opens_is_told_when_it_opens(tm
 
 
 
+
+@pytest.mark.parametrize("written,why", [
+    ("2024-11-03T01:30", "happens twice (the clocks moved back)"),   # 05:30Z (EDT) or 06:30Z (EST)
+    ("2024-03-10T02:30", "does not exist (the clocks moved forward)"),
+])
+def test_a_wall_time_without_offset_that_the_clocks_skip_or_repeat_is_refused_in_every_input(tmp_path, written, why):
+    """Minutes at such a wall time were refused by name; an incident's, a notice's or a claim's were placed at the
+    first of the two instants (or an hour past a skipped one) without a word: an incident an hour off excludes other
+    minutes, a notice an hour off is prior or not."""
+    from slapolicy.claims.materials import parse_claim
+    from slapolicy.errors import InputError
+    from slapolicy.inputs.events import read_incidents, read_notices
+
+    policy = variant(tmp_path, "value: Asia/Singapore", "value: America/New_York")
+    words = f"{written!r} {why} in America/New_York: give it a UTC offset"
+    with pytest.raises(InputError) as refused:
+        read_incidents([{"id": "I-1", "start": written, "end": "2024-11-03T04:00-05:00", "cause": "provider"}], policy)
+    assert str(refused.value) == f"1 problem(s) in incidents file (in memory):\n(in memory): row 1, column 'start': {words}"
+    with pytest.raises(InputError) as refused:
+        read_notices([{"id": "N-1", "kind": "maintenance", "published_at": written, "start": "2024-11-05T00:00-05:00",
+                       "end": "2024-11-05T01:00-05:00"}], policy.timezone)
+    assert str(refused.value) == \
+        f"1 problem(s) in notices file (in memory):\n(in memory): row 1, column 'published_at': {words}"
+    claim = {"account": "a", "service_month": written[:7], "filed_at": "2024-12-10T10:00-05:00", "channel": "work_order",
+             "event_report": "x", "unavailability": [{"start": written, "end": f"{written[:10]}T05:00-05:00"}]}
+    with pytest.raises(InputError) as refused:
+        parse_claim(claim, policy.timezone)
+    assert str(refused.value) == f"claim: field 'unavailability[0]': {words}"
+    # With its offset, the same wall time is one instant, and is taken.
+    (incident,) = read_incidents([{"id": "I-1", "start": f"{written}-05:00", "end": "2024-11-03T04:00-05:00",
+                                   "cause": "provider"}], policy)
+    assert incident.start.isoformat() == f"{written}:00-05:00"
+
+
 # ---------------------------------------------------------------------------- one account's month, as evaluated
 
 def _month(tmp_path, rows, month, policy_file=None, billing=None, notices=None):

@@ -192,10 +192,13 @@ def _distinct_texts(column) -> tuple[np.ndarray, list]:
     return encoded.indices.fill_null(len(texts)).to_numpy(zero_copy_only=False).astype(np.intp), texts
 
 
+# Why a wall time without an offset cannot be placed: what every input that has one is told.
+SKIPPED, REPEATED = "does not exist (the clocks moved forward)", "happens twice (the clocks moved back)"
+
+
 def _report_wall_times(missing, twice, local_minutes, timezone, name, problems, line_offset) -> None:
     """Local times the clock skipped or showed twice cannot be placed without an offset."""
-    for mask, why in ((missing, "does not exist (the clocks moved forward)"),
-                      (twice, "happens twice (the clocks moved back)")):
+    for mask, why in ((missing, SKIPPED), (twice, REPEATED)):
         for row in np.flatnonzero(mask)[:MAX_REPORTED]:
             wall = dt.datetime(1970, 1, 1) + dt.timedelta(minutes=int(local_minutes[row]))
             problems.add(int(row) + 1, name, f"{wall:%Y-%m-%dT%H:%M} {why} in {timezone}: give it a UTC offset",
@@ -263,7 +266,12 @@ def parse_timestamp(value, timezone: str, where: str = "") -> tuple[dt.datetime,
     else:
         refuse("is not an ISO 8601 timestamp")
     if stamp.tzinfo is None:
-        return stamp.replace(tzinfo=ZoneInfo(timezone)), True
+        zone = ZoneInfo(timezone)
+        placed = stamp.replace(tzinfo=zone)
+        if placed.utcoffset() != stamp.replace(tzinfo=zone, fold=1).utcoffset():  # the clocks change at it
+            skipped = placed.astimezone(dt.timezone.utc).astimezone(zone).replace(tzinfo=None) != stamp
+            refuse(f"{SKIPPED if skipped else REPEATED} in {timezone}: give it a UTC offset")
+        return placed, True
     check_offset(stamp.utcoffset(), refuse)
     return stamp, False
 
