@@ -150,6 +150,28 @@ def test_what_pyarrow_converts_on_reading_is_not_decoded_here(tmp_path):
     assert_same(ours(path), theirs(path))
 
 
+@pytest.mark.parametrize("tail", ["in order", "reversed"])
+def test_a_dictionary_of_a_value_for_every_row_in_another_order_than_the_rows(tmp_path, tail):
+    """The dictionary of a chunk whose rows are all distinct is decompressed into the rows themselves (pages.
+    _Chunk): its first 2,000 rows' indices are their own, in order, and left there; rows 2,000-2,999 point at
+    the dictionary's last 1,000 values reversed, which are copied out of the rows before any is overwritten.
+    (pyarrow writes an Arrow dictionary column's own dictionary and indices; read here by decode_chunk.)"""
+    values = np.arange(3000, dtype=np.int64) * MINUTE + START
+    indices = np.arange(3000)
+    if tail == "reversed":
+        indices[2000:] = indices[2000:][::-1]
+    column = pa.DictionaryArray.from_arrays(pa.array(indices, pa.int32()), pa.array(values))
+    path = tmp_path / "m.parquet"
+    pq.write_table(pa.table({"minute": column}), path, data_page_size=1024, write_batch_size=128)
+    kinds = page_kinds(path)
+    assert kinds[0] == (pages.DICTIONARY_PAGE, pages.PLAIN) and len(kinds) > 4
+    _, data = chunk_bytes(path)
+    rows = np.zeros(3000, np.int64)
+    pages.decode_chunk(data, pages.DECOMPRESS["SNAPPY"], rows, np.ones(3000, bool))
+    assert rows.tolist() == values[indices].tolist()
+    assert rows[2000] == START + (2999 if tail == "reversed" else 2000) * MINUTE and rows[1999] == START + 1999 * MINUTE
+
+
 def test_mostly_distinct_snappy_chunks_only_are_decoded_here_by_default(tmp_path):
     """Decoded here only where it pays (pages.BYTES_A_VALUE, FASTER_HERE): a Snappy chunk of distinct values.
     A column of few distinct values (a minute per 500 rows, as a file written as time goes) or another codec is

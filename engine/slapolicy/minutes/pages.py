@@ -153,78 +153,110 @@ def decode_chunk(data: bytes, decompress, values: np.ndarray, valid: np.ndarray 
 
 
 def _decode_pages(data: memoryview, decompress, values: np.ndarray, valid: np.ndarray | None) -> None:
-    at = i = 0
-    dictionary = None
-    scratch = np.empty(0, np.uint8)
-    while at < len(values):
+    chunk = _Chunk(decompress, values, valid)
+    i = 0
+    while chunk.at < len(values):
         header, i = _struct(data, i, PAGE_HEADER, 0)
-        kind, size, stored = header.get(1), header.get(2), header.get(3)
-        if size is None or stored is None or not 0 <= stored <= len(data) - i or size < 0:
+        kind, size, stored = header[1], header[2], header[3]
+        if not 0 <= stored <= len(data) - i or size < 0:
             raise Unhandled("a page's sizes")
         body, i = data[i:i + stored], i + stored
-        if kind == DICTIONARY_PAGE:
-            page = header.get(7)
-            if dictionary is not None or at or page is None or page.get(2) not in (PLAIN, PLAIN_DICTIONARY) or \
-                    not 0 <= page.get(1, -1) <= len(values) or size != 8 * page[1]:
-                raise Unhandled("a dictionary page")
-            dictionary = _inflate(body, size, decompress, np.empty(size + 1, np.uint8)).view("<i8")
-            continue
-        inflate = decompress
-        if kind == DATA_PAGE:
-            page, levels = header.get(5), None
-            if page is None or page.get(3) != RLE and valid is not None:
-                raise Unhandled("a data page's header")
-        elif kind == DATA_PAGE_V2:
-            page = header.get(8)
-            if page is None:
-                raise Unhandled("a data page's header")
+        if kind == DICTIONARY_PAGE and 7 in header:
+            chunk.dictionary_page(body, size, header[7])
+        elif kind == DATA_PAGE and 5 in header:
+            if header[5][3] != RLE and valid is not None:
+                raise Unhandled("definition levels not RLE")
+            chunk.data_page(body, size, header[5][1], header[5][2], None, decompress)
+        elif kind == DATA_PAGE_V2 and 8 in header:
+            page = header[8]
             levels, body = _levels_v2(body, page, valid is not None)
-            size -= len(levels or b"")
+            # A v2 page's levels are never compressed, and its values may be stored so in a compressed chunk.
+            chunk.data_page(body, size - len(levels or b""), page[1], page[4], levels,
+                            decompress if page.get(7, True) else None)
         else:
-            raise Unhandled("a page of another type")
-        count = page.get(1, -1)
-        if not 0 < count <= len(values) - at or size > 10 * count + 64:
-            raise Unhandled("a page's count")
-        if len(scratch) <= size:
-            scratch = np.empty(max(size + 1, 2 * len(scratch)), np.uint8)
-        if kind == DATA_PAGE_V2 and not page.get(7, True):
-            inflate = None  # a v2 page may be stored uncompressed in a compressed chunk
-        raw = _inflate(body, size, inflate, scratch[:size + 1])
-        _decode_values(raw, levels, page.get(4 if kind == DATA_PAGE_V2 else 2), count, dictionary,
-                       values[at:at + count], None if valid is None else valid[at:at + count])
-        at += count
+            raise Unhandled("a page of another type, or without its header")
     if i != len(data):
         raise Unhandled("bytes after the chunk's last page")
 
 
+class _Chunk:
+    """One chunk's decoding: its dictionary, and the rows its pages fill in turn (``at``, the next one). A
+    dictionary of a value for every row is decompressed into the rows themselves: where the pages' indices are
+    those rows' own, in order (each row's distinct minute, written account by account), nothing more is
+    copied; at the first page whose indices are not, the dictionary is copied out before a row is written."""
+
+    def __init__(self, decompress, values: np.ndarray, valid: np.ndarray | None):
+        self.decompress, self.values, self.valid = decompress, values, valid
+        self.dictionary, self.in_place, self.at = None, False, 0
+        self.scratch = np.empty(0, np.uint8)
+
+    def dictionary_page(self, body: memoryview, size: int, page: dict) -> None:
+        if self.dictionary is not None or self.at or page[2] not in (PLAIN, PLAIN_DICTIONARY) or \
+                not 0 <= page[1] <= len(self.values) or size != 8 * page[1]:
+            raise Unhandled("a dictionary page")
+        self.in_place = page[1] == len(self.values)
+        into = self.values.view(np.uint8) if self.in_place else np.empty(size, np.uint8)
+        if self.decompress is None:
+            into[:] = _inflate(body, size, None, into)
+        else:
+            _inflate(body, size, self.decompress, into)
+        self.dictionary = into.view("<i8")
+
+    def data_page(self, body: memoryview, size: int, count: int, encoding: int, levels, decompress) -> None:
+        at = self.at
+        if not 0 < count <= len(self.values) - at or size > 10 * count + 64:
+            raise Unhandled("a page's count")
+        if len(self.scratch) < size:
+            self.scratch = np.empty(max(size, 2 * len(self.scratch)), np.uint8)
+        raw = _inflate(body, size, decompress, self.scratch[:size])
+        found, present = _decode_values(raw, levels, encoding, count, self.dictionary, self.valid is not None)
+        if self.in_place and present is None and isinstance(found, range) and found == range(at, at + count):
+            self.at += count  # the dictionary holds these rows' values where they go
+            return
+        if self.in_place:
+            self.dictionary, self.in_place = self.dictionary.copy(), False
+        if isinstance(found, range):
+            found = self.dictionary[found.start:found.stop]
+        elif encoding != PLAIN:
+            found = self.dictionary.take(found)  # IndexError (Unhandled) for an index beyond it
+        rows = self.values[at:at + count]
+        if present is None:
+            rows[:] = found
+        else:
+            rows[:] = 0
+            rows[present] = found
+            self.valid[at:at + count] = present
+        self.at += count
+
+
 def _inflate(body: memoryview, size: int, decompress, into: np.ndarray) -> np.ndarray:
-    """A page's ``size`` bytes, decompressed into ``into`` (one byte longer, so a stream longer than its page
-    says is found), or Unhandled."""
+    """A page's ``size`` bytes, decompressed into ``into`` (of that size: a stream longer than its page says is
+    refused by each codec, a shorter one is found by its length), or Unhandled."""
     if decompress is None:
         if len(body) != size:
             raise Unhandled("an uncompressed page's sizes")
         return np.frombuffer(body, np.uint8)
     if decompress(body, into) != size:
         raise Unhandled("a page's size")
-    return into[:size]
+    return into
 
 
 def _levels_v2(body: memoryview, page: dict, optional: bool) -> tuple:
-    """(the definition levels' bytes or None, the values' bytes) of a v2 data page (its levels are never
-    compressed, and come before its values)."""
-    repeated, defined = page.get(6, 0), page.get(5, 0)
+    """(the definition levels' bytes or None, the values' bytes) of a v2 data page (its levels come before its
+    values)."""
+    repeated, defined = page[6], page[5]
     if repeated or defined < 0 or defined > len(body) or (defined > 0) != optional:
         raise Unhandled("a v2 page's levels")
     return body[:defined] if optional else None, body[defined:]
 
 
-def _decode_values(raw: np.ndarray, levels, encoding, count: int, dictionary, values: np.ndarray,
-                   valid: np.ndarray | None) -> None:
-    """One data page's ``count`` rows into ``values`` (and ``valid``): ``raw`` its decompressed bytes (of a v1
-    page, the definition levels first), ``levels`` a v2 page's definition levels."""
+def _decode_values(raw: np.ndarray, levels, encoding, count: int, dictionary, optional: bool) -> tuple:
+    """(the values of a data page's rows that have one -- an array, or a range of indices into the dictionary
+    when they are consecutive --, which rows have one: None for all) of a page of ``count`` rows: ``raw`` its
+    decompressed bytes (of a v1 page, the definition levels first), ``levels`` a v2 page's."""
     i = 0
     present = None
-    if valid is not None:
+    if optional:
         if levels is None:  # v1: the levels' length, then the levels
             if len(raw) < 4:
                 raise Unhandled("a page's levels")
@@ -238,24 +270,14 @@ def _decode_values(raw: np.ndarray, levels, encoding, count: int, dictionary, va
         if dictionary is None or i >= len(raw) or raw[i] > 32:
             raise Unhandled("dictionary indices")
         found = _hybrid(raw, i + 1, int(raw[i]), stored, ranges=True)
-        if isinstance(found, range):
-            if found.stop > len(dictionary):
-                raise Unhandled("an index beyond the dictionary")
-            found = dictionary[found.start:found.stop]
-        else:
-            found = dictionary.take(found)  # IndexError (Unhandled) for an index beyond it
-    elif encoding == PLAIN:
+        if isinstance(found, range) and found.stop > len(dictionary):
+            raise Unhandled("an index beyond the dictionary")
+        return found, present
+    if encoding == PLAIN:
         if len(raw) - i != 8 * stored:
             raise Unhandled("PLAIN values' size")
-        found = raw[i:].view("<i8")
-    else:
-        raise Unhandled("another encoding")
-    if stored == count:
-        values[:] = found
-        return
-    values[:] = 0
-    values[present] = found
-    valid[:] = present
+        return raw[i:].view("<i8"), present
+    raise Unhandled("another encoding")
 
 
 def _definitions(levels, count: int) -> np.ndarray | None:
@@ -407,7 +429,11 @@ def _struct(data: memoryview, i: int, shape: tuple | None, depth: int) -> tuple[
             if want == BOOL:
                 fields[field] = kind == 1
         elif kind in (4, 5, 6):  # i16, i32, i64: zigzag varints
-            value, i = _varint(data, i)
+            value = data[i]
+            if value < 0x80:  # one byte, as most are: no call
+                i += 1
+            else:
+                value, i = _varint(data, i)
             if want == kind:
                 value &= 0xFFFFFFFF  # Thrift reads an i32's varint as 64 bits and keeps the low 32
                 fields[field] = (value >> 1) ^ -(value & 1)
