@@ -197,6 +197,41 @@ def test_a_head_too_large_is_answered_400_whole_not_reset(tmp_path):
         assert server.call("GET", "/v1/health")[0] == 200
 
 
+@pytest.mark.slow  # starts a server
+def test_requests_that_are_not_http_are_answered_400_and_never_fill_the_log(tmp_path):
+    # uvicorn logged "WARNING:  Invalid HTTP request received." for each: any client could fill the operator's log,
+    # a line a request, where the service logs no other answer (its 4xx are the client's)
+    from serving import serving
+
+    unreadable = [b"GET /\xff HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",  # a request line that is not ASCII
+                  b"GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: evil.example\r\n\r\n",  # two Hosts
+                  b"POST /v1/evaluate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: -1\r\n\r\n",
+                  b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03" + b"\x00" * 40]  # TLS spoken to plain HTTP
+    with serving(POLICIES, "--ledger", tmp_path / "ledger.sqlite") as server:
+        for request in unreadable * 10:
+            sock = raw_connection(server)
+            sock.sendall(request)
+            assert raw_answer(sock) == NOT_HTTP, request
+            sock.close()
+        assert server.call("GET", "/v1/health")[0] == 200
+    assert server.stderr == ""
+
+
+def test_a_connection_logs_its_errors_through_uvicorns_logger_and_nothing_below_them(caplog):
+    import logging
+
+    from slapolicy.service import ErrorsOnly
+
+    log = ErrorsOnly(logging.getLogger("uvicorn.error"), {})
+    with caplog.at_level(logging.DEBUG, logger="uvicorn.error"):
+        log.warning("Invalid HTTP request received.")
+        log.info("a connection's news")
+        log.error("Exception in ASGI application")
+    assert [(r.name, r.levelname, r.getMessage()) for r in caplog.records] == [
+        ("uvicorn.error", "ERROR", "Exception in ASGI application")]
+    assert log.level > 5  # uvicorn traces a connection (its TRACE, 5) only when its logger's level allows it
+
+
 # ---------------------------------------------------------------------------- connections against open files
 
 def _serve_with_open_files(limit: tuple, *options):

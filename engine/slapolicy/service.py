@@ -23,6 +23,7 @@ import contextlib
 import datetime as dt
 import ipaddress
 import json
+import logging
 import os
 import re
 import signal
@@ -570,6 +571,19 @@ def too_many_connections(limit: int, max_body: int = MAX_BODY_BYTES):
     return answer
 
 
+class ErrorsOnly(logging.LoggerAdapter):
+    """uvicorn's logger as a connection uses it, passing on its errors (a bug answering a request) alone. What a
+    connection logs below them is a client's doing, answered to that client: uvicorn's warning for each request it
+    cannot read ("Invalid HTTP request received.", answered 400 by ``send_400_response``) let any client fill the
+    log, a line a request, where the service logs no other answer. (A logger of its own, under uvicorn's, would have
+    its level reset by the logging configuration uvicorn makes as it starts.)"""
+
+    level = logging.ERROR  # uvicorn reads a connection logger's level to know whether to trace
+
+    def isEnabledFor(self, level: int) -> bool:
+        return level >= logging.ERROR and self.logger.isEnabledFor(level)
+
+
 def timed_protocol(seconds: float, max_connections: int | None = None, max_body: int = MAX_BODY_BYTES):
     """uvicorn's HTTP/1.1 protocol (h11) with a deadline: a client has ``seconds`` from the start of its request
     (its connection, or the end of the answer before on a kept-alive one) to send it whole, head and body; then it is
@@ -586,10 +600,13 @@ def timed_protocol(seconds: float, max_connections: int | None = None, max_body:
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
     refused = too_many_connections(max_connections, max_body) if max_connections is not None else None
-
     class TimedProtocol(H11Protocol):
         _deadline = None
         _lingering = False
+
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self.logger = ErrorsOnly(self.logger, {})
 
         def connection_made(self, transport) -> None:
             super().connection_made(transport)
