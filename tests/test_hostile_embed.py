@@ -145,6 +145,55 @@ def test_rows_in_memory_with_a_column_named_otherwise_name_the_name_meant(tmp_pa
     rows_in_memory_are_refused(tmp_path, given, message)
 
 
+FLOATING = "is a binary floating-point number (a JSON number, a float) of more than 15 significant digits, which " \
+           "is read only approximately: write the amount as text"
+
+
+@pytest.mark.parametrize("fee,written", [
+    (12345678901234.56, "12345678901234.56"),  # 16 digits: the double 12345678901234.560546875
+    (0.1 + 0.2, "0.30000000000000004"),  # 17 digits: the sum a program made, not the 0.30 it meant
+])
+def test_money_of_rows_in_memory_given_as_a_float_of_more_than_15_digits_is_refused_as_in_json_lines(
+        tmp_path, fee, written):
+    # Read as its repr, 12345678901234.56 was taken as the fee where a JSON Lines file of the same number is refused
+    # (a double gives back 15 significant digits as written, not more), and 0.1 + 0.2 was "not an amount of money"
+    rows_in_memory_are_refused(tmp_path, {"billing": [FEE | {"monthly_fee": fee}]},
+                               f"1 problem(s) in billing file (in memory):\n(in memory): row 1, column 'monthly_fee': "
+                               f"{written} {FLOATING} (\"{written}\")")
+
+
+@pytest.mark.parametrize("fee,offset,read", [
+    (1000.5, 0.0, "1000.50"), (999999999999999.0, 0.25, "999999999999999.00"),
+    (1e3, 1e1, "1000.00"),  # a JSON 1e3 is the float 1000.0: read as 1000.0, as JSON Lines reads it
+])
+def test_money_of_rows_in_memory_given_as_a_float_of_up_to_15_digits_is_read_as_written(fee, offset, read):
+    # One minute of 100 requests with 2 failures (98 % < 99 %: unavailable, §1.5): 44639 of 44640 available,
+    # 99.9978 % (shown 100.00) ≥ 99.5 %: the standard is met, nothing owed; the fee is the one written, and the
+    # offset (a float too) is read, as no more than the fee
+    from slapolicy import Engine
+
+    (evaluation,) = Engine(POLICIES).evaluate(month="2019-03", minutes=[ROW], billing=[
+        FEE | {"monthly_fee": fee, "offset": offset}])["evaluations"]
+    assert (evaluation["monthly_fee"], evaluation["compensation"], evaluation["availability_percent"]) == (
+        read, "0.00", "100.00")
+
+
+def test_a_fee_of_sixteen_digits_sent_inline_to_the_service_is_a_422_as_in_a_json_lines_file(tmp_path):
+    from serving import asgi, examples_app
+
+    pytest.importorskip("starlette")
+    app, _ = examples_app(tmp_path / "ledger.sqlite")
+    body = {"month": "2019-03", "minutes": [ROW], "billing": [FEE | {"monthly_fee": 12345678901234.56}]}
+    status, _, answer = asgi(app, "POST", "/v1/evaluate", json.dumps(body).encode(), JSON)
+    assert (status, answer["detail"]) == (422, (
+        "1 problem(s) in billing file (in memory):\n(in memory): row 1, column 'monthly_fee': 12345678901234.56 "
+        f"{FLOATING} (\"12345678901234.56\")"))
+    body["billing"] = [FEE | {"monthly_fee": 1000.5}]
+    status, _, answer = asgi(app, "POST", "/v1/evaluate", json.dumps(body).encode(), JSON)
+    assert (status, answer["evaluations"][0]["monthly_fee"]) == (200, "1000.50")
+    assert list(tmp_path.iterdir()) == []
+
+
 def rows_in_memory_are_refused(tmp_path, given, message):
     # A UnicodeEncodeError from pyarrow, raised bare: a file's text is UTF-8 and cannot hold one, a str can.
     from slapolicy import Engine, InputError

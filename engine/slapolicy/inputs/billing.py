@@ -70,6 +70,8 @@ def read_billing(path) -> dict[tuple[str, str], BillingRow]:
     for column in ("monthly_fee", "offset") if json_numbers else ():
         if pa.types.is_floating(table.schema.field(column).type):
             columns[column] = _json_number_texts(table.column(column).to_pylist(), column, inexact)
+    if isinstance(path, list):  # rows handed in: a request's JSON numbers, a program's floats
+        _float_texts(path, columns, inexact)
     starts = _service_starts(columns, problems, line_offset)
     rows: dict[tuple[str, str], BillingRow] = {}
     first_row: dict[tuple[str, str], int] = {}
@@ -85,9 +87,10 @@ def read_billing(path) -> dict[tuple[str, str], BillingRow]:
                 continue
             text = str(text).strip()
             if (name, i) in inexact:
-                problems.add(row, name, f"{text} is a JSON number of more than {JSON_EXACT_DIGITS} significant "
-                                        f"digits, which is read only approximately: write the amount as text "
-                                        f"(\"{text}\")", line)
+                held = "a JSON number" if json_numbers else "a binary floating-point number (a JSON number, a float)"
+                problems.add(row, name, f"{text} is {held} of more than {JSON_EXACT_DIGITS} significant digits, "
+                                        f"which is read only approximately: write the amount as text (\"{text}\")",
+                             line)
                 continue
             if not _MONEY.match(text):
                 problems.add(row, name, f"{text!r} is not an amount of money (a decimal like 1000.00)", line)
@@ -140,6 +143,21 @@ def _json_number_texts(values: list, column: str, inexact: set) -> list:
             inexact.add((column, index))
         texts.append(format(number, "f"))
     return texts
+
+
+def _float_texts(rows: list, columns: dict, inexact: set) -> None:
+    """The money of rows handed in (a list of dicts: a request's inline billing, a program's) given as floats, read as
+    a JSON Lines file's numbers are (:func:`_json_number_texts`): the digits written when they are at most
+    JSON_EXACT_DIGITS significant ones, else refused as read only approximately. Each float was read as its repr: a
+    fee of 16 or 17 digits (12345678901234.56, 0.1 + 0.2) was taken as an amount a JSON Lines file of the same
+    number is refused for, or refused as "not an amount of money", and 1e16 as '1e+16'."""
+    for column in ("monthly_fee", "offset"):
+        values = [row.get(column) for row in rows]
+        floats = [value if isinstance(value, float) else None for value in values]
+        if any(value is not None for value in floats):
+            texts = _json_number_texts(floats, column, inexact)
+            columns[column] = [text if number is not None else given
+                               for text, number, given in zip(texts, floats, columns[column])]
 
 
 def _refuse_floating_money(table, name: str) -> None:
