@@ -710,6 +710,43 @@ def test_reading_a_ledger_another_connection_has_open_leaves_its_files_and_its_d
     assert beside(ledger) == ["ledger.sqlite"]  # the writer, the last to close, removed them
 
 
+def test_a_ledger_shared_between_threads_is_refused_as_the_programs_mistake_not_the_files(ledger, tmp_path):
+    # SQLite's refusal came out as "the ledger cannot be read or written (SQLite objects created in a thread can only
+    # be used in that same thread. …); if the file is damaged, restore it from a backup": a program sharing one
+    # Ledger between its threads was told to restore a sound ledger from a backup
+    import datetime as dt
+    import threading
+
+    from slapolicy import ArgumentError, decide_claim
+
+    before = digest(ledger)
+    claim = json.loads((EXAMPLES / "claim-globex-2019-03.json").read_text()) | {"claim_id": "from-a-thread"}
+    book = Ledger(ledger)
+    raised = []
+
+    def in_another_thread():
+        for call in (book.counts, book.decisions, lambda: book.snapshot().__enter__(),
+                     lambda: decide_claim(POLICIES, claim, minutes=EXAMPLES / "minutes.csv",
+                                          billing=EXAMPLES / "billing.csv", ledger=book,
+                                          now=dt.datetime(2019, 4, 12, tzinfo=dt.timezone.utc))):
+            try:
+                call()
+            except Exception as exc:  # noqa: BLE001 — what each call raised, asserted below
+                raised.append(exc)
+
+    thread = threading.Thread(target=in_another_thread)
+    thread.start()
+    thread.join()
+    assert [type(exc) for exc in raised] == [ArgumentError] * 4
+    assert {str(exc) for exc in raised} == {
+        f"{ledger}: this Ledger was opened by another thread, and its SQLite connection serves only the thread that "
+        "opened it: open a Ledger in each thread, or give the ledger's path (each call then opens its own); nothing was "
+        "read or written"}
+    assert book.counts() == (3, 2)  # its own thread's, as ever
+    book.close()
+    assert digest(ledger) == before
+
+
 # ---------------------------------------------------------------------------- nothing written on refusal
 
 def test_a_claim_refused_before_its_decision_creates_no_ledger(tmp_path):

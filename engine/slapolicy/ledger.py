@@ -36,6 +36,7 @@ import json
 import os
 import sqlite3
 import tempfile
+import threading
 import urllib.parse
 from decimal import Decimal
 from pathlib import Path
@@ -254,6 +255,7 @@ def _database_errors(method):
 
     @functools.wraps(method)
     def guarded(self, *args, **kwargs):
+        self._check_thread()
         try:
             return method(self, *args, **kwargs)
         except sqlite3.Error as exc:
@@ -292,6 +294,7 @@ class Ledger:
         self._reader_made_beside = readonly and not any(os.path.lexists(f"{self.path}{s}") for s in READER_FILES)
         identify(self.path)
         self.readonly = readonly
+        self._thread = threading.get_ident()  # the one thread its connection serves
         self._walked: tuple | None = None  # (entries, head) of the last whole walk that found the chain intact
         self._db = self._connect()
         if not durable:
@@ -396,6 +399,16 @@ class Ledger:
                                        "head is missing or not as slapolicy writes it); restore the ledger from a backup")
         return meta
 
+    def _check_thread(self) -> None:
+        """ArgumentError unless called on the thread that opened the ledger. SQLite's refusal was said as the file's
+        fault ("the ledger cannot be read or written (SQLite objects created in a thread can only be used in that
+        same thread …); if the file is damaged, restore it from a backup") to a program that had shared one Ledger
+        between its threads."""
+        if threading.get_ident() != self._thread:
+            raise ArgumentError(f"{self.path}: this Ledger was opened by another thread, and its SQLite connection "
+                                "serves only the thread that opened it: open a Ledger in each thread, or give the "
+                                "ledger's path (each call then opens its own); nothing was read or written")
+
     def close(self) -> None:
         self._db.close()
         if self._reader_made_beside:
@@ -410,6 +423,7 @@ class Ledger:
     @contextlib.contextmanager
     def snapshot(self):
         """Reads inside see one state of the ledger, whatever other processes append meanwhile."""
+        self._check_thread()
         if self._db.in_transaction:
             yield self
             return
