@@ -388,3 +388,53 @@ def test_a_replayed_row_whose_availability_is_only_shown_otherwise_names_the_dis
     assert (row["baseline"]["availability_percent"], row["amended"]["availability_percent"]) == ("99.498", "99.49")
     assert row["clauses_changed"] == [{"what": "availability.display_rounding", "ref": "§2.1", "kind": "changed",
                                        "old": "half_up", "new": "down", "why": "the availability is shown otherwise"}]
+
+
+# ---------------------------------------------------------------------------- §2.1 the figure shown never contradicts
+
+@pytest.fixture(scope="module")
+def display_variants(tmp_path_factory):
+    """The shipped version under each display rounding, 0 or 2 decimals, the standard met at or above 99.5 %."""
+    found = []
+    for rounding in ("half_up", "half_even", "down"):
+        for places in (0, 2):
+            for met_when in ("at_least", "above"):
+                folder = tmp_path_factory.mktemp(f"{rounding}-{places}-{met_when}")
+                path = draft_variant(folder, "display_decimals: {value: 2", f"display_decimals: {{value: {places}")
+                text = path.read_text().replace("display_rounding: {value: half_up",
+                                                f"display_rounding: {{value: {rounding}")
+                path.write_text(text.replace("    met_when: at_least", f"    met_when: {met_when}"))
+                found.append(load_policy(path))
+    return found
+
+
+@pytest.mark.slow
+def test_the_availability_shown_lies_on_the_side_of_every_threshold_its_exact_value_lies_on(display_variants):
+    """Service Months of 1, 2, 15 and 28 to 31 days, each count of minutes near a threshold (the standard, 99 %, 95 %,
+    99.95 %) and each display setting: the figure shown meets the standard, and falls in each tier, exactly when the
+    exact availability does."""
+    from decimal import Decimal
+    from fractions import Fraction
+
+    from slapolicy.evaluation.compensation import shown_availability
+    from slapolicy.evaluation.month import availability_of
+
+    checked = 0
+    for policy in display_variants:
+        for days in (1, 2, 15, 28, 29, 30, 31):
+            total = days * 1440
+            for threshold in (Fraction(995, 10), Fraction(99), Fraction(95), Fraction(9995, 100)):
+                near = int(total * (100 - threshold) / 100)
+                for counted in range(max(near - 2, 0), min(near + 3, total + 1)):
+                    exact = availability_of(total, counted)
+                    shown = Fraction(Decimal(shown_availability(policy, exact)))
+                    met = exact >= policy.exact_standard if policy.standard_met_when == "at_least" \
+                        else exact > policy.exact_standard
+                    shown_met = shown >= policy.exact_standard if policy.standard_met_when == "at_least" \
+                        else shown > policy.exact_standard
+                    assert shown_met == met, (policy.setting("availability", "display_rounding"), total, counted)
+                    assert [t.contains(shown) for t in policy.tiers] == [t.contains(exact) for t in policy.tiers]
+                    checked += 1
+    # 12 versions × 7 months × 4 thresholds × 5 counts, less those below 0 minutes: 99.95 % is within 2 minutes of
+    # 100 % in months of 1, 2 and 15 days (0.72, 1.44 and 10.8 minutes), where 2, 1 and 0 counts are left out.
+    assert checked == 12 * 7 * 4 * 5 - 12 * (2 + 1)
