@@ -438,3 +438,29 @@ def test_the_availability_shown_lies_on_the_side_of_every_threshold_its_exact_va
     # 12 versions × 7 months × 4 thresholds × 5 counts, less those below 0 minutes: 99.95 % is within 2 minutes of
     # 100 % in months of 1, 2 and 15 days (0.72, 1.44 and 10.8 minutes), where 2, 1 and 0 counts are left out.
     assert checked == 12 * 7 * 4 * 5 - 12 * (2 + 1)
+
+
+# ---------------------------------------------------------------------------- §3.2 a window no claim can be filed in
+
+@pytest.mark.parametrize("days,message", [
+    # 2019 in Singapore: each window opens after the 5th business day of the month after. February's opens Fri Mar
+    # 8 (after Mar 1, 4, 5, 6, 7); January's, past Chinese New Year (Feb 5 and 6), opens Tue Feb 12, 12 days on.
+    (60, None),
+    (12, None),  # January's closes at the end of Feb 12: a day to file in
+    # January's closes at the end of Feb 11 (00:00 on the 12th), as it opens: no time to file; the others have some
+    (11, "the claim window of Service Month 2019-01 closes at the end of the 11th calendar day after the month "
+         "(§3.2(2)), 2019-02-11, no later than it opens at 2019-02-12T00:00:00+08:00 (§3.2(1)): no claim for that "
+         "month can be filed in time (1 of the 12 Service Months of 2019)"),
+    # every month's closes before it opens; January's is named
+    (3, "the claim window of Service Month 2019-01 closes at the end of the 3rd calendar day after the month "
+        "(§3.2(2)), 2019-02-03, no later than it opens at 2019-02-12T00:00:00+08:00 (§3.2(1)): no claim for that "
+        "month can be filed in time (12 of the 12 Service Months of 2019)"),
+])
+def test_a_claim_window_that_closes_before_it_opens_is_a_warning(tmp_path, days, message):
+    # calendar_days_after_end: 3 passed validate, and every claim of the version was denied as too early or too late.
+    from slapolicy.policy.lint import lint_policy
+
+    old = 'calendar_days_after_end: 60\n    ref: "§3.2(2)"\n    examples:\n      - {service_month: "2019-03", closes: "2019-05-31T00:00:00+08:00"}\n'
+    policy = variant(tmp_path, old, f'calendar_days_after_end: {days}\n    ref: "§3.2(2)"\n')
+    found = [(d.severity, d.message) for d in lint_policy(policy) if d.code == "claim-window-empty"]
+    assert found == ([("warning", message)] if message else [])

@@ -79,7 +79,7 @@ def timing_reasons(policy, claim: Claim, service_month: ServiceMonth, window: Cl
                                f"ended ({service_month.end}): a month can be claimed only after it ends."))
     if claim.filed_at < window.opens:
         days = policy.raw["claims"]["window_opens"]["after_business_days"]
-        when = (f"after the {_ordinal(days)} business day, {window.business_day}, of the month after the Service Month"
+        when = (f"after the {ordinal(days)} business day, {window.business_day}, of the month after the Service Month"
                 if days else "as the month after the Service Month begins")
         reasons.append(claim_reason("filed_too_early", opens_ref,
                                f"The claim was filed on {_stamp(claim.filed_at)}, before the claim window opened on "
@@ -98,5 +98,5 @@ def timing_reasons(policy, claim: Claim, service_month: ServiceMonth, window: Cl
     return reasons
 
 
-def _ordinal(n: int) -> str:
+def ordinal(n: int) -> str:
     return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"

@@ -25,7 +25,8 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 from pathlib import Path
 
-from ..claims.window import business_calendar
+from ..calendar import calendar_month
+from ..claims.window import business_calendar, claim_window, ordinal
 from ..errors import Diagnostic, PluginError, SlapolicyError
 from ..files import FileProblem, read_limited
 from .load import MAX_POLICY_BYTES
@@ -232,6 +233,27 @@ def lint_calendar(policy) -> list[Diagnostic]:
     return []
 
 
+def lint_claim_window(policy) -> list[Diagnostic]:
+    """§3.2: a claim window that closes no later than it opens (claims.window_closes within the days the opening
+    waits for) denies every claim of its month as too early or too late. Checked on the twelve Service Months of
+    the year the version takes effect, in its business calendar (loaded: :func:`lint_calendar` found it)."""
+    year, calendar = policy.effective_from.year, business_calendar(policy)
+    closes = policy.raw["claims"]["window_closes"]
+    windows = [(month, claim_window(policy, month, calendar))
+               for month in (calendar_month(f"{year:04d}-{m:02d}") for m in range(1, 13))]
+    empty = [(month, window) for month, window in windows if window.closes <= window.opens]
+    if not empty:
+        return []
+    month, window = empty[0]
+    days = closes["calendar_days_after_end"]
+    return [policy.doc.diagnostic(
+        ("claims", "window_closes", "calendar_days_after_end"), "claim-window-empty",
+        f"the claim window of Service Month {month.label} closes at the end of the {ordinal(days)} calendar day after "
+        f"the month ({closes['ref']}), {window.last_day}, no later than it opens at {window.opens.isoformat()} "
+        f"({policy.ref('claims', 'window_opens')}): no claim for that month can be filed in time ({len(empty)} of "
+        f"the 12 Service Months of {year})", severity="warning")]
+
+
 def _cited(node, path=()):
     """(path of a ``ref``, its text) for every ``ref`` in ``node``, outside ``provisions:`` (where refs are defined)."""
     if isinstance(node, dict):
@@ -332,7 +354,7 @@ def lint_policy(policy, run_examples: bool = True) -> list[Diagnostic]:
     if run_examples and not calendar:
         from .examples import untested_rules  # running the examples: a version read to evaluate under never does
 
-        untested = untested_rules(policy)
+        untested = untested_rules(policy) + lint_claim_window(policy)  # the calendar loaded, as the examples load it
     return (lint_tiers(policy) + lint_tier_grid(policy) + lint_gate(policy) + lint_clauses(policy) + lint_dates(policy) + lint_timezone(policy)
             + lint_citations(policy) + lint_words_agree(policy) + calendar + untested)
 
