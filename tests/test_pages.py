@@ -352,3 +352,97 @@ def test_page_headers_that_lie_are_left_to_pyarrow(header):
     with pytest.raises(pages.Unhandled):
         pages.decode_chunk(header + bytes(16), pages.DECOMPRESS["UNCOMPRESSED"], values, None)
     assert values.tolist() == [0, 0]
+
+
+def decoded_chunks(path, codec):
+    """Every chunk of a file's first column decoded by decode_chunk (no gate on its shape or codec), joined."""
+    metadata = pq.ParquetFile(path).metadata
+    optional = metadata.schema.column(0).max_definition_level == 1
+    values, valid = [], []
+    for group in range(metadata.num_row_groups):
+        rows = metadata.row_group(group).num_rows
+        _, data = chunk_bytes(path, group)
+        values.append(np.full(rows, -1, np.int64))
+        valid.append(np.ones(rows, bool))
+        pages.decode_chunk(data, pages.DECOMPRESS[{"none": "UNCOMPRESSED"}.get(codec, codec.upper())], values[-1], valid[-1] if optional else None)
+    return np.concatenate(values), np.concatenate(valid)
+
+
+@pytest.mark.slow
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.integers(1, 3000), distinct=st.integers(1, 3000), seed=st.integers(0, 2 ** 32 - 1),
+       nulls=st.sampled_from([0.0, 0.05, 0.5, 1.0]), codec=st.sampled_from(["snappy", "zstd", "none"]),
+       version=st.sampled_from(["1.0", "2.0"]), page=st.sampled_from([256, 1024, 1 << 20]))
+def test_any_column_of_64_bit_integers_decodes_as_pyarrow_reads_it(tmp_path, rows, distinct, seed, nulls, codec,
+                                                                   version, page):
+    """Values drawn from ``distinct`` random 64-bit integers (index widths 0 to 12 bits, bit-packed and RLE runs),
+    a share of nulls, small or large pages, both page versions: every chunk decodes to pyarrow's values and
+    nulls, whatever its shape (decode_chunk, below the gate that keeps such chunks for pyarrow)."""
+    rng = np.random.default_rng(seed)
+    pool = rng.integers(-2 ** 63, 2 ** 63 - 1, distinct, dtype=np.int64, endpoint=True)
+    column = pa.array(pool[rng.integers(0, distinct, rows)], mask=rng.random(rows) < nulls)
+    path = tmp_path / "v.parquet"
+    pq.write_table(pa.table({"v": column}), path, compression=codec, data_page_version=version,
+                   data_page_size=page, write_batch_size=100, row_group_size=1000)
+    values, valid = decoded_chunks(path, codec)
+    expected = pq.read_table(path).column(0).combine_chunks()
+    assert valid.tolist() == expected.is_valid().to_pylist()
+    assert values[valid].tolist() == expected.drop_null().to_pylist()
+    assert not values[~valid].any()  # a null's value is 0
+
+
+def test_indices_wider_than_16_bits_are_unpacked(tmp_path):
+    """A dictionary of 70,000 values (17-bit indices): the first 70,000 rows take them in order (a range), the
+    next 30,000 repeat them in a random order, which only unpacking reads."""
+    rng = np.random.default_rng(7)
+    order = np.concatenate([np.arange(70_000), rng.integers(0, 70_000, 30_000)])
+    values = np.arange(70_000, dtype=np.int64) * 7 - 10 ** 12
+    path = tmp_path / "v.parquet"
+    pq.write_table(pa.table({"v": values[order]}), path, row_group_size=100_000,
+                   dictionary_pagesize_limit=1 << 20)
+    assert [encoding for _, encoding in page_kinds(path)][:2] == [pages.PLAIN, pages.RLE_DICTIONARY]
+    decoded, _ = decoded_chunks(path, "snappy")
+    assert decoded.tolist() == values[order].tolist()
+    assert decoded[70_000] == values[order[70_000]] and decoded[99_999] == values[order[99_999]]
+
+
+def test_a_page_checksum_is_not_checked_here_as_pyarrow_does_not_by_default(tmp_path):
+    """Pages written with their CRC: the header's crc field is skipped (pyarrow verifies none unless asked)."""
+    field, array = minute_column(2000)
+    path = write(tmp_path / "m.parquet", {"minute": (field, array)}, write_page_checksum=True)
+    assert_same(ours(path), theirs(path))
+
+
+class Lying:
+    """A footer's metadata whose first row group's chunk says another place or size (a footer that lies)."""
+
+    def __init__(self, metadata, **chunk):
+        self.metadata, self.chunk = metadata, chunk
+
+    def row_group(self, group):
+        real, chunk = self.metadata.row_group(group), self.chunk
+
+        class Group:
+            num_rows = real.num_rows
+
+            def column(self, leaf):
+                column = real.column(leaf)
+                return type("Chunk", (), {name: chunk.get(name, getattr(column, name)) for name in (
+                    "num_values", "total_compressed_size", "total_uncompressed_size", "compression",
+                    "dictionary_page_offset", "data_page_offset", "has_dictionary_page")})()
+
+        return Group()
+
+
+@pytest.mark.parametrize("lie", [{"total_compressed_size": 10 ** 9}, {"total_compressed_size": 100},
+                                 {"total_compressed_size": 0}, {"dictionary_page_offset": -4},
+                                 {"dictionary_page_offset": 10 ** 9}, {"num_values": 1999},
+                                 {"has_dictionary_page": False}])
+def test_a_footer_whose_chunk_place_or_size_lies_is_left_to_pyarrow(tmp_path, lie):
+    field, array = minute_column(2000)
+    path = write(tmp_path / "m.parquet", {"minute": (field, array)})
+    source = pq.ParquetFile(path)
+    with open(path, "rb") as handle:
+        args = ([0], 0, source.schema_arrow.field("minute"), True)
+        assert_same(pages.read_column(handle, source.metadata, *args), theirs(path))
+        assert pages.read_column(handle, Lying(source.metadata, **lie), *args) is None
