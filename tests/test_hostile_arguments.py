@@ -381,11 +381,28 @@ def test_a_draft_or_edited_copy_outside_a_family_is_evaluated_and_replayed_under
     assert result.json()["totals"]["overall"]["delta"] == "250.00"
 
 
-def test_a_draft_outside_drafts_is_still_reported_by_validate(cli, tmp_path):
+def test_a_draft_among_a_family_s_versions_is_still_reported_by_validate(cli, tmp_path):
     # validate checks a family's layout: there the misplaced draft stays an error.
     import shutil
 
     shutil.copy(DRAFT, tmp_path / "my-draft.yaml")
+    (tmp_path / "versions.lock").write_text("{}\n")
+    result = cli("validate", tmp_path / "my-draft.yaml")
+    assert result.code == 1
+    assert "error draft-published a draft belongs under drafts/, not among the published versions" in result.out
+
+
+def test_a_draft_kept_in_a_folder_of_its_own_is_validated_by_what_it_says(cli, tmp_path):
+    # Before: exit 1, "a draft belongs under drafts/, not among the published versions", for a draft saved on a
+    # desktop, among no versions; the recipe's `slapolicy validate DRAFT.yaml` checks what the draft says.
+    import shutil
+
+    shutil.copy(DRAFT, tmp_path / "my-draft.yaml")
+    result = cli("validate", tmp_path / "my-draft.yaml")
+    assert (result.code, result.err) == (0, "1 file(s) checked: 0 error(s), 0 warning(s)\n")
+    assert result.out == ""
+    # The folder made a family since: the pass recorded for the draft where it stood no longer stands for it.
+    (tmp_path / "versions.lock").write_text("{}\n")
     result = cli("validate", tmp_path / "my-draft.yaml")
     assert result.code == 1
     assert "error draft-published a draft belongs under drafts/, not among the published versions" in result.out

@@ -41,6 +41,7 @@ from typing import NamedTuple
 from ..cache import MAX_RECORD_BYTES, read_record, write_record
 from ..errors import Diagnostic
 from .load import YamlDocument
+from .lock import among_versions
 
 FOLDER = "checks"
 FORMAT = 2  # bumped when a record's contents change meaning (2: with the document)
@@ -123,7 +124,7 @@ def record_key(raw: bytes, path: str, run_examples: bool, manager) -> str | None
         return None
     if checker is None:
         return None
-    named = [checker, path, bool(run_examples), hashlib.sha256(raw).hexdigest()]
+    named = [checker, path, bool(run_examples), hashlib.sha256(raw).hexdigest(), among_versions(path)]
     return hashlib.sha256(json.dumps(named).encode("utf-8")).hexdigest()
 
 

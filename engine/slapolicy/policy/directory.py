@@ -18,7 +18,7 @@ from ..plugins import get_manager
 from . import check_record
 from .lint import PLACEMENT_CODES, family_id_problem, lint_directory, lint_policy, lock_line
 from .load import MAX_POLICY_BYTES, load_yaml
-from .lock import LOCK_FILE
+from .lock import LOCK_FILE, among_versions
 from .model import Policy, _build, schema_diagnostics
 
 MAX_LOCK_BYTES = 1024 * 1024  # one line per published version: thousands of versions fit
@@ -59,7 +59,8 @@ def _a_file_of(path: str) -> str:
 def check_policy_bytes(raw: bytes, path: str, run_examples: bool = True) -> tuple[Policy | None, list[Diagnostic]]:
     """:func:`read_policy` of the bytes ``raw`` already read from ``path``: what publish checks is then what it
     writes, whatever the file holds by the time it is written."""
-    key = (path, hashlib.sha256(raw).hexdigest(), run_examples, id(get_manager()))  # lint asks the plugins
+    # lint asks the plugins, and where the file sits
+    key = (path, hashlib.sha256(raw).hexdigest(), run_examples, id(get_manager()), among_versions(path))
     with _CHECKED_LOCK:
         if key in _CHECKED:
             _CHECKED.move_to_end(key)

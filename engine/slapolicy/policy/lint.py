@@ -30,7 +30,7 @@ from ..claims.window import business_calendar, claim_window, ordinal
 from ..errors import Diagnostic, PluginError, SlapolicyError
 from ..files import FileProblem, read_limited
 from .load import MAX_POLICY_BYTES
-from .lock import LOCK_FILE
+from .lock import LOCK_FILE, among_versions
 from .model import _place, node_at, not_a_zone
 
 
@@ -211,7 +211,9 @@ def lint_dates(policy) -> list[Diagnostic]:
             found.append(doc.diagnostic(("version",), "version-label",
                                         f"version is {policy.version!r}; a published version is labelled by its "
                                         f"effective_from: write version: \"{policy.effective_from}\""))
-    if policy.status == "draft" and not in_drafts:
+    if policy.status == "draft" and not in_drafts and among_versions(policy.path):
+        # Only among a family's versions (beside its lock): a draft kept in a folder of its own (a desktop, a
+        # review's folder) is no version of any family, and `validate DRAFT` checks what it says.
         found.append(doc.diagnostic(("status",), "draft-published",
                                     "a draft belongs under drafts/, not among the published versions"))
     return found

@@ -13,6 +13,12 @@ from ..files import create_beside, sync_directory
 LOCK_FILE = "versions.lock"
 
 
+def among_versions(path) -> bool:
+    """Whether the file ``path`` sits among a family's published versions: beside its lock. A check of the file
+    depends on it (lint's ``draft-published``), so the records of checks passed name it too."""
+    return os.path.lexists(os.path.join(os.path.dirname(os.fspath(path)), LOCK_FILE))
+
+
 @contextlib.contextmanager
 def family_lock(path, *, shared: bool = False):
     """Hold an exclusive lock on a family directory while its versions or lock are written
