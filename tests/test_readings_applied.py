@@ -38,6 +38,38 @@ def test_after_no_business_day_a_partial_last_month_opens_when_the_month_after_i
     assert (window.business_day.isoformat(), window.opens.isoformat()) == ("2024-06-30", "2024-07-01T00:00:00+08:00")
 
 
+
+@pytest.mark.parametrize("at,calendar,opens", [
+    # March 2019: April's 5th business day is Fri Apr 5 in Singapore and in "weekdays" alike.
+    ("00:00", "SG", "2019-04-06T00:00:00+08:00"),
+    ("09:30", "SG", "2019-04-06T09:30:00+08:00"),  # at 09:30 on the day after, not at midnight
+    ("23:59", "weekdays", "2019-04-06T23:59:00+08:00"),
+])
+def test_the_window_opens_at_the_time_the_policy_says_on_the_day_after(tmp_path, at, calendar, opens):
+    policy = _window_variant(tmp_path, at, calendar)
+    window = claim_window(policy, ServiceMonth(dt.date(2019, 3, 1), dt.date(2019, 3, 31)), business_calendar(policy))
+    assert window.opens.isoformat() == opens
+    assert window.closes.isoformat() == "2019-05-31T00:00:00+08:00"  # the end of May 30, whatever the opening time
+
+
+def _window_variant(tmp_path, at: str, calendar: str):
+    path = draft_variant(tmp_path, 'at: "00:00"', f'at: "{at}"')
+    path.write_text(path.read_text().replace("    value: SG\n", f"    value: {calendar}\n")
+                    .replace('opens: "2019-04-06T00:00:00+08:00"', f'opens: "2019-04-06T{at}:00+08:00"'))
+    return load_policy(path)
+
+
+def test_weekdays_count_no_public_holiday(tmp_path):
+    # December 2023: January 2024's 5th business day is Mon Jan 8 in Singapore (Jan 1 is New Year's Day), Fri Jan 5
+    # with weekdays alone; January 2019 (Chinese New Year on Feb 5 and 6 in Singapore): Mon Feb 11, and Thu Feb 7.
+    singapore, weekdays = _window_variant(tmp_path, "00:00", "SG"), _window_variant(tmp_path, "00:00", "weekdays")
+    for start, end, in_singapore, on_weekdays in ((dt.date(2023, 12, 1), dt.date(2023, 12, 31), "2024-01-08", "2024-01-05"),
+                                                  (dt.date(2019, 1, 1), dt.date(2019, 1, 31), "2019-02-11", "2019-02-07")):
+        month = ServiceMonth(start, end)
+        assert claim_window(singapore, month, business_calendar(singapore)).business_day.isoformat() == in_singapore
+        assert claim_window(weekdays, month, business_calendar(weekdays)).business_day.isoformat() == on_weekdays
+
+
 @pytest.mark.parametrize("days,filed_at,words", [
     (0, "2019-03-31T23:59:00+08:00", "before the claim window opened on 2019-04-01T00:00+08:00 (as the month after the "
                                      "Service Month begins)."),
