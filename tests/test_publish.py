@@ -796,3 +796,14 @@ def test_a_draft_saved_with_other_line_ends_is_published_with_lf_and_a_rewrite_o
     assert result.code == 1
     assert f"{family / '2027-01-01.yaml'}:1:1: error published-changed published version rewritten: its bytes differ " \
            "from those recorded in versions.lock only in its line endings (CRLF" in result.out
+
+
+def test_publish_given_the_draft_first_says_the_family_comes_first(cli, family):
+    # Before: "a file, not a policy directory (give the directory that holds it)", which names neither order.
+    draft = amendment(family, effective="2027-01-01")
+    before = snapshot(family)
+    result = cli("publish", draft, family)
+    assert (result.code, result.out, result.err) == (
+        1, f"{draft}:1:1: error not-a-directory a file, not a policy directory: the family comes first, then the "
+           f"draft (slapolicy publish {family} {draft})\n", "not published: 1 problem(s); nothing was written\n")
+    assert snapshot(family) == before

@@ -209,6 +209,10 @@ def publish(policy_dir, draft, *, retroactive: bool = False, today: dt.date | No
     ``retroactive``: publish a draft taking effect before ``today`` (default: today in the policy's timezone),
     which governs Service Months already begun; :attr:`Published.takes_over` says which."""
     path = Path(policy_dir)
+    if path.is_file() and Path(draft).is_dir():  # `publish DRAFT FAMILY`: the order of cp, not of this command
+        raise PolicyError([Diagnostic(str(policy_dir), 1, 1, "error", "not-a-directory",
+                                      f"a file, not a policy directory: the family comes first, then the draft "
+                                      f"(slapolicy publish {draft} {policy_dir})")])
     if not path.is_dir():
         raise not_a_directory(policy_dir, path)
     with family_lock(path):
