@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from conftest import DRAFT, PUBLISHED
 from slapolicy.errors import InputError
@@ -301,6 +301,10 @@ def small_files(tmp_path_factory):
 
 @pytest.mark.slow
 @settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+# Found by this test: the page header's first field made an i16 (pyarrow's Thrift skips a field of another type,
+# then refuses the header without it), and a v2 page's count of rows made negative (pyarrow refuses it).
+@example(file=("snappy", "1.0"), place=0.0, bit=0, group=0)
+@example(file=("zstd", "2.0"), place=0.806640625, bit=0, group=0)
 @given(file=st.sampled_from([(c, v) for c in ("snappy", "zstd", "none") for v in ("1.0", "2.0")]),
        place=st.floats(0, 1, exclude_max=True), bit=st.integers(0, 7), group=st.integers(0, 1))
 def test_a_flipped_bit_in_a_chunk_gives_pyarrows_values_or_is_left_to_pyarrow(small_files, tmp_path, file, place,

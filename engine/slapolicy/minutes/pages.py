@@ -1,7 +1,8 @@
 """Parquet column chunks of mostly distinct 64-bit integers, decoded here rather than by pyarrow: the ``minute``
 column of a file written account by account. Each row's timestamp is distinct there, so each row group's chunk
 is a dictionary page of every value, whose compressed stream is Snappy's slowest shape: pyarrow decompresses it
-at 17.6 ns a row, cramjam (the Rust ``snap`` crate) at 8.1 (benchmarks/README.md, "The minute column's pages").
+at 17.6 ns a row, cramjam (the Rust ``snap`` crate) at 8.1 (benchmarks/README.md, "The minute column's pages are
+decoded by slapolicy").
 
 Read here: a chunk's bytes (at the offsets its footer gives), its Thrift page headers, a PLAIN dictionary page
 and data pages (v1 and v2) of dictionary indices or PLAIN values, decompressed by cramjam (Snappy, GZIP, ZSTD,
@@ -40,29 +41,28 @@ UNITS = {"milliseconds": "ms", "microseconds": "us", "nanoseconds": "ns"}  # a T
 # Decoded here only where it pays (benchmarks/README.md): a chunk of at least this many uncompressed bytes a value
 # holds a dictionary of nearly every value (or PLAIN values), whose decompression is most of pyarrow's cost; a
 # chunk of few distinct values is mostly narrow indices, which pyarrow unpacks faster than numpy can. And only
-# Snappy's: pyarrow decompresses the other codecs as fast as cramjam does, and then decodes faster than here.
+# Snappy's: LZ4 and uncompressed chunks of the same column are read faster by pyarrow (measured); GZIP, ZSTD and
+# Brotli, decoded here all the same in the tests, were not measured, and are left to pyarrow too.
 BYTES_A_VALUE = 8
 FASTER_HERE = ("SNAPPY",)
 
 
 def decodable(column, field) -> bool:
     """Whether a Parquet column (``ColumnSchema``) is one this module reads into the Arrow ``field`` pyarrow
-    gives it: flat INT64, read as int64, or as a timestamp of the unit it was written in (a timestamp[s] is
-    written in ms and divided on reading: not here)."""
+    gives it: flat INT64, read as int64 (no logical type, or a signed 64-bit INT), or as a timestamp of the unit
+    it was written in; a column pyarrow converts on reading (another unit, a duration, unsigned) is left to it."""
     import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
 
     if column.physical_type != "INT64" or column.max_repetition_level != 0 or column.max_definition_level > 1:
         return False
     logical = column.logical_type
+    if logical.type not in ("NONE", "INT", "TIMESTAMP"):
+        return False
+    details = json.loads(logical.to_json())  # pyarrow gives a logical type's parameters in this form only
     if pa.types.is_timestamp(field.type):
-        return logical.type == "TIMESTAMP" and UNITS.get(_time_unit(logical)) == field.type.unit
-    return field.type == pa.int64() and logical.type in ("NONE", "INT") and \
-        (logical.type == "NONE" or '"isSigned": true' in logical.to_json())
-
-
-def _time_unit(logical) -> str | None:
-    """The timeUnit of a TIMESTAMP logical type (pyarrow gives it only in its JSON form)."""
-    return json.loads(logical.to_json()).get("timeUnit")
+        return logical.type == "TIMESTAMP" and UNITS.get(details.get("timeUnit")) == field.type.unit
+    return field.type == pa.int64() and (logical.type == "NONE" or logical.type == "INT" and
+                                         details.get("isSigned") is True and details.get("bitWidth") == 64)
 
 
 def decodable_columns(source, names: list) -> dict:
@@ -167,12 +167,16 @@ def _decode_pages(data: memoryview, decompress, values: np.ndarray, valid: np.nd
             if header[5][3] != RLE and valid is not None:
                 raise Unhandled("definition levels not RLE")
             chunk.data_page(body, size, header[5][1], header[5][2], None, decompress)
-        elif kind == DATA_PAGE_V2 and 8 in header:
+        elif kind == DATA_PAGE_V2 and 8 in header and 7 in header[8] and header[8][3] >= 0:
+            # pyarrow refuses a negative count of rows, and reads a page without is_compressed as not compressed
+            # (the format says compressed): such pages are its own to read. A v2 page's levels are never
+            # compressed, and come first; its values may be stored uncompressed in a compressed chunk.
             page = header[8]
             levels, body = _levels_v2(body, page, valid is not None)
-            # A v2 page's levels are never compressed, and its values may be stored so in a compressed chunk.
+            if size < len(levels or b""):
+                raise Unhandled("a v2 page's levels beyond its size")
             chunk.data_page(body, size - len(levels or b""), page[1], page[4], levels,
-                            decompress if page.get(7, True) else None)
+                            decompress if page[7] else None)
         else:
             raise Unhandled("a page of another type, or without its header")
     if i != len(data):
