@@ -173,7 +173,7 @@ def test_reload_while_requests_run_serves_each_from_one_snapshot(data, tmp_path)
             errors.append(repr(exc))
 
     # The new version's standard, and its own examples of the standard and of the gate with it (lock runs them).
-    amended = PUBLISHED.read_text().replace('effective_from: "2019-01-01"', 'effective_from: "2024-01-01"').replace(
+    amended = PUBLISHED.read_text().replace('effective_from: "2019-01-01"', 'effective_from: "2024-01-01"\namends: "2019-01-01"').replace(
         'version: "2019-01-01"', 'version: "2024-01-01"').replace('value: "99.5%"\n    met_when', 'value: "99.999%"\n    met_when')
     for before, after in (('{availability: "99.5%", meets: true}', '{availability: "99.999%", meets: true}'),
                           ('{availability: "99.49%", meets: false}', '{availability: "99.998%", meets: false}'),
