@@ -1,6 +1,7 @@
 """JSON Lines minutes are read a block of lines at a time: memory is bounded by a block, every row keeps its
 line, and a line pyarrow would crash on is refused before pyarrow sees it."""
 import json
+import random
 import subprocess
 import sys
 
@@ -422,3 +423,27 @@ def test_a_late_piece_without_a_column_is_refused_row_by_row_and_a_first_one_as_
         row.pop("requests", None)
     minutes.write_text(json_lines_text(rows))
     assert_refused(evaluate_march(minutes), f"{minutes}: missing column(s) requests (found: minute, account, failures)")
+
+
+@pytest.mark.parametrize("order", ["in order", "shuffled"])
+def test_a_minute_listed_twice_in_two_pieces_of_one_batch_is_found(tmp_path, monkeypatch, order):
+    """Pieces of 4 KiB (about 50 rows) and batches of their usual size (512 K rows): rows 4 and 151 lie in two pieces
+    but in the one batch the file is read as again, to name repeats across batches once two pieces' minutes of 'a'
+    overlap; that reading looked across its batches only, found none, and the minute was counted twice (a's March
+    with 151 rows, 16 of them unavailable: 1 - 16/44,640, and the 15 % more failures of the row read twice). Found,
+    it is named as one reading of the file names it. Shuffled, the first reading's pieces overlap everywhere."""
+    from slapolicy.minutes import readers
+
+    monkeypatch.setattr(readers, "JSONL_PIECE_BYTES", 4096)
+    rows = rows_of(("a",), 150)
+    if order == "shuffled":
+        random.Random(11).shuffle(rows)
+    rows.append(dict(rows[3]))  # row 151 (line 151) repeats row 4's minute, two pieces later
+    minutes = tmp_path / "m.jsonl"
+    minutes.write_text(json_lines_text(rows))
+    assert minutes.stat().st_size > 2 * 4096
+    said = (f"1 problem(s) in minutes file {minutes}:\n{minutes}: row 151 (line 151), column 'minute': minute listed "
+            "twice for account 'a' (also row 4)")
+    assert_refused(evaluate_march(minutes), said)
+    monkeypatch.setattr(readers, "JSONL_PIECE_BYTES", 1 << 40)  # one piece: what one reading says
+    assert_refused(evaluate_march(minutes), said)

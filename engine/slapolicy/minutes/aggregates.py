@@ -23,7 +23,7 @@ from ..inputs.tables import account_forms
 from . import storage
 from .planning import WIDEN_MINUTES, Request, footer_bytes, plan, request_for
 from .readers import batch_parts, problems_of, read_digest, text_pieces
-from .reduce import TOTALS, checked_batches, joined, picked_batches, read_part
+from .reduce import TOTALS, checked_batches, joined, picked_batches, read_part, repeats_in_batch
 
 
 @dataclass
@@ -154,15 +154,21 @@ def _raise_problems(all_problems: list) -> None:
 def _repeats_across_batches(parts: list, request: Request) -> None:
     """Read the parts again, in order, marking each account's minutes: name every minute listed twice.
 
-    Only needed when two batches' minute ranges of one account overlap (rows in no order at all).
+    Only needed when two batches' minute ranges of one account overlap (rows in no order at all). A file read in
+    pieces (``text_pieces``) is read here in batches that are not its pieces: a minute listed twice within one of
+    them, in two pieces, was found by neither reading (and counted twice); it is looked for here, and named as one
+    reading names it (``read_part``: those of every batch, else the ones across batches).
     """
     first, end = request.span
     listed: dict[str, np.ndarray] = {}
     for part in parts:
-        problems = problems_of(part)
+        problems, within = problems_of(part), problems_of(part) if len(text_pieces(part)) > 1 else None
         for _, c, line_offset in checked_batches(part, request, problems):
             if c is None:
                 continue
+            if within is not None and not c.keys_refused:
+                within.row_base, within.positions = problems.row_base, problems.positions
+                repeats_in_batch(c, within, line_offset)
             inside = (c.minute >= first) & (c.minute < end)
             for code in distinct_sorted(c.account_index[inside]):
                 name = str(c.accounts[code])
@@ -176,6 +182,8 @@ def _repeats_across_batches(parts: list, request: Request) -> None:
                                  None if line_offset is None else int(rows[row]) + 1 + line_offset)
                 problems.total += max(0, len(before) - MAX_REPORTED)
                 seen[offsets] = True
+        if within is not None:
+            within.raise_if_any()
         problems.raise_if_any()
 
 

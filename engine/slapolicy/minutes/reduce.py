@@ -89,7 +89,7 @@ def _read_part(part: Part, request: Request, picked: list | None) -> PartSummary
         _check_directory_keys(part, c, request, problems, line_offset)
         # A minute listed twice is named with the batch's other problems, unless an account or minute of the batch
         # was refused (then its rows' keys are not the ones written); across batches, only once none is left.
-        order, stalls = _repeats_in_batch(c, problems, line_offset) if not c.keys_refused else (None, None)
+        order, stalls = repeats_in_batch(c, problems, line_offset) if not c.keys_refused else (None, None)
         if c.keys_refused and len(c.minute) - c.keys_refused > 1:  # two rows read whole may repeat a minute:
             problems.note = REPEATS_LATER  # "2 problem(s)" read as all there were; fixed, a third came up
         if not problems.total:
@@ -254,7 +254,7 @@ def _same_names(a: np.ndarray, b: np.ndarray) -> bool:
     return a is b or (len(a) == len(b) and bool((a == b).all()))
 
 
-def _repeats_in_batch(c, problems: Problems, line_offset) -> tuple:
+def repeats_in_batch(c, problems: Problems, line_offset) -> tuple:
     """A minute listed twice for an account within one batch, named by its two rows; returns the batch's order
     and, in time order, the rows after which the account code does not increase (see ``_whole_rounds``).
 
