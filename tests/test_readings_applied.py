@@ -496,3 +496,33 @@ def test_a_claim_window_that_closes_before_it_opens_is_a_warning(tmp_path, days,
     policy = variant(tmp_path, old, f'calendar_days_after_end: {days}\n    ref: "§3.2(2)"\n')
     found = [(d.severity, d.message) for d in lint_policy(policy) if d.code == "claim-window-empty"]
     assert found == ([("warning", message)] if message else [])
+
+
+
+# ---------------------------------------------------------------------------- §6.1 the aggregate cap, or none
+
+@pytest.mark.parametrize("cap,granted,capped", [("fees_paid", "10.00", True), ("none", "500.00", False)])
+def test_a_claim_is_capped_by_the_fees_paid_or_by_nothing_as_the_policy_says(tmp_path, cap, granted, capped):
+    """March 2024: 3,000 minutes at 50 %, 1 − 3000/44,640 = 93.28 %, the 50 % tier: 500.00 of a 1000.00 fee, of
+    which 990.00 was offset (10.00 paid). Without §3.1(2)'s monthly cap, §6.1 (fees_paid) grants the 10.00 paid
+    since the first month of use; a version with aggregate_cap: none grants the 500.00."""
+    from helpers import minute_rows, write_csv
+    from test_aggregate_cap import MARCH, decide_in_order, published_without_monthly_cap
+
+    family = published_without_monthly_cap(tmp_path)
+    version = family / "2019-01-01.yaml"
+    text = version.read_text()
+    assert "  aggregate_cap:\n    value: fees_paid\n" in text
+    if cap == "none":  # the file and its lock line, rewritten together: a family of its own for the test
+        import hashlib
+        import json
+
+        version.write_text(text.replace("  aggregate_cap:\n    value: fees_paid\n", "  aggregate_cap:\n    value: none\n"))
+        (family / "versions.lock").write_text(json.dumps({version.name: hashlib.sha256(version.read_bytes()).hexdigest()}))
+    minutes = write_csv(tmp_path / "minutes.csv", minute_rows("acme", "2024-03-10T00:00", 3000, 100, 50))
+    billing = write_csv(tmp_path / "billing.csv", [
+        {"account": "acme", "month": "2024-03", "monthly_fee": "1000.00", "offset": "990.00"}])
+    (march,) = decide_in_order(family, {"minutes": minutes, "billing": billing}, tmp_path / "l.sqlite", MARCH)
+    assert (march["decision"], march["evaluation"]["compensation"], march["compensation"]) == ("approved", "500.00", granted)
+    assert march["compensation_detail"]["capped"] is capped
+    assert march["compensation_detail"]["aggregate_cap"]["applies"] is (cap != "none")
