@@ -126,6 +126,22 @@ def test_an_account_written_as_a_whole_number_is_its_digits_as_in_a_json_lines_f
                                             "as floating point: fill in or drop the rows without an account)\n")
 
 
+def test_health_is_answered_without_waiting_for_a_worker_thread(served, monkeypatch):
+    # GET /v1/health ran in the worker threads' pool, behind the evaluations queued there: 120 evaluations of the
+    # examples at once made it wait 12 s, past a liveness probe's timeout (a busy service restarted by its probe)
+    from slapolicy import service
+
+    async def every_thread_busy(*args, **kwargs):
+        raise AssertionError("waited for a worker thread")
+
+    monkeypatch.setattr(service, "run_in_threadpool", every_thread_busy)
+    status, content_type, body = asgi(served[0], "GET", "/v1/health")
+    assert (status, content_type, body["status"], body["versions"]) == (200, "application/json", "ok", 1)
+    status, _, body = asgi(served[0], "GET", "/v1/versions")  # a route that reads files does wait for one
+    assert (status, body["detail"]) == (500, "internal error, please report it: AssertionError: waited for a worker "
+                                             "thread")
+
+
 # ---------------------------------------------------------------------------- HEAD
 
 def test_every_method_the_service_answers_is_in_the_openapi_document_head_included(served):
