@@ -248,6 +248,33 @@ def test_a_connection_logs_its_errors_through_uvicorns_logger_and_nothing_below_
     assert log.level > 5  # uvicorn traces a connection (its TRACE, 5) only when its logger's level allows it
 
 
+def test_a_client_gone_before_its_408_or_400_is_closed_quietly_not_a_traceback_in_the_log():
+    # A client that reset its connection as it was answered 408 (or 400) made the shutting of the service's side raise
+    # OSError [Errno 107] Transport endpoint is not connected, logged by asyncio as "Exception in callback
+    # TimedProtocol._too_slow()" with its traceback; the connection is now closed, nothing raised
+    import errno
+    import types
+
+    from slapolicy.service import timed_protocol
+
+    calls = []
+
+    class Gone:
+        def can_write_eof(self):
+            return True
+
+        def write_eof(self):
+            calls.append("write_eof")
+            raise OSError(errno.ENOTCONN, "Transport endpoint is not connected")
+
+        def close(self):
+            calls.append("close")
+
+    connection = types.SimpleNamespace(transport=Gone(), loop=None, _lingering=False)
+    timed_protocol(30.0)._close_after_answer(connection)
+    assert (calls, connection._lingering) == (["write_eof", "close"], True)
+
+
 # ---------------------------------------------------------------------------- connections against open files
 
 def _serve_with_open_files(limit: tuple, *options):

@@ -650,8 +650,12 @@ def timed_protocol(seconds: float, max_connections: int | None = None, max_body:
             answer, then its end) and what still arrives is read and dropped, until the client closes its side
             (``eof_received``) or LINGER_SECONDS have passed."""
             self._lingering = True
-            if self.transport.can_write_eof():
-                self.transport.write_eof()
+            try:
+                if self.transport.can_write_eof():
+                    self.transport.write_eof()
+            except OSError:  # the client reset the connection meanwhile (ENOTCONN): nobody is left to read
+                self.transport.close()  # the answer; raised, it was a traceback in the log ("Exception in callback")
+                return
             self.loop.call_later(LINGER_SECONDS, self.transport.close)
 
         def eof_received(self) -> bool | None:
