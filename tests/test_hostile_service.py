@@ -142,6 +142,39 @@ def test_health_is_answered_without_waiting_for_a_worker_thread(served, monkeypa
                                              "thread")
 
 
+def test_a_claim_decided_now_is_answered_201_with_the_address_of_its_record(tmp_path):
+    # 201 Created names what it created by its Location (RFC 9110 §15.3.2); without one, a client takes the target
+    # (/v1/claims) for the resource made. A claim answered again from the record (200) created nothing.
+    import asyncio
+
+    app, _ = examples_app(tmp_path / "ledger.sqlite")
+
+    def answer(body: bytes) -> tuple:
+        sent = []
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+                 "path": "/v1/claims", "raw_path": b"/v1/claims", "query_string": b"", "root_path": "",
+                 "headers": [(b"host", b"127.0.0.1:8000"), (b"content-type", b"application/json")],
+                 "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000)}
+        incoming = [{"type": "http.request", "body": body, "more_body": False}]
+
+        async def receive():
+            return incoming.pop(0) if incoming else {"type": "http.disconnect"}
+
+        async def send(message):
+            sent.append(message)
+
+        asyncio.run(app(scope, receive, send))
+        headers = dict(sent[0]["headers"])
+        return sent[0]["status"], headers.get(b"location"), json.loads(b"".join(m.get("body", b"") for m in sent[1:]))
+
+    status, location, decision = answer(json.dumps(CLAIM).encode())
+    assert (status, decision["decision_id"], location) == (201, "D-e67e91136ec38743702c",
+                                                           b"/v1/claims/D-e67e91136ec38743702c")
+    assert asgi(app, "GET", location.decode())[2] == {k: v for k, v in decision.items() if k != "repeated"}
+    status, location, again = answer(json.dumps(CLAIM).encode())
+    assert (status, again["repeated"], location) == (200, True, None)
+
+
 # ---------------------------------------------------------------------------- HEAD
 
 def test_every_method_the_service_answers_is_in_the_openapi_document_head_included(served):

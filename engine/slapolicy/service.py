@@ -393,7 +393,10 @@ class Service:
         decision = await self.run(lambda: self.engine.decide_claim(
             claim, minutes=self.sources.minutes, incidents=self.sources.incidents, notices=self.sources.notices,
             billing=self.sources.billing))
-        return JSONResponse(decision, status_code=200 if decision.get("repeated") else 201)
+        if decision.get("repeated"):
+            return JSONResponse(decision)
+        # 201 Created names what it created (RFC 9110 §15.3.2): without Location, the target (/v1/claims) was it
+        return JSONResponse(decision, status_code=201, headers={"Location": f"/v1/claims/{decision['decision_id']}"})
 
     async def claim(self, request: Request) -> JSONResponse:
         decision_id = request.path_params["decision_id"]

@@ -256,7 +256,9 @@ def document() -> dict:
         "/v1/claims": {"post": {
             "operationId": "decideClaim", "summary": "decide a claim and record it in the ledger, as `slapolicy claim`",
             "requestBody": _body("Claim", "the claim"),
-            "responses": {"201": _json("Decision", "decided now and recorded"),
+            "responses": {"201": _json("Decision", "decided now and recorded") | {"headers": {"Location": {
+                              "description": "the recorded decision's own address, /v1/claims/{decision_id}",
+                              "schema": {"type": "string", "examples": ["/v1/claims/D-e67e91136ec38743702c"]}}}},
                           "200": _json("Decision", "the same claim was decided before: that decision"),
                           **_errors("400", "404", "409", "413", "415", "422", "500", "503")}}},
         "/v1/claims/{decision_id}": {"get": {
