@@ -308,6 +308,42 @@ def test_a_client_gone_before_its_408_or_400_is_closed_quietly_not_a_traceback_i
     assert (calls, connection._lingering) == (["write_eof", "close"], True)
 
 
+@pytest.mark.slow  # starts a server, and waits for its request timeout
+def test_a_body_too_large_still_arriving_at_the_deadline_ends_its_connection_without_a_second_answer(tmp_path):
+    # Answered 413 at once, the request's body kept arriving; at --request-timeout the one request was answered again,
+    # 408 "the request did not arrive whole", which a client reads as the answer to its next request
+    import socket
+    import time
+
+    from serving import serving
+
+    with serving(POLICIES, "--ledger", tmp_path / "ledger.sqlite", "--request-timeout", 2) as server:
+        sock = raw_connection(server)
+        sock.settimeout(0.2)
+        sock.sendall(b"POST /v1/evaluate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 1000000000\r\n\r\n")
+        received, ended, started = b"", False, time.monotonic()
+        while not ended and time.monotonic() - started < 10:
+            try:
+                sock.sendall(b"x" * 16384)
+            except OSError:  # the service shut its side and closed: what is left unsent is the client's
+                pass
+            try:
+                chunk = sock.recv(65536)
+                received += chunk
+                ended = chunk == b""
+            except socket.timeout:
+                continue
+            except OSError:
+                ended = True
+        sock.close()
+    assert ended and 1.5 < time.monotonic() - started < 9
+    head, _, body = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413 Request Entity Too Large\r\n")
+    assert json.loads(body)["detail"] == "the request body is larger than 1048576 bytes"  # and nothing after it
+    assert server.stderr == ""
+
+
 # ---------------------------------------------------------------------------- connections against open files
 
 def _serve_with_open_files(limit: tuple, *options):

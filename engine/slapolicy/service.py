@@ -677,6 +677,11 @@ def timed_protocol(seconds: float, max_connections: int | None = None, max_body:
             self._deadline = None
             if self.transport.is_closing():
                 return
+            if self.cycle is not None and self.cycle.response_complete and self.conn.their_state is h11.SEND_BODY:
+                # Answered before its body arrived (413: larger than --max-body), and the body still coming: the
+                # connection ends, without a second answer to the one request (it was answered 413, then 408)
+                self._close_after_answer()
+                return
             if self.cycle is None or self.cycle.response_complete or not self.cycle.response_started:
                 self.transport.write(problem_bytes(408, "Request Timeout", "request-timeout",
                                                    f"the request did not arrive whole within {seconds:g} s: send it at "
