@@ -920,7 +920,7 @@ def identify(path: Path) -> None:
             beside = (f": {path.name}-wal beside it may hold decisions not yet in it, which SQLite reads only through "
                       f"a {path.name}-shm index it cannot make in that directory") if os.path.lexists(f"{path}-wal") else ""
             raise LedgerError(f"{path}: the ledger cannot be opened ({exc}){beside}") from None
-        raise LedgerError(f"{path}: not a slapolicy ledger, or a damaged one ({exc})") from None
+        raise not_a_ledger(path, exc) from None
     try:
         application_id = db.execute("PRAGMA application_id").fetchone()[0]
         version = db.execute("PRAGMA user_version").fetchone()[0]
@@ -935,9 +935,14 @@ def identify(path: Path) -> None:
         owner = f" (application_id {application_id:#x})" if application_id else ""
         raise LedgerError(f"{path}: not a slapolicy ledger but another SQLite database{owner}; nothing was written to it")
     except sqlite3.DatabaseError as exc:
-        raise LedgerError(f"{path}: not a slapolicy ledger, or a damaged one ({exc})") from None
+        raise not_a_ledger(path, exc) from None
     finally:
         db.close()
+
+
+def not_a_ledger(path: Path, exc: sqlite3.DatabaseError) -> LedgerError:
+    """What a file SQLite cannot read as a ledger is said to be (``exc``: SQLite's words)."""
+    return LedgerError(f"{path}: not a slapolicy ledger, or a damaged one ({exc})")
 
 
 def _is_format_1(db: sqlite3.Connection) -> bool:
@@ -965,7 +970,7 @@ def upgrade_ledger(path: str | os.PathLike) -> dict:
             probe.close()
         open(path, "r+b").close()
     except sqlite3.DatabaseError as exc:
-        raise LedgerError(f"{path}: not a slapolicy ledger, or a damaged one ({exc})") from None
+        raise not_a_ledger(path, exc) from None
     except OSError as exc:
         raise LedgerError(f"{path}: the ledger cannot be written ({exc.strerror})") from None
     key = environment_key()

@@ -205,12 +205,9 @@ def lint_dates(policy) -> list[Diagnostic]:
             found.append(doc.diagnostic(("effective_from",), "file-name",
                                         f"file is named {Path(policy.path).name} but effective_from is {policy.effective_from}: "
                                         f"a published version is named {policy.effective_from}.yaml"))
-        if policy.version != policy.effective_from.isoformat():
-            # An error: two published versions could otherwise carry one label (a copy with only
-            # effective_from changed), and every report names versions by label.
-            found.append(doc.diagnostic(("version",), "version-label",
-                                        f"version is {policy.version!r}; a published version is labelled by its "
-                                        f"effective_from: write version: \"{policy.effective_from}\""))
+        # An error: two published versions could otherwise carry one label (a copy with only
+        # effective_from changed), and every report names versions by label.
+        found += filter(None, [version_label_problem(policy)])
     if policy.status == "draft" and not in_drafts and among_versions(policy.path):
         # Only among a family's versions (beside its lock): a draft kept in a folder of its own (a desktop, a
         # review's folder) is no version of any family, and `validate DRAFT` checks what it says.
@@ -402,6 +399,15 @@ def family_id_problem(policy, first, doing: str = "kept") -> Diagnostic | None:
     if first is None or policy.id == first.id:
         return None
     return policy.doc.diagnostic(("id",), "family-id", family_id_message(policy.id, first, doing))
+
+
+def version_label_problem(policy) -> Diagnostic | None:
+    """``version-label`` when a version (published, or a draft to publish) is not labelled by its effective_from."""
+    if policy.version == policy.effective_from.isoformat():
+        return None
+    return policy.doc.diagnostic(("version",), "version-label",
+                                 f"version is {policy.version!r}; a published version is labelled by its "
+                                 f"effective_from: write version: \"{policy.effective_from}\"")
 
 
 def amends_problem(policy, latest, family) -> Diagnostic | None:

@@ -38,7 +38,7 @@ from ..files import FileProblem, path_argument, read_limited
 from .diff import renumbered
 from .directory import PolicyDirectory, check_policy_bytes, directory_signature, not_a_directory
 from .examples import run_examples
-from .lint import PLACEMENT_CODES, amends_problem, family_id_problem, timezone_handover
+from .lint import PLACEMENT_CODES, amends_problem, family_id_problem, timezone_handover, version_label_problem
 from .load import MAX_POLICY_BYTES, compose_only
 from .lock import LOCK_FILE, create_beside, family_lock, write_lock
 
@@ -116,10 +116,7 @@ def _draft_checks(directory: PolicyDirectory, policy, retroactive: bool, today: 
     """What publishing asks beyond `validate`: the label, the date, what it amends, the examples."""
     doc, found = policy.doc, []
     effective = policy.effective_from.isoformat()
-    if policy.version != effective:
-        found.append(doc.diagnostic(("version",), "version-label",
-                                    f"version is {policy.version!r}; a published version is labelled by its "
-                                    f"effective_from: write version: \"{effective}\""))
+    found += filter(None, [version_label_problem(policy)])
     later = [p for p in directory.versions if p.effective_from >= policy.effective_from]
     if not retroactive and not later:  # one dated on or before a published version is refused below, whatever today
         latest = directory.versions[-1] if directory.versions else None
