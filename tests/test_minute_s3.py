@@ -134,3 +134,25 @@ def test_credentials_the_store_refuses_are_one_line(cli, monkeypatch):
     assert result.err.startswith(f"slapolicy: {url}: permission denied (") and result.err.count("\n") == 1
     assert result.err.endswith("check the credentials this process and the workers read (for S3: AWS_ACCESS_KEY_ID "
                                "and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE)\n")
+
+
+def test_a_json_lines_object_read_in_pieces_reads_as_on_disk(cli, s3, tmp_path, monkeypatch):
+    """Each piece of a JSON Lines object is the lines that start in its byte range, read from the store by that
+    range (readers.LineRange over the object opened for random access), in threads and in worker processes."""
+    from slapolicy.minutes import aggregates, readers
+
+    options, _ = s3
+    jsonl = tmp_path / "minutes.jsonl"
+    jsonl.write_text(JSON_LINES)
+    on_disk = run(cli, "evaluate", POLICIES, "--minutes", jsonl, "--month", "2019-03")
+    monkeypatch.setattr(readers, "JSONL_PIECE_BYTES", 4096)
+    pieces = (len(JSON_LINES.encode()) + 4095) // 4096
+    assert pieces > 20
+    url = f"s3://{BUCKET}/minutes.jsonl{options}"
+    tasks, read_part = [], aggregates.read_part
+    monkeypatch.setattr(aggregates, "read_part", lambda part, *rest: tasks.append(part.byte_range) or
+                        read_part(part, *rest))
+    assert run(cli, "evaluate", POLICIES, "--minutes", url, "--month", "2019-03") == on_disk
+    assert len(tasks) == pieces  # each piece a task, read from the store
+    monkeypatch.setattr(aggregates, "read_part", read_part)  # the workers are sent the function itself
+    assert run(cli, "evaluate", POLICIES, "--minutes", url, "--month", "2019-03", "--workers", "2") == on_disk
