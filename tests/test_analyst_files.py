@@ -84,6 +84,29 @@ def test_a_link_to_a_file_outside_the_directory_is_read_once(tmp_path):
     assert (evaluation["minutes_with_data"], evaluation["unavailable_minutes"]) == (60, 10)
 
 
+def test_a_minute_listed_again_in_another_file_names_that_file_and_row(tmp_path):
+    # A re-export landing beside the first: its rows were each "minute listed twice for account 'a' (also in an earlier
+    # row)", leaving a directory of many files to be searched. a.parquet holds 10:00-10:59 of 12 March; b.parquet
+    # 10:58-11:01 (its rows 1 and 2 list a.parquet's rows 59 and 60 again). Files are read in name order.
+    root = tmp_path / "minutes"
+    first = dataset_file(root / "a.parquet")
+    later = root / "b.parquet"
+    pq.write_table(pa.table({"account": ["a"] * 4, "minute": pa.array(
+        [dt.datetime(2019, 3, 12, 10, 58) + dt.timedelta(minutes=k) for k in range(4)], pa.timestamp("us")),
+        "requests": [100] * 4, "failures": [0] * 4}), later)
+    result = evaluate_march(root)
+    assert (result.code, result.out, result.err) == (1, "", (
+        f"slapolicy: 2 problem(s) in minutes file {later}:\n"
+        f"{later}: row 1, column 'minute': minute listed twice for account 'a' (also row 59 of {first})\n"
+        f"{later}: row 2, column 'minute': minute listed twice for account 'a' (also row 60 of {first})\n"))
+    dataset_file(later)  # a copy of a.parquet's 60 rows: 60 problems, the first 20 named
+    result = evaluate_march(root)
+    assert (result.code, result.out) == (1, "")
+    assert result.err.splitlines() == [f"slapolicy: 60 problem(s) in minutes file {later}:"] + [
+        f"{later}: row {row}, column 'minute': minute listed twice for account 'a' (also row {row} of {first})"
+        for row in range(1, 21)] + ["... and 40 more"]
+
+
 @pytest.mark.parametrize("directory,message", [
     # Spark writes rows whose partition column is null under this name: they were read as an account of that name.
     ("account=__HIVE_DEFAULT_PARTITION__", "the directory account=__HIVE_DEFAULT_PARTITION__ holds rows without an "

@@ -408,7 +408,7 @@ def test_a_minute_listed_twice_in_two_pieces_names_the_later_line(tmp_path, smal
     minutes.write_text(json_lines_text(rows))
     assert minutes.stat().st_size > 2 * 4096
     assert_refused(evaluate_march(minutes), f"1 problem(s) in minutes file {minutes}:\n{minutes}: row 151 (line 151), "
-                   "column 'minute': minute listed twice for account 'a' (also in an earlier row)")
+                   "column 'minute': minute listed twice for account 'a' (also row 4)")
 
 
 def test_a_late_piece_without_a_column_is_refused_row_by_row_and_a_first_one_as_missing_it(tmp_path, small_pieces):

@@ -370,7 +370,7 @@ def test_a_csv_row_many_blocks_after_a_blank_line_is_named_by_its_own_line(cli, 
     assert (result.code, result.out) == (1, "")
     assert result.err == (f"slapolicy: 1 problem(s) in minutes file {minutes}:\n"
                           f"{minutes}: row 950 (line 952), column 'minute': minute listed twice for account 'a' "
-                          "(also in an earlier row)\n")
+                          "(also row 3)\n")
 
 
 def test_a_billing_row_after_a_blank_line_is_named_by_its_own_line(cli, tmp_path):

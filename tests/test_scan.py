@@ -320,7 +320,7 @@ def _more_failures_than_requests(rows):
 
 @pytest.mark.parametrize("spoil,message", [
     (_seconds, "row 3, column 'minute': 2019-03-01T02:02:30Z has seconds; a statistics point starts at :00 (§1.5)"),
-    (_repeat_in_a_later_row_group, "row 7, column 'minute': minute listed twice for account 'a' (also in an earlier row)"),
+    (_repeat_in_a_later_row_group, "row 7, column 'minute': minute listed twice for account 'a' (also row 1)"),
     (_repeat_in_the_same_row_group, "row 3, column 'minute': minute listed twice for account 'a' (also row 2)"),
     (_more_failures_than_requests, "row 2, column 'failures': 101 failures exceed 100 requests"),
 ])
@@ -494,7 +494,7 @@ def test_an_account_missing_from_a_batch_s_first_and_last_minutes_keeps_its_rang
     rows.insert(11, dict(rows[6]))  # batch 2 = rows 12-14: d at minute 2 again, then a and b at minute 5
     with pytest.raises(Exception) as caught:
         aggregates(write_parquet(tmp_path / "m.parquet", rows, row_group_size=11))
-    assert "row 12, column 'minute': minute listed twice for account 'd' (also in an earlier row)" in str(caught.value)
+    assert "row 12, column 'minute': minute listed twice for account 'd' (also row 7)" in str(caught.value)
     monkeypatch.setattr(aggregates_module, "_repeats_across_batches",
                         lambda parts, request: pytest.fail("the file was read a second time"))
     result = aggregates(write_parquet(tmp_path / "n.parquet", once, row_group_size=11))
@@ -510,7 +510,7 @@ def test_a_repeat_across_batches_cut_inside_a_minute_is_named(tmp_path, monkeypa
     rows.insert(4, dict(rows[3]))  # a at minute 1 again, as row 5: the first row of the second batch
     with pytest.raises(Exception) as caught:
         aggregates(write_parquet(tmp_path / "m.parquet", rows, row_group_size=4))
-    assert "row 5, column 'minute': minute listed twice for account 'a' (also in an earlier row)" in str(caught.value)
+    assert "row 5, column 'minute': minute listed twice for account 'a' (also row 4)" in str(caught.value)
 
 
 def test_a_file_written_as_time_goes_is_counted_by_its_rounds_and_the_rest(tmp_path, monkeypatch):

@@ -152,7 +152,8 @@ def _raise_problems(all_problems: list) -> None:
 
 
 def _repeats_across_batches(parts: list, request: Request) -> None:
-    """Read the parts again, in order, marking each account's minutes: name every minute listed twice.
+    """Read the parts again, in order, marking each account's minutes: name every minute listed twice, and the row
+    (and file) that listed it first.
 
     Only needed when two batches' minute ranges of one account overlap (rows in no order at all). A file read in
     pieces (``text_pieces``) is read here in batches that are not its pieces: a minute listed twice within one of
@@ -161,8 +162,9 @@ def _repeats_across_batches(parts: list, request: Request) -> None:
     """
     first, end = request.span
     listed: dict[str, np.ndarray] = {}
-    for part in parts:
+    for index, part in enumerate(parts):
         problems, within = problems_of(part), problems_of(part) if len(text_pieces(part)) > 1 else None
+        found = []  # (file row, line or None, account, minute) of the repeats named, in file order
         for _, c, line_offset in checked_batches(part, request, problems):
             if c is None:
                 continue
@@ -176,15 +178,40 @@ def _repeats_across_batches(parts: list, request: Request) -> None:
                 seen = listed.setdefault(name, np.zeros(end - first, bool))
                 offsets = c.minute[rows] - first
                 before = np.flatnonzero(seen[offsets])
-                for row in before[:MAX_REPORTED]:
-                    problems.add(int(rows[row]) + 1, "minute",
-                                 f"minute listed twice for account {name!r} (also in an earlier row)",
-                                 None if line_offset is None else int(rows[row]) + 1 + line_offset)
-                problems.total += max(0, len(before) - MAX_REPORTED)
+                room = max(0, MAX_REPORTED - len(found))
+                for row in before[:room]:
+                    at = problems.file_row(int(rows[row]) + 1)
+                    found.append((at, None if line_offset is None else at + line_offset, name, int(c.minute[rows[row]])))
+                problems.total += max(0, len(before) - room)  # those not named; each named is counted as it is added
                 seen[offsets] = True
         if within is not None:
             within.raise_if_any()
+        if found:
+            earlier = _first_listed(parts[:index + 1], request, {(name, minute) for _, _, name, minute in found})
+            for at, line, name, minute in found:
+                file, row = earlier.get((name, minute), (None, None))
+                also = "an earlier row" if row is None else f"row {row}" if file == part.name else f"row {row} of {file}"
+                problems.add(at, "minute", f"minute listed twice for account {name!r} (also {also})", line)
         problems.raise_if_any()
+
+
+def _first_listed(parts: list, request: Request, wanted: set) -> dict:
+    """{(account, minute): (file, row)} of the first row, in file order, listing each of ``wanted`` (an error path:
+    the parts are read once more, for the few repeats named)."""
+    earlier: dict = {}
+    for part in parts:
+        problems = problems_of(part)
+        for _, c, _ in checked_batches(part, request, problems):
+            if c is None or len(earlier) == len(wanted):
+                continue
+            for name, minute in wanted - earlier.keys():
+                codes = np.flatnonzero(c.accounts == name)
+                rows = np.flatnonzero((c.minute == minute) & (c.account_index == codes[0])) if len(codes) else ()
+                if len(rows):
+                    earlier[(name, minute)] = (part.name, problems.file_row(int(rows[0]) + 1))
+        if len(earlier) == len(wanted):
+            break
+    return earlier
 
 
 def read_minutes(source, months: list, policies: list, *, accounts=None, incidents=(), runner=None,
