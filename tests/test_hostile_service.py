@@ -575,9 +575,26 @@ def test_a_post_beyond_max_connections_gets_its_503_whole_not_a_reset(tmp_path):
                          b"Content-Length: %d\r\n\r\n" % len(body) + body)
             head, _, answer = raw_answer(sock).partition(b"\r\n\r\n")
             assert head.startswith(b"HTTP/1.1 503 Service Unavailable\r\n")
+            assert b"\r\nretry-after: 1\r\n" in head  # when to try again (RFC 9110 §10.2.3)
             assert json.loads(answer)["type"] == "urn:slapolicy:problem:too-many-connections"
         held.close()
     assert not (tmp_path / "ledger.sqlite").exists()
+
+
+def test_every_503_says_when_to_try_again_and_no_other_answer_does():
+    # A 503 is the service's state (a limit reached, the scheduler lost, too many connections), not the request's
+    # fault: without Retry-After a client's retry policy had to guess when
+    from starlette.requests import Request
+
+    from slapolicy.errors import SchedulerUnavailable
+    from slapolicy.service import Problem, problem_of
+
+    request = Request({"type": "http", "method": "POST", "path": "/v1/evaluate", "headers": []})
+    for problem in (problem_of(MemoryError()), problem_of(SchedulerUnavailable("lost the Dask scheduler"))):
+        response = problem.response(request)
+        assert (response.status_code, response.headers["retry-after"]) == (503, "1")
+    for status in (400, 404, 422, 500):
+        assert "retry-after" not in Problem(status, "kind", "title", "detail").response(request).headers
 
 
 @pytest.mark.parametrize("raised,words", [

@@ -63,6 +63,7 @@ MAX_BODY_BYTES = 1 << 20  # 1 MiB: a claim, a month request, or a few thousand i
 MAX_CONNECTIONS = 256
 REQUEST_TIMEOUT_SECONDS = 30.0  # to send a whole request (a 1 MiB body at 35 kB/s); uvicorn itself sets no limit
 PROBLEM = "application/problem+json"
+RETRY_AFTER_SECONDS = 1  # a 503's Retry-After: a connection freed, a scheduler reached again, memory given back
 # Descriptors the process needs beside its connections: the listening socket, the worker threads' ledger
 # connections (the file, its -wal and -shm: three for each of up to 40 threads), the minutes' files they read at
 # once, a process pool's pipes or a Dask client's sockets, and Python's own.
@@ -94,7 +95,10 @@ class Problem(Exception):
     def response(self, request: Request) -> JSONResponse:
         body = {"type": f"urn:slapolicy:problem:{self.kind}", "title": self.title, "status": self.status,
                 "detail": self.detail, "instance": request.url.path, **self.extra}
-        return JSONResponse(body, status_code=self.status, media_type=PROBLEM)
+        # A 503 is the service's state, not the request's fault: said to retry, and when (RFC 9110 §10.2.3), so a
+        # client's retry policy need not guess
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if self.status == 503 else None
+        return JSONResponse(body, status_code=self.status, media_type=PROBLEM, headers=headers)
 
 
 def bad_request(detail: str) -> Problem:
@@ -562,7 +566,7 @@ def too_many_connections(limit: int, max_body: int = MAX_BODY_BYTES):
                         f"the service has {limit} connections open, its limit (--max-connections): try again shortly "
                         "(docs/service.md)")
     headers = [(b"content-type", PROBLEM.encode()), (b"content-length", str(len(body)).encode()),
-               (b"connection", b"close")]
+               (b"retry-after", str(RETRY_AFTER_SECONDS).encode()), (b"connection", b"close")]
 
     async def answer(scope, receive, send):
         read = 0

@@ -188,7 +188,7 @@ ERRORS = {
     "500": "an internal error (the CLI's exit 3): please report it",
     "503": "the request came on a connection beyond --max-connections (the connection is closed); with --dask, the "
            "Dask scheduler was lost or cannot be reached again (the next request connects again); the memory, threads "
-           "or open files the process may use are used up (limit-reached)",
+           "or open files the process may use are used up (limit-reached). Each says Retry-After: 1 (seconds)",
 }
 # What any request may be answered, whatever its route: by the server before the route is found (too slow, too many
 # connections), or by the Host check that comes first.
