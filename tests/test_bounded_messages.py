@@ -138,6 +138,13 @@ def test_a_message_bounded_once_reads_the_same_when_bounded_again():
         assert bounded_message(lines) == bounded_message(bounded_message(lines))
 
     holds()
+    # A whole cut at 16,384 characters landing inside a cut value's length: the value was cut again (hypothesis)
+    text = " and ".join(["", "e" * 16_134, "'" + "c" * 201 + "'"])
+    once = bounded_message(text)
+    values_cut = " and " + "e" * 16_134 + " and '" + "c" * 200 + "…' (201 characters; the first 200 shown)"
+    assert len(values_cut) == 16_385  # 5 + 16,134 + 6 + 200 + 40: one over, so the whole cut takes the last ")"
+    assert once == values_cut[:16_384] + "… (a detail of 16385 characters; the first 16384 shown)"
+    assert bounded_message(once) == once
     cut = bounded_message("f" * 20_000)
     assert cut == "f" * 16_384 + "… (a detail of 20000 characters; the first 16384 shown)"
     assert bounded_message(cut) == cut

@@ -18,8 +18,10 @@ DETAIL_CHARS = 16_384
 # A quoted value opens after a space or a bracket, not after a letter (the closing quote of the value before it) and
 # closes before one: "'a' and 'b'" holds two values, never "' and '". A value already cut (followed by its length) is
 # not cut again: a message bounded where it is raised (every SlapolicyError) is bounded again where it is written
-# (the CLI's lines, the service's detail), and must read the same.
-_QUOTED = r"(?<![\w…]){q}[^{q}\n]{{%d,}}{q}(?!\w)(?! \(\d+ characters; the first \d+ shown\))" % (QUOTED_CHARS + 1)
+# (the CLI's lines, the service's detail), and must read the same. A value cut once is known by its own shape too
+# (its first QUOTED_CHARS characters and "…"): a whole detail cut at DETAIL_CHARS may have cut its length off.
+_QUOTED = (r"(?<![\w…])(?!{q}[^{q}\n]{{%d}}…{q}){q}[^{q}\n]{{%d,}}{q}(?!\w)(?! \(\d+ characters; the first \d+ shown\))"
+           % (QUOTED_CHARS, QUOTED_CHARS + 1))
 _LONG_QUOTED = re.compile(_QUOTED.format(q="'") + "|" + _QUOTED.format(q='"'))
 _WHOLE_CUT = re.compile(r"… \(a detail of \d+ characters; the first %d shown\)\Z" % DETAIL_CHARS)
 
