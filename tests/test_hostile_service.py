@@ -339,7 +339,10 @@ def test_a_body_too_large_still_arriving_at_the_deadline_ends_its_connection_wit
         sock.close()
     assert ended and 1.5 < time.monotonic() - started < 9
     head, _, body = received.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 413 Request Entity Too Large\r\n")
+    # the reason phrase is the running Python's: 3.11 says "Request Entity Too Large", 3.13 "Content Too Large"
+    from http import HTTPStatus
+
+    assert head.startswith(f"HTTP/1.1 413 {HTTPStatus(413).phrase}\r\n".encode())
     assert json.loads(body)["detail"] == "the request body is larger than 1048576 bytes"  # and nothing after it
     assert server.stderr == ""
 
