@@ -387,6 +387,43 @@ def test_when_the_clocks_go_back_every_minute_unavailable_is_more_than_the_total
             e["meets_standard"], e["credit_percent"]) == (1, 43259, "-59/43200", "-0.14", False, 50)
 
 
+@pytest.mark.parametrize("rounding,shown", [("half_up", "-0.13"), ("half_even", "-0.12"), ("down", "-0.12")])
+def test_a_negative_availability_is_rounded_as_its_positive_mirror(tmp_path, rounding, shown):
+    """November 2024 in New York, 43,260 minutes elapsed and 43,200 Total Minutes: 6 minutes with data available,
+    43,254 unavailable (a version reading minutes without requests as unavailable): 1 − 43,254/43,200 = −0.125 %
+    exactly, a tie. Each rounding is the same on both sides of 0, as compensation.rounding's (Python's Decimal):
+    half_up away from 0, −0.13 as +0.125 gives 0.13 (it gave −0.12, rounding half toward +∞); half_even to the even
+    −0.12; down toward 0, −0.12."""
+    from helpers import write_csv
+    from slapolicy.api import evaluate
+
+    family, _ = _new_york_family(tmp_path)
+    quiet = draft_variant(family, "    value: available\n    reading: true", "    value: unavailable\n    reading: true")
+    quiet.write_text(quiet.read_text().replace("value: Asia/Singapore", "value: America/New_York")
+                     .replace("display_rounding: {value: half_up", f"display_rounding: {{value: {rounding}"))
+    minutes = write_csv(tmp_path / "minutes.csv", _utc_rows("2024-11-01T04:00+00:00", 6, 100, 0))
+    (e,) = evaluate(family, minutes=minutes, month="2024-11", policy_file=quiet)["evaluations"]
+    assert (e["minutes_with_data"], e["unavailable_minutes"], e["availability_exact"], e["availability_percent"],
+            e["meets_standard"], e["credit_percent"]) == (6, 43254, "-54/43200", shown, False, 50)
+
+
+def test_every_rounding_shows_a_negative_availability_as_its_positive_with_a_minus_sign():
+    """Availabilities of months the clocks go back (1 − k/N with k up to N + 60, §1.6): −1/44,640 (a 31-day month,
+    one minute beyond its Total Minutes) rounds to 0 and keeps its sign, −0.00, in every rounding (half_up showed
+    0.00 beside the others' −0.00); ties and others mirror the positive figure."""
+    from fractions import Fraction
+
+    from slapolicy.evaluation.compensation import percent_text
+
+    for total in (1440, 41760, 43200, 44640):
+        for k in range(0, 61):
+            exact = Fraction(-100 * k, total)
+            for rounding in ("half_up", "half_even", "down"):
+                positive = percent_text(-exact, 2, rounding)
+                assert percent_text(exact, 2, rounding) == ("-" + positive if k else positive), (total, k, rounding)
+    assert [percent_text(Fraction(-100, 44640), 2, r) for r in ("half_up", "half_even", "down")] == ["-0.00"] * 3
+
+
 # ---------------------------------------------------------------------------- what `slapolicy show` says of them
 
 @pytest.mark.parametrize("days,line", [

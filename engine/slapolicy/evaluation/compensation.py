@@ -18,11 +18,14 @@ def percent_text(value: Fraction, places: int, rounding: str = "half_up") -> str
     quantum = Decimal(1).scaleb(-places)
     exact = Decimal(value.numerator) / Decimal(value.denominator) if value.denominator != 1 else Decimal(value.numerator)
     if rounding == "half_up":  # exact half-up on the rational, no double rounding
-        scaled = value * 10 ** places
+        # Away from 0 on a tie, as Decimal's ROUND_HALF_UP (compensation.rounding, and half_even and down here) is:
+        # a negative availability (a month the clocks go back, §1.6) mirrors its positive, −0.125 % → −0.13.
+        scaled = abs(value) * 10 ** places
         whole, rest = divmod(scaled.numerator, scaled.denominator)
         if 2 * rest >= scaled.denominator:
             whole += 1
-        return str((Decimal(whole) * quantum).quantize(quantum))
+        shown = (Decimal(whole) * quantum).quantize(quantum)
+        return str(shown.copy_negate() if value < 0 else shown)  # −0.002 % is "-0.00", as Decimal shows it
     return str(exact.quantize(quantum, rounding=ROUNDING[rounding]))
 
 
