@@ -338,6 +338,72 @@ def test_a_request_addressed_to_this_machine_is_answered(app, host):
     assert status == 200 and [v["version"] for v in body["versions"]] == ["2019-01-01"]
 
 
+def test_a_host_written_in_utf_8_is_quoted_as_written_in_the_421(app):
+    # HTTP carries a header's bytes, which Starlette reads as Latin-1: the 421 quoted 'bÃ¼cher.example'
+    for host, shown in (("bücher.example", "bücher.example"), ("例え.テスト:8000", "例え.テスト:8000")):
+        status, _, answer = asgi(app[0], "GET", "/v1/health", headers={"Host": host})
+        assert (status, answer["detail"].split(" is not this machine")[0]) == (421, f"Host {shown!r}")
+    status, _, answer = asgi_raw_host(app[0], "bücher.example".encode("latin-1"))  # not UTF-8: never a 500
+    assert (status, answer["detail"].split(" is not this machine")[0]) == (421, "Host 'b\ufffdcher.example'")
+
+
+def asgi_raw_host(application, host: bytes):
+    """``asgi`` with a Host header of these bytes (``asgi`` sends its headers in UTF-8)."""
+    import asyncio
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+             "path": "/v1/health", "raw_path": b"/v1/health", "query_string": b"", "root_path": "",
+             "headers": [(b"host", host)], "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000)}
+    sent = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(application(scope, receive, send))
+    return sent[0]["status"], None, json.loads(b"".join(m.get("body", b"") for m in sent[1:]))
+
+
+# ---------------------------------------------------------------------------- a request line in absolute form
+
+@pytest.mark.parametrize("target,host", [("http://evil.example/v1/versions", "127.0.0.1:8000"),
+                                         ("HTTP://evil.example:8000/v1/versions", None),
+                                         ("http://127.0.0.1.evil.example/v1/versions", "localhost")])
+def test_the_host_named_in_an_absolute_form_target_is_the_one_checked(app, target, host):
+    # RFC 9112 §3.2.2: the authority of `GET http://evil.example/v1/versions HTTP/1.1` replaces Host. Its Host
+    # header (127.0.0.1) was checked instead, and the target taken whole for the path (a 404, "no route http://…").
+    status, _, answer = asgi(app[0], "GET", target, headers={"Host": host})
+    authority = target.split("/")[2]
+    assert (status, answer["detail"].split(" is not this machine")[0], answer["instance"]) == (
+        421, f"Host {authority!r}", "/v1/versions")
+
+
+@pytest.mark.parametrize("target", ["http://127.0.0.1:8000/v1/versions", "http://localhost/v1/versions",
+                                    "https://[::1]:8000/v1/versions"])
+def test_a_request_line_in_absolute_form_naming_this_machine_is_answered_as_its_path(app, target):
+    # whatever its Host header says: the target's authority replaces it
+    status, _, body = asgi(app[0], "GET", target, headers={"Host": "evil.example"})
+    assert (status, [v["version"] for v in body["versions"]]) == (200, ["2019-01-01"])
+    status, _, body = asgi(app[0], "GET", target.replace("/v1/versions", "/v1/policy?month=2019-03"))
+    assert (status, body["month"], body["policy"]["version"]) == (200, "2019-03", "2019-01-01")
+    status, _, body = asgi(app[0], "POST", target.replace("/v1/versions", "/v1/evaluate"),
+                           b'{"month": "2019-03", "accounts": ["globex"]}', JSON)
+    assert (status, [e["compensation"] for e in body["evaluations"]]) == (200, ["180.00"])
+    status, _, body = asgi(app[0], "GET", target.replace("/v1/versions", "/v1/nothing"))
+    assert (status, body["detail"]) == (404, "no route /v1/nothing (see /openapi.json)")
+
+
+@pytest.mark.parametrize("target", ["http:///v1/versions", "http://user@127.0.0.1/v1/versions",
+                                    "http://127.0.0.1@evil.example/v1/versions"])
+def test_a_target_in_absolute_form_without_a_host_or_with_a_user_is_a_400(app, target):
+    status, content_type, answer = asgi(app[0], "GET", target)
+    assert (status, content_type, answer["detail"], answer["instance"]) == (
+        400, "application/problem+json", f"the request target {target!r} names no host, or a user (user@host): write "
+                                         "the path alone (/v1/…), or http://HOST:PORT/v1/…", "/v1/versions")
+
+
 def test_a_recorded_decision_read_back_from_an_edited_ledger_is_a_422_the_openapi_document_lists(tmp_path):
     import sqlite3
 

@@ -266,6 +266,69 @@ def test_requests_that_are_not_http_are_answered_400_and_never_fill_the_log(tmp_
     assert server.stderr == ""
 
 
+SMUGGLED_BODY = (b'{"type":"urn:slapolicy:problem:bad-request","title":"Bad Request","status":400,"detail":"the request '
+                 b'gives both Content-Length and Transfer-Encoding, which a proxy and this service may read as different '
+                 b'requests (RFC 9112 \\u00a76.1): send one of them"}')
+
+
+@pytest.mark.slow  # starts a server
+def test_a_request_with_both_content_length_and_transfer_encoding_is_a_400_and_its_connection_closed(tmp_path):
+    # Read as chunked (h11: Transfer-Encoding wins), while a proxy in front may have read it by its length: what one
+    # takes for the body, the other takes for the next request (request smuggling, RFC 9112 §6.1). The evaluation
+    # was answered 200, and the request hidden in its body answered after it, on the same connection.
+    from serving import DATA, serving
+
+    hidden = b"GET /v1/versions HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    with serving(POLICIES, *DATA, "--ledger", tmp_path / "ledger.sqlite") as server:
+        for framing in (b"Content-Length: 4\r\nTransfer-Encoding: chunked", b"Transfer-Encoding: chunked\r\n"
+                        b"Content-Length: 53", b"Content-Length: 0\r\nTransfer-Encoding: chunked"):
+            sock = raw_connection(server)
+            body = b'{"month": "2019-03", "accounts": ["globex"]}'
+            sock.sendall(b"POST /v1/evaluate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                         + framing + b"\r\n\r\n" + b"%x\r\n" % len(body) + body + b"\r\n0\r\n\r\n" + hidden)
+            assert raw_answer(sock) == (b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/problem+json\r\n"
+                                        b"content-length: %d\r\nconnection: close\r\n\r\n" % len(SMUGGLED_BODY)
+                                        + SMUGGLED_BODY), framing  # one answer, then the connection's end
+            sock.close()
+        sock = raw_connection(server)  # either framing alone is read
+        sock.sendall(b"POST /v1/evaluate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                     b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" + b"%x\r\n" % len(body) + body
+                     + b"\r\n0\r\n\r\n")
+        head, answer = raw_answer(sock).split(b"\r\n\r\n", 1)
+        assert head.startswith(b"HTTP/1.1 200 OK\r\n")
+        assert [e["compensation"] for e in json.loads(answer)["evaluations"]] == ["180.00"]
+    assert server.stderr == ""
+
+
+@pytest.mark.slow  # starts a server
+def test_a_request_line_in_absolute_form_is_answered_by_the_host_it_names(tmp_path):
+    # uvicorn's h11 took `http://127.0.0.1/v1/health` whole for the path (a 404), and the Host check read the Host
+    # header, which the target's authority replaces (RFC 9112 §3.2.2); a Host in UTF-8 came back garbled in the 421
+    from serving import serving
+
+    def answer(sock) -> tuple:
+        head, body = raw_answer(sock).split(b"\r\n\r\n", 1)
+        return head.split(b"\r\n")[0], json.loads(body)
+
+    with serving(POLICIES, "--ledger", tmp_path / "ledger.sqlite") as server:
+        sock = raw_connection(server)
+        sock.sendall(b"GET http://evil.example/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        status, body = answer(sock)
+        assert (status, body["detail"].split(" is not this machine")[0]) == (b"HTTP/1.1 421 Misdirected Request",
+                                                                             "Host 'evil.example'")
+        sock = raw_connection(server)
+        sock.sendall(b"GET http://127.0.0.1:%d/v1/policy?month=2019-03 HTTP/1.1\r\nHost: evil.example\r\n"
+                     b"Connection: close\r\n\r\n" % server.port)
+        status, body = answer(sock)
+        assert (status, body["month"], body["policy"]["version"]) == (b"HTTP/1.1 200 OK", "2019-03", "2019-01-01")
+        sock = raw_connection(server)
+        sock.sendall("GET /v1/health HTTP/1.1\r\nHost: bücher.example\r\nConnection: close\r\n\r\n".encode())
+        status, body = answer(sock)
+        assert (status, body["detail"].split(" is not this machine")[0]) == (b"HTTP/1.1 421 Misdirected Request",
+                                                                             "Host 'bücher.example'")
+    assert server.stderr == ""
+
+
 def test_a_connection_logs_its_errors_through_uvicorns_logger_and_nothing_below_them(caplog):
     import logging
 

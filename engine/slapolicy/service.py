@@ -33,6 +33,7 @@ import threading
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -136,6 +137,14 @@ def problem_of(exc: Exception) -> Problem:
                    f"internal error, please report it: {type(exc).__name__}: {exc}")
 
 
+def header(request: Request, name: str) -> str | None:
+    """A header's value as its client wrote it, for the answer to quote: HTTP carries bytes, which Starlette decodes
+    as Latin-1, so a value sent in UTF-8 (curl sends what it is given) came back garbled in the detail
+    ('bÃ¼cher.example' for 'bücher.example'); a byte that is not UTF-8 is shown as U+FFFD (�)."""
+    value = request.headers.get(name)
+    return None if value is None else value.encode("latin-1").decode("utf-8", "replace")
+
+
 # ---------------------------------------------------------------------------- request bodies
 
 def check_media_type(request: Request) -> None:
@@ -143,7 +152,7 @@ def check_media_type(request: Request) -> None:
     address without asking first, whatever page it shows; application/json it sends only once the server allowed it
     (a CORS preflight, which this service never allows). So a web page open on the machine cannot file claims or
     make the service read data through the user's browser."""
-    declared = request.headers.get("content-type")
+    declared = header(request, "content-type")
     media = (declared or "").split(";")[0].strip().lower()
     if media == "application/json" or (media.startswith("application/") and media.endswith("+json")):
         return
@@ -155,7 +164,7 @@ def check_media_type(request: Request) -> None:
 def check_coding(request: Request) -> None:
     """415 for a body sent compressed (``Content-Encoding: gzip``, RFC 9110 §15.5.16): it was read as the JSON text
     it is not, and refused as not UTF-8 or "holding NUL bytes, as UTF-16 does", which says nothing of the cause."""
-    coding = request.headers.get("content-encoding")
+    coding = header(request, "content-encoding")
     if coding is not None and coding.strip().lower() not in ("", "identity"):
         raise Problem(415, "unsupported-media-type", "The request body is not declared JSON",
                       f"the request body must be sent uncompressed, not with Content-Encoding: {coding!r}")
@@ -456,7 +465,7 @@ def check_host(request: Request) -> None:
     """421 unless the request is addressed to this machine (``Host`` a loopback address or ``localhost``). A web page
     can rename its own site to 127.0.0.1 (DNS rebinding): its scripts then talk to a loopback service as their own
     origin, and read what it answers. They cannot make the browser send this machine's name as ``Host``."""
-    host = request.headers.get("host")
+    host = header(request, "host")
     if host is None:  # an HTTP/1.0 client on this machine (a browser always names the host)
         return
     name = host[1:host.index("]")] if host.startswith("[") and "]" in host else host.rsplit(":", 1)[0]
@@ -465,6 +474,34 @@ def check_host(request: Request) -> None:
     raise Problem(421, "misdirected", "The request is not addressed to this machine",
                   f"Host {host!r} is not this machine: a service listening on a loopback address answers requests "
                   "addressed to localhost, 127.0.0.1 or [::1] only (docs/service.md)")
+
+
+ABSOLUTE_FORM = re.compile(rb"(?i:https?)://([^/]*)(.*)", re.DOTALL)  # the target, its query already split off
+
+
+class RequestTarget:
+    """A request line in absolute form (``GET http://127.0.0.1:8000/v1/health HTTP/1.1``, as clients write it to a
+    proxy) is answered as its origin form (``/v1/health``), the authority it names replacing ``Host``: a server must
+    accept that form, and must take the host from it, ignoring the ``Host`` header (RFC 9112 §3.2.2). h11 hands the
+    target on as it is, so uvicorn made all of it the path: the route was a 404 (``no route http://…``), and the Host
+    check read a header that the target contradicts."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and (found := ABSOLUTE_FORM.fullmatch(scope["raw_path"])):
+            target, (authority, path) = scope["raw_path"], (found.group(1), found.group(2) or b"/")
+            scope = dict(scope, raw_path=path, path=unquote(path.decode("ascii")))
+            if not authority or b"@" in authority:  # RFC 9110 §4.2.1: no host; §4.2.4: userinfo is an error
+                shown = target.decode("ascii", "backslashreplace")
+                problem = bad_request(f"the request target {shown!r} names no host, or a user (user@host): write the "
+                                      "path alone (/v1/…), or http://HOST:PORT/v1/…")
+                await problem.response(Request(scope))(scope, receive, send)
+                return
+            scope["headers"] = [(name, value) for name, value in scope["headers"] if name != b"host"] + \
+                [(b"host", authority)]
+        await self.app(scope, receive, send)
 
 
 class HostCheck:
@@ -523,7 +560,7 @@ def create_app(engine: Engine, sources: Sources = Sources(), max_body: int = MAX
     async def internal(request: Request, exc: Exception):
         return problem_of(exc).response(request)
 
-    middleware = [Middleware(HostCheck)] if loopback_only else []
+    middleware = [Middleware(RequestTarget)] + ([Middleware(HostCheck)] if loopback_only else [])
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_problem, Exception: internal},
                     middleware=middleware)
     # A path is answered as the routes write it, or 404 like any unknown path: Starlette would answer /v1/health/
@@ -617,6 +654,24 @@ def timed_protocol(seconds: float, max_connections: int | None = None, max_body:
         def __init__(self, *args, **kwargs) -> None:
             super().__init__(*args, **kwargs)
             self.logger = ErrorsOnly(self.logger, {})
+            self._refusal = None  # why h11's request was refused here, when it was (send_400_response says it)
+            self.conn.next_event = self._framing_checked(self.conn.next_event)
+
+        def _framing_checked(self, next_event):
+            """h11's ``next_event``, refusing a request that gives both Content-Length and Transfer-Encoding. h11
+            reads its body as chunked (Transfer-Encoding wins), while a proxy in front may have read it by its length:
+            what one takes for the body the other takes for a second request (request smuggling). RFC 9112 §6.1 lets a
+            server refuse such a message and makes it close the connection after answering: the refusal is raised as
+            h11 raises what it cannot read, and answered so (send_400_response), before any of the body is read."""
+            def checked():
+                event = next_event()
+                if isinstance(event, h11.Request) and event.headers and \
+                        {b"content-length", b"transfer-encoding"} <= {name for name, _ in event.headers}:
+                    self._refusal = ("the request gives both Content-Length and Transfer-Encoding, which a proxy and "
+                                     "this service may read as different requests (RFC 9112 §6.1): send one of them")
+                    raise h11.RemoteProtocolError(self._refusal, error_status_hint=400)
+                return event
+            return checked
 
         def connection_made(self, transport) -> None:
             super().connection_made(transport)
@@ -643,11 +698,12 @@ def timed_protocol(seconds: float, max_connections: int | None = None, max_body:
             told the operator to install a WebSocket library, which would take the request past the Host check."""
 
         def send_400_response(self, msg: str) -> None:
-            """h11 cannot read the request (a malformed request line or header, a head too large to be whole)."""
+            """h11 cannot read the request (a malformed request line or header, a head too large to be whole), or
+            its framing is refused (``_framing_checked``)."""
             self._disarm()
-            self.transport.write(problem_bytes(400, "Bad Request", "bad-request",
-                                               "the request is not HTTP/1.1 that can be read (its request line or a "
-                                               "header is malformed, or its head is too large)"))
+            self.transport.write(problem_bytes(400, "Bad Request", "bad-request", self._refusal or (
+                "the request is not HTTP/1.1 that can be read (its request line or a header is malformed, or its head "
+                "is too large)")))
             self._close_after_answer()
 
         def _close_after_answer(self) -> None:

@@ -175,7 +175,9 @@ PROBLEM = {
 ERRORS = {
     "400": "the request is malformed: not JSON, not an object, in an evaluate or replay body a field of the wrong "
            "JSON type or an unknown field (the CLI's usage error, exit 2), an unknown or repeated query parameter, a "
-           "path where a file name belongs",
+           "path where a file name belongs; on any route, a request that is not HTTP/1.1 that can be read, or that "
+           "gives both Content-Length and Transfer-Encoding (the connection is closed), or a request target in "
+           "absolute form naming no host or a user",
     "404": "no such decision, draft, published version, route; or no version in force for the month",
     "409": "the service was not started with the data the request needs (--minutes)",
     "413": "the request body is larger than the limit (--max-body)",
