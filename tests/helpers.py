@@ -270,3 +270,15 @@ def ctrl_c_in_worker(_):
     import signal
 
     return os.getpid(), signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+
+
+def sha256_of(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def locked_line(path: Path) -> str:
+    """What `slapolicy lock` prints of the version file ``path`` it recorded: its name, label and sha256."""
+    return f"locked {path.name} (version {path.stem}, sha256 {sha256_of(path)})"
+

@@ -6,6 +6,8 @@ import pytest
 
 from conftest import DRAFT, POLICIES, PUBLISHED
 
+SHA_PUBLISHED = "1f0e526ad3df6cf7aa6ff04bcbafb26ef5451c9d3fbed69c9f4cef7504da8655"  # policies/ccc/versions.lock
+
 
 def test_validate_shipped_family_passes_with_the_unreachable_tier_warning(cli):
     result = cli("validate", POLICIES)
@@ -157,7 +159,7 @@ def test_lock_records_new_versions_and_refuses_an_edited_one(cli, tmp_path):
     shutil.copy(PUBLISHED, family / "2019-01-01.yaml")
     assert cli("validate", family).code == 1  # not yet locked
     result = cli("lock", family, "--new")  # a family never locked: its lock is started when asked
-    assert result.code == 0 and result.out == "locked 2019-01-01.yaml\n"
+    assert result.code == 0 and result.out == f"locked 2019-01-01.yaml (version 2019-01-01, sha256 {SHA_PUBLISHED})\n"
     assert cli("validate", family).code == 0
     (family / "2019-01-01.yaml").write_text(PUBLISHED.read_text().replace('credit: "50%"', 'credit: "55%"'))
     result = cli("lock", family)
@@ -190,7 +192,7 @@ def test_lock_without_a_lock_file_records_nothing_unless_asked_to_start_one(cli,
         f"published. If this family was never locked, start its lock with `slapolicy lock --new {family}`\n")
     assert sorted(p.name for p in family.iterdir()) == ["2019-01-01.yaml"]
     (family / "2019-01-01.yaml").write_text(PUBLISHED.read_text())
-    assert cli("lock", family, "--new").out == "locked 2019-01-01.yaml\n"
+    assert cli("lock", family, "--new").out == f"locked 2019-01-01.yaml (version 2019-01-01, sha256 {SHA_PUBLISHED})\n"
     locked = (family / "versions.lock").read_bytes()
     result = cli("lock", family, "--new")  # --new never starts over a lock that exists
     assert (result.code, result.out + result.err) == (1, f"{family}/versions.lock:1:1: error lock-exists versions.lock "
@@ -223,7 +225,7 @@ def test_lock_whose_entry_for_the_only_version_was_removed_records_nothing_unles
         f"{family}`\n"))
     assert {p: p.read_bytes() for p in family.rglob("*") if p.is_file()} == before
     # Asked to start the lock (a family never locked, or one whose history is knowingly given up), it records them.
-    assert cli("lock", "--new", family).out == "locked 2019-01-01.yaml\n"
+    assert cli("lock", "--new", family).out == f"locked 2019-01-01.yaml (version 2019-01-01, sha256 {sha})\n"
     assert json.loads((family / "versions.lock").read_text())["2019-01-01.yaml"] == sha
 
 

@@ -11,6 +11,7 @@ import os
 import pytest
 
 from conftest import PUBLISHED
+from helpers import locked_line
 from test_publish import EXAMPLES_99_9, STANDARD_99_9, amendment, family, snapshot  # noqa: F401 (family: a fixture)
 
 SHA_2019 = "1f0e526ad3df6cf7aa6ff04bcbafb26ef5451c9d3fbed69c9f4cef7504da8655"  # the shipped 2019-01-01.yaml
@@ -145,7 +146,7 @@ def test_lock_records_every_version_of_a_family_locked_for_the_first_time(cli, f
     assert cli("lock", family).code == 1  # without --new: docs/policy-format.md, test_policy_commands.py
     result = cli("lock", family, "--new")
     assert result.code == 0
-    assert result.out == "locked 2018-06-01.yaml\nlocked 2019-01-01.yaml\n"
+    assert result.out == f"{locked_line(family / '2018-06-01.yaml')}\n{locked_line(family / '2019-01-01.yaml')}\n"
 
 
 # ---------------------------------------------------------------------------- a lock edited by hand

@@ -12,6 +12,7 @@ import threading
 import pytest
 
 from conftest import POLICIES, PUBLISHED
+from helpers import locked_line, sha256_of
 
 
 @pytest.fixture
@@ -347,7 +348,7 @@ def copied_in(family, effective="2020-01-01", amends='\namends: "2019-01-01"'):
 def test_lock_still_records_a_clean_new_version(cli, family):
     copied_in(family)
     result = cli("lock", "--retroactive", family)
-    assert result.code == 0 and result.out.startswith("locked 2020-01-01.yaml\nretroactive: version 2020-01-01 now ")
+    assert result.code == 0 and result.out.startswith(f"{locked_line(family / '2020-01-01.yaml')}\nretroactive: version 2020-01-01 now ")
     assert cli("validate", family).code == 0
 
 
@@ -374,7 +375,7 @@ def test_lock_new_records_a_family_never_locked_whatever_its_versions_amend(cli,
     (family / "versions.lock").unlink()
     shutil.rmtree(family / "superseded")
     result = cli("lock", "--new", family)
-    assert (result.code, result.out) == (0, "locked 2019-01-01.yaml\nlocked 2020-01-01.yaml\n")
+    assert (result.code, result.out) == (0, f"{locked_line(family / '2019-01-01.yaml')}\n{locked_line(family / '2020-01-01.yaml')}\n")
 
 
 def test_publish_into_an_empty_family_refuses_amends_naming_a_version_it_does_not_hold(cli, tmp_path):
@@ -595,7 +596,7 @@ def test_lock_refuses_a_version_copied_in_that_takes_effect_before_today_unless_
     assert line.startswith(f"{copied}:16:17: error retroactive effective_from 2020-01-01 is before today (")
     assert " recording it would take over the Service Months beginning 2020-01-01 to " in line
     assert snapshot(family) == before
-    assert cli("lock", "--retroactive", family).out.startswith("locked 2020-01-01.yaml\nretroactive: version 2020-01-01 ")
+    assert cli("lock", "--retroactive", family).out.startswith(f"{locked_line(copied)}\nretroactive: version 2020-01-01 ")
 
 
 def test_lock_retroactive_names_the_months_it_took_over_as_publish_does(family):
@@ -611,7 +612,7 @@ def test_lock_retroactive_names_the_months_it_took_over_as_publish_does(family):
     taken = ("the Service Months beginning 2020-01-01 to 2021-03-09 (the calendar months 2020-01 to 2021-03), "
              "governed until now by version 2019-01-01")
     recorded = record_versions(PolicyDirectory(family), retroactive=True, today=dt.date(2021, 3, 10))
-    assert recorded == [Recorded("2020-01-01.yaml", "2020-01-01", taken)]
+    assert recorded == [Recorded("2020-01-01.yaml", "2020-01-01", taken, sha256_of(copied))]
     assert retroactive_note("2020-01-01", taken) == (
         f"retroactive: version 2020-01-01 now governs {taken}; decisions already recorded for them stay as decided, "
         "and `slapolicy audit` reports them as differing from a decision made now")
@@ -619,7 +620,7 @@ def test_lock_retroactive_names_the_months_it_took_over_as_publish_does(family):
     (family / "2021-04-01.yaml").write_text(copied.read_text().replace('"2020-01-01"', '"2021-04-01"').replace(
         'amends: "2019-01-01"', 'amends: "2020-01-01"'))
     assert record_versions(PolicyDirectory(family), today=dt.date(2021, 4, 1)) == [
-        Recorded("2021-04-01.yaml", "2021-04-01", None)]
+        Recorded("2021-04-01.yaml", "2021-04-01", None, sha256_of(family / "2021-04-01.yaml"))]
     # publish says what it took over in the same words.
     draft = amendment(family, name="later.yaml", effective="2021-05-01", amends="2021-04-01")
     assert publish(family, draft, retroactive=True, today=dt.date(2021, 5, 3)).takes_over == (
@@ -632,7 +633,7 @@ def test_lock_retroactive_prints_what_it_took_over(cli, family):
     copied.write_text(amendment(family).read_text().replace("status: draft", "status: published"))
     result = cli("lock", "--retroactive", family)
     locked, said = result.out.splitlines()
-    assert (result.code, locked) == (0, "locked 2020-01-01.yaml")
+    assert (result.code, locked) == (0, locked_line(copied))
     head, tail = said.split(" to ", 1)
     assert head == "retroactive: version 2020-01-01 now governs the Service Months beginning 2020-01-01"
     last = dt.date.fromisoformat(tail[:10])  # yesterday in Singapore

@@ -223,7 +223,7 @@ def cmd_lock(args) -> int:
 
     added = record_versions(PolicyDirectory(args.policy_dir), new=args.new, retroactive=args.retroactive)
     for recorded in added:
-        _out(f"locked {recorded.name}")
+        _out(f"locked {recorded.name} (version {recorded.version}, sha256 {recorded.sha256})")
         if recorded.takes_over:
             _out(retroactive_note(recorded.version, recorded.takes_over))
     if not added:

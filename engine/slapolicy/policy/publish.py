@@ -290,11 +290,13 @@ __all__ = ["Published", "Recorded", "check_draft", "publish", "published_text", 
 
 class Recorded(NamedTuple):
     """A version `lock` recorded: its file's name, its label, and with ``retroactive``, what it took over (as
-    :attr:`Published.takes_over` says it; None when it governs no Service Month already begun)."""
+    :attr:`Published.takes_over` says it; None when it governs no Service Month already begun), and the sha256 it
+    recorded: whoever copied the file in compares it with that of the file agreed (``sha256sum``)."""
 
     name: str
     version: str
     takes_over: str | None = None
+    sha256: str = ""
 
 
 def record_published(directory, new: bool = False, *, retroactive: bool = False,
@@ -335,7 +337,7 @@ def record_versions(directory, new: bool = False, *, retroactive: bool = False,
             name = Path(policy.path).name  # the sha256 of the bytes checked: a file written since is found below
             if name not in lock:
                 lock[name] = policy.sha256
-                added.append(Recorded(name, policy.version, taken.get(name, (None, None))[1]))
+                added.append(Recorded(name, policy.version, taken.get(name, (None, None))[1], policy.sha256))
         if added:
             unchanged_since(directory.path, seen, "its versions were checked")
             try:
