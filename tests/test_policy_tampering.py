@@ -532,6 +532,41 @@ def test_a_published_version_rewritten_without_a_word_changed_says_so_and_how_to
     assert snapshot(family) == before
 
 
+@pytest.mark.parametrize("published_as, said", [
+    (lambda b: b.replace(b"\n", b"\r\n"), "its line endings (LF, where it was published with CRLF, as a Windows editor "
+                                          "saved it before publish came to write every version with LF)"),
+    (lambda b: b.replace(b"\n", b"\r\n")[:-2], "its line endings (LF, where it was published with CRLF, as a Windows "
+                                               "editor saved it before publish came to write every version with LF) "
+                                               "and the line breaks at its end"),
+])
+def test_a_version_published_with_crlf_then_saved_with_lf_is_said_to_differ_only_in_its_line_endings(
+        cli, family, published_as, said):
+    # A draft saved by a Windows editor was published with its CRLF before publish wrote LF; an editor or a checkout
+    # that later gave the file LF was told "published version changed: sha256 … differs … put the change in a new
+    # version", where no word changed and the published bytes are to be restored.
+    import hashlib
+
+    published = family / "2019-01-01.yaml"
+    lf = published.read_bytes()
+    crlf = published_as(lf)
+    lock = json.loads((family / "versions.lock").read_text())
+    lock["2019-01-01.yaml"] = recorded = hashlib.sha256(crlf).hexdigest()  # as an earlier publish recorded it
+    (family / "versions.lock").write_text(json.dumps(lock, indent=2) + "\n")
+    published.write_bytes(crlf)
+    assert cli("validate", family).code == 0
+    published.write_bytes(lf)  # saved again by an editor that writes LF
+    before = snapshot(family)
+    result = cli("validate", family)
+    assert result.code == 1
+    assert result.out.splitlines()[0] == (
+        f"{published}:1:1: error published-changed published version rewritten: its bytes differ from those recorded "
+        f"in versions.lock only in {said}, so nothing it says changed, yet its sha256 {SHA_2019[:12]}… is not the "
+        f"{recorded[:12]}… every decision made under it records. Restore the published bytes (save it with CRLF line "
+        f"endings again, as a Windows editor does, or git checkout -- {published}; with git, `*.yaml -text` in "
+        ".gitattributes keeps a checkout from rewriting them)")
+    assert snapshot(family) == before
+
+
 def test_a_published_version_with_a_word_changed_is_still_a_change(cli, family):
     published = family / "2019-01-01.yaml"
     published.write_bytes(published.read_bytes().replace(b"\n", b"\r\n").replace(b'"99.5%"', b'"99.4%"', 1))

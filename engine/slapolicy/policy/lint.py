@@ -516,10 +516,11 @@ def lint_directory(directory) -> list[Diagnostic]:
         elif recorded != digest and (rewritten := only_rewritten(content, recorded)):
             found.append(Diagnostic(str(file), 1, 1, "error", "published-changed",
                                     f"published version rewritten: its bytes differ from those recorded in {LOCK_FILE} "
-                                    f"only in {rewritten}, so nothing it says changed, yet its sha256 {digest[:12]}… is "
-                                    f"not the {recorded[:12]}… every decision made under it records. Restore the "
-                                    f"published bytes (git checkout -- {file}; with git, `*.yaml -text` in "
-                                    ".gitattributes keeps a checkout from rewriting them)"))
+                                    f"only in {' and '.join(what for what, _ in rewritten)}, so nothing it says "
+                                    f"changed, yet its sha256 {digest[:12]}… is not the {recorded[:12]}… every decision "
+                                    "made under it records. Restore the published bytes ("
+                                    f"{''.join(how + ', or ' for _, how in rewritten if how)}git checkout -- {file}; "
+                                    "with git, `*.yaml -text` in .gitattributes keeps a checkout from rewriting them)"))
         elif recorded != digest:
             found.append(Diagnostic(str(file), 1, 1, "error", "published-changed",
                                     f"published version changed: sha256 {digest[:12]}… differs from {recorded[:12]}… in {LOCK_FILE}. "
@@ -538,29 +539,36 @@ def lint_directory(directory) -> list[Diagnostic]:
     return found
 
 
-# How an editor or a checkout rewrites a file without changing a word of it: (what it did, how to undo it).
+_LINE_ENDS = "the line breaks at its end"
+# How an editor or a checkout rewrites a file without changing a word of it: (what it did, a way to restore the
+# published bytes other than version control's, or None; how to undo it on the bytes). Before publish wrote LF, a
+# draft saved with CRLF was published as saved (publish.published_text), so an editor writing LF rewrites that one.
 _REWRITES = (
-    ("a byte order mark added at its start", lambda b: b[3:] if b.startswith(b"\xef\xbb\xbf") else None),
+    ("a byte order mark added at its start", None, lambda b: b[3:] if b.startswith(b"\xef\xbb\xbf") else None),
     ("its line endings (CRLF, as Windows editors and git's core.autocrlf write them, where it was published with LF)",
-     lambda b: b.replace(b"\r\n", b"\n") if b"\r\n" in b else None),
-    ("the line breaks at its end", lambda b: b.rstrip(b"\r\n") + b"\n" if not b.endswith(b"\n") or b.endswith(b"\n\n")
-     else None),
+     None, lambda b: b.replace(b"\r\n", b"\n") if b"\r\n" in b else None),
+    ("its line endings (LF, where it was published with CRLF, as a Windows editor saved it before publish came to "
+     "write every version with LF)", "save it with CRLF line endings again, as a Windows editor does",
+     lambda b: b.replace(b"\n", b"\r\n") if b"\n" in b and b"\r" not in b else None),
+    (_LINE_ENDS, None, lambda b: b.rstrip(b"\r\n") + b"\n" if not b.endswith(b"\n") or b.endswith(b"\n\n") else None),
+    (_LINE_ENDS, None, lambda b: b.rstrip(b"\r\n") if b.endswith(b"\n") else None),  # published without one
 )
 
 
-def only_rewritten(content: bytes, recorded: str) -> str | None:
+def only_rewritten(content: bytes, recorded: str) -> list[tuple[str, str | None]] | None:
     """What a published file's bytes differ in from those whose sha256 the lock records, when undoing one or more
-    rewrites of :data:`_REWRITES` gives those bytes back (the words are then the published ones); else None."""
+    rewrites of :data:`_REWRITES` gives those bytes back (the words are then the published ones): each rewrite as
+    (what it did, a way to restore the bytes or None); else None."""
     for mask in range(1, 2 ** len(_REWRITES)):
         undone, done = content, []
-        for i, (what, undo) in enumerate(_REWRITES):
+        for i, (what, how, undo) in enumerate(_REWRITES):
             if mask & (1 << i):
                 undone = undo(undone)
                 if undone is None:
                     break
-                done.append(what)
+                done.append((what, how))
         if undone is not None and hashlib.sha256(undone).hexdigest() == recorded:
-            return " and ".join(done)
+            return list(dict.fromkeys(done))  # the line breaks at its end: said once
     return None
 
 
