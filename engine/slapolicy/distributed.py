@@ -23,6 +23,7 @@ import hashlib
 import importlib
 import os
 import signal
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -231,11 +232,14 @@ class Runner:
         if client is not None:
             client.close()
 
-    def map(self, fn, *iterables, threads: bool = False, progress=None, cancel: "Cancellation | None" = None) -> list:
+    def map(self, fn, *iterables, threads: bool = False, progress=None, cancel: "Cancellation | None" = None,
+            helper: bool = False) -> list:
         """[fn(*args)] in order. In this process, ``threads`` runs them on every core (for tasks that release
         the GIL: decoding and numpy); ``progress`` is called with each result as it arrives. ``cancel``: once it
         is cancelled no new task starts (those not started are cancelled, the ones running finish) and the call
-        raises :class:`Cancelled`; a pool or client kept by the runner stays usable."""
+        raises :class:`Cancelled`; a pool or client kept by the runner stays usable. ``helper``: the tasks (pure
+        functions of picklable arguments and results) may run on one thread here and in a forked copy of this
+        process, where :func:`forked_helper_allowed` says so (:func:`_on_thread_and_fork`)."""
         arguments = list(zip(*iterables))
         if not arguments:
             return []
@@ -243,6 +247,8 @@ class Runner:
             return self._on_dask(fn, arguments, progress, cancel)
         if self.workers and self.workers > 1:
             return self._on_processes(fn, arguments, progress, cancel)
+        if helper and threads and len(arguments) >= HELPER_TASKS and forked_helper_allowed():
+            return _on_thread_and_fork(fn, arguments, progress, cancel)
         if threads and len(arguments) > 1:
             from concurrent.futures import ThreadPoolExecutor
 
@@ -403,6 +409,225 @@ class Cancellation:
             with self._lock:
                 if hook in self._hooks:
                     self._hooks.remove(hook)
+
+
+# A reading of this many tasks or more may take a forked helper (a fork and its first copied pages cost a few ms).
+HELPER_TASKS = 4
+HELPER_STALLED = 120.0  # seconds a task may run in the helper before this process ends it and runs the task itself
+
+_helper_allowed = False  # said by the command that owns this process and makes one call (allow_forked_helper)
+
+
+def allow_forked_helper() -> None:
+    """Let this process's readings of minutes run half their tasks in a forked copy of itself
+    (:func:`_on_thread_and_fork`). Said by the CLI's ``evaluate`` and ``replay``, which own their process and make one
+    call: never by a program embedding the engine (its process is its own), a service (many calls at once, each of
+    which would fork) nor a worker process."""
+    global _helper_allowed
+    _helper_allowed = True
+
+
+def forked_helper_allowed() -> bool:
+    """Whether a reading may fork its helper now: said by the command (:func:`allow_forked_helper`), on Linux (a
+    fork is not safe beside macOS's system libraries, and Windows has none), with two cores or more to share."""
+    return _helper_allowed and _owned and sys.platform.startswith("linux") and hasattr(os, "fork") and \
+        usable_cores() > 1
+
+
+def _on_thread_and_fork(fn, arguments: list, progress, cancel: Cancellation | None) -> list:
+    """[fn(*args)] in order, the tasks shared out as they are taken between one thread of this process and one
+    forked copy of it (the helper), which sends each result back pickled through a pipe.
+
+    Why: on two cores, two threads of one process reading Parquet batches wait for each other's GIL (each batch
+    gives it up and takes it back dozens of times, around every decompression, read and large numpy operation), and
+    so does the thread that evaluates the account-months already read: `evaluate` by account on the 500-account
+    month took 0.2-0.25 CPU-s more on two threads than on one (their context switches), and its wall time was set
+    by the GIL, not the cores (benchmarks/README.md). A forked copy has a GIL of its own, needs no start (it has
+    every module loaded, and the plan) and sends back only the summaries.
+
+    The helper is only a help: a task it fails on (an exception, a crash, a result that cannot be pickled, its
+    memory), or holds longer than HELPER_STALLED seconds, is run here, where its exception, if any, is raised in
+    the tasks' order as one reading's would be; a fork refused (the system's limit on processes, its memory) runs
+    every task here. It takes no signal of the terminal (Ctrl-C reaches the whole foreground job: this process
+    handles it, and ends the helper), runs only ``fn`` on the thread that forked it, and ends with ``os._exit``
+    (nothing of this process's is flushed or finalized twice). Once the call returns or raises, the helper has ended
+    and been waited for."""
+    import pickle
+    import struct
+    import warnings
+
+    count = len(arguments)
+    lock = threading.Condition()
+    results: dict = {}  # index -> (True, result) or (False, exception) of a task run here, or the helper's result
+    lost: set = set()  # indices the helper took and gave back (to run here, in order)
+    state = {"next": 0, "stop": False}
+
+    def take() -> int | None:
+        with lock:
+            if state["stop"] or state["next"] >= count:
+                return None
+            index, state["next"] = state["next"], state["next"] + 1
+            return index
+
+    commands, to_helper = os.pipe()
+    from_helper, answers = os.pipe()
+    try:
+        with warnings.catch_warnings():
+            # Python 3.12 warns that a fork beside other threads may deadlock in the child, on a lock another thread
+            # held: the helper runs only ``fn`` (reading Parquet with pyarrow, whose allocator and thread pools are
+            # made afresh after a fork, and numpy), on this thread, and is ended if it stalls (HELPER_STALLED).
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+    except OSError:
+        for end in (commands, to_helper, from_helper, answers):
+            os.close(end)
+        return _collect((_unless(cancel) or fn(*args) for args in arguments), progress)
+    if pid == 0:  # the helper
+        code = 0
+        try:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # the command's process handles Ctrl-C and ends this one
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.close(to_helper)
+            os.close(from_helper)
+            while True:
+                asked = _read_exactly(commands, 4)
+                index = int.from_bytes(asked, "little", signed=True) if asked else -1
+                if index < 0:
+                    break
+                try:
+                    data = pickle.dumps(fn(*arguments[index]), protocol=pickle.HIGHEST_PROTOCOL)
+                except BaseException:  # noqa: BLE001 -- the task is given back, and run (and raised) there
+                    os.write(answers, struct.pack("<q", -1))
+                    break
+                _write_all(answers, struct.pack("<q", len(data)) + data)
+        except BaseException:  # noqa: BLE001 -- the command's process runs whatever this one did not answer
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(commands)
+    os.close(answers)
+
+    def ask(index: int | None) -> None:
+        os.write(to_helper, (-1 if index is None else index).to_bytes(4, "little", signed=True))
+
+    def talk() -> None:
+        """This process's side of the helper: gives it a task, takes its result, gives it the next."""
+        index = take()
+        try:
+            while index is not None:
+                ask(index)
+                size = _read_frame_size(from_helper, HELPER_STALLED)
+                if size is None or size < 0:  # ended, stalled, or failed on the task: run it here
+                    break
+                result = pickle.loads(_read_exactly(from_helper, size, whole=True))
+                with lock:
+                    results[index] = (True, result)
+                    lock.notify_all()
+                index = take()
+            else:
+                ask(None)
+                return
+        except (OSError, EOFError, pickle.UnpicklingError, ValueError):
+            pass
+        with lock:
+            lost.add(index)
+            lock.notify_all()
+        _end_helper(pid)
+
+    def work() -> None:
+        while True:
+            if cancel is not None and cancel.cancelled:
+                return
+            index = take()
+            if index is None:
+                return
+            try:
+                outcome = (True, fn(*arguments[index]))
+            except BaseException as exc:  # noqa: BLE001 -- raised by the caller, in the tasks' order
+                outcome = (False, exc)
+            with lock:
+                results[index] = outcome
+                lock.notify_all()
+
+    def stop() -> None:
+        with lock:
+            state["stop"] = True
+            lock.notify_all()
+        _end_helper(pid)
+
+    threads = [threading.Thread(target=talk, name="slapolicy-helper", daemon=True),
+               threading.Thread(target=work, name="slapolicy_0", daemon=True)]
+    out = []
+    try:
+        with cancel.on_cancel(stop) if cancel else contextlib.nullcontext():
+            for thread in threads:
+                thread.start()
+            for index in range(count):
+                with lock:
+                    while index not in results and index not in lost and not (cancel and cancel.cancelled):
+                        lock.wait()
+                    outcome = results.pop(index, None)
+                _unless(cancel)
+                if outcome is None:  # given back by the helper: run here, in its place
+                    outcome = (True, fn(*arguments[index]))
+                if not outcome[0]:
+                    raise outcome[1]
+                out.append(outcome[1])
+                if progress:
+                    progress(outcome[1])
+        return out
+    finally:
+        stop()
+        for thread in threads:
+            if thread.ident is not None:
+                thread.join()
+        os.close(to_helper)
+        os.close(from_helper)
+        _reap(pid)
+
+
+def _read_exactly(fd: int, size: int, whole: bool = False) -> bytes:
+    """``size`` bytes from a pipe; fewer (b"" at its end) when it ends first, or EOFError then with ``whole``."""
+    chunks, left = [], size
+    while left:
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            if whole:
+                raise EOFError("the helper's pipe ended")
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _read_frame_size(fd: int, timeout: float) -> int | None:
+    """The size the helper gives its next result (-1: it gave the task back), None when its pipe ends or nothing
+    comes for ``timeout`` seconds."""
+    import select
+
+    ready, _, _ = select.select([fd], [], [], timeout)
+    if not ready:
+        return None
+    head = _read_exactly(fd, 8)
+    return int.from_bytes(head, "little", signed=True) if len(head) == 8 else None
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _end_helper(pid: int) -> None:
+    """End the helper at once (its results will not be used), if it still runs."""
+    with contextlib.suppress(ProcessLookupError, ChildProcessError):
+        os.kill(pid, signal.SIGKILL)
+
+
+def _reap(pid: int) -> None:
+    """Wait for the helper, so that no process outlives the call (nor lingers as a zombie)."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
 
 
 def _unless(cancel: Cancellation | None) -> None:

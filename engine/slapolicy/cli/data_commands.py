@@ -12,7 +12,7 @@ from ..calendar import OUTSIDE_YEARS, in_supported_years, service_months, month_
 from ..claims.materials import load_claim_document
 from ..inputs.tables import account_name
 from ..inputs.timestamps import check_offset
-from ..distributed import too_many_workers  # the bound's one home (the API's workers= has it too)
+from ..distributed import allow_forked_helper, too_many_workers  # the bound's one home (the API's workers= has it too)
 from ..errors import ArgumentError, SlapolicyError, UsageError
 from ..files import OUTPUT_FULL, not_utf8, not_utf8_account, not_utf8_path, typed_number
 from ..reports.text import nothing_to_evaluate, render_claim, render_evaluations, render_replay
@@ -319,6 +319,7 @@ def cmd_evaluate(args) -> int:
     from ..engine import Engine  # loads what every data command needs: see cmd_claim
 
     modules_loaded()
+    allow_forked_helper()  # one call in a process of its own: its reading may fork a helper (distributed.py)
 
     term_start, term_end = _term(args)
     # Each account's JSON is written as it is worked out while the minutes are read ({"evaluations": [...]}: an
@@ -391,6 +392,7 @@ def cmd_replay(args) -> int:
     from ..engine import Engine  # loads what every data command needs: see cmd_claim
 
     modules_loaded()
+    allow_forked_helper()  # one call in a process of its own: its reading may fork a helper (distributed.py)
 
     def show_progress(rows):
         sys.stderr.write(f"\r\033[Kread {rows:,} minute rows")  # clear the line: a slower scan may start over

@@ -293,8 +293,11 @@ def map_parts(parts: list, request: Request, runner: Runner | None = None, progr
     early = [picked.get(task) for task in tasks] if picked else []
     arguments = (tasks, [request] * len(tasks)) + ((early,) if any(batches is not None for batches in early) else ())
     # Summaries known already are shown with the others in the tasks' order, once these are read.
+    # Batches read ahead are checked here (their tables are not to be pickled): the others may be shared with a
+    # forked helper (Runner.map), where the command allows one.
     done = iter(runner.map(read_part, *arguments, threads=True,
-                           progress=show if (progress or arrived) and not known else None, cancel=cancel))
+                           progress=show if (progress or arrived) and not known else None, cancel=cancel,
+                           helper=len(arguments) == 2))
     summaries = []
     for part, part_pieces in zip(parts, pieces):
         own = [known[piece] if piece in known else next(done) for piece in part_pieces]

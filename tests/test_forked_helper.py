@@ -1,0 +1,194 @@
+"""A reading's tasks shared between one thread and a forked copy of the process (``Runner.map(helper=True)``,
+slapolicy.distributed._on_thread_and_fork): results in the tasks' order, the first failure in that order raised
+here, whatever the helper does (fails a task, dies, stalls) its tasks are run here, and no helper outlives the call.
+Only the CLI's evaluate and replay, in a process of their own, allow it (``allow_forked_helper``)."""
+import json
+import os
+import signal
+import sys
+import threading
+import time
+
+import pytest
+
+from test_settled import ACCOUNTS, INPUTS, by_account_parquet, evaluations, replayed, small_batches  # noqa: F401
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the helper is forked on Linux only")
+
+PARENT = os.getpid()
+
+
+@pytest.fixture
+def helper(monkeypatch):
+    """Readings in this process may fork their helper (as the CLI's evaluate and replay allow in their own)."""
+    from slapolicy import distributed
+
+    monkeypatch.setattr(distributed, "forked_helper_allowed", lambda: True)
+
+
+def where(index):
+    """(the task, the process that ran it), after a pause that leaves some tasks to each side."""
+    time.sleep(0.005)
+    return index, os.getpid()
+
+
+def gone(pid) -> bool:
+    """Whether a child process has ended and been waited for (not a zombie)."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return False
+
+
+def test_tasks_run_here_and_in_the_helper_in_order(helper):
+    from slapolicy.distributed import Runner
+
+    seen = []
+    results = Runner().map(where, range(40), threads=True, helper=True, progress=seen.append)
+    assert [index for index, _ in results] == list(range(40))
+    assert seen == results  # progress called with each result, in the tasks' order
+    pids = {pid for _, pid in results}
+    assert PARENT in pids and len(pids) == 2
+    assert gone((pids - {PARENT}).pop())
+
+
+def test_without_helper_or_with_few_tasks_nothing_is_forked(helper):
+    from slapolicy.distributed import HELPER_TASKS, Runner
+
+    assert {pid for _, pid in Runner().map(where, range(40), threads=True)} == {PARENT}
+    assert {pid for _, pid in Runner().map(where, range(HELPER_TASKS - 1), threads=True, helper=True)} == {PARENT}
+
+
+def fails_in_the_helper(index):
+    if os.getpid() != PARENT and index % 2:
+        raise ValueError(f"task {index} in the helper")
+    return where(index)
+
+
+def test_a_task_the_helper_fails_is_run_here(helper):
+    from slapolicy.distributed import Runner
+
+    results = Runner().map(fails_in_the_helper, range(20), threads=True, helper=True)
+    assert [index for index, _ in results] == list(range(20))
+
+
+def fails_everywhere(index):
+    time.sleep(0.005)
+    if index in (5, 9):
+        raise ValueError(f"task {index}")
+    return index
+
+
+def test_the_first_failure_in_the_tasks_order_is_raised_here(helper):
+    from slapolicy.distributed import Runner
+
+    with pytest.raises(ValueError, match="^task 5$"):
+        Runner().map(fails_everywhere, range(20), threads=True, helper=True)
+
+
+def dies_in_the_helper(index):
+    if os.getpid() != PARENT and index >= 6:
+        os.kill(os.getpid(), signal.SIGKILL)  # as the system ends a process for its memory
+    return where(index)
+
+
+def test_tasks_of_a_helper_that_died_are_run_here(helper):
+    from slapolicy.distributed import Runner
+
+    results = Runner().map(dies_in_the_helper, range(20), threads=True, helper=True)
+    assert [index for index, _ in results] == list(range(20))
+    assert {pid for index, pid in results if index >= 6} == {PARENT}
+
+
+def unpicklable(index):
+    time.sleep(0.005)
+    return (lambda: index) if os.getpid() != PARENT else index
+
+
+def test_a_result_that_cannot_be_sent_back_is_worked_out_here(helper):
+    from slapolicy.distributed import Runner
+
+    assert Runner().map(unpicklable, range(12), threads=True, helper=True) == list(range(12))
+
+
+def stalls_in_the_helper(index):
+    if os.getpid() != PARENT:
+        time.sleep(60)
+    return where(index)
+
+
+def test_a_stalled_helper_is_ended_and_its_task_run_here(helper, monkeypatch):
+    from slapolicy import distributed
+
+    monkeypatch.setattr(distributed, "HELPER_STALLED", 0.5)
+    began = time.monotonic()
+    results = distributed.Runner().map(stalls_in_the_helper, range(8), threads=True, helper=True)
+    assert time.monotonic() - began < 20
+    assert results == [(index, PARENT) for index in range(8)]
+
+
+def slow(index, log):
+    with open(log, "a") as handle:
+        handle.write(f"{os.getpid()}\n")
+    time.sleep(0.05)
+    return index
+
+
+def test_a_cancelled_reading_ends_its_helper(helper, tmp_path):
+    from slapolicy.distributed import Cancellation, Cancelled, Runner
+
+    log = tmp_path / "pids"
+    cancel = Cancellation()
+    threading.Timer(0.3, cancel.cancel).start()
+    began = time.monotonic()
+    with pytest.raises(Cancelled):
+        Runner().map(slow, range(400), [log] * 400, threads=True, helper=True, cancel=cancel)
+    assert time.monotonic() - began < 5  # not the 10 s of every task
+    pids = {int(line) for line in log.read_text().split()}
+    assert len(pids) == 2
+    assert gone((pids - {PARENT}).pop())
+
+
+def test_only_a_process_of_its_own_that_allowed_it_forks(monkeypatch):
+    from slapolicy import distributed
+
+    monkeypatch.setattr(distributed, "_helper_allowed", False)
+    monkeypatch.setattr(distributed, "_owned", True)
+    assert not distributed.forked_helper_allowed()  # a worker process, or `slapolicy serve`
+    distributed.allow_forked_helper()
+    assert distributed.forked_helper_allowed() == (distributed.usable_cores() > 1)
+    monkeypatch.setattr(distributed, "_owned", False)
+    assert not distributed.forked_helper_allowed()  # a program embedding the engine (the CLI's main called by it)
+
+
+@pytest.mark.slow
+def test_evaluate_and_replay_give_the_same_json_with_the_helper(small_batches, tmp_path, monkeypatch):  # noqa: F811
+    """Ten tasks (the file's ten row groups), shared with the helper: evaluate's and replay's JSON are those of the
+    threads alone, and a bad row read in the helper is named as the threads name it."""
+    from slapolicy import distributed
+    from slapolicy.errors import InputError
+
+    path = str(by_account_parquet(tmp_path / "by-account.parquet"))
+    bad = str(by_account_parquet(tmp_path / "bad.parquet", bad_row=("globex", 200)))
+    expected = evaluations(True, path, **INPUTS), replayed(True, path, **INPUTS)
+    with pytest.raises(InputError) as threads_said:
+        evaluations(True, bad, **INPUTS)
+    forks = []
+    real_fork = os.fork
+
+    def fork():
+        pid = real_fork()
+        if pid:
+            forks.append(pid)
+        return pid
+
+    monkeypatch.setattr(distributed, "forked_helper_allowed", lambda: True)
+    monkeypatch.setattr(os, "fork", fork)
+    assert (evaluations(True, path, **INPUTS), replayed(True, path, **INPUTS)) == expected
+    assert len(forks) == 2
+    with pytest.raises(InputError) as helper_said:
+        evaluations(True, bad, **INPUTS)
+    assert str(helper_said.value) == str(threads_said.value)
+    assert "row 11541, column 'failures': 60 failures exceed 54 requests" in str(helper_said.value)
+    assert [e["account"] for e in json.loads(expected[0])["evaluations"]] == list(ACCOUNTS)
