@@ -3,6 +3,7 @@ is read as the same minutes, or refused naming the file, row and column."""
 import datetime as dt
 import json
 from decimal import Decimal
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -105,6 +106,41 @@ def test_a_minute_listed_again_in_another_file_names_that_file_and_row(tmp_path)
     assert result.err.splitlines() == [f"slapolicy: 60 problem(s) in minutes file {later}:"] + [
         f"{later}: row {row}, column 'minute': minute listed twice for account 'a' (also row {row} of {first})"
         for row in range(1, 21)] + ["... and 40 more"]
+
+
+def test_the_row_that_listed_a_minute_first_is_looked_for_no_further_than_it(tmp_path, monkeypatch):
+    # The error path's reading that names where a repeated minute was listed first went on decoding a.parquet's 39
+    # batches after its first, which lists it. a.parquet: 40 row groups of 10 minutes from 1 March 00:00 UTC, a batch
+    # each; b.parquet lists its first minute again.
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from helpers import many_batches_parquet
+
+    import slapolicy.minutes.aggregates as aggregates
+    import slapolicy.minutes.readers as readers
+
+    monkeypatch.setattr(readers, "BATCH_ROWS", 10)
+    root = tmp_path / "minutes"
+    root.mkdir()
+    first = many_batches_parquet(root / "a.parquet")
+    later = root / "b.parquet"
+    pq.write_table(pq.read_table(first).slice(0, 1), later)
+    decoded = []
+    checked = aggregates.checked_batches
+
+    def counted(part, *args, **kwargs):
+        for batch in checked(part, *args, **kwargs):
+            decoded.append(Path(part.path).name)
+            yield batch
+
+    monkeypatch.setattr(aggregates, "checked_batches", counted)
+    result = evaluate_march(root)
+    assert (result.code, result.out, result.err) == (1, "", (
+        f"slapolicy: 1 problem(s) in minutes file {later}:\n"
+        f"{later}: row 1, column 'minute': minute listed twice for account 'acme' (also row 1 of {first})\n"))
+    # The reading that finds the repeat: 40 + 1 batches; the one that names its first listing: a.parquet's first.
+    assert decoded == ["a.parquet"] * 40 + ["b.parquet"] + ["a.parquet"]
 
 
 @pytest.mark.parametrize("directory,message", [

@@ -197,20 +197,21 @@ def _repeats_across_batches(parts: list, request: Request) -> None:
 
 def _first_listed(parts: list, request: Request, wanted: set) -> dict:
     """{(account, minute): (file, row)} of the first row, in file order, listing each of ``wanted`` (an error path:
-    the parts are read once more, for the few repeats named)."""
+    the parts are read once more, for the few repeats named, up to the batch that lists the last of them)."""
     earlier: dict = {}
     for part in parts:
         problems = problems_of(part)
-        for _, c, _ in checked_batches(part, request, problems):
-            if c is None or len(earlier) == len(wanted):
-                continue
-            for name, minute in wanted - earlier.keys():
-                codes = np.flatnonzero(c.accounts == name)
-                rows = np.flatnonzero((c.minute == minute) & (c.account_index == codes[0])) if len(codes) else ()
-                if len(rows):
-                    earlier[(name, minute)] = (part.name, problems.file_row(int(rows[0]) + 1))
-        if len(earlier) == len(wanted):
-            break
+        with contextlib.closing(checked_batches(part, request, problems)) as batches:  # its file closed on return
+            for _, c, _ in batches:
+                if c is None:
+                    continue
+                for name, minute in wanted - earlier.keys():
+                    codes = np.flatnonzero(c.accounts == name)
+                    rows = np.flatnonzero((c.minute == minute) & (c.account_index == codes[0])) if len(codes) else ()
+                    if len(rows):
+                        earlier[(name, minute)] = (part.name, problems.file_row(int(rows[0]) + 1))
+                if len(earlier) == len(wanted):
+                    return earlier
     return earlier
 
 
