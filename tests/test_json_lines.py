@@ -480,3 +480,85 @@ def test_any_piece_size_gives_what_one_reading_gives(monkeypatch, tmp_path, seed
             return str(exc)
     once = reading(1 << 40)
     assert [reading(rng.randint(100, 400)), reading(rng.randint(401, 3000))] == [once, once]
+
+
+# ---------------------------------------------------------------------------- a value changing kind
+
+
+def first_lines(path, size):
+    """The line numbers that begin each block of ``size`` bytes (json_lines._blocks) of a file."""
+    from slapolicy.inputs import json_lines
+
+    assert size == json_lines.BLOCK_BYTES
+    with open(path, "rb") as stream:
+        return [line for _, line in json_lines._blocks(stream, str(path), [0])]
+
+
+def piece_first_lines(path, size):
+    """The line numbers that begin each piece of ``size`` bytes (readers.text_pieces): the first line starting in it."""
+    data = path.read_bytes()
+    starts = [0] + [at + 1 for at, byte in enumerate(data) if byte == 10]
+    return [next(n for n, s in enumerate(starts, 1) if s >= offset) for offset in range(size, len(data), size)]
+
+
+def kind_changing_file(tmp_path, at, was=100, now="100", column="requests"):
+    """rows_of()'s 360 rows, one a line; from line ``at`` on, ``column`` written ``now`` instead of ``was``."""
+    rows = rows_of()
+    for row in rows[at - 1:]:
+        row[column] = now
+    for row in rows[:at - 1]:
+        row[column] = was
+    path = tmp_path / "m.jsonl"
+    path.write_text(json_lines_text(rows))
+    return path
+
+
+@pytest.mark.parametrize("where", ["inside a block", "a block's first line", "a piece's first line"])
+def test_a_value_changing_kind_is_refused_by_its_line_wherever_blocks_and_pieces_fall(tmp_path, small_pieces, where):
+    """pyarrow refuses a count written 100 and then "100" within a block, naming the line; from a block to a later one,
+    or a piece to a later one, it was read (a file of more than 16 MiB, or 64 MiB in pieces, passed where a smaller
+    one was refused). Now one rule: refused by the first line written otherwise, in every command, however it is cut."""
+    from slapolicy.inputs import json_lines
+
+    probe = kind_changing_file(tmp_path, 1)
+    blocks = [line for line in first_lines(probe, json_lines.BLOCK_BYTES) if line > 100]
+    pieces = [line for line in piece_first_lines(probe, 4096) if line > 100]
+    at = {"inside a block": blocks[0] + 3, "a block's first line": next(b for b in blocks if b not in pieces),
+          "a piece's first line": pieces[0]}[where]
+    path = kind_changing_file(tmp_path, at)
+    said = f"{path}: cannot be read as JSONL: line {at}: JSON parse error: Column(/requests) changed from number to string"
+    assert outputs(every_reading(path, tmp_path)) == [(1, "", f"slapolicy: {said}\n")] * 3
+    path = kind_changing_file(tmp_path, at, was="100", now=100)
+    assert_refused(evaluate_march(path), said.replace("number to string", "string to number"))
+
+
+def test_a_column_not_read_changing_kind_is_refused_too_and_one_null_or_a_fraction_is_no_change(tmp_path, small_pieces):
+    from slapolicy.inputs import json_lines
+
+    probe = kind_changing_file(tmp_path, 1)
+    at = next(b for b in first_lines(probe, json_lines.BLOCK_BYTES) if b > 100)
+    # An export's note column: pyarrow parses every column, so one of them changing kind is refused within a block.
+    path = kind_changing_file(tmp_path, at, was="x", now=5, column="note")
+    assert_refused(evaluate_march(path), f"{path}: cannot be read as JSONL: line {at}: JSON parse error: "
+                                         "Column(/note) changed from string to number")
+    # null (no kind) in a block, numbers with a fraction in another (pyarrow reads 100 and 100.0 as numbers alike).
+    path = kind_changing_file(tmp_path, at, was=None, now=1.0, column="peak_qps")
+    whole = evaluate_march(path)
+    assert whole.code == 0, whole.err
+    whole = evaluate_march(kind_changing_file(tmp_path, at, was=100, now=100))
+    assert whole.code == 0, whole.err
+    assert outputs([evaluate_march(kind_changing_file(tmp_path, at, was=100, now=100.0))]) == outputs([whole])
+
+
+def test_the_kinds_of_a_file_s_pieces_agree_as_one_reading_finds_them():
+    from slapolicy.inputs.json_lines import kinds_agree
+
+    number, text = "number", "string"
+    assert kinds_agree([{"requests": number}, {}, {"requests": number, "note": text}])
+    assert not kinds_agree([{"requests": number}, {"note": text}, {"requests": text}])
+    # Nested values (refused as rows later, but parsed first): an array's items and an object's fields.
+    assert kinds_agree([{"x": ("array", None)}, {"x": ("array", number)}, {"x": ("array", number)}])
+    assert not kinds_agree([{"x": ("array", number)}, {"x": ("array", text)}])
+    assert kinds_agree([{"x": ("object", {"a": number})}, {"x": ("object", {"b": text})}])
+    assert not kinds_agree([{"x": ("object", {"a": number})}, {"x": ("object", {"a": text})}])
+    assert not kinds_agree([{"x": ("object", {})}, {"x": number}])

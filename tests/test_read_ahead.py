@@ -99,9 +99,9 @@ def test_the_batches_read_ahead_are_checked_and_reduced_once_beside_the_reading(
     # as it takes them), on the readings' own threads: no pool of threads reduces them after the last batch.
     reduced, real = [], aggregates.read_part
 
-    def read_part(part, request, picked=None):
+    def read_part(part, request, picked=None, kinds=None):
         reduced.append((part.row_groups, threading.current_thread().name, picked is not None))
-        return real(part, request, picked)
+        return real(part, request, picked, kinds)
 
     monkeypatch.setattr(aggregates, "read_part", read_part)
     minutes = by_time(tmp_path / "m.parquet", example_rows(), 4000)

@@ -13,8 +13,10 @@ are looked at with numpy before pyarrow parses it:
 * the rows then map to the lines that hold them, blank lines skipped, so that the row checks
   (:func:`slapolicy.inputs.tables.check_minute_table`) name the right line in every block.
 
-Each block's column types are inferred on their own, as the CSV reader reads every block as text: a
-file whose later rows write a count as text is read as the same numbers.
+Each block's column types are inferred on their own, as the CSV reader reads every block as text; but a value
+whose JSON kind changes (a count written 100 on one line and "100" on a later one) is refused by pyarrow within a
+block, naming its line, and so it is here across blocks, and across the pieces of a file read in pieces
+(:func:`kinds_agree`): one rule, wherever the blocks and pieces are cut (``JSON_KINDS``).
 """
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ _TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)  # strings (skip
 
 
 def batches(stream, name: str, columns: tuple, optional: tuple, max_rows: int, check_columns: bool = True,
-            check_block=None):
+            check_block=None, kinds: dict | None = None):
     """(table, line offset, rows before it) of a JSON Lines stream, at most ``max_rows`` rows a table.
 
     Row r (1-based) of a table is on line r + line offset + rows before it, as for the CSV reader.
@@ -40,14 +42,23 @@ def batches(stream, name: str, columns: tuple, optional: tuple, max_rows: int, c
     a later block without one of them has it as a column of nulls, refused row by row. Not ``check_columns``
     (a piece of a file after its first): every block is such a later block. ``check_block(table, place)``: called
     with each block's table, whose types its rows share, before it is cut into tables; ``place(i)`` gives the row
-    and line of its object i (from 0) as (row, line).
+    and line of its object i (from 0) as (row, line). ``kinds``: the JSON kind of each column so far (``JSON_KINDS``),
+    filled in here (a piece of a file returns its own, :func:`kinds_agree`); a block whose value changes kind is
+    refused as pyarrow refuses one within a block.
     """
     row, names = 0, None if check_columns else ()
+    kinds = {} if kinds is None else kinds
     for chunk, line in _blocks(stream, name, [0]):
         lines, at = _object_lines(chunk, name, line)
         if not len(at):
             continue
         table = _parse(chunk, name, line, lines, at)
+        changed = _add_kinds(kinds, block_kinds(table))
+        if changed is not None:
+            column, path, was, now = changed
+            valid = table.column(column).is_valid().to_numpy(zero_copy_only=False)
+            raise InputError(f"{name}: cannot be read as JSONL: line {line + int(at[int(np.argmax(valid))])}: "
+                             f"{changed_kind(path, was, now)}")
         if names is None:
             names = _check_columns(table, name, columns)
         if check_block is not None:
@@ -211,6 +222,75 @@ def read_json_as_written(source, text_columns: tuple, read_options=None):
             if found is None or found.group(1) not in text:
                 raise
             text.remove(found.group(1))
+
+
+# The kind of a JSON value, as pyarrow's reader names it when one changes within a block ("Column(/requests) changed
+# from number to string"); pyarrow reads integers and fractions alike as numbers (an int64 column becomes double),
+# and a text alike whether it infers a timestamp from it or not. A value missing or null has no kind.
+JSON_KINDS = (("boolean", "is_boolean"), ("number", "is_integer"), ("number", "is_floating"), ("string", "is_string"),
+              ("string", "is_large_string"), ("string", "is_timestamp"), ("string", "is_date"))
+
+
+def block_kinds(table) -> dict:
+    """{column: its kind} of a block pyarrow parsed, each column with a value (a column null in every row has none):
+    a kind is a word of ``JSON_KINDS``, ("array", the kind of its items) or ("object", {field: kind})."""
+    return {name: _kind(column.type) for name, column in zip(table.column_names, table.columns)
+            if column.null_count < len(column)}
+
+
+def _kind(kind):
+    import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
+
+    if pa.types.is_null(kind):
+        return None
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        return "array", _kind(kind.value_type)
+    if pa.types.is_struct(kind):
+        return "object", {kind.field(i).name: _kind(kind.field(i).type) for i in range(kind.num_fields)}
+    return next((word for word, test in JSON_KINDS if getattr(pa.types, test)(kind)), str(kind))
+
+
+def _add_kinds(seen: dict, found: dict, path: str = "") -> tuple | None:
+    """Add ``found`` (kinds by name) to ``seen``; the first change of kind as (name, pyarrow's path of the value,
+    kind before, kind now), else None."""
+    for name, kind in found.items():
+        before = seen.get(name)
+        where = f"{path}/{name}"
+        if before is None or kind is None:
+            seen[name] = kind if before is None else before
+            continue
+        was, now = _word(before), _word(kind)
+        if was != now:
+            return name, where, was, now
+        if was == "array":
+            items = {"[]": before[1]}
+            changed = _add_kinds(items, {"[]": kind[1]}, where)
+            seen[name] = ("array", items["[]"])
+        elif was == "object":
+            fields = dict(before[1])
+            changed = _add_kinds(fields, kind[1], where)
+            seen[name] = ("object", fields)
+        else:
+            changed = None
+        if changed is not None:
+            return name, *changed[1:]
+    return None
+
+
+def _word(kind) -> str:
+    return kind if isinstance(kind, str) else kind[0]
+
+
+def changed_kind(path: str, was: str, now: str) -> str:
+    """A value whose kind changed, in the words pyarrow's reader says it within a block."""
+    return f"JSON parse error: Column({path}) changed from {was} to {now}"
+
+
+def kinds_agree(pieces: list) -> bool:
+    """Whether the kinds the pieces of one file found (each a dict of ``batches``' ``kinds``, in file order) agree, as
+    one reading of the whole file would find them: if not, the file is read again whole, which names the line."""
+    seen: dict = {}
+    return all(_add_kinds(seen, kinds) is None for kinds in pieces)
 
 
 def _check_columns(table, name: str, columns: tuple) -> list:

@@ -18,6 +18,7 @@ from ..arrays import distinct_sorted
 from ..calendar import calendar_month
 from ..distributed import Background, Cancellation, Cancelled, Runner
 from ..errors import InputError, SlapolicyError
+from ..inputs import json_lines
 from ..inputs.problems import MAX_REPORTED
 from ..inputs.tables import account_forms
 from . import storage
@@ -307,7 +308,9 @@ def map_parts(parts: list, request: Request, runner: Runner | None = None, progr
                 show(summary)
         if len(own) == 1:
             summaries.append(own[0])
-        elif any(summary.problems.total for summary in own):
+        elif any(summary.problems.total for summary in own) or \
+                not json_lines.kinds_agree([summary.kinds for summary in own]):  # a value changing kind from a piece
+            # to a later one: refused as one reading refuses it, by its line
             if cancel is not None:
                 cancel.check()
             # Where the tasks run: a worker's file may be one this process reaches by another path.
@@ -452,6 +455,7 @@ class ReadAhead:
         # reduced (read_part) as it comes, beside the decoding of the others: done after the last batch, as the
         # reading did before, the 23 of a claim by time cost ~7 ms on one core (a few rows each, in Python).
         self._request, self._unreduced, self._reduced = None, [], {}
+        self._kinds: dict = {}  # piece -> the JSON kinds of its columns, filled in as it is read (reduce.read_part)
         self._reducing = threading.Lock()
         self._reading = Background(self._read, source, self.accounts, month, self._cancel)
 
@@ -466,8 +470,9 @@ class ReadAhead:
         pieces = [piece for part in parts for piece in batch_parts(part)]
         files = {part.path: (part.kind, _file_as_read(part.path, part.kind)) for part in parts}
         arrivals = iter(pieces)  # the results come in the pieces' order
+        self._kinds = {piece: {} for piece in pieces}
         return dict(zip(pieces, Runner().map(_picked_or_none, pieces, [accounts] * len(pieces), [cancel] * len(pieces),
-                                             threads=True, progress=lambda batches: self._arrived(next(arrivals), batches),
+                                             [self._kinds[piece] for piece in pieces], threads=True, progress=lambda batches: self._arrived(next(arrivals), batches),
                                              cancel=cancel))), files
 
     def _arrived(self, piece, batches: list | None) -> None:
@@ -479,7 +484,7 @@ class ReadAhead:
             if request is None:
                 self._unreduced.append((piece, batches))
                 return
-        self._reduced[piece] = read_part(piece, request, batches)
+        self._reduced[piece] = read_part(piece, request, batches, self._kinds[piece])
 
     @classmethod
     def taken(cls, source, accounts: frozenset | None) -> "ReadAhead | None":
@@ -503,7 +508,7 @@ class ReadAhead:
             for piece, batches in waiting:
                 if cancel is not None:
                     cancel.check()  # Ctrl-C, or another input's problem: no further piece is reduced
-                self._reduced[piece] = read_part(piece, request, batches)
+                self._reduced[piece] = read_part(piece, request, batches, self._kinds[piece])
         try:
             with cancel.on_cancel(self._cancel.cancel) if cancel else contextlib.nullcontext():
                 found, files = self._reading.result()
@@ -543,13 +548,13 @@ def _file_as_read(path: str, kind: str) -> object:
     return found.st_ino, found.st_size, found.st_mtime_ns
 
 
-def _picked_or_none(part, accounts: frozenset, cancel: Cancellation) -> list | None:
-    """A part's batches as picked_batches gives them; None when reading them fails (the reading that takes the
-    ReadAhead reads the part again, and reports the problem where it always did) or when the ReadAhead is
-    cancelled, which a text file's part (one task, however long) sees between its blocks."""
+def _picked_or_none(part, accounts: frozenset, cancel: Cancellation, kinds: dict) -> list | None:
+    """A part's batches as picked_batches gives them (filling in ``kinds``); None when reading them fails (the reading
+    that takes the ReadAhead reads the part again, and reports the problem where it always did) or when the ReadAhead
+    is cancelled, which a text file's part (one task, however long) sees between its blocks."""
     batches = []
     try:
-        for batch in picked_batches(part, accounts):
+        for batch in picked_batches(part, accounts, kinds):
             if cancel.cancelled:
                 return None
             batches.append(batch)

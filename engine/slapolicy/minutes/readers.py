@@ -38,12 +38,13 @@ class Pick(NamedTuple):
     take: Callable  # (a table, positions) -> its rows at those positions
 
 
-def _batches(part: Part, pick: Pick | None = None):
+def _batches(part: Part, pick: Pick | None = None, kinds: dict | None = None):
     """(table, line offset, rows before it in its file, account proven for it, bounds of its counts proven by
     statistics (``_count_bounds``), picked) of a part, a batch at a time. ``picked`` is None and the table every
     row read, but for a Parquet batch whose account column is decoded when ``pick`` is given: that batch is read
     for the picked rows only (``_read_picked``), and ``picked`` is (rows read, their positions or None for all);
-    the table is None when none is theirs."""
+    the table is None when none is theirs. ``kinds``: filled in with the JSON kind of each column of a JSON Lines
+    part (``json_lines.batches``), which the pieces of one file must agree on (``json_lines.kinds_agree``)."""
     import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
 
     wanted = list(MINUTE_COLUMNS + OPTIONAL_MINUTE_COLUMNS)
@@ -120,7 +121,8 @@ def _batches(part: Part, pick: Pick | None = None):
                                                                    check_columns=not part.byte_range or
                                                                    not part.byte_range[0],
                                                                    check_block=functools.partial(_block_accounts,
-                                                                                                 part.name)):
+                                                                                                 part.name),
+                                                                   kinds=kinds):
                     yield table, line_offset, base, None, {}, None
                     del table
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, UnicodeDecodeError) as exc:

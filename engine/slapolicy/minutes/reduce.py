@@ -46,6 +46,9 @@ class PartSummary:
     problems: Problems | None = None
     # per batch: (names, window start, end, minutes with requests, with normal requests); see traffic_inside
     incident_traffic: list = field(default_factory=list)
+    # A piece of a JSON Lines file: the JSON kind of each of its columns (json_lines.batches), which the pieces of one
+    # file must agree on, as one reading of it would (else it is read again whole: aggregates.map_parts)
+    kinds: dict = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------- requests
@@ -62,27 +65,28 @@ REPEATS_LATER = ("minutes listed twice are looked for once every row's account a
                  "fix these, then run again")
 
 
-def read_part(part: Part, request: Request, picked: list | None = None) -> PartSummary:
+def read_part(part: Part, request: Request, picked: list | None = None, kinds: dict | None = None) -> PartSummary:
     """Read, check and reduce one part (the pure per-partition function: threads, processes, Dask). ``picked``:
-    its batches as :func:`picked_batches` gave them already (a reading started ahead of its policy).
+    its batches as :func:`picked_batches` gave them already (a reading started ahead of its policy), and ``kinds``
+    the JSON kinds it filled in as it read them.
 
     A piece of a JSON Lines file (``Part.byte_range``) counts its lines and rows from its own start, so what it
     would say of a problem is not where the file has it: any problem, or an error it would raise, is returned
     as one problem, and the file is read again whole (``aggregates.map_parts``), in file order."""
     if not part.byte_range:
-        return _read_part(part, request, picked)
+        return _read_part(part, request, picked, kinds)
     try:
-        summary = _read_part(part, request, picked)
+        summary = _read_part(part, request, picked, kinds)
     except InputError:
         summary = PartSummary(problems=problems_of(part))
         summary.problems.total = 1
     return summary
 
 
-def _read_part(part: Part, request: Request, picked: list | None) -> PartSummary:
-    summary = PartSummary(problems=problems_of(part))
+def _read_part(part: Part, request: Request, picked: list | None, kinds: dict | None) -> PartSummary:
+    summary = PartSummary(problems=problems_of(part), kinds=kinds if picked is not None and kinds is not None else {})
     problems = summary.problems
-    for read, c, line_offset in checked_batches(part, request, problems, picked):
+    for read, c, line_offset in checked_batches(part, request, problems, picked, summary.kinds):
         summary.rows_read += read
         if c is None:
             continue
@@ -112,13 +116,15 @@ def joined(summaries: list) -> PartSummary:
     return whole
 
 
-def checked_batches(part: Part, request: Request, problems: Problems, picked: list | None = None):
+def checked_batches(part: Part, request: Request, problems: Problems, picked: list | None = None,
+                    kinds: dict | None = None):
     """(rows read, the checked columns or None, line offset) of each batch of a part, the requested accounts'
     rows only: a claim is not refused for another account's bad row, nor pays for checking every row of a
     file written as time goes. ``problems`` names the file's rows (the batch's place, the rows kept).
-    ``picked``: the part's batches as :func:`picked_batches` gave them already (a reading started ahead)."""
+    ``picked``: the part's batches as :func:`picked_batches` gave them already (a reading started ahead);
+    ``kinds``: see :func:`picked_batches`."""
     for read, table, line_offset, base, proven, bounds, positions in (
-            picked if picked is not None else picked_batches(part, request.accounts)):
+            picked if picked is not None else picked_batches(part, request.accounts, kinds)):
         problems.row_base, problems.positions = base, positions
         if table is None:
             yield read, None, line_offset
@@ -129,13 +135,14 @@ def checked_batches(part: Part, request: Request, problems: Problems, picked: li
     problems.row_base, problems.positions = 0, None
 
 
-def picked_batches(part: Part, accounts: frozenset | None):
+def picked_batches(part: Part, accounts: frozenset | None, kinds: dict | None = None):
     """(rows read, the rows of ``accounts`` (None: every row) or None when it has none, line offset, rows before
     the batch in its file, account proven for them, bounds of their counts, their positions among the rows read
     or None for all of them) of each batch of a part: what a reading does before it needs the policy, so that a
-    claim's reading can start before its policy is loaded (:class:`~slapolicy.minutes.aggregates.ReadAhead`)."""
+    claim's reading can start before its policy is loaded (:class:`~slapolicy.minutes.aggregates.ReadAhead`).
+    ``kinds``: filled in with the JSON kind of each column of a JSON Lines part, every row's (``readers._batches``)."""
     pick = Pick(functools.partial(_rows_of_accounts, accounts=accounts), _take) if accounts is not None else None
-    for table, line_offset, base, proven, bounds, picked in _batches(part, pick):
+    for table, line_offset, base, proven, bounds, picked in _batches(part, pick, kinds):
         if picked is not None:  # picked as it was read (readers._read_picked)
             read, positions = picked
             yield (read, None, line_offset, base, proven, bounds, None) if table is None else \
