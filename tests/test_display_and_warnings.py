@@ -65,6 +65,29 @@ def test_the_window_is_rounded_outward_and_illegal_only_minutes_have_no_normal_r
     assert [(w["incident"], w["minutes"]) for w in e["warnings"]] == [("I-1", 11)]
 
 
+@pytest.mark.parametrize("rounding,excluded", [("outward", 31), ("inward", 29)])
+def test_the_warning_counts_every_minute_its_window_touches_whatever_the_exclusions_window_rounding(
+        tmp_path, rounding, excluded):
+    """docs/readings.md, §1.4: the warning's window is rounded outward under either exclusions.window_rounding, which
+    says which minutes a window *excludes* (§5): a minute a provider incident touches may be one that failed and that
+    monitoring lost. 10:00:30–10:30:10 touches 31 minutes (10:00 … 10:30) and covers 29 whole (10:01 … 10:29); data
+    for 10:00–10:19 (unavailable): 11 touched minutes without normal requests under both roundings. The same window
+    as a customer_network incident excludes the 31 or the 29 minutes (every minute 10:00–10:30 unavailable)."""
+    from helpers import draft_variant
+
+    version = draft_variant(tmp_path, "window_rounding:\n    value: outward", f"window_rounding:\n    value: {rounding}")
+    window = ("2019-03-12T10:00:30", "2019-03-12T10:30:10")
+    provider = write_yaml(tmp_path / "provider.yaml", incident("provider", *window))
+    e = one(tmp_path, minute_rows("a", "2019-03-12T10:00", 20, 100, 2), "2019-03", incidents=provider,
+            policy_file=version)
+    assert [(w["incident"], w["minutes"], w["message"].split(" without")[0]) for w in e["warnings"]] == [
+        ("I-1", 11, "provider incident I-1 covers 11 of its 31 minute(s)")]
+    customer = write_yaml(tmp_path / "customer.yaml", incident("customer_network", *window))
+    e = one(tmp_path, minute_rows("a", "2019-03-12T10:00", 31, 100, 2), "2019-03", incidents=customer,
+            policy_file=version)
+    assert (e["unavailable_minutes"], e["excluded_minutes"], e["warnings"]) == (31 - excluded, {"5.1": excluded}, [])
+
+
 @pytest.mark.parametrize("cause,count", [("provider", 0), ("customer_network", 30)])
 def test_no_warning_when_every_minute_has_data_or_the_cause_is_not_the_provider(tmp_path, cause, count):
     incidents = write_yaml(tmp_path / "incidents.yaml", incident(cause))
