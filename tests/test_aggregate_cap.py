@@ -102,6 +102,25 @@ def test_a_cap_that_binds_without_the_monthly_cap(tmp_path):
                                 "granted for other months of that window.")
 
 
+def test_a_claims_own_term_start_is_not_the_first_month_of_use(tmp_path):
+    """docs/readings.md, §6.1: the first month of use is the billing's (service_start, else the first billed month),
+    never the term a claim states: the provider's records prevail (§3.2(1)), and a term (a renewal) may begin long
+    after the Services were first used. Billed 2023-06 to 2024-04 (100.00 each, no service_start); a claim for
+    2024-04 stating the term 2023-03-17 to 2024-06-16: 11 months of use from 2023-06, not 14 from 2023-03."""
+    family = published_without_monthly_cap(tmp_path)
+    minutes = write_csv(tmp_path / "minutes.csv", minute_rows("acme", "2024-04-10T00:00", 3000, 100, 50))
+    billing = write_csv(tmp_path / "billing.csv", [
+        {"account": "acme", "month": month, "monthly_fee": "100.00", "offset": "0.00"}
+        for month in months("2023-06", 11)])
+    claim = dict(APRIL, term_start="2023-03-17", term_end="2024-06-16")
+    (april,) = decide_in_order(family, {"minutes": minutes, "billing": billing}, tmp_path / "l.sqlite", claim)
+    cap = april["compensation_detail"]["aggregate_cap"]
+    assert (cap["first_month_of_use"], cap["first_month_of_use_from"], cap["months_of_use"], cap["window"],
+            cap["fees_paid"]) == ("2023-06", "the first billed month: the billing gives no service_start", 11,
+                                  {"from": "2023-06", "to": "2024-04"}, "1100.00")
+    assert (april["decision"], april["compensation"]) == ("approved", "50.00")  # 50 % of 100.00, within 1100.00
+
+
 # ---------------------------------------------------------------------------- the window
 
 def billing_of(fees: dict, start: dt.date | None = None, account="x") -> dict:
