@@ -48,6 +48,33 @@ def test_a_tier_no_month_can_fall_in_is_unreachable(cli, tmp_path, low, high, re
     assert (warning in result.out.splitlines()) is not reachable
 
 
+@pytest.mark.parametrize("zone,effective,told", [
+    ("America/New_York", "2019-01-01", "in 2019, 60 fewer minutes elapse in 2019-03 and 60 more in 2019-11"),
+    ("America/New_York", "2007-01-01", "in 2007, 60 fewer minutes elapse in 2007-03 and 60 more in 2007-11"),
+    ("America/New_York", "2006-01-01", "in 2006, 60 fewer minutes elapse in 2006-04 and 60 more in 2006-10"),
+    ("Australia/Lord_Howe", "2019-01-01", "in 2019, 30 more minutes elapse in 2019-04 and 30 fewer in 2019-10"),
+    ("Europe/London", "2024-01-01", "in 2024, 60 fewer minutes elapse in 2024-03 and 60 more in 2024-10"),
+    ("Asia/Singapore", "2019-01-01", None), ("UTC", "2019-01-01", None), ("Etc/GMT+5", "2019-01-01", None),
+    ("Europe/Moscow", "2019-01-01", None),  # last changed its clocks in 2014
+    ("Europe/Moscow", "2014-01-01", "in 2014, 60 more minutes elapse in 2014-10"),  # back from +04:00 to +03:00
+])
+def test_a_zone_that_changes_its_clocks_is_a_warning_naming_the_months(cli, tmp_path, zone, effective, told):
+    """§1.6: Total Minutes stay days × 1,440 while each minute that elapses is a statistics point
+    (docs/readings.md), so a month the clocks go back can fall below 0 %; nothing said so when a version named such a
+    zone. The months are those of the year the version takes effect."""
+    from helpers import draft_variant
+
+    path = draft_variant(tmp_path, "value: Asia/Singapore", f"value: {zone}")
+    path.write_text(path.read_text().replace('effective_from: "2019-01-01"', f'effective_from: "{effective}"'))
+    result = cli("validate", path)
+    warnings = [line.split(" clock-change ")[1] for line in result.out.splitlines() if " clock-change " in line]
+    assert warnings == ([] if told is None else [
+        f"{zone} changes its clocks: {told} than their Total Minutes, days × 1,440 (§1.6); each minute that elapses is "
+        "a statistics point, so in a month with more, availability can fall below 0 %. Keep the zone if that is "
+        "agreed, or name one that keeps one UTC offset all year"]), result.out
+    assert result.code == 0  # a warning: the version can be validated, published and evaluated under
+
+
 def test_the_draft_at_99_95_has_no_unreachable_tier(cli):
     result = cli("validate", DRAFT)
     assert result.code == 0

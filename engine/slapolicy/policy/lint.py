@@ -4,7 +4,7 @@ Checks on one version: tiers that overlap or leave gaps, the part of a tier the
 compensation gate makes unreachable (the shipped SLA has one: §3.1's first tier starts
 at 99.95 % although §3 pays only below the 99.5 % standard of §2.2), duplicated clause
 ids, gaps in clause numbering, clauses without examples, effective dates not on the
-first of a month, a file name that differs from effective_from, a ``ref`` citing no provision
+first of a month, a timezone that changes its clocks (§1.6), a file name that differs from effective_from, a ``ref`` citing no provision
 of the agreement and an ``applied_by`` naming no setting.
 
 Checks on a directory: two versions with one effective date, and published files whose
@@ -193,6 +193,34 @@ def lint_timezone(policy) -> list[Diagnostic]:
     return [policy.doc.diagnostic(("timezone", "value"), "bad-timezone", not_a_zone(policy.timezone))]
 
 
+def lint_clock_changes(policy) -> list[Diagnostic]:
+    """``clock-change``, a warning at the timezone when it changes its clocks in the year the version takes effect:
+    a Service Month's Total Minutes stay days × 1,440 (§1.6) while every minute that elapses is a statistics point
+    (§1.5), so the month the clocks go forward has 60 fewer minutes that can fail and the month they go back 60 more,
+    where availability can fall below 0 % (docs/readings.md, "§1.6 Months in which the clocks change"). Said with
+    the months, for legal to agree to or to choose a zone that keeps one offset."""
+    if policy.timezone not in iana_zones():
+        return []  # bad-timezone says so
+    year = policy.effective_from.year
+    changed = []
+    for number in range(1, 13):
+        month = calendar_month(f"{year:04d}-{number:02d}")
+        first, last = month.epoch_minutes(policy.timezone)
+        if last - first != month.total_minutes:
+            changed.append((month.label, last - first - month.total_minutes))
+    if not changed:
+        return []
+    told = " and ".join(f"{abs(more)} {'more' if more > 0 else 'fewer'}{' minutes elapse' if not i else ''} in {label}"
+                        for i, (label, more) in enumerate(changed))
+    total_ref = policy.ref("service_month", "total_minutes")
+    return [policy.doc.diagnostic(
+        ("timezone", "value"), "clock-change",
+        f"{policy.timezone} changes its clocks: in {year}, {told} than their Total Minutes, days × 1,440 "
+        f"({total_ref}); each minute that elapses is a statistics point, so in a month with more, availability can "
+        "fall below 0 %. Keep the zone if that is agreed, or name one that keeps one UTC offset all year",
+        severity="warning")]
+
+
 def lint_dates(policy) -> list[Diagnostic]:
     found, doc = [], policy.doc
     if policy.effective_from.day != 1:
@@ -355,7 +383,7 @@ def lint_policy(policy, run_examples: bool = True) -> list[Diagnostic]:
 
         untested = untested_rules(policy) + lint_claim_window(policy)  # the calendar loaded, as the examples load it
     return (lint_tiers(policy) + lint_tier_grid(policy) + lint_gate(policy) + lint_clauses(policy) + lint_dates(policy) + lint_timezone(policy)
-            + lint_citations(policy) + lint_words_agree(policy) + calendar + untested)
+            + lint_clock_changes(policy) + lint_citations(policy) + lint_words_agree(policy) + calendar + untested)
 
 
 def misnamed_versions(path: Path, severity: str = "error") -> list[Diagnostic]:
