@@ -450,3 +450,173 @@ def test_a_footer_whose_chunk_place_or_size_lies_is_left_to_pyarrow(tmp_path, li
         args = ([0], 0, source.schema_arrow.field("minute"), True)
         assert_same(pages.read_column(handle, source.metadata, *args), theirs(path))
         assert pages.read_column(handle, Lying(source.metadata, **lie), *args) is None
+
+
+# ---------------------------------------------------------------------------- a claim's rows in the account pages
+
+
+def by_time(path, accounts, minutes, order=None, nulls=None, nullable=True, **options):
+    """A file of ``minutes`` × ``accounts`` rows written as time goes: each minute lists every account in the same
+    order (``order``: another order of the rows), with a count column beside."""
+    names = np.tile(np.array(accounts, object), minutes)
+    values = np.repeat(np.arange(minutes, dtype=np.int64) * MINUTE + START, len(accounts))
+    if order is not None:
+        names, values = names[order], values[order]
+    account = pa.array(names.tolist(), pa.string(), mask=nulls)
+    minute = pa.array(values, pa.int64()).cast(pa.timestamp("ms", tz="UTC"))
+    requests = pa.array(np.arange(len(names)) % 7 + 1, pa.int64())
+    return write(path, {"account": (pa.field("account", pa.string(), nullable=nullable), account),
+                        "minute": (pa.field("minute", pa.timestamp("ms", tz="UTC")), minute),
+                        "requests": (pa.field("requests", pa.int64()), requests)}, **options)
+
+
+def account_pick(accounts):
+    from slapolicy.minutes import readers, reduce
+
+    wanted = frozenset(accounts)
+    return readers.Pick(lambda table: reduce._rows_of_accounts(table, wanted), reduce._take,
+                        lambda names: reduce._codes_of_accounts(names, wanted))
+
+
+def picked_both_ways(path, accounts, groups=None):
+    """(the rows picked by pyarrow's account column, by its pages) of a file's row groups, as ``_read_picked``
+    gives them, and what ``pages.account_rows`` found (None: left to pyarrow)."""
+    from slapolicy.minutes import readers
+
+    source = pq.ParquetFile(path, read_dictionary=["account"])
+    groups = list(range(source.metadata.num_row_groups)) if groups is None else groups
+    columns = source.schema_arrow.names
+    pick = account_pick(accounts)
+    with open(path, "rb") as handle:
+        leaf = columns.index("account")
+        optional = source.metadata.schema.column(leaf).max_definition_level == 1
+        found = pages.account_rows(handle, source.metadata, groups, leaf, optional, pick.codes)
+        here = readers._read_picked(source, groups, columns, pick, handle)
+    there = readers._read_picked(source, groups, columns, pick)
+    return there, here, found
+
+
+def assert_same_picked(there, here):
+    (expected, (read, positions)), (got, (got_read, got_positions)) = there, here
+    assert got_read == read
+    assert (positions is None) == (got_positions is None)
+    if positions is not None:
+        assert got_positions.tolist() == positions.tolist()
+    assert (got is None) == (expected is None)
+    if expected is not None:
+        assert got.equals(expected) and got.schema.equals(expected.schema, check_metadata=True)
+
+
+@pytest.mark.parametrize("codec", CODECS)
+@pytest.mark.parametrize("accounts", [3, 8, 13, 500])
+@pytest.mark.parametrize("nullable", [True, False])
+def test_a_claims_rows_are_found_in_the_account_pages_of_a_file_written_as_time_goes(tmp_path, codec, accounts,
+                                                                                       nullable):
+    """Every account in each minute, in one order: the account column's indices repeat with the dictionary's length
+    as period (whether or not that period is whole bytes), in pages of any length: its rows are found in the pages
+    (not left to pyarrow), and the batch is the one pyarrow's column and ``take`` give, byte for byte."""
+    names = [f"acct-{i:05d}" for i in range(accounts)]
+    path = by_time(tmp_path / "t.parquet", names, 4000 // accounts + 3, nullable=nullable, compression=codec,
+                   data_page_size=700, write_batch_size=97, row_group_size=1500)
+    for claimant in (names[0], names[accounts // 2], names[-1]):
+        for group in range(pq.ParquetFile(path).metadata.num_row_groups):
+            there, here, found = picked_both_ways(path, {claimant}, [group])
+            assert found is not None
+            assert_same_picked(there, here)
+            assert len(found[0]) == len(here[1][1]) > 0
+
+
+def test_the_rows_of_every_name_a_claimant_is_written_as_are_found(tmp_path):
+    """Names trimmed to the claimant's (written with spaces by another system) are the claimant's rows too: each
+    row keeps its own name, as pyarrow's column gives it."""
+    path = by_time(tmp_path / "t.parquet", ["acct-1", " acct-1", "acct-2", "acct-1 ", "acct-3"], 300,
+                   data_page_size=512, write_batch_size=50)
+    there, here, found = picked_both_ways(path, {"acct-1"})
+    assert found is not None and sorted(set(found[1].tolist())) == [0, 1, 3]
+    assert_same_picked(there, here)
+    assert sorted(set(here[0].column("account").to_pylist())) == [" acct-1", "acct-1", "acct-1 "]
+
+
+def test_a_claimant_not_in_a_row_groups_dictionary_decodes_none_of_its_pages(tmp_path, monkeypatch):
+    path = by_time(tmp_path / "t.parquet", ["a", "b", "c"], 100)
+    monkeypatch.setattr(pages, "_page_rows", None)  # called, it would fail
+    there, here, found = picked_both_ways(path, {"z"})
+    assert found is not None and len(found[0]) == 0
+    assert here[0] is None and here[1][0] == 300 and len(here[1][1]) == 0
+    assert there[0] is None and there[1][0] == 300 and len(there[1][1]) == 0
+
+
+@pytest.mark.parametrize("case", ["one row out of order", "one account missing a minute", "nulls", "one account",
+                                  "v2 pages", "dictionaries that differ", "plain pages"])
+def test_account_pages_that_do_not_repeat_are_left_to_pyarrow(tmp_path, case):
+    """Anything but every row present in the same order every minute, in v1 dictionary pages: pyarrow reads the
+    column, and the batch is the same as before."""
+    accounts, options, groups = ["a", "b", "c", "d", "e"], {"data_page_size": 512, "write_batch_size": 50}, None
+    order = nulls = None
+    rows = 5 * 200
+    if case == "one row out of order":
+        order = np.arange(rows)
+        order[[600, 602]] = order[[602, 600]]
+    elif case == "one account missing a minute":
+        order = np.delete(np.arange(rows), 777)
+    elif case == "nulls":
+        nulls = np.zeros(rows, bool)
+        nulls[404] = True
+    elif case == "one account":
+        accounts = ["a"]
+    elif case == "v2 pages":
+        options["data_page_version"] = "2.0"
+    elif case == "plain pages":
+        options["use_dictionary"] = False
+    path = by_time(tmp_path / "t.parquet", accounts, 200, order=order, nulls=nulls, **options)
+    if case == "dictionaries that differ":
+        table = pq.read_table(path)
+        pq.write_table(pa.concat_tables([table, table.filter(pa.compute.not_equal(table["account"], "e"))]), path,
+                       row_group_size=1000)
+        groups = [0, 1]
+    there, here, found = picked_both_ways(path, {"a" if case == "one account" else "c"}, groups)
+    assert found is None or case == "one account" and len(found[0]) == rows
+    assert_same_picked(there, here)
+
+
+def test_row_groups_of_one_dictionary_read_together_give_their_rows_in_turn(tmp_path):
+    path = by_time(tmp_path / "t.parquet", ["a", "b", "c"], 500, row_group_size=300, data_page_size=256)
+    there, here, found = picked_both_ways(path, {"b"}, [1, 2, 3])
+    assert found is not None and found[0].tolist() == list(range(1, 900, 3))
+    assert_same_picked(there, here)
+
+
+@pytest.fixture(scope="module")
+def by_time_files(tmp_path_factory):
+    made = {}
+    for codec in ("snappy", "none"):
+        path = tmp_path_factory.mktemp("flips") / f"{codec}.parquet"
+        made[codec] = by_time(path, ["a", "b", "c", "d", "e", "f", "g", "h", "i"], 60, compression=codec,
+                              data_page_size=128, write_batch_size=40, row_group_size=270)
+    return made
+
+
+@pytest.mark.slow
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@given(codec=st.sampled_from(["snappy", "none"]), place=st.floats(0, 1, exclude_max=True), bit=st.integers(0, 7),
+       group=st.integers(0, 1))
+def test_a_flipped_bit_in_the_account_pages_gives_pyarrows_rows_or_is_left_to_pyarrow(by_time_files, tmp_path, codec,
+                                                                                        place, bit, group):
+    """A bit flipped anywhere in an account chunk: the rows found in its pages are those pyarrow's column gives,
+    or the column is left to pyarrow; never rows where pyarrow refuses the bytes."""
+    source = by_time_files[codec]
+    start, data = chunk_bytes(source, group)
+    target = flipped_file(source, tmp_path / "flipped.parquet", start + int(place * len(data)), 1 << bit)
+    file = pq.ParquetFile(target, read_dictionary=["account"])
+    pick = account_pick({"c"})
+    with open(target, "rb") as handle:
+        found = pages.account_rows(handle, file.metadata, [group], 0, True, pick.codes)
+    try:
+        column = file.read_row_groups([group], columns=["account"]).column(0).combine_chunks()
+    except (pa.ArrowException, OSError):
+        assert found is None
+        return
+    if found is not None:
+        expected = pick.rows(pa.table({"account": column}))
+        assert found[0].tolist() == (list(range(len(column))) if expected is None else expected.tolist())
+        assert [found[2][code] for code in found[1].tolist()] == column.take(found[0]).to_pylist()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 
 import numpy as np
 
@@ -378,6 +379,194 @@ def _unpack_bits(data: np.ndarray, width: int) -> np.ndarray:
         np.bitwise_and(column, mask, out=column)
     return out.reshape(-1).view(np.intp)
 
+
+
+# ---------------------------------------------------------------------------- the rows of some accounts
+# A claim on a file written as time goes (every row group holds every account, one row a minute each) needs the
+# rows of one account of each 1 M-row group: pyarrow decodes the whole ``account`` column to find them, 3.5 ns a
+# row, most of it building the dictionary array of names (benchmarks/README.md, "A claim finds its rows in the
+# account column's pages"). Such an export lists the same accounts in the same order every minute, so the
+# column's dictionary indices repeat with the dictionary's length as their period: once a page's packed bytes are
+# proven to repeat (one comparison of its bytes with themselves shifted by a period), the first period says where
+# every row of the account is, and nothing else is unpacked. Any other page (nulls, indices that do not repeat,
+# runs of one value, a v2 page) is :class:`Unhandled`, and pyarrow reads that batch's column as before.
+
+def account_rows(handle, metadata, groups: list, leaf: int, optional: bool, codes_of) -> tuple | None:
+    """(positions, their dictionary codes, the dictionary's names) of the rows whose names ``codes_of`` picks
+    (``codes_of(names) -> codes``: the indices of the wanted names among a chunk's dictionary) over the row groups
+    ``groups`` of a Parquet file (its ``metadata``, its bytes read through ``handle``), column ``leaf``; positions
+    count from the first row of the first group, and the codes index the names returned (one list of names for
+    every group), ``optional``: whether the column has definition levels. None when any page is not one this
+    module reads so (see above), or the groups' dictionaries differ: the caller reads the column with pyarrow."""
+    if cramjam is None:
+        return None
+    try:
+        found, codes, names, at = [], [], None, 0
+        for group in groups:
+            chunk = metadata.row_group(group).column(leaf)
+            rows = metadata.row_group(group).num_rows
+            if chunk.num_values != rows or chunk.compression not in DECOMPRESS or not chunk.has_dictionary_page:
+                return None
+            data = _read(handle, chunk.dictionary_page_offset, chunk.total_compressed_size)
+            chunk_names, where, which = _chunk_rows(memoryview(data), chunk.compression, rows, optional, codes_of)
+            if names is not None and chunk_names != names:
+                return None
+            names = chunk_names
+            found.append(where + at)
+            codes.append(which)
+            at += rows
+    except (Unhandled, IndexError, ValueError, OverflowError, UnicodeDecodeError, cramjam.DecompressionError):
+        return None  # bytes that do not parse, or sizes that lie: pyarrow reads them, or names what is wrong
+    return np.concatenate(found), np.concatenate(codes), names
+
+
+def _chunk_rows(data: memoryview, codec: str, rows: int, optional: bool, codes_of) -> tuple:
+    """(the dictionary's names, positions, their codes) of one chunk's rows picked by ``codes_of``."""
+    decompress = DECOMPRESS[codec]
+    i, at, names, wanted, scratch = 0, 0, None, None, np.empty(0, np.uint8)
+    known, found, codes = _Headers(), [], []
+    firsts: dict = {}  # a period's packed bytes -> (positions in it, their codes): the same in every page
+    while at < rows:
+        header, i = known.parse(data, i)
+        kind, size, stored = header[1], header[2], header[3]
+        if not 0 <= stored <= len(data) - i or size < 0:
+            raise Unhandled("a page's sizes")
+        body, i = data[i:i + stored], i + stored
+        if names is None:
+            if kind != DICTIONARY_PAGE or 7 not in header or header[7][2] not in (PLAIN, PLAIN_DICTIONARY):
+                raise Unhandled("a chunk that does not start with its dictionary")
+            names = _names(bytes(body), codec, size, header[7][1])
+            wanted = np.asarray(codes_of(names), np.intp)
+            if not len(wanted):
+                return names, np.zeros(0, np.int64), np.zeros(0, np.intp)  # none of its rows: no page decoded
+            continue
+        if kind != DATA_PAGE or 5 not in header or header[5][2] not in (RLE_DICTIONARY, PLAIN_DICTIONARY) or \
+                (optional and header[5][3] != RLE):
+            raise Unhandled("a page of another type or encoding")
+        count = header[5][1]
+        if not 0 < count <= rows - at or size > 10 * count + 64:
+            raise Unhandled("a page's count")
+        if len(scratch) < size:
+            scratch = np.empty(max(size, 2 * len(scratch)), np.uint8)
+        raw = _inflate(body, size, decompress, scratch[:size])
+        where, which = _page_rows(raw, count, optional, len(names), wanted, known, firsts)
+        found.append(where + at)
+        codes.append(which)
+        at += count
+    if i != len(data):
+        raise Unhandled("bytes after the chunk's last page")
+    return names, np.concatenate(found), np.concatenate(codes)
+
+
+def _page_rows(raw: np.ndarray, count: int, optional: bool, size: int, wanted: np.ndarray, known: "_Headers",
+               firsts: dict) -> tuple:
+    """(positions in the page, their codes) of the rows whose index is one of ``wanted``, in a v1 data page of
+    ``count`` rows of dictionary indices (of a dictionary of ``size`` names) whose packed bytes repeat with a
+    period of ``size`` rows; Unhandled for any other."""
+    i = 0
+    if optional:  # the definition levels' length, then the levels: every row present, or Unhandled
+        length = int.from_bytes(raw[:4].tobytes(), "little")
+        if length > len(raw) - 5:
+            raise Unhandled("a page's levels")
+        levels = raw[4:4 + length].tobytes()
+        if levels != known.present.get(count):
+            if _definitions(levels, count) is not None:
+                raise Unhandled("a page with nulls")
+            known.present[count] = levels
+        i = 4 + length
+    width = int(raw[i])
+    if not 0 < width <= 32:
+        raise Unhandled("an index width")
+    packed = _packed_runs(raw, i + 1, width, count)
+    # A period of whole groups of 8 indices (whole bytes): the dictionary's length, times what makes it so.
+    period = size * 8 // math.gcd(size, 8)
+    span = period * width // 8
+    whole, tail = divmod(count * width, 8)  # the bytes of whole indices, and the bits of the page's last byte
+    if period < count and (bytes(packed[span:whole]) != bytes(packed[:whole - span]) or
+                           tail and (packed[whole] ^ packed[whole - span]) & ((1 << tail) - 1)):
+        raise Unhandled("indices that do not repeat")  # (the bits after the last index pad its group of 8)
+    first = bytes(packed[:min(span, len(packed))])
+    key = (width, min(period, count), first)
+    kept = firsts.get(key)
+    if kept is None:
+        indices = _unpack_bits(np.frombuffer(first, np.uint8), width)[:min(period, count)]
+        if indices.max(initial=0) >= size:
+            raise Unhandled("an index beyond the dictionary")
+        picked = np.zeros(size, bool)
+        picked[wanted] = True
+        where = np.flatnonzero(picked[indices])
+        kept = firsts[key] = (where, indices[where])
+    where, which = kept
+    if period >= count:
+        keep = where < count
+        return where[keep], which[keep]
+    rounds = -(-count // period)
+    where = (where[None, :] + period * np.arange(rounds)[:, None]).reshape(-1)
+    which = np.tile(which, rounds)
+    keep = where < count
+    return where[keep], which[keep]
+
+
+def _packed_runs(raw: np.ndarray, i: int, width: int, count: int) -> np.ndarray:
+    """The packed bytes of ``count`` values of ``width`` bits at ``raw[i:]`` written in bit-packed runs only (a
+    dictionary's indices that never repeat a value 8 times), without their runs' headers; Unhandled for a run of
+    one value. Runs of the same length follow one another (the writer's longest): their headers checked at once."""
+    view = memoryview(raw)
+    pieces, got, end = [], 0, len(raw)
+    while got < count:
+        head = i
+        run, i = _varint(view, i)
+        if not run & 1 or not run >> 1:
+            raise Unhandled("a run of one value")
+        groups = run >> 1
+        stride = (i - head) + groups * width
+        repeats = max(1, min((end - head) // stride, -(-(count - got) // (groups * 8))))
+        if repeats > 1:
+            heads = np.ndarray((repeats, i - head), np.uint8, raw, head, (stride, 1))
+            same = (heads == raw[head:i]).all(axis=1)
+            repeats = repeats if same.all() else int(np.argmin(same))
+        if head + repeats * stride > end:
+            raise Unhandled("a run beyond the page")
+        pieces.append(np.ndarray((repeats, groups * width), np.uint8, raw, i, (stride, 1)).reshape(-1))
+        got += repeats * groups * 8
+        i = head + repeats * stride
+    return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+
+
+@functools.lru_cache(maxsize=8)
+def _names(body: bytes, codec: str, size: int, count: int) -> tuple:
+    """The ``count`` strings of a dictionary page of byte arrays (``body``, compressed by ``codec``, ``size``
+    bytes once not: each value its 4-byte length, then its UTF-8 bytes). Once per page's bytes: a file written as
+    time goes repeats one dictionary in each row group, whose 500 names cost ~0.15 ms to decode."""
+    data, names, i = _inflate(memoryview(body), size, DECOMPRESS[codec], np.empty(size, np.uint8)).tobytes(), [], 0
+    for _ in range(count):
+        length = int.from_bytes(data[i:i + 4], "little")
+        if i + 4 + length > len(data):
+            raise Unhandled("a name beyond the page")
+        names.append(data[i + 4:i + 4 + length].decode())
+        i += 4 + length
+    if i != len(data):
+        raise Unhandled("bytes after the dictionary's names")
+    if len(set(names)) != len(names):  # pyarrow merges them, and its indices then name other rows' names
+        raise Unhandled("a dictionary that repeats a name")
+    return tuple(names)
+
+
+class _Headers:
+    """A chunk's page headers, each parsed once: a file written as time goes repeats one data page's header in
+    each of a chunk's pages (their sizes and statistics alike), whose parse costs ~19 us in Python."""
+
+    def __init__(self):
+        self.last, self.parsed = b"", None
+        self.present: dict = {}  # rows -> the definition levels of that many rows, every one present
+
+    def parse(self, data: memoryview, i: int) -> tuple:
+        last = self.last
+        if last and bytes(data[i:i + len(last)]) == last:
+            return self.parsed, i + len(last)
+        header, end = _struct(data, i, PAGE_HEADER, 0)
+        self.last, self.parsed = bytes(data[i:end]), header
+        return header, end
 
 # Thrift's compact protocol: the fields of a PageHeader read here, each {field id: its type (I32, BOOL) or the
 # struct's own fields}, and the fields each struct requires; every other field is skipped, as is a field of

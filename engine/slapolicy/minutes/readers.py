@@ -11,7 +11,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable, NamedTuple
 
+import numpy as np
+
 from . import pages, storage
+from ..arrays import arrow_of, distinct_sorted
 from ..distributed import python_handles_ctrl_c
 from ..errors import InputError
 from ..inputs import json_lines
@@ -36,6 +39,7 @@ class Pick(NamedTuple):
 
     rows: Callable  # (a table with its account column) -> the positions of their rows, None when every row is theirs
     take: Callable  # (a table, positions) -> its rows at those positions
+    codes: Callable  # (a tuple of names: a column's dictionary) -> the indices of theirs among them
 
 
 def _batches(part: Part, pick: Pick | None = None, kinds: dict | None = None):
@@ -67,7 +71,8 @@ def _batches(part: Part, pick: Pick | None = None, kinds: dict | None = None):
             try:
                 names = [n for n in wanted if n in source.schema_arrow.names]
                 decodable = {} if remote else pages.decodable_columns(source, names)
-                handle = open(part.path, "rb") if decodable else None
+                # A claim's account column is also read from its pages (pages.account_rows).
+                handle = open(part.path, "rb") if decodable or (pick is not None and not remote) else None
                 metadata = source.metadata
                 leaves = {metadata.schema.column(i).path: i for i in range(metadata.num_columns)}
                 counts = [n for n in COUNT_COLUMNS if n in names and source.schema_arrow.field(n).type == pa.int64()]
@@ -83,7 +88,7 @@ def _batches(part: Part, pick: Pick | None = None, kinds: dict | None = None):
                         # whole. iter_batches cuts a row group at a cost of its own: over a 1 M-row group's five
                         # columns, 15.5 ns a row in 512 K-row batches against 12.7 read whole (one thread's CPU).
                         if pick is not None and proven is None and columns[0] == "account":
-                            table, picked = _read_picked(source, groups, columns, pick)
+                            table, picked = _read_picked(source, groups, columns, pick, handle)
                             yield table, None, base, proven, bounds, picked
                             del table  # not held while the next batch is decoded (see reduce.checked_batches)
                             continue
@@ -143,27 +148,63 @@ def _block_accounts(name: str, table, place) -> None:
         refuse_floating_accounts(table.column("account"), name, lambda i: "row {} (line {})".format(*place(i)))
 
 
-def _read_picked(source, groups: list, columns: list, pick: Pick) -> tuple:
+def _read_picked(source, groups: list, columns: list, pick: Pick, handle=None) -> tuple:
     """(the rows picked or None, (rows read, their positions or None for all)) of the row groups ``groups`` of a
     Parquet file read for some accounts' rows (a claim's, ``--account``): the account column first, then each other
     column cut to those rows before the next is decoded. A claim on a file written as time goes decodes every 1 M-row
     group for a few thousand rows; read whole and then cut, the two threads held up to 73 MB of decoded columns at
     once (pyarrow's pool), whose fresh pages the kernel zeroes, 2 MB at a time: a column at a time, 21 MB, and the
-    claim's peak memory went from ~250 to ~190 MB (benchmarks/README.md)."""
+    claim's peak memory went from ~250 to ~190 MB (benchmarks/README.md). ``handle``: the file's bytes, whose
+    account column's pages may say where the rows are without pyarrow decoding it (``_account_rows``)."""
     import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
 
-    accounts = source.read_row_groups(groups, columns=columns[:1], use_threads=False)
-    read, positions = accounts.num_rows, pick.rows(accounts)
-    if positions is not None and not len(positions):
-        return None, (read, positions)
-    taken = [accounts if positions is None else pick.take(accounts, positions)]
-    del accounts
+    found = _account_rows(source, handle, groups, pick) if handle is not None else None
+    if found is not None:
+        read, positions, account = found
+        if not len(positions):
+            return None, (read, positions)
+        taken = [account]
+    else:
+        accounts = source.read_row_groups(groups, columns=columns[:1], use_threads=False)
+        read, positions = accounts.num_rows, pick.rows(accounts)
+        if positions is not None and not len(positions):
+            return None, (read, positions)
+        taken = [accounts if positions is None else pick.take(accounts, positions)]
+        del accounts
     for name in columns[1:]:
         column = source.read_row_groups(groups, columns=[name], use_threads=False)
         taken.append(column if positions is None else pick.take(column, positions))
         del column  # not held while the next column is decoded
     schema = pa.schema([table.schema.field(0) for table in taken], metadata=taken[0].schema.metadata)
     return pa.Table.from_arrays([table.column(0) for table in taken], schema=schema), (read, positions)
+
+
+def _account_rows(source, handle, groups: list, pick: Pick) -> tuple | None:
+    """(rows read, positions of the picked rows, their account column as pyarrow's reading then ``pick.take`` give
+    it) of the row groups ``groups``, found in the account column's pages (``pages.account_rows``); None when that
+    column is not one found so, or every row is picked: pyarrow reads it."""
+    import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
+
+    metadata, arrow = source.metadata, source.schema_arrow
+    leaf = next((i for i in range(metadata.num_columns) if metadata.schema.column(i).path == "account"), None)
+    kind = pa.dictionary(pa.int32(), pa.string())  # as pyarrow reads it (read_dictionary)
+    if leaf is None or arrow.field("account").type not in (kind, pa.string()):
+        return None
+    column = metadata.schema.column(leaf)
+    if column.physical_type != "BYTE_ARRAY" or column.max_repetition_level or column.max_definition_level > 1:
+        return None
+    found = pages.account_rows(handle, metadata, groups, leaf, column.max_definition_level == 1, pick.codes)
+    if found is None:
+        return None
+    positions, codes, names = found
+    read = sum(metadata.row_group(g).num_rows for g in groups)
+    if len(positions) == read:  # every row theirs (one account's file): pyarrow's column as read, whole
+        return None
+    used = distinct_sorted(codes)  # the names its rows use only, as pick.take keeps them (reduce._take)
+    account = pa.DictionaryArray.from_arrays(arrow_of(np.searchsorted(used, codes).astype(np.int32), pa.int32()),
+                                             pa.array([names[code] for code in used.tolist()], pa.string()))
+    field = arrow.field("account").with_type(kind)
+    return read, positions, pa.table([account], schema=pa.schema([field]))
 
 
 def _planned_sizes(part: Part, metadata) -> list:

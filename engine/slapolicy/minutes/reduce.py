@@ -141,7 +141,8 @@ def picked_batches(part: Part, accounts: frozenset | None, kinds: dict | None = 
     or None for all of them) of each batch of a part: what a reading does before it needs the policy, so that a
     claim's reading can start before its policy is loaded (:class:`~slapolicy.minutes.aggregates.ReadAhead`).
     ``kinds``: filled in with the JSON kind of each column of a JSON Lines part, every row's (``readers._batches``)."""
-    pick = Pick(functools.partial(_rows_of_accounts, accounts=accounts), _take) if accounts is not None else None
+    pick = Pick(functools.partial(_rows_of_accounts, accounts=accounts), _take,
+                functools.partial(_codes_of_accounts, accounts=accounts)) if accounts is not None else None
     for table, line_offset, base, proven, bounds, picked in _batches(part, pick, kinds):
         if picked is not None:  # picked as it was read (readers._read_picked)
             read, positions = picked
@@ -222,7 +223,7 @@ def _rows_of_accounts(table, accounts: frozenset) -> np.ndarray | None:
     column = _one_array(table.column("account"))
     if pa.types.is_dictionary(column.type):  # the names once, the rows by their index
         names = column.dictionary.to_pylist()
-        codes = [code for code, n in enumerate(names) if isinstance(n, str) and account_name(n) in accounts]
+        codes = _codes_of_accounts.__wrapped__(names, accounts)
         if len(codes) == len(names) and not column.null_count:
             return None
         indices = column.indices.fill_null(-1) if column.null_count else column.indices
@@ -240,6 +241,13 @@ def _rows_of_accounts(table, accounts: frozenset) -> np.ndarray | None:
         rows = pc.is_in(pc.utf8_trim_whitespace(text), value_set=pa.array(sorted(accounts), pa.string()))
         rows = rows.fill_null(False).to_numpy(zero_copy_only=False)
     return None if rows.all() else np.flatnonzero(rows)
+
+
+@functools.lru_cache(maxsize=8)
+def _codes_of_accounts(names: tuple, accounts: frozenset) -> tuple:
+    """The indices of the names among ``names`` (a dictionary's) whose trimmed text is one of ``accounts``. Kept
+    for a few dictionaries: a file written as time goes repeats one in each of its row groups."""
+    return tuple(code for code, n in enumerate(names) if isinstance(n, str) and account_name(n) in accounts)
 
 
 def _check_directory_keys(part: Part, c, request: Request, problems: Problems, line_offset) -> None:
