@@ -76,6 +76,28 @@ def test_a_claim_nested_64_levels_is_decided_and_audited(tmp_path, cli):
     assert "1 decision(s) checked: 1 same, 0 differ, 0 unverifiable" in result.out
 
 
+def test_a_relative_ledger_is_the_file_of_the_directory_the_engine_was_made_in_after_a_chdir(tmp_path, monkeypatch):
+    # Engine(ledger="ledger.sqlite") was read from each call's working directory: after an os.chdir, the next claim
+    # was refused, its ledger "gone (deleted or moved)", though the file was where it had been; and an engine that had
+    # decided nothing yet began a new ledger wherever the process then was, which knows none of the grants.
+    from slapolicy import Engine
+
+    made_in, elsewhere = tmp_path / "service", tmp_path / "elsewhere"
+    made_in.mkdir(), elsewhere.mkdir()
+    monkeypatch.chdir(made_in)
+    engine, idle = Engine(POLICIES, ledger="ledger.sqlite"), Engine(POLICIES, ledger="idle.sqlite")
+    decide = dict(minutes=EXAMPLES / "minutes.csv", billing=EXAMPLES / "billing.csv", now=NOW)
+    first = engine.decide_claim(CLAIM, **decide)
+    monkeypatch.chdir(elsewhere)
+    again = engine.decide_claim(CLAIM, **decide)
+    assert (first["decision"], first["compensation"], again["decision_id"], again["repeated"]) == (
+        "approved", "180.00", first["decision_id"], True)
+    assert (engine.ledger_path, idle.ledger_path) == (made_in / "ledger.sqlite", made_in / "idle.sqlite")
+    assert idle.decide_claim(CLAIM, **decide)["decision"] == "approved"
+    assert sorted(p.name for p in made_in.iterdir()) == ["idle.sqlite", "ledger.sqlite"]
+    assert list(elsewhere.iterdir()) == []
+
+
 def test_a_claim_whose_term_ends_before_it_starts_names_the_field(tmp_path, cli):
     # It was a bare SlapolicyError without the claim or the field: "the term ends (2019-03-17) before it starts
     # (2019-03-20)". One day earlier than its start is refused; a term of one day (start = end) is decided.

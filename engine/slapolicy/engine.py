@@ -100,6 +100,11 @@ class Engine:
         check_runner_arguments(workers, dask)
         self._given = path_argument(policy_dir, "policy_dir")
         self._setup(ledger, manager)
+        if self.ledger_path is not None:
+            # The file meant is the one of the working directory now: a long-lived engine read a relative path from
+            # each call's, so after an os.chdir its ledger was "gone" (refused), or, before its first decision, a new
+            # one was begun wherever the process then was, knowing none of the grants (docs/api.md).
+            self.ledger_path = self.ledger_path.absolute()
         self._runner = Runner(workers, dask, kept=True) if workers is not None or dask is not None else None
         self._snapshot, self._signature = self._load()
 
