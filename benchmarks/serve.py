@@ -9,6 +9,11 @@ The baseline, measured in the same run, is the same mix of engine calls made in-
 16 threads on one `Engine` (no HTTP, no JSON): the ratio is what the HTTP service costs.
 
     python benchmarks/serve.py            # prints the figures (about a minute here)
+    python benchmarks/serve.py --health   # GET /v1/health while 120 evaluations run at once
+
+`--health`: 120 clients each send one evaluation of the shipped examples' March 2019 at once, while
+one more asks `GET /v1/health` every 50 ms until they are answered; the baseline is the same probe
+on the idle service, just before.
 
 The data is small and fixed (three accounts, 900 minute rows of March 2019), so that the
 figures measure the service, not the reading of a large minutes file.
@@ -176,8 +181,53 @@ def in_process_baseline(family: Path, data: dict, ledger: Path, clients: int = 1
     return clients * requests / (time.monotonic() - began)
 
 
+def health_under_load(evaluations: int = 120) -> dict:
+    """Latency of GET /v1/health on the idle service, then while ``evaluations`` evaluations run at once."""
+    from serving import DATA, serving
+
+    def probe(server, while_=lambda: False, at_least: int = 0) -> list:
+        seconds = []
+        while while_() or len(seconds) < at_least:
+            started = time.monotonic()
+            assert server.call("GET", "/v1/health")[0] == 200
+            seconds.append(time.monotonic() - started)
+            time.sleep(0.05)
+        return sorted(seconds)
+
+    def summary(seconds: list) -> dict:
+        return {"n": len(seconds), "p50_ms": round(statistics.median(seconds) * 1000, 1),
+                "p90_ms": round(seconds[int(len(seconds) * 0.9)] * 1000, 1), "max_ms": round(seconds[-1] * 1000, 1)}
+
+    with tempfile.TemporaryDirectory() as scratch, \
+            serving(REPO / "policies" / "ccc", *DATA, "--ledger", Path(scratch) / "ledger.sqlite") as server:
+        def evaluate():
+            connection = http.client.HTTPConnection(server.host, server.port, timeout=600)
+            connection.request("POST", "/v1/evaluate", body=json.dumps({"month": "2019-03"}),
+                               headers={"Content-Type": "application/json"})
+            response = connection.getresponse()
+            response.read()
+            assert response.status == 200
+
+        evaluate()  # the first evaluation's start (the modules it loads) is not the load's
+        idle = probe(server, at_least=20)
+        began = time.monotonic()
+        clients = [threading.Thread(target=evaluate) for _ in range(evaluations)]
+        for client in clients:
+            client.start()
+        busy = probe(server, while_=lambda: any(c.is_alive() for c in clients))
+        for client in clients:
+            client.join()
+        wall = time.monotonic() - began
+    return {"evaluations": evaluations, "seconds": round(wall, 2), "idle": summary(idle), "busy": summary(busy),
+            "load_average": os.getloadavg()[0]}
+
+
 def main() -> int:
     from serving import serving
+
+    if sys.argv[1:] == ["--health"]:
+        print(json.dumps(health_under_load(), indent=2))
+        return 0
 
     from slapolicy.policy.publish import publish
 

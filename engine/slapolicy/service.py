@@ -35,6 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote
 
+import anyio
+import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -69,6 +71,12 @@ RETRY_AFTER_SECONDS = 1  # a 503's Retry-After: a connection freed, a scheduler 
 # connections (the file, its -wal and -shm: three for each of up to 40 threads), the minutes' files they read at
 # once, a process pool's pipes or a Dask client's sockets, and Python's own.
 RESERVED_DESCRIPTORS = 256
+# Engine calls (evaluations, claims, replays, a policy's terms) running at once; the others wait their turn on the
+# event loop, without a thread. They are CPU-bound Python under one GIL, so more threads add no throughput (16 clients:
+# 104 against 112 requests/s, within noise), while each one beside the event loop delays it: under 120 evaluations at
+# once, GET /v1/health took a median 0.5-2 s and up to 5-8 s with Starlette's 40 threads, 17 ms (at most ~1 s) with 4
+# (benchmarks/README.md, "serve.py").
+ENGINE_THREADS = 4
 LINGER_SECONDS = 2.0  # after refusing a request still arriving, how long what follows is read (and dropped) at most
 DRAFT_NAME = re.compile(r"[^./\\\x00-\x1f\x7f][^/\\\x00-\x1f\x7f]*\.yaml")  # a plain file name: not hidden, no path
 DECISION_ID = re.compile(r"D-[0-9a-f]{20}")
@@ -320,18 +328,27 @@ def date_field(value: str | None, name: str) -> dt.date | None:
 
 # ---------------------------------------------------------------------------- the service
 
+async def run_in_engine_thread(call, limiter):
+    """``call()`` in a worker thread, once ``limiter`` (ENGINE_THREADS) lets it."""
+    return await anyio.to_thread.run_sync(call, limiter=limiter)
+
+
 class Service:
     def __init__(self, engine: Engine, sources: Sources, max_body: int = MAX_BODY_BYTES):
         self.engine, self.sources, self.max_body = engine, sources, max_body
         self.started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        self.engine_threads = None  # made on the event loop, at the first call (anyio's limiter belongs to a loop)
 
     async def run(self, function, *args):
-        """Run ``function`` in a worker thread on the current snapshot (reloaded first if a version was published)."""
+        """Run ``function`` in a worker thread on the current snapshot (reloaded first if a version was published), at
+        most ENGINE_THREADS at once."""
         def call():
             self.engine.refresh()
             return function(*args)
 
-        return await run_in_threadpool(call)
+        if self.engine_threads is None:
+            self.engine_threads = anyio.CapacityLimiter(ENGINE_THREADS)
+        return await run_in_engine_thread(call, self.engine_threads)
 
     # -- routes
 
