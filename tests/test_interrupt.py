@@ -572,3 +572,34 @@ def test_python_m_slapolicy_lets_another_error_while_it_imports_the_cli_through(
                           capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stdout) == (1, "")
     assert done.stderr.startswith("Traceback") and done.stderr.endswith("RuntimeError: a bug\n"), done.stderr
+
+
+# The console script as pip writes it for pyproject.toml's entry point, with the same Ctrl-C landing as the import of
+# slapolicy.cli starts: the script imported slapolicy.cli itself, so that Ctrl-C was Python's traceback.
+SCRIPT = """
+import re, sys
+class Landing:
+    def find_spec(self, name, path=None, target=None):
+        if name == "slapolicy.cli":
+            {raise_it}
+sys.meta_path.insert(0, Landing())
+sys.argv = ["slapolicy", "months", "--start", "2019-01-01", "--end", "2019-01-31"]
+from {module} import {function}
+sys.exit({function}())
+"""
+
+
+@pytest.mark.parametrize("raise_it", ["raise KeyboardInterrupt", WRAPPED], ids=["as-raised", "wrapped-twice"])
+def test_the_console_script_stopped_while_it_imports_the_cli_says_so(raise_it):
+    import tomllib
+
+    target = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]["slapolicy"]
+    module, function = target.split(":")
+    script = SCRIPT.format(raise_it=raise_it, module=module, function=function)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (130, "", "slapolicy: interrupted\n")
+    # Not stopped, it is the command.
+    done = subprocess.run([sys.executable, "-c", script.replace("sys.meta_path.insert(0, Landing())", "")],
+                          capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout.splitlines()[0], done.stderr) == (0, "2019-01-01 – 2019-01-31  31 days   "
+                                                                              "44640 minutes", "")
