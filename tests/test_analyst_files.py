@@ -288,3 +288,32 @@ def test_a_billing_account_column_of_floats_is_refused_as_the_minutes_one_is(tmp
     result = evaluate_march(REPO / "examples" / "ccc" / "minutes.csv", "--billing", billing)
     assert (result.code, result.out, result.err) == (
         1, "", f"slapolicy: {billing}: " + FLOATS.format(kind="double", why=": row 2 is 1000.5") + "\n")
+
+
+def test_a_count_written_with_a_zero_fraction_reads_alike_as_text_and_as_a_number(tmp_path):
+    # pandas writes a column of counts that one missing value made floating point as 100.0 (DataFrame.to_csv): a CSV
+    # file, or JSON Lines text, of such counts was refused ("'100.0' is not a whole number") where a JSON Lines 100.0,
+    # a Parquet double or a decimal 100.00 of the same rows was read. 60 minutes of a: 10 with 5 failures of 100.
+    lines = [(m.strftime("%Y-%m-%dT%H:%M"), "100.0", "5.00" if k < 10 else "0.0") for k, m in enumerate(MINUTES)]
+    written = tmp_path / "pandas.csv"
+    written.write_text("account,minute,requests,failures,illegal_number_failures\n" +
+                       "".join(f"a,{m},{r},{f},\n" for m, r, f in lines))
+    text, number = tmp_path / "text.jsonl", tmp_path / "number.jsonl"
+    text.write_text("".join(json.dumps({"account": "a", "minute": m, "requests": r, "failures": f}) + "\n"
+                            for m, r, f in lines))
+    number.write_text("".join(json.dumps({"account": "a", "minute": m, "requests": float(r), "failures": float(f)})
+                              + "\n" for m, r, f in lines))
+    results = [evaluate_march(path) for path in (written, text, number)]
+    assert [(r.code, r.err) for r in results] == [(0, "")] * 3
+    assert results[0].out == results[1].out == results[2].out
+    (evaluation,) = json.loads(results[0].out)["evaluations"]
+    assert (evaluation["minutes_with_data"], evaluation["unavailable_minutes"]) == (60, 10)
+    # A fraction is no count, nor is a point without digits after it or before it.
+    written.write_text("account,minute,requests,failures\na,2019-03-12T10:00,100.5,0\na,2019-03-12T10:01,100.,0\n"
+                       "a,2019-03-12T10:02,.0,0\na,2019-03-12T10:03, 100.00 ,0.0\n")
+    result = evaluate_march(written)
+    assert (result.code, result.out, result.err) == (1, "", (
+        f"slapolicy: 3 problem(s) in minutes file {written}:\n"
+        f"{written}: row 1 (line 2), column 'requests': '100.5' is not a whole number\n"
+        f"{written}: row 2 (line 3), column 'requests': '100.' is not a whole number\n"
+        f"{written}: row 3 (line 4), column 'requests': '.0' is not a whole number\n"))
