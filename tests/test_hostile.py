@@ -74,6 +74,23 @@ def test_an_enormous_policy_is_refused(tmp_path):
     assert f"{path}:1:1: error too-large file is" in result.out
 
 
+def test_a_policy_too_large_is_said_in_one_wording_whoever_measures_it(tmp_path):
+    # The file's reading and the YAML's each wrote the limit out ("the policy file may be at most N bytes", and "a
+    # policy file may be at most N", without the unit); text handed in is measured in characters.
+    from slapolicy.policy.load import MAX_POLICY_BYTES, load_yaml
+
+    path = tmp_path / "huge.yaml"
+    path.write_bytes(b"#" * (MAX_POLICY_BYTES + 1))
+    said = f"error too-large file is {MAX_POLICY_BYTES + 1} bytes; the policy file may be at most {MAX_POLICY_BYTES} bytes"
+    assert run_cli("validate", path).out == f"{path}:1:1: {said}\n"
+    assert [str(d) for d in load_yaml(path.read_bytes(), str(path))[1]] == [f"{path}:1:1: {said}"]
+    assert [str(d) for d in load_yaml("#" * (MAX_POLICY_BYTES + 1), "t.yaml")[1]] == [
+        f"t.yaml:1:1: {said.replace('bytes', 'characters')}"]
+    # as deep as the parser takes, and deeper than Python's recursion lets the document be built: one message
+    assert [str(d) for d in load_yaml("a:\n  " + "- " * 500 + "1\n", "t.yaml")[1]] == [
+        "t.yaml:1:1: error yaml-depth the document is nested too deeply"]
+
+
 @pytest.mark.slow
 def test_a_document_of_more_values_than_an_agreement_holds_is_refused_while_it_is_parsed(tmp_path):
     # "items:" then one value a line: the mapping, the key and the list are values 1-3, item k is value k + 4 on line

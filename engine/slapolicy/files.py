@@ -90,14 +90,20 @@ def read_limited(path, what: str, limit: int) -> bytes:
     with os.fdopen(fd, "rb") as handle:
         info = os.fstat(handle.fileno())
         if info.st_size > limit:
-            raise FileProblem(path, "too-large", f"file is {info.st_size} bytes; the {what} may be at most {limit} bytes")
+            raise FileProblem(path, "too-large", too_large(info.st_size, what, limit))
         try:
             raw = handle.read(limit + 1)
         except OSError as exc:
             raise _os_problem(path, exc, what) from None
     if len(raw) > limit:
-        raise FileProblem(path, "too-large", f"file is more than {limit} bytes; the {what} may be at most {limit} bytes")
+        raise FileProblem(path, "too-large", too_large(f"more than {limit}", what, limit))
     return raw
+
+
+def too_large(size, what: str, limit: int, unit: str = "bytes") -> str:
+    """A file above its size limit, in one wording wherever it is measured (``unit``: text handed in is counted in
+    characters)."""
+    return f"file is {size} {unit}; the {what} may be at most {limit} {unit}"
 
 
 # ---------------------------------------------------------------------------- names placed durably

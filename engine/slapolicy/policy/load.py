@@ -19,7 +19,7 @@ import unicodedata
 from itertools import chain
 
 from ..errors import Diagnostic
-from ..files import yaml_syntax_diagnostic
+from ..files import too_large, yaml_syntax_diagnostic
 
 MAX_POLICY_BYTES = 2 * 1024 * 1024  # a policy is a few hundred lines; anything larger is not one
 # The values a version may hold (keys, scalars, mappings, lists): the whole Cloud Contact Center SLA, each of its
@@ -234,10 +234,10 @@ def compose_only():
 
 def load_yaml(text: str | bytes, filename: str) -> tuple[YamlDocument | None, list[Diagnostic]]:
     """Parse one YAML document; return it with positions, or None and every problem found."""
+    if len(text) > MAX_POLICY_BYTES:  # bytes read from a file are checked as they are read (files.read_limited)
+        return None, [Diagnostic(filename, 1, 1, "error", "too-large", too_large(
+            len(text), "policy file", MAX_POLICY_BYTES, "bytes" if isinstance(text, bytes) else "characters"))]
     if isinstance(text, bytes):
-        if len(text) > MAX_POLICY_BYTES:
-            return None, [Diagnostic(filename, 1, 1, "error", "too-large",
-                                     f"file is {len(text)} bytes; a policy file may be at most {MAX_POLICY_BYTES}")]
         try:
             text = text.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
@@ -245,9 +245,6 @@ def load_yaml(text: str | bytes, filename: str) -> tuple[YamlDocument | None, li
             col = exc.start - (text.rfind(b"\n", 0, exc.start) + 1) + 1
             return None, [Diagnostic(filename, line, col, "error", "encoding",
                                      f"not UTF-8: byte 0x{text[exc.start]:02x} cannot be decoded")]
-    if len(text) > MAX_POLICY_BYTES:
-        return None, [Diagnostic(filename, 1, 1, "error", "too-large",
-                                 f"file is {len(text)} characters; a policy file may be at most {MAX_POLICY_BYTES}")]
     reordering = bidi_controls(text, filename)
     if reordering:
         return None, reordering
@@ -285,16 +282,13 @@ def load_yaml(text: str | bytes, filename: str) -> tuple[YamlDocument | None, li
         if problems:
             return None, problems
         node = yaml.compose(text, Loader=compose_only())
+        if node is None:
+            return None, [Diagnostic(filename, 1, 1, "error", "empty", "the file is empty")]
+        builder = _Builder(filename)
+        data = builder.build(node, ())
     except yaml.YAMLError as error:
         return None, [yaml_syntax_diagnostic(filename, error, text)]
-    except RecursionError:
-        return None, [Diagnostic(filename, 1, 1, "error", "yaml-depth", "the document is nested too deeply")]
-    if node is None:
-        return None, [Diagnostic(filename, 1, 1, "error", "empty", "the file is empty")]
-    builder = _Builder(filename)
-    try:
-        data = builder.build(node, ())
-    except RecursionError:
+    except RecursionError:  # composed by PyYAML's parser, or built here
         return None, [Diagnostic(filename, 1, 1, "error", "yaml-depth", "the document is nested too deeply")]
     if builder.problems:
         return None, builder.problems

@@ -111,6 +111,11 @@ def _above_100(text) -> bool:
         return False
 
 
+def _above_100_message(path: tuple, written: str) -> tuple[tuple, str, bool]:
+    """A percentage above 100 %, written as one (a credit of 150%) or where a parameter may take one of several forms."""
+    return path, f"{_name_of(path)} must be a percentage of at most 100% — got {written}", False
+
+
 def _name_of(path: tuple) -> str:
     """The setting a path points at, by its own name (``availability.standard.value`` → ``standard``)."""
     names = [p for p in path if isinstance(p, str) and p != "value"]
@@ -170,7 +175,7 @@ def _schema_message(error) -> tuple[tuple, str, bool]:
             return found
     forms = _scalar_forms(error)
     if forms and isinstance(error.instance, str) and error.instance.endswith("%") and _above_100(error.instance):
-        return path, f"{_name_of(path)} must be a percentage of at most 100% — got {error.instance}", False
+        return _above_100_message(path, error.instance)
     if forms:
         return path, f"{_name_of(path)} must be {forms} — got {_shown(error.instance)}", False
     if error.validator in ("oneOf", "anyOf") and error.context:
@@ -182,7 +187,7 @@ def _schema_message(error) -> tuple[tuple, str, bool]:
     if error.validator == "pattern":
         expected = _expected(error)
         if expected == _EXPECTED["percent"] and _above_100(error.instance):
-            return path, f"{_name_of(path)} must be a percentage of at most 100% — got {error.instance}", False
+            return _above_100_message(path, error.instance)
         return path, f"{_name_of(path)} must be {expected} — got {_shown(error.instance)}", False
     if error.validator == "type":
         wanted = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
