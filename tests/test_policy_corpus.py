@@ -101,6 +101,32 @@ def test_invalid_utf8_names_line_and_column(cli, tmp_path):
     assert result.out.startswith(f"{path}:2:11: error encoding not UTF-8: byte 0xe9")
 
 
+@pytest.mark.parametrize("encoding, said", [
+    # Word's "Plain Text" and Notepad's "ANSI" save in Windows-1252, where § is 0xA7 and é 0xE9: "not UTF-8: byte 0xa7
+    # cannot be decoded" named a byte, not the editor's setting to change.
+    ("cp1252", "2:7: error encoding not UTF-8: byte 0xa7 cannot be decoded; in Windows-1252, which a Windows editor "
+               "saves as \"ANSI\", it is '§' (U+00A7 SECTION SIGN): save the file as UTF-8"),
+    # Notepad's "Unicode" and Word's "Unicode Text" save in UTF-16, with a byte order mark or (as UTF-16 LE/BE) without.
+    ("utf-16", "1:1: error encoding the file is UTF-16 (as Notepad's \"Unicode\" and Word's \"Unicode Text\" save a "
+               "file), not UTF-8: save it as UTF-8"),
+    ("utf-16-le", "1:1: error encoding the file is UTF-16 (as Notepad's \"Unicode\" and Word's \"Unicode Text\" save a "
+                  "file), not UTF-8: save it as UTF-8"),
+    ("utf-16-be", "1:1: error encoding the file is UTF-16 (as Notepad's \"Unicode\" and Word's \"Unicode Text\" save a "
+                  "file), not UTF-8: save it as UTF-8"),
+])
+def test_a_draft_saved_by_a_windows_editor_in_another_encoding_says_which_and_what_to_do(cli, tmp_path, encoding, said):
+    path = tmp_path / "p.yaml"
+    path.write_bytes("id: ccc-sla\nref: \"§5.1\"\n".replace("\n", "\r\n").encode(encoding))
+    result = cli("validate", path)
+    assert (result.code, result.out) == (1, f"{path}:{said}\n")
+
+
+def test_a_byte_windows_1252_does_not_define_is_said_as_before(cli, tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_bytes(b"id: ok\ntitle: caf\x81\n")
+    assert cli("validate", path).out == f"{path}:2:11: error encoding not UTF-8: byte 0x81 cannot be decoded\n"
+
+
 def test_yaml_1_1_surprises_stay_strings():
     from slapolicy.policy.load import load_yaml
 

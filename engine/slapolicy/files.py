@@ -100,6 +100,34 @@ def read_limited(path, what: str, limit: int) -> bytes:
     return raw
 
 
+UTF16_SAVED = ("the file is UTF-16 (as Notepad's \"Unicode\" and Word's \"Unicode Text\" save a file), not UTF-8: save "
+               "it as UTF-8")
+
+
+def saved_as_utf16(raw: bytes) -> bool:
+    """Whether ``raw`` looks like text saved in UTF-16: a UTF-16 byte order mark, or (UTF-16 LE or BE without one) a
+    zero byte at every other place of its start, as each ASCII character takes two bytes, one of them 0. In UTF-8 a
+    zero byte is U+0000, which no text file holds."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return True
+    head = raw[:32]
+    return len(head) >= 4 and (not any(head[1::2]) or not any(head[0::2]))
+
+
+def in_windows_1252(byte: int) -> str:
+    """What a byte that is not UTF-8 stands for in Windows-1252, the encoding a Windows editor calls "ANSI" (Word's
+    "Plain Text" and Notepad save in it: § is 0xA7, é 0xE9, ’ 0x92), said as the clause to add to "not UTF-8"; '' for a
+    byte it does not define."""
+    import unicodedata  # the error path's
+
+    try:
+        char = bytes([byte]).decode("cp1252")
+    except UnicodeDecodeError:
+        return ""
+    return (f"; in Windows-1252, which a Windows editor saves as \"ANSI\", it is {char!r} (U+{ord(char):04X} "
+            f"{unicodedata.name(char, 'an unnamed character')}): save the file as UTF-8")
+
+
 def too_large(size, what: str, limit: int, unit: str = "bytes") -> str:
     """A file above its size limit, in one wording wherever it is measured (``unit``: text handed in is counted in
     characters)."""

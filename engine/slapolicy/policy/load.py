@@ -19,7 +19,7 @@ import unicodedata
 from itertools import chain
 
 from ..errors import Diagnostic
-from ..files import too_large, yaml_syntax_diagnostic
+from ..files import UTF16_SAVED, in_windows_1252, saved_as_utf16, too_large, yaml_syntax_diagnostic
 
 MAX_POLICY_BYTES = 2 * 1024 * 1024  # a policy is a few hundred lines; anything larger is not one
 # The values a version may hold (keys, scalars, mappings, lists): the whole Cloud Contact Center SLA, each of its
@@ -238,13 +238,15 @@ def load_yaml(text: str | bytes, filename: str) -> tuple[YamlDocument | None, li
         return None, [Diagnostic(filename, 1, 1, "error", "too-large", too_large(
             len(text), "policy file", MAX_POLICY_BYTES, "bytes" if isinstance(text, bytes) else "characters"))]
     if isinstance(text, bytes):
+        if saved_as_utf16(text):
+            return None, [Diagnostic(filename, 1, 1, "error", "encoding", UTF16_SAVED)]
         try:
             text = text.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             line = text[: exc.start].count(b"\n") + 1
             col = exc.start - (text.rfind(b"\n", 0, exc.start) + 1) + 1
-            return None, [Diagnostic(filename, line, col, "error", "encoding",
-                                     f"not UTF-8: byte 0x{text[exc.start]:02x} cannot be decoded")]
+            return None, [Diagnostic(filename, line, col, "error", "encoding", f"not UTF-8: byte 0x{text[exc.start]:02x} "
+                                     f"cannot be decoded{in_windows_1252(text[exc.start])}")]
     reordering = bidi_controls(text, filename)
     if reordering:
         return None, reordering
