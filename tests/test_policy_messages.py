@@ -268,11 +268,38 @@ YAML_MISTAKES = {
     "a colon in a value": (
         ("title: Customer's own network, system, software or equipment", "title: Customer: own network"), 267, 20,
         "mapping values are not allowed in this context; a value holding a colon and a space (': ') is put in quotes"),
+    "typographic quotes around a value holding a colon": (
+        ("title: Customer's own network, system, software or equipment", "title: “Customer: own network”"), 267, 21,
+        "mapping values are not allowed in this context; line 267 puts a value in typographic quotes (“ ”, as Word's "
+        "AutoCorrect writes them), which YAML reads as part of the value: quote it with straight quotes (\" or ')"),
     "a flow mapping not closed": (
         ("- {facts: {incident.cause: customer_network}, applies: true}",
          "- {facts: {incident.cause: customer_network}, applies: true"), 272, 9,
         "while parsing a flow mapping (from line 271, column 9), did not find expected ',' or '}'"),
 }
+
+
+@pytest.mark.parametrize("old, new, said", [
+    ('value: "99.5%"', "value: “99.5%”", "73:12: error schema standard must be a percentage like 99.5% — got “99.5%”"),
+    ('value: "99.5%"', "value: ‘99.5%’", "73:12: error schema standard must be a percentage like 99.5% — got ‘99.5%’"),
+    ("value: available", "value: “available”", "schema no_traffic must be one of: available, unavailable, error — got "
+                                                 "“available”"),
+])
+def test_a_value_in_typographic_quotes_is_said_to_be_one(cli, tmp_path, old, new, said):
+    # Word's AutoCorrect turns "99.5%" into “99.5%”: YAML reads the curly quotes as the value's own characters, and the
+    # message said only that “99.5%” is not a percentage, the quotes looking like quotes.
+    from conftest import PUBLISHED
+
+    text = PUBLISHED.read_text()
+    assert old in text
+    policy = tmp_path / "drafts" / "x.yaml"
+    policy.parent.mkdir()
+    policy.write_text(text.replace(old, new, 1))
+    result = cli("validate", policy)
+    (line,) = [line for line in result.out.splitlines() if " error " in line]
+    assert result.code == 1 and line.startswith(f"{policy}:") and line.endswith(
+        f"{said}; it is in typographic quotes (“ ”, as Word's AutoCorrect writes them), which YAML reads as part of "
+        "the value: quote it with straight quotes (\" or ')")
 
 
 @pytest.mark.parametrize("mistake", sorted(YAML_MISTAKES))

@@ -446,6 +446,17 @@ def yaml_syntax_diagnostic(filename: str, error: yaml.YAMLError, text: str = "",
                       f"not valid YAML: {message}{_syntax_hint(text, first, line, col, problem)}")
 
 
+# Word's AutoCorrect replaces straight quotes with typographic ones as they are typed; YAML quotes only with " and '.
+TYPOGRAPHIC_QUOTES = ("typographic quotes (“ ”, as Word's AutoCorrect writes them), which YAML reads as part of the "
+                      "value: quote it with straight quotes (\" or ')")
+_OPENS_TYPOGRAPHIC = r"(?:^|[:,\[{-])\s*[“‘„]"  # a value begun with one, not an apostrophe in a word
+
+
+def in_typographic_quotes(value) -> bool:
+    """Whether a value read from YAML begins with a typographic quote (“99.5%”), which YAML took as its own."""
+    return isinstance(value, str) and value[:1] in ("“", "‘", "„")
+
+
 def _syntax_hint(text: str, first: int, line: int, col: int, problem: str) -> str:
     """What a person most likely wrote wrong, said in their terms, for YAML errors whose words are the parser's: a
     quote inside a double-quoted value (it ended the value), a colon and a space in a value not quoted, a double
@@ -454,6 +465,11 @@ def _syntax_hint(text: str, first: int, line: int, col: int, problem: str) -> st
     from 0, and ``line``, from 1: the lines read, from where the construct began to where it failed (at ``col``)."""
     lines = text.splitlines()[first:line]
     failed = lines[-1] if lines else ""
+    import re  # the error path's
+
+    for number, row in enumerate(lines, first + 1):
+        if re.search(_OPENS_TYPOGRAPHIC, row.split(" #", 1)[0]):
+            return f"; line {number} puts a value in {TYPOGRAPHIC_QUOTES}"
     if 1 < col <= len(failed) + 1 and failed[col - 2] == '"' and failed[:col - 2].count('"') % 2:
         return ('; the quote (") before it ended the quoted value: a quote inside a value in double quotes is '
                 'written \\", or the value is put in single quotes')

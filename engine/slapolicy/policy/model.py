@@ -24,6 +24,7 @@ from types import SimpleNamespace
 
 from ..calendar import OUTSIDE_YEARS, in_supported_years
 from ..errors import QUOTED_CHARS, Diagnostic
+from ..files import TYPOGRAPHIC_QUOTES, in_typographic_quotes
 from ..rules.conditions import Condition, FactDecl, parse_condition
 from ..rules.durable import ruleset_for
 from .load import YamlDocument, unseen_problem
@@ -255,8 +256,19 @@ def schema_diagnostics(doc: YamlDocument) -> list[Diagnostic]:
             repeats.update(repeated)
         else:
             found.append(_schema_message(error))
-    found = _misspelt_required(found)
+    found = [(path, f"{message}; it is in {TYPOGRAPHIC_QUOTES}" if not at_key and " — got " in message
+              and in_typographic_quotes(_value_at(doc.data, path)) else message, at_key)
+             for path, message, at_key in _misspelt_required(found)]
     return sorted({doc.diagnostic(path, "schema", message, key=at_key) for path, message, at_key in found} | repeats)
+
+
+def _value_at(data, path: tuple):
+    for key in path:
+        try:
+            data = data[key]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
 
 
 def _repeated(doc: YamlDocument, error) -> list[Diagnostic]:
