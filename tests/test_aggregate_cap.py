@@ -152,6 +152,19 @@ def test_the_twelfth_and_thirteenth_months_of_use(shipped):
     assert thirteenth["room"] == "100.00"
 
 
+@pytest.mark.parametrize("months_of_use,window,fees", [
+    (12, {"from": "2023-01", "to": "2023-12"}, "1600.00"),  # 12 months of use, not more: every month of use
+    (13, {"from": "2023-08", "to": "2024-01"}, "600.00"),   # more than 12: the 6 months ending with N
+])
+def test_the_months_of_use_and_the_lookback_are_two_settings(tmp_path, months_of_use, window, fees):
+    # A version whose lookback (6) differs from the months of use after which it applies (12): under the shipped 12
+    # and 12 the two bounds give one window at the 12th month, so no test told "12 months or fewer" from "fewer".
+    policy = load_policy(draft_variant(tmp_path, "    lookback_months: 12\n", "    lookback_months: 6\n"))
+    billing = billing_of(dict.fromkeys(months("2023-01", 13), "100.00") | {"2023-01": "500.00"})
+    cap = aggregate_cap(policy, "x", months("2023-01", months_of_use)[-1], billing, {})
+    assert (cap["months_of_use"], cap["window"], cap["fees_paid"]) == (months_of_use, window, fees)
+
+
 def test_service_start_sets_the_first_month_of_use(shipped):
     billing = billing_of(dict.fromkeys(months("2023-01", 6), "100.00") | {"2023-01": "500.00"}, dt.date(2022, 6, 15))
     at_may = aggregate_cap(shipped, "x", "2023-05", billing, {})

@@ -93,6 +93,27 @@ def test_a_claim_filed_a_minute_before_the_window_opens_is_told_when_it_opens(tm
 
 
 
+@pytest.mark.parametrize("filed_at,codes", [
+    ("2019-03-31T23:59:59+08:00", ["month_not_ended", "filed_too_early"]),  # the month's last second
+    ("2019-03-31T15:59:59+00:00", ["month_not_ended", "filed_too_early"]),  # the same instant, in UTC
+    ("2019-04-01T00:00:00+08:00", []),  # as the month ends, the window opens (after 0 business days)
+    ("2019-03-31T16:00:00+00:00", []),
+])
+def test_a_claim_filed_before_its_month_ended_is_told_so_to_the_second(tmp_path, filed_at, codes):
+    # §3.2(1) counts from the end of the Service Month: March 2019 ends at 2019-04-01T00:00+08:00. Under a version
+    # whose window opens after 0 business days, a claim filed that instant is in time, one filed a second before is
+    # not, and both reasons say why; no test held the month's end to the second.
+    from types import SimpleNamespace
+
+    from slapolicy.claims.window import timing_reasons
+
+    policy = variant(tmp_path, "after_business_days: 5", "after_business_days: 0")
+    month = ServiceMonth(dt.date(2019, 3, 1), dt.date(2019, 3, 31))
+    window = claim_window(policy, month, business_calendar(policy))
+    claim = SimpleNamespace(filed_at=dt.datetime.fromisoformat(filed_at), channel="work_order")
+    assert [r["code"] for r in timing_reasons(policy, claim, month, window)] == codes
+
+
 @pytest.mark.parametrize("written,why", [
     ("2024-11-03T01:30", "happens twice (the clocks moved back)"),   # 05:30Z (EDT) or 06:30Z (EST)
     ("2024-03-10T02:30", "does not exist (the clocks moved forward)"),
@@ -244,6 +265,20 @@ def test_the_monthly_cap_is_the_fee_paid_or_none(tmp_path, cap, compensation):
     policy = _file(tmp_path, "  monthly_cap: {value: fee_paid", f"  monthly_cap: {{value: {cap}")
     e = _april(tmp_path, 2161, policy, billing=("1000.00", "600.00"))
     assert (e["credit_percent"], e["monthly_fee"], e["compensation"]) == (50, "1000.00", compensation)
+
+
+@pytest.mark.parametrize("offset,compensation,words", [
+    # 217 minutes: 99.498 %, tier 1: 10 % of 100.00 = 10.00, against the fee paid 100.00 − offset.
+    ("90.01", "9.99", "fee 100.00 × 10% = 10.00; capped at the fee paid 100.00 − 90.01 offset = 9.99 (§3.1(2))"),
+    ("90.00", "10.00", "fee 100.00 × 10% = 10.00; within the fee paid 10.00 (§3.1(2))"),  # exactly the fee paid
+    ("89.99", "10.00", "fee 100.00 × 10% = 10.00; within the fee paid 10.01 (§3.1(2))"),
+])
+def test_the_trace_says_whether_the_fee_paid_capped_the_amount_to_the_cent(tmp_path, offset, compensation, words):
+    # The amount was right either way (rounding is followed by the cap of the fee paid); the trace's words, which
+    # a customer's reply quotes, were pinned only far from the boundary.
+    e = _april(tmp_path, 217, billing=("100.00", offset))
+    step = next(s for s in e["trace"] if s["step"] == "compensation")
+    assert (e["compensation"], step["detail"]) == (compensation, f"{words}: compensation {compensation} as vouchers")
 
 
 @pytest.mark.parametrize("fallback,requests,excluded,counted,note", [
