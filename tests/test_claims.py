@@ -604,3 +604,41 @@ def test_claimed_windows_are_merged_before_their_minutes_are_counted():
     nine = int(at(11, 9).timestamp()) // 60
     assert (inward - nine).tolist() == list(range(150)) + [181]
     assert (outward - nine).tolist() == list(range(150)) + [180, 181]
+
+
+def test_a_claims_times_without_offset_are_read_on_the_clock_of_the_version_governing_its_service_month(tmp_path):
+    """§6.2 with a term starting mid-month: a version taking effect on 2024-03-10 in Tokyo governs the Service Month
+    2024-03-17 to 2024-03-31 of a term starting on the 17th. The claim's filed_at and unavailability, written without
+    an offset, were read in Singapore, the zone of the version in force on March 1st: the hour it states,
+    10:00-11:00 in Tokyo (01:00-02:00 UTC, every minute failing), was 11:00-12:00 in Tokyo, none of it confirmed."""
+    from conftest import run_cli
+    from helpers import PUBLISHED
+
+    family = tmp_path / "family"
+    family.mkdir()
+    text = PUBLISHED.read_text()
+    (family / "2019-01-01.yaml").write_text(text)
+    for old, new in (("value: Asia/Singapore", "value: Asia/Tokyo"), ('version: "2019-01-01"', 'version: "2024-03-10"'),
+                     ('effective_from: "2019-01-01"', 'effective_from: "2024-03-10"\namends: "2019-01-01"'),
+                     *((f'{stamp}+08:00"', f'{stamp}+09:00"') for stamp in (  # the claim window's examples
+                         "2019-04-06T00:00:00", "2019-02-12T00:00:00", "2019-05-31T00:00:00"))):
+        assert old in text
+        text = text.replace(old, new)
+    (family / "2024-03-10.yaml").write_text(text)
+    assert run_cli("lock", "--new", family).code == 0
+    first = dt.datetime(2024, 3, 20, 1, 0, tzinfo=dt.timezone.utc)
+    minutes = write_csv(tmp_path / "minutes.csv", [
+        {"account": "a", "minute": (first + dt.timedelta(minutes=i)).isoformat(), "requests": 100, "failures": 50}
+        for i in range(60)])
+    claim = {"account": "a", "service_month": "2024-03", "term_start": "2024-03-17", "term_end": "2025-03-16",
+             "filed_at": "2024-04-20T10:00", "channel": "work_order", "event_report": "Calls failed.",
+             "failure_records": ["r-1"], "unavailability": [{"start": "2024-03-20T10:00", "end": "2024-03-20T11:00"}]}
+    decided = decide_claim(family, claim, minutes=minutes, ledger=tmp_path / "ledger.sqlite",
+                           now=dt.datetime(2024, 5, 1, tzinfo=dt.timezone.utc))
+    reconciled = decided["reconciliation"]
+    assert (decided["policy"]["version"], decided["filed_at"], decided["evaluation"]["service_month"]["days"],
+            reconciled["claimed_minutes"], reconciled["confirmed_minutes"],
+            reconciled["claimed_not_unavailable_in_records"]) == (
+        "2024-03-10", "2024-04-20T10:00:00+09:00", 15, 60, 60, [])
+    # 60 of 21,600 minutes: 99.72 %, the standard met.
+    assert (decided["evaluation"]["availability_percent"], decided["decision"]) == ("99.72", "denied")

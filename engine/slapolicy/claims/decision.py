@@ -233,7 +233,12 @@ def claim_in_force(family, claim_data: dict, where: str = "claim") -> tuple:
     probe = family.in_force(month)
     claim = parse_claim(claim_data, probe.timezone, where)
     service_month = service_month_in(claim.service_month, claim.term_start, claim.term_end)
-    return claim, service_month, family.in_force(service_month.start)
+    policy = family.in_force(service_month.start)
+    if policy.timezone != probe.timezone:
+        # A term starting mid-month begins its Service Month after the 1st, where a version taking effect between
+        # the two governs it (§6.2): its times without an offset are on that version's clock, not the one of the 1st.
+        claim = parse_claim(claim_data, policy.timezone, where)
+    return claim, service_month, policy
 
 
 def check_claim_time(policy, claim: Claim, service_month: ServiceMonth, now: dt.datetime, where: str = "claim") -> None:
