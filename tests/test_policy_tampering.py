@@ -573,4 +573,22 @@ def test_a_published_version_with_a_word_changed_is_still_a_change(cli, family):
     result = cli("validate", family)
     assert result.code == 1
     assert result.out.splitlines()[0].startswith(f"{published}:1:1: error published-changed published version changed: ")
-    assert result.out.splitlines()[0].endswith("A published version never changes; put the change in a new version")
+
+
+def test_a_published_version_edited_in_place_says_how_to_keep_the_edit_and_restore_the_version(cli, family):
+    # A lawyer who edited the published file instead of a draft was told "A published version never changes; put the
+    # change in a new version": neither how to keep the edit made, nor how to give the family its version back.
+    import hashlib
+
+    published = family / "2019-01-01.yaml"
+    published.write_bytes(published.read_bytes().replace(b'"99.5%"', b'"99.4%"', 1))
+    digest = hashlib.sha256(published.read_bytes()).hexdigest()
+    before = snapshot(family)
+    result = cli("validate", family)
+    assert result.code == 1
+    assert result.out.splitlines()[0] == (
+        f"{published}:1:1: error published-changed published version changed: sha256 {digest[:12]}… differs from "
+        f"{SHA_2019[:12]}… in versions.lock. A published version never changes: to keep the edit, copy the file into "
+        f"{family / 'drafts'} and publish it as an amendment, with its own effective_from; then restore the published "
+        f"bytes (git checkout -- {published})")
+    assert snapshot(family) == before

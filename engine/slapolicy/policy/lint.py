@@ -552,7 +552,9 @@ def lint_directory(directory) -> list[Diagnostic]:
         elif recorded != digest:
             found.append(Diagnostic(str(file), 1, 1, "error", "published-changed",
                                     f"published version changed: sha256 {digest[:12]}… differs from {recorded[:12]}… in {LOCK_FILE}. "
-                                    "A published version never changes; put the change in a new version"))
+                                    "A published version never changes: to keep the edit, copy the file into "
+                                    f"{directory.path / 'drafts'} and publish it as an amendment, with its own "
+                                    f"effective_from; then restore the published bytes (git checkout -- {file})"))
     found.extend(misnamed_versions(directory.path))
     for name in sorted(n for n in lock if n.startswith("superseded/")):
         # A superseded encoding is kept so that decisions made under it stay auditable: it never changes either.
