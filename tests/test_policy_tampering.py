@@ -294,9 +294,14 @@ def test_a_control_character_is_named_at_its_line_and_column(cli, family, charac
     # one part of two unknown: only it is named
     ('ref: "§1.11.1"', 'ref: "§1.11.1, §3.7"', "unknown-ref",
      "timezone cites §3.7, which is not a provision of this agreement (provisions:) nor a clause of §5 (disclaimers:)"),
+    # a path near one of the document's is named (it said "give its dotted path, like claims.window_closes", a
+    # path of another provision), else an example is
     ("applied_by: [compensation.base]", "applied_by: [compensation.bsae]", "unknown-setting",
-     "provision §1.3 is applied_by compensation.bsae, which is not a setting of this document: give its dotted path, "
-     "like claims.window_closes"),
+     "provision §1.3 is applied_by compensation.bsae, which is not a setting of this document: did you mean "
+     "compensation.base?"),
+    ("applied_by: [compensation.base]", "applied_by: [fees]", "unknown-setting",
+     "provision §1.3 is applied_by fees, which is not a setting of this document: give its dotted path, like "
+     "claims.window_closes"),
 ])
 def test_a_citation_of_a_provision_or_setting_the_agreement_does_not_have(cli, family, old, new, code, message):
     """Before: accepted; `render` printed §99.1 as cited, and left the misspelt setting out of §1.3 silently."""

@@ -20,6 +20,7 @@ import math
 import os
 import re
 import datetime as dt
+import difflib
 import zoneinfo
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -317,10 +318,21 @@ def lint_citations(policy) -> list[Diagnostic]:
     for i, entry in enumerate(provisions):
         for j, dotted in enumerate(entry.get("applied_by", [])):
             if node_at(policy.raw, dotted) is None:
+                near = difflib.get_close_matches(dotted, list(_settings(policy.raw)), n=1, cutoff=0.8)
                 found.append(doc.diagnostic(("provisions", i, "applied_by", j), "unknown-setting",
                                             f"provision {entry['ref']} is applied_by {dotted}, which is not a setting "
-                                            "of this document: give its dotted path, like claims.window_closes"))
+                                            "of this document: " + (f"did you mean {near[0]}?" if near else
+                                                                    "give its dotted path, like claims.window_closes")))
     return found
+
+
+def _settings(node, path=""):
+    """The dotted path of every key of the document's mappings, as ``applied_by`` names a setting (outside
+    ``provisions:``)."""
+    for key, value in node.items() if isinstance(node, dict) else ():
+        if not (not path and key == "provisions"):
+            yield path + key
+            yield from _settings(value, path + key + ".")
 
 
 _PERCENTS = re.compile(r"(?<![0-9.])([0-9]+(?:\.[0-9]+)?)\s?%")
