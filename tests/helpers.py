@@ -138,9 +138,10 @@ def many_batches_parquet(path: Path, groups: int = 40, skip: int = 0) -> Path:
 
 
 def counted_read_part(part, request, *picked):
-    """slapolicy.minutes.reduce.read_part, leaving a file in $SLAPOLICY_TEST_TASKS as it starts and another as it
-    ends, and starting only once that directory holds ``cancelled`` (or after 10 s): a reading's task as run by
-    a worker process, whose start and end its parent can count. Runs where the test's process pool runs it."""
+    """slapolicy.minutes.reduce.read_part, leaving a file in $SLAPOLICY_TEST_TASKS as it starts (holding the pid of
+    the process that runs it) and another as it ends, and starting only once that directory holds ``cancelled`` (or
+    after 10 s): a reading's task as run by a worker process, whose start and end its parent can count. Runs where
+    the test's process pool runs it."""
     import os
     import time
     import uuid
@@ -149,7 +150,7 @@ def counted_read_part(part, request, *picked):
 
     tasks = Path(os.environ["SLAPOLICY_TEST_TASKS"])
     name = uuid.uuid4().hex
-    (tasks / f"started-{name}").touch()
+    (tasks / f"started-{name}").write_text(str(os.getpid()))
     deadline = time.monotonic() + 10
     while not (tasks / "cancelled").exists() and time.monotonic() < deadline:
         time.sleep(0.01)

@@ -52,14 +52,16 @@ def started(tasks: Path) -> list:
     return sorted(tasks.glob("started-*"))
 
 
-def stop_while_parts_run(tmp_path, part: str, stop: int, command: list, running: int):
+def stop_while_parts_run(tmp_path, part: str, stop: int, command: list, running: int, pid: list | None = None):
     """Run ``command`` with its parts read by ``part``; once ``running`` parts have started, send it ``stop``:
-    (its result, the seconds it took to end after the signal, the started files)."""
+    (its result, the seconds it took to end after the signal, the started files). ``pid``: given the command's."""
     tasks = tmp_path / "tasks"
     tasks.mkdir()
     env = dict(os.environ, SLAPOLICY_TEST_TASKS=str(tasks))
     process = subprocess.Popen([sys.executable, "-c", COMMAND.format(tests=str(TESTS), part=part), *map(str, command)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    if pid is not None:
+        pid.append(process.pid)
     try:
         deadline = time.monotonic() + 120
         while len(started(tasks)) < running and process.poll() is None and time.monotonic() < deadline:
@@ -125,14 +127,20 @@ def test_a_command_stopped_with_workers_ends_its_worker_processes_at_once(tmp_pa
 @pytest.mark.parametrize("name", ["evaluate", "claim"])
 def test_sigterm_while_the_minutes_are_read_in_the_command_s_process_ends_it_as_ctrl_c_does(tmp_path, name):
     """No workers: SIGTERM (what `timeout` and a job scheduler send) while a part is read in the command's own
-    process cancels the reading (the part running ends its batch, no other starts) and ends the command with
-    143 and one line, no output, no ledger. Before, the process died of the signal (-15) on the spot."""
+    process cancels the reading (the part running there ends its batch, no other starts; evaluate's forked helper,
+    distributed._on_thread_and_fork, is ended with the part it reads, as a worker process is) and ends the command
+    with 143 and one line, no output, no ledger. Before, the process died of the signal (-15) on the spot."""
     command = commands(tmp_path, parts_of_minutes(tmp_path / "minutes"))[name]
-    result, took, tasks = stop_while_parts_run(tmp_path, "counted_read_part", signal.SIGTERM, command, running=1)
+    pid: list = []
+    result, took, tasks = stop_while_parts_run(tmp_path, "counted_read_part", signal.SIGTERM, command, running=1,
+                                               pid=pid)
     assert result == (143, "", "slapolicy: terminated\n")
     assert took < 10
-    ended = list((tmp_path / "tasks").glob("ended-*"))
-    assert len(ended) == len(tasks) < 12
+    ended = {task.name.split("-", 1)[1] for task in (tmp_path / "tasks").glob("ended-*")}
+    runs = {task.name.split("-", 1)[1]: int(task.read_text()) for task in tasks}
+    assert ended == {task for task, runner in runs.items() if runner == pid[0]} and len(tasks) < 12
+    helpers = set(runs.values()) - set(pid)
+    assert len(helpers) <= (1 if name == "evaluate" else 0) and not any(alive(helper) for helper in helpers)
     assert not (tmp_path / "ledger.sqlite").exists()
 
 
