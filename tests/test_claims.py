@@ -70,6 +70,22 @@ def test_a_chinese_make_up_working_day_counts(tmp_path):
     assert window_of(weekdays, dt.date(2024, 1, 1), dt.date(2024, 1, 31)).business_day == dt.date(2024, 2, 7)
 
 
+def test_the_fifth_business_day_can_be_a_saturday_worked_and_the_last_day_a_public_holiday(tmp_path, policy):
+    # September 2024 in China: October 1-7 are the National Day holidays (Oct 4 and 7 days off for the Saturdays
+    # worked); Oct 8, 9, 10, 11 and Saturday Oct 12, a make-up working day, are the five business days, so the window
+    # opens on Sunday Oct 13, not on Tuesday Oct 15 (weekdays alone would count Oct 14).
+    china = _variant(tmp_path, "    value: SG\n", "    value: CN\n")
+    window = window_of(china, dt.date(2024, 9, 1), dt.date(2024, 9, 30))
+    assert (window.business_day, window.opens.isoformat()) == (dt.date(2024, 10, 12), "2024-10-13T00:00:00+08:00")
+    assert [h["date"] for h in window.as_dict()["holidays_skipped"]] == [
+        "2024-10-01", "2024-10-02", "2024-10-03", "2024-10-04", "2024-10-07"]
+    # November 2024 in Singapore: the 60th calendar day after it is Wed 2025-01-29, the first day of the Chinese New
+    # Year, a public holiday: §3.2(2) counts calendar days, so the window still closes at its end, not a day later.
+    window = window_of(policy, dt.date(2024, 11, 1), dt.date(2024, 11, 30))
+    assert (window.last_day, window.closes.isoformat()) == (dt.date(2025, 1, 29), "2025-01-30T00:00:00+08:00")
+    assert business_calendar(policy).is_business_day(dt.date(2025, 1, 29)) is False
+
+
 def test_an_unknown_calendar_is_a_clear_error(tmp_path):
     # Found when the version is loaded (validate, lint), not first at a claim; a version loaded
     # leniently still gets the same message from the claim path.
