@@ -319,3 +319,30 @@ def test_the_monthly_cap_is_not_lifted_by_rounding(tmp_path):
     result = evaluate(POLICIES, minutes=examples / "minutes.csv", month="2019-03", billing=billing,
                       accounts=["initech"], policy_file=policy)["evaluations"][0]
     assert (result["credit_percent"], result["monthly_fee"], result["compensation"]) == (50, "1000", "0")
+
+
+@pytest.mark.parametrize("shipped_family,offset,decision,granted,reason", [
+    # The shipped version: 50 % of 1000.00 = 500.00, capped by §3.1(2) at the fee paid, 1000.00 − offset.
+    (True, "1000.00", "denied", None, ("nothing_owed", "§3.1(2)", "the compensation after exclusions and the cap of "
+                                       "the fee paid is 0.00")),
+    (True, "999.99", "approved", "0.01", None),
+    # Without §3.1(2)'s cap, §6.1 alone: W(March 2024) is March alone (its first month of use), 1000.00 − offset paid.
+    (False, "1000.00", "denied", None, ("nothing_owed", "§6.1", "the §6.1 aggregate cap is reached")),
+    (False, "999.99", "approved", "0.01", None),
+])
+def test_nothing_owed_is_a_denial_and_a_cent_is_a_grant(tmp_path, shipped_family, offset, decision, granted, reason):
+    # No test decided a claim whose amount came to 0.00 below the standard: had 0.00 been approved, the customer would
+    # have been told "Compensation of 0.00 is granted", and the month recorded in the ledger as compensated.
+    family = POLICIES if shipped_family else published_without_monthly_cap(tmp_path)
+    minutes = write_csv(tmp_path / "minutes.csv", minute_rows("acme", "2024-03-10T00:00", 3000, 100, 50))
+    billing = write_csv(tmp_path / "billing.csv", [
+        {"account": "acme", "month": "2024-03", "monthly_fee": "1000.00", "offset": offset}])
+    (march,) = decide_in_order(family, {"minutes": minutes, "billing": billing}, tmp_path / "l.sqlite", MARCH)
+    assert (march["evaluation"]["meets_standard"], march["decision"], march["compensation"]) == (False, decision, granted)
+    if reason is None:
+        assert march["reasons"] == []
+    else:
+        code, clause, why = reason
+        assert march["reasons"] == [{"code": code, "clause": clause, "message": "Availability was below the standard, "
+                                     f"but nothing is owed: {why}."}]
+        assert march["message"] is None
