@@ -272,6 +272,16 @@ YAML_MISTAKES = {
         ("title: Customer's own network, system, software or equipment", "title: “Customer: own network”"), 267, 21,
         "mapping values are not allowed in this context; line 267 puts a value in typographic quotes (“ ”, as Word's "
         "AutoCorrect writes them), which YAML reads as part of the value: quote it with straight quotes (\" or ')"),
+    # Word's no-break space (U+00A0), which looks like a space: in an indentation, or after a key's colon
+    "a no-break space indenting a key": (
+        ('    value: "99.5%"', '\u00a0   value: "99.5%"'), 74, 5,
+        "while parsing a block mapping (from line 11, column 1), did not find expected key; line 73 holds a U+00A0 "
+        "NO-BREAK SPACE where YAML indents or separates, as Word writes one: YAML reads only the space bar's space "
+        "(U+0020) there"),
+    "a no-break space after a key": (
+        ('value: "99.5%"', 'value:\u00a0"99.5%"'), 74, 13,
+        "mapping values are not allowed in this context; line 73 holds a U+00A0 NO-BREAK SPACE where YAML indents or "
+        "separates, as Word writes one: YAML reads only the space bar's space (U+0020) there"),
     "a flow mapping not closed": (
         ("- {facts: {incident.cause: customer_network}, applies: true}",
          "- {facts: {incident.cause: customer_network}, applies: true"), 272, 9,

@@ -450,6 +450,9 @@ def yaml_syntax_diagnostic(filename: str, error: yaml.YAMLError, text: str = "",
 TYPOGRAPHIC_QUOTES = ("typographic quotes (“ ”, as Word's AutoCorrect writes them), which YAML reads as part of the "
                       "value: quote it with straight quotes (\" or ')")
 _OPENS_TYPOGRAPHIC = r"(?:^|[:,\[{-])\s*[“‘„]"  # a value begun with one, not an apostrophe in a word
+# A space other than U+0020 (Word's no-break space after a colon, or in an indentation): YAML takes it as a character of
+# the text, not as the space that indents a line or ends a key. Within the words of a value it is the text's own.
+_ODD_SPACE = r"^ *([^\S \t\r\n])|[:-]([^\S \t\r\n])"
 
 
 def in_typographic_quotes(value) -> bool:
@@ -466,7 +469,15 @@ def _syntax_hint(text: str, first: int, line: int, col: int, problem: str) -> st
     lines = text.splitlines()[first:line]
     failed = lines[-1] if lines else ""
     import re  # the error path's
+    import unicodedata
 
+    # from the line before: a key ended by such a space runs on as text, into the line where the parser stops
+    for number, row in enumerate(text.splitlines()[max(first - 1, 0):line], max(first - 1, 0) + 1):
+        odd = re.search(_ODD_SPACE, row)
+        if odd:
+            space = odd.group(1) or odd.group(2)
+            return (f"; line {number} holds a U+{ord(space):04X} {unicodedata.name(space, 'space')} where YAML "
+                    "indents or separates, as Word writes one: YAML reads only the space bar's space (U+0020) there")
     for number, row in enumerate(lines, first + 1):
         if re.search(_OPENS_TYPOGRAPHIC, row.split(" #", 1)[0]):
             return f"; line {number} puts a value in {TYPOGRAPHIC_QUOTES}"
