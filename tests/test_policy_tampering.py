@@ -508,6 +508,15 @@ def test_a_published_version_that_is_a_symbolic_link_is_refused_even_once_record
 
 # ---------------------------------------------------------------------------- a published version rewritten, not edited
 
+def refused_first_line(cli, family) -> str:
+    """The first line `validate` prints of ``family``, which it refuses (exit 1) without writing anything."""
+    before = snapshot(family)
+    result = cli("validate", family)
+    assert result.code == 1
+    assert snapshot(family) == before
+    return result.out.splitlines()[0]
+
+
 @pytest.mark.parametrize("rewrite, said", [
     (lambda b: b.replace(b"\n", b"\r\n"), "its line endings (CRLF, as Windows editors and git's core.autocrlf write "
                                           "them, where it was published with LF)"),
@@ -526,15 +535,11 @@ def test_a_published_version_rewritten_without_a_word_changed_says_so_and_how_to
     published = family / "2019-01-01.yaml"
     published.write_bytes(rewrite(published.read_bytes()))
     digest = hashlib.sha256(published.read_bytes()).hexdigest()
-    before = snapshot(family)
-    result = cli("validate", family)
-    assert result.code == 1
-    assert result.out.splitlines()[0] == (
+    assert refused_first_line(cli, family) == (
         f"{published}:1:1: error published-changed published version rewritten: its bytes differ from those recorded "
         f"in versions.lock only in {said}, so nothing it says changed, yet its sha256 {digest[:12]}… is not the "
         f"{SHA_2019[:12]}… every decision made under it records. Restore the published bytes (git checkout -- "
         f"{published}; with git, `*.yaml -text` in .gitattributes keeps a checkout from rewriting them)")
-    assert snapshot(family) == before
 
 
 @pytest.mark.parametrize("published_as, said", [
@@ -560,24 +565,19 @@ def test_a_version_published_with_crlf_then_saved_with_lf_is_said_to_differ_only
     published.write_bytes(crlf)
     assert cli("validate", family).code == 0
     published.write_bytes(lf)  # saved again by an editor that writes LF
-    before = snapshot(family)
-    result = cli("validate", family)
-    assert result.code == 1
-    assert result.out.splitlines()[0] == (
+    assert refused_first_line(cli, family) == (
         f"{published}:1:1: error published-changed published version rewritten: its bytes differ from those recorded "
         f"in versions.lock only in {said}, so nothing it says changed, yet its sha256 {SHA_2019[:12]}… is not the "
         f"{recorded[:12]}… every decision made under it records. Restore the published bytes (save it with CRLF line "
         f"endings again, as a Windows editor does, or git checkout -- {published}; with git, `*.yaml -text` in "
         ".gitattributes keeps a checkout from rewriting them)")
-    assert snapshot(family) == before
 
 
 def test_a_published_version_with_a_word_changed_is_still_a_change(cli, family):
     published = family / "2019-01-01.yaml"
     published.write_bytes(published.read_bytes().replace(b"\n", b"\r\n").replace(b'"99.5%"', b'"99.4%"', 1))
-    result = cli("validate", family)
-    assert result.code == 1
-    assert result.out.splitlines()[0].startswith(f"{published}:1:1: error published-changed published version changed: ")
+    assert refused_first_line(cli, family).startswith(f"{published}:1:1: error published-changed published version "
+                                                      "changed: ")
 
 
 def test_a_published_version_edited_in_place_says_how_to_keep_the_edit_and_restore_the_version(cli, family):
@@ -588,12 +588,8 @@ def test_a_published_version_edited_in_place_says_how_to_keep_the_edit_and_resto
     published = family / "2019-01-01.yaml"
     published.write_bytes(published.read_bytes().replace(b'"99.5%"', b'"99.4%"', 1))
     digest = hashlib.sha256(published.read_bytes()).hexdigest()
-    before = snapshot(family)
-    result = cli("validate", family)
-    assert result.code == 1
-    assert result.out.splitlines()[0] == (
+    assert refused_first_line(cli, family) == (
         f"{published}:1:1: error published-changed published version changed: sha256 {digest[:12]}… differs from "
         f"{SHA_2019[:12]}… in versions.lock. A published version never changes: to keep the edit, copy the file into "
         f"{family / 'drafts'} and publish it as an amendment, with its own effective_from; then restore the published "
         f"bytes (git checkout -- {published})")
-    assert snapshot(family) == before
