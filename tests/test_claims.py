@@ -658,3 +658,19 @@ def test_a_claims_times_without_offset_are_read_on_the_clock_of_the_version_gove
         "2024-03-10", "2024-04-20T10:00:00+09:00", 15, 60, 60, [])
     # 60 of 21,600 minutes: 99.72 %, the standard met.
     assert (decided["evaluation"]["availability_percent"], decided["decision"]) == ("99.72", "denied")
+
+
+def test_a_claim_for_a_month_outside_the_term_it_states_names_the_claim_and_its_field(cli, tmp_path):
+    # The message named neither the claim file nor the field ("2019-08 is outside the service term ..."), as every
+    # other problem of a claim does; still exit 1, and no ledger is made.
+    claim = tmp_path / "claim.json"
+    claim.write_text(json.dumps({"account": "a", "service_month": "2019-08", "term_start": "2019-03-17",
+                                 "term_end": "2019-06-16", "filed_at": "2019-09-20T10:00+08:00",
+                                 "channel": "work_order", "event_report": "Calls failed."}))
+    minutes = write_csv(tmp_path / "minutes.csv", minute_rows("a", "2019-08-01T00:00", 1, 100, 0))
+    result = cli("claim", POLICIES, claim, "--minutes", minutes, "--ledger", tmp_path / "ledger.sqlite",
+                 "--now", "2019-10-01T00:00+08:00")
+    assert (result.code, result.out) == (1, "")
+    assert result.err == (f"slapolicy: {claim}: field 'service_month': 2019-08 is outside the service term 2019-03-17 "
+                          "to 2019-06-16 (fields 'term_start' and 'term_end')\n")
+    assert not (tmp_path / "ledger.sqlite").exists()

@@ -24,7 +24,7 @@ from ..evaluation.compensation import money_text
 from ..evaluation.month import MonthEvaluation
 from ..minutes import READ_DIGEST, read_digest
 from ..minutes.storage import is_url, listing_digest
-from ..errors import ArgumentError, InputError
+from ..errors import ArgumentError, InputError, SlapolicyError
 from ..ledger import Ledger, default_ledger_path
 from .materials import REQUIRES_BY_ID, Claim, claim_reason, material_reasons, parse_claim
 from .window import ClaimWindow, timing_reasons
@@ -232,7 +232,10 @@ def claim_in_force(family, claim_data: dict, where: str = "claim") -> tuple:
         parse_claim(claim_data, family.versions[0].timezone, where)  # reports every field problem
     probe = family.in_force(month)
     claim = parse_claim(claim_data, probe.timezone, where)
-    service_month = service_month_in(claim.service_month, claim.term_start, claim.term_end)
+    try:
+        service_month = service_month_in(claim.service_month, claim.term_start, claim.term_end)
+    except SlapolicyError as exc:  # a month outside the term the claim states: named as every field problem is
+        raise InputError(f"{where}: field 'service_month': {exc} (fields 'term_start' and 'term_end')") from None
     policy = family.in_force(service_month.start)
     if policy.timezone != probe.timezone:
         # A term starting mid-month begins its Service Month after the 1st, where a version taking effect between
