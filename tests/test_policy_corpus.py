@@ -64,7 +64,8 @@ def test_a_mid_month_effective_date_is_a_warning(cli):
     result = cli("validate", BROKEN / "mid-month")
     assert result.code == 0
     assert (f"{BROKEN}/mid-month/2019-01-15.yaml:16:17: warning mid-month effective_from 2019-01-15 is not the "
-            "first of a month: the version governs only from the next Service Month (§6.2)") in result.out
+            "first of a month: the version governs from the next Service Month, 2019-02 (§6.2), and the partial "
+            "Service Month of a term that begins between 2019-01-15 and the month's end") in result.out
 
 
 def test_a_mid_month_version_governs_from_the_next_service_month():

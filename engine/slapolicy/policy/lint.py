@@ -225,9 +225,13 @@ def lint_clock_changes(policy) -> list[Diagnostic]:
 def lint_dates(policy) -> list[Diagnostic]:
     found, doc = [], policy.doc
     if policy.effective_from.day != 1:
+        following = calendar_month(f"{policy.effective_from:%Y-%m}").end + dt.timedelta(days=1)
+        # A Service Month is governed by the version in force on its first day, which a term cut after the 1st moves.
         found.append(doc.diagnostic(("effective_from",), "mid-month",
                                     f"effective_from {policy.effective_from} is not the first of a month: the version governs "
-                                    "only from the next Service Month (§6.2)", severity="warning"))
+                                    f"from the next Service Month, {following:%Y-%m} (§6.2), and the partial Service Month "
+                                    f"of a term that begins between {policy.effective_from} and the month's end",
+                                    severity="warning"))
     in_drafts = Path(policy.path).parent.name == "drafts"
     if policy.status == "published" and not in_drafts:
         if Path(policy.path).stem != policy.effective_from.isoformat():
