@@ -199,3 +199,62 @@ def test_a_thread_that_cannot_start_is_told_by_python_s_and_pyarrow_s_words(monk
             f"cannot start a thread ({type(exc).__name__}: {exc}): the memory this process may use, or the number "
             "of processes and threads, is reached; raise the limit (ulimit -v, ulimit -u, or the container's), or "
             "run fewer --workers processes")
+
+
+def test_numpy_s_own_import_error_around_the_loader_s_is_that_limit(monkeypatch):
+    # numpy raises "\n\nIMPORTANT: PLEASE READ THIS ... Original error was: ..." from the loader's ImportError: said
+    # by the loader's words, not numpy's first line (blank). Another ImportError raised from it is no limit.
+    monkeypatch.setattr(resource, "getrlimit", lambda which: {resource.RLIMIT_AS: (60 << 20, -1)}.get(which, (-1, -1)))
+    try:
+        try:
+            raise loader_error("libgfortran-040039e1.so.5.0.0: failed to map segment from shared object")
+        except ImportError as exc:
+            raise ImportError("\n\nIMPORTANT: PLEASE READ THIS FOR ADVICE ON HOW TO SOLVE THIS ISSUE!") from exc
+    except ImportError as exc:
+        wrapped = exc
+    assert limit_message(wrapped) == ("out of memory (ImportError: libgfortran-040039e1.so.5.0.0: failed to map segment "
+                                      "from shared object): this process may use 60 MiB of address space (ulimit -v); "
+                                      f"{DO}")
+    try:
+        try:
+            raise ImportError("No module named 'x'", name="x")
+        except ImportError as exc:
+            raise ImportError("cannot import y") from exc
+    except ImportError as exc:
+        assert (limit_message(exc), exhausted(exc)) == (None, False)
+
+
+# The command with its modules failing to load as an address space of 60 to 120 MiB made them (numpy's libraries could
+# not be mapped, or Python's memory ran out reading a module): a finder raises it as numpy is imported.
+LOADING = """
+import resource, sys
+class Failing:
+    def find_spec(self, name, path=None, target=None):
+        if name == "numpy":
+            {raise_it}
+sys.meta_path.insert(0, Failing())
+resource.setrlimit(resource.RLIMIT_AS, (4 << 30, resource.getrlimit(resource.RLIMIT_AS)[1]))
+sys.argv = ["slapolicy", "months", "--start", "2019-01-01", "--end", "2019-01-31"]
+from slapolicy.console import main
+sys.exit(main())
+"""
+
+
+@pytest.mark.parametrize("raise_it, what", [
+    ("raise MemoryError", "MemoryError: no detail"),
+    ("raise ImportError('libgfortran.so.5: failed to map segment from shared object', path='/numpy/_m.so')",
+     "ImportError: libgfortran.so.5: failed to map segment from shared object"),
+])
+def test_memory_run_out_while_the_command_s_modules_load_is_said_as_in_the_command(raise_it, what):
+    """It was Python's traceback, exit 1: the command's modules load before the command's own handling of errors."""
+    done = subprocess.run([sys.executable, "-c", LOADING.format(raise_it=raise_it)], capture_output=True, text=True,
+                          timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (1, "", f"slapolicy: out of memory ({what}): this process may "
+                                                                  f"use 4096 MiB of address space (ulimit -v); {DO}\n")
+
+
+def test_a_module_missing_while_the_command_s_modules_load_is_still_a_bug():
+    done = subprocess.run([sys.executable, "-c", LOADING.format(raise_it="raise ImportError('gone', name='numpy')")],
+                          capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr.startswith("Traceback") and done.stderr.endswith("ImportError: gone\n"), done.stderr

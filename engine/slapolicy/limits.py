@@ -38,7 +38,7 @@ def _kind(exc: BaseException) -> str | None:
     if number in NO_MEMORY:
         return "memory"
     if isinstance(exc, ImportError):
-        return _unloaded(exc)
+        return _unloaded(exc) or (_unloaded(exc.__cause__) if isinstance(exc.__cause__, ImportError) else None)
     if type(exc) is RuntimeError and str(exc) == PYTHON_THREAD:
         return "threads"
     if _arrow_exception(exc) and str(exc).startswith(ARROW_THREAD):
@@ -48,7 +48,9 @@ def _kind(exc: BaseException) -> str | None:
 
 def _unloaded(exc: ImportError) -> str | None:
     """What the loader ran out of when it could not load an extension module's library, or None: an ImportError
-    without the module's path is a module not found or a name missing, whatever its name says."""
+    without the module's path is a module not found or a name missing, whatever its name says. (numpy raises its own
+    ImportError, "Error importing numpy: ... Original error was: ...", from the loader's: ``_kind`` looks at that one
+    too.)"""
     if exc.path is None:
         return None
     return LOADER_OUT_OF.get(str(exc).rsplit(": ", 1)[-1])
@@ -82,6 +84,8 @@ def limit_message(exc: BaseException) -> str | None:
     kind = _kind(exc)
     if kind is None:
         return None
+    if isinstance(exc, ImportError) and _unloaded(exc) is None:
+        exc = exc.__cause__  # numpy's words around the loader's start with a blank line: the loader's are said
     what = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no detail'}"
     if kind == "files":
         limit = _limit("RLIMIT_NOFILE", "files")

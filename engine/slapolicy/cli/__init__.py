@@ -13,6 +13,7 @@ import time
 
 from ..distributed import own_process
 from ..errors import Terminated, interruption, stopped
+from ..limits import limit_message
 
 __all__ = ["main"]
 
@@ -34,7 +35,13 @@ def main(argv: list[str] | None = None) -> int:
             if gc.isenabled():
                 gc.disable()
                 _collector_paused = True
-        from .command import main as run  # after the environment is set: the command's modules import numpy
+        try:
+            from .command import main as run  # after the environment is set: the command's modules import numpy
+        except (MemoryError, ImportError) as exc:  # a limit of the machine reached while they load (ulimit -v of 100
+            if limit_message(exc) is None:         # MiB: numpy's libraries cannot be mapped), said as in the command
+                raise
+            sys.stderr.write(f"slapolicy: {limit_message(exc)}\n")
+            return 1
         return run(argv)
     except (KeyboardInterrupt, RuntimeError) as exc:  # Ctrl-C outside the command's run (its modules loading, a
         if interruption(exc) is None:                 # second on a busy machine; its arguments parsed): as in it
