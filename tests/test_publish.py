@@ -299,8 +299,10 @@ def test_a_draft_amending_an_older_version_is_refused_once_a_newer_one_is_publis
     older_based = amendment(family, name="exclusion.yaml", effective="2021-01-01", amends="2019-01-01")
     result = cli("publish", "--retroactive", family, older_based)
     assert result.code == 1
+    # It said "`slapolicy diff` shows what it changed", leaving legal to find which two files to compare.
     assert ("amends '2019-01-01', but the latest published version is '2020-01-01': start from that text "
-            "(`slapolicy diff` shows what it changed) and write amends: \"2020-01-01\"") in result.out
+            f"(`slapolicy diff {family / '2019-01-01.yaml'} {family / '2020-01-01.yaml'}` shows what it changed since "
+            "2019-01-01) and write amends: \"2020-01-01\"") in result.out
 
 
 # ---------------------------------------------------------------------------- lock refuses what validate rejects

@@ -472,10 +472,14 @@ def amends_problem(policy, latest, family) -> Diagnostic | None:
                               f"no amends: say which version this one amends, the text it was copied from "
                               f"(the latest is {latest.version}: write amends: \"{latest.version}\")")
     if latest is not None and amends != latest.version:
+        # A published version is named by its label (version-label), so the text the draft started from is there.
+        started = Path(family) / f"{amends}.yaml"
+        shown = (f"`slapolicy diff {started} {latest.path}` shows what it changed since {amends}"
+                 if isinstance(amends, str) and started.is_file() and not started.is_symlink()
+                 else "`slapolicy diff` shows what it changed")
         return doc.diagnostic(("amends",), "amends-not-latest",
                               f"amends {amends!r}, but the latest published version is {latest.version!r}: "
-                              f"start from that text (`slapolicy diff` shows what it changed) and write "
-                              f"amends: \"{latest.version}\"")
+                              f"start from that text ({shown}) and write amends: \"{latest.version}\"")
     return None
 
 
