@@ -119,6 +119,8 @@ def test_the_gate_quotes_section_3_exactly():
     ("1.11.1", "timezone", None),
     ("7.5", "parameters.data_retention_days", None),
     ("4.3", "provisions.", "Any dispute arising from the third-party software"),
+    # The gate, which cites §2.2 and §3, keeps §3's words: §2.2's own came after them
+    ("2.2", "provisions.", "The Service Availability of the Services provided by Tencent Cloud shall not be less"),
 ])
 def test_show_prints_any_provision(cli, number, path, words_start):
     result = cli("show", POLICIES, "--month", "2019-03", "--provision", number, "--json")
