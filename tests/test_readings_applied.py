@@ -267,6 +267,18 @@ def test_the_monthly_cap_is_the_fee_paid_or_none(tmp_path, cap, compensation):
     assert (e["credit_percent"], e["monthly_fee"], e["compensation"]) == (50, "1000.00", compensation)
 
 
+@pytest.mark.parametrize("requests,excluded,counted", [(300, {"5.7": 1}, 0), (299, {}, 1)])
+def test_the_concurrency_fallback_counts_the_illegal_number_requests_too(tmp_path, requests, excluded, counted):
+    # §5.7 concerns the demand the customer sent: all requests of the minute / 60, illegal-number ones included,
+    # though they leave the success rate (§5.10). 300 requests with 10 illegal-number failures (140 other failures of
+    # 290 normal requests: unavailable) are 5.0 QPS, excluded; 299 are 4.98 QPS, counted. Normal requests alone
+    # (290 / 60 = 4.83 QPS) would count both; no test told the two apart.
+    from helpers import minute_rows
+
+    e = _month(tmp_path, minute_rows("a", "2019-03-15T16:00", 1, requests, 150, 10), "2019-03")
+    assert (e["raw_unavailable_minutes"], e["excluded_minutes"], e["unavailable_minutes"]) == (1, excluded, counted)
+
+
 @pytest.mark.parametrize("offset,compensation,words", [
     # 217 minutes: 99.498 %, tier 1: 10 % of 100.00 = 10.00, against the fee paid 100.00 − offset.
     ("90.01", "9.99", "fee 100.00 × 10% = 10.00; capped at the fee paid 100.00 − 90.01 offset = 9.99 (§3.1(2))"),
