@@ -149,7 +149,7 @@ def test_a_wall_time_without_offset_that_the_clocks_skip_or_repeat_is_refused_in
 
 # ---------------------------------------------------------------------------- one account's month, as evaluated
 
-def _month(tmp_path, rows, month, policy_file=None, billing=None, notices=None):
+def _month(tmp_path, rows, month, policy_file=None, billing=None, notices=None, incidents=None):
     from conftest import POLICIES
     from helpers import write_csv, write_yaml
     from slapolicy.api import evaluate
@@ -162,6 +162,8 @@ def _month(tmp_path, rows, month, policy_file=None, billing=None, notices=None):
             {"account": "a", "month": month, "monthly_fee": billing[0], "offset": billing[1]}])
     if notices is not None:
         options["notices"] = write_yaml(tmp_path / "notices.yaml", notices)
+    if incidents is not None:
+        options["incidents"] = write_yaml(tmp_path / "incidents.yaml", incidents)
     (e,) = evaluate(POLICIES, minutes=minutes, month=month, **options)["evaluations"]
     return e
 
@@ -265,6 +267,24 @@ def test_the_monthly_cap_is_the_fee_paid_or_none(tmp_path, cap, compensation):
     policy = _file(tmp_path, "  monthly_cap: {value: fee_paid", f"  monthly_cap: {{value: {cap}")
     e = _april(tmp_path, 2161, policy, billing=("1000.00", "600.00"))
     assert (e["credit_percent"], e["monthly_fee"], e["compensation"]) == (50, "1000.00", compensation)
+
+
+@pytest.mark.parametrize("causes,excluded", [
+    (["not_provider"], {"5.15": 10}),
+    (["not_provider", "legal_exemption"], {"5.16": 10}),  # §5.15 is listed first, but is the fallback
+    (["legal_exemption", "not_provider"], {"5.16": 10}),
+    (["not_provider", "customer_law_violation"], {"5.17": 10}),
+])
+def test_5_15_takes_a_minute_only_when_no_other_clause_applies_even_one_listed_after_it(tmp_path, causes, excluded):
+    # docs/readings.md, §5.15 to §5.17: "attributed to it only when no other clause applies (attribution: fallback)".
+    # The clauses listed before §5.15 would take the minute anyway as first listed; only §5.16 and §5.17, listed
+    # after it, tell the fallback from first-listed, and no test had a minute covered by §5.15 and one of them.
+    from helpers import minute_rows
+
+    incidents = [{"id": f"I-{i}", "start": "2019-03-12T10:00", "end": "2019-03-12T10:10", "cause": cause}
+                 for i, cause in enumerate(causes)]
+    e = _month(tmp_path, minute_rows("a", "2019-03-12T10:00", 10, 100, 2), "2019-03", incidents=incidents)
+    assert (e["raw_unavailable_minutes"], e["excluded_minutes"], e["unavailable_minutes"]) == (10, excluded, 0)
 
 
 @pytest.mark.parametrize("requests,excluded,counted", [(300, {"5.7": 1}, 0), (299, {}, 1)])
