@@ -426,6 +426,7 @@ def _chunk_rows(data: memoryview, codec: str, rows: int, optional: bool, codes_o
     i, at, names, wanted, scratch = 0, 0, None, None, np.empty(0, np.uint8)
     known, found, codes = _Headers(), [], []
     firsts: dict = {}  # a period's packed bytes -> (positions in it, their codes): the same in every page
+    same: dict = {}  # (a page's header, its bytes) -> (positions in it, their codes)
     while at < rows:
         header, i = known.parse(data, i)
         kind, size, stored = header[1], header[2], header[3]
@@ -446,10 +447,17 @@ def _chunk_rows(data: memoryview, codec: str, rows: int, optional: bool, codes_o
         count = header[5][1]
         if not 0 < count <= rows - at or size > 10 * count + 64:
             raise Unhandled("a page's count")
-        if len(scratch) < size:
-            scratch = np.empty(max(size, 2 * len(scratch)), np.uint8)
-        raw = _inflate(body, size, decompress, scratch[:size])
-        where, which = _page_rows(raw, count, optional, len(names), wanted, known, firsts)
+        # A page whose header and bytes are those of one before it holds the same indices: not decompressed again
+        # (each decompression gives up the GIL, and on two cores taking it back waits for the command's thread,
+        # which loads its modules meanwhile: benchmarks/README.md).
+        key = (known.last, bytes(body))
+        kept = same.get(key)
+        if kept is None:
+            if len(scratch) < size:
+                scratch = np.empty(max(size, 2 * len(scratch)), np.uint8)
+            raw = _inflate(body, size, decompress, scratch[:size])
+            kept = same[key] = _page_rows(raw, count, optional, len(names), wanted, known, firsts)
+        where, which = kept
         found.append(where + at)
         codes.append(which)
         at += count
