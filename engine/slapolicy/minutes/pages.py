@@ -9,7 +9,10 @@ and data pages (v1 and v2) of dictionary indices or PLAIN values, decompressed b
 LZ4_RAW, Brotli, or none), the RLE/bit-packed indices and definition levels (a flat column, optional or
 required), then one take from the dictionary. Anything else -- another type, encoding or codec, a nested
 column, a size or index out of bounds, bytes that do not parse -- is :class:`Unhandled`, and pyarrow reads that
-column of the batch as before: the result is always the array pyarrow gives, or pyarrow's own error."""
+column of the batch as before: the result is always the array pyarrow gives, or pyarrow's own error.
+
+Also here (:func:`account_rows`): where the rows of some accounts are in a column of names written as time goes,
+found from its packed dictionary indices without unpacking them."""
 from __future__ import annotations
 
 import functools
