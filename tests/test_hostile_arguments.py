@@ -67,6 +67,22 @@ def test_an_empty_argument_is_a_usage_error_that_writes_nothing(cli, tmp_path, m
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # no ledger, default or named; nothing at all
 
 
+@pytest.mark.parametrize("argv", [
+    ["evaluate", POLICIES, "--minutes", MINUTES, "--month", "2019-03"],
+    ["claim", POLICIES, CLAIM, "--minutes", MINUTES, "--billing", BILLING, "--now", NOW, "--ledger", "LEDGER"],
+    ["replay", POLICIES, "--minutes", MINUTES, "--from", "2019-03", "--to", "2019-03", "--under", DRAFT],
+    ["serve", POLICIES, "--ledger", "LEDGER", "--port", "0"]], ids=["evaluate", "claim", "replay", "serve"])
+def test_workers_and_dask_together_are_a_usage_error_that_writes_nothing(cli, tmp_path, argv):
+    # Both were accepted: the work went to the Dask cluster, and the processes --workers asked for were silently not
+    # made (the API's Engine(workers=, dask=) likewise); each names a place to run the work, so one is meant
+    argv = [tmp_path / "ledger.sqlite" if a == "LEDGER" else a for a in argv]
+    result = cli(*argv, "--workers", "2", "--dask", "tcp://127.0.0.1:1")
+    assert (result.code, result.out) == (2, "")
+    assert result.err.startswith("usage: ") and f"slapolicy {argv[0]}: error: argument --dask: " in result.err
+    assert "--workers" in result.err.splitlines()[-1]
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_validate_refuses_a_directory_that_holds_no_version(cli, tmp_path):
     # Before: exit 0 and "0 file(s) checked: 0 error(s), 0 warning(s)", so a CI step validating a mistyped or
     # emptied directory passed; `versions` and `show` refuse that directory.

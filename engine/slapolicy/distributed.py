@@ -139,6 +139,11 @@ def check_runner_arguments(workers, dask) -> None:
     the scheduler's address."""
     if dask is not None and not isinstance(dask, str):
         raise ArgumentError(f"dask must be the scheduler's address as a string (tcp://host:8786), not {type(dask).__name__}")
+    if dask is not None and not dask.strip():  # was taken for no scheduler: the work ran here, silently
+        raise ArgumentError("dask is an empty string, which names no Dask scheduler: give its address "
+                            "(tcp://host:8786), or None to run here")
+    if dask is not None and workers is not None:  # the work went to Dask, the processes asked for silently not made
+        raise ArgumentError(f"workers={workers!r} and dask={dask!r} name two places to run the work: give one")
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)):
         raise ArgumentError(f"workers must be a whole number (int), not {type(workers).__name__}")
     if workers is not None and workers < 1:

@@ -87,6 +87,8 @@ def _add_input_options(p, minutes: str, billing: str, required: bool = True) -> 
 
 
 def _add_runner_options(p, what: str) -> None:
+    # One or the other: given both, the work went to Dask and the processes asked for were silently not made
+    p = p.add_mutually_exclusive_group()
     p.add_argument("--workers", type=_workers, metavar="N", help=f"{what} in N local processes (at most 4 per core)")
     p.add_argument("--dask", type=_address, metavar="ADDRESS", help=f"{what} on the Dask cluster at ADDRESS (tcp://host:8786); "
                                                     "its workers read the minutes by path or URL, so they must "
