@@ -674,3 +674,28 @@ def test_a_claim_for_a_month_outside_the_term_it_states_names_the_claim_and_its_
     assert result.err == (f"slapolicy: {claim}: field 'service_month': 2019-08 is outside the service term 2019-03-17 "
                           "to 2019-06-16 (fields 'term_start' and 'term_end')\n")
     assert not (tmp_path / "ledger.sqlite").exists()
+
+
+def test_a_term_opened_on_29_february_has_a_service_month_of_one_day(cli, tmp_path):
+    """§1.2 and §1.6 at a leap day: a year's term from 2024-02-29 gives a first Service Month of that day alone
+    (1,440 minutes) and a last one of 2025-02-01 to 2025-02-28. 15 unavailable minutes in it: 1 − 15/1,440 =
+    98.958 % → tier 2, 25 % of 100.00. Its window opens after Thu 2024-03-07 (March 1, 4, 5, 6, 7) and closes at
+    the end of the 60th day after it, 2024-04-29."""
+    months = cli("months", "--start", "2024-02-29", "--end", "2025-02-28").out.splitlines()
+    assert (months[0], months[-1], len(months)) == ("2024-02-29 – 2024-02-29   1 days    1440 minutes",
+                                                    "2025-02-01 – 2025-02-28  28 days   40320 minutes", 13)
+    minutes = write_csv(tmp_path / "minutes.csv", list(minute_rows("a", "2024-02-28T23:50", 10, 100, 50))
+                        + list(minute_rows("a", "2024-02-29T23:45", 15, 100, 50)))
+    billing = write_csv(tmp_path / "billing.csv", [{"account": "a", "month": "2024-02", "monthly_fee": "100.00",
+                                                    "offset": "0.00"}])
+    claim = {"account": "a", "service_month": "2024-02", "term_start": "2024-02-29", "term_end": "2025-02-28",
+             "filed_at": "2024-04-29T23:59+08:00", "channel": "work_order", "event_report": "Calls failed.",
+             "failure_records": ["r-1"], "unavailability": [{"start": "2024-02-29T23:45", "end": "2024-03-01T00:00"}]}
+    decided = decide_claim(POLICIES, claim, minutes=minutes, billing=billing, ledger=tmp_path / "ledger.sqlite",
+                           now=dt.datetime(2024, 5, 1, tzinfo=dt.timezone.utc))
+    e = decided["evaluation"]
+    assert (e["service_month"], e["unavailable_minutes"], e["availability_percent"], e["credit_percent"]) == (
+        {"start": "2024-02-29", "end": "2024-02-29", "days": 1, "total_minutes": 1440}, 15, "98.96", 25)
+    assert (decided["window"]["opens"], decided["window"]["closes"], decided["decision"], decided["compensation"]) == (
+        "2024-03-08T00:00:00+08:00", "2024-04-30T00:00:00+08:00", "approved", "25.00")
+    assert decided["reconciliation"]["confirmed_minutes"] == 15
