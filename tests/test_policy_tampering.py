@@ -450,7 +450,7 @@ def test_lock_refuses_a_version_whose_own_examples_fail(cli, family):
     result = cli("lock", "--retroactive", family)
     assert result.code == 1
     assert result.err.splitlines() == [f"{family / '2020-01-01.yaml'}:{line}:{col}: error example-failed FAIL §2.2 "
-                                       "standard example 1: expected false, got true"]
+                                       "standard example 1: expected meets: false, got true (availability=99.5%)"]
     assert snapshot(family) == before
 
 

@@ -61,8 +61,8 @@ def test_publish_refuses_a_new_standard_whose_examples_were_not_updated(cli, fam
     result = cli("publish", "--retroactive", family, draft)
     assert result.code == 1
     assert [line.split(": ", 1)[1] for line in result.out.splitlines()] == [
-        "error example-failed FAIL §2.2 standard example 1: expected true, got false",
-        "error example-failed FAIL §2.2, §3 gate example 1: expected 0%, got 10%"]
+        "error example-failed FAIL §2.2 standard example 1: expected meets: true, got false (availability=99.5%)",
+        "error example-failed FAIL §2.2, §3 gate example 1: expected credit: 0%, got 10% (availability=99.7%)"]
 
 
 @pytest.mark.slow

@@ -37,8 +37,12 @@ def test_an_amended_standard_fails_the_examples_written_for_the_old_one(cli, tmp
     result = cli("test", draft)
     assert result.code == 1
     # 99.5 % no longer meets 99.9 %; at 99.7 % the gate now opens tier 1: 10 %, not 0 %.
-    assert "error example-failed FAIL §2.2 standard example 1: expected true, got false" in result.out
-    assert "error example-failed FAIL §2.2, §3 gate example 1: expected 0%, got 10%" in result.out
+    # Each names its answer's key and the case it gives, as a clause's example does: "expected true, got false" left
+    # the reader to find which example, and what it was about.
+    assert ("error example-failed FAIL §2.2 standard example 1: expected meets: true, got false (availability=99.5%)"
+            in result.out)
+    assert ("error example-failed FAIL §2.2, §3 gate example 1: expected credit: 0%, got 10% (availability=99.7%)"
+            in result.out)
 
 
 def test_a_changed_tier_credit_fails_its_examples_at_the_line_of_the_example(cli, tmp_path):
@@ -49,19 +53,21 @@ def test_a_changed_tier_credit_fails_its_examples_at_the_line_of_the_example(cli
     line = next(i for i, text in enumerate(lines, 1) if '{availability: "95%", credit: "25%"}' in text)
     col = lines[line - 1].index("{availability") + 1
     assert (f"{draft}:{line}:{col}: error example-failed FAIL §3.1 tier 2 ≥ 95% and < 99% example 1: "
-            "expected 25%, got 30%") in result.out.splitlines()
+            "expected credit: 25%, got 30% (availability=95%)") in result.out.splitlines()
 
 
 @pytest.mark.slow
 def test_each_kind_of_rule_example_fails_when_its_answer_is_wrong(cli, tmp_path):
     edits = [('monthly_fee: "100.00", offset: "80.00", compensation: "20.00"',
-              'monthly_fee: "100.00", offset: "80.00", compensation: "50.00"', "§3.1(2) monthly cap example 1: expected 50.00, got 20.00"),
+              'monthly_fee: "100.00", offset: "80.00", compensation: "50.00"', "§3.1(2) monthly cap example 1: expected compensation: 50.00, got 20.00 (availability=90%, "
+              "monthly_fee=100.00, offset=80.00)"),
              ('granted: {"2019-02": "25.00"}, room: "5.00"', 'granted: {"2019-02": "25.00"}, room: "30.00"',
-              "§6.1 aggregate cap example 1: expected 30.00, got 5.00"),
+              "§6.1 aggregate cap example 1: expected room: 30.00, got 5.00 (month="),
              ('opens: "2019-04-06T00:00:00+08:00"', 'opens: "2019-04-05T00:00:00+08:00"',
-              "§3.2(1) claim window opens example 1: expected 2019-04-05T00:00:00+08:00, got 2019-04-06T00:00:00+08:00"),
+              "§3.2(1) claim window opens example 1: expected opens: 2019-04-05T00:00:00+08:00, got "
+              "2019-04-06T00:00:00+08:00 (service_month=2019-03)"),
              ('{claim: {event_report: " "}, missing: true}', '{claim: {event_report: " "}, missing: false}',
-              "§3.3(1) material event_report example 2: expected false, got true")]
+              "§3.3(1) material event_report example 2: expected missing: false, got true (claim={'event_report': ' '})")]
     for old, new, message in edits:
         draft = draft_variant(tmp_path, old, new)
         result = cli("test", draft)
@@ -79,7 +85,8 @@ def test_a_claim_window_example_is_the_instant_it_names_however_written(cli, tmp
     # "expected 2019-04-06T00:00+08:00, got 2019-04-06T00:00:00+08:00", the very instant.
     draft = draft_variant(tmp_path, 'opens: "2019-04-06T00:00:00+08:00"', f'opens: "{written}"')
     result = cli("test", draft)
-    failure = (f"FAIL §3.2(1) claim window opens example 1: expected {written}, got 2019-04-06T00:00:00+08:00")
+    failure = (f"FAIL §3.2(1) claim window opens example 1: expected opens: {written}, got 2019-04-06T00:00:00+08:00 "
+               "(service_month=2019-03)")
     assert (result.code, failure in result.out) == ((0, False) if passes else (1, True)), result.out
 
 

@@ -70,5 +70,5 @@ def test_without_updated_examples_the_amendment_is_not_published(copy):
                                                                '{availability: "99.5%", meets: true}'), encoding="utf-8")
     result = run_cli("publish", "--retroactive", copy, draft)
     assert result.code == 1
-    assert "FAIL §2.2 standard example 1: expected true, got false" in result.out
+    assert "FAIL §2.2 standard example 1: expected meets: true, got false (availability=99.5%)" in result.out
     assert not (copy / "2020-01-01.yaml").exists()

@@ -205,6 +205,10 @@ def _misshapen(example: dict) -> str | None:
     return None
 
 
+# The key of each rule's example that gives the answer the engine must give; the others give the case.
+_ANSWERS = frozenset({"meets", "credit", "compensation", "room", "opens", "closes", "missing"})
+
+
 def percent_text(text) -> str:
     return str(text).rstrip("%").strip()
 
@@ -275,8 +279,11 @@ def run_rule_examples(policy) -> tuple[list[RuleCoverage], list[Diagnostic]]:
                 rule.passed += 1
             else:
                 rule.failed += 1
-                failures.append(doc.diagnostic(where, "example-failed",
-                                               f"FAIL {name} example {number}: expected {expected}, got {got}"))
+                # said as a clause's example is: the answer by its key, then what the example gives
+                answer, = needs & _ANSWERS
+                given = _show_facts({key: value for key, value in example.items() if key != answer})
+                failures.append(doc.diagnostic(where, "example-failed", f"FAIL {name} example {number}: expected "
+                                               f"{answer}: {expected}, got {got} ({given})"))
         if path[:2] == ("compensation", "tiers"):
             tier = policy.tiers[path[2]]
             for bound in (tier.lower, tier.upper):
