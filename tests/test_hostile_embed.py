@@ -98,6 +98,22 @@ def test_a_relative_ledger_is_the_file_of_the_directory_the_engine_was_made_in_a
     assert list(elsewhere.iterdir()) == []
 
 
+def test_a_relative_policy_directory_is_read_from_the_working_directory_of_each_reload(tmp_path, monkeypatch):
+    # docs/api.md: kept as given (its messages name it so), read again at each refresh: after an os.chdir the versions
+    # loaded keep being served and refresh_error says why the directory could not be read again
+    from slapolicy import Engine
+
+    monkeypatch.chdir(REPO)
+    engine = Engine("policies/ccc")
+    monkeypatch.chdir(tmp_path)
+    assert (engine.refresh(), str(engine.policy_dir), [v["version"] for v in engine.versions()]) == (
+        False, "policies/ccc", ["2019-01-01"])
+    assert engine.refresh_error == ("policies/ccc:1:1: error not-a-directory no such policy directory (a relative path, "
+                                    f"read from the working directory {tmp_path})")
+    monkeypatch.chdir(REPO)
+    assert (engine.refresh(), engine.refresh_error) == (False, None)
+
+
 def test_a_claim_whose_term_ends_before_it_starts_names_the_field(tmp_path, cli):
     # It was a bare SlapolicyError without the claim or the field: "the term ends (2019-03-17) before it starts
     # (2019-03-20)". One day earlier than its start is refused; a term of one day (start = end) is decided.
