@@ -192,3 +192,20 @@ def test_evaluate_and_replay_give_the_same_json_with_the_helper(small_batches, t
     assert str(helper_said.value) == str(threads_said.value)
     assert "row 11541, column 'failures': 60 failures exceed 54 requests" in str(helper_said.value)
     assert [e["account"] for e in json.loads(expected[0])["evaluations"]] == list(ACCOUNTS)
+
+
+@pytest.mark.slow
+def test_a_file_whose_row_groups_prove_no_account_is_read_on_threads(small_batches, tmp_path, monkeypatch):  # noqa: F811
+    """examples' minutes in row groups of 4,096 rows, one of which holds acme's last rows and globex's first: the
+    reading that the GIL did not hold up (pyarrow's, of row groups of several accounts) forks no helper."""
+    from slapolicy import distributed
+    from test_scan import example_rows, write_parquet
+
+    path = str(write_parquet(tmp_path / "mixed.parquet", example_rows()))
+    expected = evaluations(True, path, **INPUTS)
+    forks = []
+    real_fork = os.fork
+    monkeypatch.setattr(distributed, "forked_helper_allowed", lambda: True)
+    monkeypatch.setattr(os, "fork", lambda: forks.append(1) or real_fork())
+    assert evaluations(True, path, **INPUTS) == expected
+    assert forks == []

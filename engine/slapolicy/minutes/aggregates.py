@@ -296,10 +296,14 @@ def map_parts(parts: list, request: Request, runner: Runner | None = None, progr
     arguments = (tasks, [request] * len(tasks)) + ((early,) if any(batches is not None for batches in early) else ())
     # Summaries known already are shown with the others in the tasks' order, once these are read.
     # Batches read ahead are checked here (their tables are not to be pickled): the others may be shared with a
-    # forked helper (Runner.map), where the command allows one.
+    # forked helper (Runner.map), where the command allows one, when each row group holds one account. That reading
+    # is the one the GIL held up: many small row groups, whose `minute` column slapolicy's pages decode with Python
+    # between each decompression. A file written as time goes is read by pyarrow in 1 M-row groups, holding the GIL
+    # seldom: it gained nothing measurable (evaluate 0.479 against 0.484 s, 8 runs), and a second process held its
+    # own copy of them (the processes' resident memory summed 336-339 MB against ~220; benchmarks/README.md).
     done = iter(runner.map(read_part, *arguments, threads=True,
                            progress=show if (progress or arrived) and not known else None, cancel=cancel,
-                           helper=len(arguments) == 2))
+                           helper=len(arguments) == 2 and accounts_proven(tasks)))
     summaries = []
     for part, part_pieces in zip(parts, pieces):
         own = [known[piece] if piece in known else next(done) for piece in part_pieces]
@@ -319,6 +323,12 @@ def map_parts(parts: list, request: Request, runner: Runner | None = None, progr
         else:
             summaries.append(joined(own))
     return summaries
+
+
+def accounts_proven(tasks: list) -> bool:
+    """Whether every one of the tasks (Parquet batch parts) is row groups whose statistics prove their one account
+    each (a file written account by account)."""
+    return bool(tasks) and all(task.kind == "parquet" and task.proven and None not in task.proven for task in tasks)
 
 
 class Settled:
@@ -375,7 +385,7 @@ class _Settling:
         self.months, self.parts, self.request, self.settled = months, parts, request, settled
         self.last: dict = {}  # account -> the index of the last task that may hold it
         flat = [task for part_tasks in tasks for task in part_tasks]
-        self.on = bool(flat) and all(task.kind == "parquet" and task.proven and None not in task.proven for task in flat)
+        self.on = accounts_proven(flat)
         self.accounts = [set(task.proven) for task in flat] if self.on else []
         for index, names in enumerate(self.accounts):
             for name in names:
