@@ -699,3 +699,43 @@ def test_a_term_opened_on_29_february_has_a_service_month_of_one_day(cli, tmp_pa
     assert (decided["window"]["opens"], decided["window"]["closes"], decided["decision"], decided["compensation"]) == (
         "2024-03-08T00:00:00+08:00", "2024-04-30T00:00:00+08:00", "approved", "25.00")
     assert decided["reconciliation"]["confirmed_minutes"] == 15
+
+
+@pytest.mark.parametrize("term_start,answer", [
+    ("2024-03-17", "denied"),  # decided under 2024-03-10: 60 of 21,600 minutes, 99.72 %, the standard met
+    ("2024-03-05", "no version of {family} is in force for the Service Month starting 2024-03-05: the earliest "
+                   "version takes effect on 2024-03-10"),
+])
+def test_a_claim_for_a_term_beginning_after_the_first_version_took_effect_mid_month_is_decided(
+        tmp_path, term_start, answer):
+    """A family whose first version takes effect on 2024-03-10: evaluate decided the Service Month March 17-31 of a
+    term from the 17th under it (§6.2), but a claim for that month was refused, 'no version ... is in force for the
+    Service Month starting 2024-03-01', a day that is no Service Month of the term. A term from the 5th still is."""
+    from conftest import run_cli
+    from helpers import PUBLISHED
+
+    family = tmp_path / "family"
+    family.mkdir()
+    text = PUBLISHED.read_text()
+    for old, new in (('version: "2019-01-01"', 'version: "2024-03-10"'),
+                     ('effective_from: "2019-01-01"', 'effective_from: "2024-03-10"')):
+        text = text.replace(old, new)
+    (family / "2024-03-10.yaml").write_text(text)
+    assert run_cli("lock", "--new", family).code == 0
+    minutes = write_csv(tmp_path / "minutes.csv", minute_rows("a", "2024-03-20T10:00", 60, 100, 50))
+    claim = {"account": "a", "service_month": "2024-03", "term_start": term_start, "term_end": "2025-03-16",
+             "filed_at": "2024-04-20T10:00", "channel": "work_order", "event_report": "Calls failed.",
+             "failure_records": ["r-1"], "unavailability": [{"start": "2024-03-20T10:00", "end": "2024-03-20T11:00"}]}
+    now = dt.datetime(2024, 5, 1, tzinfo=dt.timezone.utc)
+    if answer == "denied":
+        decided = decide_claim(family, claim, minutes=minutes, ledger=tmp_path / "ledger.sqlite", now=now)
+        assert (decided["policy"]["version"], decided["evaluation"]["service_month"]["start"],
+                decided["reconciliation"]["confirmed_minutes"], decided["decision"]) == (
+            "2024-03-10", "2024-03-17", 60, "denied")
+    else:
+        from slapolicy.errors import NoVersionInForce
+
+        with pytest.raises(NoVersionInForce) as refused:
+            decide_claim(family, claim, minutes=minutes, ledger=tmp_path / "ledger.sqlite", now=now)
+        assert str(refused.value) == answer.format(family=family)
+        assert not (tmp_path / "ledger.sqlite").exists()

@@ -24,7 +24,7 @@ from ..evaluation.compensation import money_text
 from ..evaluation.month import MonthEvaluation
 from ..minutes import READ_DIGEST, read_digest
 from ..minutes.storage import is_url, listing_digest
-from ..errors import ArgumentError, InputError, SlapolicyError
+from ..errors import ArgumentError, InputError, NoVersionInForce, SlapolicyError
 from ..ledger import Ledger, default_ledger_path
 from .materials import REQUIRES_BY_ID, Claim, claim_reason, material_reasons, parse_claim
 from .window import ClaimWindow, timing_reasons
@@ -230,7 +230,14 @@ def claim_in_force(family, claim_data: dict, where: str = "claim") -> tuple:
     month = claim_data.get("service_month")
     if not isinstance(month, str) or month_problem(month, "service_month"):
         parse_claim(claim_data, family.versions[0].timezone, where)  # reports every field problem
-    probe = family.in_force(month)
+    try:
+        probe = family.in_force(month)
+    except NoVersionInForce:
+        if not family.versions:
+            raise
+        # The month's 1st may precede every version while a term beginning later in the month is governed (§6.2):
+        # the claim is read on the first version's clock, then on that of the version governing its Service Month.
+        probe = family.versions[0]
     claim = parse_claim(claim_data, probe.timezone, where)
     try:
         service_month = service_month_in(claim.service_month, claim.term_start, claim.term_end)
