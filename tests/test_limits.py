@@ -1,6 +1,7 @@
 """The machine's limits reached (memory, threads, open files): exit 1 with which limit and what to do, never an
 internal error (exit 3) or a file said to be unreadable (docs/cli.md, "The machine's limits")."""
 import errno
+import json
 import os
 import resource
 import subprocess
@@ -258,3 +259,28 @@ def test_a_module_missing_while_the_command_s_modules_load_is_still_a_bug():
                           capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stdout) == (1, "")
     assert done.stderr.startswith("Traceback") and done.stderr.endswith("ImportError: gone\n"), done.stderr
+
+
+OWNED = """
+import json, os, resource, sys
+if sys.argv[1] != "none":
+    resource.setrlimit(resource.RLIMIT_AS, (int(sys.argv[1]) << 20, resource.getrlimit(resource.RLIMIT_AS)[1]))
+from slapolicy.distributed import own_process
+own_process()
+print(json.dumps([os.environ.get(name) for name in ("JE_ARROW_MALLOC_CONF", "ARROW_DEFAULT_MEMORY_POOL")]))
+"""
+
+
+@pytest.mark.parametrize("limit, user, expected", [
+    ("none", {}, [None, None]),  # jemalloc as pyarrow has it: the faster without a limit
+    ("8192", {}, ["background_thread:false", "system"]),
+    ("8192", {"ARROW_DEFAULT_MEMORY_POOL": "mimalloc"}, ["background_thread:false", "mimalloc"]),  # the user's wins
+])
+def test_under_an_address_space_limit_the_command_s_process_sets_pyarrow_s_allocator(limit, user, expected):
+    """Under ulimit -v of 300 MiB (the example minutes) jemalloc's background threads could not start: '<jemalloc>:
+    background thread creation failed', and the reading waited 30 s for a thread before 'terminated'."""
+    env = {k: v for k, v in os.environ.items() if k not in ("JE_ARROW_MALLOC_CONF", "ARROW_DEFAULT_MEMORY_POOL")}
+    done = subprocess.run([sys.executable, "-c", OWNED, limit], capture_output=True, text=True, timeout=60,
+                          env=env | user)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert json.loads(done.stdout) == expected

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ArgumentError, SchedulerUnavailable, SlapolicyError
+from .limits import fit_address_space
 
 
 @dataclass(frozen=True)
@@ -91,10 +92,12 @@ _owned = False  # this process is slapolicy's own (the CLI's, a worker it starts
 
 def own_process() -> None:
     """Say that this process is slapolicy's own, not a program's that embeds the engine: what only a process's
-    owner may set is then set (``one_blas_thread`` now, pyarrow's signal handling when it is first used)."""
+    owner may set is then set (``one_blas_thread`` and, under ``ulimit -v``, pyarrow's allocator:
+    ``limits.fit_address_space``, now; pyarrow's signal handling when it is first used)."""
     global _owned
     _owned = True
     one_blas_thread()
+    fit_address_space()
 
 
 def python_handles_ctrl_c() -> None:
