@@ -141,7 +141,7 @@ def test_publish_twice_is_refused_the_second_time(cli, family):
     before = snapshot(family)
     result = cli("publish", "--retroactive", family, draft)
     assert result.code == 1
-    assert "effective_from 2020-01-01 is not after published version 2020-01-01" in result.out
+    assert f"error already-published this draft is published already, as {family / '2020-01-01.yaml'} " in result.out
     assert snapshot(family) == before
 
 
@@ -165,8 +165,8 @@ def test_publish_from_many_threads_publishes_once_and_keeps_the_lock_whole(famil
     for thread in threads:
         thread.join()
     assert outcomes.count("2020-01-01") == 1
-    # The losers see the winner's version: theirs is not after it, and no longer amends the latest.
-    assert sorted(map(str, outcomes)) == ["2020-01-01"] + ["['amends-not-latest', 'not-after-published']"] * 5
+    # The losers see the winner's version: the same draft, published already.
+    assert sorted(map(str, outcomes)) == ["2020-01-01"] + ["['already-published']"] * 5
     recorded_before = sorted(json.loads((POLICIES / "versions.lock").read_text()))
     assert sorted(json.loads((family / "versions.lock").read_text())) == sorted(recorded_before + ["2020-01-01.yaml"])
 
@@ -799,6 +799,28 @@ def test_a_draft_saved_with_other_line_ends_is_published_with_lf_and_a_rewrite_o
     assert result.code == 1
     assert f"{family / '2027-01-01.yaml'}:1:1: error published-changed published version rewritten: its bytes differ " \
            "from those recorded in versions.lock only in its line endings (CRLF" in result.out
+
+
+def test_a_draft_published_again_says_it_is_published_already(cli, family):
+    # Run again (or published first by a colleague), it was refused as "not after published version 2027-01-01" and
+    # "amends '2019-01-01', but the latest published version is '2027-01-01': start from that text", as if the draft
+    # were to be rewritten.
+    draft = amendment(family, effective="2027-01-01")
+    draft.write_bytes(draft.read_bytes().replace(b"\n", b"\r\n"))  # published with LF, as any draft is
+    assert cli("publish", family, draft).code == 0
+    published = family / "2027-01-01.yaml"
+    before = snapshot(family)
+    result = cli("publish", family, draft)
+    line = next(n for n, text in enumerate(draft.read_text().splitlines(), 1) if text.startswith("effective_from:"))
+    assert (result.code, result.out, result.err) == (
+        1, f"{draft}:{line}:17: error already-published this draft is published already, as {published} (version "
+           f"2027-01-01, sha256 {sha256_of(published)[:16]}…): nothing was written. A change to it is a new draft, with "
+           "its own effective_from\n", "not published: 1 problem(s); nothing was written\n")
+    assert snapshot(family) == before
+    # Changed since, it is a new draft: refused for what it then is
+    draft.write_text(draft.read_text().replace("status: draft", "status: draft  # edited"))
+    result = cli("publish", family, draft)
+    assert result.code == 1 and " error not-after-published " in result.out and "already-published" not in result.out
 
 
 def test_publish_given_the_draft_first_says_the_family_comes_first(cli, family):

@@ -193,9 +193,31 @@ def _checked_draft(policy_dir, draft, retroactive: bool = False, today: dt.date 
         return _Checked(None, sorted(set(found)), None, directory, today)
     today = today or policy_today(policy)
     found.extend(_draft_checks(directory, policy, retroactive, today))
-    content = None if any(d.severity == "error" for d in found) else \
-        published_text(raw.decode("utf-8-sig")).encode("utf-8")
-    return _Checked(content, sorted(set(found)), policy, directory, today)
+    if any(d.severity == "error" for d in found):
+        again = published_already(directory, policy, raw)
+        return _Checked(None, [again] if again else sorted(set(found)), policy, directory, today)
+    return _Checked(published_text(raw.decode("utf-8-sig")).encode("utf-8"), sorted(set(found)), policy, directory,
+                    today)
+
+
+def published_already(directory: PolicyDirectory, policy, raw: bytes) -> Diagnostic | None:
+    """``already-published``, when the draft's text is that of a version the family has published (the command run
+    again, or a colleague publishing the same draft first), in place of the errors its date and amends then give
+    ("not after published version ...", "amends ..., but the latest ..."), which asked for a draft to be rewritten.
+    Looked for only when the draft is refused: it reads the draft's YAML once more."""
+    if directory.errors:
+        return None  # the family itself is refused: that is said, whatever the draft
+    try:
+        digest = hashlib.sha256(published_text(raw.decode("utf-8-sig")).encode("utf-8")).hexdigest()
+    except ValueError:
+        return None
+    same = next((p for p in directory.versions if p.sha256 == digest), None)
+    if same is None:
+        return None
+    return policy.doc.diagnostic(("effective_from",), "already-published",
+                                 f"this draft is published already, as {same.path} (version {same.version}, sha256 "
+                                 f"{digest[:16]}…): nothing was written. A change to it is a new draft, with its own "
+                                 "effective_from")
 
 
 def publish(policy_dir, draft, *, retroactive: bool = False, today: dt.date | None = None) -> Published:
