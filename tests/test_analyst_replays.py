@@ -312,6 +312,24 @@ def test_a_compressed_or_binary_file_named_as_text_is_refused_by_what_it_is(tmp_
         assert (result.code, result.out, result.err) == (1, "", f"slapolicy: {binary}: {what}, not {text} text: {advice}\n")
 
 
+@pytest.mark.parametrize("encoding, what", [("utf-16", "a UTF-16 file"), ("utf-16-be", "a UTF-16 file"),
+                                            ("utf-32", "a UTF-32 file")])
+@pytest.mark.parametrize("suffix,text", [(".csv", "CSV"), (".jsonl", "JSON Lines")])
+def test_a_text_file_in_utf_16_or_32_is_refused_by_its_encoding(tmp_path, encoding, what, suffix, text):
+    # Windows PowerShell's Export-Csv writes UTF-16 with its byte-order mark: minutes or billing so written were an
+    # internal error, exit 3 ("new-line character seen in unquoted field"), from the reading that names a CSV line.
+    minutes = tmp_path / f"m{suffix}"
+    body = ('"account","minute","requests","failures"\r\n"acme","2019-03-12T09:00","5","0"\r\n' if suffix == ".csv" else
+            '{"account": "acme", "minute": "2019-03-12T09:00", "requests": 5, "failures": 0}\r\n')
+    minutes.write_bytes((b"\xfe\xff" if encoding == "utf-16-be" else b"") + body.encode(encoding))
+    advice = ("slapolicy reads UTF-8: convert it (iconv -f UTF-32 -t UTF-8)" if "32" in encoding else
+              "slapolicy reads UTF-8: save it as UTF-8 (Excel: CSV UTF-8; PowerShell: -Encoding utf8) or convert it "
+              "(iconv -f UTF-16 -t UTF-8)")
+    for result in (evaluate_march(minutes), evaluate_march(MINUTES_CSV, "--billing", minutes)):
+        assert (result.code, result.out, result.err) == (1, "", f"slapolicy: {minutes}: {what}, not {text} text: "
+                                                                f"{advice}\n")
+
+
 @pytest.mark.parametrize("separator,called", [(";", "';'"), ("\t", "tabs")])
 def test_a_csv_header_of_another_separator_says_so(tmp_path, separator, called):
     minutes = tmp_path / "m.csv"

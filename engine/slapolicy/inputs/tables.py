@@ -144,6 +144,15 @@ _NOT_TEXT = (
     (b"BZh", "a bzip2-compressed file", "decompress it first (bunzip2)"),
     (b"\x28\xb5\x2f\xfd", "a zstd-compressed file", "decompress it first (unzstd)"),
     (b"\xfd7zXZ\x00", "an xz-compressed file", "decompress it first (unxz)"),
+    # Text in another encoding than UTF-8, told by its byte-order mark (UTF-32's first: its little-endian mark begins
+    # as UTF-16's): Windows PowerShell's Export-Csv and Out-File, and Excel's "Unicode Text", write UTF-16. It was an
+    # internal error (exit 3) from the reading that names a CSV line ("new-line character seen in unquoted field").
+    (b"\xff\xfe\x00\x00", "a UTF-32 file", "slapolicy reads UTF-8: convert it (iconv -f UTF-32 -t UTF-8)"),
+    (b"\x00\x00\xfe\xff", "a UTF-32 file", "slapolicy reads UTF-8: convert it (iconv -f UTF-32 -t UTF-8)"),
+    (b"\xff\xfe", "a UTF-16 file", "slapolicy reads UTF-8: save it as UTF-8 (Excel: CSV UTF-8; PowerShell: -Encoding "
+                                   "utf8) or convert it (iconv -f UTF-16 -t UTF-8)"),
+    (b"\xfe\xff", "a UTF-16 file", "slapolicy reads UTF-8: save it as UTF-8 (Excel: CSV UTF-8; PowerShell: -Encoding "
+                                   "utf8) or convert it (iconv -f UTF-16 -t UTF-8)"),
 )
 
 
