@@ -330,6 +330,16 @@ def test_a_text_file_in_utf_16_or_32_is_refused_by_its_encoding(tmp_path, encodi
                                                                 f"{advice}\n")
 
 
+def test_a_csv_file_of_lines_ended_by_a_carriage_return_alone_with_a_bad_line_is_refused_in_pyarrow_s_words(tmp_path):
+    # A classic Mac export: pyarrow reads its lines, the csv module that names a bad line's line and column refused
+    # them ("new-line character seen in unquoted field"): an internal error, exit 3. Read whole, such a file is read.
+    bad = tmp_path / "m.csv"
+    bad.write_bytes(b"account,minute,requests,failures\racme,2019-03-12T09:00,5,0\racme,2019-03-12T09:01,5,0,7\r")
+    for result in (evaluate_march(bad), evaluate_march(MINUTES_CSV, "--billing", bad)):
+        assert (result.code, result.out, result.err) == (1, "", f"slapolicy: {bad}: cannot be read as CSV: CSV parse "
+                                                                "error: Expected 4 columns, got 5: acme,2019-03-12T09:01,5,0,7\n")
+
+
 @pytest.mark.parametrize("separator,called", [(";", "';'"), ("\t", "tabs")])
 def test_a_csv_header_of_another_separator_says_so(tmp_path, separator, called):
     minutes = tmp_path / "m.csv"

@@ -40,12 +40,14 @@ def no_row(open_stream, message: str) -> bytes | None:
 
 def located(open_stream, message: str) -> str | None:
     """:func:`locate` over the text ``open_stream()`` opens again; None when it cannot be read again (removed since
-    pyarrow read it, say): pyarrow's own words then stand."""
+    pyarrow read it, say), or not by the csv module: pyarrow's own words then stand."""
     try:
         with open_stream() as stream:
             return locate(stream, message)
     except OSError:
         return None
+    except csv.Error:  # lines ended by a carriage return alone (a classic Mac export), which pyarrow reads as lines
+        return None    # and the csv module refuses ("new-line character seen in unquoted field"): an internal error
 
 
 def locate(stream, message: str) -> str | None:
