@@ -551,16 +551,16 @@ def test_a_second_stop_while_one_is_put_off_is_not_raised_inside_the_import_mach
 # `python -m slapolicy` with a Ctrl-C landing while it imports the CLI (before main() handles stops): a finder raises
 # it as the import of slapolicy.cli starts, as it is or as Python 3.11 wraps it (in a __set_name__ of a class made
 # inside another's __set_name__: two RuntimeErrors deep), or another error, which stays the bug it is.
-LANDING = """
-import runpy, sys
+LANDS_AS_THE_CLI_IS_IMPORTED = """
+import re, runpy, sys  # re: as the console script pip writes imports it
 class Landing:
     def find_spec(self, name, path=None, target=None):
         if name == "slapolicy.cli":
             {raise_it}
 sys.meta_path.insert(0, Landing())
 sys.argv = ["slapolicy", "months", "--start", "2019-01-01", "--end", "2019-01-31"]
-runpy.run_module("slapolicy", run_name="__main__")
 """
+LANDING = LANDS_AS_THE_CLI_IS_IMPORTED + 'runpy.run_module("slapolicy", run_name="__main__")\n'
 WRAPPED = ("try:\n                try:\n                    raise KeyboardInterrupt\n"
            "                except KeyboardInterrupt as exc:\n                    raise RuntimeError('Error calling "
            "__set_name__') from exc\n            except RuntimeError as exc:\n"
@@ -584,17 +584,7 @@ def test_python_m_slapolicy_lets_another_error_while_it_imports_the_cli_through(
 
 # The console script as pip writes it for pyproject.toml's entry point, with the same Ctrl-C landing as the import of
 # slapolicy.cli starts: the script imported slapolicy.cli itself, so that Ctrl-C was Python's traceback.
-SCRIPT = """
-import re, sys
-class Landing:
-    def find_spec(self, name, path=None, target=None):
-        if name == "slapolicy.cli":
-            {raise_it}
-sys.meta_path.insert(0, Landing())
-sys.argv = ["slapolicy", "months", "--start", "2019-01-01", "--end", "2019-01-31"]
-from {module} import {function}
-sys.exit({function}())
-"""
+SCRIPT = LANDS_AS_THE_CLI_IS_IMPORTED + "from {module} import {function}\nsys.exit({function}())\n"
 
 
 @pytest.mark.parametrize("raise_it", ["raise KeyboardInterrupt", WRAPPED], ids=["as-raised", "wrapped-twice"])

@@ -313,21 +313,11 @@ def _hybrid(raw: np.ndarray, i: int, width: int, count: int, ranges: bool):
         head = i
         run, i = _varint(view, i)
         if run & 1:  # bit-packed: run >> 1 groups of 8 values, in width bytes each
-            groups, stride = run >> 1, (i - head) + (run >> 1) * width
-            if not groups:
+            if not run >> 1:
                 raise Unhandled("an empty run")
-            # Runs of the same length follow one another (the writer's longest): their headers checked at once.
-            repeats = max(1, min((end - head) // stride, -(-(count - got) // (groups * 8))))
-            if repeats > 1:
-                heads = np.ndarray((repeats, i - head), np.uint8, raw, head, (stride, 1))
-                same = (heads == raw[head:i]).all(axis=1)
-                repeats = repeats if same.all() else int(np.argmin(same))
-            if head + repeats * stride > end:
-                raise Unhandled("a run beyond the page")
-            packed = np.ndarray((repeats, groups * width), np.uint8, raw, i, (stride, 1))
-            pieces.append(_unpack(packed, width, repeats * groups * 8, ranges))
-            got += repeats * groups * 8
-            i = head + repeats * stride
+            packed, values, i = _bit_packed(raw, head, i, run >> 1, width, count - got)
+            pieces.append(_unpack(packed, width, values, ranges))
+            got += values
         else:  # a value repeated run >> 1 times
             if not run >> 1:
                 raise Unhandled("an empty run")
@@ -521,27 +511,35 @@ def _page_rows(raw: np.ndarray, count: int, optional: bool, size: int, wanted: n
 def _packed_runs(raw: np.ndarray, i: int, width: int, count: int) -> np.ndarray:
     """The packed bytes of ``count`` values of ``width`` bits at ``raw[i:]`` written in bit-packed runs only (a
     dictionary's indices that never repeat a value 8 times), without their runs' headers; Unhandled for a run of
-    one value. Runs of the same length follow one another (the writer's longest): their headers checked at once."""
+    one value."""
     view = memoryview(raw)
-    pieces, got, end = [], 0, len(raw)
+    pieces, got = [], 0
     while got < count:
         head = i
         run, i = _varint(view, i)
         if not run & 1 or not run >> 1:
             raise Unhandled("a run of one value")
-        groups = run >> 1
-        stride = (i - head) + groups * width
-        repeats = max(1, min((end - head) // stride, -(-(count - got) // (groups * 8))))
-        if repeats > 1:
-            heads = np.ndarray((repeats, i - head), np.uint8, raw, head, (stride, 1))
-            same = (heads == raw[head:i]).all(axis=1)
-            repeats = repeats if same.all() else int(np.argmin(same))
-        if head + repeats * stride > end:
-            raise Unhandled("a run beyond the page")
-        pieces.append(np.ndarray((repeats, groups * width), np.uint8, raw, i, (stride, 1)).reshape(-1))
-        got += repeats * groups * 8
-        i = head + repeats * stride
+        packed, values, i = _bit_packed(raw, head, i, run >> 1, width, count - got)
+        pieces.append(packed.reshape(-1))
+        got += values
     return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+
+
+def _bit_packed(raw: np.ndarray, head: int, i: int, groups: int, width: int, left: int) -> tuple[np.ndarray, int, int]:
+    """The bit-packed run whose header is ``raw[head:i]`` (``groups`` groups of 8 values of ``width`` bits) with the
+    runs of the same header that follow it, as many as ``left`` values need: runs of the same length follow one
+    another (the writer's longest), so their headers are checked at once. (Their packed bytes, a row a run, without
+    the headers; how many values they hold; the index after them.)"""
+    end, stride = len(raw), (i - head) + groups * width
+    repeats = max(1, min((end - head) // stride, -(-left // (groups * 8))))
+    if repeats > 1:
+        heads = np.ndarray((repeats, i - head), np.uint8, raw, head, (stride, 1))
+        same = (heads == raw[head:i]).all(axis=1)
+        repeats = repeats if same.all() else int(np.argmin(same))
+    if head + repeats * stride > end:
+        raise Unhandled("a run beyond the page")
+    return (np.ndarray((repeats, groups * width), np.uint8, raw, i, (stride, 1)), repeats * groups * 8,
+            head + repeats * stride)
 
 
 @functools.lru_cache(maxsize=8)
