@@ -391,7 +391,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
             "give it to an editor that checks YAML as it is typed. docs/policy-format.md explains each key.")
 
     p = command("lock", cmd_lock, "record the sha256 of newly published versions in versions.lock",
-                "Adds published versions not yet in versions.lock. Never rewrites a recorded entry:\n"
+                "Adds published versions not yet in versions.lock, and prints each with the sha256 recorded\n"
+                "(compare it with that of the file agreed: every decision records it). Never rewrites a recorded entry:\n"
                 "a published version never changes. Refuses (writing nothing) while `validate`\n"
                 "reports an error in the family, while an example of a version to record fails, and for a\n"
                 "version dated on or before one recorded, or before today (unless --retroactive). `publish`\n"
