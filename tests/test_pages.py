@@ -546,6 +546,26 @@ def test_a_claimant_not_in_a_row_groups_dictionary_decodes_none_of_its_pages(tmp
     assert there[0] is None and there[1][0] == 300 and len(there[1][1]) == 0
 
 
+@pytest.mark.parametrize("version", ["1.0", "2.0"])
+def test_a_claimant_past_a_dictionary_that_grew_too_large_is_found_in_its_plain_pages(tmp_path, version):
+    """A dictionary that outgrows its page (dictionary_pagesize_limit; 1 MiB by default: some 50,000 accounts)
+    holds the names written before, and the later ones are PLAIN in the chunk's later pages: a claimant missing
+    from the dictionary may have every one of its minutes there. Its rows are pyarrow's (60 minutes), not none."""
+    names = [f"acct-{i:05d}" for i in range(200)]
+    path = by_time(tmp_path / "t.parquet", names, 60, dictionary_pagesize_limit=1000, write_batch_size=50,
+                   data_page_size=700, data_page_version=version)
+    column = pq.read_table(path, columns=["account"]).column(0)
+    assert column.to_pylist().count(names[-1]) == 60
+    there, here, found = picked_both_ways(path, {names[-1]})
+    assert found is None or len(found[0]) == 60
+    assert len(there[1][1]) == 60 and there[0].column("account").to_pylist() == [names[-1]] * 60
+    assert_same_picked(there, here)
+    # The claimant in the dictionary is still found in the pages, or left to pyarrow: the same rows either way.
+    there, here, found = picked_both_ways(path, {names[0]})
+    assert len(there[1][1]) == 60
+    assert_same_picked(there, here)
+
+
 @pytest.mark.parametrize("case", ["one row out of order", "one account missing a minute", "nulls", "one account",
                                   "v2 pages", "dictionaries that differ", "plain pages"])
 def test_account_pages_that_do_not_repeat_are_left_to_pyarrow(tmp_path, case):

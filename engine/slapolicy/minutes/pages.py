@@ -431,15 +431,18 @@ def _chunk_rows(data: memoryview, codec: str, rows: int, optional: bool, codes_o
                 raise Unhandled("a chunk that does not start with its dictionary")
             names = _names(bytes(body), codec, size, header[7][1])
             wanted = np.asarray(codes_of(names), np.intp)
-            if not len(wanted):
-                return names, np.zeros(0, np.int64), np.zeros(0, np.intp)  # none of its rows: no page decoded
             continue
+        # Every page of the dictionary's indices: a dictionary that outgrew its page (dictionary_pagesize_limit)
+        # leaves the names after it PLAIN in the chunk's later pages, where a claimant missing from it may be.
         if kind != DATA_PAGE or 5 not in header or header[5][2] not in (RLE_DICTIONARY, PLAIN_DICTIONARY) or \
                 (optional and header[5][3] != RLE):
             raise Unhandled("a page of another type or encoding")
         count = header[5][1]
         if not 0 < count <= rows - at or size > 10 * count + 64:
             raise Unhandled("a page's count")
+        if not len(wanted):  # none of its rows: its pages' headers are read, none is decompressed
+            at += count
+            continue
         # A page whose header and bytes are those of one before it holds the same indices: not decompressed again
         # (each decompression gives up the GIL, and on two cores taking it back waits for the command's thread,
         # which loads its modules meanwhile: benchmarks/README.md).
@@ -456,6 +459,8 @@ def _chunk_rows(data: memoryview, codec: str, rows: int, optional: bool, codes_o
         at += count
     if i != len(data):
         raise Unhandled("bytes after the chunk's last page")
+    if not found:
+        return names, np.zeros(0, np.int64), np.zeros(0, np.intp)
     return names, np.concatenate(found), np.concatenate(codes)
 
 
