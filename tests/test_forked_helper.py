@@ -209,3 +209,60 @@ def test_a_file_whose_row_groups_prove_no_account_is_read_on_threads(small_batch
     monkeypatch.setattr(os, "fork", lambda: forks.append(1) or real_fork())
     assert evaluations(True, path, **INPUTS) == expected
     assert forks == []
+
+
+def run_alone(script: str, tmp_path, timeout: float = 60.0):
+    """(exit code, stdout) of ``script`` run by this Python in a session of its own; a run still going after
+    ``timeout`` seconds (a wait that never ends) is ended with every process of its session, and is None."""
+    import subprocess
+
+    path = tmp_path / "script.py"
+    path.write_text(script)
+    process = subprocess.Popen([sys.executable, str(path)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, start_new_session=True)
+    try:
+        out, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        return None, ""
+    return process.returncode, out
+
+
+TALK = """
+import os, pickle, sys, time
+from slapolicy import distributed
+
+distributed.forked_helper_allowed = lambda: True
+PARENT = os.getpid()
+
+def where(index):
+    time.sleep(0.01)
+    return index, os.getpid()
+
+{setup}
+results = distributed.Runner().map(where, range(20), threads=True, helper=True)
+assert [index for index, _ in results] == list(range(20)), results
+print("ok", len({{pid for _, pid in results}}), flush=True)
+"""
+
+
+@pytest.mark.parametrize("setup", [
+    # This process runs out of memory taking the helper's result (ulimit -v): MemoryError in the thread that talks to
+    # the helper ended that thread, and the call waited for ever for the task it held.
+    "real = pickle.loads\nfailed = []\n"
+    "def loads(data, *args, **kwargs):\n"
+    "    if not failed:\n        failed.append(1)\n        raise MemoryError()\n"
+    "    return real(data, *args, **kwargs)\n"
+    "pickle.loads = loads",
+    # The helper stops part way through sending a result (SIGSTOP, swapped out): only the wait for a result's first
+    # bytes was bounded (HELPER_STALLED), and the call waited for ever for the rest.
+    "distributed.HELPER_STALLED = 1.0\nreal = distributed._write_all\n"
+    "def halfway(fd, data):\n"
+    "    if os.getpid() != PARENT:\n        real(fd, data[:len(data) // 2])\n        time.sleep(600)\n"
+    "    real(fd, data)\n"
+    "distributed._write_all = halfway"], ids=["memory error", "stalled mid-result"])
+def test_a_helper_result_not_taken_whole_is_worked_out_here(setup, tmp_path):
+    code, out = run_alone(TALK.format(setup=setup), tmp_path, timeout=30)
+    assert code == 0, out
+    assert out.startswith("ok "), out

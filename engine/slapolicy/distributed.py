@@ -527,7 +527,9 @@ def _on_thread_and_fork(fn, arguments: list, progress, cancel: Cancellation | No
                 size = _read_frame_size(from_helper, HELPER_STALLED)
                 if size is None or size < 0:  # ended, stalled, or failed on the task: run it here
                     break
-                result = pickle.loads(_read_exactly(from_helper, size, whole=True))
+                # Its bytes are waited for as long as its first were: a helper stopped part way (SIGSTOP, swapped
+                # out) held the call for ever.
+                result = pickle.loads(_read_exactly(from_helper, size, whole=True, timeout=HELPER_STALLED))
                 with lock:
                     results[index] = (True, result)
                     lock.notify_all()
@@ -535,8 +537,9 @@ def _on_thread_and_fork(fn, arguments: list, progress, cancel: Cancellation | No
             else:
                 ask(None)
                 return
-        except (OSError, EOFError, pickle.UnpicklingError, ValueError):
-            pass
+        except BaseException:  # noqa: BLE001 -- whatever it is (the pipe's end, a stall, a result this process cannot
+            pass  # take, its memory run out: MemoryError), the task is given back: ending this thread without it, the
+            # call waited for ever for that task. Run here, it raises its own error, if any, in the tasks' order.
         with lock:
             lost.add(index)
             lock.notify_all()
@@ -594,10 +597,15 @@ def _on_thread_and_fork(fn, arguments: list, progress, cancel: Cancellation | No
         _reap(pid)
 
 
-def _read_exactly(fd: int, size: int, whole: bool = False) -> bytes:
-    """``size`` bytes from a pipe; fewer (b"" at its end) when it ends first, or EOFError then with ``whole``."""
+def _read_exactly(fd: int, size: int, whole: bool = False, timeout: float | None = None) -> bytes:
+    """``size`` bytes from a pipe; fewer (b"" at its end) when it ends first, or EOFError then with ``whole``.
+    ``timeout``: EOFError when nothing comes for that many seconds."""
+    import select
+
     chunks, left = [], size
     while left:
+        if timeout is not None and not select.select([fd], [], [], timeout)[0]:
+            raise EOFError(f"nothing from the helper for {timeout} s")
         chunk = os.read(fd, min(left, 1 << 20))
         if not chunk:
             if whole:
