@@ -575,7 +575,13 @@ def test_a_utf16_claim_is_named_as_such(tmp_path, minutes):
     claim = tmp_path / "claim.json"
     claim.write_bytes(json.dumps(CLAIM).encode("utf-16"))
     result = run_cli("claim", POLICIES, claim, "--minutes", minutes, "--ledger", tmp_path / "l.sqlite")
-    refused(result, 1, f"{claim}: UTF-16 (it starts with a UTF-16 byte-order mark); save the claim as UTF-8")
+    refused(result, 1, f"{claim}: the claim is UTF-16 (as Notepad's \"Unicode\" and Word's \"Unicode Text\" save a "
+                       "file), not UTF-8: save it as UTF-8")
+    # without a byte order mark (UTF-16 LE), it was read as UTF-8 and refused as JSON it is not
+    claim.write_bytes(json.dumps(CLAIM).encode("utf-16-le"))
+    result = run_cli("claim", POLICIES, claim, "--minutes", minutes, "--ledger", tmp_path / "l.sqlite")
+    refused(result, 1, f"{claim}: the claim is UTF-16 (as Notepad's \"Unicode\" and Word's \"Unicode Text\" save a "
+                       "file), not UTF-8: save it as UTF-8")
 
 
 def test_a_claim_with_a_5000_digit_number(tmp_path, minutes):

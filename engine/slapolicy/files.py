@@ -100,8 +100,10 @@ def read_limited(path, what: str, limit: int) -> bytes:
     return raw
 
 
-UTF16_SAVED = ("the file is UTF-16 (as Notepad's \"Unicode\" and Word's \"Unicode Text\" save a file), not UTF-8: save "
-               "it as UTF-8")
+def utf16_saved(what: str = "file") -> str:
+    """What a text saved in UTF-16 (:func:`saved_as_utf16`) is told: a policy file, a claim, incidents or notices."""
+    return (f"the {what} is UTF-16 (as Notepad's \"Unicode\" and Word's \"Unicode Text\" save a file), not UTF-8: save "
+            "it as UTF-8")
 
 
 def saved_as_utf16(raw: bytes) -> bool:
