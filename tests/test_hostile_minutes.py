@@ -63,8 +63,10 @@ def test_an_account_name_cannot_forge_a_line_or_drive_the_terminal_in_text_repor
         "evil\\noverall: 0 account-month(s), 0 changed, compensation 0.00 → 0.00 (0.00)\\nx"
         "2019-03        100.00%              0% -              0% -          -  -",
         "",
-        "2019-03: 2 account-month(s), 0 changed, compensation 0.00 → 0.00 (0.00)",
-        "overall: 2 account-month(s), 0 changed, compensation 0.00 → 0.00 (0.00)"]
+        "2019-03: 2 account-month(s), 0 changed, compensation 0.00 → 0.00 (0.00); 2 account-month(s) without billing: "
+        "their compensation is not in this total (no Monthly Service Fee; give --billing)",
+        "overall: 2 account-month(s), 0 changed, compensation 0.00 → 0.00 (0.00); 2 account-month(s) without billing: "
+        "their compensation is not in this total (no Monthly Service Fee; give --billing)"]
     evaluate = cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03", "--account", RED, "--format", "text")
     assert evaluate.code == 0, evaluate.err
     assert evaluate.out.splitlines()[0] == ("Account \\x1b[31mred\\x1b[0m — Service Month 2019-03-01 to 2019-03-31 "

@@ -238,3 +238,22 @@ def test_progress_from_worker_processes_is_called_on_the_callers_thread(tmp_path
                     progress=lambda rows: seen.append((rows, threading.get_ident())))
     assert seen == [(10 * k, threading.get_ident()) for k in range(1, 5)]
     assert result["rows_read"] == 40
+
+
+def test_totals_without_billing_say_the_money_of_those_account_months_is_not_counted(cli):
+    # Without --billing no account-month has a fee, so every total is 0.00 although acme's credit goes 0 % -> 10 %:
+    # a total of 0.00 must not read as "nothing owed".
+    args = ("replay", POLICIES, "--from", "2019-03", "--to", "2019-03", "--under", DRAFT, "--minutes", INPUTS["minutes"])
+    text = cli(*args, "--format", "text")
+    assert text.code == 0
+    assert text.out.splitlines()[-2:] == [
+        "2019-03: 3 account-month(s), 1 changed, compensation 0.00 → 0.00 (0.00); 3 account-month(s) without billing: "
+        "their compensation is not in this total (no Monthly Service Fee; give --billing)",
+        "overall: 3 account-month(s), 1 changed, compensation 0.00 → 0.00 (0.00); 3 account-month(s) without billing: "
+        "their compensation is not in this total (no Monthly Service Fee; give --billing)"]
+    page = cli(*args, "--format", "html")
+    assert page.code == 0
+    assert ("<p>3 account-month(s) without billing: their compensation is not in this total "
+            "(no Monthly Service Fee; give --billing).</p>") in page.out
+    billed = cli(*args, "--billing", INPUTS["billing"], "--format", "html")
+    assert "without billing" not in billed.out

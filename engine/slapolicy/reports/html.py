@@ -14,7 +14,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from ..policy.diff import change_line
-from .text import one_line
+from .text import one_line, without_billing_note
 
 COLOURS = {"available": "#cfe8cf", "unavailable": "#d9534f", "excluded": "#f0ad4e"}
 TOP_ACCOUNTS = 10
@@ -247,6 +247,7 @@ in force at the time (baseline) and under <code>{_e(under['file'])}</code> (amen
 <div>amended compensation<b>{_e(overall['amended_compensation'])}</b></div>
 <div>difference<b>{_e(overall['delta'])}</b></div>
 </div>
+{f"<p>{_e(without_billing_note(overall))}.</p>" if overall.get("without_billing") else ""}
 <h2>Compensation per month</h2>
 <p class="legend"><span style="background:#5b8def"></span>baseline<span style="background:#e8743b"></span>amended</p>
 {_chart(result)}

@@ -116,8 +116,24 @@ def render_replay(result: dict) -> str:
     lines.append("")
     for month, total in result["totals"]["per_month"].items():
         lines.append(f"{month}: {total['account_months']} account-month(s), {total['changed']} changed, "
-                     f"compensation {total['baseline_compensation']} → {total['amended_compensation']} ({total['delta']})")
+                     f"compensation {total['baseline_compensation']} → {total['amended_compensation']} ({total['delta']})"
+                     f"{_without_billing(total)}")
     overall = result["totals"]["overall"]
     lines.append(f"overall: {overall['account_months']} account-month(s), {overall['changed']} changed, compensation "
-                 f"{overall['baseline_compensation']} → {overall['amended_compensation']} ({overall['delta']})")
+                 f"{overall['baseline_compensation']} → {overall['amended_compensation']} ({overall['delta']})"
+                 f"{_without_billing(overall)}")
     return _lines(lines)
+
+
+def without_billing_note(total: dict) -> str:
+    """Why a total of 0.00 may not mean nothing is owed: account-months without billing have no fee, so no money."""
+    count = total.get("without_billing", 0)
+    if not count:
+        return ""
+    return (f"{count} account-month(s) without billing: their compensation is not in this total "
+            f"(no Monthly Service Fee; give --billing)")
+
+
+def _without_billing(total: dict) -> str:
+    note = without_billing_note(total)
+    return f"; {note}" if note else ""
