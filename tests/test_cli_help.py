@@ -92,7 +92,9 @@ def test_a_command_mistyped_is_named_with_the_nearest_one(cli):
               "claim, replay, audit, serve, demo (slapolicy --help says what each does)")
     for typed, said in [("evalute", "'evalute' is not a command (did you mean evaluate?)"),
                         ("clam", "'clam' is not a command (did you mean claim?)"),
-                        ("frobnicate", "'frobnicate' is not a command")]:
+                        ("frobnicate", "'frobnicate' is not a command"),
+                        # The docs speak of "the linter"; its command is validate, a name no typo of "lint" is near.
+                        ("lint", "'lint' is not a command (validate runs the linter with the schema)")]:
         result = cli(typed, "policies/ccc")
         assert (result.code, result.out) == (2, "")
         assert result.err == f"usage: slapolicy [-h] [--version] COMMAND ...\nslapolicy: error: argument COMMAND: " \

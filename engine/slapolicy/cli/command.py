@@ -299,8 +299,14 @@ def nearest(word: str, choices) -> str:
     return f" (did you mean {close[0]}?)" if close else ""
 
 
+# Words a user brings from other tools for what a command of ours does, too far from its name for `nearest`:
+# `slapolicy lint` is what a lawyer told "the linter warns" types first.
+DONE_BY = {"lint": "validate runs the linter with the schema"}
+
+
 def unknown_command(word: str, commands: list[str]) -> str:
-    return (f"argument COMMAND: {word!r} is not a command{nearest(word, commands)}; "
+    hint = f" ({DONE_BY[word]})" if word in DONE_BY else nearest(word, commands)
+    return (f"argument COMMAND: {word!r} is not a command{hint}; "
             f"the commands: {', '.join(commands)} (slapolicy --help says what each does)")
 
 
