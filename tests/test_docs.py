@@ -2,6 +2,7 @@
 import inspect
 import re
 import shlex
+import tempfile
 
 import pytest
 
@@ -70,10 +71,17 @@ def test_readme_demo_excerpt_is_what_the_demo_prints(monkeypatch, tmp_path):
     # must be a line `slapolicy demo` prints (an excerpt may leave lines out, never word one otherwise). It had
     # drifted: the §5.7 condition without its causation reading, the §2.1 exact value without its fraction.
     monkeypatch.chdir(tmp_path)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     readme = (REPO / "README.md").read_text()
     excerpt = re.search(r"## What the demo shows \(an excerpt\)\n\n```\n(.*?)```", readme, flags=re.S).group(1)
     result = run_cli("demo")
     assert result.code == 0, result.err
+    # The claims were recorded in a ledger of its own, removed when the demo ends: every run left a
+    # slapolicy-demo-*/ledger.sqlite in the temporary directory.
+    assert "--ledger " + str(scratch / "slapolicy-demo-") in result.out
+    assert list(scratch.iterdir()) == []
     printed = result.out.splitlines()
     shown = [line for line in excerpt.splitlines() if line]
     assert len(shown) == 30

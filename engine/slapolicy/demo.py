@@ -26,7 +26,12 @@ def run_demo() -> int:
     policies = shipped("policies/ccc")
     data = shipped("examples/ccc")
     draft = policies / "drafts" / "2027-01-01-standard-99.95.yaml"
-    ledger = str(Path(tempfile.mkdtemp(prefix="slapolicy-demo-")) / "ledger.sqlite")
+    # The claims' ledger lives as long as the demo: each run left a slapolicy-demo-* directory behind, unnamed.
+    with tempfile.TemporaryDirectory(prefix="slapolicy-demo-") as scratch:
+        return _run_steps(main, policies, data, draft, str(Path(scratch) / "ledger.sqlite"))
+
+
+def _run_steps(main, policies: Path, data: Path, draft: Path, ledger: str) -> int:
     inputs = ["--minutes", str(data / "minutes.csv"), "--incidents", str(data / "incidents.yaml"),
               "--notices", str(data / "notices.yaml"), "--billing", str(data / "billing.csv")]
     steps = [
