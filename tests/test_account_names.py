@@ -42,6 +42,7 @@ def test_billing_names_are_trimmed_like_minutes(tmp_path):
         [("initech", "99.33", "100.00")]
 
 
+@pytest.mark.slow
 def test_incident_and_notice_accounts_are_trimmed(tmp_path):
     minutes = write_csv(tmp_path / "minutes.csv", list(minute_rows("a", "2019-03-08T14:00", 10, 100, 30)) +
                         list(minute_rows("a", "2019-03-20T12:00", 20, 100, 50)))

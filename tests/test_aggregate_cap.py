@@ -330,6 +330,7 @@ def test_the_monthly_cap_is_not_lifted_by_rounding(tmp_path):
     (False, "1000.00", "denied", None, ("nothing_owed", "§6.1", "the §6.1 aggregate cap is reached")),
     (False, "999.99", "approved", "0.01", None),
 ])
+@pytest.mark.slow
 def test_nothing_owed_is_a_denial_and_a_cent_is_a_grant(tmp_path, shipped_family, offset, decision, granted, reason):
     # No test decided a claim whose amount came to 0.00 below the standard: had 0.00 been approved, the customer would
     # have been told "Compensation of 0.00 is granted", and the month recorded in the ledger as compensated.

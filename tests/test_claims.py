@@ -622,6 +622,7 @@ def test_claimed_windows_are_merged_before_their_minutes_are_counted():
     assert (outward - nine).tolist() == list(range(150)) + [180, 181]
 
 
+@pytest.mark.slow
 def test_a_claims_times_without_offset_are_read_on_the_clock_of_the_version_governing_its_service_month(tmp_path):
     """§6.2 with a term starting mid-month: a version taking effect on 2024-03-10 in Tokyo governs the Service Month
     2024-03-17 to 2024-03-31 of a term starting on the 17th. The claim's filed_at and unavailability, written without

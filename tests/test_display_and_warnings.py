@@ -65,6 +65,7 @@ def test_the_window_is_rounded_outward_and_illegal_only_minutes_have_no_normal_r
     assert [(w["incident"], w["minutes"]) for w in e["warnings"]] == [("I-1", 11)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("rounding,excluded", [("outward", 31), ("inward", 29)])
 def test_the_warning_counts_every_minute_its_window_touches_whatever_the_exclusions_window_rounding(
         tmp_path, rounding, excluded):

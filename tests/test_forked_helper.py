@@ -118,6 +118,7 @@ def stalls_in_the_helper(index):
     return where(index)
 
 
+@pytest.mark.slow
 def test_a_stalled_helper_is_ended_and_its_task_run_here(helper, monkeypatch):
     from slapolicy import distributed
 
@@ -135,6 +136,7 @@ def slow(index, log):
     return index
 
 
+@pytest.mark.slow
 def test_a_cancelled_reading_ends_its_helper(helper, tmp_path):
     from slapolicy.distributed import Cancellation, Cancelled, Runner
 
@@ -262,6 +264,7 @@ print("ok", len({{pid for _, pid in results}}), flush=True)
     "    if os.getpid() != PARENT:\n        real(fd, data[:len(data) // 2])\n        time.sleep(600)\n"
     "    real(fd, data)\n"
     "distributed._write_all = halfway"], ids=["memory error", "stalled mid-result"])
+@pytest.mark.slow
 def test_a_helper_result_not_taken_whole_is_worked_out_here(setup, tmp_path):
     code, out = run_alone(TALK.format(setup=setup), tmp_path, timeout=30)
     assert code == 0, out

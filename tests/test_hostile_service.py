@@ -143,6 +143,7 @@ def test_health_is_answered_without_waiting_for_a_worker_thread(served, monkeypa
                                              "thread")
 
 
+@pytest.mark.slow
 def test_at_most_four_engine_calls_run_at_once_and_the_others_wait_without_a_thread(served, monkeypatch):
     # Every request took one of Starlette's 40 worker threads: 40 CPU-bound evaluations under one GIL, beside the
     # event loop, which waited its turn among them. GET /v1/health, answered on the loop, took a median 0.5-2 s (up to
@@ -226,6 +227,7 @@ def test_a_claim_decided_now_is_answered_201_with_the_address_of_its_record(tmp_
 
 # ---------------------------------------------------------------------------- HEAD
 
+@pytest.mark.slow
 def test_every_method_the_service_answers_is_in_the_openapi_document_head_included(served):
     # Starlette answers HEAD wherever it answers GET; the document listed GET alone.
     from openapi_spec_validator import validate

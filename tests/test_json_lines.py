@@ -347,6 +347,7 @@ def pieces_file(tmp_path):
     return path
 
 
+@pytest.mark.slow
 def test_a_large_json_lines_file_is_read_in_pieces_each_a_task_with_the_same_result(tmp_path, monkeypatch, small_blocks):
     from slapolicy.minutes import aggregates, readers
 
@@ -513,6 +514,7 @@ def kind_changing_file(tmp_path, at, was=100, now="100", column="requests"):
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("where", ["inside a block", "a block's first line", "a piece's first line"])
 def test_a_value_changing_kind_is_refused_by_its_line_wherever_blocks_and_pieces_fall(tmp_path, small_pieces, where):
     """pyarrow refuses a count written 100 and then "100" within a block, naming the line; from a block to a later one,
@@ -532,6 +534,7 @@ def test_a_value_changing_kind_is_refused_by_its_line_wherever_blocks_and_pieces
     assert_refused(evaluate_march(path), said.replace("number to string", "string to number"))
 
 
+@pytest.mark.slow
 def test_a_column_not_read_changing_kind_is_refused_too_and_one_null_or_a_fraction_is_no_change(tmp_path, small_pieces):
     from slapolicy.inputs import json_lines
 

@@ -362,6 +362,7 @@ def triggers(path):
     return found
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("statement", ["UPDATE decisions SET decision = 'approved' WHERE seq = 3",
                                        "DELETE FROM decisions WHERE seq = 3", "UPDATE grants SET amount = '999.00'",
                                        "DELETE FROM grants WHERE seq = 5",

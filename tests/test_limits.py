@@ -115,6 +115,7 @@ def test_too_few_file_descriptors_for_the_worker_processes_is_exit_1_with_what_t
                                 "processes (each holds files and pipes of its own)\n"), done.stderr
 
 
+@pytest.mark.slow
 def test_a_cancelled_reading_that_never_ends_is_given_up(monkeypatch):
     """Memory run out, pyarrow's CSV reader waits for ever for a worker thread it could not start; the command, whose
     billing failed the same way, cancelled the reading of the minutes and waited for it for ever (ulimit -v 320000:

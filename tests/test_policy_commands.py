@@ -58,6 +58,7 @@ def test_a_tier_no_month_can_fall_in_is_unreachable(cli, tmp_path, low, high, re
     ("Europe/Moscow", "2019-01-01", None),  # last changed its clocks in 2014
     ("Europe/Moscow", "2014-01-01", "in 2014, 60 more minutes elapse in 2014-10"),  # back from +04:00 to +03:00
 ])
+@pytest.mark.slow
 def test_a_zone_that_changes_its_clocks_is_a_warning_naming_the_months(cli, tmp_path, zone, effective, told):
     """§1.6: Total Minutes stay days × 1,440 while each minute that elapses is a statistics point
     (docs/readings.md), so a month the clocks go back can fall below 0 %; nothing said so when a version named such a

@@ -138,6 +138,7 @@ def test_lock_refuses_a_version_dated_before_the_latest_recorded_one(cli, family
     assert cli("show", family, "--month", "2019-07", "--json").code == 1  # the family stays refused until it goes
 
 
+@pytest.mark.slow
 def test_lock_records_every_version_of_a_family_locked_for_the_first_time(cli, family):
     """Nothing recorded yet (a new family, started with --new): nothing to keep, every clean version is recorded."""
     (family / "versions.lock").unlink()
@@ -484,6 +485,7 @@ def test_versions_says_which_draft_it_cannot_list(cli, family):
 
 # ---------------------------------------------------------------------------- a published version that is a link
 
+@pytest.mark.slow
 def test_a_published_version_that_is_a_symbolic_link_is_refused_even_once_recorded(cli, family, tmp_path):
     # A link to a file outside the family was recorded by `lock` and governed from its date: its words lived where
     # version control keeps only the link, and whoever could write there, or point the link elsewhere, chose them.
@@ -549,6 +551,7 @@ def test_a_published_version_rewritten_without_a_word_changed_says_so_and_how_to
                                                "editor saved it before publish came to write every version with LF) "
                                                "and the line breaks at its end"),
 ])
+@pytest.mark.slow
 def test_a_version_published_with_crlf_then_saved_with_lf_is_said_to_differ_only_in_its_line_endings(
         cli, family, published_as, said):
     # A draft saved by a Windows editor was published with its CRLF before publish wrote LF; an editor or a checkout

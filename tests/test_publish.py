@@ -99,6 +99,7 @@ def test_publish_is_a_plain_function_returning_what_it_wrote(family):
     assert [w.code for w in published.warnings] == ["tier-unreachable"]  # the shipped §3.1 contradiction
 
 
+@pytest.mark.slow
 def test_publish_lists_every_reason_and_writes_nothing(cli, family):
     # Labelled like the version it copies, dated before it, and an example that gives another answer.
     draft = amendment(family, effective="2018-06-01", version="2019-01-01", amends="2017-01-01", edits=[(
@@ -221,6 +222,7 @@ def test_a_reader_goes_on_where_the_filesystem_refuses_locks(family, monkeypatch
     assert refused and set(refused) == {fcntl.LOCK_SH}  # asked for, refused, and read all the same
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["publish", "lock"])
 def test_publish_and_lock_refuse_to_write_over_a_family_another_machine_wrote_meanwhile(cli, family, monkeypatch,
                                                                                          command):
@@ -354,6 +356,7 @@ def test_lock_still_records_a_clean_new_version(cli, family):
     assert cli("validate", family).code == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("amends, line", [
     ("", '14:10: error amends-missing no amends: say which version this one amends, the text it was copied from (the '
          'latest is 2019-01-01: write amends: "2019-01-01")'),
@@ -410,6 +413,7 @@ def test_two_published_versions_may_not_share_a_label(cli, family):
     assert cli("lock", family).code == 1
 
 
+@pytest.mark.slow
 def test_validate_on_a_draft_reports_the_drafts_problems_not_that_it_is_unlocked(cli, family):
     draft = amendment(family, edits=[('{below: "95%", credit: "50%"', '{below: "95%", credit: "150%"')])
     result = cli("validate", draft)
@@ -580,6 +584,7 @@ def test_a_retroactive_draft_is_refused_with_the_months_it_would_take_over_or_pu
                                     "now by version 2019-01-01")
 
 
+@pytest.mark.slow
 def test_a_draft_taking_effect_today_is_not_retroactive(family):
     # Today's Service Months begin today: none that it governs has begun before it is published.
     from slapolicy.policy.publish import publish
@@ -691,6 +696,7 @@ def test_audit_says_a_decision_differs_because_a_version_was_published_retroacti
     assert not [note for note in entry["notes"] if "edited" in note]
 
 
+@pytest.mark.slow
 def test_publish_decides_on_one_day_and_one_reading_of_the_family_even_across_midnight(family, monkeypatch):
     # publish asked for today twice (to check the draft, then to say what it took over) and read the family twice
     # under its lock: a run straddling midnight in Singapore checked a draft effective 2020-03-01 on 2020-03-01 (not
@@ -782,6 +788,7 @@ def test_validate_warns_of_a_published_version_amending_another_than_the_one_bef
         "an amendment that restores it"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("ends", ["\r\n", "\r"])
 def test_a_draft_saved_with_other_line_ends_is_published_with_lf_and_a_rewrite_of_it_is_said_to_be_one(
         cli, family, ends):
@@ -801,6 +808,7 @@ def test_a_draft_saved_with_other_line_ends_is_published_with_lf_and_a_rewrite_o
            "from those recorded in versions.lock only in its line endings (CRLF" in result.out
 
 
+@pytest.mark.slow
 def test_a_draft_published_again_says_it_is_published_already(cli, family):
     # Run again (or published first by a colleague), it was refused as "not after published version 2027-01-01" and
     # "amends '2019-01-01', but the latest published version is '2027-01-01': start from that text", as if the draft

@@ -23,6 +23,7 @@ def variant(tmp_path, old: str, new: str, name: str = "variant.yaml"):
     (5, "2019-04-05", "2019-04-06T00:00:00+08:00"),  # the shipped 5: after Fri Apr 5
     (6, "2019-04-08", "2019-04-09T00:00:00+08:00"),  # Sat 6 and Sun 7 are not business days
 ])
+@pytest.mark.slow
 def test_the_window_opens_after_the_business_days_the_policy_counts(tmp_path, days, business_day, opens):
     # after_business_days: 0 opened after the first business day, as 1 does: 0 was counted as 1.
     policy = variant(tmp_path, "after_business_days: 5", f"after_business_days: {days}")
@@ -76,6 +77,7 @@ def test_weekdays_count_no_public_holiday(tmp_path):
     (5, "2019-04-05T23:59:00+08:00", "before the claim window opened on 2019-04-06T00:00+08:00 (after the 5th business "
                                      "day, 2019-04-05, of the month after the Service Month)."),
 ])
+@pytest.mark.slow
 def test_a_claim_filed_a_minute_before_the_window_opens_is_told_when_it_opens(tmp_path, days, filed_at, words):
     from types import SimpleNamespace
 
@@ -99,6 +101,7 @@ def test_a_claim_filed_a_minute_before_the_window_opens_is_told_when_it_opens(tm
     ("2019-04-01T00:00:00+08:00", []),  # as the month ends, the window opens (after 0 business days)
     ("2019-03-31T16:00:00+00:00", []),
 ])
+@pytest.mark.slow
 def test_a_claim_filed_before_its_month_ended_is_told_so_to_the_second(tmp_path, filed_at, codes):
     # §3.2(1) counts from the end of the Service Month: March 2019 ends at 2019-04-01T00:00+08:00. Under a version
     # whose window opens after 0 business days, a claim filed that instant is in time, one filed a second before is
@@ -204,6 +207,7 @@ def test_illegal_number_failures_leave_the_rate_as_the_policy_reads_them(tmp_pat
     (162, "99.63", "99.62", "99.62"),  # 1 − 162/43,200 = 99.625 % exactly: a tie, 2 even
     (217, "99.498", "99.498", "99.49"),  # 99.49768…%: "99.50" would read as the standard met
 ])
+@pytest.mark.slow
 def test_availability_is_shown_rounded_as_the_policy_says(tmp_path, unavailable, half_up, half_even, down):
     for rounding, shown in (("half_up", half_up), ("half_even", half_even), ("down", down)):
         policy = _file(tmp_path, "display_rounding: {value: half_up", f"display_rounding: {{value: {rounding}")
@@ -215,6 +219,7 @@ def test_availability_is_shown_rounded_as_the_policy_says(tmp_path, unavailable,
     ("0.25", "0.03", "0.02", "0.02"),  # 10 % = 0.025: a tie, 2 even
     ("0.99", "0.10", "0.10", "0.09"),  # 10 % = 0.099
 ])
+@pytest.mark.slow
 def test_compensation_is_rounded_to_the_cent_as_the_policy_says(tmp_path, fee, half_up, half_even, down):
     # 217 unavailable minutes: 99.4977 %, below the standard, tier 1 (10 %).
     for rounding, amount in (("half_up", half_up), ("half_even", half_even), ("down", down)):
@@ -229,6 +234,7 @@ def test_compensation_is_rounded_to_the_cent_as_the_policy_says(tmp_path, fee, h
     ("1001.50", "0.00", "1001.50", "100"),  # was "1002"
     ("1000.50", "998.75", "1000.50", "1"),  # capped at the fee paid 1.75, never rounded above it: 1
 ])
+@pytest.mark.slow
 def test_a_fee_is_shown_as_billed_where_the_policys_places_would_change_it(tmp_path, fee, offset, shown, compensation):
     # A version paying whole units (compensation.rounding.places: 0, which the schema allows); 217 minutes: 10 %.
     policy = _file(tmp_path, "rounding: {value: half_up, places: 2,", "rounding: {value: half_up, places: 0,")
@@ -318,6 +324,7 @@ def test_the_trace_says_whether_the_fee_paid_capped_the_amount_to_the_cent(tmp_p
     ("requests_per_60", 299, {}, 10, "no peak_qps for 10 minute(s): concurrency = requests / 60 (fallback)"),
     ("none", 300, {}, 10, "no peak_qps for 10 minute(s): concurrency 0"),
 ])
+@pytest.mark.slow
 def test_concurrency_without_peak_qps_is_requests_over_60_or_none(tmp_path, fallback, requests, excluded, counted, note):
     # 10 minutes at 90 % (requests // 10 failed); 300 / 60 = 5.0 QPS reaches §5.7's 5.0, 299 / 60 = 4.98 does not.
     from helpers import minute_rows
@@ -388,6 +395,7 @@ def _utc_rows(start: str, count: int, requests: int, failures: int) -> list:
              "failures": failures} for i in range(count)]
 
 
+@pytest.mark.slow
 def test_minutes_a_clock_change_adds_or_removes_are_counted_alike_by_evaluate_replay_and_a_claim(tmp_path):
     """New York. 2024-11-03: clocks go back at 02:00 EDT (06:00Z); 05:00Z-07:00Z is 01:00-02:00 twice on the wall, 120
     minutes that elapse. 2024-03-10: clocks go forward at 02:00 EST (07:00Z); 06:30Z-07:30Z is 01:30 EST to 03:30 EDT,
@@ -497,6 +505,7 @@ def test_every_rounding_shows_a_negative_availability_as_its_positive_with_a_min
     (5, "  window opens at 00:00 after business day 5 of the following month  [§3.2(1)]"),
     (0, "  window opens at 00:00 on the first day of the following month  [§3.2(1)]"),
 ])
+@pytest.mark.slow
 def test_show_says_when_the_window_opens_and_the_numbers_of_the_aggregate_cap(tmp_path, days, line):
     # The §6.1 cap's lookback_months and after_months_of_use were shown nowhere: `show` printed "fees_paid" alone.
     from slapolicy.policy.terms import render_terms

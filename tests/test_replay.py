@@ -160,6 +160,7 @@ def test_html_report_renders_in_headless_chromium(cli, tmp_path):
     assert whites < image.width * image.height * 0.97
 
 
+@pytest.mark.slow
 def test_versions_share_the_classification_of_minutes_only_when_they_read_minutes_alike(tmp_path):
     from conftest import PUBLISHED
     from slapolicy.policy.directory import load_policy

@@ -64,6 +64,7 @@ def test_the_yaml_the_walk_through_shows_is_in_the_drafts():
             assert line in drafts, line
 
 
+@pytest.mark.slow
 def test_without_updated_examples_the_amendment_is_not_published(copy):
     draft = copy / "drafts" / "2020-01-01-standard-99.9.yaml"
     draft.write_text(draft.read_text(encoding="utf-8").replace('{availability: "99.9%", meets: true}',
