@@ -3,6 +3,7 @@ application driven in-process over ASGI (no server process: fast) with what a br
 import datetime as dt
 import decimal
 import json
+from pathlib import Path
 
 import pytest
 
@@ -98,20 +99,48 @@ def test_a_relative_ledger_is_the_file_of_the_directory_the_engine_was_made_in_a
     assert list(elsewhere.iterdir()) == []
 
 
-def test_a_relative_policy_directory_is_read_from_the_working_directory_of_each_reload(tmp_path, monkeypatch):
-    # docs/api.md: kept as given (its messages name it so), read again at each refresh: after an os.chdir the versions
-    # loaded keep being served and refresh_error says why the directory could not be read again
-    from slapolicy import Engine
+def test_a_relative_policy_directory_is_the_one_of_the_directory_the_engine_was_made_in_after_a_chdir(tmp_path,
+                                                                                                    monkeypatch):
+    # Engine("ccc") was read again from the working directory of each refresh, reload and replay (docs/api.md said so):
+    # after an os.chdir the versions loaded were served on, refresh_error said "no such policy directory", and a
+    # version published meanwhile was never loaded; replay could not run at all. It is the directory the engine was
+    # made in, named as given while that name still leads there, and by its absolute path once it does not.
+    import shutil
 
-    monkeypatch.chdir(REPO)
-    engine = Engine("policies/ccc")
-    monkeypatch.chdir(tmp_path)
-    assert (engine.refresh(), str(engine.policy_dir), [v["version"] for v in engine.versions()]) == (
-        False, "policies/ccc", ["2019-01-01"])
-    assert engine.refresh_error == ("policies/ccc:1:1: error not-a-directory no such policy directory (a relative path, "
-                                    f"read from the working directory {tmp_path})")
-    monkeypatch.chdir(REPO)
+    from slapolicy import Engine, NoVersionInForce
+
+    made_in, elsewhere = tmp_path / "service", tmp_path / "elsewhere"
+    made_in.mkdir(), elsewhere.mkdir()
+    family = made_in / "ccc"
+    family.mkdir()
+    for name in ("2019-01-01.yaml", "versions.lock"):
+        shutil.copy(POLICIES / name, family / name)
+    monkeypatch.chdir(made_in)
+    engine = Engine("ccc")
+    with pytest.raises(NoVersionInForce) as raised:
+        engine.in_force("2018-12")
+    assert str(raised.value).startswith("no version of ccc is in force for the Service Month starting 2018-12-01")
+    assert engine.policy_dir == Path("ccc")
+    monkeypatch.chdir(elsewhere)
+    assert (engine.refresh(), engine.refresh_error, engine.policy_dir) == (True, None, family)
+    assert [v["version"] for v in engine.versions()] == ["2019-01-01"]
+    assert [v["file"] for v in engine.versions()] == [str(family / "2019-01-01.yaml")]
+    with pytest.raises(NoVersionInForce) as raised:
+        engine.in_force("2018-12")
+    assert str(raised.value).startswith(f"no version of {family} is in force for the Service Month starting 2018-12-01")
+    # A change to the directory is seen there, not in the working directory of the moment
+    (family / "2019-06-01.yaml").write_text("id: [unclosed\n")
+    assert engine.refresh() is False
+    assert engine.refresh_error.startswith(f"{family / '2019-06-01.yaml'}:")
+    (family / "2019-06-01.yaml").unlink()
     assert (engine.refresh(), engine.refresh_error) == (False, None)
+    replayed = engine.replay(minutes=EXAMPLES / "minutes.csv", start="2019-03", end="2019-03",
+                             under=POLICIES / "drafts" / "2027-01-01-standard-99.95.yaml",
+                             billing=EXAMPLES / "billing.csv")
+    assert replayed["totals"]["overall"]["delta"] == "250.00"
+    assert list(elsewhere.iterdir()) == []
+    monkeypatch.chdir(made_in)  # back where it was made: named as given again
+    assert (engine.refresh(), engine.policy_dir, engine.refresh_error) == (True, Path("ccc"), None)
 
 
 def test_a_claim_whose_term_ends_before_it_starts_names_the_field(tmp_path, cli):

@@ -100,6 +100,10 @@ class Engine:
         check_runner_arguments(workers, dask)
         self._given = path_argument(policy_dir, "policy_dir")
         self._setup(ledger, manager)
+        # The directory meant is the one of the working directory now, as for the ledger below: a relative one was read
+        # again from each refresh's, so after an os.chdir a long-lived engine served its old snapshot for good, never
+        # loading a version published since (docs/api.md).
+        self._root = self._given.absolute()
         if self.ledger_path is not None:
             # The file meant is the one of the working directory now: a long-lived engine read a relative path from
             # each call's, so after an os.chdir its ledger was "gone" (refused), or, before its first decision, a new
@@ -116,6 +120,7 @@ class Engine:
         engine = cls.__new__(cls)
         engine._given = policy_dir
         engine._setup(ledger, manager)
+        engine._root = None  # read once, for one call: as given
         engine._snapshot = engine._signature = None
         return engine
 
@@ -160,19 +165,29 @@ class Engine:
 
     @property
     def policy_dir(self) -> Path:
+        """The policy directory: named as given (its messages and answers name it so) while that name leads to the
+        directory the engine was made in; by its absolute path once the process changed directory."""
         if isinstance(self._given, PolicyDirectory):
             return self._given.path
-        return path_argument(self._given, "policy_dir")
+        given = path_argument(self._given, "policy_dir")
+        if self._root is None:
+            return given
+        try:
+            moved = given.absolute() != self._root
+        except OSError:  # the working directory was removed (os.getcwd fails): the name given leads nowhere
+            moved = True
+        return self._root if moved else given
 
     def _load(self) -> tuple[PolicyDirectory, tuple]:
-        if self.policy_dir.is_dir():
+        path = self.policy_dir  # one name for the whole load, whatever the working directory does meanwhile
+        if path.is_dir():
             # Read under a shared lock on the family: `slapolicy publish` holds it exclusively while it
             # writes a version and its lock entry, so a reload never sees half a publication.
-            with family_lock(self.policy_dir, shared=True):
-                signature = directory_signature(self.policy_dir)
-                family = PolicyDirectory(self.policy_dir, run_examples=False).check()
+            with family_lock(path, shared=True):
+                signature = directory_signature(path)
+                family = PolicyDirectory(path, run_examples=False).check()
         else:
-            signature, family = (), PolicyDirectory(self.policy_dir)  # raises: no such policy directory
+            signature, family = (), PolicyDirectory(path)  # raises: no such policy directory
         for policy in family.versions:
             check_facts_supplied(policy, self.manager)  # a fact no plugin supplies fails at start, not per request
             policy.ruleset  # compile and register now, not under the first request
