@@ -303,10 +303,9 @@ def test_replay_answers_the_cli_json(server):
     under = DRAFT.name
     status, _, body = server.call("POST", "/v1/replay", {"from": "2019-03", "to": "2019-03", "under": under})
     assert status == 200
-    served_draft = body["under"]["file"]
-    assert served_draft.endswith(f"/ccc/drafts/{under}")
-    assert body == cli_json("replay", served_draft.rsplit("/drafts/", 1)[0], "--from", "2019-03", "--to", "2019-03",
-                            "--under", served_draft, *DATA)
+    assert body["under"]["file"] == f"drafts/{under}"  # within the policy directory, not a server path
+    expected = cli_json("replay", POLICIES, "--from", "2019-03", "--to", "2019-03", "--under", DRAFT, *DATA)
+    assert body == expected | {"under": expected["under"] | {"file": f"drafts/{under}"}}
     assert body["totals"]["overall"]["delta"] == "250.00"  # acme: 99.90 % < 99.95 % → tier 10 % of 2500.00
 
 
@@ -328,7 +327,7 @@ def test_replay_refuses_paths_and_unknown_drafts(server, bare, tmp_module):
     (family / "drafts" / "escape.yaml").symlink_to(outside)
     body = problem(server.call("POST", "/v1/replay", {"from": "2019-03", "to": "2019-03", "under": "escape.yaml"}),
                    404, "not-found")
-    assert body["detail"].startswith("field 'under': no draft 'escape.yaml' in ")
+    assert body["detail"].startswith("field 'under': no draft 'escape.yaml' in the policy directory's drafts/ (drafts: ")
     body = problem(server.call("POST", "/v1/replay", {"from": "2019-03", "to": "2019-03", "under": "none.yaml"}),
                    404, "not-found")
     assert body["detail"].endswith(f"(drafts: {DRAFT.name}, escape.yaml)")
@@ -355,8 +354,9 @@ def test_a_draft_named_with_spaces_and_non_ascii_letters_replays_as_the_cli_repl
     with serving(family, *DATA) as running:
         status, _, body = running.call("POST", "/v1/replay", {"from": "2019-03", "to": "2019-03", "under": draft.name})
     assert status == 200
-    assert body["under"]["file"] == str(draft)
-    assert body == cli_json("replay", family, "--from", "2019-03", "--to", "2019-03", "--under", draft, *DATA)
+    assert body["under"]["file"] == f"drafts/{draft.name}"
+    expected = cli_json("replay", family, "--from", "2019-03", "--to", "2019-03", "--under", draft, *DATA)
+    assert body == expected | {"under": expected["under"] | {"file": f"drafts/{draft.name}"}}
     assert body["totals"]["overall"]["delta"] == "250.00"  # acme: 99.90 % < 99.95 % → tier 10 % of 2500.00
 
 

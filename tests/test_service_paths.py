@@ -326,3 +326,33 @@ def test_the_openapi_document_names_every_problem_the_service_answers_and_on_eve
             assert {"400", "408", "421", "503"} <= set(operation["responses"]), (path, method)
     evaluation = document["components"]["schemas"]["Evaluation"]["properties"]
     assert evaluation["warnings"]["items"]["required"] == ["code", "clause", "message"]
+
+
+# ---------------------------------------------------------------------------- the server's file layout stays its own
+
+def test_a_replay_answer_names_the_version_replayed_under_within_the_policy_directory_not_by_a_server_path(app):
+    # The answer said where the service's files are ("file": "/srv/…/policies/ccc/drafts/NAME.yaml", and the 404 of
+    # an unknown draft "no draft 'x' in /srv/…/policies/ccc/drafts"): a client named the draft by its file name, and
+    # needs to know which file of the policy directory was replayed under, not where that directory is.
+    from slapolicy import Engine
+
+    draft = "2027-01-01-standard-99.95.yaml"
+    for under, file in ((draft, f"drafts/{draft}"), ("2019-01-01.yaml", "2019-01-01.yaml")):
+        status, _, answer = asgi(app, "POST", "/v1/replay",
+                                 json.dumps({"from": "2019-03", "to": "2019-03", "under": under}).encode(), JSON)
+        assert (status, answer["under"]["file"]) == (200, file)
+    assert answer["totals"]["overall"]["delta"] == "0.00"  # under the version in force: nothing changes
+    status, _, answer = asgi(app, "POST", "/v1/replay",
+                             json.dumps({"from": "2019-03", "to": "2019-03", "under": draft}).encode(), JSON)
+    # the rest is the engine's answer, the CLI's JSON
+    expected = Engine(POLICIES).replay(minutes=SOURCES["minutes"], start="2019-03", end="2019-03",
+                                       under=POLICIES / "drafts" / draft, billing=SOURCES["billing"],
+                                       incidents=SOURCES["incidents"], notices=SOURCES["notices"])
+    assert answer == expected | {"under": expected["under"] | {"file": f"drafts/{draft}"}}
+    assert answer["totals"]["overall"]["delta"] == "250.00"  # acme: 99.90 % < 99.95 % → tier 10 % of 2500.00
+    status, content_type, answer = asgi(app, "POST", "/v1/replay",
+                                        json.dumps({"from": "2019-03", "to": "2019-03", "under": "none.yaml"}).encode(),
+                                        JSON)
+    assert (status, content_type, answer["detail"]) == (
+        404, PROBLEM, f"field 'under': no draft 'none.yaml' in the policy directory's drafts/ (drafts: {draft})")
+    assert str(REPO) not in json.dumps(answer)

@@ -454,25 +454,30 @@ class Service:
         from .replay import month_range  # replay's module: loaded by the replay anyway
 
         month_range(start, end, ("'from'", "'to'"), UsageError)  # backwards or over 100 years: 400, as exit 2
-        under = self._draft(body["under"])
+        under, shown = self._draft(body["under"])
         if self.sources.minutes is None:
             raise not_configured("replay reads the minutes the service was started with: start it with --minutes")
-        return JSONResponse(await self.run(lambda: self.engine.replay(
+        replayed = await self.run(lambda: self.engine.replay(
             minutes=self.sources.minutes, start=start, end=end, under=str(under), incidents=self.sources.incidents,
-            notices=self.sources.notices, billing=self.sources.billing)))
+            notices=self.sources.notices, billing=self.sources.billing))
+        # The file replayed under, as the client can name it: within the policy directory, not where the server keeps
+        # that directory (the resolved path was answered, the service's file layout with it)
+        replayed["under"] = replayed["under"] | {"file": shown}
+        return JSONResponse(replayed)
 
-    def _draft(self, name: str) -> Path:
-        """A draft (or published) file of the policy directory, named by its file name alone: no path from a request."""
+    def _draft(self, name: str) -> tuple[Path, str]:
+        """A draft (or published) file of the policy directory, named by its file name alone: no path from a request.
+        (its path, its name within the policy directory: ``drafts/NAME.yaml`` or ``NAME.yaml``)."""
         problem = draft_name_problem(name)
         if problem:
             raise bad_request(f"field 'under': {name!r} {problem}")
         root = self.engine.policy_dir.resolve()
-        for folder in (root / "drafts", root):
+        for folder, within in ((root / "drafts", f"drafts/{name}"), (root, name)):
             candidate = (folder / name).resolve()
             if candidate.parent == folder and candidate.is_file():  # a symlink out of the directory is not followed
-                return candidate
+                return candidate, within
         drafts = ", ".join(p.name for p in sorted((root / "drafts").glob("*.yaml"))) or "none"
-        raise not_found(f"field 'under': no draft {name!r} in {root / 'drafts'} (drafts: {drafts})")
+        raise not_found(f"field 'under': no draft {name!r} in the policy directory's drafts/ (drafts: {drafts})")
 
     async def openapi(self, request: Request) -> JSONResponse:
         return JSONResponse(document())

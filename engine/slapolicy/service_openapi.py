@@ -271,7 +271,13 @@ def document() -> dict:
         "/v1/replay": {"post": {
             "operationId": "replay", "summary": "replay Service Months under a draft, as `slapolicy replay`",
             "requestBody": _body("ReplayRequest", "the months and the draft's file name"),
-            "responses": {"200": _json({"type": "object", "required": ["rows", "totals"], "properties": {
+            "responses": {"200": _json({"type": "object", "required": ["under", "rows", "totals"], "properties": {
+                "under": {"type": "object", "required": ["id", "version", "sha256", "file"], "properties": {
+                    "id": {"type": "string"}, "version": {"type": "string"}, "sha256": {"type": "string"},
+                    "file": {"type": "string", "description": "the file replayed under, within the policy directory: "
+                                                              "drafts/NAME.yaml, or NAME.yaml for a published version "
+                                                              "(never where the server keeps it)",
+                             "examples": ["drafts/2027-01-01-standard-99.95.yaml"]}}},
                 "rows": {"type": "array", "items": {"type": "object"}}, "totals": {"type": "object"}}},
                 "per account and month, with totals"), **_errors("400", "404", "409", "413", "415", "422", "500", "503")}}},
         "/openapi.json": {"get": {
