@@ -602,3 +602,63 @@ def test_the_twentieth_provider_incident_is_named_and_the_twenty_first_counted(a
     assert [(w["code"], w.get("incident"), w.get("incidents")) for w in evaluation["warnings"]] == [
         ("provider_incident_without_data", f"I-{k:02d}", None) for k in range(20)] + [
         (code, None, more) for code, more in counted]
+
+
+# ---------------------------------------------------------------------------- an engine sent to another process
+
+def evaluated_by(engine) -> dict:
+    """A task of a process pool: an evaluation by the engine it was sent."""
+    return engine.evaluate(minutes=EXAMPLES / "minutes.csv", month="2019-03", billing=EXAMPLES / "billing.csv")
+
+
+def test_an_engine_sent_to_a_process_pool_is_made_there_again_from_its_settings(tmp_path):
+    # pickle.dumps(engine) raised Python's own "TypeError: cannot pickle '_thread.lock' object", which names none of
+    # the embedder's code: an Engine handed to a process pool's task (or pickled by Dask or joblib) could not go.
+    # Its settings go, and the engine is made from them on the other side: the policy directory (loaded and checked
+    # there again), the ledger (absolute: the same file), where its calls run their tasks.
+    import pickle
+
+    from slapolicy import Engine
+
+    engine = Engine(POLICIES, ledger=tmp_path / "ledger.sqlite", workers=2)
+    sent = pickle.loads(pickle.dumps(engine))
+    assert sent is not engine
+    assert (sent.policy_dir, sent.ledger_path, sent.versions()) == (POLICIES, tmp_path / "ledger.sqlite", engine.versions())
+    assert (sent._runner.workers, sent._runner.address) == (2, None)
+    decided = Engine(POLICIES, ledger=tmp_path / "ledger.sqlite").decide_claim(
+        CLAIM, minutes=EXAMPLES / "minutes.csv", billing=EXAMPLES / "billing.csv", now=NOW)
+    again = sent.decide_claim(CLAIM, minutes=EXAMPLES / "minutes.csv", billing=EXAMPLES / "billing.csv", now=NOW)
+    assert (again["decision_id"], again["repeated"]) == (decided["decision_id"], True)  # the same ledger
+    one_call = pickle.loads(pickle.dumps(Engine.for_one_call(POLICIES)))
+    assert one_call.versions() == engine.versions()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ledger.sqlite"]
+
+
+@pytest.mark.slow  # a process started anew (spawn): ~4 s
+def test_an_engine_handed_to_a_process_pool_task_evaluates_there_as_here():
+    import concurrent.futures
+    import multiprocessing
+
+    from slapolicy import Engine
+
+    engine = Engine(POLICIES)
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        assert pool.submit(evaluated_by, engine).result(timeout=120) == evaluated_by(engine)
+
+
+def test_an_engine_with_a_plugin_manager_of_its_own_is_refused_by_pickle_saying_what_to_do():
+    # The manager holds the plugins' modules and objects, which need not be picklable: said so, in the embedder's
+    # words, rather than the TypeError of whichever object of the manager came first
+    import pickle
+
+    from slapolicy import ArgumentError, Engine
+    from slapolicy.plugins import get_manager
+
+    engine = Engine(POLICIES, manager=get_manager())
+    with pytest.raises(ArgumentError) as raised:
+        pickle.dumps(engine)
+    assert isinstance(raised.value, TypeError)
+    assert str(raised.value) == (
+        "an Engine made with a plugin manager of its own (manager=) cannot be sent to another process: its plugins "
+        "would have to go with it. Make the engine in that process (Engine(policy_dir, manager=...)), or leave "
+        "manager out, and the process's installed plugins are used there")

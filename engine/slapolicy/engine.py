@@ -112,6 +112,22 @@ class Engine:
         self._runner = Runner(workers, dask, kept=True) if workers is not None or dask is not None else None
         self._snapshot, self._signature = self._load()
 
+    def __reduce__(self):
+        """An engine sent to another process (a process pool's task; Dask or joblib pickling it) is made there again
+        from its settings: the policy directory (loaded and checked there), the ledger (absolute: the same file) and
+        where its calls run their tasks. Its locks, snapshot and open pool or client cannot go: pickle raised Python's
+        own TypeError for a lock, which named nothing of the embedder's."""
+        if self._manager is not None:
+            raise ArgumentError("an Engine made with a plugin manager of its own (manager=) cannot be sent to another "
+                                "process: its plugins would have to go with it. Make the engine in that process "
+                                "(Engine(policy_dir, manager=...)), or leave manager out, and the process's installed "
+                                "plugins are used there")
+        if self._root is None:  # an engine for one call: the directory as given, read there when the call needs it
+            given = self._given.path if isinstance(self._given, PolicyDirectory) else self._given
+            return _engine_for_one_call, (given, self.ledger_path)
+        runner = (self._runner.workers, self._runner.address) if self._runner is not None else (None, None)
+        return _engine_again, (self._given, self._root, self.ledger_path, *runner)
+
     @classmethod
     def for_one_call(cls, policy_dir, *, ledger: str | Path | None = None, manager=None) -> "Engine":
         """An engine for a single call (the module-level functions, the CLI): ``policy_dir`` (a path, or a
@@ -469,6 +485,20 @@ class Engine:
             rows = [row for part in runner.map(replay_chunk, [spec] * len(chunks), chunks) for row in part]
             rows += replayed.values() if replayed else ()
         return replay_report(amended, spec_under, months, scan, rows)
+
+
+def _engine_again(given: Path, root: Path, ledger, workers, dask) -> Engine:
+    """An :class:`Engine` unpickled (``Engine.__reduce__``): its directory named as given if that name leads to the
+    same directory in this process, else by its absolute path."""
+    try:
+        same = given.absolute() == root
+    except OSError:  # no working directory
+        same = False
+    return Engine(given if same else root, ledger=ledger, workers=workers, dask=dask)
+
+
+def _engine_for_one_call(given, ledger) -> Engine:
+    return Engine.for_one_call(given, ledger=ledger)
 
 
 def one_form_each(asked, **inputs) -> None:
