@@ -356,3 +356,68 @@ def test_a_replay_answer_names_the_version_replayed_under_within_the_policy_dire
     assert (status, content_type, answer["detail"]) == (
         404, PROBLEM, f"field 'under': no draft 'none.yaml' in the policy directory's drafts/ (drafts: {draft})")
     assert str(REPO) not in json.dumps(answer)
+
+
+# ---------------------------------------------------------------------------- engine calls at once
+
+@pytest.mark.parametrize("limit", [1, 3, 6])
+def test_at_most_max_concurrent_engine_calls_run_at_once_and_the_others_wait_their_turn(tmp_path, limit):
+    # The service ran at most 4 engine calls at once, whatever --workers or --dask gave it: with a Dask cluster, four
+    # long replays held every slot while the cluster idled. --max-concurrent sets it.
+    import asyncio
+    import threading
+    import time
+
+    from slapolicy import Engine
+    from slapolicy.service import Sources, create_app
+
+    engine = Engine(POLICIES, ledger=tmp_path / "ledger.sqlite")
+    running, most, lock = [0], [0], threading.Lock()
+
+    def evaluate(**_):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.05)
+        with lock:
+            running[0] -= 1
+        return {"evaluations": []}
+
+    engine.evaluate = evaluate
+    app = create_app(engine, Sources(**SOURCES), loopback_only=True, max_concurrent=limit)
+    body = json.dumps({"month": "2019-03"}).encode()
+
+    async def one():
+        sent, given = [], [{"type": "http.request", "body": body, "more_body": False}]
+
+        async def receive():
+            return given.pop(0) if given else {"type": "http.disconnect"}
+
+        async def send(message):
+            sent.append(message)
+
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+                 "path": "/v1/evaluate", "raw_path": b"/v1/evaluate", "query_string": b"", "root_path": "",
+                 "headers": [(b"host", b"127.0.0.1"), (b"content-type", b"application/json")],
+                 "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000)}
+        await app(scope, receive, send)
+        return sent[0]["status"]
+
+    async def many():
+        return await asyncio.gather(*(one() for _ in range(8)))
+
+    assert asyncio.run(many()) == [200] * 8
+    assert most[0] == limit
+
+
+@pytest.mark.parametrize("given,message", [
+    ("0", "--max-concurrent 0 must be at least 1"),
+    ("41", "--max-concurrent 41 is more than 40, the engine calls the service runs at once at most (each holds a "
+           "thread, and up to three open files of the ledger): 40 already keep a Dask cluster busy, as each call "
+           "spreads its work over all of it"),
+])
+def test_max_concurrent_beyond_its_bounds_is_a_usage_error(given, message):
+    from conftest import run_cli
+
+    result = run_cli("serve", POLICIES, "--max-concurrent", given)
+    assert (result.code, result.out, result.err) == (2, "", f"slapolicy serve: {message}\n")

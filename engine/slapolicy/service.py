@@ -75,8 +75,13 @@ RESERVED_DESCRIPTORS = 256
 # event loop, without a thread. They are CPU-bound Python under one GIL, so more threads add no throughput (16 clients:
 # 104 against 112 requests/s, within noise), while each one beside the event loop delays it: under 120 evaluations at
 # once, GET /v1/health took a median 0.5-2 s and up to 5-8 s with Starlette's 40 threads, 17 ms (at most ~1 s) with 4
-# (benchmarks/README.md, "serve.py").
+# (benchmarks/README.md, "serve.py"). The default of --max-concurrent: with --dask the work of a call runs on the cluster,
+# and four long replays held every slot while it idled, so the number is a setting.
 ENGINE_THREADS = 4
+# The most --max-concurrent may be: each call holds a thread and up to three open files of the ledger (its -wal and
+# -shm), which RESERVED_DESCRIPTORS counts for 40 threads; and each call of a Dask cluster's spreads its work over all
+# of it, so 40 at once keep it busy.
+MAX_CONCURRENT = 40
 LINGER_SECONDS = 2.0  # after refusing a request still arriving, how long what follows is read (and dropped) at most
 DRAFT_NAME = re.compile(r"[^./\\\x00-\x1f\x7f][^/\\\x00-\x1f\x7f]*\.yaml")  # a plain file name: not hidden, no path
 DECISION_ID = re.compile(r"D-[0-9a-f]{20}")
@@ -329,25 +334,26 @@ def date_field(value: str | None, name: str) -> dt.date | None:
 # ---------------------------------------------------------------------------- the service
 
 async def run_in_engine_thread(call, limiter):
-    """``call()`` in a worker thread, once ``limiter`` (ENGINE_THREADS) lets it."""
+    """``call()`` in a worker thread, once ``limiter`` (--max-concurrent) lets it."""
     return await anyio.to_thread.run_sync(call, limiter=limiter)
 
 
 class Service:
-    def __init__(self, engine: Engine, sources: Sources, max_body: int = MAX_BODY_BYTES):
-        self.engine, self.sources, self.max_body = engine, sources, max_body
+    def __init__(self, engine: Engine, sources: Sources, max_body: int = MAX_BODY_BYTES,
+                 max_concurrent: int = ENGINE_THREADS):
+        self.engine, self.sources, self.max_body, self.max_concurrent = engine, sources, max_body, max_concurrent
         self.started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         self.engine_threads = None  # made on the event loop, at the first call (anyio's limiter belongs to a loop)
 
     async def run(self, function, *args):
         """Run ``function`` in a worker thread on the current snapshot (reloaded first if a version was published), at
-        most ENGINE_THREADS at once."""
+        most ``max_concurrent`` (--max-concurrent) at once."""
         def call():
             self.engine.refresh()
             return function(*args)
 
         if self.engine_threads is None:
-            self.engine_threads = anyio.CapacityLimiter(ENGINE_THREADS)
+            self.engine_threads = anyio.CapacityLimiter(self.max_concurrent)
         return await run_in_engine_thread(call, self.engine_threads)
 
     # -- routes
@@ -545,10 +551,10 @@ class HostCheck:
 
 
 def create_app(engine: Engine, sources: Sources = Sources(), max_body: int = MAX_BODY_BYTES,
-               loopback_only: bool = False) -> Starlette:
+               loopback_only: bool = False, max_concurrent: int = ENGINE_THREADS) -> Starlette:
     """``loopback_only``: answer only requests whose Host names this machine (``slapolicy serve`` on a loopback
-    address, its default)."""
-    service = Service(engine, sources, max_body)
+    address, its default). ``max_concurrent``: the engine calls run at once (--max-concurrent)."""
+    service = Service(engine, sources, max_body, max_concurrent)
 
     def answering(handler, query: tuple = ()):
         async def endpoint(request: Request):
@@ -840,7 +846,7 @@ def descriptors_for(max_connections: int):
 def serve(policy_dir: str, *, host: str = "127.0.0.1", port: int = 8000, ledger: str | None = None,
           sources: Sources = Sources(), max_body: int = MAX_BODY_BYTES, workers: int | None = None,
           dask: str | None = None, request_timeout: float = REQUEST_TIMEOUT_SECONDS,
-          max_connections: int = MAX_CONNECTIONS) -> int:
+          max_connections: int = MAX_CONNECTIONS, max_concurrent: int = ENGINE_THREADS) -> int:
     """Serve until stopped (SIGINT, SIGTERM, SIGHUP); 0 once stopped. What it sets in its process while it serves
     (the open-files limit, the stop signals' handlers) is set back as it was when it returns."""
     for flag, path in (("--minutes", sources.minutes), ("--incidents", sources.incidents),
@@ -848,10 +854,12 @@ def serve(policy_dir: str, *, host: str = "127.0.0.1", port: int = 8000, ledger:
         if path is not None and not is_url(path) and not Path(path).exists():  # a URL is read at each request
             raise SlapolicyError(f"{flag} {path}: no such file or directory")
     with descriptors_for(max_connections):
-        return _serve(policy_dir, host, port, ledger, sources, max_body, workers, dask, request_timeout, max_connections)
+        return _serve(policy_dir, host, port, ledger, sources, max_body, workers, dask, request_timeout, max_connections,
+                      max_concurrent)
 
 
-def _serve(policy_dir, host, port, ledger, sources, max_body, workers, dask, request_timeout, max_connections) -> int:
+def _serve(policy_dir, host, port, ledger, sources, max_body, workers, dask, request_timeout, max_connections,
+           max_concurrent) -> int:
     import uvicorn
 
     # The key is read by every request that opens the ledger: set but empty, each would answer the server's own
@@ -860,7 +868,7 @@ def _serve(policy_dir, host, port, ledger, sources, max_body, workers, dask, req
     # One Engine for the life of the process: with --workers or --dask it keeps one process pool or Dask client
     # for every request, made before it listens (an unreachable scheduler is exit 1), closed when it stops.
     engine = Engine(policy_dir, ledger=ledger, workers=workers, dask=dask)
-    app = create_app(engine, sources, max_body, loopback_only=_is_loopback(host))
+    app = create_app(engine, sources, max_body, loopback_only=_is_loopback(host), max_concurrent=max_concurrent)
     sock = _listen(host, port)
     try:
         engine.connect()

@@ -445,11 +445,17 @@ def cmd_serve(args) -> int:
                          "86400)")
     if args.max_connections < 1:
         raise UsageError(f"--max-connections {args.max_connections} must be at least 1")
+    if args.max_concurrent < 1:
+        raise UsageError(f"--max-concurrent {args.max_concurrent} must be at least 1")
     try:
-        from ..service import Sources, serve  # starlette and uvicorn: the serve extra, maybe not installed
+        from ..service import MAX_CONCURRENT, Sources, serve  # starlette and uvicorn: the serve extra, maybe not installed
     except ImportError as exc:
         raise SlapolicyError(f"serve needs the serve extra ({exc.name} is missing): pip install 'slapolicy[serve]' "
                              "(from the repository's root: pip install '.[serve]')") from None
+    if args.max_concurrent > MAX_CONCURRENT:
+        raise UsageError(f"--max-concurrent {args.max_concurrent} is more than {MAX_CONCURRENT}, the engine calls the "
+                         "service runs at once at most (each holds a thread, and up to three open files of the ledger): "
+                         f"{MAX_CONCURRENT} already keep a Dask cluster busy, as each call spreads its work over all of it")
     if args.ledger is None:  # said at start, not as a failed POST /v1/claims once the service is up
         from ..ledger import default_ledger_path  # sqlite3's (cmd_audit): a data command without a ledger never loads it
 
@@ -457,7 +463,7 @@ def cmd_serve(args) -> int:
     sources = Sources(minutes=args.minutes, incidents=args.incidents, notices=args.notices, billing=args.billing)
     return serve(args.policy_dir, host=args.host, port=args.port, ledger=args.ledger, sources=sources,
                  max_body=args.max_body, request_timeout=args.request_timeout, max_connections=args.max_connections,
-                 workers=args.workers, dask=args.dask)
+                 max_concurrent=args.max_concurrent, workers=args.workers, dask=args.dask)
 
 
 def cmd_demo(args) -> int:
@@ -562,6 +568,10 @@ def add_commands(command) -> None:
                    help="time a client has to send a whole request, head and body (default 30; else 408 and closed)")
     p.add_argument("--max-connections", type=_whole_number, default=256, metavar="N",
                    help="connections open at once (default 256); one more is answered 503 and closed")
+    p.add_argument("--max-concurrent", type=_whole_number, default=4, metavar="N",
+                   help="engine calls (evaluations, claims, replays) run at once, 1 to 40 (default 4: under one GIL "
+                        "more add no speed in this process; with --dask or --workers, where the work runs elsewhere, "
+                        "more keep them busy); the others wait their turn")
     _add_runner_options(p, READ_AND_EVALUATE + ", for every request,")
 
     command("demo", cmd_demo, "run the main jobs on the shipped policy and example data",
