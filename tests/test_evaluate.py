@@ -32,7 +32,7 @@ def test_section_2_1_example_under_the_shipped_policy(tmp_path):
 def test_section_2_1_example_under_the_99_95_draft(tmp_path):
     e = one(tmp_path, minute_rows("a", "2019-03-12T10:00", 30, 100, 2), "2019-03", policy_file=DRAFT)
     assert (e["availability_percent"], e["meets_standard"], e["credit_percent"]) == ("99.93", False, 10)
-    assert e["policy"]["version"] == "2027-01-01-draft"
+    assert e["policy"]["version"] == "2027-01-01"
     assert e["trace"][0]["detail"].endswith("as asked, instead of 2019-01-01, the version in force")
 
 

@@ -316,7 +316,7 @@ def test_diff_json_alone_or_with_format_json_prints_json(cli):
     both = cli("diff", PUBLISHED, DRAFT, "--json", "--format", "json")
     alone = cli("diff", PUBLISHED, DRAFT, "--json")
     assert both.code == alone.code == 0 and both.out == alone.out
-    assert both.json()["new"]["version"] == "2027-01-01-draft"
+    assert both.json()["new"]["version"] == "2027-01-01"
 
 
 def test_a_relative_xdg_data_home_is_ignored_so_the_default_ledger_does_not_follow_the_working_directory(

@@ -11,7 +11,7 @@ import os
 import pytest
 
 from conftest import PUBLISHED
-from helpers import locked_line
+from helpers import locked_line, sha256_of
 from test_publish import EXAMPLES_99_9, STANDARD_99_9, amendment, family, snapshot  # noqa: F401 (family: a fixture)
 
 SHA_2019 = "1f0e526ad3df6cf7aa6ff04bcbafb26ef5451c9d3fbed69c9f4cef7504da8655"  # the shipped 2019-01-01.yaml
@@ -95,14 +95,32 @@ def test_a_deleted_published_version_cannot_be_published_again_with_another_text
 
 
 @pytest.mark.slow
-def test_a_renamed_published_version_is_missing_under_its_name(cli, family):
+def test_a_renamed_published_version_is_named_where_it_is_now(cli, family):
+    """Before: the lock's entry said "restore it from version control", and the renamed file "record this file with
+    `slapolicy lock`", which would record the version a second time under another name."""
     path = published_2020(cli, family)
-    path.rename(family / "2020-02-01.yaml")
-    result = cli("validate", family)
-    assert result.code == 1
-    codes = sorted(line.split(" ")[2] for line in result.out.splitlines() if " error " in line)
-    assert codes == ["file-name", "published-missing", "unlocked"]
-    assert missing_message(family) in result.out.splitlines()
+    digest = sha256_of(path)
+    for moved in (family / "2020-02-01.yaml", family / "drafts" / "2020-01-01.yaml"):
+        path.rename(moved)
+        result = cli("validate", family)
+        assert result.code == 1
+        lines = result.out.splitlines()
+        assert (f"{family / 'versions.lock'}:3:3: error published-missing published version 2020-01-01.yaml is "
+                f"recorded in versions.lock but is not in {family}: a published file is never removed or renamed; it "
+                f"is {moved}, renamed or moved (the same bytes): put it back (mv {moved} {path})") in lines
+        codes = sorted(line.split(" ")[2] for line in lines if " error " in line)
+        if moved.parent == family:
+            assert codes == ["file-name", "published-missing", "unlocked"]
+            assert (f"{moved}:1:1: error unlocked published version not recorded: it is published version "
+                    f"2020-01-01.yaml renamed (its sha256 {digest[:12]}… is the one versions.lock records for "
+                    f"2020-01-01.yaml); rename it back (mv {moved} {path}), never record it again under this name") in lines
+        else:  # in drafts/, it says it is published
+            assert codes == ["draft-status", "published-missing"]
+        before = snapshot(family)
+        assert cli("lock", family).code == 1
+        assert snapshot(family) == before
+        moved.rename(path)
+    assert cli("validate", family).code == 0
 
 
 def test_a_removed_superseded_encoding_is_a_warning(cli, family):

@@ -96,7 +96,101 @@ def test_publish_is_a_plain_function_returning_what_it_wrote(family):
     published = publish(family, draft, retroactive=True)
     assert published.path == family / "2020-02-01.yaml"
     assert (published.version, published.effective_from) == ("2020-02-01", "2020-02-01")
-    assert [w.code for w in published.warnings] == ["tier-unreachable"]  # the shipped §3.1 contradiction
+    # The shipped §3.1 contradiction, and a draft that copies 2019-01-01 and changes nothing but its header.
+    assert [w.code for w in published.warnings] == ["no-change", "tier-unreachable"]
+
+
+def no_change_line(draft, effective="2020-01-01", line=16) -> str:
+    return (f"{draft}:{line}:17: warning no-change this draft changes nothing of version 2019-01-01, which it amends, "
+            "but its header (version, effective_from, amends, status, description): published, it decides every "
+            f"Service Month from {effective} as version 2019-01-01 does. If it was meant to change something, make "
+            f"the change in this draft (`slapolicy diff {draft.parent.parent / '2019-01-01.yaml'} {draft}` shows what "
+            "it changes)")
+
+
+@pytest.mark.slow
+def test_publish_warns_of_a_draft_that_changes_nothing_of_the_version_it_amends(cli, family):
+    """Before: a copy of 2019-01-01 with only its header changed (the change made in another copy, or not saved)
+    was published without a word, a second version deciding every month as the first."""
+    draft = amendment(family, edits=[("description: >-\n", "description: >-\n  Raises nothing, after all.\n")])
+    result = cli("publish", "--retroactive", family, draft)
+    assert result.code == 0, result.out
+    assert result.out.splitlines()[0] == no_change_line(draft)
+    assert (family / "2020-01-01.yaml").is_file()  # a warning: publishing the same terms again may be meant
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("edits", [
+    [STANDARD_99_9, *EXAMPLES_99_9],  # a setting
+    [("title: Cloud Contact Center Service Level Agreement", "title: Cloud Contact Center SLA")],  # the title
+    [("make harassing phone calls", "make friendly phone calls")],  # a provision's words
+])
+def test_publish_says_nothing_of_a_draft_that_changes_a_term(cli, family, edits):
+    draft = amendment(family, edits=edits)
+    result = cli("publish", "--retroactive", family, draft)
+    assert result.code == 0, result.out
+    assert " no-change " not in result.out
+
+
+@pytest.mark.slow
+def test_a_draft_whose_examples_alone_changed_changes_nothing(cli, family):
+    """Examples test the terms (`slapolicy test`), they are none: the draft decides every month as 2019-01-01."""
+    draft = amendment(family, edits=[('{availability: "99.7%", credit: "0%"}', '{availability: "99.8%", credit: "0%"}')])
+    result = cli("publish", "--retroactive", family, draft)
+    assert result.code == 0, result.out
+    assert no_change_line(draft) in result.out.splitlines()
+
+
+# ---------------------------------------------------------------------------- a draft, checked before publishing
+
+@pytest.mark.slow
+def test_validate_warns_of_a_draft_label_publish_would_refuse(cli, family):
+    """Before: `validate DRAFT` passed it without a word, and only `publish` refused it (version-label)."""
+    draft = amendment(family, version="2020-01-01-draft")
+    result = cli("validate", draft)
+    assert result.code == 0
+    assert result.out.splitlines()[0] == (
+        f"{draft}:14:10: warning version-label version is '2020-01-01-draft', not its effective_from 2020-01-01: "
+        "`slapolicy publish` refuses it, since a published version is labelled by its effective_from; write "
+        'version: "2020-01-01" before publishing')
+    assert result.err == "1 file(s) checked: 0 error(s), 2 warning(s)\n"  # and the shipped §3.1 contradiction
+    assert " version-label " not in cli("validate", amendment(family)).out  # labelled by its date: nothing to say
+
+
+def test_check_draft_says_the_label_once_as_the_error_publish_refuses(family):
+    from slapolicy.policy.publish import check_draft
+
+    content, found = check_draft(family, amendment(family, version="2020-01-01-draft"), retroactive=True)
+    assert content is None
+    assert [(d.severity, d.code) for d in found if d.code == "version-label"] == [("error", "version-label")]
+
+
+def test_validate_refuses_a_draft_that_says_it_is_published(cli, family):
+    """Before: a file under drafts/ saying `status: published` passed validate, and render, show and a redline
+    printed it as "(published)"."""
+    draft = amendment(family, edits=[("status: draft", "status: published")])
+    result = cli("validate", draft)
+    assert result.code == 1
+    assert result.out.splitlines()[0] == (
+        f"{draft}:15:9: error draft-status status is published, but a file under drafts/ is a draft: a version is "
+        "published only by `slapolicy publish`, which writes it among the published versions with status: "
+        "published; write status: draft (a published version moved here goes back among the published versions: "
+        "validate names it)")
+    assert " draft-status " in cli("validate", family).out  # validating the family reads its drafts too
+    desk = family.parent / "desk"
+    desk.mkdir()
+    kept = desk / "2020-01-01.yaml"  # a copy of a published version kept elsewhere is no draft
+    kept.write_text(draft.read_text())
+    assert " draft-status " not in cli("validate", kept).out
+
+
+@pytest.mark.slow
+def test_a_draft_that_says_it_is_published_is_published_all_the_same(cli, family):
+    """Where a file sits is validate's to say (as draft-published): publish sets the status itself."""
+    draft = amendment(family, edits=[("status: draft", "status: published"), STANDARD_99_9, *EXAMPLES_99_9])
+    result = cli("publish", "--retroactive", family, draft)
+    assert result.code == 0, result.out
+    assert "status: published\n" in (family / "2020-01-01.yaml").read_text()
 
 
 @pytest.mark.slow

@@ -241,6 +241,18 @@ def lint_dates(policy) -> list[Diagnostic]:
         # An error: two published versions could otherwise carry one label (a copy with only
         # effective_from changed), and every report names versions by label.
         found += filter(None, [version_label_problem(policy)])
+    else:
+        # A draft may carry any label while it is replayed or reviewed, but `publish` refuses one that is not its
+        # date: said when the draft is checked, not first when it is published.
+        found += filter(None, [version_label_problem(policy, severity="warning")])
+    if policy.status == "published" and in_drafts:
+        # drafts/ holds drafts: the file says published what is not (render, show and a redline print "(published)"
+        # for it), and only `publish` makes a version published, setting the status itself.
+        found.append(doc.diagnostic(("status",), "draft-status",
+                                    "status is published, but a file under drafts/ is a draft: a version is "
+                                    "published only by `slapolicy publish`, which writes it among the published "
+                                    "versions with status: published; write status: draft (a published version moved here "
+                                    "goes back among the published versions: validate names it)"))
     if policy.status == "draft" and not in_drafts and among_versions(policy.path):
         # Only among a family's versions (beside its lock): a draft kept in a folder of its own (a desktop, a
         # review's folder) is no version of any family, and `validate DRAFT` checks what it says.
@@ -251,7 +263,7 @@ def lint_dates(policy) -> list[Diagnostic]:
 
 # Diagnostics about where a file sits in a family's directory, not about what it says: a draft
 # rendered, diffed or published from anywhere is judged by its content alone.
-PLACEMENT_CODES = frozenset({"draft-published", "file-name"})
+PLACEMENT_CODES = frozenset({"draft-published", "draft-status", "file-name"})
 
 
 def lint_calendar(policy) -> list[Diagnostic]:
@@ -445,10 +457,17 @@ def family_id_problem(policy, first, doing: str = "kept") -> Diagnostic | None:
     return policy.doc.diagnostic(("id",), "family-id", family_id_message(policy.id, first, doing))
 
 
-def version_label_problem(policy) -> Diagnostic | None:
-    """``version-label`` when a version (published, or a draft to publish) is not labelled by its effective_from."""
+def version_label_problem(policy, severity: str = "error") -> Diagnostic | None:
+    """``version-label`` when a version (published, or a draft to publish) is not labelled by its effective_from;
+    ``severity="warning"``: a draft checked (validate), which `publish` would refuse."""
     if policy.version == policy.effective_from.isoformat():
         return None
+    if severity == "warning":
+        return policy.doc.diagnostic(("version",), "version-label",
+                                     f"version is {policy.version!r}, not its effective_from {policy.effective_from}: "
+                                     "`slapolicy publish` refuses it, since a published version is labelled by its "
+                                     f"effective_from; write version: \"{policy.effective_from}\" before publishing",
+                                     severity="warning")
     return policy.doc.diagnostic(("version",), "version-label",
                                  f"version is {policy.version!r}; a published version is labelled by its "
                                  f"effective_from: write version: \"{policy.effective_from}\"")
@@ -542,6 +561,7 @@ def lint_directory(directory) -> list[Diagnostic]:
         found += filter(None, [family_id_problem(policy, first)])
     lock = directory.read_lock()
     lock_path = str(directory.path / LOCK_FILE)
+    moved = _moved(directory.path, lock)
     for file in sorted(directory.path.glob("*.yaml")):
         if file.is_symlink():
             found.append(_linked(file))
@@ -552,7 +572,13 @@ def lint_directory(directory) -> list[Diagnostic]:
         digest = hashlib.sha256(content).hexdigest()
 
         recorded = lock.get(file.name)
-        if recorded is None and not os.path.lexists(lock_path):
+        if recorded is None and file in moved.values():
+            name = next(name for name, there in moved.items() if there == file)
+            found.append(Diagnostic(str(file), 1, 1, "error", "unlocked",
+                                    f"published version not recorded: it is published version {name} renamed (its "
+                                    f"sha256 {digest[:12]}… is the one {LOCK_FILE} records for {name}); rename it back "
+                                    f"(mv {file} {directory.path / name}), never record it again under this name"))
+        elif recorded is None and not os.path.lexists(lock_path):
             found.append(Diagnostic(str(file), 1, 1, "error", "unlocked",
                                     f"published version not recorded: there is no {LOCK_FILE} in {directory.path}; "
                                     "restore it if it was deleted, or start the lock of a family never locked with "
@@ -585,8 +611,29 @@ def lint_directory(directory) -> list[Diagnostic]:
                                     "it is kept unchanged so that decisions made under it can be audited"))
     for name in sorted(lock):
         if not os.path.lexists(directory.path / name):
-            found.append(_missing(directory.path, name))
+            found.append(_missing(directory.path, name, moved.get(name)))
     return found
+
+
+def _moved(family: Path, lock: dict) -> dict:
+    """Published files the lock records that are gone from their place, but whose bytes are those of a file not
+    recorded under its own name, in the family or its drafts/ (renamed, or moved into drafts/): by name recorded,
+    where they are now. Restoring those is `mv`, not version control, and recording one under its new name would
+    publish it twice."""
+    gone = {digest: name for name, digest in lock.items() if not os.path.lexists(family / name)}
+    if not gone:
+        return {}
+    moved = {}
+    for file in sorted(family.glob("*.yaml")) + sorted(family.glob("drafts/*.yaml")):
+        if file.name in lock and file.parent == family or file.is_symlink() or not file.is_file():
+            continue
+        try:
+            digest = hashlib.sha256(read_limited(file, "policy file", MAX_POLICY_BYTES)).hexdigest()
+        except FileProblem:
+            continue
+        if digest in gone:
+            moved.setdefault(gone[digest], file)
+    return moved
 
 
 _LINE_ENDS = "the line breaks at its end"
@@ -631,13 +678,14 @@ def _linked(file: Path) -> Diagnostic:
                       "copy the file in its place")
 
 
-def _missing(family: Path, name: str) -> Diagnostic:
-    """A file the lock records that is gone. A published version is never removed: without it, the months it
-    governs would silently be decided under the version before it, and a draft could be published again under
-    its name. A superseded encoding governs no month (a warning): it is kept so that the decisions made under it
-    can be audited."""
+def _missing(family: Path, name: str, now: Path | None = None) -> Diagnostic:
+    """A file the lock records that is gone (``now``: where its bytes are, renamed or moved, :func:`_moved`). A
+    published version is never removed: without it, the months it governs would silently be decided under the
+    version before it, and a draft could be published again under its name. A superseded encoding governs no month
+    (a warning): it is kept so that the decisions made under it can be audited."""
     where = (str(family / LOCK_FILE), lock_line(family, name), 3)
-    restore = f"restore it from version control (git checkout -- {family / name})"
+    restore = (f"it is {now}, renamed or moved (the same bytes): put it back (mv {now} {family / name})"
+               if now is not None else f"restore it from version control (git checkout -- {family / name})")
     if name.startswith("superseded/"):
         return Diagnostic(*where, "warning", "published-missing",
                           f"superseded encoding {name} is recorded in {LOCK_FILE} but is not in {family}: the decisions "

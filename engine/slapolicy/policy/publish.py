@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo
 
 from ..errors import Diagnostic, PolicyError
 from ..files import FileProblem, path_argument, read_limited
-from .diff import renumbered
+from .diff import diff_policies, renumbered
 from .directory import PolicyDirectory, check_policy_bytes, directory_signature, not_a_directory
 from .examples import run_examples
 from .lint import PLACEMENT_CODES, amends_problem, family_id_problem, timezone_handover, version_label_problem
@@ -134,7 +134,31 @@ def _draft_checks(directory: PolicyDirectory, policy, retroactive: bool, today: 
     found += filter(None, [amends_problem(policy, latest, directory.path)])
     found.extend(run_examples(policy).failures)
     found.extend(renumbered_clauses(latest, policy))
+    found += filter(None, [unchanged_terms(latest, policy)])
     return found
+
+
+# What every amendment changes of the version it amends: its label, date, status, what it amends, and the
+# description that says what it changes. Nothing else changed, it decides every month as that version does.
+_HEADER = ("version", "effective_from", "amends", "status", "description")
+
+
+def unchanged_terms(latest, policy) -> Diagnostic | None:
+    """``no-change``, a warning when ``policy`` changes nothing of ``latest`` (the version it amends) but its header
+    (:data:`_HEADER`): no setting, tier, clause, cause, fact, provision's words, title or ref (`slapolicy diff`'s
+    terms; examples test the terms and change none). Published, it would add a version that decides every Service
+    Month as ``latest`` does: usually the change was made in another copy, or not saved."""
+    if latest is None:
+        return None
+    changes = [change for change in diff_policies(latest, policy)["changes"] if change["what"] not in _HEADER]
+    if changes:
+        return None
+    return policy.doc.diagnostic(("effective_from",), "no-change",
+                                 f"this draft changes nothing of version {latest.version}, which it amends, but its "
+                                 f"header ({', '.join(_HEADER)}): published, it decides every Service Month from "
+                                 f"{policy.effective_from} as version {latest.version} does. If it was meant to change "
+                                 f"something, make the change in this draft (`slapolicy diff {latest.path} "
+                                 f"{policy.path}` shows what it changes)", severity="warning")
 
 
 def renumbered_clauses(latest, policy) -> list[Diagnostic]:
@@ -187,8 +211,9 @@ def _checked_draft(policy_dir, draft, retroactive: bool = False, today: dt.date 
                         directory, today)
     policy, problems = check_policy_bytes(raw, path)
     # Where the draft sits does not matter to publishing (a draft in the family's own folder is
-    # already reported above, as a directory error).
-    found.extend(p for p in problems if p.code not in PLACEMENT_CODES)
+    # already reported above, as a directory error), and the label validate warns of is refused below, as an error.
+    found.extend(p for p in problems if p.code not in PLACEMENT_CODES
+                 and not (p.code == "version-label" and p.severity == "warning"))
     if policy is None:
         return _Checked(None, sorted(set(found)), None, directory, today)
     today = today or policy_today(policy)
