@@ -287,3 +287,33 @@ def test_a_list_of_values_reads_as_its_values_not_as_python_prints_it(cli, tmp_p
     assert [line for line in corrected if "requires" in line] == [
         "  §3.3(1) + claims.required_materials.event_report.requires: event_report",
         "  §3.3(2) + claims.required_materials.failure_records.requires: unavailability, failure_records"]
+
+
+def test_diff_given_the_later_version_first_says_its_changes_read_backwards(cli):
+    """Before: `diff DRAFT PUBLISHED` printed the draft's raised standard as 99.95% → 99.5%, a lowering, and no word
+    that the order was the wrong way round."""
+    result = cli("diff", POLICIES / "drafts" / "2027-01-01-standard-99.95.yaml", PUBLISHED)
+    assert result.code == 0
+    assert result.out.splitlines()[:3] == [
+        "ccc-sla 2027-01-01 → 2019-01-01",
+        "  note: the later version is given first: 2027-01-01 takes effect on 2027-01-01, 2019-01-01 on 2019-01-01, so "
+        "each change reads from the later text back to the earlier (what 2027-01-01 added shows as removed); give the "
+        "earlier version first",
+        "  ~ version: 2027-01-01 → 2019-01-01"]
+    assert cli("diff", PUBLISHED, POLICIES / "drafts" / "2027-01-01-standard-99.95.yaml", "--json").json()["notes"] == []
+
+
+def test_diff_of_versions_of_two_agreements_names_both(cli, tmp_path):
+    """Before: the heading named the first agreement only (`ccc-sla 2019-01-01 → 2019-01-01`), as if the second
+    amended it; the redline's title and heading too."""
+    other = tmp_path / "voice.yaml"
+    other.write_text(PUBLISHED.read_text().replace("id: ccc-sla", "id: voice-sla", 1))
+    note = ("versions of two agreements, ccc-sla and voice-sla: neither amends the other, so what follows compares two "
+            "texts, not an amendment and the version it changes")
+    result = cli("diff", PUBLISHED, other)
+    assert result.out.splitlines() == ["ccc-sla 2019-01-01 → voice-sla 2019-01-01", f"  note: {note}",
+                                       "  ~ id: ccc-sla → voice-sla"]
+    assert cli("diff", PUBLISHED, other, "--json").json()["notes"] == [note]
+    page = cli("diff", PUBLISHED, other, "--format", "html").out
+    assert "<h1>Redline: ccc-sla 2019-01-01 → voice-sla 2019-01-01</h1>" in page
+    assert f'<p class="note">{note}</p>' in page

@@ -359,7 +359,10 @@ def test_every_citation_of_the_shipped_versions_is_a_provision_of_the_agreement(
     # The clause a setting cites, the family, the source: before, none of them was shown.
     ('ref: "§1.11.1"', 'ref: "§1.11.2"', ["  §1.11.2 ~ timezone.ref: §1.11.1 → §1.11.2"]),
     ("family: ccc", "family: other", ["  ~ family: ccc → other"]),
-    ("id: ccc-sla", "id: other-sla", ["  ~ id: ccc-sla → other-sla"]),
+    ("id: ccc-sla", "id: other-sla", [
+        "  note: versions of two agreements, ccc-sla and other-sla: neither amends the other, so what follows compares "
+        "two texts, not an amendment and the version it changes",
+        "  ~ id: ccc-sla → other-sla"]),
     ("document: seed/000_bcc55e94eb86a89b.txt", "document: seed/other.txt",
      ["  Preamble ~ source.document: seed/000_bcc55e94eb86a89b.txt → seed/other.txt"]),
     # A boolean as the file writes it, not as Python prints it ("True").

@@ -171,7 +171,28 @@ def diff_policies(old, new) -> dict:
     changes.extend(_diff_named(old.raw.get("causes", []), new.raw.get("causes", []), "cause", "id", "title"))
     changes.extend(_diff_named(old.raw.get("facts", []), new.raw.get("facts", []), "fact", "name", "description"))
     changes.extend(_diff_provisions(old.raw.get("provisions"), new.raw.get("provisions")))
-    return {"old": old.summary(), "new": new.summary(), "changes": changes}
+    return {"old": old.summary(), "new": new.summary(), "changes": changes, "notes": _comparing(old, new)}
+
+
+def _comparing(old, new) -> list[str]:
+    """What the two texts compared are to each other, where it is not "a version and one that amends it": two
+    agreements (their ids differ; their dates are then no order), or the later text given first (its changes read backwards, an added clause as
+    removed)."""
+    notes = []
+    if old.id != new.id:
+        notes.append(f"versions of two agreements, {old.id} and {new.id}: neither amends the other, so what follows "
+                     "compares two texts, not an amendment and the version it changes")
+    elif old.effective_from > new.effective_from:
+        notes.append(f"the later version is given first: {old.version} takes effect on {old.effective_from}, "
+                     f"{new.version} on {new.effective_from}, so each change reads from the later text back to the "
+                     f"earlier (what {old.version} added shows as removed); give the earlier version first")
+    return notes
+
+
+def heading(result: dict) -> str:
+    """``ccc-sla 2019-01-01 → 2027-01-01``; with the second id where the two are versions of two agreements."""
+    old, new = result["old"], result["new"]
+    return f"{old['id']} {old['version']} → {'' if new['id'] == old['id'] else new['id'] + ' '}{new['version']}"
 
 
 def _diff_settings(old, new):
@@ -392,7 +413,7 @@ def change_line(change: dict) -> str:
 
 
 def render_diff(result: dict) -> str:
-    lines = [f"{result['old']['id']} {result['old']['version']} → {result['new']['version']}"]
+    lines = [heading(result)] + [f"  note: {note}" for note in result.get("notes", ())]
     if not result["changes"]:
         lines.append("no changes in the policy's terms")
     for change in result["changes"]:

@@ -9,12 +9,13 @@ from __future__ import annotations
 import html
 import re
 
-from .diff import MAX_WORD_PAIRS, aligned_words, written  # noqa: F401 (MAX_WORD_PAIRS: read at each call, a test sets it)
+from .diff import MAX_WORD_PAIRS, aligned_words, heading, written  # noqa: F401 (MAX_WORD_PAIRS: read at each call, a test sets it)
 
 STYLE = """
 body { font: 15px/1.5 Georgia, 'Times New Roman', serif; margin: 2rem auto; max-width: 60rem; color: #222; padding: 0 1rem; }
 h1 { font-size: 1.5rem; } h2 { font-size: 1.1rem; margin: 1.8rem 0 .4rem; border-bottom: 1px solid #ccc; }
 .meta { color: #555; font: 13px/1.4 system-ui, sans-serif; }
+.note { border-left: 3px solid #b58900; padding-left: .6rem; }
 ul { padding-left: 1.2rem; } li { margin: .35rem 0; }
 del { color: #a4161a; background: #fde2e1; text-decoration: line-through; }
 ins { color: #1b5e20; background: #e3f4e1; text-decoration: none; border-bottom: 1px solid #2e7d32; }
@@ -95,9 +96,10 @@ def render_redline(result: dict) -> str:
     if not body:
         body.append("<p>No changes in the policy's terms.</p>")
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Redline {_e(old['id'])} {_e(old['version'])} → {_e(new['version'])}</title>
+<html lang="en"><head><meta charset="utf-8"><title>Redline {_e(heading(result))}</title>
 <style>{STYLE}</style></head><body>
-<h1>Redline: {_e(old['id'])} {_e(old['version'])} → {_e(new['version'])}</h1>
+<h1>Redline: {_e(heading(result))}</h1>
+{''.join(f'<p class="note">{_e(note)}</p>' for note in result.get("notes", ()))}
 <p class="meta">{len(result['changes'])} change(s). Struck text is in version {_e(old['version'])}
 (sha256 {_e(old['sha256'][:16])}…), inserted text in version {_e(new['version'])} (sha256 {_e(new['sha256'][:16])}…).
 Settings are named as in the policy file; each line cites its clause.</p>
