@@ -117,20 +117,29 @@ EVALUATION = {
         "service_month": {"type": "object"},
         "policy": POLICY_REF,
         "minutes_with_data": {"type": "integer"},
-        "unavailable_minutes": {"type": "integer"},
+        "raw_unavailable_minutes": {"type": "integer",
+                                    "description": "the minutes below the threshold (§1.5), before any exclusion"},
+        "unavailable_minutes": {"type": "integer",
+                                "description": "raw_unavailable_minutes less the excluded: counted against the provider"},
         "excluded_minutes": {"type": "object", "additionalProperties": {"type": "integer"}},
         "availability_percent": {"type": "string"},
+        "availability_exact": {"type": "string", "description": "the exact fraction (total − unavailable)/total",
+                               "examples": ["44355/44640"]},
         "meets_standard": {"type": "boolean"},
         "credit_percent": {"type": "number"},
         "monthly_fee": MONEY,
         "compensation": MONEY,
+        "before_aggregate_cap": {"type": "string", "description": "a reminder that compensation is before the §6.1 "
+                                                                  "aggregate cap, which only a claim applies"},
         "trace": {"type": "array", "items": {"type": "object", "properties": {
             "step": {"type": "string"}, "clause": {"type": "string"}, "detail": {"type": "string"}}}},
         "warnings": {"type": "array", "description": "what someone should look at (docs/readings.md): "
                                                     "no_minutes_with_data, provider_incident_without_data (20 at "
                                                     "most), provider_incidents_without_data, ...",
                      "items": {"type": "object", "required": ["code", "clause", "message"], "properties": {
-                         "code": {"type": "string"}, "clause": {"type": "string"}, "message": {"type": "string"}}}},
+                         "code": {"type": "string"}, "clause": {"type": "string"}, "message": {"type": "string"}},
+                         # each code adds its own figures (minutes, incident, ...): docs/readings.md
+                         "additionalProperties": True}},
     },
 }
 
@@ -142,10 +151,30 @@ DECISION = {
         "decision": {"type": "string", "enum": ["approved", "denied", "incomplete"]},
         "reasons": {"type": "array", "items": {"type": "object", "properties": {
             "code": {"type": "string"}, "clause": {"type": "string"}, "message": {"type": "string"}}}},
-        "window": {"type": "object", "properties": {"opens": {"type": "string"}, "closes": {"type": "string"}}},
+        "message": {"type": ["string", "null"],
+                    "description": "the compensation granted, in a sentence for the customer; null unless approved"},
+        "account": {"type": "string"},
+        "service_month": MONTH,
+        "filed_at": {"type": "string", "description": "ISO 8601 with offset, as the claim gives it"},
+        "decided_at": {"type": "string", "description": "when it was decided, in UTC (docs/ledger.md)"},
+        "window": {"type": "object", "description": "the filing window (§3.2): docs/cli.md", "properties": {
+            "opens": {"type": "string"}, "closes": {"type": "string"},
+            "last_day": {"type": "string", "description": "the last calendar day a claim may be filed"},
+            "after_business_day": {"type": "string",
+                                   "description": "the business day after which the window opens"},
+            "holidays_skipped": {"type": "array", "items": {"type": "object", "properties": {
+                "date": {"type": "string"}, "name": {"type": "string"}}}}}},
         "policy": POLICY_REF,
         "evaluation": EVALUATION,
         "compensation": MONEY,
+        "compensation_detail": {"type": ["object", "null"],
+                                "description": "the month's compensation and the §6.1 aggregate cap's basis "
+                                               "(aggregate_cap): docs/cli.md; null when the standard is met or the "
+                                               "month was compensated before"},
+        "reconciliation": {"type": "object", "description": "the unavailability the claim states against the "
+                                                            "provider's records (§3.2(1)): docs/readings.md"},
+        "inputs_digest": {"type": "string", "description": "sha256 over the version, the inputs and the claim, as "
+                                                           "the ledger records them"},
         "repeated": {"type": "boolean", "description": "true when the same claim was decided before"},
     },
 }
@@ -246,7 +275,9 @@ def document() -> dict:
             "operationId": "policy", "summary": "the version in force for a Service Month, and its terms (§6.2)",
             "parameters": [{"name": "month", "in": "query", "required": True, "schema": MONTH}],
             "responses": {"200": _json({"type": "object", "properties": {
-                "month": {"type": "string"}, "policy": {"type": "object"}, "standard": {"type": "object"},
+                "month": {"type": "string"}, "policy": {"type": "object"}, "timezone": {"type": "string"},
+                "standard": {"type": "object"}, "minute_unavailable_below": {"type": "string"},
+                "gate": {"type": ["string", "null"]},
                 "tiers": {"type": "array"}, "clauses": {"type": "array"}, "document": {"type": "object"}}},
                 "as `slapolicy show --json`"), **_errors("400", "404", "422", "500")}}},
         "/v1/evaluate": {"post": {
@@ -278,7 +309,11 @@ def document() -> dict:
                                                               "drafts/NAME.yaml, or NAME.yaml for a published version "
                                                               "(never where the server keeps it)",
                              "examples": ["drafts/2027-01-01-standard-99.95.yaml"]}}},
-                "rows": {"type": "array", "items": {"type": "object"}}, "totals": {"type": "object"}}},
+                "months": {"type": "array", "items": MONTH},
+                "rows_read": {"type": "integer", "description": "the minute rows read"},
+                "parts_read": {"type": "integer", "description": "the parts of the minutes read (files, row groups)"},
+                "rows": {"type": "array", "items": {"type": "object"}}, "totals": {"type": "object"},
+                "before_aggregate_cap": {"type": "string"}}},
                 "per account and month, with totals"), **_errors("400", "404", "409", "413", "415", "422", "500", "503")}}},
         "/openapi.json": {"get": {
             "operationId": "openapi", "summary": "this document",
