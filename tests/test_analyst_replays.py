@@ -313,7 +313,9 @@ def test_a_compressed_or_binary_file_named_as_text_is_refused_by_what_it_is(tmp_
 
 
 @pytest.mark.parametrize("encoding, what", [("utf-16", "a UTF-16 file"), ("utf-16-be", "a UTF-16 file"),
-                                            ("utf-32", "a UTF-32 file")])
+                                            ("utf-32", "a UTF-32 file"),
+                                            # without a byte order mark: "Expected 4 columns, got 1: \x00" (CSV)
+                                            ("utf-16-le", "a UTF-16 file"), ("utf-32-le", "a UTF-32 file")])
 @pytest.mark.parametrize("suffix,text", [(".csv", "CSV"), (".jsonl", "JSON Lines")])
 def test_a_text_file_in_utf_16_or_32_is_refused_by_its_encoding(tmp_path, encoding, what, suffix, text):
     # Windows PowerShell's Export-Csv writes UTF-16 with its byte-order mark: minutes or billing so written were an

@@ -592,6 +592,29 @@ def test_a_utf16_claim_is_named_as_such(tmp_path, minutes):
                        "file), not UTF-8: save it as UTF-8")
 
 
+@pytest.mark.parametrize("encoding", ["utf-32", "utf-32-le", "utf-32-be"])
+def test_a_utf32_claim_is_named_as_such(tmp_path, minutes, encoding):
+    """It was told "the claim is UTF-16 (as Notepad's ...)": UTF-32's mark begins as UTF-16's, and its zero bytes
+    fall at every other place too."""
+    claim = tmp_path / "claim.json"
+    claim.write_bytes(json.dumps(CLAIM).encode(encoding))
+    result = run_cli("claim", POLICIES, claim, "--minutes", minutes, "--ledger", tmp_path / "l.sqlite")
+    refused(result, 1, f"{claim}: the claim is UTF-32, not UTF-8: save it as UTF-8 (or convert it: iconv -f UTF-32 -t "
+                       "UTF-8)")
+
+
+@pytest.mark.parametrize("text, encoding", [
+    ("id: x\n", None), ("§ and é\n", None), ("", None), ("ab", None),
+    ("id: x\n", "utf-16"), ("id: x\n", "utf-16-le"), ("id: x\n", "utf-16-be"),
+    ("id: x\n", "utf-32"), ("id: x\n", "utf-32-le"), ("id: x\n", "utf-32-be")])
+def test_text_in_utf_16_or_32_is_told_in_one_place(text, encoding):
+    from slapolicy.files import wide_encoding
+
+    raw = text.encode(encoding or "utf-8")
+    assert wide_encoding(raw) == (None if encoding is None else encoding[:6].upper())
+    assert wide_encoding(text.encode("utf-8-sig")) is None  # UTF-8's own mark is read as UTF-8
+
+
 def test_a_claim_with_a_5000_digit_number(tmp_path, minutes):
     claim = tmp_path / "claim.json"
     claim.write_text(json.dumps(CLAIM)[:-1] + ', "term_start": ' + "9" * 5000 + "}")

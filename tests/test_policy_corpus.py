@@ -114,6 +114,11 @@ def test_invalid_utf8_names_line_and_column(cli, tmp_path):
                   "file), not UTF-8: save it as UTF-8"),
     ("utf-16-be", "1:1: error encoding the file is UTF-16 (as Notepad's \"Unicode\" and Word's \"Unicode Text\" save a "
                   "file), not UTF-8: save it as UTF-8"),
+    # It was told "UTF-16" too (its mark begins as UTF-16's, its zero bytes fall at every other place).
+    ("utf-32", "1:1: error encoding the file is UTF-32, not UTF-8: save it as UTF-8 (or convert it: iconv -f UTF-32 -t "
+               "UTF-8)"),
+    ("utf-32-le", "1:1: error encoding the file is UTF-32, not UTF-8: save it as UTF-8 (or convert it: iconv -f UTF-32 "
+                  "-t UTF-8)"),
 ])
 def test_a_draft_saved_by_a_windows_editor_in_another_encoding_says_which_and_what_to_do(cli, tmp_path, encoding, said):
     path = tmp_path / "p.yaml"

@@ -100,20 +100,33 @@ def read_limited(path, what: str, limit: int) -> bytes:
     return raw
 
 
-def utf16_saved(what: str = "file") -> str:
-    """What a text saved in UTF-16 (:func:`saved_as_utf16`) is told: a policy file, a claim, incidents or notices."""
-    return (f"the {what} is UTF-16 (as Notepad's \"Unicode\" and Word's \"Unicode Text\" save a file), not UTF-8: save "
-            "it as UTF-8")
+def wide_encoding(raw: bytes) -> str | None:
+    """``"UTF-16"`` or ``"UTF-32"`` when ``raw`` looks like text saved in that encoding, else None: the one place text
+    that is not UTF-8 is told by its width, for a policy file, a claim, incidents, notices, a CSV or JSON Lines file
+    and a request's body alike.
 
-
-def saved_as_utf16(raw: bytes) -> bool:
-    """Whether ``raw`` looks like text saved in UTF-16: a UTF-16 byte order mark, or (UTF-16 LE or BE without one) a
-    zero byte at every other place of its start, as each ASCII character takes two bytes, one of them 0. In UTF-8 a
-    zero byte is U+0000, which no text file holds."""
+    Told by its byte order mark (UTF-32's first: its little-endian mark begins as UTF-16's), or without one (UTF-16
+    LE or BE, as Notepad's "Unicode" saves without it) by the zero bytes of its start: an ASCII character takes two
+    bytes in UTF-16, one of them 0, and four in UTF-32, three of them 0. In UTF-8 a zero byte is U+0000, which no
+    text file holds."""
+    if raw.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        return "UTF-32"
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return True
+        return "UTF-16"
     head = raw[:32]
-    return len(head) >= 4 and (not any(head[1::2]) or not any(head[0::2]))
+    if len(head) >= 8 and any(not any(head[i] for i in range(len(head)) if i % 4 != keep) for keep in (0, 3)):
+        return "UTF-32"
+    if len(head) >= 4 and (not any(head[1::2]) or not any(head[0::2])):
+        return "UTF-16"
+    return None
+
+
+def wide_encoding_said(encoding: str, what: str = "file") -> str:
+    """What a text in ``encoding`` (:func:`wide_encoding`) is told: a policy file, a claim, incidents or notices."""
+    if encoding == "UTF-16":
+        return (f"the {what} is UTF-16 (as Notepad's \"Unicode\" and Word's \"Unicode Text\" save a file), not UTF-8: "
+                "save it as UTF-8")
+    return f"the {what} is {encoding}, not UTF-8: save it as UTF-8 (or convert it: iconv -f {encoding} -t UTF-8)"
 
 
 def in_windows_1252(byte: int) -> str:

@@ -53,7 +53,7 @@ from .errors import bounded_message as bounded_detail  # a problem's detail is b
 from .errors import (ArgumentError, NoVersionInForce, PolicyError, SchedulerUnavailable, SlapolicyError,
                      UsageError)
 from .files import (JSON_TYPES, LONE_SURROGATE, STRICT_JSON, BeyondFloat, DuplicateKey, NotJSONNumber, TooManyDigits,
-                    json_type, valid_unicode)
+                    json_type, valid_unicode, wide_encoding)
 from .ledger import Ledger, default_ledger_path, environment_key
 from .limits import exhausted, limit_message
 from .service_openapi import REQUEST_SCHEMAS, document
@@ -212,7 +212,9 @@ async def read_json(request: Request, max_bytes: int) -> object:
     # ignores it in CLAIM.json.
     raw = raw.removeprefix(b"\xef\xbb\xbf")
     if b"\x00" in raw:  # never in UTF-8 JSON (a NUL in a string is written \u0000); in every UTF-16 or UTF-32 text
-        raise bad_request("the request body is not UTF-8 (it holds NUL bytes, as UTF-16 and UTF-32 do)")
+        encoding = wide_encoding(raw)
+        raise bad_request(f"the request body is {encoding}, not UTF-8: send it as UTF-8" if encoding else
+                          "the request body is not UTF-8 (it holds NUL bytes, as UTF-16 and UTF-32 do)")
     try:
         body = json.loads(raw.decode("utf-8"), **STRICT_JSON)
         # json.dumps, here and later, needs more stack than json.loads did: a body nested just below the depth

@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from ..errors import InputError
-from ..files import load_json, read_limited, saved_as_utf16, utf16_saved, yaml_syntax_diagnostic
+from ..files import load_json, read_limited, wide_encoding, wide_encoding_said, yaml_syntax_diagnostic
 from .problems import Problems
 from .tables import IN_MEMORY, account_name, typed_account_problem
 from .timestamps import parse_timestamp
@@ -70,8 +70,8 @@ def for_account(items, account: str) -> tuple:
 def read_document(path: Path, what: str) -> str:
     """The text of a small document (incidents, notices, a claim): size-checked, UTF-8 (a BOM is dropped)."""
     raw = read_limited(path, what, MAX_LIST_BYTES)
-    if saved_as_utf16(raw):  # with a byte order mark or without one
-        raise InputError(f"{path}: {utf16_saved(what)}")
+    if encoding := wide_encoding(raw):  # with a byte order mark or without one
+        raise InputError(f"{path}: {wide_encoding_said(encoding, what)}")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..distributed import python_handles_ctrl_c
 from ..errors import InputError, UsageError
-from ..files import BEYOND_FLOAT, LONE_SURROGATE, regular_file_size, typed_number, valid_unicode
+from ..files import BEYOND_FLOAT, LONE_SURROGATE, regular_file_size, typed_number, valid_unicode, wide_encoding
 from ..limits import exhausted
 from .json_lines import TEXT_COLUMNS, as_written, by_line, check_lines, read_json_as_written
 from .problems import MAX_REPORTED, Problems, _line, _report, column_names, missing_columns
@@ -144,31 +144,33 @@ _NOT_TEXT = (
     (b"BZh", "a bzip2-compressed file", "decompress it first (bunzip2)"),
     (b"\x28\xb5\x2f\xfd", "a zstd-compressed file", "decompress it first (unzstd)"),
     (b"\xfd7zXZ\x00", "an xz-compressed file", "decompress it first (unxz)"),
-    # Text in another encoding than UTF-8, told by its byte-order mark (UTF-32's first: its little-endian mark begins
-    # as UTF-16's): Windows PowerShell's Export-Csv and Out-File, and Excel's "Unicode Text", write UTF-16. It was an
-    # internal error (exit 3) from the reading that names a CSV line ("new-line character seen in unquoted field").
-    (b"\xff\xfe\x00\x00", "a UTF-32 file", "slapolicy reads UTF-8: convert it (iconv -f UTF-32 -t UTF-8)"),
-    (b"\x00\x00\xfe\xff", "a UTF-32 file", "slapolicy reads UTF-8: convert it (iconv -f UTF-32 -t UTF-8)"),
-    (b"\xff\xfe", "a UTF-16 file", "slapolicy reads UTF-8: save it as UTF-8 (Excel: CSV UTF-8; PowerShell: -Encoding "
-                                   "utf8) or convert it (iconv -f UTF-16 -t UTF-8)"),
-    (b"\xfe\xff", "a UTF-16 file", "slapolicy reads UTF-8: save it as UTF-8 (Excel: CSV UTF-8; PowerShell: -Encoding "
-                                   "utf8) or convert it (iconv -f UTF-16 -t UTF-8)"),
 )
+# Text in another encoding than UTF-8 (files.wide_encoding): Windows PowerShell's Export-Csv and Out-File, and Excel's
+# "Unicode Text", write UTF-16. With its byte order mark it was an internal error (exit 3) from the reading that names
+# a CSV line ("new-line character seen in unquoted field"); without one, "Expected 4 columns, got 1: \x00".
+_WIDE_ADVICE = {
+    "UTF-16": "slapolicy reads UTF-8: save it as UTF-8 (Excel: CSV UTF-8; PowerShell: -Encoding utf8) or convert it "
+              "(iconv -f UTF-16 -t UTF-8)",
+    "UTF-32": "slapolicy reads UTF-8: convert it (iconv -f UTF-32 -t UTF-8)",
+}
 
 
 def refuse_binary(path, kind: str) -> None:
     """A local CSV or JSON Lines file that begins as a compressed file, an archive or a Parquet file is refused by
     what it is: it was read as text, and refused in words about its bytes (a header "not UTF-8 (byte 0x8b)", a
-    line of 1 value where the header names 4 columns, quoting the binary). Six bytes read, once a file."""
+    line of 1 value where the header names 4 columns, quoting the binary); so is text in UTF-16 or UTF-32. 32 bytes
+    read, once a file."""
     try:
         with open(path, "rb") as handle:
-            start = handle.read(6)
+            start = handle.read(32)
     except OSError:  # named by the reading that follows, as before
         return
+    text = "CSV" if kind == "csv" else "JSON Lines"
     for magic, what, advice in _NOT_TEXT:
         if start.startswith(magic):
-            text = "CSV" if kind == "csv" else "JSON Lines"
             raise InputError(f"{path}: {what}, not {text} text: {advice}")
+    if encoding := wide_encoding(start):
+        raise InputError(f"{path}: a {encoding} file, not {text} text: {_WIDE_ADVICE[encoding]}")
 
 
 IN_MEMORY = "(in memory)"

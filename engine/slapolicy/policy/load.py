@@ -19,7 +19,7 @@ import unicodedata
 from itertools import chain
 
 from ..errors import Diagnostic
-from ..files import in_windows_1252, saved_as_utf16, too_large, utf16_saved, yaml_syntax_diagnostic
+from ..files import in_windows_1252, too_large, wide_encoding, wide_encoding_said, yaml_syntax_diagnostic
 
 MAX_POLICY_BYTES = 2 * 1024 * 1024  # a policy is a few hundred lines; anything larger is not one
 # The values a version may hold (keys, scalars, mappings, lists): the whole Cloud Contact Center SLA, each of its
@@ -238,8 +238,8 @@ def load_yaml(text: str | bytes, filename: str) -> tuple[YamlDocument | None, li
         return None, [Diagnostic(filename, 1, 1, "error", "too-large", too_large(
             len(text), "policy file", MAX_POLICY_BYTES, "bytes" if isinstance(text, bytes) else "characters"))]
     if isinstance(text, bytes):
-        if saved_as_utf16(text):
-            return None, [Diagnostic(filename, 1, 1, "error", "encoding", utf16_saved())]
+        if encoding := wide_encoding(text):
+            return None, [Diagnostic(filename, 1, 1, "error", "encoding", wide_encoding_said(encoding))]
         try:
             text = text.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
