@@ -3,6 +3,7 @@ people write them (spaces around a minute, a name holding a control character, m
 key in capitals, a file cut short), options typed short, and each answered with its exact message and exit
 status, nothing written when refused."""
 import argparse
+import io
 import json
 import re
 
@@ -332,14 +333,47 @@ def test_a_text_file_in_utf_16_or_32_is_refused_by_its_encoding(tmp_path, encodi
                                                                 f"{advice}\n")
 
 
-def test_a_csv_file_of_lines_ended_by_a_carriage_return_alone_with_a_bad_line_is_refused_in_pyarrow_s_words(tmp_path):
-    # A classic Mac export: pyarrow reads its lines, the csv module that names a bad line's line and column refused
-    # them ("new-line character seen in unquoted field"): an internal error, exit 3. Read whole, such a file is read.
+def test_a_csv_file_of_lines_ended_by_a_carriage_return_alone_with_a_bad_line_names_its_line_and_column(tmp_path):
+    # A classic Mac export: pyarrow reads its lines, and its error ("Expected 4 columns, got 5: …") names no line;
+    # the csv module that finds the line refused such lines ("new-line character seen in unquoted field"), so the
+    # message was pyarrow's alone. The lone carriage returns are now read as the line ends they are.
     bad = tmp_path / "m.csv"
-    bad.write_bytes(b"account,minute,requests,failures\racme,2019-03-12T09:00,5,0\racme,2019-03-12T09:01,5,0,7\r")
+    bad.write_bytes(b"account,minute,requests,failures\r\racme,2019-03-12T09:00,5,0\racme,2019-03-12T09:01,5,0,7\r")
     for result in (evaluate_march(bad), evaluate_march(MINUTES_CSV, "--billing", bad)):
-        assert (result.code, result.out, result.err) == (1, "", f"slapolicy: {bad}: cannot be read as CSV: CSV parse "
-                                                                "error: Expected 4 columns, got 5: acme,2019-03-12T09:01,5,0,7\n")
+        assert (result.code, result.out, result.err) == (1, "", f"slapolicy: {bad}: cannot be read as CSV: line 4, "
+                                                                "column 5: 5 values where the header names 4 columns "
+                                                                "(account, minute, requests, failures) (a value "
+                                                                "holding a comma needs quotes)\n")
+
+
+@pytest.mark.parametrize("line_end", [b"\r", b"\r\n", b"\n"])
+def test_a_bad_value_after_blank_lines_names_its_line_whatever_ends_the_lines(tmp_path, line_end):
+    # Blank lines are no rows, so a row's line is found by reading the file again: with lines ended by a carriage
+    # return alone that search found no line end, and row 2 was said to be on line 3 (its row number plus one).
+    minutes, billing = tmp_path / "m.csv", tmp_path / "b.csv"
+    minutes.write_bytes(line_end.join([b"account,minute,requests,failures", b"", b"acme,2019-03-12T09:00,5,0", b"",
+                                       b"acme,2019-03-12T09:01,x,0", b""]))
+    billing.write_bytes(line_end.join([b"account,month,monthly_fee,offset", b"", b"", b"acme,2019-03,x,0", b""]))
+    assert evaluate_march(minutes).err == (f"slapolicy: 1 problem(s) in minutes file {minutes}:\n"
+                                           f"{minutes}: row 2 (line 5), column 'requests': 'x' is not a whole number\n")
+    assert evaluate_march(MINUTES_CSV, "--billing", billing).err == (
+        f"slapolicy: 1 problem(s) in billing file {billing}:\n"
+        f"{billing}: row 1 (line 4), column 'monthly_fee': 'x' is not an amount of money (a decimal like 1000.00)\n")
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, -1])
+def test_lone_carriage_returns_are_read_as_line_feeds_whatever_the_size_of_a_read(size):
+    from slapolicy.inputs.csv_lines import LineFeeds
+
+    text = b'a\rb\r\nc\r\rd\n"e\r\nf"\r'
+    stream, read = LineFeeds(io.BytesIO(text)), []
+    while True:
+        data = stream.read(size)
+        if not data:
+            break
+        assert size == -1 or len(data) <= size
+        read.append(data)
+    assert b"".join(read) == b'a\nb\r\nc\n\nd\n"e\r\nf"\n'
 
 
 @pytest.mark.parametrize("separator,called", [(";", "';'"), ("\t", "tabs")])

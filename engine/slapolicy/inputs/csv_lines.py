@@ -3,7 +3,7 @@
 cannot say which block it was in. On that error path only, the file is read again from the start to find the
 first record that breaks the same rule, so that the message names the file, the line and the column.
 
-The search is fast where the text is plain (no quote, no lone carriage return: a block's fields are counted with
+The search is fast where the text is plain (no quote: a block's fields are counted with
 numpy and its bytes decoded at once); from the first block that holds a quote on, the records are read by Python's
 ``csv`` module, which reads quotes as pyarrow does (double quotes escape a quote; a quoted value may hold a comma or
 a line end). Nothing here runs while a file reads without error.
@@ -20,6 +20,7 @@ _FIELDS = re.compile(r"Expected (\d+) columns, got (\d+)")
 _UTF8 = re.compile(r"In CSV column #(\d+): CSV conversion error to string: invalid UTF8 data")
 _OUT_OF_SYNC = "got out of sync with chunker"
 _BLOCK = 4 << 20  # bytes searched at a time
+_LONE_CR = re.compile(rb"\r(?!\n)")
 
 
 def no_row(open_stream, message: str) -> bytes | None:
@@ -46,14 +47,38 @@ def located(open_stream, message: str) -> str | None:
             return locate(stream, message)
     except OSError:
         return None
-    except csv.Error:  # lines ended by a carriage return alone (a classic Mac export), which pyarrow reads as lines
-        return None    # and the csv module refuses ("new-line character seen in unquoted field"): an internal error
+    except csv.Error:  # a value beyond the csv module's field size limit (128 KiB): pyarrow's own words stand
+        return None
+
+
+class LineFeeds:
+    """A binary ``stream`` read with each line end that is a carriage return alone (a classic Mac export, which
+    pyarrow reads as lines) turned into a line feed, and every other byte as it is: the search below counts lines
+    by their line feeds, and the csv module refused such a line ("new-line character seen in unquoted field"), so
+    the error of a file of such lines named no line. A line's number is the same either way."""
+
+    def __init__(self, stream):
+        self._stream, self._held, self._out, self._ended = stream, b"", b"", False
+
+    def read(self, size: int = -1) -> bytes:
+        while (size < 0 or len(self._out) < size) and not self._ended:
+            block = self._stream.read(size)
+            data, self._held = self._held + block, b""
+            if not block:
+                self._ended = True
+            elif data.endswith(b"\r"):  # a line end \r\n may be cut between two reads: held for the next
+                data, self._held = data[:-1], b"\r"
+            self._out += _LONE_CR.sub(b"\n", data)
+        size = len(self._out) if size < 0 else size
+        data, self._out = self._out[:size], self._out[size:]
+        return data
 
 
 def locate(stream, message: str) -> str | None:
     """"line L, column …: what is wrong" for pyarrow's ``message`` about the CSV text of ``stream`` (bytes, read
     from the start, the header line included); None when the message is not one of those above, or no record
     breaks its rule (then the caller keeps pyarrow's words)."""
+    stream = LineFeeds(stream)
     fields, utf8 = _FIELDS.search(message), _UTF8.search(message)
     if fields is not None:
         expected = int(fields.group(1))
@@ -108,7 +133,7 @@ def _first(stream, broken, describe) -> str | None:
         if head is not None:  # the header's line (a header of names on one line, as every export writes)
             header = next(csv.reader([head.decode("utf-8", "replace").rstrip("\r\n")]), [])
             line += 1
-        if b'"' in chunk or _lone_carriage_return(chunk) or not _plain_and_whole(chunk, broken):
+        if b'"' in chunk or not _plain_and_whole(chunk, broken):
             found = _by_records(chunk + rest, stream, line, broken)
             return None if found is None else describe(header, *found)
         line += chunk.count(b"\n")
@@ -144,10 +169,6 @@ def _ended(chunk: bytes, block: bytes) -> bytes:
     """The last chunk of a file (``block`` empty) with a line end after its last line when it has none: a file
     cut short (copied while it was written) ends in part of a row, which the search counted as no line at all."""
     return chunk if block or chunk.endswith(b"\n") else chunk + b"\n"
-
-
-def _lone_carriage_return(chunk: bytes) -> bool:
-    return chunk.count(b"\r") != chunk.count(b"\r\n")
 
 
 def _plain_and_whole(chunk: bytes, broken) -> bool:
@@ -212,11 +233,12 @@ def record_lines(stream, rows: set) -> dict:
     only, for the rows named."""
     found: dict = {}
     wanted = sorted(rows)
+    stream = LineFeeds(stream)
     line, row = 1, 0
     for head, chunk, rest in _chunks(stream) if wanted else ():
         if head is not None:
             line += 1
-        if b'"' in chunk or _lone_carriage_return(chunk):
+        if b'"' in chunk:
             _records_from(chunk + rest, stream, line, row, wanted, found)
             break
         codes = np.frombuffer(chunk, np.uint8)
