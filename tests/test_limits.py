@@ -285,3 +285,47 @@ def test_under_an_address_space_limit_the_command_s_process_sets_pyarrow_s_alloc
                           env=env | user)
     assert (done.returncode, done.stderr) == (0, "")
     assert json.loads(done.stdout) == expected
+
+
+@pytest.mark.slow
+def test_an_address_space_just_too_small_for_the_csv_reader_is_said_not_waited_for():
+    """ulimit -v of 292 to 298 MiB over the example minutes (CSV): pyarrow's streaming CSV reader waited for ever for
+    a read-ahead thread that could not start, no error raised (the command hung until killed). Each limit of the band
+    around it (where it lies depends on the machine and Python) now ends, at once: a result, or exit 1 and the one
+    line that says which limit."""
+    minutes = ["evaluate", POLICIES, "--month", "2019-03", "--minutes", EXAMPLES / "minutes.csv"]
+    for mib in range(280, 341, 4):
+        done = limited(resource.RLIMIT_AS, mib << 20, *minutes)  # a hang fails here: subprocess's timeout
+        if done.returncode == 0:
+            continue
+        assert (done.returncode, done.stdout, done.stderr.count("\n")) == (1, "", 1), (mib, done.stderr)
+        assert done.stderr.startswith(("slapolicy: out of memory (", "slapolicy: cannot start a thread (")), done.stderr
+
+
+RESERVE = """
+import resource, sys
+from slapolicy.limits import reserve_address_space
+mapped = int(next(line for line in open("/proc/self/status") if line.startswith("VmSize")).split()[1]) << 10
+resource.setrlimit(resource.RLIMIT_AS, (mapped + (64 << 20), resource.getrlimit(resource.RLIMIT_AS)[1]))
+reserve_address_space(int(sys.argv[1]) << 20, "the reader")
+print("reserved")
+"""
+
+
+@pytest.mark.parametrize("mib, said", [
+    (16, ("reserved\n", "")),
+    (128, ("", "MemoryError: the reader needs 128 MiB more address space, and less is left\n")),
+])
+def test_address_space_is_reserved_only_where_it_is_left(mib, said):
+    done = subprocess.run([sys.executable, "-c", RESERVE, str(mib)], capture_output=True, text=True, timeout=60)
+    assert (done.stdout, done.stderr.splitlines()[-1] + "\n" if done.stderr else "") == said
+
+
+def test_without_an_address_space_limit_nothing_is_reserved(monkeypatch):
+    import mmap
+
+    from slapolicy.limits import reserve_address_space
+
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    monkeypatch.setattr(mmap, "mmap", lambda *args: pytest.fail("mapped"))
+    reserve_address_space(1 << 40, "the reader")

@@ -20,7 +20,7 @@ from ..errors import InputError
 from ..inputs import json_lines
 from ..inputs.problems import Problems, column_names, missing_columns
 from ..inputs.tables import MINUTE_COLUMNS, OPTIONAL_MINUTE_COLUMNS, refuse_floating_accounts
-from ..limits import exhausted
+from ..limits import exhausted, reserve_address_space
 from .planning import Part, parquet_footer
 
 
@@ -227,6 +227,7 @@ def _open_csv(part: Part, columns: list, only: bool = False):
 
     source = storage.open_input(part.path) if storage.is_url(part.path) else part.path
     included = {"include_columns": columns} if only else {}
+    reserve_address_space(2 * CSV_BLOCK_BYTES, "pyarrow's CSV reader (a block read and one read ahead)")
     return pacsv.open_csv(source, read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES),
                           convert_options=pacsv.ConvertOptions(column_types={name: pa.string() for name in columns},
                                                                strings_can_be_null=True,
