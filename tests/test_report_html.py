@@ -7,7 +7,7 @@ import pytest
 from conftest import POLICIES
 from helpers import draft_variant, minute_rows, write_csv
 from slapolicy.replay import replay
-from slapolicy.reports.html import by_account, by_clause, render_html
+from slapolicy.reports.html import baseline_versions, by_account, by_clause, render_html
 
 STANDARD = 'value: "99.5%"\n    met_when: at_least'
 
@@ -60,3 +60,83 @@ def test_strips_are_drawn_only_for_rows_that_changed_with_dates_on_hover_and_a_d
     # a's 60 minutes from 10:00 on 5 March 2019, in the policy's time zone.
     assert "<title>unavailable 2019-03-05 10:00 – 2019-03-05 11:00 (60 min)</title>" in page
     assert ">1</text>" in page and ">31</text>" in page  # days numbered every 5: 1, 6, ..., 31
+
+
+# ---------------------------------------------------------------------------- hostile replays, read as a browser would
+
+# Account names that close or open markup where they are written: a cell, a comment, a script, an SVG, an attribute.
+MARKUP = ["<script>alert(1)</script>", "a\"b'c&amp;", "</td></tr></table>x", "<!-- y", "]]><svg onload=alert(2)>"]
+
+
+def _family_of_versions(tmp_path):
+    """The shipped version (standard 99.5 %) and two amendments of it, in force from February (99.9 %) and from
+    March 2019 (99.95 %), published and locked."""
+    import hashlib
+    import json
+
+    text = (POLICIES / "2019-01-01.yaml").read_text()
+    family = tmp_path / "family"
+    family.mkdir()
+    lock = {}
+    for effective, standard in (("2019-01-01", "99.5%"), ("2019-02-01", "99.9%"), ("2019-03-01", "99.95%")):
+        version = family / f"{effective}.yaml"
+        version.write_text(text.replace('effective_from: "2019-01-01"', f'effective_from: "{effective}"')
+                           .replace('version: "2019-01-01"', f'version: "{effective}"')
+                           .replace('value: "99.5%"', f'value: "{standard}"'))
+        lock[version.name] = hashlib.sha256(version.read_bytes()).hexdigest()
+    (family / "versions.lock").write_text(json.dumps(lock))
+    return family
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    """January to April 2019 under the shipped version, over the family above: each of MARKUP has 40 × (i + 1)
+    minutes at 2 % failures on the 5th of February, March and April (99.91 % down to 99.55 % available), billing
+    for March only, and January without data."""
+    tmp_path = tmp_path_factory.mktemp("hostile")
+    rows = []
+    for i, account in enumerate(MARKUP):
+        for month in ("2019-02", "2019-03", "2019-04"):
+            rows += minute_rows(account, f"{month}-05T10:00", 40 * (i + 1), 100, 2)
+    minutes = write_csv(tmp_path / "m.csv", rows)
+    billing = write_csv(tmp_path / "b.csv", [{"account": a, "month": "2019-03", "monthly_fee": "1000.00",
+                                               "offset": "0.00"} for a in MARKUP])
+    return replay(_family_of_versions(tmp_path), minutes=minutes, billing=billing, start="2019-01", end="2019-04",
+                  under=POLICIES / "2019-01-01.yaml", strips=True)
+
+
+@pytest.mark.slow
+def test_a_hostile_replay_s_page_is_html_without_a_parse_error_and_its_names_read_back_as_text(hostile):
+    """A browser-less check: the WHATWG parser (html5lib, strict: any parse error raises) reads the page, and every
+    account name comes back as the text of its cells, never as markup."""
+    import html5lib
+
+    page = render_html(hostile)
+    tree = html5lib.HTMLParser(strict=True, namespaceHTMLElements=False).parse(page)
+    rows = tree.find(".//table[@id='rows']/tbody")
+    named = {"".join(tr[0].itertext()) for tr in rows if "strip" not in (tr.get("class") or "")}
+    assert named == set(MARKUP)
+    assert not [e for e in tree.iter() if e.tag == "script" and "alert" in "".join(e.itertext())]
+    assert not [e for e in tree.iter() if any(name.startswith("on") for name in e.attrib)]
+
+
+@pytest.mark.slow
+def test_the_page_names_the_baseline_versions_month_by_month(hostile):
+    result = hostile
+    assert baseline_versions(result) == [("2019-02-01", "2019-02", "2019-02"), ("2019-03-01", "2019-03", "2019-04")]
+    assert ("<p>Baseline versions in force: <b>2019-02-01</b> (2019-02), <b>2019-03-01</b> (2019-03 to 2019-04).</p>"
+            in render_html(result))
+
+
+@pytest.mark.slow
+def test_a_month_without_billing_is_marked_under_its_bars_not_drawn_as_nothing_owed(hostile):
+    result = hostile
+    page = render_html(result)
+    chart = page[page.index('<div class="chart">'):page.index("</svg></div>")]
+    assert re.findall(r">no billing: (\d+)</text>", chart) == ["5", "5"]  # February and April, not January or March
+    assert ("<title>2019-02 baseline: 0.00 (5 account-month(s) without billing: their compensation is not in this "
+            "total (no Monthly Service Fee; give --billing))</title>") in chart
+    # The changes' totals over rows without billing read as money, 0.00 (they read '0').
+    assert [(why, n, str(total)) for why, n, total in by_clause(result["rows"])] == [
+        ("§2.2 ~ availability.standard: 99.95% → 99.5%", 10, "-500.00"),
+        ("§2.2 ~ availability.standard: 99.9% → 99.5%", 4, "0.00")]

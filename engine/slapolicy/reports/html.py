@@ -33,7 +33,7 @@ th.sorted-asc::after { content: " ▲"; } th.sorted-desc::after { content: " ▼
 .controls { display: flex; gap: 1.5rem; align-items: center; margin: .6rem 0; }
 .controls input[type=search] { width: 22rem; padding: .3rem .5rem; }
 .bar { display: inline-block; height: .7rem; background: #e8743b; vertical-align: middle; margin-right: .4rem; }
-.bar.neg { background: #5b8def; } tr.strip td { border-bottom: 1px solid #ddd; padding-top: 0; }
+.chart { overflow-x: auto; } .bar.neg { background: #5b8def; } tr.strip td { border-bottom: 1px solid #ddd; padding-top: 0; }
 """
 
 SCRIPT = """
@@ -99,7 +99,7 @@ def _chart(result: dict) -> str:
     per_month = result["totals"]["per_month"]
     values = [(Decimal(per_month[m]["baseline_compensation"]), Decimal(per_month[m]["amended_compensation"])) for m in months]
     top = max([max(b, a) for b, a in values] + [Decimal(1)])
-    width, height, left, bottom = max(360, 70 * len(months) + 80), 220, 70, 30
+    width, height, left, bottom = max(360, 70 * len(months) + 80), 220, 70, 40
     group = (width - left - 10) / max(len(months), 1)
     bar = group * 0.35
     parts = [f'<svg role="img" aria-label="Compensation per month, baseline and amended" width="{width}" height="{height + bottom}" '
@@ -109,13 +109,47 @@ def _chart(result: dict) -> str:
              f'<text x="{left - 6}" y="{height}" font-size="11" text-anchor="end">0</text>']
     for i, (month, (baseline, amended)) in enumerate(zip(months, values)):
         x = left + i * group + group * 0.1
+        unbilled = per_month[month].get("without_billing", 0)
+        note = f" ({without_billing_note(per_month[month])})" if unbilled else ""
         for j, (value, colour, label) in enumerate(((baseline, "#5b8def", "baseline"), (amended, "#e8743b", "amended"))):
             h = float(value / top) * (height - 20)
             parts.append(f'<rect x="{x + j * bar:.1f}" y="{height - h:.1f}" width="{bar:.1f}" height="{h:.1f}" fill="{colour}">'
-                         f'<title>{_e(month)} {label}: {_e(value)}</title></rect>')
+                         f'<title>{_e(month)} {label}: {_e(value)}{_e(note)}</title></rect>')
         parts.append(f'<text x="{x + bar:.1f}" y="{height + 18}" font-size="11" text-anchor="middle">{_e(month)}</text>')
+        if unbilled:  # a bar of 0.00 there is no fee known, not nothing owed: said under the month, the count on hover
+            parts.append(f'<text x="{x + bar:.1f}" y="{height + 32}" font-size="9" fill="#a94442" text-anchor="middle">'
+                         f'<title>{_e(without_billing_note(per_month[month]))}</title>no billing: {unbilled}</text>')
     parts.append("</svg>")
-    return "".join(parts)
+    # A chart wider than the page (a replay of years: 70 px a month) scrolls in its own box, not the page.
+    return f'<div class="chart">{"".join(parts)}</div>'
+
+
+def baseline_versions(result: dict) -> list[tuple[str, str, str]]:
+    """(version, first month, last month) of each run of consecutive months whose rows were evaluated under one
+    baseline version, in order: a replay across amendments has several. A month without rows ends a run; a month
+    whose accounts' Service Months began under different versions (one that started mid-month) names them all."""
+    found: dict = {}
+    for row in result["rows"]:
+        found.setdefault(row["month"], set()).add(row["baseline"]["version"])
+    runs: list = []
+    previous = None
+    for month in result["months"]:
+        version = " and ".join(sorted(found[month])) if month in found else None
+        if version is not None and version == previous:
+            runs[-1][2] = month
+        elif version is not None:
+            runs.append([version, month, month])
+        previous = version
+    return [tuple(run) for run in runs]
+
+
+def _baselines(result: dict) -> str:
+    runs = baseline_versions(result)
+    if not runs:
+        return ""
+    words = ", ".join(f"<b>{_e(version)}</b> ({_e(first)}{'' if first == last else ' to ' + _e(last)})"
+                      for version, first, last in runs)
+    return f"<p>Baseline version{'s' if len(runs) > 1 else ''} in force: {words}.</p>"
 
 
 def _why(row: dict) -> str:
@@ -129,7 +163,7 @@ def by_clause(rows: list) -> list[tuple[str, int, Decimal]]:
     for row in rows:
         if not row["clauses_changed"]:
             continue
-        entry = found.setdefault(_why(row), [0, Decimal(0)])
+        entry = found.setdefault(_why(row), [0, Decimal("0.00")])
         entry[0] += 1
         entry[1] += _money(row["delta"]["compensation"])
     return sorted(((why, n, total) for why, (n, total) in found.items()), key=lambda item: (-abs(item[2]), item[0]))
@@ -141,7 +175,7 @@ def by_account(rows: list) -> list[tuple[str, int, Decimal]]:
     for row in rows:
         delta = _money(row["delta"]["compensation"])
         if row["clauses_changed"] or delta:
-            entry = found.setdefault(row["account"], [0, Decimal(0)])
+            entry = found.setdefault(row["account"], [0, Decimal("0.00")])
             entry[0] += 1
             entry[1] += delta
     return sorted(((a, n, total) for a, (n, total) in found.items()), key=lambda item: (-abs(item[2]), item[0]))
@@ -240,6 +274,7 @@ def render_html(result: dict) -> str:
 <h1>What would have been owed under {_e(under['version'])}?</h1>
 <p>Every account and Service Month from {_e(result['months'][0])} to {_e(result['months'][-1])}, evaluated under the version
 in force at the time (baseline) and under <code>{_e(under['file'])}</code> (amended, sha256 {_e(under['sha256'][:16])}…).</p>
+{_baselines(result)}
 <div class="summary">
 <div>account-months<b>{overall['account_months']}</b></div>
 <div>changed<b>{overall['changed']}</b></div>
