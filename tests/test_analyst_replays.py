@@ -566,3 +566,51 @@ def test_output_ending_in_a_slash_names_a_directory_not_a_file(tmp_path):
         f"slapolicy: --output {tmp_path}/reports/: ends in '/', as a directory's name does, and no directory is there: "
         "name a file\n"))
     assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------------------- the account meant
+
+@pytest.mark.slow
+@pytest.mark.parametrize("asked, said", [
+    (["ACME"], "account(s) ACME have no minutes or billing for 2019-03; did you mean 'acme'?"),
+    (["Initech"], "account(s) Initech have no minutes or billing for 2019-03; did you mean 'initech'?"),
+    (["ACME", "Globex"], "account(s) ACME, Globex have no minutes or billing for 2019-03; did you mean 'acme' for "
+                         "'ACME', 'globex' for 'Globex'?"),
+    (["ACME", "nobody"], "account(s) ACME, nobody have no minutes or billing for 2019-03; did you mean 'acme' for "
+                         "'ACME'?"),
+    (["acmee"], "account(s) acmee have no minutes or billing for 2019-03"),  # spelling: the billing's names only
+    (["ACMEE"], "account(s) ACMEE have no minutes or billing for 2019-03"),
+])
+def test_an_account_asked_in_other_capitals_names_the_one_in_the_minutes(tmp_path, asked, said):
+    # `--account ACME` where the minutes say acme was "account(s) ACME have no minutes or billing", as for an
+    # account nobody has; the minutes are read again for its other capitals, in each layout they may have.
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    table = pacsv.read_csv(MINUTES_CSV, convert_options=pacsv.ConvertOptions(column_types={"minute": pa.string()}))
+    parquet, hive = tmp_path / "m.parquet", tmp_path / "hive"
+    pq.write_table(table, parquet, row_group_size=5000)
+    for account in ("acme", "globex", "initech"):
+        (hive / "month=2019-03" / f"account={account}").mkdir(parents=True)
+        rows = table.filter(pc.equal(table["account"], account)).drop_columns(["account"])
+        pq.write_table(rows, hive / "month=2019-03" / f"account={account}" / "part.parquet")
+    for minutes in (MINUTES_CSV, parquet, hive):
+        result = evaluate_march(minutes, *[option for name in asked for option in ("--account", name)])
+        assert (result.code, result.out, result.err) == (1, "", f"slapolicy: {said}\n"), minutes
+
+
+def test_an_account_misspelt_names_the_billing_s_nearest(tmp_path):
+    result = evaluate_march(MINUTES_CSV, "--billing", MINUTES_CSV.parent / "billing.csv", "--account", "acmee")
+    assert (result.code, result.out, result.err) == (1, "", "slapolicy: account(s) acmee have no minutes or billing "
+                                                            "for 2019-03; did you mean 'acme'?\n")
+
+
+def test_a_claim_for_an_account_in_other_capitals_names_the_one_in_the_minutes(tmp_path):
+    claim = json.loads((MINUTES_CSV.parent / "claim-globex-2019-03.json").read_text()) | {"account": "GLOBEX"}
+    (tmp_path / "claim.json").write_text(json.dumps(claim))
+    result = run_cli("claim", POLICIES, tmp_path / "claim.json", "--minutes", MINUTES_CSV, "--ledger",
+                     tmp_path / "ledger.sqlite")
+    assert (result.code, result.out, result.err) == (1, "", (
+        f"slapolicy: {tmp_path / 'claim.json'}: field 'account': unknown account 'GLOBEX' (not in the minutes or "
+        "billing of 2019-03); did you mean 'globex'?\n"))
+    assert not (tmp_path / "ledger.sqlite").exists()

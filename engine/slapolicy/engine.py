@@ -42,6 +42,7 @@ from .errors import ArgumentError, InputError, LedgerError, SlapolicyError
 from .ledger import Ledger, default_ledger_path, ledger_file
 from .minutes.shapes import MonthMinutes, MonthTotals
 from .evaluation.month import (evaluate_account_month, evaluate_items, evaluate_month, evaluate_settled, month_items,
+                               month_names, refuse_unknown_accounts,
                                version_reason)
 from .files import not_utf8, not_utf8_account, not_utf8_path, path_argument
 from .minutes.aggregates import Settled, read_minutes
@@ -309,6 +310,9 @@ class Engine:
             one_form_each(accounts and ("the accounts asked for", accounts), minutes=(minutes, loaded_minutes),
                           billing=billing and (billing, loaded_billing), incidents=(incidents, loaded_incidents),
                           notices=(notices, loaded_notices))
+            refuse_unknown_accounts(service_month, month_names(service_month, loaded_minutes, loaded_billing),
+                                    accounts, lambda unknown: accounts_meant(unknown, minutes, service_month, policy,
+                                                                             loaded_billing))
             if runner.remote and self._manager is None:
                 # The account-months go to the workers too (they evaluate with the installed plugins, so an
                 # engine made with its own plugin manager evaluates here): a month of many accounts is not
@@ -373,7 +377,7 @@ class Engine:
         one_form_each((where, [parsed.account]), **read)  # before: its other form in the minutes is no unknown account
         if parsed.account not in loaded_minutes.accounts and not any(a == parsed.account for a, _ in loaded_billing):
             raise InputError(f"{where}: field 'account': unknown account {parsed.account!r} (not in the minutes or billing "
-                             f"of {service_month.label})")
+                             f"of {service_month.label}){accounts_meant([parsed.account], minutes, service_month, policy, loaded_billing)}")
         loaded_notices = loaded_notices()
         one_form_each((where, [parsed.account]), **read, notices=(notices, loaded_notices))
         window = window()
@@ -499,6 +503,37 @@ def _engine_again(given: Path, root: Path, ledger, workers, dask) -> Engine:
 
 def _engine_for_one_call(given, ledger) -> Engine:
     return Engine.for_one_call(given, ledger=ledger)
+
+
+def accounts_meant(unknown: list, minutes, service_month, policy, billing) -> str:
+    """'; did you mean 'acme'?' for accounts asked about and not found (``--account ACME`` where the data says
+    acme), or "". An error path only: the minutes are read again for the names the asked ones are in other capitals
+    (lower, upper, title case: the same quick reading of a few accounts' rows), and the month's billing (read whole)
+    gives those too, or the one name nearest in spelling. A name is suggested only where it was found."""
+    import difflib  # the error path's own
+
+    billed = sorted({account for account, month in (billing or {}) if month == service_month.label})
+    forms = {unknown_name: {form for form in (unknown_name.lower(), unknown_name.upper(), unknown_name.title(),
+                                              unknown_name.capitalize(), unknown_name.casefold()) if form != unknown_name}
+             for unknown_name in unknown}
+    found = set(billed)
+    if minutes is not None:
+        try:
+            found |= read_minutes(minutes, [service_month], [policy],
+                                  accounts=sorted({form for each in forms.values() for form in each})).accounts
+        except Exception:  # noqa: BLE001 -- a problem in those rows is said when they are asked for; no suggestion
+            pass
+    meant = []
+    for unknown_name in unknown:
+        same = sorted(name for name in found if name.casefold() == unknown_name.casefold() and name != unknown_name)
+        near = same or difflib.get_close_matches(unknown_name, billed, n=1, cutoff=0.8)
+        if near:
+            meant.append((unknown_name, near[0]))
+    if not meant:
+        return ""
+    if len(unknown) == 1:
+        return f"; did you mean {meant[0][1]!r}?"
+    return "; did you mean " + ", ".join(f"{name!r} for {asked!r}" for asked, name in meant) + "?"
 
 
 def one_form_each(asked, **inputs) -> None:

@@ -222,17 +222,28 @@ def _several_in_one(unknown: list) -> str:
     return ""
 
 
+def month_names(service_month: ServiceMonth, minutes=None, billing=None) -> set:
+    """The accounts of the minutes and of the month's billing: those a Service Month is evaluated for."""
+    names = set(minutes.accounts if minutes is not None else [])
+    return names | {account for (account, month) in (billing or {}) if month == service_month.label}
+
+
+def refuse_unknown_accounts(service_month: ServiceMonth, names: set, accounts, meant=None) -> None:
+    """Refuse the ``accounts`` asked about that are not among ``names`` (:func:`month_names`); ``meant(unknown)``
+    gives the words that suggest the names meant (``; did you mean 'acme'?``), looked for on this error path only."""
+    unknown = [a for a in accounts or () if a not in names]
+    if unknown:
+        raise InputError(f"account(s) {', '.join(unknown)} have no minutes or billing for {service_month.label}"
+                         f"{_several_in_one(unknown) or (meant(unknown) if meant else '')}")
+
+
 def month_items(service_month: ServiceMonth, minutes=None, billing=None, accounts=None) -> list[tuple]:
     """(account, candidate rows, totals, bill, its rows without a UTC offset) of every account to evaluate, in order:
     each account of the minutes or of the month's billing (or ``accounts``, which must be one of those)."""
     label, billing = service_month.label, billing or {}
-    names = set(minutes.accounts if minutes is not None else [])
-    names |= {account for (account, month) in billing if month == label}
+    names = month_names(service_month, minutes, billing)
     if accounts is not None:
-        unknown = [a for a in accounts if a not in names]
-        if unknown:
-            raise InputError(f"account(s) {', '.join(unknown)} have no minutes or billing for {label}"
-                             f"{_several_in_one(unknown)}")
+        refuse_unknown_accounts(service_month, names, accounts)
         names = set(accounts)
     cells = minutes.cells if minutes is not None else {}
     items = []
