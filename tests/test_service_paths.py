@@ -173,6 +173,56 @@ def test_a_request_that_does_not_arrive_whole_in_time_is_a_408_and_its_connectio
     assert server.stderr == ""
 
 
+@pytest.mark.slow  # starts a server, and waits for it
+def test_a_client_that_stops_reading_its_answer_is_cut_off_after_request_timeout_seconds(tmp_path):
+    # A client that sent its request whole and then read nothing of the answer held its connection, and the answer
+    # (megabytes) in the server's memory, for ever: --request-timeout bounded the request's arrival only, so that
+    # many such clients held every connection for good (docs/service.md said "for up to --request-timeout seconds").
+    # Now, as nginx's send_timeout: when the client has taken nothing of the answer for that many seconds, the
+    # connection is dropped. A client that reads, however late it starts within the limit, gets the whole answer.
+    import socket
+    import time
+
+    from serving import serving
+
+    rows = [{"account": f"acct{n:05d}", "minute": "2019-03-12T10:00", "requests": 100, "failures": 2} for n in range(3000)]
+    body = json.dumps({"month": "2019-03", "minutes": rows}).encode()
+    request = (b"POST /v1/evaluate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nConnection: close"
+               b"\r\nContent-Length: %d\r\n\r\n" % len(body)) + body
+
+    def answer(pause: float, bursts: float = 0) -> tuple[int, int]:
+        """(bytes of the answer's body read, its length as its head declares it); ``bursts``: the seconds slept after
+        each megabyte read."""
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # the answer (~6 MB) waits at the server
+            sock.connect((server.host, server.port))
+            sock.sendall(request)
+            time.sleep(pause)
+            sock.settimeout(20)
+            chunks = []
+            try:  # until the server closes the connection (read all) or drops it (a reset, or the end)
+                while chunk := sock.recv(1 << 20):
+                    chunks.append(chunk)
+                    if bursts and sum(map(len, chunks)) // (1 << 20) > (sum(map(len, chunks)) - len(chunk)) // (1 << 20):
+                        time.sleep(bursts)
+            except ConnectionResetError:
+                pass
+        head, _, rest = b"".join(chunks).partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 OK\r\n")
+        return len(rest), int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+
+    with serving(POLICIES, "--request-timeout", 2, "--ledger", tmp_path / "ledger.sqlite") as server:
+        read, declared = answer(0.5)
+        assert read == declared > 5_000_000
+        read, declared = answer(6)
+        assert read < declared
+        # taking a megabyte, then nothing for 1.5 s, and so on: 9 s in all, but never 2 s without taking some
+        read, declared = answer(0.5, bursts=1.5)
+        assert read == declared
+        assert server.call("GET", "/v1/health")[0] == 200
+    assert server.stderr == ""
+
+
 def test_request_timeout_must_be_more_than_zero_seconds(tmp_path):
     from conftest import run_cli
 

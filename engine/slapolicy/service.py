@@ -680,6 +680,7 @@ def timed_protocol(seconds: float, max_connections: int | None = None, max_body:
     class TimedProtocol(H11Protocol):
         _deadline = None
         _lingering = False
+        _stalled = None  # while the client takes nothing of the answer: when to give up on it
 
         def __init__(self, *args, **kwargs) -> None:
             super().__init__(*args, **kwargs)
@@ -720,7 +721,38 @@ def timed_protocol(seconds: float, max_connections: int | None = None, max_body:
 
         def connection_lost(self, exc) -> None:
             self._disarm()
+            self._unstall()
             super().connection_lost(exc)
+
+        def pause_writing(self) -> None:
+            """The answer waits for the client to take it (the system's buffers are full): from now on, the client
+            must take some of it every ``seconds`` (as nginx's send_timeout), else :meth:`_taken_since` drops the
+            connection. A client that sent its request and never read the answer held its connection, and the
+            answer (megabytes) in this process's memory, for ever."""
+            super().pause_writing()
+            if self._stalled is None:
+                self._taken_since(None)
+
+        def resume_writing(self) -> None:
+            self._unstall()
+            super().resume_writing()
+
+        def _unstall(self) -> None:
+            if self._stalled is not None:
+                self._stalled.cancel()
+                self._stalled = None
+
+        def _taken_since(self, waiting: int | None) -> None:
+            """Look again in ``seconds``, unless the client took nothing since ``waiting`` bytes were waiting: then
+            drop the connection with what it still holds (close() would wait, for ever, for the client to take it).
+            The bytes waiting are watched, not pause and resume: an answer written at once (one JSON body) resumes
+            only once nearly all of it is taken, however steadily the client reads."""
+            left = self.transport.get_write_buffer_size()
+            if waiting is not None and left >= waiting:
+                self._stalled = None
+                self.transport.abort()
+                return
+            self._stalled = self.loop.call_later(seconds, self._taken_since, left)
 
         def _unsupported_upgrade_warning(self) -> None:
             """Silent: an upgrade (the service is started without WebSockets, ws="none") is answered as the plain
