@@ -56,7 +56,6 @@ def test_pyarrow_out_of_memory_while_a_parquet_footer_is_read_is_not_the_file_s_
     """It was 'cannot be read as PARQUET: malloc of size 16777216 failed' (exit 1, the file blamed), and the same
     error while reading rows was exit 3, 'internal error'."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     from helpers import many_batches_parquet
     from slapolicy.minutes import planning
@@ -65,7 +64,7 @@ def test_pyarrow_out_of_memory_while_a_parquet_footer_is_read_is_not_the_file_s_
 
     def no_memory(*args, **kwargs):
         raise pa.ArrowMemoryError("malloc of size 16777216 failed")
-    monkeypatch.setattr(pq, "read_metadata", no_memory)
+    monkeypatch.setattr(planning, "local_metadata", no_memory)  # a local file's footer (planning.LocalParquet)
     monkeypatch.setattr(planning, "parquet_footer", lambda path: None)
     monkeypatch.setattr(resource, "getrlimit", lambda which: (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
     result = run_cli("evaluate", POLICIES, "--month", "2019-03", "--minutes", minutes)

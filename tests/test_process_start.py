@@ -169,13 +169,14 @@ def test_the_commands_own_process_loads_its_modules_without_collecting_garbage(t
 def test_a_claim_starts_reading_ahead_before_the_billings_module_and_the_merges_shapes_load(tmp_path):
     # The reading ahead loads pyarrow's Parquet reader as it starts (ReadAhead): by then the modules only later
     # steps need (the billing's, the shapes a merge makes, the engine) are not loaded; they load beside the reading.
+    # (pyarrow._parquet, the reader itself: a local file is read without pyarrow.parquet, planning.LocalParquet.)
     later = ("slapolicy.inputs.billing", "slapolicy.minutes.shapes", "slapolicy.engine")
     spy = f"""
 import os, sys
 loaded = []
 class ParquetSpy:
     def find_spec(self, name, path=None, target=None):
-        if name == "pyarrow.parquet" and not loaded:
+        if name == "pyarrow._parquet" and not loaded:
             loaded.append([m for m in {later!r} if m in sys.modules])
 sys.meta_path.insert(0, ParquetSpy())
 _exit = os._exit
@@ -308,8 +309,10 @@ def test_a_data_command_loads_neither_the_policy_commands_modules_nor_the_html_r
 def test_a_claim_loads_neither_numpy_ma_nor_the_modules_of_other_commands(tmp_path, claim, decision, minutes, excluded,
                                                                          layout):
     # numpy.ma (0.011 s) comes with the first plain np.unique, np.union1d or pa.array of a numpy array; replay, the
-    # diff, the examples' runner, audit and the demo are other commands' modules. One row group per account, or
-    # one row group of every account in minute order (the claim's rows are taken out of it: minutes/reduce.py _take).
+    # diff, the examples' runner, audit and the demo are other commands' modules; pyarrow.parquet loads pyarrow's file
+    # systems (pyarrow.fs: ~12 ms of SSL, sockets, S3...), which a local file never uses (planning.LocalParquet). One
+    # row group per account, or one row group of every account in minute order (the claim's rows are taken out of
+    # it: minutes/reduce.py _take).
     write_example_minutes(tmp_path / "m.parquet", layout)
     examples = REPO / "examples" / "ccc"
     argv = ["claim", str(REPO / "policies" / "ccc"), str(examples / claim),
@@ -319,7 +322,8 @@ def test_a_claim_loads_neither_numpy_ma_nor_the_modules_of_other_commands(tmp_pa
     done = _python("import sys\nfrom slapolicy.cli import main\n"
                    f"assert main({argv!r}) == 0\n"
                    "print(sorted(m for m in ('numpy.ma', 'slapolicy.replay', 'slapolicy.policy.diff', "
-                   "'slapolicy.policy.examples', 'slapolicy.claims.audit', 'slapolicy.demo') if m in sys.modules), "
+                   "'slapolicy.policy.examples', 'slapolicy.claims.audit', 'slapolicy.demo', 'pyarrow.parquet', "
+                   "'pyarrow.fs') if m in sys.modules), "
                    "'numpy' in sys.modules, file=sys.stderr)")
     assert done.stderr == "[] True\n"
     result = json.loads(done.stdout)

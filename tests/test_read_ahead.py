@@ -120,11 +120,9 @@ def test_a_batch_read_for_some_accounts_is_decoded_a_column_at_a_time_and_keeps_
     # their rows before the next is decoded (readers._read_picked): a claim's by-time batch of 1 M rows is never
     # held whole. Group 0 holds a and b only (every row kept), group 1 a and c (rows 0 and 2 kept), group 2 ab and
     # c: its statistics (ab to c) cannot leave it out, yet none of its rows is theirs, and nothing more is decoded.
-    import pyarrow.parquet as pq
-
     from slapolicy.calendar import calendar_month
     from slapolicy.minutes import readers
-    from slapolicy.minutes.planning import Request, plan
+    from slapolicy.minutes.planning import LocalParquet, Request, plan
 
     monkeypatch.setattr(readers, "BATCH_ROWS", 4)  # each row group a batch of its own
     if not account_pages:  # as for a file whose account pages do not say where the rows are (pages.account_rows)
@@ -133,13 +131,13 @@ def test_a_batch_read_for_some_accounts_is_decoded_a_column_at_a_time_and_keeps_
     rows = [{"account": name, "minute": f"2019-03-05T10:0{k // 2}:00+00:00", "requests": 100 + k, "failures": k % 3}
             for k, name in enumerate(names)]
     minutes = write_parquet(tmp_path / "m.parquet", rows, 4)
-    calls, real = [], pq.ParquetFile.read_row_groups
+    calls, real = [], LocalParquet.read_row_groups
 
     def read_row_groups(self, groups, columns=None, **options):
         calls.append((tuple(groups), tuple(columns)))
         return real(self, groups, columns=columns, **options)
 
-    monkeypatch.setattr(pq.ParquetFile, "read_row_groups", read_row_groups)
+    monkeypatch.setattr(LocalParquet, "read_row_groups", read_row_groups)
     first, end = calendar_month("2019-03").epoch_minutes("UTC")
     ab = frozenset({"a", "b"})
     (part,) = plan(str(minutes), Request("UTC", (first, end), None, ab))

@@ -306,12 +306,13 @@ def _plan_parquet(path: str, request: Request, shown: str, account: str | None =
                   month: str | None = None, store=None) -> list[Part]:
     """The parts of one Parquet file (``path`` inside ``store``'s filesystem when the minutes are a URL)."""
     import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
-    import pyarrow.parquet as pq  # heavy (0.2 s): loaded by the commands that read inputs
 
     try:
         if store is None:
-            metadata = parquet_footer(str(Path(path).resolve())) or pq.read_metadata(path)
+            metadata = parquet_footer(str(Path(path).resolve())) or local_metadata(path)
         else:
+            import pyarrow.parquet as pq  # heavy (0.2 s): loaded by the commands that read inputs
+
             with store.fs.open_input_file(path) as footer:
                 metadata = pq.read_metadata(footer)
         schema = metadata.schema.to_arrow_schema()
@@ -379,8 +380,6 @@ def parquet_footer(path: str):
     time: a file rewritten in place within one tick of the clock that stamps it, or with its time set back
     (``cp -p``), keeps both, and a stale footer's statistics would be trusted for the new rows. None when the
     file cannot be examined (the reader then names the problem as it always did)."""
-    import pyarrow.parquet as pq  # heavy (0.2 s): loaded by the commands that read inputs
-
     footer = footer_bytes(path)
     if footer is None:
         return None
@@ -388,12 +387,65 @@ def parquet_footer(path: str):
     kept = _footers.get(key)
     if kept is not None and kept[0] == footer:
         return kept[1]
-    metadata = pq.read_metadata(path)
+    metadata = local_metadata(path)
     if footer_bytes(path) == footer:  # not rewritten while it was parsed
         _footers[key] = (footer, metadata)
         while len(_footers) > FOOTERS_KEPT:
             _footers.popitem(last=False)
     return metadata
+
+
+class LocalParquet:
+    """A local Parquet file as ``pyarrow.parquet.ParquetFile(path, ...)`` reads it, for what the readers of minutes ask
+    of one (its metadata and Arrow schema, row groups read whole or in batches), without importing
+    ``pyarrow.parquet``: that module loads pyarrow's file systems (``pyarrow.fs``: SSL, sockets, S3, GCS, Azure, HDFS),
+    ~12 ms of the start of every command reading a local file, which never uses them (benchmarks/README.md, "The
+    tenth round"). Opened with ParquetFile's settings (its Arrow extension types, no pre-buffering, as the readers
+    ask for a local file); its columns named as ParquetFile names them (a nested column's prefix, its leaves)."""
+
+    def __init__(self, path: str, metadata=None, read_dictionary=None):
+        from pyarrow._parquet import ParquetReader  # pyarrow's own reader, whose module ParquetFile wraps
+
+        self.reader = ParquetReader()
+        self.reader.open(path, read_dictionary=read_dictionary, metadata=metadata, pre_buffer=False,
+                         arrow_extensions_enabled=True)
+        self._leaves: dict = {}  # a column's name or path prefix -> its leaves, as ParquetFile._build_nested_paths
+        for leaf, names in enumerate(self.reader.column_paths):
+            for end in range(1, len(names) + 1):
+                self._leaves.setdefault(".".join(names[:end]), []).append(leaf)
+
+    @property
+    def metadata(self):
+        return self.reader.metadata
+
+    @property
+    def schema_arrow(self):
+        return self.reader.schema_arrow
+
+    def _indices(self, columns):
+        return None if columns is None else [leaf for name in columns for leaf in self._leaves.get(name, ())]
+
+    def read_row_groups(self, row_groups, columns=None, use_threads=True):
+        return self.reader.read_row_groups(row_groups, column_indices=self._indices(columns), use_threads=use_threads)
+
+    def iter_batches(self, batch_size=65536, row_groups=None, columns=None, use_threads=True):
+        if row_groups is None:
+            row_groups = range(self.metadata.num_row_groups)
+        return self.reader.iter_batches(batch_size, row_groups=row_groups, column_indices=self._indices(columns),
+                                        use_threads=use_threads)
+
+    def close(self) -> None:
+        self.reader.close()
+
+
+def local_metadata(path: str):
+    """``pyarrow.parquet.read_metadata(path)`` of a local file, without importing ``pyarrow.parquet`` (see
+    :class:`LocalParquet`)."""
+    source = LocalParquet(path)
+    try:
+        return source.metadata
+    finally:
+        source.close()
 
 
 def footer_bytes(path: str) -> bytes | None:

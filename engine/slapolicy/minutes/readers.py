@@ -21,7 +21,7 @@ from ..inputs import json_lines
 from ..inputs.problems import Problems, column_names, missing_columns
 from ..inputs.tables import MINUTE_COLUMNS, OPTIONAL_MINUTE_COLUMNS, refuse_floating_accounts
 from ..limits import exhausted, reserve_address_space
-from .planning import Part, parquet_footer
+from .planning import LocalParquet, Part, local_metadata, parquet_footer
 
 
 BATCH_ROWS = 1 << 19  # rows decoded at once: bounds the memory of a part (and of each thread)
@@ -58,13 +58,15 @@ def _batches(part: Part, pick: Pick | None = None, kinds: dict | None = None):
         return
     try:
         if part.kind == "parquet":
-            import pyarrow.parquet as pq  # heavy (0.2 s): loaded by the commands that read inputs
-
             dictionary = [] if part.account is not None else ["account"]  # account= directories may omit it
             remote = storage.is_url(part.path)  # a worker opens the URL itself; far reads are fetched together
-            source = pq.ParquetFile(storage.open_input(part.path, random_access=True) if remote else part.path,
-                                    metadata=None if remote else parquet_footer(part.path),
-                                    read_dictionary=dictionary, pre_buffer=remote)
+            if remote:
+                import pyarrow.parquet as pq  # heavy (0.2 s): loaded by the commands that read inputs
+
+                source = pq.ParquetFile(storage.open_input(part.path, random_access=True), read_dictionary=dictionary,
+                                        pre_buffer=True)
+            else:
+                source = LocalParquet(part.path, metadata=parquet_footer(part.path), read_dictionary=dictionary)
             # Its columns of mostly distinct 64-bit integers (``minute``, written account by account) are decoded
             # by pages.read_row_groups where that is faster than pyarrow, and read by pyarrow otherwise.
             handle = None
@@ -479,11 +481,14 @@ def _byte_ranges(path: str, kind: str, groups: list, handle) -> list:
     size = handle.size() if remote else os.fstat(handle.fileno()).st_size
     if kind != "parquet":
         return [(0, size)]
-    import pyarrow.parquet as pq  # heavy (0.2 s): loaded by the commands that read inputs
-
     handle.seek(size - 8)
     footer = int.from_bytes(handle.read(4), "little") + 8
-    metadata = pq.read_metadata(handle) if remote else parquet_footer(path) or pq.read_metadata(path)
+    if remote:
+        import pyarrow.parquet as pq  # heavy (0.2 s): loaded by the commands that read inputs
+
+        metadata = pq.read_metadata(handle)
+    else:
+        metadata = parquet_footer(path) or local_metadata(path)
     ranges = [(size - footer, footer)]
     for index in groups:
         group = metadata.row_group(index)
