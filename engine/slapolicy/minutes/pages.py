@@ -421,6 +421,7 @@ def _chunk_rows(data: memoryview, codec: str, rows: int, optional: bool, codes_o
     firsts: dict = {}  # a period's packed bytes -> (positions in it, their codes): the same in every page
     same: dict = {}  # (a page's header, its bytes) -> (positions in it, their codes)
     while at < rows:
+        head = i
         header, i = known.parse(data, i)
         kind, size, stored = header[1], header[2], header[3]
         if not 0 <= stored <= len(data) - i or size < 0:
@@ -454,9 +455,19 @@ def _chunk_rows(data: memoryview, codec: str, rows: int, optional: bool, codes_o
             raw = _inflate(body, size, decompress, scratch[:size])
             kept = same[key] = _page_rows(raw, count, optional, len(names), wanted, known, firsts)
         where, which = kept
-        found.append(where + at)
-        codes.append(which)
-        at += count
+        # The pages right after it that are the same bytes, header and all (a file written as time goes: every page
+        # of a row group alike), found by one comparison rather than one page at a time (~5 us each, in Python).
+        stride = i - head
+        most = min((len(data) - head) // stride, (rows - at) // count)
+        repeats = 1
+        if most > 1:
+            pages = np.ndarray((most, stride), np.uint8, data, head, (stride, 1))
+            alike = (pages[1:] == pages[0]).all(axis=1)
+            repeats = 1 + (len(alike) if alike.all() else int(np.argmin(alike)))
+        found.append((where[None, :] + (at + count * np.arange(repeats))[:, None]).reshape(-1))
+        codes.append(np.tile(which, repeats))
+        at += count * repeats
+        i = head + stride * repeats
     if i != len(data):
         raise Unhandled("bytes after the chunk's last page")
     if not found:
