@@ -934,3 +934,78 @@ def test_publish_given_the_draft_first_says_the_family_comes_first(cli, family):
         1, f"{draft}:1:1: error not-a-directory a file, not a policy directory: the family comes first, then the "
            f"draft (slapolicy publish {family} {draft})\n", "not published: 1 problem(s); nothing was written\n")
     assert snapshot(family) == before
+
+
+# ---------------------------------------------------------------------------- the claims a retroactive version takes over
+
+def decided_claims_in(cli, family, ledger):
+    """The example claims of March 2019 (acme's by e-mail, denied; globex's, approved) decided under 2019-01-01."""
+    from conftest import REPO
+
+    examples = REPO / "examples" / "ccc"
+    for claim in ("claim-acme-2019-03-by-email.json", "claim-globex-2019-03.json"):
+        decided = cli("claim", family, examples / claim, "--minutes", examples / "minutes.csv", "--billing",
+                      examples / "billing.csv", "--ledger", ledger, "--now", "2019-04-10T12:00+08:00")
+        assert decided.code == 0, decided.err
+
+
+@pytest.mark.slow
+def test_publish_given_the_ledger_names_the_claims_a_retroactive_version_takes_over(cli, family, tmp_path):
+    """Before: legal was told "months already evaluated and claims already decided among them", whichever and however
+    many there were; the decision to give --retroactive is taken knowing which."""
+    from slapolicy.errors import PolicyError
+    from slapolicy.policy.publish import publish
+
+    ledger = tmp_path / "ledger.sqlite"
+    decided_claims_in(cli, family, ledger)
+    draft = amendment(family, effective="2019-03-01", edits=[STANDARD_99_9, *EXAMPLES_99_9])
+    claims = (f"2 claim(s) already decided for them are recorded in {ledger}: D-22bf5cd1684353abd440 (acme 2019-03, "
+              "denied under version 2019-01-01), D-e67e91136ec38743702c (globex 2019-03, approved under version "
+              f"2019-01-01); they stay as decided, and `slapolicy audit {ledger} --policies {family}` shows each against "
+              "a decision made now")
+    before, ledger_bytes = snapshot(family), ledger.read_bytes()
+    with pytest.raises(PolicyError) as refused:
+        publish(family, draft, today=dt.date(2019, 5, 1), ledger=ledger)
+    (problem,) = refused.value.diagnostics
+    assert str(problem) == (
+        f"{draft}:16:17: error retroactive effective_from 2019-03-01 is before today (2019-05-01 in Asia/Singapore): "
+        "publishing it would take over the Service Months beginning 2019-03-01 to 2019-04-30 (the calendar months "
+        f"2019-03 to 2019-04), governed until now by version 2019-01-01; {claims}. If the amendment is agreed to apply "
+        "to them, give --retroactive; else date it today or later")
+    assert snapshot(family) == before
+    published = publish(family, draft, retroactive=True, today=dt.date(2019, 5, 1), ledger=ledger)
+    assert published.decided == claims
+    assert ledger.read_bytes() == ledger_bytes  # read only
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("ledger")) == ["ledger.sqlite"]
+
+
+@pytest.mark.slow
+def test_publish_given_the_ledger_says_when_it_records_no_claim_for_those_months(cli, family, tmp_path):
+    from slapolicy.policy.publish import publish
+
+    ledger = tmp_path / "ledger.sqlite"
+    decided_claims_in(cli, family, ledger)
+    draft = amendment(family, effective="2019-04-01", edits=[STANDARD_99_9, *EXAMPLES_99_9])  # after March's claims
+    published = publish(family, draft, retroactive=True, today=dt.date(2019, 5, 1), ledger=ledger)
+    assert published.decided == (f"{ledger} records no claim decided for them (evaluations of months without a "
+                                 "claim are not recorded)")
+
+
+@pytest.mark.slow
+def test_publish_given_a_ledger_it_cannot_read_writes_nothing(cli, family, tmp_path):
+    draft = amendment(family, edits=[STANDARD_99_9, *EXAMPLES_99_9])
+    before = snapshot(family)
+    for ledger, said in ((tmp_path / "none.sqlite", "no such ledger"),
+                         (PUBLISHED, "not a slapolicy ledger, or a damaged one (file is not a database)")):
+        result = cli("publish", "--retroactive", family, draft, "--ledger", ledger)
+        assert result.code == 1
+        assert result.out.splitlines() == [f"{ledger}:1:1: error ledger {ledger}: {said}"]
+        assert snapshot(family) == before
+    assert not (tmp_path / "none.sqlite").exists()
+    ledger = tmp_path / "ledger.sqlite"
+    decided_claims_in(cli, family, ledger)
+    result = cli("publish", "--retroactive", family, draft, "--ledger", ledger)
+    assert result.code == 0
+    lines = result.out.splitlines()  # 2020-01-01 takes over the months from 2020-01 on; the claims are of 2019-03
+    assert lines[-2].startswith("retroactive: version 2020-01-01 now governs the Service Months beginning 2020-01-01 ")
+    assert lines[-1] == f"{ledger} records no claim decided for them (evaluations of months without a claim are not recorded)"

@@ -235,7 +235,7 @@ def cmd_publish(args) -> int:
     from ..policy.publish import publish, retroactive_note  # a policy command's own module
 
     try:
-        published = publish(args.policy_dir, args.draft, retroactive=args.retroactive)
+        published = publish(args.policy_dir, args.draft, retroactive=args.retroactive, ledger=args.ledger)
     except PolicyError as exc:
         for diagnostic in exc.diagnostics:
             _out(str(diagnostic))
@@ -247,6 +247,8 @@ def cmd_publish(args) -> int:
          f"recorded in versions.lock")
     if published.takes_over:
         _out(retroactive_note(published.version, published.takes_over))
+    if published.decided:
+        _out(published.decided)
     return 0
 
 
@@ -416,11 +418,15 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                 "POLICY_DIR/<effective_from>.yaml with status: published and records it in versions.lock.\n"
                 "On any problem it lists every reason and writes nothing. A draft taking effect before today\n"
                 "(in the policy's timezone) would govern Service Months already begun: refused unless\n"
-                "--retroactive, and then it says which months it took over from which version.")
+                "--retroactive, and then it says which months it took over from which version; with --ledger,\n"
+                "which claims already decided for them the ledger records (they stay as decided).")
     data_commands.add_policy_dir(p)
     p.add_argument("draft", type=data_commands.required_path, metavar="DRAFT.yaml",
                    help="the draft (status: draft, kept under POLICY_DIR/drafts/ or anywhere)")
     p.add_argument("--retroactive", action="store_true", help=retroactive_help("publish"))
+    p.add_argument("--ledger", type=data_commands.named_path, metavar="DB",
+                   help="the claims' ledger: a draft taking effect before today names the claims it records as "
+                        "decided for the Service Months the draft would take over (read only)")
 
     p = command("render", cmd_render, "the version as a document for legal",
                 "Prints a version as a document: a table of contents by §, then each provision's number,\n"

@@ -148,6 +148,9 @@ def _named(value: str) -> str:
     return _utf8_path(value)
 
 
+named_path = _named  # a file option of a policy command (publish --ledger): the same rule
+
+
 def required_path(value: str) -> str:
     """A file or directory every call needs (``POLICY_DIR``, ``CLAIM.json``, ``--under``): an empty value is a usage
     error, exit 2, never the working directory (``Path("")`` is ``.``) nor an API's words about its argument."""

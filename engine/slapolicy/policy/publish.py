@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from ..errors import Diagnostic, PolicyError
+from ..errors import Diagnostic, LedgerError, PolicyError
 from ..files import FileProblem, path_argument, read_limited
 from .diff import diff_policies, renumbered
 from .directory import PolicyDirectory, check_policy_bytes, directory_signature, not_a_directory
@@ -53,10 +53,12 @@ class Published:
     sha256: str
     warnings: list[Diagnostic] = field(default_factory=list)
     takes_over: str | None = None  # published with retroactive=True: what it now governs in whose place
+    decided: str | None = None  # with a ledger: the claims it records as decided for those months
 
     def as_dict(self) -> dict:
         return {"path": str(self.path), "version": self.version, "effective_from": self.effective_from,
-                "sha256": self.sha256, "warnings": [w.as_dict() for w in self.warnings], "takes_over": self.takes_over}
+                "sha256": self.sha256, "warnings": [w.as_dict() for w in self.warnings], "takes_over": self.takes_over,
+                "decided": self.decided}
 
 
 def policy_today(policy) -> dt.date:
@@ -80,17 +82,50 @@ def retroactive_span(policy, governing, today: dt.date) -> str | None:
     return f"the Service Months beginning {first} to {last} ({months}), governed until now by version {governing.version}"
 
 
-def retroactive_problem(policy, governing, today: dt.date, doing: str = "publishing") -> Diagnostic | None:
+def retroactive_problem(policy, governing, today: dt.date, doing: str = "publishing",
+                        decided: str | None = None) -> Diagnostic | None:
     """``retroactive``: ``policy`` would govern Service Months already begun (:func:`retroactive_span`), at its
-    effective_from. Said alike by publish and lock (``doing``: "publishing", "recording")."""
+    effective_from. Said alike by publish and lock (``doing``: "publishing", "recording"); ``decided``: the claims a
+    ledger records for those months (:func:`decided_claims`)."""
     span = retroactive_span(policy, governing, today)
     if span is None:
         return None
+    among = f"; {decided}" if decided else ", months already evaluated and claims already decided among them"
     return policy.doc.diagnostic(("effective_from",), "retroactive",
                                  f"effective_from {policy.effective_from} is before today ({today} in "
-                                 f"{policy.timezone}): {doing} it would take over {span}, months already evaluated and "
-                                 "claims already decided among them. If the amendment is agreed to apply to them, give "
-                                 "--retroactive; else date it today or later")
+                                 f"{policy.timezone}): {doing} it would take over {span}{among}. If the amendment is "
+                                 "agreed to apply to them, give --retroactive; else date it today or later")
+
+
+SHOWN_DECISIONS = 5  # a ledger of thousands: the first few by id, and how many more
+
+
+def decided_claims(ledger, family: Path, shas, policy, today: dt.date) -> str | None:
+    """The claims ``ledger`` (a path) records as decided under a version of the family (one of ``shas``, the sha256s
+    its lock records) for a Service Month that ``policy`` would take over: one beginning on or after its
+    effective_from and before ``today`` (:func:`retroactive_span`). Said for legal, who decides whether the amendment
+    reaches back over them: they stay as decided, and `slapolicy audit` shows each against a decision made now; or
+    that there is none. :class:`~slapolicy.errors.LedgerError` for a ledger that cannot be read."""
+    from ..ledger import Ledger  # sqlite3's: only a publish given --ledger reads one
+
+    found = []
+    with Ledger(ledger, create=False, readonly=True) as book:
+        for record in book.decisions():
+            month = ((record["result"] or {}).get("evaluation") or {}).get("service_month") or {}
+            try:
+                begins = dt.date.fromisoformat(month.get("start") or f"{record['service_month']}-01")
+            except (TypeError, ValueError):
+                continue
+            if record["policy_sha256"] in shas and policy.effective_from <= begins < today:
+                found.append(record)
+    if not found:  # evaluations are not recorded: only claims are
+        return (f"{ledger} records no claim decided for them (evaluations of months without a claim are not "
+                "recorded)")
+    shown = ", ".join(f"{r['decision_id']} ({r['account']} {r['service_month']}, {r['decision']} under version "
+                      f"{r['policy_version']})" for r in found[:SHOWN_DECISIONS])
+    more = f" and {len(found) - SHOWN_DECISIONS} more" if len(found) > SHOWN_DECISIONS else ""
+    return (f"{len(found)} claim(s) already decided for them are recorded in {ledger}: {shown}{more}; they stay as "
+            f"decided, and `slapolicy audit {ledger} --policies {family}` shows each against a decision made now")
 
 
 def published_text(text: str) -> str:
@@ -112,7 +147,8 @@ def published_text(text: str) -> str:
     raise ValueError("the document has no status")
 
 
-def _draft_checks(directory: PolicyDirectory, policy, retroactive: bool, today: dt.date) -> list[Diagnostic]:
+def _draft_checks(directory: PolicyDirectory, policy, retroactive: bool, today: dt.date,
+                  decided: str | None = None) -> list[Diagnostic]:
     """What publishing asks beyond `validate`: the label, the date, what it amends, the examples."""
     doc, found = policy.doc, []
     effective = policy.effective_from.isoformat()
@@ -120,7 +156,7 @@ def _draft_checks(directory: PolicyDirectory, policy, retroactive: bool, today: 
     later = [p for p in directory.versions if p.effective_from >= policy.effective_from]
     if not retroactive and not later:  # one dated on or before a published version is refused below, whatever today
         latest = directory.versions[-1] if directory.versions else None
-        found += filter(None, [retroactive_problem(policy, latest, today)])
+        found += filter(None, [retroactive_problem(policy, latest, today, decided=decided)])
     for other in later:
         found.append(doc.diagnostic(("effective_from",), "not-after-published",
                                     f"effective_from {effective} is not after published version {other.version} "
@@ -176,12 +212,12 @@ def renumbered_clauses(latest, policy) -> list[Diagnostic]:
             for old, new in sorted(moved.items(), key=lambda pair: index[pair[1]])]
 
 
-def check_draft(policy_dir, draft, *, retroactive: bool = False,
-                today: dt.date | None = None) -> tuple[bytes | None, list[Diagnostic]]:
+def check_draft(policy_dir, draft, *, retroactive: bool = False, today: dt.date | None = None,
+                ledger=None) -> tuple[bytes | None, list[Diagnostic]]:
     """The bytes :func:`publish` would write for ``draft``, and every diagnostic (errors and warnings).
 
     The bytes are None when anything is an error."""
-    checked = _checked_draft(policy_dir, draft, retroactive, today)
+    checked = _checked_draft(policy_dir, draft, retroactive, today, ledger)
     return checked.content, checked.found
 
 
@@ -194,9 +230,11 @@ class _Checked(NamedTuple):
     policy: object
     directory: PolicyDirectory
     today: dt.date | None
+    decided: str | None = None  # the claims a ledger records for the months it takes over (decided_claims)
 
 
-def _checked_draft(policy_dir, draft, retroactive: bool = False, today: dt.date | None = None) -> _Checked:
+def _checked_draft(policy_dir, draft, retroactive: bool = False, today: dt.date | None = None,
+                   ledger=None) -> _Checked:
     """The draft checked against the family, each read once. The draft: saved again while it was checked (an
     editor's autosave, its examples taking a second), its new, unchecked bytes must not be published under the old
     ones' checks. The family and today: what `publish` writes and reports (the lock, the months taken over) is
@@ -217,12 +255,18 @@ def _checked_draft(policy_dir, draft, retroactive: bool = False, today: dt.date 
     if policy is None:
         return _Checked(None, sorted(set(found)), None, directory, today)
     today = today or policy_today(policy)
-    found.extend(_draft_checks(directory, policy, retroactive, today))
+    decided = None
+    if ledger is not None and directory.versions and policy.effective_from < today:
+        try:
+            decided = decided_claims(ledger, directory.path, set(directory.read_lock().values()), policy, today)
+        except LedgerError as exc:  # named before anything is written, as every reason is
+            found.append(Diagnostic(str(ledger), 1, 1, "error", "ledger", str(exc)))
+    found.extend(_draft_checks(directory, policy, retroactive, today, decided))
     if any(d.severity == "error" for d in found):
         again = published_already(directory, policy, raw)
-        return _Checked(None, [again] if again else sorted(set(found)), policy, directory, today)
+        return _Checked(None, [again] if again else sorted(set(found)), policy, directory, today, decided)
     return _Checked(published_text(raw.decode("utf-8-sig")).encode("utf-8"), sorted(set(found)), policy, directory,
-                    today)
+                    today, decided)
 
 
 def published_already(directory: PolicyDirectory, policy, raw: bytes) -> Diagnostic | None:
@@ -245,13 +289,16 @@ def published_already(directory: PolicyDirectory, policy, raw: bytes) -> Diagnos
                                  "effective_from")
 
 
-def publish(policy_dir, draft, *, retroactive: bool = False, today: dt.date | None = None) -> Published:
+def publish(policy_dir, draft, *, retroactive: bool = False, today: dt.date | None = None,
+            ledger=None) -> Published:
     """Publish ``draft`` into the family ``policy_dir``: write ``<effective_from>.yaml`` with
     ``status: published`` and record its sha256 in versions.lock, or raise :class:`PolicyError`
     listing every reason and write nothing. Safe to call from several threads or processes.
 
     ``retroactive``: publish a draft taking effect before ``today`` (default: today in the policy's timezone),
-    which governs Service Months already begun; :attr:`Published.takes_over` says which."""
+    which governs Service Months already begun; :attr:`Published.takes_over` says which. ``ledger``: the claims'
+    ledger (a path) whose decisions for those months are named, in the refusal and in
+    :attr:`Published.decided`."""
     path = Path(policy_dir)
     if path.is_file() and Path(draft).is_dir():  # `publish DRAFT FAMILY`: the order of cp, not of this command
         raise PolicyError([Diagnostic(str(policy_dir), 1, 1, "error", "not-a-directory",
@@ -261,7 +308,7 @@ def publish(policy_dir, draft, *, retroactive: bool = False, today: dt.date | No
         raise not_a_directory(policy_dir, path)
     with family_lock(path):
         seen = directory_signature(path)
-        content, found, policy, directory, today = _checked_draft(path, draft, retroactive, today)
+        content, found, policy, directory, today, decided = _checked_draft(path, draft, retroactive, today, ledger)
         if content is None:
             raise PolicyError([d for d in found if d.severity == "error"])
         unchanged_since(path, seen, "the draft was checked")
@@ -274,7 +321,7 @@ def publish(policy_dir, draft, *, retroactive: bool = False, today: dt.date | No
         except OSError as exc:  # a full disk, a read-only directory: the user's to fix, and nothing is left behind
             raise PolicyError([cannot_write(path / name, exc)]) from None
     return Published(path / name, policy.version, policy.effective_from.isoformat(), digest,
-                     [d for d in found if d.severity == "warning"], takes_over)
+                     [d for d in found if d.severity == "warning"], takes_over, decided if takes_over else None)
 
 
 def unchanged_since(family: Path, seen: tuple, while_: str) -> None:
