@@ -2,6 +2,7 @@
 is read as the same minutes, or refused naming the file, row and column."""
 import datetime as dt
 import json
+import os
 from decimal import Decimal
 from pathlib import Path
 
@@ -192,6 +193,57 @@ def test_a_parquet_file_rewritten_between_the_plan_and_the_reading_is_refused(tm
                "the reading began); read it again once it is written\n")
 
 
+def _changed_after_planning(monkeypatch, change):
+    import slapolicy.minutes.aggregates as aggregates
+
+    planned = aggregates.plan
+
+    def changed(source, request):
+        parts = planned(source, request)
+        change()
+        return parts
+
+    monkeypatch.setattr(aggregates, "plan", changed)
+
+
+def _three_files(tmp_path):
+    rows = [{"account": account, "minute": minute, "requests": 100, "failures": 5} for account in "abc" for minute in MINUTES]
+    directory = tmp_path / "d"
+    directory.mkdir()
+    for account in "ab":
+        pq.write_table(pa.Table.from_pylist([r for r in rows if r["account"] == account]), directory / f"{account}.parquet")
+    return directory, rows
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda path: path.unlink(), "the file was removed while the minutes were read (it was listed when the reading "
+                                 "began)"),
+    (lambda path: os.truncate(path, 100), "the file changed while it was read (it ended in a Parquet footer when the "
+                                          "reading began, and no longer does: cut short, or being written)"),
+])
+def test_a_file_removed_or_cut_short_while_the_minutes_are_read_is_said_so(tmp_path, monkeypatch, change, message):
+    # It was pyarrow's words, as if the file were not Parquet: 'cannot be read as PARQUET: [Errno 2] Failed to open
+    # local file ...', 'cannot be read as PARQUET: Parquet magic bytes not found in footer. Either the file is
+    # corrupted or this is not a parquet file.'
+    directory, _ = _three_files(tmp_path)
+    _changed_after_planning(monkeypatch, lambda: change(directory / "b.parquet"))
+    result = evaluate_march(directory)
+    assert (result.code, result.out, result.err) == (
+        1, "", f"slapolicy: {directory / 'b.parquet'}: {message}; read it again once the files are written\n")
+
+
+def test_a_file_that_appears_while_the_minutes_are_read_is_not_read(tmp_path, monkeypatch):
+    directory, rows = _three_files(tmp_path)
+    before = evaluate_march(directory)
+    _changed_after_planning(monkeypatch, lambda: pq.write_table(
+        pa.Table.from_pylist([r for r in rows if r["account"] == "c"]), directory / "c.parquet"))
+    after = evaluate_march(directory)
+    assert before.code == after.code == 0
+    assert [e["account"] for e in after.json()["evaluations"]] == ["a", "b"]
+    assert after.out == before.out
+    assert [e["account"] for e in evaluate_march(directory).json()["evaluations"]] == ["a", "b", "c"]  # next time
+
+
 @pytest.mark.parametrize("written,message", [
     # Beyond 64 bits, a JSON Lines number is read as a float: it was "1.8446744073709552e+19 is not a whole number".
     ("18446744073709551616", "18446744073709551616 is beyond the largest count (2^63 − 1)"),
@@ -317,3 +369,18 @@ def test_a_count_written_with_a_zero_fraction_reads_alike_as_text_and_as_a_numbe
         f"{written}: row 1 (line 2), column 'requests': '100.5' is not a whole number\n"
         f"{written}: row 2 (line 3), column 'requests': '100.' is not a whole number\n"
         f"{written}: row 3 (line 4), column 'requests': '.0' is not a whole number\n"))
+
+
+@pytest.mark.parametrize("given", ["none/", "none", "exports/2019-03"])
+def test_minutes_named_by_a_path_that_does_not_exist_are_said_missing_whatever_its_name(tmp_path, given):
+    # A directory meant ('none/', 'exports/2019-03') was "unknown format (no extension); use .csv, .jsonl or
+    # .parquet", as if it existed and were a file of another kind.
+    result = evaluate_march(f"{tmp_path}/{given}")
+    assert (result.code, result.out, result.err) == (1, "", f"slapolicy: {tmp_path}/{given}: no such file or "
+                                                            "directory\n")
+
+
+def test_billing_named_by_a_path_without_extension_that_does_not_exist_is_said_missing(tmp_path):
+    result = evaluate_march(Path(__file__).parent.parent / "examples" / "ccc" / "minutes.csv", "--billing",
+                            tmp_path / "billing")
+    assert (result.code, result.out, result.err) == (1, "", f"slapolicy: {tmp_path / 'billing'}: no such file\n")

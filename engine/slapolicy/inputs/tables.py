@@ -22,7 +22,8 @@ import numpy as np
 
 from ..distributed import python_handles_ctrl_c
 from ..errors import InputError, UsageError
-from ..files import BEYOND_FLOAT, LONE_SURROGATE, regular_file_size, typed_number, valid_unicode, wide_encoding
+from ..files import (BEYOND_FLOAT, LONE_SURROGATE, FileProblem, regular_file_size, typed_number, valid_unicode,
+                     wide_encoding)
 from ..limits import exhausted
 from .json_lines import TEXT_COLUMNS, as_written, by_line, check_lines, read_json_as_written
 from .problems import MAX_REPORTED, Problems, _line, _report, column_names, missing_columns
@@ -133,6 +134,8 @@ def _format(path: Path) -> str:
         return "jsonl"
     if suffix in (".parquet", ".pq"):
         return "parquet"
+    if not os.path.lexists(path):  # a file missing is said so, whatever its name (incidents' and notices' alike)
+        raise FileProblem(path, "missing", "no such file")
     raise InputError(f"{path}: unknown format {suffix or '(no extension)'}; use .csv, .jsonl or .parquet")
 
 

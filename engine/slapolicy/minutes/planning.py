@@ -17,7 +17,7 @@ import numpy as np
 from . import storage
 from ..calendar import calendar_month, minute_bounds
 from ..errors import InputError
-from ..files import regular_file_size
+from ..files import FileProblem, regular_file_size
 from ..inputs.problems import column_names, missing_columns
 from ..inputs.tables import (IN_MEMORY, MINUTE_COLUMNS, OPTIONAL_MINUTE_COLUMNS, _format, account_forms, account_name,
                              refuse_binary, floating_accounts, refuse_floating_accounts, check_input_size,
@@ -140,7 +140,12 @@ def plan(source, request: Request) -> list[Part]:
     path = Path(source)
     if path.is_dir():
         return _plan_directory(path, request)
-    kind = _format(path)
+    try:
+        kind = _format(path)
+    except InputError:
+        if not os.path.lexists(path):  # 'minutes/' or 'minutes' missing: a directory meant, not an unknown format
+            raise FileProblem(source, "missing", "no such file or directory") from None
+        raise
     size = regular_file_size(path, f"{kind.upper()} file")  # says what a FIFO, a device or a looping link is
     check_input_size(path)
     if kind == "parquet":

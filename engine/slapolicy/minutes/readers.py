@@ -21,7 +21,7 @@ from ..inputs import json_lines
 from ..inputs.problems import Problems, column_names, missing_columns
 from ..inputs.tables import MINUTE_COLUMNS, OPTIONAL_MINUTE_COLUMNS, refuse_floating_accounts
 from ..limits import exhausted, reserve_address_space
-from .planning import LocalParquet, Part, local_metadata, parquet_footer
+from .planning import LocalParquet, Part, footer_bytes, local_metadata, parquet_footer
 
 
 BATCH_ROWS = 1 << 19  # rows decoded at once: bounds the memory of a part (and of each thread)
@@ -137,9 +137,27 @@ def _batches(part: Part, pick: Pick | None = None, kinds: dict | None = None):
             raise
         if part.kind == "csv" and _header_alone(part, exc):
             return  # no row, as a header with its line end
+        changed = _changed_since_planned(part)
+        if changed:
+            raise InputError(f"{part.name}: {changed}; read it again once the files are written") from None
         located = _csv_line(part, exc) if part.kind == "csv" and isinstance(exc, pa.ArrowInvalid) else None
         raise InputError(f"{part.name}: cannot be read as CSV: {located}" if located else
                          f"{part.name}: cannot be read as {part.kind.upper()}: {str(exc).splitlines()[0]}") from None
+
+
+def _changed_since_planned(part: Part) -> str | None:
+    """Why a local file the plan listed cannot be read now, when that is not the file's fault as it was written:
+    removed since the plan listed it, or, a Parquet file, no longer ending in the footer the plan read (cut short,
+    or being rewritten). A file that appears after the plan is not read: the plan lists a directory once. None
+    otherwise (and for a URL): the reader's words then stand. An error path only."""
+    if storage.is_url(part.path):
+        return None
+    if not os.path.lexists(part.path):
+        return "the file was removed while the minutes were read (it was listed when the reading began)"
+    if part.kind == "parquet" and footer_bytes(part.path) is None:
+        return ("the file changed while it was read (it ended in a Parquet footer when the reading began, and no "
+                "longer does: cut short, or being written)")
+    return None
 
 
 def _block_accounts(name: str, table, place) -> None:
