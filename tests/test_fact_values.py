@@ -2,6 +2,8 @@
 another is refused at its line and column, as the policy's identifiers (ASCII by the schema) cannot look alike.
 `maintenanсe` with a Cyrillic с, its conditions written alike, passed validate and never matched a maintenance
 notice."""
+import pytest
+
 from conftest import POLICIES, REPO, run_cli
 
 SHIPPED = (POLICIES / "2019-01-01.yaml").read_text()
@@ -131,3 +133,36 @@ def test_the_default_of_a_fact_without_values_is_refused_when_it_looks_like_anot
     assert result.out == (f"{policy}:{line}:{col}: error bad-fact-value default 'nоne' of fact notice.region mixes "
                           "letters of two scripts (U+043E CYRILLIC SMALL LETTER O among Latin letters), so it looks "
                           "like a value it is not: write it as the inputs supply it\n")
+
+
+@pytest.mark.slow
+def test_a_misspelt_fact_or_value_names_the_one_meant(tmp_path):
+    """Before: "... which the policy does not declare under facts", and "'customer_netwrk' is not a value of fact
+    incident.cause (one of: ...)", sixteen values to read through for the one meant."""
+    first = "{facts: {incident.cause: customer_network}, applies: true}"
+    for written, message in (
+            ("{fact: incident.cause, equals: customer_network}", None),
+            ("{facts: {incident.cuase: customer_network}, applies: true}",
+             "error undeclared-fact example sets fact 'incident.cuase', which the policy does not declare under facts; "
+             "did you mean 'incident.cause'?"),
+            ("{facts: {incident.cause: customer_netwrk}, applies: true}",
+             "error bad-fact-value 'customer_netwrk' is not a value of fact incident.cause; did you mean "
+             "'customer_network'? (one of: none, provider, customer_network, customer_credentials, attack_on_customer, "
+             "usage_violation, customer_negligence, illegal_content, trial_feature, authority_control, "
+             "third_party_network, force_majeure, not_provider, legal_exemption, customer_law_violation, "
+             "number_noncompliance)")):
+        if message is None:  # the condition of §5.1, its fact misspelt
+            text = SHIPPED.replace(written, "{fact: incident.caus, equals: customer_network}", 1)
+            line, col = _at(text, "incident.caus,")
+            message = ("error undeclared-fact condition tests fact 'incident.caus', which the policy does not declare "
+                       "under facts; did you mean 'incident.cause'?")
+        else:
+            text = SHIPPED.replace(first, written, 1)
+            line, col = _at(text, written)
+            col += len("{facts: {") if "cuase" in written else len("{facts: {incident.cause: ")
+        policy = _policy(tmp_path, text)
+        result = run_cli("validate", policy)
+        assert result.code == 1
+        assert result.out.splitlines() == [f"{policy}:{line}:{col}: {message}"]
+    far = run_cli("validate", _policy(tmp_path, SHIPPED.replace(first, "{facts: {weather: rain}, applies: true}", 1)))
+    assert far.out.endswith("which the policy does not declare under facts\n")  # nothing near it: no guess

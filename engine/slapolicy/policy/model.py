@@ -25,7 +25,7 @@ from types import SimpleNamespace
 from ..calendar import OUTSIDE_YEARS, in_supported_years
 from ..errors import QUOTED_CHARS, Diagnostic
 from ..files import TYPOGRAPHIC_QUOTES, in_typographic_quotes
-from ..rules.conditions import Condition, FactDecl, parse_condition
+from ..rules.conditions import Condition, FactDecl, meant, parse_condition
 from ..rules.durable import ruleset_for
 from .load import YamlDocument, unseen_problem
 
@@ -549,7 +549,8 @@ def _build(doc: YamlDocument, path: str, sha256: str) -> tuple[Policy | None, li
             for name, value in example["facts"].items():
                 if name not in facts:
                     problems.append(doc.diagnostic(example_path + ("facts", name), "undeclared-fact",
-                                                   f"example sets fact {name!r}, which the policy does not declare under facts", key=True))
+                                                   f"example sets fact {name!r}, which the policy does not declare "
+                                                   f"under facts{meant(name, facts)}", key=True))
                 else:
                     try:
                         facts[name].coerce(value)

@@ -88,8 +88,18 @@ class FactDecl(_Value):
         if not isinstance(value, str):
             raise ValueError(f"fact {self.name} is a string, not {value!r}")
         if self.values and value not in self.values:
-            raise ValueError(f"{value!r} is not a value of fact {self.name} (one of: {', '.join(self.values)})")
+            raise ValueError(f"{value!r} is not a value of fact {self.name}{meant(value, self.values)} (one of: "
+                             f"{', '.join(self.values)})")
         return value
+
+
+def meant(written: str, names) -> str:
+    """'; did you mean 'incident.cause'?' for a fact name or value misspelt (``incident.cuase``, ``customer_netwrk``),
+    or '' when none of ``names`` is near it."""
+    import difflib  # a misspelling's: a policy that declares what it tests never loads it
+
+    close = difflib.get_close_matches(written, list(names), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 class Compare(_Value):
@@ -164,7 +174,8 @@ def parse_condition(data, path: tuple, facts: dict[str, FactDecl], parameters: d
         (op,) = [key for key in node if key != "fact"]
         if decl is None:
             problems.append(doc.diagnostic(where + ("fact",), "undeclared-fact",
-                                           f"condition tests fact {name!r}, which the policy does not declare under facts"))
+                                           f"condition tests fact {name!r}, which the policy does not declare under "
+                                           f"facts{meant(name, facts)}"))
             return Compare(name, op, None)
         if op in ORDER_OPS and decl.type != "number":
             problems.append(doc.diagnostic(where + (op,), "bad-operator",
