@@ -546,6 +546,61 @@ def test_a_claimant_not_in_a_row_groups_dictionary_decodes_none_of_its_pages(tmp
     assert there[0] is None and there[1][0] == 300 and len(there[1][1]) == 0
 
 
+@pytest.mark.slow
+def test_a_row_group_without_the_claimant_in_its_dictionary_holds_none_of_its_rows_whatever_its_pages_hold(tmp_path,
+                                                                                                   monkeypatch):
+    """What a claim checks of a row group whose account dictionary lacks the claimant (benchmarks/README.md, "A
+    claim's start without pyarrow's file systems"): its pages' headers, each a page of that dictionary's indices,
+    never their bytes. Such indices can only name the dictionary's accounts, so none of the group's rows is the
+    claimant's, damaged or not; a claim is not refused for another account's bad row (docs/cli.md), and the record's
+    digest covers every byte read.
+    Here the middle group holds a and c only (its statistics, a to c, cannot leave it out), and its account page's
+    bytes are damaged (Snappy that does not decompress): b's claim reads the rows of the other two groups, as from
+    the undamaged file, while a reading of every account (evaluate's) refuses the file, as pyarrow does."""
+    from slapolicy.calendar import calendar_month
+    from slapolicy.minutes import readers, reduce
+    from slapolicy.minutes.planning import Request, plan
+
+    monkeypatch.setattr(readers, "BATCH_ROWS", 150)  # each row group (200 or 300 rows) a batch of its own
+    path = tmp_path / "m.parquet"
+    schema = pa.schema([pa.field("account", pa.string()), pa.field("minute", pa.timestamp("ms", tz="UTC")),
+                        pa.field("requests", pa.int64()), pa.field("failures", pa.int64())])
+    with pq.ParquetWriter(path, schema) as writer:
+        for group, names in enumerate((["a", "b", "c"], ["a", "c"], ["a", "b", "c"])):
+            minutes = np.repeat(START + MINUTE * (100 * group + np.arange(100, dtype=np.int64)), len(names))
+            writer.write_table(pa.table({"account": pa.array(names * 100, pa.string()),
+                                         "minute": pa.array(minutes, pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
+                                         "requests": pa.array(np.arange(len(minutes)) % 7 + 1, pa.int64()),
+                                         "failures": pa.array(np.arange(len(minutes)) % 2, pa.int64())},
+                                        schema=schema))
+    damaged = tmp_path / "damaged.parquet"
+    shutil.copyfile(path, damaged)
+    start, data = chunk_bytes(path, group=1)
+    view, i = memoryview(data), 0
+    for _ in range(2):  # the dictionary page, then the data page of its indices, whose bytes are damaged
+        header, i = pages._struct(view, i, pages.PAGE_HEADER, 0)
+        body, i = i, i + header[3]
+    assert header[1] == pages.DATA_PAGE and i == len(data)
+    with open(damaged, "r+b") as handle:
+        handle.seek(start + body)
+        handle.write(b"\xff" * (i - body))
+    with pytest.raises(OSError):  # pyarrow: the page does not decompress
+        pq.read_table(damaged)
+
+    def claimants_rows(minutes):
+        first, end = calendar_month("2019-03").epoch_minutes("Asia/Singapore")
+        (part,) = plan(str(minutes), Request("Asia/Singapore", (first, end), None, frozenset({"b"})))
+        return [(read, None if table is None else table.to_pylist())
+                for piece in readers.batch_parts(part)
+                for read, table, *_ in reduce.picked_batches(piece, frozenset({"b"}))]
+
+    rows = claimants_rows(path)
+    assert [(read, len(table or [])) for read, table in rows] == [(300, 100), (200, 0), (300, 100)]
+    assert claimants_rows(damaged) == rows
+    with pytest.raises(InputError, match="damaged.parquet: cannot be read as PARQUET: "):
+        read_minutes(str(damaged), month_range("2019-03", "2019-03"), [load_policy(PUBLISHED)])
+
+
 @pytest.mark.parametrize("version", ["1.0", "2.0"])
 def test_a_claimant_past_a_dictionary_that_grew_too_large_is_found_in_its_plain_pages(tmp_path, version):
     """A dictionary that outgrows its page (dictionary_pagesize_limit; 1 MiB by default: some 50,000 accounts)

@@ -404,9 +404,10 @@ class LocalParquet:
     """A local Parquet file as ``pyarrow.parquet.ParquetFile(path, ...)`` reads it, for what the readers of minutes ask
     of one (its metadata and Arrow schema, row groups read whole or in batches), without importing
     ``pyarrow.parquet``: that module loads pyarrow's file systems (``pyarrow.fs``: SSL, sockets, S3, GCS, Azure, HDFS),
-    ~12 ms of the start of every command reading a local file, which never uses them (benchmarks/README.md, "The
-    tenth round"). Opened with ParquetFile's settings (its Arrow extension types, no pre-buffering, as the readers
-    ask for a local file); its columns named as ParquetFile names them (a nested column's prefix, its leaves)."""
+    ~12 ms of the start of every command reading a local file, which never uses them (benchmarks/README.md, "A
+    claim's start without pyarrow's file systems"). Opened with ParquetFile's settings (its Arrow extension types, no
+    pre-buffering, as the readers ask for a local file); its columns named as ParquetFile names them (a nested
+    column's prefix, its leaves)."""
 
     def __init__(self, path: str, metadata=None, read_dictionary=None):
         from pyarrow._parquet import ParquetReader  # pyarrow's own reader, whose module ParquetFile wraps
