@@ -410,6 +410,20 @@ def test_a_replay_answer_names_the_version_replayed_under_within_the_policy_dire
     assert str(REPO) not in json.dumps(answer)
 
 
+def test_the_terms_of_the_version_in_force_name_its_file_within_the_policy_directory_as_versions_does(app):
+    # GET /v1/policy answered "file": "/srv/…/policies/ccc/2019-01-01.yaml" (slapolicy show's field, where the path is
+    # the user's own), while GET /v1/versions names each version's file by its name alone; the rest is show's JSON.
+    from slapolicy import Engine
+    from slapolicy.policy.terms import policy_terms
+
+    status, _, terms = asgi(app, "GET", "/v1/policy?month=2019-03")
+    assert (status, terms["policy"]["file"]) == (200, "2019-01-01.yaml")
+    assert asgi(app, "GET", "/v1/versions")[2]["versions"][0]["file"] == "2019-01-01.yaml"
+    shown = policy_terms(Engine(POLICIES).family.in_force("2019-03"))
+    assert terms == {"month": "2019-03", **shown, "policy": shown["policy"] | {"file": "2019-01-01.yaml"}}
+    assert str(REPO) not in json.dumps(terms)
+
+
 # ---------------------------------------------------------------------------- engine calls at once
 
 @pytest.mark.parametrize("limit", [1, 3, 6])

@@ -383,7 +383,13 @@ class Service:
         if "month" not in request.query_params:
             raise bad_request("query parameter 'month' is required (YYYY-MM)")
         month = month_field(request.query_params["month"], "month", "query parameter")
-        return JSONResponse(await self.run(lambda: {"month": month, **policy_terms(self.engine.family.in_force(month))}))
+
+        def terms():
+            shown = policy_terms(self.engine.family.in_force(month))
+            # its file by its name, as /v1/versions names it: not where the server keeps the policy directory
+            return {"month": month, **shown, "policy": shown["policy"] | {"file": Path(shown["policy"]["file"]).name}}
+
+        return JSONResponse(await self.run(terms))
 
     async def evaluate(self, request: Request) -> JSONResponse:
         body = check_body(await read_json(request, self.max_body), "EvaluateRequest")
