@@ -250,6 +250,41 @@ def test_an_engine_keeps_one_process_pool_for_its_calls(tmp_path):
     assert engine._runner._pool is None
 
 
+FORKED_ENGINE = """
+import json, os, sys
+from slapolicy import Engine
+
+if __name__ == "__main__":
+    inputs = dict(minutes=sys.argv[1], month="2019-03", billing=sys.argv[2])
+    engine = Engine(sys.argv[3], workers=2)
+    before = json.dumps(engine.evaluate(**inputs))
+    child = os.fork()
+    if child == 0:  # a server that made its engine before forking its workers (gunicorn --preload, say)
+        import signal
+        signal.alarm(40)  # never left behind, waiting
+        try:
+            same = json.dumps(engine.evaluate(**inputs)) == before
+            engine.close()
+            os.write(1, b"child: same\\n" if same else b"child: differs\\n")
+        finally:
+            os._exit(0)
+    os.waitpid(child, 0)
+    print("parent:", "same" if json.dumps(engine.evaluate(**inputs)) == before else "differs")
+    engine.close()
+"""
+
+
+def test_an_engine_with_workers_inherited_by_a_forked_process_starts_its_own_there(tmp_path):
+    # The child of a fork (a server's worker forked after the engine was made) used the parent's process pool, whose
+    # threads and pipes are the parent's: its first call waited for ever. It now starts a pool of its own, and the
+    # parent's pool goes on serving the parent.
+    script = tmp_path / "forked.py"
+    script.write_text(FORKED_ENGINE)
+    run = subprocess.run([sys.executable, str(script), str(EXAMPLES / "minutes.csv"), str(EXAMPLES / "billing.csv"),
+                          str(POLICIES)], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert (run.returncode, run.stdout, run.stderr) == (0, "child: same\nparent: same\n", "")
+
+
 def test_an_engine_connected_with_workers_has_its_processes_running_before_its_first_call(tmp_path):
     """ProcessPoolExecutor starts its processes at the first task: a service would start them at its first request.
     connect() (what serve does before it listens) starts both and waits for them; the first call starts none."""

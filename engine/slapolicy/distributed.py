@@ -176,6 +176,15 @@ class Runner:
         self.workers, self.address, self.kept = workers, dask, kept
         self._pool = self._client = None
         self._lock = threading.Lock()
+        self._pid = os.getpid()  # the process whose pool or client this is (_inherited)
+
+    def _inherited(self) -> None:
+        """In a child of ``fork`` (a server's worker forked once the engine was made: gunicorn --preload), forget the
+        parent's pool or client, untouched (its threads and pipes are the parent's: the child's first call on it
+        waited for ever, and shutting it down would write to the parent's pipes), and the lock, which another of the
+        parent's threads may have held as it forked: the child opens its own at its first call."""
+        if self._pid != os.getpid():
+            self._pid, self._lock, self._pool, self._client = os.getpid(), threading.Lock(), None, None
 
     @property
     def remote(self) -> bool:
@@ -217,6 +226,7 @@ class Runner:
             raise SlapolicyError(f"cannot start {self.workers} worker processes: {type(exc).__name__}: {exc}") from None
 
     def close(self) -> None:
+        self._inherited()
         with self._lock:
             pool, client, self._pool, self._client = self._pool, self._client, None, None
         if pool is not None:
@@ -229,6 +239,7 @@ class Runner:
         """Close without waiting for the tasks running, whose results will not be used (Ctrl-C, SIGTERM, another
         input's problem): the worker processes are ended (:func:`_end_processes`) and waited for, so that none
         outlives the command; a Dask client's tasks were cancelled by the map (:func:`_drop`) and it closes."""
+        self._inherited()
         with self._lock:
             pool, client, self._pool, self._client = self._pool, self._client, None, None
         if pool is not None:
@@ -309,6 +320,7 @@ class Runner:
                 self._pool = None
 
     def _processes(self):
+        self._inherited()
         with self._lock:
             if self._pool is None:
                 import multiprocessing
@@ -320,6 +332,7 @@ class Runner:
             return self._pool
 
     def _dask_client(self):
+        self._inherited()
         with self._lock:
             if self._client is not None and self._client.status in ("closing", "closed", "failed"):
                 # The scheduler was lost and the client gave up reconnecting: a client kept for a service's life
