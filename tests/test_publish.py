@@ -1009,3 +1009,35 @@ def test_publish_given_a_ledger_it_cannot_read_writes_nothing(cli, family, tmp_p
     lines = result.out.splitlines()  # 2020-01-01 takes over the months from 2020-01 on; the claims are of 2019-03
     assert lines[-2].startswith("retroactive: version 2020-01-01 now governs the Service Months beginning 2020-01-01 ")
     assert lines[-1] == f"{ledger} records no claim decided for them (evaluations of months without a claim are not recorded)"
+
+
+@pytest.mark.slow
+def test_lock_given_the_ledger_names_the_claims_a_version_copied_in_takes_over(cli, family, tmp_path):
+    """As publish --ledger: a version copied in by hand, dated before today, is recorded knowing which claims."""
+    from slapolicy.errors import PolicyError
+    from slapolicy.policy.directory import PolicyDirectory
+    from slapolicy.policy.publish import record_versions
+
+    ledger = tmp_path / "ledger.sqlite"
+    decided_claims_in(cli, family, ledger)
+    copied = family / "2019-03-01.yaml"
+    copied.write_text(amendment(family, effective="2019-03-01", edits=[STANDARD_99_9, *EXAMPLES_99_9]).read_text()
+                      .replace("status: draft", "status: published"))
+    (family / "drafts" / "2020-01-01-standard-99.9.yaml").unlink()
+    claims = (f"2 claim(s) already decided for them are recorded in {ledger}: D-22bf5cd1684353abd440 (acme 2019-03, "
+              "denied under version 2019-01-01), D-e67e91136ec38743702c (globex 2019-03, approved under version "
+              f"2019-01-01); they stay as decided, and `slapolicy audit {ledger} --policies {family}` shows each against "
+              "a decision made now")
+    before = snapshot(family)
+    with pytest.raises(PolicyError) as refused:
+        record_versions(PolicyDirectory(family), today=dt.date(2019, 5, 1), ledger=ledger)
+    assert f"governed until now by version 2019-01-01; {claims}. If the amendment" in str(refused.value.diagnostics[0])
+    with pytest.raises(PolicyError) as unread:
+        record_versions(PolicyDirectory(family), today=dt.date(2019, 5, 1), ledger=tmp_path / "none.sqlite")
+    assert [str(d) for d in unread.value.diagnostics] == [
+        f"{tmp_path / 'none.sqlite'}:1:1: error ledger {tmp_path / 'none.sqlite'}: no such ledger"]
+    assert snapshot(family) == before
+    result = cli("lock", "--retroactive", family, "--ledger", ledger)  # today: the claims of 2019-03 are among them
+    assert result.code == 0
+    assert result.out.splitlines()[0] == locked_line(copied)
+    assert result.out.splitlines()[2] == claims

@@ -221,11 +221,14 @@ def cmd_lock(args) -> int:
     from ..policy.directory import PolicyDirectory  # late: see data_commands.cmd_claim
     from ..policy.publish import record_versions, retroactive_note  # a policy command's own module
 
-    added = record_versions(PolicyDirectory(args.policy_dir), new=args.new, retroactive=args.retroactive)
+    added = record_versions(PolicyDirectory(args.policy_dir), new=args.new, retroactive=args.retroactive,
+                            ledger=args.ledger)
     for recorded in added:
         _out(f"locked {recorded.name} (version {recorded.version}, sha256 {recorded.sha256})")
         if recorded.takes_over:
             _out(retroactive_note(recorded.version, recorded.takes_over))
+        if recorded.decided:
+            _out(recorded.decided)
     if not added:
         _out("nothing to lock: every published version is recorded")
     return 0
@@ -411,6 +414,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--new", action="store_true",
                    help="start versions.lock in a family that has none, recording every version as it is now")
     p.add_argument("--retroactive", action="store_true", help=retroactive_help("record"))
+    p.add_argument("--ledger", type=data_commands.named_path, metavar="DB",
+                   help="the claims' ledger: a version taking effect before today names the claims it records as "
+                        "decided for the Service Months the version would take over (read only)")
 
     p = command("publish", cmd_publish, "check a draft and publish it as a version, or write nothing",
                 "Checks DRAFT.yaml (schema, linter, examples, version label equal to effective_from,\n"

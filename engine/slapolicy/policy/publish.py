@@ -391,6 +391,7 @@ class Recorded(NamedTuple):
     version: str
     takes_over: str | None = None
     sha256: str = ""
+    decided: str | None = None  # with a ledger: the claims it records as decided for the months taken over
 
 
 def record_published(directory, new: bool = False, *, retroactive: bool = False,
@@ -400,12 +401,15 @@ def record_published(directory, new: bool = False, *, retroactive: bool = False,
 
 
 def record_versions(directory, new: bool = False, *, retroactive: bool = False,
-                    today: dt.date | None = None) -> list[Recorded]:
+                    today: dt.date | None = None, ledger=None) -> list[Recorded]:
     """Add published versions missing from the lock, refusing (and writing nothing) while
     `validate` reports any error in the family other than "not yet recorded", while an example of a version to
     record gives another answer, for a version dated on or before one already recorded, and, unless
     ``retroactive``, for one that would govern Service Months already begun (as :func:`publish` refuses a draft);
     with it, each says what it took over, as `publish --retroactive` does.
+
+    ``ledger``: the claims' ledger (a path) whose decisions for the Service Months taken over are named, as
+    :func:`publish` names them.
 
     ``new``: start the lock of a family that has none. Without it a family without ``versions.lock`` is refused,
     naming what would be recorded: a lock deleted (by mistake, or to make an edited published file pass) would
@@ -419,8 +423,8 @@ def record_versions(directory, new: bool = False, *, retroactive: bool = False,
         lock = directory.read_lock()
         refused += _slipped_in(directory, lock)
         refused += _amends_unchecked(directory, lock)
-        taken = _taken_over(directory, lock, today)
-        refused += [] if retroactive else [problem for problem, _ in taken.values()]
+        taken = _taken_over(directory, lock, today, ledger)
+        refused += [] if retroactive else [problem for problem, _, _ in taken.values()]
         for policy in directory.versions:
             if Path(policy.path).name not in lock:
                 refused += run_examples(policy).failures  # as publish checks a draft's: its own tests must hold
@@ -431,7 +435,8 @@ def record_versions(directory, new: bool = False, *, retroactive: bool = False,
             name = Path(policy.path).name  # the sha256 of the bytes checked: a file written since is found below
             if name not in lock:
                 lock[name] = policy.sha256
-                added.append(Recorded(name, policy.version, taken.get(name, (None, None))[1], policy.sha256))
+                _, takes_over, decided = taken.get(name, (None, None, None))
+                added.append(Recorded(name, policy.version, takes_over, policy.sha256, decided))
         if added:
             unchanged_since(directory.path, seen, "its versions were checked")
             try:
@@ -498,10 +503,11 @@ def _amends_unchecked(directory: PolicyDirectory, lock: dict) -> list[Diagnostic
             and (problem := amends_problem(policy, before, directory.path)) is not None]
 
 
-def _taken_over(directory: PolicyDirectory, lock: dict, today: dt.date | None) -> dict:
+def _taken_over(directory: PolicyDirectory, lock: dict, today: dt.date | None, ledger=None) -> dict:
     """Versions to record that would take over Service Months already begun from the version before them, in a
     family already locked (one locked the first time had nothing decided under it by slapolicy's lock): by file
-    name, (its ``retroactive`` diagnostic, what it takes over), each worked out on one today in its timezone."""
+    name, (its ``retroactive`` diagnostic, what it takes over, the claims ``ledger`` records for those months), each
+    worked out on one today in its timezone. A ledger that cannot be read: :class:`PolicyError`, nothing written."""
     recorded = [p.effective_from for p in directory.versions if Path(p.path).name in lock]
     if not recorded:
         return {}
@@ -510,7 +516,14 @@ def _taken_over(directory: PolicyDirectory, lock: dict, today: dt.date | None) -
         if Path(policy.path).name in lock or policy.effective_from <= max(recorded):
             continue
         day = today or policy_today(policy)
-        problem = retroactive_problem(policy, before, day, "recording")
-        if problem is not None:
-            taken[Path(policy.path).name] = (problem, retroactive_span(policy, before, day))
+        if retroactive_span(policy, before, day) is None:
+            continue
+        decided = None
+        if ledger is not None:
+            try:
+                decided = decided_claims(ledger, directory.path, set(lock.values()), policy, day)
+            except LedgerError as exc:
+                raise PolicyError([Diagnostic(str(ledger), 1, 1, "error", "ledger", str(exc))]) from None
+        problem = retroactive_problem(policy, before, day, "recording", decided)
+        taken[Path(policy.path).name] = (problem, retroactive_span(policy, before, day), decided)
     return taken
