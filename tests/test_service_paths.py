@@ -476,6 +476,58 @@ def test_at_most_max_concurrent_engine_calls_run_at_once_and_the_others_wait_the
     assert most[0] == limit
 
 
+def test_the_versions_and_terms_served_are_answered_while_every_turn_is_taken_by_long_calls(tmp_path):
+    # GET /v1/versions and /v1/policy waited for a turn behind the evaluations, claims and replays: with four long
+    # replays running, a monitor asking which versions are served (their sha256) waited minutes, and timed out. They
+    # read the snapshot alone, and are answered beside the engine calls.
+    import asyncio
+    import threading
+
+    from slapolicy import Engine
+    from slapolicy.service import Sources, create_app
+
+    engine = Engine(POLICIES, ledger=tmp_path / "ledger.sqlite")
+    release, started = threading.Event(), threading.Event()
+
+    def evaluate(**_):
+        started.set()
+        release.wait(30)
+        return {"evaluations": []}
+
+    engine.evaluate = evaluate
+    app = create_app(engine, Sources(**SOURCES), loopback_only=True, max_concurrent=1)
+
+    async def call(method: str, path: str, body: bytes = b""):
+        sent, given = [], [{"type": "http.request", "body": body, "more_body": False}]
+
+        async def receive():
+            return given.pop(0) if given else {"type": "http.disconnect"}
+
+        async def send(message):
+            sent.append(message)
+
+        target, _, query = path.partition("?")
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
+                 "path": target, "raw_path": target.encode(), "query_string": query.encode(), "root_path": "",
+                 "headers": [(b"host", b"127.0.0.1"), (b"content-type", b"application/json")],
+                 "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000)}
+        await app(scope, receive, send)
+        return sent[0]["status"]
+
+    async def meanwhile():
+        busy = asyncio.ensure_future(call("POST", "/v1/evaluate", b'{"month": "2019-03"}'))
+        await asyncio.get_running_loop().run_in_executor(None, started.wait, 30)
+        try:
+            answered = await asyncio.wait_for(asyncio.gather(call("GET", "/v1/versions"),
+                                                             call("GET", "/v1/policy?month=2019-03")), 10)
+            assert not busy.done()
+        finally:
+            release.set()
+        return answered, await busy
+
+    assert asyncio.run(meanwhile()) == ([200, 200], 200)
+
+
 @pytest.mark.parametrize("given,message", [
     ("0", "--max-concurrent 0 must be at least 1"),
     ("41", "--max-concurrent 41 is more than 40, the engine calls the service runs at once at most (each holds a "

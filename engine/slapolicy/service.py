@@ -347,13 +347,17 @@ class Service:
         self.started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         self.engine_threads = None  # made on the event loop, at the first call (anyio's limiter belongs to a loop)
 
-    async def run(self, function, *args):
+    async def run(self, function, *args, turn: bool = True):
         """Run ``function`` in a worker thread on the current snapshot (reloaded first if a version was published), at
-        most ``max_concurrent`` (--max-concurrent) at once."""
+        most ``max_concurrent`` (--max-concurrent) at once. ``turn=False``: a read of the snapshot alone (the versions
+        served, a version's terms), which takes no turn among the engine calls, whose turns long replays may hold for
+        minutes; it runs beside them, on Starlette's threads."""
         def call():
             self.engine.refresh()
             return function(*args)
 
+        if not turn:
+            return await run_in_threadpool(call)
         if self.engine_threads is None:
             self.engine_threads = anyio.CapacityLimiter(self.max_concurrent)
         return await run_in_engine_thread(call, self.engine_threads)
@@ -375,7 +379,7 @@ class Service:
                                   "sha256": p.sha256, "file": Path(p.path).name} for p in family.versions],
                     "refresh_error": self.engine.refresh_error}
 
-        return JSONResponse(await self.run(loaded))
+        return JSONResponse(await self.run(loaded, turn=False))
 
     async def policy(self, request: Request) -> JSONResponse:
         from .policy.terms import policy_terms
@@ -389,7 +393,7 @@ class Service:
             # its file by its name, as /v1/versions names it: not where the server keeps the policy directory
             return {"month": month, **shown, "policy": shown["policy"] | {"file": Path(shown["policy"]["file"]).name}}
 
-        return JSONResponse(await self.run(terms))
+        return JSONResponse(await self.run(terms, turn=False))
 
     async def evaluate(self, request: Request) -> JSONResponse:
         body = check_body(await read_json(request, self.max_body), "EvaluateRequest")
