@@ -614,3 +614,18 @@ def test_a_claim_for_an_account_in_other_capitals_names_the_one_in_the_minutes(t
         f"slapolicy: {tmp_path / 'claim.json'}: field 'account': unknown account 'GLOBEX' (not in the minutes or "
         "billing of 2019-03); did you mean 'globex'?\n"))
     assert not (tmp_path / "ledger.sqlite").exists()
+
+
+@pytest.mark.slow
+def test_a_long_account_name_keeps_its_month_apart_in_the_replay_table(tmp_path):
+    # A name of 14 characters or more ran into its month: '</td></tr></table>x2019-03', 'acme-holdings-asia2019-03'.
+    minutes = tmp_path / "m.csv"
+    minutes.write_text(HEADER + "acme-holdings-asia,2019-03-12T09:00,5,5,0\nacme,2019-03-12T09:00,5,5,0\n"
+                       + "x" * 60 + ",2019-03-12T09:00,5,5,0\n")
+    result = run_cli("replay", POLICIES, "--minutes", minutes, "--from", "2019-03", "--to", "2019-03", "--under", DRAFT,
+                     "--format", "text")
+    assert result.code == 0, result.err
+    header, *rows = result.out.splitlines()[2:6]
+    assert header.startswith("account".ljust(40) + "  month     availability")  # as wide as it grows (40)
+    assert [row[:row.index("2019-03") + 9] for row in rows] == [
+        "acme".ljust(40) + "  2019-03  ", "acme-holdings-asia".ljust(40) + "  2019-03  ", "x" * 60 + "  2019-03  "]

@@ -59,9 +59,10 @@ def test_an_account_name_cannot_forge_a_line_or_drive_the_terminal_in_text_repor
     assert replay.code == 0, replay.err
     lines = replay.out.splitlines()
     assert lines[3:] == [
-        "\\x1b[31mred\\x1b[0m  2019-03        100.00%              0% -              0% -          -  -",
+        # the account column as wide as it grows (40); the longer name keeps two spaces before its month
+        "\\x1b[31mred\\x1b[0m".ljust(40) + "  2019-03        100.00%              0% -              0% -          -  -",
         "evil\\noverall: 0 account-month(s), 0 changed, compensation 0.00 → 0.00 (0.00)\\nx"
-        "2019-03        100.00%              0% -              0% -          -  -",
+        "  2019-03        100.00%              0% -              0% -          -  -",
         "",
         "2019-03: 2 account-month(s), 0 changed, compensation 0.00 → 0.00 (0.00); 2 account-month(s) without billing: "
         "their compensation is not in this total (no Monthly Service Fee; give --billing)",

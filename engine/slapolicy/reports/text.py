@@ -11,6 +11,9 @@ def one_line(text: str) -> str:
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
+ACCOUNT_WIDTH = 40  # the widest the replay table's account column grows to fit its names
+
+
 def _lines(lines: list) -> str:
     return "\n".join(one_line(line) for line in lines)
 
@@ -105,11 +108,15 @@ def render_replay(result: dict) -> str:
              f"{result['rows_read']} minute rows read"]
     if "before_aggregate_cap" in result:
         lines.append(result["before_aggregate_cap"])
-    lines.append(f"{'account':<14}{'month':<9}{'availability':>13}{'baseline':>18}{'amended':>18}{'delta':>11}  why")
-    for row in result["rows"]:
+    # The account column is as wide as its longest name as shown (up to ACCOUNT_WIDTH), and a longer name keeps two
+    # spaces before its month: a name of 14 characters or more ran into the month ('</td></tr></table>x2019-02').
+    shown = [one_line(row["account"]) for row in result["rows"]]
+    width = min(max([12, *map(len, shown)]), ACCOUNT_WIDTH)
+    lines.append(f"{'account':<{width}}  {'month':<9}{'availability':>13}{'baseline':>18}{'amended':>18}{'delta':>11}  why")
+    for row, account in zip(result["rows"], shown):
         b, a = row["baseline"], row["amended"]
         why = "; ".join(f"{c['ref'] or ''} {c['what']}".strip() for c in row["clauses_changed"]) or "-"
-        lines.append(f"{row['account']:<14}{row['month']:<9}{b['availability_percent'] + '%':>13}"
+        lines.append(f"{account:<{width}}  {row['month']:<9}{b['availability_percent'] + '%':>13}"
                      f"{str(b['credit_percent']) + '% ' + (b['compensation'] or '-'):>18}"
                      f"{str(a['credit_percent']) + '% ' + (a['compensation'] or '-'):>18}"
                      f"{row['delta']['compensation'] or '-':>11}  {why}")
