@@ -60,6 +60,26 @@ def test_without_helper_or_with_few_tasks_nothing_is_forked(helper):
     assert {pid for _, pid in Runner().map(where, range(HELPER_TASKS - 1), threads=True, helper=True)} == {PARENT}
 
 
+def test_more_tasks_than_the_pipe_of_their_indices_holds_run_on_threads(helper, monkeypatch):
+    from slapolicy import distributed
+
+    monkeypatch.setattr(distributed, "HELPER_MOST", 10)
+    assert {pid for _, pid in distributed.Runner().map(where, range(11), threads=True, helper=True)} == {PARENT}
+    assert len({pid for _, pid in distributed.Runner().map(where, range(10), threads=True, helper=True)}) == 2
+
+
+def test_while_results_wait_for_work_here_the_helper_takes_the_tasks(helper):
+    """``pending``: results handed on whose work (the evaluation of the accounts settled) still waits in this process,
+    which its GIL does: its thread takes no task while they are BACKLOG or more, and the helper takes them."""
+    from slapolicy.distributed import BACKLOG, Runner
+
+    results = Runner().map(where, range(20), threads=True, helper=True, pending=lambda: BACKLOG)
+    assert [index for index, _ in results] == list(range(20))
+    assert PARENT not in {pid for _, pid in results}
+    results = Runner().map(where, range(20), threads=True, helper=True, pending=lambda: 0)
+    assert PARENT in {pid for _, pid in results}
+
+
 def fails_in_the_helper(index):
     if os.getpid() != PARENT and index % 2:
         raise ValueError(f"task {index} in the helper")
@@ -266,6 +286,22 @@ print("ok", len({{pid for _, pid in results}}), flush=True)
     "distributed._write_all = halfway"], ids=["memory error", "stalled mid-result"])
 @pytest.mark.slow
 def test_a_helper_result_not_taken_whole_is_worked_out_here(setup, tmp_path):
+    code, out = run_alone(TALK.format(setup=setup), tmp_path, timeout=30)
+    assert code == 0, out
+    assert out.startswith("ok "), out
+
+
+@pytest.mark.slow
+def test_a_helper_that_died_between_taking_a_task_and_saying_so_leaves_it_here(tmp_path):
+    """The tasks' indices wait in a pipe that both sides take from: a helper ended (killed for its memory) after it
+    took one and before it said which leaves that task to this process, found as the one nobody has."""
+    setup = ("real = distributed._read_exactly\n"
+             "def taking(fd, size, *args, **kwargs):\n"
+             "    data = real(fd, size, *args, **kwargs)\n"
+             "    if os.getpid() != PARENT and size == 4 and len(data) == 4 and int.from_bytes(data, 'little') >= 6:\n"
+             "        os.kill(os.getpid(), 9)\n"
+             "    return data\n"
+             "distributed._read_exactly = taking")
     code, out = run_alone(TALK.format(setup=setup), tmp_path, timeout=30)
     assert code == 0, out
     assert out.startswith("ok "), out
