@@ -1245,3 +1245,26 @@ def test_a_second_ledger_opened_in_a_process_leaves_the_first_ones_locks_and_wal
                        check=True)
         assert (tmp_path / "ledger.sqlite-wal").exists()  # the other process saw the first connection: not the last
         assert first.counts() == (0, 0)
+
+
+def test_the_audit_prints_differences_as_the_decision_shows_them_not_as_python_does():
+    """Before: 'reasons: recorded ['filed_too_early', 'standard_met'], now ['filed_too_early']', 'compensation:
+    recorded 180.00, now None', and each side's reason messages as one Python list of sentences."""
+    from slapolicy.claims.audit import render_audit
+
+    told = "Service Availability in 2019-03 was 99.90%, which meets the Service Availability Standard of 99.5%."
+    early = "The claim was filed before the claim window opened."
+    entry = {"decision_id": "D-1", "account": "acme", "service_month": "2019-03", "status": "differs", "notes": [],
+             "differences": {"reasons": {"recorded": ["filed_too_early", "standard_met"], "now": ["filed_too_early"]},
+                             "compensation": {"recorded": "180.00", "now": None},
+                             "reason_messages": {"recorded": [early, told], "now": [early, "Owed: 10 %."]}}}
+    chain = {"intact": True, "entries": 1, "head_checkpoint": "1:" + "ab" * 32, "keyed": False}
+    text = render_audit({"decisions": [entry], "chain": chain,
+                         "summary": {"checked": 1, "same": 0, "differs": 1, "unverifiable": 0}})
+    assert text.splitlines()[:6] == [
+        "D-1 acme 2019-03: differs",
+        "    reasons: recorded filed_too_early, standard_met, now filed_too_early",
+        "    compensation: recorded 180.00, now (none)",
+        "    reason_messages: recorded 2, now 2",
+        f"      - recorded only: {told}",
+        "      + now only: Owed: 10 %."]

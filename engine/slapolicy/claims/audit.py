@@ -196,7 +196,7 @@ def render_audit(result: dict) -> str:
         head = f"{entry['decision_id']} {entry['account']} {entry['service_month']}: {entry['status']}"
         lines.append(head)
         for key, change in entry["differences"].items():
-            lines.append(f"    {key}: recorded {change['recorded']}, now {change['now']}")
+            lines += _difference(key, change["recorded"], change["now"])
         for note in entry["notes"]:
             lines.append(f"    note: {note}")
     if not result.get("append_only_guard", True):
@@ -210,6 +210,23 @@ def render_audit(result: dict) -> str:
     s = result["summary"]
     lines.append(f"{s['checked']} decision(s) checked: {s['same']} same, {s['differs']} differ, {s['unverifiable']} unverifiable")
     return "\n".join(lines)
+
+
+def _difference(key: str, recorded, now) -> list[str]:
+    """One difference as the lines of text an auditor reads: values as the decision shows them (a list by its items,
+    nothing as "(none)"), never as Python prints them (``['filed_too_early', ...]``, ``None``); the customer's reason
+    messages, each a sentence, by those recorded only and those given only now."""
+    if key == "reason_messages":
+        return ([f"    {key}: recorded {len(recorded)}, now {len(now)}"]
+                + [f"      - recorded only: {message}" for message in recorded if message not in now]
+                + [f"      + now only: {message}" for message in now if message not in recorded])
+    return [f"    {key}: recorded {_shown(recorded)}, now {_shown(now)}"]
+
+
+def _shown(value) -> str:
+    if value is None or value == []:
+        return "(none)"
+    return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
 GUARD_NOTE = ("note: the ledger's append-only guard is not as this slapolicy writes it (its triggers were removed or "
