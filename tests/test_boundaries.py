@@ -1,0 +1,115 @@
+"""Boundaries of the money and the minutes, each side of each: the comparisons a mutation pass found untested
+(a comparison turned, a bound dropped, and no test failed). Values from docs/readings.md and the SLA's §1.5, §3.1."""
+from fractions import Fraction
+
+import pytest
+
+from helpers import draft_variant, minute_rows, write_csv
+from test_evaluate import one
+
+
+@pytest.mark.parametrize("requests,failures,unavailable", [
+    (50, 1, 1),   # one failure of 50: 98 %, below 99 %
+    (1, 1, 1),    # the one request failed: 0 %
+    (101, 1, 0),  # one failure of 101: 99.0099 %, not below
+])
+def test_a_minute_with_a_single_failure_can_be_unavailable(tmp_path, requests, failures, unavailable):
+    # Only rows with failures can be unavailable, so the minutes path keeps those as candidates: a minute with one
+    # failed request is one of them (a filter of "more than one failure" passed every test).
+    e = one(tmp_path, minute_rows("a", "2019-03-12T10:00", 1, requests, failures), "2019-03")
+    assert (e["raw_unavailable_minutes"], e["unavailable_minutes"]) == (unavailable, unavailable)
+
+
+@pytest.mark.parametrize("requests", [10 ** 17, 9 * 10 ** 18])
+@pytest.mark.parametrize("extra,unavailable", [
+    (0, 0),  # 1 % of the requests failed: exactly 99 %, not below
+    (1, 1),  # one failure more: below
+])
+def test_the_threshold_is_exact_for_counts_beyond_what_int64_multiplies(tmp_path, requests, extra, unavailable):
+    # 10^17 and 9·10^18 requests fit an int64, but 100 × them does not: §1.5's comparison in integers
+    # (100·(r − f) < 99·r) is made in Python's integers there, and exactly 99 % stays not below. (A peak of 1 QPS:
+    # §5.7 excludes none.)
+    failures = requests // 100 + extra
+    e = one(tmp_path, minute_rows("a", "2019-03-12T10:00", 1, requests, failures, peak=1), "2019-03")
+    assert (e["raw_unavailable_minutes"], e["unavailable_minutes"]) == (unavailable, unavailable)
+
+
+def test_the_threshold_is_exact_where_one_side_of_the_comparison_passes_int64_and_the_other_does_not(tmp_path):
+    # 99·r is 2^63 or more, 100·(r − f) is less: in int64 the first wraps to a negative number and this minute, just
+    # below 99 % (f/r = 1.000000000000001 %), was read as available.
+    requests, failures = 93_165_374_109_644_201, 931_653_741_096_443
+    assert 100 * (requests - failures) < 2 ** 63 <= 99 * requests
+    e = one(tmp_path, minute_rows("a", "2019-03-12T10:00", 1, requests, failures, peak=1), "2019-03")
+    assert (e["raw_unavailable_minutes"], e["unavailable_minutes"]) == (1, 1)
+
+
+TIERS = """  tiers:
+    - {at_least: "99%", below: "99.95%", credit: "10%", ref: "§3.1",
+       text: "Less than 99.95% but equal to or higher than 99%: 10% of Monthly Service Fee",
+       examples: [{availability: "99%", credit: "10%"},
+                  {availability: "99.49%", credit: "10%"},
+                  {availability: "98.99%", credit: "25%"},
+                  {availability: "99.95%", credit: "0%"}]}
+    - {at_least: "95%", below: "99%", credit: "25%", ref: "§3.1",
+       text: "Less than 99% but equal to or higher than 95%: 25% of Monthly Service Fee",
+       examples: [{availability: "95%", credit: "25%"},
+                  {availability: "98.99%", credit: "25%"},
+                  {availability: "94.99%", credit: "50%"}]}
+    - {below: "95%", credit: "50%", ref: "§3.1",
+       text: "Less than 95%: 50% of Monthly Service Fee",
+       examples: [{availability: "94.99%", credit: "50%"},
+                  {availability: "0%", credit: "50%"}]}
+"""
+
+# The same three tiers with the other bound of each pair inclusive: 99 % and 95 % belong to the tier below them.
+UPPER_INCLUSIVE = """  tiers:
+    - {above: "99%", below: "99.95%", credit: "10%", ref: "§3.1", text: "Above 99%, below 99.95%: 10%",
+       examples: [{availability: "99.01%", credit: "10%"}]}
+    - {above: "95%", at_most: "99%", credit: "25%", ref: "§3.1", text: "Above 95%, at most 99%: 25%",
+       examples: [{availability: "99%", credit: "25%"}]}
+    - {at_most: "95%", credit: "50%", ref: "§3.1", text: "At most 95%: 50%",
+       examples: [{availability: "95%", credit: "50%"}]}
+"""
+
+# The shipped tiers listed from the lowest: each bound is still the tier's own, whatever the order.
+ASCENDING = """  tiers:
+    - {below: "95%", credit: "50%", ref: "§3.1", text: "Less than 95%: 50%",
+       examples: [{availability: "94.99%", credit: "50%"}]}
+    - {at_least: "95%", below: "99%", credit: "25%", ref: "§3.1", text: "Less than 99%, at least 95%: 25%",
+       examples: [{availability: "95%", credit: "25%"}]}
+    - {at_least: "99%", below: "99.95%", credit: "10%", ref: "§3.1", text: "Less than 99.95%, at least 99%: 10%",
+       examples: [{availability: "99%", credit: "10%"}]}
+"""
+
+
+@pytest.mark.parametrize("tiers,credits", [
+    # 1 − 432/43,200 = 99 % exactly; 1 − 2,160/43,200 = 95 % exactly (a 30-day month); one minute more is below each.
+    (UPPER_INCLUSIVE, {431: ("99.002", 10), 432: ("99.00", 25), 2160: ("95.00", 50), 2159: ("95.002", 25)}),
+    (ASCENDING, {432: ("99.00", 10), 433: ("98.998", 25), 2160: ("95.00", 25), 2161: ("94.998", 50)}),
+])
+def test_each_tier_bound_is_read_as_written(tmp_path, tiers, credits):
+    # A tier's `above` (exclusive) and `at_most` (inclusive) bounds: the shipped tiers use only at_least and below, so
+    # reading `above` as at_least, or `below` as at_most, passed every test.
+    draft = draft_variant(tmp_path, TIERS, tiers)
+    found = {}
+    for unavailable in credits:
+        e = one(tmp_path, minute_rows("a", "2019-04-01T00:00", unavailable, 100, 2), "2019-04", policy_file=draft)
+        found[unavailable] = (e["availability_percent"], e["credit_percent"])
+    assert found == credits
+
+
+def test_an_availability_of_exactly_zero_is_shown_without_a_sign(tmp_path):
+    # Every minute of April 2019 unavailable (a version reading a minute without requests as unavailable, and no
+    # minute of data for the account): 1 − 43,200/43,200 = 0 % exactly, "0.00" in the lowest tier. Only a value below
+    # 0 (a month the clocks go back, docs/readings.md §1.6) carries a minus sign; 0 itself showing "-0.00" passed
+    # every test.
+    from slapolicy.evaluation.compensation import percent_text
+
+    draft = draft_variant(tmp_path, "  no_traffic:\n    value: available", "  no_traffic:\n    value: unavailable")
+    billing = write_csv(tmp_path / "billing.csv", [{"account": "a", "month": "2019-04", "monthly_fee": "1000.00",
+                                                    "offset": "0.00"}])
+    e = one(tmp_path, minute_rows("b", "2019-05-01T00:00", 1, 100, 0), "2019-04", policy_file=draft, billing=billing,
+            accounts=["a"])
+    assert (e["unavailable_minutes"], e["availability_exact"], e["availability_percent"], e["credit_percent"],
+            e["compensation"]) == (43200, "0/43200", "0.00", 50, "500.00")
+    assert [percent_text(Fraction(0), 2, rounding) for rounding in ("half_up", "half_even", "down")] == ["0.00"] * 3
