@@ -305,6 +305,22 @@ def test_the_concurrency_fallback_counts_the_illegal_number_requests_too(tmp_pat
     assert (e["raw_unavailable_minutes"], e["excluded_minutes"], e["unavailable_minutes"]) == (1, excluded, counted)
 
 
+@pytest.mark.parametrize("fallback,excluded,counted", [("requests_per_60", {"5.7": 1}, 1), ("none", {}, 2)])
+def test_without_the_concurrency_fallback_a_minute_without_peak_qps_has_no_concurrency(tmp_path, fallback, excluded,
+                                                                                     counted):
+    # exclusions.concurrency_fallback: none reads a minute without peak_qps as concurrency 0, so §5.7 cannot take it:
+    # 600 requests (10 QPS by the fallback) with 20 failures is counted; a minute whose peak_qps is 4.9 is counted
+    # either way (below 5.0). Reading the missing peak as anything at or above 5.0 passed every test.
+    from helpers import draft_variant, minute_rows
+
+    draft = draft_variant(tmp_path, "concurrency_fallback:\n    value: requests_per_60",
+                          f"concurrency_fallback:\n    value: {fallback}")
+    rows = [dict(row, peak_qps="") for row in minute_rows("a", "2019-03-15T16:00", 1, 600, 20)]
+    rows += list(minute_rows("a", "2019-03-15T17:00", 1, 600, 20, peak=4.9))
+    e = _month(tmp_path, rows, "2019-03", policy_file=draft)
+    assert (e["raw_unavailable_minutes"], e["excluded_minutes"], e["unavailable_minutes"]) == (2, excluded, counted)
+
+
 @pytest.mark.parametrize("offset,compensation,words", [
     # 217 minutes: 99.498 %, tier 1: 10 % of 100.00 = 10.00, against the fee paid 100.00 − offset.
     ("90.01", "9.99", "fee 100.00 × 10% = 10.00; capped at the fee paid 100.00 − 90.01 offset = 9.99 (§3.1(2))"),
@@ -460,6 +476,53 @@ def test_when_the_clocks_go_back_every_minute_unavailable_is_more_than_the_total
     (e,) = evaluate(family, minutes=minutes, month="2024-11", policy_file=quiet)["evaluations"]
     assert (e["minutes_with_data"], e["unavailable_minutes"], e["availability_exact"], e["availability_percent"],
             e["meets_standard"], e["credit_percent"]) == (1, 43259, "-59/43200", "-0.14", False, 50)
+
+
+@pytest.mark.parametrize("month,elapsed,total,minutes_step", [
+    ("2024-11", 43260, 43200, "43200 Total Minutes (43260 elapse); 0 with data; 43260 without requests"),
+    ("2024-03", 44580, 44640, "44640 Total Minutes (44580 elapse); 0 with data; 44580 without requests"),
+])
+def test_a_month_without_data_in_which_the_clocks_change_counts_the_minutes_that_elapse(
+        tmp_path, month, elapsed, total, minutes_step):
+    """An account billed without a minute of data in New York's November 2024 (clocks back: 43,260 minutes elapse,
+    43,200 Total Minutes) or March 2024 (forward: 44,580 and 44,640). The warning and the trace said "the Service
+    Month's 43260 minutes" and "43200 minutes; 0 with data; 43260 without requests" beside a result whose
+    total_minutes is 43,200: which minutes the counts are of, and why they exceed the month's, went unsaid."""
+    from helpers import write_csv
+    from slapolicy.api import evaluate
+
+    family, _ = _new_york_family(tmp_path)
+    minutes = write_csv(tmp_path / "minutes.csv", _utc_rows("2024-07-01T12:00+00:00", 1, 100, 0))  # another month
+    billing = write_csv(tmp_path / "billing.csv", [{"account": "a", "month": month, "monthly_fee": "1000.00",
+                                                    "offset": "0.00"}])
+    (e,) = evaluate(family, minutes=minutes, month=month, billing=billing)["evaluations"]
+    message = (f"none of the {elapsed} minutes that elapse in the Service Month (its Total Minutes are {total}, days × "
+               "1440, §1.6; its clocks change in it) has data for this account: they all count as available (§1.4); "
+               "check that its minutes were not lost (by monitoring, or left out of the file or request)")
+    assert (e["service_month"]["total_minutes"], e["minutes_with_data"], e["availability_percent"]) == (total, 0, "100.00")
+    assert e["warnings"] == [{"code": "no_minutes_with_data", "clause": "§1.4", "minutes": elapsed, "message": message}]
+    assert next(s["detail"] for s in e["trace"] if s["step"] == "minutes").startswith(minutes_step + " (available: §1.4)")
+
+
+@pytest.mark.parametrize("zone,gap", [("America/New_York", True), ("Asia/Singapore", False)])
+def test_a_lowest_tier_starting_at_zero_leaves_a_gap_where_the_clocks_go_back(tmp_path, zone, gap):
+    """A version whose lowest tier is written "at least 0 %" (50 %, below 95 %) in New York's time: November 2024 with
+    every one of its 43,260 elapsed minutes unavailable is −0.14 %, in no tier, and paid credit 0 %, compensation 0.00
+    of the fee, validated with no word but the clock-change warning. In Singapore (one offset all year) availability
+    never falls below 0 %, and the same tier leaves no gap."""
+    from conftest import run_cli
+    from helpers import draft_variant
+
+    draft = draft_variant(tmp_path, '- {below: "95%", credit: "50%"', '- {at_least: "0%", below: "95%", credit: "50%"')
+    draft.write_text(draft.read_text().replace("value: Asia/Singapore", f"value: {zone}"))
+    line = next(i for i, text in enumerate(draft.read_text().splitlines(), 1) if 'at_least: "0%"' in text)
+    result = run_cli("validate", draft)
+    error = (f"{draft}:{line}:7: error tier-gap no tier covers availability below 0 % (§3.1), which a Service Month can "
+             f"have: {zone} changes its clocks, and in the month they go back more minutes elapse, each of which can be "
+             "unavailable, than its Total Minutes (§1.6); there this version would pay no credit. Remove the tier's "
+             "lower bound")
+    assert (result.code, error in result.out.splitlines()) == ((1, True) if gap else (0, False)), result.out
+    assert ("tier-gap" in result.out) is gap
 
 
 @pytest.mark.parametrize("rounding,shown", [("half_up", "-0.13"), ("half_even", "-0.12"), ("down", "-0.12")])

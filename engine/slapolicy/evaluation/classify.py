@@ -593,7 +593,7 @@ def classify_minutes(policy, service_month: ServiceMonth, account: str, rows: Mo
     raw_unavailable = len(minute_values)
     if explain:
         trace_step(trace, "minutes", frame.unavailable_ref,
-              f"{total} minutes; {with_data} with data; {no_traffic_minutes} without requests ({setting}: "
+              f"{_minutes_of(frame)}; {with_data} with data; {no_traffic_minutes} without requests ({setting}: "
               f"{frame.no_traffic_ref}); {raw_unavailable} unavailable (success rate below "
               f"{policy.unavailable_below}%)")
 
@@ -612,7 +612,7 @@ def classify_minutes(policy, service_month: ServiceMonth, account: str, rows: Mo
     if explain:
         trace_step(trace, "unavailable_minutes", frame.exclusions_ref,
               f"{raw_unavailable} unavailable − {excluded_total} excluded = {counted} counted against the provider")
-    warnings = _month_without_data(with_data, last - first, trace) if explain else ()
+    warnings = _month_without_data(with_data, frame, trace) if explain else ()
     if explain and rows.incident_traffic is not None:  # counted as the minutes were read
         which = 1 if frame.counts_traffic_normal else 0
         per_window = {window: pair[which] for window, pair in rows.incident_traffic.items()}
@@ -694,13 +694,29 @@ class _Unwritten(list):
         pass
 
 
-def _month_without_data(with_data: int, minutes: int, trace: list) -> tuple:
+def _minutes_of(frame: MonthFrame) -> str:
+    """The month's minutes as the trace counts them: its Total Minutes (§1.6), and in a month its zone changes its
+    clocks, the minutes that elapse too, which the counts of minutes with data and without requests add up to."""
+    elapsed = frame.last - frame.first
+    return f"{frame.total} minutes" if elapsed == frame.total else f"{frame.total} Total Minutes ({elapsed} elapse)"
+
+
+def _month_without_data(with_data: int, frame: MonthFrame, trace: list) -> tuple:
     """An account evaluated without one minute of data (billed, or named, but absent from the minutes): every minute
     counts as available (§1.4, docs/readings.md), so it meets the standard, which a whole month lost by monitoring,
-    or minutes left out of a file or a request (an empty list sent by a client), would show the same way."""
+    or minutes left out of a file or a request (an empty list sent by a client), would show the same way.
+
+    Counted in minutes that elapse, each a statistics point (§1.5): in a month the clocks go back that is 60 more than
+    its Total Minutes (§1.6), and the message says both, as the result shows the Total Minutes beside it."""
     if with_data:
         return ()
-    message = (f"none of the Service Month's {minutes} minutes has data for this account: they all count as available "
+    minutes = frame.last - frame.first
+    if minutes == frame.total:
+        counted = f"none of the Service Month's {minutes} minutes"
+    else:
+        counted = (f"none of the {minutes} minutes that elapse in the Service Month (its Total Minutes are "
+                   f"{frame.total}, days × 1440, §1.6; its clocks change in it)")
+    message = (f"{counted} has data for this account: they all count as available "
                "(§1.4); check that its minutes were not lost (by monitoring, or left out of the file or request)")
     trace_step(trace, "warning", "§1.4", message)
     return ({"code": "no_minutes_with_data", "clause": "§1.4", "minutes": minutes, "message": message},)

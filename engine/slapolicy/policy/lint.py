@@ -64,11 +64,21 @@ def lint_tiers(policy) -> list[Diagnostic]:
                 found.append(doc.diagnostic(("compensation", "tiers", j), "tier-overlap",
                                             f"tier {j + 1} {_interval(b)} overlaps tier {i + 1} {_interval(a)} ({b.ref}): "
                                             "one availability would match two credits"))
-    # Gaps: walking up from 0 %, each tier must start where the previous one ended.
+    # Gaps: walking up from the lowest availability a Service Month can have, each tier must start where the previous
+    # one ended. That is 0 %, or below it where the zone moves its clocks back: more minutes elapse (and can fail)
+    # than the Total Minutes (§1.6, docs/readings.md), and a tier starting at 0 % would pay nothing for such a month.
     if tiers and tiers[0].lower is not None and tiers[0].lower > 0:
         first = tiers[0]
         found.append(doc.diagnostic(("compensation", "tiers", first.index), "tier-gap",
                                     f"no tier covers availability below {first.lower} % ({first.ref})"))
+    elif tiers and tiers[0].lower is not None and any(more > 0 for _, more in _clock_changes(policy)):
+        first = tiers[0]
+        found.append(doc.diagnostic(("compensation", "tiers", first.index), "tier-gap",
+                                    f"no tier covers availability below {first.lower} % ({first.ref}), which a Service "
+                                    f"Month can have: {policy.timezone} changes its clocks, and in the month they go "
+                                    "back more minutes elapse, each of which can be unavailable, than its Total Minutes "
+                                    f"({policy.ref('service_month', 'total_minutes')}); there this version would pay no "
+                                    "credit. Remove the tier's lower bound"))
     for a, b in zip(tiers, tiers[1:]):
         if a.upper is None or b.lower is None or _overlap(a, b):
             continue
@@ -194,14 +204,11 @@ def lint_timezone(policy) -> list[Diagnostic]:
     return [policy.doc.diagnostic(("timezone", "value"), "bad-timezone", not_a_zone(policy.timezone))]
 
 
-def lint_clock_changes(policy) -> list[Diagnostic]:
-    """``clock-change``, a warning at the timezone when it changes its clocks in the year the version takes effect:
-    a Service Month's Total Minutes stay days × 1,440 (§1.6) while every minute that elapses is a statistics point
-    (§1.5), so the month the clocks go forward has 60 fewer minutes that can fail and the month they go back 60 more,
-    where availability can fall below 0 % (docs/readings.md, "§1.6 Months in which the clocks change"). Said with
-    the months, for legal to agree to or to choose a zone that keeps one offset."""
+def _clock_changes(policy) -> list[tuple[str, int]]:
+    """(month, minutes that elapse in it beyond its Total Minutes, negative when fewer) of each month of the year the
+    version takes effect in which its zone changes its clocks; none for a name that is not a zone (bad-timezone)."""
     if policy.timezone not in iana_zones():
-        return []  # bad-timezone says so
+        return []
     year = policy.effective_from.year
     changed = []
     for number in range(1, 13):
@@ -209,6 +216,17 @@ def lint_clock_changes(policy) -> list[Diagnostic]:
         first, last = month.epoch_minutes(policy.timezone)
         if last - first != month.total_minutes:
             changed.append((month.label, last - first - month.total_minutes))
+    return changed
+
+
+def lint_clock_changes(policy) -> list[Diagnostic]:
+    """``clock-change``, a warning at the timezone when it changes its clocks in the year the version takes effect:
+    a Service Month's Total Minutes stay days × 1,440 (§1.6) while every minute that elapses is a statistics point
+    (§1.5), so the month the clocks go forward has 60 fewer minutes that can fail and the month they go back 60 more,
+    where availability can fall below 0 % (docs/readings.md, "§1.6 Months in which the clocks change"). Said with
+    the months, for legal to agree to or to choose a zone that keeps one offset."""
+    year = policy.effective_from.year
+    changed = _clock_changes(policy)
     if not changed:
         return []
     told = " and ".join(f"{abs(more)} {'more' if more > 0 else 'fewer'}{' minutes elapse' if not i else ''} in {label}"
