@@ -843,6 +843,52 @@ def test_a_version_moving_the_timezone_is_published_with_the_minutes_its_handove
     assert "timezone-change" not in cli("publish", family, same).out
 
 
+def _in_zone(tmp_path, name: str, zone: str, effective: str):
+    from helpers import draft_variant
+    from slapolicy.policy import load_policy
+
+    path = draft_variant(tmp_path, "value: Asia/Singapore", f"value: {zone}", name=name)
+    path.write_text(path.read_text().replace('effective_from: "2019-01-01"', f'effective_from: "{effective}"')
+                    .replace('version: "2019-01-01"', f'version: "{effective}"'))
+    return load_policy(path)
+
+
+NO_SERVICE_MONTH = "belong to no Service Month: their unavailability is counted in none"
+TWO_SERVICE_MONTHS = "belong to two Service Months: their unavailability is counted in both"
+ONE_INSTANT = "the two midnights are one instant: no minute is lost or counted twice"
+
+
+@pytest.mark.parametrize("zone_before,handover,terms", [
+    # Singapore's midnight is 8 hours before London's in winter (480 minutes), 7 in summer time (until Sun 27 October
+    # 2030, 01:00 UTC: that day's midnight is still BST).
+    ("Asia/Singapore", f"2030-11-01T00:00:00+08:00, the first under this version begins at 2030-11-01T00:00:00+00:00, "
+                       f"and the 480 minutes between {NO_SERVICE_MONTH}",
+     f"beginning from 2030-10-15 to 2030-10-27, the 420 minutes between {NO_SERVICE_MONTH}; beginning from 2030-10-28 "
+     f"to 2030-10-31, the 480 minutes between {NO_SERVICE_MONTH}"),
+    # UTC and London agree in November, so the whole months lose nothing; a term beginning in summer time does.
+    ("UTC", f"2030-11-01T00:00:00+00:00, the first under this version begins at 2030-11-01T00:00:00+00:00, and "
+            f"{ONE_INSTANT}",
+     f"beginning from 2030-10-15 to 2030-10-27, the 60 minutes between {TWO_SERVICE_MONTHS}; beginning from 2030-10-28 "
+     f"to 2030-10-31, {ONE_INSTANT}"),
+])
+def test_a_version_moving_the_timezone_mid_month_says_the_handover_of_each_term_it_governs(tmp_path, zone_before,
+                                                                                           handover, terms):
+    # A version taking effect on 15 October 2030 governs from November's Service Month, and from the partial first
+    # Service Month of a term beginning between 15 and 31 October (§6.2): that term's handover is at midnight of its
+    # first day, where summer time may still hold. The warning counted 1 November alone (none at all from UTC, where
+    # a term beginning on 20 October counted 60 minutes in two Service Months without a word).
+    from slapolicy.policy.lint import timezone_handover
+
+    before = _in_zone(tmp_path, "before.yaml", zone_before, "2019-01-01")
+    after = _in_zone(tmp_path, "after.yaml", "Europe/London", "2030-10-15")
+    found = timezone_handover(before, after)
+    assert (found.severity, found.code) == ("warning", "timezone-change")
+    assert found.message == (f"timezone Europe/London is not that of version 2019-01-01 ({zone_before}): the Service "
+                             f"Month before 2030-11 ends at {handover}. A service term whose first Service Month this "
+                             f"version governs from 2030-10-15 to 2030-10-31 (§6.2) hands over at midnight of the day it "
+                             f"begins: {terms}")
+
+
 def test_publish_warns_of_each_clause_renumbered(cli, family):
     # §5.13 and §5.14 swapped numbers: published without a word, though excluded minutes, reports and decisions name
     # clauses by number, so "§5.13" meant force majeure from 2031 and other networks before.

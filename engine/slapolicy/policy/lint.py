@@ -541,25 +541,55 @@ def timezone_handover(before, policy) -> Diagnostic | None:
     """``timezone-change``, a warning at ``policy``'s timezone when it differs from that of ``before``, the version
     it follows: the last Service Month under ``before`` ends at midnight in one zone, the first under ``policy``
     begins at midnight in the other, so the minutes between belong to no Service Month (their unavailability counted
-    in neither) or to two (counted twice). Said with the instants and the count, for legal to agree to or avoid."""
+    in neither) or to two (counted twice). Said with the instants and the count, for legal to agree to or avoid.
+
+    A version taking effect after the 1st governs a term's partial Service Month beginning between its date and the
+    month's end (§6.2, ``mid-month``), so the handover may fall on each of those days' midnights too, where the zones'
+    offsets (summer time) may differ from the 1st's: said with the count for each run of days."""
     if before is None or before.timezone == policy.timezone:
         return None
     # §6.2: the first Service Month the new version governs begins on the first 1st of a month from its date on.
     first = policy.effective_from
     first = first if first.day == 1 else (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-    ends = dt.datetime.combine(first, dt.time(0), tzinfo=ZoneInfo(before.timezone))
-    begins = dt.datetime.combine(first, dt.time(0), tzinfo=ZoneInfo(policy.timezone))
-    minutes = int((begins - ends).total_seconds()) // 60
-    if minutes == 0:
+    old, new = ZoneInfo(before.timezone), ZoneInfo(policy.timezone)
+
+    def handover(day: dt.date) -> tuple[dt.datetime, dt.datetime, int]:
+        ends, begins = (dt.datetime.combine(day, dt.time(0), tzinfo=zone) for zone in (old, new))
+        return ends, begins, int((begins - ends).total_seconds()) // 60
+
+    ends, begins, minutes = handover(first)
+    term_days = [policy.effective_from + dt.timedelta(days=n) for n in range((first - policy.effective_from).days)]
+    runs: list = []  # [first day, last day, minutes] of the term days in a row with the same count
+    for day in term_days:
+        count = handover(day)[2]
+        if runs and runs[-1][2] == count:
+            runs[-1][1] = day
+        else:
+            runs.append([day, day, count])
+    if minutes == 0 and not any(count for _, _, count in runs):
         return None
-    between = (f"the {minutes:,} minutes between belong to no Service Month: their unavailability is counted in none"
-               if minutes > 0 else f"the {-minutes:,} minutes between belong to two Service Months: their "
-               "unavailability is counted in both")
-    return policy.doc.diagnostic(("timezone", "value"), "timezone-change",
-                                 f"timezone {policy.timezone} is not that of version {before.version} "
-                                 f"({before.timezone}): the Service Month before {first:%Y-%m} ends at "
-                                 f"{ends.isoformat()}, the first under this version begins at {begins.isoformat()}, "
-                                 f"and {between}", severity="warning")
+    text = (f"timezone {policy.timezone} is not that of version {before.version} ({before.timezone}): the Service "
+            f"Month before {first:%Y-%m} ends at {ends.isoformat()}, the first under this version begins at "
+            f"{begins.isoformat()}, and {_between(minutes)}")
+    if runs:
+        told = "; ".join(f"{_days(low, high)}, {_between(count)}" for low, high, count in runs)
+        text += (f". A service term whose first Service Month this version governs from {policy.effective_from} to "
+                 f"{term_days[-1]} (§6.2) hands over at midnight of the day it begins: {told}")
+    return policy.doc.diagnostic(("timezone", "value"), "timezone-change", text, severity="warning")
+
+
+def _between(minutes: int) -> str:
+    """What the minutes between two zones' midnights are: counted in no Service Month, in two, or none at all."""
+    if minutes > 0:
+        return f"the {minutes:,} minutes between belong to no Service Month: their unavailability is counted in none"
+    if minutes < 0:
+        return (f"the {-minutes:,} minutes between belong to two Service Months: their unavailability is counted in "
+                "both")
+    return "the two midnights are one instant: no minute is lost or counted twice"
+
+
+def _days(low: dt.date, high: dt.date) -> str:
+    return f"beginning on {low}" if low == high else f"beginning from {low} to {high}"
 
 
 def lint_directory(directory) -> list[Diagnostic]:
