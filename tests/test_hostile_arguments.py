@@ -511,6 +511,27 @@ def test_a_month_without_a_row_or_bill_says_why_nothing_was_evaluated(cli):
     assert (result.code, result.err) == (0, "")
 
 
+def test_a_month_outside_a_month_partitioned_dataset_names_the_months_it_holds(cli, tmp_path):
+    # --month 2019-04 over month=2019-01/ to month=2019-03/ directories said only "check --month": the directories
+    # of other months are never opened, so their names are what the minutes are known to hold.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    for months, said in ((["2019-03"], "2019-03"), (["2019-01", "2019-02", "2019-03"], "2019-01, 2019-02, 2019-03"),
+                         (["2018-12", "2019-01", "2019-02", "2019-03"], "2018-12 to 2019-03 (4 months)")):
+        dataset = tmp_path / "-".join(months)
+        for month in months:
+            (dataset / f"month={month}").mkdir(parents=True)
+            pq.write_table(pa.table({"account": ["acme"], "minute": [f"{month}-05T10:00"], "requests": [100],
+                                     "failures": [5]}), dataset / f"month={month}" / "part.parquet")
+        (dataset / "_SUCCESS").mkdir()  # left out, as the reading leaves it out
+        nothing = NOTHING[:-1] + f"; the minutes' month= directories hold {said})"
+        result = cli("evaluate", POLICIES, "--minutes", dataset, "--month", "2019-04")
+        assert (result.code, result.out, result.err) == (0, '{\n  "evaluations": []\n}\n', f"slapolicy: {nothing}\n")
+        result = cli("evaluate", POLICIES, "--minutes", dataset, "--month", "2019-04", "--format", "text")
+        assert (result.code, result.out, result.err) == (0, f"{nothing}\n", "")
+
+
 def test_a_relative_policy_directory_that_is_not_there_names_the_working_directory(cli, tmp_path, monkeypatch):
     # README's commands name policies/ccc from the repository's root; run from elsewhere, "no such policy directory"
     # left the user to wonder where it was looked for. An absolute path needs no such word.

@@ -334,12 +334,18 @@ def cmd_evaluate(args) -> int:
         minutes=args.minutes, month=args.month, incidents=args.incidents, notices=args.notices,
         billing=args.billing, accounts=args.account, term_start=term_start,
         term_end=term_end, policy_file=args.policy_file, workers=args.workers, dask=args.dask, on_settled=known)
+    # No account: the months the minutes' month= directories name, which a --month outside them never opened.
+    held = []
+    if not result["evaluations"]:
+        from ..minutes.planning import directory_months  # this path's own (loaded already by the reading, if any)
+
+        held = directory_months(args.minutes)
     if known is not None:
         _print_json(result, known)
         if not result["evaluations"]:  # `[]` alone left a reader of the JSON to guess why
-            sys.stderr.write(f"slapolicy: {nothing_to_evaluate(args.month)}\n")
+            sys.stderr.write(f"slapolicy: {nothing_to_evaluate(args.month, held)}\n")
     else:
-        _emit(result, args.format, lambda evaluated: render_evaluations(evaluated, args.policy_file, args.month))
+        _emit(result, args.format, lambda evaluated: render_evaluations(evaluated, args.policy_file, args.month, held))
     return 0
 
 

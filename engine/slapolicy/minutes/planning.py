@@ -194,6 +194,26 @@ def _directory_keys(path: Path, root: Path, where: str) -> dict:
     return keys
 
 
+def directory_months(source, most: int = 10_000) -> list[str]:
+    """The months the ``month=`` directories of a local dataset name (sorted; [] for a file, a URL, data in memory,
+    or a dataset without such keys), looking at no more than ``most`` directories: what an evaluation of a month
+    with no account says the minutes hold, since directories of other months are never opened. Names only: a
+    month= key that is not a month is listed as written (the reading refuses it)."""
+    if not isinstance(source, (str, Path)) or storage.is_url(source) or not os.path.isdir(source):
+        return []
+    months, seen = set(), 0
+    for _, directories, _ in os.walk(source):
+        directories[:] = [d for d in directories if not d.startswith((".", "_"))]
+        for directory in directories:
+            key, _, value = directory.partition("=")
+            if key == "month" and value.strip():
+                months.add(unquote(value).strip())
+        seen += len(directories)
+        if seen >= most:
+            break
+    return sorted(months)
+
+
 # The directory Hive and Spark write the rows whose partition value is missing (null) into.
 HIVE_MISSING = "__HIVE_DEFAULT_PARTITION__"
 

@@ -53,14 +53,20 @@ def _warning_lines(evaluation: dict) -> list[str]:
     return [f"  WARNING [{warning['clause']}] {warning['message']}" for warning in evaluation.get("warnings", ())]
 
 
-def render_evaluations(result: dict, policy_file=None, month: str = "") -> str:
-    return "\n\n".join(render_evaluation(e, policy_file) for e in result["evaluations"]) or nothing_to_evaluate(month)
+def render_evaluations(result: dict, policy_file=None, month: str = "", held=()) -> str:
+    return "\n\n".join(render_evaluation(e, policy_file) for e in result["evaluations"]) or \
+        nothing_to_evaluate(month, held)
 
 
-def nothing_to_evaluate(month: str) -> str:
-    """What an evaluation of no account says: most often a --month the minutes do not hold, or the wrong file."""
+def nothing_to_evaluate(month: str, held=()) -> str:
+    """What an evaluation of no account says: most often a --month the minutes do not hold, or the wrong file.
+    ``held``: the months the minutes' month= directories name (``planning.directory_months``), said when given."""
+    where = ""
+    if held:
+        months = ", ".join(held) if len(held) <= 3 else f"{held[0]} to {held[-1]} ({len(held)} months)"
+        where = f"; the minutes' month= directories hold {months}"
     return (f"no account has minutes or billing in the Service Month {month}: nothing to evaluate (check --month, and "
-            "that --minutes and --billing name the files meant)")
+            f"that --minutes and --billing name the files meant{where})")
 
 
 def render_claim(result: dict) -> str:
