@@ -110,7 +110,8 @@ def test_a_version_with_a_lint_error_is_not_recorded(tmp_path, checks):
     path = published_copy(tmp_path)
     misnamed = path.rename(path.parent / "2019-02-01.yaml")  # lint: a published version is named by its date
     error = (f"{misnamed}:16:17: error file-name file is named 2019-02-01.yaml but effective_from is 2019-01-01: "
-             "a published version is named 2019-01-01.yaml")
+             "a published version is named 2019-01-01.yaml; if it is a draft, write status: draft (only `slapolicy "
+             "publish` makes a version published)")  # no lock beside it: as likely a draft saying published
     for _ in range(2):
         policy, problems = checks(misnamed)
         assert policy is not None and error in problems

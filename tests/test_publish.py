@@ -182,6 +182,13 @@ def test_validate_refuses_a_draft_that_says_it_is_published(cli, family):
     kept = desk / "2020-01-01.yaml"  # a copy of a published version kept elsewhere is no draft
     kept.write_text(draft.read_text())
     assert " draft-status " not in cli("validate", kept).out
+    # Named otherwise, it may be either: it was told only to be renamed by its date.
+    named = desk / "my-amendment.yaml"
+    named.write_text(draft.read_text())
+    assert cli("validate", named).out.splitlines()[0] == (
+        f"{named}:16:17: error file-name file is named my-amendment.yaml but effective_from is 2020-01-01: a published "
+        "version is named 2020-01-01.yaml; if it is a draft, write status: draft (only `slapolicy publish` makes a "
+        "version published)")
 
 
 @pytest.mark.slow

@@ -253,9 +253,13 @@ def lint_dates(policy) -> list[Diagnostic]:
     in_drafts = Path(policy.path).parent.name == "drafts"
     if policy.status == "published" and not in_drafts:
         if Path(policy.path).stem != policy.effective_from.isoformat():
+            # Outside a family (no lock beside it) the file is as likely a draft saying published (a copy of a
+            # published version, edited on a desktop): renaming it would not make it one.
+            draft = ("" if among_versions(policy.path) else "; if it is a draft, write status: draft (only `slapolicy "
+                     "publish` makes a version published)")
             found.append(doc.diagnostic(("effective_from",), "file-name",
                                         f"file is named {Path(policy.path).name} but effective_from is {policy.effective_from}: "
-                                        f"a published version is named {policy.effective_from}.yaml"))
+                                        f"a published version is named {policy.effective_from}.yaml{draft}"))
         # An error: two published versions could otherwise carry one label (a copy with only
         # effective_from changed), and every report names versions by label.
         found += filter(None, [version_label_problem(policy)])
