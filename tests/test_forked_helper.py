@@ -305,3 +305,95 @@ def test_a_helper_that_died_between_taking_a_task_and_saying_so_leaves_it_here(t
     code, out = run_alone(TALK.format(setup=setup), tmp_path, timeout=30)
     assert code == 0, out
     assert out.startswith("ok "), out
+
+
+IMPORTS_IN_THE_HELPER = """
+import builtins, importlib, json, os, sys
+sys.path.insert(0, {tests!r})
+from slapolicy import distributed
+from slapolicy.minutes import readers
+distributed.forked_helper_allowed = lambda: True
+readers.BATCH_ROWS = 4000  # each row group a task
+real, names = builtins.__import__, []
+
+def recorded(name, globals=None, locals=None, fromlist=(), level=0):
+    names.append(importlib._bootstrap._resolve_name(name, globals["__package__"], level) if level else name)
+    return real(name, globals, locals, fromlist, level)
+
+def task(*args, **kwargs):  # read_part; what the helper imported so far (the pickling of the results before too)
+    try:
+        return read_part(*args, **kwargs)
+    finally:
+        if os.getpid() != parent:
+            with open({log!r}, "a") as log:
+                log.write(json.dumps(names) + "\\n")
+
+os.register_at_fork(after_in_child=lambda: setattr(builtins, "__import__", recorded))
+from slapolicy.minutes import aggregates
+read_part, parent, aggregates.read_part = aggregates.read_part, os.getpid(), task
+from test_settled import INPUTS, by_account_parquet, evaluations, replayed
+evaluations(True, str(by_account_parquet({good!r})), **INPUTS)
+replayed(True, str(by_account_parquet({good!r})), **INPUTS)
+try:
+    evaluations(True, str(by_account_parquet({bad!r}, bad_row=("globex", 200))), **INPUTS)
+except Exception as exc:
+    print("refused", type(exc).__name__)
+"""
+
+
+@pytest.mark.slow
+def test_a_task_in_the_helper_imports_only_modules_imported_before_the_fork(tmp_path):
+    """What read_part imports as it runs in the helper (import statements inside functions, and its summary's
+    pickling), on a file read account by account and on one with a bad row: only READ_PART_IMPORTS (and the
+    modules numpy loads with itself), which the reading imports before it forks."""
+    from pathlib import Path
+
+    from slapolicy.minutes.reduce import READ_PART_IMPORTS
+
+    log = tmp_path / "imports.jsonl"
+    script = IMPORTS_IN_THE_HELPER.format(tests=str(Path(__file__).parent), log=str(log),
+                                          good=str(tmp_path / "good.parquet"), bad=str(tmp_path / "bad.parquet"))
+    code, out = run_alone(script, tmp_path)
+    assert code == 0 and "refused InputError" in out, out
+    tasks = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(tasks) >= 10  # the helper read some of each reading's ten row groups
+    imported = {name for names in tasks for name in names}
+    assert "pyarrow._parquet" in imported
+    assert {name for name in imported if name not in READ_PART_IMPORTS and not name.startswith("numpy.")} == set()
+
+
+IMPORTING_AT_THE_FORK = """
+import builtins, importlib, os, sys, threading, time
+sys.path.insert(0, {folder!r})
+from slapolicy import distributed
+
+distributed.forked_helper_allowed = lambda: True
+distributed.HELPER_STALLED = 5.0
+PARENT = os.getpid()
+builtins.importing = threading.Event()
+
+def task(index):
+    import slow_to_import  # noqa: F401 -- as read_part imports pyarrow's modules
+    time.sleep(0.01)
+    return index, os.getpid()
+
+threading.Thread(target=importlib.import_module, args=("slow_to_import",)).start()
+builtins.importing.wait()  # another thread of this process is importing it as the reading forks its helper
+began = time.monotonic()
+results = distributed.Runner().map(task, range(20), threads=True, helper=True, imports={imports!r})
+assert [index for index, _ in results] == list(range(20))
+print("helper" if {{pid for _, pid in results}} != {{PARENT}} else "here", round(time.monotonic() - began))
+"""
+
+
+@pytest.mark.slow
+def test_a_module_another_thread_imports_as_the_helper_is_forked_is_whole_in_it(tmp_path):
+    """The task imports a module that another thread is importing as the helper is forked (the billing's reader
+    loading pyarrow.csv beside the minutes' planning): the helper inherited that module's lock held by a thread it
+    does not have, waited for it for ever, and was ended after HELPER_STALLED (120 s; 5 here), its tasks run here.
+    Named in ``imports``, the module is imported before the fork: the helper finds it whole and takes tasks."""
+    (tmp_path / "slow_to_import.py").write_text("import builtins, time\nbuiltins.importing.set()\ntime.sleep(1)\n")
+    code, out = run_alone(IMPORTING_AT_THE_FORK.format(folder=str(tmp_path), imports=("slow_to_import",)), tmp_path)
+    assert code == 0, out
+    where, seconds = out.split()
+    assert where == "helper" and int(seconds) < 5, out

@@ -22,6 +22,7 @@ import functools
 import hashlib
 import importlib
 import os
+import select  # the helper's pipes: here, so that the helper imports nothing itself (_on_thread_and_fork)
 import signal
 import sys
 import threading
@@ -252,7 +253,7 @@ class Runner:
             client.close()
 
     def map(self, fn, *iterables, threads: bool = False, progress=None, cancel: "Cancellation | None" = None,
-            helper: bool = False, pending=None) -> list:
+            helper: bool = False, pending=None, imports: tuple = ()) -> list:
         """[fn(*args)] in order. In this process, ``threads`` runs them on every core (for tasks that release
         the GIL: decoding and numpy); ``progress`` is called with each result as it arrives. ``cancel``: once it
         is cancelled no new task starts (those not started are cancelled, the ones running finish) and the call
@@ -260,7 +261,7 @@ class Runner:
         functions of picklable arguments and results) may run on one thread here and in a forked copy of this
         process, where :func:`forked_helper_allowed` says so (:func:`_on_thread_and_fork`); ``pending``, a call that
         says how many results handed to ``progress`` still wait for work in this process, lets the helper take more
-        tasks while they do."""
+        tasks while they do; ``imports``: the modules the tasks import as they run, imported before the fork."""
         arguments = list(zip(*iterables))
         if not arguments:
             return []
@@ -269,7 +270,7 @@ class Runner:
         if self.workers and self.workers > 1:
             return self._on_processes(fn, arguments, progress, cancel)
         if helper and threads and HELPER_TASKS <= len(arguments) <= HELPER_MOST and forked_helper_allowed():
-            return _on_thread_and_fork(fn, arguments, progress, cancel, pending)
+            return _on_thread_and_fork(fn, arguments, progress, cancel, pending, imports)
         if threads and len(arguments) > 1:
             return _on_threads(fn, arguments, progress, cancel)
         return _collect((_unless(cancel) or fn(*args) for args in arguments), progress)
@@ -468,7 +469,8 @@ def forked_helper_allowed() -> bool:
         usable_cores() > 1
 
 
-def _on_thread_and_fork(fn, arguments: list, progress, cancel: Cancellation | None, pending=None) -> list:
+def _on_thread_and_fork(fn, arguments: list, progress, cancel: Cancellation | None, pending=None,
+                        imports: tuple = ()) -> list:
     """[fn(*args)] in order, the tasks shared out as they are taken between one thread of this process and one
     forked copy of it (the helper), which sends each result back pickled through a pipe.
 
@@ -490,6 +492,14 @@ def _on_thread_and_fork(fn, arguments: list, progress, cancel: Cancellation | No
     import struct
     import warnings
 
+    # Every module a task imports as it runs (inside functions: pyarrow's, numpy's) is imported by this thread
+    # before the fork: a fork made while another thread of this process imports a module (the billing's reader
+    # loads pyarrow.csv as the minutes are planned) copies that module's lock, held by a thread the helper does not
+    # have, and a task importing that module there waited for it for ever (ended after HELPER_STALLED, 120 s).
+    # Imported here, such a module is whole before the fork (this import waits for the other thread's), and the
+    # helper finds it loaded. ``imports`` names them (tests/test_forked_helper.py records what a task imports).
+    for name in imports:
+        importlib.import_module(name)
     count = len(arguments)
     lock = threading.Condition()
     results: dict = {}  # index -> (True, result) or (False, exception) of a task run here, or the helper's result
@@ -671,8 +681,6 @@ def _widen(fd: int) -> None:
 def _read_exactly(fd: int, size: int, whole: bool = False, timeout: float | None = None) -> bytes:
     """``size`` bytes from a pipe; fewer (b"" at its end) when it ends first, or EOFError then with ``whole``.
     ``timeout``: EOFError when nothing comes for that many seconds."""
-    import select
-
     chunks, left = [], size
     while left:
         if timeout is not None and not select.select([fd], [], [], timeout)[0]:
@@ -690,8 +698,6 @@ def _read_exactly(fd: int, size: int, whole: bool = False, timeout: float | None
 def _read_frame_size(fd: int, timeout: float) -> int | None:
     """The size the helper gives its next result (-1: it gave the task back), None when its pipe ends or nothing
     comes for ``timeout`` seconds."""
-    import select
-
     ready, _, _ = select.select([fd], [], [], timeout)
     if not ready:
         return None

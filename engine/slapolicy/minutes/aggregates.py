@@ -24,7 +24,7 @@ from ..inputs.tables import account_forms
 from . import storage
 from .planning import WIDEN_MINUTES, Request, footer_bytes, plan, request_for
 from .readers import batch_parts, problems_of, read_digest, text_pieces
-from .reduce import TOTALS, checked_batches, joined, picked_batches, read_part, repeats_in_batch
+from .reduce import READ_PART_IMPORTS, TOTALS, checked_batches, joined, picked_batches, read_part, repeats_in_batch
 
 
 @dataclass
@@ -310,7 +310,8 @@ def map_parts(parts: list, request: Request, runner: Runner | None = None, progr
     # own copy of them (the processes' resident memory summed 336-339 MB against ~220; benchmarks/README.md).
     done = iter(runner.map(read_part, *arguments, threads=True,
                            progress=show if (progress or arrived) and not known else None, cancel=cancel,
-                           helper=len(arguments) == 2 and accounts_proven(tasks), pending=pending))
+                           helper=len(arguments) == 2 and accounts_proven(tasks), pending=pending,
+                           imports=READ_PART_IMPORTS))
     summaries = []
     for part, part_pieces in zip(parts, pieces):
         own = [known[piece] if piece in known else next(done) for piece in part_pieces]

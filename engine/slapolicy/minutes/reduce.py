@@ -65,6 +65,13 @@ REPEATS_LATER = ("minutes listed twice are looked for once every row's account a
                  "fix these, then run again")
 
 
+# The modules read_part imports as it runs (inside functions, to keep a command's start light) on a Parquet part, and
+# its summary's pickling: a forked helper has them imported before the fork (distributed._on_thread_and_fork), never
+# in the helper. tests/test_forked_helper.py fails when a task there imports a module not named here.
+READ_PART_IMPORTS = ("numpy", "pickle", "pyarrow", "pyarrow._parquet", "slapolicy.inputs.problems",
+                     "slapolicy.minutes.reduce")
+
+
 def read_part(part: Part, request: Request, picked: list | None = None, kinds: dict | None = None) -> PartSummary:
     """Read, check and reduce one part (the pure per-partition function: threads, processes, Dask). ``picked``:
     its batches as :func:`picked_batches` gave them already (a reading started ahead of its policy), and ``kinds``
