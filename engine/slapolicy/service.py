@@ -858,9 +858,12 @@ def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        address = ipaddress.ip_address(host)
     except ValueError:
         return False
+    # ::ffff:127.0.0.1 is 127.0.0.1: loopback on Python 3.13, not on 3.11 and 3.12, whose ipaddress leaves the IPv4
+    # address inside it unread, so the same Host was answered or refused by the Python that ran the service
+    return (getattr(address, "ipv4_mapped", None) or address).is_loopback
 
 
 @contextlib.contextmanager
