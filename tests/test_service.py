@@ -150,6 +150,11 @@ def test_evaluate_only_the_accounts_asked_under_a_named_published_version(server
     assert status == 200
     expected = cli_json("evaluate", server.family, "--month", "2019-03", "--account", "initech", *DATA,
                         "--policy-file", server.family / "2019-01-01.yaml")
+    # the version's file by its name, not by where the server keeps it
+    said = expected["evaluations"][0]["trace"][0]["detail"]
+    assert said.startswith(f"evaluated under 2019-01-01 ({server.family / '2019-01-01.yaml'}) as asked")
+    expected["evaluations"][0]["trace"][0]["detail"] = said.replace(str(server.family / "2019-01-01.yaml"),
+                                                                    "2019-01-01.yaml")
     assert body == expected and [e["account"] for e in body["evaluations"]] == ["initech"]
 
 

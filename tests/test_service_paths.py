@@ -424,6 +424,17 @@ def test_the_terms_of_the_version_in_force_name_its_file_within_the_policy_direc
     assert str(REPO) not in json.dumps(terms)
 
 
+def test_an_evaluation_under_a_named_version_names_its_file_within_the_policy_directory(app):
+    # policy_version: the trace said "evaluated under 2019-01-01 (/srv/…/policies/ccc/2019-01-01.yaml) as asked"
+    status, _, answer = asgi(app, "POST", "/v1/evaluate",
+                             b'{"month": "2019-03", "accounts": ["globex"], "policy_version": "2019-01-01"}', JSON)
+    (evaluation,) = answer["evaluations"]
+    assert (status, evaluation["trace"][0]) == (200, {
+        "step": "version", "clause": "§6.2",
+        "detail": "evaluated under 2019-01-01 (2019-01-01.yaml) as asked, instead of 2019-01-01, the version in force"})
+    assert str(REPO) not in json.dumps(answer)
+
+
 # ---------------------------------------------------------------------------- engine calls at once
 
 @pytest.mark.parametrize("limit", [1, 3, 6])

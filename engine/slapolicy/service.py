@@ -420,11 +420,21 @@ class Service:
         if minutes is None:
             raise not_configured("no minutes: send them inline ('minutes': [...]) or start the service with --minutes")
 
-        return self.engine.evaluate(
+        policy_file = self._published_file(body.get("policy_version"))
+        result = self.engine.evaluate(
             minutes=minutes, month=month, accounts=body.get("accounts"),
             incidents=body.get("incidents", self.sources.incidents), notices=body.get("notices", self.sources.notices),
             billing=body.get("billing", self.sources.billing), term_start=term_start, term_end=term_end,
-            policy_file=self._published_file(body.get("policy_version")))
+            policy_file=policy_file)
+        if policy_file is not None:
+            # The version's step names its file as the client can (its name, as /v1/versions gives it), not where the
+            # server keeps the policy directory ("evaluated under 2019-01-01 (/srv/…/2019-01-01.yaml) as asked")
+            said, shown = f"({policy_file})", f"({Path(policy_file).name})"
+            for evaluation in result["evaluations"]:
+                for step in evaluation["trace"]:
+                    if step["step"] == "version":
+                        step["detail"] = step["detail"].replace(said, shown, 1)
+        return result
 
     def _published_file(self, version: str | None):
         if version is None:
