@@ -550,3 +550,30 @@ def test_a_relative_policy_directory_that_is_not_there_names_the_working_directo
     assert (result.code, result.out) == (1, f"{PUBLISHED}:1:1: error not-a-directory a file, not a policy directory "
                                             "(give the directory that holds it)\n")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_account_or_a_claim_of_a_month_outside_a_month_partitioned_dataset_names_the_months_it_holds(cli, tmp_path):
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (tmp_path / "d" / "month=2019-03").mkdir(parents=True)
+    pq.write_table(pa.table({"account": ["acme"], "minute": ["2019-03-05T10:00"], "requests": [100], "failures": [5]}),
+                   tmp_path / "d" / "month=2019-03" / "part.parquet")
+    held = "; the minutes' month= directories hold 2019-03"
+    result = cli("evaluate", POLICIES, "--minutes", tmp_path / "d", "--month", "2019-05", "--account", "acme")
+    assert (result.code, result.out, result.err) == (1, "", f"slapolicy: account(s) acme have no minutes or billing "
+                                                            f"for 2019-05{held}\n")
+    result = cli("evaluate", POLICIES, "--minutes", tmp_path / "d", "--month", "2019-03", "--account", "nobody")
+    assert result.err == "slapolicy: account(s) nobody have no minutes or billing for 2019-03\n"  # 2019-03 is held
+    claim = {"account": "acme", "service_month": "2019-05", "filed_at": "2019-06-03T09:00+08:00",
+             "channel": "work_order", "event_report": "calls failed",
+             "unavailability": [{"start": "2019-05-12T10:00+08:00", "end": "2019-05-12T10:30+08:00"}]}
+    (tmp_path / "claim.json").write_text(json.dumps(claim))
+    result = cli("claim", POLICIES, tmp_path / "claim.json", "--minutes", tmp_path / "d", "--ledger",
+                 tmp_path / "ledger.sqlite", "--now", "2019-06-05T10:00+08:00")
+    assert (result.code, result.out, result.err) == (1, "", (
+        f"slapolicy: {tmp_path / 'claim.json'}: field 'account': unknown account 'acme' (not in the minutes or billing "
+        f"of 2019-05){held}\n"))
+    assert not (tmp_path / "ledger.sqlite").exists()

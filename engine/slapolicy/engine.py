@@ -46,6 +46,7 @@ from .evaluation.month import (evaluate_account_month, evaluate_items, evaluate_
                                version_reason)
 from .files import not_utf8, not_utf8_account, not_utf8_path, path_argument
 from .minutes.aggregates import Settled, read_minutes
+from .minutes.planning import held_months_note
 from .plugins import check_facts_supplied, get_manager
 from .policy.directory import PolicyDirectory, directory_signature, load_policy
 from .rules.durable import check_backend
@@ -312,7 +313,7 @@ class Engine:
                           notices=(notices, loaded_notices))
             refuse_unknown_accounts(service_month, month_names(service_month, loaded_minutes, loaded_billing),
                                     accounts, lambda unknown: accounts_meant(unknown, minutes, service_month, policy,
-                                                                             loaded_billing))
+                                                                             loaded_billing) + held_months_note(minutes, service_month.label))
             if runner.remote and self._manager is None:
                 # The account-months go to the workers too (they evaluate with the installed plugins, so an
                 # engine made with its own plugin manager evaluates here): a month of many accounts is not
@@ -377,7 +378,8 @@ class Engine:
         one_form_each((where, [parsed.account]), **read)  # before: its other form in the minutes is no unknown account
         if parsed.account not in loaded_minutes.accounts and not any(a == parsed.account for a, _ in loaded_billing):
             raise InputError(f"{where}: field 'account': unknown account {parsed.account!r} (not in the minutes or billing "
-                             f"of {service_month.label}){accounts_meant([parsed.account], minutes, service_month, policy, loaded_billing)}")
+                             f"of {service_month.label}){accounts_meant([parsed.account], minutes, service_month, policy, loaded_billing)}"
+                             f"{held_months_note(minutes, service_month.label)}")
         loaded_notices = loaded_notices()
         one_form_each((where, [parsed.account]), **read, notices=(notices, loaded_notices))
         window = window()

@@ -335,11 +335,11 @@ def cmd_evaluate(args) -> int:
         billing=args.billing, accounts=args.account, term_start=term_start,
         term_end=term_end, policy_file=args.policy_file, workers=args.workers, dask=args.dask, on_settled=known)
     # No account: the months the minutes' month= directories name, which a --month outside them never opened.
-    held = []
+    held = ""
     if not result["evaluations"]:
-        from ..minutes.planning import directory_months  # this path's own (loaded already by the reading, if any)
+        from ..minutes.planning import held_months_note  # this path's own (loaded already by the reading, if any)
 
-        held = directory_months(args.minutes)
+        held = held_months_note(args.minutes, args.month)
     if known is not None:
         _print_json(result, known)
         if not result["evaluations"]:  # `[]` alone left a reader of the JSON to guess why

@@ -214,6 +214,16 @@ def directory_months(source, most: int = 10_000) -> list[str]:
     return sorted(months)
 
 
+def held_months_note(source, month: str) -> str:
+    """'; the minutes' month= directories hold 2019-01 to 2019-03 (3 months)' (:func:`directory_months`), or "" when
+    they name none, or name ``month``: what a message about a month or an account the minutes do not hold adds."""
+    held = directory_months(source)
+    if not held or month in held:
+        return ""
+    months = ", ".join(held) if len(held) <= 3 else f"{held[0]} to {held[-1]} ({len(held)} months)"
+    return f"; the minutes' month= directories hold {months}"
+
+
 # The directory Hive and Spark write the rows whose partition value is missing (null) into.
 HIVE_MISSING = "__HIVE_DEFAULT_PARTITION__"
 

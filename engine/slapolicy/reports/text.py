@@ -53,20 +53,16 @@ def _warning_lines(evaluation: dict) -> list[str]:
     return [f"  WARNING [{warning['clause']}] {warning['message']}" for warning in evaluation.get("warnings", ())]
 
 
-def render_evaluations(result: dict, policy_file=None, month: str = "", held=()) -> str:
+def render_evaluations(result: dict, policy_file=None, month: str = "", held: str = "") -> str:
     return "\n\n".join(render_evaluation(e, policy_file) for e in result["evaluations"]) or \
         nothing_to_evaluate(month, held)
 
 
-def nothing_to_evaluate(month: str, held=()) -> str:
+def nothing_to_evaluate(month: str, held: str = "") -> str:
     """What an evaluation of no account says: most often a --month the minutes do not hold, or the wrong file.
-    ``held``: the months the minutes' month= directories name (``planning.directory_months``), said when given."""
-    where = ""
-    if held:
-        months = ", ".join(held) if len(held) <= 3 else f"{held[0]} to {held[-1]} ({len(held)} months)"
-        where = f"; the minutes' month= directories hold {months}"
+    ``held``: what the minutes' month= directories name (``planning.held_months_note``), added when given."""
     return (f"no account has minutes or billing in the Service Month {month}: nothing to evaluate (check --month, and "
-            f"that --minutes and --billing name the files meant{where})")
+            f"that --minutes and --billing name the files meant{held})")
 
 
 def render_claim(result: dict) -> str:
