@@ -79,3 +79,33 @@ def test_an_edited_superseded_encoding_fails_validation_and_nothing_else_is_touc
     assert result.code == 1
     assert (f"{kept}:1:1: error published-changed superseded encoding changed: its sha256 differs from 32cfebe23efd… "
             "in versions.lock; it is kept unchanged so that decisions made under it can be audited") in result.out
+
+
+@pytest.mark.slow
+def test_a_version_published_ahead_of_its_date_is_corrected_as_an_encoding_is(cli, tmp_path):
+    """docs/policy-format.md: a mistake found before the version takes effect is put right keeping its date; a new
+    version could only take effect after it."""
+    import hashlib
+
+    from test_publish import amendment
+    from slapolicy.policy.publish import publish
+
+    family = tmp_path / "ccc"
+    family.mkdir()
+    shutil.copy(POLICIES / "2019-01-01.yaml", family / "2019-01-01.yaml")
+    shutil.copy(POLICIES / "versions.lock", family / "versions.lock")
+    shutil.copytree(POLICIES / "superseded", family / "superseded")
+    (family / "drafts").mkdir()
+    draft = amendment(family, edits=[("title: Cloud Contact Center Service Level Agreement",
+                                      "title: Cloud Contact Centre Service Levle Agreement")])
+    published = publish(family, draft, today=dt.date(2019, 11, 1))  # in November, for 1 January: no option needed
+    kept = family / "superseded" / f"2020-01-01.{published.sha256[:12]}.yaml"
+    shutil.copy(published.path, kept)
+    published.path.write_text(published.path.read_text().replace("Service Levle", "Service Level"))
+    lock = json.loads((family / "versions.lock").read_text())
+    lock |= {"2020-01-01.yaml": hashlib.sha256(published.path.read_bytes()).hexdigest(),
+             f"superseded/{kept.name}": published.sha256}
+    (family / "versions.lock").write_text(json.dumps(lock, indent=2))
+    assert cli("validate", family).code == 0
+    shown = cli("show", family, "--month", "2020-01").out.splitlines()[0]
+    assert shown == "Cloud Contact Centre Service Level Agreement — version 2020-01-01 (published), effective 2020-01-01"

@@ -415,8 +415,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                    help="start versions.lock in a family that has none, recording every version as it is now")
     p.add_argument("--retroactive", action="store_true", help=retroactive_help("record"))
     p.add_argument("--ledger", type=data_commands.named_path, metavar="DB",
-                   help="the claims' ledger: a version taking effect before today names the claims it records as "
-                        "decided for the Service Months the version would take over (read only)")
+                   help="the claims' ledger, only read: for a version taking effect before today, the claims it "
+                        "records as decided for the Service Months the version would take over are named")
 
     p = command("publish", cmd_publish, "check a draft and publish it as a version, or write nothing",
                 "Checks DRAFT.yaml (schema, linter, examples, version label equal to effective_from,\n"
@@ -431,8 +431,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                    help="the draft (status: draft, kept under POLICY_DIR/drafts/ or anywhere)")
     p.add_argument("--retroactive", action="store_true", help=retroactive_help("publish"))
     p.add_argument("--ledger", type=data_commands.named_path, metavar="DB",
-                   help="the claims' ledger: a draft taking effect before today names the claims it records as "
-                        "decided for the Service Months the draft would take over (read only)")
+                   help="the claims' ledger, only read: for a draft taking effect before today, the claims it "
+                        "records as decided for the Service Months the draft would take over are named")
 
     p = command("render", cmd_render, "the version as a document for legal",
                 "Prints a version as a document: a table of contents by §, then each provision's number,\n"
