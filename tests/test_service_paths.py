@@ -223,6 +223,32 @@ def test_a_client_that_stops_reading_its_answer_is_cut_off_after_request_timeout
     assert server.stderr == ""
 
 
+@pytest.mark.slow  # starts a server
+def test_a_client_that_reads_nothing_of_its_answer_holds_a_stop_at_most_request_timeout_seconds(tmp_path):
+    # SIGTERM waits for the answers in flight: one that its client never took held the stop for ever (the process
+    # was still there, exit unknown, when killed a minute later), so a supervisor's stop waited for the kill.
+    import signal
+    import socket
+    import time
+
+    from serving import serving
+
+    rows = [{"account": f"acct{n:05d}", "minute": "2019-03-12T10:00", "requests": 100, "failures": 2} for n in range(3000)]
+    body = json.dumps({"month": "2019-03", "minutes": rows}).encode()
+    with serving(POLICIES, "--request-timeout", 2, "--ledger", tmp_path / "ledger.sqlite") as server:
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # the answer (~6 MB) waits at the server
+            sock.connect((server.host, server.port))
+            sock.sendall(b"POST /v1/evaluate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: %d\r\n\r\n" % len(body) + body)
+            time.sleep(1)
+            stopped = time.monotonic()
+            server.process.send_signal(signal.SIGTERM)
+            assert server.process.wait(30) == 0
+            assert time.monotonic() - stopped < 10
+    assert server.stderr == ""
+
+
 def test_request_timeout_must_be_more_than_zero_seconds(tmp_path):
     from conftest import run_cli
 
