@@ -1094,3 +1094,27 @@ def test_lock_given_the_ledger_names_the_claims_a_version_copied_in_takes_over(c
     assert result.code == 0
     assert result.out.splitlines()[0] == locked_line(copied)
     assert result.out.splitlines()[2] == claims
+
+
+@pytest.mark.slow
+def test_validate_says_what_publish_would_refuse_in_a_draft_because_of_the_family(cli, family):
+    """Before: `validate DRAFT` passed a draft copied before a colleague published another version, and only publish
+    refused it (amends-not-latest, not-after-published)."""
+    old = amendment(family, name="old.yaml", effective="2020-01-01", edits=[STANDARD_99_9, *EXAMPLES_99_9])
+    result = cli("validate", old)
+    assert (result.code, [line for line in result.out.splitlines() if "refuses this draft" in line]) == (0, [])
+    published = amendment(family, name="colleague.yaml", effective="2020-02-01", edits=[STANDARD_99_9, *EXAMPLES_99_9])
+    assert cli("publish", "--retroactive", family, published).code == 0
+    expected = [
+        f"{old}:16:17: warning not-after-published `slapolicy publish` refuses this draft: effective_from 2020-01-01 is "
+        "not after published version 2020-02-01 (effective 2020-02-01)",
+        f"{old}:17:9: warning amends-not-latest `slapolicy publish` refuses this draft: amends '2019-01-01', but the "
+        f"latest published version is '2020-02-01': start from that text (`slapolicy diff {family / '2019-01-01.yaml'} "
+        f"{family / '2020-02-01.yaml'}` shows what it changed since 2019-01-01) and write amends: \"2020-02-01\""]
+    for given in (old, family):  # the draft, or its family (validate checks its drafts too)
+        result = cli("validate", given)
+        assert result.code == 0
+        assert [line for line in result.out.splitlines() if "refuses this draft" in line] == expected
+    # The draft published is kept in drafts/: nothing to say of it.
+    assert not [line for line in cli("validate", family).out.splitlines() if line.startswith(f"{published}:")
+                and "refuses this draft" in line]

@@ -74,13 +74,16 @@ def cmd_validate(args) -> int:
             diagnostics.extend(directory.diagnostics + directory.holds_nothing)
             checked += len(list(path.glob("*.yaml")))
             for draft in directory.drafts():
-                diagnostics.extend(read_policy(draft)[1])
+                diagnostics.extend(_draft_checked(draft, directory))
                 checked += 1
             if (path / "drafts").is_dir():
                 diagnostics.extend(misnamed_versions(path / "drafts", severity="warning"))
         else:
             for file in _policy_files([name]):
-                diagnostics.extend(read_policy(file)[1])
+                # the family as named (its paths in the messages), or found from the file's real place (./x.yaml)
+                family = Path(file).parent.parent if Path(file).parent.name == "drafts" else Path(file).resolve().parent.parent
+                in_family = Path(file).resolve().parent.name == "drafts" and (family / "versions.lock").is_file()
+                diagnostics.extend(_draft_checked(file, PolicyDirectory(family) if in_family else None))
                 checked += 1
     for diagnostic in sorted(set(diagnostics)):
         _out(str(diagnostic))
@@ -88,6 +91,23 @@ def cmd_validate(args) -> int:
     warnings = len(diagnostics) - errors
     sys.stderr.write(f"{checked} file(s) checked: {errors} error(s), {warnings} warning(s)\n")
     return 1 if errors else 0
+
+
+def _draft_checked(file, directory) -> list[Diagnostic]:
+    """validate's diagnostics of one policy file; with ``directory``, the family whose drafts/ holds it, also what
+    `publish` would refuse because of the family (publish.against_family), as warnings."""
+    from ..policy.directory import read_policy  # late: see data_commands.cmd_claim
+
+    policy, problems = read_policy(file)
+    if directory is None or policy is None or any(p.severity == "error" for p in problems):
+        return problems
+    from ..policy.publish import against_family  # a policy command's own module
+
+    try:
+        raw = Path(file).read_bytes()
+    except OSError:
+        return problems
+    return problems + against_family(directory, policy, raw)
 
 
 def cmd_test(args) -> int:

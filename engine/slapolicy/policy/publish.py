@@ -25,6 +25,7 @@ docs/policy-format.md, "Two publishers at once".
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import os
@@ -195,6 +196,23 @@ def unchanged_terms(latest, policy) -> Diagnostic | None:
                                  f"{policy.effective_from} as version {latest.version} does. If it was meant to change "
                                  f"something, make the change in this draft (`slapolicy diff {latest.path} "
                                  f"{policy.path}` shows what it changes)", severity="warning")
+
+
+def against_family(directory: PolicyDirectory, policy, raw: bytes) -> list[Diagnostic]:
+    """What `publish` would refuse in a draft kept in the family's drafts/ because of the family, said by `validate`
+    as warnings (as it says a label publish refuses, version-label): an ``amends`` that is not the latest published
+    version (another version was published since the draft was copied) and an effective_from not after every
+    published version's. Nothing for a draft published already (kept in drafts/ after publishing)."""
+    if directory.errors or not directory.versions or published_already(directory, policy, raw) is not None:
+        return []
+    latest = directory.versions[-1]
+    found = [problem for problem in (amends_problem(policy, latest, directory.path),) if problem is not None]
+    if latest.effective_from >= policy.effective_from:
+        found.append(policy.doc.diagnostic(("effective_from",), "not-after-published",
+                                           f"effective_from {policy.effective_from} is not after published version "
+                                           f"{latest.version} (effective {latest.effective_from})"))
+    return [dataclasses.replace(d, severity="warning", message=f"`slapolicy publish` refuses this draft: {d.message}")
+            for d in found]
 
 
 def renumbered_clauses(latest, policy) -> list[Diagnostic]:
