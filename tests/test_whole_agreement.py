@@ -133,6 +133,27 @@ def test_show_prints_any_provision(cli, number, path, words_start):
     assert text.code == 0 and text.out.startswith(f"Cloud Contact Center Service Level Agreement — version 2019-01-01: {number}")
 
 
+def test_show_prints_a_provision_s_heading_before_its_sub_provisions_and_the_settings(cli):
+    # `show --provision 3.1` printed §3.1(1) and §3.1(2), then 110 lines of compensation settings, and only then
+    # §3.1's own heading ("Compensation Standard"), at the bottom: a heading without words of its own sorted after
+    # every setting that had some. The provision's parts come first, in the agreement's order, then the settings.
+    result = cli("show", POLICIES, "--month", "2019-03", "--provision", "3.1", "--json")
+    assert result.code == 0, result.err
+    found = result.json()["found"]
+    refs = [f["node"]["ref"] for f in found if f["path"].startswith("provisions.")]
+    assert refs == ["§3.1", "§3.1(1)", "§3.1(2)"]
+    assert [f["node"]["ref"] for f in found[:3]] == refs
+    assert found[0]["node"]["title"] == "Compensation Standard"
+    assert [f["path"] for f in found[3:]] == ["compensation"]
+    text = cli("show", POLICIES, "--month", "2019-03", "--provision", "3.1")
+    lines = text.out.splitlines()
+    assert lines[:5] == ["Cloud Contact Center Service Level Agreement — version 2019-01-01: 3.1", "",
+                         f"{found[0]['path']}:", "  ref: §3.1", "  title: Compensation Standard"]
+    # A provision with words of its own keeps them first (§2.2 before the gate, which cites it with §3).
+    two = cli("show", POLICIES, "--month", "2019-03", "--provision", "2.2", "--json").json()["found"]
+    assert [f["node"]["ref"] for f in two[:2]] == ["§2.2", "§2.2, §3"]
+
+
 def test_show_refuses_a_provision_the_agreement_does_not_have(cli):
     result = cli("show", POLICIES, "--month", "2019-03", "--provision", "9.9")
     assert result.code == 1 and result.out == ""

@@ -97,14 +97,15 @@ def provision(policy, number: str) -> list[dict]:
                 walk(value, path + (index,))
 
     walk(policy.raw, ())
-    # The provision's own words first (under provisions:, or a §5 clause's under disclaimers:), then the settings that
-    # cite it, those with words of their own before the others, each in the document's order: `show --provision 5.7`
-    # printed four settings and two facts before §5.7's text, 50 lines down, and `--provision 2.2` the gate's words
-    # (§3's, which it cites with §2.2) before §2.2's.
-    def own_words(entry) -> bool:
-        return entry["path"].startswith(("provisions.", "disclaimers.")) and "text" in entry["node"]
+    # The provision itself first (under provisions:, its heading and its words, or a §5 clause's under disclaimers:),
+    # then the settings that cite it, those with words of their own before the others, each in the document's order:
+    # `show --provision 5.7` printed four settings and two facts before §5.7's text, 50 lines down, `--provision 2.2`
+    # the gate's words (§3's, which it cites with §2.2) before §2.2's, and `--provision 3.1` its heading ("Compensation
+    # Standard", a title without words) last, after the compensation settings.
+    def own(entry) -> bool:
+        return entry["path"].startswith(("provisions.", "disclaimers."))
 
-    return sorted(found, key=lambda entry: (not own_words(entry), "text" not in entry["node"]))
+    return sorted(found, key=lambda entry: (not own(entry), not own(entry) and "text" not in entry["node"]))
 
 
 def render_provision(policy, number: str, found: list[dict]) -> str:
