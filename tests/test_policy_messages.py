@@ -326,3 +326,35 @@ def test_a_yaml_mistake_is_said_where_it_began_and_what_was_most_likely_meant(cl
     result = cli("validate", policy)
     assert (result.code, result.out) == (1, f"{policy}:{line}:{col}: error yaml-syntax not valid YAML: {message}\n")
     assert result.err == "1 file(s) checked: 1 error(s), 0 warning(s)\n"
+
+
+def test_a_directory_of_data_given_as_the_policy_directory_is_not_told_to_start_a_lock(cli, tmp_path):
+    # `slapolicy evaluate examples/ccc --month 2019-03 --minutes …`, the data's folder where the policy directory
+    # belongs, said of incidents.yaml and notices.yaml "published version not recorded: there is no versions.lock in
+    # examples/ccc; … start the lock of a family never locked with `slapolicy lock --new examples/ccc`", and "a policy
+    # version is a mapping of keys to values": a new user was told to lock their incidents as a policy version.
+    import shutil
+
+    from conftest import REPO
+
+    data = tmp_path / "ccc"
+    data.mkdir()
+    for name in ("incidents.yaml", "notices.yaml", "minutes.csv"):
+        shutil.copy(REPO / "examples" / "ccc" / name, data / name)
+    (data / "one.yaml").write_text("just a sentence\n")
+    said = "a policy version is a mapping of keys to values (id, version, effective_from, …)"
+    expected = (f"{data}/incidents.yaml:3:1: error schema {said}; this file holds a list (as incidents and notices "
+                "are), so it is not a policy version\n"
+                f"{data}/notices.yaml:4:1: error schema {said}; this file holds a list (as incidents and notices are), "
+                "so it is not a policy version\n"
+                f"{data}/one.yaml:1:1: error schema {said}; this file holds a single value (text), so it is not a "
+                "policy version\n")
+    result = cli("evaluate", data, "--month", "2019-03", "--minutes", data / "minutes.csv")
+    assert (result.code, result.out, result.err) == (1, "", expected)
+    result = cli("validate", data)
+    assert (result.code, result.out) == (1, expected)
+    assert sorted(p.name for p in data.iterdir()) == ["incidents.yaml", "minutes.csv", "notices.yaml", "one.yaml"]
+    # A mapping that is not yet a valid version, in a family never locked, is still told how to start its lock.
+    (data / "one.yaml").write_text("id: x\n")
+    result = cli("validate", data)
+    assert f"{data}/one.yaml:1:1: error unlocked published version not recorded: there is no versions.lock" in result.out

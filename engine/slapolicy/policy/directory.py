@@ -74,6 +74,17 @@ def check_policy_bytes(raw: bytes, path: str, run_examples: bool = True) -> tupl
     return policy, problems
 
 
+NOT_A_MAPPING = "a policy version is a mapping of keys to values (id, version, effective_from, …)"
+
+
+def not_a_mapping(data) -> str:
+    """What a YAML file that is no mapping holds: most often a file of data (incidents, notices) in the folder given
+    as the policy directory, which must be told it is not a version, not how to record it as one."""
+    held = "a list (as incidents and notices are)" if isinstance(data, list) else \
+        f"a single value ({'text' if isinstance(data, str) else 'a ' + type(data).__name__})"
+    return f"{NOT_A_MAPPING}; this file holds {held}, so it is not a policy version"
+
+
 def _check(path: str, raw: bytes, run_examples: bool, manager) -> tuple[Policy | None, list[Diagnostic]]:
     # A pass recorded for these bytes under this very checker (check_record.py) stands for the YAML's parse, the
     # schema and lint; the model is still built, from the recorded document.
@@ -85,7 +96,7 @@ def _check(path: str, raw: bytes, run_examples: bool, manager) -> tuple[Policy |
         if doc is None:
             return None, problems
     if not isinstance(doc.data, dict):
-        return None, [doc.diagnostic((), "schema", "a policy version is a mapping of keys to values")]
+        return None, [doc.diagnostic((), "schema", not_a_mapping(doc.data))]
     if recorded is None:
         problems = schema_diagnostics(doc)
         if problems:
@@ -206,11 +217,14 @@ class PolicyDirectory:
             raise PolicyError([Diagnostic(str(path), 1, 1, "error", "not-a-family", drafts_given(self.path.parent))])
         self.versions: list[Policy] = []
         self.diagnostics: list[Diagnostic] = []
+        self.not_versions: set[Path] = set()  # files that are no mapping: data, not a version to record in a lock
         for file in sorted(self.path.glob("*.yaml")):
             policy, problems = read_policy(file, run_examples)
             self.diagnostics.extend(problems)
             if policy is not None:
                 self.versions.append(policy)
+            elif any(p.message.startswith(NOT_A_MAPPING) for p in problems):
+                self.not_versions.add(file)
         self.diagnostics.extend(lint_directory(self))
         self.diagnostics.sort()
         self.versions.sort(key=lambda p: p.effective_from)

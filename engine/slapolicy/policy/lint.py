@@ -624,6 +624,8 @@ def lint_directory(directory) -> list[Diagnostic]:
         digest = hashlib.sha256(content).hexdigest()
 
         recorded = lock.get(file.name)
+        if recorded is None and file in directory.not_versions:
+            continue  # said to be no version at all (a file of incidents, say): recording it would be wrong advice
         if recorded is None and file in moved.values():
             name = next(name for name, there in moved.items() if there == file)
             found.append(Diagnostic(str(file), 1, 1, "error", "unlocked",
