@@ -73,6 +73,10 @@ def test_publish_writes_the_version_as_published_and_locks_it(cli, family):
     written = family / "2020-01-01.yaml"
     expected = draft.read_text().replace("status: draft", "status: published")
     assert written.read_text() == expected  # comments and layout kept; only the status changed
+    # The draft is left as it was, as publish --help and docs/policy-format.md say: a new user wondered whether to
+    # delete it, and whether publish had.
+    assert "status: draft" in draft.read_text()
+    assert "The draft itself is left as it was" in cli("publish", "--help").out
     import hashlib
 
     digest = hashlib.sha256(written.read_bytes()).hexdigest()

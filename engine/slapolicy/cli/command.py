@@ -442,7 +442,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                 "Checks DRAFT.yaml (schema, linter, examples, version label equal to effective_from,\n"
                 "effective_from after every published version, amends naming the latest), then writes\n"
                 "POLICY_DIR/<effective_from>.yaml with status: published and records it in versions.lock.\n"
-                "On any problem it lists every reason and writes nothing. A draft taking effect before today\n"
+                "The draft itself is left as it was: delete it or keep it (published again, it is refused as\n"
+                "already-published). On any problem it lists every reason and writes nothing. A draft taking effect before today\n"
                 "(in the policy's timezone) would govern Service Months already begun: refused unless\n"
                 "--retroactive, and then it says which months it took over from which version; with --ledger,\n"
                 "which claims already decided for them the ledger records (they stay as decided).")
