@@ -436,6 +436,33 @@ def test_a_replay_answer_names_the_version_replayed_under_within_the_policy_dire
     assert str(REPO) not in json.dumps(answer)
 
 
+def test_a_replay_under_a_draft_that_cannot_be_used_names_it_within_the_policy_directory_not_by_a_server_path(
+        tmp_path):
+    # The answer of a replay names its draft within the policy directory (drafts/NAME.yaml), but its 422, for a draft
+    # that is not valid YAML, fails the schema or is of another agreement, said where the server keeps its files
+    # ('/srv/…/policies/ccc/drafts/broken.yaml:3:3: error yaml-syntax …', in the detail and each diagnostic's file).
+    import shutil
+
+    from slapolicy import Engine
+    from slapolicy.service import Sources, create_app
+
+    family = tmp_path / "served" / "ccc"
+    shutil.copytree(POLICIES, family)
+    drafts = family / "drafts"
+    good = (drafts / "2027-01-01-standard-99.95.yaml").read_text()
+    (drafts / "broken.yaml").write_text('id: ccc-sla\nversion: "2027-01-01"\n  bad: [\n')
+    (drafts / "other agreement.yaml").write_text(good.replace("id: ccc-sla", "id: voice-sla", 1))
+    app = create_app(Engine(family, ledger=tmp_path / "ledger.sqlite"), Sources(**SOURCES), loopback_only=True)
+    for under, line, code in (("broken.yaml", "3:3", "yaml-syntax"), ("other agreement.yaml", "", "family-id")):
+        status, content_type, answer = asgi(app, "POST", "/v1/replay", json.dumps(
+            {"from": "2019-03", "to": "2019-03", "under": under}).encode(), JSON)
+        assert (status, content_type, answer["type"]) == (422, PROBLEM, "urn:slapolicy:problem:policy-error")
+        assert [(d["file"], d["code"]) for d in answer["diagnostics"]] == [(f"drafts/{under}", code)]
+        assert answer["detail"].startswith(f"drafts/{under}:{line}")
+        assert str(tmp_path) not in json.dumps(answer)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["served"]  # nothing written: no ledger for a replay
+
+
 def test_the_terms_of_the_version_in_force_name_its_file_within_the_policy_directory_as_versions_does(app):
     # GET /v1/policy answered "file": "/srv/…/policies/ccc/2019-01-01.yaml" (slapolicy show's field, where the path is
     # the user's own), while GET /v1/versions names each version's file by its name alone; the rest is show's JSON.

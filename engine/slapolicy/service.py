@@ -31,7 +31,7 @@ import socket
 import sys
 import threading
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -71,8 +71,8 @@ RETRY_AFTER_SECONDS = 1  # a 503's Retry-After: a connection freed, a scheduler 
 # connections (the file, its -wal and -shm: three for each of up to 40 threads), the minutes' files they read at
 # once, a process pool's pipes or a Dask client's sockets, and Python's own.
 RESERVED_DESCRIPTORS = 256
-# Engine calls (evaluations, claims, replays, a policy's terms) running at once; the others wait their turn on the
-# event loop, without a thread. They are CPU-bound Python under one GIL, so more threads add no throughput (16 clients:
+# Engine calls (evaluations, claims, replays) running at once; the others wait their turn on the event loop, without
+# a thread (the versions served, a version's terms and a recorded decision are read beside them: Service.run). They are CPU-bound Python under one GIL, so more threads add no throughput (16 clients:
 # 104 against 112 requests/s, within noise), while each one beside the event loop delays it: under 120 evaluations at
 # once, GET /v1/health took a median 0.5-2 s and up to 5-8 s with Starlette's 40 threads, 17 ms (at most ~1 s) with 4
 # (benchmarks/README.md, "serve.py"). The default of --max-concurrent: with --dask the work of a call runs on the cluster,
@@ -497,9 +497,15 @@ class Service:
         under, shown = self._draft(body["under"])
         if self.sources.minutes is None:
             raise not_configured("replay reads the minutes the service was started with: start it with --minutes")
-        replayed = self.engine.replay(minutes=self.sources.minutes, start=start, end=end, under=str(under),
-                                      incidents=self.sources.incidents, notices=self.sources.notices,
-                                      billing=self.sources.billing)
+        try:
+            replayed = self.engine.replay(minutes=self.sources.minutes, start=start, end=end, under=str(under),
+                                          incidents=self.sources.incidents, notices=self.sources.notices,
+                                          billing=self.sources.billing)
+        except PolicyError as exc:
+            # A draft that cannot be used (not YAML, against the schema, of another agreement) is named as the
+            # client named it, as the answer names it: its diagnostics said '/srv/…/policies/ccc/drafts/NAME.yaml'
+            raise PolicyError([replace(d, file=shown, message=d.message.replace(str(under), shown))
+                               if d.file == str(under) else d for d in exc.diagnostics]) from None
         # The file replayed under, as the client can name it: within the policy directory, not where the server keeps
         # that directory (the resolved path was answered, the service's file layout with it)
         return replayed | {"under": replayed["under"] | {"file": shown}}
