@@ -1,6 +1,7 @@
 """Each clause's reading applied as docs/readings.md writes it, under every value the policy schema allows for its
 setting: both sides of each boundary, with the minutes, percentages, money and dates worked out by hand."""
 import datetime as dt
+import json
 
 import pytest
 
@@ -523,6 +524,45 @@ def test_a_lowest_tier_starting_at_zero_leaves_a_gap_where_the_clocks_go_back(tm
              "lower bound")
     assert (result.code, error in result.out.splitlines()) == ((1, True) if gap else (0, False)), result.out
     assert ("tier-gap" in result.out) is gap
+
+
+def test_a_published_version_whose_lowest_tier_starts_at_zero_in_a_zone_that_moves_its_clocks_is_still_served(
+        tmp_path):
+    """The tier-gap of a lowest tier written "at least 0 %" in New York's time is an error for a draft (above), but a
+    version published and locked before the check came in is what was agreed: an error there stopped the whole family
+    (validate exit 1, versions, evaluate of every month, an Engine, serve), although nothing in it had changed. It is
+    a warning there, saying what the version pays and that an amendment changes it."""
+    import hashlib
+
+    from conftest import run_cli
+    from helpers import PUBLISHED
+    from slapolicy import Engine
+
+    text = PUBLISHED.read_text().replace("value: Asia/Singapore", "value: America/New_York")
+    for day, offset in (("2019-04-06", "-04:00"), ("2019-02-12", "-05:00"), ("2019-05-31", "-04:00")):
+        text = text.replace(f'"{day}T00:00:00+08:00"', f'"{day}T00:00:00{offset}"')
+    assert '- {below: "95%", credit: "50%"' in text
+    text = text.replace('- {below: "95%", credit: "50%"', '- {at_least: "0%", below: "95%", credit: "50%"')
+    family = tmp_path / "ny"
+    family.mkdir()
+    version = family / "2019-01-01.yaml"
+    version.write_text(text)
+    # the lock an earlier slapolicy wrote for it
+    (family / "versions.lock").write_text(json.dumps({"2019-01-01.yaml": hashlib.sha256(version.read_bytes()).hexdigest()}))
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if 'at_least: "0%"' in row)
+    result = run_cli("validate", family)
+    warning = (f"{version}:{line}:7: warning tier-gap no tier covers availability below 0 % (§3.1), which a Service "
+               "Month can have: America/New_York changes its clocks, and in the month they go back more minutes "
+               "elapse, each of which can be unavailable, than its Total Minutes (§1.6); there this version pays no "
+               "credit. Amend it with a version whose lowest tier has no lower bound")
+    assert (result.code, warning in result.out.splitlines()) == (0, True), result.out
+    assert [v["version"] for v in Engine(family).versions()] == ["2019-01-01"]
+    # the same terms as a draft of that family are still refused
+    draft = family / "drafts" / "2020-01-01.yaml"
+    draft.parent.mkdir()
+    draft.write_text(text.replace("status: published", "status: draft").replace('"2019-01-01"', '"2020-01-01"'))
+    result = run_cli("validate", draft)
+    assert result.code == 1 and "error tier-gap no tier covers availability below 0 %" in result.out, result.out
 
 
 @pytest.mark.parametrize("rounding,shown", [("half_up", "-0.13"), ("half_even", "-0.12"), ("down", "-0.12")])

@@ -73,12 +73,20 @@ def lint_tiers(policy) -> list[Diagnostic]:
                                     f"no tier covers availability below {first.lower} % ({first.ref})"))
     elif tiers and tiers[0].lower is not None and any(more > 0 for _, more in _clock_changes(policy)):
         first = tiers[0]
+        # An error for a draft (validate, publish), a warning for a version published among a family's versions: its
+        # terms are what was agreed and stay served (an error stopped the whole family, every month of it, once this
+        # check came in after it was locked); an amendment is what changes them.
+        published = policy.status == "published" and Path(policy.path).parent.name != "drafts" and \
+            among_versions(policy.path)
+        remedy = ("Amend it with a version whose lowest tier has no lower bound" if published else
+                  "Remove the tier's lower bound")
         found.append(doc.diagnostic(("compensation", "tiers", first.index), "tier-gap",
                                     f"no tier covers availability below {first.lower} % ({first.ref}), which a Service "
                                     f"Month can have: {policy.timezone} changes its clocks, and in the month they go "
                                     "back more minutes elapse, each of which can be unavailable, than its Total Minutes "
-                                    f"({policy.ref('service_month', 'total_minutes')}); there this version would pay no "
-                                    "credit. Remove the tier's lower bound"))
+                                    f"({policy.ref('service_month', 'total_minutes')}); there this version "
+                                    f"{'pays' if published else 'would pay'} no credit. {remedy}",
+                                    severity="warning" if published else "error"))
     for a, b in zip(tiers, tiers[1:]):
         if a.upper is None or b.lower is None or _overlap(a, b):
             continue
