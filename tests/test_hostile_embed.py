@@ -305,12 +305,20 @@ def test_a_body_nested_just_short_of_what_json_loads_refuses_is_a_400_not_a_500(
 
 
 def _first_depth_json_loads_refuses() -> int:
-    def refuses(depth: int) -> bool:
+    """Where json.loads refuses, in a worker thread as the service reads a body (its turn's thread: a fresh stack,
+    where this test's thread is already some frames deep, so json.loads there refuses earlier)."""
+    import concurrent.futures
+
+    def refused_in_a_thread(depth: int) -> bool:
         try:
             json.loads("[" * depth + "]" * depth)
         except RecursionError:
             return True
         return False
+
+    def refuses(depth: int) -> bool:
+        with concurrent.futures.ThreadPoolExecutor(1) as thread:
+            return thread.submit(refused_in_a_thread, depth).result()
 
     low, high = 1, 1000
     while not refuses(high):
