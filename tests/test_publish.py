@@ -1111,7 +1111,8 @@ def test_validate_says_what_publish_would_refuse_in_a_draft_because_of_the_famil
     assert cli("publish", "--retroactive", family, published).code == 0
     expected = [
         f"{old}:16:17: warning not-after-published `slapolicy publish` refuses this draft: effective_from 2020-01-01 is "
-        "not after published version 2020-02-01 (effective 2020-02-01)",
+        "not after published version 2020-02-01 (effective 2020-02-01): a new version takes effect after every "
+        "published one",
         f"{old}:17:9: warning amends-not-latest `slapolicy publish` refuses this draft: amends '2019-01-01', but the "
         f"latest published version is '2020-02-01': start from that text (`slapolicy diff {family / '2019-01-01.yaml'} "
         f"{family / '2020-02-01.yaml'}` shows what it changed since 2019-01-01) and write amends: \"2020-02-01\""]

@@ -158,11 +158,7 @@ def _draft_checks(directory: PolicyDirectory, policy, retroactive: bool, today: 
     if not retroactive and not later:  # one dated on or before a published version is refused below, whatever today
         latest = directory.versions[-1] if directory.versions else None
         found += filter(None, [retroactive_problem(policy, latest, today, decided=decided)])
-    for other in later:
-        found.append(doc.diagnostic(("effective_from",), "not-after-published",
-                                    f"effective_from {effective} is not after published version {other.version} "
-                                    f"(effective {other.effective_from}): a new version takes effect after every "
-                                    "published one"))
+    found += [not_after_published(policy, other) for other in later]
     if (directory.path / f"{effective}.yaml").exists() and not later:
         found.append(doc.diagnostic(("effective_from",), "file-exists",
                                     f"{directory.path / (effective + '.yaml')} already exists"))
@@ -198,6 +194,15 @@ def unchanged_terms(latest, policy) -> Diagnostic | None:
                                  f"{policy.path}` shows what it changes)", severity="warning")
 
 
+def not_after_published(policy, other) -> Diagnostic:
+    """``not-after-published`` at a draft's effective_from, on or before that of ``other``, a published version: a
+    version slipped in before one already in force would change the version that governed months already decided."""
+    return policy.doc.diagnostic(("effective_from",), "not-after-published",
+                                 f"effective_from {policy.effective_from} is not after published version "
+                                 f"{other.version} (effective {other.effective_from}): a new version takes effect after "
+                                 "every published one")
+
+
 def against_family(directory: PolicyDirectory, policy, raw: bytes) -> list[Diagnostic]:
     """What `publish` would refuse in a draft kept in the family's drafts/ because of the family, said by `validate`
     as warnings (as it says a label publish refuses, version-label): an ``amends`` that is not the latest published
@@ -208,9 +213,7 @@ def against_family(directory: PolicyDirectory, policy, raw: bytes) -> list[Diagn
     latest = directory.versions[-1]
     found = [problem for problem in (amends_problem(policy, latest, directory.path),) if problem is not None]
     if latest.effective_from >= policy.effective_from:
-        found.append(policy.doc.diagnostic(("effective_from",), "not-after-published",
-                                           f"effective_from {policy.effective_from} is not after published version "
-                                           f"{latest.version} (effective {latest.effective_from})"))
+        found.append(not_after_published(policy, latest))
     return [dataclasses.replace(d, severity="warning", message=f"`slapolicy publish` refuses this draft: {d.message}")
             for d in found]
 
