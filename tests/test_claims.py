@@ -553,6 +553,22 @@ def test_bad_claim_files(cli, inputs, tmp_path, change, message):
     assert not inputs["ledger"].exists()
 
 
+def test_a_required_field_missing_says_what_to_write_in_it(cli, inputs, tmp_path):
+    # A new user writing a first claim from docs/cli.md's list of fields was told "field 'channel' is missing", and
+    # nothing of what a channel is or how it is written; likewise the three others. Each names what it holds.
+    path = tmp_path / "claim.json"
+    path.write_text(json.dumps({"contact": "ops@example.com"}))
+    result = cli("claim", POLICIES, path, "--minutes", inputs["minutes"], "--ledger", inputs["ledger"])
+    assert (result.code, result.out) == (1, "")
+    assert result.err == (
+        f"slapolicy: {path}: field 'account' is missing (the account claiming, as the minutes and billing name it); "
+        "field 'service_month' is missing (the Service Month claimed, written YYYY-MM, e.g. \"2019-03\"); "
+        "field 'filed_at' is missing (when the claim was filed: an ISO 8601 timestamp with its UTC offset, e.g. "
+        "\"2019-04-10T10:00+08:00\"); field 'channel' is missing (how the claim was filed, e.g. \"work_order\": "
+        "the policy's claims.channel names the one accepted)\n")
+    assert not inputs["ledger"].exists()
+
+
 def test_a_claim_that_is_not_json(cli, inputs, tmp_path):
     path = tmp_path / "claim.json"
     path.write_text("{account: x}")

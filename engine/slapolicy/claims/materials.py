@@ -27,6 +27,12 @@ OPTIONAL_CLAIM_FIELDS = ("failure_records", "term_start", "term_end", "claim_id"
 # unavailability is decided `incomplete` (§3.3), not refused. The OpenAPI document of `slapolicy serve` describes the
 # claim from this table, so the service and `slapolicy claim` take the same claims.
 REQUIRED_CLAIM_FIELDS = ("account", "service_month", "filed_at", "channel")
+# What each required field holds, said when it is missing: a first claim is written from a list of field names.
+_REQUIRED_CLAIM_FIELD_SAYS = {
+    "account": "the account claiming, as the minutes and billing name it",
+    "service_month": 'the Service Month claimed, written YYYY-MM, e.g. "2019-03"',
+    "filed_at": 'when the claim was filed: an ISO 8601 timestamp with its UTC offset, e.g. "2019-04-10T10:00+08:00"',
+    "channel": 'how the claim was filed, e.g. "work_order": the policy\'s claims.channel names the one accepted'}
 CLAIM_FIELD_TYPES = {"account": ("string", "integer"), "service_month": ("string",), "filed_at": ("string",),
                      "channel": ("string",), "event_report": ("string", "null"), "unavailability": ("array", "null"),
                      "failure_records": ("array", "null"), "term_start": ("string", "null"),
@@ -157,7 +163,7 @@ def _shape_problems(data: dict) -> list[str]:
     problems = []
     for key in REQUIRED_CLAIM_FIELDS:
         if key not in data:
-            problems.append(f"field {key!r} is missing")
+            problems.append(f"field {key!r} is missing ({_REQUIRED_CLAIM_FIELD_SAYS[key]})")
         elif isinstance(data[key], str) and not data[key].strip():
             problems.append(f"field {key!r} is blank")
     for key, value in data.items():
