@@ -113,3 +113,56 @@ def test_an_availability_of_exactly_zero_is_shown_without_a_sign(tmp_path):
     assert (e["unavailable_minutes"], e["availability_exact"], e["availability_percent"], e["credit_percent"],
             e["compensation"]) == (43200, "0/43200", "0.00", 50, "500.00")
     assert [percent_text(Fraction(0), 2, rounding) for rounding in ("half_up", "half_even", "down")] == ["0.00"] * 3
+
+
+def _minutes_step(e) -> str:
+    return next(s["detail"] for s in e["trace"] if s["step"] == "minutes")
+
+
+@pytest.mark.parametrize("rows,with_data,without", [
+    # A row of 0 requests is a minute with data and without requests (§1.4): 2 with data, 44,639 without requests.
+    ([("2019-03-12T10:00", 100, 2, 0), ("2019-03-12T10:01", 0, 0, 0)], 2, 44639),
+    # A row whose 3 requests all failed on illegal numbers has no normal request (§5.10): without requests too.
+    ([("2019-03-12T10:00", 100, 2, 0), ("2019-03-12T10:01", 3, 3, 3)], 2, 44639),
+])
+def test_the_minutes_without_requests_count_rows_without_normal_requests(tmp_path, rows, with_data, without):
+    # The minutes path counts, per account and month, the rows with data and those with (normal) requests; counting
+    # every row with data as one with requests (a batch whose fewest requests are 0, or one with illegal-number
+    # failures) passed every test: the trace's count, what no_traffic reads, was one short.
+    e = one(tmp_path, [dict(next(minute_rows("a", start, 1, requests, failures, illegal)))
+                       for start, requests, failures, illegal in rows], "2019-03")
+    assert (e["minutes_with_data"], e["unavailable_minutes"]) == (with_data, 1)
+    assert _minutes_step(e).startswith(f"44640 minutes; {with_data} with data; {without} without requests (available")
+
+
+@pytest.mark.parametrize("illegal_reading,quiet", [("remove_from_both", 9), ("count_as_failures", 8)])
+def test_a_provider_incident_counts_its_minutes_without_requests_as_read(tmp_path, illegal_reading, quiet):
+    # A provider incident over 10:00-10:10: 10:00 has 100 requests, 10:01 a row of 0 requests, 10:02 three requests
+    # that all failed on illegal numbers (normal requests only when §5.10 removes them). The warning's count of its
+    # minutes without (normal) requests is 9, or 8 when illegal-number failures count as failures; counting a row of
+    # 0 requests as one with requests passed every test.
+    from helpers import write_yaml
+
+    draft = draft_variant(tmp_path, "illegal_number_failures:\n    value: remove_from_both",
+                          f"illegal_number_failures:\n    value: {illegal_reading}")
+    incidents = write_yaml(tmp_path / "incidents.yaml", [{"id": "P-1", "start": "2019-03-12T10:00",
+                                                          "end": "2019-03-12T10:10", "cause": "provider"}])
+    rows = [dict(next(minute_rows("a", start, 1, requests, failures, illegal)))
+            for start, requests, failures, illegal in (("2019-03-12T10:00", 100, 0, 0), ("2019-03-12T10:01", 0, 0, 0),
+                                                        ("2019-03-12T10:02", 3, 3, 3))]
+    e = one(tmp_path, rows, "2019-03", policy_file=draft, incidents=incidents)
+    assert [(w["code"], w["minutes"]) for w in e["warnings"]] == [("provider_incident_without_data", quiet)]
+
+
+def test_a_replay_puts_a_month_s_first_minute_in_that_month(tmp_path):
+    # Replayed over March and April 2019, an unavailable minute at 00:00 on 1 April (Singapore) is April's first
+    # minute (§1.2, §1.5): the minutes path finds each row's month among the months' bounds, and placing a minute on
+    # a bound in the month before it passed every test.
+    from conftest import DRAFT, POLICIES
+    from slapolicy.replay import replay
+
+    minutes = write_csv(tmp_path / "minutes.csv", list(minute_rows("a", "2019-04-01T00:00", 1, 100, 2))
+                        + list(minute_rows("a", "2019-03-31T23:58", 1, 100, 0)))
+    rows = replay(POLICIES, minutes=minutes, start="2019-03", end="2019-04", under=DRAFT)["rows"]
+    assert [(r["month"], r["baseline"]["unavailable_minutes"], r["amended"]["unavailable_minutes"]) for r in rows] == [
+        ("2019-03", 0, 0), ("2019-04", 1, 1)]
