@@ -166,3 +166,14 @@ def test_a_replay_puts_a_month_s_first_minute_in_that_month(tmp_path):
     rows = replay(POLICIES, minutes=minutes, start="2019-03", end="2019-04", under=DRAFT)["rows"]
     assert [(r["month"], r["baseline"]["unavailable_minutes"], r["amended"]["unavailable_minutes"]) for r in rows] == [
         ("2019-03", 0, 0), ("2019-04", 1, 1)]
+
+
+@pytest.mark.parametrize("peaks", [(4.9, 5.0), (5.0, 4.9)])
+def test_a_peak_on_the_concurrency_threshold_is_told_from_one_below_it_in_the_same_month(tmp_path, peaks):
+    # Two unavailable minutes of one account, peak_qps 4.9 and exactly 5.0 (§5.7: "5.0QPS and above"), in either order:
+    # only the second is excluded. The minutes share one question for the rules when every value answers the
+    # conditions alike; a value on the threshold read as one below it made both minutes answer as the first did.
+    rows = [dict(next(minute_rows("a", start, 1, 100, 2, peak=peak)))
+            for start, peak in zip(("2019-03-12T10:00", "2019-03-12T10:01"), peaks)]
+    e = one(tmp_path, rows, "2019-03")
+    assert (e["raw_unavailable_minutes"], e["excluded_minutes"], e["unavailable_minutes"]) == (2, {"5.7": 1}, 1)
