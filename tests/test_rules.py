@@ -113,3 +113,20 @@ def test_a_condition_is_a_value_equal_and_hashed_by_its_class_and_fields():
     assert (fact.name, fact.type, fact.values, fact.default, fact.ref, fact.description) == (
         "minute.concurrency_qps", "number", (), "0", "§5.3", "peak queries per second")
     assert fact.coerce("5.0") == Decimal("5.0")
+
+
+def test_every_comparison_and_its_negation_on_both_sides_of_the_constant():
+    # Each operator against 5.0 at 4.99, 5.0 and 5.01, as written and under `not`, from durable-rules and from the
+    # reference matcher alike: the property test above is slow, and in the fast loop the matcher's at_least read as
+    # "above", its below as "at most", or `not at_least` rewritten to "at most", passed every test.
+    five = Decimal("5.0")
+    holds = {"equals": (False, True, False), "not_equals": (True, False, True), "at_least": (False, True, True),
+             "above": (False, False, True), "below": (True, False, False), "at_most": (True, True, False)}
+    clauses = [(f"5.{i + 1}", Compare("minute.concurrency_qps", op, five)) for i, op in enumerate(holds)]
+    clauses += [(f"6.{i + 1}", Not(Compare("minute.concurrency_qps", op, five))) for i, op in enumerate(holds)]
+    ruleset = ruleset_for(f"sides_{uuid.uuid4().hex}", clauses)
+    for at, value in enumerate(("4.99", "5.0", "5.01")):
+        facts = {"minute.concurrency_qps": Decimal(value)}
+        expected = tuple([f"5.{i + 1}" for i, sides in enumerate(holds.values()) if sides[at]]
+                         + [f"6.{i + 1}" for i, sides in enumerate(holds.values()) if not sides[at]])
+        assert (ruleset.match(facts), ruleset.match_reference(facts)) == (expected, expected), value
