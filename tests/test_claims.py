@@ -55,6 +55,15 @@ def test_a_public_holiday_shifts_the_opening(policy):
     assert window.as_dict()["holidays_skipped"] == [{"date": "2024-01-01", "name": "New Year's Day"}]
 
 
+def test_a_holiday_on_a_weekend_is_not_among_the_days_skipped(policy):
+    # January 2023 in Singapore: Sunday Jan 1 is New Year's Day, observed on Monday Jan 2, so the 5th business day is
+    # Mon Jan 9. Only the observed Monday was a business day passed over; a Sunday is never one, holiday or not, and
+    # listing it passed every test.
+    window = window_of(policy, dt.date(2022, 12, 1), dt.date(2022, 12, 31))
+    assert (window.business_day, window.opens.isoformat()) == (dt.date(2023, 1, 9), "2023-01-10T00:00:00+08:00")
+    assert window.as_dict()["holidays_skipped"] == [{"date": "2023-01-02", "name": "New Year's Day (observed)"}]
+
+
 def _variant(tmp_path, old, new):
     from slapolicy import load_policy
 
