@@ -347,3 +347,22 @@ def test_nothing_owed_is_a_denial_and_a_cent_is_a_grant(tmp_path, shipped_family
         assert march["reasons"] == [{"code": code, "clause": clause, "message": "Availability was below the standard, "
                                      f"but nothing is owed: {why}."}]
         assert march["message"] is None
+
+
+def test_the_earliest_service_start_of_an_account_is_its_first_month_of_use(shipped):
+    # Billing rows that disagree on service_start (2022-06-15 on January's row, 2022-09-01 on February's): the first
+    # month of use is the earliest, 2022-06, so May 2023 is the 12th month of use and June the 13th (§6.1). Taking the
+    # latest passed every test. The months of use said in the rule are 12 ("all fees since") and then 13 ("more
+    # than 12"), to the month; a claim for a month before the first month of use is refused, the first is not.
+    from slapolicy.errors import InputError
+
+    billing = billing_of(dict.fromkeys(months("2023-01", 6), "100.00"), dt.date(2022, 6, 15))
+    billing[("x", "2023-02")] = BillingRow("x", "2023-02", Decimal("100.00"), Decimal(0), dt.date(2022, 9, 1))
+    at_may, at_june = (aggregate_cap(shipped, "x", month, billing, {}) for month in ("2023-05", "2023-06"))
+    assert (at_may["first_month_of_use"], at_may["months_of_use"], at_may["rule"]) == (
+        "2022-06", 12, "used 12 month(s): all fees paid since the first month of use (2022-06 to 2023-05)")
+    assert (at_june["months_of_use"], at_june["rule"]) == (
+        13, "used 13 months (more than 12): fees paid in the 12 months ending with the damaged month (2022-07 to 2023-06)")
+    assert aggregate_cap(shipped, "x", "2022-06", billing, {})["months_of_use"] == 1
+    with pytest.raises(InputError, match=r"starts using the Services in 2022-06 .*after the claimed Service Month 2022-05"):
+        aggregate_cap(shipped, "x", "2022-05", billing, {})

@@ -177,3 +177,25 @@ def test_a_peak_on_the_concurrency_threshold_is_told_from_one_below_it_in_the_sa
             for start, peak in zip(("2019-03-12T10:00", "2019-03-12T10:01"), peaks)]
     e = one(tmp_path, rows, "2019-03")
     assert (e["raw_unavailable_minutes"], e["excluded_minutes"], e["unavailable_minutes"]) == (2, {"5.7": 1}, 1)
+
+
+def test_a_version_governs_the_service_month_beginning_on_its_effective_from(tmp_path):
+    # §6.2: the version in force is the latest whose effective_from is on or before the Service Month's first day.
+    # Version 2019-01-01 governs January 2019 itself; "before" alone (no version for January 2019) passed every test.
+    e = one(tmp_path, minute_rows("a", "2019-01-15T10:00", 1, 100, 2), "2019-01")
+    assert (e["policy"]["version"], e["unavailable_minutes"]) == ("2019-01-01", 1)
+
+
+def test_a_replay_under_a_version_counting_illegal_number_failures_still_removes_them_in_force(tmp_path):
+    # 201 requests, 3 failures of which 1 on an illegal number: the version in force removes it (§5.10: 2 of 200,
+    # exactly 99 %, available); a draft counting it as a failure reads 3 of 201 (98.51 %, unavailable). The minutes
+    # path keeps the row for the draft, so the version in force sees it too and must still remove the failure:
+    # removing nothing there passed every test.
+    from conftest import POLICIES
+    from slapolicy.replay import replay
+
+    draft = draft_variant(tmp_path, "illegal_number_failures:\n    value: remove_from_both",
+                          "illegal_number_failures:\n    value: count_as_failures")
+    minutes = write_csv(tmp_path / "minutes.csv", list(minute_rows("a", "2019-03-12T10:00", 1, 201, 3, 1)))
+    (row,) = replay(POLICIES, minutes=minutes, start="2019-03", end="2019-03", under=draft)["rows"]
+    assert (row["baseline"]["unavailable_minutes"], row["amended"]["unavailable_minutes"]) == (0, 1)

@@ -144,6 +144,29 @@ def codes(result):
     return [r["code"] for r in result["reasons"]]
 
 
+def test_a_claim_filed_at_the_instant_it_is_decided_is_decided(inputs):
+    # A claim may be filed no later than now: one filed at the very instant is decided (refusing it as "in the
+    # future" passed every test), as is one decided as its Service Month begins (denied: the month has not ended).
+    begins = "2024-03-01T00:00+08:00"
+    result = decide(inputs, claim(filed_at=begins), now=begins)
+    assert (result["decision"], codes(result)) == ("denied", ["month_not_ended", "filed_too_early"])
+    at = "2024-04-08T10:00+08:00"
+    assert decide(inputs, claim(filed_at=at), now=at)["decision"] == "approved"
+
+
+def test_below_the_standard_with_nothing_paid_nothing_is_owed(inputs, tmp_path):
+    # March 2024 below the standard (3000 minutes at 98 %: 93.28 %, 50 %), billed 100.00 with an offset of 100.00:
+    # §3.1(2) caps it at the fee paid, 0.00. The claim is denied, nothing owed; approving "compensation of 0.00"
+    # passed every test.
+    billing = write_csv(tmp_path / "zero.csv", [{"account": "small", "month": "2024-03", "monthly_fee": "100.00",
+                                                 "offset": "100.00"}])
+    result = decide(dict(inputs, billing=billing), claim())
+    assert (result["decision"], codes(result), result["compensation"], result["evaluation"]["compensation"]) == (
+        "denied", ["nothing_owed"], None, "0.00")
+    assert result["reasons"][0]["message"] == ("Availability was below the standard, but nothing is owed: the "
+                                               "compensation after exclusions and the cap of the fee paid is 0.00.")
+
+
 @pytest.mark.parametrize("filed_at,decision,reasons", [
     ("2024-04-05T23:59+08:00", "denied", ["filed_too_early"]),
     ("2024-04-06T00:00+08:00", "approved", []),
