@@ -199,3 +199,20 @@ def test_a_replay_under_a_version_counting_illegal_number_failures_still_removes
     minutes = write_csv(tmp_path / "minutes.csv", list(minute_rows("a", "2019-03-12T10:00", 1, 201, 3, 1)))
     (row,) = replay(POLICIES, minutes=minutes, start="2019-03", end="2019-03", under=draft)["rows"]
     assert (row["baseline"]["unavailable_minutes"], row["amended"]["unavailable_minutes"]) == (0, 1)
+
+
+def test_a_replay_under_a_version_that_excludes_otherwise_classifies_the_minutes_again(tmp_path):
+    # Ten unavailable minutes 10:00-10:10 under a customer_network incident from 10:00:30 (§5.1): the version in force
+    # rounds windows outward (all 10 excluded), a draft inward (10:00 is not covered whole: 9 excluded, 1 counted).
+    # Two versions that read minutes alike share one classification; reusing it for this draft passed every test.
+    from conftest import POLICIES
+    from helpers import write_yaml
+    from slapolicy.replay import replay
+
+    draft = draft_variant(tmp_path, "window_rounding:\n    value: outward", "window_rounding:\n    value: inward")
+    minutes = write_csv(tmp_path / "minutes.csv", list(minute_rows("a", "2019-03-12T10:00", 10, 100, 2)))
+    incidents = write_yaml(tmp_path / "incidents.yaml", [{"id": "C-1", "start": "2019-03-12T10:00:30",
+                                                          "end": "2019-03-12T10:10", "cause": "customer_network"}])
+    (row,) = replay(POLICIES, minutes=minutes, incidents=incidents, start="2019-03", end="2019-03", under=draft)["rows"]
+    assert [(side["excluded_minutes"], side["unavailable_minutes"]) for side in (row["baseline"], row["amended"])] == [
+        ({"5.1": 10}, 0), ({"5.1": 9}, 1)]
