@@ -292,9 +292,9 @@ JSON = {"Content-Type": "application/json"}
 def test_a_body_nested_just_short_of_what_json_loads_refuses_is_a_400_not_a_500(app):
     # json.loads took ~964 levels (Python 3.11; ~10,000 on 3.13, whose C code has a limit of its own); writing the
     # body out again (to look for lone surrogates) needed more stack and raised RecursionError: a 500. Every depth up
-    # to just past where the server's json.loads refuses is now the field's type error or "nested too deeply". The
-    # server reads a body in a worker thread, whose stack is shallower than this test's: its refusal comes some
-    # levels later than json.loads's here, so the depth is found by asking the server.
+    # to just past where the server's json.loads refuses is now the field's type error or "nested too deeply". Where
+    # that is depends on the stack of the server's worker thread, so the depth is found by asking the server, starting
+    # from where json.loads refuses in a fresh thread.
     def answer(depth: int) -> tuple:
         raw = b'{"month": "2019-03", "accounts": ' + b"[" * depth + b"]" * depth + b"}"
         status, content_type, body = asgi(app[0], "POST", "/v1/evaluate", raw, JSON)
