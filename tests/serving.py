@@ -72,6 +72,28 @@ def wait_until(predicate, seconds: float = 30, step: float = 0.05):
     return False
 
 
+class EngineCallsAtOnce:
+    """A stand-in for `Engine.evaluate` that counts the calls running at once (`most`). Each call waits, up to 10 s,
+    until `expected` calls have run together, then holds 50 ms more: the count reaches the limit however a loaded
+    machine schedules the threads (calls that only slept 50 ms reached 5 of a limit of 6 under load), and a service
+    that let more run at once shows them."""
+
+    def __init__(self, expected: int):
+        self.expected, self.running, self.most = expected, 0, 0
+        self.changed = threading.Condition()
+
+    def __call__(self, *_, **__):
+        with self.changed:
+            self.running += 1
+            self.most = max(self.most, self.running)
+            self.changed.notify_all()
+            self.changed.wait_for(lambda: self.most >= self.expected, timeout=10)
+        time.sleep(0.05)
+        with self.changed:
+            self.running -= 1
+        return {"evaluations": []}
+
+
 def examples_app(ledger: Path):
     """(``slapolicy serve``'s application in-process over the examples' minutes and billing, on a loopback address,
     deciding claims into ``ledger``; ``ledger``)."""

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from conftest import POLICIES, REPO, run_cli
-from serving import asgi, examples_app, raw_answer, raw_connection
+from serving import EngineCallsAtOnce, asgi, examples_app, raw_answer, raw_connection
 
 pytest.importorskip("starlette")
 
@@ -149,24 +149,12 @@ def test_at_most_four_engine_calls_run_at_once_and_the_others_wait_without_a_thr
     # event loop, which waited its turn among them. GET /v1/health, answered on the loop, took a median 0.5-2 s (up to
     # 8 s) under 120 evaluations at once; with 4 at once, 17 ms, for the same throughput (benchmarks/README.md)
     import asyncio
-    import threading
-    import time
 
     from slapolicy import service
 
     application, _ = served
-    running, most, lock = [0], [0], threading.Lock()
-
-    def slow_evaluate(self, **kwargs):
-        with lock:
-            running[0] += 1
-            most[0] = max(most[0], running[0])
-        time.sleep(0.05)
-        with lock:
-            running[0] -= 1
-        return {"evaluations": []}
-
-    monkeypatch.setattr(service.Engine, "evaluate", slow_evaluate)
+    calls = EngineCallsAtOnce(4)
+    monkeypatch.setattr(service.Engine, "evaluate", calls)
     body = json.dumps({"month": "2019-03"}).encode()
     headers = [(b"host", b"127.0.0.1"), (b"content-type", b"application/json")]
 
@@ -189,7 +177,7 @@ def test_at_most_four_engine_calls_run_at_once_and_the_others_wait_without_a_thr
         return await asyncio.gather(*(one() for _ in range(24)))
 
     assert asyncio.run(many()) == [200] * 24
-    assert most[0] == 4
+    assert calls.most == 4
 
 
 def test_a_claim_decided_now_is_answered_201_with_the_address_of_its_record(tmp_path):

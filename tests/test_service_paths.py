@@ -6,7 +6,7 @@ import pytest
 
 from conftest import POLICIES, REPO
 from helpers import read_only
-from serving import asgi, raw_answer, raw_connection, wait_until
+from serving import EngineCallsAtOnce, asgi, raw_answer, raw_connection, wait_until
 
 pytest.importorskip("starlette")
 
@@ -495,25 +495,12 @@ def test_at_most_max_concurrent_engine_calls_run_at_once_and_the_others_wait_the
     # The service ran at most 4 engine calls at once, whatever --workers or --dask gave it: with a Dask cluster, four
     # long replays held every slot while the cluster idled. --max-concurrent sets it.
     import asyncio
-    import threading
-    import time
 
     from slapolicy import Engine
     from slapolicy.service import Sources, create_app
 
     engine = Engine(POLICIES, ledger=tmp_path / "ledger.sqlite")
-    running, most, lock = [0], [0], threading.Lock()
-
-    def evaluate(**_):
-        with lock:
-            running[0] += 1
-            most[0] = max(most[0], running[0])
-        time.sleep(0.05)
-        with lock:
-            running[0] -= 1
-        return {"evaluations": []}
-
-    engine.evaluate = evaluate
+    engine.evaluate = calls = EngineCallsAtOnce(limit)
     app = create_app(engine, Sources(**SOURCES), loopback_only=True, max_concurrent=limit)
     body = json.dumps({"month": "2019-03"}).encode()
 
@@ -537,7 +524,7 @@ def test_at_most_max_concurrent_engine_calls_run_at_once_and_the_others_wait_the
         return await asyncio.gather(*(one() for _ in range(8)))
 
     assert asyncio.run(many()) == [200] * 8
-    assert most[0] == limit
+    assert calls.most == limit
 
 
 def test_the_versions_and_terms_served_are_answered_while_every_turn_is_taken_by_long_calls(tmp_path):
