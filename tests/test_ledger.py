@@ -1268,3 +1268,55 @@ def test_the_audit_prints_differences_as_the_decision_shows_them_not_as_python_d
         "    reason_messages: recorded 2, now 2",
         f"      - recorded only: {told}",
         "      + now only: Owed: 10 %."]
+
+
+def _audit_lines(differences: dict) -> list[str]:
+    """The lines `audit --format text` prints for one decision that differs in ``differences``."""
+    from slapolicy.claims.audit import render_audit
+
+    entry = {"decision_id": "D-1", "account": "acme", "service_month": "2019-03", "status": "differs", "notes": [],
+             "differences": differences}
+    chain = {"intact": True, "entries": 1, "head_checkpoint": "1:" + "ab" * 32, "keyed": False}
+    text = render_audit({"decisions": [entry], "chain": chain,
+                         "summary": {"checked": 1, "same": 0, "differs": 1, "unverifiable": 0}})
+    return text.splitlines()[1:-2]  # after the decision's head line, before the chain and the summary
+
+
+def test_the_audit_says_what_differs_when_the_same_reason_messages_come_in_another_order():
+    """Before: only 'reason_messages: recorded 2, now 2', which names no difference at all."""
+    assert _audit_lines({"reason_messages": {"recorded": ["A.", "B."], "now": ["B.", "A."]}}) == [
+        "    reason_messages: recorded 2, now 2: the same messages in another order",
+        "      recorded 1st, now 2nd: A.",
+        "      recorded 2nd, now 1st: B."]
+    # what stayed in place is not listed; only those moved
+    assert _audit_lines({"reason_messages": {"recorded": ["A.", "B.", "C."], "now": ["C.", "B.", "A."]}}) == [
+        "    reason_messages: recorded 3, now 3: the same messages in another order",
+        "      recorded 1st, now 3rd: A.",
+        "      recorded 3rd, now 1st: C."]
+
+
+def test_the_audit_says_a_reason_message_recorded_twice_is_given_once_now():
+    """Before: only 'reason_messages: recorded 2, now 1'; the message on both sides was listed on neither."""
+    assert _audit_lines({"reason_messages": {"recorded": ["A.", "A."], "now": ["A."]}}) == [
+        "    reason_messages: recorded 2, now 1",
+        "      ~ recorded 2 times, now once: A."]
+    assert _audit_lines({"reason_messages": {"recorded": ["A.", "B."], "now": ["B.", "A.", "B.", "C."]}}) == [
+        "    reason_messages: recorded 2, now 4",
+        "      ~ recorded once, now 2 times: B.",
+        "      + now only: C.",
+        "      recorded 1st, now 2nd: A.",
+        "      recorded 2nd, now 1st: B."]
+    assert _audit_lines({"reason_messages": {"recorded": ["A.", "A.", "B."], "now": ["B."]}}) == [
+        "    reason_messages: recorded 3, now 1",
+        "      - recorded only (2 times): A."]
+
+
+def test_the_audit_shows_values_that_print_alike_as_the_ledger_holds_them():
+    """A forged entry whose minutes are the text "42" where the claim decided again gives the number 42 (or nothing
+    where an empty list is now) printed 'recorded 42, now 42': a difference that named none."""
+    assert _audit_lines({"unavailable_minutes": {"recorded": "42", "now": 42},
+                         "reasons": {"recorded": None, "now": []},
+                         "compensation": {"recorded": "180.00", "now": "180.01"}}) == [
+        '    unavailable_minutes: recorded "42", now 42 (as the ledger\'s JSON holds them: they print alike)',
+        "    reasons: recorded null, now [] (as the ledger's JSON holds them: they print alike)",
+        "    compensation: recorded 180.00, now 180.01"]

@@ -14,10 +14,12 @@ import hashlib
 import json
 import shutil
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 from .. import __version__
 from .decision import file_digest
+from .window import ordinal
 from ..minutes.storage import is_url
 from ..engine import Engine
 from ..errors import SlapolicyError
@@ -215,12 +217,50 @@ def render_audit(result: dict) -> str:
 def _difference(key: str, recorded, now) -> list[str]:
     """One difference as the lines of text an auditor reads: values as the decision shows them (a list by its items,
     nothing as "(none)"), never as Python prints them (``['filed_too_early', ...]``, ``None``); the customer's reason
-    messages, each a sentence, by those recorded only and those given only now."""
+    messages, each a sentence, by what differs of them (:func:`_messages_differ`). Values that print alike (the text
+    "42" forged where the number 42 is decided again) are shown as the ledger's JSON holds them: a difference always
+    names what differs."""
     if key == "reason_messages":
-        return ([f"    {key}: recorded {len(recorded)}, now {len(now)}"]
-                + [f"      - recorded only: {message}" for message in recorded if message not in now]
-                + [f"      + now only: {message}" for message in now if message not in recorded])
+        return _messages_differ(key, recorded, now)
+    if _shown(recorded) == _shown(now):
+        return [f"    {key}: recorded {json.dumps(recorded)}, now {json.dumps(now)} (as the ledger's JSON holds them: "
+                "they print alike)"]
     return [f"    {key}: recorded {_shown(recorded)}, now {_shown(now)}"]
+
+
+def _messages_differ(key: str, recorded: list, now: list) -> list[str]:
+    """The reason messages: those recorded only (``-``) and given only now (``+``), one given another number of times
+    (``~``), and, where those on both sides come in another order, each that moved with its places."""
+    before, after = Counter(recorded), Counter(now)
+    lines = [f"    {key}: recorded {len(recorded)}, now {len(now)}"]
+    for message in dict.fromkeys(recorded + now):  # each once, in the order first met
+        times, again = before[message], after[message]
+        if again == 0:
+            lines.append(f"      - recorded only{f' ({times} times)' if times > 1 else ''}: {message}")
+        elif times == 0:
+            lines.append(f"      + now only{f' ({again} times)' if again > 1 else ''}: {message}")
+        elif times != again:
+            lines.append(f"      ~ recorded {_times(times)}, now {_times(again)}: {message}")
+    # the places of the messages on both sides: the k-th of a message recorded is the k-th of it now
+    common = before & after
+    places = {}
+    for side, messages in ((0, recorded), (1, now)):
+        seen = Counter()
+        for place, message in enumerate(messages, 1):
+            seen[message] += 1
+            if seen[message] <= common[message]:
+                places.setdefault((message, seen[message]), [0, 0])[side] = place
+    was, is_now = (sorted(places, key=lambda m, side=side: places[m][side]) for side in (0, 1))
+    if was != is_now:  # a message moved among those on both sides, not only past one added or dropped
+        if before == after:
+            lines[0] += ": the same messages in another order"
+        lines += [f"      recorded {ordinal(places[m][0])}, now {ordinal(places[m][1])}: {m[0]}"
+                  for rank, m in enumerate(was) if is_now[rank] != m]
+    return lines
+
+
+def _times(n: int) -> str:
+    return "once" if n == 1 else f"{n} times"
 
 
 def _shown(value) -> str:
