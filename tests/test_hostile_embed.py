@@ -205,7 +205,13 @@ def test_rows_in_memory_holding_objects_lists_or_booleans_are_refused_as_json_wr
      "(in memory): missing column(s) month (found: account, Month, monthly_fee, offset); columns are named in "
      "lower case without spaces: rename 'Month' to 'month'"),
     ({"minutes": [{1: "a"}]}, "(in memory): missing column(s) account, minute, requests, failures (found: 1)"),
-], ids=["minutes-capitals-spaces", "billing-capital", "key-not-text"])
+    # Rows of another input: the API's and the service's name for it, not an option of the CLI.
+    ({"minutes": [{"account": "a", "month": "2019-03", "monthly_fee": "1000.00", "offset": "0.00"}]},
+     "(in memory): missing column(s) minute, requests, failures (found: account, month, monthly_fee, offset); these "
+     "are billing columns: give them as billing"),
+    ({"billing": [ROW]}, "(in memory): missing column(s) month, monthly_fee, offset (found: account, minute, requests, "
+                         "failures); these are minutes columns: give them as minutes"),
+], ids=["minutes-capitals-spaces", "billing-capital", "key-not-text", "billing-as-minutes", "minutes-as-billing"])
 def test_rows_in_memory_with_a_column_named_otherwise_name_the_name_meant(tmp_path, given, message):
     # Rows handed in as dicts said only "missing column(s) account (found: Account, ...)", where the same columns
     # in a pyarrow table, a CSV, JSON Lines or Parquet file were told how to rename them (inputs.problems).

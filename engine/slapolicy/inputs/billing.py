@@ -10,12 +10,11 @@ from pathlib import Path
 
 from ..calendar import written_date
 from ..errors import InputError
-from .problems import Problems, _line
+from .problems import INPUT_COLUMNS, Problems, _line
 from .tables import _format, _refuse_nested, _strings, account_name, refuse_floating_accounts, table_of
 
 
-BILLING_COLUMNS = ("account", "month", "monthly_fee", "offset")
-OPTIONAL_BILLING_COLUMNS = ("service_start",)
+BILLING_COLUMNS, OPTIONAL_BILLING_COLUMNS = INPUT_COLUMNS["billing"][:2]
 _MONTH = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
 _MONEY = re.compile(r"^[0-9]+(\.[0-9]{1,2})?$")
 

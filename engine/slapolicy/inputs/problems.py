@@ -8,6 +8,16 @@ import numpy as np
 from ..errors import InputError
 
 MAX_REPORTED = 20
+IN_MEMORY = "(in memory)"  # where a table handed in by the API or the service is said to be
+
+# Which columns make which input: (required, optional) and the option that takes it, read by every reader of a
+# table (``tables``, ``billing``, the minutes' readers). A file of exactly another input's columns was given to the
+# wrong option, and is told which (``missing_columns``): "missing column(s) minute, requests, failures (found:
+# account, month, monthly_fee, offset)" left the reader to see that the file was the billing.
+INPUT_COLUMNS = {
+    "minutes": (("account", "minute", "requests", "failures"), ("illegal_number_failures", "peak_qps"), "--minutes"),
+    "billing": (("account", "month", "monthly_fee", "offset"), ("service_start",), "--billing"),
+}
 
 
 class Problems:
@@ -90,7 +100,20 @@ def missing_columns(where: str, missing: list, names: list, separated: bool = Fa
     if near:
         message += ("; columns are named in lower case without spaces: rename " +
                     ", ".join(f"{name!r} to {meant!r}" for name, meant in near))
-    return message + (other_separator(names) if separated else "")
+    return message + (other_separator(names) if separated else "") + another_input(where, names)
+
+
+def another_input(where: str, names: list) -> str:
+    """'; these are a billing file's columns: give it as --billing' when the columns found are exactly another
+    input's (each it requires, none it does not read): the file was surely meant as that input. Rows handed in by
+    the API or the service are told the name they take there (``billing=``, "billing"). An error path only."""
+    found = set(names)
+    for kind, (required, optional, option) in INPUT_COLUMNS.items():
+        if set(required) <= found <= set(required + optional):
+            if where == IN_MEMORY:
+                return f"; these are {kind} columns: give them as {kind}"
+            return f"; these are a {kind} file's columns: give it as {option}"
+    return ""
 
 
 def other_separator(names: list) -> str:

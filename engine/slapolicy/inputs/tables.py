@@ -26,7 +26,7 @@ from ..files import (BEYOND_FLOAT, LONE_SURROGATE, FileProblem, regular_file_siz
                      wide_encoding)
 from ..limits import exhausted
 from .json_lines import TEXT_COLUMNS, as_written, by_line, check_lines, read_json_as_written
-from .problems import MAX_REPORTED, Problems, _line, _report, column_names, missing_columns
+from .problems import IN_MEMORY, INPUT_COLUMNS, MAX_REPORTED, Problems, _line, _report, column_names, missing_columns
 from .timestamps import _one_array, parse_minute_column
 
 # Minutes and billing files: far beyond any real month (52 M minute rows of CSV are ~2.5 GB),
@@ -120,8 +120,7 @@ def check_size(shown, size: int | None) -> None:
         raise InputError(f"{shown}: {size} bytes is above the input size limit of {limit} bytes "
                          "(SLAPOLICY_MAX_INPUT_BYTES raises it)")
 
-MINUTE_COLUMNS = ("account", "minute", "requests", "failures")
-OPTIONAL_MINUTE_COLUMNS = ("illegal_number_failures", "peak_qps")
+MINUTE_COLUMNS, OPTIONAL_MINUTE_COLUMNS = INPUT_COLUMNS["minutes"][:2]
 
 
 # ---------------------------------------------------------------------------- tables
@@ -174,9 +173,6 @@ def refuse_binary(path, kind: str) -> None:
             raise InputError(f"{path}: {what}, not {text} text: {advice}")
     if encoding := wide_encoding(start):
         raise InputError(f"{path}: a {encoding} file, not {text} text: {_WIDE_ADVICE[encoding]}")
-
-
-IN_MEMORY = "(in memory)"
 
 
 def in_memory_table(data, columns: tuple[str, ...], optional: tuple[str, ...] = ()):

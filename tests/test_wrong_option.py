@@ -1,0 +1,69 @@
+"""A data file given to the wrong option is told which option takes it: the columns found are exactly another
+input's (inputs.problems.INPUT_COLUMNS), and nothing is written."""
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import POLICIES, REPO, evaluate_march, run_cli
+
+EXAMPLES = REPO / "examples" / "ccc"
+MINUTES, BILLING = EXAMPLES / "minutes.csv", EXAMPLES / "billing.csv"
+
+
+def test_billing_given_as_the_minutes_is_told_to_be_given_as_billing(tmp_path):
+    # It said only "missing column(s) minute, requests, failures (found: account, month, monthly_fee, offset)".
+    output = tmp_path / "out.json"
+    result = evaluate_march(BILLING, "--output", output)
+    assert (result.code, result.out, result.err) == (1, "", (
+        f"slapolicy: {BILLING}: missing column(s) minute, requests, failures (found: account, month, monthly_fee, "
+        "offset); these are a billing file's columns: give it as --billing\n"))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_minutes_given_as_the_billing_are_told_to_be_given_as_minutes(tmp_path):
+    output = tmp_path / "out.json"
+    result = evaluate_march(MINUTES, "--billing", MINUTES, "--output", output)
+    assert (result.code, result.out, result.err) == (1, "", (
+        f"slapolicy: {MINUTES}: missing column(s) month, monthly_fee, offset (found: account, minute, requests, "
+        "failures, illegal_number_failures, peak_qps); these are a minutes file's columns: give it as --minutes\n"))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_claim_given_the_billing_as_minutes_writes_no_ledger(tmp_path):
+    result = run_cli("claim", POLICIES, EXAMPLES / "claim-globex-2019-03.json", "--minutes", BILLING, "--ledger",
+                     tmp_path / "ledger.sqlite")
+    assert (result.code, result.out, result.err) == (1, "", (
+        f"slapolicy: {BILLING}: missing column(s) minute, requests, failures (found: account, month, monthly_fee, "
+        "offset); these are a billing file's columns: give it as --billing\n"))
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("suffix,found", [(".jsonl", "month, service_start, account, monthly_fee, offset"),
+                                          (".parquet", "account, month, monthly_fee, offset, service_start")])
+def test_billing_as_minutes_is_told_so_in_every_format(tmp_path, suffix, found):
+    billing = tmp_path / f"billing{suffix}"
+    row = {"account": "acme", "month": "2019-03", "monthly_fee": "2500.00", "offset": "0.00", "service_start": "2019-01-01"}
+    if suffix == ".jsonl":
+        billing.write_text(json.dumps(row) + "\n")
+    else:
+        pq.write_table(pa.table({name: [value] for name, value in row.items()}), billing)
+    result = evaluate_march(billing)
+    assert (result.code, result.out, result.err) == (1, "", (
+        f"slapolicy: {billing}: missing column(s) minute, requests, failures (found: {found}); these are a billing "
+        "file's columns: give it as --billing\n"))
+
+
+def test_columns_beyond_another_input_s_are_not_taken_for_it(tmp_path):
+    # A column neither input reads: the file is not surely the billing, and is not said to be.
+    billing = tmp_path / "billing.csv"
+    billing.write_text("account,month,monthly_fee,offset,note\nacme,2019-03,2500.00,0.00,x\n")
+    result = evaluate_march(billing)
+    assert (result.code, result.out, result.err) == (1, "", (
+        f"slapolicy: {billing}: missing column(s) minute, requests, failures (found: account, month, monthly_fee, "
+        "offset, note)\n"))
+    billing.write_text("account,month,monthly_fee\nacme,2019-03,2500.00\n")  # one of billing's columns short
+    result = evaluate_march(billing)
+    assert (result.code, result.out, result.err) == (1, "", (
+        f"slapolicy: {billing}: missing column(s) minute, requests, failures (found: account, month, monthly_fee)\n"))
