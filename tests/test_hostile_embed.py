@@ -211,7 +211,10 @@ def test_rows_in_memory_holding_objects_lists_or_booleans_are_refused_as_json_wr
      "are billing columns: give them as billing"),
     ({"billing": [ROW]}, "(in memory): missing column(s) month, monthly_fee, offset (found: account, minute, requests, "
                          "failures); these are minutes columns: give them as minutes"),
-], ids=["minutes-capitals-spaces", "billing-capital", "key-not-text", "billing-as-minutes", "minutes-as-billing"])
+    ({"incidents": [{"id": "N-1", "kind": "maintenance", "published_at": "2019-03-01T10:00", "start": "2019-03-12T10:00",
+                     "end": "2019-03-12T10:30"}]}, "(in memory): these are notices entries: give them as notices"),
+], ids=["minutes-capitals-spaces", "billing-capital", "key-not-text", "billing-as-minutes", "minutes-as-billing",
+        "notices-as-incidents"])
 def test_rows_in_memory_with_a_column_named_otherwise_name_the_name_meant(tmp_path, given, message):
     # Rows handed in as dicts said only "missing column(s) account (found: Account, ...)", where the same columns
     # in a pyarrow table, a CSV, JSON Lines or Parquet file were told how to rename them (inputs.problems).

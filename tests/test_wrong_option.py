@@ -67,3 +67,30 @@ def test_columns_beyond_another_input_s_are_not_taken_for_it(tmp_path):
     result = evaluate_march(billing)
     assert (result.code, result.out, result.err) == (1, "", (
         f"slapolicy: {billing}: missing column(s) minute, requests, failures (found: account, month, monthly_fee)\n"))
+
+
+@pytest.mark.parametrize("option,given,message", [
+    ("--incidents", "notices.yaml", "these are a notices file's entries: give it as --notices"),
+    ("--notices", "incidents.yaml", "these are an incidents file's entries: give it as --incidents"),
+])
+def test_notices_and_incidents_given_to_each_other_s_option_say_so_in_one_line(tmp_path, option, given, message):
+    # Notices given as --incidents were nine lines, three an entry: "column 'cause': missing", "column 'kind':
+    # unknown field (expected: ...)", "column 'published_at': unknown field ...".
+    result = evaluate_march(MINUTES, option, EXAMPLES / given, "--output", tmp_path / "out.json")
+    assert (result.code, result.out, result.err) == (1, "", f"slapolicy: {EXAMPLES / given}: {message}\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_one_notice_among_incidents_is_still_named_field_by_field(tmp_path):
+    incidents = tmp_path / "incidents.json"
+    incidents.write_text(json.dumps([
+        {"id": "I-1", "start": "2019-03-12T10:00", "end": "2019-03-12T10:30", "cause": "provider"},
+        {"id": "N-1", "kind": "maintenance", "published_at": "2019-03-01T10:00", "start": "2019-03-12T10:00",
+         "end": "2019-03-12T10:30"}]))
+    result = evaluate_march(MINUTES, "--incidents", incidents)
+    expected = "id, start, end, cause, account, description"
+    assert (result.code, result.out, result.err) == (1, "", (
+        f"slapolicy: 3 problem(s) in incidents file {incidents}:\n"
+        f"{incidents}: row 2, column 'cause': missing\n"
+        f"{incidents}: row 2, column 'kind': unknown field (expected: {expected})\n"
+        f"{incidents}: row 2, column 'published_at': unknown field (expected: {expected})\n"))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..files import load_json, read_limited, wide_encoding, wide_encoding_said, yaml_syntax_diagnostic
-from .problems import Problems
+from .problems import INPUT_FIELDS, Problems, given_as, input_of
 from .tables import IN_MEMORY, account_name, typed_account_problem
 from .timestamps import parse_timestamp
 
@@ -231,14 +231,24 @@ def _entries(source, kind: str) -> tuple[list, _EntryProblems]:
     return list(source), _EntryProblems(IN_MEMORY, kind, None)
 
 
+def _refuse_another_list(entries: list, problems: Problems, kind: str) -> None:
+    """Entries that are all exactly another list's (notices given as --incidents) are refused in one line saying
+    what the file is, not field by field."""
+    others = {other: fields for other, fields in INPUT_FIELDS.items() if other != kind}
+    meant = input_of([entry for entry in entries if isinstance(entry, dict)], others)
+    if meant is not None and all(isinstance(entry, dict) for entry in entries):
+        raise InputError(f"{problems.file}: these are {given_as(problems.file, meant, INPUT_FIELDS, 'entries')}")
+
+
 def read_incidents(path, policy, causes=None) -> list[Incident]:
     """Incidents whose causes are those the policy declares (or ``causes``, for several versions at once)."""
     causes = tuple(causes or policy.causes)
     entries, problems = _entries(path, "incidents")
+    _refuse_another_list(entries, problems, "incidents")
     path = problems.file
     incidents = []
     for index, entry in enumerate(entries, start=1):
-        if not _check_keys(entry, ("id", "start", "end", "cause"), ("account", "description"), str(path), problems, index):
+        if not _check_keys(entry, *INPUT_FIELDS["incidents"][:2], str(path), problems, index):
             continue
         if entry["cause"] not in causes:
             problems.add(index, "cause", f"unknown cause {entry['cause']!r}; policy {policy.version} declares: "
@@ -272,10 +282,10 @@ def _event_account(entry, problems: Problems, index: int) -> bool:
 
 def read_notices(path, timezone: str) -> list[Notice]:
     entries, problems = _entries(path, "notices")
+    _refuse_another_list(entries, problems, "notices")
     notices = []
     for index, entry in enumerate(entries, start=1):
-        if not _check_keys(entry, ("id", "kind", "published_at", "start", "end"), ("account", "description"),
-                           str(path), problems, index):
+        if not _check_keys(entry, *INPUT_FIELDS["notices"][:2], str(path), problems, index):
             continue
         if entry["kind"] not in NOTICE_KINDS:
             problems.add(index, "kind", f"unknown kind {entry['kind']!r} (one of: {', '.join(NOTICE_KINDS)})")

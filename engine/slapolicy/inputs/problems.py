@@ -18,6 +18,12 @@ INPUT_COLUMNS = {
     "minutes": (("account", "minute", "requests", "failures"), ("illegal_number_failures", "peak_qps"), "--minutes"),
     "billing": (("account", "month", "monthly_fee", "offset"), ("service_start",), "--billing"),
 }
+# The same of the lists' entries (``events``): notices given as --incidents were told field by field, three lines an
+# entry ("column 'kind': unknown field", ...), where one line says what the file is.
+INPUT_FIELDS = {
+    "incidents": (("id", "start", "end", "cause"), ("account", "description"), "--incidents"),
+    "notices": (("id", "kind", "published_at", "start", "end"), ("account", "description"), "--notices"),
+}
 
 
 class Problems:
@@ -105,15 +111,26 @@ def missing_columns(where: str, missing: list, names: list, separated: bool = Fa
 
 def another_input(where: str, names: list) -> str:
     """'; these are a billing file's columns: give it as --billing' when the columns found are exactly another
-    input's (each it requires, none it does not read): the file was surely meant as that input. Rows handed in by
-    the API or the service are told the name they take there (``billing=``, "billing"). An error path only."""
-    found = set(names)
-    for kind, (required, optional, option) in INPUT_COLUMNS.items():
-        if set(required) <= found <= set(required + optional):
-            if where == IN_MEMORY:
-                return f"; these are {kind} columns: give them as {kind}"
-            return f"; these are a {kind} file's columns: give it as {option}"
-    return ""
+    input's: the file was surely meant as that input. An error path only."""
+    kind = input_of([names], INPUT_COLUMNS)
+    return "" if kind is None else f"; these are {given_as(where, kind, INPUT_COLUMNS, 'columns')}"
+
+
+def input_of(rows: list, inputs: dict) -> str | None:
+    """The input of ``inputs`` whose names (columns, fields) every one of ``rows`` has exactly: each it requires,
+    none it does not read. None when no input's are."""
+    for kind, (required, optional, _) in inputs.items():
+        if rows and all(set(required) <= set(names) <= set(required + optional) for names in rows):
+            return kind
+    return None
+
+
+def given_as(where: str, kind: str, inputs: dict, what: str) -> str:
+    """The words "a billing file's columns: give it as --billing"; rows handed in by the API or the service are told the name
+    they take there (``billing=``, "billing")."""
+    if where == IN_MEMORY:
+        return f"{kind} {what}: give them as {kind}"
+    return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind} file's {what}: give it as {inputs[kind][2]}"
 
 
 def other_separator(names: list) -> str:
