@@ -84,7 +84,7 @@ REQUEST_SCHEMAS = {
             "minutes": optional(ROWS | {"description": "rows {account, minute, requests, failures, "
                                                        "illegal_number_failures?, peak_qps?}"}),
             "incidents": optional(ROWS | {"description": "{id, start, end, cause, account?, description?}"}),
-            "notices": optional(ROWS | {"description": "{id, kind, published_at, start, end, account?}"}),
+            "notices": optional(ROWS | {"description": "{id, kind, published_at, start, end, account?, description?}"}),
             "billing": optional(ROWS | {"description": "rows {account, month, monthly_fee, offset}"}),
         },
     },

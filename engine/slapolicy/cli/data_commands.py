@@ -64,7 +64,7 @@ POLICY_DIR_IS = ("a policy family's directory (e.g. policies/ccc): its versions,
 # What each input holds, said alike by every command that reads it (docs/cli.md, "Evaluate a Service Month").
 MINUTE_COLUMNS = "account, minute, requests, failures[, illegal_number_failures, peak_qps]"
 INCIDENTS_HOLD = "list of {id, start, end, cause, account?, description?}"
-NOTICES_HOLD = "list of {id, kind, published_at, start, end, account?}"
+NOTICES_HOLD = "list of {id, kind, published_at, start, end, account?, description?}"
 BILLING_COLUMNS = "account, month, monthly_fee, offset[, service_start]"
 # What --workers and --dask do for evaluate and replay: the workers read the parts and evaluate the account-months
 # (docs/cli.md, "Replay"); a claim's one account-month is evaluated in the calling process.
