@@ -148,10 +148,41 @@ def test_show_prints_a_provision_s_heading_before_its_sub_provisions_and_the_set
     text = cli("show", POLICIES, "--month", "2019-03", "--provision", "3.1")
     lines = text.out.splitlines()
     assert lines[:5] == ["Cloud Contact Center Service Level Agreement — version 2019-01-01: 3.1", "",
-                         f"{found[0]['path']}:", "  ref: §3.1", "  title: Compensation Standard"]
+                         "provision §3.1 (Compensation Standard):", "  ref: §3.1", "  title: Compensation Standard"]
     # A provision with words of its own keeps them first (§2.2 before the gate, which cites it with §3).
     two = cli("show", POLICIES, "--month", "2019-03", "--provision", "2.2", "--json").json()["found"]
     assert [f["node"]["ref"] for f in two[:2]] == ["§2.2", "§2.2, §3"]
+
+
+@pytest.mark.parametrize("number,headings", [
+    ("5.7", ["clause 5.7 (Concurrency without prior notice)", "exclusions.notice_lead_minutes",
+             "exclusions.concurrency_fallback", "parameters.concurrency_threshold_qps", "fact notice.kind",
+             "fact minute.concurrency_qps", "fact minute.customer_prior_notice"]),
+    ("3.2(2)", ["provision §3.2(2)", "claims.window_closes"]),
+    ("5.1", ["clause 5.1 (Customer's own network, system, software or equipment)",
+             "cause customer_network (The customer's own network, system, software or equipment)"]),
+    ("3.3(2)", ["provision §3.3(2)", "required material failure_records"]),
+    ("Preamble", ["provision Preamble", "source"]),
+])
+def test_show_names_each_part_by_its_number_or_id_not_its_position(cli, number, headings):
+    # Each part was headed by its place in the document's lists, `disclaimers.6:` for §5.7, `provisions.33:` for
+    # §3.2(2), `facts.3:`, `causes.1:`: a reader had to count list items to know which. Now by the name the agreement
+    # and `diff` give it; --json keeps `path` and adds the same `heading`.
+    text = cli("show", POLICIES, "--month", "2019-03", "--provision", number)
+    assert text.code == 0, text.err
+    assert [line[:-1] for line in text.out.splitlines() if line and not line.startswith(" ")][1:] == headings
+    found = cli("show", POLICIES, "--month", "2019-03", "--provision", number, "--json").json()["found"]
+    assert [f["heading"] for f in found] == headings
+
+
+def test_show_names_a_tier_by_its_place_and_range():
+    from slapolicy.policy.directory import load_policy
+    from slapolicy.policy.terms import heading
+
+    policy = load_policy(PUBLISHED)
+    assert heading(policy, ("compensation", "tiers", 0)) == "compensation tier 1 (≥ 99% and < 99.95%)"
+    assert heading(policy, ("compensation", "tiers", 2)) == "compensation tier 3 (< 95%)"
+    assert heading(policy, ("compensation", "gate")) == "compensation.gate"
 
 
 def test_show_refuses_a_provision_the_agreement_does_not_have(cli):

@@ -88,7 +88,8 @@ def provision(policy, number: str) -> list[dict]:
     def walk(node, path):
         if isinstance(node, dict):
             if "ref" in node and states(node):
-                found.append({"path": ".".join(map(str, path)) or "(document)", "node": node})
+                found.append({"path": ".".join(map(str, path)) or "(document)", "heading": heading(policy, path),
+                              "node": node})
                 return
             for key, value in node.items():
                 walk(value, path + (key,))
@@ -108,12 +109,40 @@ def provision(policy, number: str) -> list[dict]:
     return sorted(found, key=lambda entry: (not own(entry), not own(entry) and "text" not in entry["node"]))
 
 
+# The lists of a document whose items are named by a field of their own, as `diff` and lint name them: (the list's path,
+# the word for an item, the field naming it). A position (``provisions.33``) told a reader nothing.
+_NAMED_ITEMS = ((("provisions",), "provision", "ref"), (("disclaimers",), "clause", "id"),
+                (("causes",), "cause", "id"), (("facts",), "fact", "name"),
+                (("claims", "required_materials"), "required material", "id"))
+
+
+def heading(policy, path: tuple) -> str:
+    """What `show --provision` calls the part of the document at ``path``: a provision by its number
+    (``provision §3.2(2)``), a clause, cause, fact or required material by its id or name, with its title where it has
+    one (``clause 5.7 (Concurrency without prior notice)``), a tier by its place and range (``compensation tier 1 (≥ 99%
+    and < 99.95%)``), a setting by its dotted path (``claims.window_closes``), as `applied_by` names it."""
+    if not path:
+        return "(document)"
+    node = policy.raw
+    for key in path:
+        node = node[key]
+    for where, word, field in _NAMED_ITEMS:
+        if tuple(path[:-1]) == where and isinstance(path[-1], int) and isinstance(node, dict) and field in node:
+            title = node.get("title")
+            named = f"{word} {node[field]}"
+            return named + (f" ({title})" if isinstance(title, str) and title and title != node[field] else "")
+    if tuple(path[:-1]) == ("compensation", "tiers") and isinstance(path[-1], int):
+        tier = next(t for t in policy.tiers if t.index == path[-1])
+        return f"compensation tier {path[-1] + 1} ({tier.describe()})"
+    return ".".join(str(key) for key in path)
+
+
 def render_provision(policy, number: str, found: list[dict]) -> str:
     import yaml  # PyYAML (0.015 s): only `show --provision` prints YAML
 
     lines = [f"{policy.title} — version {policy.version}: {number}"]
     for entry in found:
-        lines += ["", f"{entry['path']}:"]
+        lines += ["", f"{entry['heading']}:"]
         dumped = yaml.safe_dump(entry["node"], allow_unicode=True, sort_keys=False, width=96)
         lines += ["  " + line for line in dumped.rstrip("\n").split("\n")]
     return "\n".join(lines)
