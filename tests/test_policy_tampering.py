@@ -617,3 +617,80 @@ def test_a_published_version_edited_in_place_says_how_to_keep_the_edit_and_resto
         f"{SHA_2019[:12]}… in versions.lock. A published version never changes: to keep the edit, copy the file into "
         f"{family / 'drafts'} and publish it as an amendment, with its own effective_from; then restore the published "
         f"bytes (git checkout -- {published})")
+
+
+# ---------------------------------------------------------------------------- a file saying published that nothing records
+
+TIER_WARNING = ("{line}:7: warning tier-unreachable tier 1 [99 %, 99.95 %) (§3.1) is unreachable in [99.5 %, 99.95 %): the gate "
+                "(§2.2, §3) pays only when availability is below the standard of 99.5 % (§2.2), so there the tier "
+                "matches but nothing is owed")
+
+
+def tier_warning(text: str) -> str:
+    """The shipped tier warning, at the first tier's line in ``text``."""
+    return TIER_WARNING.format(line=place(text, '{at_least: "99%"')[0])
+
+
+ONLY_PUBLISH = "Only `slapolicy publish` makes a version published: if it is a draft, write status: draft"
+
+
+def status_place(text: str) -> str:
+    line, col = place(text, "status: published")
+    return f"{line}:{col + len('status: ')}"
+
+
+def test_a_copy_saying_published_in_a_folder_of_a_family_is_said_to_be_published_nowhere(cli, family):
+    # A published version copied by hand into a folder of the family (a review's, say) and turned into an amendment
+    # kept status: published: validate said only the shipped tier warning, and render, show and a redline print
+    # "(published)" for a version the family never published. The lock above it is read, and names it.
+    text = copied_by_hand("2020-01-01")
+    copy = family / "review" / "2020-01-01.yaml"
+    copy.parent.mkdir()
+    copy.write_text(text)
+    before = snapshot(family)
+    result = cli("validate", copy)
+    assert result.code == 0 and snapshot(family) == before
+    assert result.out.splitlines() == [
+        f"{copy}:{status_place(text)}: warning published-nowhere status is published, but {family}/versions.lock records "
+        f"no file with this file's sha256 ({sha256_of(copy)[:12]}…): it is no published version of {family}. "
+        f"{ONLY_PUBLISH} and keep it under {family}/drafts",
+        f"{copy}:{tier_warning(text)}"]
+    assert result.err == "1 file(s) checked: 0 error(s), 2 warning(s)\n"
+
+
+def test_an_edited_copy_of_a_published_version_names_the_version_published_under_its_label(cli, family):
+    text = reworded(PUBLISHED.read_text())
+    copy = family / "review" / "2019-01-01.yaml"
+    copy.parent.mkdir()
+    copy.write_text(text)
+    (line,) = [line for line in cli("validate", copy).out.splitlines() if "published-nowhere" in line]
+    assert line == (f"{copy}:{status_place(text)}: warning published-nowhere status is published, but "
+                    f"{family}/versions.lock records no file with this file's sha256 ({sha256_of(copy)[:12]}…): it is no "
+                    f"published version of {family}; version 2019-01-01 is published there as {family}/2019-01-01.yaml "
+                    f"(sha256 {SHA_2019[:12]}…), with other bytes (`slapolicy diff {family}/2019-01-01.yaml {copy}` "
+                    f"shows what differs). {ONLY_PUBLISH} and keep it under {family}/drafts")
+
+
+def test_a_copy_saying_published_outside_any_family_says_nothing_shows_it_published(cli, tmp_path):
+    text = copied_by_hand("2020-01-01")
+    copy = tmp_path / "desktop" / "2020-01-01.yaml"
+    copy.parent.mkdir()
+    copy.write_text(text)
+    result = cli("validate", copy)
+    assert result.code == 0
+    assert result.out.splitlines() == [
+        f"{copy}:{status_place(text)}: warning published-nowhere status is published, but no versions.lock beside this "
+        f"file or in a folder above it records it, so nothing shows it is a published version (its sha256 is "
+        f"{sha256_of(copy)[:12]}…; `slapolicy versions FAMILY` lists each published version's). {ONLY_PUBLISH}",
+        f"{copy}:{tier_warning(text)}"]
+
+
+def test_a_copy_of_a_published_version_its_family_records_is_said_nothing_of(cli, family):
+    # The bytes the lock records, kept beside the family (a backup, a reviewer's copy): it is that published version.
+    copy = family / "review" / "2019-01-01.yaml"
+    copy.parent.mkdir()
+    copy.write_bytes(PUBLISHED.read_bytes())
+    result = cli("validate", copy)
+    assert result.code == 0 and result.out.splitlines() == [f"{copy}:{tier_warning(PUBLISHED.read_text())}"]
+    # A draft, or the family's own versions validated in place, are not asked: said by draft-status and unlocked.
+    assert "published-nowhere" not in cli("validate", family).out

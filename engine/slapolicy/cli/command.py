@@ -94,19 +94,23 @@ def cmd_validate(args) -> int:
 
 
 def _draft_checked(file, directory) -> list[Diagnostic]:
-    """validate's diagnostics of one policy file; with ``directory``, the family whose drafts/ holds it, also what
-    `publish` would refuse because of the family (publish.against_family), as warnings."""
-    from ..policy.directory import read_policy  # late: see data_commands.cmd_claim
+    """validate's diagnostics of one policy file, with a file saying published that no family records
+    (directory.published_nowhere); with ``directory``, the family whose drafts/ holds it, also what `publish` would
+    refuse because of the family (publish.against_family), as warnings."""
+    from ..policy.directory import published_nowhere, read_policy  # late: see data_commands.cmd_claim
 
     policy, problems = read_policy(file)
-    if directory is None or policy is None or any(p.severity == "error" for p in problems):
+    if policy is None or any(p.severity == "error" for p in problems):
         return problems
-    from ..policy.publish import against_family  # a policy command's own module
-
     try:
         raw = Path(file).read_bytes()
     except OSError:
         return problems
+    problems = problems + list(filter(None, [published_nowhere(policy, raw)]))
+    if directory is None:
+        return problems
+    from ..policy.publish import against_family  # a policy command's own module
+
     return problems + against_family(directory, policy, raw)
 
 

@@ -203,6 +203,84 @@ def drafts_given(family: Path) -> str:
             f"slapolicy publish {family} DRAFT.yaml")
 
 
+def read_lock(family: Path) -> dict[str, str]:
+    """The family's versions.lock, file name → sha256 (empty when there is none), checked entry by entry: ``bad-lock``
+    (:class:`PolicyError`) at the entry's line for one that is not a file of the family or not a sha256 as `publish`
+    and `lock` write it."""
+    family = Path(family)
+    lock = family / LOCK_FILE
+    if not os.path.lexists(lock):
+        return {}
+
+    def bad(reason: str, line: int = 1, col: int = 1) -> PolicyError:
+        return PolicyError([Diagnostic(str(lock), line, col, "error", "bad-lock", reason)])
+
+    try:
+        # A byte order mark (an editor's, on saving the file) changes no digest the lock records: read past it.
+        text = read_limited(lock, LOCK_FILE, MAX_LOCK_BYTES).decode("utf-8-sig")
+        data = load_json(text, lock)
+    except FileProblem as exc:
+        raise bad(exc.reason) from None
+    except UnicodeDecodeError:
+        raise bad(f"{LOCK_FILE} is not UTF-8") from None
+    except InputError as exc:  # "LOCK: why" or "LOCK:LINE:COL: why": the place kept for the diagnostic
+        place = re.match(r"(\d+):(\d+): (.*)", str(exc)[len(str(lock)) + 1:], re.S)
+        line, col, why = (int(place[1]), int(place[2]), place[3]) if place else (1, 1, str(exc).split(": ", 1)[1])
+        raise bad(f"{LOCK_FILE} is not a JSON object of file → sha256: {why}", line, col) from None
+    if not isinstance(data, dict):
+        raise bad(f"{LOCK_FILE} is not a JSON object of file → sha256")
+    for name, digest in data.items():
+        if not isinstance(digest, str):
+            raise bad(f"{LOCK_FILE}: the sha256 of {name} is {json.dumps(digest)}, not a string of 64 hex digits")
+        if not _SHA256.fullmatch(digest):
+            # Compared as written: an upper-case or padded copy of the right digest would be reported as a change.
+            raise bad(f"{LOCK_FILE}: the sha256 of {json.dumps(name)} is {json.dumps(digest)}, not 64 lowercase "
+                      "hex digits as `publish` and `lock` write it", lock_line(family, name))
+        if not _LOCKED_NAME.fullmatch(name):
+            raise bad(f"{LOCK_FILE} records {json.dumps(name)}: it records files of the family by name "
+                      "(2019-01-01.yaml, superseded/2019-01-01.32cfebe23efd.yaml), never a path out of it",
+                      lock_line(family, name))
+    return data
+
+
+def published_nowhere(policy, raw: bytes) -> Diagnostic | None:
+    """``published-nowhere``, a warning at the ``status`` of a file that says ``status: published`` outside a family's
+    published versions (no lock beside it; a draft under drafts/ is ``draft-status``) when no family records its
+    bytes: the family of the nearest folder above it holding a ``versions.lock`` records no file with its sha256, or
+    there is none. Such a file is most often a copy of a published version, edited into an amendment and never
+    published (`render`, `show` and a redline print "(published)" for it): only `publish` makes a version published.
+    A copy of a published version kept unchanged (a superseded encoding, a backup beside the family) is recorded, and
+    said nothing of. Checked by `validate` only: it depends on a lock the record of a file's checks does not name."""
+    path = Path(policy.path)
+    if policy.status != "published" or among_versions(path) or path.parent.name == "drafts":
+        return None
+    digest = hashlib.sha256(raw).hexdigest()
+    write_draft = "Only `slapolicy publish` makes a version published: if it is a draft, write status: draft"
+    # The folders above it as named (the paths in the message as the user gave them), then where it really is
+    family = next((folder for folder in [*path.parents, *path.resolve().parents]
+                   if os.path.lexists(folder / LOCK_FILE)), None)
+    if family is None:
+        return policy.doc.diagnostic(("status",), "published-nowhere",
+                                     f"status is published, but no {LOCK_FILE} beside this file or in a folder above it "
+                                     f"records it, so nothing shows it is a published version (its sha256 is "
+                                     f"{digest[:12]}…; `slapolicy versions FAMILY` lists each published version's). "
+                                     f"{write_draft}", severity="warning")
+    try:
+        lock = read_lock(family)
+    except PolicyError:
+        return None  # the family's own error (bad-lock), said where the family is validated
+    if digest in lock.values():
+        return None
+    same_label = f"{policy.version}.yaml"
+    told = (f"; version {policy.version} is published there as {family / same_label} (sha256 "
+            f"{lock[same_label][:12]}…), with other bytes (`slapolicy diff {family / same_label} {policy.path}` shows "
+            "what differs)" if same_label in lock else "")
+    return policy.doc.diagnostic(("status",), "published-nowhere",
+                                 f"status is published, but {family / LOCK_FILE} records no file with this file's sha256 "
+                                 f"({digest[:12]}…): it is no published version of {family}{told}. {write_draft} and "
+                                 f"keep it under {family / 'drafts'}", severity="warning")
+
+
 class PolicyDirectory:
     """A family of published versions (``policies/<family>/*.yaml``) and its lock of sha256s."""
 
@@ -274,39 +352,7 @@ class PolicyDirectory:
         return sorted((self.path / "drafts").glob("*.yaml"))
 
     def read_lock(self) -> dict[str, str]:
-        lock = self.path / LOCK_FILE
-        if not os.path.lexists(lock):
-            return {}
-
-        def bad(reason: str, line: int = 1, col: int = 1) -> PolicyError:
-            return PolicyError([Diagnostic(str(lock), line, col, "error", "bad-lock", reason)])
-
-        try:
-            # A byte order mark (an editor's, on saving the file) changes no digest the lock records: read past it.
-            text = read_limited(lock, LOCK_FILE, MAX_LOCK_BYTES).decode("utf-8-sig")
-            data = load_json(text, lock)
-        except FileProblem as exc:
-            raise bad(exc.reason) from None
-        except UnicodeDecodeError:
-            raise bad(f"{LOCK_FILE} is not UTF-8") from None
-        except InputError as exc:  # "LOCK: why" or "LOCK:LINE:COL: why": the place kept for the diagnostic
-            place = re.match(r"(\d+):(\d+): (.*)", str(exc)[len(str(lock)) + 1:], re.S)
-            line, col, why = (int(place[1]), int(place[2]), place[3]) if place else (1, 1, str(exc).split(": ", 1)[1])
-            raise bad(f"{LOCK_FILE} is not a JSON object of file → sha256: {why}", line, col) from None
-        if not isinstance(data, dict):
-            raise bad(f"{LOCK_FILE} is not a JSON object of file → sha256")
-        for name, digest in data.items():
-            if not isinstance(digest, str):
-                raise bad(f"{LOCK_FILE}: the sha256 of {name} is {json.dumps(digest)}, not a string of 64 hex digits")
-            if not _SHA256.fullmatch(digest):
-                # Compared as written: an upper-case or padded copy of the right digest would be reported as a change.
-                raise bad(f"{LOCK_FILE}: the sha256 of {json.dumps(name)} is {json.dumps(digest)}, not 64 lowercase "
-                          "hex digits as `publish` and `lock` write it", lock_line(self.path, name))
-            if not _LOCKED_NAME.fullmatch(name):
-                raise bad(f"{LOCK_FILE} records {json.dumps(name)}: it records files of the family by name "
-                          "(2019-01-01.yaml, superseded/2019-01-01.32cfebe23efd.yaml), never a path out of it",
-                          lock_line(self.path, name))
-        return data
+        return read_lock(self.path)
 
     def superseded_file(self, sha256: str) -> Path | None:
         """The superseded encoding with this sha256, kept by a correction (docs/policy-format.md, "Correcting an
