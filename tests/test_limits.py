@@ -226,37 +226,43 @@ def test_numpy_s_own_import_error_around_the_loader_s_is_that_limit(monkeypatch)
 
 
 # The command with its modules failing to load as an address space of 60 to 120 MiB made them (numpy's libraries could
-# not be mapped, or Python's memory ran out reading a module): a finder raises it as numpy is imported.
+# not be mapped, or Python's memory ran out reading a module): a finder raises it as a module is imported: one of the
+# parser's (before the command's own handling of errors), or numpy (which only the commands that read data load,
+# as they start: --help, --version and `months` never do).
 LOADING = """
 import resource, sys
 class Failing:
     def find_spec(self, name, path=None, target=None):
-        if name == "numpy":
+        if name == {module!r}:
             {raise_it}
 sys.meta_path.insert(0, Failing())
 resource.setrlimit(resource.RLIMIT_AS, (4 << 30, resource.getrlimit(resource.RLIMIT_AS)[1]))
-sys.argv = ["slapolicy", "months", "--start", "2019-01-01", "--end", "2019-01-31"]
+sys.argv = ["slapolicy", *{argv!r}]
 from slapolicy.console import main
 sys.exit(main())
 """
+MONTHS = ["months", "--start", "2019-01-01", "--end", "2019-01-31"]
+PARSERS = {"module": "slapolicy.cli.data_commands", "argv": MONTHS}
 
 
+@pytest.mark.parametrize("module, argv", [("slapolicy.cli.data_commands", MONTHS),
+                                          ("numpy", [str(a) for a in MARCH])])
 @pytest.mark.parametrize("raise_it, what", [
     ("raise MemoryError", "MemoryError: no detail"),
     ("raise ImportError('libgfortran.so.5: failed to map segment from shared object', path='/numpy/_m.so')",
      "ImportError: libgfortran.so.5: failed to map segment from shared object"),
 ])
-def test_memory_run_out_while_the_command_s_modules_load_is_said_as_in_the_command(raise_it, what):
+def test_memory_run_out_while_the_command_s_modules_load_is_said_as_in_the_command(raise_it, what, module, argv):
     """It was Python's traceback, exit 1: the command's modules load before the command's own handling of errors."""
-    done = subprocess.run([sys.executable, "-c", LOADING.format(raise_it=raise_it)], capture_output=True, text=True,
-                          timeout=60)
+    done = subprocess.run([sys.executable, "-c", LOADING.format(raise_it=raise_it, module=module, argv=argv)],
+                          capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stdout, done.stderr) == (1, "", f"slapolicy: out of memory ({what}): this process may "
                                                                   f"use 4096 MiB of address space (ulimit -v); {DO}\n")
 
 
 def test_a_module_missing_while_the_command_s_modules_load_is_still_a_bug():
-    done = subprocess.run([sys.executable, "-c", LOADING.format(raise_it="raise ImportError('gone', name='numpy')")],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, "-c", LOADING.format(raise_it="raise ImportError('gone', name='numpy')",
+                                                                **PARSERS)], capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stdout) == (1, "")
     assert done.stderr.startswith("Traceback") and done.stderr.endswith("ImportError: gone\n"), done.stderr
 

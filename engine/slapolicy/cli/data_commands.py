@@ -9,9 +9,6 @@ import sys
 from json.encoder import encode_basestring  # json's C escaping of a string (ensure_ascii=False)
 
 from ..calendar import OUTSIDE_YEARS, in_supported_years, service_months, month_problem, supported_date
-from ..claims.materials import load_claim_document
-from ..inputs.tables import account_name
-from ..inputs.timestamps import check_offset
 from ..distributed import allow_forked_helper, too_many_workers  # the bound's one home (the API's workers= has it too)
 from ..errors import ArgumentError, SlapolicyError, UsageError
 from ..files import OUTPUT_FULL, not_utf8, not_utf8_account, not_utf8_path, typed_number
@@ -49,6 +46,8 @@ def _timestamp(value: str) -> dt.datetime:
 
     def refuse(why: str):
         raise argparse.ArgumentTypeError(f"{value!r} {why}")
+    from ..inputs.timestamps import check_offset  # numpy with it: parsed only when --now is given (see cmd_claim)
+
     check_offset(now.utcoffset(), refuse)
     if not in_supported_years(now):  # 9999-12-31T23:59-14:00 overflowed in UTC: exit 3
         refuse(OUTSIDE_YEARS)
@@ -354,6 +353,10 @@ CHECKS_RULES_ITSELF = frozenset({"claim"})
 
 
 def cmd_claim(args) -> int:
+    # The claims' and the inputs' modules (numpy with them, ~0.05 s) load here, not with the parser: --help,
+    # --version, `months` and the policy commands never use them.
+    from ..claims.materials import load_claim_document
+
     try:
         claim = load_claim_document(args.claim)
     except SlapolicyError:
@@ -387,6 +390,8 @@ def _read_ahead(claim: dict, args):
     """The claimant's minutes read before the engine's modules and the policy load (the reading takes them when
     it finds them: :class:`~slapolicy.minutes.aggregates.ReadAhead`), when the claim names its account and Service
     Month as text and the reading runs in this process; otherwise nothing is read ahead."""
+    from ..inputs.tables import account_name  # loaded by cmd_claim already (claims.materials)
+
     account, month = claim.get("account"), claim.get("service_month")
     if args.dask or (args.workers or 1) > 1 or not isinstance(account, str) or account_name(account) is None or \
             not isinstance(month, str):
