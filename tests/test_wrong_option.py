@@ -55,18 +55,56 @@ def test_billing_as_minutes_is_told_so_in_every_format(tmp_path, suffix, found):
         "file's columns: give it as --billing\n"))
 
 
-def test_columns_beyond_another_input_s_are_not_taken_for_it(tmp_path):
-    # A column neither input reads: the file is not surely the billing, and is not said to be.
+def test_a_billing_export_with_columns_of_its_own_is_told_to_be_given_as_billing(tmp_path):
+    # An export holding the billing's columns and one no input reads said only "missing column(s) minute, requests,
+    # failures (found: account, month, monthly_fee, offset, currency)": the pointer fired on the exact columns alone.
     billing = tmp_path / "billing.csv"
-    billing.write_text("account,month,monthly_fee,offset,note\nacme,2019-03,2500.00,0.00,x\n")
-    result = evaluate_march(billing)
+    billing.write_text("account,month,monthly_fee,offset,currency\nacme,2019-03,2500.00,0.00,EUR\n")
+    output = tmp_path / "out.json"
+    result = evaluate_march(billing, "--output", output)
     assert (result.code, result.out, result.err) == (1, "", (
         f"slapolicy: {billing}: missing column(s) minute, requests, failures (found: account, month, monthly_fee, "
-        "offset, note)\n"))
+        "offset, currency); besides currency, these are a billing file's columns: give it as --billing\n"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["billing.csv"]
+    # The minutes with columns of their own, given as the billing; more than five besides are counted.
+    minutes = tmp_path / "minutes.csv"
+    minutes.write_text("region,account,minute,requests,failures,a,b,c,d,e\neu,acme,2019-03-01T00:00,5,0,1,2,3,4,5\n")
+    result = evaluate_march(MINUTES, "--billing", minutes, "--output", output)
+    assert (result.code, result.out, result.err) == (1, "", (
+        f"slapolicy: {minutes}: missing column(s) month, monthly_fee, offset (found: region, account, minute, requests, "
+        "failures, a, b, c, d, e); besides region, a, b, c, d and 1 more, these are a minutes file's columns: give it "
+        "as --minutes\n"))
+    assert not output.exists()
+
+
+def test_a_billing_export_with_columns_of_its_own_is_told_so_through_the_api():
+    from slapolicy import Engine, InputError
+
+    rows = [{"account": "acme", "month": "2019-03", "monthly_fee": "2500.00", "offset": "0.00", "currency": "EUR"}]
+    with pytest.raises(InputError) as caught:
+        Engine(POLICIES).evaluate(minutes=rows, month="2019-03")
+    assert str(caught.value) == (
+        "(in memory): missing column(s) minute, requests, failures (found: account, month, monthly_fee, offset, "
+        "currency); besides currency, these are billing columns: give them as billing")
+
+
+def test_columns_another_input_reads_beside_one_input_s_are_not_taken_for_it(tmp_path):
+    # The billing's columns and one of the minutes' (requests): which input was meant is anyone's guess.
+    billing = tmp_path / "billing.csv"
+    billing.write_text("account,month,monthly_fee,offset,requests\nacme,2019-03,2500.00,0.00,5\n")
+    result = evaluate_march(billing)
+    assert (result.code, result.out, result.err) == (1, "", (
+        f"slapolicy: {billing}: missing column(s) minute, failures (found: account, month, monthly_fee, "
+        "offset, requests)\n"))
     billing.write_text("account,month,monthly_fee\nacme,2019-03,2500.00\n")  # one of billing's columns short
     result = evaluate_march(billing)
     assert (result.code, result.out, result.err) == (1, "", (
         f"slapolicy: {billing}: missing column(s) minute, requests, failures (found: account, month, monthly_fee)\n"))
+    billing.write_text("account,month,monthly_fee,note\nacme,2019-03,2500.00,x\n")  # short, with one besides
+    result = evaluate_march(billing)
+    assert (result.code, result.out, result.err) == (1, "", (
+        f"slapolicy: {billing}: missing column(s) minute, requests, failures (found: account, month, monthly_fee, "
+        "note)\n"))
 
 
 @pytest.mark.parametrize("option,given,message", [

@@ -111,9 +111,25 @@ def missing_columns(where: str, missing: list, names: list, separated: bool = Fa
 
 def another_input(where: str, names: list) -> str:
     """'; these are a billing file's columns: give it as --billing' when the columns found are exactly another
-    input's: the file was surely meant as that input. An error path only."""
+    input's: the file was surely meant as that input. An error path only.
+
+    A file of every column another input requires and columns that no input reads besides (a billing export's own
+    ``currency``) is said to be that input too, naming what it holds besides ('; besides currency, these are a
+    billing file's columns: give it as --billing'): the exact match alone left such an export without a pointer.
+    Not when a column besides is one an input reads (``requests`` beside the billing's columns): which input the
+    file was meant as is then anyone's guess."""
     kind = input_of([names], INPUT_COLUMNS)
-    return "" if kind is None else f"; these are {given_as(where, kind, INPUT_COLUMNS, 'columns')}"
+    if kind is not None:
+        return f"; these are {given_as(where, kind, INPUT_COLUMNS, 'columns')}"
+    read = {name for required, optional, _ in INPUT_COLUMNS.values() for name in required + optional}
+    kinds = [kind for kind, (required, _, _) in INPUT_COLUMNS.items() if set(required) <= set(names)]
+    besides = [name for name in names if name not in read]
+    if len(kinds) != 1 or not besides or any(name in read and name not in INPUT_COLUMNS[kinds[0]][0] +
+                                             INPUT_COLUMNS[kinds[0]][1] for name in names):
+        return ""
+    shown = ", ".join(repr(name) if not name.strip() or name != name.strip() else name for name in besides[:5])
+    more = f" and {len(besides) - 5} more" if len(besides) > 5 else ""
+    return f"; besides {shown}{more}, these are {given_as(where, kinds[0], INPUT_COLUMNS, 'columns')}"
 
 
 def input_of(rows: list, inputs: dict) -> str | None:
