@@ -3,6 +3,8 @@ people write them (spaces around a minute, a name holding a control character, m
 key in capitals, a file cut short), options typed short, and each answered with its exact message and exit
 status, nothing written when refused."""
 import argparse
+import datetime as dt
+import html
 import io
 import json
 import re
@@ -629,3 +631,88 @@ def test_a_long_account_name_keeps_its_month_apart_in_the_replay_table(tmp_path)
     assert header.startswith("account".ljust(40) + "  month     availability")  # as wide as it grows (40)
     assert [row[:row.index("2019-03") + 9] for row in rows] == [
         "acme".ljust(40) + "  2019-03  ", "acme-holdings-asia".ljust(40) + "  2019-03  ", "x" * 60 + "  2019-03  "]
+
+
+# ---------------------------------------------------------------------------- a replay of months without data
+
+# Rows on 12 March and 2 April 2019 (policy time, Asia/Singapore); the replay asks for June and July.
+HELD = ("; the minutes' rows run from 2019-03-12 09:00 to 2019-04-02 10:00 (Asia/Singapore): Service Months 2019-03 "
+        "to 2019-04")
+
+
+def nothing_to_replay(held: str) -> str:
+    return ("no account has minutes or billing from 2019-06 to 2019-07: nothing to replay (check the months replayed, "
+            f"and that the minutes and billing given are the files meant{held})")
+
+
+def replay_june_july(minutes, *options):
+    return run_cli("replay", POLICIES, "--minutes", minutes, "--from", "2019-06", "--to", "2019-07", "--under", DRAFT,
+                   *options)
+
+
+@pytest.fixture
+def march_april(tmp_path):
+    minutes = tmp_path / "m.csv"
+    minutes.write_text(HEADER + "acme,2019-04-02T10:00,5,5,0\nacme,2019-03-12T09:00,5,0,0\nb,2019-03-20T00:00,1,0,0\n")
+    return minutes
+
+
+def test_a_replay_of_months_without_data_says_which_months_the_minutes_hold(march_april):
+    # The report was zeros alone (text, JSON and HTML): 0 account-month(s), and nothing said why.
+    result = replay_june_july(march_april, "--format", "text")
+    assert result.code == 0, result.err
+    assert result.out.splitlines()[2] == nothing_to_replay(HELD)
+    assert result.err == ""
+    result = replay_june_july(march_april)
+    assert (result.code, result.err) == (0, f"slapolicy: {nothing_to_replay(HELD)}\n")
+    assert result.json()["nothing_to_replay"] == nothing_to_replay(HELD)
+    assert result.json()["rows_read"] == 3
+    result = replay_june_july(march_april, "--format", "html")
+    assert result.code == 0, result.err
+    assert f"<p><b>{html.escape(nothing_to_replay(HELD))}</b></p>" in result.out
+
+
+def test_a_replay_of_months_with_rows_says_nothing_of_the_kind(march_april):
+    result = run_cli("replay", POLICIES, "--minutes", march_april, "--from", "2019-03", "--to", "2019-07", "--under", DRAFT)
+    assert (result.code, result.err) == (0, "")
+    assert "nothing_to_replay" not in result.json()
+    assert len(result.json()["rows"]) == 3
+
+
+def test_a_replay_of_months_without_data_names_the_months_of_row_groups_left_unread(tmp_path):
+    # Row groups whose minute statistics lie outside the months are never read (rows_read 0): their statistics say
+    # where the rows lie, in the policy's timezone (01:00 UTC is 09:00 in Singapore), and in a file of wall times.
+    minutes = tmp_path / "m.parquet"
+    utc = [dt.datetime(2019, 3, 12, 1, 0), dt.datetime(2019, 4, 2, 2, 0)]
+    table = pa.table({"account": ["acme", "acme"], "minute": pa.array(utc, pa.timestamp("s", "UTC")),
+                      "requests": [5, 5], "failures": [0, 5]})
+    pq.write_table(table, minutes, row_group_size=1)
+    result = replay_june_july(minutes)
+    assert (result.code, result.err) == (0, f"slapolicy: {nothing_to_replay(HELD)}\n")
+    assert (result.json()["rows_read"], result.json()["parts_read"]) == (0, 0)
+    wall = table.set_column(1, "minute", pa.array([dt.datetime(2019, 3, 12, 9), dt.datetime(2019, 4, 2, 10)],
+                                                  pa.timestamp("ms")))
+    pq.write_table(wall, minutes, row_group_size=1)
+    result = replay_june_july(minutes)
+    assert (result.code, result.err) == (0, f"slapolicy: {nothing_to_replay(HELD)}\n")
+
+
+def test_a_replay_of_months_without_data_names_the_month_directories_and_an_empty_file(tmp_path):
+    march = tmp_path / "minutes" / "month=2019-03"
+    march.mkdir(parents=True)
+    pq.write_table(pa.table({"account": ["acme"], "minute": ["2019-03-12T09:00"], "requests": [5], "failures": [0]}),
+                   march / "part-0.parquet")
+    result = replay_june_july(tmp_path / "minutes")
+    held = "; the minutes' month= directories hold 2019-03"
+    assert (result.code, result.err) == (0, f"slapolicy: {nothing_to_replay(held)}\n")
+    empty = tmp_path / "empty.csv"
+    empty.write_text(HEADER)
+    result = replay_june_july(empty)
+    held = "; the minutes hold no row"
+    assert (result.code, result.err) == (0, f"slapolicy: {nothing_to_replay(held)}\n")
+
+
+def test_a_replay_of_months_without_data_says_so_alike_on_workers(march_april):
+    alone, workers = replay_june_july(march_april), replay_june_july(march_april, "--workers", "2")
+    assert (workers.code, workers.out, workers.err) == (alone.code, alone.out, alone.err)
+    assert alone.json()["nothing_to_replay"] == nothing_to_replay(HELD)

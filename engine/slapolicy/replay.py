@@ -20,6 +20,7 @@ from .inputs.events import ByAccount
 from .policy.diff import diff_policies
 from .distributed import PolicyContent, policy_of
 from .evaluation.classify import classify_minutes, consecutive_runs, unavailable_rows
+from .minutes.planning import held_minutes_note
 from .minutes.shapes import MonthMinutes, MonthTotals
 from .evaluation.compensation import tier_of
 from .evaluation.month import MonthEvaluation, availability_of, evaluate_account_month, version_reason
@@ -300,14 +301,28 @@ def chunks_of(items: list) -> list:
     return [items[i:i + CHUNK] for i in range(0, len(items), CHUNK)]
 
 
-def replay_report(amended, under: str, months: list, scan, rows: list) -> dict:
-    """The replay's JSON: the rows in (account, month) order, whatever order the tasks finished in."""
+def replay_report(amended, under: str, months: list, scan, rows: list, minutes=None) -> dict:
+    """The replay's JSON: the rows in (account, month) order, whatever order the tasks finished in. Without a row,
+    ``nothing_to_replay`` says so and what the ``minutes`` (as given) hold instead."""
     rows = sorted(rows, key=lambda r: (r["account"], r["month"]))
-    return {"under": amended.summary() | {"file": under},
-            "months": [m.label for m in months], "rows_read": scan.rows_read, "parts_read": scan.parts,
-            "rows": rows, "totals": totals(rows, [m.label for m in months]),
-            "before_aggregate_cap": ("every compensation here is before the §6.1 aggregate cap, which only a claim "
-                                     "applies against the compensation already granted (slapolicy claim)")}
+    labels = [m.label for m in months]
+    report = {"under": amended.summary() | {"file": under},
+              "months": labels, "rows_read": scan.rows_read, "parts_read": scan.parts,
+              "rows": rows, "totals": totals(rows, labels),
+              "before_aggregate_cap": ("every compensation here is before the §6.1 aggregate cap, which only a claim "
+                                       "applies against the compensation already granted (slapolicy claim)")}
+    if not rows:
+        report["nothing_to_replay"] = nothing_to_replay(
+            labels, held_minutes_note(minutes, labels, scan.seen, scan.rows_read, amended.timezone))
+    return report
+
+
+def nothing_to_replay(labels: list, held: str = "") -> str:
+    """What a replay of no account-month says: most often a range the minutes do not hold, or the wrong file (an
+    empty report of zeros left the analyst to guess). ``held``: what the minutes hold (``held_minutes_note``)."""
+    months = f"in {labels[0]}" if len(labels) == 1 else f"from {labels[0]} to {labels[-1]}"
+    return (f"no account has minutes or billing {months}: nothing to replay (check the months replayed, and that the "
+            f"minutes and billing given are the files meant{held})")
 
 
 def __getattr__(name: str):

@@ -313,7 +313,9 @@ def document() -> dict:
                 "rows_read": {"type": "integer", "description": "the minute rows read"},
                 "parts_read": {"type": "integer", "description": "the parts of the minutes read (files, row groups)"},
                 "rows": {"type": "array", "items": {"type": "object"}}, "totals": {"type": "object"},
-                "before_aggregate_cap": {"type": "string"}}},
+                "before_aggregate_cap": {"type": "string"},
+                "nothing_to_replay": {"type": "string", "description": "only when no account has minutes or billing "
+                                      "in the months: says so, and what the minutes hold instead"}}},
                 "per account and month, with totals"), **_errors("400", "404", "409", "413", "415", "422", "500", "503")}}},
         "/openapi.json": {"get": {
             "operationId": "openapi", "summary": "this document",

@@ -424,6 +424,8 @@ def cmd_replay(args) -> int:
         sys.stderr.write("\n")
     if args.format == "json":
         _print_json(result, known)
+        if "nothing_to_replay" in result:  # as evaluate says it: the JSON's zeros left a reader to guess why
+            sys.stderr.write(f"slapolicy: {result['nothing_to_replay']}\n")
     elif args.format == "html":
         from ..reports.html import render_html  # replay's page (2.3 ms with html's entities): --format html only
 

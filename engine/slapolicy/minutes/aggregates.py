@@ -24,7 +24,8 @@ from ..inputs.tables import account_forms
 from . import storage
 from .planning import WIDEN_MINUTES, Request, footer_bytes, plan, request_for
 from .readers import batch_parts, problems_of, read_digest, text_pieces
-from .reduce import READ_PART_IMPORTS, TOTALS, checked_batches, joined, picked_batches, read_part, repeats_in_batch
+from .reduce import (READ_PART_IMPORTS, TOTALS, checked_batches, joined, picked_batches, read_part, repeats_in_batch,
+                     widened)
 
 
 @dataclass
@@ -47,6 +48,8 @@ class MinuteAggregates:
     # rows of other months was listed or not as the batch holding them was read or pruned).
     accounts: set = field(default_factory=set)
     rows_read: int = 0
+    # The first and last minute (epoch minutes) of the rows read, in the months asked about or not (reduce.PartSummary)
+    seen: tuple = ()
     parts: int = 0
     within_incidents: bool = False  # every row inside the provider incidents is kept (MonthMinutes says so too)
     plan: list = field(default_factory=list, repr=False)  # the Parts read
@@ -75,6 +78,7 @@ def merge(summaries: list, months: list, parts: list, request: Request, reread: 
     spans, candidates = [], []
     for summary in summaries:
         result.rows_read += summary.rows_read
+        result.seen = widened(result.seen, summary.seen)
         if summary.totals is not None:
             totals[np.searchsorted(names, summary.names)] += summary.totals
         spans += [(np.searchsorted(names, batch), low, high) for batch, low, high in summary.spans]
@@ -443,6 +447,7 @@ class _Settling:
             result.cells.update(piece.cells)
             result.accounts |= piece.accounts
             result.rows_read += piece.rows_read
+            result.seen = widened(result.seen, piece.seen)
         result.cells = dict(sorted(result.cells.items()))  # in one merge's order: by account, then month
         return result
 

@@ -5,12 +5,14 @@ Parquet file's row groups, or a text file. Directories whose ``month=`` or ``acc
 never opened."""
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -222,6 +224,78 @@ def held_months_note(source, month: str) -> str:
         return ""
     months = ", ".join(held) if len(held) <= 3 else f"{held[0]} to {held[-1]} ({len(held)} months)"
     return f"; the minutes' month= directories hold {months}"
+
+
+def held_minutes_note(source, labels: list, seen: tuple, rows_read: int, timezone: str) -> str:
+    """What a reading of the Service Months ``labels`` that found none of the minutes' rows says they hold: the
+    months their ``month=`` directories name (:func:`held_months_note`), else where their rows lie ('; the minutes'
+    rows run from 2019-03-01 00:00 to 2019-03-31 23:59 (Asia/Singapore): Service Month 2019-03'): the first and last
+    minute of the rows read (``seen``, epoch minutes: ``MinuteAggregates.seen``) and of the row groups of a local
+    Parquet file or directory that their statistics left unread, in the policy's ``timezone``; '; the minutes hold no
+    row' when a local file holds none; "" when nothing is known (a URL's unread row groups). An error path only:
+    footers are read again (at most 1,000 files)."""
+    held = directory_months(source)
+    if held and not set(held) & set(labels):
+        months = ", ".join(held) if len(held) <= 3 else f"{held[0]} to {held[-1]} ({len(held)} months)"
+        return f"; the minutes' month= directories hold {months}"
+    zone = ZoneInfo(timezone)
+    try:
+        ends = [dt.datetime.fromtimestamp(minute * 60, zone).replace(tzinfo=None) for minute in seen]
+    except (OverflowError, OSError, ValueError):  # a minute no datetime holds: said as unknown
+        return ""
+    local = isinstance(source, (str, Path)) and not storage.is_url(source)
+    unread = _unread_span(source, zone) if local else None
+    if unread:
+        ends = [min(ends[0], unread[0]), max(ends[1], unread[1])] if ends else list(unread)
+    if not ends:
+        return "; the minutes hold no row" if local and not rows_read and unread is not None else ""
+    first, last = (f"{end.year:04d}-{end.month:02d}" for end in ends)
+    months = f"Service Month {first}" if first == last else f"Service Months {first} to {last}"
+    return (f"; the minutes' rows run from {ends[0]:%Y-%m-%d %H:%M} to {ends[1]:%Y-%m-%d %H:%M} ({timezone}): "
+            f"{months}")
+
+
+def _unread_span(source, zone) -> tuple | None:
+    """(first, last) wall times in ``zone`` of the row groups of a local Parquet file or directory (at most 1,000
+    files) whose ``minute`` statistics are timestamps: () when they give none, None when the files cannot all be
+    looked at (too many, unreadable)."""
+    import pyarrow as pa  # loaded by the reading already
+
+    path = Path(source)
+    if path.is_dir():
+        files = []
+        for folder, directories, names in os.walk(path):
+            directories[:] = sorted(d for d in directories if not d.startswith((".", "_")))
+            files += [os.path.join(folder, n) for n in sorted(names)
+                      if n.lower().endswith((".parquet", ".pq")) and not n.startswith((".", "_"))]
+            if len(files) > 1000:
+                return None
+    elif path.suffix.lower() in (".parquet", ".pq"):
+        files = [str(path)]
+    else:
+        return ()
+    found: list = []
+    epoch = dt.datetime(1970, 1, 1)
+    try:
+        for name in files:
+            metadata = parquet_footer(str(Path(name).resolve())) or local_metadata(name)
+            schema = metadata.schema.to_arrow_schema()
+            if "minute" not in schema.names or not pa.types.is_timestamp(schema.field("minute").type):
+                continue
+            minute_type, at = schema.field("minute").type, schema.names.index("minute")
+            for index in range(metadata.num_row_groups):
+                statistics = _statistics(metadata.row_group(index), at)
+                if statistics is None or statistics.physical_type != "INT64":
+                    continue
+                for raw in (statistics.min_raw, statistics.max_raw):
+                    minute = raw // UNITS_PER_MINUTE[minute_type.unit]
+                    wall = epoch + dt.timedelta(minutes=minute)  # naive: the wall time itself
+                    if minute_type.tz is not None:
+                        wall = wall.replace(tzinfo=dt.timezone.utc).astimezone(zone).replace(tzinfo=None)
+                    found.append(wall)
+    except (pa.ArrowException, OSError, OverflowError, ValueError):
+        return None
+    return (min(found), max(found)) if found else ()
 
 
 # The directory Hive and Spark write the rows whose partition value is missing (null) into.

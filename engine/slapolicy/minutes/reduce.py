@@ -49,6 +49,9 @@ class PartSummary:
     # A piece of a JSON Lines file: the JSON kind of each of its columns (json_lines.batches), which the pieces of one
     # file must agree on, as one reading of it would (else it is read again whole: aggregates.map_parts)
     kinds: dict = field(default_factory=dict)
+    # The first and last minute (epoch minutes) of the rows reduced, inside the months asked about or not: what a
+    # replay of months holding none of them says the minutes hold (two numbers a batch, known already).
+    seen: tuple = ()
 
 
 # ---------------------------------------------------------------------------- requests
@@ -120,7 +123,15 @@ def joined(summaries: list) -> PartSummary:
         whole.candidates += summary.candidates
         whole.incident_traffic += summary.incident_traffic
         whole.has_peak = whole.has_peak or summary.has_peak
+        whole.seen = widened(whole.seen, summary.seen)
     return whole
+
+
+def widened(seen: tuple, other: tuple) -> tuple:
+    """The (first, last) minutes of two spans of rows seen together (() for none)."""
+    if not seen or not other:
+        return seen or other
+    return min(seen[0], other[0]), max(seen[1], other[1])
 
 
 def checked_batches(part: Part, request: Request, problems: Problems, picked: list | None = None,
@@ -336,6 +347,7 @@ def _reduce(c, request: Request, summary: PartSummary, order: str | None, stalls
     else:
         low, high = c.minute.min(), c.minute.max()
     span = int(low), int(high)  # the batch's first and last minute
+    summary.seen = widened(summary.seen, span)
     if int(low) >= first and int(high) < end:
         rows = slice(None)  # usually the whole batch is inside the months asked about: views, not copies
     else:

@@ -110,6 +110,8 @@ def render_replay(result: dict) -> str:
              f"{result['rows_read']} minute rows read"]
     if "before_aggregate_cap" in result:
         lines.append(result["before_aggregate_cap"])
+    if "nothing_to_replay" in result:  # a report of zeros alone left the analyst to guess why
+        lines.append(result["nothing_to_replay"])
     # The account column is as wide as its longest name as shown (up to ACCOUNT_WIDTH), and a longer name keeps two
     # spaces before its month: a name of 14 characters or more ran into the month ('</td></tr></table>x2019-02').
     shown = [one_line(row["account"]) for row in result["rows"]]
