@@ -394,7 +394,9 @@ def test_a_csv_header_without_its_line_end_is_a_file_of_no_row(cli, tmp_path):
     assert result.err == ("slapolicy: no account has minutes or billing in the Service Month 2019-03: nothing to "
                           "evaluate (check --month, and that --minutes and --billing name the files meant)\n")
     result = cli("replay", POLICIES, "--minutes", minutes, "--from", "2019-03", "--to", "2019-03", "--under", DRAFT)
-    assert (result.code, result.err, result.json()["rows"], result.json()["rows_read"]) == (0, "", [], 0)
+    assert (result.code, result.err, result.json()["rows"], result.json()["rows_read"]) == (
+        0, "slapolicy: no account has minutes or billing in 2019-03: nothing to replay (check the months replayed, and "
+           "that the minutes and billing given are the files meant; the minutes hold no row)\n", [], 0)
     minutes.write_text("account,minute")  # and its columns are checked as they are with a line end
     refused_exactly(cli, tmp_path, minutes,
                     f"slapolicy: {minutes}: missing column(s) requests, failures (found: account, minute)\n")
