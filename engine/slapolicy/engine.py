@@ -44,6 +44,7 @@ from .minutes.shapes import MonthMinutes, MonthTotals
 from .evaluation.month import (evaluate_account_month, evaluate_items, evaluate_month, evaluate_settled, month_items,
                                month_names, refuse_unknown_accounts,
                                version_reason)
+from .forks import renewed_in_child
 from .files import not_utf8, not_utf8_account, not_utf8_path, path_argument
 from .minutes.aggregates import Settled, read_minutes
 from .minutes.planning import held_months_note
@@ -147,6 +148,7 @@ class Engine:
         self._manager = manager
         self._lock = threading.Lock()
         self._refresh_lock = threading.Lock()
+        renewed_in_child(self, "_lock", "_refresh_lock")  # a fork's child, where no thread holds them
         self._refused: tuple | None = None  # the directory state a refresh last failed to load
         self.refresh_error: str | None = None
         self._runner: Runner | None = None

@@ -37,6 +37,7 @@ import pluggy
 from . import hookspecs
 from .cache import distribution_folders, file_digest, read_record, write_record
 from .errors import PluginError
+from .forks import renewed_in_child
 
 # Entry-point name -> module of each built-in plugin (the same pairs as pyproject.toml's entry points).
 DEFAULT_PLUGINS = {
@@ -51,6 +52,7 @@ ENGINE_FACTS = frozenset({"request.failure_reason"})
 
 _MANAGER = None
 _LOCK = threading.Lock()
+renewed_in_child(sys.modules[__name__], "_LOCK")  # held while the manager is made (plugins imported)
 _HOOKS = sorted(name for name in dir(hookspecs) if name.startswith("slapolicy_"))
 
 

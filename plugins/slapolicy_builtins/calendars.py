@@ -19,8 +19,10 @@ import datetime as dt
 import hashlib
 import json
 import os
+import sys
 import threading
 
+from slapolicy.forks import renewed_in_child
 from slapolicy.cache import distribution_folders, distribution_name, file_digest, read_record, write_record
 from slapolicy.hookspecs import hookimpl
 
@@ -31,6 +33,7 @@ LOCALE_VARIABLES = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
 _LOCK = threading.Lock()
 _CACHE = {}
 _SOURCE_LOCK = threading.Lock()
+renewed_in_child(sys.modules[__name__], "_LOCK", "_SOURCE_LOCK")  # as slapolicy's own (slapolicy.forks)
 _SOURCE = []  # this module's sha256 and the holidays version, once per process
 
 
@@ -75,6 +78,7 @@ class HolidayCalendar:
     def __init__(self, name: str, country: str, subdivision: str | None):
         self.name, self._country, self._subdivision = name, country, subdivision
         self._lock = threading.Lock()
+        renewed_in_child(self, "_lock")
         self._loaded = None
         self._years = {}  # year -> {date: (works, holiday name or None)} for the days that are not plain
 

@@ -40,6 +40,7 @@ from typing import NamedTuple
 
 from ..cache import MAX_RECORD_BYTES, read_record, write_record
 from ..errors import Diagnostic
+from ..forks import renewed_in_child
 from .load import YamlDocument
 from .lock import among_versions
 
@@ -47,6 +48,7 @@ FOLDER = "checks"
 FORMAT = 2  # bumped when a record's contents change meaning (2: with the document)
 
 _LOCK = threading.Lock()
+renewed_in_child(sys.modules[__name__], "_LOCK")
 _TREES: dict[str, str] = {}  # package directory or module file -> sha256 of its files, once per process
 _DISTRIBUTIONS: list[str] = []  # the installed distributions, listed once per process
 

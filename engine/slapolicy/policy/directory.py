@@ -8,11 +8,13 @@ import hashlib
 import json
 import os
 import re
+import sys
 import threading
 from collections import OrderedDict
 from pathlib import Path
 
 from ..errors import ArgumentError, Diagnostic, InputError, NoVersionInForce, PolicyError
+from ..forks import renewed_in_child
 from ..files import FileProblem, load_json, path_argument, read_limited
 from ..plugins import get_manager
 from . import check_record
@@ -32,6 +34,7 @@ _LOCKED_NAME = re.compile(r"(superseded/)?[^/\\\x00.][^/\\\x00]*\.yaml")
 # in a test. A changed file has another sha256, so it is read afresh; so is a file after the plugins change.
 _CHECKED: OrderedDict = OrderedDict()
 _CHECKED_LOCK = threading.Lock()
+renewed_in_child(sys.modules[__name__], "_CHECKED_LOCK")
 _CHECKED_MAX = 64
 
 

@@ -18,7 +18,11 @@ that touches it is in this module:
   it keeps what earlier facts wrote;
 * calls on one ruleset are serialised by a per-ruleset lock (the engine is not
   thread-safe);
-* ``MessageNotHandledException`` means "no clause applies", a normal answer.
+* ``MessageNotHandledException`` means "no clause applies", a normal answer;
+* a fork waits for the calls in progress (its locks are taken before it and given back after it, in both
+  processes): the child copies the session as it is at that moment, and a fact asserted and not yet retracted
+  there would stay in the child's session, whose first call on the ruleset waited for ever on a lock held by a
+  thread the child does not have. (The engine's other locks are made anew in the child: :mod:`slapolicy.forks`.)
 
 Numeric facts are canonicalised before they reach the engine: each value is replaced
 by a representative of its cell between the constants the conditions compare it
@@ -28,6 +32,7 @@ stay few enough to cache.
 """
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import warnings
@@ -246,6 +251,36 @@ def ruleset_for(name: str, clauses: list[tuple[str, Condition]]) -> RuleSet:
         _REGISTERED[name] = ruleset
         return ruleset
 
+
+
+def _before_fork() -> None:
+    """Wait for the calls in progress and hold every lock of the adapter, in the order its calls take them (a
+    ruleset's, then the host's), so that the fork copies no half-made call."""
+    while True:
+        with _HOST_LOCK:
+            rulesets = list(_REGISTERED.values())
+        for ruleset in rulesets:
+            ruleset._lock.acquire()
+        _HOST_LOCK.acquire()
+        if len(_REGISTERED) == len(rulesets):  # none registered (and used) between the list and the host's lock
+            _FORKING.extend(rulesets)
+            return
+        _HOST_LOCK.release()
+        for ruleset in rulesets:
+            ruleset._lock.release()
+
+
+def _after_fork() -> None:
+    """In the parent and in the child: let the calls go on."""
+    _HOST_LOCK.release()
+    for ruleset in _FORKING:
+        ruleset._lock.release()
+    _FORKING.clear()
+
+
+_FORKING: list = []  # the rulesets whose locks _before_fork holds
+if hasattr(os, "register_at_fork"):  # Windows has no fork
+    os.register_at_fork(before=_before_fork, after_in_parent=_after_fork, after_in_child=_after_fork)
 
 
 def session_stats() -> dict:
