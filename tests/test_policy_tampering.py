@@ -277,8 +277,9 @@ def test_a_published_version_and_its_lock_are_readable_by_everyone_the_umask_all
      r"standard must be a percentage like 99.5% — got '99.5%\n'"),
     # ... and this one was silently accepted.
     ('value: "99%"', 'value: "99%\\n"', 12, r"minute_unavailable_below must be a percentage like 99.5% — got '99%\n'"),
-    # Python's `\d` took full-width digits for a clause number.
-    ('ref: "§1.11.1"', 'ref: "§１.11.1"', 8, 'ref must be a clause reference like "§3.1" or "§5.11, §5.12" — got §１.11.1'),
+    # Python's `\d` took full-width digits for a clause number; the digit is named, since it looks like 1.
+    ('ref: "§1.11.1"', 'ref: "§１.11.1"', 8, 'ref must be a clause reference like "§3.1" or "§5.11, §5.12" — got §１.11.1; '
+     "it holds U+FF11 FULLWIDTH DIGIT ONE, not ASCII, which may look like the character meant: type it again"),
     ('type: string', 'type: "string\\n"', 11, r"type must be one of: string, boolean, number, cause — got 'string\n'"),
 ])
 def test_a_value_with_a_hidden_line_break_or_foreign_digits_is_refused_at_its_place(cli, family, old, new, col, message):

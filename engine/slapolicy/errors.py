@@ -170,3 +170,27 @@ def stopped(exc: KeyboardInterrupt) -> int:
 
 
 STOPPED_WORDS = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated", signal.SIGHUP: "hung up"}
+
+
+# ---------------------------------------------------------------------------- characters a reader cannot tell apart
+
+def lookalike_note(value, lead: str = "; it") -> str:
+    """For a value refused where an ASCII one is asked (an id, a status, a clause number, a version label, what a
+    draft amends): the characters it holds that are not ASCII, each by its code point, to end the message with; ""
+    for an ASCII value. Such a value looks like the one expected where the message shows both
+    (``amends '2019‐01‐01', but the latest published version is '2019-01-01'``, with U+2010 HYPHENs): nothing else
+    tells the reader which character to type again. ``lead``: the words before "holds"."""
+    # § is a clause reference's own sign (ref: "§3.1"), the one character not ASCII that such a value holds
+    odd = [char for char in dict.fromkeys(value) if not char.isascii() and char != "§"] if isinstance(value, str) else []
+    if not odd:
+        return ""
+    more = f" and {len(odd) - 3} more" if len(odd) > 3 else ""
+    return (f"{lead} holds {', '.join(map(code_point, odd[:3]))}{more}, not ASCII, which may look like the character "
+            "meant: type it again")
+
+
+def code_point(char: str) -> str:
+    """A character as a message names it: ``U+0430 CYRILLIC SMALL LETTER A``."""
+    import unicodedata  # only a message naming a character loads it
+
+    return f"U+{ord(char):04X} {unicodedata.name(char, 'an unnamed character')}"

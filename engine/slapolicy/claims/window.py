@@ -7,7 +7,7 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from ..calendar import ServiceMonth
-from ..errors import SlapolicyError
+from ..errors import SlapolicyError, lookalike_note
 from ..plugins import get_manager
 from .materials import Claim, claim_reason
 
@@ -35,7 +35,8 @@ def business_calendar(policy, manager=None):
     if calendar is None:
         raise SlapolicyError(
             f"business calendar {name!r} ({policy.ref('claims', 'business_calendar')}) is not provided by any plugin; "
-            "the built-in calendars plugin knows ISO country codes of the holidays package (SG, CN, US-CA, ...) and 'weekdays'")
+            "the built-in calendars plugin knows ISO country codes of the holidays package (SG, CN, US-CA, ...) and 'weekdays'"
+            + lookalike_note(name))
     return calendar
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from ..calendar import calendar_month
 from ..claims.window import business_calendar, claim_window, ordinal
-from ..errors import Diagnostic, PluginError, SlapolicyError
+from ..errors import Diagnostic, PluginError, SlapolicyError, lookalike_note
 from ..files import FileProblem, read_limited
 from .load import MAX_POLICY_BYTES
 from .lock import LOCK_FILE, among_versions
@@ -496,11 +496,11 @@ def version_label_problem(policy, severity: str = "error") -> Diagnostic | None:
         return policy.doc.diagnostic(("version",), "version-label",
                                      f"version is {policy.version!r}, not its effective_from {policy.effective_from}: "
                                      "`slapolicy publish` refuses it, since a published version is labelled by its "
-                                     f"effective_from; write version: \"{policy.effective_from}\" before publishing",
-                                     severity="warning")
+                                     f"effective_from; write version: \"{policy.effective_from}\" before publishing"
+                                     f"{lookalike_note(policy.version)}", severity="warning")
     return policy.doc.diagnostic(("version",), "version-label",
                                  f"version is {policy.version!r}; a published version is labelled by its "
-                                 f"effective_from: write version: \"{policy.effective_from}\"")
+                                 f"effective_from: write version: \"{policy.effective_from}\"{lookalike_note(policy.version)}")
 
 
 def amends_problem(policy, latest, family) -> Diagnostic | None:
@@ -528,7 +528,8 @@ def amends_problem(policy, latest, family) -> Diagnostic | None:
                  else "`slapolicy diff` shows what it changed")
         return doc.diagnostic(("amends",), "amends-not-latest",
                               f"amends {amends!r}, but the latest published version is {latest.version!r}: "
-                              f"start from that text ({shown}) and write amends: \"{latest.version}\"")
+                              f"start from that text ({shown}) and write amends: \"{latest.version}\""
+                              f"{lookalike_note(amends)}")
     return None
 
 

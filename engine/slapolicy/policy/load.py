@@ -18,7 +18,7 @@ import re
 import unicodedata
 from itertools import chain
 
-from ..errors import Diagnostic
+from ..errors import Diagnostic, code_point
 from ..files import in_windows_1252, too_large, wide_encoding, wide_encoding_said, yaml_syntax_diagnostic
 
 MAX_POLICY_BYTES = 2 * 1024 * 1024  # a policy is a few hundred lines; anything larger is not one
@@ -215,10 +215,6 @@ def unseen_problem(value: str) -> str | None:
         return (f"mixes letters of two scripts ({code_point(odd)} among {scripts[0].title()} letters), so it looks like "
                 "a value it is not")
     return None
-
-
-def code_point(char: str) -> str:
-    return f"U+{ord(char):04X} {unicodedata.name(char, 'an unnamed character')}"
 
 
 @functools.cache

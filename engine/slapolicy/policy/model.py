@@ -23,7 +23,7 @@ from functools import cached_property
 from types import SimpleNamespace
 
 from ..calendar import OUTSIDE_YEARS, in_supported_years
-from ..errors import QUOTED_CHARS, Diagnostic
+from ..errors import QUOTED_CHARS, Diagnostic, lookalike_note
 from ..files import TYPOGRAPHIC_QUOTES, in_typographic_quotes
 from ..rules.conditions import Condition, FactDecl, meant, parse_condition
 from ..rules.durable import ruleset_for
@@ -256,10 +256,22 @@ def schema_diagnostics(doc: YamlDocument) -> list[Diagnostic]:
             repeats.update(repeated)
         else:
             found.append(_schema_message(error))
-    found = [(path, f"{message}; it is in {TYPOGRAPHIC_QUOTES}" if not at_key and " — got " in message
-              and in_typographic_quotes(_value_at(doc.data, path)) else message, at_key)
-             for path, message, at_key in _misspelt_required(found)]
+    found = [(path, _value_note(doc, path, message, at_key), at_key) for path, message, at_key in _misspelt_required(found)]
     return sorted({doc.diagnostic(path, "schema", message, key=at_key) for path, message, at_key in found} | repeats)
+
+
+def _value_note(doc: YamlDocument, path: tuple, message: str, at_key: bool) -> str:
+    """A schema message about a value (" — got ...") or an unknown key, with what the reader cannot see in it: the
+    typographic quotes it is in, or the characters that are not ASCII where one is asked (a Cyrillic а in
+    ``status: drаft``, which the message showed as "got drаft", beside "must be one of: published, draft")."""
+    if at_key:
+        return message + (lookalike_note(path[-1]) if message.startswith("unknown key ") else "")
+    if " — got " not in message:
+        return message
+    value = _value_at(doc.data, path)
+    if in_typographic_quotes(value):
+        return f"{message}; it is in {TYPOGRAPHIC_QUOTES}"
+    return message + lookalike_note(value)
 
 
 def _value_at(data, path: tuple):
@@ -290,7 +302,7 @@ def node_at(raw: dict, dotted: str):
 
 
 def not_a_zone(name) -> str:
-    return f"{name!r} is not an IANA time zone: write a zone's name, like Asia/Singapore or UTC"
+    return f"{name!r} is not an IANA time zone: write a zone's name, like Asia/Singapore or UTC{lookalike_note(name)}"
 
 
 def _is_zone(name: str) -> bool:

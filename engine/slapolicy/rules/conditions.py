@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
-from ..errors import Diagnostic
+from ..errors import Diagnostic, lookalike_note
 
 ORDER_OPS = ("at_least", "above", "below", "at_most")
 NEGATION = {"equals": "not_equals", "not_equals": "equals", "in": "not_in", "not_in": "in",
@@ -95,11 +95,14 @@ class FactDecl(_Value):
 
 def meant(written: str, names) -> str:
     """'; did you mean 'incident.cause'?' for a fact name or value misspelt (``incident.cuase``, ``customer_netwrk``),
-    or '' when none of ``names`` is near it."""
+    or '' when none of ``names`` is near it. A name near an ASCII one that is not ASCII itself (``nоtice.kind``, a
+    Cyrillic о) also names the characters that differ, since the two print alike."""
     import difflib  # a misspelling's: a policy that declares what it tests never loads it
 
     close = difflib.get_close_matches(written, list(names), n=1)
-    return f"; did you mean {close[0]!r}?" if close else ""
+    if not close:
+        return ""
+    return f"; did you mean {close[0]!r}" + ((close[0].isascii() and lookalike_note(written, "? It")) or "?")
 
 
 class Compare(_Value):
@@ -146,7 +149,8 @@ def parse_condition(data, path: tuple, facts: dict[str, FactDecl], parameters: d
             name = raw.get("param")
             if name not in parameters:
                 problems.append(doc.diagnostic(where + ("param",), "unknown-param",
-                                               f"condition names parameter {name!r}, which the policy does not declare under parameters"))
+                                               f"condition names parameter {name!r}, which the policy does not declare under parameters"
+                                               f"{lookalike_note(name)}"))
                 return None
             raw = parameters[name]
         looks = unseen(raw) if unseen and decl.type in ("string", "cause") and isinstance(raw, str) else None
