@@ -93,6 +93,36 @@ def test_a_claim_decodes_each_batch_once_ahead_and_decides_as_without_it(tmp_pat
     assert not running_threads()
 
 
+@pytest.fixture
+def hashed(monkeypatch):
+    """The Cancellation handed to each read_digest of the bytes read (a claim's record), as the calls are made."""
+    calls, real = [], aggregates.read_digest
+
+    def read_digest(source, parts, cancel=None):
+        calls.append(cancel)
+        return real(source, parts, cancel)
+
+    monkeypatch.setattr(aggregates, "read_digest", read_digest)
+    return calls
+
+
+@pytest.mark.slow
+def test_the_bytes_read_ahead_are_hashed_once_as_they_are_read(tmp_path, decoded, hashed):
+    # The claim's record names the digest of the bytes read (read_digest). It was hashed once the reading that takes
+    # the rows read ahead had planned its own reading: on the 500-account month by time, 24 MB hashed after the last
+    # batch was read (~20 ms of a claim's wall time). The reading ahead hashes them from its plan on, beside its
+    # decoding, and the reading that plans the same bytes takes that digest: one hashing, the reading ahead's.
+    minutes = by_time(tmp_path / "m.parquet", example_rows(), 4000)
+    result = run_cli(*claimed(minutes, tmp_path / "cli.sqlite"))
+    assert (result.code, result.err) == (0, "")
+    [ahead] = decoded["aheads"]
+    assert hashed == [ahead._hashing_cancel]
+    assert json.loads(result.out) == decided_without_reading_ahead(minutes, tmp_path / "engine.sqlite")
+    assert len(hashed) == 2  # the Engine's own, without a reading ahead
+    assert recorded_inputs(tmp_path / "cli.sqlite") == recorded_inputs(tmp_path / "engine.sqlite")
+    assert not running_threads()
+
+
 @pytest.mark.slow
 def test_the_batches_read_ahead_are_checked_and_reduced_once_beside_the_reading(tmp_path, decoded, monkeypatch):
     # Each of the nine batches is reduced once, as it is picked (or, picked before the policy loaded, by the reading
@@ -188,7 +218,7 @@ def test_the_rows_read_ahead_carry_only_the_names_of_their_accounts(tmp_path, de
     assert all(column.indices.to_pylist() == [0] * len(column) for column in accounts)
 
 
-def test_a_batch_the_policys_plan_leaves_out_is_read_ahead_for_nothing(tmp_path, decoded, monkeypatch):
+def test_a_batch_the_policys_plan_leaves_out_is_read_ahead_for_nothing(tmp_path, decoded, hashed, monkeypatch):
     # Row group 0: globex's 30 minutes from 2019-02-28 20:00 +08:00 (12:00-12:29 UTC), before its Service Month in
     # the policy's zone, but within the ±15 hours the plan without the policy widens the calendar month by (from
     # 2019-02-28 09:00 UTC). Row groups 1 and 2: 30 minutes each from 2019-03-22 09:00, 12 failures of 100
@@ -203,6 +233,9 @@ def test_a_batch_the_policys_plan_leaves_out_is_read_ahead_for_nothing(tmp_path,
     result = run_cli(*claimed(minutes, tmp_path / "cli.sqlite"))
     assert (result.code, result.err) == (0, "")
     assert sorted(decoded["batches"]) == [(0, 1), (1,), (2,)]
+    # The reading ahead hashed groups 0-2, the claim's reading hashes its own 1-2; the first is given up.
+    [ahead] = decoded["aheads"]
+    assert len(hashed) == 2 and ahead._hashing_cancel in hashed and ahead._hashing_cancel.cancelled
     engine_result = decided_without_reading_ahead(minutes, tmp_path / "engine.sqlite")
     assert json.loads(result.out) == engine_result
     assert engine_result["reconciliation"]["confirmed_minutes"] == 60  # 09:00-09:59 of the 270 claimed
@@ -337,6 +370,7 @@ def test_a_file_replaced_after_its_reading_ahead_is_read_again(tmp_path, decoded
             json.loads(CLAIM.read_text()), minutes=minutes, incidents=str(EXAMPLES / "incidents.yaml"),
             billing=str(EXAMPLES / "billing.csv"), ledger=tmp_path / "ahead.sqlite", now=dt.datetime.fromisoformat(NOW),
             where=str(CLAIM))
+        assert ahead._hashing_cancel.cancelled  # its digest, of the old file's bytes, is given up
     assert sorted(decoded["batches"]) == [(g,) for g in range(9)]  # read again, each once
     assert result == decided_without_reading_ahead(tmp_path / "m.parquet", tmp_path / "engine.sqlite")
     assert (result["decision"], result["reconciliation"]["confirmed_minutes"], result["compensation"]) == ("denied", 0, None)

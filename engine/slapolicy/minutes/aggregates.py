@@ -23,7 +23,7 @@ from ..inputs.problems import MAX_REPORTED
 from ..inputs.tables import account_forms
 from . import storage
 from .planning import WIDEN_MINUTES, Request, footer_bytes, plan, request_for
-from .readers import batch_parts, problems_of, read_digest, text_pieces
+from .readers import batch_parts, digest_input, problems_of, read_digest, text_pieces
 from .reduce import (READ_PART_IMPORTS, TOTALS, checked_batches, joined, picked_batches, read_part, repeats_in_batch,
                      widened)
 
@@ -239,8 +239,10 @@ def read_minutes(source, months: list, policies: list, *, accounts=None, inciden
         parts = plan(source, request)
         runner = runner or Runner()
         ahead = ReadAhead.taken(source, request.accounts) if not runner.remote else None
-        hashing = Background(read_digest, source, parts, Cancellation()) if digest and isinstance(source, (str, Path)) \
-            else None
+        hashing = None
+        if digest and isinstance(source, (str, Path)):
+            # Hashed by the reading ahead since its plan, when it planned the same bytes; else here, beside the reading.
+            hashing = (ahead.hashing(parts) if ahead else None) or Background(read_digest, source, parts, Cancellation())
         with hashing or contextlib.nullcontext(), \
                 cancel.on_cancel(hashing.cancel) if cancel and hashing else contextlib.nullcontext():
             picked, reduced = ahead.picked(cancel, request) if ahead else (None, None)
@@ -465,7 +467,13 @@ class ReadAhead:
     the policy's plan leaves out is read for nothing, never used. Anything that goes wrong here (a file that is
     not Parquet, a bad row) is left to the reading that takes it, which meets it again where it always did, in
     the order of every other problem. Leaving the block cancels a reading not taken (a claim answered from the
-    ledger, an error, Ctrl-C) and waits for the batches being decoded, so that none outlives the command."""
+    ledger, an error, Ctrl-C) and waits for the batches being decoded, so that none outlives the command.
+
+    Once planned, it also hashes the bytes it reads (:func:`~slapolicy.minutes.readers.read_digest`, a claim's record), on a
+    thread of its own beside the decoding: hashed once the reading that takes it had planned (as before), the 24 MB of
+    a claim on the 500-account month written as time goes were ~20 ms of wall time after the last batch
+    (benchmarks/README.md). The reading that takes it uses that digest when it plans the same bytes
+    (:meth:`hashing`)."""
 
     _started: list = []  # ReadAheads inside their block, not yet taken
     _lock = threading.Lock()
@@ -485,18 +493,29 @@ class ReadAhead:
         self._request, self._unreduced, self._reduced = None, [], {}
         self._kinds: dict = {}  # piece -> the JSON kinds of its columns, filled in as it is read (reduce.read_part)
         self._reducing = threading.Lock()
+        # The digest of the plan's bytes (a Background of read_digest), what it hashes (digest_input) and each file
+        # as it was when planned (_file_as_read): set, or left None, before _planned is.
+        self._hashing = self._hashed = self._files = None
+        self._planned = threading.Event()
+        self._hashing_cancel = Cancellation()
         self._reading = Background(self._read, source, self.accounts, month, self._cancel)
 
     def _read(self, source, accounts: frozenset, month: str, cancel: Cancellation) -> dict:
-        if not isinstance(source, (str, Path)) or storage.is_url(source):
-            return {}, {}  # data in memory is read as it is; a URL's reading is left as it was
         try:
-            first, end = calendar_month(month).epoch_minutes("UTC")
-            parts = plan(source, Request("UTC", (first - WIDEN_MINUTES, end + WIDEN_MINUTES), None, accounts))
-        except SlapolicyError:
-            return {}, {}  # met again, and reported, by the reading that takes this one
+            if not isinstance(source, (str, Path)) or storage.is_url(source):
+                return {}, {}  # data in memory is read as it is; a URL's reading is left as it was
+            try:
+                first, end = calendar_month(month).epoch_minutes("UTC")
+                parts = plan(source, Request("UTC", (first - WIDEN_MINUTES, end + WIDEN_MINUTES), None, accounts))
+            except SlapolicyError:
+                return {}, {}  # met again, and reported, by the reading that takes this one
+            files = self._files = {part.path: (part.kind, _file_as_read(part.path, part.kind)) for part in parts}
+            if not cancel.cancelled and not self._hashing_cancel.cancelled:
+                self._hashed = digest_input(parts)
+                self._hashing = Background(read_digest, source, parts, self._hashing_cancel)
+        finally:
+            self._planned.set()
         pieces = [piece for part in parts for piece in batch_parts(part)]
-        files = {part.path: (part.kind, _file_as_read(part.path, part.kind)) for part in parts}
         arrivals = iter(pieces)  # the results come in the pieces' order
         self._kinds = {piece: {} for piece in pieces}
         return dict(zip(pieces, Runner().map(_picked_or_none, pieces, [accounts] * len(pieces), [cancel] * len(pieces),
@@ -523,6 +542,18 @@ class ReadAhead:
                     cls._started.remove(ahead)
                     return ahead
         return None
+
+    def hashing(self, parts: list) -> "Background | None":
+        """The digest (:func:`~slapolicy.minutes.readers.read_digest`, a Background) of ``parts``' bytes hashed here since the
+        plan, when this reading planned the same bytes (:func:`~slapolicy.minutes.readers.digest_input`) of files not replaced
+        since; else None (the caller hashes them, and this digest is given up: a plan in the policy's timezone may
+        leave out a row group at either end of the month that this one, widened by ±14:00, reads)."""
+        self._planned.wait()
+        if self._hashing is None or digest_input(parts) != self._hashed or \
+                any(seen is None or _file_as_read(path, kind) != seen for path, (kind, seen) in self._files.items()):
+            self._hashing_cancel.cancel()
+            return None
+        return self._hashing
 
     def picked(self, cancel: Cancellation | None = None, request: Request | None = None) -> tuple[dict, dict]:
         """({batch part: its batches (see reduce.picked_batches)}, {batch part: its summary (read_part) under
@@ -561,7 +592,12 @@ class ReadAhead:
         with self._lock:
             if self in self._started:
                 self._started.remove(self)
-        self._reading.cancel()  # nothing left to stop once the reading that took it has its batches
+        # Nothing left to stop once the reading that took it has its batches, and its digest (read_minutes waits for
+        # it): else (a claim answered from the ledger, an error, Ctrl-C) neither outlives the command.
+        self._hashing_cancel.cancel()
+        self._reading.cancel()
+        if self._hashing is not None:
+            self._hashing.cancel()
 
 
 def _file_as_read(path: str, kind: str) -> object:

@@ -468,19 +468,15 @@ def read_digest(source, parts: list, cancel=None) -> str:
     remote = storage.is_url(source)
     root = Path(source) if not remote else None
     digest = hashlib.sha256(b"slapolicy minutes read digest 1\n")
-    by_file: dict = {}
-    for part in parts:
-        by_file.setdefault(part.path, []).append(part)
-    for path, file_parts in by_file.items():
+    for path, kind, groups in digest_input(parts):
         if remote:  # a part's URL is the source's URL with the file's path added (storage.Store.url_of)
             name = path.partition("?")[0][len(source.partition("?")[0].rstrip("/")):].lstrip("/") or \
                 source.partition("?")[0].rstrip("/").rsplit("/", 1)[-1]
         else:
             name = Path(path).relative_to(root.resolve()).as_posix() if root.is_dir() else root.name
-        groups = sorted(g for part in file_parts for g in part.row_groups)
-        digest.update(f"{name}\t{file_parts[0].kind}\t{groups}\n".encode())
+        digest.update(f"{name}\t{kind}\t{groups}\n".encode())
         with (storage.open_input(path, random_access=True) if remote else open(path, "rb")) as handle:
-            for start, length in _byte_ranges(path, file_parts[0].kind, groups, handle):
+            for start, length in _byte_ranges(path, kind, groups, handle):
                 handle.seek(start)
                 while length > 0:
                     if cancel is not None:
@@ -491,6 +487,17 @@ def read_digest(source, parts: list, cancel=None) -> str:
                     digest.update(block)
                     length -= len(block)
     return digest.hexdigest()
+
+
+def digest_input(parts: list) -> list:
+    """What :func:`read_digest` hashes of ``parts``: (path, kind, the row groups read, sorted) of each file, in the
+    order the parts first name them. Two plans that give the same make the same digest of the same files: a claim's
+    reading ahead hashes its own plan's bytes while it reads them (``aggregates.ReadAhead.hashing``)."""
+    by_file: dict = {}
+    for part in parts:
+        by_file.setdefault(part.path, []).append(part)
+    return [(path, file_parts[0].kind, sorted(g for part in file_parts for g in part.row_groups))
+            for path, file_parts in by_file.items()]
 
 
 def _byte_ranges(path: str, kind: str, groups: list, handle) -> list:
