@@ -1123,3 +1123,38 @@ def test_validate_says_what_publish_would_refuse_in_a_draft_because_of_the_famil
     # The draft published is kept in drafts/: nothing to say of it.
     assert not [line for line in cli("validate", family).out.splitlines() if line.startswith(f"{published}:")
                 and "refuses this draft" in line]
+
+
+# ---------------------------------------------------------------------------- a draft given from among the published versions
+
+@pytest.mark.parametrize("name,status", [("new-draft.yaml", "draft"), ("2020-01-01.yaml", "draft"),
+                                         ("2020-01-01.yaml", "published")])
+def test_a_draft_given_from_the_family_s_own_folder_is_told_to_move_into_drafts(cli, family, name, status):
+    # Saved (or copied) beside the published versions and published from there, a draft was checked as an unrecorded
+    # published version dated on and amending itself: 'unlocked ... publish drafts with `slapolicy publish`' (the
+    # command just run), 'draft-published', 'not after published version 2020-01-01' and 'the latest published version
+    # is '2020-01-01'', four errors about itself where one thing was to be done.
+    draft = amendment(family, name=name, edits=[("status: draft", f"status: {status}")])
+    draft = draft.rename(family / name)
+    before = snapshot(family)
+    result = cli("publish", "--retroactive", family, draft)
+    lock = (f" (or, if it is a version published elsewhere and copied in by hand, record it with `slapolicy lock "
+            f"{family}`)") if status == "published" else ""
+    assert (result.code, result.out.splitlines()) == (1, [
+        f"{draft}:1:1: error draft-among-versions {name} is in the family's own folder, among its published versions, "
+        f"where `publish` writes the version it publishes: move it into {family / 'drafts'} (mv {draft} "
+        f"{family / 'drafts'}/) and publish it from there{lock}; nothing was written"])
+    assert result.err == "not published: 1 problem(s); nothing was written\n"
+    assert snapshot(family) == before
+    moved = draft.rename(family / "drafts" / name)  # as told: then it is published
+    assert cli("publish", "--retroactive", family, moved).code == 0
+    assert sha256_of(family / "2020-01-01.yaml") == json.loads((family / "versions.lock").read_text())["2020-01-01.yaml"]
+
+
+def test_a_draft_from_the_family_s_folder_keeps_the_family_s_other_errors(cli, family):
+    published = family / "2019-01-01.yaml"
+    published.write_text(published.read_text().replace("title: Cloud", "title: The Cloud", 1))
+    draft = amendment(family).rename(family / "new-draft.yaml")
+    result = cli("publish", "--retroactive", family, draft)
+    assert result.code == 1
+    assert [line.split()[2] for line in result.out.splitlines()] == ["published-changed", "draft-among-versions"]

@@ -29,6 +29,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -263,6 +264,8 @@ def _checked_draft(policy_dir, draft, retroactive: bool = False, today: dt.date 
     directory = PolicyDirectory(policy_dir)
     found = [d for d in directory.diagnostics if d.severity == "error"]
     path = str(path_argument(draft, "the policy file"))
+    if (among := _among_versions(directory, path)) is not None:
+        return _Checked(None, sorted(set(among)), None, directory, today)
     try:
         raw = read_limited(path, "policy file", MAX_POLICY_BYTES)
     except FileProblem as exc:
@@ -288,6 +291,33 @@ def _checked_draft(policy_dir, draft, retroactive: bool = False, today: dt.date 
         return _Checked(None, [again] if again else sorted(set(found)), policy, directory, today, decided)
     return _Checked(published_text(raw.decode("utf-8-sig")).encode("utf-8"), sorted(set(found)), policy, directory,
                     today, decided)
+
+
+def _among_versions(directory: PolicyDirectory, path: str) -> list[Diagnostic] | None:
+    """The refusal of a draft given from the family's own folder, beside its published versions, that its lock does
+    not record (saved or copied there by hand), or None for a draft anywhere else. Checked as a draft there, it was
+    a published version not yet recorded, and a version dated on and amending itself: four errors (`unlocked`,
+    `draft-published`, `not-after-published` and `amends-not-latest` against itself) where one thing was to be done,
+    moving it. The family's errors about other files are kept."""
+    draft = Path(path)
+    try:
+        if draft.resolve().parent != directory.path.resolve() or draft.name in directory.read_lock():
+            return None
+    except (OSError, PolicyError):
+        return None  # a file that cannot be found, a lock that cannot be read: said by the checks that follow
+    copied = ""
+    try:
+        if re.search(rb"(?m)^status:[ \t]*[\"']?published\b", read_limited(path, "policy file", MAX_POLICY_BYTES)):
+            copied = (f" (or, if it is a version published elsewhere and copied in by hand, record it with "
+                      f"`slapolicy lock {directory.path}`)")
+    except FileProblem:
+        pass
+    others = [d for d in directory.diagnostics if d.severity == "error" and Path(d.file).resolve() != draft.resolve()]
+    return others + [Diagnostic(path, 1, 1, "error", "draft-among-versions",
+                                f"{draft.name} is in the family's own folder, among its published versions, where "
+                                f"`publish` writes the version it publishes: move it into {directory.path / 'drafts'} "
+                                f"(mv {path} {directory.path / 'drafts'}/) and publish it from there{copied}; "
+                                "nothing was written")]
 
 
 def published_already(directory: PolicyDirectory, policy, raw: bytes) -> Diagnostic | None:
