@@ -580,7 +580,6 @@ def test_output_ending_in_a_slash_names_a_directory_not_a_file(tmp_path):
                          "'ACME', 'globex' for 'Globex'?"),
     (["ACME", "nobody"], "account(s) ACME, nobody have no minutes or billing for 2019-03; did you mean 'acme' for "
                          "'ACME'?"),
-    (["acmee"], "account(s) acmee have no minutes or billing for 2019-03"),  # spelling: the billing's names only
     (["ACMEE"], "account(s) ACMEE have no minutes or billing for 2019-03"),
 ])
 def test_an_account_asked_in_other_capitals_names_the_one_in_the_minutes(tmp_path, asked, said):
@@ -599,6 +598,61 @@ def test_an_account_asked_in_other_capitals_names_the_one_in_the_minutes(tmp_pat
     for minutes in (MINUTES_CSV, parquet, hive):
         result = evaluate_march(minutes, *[option for name in asked for option in ("--account", name)])
         assert (result.code, result.out, result.err) == (1, "", f"slapolicy: {said}\n"), minutes
+
+
+@pytest.mark.slow
+def test_an_account_misspelt_names_the_nearest_of_a_parquet_file_s_row_groups(tmp_path):
+    # Spelling was matched against the billing's names only: `--account acmee` over Parquet minutes holding acme said
+    # no more than for an account nobody has. A row group's names are its statistics' one account (a file written
+    # account by account, an account= directory) or its account column's dictionary page (a file written as time
+    # goes): a few KiB a row group, never its rows. A CSV file is not read for them.
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    table = pacsv.read_csv(MINUTES_CSV, convert_options=pacsv.ConvertOptions(column_types={"minute": pa.string()}))
+    by_time, by_account, hive = tmp_path / "by-time.parquet", tmp_path / "by-account.parquet", tmp_path / "hive"
+    pq.write_table(table.sort_by("minute"), by_time, row_group_size=5000)
+    with pq.ParquetWriter(by_account, table.schema) as writer:
+        for account in ("acme", "globex", "initech"):
+            writer.write_table(table.filter(pc.equal(table["account"], account)))
+    for account in ("acme", "globex", "initech"):
+        (hive / f"account={account}").mkdir(parents=True)
+        rows = table.filter(pc.equal(table["account"], account)).drop_columns(["account"])
+        pq.write_table(rows, hive / f"account={account}" / "part.parquet")
+    for minutes in (by_time, by_account, hive):
+        result = evaluate_march(minutes, "--account", "acmee")
+        assert (result.code, result.out, result.err) == (1, "", "slapolicy: account(s) acmee have no minutes or "
+                                                                "billing for 2019-03; did you mean 'acme'?\n"), minutes
+        result = evaluate_march(minutes, "--account", "glbx")  # difflib's ratio exactly 0.8: near enough
+        assert result.err == "slapolicy: account(s) glbx have no minutes or billing for 2019-03; did you mean 'globex'?\n"
+        result = evaluate_march(minutes, "--account", "gbx")  # not near enough: difflib's ratio 0.67, below 0.8
+        assert result.err == "slapolicy: account(s) gbx have no minutes or billing for 2019-03\n", minutes
+    result = evaluate_march(MINUTES_CSV, "--account", "acmee")
+    assert result.err == "slapolicy: account(s) acmee have no minutes or billing for 2019-03\n"
+    claim = json.loads((MINUTES_CSV.parent / "claim-globex-2019-03.json").read_text()) | {"account": "globexx"}
+    (tmp_path / "claim.json").write_text(json.dumps(claim))
+    result = run_cli("claim", POLICIES, tmp_path / "claim.json", "--minutes", by_time, "--ledger",
+                     tmp_path / "ledger.sqlite")
+    assert (result.code, result.out, result.err) == (1, "", (
+        f"slapolicy: {tmp_path / 'claim.json'}: field 'account': unknown account 'globexx' (not in the minutes or "
+        "billing of 2019-03); did you mean 'globex'?\n"))
+    assert not (tmp_path / "ledger.sqlite").exists()
+
+
+def test_a_row_group_s_dictionary_page_gives_its_names_alone(tmp_path):
+    from slapolicy.minutes import pages
+    from slapolicy.minutes.planning import local_metadata
+
+    minutes = tmp_path / "m.parquet"
+    pq.write_table(pa.table({"account": ["b", "a", "b", "c"] * 1000, "n": list(range(4000))}), minutes,
+                   row_group_size=2000)
+    metadata = local_metadata(str(minutes))
+    with open(minutes, "rb") as handle:
+        assert [pages.dictionary_names(handle, metadata, group, 0) for group in (0, 1)] == [("b", "a", "c")] * 2
+        assert pages.dictionary_names(handle, metadata, 0, 1) is None  # integers: no names
+    pq.write_table(pa.table({"account": ["b", "a"]}), minutes, use_dictionary=False)  # PLAIN: no dictionary page
+    with open(minutes, "rb") as handle:
+        assert pages.dictionary_names(handle, local_metadata(str(minutes)), 0, 0) is None
 
 
 def test_an_account_misspelt_names_the_billing_s_nearest(tmp_path):

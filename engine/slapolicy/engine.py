@@ -47,7 +47,8 @@ from .evaluation.month import (evaluate_account_month, evaluate_items, evaluate_
 from .forks import renewed_in_child
 from .files import not_utf8, not_utf8_account, not_utf8_path, path_argument
 from .minutes.aggregates import Settled, read_minutes
-from .minutes.planning import held_months_note
+from .minutes.planning import held_months_note, plan, request_for
+from .minutes.readers import account_names
 from .plugins import check_facts_supplied, get_manager
 from .policy.directory import PolicyDirectory, directory_signature, load_policy
 from .rules.durable import check_backend
@@ -520,17 +521,21 @@ def accounts_meant(unknown: list, minutes, service_month, policy, billing) -> st
     forms = {unknown_name: {form for form in (unknown_name.lower(), unknown_name.upper(), unknown_name.title(),
                                               unknown_name.capitalize(), unknown_name.casefold()) if form != unknown_name}
              for unknown_name in unknown}
-    found = set(billed)
+    found, spelled = set(billed), set(billed)
     if minutes is not None:
         try:
             found |= read_minutes(minutes, [service_month], [policy],
                                   accounts=sorted({form for each in forms.values() for form in each})).accounts
         except Exception:  # noqa: BLE001 -- a problem in those rows is said when they are asked for; no suggestion
             pass
+        try:  # the names a Parquet file's row groups of the month hold, from their statistics or dictionary pages
+            spelled |= account_names(plan(minutes, request_for([service_month], policy.timezone, [policy])))
+        except Exception:  # noqa: BLE001 -- as above
+            pass
     meant = []
     for unknown_name in unknown:
         same = sorted(name for name in found if name.casefold() == unknown_name.casefold() and name != unknown_name)
-        near = same or difflib.get_close_matches(unknown_name, billed, n=1, cutoff=0.8)
+        near = same or difflib.get_close_matches(unknown_name, sorted(spelled), n=1, cutoff=0.8)
         if near:
             meant.append((unknown_name, near[0]))
     if not meant:

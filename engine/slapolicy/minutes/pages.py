@@ -707,3 +707,24 @@ def _skip_many(data: memoryview, i: int, kinds: list, size: int, depth: int) -> 
         else:
             i = _skip(data, i, kind, depth + 1)
     return i
+
+
+def dictionary_names(handle, metadata, group: int, leaf: int) -> tuple | None:
+    """The names of row group ``group``'s dictionary page of column ``leaf`` (a column of names written with a
+    dictionary, as pyarrow writes them), read from that page alone: a few KiB where the column's indices are
+    megabytes. None when the chunk has no dictionary page this module reads. A dictionary that outgrew its page
+    leaves later names PLAIN in the data pages, which are not read: the names of the page only."""
+    if cramjam is None:
+        return None
+    try:
+        chunk = metadata.row_group(group).column(leaf)
+        if not chunk.has_dictionary_page or chunk.compression not in DECOMPRESS:
+            return None
+        start = chunk.dictionary_page_offset
+        head = memoryview(_read(handle, start, min(chunk.total_compressed_size, 1024)))  # a page header is smaller
+        header, i = _Headers().parse(head, 0)
+        if header[1] != DICTIONARY_PAGE or 7 not in header or header[7][2] not in (PLAIN, PLAIN_DICTIONARY):
+            return None
+        return _names(_read(handle, start + i, header[3]), chunk.compression, header[2], header[7][1])
+    except (Unhandled, IndexError, ValueError, OverflowError, UnicodeDecodeError, cramjam.DecompressionError):
+        return None
