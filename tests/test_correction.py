@@ -109,3 +109,20 @@ def test_a_version_published_ahead_of_its_date_is_corrected_as_an_encoding_is(cl
     assert cli("validate", family).code == 0
     shown = cli("show", family, "--month", "2020-01").out.splitlines()[0]
     assert shown == "Cloud Contact Centre Service Level Agreement — version 2020-01-01 (published), effective 2020-01-01"
+
+
+def test_a_superseded_encoding_validated_alone_is_no_misnamed_version(cli, tmp_path):
+    # `slapolicy validate policies/ccc/superseded/2019-01-01.32cfebe23efd.yaml`, the shipped encoding kept as recorded,
+    # was exit 1: 'error file-name file is named 2019-01-01.32cfebe23efd.yaml but effective_from is 2019-01-01: a
+    # published version is named 2019-01-01.yaml; if it is a draft, write status: draft'. Its name is the one a
+    # correction gives it (docs/policy-format.md, "Correcting an encoding"); its old examples' gaps stay warnings.
+    result = cli("validate", ORIGINAL)
+    assert result.code == 0 and " error " not in result.out
+    assert result.err == "1 file(s) checked: 0 error(s), 12 warning(s)\n"
+    # A name that is not the date and the first 12 hex digits of its sha256 is still misnamed.
+    renamed = tmp_path / "superseded" / "2019-01-01.aaaaaaaaaaaa.yaml"
+    renamed.parent.mkdir()
+    shutil.copy(ORIGINAL, renamed)
+    result = cli("validate", renamed)
+    assert result.code == 1 and f"{renamed}:16:17: error file-name file is named 2019-01-01.aaaaaaaaaaaa.yaml but " \
+        "effective_from is 2019-01-01: a published version is named 2019-01-01.yaml" in result.out

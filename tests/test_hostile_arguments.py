@@ -136,6 +136,23 @@ def test_a_family_s_drafts_given_as_the_family_is_refused_naming_the_family(cli,
     assert sorted(POLICIES.rglob("*")) == before
 
 
+@pytest.mark.parametrize("command", [["versions"], ["show", "--month", "2019-03"], ["validate"], ["lock"], ["lock", "--new"],
+                                     ["evaluate", "--minutes", MINUTES, "--month", "2019-03"]])
+def test_a_family_s_superseded_encodings_given_as_the_family_are_refused_naming_the_family(cli, command):
+    # `slapolicy validate policies/ccc/superseded` read the encoding a correction replaced as an unrecorded published
+    # version (and misnamed: 'if it is a draft, write status: draft') and advised `slapolicy lock --new
+    # policies/ccc/superseded`, which made the superseded encodings a family that evaluate would decide months under.
+    superseded = POLICIES / "superseded"
+    before = sorted(POLICIES.rglob("*"))
+    result = cli(command[0], superseded, *command[1:])
+    said = (f"{superseded}:1:1: error not-a-family the superseded encodings of the family {POLICIES}, not a family: give "
+            f"{POLICIES} (validate checks them against its lock). A superseded encoding governs no Service Month: it "
+            f"is kept unchanged so that the decisions made under it can be audited (slapolicy audit LEDGER --policies "
+            f"{POLICIES})\n")
+    assert (result.code, result.out, result.err) == (1, "", said)
+    assert sorted(POLICIES.rglob("*")) == before
+
+
 def test_validate_reports_no_versions_once_with_the_directory_errors(cli, tmp_path):
     # A directory whose only version cannot be read: its error is the message, not "no versions" besides it.
     (tmp_path / "2019-01-01.yaml").write_text("id: [\n")

@@ -284,6 +284,15 @@ def published_nowhere(policy, raw: bytes) -> Diagnostic | None:
                                  f"keep it under {family / 'drafts'}", severity="warning")
 
 
+def superseded_given(family: Path) -> str:
+    """The error of a family's superseded/ given where a family is asked for: read as one, each superseded encoding was
+    an unrecorded published version, and the user was told to start a lock inside superseded/ (`lock --new`), which
+    would have made the encodings a correction replaced a family to evaluate under."""
+    return (f"the superseded encodings of the family {family}, not a family: give {family} (validate checks them "
+            f"against its lock). A superseded encoding governs no Service Month: it is kept unchanged so that the "
+            f"decisions made under it can be audited (slapolicy audit LEDGER --policies {family})")
+
+
 class PolicyDirectory:
     """A family of published versions (``policies/<family>/*.yaml``) and its lock of sha256s."""
 
@@ -293,9 +302,10 @@ class PolicyDirectory:
         self.path = path_argument(path, "policy_dir")
         if not self.path.is_dir():
             raise not_a_directory(path, self.path)
-        if self.path.name == "drafts" and (self.path.parent / LOCK_FILE).is_file() \
+        if self.path.name in ("drafts", "superseded") and (self.path.parent / LOCK_FILE).is_file() \
                 and not (self.path / LOCK_FILE).exists():
-            raise PolicyError([Diagnostic(str(path), 1, 1, "error", "not-a-family", drafts_given(self.path.parent))])
+            given = drafts_given if self.path.name == "drafts" else superseded_given
+            raise PolicyError([Diagnostic(str(path), 1, 1, "error", "not-a-family", given(self.path.parent))])
         self.versions: list[Policy] = []
         self.diagnostics: list[Diagnostic] = []
         self.not_versions: set[Path] = set()  # files that are no mapping: data, not a version to record in a lock

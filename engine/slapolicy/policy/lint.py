@@ -260,7 +260,7 @@ def lint_dates(policy) -> list[Diagnostic]:
                                     severity="warning"))
     in_drafts = Path(policy.path).parent.name == "drafts"
     if policy.status == "published" and not in_drafts:
-        if Path(policy.path).stem != policy.effective_from.isoformat():
+        if Path(policy.path).stem != policy.effective_from.isoformat() and not superseded_name(policy):
             # Outside a family (no lock beside it) the file is as likely a draft saying published (a copy of a
             # published version, edited on a desktop): renaming it would not make it one.
             draft = ("" if among_versions(policy.path) else "; if it is a draft, write status: draft (only `slapolicy "
@@ -289,6 +289,14 @@ def lint_dates(policy) -> list[Diagnostic]:
         found.append(doc.diagnostic(("status",), "draft-published",
                                     "a draft belongs under drafts/, not among the published versions"))
     return found
+
+
+def superseded_name(policy) -> bool:
+    """Whether ``policy`` is named as a correction keeps a superseded encoding, ``superseded/<effective_from>.<the first
+    12 hex digits of its sha256>.yaml`` (docs/policy-format.md, "Correcting an encoding"): its name is not its date,
+    and it is no misnamed version. Whether the family's lock records it is the family's check (lint_directory)."""
+    path = Path(policy.path)
+    return path.parent.name == "superseded" and path.name == f"{policy.effective_from}.{policy.sha256[:12]}.yaml"
 
 
 # Diagnostics about where a file sits in a family's directory, not about what it says: a draft
