@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import numpy as np
 import pluggy
+
+if TYPE_CHECKING:  # the arrays' type, in annotations only: the policy commands (show, diff, test) never load numpy
+    import numpy as np
 
 hookspec = pluggy.HookspecMarker("slapolicy")
 hookimpl = pluggy.HookimplMarker("slapolicy")

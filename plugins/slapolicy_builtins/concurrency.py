@@ -4,13 +4,13 @@ When the data has no ``peak_qps`` for a minute and the policy's
 ``exclusions.concurrency_fallback`` is ``requests_per_60``, concurrency is all requests
 sent in the minute (illegal-number ones included) divided by 60; the trace says so.
 """
-import numpy as np
-
 from slapolicy.hookspecs import MinuteFact, hookimpl
 
 
 @hookimpl
 def slapolicy_minute_facts(policy, context, minutes):
+    import numpy as np  # loaded by then (the minutes are arrays); not at registration: show, diff, test never need it
+
     peak = minutes.peak_qps
     missing = np.isnan(peak)
     without = int(np.count_nonzero(missing))  # called for every account: one count, not any() then sum()

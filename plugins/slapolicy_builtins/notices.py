@@ -9,8 +9,6 @@ A notice is *prior* when it was published before its window began, by at least t
 policy's ``exclusions.notice_lead_minutes`` (0: any time before).
 """
 
-import numpy as np
-
 from slapolicy.calendar import before_or_at, epoch_seconds, minute_bounds
 from slapolicy.hookspecs import FactWindow, MinuteFact, hookimpl
 
@@ -59,6 +57,8 @@ def _window(notice, context, policy) -> FactWindow | None:
 
 @hookimpl
 def slapolicy_minute_facts(policy, context, minutes):
+    import numpy as np  # loaded by then (the minutes are arrays); not at registration: show, diff, test never need it
+
     covered = np.zeros(len(minutes.minute), bool)
     used = []
     for notice in context.notices:

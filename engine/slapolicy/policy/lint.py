@@ -27,7 +27,6 @@ from zoneinfo import ZoneInfo
 from pathlib import Path
 
 from ..calendar import calendar_month
-from ..claims.window import business_calendar, claim_window, ordinal
 from ..errors import Diagnostic, PluginError, SlapolicyError, lookalike_note
 from ..files import FileProblem, read_limited
 from .load import MAX_POLICY_BYTES
@@ -306,6 +305,10 @@ PLACEMENT_CODES = frozenset({"draft-published", "draft-status", "file-name"})
 
 def lint_calendar(policy) -> list[Diagnostic]:
     """§3.2's business calendar must be one a plugin provides: found at `validate`, not at the first claim."""
+    # The claims' modules (numpy with them, ~0.05 s) only where a policy's checks run: show, diff and test read a
+    # version whose checks are recorded (policy/check_record.py) without them.
+    from ..claims.window import business_calendar
+
     try:
         business_calendar(policy)
     except PluginError:
@@ -319,6 +322,8 @@ def lint_claim_window(policy) -> list[Diagnostic]:
     """§3.2: a claim window that closes no later than it opens (claims.window_closes within the days the opening
     waits for) denies every claim of its month as too early or too late. Checked on the twelve Service Months of
     the year the version takes effect, in its business calendar (loaded: :func:`lint_calendar` found it)."""
+    from ..claims.window import business_calendar, claim_window, ordinal  # see lint_calendar
+
     year, calendar = policy.effective_from.year, business_calendar(policy)
     closes = policy.raw["claims"]["window_closes"]
     windows = [(month, claim_window(policy, month, calendar))
