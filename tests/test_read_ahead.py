@@ -6,6 +6,7 @@ cancelled before the command returns."""
 import datetime as dt
 import json
 import sqlite3
+import sys
 import threading
 
 import pytest
@@ -121,6 +122,96 @@ def test_the_bytes_read_ahead_are_hashed_once_as_they_are_read(tmp_path, decoded
     assert len(hashed) == 2  # the Engine's own, without a reading ahead
     assert recorded_inputs(tmp_path / "cli.sqlite") == recorded_inputs(tmp_path / "engine.sqlite")
     assert not running_threads()
+
+
+IN_A_PROCESS_OF_ITS_OWN = """
+import builtins, importlib, json, os, sys, time
+from slapolicy.minutes import aggregates, readers
+readers.BATCH_ROWS = 4000  # each row group of 4,000 rows a batch: nine tasks
+real, names, parent = builtins.__import__, [], os.getpid()
+
+def recorded(name, globals=None, locals=None, fromlist=(), level=0):
+    names.append(importlib._bootstrap._resolve_name(name, globals["__package__"], level) if level else name)
+    return real(name, globals, locals, fromlist, level)
+
+def task(*args):  # a batch picked; in the helper, what it imported so far (the pickling of its results before too)
+    if os.getpid() == parent:
+        time.sleep(0.02)  # this process's thread leaves batches to the helper
+    try:
+        return picked(*args)
+    finally:
+        if os.getpid() != parent:
+            with open({log!r}, "a") as log:
+                log.write(json.dumps(names) + "\\n")
+
+os.register_at_fork(after_in_child=lambda: setattr(builtins, "__import__", recorded))
+picked, aggregates._picked_or_none = aggregates._picked_or_none, task
+from slapolicy.cli import main
+sys.argv = ["slapolicy", *{argv!r}]
+main()
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the helper is forked on Linux only")
+def test_a_claim_in_a_process_of_its_own_shares_its_reading_ahead_with_a_forked_helper(tmp_path):
+    # The command's thread loads the engine's modules and the policy while the claimant's rows are read ahead, and
+    # took the GIL from the reading's two threads: one of them is now a forked copy of the process, with a GIL of its
+    # own (as evaluate's and replay's by account). It imports nothing as it reads that was not imported before the
+    # fork (a module another thread was importing at the fork would wait there for ever), and the decision and its
+    # record are those of a reading without it. (Without the example's peak_qps, some of whose values are missing: a
+    # batch with missing values is taken by pyarrow's compute functions, Table.take, which the helper then loads as a
+    # thread does. None of the command's modules loads them as it is imported, which is all its thread does then.)
+    from test_forked_helper import run_alone
+
+    from slapolicy.minutes.reduce import READ_PART_IMPORTS
+
+    rows = [{name: value for name, value in row.items() if name != "peak_qps"} for row in example_rows()]
+    minutes = by_time(tmp_path / "m.parquet", rows, 4000)
+    log = tmp_path / "helper.jsonl"
+    argv = [str(argument) for argument in claimed(minutes, tmp_path / "cli.sqlite")]
+    code, out = run_alone(IN_A_PROCESS_OF_ITS_OWN.format(log=str(log), argv=argv), tmp_path)
+    assert code == 0, out
+    tasks = [json.loads(line) for line in log.read_text().splitlines()]
+    assert 1 <= len(tasks) <= 9  # the helper picked some of the nine batches
+    imported = {name for names in tasks for name in names}
+    assert "pyarrow._parquet" in imported
+    assert {name for name in imported if name not in READ_PART_IMPORTS and not name.startswith("numpy.")} == set()
+    assert json.loads(out) == decided_without_reading_ahead(minutes, tmp_path / "engine.sqlite")
+    assert recorded_inputs(tmp_path / "cli.sqlite") == recorded_inputs(tmp_path / "engine.sqlite")
+
+
+def test_a_json_lines_file_read_ahead_in_pieces_forks_no_helper(tmp_path, decoded, monkeypatch):
+    # A JSON Lines file's pieces fill in the JSON kinds of their columns as they are read (which the pieces of one file
+    # must agree on): read in a helper, those would stay there. Its pieces are read on threads, where the CLI allows a
+    # helper (here 64 KiB pieces of the example month's 35,820 rows: some forty).
+    import os
+
+    from slapolicy import distributed
+    from slapolicy.minutes import readers
+
+    forks = []
+
+    def fork():  # recorded, and refused as the system may refuse it (the tasks then run here)
+        forks.append(True)
+        raise OSError("no fork here")
+
+    monkeypatch.setattr(distributed, "forked_helper_allowed", lambda: True)
+    monkeypatch.setattr(os, "fork", fork)
+    monkeypatch.setattr(readers, "JSONL_PIECE_BYTES", 64 << 10)
+    pieces, real_pieces = [], readers.text_pieces
+
+    def text_pieces(part):
+        pieces.append(len(real_pieces(part)))
+        return pieces[-1] and real_pieces(part)
+
+    monkeypatch.setattr(readers, "text_pieces", text_pieces)
+    minutes = tmp_path / "m.jsonl"
+    minutes.write_text("".join(json.dumps(row) + "\n" for row in example_rows()))
+    result = run_cli(*claimed(minutes, tmp_path / "cli.sqlite"))
+    assert (result.code, result.err) == (0, "")
+    assert len(decoded["aheads"]) == 1 and pieces and min(pieces) > 4 and forks == []
+    assert json.loads(result.out) == decided_without_reading_ahead(minutes, tmp_path / "engine.sqlite")
 
 
 @pytest.mark.slow

@@ -455,8 +455,8 @@ _helper_allowed = False  # said by the command that owns this process and makes 
 
 def allow_forked_helper() -> None:
     """Let this process's readings of minutes run half their tasks in a forked copy of itself
-    (:func:`_on_thread_and_fork`). Said by the CLI's ``evaluate`` and ``replay``, which own their process and make one
-    call: never by a program embedding the engine (its process is its own), a service (many calls at once, each of
+    (:func:`_on_thread_and_fork`). Said by the CLI's ``evaluate``, ``replay`` and ``claim``, which own their process and
+    make one call: never by a program embedding the engine (its process is its own), a service (many calls at once, each of
     which would fork) nor a worker process."""
     global _helper_allowed
     _helper_allowed = True

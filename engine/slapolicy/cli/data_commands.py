@@ -362,6 +362,9 @@ def cmd_claim(args) -> int:
     except SlapolicyError:
         check_backend()  # a durable-rules to rebuild is named first, as at every other command's start
         raise
+    # One call in a process of its own: its reading ahead may share its batches with a forked copy of this process
+    # (distributed.py), whose GIL is not the one this thread needs to load the engine and the policy meanwhile.
+    allow_forked_helper()
     with _read_ahead(claim, args):
         # After the reading ahead starts: loading durable-rules (~0.01 s) need not come before the first row.
         check_backend()

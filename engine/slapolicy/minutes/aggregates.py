@@ -518,9 +518,16 @@ class ReadAhead:
         pieces = [piece for part in parts for piece in batch_parts(part)]
         arrivals = iter(pieces)  # the results come in the pieces' order
         self._kinds = {piece: {} for piece in pieces}
+        # The batches of Parquet row groups are shared with a forked copy of this process where the command allows one
+        # (the CLI's claim: Runner.map): the reading's thread here shares this process's GIL with the command's own,
+        # which loads the engine's modules and the policy meanwhile. A JSON Lines file's pieces fill in ``kinds`` as
+        # they are read, here: they are read on threads.
+        helper = all(piece.kind == "parquet" for piece in pieces)
+        if helper:
+            _look_for_pandas()
         return dict(zip(pieces, Runner().map(_picked_or_none, pieces, [accounts] * len(pieces), [cancel] * len(pieces),
                                              [self._kinds[piece] for piece in pieces], threads=True, progress=lambda batches: self._arrived(next(arrivals), batches),
-                                             cancel=cancel))), files
+                                             cancel=cancel, helper=helper, imports=READ_PART_IMPORTS))), files
 
     def _arrived(self, piece, batches: list | None) -> None:
         """A piece's batches as they are picked (on the reading's thread): reduced now if the request is known."""
@@ -610,6 +617,15 @@ def _file_as_read(path: str, kind: str) -> object:
     except OSError:
         return None
     return found.st_ino, found.st_size, found.st_mtime_ns
+
+
+def _look_for_pandas() -> None:
+    """pyarrow looks for pandas once a process, at its first array made from Python values and its first array
+    turned into numpy's (a picked batch's rows do both): looked for before a helper is forked, so that the helper does
+    not look again, and, where pandas is installed, import it a second time (as the reading's thread here does)."""
+    import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
+
+    pa.array([0], pa.int64()).to_numpy()
 
 
 def _picked_or_none(part, accounts: frozenset, cancel: Cancellation, kinds: dict) -> list | None:

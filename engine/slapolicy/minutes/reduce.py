@@ -69,9 +69,10 @@ REPEATS_LATER = ("minutes listed twice are looked for once every row's account a
 
 
 # The modules read_part imports as it runs (inside functions, to keep a command's start light) on a Parquet part, and
-# its summary's pickling: a forked helper has them imported before the fork (distributed._on_thread_and_fork), never
-# in the helper. tests/test_forked_helper.py fails when a task there imports a module not named here.
-READ_PART_IMPORTS = ("numpy", "pickle", "pyarrow", "pyarrow._parquet", "slapolicy.inputs.problems",
+# its summary's pickling, and so does a claim's picking of its rows (picked_batches, aggregates.ReadAhead): a forked
+# helper has them imported before the fork (distributed._on_thread_and_fork), never in the helper.
+# tests/test_forked_helper.py and tests/test_read_ahead.py fail when a task there imports a module not named here.
+READ_PART_IMPORTS = ("numpy", "pickle", "pyarrow", "pyarrow.lib", "pyarrow._parquet", "slapolicy.inputs.problems",
                      "slapolicy.minutes.reduce")
 
 
