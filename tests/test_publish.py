@@ -10,6 +10,7 @@ import sys
 import threading
 
 import pytest
+import yaml
 
 from conftest import POLICIES, PUBLISHED
 from helpers import locked_line, sha256_of
@@ -1158,3 +1159,41 @@ def test_a_draft_from_the_family_s_folder_keeps_the_family_s_other_errors(cli, f
     result = cli("publish", "--retroactive", family, draft)
     assert result.code == 1
     assert [line.split()[2] for line in result.out.splitlines()] == ["published-changed", "draft-among-versions"]
+
+
+# ---------------------------------------------------------------------------- the status as a draft may write it
+
+@pytest.mark.parametrize("written", ["status: >-\n  draft\n", "status: |-\n  draft\n\n", "status: >-\n  draft\n# set by publish\n",
+                                     "status:\n  draft\n", "status: 'draft'\n", "status: draft   # until published\n"])
+def test_a_draft_whose_status_is_written_any_way_yaml_allows_publishes_a_valid_version(cli, family, written):
+    # `status: >-` with `draft` on the next line (a block scalar, as an editor folding long values writes it) was
+    # published as 'status: publishedeffective_from: "2020-01-01"': the block's line break went with the value
+    # replaced, the file written was no YAML, and every command then refused the whole family (yaml-syntax at the
+    # published file), every Service Month of it. The bytes written are now checked to say what the draft said.
+    draft = amendment(family, edits=[("status: draft\n", written), STANDARD_99_9, *EXAMPLES_99_9])
+    result = cli("publish", "--retroactive", family, draft)
+    assert result.code == 0, result.out
+    published = yaml.safe_load((family / "2020-01-01.yaml").read_text())
+    assert (published["status"], published["effective_from"]) == ("published", "2020-01-01")
+    assert cli("validate", family).code == 0
+    assert cli("show", family, "--month", "2020-03").out.startswith(
+        "Cloud Contact Center Service Level Agreement — version 2020-01-01 (published)")
+
+
+@pytest.mark.parametrize("slip", [lambda text: text.replace("status: published\n", "status: published", 1),
+                                  lambda text: text.replace('credit: "50%"', 'credit: "55%"', 1)])
+def test_publish_writes_nothing_whose_bytes_would_not_say_what_the_draft_said(cli, family, monkeypatch, slip):
+    # The guard behind published_text: bytes that are no YAML, or that say another thing than the draft checked
+    # (here a slip put in published_text's place), are refused before anything is written.
+    from slapolicy.policy import publish as publishing
+
+    real = publishing.published_text
+    monkeypatch.setattr(publishing, "published_text", lambda text: slip(real(text)))
+    draft = amendment(family, edits=[STANDARD_99_9, *EXAMPLES_99_9])
+    before = snapshot(family)
+    result = cli("publish", "--retroactive", family, draft)
+    assert (result.code, result.out) == (1, (
+        f"{draft}:1:1: error status-rewrite setting status: published in this draft's text would write a version that "
+        "says something else than the draft checked: write its status on one line, `status: draft`, and publish it "
+        "again; nothing was written\n"))
+    assert snapshot(family) == before

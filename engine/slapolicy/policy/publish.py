@@ -41,7 +41,7 @@ from .diff import diff_policies, renumbered
 from .directory import PolicyDirectory, check_policy_bytes, directory_signature, not_a_directory
 from .examples import run_examples
 from .lint import PLACEMENT_CODES, amends_problem, family_id_problem, timezone_handover, version_label_problem
-from .load import MAX_POLICY_BYTES, compose_only
+from .load import MAX_POLICY_BYTES, compose_only, load_yaml
 from .lock import LOCK_FILE, create_beside, family_lock, write_lock
 
 
@@ -145,8 +145,26 @@ def published_text(text: str) -> str:
     root = yaml.compose(text, Loader=compose_only())
     for key, value in root.value:
         if key.value == "status":
-            return text[: value.start_mark.index] + "published" + text[value.end_mark.index:]
+            # A block scalar (`status: >-` and `draft` on the next line) ends after its line breaks: they stay, or the
+            # next key ran on after the value ('status: publishedeffective_from: ...', no YAML at all).
+            replaced = text[value.start_mark.index: value.end_mark.index]
+            ends = replaced[len(replaced.rstrip("\n")):] if value.style in (">", "|") else ""
+            return text[: value.start_mark.index] + "published" + ends + text[value.end_mark.index:]
     raise ValueError("the document has no status")
+
+
+def says_the_same(draft: bytes, content: bytes, path: str) -> Diagnostic | None:
+    """``status-rewrite`` when ``content``, the bytes publish would write for ``draft`` (:func:`published_text`), do
+    not hold the draft's document with status published: a published version is never written that does not say what
+    was checked. One more reading of the YAML (the draft's was checked, not these bytes)."""
+    before, _ = load_yaml(draft, path)
+    after, _ = load_yaml(content, path)
+    if before is not None and after is not None and after.data == {**before.data, "status": "published"}:
+        return None
+    return Diagnostic(path, 1, 1, "error", "status-rewrite",
+                      "setting status: published in this draft's text would write a version that says something else "
+                      "than the draft checked: write its status on one line, `status: draft`, and publish it again; "
+                      "nothing was written")
 
 
 def _draft_checks(directory: PolicyDirectory, policy, retroactive: bool, today: dt.date,
@@ -289,8 +307,10 @@ def _checked_draft(policy_dir, draft, retroactive: bool = False, today: dt.date 
     if any(d.severity == "error" for d in found):
         again = published_already(directory, policy, raw)
         return _Checked(None, [again] if again else sorted(set(found)), policy, directory, today, decided)
-    return _Checked(published_text(raw.decode("utf-8-sig")).encode("utf-8"), sorted(set(found)), policy, directory,
-                    today, decided)
+    content = published_text(raw.decode("utf-8-sig")).encode("utf-8")
+    if (rewritten := says_the_same(raw, content, path)) is not None:
+        return _Checked(None, sorted(set(found + [rewritten])), policy, directory, today, decided)
+    return _Checked(content, sorted(set(found)), policy, directory, today, decided)
 
 
 def _among_versions(directory: PolicyDirectory, path: str) -> list[Diagnostic] | None:
