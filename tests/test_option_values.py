@@ -32,6 +32,8 @@ def usage_error(result, command: str, message: str) -> None:
     (["serve", POLICIES, "--workers", "٢"], "argument --workers: '٢' is not a whole number written in the digits 0-9"),
     (["serve", POLICIES, "--request-timeout", "١.٥"],
      "argument --request-timeout: '١.٥' is not a number of seconds written in the digits 0-9"),
+    (["serve", POLICIES, "--answer-timeout", "١.٥"],
+     "argument --answer-timeout: '١.٥' is not a number of seconds written in the digits 0-9"),
     (["serve", POLICIES, "--port", "eighty"], "argument --port: 'eighty' is not a whole number written in the digits 0-9"),
 ])
 def test_a_number_in_other_digits_is_a_usage_error(args, message):

@@ -223,6 +223,52 @@ def test_a_client_that_stops_reading_its_answer_is_cut_off_after_request_timeout
     assert server.stderr == ""
 
 
+@pytest.mark.slow  # starts a server, and waits for it
+def test_a_client_that_takes_its_answer_steadily_but_slowly_is_cut_off_after_answer_timeout_seconds(tmp_path):
+    # Taking some of the answer every --request-timeout seconds was enough: however long the answer took the client
+    # to take, it held its connection, and a stop (SIGTERM), which waits for the answers in flight. Now the whole
+    # answer must be taken within --answer-timeout seconds of when it began to wait for the client.
+    import socket
+    import time
+
+    from serving import serving
+
+    rows = [{"account": f"acct{n:05d}", "minute": "2019-03-12T10:00", "requests": 100, "failures": 2} for n in range(6000)]
+    body = json.dumps({"month": "2019-03", "minutes": rows}).encode()
+    request = (b"POST /v1/evaluate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nConnection: close"
+               b"\r\nContent-Length: %d\r\n\r\n" % len(body)) + body
+
+    def answer(bursts: float) -> tuple[int, int]:
+        """(bytes of the answer's body read, its length as its head declares it), sleeping ``bursts`` seconds after
+        each megabyte read."""
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # the answer (~12 MB) waits at the server
+            sock.connect((server.host, server.port))
+            sock.sendall(request)
+            sock.settimeout(60)
+            chunks = []
+            try:  # until the server closes the connection (read all) or drops it (a reset, or the end)
+                while chunk := sock.recv(1 << 20):
+                    chunks.append(chunk)
+                    if bursts and sum(map(len, chunks)) // (1 << 20) > (sum(map(len, chunks)) - len(chunk)) // (1 << 20):
+                        time.sleep(bursts)
+            except ConnectionResetError:
+                pass
+        head, _, rest = b"".join(chunks).partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 OK\r\n")
+        return len(rest), int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+
+    with serving(POLICIES, "--request-timeout", 3, "--answer-timeout", 2, "--max-body", 4_000_000,
+                 "--ledger", tmp_path / "ledger.sqlite") as server:
+        read, declared = answer(0)
+        assert read == declared > 10_000_000
+        # a megabyte, then nothing for 1 s, and so on: never 3 s without taking some, but ~12 s in all
+        read, declared = answer(1.0)
+        assert read < declared - 2_000_000
+        assert server.call("GET", "/v1/health")[0] == 200
+    assert server.stderr == ""
+
+
 @pytest.mark.slow  # starts a server
 def test_a_client_that_reads_nothing_of_its_answer_holds_a_stop_at_most_request_timeout_seconds(tmp_path):
     # SIGTERM waits for the answers in flight: one that its client never took held the stop for ever (the process
@@ -249,18 +295,19 @@ def test_a_client_that_reads_nothing_of_its_answer_holds_a_stop_at_most_request_
     assert server.stderr == ""
 
 
-def test_request_timeout_must_be_more_than_zero_seconds(tmp_path):
+@pytest.mark.parametrize("option", ["--request-timeout", "--answer-timeout"])
+def test_request_timeout_must_be_more_than_zero_seconds(tmp_path, option):
     from conftest import run_cli
 
     # the value as typed, as the 408 says it ("within 1 s"): Python's float said "0.0" for the 0 typed
     for value, said in (("0", "0"), ("0.0", "0"), ("-1", "-1"), ("-0.5", "-0.5"), ("nan", "nan")):
-        result = run_cli("serve", POLICIES, "--request-timeout", value, "--ledger", tmp_path / "ledger.sqlite")
+        result = run_cli("serve", POLICIES, option, value, "--ledger", tmp_path / "ledger.sqlite")
         assert (result.code, result.out) == (2, "")
-        assert result.err == f"slapolicy serve: --request-timeout {said} must be more than 0 seconds\n"
+        assert result.err == f"slapolicy serve: {option} {said} must be more than 0 seconds\n"
     for value in ("inf", "1e999"):  # no deadline at all: what the option is there to set
-        result = run_cli("serve", POLICIES, "--request-timeout", value, "--ledger", tmp_path / "ledger.sqlite")
+        result = run_cli("serve", POLICIES, option, value, "--ledger", tmp_path / "ledger.sqlite")
         assert (result.code, result.out, result.err) == (
-            2, "", "slapolicy serve: --request-timeout inf is no limit: give a number of seconds (a day is 86400)\n")
+            2, "", f"slapolicy serve: {option} inf is no limit: give a number of seconds (a day is 86400)\n")
     assert list(tmp_path.iterdir()) == []
 
 

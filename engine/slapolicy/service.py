@@ -65,6 +65,10 @@ MAX_BODY_BYTES = 1 << 20  # 1 MiB: a claim, a month request, or a few thousand i
 # connection is answered 503 at once, rather than waiting, with every later one, for a descriptor to be free.
 MAX_CONNECTIONS = 256
 REQUEST_TIMEOUT_SECONDS = 30.0  # to send a whole request (a 1 MiB body at 35 kB/s); uvicorn itself sets no limit
+# To take a whole answer, once it waits for its client (the system's buffers full): a ~6 MB answer (3,000 accounts) at
+# 100 kB/s. Taking some of it every --request-timeout seconds, a client reading a few bytes at a time held its
+# connection for as long as it liked, and a stop (SIGTERM) with it, which waits for the answers in flight.
+ANSWER_TIMEOUT_SECONDS = 60.0
 PROBLEM = "application/problem+json"
 RETRY_AFTER_SECONDS = 1  # a 503's Retry-After: a connection freed, a scheduler reached again, memory given back
 # Descriptors the process needs beside its connections: the listening socket, the worker threads' ledger
@@ -698,13 +702,17 @@ class ErrorsOnly(logging.LoggerAdapter):
         return level >= logging.ERROR and self.logger.isEnabledFor(level)
 
 
-def timed_protocol(seconds: float, max_connections: int | None = None, max_body: int = MAX_BODY_BYTES):
+def timed_protocol(seconds: float, max_connections: int | None = None, max_body: int = MAX_BODY_BYTES,
+                   answer_seconds: float = ANSWER_TIMEOUT_SECONDS):
     """uvicorn's HTTP/1.1 protocol (h11) with a deadline: a client has ``seconds`` from the start of its request
     (its connection, or the end of the answer before on a kept-alive one) to send it whole, head and body; then it is
     answered 408 and the connection closed. uvicorn limits a request's size (its head: h11; the body: ``--max-body``)
     and the idle time between requests (``timeout_keep_alive``), but not the time a request takes to arrive: a
     client sending a byte now and then held its connection, and the memory of what it sent, for as long as it liked
     (slowloris), and a few thousand of them used up the process's file descriptors.
+
+    ``answer_seconds``: once an answer waits for its client (the system's buffers full), the client has that long to
+    take all of it, else the connection is dropped (:meth:`TimedProtocol.pause_writing`).
 
     ``max_connections``: the request of a connection opened while that many are open is answered 503 and the
     connection closed (:func:`too_many_connections`; uvicorn's own ``limit_concurrency`` answers in plain text). And
@@ -718,6 +726,7 @@ def timed_protocol(seconds: float, max_connections: int | None = None, max_body:
         _deadline = None
         _lingering = False
         _stalled = None  # while the client takes nothing of the answer: when to give up on it
+        _answer_deadline = None  # while an answer waits for its client: when it must have taken all of it
 
         def __init__(self, *args, **kwargs) -> None:
             super().__init__(*args, **kwargs)
@@ -759,20 +768,38 @@ def timed_protocol(seconds: float, max_connections: int | None = None, max_body:
         def connection_lost(self, exc) -> None:
             self._disarm()
             self._unstall()
+            self._answer_taken()
             super().connection_lost(exc)
 
         def pause_writing(self) -> None:
             """The answer waits for the client to take it (the system's buffers are full): from now on, the client
             must take some of it every ``seconds`` (as nginx's send_timeout), else :meth:`_taken_since` drops the
             connection. A client that sent its request and never read the answer held its connection, and the
-            answer (megabytes) in this process's memory, for ever."""
+            answer (megabytes) in this process's memory, for ever. And it must take the whole answer within
+            ``answer_seconds``: taking a few bytes every ``seconds``, it held the connection as long as it liked."""
             super().pause_writing()
             if self._stalled is None:
                 self._taken_since(None)
+            if self._answer_deadline is None:
+                self._answer_deadline = self.loop.call_later(answer_seconds, self._answer_too_slow)
 
         def resume_writing(self) -> None:
             self._unstall()
+            if self.cycle is None or self.cycle.response_complete:  # all written: what is left, the system sends
+                self._answer_taken()
             super().resume_writing()
+
+        def _answer_taken(self) -> None:
+            if self._answer_deadline is not None:
+                self._answer_deadline.cancel()
+                self._answer_deadline = None
+
+        def _answer_too_slow(self) -> None:
+            """The answer still waits for its client ``answer_seconds`` after it began to: the connection is dropped
+            with what it still holds, as :meth:`_taken_since` drops it."""
+            self._answer_deadline = None
+            self._unstall()
+            self.transport.abort()
 
         def _unstall(self) -> None:
             if self._stalled is not None:
@@ -920,7 +947,8 @@ def descriptors_for(max_connections: int):
 def serve(policy_dir: str, *, host: str = "127.0.0.1", port: int = 8000, ledger: str | None = None,
           sources: Sources = Sources(), max_body: int = MAX_BODY_BYTES, workers: int | None = None,
           dask: str | None = None, request_timeout: float = REQUEST_TIMEOUT_SECONDS,
-          max_connections: int = MAX_CONNECTIONS, max_concurrent: int = ENGINE_THREADS) -> int:
+          max_connections: int = MAX_CONNECTIONS, max_concurrent: int = ENGINE_THREADS,
+          answer_timeout: float = ANSWER_TIMEOUT_SECONDS) -> int:
     """Serve until stopped (SIGINT, SIGTERM, SIGHUP); 0 once stopped. What it sets in its process while it serves
     (the open-files limit, the stop signals' handlers) is set back as it was when it returns."""
     for flag, path in (("--minutes", sources.minutes), ("--incidents", sources.incidents),
@@ -929,11 +957,11 @@ def serve(policy_dir: str, *, host: str = "127.0.0.1", port: int = 8000, ledger:
             raise SlapolicyError(f"{flag} {path}: no such file or directory")
     with descriptors_for(max_connections):
         return _serve(policy_dir, host, port, ledger, sources, max_body, workers, dask, request_timeout, max_connections,
-                      max_concurrent)
+                      max_concurrent, answer_timeout)
 
 
 def _serve(policy_dir, host, port, ledger, sources, max_body, workers, dask, request_timeout, max_connections,
-           max_concurrent) -> int:
+           max_concurrent, answer_timeout) -> int:
     import uvicorn
 
     # The key is read by every request that opens the ledger: set but empty, each would answer the server's own
@@ -964,7 +992,7 @@ def _serve(policy_dir, host, port, ledger, sources, max_body, workers, dask, req
     # upgrade request to it as a "websocket" scope, which the Host check (HTTP's) let by; the service has no
     # WebSocket route, and the request is now answered as plain HTTP, Host check first.
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=15,
-                            http=timed_protocol(request_timeout, max_connections, max_body), ws="none")
+                            http=timed_protocol(request_timeout, max_connections, max_body, answer_timeout), ws="none")
     with engine, stops_handled():
         _announcing_server()(config, announce).run(sockets=[sock])
     return 0

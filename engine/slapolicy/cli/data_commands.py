@@ -131,7 +131,7 @@ def _whole_number(value: str) -> int:
 
 
 def _seconds(value: str) -> float:
-    """``--request-timeout``: a number of seconds in the digits 0-9 (float() reads other scripts' digits too)."""
+    """``--request-timeout``, ``--answer-timeout``: a number of seconds in the digits 0-9 (float() reads other scripts' digits too)."""
     try:
         return typed_number(value, float)
     except ValueError:
@@ -456,12 +456,12 @@ def cmd_serve(args) -> int:
         raise UsageError(f"--port {args.port} is not a port (0 to 65535; 0 picks a free one)")
     if args.max_body < 1:
         raise UsageError(f"--max-body {args.max_body} must be at least 1 byte")
-    if not args.request_timeout > 0:  # NaN too
-        # :g, as the 408 says it: "0", not Python's "0.0" for the 0 typed
-        raise UsageError(f"--request-timeout {args.request_timeout:g} must be more than 0 seconds")
-    if args.request_timeout == float("inf"):  # "inf", or a number beyond a float (1e999): no deadline at all
-        raise UsageError(f"--request-timeout {args.request_timeout:g} is no limit: give a number of seconds (a day is "
-                         "86400)")
+    for option, seconds in (("--request-timeout", args.request_timeout), ("--answer-timeout", args.answer_timeout)):
+        if not seconds > 0:  # NaN too
+            # :g, as the 408 says it: "0", not Python's "0.0" for the 0 typed
+            raise UsageError(f"{option} {seconds:g} must be more than 0 seconds")
+        if seconds == float("inf"):  # "inf", or a number beyond a float (1e999): no deadline at all
+            raise UsageError(f"{option} {seconds:g} is no limit: give a number of seconds (a day is 86400)")
     if args.max_connections < 1:
         raise UsageError(f"--max-connections {args.max_connections} must be at least 1")
     if args.max_concurrent < 1:
@@ -482,7 +482,8 @@ def cmd_serve(args) -> int:
     sources = Sources(minutes=args.minutes, incidents=args.incidents, notices=args.notices, billing=args.billing)
     return serve(args.policy_dir, host=args.host, port=args.port, ledger=args.ledger, sources=sources,
                  max_body=args.max_body, request_timeout=args.request_timeout, max_connections=args.max_connections,
-                 max_concurrent=args.max_concurrent, workers=args.workers, dask=args.dask)
+                 max_concurrent=args.max_concurrent, workers=args.workers, dask=args.dask,
+                 answer_timeout=args.answer_timeout)
 
 
 def cmd_demo(args) -> int:
@@ -585,6 +586,9 @@ def add_commands(command) -> None:
                    help="largest request body accepted (default 1048576)")
     p.add_argument("--request-timeout", type=_seconds, default=30, metavar="SECONDS",
                    help="time a client has to send a whole request, head and body (default 30; else 408 and closed)")
+    p.add_argument("--answer-timeout", type=_seconds, default=60, metavar="SECONDS",
+                   help="time a client has to take a whole answer once it waits for the client (default 60; else the "
+                        "connection is dropped)")
     p.add_argument("--max-connections", type=_whole_number, default=256, metavar="N",
                    help="connections open at once (default 256); one more is answered 503 and closed")
     p.add_argument("--max-concurrent", type=_whole_number, default=4, metavar="N",
