@@ -68,6 +68,60 @@ def test_more_tasks_than_the_pipe_of_their_indices_holds_run_on_threads(helper, 
     assert len({pid for _, pid in distributed.Runner().map(where, range(10), threads=True, helper=True)}) == 2
 
 
+def narrow_pipes(monkeypatch, size: int = 4096) -> None:
+    """Every pipe made while the test runs holds ``size`` bytes (one page), as the system leaves a user past its
+    pipe-user-pages-soft limit, and may not be widened (F_SETPIPE_SZ refused)."""
+    import fcntl
+
+    from slapolicy import distributed
+
+    made = os.pipe
+
+    def narrow():
+        read, write = made()
+        fcntl.fcntl(write, fcntl.F_SETPIPE_SZ, size)
+        return read, write
+
+    monkeypatch.setattr(os, "pipe", narrow)
+    monkeypatch.setattr(distributed, "_widen", lambda fd: None)
+
+
+def briefly(index):
+    time.sleep(0.001)
+    return index, os.getpid()
+
+
+def test_tasks_whose_indices_a_narrow_pipe_cannot_hold_run_on_threads(helper, monkeypatch):
+    # The fallback when the pipe of the tasks' indices cannot take them all (4 bytes each: 1,024 in a page): on
+    # threads, every result in order, nothing forked; one index fewer, the helper takes its share.
+    from slapolicy.distributed import Runner
+
+    narrow_pipes(monkeypatch)
+    results = Runner().map(briefly, range(1025), threads=True, helper=True)
+    assert [index for index, _ in results] == list(range(1025))
+    assert {pid for _, pid in results} == {PARENT}
+    results = Runner().map(briefly, range(1024), threads=True, helper=True)
+    assert [index for index, _ in results] == list(range(1024))
+    assert len({pid for _, pid in results}) == 2
+
+
+def large(index):
+    """A result many times a narrow pipe's size (64 KiB of bytes), after a pause that leaves some tasks to each side."""
+    time.sleep(0.005)
+    return index, os.getpid(), bytes([index]) * (64 << 10)
+
+
+def test_results_larger_than_a_pipe_that_cannot_be_widened_come_back_whole(helper, monkeypatch):
+    # The helper's results pipe left at one page: each 64 KiB result is written as this process reads it.
+    from slapolicy.distributed import Runner
+
+    narrow_pipes(monkeypatch)
+    results = Runner().map(large, range(40), threads=True, helper=True)
+    assert [(index, data) for index, _, data in results] == [(i, bytes([i]) * (64 << 10)) for i in range(40)]
+    pids = {pid for _, pid, _ in results}
+    assert PARENT in pids and len(pids) == 2
+
+
 def test_while_results_wait_for_work_here_the_helper_takes_the_tasks(helper):
     """``pending``: results handed on whose work (the evaluation of the accounts settled) still waits in this process,
     which its GIL does: its thread takes no task while they are BACKLOG or more, and the helper takes them."""
