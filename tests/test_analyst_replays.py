@@ -770,3 +770,38 @@ def test_a_replay_of_months_without_data_says_so_alike_on_workers(march_april):
     alone, workers = replay_june_july(march_april), replay_june_july(march_april, "--workers", "2")
     assert (workers.code, workers.out, workers.err) == (alone.code, alone.out, alone.err)
     assert alone.json()["nothing_to_replay"] == nothing_to_replay(HELD)
+
+
+# ---------------------------------------------------------------------------- a range starting before every version
+
+
+def test_a_replay_from_before_every_version_names_the_month_to_start_from(tmp_path):
+    # It said only that the earliest version takes effect on 2019-01-01, leaving the --from to work out.
+    result = run_cli("replay", POLICIES, "--minutes", MINUTES_CSV, "--from", "2018-11", "--to", "2019-03", "--under",
+                     DRAFT, "--output", tmp_path / "out.json")
+    assert (result.code, result.out, result.err) == (1, "", (
+        f"slapolicy: no version of {POLICIES} is in force for the Service Month starting 2018-11-01: the earliest "
+        "version takes effect on 2019-01-01: each month replayed needs the version then in force as its baseline; "
+        "replay from 2019-01 on\n"))
+    assert list(tmp_path.iterdir()) == []
+    result = run_cli("replay", POLICIES, "--minutes", MINUTES_CSV, "--from", "2019-01", "--to", "2019-03", "--under", DRAFT)
+    assert (result.code, result.err) == (0, "")
+
+
+@pytest.mark.slow  # locking a family of its own runs the version's examples: seconds
+def test_a_replay_from_before_a_version_taking_effect_mid_month_starts_the_month_after(tmp_path):
+    from slapolicy import Engine
+    from slapolicy.errors import NoVersionInForce
+
+    family = tmp_path / "ccc"
+    family.mkdir()
+    published = (POLICIES / "2019-01-01.yaml").read_text(encoding="utf-8")
+    (family / "2019-01-15.yaml").write_text(published.replace("2019-01-01", "2019-01-15"), encoding="utf-8")
+    assert run_cli("lock", family, "--new").code == 0
+    with pytest.raises(NoVersionInForce) as caught:  # January is governed by no version (§6.2): February on
+        Engine(family).replay(minutes=MINUTES_CSV, start="2019-01", end="2019-03", under=DRAFT)
+    assert str(caught.value) == (
+        f"no version of {family} is in force for the Service Month starting 2019-01-01: the earliest version takes "
+        "effect on 2019-01-15: each month replayed needs the version then in force as its baseline; replay from "
+        "2019-02 on")
+    assert Engine(family).replay(minutes=MINUTES_CSV, start="2019-02", end="2019-03", under=DRAFT)["rows"]

@@ -30,7 +30,7 @@ import threading
 from typing import NamedTuple
 from pathlib import Path
 
-from .calendar import OUTSIDE_YEARS, in_supported_years, service_month_in
+from .calendar import OUTSIDE_YEARS, calendar_month, in_supported_years, service_month_in
 from .claims.decision import (check_claim_time, check_claimed_windows, claim_in_force, decide, decision_inputs,
                               recorded_decision)
 from .claims.window import business_calendar, claim_window
@@ -38,7 +38,7 @@ from .inputs.billing import read_billing
 from .inputs.events import ByAccount, read_incidents, read_notices
 from .inputs.tables import account_name, refuse_two_forms, typed_account_problem
 from .distributed import Background, Cancellation, PolicyContent, Relay, Runner, check_runner_arguments, policy_of
-from .errors import ArgumentError, InputError, LedgerError, SlapolicyError
+from .errors import ArgumentError, InputError, LedgerError, NoVersionInForce, SlapolicyError
 from .ledger import Ledger, default_ledger_path, ledger_file
 from .minutes.shapes import MonthMinutes, MonthTotals
 from .evaluation.month import (evaluate_account_month, evaluate_items, evaluate_month, evaluate_settled, month_items,
@@ -462,7 +462,14 @@ class Engine:
         # Read through replay's cache of the directory's state, not the snapshot, as replay always was.
         family, amended = replay_policies(spec_dir, spec_under)
         months = month_range(start, end)
-        baselines = {m.label: family.in_force(m.start) for m in months}
+        try:
+            baselines = {m.label: family.in_force(m.start) for m in months}
+        except NoVersionInForce as exc:  # the month to start from was left to work out from the version's date
+            earliest = family.versions[0].effective_from
+            # Mid-month, it governs from the next Service Month (§6.2), as lint's mid-month warning says.
+            first = earliest if earliest.day == 1 else calendar_month(f"{earliest:%Y-%m}").end + dt.timedelta(days=1)
+            raise NoVersionInForce(f"{exc}: each month replayed needs the version then in force as its baseline; "
+                                   f"replay from {first:%Y-%m} on") from None
         timezone = common_timezone(baselines, amended)
         policies = list({p.sha256: p for p in [*baselines.values(), amended]}.values())
         for policy in policies:  # before the minutes are scanned; the tasks evaluate with the installed plugins
