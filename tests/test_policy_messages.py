@@ -2,6 +2,7 @@
 and the line and column counted from 1 everywhere (docs/policy-format.md)."""
 import pytest
 
+from conftest import PUBLISHED
 from helpers import draft_variant
 
 STANDARD = 'value: "99.5%"\n    met_when: at_least'
@@ -358,3 +359,34 @@ def test_a_directory_of_data_given_as_the_policy_directory_is_not_told_to_start_
     (data / "one.yaml").write_text("id: x\n")
     result = cli("validate", data)
     assert f"{data}/one.yaml:1:1: error unlocked published version not recorded: there is no versions.lock" in result.out
+
+
+@pytest.mark.parametrize("text,said", [
+    ("status:", "status must be one of: published, draft — got nothing (an empty value)"),
+    ("status: ~", "status must be one of: published, draft — got nothing (an empty value)"),
+    ('amends:', "amends must be text — got nothing (an empty value)"),
+])
+def test_an_empty_value_is_said_as_empty_not_as_python_s_none(cli, tmp_path, text, said):
+    # `status:` left empty was 'status must be one of: published, draft — got None': Python's word, not the file's.
+    draft = PUBLISHED.read_text().replace("status: published", "status: draft").replace(
+        'effective_from: "2019-01-01"', 'effective_from: "2019-01-01"\namends: "2018-12-01"')
+    key = text.split(":")[0]
+    draft = "\n".join(text if line.startswith(f"{key}:") else line for line in draft.split("\n"))
+    path = tmp_path / "draft.yaml"
+    path.write_text(draft)
+    result = cli("validate", path)
+    line = next(n for n, row in enumerate(draft.split("\n"), 1) if row.startswith(f"{key}:"))
+    value = text.split(":", 1)[1].strip()
+    col = text.index(value) + 1 if value else len(key) + 2  # an empty value is placed just past its colon
+    assert (result.code, result.out) == (1, f"{path}:{line}:{col}: error schema {said}\n")
+
+
+@pytest.mark.parametrize("text,held", [("~\n", "nothing, an empty value"), ("42\n", "a number"),
+                                       ("true\n", "true or false")])
+def test_a_file_of_one_value_says_what_it_holds_in_words(cli, tmp_path, text, held):
+    path = tmp_path / "one.yaml"
+    path.write_text(text)
+    result = cli("validate", path)
+    assert (result.code, result.out) == (1, (
+        f"{path}:1:1: error schema a policy version is a mapping of keys to values (id, version, effective_from, …); "
+        f"this file holds a single value ({held}), so it is not a policy version\n"))

@@ -83,8 +83,9 @@ NOT_A_MAPPING = "a policy version is a mapping of keys to values (id, version, e
 def not_a_mapping(data) -> str:
     """What a YAML file that is no mapping holds: most often a file of data (incidents, notices) in the folder given
     as the policy directory, which must be told it is not a version, not how to record it as one."""
+    kind = {str: "text", bool: "true or false", int: "a number", type(None): "nothing, an empty value"}
     held = "a list (as incidents and notices are)" if isinstance(data, list) else \
-        f"a single value ({'text' if isinstance(data, str) else 'a ' + type(data).__name__})"
+        f"a single value ({kind.get(type(data), type(data).__name__)})"
     return f"{NOT_A_MAPPING}; this file holds {held}, so it is not a policy version"
 
 

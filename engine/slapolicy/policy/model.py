@@ -131,6 +131,8 @@ def _shown(value) -> str:
         return repr(value)
     if isinstance(value, bool):
         return str(value).lower()
+    if value is None:  # `status:` with nothing after it, or `~`: YAML's null, which Python would print as None
+        return "nothing (an empty value)"
     if isinstance(value, (dict, list)):
         return "a mapping" if isinstance(value, dict) else "a list"
     return str(value)
