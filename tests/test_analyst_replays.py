@@ -805,3 +805,20 @@ def test_a_replay_from_before_a_version_taking_effect_mid_month_starts_the_month
         "effect on 2019-01-15: each month replayed needs the version then in force as its baseline; replay from "
         "2019-02 on")
     assert Engine(family).replay(minutes=MINUTES_CSV, start="2019-02", end="2019-03", under=DRAFT)["rows"]
+
+
+def test_the_names_of_row_groups_are_looked_at_within_a_budget(tmp_path):
+    # An error path reads dictionary pages (~1 MiB for 100,000 names), never more than most_bytes of them.
+    from slapolicy.minutes.planning import Part
+    from slapolicy.minutes.readers import account_names
+
+    minutes = tmp_path / "m.parquet"
+    pq.write_table(pa.table({"account": [f"account-{i:05d}" for i in range(3000)] * 2}), minutes, row_group_size=3000)
+    part = Part(str(minutes), "parquet", row_groups=(0, 1), proven=(None, None))
+    assert len(account_names([part])) == 3000
+    assert account_names([part], most_bytes=1000) == set()  # the first page alone is more
+    assert account_names([part], most=1) == {f"account-{i:05d}" for i in range(3000)}  # one row group of two
+    plain = tmp_path / "plain.parquet"  # no dictionary page: nothing counted against the budget, no name
+    pq.write_table(pa.table({"account": ["a", "b"]}), plain, use_dictionary=False)
+    assert account_names([Part(str(plain), "parquet", row_groups=(0,), proven=(None,)), part], most_bytes=1 << 20) \
+        == {f"account-{i:05d}" for i in range(3000)}

@@ -524,14 +524,14 @@ def _byte_ranges(path: str, kind: str, groups: list, handle) -> list:
     return ranges
 
 
-def account_names(parts: list, most: int = 10_000) -> set:
+def account_names(parts: list, most: int = 10_000, most_bytes: int = 64 << 20) -> set:
     """The account names a Parquet file's row groups among ``parts`` hold, as their statistics prove them (one account
     a row group) or their ``account`` column's dictionary page lists them (``pages.dictionary_names``), at most
-    ``most`` row groups looked at; local files only, text files not read: what an account asked about and not found
-    is compared with, for a name nearest in spelling. An error path only: a row group costs one read of a few KiB,
-    never its rows."""
+    ``most`` row groups and ``most_bytes`` of dictionary pages looked at (a page of 100,000 names is ~1 MiB); local
+    files only, text files not read: what an account asked about and not found is compared with, for a name nearest
+    in spelling. An error path only: a row group costs one read of its dictionary page, never its rows."""
     names: set = set()
-    seen = 0
+    seen = spent = 0
     for part in parts:
         if part.kind != "parquet" or storage.is_url(part.path):
             continue
@@ -543,7 +543,11 @@ def account_names(parts: list, most: int = 10_000) -> set:
             with open(part.path, "rb") as handle:
                 for group, proven in zip(part.row_groups, part.proven or [None] * len(part.row_groups)):
                     seen += 1
-                    if seen > most:
+                    if proven is None and leaf is not None:  # the dictionary page's bytes, before the data pages'
+                        chunk = metadata.row_group(group).column(leaf)
+                        if chunk.has_dictionary_page:
+                            spent += max(chunk.data_page_offset - chunk.dictionary_page_offset, 0)
+                    if seen > most or spent > most_bytes:
                         return names
                     found = (proven,) if proven is not None else \
                         pages.dictionary_names(handle, metadata, group, leaf) if leaf is not None else None
