@@ -697,6 +697,7 @@ def test_an_engine_with_a_plugin_manager_of_its_own_is_refused_by_pickle_saying_
 
 FORK_WHILE_HELD = """
 import json, os, shutil, signal, sys, threading, time, warnings
+import slapolicy.minutes.aggregates
 import slapolicy.plugins
 import slapolicy.policy.directory
 import slapolicy.rules.durable
@@ -713,7 +714,8 @@ if __name__ == "__main__":
             "ruleset": lambda: engine.family.in_force("2019-03").ruleset._lock,
             "rules host": lambda: slapolicy.rules.durable._HOST_LOCK,
             "plugins": lambda: slapolicy.plugins._LOCK,
-            "policies checked": lambda: slapolicy.policy.directory._CHECKED_LOCK}[held]()
+            "policies checked": lambda: slapolicy.policy.directory._CHECKED_LOCK,
+            "readings ahead": lambda: slapolicy.minutes.aggregates.ReadAhead._lock}[held]()
     taken = threading.Event()
 
     def call():  # another thread's call, in the middle of its work when the process forks
@@ -750,7 +752,8 @@ if __name__ == "__main__":
 
 
 @pytest.mark.slow  # a process started anew: ~2 s each
-@pytest.mark.parametrize("held", ["engine", "refresh", "ruleset", "rules host", "plugins", "policies checked"])
+@pytest.mark.parametrize("held", ["engine", "refresh", "ruleset", "rules host", "plugins", "policies checked",
+                                  "readings ahead"])
 def test_a_process_forked_while_another_thread_holds_a_lock_of_the_engine_uses_the_engine(tmp_path, held):
     # A lock another thread held at a fork stays held in the child, by a thread the child does not have: the child's
     # first call that took it waited for ever (here, killed by its alarm after 10 s, exit -14). The engine's locks are

@@ -18,6 +18,7 @@ from ..arrays import distinct_sorted
 from ..calendar import calendar_month
 from ..distributed import Background, Cancellation, Cancelled, Runner
 from ..errors import InputError, SlapolicyError
+from ..forks import renewed_in_child
 from ..inputs import json_lines
 from ..inputs.problems import MAX_REPORTED
 from ..inputs.tables import account_forms
@@ -605,6 +606,9 @@ class ReadAhead:
         self._reading.cancel()
         if self._hashing is not None:
             self._hashing.cancel()
+
+
+renewed_in_child(ReadAhead, "_lock")  # taken by every reading in this process (read_minutes)
 
 
 def _file_as_read(path: str, kind: str) -> object:
