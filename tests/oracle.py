@@ -1,0 +1,439 @@
+"""An independent reference computation of one account-month's outcome: a test helper, not a second engine.
+
+Written clean-room from the documents a user reads (docs/readings.md, docs/cli.md "Reading an evaluation",
+docs/policy-format.md and the policy YAML itself), without looking at the engine's code, so that the money the engine
+computes is checked against a second reading of the same words rather than against itself. It is deliberately plain
+and slow: every minute is a Python integer, every percentage a Fraction, every amount a Decimal, every condition of a
+clause walked as written. `tests/test_oracle.py` draws random months and compares each money and minute field of
+`evaluate`'s JSON with what `outcome` gives.
+
+What it covers (each with the document it follows):
+- the Service Month (§1.2, §1.6): the calendar month in the policy's timezone, cut by a term; Total Minutes are its
+  days × 1440, while every minute that elapses in it is a statistics point (docs/readings.md, "§1.6 Months in which
+  the clocks change");
+- each minute's Call Success Rate over normal requests (§1.4, §1.5, §5.10: `illegal_number_failures`), a minute
+  without normal requests read as `no_traffic` says, a minute missing from the data being such a minute;
+- the exclusions of §5 (docs/readings.md, "§5 Windows and attribution", "How a clause sees a minute", "§5.7"):
+  incident and notice windows rounded `outward` or `inward`, each unavailable minute asked once per pair (covering
+  incident, covering notice), attributed to the first clause listed (a `fallback` clause only when nothing else
+  applies);
+- availability as an exact fraction, its display rounded with more decimals where two would contradict a decision
+  (§2.1, docs/readings.md "§2.1 The displayed availability"), the standard (§2.2), the gate and the tiers (§3),
+  the credit on the Monthly Service Fee, rounded, capped at the fee paid (§3.1(2));
+- the §6.1 room a claim may be granted (docs/readings.md, "§6.1 The aggregate cap"): `aggregate_room`.
+"""
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import yaml
+
+UTC = dt.timezone.utc
+MINUTE = dt.timedelta(minutes=1)
+
+
+def percent(text) -> Fraction:
+    """'99.5%' (or a bare number) as an exact Fraction of percent."""
+    return Fraction(Decimal(str(text).strip().rstrip("%").strip()))
+
+
+def setting(node):
+    return node["value"] if isinstance(node, dict) else node
+
+
+@dataclass
+class Terms:
+    """The settings of one policy version that an account-month's outcome depends on, read from its YAML."""
+
+    raw: dict
+    timezone: str
+    unavailable_below: Fraction
+    no_traffic: str
+    illegal: str
+    standard: Fraction
+    met_when: str
+    window_rounding: str
+    notice_lead_minutes: int
+    concurrency_fallback: str
+    gate: str
+    tiers: list
+    monthly_cap: str
+    rounding: str
+    places: int
+    display_decimals: int
+    display_rounding: str
+    parameters: dict
+    clauses: list
+    aggregate: dict = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, path) -> "Terms":
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8-sig"))
+        availability, exclusions, compensation = raw["availability"], raw["exclusions"], raw["compensation"]
+        return cls(
+            raw=raw,
+            timezone=setting(raw["timezone"]),
+            unavailable_below=percent(setting(availability["minute_unavailable_below"])),
+            no_traffic=setting(availability["no_traffic"]),
+            illegal=setting(availability["illegal_number_failures"]),
+            standard=percent(availability["standard"]["value"]),
+            met_when=availability["standard"].get("met_when", "at_least"),
+            window_rounding=setting(exclusions["window_rounding"]),
+            notice_lead_minutes=int(setting(exclusions["notice_lead_minutes"])),
+            concurrency_fallback=setting(exclusions["concurrency_fallback"]),
+            gate=setting(compensation["gate"]),
+            tiers=compensation["tiers"],
+            monthly_cap=setting(compensation["monthly_cap"]),
+            rounding=compensation["rounding"]["value"],
+            places=int(compensation["rounding"].get("places", 2)),
+            display_decimals=int(setting(availability["display_decimals"])),
+            display_rounding=setting(availability["display_rounding"]),
+            parameters={name: setting(value) for name, value in (raw.get("parameters") or {}).items()},
+            clauses=raw["disclaimers"],
+            aggregate=compensation.get("aggregate_cap") or {},
+        )
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+# --- time -------------------------------------------------------------------------------------------------------
+
+def instant(text: str, zone: ZoneInfo) -> dt.datetime:
+    """An input timestamp: with its offset as written, without one on the policy's wall clock (§1.11.1)."""
+    value = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        early, late = value.replace(tzinfo=zone, fold=0), value.replace(tzinfo=zone, fold=1)
+        if early.utcoffset() != late.utcoffset():
+            raise ValueError(f"{text} happens twice or never in {zone.key}")
+        if early.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != value:
+            raise ValueError(f"{text} does not happen in {zone.key}")
+        value = early
+    return value.astimezone(UTC)
+
+
+def epoch_minute(moment: dt.datetime) -> Fraction:
+    """Minutes since the epoch, exactly (a window may start or end inside a minute)."""
+    delta = moment - dt.datetime(1970, 1, 1, tzinfo=UTC)
+    return Fraction(delta.days * 86400 + delta.seconds, 60) + Fraction(delta.microseconds, 60_000_000)
+
+
+@dataclass
+class ServiceMonth:
+    start: dt.date
+    end: dt.date  # the last day, included
+    first: int  # epoch minute of its first statistics point
+    stop: int  # epoch minute just after its last
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    @property
+    def total_minutes(self) -> int:
+        return self.days * 1440  # §1.6, whatever the clocks do
+
+    @property
+    def elapsed(self) -> int:
+        return self.stop - self.first
+
+
+def service_month(month: str, zone: ZoneInfo, term_start: dt.date | None = None,
+                  term_end: dt.date | None = None) -> ServiceMonth:
+    """§1.2: the natural month, cut by the term where the term starts or ends inside it."""
+    year, number = map(int, month.split("-"))
+    start, end = dt.date(year, number, 1), dt.date(year, number, calendar.monthrange(year, number)[1])
+    if term_start is not None:
+        start, end = max(start, term_start), min(end, term_end)
+    first = epoch_minute(dt.datetime.combine(start, dt.time(), zone).astimezone(UTC))
+    stop = epoch_minute(dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), zone).astimezone(UTC))
+    assert first.denominator == 1 and stop.denominator == 1
+    return ServiceMonth(start, end, int(first), int(stop))
+
+
+def window_minutes(start: Fraction, end: Fraction, rounding: str, lo: int, hi: int) -> range:
+    """The minutes [m, m+1) in [lo, hi) that a window [start, end) excludes: every one it touches (`outward`), or
+    only those it covers whole (`inward`) (§5, `exclusions.window_rounding`)."""
+    if rounding == "outward":
+        first, stop = _floor(start), _ceil(end)
+    elif rounding == "inward":
+        first, stop = _ceil(start), _floor(end)
+    else:
+        raise ValueError(f"window_rounding {rounding!r}")
+    return range(max(first, lo), max(min(stop, hi), max(first, lo)))
+
+
+def _floor(value: Fraction) -> int:
+    return value.numerator // value.denominator
+
+
+def _ceil(value: Fraction) -> int:
+    return -((-value.numerator) // value.denominator)
+
+
+# --- the condition language (docs/policy-format.md, "Disclaimer clauses") ----------------------------------------
+
+def _value(value, terms: Terms):
+    if isinstance(value, dict) and "param" in value:
+        return terms.parameters[value["param"]]
+    return value
+
+
+def _number(value) -> Fraction:
+    if isinstance(value, (Fraction, int)) and not isinstance(value, bool):
+        return Fraction(value)
+    return Fraction(Decimal(str(value)))
+
+
+def _same(fact, value) -> bool:
+    if isinstance(fact, bool) or isinstance(value, bool):
+        return fact is value if isinstance(value, bool) else str(value).lower() == str(fact).lower()
+    if isinstance(fact, Fraction):
+        return fact == _number(value)
+    return str(fact) == str(value)
+
+
+def holds(node, facts: dict, terms: Terms) -> bool:
+    if "all" in node:
+        return all(holds(part, facts, terms) for part in node["all"])
+    if "any" in node:
+        return any(holds(part, facts, terms) for part in node["any"])
+    if "not" in node:
+        return not holds(node["not"], facts, terms)
+    if "when" in node:  # a reading wrapped with its ref and description
+        return holds(node["when"], facts, terms)
+    fact = facts[node["fact"]]
+    for op in ("equals", "not_equals", "in", "not_in", "at_least", "above", "below", "at_most"):
+        if op in node:
+            value = _value(node[op], terms)
+            break
+    else:
+        raise ValueError(f"no comparison in {node}")
+    if op == "equals":
+        return _same(fact, value)
+    if op == "not_equals":
+        return not _same(fact, value)
+    if op == "in":
+        return any(_same(fact, _value(v, terms)) for v in value)
+    if op == "not_in":
+        return not any(_same(fact, _value(v, terms)) for v in value)
+    number, bound = _number(fact), _number(value)
+    return {"at_least": number >= bound, "above": number > bound, "below": number < bound,
+            "at_most": number <= bound}[op]
+
+
+# --- the inputs ---------------------------------------------------------------------------------------------------
+
+@dataclass
+class Window:
+    start: Fraction
+    end: Fraction
+    facts: dict
+    published: Fraction | None = None
+    minutes: range = range(0)
+
+    __hash__ = object.__hash__
+
+
+def _concerns(entry: dict, account: str) -> bool:
+    return entry.get("account") in (None, account)
+
+
+def _money(text) -> Decimal:
+    return Decimal(str(text).strip())
+
+
+def _round(amount: Decimal, rounding: str, places: int) -> Decimal:
+    mode = {"half_up": ROUND_HALF_UP, "half_even": ROUND_HALF_EVEN, "down": ROUND_DOWN}[rounding]
+    return amount.quantize(Decimal(1).scaleb(-places), rounding=mode)
+
+
+# --- the display of availability (§2.1) ---------------------------------------------------------------------------
+
+_COMPARE = {"at_least": lambda a, t: a >= t, "above": lambda a, t: a > t,
+            "below": lambda a, t: a < t, "at_most": lambda a, t: a <= t}
+
+
+def thresholds(terms: Terms) -> list:
+    """Every threshold a displayed availability is compared with: the standard and each tier's bounds."""
+    found = [(terms.standard, terms.met_when)]
+    for tier in terms.tiers:
+        for op in _COMPARE:
+            if op in tier:
+                found.append((percent(tier[op]), op))
+    return found
+
+
+def _rounded(value: Fraction, places: int, rounding: str) -> Fraction:
+    """`value` rounded to `places` decimals, a negative value as the mirror of its positive (docs/readings.md)."""
+    if value < 0:
+        return -_rounded(-value, places, rounding)
+    scaled = value * 10 ** places
+    whole, rest = divmod(scaled.numerator, scaled.denominator)
+    rest = Fraction(rest, scaled.denominator)
+    if rounding == "half_up":
+        whole += rest >= Fraction(1, 2)
+    elif rounding == "half_even":
+        whole += rest > Fraction(1, 2) or (rest == Fraction(1, 2) and whole % 2 == 1)
+    elif rounding != "down":
+        raise ValueError(f"display_rounding {rounding!r}")
+    return Fraction(whole, 10 ** places)
+
+
+def display(availability: Fraction, terms: Terms) -> str:
+    places = terms.display_decimals
+    bounds = thresholds(terms)
+    while True:
+        shown = _rounded(availability, places, terms.display_rounding)
+        if all(_COMPARE[op](shown, t) == _COMPARE[op](availability, t) for t, op in bounds):
+            break
+        places += 1
+    text = f"{abs(Decimal(shown.numerator) / Decimal(shown.denominator)):.{places}f}"
+    return ("-" if availability < 0 else "") + text
+
+
+# --- one account-month ---------------------------------------------------------------------------------------------
+
+def outcome(terms: Terms, account: str, month: str, minutes=(), incidents=(), notices=(), billing=(),
+            term_start: dt.date | None = None, term_end: dt.date | None = None) -> dict:
+    """The fields of `evaluate`'s JSON for `account` in `month` that carry minutes or money."""
+    zone = terms.zone
+    sm = service_month(month, zone, term_start, term_end)
+
+    # §1.4, §1.5: the account's rows of the month, a minute belonging to the month holding its start.
+    rows = {}
+    for row in minutes:
+        if row["account"] != account:
+            continue
+        minute = epoch_minute(instant(row["minute"], zone))
+        assert minute.denominator == 1, row
+        minute = int(minute)
+        if sm.first <= minute < sm.stop:
+            assert minute not in rows, f"minute listed twice: {row}"
+            rows[minute] = row
+
+    def normal(row):
+        requests, failures = int(row["requests"]), int(row["failures"])
+        illegal = int(row.get("illegal_number_failures") or 0)
+        if terms.illegal == "remove_from_both":  # §5.10 acts on requests: they leave both counts
+            return requests - illegal, failures - illegal
+        return requests, failures
+
+    def unavailable(minute) -> bool:
+        row = rows.get(minute)
+        requests, failures = normal(row) if row else (0, 0)
+        if requests == 0:
+            if terms.no_traffic == "error":
+                raise ValueError("no_traffic: error")
+            return terms.no_traffic == "unavailable"
+        # success rate (requests − failures)/requests below the threshold; exactly at it is available
+        return Fraction(requests - failures, requests) * 100 < terms.unavailable_below
+
+    candidates = range(sm.first, sm.stop) if terms.no_traffic == "unavailable" else sorted(rows)
+    raw = [m for m in candidates if unavailable(m)]
+
+    # §5: the windows that concern the account.
+    windows_incidents = [Window(epoch_minute(instant(i["start"], zone)), epoch_minute(instant(i["end"], zone)),
+                                {"incident.cause": i["cause"]}) for i in incidents if _concerns(i, account)]
+    provider_notices, customer_notices = [], []
+    lead = Fraction(terms.notice_lead_minutes)
+    for n in notices:
+        if not _concerns(n, account):
+            continue
+        start, end = epoch_minute(instant(n["start"], zone)), epoch_minute(instant(n["end"], zone))
+        published = epoch_minute(instant(n["published_at"], zone))
+        prior = published < start and start - published >= lead
+        window = Window(start, end, {"notice.kind": n["kind"], "notice.published_before_start": prior}, published)
+        (customer_notices if n["kind"] == "high_concurrency" else provider_notices).append(window)
+
+    for w in windows_incidents + provider_notices + customer_notices:
+        w.minutes = window_minutes(w.start, w.end, terms.window_rounding, sm.first, sm.stop)
+
+    def covering(windows, minute):
+        return tuple(w for w in windows if minute in w.minutes)
+
+    def attributed(minute_facts, incidents, notices):
+        """The clause a minute is excluded under, or None (§5: the first listed; a fallback only alone)."""
+        incident_facts = [w.facts for w in incidents] or [{"incident.cause": "none"}]
+        notice_facts = [w.facts for w in notices] or [{"notice.kind": "none", "notice.published_before_start": False}]
+        applied = []
+        for clause in terms.clauses:
+            if clause.get("acts_on") == "requests":
+                continue
+            if any(holds(clause["when"], {**minute_facts, **i, **n}, terms)
+                   for i in incident_facts for n in notice_facts):
+                applied.append(clause)
+        first = [c for c in applied if c.get("attribution") != "fallback"] or applied
+        return str(first[0]["id"]) if first else None
+
+    asked = {}  # the same question asked again (every minute without data looks alike) gets the same answer
+    excluded: dict[str, int] = {}
+    for minute in raw:
+        row = rows.get(minute)
+        if row is not None and row.get("peak_qps") not in (None, ""):
+            concurrency = _number(row["peak_qps"])
+        elif terms.concurrency_fallback == "requests_per_60":
+            concurrency = Fraction(int(row["requests"]) if row else 0, 60)
+        else:
+            concurrency = Fraction(0)  # the fact's declared default
+        prior_notice = any(w.facts["notice.published_before_start"] for w in covering(customer_notices, minute))
+        minute_facts = {"minute.concurrency_qps": concurrency, "minute.customer_prior_notice": prior_notice,
+                        "request.failure_reason": "none"}
+        key = (concurrency, prior_notice, covering(windows_incidents, minute), covering(provider_notices, minute))
+        if key not in asked:
+            asked[key] = attributed(minute_facts, key[2], key[3])
+        clause = asked[key]
+        if clause is not None:
+            excluded[clause] = excluded.get(clause, 0) + 1
+
+    counted = len(raw) - sum(excluded.values())
+    total = sm.total_minutes
+    exact = Fraction(total - counted, total) * 100
+    meets = _COMPARE[terms.met_when](exact, terms.standard)
+
+    credit = Fraction(0)
+    if not (terms.gate == "below_standard" and meets):
+        for tier in terms.tiers:
+            if all(_COMPARE[op](exact, percent(tier[op])) for op in _COMPARE if op in tier):
+                credit = percent(tier["credit"])
+                break
+
+    fee = compensation = None
+    bill = [b for b in billing if b["account"] == account and b["month"] == month]
+    assert len(bill) <= 1
+    if bill:
+        fee, offset = _money(bill[0]["monthly_fee"]), _money(bill[0].get("offset") or "0")
+        amount = _round(fee * Decimal(credit.numerator) / Decimal(credit.denominator) / 100, terms.rounding,
+                        terms.places)
+        if terms.monthly_cap == "fee_paid":
+            amount = min(amount, fee - offset)
+        compensation = f"{amount:.{terms.places}f}"
+        fee = f"{fee:.{terms.places}f}"
+
+    return {
+        "service_month": {"start": sm.start.isoformat(), "end": sm.end.isoformat(), "days": sm.days,
+                          "total_minutes": total},
+        "minutes_with_data": len(rows),
+        "raw_unavailable_minutes": len(raw),
+        "excluded_minutes": dict(sorted(excluded.items(), key=lambda kv: _clause_order(terms, kv[0]))),
+        "unavailable_minutes": counted,
+        "availability_exact": f"{total - counted}/{total}",
+        "availability_percent": display(exact, terms),
+        "meets_standard": meets,
+        "credit_percent": credit,
+        "monthly_fee": fee,
+        "compensation": compensation,
+        "elapsed_minutes": sm.elapsed,
+    }
+
+
+def _clause_order(terms: Terms, clause_id: str) -> int:
+    return [str(c["id"]) for c in terms.clauses].index(clause_id)

@@ -1,0 +1,282 @@
+"""`evaluate` against an independent reference computation (tests/oracle.py), over random months (hypothesis).
+
+Each example draws a month under one of the versions a user evaluates with (the published one, the superseded
+encoding, the drafts of policies/ccc and docs/walkthrough, and copies of the published one with its readings turned
+to their alternatives, two of them in a zone that changes its clocks), minutes with gaps and bad minutes around the
+month's ends and the clock change, incidents of every cause overlapping each other and the month's ends, notices
+published before, at and after their windows, billing or none, and a term or none; then compares every minute and
+money field of `evaluate`'s JSON for the account with the oracle's.
+"""
+import atexit
+import datetime as dt
+import functools
+import shutil
+import tempfile
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from oracle import Terms, instant, outcome, service_month
+
+REPO = Path(__file__).resolve().parent.parent
+POLICIES = REPO / "policies" / "ccc"
+PUBLISHED = POLICIES / "2019-01-01.yaml"
+
+# Each reading turned to an alternative, a few at a time (docs/readings.md, docs/policy-format.md "Settings"):
+# (the text of the published version, what it becomes).
+ALTERNATIVES = {
+    "new_york": [("  value: Asia/Singapore", "  value: America/New_York")],
+    "no_traffic_unavailable": [('    value: available\n    reading: true\n    ref: "§1.4"',
+                                '    value: unavailable\n    reading: true\n    ref: "§1.4"')],
+    "count_as_failures": [("value: remove_from_both", "value: count_as_failures")],
+    "inward": [("    value: outward\n", "    value: inward\n")],
+    "lead_30": [("  notice_lead_minutes:\n    value: 0\n", "  notice_lead_minutes:\n    value: 30\n")],
+    "no_fallback": [("value: requests_per_60", "value: none")],
+    "tiers_only": [("    value: below_standard\n", "    value: tiers_only\n")],
+    "no_monthly_cap": [('monthly_cap: {value: fee_paid,', 'monthly_cap: {value: none,')],
+    "money_half_even": [("rounding: {value: half_up, places: 2", "rounding: {value: half_even, places: 2")],
+    "money_down": [("rounding: {value: half_up, places: 2", "rounding: {value: down, places: 2")],
+    "display_half_even": [("display_rounding: {value: half_up", "display_rounding: {value: half_even")],
+    "display_down": [("display_rounding: {value: half_up", "display_rounding: {value: down")],
+    "display_1": [("display_decimals: {value: 2,", "display_decimals: {value: 1,")],
+    "display_3": [("display_decimals: {value: 2,", "display_decimals: {value: 3,")],
+    "met_above": [("met_when: at_least", "met_when: above")],
+    "minute_99_5": [('    value: "99%"\n    ref: "§1.5"', '    value: "99.5%"\n    ref: "§1.5"')],
+}
+VARIANTS = {
+    "ny": ["new_york"],
+    "ny_no_traffic": ["new_york", "no_traffic_unavailable", "display_half_even", "money_down"],
+    "alternates_a": ["count_as_failures", "inward", "lead_30", "no_fallback", "display_down", "display_1"],
+    "alternates_b": ["tiers_only", "no_monthly_cap", "money_half_even", "met_above", "display_3", "minute_99_5"],
+    "no_traffic_down": ["no_traffic_unavailable", "money_down", "display_down"],
+}
+
+
+@functools.cache
+def variants_dir() -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="slapolicy-oracle-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    text = PUBLISHED.read_text(encoding="utf-8")
+    for name, changes in VARIANTS.items():
+        changed = text
+        for change in changes:
+            for old, new in ALTERNATIVES[change]:
+                assert changed.count(old) == 1, (change, old)
+                changed = changed.replace(old, new)
+        (folder / f"{name}.yaml").write_text(changed, encoding="utf-8")
+    return folder
+
+
+def versions():
+    """(name, the file given as policy_file, or None for the version in force)."""
+    found = [("published", None), ("superseded", POLICIES / "superseded" / "2019-01-01.32cfebe23efd.yaml"),
+             ("draft-99.95", POLICIES / "drafts" / "2027-01-01-standard-99.95.yaml"),
+             ("walkthrough-99.9", REPO / "docs" / "walkthrough" / "2020-01-01-standard-99.9.yaml"),
+             ("walkthrough-carrier", REPO / "docs" / "walkthrough" / "2021-01-01-chosen-carrier.yaml")]
+    return found + [(name, variants_dir() / f"{name}.yaml") for name in VARIANTS]
+
+
+@functools.cache
+def terms_of(name) -> Terms:
+    path = dict(versions())[name]
+    return Terms.read(path or PUBLISHED)
+
+
+@functools.cache
+def engine():
+    from slapolicy import Engine
+
+    return Engine(str(POLICIES))
+
+
+# 2019-03 and 2019-11: New York's clocks go forward on the 10th, back on the 3rd; 2019-02: 28 days; 2019-12: the
+# year's end.
+MONTHS = ["2019-03", "2019-11", "2019-02", "2019-12"]
+OTHER = "other"
+ACCOUNT = "acme"
+
+
+def _stamp(moment: dt.datetime, zone, style: str) -> str:
+    """A timestamp written as inputs write them: with the zone's offset, in UTC, or on the wall clock without an
+    offset (only where that wall time happens exactly once)."""
+    local = moment.astimezone(zone)
+    if style == "naive":
+        wall = local.replace(tzinfo=None)
+        early, late = wall.replace(tzinfo=zone, fold=0), wall.replace(tzinfo=zone, fold=1)
+        if early.utcoffset() == late.utcoffset():
+            return wall.isoformat()
+        style = "offset"
+    if style == "utc":
+        return moment.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+    return local.isoformat()
+
+
+def _minute_text(moment, zone, style):
+    text = _stamp(moment, zone, style)
+    return text[:16] + text[19:]  # a minute written without its seconds, as exports write it
+
+
+@st.composite
+def cases(draw):
+    name, path = draw(st.sampled_from(versions()))
+    terms = terms_of(name)
+    zone = terms.zone
+    month = draw(st.sampled_from(MONTHS))
+    term = None
+    if draw(st.integers(0, 5)) == 0:
+        year, number = map(int, month.split("-"))
+        start = dt.date(year, number, 1) + dt.timedelta(days=draw(st.integers(-3, 27)))
+        term = (start, start + dt.timedelta(days=draw(st.integers(0, 40))))
+    sm = service_month(month, zone)
+    first = dt.datetime.fromtimestamp(sm.first * 60, dt.timezone.utc)
+    stop = dt.datetime.fromtimestamp(sm.stop * 60, dt.timezone.utc)
+    # Where things happen: the month's ends, its middle, and New York's clock changes (a no-op elsewhere).
+    anchors = [first, stop, first + (stop - first) / 2,
+               dt.datetime(2019, 3, 10, 7, tzinfo=dt.timezone.utc), dt.datetime(2019, 11, 3, 6, tzinfo=dt.timezone.utc)]
+    if term:
+        anchors.append(dt.datetime.combine(term[0], dt.time(), zone).astimezone(dt.timezone.utc))
+        anchors.append(dt.datetime.combine(term[1] + dt.timedelta(days=1), dt.time(), zone).astimezone(dt.timezone.utc))
+
+    def moment(spread_minutes):
+        anchor = draw(st.sampled_from(anchors))
+        return anchor + dt.timedelta(seconds=draw(st.integers(-spread_minutes * 60, spread_minutes * 60)))
+
+    style = st.sampled_from(["offset", "utc", "naive"])
+
+    def window():
+        """A window, often on the minute grid (where a boundary's < and <= differ), else to the second."""
+        start = moment(120)
+        if draw(st.booleans()):
+            start = start.replace(second=0, microsecond=0)
+            return start, start + dt.timedelta(minutes=draw(st.integers(1, 300) | st.sampled_from([1, 30, 60])))
+        return start, start + dt.timedelta(seconds=draw(st.integers(1, 300 * 60)))
+
+    causes = [c["id"] for c in terms.raw["causes"]]
+    incidents = []
+    for i in range(draw(st.integers(0, 5))):
+        start, end = window()
+        incident = {"id": f"I-{i}", "start": _stamp(start, zone, draw(style)), "end": _stamp(end, zone, draw(style)),
+                    "cause": draw(st.sampled_from(["provider", "provider"] + causes))}
+        account = draw(st.sampled_from([None, ACCOUNT, OTHER]))
+        if account:
+            incident["account"] = account
+        incidents.append(incident)
+
+    notices = []
+    for i in range(draw(st.integers(0, 3))):
+        start, end = window()
+        lead = draw(st.sampled_from([-60, -1, 0, 0, 1, 29 * 60, 30 * 60, 30 * 60, 30 * 60 + 1]) | st.integers(-7200, 7200))
+        notice = {"id": f"N-{i}", "kind": draw(st.sampled_from(["maintenance", "major_event", "high_concurrency"])),
+                  "published_at": _stamp(start - dt.timedelta(seconds=lead), zone, draw(style)),
+                  "start": _stamp(start, zone, draw(style)), "end": _stamp(end, zone, draw(style))}
+        account = draw(st.sampled_from([None, ACCOUNT, OTHER]))
+        if account:
+            notice["account"] = account
+        notices.append(notice)
+
+    # the minutes gather where the windows begin and end too
+    anchors.extend(instant(e[key], zone) for e in incidents + notices for key in ("start", "end"))
+
+    peak = draw(st.sampled_from(["none", "some", "all"]))
+    minutes, seen = [], set()
+    for _ in range(draw(st.integers(0, 40))):
+        at = moment(draw(st.sampled_from([1, 2, 90]))).replace(second=0, microsecond=0)
+        account = draw(st.sampled_from([ACCOUNT, ACCOUNT, OTHER]))
+        if (account, at) in seen:
+            continue
+        seen.add((account, at))
+        requests = draw(st.sampled_from([0, 1, 99, 100, 101, 200, 299, 300, 301, 1000]) | st.integers(0, 2000))
+        failures = draw(st.sampled_from([0, requests // 100, requests // 100 + 1, requests // 200,
+                                         requests // 200 + 1, requests]) | st.integers(0, requests))
+        failures = min(failures, requests)
+        row = {"account": account, "minute": _minute_text(at, zone, draw(style)), "requests": requests,
+               "failures": failures}
+        if draw(st.booleans()):
+            row["illegal_number_failures"] = draw(st.integers(0, failures))
+        if peak == "all" or (peak == "some" and draw(st.booleans())):
+            row["peak_qps"] = draw(st.sampled_from(["0", "4.99", "5", "5.0", "5.01", "12"]))
+        minutes.append(row)
+    # Runs of bad minutes long enough to cross the standard and the tiers' bounds (1 %, 0.5 %, 5 % of the month,
+    # 0.05 %: 22, 223, 446, 2232 minutes of a 31-day month), give or take a few, partly excluded or not.
+    for _ in range(draw(st.sampled_from([0, 1, 1, 2]))):
+        share = draw(st.sampled_from([Fraction(5, 10000), Fraction(5, 1000), Fraction(1, 100), Fraction(5, 100)]))
+        length = max(1, int(share * sm.elapsed) + draw(st.integers(-3, 3)))
+        start = moment(60).replace(second=0, microsecond=0)
+        requests, failures = draw(st.sampled_from([(100, 2), (100, 2), (60, 1), (200, 3), (100, 1), (1000, 11)]))
+        account = draw(st.sampled_from([ACCOUNT, ACCOUNT, OTHER]))
+        row_style = draw(style)
+        for i in range(length):
+            at = start + dt.timedelta(minutes=i)
+            if (account, at) in seen:
+                continue
+            seen.add((account, at))
+            minutes.append({"account": account, "minute": _minute_text(at, zone, row_style), "requests": requests,
+                            "failures": failures})
+    if peak == "some":  # a column given for some rows only holds no value for the others
+        for row in minutes:
+            row.setdefault("peak_qps", None)
+
+    billing = []
+    if draw(st.integers(0, 3)):
+        cents = draw(st.integers(0, 10_000_000) | st.sampled_from([0, 1, 5, 10, 15, 25, 35, 45, 95, 99, 100_000]))
+        paid_share = draw(st.sampled_from([0, 1, 50, 90, 100]) | st.integers(0, 100))
+        offset = cents - cents * paid_share // 100
+        fee_text = draw(st.sampled_from(["plain", "short"]))
+        fee = f"{cents // 100}.{cents % 100:02d}"
+        if fee_text == "short":
+            fee = fee.rstrip("0").rstrip(".") or "0"
+        billing.append({"account": ACCOUNT, "month": month, "monthly_fee": fee,
+                        "offset": f"{offset // 100}.{offset % 100:02d}"})
+    if draw(st.booleans()):
+        billing.append({"account": OTHER, "month": month, "monthly_fee": "100.00", "offset": "0.00"})
+    return {"version": name, "policy_file": path, "month": month, "term": term, "minutes": minutes,
+            "incidents": incidents, "notices": notices, "billing": billing}
+
+
+def check(case):
+    terms = terms_of(case["version"])
+    term = case["term"]
+    term_start, term_end = term if term else (None, None)
+    whole = service_month(case["month"], terms.zone)
+    if term and (term_end < whole.start or term_start > whole.end):
+        return  # a term that does not reach the month: refused, not an outcome
+    expected = outcome(terms, ACCOUNT, case["month"], case["minutes"], case["incidents"], case["notices"],
+                       case["billing"], term_start, term_end)
+    options = {}
+    if case["policy_file"] is not None:
+        options["policy_file"] = str(case["policy_file"])
+    if term:
+        options.update(term_start=term_start, term_end=term_end)
+    result = engine().evaluate(minutes=case["minutes"], month=case["month"], incidents=case["incidents"] or None,
+                               notices=case["notices"] or None, billing=case["billing"] or None, **options)
+    found = [e for e in result["evaluations"] if e["account"] == ACCOUNT]
+    if not found:
+        assert expected["minutes_with_data"] == 0 and expected["monthly_fee"] is None, expected
+        return
+    (got,) = found
+    actual = {key: got[key] for key in expected if key in got}
+    actual["credit_percent"] = Fraction(str(got["credit_percent"]))
+    actual["excluded_minutes"] = {k: v for k, v in got["excluded_minutes"].items() if v}
+    elapsed = expected.pop("elapsed_minutes")
+    assert actual == expected
+    no_data = [w for w in got["warnings"] if w["code"] == "no_minutes_with_data"]
+    assert [w["minutes"] for w in no_data] == ([elapsed] if expected["minutes_with_data"] == 0 else [])
+
+
+CHECK = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+@settings(max_examples=10, **CHECK)
+@given(cases())
+def test_evaluate_agrees_with_the_oracle(case):
+    check(case)
+
+
+@pytest.mark.slow
+@settings(max_examples=400, **CHECK)
+@given(cases())
+def test_evaluate_agrees_with_the_oracle_at_length(case):
+    check(case)
