@@ -394,6 +394,22 @@ def outcome(terms: Terms, account: str, month: str, minutes=(), incidents=(), no
         if clause is not None:
             excluded[clause] = excluded.get(clause, 0) + 1
 
+    # §1.4: a provider incident over minutes without normal requests is a warning, with the count of those minutes
+    # among every minute its window touches (rounded outward, whatever window_rounding says: docs/readings.md).
+    def without_requests(minute):
+        row = rows.get(minute)
+        return row is None or normal(row)[0] == 0
+
+    lost = {}
+    for incident in incidents:
+        if incident["cause"] != "provider" or not _concerns(incident, account):
+            continue
+        touched = window_minutes(epoch_minute(instant(incident["start"], zone)),
+                                 epoch_minute(instant(incident["end"], zone)), "outward", sm.first, sm.stop)
+        count = sum(1 for minute in touched if without_requests(minute))
+        if count:
+            lost[incident["id"]] = count
+
     counted = len(raw) - sum(excluded.values())
     total = sm.total_minutes
     exact = Fraction(total - counted, total) * 100
@@ -432,6 +448,7 @@ def outcome(terms: Terms, account: str, month: str, minutes=(), incidents=(), no
         "monthly_fee": fee,
         "compensation": compensation,
         "elapsed_minutes": sm.elapsed,
+        "provider_incidents_without_data": lost,
     }
 
 

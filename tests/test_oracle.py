@@ -261,6 +261,8 @@ def check(case):
     actual["credit_percent"] = Fraction(str(got["credit_percent"]))
     actual["excluded_minutes"] = {k: v for k, v in got["excluded_minutes"].items() if v}
     elapsed = expected.pop("elapsed_minutes")
+    actual["provider_incidents_without_data"] = {w["incident"]: w["minutes"] for w in got["warnings"]
+                                                 if w["code"] == "provider_incident_without_data"}
     assert actual == expected
     no_data = [w for w in got["warnings"] if w["code"] == "no_minutes_with_data"]
     assert [w["minutes"] for w in no_data] == ([elapsed] if expected["minutes_with_data"] == 0 else [])
