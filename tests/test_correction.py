@@ -126,3 +126,22 @@ def test_a_superseded_encoding_validated_alone_is_no_misnamed_version(cli, tmp_p
     result = cli("validate", renamed)
     assert result.code == 1 and f"{renamed}:16:17: error file-name file is named 2019-01-01.aaaaaaaaaaaa.yaml but " \
         "effective_from is 2019-01-01: a published version is named 2019-01-01.yaml" in result.out
+
+
+def test_a_superseded_encoding_whose_lock_entry_was_removed_is_warned_of(cli, tmp_path):
+    # Its entry removed from versions.lock by hand, the encoding could be edited and validate said nothing: only
+    # entries the lock holds were checked. The decisions made under it could no longer be audited either.
+    family = tmp_path / "ccc"
+    shutil.copytree(POLICIES, family, ignore=shutil.ignore_patterns("drafts", "source"))
+    lock = json.loads((family / "versions.lock").read_text())
+    del lock[f"superseded/{ORIGINAL.name}"]
+    (family / "versions.lock").write_text(json.dumps(lock, indent=2) + "\n")
+    kept = family / "superseded" / ORIGINAL.name
+    kept.write_text(kept.read_text() + "# edited\n")
+    result = cli("validate", family)
+    assert result.code == 0
+    assert (f"{kept}:1:1: warning unlocked superseded encoding not recorded in versions.lock: a correction records each "
+            "encoding it keeps, so that it is checked against its sha256 and the decisions made under it can be "
+            f"audited; restore the lock's entry for superseded/{ORIGINAL.name} (git checkout -- "
+            f"{family / 'versions.lock'})") in result.out.splitlines()
+    assert "superseded" not in cli("validate", POLICIES).out  # the shipped lock records it

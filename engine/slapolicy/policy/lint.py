@@ -685,10 +685,24 @@ def lint_directory(directory) -> list[Diagnostic]:
             found.append(Diagnostic(str(kept), 1, 1, "error", "published-changed",
                                     f"superseded encoding changed: its sha256 differs from {lock[name][:12]}… in {LOCK_FILE}; "
                                     "it is kept unchanged so that decisions made under it can be audited"))
+    if lock:
+        found.extend(_superseded_unrecorded(directory.path, lock))
     for name in sorted(lock):
         if not os.path.lexists(directory.path / name):
             found.append(_missing(directory.path, name, moved.get(name)))
     return found
+
+
+def _superseded_unrecorded(family: Path, lock: dict) -> list[Diagnostic]:
+    """``unlocked``, a warning at each file of ``superseded/`` that the lock does not record. A correction records the
+    encoding it keeps (docs/policy-format.md, "Correcting an encoding"); one whose entry was removed by hand is no
+    longer checked against its sha256, so it could be edited unseen, and the decisions made under it could no longer
+    be audited (`audit` finds a superseded encoding through the lock). It governs no Service Month: a warning."""
+    return [Diagnostic(str(kept), 1, 1, "warning", "unlocked",
+                       f"superseded encoding not recorded in {LOCK_FILE}: a correction records each encoding it keeps, "
+                       "so that it is checked against its sha256 and the decisions made under it can be audited; "
+                       f"restore the lock's entry for superseded/{kept.name} (git checkout -- {family / LOCK_FILE})")
+            for kept in sorted((family / "superseded").glob("*.yaml")) if f"superseded/{kept.name}" not in lock]
 
 
 def _moved(family: Path, lock: dict) -> dict:
