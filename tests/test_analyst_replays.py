@@ -711,6 +711,7 @@ def march_april(tmp_path):
     return minutes
 
 
+@pytest.mark.slow
 def test_a_replay_of_months_without_data_says_which_months_the_minutes_hold(march_april):
     # The report was zeros alone (text, JSON and HTML): 0 account-month(s), and nothing said why.
     result = replay_june_july(march_april, "--format", "text")
@@ -766,6 +767,7 @@ def test_a_replay_of_months_without_data_names_the_month_directories_and_an_empt
     assert (result.code, result.err) == (0, f"slapolicy: {nothing_to_replay(held)}\n")
 
 
+@pytest.mark.slow
 def test_a_replay_of_months_without_data_says_so_alike_on_workers(march_april):
     alone, workers = replay_june_july(march_april), replay_june_july(march_april, "--workers", "2")
     assert (workers.code, workers.out, workers.err) == (alone.code, alone.out, alone.err)
@@ -822,3 +824,21 @@ def test_the_names_of_row_groups_are_looked_at_within_a_budget(tmp_path):
     pq.write_table(pa.table({"account": ["a", "b"]}), plain, use_dictionary=False)
     assert account_names([Part(str(plain), "parquet", row_groups=(0,), proven=(None,)), part], most_bytes=1 << 20) \
         == {f"account-{i:05d}" for i in range(3000)}
+
+
+def test_an_evaluation_of_a_month_without_data_names_where_a_parquet_file_s_rows_lie(tmp_path):
+    # It said only "check --month": the file's row groups outside the month are never read, and their minute
+    # statistics say where the rows lie (01:00 UTC is 09:00 in Singapore). A CSV file is not read again for them.
+    minutes = tmp_path / "m.parquet"
+    utc = [dt.datetime(2019, 3, 12, 1, 0), dt.datetime(2019, 4, 2, 2, 0)]
+    pq.write_table(pa.table({"account": ["acme", "acme"], "minute": pa.array(utc, pa.timestamp("s", "UTC")),
+                             "requests": [5, 5], "failures": [0, 5]}), minutes, row_group_size=1)
+    said = ("no account has minutes or billing in the Service Month 2019-06: nothing to evaluate (check --month, and "
+            f"that --minutes and --billing name the files meant{HELD})")
+    result = run_cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-06")
+    assert (result.code, result.json(), result.err) == (0, {"evaluations": []}, f"slapolicy: {said}\n")
+    result = run_cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-06", "--format", "text")
+    assert (result.code, result.out, result.err) == (0, f"{said}\n", "")
+    result = run_cli("evaluate", POLICIES, "--minutes", MINUTES_CSV, "--month", "2019-06")
+    assert result.err == ("slapolicy: no account has minutes or billing in the Service Month 2019-06: nothing to "
+                          "evaluate (check --month, and that --minutes and --billing name the files meant)\n")
