@@ -357,9 +357,7 @@ CHECKS_RULES_ITSELF = frozenset({"claim"})
 
 
 def cmd_claim(args) -> int:
-    # The claims' and the inputs' modules (numpy with them, ~0.05 s) load here, not with the parser: --help,
-    # --version, `months` and the policy commands never use them.
-    from ..claims.materials import load_claim_document
+    from ..claims.materials import load_claim_document  # numpy with it (~0.05 s): not the parser's (--help, months)
 
     try:
         claim = load_claim_document(args.claim)

@@ -307,7 +307,7 @@ def lint_calendar(policy) -> list[Diagnostic]:
     """§3.2's business calendar must be one a plugin provides: found at `validate`, not at the first claim."""
     # The claims' modules (numpy with them, ~0.05 s) only where a policy's checks run: show, diff and test read a
     # version whose checks are recorded (policy/check_record.py) without them.
-    from ..claims.window import business_calendar
+    from ..claims.window import business_calendar  # the checks' only (see above)
 
     try:
         business_calendar(policy)
