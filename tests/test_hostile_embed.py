@@ -633,6 +633,20 @@ def test_the_twentieth_provider_incident_is_named_and_the_twenty_first_counted(a
         (code, None, more) for code, more in counted]
 
 
+@pytest.mark.parametrize("asked, said", [
+    (20, ", ".join(f"b{k:05d}" for k in range(20)) + " have"),
+    (21, ", ".join(f"b{k:05d}" for k in range(20)) + " and 1 more have"),
+    (5000, ", ".join(f"b{k:05d}" for k in range(20)) + " and 4980 more have"),
+])
+def test_accounts_asked_about_without_data_are_named_up_to_twenty_and_the_rest_counted(app, asked, said):
+    # Each was named: 5,000 accounts asked about (55 kB of names) made a detail cut at 16,384 characters in the middle
+    # of the names, so that the answer never said what was wrong with them ("... have no minutes or billing").
+    accounts = [f"b{k:05d}" for k in range(asked)]
+    body = json.dumps({"month": "2019-03", "accounts": accounts, "minutes": [ROW]}).encode()
+    status, _, answer = asgi(app[0], "POST", "/v1/evaluate", body, JSON)
+    assert (status, answer["detail"]) == (422, f"account(s) {said} no minutes or billing for 2019-03")
+
+
 # ---------------------------------------------------------------------------- an engine sent to another process
 
 def evaluated_by(engine) -> dict:

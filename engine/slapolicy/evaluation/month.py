@@ -12,6 +12,7 @@ import numpy as np
 
 from ..calendar import ServiceMonth
 from ..inputs.events import ByAccount
+from ..inputs.problems import MAX_REPORTED
 from ..errors import InputError
 from ..minutes.shapes import MonthMinutes, MonthTotals
 from .classify import (MinutesOutcome, UnavailableRows, classify_minutes, month_frame, trace_step,
@@ -233,8 +234,12 @@ def refuse_unknown_accounts(service_month: ServiceMonth, names: set, accounts, m
     gives the words that suggest the names meant (``; did you mean 'acme'?``), looked for on this error path only."""
     unknown = [a for a in accounts or () if a not in names]
     if unknown:
-        raise InputError(f"account(s) {', '.join(unknown)} have no minutes or billing for {service_month.label}"
-                         f"{_several_in_one(unknown) or (meant(unknown) if meant else '')}")
+        # The first MAX_REPORTED named, the rest counted, as a file's bad rows are: each named, thousands of accounts
+        # asked about made a message whose point ("have no minutes ...") the bound of every message cut off.
+        named = unknown[:MAX_REPORTED]
+        more = f" and {len(unknown) - len(named)} more" if len(unknown) > len(named) else ""
+        raise InputError(f"account(s) {', '.join(named)}{more} have no minutes or billing for {service_month.label}"
+                         f"{_several_in_one(named) or (meant(named) if meant else '')}")
 
 
 def month_items(service_month: ServiceMonth, minutes=None, billing=None, accounts=None) -> list[tuple]:
