@@ -139,6 +139,25 @@ def test_dask_gives_the_same_json_and_the_client_never_holds_the_rows(cluster, t
         assert remote[name][3] - fixed[3] < holding / 2, (name, remote[name][3], fixed[3])
 
 
+def test_a_replay_of_months_without_data_on_dask_says_where_the_rows_lie_as_here(cluster, tmp_path):
+    # The rows' first and last minute come back from the workers with their counts (PartSummary.seen).
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    minutes = tmp_path / "m.parquet"  # minutes as text: the row group is read, wherever the tasks run
+    pq.write_table(pa.table({"account": ["acme", "acme"], "minute": ["2019-03-12T09:00", "2019-04-02T10:00"],
+                             "requests": [5, 5], "failures": [0, 5]}), minutes)
+    args = ["replay", "policies/ccc", "--minutes", minutes, "--from", "2019-06", "--to", "2019-07", "--under",
+            DRAFT.relative_to(REPO)]
+    local, remote = run(*args), run(*args, "--dask", cluster)
+    said = ("slapolicy: no account has minutes or billing from 2019-06 to 2019-07: nothing to replay (check the months "
+            "replayed, and that the minutes and billing given are the files meant; the minutes' rows run from "
+            "2019-03-12 09:00 to 2019-04-02 10:00 (Asia/Singapore): Service Months 2019-03 to 2019-04)\n")
+    assert (local[0], local[2].split("\nPEAK_KB")[0]) == (0, said)
+    assert (remote[0], remote[1], remote[2].split("\nPEAK_KB")[0]) == (0, local[1], said)
+    assert json.loads(remote[1])["rows_read"] == 2
+
+
 def test_workers_evaluate_the_account_months_of_evaluate_too(tmp_path, monkeypatch):
     """With workers, evaluate sends the account-months to them as it sends the parts (a month of many accounts
     is not evaluated by the client alone), with the same result; an engine with its own plugin manager
