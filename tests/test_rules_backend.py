@@ -51,3 +51,46 @@ def test_the_engine_raises_the_documented_error_at_start(tmp_path):
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=_broken_durable(tmp_path))
     assert (run.returncode, run.stderr) == (0, "")
     assert run.stdout.endswith(f"needs; reinstall it: {REBUILD}\n") and run.stdout.count("\n") == 1
+
+
+FORK_WHILE_DURABLE_LOADS = """
+import os, sys, threading, time
+import slapolicy.rules.durable as adapter  # registers its fork hook (which waits for the adapter's locks)
+assert "durable" not in sys.modules and "logging" not in sys.modules  # as at a claim's start
+import logging  # loaded here, after the adapter: its fork hook (which holds logging's lock) runs before the adapter's
+
+loading, real = threading.Event(), logging.getLogger
+
+def get_logger(name=None):  # durable-rules' package asks for its logger as it loads
+    loading.set()
+    time.sleep(0.5)  # meanwhile another thread forks
+    return real(name)
+
+logging.getLogger = get_logger
+loader = threading.Thread(target=adapter.check_backend)
+loader.start()
+loading.wait()
+pid = os.fork()
+if pid == 0:
+    os._exit(0)
+os.waitpid(pid, 0)
+loader.join()
+print("ok")
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="no fork")
+def test_a_fork_while_another_thread_loads_durable_rules_goes_on(tmp_path):
+    # A claim's reading ahead forks its helper while the command's thread loads durable-rules (check_backend). The
+    # adapter loaded it holding its host's lock; durable-rules' package loads logging and asks for its logger, which
+    # takes logging's lock; and a fork first takes logging's lock (logging's fork hook), then the adapter's (its own,
+    # so that the child copies no half-made call). Each thread held the lock the other waited for: the claim hung for
+    # ever (once in six claims by time on the 500-account month). durable-rules is now loaded before the host's lock.
+    script = tmp_path / "fork.py"
+    script.write_text(FORK_WHILE_DURABLE_LOADS)
+    try:
+        run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=20)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the fork and the loading of durable-rules waited for each other")
+    assert (run.returncode, run.stdout, run.stderr) == (0, "ok\n", "")

@@ -82,9 +82,14 @@ def check_backend() -> None:
 
 def _host():
     global _HOST
+    # durable-rules is loaded before the host's lock is taken, never under it: its package loads logging and asks for
+    # its logger (logging's lock), and a fork meanwhile (a claim's reading ahead forks its helper as this loads)
+    # takes logging's lock in logging's fork hook, then this lock in _before_fork: under this lock, each waited
+    # for the other for ever. (Loading a module twice at once is safe: Python's import lock.)
+    durable_engine = _import_durable() if _HOST is None else None
     with _HOST_LOCK:
         if _HOST is None:
-            durable_engine = _import_durable()
+            durable_engine = durable_engine or _import_durable()  # loaded already, if not by this call
 
             class SynchronousHost(durable_engine.Host):
                 """A host without the background dispatch threads.
