@@ -454,3 +454,60 @@ def outcome(terms: Terms, account: str, month: str, minutes=(), incidents=(), no
 
 def _clause_order(terms: Terms, clause_id: str) -> int:
     return [str(c["id"]) for c in terms.clauses].index(clause_id)
+
+
+# --- §6.1: the room a claim may be granted (docs/readings.md, "§6.1 The aggregate cap") ------------------------------
+
+def _month_index(month: str) -> int:
+    year, number = map(int, month[:7].split("-"))
+    return year * 12 + number - 1
+
+
+def _month_name(index: int) -> str:
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def first_month_of_use(account: str, billing) -> str | None:
+    """The billing's `service_start` when it gives one, else the account's first billed month."""
+    rows = [b for b in billing if b["account"] == account]
+    starts = {str(b["service_start"]).strip() for b in rows if b.get("service_start") not in (None, "")}
+    if starts:
+        (start,) = starts
+        return start[:7]
+    return min((b["month"] for b in rows), default=None)
+
+
+def cap_window(terms: Terms, first: str, month_n: int) -> range:
+    """W(N): every month of use while they are `after_months_of_use` or fewer, then the `lookback_months` ending
+    with N (never before the first month of use)."""
+    lookback = int(terms.aggregate.get("lookback_months", 12))
+    after = int(terms.aggregate.get("after_months_of_use", 12))
+    start = _month_index(first)
+    used = month_n - start + 1
+    if used > after:
+        start = max(start, month_n - lookback + 1)
+    return range(start, month_n + 1)
+
+
+def aggregate_room(terms: Terms, account: str, month: str, billing, granted: dict) -> Decimal | None:
+    """The largest grant for `month` that keeps, for every N ≥ month whose window holds it, the grants for the
+    window's months (every grant recorded, `granted`: month → amount) within the fees paid in it (fee less
+    offset; a month without a billing row paid nothing). None when the policy has no aggregate cap."""
+    if setting(terms.aggregate or {"value": "none"}) == "none":
+        return None
+    first = first_month_of_use(account, billing)
+    paid = {}
+    for b in billing:
+        if b["account"] == account:
+            paid[_month_index(b["month"])] = _money(b["monthly_fee"]) - _money(b.get("offset") or "0")
+    grants = {_month_index(m): Decimal(a) for m, a in granted.items()}
+    m = _month_index(month)
+    horizon = int(terms.aggregate.get("lookback_months", 12)) + int(terms.aggregate.get("after_months_of_use", 12))
+    rooms = []
+    for n in range(m, m + horizon + 1):
+        window = cap_window(terms, first, n)
+        if m not in window:
+            continue
+        rooms.append(sum((paid.get(k, Decimal(0)) for k in window), Decimal(0))
+                     - sum((grants.get(k, Decimal(0)) for k in window), Decimal(0)))
+    return min(rooms) if rooms else Decimal(0)

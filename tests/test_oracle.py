@@ -12,6 +12,7 @@ import datetime as dt
 import functools
 import shutil
 import tempfile
+from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from oracle import Terms, instant, outcome, service_month
+from oracle import Terms, aggregate_room, instant, outcome, service_month
 
 REPO = Path(__file__).resolve().parent.parent
 POLICIES = REPO / "policies" / "ccc"
@@ -282,3 +283,105 @@ def test_evaluate_agrees_with_the_oracle(case):
 @given(cases())
 def test_evaluate_agrees_with_the_oracle_at_length(case):
     check(case)
+
+
+# --- §6.1: claims decided in any order, against the oracle's room ----------------------------------------------------
+
+FAMILIES = {
+    # §3.1(2)'s monthly cap lifted, so that §6.1 binds (docs/readings.md: under the shipped policy it cannot)
+    "uncapped": [("monthly_cap: {value: fee_paid,", "monthly_cap: {value: none,")],
+    "uncapped_lookback_6": [("monthly_cap: {value: fee_paid,", "monthly_cap: {value: none,"),
+                            ("    lookback_months: 12\n", "    lookback_months: 6\n")],
+    "published": [],
+}
+
+
+@functools.cache
+def family(name) -> Path:
+    import hashlib
+    import json
+
+    folder = variants_dir() / "families" / name
+    folder.mkdir(parents=True)
+    text = PUBLISHED.read_text(encoding="utf-8")
+    for old, new in FAMILIES[name]:
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    (folder / "2019-01-01.yaml").write_text(text, encoding="utf-8")
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    (folder / "versions.lock").write_text(json.dumps({"2019-01-01.yaml": digest}), encoding="utf-8")
+    return folder
+
+
+CLAIM_MONTHS = [f"{year}-{number:02d}" for year in (2019, 2020) for number in range(1, 13)]
+SGT = dt.timezone(dt.timedelta(hours=8))
+
+
+@st.composite
+def histories(draw):
+    name = draw(st.sampled_from(sorted(FAMILIES)))
+    billing = []
+    for month in CLAIM_MONTHS:
+        if draw(st.integers(0, 4)):
+            cents = draw(st.sampled_from([0, 1000, 2000, 10000]) | st.integers(0, 20000))
+            offset = cents - cents * draw(st.sampled_from([0, 5, 10, 10, 20, 50, 100]) | st.integers(0, 100)) // 100
+            billing.append({"account": ACCOUNT, "month": month, "monthly_fee": f"{cents / 100:.2f}",
+                            "offset": f"{offset / 100:.2f}"})
+    billed = [b["month"] for b in billing]
+    if not billed:
+        return None
+    start = draw(st.sampled_from([None, None, "first", "earlier"]))
+    if start:
+        first = dt.date.fromisoformat(billed[0] + "-01")
+        if start == "earlier":
+            first -= dt.timedelta(days=draw(st.integers(1, 400)))
+        day = first.replace(day=draw(st.integers(1, 28)))
+        for b in billing:
+            b["service_start"] = day.isoformat()
+    claimed = draw(st.lists(st.sampled_from(billed), min_size=1, max_size=8, unique=True))
+    bad = {month: draw(st.sampled_from([0, 250, 500, 3000, 3000])) for month in claimed}
+    return {"family": name, "billing": billing, "order": claimed, "bad": bad}
+
+
+def minutes_of(bad):
+    rows = []
+    for month, count in bad.items():
+        start = dt.datetime.fromisoformat(month + "-02T00:00")
+        rows += [{"account": ACCOUNT, "minute": (start + dt.timedelta(minutes=i)).isoformat()[:16], "requests": 100,
+                  "failures": 2} for i in range(count)]
+    return rows
+
+
+def check_history(history, ledger):
+    from slapolicy import Engine
+
+    terms = Terms.read(family(history["family"]) / "2019-01-01.yaml")
+    minutes = minutes_of(history["bad"])
+    engine_ = Engine(str(family(history["family"])), ledger=str(ledger))
+    granted = {}
+    for month in history["order"]:
+        following = dt.date.fromisoformat(month + "-01") + dt.timedelta(days=40)
+        filed = dt.datetime(following.year, following.month, 20, 10, tzinfo=SGT)
+        claim = {"account": ACCOUNT, "service_month": month, "filed_at": filed.isoformat(), "channel": "work_order",
+                 "event_report": "calls failed", "failure_records": ["c-1"],
+                 "unavailability": [{"start": f"{month}-02T00:00+08:00", "end": f"{month}-03T00:00+08:00"}]}
+        decision = engine_.decide_claim(claim, minutes=minutes, billing=history["billing"], now=filed)
+        monthly = outcome(terms, ACCOUNT, month, minutes, billing=history["billing"])["compensation"]
+        room = aggregate_room(terms, ACCOUNT, month, history["billing"], granted)
+        grant = Decimal(monthly) if room is None else min(Decimal(monthly), max(room, Decimal(0)))
+        detail = decision.get("compensation_detail") or {}
+        shown_room = (detail.get("aggregate_cap") or {}).get("room")
+        assert Decimal(decision["compensation"] or 0) == grant, (month, granted, decision)  # a denial grants nothing
+        if shown_room is not None:
+            assert shown_room == f"{room:.2f}", (month, granted, decision)
+        if grant:
+            granted[month] = f"{grant:.2f}"
+
+
+@pytest.mark.slow
+@settings(max_examples=60, **CHECK)
+@given(histories())
+def test_claims_agree_with_the_oracles_aggregate_cap(history):
+    if history is not None:
+        with tempfile.TemporaryDirectory() as folder:
+            check_history(history, Path(folder) / "ledger.sqlite")
