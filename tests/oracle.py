@@ -343,7 +343,7 @@ def outcome(terms: Terms, account: str, month: str, minutes=(), incidents=(), no
     # §5: the windows that concern the account.
     windows_incidents = [Window(epoch_minute(instant(i["start"], zone)), epoch_minute(instant(i["end"], zone)),
                                 {"incident.cause": i["cause"]}) for i in incidents if _concerns(i, account)]
-    provider_notices, customer_notices = [], []
+    notice_windows, customer_notices = [], []
     lead = Fraction(terms.notice_lead_minutes)
     for n in notices:
         if not _concerns(n, account):
@@ -352,9 +352,14 @@ def outcome(terms: Terms, account: str, month: str, minutes=(), incidents=(), no
         published = epoch_minute(instant(n["published_at"], zone))
         prior = published < start and start - published >= lead
         window = Window(start, end, {"notice.kind": n["kind"], "notice.published_before_start": prior}, published)
-        (customer_notices if n["kind"] == "high_concurrency" else provider_notices).append(window)
+        # Every notice is a window of `notice.*` facts, a customer's high_concurrency notice too (docs/plugins.md: the
+        # notices plugin yields them "per notice"; the policy's facts give notice.kind the value high_concurrency);
+        # the customer's also make the minute's fact `minute.customer_prior_notice` (§5.7).
+        notice_windows.append(window)
+        if n["kind"] == "high_concurrency":
+            customer_notices.append(window)
 
-    for w in windows_incidents + provider_notices + customer_notices:
+    for w in windows_incidents + notice_windows + customer_notices:
         w.minutes = window_minutes(w.start, w.end, terms.window_rounding, sm.first, sm.stop)
 
     def covering(windows, minute):
@@ -387,7 +392,7 @@ def outcome(terms: Terms, account: str, month: str, minutes=(), incidents=(), no
         prior_notice = any(w.facts["notice.published_before_start"] for w in covering(customer_notices, minute))
         minute_facts = {"minute.concurrency_qps": concurrency, "minute.customer_prior_notice": prior_notice,
                         "request.failure_reason": "none"}
-        key = (concurrency, prior_notice, covering(windows_incidents, minute), covering(provider_notices, minute))
+        key = (concurrency, prior_notice, covering(windows_incidents, minute), covering(notice_windows, minute))
         if key not in asked:
             asked[key] = attributed(minute_facts, key[2], key[3])
         clause = asked[key]
