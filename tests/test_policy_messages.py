@@ -97,6 +97,39 @@ def test_a_character_that_reorders_the_text_shown_is_refused_at_its_place(cli, t
                                             "the text around it is shown, so a reader would not see what the file says\n")
 
 
+@pytest.mark.parametrize("escape, code, named, why", [
+    ("\\e[8m", "yaml-character", "U+001B (a control character)",
+     "a terminal acts on a control character (hiding, moving or clearing text) where `show`, `render` and `diff` print "
+     "the value"),
+    ("\\x00", "yaml-character", "U+0000 (a control character)",
+     "a terminal acts on a control character (hiding, moving or clearing text) where `show`, `render` and `diff` print "
+     "the value"),
+    ("\\r", "yaml-character", "U+000D (a control character)",
+     "a terminal acts on a control character (hiding, moving or clearing text) where `show`, `render` and `diff` print "
+     "the value"),
+    ("\\u202E", "bidi-control", "U+202E (RIGHT-TO-LEFT OVERRIDE)",
+     "it changes the order in which the text around it is shown, so a reader would not see what the file says"),
+])
+def test_a_character_refused_in_the_text_is_refused_when_a_value_writes_it_as_an_escape(cli, tmp_path, escape, code,
+                                                                                        named, why):
+    # `title: "Cloud Contact \e[8mCenter\e[0m ..."` holds no control character in its text, only the escape: it
+    # passed validate, and `show` and `render` printed ESC [8m, so a terminal hid the word after it (and "\u202E"
+    # reversed what followed, which the check of the text refuses written as the character itself).
+    title = "title: Cloud Contact Center Service Level Agreement"
+    path = draft_variant(tmp_path, title, f'title: "Cloud Contact {escape}Center Service Level Agreement"')
+    line, col = line_col(path.read_text(), 'title: "', '"')
+    result = cli("validate", path)
+    assert (result.code, result.out) == (1, f"{path}:{line}:{col}: error {code} this value holds character {named}, "
+                                            f"written as an escape in quotes: it is not allowed in a policy file: {why}\n")
+    assert cli("render", path).code == 1
+
+
+def test_a_tab_or_a_line_break_written_as_an_escape_is_still_a_value(cli, tmp_path):
+    title = "title: Cloud Contact Center Service Level Agreement"
+    path = draft_variant(tmp_path, title, 'title: "Cloud Contact\\tCenter\\nService Level Agreement"')
+    assert cli("validate", path).code == 0
+
+
 @pytest.mark.parametrize("old, new, written, message", [
     ('id: "5.1"\n', 'id: "5.01"\n', '"5.01"', 'id must be a clause number like "5.12" (no leading zero) — got 5.01'),
     ('id: "5.1"\n', 'id: "05.1"\n', '"05.1"', 'id must be a clause number like "5.12" (no leading zero) — got 05.1'),

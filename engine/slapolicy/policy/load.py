@@ -184,6 +184,31 @@ def bidi_controls(text: str, filename: str) -> list[Diagnostic]:
     return found
 
 
+# Control characters a value may hold: a tab, and the line breaks YAML itself gives a value (a block's lines).
+_ALLOWED_CONTROLS = frozenset("\t\n")
+
+
+def escaped_character(event, filename: str) -> Diagnostic | None:
+    """A character the file may not hold (:func:`bidi_controls`, or a control character YAML refuses in the text)
+    that a value holds all the same, written in double quotes as an escape (``"\\e[8m"``, ``"\\u202E"``, ``"\\x00"``):
+    the checks of the file's text never see it, and `show`, `render` and `diff` printed it as is, so a terminal hid
+    the words after ``\\e[8m``, or showed them reversed. Refused at the value, with the code the character has in the
+    text. None for a value without one."""
+    for char in event.value:
+        if _BIDI_CONTROLS.fullmatch(char):
+            code, why = "bidi-control", ("it changes the order in which the text around it is shown, so a reader would "
+                                         "not see what the file says")
+        elif unicodedata.category(char) == "Cc" and char not in _ALLOWED_CONTROLS:
+            code, why = "yaml-character", ("a terminal acts on a control character (hiding, moving or clearing text) "
+                                           "where `show`, `render` and `diff` print the value")
+        else:
+            continue
+        return Diagnostic(filename, event.start_mark.line + 1, event.start_mark.column + 1, "error", code,
+                          f"this value holds character U+{ord(char):04X} ({unicodedata.name(char, 'a control character')}), "
+                          f"written as an escape in quotes: it is not allowed in a policy file: {why}")
+    return None
+
+
 def invisible(char: str) -> bool:
     """A character that shows nothing, or nothing but space: format characters (zero-width space and joiners, the
     soft hyphen, a byte order mark), controls, and spaces other than the space bar's."""
@@ -258,6 +283,8 @@ def load_yaml(text: str | bytes, filename: str) -> tuple[YamlDocument | None, li
                 documents += 1
             elif isinstance(event, node_events):
                 nodes += 1
+                if isinstance(event, yaml.ScalarEvent) and (escaped := escaped_character(event, filename)):
+                    problems.append(escaped)
                 if nodes > MAX_POLICY_NODES:
                     return None, [Diagnostic(filename, event.start_mark.line + 1, event.start_mark.column + 1, "error",
                                              "too-large", f"the document holds more than {MAX_POLICY_NODES:,} values "
