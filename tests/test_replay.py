@@ -258,3 +258,57 @@ def test_totals_without_billing_say_the_money_of_those_account_months_is_not_cou
             "(no Monthly Service Fee; give --billing).</p>") in page.out
     billed = cli(*args, "--billing", INPUTS["billing"], "--format", "html")
     assert "without billing" not in billed.out
+
+
+def _section_5_7_amendment(directory):
+    """The published policy as a draft raising §5.7's threshold from 5.0 to 10.0 QPS, its words and its examples with
+    it, as docs/policy-format.md's recipe has legal do: a new user's first amendment."""
+    path = draft_variant(directory, 'concurrency_threshold_qps: {value: "5.0"', 'concurrency_threshold_qps: {value: "10.0"',
+                         "2026-12-01-concurrency.yaml")
+    text = path.read_text()
+    for old, new in [("concurrent volume of 5.0QPS", "concurrent volume of 10.0QPS"),
+                     ('{minute.concurrency_qps: "5.0", minute', '{minute.concurrency_qps: "10.0", minute'),
+                     ('{minute.concurrency_qps: "4.99", minute', '{minute.concurrency_qps: "9.99", minute')]:
+        assert old in text
+        text = text.replace(old, new)
+    path.write_text(text)
+    return path
+
+
+def _section_5_7_month(directory):
+    """30 minutes of 100 requests, 2 failing (98 % < 99 %: unavailable, §1.5) at a peak of 7 QPS: excluded by §5.7 at
+    5.0 QPS (availability 100.00 %), counted at 10.0 QPS (1 − 30/44640 = 99.93 %, the standard still met)."""
+    minutes = write_csv(directory / "m.csv", minute_rows("a", "2019-03-12T10:00", 30, 100, 2, peak="7"))
+    billing = write_csv(directory / "b.csv", [{"account": "a", "month": "2019-03", "monthly_fee": "1000.00", "offset": "0.00"}])
+    return minutes, billing
+
+
+def test_a_row_cites_the_changes_that_decide_it_not_the_clauses_examples(tmp_path):
+    # A clause's examples test its condition; they never decide a minute, as its words never do. The amendment of
+    # §5.7's threshold cited 'clause 5.7' twice, its condition and its examples ('examples changed (5 → 5)'), both
+    # "minutes excluded by §5.7 differ".
+    minutes, billing = _section_5_7_month(tmp_path)
+    under = _section_5_7_amendment(tmp_path)
+    (row,) = replay(POLICIES, minutes=minutes, billing=billing, start="2019-03", end="2019-03", under=under)["rows"]
+    assert (row["baseline"]["excluded_minutes"], row["amended"]["excluded_minutes"]) == ({"5.7": 30}, {})
+    assert [(c["what"], c["kind"], c["why"]) for c in row["clauses_changed"]] == [
+        ("clause 5.7", "condition", "minutes excluded by §5.7 differ"),
+        ("parameters.concurrency_threshold_qps", "changed", "exclusions are decided differently")]
+
+
+def test_the_text_and_html_reports_show_both_availabilities_where_the_amendment_moves_it(cli, tmp_path):
+    # An amendment of an exclusion moves the availability itself: the reports showed the baseline's alone (100.00%),
+    # so a row counted as changed showed no change at all where the credit stayed 0 %.
+    minutes, billing = _section_5_7_month(tmp_path)
+    under = _section_5_7_amendment(tmp_path)
+    args = ("replay", POLICIES, "--from", "2019-03", "--to", "2019-03", "--under", under, "--minutes", minutes,
+            "--billing", billing)
+    text = cli(*args, "--format", "text")
+    assert text.code == 0
+    assert text.out.splitlines()[2:4] == [
+        "account       month         availability          baseline           amended      delta  why",
+        "a             2019-03   100.00% → 99.93%           0% 0.00           0% 0.00       0.00  §5.7 clause 5.7; "
+        "§5.7 parameters.concurrency_threshold_qps"]
+    page = cli(*args, "--format", "html")
+    assert page.code == 0
+    assert '<td class=num data-value="100.00">100.00% → 99.93%</td>' in page.out

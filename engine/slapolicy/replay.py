@@ -206,7 +206,9 @@ def _explained(baseline, amended, raw: bool, excluded: tuple, tier_before, tier_
 
     def cite(predicate, why):
         for change in changes:
-            if change["kind"] != "reworded" and predicate(change):  # words never move money
+            # Words never move money, nor do a clause's examples (they test its condition) or its title.
+            if (change["kind"] not in ("reworded", "examples") and not change["what"].endswith(" title")
+                    and predicate(change)):
                 entry = {"what": change["what"], "ref": change["ref"], "kind": change["kind"], "old": change["old"],
                          "new": change["new"], "why": why}
                 if entry not in wanted:

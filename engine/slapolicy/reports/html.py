@@ -14,7 +14,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from ..policy.diff import change_line
-from .text import one_line, without_billing_note
+from .text import one_line, replay_availability, without_billing_note
 
 COLOURS = {"available": "#cfe8cf", "unavailable": "#d9534f", "excluded": "#f0ad4e"}
 TOP_ACCOUNTS = 10
@@ -248,7 +248,7 @@ def _row_html(row: dict) -> str:
     changed = " class=\"changed\"" if row["clauses_changed"] else ""
     delta = row["delta"]["compensation"]
     cells = (f"<td>{_e(row['account'])}</td><td>{_e(row['month'])}</td>"
-             f"<td class=num data-value=\"{_e(b['availability_percent'])}\">{_e(b['availability_percent'])}%</td>"
+             f"<td class=num data-value=\"{_e(b['availability_percent'])}\">{_e(replay_availability(row))}</td>"
              f"<td class=num data-value=\"{_e(b['compensation'] or 0)}\">{_e(b['credit_percent'])}% / {_e(b['compensation'] or '—')}</td>"
              f"<td class=num data-value=\"{_e(a['compensation'] or 0)}\">{_e(a['credit_percent'])}% / {_e(a['compensation'] or '—')}</td>"
              f"<td class=num data-value=\"{_e(delta or 0)}\">{_e(delta or '—')}</td><td>{_e(_why(row))}</td>")

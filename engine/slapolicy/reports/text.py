@@ -116,11 +116,16 @@ def render_replay(result: dict) -> str:
     # spaces before its month: a name of 14 characters or more ran into the month ('</td></tr></table>x2019-02').
     shown = [one_line(row["account"]) for row in result["rows"]]
     width = min(max([12, *map(len, shown)]), ACCOUNT_WIDTH)
-    lines.append(f"{'account':<{width}}  {'month':<9}{'availability':>13}{'baseline':>18}{'amended':>18}{'delta':>11}  why")
-    for row, account in zip(result["rows"], shown):
+    # An amendment of §1.5 or of an exclusion moves the availability itself: both are shown where they differ (the
+    # baseline's alone showed a row counted as changed with no change in it), and the column widens to hold them.
+    availabilities = [replay_availability(row) for row in result["rows"]]
+    column = max([13, *(len(shown_availability) + 1 for shown_availability in availabilities)])
+    lines.append(f"{'account':<{width}}  {'month':<9}{'availability':>{column}}{'baseline':>18}{'amended':>18}{'delta':>11}"
+                 "  why")
+    for row, account, availability in zip(result["rows"], shown, availabilities):
         b, a = row["baseline"], row["amended"]
         why = "; ".join(f"{c['ref'] or ''} {c['what']}".strip() for c in row["clauses_changed"]) or "-"
-        lines.append(f"{account:<{width}}  {row['month']:<9}{b['availability_percent'] + '%':>13}"
+        lines.append(f"{account:<{width}}  {row['month']:<9}{availability:>{column}}"
                      f"{str(b['credit_percent']) + '% ' + (b['compensation'] or '-'):>18}"
                      f"{str(a['credit_percent']) + '% ' + (a['compensation'] or '-'):>18}"
                      f"{row['delta']['compensation'] or '-':>11}  {why}")
@@ -134,6 +139,13 @@ def render_replay(result: dict) -> str:
                  f"{overall['baseline_compensation']} → {overall['amended_compensation']} ({overall['delta']})"
                  f"{_without_billing(overall)}")
     return _lines(lines)
+
+
+def replay_availability(row: dict) -> str:
+    """A replay row's availability as the reports show it: the baseline's, and the amended one beside it where it
+    differs (``99.97% → 99.95%``)."""
+    before, after = row["baseline"]["availability_percent"], row["amended"]["availability_percent"]
+    return f"{before}%" if before == after else f"{before}% → {after}%"
 
 
 def without_billing_note(total: dict) -> str:
