@@ -185,6 +185,16 @@ def test_show_names_a_tier_by_its_place_and_range():
     assert heading(policy, ("compensation", "gate")) == "compensation.gate"
 
 
+@pytest.mark.parametrize("typed,number", [("preamble", "Preamble"), ("PREAMBLE", "Preamble"), ("§ 5.7", "5.7"),
+                                          ("§5.7", "5.7")])
+def test_show_finds_a_provision_as_a_reader_types_it(cli, typed, number):
+    # `--provision preamble` and `--provision "§ 5.7"` were 'provision ... is not in version 2019-01-01'.
+    found = cli("show", POLICIES, "--month", "2019-03", "--provision", typed, "--json")
+    assert found.code == 0, found.err
+    expected = cli("show", POLICIES, "--month", "2019-03", "--provision", number, "--json").json()["found"]
+    assert found.json()["found"] == expected
+
+
 def test_show_refuses_a_provision_the_agreement_does_not_have(cli):
     result = cli("show", POLICIES, "--month", "2019-03", "--provision", "9.9")
     assert result.code == 1 and result.out == ""

@@ -78,7 +78,8 @@ def provision(policy, number: str) -> list[dict]:
     """Every part of the document that states provision ``number`` ("5.7", "3.2(2)", "§1.11.1", "Preamble"): its
     dotted path and the node itself, with the words and the settings beside them. "3.2" also finds "§3.2(1)"."""
     wanted = number.strip()
-    wanted = wanted if wanted == "Preamble" else "§" + wanted.lstrip("§")
+    # as a reader types it: "preamble", "§ 5.7" (a space after the sign, as some documents print it)
+    wanted = "Preamble" if wanted.lower() == "preamble" else "§" + wanted.lstrip("§").strip()
     found = []
 
     def states(node) -> bool:
