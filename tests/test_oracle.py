@@ -245,7 +245,42 @@ def cases(draw):
     if draw(st.booleans()):
         billing.append({"account": OTHER, "month": month, "monthly_fee": "100.00", "offset": "0.00"})
     return {"version": name, "policy_file": path, "month": month, "term": term, "minutes": minutes,
-            "incidents": incidents, "notices": notices, "billing": billing}
+            "incidents": incidents, "notices": notices, "billing": billing,
+            "form": draw(st.sampled_from(["memory", "csv", "jsonl", "parquet", "parquet"])),
+            "row_group": draw(st.sampled_from([3, 16, 1000]))}
+
+
+COLUMNS = ["account", "minute", "requests", "failures", "illegal_number_failures", "peak_qps"]
+
+
+def written(case, folder: Path):
+    """The case's minutes as evaluate reads them: in memory, or a CSV, JSON Lines or Parquet file (in row groups of
+    a few rows, so that an account's month spans several parts)."""
+    rows, form = case["minutes"], case.get("form", "memory")
+    if form == "memory":
+        return rows
+    columns = [c for c in COLUMNS if any(c in row for row in rows)] or COLUMNS[:4]
+    if form == "csv":
+        path = folder / "minutes.csv"
+        lines = [",".join(columns)] + [",".join("" if row.get(c) is None else str(row[c]) for c in columns)
+                                       for row in rows]
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    elif form == "jsonl":
+        import json
+
+        path = folder / "minutes.jsonl"
+        path.write_text("".join(json.dumps({k: v for k, v in row.items() if v is not None}) + "\n" for row in rows),
+                        encoding="utf-8")
+    else:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        path = folder / "minutes.parquet"
+        types = {"account": pa.string(), "minute": pa.string(), "requests": pa.int64(), "failures": pa.int64(),
+                 "illegal_number_failures": pa.int64(), "peak_qps": pa.string()}
+        table = pa.table({c: pa.array([row.get(c) for row in rows], types[c]) for c in columns})
+        pq.write_table(table, path, row_group_size=case.get("row_group", 1000))
+    return str(path)
 
 
 def check(case):
@@ -262,8 +297,10 @@ def check(case):
         options["policy_file"] = str(case["policy_file"])
     if term:
         options.update(term_start=term_start, term_end=term_end)
-    result = engine().evaluate(minutes=case["minutes"], month=case["month"], incidents=case["incidents"] or None,
-                               notices=case["notices"] or None, billing=case["billing"] or None, **options)
+    with tempfile.TemporaryDirectory() as folder:
+        result = engine().evaluate(minutes=written(case, Path(folder)), month=case["month"],
+                                   incidents=case["incidents"] or None, notices=case["notices"] or None,
+                                   billing=case["billing"] or None, **options)
     found = [e for e in result["evaluations"] if e["account"] == ACCOUNT]
     if not found:
         assert expected["minutes_with_data"] == 0 and expected["monthly_fee"] is None, expected
