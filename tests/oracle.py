@@ -247,6 +247,13 @@ def _concerns(entry: dict, account: str) -> bool:
     return entry.get("account") in (None, account)
 
 
+def count(value) -> int:
+    """A count as a file or a row gives it: a whole number, as text or written with a zero fraction (100.0)."""
+    number = Decimal(str(value).strip())
+    assert number == number.to_integral_value(), value
+    return int(number)
+
+
 def _money(text) -> Decimal:
     return Decimal(str(text).strip())
 
@@ -321,8 +328,8 @@ def outcome(terms: Terms, account: str, month: str, minutes=(), incidents=(), no
             rows[minute] = row
 
     def normal(row):
-        requests, failures = int(row["requests"]), int(row["failures"])
-        illegal = int(row.get("illegal_number_failures") or 0)
+        requests, failures = count(row["requests"]), count(row["failures"])
+        illegal = count(row.get("illegal_number_failures") or 0)
         if terms.illegal == "remove_from_both":  # §5.10 acts on requests: they leave both counts
             return requests - illegal, failures - illegal
         return requests, failures
@@ -386,7 +393,7 @@ def outcome(terms: Terms, account: str, month: str, minutes=(), incidents=(), no
         if row is not None and row.get("peak_qps") not in (None, ""):
             concurrency = _number(row["peak_qps"])
         elif terms.concurrency_fallback == "requests_per_60":
-            concurrency = Fraction(int(row["requests"]) if row else 0, 60)
+            concurrency = Fraction(count(row["requests"]) if row else 0, 60)
         else:
             concurrency = Fraction(0)  # the fact's declared default
         prior_notice = any(w.facts["notice.published_before_start"] for w in covering(customer_notices, minute))
@@ -411,9 +418,9 @@ def outcome(terms: Terms, account: str, month: str, minutes=(), incidents=(), no
             continue
         touched = window_minutes(epoch_minute(instant(incident["start"], zone)),
                                  epoch_minute(instant(incident["end"], zone)), "outward", sm.first, sm.stop)
-        count = sum(1 for minute in touched if without_requests(minute))
-        if count:
-            lost[incident["id"]] = count
+        missing = sum(1 for minute in touched if without_requests(minute))
+        if missing:
+            lost[incident["id"]] = missing
 
     counted = len(raw) - sum(excluded.values())
     total = sm.total_minutes

@@ -64,6 +64,7 @@ VARIANTS = {
     "alternates_b": ["tiers_only", "no_monthly_cap", "money_half_even", "met_above", "display_3", "minute_99_5"],
     "no_traffic_down": ["no_traffic_unavailable", "money_down", "display_down"],
     "flipped_mixed": ["tiers_flipped", "mixed_clauses", "display_half_even"],
+    "ny_met_above": ["new_york", "met_above"],
 }
 
 
@@ -227,6 +228,13 @@ def cases(draw):
             seen.add((account, at))
             minutes.append({"account": account, "minute": _minute_text(at, zone, row_style), "requests": requests,
                             "failures": failures})
+    counts = draw(st.sampled_from(["int", "int", "text", "zero_fraction", "float"]))
+    if counts != "int":  # a count as text, with a zero fraction (pandas' to_csv of a column with a gap), or a float
+        written_as = {"text": str, "zero_fraction": lambda n: f"{n}.0", "float": float}[counts]
+        for row in minutes:
+            for column in ("requests", "failures", "illegal_number_failures"):
+                if column in row:
+                    row[column] = written_as(row[column])
     if peak == "some":  # a column given for some rows only holds no value for the others
         for row in minutes:
             row.setdefault("peak_qps", None)
@@ -278,7 +286,9 @@ def written(case, folder: Path):
         path = folder / "minutes.parquet"
         types = {"account": pa.string(), "minute": pa.string(), "requests": pa.int64(), "failures": pa.int64(),
                  "illegal_number_failures": pa.int64(), "peak_qps": pa.string()}
-        table = pa.table({c: pa.array([row.get(c) for row in rows], types[c]) for c in columns})
+        whole = {"requests", "failures", "illegal_number_failures"}
+        table = pa.table({c: pa.array([None if row.get(c) is None else int(float(row[c])) if c in whole else row[c]
+                                       for row in rows], types[c]) for c in columns})
         pq.write_table(table, path, row_group_size=case.get("row_group", 1000))
     return str(path)
 
