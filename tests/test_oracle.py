@@ -464,3 +464,32 @@ def test_a_customers_notice_is_a_notice_window():
                          "start": "2019-03-12T10:00", "end": "2019-03-12T10:05"}]}
     expected = check(case)
     assert (expected["excluded_minutes"], expected["unavailable_minutes"]) == ({"5.12": 5}, 5)
+
+
+def test_minutes_without_requests_are_said_to_count_as_the_version_reads_them():
+    """§1.4's two warnings said 'they count as available' under every version; under one whose no_traffic reading is
+    `unavailable` those minutes count against the provider (here all 44,640 of March, 0.00 %), and the warnings say so.
+    Found by the oracle's month without data under such a version."""
+    quiet = [{"account": ACCOUNT, "minute": "2019-03-12T10:05", "requests": 0, "failures": 0}]
+    incident = [{"id": "I-1", "start": "2019-03-12T10:00", "end": "2019-03-12T10:30", "cause": "provider"}]
+    billing = [{"account": ACCOUNT, "month": "2019-03", "monthly_fee": "100.00", "offset": "0.00"}]
+
+    def warnings(policy_file, minutes):
+        options = {"policy_file": str(policy_file)} if policy_file else {}
+        (evaluation,) = engine().evaluate(minutes=minutes, month="2019-03", incidents=incident, billing=billing,
+                                          **options)["evaluations"]
+        return evaluation["unavailable_minutes"], [w["message"] for w in evaluation["warnings"]]
+
+    unavailable = variants_dir() / "no_traffic_down.yaml"
+    assert warnings(unavailable, quiet) == (44640, [
+        "provider incident I-1 covers 30 of its 30 minute(s) without normal requests in the data: they count as "
+        "unavailable (§1.4, availability.no_traffic: unavailable); check that monitoring did not lose them"])
+    assert warnings(unavailable, []) == (44640, [
+        "none of the Service Month's 44640 minutes has data for this account: they all count as unavailable (§1.4, "
+        "availability.no_traffic: unavailable); check that its minutes were not lost (by monitoring, or left out of "
+        "the file or request)",
+        "provider incident I-1 covers 30 of its 30 minute(s) without normal requests in the data: they count as "
+        "unavailable (§1.4, availability.no_traffic: unavailable); check that monitoring did not lose them"])
+    assert warnings(None, quiet) == (0, [
+        "provider incident I-1 covers 30 of its 30 minute(s) without normal requests in the data: they count as "
+        "available (§1.4); check that monitoring did not lose them"])

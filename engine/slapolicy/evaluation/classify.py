@@ -616,9 +616,10 @@ def classify_minutes(policy, service_month: ServiceMonth, account: str, rows: Mo
     if explain and rows.incident_traffic is not None:  # counted as the minutes were read
         which = 1 if frame.counts_traffic_normal else 0
         per_window = {window: pair[which] for window, pair in rows.incident_traffic.items()}
-        warnings += _provider_incidents_without_data(policy, account, incidents, per_window, first, last, trace)
+        warnings += _provider_incidents_without_data(policy, account, incidents, per_window, first, last, trace, frame)
     elif explain and (rows.within_incidents or len(rows.minute) == totals.with_data):  # replay may hand only the candidate rows
-        warnings += _provider_incidents_without_data(policy, account, incidents, traffic_minutes, first, last, trace)
+        warnings += _provider_incidents_without_data(policy, account, incidents, traffic_minutes, first, last, trace,
+                                                     frame)
     return MinutesOutcome(trace if explain else [], with_data, raw_unavailable, excluded_by, counted, minute_values,
                           attributed, warnings)
 
@@ -701,6 +702,15 @@ def _minutes_of(frame: MonthFrame) -> str:
     return f"{frame.total} minutes" if elapsed == frame.total else f"{frame.total} Total Minutes ({elapsed} elapse)"
 
 
+def _without_requests(frame: MonthFrame) -> str:
+    """How the version reads a minute without normal requests, as §1.4's warnings say it: available under the shipped
+    reading, unavailable under a version whose `availability.no_traffic` says so (the warnings said 'available'
+    whatever the version read, while every such minute counted against the provider)."""
+    if frame.no_traffic == "available":
+        return f"available ({frame.no_traffic_ref})"
+    return f"{frame.no_traffic} ({frame.no_traffic_ref}, availability.no_traffic: {frame.no_traffic})"
+
+
 def _month_without_data(with_data: int, frame: MonthFrame, trace: list) -> tuple:
     """An account evaluated without one minute of data (billed, or named, but absent from the minutes): every minute
     counts as available (§1.4, docs/readings.md), so it meets the standard, which a whole month lost by monitoring,
@@ -716,8 +726,8 @@ def _month_without_data(with_data: int, frame: MonthFrame, trace: list) -> tuple
     else:
         counted = (f"none of the {minutes} minutes that elapse in the Service Month (its Total Minutes are "
                    f"{frame.total}, days × 1440, §1.6; its clocks change in it)")
-    message = (f"{counted} has data for this account: they all count as available "
-               "(§1.4); check that its minutes were not lost (by monitoring, or left out of the file or request)")
+    message = (f"{counted} has data for this account: they all count as {_without_requests(frame)}; check that its "
+               "minutes were not lost (by monitoring, or left out of the file or request)")
     trace_step(trace, "warning", "§1.4", message)
     return ({"code": "no_minutes_with_data", "clause": "§1.4", "minutes": minutes, "message": message},)
 
@@ -730,7 +740,7 @@ NAMED_INCIDENTS = 20
 
 
 def _provider_incidents_without_data(policy, account, incidents, traffic_minutes, first: int, last: int,
-                                     trace: list) -> tuple:
+                                     trace: list, frame: MonthFrame) -> tuple:
     """A provider incident over minutes without normal requests: they stay available (§1.4), but monitoring may
     have lost the very minutes that failed. One warning per incident, with the count (its window rounded
     outward, inside the Service Month). ``traffic_minutes``: the minutes with normal requests (those within the
@@ -753,7 +763,8 @@ def _provider_incidents_without_data(policy, account, incidents, traffic_minutes
             quiet = (hi - lo) - (below_hi - below_lo)
         if quiet and len(found) < NAMED_INCIDENTS:
             message = (f"provider incident {incident.id} covers {quiet} of its {hi - lo} minute(s) without normal "
-                       "requests in the data: they count as available (§1.4); check that monitoring did not lose them")
+                       f"requests in the data: they count as {_without_requests(frame)}; check that monitoring did "
+                       "not lose them")
             found.append({"code": "provider_incident_without_data", "clause": "§1.4", "incident": incident.id,
                           "minutes": quiet, "message": message})
             trace_step(trace, "warning", "§1.4", message)
