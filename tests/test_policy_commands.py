@@ -283,6 +283,31 @@ def test_a_setting_amended_without_the_words_of_its_provision_is_warned_of(cli, 
     assert "words-disagree" not in cli("validate", path).out
 
 
+def test_a_clause_amended_in_its_words_or_its_number_alone_is_warned_of(cli, tmp_path):
+    # A new user amending §5.7 as docs/policy-format.md says: its words state "5.0QPS", its condition compares with
+    # parameters.concurrency_threshold_qps. Raising one and not the other passed validate, test and publish without a
+    # word: the words raised to 10.0QPS left 5.0 deciding every minute (its examples, at 5.0, still passing).
+    from helpers import draft_variant
+
+    words_only = draft_variant(tmp_path, "concurrent volume of 5.0QPS", "concurrent volume of 10.0QPS", "words.yaml")
+    line = words_only.read_text().splitlines().index('      resulting in concurrent volume of 10.0QPS and above.') - 1
+    result = cli("validate", words_only)
+    assert result.code == 0, result.out
+    assert (f"{words_only}:{line}:11: warning words-disagree clause 5.7 says 10.0, but its condition compares "
+            "minute.concurrency_qps with 5.0 (parameters.concurrency_threshold_qps): amend the words with the setting, "
+            "or the setting with the words") in result.out.splitlines()
+    number_only = draft_variant(tmp_path, 'concurrency_threshold_qps: {value: "5.0"', 'concurrency_threshold_qps: {value: "10"',
+                                "number.yaml")
+    assert ("warning words-disagree clause 5.7 says 5.0, but its condition compares minute.concurrency_qps with 10 "
+            "(parameters.concurrency_threshold_qps)") in cli("validate", number_only).out
+    # Both amended: 10 is 10.0, nothing to say; nor of the shipped version, whose clause cites §5 numbers elsewhere.
+    both = draft_variant(tmp_path, 'concurrency_threshold_qps: {value: "5.0"', 'concurrency_threshold_qps: {value: "10"',
+                         "both.yaml")
+    both.write_text(both.read_text().replace("concurrent volume of 5.0QPS", "concurrent volume of 10.0QPS"))
+    assert "words-disagree" not in cli("validate", both).out
+    assert "words-disagree" not in cli("validate", POLICIES).out
+
+
 @pytest.mark.parametrize("text, value, said", [
     ("Fewer than 2,000 seats at a time.", 2000, None),
     ("Fewer than 2,000 seats at a time.", 3000, "2,000"),

@@ -424,6 +424,55 @@ def lint_words_agree(policy) -> list[Diagnostic]:
     return found
 
 
+_STATED = re.compile(r"(?<![0-9.,§])([0-9]+(?:\.[0-9]+)?)(?![0-9.,]*[0-9])(?!\s?%)")
+
+
+def lint_clause_words_agree(policy) -> list[Diagnostic]:
+    """A §5 clause's words (``text``) and its condition say the same numbers: each number the condition compares a
+    fact with (written in it, or a parameter's, ``{param: NAME}``) is among the numbers its words state, when they
+    state any. A new user's first amendment of §5.7 ("concurrent volume of 5.0QPS and above", compared with
+    ``parameters.concurrency_threshold_qps``) raised the one and not the other, and validate, test and publish said
+    nothing: words raised alone left the old number deciding every minute, its examples still passing."""
+    parameters = policy.raw.get("parameters")
+    parameters = parameters if isinstance(parameters, dict) else {}
+    found = []
+    for clause in policy.clauses:
+        stated = {Decimal(n): n for n in _STATED.findall(clause.text or "")}
+        if not stated:
+            continue
+        for fact, value, source in _compared_numbers(policy.raw["disclaimers"][clause.index].get("when"), parameters):
+            if value not in stated:
+                found.append(policy.doc.diagnostic(
+                    ("disclaimers", clause.index, "text"), "words-disagree",
+                    f"clause {clause.id} says {' and '.join(stated.values())}, but its condition compares {fact} with "
+                    f"{source}: amend the words with the setting, or the setting with the words", severity="warning"))
+    return found
+
+
+def _compared_numbers(node, parameters: dict):
+    """(fact, value, how it is written) for each number a condition compares a fact with: a number written in it, or
+    a parameter's value (``10.0 (parameters.concurrency_threshold_qps)``)."""
+    if isinstance(node, list):
+        for item in node:
+            yield from _compared_numbers(item, parameters)
+    elif isinstance(node, dict):
+        if isinstance(node.get("fact"), str):
+            for op in ("equals", "not_equals", "at_least", "above", "below", "at_most"):
+                value, source = node.get(op), None
+                if isinstance(value, dict) and isinstance(value.get("param"), str):
+                    name = value["param"]
+                    setting = parameters.get(name)
+                    value = setting.get("value") if isinstance(setting, dict) else setting
+                    source = f"parameters.{name}"
+                if isinstance(value, bool) or not isinstance(value, (int, str)):
+                    continue
+                if not re.fullmatch(r"[0-9]+(\.[0-9]+)?", str(value)):
+                    continue
+                yield node["fact"], Decimal(str(value)), f"{value} ({source})" if source else f"{value}"
+        for key in ("all", "any", "not", "when"):
+            yield from _compared_numbers(node.get(key), parameters)
+
+
 def _said(value: str, dotted: str, text: str) -> str | None:
     """The numbers of ``text`` of the kind ``value`` is, when ``value`` is not among them (None: it is, or the text
     states none of that kind, or ``value`` is of no kind compared: only percentages, and whole-number parameters)."""
@@ -454,7 +503,7 @@ def lint_policy(policy, run_examples: bool = True) -> list[Diagnostic]:
 
         untested = untested_rules(policy) + lint_claim_window(policy)  # the calendar loaded, as the examples load it
     return (lint_tiers(policy) + lint_tier_grid(policy) + lint_gate(policy) + lint_clauses(policy) + lint_dates(policy) + lint_timezone(policy)
-            + lint_clock_changes(policy) + lint_citations(policy) + lint_words_agree(policy) + calendar + untested)
+            + lint_clock_changes(policy) + lint_citations(policy) + lint_words_agree(policy) + lint_clause_words_agree(policy) + calendar + untested)
 
 
 def misnamed_versions(path: Path, severity: str = "error") -> list[Diagnostic]:
