@@ -423,3 +423,21 @@ def test_a_file_of_one_value_says_what_it_holds_in_words(cli, tmp_path, text, he
     assert (result.code, result.out) == (1, (
         f"{path}:1:1: error schema a policy version is a mapping of keys to values (id, version, effective_from, …); "
         f"this file holds a single value ({held}), so it is not a policy version\n"))
+
+
+@pytest.mark.parametrize("name,kind", [("billing.csv", "CSV"), ("minutes.PARQUET", "Parquet"),
+                                       ("notices.jsonl", "JSON Lines")])
+def test_a_data_file_given_as_a_policy_file_is_said_to_be_one(cli, tmp_path, name, kind):
+    # `validate examples/ccc/billing.csv` said 'this file holds a single value (text), so it is not a policy
+    # version', and a Parquet file of minutes 'file is 196397969 bytes; the policy file may be at most 2097152'.
+    path = tmp_path / name
+    path.write_bytes(b"account,month,monthly_fee,offset\nacme,2019-03,100.00,0.00\n")
+    said = (f"{path}:1:1: error not-a-policy a data file ({kind}), not a policy version: a policy version is a YAML "
+            "file (.yaml); give minutes and billing to evaluate, claim or replay (--minutes, --billing)")
+    result = cli("validate", path)
+    assert (result.code, result.out) == (1, said + "\n")
+    from conftest import REPO
+
+    result = cli("evaluate", REPO / "policies" / "ccc", "--policy-file", path, "--month", "2019-03", "--minutes",
+                 REPO / "examples" / "ccc" / "minutes.csv")
+    assert (result.code, result.out, result.err) == (1, "", said + "\n")

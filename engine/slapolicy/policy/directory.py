@@ -42,11 +42,20 @@ def read_policy(path: str | os.PathLike, run_examples: bool = True) -> tuple[Pol
     """Load and check one policy file: (the policy or None, every diagnostic: schema, model, lint).
     ``run_examples=False``: without the warnings only running every example finds (see :func:`lint_policy`)."""
     path = str(path_argument(path, "the policy file"))
+    if (data := _DATA_FILES.get(Path(path).suffix.lower())) is not None:
+        return None, [Diagnostic(path, 1, 1, "error", "not-a-policy",
+                                 f"a data file ({data}), not a policy version: a policy version is a YAML file (.yaml); "
+                                 "give minutes and billing to evaluate, claim or replay (--minutes, --billing)")]
     try:
         raw = read_limited(path, "policy file", MAX_POLICY_BYTES)
     except FileProblem as exc:
         return None, [Diagnostic(path, 1, 1, "error", exc.code, exc.reason + _a_file_of(path))]
     return check_policy_bytes(raw, path, run_examples)
+
+
+# The formats the data commands read by extension (inputs/tables.py): a file of one given where a policy file is asked
+# for was read as YAML and said to hold "a single value (text)" (a CSV), or to be too large (a Parquet file).
+_DATA_FILES = {".csv": "CSV", ".parquet": "Parquet", ".jsonl": "JSON Lines", ".ndjson": "JSON Lines"}
 
 
 def _a_file_of(path: str) -> str:
