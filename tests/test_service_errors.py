@@ -68,9 +68,12 @@ def test_serve_without_the_serve_extra_says_how_to_install_it(tmp_path):
     run = subprocess.run([sys.executable, "-m", "slapolicy.cli", "serve", str(POLICIES), "--port", "0"],
                          capture_output=True, text=True, timeout=120, env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin", "SLAPOLICY_CACHE_DIR": "off"})
     assert (run.returncode, run.stdout) == (1, "")
-    # "slapolicy: slapolicy serve needs ..." said its name twice, and not how to install it from a source tree
-    assert run.stderr == ("slapolicy: serve needs the serve extra (starlette is missing): pip install 'slapolicy[serve]' "
-                          "(from the repository's root: pip install '.[serve]')\n")
+    # "slapolicy: slapolicy serve needs ..." said its name twice, and not how to install it from a source tree. A bare
+    # `pip` is whichever is first on PATH: a new user who installed as README.md says (.venv/bin/pip, the venv not
+    # activated) put the extra into another Python and was refused again; the message names the one that runs it.
+    assert run.stderr == (f"slapolicy: serve needs the serve extra (starlette is missing), in the Python that runs "
+                          f"slapolicy: {sys.executable} -m pip install 'slapolicy[serve]' (from the repository's root: "
+                          f"{sys.executable} -m pip install '.[serve]')\n")
 
 
 def test_a_dask_scheduler_out_of_reach_is_a_503_not_the_input_s_fault():

@@ -5,6 +5,7 @@ import argparse
 import contextlib
 import datetime as dt
 import json
+import shlex
 import sys
 from json.encoder import encode_basestring  # json's C escaping of a string (ensure_ascii=False)
 
@@ -471,8 +472,12 @@ def cmd_serve(args) -> int:
     try:
         from ..service import MAX_CONCURRENT, Sources, serve  # starlette and uvicorn: the serve extra, maybe not installed
     except ImportError as exc:
-        raise SlapolicyError(f"serve needs the serve extra ({exc.name} is missing): pip install 'slapolicy[serve]' "
-                             "(from the repository's root: pip install '.[serve]')") from None
+        # The Python that runs slapolicy, by its path: a bare `pip` is whichever is first on PATH (README.md installs
+        # into .venv, not activated), and the extra went into another Python.
+        python = shlex.quote(sys.executable)
+        raise SlapolicyError(f"serve needs the serve extra ({exc.name} is missing), in the Python that runs slapolicy: "
+                             f"{python} -m pip install 'slapolicy[serve]' (from the repository's root: {python} -m pip "
+                             "install '.[serve]')") from None
     if args.max_concurrent > MAX_CONCURRENT:
         raise UsageError(f"--max-concurrent {args.max_concurrent} is more than {MAX_CONCURRENT}, the engine calls the "
                          "service runs at once at most (each holds a thread, and up to three open files of the ledger): "
