@@ -399,7 +399,13 @@ def histories(draw):
             b["service_start"] = day.isoformat()
     claimed = draw(st.lists(st.sampled_from(billed), min_size=1, max_size=8, unique=True))
     bad = {month: draw(st.sampled_from([0, 250, 500, 3000, 3000])) for month in claimed}
-    return {"family": name, "billing": billing, "order": claimed, "bad": bad}
+    terms = {}  # a claim may state a term that cuts its month (§1.2): its first day, and its last
+    for month in claimed:
+        if not draw(st.integers(0, 3)):
+            first = dt.date.fromisoformat(month + "-01") + dt.timedelta(days=draw(st.integers(0, 20)))
+            last = first + dt.timedelta(days=draw(st.integers(0, 10))) if draw(st.booleans()) else dt.date(2030, 12, 31)
+            terms[month] = (first, last)
+    return {"family": name, "billing": billing, "order": claimed, "bad": bad, "terms": terms}
 
 
 def minutes_of(bad):
@@ -421,11 +427,18 @@ def check_history(history, ledger):
     for month in history["order"]:
         following = dt.date.fromisoformat(month + "-01") + dt.timedelta(days=40)
         filed = dt.datetime(following.year, following.month, 20, 10, tzinfo=SGT)
+        term = history.get("terms", {}).get(month)
+        first_day = term[0] if term else dt.date.fromisoformat(month + "-01")
         claim = {"account": ACCOUNT, "service_month": month, "filed_at": filed.isoformat(), "channel": "work_order",
                  "event_report": "calls failed", "failure_records": ["c-1"],
-                 "unavailability": [{"start": f"{month}-02T00:00+08:00", "end": f"{month}-03T00:00+08:00"}]}
+                 "unavailability": [{"start": f"{first_day}T00:00+08:00", "end": f"{first_day}T01:00+08:00"}]}
+        if term:
+            claim.update(term_start=term[0].isoformat(), term_end=term[1].isoformat())
+            if term[1] < term[0].replace(day=28) and filed.date() - term[1] > dt.timedelta(days=60):
+                continue  # filed after its window closed (§3.2(2)): no grant to compare
         decision = engine_.decide_claim(claim, minutes=minutes, billing=history["billing"], now=filed)
-        monthly = outcome(terms, ACCOUNT, month, minutes, billing=history["billing"])["compensation"]
+        monthly = outcome(terms, ACCOUNT, month, minutes, billing=history["billing"],
+                          term_start=term[0] if term else None, term_end=term[1] if term else None)["compensation"]
         room = aggregate_room(terms, ACCOUNT, month, history["billing"], granted)
         grant = Decimal(monthly) if room is None else min(Decimal(monthly), max(room, Decimal(0)))
         detail = decision.get("compensation_detail") or {}
