@@ -506,3 +506,17 @@ def test_minutes_without_requests_are_said_to_count_as_the_version_reads_them():
     assert warnings(None, quiet) == (0, [
         "provider incident I-1 covers 30 of its 30 minute(s) without normal requests in the data: they count as "
         "available (§1.4); check that monitoring did not lose them"])
+
+
+@pytest.mark.parametrize("version, published_at, excluded", [
+    (None, "2019-03-12T09:59:59", {"5.12": 5}), (None, "2019-03-12T10:00:00", {}),
+    ("alternates_a", "2019-03-12T09:30:00", {"5.12": 5}), ("alternates_a", "2019-03-12T09:30:01", {})])
+def test_a_notice_is_prior_strictly_before_its_window_and_by_the_lead(version, published_at, excluded):
+    """Both sides of §5.12's 'in advance' (docs/readings.md, §5.7): strictly before the window with a lead of 0; 30
+    minutes or more before it with a lead of 30 (the version alternates_a)."""
+    case = {"version": version or "published", "month": "2019-03", "term": None, "incidents": [], "billing": [],
+            "policy_file": variants_dir() / f"{version}.yaml" if version else None,
+            "minutes": bad_minutes("2019-03-12", "10:00", 5),
+            "notices": [{"id": "N-1", "kind": "maintenance", "published_at": published_at,
+                         "start": "2019-03-12T10:00", "end": "2019-03-12T10:05"}]}
+    assert check(case)["excluded_minutes"] == excluded
