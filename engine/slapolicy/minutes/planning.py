@@ -220,8 +220,12 @@ def held_months_note(source, month: str) -> str:
     """'; the minutes' month= directories hold 2019-01 to 2019-03 (3 months)' (:func:`directory_months`), or "" when
     they name none, or name ``month``: what a message about a month or an account the minutes do not hold adds."""
     held = directory_months(source)
-    if not held or month in held:
-        return ""
+    return "" if not held or month in held else _directories_hold(held)
+
+
+def _directories_hold(held: list) -> str:
+    """The words of :func:`held_months_note` and :func:`held_minutes_note` for the months ``held`` that the minutes'
+    ``month=`` directories name: written once, so that the two messages cannot drift apart."""
     months = ", ".join(held) if len(held) <= 3 else f"{held[0]} to {held[-1]} ({len(held)} months)"
     return f"; the minutes' month= directories hold {months}"
 
@@ -236,8 +240,7 @@ def held_minutes_note(source, labels: list, seen: tuple, rows_read: int, timezon
     footers are read again (at most 1,000 files)."""
     held = directory_months(source)
     if held and not set(held) & set(labels):
-        months = ", ".join(held) if len(held) <= 3 else f"{held[0]} to {held[-1]} ({len(held)} months)"
-        return f"; the minutes' month= directories hold {months}"
+        return _directories_hold(held)
     zone = ZoneInfo(timezone)
     try:
         ends = [dt.datetime.fromtimestamp(minute * 60, zone).replace(tzinfo=None) for minute in seen]
