@@ -713,8 +713,10 @@ def _without_requests(frame: MonthFrame) -> str:
 
 def _month_without_data(with_data: int, frame: MonthFrame, trace: list) -> tuple:
     """An account evaluated without one minute of data (billed, or named, but absent from the minutes): every minute
-    counts as available (§1.4, docs/readings.md), so it meets the standard, which a whole month lost by monitoring,
-    or minutes left out of a file or a request (an empty list sent by a client), would show the same way.
+    counts as the version reads a minute without requests (§1.4, docs/readings.md): under the shipped reading,
+    available, so it meets the standard, which a whole month lost by monitoring, or minutes left out of a file or a
+    request (an empty list sent by a client), would show the same way (``availability.no_traffic: unavailable``: every
+    minute against the provider, said too).
 
     Counted in minutes that elapse, each a statistics point (§1.5): in a month the clocks go back that is 60 more than
     its Total Minutes (§1.6), and the message says both, as the result shows the Total Minutes beside it."""
@@ -741,7 +743,8 @@ NAMED_INCIDENTS = 20
 
 def _provider_incidents_without_data(policy, account, incidents, traffic_minutes, first: int, last: int,
                                      trace: list, frame: MonthFrame) -> tuple:
-    """A provider incident over minutes without normal requests: they stay available (§1.4), but monitoring may
+    """A provider incident over minutes without normal requests: they count as the version reads them (§1.4;
+    available under the shipped reading: :func:`_without_requests`), but monitoring may
     have lost the very minutes that failed. One warning per incident, with the count (its window rounded
     outward, inside the Service Month). ``traffic_minutes``: the minutes with normal requests (those within the
     provider incidents at least), or a function giving them, called when an incident first needs them; or a
