@@ -140,8 +140,9 @@ def many_batches_parquet(path: Path, groups: int = 40, skip: int = 0) -> Path:
 def counted_read_part(part, request, *picked):
     """slapolicy.minutes.reduce.read_part, leaving a file in $SLAPOLICY_TEST_TASKS as it starts (holding the pid of
     the process that runs it) and another as it ends, and starting only once that directory holds ``cancelled`` (or
-    after 10 s): a reading's task as run by a worker process, whose start and end its parent can count. Runs where
-    the test's process pool runs it."""
+    after 60 s: a loaded host can take seconds to cancel, and a task let go early lets the others start): a
+    reading's task as run by a worker process, whose start and end its parent can count. Runs where the test's
+    process pool runs it."""
     import os
     import time
     import uuid
@@ -151,7 +152,7 @@ def counted_read_part(part, request, *picked):
     tasks = Path(os.environ["SLAPOLICY_TEST_TASKS"])
     name = uuid.uuid4().hex
     (tasks / f"started-{name}").write_text(str(os.getpid()))
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60
     while not (tasks / "cancelled").exists() and time.monotonic() < deadline:
         time.sleep(0.01)
     try:
@@ -226,7 +227,7 @@ def read_only(*paths):
 
 
 def held_read_part(part, request):
-    """slapolicy.minutes.reduce.read_part held for 30 s first, a file ``started-PID`` left in $SLAPOLICY_TEST_TASKS
+    """slapolicy.minutes.reduce.read_part held for 60 s first, a file ``started-PID`` left in $SLAPOLICY_TEST_TASKS
     as it starts: a part that takes far longer than a test may wait, run by a worker process whose pid the test
     reads, to see that an interrupted command ends it rather than wait for it."""
     import os
@@ -235,7 +236,7 @@ def held_read_part(part, request):
     from slapolicy.minutes.reduce import read_part
 
     (Path(os.environ["SLAPOLICY_TEST_TASKS"]) / f"started-{os.getpid()}").touch()
-    time.sleep(30)
+    time.sleep(60)
     return read_part(part, request)
 
 

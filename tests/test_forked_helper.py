@@ -216,12 +216,19 @@ def test_a_cancelled_reading_ends_its_helper(helper, tmp_path):
 
     log = tmp_path / "pids"
     cancel = Cancellation()
-    threading.Timer(0.3, cancel.cancel).start()
-    began = time.monotonic()
+
+    def once_both_read():  # cancelled once this process and the helper have each started a task (60 s at most): at
+        # a fixed 0.3 s, a loaded host may not have run the helper yet
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (log.exists() and len(set(log.read_text().split())) == 2):
+            time.sleep(0.01)
+        cancel.cancel()
+    threading.Thread(target=once_both_read, daemon=True).start()
     with pytest.raises(Cancelled):
         Runner().map(slow, range(400), [log] * 400, threads=True, helper=True, cancel=cancel)
-    assert time.monotonic() - began < 5  # not the 10 s of every task
-    pids = {int(line) for line in log.read_text().split()}
+    started = log.read_text().split()
+    assert len(started) < 400  # not every task (10 s of them): was a wall time under 5 s, a benchmark's measure
+    pids = set(map(int, started))
     assert len(pids) == 2
     assert gone((pids - {PARENT}).pop())
 
@@ -287,9 +294,11 @@ def test_a_file_whose_row_groups_prove_no_account_is_read_on_threads(small_batch
     assert forks == []
 
 
-def run_alone(script: str, tmp_path, timeout: float = 60.0):
+def run_alone(script: str, tmp_path, timeout: float = 150.0):
     """(exit code, stdout) of ``script`` run by this Python in a session of its own; a run still going after
-    ``timeout`` seconds (a wait that never ends) is ended with every process of its session, and is None."""
+    ``timeout`` seconds (a wait that never ends) is ended with every process of its session, and is None. The
+    scripts take ~1 s alone; the bound is for a hang only, well within the suite's per-test 300 s (pyproject.toml),
+    and far beyond a loaded host's seconds (30 s was reached once under the helpers' load, load average 6-10)."""
     import subprocess
 
     path = tmp_path / "script.py"
@@ -340,7 +349,7 @@ print("ok", len({{pid for _, pid in results}}), flush=True)
     "distributed._write_all = halfway"], ids=["memory error", "stalled mid-result"])
 @pytest.mark.slow
 def test_a_helper_result_not_taken_whole_is_worked_out_here(setup, tmp_path):
-    code, out = run_alone(TALK.format(setup=setup), tmp_path, timeout=30)
+    code, out = run_alone(TALK.format(setup=setup), tmp_path)
     assert code == 0, out
     assert out.startswith("ok "), out
 
@@ -356,7 +365,7 @@ def test_a_helper_that_died_between_taking_a_task_and_saying_so_leaves_it_here(t
              "        os.kill(os.getpid(), 9)\n"
              "    return data\n"
              "distributed._read_exactly = taking")
-    code, out = run_alone(TALK.format(setup=setup), tmp_path, timeout=30)
+    code, out = run_alone(TALK.format(setup=setup), tmp_path)
     assert code == 0, out
     assert out.startswith("ok "), out
 
@@ -422,7 +431,7 @@ sys.path.insert(0, {folder!r})
 from slapolicy import distributed
 
 distributed.forked_helper_allowed = lambda: True
-distributed.HELPER_STALLED = 5.0
+distributed.HELPER_STALLED = 30.0  # a helper that waits for the lock for ever is ended then; a loaded host's pauses are shorter
 PARENT = os.getpid()
 builtins.importing = threading.Event()
 
@@ -444,10 +453,10 @@ print("helper" if {{pid for _, pid in results}} != {{PARENT}} else "here", round
 def test_a_module_another_thread_imports_as_the_helper_is_forked_is_whole_in_it(tmp_path):
     """The task imports a module that another thread is importing as the helper is forked (the billing's reader
     loading pyarrow.csv beside the minutes' planning): the helper inherited that module's lock held by a thread it
-    does not have, waited for it for ever, and was ended after HELPER_STALLED (120 s; 5 here), its tasks run here.
+    does not have, waited for it for ever, and was ended after HELPER_STALLED (120 s; 30 here), its tasks run here.
     Named in ``imports``, the module is imported before the fork: the helper finds it whole and takes tasks."""
     (tmp_path / "slow_to_import.py").write_text("import builtins, time\nbuiltins.importing.set()\ntime.sleep(1)\n")
     code, out = run_alone(IMPORTING_AT_THE_FORK.format(folder=str(tmp_path), imports=("slow_to_import",)), tmp_path)
     assert code == 0, out
     where, seconds = out.split()
-    assert where == "helper" and int(seconds) < 5, out
+    assert where == "helper" and int(seconds) < 30, out

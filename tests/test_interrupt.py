@@ -109,14 +109,14 @@ STOPPED = {signal.SIGINT: (130, "slapolicy: interrupted\n"), signal.SIGTERM: (14
                                         ("replay", signal.SIGTERM), ("evaluate", signal.SIGINT),
                                         ("claim", signal.SIGHUP)])
 def test_a_command_stopped_with_workers_ends_its_worker_processes_at_once(tmp_path, name, stop):
-    """--workers 2: both processes read a part that takes 30 s. Ctrl-C, SIGTERM or SIGHUP to the command ends it
+    """--workers 2: both processes read a part that takes 60 s. Ctrl-C, SIGTERM or SIGHUP to the command ends it
     within seconds, not after the parts: its exit status and one line, no output, no ledger, and neither worker
     process left running. Before, the command waited for the parts running (SIGINT), or died at once and left
     its workers reading (SIGTERM, and SIGHUP until now)."""
     command = commands(tmp_path, parts_of_minutes(tmp_path / "minutes"))[name] + ["--workers", "2"]
     result, took, tasks = stop_while_parts_run(tmp_path, "held_read_part", stop, command, running=2)
     assert result == (*STOPPED[stop][:1], "", STOPPED[stop][1])
-    assert took < 10  # the parts hold for 30 s
+    assert took < 30  # the parts hold for 60 s; a loaded host takes seconds to end the processes
     pids = [int(task.name.split("-")[1]) for task in tasks]
     assert len(set(pids)) == 2 and [pid for pid in pids if alive(pid)] == []
     assert not (tmp_path / "ledger.sqlite").exists()
@@ -135,7 +135,7 @@ def test_sigterm_while_the_minutes_are_read_in_the_command_s_process_ends_it_as_
     result, took, tasks = stop_while_parts_run(tmp_path, "counted_read_part", signal.SIGTERM, command, running=1,
                                                pid=pid)
     assert result == (143, "", "slapolicy: terminated\n")
-    assert took < 10
+    assert took < 30  # the parts hold 60 s until cancelled; a loaded host takes seconds to end the command
     ended = {task.name.split("-", 1)[1] for task in (tmp_path / "tasks").glob("ended-*")}
     runs = {task.name.split("-", 1)[1]: int(task.read_text()) for task in tasks}
     assert ended == {task for task, runner in runs.items() if runner == pid[0]} and len(tasks) < 12
