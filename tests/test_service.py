@@ -602,4 +602,6 @@ def test_sigterm_or_sigint_stops_the_server_cleanly_with_exit_0(tmp_path, stop):
         assert running.call("GET", "/v1/health")[0] == 200
         running.process.send_signal(getattr(signal, stop))
         assert running.process.wait(30) == 0
+        # docs/service.md: one line when it listens, one when it has stopped, on standard output
+        assert running.process.stdout.read() == "slapolicy serve: stopped\n"
     assert running.stderr == ""

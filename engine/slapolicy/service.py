@@ -995,6 +995,9 @@ def _serve(policy_dir, host, port, ledger, sources, max_body, workers, dask, req
                             http=timed_protocol(request_timeout, max_connections, max_body, answer_timeout), ws="none")
     with engine, stops_handled():
         _announcing_server()(config, announce).run(sockets=[sock])
+    # The operator's log shows when the service stopped (uvicorn's own shutdown lines are below log_level).
+    sys.stdout.write("slapolicy serve: stopped\n")
+    sys.stdout.flush()
     return 0
 
 
