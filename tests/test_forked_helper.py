@@ -2,6 +2,7 @@
 slapolicy.distributed._on_thread_and_fork): results in the tasks' order, the first failure in that order raised
 here, whatever the helper does (fails a task, dies, stalls) its tasks are run here, and no helper outlives the call.
 Only the CLI's evaluate and replay, in a process of their own, allow it (``allow_forked_helper``)."""
+import contextlib
 import json
 import os
 import signal
@@ -27,9 +28,33 @@ def helper(monkeypatch):
 
 
 def where(index):
-    """(the task, the process that ran it), after a pause that leaves some tasks to each side."""
+    """(the task, the process that ran it), after a pause that leaves some tasks to each side; within
+    ``both_sides``, each side's task waits until the other side has taken one."""
     time.sleep(0.005)
+    folder, until = BOTH_SIDES
+    if folder is not None:
+        here, there = ("parent", "helper") if os.getpid() == PARENT else ("helper", "parent")
+        (folder / here).touch()
+        while not (folder / there).exists() and time.monotonic() < until:
+            time.sleep(0.002)
     return index, os.getpid()
+
+
+BOTH_SIDES = (None, 0.0)
+
+
+@contextlib.contextmanager
+def both_sides(folder):
+    """Tasks of ``where`` run on each side whatever the host's load: on a starved host one side took every task
+    (50 ms of them) before the other took one (once in two runs at nice 19 beside two busy processes; under the
+    helpers' load once in a day). Each side waits for the other's first task, 30 s at most in all: a helper that
+    never runs, or a thread here that takes nothing, still fails the test."""
+    global BOTH_SIDES
+    BOTH_SIDES = (folder, time.monotonic() + 30)
+    try:
+        yield
+    finally:
+        BOTH_SIDES = (None, 0.0)
 
 
 def gone(pid) -> bool:
@@ -41,11 +66,12 @@ def gone(pid) -> bool:
     return False
 
 
-def test_tasks_run_here_and_in_the_helper_in_order(helper):
+def test_tasks_run_here_and_in_the_helper_in_order(helper, tmp_path):
     from slapolicy.distributed import Runner
 
     seen = []
-    results = Runner().map(where, range(40), threads=True, helper=True, progress=seen.append)
+    with both_sides(tmp_path):
+        results = Runner().map(where, range(40), threads=True, helper=True, progress=seen.append)
     assert [index for index, _ in results] == list(range(40))
     assert seen == results  # progress called with each result, in the tasks' order
     pids = {pid for _, pid in results}
@@ -60,12 +86,13 @@ def test_without_helper_or_with_few_tasks_nothing_is_forked(helper):
     assert {pid for _, pid in Runner().map(where, range(HELPER_TASKS - 1), threads=True, helper=True)} == {PARENT}
 
 
-def test_more_tasks_than_the_pipe_of_their_indices_holds_run_on_threads(helper, monkeypatch):
+def test_more_tasks_than_the_pipe_of_their_indices_holds_run_on_threads(helper, monkeypatch, tmp_path):
     from slapolicy import distributed
 
     monkeypatch.setattr(distributed, "HELPER_MOST", 10)
     assert {pid for _, pid in distributed.Runner().map(where, range(11), threads=True, helper=True)} == {PARENT}
-    assert len({pid for _, pid in distributed.Runner().map(where, range(10), threads=True, helper=True)}) == 2
+    with both_sides(tmp_path):
+        assert len({pid for _, pid in distributed.Runner().map(where, range(10), threads=True, helper=True)}) == 2
 
 
 def narrow_pipes(monkeypatch, size: int = 4096) -> None:
