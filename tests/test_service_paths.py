@@ -180,36 +180,12 @@ def test_a_client_that_stops_reading_its_answer_is_cut_off_after_request_timeout
     # many such clients held every connection for good (docs/service.md said "for up to --request-timeout seconds").
     # Now, as nginx's send_timeout: when the client has taken nothing of the answer for that many seconds, the
     # connection is dropped. A client that reads, however late it starts within the limit, gets the whole answer.
-    import socket
-    import time
-
     from serving import serving
 
-    rows = [{"account": f"acct{n:05d}", "minute": "2019-03-12T10:00", "requests": 100, "failures": 2} for n in range(3000)]
-    body = json.dumps({"month": "2019-03", "minutes": rows}).encode()
-    request = (b"POST /v1/evaluate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nConnection: close"
-               b"\r\nContent-Length: %d\r\n\r\n" % len(body)) + body
+    request = large_answer_request(3000)
 
     def answer(pause: float, bursts: float = 0) -> tuple[int, int]:
-        """(bytes of the answer's body read, its length as its head declares it); ``bursts``: the seconds slept after
-        each megabyte read."""
-        with socket.socket() as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # the answer (~6 MB) waits at the server
-            sock.connect((server.host, server.port))
-            sock.sendall(request)
-            time.sleep(pause)
-            sock.settimeout(20)
-            chunks = []
-            try:  # until the server closes the connection (read all) or drops it (a reset, or the end)
-                while chunk := sock.recv(1 << 20):
-                    chunks.append(chunk)
-                    if bursts and sum(map(len, chunks)) // (1 << 20) > (sum(map(len, chunks)) - len(chunk)) // (1 << 20):
-                        time.sleep(bursts)
-            except ConnectionResetError:
-                pass
-        head, _, rest = b"".join(chunks).partition(b"\r\n\r\n")
-        assert head.startswith(b"HTTP/1.1 200 OK\r\n")
-        return len(rest), int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        return take_answer(server, request, pause=pause, bursts=bursts, wait=20)
 
     with serving(POLICIES, "--request-timeout", 2, "--ledger", tmp_path / "ledger.sqlite") as server:
         read, declared = answer(0.5)
@@ -228,35 +204,12 @@ def test_a_client_that_takes_its_answer_steadily_but_slowly_is_cut_off_after_ans
     # Taking some of the answer every --request-timeout seconds was enough: however long the answer took the client
     # to take, it held its connection, and a stop (SIGTERM), which waits for the answers in flight. Now the whole
     # answer must be taken within --answer-timeout seconds of when it began to wait for the client.
-    import socket
-    import time
-
     from serving import serving
 
-    rows = [{"account": f"acct{n:05d}", "minute": "2019-03-12T10:00", "requests": 100, "failures": 2} for n in range(6000)]
-    body = json.dumps({"month": "2019-03", "minutes": rows}).encode()
-    request = (b"POST /v1/evaluate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nConnection: close"
-               b"\r\nContent-Length: %d\r\n\r\n" % len(body)) + body
+    request = large_answer_request(6000)
 
     def answer(bursts: float) -> tuple[int, int]:
-        """(bytes of the answer's body read, its length as its head declares it), sleeping ``bursts`` seconds after
-        each megabyte read."""
-        with socket.socket() as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # the answer (~12 MB) waits at the server
-            sock.connect((server.host, server.port))
-            sock.sendall(request)
-            sock.settimeout(60)
-            chunks = []
-            try:  # until the server closes the connection (read all) or drops it (a reset, or the end)
-                while chunk := sock.recv(1 << 20):
-                    chunks.append(chunk)
-                    if bursts and sum(map(len, chunks)) // (1 << 20) > (sum(map(len, chunks)) - len(chunk)) // (1 << 20):
-                        time.sleep(bursts)
-            except ConnectionResetError:
-                pass
-        head, _, rest = b"".join(chunks).partition(b"\r\n\r\n")
-        assert head.startswith(b"HTTP/1.1 200 OK\r\n")
-        return len(rest), int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        return take_answer(server, request, bursts=bursts, wait=60)
 
     with serving(POLICIES, "--request-timeout", 3, "--answer-timeout", 2, "--max-body", 4_000_000,
                  "--ledger", tmp_path / "ledger.sqlite") as server:
@@ -727,3 +680,38 @@ def test_every_field_status_and_content_type_the_service_answers_is_the_openapi_
         seen.add((route, status))
     assert {"/v1/claims": {200, 201}, "/v1/policy": {200, 404}} == {
         route: {s for r, s in seen if r == route} for route in ("/v1/claims", "/v1/policy")}
+
+
+def large_answer_request(accounts: int) -> bytes:
+    """A POST /v1/evaluate of one minute for each of ``accounts`` accounts, whose answer is ~2 KB an account."""
+    rows = [{"account": f"acct{n:05d}", "minute": "2019-03-12T10:00", "requests": 100, "failures": 2}
+            for n in range(accounts)]
+    body = json.dumps({"month": "2019-03", "minutes": rows}).encode()
+    return (b"POST /v1/evaluate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nConnection: close"
+            b"\r\nContent-Length: %d\r\n\r\n" % len(body)) + body
+
+
+def take_answer(server, request: bytes, *, pause: float = 0, bursts: float = 0, wait: float) -> tuple[int, int]:
+    """(bytes of the answer's body read, its length as its head declares it), on a connection whose receive buffer
+    is a page (the answer waits at the server): ``pause`` seconds before reading, ``bursts`` seconds slept after
+    each megabyte read, until the server closes the connection (read whole) or drops it (a reset, or the end)."""
+    import socket
+    import time
+
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect((server.host, server.port))
+        sock.sendall(request)
+        time.sleep(pause)
+        sock.settimeout(wait)
+        chunks = []
+        try:
+            while chunk := sock.recv(1 << 20):
+                chunks.append(chunk)
+                if bursts and sum(map(len, chunks)) // (1 << 20) > (sum(map(len, chunks)) - len(chunk)) // (1 << 20):
+                    time.sleep(bursts)
+        except ConnectionResetError:
+            pass
+    head, _, rest = b"".join(chunks).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n")
+    return len(rest), int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
