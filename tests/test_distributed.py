@@ -707,3 +707,19 @@ def test_a_json_lines_file_is_read_in_pieces_by_the_workers_with_the_same_result
         Engine(POLICIES).evaluate(minutes=path, month="2019-03", dask=cluster)
     assert str(refused.value) == (f"1 problem(s) in minutes file {path}:\n"
                                   f"{path}: row 801 (line 801), column 'failures': 101 failures exceed 100 requests")
+
+
+def test_dask_without_the_dask_extra_says_how_to_install_it_into_the_python_that_runs_slapolicy(monkeypatch):
+    # It said "pip install 'slapolicy[dask]'": a bare pip is whichever is first on PATH, and a user who installed as
+    # README.md says (.venv, not activated) put the extra into another Python, as serve's message did (errors.missing_extra).
+    import sys
+
+    from slapolicy.distributed import Runner
+    from slapolicy.errors import SlapolicyError
+
+    monkeypatch.setitem(sys.modules, "distributed", None)  # importing it fails as if it were not installed
+    with pytest.raises(SlapolicyError) as raised:
+        Runner(dask="tcp://127.0.0.1:1")._dask_client()
+    assert str(raised.value) == (f"--dask needs the dask extra (distributed is missing), in the Python that runs "
+                                 f"slapolicy: {sys.executable} -m pip install 'slapolicy[dask]' (from the repository's "
+                                 f"root: {sys.executable} -m pip install '.[dask]')")

@@ -29,7 +29,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ArgumentError, SchedulerUnavailable, SlapolicyError
+from .errors import ArgumentError, SchedulerUnavailable, SlapolicyError, missing_extra
 from .limits import fit_address_space
 
 
@@ -340,8 +340,8 @@ class Runner:
             if self._client is None:
                 try:
                     from distributed import Client
-                except ImportError:
-                    raise SlapolicyError("--dask needs the distributed package: pip install 'slapolicy[dask]'") from None
+                except ImportError as exc:
+                    raise SlapolicyError(missing_extra("--dask", "dask", exc.name or "distributed")) from None
                 try:
                     self._client = Client(self.address, timeout="20s", set_as_default=False)
                 except (OSError, TimeoutError) as exc:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import shlex
 import signal
 import sys
 from dataclasses import dataclass
@@ -72,6 +73,15 @@ def bounded_lines(message: str) -> str:
     if len(message) <= LONG_DETAIL:
         return message
     return "\n".join(bounded_message(line) for line in message.split("\n"))
+
+
+def missing_extra(needs: str, extra: str, missing: str) -> str:
+    """What to run when ``needs`` (a command, an option) needs one of slapolicy's extras whose module ``missing`` is
+    not installed. The Python that runs slapolicy is named by its path: a bare `pip` is whichever is first on PATH
+    (README.md installs into .venv, not activated), and the extra went into another Python."""
+    python = shlex.quote(sys.executable)
+    return (f"{needs} needs the {extra} extra ({missing} is missing), in the Python that runs slapolicy: {python} -m "
+            f"pip install 'slapolicy[{extra}]' (from the repository's root: {python} -m pip install '.[{extra}]')")
 
 
 class SlapolicyError(Exception):

@@ -5,13 +5,12 @@ import argparse
 import contextlib
 import datetime as dt
 import json
-import shlex
 import sys
 from json.encoder import encode_basestring  # json's C escaping of a string (ensure_ascii=False)
 
 from ..calendar import OUTSIDE_YEARS, in_supported_years, service_months, month_problem, supported_date
 from ..distributed import allow_forked_helper, too_many_workers  # the bound's one home (the API's workers= has it too)
-from ..errors import ArgumentError, SlapolicyError, UsageError
+from ..errors import ArgumentError, SlapolicyError, UsageError, missing_extra
 from ..files import OUTPUT_FULL, not_utf8, not_utf8_account, not_utf8_path, typed_number
 from ..reports.text import nothing_to_evaluate, render_claim, render_evaluations, render_replay
 from ..rules.durable import check_backend
@@ -472,12 +471,7 @@ def cmd_serve(args) -> int:
     try:
         from ..service import MAX_CONCURRENT, Sources, serve  # starlette and uvicorn: the serve extra, maybe not installed
     except ImportError as exc:
-        # The Python that runs slapolicy, by its path: a bare `pip` is whichever is first on PATH (README.md installs
-        # into .venv, not activated), and the extra went into another Python.
-        python = shlex.quote(sys.executable)
-        raise SlapolicyError(f"serve needs the serve extra ({exc.name} is missing), in the Python that runs slapolicy: "
-                             f"{python} -m pip install 'slapolicy[serve]' (from the repository's root: {python} -m pip "
-                             "install '.[serve]')") from None
+        raise SlapolicyError(missing_extra("serve", "serve", exc.name)) from None
     if args.max_concurrent > MAX_CONCURRENT:
         raise UsageError(f"--max-concurrent {args.max_concurrent} is more than {MAX_CONCURRENT}, the engine calls the "
                          "service runs at once at most (each holds a thread, and up to three open files of the ledger): "
