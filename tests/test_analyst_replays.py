@@ -828,7 +828,7 @@ def test_the_names_of_row_groups_are_looked_at_within_a_budget(tmp_path):
 
 def test_an_evaluation_of_a_month_without_data_names_where_a_parquet_file_s_rows_lie(tmp_path):
     # It said only "check --month": the file's row groups outside the month are never read, and their minute
-    # statistics say where the rows lie (01:00 UTC is 09:00 in Singapore). A CSV file is not read again for them.
+    # statistics say where the rows lie (01:00 UTC is 09:00 in Singapore).
     minutes = tmp_path / "m.parquet"
     utc = [dt.datetime(2019, 3, 12, 1, 0), dt.datetime(2019, 4, 2, 2, 0)]
     pq.write_table(pa.table({"account": ["acme", "acme"], "minute": pa.array(utc, pa.timestamp("s", "UTC")),
@@ -839,9 +839,32 @@ def test_an_evaluation_of_a_month_without_data_names_where_a_parquet_file_s_rows
     assert (result.code, result.json(), result.err) == (0, {"evaluations": []}, f"slapolicy: {said}\n")
     result = run_cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-06", "--format", "text")
     assert (result.code, result.out, result.err) == (0, f"{said}\n", "")
-    result = run_cli("evaluate", POLICIES, "--minutes", MINUTES_CSV, "--month", "2019-06")
-    assert result.err == ("slapolicy: no account has minutes or billing in the Service Month 2019-06: nothing to "
-                          "evaluate (check --month, and that --minutes and --billing name the files meant)\n")
+
+
+@pytest.mark.parametrize("kind", ["csv", "jsonl"])
+def test_an_evaluation_of_a_month_without_data_names_where_a_csv_or_json_lines_file_s_rows_lie(tmp_path, kind):
+    # It said only "check --month" of a CSV or JSON Lines file, which the evaluation reads whole (every row is
+    # checked) and so knows the first and last minute of: replay said them of the same file. A row without an offset
+    # is a wall time of the policy's timezone; one with an offset is said in it (01:59 UTC is 09:59 in Singapore).
+    rows = [("acme", "2019-03-12T09:00"), ("globex", "2019-04-02T01:59Z"), ("acme", "2019-03-31T23:59")]
+    minutes = tmp_path / f"m.{kind}"
+    if kind == "csv":
+        minutes.write_text(HEADER + "".join(f"{account},{minute},5,0,0\n" for account, minute in rows))
+    else:
+        minutes.write_text("".join(json.dumps({"account": account, "minute": minute, "requests": 5, "failures": 0})
+                                   + "\n" for account, minute in rows))
+    said = ("no account has minutes or billing in the Service Month 2019-06: nothing to evaluate (check --month, and "
+            "that --minutes and --billing name the files meant; the minutes' rows run from 2019-03-12 09:00 to "
+            "2019-04-02 09:59 (Asia/Singapore): Service Months 2019-03 to 2019-04)")
+    result = run_cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-06")
+    assert (result.code, result.json(), result.err) == (0, {"evaluations": []}, f"slapolicy: {said}\n")
+    result = run_cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-06", "--format", "text")
+    assert (result.code, result.out, result.err) == (0, f"{said}\n", "")
+    # One month: said as one; the shipped examples hold March 2019 (from 09:00 on the 1st to 17:59 on the 29th).
+    result = run_cli("evaluate", POLICIES, "--minutes", MINUTES_CSV, "--month", "2019-02")
+    assert result.err == ("slapolicy: no account has minutes or billing in the Service Month 2019-02: nothing to "
+                          "evaluate (check --month, and that --minutes and --billing name the files meant; the minutes' "
+                          "rows run from 2019-03-01 09:00 to 2019-03-29 17:59 (Asia/Singapore): Service Month 2019-03)\n")
 
 
 def test_the_spelling_of_accounts_asked_about_is_compared_within_a_bound(monkeypatch):

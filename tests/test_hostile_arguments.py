@@ -519,11 +519,14 @@ NOTHING = ("no account has minutes or billing in the Service Month 2019-04: noth
 
 def test_a_month_without_a_row_or_bill_says_why_nothing_was_evaluated(cli):
     # examples/ccc holds March 2019 only. Before: `{"evaluations": []}` (or "no accounts to evaluate") and exit 0,
-    # the same words whether --month or the file was wrong. Still exit 0: a month nobody used is no error.
+    # the same words whether --month or the file was wrong. Still exit 0: a month nobody used is no error. The rows
+    # read say where they lie instead.
+    nothing = NOTHING[:-1] + ("; the minutes' rows run from 2019-03-01 09:00 to 2019-03-29 17:59 (Asia/Singapore): "
+                              "Service Month 2019-03)")
     result = cli("evaluate", POLICIES, "--minutes", MINUTES, "--billing", BILLING, "--month", "2019-04")
-    assert (result.code, result.out, result.err) == (0, '{\n  "evaluations": []\n}\n', f"slapolicy: {NOTHING}\n")
+    assert (result.code, result.out, result.err) == (0, '{\n  "evaluations": []\n}\n', f"slapolicy: {nothing}\n")
     result = cli("evaluate", POLICIES, "--minutes", MINUTES, "--billing", BILLING, "--month", "2019-04", "--format", "text")
-    assert (result.code, result.out, result.err) == (0, f"{NOTHING}\n", "")
+    assert (result.code, result.out, result.err) == (0, f"{nothing}\n", "")
     result = cli("evaluate", POLICIES, "--minutes", MINUTES, "--month", "2019-03", "--account", "acme")
     assert (result.code, result.err) == (0, "")
 

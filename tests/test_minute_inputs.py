@@ -392,7 +392,8 @@ def test_a_csv_header_without_its_line_end_is_a_file_of_no_row(cli, tmp_path):
     result = cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03")
     assert (result.code, result.json()) == (0, {"evaluations": []})
     assert result.err == ("slapolicy: no account has minutes or billing in the Service Month 2019-03: nothing to "
-                          "evaluate (check --month, and that --minutes and --billing name the files meant)\n")
+                          "evaluate (check --month, and that --minutes and --billing name the files meant; the minutes "
+                          "hold no row)\n")
     result = cli("replay", POLICIES, "--minutes", minutes, "--from", "2019-03", "--to", "2019-03", "--under", DRAFT)
     assert (result.code, result.err, result.json()["rows"], result.json()["rows_read"]) == (
         0, "slapolicy: no account has minutes or billing in 2019-03: nothing to replay (check the months replayed, and "

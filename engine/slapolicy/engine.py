@@ -47,7 +47,7 @@ from .evaluation.month import (evaluate_account_month, evaluate_items, evaluate_
 from .forks import renewed_in_child
 from .files import not_utf8, not_utf8_account, not_utf8_path, path_argument
 from .minutes.aggregates import Settled, read_minutes
-from .minutes.planning import held_months_note, plan, request_for
+from .minutes.planning import held_minutes_note, held_months_note, plan, request_for
 from .minutes.readers import account_names
 from .plugins import check_facts_supplied, get_manager
 from .policy.directory import PolicyDirectory, directory_signature, load_policy
@@ -269,7 +269,7 @@ class Engine:
 
     def evaluate(self, *, minutes, month: str, incidents=None, notices=None, billing=None, accounts=None,
                  term_start: dt.date | None = None, term_end: dt.date | None = None, policy_file=None,
-                 workers: int | None = None, dask: str | None = None, on_settled=None) -> dict:
+                 workers: int | None = None, dask: str | None = None, on_settled=None, on_nothing=None) -> dict:
         """Evaluate a Service Month for every account (or ``accounts``): ``{"evaluations": [...]}``.
 
         ``minutes`` is a file, a directory of Parquet files (hive-partitioned or not) or data in memory;
@@ -278,7 +278,10 @@ class Engine:
         read the minutes' partitions in local processes or on a Dask cluster. ``on_settled``: called on this
         thread with each account's result worked out while the minutes are still read (in this process, for a
         file whose row groups prove their accounts); the results returned are those same dicts, unless the whole
-        reading made them be worked out again (the CLI writes their JSON meanwhile).
+        reading made them be worked out again (the CLI writes their JSON meanwhile). ``on_nothing``: called, when no
+        account has minutes or billing in the month, with what the minutes hold instead (``planning.held_minutes_note``:
+        where the rows read and the row groups left unread lie; "" when nothing is known), which the CLI adds to its
+        "nothing to evaluate": a CSV or JSON Lines file is read whole, and is not read again to say it.
         """
         check_inputs_given(minutes=minutes, incidents=incidents, notices=notices, billing=billing)
         accounts = account_list(accounts)
@@ -327,11 +330,11 @@ class Engine:
                                  ByAccount(loaded_notices), reason)
                 chunks = chunks_of(month_items(service_month, loaded_minutes, loaded_billing, accounts))
                 evaluations = [r for part in runner.map(evaluate_chunk, [spec] * len(chunks), chunks) for r in part]
-                return {"evaluations": evaluations}
+                return _evaluated(evaluations, minutes, service_month, loaded_minutes, policy, on_nothing)
         evaluations = evaluate_month(policy, service_month, loaded_minutes, incidents=windows[0], notices=windows[1],
                                      billing=loaded_billing, accounts=accounts, reason=reason, manager=self.manager,
                                      evaluated=evaluated)
-        return {"evaluations": evaluations}
+        return _evaluated(evaluations, minutes, service_month, loaded_minutes, policy, on_nothing)
 
     def decide_claim(self, claim: dict, *, minutes, incidents=None, notices=None, billing=None,
                      now: dt.datetime | None = None, ledger: str | Path | None = None, where: str = "claim",
@@ -521,6 +524,15 @@ def _engine_for_one_call(given, ledger) -> Engine:
 # name of ten letters): the first accounts asked about get their suggestion while the bound allows, the others none.
 # Unbounded, 20 misspelt accounts against a file of 100,000 accounts took 3 CPU-s of an error path a service answers.
 SPELLING_COMPARISONS = 200_000
+
+
+def _evaluated(evaluations: list, minutes, service_month, loaded_minutes, policy, on_nothing=None) -> dict:
+    """``{"evaluations": [...]}``; with none, ``on_nothing`` told what the minutes hold instead (the rows read, whatever
+    their format, and the Parquet row groups their statistics left unread: :meth:`Engine.evaluate`)."""
+    if not evaluations and on_nothing is not None:
+        on_nothing(held_minutes_note(minutes, [service_month.label], loaded_minutes.seen, loaded_minutes.rows_read,
+                                     policy.timezone))
+    return {"evaluations": evaluations}
 
 
 def accounts_meant(unknown: list, minutes, service_month, policy, billing) -> str:

@@ -329,20 +329,16 @@ def cmd_evaluate(args) -> int:
     # Each account's JSON is written as it is worked out while the minutes are read ({"evaluations": [...]}: an
     # account's result is two levels deep), not all of it after the reading.
     known = Encoded("\n    ") if args.format == "json" else None
-    engine = Engine.for_one_call(args.policy_dir)
-    result = engine.evaluate(
+    # No account: the months the minutes' month= directories name, which a --month outside them never opened, or
+    # where the rows lie (those read, of every format, and a Parquet file's row groups by their minute statistics),
+    # in the version's timezone.
+    nothing = []
+    result = Engine.for_one_call(args.policy_dir).evaluate(
         minutes=args.minutes, month=args.month, incidents=args.incidents, notices=args.notices,
         billing=args.billing, accounts=args.account, term_start=term_start,
-        term_end=term_end, policy_file=args.policy_file, workers=args.workers, dask=args.dask, on_settled=known)
-    # No account: the months the minutes' month= directories name, which a --month outside them never opened, or
-    # where the rows of a Parquet file's row groups lie (their minute statistics), in the version's timezone.
-    held = ""
-    if not result["evaluations"]:
-        from ..minutes.planning import held_minutes_note  # this path's own (loaded already by the reading, if any)
-        from ..policy.directory import load_policy  # loaded by the engine already
-
-        timezone = (load_policy(args.policy_file) if args.policy_file else engine.family.in_force(args.month)).timezone
-        held = held_minutes_note(args.minutes, [args.month], (), -1, timezone)
+        term_end=term_end, policy_file=args.policy_file, workers=args.workers, dask=args.dask, on_settled=known,
+        on_nothing=nothing.append)
+    held = "".join(nothing)
     if known is not None:
         _print_json(result, known)
         if not result["evaluations"]:  # `[]` alone left a reader of the JSON to guess why

@@ -60,7 +60,7 @@ def render_evaluations(result: dict, policy_file=None, month: str = "", held: st
 
 def nothing_to_evaluate(month: str, held: str = "") -> str:
     """What an evaluation of no account says: most often a --month the minutes do not hold, or the wrong file.
-    ``held``: what the minutes' month= directories name (``planning.held_months_note``), added when given."""
+    ``held``: what the minutes hold instead (``planning.held_minutes_note``), added when given."""
     return (f"no account has minutes or billing in the Service Month {month}: nothing to evaluate (check --month, and "
             f"that --minutes and --billing name the files meant{held})")
 
