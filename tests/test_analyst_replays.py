@@ -888,3 +888,25 @@ def test_the_spelling_of_accounts_asked_about_is_compared_within_a_bound(monkeyp
         "; did you mean 'acct-001' for 'acct-001x', 'acme' for 'ACME'?")
     monkeypatch.setattr(engine, "SPELLING_COMPARISONS", 100)
     assert engine.accounts_meant(asked, None, march, None, billing) == "; did you mean 'acme' for 'ACME'?"
+
+
+# ---------------------------------------------------------------------------- long names asked about
+
+@pytest.mark.parametrize("asked", [1, 20, 21])
+def test_long_account_names_asked_about_are_cut_so_that_the_names_meant_survive_the_bound(tmp_path, asked):
+    # Names are listed unquoted, so the bound of every message did not cut them: twenty of 1,000 characters made a
+    # message of 30,000 cut at 16,384 in the middle of the names, and the names meant ("did you mean ...?") were lost.
+    # Each is now cut to its first 200 characters, as a quoted value is, and the suggestion follows whole.
+    names = [f"{k:02d}" + "a" * 998 for k in range(asked)]
+    minutes = tmp_path / "m.csv"
+    minutes.write_text(HEADER + "".join(f"{name},2019-03-12T09:00,5,0,0\n" for name in names))
+    shown = " (1000 characters; the first 200 shown)"
+    listed = ", ".join(f"{name[:200].upper()}…{shown}" for name in names[:20])
+    more = " and 1 more" if asked > 20 else ""
+    meant = (f"'{names[0][:200]}…'{shown}" if asked == 1 else
+             ", ".join(f"'{name[:200]}…'{shown} for '{name[:200].upper()}…'{shown}" for name in names[:20]))
+    argv = [a for name in names for a in ("--account", name.upper())]
+    result = run_cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03", *argv)
+    said = f"slapolicy: account(s) {listed}{more} have no minutes or billing for 2019-03; did you mean {meant}?\n"
+    assert (result.code, result.out, result.err) == (1, "", said)
+    assert len(said) < 16_384

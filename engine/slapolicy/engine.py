@@ -38,7 +38,7 @@ from .inputs.billing import read_billing
 from .inputs.events import ByAccount, read_incidents, read_notices
 from .inputs.tables import account_name, refuse_two_forms, typed_account_problem
 from .distributed import Background, Cancellation, PolicyContent, Relay, Runner, check_runner_arguments, policy_of
-from .errors import ArgumentError, InputError, LedgerError, NoVersionInForce, SlapolicyError
+from .errors import ArgumentError, InputError, LedgerError, NoVersionInForce, SlapolicyError, quoted_name
 from .ledger import Ledger, default_ledger_path, ledger_file
 from .minutes.shapes import MonthMinutes, MonthTotals
 from .evaluation.month import (evaluate_account_month, evaluate_items, evaluate_month, evaluate_settled, month_items,
@@ -569,8 +569,8 @@ def accounts_meant(unknown: list, minutes, service_month, policy, billing) -> st
     if not meant:
         return ""
     if len(unknown) == 1:
-        return f"; did you mean {meant[0][1]!r}?"
-    return "; did you mean " + ", ".join(f"{name!r} for {asked!r}" for asked, name in meant) + "?"
+        return f"; did you mean {quoted_name(meant[0][1])}?"
+    return "; did you mean " + ", ".join(f"{quoted_name(name)} for {quoted_name(asked)}" for asked, name in meant) + "?"
 
 
 def one_form_each(asked, **inputs) -> None:

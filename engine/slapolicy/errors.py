@@ -36,13 +36,31 @@ def bounded_message(detail: str) -> str:
 
     def cut(match: re.Match) -> str:
         quoted = match.group()
-        return f"{quoted[:QUOTED_CHARS + 1]}…{quoted[-1]} ({len(quoted) - 2} characters; the first {QUOTED_CHARS} shown)"
+        return f"{quoted[:QUOTED_CHARS + 1]}…{quoted[-1]}{_shown_of(len(quoted) - 2)}"
 
     detail = _LONG_QUOTED.sub(cut, detail)
     was_cut = _WHOLE_CUT.search(detail, DETAIL_CHARS)
     if len(detail) > DETAIL_CHARS and not (was_cut and was_cut.start() == DETAIL_CHARS):
         detail = f"{detail[:DETAIL_CHARS]}… (a detail of {len(detail)} characters; the first {DETAIL_CHARS} shown)"
     return detail
+
+
+def _shown_of(length: int) -> str:
+    return f" ({length} characters; the first {QUOTED_CHARS} shown)"
+
+
+def shown_name(name: str) -> str:
+    """A name listed unquoted in a message (``account(s) acme, globex have ...``) as :func:`bounded_message` shows
+    a value quoted: whole up to QUOTED_CHARS, else its first QUOTED_CHARS and its length. Unquoted, a long one was
+    never cut, and twenty names of a thousand characters pushed the point of the message after them (what is wrong,
+    the names meant) past DETAIL_CHARS."""
+    return name if len(name) <= QUOTED_CHARS else f"{name[:QUOTED_CHARS]}…{_shown_of(len(name))}"
+
+
+def quoted_name(name: str) -> str:
+    """``repr(name)``, cut as :func:`bounded_message` cuts a quoted value, and left alone by it: whatever quotes the
+    name holds (which the pattern of a quoted value does not see through), a long one is cut where it is written."""
+    return repr(name) if len(name) <= QUOTED_CHARS else f"{name[:QUOTED_CHARS] + '…'!r}{_shown_of(len(name))}"
 
 
 @dataclass(frozen=True, order=True)

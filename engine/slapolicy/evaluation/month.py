@@ -11,6 +11,7 @@ from fractions import Fraction
 import numpy as np
 
 from ..calendar import ServiceMonth
+from ..errors import quoted_name, shown_name
 from ..inputs.events import ByAccount
 from ..inputs.problems import MAX_REPORTED
 from ..errors import InputError
@@ -218,7 +219,7 @@ def _several_in_one(unknown: list) -> str:
     several. An error path only."""
     for asked in unknown:
         if "," in asked:
-            return (f"; {asked!r} is one account's name: to name several accounts, give each on its own "
+            return (f"; {quoted_name(asked)} is one account's name: to name several accounts, give each on its own "
                     "(--account once for each, or one item each of a list)")
     return ""
 
@@ -238,8 +239,10 @@ def refuse_unknown_accounts(service_month: ServiceMonth, names: set, accounts, m
         # asked about made a message whose point ("have no minutes ...") the bound of every message cut off.
         named = unknown[:MAX_REPORTED]
         more = f" and {len(unknown) - len(named)} more" if len(unknown) > len(named) else ""
-        raise InputError(f"account(s) {', '.join(named)}{more} have no minutes or billing for {service_month.label}"
-                         f"{_several_in_one(named) or (meant(named) if meant else '')}")
+        # A long name is cut to its first 200 characters, as a quoted one is (errors.shown_name): twenty names of a
+        # thousand characters pushed the names meant past the bound of every message.
+        raise InputError(f"account(s) {', '.join(map(shown_name, named))}{more} have no minutes or billing for "
+                         f"{service_month.label}{_several_in_one(named) or (meant(named) if meant else '')}")
 
 
 def month_items(service_month: ServiceMonth, minutes=None, billing=None, accounts=None) -> list[tuple]:
