@@ -46,11 +46,16 @@ def test_a_value_of_half_a_megabyte_is_quoted_by_its_first_200_characters_and_no
 
 
 def test_a_detail_holding_a_long_value_unquoted_is_cut_at_16384_characters(served):
-    # accounts are listed without quotes ("account(s) a, b have no minutes"): the whole detail is bounded instead
+    # Accounts are listed without quotes ("account(s) a, b have no minutes"): each is cut to its first 200 characters
+    # where the message is made (errors.shown_name), so that what follows the names is never lost to the bound.
+    from slapolicy.service import bounded_detail
+
     status, _, answer = post(served[0], "/v1/evaluate", {"month": "2019-03", "accounts": ["y" * 500_000]})
+    assert (status, answer["detail"]) == (422, "account(s) " + "y" * 200 + "… (500000 characters; the first 200 "
+                                               "shown) have no minutes or billing for 2019-03")
+    # Any other value unquoted: the whole detail is bounded instead.
     whole = "account(s) " + "y" * 500_000 + " have no minutes or billing for 2019-03"  # 500050 characters
-    assert (status, answer["detail"]) == (422, whole[:16384] + "… (a detail of 500050 characters; the first 16384 "
-                                               "shown)")
+    assert bounded_detail(whole) == whole[:16384] + "… (a detail of 500050 characters; the first 16384 shown)"
 
 
 def test_a_message_of_sensible_length_quotes_its_value_whole(served):
