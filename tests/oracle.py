@@ -20,11 +20,15 @@ What it covers (each with the document it follows):
 - availability as an exact fraction, its display rounded with more decimals where two would contradict a decision
   (§2.1, docs/readings.md "§2.1 The displayed availability"), the standard (§2.2), the gate and the tiers (§3),
   the credit on the Monthly Service Fee, rounded, capped at the fee paid (§3.1(2));
-- the §6.1 room a claim may be granted (docs/readings.md, "§6.1 The aggregate cap"): `aggregate_room`.
+- the §6.1 room a claim may be granted (docs/readings.md, "§6.1 The aggregate cap"): `aggregate_room`;
+- a claim's window (§3.2; docs/readings.md "§3.2(1) Business days", "§3.2(2) The last day to claim", "§3.2 When a
+  claim is in time"; docs/cli.md "Claims", the decision's `window`): `claim_window`, with the business calendar from
+  the holidays package the policy names, and the reasons of its timing, `window_reasons`.
 """
 from __future__ import annotations
 
 import calendar
+import functools
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
@@ -523,3 +527,88 @@ def aggregate_room(terms: Terms, account: str, month: str, billing, granted: dic
         rooms.append(sum((paid.get(k, Decimal(0)) for k in window), Decimal(0))
                      - sum((grants.get(k, Decimal(0)) for k in window), Decimal(0)))
     return min(rooms) if rooms else Decimal(0)
+
+
+# --- §3.2: the claim window (docs/readings.md "§3.2(1) Business days", "§3.2(2) The last day to claim"; docs/cli.md
+# "Claims": the decision's `window`; docs/plugins.md "slapolicy_business_calendar") ----------------------------------
+
+class BusinessCalendar:
+    """`claims.business_calendar`: `weekdays`, or a country code of the holidays package (`US-CA`: a subdivision),
+    whose public holidays are not business days and whose make-up working days (a weekend day worked) are."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.days = None
+        if name != "weekdays":
+            import holidays
+
+            country, _, subdivision = name.partition("-")
+            self.days = holidays.country_holidays(country, subdiv=subdivision or None)
+
+    def holiday(self, day: dt.date) -> str | None:
+        return None if self.days is None else self.days.get(day)
+
+    def is_business_day(self, day: dt.date) -> bool:
+        if self.days is None:
+            return day.weekday() < 5
+        worked = getattr(self.days, "weekend_workdays", set()) or set()
+        if day.weekday() >= 5:
+            return day in worked
+        return day not in self.days
+
+
+@functools.cache
+def business_calendar(name: str) -> BusinessCalendar:
+    return BusinessCalendar(name)
+
+
+def claim_window(terms: Terms, month: str, term_start: dt.date | None = None,
+                 term_end: dt.date | None = None) -> dict:
+    """The decision's `window` for a claim on `month`: it opens at `at` on the day after the Nth business day of the
+    month following the end of the Service Month (after 0, as the month after it begins), and closes at the end of
+    the `calendar_days_after_end`th calendar day after the Service Month's last day (the term's, where a term cuts
+    it), both on the policy's clock."""
+    claims = terms.raw["claims"]
+    opens_rule, closes_rule = claims["window_opens"], claims["window_closes"]
+    calendar_ = business_calendar(str(setting(claims["business_calendar"])))
+    zone = terms.zone
+    last = service_month(month, zone, term_start, term_end).end
+    following = dt.date(last.year + last.month // 12, last.month % 12 + 1, 1)
+    wanted = int(opens_rule["after_business_days"])
+    skipped = []
+    if wanted == 0:  # the day after which the month following begins (a term's last day is not: docs/cli.md)
+        business_day, opens_day = following - dt.timedelta(days=1), following
+    else:
+        day, counted = following, 0
+        while True:
+            if calendar_.is_business_day(day):
+                counted += 1
+                if counted == wanted:
+                    break
+            elif day.weekday() < 5 and calendar_.holiday(day) is not None:
+                skipped.append({"date": day.isoformat(), "name": calendar_.holiday(day)})
+            day += dt.timedelta(days=1)
+        business_day, opens_day = day, day + dt.timedelta(days=1)
+    hour, minute = map(int, str(opens_rule.get("at", "00:00")).split(":"))
+    opens = dt.datetime.combine(opens_day, dt.time(hour, minute), zone)
+    last_day = last + dt.timedelta(days=int(closes_rule["calendar_days_after_end"]))
+    closes = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(), zone)
+    return {"opens": opens.isoformat(), "closes": closes.isoformat(), "last_day": last_day.isoformat(),
+            "after_business_day": business_day.isoformat(), "holidays_skipped": skipped}
+
+
+def window_reasons(terms: Terms, window: dict, month: str, filed_at: dt.datetime,
+                   term_start: dt.date | None = None, term_end: dt.date | None = None) -> list:
+    """The reasons of §3.2 a claim filed at `filed_at` is given, in the order a decision lists them: filed before the
+    Service Month ended (its end is the first instant after its last day: a claim is judged by when it was filed, and
+    one filed after the time it is decided at is refused), before the window opens (an instant at its opening is in
+    time), and at or after its close (the end of the last day is past it)."""
+    reasons = []
+    sm = service_month(month, terms.zone, term_start, term_end)
+    if epoch_minute(filed_at) < sm.stop:
+        reasons.append("month_not_ended")
+    if filed_at < dt.datetime.fromisoformat(window["opens"]):
+        reasons.append("filed_too_early")
+    if filed_at >= dt.datetime.fromisoformat(window["closes"]):
+        reasons.append("filed_too_late")
+    return reasons

@@ -10,6 +10,7 @@ money field of `evaluate`'s JSON for the account with the oracle's.
 import atexit
 import datetime as dt
 import functools
+import os
 import shutil
 import tempfile
 from decimal import Decimal
@@ -20,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from oracle import Terms, aggregate_room, instant, outcome, service_month
+from oracle import Terms, aggregate_room, claim_window, instant, outcome, service_month, window_reasons
 
 REPO = Path(__file__).resolve().parent.parent
 POLICIES = REPO / "policies" / "ccc"
@@ -520,3 +521,196 @@ def test_a_notice_is_prior_strictly_before_its_window_and_by_the_lead(version, p
             "notices": [{"id": "N-1", "kind": "maintenance", "published_at": published_at,
                          "start": "2019-03-12T10:00", "end": "2019-03-12T10:05"}]}
     assert check(case)["excluded_minutes"] == excluded
+
+
+# --- §3.2: the claim window in business days, both sides of each of its instants ------------------------------------
+
+WINDOW_FAMILIES = {
+    "published": [],  # Singapore's holidays, the 5th business day, 60 calendar days
+    # New York's clocks and the United States' holidays (Labor Day is the first Monday of September), a window
+    # opening at 09:30 after the 3rd business day and closing 30 days after the Service Month
+    "new_york_us": [("  value: Asia/Singapore", "  value: America/New_York"),
+                    ("    after_business_days: 5\n", "    after_business_days: 3\n"),
+                    ('    at: "00:00"\n', '    at: "09:30"\n'),
+                    ("    value: SG\n", "    value: US\n"),
+                    ("    calendar_days_after_end: 60\n", "    calendar_days_after_end: 30\n")],
+    # China's holidays with their make-up working days (a Saturday or Sunday worked), ten business days
+    "china_10": [("    after_business_days: 5\n", "    after_business_days: 10\n"),
+                 ("    value: SG\n", "    value: CN\n"),
+                 ("    calendar_days_after_end: 60\n", "    calendar_days_after_end: 45\n")],
+    # the window opens as the month after the Service Month begins; weekdays only
+    "zero_days": [("    after_business_days: 5\n", "    after_business_days: 0\n"),
+                  ("    value: SG\n", "    value: weekdays\n")],
+    # a window that closes before it opens (validate's claim-window-empty): every claim is late or early
+    "closes_first": [("    calendar_days_after_end: 60\n", "    calendar_days_after_end: 3\n")],
+}
+
+
+@functools.cache
+def window_family(name) -> Path:
+    import hashlib
+    import json
+
+    folder = variants_dir() / "windows" / name
+    folder.mkdir(parents=True)
+    text = PUBLISHED.read_text(encoding="utf-8")
+    for old, new in WINDOW_FAMILIES[name]:
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    (folder / "2019-01-01.yaml").write_text(text, encoding="utf-8")
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    (folder / "versions.lock").write_text(json.dumps({"2019-01-01.yaml": digest}), encoding="utf-8")
+    return folder
+
+
+@functools.cache
+def window_terms(name) -> Terms:
+    return Terms.read(window_family(name) / "2019-01-01.yaml")
+
+
+@functools.cache
+def window_engine(name):
+    from slapolicy import Engine
+
+    return Engine(str(window_family(name)))
+
+
+WINDOW_MONTHS = [f"{year}-{number:02d}" for year in range(2019, 2026) for number in range(1, 13)]
+NEAR = [dt.timedelta(0), dt.timedelta(seconds=-1), dt.timedelta(seconds=1), dt.timedelta(minutes=-1),
+        dt.timedelta(days=-1), dt.timedelta(days=1), dt.timedelta(microseconds=-1)]
+
+
+@st.composite
+def filings(draw):
+    name = draw(st.sampled_from(sorted(WINDOW_FAMILIES)))
+    terms = window_terms(name)
+    zone = terms.zone
+    month = draw(st.sampled_from(WINDOW_MONTHS))
+    whole = service_month(month, zone)
+    term = None
+    if not draw(st.integers(0, 3)):  # a term that cuts the month at its end, its start, or both
+        start = whole.start - dt.timedelta(days=draw(st.sampled_from([0, 0, 400]) | st.integers(0, 20)))
+        end = whole.start + dt.timedelta(days=draw(st.integers(0, whole.days - 1)))
+        if draw(st.booleans()):
+            start, end = max(start, whole.start), end if draw(st.booleans()) else dt.date(2030, 12, 31)
+        term = (start, end)
+    window = claim_window(terms, month, *(term or (None, None)))
+    end = dt.datetime.fromtimestamp(service_month(month, zone, *(term or (None, None))).stop * 60, dt.timezone.utc)
+    anchors = [dt.datetime.fromisoformat(window["opens"]), dt.datetime.fromisoformat(window["closes"]), end]
+
+    def instant_():
+        return draw(st.sampled_from(anchors)) + (draw(st.sampled_from(NEAR))
+                                                 if draw(st.integers(0, 4)) else
+                                                 dt.timedelta(seconds=draw(st.integers(-86400 * 70, 86400 * 70))))
+
+    filed, now = sorted([instant_(), instant_()])
+    style = draw(st.sampled_from(["offset", "utc", "naive"]))
+    filed_text = _stamp(filed, zone, style)
+    filed = instant(filed_text, zone)  # a naive time or a stamp without microseconds reads back as written
+    if filed > now:
+        filed, filed_text = now, now.isoformat()
+    return {"family": name, "month": month, "term": term, "filed_at": filed_text, "filed": filed, "now": now}
+
+
+def check_filing(case, ledger):
+    terms = window_terms(case["family"])
+    term_start, term_end = case["term"] or (None, None)
+    sm = service_month(case["month"], terms.zone, term_start, term_end)
+    claim = {"account": ACCOUNT, "service_month": case["month"], "filed_at": case["filed_at"],
+             "channel": "work_order", "event_report": "calls failed", "failure_records": ["c-1"],
+             "unavailability": [{"start": f"{sm.start}T00:00", "end": f"{sm.start}T01:00"}]}
+    if case["term"]:
+        claim.update(term_start=term_start.isoformat(), term_end=term_end.isoformat())
+    billing = [{"account": ACCOUNT, "month": case["month"], "monthly_fee": "100.00", "offset": "0.00"}]
+    decision = window_engine(case["family"]).decide_claim(claim, minutes=[], billing=billing, now=case["now"],
+                                                          ledger=str(ledger))
+    expected = claim_window(terms, case["month"], term_start, term_end)
+    assert decision["window"] == expected, (case, decision["window"])
+    timing = {"filed_too_early", "filed_too_late", "month_not_ended"}
+    got = [r["code"] for r in decision["reasons"] if r["code"] in timing]
+    assert got == window_reasons(terms, expected, case["month"], case["filed"], term_start, term_end), (
+        case, decision["reasons"])
+    return expected, got
+
+
+# A ledger in memory's file system where there is one: each new ledger is synced to disk (docs/ledger.md), which on a
+# loaded host costs up to a second.
+SCRATCH = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+
+
+@settings(max_examples=6, **CHECK)
+@given(filings())
+def test_the_claim_window_agrees_with_the_oracle(case):
+    with tempfile.TemporaryDirectory(dir=SCRATCH) as folder:
+        check_filing(case, Path(folder) / "ledger.sqlite")
+
+
+@pytest.mark.slow
+@settings(max_examples=400, **CHECK)
+@given(filings())
+def test_the_claim_window_agrees_with_the_oracle_at_length(case):
+    with tempfile.TemporaryDirectory(dir=SCRATCH) as folder:
+        check_filing(case, Path(folder) / "ledger.sqlite")
+
+
+def window_case(family, month, filed_at, term=None):
+    terms = window_terms(family)
+    filed = instant(filed_at, terms.zone)
+    case = {"family": family, "month": month, "term": term, "filed_at": filed_at, "filed": filed,
+            "now": max(filed, dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc))}
+    with tempfile.TemporaryDirectory(dir=SCRATCH) as folder:
+        return check_filing(case, Path(folder) / "ledger.sqlite")
+
+
+@pytest.mark.parametrize("filed_at, reasons", [
+    ("2019-03-31T23:59:59+08:00", ["month_not_ended", "filed_too_early"]),
+    ("2019-04-01T00:00:00+08:00", ["filed_too_early"]), ("2019-04-05T23:59:59+08:00", ["filed_too_early"]),
+    ("2019-04-06T00:00:00+08:00", []), ("2019-05-30T23:59:59+08:00", []),
+    ("2019-05-31T00:00:00+08:00", ["filed_too_late"]), ("2019-05-30T16:00:00Z", ["filed_too_late"])])
+def test_both_sides_of_each_instant_of_the_claim_window(filed_at, reasons):
+    """March 2019 under the version in force: the window opens at 00:00 after the 5th business day of April
+    (2019-04-05) and closes at the end of May 30, the 60th day after March 31 (docs/readings.md, §3.2); a claim filed
+    before the month ended is told so, and is early too."""
+    window, got = window_case("published", "2019-03", filed_at)
+    assert (window["opens"], window["closes"], window["last_day"]) == (
+        "2019-04-06T00:00:00+08:00", "2019-05-31T00:00:00+08:00", "2019-05-30")
+    assert got == reasons
+
+
+@pytest.mark.parametrize("filed_at, reasons", [
+    ("2019-04-03T23:59:59+08:00", ["filed_too_early"]),
+    ("2019-04-04T00:00:00+08:00", ["filed_too_early", "filed_too_late"]),
+    ("2019-04-06T00:00:00+08:00", ["filed_too_late"])])
+def test_a_window_that_closes_before_it_opens_is_early_or_late(filed_at, reasons):
+    """closes_first: 3 calendar days after March 2019 (closing at 2019-04-04T00:00+08:00), opening after the 5th
+    business day (2019-04-06T00:00+08:00): validate's claim-window-empty; between the two, both reasons."""
+    window, got = window_case("closes_first", "2019-03", filed_at)
+    assert (window["opens"], window["closes"]) == ("2019-04-06T00:00:00+08:00", "2019-04-04T00:00:00+08:00")
+    assert got == reasons
+
+
+@pytest.mark.parametrize("family, month, term, expected, skipped", [
+    # Chinese New Year (Tuesday 5 and Wednesday 6 February 2019) passed over: the 5th business day is the 11th
+    ("published", "2019-01", None, {"opens": "2019-02-12T00:00:00+08:00", "closes": "2019-04-02T00:00:00+08:00",
+                                    "last_day": "2019-04-01", "after_business_day": "2019-02-11"},
+     ["2019-02-05", "2019-02-06"]),
+    # Labor Day (Monday 2 September 2019) passed over; New York's clock, and its summer offset
+    ("new_york_us", "2019-08", None, {"opens": "2019-09-06T09:30:00-04:00", "closes": "2019-10-01T00:00:00-04:00",
+                                      "last_day": "2019-09-30", "after_business_day": "2019-09-05"}, ["2019-09-02"]),
+    # China's National Day week, and Saturday 12 October 2019 worked in its place: the 10th business day is the 18th
+    ("china_10", "2019-09", None, {"opens": "2019-10-19T00:00:00+08:00", "closes": "2019-11-15T00:00:00+08:00",
+                                   "last_day": "2019-11-14", "after_business_day": "2019-10-18"},
+     ["2019-10-01", "2019-10-02", "2019-10-03", "2019-10-04", "2019-10-07"]),
+    # after 0 business days the window opens as the month after begins, also for a month a term ends on its 1st
+    ("zero_days", "2019-01", (dt.date(2019, 1, 1), dt.date(2019, 1, 1)), {
+        "opens": "2019-02-01T00:00:00+08:00", "closes": "2019-03-03T00:00:00+08:00", "last_day": "2019-03-02",
+        "after_business_day": "2019-01-31"}, []),
+])
+def test_claim_windows_found_by_the_oracle(family, month, term, expected, skipped):
+    """Holidays passed over, a make-up working day, another zone and calendar, and the 0 business days of a month a
+    term cuts (the oracle first took the term's last day for after_business_day, as docs/cli.md seemed to say; the
+    window opens as the month after the calendar month begins, so the day after which it opens is that month's last:
+    the docs now say so). Each holiday's name is the holidays package's (check_filing compares them)."""
+    window, _ = window_case(family, month, f"{month}-01T00:00", term)
+    assert [day["date"] for day in window.pop("holidays_skipped")] == skipped
+    assert window == expected
