@@ -686,6 +686,71 @@ def test_a_copy_saying_published_outside_any_family_says_nothing_shows_it_publis
         f"{copy}:{tier_warning(text)}"]
 
 
+def test_render_of_a_copy_published_nowhere_says_so_where_it_printed_published(cli, family):
+    # render printed "Version 2020-01-01 (published), effective 2020-01-01" for a copy no lock records, the very
+    # document sent for review presenting an unpublished amendment as published; validate warned, render said nothing.
+    text = copied_by_hand("2020-01-01")
+    copy = family / "review" / "2020-01-01.yaml"
+    copy.parent.mkdir()
+    copy.write_text(text)
+    before = snapshot(family)
+    warning = (f"{copy}:{status_place(text)}: warning published-nowhere status is published, but {family}/versions.lock "
+               f"records no file with this file's sha256 ({sha256_of(copy)[:12]}…): it is no published version of "
+               f"{family}. {ONLY_PUBLISH} and keep it under {family}/drafts")
+    header = ("Version 2020-01-01 (published nowhere: it says status: published, but no versions.lock records it), "
+              "effective 2020-01-01, amends 2019-01-01")
+    text_page = cli("render", copy)
+    assert (text_page.code, text_page.err) == (0, warning + "\n")
+    assert text_page.out.splitlines()[1] == header
+    assert "(published)" not in text_page.out
+    html_page = cli("render", copy, "--format", "html")
+    assert (html_page.code, html_page.err) == (0, warning + "\n")
+    assert ('<p class="meta">Version 2020-01-01 (published nowhere: it says status: published, but no versions.lock '
+            'records it), effective 2020-01-01, amends 2019-01-01.') in html_page.out
+    assert "(published)" not in html_page.out
+    assert snapshot(family) == before
+    # The published version itself, recorded by its lock, is rendered as it always was, without a word on stderr.
+    published = cli("render", family / "2019-01-01.yaml")
+    assert (published.code, published.err) == (0, "")
+    assert published.out.splitlines()[1] == "Version 2019-01-01 (published), effective 2019-01-01"
+
+
+def test_render_and_validate_of_an_edited_published_version_refuse_it_as_its_family_does(cli, family):
+    # `validate policies/ccc/2019-01-01.yaml` of the published file edited in place said only the content's warnings,
+    # exit 0, and `render` printed the edited text as "Version 2019-01-01 (published)": the file's own checks never
+    # read the lock beside it. Every command reading the family refuses it (published-changed): so do these, alike.
+    published = family / "2019-01-01.yaml"
+    published.write_text(reworded(published.read_text()))
+    family_says = [line for line in cli("validate", family).out.splitlines() if " error " in line]
+    assert len(family_says) == 1 and " error published-changed published version changed: sha256 " in family_says[0]
+    before = snapshot(family)
+    validated = cli("validate", published)
+    assert validated.code == 1 and family_says[0] in validated.out.splitlines()
+    rendered = cli("render", published)
+    assert (rendered.code, rendered.out, rendered.err) == (1, "", family_says[0] + "\n")
+    # diff still compares it, judged by its content alone: it is how the edit is seen before it is undone.
+    assert cli("diff", PUBLISHED, published).out.splitlines()[-1] == (
+        "  ~ title: Cloud Contact Center Service Level Agreement → Cloud Contact Center Service Level Agreement "
+        "(amended)")
+    assert snapshot(family) == before
+
+
+def test_render_and_validate_of_a_version_copied_into_the_family_unrecorded_refuse_it_as_its_family_does(cli, family):
+    # A version copied in by hand beside the published ones, its lock not run: validate of the file alone said
+    # nothing of the lock, and render printed "(published)"; `validate FAMILY` says unlocked, an error.
+    copy = family / "2020-01-01.yaml"
+    copy.write_text(copied_by_hand("2020-01-01"))
+    family_says = [line for line in cli("validate", family).out.splitlines() if " error " in line]
+    assert family_says == [f"{copy}:1:1: error unlocked published version not recorded in versions.lock: publish "
+                           f"drafts with `slapolicy publish {family} DRAFT.yaml`, or record this file with "
+                           f"`slapolicy lock {family}`"]
+    before = snapshot(family)
+    validated = cli("validate", copy)
+    assert validated.code == 1 and family_says[0] in validated.out.splitlines()
+    assert cli("render", copy).code == 1 and family_says[0] in cli("render", copy).err.splitlines()
+    assert snapshot(family) == before
+
+
 def test_a_copy_of_a_published_version_its_family_records_is_said_nothing_of(cli, family):
     # The bytes the lock records, kept beside the family (a backup, a reviewer's copy): it is that published version.
     copy = family / "review" / "2019-01-01.yaml"

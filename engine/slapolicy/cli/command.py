@@ -95,9 +95,9 @@ def cmd_validate(args) -> int:
 
 def _draft_checked(file, directory) -> list[Diagnostic]:
     """validate's diagnostics of one policy file, with a file saying published that no family records
-    (directory.published_nowhere); with ``directory``, the family whose drafts/ holds it, also what `publish` would
+    (directory.unrecorded_published); with ``directory``, the family whose drafts/ holds it, also what `publish` would
     refuse because of the family (publish.against_family), as warnings."""
-    from ..policy.directory import published_nowhere, read_policy  # late: see data_commands.cmd_claim
+    from ..policy.directory import read_policy, unrecorded_published  # late: see data_commands.cmd_claim
 
     policy, problems = read_policy(file)
     if policy is None or any(p.severity == "error" for p in problems):
@@ -106,7 +106,7 @@ def _draft_checked(file, directory) -> list[Diagnostic]:
         raw = Path(file).read_bytes()
     except OSError:
         return problems
-    problems = problems + list(filter(None, [published_nowhere(policy, raw)]))
+    problems = problems + list(filter(None, [unrecorded_published(policy, raw)]))
     if directory is None:
         return problems
     from ..policy.publish import against_family  # a policy command's own module
@@ -284,9 +284,19 @@ def cmd_render(args) -> int:
     if policies is None:
         return 1
     policy, = policies
+    from ..policy.directory import PUBLISHED_NOWHERE, unrecorded_published  # late: see data_commands.cmd_claim
     from ..policy.render import render_html, render_text  # a policy command's own module: a data command never loads it
 
-    sys.stdout.write(render_html(policy) if args.format == "html" else render_text(policy))
+    # A document for review says what the record of published versions says of the file, not only what it says of
+    # itself: an edited or unrecorded version among a family's is refused as the family refuses it, and a copy no
+    # lock records is rendered as what it is, "published nowhere", with validate's warning.
+    record = unrecorded_published(policy, Path(args.policy).read_bytes())
+    if record is not None:
+        sys.stderr.write(f"{record}\n")
+        if record.severity == "error":
+            return 1
+    status = PUBLISHED_NOWHERE if record is not None else None
+    sys.stdout.write(render_html(policy, status) if args.format == "html" else render_text(policy, status))
     return 0
 
 

@@ -18,7 +18,8 @@ from ..forks import renewed_in_child
 from ..files import FileProblem, load_json, path_argument, read_limited
 from ..plugins import get_manager
 from . import check_record
-from .lint import PLACEMENT_CODES, family_id_problem, lint_directory, lint_policy, lock_line
+from .lint import (PLACEMENT_CODES, family_id_problem, lint_directory, lint_policy, lock_line, lock_problem,
+                   moved_versions)
 from .load import MAX_POLICY_BYTES, load_yaml
 from .lock import LOCK_FILE, among_versions
 from .model import Policy, _build, schema_diagnostics
@@ -256,6 +257,10 @@ def read_lock(family: Path) -> dict[str, str]:
     return data
 
 
+# What `render` prints as the status of a file that published_nowhere warns of, where it printed "published".
+PUBLISHED_NOWHERE = "published nowhere: it says status: published, but no versions.lock records it"
+
+
 def published_nowhere(policy, raw: bytes) -> Diagnostic | None:
     """``published-nowhere``, a warning at the ``status`` of a file that says ``status: published`` outside a family's
     published versions (no lock beside it; a draft under drafts/ is ``draft-status``) when no family records its
@@ -292,6 +297,24 @@ def published_nowhere(policy, raw: bytes) -> Diagnostic | None:
                                  f"status is published, but {family / LOCK_FILE} records no file with this file's sha256 "
                                  f"({digest[:12]}…): it is no published version of {family}{told}. {write_draft} and "
                                  f"keep it under {family / 'drafts'}", severity="warning")
+
+
+def unrecorded_published(policy, raw: bytes) -> Diagnostic | None:
+    """What the record of published versions says against a file that says ``status: published`` (``raw``, its
+    bytes), or None when a lock records it as it is (or it says draft): among a family's versions, the family's own
+    error at it (``unlocked``, ``published-changed``; lint.lock_problem), which every command reading the family
+    stops at; elsewhere, :func:`published_nowhere`'s warning. `validate` and `render` of the file alone say it: they
+    judged the file by its content, and `render` printed "(published)" for a text published nowhere, or edited since."""
+    path = Path(policy.path)
+    if policy.status != "published":
+        return None
+    if not among_versions(path):
+        return published_nowhere(policy, raw)
+    try:
+        lock = read_lock(path.parent)
+    except PolicyError as exc:
+        return exc.diagnostics[0]  # a lock that cannot be read records nothing: its own error (bad-lock)
+    return lock_problem(path.parent, path, raw, lock, moved_versions(path.parent, lock))
 
 
 def superseded_given(family: Path) -> str:

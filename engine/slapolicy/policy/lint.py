@@ -667,6 +667,46 @@ def _days(low: dt.date, high: dt.date) -> str:
     return f"beginning on {low}" if low == high else f"beginning from {low} to {high}"
 
 
+def lock_problem(family: Path, file: Path, content: bytes, lock: dict, moved: dict) -> Diagnostic | None:
+    """The error of a file among the published versions of ``family`` (``content``, its bytes) that ``lock`` does not
+    record as it is: ``unlocked`` (not recorded: renamed, copied in by hand, the lock gone) or ``published-changed``
+    (recorded with other bytes), or None. ``moved``: :func:`moved_versions`'s. Every command reading the family refuses it
+    (lint_directory); `validate` and `render` of the file alone say it too (directory.unrecorded_published)."""
+    lock_path = str(family / LOCK_FILE)
+    digest = hashlib.sha256(content).hexdigest()
+    recorded = lock.get(file.name)
+    if recorded is None and file in moved.values():
+        name = next(name for name, there in moved.items() if there == file)
+        return Diagnostic(str(file), 1, 1, "error", "unlocked",
+                          f"published version not recorded: it is published version {name} renamed (its "
+                          f"sha256 {digest[:12]}… is the one {LOCK_FILE} records for {name}); rename it back "
+                          f"(mv {file} {family / name}), never record it again under this name")
+    if recorded is None and not os.path.lexists(lock_path):
+        return Diagnostic(str(file), 1, 1, "error", "unlocked",
+                          f"published version not recorded: there is no {LOCK_FILE} in {family}; "
+                          "restore it if it was deleted, or start the lock of a family never locked with "
+                          f"`slapolicy lock --new {family}`")
+    if recorded is None:
+        return Diagnostic(str(file), 1, 1, "error", "unlocked",
+                          f"published version not recorded in {LOCK_FILE}: publish drafts with `slapolicy publish "
+                          f"{family} DRAFT.yaml`, or record this file with `slapolicy lock {family}`")
+    if recorded != digest and (rewritten := only_rewritten(content, recorded)):
+        return Diagnostic(str(file), 1, 1, "error", "published-changed",
+                          f"published version rewritten: its bytes differ from those recorded in {LOCK_FILE} "
+                          f"only in {' and '.join(what for what, _ in rewritten)}, so nothing it says "
+                          f"changed, yet its sha256 {digest[:12]}… is not the {recorded[:12]}… every decision "
+                          "made under it records. Restore the published bytes ("
+                          f"{''.join(how + ', or ' for _, how in rewritten if how)}git checkout -- {file}; "
+                          "with git, `*.yaml -text` in .gitattributes keeps a checkout from rewriting them)")
+    if recorded != digest:
+        return Diagnostic(str(file), 1, 1, "error", "published-changed",
+                          f"published version changed: sha256 {digest[:12]}… differs from {recorded[:12]}… in {LOCK_FILE}. "
+                          "A published version never changes: to keep the edit, copy the file into "
+                          f"{family / 'drafts'} and publish it as an amendment, with its own "
+                          f"effective_from; then restore the published bytes (git checkout -- {file})")
+    return None
+
+
 def lint_directory(directory) -> list[Diagnostic]:
     """Checks across the published versions of one family."""
     found = []
@@ -683,8 +723,7 @@ def lint_directory(directory) -> list[Diagnostic]:
     for policy in directory.versions[1:]:  # another agreement's version would govern this one's months
         found += filter(None, [family_id_problem(policy, first)])
     lock = directory.read_lock()
-    lock_path = str(directory.path / LOCK_FILE)
-    moved = _moved(directory.path, lock)
+    moved = moved_versions(directory.path, lock)
     for file in sorted(directory.path.glob("*.yaml")):
         if file.is_symlink():
             found.append(_linked(file))
@@ -692,40 +731,9 @@ def lint_directory(directory) -> list[Diagnostic]:
             content = read_limited(file, "policy file", MAX_POLICY_BYTES)
         except FileProblem:
             continue  # reported when the version was read
-        digest = hashlib.sha256(content).hexdigest()
-
-        recorded = lock.get(file.name)
-        if recorded is None and file in directory.not_versions:
+        if file in directory.not_versions and file.name not in lock:
             continue  # said to be no version at all (a file of incidents, say): recording it would be wrong advice
-        if recorded is None and file in moved.values():
-            name = next(name for name, there in moved.items() if there == file)
-            found.append(Diagnostic(str(file), 1, 1, "error", "unlocked",
-                                    f"published version not recorded: it is published version {name} renamed (its "
-                                    f"sha256 {digest[:12]}… is the one {LOCK_FILE} records for {name}); rename it back "
-                                    f"(mv {file} {directory.path / name}), never record it again under this name"))
-        elif recorded is None and not os.path.lexists(lock_path):
-            found.append(Diagnostic(str(file), 1, 1, "error", "unlocked",
-                                    f"published version not recorded: there is no {LOCK_FILE} in {directory.path}; "
-                                    "restore it if it was deleted, or start the lock of a family never locked with "
-                                    f"`slapolicy lock --new {directory.path}`"))
-        elif recorded is None:
-            found.append(Diagnostic(str(file), 1, 1, "error", "unlocked",
-                                    f"published version not recorded in {LOCK_FILE}: publish drafts with `slapolicy publish "
-                                    f"{directory.path} DRAFT.yaml`, or record this file with `slapolicy lock {directory.path}`"))
-        elif recorded != digest and (rewritten := only_rewritten(content, recorded)):
-            found.append(Diagnostic(str(file), 1, 1, "error", "published-changed",
-                                    f"published version rewritten: its bytes differ from those recorded in {LOCK_FILE} "
-                                    f"only in {' and '.join(what for what, _ in rewritten)}, so nothing it says "
-                                    f"changed, yet its sha256 {digest[:12]}… is not the {recorded[:12]}… every decision "
-                                    "made under it records. Restore the published bytes ("
-                                    f"{''.join(how + ', or ' for _, how in rewritten if how)}git checkout -- {file}; "
-                                    "with git, `*.yaml -text` in .gitattributes keeps a checkout from rewriting them)"))
-        elif recorded != digest:
-            found.append(Diagnostic(str(file), 1, 1, "error", "published-changed",
-                                    f"published version changed: sha256 {digest[:12]}… differs from {recorded[:12]}… in {LOCK_FILE}. "
-                                    "A published version never changes: to keep the edit, copy the file into "
-                                    f"{directory.path / 'drafts'} and publish it as an amendment, with its own "
-                                    f"effective_from; then restore the published bytes (git checkout -- {file})"))
+        found += filter(None, [lock_problem(directory.path, file, content, lock, moved)])
     found.extend(misnamed_versions(directory.path))
     for name in sorted(n for n in lock if n.startswith("superseded/")):
         # A superseded encoding is kept so that decisions made under it stay auditable: it never changes either.
@@ -754,7 +762,7 @@ def _superseded_unrecorded(family: Path, lock: dict) -> list[Diagnostic]:
             for kept in sorted((family / "superseded").glob("*.yaml")) if f"superseded/{kept.name}" not in lock]
 
 
-def _moved(family: Path, lock: dict) -> dict:
+def moved_versions(family: Path, lock: dict) -> dict:
     """Published files the lock records that are gone from their place, but whose bytes are those of a file not
     recorded under its own name, in the family or its drafts/ (renamed, or moved into drafts/): by name recorded,
     where they are now. Restoring those is `mv`, not version control, and recording one under its new name would
@@ -818,7 +826,7 @@ def _linked(file: Path) -> Diagnostic:
 
 
 def _missing(family: Path, name: str, now: Path | None = None) -> Diagnostic:
-    """A file the lock records that is gone (``now``: where its bytes are, renamed or moved, :func:`_moved`). A
+    """A file the lock records that is gone (``now``: where its bytes are, renamed or moved, :func:`moved_versions`). A
     published version is never removed: without it, the months it governs would silently be decided under the
     version before it, and a draft could be published again under its name. A superseded encoding governs no month
     (a warning): it is kept so that the decisions made under it can be audited."""

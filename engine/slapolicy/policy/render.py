@@ -205,8 +205,11 @@ def _wrap(text: str, indent: str) -> list[str]:
     return textwrap.wrap(text, 88, initial_indent=indent, subsequent_indent=" " * len(indent)) or [indent.rstrip()]
 
 
-def render_text(policy) -> str:
+def render_text(policy, status: str | None = None) -> str:
+    """The version as a document to read; ``status`` in place of the one the file says (what the record of published
+    versions says of a file saying published, which it does not record: directory.PUBLISHED_NOWHERE)."""
     doc = document(policy)
+    doc["status"] = status or doc["status"]
     lines = [doc["title"], f"Version {doc['version']} ({doc['status']}), effective {doc['effective_from']}"
              + (f", amends {doc['amends']}" if doc["amends"] else ""), f"sha256 {doc['sha256']}", ""]
     lines += _wrap(doc["description"], "") + ["", "Contents"]
@@ -291,8 +294,10 @@ def _provision_html(p: dict) -> str:
     return "".join(parts)
 
 
-def render_html(policy) -> str:
+def render_html(policy, status: str | None = None) -> str:
+    """render_text's document as one self-contained page."""
     doc = document(policy)
+    doc["status"] = status or doc["status"]
     toc = "".join(f'<li style="margin-left:{p.get("level", 0) * 1.2}rem"><a href="#{_e(p["anchor"])}">'
                   f'<span class="ref">{_e(p["ref"])}</span>{_e(p["title"])}</a></li>'
                   for p in doc["provisions"] if p["title"])
