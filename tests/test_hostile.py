@@ -375,21 +375,49 @@ def test_a_claims_times_outside_the_supported_years_are_refused_as_its_month_is(
     assert not ledger.exists()
 
 
-@pytest.mark.parametrize("lock,message", [
-    ('{"2019-01-01.yaml": 5}', "the sha256 of 2019-01-01.yaml is 5, not a string of 64 hex digits"),
-    ('{"2019-01-01.yaml": null}', "the sha256 of 2019-01-01.yaml is null, not a string of 64 hex digits"),
-    ('{"2019-01-01.yaml": "a", "2019-01-01.yaml": "b"}', "key '2019-01-01.yaml' appears twice in one object"),
-    ('{"2019-01-01.yaml": NaN}', "NaN is not a JSON number"),
-    ("", "the file is empty"),
-    ('["2019-01-01.yaml"]', "versions.lock is not a JSON object of file → sha256"),
-    ("\xff", "is not UTF-8"),
+@pytest.mark.parametrize("lock,place,message", [
+    ('{"2019-01-01.yaml": 5}', "1:1", "the sha256 of 2019-01-01.yaml is 5, not a string of 64 hex digits"),
+    ('{"2019-01-01.yaml": null}', "1:1", "the sha256 of 2019-01-01.yaml is null, not a string of 64 hex digits"),
+    ('{\n  "2019-01-01.yaml": null\n}', "2:1", "the sha256 of 2019-01-01.yaml is null, not a string of 64 hex digits"),
+    # A fault Python's json finds only through our hooks (a key twice, NaN) was placed at 1:1, whatever its line:
+    # it is placed at the second key, and at the NaN (column 26 = 1 + len('{"2019-01-01.yaml": "a", ')).
+    ('{"2019-01-01.yaml": "a", "2019-01-01.yaml": "b"}', "1:26", "key '2019-01-01.yaml' appears twice in one object"),
+    ('{\n  "2019-01-01.yaml": "a",\n  "x.yaml": "c",\n  "2019-01-01.yaml": "b"\n}', "4:3",
+     "key '2019-01-01.yaml' appears twice in one object"),
+    ('{"2019-01-01.yaml": NaN}', "1:21", "NaN is not a JSON number"),
+    ('{\n  "2019-01-01.yaml":\n    -Infinity}', "3:5", "-Infinity is not a JSON number"),
+    ('{\n  "2019-01-01.yaml": 1e400}', "2:22", "holds 1e400, a number beyond the range of a 64-bit float"),
+    ('{\n  "2019-01-01.yaml": "\\ud800"}', "2:22", "holds text that is not valid Unicode (a lone surrogate escape"),
+    ("", "1:1", "the file is empty"),
+    ('["2019-01-01.yaml"]', "1:1", "versions.lock is not a JSON object of file → sha256"),
+    ("\xff", "1:1", "is not UTF-8"),
 ])
 @pytest.mark.parametrize("command", ["validate", "lock"])
-def test_a_bad_versions_lock(family, lock, message, command):
+def test_a_bad_versions_lock(family, lock, place, message, command):
     (family / "versions.lock").write_bytes(lock.encode("latin-1") if lock == "\xff" else lock.encode())
     before = snapshot(family)
-    refused(run_cli(command, family), 1, f"{family}/versions.lock:1:1: error bad-lock", message)
+    refused(run_cli(command, family), 1, f"{family}/versions.lock:{place}: error bad-lock", message)
     assert snapshot(family) == before
+
+
+@pytest.mark.parametrize("text,message", [
+    # the fault Python's json raises first is the one placed: an inner object's repeat (its hook runs as it closes)
+    # before the outer's, a NaN as it is read, before the repeat of the object holding it
+    ('{"a": {"b": 1, "b": 2}, "a": 3}', "f:1:16: not valid JSON: key 'b' appears twice in one object"),
+    ('[{"a": 1}, {"c": NaN, "c": 1}]', "f:1:18: not valid JSON: NaN is not a JSON number (JSON has no NaN or Infinity)"),
+    ('{"a": 1, "a": 2, "b": {"a": 1}}', "f:1:10: not valid JSON: key 'a' appears twice in one object"),
+    ('{"k\\u0061": 1, "ka": 2}', "f:1:16: not valid JSON: key 'ka' appears twice in one object"),  # an escape is its letter
+    ('{"a": "x\\\\", "a": 1}', "f:1:14: not valid JSON: key 'a' appears twice in one object"),  # "x\\" ends at its quote
+    ('[1,\r\n 2, -1e999]', "f:2:5: holds -1e999, a number beyond the range of a 64-bit float (about ±1.8e308)"),
+    ('{"x": [{"y": "\\udc00"}]}', "f:1:14: holds text that is not valid Unicode (a lone surrogate escape such as \\ud800)"),
+])
+def test_a_json_fault_found_by_a_strict_hook_is_placed_where_it_is_written(text, message):
+    from slapolicy.errors import InputError
+    from slapolicy.files import load_json
+
+    with pytest.raises(InputError) as refused_here:
+        load_json(text, "f")
+    assert str(refused_here.value) == message
 
 
 @pytest.mark.parametrize("command", ["validate", "lock"])
@@ -544,7 +572,8 @@ def test_a_claim_with_a_key_given_twice(tmp_path, minutes):
     claim.write_text(text[:-1] + ', "account": "b"}')  # the last value used to win
     ledger = tmp_path / "ledger.sqlite"
     result = run_cli("claim", POLICIES, claim, "--minutes", minutes, "--ledger", ledger, "--now", "2019-05-01T00:00Z")
-    refused(result, 1, f"{claim}: not valid JSON: key 'account' appears twice in one object")
+    # placed at the second "account", as a key written twice in a YAML list is (it was said without a place)
+    refused(result, 1, f"{claim}:1:{len(text) + 2}: not valid JSON: key 'account' appears twice in one object")
     assert not ledger.exists()
 
 
@@ -555,7 +584,8 @@ def test_a_claim_with_half_a_utf16_pair(tmp_path, minutes, field):
     claim.write_text(json.dumps({**CLAIM, field: "PLACEHOLDER"}).replace("PLACEHOLDER", "x\\ud800"))
     ledger = tmp_path / "ledger.sqlite"
     result = run_cli("claim", POLICIES, claim, "--minutes", minutes, "--ledger", ledger, "--now", "2019-05-01T00:00Z")
-    refused(result, 1, f"{claim}: holds text that is not valid Unicode (a lone surrogate escape such as \\ud800)")
+    at = claim.read_text().index('"x\\ud800"') + 1  # at the string that holds it
+    refused(result, 1, f"{claim}:1:{at}: holds text that is not valid Unicode (a lone surrogate escape such as \\ud800)")
     assert not ledger.exists()
 
 
@@ -563,12 +593,12 @@ def test_a_claim_with_half_a_utf16_pair(tmp_path, minutes, field):
     ("--incidents", "i.yaml", "- id: I-1\n  id: I-2\n  start: 2019-03-12T10:00\n  end: 2019-03-12T11:00\n  cause: provider\n",
      "i.yaml:2:3: not valid YAML: key 'id' appears twice in one mapping"),
     ("--incidents", "i.json", '[{"id": "I-1", "start": "2019-03-12T10:00", "end": "2019-03-12T11:00", "cause": "provider",'
-                              ' "cause": "customer_network"}]', "i.json: not valid JSON: key 'cause' appears twice in one object"),
+                              ' "cause": "customer_network"}]', "i.json:1:93: not valid JSON: key 'cause' appears twice in one object"),
     ("--notices", "n.yaml", "- {id: N, kind: maintenance, kind: major_event, published_at: 2019-03-01T00:00,"
                             " start: 2019-03-12T10:00, end: 2019-03-12T11:00}\n",
      "n.yaml:1:30: not valid YAML: key 'kind' appears twice in one mapping"),  # "- {id: N, " is 10 characters, the first kind 19 more
-    ("--notices", "n.json", '[{"id": NaN}]', "n.json: not valid JSON: NaN is not a JSON number (JSON has no NaN or Infinity)"),
-    ("--notices", "n.json", '[{"id": -Infinity}]', "n.json: not valid JSON: -Infinity is not a JSON number"),
+    ("--notices", "n.json", '[{"id": NaN}]', "n.json:1:9: not valid JSON: NaN is not a JSON number (JSON has no NaN or Infinity)"),
+    ("--notices", "n.json", '[{"id": 1,\n  "x": -Infinity}]', "n.json:2:8: not valid JSON: -Infinity is not a JSON number"),
     ("--incidents", "i.json", "\ufeff" + "[1", "i.json:1:3: not valid JSON"),
 ])
 def test_lists_with_keys_given_twice_or_numbers_json_has_not(tmp_path, minutes, flag, name, text, message):
@@ -619,8 +649,10 @@ def test_a_claim_with_a_5000_digit_number(tmp_path, minutes):
     claim = tmp_path / "claim.json"
     claim.write_text(json.dumps(CLAIM)[:-1] + ', "term_start": ' + "9" * 5000 + "}")
     result = run_cli("claim", POLICIES, claim, "--minutes", minutes, "--ledger", tmp_path / "l.sqlite")
-    # valid JSON (RFC 8259 sets no limit on a number's digits): said as the service says it, not as "not valid JSON"
-    assert (result.code, result.err) == (1, f"slapolicy: {claim}: holds a whole number of more than 4300 digits\n")
+    # valid JSON (RFC 8259 sets no limit on a number's digits): said as the service says it, not as "not valid JSON",
+    # at the number
+    at = len(json.dumps(CLAIM)) + len(', "term_start": ')
+    assert (result.code, result.err) == (1, f"slapolicy: {claim}:1:{at}: holds a whole number of more than 4300 digits\n")
 
 
 @pytest.mark.parametrize("flag", ["--billing", "--incidents", "--policy-file"])

@@ -583,7 +583,8 @@ def test_a_json_number_beyond_a_float_is_named_as_written_by_the_cli_and_the_ser
     result = run_cli("claim", POLICIES, claim, "--minutes", EXAMPLES / "minutes.csv", "--ledger", ledger,
                      "--now", "2019-04-10T12:00+00:00")
     assert (result.code, result.out, result.err) == (
-        1, "", f"slapolicy: {claim}: holds 1e400, a number beyond the range of a 64-bit float (about ±1.8e308)\n")
+        1, "", f"slapolicy: {claim}:1:{claim.read_text().index('1e400') + 1}: holds 1e400, a number beyond the range "
+               "of a 64-bit float (about ±1.8e308)\n")
     # (1e400 is valid JSON: the CLI said "not valid JSON: 1e400 is a number beyond ...", the service as here)
     assert not ledger.exists()
     application, served = app

@@ -9,6 +9,7 @@ from __future__ import annotations
 import decimal
 import errno
 import os
+import re
 import secrets
 import stat
 import sys
@@ -299,14 +300,70 @@ def load_json(text: str, path, **options):
     except json.JSONDecodeError as exc:  # lineno and colno count from 1, as every position we print does
         raise InputError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
     except (BeyondFloat, TooManyDigits) as exc:  # valid JSON, which Python cannot hold as a number: said as the
-        raise InputError(f"{path}: holds {exc}") from None  # service says it of a request body
+        raise InputError(f"{json_fault_at(path, text, exc)}: holds {exc}") from None  # service says it of a body
     except ValueError as exc:  # from the hooks above
-        raise InputError(f"{path}: not valid JSON: {exc}") from None
+        raise InputError(f"{json_fault_at(path, text, exc)}: not valid JSON: {exc}") from None
     except RecursionError:
         raise InputError(f"{path}: nested too deeply") from None
     if not valid_unicode(value):
-        raise InputError(f"{path}: {LONE_SURROGATE}")
+        raise InputError(f"{json_fault_at(path, text, None)}: {LONE_SURROGATE}")
     return value
+
+
+# One JSON token and the whitespace before it; the text is JSON Python's json has read, but for what a hook refused.
+_JSON_TOKEN = re.compile(r'[ \t\n\r]*(?:("(?:[^"\\]|\\.)*")|(NaN|-?Infinity|true|false|null)'
+                         r'|(-?\d+)(\.\d+)?([eE][+-]?\d+)?|([][{}:,]))')
+
+
+def json_fault_at(path, text: str, fault: ValueError | None) -> str:
+    """``PATH:LINE:COL`` of what one of STRICT_JSON's hooks refused in ``text`` (``fault``; None: the first lone
+    surrogate, which valid_unicode finds once all is read), counted as json.JSONDecodeError counts: else ``PATH``.
+    Python's json gives no place for a hook's error, and a key written twice in a lock was said at 1:1 whatever its
+    line. The text is read again as the parser read it, in its order: a number or a constant as it comes, a key
+    written twice when its object closes (object_pairs_hook), so the fault placed is the one the parser raised."""
+    import json
+
+    found = None  # (where, the hook's error it raises there, the key or constant it names)
+    objects: list = []  # per open container: None for a list, for an object [keys, first repeat, next is a key]
+    try:
+        for token in _JSON_TOKEN.finditer(text):
+            string, constant, whole, fraction, exponent, mark = token.groups()
+            at = token.end() - len(token.group().lstrip(" \t\n\r"))
+            if mark in ("{", "["):
+                objects.append([set(), None, True] if mark == "{" else None)
+            elif mark in ("}", "]"):
+                closed = objects.pop()
+                if closed is not None and closed[1] is not None:
+                    found = (closed[1][0], DuplicateKey, closed[1][1])
+            elif mark in (":", ","):
+                if objects and objects[-1] is not None:
+                    objects[-1][2] = mark == ","
+            elif string is not None:
+                value = json.loads(string)
+                if objects and objects[-1] is not None and objects[-1][2]:
+                    if value in objects[-1][0] and objects[-1][1] is None:
+                        objects[-1][1] = (at, value)
+                    objects[-1][0].add(value)
+                if fault is None and not valid_unicode(value):
+                    found = (at, None, None)
+            elif constant in ("NaN", "Infinity", "-Infinity"):
+                found = (at, NotJSONNumber, constant)
+            elif whole is not None and (fraction or exponent):
+                if float(token.group().strip()) in (float("inf"), float("-inf")):
+                    found = (at, BeyondFloat, None)
+            elif whole is not None and 0 < sys.get_int_max_str_digits() < len(whole.lstrip("-")):
+                found = (at, TooManyDigits, None)
+            if found is not None:
+                break
+    except (ValueError, IndexError, RecursionError):
+        return str(path)
+    if found is None:
+        return str(path)
+    at, kind, said = found
+    if (fault is None) != (kind is None) or kind is not None and not isinstance(fault, kind) \
+            or said is not None and said not in (getattr(fault, "key", None), getattr(fault, "name", None)):
+        return str(path)  # not the fault the parser raised: no place rather than a wrong one
+    return f"{path}:{text.count(chr(10), 0, at) + 1}:{at - text.rfind(chr(10), 0, at)}"
 
 
 JSON_TYPES = {"string": "a string", "number": "a number", "integer": "a whole number", "boolean": "true or false",

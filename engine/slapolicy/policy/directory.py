@@ -245,7 +245,8 @@ def read_lock(family: Path) -> dict[str, str]:
         raise bad(f"{LOCK_FILE} is not a JSON object of file → sha256")
     for name, digest in data.items():
         if not isinstance(digest, str):
-            raise bad(f"{LOCK_FILE}: the sha256 of {name} is {json.dumps(digest)}, not a string of 64 hex digits")
+            raise bad(f"{LOCK_FILE}: the sha256 of {name} is {json.dumps(digest)}, not a string of 64 hex digits",
+                      lock_line(family, name))
         if not _SHA256.fullmatch(digest):
             # Compared as written: an upper-case or padded copy of the right digest would be reported as a change.
             raise bad(f"{LOCK_FILE}: the sha256 of {json.dumps(name)} is {json.dumps(digest)}, not 64 lowercase "
