@@ -505,6 +505,36 @@ def test_versions_says_which_draft_it_cannot_list(cli, family):
                           f"`slapolicy validate {broken}` lists them\n")
 
 
+def test_versions_does_not_list_a_draft_published_already_as_a_draft(cli, family):
+    # publish leaves the draft as it was (docs/policy-format.md), and `versions` listed it under the version it became:
+    # "2020-01-01 2020-01-01 draft … drafts/2020-01-01-standard-99.9.yaml" below "… published … 2020-01-01.yaml", a
+    # draft still waiting, to read the table, of a version in force. It is said once, what it is, and not listed.
+    published = published_2020(cli, family)
+    draft = family / "drafts" / "2020-01-01-standard-99.9.yaml"
+    waiting = amendment(family, name="2021-01-01.yaml", effective="2021-01-01", amends="2020-01-01",
+                        edits=[STANDARD_99_9, *EXAMPLES_99_9])
+    before = snapshot(family)
+    result = cli("versions", family)
+    assert result.code == 0
+    assert [(line.split()[2], line.split()[-1]) for line in result.out.splitlines()[1:]] == [
+        ("published", str(family / "2019-01-01.yaml")), ("published", str(published)), ("draft", str(waiting))]
+    assert result.err == (f"{draft}: draft not listed: it is published already, as {published} (version 2020-01-01, "
+                          f"sha256 {sha256_of(published)[:16]}…); delete it, or keep it: published again, it is refused "
+                          "(already-published)\n")
+    as_json = cli("versions", family, "--json")
+    assert (as_json.code, as_json.err) == (0, result.err)
+    assert [row["file"] for row in as_json.json()["versions"]] == [str(family / "2019-01-01.yaml"), str(published),
+                                                                   str(waiting)]
+    assert as_json.json()["published_drafts"] == [{"file": str(draft), "published_as": str(published),
+                                                   "version": "2020-01-01", "sha256": sha256_of(draft)}]
+    # A draft of the same date with another text is a draft still (publish refuses it: not after 2020-01-01).
+    draft.write_text(draft.read_text().replace('title: Cloud Contact Center Service Level Agreement',
+                                               'title: Cloud Contact Center Service Level Agreement (amended)'))
+    assert ("draft", str(draft)) in [(line.split()[2], line.split()[-1]) for line in cli("versions", family).out.splitlines()]
+    assert cli("versions", family).err == ""
+    assert snapshot(family) == {**before, "drafts/2020-01-01-standard-99.9.yaml": draft.read_bytes()}
+
+
 # ---------------------------------------------------------------------------- a published version that is a link
 
 @pytest.mark.slow

@@ -148,20 +148,31 @@ def cmd_test(args) -> int:
 
 def cmd_versions(args) -> int:
     from ..policy.directory import PolicyDirectory, read_policy  # late: see data_commands.cmd_claim
+    from ..policy.publish import published_as  # a policy command's own module
 
     directory = PolicyDirectory(args.policy_dir).check()
     rows = [{"version": p.version, "effective_from": p.effective_from.isoformat(), "status": p.status,
              "sha256": p.sha256, "file": p.path} for p in directory.versions]
+    published_drafts = []
     for draft in directory.drafts():
         policy, problems = read_policy(draft)
-        if policy is not None:
+        # A draft kept in drafts/ after publishing, listed under the version it became, read as a draft waiting:
+        # said once, as what it is (as publish refuses it again: already-published).
+        same = policy is not None and policy.status == "draft" and published_as(directory, draft.read_bytes())
+        if same:
+            published_drafts.append({"file": policy.path, "published_as": same.path, "version": same.version,
+                                     "sha256": policy.sha256})
+            sys.stderr.write(f"{draft}: draft not listed: it is published already, as {same.path} (version "
+                             f"{same.version}, sha256 {same.sha256[:16]}…); delete it, or keep it: published again, it "
+                             "is refused (already-published)\n")
+        elif policy is not None:
             rows.append({"version": policy.version, "effective_from": policy.effective_from.isoformat(),
                          "status": policy.status, "sha256": policy.sha256, "file": policy.path})
         else:  # said, not skipped: a draft missing from the list looks like one that was never written
             sys.stderr.write(f"{draft}: draft not listed: it cannot be read ({len(problems)} error(s), the first: "
                              f"{problems[0].code} at line {problems[0].line}); `slapolicy validate {draft}` lists them\n")
     if args.json:
-        _json({"versions": rows})
+        _json({"versions": rows, "published_drafts": published_drafts})
         return 0
     _out(f"{'effective_from':<15}{'version':<22}{'status':<11}{'sha256':<18}file")
     for row in rows:

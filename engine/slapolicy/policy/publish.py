@@ -347,17 +347,23 @@ def published_already(directory: PolicyDirectory, policy, raw: bytes) -> Diagnos
     Looked for only when the draft is refused: it reads the draft's YAML once more."""
     if directory.errors:
         return None  # the family itself is refused: that is said, whatever the draft
-    try:
-        digest = hashlib.sha256(published_text(raw.decode("utf-8-sig")).encode("utf-8")).hexdigest()
-    except ValueError:
-        return None
-    same = next((p for p in directory.versions if p.sha256 == digest), None)
+    same = published_as(directory, raw)
     if same is None:
         return None
     return policy.doc.diagnostic(("effective_from",), "already-published",
                                  f"this draft is published already, as {same.path} (version {same.version}, sha256 "
-                                 f"{digest[:16]}…): nothing was written. A change to it is a new draft, with its own "
-                                 "effective_from")
+                                 f"{same.sha256[:16]}…): nothing was written. A change to it is a new draft, with its "
+                                 "own effective_from")
+
+
+def published_as(directory: PolicyDirectory, raw: bytes):
+    """The published version of ``directory`` whose bytes are what `publish` writes of the draft ``raw``, or None:
+    the draft is that version, published already (and kept in drafts/, as publish leaves it)."""
+    try:
+        digest = hashlib.sha256(published_text(raw.decode("utf-8-sig")).encode("utf-8")).hexdigest()
+    except ValueError:
+        return None
+    return next((p for p in directory.versions if p.sha256 == digest), None)
 
 
 def publish(policy_dir, draft, *, retroactive: bool = False, today: dt.date | None = None,
