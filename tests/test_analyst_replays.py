@@ -493,11 +493,11 @@ def test_the_html_strip_shows_the_clock_time_after_the_clocks_change_in_the_mont
     elapsed = 11 * 1440 + 9 * 60
     strip = {"total_minutes": 44640, "timezone": "America/New_York",
              "baseline": {"unavailable": [[elapsed, elapsed + 60]], "excluded": []}}
-    assert re.findall(r"<title>unavailable [^<]*</title>", _strip(strip, "baseline", "2019-03", "minutes")) == [
+    assert re.findall(r"<title>unavailable [^<]*</title>", _strip(strip, "baseline", "2019-03", "minutes", {})) == [
         "<title>unavailable 2019-03-12 10:00 – 2019-03-12 11:00 (60 min)</title>"]
     # In Singapore (no change of the clocks), the same minutes are 11 days 9 hours after midnight of the 1st.
     strip["timezone"] = "Asia/Singapore"
-    assert re.findall(r"<title>unavailable [^<]*</title>", _strip(strip, "baseline", "2019-03", "minutes")) == [
+    assert re.findall(r"<title>unavailable [^<]*</title>", _strip(strip, "baseline", "2019-03", "minutes", {})) == [
         "<title>unavailable 2019-03-12 09:00 – 2019-03-12 10:00 (60 min)</title>"]
 
 
@@ -506,13 +506,16 @@ def test_the_html_strip_keeps_its_days_when_the_clocks_change_in_the_month():
     # minutes: under America/New_York, March 2019 elapses 44,580 minutes (the 10th is 23 hours), so every tick
     # after the 10th stood an hour late and the bar ended an hour after the month; November elapses 43,260 (the
     # 3rd is 25 hours), so its last hour was drawn past the bar's end.
-    from slapolicy.reports.html import _strip
+    from slapolicy.reports.html import _day_scales, _strip
 
     def drawn(month, total, runs):
+        # The strip's runs, and the day scale it uses (drawn once in the page for its month and timezone).
         strip = {"total_minutes": total, "timezone": "America/New_York", "baseline": {"unavailable": runs, "excluded": []}}
-        page = _strip(strip, "baseline", month, "minutes")
-        return (re.findall(r'<line x1="([0-9.]+)"', page),
-                re.findall(r'<rect x="([0-9.]+)" width="([0-9.]+)" height="12" fill="#d9534f">', page))
+        scales = {}
+        page = _strip(strip, "baseline", month, "minutes", scales)
+        assert page.endswith('<use href="#days-0"/></g></svg>')
+        return (re.findall(r'<line x1="([0-9.]+)"', _day_scales(scales)),
+                re.findall(r'<rect x="([0-9.]+)" width="([0-9.]+)" height="12">', page.split('<g fill="#d9534f">')[1]))
 
     # 12 March 10:00 EDT is 11 days and 9 hours elapsed: 16,380 × 720 / 44,580 = 264.55 (it was 264.19, 09:00's place).
     ticks, runs = drawn("2019-03", 44640, [[16380, 16440]])
@@ -528,7 +531,8 @@ def test_the_html_strip_keeps_its_days_when_the_clocks_change_in_the_month():
     assert runs == [("719.00", "1.00")]
     # Singapore's clocks never change: a tick every 1,440 minutes, as before.
     strip = {"total_minutes": 44640, "timezone": "Asia/Singapore", "baseline": {"unavailable": [], "excluded": []}}
-    ticks = re.findall(r'<line x1="([0-9.]+)"', _strip(strip, "baseline", "2019-03", "minutes"))
+    _strip(strip, "baseline", "2019-03", "minutes", scales := {})
+    ticks = re.findall(r'<line x1="([0-9.]+)"', _day_scales(scales))
     assert (ticks[10], ticks[31]) == ("232.3", "720.0")  # 14,400 × 720 / 44,640 = 232.26
 
 

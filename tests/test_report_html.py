@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from conftest import POLICIES
+from conftest import DRAFT, POLICIES
 from helpers import draft_variant, minute_rows, write_csv
 from slapolicy.replay import replay
 from slapolicy.reports.html import baseline_versions, by_account, by_clause, render_html
@@ -140,3 +140,22 @@ def test_a_month_without_billing_is_marked_under_its_bars_not_drawn_as_nothing_o
     assert [(why, n, str(total)) for why, n, total in by_clause(result["rows"])] == [
         ("§2.2 ~ availability.standard: 99.95% → 99.5%", 10, "-500.00"),
         ("§2.2 ~ availability.standard: 99.9% → 99.5%", 4, "0.00")]
+
+
+@pytest.mark.slow  # a replay of 240 accounts: ~1 s
+def test_the_page_grows_with_what_it_shows_not_with_a_day_scale_per_strip(tmp_path):
+    # 240 changed account-months made a page of megabytes: each strip drew its month's 32 day ticks and 7 day
+    # numbers again (~2.3 kB a strip, half of the page), the same for every strip of the month. They are drawn once
+    # and used by each strip (<use>), so the page is its rows and each run of minutes with its dates on hover.
+    rows = []
+    for k in range(240):  # 6 runs of 5 unavailable minutes: 99.93 %, met at 99.5 %, missed at 99.95 %: changed
+        for day in (2, 7, 12, 17, 22, 27):
+            rows += minute_rows(f"acct-{k:03d}", f"2019-03-{day:02d}T{k % 24:02d}:00", 5, 100, 2)
+    minutes = write_csv(tmp_path / "m.csv", rows)
+    result = replay(POLICIES, minutes=minutes, start="2019-03", end="2019-03", under=DRAFT, strips=True)
+    assert result["totals"]["overall"]["changed"] == 240
+    page = render_html(result)
+    assert page.count('<svg class="strip"') == 240 and page.count("<title>unavailable ") == 240 * 6
+    assert page.count('stroke="#888"') == 32 and page.count('<use href="#days-0"/>') == 240  # March's ticks, once
+    # 1,440 runs and 240 rows: within 20 kB for the page's frame, 700 bytes a row and 150 a run (it was 901 kB).
+    assert len(page.encode()) <= 20_000 + 700 * 240 + 150 * 240 * 6
