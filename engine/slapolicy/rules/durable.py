@@ -19,10 +19,19 @@ that touches it is in this module:
 * calls on one ruleset are serialised by a per-ruleset lock (the engine is not
   thread-safe);
 * ``MessageNotHandledException`` means "no clause applies", a normal answer;
+* a call that fails inside durable-rules (a MemoryError, in an action or in durable-rules' own Python) leaves its
+  session as it was at that moment, and the next call on it crashed the process (a segmentation fault): the session
+  is abandoned for a new one, and the error raised. durable-rules also catches whatever a rule's action raises and
+  answers without that clause: the adapter raises it instead (never an answer missing a clause). It logs the errors it
+  raises: its logger drops them, the caller reports them;
+* in the main thread, the Python handlers of signals (Ctrl-C's KeyboardInterrupt, a program's own) run once the call
+  is done, never inside it: raised there, durable-rules caught the Ctrl-C as an action's error, or left the session
+  to crash the process;
 * a fork waits for the calls in progress (its locks are taken before it and given back after it, in both
   processes): the child copies the session as it is at that moment, and a fact asserted and not yet retracted
   there would stay in the child's session, whose first call on the ruleset waited for ever on a lock held by a
   thread the child does not have. (The engine's other locks are made anew in the child: :mod:`slapolicy.forks`.)
+  The fork takes them before logging's lock, as a call that logs does (see _FORK_HOOKS).
 
 Numeric facts are canonicalised before they reach the engine: each value is replaced
 by a representative of its cell between the constants the conditions compare it
@@ -33,6 +42,7 @@ stay few enough to cache.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import threading
 import warnings
@@ -105,7 +115,18 @@ def _host():
                     pass
 
             _HOST = SynchronousHost()
+            # Each record durable-rules logs is an error it then raises to the call that met it (an action's, in
+            # action_callback; its dispatch threads, which log too, this host never starts), which reports it:
+            # logged as well, it was a traceback on the standard error of a service that answers it (a 503).
+            durable_engine.logger.addFilter(_raised_to_the_caller)
+            # durable-rules loaded logging, whose fork hook runs before the adapter's, registered earlier: registered
+            # again, the adapter's now runs first (see _FORK_HOOKS)
+            _register_fork_hooks()
         return _HOST
+
+
+def _raised_to_the_caller(record) -> bool:
+    return False
 
 
 def _key(fact_name: str) -> str:
@@ -177,6 +198,8 @@ class RuleSet:
         self._cache: OrderedDict = OrderedDict()
         self.matches_run = 0  # calls that reached durable-rules (for tests and benchmarks)
         self._hits: set[int] = set()  # filled by the actions of the call in progress (under _lock)
+        self._session = SESSION  # the session the calls use; another once one is abandoned (_abandon_session)
+        self.sessions_abandoned = 0
         definition = {}
         for index, (clause_id, condition) in enumerate(clauses):
             definition[f"r{index}"] = {"all": [{"m": to_durable(condition)}], "run": self._action(index)}
@@ -215,23 +238,45 @@ class RuleSet:
         import durable.engine as engine  # loaded by _import_durable at the first session
 
         host = _host()
-        fact = {"sid": SESSION, "id": "situation"}
+        fact = {"sid": self._session, "id": "situation"}
         fact.update({_key(name): _json_value(value) for name, value in situation})
         self.matches_run += 1
         self._hits = set()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            try:
-                host.assert_fact(self.name, fact)
-            except engine.MessageNotHandledException:
-                pass  # no clause applies: a normal answer
-            finally:
+        held = _hold_signals()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
                 try:
-                    host.retract_fact(self.name, fact)
-                except engine.MessageNotHandledException:
-                    pass
+                    try:
+                        state = host.assert_fact(self.name, fact)
+                    except engine.MessageNotHandledException:
+                        state = None  # no clause applies: a normal answer
+                    failed = state.get("exception") if isinstance(state, dict) else None
+                    if failed is None:
+                        try:
+                            host.retract_fact(self.name, fact)
+                        except engine.MessageNotHandledException:
+                            pass
+                except BaseException:
+                    self._abandon_session()
+                    raise
+            if failed is not None:
+                # durable-rules caught what the action raised, and went on without its clause. The action adds an
+                # index to a set, and signals' handlers do not run meanwhile (_hold_signals): only memory can fail it.
+                self._abandon_session()
+                raise MemoryError(f"a rule's action failed inside durable-rules: {failed.splitlines()[0][:200]}")
+        finally:
+            _release_signals(held)
         # A rule whose $or holds on two branches fires twice: hits is a set.
         return tuple(self.clause_ids[i] for i in sorted(self._hits))
+
+    def _abandon_session(self) -> None:
+        """Use a new session from the next call on: durable-rules leaves the session of a call that failed inside it
+        as it was then (an action begun and abandoned, the fact asserted), and the next call on it (the fact's
+        retraction) crashed the process. The session is left as it is, not deleted (deleting sessions crashed the C
+        engine: module docstring); a ruleset may hold 1,024, so 1,023 such failures in one process."""
+        self.sessions_abandoned += 1
+        self._session = f"{SESSION}-{self.sessions_abandoned}"
 
     def match_reference(self, facts: dict) -> tuple[str, ...]:
         """The same answer from the pure-Python matcher (for tests, and Python 3.13 if ever needed)."""
@@ -258,9 +303,48 @@ def ruleset_for(name: str, clauses: list[tuple[str, Condition]]) -> RuleSet:
 
 
 
-def _before_fork() -> None:
+# The Python handlers of signals, run in the main thread wherever it is: by a call into durable-rules, they would run
+# inside it. Each is put off for the call (_hold_signals) and run after it (_release_signals).
+_SIGNALS = tuple(signal.valid_signals()) if hasattr(signal, "valid_signals") else ()
+
+
+def _hold_signals() -> tuple[dict, list] | None:
+    """In the main thread (the only one where Python runs signals' handlers), replace each Python handler with one
+    that notes the signal: ``(handlers found, signals noted)``; None in another thread."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    found, noted = {}, []
+
+    def note(signum, frame):
+        if signum not in noted:
+            noted.append(signum)
+
+    for signum in _SIGNALS:
+        handler = signal.getsignal(signum)
+        if callable(handler):  # not SIG_DFL, SIG_IGN, or a handler set outside Python (None)
+            found[signum] = handler
+            signal.signal(signum, note)
+    return found, noted
+
+
+def _release_signals(held: tuple[dict, list] | None) -> None:
+    """Put the handlers back, then raise each signal noted meanwhile: its handler runs now, in the caller (a Ctrl-C's
+    KeyboardInterrupt raised from the match, once durable-rules is done)."""
+    if held is None:
+        return
+    found, noted = held
+    for signum, handler in found.items():
+        signal.signal(signum, handler)
+    for signum in noted:
+        signal.raise_signal(signum)
+
+
+def _before_fork(hooks: int) -> None:
     """Wait for the calls in progress and hold every lock of the adapter, in the order its calls take them (a
-    ruleset's, then the host's), so that the fork copies no half-made call."""
+    ruleset's, then the host's), so that the fork copies no half-made call. Done by the hooks registered last."""
+    global _FORKING_BY
+    if hooks != _FORK_HOOKS[-1]:
+        return
     while True:
         with _HOST_LOCK:
             rulesets = list(_REGISTERED.values())
@@ -269,14 +353,19 @@ def _before_fork() -> None:
         _HOST_LOCK.acquire()
         if len(_REGISTERED) == len(rulesets):  # none registered (and used) between the list and the host's lock
             _FORKING.extend(rulesets)
+            _FORKING_BY = hooks
             return
         _HOST_LOCK.release()
         for ruleset in rulesets:
             ruleset._lock.release()
 
 
-def _after_fork() -> None:
-    """In the parent and in the child: let the calls go on."""
+def _after_fork(hooks: int) -> None:
+    """In the parent and in the child: let the calls go on (if these hooks' _before_fork holds the locks)."""
+    global _FORKING_BY
+    if hooks != _FORKING_BY:
+        return
+    _FORKING_BY = None
     _HOST_LOCK.release()
     for ruleset in _FORKING:
         ruleset._lock.release()
@@ -284,8 +373,25 @@ def _after_fork() -> None:
 
 
 _FORKING: list = []  # the rulesets whose locks _before_fork holds
-if hasattr(os, "register_at_fork"):  # Windows has no fork
-    os.register_at_fork(before=_before_fork, after_in_parent=_after_fork, after_in_child=_after_fork)
+_FORKING_BY = None  # the hooks whose _before_fork holds them
+# The fork hooks registered: the last ones act. Hooks run before a fork in the reverse order of their registration, so
+# logging's (which takes logging's lock), registered when durable-rules loads logging, ran before the adapter's,
+# registered at its import: a fork took logging's lock, then waited for a ruleset's lock, held by a call that
+# durable-rules was logging an error of, waiting for logging's lock. Registered again once durable-rules is loaded
+# (_host), the adapter's hooks run first: every thread takes the adapter's locks before logging's.
+_FORK_HOOKS: list[int] = []
+
+
+def _register_fork_hooks() -> None:
+    if not hasattr(os, "register_at_fork"):  # Windows has no fork
+        return
+    hooks = len(_FORK_HOOKS) + 1
+    os.register_at_fork(before=lambda: _before_fork(hooks), after_in_parent=lambda: _after_fork(hooks),
+                        after_in_child=lambda: _after_fork(hooks))
+    _FORK_HOOKS.append(hooks)  # after the registration: a fork meanwhile is held by the hooks registered before
+
+
+_register_fork_hooks()
 
 
 def session_stats() -> dict:
@@ -304,5 +410,5 @@ def session_stats() -> dict:
             stats["sessions"] += 1
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)
-                stats["facts_held"] += len(host.get_facts(ruleset.name, SESSION))
+                stats["facts_held"] += len(host.get_facts(ruleset.name, ruleset._session))
     return stats
