@@ -248,6 +248,46 @@ def test_a_client_that_reads_nothing_of_its_answer_holds_a_stop_at_most_request_
     assert server.stderr == ""
 
 
+@pytest.mark.slow  # starts a server
+def test_a_client_that_closes_its_sending_side_after_its_request_is_answered_then_the_connection_closed(tmp_path):
+    # A client may close its side of the connection once it has sent its request (a half-close: `nc -N`,
+    # shutdown(SHUT_WR)) and read the answer: uvicorn took it for a client gone, closed the connection and dropped the
+    # answer (0 bytes), the request's work done for nothing (a claim decided and recorded, its client never told).
+    import socket
+
+    from serving import serving
+
+    evaluate = json.dumps({"month": "2019-03", "accounts": ["globex"]}).encode()
+    post = (b"POST /v1/evaluate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(evaluate) + evaluate)
+    health = b"GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+
+    def half_closed(request: bytes) -> list:
+        sock = raw_connection(server)
+        sock.sendall(request)
+        sock.shutdown(socket.SHUT_WR)
+        answers, rest = [], raw_answer(sock)  # read until the server closes
+        sock.close()
+        while rest:
+            head, _, rest = rest.partition(b"\r\n\r\n")
+            length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
+            answers.append((head.split(b"\r\n")[0], json.loads(rest[:length])))
+            rest = rest[length:]
+        return answers
+
+    with serving(POLICIES, "--ledger", tmp_path / "ledger.sqlite", *[a for k, v in SOURCES.items()
+                                                                      for a in (f"--{k}", v)]) as server:
+        expected = server.call("POST", "/v1/evaluate", body={"month": "2019-03", "accounts": ["globex"]})[2]
+        assert half_closed(post) == [(b"HTTP/1.1 200 OK", expected)]
+        [(status, answer)] = half_closed(health)
+        assert (status, answer["status"]) == (b"HTTP/1.1 200 OK", "ok")
+        # two requests sent at once (pipelined), then the half-close: both answered, in order
+        answers = half_closed(post + health)
+        assert [status for status, _ in answers] == [b"HTTP/1.1 200 OK"] * 2 and answers[0][1] == expected
+        assert answers[1][1]["status"] == "ok"
+    assert server.stderr == ""
+
+
 @pytest.mark.parametrize("option", ["--request-timeout", "--answer-timeout"])
 def test_request_timeout_must_be_more_than_zero_seconds(tmp_path, option):
     from conftest import run_cli

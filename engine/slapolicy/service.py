@@ -727,6 +727,7 @@ def timed_protocol(seconds: float, max_connections: int | None = None, max_body:
         _lingering = False
         _stalled = None  # while the client takes nothing of the answer: when to give up on it
         _answer_deadline = None  # while an answer waits for its client: when it must have taken all of it
+        _sent_all = False  # the client closed its sending side after a whole request (eof_received)
 
         def __init__(self, *args, **kwargs) -> None:
             super().__init__(*args, **kwargs)
@@ -848,7 +849,21 @@ def timed_protocol(seconds: float, max_connections: int | None = None, max_body:
             self.loop.call_later(LINGER_SECONDS, self.transport.close)
 
         def eof_received(self) -> bool | None:
+            """The client closed its sending side. A client may do so once it has sent its request (a half-close:
+            ``nc -N``, ``shutdown(SHUT_WR)``) and still read the answer: uvicorn took it for a client gone, closed the
+            connection and dropped the answer. A request that arrived whole is now answered (and any sent with it,
+            pipelined), then the connection closed (:meth:`on_response_complete`); otherwise the connection is closed
+            at once, as before."""
+            if not self._lingering and self.cycle is not None and not self.cycle.response_complete \
+                    and self.conn.their_state is h11.DONE:
+                self._sent_all = True
+                return True  # the connection stays open for the answer
             return None if self._lingering else super().eof_received()  # None: asyncio closes the connection
+
+        def on_response_complete(self) -> None:
+            if self._sent_all and not self.conn.trailing_data[0]:  # nothing more from the client to answer
+                self.transport.close()  # once what is written is sent
+            super().on_response_complete()
 
         def _arm(self) -> None:
             self._disarm()
