@@ -312,6 +312,51 @@ def test_serve_stopped_by_sigterm_answers_the_request_in_flight_then_exits_0(sto
     assert running.stderr == ""
 
 
+@pytest.mark.slow
+def test_serve_stopped_by_a_second_ctrl_c_answers_its_requests_503_not_500_and_a_traceback(tmp_path):
+    """A second Ctrl-C stops the service at once (uvicorn's forced exit), without waiting for the requests in flight:
+    each was answered a plain-text 500 (Internal Server Error), and the cancellation's traceback written to standard
+    error for each. Each is now answered 200 if it was done, else 503 problem details saying the service stopped
+    (Retry-After: 1), and nothing is written to standard error."""
+    import http.client
+    import json
+    import threading
+
+    from serving import serving
+
+    rows = [{"account": f"acct{n:05d}", "minute": "2019-03-12T10:00", "requests": 100, "failures": 2} for n in range(5000)]
+    body = json.dumps({"month": "2019-03", "minutes": rows})
+    answers = []
+
+    def evaluate():  # ~1 s each here; one at a time (--max-concurrent 1), the others wait their turn
+        connection = http.client.HTTPConnection(running.host, running.port, timeout=120)
+        connection.request("POST", "/v1/evaluate", body=body, headers={"Content-Type": "application/json"})
+        response = connection.getresponse()
+        payload = response.read()
+        answers.append((response.status, response.getheader("Content-Type"), response.getheader("Retry-After"),
+                        json.loads(payload)))
+
+    with serving(POLICIES, "--max-concurrent", 1, "--ledger", tmp_path / "ledger.sqlite") as running:
+        clients = [threading.Thread(target=evaluate) for _ in range(4)]
+        for client in clients:
+            client.start()
+        time.sleep(1)
+        running.process.send_signal(signal.SIGINT)
+        time.sleep(0.2)
+        running.process.send_signal(signal.SIGINT)
+        assert running.process.wait(60) == 0
+        for client in clients:
+            client.join(60)
+    stopped = {"type": "urn:slapolicy:problem:stopping", "title": "The service is stopping", "status": 503,
+               "detail": "the service was stopped (a second Ctrl-C) before it answered this request: send it again once "
+                         "the service runs (a claim decided meanwhile is answered from its record)",
+               "instance": "/v1/evaluate"}
+    assert len(answers) == 4 and (503, "application/problem+json", "1", stopped) in answers
+    assert all(answer == (503, "application/problem+json", "1", stopped) or answer[:2] == (200, "application/json")
+               for answer in answers)
+    assert running.stderr == ""
+
+
 # Ctrl-Cs sent at random moments to a main thread that imports module after module while another thread imports
 # too (as a claim's reading of the minutes does while the engine's modules load), Ctrl-C handled as the CLI's own
 # process has it (``handle_stops``, called by main() without arguments), each caught and the handler set again, as

@@ -19,6 +19,7 @@ the bodies; the engine's own readers check the data and give the CLI's messages.
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import ipaddress
@@ -606,6 +607,15 @@ def create_app(engine: Engine, sources: Sources = Sources(), max_body: int = MAX
                 return await handler(request)
             except Exception as exc:  # noqa: BLE001 — every failure becomes problem details, never a traceback
                 return problem_of(exc).response(request)
+            except asyncio.CancelledError:
+                # A second Ctrl-C stops the service at once (uvicorn's forced exit): the requests not yet answered are
+                # cancelled as the event loop ends. uvicorn answered each a plain-text 500 and wrote the cancellation's
+                # traceback to standard error. An engine call already running goes on in its thread, to its end or the
+                # process's: a claim decided meanwhile is recorded, and answered from its record when sent again.
+                return Problem(503, "stopping", "The service is stopping",
+                               "the service was stopped (a second Ctrl-C) before it answered this request: send it "
+                               "again once the service runs (a claim decided meanwhile is answered from its record)"
+                               ).response(request)
         return endpoint
 
     routes = [

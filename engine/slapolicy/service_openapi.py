@@ -183,7 +183,7 @@ DECISION = {
 # itself (a request too slow, not HTTP, beyond the connections).
 PROBLEM_KINDS = ("bad-request", "not-found", "no-version-in-force", "method-not-allowed", "request-timeout",
                  "not-configured", "too-large", "unsupported-media-type", "misdirected", "invalid-input", "policy-error",
-                 "internal-error", "scheduler-unavailable", "too-many-connections", "limit-reached")
+                 "internal-error", "scheduler-unavailable", "too-many-connections", "limit-reached", "stopping")
 
 PROBLEM = {
     "type": "object",
@@ -219,7 +219,8 @@ ERRORS = {
     "500": "an internal error (the CLI's exit 3): please report it",
     "503": "the request came on a connection beyond --max-connections (the connection is closed); with --dask, the "
            "Dask scheduler was lost or cannot be reached again (the next request connects again); the memory, threads "
-           "or open files the process may use are used up (limit-reached). Each says Retry-After: 1 (seconds)",
+           "or open files the process may use are used up (limit-reached); the service was stopped at once (a second "
+           "Ctrl-C) before it answered (stopping). Each says Retry-After: 1 (seconds)",
 }
 # What any request may be answered, whatever its route: by the server before the route is found (too slow, too many
 # connections), or by the Host check that comes first.
