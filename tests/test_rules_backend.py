@@ -273,3 +273,34 @@ def test_a_rule_s_action_failing_in_a_thread_is_raised_not_answered_without_its_
     thread.join()
     assert outcome == ["MemoryError"]
     assert ruleset.match(facts) == ("5.1", "5.15") == ruleset.match_reference(facts)
+
+
+def test_a_signal_put_off_during_a_match_reaches_an_event_loop_s_handler_once():
+    # An asyncio loop in the main thread is told of a signal through its wakeup file, whatever Python handler runs;
+    # the handler put off during the match is called afterwards, not the signal raised again (told twice, a second
+    # Ctrl-C: uvicorn's forced exit on the first).
+    import asyncio
+    import signal
+    import uuid
+
+    from slapolicy.rules.conditions import Compare
+    from slapolicy.rules.durable import ruleset_for
+
+    ruleset = ruleset_for(f"loop_{uuid.uuid4().hex}", [("5.1", Compare("incident.cause", "equals", "customer_network"))])
+    facts, told, answers = {"incident.cause": "customer_network"}, [], []
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGINT, lambda: told.append("SIGINT"))
+        try:
+            answers.append(_stop_as_the_action_starts(ruleset, facts, lambda: signal.raise_signal(signal.SIGINT)))
+            await asyncio.sleep(0.2)
+        finally:
+            loop.remove_signal_handler(signal.SIGINT)
+
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        asyncio.run(main())
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert (answers, told) == ([("5.1",)], ["SIGINT"])

@@ -328,15 +328,16 @@ def _hold_signals() -> tuple[dict, list] | None:
 
 
 def _release_signals(held: tuple[dict, list] | None) -> None:
-    """Put the handlers back, then raise each signal noted meanwhile: its handler runs now, in the caller (a Ctrl-C's
-    KeyboardInterrupt raised from the match, once durable-rules is done)."""
+    """Put the handlers back, then run the handler of each signal noted meanwhile, as Python would have: now, in the
+    caller (a Ctrl-C's KeyboardInterrupt raised from the match, once durable-rules is done). Called, not raised again:
+    an event loop told of signals through its wakeup file (asyncio's add_signal_handler) was told once already."""
     if held is None:
         return
     found, noted = held
     for signum, handler in found.items():
         signal.signal(signum, handler)
     for signum in noted:
-        signal.raise_signal(signum)
+        found[signum](signum, sys._getframe())
 
 
 def _before_fork(hooks: int) -> None:
