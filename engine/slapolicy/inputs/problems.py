@@ -3,6 +3,8 @@ column named twice) and its rows (``Problems``: each with its file, row, line an
 then a count of the rest)."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from ..errors import InputError
@@ -84,16 +86,18 @@ def _moved(item: str, file: str, row: int, line: int, actual: int) -> str:
     return f"{file}: row {row} (line {actual})" + item[len(before):] if item.startswith(before) else item
 
 
-def column_names(schema, path) -> list[str]:
+def column_names(schema, path, header_of: tuple[str, ...] = ()) -> list[str]:
     """The column names of a file, or a message when its header is not UTF-8 or names a column twice
-    (which of the two would be read is anyone's guess)."""
+    (which of the two would be read is anyone's guess). ``header_of``: the columns a CSV file's header names, said
+    when its first line is a row of values (``no_header``)."""
     try:
         names = list(schema.names)
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: the header is not UTF-8 (byte 0x{exc.object[exc.start]:02x})") from None
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:  # which of the two would be read is a guess: refuse rather than pick one
-        raise InputError(f"{path}: column(s) {', '.join(repr(n) for n in repeated)} appear more than once in the header")
+        raise InputError(f"{path}: column(s) {', '.join(repr(n) for n in repeated)} appear more than once in the header"
+                         + no_header(names, header_of))
     return names
 
 
@@ -106,7 +110,25 @@ def missing_columns(where: str, missing: list, names: list, separated: bool = Fa
     if near:
         message += ("; columns are named in lower case without spaces: rename " +
                     ", ".join(f"{name!r} to {meant!r}" for name, meant in near))
-    return message + (other_separator(names) if separated else "") + another_input(where, names)
+    return (message + (other_separator(names) if separated else "") + another_input(where, names)
+            + (no_header(names, missing) if separated else ""))
+
+
+_VALUE = re.compile(r"\s*[+-]?[0-9]")  # a number, a date or a minute: never a column's name
+
+
+def no_header(names: list, required: tuple | list) -> str:
+    """'; its first line holds values, not column names: ...' when a CSV file's first line, which pyarrow takes for
+    its header, is a row of values (a file exported without its header line): "missing column(s) account, minute
+    ... (found: acme, 2019-03-12T09:00, 100, 2)", or "column(s) '0' appear more than once in the header" of a row
+    of two zero counts, left the reader to see that the header was missing. Not when a name is one some input reads
+    (a header with a column misnamed). An error path only."""
+    read = {name for kind in INPUT_COLUMNS.values() for name in kind[0] + kind[1]}
+    if (not required or not any(_VALUE.match(name) for name in names)
+            or any(name.strip().lower() in read for name in names)):
+        return ""
+    return ("; its first line holds values, not column names: a CSV file begins with a header line naming its "
+            f"columns; add one, {','.join(required)}, with the names in the order of the values")
 
 
 def another_input(where: str, names: list) -> str:

@@ -314,7 +314,7 @@ def read_table(path: str | Path, columns: tuple[str, ...], optional: tuple[str, 
 
             message = located(lambda: open(path, "rb"), str(exc)) or message
         raise InputError(f"{shown}: cannot be read as {kind.upper()}: {message}") from None
-    names = column_names(table.schema, shown)
+    names = column_names(table.schema, shown, columns if kind == "csv" else ())
     if kind == "jsonl":
         names = as_written(table, names, columns)
     missing = [name for name in columns if name not in names]

@@ -288,7 +288,7 @@ def _header_alone(part: Part, exc) -> bool:
 
 def _csv_columns(part: Part, schema) -> list:
     """The column names of a CSV part's header, every minutes column there (else an InputError naming those missing)."""
-    names = column_names(schema, part.name)
+    names = column_names(schema, part.name, MINUTE_COLUMNS)
     missing = [n for n in MINUTE_COLUMNS if n not in names]
     if missing:
         raise InputError(missing_columns(part.name, missing, names, separated=True))

@@ -1,0 +1,56 @@
+"""A new user's first hour: the mistakes of someone who writes their first files from docs/ alone, each told what
+to do next."""
+from __future__ import annotations
+
+import pytest
+
+from conftest import REPO, evaluate_march
+
+MINUTES_CSV = REPO / "examples" / "ccc" / "minutes.csv"
+
+MINUTE_ROW = "acme,2019-03-12T09:00,100,2\n"
+
+
+@pytest.mark.parametrize("rows,found", [
+    # the first row taken for a header: its values were listed as the columns "found", and nothing said the header was
+    # missing
+    (MINUTE_ROW + "acme,2019-03-12T09:01,100,0\n", "acme, 2019-03-12T09:00, 100, 2"),
+])
+def test_a_minutes_csv_without_its_header_line_is_told_to_add_one(tmp_path, rows, found):
+    minutes = tmp_path / "m.csv"
+    minutes.write_text(rows)
+    result = evaluate_march(minutes)
+    assert (result.code, result.out, result.err) == (1, "", (
+        f"slapolicy: {minutes}: missing column(s) account, minute, requests, failures (found: {found}); its first "
+        "line holds values, not column names: a CSV file begins with a header line naming its columns; add one, "
+        "account,minute,requests,failures, with the names in the order of the values\n"))
+
+
+def test_a_headerless_minutes_csv_whose_first_row_repeats_a_value_is_told_to_add_a_header(tmp_path):
+    # 'contoso,2024-03-01T09:00,0,0': the two counts, read as names, were "column(s) '0' appear more than once in
+    # the header"
+    minutes = tmp_path / "m.csv"
+    minutes.write_text("acme,2019-03-12T09:00,0,0\n" + MINUTE_ROW)
+    result = evaluate_march(minutes)
+    assert (result.code, result.out, result.err) == (1, "", (
+        f"slapolicy: {minutes}: column(s) '0' appear more than once in the header; its first line holds values, not "
+        "column names: a CSV file begins with a header line naming its columns; add one, "
+        "account,minute,requests,failures, with the names in the order of the values\n"))
+
+
+def test_a_billing_csv_without_its_header_line_is_told_to_add_one(tmp_path):
+    billing = tmp_path / "b.csv"
+    billing.write_text("acme,2019-03,2500.00,0.00\n")
+    result = evaluate_march(MINUTES_CSV, "--billing", billing)
+    assert (result.code, result.out, result.err) == (1, "", (
+        f"slapolicy: {billing}: missing column(s) account, month, monthly_fee, offset (found: acme, 2019-03, 2500.00, "
+        "0.00); its first line holds values, not column names: a CSV file begins with a header line naming its "
+        "columns; add one, account,month,monthly_fee,offset, with the names in the order of the values\n"))
+
+
+@pytest.mark.parametrize("header", ["customer,timestamp,calls,failed", "account,minute,requests,failed_2xx"])
+def test_a_header_of_other_names_is_not_taken_for_values(tmp_path, header):
+    minutes = tmp_path / "m.csv"
+    minutes.write_text(header + "\n" + MINUTE_ROW)
+    result = evaluate_march(minutes)
+    assert result.code == 1 and "first line holds values" not in result.err
