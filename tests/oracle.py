@@ -23,7 +23,9 @@ What it covers (each with the document it follows):
 - the §6.1 room a claim may be granted (docs/readings.md, "§6.1 The aggregate cap"): `aggregate_room`;
 - a claim's window (§3.2; docs/readings.md "§3.2(1) Business days", "§3.2(2) The last day to claim", "§3.2 When a
   claim is in time"; docs/cli.md "Claims", the decision's `window`): `claim_window`, with the business calendar from
-  the holidays package the policy names, and the reasons of its timing, `window_reasons`.
+  the holidays package the policy names, and the reasons of its timing, `window_reasons`;
+- a claim's reconciliation with the records (docs/cli.md "Claims", the decision's `reconciliation`; §1.5's
+  `partial_minutes`): `reconciliation`, and its decision, reasons and amounts (`decision`).
 """
 from __future__ import annotations
 
@@ -314,8 +316,10 @@ def display(availability: Fraction, terms: Terms) -> str:
 # --- one account-month ---------------------------------------------------------------------------------------------
 
 def outcome(terms: Terms, account: str, month: str, minutes=(), incidents=(), notices=(), billing=(),
-            term_start: dt.date | None = None, term_end: dt.date | None = None) -> dict:
-    """The fields of `evaluate`'s JSON for `account` in `month` that carry minutes or money."""
+            term_start: dt.date | None = None, term_end: dt.date | None = None, detail: dict | None = None) -> dict:
+    """The fields of `evaluate`'s JSON for `account` in `month` that carry minutes or money; `detail`, when given, is
+    filled with the minutes themselves (epoch minutes): `service_month`, `raw` (the unavailable) and `excluded`
+    (minute → the clause it is attributed to), which a claim's reconciliation lists."""
     zone = terms.zone
     sm = service_month(month, zone, term_start, term_end)
 
@@ -409,6 +413,11 @@ def outcome(terms: Terms, account: str, month: str, minutes=(), incidents=(), no
         clause = asked[key]
         if clause is not None:
             excluded[clause] = excluded.get(clause, 0) + 1
+            if detail is not None:
+                detail.setdefault("excluded", {})[minute] = clause
+    if detail is not None:
+        detail.update(service_month=sm, raw=set(raw))
+        detail.setdefault("excluded", {})
 
     # §1.4: a provider incident over minutes without normal requests is a warning, with the count of those minutes
     # among every minute its window touches (rounded outward, whatever window_rounding says: docs/readings.md).
@@ -612,3 +621,88 @@ def window_reasons(terms: Terms, window: dict, month: str, filed_at: dt.datetime
     if filed_at >= dt.datetime.fromisoformat(window["closes"]):
         reasons.append("filed_too_late")
     return reasons
+
+
+# --- §3.2(1), §3.3: a claim reconciled with the provider's records, and its decision (docs/cli.md "Claims",
+# docs/readings.md "§3.3 The unavailability a claim states", "§3.2 When a claim is in time", "§6.1") -----------------
+
+def claimed_minutes(terms: Terms, claim: dict, sm: ServiceMonth) -> set:
+    """The minutes of the Service Month the claim's windows state, each counted once: those a window covers whole
+    (`availability.partial_minutes: whole_minutes_only`, "less than 1 minute is not counted") or touches (`touched`)."""
+    partial = setting(terms.raw["availability"].get("partial_minutes", "whole_minutes_only"))
+    rounding = {"whole_minutes_only": "inward", "touched": "outward"}[partial]
+    found = set()
+    for window in claim.get("unavailability") or ():
+        found.update(window_minutes(epoch_minute(instant(window["start"], terms.zone)),
+                                    epoch_minute(instant(window["end"], terms.zone)), rounding, sm.first, sm.stop))
+    return found
+
+
+def runs(minutes, zone: ZoneInfo) -> list:
+    """Consecutive minutes as `[start, end)` runs, on the policy's clock, each with its count."""
+    found = []
+    for minute in sorted(minutes):
+        if found and found[-1][1] == minute:
+            found[-1][1] = minute + 1
+        else:
+            found.append([minute, minute + 1])
+
+    def stamp(minute):
+        return dt.datetime.fromtimestamp(minute * 60, UTC).astimezone(zone).isoformat()
+
+    return [{"start": stamp(a), "end": stamp(b), "minutes": b - a} for a, b in found]
+
+
+def reconciliation(terms: Terms, claim: dict, detail: dict) -> dict:
+    """The claim's minutes beside the records' (§3.2(1): the provider's records prevail): confirmed are the claimed
+    minutes counted against the provider; the rest are listed as runs, claimed but available in the records, claimed
+    but excluded by a clause of §5, and counted against the provider but not claimed."""
+    claimed = claimed_minutes(terms, claim, detail["service_month"])
+    raw, excluded = detail["raw"], set(detail["excluded"])
+    counted = raw - excluded
+    return {"clause": "§3.2(1)", "records_prevail": setting(terms.raw["claims"]["records_prevail"]),
+            "claimed_minutes": len(claimed), "confirmed_minutes": len(claimed & counted),
+            "claimed_not_unavailable_in_records": runs(claimed - raw, terms.zone),
+            "claimed_but_excluded": runs(claimed & excluded, terms.zone),
+            "unavailable_not_claimed": runs(counted - claimed, terms.zone)}
+
+
+def missing_materials(terms: Terms, claim: dict) -> list:
+    """The claim fields a §3.3 material requires (`requires`) that the claim lacks (absent, null, blank or an empty
+    list), in the policy's order of the materials and of their fields, each once: each is a reason of its own."""
+    def lacks(value):
+        return value is None or (isinstance(value, str) and not value.strip()) or (
+            isinstance(value, (list, dict)) and not value)
+
+    found = []
+    for material in terms.raw["claims"]["required_materials"]:
+        found += [name for name in material["requires"] if lacks(claim.get(name)) and name not in found]
+    return found
+
+
+def decision(terms: Terms, claim: dict, month_outcome: dict, window: dict, filed_at: dt.datetime,
+             room: Decimal | None, granted_before: bool, term_start=None, term_end=None) -> dict:
+    """The decision on a claim: every reason found, in order (the window's timing, the channel, each material
+    missing, the standard met or nothing owed, the month compensated already); `denied` with any reason but a
+    material missing, `incomplete` with only those, else `approved`, granting the month's compensation within the
+    §6.1 room."""
+    reasons = window_reasons(terms, window, claim["service_month"], filed_at, term_start, term_end)
+    if claim["channel"] != setting(terms.raw["claims"]["channel"]):
+        reasons.append("wrong_channel")
+    reasons += ["missing_materials"] * len(missing_materials(terms, claim))
+    monthly = Decimal(month_outcome["compensation"])
+    grant = monthly if room is None else min(monthly, max(room, Decimal(0)))
+    if month_outcome["meets_standard"] and terms.gate == "below_standard":  # the gate of §2.2 and §3 is shut
+        reasons.append("standard_met")
+    elif granted_before:  # a Service Month is compensated once: nothing more is owed for it
+        reasons.append("already_compensated")
+    elif grant == 0:
+        reasons.append("nothing_owed")
+    verdict = ("approved" if not reasons else
+               "incomplete" if set(reasons) == {"missing_materials"} else "denied")
+    # the compensation is granted only by an approval; its detail is shown unless the standard was met or the month
+    # was compensated already (no amount is computed then)
+    owed = not {"standard_met", "already_compensated"} & set(reasons)
+    return {"decision": verdict, "reasons": reasons, "monthly": f"{monthly:.{terms.places}f}" if owed else None,
+            "compensation": f"{grant:.{terms.places}f}" if verdict == "approved" else None,
+            "capped": grant < monthly if owed else None}

@@ -5,7 +5,9 @@ encoding, the drafts of policies/ccc and docs/walkthrough, and copies of the pub
 to their alternatives, two of them in a zone that changes its clocks), minutes with gaps and bad minutes around the
 month's ends and the clock change, incidents of every cause overlapping each other and the month's ends, notices
 published before, at and after their windows, billing or none, and a term or none; then compares every minute and
-money field of `evaluate`'s JSON for the account with the oracle's.
+money field of `evaluate`'s JSON for the account with the oracle's. Claims likewise: their window in business days
+and the reasons of its timing, and, on the same months, their reconciliation with the records and their decision,
+also as the ledger answers it again.
 """
 import atexit
 import datetime as dt
@@ -21,7 +23,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from oracle import Terms, aggregate_room, claim_window, instant, outcome, service_month, window_reasons
+from oracle import (Terms, aggregate_room, claim_window, decision, instant, outcome, reconciliation, service_month,
+                    window_reasons)
 
 REPO = Path(__file__).resolve().parent.parent
 POLICIES = REPO / "policies" / "ccc"
@@ -57,6 +60,7 @@ ALTERNATIVES = {
         - {fact: notice.published_before_start, equals: true}""", """        - {fact: notice.kind, in: [maintenance, high_concurrency]}
         - {fact: notice.published_before_start, equals: true}""")],
     "minute_99_5": [('    value: "99%"\n    ref: "§1.5"', '    value: "99.5%"\n    ref: "§1.5"')],
+    "touched": [("    value: whole_minutes_only\n", "    value: touched\n")],
 }
 VARIANTS = {
     "ny": ["new_york"],
@@ -66,6 +70,10 @@ VARIANTS = {
     "no_traffic_down": ["no_traffic_unavailable", "money_down", "display_down"],
     "flipped_mixed": ["tiers_flipped", "mixed_clauses", "display_half_even"],
     "ny_met_above": ["new_york", "met_above"],
+    # how a claim's windows meet the minute grid (§1.5), and §6.1 binding once §3.1(2)'s monthly cap is lifted
+    "touched": ["touched"],
+    "ny_touched_uncapped": ["new_york", "touched", "no_monthly_cap", "tiers_only"],
+    "gate_tiers_only": ["tiers_only"],
 }
 
 
@@ -134,8 +142,8 @@ def _minute_text(moment, zone, style):
 
 
 @st.composite
-def cases(draw):
-    name, path = draw(st.sampled_from(versions()))
+def cases(draw, names=None):
+    name, path = draw(st.sampled_from([v for v in versions() if names is None or v[0] in names]))
     terms = terms_of(name)
     zone = terms.zone
     month = draw(st.sampled_from(MONTHS))
@@ -714,3 +722,191 @@ def test_claim_windows_found_by_the_oracle(family, month, term, expected, skippe
     window, _ = window_case(family, month, f"{month}-01T00:00", term)
     assert [day["date"] for day in window.pop("holidays_skipped")] == skipped
     assert window == expected
+
+
+# --- §3.2(1), §3.3: a claim's reconciliation with the records, and its decision -----------------------------------------
+
+CLAIM_VERSIONS = ["published", *VARIANTS]
+
+
+@functools.cache
+def claim_engine(name):
+    """An engine over a family whose one version, in force from 2019-01-01, is the version `name` of versions()."""
+    import hashlib
+    import json
+
+    from slapolicy import Engine
+
+    folder = variants_dir() / "claims" / name
+    folder.mkdir(parents=True)
+    text = (dict(versions())[name] or PUBLISHED).read_text(encoding="utf-8")
+    (folder / "2019-01-01.yaml").write_text(text, encoding="utf-8")
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    (folder / "versions.lock").write_text(json.dumps({"2019-01-01.yaml": digest}), encoding="utf-8")
+    return Engine(str(folder))
+
+
+@st.composite
+def claim_cases(draw):
+    """A month of `cases` (billed for the account) and claims on it: windows stated near the records' events and the
+    month's ends, to the second or on the minute, overlapping or not; the channel and materials right or not; and
+    sometimes a second claim for the same month, decided after the first."""
+    case = draw(cases(CLAIM_VERSIONS))
+    terms = terms_of(case["version"])
+    zone = terms.zone
+    term_start, term_end = case["term"] or (None, None)
+    whole = service_month(case["month"], zone)
+    if case["term"] and (term_end < whole.start or term_start > whole.end):
+        case["term"] = term_start = term_end = None
+    sm = service_month(case["month"], zone, term_start, term_end)
+    if not any(b["account"] == ACCOUNT for b in case["billing"]):
+        case["billing"].append({"account": ACCOUNT, "month": case["month"], "monthly_fee": draw(
+            st.sampled_from(["100.00", "0.00", "1234.56"])), "offset": "0.00"})
+    first, stop = (dt.datetime.fromtimestamp(m * 60, dt.timezone.utc) for m in (sm.first, sm.stop))
+    anchors = [first, stop] + [instant(e[key], zone) for e in case["incidents"] + case["notices"]
+                               for key in ("start", "end")]
+    anchors += [instant(row["minute"], zone) for row in case["minutes"][:: max(1, len(case["minutes"]) // 5)]]
+
+    def stated():
+        windows = []
+        for _ in range(draw(st.integers(0, 3))):
+            start = draw(st.sampled_from(anchors)) + dt.timedelta(seconds=draw(st.integers(-7200, 7200)))
+            if draw(st.booleans()):
+                start = start.replace(second=0, microsecond=0)
+                end = start + dt.timedelta(minutes=draw(st.integers(1, 300)))
+            else:
+                end = start + dt.timedelta(seconds=draw(st.integers(1, 300 * 60)))
+            start, end = max(start, first - dt.timedelta(seconds=30)), min(end, stop + dt.timedelta(seconds=30))
+            if start < stop and end > first and end > start:  # a window wholly outside the month is refused
+                style = draw(st.sampled_from(["offset", "utc", "naive"]))
+                windows.append({"start": _stamp(start, zone, style), "end": _stamp(end, zone, style)})
+        return windows
+
+    window = claim_window(terms, case["month"], term_start, term_end)
+    filed = dt.datetime.fromisoformat(window["opens"]) + dt.timedelta(minutes=draw(st.integers(0, 20 * 1440)))
+    claims = []
+    for number in range(draw(st.sampled_from([1, 1, 1, 2]))):
+        claim = {"account": ACCOUNT, "service_month": case["month"],
+                 "filed_at": (filed + dt.timedelta(days=number)).isoformat(),
+                 "channel": draw(st.sampled_from(["work_order", "work_order", "work_order", "email"])),
+                 "event_report": draw(st.sampled_from([f"calls failed ({number})"] * 3 + [" ", None])),
+                 "failure_records": draw(st.sampled_from([["c-1"], ["c-1"], [], None])),
+                 "unavailability": stated() or draw(st.sampled_from([None, []]))}
+        if case["term"]:
+            claim.update(term_start=term_start.isoformat(), term_end=term_end.isoformat())
+        claims.append({k: v for k, v in claim.items() if v is not None})
+    case["claims"] = claims
+    return case
+
+
+def check_claims(case, ledger):
+    terms = terms_of(case["version"])
+    term_start, term_end = case["term"] or (None, None)
+    detail = {}
+    month = outcome(terms, ACCOUNT, case["month"], case["minutes"], case["incidents"], case["notices"],
+                    case["billing"], term_start, term_end, detail=detail)
+    window = claim_window(terms, case["month"], term_start, term_end)
+    engine_, granted, found = claim_engine(case["version"]), {}, []
+    with tempfile.TemporaryDirectory() as folder:
+        minutes = written(case, Path(folder))
+        for claim in case["claims"]:
+            filed = dt.datetime.fromisoformat(claim["filed_at"])
+            inputs = dict(minutes=minutes, incidents=case["incidents"] or None, notices=case["notices"] or None,
+                          billing=case["billing"], now=filed, ledger=str(ledger))
+            got = engine_.decide_claim(claim, **inputs)
+            room = aggregate_room(terms, ACCOUNT, case["month"], case["billing"], granted)
+            expected = decision(terms, claim, month, window, filed, room, bool(granted), term_start, term_end)
+            shown = {"decision": got["decision"], "reasons": [r["code"] for r in got["reasons"]],
+                     "monthly": (got.get("compensation_detail") or {}).get("monthly"),
+                     "compensation": got["compensation"],
+                     "capped": (got.get("compensation_detail") or {}).get("capped")}
+            assert shown == expected, (shown, expected)
+            assert got["reconciliation"] == reconciliation(terms, claim, detail), claim
+            again = engine_.decide_claim(claim, **inputs)  # answered from the ledger's record, as decided
+            assert again.pop("repeated") is True and got.pop("repeated") is False
+            assert again == got
+            if expected["decision"] == "approved":
+                granted[case["month"]] = expected["compensation"]
+            found.append(expected)
+    return found
+
+
+@settings(max_examples=6, **CHECK)
+@given(claim_cases())
+def test_claims_reconcile_and_decide_as_the_oracle_does(case):
+    with tempfile.TemporaryDirectory(dir=SCRATCH) as folder:
+        check_claims(case, Path(folder) / "ledger.sqlite")
+
+
+@pytest.mark.slow
+@settings(max_examples=300, **CHECK)
+@given(claim_cases())
+def test_claims_reconcile_and_decide_as_the_oracle_does_at_length(case):
+    with tempfile.TemporaryDirectory(dir=SCRATCH) as folder:
+        check_claims(case, Path(folder) / "ledger.sqlite")
+
+
+def claim_on(version, minutes, claim=None, billing=None, month="2019-03"):
+    """One claim on `month` under the version `version` of versions(), filed when its window opens, with the oracle's
+    decision beside the engine's (check_claims compares them)."""
+    terms = terms_of(version)
+    window = claim_window(terms, month)
+    claim = {"account": ACCOUNT, "service_month": month, "filed_at": window["opens"], "channel": "work_order",
+             "event_report": "calls failed", "failure_records": ["c-1"],
+             "unavailability": [{"start": f"{month}-02T00:00", "end": f"{month}-02T03:00"}], **(claim or {})}
+    case = {"version": version, "month": month, "term": None, "minutes": minutes, "incidents": [], "notices": [],
+            "billing": billing or [{"account": ACCOUNT, "month": month, "monthly_fee": "100.00", "offset": "0.00"}],
+            "claims": [claim]}
+    with tempfile.TemporaryDirectory(dir=SCRATCH) as folder:
+        (found,) = check_claims(case, Path(folder) / "ledger.sqlite")
+    return found
+
+
+@pytest.mark.parametrize("bad, expected", [
+    (130, {"decision": "approved", "reasons": [], "monthly": "10.00", "compensation": "10.00", "capped": False}),
+    (0, {"decision": "denied", "reasons": ["nothing_owed"], "monthly": "0.00", "compensation": None,
+         "capped": False})])
+def test_a_claim_under_the_tiers_only_gate_is_paid_as_its_tier_says(bad, expected):
+    """Under `compensation.gate: tiers_only` (docs/readings.md, "§2.2 and §3 The gate") the tiers pay as written,
+    also above the standard: 130 bad minutes of March 2019 are 99.71 %, tier 1's 10 % of 100.00, as evaluate says.
+    A claim was denied `standard_met` ('no compensation is owed') while evaluate and replay said 10.00 was owed;
+    at 100 % no tier pays: nothing owed. Found by the oracle."""
+    assert claim_on("gate_tiers_only", bad_minutes("2019-03-02", "00:00", bad)) == expected
+
+
+def runs_of(*spans):
+    return [{"start": f"2019-03-02T{a}:00+08:00", "end": f"2019-03-02T{b}:00+08:00", "minutes": n} for a, b, n in spans]
+
+
+@pytest.mark.parametrize("version, windows, counts, not_unavailable, not_claimed", [
+    # 00:00:30 to 00:05 covers 00:01 to 00:04 whole (§1.5, "less than 1 minute is not counted"), touches 00:00 too
+    ("published", [("00:00:30", "00:05")], (4, 2), runs_of(("00:03", "00:05", 2)), runs_of(("00:00", "00:01", 1))),
+    ("touched", [("00:00:30", "00:05")], (5, 3), runs_of(("00:03", "00:05", 2)), []),
+    ("published", [("00:00:10", "00:00:50")], (0, 0), [], runs_of(("00:00", "00:03", 3))),
+    ("touched", [("00:00:10", "00:00:50")], (1, 1), [], runs_of(("00:01", "00:03", 2))),
+    # two windows stating a minute each count it once
+    ("published", [("00:00", "00:03"), ("00:01", "00:05")], (5, 3), runs_of(("00:03", "00:05", 2)), []),
+])
+def test_a_claims_reconciliation_counts_each_minute_it_states_once(version, windows, counts, not_unavailable,
+                                                                    not_claimed):
+    """Three bad minutes, 00:00 to 00:03 of 2 March 2019, against windows stated to the second: what each minute
+    counts as (docs/cli.md, the decision's `reconciliation`); check_claims compares the whole with the oracle's."""
+    claim = {"unavailability": [{"start": f"2019-03-02T{a}", "end": f"2019-03-02T{b}"} for a, b in windows]}
+    with tempfile.TemporaryDirectory(dir=SCRATCH) as folder:
+        case = {"version": version, "month": "2019-03", "term": None, "incidents": [], "notices": [],
+                "minutes": bad_minutes("2019-03-02", "00:00", 3),
+                "billing": [{"account": ACCOUNT, "month": "2019-03", "monthly_fee": "100.00", "offset": "0.00"}],
+                "claims": [{"account": ACCOUNT, "service_month": "2019-03", "filed_at": "2019-04-06T00:00+08:00",
+                            "channel": "work_order", "event_report": "calls failed", "failure_records": ["c-1"],
+                            **claim}]}
+        check_claims(case, Path(folder) / "ledger.sqlite")
+        from slapolicy import Engine
+
+        got = Engine(str(variants_dir() / "claims" / version)).decide_claim(
+            case["claims"][0], minutes=case["minutes"], billing=case["billing"],
+            now=dt.datetime(2019, 4, 6, tzinfo=dt.timezone.utc), ledger=str(Path(folder) / "ledger.sqlite"))
+    found = got["reconciliation"]
+    assert (found["claimed_minutes"], found["confirmed_minutes"]) == counts
+    assert (found["claimed_not_unavailable_in_records"], found["unavailable_not_claimed"]) == (not_unavailable,
+                                                                                                not_claimed)
+    assert found["claimed_but_excluded"] == [] and got["repeated"] is True

@@ -315,6 +315,13 @@ def decision_inputs(claim: Claim, family, now: dt.datetime, files: dict, minutes
             "now": now.isoformat(), "files": records}
 
 
+def gate_shut(policy, evaluation: dict) -> bool:
+    """Whether the gate of §2.2 and §3 leaves the month nothing to claim: the standard met under `below_standard`.
+    Under `tiers_only` the tiers pay as written above the standard too, as evaluate and replay say (a claim there
+    was denied standard_met for a month evaluate owed 10 %)."""
+    return evaluation["meets_standard"] and policy.gate != "tiers_only"
+
+
 def decide(policy, claim: Claim, service_month: ServiceMonth, window: ClaimWindow, month: MonthEvaluation, *,
            billing: dict, ledger, inputs: dict, now: dt.datetime, manager) -> dict:
     """The decision on a claim whose Service Month is evaluated (``month``), recorded in the ledger (a path or a
@@ -337,7 +344,7 @@ def decide(policy, claim: Claim, service_month: ServiceMonth, window: ClaimWindo
         found = list(reasons)
         amount = None
         detail = None
-        if evaluation["meets_standard"]:
+        if gate_shut(policy, evaluation):
             found.append(claim_reason("standard_met", policy.ref("availability", "standard"),
                                  f"Service Availability in {service_month.label} was {evaluation['availability_percent']}%, "
                                  f"which meets the Service Availability Standard of {policy.standard}%: no compensation "
@@ -357,8 +364,11 @@ def decide(policy, claim: Claim, service_month: ServiceMonth, window: ClaimWindo
             if amount <= 0:
                 why = ("the §6.1 aggregate cap is reached" if cap.get("applies") and monthly > 0 else
                        "the compensation after exclusions and the cap of the fee paid is 0.00")
+                standing = ("below the standard" if not evaluation["meets_standard"] else
+                            f"{evaluation['availability_percent']}%, which meets the standard (the tiers alone pay: "
+                            f"{policy.ref('compensation', 'gate')} tiers_only)")
                 found.append(claim_reason("nothing_owed", cap["clause"] if monthly > 0 else policy.ref("compensation", "monthly_cap"),
-                                     f"Availability was below the standard, but nothing is owed: {why}."))
+                                     f"Availability was {standing}, but nothing is owed: {why}."))
         codes = {r["code"] for r in found}
         decision = "denied" if codes & DENYING else "incomplete" if codes else "approved"
         granted = amount if decision == "approved" else None
@@ -390,7 +400,7 @@ def decide(policy, claim: Claim, service_month: ServiceMonth, window: ClaimWindo
         return result, inputs, granted
 
     own = not isinstance(ledger, Ledger)
-    if own and not evaluation["meets_standard"] and evaluation["compensation"] is None \
+    if own and not gate_shut(policy, evaluation) and evaluation["compensation"] is None \
             and not Path(ledger or default_ledger_path()).exists():
         raise billing_needed()  # refused before the decision: no ledger file is created for it
     # A ledger this decision creates is made with the decision in it (Ledger's first_decision: two syncs, not seven).
