@@ -105,3 +105,38 @@ def test_serve_with_a_ledger_key_set_but_empty_exits_2_before_it_listens(monkeyp
         2, "", "slapolicy serve: SLAPOLICY_LEDGER_KEY is set but empty: set it to the ledger's key, or unset it for a "
                "ledger without one (docs/ledger.md)\n")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("made_with, given, said", [
+    ("key-1", None, "the ledger is sealed with a key: set SLAPOLICY_LEDGER_KEY to the key it was created with"),
+    ("key-1", "key-2", "SLAPOLICY_LEDGER_KEY is not the key this ledger was created with"),
+    (None, "key-2", "SLAPOLICY_LEDGER_KEY is set, but this ledger has no key: it was created without one (unset the "
+                    "variable, or record new decisions in a new ledger), or its meta table was edited to drop the key"),
+])
+def test_serve_with_a_key_its_ledger_was_not_made_with_exits_1_before_it_listens(monkeypatch, tmp_path, made_with,
+                                                                                 given, said):
+    # The service started, and answered every claim, and every recorded decision asked for, 422 (the input is
+    # wrong): the server's own mistake, which no client can mend and no restart without the right key does, as the
+    # client's. A ledger that exists is now looked at, read-only, before anything listens.
+    import hashlib
+
+    from conftest import POLICIES, run_cli
+    from slapolicy import service
+    from slapolicy.ledger import Ledger
+
+    def listened(host, port):
+        raise AssertionError("the service started to listen")
+
+    ledger = tmp_path / "ledger.sqlite"
+    for name, key in (("made", made_with), ("given", given)):
+        if key is None:
+            monkeypatch.delenv("SLAPOLICY_LEDGER_KEY", raising=False)
+        else:
+            monkeypatch.setenv("SLAPOLICY_LEDGER_KEY", key)
+        if name == "made":
+            Ledger(ledger).close()
+            before = {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in tmp_path.iterdir()}
+    monkeypatch.setattr(service, "_listen", listened)
+    result = run_cli("serve", POLICIES, "--port", "0", "--ledger", ledger)
+    assert (result.code, result.out, result.err) == (1, "", f"slapolicy: {ledger}: {said}\n")
+    assert {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in tmp_path.iterdir()} == before

@@ -904,6 +904,23 @@ def timed_protocol(seconds: float, max_connections: int | None = None, max_body:
     return TimedProtocol
 
 
+def check_ledger_key(path: Path) -> None:
+    """Refuse to start (LedgerError, exit 1) when the ledger exists and the key in SLAPOLICY_LEDGER_KEY is not the one it
+    was made with (none for a keyed ledger, another, or one for a ledger made without). The key is the process's
+    environment: every claim, and every decision read back, was answered 422, the input's fault, for the server's
+    mistake, which neither a client nor a restart without the right key mends. Anything else wrong with the ledger
+    (not a ledger, damaged, gone) is left to the requests that read it, as docs/service.md says: a file mended later is
+    then read without a restart. The ledger is only read, as GET /v1/claims/{id} reads it."""
+    if not path.exists():
+        return  # made by the first claim, with the key then set
+    try:
+        book = Ledger(path, create=False, readonly=True)
+    except SlapolicyError:
+        return
+    with book:
+        book.chain()
+
+
 def _listen(host: str, port: int) -> socket.socket:
     """Bind before serving, so that a taken port is a one-line error (exit 1) and port 0 picks a free one."""
     try:
@@ -995,6 +1012,7 @@ def _serve(policy_dir, host, port, ledger, sources, max_body, workers, dask, req
     # One Engine for the life of the process: with --workers or --dask it keeps one process pool or Dask client
     # for every request, made before it listens (an unreachable scheduler is exit 1), closed when it stops.
     engine = Engine(policy_dir, ledger=ledger, workers=workers, dask=dask)
+    check_ledger_key(engine.ledger_path or default_ledger_path())
     app = create_app(engine, sources, max_body, loopback_only=_is_loopback(host), max_concurrent=max_concurrent)
     sock = _listen(host, port)
     try:
