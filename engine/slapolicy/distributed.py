@@ -24,6 +24,7 @@ import importlib
 import os
 import select  # the helper's pipes: here, so that the helper imports nothing itself (_on_thread_and_fork)
 import signal
+import struct  # the helper's frames (loaded by the CLI's own modules already)
 import sys
 import threading
 from dataclasses import dataclass
@@ -489,7 +490,6 @@ def _on_thread_and_fork(fn, arguments: list, progress, cancel: Cancellation | No
     (nothing of this process's is flushed or finalized twice). Once the call returns or raises, the helper has ended
     and been waited for."""
     import pickle
-    import struct
     import warnings
 
     # Every module a task imports as it runs (inside functions: pyarrow's, numpy's) is imported by this thread
@@ -501,6 +501,9 @@ def _on_thread_and_fork(fn, arguments: list, progress, cancel: Cancellation | No
     for name in imports:
         importlib.import_module(name)
     count = len(arguments)
+    # A helper forked as the command began, which planned these same tasks from the request this process sent it
+    # (fork_helper_early), takes them from the pipe it filled, and may have answered some already; else one is forked.
+    adopted = _adopt_early_helper(fn, arguments)
     lock = threading.Condition()
     results: dict = {}  # index -> (True, result) or (False, exception) of a task run here, or the helper's result
     lost: set = set()  # indices the helper took and did not answer (to run here, in order)
@@ -511,20 +514,15 @@ def _on_thread_and_fork(fn, arguments: list, progress, cancel: Cancellation | No
     # helper each take the next one there (a read of 4 bytes takes one whole, and an empty pipe with no writer is its
     # end). Handed one at a time by this process, the helper waited between tasks for the thread that talks to it to
     # take the GIL (from the evaluation and the reading thread), 22-63 ms of the ~0.35 s it reads the 500-account month.
-    tokens, filler = os.pipe()
-    os.set_blocking(filler, False)
-    try:
-        written = os.write(filler, b"".join(index.to_bytes(4, "little") for index in range(count)))
-    except OSError:
-        written = 0
-    os.close(filler)
-    if written != 4 * count:  # a pipe narrower than 64 KiB (a user past the system's pipe-user-pages-soft)
-        os.close(tokens)
-        return _on_threads(fn, arguments, progress, cancel)
+    if adopted is not None:
+        pid, tokens, from_helper = adopted
+    else:
+        tokens = _filled_tokens(count)
+        if tokens is None:  # a pipe narrower than 64 KiB (a user past the system's pipe-user-pages-soft)
+            return _on_threads(fn, arguments, progress, cancel)
 
     def next_token() -> int | None:
-        token = _read_exactly(tokens, 4)
-        return int.from_bytes(token, "little") if len(token) == 4 else None
+        return _next_index(tokens)
 
     def take() -> int | None:
         with lock:
@@ -537,38 +535,32 @@ def _on_thread_and_fork(fn, arguments: list, progress, cancel: Cancellation | No
                 mine.add(index)
             return index
 
-    from_helper, answers = os.pipe()
-    _widen(answers)
-    try:
-        with warnings.catch_warnings():
-            # Python 3.12 warns that a fork beside other threads may deadlock in the child, on a lock another thread
-            # held: the helper runs only ``fn`` (reading Parquet with pyarrow, whose allocator and thread pools are
-            # made afresh after a fork, and numpy), on this thread, and is ended if it stalls (HELPER_STALLED).
-            warnings.simplefilter("ignore", DeprecationWarning)
-            pid = os.fork()
-    except OSError:
-        for end in (tokens, from_helper, answers):
-            os.close(end)
-        return _collect((_unless(cancel) or fn(*args) for args in arguments), progress)
-    if pid == 0:  # the helper
-        code = 0
+    if adopted is None:
+        from_helper, answers = os.pipe()
+        _widen(answers)
         try:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)  # the command's process handles Ctrl-C and ends this one
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            os.close(from_helper)
-            while (index := next_token()) is not None:
-                os.write(answers, struct.pack("<q", index))  # the task it took, before it runs it
-                try:
-                    data = pickle.dumps(fn(*arguments[index]), protocol=pickle.HIGHEST_PROTOCOL)
-                except BaseException:  # noqa: BLE001 -- the task is given back, and run (and raised) there
-                    os.write(answers, struct.pack("<q", -1))
-                    break
-                _write_all(answers, struct.pack("<q", len(data)) + data)
-        except BaseException:  # noqa: BLE001 -- the command's process runs whatever this one did not answer
-            code = 1
-        finally:
-            os._exit(code)
-    os.close(answers)
+            with warnings.catch_warnings():
+                # Python 3.12 warns that a fork beside other threads may deadlock in the child, on a lock another
+                # thread held: the helper runs only ``fn`` (reading Parquet with pyarrow, whose allocator and thread
+                # pools are made afresh after a fork, and numpy), on this thread, and is ended if it stalls
+                # (HELPER_STALLED).
+                warnings.simplefilter("ignore", DeprecationWarning)
+                pid = os.fork()
+        except OSError:
+            for end in (tokens, from_helper, answers):
+                os.close(end)
+            return _collect((_unless(cancel) or fn(*args) for args in arguments), progress)
+        if pid == 0:  # the helper
+            code = 0
+            try:
+                _helper_signals()
+                os.close(from_helper)
+                _serve_tasks(fn, arguments, next_token, answers, pickle)
+            except BaseException:  # noqa: BLE001 -- the command's process runs whatever this one did not answer
+                code = 1
+            finally:
+                os._exit(code)
+        os.close(answers)
 
     def talk() -> None:
         """This process's side of the helper: takes each result it sends back. When the helper ends (its tokens
@@ -660,6 +652,252 @@ def _on_thread_and_fork(fn, arguments: list, progress, cancel: Cancellation | No
         os.close(tokens)
         os.close(from_helper)
         _reap(pid)
+
+
+def _filled_tokens(count: int) -> int | None:
+    """The read end of a pipe holding the indices 0..count-1 (4 bytes each, little-endian) and closed for writing,
+    or None when the pipe cannot hold them all (it is then closed)."""
+    tokens, filler = os.pipe()
+    if not _fill(filler, count):
+        os.close(tokens)
+        return None
+    return tokens
+
+
+def _fill(filler: int, count: int) -> bool:
+    """Write the indices 0..count-1 into the pipe ``filler`` and close it: whether the pipe held them all."""
+    os.set_blocking(filler, False)
+    try:
+        written = os.write(filler, b"".join(index.to_bytes(4, "little") for index in range(count)))
+    except OSError:
+        written = 0
+    os.close(filler)
+    return written == 4 * count
+
+
+def _helper_signals() -> None:
+    """A helper takes no signal of the terminal: the command's process handles Ctrl-C and ends it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
+def _serve_tasks(fn, arguments: list, next_token, answers: int, pickle) -> None:
+    """The helper's side: each task whose index it takes (``next_token``), run and answered through ``answers``:
+    the index first (before it runs it), then its result pickled, framed by its size; -1 for a task it fails on,
+    which the command's process then runs (and raises) in the tasks' order, as the last it takes. ``pickle``: the
+    module, imported before the fork (the helper imports nothing itself: see _on_thread_and_fork)."""
+    while (index := next_token()) is not None:
+        os.write(answers, struct.pack("<q", index))  # the task it took, before it runs it
+        try:
+            data = pickle.dumps(fn(*arguments[index]), protocol=pickle.HIGHEST_PROTOCOL)
+        except BaseException:  # noqa: BLE001 -- the task is given back, and run (and raised) there
+            os.write(answers, struct.pack("<q", -1))
+            break
+        _write_all(answers, struct.pack("<q", len(data)) + data)
+
+
+# The helper forked as the command began (fork_helper_early), until a reading adopts it or it is ended; the lock
+# guards its taking (then its process may be waited for, and its pid reused) against kill_early_helper.
+_early: "EarlyHelper | None" = None
+_early_lock = threading.Lock()
+# What an early helper answers, in place of its plan's digest, when its plan is not to be shared (or failed).
+NOT_SHARED = -2
+
+
+@dataclass
+class EarlyHelper:
+    """This process's ends of the pipes of a helper forked early (:func:`fork_helper_early`)."""
+
+    pid: int
+    requests: int  # this process writes the planner's call here, once
+    tokens: int  # the tasks' indices, written by the helper once it has planned
+    answers: int  # the helper's plan's digest, then its results (as _serve_tasks frames them)
+    sent: bool = False
+
+
+def fork_helper_early(imports: tuple, ready: tuple | None = None) -> None:
+    """Fork the helper of this process's reading of minutes now, as the command begins, rather than once the reading
+    has planned its tasks: the helper loads the reading's own modules (``imports``: pyarrow's, the minutes') while
+    this process loads the engine's, the policy and the incidents; then it plans the reading itself from the request
+    this process sends it (:func:`plan_in_early_helper`), fills the pipe of the tasks' indices and starts on them while
+    this process loads pyarrow and plans the same tasks (benchmarks/README.md, the twelfth round). The reading that
+    takes them (:func:`_on_thread_and_fork`) checks that both planned the same tasks, by the digest of their pickles,
+    and refuses loudly if not: each side takes tasks by their index. ``ready``: (module, function, arguments) of a
+    call the helper makes once its modules are loaded, before any request, which says whether the reading may be
+    shared at all; if not, it ends there, before this process plans (a file written as time goes, read on threads:
+    ended only when the request came, its plan and end were beside this process's start of the reading). Only where
+    a reading may fork its helper at all (:func:`forked_helper_allowed`), with no other thread running (one would
+    hold locks the child cannot free), and once; a helper no reading adopts is ended (:func:`end_early_helper`)."""
+    global _early
+    if _early is not None or not forked_helper_allowed() or threading.active_count() > 1:
+        return
+    requests_in, requests = os.pipe()
+    tokens, tokens_out = os.pipe()
+    answers, answers_out = os.pipe()
+    _widen(answers_out)
+    _widen(requests)
+    try:
+        pid = os.fork()
+    except OSError:
+        for end in (requests_in, requests, tokens, tokens_out, answers, answers_out):
+            os.close(end)
+        return
+    if pid == 0:  # the helper
+        code = 1
+        try:
+            _helper_signals()
+            for end in (requests, answers):
+                os.close(end)
+            code = _early_helper(imports, ready, requests_in, tokens, tokens_out, answers_out)
+        except BaseException:  # noqa: BLE001 -- the command's process reads whatever this one does not answer
+            code = 1
+        finally:
+            os._exit(code)
+    for end in (requests_in, tokens_out, answers_out):
+        os.close(end)
+    _early = EarlyHelper(pid, requests, tokens, answers)
+
+
+def _early_helper(imports: tuple, ready, requests: int, tokens: int, tokens_out: int, answers: int) -> int:
+    """The early helper's life: load ``imports``, end unless ``ready`` says it may be used, wait for the planner's
+    call (none: the command needed no reading, or gave it to no helper), plan, fill the pipe of the tasks' indices,
+    say the plan's digest, serve the tasks."""
+    import gc
+    import pickle
+
+    for name in imports:
+        importlib.import_module(name)
+    if not gc.isenabled():  # paused by the CLI while the modules load: as cli.modules_loaded, what they made is
+        gc.freeze()         # frozen first, never walked again by a collection
+        gc.enable()
+    if ready is not None:
+        module, name, args = ready
+        try:
+            may = getattr(importlib.import_module(module), name)(*args)
+        except Exception:  # noqa: BLE001 -- met again, and said, by the command's own reading
+            may = False
+        if not may:
+            _write_all(answers, struct.pack("<q", NOT_SHARED))
+            return 0
+    head = _read_exactly(requests, 8)
+    if len(head) != 8:
+        return 0
+    planner, args = pickle.loads(_read_exactly(requests, int.from_bytes(head, "little"), whole=True))
+    os.close(requests)
+    try:
+        planned = planner(*args)
+    except Exception:  # noqa: BLE001 -- met again, and said, by the command's own plan
+        planned = None
+    # The indices go into the pipe both sides take from, whose other end the command's process reads.
+    filled = planned is not None and HELPER_TASKS <= len(planned[1]) <= HELPER_MOST and \
+        _fill(tokens_out, len(planned[1]))
+    if not filled:
+        with contextlib.suppress(OSError):
+            os.close(tokens_out)
+        _write_all(answers, struct.pack("<q", NOT_SHARED))
+        return 0
+    fn, arguments = planned
+    digest = _plan_digest(fn, arguments)
+    _write_all(answers, struct.pack("<q", len(digest)) + digest)
+    _serve_tasks(fn, arguments, lambda: _next_index(tokens), answers, pickle)
+    return 0
+
+
+def _next_index(tokens: int) -> int | None:
+    token = _read_exactly(tokens, 4)
+    return int.from_bytes(token, "little") if len(token) == 4 else None
+
+
+def _plan_digest(fn, arguments: list) -> bytes:
+    """The sha256 of the tasks' function and arguments pickled without pickle's memo (``fast``), so that equal values
+    give equal bytes however they share objects; and both sides of a fork have the same hash seed, so their sets
+    iterate alike. The same plan, made by the same code on both sides, gives the same digest."""
+    import io
+    import pickle
+
+    buffer = io.BytesIO()
+    pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
+    pickler.fast = True
+    pickler.dump((fn, arguments))
+    return hashlib.sha256(buffer.getbuffer()).digest()
+
+
+def plan_in_early_helper(planner, *args) -> bool:
+    """Send the early helper (:func:`fork_helper_early`), if one waits, the call that plans this process's reading:
+    ``planner(*args)`` gives ``(fn, arguments)``, the tasks exactly as the reading will give them to
+    :meth:`Runner.map` (``arguments``: a list of tuples), or None when the reading will not share them with a helper.
+    Once; whether it was sent. A reading that then reads on threads ends the helper (:func:`end_early_helper`), and
+    one cancelled before it adopts it stops it (:func:`kill_early_helper`)."""
+    import pickle
+
+    early = _early
+    if early is None or early.sent:
+        return False
+    early.sent = True
+    try:
+        data = pickle.dumps((planner, args), protocol=pickle.HIGHEST_PROTOCOL)
+        _write_all(early.requests, struct.pack("<q", len(data)) + data)
+    except Exception:  # noqa: BLE001 -- a request that cannot be sent: the helper is not used
+        end_early_helper()
+        return False
+    os.close(early.requests)
+    early.requests = -1
+    return True
+
+
+def kill_early_helper() -> None:
+    """Stop the early helper's work at once, if no reading has taken it yet (a reading cancelled before it adopted
+    it: Ctrl-C, another input's problem); it is waited for by :func:`end_early_helper`. Called from any thread."""
+    with _early_lock:
+        if _early is not None:
+            _end_helper(_early.pid)
+
+
+def _adopt_early_helper(fn, arguments: list) -> tuple | None:
+    """(pid, tokens, answers) of the early helper, once it has planned the same tasks as ``fn`` and ``arguments``;
+    None when there is none, or it planned none to share (it has ended). A helper that planned other tasks is ended
+    and RuntimeError raised: the two sides would have taken tasks by indices into different lists."""
+    global _early
+    with _early_lock:
+        early = _early
+        if early is None or not early.sent:
+            return None
+        _early = None
+    try:
+        size = _read_frame_size(early.answers, HELPER_STALLED)
+        digest = _read_exactly(early.answers, size, whole=True, timeout=HELPER_STALLED) \
+            if size is not None and size > 0 else b""
+    except (EOFError, OSError):  # it died, or stalled, as it planned
+        digest = b""
+    if not digest:
+        _end_early(early)
+        return None
+    if digest != _plan_digest(fn, arguments):
+        _end_early(early)
+        raise RuntimeError(f"the reading's helper, forked as the command began, planned other tasks than this process "
+                           f"({len(arguments)} tasks here): its results cannot be used")
+    return early.pid, early.tokens, early.answers
+
+
+def end_early_helper() -> None:
+    """End the early helper (:func:`fork_helper_early`) if no reading adopted it: the command failed before it read,
+    or read on threads, workers or Dask."""
+    global _early
+    with _early_lock:
+        early, _early = _early, None
+    if early is not None:
+        _end_early(early)
+
+
+def _end_early(early: EarlyHelper) -> None:
+    _end_helper(early.pid)
+    _reap(early.pid)
+    for end in (early.requests, early.tokens, early.answers):
+        if end >= 0:
+            with contextlib.suppress(OSError):
+                os.close(end)
 
 
 # Bytes the pipe of the helper's results is asked to hold (Linux's F_SETPIPE_SZ; 1 MiB is what

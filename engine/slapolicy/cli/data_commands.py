@@ -5,11 +5,13 @@ import argparse
 import contextlib
 import datetime as dt
 import json
+import os
 import sys
 from json.encoder import encode_basestring  # json's C escaping of a string (ensure_ascii=False)
 
 from ..calendar import OUTSIDE_YEARS, in_supported_years, service_months, month_problem, supported_date
-from ..distributed import allow_forked_helper, too_many_workers  # the bound's one home (the API's workers= has it too)
+from ..distributed import (allow_forked_helper, end_early_helper, fork_helper_early, forked_helper_allowed,
+                           too_many_workers)  # too_many_workers: the bound's one home (the API's workers= has it too)
 from ..errors import ArgumentError, SlapolicyError, UsageError, missing_extra
 from ..files import OUTPUT_FULL, not_utf8, not_utf8_account, not_utf8_path, typed_number
 from ..reports.text import nothing_to_evaluate, render_claim, render_evaluations, render_replay
@@ -319,7 +321,53 @@ def _in_order(start: dt.date | None, end: dt.date | None, first: str, last: str)
 LOADS_ENGINE_ITSELF = frozenset({"evaluate", "claim", "replay"})
 
 
+# The modules the helper of evaluate's and replay's reading loads for itself, forked as the command begins
+# (fork_reader_early): the minutes' (with numpy, loaded first here) and pyarrow's Parquet reader.
+READER_MODULES = ("slapolicy.minutes.aggregates", "pyarrow._parquet")
+
+
+def fork_reader_early(args) -> None:
+    """Fork the helper of the command's reading of minutes as it begins (distributed.fork_helper_early): in a process
+    of its own, reading a local path in this process (no --workers or --dask). numpy is loaded first, and shared with
+    the helper (either side would load it, ~0.045 s); pyarrow (~0.025 s) and the minutes' modules are the helper's
+    own, while this process loads the engine's modules, the policy and the incidents (benchmarks/README.md)."""
+    if args.dask or (args.workers or 1) > 1 or not _parquet_here(args.minutes):
+        return
+    allow_forked_helper()  # one call in a process of its own: its reading may fork a helper (distributed.py)
+    if not forked_helper_allowed():  # a program calling main(), or one core
+        return
+    import numpy  # noqa: F401 -- before the fork: see above
+
+    months = (args.month, args.month) if args.command == "evaluate" else (args.start, args.end)
+    fork_helper_early(READER_MODULES, ("slapolicy.minutes.aggregates", "helper_may_share", (args.minutes, *months)))
+
+
+def _parquet_here(minutes: str) -> bool:
+    """Whether --minutes names a local directory (of Parquet files, the reading finds out) or a local Parquet file
+    (named so, or starting as one): those the helper shares the reading of. A CSV or JSON Lines file is read on
+    threads (the helper forked for it would only load pyarrow for nothing), a URL by workers or this process."""
+    if os.path.isdir(minutes):
+        return True
+    if not os.path.isfile(minutes):
+        return False
+    if minutes.lower().endswith((".parquet", ".pq")):
+        return True
+    try:
+        with open(minutes, "rb") as file:
+            return file.read(4) == b"PAR1"
+    except OSError:
+        return False
+
+
 def cmd_evaluate(args) -> int:
+    fork_reader_early(args)
+    try:
+        return _evaluate(args)
+    finally:
+        end_early_helper()
+
+
+def _evaluate(args) -> int:
     from ..engine import Engine  # loads what every data command needs: see cmd_claim
 
     modules_loaded()
@@ -403,6 +451,14 @@ def _read_ahead(claim: dict, args):
 
 
 def cmd_replay(args) -> int:
+    fork_reader_early(args)  # before replay's module, which loads most of the engine's
+    try:
+        return _replay(args)
+    finally:
+        end_early_helper()
+
+
+def _replay(args) -> int:
     from ..replay import month_range  # replay's module: loaded by the replay anyway
 
     month_range(args.start, args.end, ("--from", "--to"), UsageError)

@@ -16,7 +16,8 @@ import numpy as np
 
 from ..arrays import distinct_sorted
 from ..calendar import calendar_month
-from ..distributed import Background, Cancellation, Cancelled, Runner
+from ..distributed import (Background, Cancellation, Cancelled, Runner, end_early_helper, kill_early_helper,
+                           plan_in_early_helper)
 from ..errors import InputError, SlapolicyError
 from ..forks import renewed_in_child
 from ..inputs import json_lines
@@ -235,11 +236,17 @@ def read_minutes(source, months: list, policies: list, *, accounts=None, inciden
     ``settled``: given the account-months whose rows are all read while the rest are read (:class:`Settled`), and
     closed when the reading ends, whatever the outcome; ``settled`` of the result says whether they make it up.
     """
+    early = contextlib.ExitStack()
     try:
         request = request_for(months, policies[0].timezone, policies, accounts, incidents)
-        parts = plan(source, request)
         runner = runner or Runner()
         ahead = ReadAhead.taken(source, request.accounts) if not runner.remote else None
+        # The helper forked as the command began (the CLI's evaluate and replay), if any, plans the same tasks and
+        # starts on them while this process plans (distributed.fork_helper_early); stopped if the reading is
+        # cancelled before it takes it.
+        if ahead is None and not runner.remote and plan_in_early_helper(helper_tasks, source, request) and cancel:
+            early.enter_context(cancel.on_cancel(kill_early_helper))
+        parts = plan(source, request)
         hashing = None
         if digest and isinstance(source, (str, Path)):
             # Hashed by the reading ahead since its plan, when it planned the same bytes; else here, beside the reading.
@@ -264,8 +271,33 @@ def read_minutes(source, months: list, policies: list, *, accounts=None, inciden
         result.plan, result.digest = parts, hashing.result if hashing else None
         return result
     finally:
+        early.close()
+        end_early_helper()  # one the reading did not adopt (its tasks read on threads, say), or a reading that failed
         if settled is not None:
             settled.close()
+
+
+def helper_may_share(source, first: str, last: str) -> bool:
+    """Whether a reading of ``source`` in the Service Months ``first`` to ``last`` (YYYY-MM) may share its tasks with
+    a helper (:func:`helper_tasks`), known before the policy is: planned in UTC, the months widened by the ±14:00 an
+    offset can move them (as :class:`ReadAhead` plans), each batch's row groups prove their one account. What a
+    helper forked before the policy asks first (distributed.fork_helper_early): a file written as time goes is read
+    on threads, and the helper ends before this process plans."""
+    try:
+        start, end = calendar_month(first).epoch_minutes("UTC")[0], calendar_month(last).epoch_minutes("UTC")[1]
+        parts = plan(source, Request("UTC", (start - WIDEN_MINUTES, end + WIDEN_MINUTES), None))
+    except SlapolicyError:  # said by the command's own reading
+        return False
+    return accounts_proven([piece for part in parts for piece in batch_parts(part, ())])
+
+
+def helper_tasks(source, request: Request) -> tuple | None:
+    """(read_part, its arguments) as :func:`read_minutes` in this process gives them to ``Runner.map`` with a helper
+    (:func:`map_parts`: one task per batch, nothing read ahead), or None when it would read on threads (row groups
+    that prove no one account each): what a helper forked before the plan plans itself
+    (:func:`~slapolicy.distributed.plan_in_early_helper`)."""
+    tasks = [piece for part in plan(source, request) for piece in batch_parts(part, ())]
+    return (read_part, [(task, request) for task in tasks]) if accounts_proven(tasks) else None
 
 
 def _tasks(parts: list, runner: Runner, picked: dict | None = None) -> list:
