@@ -117,7 +117,7 @@ def test_a_later_block_without_a_column_has_missing_values(tmp_path, small_block
      "line 2: not a JSON object; JSON Lines holds one object per line"),
     ('{"account": "a", "minute": "2019-03-01T10:00", "requests": 100, "failures": 1}'
      '{"account": "a", "minute": "2019-03-01T10:01", "requests": 100, "failures": 1}\n',
-     "lines 1–1: 2 JSON objects on 1 lines; JSON Lines holds one object per line"),
+     "line 1: 2 JSON objects on one line; JSON Lines holds one object per line"),
 ])
 def test_lines_that_are_not_one_object_each(tmp_path, text, message):
     minutes = tmp_path / "m.jsonl"

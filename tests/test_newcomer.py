@@ -54,3 +54,33 @@ def test_a_header_of_other_names_is_not_taken_for_values(tmp_path, header):
     minutes.write_text(header + "\n" + MINUTE_ROW)
     result = evaluate_march(minutes)
     assert result.code == 1 and "first line holds values" not in result.err
+
+
+ROWS = [{"account": "acme", "minute": f"2019-03-12T09:{m:02d}", "requests": 100, "failures": 2} for m in range(3)]
+
+
+def test_minutes_written_as_one_json_array_are_told_to_be_one_object_a_line(tmp_path):
+    # json.dump(rows, f) named .jsonl: pyarrow's "line 1: JSON parse error: Column() changed from object to array"
+    import json
+
+    minutes = tmp_path / "m.jsonl"
+    minutes.write_text(json.dumps(ROWS) + "\n")
+    result = evaluate_march(minutes)
+    assert (result.code, result.out, result.err) == (1, "", (
+        f"slapolicy: {minutes}: line 1: not a JSON object; JSON Lines holds one object per line; a JSON array of "
+        "objects (as json.dump of a list writes it) is one value, not one object a line: write each object on a line "
+        "of its own\n"))
+    minutes.write_text(json.dumps(ROWS[0]) + "\n  " + json.dumps(ROWS[1:]) + "\n")
+    result = evaluate_march(minutes)
+    assert result.code == 1 and result.err.startswith(f"slapolicy: {minutes}: line 2: not a JSON object; ")
+    minutes.write_text("  " + json.dumps(ROWS[0]) + "\n")  # an object after spaces is one
+    assert evaluate_march(minutes).code == 0
+
+
+def test_minutes_named_json_are_told_the_name_json_lines_is_read_from(tmp_path):
+    minutes = tmp_path / "m.json"
+    minutes.write_text("")
+    result = evaluate_march(minutes)
+    assert (result.code, result.out, result.err) == (1, "", (
+        f"slapolicy: {minutes}: unknown format .json; use .csv, .jsonl or .parquet: JSON Lines, one object a line, is "
+        "read from a file named .jsonl or .ndjson\n"))

@@ -139,6 +139,15 @@ def _object_lines(chunk, name: str, first_line: int) -> tuple[int, np.ndarray]:
         if _line_bytes(chunk, starts, index).strip():
             raise InputError(f"{name}: line {first_line + int(index)}: not a JSON object; JSON Lines holds "
                              "one object per line")
+    # A line of objects that does not begin with one: a JSON array of rows, as json.dump of a list writes a file,
+    # was pyarrow's "Column() changed from object to array", which says nothing of what to do.
+    for index in np.flatnonzero((braces > 0) & (data[starts] != ord("{"))):
+        line = _line_bytes(chunk, starts, index).lstrip()
+        if line[:1] != b"{":
+            array = ("; a JSON array of objects (as json.dump of a list writes it) is one value, not one object a "
+                     "line: write each object on a line of its own") if line[:1] == b"[" else ""
+            raise InputError(f"{name}: line {first_line + int(index)}: not a JSON object; JSON Lines holds "
+                             "one object per line" + array)
     return lines, np.flatnonzero(braces > 0)
 
 
@@ -179,8 +188,9 @@ def _parse(chunk, name: str, first_line: int, lines: int, at: np.ndarray):
             raise
         raise InputError(f"{name}: cannot be read as JSONL: {located}") from None
     if table.num_rows != objects:
-        raise InputError(f"{name}: lines {first_line}–{first_line + lines - 1}: {table.num_rows} JSON objects on "
-                         f"{objects} lines; JSON Lines holds one object per line")
+        where = f"line {first_line}" if lines == 1 else f"lines {first_line}–{first_line + lines - 1}"
+        on = "one line" if objects == 1 else f"{objects} lines"
+        raise InputError(f"{name}: {where}: {table.num_rows} JSON objects on {on}; JSON Lines holds one object per line")
     return table
 
 

@@ -135,7 +135,8 @@ def _format(path: Path) -> str:
         return "parquet"
     if not os.path.lexists(path):  # a file missing is said so, whatever its name (incidents' and notices' alike)
         raise FileProblem(path, "missing", "no such file")
-    raise InputError(f"{path}: unknown format {suffix or '(no extension)'}; use .csv, .jsonl or .parquet")
+    json = ": JSON Lines, one object a line, is read from a file named .jsonl or .ndjson" if suffix == ".json" else ""
+    raise InputError(f"{path}: unknown format {suffix or '(no extension)'}; use .csv, .jsonl or .parquet{json}")
 
 
 # What a file named .csv or .jsonl holds when it begins with these bytes, and what to do instead.
