@@ -319,3 +319,30 @@ def test_a_parameters_words_are_compared_as_numbers(text, value, said):
     from slapolicy.policy.lint import _said
 
     assert _said(str(value), "parameters.x", text) == said
+
+
+@pytest.mark.parametrize("setting,old,new,provision,said,words", [
+    # A lawyer's first amendment: the claim deadline of §3.2(2) raised to 90 days, its words left at "sixty (60)":
+    # validate said nothing, as it did of a window opening after another business day than §3.2(1)'s fifth (5th).
+    ("claims.window_closes.calendar_days_after_end", "calendar_days_after_end: 60", "calendar_days_after_end: 90",
+     "§3.2(2)", "60", ("sixty\n      (60) calendar days", "ninety\n      (90) calendar days")),
+    ("claims.window_opens.after_business_days", "after_business_days: 5", "after_business_days: 10",
+     "§3.2(1)", "5", ("fifth (5th) business day", "tenth (10th) business day")),
+])
+def test_a_claim_deadline_amended_without_the_words_of_its_provision_is_warned_of(cli, tmp_path, setting, old, new,
+                                                                                   provision, said, words):
+    from helpers import draft_variant
+
+    path = draft_variant(tmp_path, old, new)
+    text = path.read_text().splitlines()
+    line = text.index(f'  - ref: "{provision}"') + 2  # the provision's text, after its ref
+    value = new.split(": ")[1]
+    result = cli("validate", path)
+    assert result.code == 0, result.out
+    # the item's own number, "(2)", is no number it states
+    assert (f"{path}:{line}:11: warning words-disagree provision {provision} says {said}, but {setting}, which applies "
+            f"it (applied_by), is {value}: amend the words with the setting, or the setting with the words"
+            ) in result.out.splitlines()
+    assert words[0] in path.read_text()
+    path.write_text(path.read_text().replace(*words))
+    assert "words-disagree" not in cli("validate", path).out

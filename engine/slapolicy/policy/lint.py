@@ -409,19 +409,36 @@ def lint_words_agree(policy) -> list[Diagnostic]:
         return []
     found = []
     for i, entry in enumerate(provisions):
-        text = entry.get("text") or ""
-        for j, dotted in enumerate(entry.get("applied_by", [])):
-            node = node_at(policy.raw, dotted)
-            value = node.get("value") if isinstance(node, dict) else node
-            if isinstance(value, bool) or not isinstance(value, (int, str)):
-                continue
-            said = _said(str(value), dotted, text)
-            if said:
-                found.append(policy.doc.diagnostic(("provisions", i, "text"), "words-disagree",
-                                                   f"provision {entry['ref']} says {said}, but {dotted}, which applies "
-                                                   f"it (applied_by), is {value}: amend the words with the setting, "
-                                                   "or the setting with the words", severity="warning"))
+        text = _ITEM.sub("", entry.get("text") or "")
+        for dotted in entry.get("applied_by", []):
+            for setting, value, whole in _applied(dotted, node_at(policy.raw, dotted)):
+                said = _said(str(value), whole, text)
+                if said:
+                    found.append(policy.doc.diagnostic(("provisions", i, "text"), "words-disagree",
+                                                       f"provision {entry['ref']} says {said}, but {setting}, which "
+                                                       f"applies it (applied_by), is {value}: amend the words with the "
+                                                       "setting, or the setting with the words", severity="warning"))
     return found
+
+
+# A provision's own item number, "(2) The latest deadline ...": no number it states.
+_ITEM = re.compile(r"^\s*\([0-9]+\)")
+
+
+def _applied(dotted: str, node):
+    """(setting, value, whether a whole number is compared) of each value a setting applying a provision holds: its
+    ``value`` (a percentage; a whole number of ``parameters``), or, a setting of several keys and no ``value`` (the
+    claim window's ``calendar_days_after_end: 60`` and ``after_business_days: 5``), each whole number among them:
+    §3.2(2)'s deadline raised to 90 days under words still saying "sixty (60) calendar days" passed validate
+    without a word."""
+    if isinstance(node, dict) and "value" not in node:
+        for key, value in node.items():
+            if isinstance(value, int) and not isinstance(value, bool):
+                yield f"{dotted}.{key}", value, True
+        return
+    value = node.get("value") if isinstance(node, dict) else node
+    if not isinstance(value, bool) and isinstance(value, (int, str)):
+        yield dotted, value, dotted.startswith("parameters.")
 
 
 _STATED = re.compile(r"(?<![0-9.,§])([0-9]+(?:\.[0-9]+)?)(?![0-9.,]*[0-9])(?!\s?%)")
@@ -473,14 +490,15 @@ def _compared_numbers(node, parameters: dict):
             yield from _compared_numbers(node.get(key), parameters)
 
 
-def _said(value: str, dotted: str, text: str) -> str | None:
+def _said(value: str, whole: bool, text: str) -> str | None:
     """The numbers of ``text`` of the kind ``value`` is, when ``value`` is not among them (None: it is, or the text
-    states none of that kind, or ``value`` is of no kind compared: only percentages, and whole-number parameters)."""
+    states none of that kind, or ``value`` is of no kind compared: only percentages, and whole numbers where
+    ``whole``: a parameter's, a count of days)."""
     if re.fullmatch(r"[0-9]+(\.[0-9]+)?%", value):
         stated = [Decimal(n) for n in _PERCENTS.findall(text)]
         shown = [f"{n}%" for n in _PERCENTS.findall(text)]
         wanted = Decimal(value[:-1])
-    elif dotted.startswith("parameters.") and re.fullmatch(r"[0-9]+", value):
+    elif whole and re.fullmatch(r"[0-9]+", value):
         stated = [Decimal(n.replace(",", "")) for n in _NUMBERS.findall(text)]
         shown = _NUMBERS.findall(text)
         wanted = Decimal(value)
