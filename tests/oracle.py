@@ -25,7 +25,9 @@ What it covers (each with the document it follows):
   claim is in time"; docs/cli.md "Claims", the decision's `window`): `claim_window`, with the business calendar from
   the holidays package the policy names, and the reasons of its timing, `window_reasons`;
 - a claim's reconciliation with the records (docs/cli.md "Claims", the decision's `reconciliation`; §1.5's
-  `partial_minutes`): `reconciliation`, and its decision, reasons and amounts (`decision`).
+  `partial_minutes`): `reconciliation`, and its decision, reasons and amounts (`decision`);
+- a replay's rows and totals (docs/cli.md "Replay"): `replay_row` from the outcomes under the two versions,
+  `replay_totals`.
 """
 from __future__ import annotations
 
@@ -706,3 +708,37 @@ def decision(terms: Terms, claim: dict, month_outcome: dict, window: dict, filed
     return {"decision": verdict, "reasons": reasons, "monthly": f"{monthly:.{terms.places}f}" if owed else None,
             "compensation": f"{grant:.{terms.places}f}" if verdict == "approved" else None,
             "capped": grant < monthly if owed else None}
+
+
+# --- replay: each account-month under the version in force and under an amended one (docs/cli.md "Replay") --------
+
+REPLAYED = ("availability_percent", "meets_standard", "credit_percent", "compensation", "monthly_fee",
+            "unavailable_minutes", "excluded_minutes")
+
+
+def replay_row(baseline: dict, amended: dict) -> dict:
+    """One account-month of a replay from the two outcomes: each side's figures, and the credit and money moved
+    (no money without billing)."""
+    def side(found):
+        shown = {key: found[key] for key in REPLAYED}
+        shown["excluded_minutes"] = {k: v for k, v in found["excluded_minutes"].items() if v}
+        return shown
+
+    old, new = side(baseline), side(amended)
+    money = None
+    if old["compensation"] is not None and new["compensation"] is not None:
+        money = Decimal(new["compensation"]) - Decimal(old["compensation"])
+    return {"baseline": old, "amended": new,
+            "delta": {"credit_percent": new["credit_percent"] - old["credit_percent"],
+                      "compensation": None if money is None else f"{money:.2f}"}}
+
+
+def replay_totals(rows: list) -> dict:
+    """The totals of rows: how many, how many changed (anything the row shows moved, the availability's display
+    too), the money on each side and its difference over the rows with billing, and how many rows had none."""
+    billed = [r for r in rows if r["delta"]["compensation"] is not None]
+    old = sum((Decimal(r["baseline"]["compensation"]) for r in billed), Decimal(0))
+    new = sum((Decimal(r["amended"]["compensation"]) for r in billed), Decimal(0))
+    changed = sum(1 for r in rows if r["baseline"] != r["amended"])
+    return {"account_months": len(rows), "changed": changed, "baseline_compensation": f"{old:.2f}",
+            "amended_compensation": f"{new:.2f}", "delta": f"{new - old:.2f}", "without_billing": len(rows) - len(billed)}

@@ -23,8 +23,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from oracle import (Terms, aggregate_room, claim_window, decision, instant, outcome, reconciliation, service_month,
-                    window_reasons)
+from oracle import (Terms, aggregate_room, claim_window, decision, instant, outcome, reconciliation, replay_row,
+                    replay_totals, service_month, window_reasons)
 
 REPO = Path(__file__).resolve().parent.parent
 POLICIES = REPO / "policies" / "ccc"
@@ -910,3 +910,91 @@ def test_a_claims_reconciliation_counts_each_minute_it_states_once(version, wind
     assert (found["claimed_not_unavailable_in_records"], found["unavailable_not_claimed"]) == (not_unavailable,
                                                                                                 not_claimed)
     assert found["claimed_but_excluded"] == [] and got["repeated"] is True
+
+
+
+# --- replay: each account-month under the version in force and under another, against the oracle's two outcomes ----
+
+def check_replay(case):
+    """Replays the case's month of policies/ccc (its version in force, the published one, as the baseline) under the
+    case's version, and compares each row and the totals with the oracle's outcomes under the two."""
+    baseline, amended = terms_of("published"), terms_of(case["version"])
+    under = case["policy_file"] or PUBLISHED
+    rows = {}
+    for account in (ACCOUNT, OTHER):
+        sides = [outcome(terms, account, case["month"], case["minutes"], case["incidents"], case["notices"],
+                         case["billing"]) for terms in (baseline, amended)]
+        if any(side["minutes_with_data"] or side["monthly_fee"] is not None for side in sides):
+            rows[account] = replay_row(*sides)
+    with tempfile.TemporaryDirectory() as folder:
+        report = engine().replay(minutes=written(case, Path(folder)), start=case["month"], end=case["month"],
+                                 under=str(under), incidents=case["incidents"] or None,
+                                 notices=case["notices"] or None, billing=case["billing"] or None)
+    found = {}
+    for row in report["rows"]:
+        assert row["month"] == case["month"]
+        shown = {side: {key: row[side][key] for key in row[side] if key in REPLAYED_KEYS} for side in ("baseline",
+                                                                                                      "amended")}
+        for side in shown.values():
+            side["credit_percent"] = Fraction(str(side["credit_percent"]))
+            side["excluded_minutes"] = {k: v for k, v in side["excluded_minutes"].items() if v}
+        shown["delta"] = {"credit_percent": Fraction(str(row["delta"]["credit_percent"])),
+                          "compensation": row["delta"]["compensation"]}
+        found[row["account"]] = shown
+    assert found == rows
+    totals = replay_totals(list(rows.values()))
+    assert report["totals"]["overall"] == totals
+    assert report["totals"]["per_month"] == {case["month"]: totals}
+    return rows
+
+
+REPLAYED_KEYS = ("availability_percent", "meets_standard", "credit_percent", "compensation", "monthly_fee",
+                 "unavailable_minutes", "excluded_minutes")
+
+
+# replay reads the minutes once, in one timezone: the versions compared share it (docs/cli.md, "Replay")
+REPLAY_VERSIONS = ["published", "superseded", "draft-99.95", "walkthrough-99.9", "walkthrough-carrier",
+                   *(name for name, changes in VARIANTS.items() if "new_york" not in changes)]
+
+
+@settings(max_examples=6, **CHECK)
+@given(cases(REPLAY_VERSIONS))
+def test_replay_agrees_with_the_oracle(case):
+    check_replay(dict(case, term=None))
+
+
+@pytest.mark.slow
+@settings(max_examples=300, **CHECK)
+@given(cases(REPLAY_VERSIONS))
+def test_replay_agrees_with_the_oracle_at_length(case):
+    check_replay(dict(case, term=None))
+
+
+@pytest.mark.parametrize("version, minutes, billing, changed, delta", [
+    # one decimal shown instead of two: the row changes, though no money moves
+    ("alternates_a", [], [{"account": OTHER, "month": "2019-03", "monthly_fee": "100.00", "offset": "0.00"}], 1,
+     "0.00"),
+    # 45 bad minutes are 99.90 %: the standard met, and missed at 99.95 % (tier 1, 10 % of 2500.00)
+    ("draft-99.95", bad_minutes("2019-03-12", "10:00", 45),
+     [{"account": ACCOUNT, "month": "2019-03", "monthly_fee": "2500.00", "offset": "0.00"}], 1, "250.00"),
+    # the same month under the version in force: nothing moves
+    ("published", bad_minutes("2019-03-12", "10:00", 45),
+     [{"account": ACCOUNT, "month": "2019-03", "monthly_fee": "2500.00", "offset": "0.00"}], 0, "0.00"),
+])
+def test_replay_rows_found_by_the_oracle(version, minutes, billing, changed, delta):
+    """What a replay row counts as changed (docs/cli.md, "Replay"): anything its two sides show."""
+    path = dict(versions())[version]
+    case = {"version": version, "policy_file": path, "month": "2019-03", "term": None, "minutes": minutes,
+            "incidents": [], "notices": [], "billing": billing}
+    check_replay(case)
+    report = engine().replay(minutes=minutes, start="2019-03", end="2019-03", under=str(path or PUBLISHED),
+                             billing=billing)
+    assert (report["totals"]["overall"]["changed"], report["totals"]["overall"]["delta"]) == (changed, delta)
+
+
+def test_replay_under_a_version_in_another_timezone_is_refused():
+    from slapolicy.errors import SlapolicyError
+
+    with pytest.raises(SlapolicyError, match=r"^the versions compared use different timezones \(America/New_York, "
+                                             r"Asia/Singapore\); replay reads the minutes once, in one timezone"):
+        engine().replay(minutes=[], start="2019-03", end="2019-03", under=str(variants_dir() / "ny.yaml"))
