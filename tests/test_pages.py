@@ -230,7 +230,21 @@ def test_the_minutes_path_reads_the_minute_column_here_and_gives_the_same_aggreg
     counts the arrays made), and the part's summary is the one pyarrow's reading gives (read_column made to
     leave every chunk to pyarrow)."""
     path = tmp_path / "m.parquet"
-    pq.write_table(by_account_table(accounts=4), path, row_group_size=1440)
+    pq.write_table(by_account_table(accounts=6), path, row_group_size=1440)  # 8,640 rows: enough to pay
+    made = spy_on_read_column(monkeypatch)
+    here = aggregates(path)
+    assert sorted(set(made)) == [("failures", False), ("minute", True), ("requests", False)]
+    monkeypatch.setattr(pages, "read_column", lambda *args, **kwargs: None)
+    there = aggregates(path)
+    assert {key: cell.totals for key, cell in here.cells.items()} == \
+        {key: cell.totals for key, cell in there.cells.items()}
+    assert here.rows_read == there.rows_read == 6 * 1440
+    assert sorted(here.cells) == [(f"acct-{k}", "2019-03") for k in range(6)]
+    assert here.cells[("acct-0", "2019-03")].totals.with_data == 1440
+
+
+def spy_on_read_column(monkeypatch) -> list:
+    """[(column, decoded here)] of each call of pages.read_column from now on."""
     made = []
     real = pages.read_column
 
@@ -240,15 +254,21 @@ def test_the_minutes_path_reads_the_minute_column_here_and_gives_the_same_aggreg
         return array
 
     monkeypatch.setattr(pages, "read_column", spy)
+    return made
+
+
+@pytest.mark.parametrize("rows", [pages.FEWEST_ROWS - 1, pages.FEWEST_ROWS])
+def test_a_reading_of_fewer_rows_than_pays_leaves_every_column_to_pyarrow(tmp_path, monkeypatch, rows):
+    """A file of 50 rows cost 150 µs of Python around its minute chunk where pyarrow reads it in 20: a directory of
+    1,000 small files paid it each. Below pages.FEWEST_ROWS, no column is decoded here, nor looked at; from it on,
+    the minute column is. The aggregates are the same either way."""
+    path = tmp_path / "m.parquet"
+    pq.write_table(by_account_table(accounts=1, rows=rows), path)
+    made = spy_on_read_column(monkeypatch)
     here = aggregates(path)
-    assert sorted(set(made)) == [("failures", False), ("minute", True), ("requests", False)]
-    monkeypatch.setattr(pages, "read_column", lambda *args, **kwargs: None)
-    there = aggregates(path)
-    assert {key: cell.totals for key, cell in here.cells.items()} == \
-        {key: cell.totals for key, cell in there.cells.items()}
-    assert here.rows_read == there.rows_read == 4 * 1440
-    assert sorted(here.cells) == [(f"acct-{k}", "2019-03") for k in range(4)]
-    assert here.cells[("acct-0", "2019-03")].totals.with_data == 1440
+    assert sorted(set(made)) == ([] if rows < pages.FEWEST_ROWS else [("failures", False), ("minute", True),
+                                                                      ("requests", False)])
+    assert here.rows_read == rows and here.cells[("acct-0", "2019-03")].totals.with_data == rows
 
 
 def chunk_bytes(path, group=0, leaf=0):

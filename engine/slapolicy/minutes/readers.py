@@ -72,7 +72,8 @@ def _batches(part: Part, pick: Pick | None = None, kinds: dict | None = None):
             handle = None
             try:
                 names = [n for n in wanted if n in source.schema_arrow.names]
-                decodable = {} if remote else pages.decodable_columns(source, names)
+                # Nor a part of fewer rows than pays (pages.FEWEST_ROWS): not even its columns are looked at.
+                decodable = {} if remote or part.rows < pages.FEWEST_ROWS else pages.decodable_columns(source, names)
                 # A claim's account column is also read from its pages (pages.account_rows).
                 handle = open(part.path, "rb") if decodable or (pick is not None and not remote) else None
                 metadata = source.metadata
@@ -94,8 +95,9 @@ def _batches(part: Part, pick: Pick | None = None, kinds: dict | None = None):
                             yield table, None, base, proven, bounds, picked
                             del table  # not held while the next batch is decoded (see reduce.checked_batches)
                             continue
-                        yield pages.read_row_groups(source, handle, groups, columns, decodable), None, base, proven, \
-                            bounds, None
+                        rows = sum(metadata.row_group(group).num_rows for group in groups)
+                        here = decodable if rows >= pages.FEWEST_ROWS else {}  # only where it pays (see above)
+                        yield pages.read_row_groups(source, handle, groups, columns, here), None, base, proven, bounds, None
                         continue
                     offset = 0
                     for batch in source.iter_batches(batch_size=BATCH_ROWS, row_groups=groups, columns=columns,
