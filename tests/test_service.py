@@ -198,7 +198,12 @@ def test_evaluate_errors(server, bare):
     body = problem(server.call("POST", "/v1/evaluate", {"accounts": ["acme"]}), 400, "bad-request")
     assert body["detail"] == "'month' is a required property"
     body = problem(server.call("POST", "/v1/evaluate", {"month": "2019-03", "account": "acme"}), 400, "bad-request")
-    assert body["detail"].startswith("unknown field 'account' (known: month, accounts, policy_version,")
+    assert body["detail"] == ("unknown field 'account' (known: month, accounts, policy_version, term_start, term_end, "
+                              "minutes, incidents, notices, billing); did you mean 'accounts'?")
+    body = problem(server.call("POST", "/v1/evaluate", {"month": "2019-03", "acounts": ["acme"]}), 400, "bad-request")
+    assert body["detail"].endswith("; did you mean 'accounts'?")
+    body = problem(server.call("POST", "/v1/evaluate", {"month": "2019-03", "region": "eu"}), 400, "bad-request")
+    assert body["detail"].endswith("minutes, incidents, notices, billing)")  # nothing near: no guess
     body = problem(server.call("POST", "/v1/evaluate", {"month": "2019-03", "accounts": "acme"}), 400, "bad-request")
     assert body["detail"] == "field 'accounts' must be a list or null, not a string"
     body = problem(bare.call("POST", "/v1/evaluate", {"month": "2019-03"}), 409, "not-configured")
@@ -240,6 +245,11 @@ def test_malformed_and_oversized_bodies(server, bare):
 def test_unknown_routes_and_methods(server):
     body = problem(server.call("GET", "/v1/nothing"), 404, "not-found")
     assert body["detail"] == "no route /v1/nothing (see /openapi.json)"
+    # a newcomer's route, one letter or the version away from one: named
+    body = problem(server.call("POST", "/v1/claim", {}), 404, "not-found")
+    assert body["detail"] == "no route /v1/claim (see /openapi.json); did you mean /v1/claims?"
+    body = problem(server.call("POST", "/evaluate", {}), 404, "not-found")
+    assert body["detail"] == "no route /evaluate (see /openapi.json); did you mean /v1/evaluate?"
     body = problem(server.call("DELETE", "/v1/versions"), 405, "method-not-allowed")
     assert body["detail"] == "DELETE is not allowed on /v1/versions"
 
@@ -317,11 +327,17 @@ def test_replay_answers_the_cli_json(server):
 
 
 def test_replay_refuses_paths_and_unknown_drafts(server, bare, tmp_module):
-    for under in ("../2019-01-01.yaml", "/etc/passwd.yaml", "drafts/x.yaml", "..", "..\\2019-01-01.yaml", ""):
+    for under in ("../2019-01-01.yaml", "/etc/passwd.yaml", "..", "..\\2019-01-01.yaml", ""):
         body = problem(server.call("POST", "/v1/replay", {"from": "2019-03", "to": "2019-03", "under": under}),
                        400, "bad-request")
         assert body["detail"] == (f"field 'under': {under!r} must be the file name of a draft in the policy directory's "
                                   "drafts/ (no directory, no absolute path)")
+    # a draft's path as `slapolicy replay --under` takes it: told the name to give
+    for under in ("drafts/x.yaml", "policies/ccc/drafts/x.yaml", "drafts\\x.yaml"):
+        body = problem(server.call("POST", "/v1/replay", {"from": "2019-03", "to": "2019-03", "under": under}),
+                       400, "bad-request")
+        assert body["detail"] == (f"field 'under': {under!r} must be the file name of a draft in the policy directory's "
+                                  "drafts/ (no directory, no absolute path): give its file name alone, 'x.yaml'")
     for under, why in (("..yaml", "is a hidden file"), (".draft.yaml", "is a hidden file"),
                        ("x.txt", "is not a policy file"), ("x.yml", "is not a policy file"),
                        ("x\n.yaml", "holds a control character")):

@@ -272,7 +272,8 @@ def check_body(body: object, schema_name: str, leave: tuple = ("pattern", "forma
         error = errors[0]
         if error.validator == "additionalProperties":
             unknown = sorted(set(error.instance) - set(schema["properties"]))
-            raise bad_request(f"unknown field {unknown[0]!r} (known: {', '.join(schema['properties'])})")
+            raise bad_request(f"unknown field {unknown[0]!r} (known: {', '.join(schema['properties'])})"
+                              + _meant(unknown[0], list(schema["properties"]), repr))
         where = field_path(error.absolute_path)
         if error.validator == "type":
             expected = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
@@ -282,6 +283,15 @@ def check_body(body: object, schema_name: str, leave: tuple = ("pattern", "forma
             raise bad_request(f"field {where!r} must be {' or '.join(JSON_TYPES[t] for t in expected)}, not {given}")
         raise bad_request(f"field {where!r}: {error.message}" if where else error.message)
     return body
+
+
+def _meant(written: str, known: list, shown=str) -> str:
+    """'; did you mean X?' for the name of ``known`` nearest ``written`` (a field, a route), or '': a client's
+    'account' for 'accounts', or '/v1/claim' for '/v1/claims', was told only that it is unknown."""
+    import difflib  # an error path only
+
+    near = difflib.get_close_matches(written, known, n=1, cutoff=0.8)
+    return f"; did you mean {shown(near[0])}?" if near else ""
 
 
 def _validator(schema: dict):
@@ -305,7 +315,13 @@ def draft_name_problem(name: str) -> str | None:
             return f"is longer than a file name can be ({NAME_MAX} bytes of UTF-8): no draft is named so"
         return None
     if re.search(r"[/\\]", name) or name in ("", ".", ".."):
-        return "must be the file name of a draft in the policy directory's drafts/ (no directory, no absolute path)"
+        # 'drafts/x.yaml', 'policies/ccc/drafts/x.yaml': a draft's path as the CLI's --under takes it, said with the
+        # name to give (a path elsewhere, '../x.yaml', '/etc/x.yaml', names no draft: nothing to suggest)
+        parts = re.split(r"[/\\]", name)
+        meant = len(parts) > 1 and parts[-2] == "drafts" and DRAFT_NAME.fullmatch(parts[-1])
+        hint = f": give its file name alone, {parts[-1]!r}" if meant else ""
+        return ("must be the file name of a draft in the policy directory's drafts/ (no directory, no absolute path)"
+                + hint)
     if name.startswith("."):
         return "is a hidden file: a draft is named NAME.yaml"
     if re.search(r"[\x00-\x1f\x7f]", name):
@@ -630,7 +646,9 @@ def create_app(engine: Engine, sources: Sources = Sources(), max_body: int = MAX
     ]
 
     async def http_problem(request: Request, exc: HTTPException):
-        detail = {404: f"no route {request.url.path} (see /openapi.json){_without_slash(request, routes)}",
+        detail = {404: f"no route {request.url.path} (see /openapi.json)"
+                       + (_without_slash(request, routes) or _meant(request.url.path, [route.path for route in routes
+                                                                                        if "{" not in route.path])),
                   405: f"{request.method} is not allowed on {request.url.path}"}.get(exc.status_code, str(exc.detail))
         kind = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
         response = Problem(exc.status_code, kind, str(exc.detail), detail).response(request)
