@@ -441,3 +441,29 @@ def test_a_data_file_given_as_a_policy_file_is_said_to_be_one(cli, tmp_path, nam
     result = cli("evaluate", REPO / "policies" / "ccc", "--policy-file", path, "--month", "2019-03", "--minutes",
                  REPO / "examples" / "ccc" / "minutes.csv")
     assert (result.code, result.out, result.err) == (1, "", said + "\n")
+
+
+def test_the_characters_refused_in_a_value_are_the_bidi_controls_and_the_control_characters_but_tab_and_newline():
+    # A value is searched once (load._REFUSED_IN_VALUES), not character by character with unicodedata: the set it
+    # searches for is held here to the definition, over every code point up to U+2FFF (Unicode's stability policy
+    # fixes the control characters, Cc, at U+0000-U+001F and U+007F-U+009F).
+    import unicodedata
+
+    from slapolicy.policy import load
+
+    every = "".join(map(chr, range(0x3000)))
+    searched = [match.group() for match in load._REFUSED_IN_VALUES.finditer(every)]
+    defined = [c for c in every if load._BIDI_CONTROLS.fullmatch(c)
+               or unicodedata.category(c) == "Cc" and c not in load._ALLOWED_CONTROLS]
+    assert searched == defined and len(defined) == 63 + 9
+
+
+def test_a_value_with_two_refused_characters_is_refused_at_the_first(cli, tmp_path):
+    title = "title: Cloud Contact Center Service Level Agreement"
+    path = draft_variant(tmp_path, title, 'title: "Cloud \\u2066Contact \\e[8mCenter Service Level Agreement"')
+    line, col = line_col(path.read_text(), 'title: "', '"')
+    result = cli("validate", path)
+    assert (result.code, result.out) == (1, f"{path}:{line}:{col}: error bidi-control this value holds character "
+                                            "U+2066 (LEFT-TO-RIGHT ISOLATE), written as an escape in quotes: it is not "
+                                            "allowed in a policy file: it changes the order in which the text around it "
+                                            "is shown, so a reader would not see what the file says\n")
