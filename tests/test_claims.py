@@ -110,22 +110,30 @@ def test_an_unknown_calendar_is_a_clear_error(tmp_path):
 
 # ---------------------------------------------------------------------------- decisions
 
-@pytest.fixture
-def inputs(tmp_path):
-    """Account 'small': outages of 3000 minutes (50 %) in Jan, Feb and Mar 2024; 'fine': a good March."""
+@pytest.fixture(scope="module")
+def claim_files(tmp_path_factory):
+    """Account 'small': outages of 3000 minutes (50 %) in Jan, Feb and Mar 2024; 'fine': a good March. Written once
+    for the module (9,010 rows, row by row: ~40 ms a test) and only read."""
+    folder = tmp_path_factory.mktemp("claims")
     rows = []
     for month in ("2024-01", "2024-02", "2024-03"):
         rows += minute_rows("small", f"{month}-10T00:00", 3000, 100, 2)
     rows += minute_rows("fine", "2024-03-10T00:00", 10, 100, 2)
-    minutes = write_csv(tmp_path / "minutes.csv", rows)
+    minutes = write_csv(folder / "minutes.csv", rows)
     billing_rows = [{"account": "small", "month": f"2023-{m:02d}", "monthly_fee": "1.00", "offset": "0.00"}
                     for m in range(1, 13)]
     billing_rows += [{"account": "small", "month": "2024-01", "monthly_fee": "4.00", "offset": "0.00"},
                      {"account": "small", "month": "2024-02", "monthly_fee": "4.00", "offset": "0.00"},
                      {"account": "small", "month": "2024-03", "monthly_fee": "100.00", "offset": "0.00"},
                      {"account": "fine", "month": "2024-03", "monthly_fee": "50.00", "offset": "0.00"}]
-    billing = write_csv(tmp_path / "billing.csv", billing_rows)
-    return {"minutes": minutes, "billing": billing, "ledger": tmp_path / "ledger.sqlite"}
+    billing = write_csv(folder / "billing.csv", billing_rows)
+    return {"minutes": minutes, "billing": billing}
+
+
+@pytest.fixture
+def inputs(claim_files, tmp_path):
+    """The module's minutes and billing (claim_files), and a ledger of the test's own."""
+    return {**claim_files, "ledger": tmp_path / "ledger.sqlite"}
 
 
 def claim(month="2024-03", account="small", filed_at="2024-04-08T10:00+08:00", **changes):
