@@ -3,7 +3,7 @@ report; each opened in headless Chromium, its text and screenshot checked (docs/
 import pytest
 
 from conftest import DRAFT, POLICIES, PUBLISHED, REPO
-from helpers import chromium, draft_variant, not_blank, open_in_chromium
+from helpers import chromium, draft_variant, not_blank, open_in_chromium, yaml_data
 
 EXAMPLES = REPO / "examples" / "ccc"
 INPUTS = {"minutes": EXAMPLES / "minutes.csv", "incidents": EXAMPLES / "incidents.yaml",
@@ -31,11 +31,9 @@ def test_render_text_is_the_agreement_provision_by_provision_with_settings_readi
 
 
 def test_every_reading_is_marked_as_a_reading(cli):
-    import yaml
-
     out = cli("render", PUBLISHED).out
     marked = {line.split(":")[0].strip("• ").strip() for line in out.splitlines() if line.endswith("[reading]")}
-    raw = yaml.safe_load(PUBLISHED.read_text())
+    raw = yaml_data(PUBLISHED.read_text())
     readings = {key.replace("_", " ") for section in raw.values() if isinstance(section, dict)
                 for key, node in section.items() if isinstance(node, dict) and node.get("reading")}
     readings |= {"timezone"} if raw["timezone"].get("reading") else set()

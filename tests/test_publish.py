@@ -10,10 +10,9 @@ import sys
 import threading
 
 import pytest
-import yaml
 
 from conftest import POLICIES, PUBLISHED
-from helpers import locked_line, sha256_of
+from helpers import locked_line, sha256_of, yaml_data
 
 
 @pytest.fixture
@@ -1173,7 +1172,7 @@ def test_a_draft_whose_status_is_written_any_way_yaml_allows_publishes_a_valid_v
     draft = amendment(family, edits=[("status: draft\n", written), STANDARD_99_9, *EXAMPLES_99_9])
     result = cli("publish", "--retroactive", family, draft)
     assert result.code == 0, result.out
-    published = yaml.safe_load((family / "2020-01-01.yaml").read_text())
+    published = yaml_data((family / "2020-01-01.yaml").read_text())
     assert (published["status"], published["effective_from"]) == ("published", "2020-01-01")
     assert cli("validate", family).code == 0
     assert cli("show", family, "--month", "2020-03").out.startswith(

@@ -4,13 +4,12 @@ values the schema allows besides the shipped one."""
 import json
 import re
 
-import yaml
-
 from conftest import PUBLISHED, REPO
+from helpers import yaml_data
 
 READINGS = (REPO / "docs" / "readings.md").read_text()
 SCHEMA = json.loads((REPO / "engine" / "slapolicy" / "policy" / "schema" / "policy.schema.json").read_text())
-SHIPPED = yaml.safe_load(PUBLISHED.read_text())
+SHIPPED = yaml_data(PUBLISHED.read_text())
 
 # Readings of version 2019-01-01 that its file does not mark `reading: true` (a published version never changes):
 # the doc must say so of each, or its first lines ("each is marked") are wrong for them.

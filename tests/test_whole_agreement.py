@@ -4,9 +4,9 @@ import re
 from pathlib import Path
 
 import pytest
-import yaml
 
 from conftest import POLICIES, PUBLISHED
+from helpers import yaml_data
 
 SOURCE = POLICIES / "source" / "cloud-contact-center-sla.txt"
 NUMBER = re.compile(r"^(\d+(?:\.\d+)*)\.?(?=\s|[A-Z“])\s*(.*)$")
@@ -51,7 +51,7 @@ def provisions() -> list[dict]:
     return out
 
 
-DOCUMENT = yaml.safe_load(PUBLISHED.read_text(encoding="utf-8"))
+DOCUMENT = yaml_data(PUBLISHED.read_text(encoding="utf-8"))
 
 
 def nodes_stating(ref: str) -> list[dict]:
