@@ -20,6 +20,8 @@ What it covers (each with the document it follows):
 - availability as an exact fraction, its display rounded with more decimals where two would contradict a decision
   (§2.1, docs/readings.md "§2.1 The displayed availability"), the standard (§2.2), the gate and the tiers (§3),
   the credit on the Monthly Service Fee, rounded, capped at the fee paid (§3.1(2));
+- §1.4's warnings of provider incidents over minutes without requests: 20 named, in the order listed, the rest
+  counted in one (docs/readings.md, "§1.4 Minutes without requests");
 - the §6.1 room a claim may be granted (docs/readings.md, "§6.1 The aggregate cap"): `aggregate_room`;
 - a claim's window (§3.2; docs/readings.md "§3.2(1) Business days", "§3.2(2) The last day to claim", "§3.2 When a
   claim is in time"; docs/cli.md "Claims", the decision's `window`): `claim_window`, with the business calendar from
@@ -475,8 +477,13 @@ def outcome(terms: Terms, account: str, month: str, minutes=(), incidents=(), no
         "monthly_fee": fee,
         "compensation": compensation,
         "elapsed_minutes": sm.elapsed,
-        "provider_incidents_without_data": lost,
+        # the first 20 named one by one, in the order the incidents are listed; any more counted in one warning
+        "provider_incidents_without_data": dict(list(lost.items())[:NAMED_INCIDENTS]),
+        "provider_incidents_more": max(0, len(lost) - NAMED_INCIDENTS),
     }
+
+
+NAMED_INCIDENTS = 20  # docs/readings.md, "§1.4 Minutes without requests"
 
 
 def _clause_order(terms: Terms, clause_id: str) -> int:

@@ -187,6 +187,15 @@ def cases(draw, names=None):
             incident["account"] = account
         incidents.append(incident)
 
+    if not draw(st.integers(0, 7)):  # many provider incidents: past 20, the rest are counted in one warning (§1.4)
+        for i in range(draw(st.integers(18, 30))):
+            start = (first + (stop - first) * draw(st.integers(0, 999)) / 1000).replace(second=0, microsecond=0)
+            incident = {"id": f"M-{i}", "start": _stamp(start, zone, "offset"), "cause": "provider",
+                        "end": _stamp(start + dt.timedelta(minutes=draw(st.integers(1, 30))), zone, "offset")}
+            if not draw(st.integers(0, 3)):
+                incident["account"] = draw(st.sampled_from([ACCOUNT, OTHER]))
+            incidents.insert(draw(st.integers(0, len(incidents))), incident)
+
     notices = []
     for i in range(draw(st.integers(0, 3))):
         start, end = window()
@@ -329,9 +338,12 @@ def check(case):
     actual["credit_percent"] = Fraction(str(got["credit_percent"]))
     actual["excluded_minutes"] = {k: v for k, v in got["excluded_minutes"].items() if v}
     elapsed = expected.pop("elapsed_minutes")
-    actual["provider_incidents_without_data"] = {w["incident"]: w["minutes"] for w in got["warnings"]
-                                                 if w["code"] == "provider_incident_without_data"}
+    named = [(w["incident"], w["minutes"]) for w in got["warnings"] if w["code"] == "provider_incident_without_data"]
+    actual["provider_incidents_without_data"] = dict(named)
+    more = [w["incidents"] for w in got["warnings"] if w["code"] == "provider_incidents_without_data"]
+    actual["provider_incidents_more"] = more[0] if more else 0
     assert actual == expected
+    assert named == list(expected["provider_incidents_without_data"].items()) and len(more) <= 1
     no_data = [w for w in got["warnings"] if w["code"] == "no_minutes_with_data"]
     assert [w["minutes"] for w in no_data] == ([elapsed] if expected["minutes_with_data"] == 0 else [])
     return expected
@@ -999,3 +1011,19 @@ def test_replay_under_a_version_in_another_timezone_is_refused():
     with pytest.raises(SlapolicyError, match=r"^the versions compared use different timezones \(America/New_York, "
                                              r"Asia/Singapore\); replay reads the minutes once, in one timezone"):
         engine().replay(minutes=[], start="2019-03", end="2019-03", under=str(variants_dir() / "ny.yaml"))
+
+
+
+def test_past_twenty_provider_incidents_without_data_the_rest_are_counted_in_one_warning():
+    """23 provider incidents over minutes without requests (I-00's one minute has them): the first 20 as listed (the
+    file lists them backwards) are named, each with its minutes, and the 3 more counted in one warning
+    (docs/readings.md, "§1.4 Minutes without requests")."""
+    incidents = [{"id": f"I-{i:02d}", "start": f"2019-03-{i + 1:02d}T10:00", "end": f"2019-03-{i + 1:02d}T10:{i + 1:02d}",
+                  "cause": "provider"} for i in range(24)][::-1]
+    case = {"version": "published", "policy_file": None, "month": "2019-03", "term": None, "notices": [],
+            "incidents": incidents, "billing": [],
+            "minutes": [{"account": ACCOUNT, "minute": "2019-03-01T10:00", "requests": 100, "failures": 0}]}
+    expected = check(case)
+    assert list(expected["provider_incidents_without_data"].items()) == [(f"I-{i:02d}", i + 1) for i in
+                                                                          range(23, 3, -1)]
+    assert expected["provider_incidents_more"] == 3
