@@ -27,6 +27,7 @@ import signal
 import struct  # the helper's frames (loaded by the CLI's own modules already)
 import sys
 import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -490,7 +491,6 @@ def _on_thread_and_fork(fn, arguments: list, progress, cancel: Cancellation | No
     (nothing of this process's is flushed or finalized twice). Once the call returns or raises, the helper has ended
     and been waited for."""
     import pickle
-    import warnings
 
     # Every module a task imports as it runs (inside functions: pyarrow's, numpy's) is imported by this thread
     # before the fork: a fork made while another thread of this process imports a module (the billing's reader
@@ -739,7 +739,11 @@ def fork_helper_early(imports: tuple, ready: tuple | None = None) -> None:
     _widen(answers_out)
     _widen(requests)
     try:
-        pid = os.fork()
+        with warnings.catch_warnings():
+            # Python 3.12+ warns of a fork beside threads it counts in the system's view of the process, which
+            # may hold a native thread of a library (pytest's faulthandler): no Python thread holds a lock here.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
     except OSError:
         for end in (requests_in, requests, tokens, tokens_out, answers, answers_out):
             os.close(end)
