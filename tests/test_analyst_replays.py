@@ -914,3 +914,29 @@ def test_long_account_names_asked_about_are_cut_so_that_the_names_meant_survive_
     said = f"slapolicy: account(s) {listed}{more} have no minutes or billing for 2019-03; did you mean {meant}?\n"
     assert (result.code, result.out, result.err) == (1, "", said)
     assert len(said) < 16_384
+
+
+# ---------------------------------------------------------------------------- a byte order mark
+
+@pytest.mark.parametrize("table", ["minutes", "billing"])
+def test_a_json_lines_file_beginning_with_a_utf8_byte_order_mark_is_read_as_a_csv_file_is(tmp_path, table):
+    # Windows PowerShell's `Out-File -Encoding utf8` and Notepad's "UTF-8 with BOM" begin the file with U+FEFF: a CSV
+    # file so written was read, a JSON Lines file was refused as "line 1: not a JSON object; JSON Lines holds one
+    # object per line" (minutes). The mark is read past, at the start of the file only, as a claim's is.
+    minutes = tmp_path / "m.jsonl"
+    rows = [{"account": "acme", "minute": "2019-03-05T10:00", "requests": 100, "failures": 5}]
+    billing = tmp_path / "b.jsonl"
+    bill = {"account": "acme", "month": "2019-03", "monthly_fee": "1000.00", "offset": "0.00"}
+    (minutes if table == "minutes" else billing).write_bytes(b"\xef\xbb\xbf")
+    with open(minutes, "a", encoding="utf-8") as stream:
+        stream.writelines(json.dumps(row) + "\n" for row in rows)
+    with open(billing, "a", encoding="utf-8") as stream:
+        stream.write(json.dumps(bill) + "\n")
+    result = run_cli("evaluate", POLICIES, "--minutes", minutes, "--billing", billing, "--month", "2019-03")
+    evaluation = only_evaluation(result)
+    assert (evaluation["account"], evaluation["unavailable_minutes"], evaluation["compensation"]) == ("acme", 1, "0.00")
+    # Not past the first line: a mark starting a later line is no JSON, refused by its line.
+    with open(minutes if table == "minutes" else billing, "ab") as stream:
+        stream.write(b"\xef\xbb\xbf" + json.dumps(rows[0] if table == "minutes" else bill).encode() + b"\n")
+    result = run_cli("evaluate", POLICIES, "--minutes", minutes, "--billing", billing, "--month", "2019-03")
+    assert result.code == 1 and "line 2" in result.err and result.out == ""

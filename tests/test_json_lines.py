@@ -402,6 +402,16 @@ def test_a_line_that_cannot_be_read_in_a_late_piece_is_named_by_its_line(tmp_pat
     assert_refused(evaluate_march(path), f"{path}: {message}")
 
 
+def test_a_file_in_pieces_beginning_with_a_byte_order_mark_is_read_as_without_it(tmp_path, small_pieces):
+    # The first piece reads past the mark at the file's start; a later one never begins at it.
+    plain, marked = tmp_path / "plain.jsonl", tmp_path / "marked.jsonl"
+    plain.write_text(json_lines_text(rows_of()))
+    marked.write_bytes(b"\xef\xbb\xbf" + plain.read_bytes())
+    assert marked.stat().st_size > 4 * 4096
+    read = [evaluate_march(path) for path in (plain, marked)]
+    assert read[0].code == 0 and (read[1].code, read[1].out) == (0, read[0].out)
+
+
 def test_a_minute_listed_twice_in_two_pieces_names_the_later_line(tmp_path, small_pieces):
     rows = rows_of(("a",), 150)
     rows.append(dict(rows[3]))  # row 151 (line 151) repeats row 4's minute, two pieces later

@@ -33,8 +33,13 @@ MAX_DEPTH = 64  # brackets and braces open at once on one line
 _TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)  # strings (skipped whole) and brackets
 
 
+# UTF-8's byte order mark, which Windows PowerShell's `Out-File -Encoding utf8` and Notepad's "UTF-8 with BOM" begin a
+# file with: read past at the start of a file (a CSV file's, a claim's and a request's are), never on a later line.
+UTF8_MARK = b"\xef\xbb\xbf"
+
+
 def batches(stream, name: str, columns: tuple, optional: tuple, max_rows: int, check_columns: bool = True,
-            check_block=None, kinds: dict | None = None):
+            check_block=None, kinds: dict | None = None, file_start: bool = True):
     """(table, line offset, rows before it) of a JSON Lines stream, at most ``max_rows`` rows a table.
 
     Row r (1-based) of a table is on line r + line offset + rows before it, as for the CSV reader.
@@ -44,11 +49,12 @@ def batches(stream, name: str, columns: tuple, optional: tuple, max_rows: int, c
     with each block's table, whose types its rows share, before it is cut into tables; ``place(i)`` gives the row
     and line of its object i (from 0) as (row, line). ``kinds``: the JSON kind of each column so far (``JSON_KINDS``),
     filled in here (a piece of a file returns its own, :func:`kinds_agree`); a block whose value changes kind is
-    refused as pyarrow refuses one within a block.
+    refused as pyarrow refuses one within a block. ``file_start``: the stream begins at the file's start, where a
+    byte order mark (UTF8_MARK) is read past.
     """
     row, names = 0, None if check_columns else ()
     kinds = {} if kinds is None else kinds
-    for chunk, line in _blocks(stream, name, [0]):
+    for chunk, line in _blocks(stream, name, [0], file_start):
         lines, at = _object_lines(chunk, name, line)
         if not len(at):
             continue
@@ -88,12 +94,16 @@ def by_line(message: str, lines: np.ndarray) -> str | None:
     return f"line {int(lines[int(row.group(1))])}: {message[:row.start()]}"
 
 
-def _blocks(stream, name: str, size: list):
-    """(bytes ending at a line end, number of its first line), about BLOCK_BYTES each; ``size[0]`` counts bytes."""
+def _blocks(stream, name: str, size: list, file_start: bool = True):
+    """(bytes ending at a line end, number of its first line), about BLOCK_BYTES each; ``size[0]`` counts bytes.
+    ``file_start``: the stream begins at the file's start, whose byte order mark (UTF8_MARK) is left out."""
     line, rest = 1, b""
     while True:
         block = stream.read(BLOCK_BYTES)
         size[0] += len(block)
+        if file_start:
+            file_start = False
+            block = block.removeprefix(UTF8_MARK)
         data = rest + block if rest else block
         if block:
             cut = data.rfind(b"\n") + 1

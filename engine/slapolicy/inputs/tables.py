@@ -25,7 +25,7 @@ from ..errors import InputError, UsageError
 from ..files import (BEYOND_FLOAT, LONE_SURROGATE, FileProblem, regular_file_size, typed_number, valid_unicode,
                      wide_encoding)
 from ..limits import exhausted
-from .json_lines import TEXT_COLUMNS, as_written, by_line, check_lines, read_json_as_written
+from .json_lines import TEXT_COLUMNS, UTF8_MARK, as_written, by_line, check_lines, read_json_as_written
 from .problems import IN_MEMORY, INPUT_COLUMNS, MAX_REPORTED, Problems, _line, _report, column_names, missing_columns
 from .timestamps import _one_array, parse_minute_column
 
@@ -293,8 +293,12 @@ def read_table(path: str | Path, columns: tuple[str, ...], optional: tuple[str, 
             if not len(lines):  # no object (empty, or blank lines): a file of no row, as the minutes'
                 return _no_rows(columns), 0
             whole = max(1 << 20, path.stat().st_size + 1)  # one block: pyarrow's "in row K" counts from the file's start
+            with open(path, "rb") as stream:
+                marked = stream.read(len(UTF8_MARK)) == UTF8_MARK
+            # A byte order mark, which pyarrow's reader refuses, is read past as the lines were checked (a small file)
+            source = pa.py_buffer(path.read_bytes()[len(UTF8_MARK):]) if marked else str(path)
             try:
-                table = read_json_as_written(str(path), TEXT_COLUMNS, pajson.ReadOptions(block_size=min(whole, 1 << 30)))
+                table = read_json_as_written(source, TEXT_COLUMNS, pajson.ReadOptions(block_size=min(whole, 1 << 30)))
             except pa.ArrowInvalid as exc:
                 located = by_line(str(exc).splitlines()[0], lines) if whole <= 1 << 30 else None
                 if located is None:

@@ -131,7 +131,9 @@ def _batches(part: Part, pick: Pick | None = None, kinds: dict | None = None):
                                                                    not part.byte_range[0],
                                                                    check_block=functools.partial(_block_accounts,
                                                                                                  part.name),
-                                                                   kinds=kinds):
+                                                                   kinds=kinds,
+                                                                   file_start=not part.byte_range or
+                                                                   not part.byte_range[0]):
                     yield table, line_offset, base, None, {}, None
                     del table
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, UnicodeDecodeError) as exc:
