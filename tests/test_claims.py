@@ -175,6 +175,31 @@ def test_below_the_standard_with_nothing_paid_nothing_is_owed(inputs, tmp_path):
                                                "compensation after exclusions and the cap of the fee paid is 0.00.")
 
 
+def nothing_owed_above_tier_1(shown):
+    return [{"code": "nothing_owed", "clause": "§3, §3.1",
+             "message": f"Availability was {shown}%, which meets the standard (the tiers alone pay: §2.2, §3 tiers_only), "
+                        f"but nothing is owed: no tier of §3, §3.1 covers {shown}%: credit 0%."}]
+
+
+@pytest.mark.parametrize("bad, decision, reasons, compensation", [
+    (0, "denied", nothing_owed_above_tier_1("100.00"), None),  # no tier covers 100 %
+    (22, "denied", nothing_owed_above_tier_1("99.95"), None),  # 99.95069 %: tier 1 is below 99.95 %
+    (23, "approved", [], "10.00")])  # 99.94847 %: tier 1's 10 % of 100.00
+def test_under_the_tiers_only_gate_a_month_no_tier_covers_is_owed_nothing_by_the_tiers(tmp_path, bad, decision, reasons,
+                                                                                      compensation):
+    # Under compensation.gate tiers_only a month that meets the standard is paid what its tier says (docs/readings.md);
+    # one above every tier was denied "the compensation after exclusions and the cap of the fee paid is 0.00", citing
+    # §3.1(2), though the fee paid was 100.00: it is the tiers that pay nothing.
+    family = published_variant(tmp_path, "    value: below_standard\n", "    value: tiers_only\n")
+    minutes = write_csv(tmp_path / "m.csv", [*minute_rows("small", "2024-03-10T00:00", 30, 100, 0),
+                                                     *minute_rows("small", "2024-03-11T00:00", bad, 100, 2)])
+    billing = write_csv(tmp_path / "b.csv", [{"account": "small", "month": "2024-03", "monthly_fee": "100.00",
+                                              "offset": "0.00"}])
+    result = decide_claim(family, claim(), now=dt.datetime.fromisoformat("2024-09-01T00:00+00:00"), minutes=minutes,
+                          billing=billing, ledger=tmp_path / "ledger.sqlite")
+    assert (result["decision"], result["reasons"], result["compensation"]) == (decision, reasons, compensation)
+
+
 @pytest.mark.parametrize("filed_at,decision,reasons", [
     ("2024-04-05T23:59+08:00", "denied", ["filed_too_early"]),
     ("2024-04-06T00:00+08:00", "approved", []),

@@ -362,13 +362,22 @@ def decide(policy, claim: Claim, service_month: ServiceMonth, window: ClaimWindo
             amount = min(monthly, Decimal(cap["room"])) if cap["applies"] else monthly
             detail = {"monthly": str(monthly), "aggregate_cap": cap, "capped": amount < monthly}
             if amount <= 0:
-                why = ("the §6.1 aggregate cap is reached" if cap.get("applies") and monthly > 0 else
-                       "the compensation after exclusions and the cap of the fee paid is 0.00")
+                # Why, with the clause that makes it nothing: the §6.1 room spent, no tier covering the month (under
+                # tiers_only a month above every tier, which said "the cap of the fee paid is 0.00", citing §3.1(2),
+                # of a fee paid in full), or the month's own amount 0.00 (the fee paid is 0).
+                if monthly > 0:
+                    clause, why = cap["clause"], "the §6.1 aggregate cap is reached"
+                elif evaluation["credit_percent"] == 0:
+                    clause = policy.ref("compensation")
+                    why = f"no tier of {clause} covers {evaluation['availability_percent']}%: credit 0%"
+                else:
+                    clause = policy.ref("compensation", "monthly_cap")
+                    why = "the compensation after exclusions and the cap of the fee paid is 0.00"
                 standing = ("below the standard" if not evaluation["meets_standard"] else
                             f"{evaluation['availability_percent']}%, which meets the standard (the tiers alone pay: "
                             f"{policy.ref('compensation', 'gate')} tiers_only)")
-                found.append(claim_reason("nothing_owed", cap["clause"] if monthly > 0 else policy.ref("compensation", "monthly_cap"),
-                                     f"Availability was {standing}, but nothing is owed: {why}."))
+                found.append(claim_reason("nothing_owed", clause, f"Availability was {standing}, but nothing is owed: "
+                                                                  f"{why}."))
         codes = {r["code"] for r in found}
         decision = "denied" if codes & DENYING else "incomplete" if codes else "approved"
         granted = amount if decision == "approved" else None
