@@ -308,6 +308,48 @@ def test_a_clause_amended_in_its_words_or_its_number_alone_is_warned_of(cli, tmp
     assert "words-disagree" not in cli("validate", POLICIES).out
 
 
+@pytest.mark.parametrize("old, new, provision, says, setting", [
+    # §6.1's months are counts the agreement states in words, held beside aggregate_cap's value (fees_paid): the
+    # lookback shortened alone passed validate, test and publish without a word (its examples amended with it), the
+    # words legal reads saying 12 months where 6 decided.
+    ("    lookback_months: 12", "    lookback_months: 6", "§6.1", "12",
+     "compensation.aggregate_cap.lookback_months, which applies it (applied_by), is 6"),
+    ("    after_months_of_use: 12", "    after_months_of_use: 24", "§6.1", "12",
+     "compensation.aggregate_cap.after_months_of_use, which applies it (applied_by), is 24"),
+])
+def test_a_count_of_days_or_months_amended_without_its_provisions_words_is_warned_of(cli, tmp_path, old, new,
+                                                                                     provision, says, setting):
+    from helpers import draft_variant
+
+    path = draft_variant(tmp_path, old, new)
+    line = path.read_text().splitlines().index(f'  - ref: "{provision}"') + 2  # its text: ">-", at column 11
+    result = cli("validate", path)
+    assert result.code == 0, result.out
+    assert [line for line in result.out.splitlines() if "words-disagree" in line] == [
+        f"{path}:{line}:11: warning words-disagree provision {provision} says {says}, but {setting}: amend the words "
+        "with the setting, or the setting with the words"]
+
+
+def test_a_tier_amended_without_its_own_words_is_warned_of(cli, tmp_path):
+    # A tier's credit raised from 25 % to 30 % under its words "25% of Monthly Service Fee", its examples amended:
+    # validate said nothing, and render printed the words beside a table paying 30 %.
+    from helpers import draft_variant
+
+    path = draft_variant(tmp_path, '{at_least: "95%", below: "99%", credit: "25%"', '{at_least: "95%", below: "99%", credit: "30%"')
+    text = path.read_text().splitlines()
+    line = text.index('       text: "Less than 99% but equal to or higher than 95%: 25% of Monthly Service Fee",') + 1
+    assert [row for row in cli("validate", path).out.splitlines() if "words-disagree" in row] == [
+        f"{path}:{line}:14: warning words-disagree compensation tier 2 (≥ 95% and < 99%) says 99%, 95% and 25%, but "
+        "its credit is 30%: amend the words with the setting, or the setting with the words"]
+    # its lower bound moved alone, likewise; the words amended with the credit, nothing to say
+    bound = draft_variant(tmp_path, '{at_least: "95%", below: "99%", credit: "25%"', '{at_least: "96%", below: "99%", credit: "25%"',
+                          "bound.yaml")
+    assert ("warning words-disagree compensation tier 2 (≥ 96% and < 99%) says 99%, 95% and 25%, but its lower bound "
+            "is 96%") in cli("validate", bound).out
+    path.write_text(path.read_text().replace("higher than 95%: 25% of", "higher than 95%: 30% of"))
+    assert "words-disagree" not in cli("validate", path).out
+
+
 @pytest.mark.parametrize("text, value, said", [
     ("Fewer than 2,000 seats at a time.", 2000, None),
     ("Fewer than 2,000 seats at a time.", 3000, "2,000"),

@@ -418,7 +418,7 @@ def lint_words_agree(policy) -> list[Diagnostic]:
                                                        f"provision {entry['ref']} says {said}, but {setting}, which "
                                                        f"applies it (applied_by), is {value}: amend the words with the "
                                                        "setting, or the setting with the words", severity="warning"))
-    return found
+    return found + _tier_words_disagree(policy)
 
 
 # A provision's own item number, "(2) The latest deadline ...": no number it states.
@@ -439,6 +439,40 @@ def _applied(dotted: str, node):
     value = node.get("value") if isinstance(node, dict) else node
     if not isinstance(value, bool) and isinstance(value, (int, str)):
         yield dotted, value, dotted.startswith("parameters.")
+    for key in STATED_COUNTS:  # beside a value: §6.1's months, beside aggregate_cap's fees_paid
+        count = node.get(key) if isinstance(node, dict) else None
+        if isinstance(count, int) and not isinstance(count, bool):
+            yield f"{dotted}.{key}", count, True
+
+
+# The counts the agreement states in words held beside a setting's ``value``: §6.1's months ("more than 12 months
+# ... in the past 12 months") beside ``aggregate_cap: fees_paid``. A lookback shortened to 6 alone passed validate.
+STATED_COUNTS = ("lookback_months", "after_months_of_use")
+_TIER_BOUNDS = (("at_least", "lower bound"), ("above", "lower bound"), ("below", "upper bound"),
+                ("at_most", "upper bound"), ("credit", "credit"))
+
+
+def _tier_words_disagree(policy) -> list[Diagnostic]:
+    """A tier's own words (its ``text``, "Less than 99% but equal to or higher than 95%: 25% of Monthly Service Fee")
+    state its bounds and its credit: each is among the percentages the words state, when they state any. A credit
+    raised to 30 % under words still saying 25 % was rendered beside a table paying 30 %, without a word."""
+    tiers = policy.raw.get("compensation", {}).get("tiers")
+    found = []
+    for i, (raw, tier) in enumerate(zip(tiers if isinstance(tiers, list) else [], policy.tiers)):
+        text = raw.get("text") if isinstance(raw, dict) else None
+        if not isinstance(text, str):
+            continue
+        for key, what in _TIER_BOUNDS:
+            value = raw.get(key)
+            said = _said(value, False, text) if isinstance(value, str) else None
+            if said:
+                *others, last = said.split(" and ")
+                found.append(policy.doc.diagnostic(
+                    ("compensation", "tiers", i, "text"), "words-disagree",
+                    f"compensation tier {i + 1} ({tier.describe()}) says {', '.join(others)}{' and ' if others else ''}"
+                    f"{last}, but its {what} is {value}: amend the words with the setting, or the setting with the words",
+                    severity="warning"))
+    return found
 
 
 _STATED = re.compile(r"(?<![0-9.,§])([0-9]+(?:\.[0-9]+)?)(?![0-9.,]*[0-9])(?!\s?%)")
