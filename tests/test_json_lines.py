@@ -228,7 +228,9 @@ def test_a_json_lines_minute_written_as_a_number_is_refused_by_its_column(tmp_pa
     path = tmp_path / "m.jsonl"
     path.write_text('{"account": "acme", "minute": 12345, "requests": 100, "failures": 2}\n')
     assert_refused(evaluate_march(path),
-                   f"{path}: column 'minute' holds values of type int64; expected text or timestamps")
+                   f"{path}: column 'minute' holds values of type int64; expected text or timestamps; a count of "
+                   "seconds or milliseconds since 1970 is not read: write the minute as text with its offset "
+                   "(2019-03-12T09:00+08:00), or as timestamps in UTC (pa.timestamp('s', tz='UTC'))")
 
 
 @pytest.mark.parametrize("bad, why", [

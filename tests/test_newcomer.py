@@ -84,3 +84,41 @@ def test_minutes_named_json_are_told_the_name_json_lines_is_read_from(tmp_path):
     assert (result.code, result.out, result.err) == (1, "", (
         f"slapolicy: {minutes}: unknown format .json; use .csv, .jsonl or .parquet: JSON Lines, one object a line, is "
         "read from a file named .jsonl or .ndjson\n"))
+
+
+def test_a_count_written_with_thousands_separators_is_told_to_drop_them(tmp_path):
+    # a spreadsheet's '1,000' (quoted in CSV): "'1,000' is not a whole number", which of its characters was wrong
+    # left to guess
+    minutes = tmp_path / "m.csv"
+    minutes.write_text('account,minute,requests,failures\nacme,2019-03-12T09:00,"1,000",0\nacme,2019-03-12T09:01,"1,000.5",0\n')
+    result = evaluate_march(minutes)
+    assert (result.code, result.out, result.err) == (1, "", (
+        f"slapolicy: 2 problem(s) in minutes file {minutes}:\n"
+        f"{minutes}: row 1 (line 2), column 'requests': '1,000' is not a whole number: write it without separators "
+        "(1000)\n"
+        f"{minutes}: row 2 (line 3), column 'requests': '1,000.5' is not a whole number\n"))
+
+
+EPOCH = ("; a count of seconds or milliseconds since 1970 is not read: write the minute as text with its offset "
+         "(2019-03-12T09:00+08:00), or as timestamps in UTC (pa.timestamp('s', tz='UTC'))")
+
+
+def test_a_minute_written_as_seconds_since_1970_is_told_how_to_write_it(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    minutes = tmp_path / "m.csv"
+    minutes.write_text("account,minute,requests,failures\nacme,1552352400,100,2\nacme,20190312,100,2\n")
+    result = evaluate_march(minutes)
+    assert (result.code, result.out, result.err) == (1, "", (
+        f"slapolicy: 2 problem(s) in minutes file {minutes}:\n"
+        f"{minutes}: row 1 (line 2), column 'minute': '1552352400' is not an ISO 8601 minute "
+        "(YYYY-MM-DDTHH:MM[:00][offset]); a count of seconds or milliseconds since 1970 is not read: write the minute "
+        "as text with its offset (2019-03-12T09:00+08:00), or as a Parquet timestamp in UTC\n"
+        f"{minutes}: row 2 (line 3), column 'minute': '20190312' is not an ISO 8601 minute "
+        "(YYYY-MM-DDTHH:MM[:00][offset])\n"))
+    parquet = tmp_path / "m.parquet"
+    pq.write_table(pa.table({"account": ["acme"], "minute": [1552352400000], "requests": [100], "failures": [2]}), parquet)
+    result = evaluate_march(parquet)
+    assert (result.code, result.out, result.err) == (1, "", (
+        f"slapolicy: {parquet}: column 'minute' holds values of type int64; expected text or timestamps{EPOCH}\n"))

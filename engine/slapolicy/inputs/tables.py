@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
@@ -369,7 +370,10 @@ def check_minute_types(schema, path) -> None:
             continue  # a warehouse's NUMBER(38, 0): whole numbers, read as their digits as integers are
         if _type_family(kind) not in allowed:
             expected = " or ".join(_TYPE_WORDS[a] for a in allowed)
-            raise InputError(f"{path}: column '{name}' holds values of type {kind}; expected {expected}")
+            epoch = ("; a count of seconds or milliseconds since 1970 is not read: write the minute as text with its "
+                     "offset (2019-03-12T09:00+08:00), or as timestamps in UTC (pa.timestamp('s', tz='UTC'))"
+                     if name == "minute" and _type_family(kind) in ("integer", "decimal") else "")
+            raise InputError(f"{path}: column '{name}' holds values of type {kind}; expected {expected}{epoch}")
 
 
 def whole_decimal(kind) -> bool:
@@ -431,6 +435,14 @@ def _refuse_nested(table, name: str, path) -> None:
 
 
 _INT_RE = r"^\s*[+-]?[0-9]+\s*$"
+_THOUSANDS = re.compile(r"\s*[+-]?[0-9]{1,3}(,[0-9]{3})+\s*")
+
+
+def _separated(text: str) -> str:
+    """': write it without separators (1000)' for a count written with thousands separators, as a spreadsheet
+    formats a number ('1,000', quoted in CSV): it was refused as "not a whole number", leaving the reader to guess
+    which of its characters was wrong. An error path only."""
+    return f": write it without separators ({text.strip().replace(',', '')})" if _THOUSANDS.fullmatch(text) else ""
 # A whole number written with a zero fraction: what pandas writes of a column of counts made floating point by one
 # missing value (DataFrame.to_csv: 100.0), and a warehouse of a NUMBER(38, 2). Read as the number, in text as in a
 # float or decimal column (a JSON Lines 100.0, a Parquet double): '100.0' in a CSV file was refused, 100.0 beside it
@@ -483,7 +495,8 @@ def _int_column(table, name: str, problems: Problems, line_offset, required: boo
         strings = None
         for row in np.flatnonzero(bad)[:MAX_REPORTED]:
             strings = strings if strings is not None else text.to_numpy(zero_copy_only=False)
-            problems.add(int(row) + 1, name, f"{strings[row]!r} is not a whole number", _line(int(row) + 1, line_offset))
+            problems.add(int(row) + 1, name, f"{strings[row]!r} is not a whole number{_separated(strings[row])}",
+                         _line(int(row) + 1, line_offset))
         problems.total += max(0, int(bad.sum()) - MAX_REPORTED)
         refused.append(bad)
         cleaned = pc.if_else(pa.array(good & ~nulls), pc.utf8_trim_whitespace(text.fill_null("0")), "0")

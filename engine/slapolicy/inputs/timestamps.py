@@ -20,6 +20,15 @@ _STAMP = (r"^(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})[T ](?P<hm>[0-9]{2}:[0-9]{2})"
 HAS_SECONDS = "has seconds; a statistics point starts at :00 (§1.5)"
 
 
+def _epoch(written: str) -> str:
+    """The words for a minute written as a count of seconds or milliseconds since 1970, as many exports write time
+    (1709283600): it was told only that it is no ISO 8601 minute. An error path only."""
+    if not written.strip().isascii() or not written.strip().isdigit() or not 9 <= len(written.strip()) <= 13:
+        return ""
+    return ("; a count of seconds or milliseconds since 1970 is not read: write the minute as text with its offset "
+            "(2019-03-12T09:00+08:00), or as a Parquet timestamp in UTC")
+
+
 def _offset(wall: dt.datetime, zone, fold: int) -> int:
     return int(wall.replace(tzinfo=zone, fold=fold).utcoffset().total_seconds()) // 60
 
@@ -117,7 +126,8 @@ def parse_minute_column(table, name: str, timezone: str, problems: Problems, lin
         raw = raw if raw is not None else text.to_numpy(zero_copy_only=False)
         written = raw[row]  # blank (or missing): named as every other column's missing value
         problems.add(int(row) + 1, name, "missing value" if not written.strip() else
-                     f"{written!r} is not an ISO 8601 minute (YYYY-MM-DDTHH:MM[:00][offset])", _line(int(row) + 1, line_offset))
+                     f"{written!r} is not an ISO 8601 minute (YYYY-MM-DDTHH:MM[:00][offset]){_epoch(written)}",
+                     _line(int(row) + 1, line_offset))
     problems.total += max(0, int((~matched | ~valid_date).sum()) - MAX_REPORTED)
     nonzero = np.array([bool(t) and Decimal(t) != 0 for t in second_texts] + [False], bool)[seconds]
     for row in np.flatnonzero(nonzero)[:MAX_REPORTED]:
