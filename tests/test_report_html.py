@@ -126,6 +126,13 @@ def test_the_page_names_the_baseline_versions_month_by_month(hostile):
     assert baseline_versions(result) == [("2019-02-01", "2019-02", "2019-02"), ("2019-03-01", "2019-03", "2019-04")]
     assert ("<p>Baseline versions in force: <b>2019-02-01</b> (2019-02), <b>2019-03-01</b> (2019-03 to 2019-04).</p>"
             in render_html(result))
+    # The text report says it too (its header named the amended version alone): under one version, nothing more.
+    from slapolicy.reports.text import render_replay
+
+    assert render_replay(result).splitlines()[1] == \
+        "baseline versions in force: 2019-02-01 (2019-02), 2019-03-01 (2019-03 to 2019-04)"
+    one = dict(result, rows=[row for row in result["rows"] if row["month"] != "2019-02"])
+    assert not render_replay(one).splitlines()[1].startswith("baseline versions")
 
 
 @pytest.mark.slow

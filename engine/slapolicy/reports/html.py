@@ -14,7 +14,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from ..policy.diff import change_line
-from .text import one_line, replay_availability, without_billing_note
+from .text import baseline_versions, one_line, replay_availability, without_billing_note
 
 COLOURS = {"available": "#cfe8cf", "unavailable": "#d9534f", "excluded": "#f0ad4e"}
 TOP_ACCOUNTS = 10
@@ -122,25 +122,6 @@ def _chart(result: dict) -> str:
     parts.append("</svg>")
     # A chart wider than the page (a replay of years: 70 px a month) scrolls in its own box, not the page.
     return f'<div class="chart">{"".join(parts)}</div>'
-
-
-def baseline_versions(result: dict) -> list[tuple[str, str, str]]:
-    """(version, first month, last month) of each run of consecutive months whose rows were evaluated under one
-    baseline version, in order: a replay across amendments has several. A month without rows ends a run; a month
-    whose accounts' Service Months began under different versions (one that started mid-month) names them all."""
-    found: dict = {}
-    for row in result["rows"]:
-        found.setdefault(row["month"], set()).add(row["baseline"]["version"])
-    runs: list = []
-    previous = None
-    for month in result["months"]:
-        version = " and ".join(sorted(found[month])) if month in found else None
-        if version is not None and version == previous:
-            runs[-1][2] = month
-        elif version is not None:
-            runs.append([version, month, month])
-        previous = version
-    return [tuple(run) for run in runs]
 
 
 def _baselines(result: dict) -> str:

@@ -104,10 +104,33 @@ def render_claim(result: dict) -> str:
     return _lines(lines)
 
 
+def baseline_versions(result: dict) -> list[tuple[str, str, str]]:
+    """(version, first month, last month) of each run of consecutive months whose rows were evaluated under one
+    baseline version, in order: a replay across amendments has several. A month without rows ends a run; a month
+    whose accounts' Service Months began under different versions (one that started mid-month) names them all."""
+    found: dict = {}
+    for row in result["rows"]:
+        found.setdefault(row["month"], set()).add(row["baseline"]["version"])
+    runs: list = []
+    previous = None
+    for month in result["months"]:
+        version = " and ".join(sorted(found[month])) if month in found else None
+        if version is not None and version == previous:
+            runs[-1][2] = month
+        elif version is not None:
+            runs.append([version, month, month])
+        previous = version
+    return [tuple(run) for run in runs]
+
+
 def render_replay(result: dict) -> str:
     under = result["under"]
     lines = [f"Replay {result['months'][0]} to {result['months'][-1]} under {under['version']} ({under['file']}), "
              f"{result['rows_read']} minute rows read"]
+    runs = baseline_versions(result)
+    if len(runs) > 1:  # across amendments: each month's baseline is the version then in force (the HTML says it too)
+        lines.append("baseline versions in force: " + ", ".join(
+            f"{version} ({first}{'' if first == last else ' to ' + last})" for version, first, last in runs))
     if "before_aggregate_cap" in result:
         lines.append(result["before_aggregate_cap"])
     if "nothing_to_replay" in result:  # a report of zeros alone left the analyst to guess why
