@@ -745,6 +745,25 @@ def test_render_of_a_copy_published_nowhere_says_so_where_it_printed_published(c
     assert published.out.splitlines()[1] == "Version 2019-01-01 (published), effective 2019-01-01"
 
 
+def test_render_of_a_draft_saying_published_says_it_is_published_nowhere(cli, family):
+    # Under drafts/, status: published is validate's error draft-status, which render leaves aside as it renders a
+    # draft from anywhere (a placement code): it printed "Version 2020-01-01 (published)" for the draft.
+    text = copied_by_hand("2020-01-01")
+    draft = family / "drafts" / "2020-01-01.yaml"
+    draft.write_text(text)
+    before = snapshot(family)
+    result = cli("render", draft)
+    assert (result.code, result.err) == (0, (
+        f"{draft}:{status_place(text)}: warning published-nowhere status is published, but {family}/versions.lock "
+        f"records no file with this file's sha256 ({sha256_of(draft)[:12]}…): it is no published version of "
+        f"{family}. {ONLY_PUBLISH} and keep it under {family}/drafts\n"))
+    assert result.out.splitlines()[1] == ("Version 2020-01-01 (published nowhere: it says status: published, but no "
+                                          "versions.lock records it), effective 2020-01-01, amends 2019-01-01")
+    # validate says it once, as the error it is there (draft-status), not twice
+    assert "published-nowhere" not in cli("validate", draft).out
+    assert snapshot(family) == before
+
+
 def test_render_and_validate_of_an_edited_published_version_refuse_it_as_its_family_does(cli, family):
     # `validate policies/ccc/2019-01-01.yaml` of the published file edited in place said only the content's warnings,
     # exit 0, and `render` printed the edited text as "Version 2019-01-01 (published)": the file's own checks never

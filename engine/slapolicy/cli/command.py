@@ -301,7 +301,7 @@ def cmd_render(args) -> int:
     # A document for review says what the record of published versions says of the file, not only what it says of
     # itself: an edited or unrecorded version among a family's is refused as the family refuses it, and a copy no
     # lock records is rendered as what it is, "published nowhere", with validate's warning.
-    record = unrecorded_published(policy, Path(args.policy).read_bytes())
+    record = unrecorded_published(policy, Path(args.policy).read_bytes(), drafts=True)
     if record is not None:
         sys.stderr.write(f"{record}\n")
         if record.severity == "error":

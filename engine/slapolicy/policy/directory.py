@@ -262,16 +262,18 @@ def read_lock(family: Path) -> dict[str, str]:
 PUBLISHED_NOWHERE = "published nowhere: it says status: published, but no versions.lock records it"
 
 
-def published_nowhere(policy, raw: bytes) -> Diagnostic | None:
+def published_nowhere(policy, raw: bytes, drafts: bool = False) -> Diagnostic | None:
     """``published-nowhere``, a warning at the ``status`` of a file that says ``status: published`` outside a family's
     published versions (no lock beside it; a draft under drafts/ is ``draft-status``) when no family records its
     bytes: the family of the nearest folder above it holding a ``versions.lock`` records no file with its sha256, or
     there is none. Such a file is most often a copy of a published version, edited into an amendment and never
     published (`render`, `show` and a redline print "(published)" for it): only `publish` makes a version published.
     A copy of a published version kept unchanged (a superseded encoding, a backup beside the family) is recorded, and
-    said nothing of. Checked by `validate` only: it depends on a lock the record of a file's checks does not name."""
+    said nothing of. Checked by `validate` only: it depends on a lock the record of a file's checks does not name.
+    ``drafts``: a file under drafts/ too, for `render`, which renders a draft judged by its content alone and leaves
+    aside validate's error there (draft-status)."""
     path = Path(policy.path)
-    if policy.status != "published" or among_versions(path) or path.parent.name == "drafts":
+    if policy.status != "published" or among_versions(path) or path.parent.name == "drafts" and not drafts:
         return None
     digest = hashlib.sha256(raw).hexdigest()
     write_draft = "Only `slapolicy publish` makes a version published: if it is a draft, write status: draft"
@@ -300,17 +302,18 @@ def published_nowhere(policy, raw: bytes) -> Diagnostic | None:
                                  f"keep it under {family / 'drafts'}", severity="warning")
 
 
-def unrecorded_published(policy, raw: bytes) -> Diagnostic | None:
+def unrecorded_published(policy, raw: bytes, drafts: bool = False) -> Diagnostic | None:
     """What the record of published versions says against a file that says ``status: published`` (``raw``, its
     bytes), or None when a lock records it as it is (or it says draft): among a family's versions, the family's own
     error at it (``unlocked``, ``published-changed``; lint.lock_problem), which every command reading the family
     stops at; elsewhere, :func:`published_nowhere`'s warning. `validate` and `render` of the file alone say it: they
-    judged the file by its content, and `render` printed "(published)" for a text published nowhere, or edited since."""
+    judged the file by its content, and `render` printed "(published)" for a text published nowhere, or edited since.
+    ``drafts``: as :func:`published_nowhere` takes it."""
     path = Path(policy.path)
     if policy.status != "published":
         return None
     if not among_versions(path):
-        return published_nowhere(policy, raw)
+        return published_nowhere(policy, raw, drafts)
     try:
         lock = read_lock(path.parent)
     except PolicyError as exc:
