@@ -122,3 +122,24 @@ def test_a_minute_written_as_seconds_since_1970_is_told_how_to_write_it(tmp_path
     result = evaluate_march(parquet)
     assert (result.code, result.out, result.err) == (1, "", (
         f"slapolicy: {parquet}: column 'minute' holds values of type int64; expected text or timestamps{EPOCH}\n"))
+
+
+def test_a_minutes_file_whose_every_column_is_named_otherwise_is_told_what_each_holds(tmp_path):
+    # an export's own names: "missing column(s) account, minute, requests, failures (found: customer, timestamp,
+    # calls, failed)", and nothing of which column holds what
+    minutes = tmp_path / "m.csv"
+    minutes.write_text("customer,timestamp,calls,failed\nacme,2019-03-12T09:00,100,2\n")
+    result = evaluate_march(minutes)
+    assert (result.code, result.out, result.err) == (1, "", (
+        f"slapolicy: {minutes}: missing column(s) account, minute, requests, failures (found: customer, timestamp, "
+        "calls, failed); no column here is one slapolicy reads: a minutes file's are account (the account's name), "
+        "minute (the minute's start, 2019-03-12T09:00), requests and failures (the minute's counts): rename the "
+        "columns that hold them\n"))
+    billing = tmp_path / "b.csv"
+    billing.write_text("customer,period,fee,discount\nacme,2019-03,2500.00,0.00\n")
+    result = evaluate_march(MINUTES_CSV, "--billing", billing)
+    assert result.code == 1 and result.err.endswith(
+        "; no column here is one slapolicy reads: a billing file's are account (the account's name), month (the Service "
+        "Month, 2019-03), monthly_fee and offset (amounts, 1000.00): rename the columns that hold them\n")
+    minutes.write_text("customer,minute,calls,failed\nacme,2019-03-12T09:00,100,2\n")  # one read: no guess
+    assert "no column here" not in evaluate_march(minutes).err

@@ -110,8 +110,30 @@ def missing_columns(where: str, missing: list, names: list, separated: bool = Fa
     if near:
         message += ("; columns are named in lower case without spaces: rename " +
                     ", ".join(f"{name!r} to {meant!r}" for name, meant in near))
-    return (message + (other_separator(names) if separated else "") + another_input(where, names)
-            + (no_header(names, missing) if separated else ""))
+    header = no_header(names, missing) if separated else ""
+    return (message + (other_separator(names) if separated else "") + another_input(where, names) + header
+            + ("" if header else named_otherwise(names, missing)))
+
+
+# What each input's columns hold, in the words of docs/cli.md, for a file whose every column is named otherwise.
+COLUMN_WORDS = {
+    "minutes": "account (the account's name), minute (the minute's start, 2019-03-12T09:00), requests and failures "
+               "(the minute's counts)",
+    "billing": "account (the account's name), month (the Service Month, 2019-03), monthly_fee and offset (amounts, "
+               "1000.00)",
+}
+
+
+def named_otherwise(names: list, missing: list) -> str:
+    """'; no column here is one slapolicy reads: a minutes file's are ...' when every column of several is named
+    otherwise (an export's 'customer, timestamp, calls, failed'): the message listed the names missing and found,
+    and said nothing of which holds what. An error path only."""
+    read = {name for kind in INPUT_COLUMNS.values() for name in kind[0] + kind[1]}
+    kind = next((kind for kind, (required, _, _) in INPUT_COLUMNS.items() if list(required) == list(missing)), None)
+    if kind is None or len(names) < 2 or any(name.strip().lower() in read for name in names):
+        return ""
+    return (f"; no column here is one slapolicy reads: a {kind} file's are {COLUMN_WORDS[kind]}: rename the columns "
+            "that hold them")
 
 
 _VALUE = re.compile(r"\s*[+-]?[0-9]")  # a number, a date or a minute: never a column's name
