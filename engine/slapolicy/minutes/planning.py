@@ -11,7 +11,9 @@ import re
 import sys
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from functools import cached_property
+from operator import attrgetter
 from pathlib import Path
 from urllib.parse import unquote
 from zoneinfo import ZoneInfo
@@ -77,6 +79,29 @@ class Request:
     @property
     def span(self) -> tuple[int, int]:
         return self.bounds[0], self.bounds[-1]
+
+    def __reduce__(self):
+        # Pickled with its accounts sorted, so that a copy pickles to the same bytes: a frozenset's pickle follows its
+        # iteration order, which the copy made from it need not keep (names whose hashes collide sit where they were
+        # put in), and the early helper's plan, made from the request pickled to it, is checked against this
+        # process's by the digest of their pickles (distributed._plan_digest): 41 accounts asked about gave other
+        # digests under most hash seeds, and `evaluate` stopped with an internal error. (Pickled without a memo, as
+        # the digest does, a frozenset shared by fifty tasks or more also raised: "can't pickle cyclic objects".)
+        values = _request_values(self)
+        return _unpickled_request, values[:_ACCOUNTS] + (self._sorted_accounts,) + values[_ACCOUNTS + 1:]
+
+    @cached_property
+    def _sorted_accounts(self) -> tuple | None:  # once: the digest pickles the request again with each task
+        return None if self.accounts is None else tuple(sorted(self.accounts))
+
+
+_request_values = attrgetter(*(f.name for f in fields(Request)))  # the fields' values, in their order
+_ACCOUNTS = [f.name for f in fields(Request)].index("accounts")
+
+
+def _unpickled_request(*values) -> Request:
+    accounts = values[_ACCOUNTS]
+    return Request(*values[:_ACCOUNTS], None if accounts is None else frozenset(accounts), *values[_ACCOUNTS + 1:])
 
 
 @dataclass(frozen=True)
