@@ -1127,8 +1127,9 @@ def test_validate_says_what_publish_would_refuse_in_a_draft_because_of_the_famil
 
 # ---------------------------------------------------------------------------- a draft given from among the published versions
 
-@pytest.mark.parametrize("name,status", [("new-draft.yaml", "draft"), ("2020-01-01.yaml", "draft"),
-                                         ("2020-01-01.yaml", "published")])
+@pytest.mark.parametrize("name,status", [("new-draft.yaml", "draft"),  # the others (0.2-0.4 s each) in the whole suite
+                                         pytest.param("2020-01-01.yaml", "draft", marks=pytest.mark.slow),
+                                         pytest.param("2020-01-01.yaml", "published", marks=pytest.mark.slow)])
 def test_a_draft_given_from_the_family_s_own_folder_is_told_to_move_into_drafts(cli, family, name, status):
     # Saved (or copied) beside the published versions and published from there, a draft was checked as an unrecorded
     # published version dated on and amending itself: 'unlocked ... publish drafts with `slapolicy publish`' (the
@@ -1162,8 +1163,11 @@ def test_a_draft_from_the_family_s_folder_keeps_the_family_s_other_errors(cli, f
 
 # ---------------------------------------------------------------------------- the status as a draft may write it
 
-@pytest.mark.parametrize("written", ["status: >-\n  draft\n", "status: |-\n  draft\n\n", "status: >-\n  draft\n# set by publish\n",
-                                     "status:\n  draft\n", "status: 'draft'\n", "status: draft   # until published\n"])
+# The block scalar that was published broken runs in the fast loop; the other ways to write it (0.3-0.6 s each: a
+# publish, a validate and a show of a family) in the whole suite.
+@pytest.mark.parametrize("written", ["status: >-\n  draft\n", *(pytest.param(written, marks=pytest.mark.slow) for written in (
+    "status: |-\n  draft\n\n", "status: >-\n  draft\n# set by publish\n", "status:\n  draft\n", "status: 'draft'\n",
+    "status: draft   # until published\n"))])
 def test_a_draft_whose_status_is_written_any_way_yaml_allows_publishes_a_valid_version(cli, family, written):
     # `status: >-` with `draft` on the next line (a block scalar, as an editor folding long values writes it) was
     # published as 'status: publishedeffective_from: "2020-01-01"': the block's line break went with the value
