@@ -304,3 +304,33 @@ def test_a_signal_put_off_during_a_match_reaches_an_event_loop_s_handler_once():
     finally:
         signal.signal(signal.SIGINT, before)
     assert (answers, told) == ([("5.1",)], ["SIGINT"])
+
+
+def test_every_signal_put_off_during_a_match_is_handled_when_the_first_handler_raises():
+    # A Ctrl-C and a SIGUSR1 landing during one match: the Ctrl-C's handler raises KeyboardInterrupt, and SIGUSR1's
+    # handler, called after it, was never called (Python runs the others of signals that came together at its next
+    # check: a program's own handler, told of its signal, is never left out).
+    import signal
+    import uuid
+
+    from slapolicy.rules.conditions import Compare
+    from slapolicy.rules.durable import ruleset_for
+
+    ruleset = ruleset_for(f"two_signals_{uuid.uuid4().hex}", [
+        ("5.1", Compare("incident.cause", "equals", "customer_network"))])
+    facts, told = {"incident.cause": "customer_network"}, []
+
+    def both():
+        signal.raise_signal(signal.SIGINT)
+        signal.raise_signal(signal.SIGUSR1)
+
+    before = signal.signal(signal.SIGINT, signal.default_int_handler), signal.signal(
+        signal.SIGUSR1, lambda signum, frame: told.append(signum))
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            _stop_as_the_action_starts(ruleset, facts, both)
+    finally:
+        signal.signal(signal.SIGINT, before[0])
+        signal.signal(signal.SIGUSR1, before[1])
+    assert told == [signal.SIGUSR1]
+    assert ruleset.match(facts) == ("5.1",)

@@ -339,8 +339,18 @@ def _release_signals(held: tuple[dict, list] | None) -> None:
     found, noted = held
     for signum, handler in found.items():
         signal.signal(signum, handler)
-    for signum in noted:
-        found[signum](signum, sys._getframe())
+    _run_handlers(found, noted)
+
+
+def _run_handlers(found: dict, noted: list) -> None:
+    """Call the handler of each signal ``noted``, in turn, each also when one before it raised (a Ctrl-C's
+    KeyboardInterrupt): Python runs the others of signals that came together at its next check, and a handler called
+    after a raising one here was never called."""
+    if noted:
+        try:
+            found[noted[0]](noted[0], sys._getframe())
+        finally:
+            _run_handlers(found, noted[1:])
 
 
 def _before_fork(hooks: int) -> None:
