@@ -376,15 +376,20 @@ FAMILIES = {
 }
 
 
-@functools.cache
 def family(name) -> Path:
+    return locked_family("families", name, tuple(FAMILIES[name]))
+
+
+@functools.cache
+def locked_family(kind: str, name: str, changes: tuple) -> Path:
+    """A family of one published version, the shipped one with ``changes`` ((old, new) each written once), locked."""
     import hashlib
     import json
 
-    folder = variants_dir() / "families" / name
+    folder = variants_dir() / kind / name
     folder.mkdir(parents=True)
     text = PUBLISHED.read_text(encoding="utf-8")
-    for old, new in FAMILIES[name]:
+    for old, new in changes:
         assert text.count(old) == 1, old
         text = text.replace(old, new)
     (folder / "2019-01-01.yaml").write_text(text, encoding="utf-8")
@@ -566,21 +571,8 @@ WINDOW_FAMILIES = {
 }
 
 
-@functools.cache
 def window_family(name) -> Path:
-    import hashlib
-    import json
-
-    folder = variants_dir() / "windows" / name
-    folder.mkdir(parents=True)
-    text = PUBLISHED.read_text(encoding="utf-8")
-    for old, new in WINDOW_FAMILIES[name]:
-        assert text.count(old) == 1, old
-        text = text.replace(old, new)
-    (folder / "2019-01-01.yaml").write_text(text, encoding="utf-8")
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    (folder / "versions.lock").write_text(json.dumps({"2019-01-01.yaml": digest}), encoding="utf-8")
-    return folder
+    return locked_family("windows", name, tuple(WINDOW_FAMILIES[name]))
 
 
 @functools.cache
