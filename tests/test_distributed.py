@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -29,6 +30,7 @@ MINUTES = 31 * 1440
 # ru_maxrss, it does not inherit the parent's high-water mark across fork and exec).
 WRAPPER = """
 import sys
+import threading
 from slapolicy.cli import main
 code = main(sys.argv[1:])
 peak = next(line for line in open("/proc/self/status") if line.startswith("VmHWM")).split()[1]
@@ -454,6 +456,9 @@ def test_an_engine_whose_dask_scheduler_went_away_connects_again_when_it_is_back
                 engine.evaluate(**inputs)
             processes = start()
             assert json.dumps(engine.evaluate(**inputs)) == here
+        # the lost client's event loop ended with it: its idle thread was left for the process's life, and the early
+        # helper (forked only with no other thread) never forked in this process again (tests/test_early_helper.py)
+        assert [t.name for t in threading.enumerate() if t.name == "IO loop"] == []
     finally:
         stop(processes)
 

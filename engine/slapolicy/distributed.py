@@ -236,7 +236,7 @@ class Runner:
             pool.closed_by_runner = True  # a call on it from another thread says so (_on_processes)
             pool.shutdown(wait=True, cancel_futures=True)
         if client is not None:
-            client.close()
+            _close_client(client)
 
     def abort(self) -> None:
         """Close without waiting for the tasks running, whose results will not be used (Ctrl-C, SIGTERM, another
@@ -252,7 +252,7 @@ class Runner:
             # a task cancelled as it does so stopped its thread (Python 3.11's terminate_broken: InvalidStateError).
             pool.shutdown(wait=True)
         if client is not None:
-            client.close()
+            _close_client(client)
 
     def map(self, fn, *iterables, threads: bool = False, progress=None, cancel: "Cancellation | None" = None,
             helper: bool = False, pending=None, imports: tuple = ()) -> list:
@@ -337,7 +337,8 @@ class Runner:
         with self._lock:
             if self._client is not None and self._client.status in ("closing", "closed", "failed"):
                 # The scheduler was lost and the client gave up reconnecting: a client kept for a service's life
-                # would refuse every call after it (ClosedClientError). Connect afresh.
+                # would refuse every call after it (ClosedClientError). Connect afresh, the lost one closed first.
+                _close_client(self._client)
                 self._client = None
             if self._client is None:
                 try:
@@ -387,6 +388,19 @@ def _end_processes(pool) -> None:
             process.terminate()
         except (OSError, ValueError):  # it ended meanwhile, or was already closed
             pass
+
+
+def _close_client(client) -> None:
+    """Close a Dask client and its event loop's thread ("IO loop"). A client that closed itself (its scheduler lost,
+    its reconnection given up) returns from close() at once, and its loop's thread ran idle for the process's life
+    (distributed 2026.8): beside it the CLI's early helper is never forked (fork_helper_early), and the suite's tests
+    of that helper failed after a test of a lost scheduler. Stopping the loop again after a close is harmless; a
+    client closing or failed is not waited for (its close would wait for a scheduler that is gone)."""
+    if client.status not in ("closing", "closed", "failed"):
+        client.close()
+    loop = getattr(client, "_loop_runner", None)
+    if loop is not None:
+        loop.stop()
 
 
 def _drop(client, futures: list) -> None:
