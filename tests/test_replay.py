@@ -312,3 +312,30 @@ def test_the_text_and_html_reports_show_both_availabilities_where_the_amendment_
     page = cli(*args, "--format", "html")
     assert page.code == 0
     assert '<td class=num data-value="100.00">100.00% → 99.93%</td>' in page.out
+
+
+def test_a_cause_only_the_amendment_declares_is_judged_by_each_versions_own_clauses(tmp_path):
+    # The walk-through's amendment adds a cause, chosen_carrier, and §5.19 excluding it. Replay reads incidents of
+    # the causes of all its versions; the baseline, which does not declare it, stopped with an internal error
+    # ("'chosen_carrier' is not a value of fact incident.cause"). Its own conditions now judge it (docs/readings.md):
+    # §5.15 excludes a minute of an incident whose cause is not `provider`, so the baseline excludes the 30 minutes
+    # (100 requests, 2 failing: 98 % < 99 %, unavailable, §1.5) as the amendment does, under §5.19.
+    minutes = write_csv(tmp_path / "m.csv", minute_rows("a", "2019-03-12T10:00", 30, 100, 2))
+    incidents = tmp_path / "i.yaml"
+    incidents.write_text("- {id: c1, start: '2019-03-12T10:00', end: '2019-03-12T10:30', cause: chosen_carrier}\n")
+    under = REPO / "docs" / "walkthrough" / "2021-01-01-chosen-carrier.yaml"
+    (row,) = replay(POLICIES, minutes=minutes, incidents=incidents, start="2019-03", end="2019-03", under=under)["rows"]
+    assert (row["baseline"]["excluded_minutes"], row["amended"]["excluded_minutes"]) == ({"5.15": 30}, {"5.19": 30})
+    assert (row["baseline"]["unavailable_minutes"], row["amended"]["unavailable_minutes"]) == (0, 0)
+    assert row["baseline"]["availability_percent"] == row["amended"]["availability_percent"] == "100.00"
+
+
+def test_a_cause_only_the_amendment_declares_is_still_refused_by_evaluate_under_the_baseline(cli, tmp_path):
+    # One version alone: a cause it does not declare is a mistake in the incidents, refused by name (exit 1).
+    minutes = write_csv(tmp_path / "m.csv", minute_rows("a", "2019-03-12T10:00", 30, 100, 2))
+    incidents = tmp_path / "i.yaml"
+    incidents.write_text("- {id: c1, start: '2019-03-12T10:00', end: '2019-03-12T10:30', cause: chosen_carrier}\n")
+    result = cli("evaluate", POLICIES, "--month", "2019-03", "--minutes", minutes, "--incidents", incidents)
+    assert (result.code, result.out) == (1, "")
+    assert f"{incidents}: row 1 (line 1), column 'cause': unknown cause 'chosen_carrier'; policy 2019-01-01 declares: " \
+           "provider, customer_network," in result.err

@@ -230,12 +230,22 @@ def _window_kind(policy, name: str, windows: list, first: np.ndarray, last: np.n
             raw = tuple(sorted((k, v) for k, v in given if k in policy.facts))
             if raw not in codes:
                 codes[raw] = len(facts)
-                facts.append({k: policy.facts[k].coerce(v) for k, v in raw})
+                facts.append({k: _window_fact(policy.facts[k], v) for k, v in raw})
             code = seen[given] = codes[raw]
         window_code.append(code)
     window_code = np.array(window_code, np.int64)
     pair_minute, pair_code = _covering_pairs(minute, first, last, window_code)
     return _Kind(name, windows, facts, window_code, first, last, pair_minute, pair_code)
+
+
+def _window_fact(decl, value):
+    """A window's fact as this version reads it. A cause the version does not declare comes from a replay, which
+    reads the incidents of the causes all its versions declare (an amendment adding one): it is kept as written, so
+    that this version's own conditions judge it, `equals` none of its causes and `not_equals` every one; §5.15 takes
+    it as not the provider's (docs/readings.md, "A cause only an amendment declares")."""
+    if decl.type == "cause" and isinstance(value, str):
+        return value
+    return decl.coerce(value)
 
 
 def _covering_pairs(minute: np.ndarray, first: np.ndarray, last: np.ndarray, code: np.ndarray):
