@@ -79,6 +79,19 @@ print("ok")
 """
 
 
+def _ends(tmp_path, script: str, waiting: str) -> tuple:
+    """(exit code, stdout, stderr) of ``script`` run by a Python process of its own; the test fails saying ``waiting``
+    if the process has not ended in 60 s: a fork and a thread waiting for each other's lock wait for ever (a run that
+    ends takes ~1.5 s, beside two busy processes too)."""
+    path = tmp_path / "fork.py"
+    path.write_text(script)
+    try:
+        run = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail(waiting)
+    return run.returncode, run.stdout, run.stderr
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="no fork")
 def test_a_fork_while_another_thread_loads_durable_rules_goes_on(tmp_path):
@@ -87,13 +100,8 @@ def test_a_fork_while_another_thread_loads_durable_rules_goes_on(tmp_path):
     # takes logging's lock; and a fork first takes logging's lock (logging's fork hook), then the adapter's (its own,
     # so that the child copies no half-made call). Each thread held the lock the other waited for: the claim hung for
     # ever (once in six claims by time on the 500-account month). durable-rules is now loaded before the host's lock.
-    script = tmp_path / "fork.py"
-    script.write_text(FORK_WHILE_DURABLE_LOADS)
-    try:
-        run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=20)
-    except subprocess.TimeoutExpired:
-        pytest.fail("the fork and the loading of durable-rules waited for each other")
-    assert (run.returncode, run.stdout, run.stderr) == (0, "ok\n", "")
+    assert _ends(tmp_path, FORK_WHILE_DURABLE_LOADS, "the fork and the loading of durable-rules waited for each other") \
+        == (0, "ok\n", "")
 
 
 # A match whose rule's action fails inside durable-rules (a MemoryError in its update_state, here) while another
@@ -149,13 +157,8 @@ def test_a_fork_while_a_rule_s_action_fails_goes_on(tmp_path):
     # The fork waited for the adapter's lock, held by the failing match, which waited for logging's lock, held by the
     # fork: the process hung for ever. The adapter's fork hook now runs before logging's (registered again once
     # durable-rules, and so logging, is loaded), so both take the locks in one order: the adapter's, then logging's.
-    script = tmp_path / "fork.py"
-    script.write_text(FORK_WHILE_AN_ACTION_FAILS)
-    try:
-        run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=20)
-    except subprocess.TimeoutExpired:
-        pytest.fail("the fork and the failing match waited for each other")
-    assert (run.returncode, run.stdout, run.stderr) == (0, "['MemoryError'] ('5.1',)\n", "")
+    assert _ends(tmp_path, FORK_WHILE_AN_ACTION_FAILS, "the fork and the failing match waited for each other") \
+        == (0, "['MemoryError'] ('5.1',)\n", "")
 
 
 # A rule's action that fails inside durable-rules (its update_state raises MemoryError), in a process of its own:

@@ -553,13 +553,7 @@ def _on_thread_and_fork(fn, arguments: list, progress, cancel: Cancellation | No
         from_helper, answers = os.pipe()
         _widen(answers)
         try:
-            with warnings.catch_warnings():
-                # Python 3.12 warns that a fork beside other threads may deadlock in the child, on a lock another
-                # thread held: the helper runs only ``fn`` (reading Parquet with pyarrow, whose allocator and thread
-                # pools are made afresh after a fork, and numpy), on this thread, and is ended if it stalls
-                # (HELPER_STALLED).
-                warnings.simplefilter("ignore", DeprecationWarning)
-                pid = os.fork()
+            pid = _fork_quietly()
         except OSError:
             for end in (tokens, from_helper, answers):
                 os.close(end)
@@ -731,6 +725,17 @@ class EarlyHelper:
     sent: bool = False
 
 
+def _fork_quietly() -> int:
+    """``os.fork()`` for the reading's helper, without the warning Python 3.12+ gives of a fork beside other threads,
+    which may deadlock in the child on a lock another thread held. The helper runs only the reading (pyarrow, whose
+    allocator and thread pools are made afresh after a fork, and numpy) on the forking thread, and is ended if it
+    stalls (HELPER_STALLED); the early fork is made only where no other Python thread runs, and the threads Python
+    counts there are native ones of a library (pytest's faulthandler), holding none of our locks."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return os.fork()
+
+
 def fork_helper_early(imports: tuple, ready: tuple | None = None) -> None:
     """Fork the helper of this process's reading of minutes now, as the command begins, rather than once the reading
     has planned its tasks: the helper loads the reading's own modules (``imports``: pyarrow's, the minutes') while
@@ -753,11 +758,7 @@ def fork_helper_early(imports: tuple, ready: tuple | None = None) -> None:
     _widen(answers_out)
     _widen(requests)
     try:
-        with warnings.catch_warnings():
-            # Python 3.12+ warns of a fork beside threads it counts in the system's view of the process, which
-            # may hold a native thread of a library (pytest's faulthandler): no Python thread holds a lock here.
-            warnings.simplefilter("ignore", DeprecationWarning)
-            pid = os.fork()
+        pid = _fork_quietly()
     except OSError:
         for end in (requests_in, requests, tokens, tokens_out, answers, answers_out):
             os.close(end)
