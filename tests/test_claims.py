@@ -628,8 +628,8 @@ def test_a_required_field_missing_says_what_to_write_in_it(cli, inputs, tmp_path
     assert result.err == (
         f"slapolicy: {path}: field 'account' is missing (the account claiming, as the minutes and billing name it); "
         "field 'service_month' is missing (the Service Month claimed, written YYYY-MM, e.g. \"2019-03\"); "
-        "field 'filed_at' is missing (when the claim was filed: an ISO 8601 timestamp with its UTC offset, e.g. "
-        "\"2019-04-10T10:00+08:00\"); field 'channel' is missing (how the claim was filed, e.g. \"work_order\": "
+        "field 'filed_at' is missing (when the claim was filed: an ISO 8601 timestamp, e.g. \"2019-04-10T10:00+08:00\"; "
+        "one without a UTC offset is read in the policy's timezone); field 'channel' is missing (how the claim was filed, e.g. \"work_order\": "
         "the policy's claims.channel names the one accepted)\n")
     assert not inputs["ledger"].exists()
 
