@@ -33,6 +33,9 @@ LAZY_ALLOWED = {
     # The command's modules import numpy, whose OpenBLAS reads its environment once, as it loads: the CLI's main
     # sets that environment first (distributed.one_blas_thread).
     "slapolicy.cli.command": "imports numpy: the CLI's process sets its environment before it",
+    # evaluate's and replay's reading helper is forked as the command begins, numpy loaded first so that both
+    # processes share it (cli.data_commands.fork_reader_early; benchmarks/README.md, the twelfth round).
+    "numpy": "loaded before the early helper's fork, to be shared; --help, --version, show and diff never load it",
     # The policy commands' own modules, loaded by the command that prints or writes with them (4 ms of every
     # data command's start when cli.command imported them all).
     "slapolicy.policy.publish": "publish and lock only", "slapolicy.policy.redline": "diff --format html only",
