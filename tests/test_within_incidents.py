@@ -123,3 +123,18 @@ def test_the_warnings_count_the_minutes_without_data_of_every_account_s_and_its_
     # 10:25–10:29 but 10:27 (16 of 20). b: P-all fully covered (no warning); P-b 10:50–11:09 has 10:50–10:59
     # (10 of 20 without); C-b is not the provider's.
     assert warnings == {"a": [("P-all", 11), ("P-a", 16)], "b": [("P-b", 10)]}
+
+
+@pytest.mark.parametrize("layout", ["account", "time", "none", "csv"])
+def test_an_account_s_own_incident_over_the_window_of_every_account_s_is_counted_once(tmp_path, small_batches, layout):
+    # An incident of every account and one of a's own over the same minutes, 10:20-10:40: the batch counted a's rows
+    # in that window once for each, and the sums made them twice the minutes with requests. Found by the oracle
+    # (18 such incidents over one minute with data: "covers -1 of its 1 minute(s) without normal requests"); here
+    # P-all's 20 minutes hold 10 rows of a, 10:27's without normal requests: 11 without, not 20 - 2 × 9 = 2.
+    from slapolicy.api import evaluate
+
+    incidents = tmp_path / "incidents.json"
+    incidents.write_text(json.dumps([INCIDENTS[0], {**INCIDENTS[0], "id": "P-a-too", "account": "a"}]))
+    result = evaluate(POLICIES, minutes=sources(tmp_path)[layout], month=MONTH, incidents=incidents)
+    warnings = {e["account"]: [(w["incident"], w["minutes"]) for w in e["warnings"]] for e in result["evaluations"]}
+    assert warnings == {"a": [("P-all", 11), ("P-a-too", 11)], "b": []}

@@ -60,12 +60,16 @@ def traffic_inside(accounts: np.ndarray, code: np.ndarray, minute: np.ndarray, r
     A row's key is (account code, minute) as one integer; the keys of the rows with requests, sorted, are
     searched for each window's ends: two binary searches per window and account, whatever it covers."""
     low, high = span
-    common = [(lo, hi) for account, lo, hi in windows if not account and lo <= high and hi > low]
+    # Each window once per account: an account's own incident over the minutes of an every-account one (or two
+    # incidents over the same minutes) is one window, whose rows counted twice made the minutes with requests twice
+    # as many, summed over batches as if they were other rows (the warning said "covers -1 of its 1 minute(s)").
+    common = list(dict.fromkeys((lo, hi) for account, lo, hi in windows if not account and lo <= high and hi > low))
+    shared = set(common)
     own: dict = {}
     for account, lo, hi in windows:
-        if account and lo <= high and hi > low:
-            own.setdefault(account, []).append((lo, hi))
-    pairs = [(k, lo, hi) for k, name in enumerate(accounts.tolist()) for lo, hi in common + own.get(str(name), [])]
+        if account and lo <= high and hi > low and (lo, hi) not in shared:
+            own.setdefault(account, {})[(lo, hi)] = None
+    pairs = [(k, lo, hi) for k, name in enumerate(accounts.tolist()) for lo, hi in [*common, *own.get(str(name), ())]]
     if not pairs:
         return None
     k, lo, hi = (np.array(column, np.int64) for column in zip(*pairs))
