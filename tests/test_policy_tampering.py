@@ -670,14 +670,20 @@ def status_place(text: str) -> str:
     return f"{line}:{col + len('status: ')}"
 
 
+def in_review(family, name: str, content: bytes):
+    """A file copied by hand into a folder of the family (a review's), not published there: its path."""
+    copy = family / "review" / name
+    copy.parent.mkdir()
+    copy.write_bytes(content)
+    return copy
+
+
 def test_a_copy_saying_published_in_a_folder_of_a_family_is_said_to_be_published_nowhere(cli, family):
     # A published version copied by hand into a folder of the family (a review's, say) and turned into an amendment
     # kept status: published: validate said only the shipped tier warning, and render, show and a redline print
     # "(published)" for a version the family never published. The lock above it is read, and names it.
     text = copied_by_hand("2020-01-01")
-    copy = family / "review" / "2020-01-01.yaml"
-    copy.parent.mkdir()
-    copy.write_text(text)
+    copy = in_review(family, "2020-01-01.yaml", text.encode())
     before = snapshot(family)
     result = cli("validate", copy)
     assert result.code == 0 and snapshot(family) == before
@@ -691,9 +697,7 @@ def test_a_copy_saying_published_in_a_folder_of_a_family_is_said_to_be_published
 
 def test_an_edited_copy_of_a_published_version_names_the_version_published_under_its_label(cli, family):
     text = reworded(PUBLISHED.read_text())
-    copy = family / "review" / "2019-01-01.yaml"
-    copy.parent.mkdir()
-    copy.write_text(text)
+    copy = in_review(family, "2019-01-01.yaml", text.encode())
     (line,) = [line for line in cli("validate", copy).out.splitlines() if "published-nowhere" in line]
     assert line == (f"{copy}:{status_place(text)}: warning published-nowhere status is published, but "
                     f"{family}/versions.lock records no file with this file's sha256 ({sha256_of(copy)[:12]}…): it is no "
@@ -720,9 +724,7 @@ def test_render_of_a_copy_published_nowhere_says_so_where_it_printed_published(c
     # render printed "Version 2020-01-01 (published), effective 2020-01-01" for a copy no lock records, the very
     # document sent for review presenting an unpublished amendment as published; validate warned, render said nothing.
     text = copied_by_hand("2020-01-01")
-    copy = family / "review" / "2020-01-01.yaml"
-    copy.parent.mkdir()
-    copy.write_text(text)
+    copy = in_review(family, "2020-01-01.yaml", text.encode())
     before = snapshot(family)
     warning = (f"{copy}:{status_place(text)}: warning published-nowhere status is published, but {family}/versions.lock "
                f"records no file with this file's sha256 ({sha256_of(copy)[:12]}…): it is no published version of "
@@ -802,9 +804,7 @@ def test_render_and_validate_of_a_version_copied_into_the_family_unrecorded_refu
 
 def test_a_copy_of_a_published_version_its_family_records_is_said_nothing_of(cli, family):
     # The bytes the lock records, kept beside the family (a backup, a reviewer's copy): it is that published version.
-    copy = family / "review" / "2019-01-01.yaml"
-    copy.parent.mkdir()
-    copy.write_bytes(PUBLISHED.read_bytes())
+    copy = in_review(family, "2019-01-01.yaml", PUBLISHED.read_bytes())
     result = cli("validate", copy)
     assert result.code == 0 and result.out.splitlines() == [f"{copy}:{tier_warning(PUBLISHED.read_text())}"]
     # A draft, or the family's own versions validated in place, are not asked: said by draft-status and unlocked.
