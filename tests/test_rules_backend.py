@@ -205,6 +205,48 @@ def test_a_rule_s_action_failing_inside_durable_rules_is_raised_and_the_next_mat
                                                            "customer_network ('5.1',)\n", "")
 
 
+# Many failures inside durable-rules, in a process of their own (each abandons a session of a ruleset that holds 1,024).
+MANY_FAILURES = """
+from slapolicy.rules.conditions import Compare
+from slapolicy.rules.durable import ruleset_for, session_stats
+ruleset = ruleset_for("failing_often", [("5.1", Compare("incident.cause", "equals", "customer_network")),
+                                        ("5.2", Compare("incident.cause", "equals", "customer_credentials"))])
+import durable.engine
+
+real = durable.engine.durable_rules_engine
+
+class Failing:
+    def __getattr__(self, name):
+        return getattr(real, name)
+
+    def update_state(self, *args):
+        raise MemoryError
+
+failed, answers = 0, set()
+for attempt in range(2100):
+    durable.engine.durable_rules_engine = Failing()
+    try:
+        ruleset.match({"incident.cause": "customer_network", "attempt": attempt})  # never cached: a new situation
+    except MemoryError:
+        failed += 1
+    durable.engine.durable_rules_engine = real
+    if attempt in (1022, 1023, 1024, 2047, 2048, 2099):  # about the 1,024th and the 2,048th
+        answers.add(ruleset.match({"incident.cause": "customer_credentials", "attempt": attempt}))
+print(failed, answers, ruleset.sessions_abandoned, session_stats()["facts_held"])
+"""
+
+
+@pytest.mark.slow
+def test_a_ruleset_answers_after_more_failures_than_it_has_sessions(tmp_path):
+    # Each failed call abandons its session, and a ruleset of durable-rules holds 1,024: after the 1,024th failure every
+    # call raised MemoryError, for the process's life (a service answered each 503 limit-reached, "try again"). The
+    # clauses are now registered again once the sessions are used up.
+    script = tmp_path / "many.py"
+    script.write_text(MANY_FAILURES)
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert (run.returncode, run.stdout, run.stderr) == (0, "2100 {('5.2',)} 2100 0\n", "")
+
+
 def _stop_as_the_action_starts(ruleset, facts, raise_it):
     """``ruleset.match(facts)``, with ``raise_it()`` called as the rule's action starts (at its first instruction,
     where Python runs a signal's handler)."""

@@ -21,7 +21,9 @@ that touches it is in this module:
 * ``MessageNotHandledException`` means "no clause applies", a normal answer;
 * a call that fails inside durable-rules (a MemoryError, in an action or in durable-rules' own Python) leaves its
   session as it was at that moment, and the next call on it crashed the process (a segmentation fault): the session
-  is abandoned for a new one, and the error raised. durable-rules also catches whatever a rule's action raises and
+  is abandoned for a new one, and the error raised. A ruleset holds 1,024 sessions at most (the next raises
+  MemoryError for ever), so once they are all used its clauses are registered again, a new ruleset of the same
+  clauses, whose sessions are new; the one left, with its abandoned sessions, is dropped. durable-rules also catches whatever a rule's action raises and
   answers without that clause: the adapter raises it instead (never an answer missing a clause). It logs the errors it
   raises: its logger drops them, the caller reports them;
 * in the main thread, the Python handlers of signals (Ctrl-C's KeyboardInterrupt, SIGTERM's, SIGHUP's, SIGALRM's,
@@ -58,6 +60,10 @@ _REGISTERED: dict[str, "RuleSet"] = {}
 
 CACHE_SIZE = 65536
 SESSION = "slapolicy"  # the one session (sid) each ruleset uses; see the module docstring
+# The sessions a ruleset of durable-rules holds at most: the next one raises MemoryError, at every call (its C engine's
+# bound). A failed call abandons its session (RuleSet._abandon_session); once all are used, the clauses are registered
+# anew (RuleSet._register).
+SESSIONS_PER_RULESET = 1024
 
 
 REBUILD = ("CPPFLAGS=-DPyEval_CallObject=PyObject_CallObject "
@@ -200,10 +206,25 @@ class RuleSet:
         self._hits: set[int] = set()  # filled by the actions of the call in progress (under _lock)
         self._session = SESSION  # the session the calls use; another once one is abandoned (_abandon_session)
         self.sessions_abandoned = 0
-        definition = {}
-        for index, (clause_id, condition) in enumerate(clauses):
-            definition[f"r{index}"] = {"all": [{"m": to_durable(condition)}], "run": self._action(index)}
-        self._definition = definition
+        self.registrations = 0  # how many times the clauses were registered in the host (_register)
+        self._registered_as = name  # the host's name of the ruleset the calls use now
+        self._clauses = clauses
+
+    def _definition(self) -> dict:
+        """The ruleset as durable-rules registers it. Made anew for each registration: durable-rules deletes each
+        rule's ``run`` from the definition it is given."""
+        return {f"r{index}": {"all": [{"m": to_durable(condition)}], "run": self._action(index)}
+                for index, (_, condition) in enumerate(self._clauses)}
+
+    def _register(self, host) -> None:
+        """Register the clauses in ``host`` (the host's lock held), under the ruleset's name the first time, and
+        under that name and the registration's number later (:meth:`_abandon_session`), with its first session."""
+        name = self.name if not self.registrations else f"{self.name}#{self.registrations}"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            host.register_rulesets({name: self._definition()})
+        self.registrations += 1
+        self._registered_as, self._session, self._sessions_used = name, SESSION, 1
 
     def _action(self, index: int):
         def record(c):
@@ -248,13 +269,13 @@ class RuleSet:
                 warnings.simplefilter("ignore", DeprecationWarning)
                 try:
                     try:
-                        state = host.assert_fact(self.name, fact)
+                        state = host.assert_fact(self._registered_as, fact)
                     except engine.MessageNotHandledException:
                         state = None  # no clause applies: a normal answer
                     failed = state.get("exception") if isinstance(state, dict) else None
                     if failed is None:
                         try:
-                            host.retract_fact(self.name, fact)
+                            host.retract_fact(self._registered_as, fact)
                         except engine.MessageNotHandledException:
                             pass
                 except BaseException:
@@ -274,9 +295,19 @@ class RuleSet:
         """Use a new session from the next call on: durable-rules leaves the session of a call that failed inside it
         as it was then (an action begun and abandoned, the fact asserted), and the next call on it (the fact's
         retraction) crashed the process. The session is left as it is, not deleted (deleting sessions crashed the C
-        engine: module docstring); a ruleset may hold 1,024, so 1,023 such failures in one process."""
+        engine: module docstring). A ruleset holds SESSIONS_PER_RULESET of them: after 1,024 failures every later
+        call raised MemoryError, for the process's life (a service answered each 503, "try again"). So once the last
+        is used, the clauses are registered again, with new sessions, and the ruleset left is dropped whole."""
         self.sessions_abandoned += 1
-        self._session = f"{SESSION}-{self.sessions_abandoned}"
+        if self._sessions_used < SESSIONS_PER_RULESET:
+            self._sessions_used += 1
+            self._session = f"{SESSION}-{self.sessions_abandoned}"
+            return
+        left = self._registered_as
+        host = _host()
+        with _HOST_LOCK:  # after this ruleset's lock, held by the caller: the order of every call (_before_fork)
+            self._register(host)
+            _drop(host, left)
 
     def match_reference(self, facts: dict) -> tuple[str, ...]:
         """The same answer from the pure-Python matcher (for tests, and Python 3.13 if ever needed)."""
@@ -295,11 +326,19 @@ def ruleset_for(name: str, clauses: list[tuple[str, Condition]]) -> RuleSet:
         if existing is not None:
             return existing
         ruleset = RuleSet(name, clauses)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            host.register_rulesets({name: ruleset._definition})
+        ruleset._register(host)
         _REGISTERED[name] = ruleset
         return ruleset
+
+
+def _drop(host, name: str) -> None:
+    """Take the ruleset registered as ``name`` out of ``host`` and free it, its sessions with it (the host's lock
+    held). durable-rules' Host has no call for it: its directory and list are its own."""
+    ruleset = host._ruleset_directory.pop(name)
+    host._ruleset_list.remove(ruleset)
+    import durable_rules_engine  # loaded with durable.engine
+
+    durable_rules_engine.delete_ruleset(ruleset._handle)
 
 
 
@@ -424,5 +463,5 @@ def session_stats() -> dict:
             stats["sessions"] += 1
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)
-                stats["facts_held"] += len(host.get_facts(ruleset.name, ruleset._session))
+                stats["facts_held"] += len(host.get_facts(ruleset._registered_as, ruleset._session))
     return stats
