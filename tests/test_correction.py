@@ -128,6 +128,58 @@ def test_a_superseded_encoding_validated_alone_is_no_misnamed_version(cli, tmp_p
         "effective_from is 2019-01-01: a published version is named 2019-01-01.yaml" in result.out
 
 
+def _family_copy(tmp_path):
+    family = tmp_path / "ccc"
+    shutil.copytree(POLICIES, family, ignore=shutil.ignore_patterns("drafts", "source"))
+    return family, family / "superseded" / ORIGINAL.name
+
+
+def test_an_edited_superseded_encoding_validated_or_rendered_alone_is_checked_against_the_lock(cli, tmp_path, monkeypatch):
+    # Edited in place (its §2.2 standard lowered), `validate FILE` said 'error file-name file is named
+    # 2019-01-01.32cfebe23efd.yaml but effective_from is 2019-01-01: a published version is named 2019-01-01.yaml',
+    # advice to rename it, and only `validate FAMILY` said it had changed.
+    family, kept = _family_copy(tmp_path)
+    before = {p: p.read_bytes() for p in family.rglob("*") if p.is_file()}
+    kept.write_text(kept.read_text().replace('value: "99.5%"', 'value: "99%"'))
+    edited = kept.read_bytes()
+    changed = (f"{kept}:1:1: error published-changed superseded encoding changed: its sha256 differs from "
+               "32cfebe23efd… in versions.lock; it is kept unchanged so that decisions made under it can be audited. "
+               f"Restore its bytes (git checkout -- {kept}): a correction changes the published version, never an "
+               "encoding it superseded")
+    result = cli("validate", kept)
+    assert result.code == 1 and changed in result.out.splitlines() and "file-name" not in result.out
+    assert result.err == "1 file(s) checked: 1 error(s), 12 warning(s)\n"
+    assert changed in cli("validate", family).out.splitlines()  # the family says it alike
+    result = cli("render", kept)
+    assert (result.code, result.out, result.err) == (1, "", changed + "\n")
+    # Given from inside superseded/, by its name alone
+    monkeypatch.chdir(kept.parent)
+    result = cli("validate", kept.name)
+    assert result.code == 1 and changed.replace(str(kept), kept.name) in result.out.splitlines()
+    assert {p: p.read_bytes() for p in family.rglob("*") if p.is_file()} == before | {kept: edited}  # nothing written
+    # Restored, it passes again, by either path
+    kept.write_bytes(ORIGINAL.read_bytes())
+    assert cli("validate", kept.name).code == 0 and cli("validate", kept).code == 0
+    assert cli("render", kept).out.splitlines()[1] == "Version 2019-01-01 (published), effective 2019-01-01"
+
+
+def test_an_unrecorded_superseded_encoding_validated_alone_is_warned_of_as_its_family_warns(cli, tmp_path):
+    family, kept = _family_copy(tmp_path)
+    lock = json.loads((family / "versions.lock").read_text())
+    del lock[f"superseded/{ORIGINAL.name}"]
+    (family / "versions.lock").write_text(json.dumps(lock, indent=2) + "\n")
+    unlocked = (f"{kept}:1:1: warning unlocked superseded encoding not recorded in versions.lock: a correction records "
+                "each encoding it keeps, so that it is checked against its sha256 and the decisions made under it "
+                f"can be audited; restore the lock's entry for superseded/{ORIGINAL.name} (git checkout -- "
+                f"{family / 'versions.lock'})")
+    for given in (kept, family):
+        result = cli("validate", given)
+        assert result.code == 0 and unlocked in result.out.splitlines(), given
+    result = cli("render", kept)  # rendered as what it says, with the warning: it is no copy published nowhere
+    assert result.code == 0 and result.err == unlocked + "\n"
+    assert result.out.splitlines()[1] == "Version 2019-01-01 (published), effective 2019-01-01"
+
+
 def test_a_superseded_encoding_whose_lock_entry_was_removed_is_warned_of(cli, tmp_path):
     # Its entry removed from versions.lock by hand, the encoding could be edited and validate said nothing: only
     # entries the lock holds were checked. The decisions made under it could no longer be audited either.

@@ -306,7 +306,7 @@ def cmd_render(args) -> int:
         sys.stderr.write(f"{record}\n")
         if record.severity == "error":
             return 1
-    status = PUBLISHED_NOWHERE if record is not None else None
+    status = PUBLISHED_NOWHERE if record is not None and record.code == "published-nowhere" else None
     sys.stdout.write(render_html(policy, status) if args.format == "html" else render_text(policy, status))
     return 0
 

@@ -42,7 +42,7 @@ from ..cache import MAX_RECORD_BYTES, read_record, write_record
 from ..errors import Diagnostic
 from ..forks import renewed_in_child
 from .load import YamlDocument
-from .lock import among_versions
+from .lock import among_versions, kept_by_family
 
 FOLDER = "checks"
 FORMAT = 2  # bumped when a record's contents change meaning (2: with the document)
@@ -126,7 +126,8 @@ def record_key(raw: bytes, path: str, run_examples: bool, manager) -> str | None
         return None
     if checker is None:
         return None
-    named = [checker, path, bool(run_examples), hashlib.sha256(raw).hexdigest(), among_versions(path)]
+    named = [checker, path, bool(run_examples), hashlib.sha256(raw).hexdigest(), among_versions(path),
+             kept_by_family(path)]
     return hashlib.sha256(json.dumps(named).encode("utf-8")).hexdigest()
 
 

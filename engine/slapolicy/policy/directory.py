@@ -19,9 +19,9 @@ from ..files import FileProblem, load_json, path_argument, read_limited
 from ..plugins import get_manager
 from . import check_record
 from .lint import (PLACEMENT_CODES, family_id_problem, lint_directory, lint_policy, lock_line, lock_problem,
-                   moved_versions)
+                   moved_versions, superseded_problem)
 from .load import MAX_POLICY_BYTES, load_yaml
-from .lock import LOCK_FILE, among_versions
+from .lock import LOCK_FILE, among_versions, kept_by_family
 from .model import Policy, _build, schema_diagnostics
 
 MAX_LOCK_BYTES = 1024 * 1024  # one line per published version: thousands of versions fit
@@ -73,7 +73,8 @@ def check_policy_bytes(raw: bytes, path: str, run_examples: bool = True) -> tupl
     """:func:`read_policy` of the bytes ``raw`` already read from ``path``: what publish checks is then what it
     writes, whatever the file holds by the time it is written."""
     # lint asks the plugins, and where the file sits
-    key = (path, hashlib.sha256(raw).hexdigest(), run_examples, id(get_manager()), among_versions(path))
+    key = (path, hashlib.sha256(raw).hexdigest(), run_examples, id(get_manager()), among_versions(path),
+           kept_by_family(path))
     with _CHECKED_LOCK:
         if key in _CHECKED:
             _CHECKED.move_to_end(key)
@@ -308,8 +309,17 @@ def unrecorded_published(policy, raw: bytes, drafts: bool = False) -> Diagnostic
     error at it (``unlocked``, ``published-changed``; lint.lock_problem), which every command reading the family
     stops at; elsewhere, :func:`published_nowhere`'s warning. `validate` and `render` of the file alone say it: they
     judged the file by its content, and `render` printed "(published)" for a text published nowhere, or edited since.
-    ``drafts``: as :func:`published_nowhere` takes it."""
+    A file of a family's superseded/ (whatever its status): lint.superseded_problem's, as `validate FAMILY` says it;
+    an edited one passed `validate FILE`. ``drafts``: as :func:`published_nowhere` takes it."""
     path = Path(policy.path)
+    if kept_by_family(path):  # whatever it says, a superseded encoding is kept as recorded
+        # the family as named (its paths in the messages), or found from where the file is (given inside superseded/)
+        family = path.parent.parent if path.parent.name == "superseded" else Path(os.path.abspath(path)).parent.parent
+        try:
+            lock = read_lock(family)
+        except PolicyError as exc:
+            return exc.diagnostics[0]  # a lock that cannot be read records nothing: its own error (bad-lock)
+        return superseded_problem(family, path, raw, lock)
     if policy.status != "published":
         return None
     if not among_versions(path):

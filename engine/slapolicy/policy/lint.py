@@ -30,7 +30,7 @@ from ..calendar import calendar_month
 from ..errors import Diagnostic, PluginError, SlapolicyError, lookalike_note
 from ..files import FileProblem, read_limited
 from .load import MAX_POLICY_BYTES
-from .lock import LOCK_FILE, among_versions
+from .lock import LOCK_FILE, among_versions, kept_by_family
 from .model import _place, node_at, not_a_zone
 
 
@@ -259,7 +259,8 @@ def lint_dates(policy) -> list[Diagnostic]:
                                     severity="warning"))
     in_drafts = Path(policy.path).parent.name == "drafts"
     if policy.status == "published" and not in_drafts:
-        if Path(policy.path).stem != policy.effective_from.isoformat() and not superseded_name(policy):
+        if Path(policy.path).stem != policy.effective_from.isoformat() and not superseded_name(policy) \
+                and not kept_name(policy):
             # Outside a family (no lock beside it) the file is as likely a draft saying published (a copy of a
             # published version, edited on a desktop): renaming it would not make it one.
             draft = ("" if among_versions(policy.path) else "; if it is a draft, write status: draft (only `slapolicy "
@@ -294,8 +295,17 @@ def superseded_name(policy) -> bool:
     """Whether ``policy`` is named as a correction keeps a superseded encoding, ``superseded/<effective_from>.<the first
     12 hex digits of its sha256>.yaml`` (docs/policy-format.md, "Correcting an encoding"): its name is not its date,
     and it is no misnamed version. Whether the family's lock records it is the family's check (lint_directory)."""
-    path = Path(policy.path)
+    path = Path(os.path.abspath(policy.path))
     return path.parent.name == "superseded" and path.name == f"{policy.effective_from}.{policy.sha256[:12]}.yaml"
+
+
+def kept_name(policy) -> bool:
+    """Whether ``policy`` is named as a correction names the encoding it keeps, ``<effective_from>.<12 hex
+    digits>.yaml``, in the ``superseded/`` of a family (lock.kept_by_family): whether its bytes are still those kept is
+    then the lock's to say (superseded_problem, an error), not its name's. Edited since it was kept, its name no
+    longer begins with its sha256, and it was told it was a misnamed published version, to be renamed 2019-01-01.yaml."""
+    return kept_by_family(policy.path) and re.fullmatch(
+        rf"{re.escape(policy.effective_from.isoformat())}\.[0-9a-f]{{12}}\.yaml", Path(policy.path).name) is not None
 
 
 # Diagnostics about where a file sits in a family's directory, not about what it says: a draft
@@ -788,30 +798,42 @@ def lint_directory(directory) -> list[Diagnostic]:
         found += filter(None, [lock_problem(directory.path, file, content, lock, moved)])
     found.extend(misnamed_versions(directory.path))
     for name in sorted(n for n in lock if n.startswith("superseded/")):
-        # A superseded encoding is kept so that decisions made under it stay auditable: it never changes either.
         kept = directory.path / name
-        if kept.is_file() and hashlib.sha256(kept.read_bytes()).hexdigest() != lock[name]:
-            found.append(Diagnostic(str(kept), 1, 1, "error", "published-changed",
-                                    f"superseded encoding changed: its sha256 differs from {lock[name][:12]}… in {LOCK_FILE}; "
-                                    "it is kept unchanged so that decisions made under it can be audited"))
+        if kept.is_file():
+            found += filter(None, [superseded_problem(directory.path, kept, kept.read_bytes(), lock)])
     if lock:
-        found.extend(_superseded_unrecorded(directory.path, lock))
+        found.extend(superseded_problem(directory.path, kept, b"", lock)
+                     for kept in sorted((directory.path / "superseded").glob("*.yaml"))
+                     if f"superseded/{kept.name}" not in lock)
     for name in sorted(lock):
         if not os.path.lexists(directory.path / name):
             found.append(_missing(directory.path, name, moved.get(name)))
     return found
 
 
-def _superseded_unrecorded(family: Path, lock: dict) -> list[Diagnostic]:
-    """``unlocked``, a warning at each file of ``superseded/`` that the lock does not record. A correction records the
-    encoding it keeps (docs/policy-format.md, "Correcting an encoding"); one whose entry was removed by hand is no
-    longer checked against its sha256, so it could be edited unseen, and the decisions made under it could no longer
-    be audited (`audit` finds a superseded encoding through the lock). It governs no Service Month: a warning."""
-    return [Diagnostic(str(kept), 1, 1, "warning", "unlocked",
-                       f"superseded encoding not recorded in {LOCK_FILE}: a correction records each encoding it keeps, "
-                       "so that it is checked against its sha256 and the decisions made under it can be audited; "
-                       f"restore the lock's entry for superseded/{kept.name} (git checkout -- {family / LOCK_FILE})")
-            for kept in sorted((family / "superseded").glob("*.yaml")) if f"superseded/{kept.name}" not in lock]
+def superseded_problem(family: Path, kept: Path, content: bytes, lock: dict) -> Diagnostic | None:
+    """What ``lock``, the lock of ``family``, says against ``kept``, a file of its ``superseded/`` (``content``, its
+    bytes), or None when it records it as it is. A superseded encoding is kept so that the decisions made under it stay
+    auditable (`audit` finds it through the lock): it never changes either, ``published-changed``, an error. One the
+    lock does not record, ``unlocked``, a warning: a correction records each encoding it keeps (docs/policy-format.md,
+    "Correcting an encoding"), and one whose entry was removed by hand is no longer checked against its sha256, so it
+    could be edited unseen; it governs no Service Month. Said alike by `validate FAMILY` (lint_directory) and by
+    `validate` and `render` of the file alone (directory.unrecorded_published)."""
+    name = f"superseded/{kept.name}"
+    recorded = lock.get(name)
+    if recorded is None:
+        return Diagnostic(str(kept), 1, 1, "warning", "unlocked",
+                          f"superseded encoding not recorded in {LOCK_FILE}: a correction records each encoding it "
+                          "keeps, so that it is checked against its sha256 and the decisions made under it can be "
+                          f"audited; restore the lock's entry for {name} (git checkout -- {family / LOCK_FILE})")
+    digest = hashlib.sha256(content).hexdigest()
+    if digest == recorded:
+        return None
+    return Diagnostic(str(kept), 1, 1, "error", "published-changed",
+                      f"superseded encoding changed: its sha256 differs from {recorded[:12]}… in {LOCK_FILE}; it is "
+                      "kept unchanged so that decisions made under it can be audited. Restore its bytes (git "
+                      f"checkout -- {kept}): a correction changes the published version, never an encoding it "
+                      "superseded")
 
 
 def moved_versions(family: Path, lock: dict) -> dict:

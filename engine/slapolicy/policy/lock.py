@@ -19,6 +19,15 @@ def among_versions(path) -> bool:
     return os.path.lexists(os.path.join(os.path.dirname(os.fspath(path)), LOCK_FILE))
 
 
+def kept_by_family(path) -> bool:
+    """Whether the file ``path`` sits in the ``superseded/`` folder of a family (its lock in the folder above), where
+    a correction keeps the encodings it replaced, each checked against the lock (lint.superseded_problem). A check of
+    the file depends on it (lint's ``file-name``), so the records of checks passed name it too. Where the file really
+    is: ``2019-01-01.32cfebe23efd.yaml`` given inside superseded/ is kept there as much as its whole path."""
+    folder = os.path.dirname(os.path.abspath(os.fspath(path)))
+    return os.path.basename(folder) == "superseded" and among_versions(folder)
+
+
 @contextlib.contextmanager
 def family_lock(path, *, shared: bool = False):
     """Hold an exclusive lock on a family directory while its versions or lock are written
