@@ -3,6 +3,7 @@ import json
 import shutil
 
 import pytest
+from decimal import Decimal
 
 from conftest import DRAFT, POLICIES, PUBLISHED
 
@@ -348,6 +349,65 @@ def test_a_tier_amended_without_its_own_words_is_warned_of(cli, tmp_path):
             "is 96%") in cli("validate", bound).out
     path.write_text(path.read_text().replace("higher than 95%: 25% of", "higher than 95%: 30% of"))
     assert "words-disagree" not in cli("validate", path).out
+
+
+_TIER_TEXTS = ("Less than 99.95% but equal to or higher than 99%: 10% of Monthly Service Fee",
+               "Less than 99% but equal to or higher than 95%: 25% of Monthly Service Fee",
+               "Less than 95%: 50% of Monthly Service Fee")
+
+
+@pytest.mark.parametrize("edits, warned", [
+    # The credit set to a percentage the words state as a bound: among the percentages they state, so the comparison
+    # of percentages alone said nothing, and render printed "25% of Monthly Service Fee" beside a table paying 95 %.
+    ([('{at_least: "95%", below: "99%", credit: "25%"', '{at_least: "95%", below: "99%", credit: "95%"')],
+     {2: 'compensation tier 2 (≥ 95% and < 99%) says "25% of Monthly Service Fee", but its credit is 95%'}),
+    # 95 % moved into the lower tier (above / at_most) under words still saying it belongs to tier 2: the same
+    # percentages, and a month at exactly 95 % was paid 50 % where the words pay 25 %.
+    pytest.param([('{at_least: "95%", below: "99%", credit: "25%"', '{above: "95%", below: "99%", credit: "25%"'),
+                  ('{below: "95%", credit: "50%"', '{at_most: "95%", credit: "50%"')],
+                 {2: 'compensation tier 2 (> 95% and < 99%) says "equal to or higher than 95%", but its lower bound is '
+                     'above: "95%", which excludes 95% itself: a Service Month at exactly 95% falls in this tier by the '
+                     'words and not by the setting',
+                  3: 'compensation tier 3 (≤ 95%) says "Less than 95%", but its upper bound is at_most: "95%", which '
+                     'includes 95% itself: a Service Month at exactly 95% falls in this tier by the setting and not by '
+                     'the words'}, marks=pytest.mark.slow),
+    # A bound removed that the words still state: no setting's percentage was missing from the words
+    pytest.param([('{at_least: "99%", below: "99.95%", credit: "10%"', '{at_least: "99%", credit: "10%"')],
+                 {1: 'compensation tier 1 (≥ 99%) says "Less than 99.95%", but it has no upper bound'},
+                 marks=pytest.mark.slow),
+])
+def test_a_tier_whose_settings_state_its_words_percentages_in_other_roles_is_warned_of(cli, tmp_path, edits, warned):
+    from helpers import draft_variant
+
+    path = draft_variant(tmp_path, *edits[0])
+    for old, new in edits[1:]:
+        assert old in path.read_text()
+        path.write_text(path.read_text().replace(old, new))
+    text = path.read_text().splitlines()
+    lines = {n: next(i for i, row in enumerate(text, 1) if _TIER_TEXTS[n - 1] in row) for n in warned}
+    result = cli("validate", path)
+    assert [row for row in result.out.splitlines() if "words-disagree" in row] == [
+        f"{path}:{lines[n]}:14: warning words-disagree {warned[n]}: amend the words with the setting, or the setting "
+        "with the words" for n in sorted(warned)]
+    # The words amended with the settings: nothing to say
+    words = {1: ("Less than 99.95% but equal", "Equal"), 2: ("equal to or higher than 95%", "higher than 95%"),
+             3: ("Less than 95%: 50%", "Equal to or less than 95%: 50%")}
+    if edits[0][1].endswith('credit: "95%"'):
+        words[2] = ("95%: 25% of Monthly", "95%: 95% of Monthly")
+    for n in warned:
+        path.write_text(path.read_text().replace(*words[n]))
+    assert "words-disagree" not in cli("validate", path).out
+
+
+def test_a_tiers_words_tell_each_percentages_role():
+    from slapolicy.policy.lint import _tier_said
+
+    assert _tier_said(_TIER_TEXTS[1]) == [(Decimal("99"), "Less than 99%", "below"),
+                                          (Decimal("95"), "equal to or higher than 95%", "at_least"),
+                                          (Decimal("25"), "25% of Monthly Service Fee", "credit")]
+    assert [role for *_, role in _tier_said("Not less than 90% and at most 95 %: a credit of 30%")] == \
+        ["at_least", "at_most", None]
+    assert [role for *_, role in _tier_said("Between 95% and 99%: 25% of the fee")] == [None, None, "credit"]
 
 
 @pytest.mark.parametrize("text, value, said", [

@@ -465,24 +465,107 @@ _TIER_BOUNDS = (("at_least", "lower bound"), ("above", "lower bound"), ("below",
 def _tier_words_disagree(policy) -> list[Diagnostic]:
     """A tier's own words (its ``text``, "Less than 99% but equal to or higher than 95%: 25% of Monthly Service Fee")
     state its bounds and its credit: each is among the percentages the words state, when they state any. A credit
-    raised to 30 % under words still saying 25 % was rendered beside a table paying 30 %, without a word."""
+    raised to 30 % under words still saying 25 % was rendered beside a table paying 30 %, without a word.
+
+    Where the words tell which percentage is which (:func:`_tier_said`: "25% of Monthly Service Fee" is the credit,
+    "equal to or higher than 95%" an inclusive lower bound), each setting is compared with the words of its own role:
+    a credit raised to 95 %, a bound moved to 25 % (percentages the words state, in another role), a lower bound made
+    ``above`` under "equal to or higher than" (a month at exactly that availability falls in this tier by the words
+    and in the next by the setting), or a bound removed that the words still state, passed the comparison of
+    percentages alone."""
     tiers = policy.raw.get("compensation", {}).get("tiers")
     found = []
     for i, (raw, tier) in enumerate(zip(tiers if isinstance(tiers, list) else [], policy.tiers)):
         text = raw.get("text") if isinstance(raw, dict) else None
         if not isinstance(text, str):
             continue
+
+        def disagree(says: str, but: str) -> None:
+            found.append(policy.doc.diagnostic(
+                ("compensation", "tiers", i, "text"), "words-disagree",
+                f"compensation tier {i + 1} ({tier.describe()}) says {says}, but {but}: amend the words with the "
+                "setting, or the setting with the words", severity="warning"))
+
+        stated = _tier_said(text)
         for key, what in _TIER_BOUNDS:
             value = raw.get(key)
             said = _said(value, False, text) if isinstance(value, str) else None
             if said:
                 *others, last = said.split(" and ")
-                found.append(policy.doc.diagnostic(
-                    ("compensation", "tiers", i, "text"), "words-disagree",
-                    f"compensation tier {i + 1} ({tier.describe()}) says {', '.join(others)}{' and ' if others else ''}"
-                    f"{last}, but its {what} is {value}: amend the words with the setting, or the setting with the words",
-                    severity="warning"))
+                disagree(f"{', '.join(others)}{' and ' if others else ''}{last}", f"its {what} is {value}")
+            elif isinstance(value, str) and re.fullmatch(r"[0-9]+(\.[0-9]+)?%", value):
+                said_otherwise = _role_disagrees(key, Decimal(value[:-1]), stated)
+                if said_otherwise:
+                    disagree(" and ".join(f'"{phrase}"' for phrase, _ in said_otherwise),
+                             f"its credit is {value}" if key == "credit" else
+                             f"its {what} is {key}: \"{value}\"" + _included(key, value, said_otherwise))
+        for side, keys, what in (("lower", ("at_least", "above"), "lower bound"),
+                                 ("upper", ("below", "at_most"), "upper bound")):
+            if not any(key in raw for key in keys):
+                told = [phrase for _, phrase, role in stated if role in keys]
+                if told:
+                    disagree(" and ".join(f'"{phrase}"' for phrase in told), f"it has no {what}")
     return found
+
+
+# How a tier's words state a bound, said just before its percentage: (the setting that says it, the words), the
+# inclusive ones first ("equal to or higher than" ends in "higher than").
+_BOUND_WORDS = (
+    ("at_least", r"equal to or (?:higher|greater|more) than|(?:higher|greater|more) than or equal to|at least|"
+                 r"not (?:less|lower) than|no (?:less|lower) than|≥|>="),
+    ("at_most", r"equal to or (?:lower|less) than|(?:lower|less) than or equal to|at most|not (?:more|higher|greater) "
+                r"than|no (?:more|higher|greater) than|up to|≤|<="),
+    ("below", r"(?:less|lower) than|below|under|<"),
+    ("above", r"(?:higher|greater|more) than|above|over|exceeding|>"),
+)
+_BOUND_SAID = tuple((key, re.compile(rf"(?:{words})\s*$", re.IGNORECASE)) for key, words in _BOUND_WORDS)
+_CREDIT_SAID = re.compile(r"\s*of\b[^,;:.()]*", re.IGNORECASE)  # "25% of Monthly Service Fee"
+_LOWER, _UPPER = ("at_least", "above"), ("below", "at_most")
+
+
+def _tier_said(text: str) -> list[tuple[Decimal, str, str | None]]:
+    """(percentage, the words stating it, its role) of each percentage a tier's words state: ``credit`` ("25% of
+    Monthly Service Fee"), the setting of a bound its words say ("equal to or higher than 95%": ``at_least``), or
+    None where the words do not tell ("between 95% and 99%")."""
+    stated = []
+    for match in _PERCENTS.finditer(text):
+        credit = _CREDIT_SAID.match(text, match.end())
+        if credit:
+            stated.append((Decimal(match[1]), (match[0] + credit[0]).strip(), "credit"))
+            continue
+        before = text[:match.start()]
+        role = next(((key, said) for key, pattern in _BOUND_SAID if (said := pattern.search(before))), None)
+        if role is None:
+            stated.append((Decimal(match[1]), match[0], None))
+        else:
+            stated.append((Decimal(match[1]), text[role[1].start():match.end()], role[0]))
+    return stated
+
+
+def _role_disagrees(key: str, value: Decimal, stated: list) -> list[tuple[str, str]]:
+    """The words stating the role of ``key`` (a tier's setting) that disagree with its percentage ``value``, as
+    (words, role): none where the words state ``value`` in ``key``'s role, or never tell which role
+    (:func:`_tier_said`). A credit is compared with the words' credit; a bound with the words' bounds: those stating
+    ``value`` on its side (lower, upper) but inclusive where it is not, or the other way round, else all of them."""
+    roles = [role for amount, _, role in stated if amount == value]
+    if key == "credit":
+        return [] if "credit" in roles else [(phrase, role) for _, phrase, role in stated if role == "credit"]
+    if key in roles or None in roles:
+        return []
+    side = _LOWER if key in _LOWER else _UPPER
+    same = [(phrase, role) for amount, phrase, role in stated if amount == value and role in side]
+    return same or [(phrase, role) for _, phrase, role in stated if role not in ("credit", None)]
+
+
+def _included(key: str, value: str, said: list[tuple[str, str]]) -> str:
+    """What a bound inclusive in the words and not in the setting (or the other way round) moves: a Service Month at
+    exactly the bound falls in this tier by the one and not by the other."""
+    if not said or any(role == key or role not in (_LOWER if key in _LOWER else _UPPER) for _, role in said):
+        return ""
+    setting_includes = key in ("at_least", "at_most")
+    return (f", which {'includes' if setting_includes else 'excludes'} {value} itself: a Service Month at exactly "
+            f"{value} falls in this tier by the {'setting' if setting_includes else 'words'} and not by the "
+            f"{'words' if setting_includes else 'setting'}")
 
 
 _STATED = re.compile(r"(?<![0-9.,§])([0-9]+(?:\.[0-9]+)?)(?![0-9.,]*[0-9])(?!\s?%)")
