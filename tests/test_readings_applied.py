@@ -640,6 +640,87 @@ def test_a_replayed_row_whose_availability_is_only_shown_otherwise_names_the_dis
                                        "old": "half_up", "new": "down", "why": "the availability is shown otherwise"}]
 
 
+def _replayed_april(tmp_path, unavailable, under):
+    from conftest import POLICIES
+    from helpers import minute_rows, write_csv
+    from slapolicy.replay import replay
+
+    minutes = write_csv(tmp_path / "minutes.csv", minute_rows("a", "2019-04-01T00:00", unavailable, 100, 2))
+    (row,) = replay(POLICIES, minutes=minutes, start="2019-04", end="2019-04", under=under)["rows"]
+    return row
+
+
+@pytest.mark.parametrize("unavailable,amended", [(217, "100.00"), (30, "100.00")])
+def test_a_replayed_row_names_the_display_rounding_only_where_it_moved_the_figure(tmp_path, unavailable, amended):
+    # An amendment of §1.5's threshold (99 % → 97 %: 2 failures of 100 are 98 %, available) and of the display's
+    # rounding (half_up → half_even): the row's figure moved because its minutes did, 99.498 (or 99.93) → 100.00, which
+    # half_up and half_even show alike. The row cited display_rounding as well ("the availability is shown otherwise").
+    under = _file(tmp_path, "display_rounding: {value: half_up", "display_rounding: {value: half_even")
+    under.write_text(under.read_text().replace('minute_unavailable_below:\n    value: "99%"',
+                                               'minute_unavailable_below:\n    value: "97%"'))
+    row = _replayed_april(tmp_path, unavailable, under)
+    assert (row["baseline"]["availability_percent"], row["amended"]["availability_percent"]) == (
+        {217: "99.498", 30: "99.93"}[unavailable], amended)
+    assert (row["baseline"]["unavailable_minutes"], row["amended"]["unavailable_minutes"]) == (unavailable, 0)
+    assert [(c["what"], c["why"]) for c in row["clauses_changed"]] == [
+        ("availability.minute_unavailable_below", "unavailable minutes differ")]
+
+
+def test_a_replayed_row_whose_figure_the_rounding_moves_with_its_minutes_names_both(tmp_path):
+    # 43 unavailable minutes under the amendment (§1.5 at 97 % leaves the 43 of 98 % failing at 96 %): 1 − 43/43200 =
+    # 99.90046 %, shown 99.90 by half_up and by down; 44 minutes: 99.89815 %, 99.90 half_up, 99.89 down. The rounding
+    # is named where it moved the figure, and only there.
+    from conftest import POLICIES
+    from helpers import minute_rows, write_csv
+    from slapolicy.replay import replay
+
+    under = _file(tmp_path, "display_rounding: {value: half_up", "display_rounding: {value: down")
+    under.write_text(under.read_text().replace('minute_unavailable_below:\n    value: "99%"',
+                                               'minute_unavailable_below:\n    value: "97%"'))
+    for count, shown, rounding in ((43, "99.90", False), (44, "99.89", True)):
+        rows = [*minute_rows("a", "2019-04-01T00:00", count, 100, 4), *minute_rows("a", "2019-04-02T00:00", 30, 100, 2)]
+        minutes = write_csv(tmp_path / f"minutes-{count}.csv", rows)
+        (row,) = replay(POLICIES, minutes=minutes, start="2019-04", end="2019-04", under=under)["rows"]
+        assert (row["baseline"]["unavailable_minutes"], row["amended"]["unavailable_minutes"]) == (count + 30, count)
+        assert row["amended"]["availability_percent"] == shown
+        assert [c["what"] for c in row["clauses_changed"]] == ["availability.minute_unavailable_below"] + (
+            ["availability.display_rounding"] if rounding else []), count
+
+
+def test_a_replayed_row_whose_figure_a_new_standard_shows_otherwise_names_the_standard(tmp_path):
+    # 217 minutes of April: 99.49768 %, below both standards; the baseline shows 99.498 (99.50 would read as meeting its
+    # 99.5 %), the draft 99.50 (below its 99.95 %, and on the same side of every tier's bound). Nothing else of the row
+    # differs: it said "the results differ; no single term of the policy explains it".
+    from conftest import POLICIES
+
+    row = _replayed_april(tmp_path, 217, f"{POLICIES}/drafts/2027-01-01-standard-99.95.yaml")
+    assert (row["baseline"]["availability_percent"], row["amended"]["availability_percent"]) == ("99.498", "99.50")
+    assert (row["baseline"]["credit_percent"], row["amended"]["credit_percent"]) == (10, 10)
+    assert row["clauses_changed"] == [{"what": "availability.standard", "ref": "§2.2", "kind": "changed", "old": "99.5%",
+                                       "new": "99.95%", "why": "the availability is shown with other decimals: a figure "
+                                                               "shown stays on its side of the standard (§2.1)"}]
+    # 216 minutes are 99.5 % exactly: met under the baseline, not under the draft, shown 99.50 by both; the standard is
+    # named once, for the decision it moved
+    row = _replayed_april(tmp_path, 216, f"{POLICIES}/drafts/2027-01-01-standard-99.95.yaml")
+    assert (row["baseline"]["availability_percent"], row["amended"]["availability_percent"]) == ("99.50", "99.50")
+    assert [(c["what"], c["why"]) for c in row["clauses_changed"]] == [
+        ("availability.standard", "the standard is met in one and not the other")]
+
+
+def test_a_replayed_row_whose_figure_a_moved_tier_bound_shows_otherwise_names_the_tiers(tmp_path):
+    # 433 minutes of April: 98.99769 %, tier 2 (25 %) under both; the baseline shows 98.998 (99.00 would sit on its
+    # tier bound of 99 %), the amendment, whose bound is 99.1 %, 99.00. It said "no single term of the policy explains it".
+    under = _file(tmp_path, '{at_least: "99%", below: "99.95%"', '{at_least: "99.1%", below: "99.95%"')
+    under.write_text(under.read_text().replace('{at_least: "95%", below: "99%"', '{at_least: "95%", below: "99.1%"'))
+    row = _replayed_april(tmp_path, 433, under)
+    assert (row["baseline"]["availability_percent"], row["amended"]["availability_percent"]) == ("98.998", "99.00")
+    assert (row["baseline"]["credit_percent"], row["amended"]["credit_percent"]) == (25, 25)
+    why = "the availability is shown with other decimals: a figure shown stays on its side of every tier's bound (§2.1)"
+    assert [(c["what"], c["old"], c["new"], c["why"]) for c in row["clauses_changed"]] == [
+        ("compensation tier paying 10%", "≥ 99% and < 99.95%", "≥ 99.1% and < 99.95%", why),
+        ("compensation tier paying 25%", "≥ 95% and < 99%", "≥ 95% and < 99.1%", why)]
+
+
 # ---------------------------------------------------------------------------- §2.1 the figure shown never contradicts
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from .distributed import PolicyContent, policy_of
 from .evaluation.classify import classify_minutes, consecutive_runs, unavailable_rows
 from .minutes.planning import held_minutes_note
 from .minutes.shapes import MonthMinutes, MonthTotals
-from .evaluation.compensation import tier_of
+from .evaluation.compensation import display_terms, shown_under, tier_of
 from .evaluation.month import MonthEvaluation, availability_of, evaluate_account_month, version_reason
 from .errors import ArgumentError, SlapolicyError
 from .policy.directory import PolicyDirectory, directory_signature, load_policy
@@ -191,16 +191,35 @@ def clauses_changed(baseline, amended, before: dict, after: dict) -> list:
                          before["meets_standard"] != after["meets_standard"],
                          before["credit_percent"] != after["credit_percent"],
                          before["compensation"] != after["compensation"],
-                         before["availability_percent"] != after["availability_percent"])
+                         _shown_by(baseline, amended, after)
+                         if before["availability_percent"] != after["availability_percent"] else ())
     return [dict(entry) for entry in entries]
+
+
+def _shown_by(baseline, amended, after: dict) -> tuple:
+    """Which of the terms that decide how availability is shown (§2.1: the decimals, the rounding, and the standard
+    and tier bounds the figure must stay on the right side of) moved this row's amended figure: each the amendment
+    changed and that, given back its baseline value alone, shows the amended availability otherwise. A row whose
+    figure moved only because its minutes did names none: an amendment of an exclusion and of the rounding cited
+    the rounding on every row whose availability moved, though half_up and half_even showed each the same. Where no
+    term moves it alone but together they do, each that was changed is named."""
+    before_terms, after_terms = display_terms(baseline), display_terms(amended)
+    changed = [name for name in after_terms._fields if getattr(before_terms, name) != getattr(after_terms, name)]
+    availability = availability_of(after["service_month"]["total_minutes"], after["unavailable_minutes"])
+    shown = shown_under(after_terms, availability)
+    moved = tuple(name for name in changed
+                  if shown_under(after_terms._replace(**{name: getattr(before_terms, name)}), availability) != shown)
+    if moved or shown_under(before_terms, availability) == shown:
+        return moved
+    return tuple(changed)
 
 
 @functools.lru_cache(maxsize=4096)
 def _explained(baseline, amended, raw: bool, excluded: tuple, tier_before, tier_after, standard: bool, credit: bool,
-               money: bool, shown: bool) -> tuple:
+               money: bool, shown: tuple) -> tuple:
     """:func:`clauses_changed` for a row whose unavailable minutes (``raw``), minutes excluded by the clauses
-    ``excluded``, standard met, credit, compensation and availability shown differ or not, its tier under each
-    version given."""
+    ``excluded``, standard met, credit and compensation differ or not, its tier under each version given; ``shown``:
+    the terms of the display that moved its availability shown (:func:`_shown_by`)."""
     changes = _changes(baseline, amended)
     wanted = []
 
@@ -235,8 +254,20 @@ def _explained(baseline, amended, raw: bool, excluded: tuple, tier_before, tier_
     if money:
         cite(lambda c: c["what"].startswith("compensation.") and not c["what"].startswith("compensation.tiers"),
              "the amount differs")
-    if shown:  # the same availability shown with other decimals or rounding (§2.1)
-        cite(lambda c: c["what"].startswith("availability.display"), "the availability is shown otherwise")
+    # The figure shown (§2.1): only the terms that moved this row's (_shown_by), each named once (a standard that
+    # moved the decision is already cited for it).
+    for term, moved, why in (
+            ("display_decimals", lambda c: c["what"].startswith("availability.display_decimals"),
+             "the availability is shown otherwise"),
+            ("display_rounding", lambda c: c["what"].startswith("availability.display_rounding"),
+             "the availability is shown otherwise"),
+            ("standard", lambda c: c["what"].startswith("availability.standard"),
+             "the availability is shown with other decimals: a figure shown stays on its side of the standard (§2.1)"),
+            ("tiers", lambda c: c["what"].startswith("compensation tier") and c.get("old_tier") != c.get("new_tier"),
+             "the availability is shown with other decimals: a figure shown stays on its side of every tier's bound "
+             "(§2.1)")):
+        if term in shown:
+            cite(lambda c, moved=moved: moved(c) and not any(w["what"] == c["what"] for w in wanted), why)
     if not wanted:
         wanted.append({"what": "version", "ref": None, "kind": "changed", "old": baseline.version, "new": amended.version,
                        "why": "the results differ; no single term of the policy explains it"})

@@ -34,9 +34,31 @@ def shown_availability(policy, availability: Fraction) -> str:
     """The availability as displayed (§2.1): rounded as the policy says, with as many more decimals as needed so
     that the shown figure lies on the same side as the exact value of the standard and of every tier boundary.
     217 unavailable minutes in a 30-day month are 99.4977 %: "99.498", never "99.50" beside "standard not met"."""
-    places = policy.display_decimals
-    rounding = policy.setting("availability", "display_rounding")
+    return shown_under(display_terms(policy), availability)
+
+
+class DisplayTerms(NamedTuple):
+    """What decides how a version shows an availability (§2.1): its decimals, its rounding, and the thresholds the
+    figure shown must stay on the same side of (the standard, then every tier's bounds). A replay asks which of them
+    moved a row's figure (slapolicy.replay)."""
+
+    display_decimals: int
+    display_rounding: str
+    standard: tuple  # ((numerator, denominator, inclusive), None): the standard as a tier with no upper bound
+    tiers: tuple  # ((lower, upper), ...), each bound (numerator, denominator, inclusive) or None
+
+
+@functools.lru_cache(maxsize=64)
+def display_terms(policy) -> DisplayTerms:
     thresholds = _thresholds(policy)
+    return DisplayTerms(policy.display_decimals, policy.setting("availability", "display_rounding"), thresholds[0],
+                        thresholds[1:])
+
+
+@functools.lru_cache(maxsize=4096)
+def shown_under(terms: DisplayTerms, availability: Fraction) -> str:
+    """:func:`shown_availability` under ``terms``, which a replay may mix from two versions."""
+    places, rounding, thresholds = terms.display_decimals, terms.display_rounding, (terms.standard, *terms.tiers)
     exact = _sides(thresholds, availability.numerator, availability.denominator)
     for extra in range(40):  # a value ≠ a threshold is told apart from it within a few more places
         text = percent_text(availability, places + extra, rounding)
