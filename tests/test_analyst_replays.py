@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import DRAFT, POLICIES, evaluate_march, run_cli
+from conftest import DRAFT, POLICIES, REPO, evaluate_march, run_cli
 from slapolicy.cli.command import build_parser
 
 HEADER = "account,minute,requests,failures,illegal_number_failures\n"
@@ -940,3 +940,54 @@ def test_a_json_lines_file_beginning_with_a_utf8_byte_order_mark_is_read_as_a_cs
         stream.write(b"\xef\xbb\xbf" + json.dumps(rows[0] if table == "minutes" else bill).encode() + b"\n")
     result = run_cli("evaluate", POLICIES, "--minutes", minutes, "--billing", billing, "--month", "2019-03")
     assert result.code == 1 and "line 2" in result.err and result.out == ""
+
+
+# ---------------------------------------------------------------------------- an amendment of the claims' terms alone
+
+EXAMPLE_INPUTS = ("--minutes", REPO / "examples/ccc/minutes.csv", "--billing", REPO / "examples/ccc/billing.csv",
+                  "--incidents", REPO / "examples/ccc/incidents.yaml", "--notices", REPO / "examples/ccc/notices.yaml")
+NOT_REPLAYED_NOTE = (
+    "the amendment also changes terms a replay does not decide: claims.window_closes.calendar_days_after_end (§3.2(2)), "
+    "compensation.aggregate_cap.lookback_months (§6.1); a replay evaluates Service Months (availability, exclusions, "
+    "the standard, the tiers and compensation before §6.1), not claims: its rows and totals do not show these changes")
+
+
+def _claims_draft(tmp_path):
+    """The shipped version as a draft whose claim window closes 90 days after the month, not 60 (§3.2(2)), and whose
+    §6.1 cap looks back 6 months once used 12: nothing a replay evaluates."""
+    from helpers import draft_variant
+
+    draft = draft_variant(tmp_path, "calendar_days_after_end: 60", "calendar_days_after_end: 90")
+    draft.write_text(draft.read_text().replace("lookback_months: 12", "lookback_months: 6"))
+    return draft
+
+
+def test_a_replay_of_an_amendment_of_claims_alone_says_it_does_not_decide_them(tmp_path):
+    # It said "3 account-month(s), 0 changed" and nothing else: read as an amendment that changes nothing a customer
+    # gets, while the window to claim is 30 days longer and the §6.1 cap is another.
+    draft = _claims_draft(tmp_path)
+    result = run_cli("replay", POLICIES, "--from", "2019-03", "--to", "2019-03", "--under", draft, *EXAMPLE_INPUTS)
+    assert (result.code, result.err) == (0, f"slapolicy: {NOT_REPLAYED_NOTE}\n")
+    report = result.json()
+    assert report["totals"]["overall"] == {"account_months": 3, "changed": 0, "baseline_compensation": "580.00",
+                                           "amended_compensation": "580.00", "delta": "0.00", "without_billing": 0}
+    assert report["not_replayed"] == [
+        {"what": "claims.window_closes.calendar_days_after_end", "ref": "§3.2(2)", "kind": "changed", "old": 60,
+         "new": 90},
+        {"what": "compensation.aggregate_cap.lookback_months", "ref": "§6.1", "kind": "changed", "old": 12, "new": 6}]
+    assert report["not_replayed_note"] == NOT_REPLAYED_NOTE
+    text = run_cli("replay", POLICIES, "--from", "2019-03", "--to", "2019-03", "--under", draft, *EXAMPLE_INPUTS,
+                   "--format", "text")
+    assert (text.code, text.err) == (0, "")
+    assert text.out.splitlines()[2] == NOT_REPLAYED_NOTE
+    page = run_cli("replay", POLICIES, "--from", "2019-03", "--to", "2019-03", "--under", draft, *EXAMPLE_INPUTS,
+                   "--format", "html")
+    assert (page.code, page.err) == (0, "")
+    assert f"<p><b>{html.escape(NOT_REPLAYED_NOTE)}</b></p>" in page.out
+
+
+def test_a_replay_of_an_amendment_that_changes_no_claim_term_says_nothing_of_claims():
+    result = run_cli("replay", POLICIES, "--from", "2019-03", "--to", "2019-03", "--under", DRAFT, *EXAMPLE_INPUTS)
+    assert (result.code, result.err) == (0, "")
+    assert "not_replayed" not in result.json() and "not_replayed_note" not in result.json()
+    assert result.json()["totals"]["overall"]["changed"] == 1

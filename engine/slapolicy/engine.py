@@ -503,7 +503,7 @@ class Engine:
             chunks = chunks_of([item for item in items if (item[0], item[1]) not in replayed] if replayed else items)
             rows = [row for part in runner.map(replay_chunk, [spec] * len(chunks), chunks) for row in part]
             rows += replayed.values() if replayed else ()
-        return replay_report(amended, spec_under, months, scan, rows, minutes)
+        return replay_report(amended, spec_under, months, scan, rows, minutes, baselines.values())
 
 
 def _engine_again(given: Path, root: Path, ledger, workers, dask) -> Engine:

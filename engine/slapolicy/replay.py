@@ -334,9 +334,11 @@ def chunks_of(items: list) -> list:
     return [items[i:i + CHUNK] for i in range(0, len(items), CHUNK)]
 
 
-def replay_report(amended, under: str, months: list, scan, rows: list, minutes=None) -> dict:
+def replay_report(amended, under: str, months: list, scan, rows: list, minutes=None, baselines=()) -> dict:
     """The replay's JSON: the rows in (account, month) order, whatever order the tasks finished in. Without a row,
-    ``nothing_to_replay`` says so and what the ``minutes`` (as given) hold instead."""
+    ``nothing_to_replay`` says so and what the ``minutes`` (as given) hold instead. ``baselines``: the versions in
+    force in the months; where the amendment changes terms a replay does not decide (claims, §6.1),
+    ``not_replayed`` lists them and ``not_replayed_note`` says so."""
     rows = sorted(rows, key=lambda r: (r["account"], r["month"]))
     labels = [m.label for m in months]
     report = {"under": amended.summary() | {"file": under},
@@ -344,10 +346,43 @@ def replay_report(amended, under: str, months: list, scan, rows: list, minutes=N
               "rows": rows, "totals": totals(rows, labels),
               "before_aggregate_cap": ("every compensation here is before the §6.1 aggregate cap, which only a claim "
                                        "applies against the compensation already granted (slapolicy claim)")}
+    unreplayed = not_replayed(baselines, amended)
+    if unreplayed:
+        report["not_replayed"] = unreplayed
+        report["not_replayed_note"] = not_replayed_note(unreplayed)
     if not rows:
         report["nothing_to_replay"] = nothing_to_replay(
             labels, held_minutes_note(minutes, labels, scan.seen, scan.rows_read, amended.timezone))
     return report
+
+
+# The terms a replay does not decide: it evaluates months (availability, exclusions, the standard, the tiers and the
+# money before §6.1), while these decide claims alone (slapolicy claim): the claim window, channel and materials
+# (§3.2, §3.3) and the aggregate cap (§6.1), which needs the compensation already granted.
+NOT_REPLAYED = ("claims.", "compensation.aggregate_cap")
+
+
+def not_replayed(baselines, amended) -> list:
+    """The amendment's changes of terms a replay does not decide (:data:`NOT_REPLAYED`), against every baseline
+    version of the range, each once: a draft of the claim window alone replayed as "0 changed", which read as
+    though it changed nothing a customer would get."""
+    found = []
+    for baseline in {p.sha256: p for p in baselines}.values():
+        for change in _changes(baseline, amended):
+            if (change["kind"] not in ("reworded", "examples") and not change["what"].endswith(" title")
+                    and change["what"].startswith(NOT_REPLAYED)):
+                entry = {key: change[key] for key in ("what", "ref", "kind", "old", "new")}
+                if entry not in found:
+                    found.append(entry)
+    return found
+
+
+def not_replayed_note(changes: list) -> str:
+    """What the reports say of :func:`not_replayed`'s changes."""
+    named = ", ".join(f"{c['what']} ({c['ref']})" if c["ref"] else c["what"] for c in changes)
+    return (f"the amendment also changes terms a replay does not decide: {named}; a replay evaluates Service Months "
+            "(availability, exclusions, the standard, the tiers and compensation before §6.1), not claims: its rows and "
+            "totals do not show these changes")
 
 
 def nothing_to_replay(labels: list, held: str = "") -> str:

@@ -316,7 +316,13 @@ def document() -> dict:
                 "rows": {"type": "array", "items": {"type": "object"}}, "totals": {"type": "object"},
                 "before_aggregate_cap": {"type": "string"},
                 "nothing_to_replay": {"type": "string", "description": "only when no account has minutes or billing "
-                                      "in the months: says so, and what the minutes hold instead"}}},
+                                      "in the months: says so, and what the minutes hold instead"},
+                "not_replayed": {"type": "array", "items": {"type": "object"},
+                                 "description": "only when the amendment changes terms a replay does not decide (the "
+                                                "claims' terms, §3.2, §3.3, and the §6.1 aggregate cap): each change, "
+                                                "{what, ref, kind, old, new}"},
+                "not_replayed_note": {"type": "string", "description": "with not_replayed: that its rows and totals do "
+                                                                       "not show those changes"}}},
                 "per account and month, with totals"), **_errors("400", "404", "409", "413", "415", "422", "500", "503")}}},
         "/openapi.json": {"get": {
             "operationId": "openapi", "summary": "this document",

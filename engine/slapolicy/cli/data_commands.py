@@ -481,6 +481,8 @@ def _replay(args) -> int:
         sys.stderr.write("\n")
     if args.format == "json":
         _print_json(result, known)
+        if "not_replayed_note" in result:  # the JSON's "changed": 0 alone read as the amendment changing nothing
+            sys.stderr.write(f"slapolicy: {result['not_replayed_note']}\n")
         if "nothing_to_replay" in result:  # as evaluate says it: the JSON's zeros left a reader to guess why
             sys.stderr.write(f"slapolicy: {result['nothing_to_replay']}\n")
     elif args.format == "html":

@@ -290,6 +290,7 @@ def render_html(result: dict) -> str:
 <p>Every account and Service Month from {_e(result['months'][0])} to {_e(result['months'][-1])}, evaluated under the version
 in force at the time (baseline) and under <code>{_e(under['file'])}</code> (amended, sha256 {_e(under['sha256'][:16])}…).</p>
 {_baselines(result)}
+{f"<p><b>{_e(result['not_replayed_note'])}</b></p>" if "not_replayed_note" in result else ""}
 {f"<p><b>{_e(result['nothing_to_replay'])}</b></p>" if "nothing_to_replay" in result else ""}
 <div class="summary">
 <div>account-months<b>{overall['account_months']}</b></div>

@@ -133,6 +133,8 @@ def render_replay(result: dict) -> str:
             f"{version} ({first}{'' if first == last else ' to ' + last})" for version, first, last in runs))
     if "before_aggregate_cap" in result:
         lines.append(result["before_aggregate_cap"])
+    if "not_replayed_note" in result:  # before the rows: "0 changed" alone read as the amendment changing nothing
+        lines.append(result["not_replayed_note"])
     if "nothing_to_replay" in result:  # a report of zeros alone left the analyst to guess why
         lines.append(result["nothing_to_replay"])
     # The account column is as wide as its longest name as shown (up to ACCOUNT_WIDTH), and a longer name keeps two
