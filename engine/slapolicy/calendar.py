@@ -9,6 +9,9 @@ from zoneinfo import ZoneInfo
 from .errors import ArgumentError, InputError, SlapolicyError
 
 MINUTES_PER_DAY = 24 * 60  # §1.6
+# A wall time without a UTC offset (a naive timestamp, a month= directory) lies within ±14:00 of UTC: the minutes of
+# a Service Month are looked for this much either side of its UTC bounds before its policy's timezone is known.
+WIDEN_MINUTES = 15 * 60
 
 # Python's dates end with year 9999 and begin with year 1. A Service Month needs room on both sides:
 # its first minute in a time zone east of UTC falls in the year before, and its claim window (§3.2)

@@ -21,14 +21,13 @@ import math
 
 import numpy as np
 
+from ..parquet_footer import BOOL, I32, Unhandled  # noqa: F401 -- Unhandled: this module's too (pyarrow reads it)
+from ..parquet_footer import read_struct as _struct, read_varint as _varint
+
 try:
     import cramjam
 except ImportError:  # an environment installed before cramjam was a dependency: pyarrow reads every column
     cramjam = None
-
-
-class Unhandled(Exception):
-    """A chunk this module does not decode, or whose bytes it does not understand: pyarrow reads it."""
 
 
 # Parquet's codecs, by the names pyarrow's metadata gives them -> cramjam's decompression into a buffer. pyarrow
@@ -597,120 +596,13 @@ class _Headers:
         self.last, self.parsed = bytes(data[i:end]), header
         return header, end
 
-# Thrift's compact protocol: the fields of a PageHeader read here, each {field id: its type (I32, BOOL) or the
-# struct's own fields}, and the fields each struct requires; every other field is skipped, as is a field of
-# another type than its own, as Thrift does (a required field so lost is then missing: Unhandled, where pyarrow's
-# reader refuses the page). PageHeader: 1 type, 2 uncompressed size, 3 compressed size, 5 DataPageHeader
-# (1 values, 2 encoding, 3 and 4 the levels' encodings), 7 DictionaryPageHeader (1 values, 2 encoding),
-# 8 DataPageHeaderV2 (1 values, 2 nulls, 3 rows, 4 encoding, 5 and 6 the definition and repetition levels'
-# bytes, 7 whether compressed).
-I32, BOOL, STRUCT = 5, 1, 12
+# The fields of a PageHeader read here (parquet_footer's shapes of Thrift's compact protocol): 1 type, 2
+# uncompressed size, 3 compressed size, 5 DataPageHeader (1 values, 2 encoding, 3 and 4 the levels' encodings), 7
+# DictionaryPageHeader (1 values, 2 encoding), 8 DataPageHeaderV2 (1 values, 2 nulls, 3 rows, 4 encoding, 5 and 6 the
+# definition and repetition levels' bytes, 7 whether compressed).
 PAGE_HEADER = ({1: I32, 2: I32, 3: I32, 5: ({1: I32, 2: I32, 3: I32, 4: I32}, {1, 2, 3, 4}),
                 7: ({1: I32, 2: I32, 3: BOOL}, {1, 2}),
                 8: ({1: I32, 2: I32, 3: I32, 4: I32, 5: I32, 6: I32, 7: BOOL}, {1, 2, 3, 4, 5, 6})}, {1, 2, 3})
-DEEPEST = 8  # structs nested deeper than this are not a page header's: Unhandled, not a RecursionError
-
-
-def _varint(data: memoryview, i: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        byte = data[i]
-        i += 1
-        value |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return value, i
-        shift += 7
-        if shift > 63:
-            raise Unhandled("a varint too long")
-
-
-def _struct(data: memoryview, i: int, shape: tuple | None, depth: int) -> tuple[dict, int]:
-    """({field id: value} of the fields ``shape`` (its fields, its required ones) reads, the place after the
-    struct) of a compact-protocol struct at ``i``; every other field is skipped."""
-    if depth > DEEPEST:
-        raise Unhandled("structs nested too deep")
-    wanted, required = shape or ({}, frozenset())
-    fields, field = {}, 0
-    while True:
-        head = data[i]
-        i += 1
-        if not head:
-            if not fields.keys() >= required:
-                raise Unhandled("a required field missing")
-            return fields, i
-        kind, delta = head & 15, head >> 4
-        if delta:
-            field += delta
-        else:
-            field, i = _varint(data, i)
-            if field >> 16:
-                raise Unhandled("a field id beyond 16 bits")
-            field = (field >> 1) ^ -(field & 1)
-        want = wanted.get(field)
-        if kind in (1, 2):  # a boolean, in the header itself
-            if want == BOOL:
-                fields[field] = kind == 1
-        elif kind in (4, 5, 6):  # i16, i32, i64: zigzag varints
-            value = data[i]
-            if value < 0x80:  # one byte, as most are: no call
-                i += 1
-            else:
-                value, i = _varint(data, i)
-            if want == kind:
-                value &= 0xFFFFFFFF  # Thrift reads an i32's varint as 64 bits and keeps the low 32
-                fields[field] = (value >> 1) ^ -(value & 1)
-        elif kind == STRUCT:
-            value, i = _struct(data, i, want if isinstance(want, tuple) else None, depth + 1)
-            if isinstance(want, tuple):
-                fields[field] = value
-        else:
-            i = _skip(data, i, kind, depth)
-
-
-def _skip(data: memoryview, i: int, kind: int, depth: int) -> int:
-    """The place after a value of compact type ``kind`` (not a struct's field of those read) at ``i``."""
-    if kind == 3:  # byte
-        return i + 1
-    if kind == 7:  # double
-        return i + 8
-    if kind == 8:  # binary
-        size, i = _varint(data, i)
-        if i + size > len(data):
-            raise Unhandled("a binary beyond the header")
-        return i + size
-    if kind in (9, 10):  # list, set: size and element type, then the elements
-        head = data[i]
-        i += 1
-        size, element = head >> 4, head & 15
-        if size == 15:
-            size, i = _varint(data, i)
-        return _skip_many(data, i, [element] * min(size, len(data)), size, depth)
-    if kind == 11:  # map
-        size, i = _varint(data, i)
-        if not size:
-            return i
-        types = data[i]
-        i += 1
-        return _skip_many(data, i, [types >> 4, types & 15] * min(size, len(data)), size, depth)
-    raise Unhandled("a Thrift type not known")
-
-
-def _skip_many(data: memoryview, i: int, kinds: list, size: int, depth: int) -> int:
-    """The place after the elements of a list, set or map (``kinds``: their types in turn) at ``i``."""
-    if depth > DEEPEST:
-        raise Unhandled("collections nested too deep")
-    if size > len(data) - i:  # each element takes a byte at least (bar booleans, never many in a page header)
-        raise Unhandled("a collection beyond the header")
-    for kind in kinds:
-        if kind == 12:
-            _, i = _struct(data, i, None, depth + 1)
-        elif kind in (1, 2):
-            i += 1  # a boolean element is a byte
-        elif kind in (4, 5, 6):
-            _, i = _varint(data, i)
-        else:
-            i = _skip(data, i, kind, depth + 1)
-    return i
 
 
 def dictionary_names(handle, metadata, group: int, leaf: int) -> tuple | None:

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from . import storage
-from ..calendar import calendar_month, minute_bounds
+from ..calendar import WIDEN_MINUTES, calendar_month, minute_bounds
 from ..errors import InputError
 from ..files import FileProblem, regular_file_size
 from ..forks import renewed_in_child
@@ -31,12 +31,10 @@ from ..inputs.tables import (IN_MEMORY, MINUTE_COLUMNS, OPTIONAL_MINUTE_COLUMNS,
                              check_minute_types, check_size, in_memory_table)
 from ..inputs.timestamps import UNITS_PER_MINUTE
 from ..limits import exhausted
+from ..parquet_footer import footer_bytes
 
 
 PART_ROWS = 1 << 21  # row groups are grouped into parts of about this many rows (one task each)
-
-
-WIDEN_MINUTES = 15 * 60  # naive (local) timestamps and month= keys may be up to ±14:00 from UTC
 
 
 @dataclass(frozen=True)
@@ -601,24 +599,6 @@ def local_metadata(path: str):
         return source.metadata
     finally:
         source.close()
-
-
-def footer_bytes(path: str) -> bytes | None:
-    """The footer a Parquet file ends with (its metadata, their length and the magic), or None when it has none."""
-    try:
-        with open(path, "rb", buffering=0) as file:
-            size = file.seek(0, os.SEEK_END)
-            if size < 12:
-                return None
-            file.seek(size - 8)
-            tail = file.read(8)
-            length = int.from_bytes(tail[:4], "little")
-            if tail[4:] != b"PAR1" or length > size - 12:
-                return None
-            file.seek(size - 8 - length)
-            return file.read(length + 8)
-    except OSError:
-        return None
 
 
 def _statistics(group, column):
