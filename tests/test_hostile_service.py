@@ -591,13 +591,14 @@ def test_keys_of_inline_rows_beyond_the_columns_read_are_never_made_into_columns
 
     made = []
     original = tables._text_column
-    monkeypatch.setattr(tables, "_text_column", lambda rows, name: made.append(name) or original(rows, name))
+    monkeypatch.setattr(tables, "_text_column", lambda rows, name, *where: made.append(name) or
+                        original(rows, name, *where))
     rows = [ROW | {"account": "a", "minute": f"2019-03-12T10:{i:02}", f"note{i}": "x"} for i in range(50)]
     status, _, answer = post(served[0], "/v1/evaluate", {"month": "2019-03", "minutes": rows, "accounts": ["a"]})
     assert (status, answer["evaluations"][0]["unavailable_minutes"]) == (200, 50)  # 98 % each (§1.5)
     assert made == ["account", "minute", "requests", "failures"]
     status, _, answer = post(served[0], "/v1/evaluate", {"month": "2019-03", "minutes": [{"account": "a", "note": 1}]})
-    assert (status, answer["detail"]) == (422, "(in memory): missing column(s) minute, requests, failures (found: "
+    assert (status, answer["detail"]) == (422, "field 'minutes': missing column(s) minute, requests, failures (found: "
                                                "account, note)")
 
 
@@ -727,3 +728,32 @@ def test_a_limit_of_the_machine_reached_while_answering_is_a_503_saying_which_no
     assert (status, content_type, answer["type"]) == (503, PROBLEM, "urn:slapolicy:problem:limit-reached")
     assert answer["detail"] == limit_message(raised)
     assert answer["detail"].startswith(words)
+
+
+INCIDENT = {"id": "i", "start": "2019-03-12T10:00", "end": "2019-03-12T11:00", "cause": "provider"}
+
+
+@pytest.mark.parametrize("sent, said", [
+    ({"minutes": [ROW | {"account": "a", "requests": -1}]},
+     "1 problem(s) in field 'minutes':\nfield 'minutes[0].requests': -1 is negative"),
+    ({"minutes": [ROW | {"account": "a"}, ROW | {"account": "a"}]},
+     "1 problem(s) in field 'minutes':\nfield 'minutes[1].minute': minute listed twice for account 'a' (also field "
+     "'minutes[0]')"),
+    ({"minutes": [{"account": "a"}]}, "field 'minutes': missing column(s) minute, requests, failures (found: account)"),
+    ({"billing": [{"account": "a", "month": "2019-03", "monthly_fee": "x", "offset": "0"}]},
+     "1 problem(s) in field 'billing':\nfield 'billing[0].monthly_fee': 'x' is not an amount of money (a decimal like "
+     "1000.00)"),
+    ({"incidents": [INCIDENT, INCIDENT]}, "1 problem(s) in field 'incidents':\nfield 'incidents[1].id': id 'i' also "
+                                          "used in field 'incidents[0]'"),
+    ({"notices": [INCIDENT]}, "field 'notices': these are incidents entries: give them as incidents"),
+    ({"minutes": [ROW | {"account": "\u00e9"}, ROW | {"account": "e\u0301", "minute": "2019-03-12T10:01"}]},
+     "accounts 'e\\u0301' and '\\xe9' in field 'minutes' are the same name written in two Unicode forms (composed and "
+     "decomposed accents): they would count as two accounts, each with its own minutes and money; write the name one "
+     "way (composed, NFC) in every input"),
+])
+def test_a_problem_in_rows_sent_inline_names_the_request_s_field_not_in_memory(served, sent, said):
+    # Said as to a program handing a table to the API: "(in memory): row 1, column 'requests'", to a client whose JSON
+    # has no rows, nor says which of its four lists was meant; the 400s name a field so ("field 'minutes[0].account'")
+    body = {"month": "2019-03", "minutes": [ROW | {"account": "a"}]} | sent
+    status, _, answer = post(served[0], "/v1/evaluate", body)
+    assert (status, answer["detail"]) == (422, said)

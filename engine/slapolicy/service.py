@@ -55,6 +55,7 @@ from .errors import (ArgumentError, NoVersionInForce, PolicyError, SchedulerUnav
                      UsageError)
 from .files import (JSON_TYPES, LONE_SURROGATE, STRICT_JSON, BeyondFloat, DuplicateKey, NotJSONNumber, TooManyDigits,
                     json_type, valid_unicode, wide_encoding)
+from .inputs.problems import InlineRows
 from .ledger import Ledger, default_ledger_path, environment_key
 from .limits import exhausted, limit_message
 from .service_openapi import REQUEST_SCHEMAS, document
@@ -437,6 +438,9 @@ class Service:
             raise bad_request("term_start and term_end go together")
         if term_start is not None and term_end < term_start:  # as the CLI's --term-end before --term-start: 400
             raise bad_request(f"'term_end' {term_end} is before 'term_start' {term_start}")
+        # Rows sent inline are named in messages by their field of the request, not as a table handed to the API is
+        body |= {field: InlineRows(body[field], field) for field in ("minutes", "billing", "incidents", "notices")
+                 if isinstance(body.get(field), list)}
         minutes = body.get("minutes", self.sources.minutes)
         if minutes is None:
             raise not_configured("no minutes: send them inline ('minutes': [...]) or start the service with --minutes")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..files import load_json, read_limited, wide_encoding, wide_encoding_said, yaml_syntax_diagnostic
-from .problems import INPUT_FIELDS, Problems, given_as, input_of
+from .problems import INPUT_FIELDS, Problems, given_as, input_of, where_given
 from .tables import IN_MEMORY, account_name, typed_account_problem
 from .timestamps import parse_timestamp
 
@@ -145,7 +145,7 @@ class _EntryProblems(Problems):
     def row(self, row: int) -> str:
         """An entry as a message names another: ``row 1`` (``row 1 (line 2)`` in YAML)."""
         if self.entry_places is None or row > len(self.entry_places):
-            return f"row {row}"
+            return super().row(row)
         return f"row {row} (line {self.entry_places[row - 1][0]})"
 
 
@@ -228,7 +228,7 @@ def _entries(source, kind: str) -> tuple[list, _EntryProblems]:
         return entries, _EntryProblems(str(source), kind, places)
     if not isinstance(source, (list, tuple)):
         raise InputError(f"{IN_MEMORY}: {kind} must be a file path or a list of objects, not {type(source).__name__}")
-    return list(source), _EntryProblems(IN_MEMORY, kind, None)
+    return list(source), _EntryProblems(where_given(source), kind, None)
 
 
 def _refuse_another_list(entries: list, problems: Problems, kind: str) -> None:

@@ -10,7 +10,46 @@ import numpy as np
 from ..errors import InputError
 
 MAX_REPORTED = 20
-IN_MEMORY = "(in memory)"  # where a table handed in by the API or the service is said to be
+IN_MEMORY = "(in memory)"  # where a table handed in by the API is said to be
+
+
+class InlineRows(list):
+    """Rows a request to ``slapolicy serve`` sent inline, as its field ``field`` (``minutes``, ``billing``,
+    ``incidents``, ``notices``): their messages name that field, and a row's value by its place in it
+    (``field 'minutes[0].requests'``), as the service's 400s name a field. They said "(in memory): row 1, column
+    'requests'", words for a program that handed a table to the API, shown to an HTTP client whose JSON has no rows,
+    and which of its four lists was meant it had to guess."""
+
+    def __init__(self, rows, field: str):
+        super().__init__(rows)
+        self.field = field
+
+
+class InlineField(str):
+    """Where :class:`InlineRows` are said to be, in messages: ``field 'minutes'``."""
+
+    def __new__(cls, field: str):
+        where = super().__new__(cls, f"field {field!r}")
+        where.field = field
+        return where
+
+    def __reduce__(self):
+        return InlineField, (self.field,)
+
+    def cell(self, row: int | None, column: str | None = None) -> str:
+        """A row (1-based) and column of these rows, as a field of the request: ``field 'minutes[0].requests'``."""
+        at = self.field + (f"[{row - 1}]" if row is not None else "") + (f".{column}" if column is not None else "")
+        return f"field {at!r}"
+
+
+def where_given(source) -> str:
+    """Where a table or list handed in (not a file) is said to be in messages."""
+    return InlineField(source.field) if isinstance(source, InlineRows) else IN_MEMORY
+
+
+def cell_of(where: str, row: int, column: str) -> str:
+    """A row's value of data handed in: "(in memory): row 1, column 'requests'", or the request's field."""
+    return where.cell(row, column) if isinstance(where, InlineField) else f"{where}: row {row}, column {column!r}"
 
 # Which columns make which input: (required, optional) and the option that takes it, read by every reader of a
 # table (``tables``, ``billing``, the minutes' readers). A file of exactly another input's columns was given to the
@@ -51,7 +90,10 @@ class Problems:
             shift = self.file_row(row) - row  # a line is its row plus a constant within a batch: shifted alike
             row += shift
             line = None if line is None else line + shift
-        if len(self.items) < MAX_REPORTED:
+        if len(self.items) < MAX_REPORTED and isinstance(self.file, InlineField):
+            self.items.append(f"{self.file.cell(row, column)}: {message}")
+            self.places.append((row, None))
+        elif len(self.items) < MAX_REPORTED:
             where = ""
             if row is not None:
                 where = f" row {row}" + (f" (line {line})" if line is not None else "")
@@ -60,14 +102,18 @@ class Problems:
             self.items.append(f"{self.file}:{where}: {message}" if where else f"{self.file}: {message}")
             self.places.append((row, line))
 
+    def row(self, row: int) -> str:
+        """A row as a message names another: ``row 1``, or the request's field of rows sent inline."""
+        return self.file.cell(row) if isinstance(self.file, InlineField) else f"row {row}"
+
     def raise_if_any(self) -> None:
         if self.total and self.lines is not None:
             self._lines_as_read()
         if self.total:
             more = f"\n... and {self.total - len(self.items)} more" if self.total > len(self.items) else ""
             note = f"\n({self.note})" if self.note else ""
-            raise InputError(f"{self.total} problem(s) in {self.kind} file {self.file}:\n" + "\n".join(self.items) + more
-                             + note)
+            source = self.file if isinstance(self.file, InlineField) else f"{self.kind} file {self.file}"
+            raise InputError(f"{self.total} problem(s) in {source}:\n" + "\n".join(self.items) + more + note)
 
     def _lines_as_read(self) -> None:
         """Each item's line as the file has it, where a row is not its line after the header (see ``lines``)."""
@@ -188,7 +234,7 @@ def input_of(rows: list, inputs: dict) -> str | None:
 def given_as(where: str, kind: str, inputs: dict, what: str) -> str:
     """The words "a billing file's columns: give it as --billing"; rows handed in by the API or the service are told the name
     they take there (``billing=``, "billing")."""
-    if where == IN_MEMORY:
+    if where == IN_MEMORY or isinstance(where, InlineField):
         return f"{kind} {what}: give them as {kind}"
     return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind} file's {what}: give it as {inputs[kind][2]}"
 

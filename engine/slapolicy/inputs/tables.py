@@ -27,7 +27,8 @@ from ..files import (BEYOND_FLOAT, LONE_SURROGATE, FileProblem, regular_file_siz
                      wide_encoding)
 from ..limits import exhausted
 from .json_lines import TEXT_COLUMNS, UTF8_MARK, as_written, by_line, check_lines, read_json_as_written
-from .problems import IN_MEMORY, INPUT_COLUMNS, MAX_REPORTED, Problems, _line, _report, column_names, missing_columns
+from .problems import (IN_MEMORY, INPUT_COLUMNS, MAX_REPORTED, InlineRows, Problems, _line, _report, cell_of,
+                       column_names, missing_columns, where_given)
 from .timestamps import _one_array, parse_minute_column
 
 # Minutes and billing files: far beyond any real month (52 M minute rows of CSV are ~2.5 GB),
@@ -181,18 +182,19 @@ def in_memory_table(data, columns: tuple[str, ...], optional: tuple[str, ...] = 
     """A pyarrow Table, a pandas DataFrame or a list of dicts given by a caller of the API, as a table."""
     import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
 
+    where = where_given(data)
     if isinstance(data, list):
         if not all(isinstance(row, dict) for row in data):
-            raise InputError(f"{IN_MEMORY}: expected a list of objects (one per row)")
+            raise InputError(f"{where}: expected a list of objects (one per row)")
         found = list(dict.fromkeys(key for row in data for key in row)) if data else list(columns)
         missing = [name for name in columns if name not in found]
         if missing:  # said as a table's or a file's are ('Account' named with the name meant)
-            raise InputError(missing_columns(IN_MEMORY, missing, [str(name) for name in found]))
+            raise InputError(missing_columns(where, missing, [str(name) for name in found]))
         # Only the columns read are made (the others are never looked at, as a CSV file's other columns): each is a
         # pass over every row, and rows of a key each (a request to `slapolicy serve` of 8,000 rows, 0.7 MB) made
         # 8,000 columns of 8,000 rows, 8 s of CPU.
         kept = [name for name in columns + optional if name in found]
-        data = pa.table({name: _text_column(data, name) for name in kept}) if data else \
+        data = pa.table({name: _text_column(data, name, where) for name in kept}) if data else \
             pa.table({name: pa.array([], pa.string()) for name in columns})
     elif not isinstance(data, pa.Table):
         try:
@@ -200,34 +202,35 @@ def in_memory_table(data, columns: tuple[str, ...], optional: tuple[str, ...] = 
         except (TypeError, AttributeError, pa.ArrowException):
             raise InputError(f"{IN_MEMORY}: expected a file path, a pyarrow Table, a DataFrame or a list of rows, "
                              f"not {type(data).__name__}") from None
-    names = column_names(data.schema, IN_MEMORY)
+    names = column_names(data.schema, where)
     missing = [name for name in columns if name not in names]
     if missing:
-        raise InputError(missing_columns(IN_MEMORY, missing, names))
+        raise InputError(missing_columns(where, missing, names))
     return data.select([name for name in columns + optional if name in names]), None
 
 
-def _text_column(rows: list[dict], name: str):
-    """One column of rows handed in by the API, as text (each value checked as the file's text would be)."""
+def _text_column(rows: list[dict], name: str, where: str = IN_MEMORY):
+    """One column of rows handed in by the API, as text (each value checked as the file's text would be); ``where``:
+    where the rows are said to be (:func:`~slapolicy.inputs.problems.where_given`)."""
     import pyarrow as pa  # heavy: loaded by the commands that read inputs
 
     # Text and plain numbers, nearly every value, are taken inline: a call of _cell_text for each made the rows of an
     # evaluation in memory (300,000 of them) take 0.55 s of CPU to become columns where 0.21 s did before it.
     plain = _WHOLE_NUMBERS if name == "account" else _PLAIN_NUMBERS  # an account's float is refused by _cell_text
     values = [value if value is None or value.__class__ is str else str(value) if value.__class__ in plain and
-              value == value else _cell_text(value, i, name) for i, row in enumerate(rows, 1) for value in (row.get(name),)]
+              value == value else _cell_text(value, i, name, where) for i, row in enumerate(rows, 1) for value in (row.get(name),)]
     try:
         return pa.array(values, pa.string())
     except UnicodeEncodeError:  # a lone surrogate ('\ud800'): a file's text is UTF-8 and cannot hold one
         row = next(i for i, value in enumerate(values, 1) if value is not None and not valid_unicode(value))
-        raise InputError(f"{IN_MEMORY}: row {row}, column {name!r} {LONE_SURROGATE}") from None
+        raise InputError(f"{cell_of(where, row, name)} {LONE_SURROGATE}") from None
 
 
 _PLAIN_NUMBERS = frozenset({int, float})  # exactly these (not bool, an int): their text is str(value), as _cell_text's
 _WHOLE_NUMBERS = frozenset({int})
 
 
-def _cell_text(value, row: int, name: str) -> str | None:
+def _cell_text(value, row: int, name: str, where: str = IN_MEMORY) -> str | None:
     """A value of a row handed in by the API (or sent as JSON to ``slapolicy serve``) as a file would hold it: a
     number or text as written, true and false as JSON writes them. An object or a list holds no text or number: it
     was read as Python's repr of it (an account named "{'a': 1}"), and is refused as a file's nested column is."""
@@ -236,12 +239,12 @@ def _cell_text(value, row: int, name: str) -> str | None:
     if isinstance(value, float) and math.isnan(value):  # a missing value, as pandas writes one (to_dict): as None
         return None
     if name == "account" and (problem := typed_account_problem(value)):
-        raise InputError(f"{IN_MEMORY}: row {row}, column 'account': {problem}")
+        raise InputError(f"{cell_of(where, row, 'account')}: {problem}")
     if isinstance(value, bool):
         return "true" if value else "false"  # Python's True is not the word a JSON client wrote
     if isinstance(value, (dict, list, tuple, set, frozenset)):
         kind = "an object" if isinstance(value, dict) else "a list"
-        raise InputError(f"{IN_MEMORY}: row {row}, column {name!r} holds {kind}, not text or a number")
+        raise InputError(f"{cell_of(where, row, name)} holds {kind}, not text or a number")
     return str(value)
 
 
@@ -251,7 +254,7 @@ def table_of(source, columns: tuple[str, ...], optional: tuple[str, ...] = ()):
         table, line_offset = read_table(source, columns, optional)
         return table, line_offset, str(source)
     table, line_offset = in_memory_table(source, columns, optional)
-    return table, line_offset, IN_MEMORY
+    return table, line_offset, where_given(source)
 
 
 def read_table(path: str | Path, columns: tuple[str, ...], optional: tuple[str, ...] = (), name: str | None = None):

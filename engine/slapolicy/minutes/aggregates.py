@@ -197,7 +197,8 @@ def _repeats_across_batches(parts: list, request: Request) -> None:
             earlier = _first_listed(parts[:index + 1], request, {(name, minute) for _, _, name, minute in found})
             for at, line, name, minute in found:
                 file, row = earlier.get((name, minute), (None, None))
-                also = "an earlier row" if row is None else f"row {row}" if file == part.name else f"row {row} of {file}"
+                also = "an earlier row" if row is None else problems.row(row) if file == part.name else \
+                    f"row {row} of {file}"
                 problems.add(at, "minute", f"minute listed twice for account {name!r} (also {also})", line)
         problems.raise_if_any()
 

@@ -25,7 +25,7 @@ from ..calendar import WIDEN_MINUTES, calendar_month, minute_bounds
 from ..errors import InputError
 from ..files import FileProblem, regular_file_size
 from ..forks import renewed_in_child
-from ..inputs.problems import column_names, missing_columns
+from ..inputs.problems import column_names, missing_columns, where_given
 from ..inputs.tables import (IN_MEMORY, MINUTE_COLUMNS, OPTIONAL_MINUTE_COLUMNS, _format, account_forms, account_name,
                              refuse_binary, floating_accounts, refuse_floating_accounts, check_input_size,
                              check_minute_types, check_size, in_memory_table)
@@ -162,7 +162,7 @@ def plan(source, request: Request) -> list[Part]:
     """The parts of ``source`` that can hold rows of the request, from metadata only."""
     if not isinstance(source, (str, Path)):
         table, _ = in_memory_table(source, MINUTE_COLUMNS, OPTIONAL_MINUTE_COLUMNS)
-        return [Part(IN_MEMORY, "memory", name=IN_MEMORY, rows=table.num_rows, table=table)]
+        return [Part(IN_MEMORY, "memory", name=where_given(source), rows=table.num_rows, table=table)]
     if storage.is_url(source):
         return _plan_url(source, request)
     path = Path(source)

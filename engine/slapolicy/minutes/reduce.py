@@ -311,7 +311,7 @@ def repeats_in_batch(c, problems: Problems, line_offset) -> tuple:
     for position in repeated[:MAX_REPORTED]:
         first, second = sorted((int(order[position]) + 1, int(order[position + 1]) + 1))
         name = str(c.accounts[c.account_index[order[position]]])
-        problems.add(second, "minute", f"minute listed twice for account {name!r} (also row {problems.file_row(first)})",
+        problems.add(second, "minute", f"minute listed twice for account {name!r} (also {problems.row(problems.file_row(first))})",
                      None if line_offset is None else second + line_offset)
     problems.total += max(0, len(repeated) - MAX_REPORTED)
     return None, None
