@@ -262,7 +262,7 @@ def test_a_fee_of_sixteen_digits_sent_inline_to_the_service_is_a_422_as_in_a_jso
     body = {"month": "2019-03", "minutes": [ROW], "billing": [FEE | {"monthly_fee": 12345678901234.56}]}
     status, _, answer = asgi(app, "POST", "/v1/evaluate", json.dumps(body).encode(), JSON)
     assert (status, answer["detail"]) == (422, (
-        "1 problem(s) in billing file (in memory):\n(in memory): row 1, column 'monthly_fee': 12345678901234.56 "
+        "1 problem(s) in field 'billing':\nfield 'billing[0].monthly_fee': 12345678901234.56 "
         f"{FLOATING} (\"12345678901234.56\")"))
     body["billing"] = [FEE | {"monthly_fee": 1000.5}]
     status, _, answer = asgi(app, "POST", "/v1/evaluate", json.dumps(body).encode(), JSON)

@@ -178,7 +178,7 @@ def test_evaluate_errors(server, bare):
     assert body["detail"] == "field 'month': 9999-12 is outside the years 0002 to 9998 that slapolicy can evaluate"
     bad_minute = [{"account": "a", "minute": "2019-03-12T10:00:30", "requests": 1, "failures": 0}]
     body = problem(server.call("POST", "/v1/evaluate", {"month": "2019-03", "minutes": bad_minute}), 422, "invalid-input")
-    assert "(in memory): row 1, column 'minute': '2019-03-12T10:00:30' has seconds" in body["detail"]
+    assert "field 'minutes[0].minute': '2019-03-12T10:00:30' has seconds" in body["detail"]
     body = problem(server.call("POST", "/v1/evaluate", {"month": "2018-12"}), 404, "no-version-in-force")
     assert body["detail"].endswith("the earliest version takes effect on 2019-01-01")
     body = problem(server.call("POST", "/v1/evaluate", {"month": "2019-03", "policy_version": "2027-01-01"}),
