@@ -31,14 +31,20 @@ def snapshot(directory):
     return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
 
 
+# The shipped version's description, which says what it is: an amendment says what it changes (description-unchanged)
+COPIED_DESCRIPTION = "The whole seed text of the Cloud Contact Center SLA as the first published version."
+
+
 def amendment(family, name="2020-01-01-standard-99.9.yaml", effective="2020-01-01", version=None, amends="2019-01-01",
-              edits=()):
-    """The shipped text as a draft effective ``effective``, labelled ``version`` (default: the date), with edits."""
+              edits=(), described=True):
+    """The shipped text as a draft effective ``effective``, labelled ``version`` (default: the date), with edits;
+    its description says it is an amendment, unless not ``described`` (copied unchanged)."""
     text = PUBLISHED.read_text()
+    describe = ((COPIED_DESCRIPTION, f"An amendment effective {effective}, written by the tests."),) if described else ()
     for old, new in (("status: published", "status: draft"),
                      ('version: "2019-01-01"', f'version: "{version or effective}"'),
                      ('effective_from: "2019-01-01"', f'effective_from: "{effective}"'
-                      + (f'\namends: "{amends}"' if amends else ""))) + tuple(edits):
+                      + (f'\namends: "{amends}"' if amends else ""))) + describe + tuple(edits):
         assert old in text, old
         text = text.replace(old, new, 1)
     path = family / "drafts" / name
@@ -529,6 +535,31 @@ def test_validate_on_a_draft_reports_the_drafts_problems_not_that_it_is_unlocked
     result = cli("validate", clean)
     assert result.code == 0
     assert [line.split(" ")[1:3] for line in result.out.splitlines()] == [["warning", "tier-unreachable"]]
+
+
+def test_a_draft_whose_description_is_copied_from_the_version_it_amends_is_warned_of(cli, family):
+    # The first version copied into a draft and amended (§2.2's standard raised), its description left as it was:
+    # validate and publish said nothing, and `versions`, `show` and `render` printed "The whole seed text ... as the
+    # first published version" as what the new version is.
+    draft = amendment(family, edits=[STANDARD_99_9, *EXAMPLES_99_9], described=False)
+    line = draft.read_text().splitlines().index("description: >-") + 1
+    warned = (f"{draft}:{line}:14: warning description-unchanged description is word for word that of version "
+              "2019-01-01, which this draft amends: it says what 2019-01-01 is, and `versions`, `show` and `render` "
+              "would print it as what this version is. Say what this version changes and why (`slapolicy diff "
+              f"{family / '2019-01-01.yaml'} {draft}` shows what it changes)")
+    result = cli("validate", draft)
+    assert result.code == 0 and warned in result.out.splitlines()
+    assert warned in cli("validate", family).out.splitlines()
+    lock = (family / "versions.lock").read_bytes()
+    result = cli("publish", "--retroactive", family, draft)  # a warning: published all the same
+    assert result.code == 0 and warned in result.out.splitlines()
+    assert (family / "versions.lock").read_bytes() != lock
+    # Only the words of it reflowed: the same description
+    again = amendment(family, name="reflowed.yaml", effective="2021-01-01", amends="2020-01-01", described=False)
+    again.write_text(again.read_text().replace("Center SLA as the first", "Center SLA\n  as the first"))
+    assert "description-unchanged" in cli("validate", again).out
+    described = amendment(family, name="described.yaml", effective="2021-01-01", amends="2020-01-01")
+    assert "description-unchanged" not in cli("validate", described).out
 
 
 # ---------------------------------------------------------------------------- recovery (docs/policy-format.md)

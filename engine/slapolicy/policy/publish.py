@@ -186,8 +186,30 @@ def _draft_checks(directory: PolicyDirectory, policy, retroactive: bool, today: 
     found += filter(None, [amends_problem(policy, latest, directory.path)])
     found.extend(run_examples(policy).failures)
     found.extend(renumbered_clauses(latest, policy))
-    found += filter(None, [unchanged_terms(latest, policy)])
+    found += filter(None, [unchanged_terms(latest, policy) or description_copied(directory, policy)])
     return found
+
+
+def description_copied(directory: PolicyDirectory, policy) -> Diagnostic | None:
+    """``description-unchanged``, a warning at a draft's ``description`` when it is word for word that of the version
+    it amends (or else the family's latest): a draft is a copy of that version's file, and its description, which
+    `versions`, `show` and `render` print as what this version is, still says what the amended one was (the first
+    version's "The whole seed text ... as the first published version"), not what this one changes. Said by
+    `validate` of a draft in the family's drafts/ and by `publish`; unsaid where the draft changes nothing else
+    (``no-change`` says that, at publish)."""
+    amends = policy.raw.get("amends")
+    amended = next((p for p in directory.versions if p.version == amends), None) or \
+        (directory.versions[-1] if directory.versions else None)
+    described = policy.raw.get("description")
+    if amended is None or not isinstance(described, str) or \
+            " ".join(described.split()) != " ".join(str(amended.raw.get("description", "")).split()):
+        return None
+    return policy.doc.diagnostic(("description",), "description-unchanged",
+                                 f"description is word for word that of version {amended.version}, which this draft "
+                                 f"amends: it says what {amended.version} is, and `versions`, `show` and `render` "
+                                 "would print it as what this version is. Say what this version changes and why "
+                                 f"(`slapolicy diff {amended.path} {policy.path}` shows what it changes)",
+                                 severity="warning")
 
 
 # What every amendment changes of the version it amends: its label, date, status, what it amends, and the
@@ -226,7 +248,8 @@ def against_family(directory: PolicyDirectory, policy, raw: bytes) -> list[Diagn
     """What `publish` would refuse in a draft kept in the family's drafts/ because of the family, said by `validate`
     as warnings (as it says a label publish refuses, version-label): an ``amends`` that is not the latest published
     version (another version was published since the draft was copied) and an effective_from not after every
-    published version's. Nothing for a draft published already (kept in drafts/ after publishing)."""
+    published version's; and a description copied unchanged (description_copied), which publish warns of too. Nothing
+    for a draft published already (kept in drafts/ after publishing)."""
     if directory.errors or not directory.versions or published_already(directory, policy, raw) is not None:
         return []
     latest = directory.versions[-1]
@@ -234,7 +257,7 @@ def against_family(directory: PolicyDirectory, policy, raw: bytes) -> list[Diagn
     if latest.effective_from >= policy.effective_from:
         found.append(not_after_published(policy, latest))
     return [dataclasses.replace(d, severity="warning", message=f"`slapolicy publish` refuses this draft: {d.message}")
-            for d in found]
+            for d in found] + list(filter(None, [description_copied(directory, policy)]))
 
 
 def renumbered_clauses(latest, policy) -> list[Diagnostic]:
