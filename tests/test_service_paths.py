@@ -757,3 +757,36 @@ def take_answer(server, request: bytes, *, pause: float = 0, bursts: float = 0, 
     head, _, rest = b"".join(chunks).partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200 OK\r\n")
     return len(rest), int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+
+
+# ---------------------------------------------------------------------------- the policy directory itself
+
+def test_the_policy_directory_is_named_by_its_own_name_in_every_answer_never_where_the_server_keeps_it(tmp_path):
+    # GET /v1/versions answered "policy_dir": "/srv/…/policies/ccc" (the path given to slapolicy serve), a month
+    # before every version "no version of /srv/…/policies/ccc is in force", and a directory that failed to load
+    # "refresh_error": "/srv/…/policies/ccc/2019-06-01.yaml:1:5: …": where the server keeps its policies, told to every
+    # client, which names the directory's files within it everywhere else
+    import shutil
+
+    from slapolicy import Engine
+    from slapolicy.service import Sources, create_app
+
+    family = tmp_path / "served" / "ccc"
+    family.mkdir(parents=True)
+    for name in ("2019-01-01.yaml", "versions.lock"):
+        shutil.copy(POLICIES / name, family / name)
+    app = create_app(Engine(family), Sources(**SOURCES), loopback_only=True)
+    status, _, listed = asgi(app, "GET", "/v1/versions")
+    assert (status, listed["policy_dir"], listed["refresh_error"]) == (200, "ccc", None)
+    said = ("no version of ccc is in force for the Service Month starting 2018-12-01: the earliest version takes effect "
+            "on 2019-01-01")
+    status, _, answer = asgi(app, "GET", "/v1/policy?month=2018-12")
+    assert (status, answer["detail"]) == (404, said)
+    status, _, answer = asgi(app, "POST", "/v1/evaluate", b'{"month": "2018-12"}', JSON)
+    assert (status, answer["detail"]) == (404, said)
+    (family / "2019-06-01.yaml").write_text("id: [unclosed\n")
+    status, _, listed = asgi(app, "GET", "/v1/versions")
+    assert (status, listed["policy_dir"]) == (200, "ccc")
+    assert listed["refresh_error"].startswith("2019-06-01.yaml:1:1: error unlocked published version not recorded in "
+                                              "versions.lock")
+    assert str(tmp_path) not in json.dumps(listed)

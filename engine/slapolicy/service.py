@@ -390,6 +390,17 @@ class Service:
             self.engine_threads = anyio.CapacityLimiter(self.max_concurrent)
         return await run_in_engine_thread(call, self.engine_threads)
 
+    def problem(self, exc: Exception) -> Problem:
+        """The problem details of ``exc``, naming the policy directory and its files as the client can (:meth:`within`):
+        "no version of /srv/…/policies/ccc is in force" told every client where the server keeps its policies."""
+        problem = problem_of(exc)
+        problem.detail = self.within(problem.detail)
+        if "diagnostics" in problem.extra:
+            problem.extra["diagnostics"] = [d | {"file": self.within(d["file"]), "message": self.within(d["message"])}
+                                            if isinstance(d.get("file"), str) else d
+                                            for d in problem.extra["diagnostics"]]
+        return problem
+
     # -- routes
 
     async def health(self, request: Request) -> JSONResponse:
@@ -399,13 +410,33 @@ class Service:
         return JSONResponse({"status": "ok", "engine": __version__, "versions": len(self.engine.family.versions),
                              "started_at": self.started_at})
 
+    def directory_name(self) -> str:
+        """The policy directory as answers name it: its own name (``ccc``), within which they name its files."""
+        return Path(os.path.abspath(self.engine.policy_dir)).name
+
+    def within(self, text: str) -> str:
+        """``text`` naming the policy directory's files within it (``2019-06-01.yaml``), and the directory by its name
+        (``ccc``), never by where the server keeps it: as given to ``slapolicy serve``, absolute, or resolved."""
+        given = self.engine.policy_dir
+        paths = {os.path.abspath(given), str(Path(given).resolve())}
+        if str(given).strip("./\\"):  # given as '.' or '..', it is no name to look for in a message
+            paths.add(str(given))
+        for path in sorted(paths, key=len, reverse=True):  # the longest first: one may hold another
+            # a path that goes on past the directory's name ('/srv/ccc-data/m.csv' beside '/srv/ccc'), or begins before
+            # the one given ('/data/policies/ccc' beside 'policies/ccc'), is another's
+            begins = r"(?<![^\s'\"`(=])"
+            text = re.sub(begins + re.escape(path + os.sep), "", text)
+            text = re.sub(begins + re.escape(path) + r"(?=$|[\s'\"`),:;])", self.directory_name(), text)
+        return text
+
     async def versions(self, request: Request) -> JSONResponse:
         def loaded():
             family = self.engine.family  # one snapshot for the whole answer
-            return {"policy_dir": str(self.engine.policy_dir),
+            error = self.engine.refresh_error
+            return {"policy_dir": self.directory_name(),
                     "versions": [{"version": p.version, "effective_from": p.effective_from.isoformat(),
                                   "sha256": p.sha256, "file": Path(p.path).name} for p in family.versions],
-                    "refresh_error": self.engine.refresh_error}
+                    "refresh_error": error and self.within(error)}
 
         return JSONResponse(await self.run(loaded, turn=False))
 
@@ -626,7 +657,7 @@ def create_app(engine: Engine, sources: Sources = Sources(), max_body: int = MAX
                 check_query(request, query)
                 return await handler(request)
             except Exception as exc:  # noqa: BLE001 — every failure becomes problem details, never a traceback
-                return problem_of(exc).response(request)
+                return service.problem(exc).response(request)
             except asyncio.CancelledError:
                 # A second Ctrl-C stops the service at once (uvicorn's forced exit): the requests not yet answered are
                 # cancelled as the event loop ends. uvicorn answered each a plain-text 500 and wrote the cancellation's

@@ -264,7 +264,8 @@ def document() -> dict:
         "/v1/versions": {"get": {
             "operationId": "versions", "summary": "the published versions loaded now, with their sha256",
             "responses": {"200": _json({"type": "object", "properties": {
-                "policy_dir": {"type": "string"},
+                "policy_dir": {"type": "string", "description": "the policy directory's own name (ccc), never where "
+                                                               "the server keeps it"},
                 "versions": {"type": "array", "items": {"type": "object", "properties": {
                     "version": {"type": "string"}, "effective_from": {"type": "string"}, "sha256": {"type": "string"},
                     "file": {"type": "string"}}}},
