@@ -17,12 +17,13 @@ from hypothesis import strategies as st
 from conftest import DRAFT, POLICIES
 
 MARCH = (25_856_640, 25_901_280)  # 2019-03 in UTC, epoch minutes: 2019-03-01 00:00 to 2019-04-01 00:00
-WIDENED = (MARCH[0] - 1800, MARCH[1] + 1800)  # as the CLI asks: ±30:00
+WIDENED = (MARCH[0] - 900, MARCH[1] + 900)  # as the CLI asks: ±15:00, for the zone the policy may name
 
 
 def write(path, groups, unit="ms", tz="UTC", statistics=True, nulls=False, account=True):
-    """A Parquet file of one row group per entry of ``groups``: (its accounts, its first minute, its minutes), each
-    minute a row per account, minute by minute (a group of one account is written account by account)."""
+    """A Parquet file of one row group per entry of ``groups``: (its accounts, its first minute, its minutes[, whether
+    its first row's account is missing]), each minute a row per account, minute by minute (a group of one account is
+    written account by account)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -31,9 +32,9 @@ def write(path, groups, unit="ms", tz="UTC", statistics=True, nulls=False, accou
                                                                  ("failures", pa.int64())]
     schema = pa.schema(fields)
     with pq.ParquetWriter(path, schema, write_statistics=statistics) as writer:
-        for accounts, first, count in groups:
+        for accounts, first, count, *missing in groups:  # missing: (True) this row group's first row has no account
             moments = [first + dt.timedelta(minutes=k) for k in range(count) for _ in accounts]
-            names = [None if nulls and k == 0 else name for k in range(count) for name in accounts]
+            names = [None if (nulls or any(missing)) and k == 0 else name for k in range(count) for name in accounts]
             columns = ({"account": pa.array(names, pa.string())} if account else {}) | {
                 "minute": pa.array(moments, kind), "requests": pa.array([100] * len(moments), pa.int64()),
                 "failures": pa.array([0] * len(moments), pa.int64())}
@@ -85,7 +86,7 @@ def test_row_groups_outside_the_months_asked_about_are_not_looked_at(tmp_path, u
     from slapolicy.parquet_footer import one_account_each
 
     february = (at(1, 2) - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)) // dt.timedelta(minutes=1)
-    asked = {"2019-02": (february - 1800, february + 28 * 1440 + 1800), "2019-03": WIDENED}
+    asked = {"2019-02": (february - 900, february + 28 * 1440 + 900), "2019-03": WIDENED}
     mixed = write(tmp_path / "mixed.parquet", by_time(first=at(2, 2)) + by_account(first=at(10)), unit=unit, tz=tz)
     assert one_account_each(str(mixed), asked["2019-03"]) == (12, True)
     assert one_account_each(str(mixed), asked["2019-02"]) == (12, False)
@@ -121,6 +122,47 @@ def test_what_the_footer_does_not_say_is_none(tmp_path, monkeypatch):
     path = write(tmp_path / "m.parquet", by_account())
     monkeypatch.setattr(parquet_footer, "FOOTER_START", 200)  # the first row groups beyond the bytes read
     assert parquet_footer.one_account_each(str(path), WIDENED) is None
+
+
+@pytest.mark.parametrize("tz, widened", [("UTC", 900), (None, 1800)], ids=["aware", "naive"])
+@pytest.mark.parametrize("after", [-1, 0], ids=["outside", "inside"])
+def test_a_row_group_is_looked_at_where_the_plan_reads_it(tmp_path, tz, widened, after):
+    """A row group of two accounts whose last minute is just before, or at, the first minute the plan reads: March in
+    UTC widened by 15:00 for the policy's zone, and a naive minute's statistics by 15:00 more. Looked at where it
+    is read (no helper), passed over where it is not (the file's other row groups prove one account each). Widened
+    by 30:00 whatever the minute's type, the look said no for an aware row group 20 hours before March that the
+    plan never reads."""
+    from slapolicy.parquet_footer import one_account_each
+
+    last = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(minutes=MARCH[0] - widened + after)
+    path = write(tmp_path / "m.parquet", [(["acme", "globex"], last - dt.timedelta(minutes=9), 10)] + by_account(),
+                 tz=tz)
+    assert one_account_each(str(path), WIDENED) == (7, after == -1)
+    assert shared(path) is (after == -1)
+
+
+@pytest.mark.slow
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.sets(st.sampled_from(["acme", "globex", "initech"]), min_size=1, max_size=3),
+                          st.integers(-3 * 1440, 33 * 1440), st.integers(1, 20), st.booleans()), min_size=1, max_size=7),
+       st.booleans(), st.sampled_from(["UTC", None]))
+def test_where_the_footer_says_no_the_whole_plan_says_no(tmp_path_factory, groups, statistics, tz):
+    """Row groups of one account or several, in March or up to two days either side of it (the ±15:00 the plan widens
+    by, and the ±15:00 more of a naive minute, on both sides of each bound), a missing account in some: whenever the
+    footer's first look says no, the helper's plan of the whole file (helper_may_share) says no too; and when the
+    first two row groups it looks at are the file's only ones, the two agree."""
+    from slapolicy.parquet_footer import one_account_each
+
+    path = tmp_path_factory.mktemp("footer") / "m.parquet"
+    start = at(1)
+    write(path, [(sorted(accounts), start + dt.timedelta(minutes=offset), count, missing)
+                 for accounts, offset, count, missing in groups], tz=tz, statistics=statistics)
+    told = one_account_each(str(path), WIDENED)
+    assert told is not None and told[0] == len(groups)
+    if not told[1]:
+        assert not shared(path)
+    elif len(groups) <= 2:
+        assert shared(path)
 
 
 @settings(max_examples=200, deadline=None)
@@ -164,9 +206,10 @@ def test_the_cli_forks_no_helper_for_fewer_row_groups_than_a_reading_shares(tmp_
     assert _helper_may_be_used(str(path), "2019-03", "2019-03") is used
 
 
-def test_the_cli_asks_about_the_months_in_utc_widened_twice(tmp_path):
+def test_the_cli_asks_about_the_months_in_utc_widened_for_the_zone(tmp_path):
     """The footer is read before the policy (its zone) is: the months in UTC, ±15:00 for the zone the policy may
-    name and ±15:00 more for a naive minute's statistics, as the helper's plan widens them."""
+    name, as the helper's plan asks (a naive minute's statistics are widened by ±15:00 more, by the footer's look as
+    by the plan)."""
     from slapolicy.calendar import WIDEN_MINUTES, calendar_month
     from slapolicy.cli import data_commands
 
@@ -180,7 +223,7 @@ def test_the_cli_asks_about_the_months_in_utc_widened_twice(tmp_path):
     finally:
         data_commands.one_account_each = real
     first, last = calendar_month("2019-02").epoch_minutes("UTC")[0], calendar_month("2019-03").epoch_minutes("UTC")[1]
-    assert asked[0] == (first - 2 * WIDEN_MINUTES, last + 2 * WIDEN_MINUTES) == (25_816_320 - 1800, MARCH[1] + 1800)
+    assert asked[0] == (first - WIDEN_MINUTES, last + WIDEN_MINUTES) == (25_816_320 - 900, MARCH[1] + 900)
     assert data_commands._helper_may_be_used(str(tmp_path), "2019-03", "2019-03")  # a directory: the helper tells
 
 

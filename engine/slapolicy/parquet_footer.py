@@ -4,12 +4,14 @@ headers and footer), the footer's bytes, and the few fields of the footer that s
 Two readers use it. ``minutes.pages`` parses the page headers of the column chunks it decodes itself. And the CLI's
 ``evaluate`` and ``replay`` ask, before they fork the helper of their reading as they begin (``distributed.
 fork_helper_early``), whether the file is written account by account (:func:`one_account_each`): the helper is used
-only there, and this module loads nothing but the standard library, so the answer costs well under a millisecond
-where pyarrow would take ~0.03 s to load (benchmarks/README.md, "The thirteenth round"). Anything not understood here
-is :class:`Unhandled`, and the caller does what it did without this module."""
+only there, and this module loads nothing but the standard library and the calendar, so the answer costs well under a
+millisecond where pyarrow would take ~0.03 s to load (benchmarks/README.md, "The thirteenth round"). Anything not
+understood here is :class:`Unhandled`, and the caller does what it did without this module."""
 from __future__ import annotations
 
 import os
+
+from .calendar import WIDEN_MINUTES
 
 
 class Unhandled(Exception):
@@ -186,11 +188,11 @@ def _skip_many(data: memoryview, i: int, kinds: list, size: int, depth: int) -> 
 
 
 # What the footer (FileMetaData) says of how a file was written, read by its shape: 2 its schema (a SchemaElement's
-# 4 name, 6 converted type, 10 logical type: 8 TIMESTAMP, whose 2 unit is 1 MILLIS, 2 MICROS or 3 NANOS), 4 its row
+# 4 name, 6 converted type, 10 logical type: 8 TIMESTAMP, its 1 isAdjustedToUTC and 2 unit, 1 MILLIS, 2 MICROS or 3 NANOS), 4 its row
 # groups (a RowGroup's 1 column chunks and 3 rows; a ColumnChunk's 3 ColumnMetaData: 1 physical type, 3 path in the
 # schema, 12 Statistics: 1 max and 2 min as written before min_value and max_value were, 3 null count, 5 max_value,
 # 6 min_value).
-_TIMESTAMP = ({2: ({1: ({}, set()), 2: ({}, set()), 3: ({}, set())}, set())}, set())
+_TIMESTAMP = ({1: BOOL, 2: ({1: ({}, set()), 2: ({}, set()), 3: ({}, set())}, set())}, set())
 SCHEMA_ELEMENT = ({4: BINARY, 6: I32, 10: ({8: _TIMESTAMP}, set())}, {4})
 STATISTICS = ({1: BINARY, 2: BINARY, 3: I64, 5: BINARY, 6: BINARY}, set())
 ROW_GROUP = ({1: [({3: ({1: I32, 3: [BINARY], 12: STATISTICS}, {1, 3})}, set())], 3: I64}, {1, 3})
@@ -199,14 +201,19 @@ TIMESTAMP_MILLIS, TIMESTAMP_MICROS = 9, 10  # converted types
 UNITS_PER_MINUTE = {1: 60_000, 2: 60_000_000, 3: 60_000_000_000}  # a TIMESTAMP's unit -> its units in a minute
 
 
-def _minute_units(schema: list) -> int | None:
-    """Units a minute of the ``minute`` column (its SchemaElement in ``schema``) holds, when it is a timestamp."""
+def _minute_units(schema: list) -> tuple[int, int] | None:
+    """(units a minute holds, minutes its statistics are widened by) of the ``minute`` column (its SchemaElement in
+    ``schema``), when it is a timestamp: a naive one's wall times are widened by ±15:00, as the plan widens them
+    (``minutes.planning._group_may_hold``); one adjusted to UTC not, nor a legacy converted type (TIMESTAMP_MILLIS,
+    TIMESTAMP_MICROS: if pyarrow reads it naive, this look is the narrower, and says no less often than the plan)."""
     for element in schema:
         if element[4] == b"minute":
-            unit = element.get(10, {}).get(8, {}).get(2)
-            if unit:
-                return UNITS_PER_MINUTE.get(min(unit))
-            return {TIMESTAMP_MILLIS: 60_000, TIMESTAMP_MICROS: 60_000_000}.get(element.get(6))
+            timestamp = element.get(10, {}).get(8)
+            if timestamp and timestamp.get(2):
+                units = UNITS_PER_MINUTE.get(min(timestamp[2]))
+                return (units, 0 if timestamp.get(1, True) else WIDEN_MINUTES) if units else None
+            units = {TIMESTAMP_MILLIS: 60_000, TIMESTAMP_MICROS: 60_000_000}.get(element.get(6))
+            return (units, 0) if units else None
     return None
 
 
@@ -219,13 +226,13 @@ def _bounds(statistics: dict) -> tuple[int, int] | None:
 
 
 def one_account_each(path: str, span: tuple[int, int], most: int = 2) -> tuple[int, bool] | None:
-    """(row groups, whether they prove one account each) of a local Parquet file, told from its footer: the
-    first ``most`` row groups with rows that may hold a minute of ``span`` ([start, end) epoch minutes, widened by
-    the caller as it likes: a row group's ``minute`` statistics are widened by no more) say whether each holds one
-    account (its ``account`` statistics: the same least and greatest, no null) or several (a file written as time
-    goes, each row group holding every account: False at the first such row group). A first look, as sure as its
-    False: that row group is read however the reading plans, and its account is not proven. None when the footer
-    does not say (no footer, no ``account`` column, bytes not understood here)."""
+    """(row groups, whether they prove one account each) of a local Parquet file, told from its footer: the first
+    ``most`` row groups with rows that may hold a minute of ``span`` ([start, end) epoch minutes, widened by the
+    caller for the zone it does not know yet; a naive minute's statistics are widened as the plan widens them) say
+    whether each holds one account (its ``account`` statistics: the same least and greatest, no null) or several (a
+    file written as time goes, each row group holding every account: False at the first such row group). A first
+    look, as sure as its False: that row group is read however the reading plans, and its account is not proven.
+    None when the footer does not say (no footer, no ``account`` column, bytes not understood here)."""
     metadata = _metadata_start(path)
     if metadata is None:
         return None
@@ -291,7 +298,8 @@ def _one_account_each(data: memoryview, span: tuple[int, int], most: int) -> tup
         chunks = {tuple(chunk[3][3]): chunk[3] for chunk in group[1] if 3 in chunk}
         minute = chunks.get((b"minute",))
         bounds = _bounds(minute.get(12, {})) if units and minute and minute[1] == INT64 else None
-        if bounds is not None and (bounds[1] // units < span[0] or bounds[0] // units >= span[1]):
+        if bounds is not None and (bounds[1] // units[0] + units[1] < span[0] or
+                                   bounds[0] // units[0] - units[1] >= span[1]):
             continue  # a row group no minute of the span is in
         account = chunks.get((b"account",))
         if account is None:

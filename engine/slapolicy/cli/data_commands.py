@@ -359,11 +359,11 @@ def _helper_may_be_used(minutes: str, first: str, last: str) -> bool:
     understood) is left to the helper, which plans the whole reading (minutes.aggregates.helper_may_share)."""
     if os.path.isdir(minutes):
         return True
-    try:  # in UTC, widened twice: the months' bounds in the policy's zone, and a naive minute's statistics
+    try:  # in UTC, widened for the policy's zone, not known yet (as helper_may_share widens them)
         days = (calendar_month(first).start - EPOCH).days, (calendar_month(last).end - EPOCH).days + 1
     except SlapolicyError:  # said by the command itself
         return True
-    span = (days[0] * MINUTES_PER_DAY - 2 * WIDEN_MINUTES, days[1] * MINUTES_PER_DAY + 2 * WIDEN_MINUTES)
+    span = (days[0] * MINUTES_PER_DAY - WIDEN_MINUTES, days[1] * MINUTES_PER_DAY + WIDEN_MINUTES)
     told = one_account_each(minutes, span)
     return told is None or (told[0] >= HELPER_TASKS and told[1])
 
