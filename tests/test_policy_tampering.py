@@ -5,6 +5,7 @@ recorded, a lock edited by hand, a disk that is full or read-only, a value whose
 Every refusal is checked for its exit status, its exact message and that nothing was written (the family is
 compared byte for byte, and mode for mode)."""
 import errno
+import hashlib
 import json
 import os
 
@@ -809,3 +810,33 @@ def test_a_copy_of_a_published_version_its_family_records_is_said_nothing_of(cli
     assert result.code == 0 and result.out.splitlines() == [f"{copy}:{tier_warning(PUBLISHED.read_text())}"]
     # A draft, or the family's own versions validated in place, are not asked: said by draft-status and unlocked.
     assert "published-nowhere" not in cli("validate", family).out
+
+
+@pytest.mark.parametrize("command", ["render", "validate"])
+def test_a_published_file_edited_and_restored_while_it_is_read_is_judged_by_the_bytes_read(cli, family, monkeypatch,
+                                                                                          command):
+    # render and validate of a file read it twice: once to check and render it, once to ask the lock about it. Edited
+    # (its title reworded) when the first read came, restored before the second, the edited text was rendered as
+    # 'Version 2019-01-01 (published)' with exit 0, the lock asked about bytes it never showed.
+    from slapolicy.policy import directory as policy_directory
+
+    published = family / "2019-01-01.yaml"
+    original = published.read_bytes()
+    published.write_text(reworded(published.read_text()))
+    read, reads = policy_directory.read_limited, []
+
+    def read_then_restore(path, what, limit):
+        content = read(path, what, limit)
+        if os.path.samefile(path, published) and not reads:
+            reads.append(content)
+            published.write_bytes(original)  # restored, by version control say, once read
+        return content
+
+    monkeypatch.setattr(policy_directory, "read_limited", read_then_restore)
+    result = cli(command, published)
+    assert len(reads) == 1 and reads[0] != original
+    assert result.code == 1
+    changed = (f"{published}:1:1: error published-changed published version changed: sha256 "
+               f"{hashlib.sha256(reads[0]).hexdigest()[:12]}… differs")
+    assert (result.err if command == "render" else result.out).startswith(changed)
+    assert "(amended)" not in result.out and published.read_bytes() == original

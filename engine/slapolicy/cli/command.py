@@ -97,14 +97,10 @@ def _draft_checked(file, directory) -> list[Diagnostic]:
     """validate's diagnostics of one policy file, with a file saying published that no family records
     (directory.unrecorded_published); with ``directory``, the family whose drafts/ holds it, also what `publish` would
     refuse because of the family (publish.against_family), as warnings."""
-    from ..policy.directory import read_policy, unrecorded_published  # late: see data_commands.cmd_claim
+    from ..policy.directory import read_policy_bytes, unrecorded_published  # late: see data_commands.cmd_claim
 
-    policy, problems = read_policy(file)
+    raw, policy, problems = read_policy_bytes(file)  # the bytes checked are those the lock is asked about
     if policy is None or any(p.severity == "error" for p in problems):
-        return problems
-    try:
-        raw = Path(file).read_bytes()
-    except OSError:
         return problems
     problems = problems + list(filter(None, [unrecorded_published(policy, raw)]))
     if directory is None:
@@ -147,7 +143,7 @@ def cmd_test(args) -> int:
 
 
 def cmd_versions(args) -> int:
-    from ..policy.directory import PolicyDirectory, read_policy  # late: see data_commands.cmd_claim
+    from ..policy.directory import PolicyDirectory, read_policy_bytes  # late: see data_commands.cmd_claim
     from ..policy.publish import published_as  # a policy command's own module
 
     directory = PolicyDirectory(args.policy_dir).check()
@@ -155,10 +151,10 @@ def cmd_versions(args) -> int:
              "sha256": p.sha256, "file": p.path} for p in directory.versions]
     published_drafts = []
     for draft in directory.drafts():
-        policy, problems = read_policy(draft)
+        raw, policy, problems = read_policy_bytes(draft)  # its sha256 listed is that of the bytes compared
         # A draft kept in drafts/ after publishing, listed under the version it became, read as a draft waiting:
         # said once, as what it is (as publish refuses it again: already-published).
-        same = policy is not None and policy.status == "draft" and published_as(directory, draft.read_bytes())
+        same = policy is not None and policy.status == "draft" and published_as(directory, raw)
         if same:
             published_drafts.append({"file": policy.path, "published_as": same.path, "version": same.version,
                                      "sha256": policy.sha256})
@@ -209,15 +205,18 @@ def _show_provision(policy, args) -> int:
     return 0
 
 
-def _linted(*paths) -> list | None:
-    """The policies of ``paths`` when validate finds no error in any; else None, with every error printed."""
-    from ..policy.directory import read_policy  # late: see data_commands.cmd_claim
+def _linted(*paths, read: list | None = None) -> list | None:
+    """The policies of ``paths`` when validate finds no error in any; else None, with every error printed. ``read``:
+    a list given gets the bytes of each file, as read once and checked."""
+    from ..policy.directory import read_policy_bytes  # late: see data_commands.cmd_claim
     from ..policy.lint import PLACEMENT_CODES  # late: see data_commands.cmd_claim
 
     policies, errors = [], []
     for path in paths:
-        policy, diagnostics = read_policy(path)
+        raw, policy, diagnostics = read_policy_bytes(path)
         policies.append(policy)
+        if read is not None:
+            read.append(raw)
         errors += [d for d in diagnostics if d.severity == "error" and d.code not in PLACEMENT_CODES]
     for error in errors:
         sys.stderr.write(f"{error}\n")
@@ -291,17 +290,18 @@ def cmd_publish(args) -> int:
 
 
 def cmd_render(args) -> int:
-    policies = _linted(args.policy)
+    read: list = []
+    policies = _linted(args.policy, read=read)
     if policies is None:
         return 1
-    policy, = policies
+    (policy,), (raw,) = policies, read
     from ..policy.directory import PUBLISHED_NOWHERE, unrecorded_published  # late: see data_commands.cmd_claim
     from ..policy.render import render_html, render_text  # a policy command's own module: a data command never loads it
 
     # A document for review says what the record of published versions says of the file, not only what it says of
     # itself: an edited or unrecorded version among a family's is refused as the family refuses it, and a copy no
     # lock records is rendered as what it is, "published nowhere", with validate's warning.
-    record = unrecorded_published(policy, Path(args.policy).read_bytes(), drafts=True)
+    record = unrecorded_published(policy, raw, drafts=True)  # the bytes rendered, read once
     if record is not None:
         sys.stderr.write(f"{record}\n")
         if record.severity == "error":

@@ -42,16 +42,25 @@ _CHECKED_MAX = 64
 def read_policy(path: str | os.PathLike, run_examples: bool = True) -> tuple[Policy | None, list[Diagnostic]]:
     """Load and check one policy file: (the policy or None, every diagnostic: schema, model, lint).
     ``run_examples=False``: without the warnings only running every example finds (see :func:`lint_policy`)."""
+    return read_policy_bytes(path, run_examples)[1:]
+
+
+def read_policy_bytes(path: str | os.PathLike, run_examples: bool = True) \
+        -> tuple[bytes | None, Policy | None, list[Diagnostic]]:
+    """:func:`read_policy`, with the bytes read (None when none could be): for a command that checks them against
+    the record of published versions too (validate, render), which read the file again and could check other bytes
+    than those checked and rendered (the file saved, or restored, in between)."""
     path = str(path_argument(path, "the policy file"))
     if (data := _DATA_FILES.get(Path(path).suffix.lower())) is not None:
-        return None, [Diagnostic(path, 1, 1, "error", "not-a-policy",
-                                 f"a data file ({data}), not a policy version: a policy version is a YAML file (.yaml); "
-                                 "give minutes and billing to evaluate, claim or replay (--minutes, --billing)")]
+        return None, None, [Diagnostic(path, 1, 1, "error", "not-a-policy",
+                                       f"a data file ({data}), not a policy version: a policy version is a YAML file "
+                                       "(.yaml); give minutes and billing to evaluate, claim or replay (--minutes, "
+                                       "--billing)")]
     try:
         raw = read_limited(path, "policy file", MAX_POLICY_BYTES)
     except FileProblem as exc:
-        return None, [Diagnostic(path, 1, 1, "error", exc.code, exc.reason + _a_file_of(path))]
-    return check_policy_bytes(raw, path, run_examples)
+        return None, None, [Diagnostic(path, 1, 1, "error", exc.code, exc.reason + _a_file_of(path))]
+    return (raw, *check_policy_bytes(raw, path, run_examples))
 
 
 # The formats the data commands read by extension (inputs/tables.py): a file of one given where a policy file is asked
