@@ -18,6 +18,16 @@ DATA = ["--minutes", EXAMPLES / "minutes.csv", "--incidents", EXAMPLES / "incide
         "--notices", EXAMPLES / "notices.yaml", "--billing", EXAMPLES / "billing.csv"]
 
 
+def as_served(result):
+    """An evaluation's JSON (``{"evaluations": [...]}``, or one evaluation) as `slapolicy serve` answers it: the same,
+    but for a month evaluated without billing, whose trace tells a client how to send it rather than the CLI's
+    ``--billing`` (docs/service.md)."""
+    from slapolicy.evaluation.compensation import NO_BILLING_GIVEN
+    from slapolicy.service import NO_BILLING_SENT
+
+    return json.loads(json.dumps(result).replace(json.dumps(NO_BILLING_GIVEN), json.dumps(NO_BILLING_SENT)))
+
+
 class Server:
     def __init__(self, process: subprocess.Popen, host: str, port: int, banner: str):
         self.process, self.host, self.port, self.banner = process, host, port, banner

@@ -225,11 +225,11 @@ def test_an_engine_keeps_one_dask_client_for_all_its_calls_and_threads_and_close
 
 def test_serve_with_dask_keeps_one_client_for_every_request(cluster, tmp_path):
     """`slapolicy serve --dask ADDRESS`: one client, connected before it listens, for every request."""
-    from serving import serving
+    from serving import as_served, serving
     from slapolicy import Engine
 
     data = write_dataset(tmp_path / "data", 3, 10 * 1440)
-    here = Engine(POLICIES).evaluate(minutes=str(data), month="2019-03")
+    here = as_served(Engine(POLICIES).evaluate(minutes=str(data), month="2019-03"))  # without billing: see as_served
     before = scheduler_clients(cluster)
     with serving(POLICIES, "--minutes", data, "--dask", cluster, "--ledger", tmp_path / "ledger.sqlite") as server:
         connected = scheduler_clients(cluster) - before

@@ -91,6 +91,41 @@ def test_without_billing_the_money_is_null(tmp_path):
     assert (e["monthly_fee"], e["compensation"]) == (None, None)
 
 
+NO_BILLING_GIVEN = ("no billing was given: no amount computed (the credit is a percentage of the Monthly Service Fee, "
+                    "which the billing gives: give --billing FILE, in Python billing=)")
+NO_BILLING_ROW = "the billing given has no row for this account and month: no amount computed"
+
+
+@pytest.mark.parametrize("layout", ["csv", "parquet", pytest.param("workers", marks=pytest.mark.slow)])
+def test_the_trace_of_a_month_without_an_amount_says_whether_billing_was_given(tmp_path, layout):
+    # 2161 minutes at 98 % in April 2019 (30 days): 94.997685 %, shown 94.998, 50 % of the fee. Without --billing the trace
+    # said "no billing for this account and month: no amount computed", as it did for an account the billing given
+    # leaves out, and nothing of how to give it. Each way the month is evaluated (here, settled while a Parquet file
+    # is read, on workers) says the same.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [*minute_rows("a", "2019-04-01T00:00", 2161, 100, 2), *minute_rows("b", "2019-04-01T00:00", 2161, 100, 2)]
+    if layout == "parquet":  # a row group an account: each is evaluated as soon as its rows are read
+        minutes = tmp_path / "minutes.parquet"
+        table = pa.Table.from_pylist(rows)
+        pq.write_table(table, minutes, row_group_size=2161)
+    else:
+        minutes = write_csv(tmp_path / "minutes.csv", rows)
+    options = {"workers": 2} if layout == "workers" else {}
+    billing = write_csv(tmp_path / "billing.csv", [{"account": "b", "month": "2019-04", "monthly_fee": "100.00",
+                                                    "offset": "0.00"}])
+    for given, expected in ((None, [NO_BILLING_GIVEN, NO_BILLING_GIVEN]), (billing, [NO_BILLING_ROW, None])):
+        a, b = evaluate(POLICIES, minutes=minutes, month="2019-04", billing=given, **options)["evaluations"]
+        assert (a["availability_percent"], a["credit_percent"], a["compensation"]) == ("94.998", 50, None)
+        assert [e["compensation"] for e in (a, b)] == [None, None if given is None else "50.00"]
+        steps = [[(s["clause"], s["detail"]) for s in e["trace"] if s["step"] == "compensation"] for e in (a, b)]
+        assert steps[0] == [("§1.3", expected[0])]
+        assert steps[1] == ([("§1.3", expected[1])] if expected[1] else
+                            [("§3.1(2)", "fee 100.00 × 50% = 50.00; within the fee paid 100.00 (§3.1(2)): compensation "
+                                         "50.00 as vouchers")])
+
+
 def maintenance(published_at):
     return [{"id": "N-1", "kind": "maintenance", "published_at": published_at,
              "start": "2019-03-20T12:00", "end": "2019-03-20T12:20"}]

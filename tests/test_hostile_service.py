@@ -117,7 +117,9 @@ def test_an_account_written_as_a_whole_number_is_its_digits_as_in_a_json_lines_f
     minutes = tmp_path / "minutes.jsonl"
     minutes.write_text("".join(json.dumps(row) + "\n" for row in [ROW | {"account": 1000}, ROW | {
         "account": 1000, "minute": "2019-03-12T10:01"}]))
-    result = run_cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03", "--format", "json")
+    # with the billing the service reads (which has no row for it)
+    result = run_cli("evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03", "--format", "json", "--billing",
+                     REPO / "examples" / "ccc" / "billing.csv", "--account", "1000")
     assert result.code == 0, result.err
     assert result.json()["evaluations"] == [evaluation]
     # two minutes of 100 requests with 2 failures each (98 % < 99 %: unavailable, §1.5): 2 of 44640

@@ -790,3 +790,30 @@ def test_the_policy_directory_is_named_by_its_own_name_in_every_answer_never_whe
     assert listed["refresh_error"].startswith("2019-06-01.yaml:1:1: error unlocked published version not recorded in "
                                               "versions.lock")
     assert str(tmp_path) not in json.dumps(listed)
+
+
+# ---------------------------------------------------------------------------- a month evaluated without billing
+
+def test_the_trace_of_a_month_evaluated_without_billing_says_how_a_client_gives_it(tmp_path):
+    # The trace said "no billing for this account and month: no amount computed"; the CLI's now names --billing,
+    # which a client of the service does not give: it is told to send the rows or start the service with them.
+    from slapolicy import Engine
+    from slapolicy.service import Sources, create_app
+
+    app = create_app(Engine(POLICIES, ledger=tmp_path / "ledger.sqlite"), Sources(minutes=SOURCES["minutes"]),
+                     loopback_only=True)
+    body = {"month": "2019-03", "accounts": ["globex"]}
+    status, _, answer = asgi(app, "POST", "/v1/evaluate", json.dumps(body).encode(), JSON)
+    (evaluation,) = answer["evaluations"]
+    assert (status, evaluation["availability_percent"], evaluation["credit_percent"], evaluation["compensation"]) == (
+        200, "99.36", 10, None)
+    assert evaluation["trace"][-1] == {
+        "step": "compensation", "clause": "§1.3",
+        "detail": "no billing was given: no amount computed (the credit is a percentage of the Monthly Service Fee, "
+                  "which the billing gives: send it inline, 'billing': [...], or start the service with --billing)"}
+    # billing sent inline without a row for the account: the same words as the CLI's, for a bill the billing lacks
+    body["billing"] = [{"account": "acme", "month": "2019-03", "monthly_fee": "100.00", "offset": "0.00"}]
+    status, _, answer = asgi(app, "POST", "/v1/evaluate", json.dumps(body).encode(), JSON)
+    assert (status, answer["evaluations"][0]["trace"][-1]) == (200, {
+        "step": "compensation", "clause": "§1.3",
+        "detail": "the billing given has no row for this account and month: no amount computed"})

@@ -328,7 +328,7 @@ class Engine:
                 from .replay import chunks_of  # replay's module: a claim never loads it
 
                 spec = MonthSpec(PolicyContent.of(policy), service_month, ByAccount(loaded_incidents),
-                                 ByAccount(loaded_notices), reason)
+                                 ByAccount(loaded_notices), reason, loaded_billing is not None)
                 chunks = chunks_of(month_items(service_month, loaded_minutes, loaded_billing, accounts))
                 evaluations = [r for part in runner.map(evaluate_chunk, [spec] * len(chunks), chunks) for r in part]
                 return _evaluated(evaluations, minutes, service_month, loaded_minutes, policy, on_nothing)
@@ -395,7 +395,7 @@ class Engine:
         month = evaluate_account_month(
             policy, service_month, parsed.account, rows, incidents=loaded_incidents, notices=loaded_notices,
             totals=totals, billing=loaded_billing.get((parsed.account, service_month.label)), manager=self.manager,
-            version_reason=version_reason(policy, service_month))
+            version_reason=version_reason(policy, service_month), billing_given=billing is not None)
         inputs = decision_inputs(parsed, family, now, {"minutes": minutes, "incidents": incidents, "notices": notices,
                                                         "billing": billing}, loaded_minutes.plan,
                                   loaded_minutes.digest)
@@ -618,9 +618,10 @@ class MonthSpec(NamedTuple):  # a NamedTuple: a quarter of a dataclass's making 
     incidents: ByAccount
     notices: ByAccount
     reason: str
+    billing_given: bool = True  # whether any billing was given, which a month without a bill's trace says
 
 
 def evaluate_chunk(spec: MonthSpec, items: list) -> list[dict]:
     """The pure per-chunk function of ``evaluate`` on workers: :func:`slapolicy.evaluation.month.month_items` → results."""
     return evaluate_items(policy_of(spec.policy), spec.service_month, items, incidents=spec.incidents,
-                          notices=spec.notices, reason=spec.reason)
+                          notices=spec.notices, reason=spec.reason, billing_given=spec.billing_given)

@@ -50,6 +50,7 @@ from . import __version__
 from .calendar import month_problem, supported_date
 from .claims.materials import claim_object
 from .engine import Engine
+from .evaluation.compensation import NO_BILLING_GIVEN
 from .errors import bounded_message as bounded_detail  # a problem's detail is bounded as every message is
 from .errors import (ArgumentError, NoVersionInForce, PolicyError, SchedulerUnavailable, SlapolicyError,
                      UsageError)
@@ -91,6 +92,9 @@ MAX_CONCURRENT = 40
 LINGER_SECONDS = 2.0  # after refusing a request still arriving, how long what follows is read (and dropped) at most
 DRAFT_NAME = re.compile(r"[^./\\\x00-\x1f\x7f][^/\\\x00-\x1f\x7f]*\.yaml")  # a plain file name: not hidden, no path
 DECISION_ID = re.compile(r"D-[0-9a-f]{20}")
+# The trace of a month evaluated without any billing, as the service's client gives it (the CLI's names --billing).
+NO_BILLING_SENT = ("no billing was given: no amount computed (the credit is a percentage of the Monthly Service Fee, "
+                   "which the billing gives: send it inline, 'billing': [...], or start the service with --billing)")
 NAME_MAX = 255  # bytes of a file name, on every file system slapolicy runs on (Linux's NAME_MAX, macOS's, NTFS's)
 
 
@@ -482,6 +486,10 @@ class Service:
             incidents=body.get("incidents", self.sources.incidents), notices=body.get("notices", self.sources.notices),
             billing=body.get("billing", self.sources.billing), term_start=term_start, term_end=term_end,
             policy_file=policy_file)
+        for evaluation in result["evaluations"]:
+            for step in evaluation["trace"]:
+                if step["step"] == "compensation" and step["detail"] == NO_BILLING_GIVEN:
+                    step["detail"] = NO_BILLING_SENT  # how a client gives billing, not the CLI's option
         if policy_file is not None:
             # The version's step names its file as the client can (its name, as /v1/versions gives it), not where the
             # server keeps the policy directory ("evaluated under 2019-01-01 (/srv/…/2019-01-01.yaml) as asked")

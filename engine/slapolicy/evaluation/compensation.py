@@ -171,9 +171,19 @@ def money_terms(policy) -> MoneyTerms:
                        policy.ref("compensation", "rounding"), policy.setting("compensation", "form"))
 
 
-def no_billing_step(policy, trace: list) -> None:
-    """The compensation step of a month whose account has no billing for it: the fee is the billing's (§1.3)."""
-    trace_step(trace, "compensation", policy.ref("compensation", "base"), "no billing for this account and month: no amount computed")
+# What the trace of a month without an amount says, by whether any billing was given (the credit is a percentage of
+# the Monthly Service Fee, which only the billing gives, §1.3). The words of the first name the CLI's option and the
+# API's argument; `slapolicy serve` puts its own in their place (service.py), since its client sends "billing" rows.
+NO_BILLING_GIVEN = ("no billing was given: no amount computed (the credit is a percentage of the Monthly Service Fee, "
+                    "which the billing gives: give --billing FILE, in Python billing=)")
+NO_BILLING_ROW = "the billing given has no row for this account and month: no amount computed"
+
+
+def no_billing_step(policy, trace: list, given: bool = True) -> None:
+    """The compensation step of a month whose account has no billing for it: the fee is the billing's (§1.3).
+    ``given``: whether billing was given at all (an evaluation without it said "no billing for this account and
+    month", with nothing of how to give it)."""
+    trace_step(trace, "compensation", policy.ref("compensation", "base"), NO_BILLING_ROW if given else NO_BILLING_GIVEN)
 
 
 def compensation_for(policy, availability: Fraction, billing, trace: list, account: str, service_month) -> dict:

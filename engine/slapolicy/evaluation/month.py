@@ -48,13 +48,14 @@ def evaluate_account_month(policy, service_month: ServiceMonth, account: str, ro
                            incidents=(), notices=(), billing=None, manager=None, version_reason: str = "",
                            naive_timestamps: int = 0, totals: MonthTotals | None = None,
                            outcome: MinutesOutcome | None = None, explain: bool = True,
-                           found: UnavailableRows | None = None) -> MonthEvaluation:
+                           found: UnavailableRows | None = None, billing_given: bool = True) -> MonthEvaluation:
     """Everything the SLA says about one account's Service Month, with a trace citing the clauses.
 
     ``outcome``: the minutes already classified under a version that reads minutes alike (replay).
     ``explain``: False leaves out what only the trace and the warnings need (replay prints neither): the
     result then has the figures alone, its ``trace`` and ``warnings`` empty. ``found``: the rows' unavailable
     minutes, found with other accounts' (:func:`slapolicy.evaluation.classify.unavailable_rows`).
+    ``billing_given``: whether any billing was given, which the trace of a month without ``billing`` says.
     """
     shared = outcome is not None
     if not shared:
@@ -87,7 +88,7 @@ def evaluate_account_month(policy, service_month: ServiceMonth, account: str, ro
         trace.extend([dict(step) for step in figures.steps])
     if billing is None:
         if explain:
-            no_billing_step(policy, trace)
+            no_billing_step(policy, trace, billing_given)
     else:
         fee, amount, detail = _money(policy, frame.total, counted, str(billing.monthly_fee), str(billing.offset))
         if explain:
@@ -169,9 +170,10 @@ def evaluate_month(policy, service_month: ServiceMonth, minutes=None, *, inciden
     incidents, notices = _indexed(incidents), _indexed(notices)
     if not evaluated:
         return evaluate_items(policy, service_month, items, incidents=incidents, notices=notices, reason=reason,
-                              manager=manager)
+                              manager=manager, billing_given=billing is not None)
     rest = iter(evaluate_items(policy, service_month, [item for item in items if item[0] not in evaluated],
-                               incidents=incidents, notices=notices, reason=reason, manager=manager))
+                               incidents=incidents, notices=notices, reason=reason, manager=manager,
+                               billing_given=billing is not None))
     return [evaluated[item[0]] if item[0] in evaluated else next(rest) for item in items]
 
 
@@ -187,13 +189,13 @@ def evaluate_settled(policy, service_month: ServiceMonth, settled, *, incidents,
     a UTC offset): the caller keeps them only if the whole reading's result says the pieces make it up. None if evaluating one of them failed: the caller evaluates
     them again after the reading, where the problem is raised in its place (after the minutes' own).
     ``on_result``: called with each result as it is worked out."""
-    label, billing, done = service_month.label, billing or {}, {}
+    label, given, billing, done = service_month.label, billing is not None, billing or {}, {}
     for piece in settled:
         items = [(account, cell.rows, cell.totals, billing.get((account, label)), cell.totals.naive)
                  for (account, month), cell in sorted(piece.cells.items()) if month == label]
         try:
             results = evaluate_items(policy, service_month, items, incidents=incidents, notices=notices,
-                                     reason=reason, manager=manager)
+                                     reason=reason, manager=manager, billing_given=given)
         except Exception:  # noqa: BLE001 -- raised again by the evaluation after the reading, after its problems
             return None
         done.update(zip([item[0] for item in items], results))
@@ -204,12 +206,13 @@ def evaluate_settled(policy, service_month: ServiceMonth, settled, *, incidents,
 
 
 def evaluate_items(policy, service_month: ServiceMonth, items: list, *, incidents, notices, reason: str = "",
-                   manager=None) -> list[dict]:
-    """The results of :func:`month_items`' account-months, in their order (here, or a chunk on a worker)."""
+                   manager=None, billing_given: bool = True) -> list[dict]:
+    """The results of :func:`month_items`' account-months, in their order (here, or a chunk on a worker).
+    ``billing_given``: whether any billing was given (:func:`evaluate_account_month`)."""
     found = unavailable_rows(policy, service_month, [(rows, totals) for _, rows, totals, _, _ in items])
     return [evaluate_account_month(policy, service_month, account, rows, incidents=incidents, notices=notices,
                                    totals=totals, billing=bill, manager=manager, version_reason=reason,
-                                   naive_timestamps=naive, found=unavailable).result
+                                   naive_timestamps=naive, found=unavailable, billing_given=billing_given).result
             for (account, rows, totals, bill, naive), unavailable in zip(items, found)]
 
 
