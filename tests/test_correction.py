@@ -197,3 +197,29 @@ def test_a_superseded_encoding_whose_lock_entry_was_removed_is_warned_of(cli, tm
             f"audited; restore the lock's entry for superseded/{ORIGINAL.name} (git checkout -- "
             f"{family / 'versions.lock'})") in result.out.splitlines()
     assert "superseded" not in cli("validate", POLICIES).out  # the shipped lock records it
+
+
+def test_a_superseded_encoding_replaced_by_a_symbolic_link_is_warned_of(cli, tmp_path):
+    # A link to nothing in its place (a clone of a family whose encoding was linked in, say) passed validate with
+    # exit 0 and nothing said: the lock's check of a file gone saw a name that exists, and the decisions made under
+    # it could no longer be audited. A published version that is a link is an error (symlink); this governs no month.
+    family, kept = _family_copy(tmp_path)
+    elsewhere = tmp_path / "elsewhere.yaml"
+    kept.rename(elsewhere)
+    kept.symlink_to(tmp_path / "nowhere.yaml")
+    before = sorted((p, p.is_symlink()) for p in family.rglob("*"))
+    result = cli("validate", family)
+    assert result.code == 0
+    assert (f"{kept}:1:1: warning symlink a superseded encoding is a file of the family, not a symbolic link (to "
+            f"{tmp_path / 'nowhere.yaml'}, which does not exist: the decisions made under it cannot be audited): copy "
+            f"the encoding it kept in its place (git checkout -- {kept} restores it where version control holds it)"
+            ) in result.out.splitlines()
+    assert sorted((p, p.is_symlink()) for p in family.rglob("*")) == before  # nothing written
+    kept.unlink()
+    kept.symlink_to(elsewhere)  # its bytes, living elsewhere: said by the family and by the file alone
+    linked = (f"{kept}:1:1: warning symlink a superseded encoding is a file of the family, not a symbolic link (to "
+              f"{elsewhere}): copy the encoding it kept in its place (git checkout -- {kept} restores it where version "
+              "control holds it)")
+    for given in (family, kept):
+        result = cli("validate", given)
+        assert result.code == 0 and linked in result.out.splitlines(), given

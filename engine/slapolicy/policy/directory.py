@@ -19,7 +19,7 @@ from ..files import FileProblem, load_json, path_argument, read_limited
 from ..plugins import get_manager
 from . import check_record
 from .lint import (PLACEMENT_CODES, family_id_problem, lint_directory, lint_policy, lock_line, lock_problem,
-                   moved_versions, superseded_problem)
+                   moved_versions, superseded_problem, _linked_kept)
 from .load import MAX_POLICY_BYTES, load_yaml
 from .lock import LOCK_FILE, among_versions, kept_by_family
 from .model import Policy, _build, schema_diagnostics
@@ -328,6 +328,8 @@ def unrecorded_published(policy, raw: bytes, drafts: bool = False) -> Diagnostic
             lock = read_lock(family)
         except PolicyError as exc:
             return exc.diagnostics[0]  # a lock that cannot be read records nothing: its own error (bad-lock)
+        if path.is_symlink() and f"superseded/{path.name}" in lock:
+            return _linked_kept(path)
         return superseded_problem(family, path, raw, lock)
     if policy.status != "published":
         return None

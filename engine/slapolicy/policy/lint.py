@@ -882,7 +882,9 @@ def lint_directory(directory) -> list[Diagnostic]:
     found.extend(misnamed_versions(directory.path))
     for name in sorted(n for n in lock if n.startswith("superseded/")):
         kept = directory.path / name
-        if kept.is_file():
+        if kept.is_symlink():
+            found.append(_linked_kept(kept))
+        elif kept.is_file():
             found += filter(None, [superseded_problem(directory.path, kept, kept.read_bytes(), lock)])
     if lock:
         found.extend(superseded_problem(directory.path, kept, b"", lock)
@@ -980,6 +982,20 @@ def _linked(file: Path) -> Diagnostic:
     return Diagnostic(str(file), 1, 1, "error", "symlink",
                       f"a published version is a file of the family, not a symbolic link (to {os.readlink(file)}): "
                       "copy the file in its place")
+
+
+def _linked_kept(kept: Path) -> Diagnostic:
+    """``symlink``, a warning at a superseded encoding that is a symbolic link, as a published version is an error
+    (:func:`_linked`): its bytes live elsewhere, where they can change or be gone (a clone holds a link to nothing),
+    and `audit` of the decisions made under it finds it through the lock. A link to nothing passed `validate` with
+    exit 0 and nothing said (the lock's check of a file that is gone saw a name that exists). It governs no Service
+    Month: a warning, as a superseded encoding gone is."""
+    target = os.readlink(kept)
+    gone = "" if kept.exists() else ", which does not exist: the decisions made under it cannot be audited"
+    return Diagnostic(str(kept), 1, 1, "warning", "symlink",
+                      f"a superseded encoding is a file of the family, not a symbolic link (to {target}{gone}): copy "
+                      "the encoding it kept in its place (git checkout -- "
+                      f"{kept} restores it where version control holds it)")
 
 
 def _missing(family: Path, name: str, now: Path | None = None) -> Diagnostic:
