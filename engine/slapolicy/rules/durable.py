@@ -336,9 +336,9 @@ def _drop(host, name: str) -> None:
     held). durable-rules' Host has no call for it: its directory and list are its own."""
     ruleset = host._ruleset_directory.pop(name)
     host._ruleset_list.remove(ruleset)
-    import durable_rules_engine  # loaded with durable.engine
+    import durable.engine as engine  # loaded by _import_durable at the first session; its C extension is its own
 
-    durable_rules_engine.delete_ruleset(ruleset._handle)
+    engine.durable_rules_engine.delete_ruleset(ruleset._handle)
 
 
 
