@@ -114,6 +114,13 @@ def examples_app(ledger: Path):
     return create_app(Engine(REPO / "policies" / "ccc", ledger=ledger), sources, loopback_only=True), ledger
 
 
+async def client_stays():
+    """An ASGI ``receive`` once the request is read, as uvicorn's for a client still there: it waits until the client
+    goes (never, here). Answered ``http.disconnect`` at once, the request's client is gone: its engine call is not run
+    (docs/service.md)."""
+    await asyncio.Event().wait()
+
+
 def asgi(app, method: str, path: str, body: bytes = b"", headers: dict | None = None):
     """(status, content type, JSON body) of one request handed to ``slapolicy serve``'s application in-process
     (``slapolicy.service.create_app``), as uvicorn hands it: no server process, so fast."""
@@ -127,7 +134,7 @@ def asgi(app, method: str, path: str, body: bytes = b"", headers: dict | None = 
     sent = []
 
     async def receive():
-        return incoming.pop(0) if incoming else {"type": "http.disconnect"}
+        return incoming.pop(0) if incoming else await client_stays()
 
     async def send(message):
         sent.append(message)

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from conftest import POLICIES, REPO, run_cli
-from serving import EngineCallsAtOnce, asgi, examples_app, raw_answer, raw_connection
+from serving import EngineCallsAtOnce, asgi, client_stays, examples_app, raw_answer, raw_connection
 
 pytest.importorskip("starlette")
 
@@ -203,7 +203,7 @@ def test_a_claim_decided_now_is_answered_201_with_the_address_of_its_record(tmp_
         incoming = [{"type": "http.request", "body": body, "more_body": False}]
 
         async def receive():
-            return incoming.pop(0) if incoming else {"type": "http.disconnect"}
+            return incoming.pop(0) if incoming else await client_stays()
 
         async def send(message):
             sent.append(message)

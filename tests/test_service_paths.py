@@ -6,7 +6,7 @@ import pytest
 
 from conftest import POLICIES, REPO
 from helpers import read_only
-from serving import EngineCallsAtOnce, asgi, raw_answer, raw_connection, wait_until
+from serving import EngineCallsAtOnce, asgi, client_stays, raw_answer, raw_connection, wait_until
 
 pytest.importorskip("starlette")
 
@@ -550,7 +550,7 @@ def test_at_most_max_concurrent_engine_calls_run_at_once_and_the_others_wait_the
         sent, given = [], [{"type": "http.request", "body": body, "more_body": False}]
 
         async def receive():
-            return given.pop(0) if given else {"type": "http.disconnect"}
+            return given.pop(0) if given else await client_stays()
 
         async def send(message):
             sent.append(message)
@@ -594,7 +594,7 @@ def test_the_versions_and_terms_served_are_answered_while_every_turn_is_taken_by
         sent, given = [], [{"type": "http.request", "body": body, "more_body": False}]
 
         async def receive():
-            return given.pop(0) if given else {"type": "http.disconnect"}
+            return given.pop(0) if given else await client_stays()
 
         async def send(message):
             sent.append(message)
@@ -619,6 +619,67 @@ def test_the_versions_and_terms_served_are_answered_while_every_turn_is_taken_by
         return answered, await busy
 
     assert asyncio.run(meanwhile()) == ([200, 200], 200)
+
+
+@pytest.mark.parametrize("route,body", [("/v1/evaluate", {"month": "2019-03"}), ("/v1/claims", CLAIM),
+                                        ("/v1/replay", {"from": "2019-03", "to": "2019-03",
+                                                        "under": "2027-01-01-standard-99.95.yaml"})])
+def test_a_request_whose_client_is_gone_when_its_turn_comes_is_not_run(tmp_path, route, body):
+    # A client that sent its request and reset its connection freed the connection, and its request still waited for
+    # its turn and ran: any number of evaluations or replays could be queued past --max-connections, each worked out
+    # for nobody (a claim decided and recorded for a client that could not know it arrived). A request whose client is
+    # still there when its turn comes runs.
+    import asyncio
+    import threading
+
+    from slapolicy import Engine
+    from slapolicy.service import Sources, create_app
+
+    engine = Engine(POLICIES, ledger=tmp_path / "ledger.sqlite")
+    release, started, ran = threading.Event(), threading.Event(), []
+
+    def holding(**_):
+        ran.append("evaluate")
+        started.set()
+        release.wait(30)
+        return {"evaluations": []}
+
+    engine.evaluate = holding
+    engine.decide_claim = lambda *args, **kwargs: ran.append("claim") or {"repeated": True}
+    engine.replay = lambda **kwargs: ran.append("replay") or {"under": {}}
+    app = create_app(engine, Sources(**SOURCES), loopback_only=True, max_concurrent=1)
+
+    async def call(path: str, sent_body: dict, stays: bool):
+        sent, given = [], [{"type": "http.request", "body": json.dumps(sent_body).encode(), "more_body": False}]
+
+        async def receive():
+            if given:
+                return given.pop(0)
+            return await client_stays() if stays else {"type": "http.disconnect"}
+
+        async def send(message):
+            sent.append(message)
+
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+                 "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+                 "headers": [(b"host", b"127.0.0.1"), (b"content-type", b"application/json")],
+                 "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000)}
+        await app(scope, receive, send)
+        return sent[0]["status"], json.loads(b"".join(m.get("body", b"") for m in sent[1:]))
+
+    async def queued():
+        busy = asyncio.ensure_future(call("/v1/evaluate", {"month": "2019-03"}, True))  # holds the one turn
+        await asyncio.get_running_loop().run_in_executor(None, started.wait, 30)
+        gone = asyncio.ensure_future(call(route, body, False))
+        await asyncio.sleep(0.1)  # waiting for the turn
+        release.set()
+        return await busy, await gone
+
+    (busy, gone) = asyncio.run(queued())
+    assert (busy[0], gone[0], gone[1]["detail"], ran) == (
+        200, 400, "the client closed the connection before the request's turn came: nothing was run", ["evaluate"])
+    kind = {"/v1/evaluate": "evaluate", "/v1/claims": "claim", "/v1/replay": "replay"}[route]
+    assert (asyncio.run(call(route, body, True))[0], ran) == (200, ["evaluate", kind])
 
 
 @pytest.mark.parametrize("route,body", [

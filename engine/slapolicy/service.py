@@ -367,9 +367,16 @@ def date_field(value: str | None, name: str) -> dt.date | None:
 
 # ---------------------------------------------------------------------------- the service
 
-async def run_in_engine_thread(call, limiter):
-    """``call()`` in a worker thread, once ``limiter`` (--max-concurrent) lets it."""
-    return await anyio.to_thread.run_sync(call, limiter=limiter)
+async def run_in_engine_thread(call, limiter, threads=None, gone=None):
+    """``call()`` in a worker thread (of ``threads``), once ``limiter`` (--max-concurrent) lets it; not at all when
+    ``gone()`` then says the request's client is gone (its connection lost). A client that sent a request and reset its
+    connection freed the connection, and the request still waited for its turn and ran: a client could queue any number
+    of evaluations or replays, past --max-connections, each to be worked out for nobody."""
+    async with limiter:
+        if gone is not None and await gone():
+            raise Problem(400, "bad-request", "The request is malformed",
+                          "the client closed the connection before the request's turn came: nothing was run")
+        return await anyio.to_thread.run_sync(call, limiter=threads)
 
 
 class Service:
@@ -379,11 +386,12 @@ class Service:
         self.started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         self.engine_threads = None  # made on the event loop, at the first call (anyio's limiter belongs to a loop)
 
-    async def run(self, function, *args, turn: bool = True):
+    async def run(self, function, *args, turn: bool = True, gone=None):
         """Run ``function`` in a worker thread on the current snapshot (reloaded first if a version was published), at
         most ``max_concurrent`` (--max-concurrent) at once. ``turn=False``: a read of the snapshot alone (the versions
         served, a version's terms), which takes no turn among the engine calls, whose turns long replays may hold for
-        minutes; it runs beside them, on Starlette's threads."""
+        minutes; it runs beside them, on Starlette's threads. ``gone``: says whether the request's client is gone, asked
+        when its turn comes (:func:`run_in_engine_thread`)."""
         def call():
             self.engine.refresh()
             return function(*args)
@@ -391,8 +399,10 @@ class Service:
         if not turn:
             return await run_in_threadpool(call)
         if self.engine_threads is None:
+            # the turns, and the threads they run in (a task holding a turn cannot take a second token of one limiter)
             self.engine_threads = anyio.CapacityLimiter(self.max_concurrent)
-        return await run_in_engine_thread(call, self.engine_threads)
+            self._threads = anyio.CapacityLimiter(self.max_concurrent)
+        return await run_in_engine_thread(call, self.engine_threads, self._threads, gone)
 
     def problem(self, exc: Exception) -> Problem:
         """The problem details of ``exc``, naming the policy directory and its files as the client can (:meth:`within`):
@@ -459,7 +469,8 @@ class Service:
         return JSONResponse(await self.run(terms, turn=False))
 
     async def evaluate(self, request: Request) -> JSONResponse:
-        return JSONResponse(await self.run(self._evaluate, await read_body(request, self.max_body)))
+        return JSONResponse(await self.run(self._evaluate, await read_body(request, self.max_body),
+                                           gone=request.is_disconnected))
 
     def _evaluate(self, raw: bytes) -> dict:
         body = check_body(parse_json(raw), "EvaluateRequest")
@@ -523,7 +534,7 @@ class Service:
             return self.engine.decide_claim(claim, minutes=self.sources.minutes, incidents=self.sources.incidents,
                                             notices=self.sources.notices, billing=self.sources.billing)
 
-        decision = await self.run(decide)
+        decision = await self.run(decide, gone=request.is_disconnected)
         if decision.get("repeated"):
             return JSONResponse(decision)
         # 201 Created names what it created (RFC 9110 §15.3.2): without Location, the target (/v1/claims) was it
@@ -550,7 +561,8 @@ class Service:
         return JSONResponse(found)
 
     async def replay(self, request: Request) -> JSONResponse:
-        return JSONResponse(await self.run(self._replay, await read_body(request, self.max_body)))
+        return JSONResponse(await self.run(self._replay, await read_body(request, self.max_body),
+                                           gone=request.is_disconnected))
 
     def _replay(self, raw: bytes) -> dict:
         body = check_body(parse_json(raw), "ReplayRequest")
