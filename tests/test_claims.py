@@ -216,6 +216,51 @@ def test_filing_window_boundaries(inputs, filed_at, decision, reasons):
         assert "after the claim window closed at the end of 2024-05-30" in result["reasons"][0]["message"]
 
 
+EARLY = ("before the claim window opened on 2024-04-06T00:00+08:00 (after the 5th business day, 2024-04-05, of the month "
+         "after the Service Month).")
+LATE = ("after the claim window closed at the end of 2024-05-30 (60 calendar days after the Service Month ended); the "
+        "right to compensation is waived.")
+
+
+@pytest.mark.parametrize("filed_at,said,reasons", [
+    # Each side of each bound, to the second: the message said 23:59 for 23:59:59, and 00:00 for 30 s after the close,
+    # which read as a claim filed at the very instant the window closed.
+    ("2024-03-31T23:59:59+08:00", "2024-03-31T23:59:59+08:00", ["month_not_ended", "filed_too_early"]),
+    ("2024-04-05T23:59:59+08:00", "2024-04-05T23:59:59+08:00", ["filed_too_early"]),
+    ("2024-04-05T23:59:59.250+08:00", "2024-04-05T23:59:59.250+08:00", ["filed_too_early"]),
+    ("2024-04-05T23:59:59.999999+08:00", "2024-04-05T23:59:59.999999+08:00", ["filed_too_early"]),
+    ("2024-04-06T00:00:00+08:00", None, []),
+    ("2024-05-30T23:59:59+08:00", None, []),
+    ("2024-05-31T00:00:00+08:00", "2024-05-31T00:00+08:00", ["filed_too_late"]),
+    ("2024-05-31T00:00:30+08:00", "2024-05-31T00:00:30+08:00", ["filed_too_late"]),
+    ("2024-05-31T00:00:30", "2024-05-31T00:00:30+08:00", ["filed_too_late"]),  # no offset: the policy's clock
+    # another offset: on the policy's clock too, which the bounds are on
+    ("2024-04-05T15:59:59Z", "2024-04-05T15:59:59+00:00 (2024-04-05T23:59:59+08:00 in Asia/Singapore)",
+     ["filed_too_early"]),
+    ("2024-04-05T16:00:00Z", None, []),
+])
+def test_a_claim_is_told_when_it_was_filed_to_the_second(policy, filed_at, said, reasons):
+    from types import SimpleNamespace
+
+    from slapolicy.claims.window import timing_reasons
+    from slapolicy.inputs.timestamps import parse_timestamp
+
+    month = ServiceMonth(dt.date(2024, 3, 1), dt.date(2024, 3, 31))
+    filed = SimpleNamespace(filed_at=parse_timestamp(filed_at, policy.timezone)[0], channel="work_order")
+    found = timing_reasons(policy, filed, month, window_of(policy, month.start, month.end))
+    assert [r["code"] for r in found] == reasons
+    words = {"month_not_ended": "before Service Month 2024-03 ended (2024-03-31): a month can be claimed only after it "
+                                "ends.", "filed_too_early": EARLY, "filed_too_late": LATE}
+    assert [r["message"] for r in found] == [f"The claim was filed on {said}, {words[code]}" for code in reasons]
+
+
+def test_a_claim_filed_seconds_late_is_decided_and_told_so(inputs):
+    result = decide(inputs, claim(filed_at="2024-05-31T00:00:30+08:00"))
+    assert (result["decision"], result["reasons"]) == ("denied", [{
+        "code": "filed_too_late", "clause": "§3.2(2)",
+        "message": f"The claim was filed on 2024-05-31T00:00:30+08:00, {LATE}"}])
+
+
 def test_null_for_an_optional_field_of_a_claim_means_the_same_as_leaving_it_out(inputs, tmp_path):
     """JSON clients send null for a field they do not set. small, March 2024: 3000 of 44640 minutes unavailable,
     93.28 % < 95 %: tier 50 % of 100.00 = 50.00, with or without the nulls."""

@@ -67,7 +67,24 @@ def claim_window(policy, service_month: ServiceMonth, calendar) -> ClaimWindow:
 
 
 def _stamp(moment: dt.datetime) -> str:
-    return moment.isoformat(timespec="minutes")
+    """A time as exactly as it is known: to the minute when it falls on one (the window's bounds always do), else to
+    the second, the millisecond or the microsecond. A claim's filed_at was shown to the minute: filed at 23:59:59 it
+    read 23:59, and one filed 30 seconds after the window closed read as filed at its very close."""
+    if not moment.second and not moment.microsecond:
+        return moment.isoformat(timespec="minutes")
+    if not moment.microsecond:
+        return moment.isoformat(timespec="seconds")
+    return moment.isoformat(timespec="milliseconds" if not moment.microsecond % 1000 else "microseconds")
+
+
+def _filed(policy, claim: Claim) -> str:
+    """When the claim was filed, as it was given, and on the policy's clock too when it was given with another
+    offset: the bounds it is judged against are on that clock (15:59:59+00:00 is 23:59:59+08:00, a second early)."""
+    filed = claim.filed_at
+    local = filed.astimezone(ZoneInfo(policy.timezone))
+    if local.utcoffset() == filed.utcoffset():
+        return _stamp(filed)
+    return f"{_stamp(filed)} ({_stamp(local)} in {policy.timezone})"
 
 
 def timing_reasons(policy, claim: Claim, service_month: ServiceMonth, window: ClaimWindow) -> list[dict]:
@@ -76,19 +93,19 @@ def timing_reasons(policy, claim: Claim, service_month: ServiceMonth, window: Cl
     opens_ref = policy.ref("claims", "window_opens")
     if claim.filed_at < month_end:
         reasons.append(claim_reason("month_not_ended", opens_ref,
-                               f"The claim was filed on {_stamp(claim.filed_at)}, before Service Month {service_month.label} "
+                               f"The claim was filed on {_filed(policy, claim)}, before Service Month {service_month.label} "
                                f"ended ({service_month.end}): a month can be claimed only after it ends."))
     if claim.filed_at < window.opens:
         days = policy.raw["claims"]["window_opens"]["after_business_days"]
         when = (f"after the {ordinal(days)} business day, {window.business_day}, of the month after the Service Month"
                 if days else "as the month after the Service Month begins")
         reasons.append(claim_reason("filed_too_early", opens_ref,
-                               f"The claim was filed on {_stamp(claim.filed_at)}, before the claim window opened on "
+                               f"The claim was filed on {_filed(policy, claim)}, before the claim window opened on "
                                f"{_stamp(window.opens)} ({when})."))
     if claim.filed_at >= window.closes:
         days = policy.raw["claims"]["window_closes"]["calendar_days_after_end"]
         reasons.append(claim_reason("filed_too_late", policy.ref("claims", "window_closes"),
-                               f"The claim was filed on {_stamp(claim.filed_at)}, after the claim window closed at the end of "
+                               f"The claim was filed on {_filed(policy, claim)}, after the claim window closed at the end of "
                                f"{window.last_day} ({days} calendar days after the Service Month ended); the right to "
                                "compensation is waived."))
     channel = policy.setting("claims", "channel")
