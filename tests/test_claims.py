@@ -373,17 +373,26 @@ def test_a_claim_naming_its_account_by_a_number_recorded_before_is_still_recogni
 
 
 def test_no_event_report_is_incomplete_citing_3_3_1(inputs):
+    # The reason named no field of the claim: "The claim lacks a detailed event description report." (an incomplete
+    # claim is filed again with what it lacks)
     result = decide(inputs, claim(event_report=None))
     assert result["decision"] == "incomplete"
-    assert result["reasons"] == [{"code": "missing_materials", "clause": "§3.3(1)",
-                                  "message": "The claim lacks a detailed event description report."}]
+    assert result["reasons"] == [{"code": "missing_materials", "clause": "§3.3(1)", "field": "event_report",
+                                  "message": "The claim lacks a detailed event description report: write it in the "
+                                             "claim's field 'event_report'."}]
     assert result["compensation"] is None
 
 
 def test_each_missing_item_is_named(inputs):
     result = decide(inputs, claim(event_report="", unavailability=[], failure_records=None))
-    assert [(r["code"], r["clause"]) for r in result["reasons"]] == [
-        ("missing_materials", "§3.3(1)"), ("missing_materials", "§3.3(2)"), ("missing_materials", "§3.3(2)")]
+    assert [(r["code"], r["clause"], r["field"]) for r in result["reasons"]] == [
+        ("missing_materials", "§3.3(1)", "event_report"), ("missing_materials", "§3.3(2)", "unavailability"),
+        ("missing_materials", "§3.3(2)", "failure_records")]
+    assert [r["message"] for r in result["reasons"][1:]] == [
+        "The claim does not give the date, time and duration of the unavailability: give each period in the claim's "
+        'field \'unavailability\', as {"start": …, "end": …}.',
+        "The claim lacks the service records of the failed incoming or outgoing calls: list them in the claim's field "
+        "'failure_records'."]
 
 
 def test_a_claim_by_email_is_denied(inputs):

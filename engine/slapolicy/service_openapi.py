@@ -150,7 +150,9 @@ DECISION = {
         "decision_id": {"type": "string", "pattern": "^D-[0-9a-f]{20}$"},
         "decision": {"type": "string", "enum": ["approved", "denied", "incomplete"]},
         "reasons": {"type": "array", "items": {"type": "object", "properties": {
-            "code": {"type": "string"}, "clause": {"type": "string"}, "message": {"type": "string"}}}},
+            "code": {"type": "string"}, "clause": {"type": "string"}, "message": {"type": "string"},
+            "field": {"type": "string", "description": "the claim's field a material missing is given in "
+                                                       "(missing_materials only)"}}}},
         "message": {"type": ["string", "null"],
                     "description": "the compensation granted, in a sentence for the customer; null unless approved"},
         "account": {"type": "string"},

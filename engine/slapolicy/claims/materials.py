@@ -201,16 +201,23 @@ def _failure_record_problems(data: dict) -> list[str]:
     return []
 
 
-def claim_reason(code: str, clause: str, message: str) -> dict:
-    """One reason of a claim's decision as its JSON gives it: the code, the clause it rests on, and its words."""
-    return {"code": code, "clause": clause, "message": message}
+def claim_reason(code: str, clause: str, message: str, field: str | None = None) -> dict:
+    """One reason of a claim's decision as its JSON gives it: the code, the clause it rests on, and its words;
+    ``field``: the claim's field the reason is about, where one is (a material missing)."""
+    reason = {"code": code, "clause": clause, "message": message}
+    if field is not None:
+        reason["field"] = field
+    return reason
 
 
-# What a claim lacks when a field a material requires is missing or empty (the claim's fields are the input's).
+# What a claim lacks when a field a material requires is missing or empty (the claim's fields are the input's), and
+# where to give it: an incomplete claim is filed again with the field, and its words named none.
 MISSING_FIELD = {
-    "event_report": "The claim lacks a detailed event description report.",
-    "unavailability": "The claim does not give the date, time and duration of the unavailability.",
-    "failure_records": "The claim lacks the service records of the failed incoming or outgoing calls.",
+    "event_report": "The claim lacks a detailed event description report: write it in the claim's field 'event_report'.",
+    "unavailability": "The claim does not give the date, time and duration of the unavailability: give each period in "
+                      "the claim's field 'unavailability', as {\"start\": …, \"end\": …}.",
+    "failure_records": "The claim lacks the service records of the failed incoming or outgoing calls: list them in the "
+                       "claim's field 'failure_records'.",
 }
 
 
@@ -223,6 +230,6 @@ def material_reasons(policy, claim: Claim) -> list[dict]:
     """§3.3: each material the policy requires, by the claim fields it names (``requires``)."""
     values = {"event_report": (claim.event_report or "").strip(), "unavailability": claim.unavailability,
               "failure_records": claim.failure_records}
-    return [claim_reason("missing_materials", item["ref"], MISSING_FIELD[field])
+    return [claim_reason("missing_materials", item["ref"], MISSING_FIELD[field], field)
             for item in policy.raw["claims"]["required_materials"]
             for field in item.get("requires") or REQUIRES_BY_ID[item["id"]] if not values[field]]
