@@ -157,6 +157,11 @@ def test_an_edited_superseded_encoding_validated_or_rendered_alone_is_checked_ag
     result = cli("validate", kept.name)
     assert result.code == 1 and changed.replace(str(kept), kept.name) in result.out.splitlines()
     assert {p: p.read_bytes() for p in family.rglob("*") if p.is_file()} == before | {kept: edited}  # nothing written
+    # Its effective_from edited too: still the lock's to say, not a name to change
+    kept.write_text(kept.read_text().replace('effective_from: "2019-01-01"', 'effective_from: "2019-02-01"'))
+    result = cli("validate", kept)
+    assert result.code == 1 and "file-name" not in result.out
+    assert f"{kept}:1:1: error published-changed superseded encoding changed" in result.out
     # Restored, it passes again, by either path
     kept.write_bytes(ORIGINAL.read_bytes())
     assert cli("validate", kept.name).code == 0 and cli("validate", kept).code == 0

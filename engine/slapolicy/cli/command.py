@@ -97,11 +97,13 @@ def _draft_checked(file, directory) -> list[Diagnostic]:
     """validate's diagnostics of one policy file, with a file saying published that no family records
     (directory.unrecorded_published); with ``directory``, the family whose drafts/ holds it, also what `publish` would
     refuse because of the family (publish.against_family), as warnings."""
-    from ..policy.directory import read_policy_bytes, unrecorded_published  # late: see data_commands.cmd_claim
+    from ..policy.directory import kept_problem, read_policy_bytes, unrecorded_published  # late: see cmd_validate
 
     raw, policy, problems = read_policy_bytes(file)  # the bytes checked are those the lock is asked about
     if policy is None or any(p.severity == "error" for p in problems):
-        return problems
+        # an encoding a correction kept, edited into a file with errors, was edited all the same
+        kept = kept_problem(Path(file), raw) if raw is not None else None
+        return problems + ([kept] if kept is not None else [])
     problems = problems + list(filter(None, [unrecorded_published(policy, raw)]))
     if directory is None:
         return problems

@@ -19,7 +19,7 @@ from ..files import FileProblem, load_json, path_argument, read_limited
 from ..plugins import get_manager
 from . import check_record
 from .lint import (PLACEMENT_CODES, family_id_problem, lint_directory, lint_policy, lock_line, lock_problem,
-                   moved_versions, superseded_problem, _linked_kept)
+                   moved_versions, superseded_problem, linked_kept)
 from .load import MAX_POLICY_BYTES, load_yaml
 from .lock import LOCK_FILE, among_versions, kept_by_family
 from .model import Policy, _build, schema_diagnostics
@@ -322,15 +322,7 @@ def unrecorded_published(policy, raw: bytes, drafts: bool = False) -> Diagnostic
     an edited one passed `validate FILE`. ``drafts``: as :func:`published_nowhere` takes it."""
     path = Path(policy.path)
     if kept_by_family(path):  # whatever it says, a superseded encoding is kept as recorded
-        # the family as named (its paths in the messages), or found from where the file is (given inside superseded/)
-        family = path.parent.parent if path.parent.name == "superseded" else Path(os.path.abspath(path)).parent.parent
-        try:
-            lock = read_lock(family)
-        except PolicyError as exc:
-            return exc.diagnostics[0]  # a lock that cannot be read records nothing: its own error (bad-lock)
-        if path.is_symlink() and f"superseded/{path.name}" in lock:
-            return _linked_kept(path)
-        return superseded_problem(family, path, raw, lock)
+        return kept_problem(path, raw)
     if policy.status != "published":
         return None
     if not among_versions(path):
@@ -340,6 +332,23 @@ def unrecorded_published(policy, raw: bytes, drafts: bool = False) -> Diagnostic
     except PolicyError as exc:
         return exc.diagnostics[0]  # a lock that cannot be read records nothing: its own error (bad-lock)
     return lock_problem(path.parent, path, raw, lock, moved_versions(path.parent, lock))
+
+
+def kept_problem(path: Path, raw: bytes) -> Diagnostic | None:
+    """What the lock of the family whose superseded/ holds ``path`` (lock.kept_by_family) says against it, its bytes
+    ``raw`` (lint.superseded_problem), or None (so too for a file held nowhere such): said whatever else is wrong
+    with the file, since an edit that breaks the file is an edit of what was kept all the same."""
+    if not kept_by_family(path):
+        return None
+    # the family as named (its paths in the messages), or found from where the file is (given inside superseded/)
+    family = path.parent.parent if path.parent.name == "superseded" else Path(os.path.abspath(path)).parent.parent
+    try:
+        lock = read_lock(family)
+    except PolicyError as exc:
+        return exc.diagnostics[0]  # a lock that cannot be read records nothing: its own error (bad-lock)
+    if path.is_symlink() and f"superseded/{path.name}" in lock:
+        return linked_kept(path)
+    return superseded_problem(family, path, raw, lock)
 
 
 def superseded_given(family: Path) -> str:

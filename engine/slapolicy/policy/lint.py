@@ -300,12 +300,14 @@ def superseded_name(policy) -> bool:
 
 
 def kept_name(policy) -> bool:
-    """Whether ``policy`` is named as a correction names the encoding it keeps, ``<effective_from>.<12 hex
-    digits>.yaml``, in the ``superseded/`` of a family (lock.kept_by_family): whether its bytes are still those kept is
-    then the lock's to say (superseded_problem, an error), not its name's. Edited since it was kept, its name no
-    longer begins with its sha256, and it was told it was a misnamed published version, to be renamed 2019-01-01.yaml."""
-    return kept_by_family(policy.path) and re.fullmatch(
-        rf"{re.escape(policy.effective_from.isoformat())}\.[0-9a-f]{{12}}\.yaml", Path(policy.path).name) is not None
+    """Whether ``policy`` is named as a correction names the encoding it keeps, ``<date>.<12 hex digits>.yaml``, in
+    the ``superseded/`` of a family (lock.kept_by_family): whether its bytes are still those kept is then the lock's to
+    say (superseded_problem, an error), not its name's. Edited since it was kept, its name no longer begins with its
+    sha256 (nor with its effective_from, where that was edited), and it was told it was a misnamed published version,
+    to be renamed 2019-01-01.yaml."""
+    # Any date: an edit of its effective_from is the lock's to say too, not a name to change
+    return kept_by_family(policy.path) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\.[0-9a-f]{12}\.yaml",
+                                                        Path(policy.path).name) is not None
 
 
 # Diagnostics about where a file sits in a family's directory, not about what it says: a draft
@@ -883,7 +885,7 @@ def lint_directory(directory) -> list[Diagnostic]:
     for name in sorted(n for n in lock if n.startswith("superseded/")):
         kept = directory.path / name
         if kept.is_symlink():
-            found.append(_linked_kept(kept))
+            found.append(linked_kept(kept))
         elif kept.is_file():
             found += filter(None, [superseded_problem(directory.path, kept, kept.read_bytes(), lock)])
     if lock:
@@ -984,7 +986,7 @@ def _linked(file: Path) -> Diagnostic:
                       "copy the file in its place")
 
 
-def _linked_kept(kept: Path) -> Diagnostic:
+def linked_kept(kept: Path) -> Diagnostic:
     """``symlink``, a warning at a superseded encoding that is a symbolic link, as a published version is an error
     (:func:`_linked`): its bytes live elsewhere, where they can change or be gone (a clone holds a link to nothing),
     and `audit` of the decisions made under it finds it through the lock. A link to nothing passed `validate` with
