@@ -721,6 +721,30 @@ def test_claim_text_for_a_support_agent(cli, inputs, tmp_path):
     assert "Claim window: opens 2024-04-06T00:00:00+08:00, closes at the end of 2024-05-30." in lines
 
 
+def test_a_claim_too_early_is_told_the_public_holiday_that_moved_the_window(cli, inputs, tmp_path):
+    # December 2023 in Singapore: Monday Jan 1 is New Year's Day, so the 5th business day is Mon Jan 8, not Fri Jan 5.
+    # A customer counting five weekdays from Jan 1 filed on Jan 8 and was told only 'after the 5th business day,
+    # 2024-01-08', with nothing saying why the 8th is the 5th; the reply they are pasted names the holiday.
+    path = tmp_path / "claim.json"
+    path.write_text(json.dumps(claim(month="2023-12", filed_at="2024-01-08T10:00+08:00")))
+    result = cli("claim", POLICIES, path, "--minutes", inputs["minutes"], "--billing", inputs["billing"],
+                 "--ledger", inputs["ledger"], "--now", "2024-01-08T10:00+08:00", "--format", "text")
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    assert lines[2] == ("  - [§3.2(1)] The claim was filed on 2024-01-08T10:00+08:00, before the claim window opened on "
+                        "2024-01-09T00:00+08:00 (after the 5th business day, 2024-01-08, of the month after the Service "
+                        "Month; a public holiday is not a business day: 2024-01-01 New Year's Day).")
+    assert ("Claim window: opens 2024-01-09T00:00:00+08:00 (a public holiday is not a business day: 2024-01-01 New "
+            "Year's Day), closes at the end of 2024-02-29.") in lines
+    # A window that passed over no holiday says nothing of them (test_claim_text_for_a_support_agent); several are
+    # listed in order: China's National Day week of October 2024.
+    from slapolicy.calendar import holidays_note
+
+    assert holidays_note([]) == ""
+    assert holidays_note([("2024-10-01", "National Day"), ("2024-10-02", "National Day")]) == (
+        "public holidays are not business days: 2024-10-01 National Day, 2024-10-02 National Day")
+
+
 def test_a_python_value_that_json_has_no_type_for_is_named_as_what_it_is_not_as_a_number(inputs):
     """decide_claim takes a claim as read from CLAIM.json; a caller who hands it a datetime, a tuple or a set is told
     what it handed, not 'a number' (what JSON calls int and float); nothing is written."""

@@ -201,3 +201,13 @@ def minute_bounds(start: dt.datetime, end: dt.datetime, rounding: str) -> tuple[
     if rounding == "outward":
         return int(begin // 60), int(-(-finish // 60))
     return int(-(-begin // 60)), int(finish // 60)
+
+
+def holidays_note(skipped) -> str:
+    """The public holidays a window's count of business days passed over, ``(date, name)`` pairs in order: a customer
+    counting weekdays would otherwise find the window opening a day late with nothing saying why. "" for none."""
+    if not skipped:
+        return ""
+    days = ", ".join(f"{day} {name}" for day, name in skipped)
+    return (f"a public holiday is not a business day: {days}" if len(skipped) == 1
+            else f"public holidays are not business days: {days}")

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from ..calendar import ServiceMonth
+from ..calendar import ServiceMonth, holidays_note
 from ..errors import SlapolicyError, lookalike_note
 from ..plugins import get_manager
 from .materials import Claim, claim_reason
@@ -98,6 +98,7 @@ def timing_reasons(policy, claim: Claim, service_month: ServiceMonth, window: Cl
     if claim.filed_at < window.opens:
         days = policy.raw["claims"]["window_opens"]["after_business_days"]
         when = (f"after the {ordinal(days)} business day, {window.business_day}, of the month after the Service Month"
+                + (f"; {holidays_note(window.skipped)}" if window.skipped else "")
                 if days else "as the month after the Service Month begins")
         reasons.append(claim_reason("filed_too_early", opens_ref,
                                f"The claim was filed on {_filed(policy, claim)}, before the claim window opened on "

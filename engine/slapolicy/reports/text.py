@@ -1,6 +1,8 @@
 """Text renderings a person reads in a minute."""
 from __future__ import annotations
 
+from ..calendar import holidays_note
+
 
 def one_line(text: str) -> str:
     """A line of the report as it is shown: a character that is not printable (a line end, a terminal's escape,
@@ -86,7 +88,9 @@ def render_claim(result: dict) -> str:
                      f"({cap['first_month_of_use_from']}), {cap['months_of_use']} month(s) of use; window "
                      f"{cap['window']['from']} to {cap['window']['to']}: {cap['fees_paid']} paid, {cap['already_granted']} "
                      f"granted for its other months; room {cap['room']} (tightest window {tight['from']} to {tight['to']}).")
-    lines.append(f"Claim window: opens {window['opens']}, closes at the end of {window['last_day']}.")
+    skipped = holidays_note([(day["date"], day["name"]) for day in window.get("holidays_skipped") or ()])
+    lines.append(f"Claim window: opens {window['opens']}{f' ({skipped})' if skipped else ''}, "
+                 f"closes at the end of {window['last_day']}.")
     lines.append(f"Service Availability: {evaluation['availability_percent']}% "
                  f"({'meets' if evaluation['meets_standard'] else 'below'} the standard), "
                  f"{evaluation['unavailable_minutes']} unavailable minute(s) counted, credit {evaluation['credit_percent']}%.")
