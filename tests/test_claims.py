@@ -11,6 +11,7 @@ from conftest import POLICIES
 from helpers import draft_variant, minute_rows, published_variant, write_csv
 from slapolicy.calendar import ServiceMonth
 from slapolicy.claims import business_calendar, claim_window, decide_claim
+from slapolicy.errors import InputError
 from slapolicy.errors import InputError, SlapolicyError
 from slapolicy.ledger import Ledger
 
@@ -381,6 +382,25 @@ def test_no_event_report_is_incomplete_citing_3_3_1(inputs):
                                   "message": "The claim lacks a detailed event description report: write it in the "
                                              "claim's field 'event_report'."}]
     assert result["compensation"] is None
+
+
+@pytest.mark.parametrize("report", ["\u200b", "\ufeff", "\u202e", "\x00", " \u2060\u00ad\n"])
+def test_an_event_report_that_shows_nothing_is_no_report_citing_3_3_1(inputs, report):
+    # A zero-width space, a byte order mark, a right-to-left override, a NUL or a word joiner with a soft hyphen: a report
+    # nobody can read was the detailed event description report of §3.3(1), and the claim approved (blank text, " ",
+    # was refused). What shows nothing is the policy's one rule (a fact's value, a diff's words: policy.load.invisible)
+    result = decide(inputs, claim(event_report=report))
+    assert (result["decision"], result["reasons"]) == ("incomplete", [{
+        "code": "missing_materials", "clause": "§3.3(1)", "field": "event_report",
+        "message": "The claim lacks a detailed event description report: write it in the claim's field 'event_report'."}])
+    assert decide(inputs, claim(event_report="\u200bCalls failed\u200b"))["decision"] != "incomplete"
+
+
+def test_a_failure_record_that_shows_nothing_is_refused_as_a_blank_one(inputs):
+    for records in (["call-1", " "], ["call-1", "\u200b"]):
+        with pytest.raises(InputError, match=r"field 'failure_records' must be a list of service records of failed "
+                                             r"calls, each a record id \(text\) or a record \(an object\)"):
+            decide(inputs, claim(failure_records=records))
 
 
 def test_each_missing_item_is_named(inputs):

@@ -14,6 +14,7 @@ from ..files import json_data_problem, json_type, load_json, type_problem
 from ..inputs.events import read_document
 from ..inputs.tables import account_name, typed_account_problem
 from ..inputs.timestamps import parse_timestamp
+from ..policy.load import invisible
 
 
 CLAIM_FIELDS = ("account", "service_month", "filed_at", "channel", "event_report", "unavailability")
@@ -195,10 +196,18 @@ def _type_problem(key: str, value) -> str | None:
 def _failure_record_problems(data: dict) -> list[str]:
     """A record list has a shape too: a list of 'x' or [1, null] would otherwise count as records (§3.3)."""
     records = data.get("failure_records")
-    if records is not None and not all(isinstance(r, str) and r.strip() or isinstance(r, dict) and r for r in records):
+    if records is not None and not all(isinstance(r, str) and shows_something(r) or isinstance(r, dict) and r
+                                       for r in records):
         return ["field 'failure_records' must be a list of service records of failed calls, "
                 "each a record id (text) or a record (an object), e.g. [\"call-7781\"]"]
     return []
+
+
+def shows_something(text: str) -> bool:
+    """Whether ``text`` shows anything but space: a material of a claim (§3.3) written with nothing but a zero-width
+    space, a byte order mark, a direction mark or a control character is as missing as a blank one. What shows
+    nothing is the policy's one rule (:func:`slapolicy.policy.load.invisible`)."""
+    return any(not char.isspace() and not invisible(char) for char in text)
 
 
 def claim_reason(code: str, clause: str, message: str, field: str | None = None) -> dict:
@@ -228,7 +237,7 @@ REQUIRES_BY_ID = {"event_report": ["event_report"], "failure_records": ["unavail
 
 def material_reasons(policy, claim: Claim) -> list[dict]:
     """§3.3: each material the policy requires, by the claim fields it names (``requires``)."""
-    values = {"event_report": (claim.event_report or "").strip(), "unavailability": claim.unavailability,
+    values = {"event_report": shows_something(claim.event_report or ""), "unavailability": claim.unavailability,
               "failure_records": claim.failure_records}
     return [claim_reason("missing_materials", item["ref"], MISSING_FIELD[field], field)
             for item in policy.raw["claims"]["required_materials"]
