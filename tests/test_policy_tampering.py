@@ -840,3 +840,25 @@ def test_a_published_file_edited_and_restored_while_it_is_read_is_judged_by_the_
                f"{hashlib.sha256(reads[0]).hexdigest()[:12]}… differs")
     assert (result.err if command == "render" else result.out).startswith(changed)
     assert "(amended)" not in result.out and published.read_bytes() == original
+
+
+@pytest.mark.parametrize("link", ["hard", "symbolic"])
+def test_a_draft_that_is_the_published_version_itself_is_refused_not_told_to_say_draft(cli, family, link):
+    # `ln` (or `cp -l`, or `ln -s`) where `cp` was meant: validate told the draft, saying status: published, to
+    # 'write status: draft' in it, which wrote it in the published version (one file under two names).
+    published = family / "2019-01-01.yaml"
+    draft = family / "drafts" / "2020-01-01.yaml"
+    if link == "hard":
+        os.link(published, draft)
+    else:
+        draft.symlink_to(os.path.join("..", "2019-01-01.yaml"))
+    before = snapshot(family)
+    how = "a hard link: one file under two names" if link == "hard" else "a symbolic link to it"
+    refused = (f"{draft}:1:1: error draft-is-published this draft is {published} itself, not a copy of it ({how}): "
+               "whatever is written in it is written in that file, which never changes. Remove it (rm "
+               f"{draft}: {published} stays) and copy the published file instead (cp {published} {draft})")
+    for given in (draft, family):
+        result = cli("validate", given)
+        assert result.code == 1 and refused in result.out.splitlines(), given
+        assert "draft-status" not in result.out and "write status: draft" not in result.out
+    assert snapshot(family) == before

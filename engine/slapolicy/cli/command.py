@@ -81,8 +81,11 @@ def cmd_validate(args) -> int:
         else:
             for file in _policy_files([name]):
                 # the family as named (its paths in the messages), or found from the file's real place (./x.yaml)
-                family = Path(file).parent.parent if Path(file).parent.name == "drafts" else Path(file).resolve().parent.parent
-                in_family = Path(file).resolve().parent.name == "drafts" and (family / "versions.lock").is_file()
+                # (where it is named, not where a link in drafts/ points, draft-is-published; else where it really is)
+                placed = Path(os.path.abspath(file))
+                placed = placed if placed.parent.name == "drafts" else Path(file).resolve()
+                family = Path(file).parent.parent if Path(file).parent.name == "drafts" else placed.parent.parent
+                in_family = placed.parent.name == "drafts" and (family / "versions.lock").is_file()
                 diagnostics.extend(_draft_checked(file, PolicyDirectory(family) if in_family else None))
                 checked += 1
     for diagnostic in sorted(set(diagnostics)):
@@ -100,6 +103,11 @@ def _draft_checked(file, directory) -> list[Diagnostic]:
     from ..policy.directory import kept_problem, read_policy_bytes, unrecorded_published  # late: see cmd_validate
 
     raw, policy, problems = read_policy_bytes(file)  # the bytes checked are those the lock is asked about
+    linked = directory.published_itself(file) if directory is not None else None
+    if linked is not None:  # where it sits is not the fault: to write status: draft in it would edit the version
+        from ..policy.lint import PLACEMENT_CODES  # late: see data_commands.cmd_claim
+
+        return [p for p in problems if p.code not in PLACEMENT_CODES] + [linked]
     if policy is None or any(p.severity == "error" for p in problems):
         # an encoding a correction kept, edited into a file with errors, was edited all the same
         kept = kept_problem(Path(file), raw) if raw is not None else None

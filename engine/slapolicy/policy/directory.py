@@ -428,6 +428,24 @@ class PolicyDirectory:
             raise PolicyError([problem])
         return policy
 
+    def published_itself(self, draft) -> Diagnostic | None:
+        """``draft-is-published``, an error at a file of drafts/ that is a published version or a superseded encoding
+        itself, not a copy of it: a hard link (``ln``, ``cp -l``: one file under two names) or a symbolic link to it.
+        Whatever is written in it is written in the published file, and validate told it, saying status: published,
+        to write status: draft there (draft-status)."""
+        kept = [*sorted(self.path.glob("*.yaml")), *sorted((self.path / "superseded").glob("*.yaml"))]
+        try:
+            same = next((file for file in kept if os.path.samefile(file, draft)), None)
+        except OSError:
+            return None  # a file gone or unreadable: said where it is read
+        if same is None:
+            return None
+        how = "a symbolic link to it" if os.path.islink(draft) else "a hard link: one file under two names"
+        return Diagnostic(str(draft), 1, 1, "error", "draft-is-published",
+                          f"this draft is {same} itself, not a copy of it ({how}): whatever is written in it is "
+                          f"written in that file, which never changes. Remove it (rm {draft}: {same} stays) and copy "
+                          f"the published file instead (cp {same} {draft})")
+
     def drafts(self) -> list[Path]:
         return sorted((self.path / "drafts").glob("*.yaml"))
 
