@@ -723,8 +723,25 @@ def test_missing_billing_for_an_owed_month_writes_nothing(cli, inputs, tmp_path)
     result = cli("claim", POLICIES, path, "--minutes", inputs["minutes"], "--ledger", inputs["ledger"],
                  "--now", "2024-09-01T00:00+00:00")
     assert result.code == 1
-    assert "billing for account 'small', 2024-03 is needed to compute the compensation (--billing)" in result.err
+    assert result.err == ("slapolicy: billing for account 'small', 2024-03 is needed to compute the compensation: give "
+                          "--billing FILE (in Python, billing=)\n")
     assert not inputs["ledger"].exists()  # refused before the decision: no ledger file either
+    # A billing given without the account's month is told so, not to give --billing (it was: '(--billing)' alike).
+    other = write_csv(tmp_path / "other.csv", [{"account": "fine", "month": "2024-03", "monthly_fee": "50.00",
+                                                "offset": "0.00"}])
+    result = cli("claim", POLICIES, path, "--minutes", inputs["minutes"], "--billing", other, "--ledger",
+                 inputs["ledger"], "--now", "2024-09-01T00:00+00:00")
+    assert (result.code, result.out) == (1, "")
+    assert result.err == ("slapolicy: billing for account 'small', 2024-03 is needed to compute the compensation: the "
+                          "billing given has no row for this account and month\n")
+    assert not inputs["ledger"].exists()
+    # The error is made again as it was in another process (pickled by its fields, not its message).
+    import pickle
+
+    from slapolicy.errors import BillingNeeded
+
+    again = pickle.loads(pickle.dumps(BillingNeeded("small", "2024-03", True)))
+    assert (type(again), again.given, str(again)) == (BillingNeeded, True, result.err.removeprefix("slapolicy: ")[:-1])
 
 
 def test_claim_text_for_a_support_agent(cli, inputs, tmp_path):

@@ -757,7 +757,7 @@ def test_a_claim_refused_before_its_decision_creates_no_ledger(tmp_path):
     no_billing = [a for a in INPUTS if a not in ("--billing", EXAMPLES / "billing.csv")]
     for argv, message in ((["claim", POLICIES, bad, "--ledger", ledger, *NOW, *INPUTS], "not valid JSON"),
                           (["claim", POLICIES, claim_files(tmp_path)[0], "--ledger", ledger, *NOW, *no_billing],
-                           "billing for account 'globex', 2019-03 is needed to compute the compensation (--billing)")):
+                           "billing for account 'globex', 2019-03 is needed to compute the compensation: give --billing FILE")):
         result = run_cli(*argv)
         assert result.code == 1
         assert message in result.err

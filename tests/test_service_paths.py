@@ -878,3 +878,20 @@ def test_the_trace_of_a_month_evaluated_without_billing_says_how_a_client_gives_
     assert (status, answer["evaluations"][0]["trace"][-1]) == (200, {
         "step": "compensation", "clause": "§1.3",
         "detail": "the billing given has no row for this account and month: no amount computed"})
+
+
+def test_a_claim_owed_compensation_on_a_service_started_without_billing_is_409_naming_the_option(tmp_path):
+    # Its client was answered 422 invalid-input, 'billing for account 'globex', 2019-03 is needed to compute the
+    # compensation (--billing)': an option of the CLI, and the client's fault, though a claim has no billing field
+    # and only the service's operator can give it. Nothing is recorded, as for the CLI.
+    from slapolicy import Engine
+    from slapolicy.service import Sources, create_app
+
+    ledger = tmp_path / "ledger.sqlite"
+    without = create_app(Engine(POLICIES, ledger=ledger), Sources(**(SOURCES | {"billing": None})), loopback_only=True)
+    status, content_type, answer = asgi(without, "POST", "/v1/claims", json.dumps(CLAIM).encode(), JSON)
+    assert (status, content_type, answer["type"]) == (409, PROBLEM, "urn:slapolicy:problem:not-configured")
+    assert answer["detail"] == ("billing for account 'globex', 2019-03 is needed to compute the compensation: start the "
+                                "service with --billing")
+    assert not ledger.exists()
+

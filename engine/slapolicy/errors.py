@@ -127,6 +127,22 @@ class InputError(SlapolicyError):
     """Operations data (minutes, incidents, notices, billing, claims) that cannot be used."""
 
 
+class BillingNeeded(InputError):
+    """A claim whose month is owed compensation, decided without the billing that gives its Monthly Service Fee
+    (§1.3): nothing is decided or recorded. ``given``: whether any billing was given (then it lacks the row), so
+    that `slapolicy serve`, whose client cannot give it, says how its operator does (409, not the client's 422)."""
+
+    def __init__(self, account: str, month: str, given: bool):
+        self.account, self.month = account, month
+        self.needed = f"billing for account {account!r}, {month} is needed to compute the compensation"
+        self.given = given
+        super().__init__(f"{self.needed}: " + ("the billing given has no row for this account and month" if given
+                                               else "give --billing FILE (in Python, billing=)"))
+
+    def __reduce__(self):  # pickled (another process's error) as it was made, not from its message
+        return type(self), (self.account, self.month, self.given)
+
+
 class NoVersionInForce(SlapolicyError):
     """No policy version is in force for the Service Month asked about."""
 

@@ -52,8 +52,8 @@ from .claims.materials import claim_object
 from .engine import Engine
 from .evaluation.compensation import NO_BILLING_GIVEN
 from .errors import bounded_message as bounded_detail  # a problem's detail is bounded as every message is
-from .errors import (ArgumentError, NoVersionInForce, PolicyError, SchedulerUnavailable, SlapolicyError,
-                     UsageError)
+from .errors import (ArgumentError, BillingNeeded, NoVersionInForce, PolicyError, SchedulerUnavailable,
+                     SlapolicyError, UsageError)
 from .files import (JSON_TYPES, LONE_SURROGATE, STRICT_JSON, BeyondFloat, DuplicateKey, NotJSONNumber, TooManyDigits,
                     json_type, valid_unicode, wide_encoding)
 from .inputs.problems import InlineRows
@@ -531,8 +531,14 @@ class Service:
             claim = claim_object(parse_json(raw), "claim")
             if self.sources.minutes is None:
                 raise not_configured("claims are decided from the provider's records: start the service with --minutes")
-            return self.engine.decide_claim(claim, minutes=self.sources.minutes, incidents=self.sources.incidents,
-                                            notices=self.sources.notices, billing=self.sources.billing)
+            try:
+                return self.engine.decide_claim(claim, minutes=self.sources.minutes, incidents=self.sources.incidents,
+                                                notices=self.sources.notices, billing=self.sources.billing)
+            except BillingNeeded as exc:
+                if exc.given:
+                    raise  # the operator's billing lacks the row: the data's problem, 422 as the CLI's exit 1
+                # Not the client's to mend (a claim has no billing field): the service's data, as --minutes above.
+                raise not_configured(f"{exc.needed}: start the service with --billing") from None
 
         decision = await self.run(decide, gone=request.is_disconnected)
         if decision.get("repeated"):

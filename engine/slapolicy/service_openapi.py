@@ -210,7 +210,8 @@ ERRORS = {
            "gives both Content-Length and Transfer-Encoding (the connection is closed), or a request target in "
            "absolute form naming no host or a user",
     "404": "no such decision, draft, published version, route; or no version in force for the month",
-    "409": "the service was not started with the data the request needs (--minutes)",
+    "409": "the service was not started with the data the request needs (--minutes; for a claim of a month owed "
+           "compensation, --billing)",
     "413": "the request body is larger than the limit (--max-body)",
     "415": "the request body is not declared Content-Type: application/json, or is sent compressed (Content-Encoding)",
     "422": "the input or the policy is wrong (the CLI's exit 1), with the CLI's message; anything wrong in a claim "

@@ -24,7 +24,7 @@ from ..evaluation.compensation import money_text
 from ..evaluation.month import MonthEvaluation
 from ..minutes import READ_DIGEST, read_digest
 from ..minutes.storage import is_url, listing_digest
-from ..errors import ArgumentError, InputError, NoVersionInForce, SlapolicyError
+from ..errors import ArgumentError, BillingNeeded, InputError, NoVersionInForce, SlapolicyError
 from ..ledger import Ledger, default_ledger_path
 from .materials import REQUIRES_BY_ID, Claim, claim_reason, material_reasons, parse_claim
 from .window import ClaimWindow, timing_reasons
@@ -337,8 +337,7 @@ def decide(policy, claim: Claim, service_month: ServiceMonth, window: ClaimWindo
     decided_at = now.astimezone(dt.timezone.utc).isoformat()
 
     def billing_needed() -> InputError:
-        return InputError(f"billing for account {claim.account!r}, {service_month.label} is needed to compute the "
-                          "compensation (--billing)")
+        return BillingNeeded(claim.account, service_month.label, bool(billing))
 
     def build(grants: dict):
         found = list(reasons)
