@@ -210,6 +210,18 @@ def test_a_json_lines_fee_written_as_a_number_of_more_digits_is_refused(tmp_path
         'write the amount as text ("123456789012345.67")\n'))
 
 
+def test_a_json_lines_fee_whose_number_runs_past_the_cent_is_told_the_amount_to_the_cent(tmp_path):
+    # 2500.123456789012345 is read as the double whose shortest decimal is 2500.1234567890124, which was suggested as
+    # the text to write ('write the amount as text ("2500.1234567890124")'), an amount refused in turn.
+    billing = tmp_path / "billing.jsonl"
+    billing.write_text('{"account": "acme", "month": "2019-03", "monthly_fee": 2500.123456789012345, "offset": 0}\n')
+    result = evaluate_march(MINUTES_CSV, "--billing", billing)
+    assert (result.code, result.out, result.err) == (1, "", (
+        f"slapolicy: 1 problem(s) in billing file {billing}:\n{billing}: row 1 (line 1), column 'monthly_fee': "
+        "2500.1234567890124 is a JSON number of more than 15 significant digits, which is read only approximately: "
+        'write the amount as text, to the cent ("2500.12", if that is the amount meant)\n'))
+
+
 def test_floating_point_money_handed_in_by_the_api_is_refused():
     from slapolicy.errors import InputError
     from slapolicy.inputs.billing import read_billing

@@ -225,17 +225,23 @@ FLOATING = "is a binary floating-point number (a JSON number, a float) of more t
            "is read only approximately: write the amount as text"
 
 
-@pytest.mark.parametrize("fee,written", [
-    (12345678901234.56, "12345678901234.56"),  # 16 digits: the double 12345678901234.560546875
-    (0.1 + 0.2, "0.30000000000000004"),  # 17 digits: the sum a program made, not the 0.30 it meant
+@pytest.mark.parametrize("fee,written,instead", [
+    (12345678901234.56, "12345678901234.56", ' ("12345678901234.56")'),  # 16 digits: 12345678901234.560546875
+    # 17 digits: the sum a program made, not the 0.30 it meant. Its own digits were suggested, "0.30000000000000004",
+    # an amount refused in turn (more decimals than cents); so were 2500.1234567890124 and 1234567890123456.8 (16
+    # digits before the point) and -0.30000000000000004 (below 0)
+    (0.1 + 0.2, "0.30000000000000004", ', to the cent ("0.30", if that is the amount meant)'),
+    (2500.1234567890123, "2500.1234567890124", ', to the cent ("2500.12", if that is the amount meant)'),
+    (1234567890123456.7, "1234567890123456.8", ", of at most 15 digits before the point (this has 16)"),
+    (-(0.1 + 0.2), "-0.30000000000000004", ", a decimal like 1000.00 (an amount of money is never below 0)"),
 ])
 def test_money_of_rows_in_memory_given_as_a_float_of_more_than_15_digits_is_refused_as_in_json_lines(
-        tmp_path, fee, written):
+        tmp_path, fee, written, instead):
     # Read as its repr, 12345678901234.56 was taken as the fee where a JSON Lines file of the same number is refused
     # (a double gives back 15 significant digits as written, not more), and 0.1 + 0.2 was "not an amount of money"
     rows_in_memory_are_refused(tmp_path, {"billing": [FEE | {"monthly_fee": fee}]},
                                f"1 problem(s) in billing file (in memory):\n(in memory): row 1, column 'monthly_fee': "
-                               f"{written} {FLOATING} (\"{written}\")")
+                               f"{written} {FLOATING}{instead}")
 
 
 @pytest.mark.parametrize("fee,offset,read", [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 from ..calendar import written_date
@@ -88,8 +88,7 @@ def read_billing(path) -> dict[tuple[str, str], BillingRow]:
             if (name, i) in inexact:
                 held = "a JSON number" if json_numbers else "a binary floating-point number (a JSON number, a float)"
                 problems.add(row, name, f"{text} is {held} of more than {JSON_EXACT_DIGITS} significant digits, "
-                                        f"which is read only approximately: write the amount as text (\"{text}\")",
-                             line)
+                                        f"which is read only approximately: {_written_instead(text)}", line)
                 continue
             if not _MONEY.match(text):
                 problems.add(row, name, f"{text!r} is not an amount of money (a decimal like 1000.00)", line)
@@ -142,6 +141,23 @@ def _json_number_texts(values: list, column: str, inexact: set) -> list:
             inexact.add((column, index))
         texts.append(format(number, "f"))
     return texts
+
+
+def _written_instead(text: str) -> str:
+    """What to write for a money number of more than JSON_EXACT_DIGITS digits (``text``: the double's shortest
+    decimal): the amount as text, to the cent, which is what an amount is written as. The double's own digits were
+    suggested, an amount refused in turn where they ran past the cent (0.1 + 0.2: "0.30000000000000004"), or past 15
+    digits before the point (1234567890123456.7: "1234567890123456.8")."""
+    number = Decimal(text)
+    if number < 0:
+        return "write the amount as text, a decimal like 1000.00 (an amount of money is never below 0)"
+    whole = str(int(number))
+    if len(whole.lstrip("0")) > MAX_MONEY_DIGITS:
+        return f"write the amount as text, of at most {MAX_MONEY_DIGITS} digits before the point (this has {len(whole)})"
+    cents = number.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    if cents == number:
+        return f'write the amount as text ("{cents}")'
+    return f'write the amount as text, to the cent ("{cents}", if that is the amount meant)'
 
 
 def _float_texts(rows: list, columns: dict, inexact: set) -> None:
