@@ -312,20 +312,30 @@ def test_serve_stopped_by_sigterm_answers_the_request_in_flight_then_exits_0(sto
     assert running.stderr == ""
 
 
+def listening(running) -> bool:
+    """Whether the service still takes connections (it stops as it begins to stop)."""
+    import socket
+
+    try:
+        socket.create_connection((running.host, running.port), timeout=5).close()
+    except OSError:
+        return False
+    return True
+
+
 @pytest.mark.slow
-@pytest.mark.xfail(sys.version_info >= (3, 13), strict=False,
-                   reason="a known defect, open: under Python 3.13 the second Ctrl-C is not acted on at once; the "
-                          "service answers all eight requests 200 and exits ~3 s later, as after one (docs/service.md)")
 def test_serve_stopped_by_a_second_ctrl_c_answers_its_requests_503_not_500_and_a_traceback(tmp_path):
     """A second Ctrl-C stops the service at once (uvicorn's forced exit), without waiting for the requests in flight:
     each was answered a plain-text 500 (Internal Server Error), and the cancellation's traceback written to standard
     error for each. Each is now answered 200 if it was done, else 503 problem details saying the service stopped
-    (Retry-After: 1), and nothing is written to standard error."""
+    (Retry-After: 1), and nothing is written to standard error. Under Python 3.12 and later it answered all eight
+    200, exiting seconds after the second Ctrl-C, as after one: asyncio's Server.wait_closed, which uvicorn awaits
+    after its forced exit, waits there for every connection to close."""
     import http.client
     import json
     import threading
 
-    from serving import serving
+    from serving import serving, wait_until
 
     rows = [{"account": f"acct{n:05d}", "minute": "2019-03-12T10:00", "requests": 100, "failures": 2} for n in range(5000)]
     body = json.dumps({"month": "2019-03", "minutes": rows})
@@ -349,7 +359,10 @@ def test_serve_stopped_by_a_second_ctrl_c_answers_its_requests_503_not_500_and_a
         while not answers and time.monotonic() < deadline:
             time.sleep(0.01)
         running.process.send_signal(signal.SIGINT)
-        time.sleep(0.2)
+        # The second once the first was acted on (the service no longer listens): two sent 0.2 s apart reached the
+        # service as one on a loaded host (30 runs beside six engineers' work, Python 3.13: 1 failed, all eight
+        # answered 200), a signal that comes again before Python ran its handler being noted once.
+        assert wait_until(lambda: not listening(running), seconds=60)
         running.process.send_signal(signal.SIGINT)
         assert running.process.wait(60) == 0
         for client in clients:

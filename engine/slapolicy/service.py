@@ -1152,7 +1152,8 @@ def stops_handled():
 def _announcing_server():
     """uvicorn's Server, saying where it listens once it serves: a supervisor (or a test) that waits for the line
     and then stops the service with SIGTERM found it before uvicorn handled the signal (between the line and
-    uvicorn's start), killed (exit 143) rather than stopped cleanly (exit 0)."""
+    uvicorn's start), killed (exit 143) rather than stopped cleanly (exit 0). And stopping at once on a second
+    Ctrl-C under every Python (:meth:`Announcing._wait_tasks_to_complete`)."""
     import uvicorn
 
     class Announcing(uvicorn.Server):
@@ -1164,5 +1165,22 @@ def _announcing_server():
             await super().startup(sockets=sockets)
             if not self.should_exit:
                 self.announce()
+
+        async def _wait_tasks_to_complete(self) -> None:
+            """uvicorn's wait for the requests in flight, given up once a second Ctrl-C comes (``force_exit``). Its
+            own loops give up then, but it ends with the listening sockets' ``wait_closed()``, which since Python
+            3.12.1 waits until every connection has closed (until 3.11 it returned at once once the socket was
+            closed: CPython gh-79033): under 3.13 the second Ctrl-C was noted and every request in flight still
+            answered 200, the process exiting ~3 s later, as after one. Given up, the requests not yet answered are
+            cancelled as the event loop ends and answered 503 ``stopping`` (``create_app``'s ``answering``)."""
+            waiting = asyncio.ensure_future(super()._wait_tasks_to_complete())
+            try:
+                while not self.force_exit:
+                    # uvicorn's handler only sets the flag (its loops look every 0.1 s): looked at as often here
+                    done, _ = await asyncio.wait({waiting}, timeout=0.1)
+                    if done:
+                        return waiting.result()
+            finally:
+                waiting.cancel()
 
     return Announcing
