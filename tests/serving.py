@@ -121,15 +121,20 @@ async def client_stays():
     await asyncio.Event().wait()
 
 
+def asgi_scope(method: str, path: str, headers: dict | None = None) -> dict:
+    """The ASGI scope uvicorn hands ``slapolicy serve``'s application for a request from this machine."""
+    headers = {"host": "127.0.0.1:8000"} | {k.lower(): v for k, v in (headers or {}).items()}
+    path, _, query = path.partition("?")
+    return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
+            "path": path, "raw_path": path.encode(), "query_string": query.encode(), "root_path": "",
+            "headers": [(k.encode(), v.encode()) for k, v in headers.items() if v is not None],
+            "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000)}
+
+
 def asgi(app, method: str, path: str, body: bytes = b"", headers: dict | None = None):
     """(status, content type, JSON body) of one request handed to ``slapolicy serve``'s application in-process
     (``slapolicy.service.create_app``), as uvicorn hands it: no server process, so fast."""
-    headers = {"host": "127.0.0.1:8000"} | {k.lower(): v for k, v in (headers or {}).items()}
-    path, _, query = path.partition("?")
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
-             "path": path, "raw_path": path.encode(), "query_string": query.encode(), "root_path": "",
-             "headers": [(k.encode(), v.encode()) for k, v in headers.items() if v is not None],
-             "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000)}
+    scope = asgi_scope(method, path, headers)
     incoming = [{"type": "http.request", "body": body, "more_body": False}]
     sent = []
 

@@ -377,6 +377,57 @@ def test_serve_stopped_by_a_second_ctrl_c_answers_its_requests_503_not_500_and_a
     assert running.stderr == ""
 
 
+@pytest.mark.parametrize("stopped_at_once", [None, False, True], ids=["embedded", "served", "second Ctrl-C"])
+def test_a_request_cancelled_is_answered_503_stopping_only_once_serve_gave_up_on_it(tmp_path, monkeypatch,
+                                                                                   stopped_at_once):
+    # Every cancellation of a request was answered 503 stopping, "stopped (a second Ctrl-C)": a program's own timeout
+    # around the service's application (asyncio.timeout, anyio's cancel scopes) saw its cancellation swallowed and the
+    # request answered as if the service had been stopped. Only serve's forced exit is answered so now.
+    import asyncio
+    import threading
+
+    from serving import asgi_scope
+    from slapolicy import Engine
+    from slapolicy.service import Service, create_app
+
+    async def held(self, request):
+        started.set()
+        await asyncio.sleep(60)
+
+    monkeypatch.setattr(Service, "health", held)
+    event = None if stopped_at_once is None else threading.Event()
+    if stopped_at_once:
+        event.set()
+    app = create_app(Engine(POLICIES, ledger=tmp_path / "ledger.sqlite"), loopback_only=True, stopped_at_once=event)
+    sent = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    async def cancelled():
+        nonlocal started
+        started = asyncio.Event()
+        request = asyncio.ensure_future(app(asgi_scope("GET", "/v1/health"), receive, send))
+        await started.wait()
+        request.cancel()
+        try:
+            await request
+        except asyncio.CancelledError:
+            return True
+        return False
+
+    started = None
+    if not stopped_at_once:
+        assert (asyncio.run(cancelled()), sent) == (True, [])
+        return
+    assert asyncio.run(cancelled()) is False
+    assert (sent[0]["status"], dict(sent[0]["headers"])[b"retry-after"]) == (503, b"1")
+    assert json.loads(sent[1]["body"])["type"] == "urn:slapolicy:problem:stopping"
+
+
 # Ctrl-Cs sent at random moments to a main thread that imports module after module while another thread imports
 # too (as a claim's reading of the minutes does while the engine's modules load), Ctrl-C handled as the CLI's own
 # process has it (``handle_stops``, called by main() without arguments), each caught and the handler set again, as

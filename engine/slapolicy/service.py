@@ -672,9 +672,13 @@ class HostCheck:
 
 
 def create_app(engine: Engine, sources: Sources = Sources(), max_body: int = MAX_BODY_BYTES,
-               loopback_only: bool = False, max_concurrent: int = ENGINE_THREADS) -> Starlette:
+               loopback_only: bool = False, max_concurrent: int = ENGINE_THREADS,
+               stopped_at_once: threading.Event | None = None) -> Starlette:
     """``loopback_only``: answer only requests whose Host names this machine (``slapolicy serve`` on a loopback
-    address, its default). ``max_concurrent``: the engine calls run at once (--max-concurrent)."""
+    address, its default). ``max_concurrent``: the engine calls run at once (--max-concurrent). ``stopped_at_once``:
+    set by ``slapolicy serve``'s server once it gives up on the requests in flight (a second Ctrl-C); a request
+    cancelled then is answered 503 ``stopping``, and any other cancellation goes on as one (a program's own timeout
+    around the application, its own server's stop)."""
     service = Service(engine, sources, max_body, max_concurrent)
 
     def answering(handler, query: tuple = ()):
@@ -689,6 +693,10 @@ def create_app(engine: Engine, sources: Sources = Sources(), max_body: int = MAX
                 # cancelled as the event loop ends. uvicorn answered each a plain-text 500 and wrote the cancellation's
                 # traceback to standard error. An engine call already running goes on in its thread, to its end or the
                 # process's: a claim decided meanwhile is recorded, and answered from its record when sent again.
+                # Any other cancellation is not the service's to answer: answered "stopped (a second Ctrl-C)", a
+                # program's timeout around the application (asyncio.timeout, anyio's cancel scopes) was swallowed.
+                if stopped_at_once is None or not stopped_at_once.is_set():
+                    raise
                 return Problem(503, "stopping", "The service is stopping",
                                "the service was stopped (a second Ctrl-C) before it answered this request: send it "
                                "again once the service runs (a claim decided meanwhile is answered from its record)"
@@ -1092,7 +1100,9 @@ def _serve(policy_dir, host, port, ledger, sources, max_body, workers, dask, req
     # for every request, made before it listens (an unreachable scheduler is exit 1), closed when it stops.
     engine = Engine(policy_dir, ledger=ledger, workers=workers, dask=dask)
     check_ledger_key(engine.ledger_path or default_ledger_path())
-    app = create_app(engine, sources, max_body, loopback_only=_is_loopback(host), max_concurrent=max_concurrent)
+    stopped_at_once = threading.Event()  # a second Ctrl-C: what is in flight then is answered 503 stopping
+    app = create_app(engine, sources, max_body, loopback_only=_is_loopback(host), max_concurrent=max_concurrent,
+                     stopped_at_once=stopped_at_once)
     sock = _listen(host, port)
     try:
         engine.connect()
@@ -1116,7 +1126,7 @@ def _serve(policy_dir, host, port, ledger, sources, max_body, workers, dask, req
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=15,
                             http=timed_protocol(request_timeout, max_connections, max_body, answer_timeout), ws="none")
     with engine, stops_handled():
-        _announcing_server()(config, announce).run(sockets=[sock])
+        _announcing_server()(config, announce, stopped_at_once).run(sockets=[sock])
     # The operator's log shows when the service stopped (uvicorn's own shutdown lines are below log_level).
     sys.stdout.write("slapolicy serve: stopped\n")
     sys.stdout.flush()
@@ -1157,9 +1167,9 @@ def _announcing_server():
     import uvicorn
 
     class Announcing(uvicorn.Server):
-        def __init__(self, config, announce):
+        def __init__(self, config, announce, stopped_at_once: threading.Event):
             super().__init__(config)
-            self.announce = announce
+            self.announce, self.stopped_at_once = announce, stopped_at_once
 
         async def startup(self, sockets=None) -> None:
             await super().startup(sockets=sockets)
@@ -1172,7 +1182,7 @@ def _announcing_server():
             3.12.1 waits until every connection has closed (until 3.11 it returned at once once the socket was
             closed: CPython gh-79033): under 3.13 the second Ctrl-C was noted and every request in flight still
             answered 200, the process exiting ~3 s later, as after one. Given up, the requests not yet answered are
-            cancelled as the event loop ends and answered 503 ``stopping`` (``create_app``'s ``answering``)."""
+            cancelled as the event loop ends and answered 503 ``stopping`` (``create_app``'s ``stopped_at_once``)."""
             waiting = asyncio.ensure_future(super()._wait_tasks_to_complete())
             try:
                 while not self.force_exit:
@@ -1180,6 +1190,7 @@ def _announcing_server():
                     done, _ = await asyncio.wait({waiting}, timeout=0.1)
                     if done:
                         return waiting.result()
+                self.stopped_at_once.set()
             finally:
                 waiting.cancel()
 
