@@ -379,3 +379,121 @@ def test_every_signal_put_off_during_a_match_is_handled_when_the_first_handler_r
         signal.signal(signal.SIGUSR1, before[1])
     assert told == [signal.SIGUSR1]
     assert ruleset.match(facts) == ("5.1",)
+
+
+# A signal landing as the handlers are swapped for a match, or put back after it: right after one of the swaps, where
+# Python runs the handler of a signal that landed meanwhile. ``landing(swaps)`` is durable's ``signal`` module whose
+# ``signal()`` calls ``land`` once, with what it is about to set (before it, as signal.signal looks for signals that
+# landed before it sets a handler, when ``before``), and the handlers a test sets are put back after it.
+@pytest.fixture
+def landing(monkeypatch):
+    import signal
+    import types
+
+    from slapolicy.rules import durable
+
+    found = {signum: signal.getsignal(signum) for signum in durable._SIGNALS}
+
+    def install(land, before=False):
+        landed = []
+
+        def swapping(signum, handler):
+            if before and not landed and land(signum, handler):
+                landed.append(signum)
+                signal.raise_signal(land(signum, handler))
+            previous = signal.signal(signum, handler)
+            if not before and not landed and land(signum, handler):
+                landed.append(signum)
+                signal.raise_signal(land(signum, handler))
+            return previous
+
+        monkeypatch.setattr(durable, "signal", types.SimpleNamespace(**{**vars(signal), "signal": swapping}))
+        return landed
+
+    yield install
+    for signum, handler in found.items():
+        signal.signal(signum, handler)
+
+
+def _fresh_ruleset(name: str):
+    import uuid
+
+    from slapolicy.rules.conditions import Compare
+    from slapolicy.rules.durable import ruleset_for
+
+    return ruleset_for(f"{name}_{uuid.uuid4().hex}", [("5.1", Compare("incident.cause", "equals", "customer_network"))])
+
+
+class Terminated(Exception):
+    pass
+
+
+def _terminated(signum, frame):
+    raise Terminated
+
+
+def test_a_signal_landing_as_the_handlers_are_put_off_leaves_none_put_off(landing):
+    # A SIGTERM landing as a match put the handlers off (Ctrl-C's already, SIGTERM's not yet), its handler raising
+    # there: Ctrl-C's stand-in was left in place, and noted every later Ctrl-C of the process without acting on one.
+    import signal
+
+    from slapolicy.rules import durable
+
+    ruleset = _fresh_ruleset("hold_interrupted")
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _terminated)
+    landed = landing(lambda signum, handler: signal.SIGTERM if signum == signal.SIGINT else None)
+    with pytest.raises(Terminated):
+        ruleset.match({"incident.cause": "customer_network"})
+    assert landed == [signal.SIGINT]
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == (signal.default_int_handler,
+                                                                                   _terminated)
+    durable.signal = signal
+    with pytest.raises(KeyboardInterrupt):
+        signal.raise_signal(signal.SIGINT)
+    assert ruleset.match({"incident.cause": "customer_network"}) == ("5.1",)
+
+
+def test_a_signal_landing_as_the_handlers_are_put_back_leaves_none_put_off(landing):
+    # A Ctrl-C landing as the handlers were put back after a match (Ctrl-C's already, SIGTERM's not yet): its
+    # KeyboardInterrupt left SIGTERM's stand-in in place, noting every later SIGTERM without acting on one.
+    import signal
+
+    ruleset = _fresh_ruleset("release_interrupted")
+    told = []
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, lambda signum, frame: told.append(signum))
+    landed = landing(lambda signum, handler: signal.SIGINT if handler is signal.default_int_handler else None)
+    with pytest.raises(KeyboardInterrupt):
+        ruleset.match({"incident.cause": "customer_network"})
+    assert landed == [signal.SIGINT]
+    signal.raise_signal(signal.SIGTERM)
+    assert told == [signal.SIGTERM]
+
+
+def test_a_stand_in_left_in_place_hands_its_signal_on_and_the_next_match_puts_the_handler_back(landing):
+    # A Ctrl-C landing just before SIGTERM's handler was put back (signal.signal runs what landed before it sets a
+    # handler, and its KeyboardInterrupt keeps it from setting it): SIGTERM's stand-in stays in place. It acts on
+    # SIGTERM as the handler it stood in for (it noted it, never acted on), and the next match puts that one back.
+    import signal
+
+    from slapolicy.rules import durable
+
+    ruleset = _fresh_ruleset("left_in_place")
+    told = []
+
+    def handler(signum, frame):
+        told.append(signum)
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, handler)
+    landed = landing(lambda signum, given: signal.SIGINT if given is handler else None, before=True)
+    with pytest.raises(KeyboardInterrupt):
+        ruleset.match({"incident.cause": "customer_network"})
+    assert landed == [signal.SIGTERM]
+    assert isinstance(signal.getsignal(signal.SIGTERM), durable._Hold)  # left in place
+    signal.raise_signal(signal.SIGTERM)
+    assert told == [signal.SIGTERM]
+    durable.signal = signal
+    assert ruleset.match({"incident.cause": "provider"}) == ()
+    assert signal.getsignal(signal.SIGTERM) is handler

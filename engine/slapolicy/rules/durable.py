@@ -350,35 +350,68 @@ _SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP
                  if hasattr(signal, name))
 
 
-def _hold_signals() -> tuple[dict, list] | None:
-    """In the main thread (the only one where Python runs signals' handlers), replace each Python handler with one
-    that notes the signal: ``(handlers found, signals noted)``; None in another thread."""
+class _Hold:
+    """The Python handlers of signals put off for one call into durable-rules (:func:`_hold_signals`), and the handler
+    that stands in for each of them meanwhile: called with a signal, it notes it, to be handled once the call is over
+    (:func:`_release_signals`). Once the hold is over (``over``), it hands a signal on to the handler it stood in for
+    at once: one left in place by a signal that landed as the handlers were swapped, its handler raising there (a
+    Ctrl-C's KeyboardInterrupt), noted that signal for ever, never acted on (every later Ctrl-C of the process)."""
+
+    __slots__ = ("found", "noted", "over")
+
+    def __init__(self) -> None:
+        self.found, self.noted, self.over = {}, [], False
+
+    def __call__(self, signum, frame) -> None:
+        if self.over:
+            self.found[signum](signum, frame)
+        elif signum not in self.noted:
+            self.noted.append(signum)
+
+
+def _hold_signals() -> _Hold | None:
+    """In the main thread (the only one where Python runs signals' handlers), replace each Python handler with a
+    :class:`_Hold` that notes the signal; None in another thread. A handler not yet replaced that raises meanwhile (its
+    signal landed) puts back those already replaced before its error goes on: none is left noting."""
     if threading.current_thread() is not threading.main_thread():
         return None
-    found, noted = {}, []
+    hold = _Hold()
+    try:
+        for signum in _SIGNALS:
+            handler = signal.getsignal(signum)
+            while isinstance(handler, _Hold) and handler.over:  # one left in place: the handler it stands in for
+                handler = handler.found[signum]
+            if callable(handler):  # not SIG_DFL, SIG_IGN, or a handler set outside Python (None)
+                hold.found[signum] = handler
+                signal.signal(signum, hold)
+    except BaseException:
+        _release_signals(hold)
+        raise
+    return hold
 
-    def note(signum, frame):
-        if signum not in noted:
-            noted.append(signum)
 
-    for signum in _SIGNALS:
-        handler = signal.getsignal(signum)
-        if callable(handler):  # not SIG_DFL, SIG_IGN, or a handler set outside Python (None)
-            found[signum] = handler
-            signal.signal(signum, note)
-    return found, noted
-
-
-def _release_signals(held: tuple[dict, list] | None) -> None:
+def _release_signals(held: _Hold | None) -> None:
     """Put the handlers back, then run the handler of each signal noted meanwhile, as Python would have: now, in the
     caller (a Ctrl-C's KeyboardInterrupt raised from the match, once durable-rules is done). Called, not raised again:
-    an event loop told of signals through its wakeup file (asyncio's add_signal_handler) was told once already."""
+    an event loop told of signals through its wakeup file (asyncio's add_signal_handler) was told once already. A
+    handler put back that raises meanwhile (its signal landed again) neither keeps the others from being put back nor
+    the noted ones from being run."""
     if held is None:
         return
-    found, noted = held
-    for signum, handler in found.items():
-        signal.signal(signum, handler)
-    _run_handlers(found, noted)
+    held.over = True  # first: a stand-in that is not put back hands its signal on from now on
+    try:
+        _put_back(list(held.found.items()))
+    finally:
+        _run_handlers(held.found, held.noted)
+
+
+def _put_back(handlers: list) -> None:
+    """``signal.signal`` for each (signal, handler), each also when one before it raised."""
+    if handlers:
+        try:
+            signal.signal(*handlers[0])
+        finally:
+            _put_back(handlers[1:])
 
 
 def _run_handlers(found: dict, noted: list) -> None:
