@@ -256,6 +256,7 @@ def test_a_client_that_closes_its_sending_side_after_its_request_is_answered_the
     # shutdown(SHUT_WR)) and read the answer: uvicorn took it for a client gone, closed the connection and dropped the
     # answer (0 bytes), the request's work done for nothing (a claim decided and recorded, its client never told).
     import socket
+    import time
 
     from serving import serving
 
@@ -287,6 +288,12 @@ def test_a_client_that_closes_its_sending_side_after_its_request_is_answered_the
         answers = half_closed(post + health)
         assert [status for status, _ in answers] == [b"HTTP/1.1 200 OK"] * 2 and answers[0][1] == expected
         assert answers[1][1]["status"] == "ok"
+        # a request and part of the next, then the half-close: the rest never comes, so the whole one is answered and
+        # the connection closed (it waited --request-timeout, 30 s, for the rest, then answered it 408)
+        for part in (health[:20], post[:len(post) - 5]):  # its head begun; its body begun
+            sent = time.monotonic()
+            assert half_closed(post + part) == [(b"HTTP/1.1 200 OK", expected)]
+            assert time.monotonic() - sent < 20
     assert server.stderr == ""
 
 

@@ -958,9 +958,11 @@ def timed_protocol(seconds: float, max_connections: int | None = None, max_body:
             return None if self._lingering else super().eof_received()  # None: asyncio closes the connection
 
         def on_response_complete(self) -> None:
-            if self._sent_all and not self.conn.trailing_data[0]:  # nothing more from the client to answer
+            super().on_response_complete()  # begins the next request sent with it (pipelined), if it is whole
+            if self._sent_all and (self.cycle.response_complete or self.conn.their_state is not h11.DONE):
+                # Nothing more comes from the client: no request left, or one it never finished sending, which waited
+                # --request-timeout seconds for the rest, then was answered 408 (a body begun is told its client left)
                 self.transport.close()  # once what is written is sent
-            super().on_response_complete()
 
         def _arm(self) -> None:
             self._disarm()
