@@ -3,6 +3,7 @@ import io
 import json
 import os
 import shutil
+import sys
 import tempfile
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
@@ -26,6 +27,19 @@ REPO = Path(__file__).resolve().parent.parent
 POLICIES = REPO / "policies" / "ccc"
 PUBLISHED = POLICIES / "2019-01-01.yaml"
 DRAFT = POLICIES / "drafts" / "2027-01-01-standard-99.95.yaml"
+
+
+# PYTHONDONTWRITEBYTECODE (set on the team's machines) also keeps pytest from caching the test modules whose asserts it
+# rewrote: every run rewrote all of them again, ~4 s of the fast loop's CPU. While the tests are collected, Python's
+# setting is as without it, so pytest caches them (tests/__pycache__, ignored by git; each is checked against its
+# source's size and time, so an edited test is rewritten afresh), and Python the modules they import.
+@pytest.hookimpl(hookwrapper=True)
+def pytest_collection(session):
+    kept, sys.dont_write_bytecode = sys.dont_write_bytecode, False
+    try:
+        yield
+    finally:
+        sys.dont_write_bytecode = kept
 
 
 class Result:
