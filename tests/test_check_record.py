@@ -245,3 +245,23 @@ def test_a_document_too_large_to_record_is_parsed_again(tmp_path, checks, monkey
     monkeypatch.setattr(directory, "load_yaml", lambda raw, name: parses.append(name) or load_yaml(raw, name))
     assert checks(path)[1] == [f"{path.parent}/{WARNING}"]
     assert checks.validated == [str(path)] and parses == [str(path)]  # parsed, but neither validated nor linted
+
+
+def test_a_copy_named_alike_in_a_folder_named_alike_elsewhere_is_not_checked_again(tmp_path, checks):
+    """What a check reads of where the file is: its name, its folder's name (drafts/, superseded/) and whether a
+    versions.lock is beside it (lint). A family copied or moved elsewhere (a checkout in a new folder, a copy made
+    to try an amendment) reads the records its files passed, and the warnings name the file read."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first, moved = published_copy(tmp_path / "a"), published_copy(tmp_path / "b")
+    assert checks(first)[1] == [f"{first.parent}/{WARNING}"]
+    assert checks(moved)[1] == [f"{moved.parent}/{WARNING}"]
+    assert checks.validated == [str(first)] and len(records(tmp_path)) == 1
+    # Another folder's name, or a lock beside it: checked again, each its own record.
+    other = tmp_path / "c" / "other" / "2019-01-01.yaml"
+    other.parent.mkdir(parents=True)
+    other.write_bytes(first.read_bytes())
+    (tmp_path / "b" / "ccc" / "versions.lock").write_text("{}\n")
+    assert checks(other)[1] == [f"{other.parent}/{WARNING}"]
+    assert checks(moved)[1] == [f"{moved.parent}/{WARNING}"]
+    assert checks.validated == [str(first), str(other), str(moved)] and len(records(tmp_path)) == 3

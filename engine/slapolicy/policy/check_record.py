@@ -3,11 +3,14 @@ process, while neither its bytes nor the checker changed (as Python keeps a modu
 
 A check (:func:`slapolicy.policy.directory.read_policy`) parses the YAML, validates it against the JSON
 Schema, builds the model and lints it. Its verdict depends on the file's bytes and on the path it was
-named by (lint reads the file name and whether it sits under ``drafts/``), on whether the examples are run,
-on the checker's code, the schema, the installed plugins (lint asks them for the §3.2 business calendar)
-and the libraries all of these use. Each record is named by the sha256 of all of that:
+named by (lint reads the file's name, its folder's and whether it is a family's), on whether the
+examples are run, on the checker's code, the schema, the installed plugins (lint asks them for the §3.2 business
+calendar) and the libraries all of these use. Each record is named by the sha256 of all of that:
 
-- the policy's bytes, the path as given, and whether the examples were run;
+- the policy's bytes, and whether the examples were run;
+- what the check reads of the path (:func:`place`): the file's name, its folder's name, whether a lock is beside it
+  and whether it is in a family's ``superseded/``; not the folders above, so that a family copied or moved elsewhere
+  (a checkout in another folder, a copy made to try an amendment) is not checked again;
 - every file of the ``slapolicy`` package (its code and ``schema/``);
 - every file of the package of each plugin registered, by plugin name (a plugin registered as an object
   rather than a module cannot be fingerprinted: then nothing is recorded or read);
@@ -35,6 +38,7 @@ import os
 import sys
 import threading
 import types
+from pathlib import Path
 
 from typing import NamedTuple
 
@@ -118,6 +122,16 @@ def _checker(manager) -> list | None:
     return [FORMAT, sys.version, _tree_digest(engine), plugins, _distributions()]
 
 
+def place(path: str) -> list:
+    """What a check reads of where the file is (lint: a published version is named by its date, a draft sits under
+    drafts/, a published one beside its family's lock, an encoding a correction keeps in its family's superseded/):
+    its name, its folder's name (as given, and where the file really is), whether a lock is beside it and whether it
+    sits in a family's superseded/ (lock.kept_by_family)."""
+    where = Path(path)  # as lint reads it
+    return [where.parent.name, where.name, Path(os.path.abspath(path)).parent.name, among_versions(path),
+            kept_by_family(path)]
+
+
 def record_key(raw: bytes, path: str, run_examples: bool, manager) -> str | None:
     """The name of the record of this check, or None when no record may be used."""
     try:
@@ -126,19 +140,19 @@ def record_key(raw: bytes, path: str, run_examples: bool, manager) -> str | None
         return None
     if checker is None:
         return None
-    named = [checker, path, bool(run_examples), hashlib.sha256(raw).hexdigest(), among_versions(path),
-             kept_by_family(path)]
+    named = [checker, place(path), bool(run_examples), hashlib.sha256(raw).hexdigest()]
     return hashlib.sha256(json.dumps(named).encode("utf-8")).hexdigest()
 
 
-def _diagnostic(item) -> Diagnostic | None:
+def _diagnostic(item, filename: str) -> Diagnostic | None:
+    """A recorded warning, at the file named ``filename`` now (the record may be that of a copy of it elsewhere)."""
     if not (isinstance(item, list) and len(item) == 6):
         return None
     file, line, col, severity, code, message = item
     if not (isinstance(file, str) and type(line) is int and type(col) is int and severity == "warning"
             and isinstance(code, str) and isinstance(message, str)):
         return None  # a pass has no error: a record that says otherwise is not one of ours
-    return Diagnostic(file, line, col, severity, code, message)
+    return Diagnostic(filename, line, col, severity, code, message)
 
 
 class Pass(NamedTuple):  # a NamedTuple: a tenth of a dataclass's making at every start
@@ -154,7 +168,7 @@ def passed(key: str | None, filename: str) -> Pass | None:
     content = read_record(FOLDER, key)
     if not (isinstance(content, dict) and content.get("format") == FORMAT and isinstance(content.get("warnings"), list)):
         return None
-    warnings = [_diagnostic(item) for item in content["warnings"]]
+    warnings = [_diagnostic(item, filename) for item in content["warnings"]]
     if None in warnings:
         return None
     document = None
@@ -167,7 +181,8 @@ def passed(key: str | None, filename: str) -> Pass | None:
 
 def record_pass(key: str | None, warnings: list[Diagnostic], document: YamlDocument) -> None:
     """Record that the check named ``key`` passed with these warnings, on this document."""
-    if any(w.severity != "warning" for w in warnings):
+    # Only warnings at the file itself: read back, each is put at the file named then (a copy of it, elsewhere).
+    if any(w.severity != "warning" or w.file != document.filename for w in warnings):
         return
     content = {"format": FORMAT, "warnings": [[w.file, w.line, w.col, w.severity, w.code, w.message] for w in warnings],
                "document": document.record()}
