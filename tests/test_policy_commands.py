@@ -448,3 +448,15 @@ def test_a_claim_deadline_amended_without_the_words_of_its_provision_is_warned_o
     assert words[0] in path.read_text()
     path.write_text(path.read_text().replace(*words))
     assert "words-disagree" not in cli("validate", path).out
+
+
+def test_words_typed_in_full_width_state_the_numbers_they_show():
+    # "95％: 25％ of Monthly Service Fee", typed with a Chinese or Japanese input method: the words check saw no 95 %
+    # and no 25 %, and warned that tier 2 'says 99%, but its lower bound is 95%' (and its credit 25 %).
+    from slapolicy.policy.lint import _said, _tier_said
+
+    text = "Less than 99% but equal to or higher than 95％: ２５% of Monthly Service Fee"
+    assert _said("95%", False, text) is None and _said("25%", False, text) is None
+    assert _said("30%", False, text) == "99% and 95% and 25%"
+    assert [(amount, role) for amount, _, role in _tier_said(text)] == [
+        (Decimal("99"), "below"), (Decimal("95"), "at_least"), (Decimal("25"), "credit")]

@@ -19,6 +19,7 @@ import json
 import math
 import os
 import re
+import unicodedata
 import datetime as dt
 import difflib
 import zoneinfo
@@ -530,6 +531,7 @@ def _tier_said(text: str) -> list[tuple[Decimal, str, str | None]]:
     Monthly Service Fee"), the setting of a bound its words say ("equal to or higher than 95%": ``at_least``), or
     None where the words do not tell ("between 95% and 99%")."""
     stated = []
+    text = _as_digits(text)
     for match in _PERCENTS.finditer(text):
         credit = _CREDIT_SAID.match(text, match.end())
         if credit:
@@ -583,7 +585,7 @@ def lint_clause_words_agree(policy) -> list[Diagnostic]:
     parameters = parameters if isinstance(parameters, dict) else {}
     found = []
     for clause in policy.clauses:
-        stated = {Decimal(n): n for n in _STATED.findall(clause.text or "")}
+        stated = {Decimal(n): n for n in _STATED.findall(_as_digits(clause.text or ""))}
         if not stated:
             continue
         for fact, value, source in _compared_numbers(policy.raw["disclaimers"][clause.index].get("when"), parameters):
@@ -619,10 +621,18 @@ def _compared_numbers(node, parameters: dict):
             yield from _compared_numbers(node.get(key), parameters)
 
 
+def _as_digits(text: str) -> str:
+    """``text`` with its numbers in the digits and signs the checks of words read: a text typed with a Chinese or
+    Japanese input method writes "95％" or "９５%" (full width), which the words checks did not see as 95 %, and said
+    the words state other numbers than the setting's when they state the same."""
+    return unicodedata.normalize("NFKC", text)
+
+
 def _said(value: str, whole: bool, text: str) -> str | None:
     """The numbers of ``text`` of the kind ``value`` is, when ``value`` is not among them (None: it is, or the text
     states none of that kind, or ``value`` is of no kind compared: only percentages, and whole numbers where
     ``whole``: a parameter's, a count of days)."""
+    text = _as_digits(text)
     if re.fullmatch(r"[0-9]+(\.[0-9]+)?%", value):
         stated = [Decimal(n) for n in _PERCENTS.findall(text)]
         shown = [f"{n}%" for n in _PERCENTS.findall(text)]
