@@ -666,6 +666,25 @@ def test_a_replayed_row_names_the_display_rounding_only_where_it_moved_the_figur
         ("availability.minute_unavailable_below", "unavailable minutes differ")]
 
 
+def test_a_replayed_row_whose_minutes_below_the_threshold_moved_but_not_those_counted_says_so(tmp_path):
+    # 30 minutes at 98 % within the customer's own outage (§5.1): the baseline's 99 % makes them unavailable and
+    # excludes them all, the amendment's 97 % leaves them available; 0 counted on both sides, 100.00 %, nothing owed.
+    # The row differs in what it excludes and cited §1.5 with 'unavailable minutes differ' beside 0 and 0.
+    from conftest import POLICIES
+    from helpers import minute_rows, write_csv
+    from slapolicy.replay import replay
+
+    under = _file(tmp_path, 'minute_unavailable_below:\n    value: "99%"', 'minute_unavailable_below:\n    value: "97%"')
+    minutes = write_csv(tmp_path / "minutes.csv", minute_rows("a", "2019-04-01T10:00", 30, 100, 2))
+    outage = [{"id": "N-1", "start": "2019-04-01T10:00", "end": "2019-04-01T10:30", "cause": "customer_network"}]
+    (row,) = replay(POLICIES, minutes=minutes, start="2019-04", end="2019-04", under=under, incidents=outage)["rows"]
+    assert [(side["unavailable_minutes"], side["excluded_minutes"], side["availability_percent"])
+            for side in (row["baseline"], row["amended"])] == [(0, {"5.1": 30}, "100.00"), (0, {}, "100.00")]
+    assert [(c["what"], c["why"]) for c in row["clauses_changed"]] == [
+        ("availability.minute_unavailable_below",
+         "unavailable minutes before the exclusions differ; those counted against the provider do not")]
+
+
 def test_a_replayed_row_whose_figure_the_rounding_moves_with_its_minutes_names_both(tmp_path):
     # 43 unavailable minutes under the amendment (§1.5 at 97 % leaves the 43 of 98 % failing at 96 %): 1 − 43/43200 =
     # 99.90046 %, shown 99.90 by half_up and by down; 44 minutes: 99.89815 %, 99.90 half_up, 99.89 down. The rounding

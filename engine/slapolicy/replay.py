@@ -184,7 +184,9 @@ def clauses_changed(baseline, amended, before: dict, after: dict) -> list:
     excluded_before, excluded_after = before["excluded_minutes"], after["excluded_minutes"]
     # What the answer depends on: which figures differ, and the tier each side's availability falls in. Rows
     # of a replay share few such answers: each is worked out once, and each row owns a copy of its entries.
-    entries = _explained(baseline, amended, before["raw_unavailable_minutes"] != after["raw_unavailable_minutes"],
+    raw = ("" if before["raw_unavailable_minutes"] == after["raw_unavailable_minutes"]
+           else "counted" if before["unavailable_minutes"] != after["unavailable_minutes"] else "before")
+    entries = _explained(baseline, amended, raw,
                          tuple(clause_id for clause_id in sorted(set(excluded_before) | set(excluded_after))
                                if excluded_before.get(clause_id) != excluded_after.get(clause_id)),
                          _tier_of(baseline, before), _tier_of(amended, after),
@@ -215,10 +217,11 @@ def _shown_by(baseline, amended, after: dict) -> tuple:
 
 
 @functools.lru_cache(maxsize=4096)
-def _explained(baseline, amended, raw: bool, excluded: tuple, tier_before, tier_after, standard: bool, credit: bool,
+def _explained(baseline, amended, raw: str, excluded: tuple, tier_before, tier_after, standard: bool, credit: bool,
                money: bool, shown: tuple) -> tuple:
-    """:func:`clauses_changed` for a row whose unavailable minutes (``raw``), minutes excluded by the clauses
-    ``excluded``, standard met, credit and compensation differ or not, its tier under each version given; ``shown``:
+    """:func:`clauses_changed` for a row whose unavailable minutes (``raw``: "" the same, "counted" differing in those
+    counted against the provider, "before" only before the exclusions, which then differ instead), minutes excluded
+    by the clauses ``excluded``, standard met, credit and compensation differ or not, its tier under each version given; ``shown``:
     the terms of the display that moved its availability shown (:func:`_shown_by`)."""
     changes = _changes(baseline, amended)
     wanted = []
@@ -236,7 +239,8 @@ def _explained(baseline, amended, raw: bool, excluded: tuple, tier_before, tier_
     if raw:
         cite(lambda c: c["what"].startswith("availability.") and not c["what"].startswith(("availability.standard",
                                                                                              "availability.display")),
-             "unavailable minutes differ")
+             "unavailable minutes differ" if raw == "counted"
+             else "unavailable minutes before the exclusions differ; those counted against the provider do not")
     for clause_id in excluded:
         cite(lambda c, cid=clause_id: c["what"] == f"clause {cid}" or c["what"].startswith(f"clause {cid} "),
              f"minutes excluded by §{clause_id} differ")
