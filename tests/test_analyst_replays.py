@@ -998,6 +998,22 @@ def test_a_replay_of_an_amendment_of_claims_alone_says_it_does_not_decide_them(t
     assert f"<p><b>{html.escape(NOT_REPLAYED_NOTE)}</b></p>" in page.out
 
 
+def test_a_row_whose_money_moved_never_cites_the_aggregate_cap_a_replay_does_not_apply(tmp_path):
+    # The shipped draft (standard 99.95 %) with §6.1 looking back 6 months: acme's 99.90 % March 2019 now owes 10 % of
+    # 2500.00, and its row cited compensation.aggregate_cap.lookback_months beside the standard ("the amount
+    # differs"), though every amount of a replay is before §6.1.
+    draft = tmp_path / "draft.yaml"
+    draft.write_text(DRAFT.read_text().replace("lookback_months: 12", "lookback_months: 6"))
+    result = run_cli("replay", POLICIES, "--from", "2019-03", "--to", "2019-03", "--under", draft, *EXAMPLE_INPUTS)
+    assert result.code == 0
+    acme = next(row for row in result.json()["rows"] if row["account"] == "acme")
+    assert (acme["baseline"]["compensation"], acme["amended"]["compensation"], acme["delta"]["compensation"]) == (
+        "0.00", "250.00", "250.00")
+    assert [(c["what"], c["why"]) for c in acme["clauses_changed"]] == [
+        ("availability.standard", "the standard is met in one and not the other")]
+    assert [c["what"] for c in result.json()["not_replayed"]] == ["compensation.aggregate_cap.lookback_months"]
+
+
 def test_a_replay_of_an_amendment_that_changes_no_claim_term_says_nothing_of_claims():
     result = run_cli("replay", POLICIES, "--from", "2019-03", "--to", "2019-03", "--under", DRAFT, *EXAMPLE_INPUTS)
     assert (result.code, result.err) == (0, "")

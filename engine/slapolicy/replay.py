@@ -228,9 +228,10 @@ def _explained(baseline, amended, raw: str, excluded: tuple, tier_before, tier_a
 
     def cite(predicate, why):
         for change in changes:
-            # Words never move money, nor do a clause's examples (they test its condition) or its title.
+            # Words never move money, nor do a clause's examples (they test its condition) or its title; nor does a
+            # term a replay does not decide (the §6.1 cap: every amount here is before it).
             if (change["kind"] not in ("reworded", "examples") and not change["what"].endswith(" title")
-                    and predicate(change)):
+                    and not change["what"].startswith(NOT_REPLAYED) and predicate(change)):
                 entry = {"what": change["what"], "ref": change["ref"], "kind": change["kind"], "old": change["old"],
                          "new": change["new"], "why": why}
                 if entry not in wanted:
