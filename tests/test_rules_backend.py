@@ -247,6 +247,64 @@ def test_a_ruleset_answers_after_more_failures_than_it_has_sessions(tmp_path):
     assert (run.returncode, run.stdout, run.stderr) == (0, "2100 {('5.2',)} 2100 0\n", "")
 
 
+# The registration again, after a ruleset's sessions are used up, failing too (memory used up, as the failures were):
+# durable-rules' create_ruleset raises MemoryError the first time it is called again. A bound of 3 sessions stands for
+# durable-rules' 1,024.
+REGISTRATION_FAILS = """
+import slapolicy.rules.durable as adapter
+from slapolicy.rules.conditions import Compare
+adapter.SESSIONS_PER_RULESET = 3
+ruleset = adapter.ruleset_for("registered_again", [("5.1", Compare("incident.cause", "equals", "customer_network")),
+                                                   ("5.2", Compare("incident.cause", "equals", "customer_credentials"))])
+import durable.engine
+
+real = durable.engine.durable_rules_engine
+registrations = []
+
+class Engine:
+    def __init__(self, matches_fail):
+        self.matches_fail = matches_fail
+
+    def __getattr__(self, name):
+        return getattr(real, name)
+
+    def create_ruleset(self, *args):
+        registrations.append(args)
+        if len(registrations) == 1:
+            raise MemoryError
+        return real.create_ruleset(*args)
+
+    def update_state(self, *args):
+        if self.matches_fail:
+            raise MemoryError
+        return real.update_state(*args)
+
+for attempt in range(7):
+    for facts, fails in (({"incident.cause": "customer_network"}, True), ({"incident.cause": "customer_credentials"}, False)):
+        durable.engine.durable_rules_engine = Engine(matches_fail=fails)
+        try:
+            print(attempt, ruleset.match(facts | {"attempt": attempt}))  # never cached: a new situation
+        except MemoryError:
+            print(attempt, "MemoryError")
+        durable.engine.durable_rules_engine = real
+print(len(registrations), ruleset.registrations, ruleset.sessions_abandoned, adapter.session_stats()["facts_held"])
+"""
+
+
+def test_a_ruleset_whose_registration_again_fails_is_registered_at_its_next_call(tmp_path):
+    # When the sessions were used up and the registration again failed (create_ruleset's MemoryError), the ruleset went
+    # on with the session just abandoned: the next match, on a session holding the failed call's fact, raised
+    # durable-rules' MessageObservedException (a traceback; on a session left mid-action, a segmentation fault). Now no
+    # call uses an abandoned session: the call after the third failure registers the clauses again; that failing, it
+    # raises MemoryError (503 in a service), and the next call registers them and answers.
+    script = tmp_path / "registration.py"
+    script.write_text(REGISTRATION_FAILS)
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    expected = [f"{attempt} MemoryError\n{attempt} ('5.2',)\n" for attempt in range(7)]
+    expected[2] = "2 MemoryError\n2 MemoryError\n"  # the registration again failed: this call's
+    assert (run.returncode, run.stdout, run.stderr) == (0, "".join(expected) + "3 3 7 0\n", "")
+
+
 def _stop_as_the_action_starts(ruleset, facts, raise_it):
     """``ruleset.match(facts)``, with ``raise_it()`` called as the rule's action starts (at its first instruction,
     where Python runs a signal's handler)."""

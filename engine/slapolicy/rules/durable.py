@@ -61,8 +61,8 @@ _REGISTERED: dict[str, "RuleSet"] = {}
 CACHE_SIZE = 65536
 SESSION = "slapolicy"  # the one session (sid) each ruleset uses; see the module docstring
 # The sessions a ruleset of durable-rules holds at most: the next one raises MemoryError, at every call (its C engine's
-# bound). A failed call abandons its session (RuleSet._abandon_session); once all are used, the clauses are registered
-# anew (RuleSet._register).
+# bound). A failed call abandons its session (RuleSet._abandon_session); once all are used, the next call registers the
+# clauses anew (RuleSet._renew).
 SESSIONS_PER_RULESET = 1024
 
 
@@ -207,6 +207,7 @@ class RuleSet:
         self._session = SESSION  # the session the calls use; another once one is abandoned (_abandon_session)
         self.sessions_abandoned = 0
         self.registrations = 0  # how many times the clauses were registered in the host (_register)
+        self._names = 0  # the names a registration was tried under: a failed one may have left its name taken
         self._registered_as = name  # the host's name of the ruleset the calls use now
         self._clauses = clauses
 
@@ -218,8 +219,9 @@ class RuleSet:
 
     def _register(self, host) -> None:
         """Register the clauses in ``host`` (the host's lock held), under the ruleset's name the first time, and
-        under that name and the registration's number later (:meth:`_abandon_session`), with its first session."""
-        name = self.name if not self.registrations else f"{self.name}#{self.registrations}"
+        under that name and the attempt's number later (:meth:`_renew`), with its first session."""
+        name = self.name if not self._names else f"{self.name}#{self._names}"
+        self._names += 1  # before: a registration that fails half done may hold its name in durable-rules
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             host.register_rulesets({name: self._definition()})
@@ -259,12 +261,14 @@ class RuleSet:
         import durable.engine as engine  # loaded by _import_durable at the first session
 
         host = _host()
-        fact = {"sid": self._session, "id": "situation"}
-        fact.update({_key(name): _json_value(value) for name, value in situation})
         self.matches_run += 1
         self._hits = set()
         held = _hold_signals()
         try:
+            if self._session is None:  # every session of the registration used (_abandon_session)
+                self._renew(host)
+            fact = {"sid": self._session, "id": "situation"}
+            fact.update({_key(name): _json_value(value) for name, value in situation})
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)
                 try:
@@ -297,14 +301,22 @@ class RuleSet:
         retraction) crashed the process. The session is left as it is, not deleted (deleting sessions crashed the C
         engine: module docstring). A ruleset holds SESSIONS_PER_RULESET of them: after 1,024 failures every later
         call raised MemoryError, for the process's life (a service answered each 503, "try again"). So once the last
-        is used, the clauses are registered again, with new sessions, and the ruleset left is dropped whole."""
+        is used, the next call registers the clauses again (:meth:`_renew`)."""
         self.sessions_abandoned += 1
         if self._sessions_used < SESSIONS_PER_RULESET:
             self._sessions_used += 1
             self._session = f"{SESSION}-{self.sessions_abandoned}"
-            return
+        else:
+            self._session = None
+
+    def _renew(self, host) -> None:
+        """Register the clauses again, with new sessions, and drop the ruleset left, whole (the caller holds this
+        ruleset's lock and the signals). Done by the call after the last session was abandoned, not by the failed
+        call: a registration that fails too (memory used up, as the failures were) raises, and leaves the ruleset
+        without a session, for the next call to register again. Done by the failed call, it left the session just
+        abandoned in use, and the next call on it raised durable-rules' MessageObservedException (on a session left
+        in the middle of an action, the process crashed)."""
         left = self._registered_as
-        host = _host()
         with _HOST_LOCK:  # after this ruleset's lock, held by the caller: the order of every call (_before_fork)
             self._register(host)
             _drop(host, left)
@@ -491,7 +503,7 @@ def session_stats() -> dict:
     host = _host()
     for ruleset in rulesets:
         with ruleset._lock:
-            if not ruleset.matches_run:
+            if not ruleset.matches_run or ruleset._session is None:  # None: registered again at its next call
                 continue
             stats["sessions"] += 1
             with warnings.catch_warnings():
