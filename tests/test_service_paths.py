@@ -902,3 +902,30 @@ def test_a_claim_owed_compensation_on_a_service_started_without_billing_is_409_n
                                 "service with --billing")
     assert not ledger.exists()
 
+
+def test_the_trace_of_a_claim_decided_without_billing_says_how_the_service_is_given_it(tmp_path):
+    # A claim's decision holds its month's evaluation, whose trace said, in the service's answer, the CLI's words: 'give
+    # --billing FILE, in Python billing=' (neither of which a client of the service gives; nor can a claim carry rows).
+    # Its answer, the same claim sent again and the decision asked for by id now say the service's; the ledger keeps the
+    # decision as the engine made it.
+    from slapolicy import Engine
+    from slapolicy.ledger import Ledger
+    from slapolicy.service import Sources, create_app
+
+    ledger = tmp_path / "ledger.sqlite"
+    app = create_app(Engine(POLICIES, ledger=ledger), Sources(minutes=SOURCES["minutes"]), loopback_only=True)
+    claim = json.loads((EXAMPLES / "claim-acme-2019-03-by-email.json").read_text())  # a month meeting the standard
+    said = {"step": "compensation", "clause": "§1.3",
+            "detail": "no billing was given: no amount computed (the credit is a percentage of the Monthly Service Fee, "
+                      "which the billing gives: the service decides claims from the billing it was started with: "
+                      "start it with --billing)"}
+    status, _, decided = asgi(app, "POST", "/v1/claims", json.dumps(claim).encode(), JSON)
+    assert (status, decided["decision"], decided["evaluation"]["compensation"], decided["evaluation"]["trace"][-1]) == (
+        201, "denied", None, said)
+    status, _, again = asgi(app, "POST", "/v1/claims", json.dumps(claim).encode(), JSON)
+    assert (status, again["repeated"], again["evaluation"]["trace"][-1]) == (200, True, said)
+    status, _, found = asgi(app, "GET", f"/v1/claims/{decided['decision_id']}")
+    assert (status, found["evaluation"]["trace"][-1]) == (200, said)
+    with Ledger(ledger, create=False, readonly=True) as book:
+        assert book.decision(decided["decision_id"])["evaluation"]["trace"][-1]["detail"].endswith(
+            "give --billing FILE, in Python billing=)")

@@ -95,6 +95,10 @@ DECISION_ID = re.compile(r"D-[0-9a-f]{20}")
 # The trace of a month evaluated without any billing, as the service's client gives it (the CLI's names --billing).
 NO_BILLING_SENT = ("no billing was given: no amount computed (the credit is a percentage of the Monthly Service Fee, "
                    "which the billing gives: send it inline, 'billing': [...], or start the service with --billing)")
+# The same in a claim's decision, whose month is evaluated from the service's own data (a claim carries no rows).
+NO_BILLING_CLAIMED = ("no billing was given: no amount computed (the credit is a percentage of the Monthly Service "
+                      "Fee, which the billing gives: the service decides claims from the billing it was started with: "
+                      "start it with --billing)")
 NAME_MAX = 255  # bytes of a file name, on every file system slapolicy runs on (Linux's NAME_MAX, macOS's, NTFS's)
 
 
@@ -367,6 +371,15 @@ def date_field(value: str | None, name: str) -> dt.date | None:
 
 # ---------------------------------------------------------------------------- the service
 
+def told_how_billing_is_given(evaluation: dict | None, words: str) -> None:
+    """An evaluation's trace (of /v1/evaluate, or a claim's decision) as the service answers it: a month evaluated
+    without any billing says how the service's client has it given (``words``), not the CLI's option and the Python
+    argument the engine names (compensation.NO_BILLING_GIVEN). A claim's decision is recorded in the ledger as the
+    engine made it; only the answer says this."""
+    for step in (evaluation or {}).get("trace") or ():
+        if step.get("step") == "compensation" and step.get("detail") == NO_BILLING_GIVEN:
+            step["detail"] = words
+
 async def run_in_engine_thread(call, limiter, threads=None, gone=None):
     """``call()`` in a worker thread (of ``threads``), once ``limiter`` (--max-concurrent) lets it; not at all when
     ``gone()`` then says the request's client is gone (its connection lost). A client that sent a request and reset its
@@ -498,9 +511,7 @@ class Service:
             billing=body.get("billing", self.sources.billing), term_start=term_start, term_end=term_end,
             policy_file=policy_file)
         for evaluation in result["evaluations"]:
-            for step in evaluation["trace"]:
-                if step["step"] == "compensation" and step["detail"] == NO_BILLING_GIVEN:
-                    step["detail"] = NO_BILLING_SENT  # how a client gives billing, not the CLI's option
+            told_how_billing_is_given(evaluation, NO_BILLING_SENT)
         if policy_file is not None:
             # The version's step names its file as the client can (its name, as /v1/versions gives it), not where the
             # server keeps the policy directory ("evaluated under 2019-01-01 (/srv/…/2019-01-01.yaml) as asked")
@@ -541,6 +552,7 @@ class Service:
                 raise not_configured(f"{exc.needed}: start the service with --billing") from None
 
         decision = await self.run(decide, gone=request.is_disconnected)
+        told_how_billing_is_given(decision.get("evaluation"), NO_BILLING_CLAIMED)
         if decision.get("repeated"):
             return JSONResponse(decision)
         # 201 Created names what it created (RFC 9110 §15.3.2): without Location, the target (/v1/claims) was it
@@ -564,6 +576,7 @@ class Service:
         found = await run_in_threadpool(find)
         if found is None:
             raise not_found(f"no decision {decision_id!r} in the ledger")
+        told_how_billing_is_given(found.get("evaluation"), NO_BILLING_CLAIMED)
         return JSONResponse(found)
 
     async def replay(self, request: Request) -> JSONResponse:
