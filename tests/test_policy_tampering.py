@@ -862,3 +862,35 @@ def test_a_draft_that_is_the_published_version_itself_is_refused_not_told_to_say
         assert result.code == 1 and refused in result.out.splitlines(), given
         assert "draft-status" not in result.out and "write status: draft" not in result.out
     assert snapshot(family) == before
+
+
+@pytest.mark.parametrize("command", [("validate",), ("evaluate", "--month", "2019-03")])
+def test_a_family_whose_version_is_edited_and_restored_while_it_is_read_is_judged_by_the_bytes_read(
+        cli, family, monkeypatch, command):
+    # The family's reading (every command that reads it: validate FAMILY, evaluate, claim, replay, serve) read each
+    # version twice: once to load and check it, once to ask the lock about it (lint_directory). Edited (its title
+    # reworded) when the first read came and restored before the second, the edited text was the version evaluated,
+    # and the lock was asked about other bytes: validate exit 0, evaluate decided the month under it.
+    from conftest import REPO
+    from slapolicy.policy import directory as policy_directory
+
+    published = family / "2019-01-01.yaml"
+    original = published.read_bytes()
+    published.write_text(reworded(published.read_text()))
+    read, reads = policy_directory.read_limited, []
+
+    def read_then_restore(path, what, limit):
+        content = read(path, what, limit)
+        if os.path.samefile(path, published) and not reads:
+            reads.append(content)
+            published.write_bytes(original)  # restored, by version control say, once read
+        return content
+
+    monkeypatch.setattr(policy_directory, "read_limited", read_then_restore)
+    data = ("--minutes", REPO / "examples" / "ccc" / "minutes.csv") if command[0] == "evaluate" else ()
+    result = cli(command[0], family, *command[1:], *data)
+    assert len(reads) == 1 and reads[0] != original
+    changed = (f"{published}:1:1: error published-changed published version changed: sha256 "
+               f"{hashlib.sha256(reads[0]).hexdigest()[:12]}… differs")
+    assert result.code == 1 and changed in result.out + result.err
+    assert '"evaluations"' not in result.out and published.read_bytes() == original

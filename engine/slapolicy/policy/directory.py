@@ -376,8 +376,14 @@ class PolicyDirectory:
         self.versions: list[Policy] = []
         self.diagnostics: list[Diagnostic] = []
         self.not_versions: set[Path] = set()  # files that are no mapping: data, not a version to record in a lock
+        # The bytes of each file as read once: checked, loaded and asked about against the lock (lint_directory). Read
+        # again for the lock, a version edited as it was first read and restored before the second was evaluated
+        # under, and the lock asked about other bytes.
+        self.bytes_read: dict[Path, bytes] = {}
         for file in sorted(self.path.glob("*.yaml")):
-            policy, problems = read_policy(file, run_examples)
+            raw, policy, problems = read_policy_bytes(file, run_examples)
+            if raw is not None:
+                self.bytes_read[file] = raw
             self.diagnostics.extend(problems)
             if policy is not None:
                 self.versions.append(policy)

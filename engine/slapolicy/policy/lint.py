@@ -884,10 +884,9 @@ def lint_directory(directory) -> list[Diagnostic]:
     for file in sorted(directory.path.glob("*.yaml")):
         if file.is_symlink():
             found.append(_linked(file))
-        try:
-            content = read_limited(file, "policy file", MAX_POLICY_BYTES)
-        except FileProblem:
-            continue  # reported when the version was read
+        content = directory.bytes_read.get(file)  # the bytes loaded and checked, never read again (PolicyDirectory)
+        if content is None:
+            continue  # not read: reported when the version was read
         if file in directory.not_versions and file.name not in lock:
             continue  # said to be no version at all (a file of incidents, say): recording it would be wrong advice
         found += filter(None, [lock_problem(directory.path, file, content, lock, moved)])
