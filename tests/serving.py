@@ -46,10 +46,21 @@ class Server:
         return response.status, response.getheader("Content-Type"), json.loads(payload) if payload else None
 
 
+# `python -m slapolicy.cli`, with SIGHUP as a terminal's job has it (its default), or ignored as under nohup: a process
+# inherits an ignored signal, and serve keeps nohup's SIG_IGN (docs/cli.md), so a suite run under nohup (or by a runner
+# that ignores SIGHUP) saw a server that a test stopped with SIGHUP serve on, and failed after 30 s.
+SERVE = """
+import runpy, signal, sys
+signal.signal(signal.SIGHUP, signal.SIG_IGN if sys.argv.pop(1) == "ignored" else signal.SIG_DFL)
+runpy.run_module("slapolicy.cli", run_name="__main__", alter_sys=True)
+"""
+
+
 @contextlib.contextmanager
-def serving(policy_dir, *options, timeout: float = 60):
-    """`slapolicy serve POLICY_DIR --port 0 OPTIONS...`; yields a Server once it printed where it listens."""
-    argv = [sys.executable, "-m", "slapolicy.cli", "serve", str(policy_dir), "--port", "0", *map(str, options)]
+def serving(policy_dir, *options, timeout: float = 60, hangup: str = "default"):
+    """`slapolicy serve POLICY_DIR --port 0 OPTIONS...`; yields a Server once it printed where it listens. ``hangup``:
+    "default", or "ignored" (as nohup starts it)."""
+    argv = [sys.executable, "-c", SERVE, hangup, "serve", str(policy_dir), "--port", "0", *map(str, options)]
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
                                env=os.environ | {"PYTHONUNBUFFERED": "1"})
     banner = []

@@ -19,7 +19,8 @@ CLAIM = EXAMPLES / "claim-globex-2019-03.json"
 
 # The command as a process of its own (`slapolicy ...`: main() without arguments), its parts read by ``PART``
 # (a helper of tests/helpers.py), with Ctrl-C handled as a terminal's foreground job has it (a process started in
-# the background inherits SIGINT ignored, and Python then leaves it ignored).
+# the background inherits SIGINT ignored, and Python then leaves it ignored), and SIGHUP at its default (one started
+# under nohup inherits it ignored, and the command then leaves it ignored: the SIGHUP case waited 60 s and failed).
 COMMAND = """
 import os, signal, sys
 sys.path.insert(0, {tests!r})
@@ -27,6 +28,7 @@ import helpers
 import slapolicy.distributed as distributed, slapolicy.minutes.aggregates as aggregates
 from slapolicy.cli import main
 signal.signal(signal.SIGINT, signal.default_int_handler)
+signal.signal(signal.SIGHUP, signal.SIG_DFL)
 aggregates.read_part = getattr(helpers, {part!r})
 if {part!r} == "counted_read_part":  # the tasks of this process hold until the reading is cancelled
     real_cancel = distributed.Cancellation.cancel

@@ -3,6 +3,7 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -622,5 +623,27 @@ def test_sigterm_or_sigint_stops_the_server_cleanly_with_exit_0(tmp_path, stop):
         running.process.send_signal(getattr(signal, stop))
         assert running.process.wait(30) == 0
         # docs/service.md: one line when it listens, one when it has stopped, on standard output
+        assert running.process.stdout.read() == "slapolicy serve: stopped\n"
+    assert running.stderr == ""
+
+
+@pytest.mark.slow  # starts a server of its own
+def test_a_server_started_under_nohup_serves_on_through_sighup(tmp_path):
+    # docs/service.md: SIGHUP (the terminal closed) stops the service as SIGTERM does, but `nohup` ignores it, and a
+    # process started so inherits it ignored: the service keeps nohup's choice. serving() starts it with SIGHUP at
+    # its default otherwise, so that a suite run under nohup tests the stops as a terminal's job has them.
+    import signal
+
+    def ignored(pid: int) -> bool:  # SIGHUP in the process's mask of ignored signals (Linux's /proc)
+        masks = dict(line.split(":\t") for line in Path(f"/proc/{pid}/status").read_text().splitlines() if "\t" in line)
+        return bool(int(masks["SigIgn"], 16) >> (signal.SIGHUP - 1) & 1)
+
+    with serving(family_copy(tmp_path), "--ledger", tmp_path / "ledger.sqlite", hangup="ignored") as running:
+        assert ignored(running.process.pid)  # serving: its handler of SIGHUP is set before it says where it listens
+        running.process.send_signal(signal.SIGHUP)
+        assert running.call("GET", "/v1/health")[0] == 200  # answered after the SIGHUP: the service serves on
+        assert running.process.poll() is None
+        running.process.send_signal(signal.SIGTERM)
+        assert running.process.wait(30) == 0
         assert running.process.stdout.read() == "slapolicy serve: stopped\n"
     assert running.stderr == ""
