@@ -861,6 +861,11 @@ def test_a_draft_that_is_the_published_version_itself_is_refused_not_told_to_say
         result = cli("validate", given)
         assert result.code == 1 and refused in result.out.splitlines(), given
         assert "draft-status" not in result.out and "write status: draft" not in result.out
+    # versions listed it as a second published row of 2019-01-01
+    result = cli("versions", family)
+    assert result.code == 0 and len(result.out.splitlines()) == 2 and str(draft) not in result.out
+    assert result.err == (f"{draft}: draft not listed: this draft is {published} itself, not a copy of it ({how}); "
+                          f"`slapolicy validate {draft}` says how to put it right\n")
     assert snapshot(family) == before
 
 

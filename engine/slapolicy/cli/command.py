@@ -161,6 +161,10 @@ def cmd_versions(args) -> int:
              "sha256": p.sha256, "file": p.path} for p in directory.versions]
     published_drafts = []
     for draft in directory.drafts():
+        if (linked := directory.published_itself(draft)) is not None:  # listed as a second, published row
+            sys.stderr.write(f"{draft}: draft not listed: {linked.message.split(': whatever', 1)[0]}; `slapolicy "
+                             f"validate {draft}` says how to put it right\n")
+            continue
         raw, policy, problems = read_policy_bytes(draft)  # its sha256 listed is that of the bytes compared
         # A draft kept in drafts/ after publishing, listed under the version it became, read as a draft waiting:
         # said once, as what it is (as publish refuses it again: already-published).
