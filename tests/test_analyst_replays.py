@@ -506,11 +506,15 @@ def test_the_html_strip_shows_the_clock_time_after_the_clocks_change_in_the_mont
     strip = {"total_minutes": 44640, "timezone": "America/New_York",
              "baseline": {"unavailable": [[elapsed, elapsed + 60]], "excluded": []}}
     assert re.findall(r"<title>unavailable [^<]*</title>", _strip(strip, "baseline", "2019-03", "minutes", {})) == [
-        "<title>unavailable 2019-03-12 10:00 – 2019-03-12 11:00 (60 min)</title>"]
+        "<title>unavailable 2019-03-12 10:00 – 11:00 (60 min)</title>"]
     # In Singapore (no change of the clocks), the same minutes are 11 days 9 hours after midnight of the 1st.
     strip["timezone"] = "Asia/Singapore"
     assert re.findall(r"<title>unavailable [^<]*</title>", _strip(strip, "baseline", "2019-03", "minutes", {})) == [
-        "<title>unavailable 2019-03-12 09:00 – 2019-03-12 10:00 (60 min)</title>"]
+        "<title>unavailable 2019-03-12 09:00 – 10:00 (60 min)</title>"]
+    # a run past midnight gives its end's date: 2019-03-12 23:30 to 2019-03-13 00:30
+    strip["baseline"]["unavailable"] = [[11 * 1440 + 23 * 60 + 30, 12 * 1440 + 30]]
+    assert re.findall(r"<title>unavailable [^<]*</title>", _strip(strip, "baseline", "2019-03", "minutes", {})) == [
+        "<title>unavailable 2019-03-12 23:30 – 2019-03-13 00:30 (60 min)</title>"]
 
 
 def test_the_html_strip_keeps_its_days_when_the_clocks_change_in_the_month():

@@ -180,6 +180,13 @@ def _clock(month_start: dt.datetime, offset: int) -> str:
     return moment.strftime("%Y-%m-%d %H:%M")
 
 
+def _span(month_start: dt.datetime, first: int, end: int) -> str:
+    """A run of minutes as its hover says it: its end without its date when it ends on the day it starts
+    ("2019-03-12 09:00 – 10:00"; the date was written twice, "2019-03-12 09:00 – 2019-03-12 10:00")."""
+    begins, ends = _clock(month_start, first), _clock(month_start, end)
+    return f"{begins} – {ends[11:] if ends[:10] == begins[:10] else ends}"
+
+
 def _elapsed(month_start: dt.datetime, day: int) -> int:
     """Minutes elapsed from the Service Month's first minute (``month_start``: aware, local midnight of the 1st) to
     local midnight ``day`` days later (an aware difference in one zone is a wall-clock one: taken in UTC)."""
@@ -239,7 +246,7 @@ def _strip(strip: dict, side: str, month: str, label: str, scales: dict) -> str:
         for first, end in runs:
             x, width = first * scale, max((end - first) * scale, 1.0)  # at least 1 px, so that one minute shows
             parts.append(f'<rect x="{x:.2f}" width="{width:.2f}" height="12"><title>{kind} '
-                         f'{_e(_clock(start, first))} – {_e(_clock(start, end))} ({end - first} min)</title></rect>')
+                         f'{_e(_span(start, first, end))} ({end - first} min)</title></rect>')
         parts.append("</g>")
     parts.append(f'<use href="#{name}"/></g></svg>')
     return "".join(parts)
