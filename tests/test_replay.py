@@ -2,6 +2,9 @@
 import json
 import shutil
 import subprocess
+import sys
+import threading
+import time
 
 import pytest
 
@@ -94,14 +97,35 @@ def _json(**kwargs):
     return json.dumps(replay(POLICIES, start="2019-03", end="2019-03", under=DRAFT, **INPUTS, **kwargs), sort_keys=True)
 
 
+# A Dask cluster of two worker processes, in a process of its own: it prints its scheduler's address, and ends when its
+# standard input closes. Made in the tests' process (LocalCluster), it left distributed's 'Dask-Offload' thread there
+# for the process's life, and beside another thread the early helper never forks: tests/test_early_helper.py failed
+# when it ran after this file in one process.
+CLUSTER = """
+import sys
+from distributed import LocalCluster
+if __name__ == "__main__":
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        print(cluster.scheduler_address, flush=True)
+        sys.stdin.read()
+"""
+
+
 @pytest.mark.slow
 def test_local_workers_and_dask_give_byte_identical_json():
-    from distributed import LocalCluster
-
     local = _json()
     assert _json(workers=2) == local
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        assert _json(dask=cluster.scheduler_address) == local
+    with subprocess.Popen([sys.executable, "-c", CLUSTER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          text=True) as cluster:
+        try:
+            assert _json(dask=cluster.stdout.readline().strip()) == local
+        finally:
+            cluster.stdin.close()
+    # No thread of this test's is left in the tests' process (the pool's and the client's wind down).
+    deadline = time.monotonic() + 30
+    while threading.active_count() > 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert [thread.name for thread in threading.enumerate()] == [threading.main_thread().name]
 
 
 @pytest.mark.slow
