@@ -228,3 +228,28 @@ def test_a_superseded_encoding_replaced_by_a_symbolic_link_is_warned_of(cli, tmp
     for given in (family, kept):
         result = cli("validate", given)
         assert result.code == 0 and linked in result.out.splitlines(), given
+
+
+def test_a_superseded_encoding_replaced_by_a_link_to_an_edited_copy_is_told_its_encoding_changed(cli, tmp_path):
+    # aad5b77 warned of a link (symlink) in place of the file and no longer asked the lock about the bytes it leads to:
+    # a link to a copy with §2.2's standard lowered passed validate FAMILY and validate FILE with exit 0 and the one
+    # warning, where the same edit in the file itself (and in a link before aad5b77) is the error published-changed.
+    family, kept = _family_copy(tmp_path)
+    elsewhere = tmp_path / "elsewhere.yaml"
+    elsewhere.write_text(kept.read_text().replace('value: "99.5%"', 'value: "99%"'))
+    kept.unlink()
+    kept.symlink_to(elsewhere)
+    before = sorted((p, p.is_symlink(), p.read_bytes() if p.is_file() else None) for p in tmp_path.rglob("*"))
+    linked = (f"{kept}:1:1: warning symlink a superseded encoding is a file of the family, not a symbolic link (to "
+              f"{elsewhere}): copy the encoding it kept in its place (git checkout -- {kept} restores it where version "
+              "control holds it)")
+    changed = (f"{kept}:1:1: error published-changed superseded encoding changed: its sha256 differs from "
+               "32cfebe23efd… in versions.lock; it is kept unchanged so that decisions made under it can be audited. "
+               f"Restore its bytes (git checkout -- {kept}): a correction changes the published version, never an "
+               "encoding it superseded")
+    result = cli("validate", family)
+    assert result.code == 1 and {linked, changed} <= set(result.out.splitlines())
+    result = cli("validate", kept)  # the file alone: the error, whose restoring mends the link too
+    assert result.code == 1 and changed in result.out.splitlines()
+    assert sorted((p, p.is_symlink(), p.read_bytes() if p.is_file() else None)
+                  for p in tmp_path.rglob("*")) == before  # nothing written

@@ -346,9 +346,10 @@ def kept_problem(path: Path, raw: bytes) -> Diagnostic | None:
         lock = read_lock(family)
     except PolicyError as exc:
         return exc.diagnostics[0]  # a lock that cannot be read records nothing: its own error (bad-lock)
-    if path.is_symlink() and f"superseded/{path.name}" in lock:
-        return linked_kept(path)
-    return superseded_problem(family, path, raw, lock)
+    changed = superseded_problem(family, path, raw, lock)
+    if path.is_symlink() and f"superseded/{path.name}" in lock and changed is None:
+        return linked_kept(path)  # a link to the bytes kept: warned of; to other bytes, the error (restoring mends both)
+    return changed
 
 
 def superseded_given(family: Path) -> str:

@@ -895,7 +895,7 @@ def lint_directory(directory) -> list[Diagnostic]:
         kept = directory.path / name
         if kept.is_symlink():
             found.append(linked_kept(kept))
-        elif kept.is_file():
+        if kept.is_file():  # a link's too: the bytes it leads to are still the lock's to judge
             found += filter(None, [superseded_problem(directory.path, kept, kept.read_bytes(), lock)])
     if lock:
         found.extend(superseded_problem(directory.path, kept, b"", lock)
