@@ -70,6 +70,17 @@ REBUILD = ("CPPFLAGS=-DPyEval_CallObject=PyObject_CallObject "
            "pip install --no-cache-dir --force-reinstall durable-rules==2.0.28")
 
 
+def _quiet_durable() -> None:
+    """durable-rules calls a C API that Python 3.12 deprecates, and each call warns (DeprecationWarning from
+    durable.engine): a program run with -W error would have every match fail. One filter, of durable's own modules'
+    DeprecationWarnings, added once as it loads, not warnings.catch_warnings() around each call: that swaps the
+    process's whole list of filters and puts back what it saw as it began, so a match in one thread undid a filter
+    another thread added meanwhile (a program's, or the one the first match added) and could leave durable's filter
+    on every module's DeprecationWarnings after two matches overlapped (the warnings module says it is not
+    thread-safe)."""
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"durable(\.|$)")
+
+
 def _import_durable():
     """``durable.engine``, or one line that says what to do instead of an ImportError about a C symbol.
 
@@ -78,10 +89,9 @@ def _import_durable():
     CPPFLAGS). pip caches built wheels, so a wheel built without the flag is reused unless
     ``--no-cache-dir`` and ``--force-reinstall`` are given.
     """
+    _quiet_durable()
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            import durable.engine  # the C extension: only commands that match conditions load it
+        import durable.engine  # the C extension: only commands that match conditions load it
     except ImportError as exc:
         if "PyEval_CallObject" in str(exc):
             raise RulesBackendUnavailable(
@@ -222,9 +232,7 @@ class RuleSet:
         under that name and the attempt's number later (:meth:`_renew`), with its first session."""
         name = self.name if not self._names else f"{self.name}#{self._names}"
         self._names += 1  # before: a registration that fails half done may hold its name in durable-rules
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            host.register_rulesets({name: self._definition()})
+        host.register_rulesets({name: self._definition()})
         self.registrations += 1
         self._registered_as, self._session, self._sessions_used = name, SESSION, 1
 
@@ -269,22 +277,20 @@ class RuleSet:
                 self._renew(host)
             fact = {"sid": self._session, "id": "situation"}
             fact.update({_key(name): _json_value(value) for name, value in situation})
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DeprecationWarning)
+            try:
                 try:
+                    state = host.assert_fact(self._registered_as, fact)
+                except engine.MessageNotHandledException:
+                    state = None  # no clause applies: a normal answer
+                failed = state.get("exception") if isinstance(state, dict) else None
+                if failed is None:
                     try:
-                        state = host.assert_fact(self._registered_as, fact)
+                        host.retract_fact(self._registered_as, fact)
                     except engine.MessageNotHandledException:
-                        state = None  # no clause applies: a normal answer
-                    failed = state.get("exception") if isinstance(state, dict) else None
-                    if failed is None:
-                        try:
-                            host.retract_fact(self._registered_as, fact)
-                        except engine.MessageNotHandledException:
-                            pass
-                except BaseException:
-                    self._abandon_session()
-                    raise
+                        pass
+            except BaseException:
+                self._abandon_session()
+                raise
             if failed is not None:
                 # durable-rules caught what the action raised, and went on without its clause. The action adds an
                 # index to a set, and signals' handlers do not run meanwhile (_hold_signals): only memory can fail it.
@@ -506,7 +512,5 @@ def session_stats() -> dict:
             if not ruleset.matches_run or ruleset._session is None:  # None: registered again at its next call
                 continue
             stats["sessions"] += 1
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DeprecationWarning)
-                stats["facts_held"] += len(host.get_facts(ruleset._registered_as, ruleset._session))
+            stats["facts_held"] += len(host.get_facts(ruleset._registered_as, ruleset._session))
     return stats
