@@ -201,7 +201,10 @@ def test_claim_help_names_every_field_of_the_claim_and_which_are_required():
     assert fields == ("account, service_month, filed_at, channel, event_report?, unavailability?, failure_records?, "
                       "term_start?, term_end?, claim_id?, contact?")
     assert "CLAIM.json: {" + fields.replace("unavailability?", "unavailability?: [{start, end}]") + "}" in text
-    assert "without event_report or unavailability the claim is decided incomplete" in text
+    # It said "without event_report or unavailability the claim is decided incomplete": the shipped policy's §3.3(2)
+    # requires failure_records too, and a claim written from the help without them was decided incomplete.
+    assert ("without a material the version's claims.required_materials requires (the shipped policy's: event_report, "
+            "unavailability and failure_records) the claim is decided incomplete, §3.3" in text)
 
 
 def test_top_level_help_example_keeps_its_line_break():

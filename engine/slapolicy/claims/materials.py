@@ -24,8 +24,9 @@ OPTIONAL_CLAIM_FIELDS = ("failure_records", "term_start", "term_end", "claim_id"
 
 
 # The JSON types each field of a claim takes. Only the first four must be given; the others may be left out or be
-# null, which means the same (JSON clients send null for a field they do not set). A claim without event_report or
-# unavailability is decided `incomplete` (§3.3), not refused. The OpenAPI document of `slapolicy serve` describes the
+# null, which means the same (JSON clients send null for a field they do not set). A claim without a material the
+# policy's claims.required_materials requires (event_report, unavailability, failure_records) is decided `incomplete`
+# (§3.3), not refused. The OpenAPI document of `slapolicy serve` describes the
 # claim from this table, so the service and `slapolicy claim` take the same claims.
 REQUIRED_CLAIM_FIELDS = ("account", "service_month", "filed_at", "channel")
 # What each required field holds, said when it is missing: a first claim is written from a list of field names.

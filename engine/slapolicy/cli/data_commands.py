@@ -604,7 +604,8 @@ def add_commands(command) -> None:
                 "aggregate cap of §6.1 from the ledger. Deciding the same claim again returns the same decision.\n"
                 "CLAIM.json: {account, service_month, filed_at, channel, event_report?, unavailability?: [{start, end}],\n"
                 "failure_records?, term_start?, term_end?, claim_id?, contact?} (a field marked ? may be left out or null;\n"
-                "without event_report or unavailability the claim is decided incomplete, §3.3).")
+                "without a material the version's claims.required_materials requires (the shipped policy's:\n"
+                "event_report, unavailability and failure_records) the claim is decided incomplete, §3.3).")
     add_policy_dir(p)
     p.add_argument("claim", type=required_path, metavar="CLAIM.json", help="the claim, as above")
     _add_input_options(p, "the provider's per-minute records (they prevail): ",
