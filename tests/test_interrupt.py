@@ -126,6 +126,21 @@ def test_a_command_stopped_with_workers_ends_its_worker_processes_at_once(tmp_pa
 
 
 @pytest.mark.slow
+def test_a_command_killed_with_workers_leaves_no_worker_process_running(tmp_path):
+    """--workers 2, the command killed (SIGKILL: it cannot end its pool). Its two workers, reading parts that hold
+    60 s, end within seconds: before, each waited for a next task for ever (found running 30 minutes later)."""
+    command = commands(tmp_path, parts_of_minutes(tmp_path / "minutes"))["evaluate"] + ["--workers", "2"]
+    result, _, tasks = stop_while_parts_run(tmp_path, "held_read_part", signal.SIGKILL, command, running=2)
+    assert result[0] == -signal.SIGKILL
+    pids = [int(task.name.split("-")[1]) for task in tasks]
+    assert len(set(pids)) == 2
+    deadline = time.monotonic() + 30  # a loaded host takes seconds to run the workers' watch
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [pid for pid in pids if alive(pid)] == []
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["evaluate", "claim"])
 def test_sigterm_while_the_minutes_are_read_in_the_command_s_process_ends_it_as_ctrl_c_does(tmp_path, name):
     """No workers: SIGTERM (what `timeout` and a job scheduler send) while a part is read in the command's own

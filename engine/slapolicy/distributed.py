@@ -74,6 +74,27 @@ def worker_process() -> None:
     task with it."""
     own_process()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _end_with_the_command()
+
+
+def _end_with_the_command() -> None:
+    """End this worker process as soon as the command's process has ended, however it ended. A command killed
+    (SIGKILL, the OOM killer, a crash) never ends its pool, and each worker waited for a next task for ever: two
+    workers and the pool's resource tracker were still running 30 minutes after a test's command was killed. The
+    process that started this one holds a pipe whose end multiprocessing gives it (its ``sentinel``): the pipe closes
+    when that process ends, and a thread that waits for it ends this one. It waits on a pipe, not on a timer."""
+    import multiprocessing
+    from multiprocessing.connection import wait
+
+    parent = multiprocessing.parent_process()
+    if parent is None or parent.sentinel is None:
+        return
+
+    def watch() -> None:
+        wait([parent.sentinel])
+        os._exit(1)  # the command is gone: nothing of this process's is wanted, nor flushed
+
+    threading.Thread(target=watch, name="slapolicy-command-watch", daemon=True).start()
 
 
 # OpenBLAS (numpy's BLAS) reads its thread count once, as numpy loads. See one_blas_thread.
