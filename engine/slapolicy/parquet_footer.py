@@ -19,8 +19,9 @@ class Unhandled(Exception):
     pyarrow reads it."""
 
 
-def footer_bytes(path: str) -> bytes | None:
-    """The footer a Parquet file ends with (its metadata, their length and the magic), or None when it has none."""
+def footer_bytes(path: str, most: int | None = None) -> bytes | None:
+    """The footer a Parquet file ends with (its metadata, their length and the magic), or None when it has none;
+    given ``most``, only the first ``most`` bytes of its metadata (all of them when shorter)."""
     try:
         with open(path, "rb", buffering=0) as file:
             size = file.seek(0, os.SEEK_END)
@@ -32,7 +33,7 @@ def footer_bytes(path: str) -> bytes | None:
             if tail[4:] != b"PAR1" or length > size - 12:
                 return None
             file.seek(size - 8 - length)
-            return file.read(length + 8)
+            return file.read(length + 8 if most is None else min(length, most))
     except OSError:
         return None
 
@@ -233,7 +234,7 @@ def one_account_each(path: str, span: tuple[int, int], most: int = 2) -> tuple[i
     file written as time goes, each row group holding every account: False at the first such row group). A first
     look, as sure as its False: that row group is read however the reading plans, and its account is not proven.
     None when the footer does not say (no footer, no ``account`` column, bytes not understood here)."""
-    metadata = _metadata_start(path)
+    metadata = footer_bytes(path, FOOTER_START)
     if metadata is None:
         return None
     try:
@@ -245,24 +246,6 @@ def one_account_each(path: str, span: tuple[int, int], most: int = 2) -> tuple[i
 # The first bytes of a footer read to tell how its file was written: its schema and first row groups (~600 bytes
 # each of a file of five columns), where the whole footer of a 500-row-group file is 0.3 MB (0.25 ms to read).
 FOOTER_START = 64 << 10
-
-
-def _metadata_start(path: str) -> bytes | None:
-    """The first FOOTER_START bytes of a Parquet file's metadata (all of it when shorter), or None without a footer."""
-    try:
-        with open(path, "rb", buffering=0) as file:
-            size = file.seek(0, os.SEEK_END)
-            if size < 12:
-                return None
-            file.seek(size - 8)
-            tail = file.read(8)
-            length = int.from_bytes(tail[:4], "little")
-            if tail[4:] != b"PAR1" or length > size - 12:
-                return None
-            file.seek(size - 8 - length)
-            return file.read(min(length, FOOTER_START))
-    except OSError:
-        return None
 
 
 def _one_account_each(data: memoryview, span: tuple[int, int], most: int) -> tuple[int, bool] | None:
