@@ -297,6 +297,40 @@ if __name__ == "__main__":
 """
 
 
+# A thread forks the reading's helper while the program's main thread adds a warnings filter: the fork swapped the
+# process's filters (warnings.catch_warnings) and put back, after it, those it saw before, and the program's filter
+# was lost. The fork waits for the at-fork hooks (here one that waits until the filter is added).
+FILTER_DURING_A_FORK = """
+import os, threading, warnings
+import slapolicy.distributed as distributed
+entered, added = threading.Event(), threading.Event()
+os.register_at_fork(before=lambda: threading.current_thread() is not threading.main_thread()
+                    and (entered.set(), added.wait()))
+
+def fork():
+    child = distributed._fork_quietly()
+    if child == 0:
+        os._exit(0)
+    os.waitpid(child, 0)
+
+thread = threading.Thread(target=fork)
+thread.start()
+entered.wait()
+warnings.filterwarnings("error", "the program's own")
+added.set()
+thread.join()
+print([f[1].pattern for f in warnings.filters if f[1] is not None and f[1].pattern == "the program's own"])
+"""
+
+
+def test_a_fork_of_the_helper_keeps_the_filters_another_thread_adds(tmp_path):
+    script = tmp_path / "fork.py"
+    script.write_text(FILTER_DURING_A_FORK)
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    # the program's filter stays; the fork's own warning (another thread runs) is not shown
+    assert (run.returncode, run.stdout, run.stderr) == (0, "[\"the program's own\"]\n", "")
+
+
 def test_an_engine_with_workers_inherited_by_a_forked_process_starts_its_own_there(tmp_path):
     # The child of a fork (a server's worker forked after the engine was made) used the parent's process pool, whose
     # threads and pipes are the parent's: its first call waited for ever. It now starts a pool of its own, and the

@@ -273,6 +273,8 @@ def test_only_a_process_of_its_own_that_allowed_it_forks(monkeypatch):
 
 
 @pytest.mark.slow
+# the fork this test wraps is its own module's, which the engine's filter of its forks' warning does not name
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_evaluate_and_replay_give_the_same_json_with_the_helper(small_batches, tmp_path, monkeypatch):  # noqa: F811
     """Ten tasks (the file's ten row groups), shared with the helper: evaluate's and replay's JSON are those of the
     threads alone, and a bad row read in the helper is named as the threads name it."""

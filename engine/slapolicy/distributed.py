@@ -746,15 +746,24 @@ class EarlyHelper:
     sent: bool = False
 
 
+# The warning of a fork beside other threads (Python 3.12+), of this module's forks only: see _fork_quietly.
+QUIET_FORK = ("ignore", "This process .* is multi-threaded", DeprecationWarning, r"slapolicy\.distributed$")
+
+
 def _fork_quietly() -> int:
     """``os.fork()`` for the reading's helper, without the warning Python 3.12+ gives of a fork beside other threads,
     which may deadlock in the child on a lock another thread held. The helper runs only the reading (pyarrow, whose
     allocator and thread pools are made afresh after a fork, and numpy) on the forking thread, and is ended if it
     stalls (HELPER_STALLED); the early fork is made only where no other Python thread runs, and the threads Python
-    counts there are native ones of a library (pytest's faulthandler), holding none of our locks."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        return os.fork()
+    counts there are native ones of a library (pytest's faulthandler), holding none of our locks.
+
+    The warning is filtered by a filter of its own, of this module's forks only, put first before each fork (a
+    program's later filters may have come before it). Not by warnings.catch_warnings(), which swaps the process's
+    whole list of filters and puts back, after the fork, the list it saw before: a filter another thread of a program
+    embedding the engine added meanwhile was lost (a fork waits for the at-fork hooks, a match in progress among
+    them)."""
+    warnings.filterwarnings(*QUIET_FORK)
+    return os.fork()
 
 
 def fork_helper_early(imports: tuple, ready: tuple | None = None) -> None:
