@@ -227,7 +227,10 @@ def test_malformed_and_oversized_bodies(server, bare):
                    400, "bad-request")
     assert body["detail"] == "the request body holds NaN, which is not JSON"
     body = problem(server.call("POST", "/v1/evaluate", raw=b'{"month": "\xff"}'), 400, "bad-request")
-    assert body["detail"] == "the request body is not UTF-8"
+    assert body["detail"] == "the request body is not UTF-8: byte 0xff at offset 11 is not: send it as UTF-8"
+    # Latin-1 text after a UTF-8 byte order mark: the offset is of the body as sent
+    body = problem(server.call("POST", "/v1/evaluate", raw=b'\xef\xbb\xbf{"month": "caf\xe9"}'), 400, "bad-request")
+    assert body["detail"] == "the request body is not UTF-8: byte 0xe9 at offset 17 is not: send it as UTF-8"
     # Each of these answered 500: half a UTF-16 pair, nesting past Python's recursion limit, 5000 digits.
     body = problem(server.call("POST", "/v1/evaluate", raw=b'{"month": "2019-03", "accounts": ["\\ud800"]}'),
                    400, "bad-request")

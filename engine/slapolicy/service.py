@@ -230,7 +230,7 @@ def parse_json(raw: bytes) -> object:
     # JSON between systems is UTF-8 (RFC 8259 §8.1); json.loads would take bytes in UTF-16 or UTF-32 too, which the
     # documented 400 "not UTF-8" refuses. A UTF-8 byte order mark is ignored (the RFC allows it), as `slapolicy claim`
     # ignores it in CLAIM.json.
-    raw = raw.removeprefix(b"\xef\xbb\xbf")
+    bom = len(raw) - len(raw := raw.removeprefix(b"\xef\xbb\xbf"))
     if b"\x00" in raw:  # never in UTF-8 JSON (a NUL in a string is written \u0000); in every UTF-16 or UTF-32 text
         encoding = wide_encoding(raw)
         raise bad_request(f"the request body is {encoding}, not UTF-8: send it as UTF-8" if encoding else
@@ -240,8 +240,9 @@ def parse_json(raw: bytes) -> object:
         # json.dumps, here and later, needs more stack than json.loads did: a body nested just below the depth
         # json.loads refuses would overflow it (a 500), so it is written once here, where that is a 400.
         unicode_ok = valid_unicode(body)
-    except UnicodeDecodeError:
-        raise bad_request("the request body is not UTF-8") from None
+    except UnicodeDecodeError as exc:  # where, so that a client can find the text its encoder let through
+        raise bad_request(f"the request body is not UTF-8: byte {exc.object[exc.start]:#04x} at offset "
+                          f"{bom + exc.start} is not: send it as UTF-8") from None
     except DuplicateKey as exc:
         raise bad_request(f"the request body gives the key {exc.key!r} twice in one object") from None
     except NotJSONNumber as exc:
