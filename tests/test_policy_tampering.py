@@ -812,12 +812,9 @@ def test_a_copy_of_a_published_version_its_family_records_is_said_nothing_of(cli
     assert "published-nowhere" not in cli("validate", family).out
 
 
-@pytest.mark.parametrize("command", ["render", "validate"])
-def test_a_published_file_edited_and_restored_while_it_is_read_is_judged_by_the_bytes_read(cli, family, monkeypatch,
-                                                                                          command):
-    # render and validate of a file read it twice: once to check and render it, once to ask the lock about it. Edited
-    # (its title reworded) when the first read came, restored before the second, the edited text was rendered as
-    # 'Version 2019-01-01 (published)' with exit 0, the lock asked about bytes it never showed.
+def edited_until_read(family, monkeypatch):
+    """The family's published 2019-01-01 edited (its title reworded) until it is first read, then restored (by
+    version control, say): (the file, its bytes restored, [the bytes that first read read])."""
     from slapolicy.policy import directory as policy_directory
 
     published = family / "2019-01-01.yaml"
@@ -833,6 +830,16 @@ def test_a_published_file_edited_and_restored_while_it_is_read_is_judged_by_the_
         return content
 
     monkeypatch.setattr(policy_directory, "read_limited", read_then_restore)
+    return published, original, reads
+
+
+@pytest.mark.parametrize("command", ["render", "validate"])
+def test_a_published_file_edited_and_restored_while_it_is_read_is_judged_by_the_bytes_read(cli, family, monkeypatch,
+                                                                                          command):
+    # render and validate of a file read it twice: once to check and render it, once to ask the lock about it. Edited
+    # (its title reworded) when the first read came, restored before the second, the edited text was rendered as
+    # 'Version 2019-01-01 (published)' with exit 0, the lock asked about bytes it never showed.
+    published, original, reads = edited_until_read(family, monkeypatch)
     result = cli(command, published)
     assert len(reads) == 1 and reads[0] != original
     assert result.code == 1
@@ -877,21 +884,7 @@ def test_a_family_whose_version_is_edited_and_restored_while_it_is_read_is_judge
     # reworded) when the first read came and restored before the second, the edited text was the version evaluated,
     # and the lock was asked about other bytes: validate exit 0, evaluate decided the month under it.
     from conftest import REPO
-    from slapolicy.policy import directory as policy_directory
-
-    published = family / "2019-01-01.yaml"
-    original = published.read_bytes()
-    published.write_text(reworded(published.read_text()))
-    read, reads = policy_directory.read_limited, []
-
-    def read_then_restore(path, what, limit):
-        content = read(path, what, limit)
-        if os.path.samefile(path, published) and not reads:
-            reads.append(content)
-            published.write_bytes(original)  # restored, by version control say, once read
-        return content
-
-    monkeypatch.setattr(policy_directory, "read_limited", read_then_restore)
+    published, original, reads = edited_until_read(family, monkeypatch)
     data = ("--minutes", REPO / "examples" / "ccc" / "minutes.csv") if command[0] == "evaluate" else ()
     result = cli(command[0], family, *command[1:], *data)
     assert len(reads) == 1 and reads[0] != original
