@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import gc
 import io
+import opcode  # loaded already, with dis (dataclasses' inspect): see _entered_by_call
 import os
 import signal
 import sys
@@ -118,10 +119,12 @@ def _safe_to_raise(signum, frame) -> bool:
     """Whether a stop may be raised where the main thread runs (``frame``); if not, it is raised as soon as the main
     thread leaves Python's import machinery or runs other code from it (a module's own, a finder's), by a profile
     function of the main thread (:func:`_put_off`): a stop sent again later (a signal, or Python's interrupt_main)
-    landed in the machinery's stat or read each time, the system call it interrupts. A stop that comes when one has
-    been put off for more than PUT_OFF_AT_MOST is raised where the thread is (the machinery never left: a hang)."""
+    landed in the machinery's stat or read each time, the system call it interrupts. A stop that lands inside an import
+    a call started (:func:`_inside_called_import`), in the machinery or in a finder it runs, is put off too, until that
+    import has returned. A stop that comes when one has been put off for more than PUT_OFF_AT_MOST is raised where
+    the thread is (the machinery never left: a hang)."""
     global _put_off_since
-    if not _machinery(frame):
+    if not _machinery(frame) and not _inside_called_import(frame):
         _put_off_since = None
         return True
     now = time.monotonic()
@@ -140,13 +143,19 @@ def _pending() -> bool:
 
 
 def _put_off(signum, before, frame, event, arg):
-    """The main thread's profile function while a stop is put off: the stop is raised on the first call of code
-    outside the machinery, or return from the machinery to such code (raised in the caller). The call of a signal
-    handler of this module is none: it runs where the main thread was, in the machinery (a second stop)."""
+    """The main thread's profile function while a stop is put off: the stop is raised on the first event (a call, a
+    return, a call of a C function or its return) of code outside the machinery and outside any import a call
+    started, or on the return from the machinery to an import statement (raised there, as the import's error).
+    The call of a signal handler of this module is none: it runs where the main thread was, in the machinery (a
+    second stop)."""
     if frame.f_code in _STOPPING:
         return
-    leaving = event == "call" and not _machinery(frame) or \
-        event == "return" and _machinery(frame) and not _machinery(frame.f_back)
+    if event == "return" and _machinery(frame):
+        back = frame.f_back
+        leaving = back is not None and not _machinery(back) and not _entered_by_call(frame) and \
+            not _inside_called_import(back)
+    else:
+        leaving = not _machinery(frame) and not _inside_called_import(frame)
     if leaving:
         _raise_stop(signum)
 
@@ -161,13 +170,46 @@ def _raise_stop(signum):
     raise KeyboardInterrupt if signum == signal.SIGINT else Terminated(signum)
 
 
+# The machinery's functions that the interpreter's import, in C, calls (PyImport_ImportModuleLevelObject): for an
+# import statement (`import x`, `from x import y`: what they raise is raised in the statement's frame), or for C code
+# (PyImport_ImportModule), which may take what they raised for the module missing and drop it.
+_ENTERED_FROM_C = frozenset({"_find_and_load", "_handle_fromlist", "_lock_unlock_module"})
+_IMPORT_STATEMENT = frozenset(opcode.opmap[name] for name in ("IMPORT_NAME", "IMPORT_FROM") if name in opcode.opmap)
+
+
+def _entered_by_call(frame) -> bool:
+    """Whether ``frame``, of the machinery, was entered by a call (of C code, or ``__import__``) from the Python
+    frame below it, not by an import statement there."""
+    back = frame.f_back
+    if back is None or frame.f_code.co_name not in _ENTERED_FROM_C or _machinery(back):
+        return False
+    code = back.f_code.co_code
+    return not (0 <= back.f_lasti < len(code) and code[back.f_lasti] in _IMPORT_STATEMENT)
+
+
+def _inside_called_import(frame) -> bool:
+    """Whether ``frame`` runs inside an import that a call started (:func:`_entered_by_call`): pyarrow's C++ looks for
+    pandas (PyImport_ImportModule, once a process, at the first array it turns into numpy's: a billing's column) and
+    takes any exception for pandas missing. A Ctrl-C raised anywhere inside that import (in the machinery, in a
+    finder on sys.meta_path, or as the machinery returned to pyarrow) was dropped with it, the SIGINT handler
+    already set back to the default: the command read on and exited 0 with its whole report (tests/test_interrupt.py;
+    tests/test_orchestrator.py's Ctrl-C test at nice 19 beside a CPU hog). Put off, it is raised once the import has
+    returned, in the Python code that made the call."""
+    while frame is not None:
+        if _machinery(frame) and _entered_by_call(frame):
+            return True
+        frame = frame.f_back
+    return False
+
+
 def _interrupted(signum, frame):
     if _safe_to_raise(signum, frame):
         _raise_stop(signum)
 
 
 _terminated = _interrupted  # SIGTERM and SIGHUP: Terminated
-_STOPPING = frozenset(f.__code__ for f in (_interrupted, _safe_to_raise, _machinery, _pending, _raise_stop))
+_STOPPING = frozenset(f.__code__ for f in (_interrupted, _safe_to_raise, _machinery, _pending, _raise_stop,
+                                          _inside_called_import, _entered_by_call))
 
 
 def handle_stops() -> None:
