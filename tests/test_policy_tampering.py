@@ -8,6 +8,7 @@ import errno
 import hashlib
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -764,6 +765,33 @@ def test_render_of_a_draft_saying_published_says_it_is_published_nowhere(cli, fa
                                           "versions.lock records it), effective 2020-01-01, amends 2019-01-01")
     # validate says it once, as the error it is there (draft-status), not twice
     assert "published-nowhere" not in cli("validate", draft).out
+    assert snapshot(family) == before
+
+
+@pytest.mark.parametrize("named", ["v3.yaml", "./v3.yaml"])
+def test_a_draft_saying_published_named_bare_from_inside_drafts_is_told_draft_status(cli, family, monkeypatch, named):
+    # `cd policies/ccc/drafts; slapolicy validate v3.yaml` said `file-name file is named v3.yaml but effective_from is
+    # 2020-01-01: a published version is named 2020-01-01.yaml`, advice to rename a draft into a published version's
+    # name: lint read the folder from the path as given, whose parent is "." there. Named by its whole path, the same
+    # file was told what is really wrong, draft-status, with the family's warnings beside it: so it is now, named bare.
+    text = copied_by_hand("2020-01-01")
+    draft = family / "drafts" / "v3.yaml"
+    draft.write_text(text)
+    whole = cli("validate", draft)
+    assert whole.code == 1
+    assert f"{draft}:{status_place(text)}: error draft-status status is published, but a file under drafts/ is a draft: " \
+        "a version is published only by `slapolicy publish`, which writes it among the published versions with status: " \
+        "published; write status: draft (a published version moved here goes back among the published versions: " \
+        "validate names it)" in whole.out.splitlines()
+    before = snapshot(family)
+    monkeypatch.chdir(family / "drafts")
+    bare = cli("validate", named)
+    assert (bare.code, bare.err) == (whole.code, whole.err)
+    shown = str(Path(named))  # as every message names it: "./v3.yaml" is "v3.yaml"
+    assert bare.out == whole.out.replace(f"{draft}:", f"{shown}:")
+    assert "file-name" not in bare.out and "published-nowhere" not in bare.out
+    # render leaves draft-status aside, as for the whole path, and says the file is published nowhere
+    assert cli("render", named).err == cli("render", draft).err.replace(f"{draft}:", f"{shown}:")
     assert snapshot(family) == before
 
 

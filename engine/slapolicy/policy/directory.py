@@ -21,7 +21,7 @@ from . import check_record
 from .lint import (PLACEMENT_CODES, family_id_problem, lint_directory, lint_policy, lock_line, lock_problem,
                    moved_versions, superseded_problem, linked_kept)
 from .load import MAX_POLICY_BYTES, load_yaml
-from .lock import LOCK_FILE, among_versions, kept_by_family
+from .lock import LOCK_FILE, among_versions, kept_by_family, under_drafts
 from .model import Policy, _build, schema_diagnostics
 
 MAX_LOCK_BYTES = 1024 * 1024  # one line per published version: thousands of versions fit
@@ -283,7 +283,7 @@ def published_nowhere(policy, raw: bytes, drafts: bool = False) -> Diagnostic | 
     ``drafts``: a file under drafts/ too, for `render`, which renders a draft judged by its content alone and leaves
     aside validate's error there (draft-status)."""
     path = Path(policy.path)
-    if policy.status != "published" or among_versions(path) or path.parent.name == "drafts" and not drafts:
+    if policy.status != "published" or among_versions(path) or under_drafts(path) and not drafts:
         return None
     digest = hashlib.sha256(raw).hexdigest()
     write_draft = "Only `slapolicy publish` makes a version published: if it is a draft, write status: draft"

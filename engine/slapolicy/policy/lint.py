@@ -31,7 +31,7 @@ from ..calendar import calendar_month
 from ..errors import Diagnostic, PluginError, SlapolicyError, lookalike_note
 from ..files import FileProblem, read_limited
 from .load import MAX_POLICY_BYTES
-from .lock import LOCK_FILE, among_versions, kept_by_family
+from .lock import LOCK_FILE, among_versions, kept_by_family, under_drafts
 from .model import _place, node_at, not_a_zone
 
 
@@ -76,7 +76,7 @@ def lint_tiers(policy) -> list[Diagnostic]:
         # An error for a draft (validate, publish), a warning for a version published among a family's versions: its
         # terms are what was agreed and stay served (an error stopped the whole family, every month of it, once this
         # check came in after it was locked); an amendment is what changes them.
-        published = policy.status == "published" and Path(policy.path).parent.name != "drafts" and \
+        published = policy.status == "published" and not under_drafts(policy.path) and \
             among_versions(policy.path)
         remedy = ("Amend it with a version whose lowest tier has no lower bound" if published else
                   "Remove the tier's lower bound")
@@ -258,7 +258,7 @@ def lint_dates(policy) -> list[Diagnostic]:
                                     f"from the next Service Month, {following:%Y-%m} (§6.2), and the partial Service Month "
                                     f"of a term that begins between {policy.effective_from} and the month's end",
                                     severity="warning"))
-    in_drafts = Path(policy.path).parent.name == "drafts"
+    in_drafts = under_drafts(policy.path)
     if policy.status == "published" and not in_drafts:
         if Path(policy.path).stem != policy.effective_from.isoformat() and not superseded_name(policy) \
                 and not kept_name(policy):

@@ -19,6 +19,13 @@ def among_versions(path) -> bool:
     return os.path.lexists(os.path.join(os.path.dirname(os.fspath(path)), LOCK_FILE))
 
 
+def under_drafts(path) -> bool:
+    """Whether the file ``path`` sits in a ``drafts/`` folder, where drafts are kept (a draft saying published there is
+    lint's ``draft-status``). Where the file really is: ``v3.yaml`` given bare from inside drafts/ is under drafts/ as
+    much as by its whole path, and was told it was a published version misnamed (``file-name``)."""
+    return os.path.basename(os.path.dirname(os.path.abspath(os.fspath(path)))) == "drafts"
+
+
 def kept_by_family(path) -> bool:
     """Whether the file ``path`` sits in the ``superseded/`` folder of a family (its lock in the folder above), where
     a correction keeps the encodings it replaced, each checked against the lock (lint.superseded_problem). A check of
