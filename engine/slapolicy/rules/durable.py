@@ -11,7 +11,8 @@ that touches it is in this module:
 * every match asserts exactly one fact with an explicit id (facts are deduplicated by
   a 32-bit hash, so several facts at once could collide) and retracts it in
   ``finally``. Each ruleset uses one session id, reused: ``delete_state`` crashed the
-  C engine here after a few hundred sessions ("free(): invalid pointer"), and one
+  C engine here after a few hundred sessions ("free(): invalid pointer": a session no action
+  had run on, see RuleSet._free), and one
   reused session can never reach the 1024-session limit;
 * the clauses that apply are collected by the rules' actions into a set (a rule whose
   ``$or`` holds on two branches fires twice); the session state is never read, since
@@ -21,9 +22,12 @@ that touches it is in this module:
 * ``MessageNotHandledException`` means "no clause applies", a normal answer;
 * a call that fails inside durable-rules (a MemoryError, in an action or in durable-rules' own Python) leaves its
   session as it was at that moment, and the next call on it crashed the process (a segmentation fault): the session
-  is abandoned for a new one, and the error raised. A ruleset holds 1,024 sessions at most (the next raises
-  MemoryError for ever), so once they are all used its clauses are registered again, a new ruleset of the same
-  clauses, whose sessions are new; the one left, with its abandoned sessions, is dropped. durable-rules also catches whatever a rule's action raises and
+  is abandoned for a new one, and the error raised. The session abandoned is freed (``delete_state``) when it is
+  whole: an action has run on it, and the error did not come out of the C engine itself (see _freeable); left, each
+  kept ~0.1 MB for the process's life, and a service that met 20,000 such failures held ~2 GB. A session left is
+  kept: a ruleset holds 1,024 sessions at most (the next raises MemoryError for ever), so once they are all used its
+  clauses are registered again, a new ruleset of the same clauses, whose sessions are new; the one left, with its
+  abandoned sessions, is dropped. durable-rules also catches whatever a rule's action raises and
   answers without that clause: the adapter raises it instead (never an answer missing a clause). It logs the errors it
   raises: its logger drops them, the caller reports them;
 * in the main thread, the Python handlers of signals (Ctrl-C's KeyboardInterrupt, SIGTERM's, SIGHUP's, SIGALRM's,
@@ -216,6 +220,8 @@ class RuleSet:
         self._hits: set[int] = set()  # filled by the actions of the call in progress (under _lock)
         self._session = SESSION  # the session the calls use; another once one is abandoned (_abandon_session)
         self.sessions_abandoned = 0
+        self.sessions_freed = 0  # of the sessions abandoned, those freed in durable-rules (_abandon_session)
+        self._acted = False  # an action has run on the session in use (see _freeable)
         self.registrations = 0  # how many times the clauses were registered in the host (_register)
         self._names = 0  # the names a registration was tried under: a failed one may have left its name taken
         self._registered_as = name  # the host's name of the ruleset the calls use now
@@ -235,9 +241,11 @@ class RuleSet:
         host.register_rulesets({name: self._definition()})
         self.registrations += 1
         self._registered_as, self._session, self._sessions_used = name, SESSION, 1
+        self._acted = False
 
     def _action(self, index: int):
         def record(c):
+            self._acted = True  # first: storing True allocates nothing, so it cannot fail where the add can
             self._hits.add(index)
         return record
 
@@ -288,32 +296,55 @@ class RuleSet:
                         host.retract_fact(self._registered_as, fact)
                     except engine.MessageNotHandledException:
                         pass
-            except BaseException:
-                self._abandon_session()
+            except BaseException as error:
+                self._abandon_session(host, error)
                 raise
             if failed is not None:
                 # durable-rules caught what the action raised, and went on without its clause. The action adds an
                 # index to a set, and signals' handlers do not run meanwhile (_hold_signals): only memory can fail it.
-                self._abandon_session()
+                self._abandon_session(host, None)
                 raise MemoryError(f"a rule's action failed inside durable-rules: {failed.splitlines()[0][:200]}")
         finally:
             _release_signals(held)
         # A rule whose $or holds on two branches fires twice: hits is a set.
         return tuple(self.clause_ids[i] for i in sorted(self._hits))
 
-    def _abandon_session(self) -> None:
+    def _abandon_session(self, host, error: BaseException | None) -> None:
         """Use a new session from the next call on: durable-rules leaves the session of a call that failed inside it
         as it was then (an action begun and abandoned, the fact asserted), and the next call on it (the fact's
-        retraction) crashed the process. The session is left as it is, not deleted (deleting sessions crashed the C
-        engine: module docstring). A ruleset holds SESSIONS_PER_RULESET of them: after 1,024 failures every later
-        call raised MemoryError, for the process's life (a service answered each 503, "try again"). So once the last
-        is used, the next call registers the clauses again (:meth:`_renew`)."""
+        retraction) crashed the process. The session abandoned is freed if it can be (:meth:`_free`), each new
+        session under a name of its own, never one freed: a session whose freeing failed half done is never reached
+        again. One left takes one of the SESSIONS_PER_RULESET a ruleset holds: after 1,024 failures every later call
+        raised MemoryError, for the process's life (a service answered each 503, "try again"). So once the last is
+        used, the next call registers the clauses again (:meth:`_renew`)."""
         self.sessions_abandoned += 1
-        if self._sessions_used < SESSIONS_PER_RULESET:
+        freed = self._free(host, error)
+        self._acted = False
+        if freed:
+            self.sessions_freed += 1  # its place among the ruleset's sessions is free again: the next takes it
+            self._session = f"{SESSION}-{self.sessions_abandoned}"
+        elif self._sessions_used < SESSIONS_PER_RULESET:
             self._sessions_used += 1
             self._session = f"{SESSION}-{self.sessions_abandoned}"
         else:
             self._session = None
+
+    def _free(self, host, error: BaseException | None) -> bool:
+        """Free the session of a call that failed (``error``, or None for an action's error durable-rules caught),
+        if it is whole; True if it was freed. Each session durable-rules makes holds ~0.1 MB (its tables of facts
+        and of partial matches), and dropping a ruleset frees none of them: a process that failed 20,000 matches
+        held ~2 GB. ``delete_state`` frees them, but also the text of the session's action in progress, which
+        durable-rules leaves unset (whatever the memory held) until an action first runs on the session: freed
+        before that, it crashed the C engine ("free(): invalid pointer"). So a session is freed only once an action
+        has run on it (``_acted``), and only when the error did not come out of the C engine itself: a copy it failed
+        to make may leave a pointer unset there too (_from_the_c_engine)."""
+        if not self._acted or (error is not None and _from_the_c_engine(error)):
+            return False
+        try:
+            host.delete_state(self._registered_as, self._session)
+        except Exception:  # memory short still, or the session already gone: left, as one never freed
+            return False
+        return True
 
     def _renew(self, host) -> None:
         """Register the clauses again, with new sessions, and drop the ruleset left, whole (the caller holds this
@@ -347,6 +378,18 @@ def ruleset_for(name: str, clauses: list[tuple[str, Condition]]) -> RuleSet:
         ruleset._register(host)
         _REGISTERED[name] = ruleset
         return ruleset
+
+
+def _from_the_c_engine(error: BaseException) -> bool:
+    """Whether ``error`` was raised by durable-rules' C engine (or a builtin durable-rules called), not by Python code
+    it called (json, an action, a program's wrapper): its innermost frame is durable-rules' own Python, which calls
+    the C engine. The C engine may have failed half way through a change of the session."""
+    tb = error.__traceback__
+    if tb is None:
+        return True  # nothing to tell by: as unsafe as the worst
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb.tb_frame.f_globals.get("__name__") == "durable.engine"
 
 
 def _drop(host, name: str) -> None:
