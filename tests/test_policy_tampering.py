@@ -815,6 +815,41 @@ def test_render_and_validate_of_an_edited_published_version_refuse_it_as_its_fam
     assert snapshot(family) == before
 
 
+@pytest.mark.parametrize("kept", ["2019-01-01.yaml", "superseded/2019-01-01.32cfebe23efd.yaml"])
+@pytest.mark.parametrize("edit", ["yaml", "schema"])
+def test_an_edit_that_breaks_a_published_file_is_told_both_what_broke_and_that_the_file_never_changes(cli, family,
+                                                                                                     kept, edit):
+    # A published version (or an encoding a correction kept) edited until its YAML broke: `validate FILE` and `render
+    # FILE` said only where the YAML broke (`render` of a superseded encoding too), and legal, mending the YAML, was
+    # never told it is a file that never changes. `validate FAMILY` said both; so do they now, alike.
+    path = family / kept
+    text = path.read_text()
+    broken = text + "foo: [\n" if edit == "yaml" else text.replace('value: "99.5%"', "value: 99.9", 1)
+    assert broken != text
+    path.write_text(broken)
+    changed = [line for line in cli("validate", family).out.splitlines() if f"{path}:1:1: error published-changed " in line]
+    assert len(changed) == 1
+    before = snapshot(family)
+    validated = cli("validate", path)
+    assert validated.code == 1 and validated.err == "1 file(s) checked: 2 error(s), 0 warning(s)\n"
+    lines = validated.out.splitlines()
+    assert lines[0] == changed[0]
+    assert lines[1].startswith(f"{path}:") and lines[1].split(" ")[2] == ("yaml-syntax" if edit == "yaml" else "schema")
+    rendered = cli("render", path)
+    assert (rendered.code, rendered.out, rendered.err.splitlines()) == (1, "", lines)
+    assert snapshot(family) == before
+
+
+def test_a_broken_draft_beside_the_lock_is_told_only_what_broke(cli, family):
+    # The lock records no file of its name: what the file is cannot be read, so nothing is said of the record.
+    draft = family / "2020-01-01.yaml"
+    draft.write_text("status: draft\nfoo: [\n")
+    validated = cli("validate", draft)
+    assert validated.code == 1
+    assert [line.split(" ")[2] for line in validated.out.splitlines()] == ["yaml-syntax"]
+    assert [line.split(" ")[2] for line in cli("render", draft).err.splitlines()] == ["yaml-syntax"]
+
+
 def test_render_and_validate_of_a_version_copied_into_the_family_unrecorded_refuse_it_as_its_family_does(cli, family):
     # A version copied in by hand beside the published ones, its lock not run: validate of the file alone said
     # nothing of the lock, and render printed "(published)"; `validate FAMILY` says unlocked, an error.

@@ -100,7 +100,7 @@ def _draft_checked(file, directory) -> list[Diagnostic]:
     """validate's diagnostics of one policy file, with a file saying published that no family records
     (directory.unrecorded_published); with ``directory``, the family whose drafts/ holds it, also what `publish` would
     refuse because of the family (publish.against_family), as warnings."""
-    from ..policy.directory import kept_problem, read_policy_bytes, unrecorded_published  # late: see cmd_validate
+    from ..policy.directory import broken_recorded, read_policy_bytes, unrecorded_published  # late: see cmd_validate
 
     raw, policy, problems = read_policy_bytes(file)  # the bytes checked are those the lock is asked about
     linked = directory.published_itself(file) if directory is not None else None
@@ -109,9 +109,9 @@ def _draft_checked(file, directory) -> list[Diagnostic]:
 
         return [p for p in problems if p.code not in PLACEMENT_CODES] + [linked]
     if policy is None or any(p.severity == "error" for p in problems):
-        # an encoding a correction kept, edited into a file with errors, was edited all the same
-        kept = kept_problem(Path(file), raw) if raw is not None else None
-        return problems + ([kept] if kept is not None else [])
+        # a published version, or an encoding a correction kept, edited into a file with errors, was edited all the same
+        recorded = broken_recorded(Path(file), raw) if raw is not None else None
+        return problems + ([recorded] if recorded is not None else [])
     problems = problems + list(filter(None, [unrecorded_published(policy, raw)]))
     if directory is None:
         return problems
@@ -219,10 +219,11 @@ def _show_provision(policy, args) -> int:
     return 0
 
 
-def _linted(*paths, read: list | None = None) -> list | None:
+def _linted(*paths, read: list | None = None, recorded: bool = False) -> list | None:
     """The policies of ``paths`` when validate finds no error in any; else None, with every error printed. ``read``:
-    a list given gets the bytes of each file, as read once and checked."""
-    from ..policy.directory import read_policy_bytes  # late: see data_commands.cmd_claim
+    a list given gets the bytes of each file, as read once and checked. ``recorded``: a file with errors is also
+    checked against the record of published versions (directory.broken_recorded), as `validate` checks it."""
+    from ..policy.directory import broken_recorded, read_policy_bytes  # late: see data_commands.cmd_claim
     from ..policy.lint import PLACEMENT_CODES  # late: see data_commands.cmd_claim
 
     policies, errors = [], []
@@ -231,7 +232,10 @@ def _linted(*paths, read: list | None = None) -> list | None:
         policies.append(policy)
         if read is not None:
             read.append(raw)
-        errors += [d for d in diagnostics if d.severity == "error" and d.code not in PLACEMENT_CODES]
+        found = [d for d in diagnostics if d.severity == "error" and d.code not in PLACEMENT_CODES]
+        if recorded and (found or policy is None) and raw is not None:
+            found = sorted(found + list(filter(None, [broken_recorded(Path(path), raw)])))
+        errors += found
     for error in errors:
         sys.stderr.write(f"{error}\n")
     return None if errors else policies
@@ -305,7 +309,7 @@ def cmd_publish(args) -> int:
 
 def cmd_render(args) -> int:
     read: list = []
-    policies = _linted(args.policy, read=read)
+    policies = _linted(args.policy, read=read, recorded=True)
     if policies is None:
         return 1
     (policy,), (raw,) = policies, read
