@@ -460,3 +460,48 @@ def test_words_typed_in_full_width_state_the_numbers_they_show():
     assert _said("30%", False, text) == "99% and 95% and 25%"
     assert [(amount, role) for amount, _, role in _tier_said(text)] == [
         (Decimal("99"), "below"), (Decimal("95"), "at_least"), (Decimal("25"), "credit")]
+
+
+@pytest.mark.parametrize("written", ["99.5 per cent", "99.5 percent", "99.5 Per Cent", "99.5 per-cent", "99.5  %",
+                                     "99.5 per centum"])
+def test_words_that_write_per_cent_state_the_percentage_they_name(written):
+    # "shall not be less than 99.5 per cent": the words checks read a percentage only as "99.5%" or "99.5 %", so
+    # words that spell it out stated none, and a standard raised to 99.9 % under them passed without a word.
+    from slapolicy.policy.lint import _said, _tier_said
+
+    text = f"shall not be less than {written} (the Service Availability Standard)"
+    assert _said("99.9%", False, text) == "99.5%"
+    assert _said("99.5%", False, text) is None
+    tier = f"Less than {written} but equal to or higher than 99 percent: 10 per cent of Monthly Service Fee"
+    assert [(amount, role) for amount, _, role in _tier_said(tier)] == [
+        (Decimal("99.5"), "below"), (Decimal("99"), "at_least"), (Decimal("10"), "credit")]
+    assert _tier_said(tier)[2][1] == "10 per cent of Monthly Service Fee"
+    # "per cent" is no number a clause's words state beside its condition's numbers
+    from slapolicy.policy.lint import _STATED
+
+    assert _STATED.findall(f"5.0QPS, and {written}") == ["5.0"]
+
+
+def test_a_tier_and_a_provision_whose_words_write_per_cent_are_warned_of_when_their_figures_differ(cli, tmp_path):
+    # A tier's words "Less than 99.5 per cent ..." over a figure of 99.9 %, and §2.2's "not be less than 99.5 percent"
+    # over a standard of 99.9 %: validate said nothing of either, the words stating no percentage it could read.
+    from helpers import draft_variant
+
+    path = draft_variant(tmp_path, '"Less than 95%: 50% of Monthly Service Fee"',
+                         '"Less than 99.5 per cent: 50 per cent of Monthly Service Fee"')
+    text = path.read_text()
+    for old, new in (('{below: "95%", credit: "50%"', '{below: "99.9%", credit: "50%"'),
+                     ("than 99.5% (the", "than 99.5 percent (the")):
+        assert old in text
+        text = text.replace(old, new)
+    path.write_text(text)
+    rows = text.splitlines()
+    tier = next(i for i, row in enumerate(rows, 1) if "Less than 99.5 per cent: 50 per cent" in row)
+    provision = rows.index('  - ref: "§2.2"') + 3
+    warned = [row for row in cli("validate", path).out.splitlines() if "words-disagree" in row]
+    assert f"{path}:{tier}:14: warning words-disagree compensation tier 3 (< 99.9%) says 99.5% and 50%, but its upper " \
+           "bound is 99.9%: amend the words with the setting, or the setting with the words" in warned
+    path.write_text(text.replace('value: "99.5%"\n    met_when', 'value: "99.9%"\n    met_when'))
+    assert f"{path}:{provision}:11: warning words-disagree provision §2.2 says 99.5%, but availability.standard, which " \
+           "applies it (applied_by), is 99.9%: amend the words with the setting, or the setting with the words" in \
+           cli("validate", path).out.splitlines()

@@ -407,7 +407,11 @@ def _settings(node, path=""):
             yield from _settings(value, path + key + ".")
 
 
-_PERCENTS = re.compile(r"(?<![0-9.])([0-9]+(?:\.[0-9]+)?)\s?%")
+# How words write a percentage after its number: "99.5%", "99.5 %", and spelled out, "99.5 per cent", "percent",
+# "per-cent", "per centum" (any case). Read as "%" alone, words that spelled it out stated no percentage, and a standard
+# raised to 99.9 % under "not be less than 99.5 per cent" passed validate without a word.
+_PERCENT_SIGN = r"\s*(?:%|per[\s-]?cent(?:um)?\b)"
+_PERCENTS = re.compile(rf"(?<![0-9.])([0-9]+(?:\.[0-9]+)?){_PERCENT_SIGN}", re.IGNORECASE)
 _NUMBERS = re.compile(r"(?<![0-9.,])([0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?![0-9.,]*[0-9])")
 
 
@@ -572,7 +576,7 @@ def _included(key: str, value: str, said: list[tuple[str, str]]) -> str:
             f"{'words' if setting_includes else 'setting'}")
 
 
-_STATED = re.compile(r"(?<![0-9.,§])([0-9]+(?:\.[0-9]+)?)(?![0-9.,]*[0-9])(?!\s?%)")
+_STATED = re.compile(rf"(?<![0-9.,§])([0-9]+(?:\.[0-9]+)?)(?![0-9.,]*[0-9])(?!{_PERCENT_SIGN})", re.IGNORECASE)
 
 
 def lint_clause_words_agree(policy) -> list[Diagnostic]:
