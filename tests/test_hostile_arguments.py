@@ -119,6 +119,38 @@ def test_the_directory_above_a_family_names_the_family_to_give(cli, tmp_path, co
 
 
 @pytest.mark.parametrize("command", [["versions"], ["show", "--month", "2019-03"], ["validate"], ["lock"],
+                                     ["evaluate", "--minutes", MINUTES, "--month", "2019-03"]])
+def test_the_repository_s_root_names_the_family_two_levels_below_it(cli, tmp_path, monkeypatch, command):
+    # A new user in a fresh clone, where README's commands run, gave the root as POLICY_DIR (`slapolicy evaluate .
+    # --month 2019-03 ...`) and was told `publish a first version into it from a draft: slapolicy publish .
+    # DRAFT.yaml`: the family is policies/ccc, two levels down. A family is a folder with a versions.lock, before
+    # any folder that merely holds YAML (examples/ccc/incidents.yaml, docs/walkthrough's drafts, .hidden/).
+    (tmp_path / "policies" / "ccc").mkdir(parents=True)
+    for name in ("2019-01-01.yaml", "versions.lock"):
+        (tmp_path / "policies" / "ccc" / name).write_bytes((POLICIES / name).read_bytes())
+    for folder, name in (("docs/walkthrough", "2020-01-01-standard-99.9.yaml"), ("examples/ccc", "incidents.yaml"),
+                         (".hidden/aaa", "versions.lock")):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / name).write_text("[]\n")
+    before = sorted(tmp_path.rglob("*"))
+    monkeypatch.chdir(tmp_path)
+    result = cli(command[0], ".", *command[1:])
+    said = f".:1:1: error no-versions {NO_VERSION}: give the directory of a family, such as policies/ccc\n"
+    assert result.code == 1
+    assert (result.out if command[0] == "validate" else result.err).startswith(said)
+    assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_test_given_the_repository_s_root_names_the_family(cli, tmp_path, monkeypatch):
+    (tmp_path / "policies" / "ccc").mkdir(parents=True)
+    (tmp_path / "policies" / "ccc" / "versions.lock").write_text("{}\n")
+    monkeypatch.chdir(tmp_path)
+    result = cli("test", ".")
+    assert (result.code, result.out, result.err) == (
+        1, "", "slapolicy: no policy files (*.yaml) under .: give a family's directory, such as policies/ccc\n")
+
+
+@pytest.mark.parametrize("command", [["versions"], ["show", "--month", "2019-03"], ["validate"], ["lock"],
                                      ["evaluate", "--minutes", MINUTES, "--month", "2019-03"],
                                      ["publish", DRAFT]])
 def test_a_family_s_drafts_given_as_the_family_is_refused_naming_the_family(cli, command):

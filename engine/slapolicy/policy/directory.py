@@ -211,12 +211,28 @@ def not_a_directory(given, path: Path) -> PolicyError:
 
 
 def family_below(path: Path) -> Path | None:
-    """The first directory below ``path`` holding policy files (``policies/ccc`` below ``policies``, the folder of
-    the families): what a user who named ``path`` where a family is asked for most likely meant."""
+    """What a user who named ``path`` where a family is asked for most likely meant: the first family below it (a
+    directory holding a versions.lock) one or two levels down (``policies/ccc`` below ``policies``, the folder of the
+    families, and below ``.``, the repository's root, where the README's commands run: there it was told to publish a
+    first version into the root), else the first directory just below it holding policy files. Hidden directories
+    (``.git``, ``.venv``) are not looked into, and at most 1,000 directories are: an error path only."""
     try:
-        return min((d for d in path.iterdir() if d.is_dir() and any(d.glob("*.yaml"))), default=None)
+        children = sorted(d for d in path.iterdir() if d.is_dir() and not d.name.startswith("."))
+        for level in (children, [d for child in children[:1000] for d in _visible_dirs(child)]):
+            family = next((d for d in level[:1000] if (d / LOCK_FILE).is_file()), None)
+            if family is not None:
+                return family
+        return next((d for d in children if any(d.glob("*.yaml"))), None)
     except OSError:
         return None
+
+
+def _visible_dirs(path: Path) -> list[Path]:
+    """The directories just below ``path``, by name, hidden ones left out; none when ``path`` cannot be listed."""
+    try:
+        return sorted(d for d in path.iterdir() if d.is_dir() and not d.name.startswith("."))
+    except OSError:
+        return []
 
 
 def drafts_given(family: Path) -> str:
