@@ -418,6 +418,40 @@ def test_a_minute_left_blank_is_a_missing_value(cli, tmp_path, name, text):
                     f"{minutes}: row 2 (line {first_line + 1}), column 'minute': missing value\n")
 
 
+def test_a_dataset_partitioned_by_each_account_s_own_month_is_told_where_its_rows_belong(cli, tmp_path):
+    # An analyst partitioned two accounts' minutes by their own local month: tokyo's first minutes of April (+09:00)
+    # are the last of March in Singapore, nyc's last of March (-04:00) the first of April. Each row was refused as
+    # "the minute lies outside Service Month 2024-04 of its directory month=2024-04", the minute and the month it
+    # is in left for the analyst to work out.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    written = {("2024-04", "tokyo"): ["2024-04-01T00:00+09:00", "2024-04-01T00:59+09:00", "2024-04-01T01:00+09:00"],
+               ("2024-03", "nyc"): ["2024-03-31T11:59-04:00", "2024-03-31T12:00-04:00"]}
+    for (month, account), minutes in written.items():
+        folder = tmp_path / "local" / f"month={month}" / f"account={account}"
+        folder.mkdir(parents=True)
+        pq.write_table(pa.table({"minute": minutes, "requests": [100] * len(minutes), "failures": [0] * len(minutes)}),
+                       folder / "part-0.parquet")
+    advice = "the policy's timezone, in which a month= directory's Service Month is counted: write it under month="
+    tokyo = tmp_path / "local" / "month=2024-04" / "account=tokyo" / "part-0.parquet"
+    result = cli("evaluate", POLICIES, "--month", "2024-04", "--minutes", tmp_path / "local")
+    assert (result.code, result.out) == (1, "")
+    assert result.err == (
+        f"slapolicy: 2 problem(s) in minutes file {tokyo}:\n"
+        f"{tokyo}: row 1, column 'minute': the minute lies outside Service Month 2024-04 of its directory month=2024-04: "
+        f"it is 2024-03-31 23:00 in Asia/Singapore, {advice}2024-03\n"
+        f"{tokyo}: row 2, column 'minute': the minute lies outside Service Month 2024-04 of its directory month=2024-04: "
+        f"it is 2024-03-31 23:59 in Asia/Singapore, {advice}2024-03\n")
+    nyc = tmp_path / "local" / "month=2024-03" / "account=nyc" / "part-0.parquet"
+    result = cli("evaluate", POLICIES, "--month", "2024-03", "--minutes", tmp_path / "local", "--account", "nyc")
+    assert (result.code, result.out) == (1, "")
+    assert result.err == (
+        f"slapolicy: 1 problem(s) in minutes file {nyc}:\n"
+        f"{nyc}: row 2, column 'minute': the minute lies outside Service Month 2024-03 of its directory month=2024-03: "
+        f"it is 2024-04-01 00:00 in Asia/Singapore, {advice}2024-04\n")
+
+
 def test_a_month_directory_whose_row_groups_lie_in_another_month_is_refused(cli, tmp_path):
     # month=2019-04 holds a row of 2019-03-01T10:00Z (18:00 on March 1 in Singapore). Its row group's statistics lie
     # outside April, so asking for April left it unread: evaluate listed nobody, exit 0; replay of March and April
@@ -431,7 +465,9 @@ def test_a_month_directory_whose_row_groups_lie_in_another_month_is_refused(cli,
                                                                    pa.timestamp("s", tz="UTC")),
                              "requests": [100], "failures": [1]}), folder / "part-0.parquet")
     message = (f"slapolicy: 1 problem(s) in minutes file {folder / 'part-0.parquet'}:\n{folder / 'part-0.parquet'}: "
-               "row 1, column 'minute': the minute lies outside Service Month 2019-04 of its directory month=2019-04\n")
+               "row 1, column 'minute': the minute lies outside Service Month 2019-04 of its directory month=2019-04: it "
+               "is 2019-03-01 18:00 in Asia/Singapore, the policy's timezone, in which a month= directory's Service "
+               "Month is counted: write it under month=2019-03\n")
     for args in (["evaluate", POLICIES, "--month", "2019-04"],
                  ["replay", POLICIES, "--from", "2019-04", "--to", "2019-04", "--under", DRAFT]):
         result = cli(*args, "--minutes", tmp_path / "hive")

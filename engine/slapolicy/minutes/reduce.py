@@ -11,8 +11,10 @@ numbers.
 """
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -276,11 +278,25 @@ def _check_directory_keys(part: Part, c, request: Request, problems: Problems, l
         start, end = _month_span(part.month, request.timezone, part.name)
         minute = c.minute
         _report((minute < start) | (minute >= end), problems, "minute", line_offset,
-                lambda r: f"the minute lies outside Service Month {part.month} of its directory month={part.month}")
+                lambda r: f"the minute lies outside Service Month {part.month} of its directory month={part.month}"
+                          f"{_where_it_lies(int(minute[r]), request.timezone)}")
     if part.account is not None and (len(c.accounts) != 1 or str(c.accounts[0]) != part.account):
         names = np.array([str(name) != part.account for name in c.accounts], bool)
         _report(names[c.account_index], problems, "account", line_offset,
                 lambda r: f"account {str(c.accounts[c.account_index[r]])!r} in the directory account={part.account}")
+
+
+def _where_it_lies(minute: int, timezone: str) -> str:
+    """Where a row of a ``month=`` directory that lies outside its month does lie, for its message: the minute on the
+    policy's clock, whose months the directories name, and the directory it belongs in. A dataset partitioned by
+    each account's local month (or by UTC's) was told only that its rows lie outside, with nothing to say why (an
+    error path only: at most :data:`MAX_REPORTED` rows)."""
+    try:
+        wall = dt.datetime.fromtimestamp(minute * 60, ZoneInfo(timezone))
+    except (OverflowError, OSError, ValueError):  # a minute no datetime holds: said as before
+        return ""
+    return (f": it is {wall:%Y-%m-%d %H:%M} in {timezone}, the policy's timezone, in which a month= directory's "
+            f"Service Month is counted: write it under month={wall.year:04d}-{wall.month:02d}")
 
 
 def _same_names(a: np.ndarray, b: np.ndarray) -> bool:
