@@ -989,8 +989,9 @@ def test_a_replay_of_an_amendment_of_claims_alone_says_it_does_not_decide_them(t
                                            "amended_compensation": "580.00", "delta": "0.00", "without_billing": 0}
     assert report["not_replayed"] == [
         {"what": "claims.window_closes.calendar_days_after_end", "ref": "§3.2(2)", "kind": "changed", "old": 60,
-         "new": 90},
-        {"what": "compensation.aggregate_cap.lookback_months", "ref": "§6.1", "kind": "changed", "old": 12, "new": 6}]
+         "new": 90, "against": ["2019-01-01"]},
+        {"what": "compensation.aggregate_cap.lookback_months", "ref": "§6.1", "kind": "changed", "old": 12, "new": 6,
+         "against": ["2019-01-01"]}]
     assert report["not_replayed_note"] == NOT_REPLAYED_NOTE
     text = run_cli("replay", POLICIES, "--from", "2019-03", "--to", "2019-03", "--under", draft, *EXAMPLE_INPUTS,
                    "--format", "text")
@@ -1000,6 +1001,42 @@ def test_a_replay_of_an_amendment_of_claims_alone_says_it_does_not_decide_them(t
                    "--format", "html")
     assert (page.code, page.err) == (0, "")
     assert f"<p><b>{html.escape(NOT_REPLAYED_NOTE)}</b></p>" in page.out
+
+
+@pytest.mark.slow
+def test_across_amendments_a_term_not_replayed_names_the_baseline_it_is_changed_against(tmp_path):
+    # A family whose version of 2019-04-01 closes the claim window 90 days after the month (60 before), replayed over
+    # March and April under the shipped draft, which leaves the window at 60 as the 2019-01-01 text it amends.
+    # The note said "the amendment also changes ... claims.window_closes.calendar_days_after_end (§3.2(2))": an
+    # analyst read that the draft changes the window, which it leaves as it found it; it is a change against April's
+    # version only.
+    import hashlib
+    import shutil
+
+    family = tmp_path / "ccc"
+    shutil.copytree(POLICIES, family, ignore=shutil.ignore_patterns("drafts"))
+    text = (POLICIES / "2019-01-01.yaml").read_text()
+    for old, new in (('version: "2019-01-01"', 'version: "2019-04-01"'),
+                     ('effective_from: "2019-01-01"', 'effective_from: "2019-04-01"\namends: "2019-01-01"'),
+                     ("calendar_days_after_end: 60", "calendar_days_after_end: 90"),
+                     ('closes: "2019-05-31T00:00:00+08:00"', 'closes: "2019-06-30T00:00:00+08:00"')):
+        assert old in text
+        text = text.replace(old, new, 1)
+    (family / "2019-04-01.yaml").write_text(text)
+    (family / "versions.lock").write_text(json.dumps(
+        {name: hashlib.sha256((family / name).read_bytes()).hexdigest() for name in ("2019-01-01.yaml", "2019-04-01.yaml")}))
+    result = run_cli("replay", family, "--from", "2019-03", "--to", "2019-04", "--under", DRAFT, *EXAMPLE_INPUTS)
+    note = ("the amendment also changes terms a replay does not decide: claims.window_closes.calendar_days_after_end "
+            "(§3.2(2); against 2019-04-01 (in force 2019-04)); a replay evaluates Service Months (availability, "
+            "exclusions, the standard, the tiers and compensation before §6.1), not claims: its rows and totals do not "
+            "show these changes")
+    assert (result.code, result.err) == (0, f"slapolicy: {note}\n")
+    assert result.json()["not_replayed"] == [
+        {"what": "claims.window_closes.calendar_days_after_end", "ref": "§3.2(2)", "kind": "changed", "old": 90,
+         "new": 60, "against": ["2019-04-01"]}]
+    text = run_cli("replay", family, "--from", "2019-03", "--to", "2019-04", "--under", DRAFT, *EXAMPLE_INPUTS,
+                   "--format", "text")
+    assert text.out.splitlines()[2] == note
 
 
 def test_a_row_whose_money_moved_never_cites_the_aggregate_cap_a_replay_does_not_apply(tmp_path):

@@ -354,7 +354,7 @@ def replay_report(amended, under: str, months: list, scan, rows: list, minutes=N
     unreplayed = not_replayed(baselines, amended)
     if unreplayed:
         report["not_replayed"] = unreplayed
-        report["not_replayed_note"] = not_replayed_note(unreplayed)
+        report["not_replayed_note"] = not_replayed_note(unreplayed, _months_in_force(labels, baselines))
     if not rows:
         report["nothing_to_replay"] = nothing_to_replay(
             labels, held_minutes_note(minutes, labels, scan.seen, scan.rows_read, amended.timezone))
@@ -369,22 +369,46 @@ NOT_REPLAYED = ("claims.", "compensation.aggregate_cap")
 
 def not_replayed(baselines, amended) -> list:
     """The amendment's changes of terms a replay does not decide (:data:`NOT_REPLAYED`), against every baseline
-    version of the range, each once: a draft of the claim window alone replayed as "0 changed", which read as
-    though it changed nothing a customer would get."""
+    version of the range, each once, with the versions it is a change against (``against``): a draft of the claim
+    window alone replayed as "0 changed", which read as though it changed nothing a customer would get."""
     found = []
     for baseline in {p.sha256: p for p in baselines}.values():
         for change in _changes(baseline, amended):
             if (change["kind"] not in ("reworded", "examples") and not change["what"].endswith(" title")
                     and change["what"].startswith(NOT_REPLAYED)):
                 entry = {key: change[key] for key in ("what", "ref", "kind", "old", "new")}
-                if entry not in found:
-                    found.append(entry)
+                same = next((f for f in found if {key: f[key] for key in entry} == entry), None)
+                if same is None:
+                    found.append(entry | {"against": [baseline.version]})
+                elif baseline.version not in same["against"]:
+                    same["against"].append(baseline.version)
     return found
 
 
-def not_replayed_note(changes: list) -> str:
-    """What the reports say of :func:`not_replayed`'s changes."""
-    named = ", ".join(f"{c['what']} ({c['ref']})" if c["ref"] else c["what"] for c in changes)
+def _months_in_force(labels: list, baselines) -> dict:
+    """Each baseline version's label → the months of the range it governs, written as the reports write them
+    ('2024-04', '2024-04 to 2024-06'): a version governs consecutive months, from its effective_from to the next's."""
+    months: dict = {}
+    for label, policy in zip(labels, baselines):
+        months.setdefault(policy.version, []).append(label)
+    return {version: held[0] if len(held) == 1 else f"{held[0]} to {held[-1]}" for version, held in months.items()}
+
+
+def not_replayed_note(changes: list, in_force: dict | None = None) -> str:
+    """What the reports say of :func:`not_replayed`'s changes. Across amendments (``in_force``: more than one baseline
+    version, each with its months), each change names the versions it is a change against: a draft that left the
+    claim window as the version it amends said it changed it, where only the version in force for later months (one
+    published since, with another window) differed."""
+    several = in_force is not None and len(in_force) > 1
+
+    def one(change) -> str:
+        said = [change["ref"]] if change["ref"] else []
+        if several:
+            said.append("against " + ", ".join(f"{version} (in force {in_force[version]})"
+                                               for version in change["against"]))
+        return f"{change['what']} ({'; '.join(said)})" if said else change["what"]
+
+    named = ", ".join(one(change) for change in changes)
     return (f"the amendment also changes terms a replay does not decide: {named}; a replay evaluates Service Months "
             "(availability, exclusions, the standard, the tiers and compensation before §6.1), not claims: its rows and "
             "totals do not show these changes")

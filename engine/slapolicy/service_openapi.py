@@ -324,7 +324,8 @@ def document() -> dict:
                 "not_replayed": {"type": "array", "items": {"type": "object"},
                                  "description": "only when the amendment changes terms a replay does not decide (the "
                                                 "claims' terms, §3.2, §3.3, and the §6.1 aggregate cap): each change, "
-                                                "{what, ref, kind, old, new}"},
+                                                "{what, ref, kind, old, new, against}, against the "
+                                                "baseline versions it is a change against"},
                 "not_replayed_note": {"type": "string", "description": "with not_replayed: that its rows and totals do "
                                                                        "not show those changes"}}},
                 "per account and month, with totals"), **_errors("400", "404", "409", "413", "415", "422", "500", "503")}}},
