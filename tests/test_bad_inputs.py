@@ -67,6 +67,13 @@ def test_an_unknown_format(cli, tmp_path):
 # problem names the line of its field.
 @pytest.mark.parametrize("incident,message", [
     ({"cause": "gremlins"}, "row 1 (line 4), column 'cause': unknown cause 'gremlins'; policy 2019-01-01 declares: provider, customer_network"),
+    # The word meant, before the fifteen the policy declares (it was left to be found among them by eye).
+    ({"cause": "provder"}, "row 1 (line 4), column 'cause': unknown cause 'provder'; did you mean 'provider'? policy "
+                           "2019-01-01 declares: provider, customer_network"),
+    ({"cause": "Force_Majeure"}, "row 1 (line 4), column 'cause': unknown cause 'Force_Majeure'; did you mean "
+                                 "'force_majeure'? policy"),
+    ({"cause": "customer network"}, "row 1 (line 4), column 'cause': unknown cause 'customer network'; did you mean "
+                                    "'customer_network'? policy"),
     ({"end": "2019-03-01T09:00"}, "row 1 (line 3), column 'end': end 2019-03-01T09:00 is not after start 2019-03-01T10:00"),
     ({"start": "soon"}, "row 1 (line 2), column 'start': 'soon' is not an ISO 8601 timestamp"),
     # Python reads offsets up to ±23:59; UTC offsets in use stop at +14:00 and −12:00 (±14:00 is the rule).
@@ -107,6 +114,17 @@ def test_bad_notice_kind(cli, tmp_path):
     result = evaluate_cli(cli, tmp_path, notices=notices)
     assert result.code == 1
     assert f"{notices}: row 1 (line 2), column 'kind': unknown kind 'party' (one of: maintenance, major_event, high_concurrency)" in result.err
+
+
+@pytest.mark.parametrize("kind,meant", [("maintainance", "maintenance"), ("Major_Event", "major_event"),
+                                        ("high-concurrency", "high_concurrency")])
+def test_a_notice_kind_misspelt_is_told_the_kind_it_most_likely_meant(cli, tmp_path, kind, meant):
+    notices = write_yaml(tmp_path / "notices.yaml", [{"id": "N", "kind": kind, "published_at": "2019-03-01T00:00",
+                                                      "start": "2019-03-02T00:00", "end": "2019-03-02T01:00"}])
+    result = evaluate_cli(cli, tmp_path, notices=notices)
+    assert (result.code, result.out) == (1, "")
+    assert (f"{notices}: row 1 (line 2), column 'kind': unknown kind '{kind}' (did you mean '{meant}'? one of: "
+            "maintenance, major_event, high_concurrency)\n") in result.err
 
 
 @pytest.mark.parametrize("row,message", [

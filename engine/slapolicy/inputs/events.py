@@ -3,6 +3,7 @@ windows, each entry checked with its index and id, timestamps read in the policy
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import functools
 from dataclasses import dataclass
 from decimal import Decimal
@@ -240,6 +241,17 @@ def _refuse_another_list(entries: list, problems: Problems, kind: str) -> None:
         raise InputError(f"{problems.file}: these are {given_as(problems.file, meant, INPUT_FIELDS, 'entries')}")
 
 
+def _meant(written, known) -> str:
+    """'did you mean 'provider'? ' for a cause or notice kind misspelt or in other capitals ('provder', 'Provider'):
+    the word it most likely meant, said before the list of every word allowed (fifteen causes, where the one meant was
+    left to be found by eye); "" when none is near."""
+    if not isinstance(written, str):
+        return ""
+    near = difflib.get_close_matches(written, list(known), n=1, cutoff=0.75) or [
+        word for word in known if word.casefold() == written.strip().casefold()][:1]
+    return f"did you mean {near[0]!r}? " if near else ""
+
+
 def read_incidents(path, policy, causes=None) -> list[Incident]:
     """Incidents whose causes are those the policy declares (or ``causes``, for several versions at once)."""
     causes = tuple(causes or policy.causes)
@@ -251,8 +263,8 @@ def read_incidents(path, policy, causes=None) -> list[Incident]:
         if not _check_keys(entry, *INPUT_FIELDS["incidents"][:2], str(path), problems, index):
             continue
         if entry["cause"] not in causes:
-            problems.add(index, "cause", f"unknown cause {entry['cause']!r}; policy {policy.version} declares: "
-                                         f"{', '.join(causes)}")
+            problems.add(index, "cause", f"unknown cause {entry['cause']!r}; {_meant(entry['cause'], causes)}"
+                                         f"policy {policy.version} declares: {', '.join(causes)}")
             continue
         window = _window(entry, policy.timezone, problems, index)
         if window and _event_account(entry, problems, index):
@@ -288,7 +300,8 @@ def read_notices(path, timezone: str) -> list[Notice]:
         if not _check_keys(entry, *INPUT_FIELDS["notices"][:2], str(path), problems, index):
             continue
         if entry["kind"] not in NOTICE_KINDS:
-            problems.add(index, "kind", f"unknown kind {entry['kind']!r} (one of: {', '.join(NOTICE_KINDS)})")
+            problems.add(index, "kind", f"unknown kind {entry['kind']!r} ({_meant(entry['kind'], NOTICE_KINDS)}"
+                                        f"one of: {', '.join(NOTICE_KINDS)})")
             continue
         try:
             published, _ = parse_timestamp(entry["published_at"], timezone)
