@@ -134,6 +134,16 @@ def test_slapolicy_alone_says_to_give_a_command_and_where_to_start(cli):
 
 
 
+def test_claim_s_help_says_the_filing_window_is_the_version_s(cli):
+    # It said "Checks the filing window (after the 5th business day of the following month, until the 60th calendar
+    # day after the month)": legal's first amendment (90 days) left the help saying 60, as though it were the
+    # engine's. The window is the version's setting; the shipped policy's is the example.
+    said = " ".join(cli("claim", "--help").out.split())
+    assert ("Checks the filing window the version in force sets (claims.window_opens, window_closes, §3.2; the shipped "
+            "policy's: after the 5th business day of the following month, until the 60th calendar day after the "
+            "month), the channel and the materials;") in said
+
+
 def test_the_fields_of_incidents_and_notices_are_said_as_the_reader_takes_them():
     # A notice's description, which the reader takes and the shipped examples/ccc/notices.yaml gives, was named
     # neither by --notices' help, docs/cli.md, nor the OpenAPI document: each says the fields that make each input

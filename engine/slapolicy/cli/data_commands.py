@@ -598,8 +598,9 @@ def add_commands(command) -> None:
     _add_output_option(p)
 
     p = command("claim", cmd_claim, "decide a compensation claim (§3.2, §3.3, §6.1) and record it in the ledger",
-                "Checks the filing window (after the 5th business day of the following month, until the 60th\n"
-                "calendar day after the month), the channel and the materials; evaluates the month from the\n"
+                "Checks the filing window the version in force sets (claims.window_opens, window_closes, §3.2; the\n"
+                "shipped policy's: after the 5th business day of the following month, until the 60th calendar day\n"
+                "after the month), the channel and the materials; evaluates the month from the\n"
                 "provider's records (which prevail) and lists every disagreement with the claim; applies the\n"
                 "aggregate cap of §6.1 from the ledger. Deciding the same claim again returns the same decision.\n"
                 "CLAIM.json: {account, service_month, filed_at, channel, event_report?, unavailability?: [{start, end}],\n"
