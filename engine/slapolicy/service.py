@@ -133,6 +133,13 @@ def bad_request(detail: str) -> Problem:
     return Problem(400, "bad-request", "The request is malformed", detail)
 
 
+def client_gone(detail: str) -> Problem:
+    """The answer to a request whose client closed its connection: nobody reads it, but a log of the answers (an access
+    log around the application) records it, and 400 told it the request was malformed, where it was whole and its
+    client went. 499 is the status web servers log for it (nginx's "client closed request")."""
+    return Problem(499, "client-closed-request", "The client closed the connection", detail)
+
+
 def not_found(detail: str) -> Problem:
     return Problem(404, "not-found", "Not found", detail)
 
@@ -217,8 +224,7 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
                               f"the request body is larger than {max_bytes} bytes")
             chunks.append(chunk)
     except ClientDisconnect:  # the client went, or was cut for sending too slowly (TimedProtocol): nobody to answer
-        raise Problem(400, "bad-request", "The request is malformed",
-                      "the client closed the connection before the request body was whole") from None
+        raise client_gone("the client closed the connection before the request body was whole") from None
     return b"".join(chunks)
 
 
@@ -388,8 +394,7 @@ async def run_in_engine_thread(call, limiter, threads=None, gone=None):
     of evaluations or replays, past --max-connections, each to be worked out for nobody."""
     async with limiter:
         if gone is not None and await gone():
-            raise Problem(400, "bad-request", "The request is malformed",
-                          "the client closed the connection before the request's turn came: nothing was run")
+            raise client_gone("the client closed the connection before the request's turn came: nothing was run")
         return await anyio.to_thread.run_sync(call, limiter=threads)
 
 

@@ -185,7 +185,8 @@ DECISION = {
 # itself (a request too slow, not HTTP, beyond the connections).
 PROBLEM_KINDS = ("bad-request", "not-found", "no-version-in-force", "method-not-allowed", "request-timeout",
                  "not-configured", "too-large", "unsupported-media-type", "misdirected", "invalid-input", "policy-error",
-                 "internal-error", "scheduler-unavailable", "too-many-connections", "limit-reached", "stopping")
+                 "internal-error", "scheduler-unavailable", "too-many-connections", "limit-reached", "stopping",
+                 "client-closed-request")
 
 PROBLEM = {
     "type": "object",
@@ -219,6 +220,8 @@ ERRORS = {
            "chain does not hold (docs/ledger.md)",
     "408": "the request did not arrive whole within --request-timeout seconds (the connection is closed)",
     "421": "on a loopback address (the default), the request's Host is not this machine; checked before anything else",
+    "499": "the client closed the connection before its request was read whole, or before its turn came (nothing "
+           "was run): nobody reads this answer; it is what a log of the answers records",
     "500": "an internal error (the CLI's exit 3): please report it",
     "503": "the request came on a connection beyond --max-connections (the connection is closed); with --dask, the "
            "Dask scheduler was lost or cannot be reached again (the next request connects again); the memory, threads "
@@ -290,7 +293,7 @@ def document() -> dict:
             "requestBody": _body("EvaluateRequest", "the month, and optionally accounts, a version, inline data"),
             "responses": {"200": _json({"type": "object", "required": ["evaluations"], "properties": {
                 "evaluations": {"type": "array", "items": {"$ref": "#/components/schemas/Evaluation"}}}},
-                "one evaluation per account"), **_errors("400", "404", "409", "413", "415", "422", "500", "503")}}},
+                "one evaluation per account"), **_errors("400", "404", "409", "413", "415", "422", "499", "500", "503")}}},
         "/v1/claims": {"post": {
             "operationId": "decideClaim", "summary": "decide a claim and record it in the ledger, as `slapolicy claim`",
             "requestBody": _body("Claim", "the claim"),
@@ -298,7 +301,7 @@ def document() -> dict:
                               "description": "the recorded decision's own address, /v1/claims/{decision_id}",
                               "schema": {"type": "string", "examples": ["/v1/claims/D-e67e91136ec38743702c"]}}}},
                           "200": _json("Decision", "the same claim was decided before: that decision"),
-                          **_errors("400", "404", "409", "413", "415", "422", "500", "503")}}},
+                          **_errors("400", "404", "409", "413", "415", "422", "499", "500", "503")}}},
         "/v1/claims/{decision_id}": {"get": {
             "operationId": "claim", "summary": "a recorded decision",
             "parameters": [{"name": "decision_id", "in": "path", "required": True,
@@ -328,7 +331,7 @@ def document() -> dict:
                                                 "baseline versions it is a change against"},
                 "not_replayed_note": {"type": "string", "description": "with not_replayed: that its rows and totals do "
                                                                        "not show those changes"}}},
-                "per account and month, with totals"), **_errors("400", "404", "409", "413", "415", "422", "500", "503")}}},
+                "per account and month, with totals"), **_errors("400", "404", "409", "413", "415", "422", "499", "500", "503")}}},
         "/openapi.json": {"get": {
             "operationId": "openapi", "summary": "this document",
             "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1"), **_errors("400")}}},
