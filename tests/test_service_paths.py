@@ -337,6 +337,29 @@ def test_a_utf_8_body_with_a_byte_order_mark_is_read_as_the_cli_reads_a_claim_fi
                                                "UTF-32 do)")  # a raw NUL is never JSON: a string writes it \u0000
 
 
+@pytest.mark.parametrize("declared", ["latin-1", "ISO-8859-1", '"windows-1252"'])
+def test_a_body_declared_in_another_charset_is_told_the_charset_it_declared(app, declared):
+    # A body sent in Latin-1, and declared so (Content-Type: application/json; charset=latin-1), was told only "byte
+    # 0xe9 at offset 17 is not" UTF-8: the client's declaration, the cause, went unsaid. And one whose Latin-1 bytes
+    # happened to be UTF-8 too ("Ã©", 0xc3 0xa9) was read as UTF-8 ("é"), not as declared. A body of ASCII alone is
+    # the same text in either: it is read.
+    headers = {"content-type": f"application/json; charset={declared}"}
+    said = declared.strip('"')
+    for raw, offset, byte in ((b'{"month": "caf\xe9"}', 14, "0xe9"), (b'{"month": "caf\xc3\xa9"}', 14, "0xc3")):
+        for route in ("/v1/evaluate", "/v1/claims", "/v1/replay"):
+            status, content_type, answer = asgi(app, "POST", route, raw, headers)
+            assert (status, content_type, answer["detail"]) == (400, PROBLEM, (
+                f"the request body is declared charset={said}, not UTF-8, and holds a byte that is not ASCII (byte "
+                f"{byte} at offset {offset}), which would be read otherwise: send it as UTF-8"))
+    status, _, answer = asgi(app, "POST", "/v1/evaluate", b'{"month": "2019-13"}', headers)
+    assert (status, answer["detail"]) == (400, "field 'month': '2019-13' is not a month written YYYY-MM")
+    for utf8 in ("utf-8", "UTF8", '"utf-8"'):  # declared UTF-8: read as such, and its own errors told
+        status, _, answer = asgi(app, "POST", "/v1/evaluate", b'{"month": "caf\xe9"}',
+                                 {"content-type": f"application/json; charset={utf8}"})
+        assert (status, answer["detail"]) == (400, "the request body is not UTF-8: byte 0xe9 at offset 14 is not: "
+                                                   "send it as UTF-8")
+
+
 def test_an_empty_list_of_accounts_is_refused_in_the_words_of_json(app):
     # the engine's ArgumentError said "leave it out (None)": Python's word, not one a JSON client writes
     status, content_type, answer = asgi(app, "POST", "/v1/evaluate", b'{"month": "2019-03", "accounts": []}', JSON)
