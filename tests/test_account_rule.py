@@ -35,7 +35,7 @@ def test_rows_handed_to_the_api_refuse_an_account_of_a_float_or_a_bool(engine, d
     row = 2 if data == "minutes" else 1
     with pytest.raises(InputError) as raised:
         engine.evaluate(**(kept | {data: rows[data]}), month="2019-03")
-    assert str(raised.value) == f"(in memory): row {row}, column 'account': {said} {RULE}"
+    assert str(raised.value) == f"argument {data!r}: row {row}, column 'account': {said} {RULE}"
 
 
 def test_rows_and_the_accounts_filter_of_the_api_read_a_whole_number_as_its_digits(engine):
@@ -131,7 +131,7 @@ def test_the_module_level_api_reads_accounts_by_the_same_rule():
     assert (evaluation["account"], evaluation["minutes_with_data"]) == ("1000", 1)
     with pytest.raises(slapolicy.InputError) as raised:
         slapolicy.evaluate(POLICIES, minutes=[ROW | {"account": 1e3}], month="2019-03")
-    assert str(raised.value) == f"(in memory): row 1, column 'account': 1000.0 {RULE}"
+    assert str(raised.value) == f"argument 'minutes': row 1, column 'account': 1000.0 {RULE}"
     with pytest.raises(slapolicy.ArgumentError) as raised:
         slapolicy.evaluate(POLICIES, minutes=rows, month="2019-03", accounts=[1e3])
     assert str(raised.value) == f"accounts: 1000.0 {RULE}"

@@ -316,7 +316,7 @@ def test_an_account_column_of_floats_in_json_lines_or_memory_names_rows_and_line
         1, "", f"slapolicy: {minutes}: " + FLOATS.format(kind="double", why=": row 2 (line 3) is 1001.5") + "\n")
     with pytest.raises(InputError) as refused:
         evaluate(POLICIES, minutes=accounts_table([1000.0, None]), month="2019-03")
-    assert str(refused.value) == "(in memory): " + FLOATS.format(kind="double", why=": row 2 is missing")
+    assert str(refused.value) == "argument 'minutes': " + FLOATS.format(kind="double", why=": row 2 is missing")
 
 
 def test_an_account_column_of_whole_decimals_is_read_as_its_digits(tmp_path):

@@ -228,7 +228,7 @@ def test_floating_point_money_handed_in_by_the_api_is_refused():
 
     with pytest.raises(InputError) as refused:
         read_billing(pa.table({"account": ["acme"], "month": ["2019-03"], "monthly_fee": [2500.1], "offset": ["0.00"]}))
-    assert str(refused.value) == ("(in memory): column 'monthly_fee' holds floating-point numbers (double), which hold "
+    assert str(refused.value) == ("argument 'billing': column 'monthly_fee' holds floating-point numbers (double), which hold "
                                   "an amount of money only approximately: write it as a decimal (decimal128(17, 2)) "
                                   "or as text ('2500.10')")
 

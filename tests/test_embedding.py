@@ -338,7 +338,7 @@ def test_services_can_hand_in_data_instead_of_files(data, tmp_path):
     strip = lambda result: [{k: v for k, v in e.items() if k != "trace"} for e in result["evaluations"]]  # noqa: E731
     assert strip(from_memory) == strip(from_files)
     rows = [{"account": "acct-1", "minute": "2024-03-05T10:00", "requests": 100, "failures": 120}]
-    with pytest.raises(Exception, match=r"\(in memory\): row 1, column 'failures': 120 failures exceed 100 requests"):
+    with pytest.raises(Exception, match=r"argument 'minutes': row 1, column 'failures': 120 failures exceed 100 requests"):
         engine.evaluate(minutes=rows, month="2024-03")
     decision = engine.decide_claim(claim_of("acct-9"), minutes=table, billing=bills, now=dt.datetime(2024, 5, 1, tzinfo=UTC))
     assert decision["decision"] == "approved"

@@ -183,7 +183,7 @@ def test_an_incident_across_a_repeated_hour_is_judged_by_its_instants_not_its_wa
     mirror = {"id": "I-1", "start": end, "end": start, "cause": "customer_network"}
     with pytest.raises(InputError) as refused:
         evaluate(POLICIES, minutes=minutes, month="2019-11", incidents=[mirror])
-    assert str(refused.value) == ("1 problem(s) in incidents file (in memory):\n(in memory): row 1, column 'end': "
+    assert str(refused.value) == ("1 problem(s) in argument 'incidents':\nargument 'incidents': row 1, column 'end': "
                                   "end 2019-11-03 01:50:00-04:00 is not after start 2019-11-03 01:10:00-05:00")
 
 

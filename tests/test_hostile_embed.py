@@ -173,9 +173,9 @@ FEE = {"account": "a", "month": "2019-03", "monthly_fee": "1000.00", "offset": "
 
 @pytest.mark.parametrize("given,message", [
     ({"minutes": [ROW, ROW | {"minute": "2019-03-12T10:01", "account": "b\ud800"}]},
-     "(in memory): row 2, column 'account' holds text that is not valid Unicode (a lone surrogate escape such as \\ud800)"),
+     "argument 'minutes': row 2, column 'account' holds text that is not valid Unicode (a lone surrogate escape such as \\ud800)"),
     ({"billing": [FEE | {"monthly_fee": "1000.00\udfff"}]},
-     "(in memory): row 1, column 'monthly_fee' holds text that is not valid Unicode (a lone surrogate escape such as "
+     "argument 'billing': row 1, column 'monthly_fee' holds text that is not valid Unicode (a lone surrogate escape such as "
      "\\ud800)"),
 ])
 def test_rows_in_memory_with_half_a_surrogate_pair_name_the_row_and_column(tmp_path, given, message):
@@ -184,12 +184,13 @@ def test_rows_in_memory_with_half_a_surrogate_pair_name_the_row_and_column(tmp_p
 
 @pytest.mark.parametrize("given,message", [
     ({"minutes": [ROW, ROW | {"minute": "2019-03-12T10:01", "account": {"a": 1}}]},
-     "(in memory): row 2, column 'account' holds an object, not text or a number"),
-    ({"minutes": [ROW | {"failures": [2]}]}, "(in memory): row 1, column 'failures' holds a list, not text or a number"),
+     "argument 'minutes': row 2, column 'account' holds an object, not text or a number"),
+    ({"minutes": [ROW | {"failures": [2]}]},
+     "argument 'minutes': row 1, column 'failures' holds a list, not text or a number"),
     ({"billing": [FEE | {"offset": {"amount": "0.00"}}]},
-     "(in memory): row 1, column 'offset' holds an object, not text or a number"),
+     "argument 'billing': row 1, column 'offset' holds an object, not text or a number"),
     ({"minutes": [ROW | {"requests": True}]},
-     "1 problem(s) in minutes file (in memory):\n(in memory): row 1, column 'requests': 'true' is not a whole number"),
+     "1 problem(s) in argument 'minutes':\nargument 'minutes': row 1, column 'requests': 'true' is not a whole number"),
 ], ids=["account-object", "failures-list", "offset-object", "requests-true"])
 def test_rows_in_memory_holding_objects_lists_or_booleans_are_refused_as_json_writes_them(tmp_path, given, message):
     # An object or a list was read as Python's repr of it: {"account": {"a": 1}} sent to POST /v1/evaluate was
@@ -199,20 +200,20 @@ def test_rows_in_memory_holding_objects_lists_or_booleans_are_refused_as_json_wr
 
 @pytest.mark.parametrize("given,message", [
     ({"minutes": [{"Account": "a", " minute ": "2019-03-12T10:00", "requests": 100, "failures": 2}]},
-     "(in memory): missing column(s) account, minute (found: Account,  minute , requests, failures); columns are "
+     "argument 'minutes': missing column(s) account, minute (found: Account,  minute , requests, failures); columns are "
      "named in lower case without spaces: rename 'Account' to 'account', ' minute ' to 'minute'"),
     ({"billing": [{"account": "a", "Month": "2019-03", "monthly_fee": "1000.00", "offset": "0.00"}]},
-     "(in memory): missing column(s) month (found: account, Month, monthly_fee, offset); columns are named in "
+     "argument 'billing': missing column(s) month (found: account, Month, monthly_fee, offset); columns are named in "
      "lower case without spaces: rename 'Month' to 'month'"),
-    ({"minutes": [{1: "a"}]}, "(in memory): missing column(s) account, minute, requests, failures (found: 1)"),
+    ({"minutes": [{1: "a"}]}, "argument 'minutes': missing column(s) account, minute, requests, failures (found: 1)"),
     # Rows of another input: the API's and the service's name for it, not an option of the CLI.
     ({"minutes": [{"account": "a", "month": "2019-03", "monthly_fee": "1000.00", "offset": "0.00"}]},
-     "(in memory): missing column(s) minute, requests, failures (found: account, month, monthly_fee, offset); these "
-     "are billing columns: give them as billing"),
-    ({"billing": [ROW]}, "(in memory): missing column(s) month, monthly_fee, offset (found: account, minute, requests, "
-                         "failures); these are minutes columns: give them as minutes"),
+     "argument 'minutes': missing column(s) minute, requests, failures (found: account, month, monthly_fee, offset); "
+     "these are billing columns: give them as billing"),
+    ({"billing": [ROW]}, "argument 'billing': missing column(s) month, monthly_fee, offset (found: account, minute, "
+                         "requests, failures); these are minutes columns: give them as minutes"),
     ({"incidents": [{"id": "N-1", "kind": "maintenance", "published_at": "2019-03-01T10:00", "start": "2019-03-12T10:00",
-                     "end": "2019-03-12T10:30"}]}, "(in memory): these are notices entries: give them as notices"),
+                     "end": "2019-03-12T10:30"}]}, "argument 'incidents': these are notices entries: give them as notices"),
 ], ids=["minutes-capitals-spaces", "billing-capital", "key-not-text", "billing-as-minutes", "minutes-as-billing",
         "notices-as-incidents"])
 def test_rows_in_memory_with_a_column_named_otherwise_name_the_name_meant(tmp_path, given, message):
@@ -240,7 +241,7 @@ def test_money_of_rows_in_memory_given_as_a_float_of_more_than_15_digits_is_refu
     # Read as its repr, 12345678901234.56 was taken as the fee where a JSON Lines file of the same number is refused
     # (a double gives back 15 significant digits as written, not more), and 0.1 + 0.2 was "not an amount of money"
     rows_in_memory_are_refused(tmp_path, {"billing": [FEE | {"monthly_fee": fee}]},
-                               f"1 problem(s) in billing file (in memory):\n(in memory): row 1, column 'monthly_fee': "
+                               f"1 problem(s) in argument 'billing':\nargument 'billing': row 1, column 'monthly_fee': "
                                f"{written} {FLOATING}{instead}")
 
 
@@ -414,7 +415,8 @@ def test_an_object_for_an_account_sent_to_the_service_is_a_400_naming_the_field(
 
     with pytest.raises(InputError) as raised:
         Engine(POLICIES).evaluate(minutes=[ROW | {"account": {"a": 1}}], month="2019-03")
-    assert str(raised.value).endswith("(in memory): row 1, column 'account' holds an object, not text or a number")
+    assert str(raised.value).endswith("argument 'minutes': row 1, column 'account' holds an object, not text or a "
+                                      "number")
 
 
 @pytest.mark.parametrize("method,path,headers", [

@@ -180,9 +180,9 @@ def test_nan_counts_and_accounts_handed_in_as_rows_are_missing_values():
             {"account": nan, "minute": "2019-03-01T10:02", "requests": 100, "failures": 0}]
     with pytest.raises(InputError) as refused:
         evaluate(POLICIES, minutes=rows, month="2019-03")
-    assert str(refused.value) == ("2 problem(s) in minutes file (in memory):\n"
-                                  "(in memory): row 3, column 'account': missing value\n"
-                                  "(in memory): row 2, column 'failures': missing value\n"
+    assert str(refused.value) == ("2 problem(s) in argument 'minutes':\n"
+                                  "argument 'minutes': row 3, column 'account': missing value\n"
+                                  "argument 'minutes': row 2, column 'failures': missing value\n"
                                   "(minutes listed twice are looked for once every row's account and minute can be "
                                   "read: fix these, then run again)")
     (e,) = evaluate(POLICIES, minutes=rows[:1], month="2019-03")["evaluations"]

@@ -134,12 +134,13 @@ def test_a_wall_time_without_offset_that_the_clocks_skip_or_repeat_is_refused_in
     words = f"{written!r} {why} in America/New_York: give it a UTC offset"
     with pytest.raises(InputError) as refused:
         read_incidents([{"id": "I-1", "start": written, "end": "2024-11-03T04:00-05:00", "cause": "provider"}], policy)
-    assert str(refused.value) == f"1 problem(s) in incidents file (in memory):\n(in memory): row 1, column 'start': {words}"
+    assert str(refused.value) == \
+        f"1 problem(s) in argument 'incidents':\nargument 'incidents': row 1, column 'start': {words}"
     with pytest.raises(InputError) as refused:
         read_notices([{"id": "N-1", "kind": "maintenance", "published_at": written, "start": "2024-11-05T00:00-05:00",
                        "end": "2024-11-05T01:00-05:00"}], policy.timezone)
     assert str(refused.value) == \
-        f"1 problem(s) in notices file (in memory):\n(in memory): row 1, column 'published_at': {words}"
+        f"1 problem(s) in argument 'notices':\nargument 'notices': row 1, column 'published_at': {words}"
     claim = {"account": "a", "service_month": written[:7], "filed_at": "2024-12-10T10:00-05:00", "channel": "work_order",
              "event_report": "x", "unavailability": [{"start": written, "end": f"{written[:10]}T05:00-05:00"}]}
     with pytest.raises(InputError) as refused:

@@ -84,7 +84,7 @@ def test_a_billing_export_with_columns_of_its_own_is_told_so_through_the_api():
     with pytest.raises(InputError) as caught:
         Engine(POLICIES).evaluate(minutes=rows, month="2019-03")
     assert str(caught.value) == (
-        "(in memory): missing column(s) minute, requests, failures (found: account, month, monthly_fee, offset, "
+        "argument 'minutes': missing column(s) minute, requests, failures (found: account, month, monthly_fee, offset, "
         "currency); besides currency, these are billing columns: give them as billing")
 
 

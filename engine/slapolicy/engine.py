@@ -36,7 +36,7 @@ from .claims.decision import (check_claim_time, check_claimed_windows, claim_in_
 from .claims.window import business_calendar, claim_window
 from .inputs.billing import read_billing
 from .inputs.events import ByAccount, read_incidents, read_notices
-from .inputs.problems import InlineRows, where_given
+from .inputs.problems import where_given
 from .inputs.tables import account_name, refuse_two_forms, typed_account_problem
 from .distributed import Background, Cancellation, PolicyContent, Relay, Runner, check_runner_arguments, policy_of
 from .errors import ArgumentError, InputError, LedgerError, NoVersionInForce, SlapolicyError, quoted_name
@@ -583,8 +583,7 @@ def one_form_each(asked, **inputs) -> None:
         if not given or given[0] is None:
             continue
         source, read = given
-        where = f"the {kind} {source}" if isinstance(source, (str, Path)) else \
-            where_given(source) if isinstance(source, InlineRows) else f"the {kind} (in memory)"
+        where = f"the {kind} {source}" if isinstance(source, (str, Path)) else where_given(source, kind)
         if kind == "minutes":
             names = sorted(read.accounts)
         elif kind == "billing":

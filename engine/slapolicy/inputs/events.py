@@ -12,7 +12,7 @@ from pathlib import Path
 from ..errors import InputError
 from ..files import load_json, read_limited, wide_encoding, wide_encoding_said, yaml_syntax_diagnostic
 from .problems import INPUT_FIELDS, Problems, given_as, input_of, where_given
-from .tables import IN_MEMORY, account_name, typed_account_problem
+from .tables import account_name, typed_account_problem
 from .timestamps import parse_timestamp
 
 
@@ -228,8 +228,9 @@ def _entries(source, kind: str) -> tuple[list, _EntryProblems]:
         entries, places = read_list(source, kind)
         return entries, _EntryProblems(str(source), kind, places)
     if not isinstance(source, (list, tuple)):
-        raise InputError(f"{IN_MEMORY}: {kind} must be a file path or a list of objects, not {type(source).__name__}")
-    return list(source), _EntryProblems(where_given(source), kind, None)
+        raise InputError(f"{where_given(source, kind)}: {kind} must be a file path or a list of objects, not "
+                         f"{type(source).__name__}")
+    return list(source), _EntryProblems(where_given(source, kind), kind, None)
 
 
 def _refuse_another_list(entries: list, problems: Problems, kind: str) -> None:

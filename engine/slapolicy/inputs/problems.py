@@ -10,7 +10,7 @@ import numpy as np
 from ..errors import InputError
 
 MAX_REPORTED = 20
-IN_MEMORY = "(in memory)"  # where a table handed in by the API is said to be
+IN_MEMORY = "(in memory)"  # the path of a part of minutes handed in by the API (its messages say InMemory's words)
 
 
 class InlineRows(list):
@@ -42,13 +42,28 @@ class InlineField(str):
         return f"field {at!r}"
 
 
-def where_given(source) -> str:
-    """Where a table or list handed in (not a file) is said to be in messages."""
-    return InlineField(source.field) if isinstance(source, InlineRows) else IN_MEMORY
+class InMemory(str):
+    """Where data a program handed the Python API (a table, a DataFrame, a list of rows or entries) is said to be: the
+    argument that took it, ``argument 'minutes'``, as the service names a request's field. "(in memory)" named none,
+    and a call given minutes, billing, incidents and notices so left the program to guess which was meant."""
+
+    def __new__(cls, argument: str):
+        where = super().__new__(cls, f"argument {argument!r}")
+        where.argument = argument
+        return where
+
+    def __reduce__(self):
+        return InMemory, (self.argument,)
+
+
+def where_given(source, kind: str) -> str:
+    """Where a table or list handed in (not a file) as input ``kind`` (minutes, billing, incidents, notices) is said to
+    be in messages: the request's field, or the API's argument."""
+    return InlineField(source.field) if isinstance(source, InlineRows) else InMemory(kind)
 
 
 def cell_of(where: str, row: int, column: str) -> str:
-    """A row's value of data handed in: "(in memory): row 1, column 'requests'", or the request's field."""
+    """A row's value of data handed in: "argument 'minutes': row 1, column 'requests'", or the request's field."""
     return where.cell(row, column) if isinstance(where, InlineField) else f"{where}: row {row}, column {column!r}"
 
 # Which columns make which input: (required, optional) and the option that takes it, read by every reader of a
@@ -112,7 +127,7 @@ class Problems:
         if self.total:
             more = f"\n... and {self.total - len(self.items)} more" if self.total > len(self.items) else ""
             note = f"\n({self.note})" if self.note else ""
-            source = self.file if isinstance(self.file, InlineField) else f"{self.kind} file {self.file}"
+            source = self.file if isinstance(self.file, (InlineField, InMemory)) else f"{self.kind} file {self.file}"
             raise InputError(f"{self.total} problem(s) in {source}:\n" + "\n".join(self.items) + more + note)
 
     def _lines_as_read(self) -> None:
@@ -234,7 +249,7 @@ def input_of(rows: list, inputs: dict) -> str | None:
 def given_as(where: str, kind: str, inputs: dict, what: str) -> str:
     """The words "a billing file's columns: give it as --billing"; rows handed in by the API or the service are told the name
     they take there (``billing=``, "billing")."""
-    if where == IN_MEMORY or isinstance(where, InlineField):
+    if isinstance(where, (InMemory, InlineField)):
         return f"{kind} {what}: give them as {kind}"
     return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind} file's {what}: give it as {inputs[kind][2]}"
 

@@ -182,7 +182,7 @@ def in_memory_table(data, columns: tuple[str, ...], optional: tuple[str, ...] = 
     """A pyarrow Table, a pandas DataFrame or a list of dicts given by a caller of the API, as a table."""
     import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
 
-    where = where_given(data)
+    where = where_given(data, _input_of_columns(columns))
     if isinstance(data, list):
         if not all(isinstance(row, dict) for row in data):
             raise InputError(f"{where}: expected a list of objects (one per row)")
@@ -200,7 +200,7 @@ def in_memory_table(data, columns: tuple[str, ...], optional: tuple[str, ...] = 
         try:
             data = pa.Table.from_pandas(data)
         except (TypeError, AttributeError, pa.ArrowException):
-            raise InputError(f"{IN_MEMORY}: expected a file path, a pyarrow Table, a DataFrame or a list of rows, "
+            raise InputError(f"{where}: expected a file path, a pyarrow Table, a DataFrame or a list of rows, "
                              f"not {type(data).__name__}") from None
     names = column_names(data.schema, where)
     missing = [name for name in columns if name not in names]
@@ -209,7 +209,7 @@ def in_memory_table(data, columns: tuple[str, ...], optional: tuple[str, ...] = 
     return data.select([name for name in columns + optional if name in names]), None
 
 
-def _text_column(rows: list[dict], name: str, where: str = IN_MEMORY):
+def _text_column(rows: list[dict], name: str, where: str):
     """One column of rows handed in by the API, as text (each value checked as the file's text would be); ``where``:
     where the rows are said to be (:func:`~slapolicy.inputs.problems.where_given`)."""
     import pyarrow as pa  # heavy: loaded by the commands that read inputs
@@ -230,7 +230,7 @@ _PLAIN_NUMBERS = frozenset({int, float})  # exactly these (not bool, an int): th
 _WHOLE_NUMBERS = frozenset({int})
 
 
-def _cell_text(value, row: int, name: str, where: str = IN_MEMORY) -> str | None:
+def _cell_text(value, row: int, name: str, where: str) -> str | None:
     """A value of a row handed in by the API (or sent as JSON to ``slapolicy serve``) as a file would hold it: a
     number or text as written, true and false as JSON writes them. An object or a list holds no text or number: it
     was read as Python's repr of it (an account named "{'a': 1}"), and is refused as a file's nested column is."""
@@ -254,7 +254,12 @@ def table_of(source, columns: tuple[str, ...], optional: tuple[str, ...] = ()):
         table, line_offset = read_table(source, columns, optional)
         return table, line_offset, str(source)
     table, line_offset = in_memory_table(source, columns, optional)
-    return table, line_offset, where_given(source)
+    return table, line_offset, where_given(source, _input_of_columns(columns))
+
+
+def _input_of_columns(columns: tuple[str, ...]) -> str:
+    """The input (minutes, billing) whose required columns are ``columns``: the argument data of it was handed as."""
+    return next(kind for kind, (required, _, _) in INPUT_COLUMNS.items() if tuple(required) == tuple(columns))
 
 
 def read_table(path: str | Path, columns: tuple[str, ...], optional: tuple[str, ...] = (), name: str | None = None):

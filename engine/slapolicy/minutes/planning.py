@@ -162,7 +162,7 @@ def plan(source, request: Request) -> list[Part]:
     """The parts of ``source`` that can hold rows of the request, from metadata only."""
     if not isinstance(source, (str, Path)):
         table, _ = in_memory_table(source, MINUTE_COLUMNS, OPTIONAL_MINUTE_COLUMNS)
-        return [Part(IN_MEMORY, "memory", name=where_given(source), rows=table.num_rows, table=table)]
+        return [Part(IN_MEMORY, "memory", name=where_given(source, "minutes"), rows=table.num_rows, table=table)]
     if storage.is_url(source):
         return _plan_url(source, request)
     path = Path(source)
