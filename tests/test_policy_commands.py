@@ -505,3 +505,48 @@ def test_a_tier_and_a_provision_whose_words_write_per_cent_are_warned_of_when_th
     assert f"{path}:{provision}:11: warning words-disagree provision §2.2 says 99.5%, but availability.standard, which " \
            "applies it (applied_by), is 99.9%: amend the words with the setting, or the setting with the words" in \
            cli("validate", path).out.splitlines()
+
+
+@pytest.mark.parametrize("old, new, warned, amended", [
+    # §1.5's threshold lowered to 98 %: §2.1's example still counts its minutes at 98 % as unavailable
+    ('minute_unavailable_below:\n    value: "99%"', 'minute_unavailable_below:\n    value: "98%"',
+     "counts its minutes at 98% as Service Unavailability Minutes, but under availability.minute_unavailable_below "
+     "(§1.5), 98%, a minute at 98% is available: amend the example with the setting, or the setting with the example",
+     ("98% (less than 99%)", "97% (less than 98%)")),
+    # raised to 99.5 %: its minutes at 98 % are still unavailable, but the threshold its words name is not the version's
+    ('minute_unavailable_below:\n    value: "99%"', 'minute_unavailable_below:\n    value: "99.5%"',
+     'says its minutes at 98% are "less than 99%", the threshold of a Service Unavailability Minute, but '
+     "availability.minute_unavailable_below (§1.5) is 99.5%: amend the example with the setting, or the setting with "
+     "the example", ("(less than 99%)", "(less than 99.5%)")),
+    # shown with 3 decimals: the example's 99.93 % is no figure this version shows
+    ("display_decimals: {value: 2", "display_decimals: {value: 3",
+     "shows 1 − 30/(31 × 24 × 60) as 99.93%, but this version shows that availability as 99.933% "
+     "(availability.display_decimals 3, display_rounding half_up): amend the example with the settings, or the settings "
+     "with the example", ("60))× 100% = 99.93%.", "60))× 100% = 99.933%.")),
+])
+def test_the_worked_example_of_2_1_is_checked_against_the_versions_threshold_and_display(cli, tmp_path, old, new, warned,
+                                                                                         amended):
+    # §2.1's words work an example ("the Call Success Rate of each minute is 98% (less than 99%) in 30 minutes ...
+    # = 1 -(30/(31 × 24 × 60))× 100% = 99.93%") that no check read: an amendment of §1.5's threshold, or of the
+    # decimals shown, left the agreement's own example saying what the version no longer computes, without a word.
+    from helpers import draft_variant
+
+    path = draft_variant(tmp_path, old, new)
+    line = path.read_text().splitlines().index('  - ref: "§2.1"') + 3  # its text, after its ref and title
+    result = cli("validate", path)
+    assert result.code == 0, result.out
+    assert [row for row in result.out.splitlines() if "worked example" in row] == [
+        f"{path}:{line}:11: warning words-disagree provision §2.1's worked example {warned}"]
+    # The example amended with the setting: nothing to say of it
+    assert amended[0] in path.read_text()
+    path.write_text(path.read_text().replace(*amended))
+    assert "worked example" not in cli("validate", path).out
+
+
+def test_the_shipped_worked_example_of_2_1_agrees_with_the_shipped_version(cli):
+    from slapolicy.policy.directory import read_policy
+    from slapolicy.policy.examples import worked_example_disagrees
+
+    policy, problems = read_policy(PUBLISHED)
+    assert problems == [] or all(p.severity == "warning" for p in problems)
+    assert worked_example_disagrees(policy) == []

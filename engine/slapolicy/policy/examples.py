@@ -18,7 +18,9 @@ from ..claims.window import business_calendar, claim_window
 from ..inputs.billing import BillingRow
 from ..inputs.timestamps import parse_timestamp
 from ..errors import Diagnostic, SlapolicyError
-from ..evaluation.compensation import compensation_for
+from ..evaluation.compensation import compensation_for, shown_availability
+from ..evaluation.month import availability_of
+from .lint import PERCENT_SIGN, as_digits
 from .model import percent
 
 
@@ -291,6 +293,57 @@ def run_rule_examples(policy) -> tuple[list[RuleCoverage], list[Diagnostic]]:
                     rule.bounds[f"{bound}%"] = Fraction(bound) in tested
         coverage.append(rule)
     return coverage, failures
+
+
+# The agreement's own worked example of Service Availability (§2.1): "if the Call Success Rate of each minute is 98%
+# (less than 99%) in 30 minutes ... = 1 -(30/(31 × 24 × 60))× 100% = 99.93%".
+_NUMBER = r"[0-9]+(?:\.[0-9]+)?"
+_TIMES = r"\s*[×xX*·]\s*"
+_WORKED = re.compile(rf"1\s*[-−–]\s*\(\s*(?P<minutes>[0-9]+)\s*/\s*\(\s*(?P<days>[0-9]+){_TIMES}24{_TIMES}60\s*\)\s*\)"
+                     rf"{_TIMES}100{PERCENT_SIGN}\s*=\s*(?P<shown>{_NUMBER}){PERCENT_SIGN}", re.IGNORECASE)
+_MINUTES_AT = re.compile(rf"(?P<rate>{_NUMBER}){PERCENT_SIGN}\s*\(\s*(?P<said>(?:less|lower) than|below|under)\s*"
+                         rf"(?P<threshold>{_NUMBER}){PERCENT_SIGN}\s*\)", re.IGNORECASE)
+
+
+def worked_example_disagrees(policy) -> list[Diagnostic]:
+    """``words-disagree``, a warning at the words of a provision that works an example of Service Availability (§2.1's:
+    minutes at 98 % "(less than 99%)", 1 − 30/(31 × 24 × 60) = 99.93 %) where the version decides it otherwise: its
+    minutes are not Service Unavailability Minutes under the version's threshold (§1.5), the threshold its words name
+    is not the version's, or the version shows the availability otherwise (its decimals and rounding, §2.1). An
+    amendment of §1.5's threshold to 98 %, or of the decimals to 3, left the agreement's own example saying what the
+    version no longer computes, and validate said nothing: its words apply no setting (``applied_by``) it compares."""
+    provisions = policy.raw.get("provisions")
+    found = []
+    for i, entry in enumerate(provisions if isinstance(provisions, list) else []):
+        text = as_digits(entry.get("text") or "") if isinstance(entry, dict) else ""
+        worked = _WORKED.search(text)
+        if worked is None:
+            continue
+
+        def disagree(says: str, remedy: str = "the setting") -> None:
+            found.append(policy.doc.diagnostic(
+                ("provisions", i, "text"), "words-disagree",
+                f"provision {entry.get('ref')}'s worked example {says}: amend the example with {remedy}, or "
+                f"{remedy} with the example", severity="warning"))
+
+        threshold, ref = policy.unavailable_below, policy.ref("availability", "minute_unavailable_below")
+        for minutes in _MINUTES_AT.finditer(text):
+            rate = Decimal(minutes["rate"])
+            if rate >= threshold:
+                disagree(f"counts its minutes at {rate}% as Service Unavailability Minutes, but under "
+                         f"availability.minute_unavailable_below ({ref}), {threshold}%, a minute at {rate}% is available")
+            elif Decimal(minutes["threshold"]) != threshold:
+                disagree(f"says its minutes at {rate}% are \"{minutes['said']} {minutes['threshold']}%\", the threshold of "
+                         f"a Service Unavailability Minute, but availability.minute_unavailable_below ({ref}) is "
+                         f"{threshold}%")
+        counted, days = int(worked["minutes"]), int(worked["days"])
+        if days and counted <= days * 1440:
+            shown = shown_availability(policy, availability_of(days * 1440, counted))
+            if shown != worked["shown"]:
+                disagree(f"shows 1 − {counted}/({days} × 24 × 60) as {worked['shown']}%, but this version shows that "
+                         f"availability as {shown}% (availability.display_decimals {policy.display_decimals}, "
+                         f"display_rounding {policy.setting('availability', 'display_rounding')})", "the settings")
+    return found
 
 
 def untested_rules(policy) -> list[Diagnostic]:

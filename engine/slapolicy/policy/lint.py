@@ -410,8 +410,8 @@ def _settings(node, path=""):
 # How words write a percentage after its number: "99.5%", "99.5 %", and spelled out, "99.5 per cent", "percent",
 # "per-cent", "per centum" (any case). Read as "%" alone, words that spelled it out stated no percentage, and a standard
 # raised to 99.9 % under "not be less than 99.5 per cent" passed validate without a word.
-_PERCENT_SIGN = r"\s*(?:%|per[\s-]?cent(?:um)?\b)"
-_PERCENTS = re.compile(rf"(?<![0-9.])([0-9]+(?:\.[0-9]+)?){_PERCENT_SIGN}", re.IGNORECASE)
+PERCENT_SIGN = r"\s*(?:%|per[\s-]?cent(?:um)?\b)"
+_PERCENTS = re.compile(rf"(?<![0-9.])([0-9]+(?:\.[0-9]+)?){PERCENT_SIGN}", re.IGNORECASE)
 _NUMBERS = re.compile(r"(?<![0-9.,])([0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?![0-9.,]*[0-9])")
 
 
@@ -535,7 +535,7 @@ def _tier_said(text: str) -> list[tuple[Decimal, str, str | None]]:
     Monthly Service Fee"), the setting of a bound its words say ("equal to or higher than 95%": ``at_least``), or
     None where the words do not tell ("between 95% and 99%")."""
     stated = []
-    text = _as_digits(text)
+    text = as_digits(text)
     for match in _PERCENTS.finditer(text):
         credit = _CREDIT_SAID.match(text, match.end())
         if credit:
@@ -576,7 +576,7 @@ def _included(key: str, value: str, said: list[tuple[str, str]]) -> str:
             f"{'words' if setting_includes else 'setting'}")
 
 
-_STATED = re.compile(rf"(?<![0-9.,§])([0-9]+(?:\.[0-9]+)?)(?![0-9.,]*[0-9])(?!{_PERCENT_SIGN})", re.IGNORECASE)
+_STATED = re.compile(rf"(?<![0-9.,§])([0-9]+(?:\.[0-9]+)?)(?![0-9.,]*[0-9])(?!{PERCENT_SIGN})", re.IGNORECASE)
 
 
 def lint_clause_words_agree(policy) -> list[Diagnostic]:
@@ -589,7 +589,7 @@ def lint_clause_words_agree(policy) -> list[Diagnostic]:
     parameters = parameters if isinstance(parameters, dict) else {}
     found = []
     for clause in policy.clauses:
-        stated = {Decimal(n): n for n in _STATED.findall(_as_digits(clause.text or ""))}
+        stated = {Decimal(n): n for n in _STATED.findall(as_digits(clause.text or ""))}
         if not stated:
             continue
         for fact, value, source in _compared_numbers(policy.raw["disclaimers"][clause.index].get("when"), parameters):
@@ -625,7 +625,7 @@ def _compared_numbers(node, parameters: dict):
             yield from _compared_numbers(node.get(key), parameters)
 
 
-def _as_digits(text: str) -> str:
+def as_digits(text: str) -> str:
     """``text`` with its numbers in the digits and signs the checks of words read: a text typed with a Chinese or
     Japanese input method writes "95％" or "９５%" (full width), which the words checks did not see as 95 %, and said
     the words state other numbers than the setting's when they state the same."""
@@ -636,7 +636,7 @@ def _said(value: str, whole: bool, text: str) -> str | None:
     """The numbers of ``text`` of the kind ``value`` is, when ``value`` is not among them (None: it is, or the text
     states none of that kind, or ``value`` is of no kind compared: only percentages, and whole numbers where
     ``whole``: a parameter's, a count of days)."""
-    text = _as_digits(text)
+    text = as_digits(text)
     if re.fullmatch(r"[0-9]+(\.[0-9]+)?%", value):
         stated = [Decimal(n) for n in _PERCENTS.findall(text)]
         shown = [f"{n}%" for n in _PERCENTS.findall(text)]
@@ -660,9 +660,11 @@ def lint_policy(policy, run_examples: bool = True) -> list[Diagnostic]:
     # the claim window's examples need the calendar
     untested = []
     if run_examples and not calendar:
-        from .examples import untested_rules  # running the examples: a version read to evaluate under never does
+        # running the examples: a version read to evaluate under never does
+        from .examples import untested_rules, worked_example_disagrees  # (above)
 
-        untested = untested_rules(policy) + lint_claim_window(policy)  # the calendar loaded, as the examples load it
+        # the calendar loaded, as the examples load it; the agreement's own worked example computed by the engine as theirs
+        untested = untested_rules(policy) + lint_claim_window(policy) + worked_example_disagrees(policy)
     return (lint_tiers(policy) + lint_tier_grid(policy) + lint_gate(policy) + lint_clauses(policy) + lint_dates(policy) + lint_timezone(policy)
             + lint_clock_changes(policy) + lint_citations(policy) + lint_words_agree(policy) + lint_clause_words_agree(policy) + calendar + untested)
 
