@@ -14,7 +14,6 @@ from ..files import json_data_problem, json_type, load_json, type_problem
 from ..inputs.events import read_document
 from ..inputs.tables import account_name, typed_account_problem
 from ..inputs.timestamps import parse_timestamp
-from ..policy.load import invisible
 
 
 CLAIM_FIELDS = ("account", "service_month", "filed_at", "channel", "event_report", "unavailability")
@@ -208,6 +207,10 @@ def shows_something(text: str) -> bool:
     """Whether ``text`` shows anything but space: a material of a claim (§3.3) written with nothing but a zero-width
     space, a byte order mark, a direction mark or a control character is as missing as a blank one. What shows
     nothing is the policy's one rule (:func:`slapolicy.policy.load.invisible`)."""
+    # Imported here, not with this module: the policy's package (its checks, the plugins, pluggy: ~17 ms) would load
+    # with the claim's document, before the claim's reading ahead starts (benchmarks/README.md); the engine loads it.
+    from ..policy.load import invisible
+
     return any(not char.isspace() and not invisible(char) for char in text)
 
 
