@@ -128,7 +128,7 @@ def test_a_notice_kind_misspelt_is_told_the_kind_it_most_likely_meant(cli, tmp_p
 
 
 @pytest.mark.parametrize("row,message", [
-    ({"month": "2019-3"}, "row 1 (line 2), column 'month': '2019-3' is not a month written YYYY-MM"),
+    ({"month": "2019-3"}, "row 1 (line 2), column 'month': '2019-3' is not a month written YYYY-MM: write 2019-03"),
     ({"month": "March"}, "row 1 (line 2), column 'month': 'March' is not a month written YYYY-MM"),
     ({"monthly_fee": "1,000.00"}, "row 1 (line 2), column 'monthly_fee': '1,000.00' is not an amount of money"),
     ({"offset": "12.345"}, "row 1 (line 2), column 'offset': '12.345' is not an amount of money"),

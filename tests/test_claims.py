@@ -655,6 +655,8 @@ def test_many_threads_one_ledger(inputs):
 @pytest.mark.parametrize("change,message", [
     ({"account": None}, "field 'account' is missing"),
     ({"service_month": "March"}, "field 'service_month': 'March' is not a month written YYYY-MM"),
+    # A claim's month written as a date (the first of it, or the day the outage began) is told how to write it.
+    ({"service_month": "2024-03-05"}, "field 'service_month': '2024-03-05' is not a month written YYYY-MM: write 2024-03"),
     ({"filed_at": "the 8th"}, "field 'filed_at': 'the 8th' is not an ISO 8601 timestamp"),
     ({"unavailability": [{"start": "x", "end": "y"}]}, "field 'unavailability[0]': 'x' is not an ISO 8601 timestamp"),
     ({"filed_at": "2024-08-01T00:00+15:00"}, "field 'filed_at': '2024-08-01T00:00+15:00' has a UTC offset beyond ±14:00"),

@@ -61,10 +61,11 @@ def test_a_size_limit_in_other_digits_is_a_usage_error(monkeypatch, value):
 # `--month 2019-3` was exit 1, as if an input were wrong: a value not written as the option documents is a usage
 # error, named by argparse with the option, before any file is read (the minutes named here do not exist).
 @pytest.mark.parametrize("month,why", [
-    ("2019-3", "'2019-3' is not a month written YYYY-MM"),
+    ("2019-3", "'2019-3' is not a month written YYYY-MM: write 2019-03"),
     ("2019-13", "'2019-13' is not a month written YYYY-MM"),
     ("19-03", "'19-03' is not a month written YYYY-MM"),
-    ("2019-03-01", "'2019-03-01' is not a month written YYYY-MM"),
+    ("2019-03-01", "'2019-03-01' is not a month written YYYY-MM: write 2019-03"),
+    ("2019/3", "'2019/3' is not a month written YYYY-MM: write 2019-03"),
     ("0001-12", "0001-12 is outside the years 0002 to 9998 that slapolicy can evaluate"),
     ("9999-01", "9999-01 is outside the years 0002 to 9998 that slapolicy can evaluate"),
 ])

@@ -512,7 +512,7 @@ def test_the_fields_of_evaluate_and_replay_bodies_are_checked_against_the_openap
     assert body["detail"] == "field 'under' must be a string, not null"
     body = problem(server.call("POST", "/v1/replay", {"from": "2019-3", "to": "2019-03", "under": DRAFT.name}),
                    400, "bad-request")
-    assert body["detail"] == "field 'from': '2019-3' is not a month written YYYY-MM"
+    assert body["detail"] == "field 'from': '2019-3' is not a month written YYYY-MM: write 2019-03"
 
 
 # ---------------------------------------------------------------------------- OpenAPI

@@ -90,10 +90,20 @@ def month_problem(text, what: str) -> str | None:
     named = f"{what} " if what else ""
     # [0-9]: \d would take other scripts' digits for a month's.
     if not isinstance(text, str) or not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", text):
-        return f"{named}{text!r} is not a month written YYYY-MM"
+        return f"{named}{text!r} is not a month written YYYY-MM{month_meant(text)}"
     if not FIRST_YEAR <= int(text[:4]) <= LAST_YEAR:
         return f"{named}{text} {OUTSIDE_YEARS}"
     return None
+
+
+def month_meant(text) -> str:
+    """': write 2019-03' for a month written another way a reader can only take for that one: a day of it
+    ('2019-03-01', a claim's service_month written as a date), its month without the zero ('2019-3'), '/' or '.'
+    between ('2019/03'), spaces around it; "" for anything else ('2019-13', '19-03', 'March')."""
+    found = re.fullmatch(r"\s*([0-9]{4})[-/.]([0-9]{1,2})(?:[-/.][0-9]{1,2})?\s*", text) if isinstance(text, str) else None
+    if found is None or not 1 <= int(found[2]) <= 12 or not FIRST_YEAR <= int(found[1]) <= LAST_YEAR:
+        return ""
+    return f": write {found[1]}-{int(found[2]):02d}"
 
 
 def supported_date(text: str) -> dt.date:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
-from ..calendar import written_date
+from ..calendar import month_meant, written_date
 from ..errors import InputError
 from .problems import INPUT_COLUMNS, Problems, _line
 from .tables import _format, _refuse_nested, _strings, account_name, refuse_floating_accounts, table_of
@@ -106,7 +106,7 @@ def read_billing(path) -> dict[tuple[str, str], BillingRow]:
             problems.add(row, "month", "missing value: a month written YYYY-MM is needed", line)
             continue
         if not _MONTH.match(str(month).strip()):
-            problems.add(row, "month", f"{month!r} is not a month written YYYY-MM", line)
+            problems.add(row, "month", f"{month!r} is not a month written YYYY-MM{month_meant(month)}", line)
             continue
         if len(values) < 2:
             continue
