@@ -36,6 +36,35 @@ def test_the_output_file_holds_what_standard_output_would(tmp_path, command):
     assert oct(report.stat().st_mode & 0o777) == oct(0o666 & ~_umask())  # as `>` makes a file
 
 
+REPLAY = ["replay", POLICIES, "--minutes", EXAMPLES / "minutes.csv", "--from", "2019-03", "--to", "2019-03",
+          "--under", DRAFT]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command,name,fmt", [
+    (REPLAY, "report.html", "html"), (REPLAY, "Report.HTM", "html"), (REPLAY, "report.txt", "text"),
+    (["evaluate", POLICIES, *MARCH], "march.txt", "text"),
+    # A format the command does not have, or a name that asks for none, is the default's (evaluate has no page).
+    (["evaluate", POLICIES, *MARCH], "march.html", "json"), (REPLAY, "report", "json"), (REPLAY, "r.html.json", "json")])
+def test_without_format_the_output_file_s_name_chooses_it(tmp_path, command, name, fmt):
+    # An analyst's `slapolicy replay ... --output report.html` wrote the JSON into report.html (--format json, the
+    # default), which a browser shows as a wall of text: the page needed --format html too.
+    report = tmp_path / name
+    written = run_cli(*command, "--output", report)
+    assert (written.code, written.out) == (0, "")
+    assert report.read_text(encoding="utf-8") == run_cli(*command, "--format", fmt).out
+
+
+@pytest.mark.slow
+def test_a_format_given_is_written_whatever_the_output_file_s_name(tmp_path):
+    report = tmp_path / "report.html"
+    assert run_cli(*REPLAY, "--format", "json", "--output", report).code == 0
+    assert report.read_text(encoding="utf-8") == run_cli(*REPLAY).out
+    claim = tmp_path / "decision.txt"
+    assert run_cli(*claim_of(tmp_path), "--output", claim).code == 0
+    assert claim.read_text(encoding="utf-8").startswith("Claim D-e67e91136ec38743702c — account globex")
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

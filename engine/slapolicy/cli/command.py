@@ -676,6 +676,7 @@ def unencodable_output(exc: BaseException) -> str | None:
 def run_command(args) -> int:
     """Run the parsed command: its exit status, every problem written to stderr as one message."""
     output = getattr(args, "output", None)
+    data_commands.chosen_format(args)
     try:
         if sys.stdout is None and output is None:  # started with its standard output closed (`>&-`): refused
             raise SlapolicyError("cannot write the output: standard output is closed (to discard it, "  # before any work

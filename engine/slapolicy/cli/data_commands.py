@@ -104,6 +104,34 @@ def _add_output_option(p) -> None:
                         "Ctrl-C or a full disk FILE is left as it was")
 
 
+# The format an --output file's name asks for, when --format is not given: `replay --output report.html` wrote JSON
+# into report.html, which a browser shows as text.
+FORMAT_OF_SUFFIX = {".html": "html", ".htm": "html", ".txt": "text", ".json": "json"}
+
+
+def _add_format_option(p, choices: tuple, default: str) -> None:
+    """``--format`` of a data command: ``default``, or what ``--output``'s name asks for among ``choices``
+    (:func:`chosen_format`, once the arguments are parsed)."""
+    named = ", ".join(f"{suffix} {fmt}" for suffix, fmt in FORMAT_OF_SUFFIX.items() if fmt in choices)
+    p.add_argument("--format", choices=choices, default=None,
+                   help=f"(default: {default}; with --output FILE, as its name ends: {named})")
+    p.set_defaults(format_default=(default, choices))
+
+
+def chosen_format(args) -> None:
+    """Sets ``args.format`` of a command whose --format was left out: the format --output's name ends with, among
+    the command's, else the command's default. A --format given is never overridden (--format json --output x.html)."""
+    default = getattr(args, "format_default", None)
+    if default is None or args.format is not None:
+        return
+    fmt, choices = default
+    output = getattr(args, "output", None)
+    if output:
+        fmt = next((f for suffix, f in FORMAT_OF_SUFFIX.items()
+                    if f in choices and output.lower().endswith(suffix)), fmt)
+    args.format = fmt
+
+
 def _workers(value: str) -> int:
     """``--workers``: a whole number of processes, at least 1 and at most 4 per core (else a usage error, exit 2)."""
     count = _whole_number(value)
@@ -594,7 +622,7 @@ def add_commands(command) -> None:
     p.add_argument("--term-end", type=_date, metavar="YYYY-MM-DD", help="last day of the service term (partial last month)")
     p.add_argument("--policy-file", type=_named, metavar="F", help="evaluate under this version instead of the one in force")
     _add_runner_options(p, READ_AND_EVALUATE)
-    p.add_argument("--format", choices=("json", "text"), default="json", help="(default: json)")
+    _add_format_option(p, ("json", "text"), "json")
     _add_output_option(p)
 
     p = command("claim", cmd_claim, "decide a compensation claim (§3.2, §3.3, §6.1) and record it in the ledger",
@@ -615,7 +643,7 @@ def add_commands(command) -> None:
                                                         "~/.local/share/slapolicy/ledger.sqlite)")
     p.add_argument("--now", type=_timestamp, metavar="TIMESTAMP", help="the time of the decision, with offset (default: now)")
     _add_runner_options(p, "read the minutes' partitions")
-    p.add_argument("--format", choices=("json", "text"), default="json", help="(default: json)")
+    _add_format_option(p, ("json", "text"), "json")
     _add_output_option(p)
 
     p = command("replay", cmd_replay, "replay past Service Months under amended terms",
@@ -630,7 +658,7 @@ def add_commands(command) -> None:
     p.add_argument("--under", type=required_path, required=True, metavar="F", help="the amended version (policy file)")
     _add_input_options(p, "minutes of every account: ", " (amounts need it)")
     _add_runner_options(p, READ_AND_EVALUATE)
-    p.add_argument("--format", choices=("json", "text", "html"), default="json", help="(default: json)")
+    _add_format_option(p, ("json", "text", "html"), "json")
     _add_output_option(p)
 
     p = command("audit", cmd_audit, "check a ledger's hash chain and re-check every decision in it",
