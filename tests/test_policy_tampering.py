@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PUBLISHED
+from conftest import DRAFT, PUBLISHED
 from helpers import locked_line, sha256_of
 from test_publish import EXAMPLES_99_9, STANDARD_99_9, amendment, family, snapshot  # noqa: F401 (family: a fixture)
 
@@ -955,3 +955,33 @@ def test_a_family_whose_version_is_edited_and_restored_while_it_is_read_is_judge
                f"{hashlib.sha256(reads[0]).hexdigest()[:12]}… differs")
     assert result.code == 1 and changed in result.out + result.err
     assert '"evaluations"' not in result.out and published.read_bytes() == original
+
+
+def test_a_draft_copied_from_a_superseded_encoding_is_told_it_undoes_the_correction(cli, family):
+    # `cp policies/ccc/superseded/2019-01-01.32cfebe23efd.yaml drafts/x.yaml`, its header made an amendment: validate
+    # and publish said only that its rules had no examples, and publish wrote a version taking back, from 2027, the
+    # correction of 2019-01-01 (§5.7's causation among its changes): `diff` showed those as the amendment's own.
+    kept = family / "superseded" / "2019-01-01.32cfebe23efd.yaml"
+    text = kept.read_text()
+    for old, new in (("status: published", "status: draft"), ('version: "2019-01-01"', 'version: "2027-01-01"'),
+                     ('effective_from: "2019-01-01"', 'effective_from: "2027-01-01"\namends: "2019-01-01"'),
+                     ("The whole seed text", "An amendment of the whole seed text")):
+        assert old in text
+        text = text.replace(old, new, 1)
+    draft = family / "drafts" / "from-superseded.yaml"
+    draft.write_text(text)
+    line, col = place(text, 'amends: "2019-01-01"')
+    warning = (f"{draft}:{line}:{col + len('amends: ')}: warning correction-undone where version 2019-01-01 was "
+               f"corrected, this draft holds the text the correction replaced, that of {kept}: 10 of the 11 change(s) "
+               "of the correction are undone (availability.partial_minutes.description, "
+               "claims.required_materials.event_report.requires, claims.required_materials.failure_records.requires, "
+               "compensation.gate.description, compensation.gate.text and 5 more). A draft copied from a superseded "
+               f"encoding takes the correction back from its effective_from on: copy the published version instead (cp "
+               f"{family / '2019-01-01.yaml'} {draft}) and make the amendment's changes again; if a change back is "
+               "meant, say so in its description")
+    validated = cli("validate", draft)
+    assert validated.code == 0 and warning in validated.out.splitlines()
+    published = cli("publish", family, draft)
+    assert published.code == 0 and warning in published.out.splitlines() + published.err.splitlines()
+    # A draft copied from the published file, as the recipe says, is told nothing of it
+    assert "correction-undone" not in cli("validate", DRAFT).out

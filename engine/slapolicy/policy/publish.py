@@ -38,7 +38,7 @@ from zoneinfo import ZoneInfo
 from ..errors import Diagnostic, LedgerError, PolicyError
 from ..files import FileProblem, path_argument, read_limited
 from .diff import diff_policies, renumbered
-from .directory import PolicyDirectory, check_policy_bytes, directory_signature, not_a_directory
+from .directory import PolicyDirectory, check_policy_bytes, directory_signature, not_a_directory, read_policy
 from .examples import run_examples
 from .lint import PLACEMENT_CODES, amends_problem, family_id_problem, timezone_handover, version_label_problem
 from .load import MAX_POLICY_BYTES, compose_only, load_yaml
@@ -186,7 +186,8 @@ def _draft_checks(directory: PolicyDirectory, policy, retroactive: bool, today: 
     found += filter(None, [amends_problem(policy, latest, directory.path)])
     found.extend(run_examples(policy).failures)
     found.extend(renumbered_clauses(latest, policy))
-    found += filter(None, [unchanged_terms(latest, policy) or description_copied(directory, policy)])
+    found += filter(None, [unchanged_terms(latest, policy) or description_copied(directory, policy),
+                           correction_undone(directory, policy)])
     return found
 
 
@@ -210,6 +211,44 @@ def description_copied(directory: PolicyDirectory, policy) -> Diagnostic | None:
                                  "would print it as what this version is. Say what this version changes and why "
                                  f"(`slapolicy diff {amended.path} {policy.path}` shows what it changes)",
                                  severity="warning")
+
+
+def correction_undone(directory: PolicyDirectory, policy) -> Diagnostic | None:
+    """``correction-undone``, a warning at a draft's ``amends`` when, where a correction changed the version it amends
+    (docs/policy-format.md, "Correcting an encoding"), the draft holds the text the correction replaced: a draft
+    copied from the encoding kept in ``superseded/`` rather than from the published file. Published, it takes the
+    correction back from its effective_from on, every Service Month since decided under the misreading again, and
+    `publish` said nothing: `diff` showed the changes as the amendment's own. Said by `validate` of a draft in the
+    family's drafts/ and by `publish`."""
+    amends = policy.raw.get("amends")
+    amended = next((p for p in directory.versions if p.version == amends), None)
+    if amended is None:
+        return None
+    try:
+        lock = directory.read_lock()
+    except PolicyError:
+        return None  # the lock's own error, bad-lock, is the family's to say
+    drafted = None
+    for name in sorted(n for n in lock if n.startswith(f"superseded/{amended.effective_from}.")):
+        kept, problems = read_policy(directory.path / name, run_examples=False)
+        if kept is None or any(p.severity == "error" for p in problems):
+            continue  # an encoding that cannot be read is the lock's to say (published-changed)
+        corrected = diff_policies(kept, amended)["changes"]
+        if drafted is None:
+            drafted = {change["what"]: change["new"] for change in diff_policies(amended, policy)["changes"]}
+        undone = [change["what"] for change in corrected
+                  if change["what"] in drafted and drafted[change["what"]] == change["old"]]
+        if undone:
+            shown = ", ".join(undone[:5]) + (f" and {len(undone) - 5} more" if len(undone) > 5 else "")
+            return policy.doc.diagnostic(
+                ("amends",), "correction-undone",
+                f"where version {amended.version} was corrected, this draft holds the text the correction replaced, "
+                f"that of {directory.path / name}: {len(undone)} of the {len(corrected)} change(s) of the correction "
+                f"are undone ({shown}). A draft copied from a superseded encoding takes the correction back from its "
+                f"effective_from on: copy the published version instead (cp {amended.path} {policy.path}) and make "
+                "the amendment's changes again; if a change back is meant, say so in its description",
+                severity="warning")
+    return None
 
 
 # What every amendment changes of the version it amends: its label, date, status, what it amends, and the
@@ -257,7 +296,8 @@ def against_family(directory: PolicyDirectory, policy, raw: bytes) -> list[Diagn
     if latest.effective_from >= policy.effective_from:
         found.append(not_after_published(policy, latest))
     return [dataclasses.replace(d, severity="warning", message=f"`slapolicy publish` refuses this draft: {d.message}")
-            for d in found] + list(filter(None, [description_copied(directory, policy)]))
+            for d in found] + list(filter(None, [description_copied(directory, policy),
+                                                 correction_undone(directory, policy)]))
 
 
 def renumbered_clauses(latest, policy) -> list[Diagnostic]:
