@@ -243,6 +243,29 @@ def test_the_minutes_path_reads_the_minute_column_here_and_gives_the_same_aggreg
     assert here.cells[("acct-0", "2019-03")].totals.with_data == 1440
 
 
+def test_a_page_of_indices_alike_in_every_row_group_is_unpacked_once(tmp_path, monkeypatch):
+    """Each row group of a file written account by account holds the same pages of indices 0, 1, ... (only its
+    dictionary of minutes differs): a page whose bytes were decoded before is its range again, without decompressing
+    and unpacking it; every array is still pyarrow's, and a page of other bytes (a row group of another length) is
+    decoded as before. The range kept is checked against each dictionary (a shorter one: left to pyarrow)."""
+    path = tmp_path / "m.parquet"
+    table = by_account_table(accounts=6, rows=1440)
+    pq.write_table(pa.concat_tables([table, by_account_table(accounts=1, rows=1000)]), path, row_group_size=1440,
+                   use_dictionary=True)
+    unpacked = []
+    real = pages._decode_values
+    monkeypatch.setattr(pages, "_decode_values", lambda *args: unpacked.append(args[3]) or real(*args))
+    monkeypatch.setattr(pages, "_RANGES", {})
+    for groups in ([0, 1, 2, 3, 4, 5, 6], [6, 2], [3]):
+        assert ours(path, groups=groups).equals(theirs(path, groups=groups))
+    assert unpacked == [1440, 1000]  # one page of each length, once
+    kept = list(pages._RANGES.values())
+    assert [found for _, found in kept] == [range(0, 1440), range(0, 1000)]
+    key = next(k for k, (_, found) in pages._RANGES.items() if found == range(0, 1440))
+    pages._RANGES[key] = (pages._RANGES[key][0], range(1, 1441))  # as if its indices ran past the dictionary
+    assert ours(path, groups=[1]) is None
+
+
 def spy_on_read_column(monkeypatch) -> list:
     """[(column, decoded here)] of each call of pages.read_column from now on."""
     made = []

@@ -29,7 +29,7 @@ from ..limits import exhausted
 from .json_lines import TEXT_COLUMNS, UTF8_MARK, as_written, by_line, check_lines, read_json_as_written
 from .problems import (IN_MEMORY, INPUT_COLUMNS, MAX_REPORTED, InlineRows, Problems, _line, _report, cell_of,
                        column_names, missing_columns, where_given)
-from .timestamps import _one_array, parse_minute_column
+from .timestamps import _one_array, consecutive_minutes, parse_minute_column
 
 # Minutes and billing files: far beyond any real month (52 M minute rows of CSV are ~2.5 GB),
 # low enough to refuse a runaway file before reading it. SLAPOLICY_MAX_INPUT_BYTES overrides.
@@ -562,6 +562,10 @@ class MinuteColumns:
     # written, so a minute listed twice can be told only in a table whose account and minute columns were read whole.
     keys_refused: int = 0
     naive_rows: np.ndarray | None = None  # which rows had no UTC offset, when only some had none (else: naive says)
+    # Where each account's rows begin, when each account's rows are one run of consecutive whole minutes, the
+    # accounts in order (row groups of one account each, written minute by minute: timestamps.consecutive_minutes):
+    # the rows are then in account order and list no minute twice, without a pass over them to say so.
+    account_runs: np.ndarray | None = None
 
 
 def check_minute_table(table, timezone: str, problems: Problems, line_offset, account: str | tuple | None = None,
@@ -578,15 +582,24 @@ def check_minute_table(table, timezone: str, problems: Problems, line_offset, ac
         refuse_floating_accounts(table.column("account"), problems.file, lambda i: _place(problems, i, line_offset))
     check_minute_types(table.schema, problems.file)
     before = problems.total
+    runs = None  # the rows of each account in turn, when each account's are one run, the accounts in order
     if isinstance(account, str):
         accounts, account_index = np.array([account]), np.zeros(table.num_rows, np.int32)
+        runs = [table.num_rows]
     elif account is not None:
         accounts, rank = np.unique(np.array([name for name, _ in account], str), return_inverse=True)
-        account_index = np.repeat(rank.reshape(-1).astype(np.int32), [rows for _, rows in account])
+        rank = rank.reshape(-1)
+        account_index = np.repeat(rank.astype(np.int32), [rows for _, rows in account])
+        runs = [rows for _, rows in account] if (rank[1:] > rank[:-1]).all() else None
     else:
         accounts, account_index, missing_account = _account_codes(table)
         _report(missing_account, problems, "account", line_offset, lambda r: "missing value")
-    minute, naive, runs, naive_rows = parse_minute_column(table, "minute", timezone, problems, line_offset)
+    minute = consecutive_minutes(table.column("minute"), runs) if runs and "minute" in table.column_names else None
+    if minute is not None:
+        naive, minute_runs, naive_rows, account_runs = 0, None, None, np.cumsum([0] + runs[:-1])
+    else:
+        minute, naive, minute_runs, naive_rows = parse_minute_column(table, "minute", timezone, problems, line_offset)
+        account_runs = None
     keys_refused = problems.total - before
     ordered = _counts_in_order(table, bounds or {})  # then no count is negative, nor exceeds the one before it
     requests, requests_refused = _int_column(table, "requests", problems, line_offset, negatives=not ordered)
@@ -605,8 +618,8 @@ def check_minute_table(table, timezone: str, problems: Problems, line_offset, ac
                 lambda r: f"{failures[r]} failures exceed {requests[r]} requests")
         _report(_unless(illegal > failures, failures_refused, illegal_refused), problems, "illegal_number_failures",
                 line_offset, lambda r: f"{illegal[r]} illegal-number failures exceed {failures[r]} failures")
-    return MinuteColumns(accounts, account_index, minute, requests, failures, illegal, peak, has_peak, naive, runs,
-                         keys_refused, naive_rows)
+    return MinuteColumns(accounts, account_index, minute, requests, failures, illegal, peak, has_peak, naive,
+                         minute_runs, keys_refused, naive_rows, account_runs)
 
 
 def _place(problems: Problems, index: int, line_offset) -> str:

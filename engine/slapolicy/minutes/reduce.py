@@ -312,7 +312,7 @@ def repeats_in_batch(c, problems: Problems, line_offset) -> tuple:
     account (exports written as time goes: "minute") are proven free of repeats by a pass over each column
     (the minutes' runs, when the column was read run by run); others (None) are sorted.
     """
-    if len(c.minute) < 2:
+    if len(c.minute) < 2 or c.account_runs is not None:  # (each account's minutes one run of consecutive ones)
         return "account", None
     tries = [("account", c.account_index, c.minute, None), ("minute", c.minute, c.account_index, c.minute_runs)]
     if c.minute[0] == c.minute[1]:
@@ -356,7 +356,7 @@ def _reduce(c, request: Request, summary: PartSummary, order: str | None, stalls
     if not len(c.minute):
         return
     # Only the requested accounts' rows reach here (read_part leaves the others out): the span is the one cut.
-    runs = _runs(c.account_index) if order == "account" else None
+    runs = (_runs(c.account_index) if c.account_runs is None else c.account_runs) if order == "account" else None
     if order == "minute":
         low, high = c.minute[0], c.minute[-1]
     elif order == "account":  # each account's minutes increase along its run
