@@ -421,6 +421,21 @@ def test_a_claim_by_email_is_denied(inputs):
     assert result["reasons"][0]["clause"] == "§3.2(1)"
 
 
+@pytest.mark.parametrize("channel,said", [
+    ("work_order\u200b", "'work_order\\u200b': it holds U+200B ZERO WIDTH SPACE, which shows nothing."),
+    ("\u200bwork_order", "'\\u200bwork_order': it holds U+200B ZERO WIDTH SPACE, which shows nothing."),
+    ("w\u043erk_order", "'w\u043erk_order': it mixes letters of two scripts (U+043E CYRILLIC SMALL LETTER O among Latin "
+                        "letters), so it looks like a value it is not."),
+])
+def test_a_channel_that_looks_like_the_one_accepted_is_told_what_makes_it_another(inputs, channel, said):
+    # 'work_order' with a zero-width space copied with it was denied wrong_channel as 'email' is, and the reader saw
+    # work_order: nothing said why (a Cyrillic о likewise)
+    result = decide(inputs, claim(channel=channel))
+    assert (result["decision"], result["reasons"]) == ("denied", [{
+        "code": "wrong_channel", "clause": "§3.2(1)",
+        "message": "Claims are accepted only through the work order system of your account; this one came by " + said}])
+
+
 def test_all_reasons_are_reported(inputs):
     result = decide(inputs, claim(channel="email", event_report=None, filed_at="2024-06-02T00:00+08:00"))
     assert result["decision"] == "denied"

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from ..calendar import ServiceMonth, holidays_note
 from ..errors import SlapolicyError, lookalike_note
 from ..plugins import get_manager
+from ..policy.load import unseen_problem
 from .materials import Claim, claim_reason
 
 
@@ -111,9 +112,12 @@ def timing_reasons(policy, claim: Claim, service_month: ServiceMonth, window: Cl
                                "compensation is waived."))
     channel = policy.setting("claims", "channel")
     if claim.channel != channel:
+        # A channel that looks like the one accepted (a zero-width space copied with it, a Cyrillic о) is told what
+        # makes it another: 'work_order\u200b' was denied as 'email' is, and the reader saw work_order
+        unseen = unseen_problem(claim.channel) if isinstance(claim.channel, str) else None
         reasons.append(claim_reason("wrong_channel", policy.ref("claims", "channel"),
                                f"Claims are accepted only through the {channel.replace('_', ' ')} system of your account; "
-                               f"this one came by {claim.channel!r}."))
+                               f"this one came by {claim.channel!r}" + (f": it {unseen}." if unseen else ".")))
     return reasons
 
 
