@@ -23,7 +23,8 @@ that touches it is in this module:
 * a call that fails inside durable-rules (a MemoryError, in an action or in durable-rules' own Python) leaves its
   session as it was at that moment, and the next call on it crashed the process (a segmentation fault): the session
   is abandoned for a new one, and the error raised. The session abandoned is freed (``delete_state``) when it is
-  whole: an action has run on it, and the error did not come out of the C engine itself (see _freeable); left, each
+  whole: an action has run on it (each session is opened by one), and the error did not come out of the C engine
+  itself (see RuleSet._free); left, each
   kept ~0.1 MB for the process's life, and a service that met 20,000 such failures held ~2 GB. A session left is
   kept: a ruleset holds 1,024 sessions at most (the next raises MemoryError for ever), so once they are all used its
   clauses are registered again, a new ruleset of the same clauses, whose sessions are new; the one left, with its
@@ -68,6 +69,9 @@ SESSION = "slapolicy"  # the one session (sid) each ruleset uses; see the module
 # bound). A failed call abandons its session (RuleSet._abandon_session); once all are used, the next call registers the
 # clauses anew (RuleSet._renew).
 SESSIONS_PER_RULESET = 1024
+# The fact that opens each session: it holds under the one rule that is not a clause's, whose action marks the session
+# as one an action has run on, so that it can be freed (RuleSet._free). Its key is no fact's (those begin "f_").
+OPENING = {"id": "opened", "slapolicy_session": 1}
 
 
 REBUILD = ("CPPFLAGS=-DPyEval_CallObject=PyObject_CallObject "
@@ -221,7 +225,7 @@ class RuleSet:
         self._session = SESSION  # the session the calls use; another once one is abandoned (_abandon_session)
         self.sessions_abandoned = 0
         self.sessions_freed = 0  # of the sessions abandoned, those freed in durable-rules (_abandon_session)
-        self._acted = False  # an action has run on the session in use (see _freeable)
+        self._acted = False  # an action has run on the session in use (see _free)
         self.registrations = 0  # how many times the clauses were registered in the host (_register)
         self._names = 0  # the names a registration was tried under: a failed one may have left its name taken
         self._registered_as = name  # the host's name of the ruleset the calls use now
@@ -230,8 +234,13 @@ class RuleSet:
     def _definition(self) -> dict:
         """The ruleset as durable-rules registers it. Made anew for each registration: durable-rules deletes each
         rule's ``run`` from the definition it is given."""
-        return {f"r{index}": {"all": [{"m": to_durable(condition)}], "run": self._action(index)}
-                for index, (_, condition) in enumerate(self._clauses)}
+        rules = {f"r{index}": {"all": [{"m": to_durable(condition)}], "run": self._action(index)}
+                 for index, (_, condition) in enumerate(self._clauses)}
+        rules["opened"] = {"all": [{"m": {"slapolicy_session": 1}}], "run": self._opened}
+        return rules
+
+    def _opened(self, c) -> None:
+        self._acted = True
 
     def _register(self, host) -> None:
         """Register the clauses in ``host`` (the host's lock held), under the ruleset's name the first time, and
@@ -285,15 +294,21 @@ class RuleSet:
                 self._renew(host)
             fact = {"sid": self._session, "id": "situation"}
             fact.update({_key(name): _json_value(value) for name, value in situation})
+            # A session new to this call is opened first: an action run on it, it can be freed if a call fails on it
+            # (_free); otherwise one whose facts no clause held so far could not be.
+            facts = [fact] if self._acted else [{"sid": self._session} | OPENING, fact]
+            failed = None
             try:
-                try:
-                    state = host.assert_fact(self._registered_as, fact)
-                except engine.MessageNotHandledException:
-                    state = None  # no clause applies: a normal answer
-                failed = state.get("exception") if isinstance(state, dict) else None
-                if failed is None:
+                for asserted in facts:
                     try:
-                        host.retract_fact(self._registered_as, fact)
+                        state = host.assert_fact(self._registered_as, asserted)
+                    except engine.MessageNotHandledException:
+                        state = None  # no clause applies: a normal answer
+                    failed = state.get("exception") if isinstance(state, dict) else None
+                    if failed is not None:
+                        break
+                    try:
+                        host.retract_fact(self._registered_as, asserted)
                     except engine.MessageNotHandledException:
                         pass
             except BaseException as error:
@@ -337,7 +352,8 @@ class RuleSet:
         durable-rules leaves unset (whatever the memory held) until an action first runs on the session: freed
         before that, it crashed the C engine ("free(): invalid pointer"). So a session is freed only once an action
         has run on it (``_acted``), and only when the error did not come out of the C engine itself: a copy it failed
-        to make may leave a pointer unset there too (_from_the_c_engine)."""
+        to make may leave a pointer unset there too (_from_the_c_engine). Each session is opened by an action
+        (OPENING) before its first fact, so only a call that fails as it opens one leaves it."""
         if not self._acted or (error is not None and _from_the_c_engine(error)):
             return False
         try:
