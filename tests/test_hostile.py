@@ -679,6 +679,10 @@ def test_in_force_of_a_month_that_does_not_exist(engine):
         engine.in_force("2019-13")
     with pytest.raises(InputError, match=r"^month 'March' is not a month written YYYY-MM$"):
         engine.in_force("March")
+    # As evaluate's month and the CLI's --month say it (calendar.month_meant): a day of the month, or no zero.
+    for month in ("2019-3", "2019-03-01", "2019/03"):
+        with pytest.raises(InputError, match=rf"^month '{month}' is not a month written YYYY-MM: write 2019-03$"):
+            engine.in_force(month)
 
 
 @pytest.mark.parametrize("call,message", [

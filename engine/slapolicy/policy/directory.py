@@ -13,6 +13,7 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
+from ..calendar import month_meant
 from ..errors import ArgumentError, Diagnostic, InputError, NoVersionInForce, PolicyError
 from ..forks import renewed_in_child
 from ..files import FileProblem, load_json, path_argument, read_limited
@@ -170,7 +171,7 @@ def _month_start(month: str | dt.date) -> dt.date:
     if isinstance(month, dt.date):
         return month
     if not re.fullmatch(r"[0-9]{4}-[0-9]{2}", month.strip()):
-        raise InputError(f"month {month!r} is not a month written YYYY-MM")
+        raise InputError(f"month {month!r} is not a month written YYYY-MM{month_meant(month)}")
     year, mon = month.strip().split("-")
     try:
         return dt.date(int(year), int(mon), 1)
