@@ -985,3 +985,30 @@ def test_a_draft_copied_from_a_superseded_encoding_is_told_it_undoes_the_correct
     assert published.code == 0 and warning in published.out.splitlines() + published.err.splitlines()
     # A draft copied from the published file, as the recipe says, is told nothing of it
     assert "correction-undone" not in cli("validate", DRAFT).out
+
+
+def test_a_command_a_message_gives_to_copy_is_quoted_for_the_shell_where_a_name_holds_a_space(cli, tmp_path):
+    # A family kept in "Legal Shared/ccc", a draft saved as "merge key.yaml": `versions` said "`slapolicy validate
+    # drafts/merge key.yaml` lists them" and validate "(git checkout -- /…/Legal Shared/ccc/2019-01-01.yaml)", which,
+    # pasted, validated drafts/merge and key.yaml and checked out two paths that do not exist.
+    import shlex
+    import shutil
+
+    family = tmp_path / "Legal Shared" / "ccc"
+    shutil.copytree(PUBLISHED.parent, family, ignore=shutil.ignore_patterns("drafts"))
+    (family / "drafts").mkdir()
+    draft = family / "drafts" / "merge key.yaml"
+    draft.write_text("status: draft\nfoo: [\n")
+    listed = cli("versions", family)
+    command = listed.err.split("`")[1]
+    assert shlex.split(command) == ["slapolicy", "validate", str(draft)]
+    draft.unlink()
+    published = family / "2019-01-01.yaml"
+    published.write_text(reworded(published.read_text()))
+    before = snapshot(family)
+    said = cli("validate", published)
+    assert said.code == 1
+    changed = next(line for line in said.out.splitlines() if " error published-changed " in line)
+    restore = changed.split("git checkout -- ", 1)[1].rsplit(")", 1)[0]
+    assert shlex.split(restore) == [str(published)]
+    assert snapshot(family) == before

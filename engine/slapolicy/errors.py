@@ -93,6 +93,14 @@ def bounded_lines(message: str) -> str:
     return "\n".join(bounded_message(line) for line in message.split("\n"))
 
 
+def shell_word(path) -> str:
+    """``path`` as a command a message gives to copy (``mv``, ``cp``, ``git checkout --``, ``slapolicy lock``) must
+    write it for a shell to read it back: quoted where the name holds a space, a quote or a character the shell reads
+    (``'policies/ccc/drafts/merge key.yaml'``), as it is elsewhere. `slapolicy validate drafts/merge key.yaml`,
+    pasted, validated drafts/merge and key.yaml."""
+    return shlex.quote(str(path))
+
+
 def missing_extra(needs: str, extra: str, missing: str) -> str:
     """What to run when ``needs`` (a command, an option) needs one of slapolicy's extras whose module ``missing`` is
     not installed. The Python that runs slapolicy is named by its path: a bare `pip` is whichever is first on PATH

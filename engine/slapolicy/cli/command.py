@@ -15,7 +15,8 @@ import traceback
 from pathlib import Path
 
 from .. import __version__
-from ..errors import Diagnostic, PolicyError, SlapolicyError, UsageError, bounded_message, interruption, stopped
+from ..errors import (Diagnostic, PolicyError, SlapolicyError, UsageError, bounded_message, interruption, shell_word,
+                      stopped)
 from ..files import OUTPUT_FULL, create_beside, file_kind, sync_directory
 from ..limits import limit_message
 from ..reports.text import one_line
@@ -163,7 +164,7 @@ def cmd_versions(args) -> int:
     for draft in directory.drafts():
         if (linked := directory.published_itself(draft)) is not None:  # listed as a second, published row
             sys.stderr.write(f"{draft}: draft not listed: {linked.message.split(': whatever', 1)[0]}; `slapolicy "
-                             f"validate {draft}` says how to put it right\n")
+                             f"validate {shell_word(draft)}` says how to put it right\n")
             continue
         raw, policy, problems = read_policy_bytes(draft)  # its sha256 listed is that of the bytes compared
         # A draft kept in drafts/ after publishing, listed under the version it became, read as a draft waiting:
@@ -180,7 +181,7 @@ def cmd_versions(args) -> int:
                          "status": policy.status, "sha256": policy.sha256, "file": policy.path})
         else:  # said, not skipped: a draft missing from the list looks like one that was never written
             sys.stderr.write(f"{draft}: draft not listed: it cannot be read ({len(problems)} error(s), the first: "
-                             f"{problems[0].code} at line {problems[0].line}); `slapolicy validate {draft}` lists them\n")
+                             f"{problems[0].code} at line {problems[0].line}); `slapolicy validate {shell_word(draft)}` lists them\n")
     if args.json:
         _json({"versions": rows, "published_drafts": published_drafts})
         return 0

@@ -14,7 +14,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 from ..calendar import month_meant
-from ..errors import ArgumentError, Diagnostic, InputError, NoVersionInForce, PolicyError
+from ..errors import ArgumentError, Diagnostic, InputError, NoVersionInForce, PolicyError, shell_word
 from ..forks import renewed_in_child
 from ..files import FileProblem, load_json, path_argument, read_limited
 from ..plugins import get_manager
@@ -241,7 +241,7 @@ def drafts_given(family: Path) -> str:
     unrecorded published version, and the user was told to start a lock inside drafts/."""
     return (f"the drafts of the family {family}, not a family: give {family} (validate checks its drafts too); "
             f"a draft is evaluated with --policy-file, replayed with --under, published with "
-            f"slapolicy publish {family} DRAFT.yaml")
+            f"slapolicy publish {shell_word(family)} DRAFT.yaml")
 
 
 def read_lock(family: Path) -> dict[str, str]:
@@ -449,7 +449,7 @@ class PolicyDirectory:
         family = family_below(self.path)
         if family is not None:
             return f"give the directory of a family, such as {family}"
-        return f"publish a first version into it from a draft: slapolicy publish {self.path} DRAFT.yaml"
+        return f"publish a first version into it from a draft: slapolicy publish {shell_word(self.path)} DRAFT.yaml"
 
     def check(self) -> "PolicyDirectory":
         """Raise :class:`PolicyError` if any published version has an error."""
@@ -486,8 +486,8 @@ class PolicyDirectory:
         how = "a symbolic link to it" if os.path.islink(draft) else "a hard link: one file under two names"
         return Diagnostic(str(draft), 1, 1, "error", "draft-is-published",
                           f"this draft is {same} itself, not a copy of it ({how}): whatever is written in it is "
-                          f"written in that file, which never changes. Remove it (rm {draft}: {same} stays) and copy "
-                          f"the published file instead (cp {same} {draft})")
+                          f"written in that file, which never changes. Remove it (rm {shell_word(draft)}: {same} stays) and copy "
+                          f"the published file instead (cp {shell_word(same)} {shell_word(draft)})")
 
     def drafts(self) -> list[Path]:
         return sorted((self.path / "drafts").glob("*.yaml"))

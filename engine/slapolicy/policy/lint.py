@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 from pathlib import Path
 
 from ..calendar import calendar_month
-from ..errors import Diagnostic, PluginError, SlapolicyError, lookalike_note
+from ..errors import Diagnostic, PluginError, SlapolicyError, lookalike_note, shell_word
 from ..files import FileProblem, read_limited
 from .load import MAX_POLICY_BYTES
 from .lock import LOCK_FILE, among_versions, kept_by_family, under_drafts
@@ -843,30 +843,30 @@ def lock_problem(family: Path, file: Path, content: bytes, lock: dict, moved: di
         return Diagnostic(str(file), 1, 1, "error", "unlocked",
                           f"published version not recorded: it is published version {name} renamed (its "
                           f"sha256 {digest[:12]}… is the one {LOCK_FILE} records for {name}); rename it back "
-                          f"(mv {file} {family / name}), never record it again under this name")
+                          f"(mv {shell_word(file)} {shell_word(family / name)}), never record it again under this name")
     if recorded is None and not os.path.lexists(lock_path):
         return Diagnostic(str(file), 1, 1, "error", "unlocked",
                           f"published version not recorded: there is no {LOCK_FILE} in {family}; "
                           "restore it if it was deleted, or start the lock of a family never locked with "
-                          f"`slapolicy lock --new {family}`")
+                          f"`slapolicy lock --new {shell_word(family)}`")
     if recorded is None:
         return Diagnostic(str(file), 1, 1, "error", "unlocked",
                           f"published version not recorded in {LOCK_FILE}: publish drafts with `slapolicy publish "
-                          f"{family} DRAFT.yaml`, or record this file with `slapolicy lock {family}`")
+                          f"{shell_word(family)} DRAFT.yaml`, or record this file with `slapolicy lock {shell_word(family)}`")
     if recorded != digest and (rewritten := only_rewritten(content, recorded)):
         return Diagnostic(str(file), 1, 1, "error", "published-changed",
                           f"published version rewritten: its bytes differ from those recorded in {LOCK_FILE} "
                           f"only in {' and '.join(what for what, _ in rewritten)}, so nothing it says "
                           f"changed, yet its sha256 {digest[:12]}… is not the {recorded[:12]}… every decision "
                           "made under it records. Restore the published bytes ("
-                          f"{''.join(how + ', or ' for _, how in rewritten if how)}git checkout -- {file}; "
+                          f"{''.join(how + ', or ' for _, how in rewritten if how)}git checkout -- {shell_word(file)}; "
                           "with git, `*.yaml -text` in .gitattributes keeps a checkout from rewriting them)")
     if recorded != digest:
         return Diagnostic(str(file), 1, 1, "error", "published-changed",
                           f"published version changed: sha256 {digest[:12]}… differs from {recorded[:12]}… in {LOCK_FILE}. "
                           "A published version never changes: to keep the edit, copy the file into "
                           f"{family / 'drafts'} and publish it as an amendment, with its own "
-                          f"effective_from; then restore the published bytes (git checkout -- {file})")
+                          f"effective_from; then restore the published bytes (git checkout -- {shell_word(file)})")
     return None
 
 
@@ -927,14 +927,14 @@ def superseded_problem(family: Path, kept: Path, content: bytes, lock: dict) -> 
         return Diagnostic(str(kept), 1, 1, "warning", "unlocked",
                           f"superseded encoding not recorded in {LOCK_FILE}: a correction records each encoding it "
                           "keeps, so that it is checked against its sha256 and the decisions made under it can be "
-                          f"audited; restore the lock's entry for {name} (git checkout -- {family / LOCK_FILE})")
+                          f"audited; restore the lock's entry for {name} (git checkout -- {shell_word(family / LOCK_FILE)})")
     digest = hashlib.sha256(content).hexdigest()
     if digest == recorded:
         return None
     return Diagnostic(str(kept), 1, 1, "error", "published-changed",
                       f"superseded encoding changed: its sha256 differs from {recorded[:12]}… in {LOCK_FILE}; it is "
                       "kept unchanged so that decisions made under it can be audited. Restore its bytes (git "
-                      f"checkout -- {kept}): a correction changes the published version, never an encoding it "
+                      f"checkout -- {shell_word(kept)}): a correction changes the published version, never an encoding it "
                       "superseded")
 
 
@@ -1021,8 +1021,8 @@ def _missing(family: Path, name: str, now: Path | None = None) -> Diagnostic:
     version before it, and a draft could be published again under its name. A superseded encoding governs no month
     (a warning): it is kept so that the decisions made under it can be audited."""
     where = (str(family / LOCK_FILE), lock_line(family, name), 3)
-    restore = (f"it is {now}, renamed or moved (the same bytes): put it back (mv {now} {family / name})"
-               if now is not None else f"restore it from version control (git checkout -- {family / name})")
+    restore = (f"it is {now}, renamed or moved (the same bytes): put it back (mv {shell_word(now)} {shell_word(family / name)})"
+               if now is not None else f"restore it from version control (git checkout -- {shell_word(family / name)})")
     if name.startswith("superseded/"):
         return Diagnostic(*where, "warning", "published-missing",
                           f"superseded encoding {name} is recorded in {LOCK_FILE} but is not in {family}: the decisions "

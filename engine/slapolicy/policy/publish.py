@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from ..errors import Diagnostic, LedgerError, PolicyError
+from ..errors import Diagnostic, LedgerError, PolicyError, shell_word
 from ..files import FileProblem, path_argument, read_limited
 from .diff import diff_policies, renumbered
 from .directory import PolicyDirectory, check_policy_bytes, directory_signature, not_a_directory, read_policy
@@ -127,7 +127,7 @@ def decided_claims(ledger, family: Path, shas, policy, today: dt.date) -> str | 
                       f"{r['policy_version']})" for r in found[:SHOWN_DECISIONS])
     more = f" and {len(found) - SHOWN_DECISIONS} more" if len(found) > SHOWN_DECISIONS else ""
     return (f"{len(found)} claim(s) already decided for them are recorded in {ledger}: {shown}{more}; they stay as "
-            f"decided, and `slapolicy audit {ledger} --policies {family}` shows each against a decision made now")
+            f"decided, and `slapolicy audit {shell_word(ledger)} --policies {shell_word(family)}` shows each against a decision made now")
 
 
 def published_text(text: str) -> str:
@@ -245,7 +245,7 @@ def correction_undone(directory: PolicyDirectory, policy) -> Diagnostic | None:
                 f"where version {amended.version} was corrected, this draft holds the text the correction replaced, "
                 f"that of {directory.path / name}: {len(undone)} of the {len(corrected)} change(s) of the correction "
                 f"are undone ({shown}). A draft copied from a superseded encoding takes the correction back from its "
-                f"effective_from on: copy the published version instead (cp {amended.path} {policy.path}) and make "
+                f"effective_from on: copy the published version instead (cp {shell_word(amended.path)} {shell_word(policy.path)}) and make "
                 "the amendment's changes again; if a change back is meant, say so in its description",
                 severity="warning")
     return None
@@ -392,14 +392,14 @@ def _among_versions(directory: PolicyDirectory, path: str) -> list[Diagnostic] |
     try:
         if re.search(rb"(?m)^status:[ \t]*[\"']?published\b", read_limited(path, "policy file", MAX_POLICY_BYTES)):
             copied = (f" (or, if it is a version published elsewhere and copied in by hand, record it with "
-                      f"`slapolicy lock {directory.path}`)")
+                      f"`slapolicy lock {shell_word(directory.path)}`)")
     except FileProblem:
         pass
     others = [d for d in directory.diagnostics if d.severity == "error" and Path(d.file).resolve() != draft.resolve()]
     return others + [Diagnostic(path, 1, 1, "error", "draft-among-versions",
                                 f"{draft.name} is in the family's own folder, among its published versions, where "
                                 f"`publish` writes the version it publishes: move it into {directory.path / 'drafts'} "
-                                f"(mv {path} {directory.path / 'drafts'}/) and publish it from there{copied}; "
+                                f"(mv {shell_word(path)} {shell_word(directory.path / 'drafts')}/) and publish it from there{copied}; "
                                 "nothing was written")]
 
 
@@ -596,7 +596,7 @@ def _lock_start_problems(directory: PolicyDirectory, new: bool) -> list[Diagnost
     if new and started:
         return [Diagnostic(str(lock_path), 1, 1, "error", "lock-exists",
                            f"{LOCK_FILE} exists: `lock --new` starts the lock of a family that has none; "
-                           f"`slapolicy lock {directory.path}` adds the versions it does not record")]
+                           f"`slapolicy lock {shell_word(directory.path)}` adds the versions it does not record")]
     if new or started or not directory.versions:
         return []  # nothing to record: said by the directory's own errors (no-versions, or why none could be read)
     recorded = ", ".join(f"{Path(p.path).name} (sha256 {p.sha256[:12]}…)"
@@ -612,7 +612,7 @@ def _lock_start_problems(directory: PolicyDirectory, new: bool) -> list[Diagnost
                        f"there is no {LOCK_FILE} in {directory.path}: `lock` would record {recorded} as published, as "
                        "the files are now. If its lock was deleted, restore it (from version control or a backup): a "
                        "published file edited since would be recorded as published. If this family was never locked, "
-                       f"start its lock with `slapolicy lock --new {directory.path}`")]
+                       f"start its lock with `slapolicy lock --new {shell_word(directory.path)}`")]
 
 
 def _slipped_in(directory: PolicyDirectory, lock: dict) -> list[Diagnostic]:
