@@ -607,6 +607,22 @@ def test_a_relative_policy_directory_that_is_not_there_names_the_working_directo
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("command", [["evaluate", "--month", "2019-03", "--minutes", MINUTES],
+                                     ["replay", "--from", "2019-03", "--to", "2019-03", "--under", DRAFT,
+                                      "--minutes", MINUTES],
+                                     ["versions"], ["show", "--month", "2019-03"]])
+def test_a_data_file_given_as_the_policy_directory_says_which_comes_first(cli, tmp_path, command):
+    # A new user's `slapolicy evaluate examples/ccc/minutes.csv --month 2019-03 ...` was told "a file, not a policy
+    # directory (give the directory that holds it)": examples/ccc, which holds no version, as the next try.
+    for data in (MINUTES, BILLING):
+        result = cli(command[0], data, *command[1:])
+        assert (result.code, result.out) == (1, "")
+        assert result.err == (f"{data}:1:1: error not-a-directory a data file (CSV), not a policy directory: the policy "
+                              "family's directory comes first (e.g. policies/ccc), and the minutes and billing after "
+                              "their options (--minutes, --billing)\n")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_an_account_or_a_claim_of_a_month_outside_a_month_partitioned_dataset_names_the_months_it_holds(cli, tmp_path):
     import json
 

@@ -202,7 +202,11 @@ def not_a_directory(given, path: Path) -> PolicyError:
     """The error of a policy directory ``given`` (as ``path``) that is none: a file (the directory holding it was
     meant), or nothing there, where a relative path is read from the working directory, not always the one in mind
     (a command run from another directory than the README's root)."""
-    if path.exists():
+    if path.exists() and (data := _DATA_FILES.get(path.suffix.lower())) is not None:
+        # The minutes given first (`slapolicy evaluate minutes.csv --month ...`): the folder holding them is no family.
+        what = (f"a data file ({data}), not a policy directory: the policy family's directory comes first (e.g. "
+                "policies/ccc), and the minutes and billing after their options (--minutes, --billing)")
+    elif path.exists():
         what = "a file, not a policy directory (give the directory that holds it)"
     elif path.is_absolute():
         what = "no such policy directory"
