@@ -762,3 +762,188 @@ def test_dask_without_the_dask_extra_says_how_to_install_it_into_the_python_that
     assert str(raised.value) == (f"--dask needs the dask extra (distributed is missing), in the Python that runs "
                                  f"slapolicy: {sys.executable} -m pip install 'slapolicy[dask]' (from the repository's "
                                  f"root: {sys.executable} -m pip install '.[dask]')")
+
+
+# A module the worker processes import by name (spawned, they cannot import a function of the test's __main__): its
+# read_part kills the process running it (SIGKILL, as the kernel's out-of-memory killer does) while a mark is left in
+# KILL_MARKS, each mark one death; then reads as read_part does.
+KILLER = """
+import os, signal
+from slapolicy.minutes.reduce import read_part as _read_part
+def read_part(part, request, *picked):
+    marks = os.environ["KILL_MARKS"]
+    for name in sorted(os.listdir(marks)):
+        try:
+            os.remove(os.path.join(marks, name))
+        except FileNotFoundError:  # another worker took it
+            continue
+        os.kill(os.getpid(), signal.SIGKILL)
+    return _read_part(part, request, *picked)
+"""
+KILLED_CLI = """
+import sys
+import killer
+import slapolicy.minutes.aggregates as aggregates
+from slapolicy.cli import main
+aggregates.read_part = killer.read_part
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def killing_site(tmp_path, deaths):
+    """A PYTHONPATH holding the module ``killer`` and KILL_MARKS holding ``deaths`` marks: the environment of a
+    command whose worker processes die as they read."""
+    site, marks = tmp_path / "killer-site", tmp_path / "marks"
+    site.mkdir(exist_ok=True)
+    marks.mkdir(exist_ok=True)
+    (site / "killer.py").write_text(KILLER)
+    for k in range(deaths):
+        (marks / f"{k:03d}").touch()
+    return dict(os.environ, KILL_MARKS=str(marks),
+                PYTHONPATH=os.pathsep.join([str(site), *filter(None, [os.environ.get("PYTHONPATH")])])), marks
+
+
+def test_worker_processes_killed_as_they_read_are_said_as_such_exit_1_and_nothing_is_written(tmp_path):
+    """evaluate --workers 2 whose every worker process is killed as it reads (the OOM killer, again and again): it was
+    'internal error, please report it: BrokenProcessPool: A process in the process pool was terminated abruptly
+    ...', exit 3, as if slapolicy had a bug. Now exit 1, one line saying how the process ended and what to do, and
+    --output's file left as it was."""
+    data = write_dataset(tmp_path / "data", 4, 1440)
+    env, marks = killing_site(tmp_path, 100)
+    output = tmp_path / "report.json"
+    output.write_text("yesterday's report")
+    done = subprocess.run([sys.executable, "-c", KILLED_CLI, "evaluate", str(POLICIES), "--month", "2019-03",
+                           "--minutes", str(data), "--workers", "2", "--output", str(output)],
+                          capture_output=True, text=True, timeout=300, cwd=REPO, env=env)
+    assert (done.returncode, done.stdout, done.stderr) == (1, "", (
+        "slapolicy: a worker process ended abruptly as it ran a task (killed by signal 9, SIGKILL), and so did one of "
+        "the new processes that ran the tasks again: the kernel's out-of-memory killer ends the largest process when "
+        "memory runs out; give the machine more memory, or run fewer --workers processes\n"))
+    assert output.read_text() == "yesterday's report"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "killer-site", "marks", "report.json"]
+    assert len(list(marks.iterdir())) < 100  # the processes did die
+
+
+def test_a_worker_process_killed_once_as_it_reads_leaves_its_tasks_to_new_processes_and_the_same_json(tmp_path):
+    data = write_dataset(tmp_path / "data", 4, 1440)
+    command = ["evaluate", str(POLICIES), "--month", "2019-03", "--minutes", str(data)]
+    here = subprocess.run([sys.executable, "-m", "slapolicy", *command], capture_output=True, text=True, timeout=300,
+                          cwd=REPO)
+    env, marks = killing_site(tmp_path, 1)
+    done = subprocess.run([sys.executable, "-c", KILLED_CLI, *command, "--workers", "2"], capture_output=True,
+                          text=True, timeout=300, cwd=REPO, env=env)
+    assert (done.returncode, done.stdout, done.stderr) == (0, here.stdout, "")
+    assert list(marks.iterdir()) == []  # one died
+
+
+def test_an_engine_whose_worker_processes_are_killed_as_they_read_raises_workers_lost_and_mends(tmp_path, monkeypatch):
+    """An Engine kept by a service: the call whose processes die twice raises WorkersLost (serve's 503, not a 500
+    'internal error'); the next call, the processes no longer killed, starts new ones and answers."""
+    from slapolicy import Engine, WorkersLost
+    from slapolicy.minutes import aggregates
+
+    data = write_dataset(tmp_path / "data", 4, 1440)
+    env, marks = killing_site(tmp_path, 100)
+    monkeypatch.setenv("KILL_MARKS", env["KILL_MARKS"])
+    monkeypatch.setenv("PYTHONPATH", env["PYTHONPATH"])  # read by the processes spawned from now on
+    monkeypatch.syspath_prepend(str(tmp_path / "killer-site"))
+    import killer
+
+    here = json.dumps(Engine(POLICIES).evaluate(minutes=str(data), month="2019-03"))
+    monkeypatch.setattr(aggregates, "read_part", killer.read_part)
+    with Engine(POLICIES, workers=2) as engine:
+        with pytest.raises(WorkersLost, match=r"^a worker process ended abruptly as it ran a task \(killed by signal "
+                                              r"9, SIGKILL\), and so did one of the new processes"):
+            engine.evaluate(minutes=str(data), month="2019-03")
+        for mark in marks.iterdir():
+            mark.unlink()
+        assert json.dumps(engine.evaluate(minutes=str(data), month="2019-03")) == here
+
+
+def test_worker_processes_lost_are_a_503_not_a_bug():
+    from starlette.requests import Request
+
+    from slapolicy.errors import WorkersLost
+    from slapolicy.service import problem_of
+
+    lost = WorkersLost("a worker process ended abruptly as it ran a task (killed by signal 9, SIGKILL), and so did ...")
+    problem = problem_of(lost)
+    assert (problem.status, problem.kind, problem.title, problem.detail) == (
+        503, "workers-lost", "The worker processes ended", str(lost))
+    request = Request({"type": "http", "method": "POST", "path": "/v1/evaluate", "headers": []})
+    assert problem.response(request).headers["retry-after"] == "1"
+
+
+# The CLI as a process of its own whose parts are read by a function of __main__ (sent to the Dask workers by value)
+# that kills the worker running it while a mark is left in the directory named first.
+KILLED_ON_DASK = """
+import sys
+import slapolicy.minutes.aggregates as aggregates
+from slapolicy.cli import main
+MARKS = sys.argv[1]
+def killing(part, request, *picked):
+    import os, signal
+    from slapolicy.minutes.reduce import read_part
+    for name in sorted(os.listdir(MARKS)):
+        try:
+            os.remove(os.path.join(MARKS, name))
+        except FileNotFoundError:
+            continue
+        os.kill(os.getpid(), signal.SIGKILL)
+    return read_part(part, request, *picked)
+aggregates.read_part = killing
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def test_dask_workers_killed_as_they_read_once_give_the_same_json_and_every_time_exit_1(tmp_path):
+    """A scheduler that tries a task again once (allowed-failures 1) and one worker, started again by its nanny. A
+    worker killed once as it reads: the task runs again on the worker started again, the same JSON. Killed each time:
+    Dask's KilledWorker was 'internal error, please report it', exit 3; now exit 1, what happened and what to do."""
+    from distributed import Client
+
+    data = write_dataset(tmp_path / "data", 2, 1440)
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    bin_dir = os.path.dirname(sys.executable)
+    env = dict(os.environ, PYTHONPATH="", DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES="1")
+    processes = [subprocess.Popen([os.path.join(bin_dir, "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                                   "--dashboard-address", ":0"], cwd=tmp_path, env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        time.sleep(2)
+        processes.append(subprocess.Popen([os.path.join(bin_dir, "dask"), "worker", address, "--nthreads", "1",
+                                           "--nworkers", "1", "--no-dashboard"], cwd=tmp_path, env=env,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        with Client(address, timeout="60s") as client:
+            client.wait_for_workers(1, timeout=60)
+        command = ["evaluate", str(POLICIES), "--month", "2019-03", "--minutes", str(data)]
+        here = subprocess.run([sys.executable, "-m", "slapolicy", *command], capture_output=True, text=True,
+                              timeout=300, cwd=REPO)
+        (marks / "0").touch()
+        once = subprocess.run([sys.executable, "-c", KILLED_ON_DASK, str(marks), *command, "--dask", address],
+                              capture_output=True, text=True, timeout=300, cwd=REPO)
+        assert (once.returncode, once.stdout, once.stderr) == (0, here.stdout, "")
+        assert list(marks.iterdir()) == []
+        for k in range(100):
+            (marks / f"{k:03d}").touch()
+        output = tmp_path / "report.json"
+        always = subprocess.run([sys.executable, "-c", KILLED_ON_DASK, str(marks), *command, "--dask", address,
+                                 "--output", str(output)], capture_output=True, text=True, timeout=300, cwd=REPO)
+        assert (always.returncode, always.stdout) == (1, "")
+        assert re.fullmatch(r"slapolicy: the Dask workers that ran a task all ended as they ran it \(KilledWorker: "
+                            r"Attempted to run task '?killing-[^ ]+'? on 2 different workers, but all those workers "
+                            r"died while running it\..*\): a worker above its memory limit is ended and started again "
+                            r"by its nanny; give the workers more memory \(dask worker --memory-limit\), or see their "
+                            r"logs for why they ended\n", always.stderr), always.stderr
+        assert not output.exists()
+    finally:
+        for process in reversed(processes):  # the worker first, while its scheduler is there to take its leave
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=30)

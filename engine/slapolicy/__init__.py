@@ -32,7 +32,7 @@ _HOMES = {
     "Policy": "policy", "PolicyDirectory": "policy", "load_policy": "policy", "read_policy": "policy", "schema": "policy",
     **dict.fromkeys(("ArgumentError", "Diagnostic", "InputError", "LedgerError", "LedgerIntegrityError",
                      "NoVersionInForce", "PluginError", "PolicyError", "RulesBackendUnavailable", "SchedulerUnavailable",
-                     "SlapolicyError", "UsageError"), "errors"),
+                     "SlapolicyError", "UsageError", "WorkersLost"), "errors"),
 }
 
 if _typing.TYPE_CHECKING:  # what type checkers and editors read; at run time each name is imported by __getattr__ below
@@ -41,11 +41,11 @@ if _typing.TYPE_CHECKING:  # what type checkers and editors read; at run time ea
     from .engine import Engine
     from .errors import (ArgumentError, Diagnostic, InputError, LedgerError, LedgerIntegrityError, NoVersionInForce,
                          PluginError, PolicyError, RulesBackendUnavailable, SchedulerUnavailable, SlapolicyError,
-                         UsageError)
+                         UsageError, WorkersLost)
     from .policy import Policy, PolicyDirectory, load_policy, read_policy, schema
 
 __all__ = [
-    "ArgumentError", "PluginError", "RulesBackendUnavailable", "SchedulerUnavailable", "UsageError",
+    "ArgumentError", "PluginError", "RulesBackendUnavailable", "SchedulerUnavailable", "UsageError", "WorkersLost",
     "Diagnostic", "Engine", "InputError", "LedgerError", "LedgerIntegrityError", "NoVersionInForce", "Policy", "PolicyDirectory", "PolicyError", "ServiceMonth",
     "SlapolicyError", "calendar_month", "decide_claim", "evaluate", "load_policy", "replay", "read_policy", "schema", "service_months",
 ]

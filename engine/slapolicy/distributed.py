@@ -31,7 +31,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ArgumentError, SchedulerUnavailable, SlapolicyError, missing_extra
+from .errors import ArgumentError, SchedulerUnavailable, SlapolicyError, WorkersLost, missing_extra
 from .limits import fit_address_space
 
 
@@ -321,9 +321,20 @@ class Runner:
                     self._forget(pool)
                     pool.shutdown(wait=True)
                     raise Cancelled() from None
-                self._discard(pool)
+                # Joined (the pool broken, its other processes are being ended): the exit status of the one that
+                # died is known only once it is reaped, and a pool left to end by itself as the command exited
+                # made multiprocessing warn of leaked semaphores on standard error.
+                processes = list((getattr(pool, "_processes", None) or {}).values())
+                self._forget(pool)
+                pool.shutdown(wait=True)
                 if last_try:
-                    raise
+                    how = _how_ended(processes)
+                    # Said as the machine's state (exit 1; serve's 503), not as a bug: it was 'internal error, please
+                    # report it: BrokenProcessPool: A process in the process pool was terminated abruptly ...', exit 3.
+                    raise WorkersLost(f"a worker process ended abruptly as it ran a task{how}, and so did one of the "
+                                      "new processes that ran the tasks again: the kernel's out-of-memory killer ends "
+                                      "the largest process when memory runs out; give the machine more memory, or run "
+                                      "fewer --workers processes") from None
             except (CancelledError, RuntimeError):
                 # close() from another thread (Engine.close) shut the pool down under this call: its tasks not started
                 # were cancelled, or could not be submitted. Said so, not as a bare CancelledError or RuntimeError.
@@ -388,6 +399,11 @@ class Runner:
             if cancel is not None and cancel.cancelled:
                 raise Cancelled() from None
             if client.status == "running":
+                if _killed_worker(exc):  # the cluster's state, not the task's error nor a bug (it was exit 3)
+                    raise WorkersLost(f"the Dask workers that ran a task all ended as they ran it ({_first_line(exc)}): "
+                                      "a worker above its memory limit is ended and started again by its nanny; give "
+                                      "the workers more memory (dask worker --memory-limit), or see their logs for "
+                                      "why they ended") from None
                 raise  # the scheduler is there: the task's own error
             raise SchedulerUnavailable(f"lost the Dask scheduler at {self.address} ({type(exc).__name__}: {exc}); the next "
                                  "call connects again") from None
@@ -409,6 +425,36 @@ def _end_processes(pool) -> None:
             process.terminate()
         except (OSError, ValueError):  # it ended meanwhile, or was already closed
             pass
+
+
+def _killed_worker(exc: BaseException) -> bool:
+    """Whether ``exc`` is Dask's KilledWorker: a task each worker that took it died running (as many times as the
+    scheduler's ``allowed-failures`` lets it try again)."""
+    try:
+        from distributed import KilledWorker
+    except ImportError:
+        return False
+    return isinstance(exc, KilledWorker)
+
+
+def _first_line(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no detail'}"
+
+
+def _how_ended(processes: list) -> str:
+    """' (killed by signal 9, SIGKILL)' or ' (exit status 1)': how the worker process that broke their pool ended, as
+    far as its exit status tells; '' when it does not (SIGTERM, which the pool sends the others as it breaks)."""
+    for process in processes:
+        code = process.exitcode
+        if code is None or code == 0 or code == -signal.SIGTERM:
+            continue
+        if code > 0:
+            return f" (exit status {code})"
+        try:
+            return f" (killed by signal {-code}, {signal.Signals(-code).name})"
+        except ValueError:
+            return f" (killed by signal {-code})"
+    return ""
 
 
 def _close_client(client) -> None:

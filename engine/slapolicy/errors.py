@@ -188,6 +188,13 @@ class SchedulerUnavailable(SlapolicyError):
     it, and ``slapolicy serve`` answers 503 (the service's state, not the request's fault; try again later)."""
 
 
+class WorkersLost(SlapolicyError):
+    """The processes running the work ended abruptly under it: a ``workers=`` process killed (the kernel's
+    out-of-memory killer picks the largest process) and one of the new processes that ran the tasks again too, or
+    every Dask worker that took a task dying as it ran it (Dask's ``KilledWorker``). The machine's or the cluster's
+    state, not the input's nor a bug: the CLI exits 1, ``slapolicy serve`` answers 503."""
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM (a job scheduler's stop, ``timeout``, ``kill``) in a process slapolicy owns: raised where Ctrl-C's
     KeyboardInterrupt is, so that the work is given up the same way (readings cancelled, worker processes ended,

@@ -53,7 +53,7 @@ from .engine import Engine
 from .evaluation.compensation import NO_BILLING_GIVEN
 from .errors import bounded_message as bounded_detail  # a problem's detail is bounded as every message is
 from .errors import (ArgumentError, BillingNeeded, NoVersionInForce, PolicyError, SchedulerUnavailable,
-                     SlapolicyError, UsageError)
+                     SlapolicyError, UsageError, WorkersLost)
 from .files import (JSON_TYPES, LONE_SURROGATE, STRICT_JSON, BeyondFloat, DuplicateKey, NotJSONNumber, TooManyDigits,
                     json_type, valid_unicode, wide_encoding)
 from .inputs.problems import InlineRows
@@ -161,6 +161,8 @@ def problem_of(exc: Exception) -> Problem:
                        diagnostics=[d.as_dict() for d in exc.diagnostics])
     if isinstance(exc, SchedulerUnavailable):
         return Problem(503, "scheduler-unavailable", "The Dask scheduler is unavailable", str(exc))
+    if isinstance(exc, WorkersLost):  # the processes running the work died under it: the machine's state
+        return Problem(503, "workers-lost", "The worker processes ended", str(exc))
     if isinstance(exc, SlapolicyError):
         return Problem(422, "invalid-input", "The input is wrong", str(exc))
     if exhausted(exc):  # memory, threads or open files used up: the machine's state, not a bug (the CLI's exit 1)

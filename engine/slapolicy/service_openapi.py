@@ -186,7 +186,7 @@ DECISION = {
 PROBLEM_KINDS = ("bad-request", "not-found", "no-version-in-force", "method-not-allowed", "request-timeout",
                  "not-configured", "too-large", "unsupported-media-type", "misdirected", "invalid-input", "policy-error",
                  "internal-error", "scheduler-unavailable", "too-many-connections", "limit-reached", "stopping",
-                 "client-closed-request")
+                 "client-closed-request", "workers-lost")
 
 PROBLEM = {
     "type": "object",
@@ -226,7 +226,8 @@ ERRORS = {
     "503": "the request came on a connection beyond --max-connections (the connection is closed); with --dask, the "
            "Dask scheduler was lost or cannot be reached again (the next request connects again); the memory, threads "
            "or open files the process may use are used up (limit-reached); the service was stopped at once (a second "
-           "Ctrl-C) before it answered (stopping). Each says Retry-After: 1 (seconds)",
+           "Ctrl-C) before it answered (stopping); the --workers processes, or the Dask workers, running the work "
+           "ended under it (workers-lost). Each says Retry-After: 1 (seconds)",
 }
 # What any request may be answered, whatever its route: by the server before the route is found (too slow, too many
 # connections), or by the Host check that comes first.
