@@ -272,3 +272,88 @@ def test_evaluate_and_replay_fork_their_helper_only_for_a_file_written_account_b
         out = tmp_path / "in-process.json"
         assert main(args + ["--output", str(out)]) == 0
         assert done.stdout == out.read_text()
+
+
+def months_by_time(root, months=range(1, 13), groups=3):
+    """One small file a month, written as time goes (each row group holding every account): an analyst's export."""
+    root.mkdir(parents=True, exist_ok=True)
+    for m in months:
+        write(root / f"part-{m:02d}.parquet", by_time(groups, first=at(2, m)))
+    return root
+
+
+def test_the_cli_forks_no_helper_for_a_directory_of_files_written_as_time_goes(tmp_path):
+    # Each file's footer as a single file's is read: the helper was forked for every directory, and for 12 small
+    # files written as time goes it loaded pyarrow and planned them for nothing (0.13 CPU-s of 0.47, benchmarks/README.md).
+    from slapolicy.cli.data_commands import _helper_may_be_used
+
+    root = months_by_time(tmp_path / "by-time")
+    assert not _helper_may_be_used(str(root), "2019-03", "2019-03")
+    assert not _helper_may_be_used(str(root), "2019-01", "2019-12")
+    assert shared(root) is False  # what the helper's plan would have said
+
+
+def test_the_cli_forks_the_helper_for_a_directory_of_files_written_account_by_account(tmp_path):
+    from slapolicy.cli.data_commands import _helper_may_be_used
+
+    root = tmp_path / "by-account"
+    root.mkdir()
+    for k, name in enumerate(("acme", "globex", "initech", "umbrella")):
+        write(root / f"{name}.parquet", by_account((name,)))
+    assert _helper_may_be_used(str(root), "2019-03", "2019-03") and shared(root)
+    (root / "umbrella.parquet").unlink()  # three row groups: fewer than a reading shares
+    assert not _helper_may_be_used(str(root), "2019-03", "2019-03")
+    assert not _helper_may_be_used(str(root), "2019-05", "2019-05")  # no row group of the month
+
+
+def test_the_directory_look_leaves_out_what_the_plan_leaves_out_and_the_helper_tells_the_rest(tmp_path):
+    from slapolicy.cli.data_commands import _helper_may_be_used
+
+    root = tmp_path / "data"
+    for name in ("acme", "globex", "initech", "umbrella"):
+        (root / "month=2019-03").mkdir(parents=True, exist_ok=True)
+        write(root / "month=2019-03" / f"{name}.parquet", by_account((name,)))
+    assert _helper_may_be_used(str(root), "2019-03", "2019-03")
+    # A file written as time goes where the plan never looks: a hidden file, a _temporary/ directory, a month=
+    # directory of another month (its rows, lying in March, are not read for March)
+    for hidden in (root / ".staging.parquet", root / "_temporary" / "0.parquet", root / "month=2019-02" / "0.parquet"):
+        hidden.parent.mkdir(exist_ok=True)
+        write(hidden, by_time())
+    assert _helper_may_be_used(str(root), "2019-03", "2019-03")
+    assert not _helper_may_be_used(str(root), "2019-02", "2019-03")  # the month= directory of February is read then
+    assert not shared(root, "2019-02", "2019-03")
+    # Files of account= directories without the account column: the footer does not tell, the helper does
+    hive = tmp_path / "hive" / "month=2019-03" / "account=acme"
+    hive.mkdir(parents=True)
+    write(hive / "part-0.parquet", by_account(("acme",)), account=False)
+    (tmp_path / "hive" / "month=2019-03" / "account=globex").mkdir()
+    write(tmp_path / "hive" / "month=2019-03" / "account=globex" / "part-0.parquet", by_time(), account=False)
+    assert _helper_may_be_used(str(tmp_path / "hive"), "2019-03", "2019-03")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the helper is forked on Linux only")
+@pytest.mark.parametrize("layout, forks", [("by-time", 0), ("by-account", 1)])
+def test_evaluate_and_replay_fork_their_helper_for_a_directory_only_when_its_files_are_written_account_by_account(
+        tmp_path, layout, forks):
+    """A directory of 12 files written as time goes: one fork for nothing on main at 371289f ('forks: 1')."""
+    from slapolicy.cli import main
+
+    root = tmp_path / "data"
+    if layout == "by-time":
+        months_by_time(root, groups=6)
+    else:
+        root.mkdir()
+        for name in ("acme", "globex", "initech", "umbrella", "hooli", "stark"):
+            write(root / f"{name}.parquet", by_account((name,)))
+    script = tmp_path / "counting.py"
+    script.write_text(COUNTING)
+    for args in (["evaluate", POLICIES, "--minutes", root, "--month", "2019-03"],
+                 ["replay", POLICIES, "--minutes", root, "--from", "2019-01", "--to", "2019-12", "--under", DRAFT]):
+        args = [str(arg) for arg in args]
+        done = subprocess.run([sys.executable, str(script)] + args, capture_output=True, text=True, timeout=120,
+                              env={**os.environ, "PYTHONHASHSEED": "0"})
+        assert (done.returncode, done.stderr) == (0, f"forks: {forks}\n")
+        out = tmp_path / "in-process.json"
+        assert main(args + ["--output", str(out)]) == 0
+        assert done.stdout == out.read_text()

@@ -248,7 +248,26 @@ def one_account_each(path: str, span: tuple[int, int], most: int = 2) -> tuple[i
 FOOTER_START = 64 << 10
 
 
+def accounts_in_span(path: str, span: tuple[int, int], most: int = 2) -> tuple[int, int, bool] | None:
+    """What :func:`one_account_each` looks at, told apart: (the file's row groups, how many of the first ``most``
+    with a minute of ``span`` hold one account each, whether one of them holds several). A file none of whose row
+    groups lies in ``span`` is (row groups, 0, False): nothing of it is read, which a directory's look needs to tell
+    from a file written as time goes. None when the footer does not say."""
+    metadata = footer_bytes(path, FOOTER_START)
+    if metadata is None:
+        return None
+    try:
+        return _accounts_in_span(memoryview(metadata), span, most)
+    except (Unhandled, IndexError, KeyError, ValueError):
+        return None
+
+
 def _one_account_each(data: memoryview, span: tuple[int, int], most: int) -> tuple[int, bool] | None:
+    told = _accounts_in_span(data, span, most)
+    return None if told is None else (told[0], told[1] > 0 and not told[2])
+
+
+def _accounts_in_span(data: memoryview, span: tuple[int, int], most: int) -> tuple[int, int, bool] | None:
     i, field, units = 0, 0, None
     while True:  # FileMetaData's fields, in the order written (the schema before the row groups)
         head = data[i]
@@ -289,10 +308,10 @@ def _one_account_each(data: memoryview, span: tuple[int, int], most: int) -> tup
             return None  # an account= directory's file, or one the plan refuses
         statistics = account.get(12)
         if statistics is None or statistics.get(3) != 0:
-            return groups, False  # pyarrow's statistics then prove no account (without a null count either)
+            return groups, seen, True  # pyarrow's statistics then prove no account (without a null count either)
         if 5 in statistics and 6 in statistics and statistics[5] != statistics[6]:
-            return groups, False
+            return groups, seen, True
         seen += 1
         if seen == most:
             break
-    return groups, seen > 0
+    return groups, seen, False
