@@ -185,3 +185,19 @@ def test_the_input_size_limit_holds_for_files_named_by_url(tmp_path, monkeypatch
     assert_refused(evaluate_march(dataset.as_uri(), "--account", "acme"),
                    f"{shown}: {size} bytes is above the input size limit of {size - 1} bytes "
                    "(SLAPOLICY_MAX_INPUT_BYTES raises it)")
+
+
+def test_a_file_url_is_read_whatever_the_case_of_its_scheme_with_one_slash_or_localhost(tmp_path):
+    # `file:/abs/path` (RFC 8089; what Hadoop, Spark and Java's File.toURI write) was taken for a relative path and
+    # refused as 'no such file or directory' for a directory that was there; `FILE:///…` was 'unknown URL scheme
+    # file:// (pyarrow reads file, …)'; `file://localhost/…`, this machine (RFC 8089), was 'not a URL pyarrow can
+    # read: Unsupported hostname in non-Windows local URI'. Each reads as the path does.
+    dataset = hive(tmp_path / "hive", months=("2019-03",))
+    here = evaluate_out(dataset)
+    path = str(dataset)
+    for url in (f"file:{path}", f"file:{path}/", f"file://localhost{path}", f"FILE://{path}", f"File:{path}",
+                f"file://LOCALHOST{path}"):
+        assert evaluate_out(url) == here, url
+    assert_refused(evaluate_march(f"file://elsewhere{path}"), f"file://elsewhere{path}: not a URL pyarrow can read: "
+                   f"Unsupported hostname in non-Windows local URI: 'file://elsewhere{path}'")
+    assert_refused(evaluate_march(f"file:{path}-none"), f"file:{path}-none: no such file, directory or object")

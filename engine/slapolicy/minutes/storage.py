@@ -18,15 +18,33 @@ from urllib.parse import quote
 
 from ..errors import InputError
 
-_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+://")  # two letters at least: C:\ is a Windows path, not a URL
+# Two letters at least: C:\ is a Windows path, not a URL. A file URL may also be written with one slash (RFC 8089's
+# `file:/abs/path`, as Hadoop, Spark and Java's File.toURI write it): taken for a relative path, it was `no such
+# file or directory` for a directory that was there.
+_URL = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]+://|file:/)", re.IGNORECASE)
 _DENIED = ("access denied", "access_denied", "accessdenied", "forbidden", "permission denied", "invalidaccesskeyid",
            "signaturedoesnotmatch", "expiredtoken", "unauthorized", "credentials")
 _MISSING = ("nosuchbucket", "no_such_bucket", "nosuchkey", "no such file", "not found", "does not exist")
 
 
 def is_url(source) -> bool:
-    """Whether ``source`` names minutes by a URL (``scheme://...``) rather than a local path."""
+    """Whether ``source`` names minutes by a URL (``scheme://...``, or ``file:/...``) rather than a local path."""
     return isinstance(source, str) and bool(_URL.match(source))
+
+
+def scheme_of(url: str) -> str:
+    """A URL's scheme, in lower case: schemes are read whatever their case (RFC 3986 §3.1)."""
+    return url.split(":", 1)[0].lower()
+
+
+def as_read(url: str) -> str:
+    """The URL as pyarrow and fsspec are given it: its scheme in lower case (they knew `FILE://` or `S3://` as no
+    scheme at all), and a file URL's host `localhost`, which names this machine (RFC 8089), left out (pyarrow refused
+    it). Messages and records keep the URL as written."""
+    scheme, rest = scheme_of(url), url.split(":", 1)[1]
+    if scheme == "file" and rest[:len("//localhost/")].lower() == "//localhost/":
+        rest = "//" + rest[len("//localhost"):]
+    return f"{scheme}:{rest}"
 
 
 def _first_line(exc: BaseException) -> str:
@@ -52,9 +70,9 @@ def filesystem(url: str):
     import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs
     import pyarrow.fs as pafs  # heavy (0.2 s): loaded by the commands that read inputs
 
-    scheme = url.split("://", 1)[0].lower()
+    scheme = scheme_of(url)
     try:
-        return pafs.FileSystem.from_uri(url)
+        return pafs.FileSystem.from_uri(as_read(url))
     except pa.ArrowNotImplementedError as exc:  # a pyarrow built without that filesystem
         raise InputError(f"{url}: this pyarrow cannot read {scheme}:// URLs ({_first_line(exc)}); "
                          "pip install pyarrow from PyPI, whose wheels read s3://, gs:// and hdfs://") from None
@@ -78,7 +96,7 @@ def _through_fsspec(url: str, scheme: str):
         raise InputError(f"{url}: {scheme}:// URLs are read through fsspec: pip install fsspec "
                          f"(and its library for {scheme}://)") from None
     try:
-        fs, path = fsspec.core.url_to_fs(url)
+        fs, path = fsspec.core.url_to_fs(as_read(url))
     except ValueError as exc:
         if "protocol not known" in str(exc).lower():
             raise InputError(f"{url}: unknown URL scheme {scheme}:// (pyarrow reads file, s3, gs, hdfs; fsspec "
