@@ -198,28 +198,26 @@ def test_a_json_lines_fee_written_as_a_number_of_up_to_15_digits_is_read_as_writ
     assert evaluation["monthly_fee"] == fee
 
 
-def test_a_json_lines_fee_written_as_a_number_of_more_digits_is_refused(tmp_path):
+@pytest.mark.parametrize("written,told", [
     # 123456789012345.67 (17 digits) is the double 123456789012345.671875: read back as 123456789012345.67 only by
     # chance of its neighbours; 16 digits and more are refused, naming the text to write.
-    billing = tmp_path / "billing.jsonl"
-    billing.write_text('{"account": "acme", "month": "2019-03", "monthly_fee": 123456789012345.67, "offset": "0.00"}\n')
-    result = evaluate_march(MINUTES_CSV, "--billing", billing)
-    assert (result.code, result.out, result.err) == (1, "", (
-        f"slapolicy: 1 problem(s) in billing file {billing}:\n{billing}: row 1 (line 1), column 'monthly_fee': "
-        '123456789012345.67 is a JSON number of more than 15 significant digits, which is read only approximately: '
-        'write the amount as text ("123456789012345.67")\n'))
-
-
-def test_a_json_lines_fee_whose_number_runs_past_the_cent_is_told_the_amount_to_the_cent(tmp_path):
+    ('"monthly_fee": 123456789012345.67, "offset": "0.00"',
+     '123456789012345.67 is a JSON number of more than 15 significant digits, which is read only approximately: '
+     'write the amount as text ("123456789012345.67")'),
     # 2500.123456789012345 is read as the double whose shortest decimal is 2500.1234567890124, which was suggested as
-    # the text to write ('write the amount as text ("2500.1234567890124")'), an amount refused in turn.
+    # the text to write ('write the amount as text ("2500.1234567890124")'), an amount refused in turn: told the
+    # amount to the cent.
+    ('"monthly_fee": 2500.123456789012345, "offset": 0',
+     "2500.1234567890124 is a JSON number of more than 15 significant digits, which is read only approximately: "
+     'write the amount as text, to the cent ("2500.12", if that is the amount meant)'),
+], ids=["more-digits", "past-the-cent"])
+def test_a_json_lines_fee_of_more_than_15_digits_is_refused_naming_the_text_to_write(tmp_path, written, told):
     billing = tmp_path / "billing.jsonl"
-    billing.write_text('{"account": "acme", "month": "2019-03", "monthly_fee": 2500.123456789012345, "offset": 0}\n')
+    billing.write_text(f'{{"account": "acme", "month": "2019-03", {written}}}\n')
     result = evaluate_march(MINUTES_CSV, "--billing", billing)
     assert (result.code, result.out, result.err) == (1, "", (
         f"slapolicy: 1 problem(s) in billing file {billing}:\n{billing}: row 1 (line 1), column 'monthly_fee': "
-        "2500.1234567890124 is a JSON number of more than 15 significant digits, which is read only approximately: "
-        'write the amount as text, to the cent ("2500.12", if that is the amount meant)\n'))
+        f"{told}\n"))
 
 
 def test_floating_point_money_handed_in_by_the_api_is_refused():
