@@ -247,7 +247,8 @@ class Held:
     """Each task reading minutes (read_part), counted as it starts and as it ends, and held until the reading is
     cancelled (the first ones 60 s at most, if it never is: a loaded host can take seconds to read the billing and
     cancel, and a task let go early lets the others start): the tasks started are those already running when the
-    command's error came, one a thread at most."""
+    command's error came, one a thread at most. ``ran_out``: the holds that ended by the 60 s, not by the
+    cancellation (a command that returns only then kept its user waiting a minute for nothing)."""
 
     def __init__(self, monkeypatch):
         import threading
@@ -255,7 +256,7 @@ class Held:
         import slapolicy.distributed as distributed
         import slapolicy.minutes.aggregates as aggregates
 
-        self.started = self.ended = 0
+        self.started = self.ended = self.ran_out = 0
         self.hold = True
         self._lock, self.cancelled = threading.Lock(), threading.Event()
         real_part, real_cancel = aggregates.read_part, distributed.Cancellation.cancel
@@ -264,6 +265,8 @@ class Held:
             with self._lock:
                 self.started += 1
             if self.hold and not self.cancelled.wait(60):
+                with self._lock:
+                    self.ran_out += 1
                 self.cancelled.set()  # never cancelled: the rest run at once (and the counts say so)
             try:
                 return real_part(*args)
@@ -279,7 +282,7 @@ class Held:
         monkeypatch.setattr(distributed.Cancellation, "cancel", cancel)
 
     def reset(self) -> None:
-        self.started = self.ended = 0
+        self.started = self.ended = self.ran_out = 0
         self.cancelled.clear()
 
 
@@ -306,7 +309,7 @@ def test_a_bad_billing_cancels_the_minutes_being_read(held, cli, tmp_path):
         held.reset()
         result = cli(*command, "--minutes", minutes, "--billing", billing)
         assert (result.code, result.out, result.err.splitlines()[1:]) == (1, "", [bad_fee(billing)])
-        assert held.started == held.ended <= min(os.cpu_count(), 40) and held.started < 40
+        assert held.started == held.ended <= min(os.cpu_count(), 40) and held.started < 40 and held.ran_out == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["billing.csv", "minutes.parquet"]
 
 
@@ -326,7 +329,7 @@ def test_ctrl_c_during_a_claim_cancels_its_minutes_and_exits_130(held, cli, tmp_
     result = cli("claim", POLICIES, claim, "--minutes", minutes, "--billing", FILES["billing"], "--ledger", ledger,
                  "--now", NOW)
     assert (result.code, result.out, result.err) == (130, "", "slapolicy: interrupted\n")
-    assert held.started == held.ended < 40
+    assert held.started == held.ended < 40 and held.ran_out == 0
     assert not ledger.exists()
 
 
@@ -356,7 +359,7 @@ from slapolicy.cli import main
 # inherits SIGINT ignored, and Python then leaves it ignored.
 signal.signal(signal.SIGINT, signal.default_int_handler)
 readers.BATCH_ROWS = 10
-lock, cancelled, counts, command = threading.Lock(), threading.Event(), [0, 0], os.getpid()
+lock, cancelled, counts, command = threading.Lock(), threading.Event(), [0, 0, 0], os.getpid()
 real_part, real_cancel = aggregates.read_part, distributed.Cancellation.cancel
 def part(*args):  # in the command's process (its forked helper, which takes no Ctrl-C, keeps counts of its own)
     with lock:
@@ -364,8 +367,11 @@ def part(*args):  # in the command's process (its forked helper, which takes no 
         if counts[0] == 1 and os.getpid() == command:
             signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
     # Held until the reading is cancelled; 60 s at most (a reading never cancelled then runs its other tasks at
-    # once, and the counts say so): a loaded machine can take seconds to raise the interruption and cancel.
+    # once, and the counts say so: the third, of the holds that ran out): a loaded machine can take seconds to raise
+    # the interruption and cancel.
     if not cancelled.wait(60):
+        with lock:
+            counts[2] += 1
         cancelled.set()
     try:
         return real_part(*args)
@@ -374,7 +380,7 @@ def part(*args):  # in the command's process (its forked helper, which takes no 
             counts[1] += 1
             if os.getpid() == command:  # the command ends with os._exit: its counts are left as each task ends
                 with open({str(tmp_path / "counts")!r}, "w") as file:
-                    file.write(f"{{counts[0]}} {{counts[1]}}")
+                    file.write(f"{{counts[0]}} {{counts[1]}} {{counts[2]}}")
 def cancel(self):
     real_cancel(self)
     cancelled.set()
@@ -385,8 +391,8 @@ sys.exit(main())
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180)
     assert (done.returncode, done.stdout, done.stderr) == (130, "", "slapolicy: interrupted\n")
-    started, ended = map(int, (tmp_path / "counts").read_text().split())
-    assert started == ended <= min(os.cpu_count(), 40) and started < 40
+    started, ended, ran_out = map(int, (tmp_path / "counts").read_text().split())
+    assert started == ended <= min(os.cpu_count(), 40) and started < 40 and ran_out == 0
 
 
 
@@ -410,7 +416,7 @@ from slapolicy import Engine
 from slapolicy.minutes import readers
 signal.signal(signal.SIGINT, signal.default_int_handler)  # as a terminal's foreground job has it
 readers.BATCH_ROWS = 10
-lock, cancelled, counts, shown = threading.Lock(), threading.Event(), [0, 0], []
+lock, cancelled, counts, shown = threading.Lock(), threading.Event(), [0, 0, 0], []
 real_part, real_cancel = aggregates.read_part, distributed.Cancellation.cancel
 def part(*args):
     with lock:
@@ -418,6 +424,8 @@ def part(*args):
         if counts[0] == 1 and sys.argv[1] == "sigint":
             signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
     if counts[0] > 1 and not cancelled.wait(60):  # 60 s at most: a loaded host takes seconds to cancel
+        with lock:
+            counts[2] += 1  # the holds that ran out: the cancellation did not come
         cancelled.set()
     try:
         return real_part(*args)
@@ -440,9 +448,9 @@ except BaseException as exc:
 """
     for case, raised in (("sigint", "KeyboardInterrupt ()"), ("raises", "ValueError ('the progress bar was closed',)")):
         done = subprocess.run([sys.executable, "-c", script, case], capture_output=True, text=True, timeout=180)
-        *error, started, ended, shown = done.stdout.rsplit(" ", 3)
+        *error, started, ended, ran_out, shown = done.stdout.rsplit(" ", 4)
         assert (" ".join(error), done.stderr) == (raised, "")
-        assert int(started) == int(ended) <= min(os.cpu_count(), 40) + 1 and int(started) < 40
+        assert int(started) == int(ended) <= min(os.cpu_count(), 40) + 1 and int(started) < 40 and ran_out == "0"
         # Told of the first batch or not (it may end before the SIGINT is handled), and if told, on its thread.
         assert shown.strip() in (("[]", "[True]") if case == "sigint" else ("[True]",))
 
@@ -457,7 +465,7 @@ def test_an_engine_with_threads_works_again_after_a_cancelled_reading(held, tmp_
         with pytest.raises(InputError) as raised:
             engine.evaluate(minutes=minutes, month="2019-03", billing=billing)
         assert str(raised.value).splitlines()[1:] == [bad_fee(billing)]
-        assert held.started == held.ended < 40
+        assert held.started == held.ended < 40 and held.ran_out == 0
         held.hold = False
         held.reset()
         # acme's 400 minutes, none failing, 100.00 %: no credit; globex and initech, billed without minutes, too
