@@ -169,3 +169,14 @@ def test_an_account_asked_for_in_its_other_form_is_refused(cli, tmp_path):
     assert (result.code, result.out, result.err) == (
         1, "", f"slapolicy: accounts 'cafe\\u0301' and 'caf\\xe9' in {claim} and the minutes {minutes} {TWO_FORMS}\n")
     assert not ledger.exists()
+
+
+def test_an_account_asked_for_that_hides_or_turns_text_is_listed_escaped_not_as_written():
+    # Listed as written, 'acme' with a zero-width space read "account(s) acme have no minutes or billing" of an account
+    # the minutes hold, and one with a right-to-left override turned the rest of the message around on a terminal
+    # ("account(s) ‮globa have no ..." shows as "... on evah abolg"). A name that holds such a character is quoted,
+    # escaped, as the claim's "unknown account 'acme\u200b'" is; a name of printable characters is listed as it is.
+    rows = list(minute_rows("acme", "2019-03-01T10:00", 3, 100, 2))
+    with pytest.raises(Exception) as refused:
+        evaluate(POLICIES, minutes=rows, month="2019-03", accounts=["\u202eglobex", "acme\u200b", "café"])
+    assert str(refused.value) == "account(s) '\\u202eglobex', 'acme\\u200b', café have no minutes or billing for 2019-03"

@@ -514,10 +514,11 @@ def test_version_prints_the_engines_version_and_exits_0(cli):
 
 def test_a_message_quoting_what_the_user_typed_shows_its_terminal_escapes_escaped(cli):
     # `--account $'\e[2J'` of no account was echoed raw in "account(s) ... have no minutes or billing": the terminal
-    # cleared its screen. The message's characters that are not printable are now written as their escapes.
+    # cleared its screen. The message's characters that are not printable are now written as their escapes (and the
+    # name holding them quoted, as the Python API and the service say it: errors.shown_name).
     result = cli("evaluate", POLICIES, "--minutes", MINUTES, "--month", "2019-03", "--account", "\x1b[2Jzed\u202e")
     assert result.code == 1
-    assert result.err == ("slapolicy: account(s) \\x1b[2Jzed\\u202e have no minutes or billing for 2019-03\n")
+    assert result.err == ("slapolicy: account(s) '\\x1b[2Jzed\\u202e' have no minutes or billing for 2019-03\n")
     assert "\x1b" not in result.err and "\u202e" not in result.err
     assert result.out == ""
 

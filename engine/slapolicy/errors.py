@@ -53,7 +53,12 @@ def shown_name(name: str) -> str:
     """A name listed unquoted in a message (``account(s) acme, globex have ...``) as :func:`bounded_message` shows
     a value quoted: whole up to QUOTED_CHARS, else its first QUOTED_CHARS and its length. Unquoted, a long one was
     never cut, and twenty names of a thousand characters pushed the point of the message after them (what is wrong,
-    the names meant) past DETAIL_CHARS."""
+    the names meant) past DETAIL_CHARS. A name holding a character that is not printable (a zero-width space, a
+    right-to-left override, a control) is quoted, its escapes shown (:func:`quoted_name`): listed as written, 'acme'
+    with a zero-width space read "account(s) acme have no minutes" of an account the minutes hold, and an override
+    turned the rest of the message around on a terminal."""
+    if not name.isprintable():
+        return quoted_name(name)
     return name if len(name) <= QUOTED_CHARS else f"{name[:QUOTED_CHARS]}…{_shown_of(len(name))}"
 
 
