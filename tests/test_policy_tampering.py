@@ -1012,3 +1012,40 @@ def test_a_command_a_message_gives_to_copy_is_quoted_for_the_shell_where_a_name_
     restore = changed.split("git checkout -- ", 1)[1].rsplit(")", 1)[0]
     assert shlex.split(restore) == [str(published)]
     assert snapshot(family) == before
+
+
+def test_anchors_across_tiers_and_a_merge_key_in_a_tier_are_refused_with_what_to_write_and_nothing_published(cli,
+                                                                                                              family):
+    # An editor saving typing: the tiers' shared bound as an anchor (&b95 in tier 2, *b95 in tier 3), the credit of a
+    # tier merged in (<<). Refused, as before, but told only "policy files may not use anchors or aliases".
+    from test_publish import amendment
+
+    draft = amendment(family, effective="2027-01-01", edits=[
+        ('{at_least: "95%", below: "99%", credit: "25%"', '{at_least: &b95 "95%", below: "99%", credit: "25%"'),
+        ('{below: "95%", credit: "50%"', '{below: *b95, credit: "50%"'),
+        ('{at_least: "99%", below: "99.95%", credit: "10%"', '{<<: {credit: "10%"}, at_least: "99%", below: "99.95%"')])
+    text = draft.read_text()
+    anchor, alias, merge = place(text, "&b95"), place(text, "*b95"), place(text, "<<:")
+    expected = [
+        f"{draft}:{merge[0]}:{merge[1]}: error yaml-merge merge keys (<<) are not allowed in a policy file: write out "
+        "in this mapping each key the merge would bring in, so that it reads whole where it stands",
+        f"{draft}:{anchor[0]}:{anchor[1]}: error yaml-anchor anchor &b95 refused: policy files may not use anchors or "
+        "aliases; remove &b95 and write its value out wherever *b95 stands",
+        f"{draft}:{alias[0]}:{alias[1]}: error yaml-alias alias *b95 refused: policy files may not use anchors or "
+        "aliases; write out here the value &b95 names, so that each value reads where it applies"]
+    validated = cli("validate", draft)
+    assert validated.code == 1
+    assert [line for line in validated.out.splitlines() if " yaml-" in line] == expected[1:]
+    before = snapshot(family)
+    published = cli("publish", family, draft)
+    assert published.code == 1 and published.err.endswith("nothing was written\n")
+    assert set(expected[1:]) <= set(published.out.splitlines())
+    assert snapshot(family) == before
+    # the anchors written out, the merge key is told (the anchors are refused before the document is read)
+    draft.write_text(text.replace("&b95 ", "").replace("*b95", '"95%"'))
+    assert [line for line in cli("validate", draft).out.splitlines() if " yaml-" in line] == expected[:1]
+    before = snapshot(family)
+    published = cli("publish", family, draft)
+    assert published.code == 1 and published.err.endswith("nothing was written\n")
+    assert expected[0] in published.out.splitlines()
+    assert snapshot(family) == before

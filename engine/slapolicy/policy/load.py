@@ -151,7 +151,9 @@ class _Builder:
                 continue
             key = key_node.value
             if key == "<<":
-                self.problem(key_node, "yaml-merge", "merge keys (<<) are not allowed in a policy file")
+                self.problem(key_node, "yaml-merge", "merge keys (<<) are not allowed in a policy file: write out in this "
+                                                      "mapping each key the merge would bring in, so that it reads whole "
+                                                      "where it stands")
                 continue
             if key in result:
                 first = self.positions[path + (key, "<key>")]
@@ -300,10 +302,14 @@ def load_yaml(text: str | bytes, filename: str) -> tuple[YamlDocument | None, li
                                              f"{MAX_POLICY_NODES + 1:,}")]
             if isinstance(event, yaml.AliasEvent):
                 problems.append(Diagnostic(filename, event.start_mark.line + 1, event.start_mark.column + 1, "error",
-                                           "yaml-alias", f"alias *{event.anchor} refused: policy files may not use anchors or aliases"))
+                                           "yaml-alias", f"alias *{event.anchor} refused: policy files may not use anchors or aliases; "
+                                           f"write out here the value &{event.anchor} names, so that each value reads "
+                                           "where it applies"))
             elif getattr(event, "anchor", None):
                 problems.append(Diagnostic(filename, event.start_mark.line + 1, event.start_mark.column + 1, "error",
-                                           "yaml-anchor", f"anchor &{event.anchor} refused: policy files may not use anchors or aliases"))
+                                           "yaml-anchor", f"anchor &{event.anchor} refused: policy files may not use anchors or aliases; "
+                                           f"remove &{event.anchor} and write its value out wherever *{event.anchor} "
+                                           "stands"))
         if len(problems) > _MAX_REPORTED:
             more = len(problems) - _MAX_REPORTED
             problems = problems[:_MAX_REPORTED] + [Diagnostic(filename, problems[_MAX_REPORTED].line, problems[_MAX_REPORTED].col,
