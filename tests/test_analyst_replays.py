@@ -486,6 +486,20 @@ def test_a_year_and_month_layout_is_refused_by_what_it_is(tmp_path):
         "(month=2019-03); rename the directories\n"))
 
 
+@pytest.mark.parametrize("key,meant", [("2019-3", "month=2019-03"), ("2019.03", "month=2019-03"),
+                                       ("2019-13", None), ("2019-03-05", None), ("March", None)])
+def test_a_month_key_written_another_way_is_told_how_to_write_it(tmp_path, key, meant):
+    # month=2019-3 (a spreadsheet's month, as a billing row's '2019-3' is told 'write 2019-03') was only "directory key
+    # month=2019-3 is not a month written YYYY-MM". A directory of a day (month=2019-03-05) is not told to take its
+    # month's name: its days' directories would all be one.
+    root = tmp_path / "minutes"
+    data = hive_file(root / f"month={key}" / "part-0.parquet")
+    result = evaluate_march(root)
+    told = f"; rename the directory month={key} to {meant}" if meant else ""
+    assert (result.code, result.out, result.err) == (1, "", (
+        f"slapolicy: {data}: directory key month={key} is not a month written YYYY-MM{told}\n"))
+
+
 def test_a_month_key_with_spaces_around_it_is_read_as_an_account_key_is(tmp_path):
     # 'account= acme ' was read as acme, 'month=2019-03 ' refused as "month=2019-03  is not a month written YYYY-MM".
     root = tmp_path / "minutes"

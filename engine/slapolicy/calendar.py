@@ -100,10 +100,19 @@ def month_meant(text) -> str:
     """': write 2019-03' for a month written another way a reader can only take for that one: a day of it
     ('2019-03-01', a claim's service_month written as a date), its month without the zero ('2019-3'), '/' or '.'
     between ('2019/03'), spaces around it; "" for anything else ('2019-13', '19-03', 'March')."""
-    found = re.fullmatch(r"\s*([0-9]{4})[-/.]([0-9]{1,2})(?:[-/.][0-9]{1,2})?\s*", text) if isinstance(text, str) else None
+    meant = month_written(text)
+    return f": write {meant}" if meant else ""
+
+
+def month_written(text, days: bool = True) -> str | None:
+    """The month YYYY-MM that ``text``, a month written another way, can only mean (see :func:`month_meant`), or
+    None. ``days=False`` leaves out a day of the month ('2019-03-05'): a ``month=`` directory of a day is one of
+    several, which one month's name would make one."""
+    day = r"(?:[-/.][0-9]{1,2})?" if days else ""
+    found = re.fullmatch(rf"\s*([0-9]{{4}})[-/.]([0-9]{{1,2}}){day}\s*", text) if isinstance(text, str) else None
     if found is None or not 1 <= int(found[2]) <= 12 or not FIRST_YEAR <= int(found[1]) <= LAST_YEAR:
-        return ""
-    return f": write {found[1]}-{int(found[2]):02d}"
+        return None
+    return f"{found[1]}-{int(found[2]):02d}"
 
 
 def supported_date(text: str) -> dt.date:
