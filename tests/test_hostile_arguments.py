@@ -624,6 +624,17 @@ def test_a_data_file_given_as_the_policy_directory_says_which_comes_first(cli, t
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_claim_given_before_the_policy_directory_says_which_comes_first(cli, tmp_path):
+    # `slapolicy claim claim.json policies/ccc ...` was told "policies/ccc: is a directory, not a regular file (the
+    # claim must be one)", which names neither order; publish says it for a draft given first.
+    ledger = tmp_path / "ledger.sqlite"
+    result = cli("claim", CLAIM, POLICIES, "--minutes", MINUTES, "--ledger", ledger, "--now", NOW)
+    assert (result.code, result.out) == (1, "")
+    assert result.err == (f"slapolicy: {POLICIES} is a directory and {CLAIM} a file: the policy family's directory "
+                          f"comes first, then the claim (slapolicy claim {POLICIES} {CLAIM})\n")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_an_account_or_a_claim_of_a_month_outside_a_month_partitioned_dataset_names_the_months_it_holds(cli, tmp_path):
     import json
 

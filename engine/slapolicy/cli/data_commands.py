@@ -502,6 +502,9 @@ CHECKS_RULES_ITSELF = frozenset({"claim"})
 def cmd_claim(args) -> int:
     from ..claims.materials import load_claim_document  # numpy with it (~0.05 s): not the parser's (--help, months)
 
+    if os.path.isdir(args.claim) and os.path.isfile(args.policy_dir):  # the two swapped: said as publish says it
+        raise SlapolicyError(f"{args.claim} is a directory and {args.policy_dir} a file: the policy family's directory "
+                             f"comes first, then the claim (slapolicy claim {args.claim} {args.policy_dir})")
     try:
         claim = load_claim_document(args.claim)
     except SlapolicyError:
