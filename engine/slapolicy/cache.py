@@ -87,10 +87,14 @@ def distribution_name(folder: str) -> str:
 
 
 def file_digest(path: str) -> str | None:
-    """sha256 of a file's bytes, or None when it cannot be read (absent, or a folder that is a file)."""
+    """sha256 of a file's bytes, or None when it cannot be read (absent, or a folder that is a file). Read a block at
+    a time: a published version edited into a file of 10 MB is hashed to be told it changed, not held whole."""
     try:
+        digest = hashlib.sha256()
         with open(path, "rb") as file:
-            return hashlib.sha256(file.read()).hexdigest()
+            for block in iter(lambda: file.read(1 << 20), b""):
+                digest.update(block)
+        return digest.hexdigest()
     except OSError:
         return None
 

@@ -111,7 +111,7 @@ def _draft_checked(file, directory) -> list[Diagnostic]:
         return [p for p in problems if p.code not in PLACEMENT_CODES] + [linked]
     if policy is None or any(p.severity == "error" for p in problems):
         # a published version, or an encoding a correction kept, edited into a file with errors, was edited all the same
-        recorded = broken_recorded(Path(file), raw) if raw is not None else None
+        recorded = broken_recorded(Path(file), raw)
         return problems + ([recorded] if recorded is not None else [])
     problems = problems + list(filter(None, [unrecorded_published(policy, raw)]))
     if directory is None:
@@ -234,7 +234,7 @@ def _linted(*paths, read: list | None = None, recorded: bool = False) -> list | 
         if read is not None:
             read.append(raw)
         found = [d for d in diagnostics if d.severity == "error" and d.code not in PLACEMENT_CODES]
-        if recorded and (found or policy is None) and raw is not None:
+        if recorded and (found or policy is None):
             found = sorted(found + list(filter(None, [broken_recorded(Path(path), raw)])))
         errors += found
     for error in errors:

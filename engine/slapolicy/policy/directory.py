@@ -13,6 +13,7 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
+from ..cache import file_digest
 from ..calendar import month_meant
 from ..errors import ArgumentError, Diagnostic, InputError, NoVersionInForce, PolicyError, shell_word
 from ..forks import renewed_in_child
@@ -355,13 +356,14 @@ def unrecorded_published(policy, raw: bytes, drafts: bool = False) -> Diagnostic
     return lock_problem(path.parent, path, raw, lock, moved_versions(path.parent, lock))
 
 
-def broken_recorded(path: Path, raw: bytes) -> Diagnostic | None:
+def broken_recorded(path: Path, raw: bytes | None) -> Diagnostic | None:
     """What the record of published versions says against a file that could not be read as a policy (its YAML
     broken, say), ``raw`` its bytes, or None: a superseded encoding's lock (:func:`kept_problem`), or, for a file the
     lock beside it records by name, the lock's own error (lint.lock_problem, ``published-changed``). An edit that
     breaks a published version is an edit of it all the same: `validate` and `render` of the file alone said only
     where the YAML broke, and legal, mending the YAML, was never told the file is one that never changes. A file the
-    lock does not record (a draft beside it, broken) is left to its own errors: what it says cannot be read."""
+    lock does not record (a draft beside it, broken) is left to its own errors: what it says cannot be read. ``raw``
+    None: a file too large to read as a policy, hashed a block at a time."""
     path = Path(path)
     if kept_by_family(path):
         return kept_problem(path, raw)
@@ -371,10 +373,12 @@ def broken_recorded(path: Path, raw: bytes) -> Diagnostic | None:
         lock = read_lock(path.parent)
     except PolicyError as exc:
         return exc.diagnostics[0]  # a lock that cannot be read records nothing: its own error (bad-lock)
-    return lock_problem(path.parent, path, raw, lock, {}) if path.name in lock else None
+    if path.name not in lock:
+        return None
+    return lock_problem(path.parent, path, raw, lock, {}, digest=None if raw is not None else file_digest(path))
 
 
-def kept_problem(path: Path, raw: bytes) -> Diagnostic | None:
+def kept_problem(path: Path, raw: bytes | None) -> Diagnostic | None:
     """What the lock of the family whose superseded/ holds ``path`` (lock.kept_by_family) says against it, its bytes
     ``raw`` (lint.superseded_problem), or None (so too for a file held nowhere such): said whatever else is wrong
     with the file, since an edit that breaks the file is an edit of what was kept all the same."""

@@ -27,6 +27,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 from pathlib import Path
 
+from ..cache import file_digest
 from ..calendar import calendar_month
 from ..errors import Diagnostic, PluginError, SlapolicyError, lookalike_note, shell_word
 from ..files import FileProblem, read_limited
@@ -830,13 +831,15 @@ def _days(low: dt.date, high: dt.date) -> str:
     return f"beginning on {low}" if low == high else f"beginning from {low} to {high}"
 
 
-def lock_problem(family: Path, file: Path, content: bytes, lock: dict, moved: dict) -> Diagnostic | None:
+def lock_problem(family: Path, file: Path, content: bytes | None, lock: dict, moved: dict,
+                 digest: str | None = None) -> Diagnostic | None:
     """The error of a file among the published versions of ``family`` (``content``, its bytes) that ``lock`` does not
     record as it is: ``unlocked`` (not recorded: renamed, copied in by hand, the lock gone) or ``published-changed``
     (recorded with other bytes), or None. ``moved``: :func:`moved_versions`'s. Every command reading the family refuses it
     (lint_directory); `validate` and `render` of the file alone say it too (directory.unrecorded_published)."""
     lock_path = str(family / LOCK_FILE)
-    digest = hashlib.sha256(content).hexdigest()
+    # ``digest`` without ``content``: a file too large to read as a policy, hashed a block at a time (cache.file_digest)
+    digest = digest or hashlib.sha256(content).hexdigest()
     recorded = lock.get(file.name)
     if recorded is None and file in moved.values():
         name = next(name for name, there in moved.items() if there == file)
@@ -853,7 +856,7 @@ def lock_problem(family: Path, file: Path, content: bytes, lock: dict, moved: di
         return Diagnostic(str(file), 1, 1, "error", "unlocked",
                           f"published version not recorded in {LOCK_FILE}: publish drafts with `slapolicy publish "
                           f"{shell_word(family)} DRAFT.yaml`, or record this file with `slapolicy lock {shell_word(family)}`")
-    if recorded != digest and (rewritten := only_rewritten(content, recorded)):
+    if recorded != digest and content is not None and (rewritten := only_rewritten(content, recorded)):
         return Diagnostic(str(file), 1, 1, "error", "published-changed",
                           f"published version rewritten: its bytes differ from those recorded in {LOCK_FILE} "
                           f"only in {' and '.join(what for what, _ in rewritten)}, so nothing it says "
@@ -891,6 +894,11 @@ def lint_directory(directory) -> list[Diagnostic]:
         if file.is_symlink():
             found.append(_linked(file))
         content = directory.bytes_read.get(file)  # the bytes loaded and checked, never read again (PolicyDirectory)
+        if content is None and file.name in lock and not file.is_symlink():
+            # not read (too large, say), reported when the version was read; a version the lock records was edited all
+            # the same
+            found += filter(None, [lock_problem(directory.path, file, None, lock, moved, digest=file_digest(file))])
+            continue
         if content is None:
             continue  # not read: reported when the version was read
         if file in directory.not_versions and file.name not in lock:
@@ -913,7 +921,7 @@ def lint_directory(directory) -> list[Diagnostic]:
     return found
 
 
-def superseded_problem(family: Path, kept: Path, content: bytes, lock: dict) -> Diagnostic | None:
+def superseded_problem(family: Path, kept: Path, content: bytes | None, lock: dict) -> Diagnostic | None:
     """What ``lock``, the lock of ``family``, says against ``kept``, a file of its ``superseded/`` (``content``, its
     bytes), or None when it records it as it is. A superseded encoding is kept so that the decisions made under it stay
     auditable (`audit` finds it through the lock): it never changes either, ``published-changed``, an error. One the
@@ -928,7 +936,7 @@ def superseded_problem(family: Path, kept: Path, content: bytes, lock: dict) -> 
                           f"superseded encoding not recorded in {LOCK_FILE}: a correction records each encoding it "
                           "keeps, so that it is checked against its sha256 and the decisions made under it can be "
                           f"audited; restore the lock's entry for {name} (git checkout -- {shell_word(family / LOCK_FILE)})")
-    digest = hashlib.sha256(content).hexdigest()
+    digest = hashlib.sha256(content).hexdigest() if content is not None else file_digest(kept)
     if digest == recorded:
         return None
     return Diagnostic(str(kept), 1, 1, "error", "published-changed",
