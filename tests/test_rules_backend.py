@@ -82,14 +82,14 @@ print("ok")
 """
 
 
-def _ends(tmp_path, script: str, waiting: str) -> tuple:
-    """(exit code, stdout, stderr) of ``script`` run by a Python process of its own; the test fails saying ``waiting``
-    if the process has not ended in 60 s: a fork and a thread waiting for each other's lock wait for ever (a run that
-    ends takes ~1.5 s, beside two busy processes too)."""
-    path = tmp_path / "fork.py"
+def _ends(tmp_path, script: str, waiting: str, *args: str, timeout: float = 60) -> tuple:
+    """(exit code, stdout, stderr) of ``script`` run with ``args`` by a Python process of its own; the test fails
+    saying ``waiting`` if the process has not ended in ``timeout`` seconds: a fork and a thread waiting for each
+    other's lock wait for ever (a run that ends takes ~1.5 s, beside two busy processes too)."""
+    path = tmp_path / "script.py"
     path.write_text(script)
     try:
-        run = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=60)
+        run = subprocess.run([sys.executable, str(path), *args], capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         pytest.fail(waiting)
     return run.returncode, run.stdout, run.stderr
@@ -107,6 +107,31 @@ def test_a_fork_while_another_thread_loads_durable_rules_goes_on(tmp_path):
         == (0, "ok\n", "")
 
 
+# durable-rules' C module as a script's process puts it in place of durable.engine.durable_rules_engine (once a first
+# match has loaded durable-rules), to fail or wait inside a match; ``real`` is the module itself, put back after.
+# StandIn passes every call on to it; Failing's call named ``fails`` raises MemoryError (update_state, unless set: a
+# rule's action updating its session).
+STAND_IN = """
+import durable.engine
+
+real = durable.engine.durable_rules_engine
+
+class StandIn:
+    def __getattr__(self, name):
+        return getattr(real, name)
+
+class Failing(StandIn):
+    fails = "update_state"
+
+    def __getattr__(self, name):
+        if name == self.fails:
+            def fail(*args):
+                raise MemoryError
+            return fail
+        return super().__getattr__(name)
+"""
+
+
 # A match whose rule's action fails inside durable-rules (a MemoryError in its update_state, here) while another
 # thread forks: durable-rules logs the failure (durable/engine.py, action_callback) under the adapter's ruleset lock,
 # and its logging takes logging's lock, which the fork took first (logging's fork hook runs before the adapter's
@@ -118,20 +143,16 @@ assert "durable" not in sys.modules and "logging" not in sys.modules  # as at a 
 from slapolicy.rules.conditions import Compare
 ruleset = adapter.ruleset_for("failing_action", [("5.1", Compare("incident.cause", "equals", "customer_network"))])
 assert ruleset.match({"incident.cause": "provider"}) == ()  # durable-rules loaded (and logging with it)
-import durable.engine
+""" + STAND_IN + """
+inside = threading.Event()
 
-real, inside = durable.engine.durable_rules_engine, threading.Event()
-
-class Failing:  # durable-rules' C module, whose update_state fails, a moment after the fork began
-    def __getattr__(self, name):
-        return getattr(real, name)
-
+class FailingLate(StandIn):  # its update_state fails a moment after the fork began
     def update_state(self, *args):
         inside.set()
         time.sleep(0.5)
         raise MemoryError
 
-durable.engine.durable_rules_engine = Failing()
+durable.engine.durable_rules_engine = FailingLate()
 raised = []
 
 def call():
@@ -176,14 +197,10 @@ import slapolicy.rules.durable as adapter
 from slapolicy.rules.conditions import Compare
 ruleset = adapter.ruleset_for("filters", [("5.1", Compare("incident.cause", "equals", "customer_network"))])
 assert ruleset.match({"incident.cause": "provider"}) == ()
-import durable.engine
+""" + STAND_IN + """
+inside, added = threading.Event(), threading.Event()
 
-real, inside, added = durable.engine.durable_rules_engine, threading.Event(), threading.Event()
-
-class Waiting:  # durable-rules' C module, whose assert_fact waits until the main thread has added its filter
-    def __getattr__(self, name):
-        return getattr(real, name)
-
+class Waiting(StandIn):  # its assert_fact waits until the main thread has added its filter
     def assert_fact(self, *args):
         inside.set()
         added.wait()
@@ -218,17 +235,7 @@ from slapolicy.rules.durable import ruleset_for
 ruleset = ruleset_for("failing_action", [("5.1", Compare("incident.cause", "equals", "customer_network")),
                                          ("5.2", Compare("incident.cause", "equals", "customer_credentials"))])
 assert ruleset.match({"incident.cause": "provider"}) == ()
-import durable.engine
-
-real = durable.engine.durable_rules_engine
-
-class Failing:
-    def __getattr__(self, name):
-        return getattr(real, name)
-
-    def update_state(self, *args):
-        raise MemoryError
-
+""" + STAND_IN + """
 durable.engine.durable_rules_engine = Failing()
 try:
     ruleset.match({"incident.cause": "customer_network"})
@@ -242,18 +249,15 @@ for cause in ("customer_network", "customer_credentials", "provider", "customer_
 
 @pytest.mark.slow
 def test_a_rule_s_action_failing_inside_durable_rules_is_raised_and_the_next_matches_answer(tmp_path):
-    script = tmp_path / "fails.py"
-    script.write_text(ACTION_FAILS)
-    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
     # raised once, to the caller (as a service's 503 limit-reached), and not also logged by durable-rules (a traceback
     # on the service's standard error for an error it answers); the same question asked again is answered right
-    assert (run.returncode, run.stdout, run.stderr) == (0, "MemoryError\ncustomer_network ('5.1',)\n"
-                                                           "customer_credentials ('5.2',)\nprovider ()\n"
-                                                           "customer_network ('5.1',)\n", "")
+    assert _ends(tmp_path, ACTION_FAILS, "the failed action's process did not end") == \
+        (0, "MemoryError\ncustomer_network ('5.1',)\ncustomer_credentials ('5.2',)\nprovider ()\n"
+            "customer_network ('5.1',)\n", "")
 
 
 # Many failures inside durable-rules, in a process of their own (each abandons a session of a ruleset that holds 1,024).
-# FAILING names the call that fails: update_state, as an action's update of the session fails (the session is whole:
+# Failing.fails, the script's argument, names the call that fails: update_state, as an action's update of the session fails (the session is whole:
 # freed), or assert_fact, before the fact reaches the C engine, on a session no action has run on yet (left: see
 # slapolicy.rules.durable.RuleSet._free), whose answers below are the only ones that act on it.
 MANY_FAILURES = """
@@ -262,19 +266,8 @@ from slapolicy.rules.conditions import Compare
 from slapolicy.rules.durable import ruleset_for, session_stats
 ruleset = ruleset_for("failing_often", [("5.1", Compare("incident.cause", "equals", "customer_network")),
                                         ("5.2", Compare("incident.cause", "equals", "customer_credentials"))])
-import durable.engine
-
-real = durable.engine.durable_rules_engine
-FAILING = sys.argv[1]
-
-class Failing:
-    def __getattr__(self, name):
-        if name == FAILING:
-            def fail(*args):
-                raise MemoryError
-            return fail
-        return getattr(real, name)
-
+""" + STAND_IN + """
+Failing.fails = sys.argv[1]
 failed, answers = 0, set()
 for attempt in range(2100):
     durable.engine.durable_rules_engine = Failing()
@@ -297,10 +290,8 @@ def test_a_ruleset_answers_after_more_failures_than_it_has_sessions(tmp_path, fa
     # call raised MemoryError, for the process's life (a service answered each 503 limit-reached, "try again"). A
     # session is now freed when it is whole; the clauses are registered again once the sessions left are used up (the
     # 5 freed when failing before the C engine: those an answer below acted on, failing at 1023, 1024, 1025, 2048, 2049).
-    script = tmp_path / "many.py"
-    script.write_text(MANY_FAILURES)
-    run = subprocess.run([sys.executable, str(script), failing], capture_output=True, text=True, timeout=120)
-    assert (run.returncode, run.stdout, run.stderr) == (0, f"2100 {{('5.2',)}} 2100 {freed} {registrations} 0\n", "")
+    assert _ends(tmp_path, MANY_FAILURES, "the failures' process did not end", failing, timeout=120) == \
+        (0, f"2100 {{('5.2',)}} 2100 {freed} {registrations} 0\n", "")
 
 
 # Failed matches, in a process of their own, and what the process holds after them (its resident set, as the kernel
@@ -312,18 +303,8 @@ from slapolicy.rules.conditions import Compare
 from slapolicy.rules.durable import ruleset_for
 ruleset = ruleset_for("failing_held", [("5.1", Compare("incident.cause", "equals", "customer_network")),
                                        ("5.2", Compare("incident.cause", "equals", "customer_credentials"))])
-import durable.engine
-
-real = durable.engine.durable_rules_engine
-
-class Failing:
-    def __getattr__(self, name):
-        if name == FAILING:
-            def fail(*args):
-                raise MemoryError
-            return fail
-        return getattr(real, name)
-
+""" + STAND_IN + """
+Failing.fails = FAILING
 def resident_mb():
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
@@ -354,12 +335,10 @@ def test_failed_matches_leave_nothing_held(tmp_path, failing, cause):
     # Each failed match left its session in durable-rules, ~0.1 MB that dropping the ruleset did not free either:
     # 3,000 failures held ~290 MB more, and a service that met 20,000 held ~2 GB. Its session is now freed, also when
     # no clause has applied on it (its situations held none): each session is opened by an action first.
-    script = tmp_path / "held.py"
-    script.write_text(FAILURES_HELD)
-    run = subprocess.run([sys.executable, str(script), failing, cause], capture_output=True, text=True, timeout=120)
-    assert (run.returncode, run.stderr) == (0, "")
-    grown, answer = run.stdout.split(" ", 1)
-    assert (int(grown) < 10, answer) == (True, "('5.2',)\n"), run.stdout
+    code, out, err = _ends(tmp_path, FAILURES_HELD, "the failures' process did not end", failing, cause, timeout=120)
+    assert (code, err) == (0, "")
+    grown, answer = out.split(" ", 1)
+    assert (int(grown) < 10, answer) == (True, "('5.2',)\n"), out
 
 
 # The registration again, after a ruleset's sessions are used up, failing too (memory used up, as the failures were):
@@ -372,21 +351,16 @@ from slapolicy.rules.conditions import Compare
 adapter.SESSIONS_PER_RULESET = 3
 ruleset = adapter.ruleset_for("registered_again", [("5.1", Compare("incident.cause", "equals", "customer_network")),
                                                    ("5.2", Compare("incident.cause", "equals", "customer_credentials"))])
-import durable.engine
-
-real = durable.engine.durable_rules_engine
+""" + STAND_IN + """
 registrations = []
 # An error of the C engine, as the adapter sees it: raised where durable-rules' own Python called (a function of
 # durable.engine's, innermost)
 c_engine = {"__name__": "durable.engine"}
 exec("def fails(*args):\\n    raise MemoryError\\n", c_engine)
 
-class Engine:
+class Engine(StandIn):
     def __init__(self, matches_fail):
         self.matches_fail = matches_fail
-
-    def __getattr__(self, name):
-        return getattr(real, name)
 
     def create_ruleset(self, *args):
         registrations.append(args)
@@ -418,12 +392,10 @@ def test_a_ruleset_whose_registration_again_fails_is_registered_at_its_next_call
     # durable-rules' MessageObservedException (a traceback; on a session left mid-action, a segmentation fault). Now no
     # call uses an abandoned session: the call after the third failure registers the clauses again; that failing, it
     # raises MemoryError (503 in a service), and the next call registers them and answers.
-    script = tmp_path / "registration.py"
-    script.write_text(REGISTRATION_FAILS)
-    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
     expected = [f"{attempt} MemoryError\n{attempt} ('5.2',)\n" for attempt in range(7)]
     expected[2] = "2 MemoryError\n2 MemoryError\n"  # the registration again failed: this call's
-    assert (run.returncode, run.stdout, run.stderr) == (0, "".join(expected) + "3 3 7 0 0\n", "")
+    assert _ends(tmp_path, REGISTRATION_FAILS, "the registrations' process did not end", timeout=120) == \
+        (0, "".join(expected) + "3 3 7 0 0\n", "")
 
 
 def _stop_as_the_action_starts(ruleset, facts, raise_it):
