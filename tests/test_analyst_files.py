@@ -384,3 +384,20 @@ def test_billing_named_by_a_path_without_extension_that_does_not_exist_is_said_m
     result = evaluate_march(Path(__file__).parent.parent / "examples" / "ccc" / "minutes.csv", "--billing",
                             tmp_path / "billing")
     assert (result.code, result.out, result.err) == (1, "", f"slapolicy: {tmp_path / 'billing'}: no such file\n")
+
+
+@pytest.mark.parametrize("by_url", [False, True])
+def test_an_empty_parquet_file_among_a_datasets_files_is_said_to_be_empty(tmp_path, by_url):
+    # A file still being written, or a failed job's, in a month= directory: it was 'cannot be read as PARQUET:
+    # Parquet file size is 0 bytes', pyarrow's words. Nothing is evaluated, and the file is named.
+    root = tmp_path / "minutes"
+    dataset_file(root / "month=2019-03" / "a.parquet")
+    empty = root / "month=2019-03" / "part-00001.parquet"
+    empty.write_bytes(b"")
+    named = f"{root.as_uri()}/month=2019-03/part-00001.parquet" if by_url else str(empty)
+    result = evaluate_march(root.as_uri() if by_url else root)
+    assert (result.code, result.out) == (1, "")
+    assert result.err == (f"slapolicy: {named}: an empty file (0 bytes), not a Parquet file: one still being written, "
+                          "or left by a job that failed; remove it, or read the minutes once it is written\n")
+    empty.unlink()
+    assert evaluate_march(root).code == 0

@@ -442,6 +442,14 @@ def _month_span(label: str, timezone: str, where: str) -> tuple[int, int]:
     return calendar_month(label).epoch_minutes(timezone)
 
 
+def _empty(path: str, store=None) -> bool:
+    """Whether the file at ``path`` (inside ``store``'s filesystem, for a URL) holds no byte."""
+    try:
+        return (os.path.getsize(path) if store is None else store.fs.get_file_info(path).size) == 0
+    except (OSError, ValueError):
+        return False
+
+
 def _plan_parquet(path: str, request: Request, shown: str, account: str | None = None,
                   month: str | None = None, store=None) -> list[Part]:
     """The parts of one Parquet file (``path`` inside ``store``'s filesystem when the minutes are a URL)."""
@@ -464,6 +472,9 @@ def _plan_parquet(path: str, request: Request, shown: str, account: str | None =
             raise
         if store is not None and not isinstance(exc, pa.ArrowException):
             raise storage.failure(shown, exc) from None
+        if _empty(path, store):  # a file being written, or a failed job's: pyarrow said 'Parquet file size is 0 bytes'
+            raise InputError(f"{shown}: an empty file (0 bytes), not a Parquet file: one still being written, or left "
+                             "by a job that failed; remove it, or read the minutes once it is written") from None
         raise InputError(f"{shown}: cannot be read as PARQUET: {str(exc).splitlines()[0]}") from None
     names = column_names(schema, shown)
     if "account" in names and floating_accounts(schema.field("account").type):
