@@ -209,7 +209,7 @@ def shows_something(text: str) -> bool:
     nothing is the policy's one rule (:func:`slapolicy.policy.load.invisible`)."""
     # Imported here, not with this module: the policy's package (its checks, the plugins, pluggy: ~17 ms) would load
     # with the claim's document, before the claim's reading ahead starts (benchmarks/README.md); the engine loads it.
-    from ..policy.load import invisible
+    from ..policy.load import invisible  # not at the top: the claim's document is read before the policy's package
 
     return any(not char.isspace() and not invisible(char) for char in text)
 
