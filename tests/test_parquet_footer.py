@@ -252,19 +252,15 @@ sys.exit(main())
 """
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the helper is forked on Linux only")
-@pytest.mark.parametrize("layout, forks", [("by-time", 0), ("by-account", 1)])
-def test_evaluate_and_replay_fork_their_helper_only_for_a_file_written_account_by_account(tmp_path, layout, forks):
-    """By time, the helper forked as the command began loaded pyarrow, planned the file and ended: one fork for
-    nothing (main at 4cdbe21: 'forks: 1'). The JSON is the one main() called by a program gives (no helper)."""
+def assert_forks_and_agrees(tmp_path, minutes, first, last, forks):
+    """`evaluate` (March 2019) and `replay` (``first`` to ``last``) of ``minutes``, each run as a command: it forks
+    its helper ``forks`` times, and its JSON is the one main() called by a program gives (no helper)."""
     from slapolicy.cli import main
 
-    path = write(tmp_path / "m.parquet", by_account() if layout == "by-account" else by_time())
     script = tmp_path / "counting.py"
     script.write_text(COUNTING)
-    for args in (["evaluate", POLICIES, "--minutes", path, "--month", "2019-03"],
-                 ["replay", POLICIES, "--minutes", path, "--from", "2019-03", "--to", "2019-03", "--under", DRAFT]):
+    for args in (["evaluate", POLICIES, "--minutes", minutes, "--month", "2019-03"],
+                 ["replay", POLICIES, "--minutes", minutes, "--from", first, "--to", last, "--under", DRAFT]):
         args = [str(arg) for arg in args]
         done = subprocess.run([sys.executable, str(script)] + args, capture_output=True, text=True, timeout=120,
                               env={**os.environ, "PYTHONHASHSEED": "0"})
@@ -272,6 +268,16 @@ def test_evaluate_and_replay_fork_their_helper_only_for_a_file_written_account_b
         out = tmp_path / "in-process.json"
         assert main(args + ["--output", str(out)]) == 0
         assert done.stdout == out.read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the helper is forked on Linux only")
+@pytest.mark.parametrize("layout, forks", [("by-time", 0), ("by-account", 1)])
+def test_evaluate_and_replay_fork_their_helper_only_for_a_file_written_account_by_account(tmp_path, layout, forks):
+    """By time, the helper forked as the command began loaded pyarrow, planned the file and ended: one fork for
+    nothing (main at 4cdbe21: 'forks: 1'). The JSON is the one main() called by a program gives (no helper)."""
+    path = write(tmp_path / "m.parquet", by_account() if layout == "by-account" else by_time())
+    assert_forks_and_agrees(tmp_path, path, "2019-03", "2019-03", forks)
 
 
 def months_by_time(root, months=range(1, 13), groups=3):
@@ -337,8 +343,6 @@ def test_the_directory_look_leaves_out_what_the_plan_leaves_out_and_the_helper_t
 def test_evaluate_and_replay_fork_their_helper_for_a_directory_only_when_its_files_are_written_account_by_account(
         tmp_path, layout, forks):
     """A directory of 12 files written as time goes: one fork for nothing on main at 371289f ('forks: 1')."""
-    from slapolicy.cli import main
-
     root = tmp_path / "data"
     if layout == "by-time":
         months_by_time(root, groups=6)
@@ -346,14 +350,4 @@ def test_evaluate_and_replay_fork_their_helper_for_a_directory_only_when_its_fil
         root.mkdir()
         for name in ("acme", "globex", "initech", "umbrella", "hooli", "stark"):
             write(root / f"{name}.parquet", by_account((name,)))
-    script = tmp_path / "counting.py"
-    script.write_text(COUNTING)
-    for args in (["evaluate", POLICIES, "--minutes", root, "--month", "2019-03"],
-                 ["replay", POLICIES, "--minutes", root, "--from", "2019-01", "--to", "2019-12", "--under", DRAFT]):
-        args = [str(arg) for arg in args]
-        done = subprocess.run([sys.executable, str(script)] + args, capture_output=True, text=True, timeout=120,
-                              env={**os.environ, "PYTHONHASHSEED": "0"})
-        assert (done.returncode, done.stderr) == (0, f"forks: {forks}\n")
-        out = tmp_path / "in-process.json"
-        assert main(args + ["--output", str(out)]) == 0
-        assert done.stdout == out.read_text()
+    assert_forks_and_agrees(tmp_path, root, "2019-01", "2019-12", forks)

@@ -178,6 +178,21 @@ main()
 """
 
 
+def claimed_in_a_process_of_its_own(tmp_path, script):
+    """A claim on the example's month written by time (without its peak_qps, some of whose values are missing: see
+    below) decided by ``script``, a command's process whose lines of JSON go to its log: the minutes, the
+    command's output and the log's lines."""
+    from test_forked_helper import run_alone
+
+    rows = [{name: value for name, value in row.items() if name != "peak_qps"} for row in example_rows()]
+    minutes = by_time(tmp_path / "m.parquet", rows, 4000)
+    log = tmp_path / "log.jsonl"
+    argv = [str(argument) for argument in claimed(minutes, tmp_path / "cli.sqlite")]
+    code, out = run_alone(script.format(log=str(log), argv=argv), tmp_path)
+    assert code == 0, out
+    return minutes, out, [json.loads(line) for line in log.read_text().splitlines()]
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the helper is forked on Linux only")
 def test_a_claims_own_process_leaves_its_batches_to_the_helper_until_the_claim_asks_for_its_rows(tmp_path):
@@ -185,15 +200,7 @@ def test_a_claims_own_process_leaves_its_batches_to_the_helper_until_the_claim_a
     # taking batches from the start, took the GIL from it, and the policy (the request) came only once the last
     # batch was read, all 23 batches of the 500-account month by time then reduced after it (benchmarks/README.md).
     # Now this process's thread picks batches only once the claim asks for its rows, and then does pick some.
-    rows = [{name: value for name, value in row.items() if name != "peak_qps"} for row in example_rows()]
-    minutes = by_time(tmp_path / "m.parquet", rows, 4000)
-    log = tmp_path / "here.jsonl"
-    argv = [str(argument) for argument in claimed(minutes, tmp_path / "cli.sqlite")]
-    from test_forked_helper import run_alone
-
-    code, out = run_alone(LEFT_TO_THE_HELPER.format(log=str(log), argv=argv), tmp_path)
-    assert code == 0, out
-    here = [json.loads(line) for line in log.read_text().splitlines()]
+    minutes, out, here = claimed_in_a_process_of_its_own(tmp_path, LEFT_TO_THE_HELPER)
     assert here and all(here), here  # on main: [false, false, ...], this process's thread reading from the start
     assert json.loads(out) == decided_without_reading_ahead(minutes, tmp_path / "engine.sqlite")
 
@@ -208,17 +215,9 @@ def test_a_claim_in_a_process_of_its_own_shares_its_reading_ahead_with_a_forked_
     # record are those of a reading without it. (Without the example's peak_qps, some of whose values are missing: a
     # batch with missing values is taken by pyarrow's compute functions, Table.take, which the helper then loads as a
     # thread does. None of the command's modules loads them as it is imported, which is all its thread does then.)
-    from test_forked_helper import run_alone
-
     from slapolicy.minutes.reduce import READ_PART_IMPORTS
 
-    rows = [{name: value for name, value in row.items() if name != "peak_qps"} for row in example_rows()]
-    minutes = by_time(tmp_path / "m.parquet", rows, 4000)
-    log = tmp_path / "helper.jsonl"
-    argv = [str(argument) for argument in claimed(minutes, tmp_path / "cli.sqlite")]
-    code, out = run_alone(IN_A_PROCESS_OF_ITS_OWN.format(log=str(log), argv=argv), tmp_path)
-    assert code == 0, out
-    tasks = [json.loads(line) for line in log.read_text().splitlines()]
+    minutes, out, tasks = claimed_in_a_process_of_its_own(tmp_path, IN_A_PROCESS_OF_ITS_OWN)
     assert 1 <= len(tasks) <= 9  # the helper picked some of the nine batches
     imported = {name for names in tasks for name in names}
     assert "pyarrow._parquet" in imported
