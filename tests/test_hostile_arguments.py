@@ -509,7 +509,7 @@ def test_version_prints_the_engines_version_and_exits_0(cli):
 
     result = cli("--version")
     assert (result.code, result.out, result.err) == (0, f"slapolicy {__version__}\n", "")
-    assert __version__ == "0.2.0"  # the version pyproject.toml declares, recorded in each decision
+    assert __version__ == "0.3.0"  # the version pyproject.toml declares, recorded in each decision
 
 
 def test_a_message_quoting_what_the_user_typed_shows_its_terminal_escapes_escaped(cli):

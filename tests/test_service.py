@@ -101,7 +101,7 @@ def test_a_missing_data_file_is_refused_at_start(tmp_path):
 def test_health(server):
     status, content_type, body = server.call("GET", "/v1/health")
     assert (status, content_type) == (200, "application/json")
-    assert (body["status"], body["versions"], body["engine"]) == ("ok", 1, "0.2.0")
+    assert (body["status"], body["versions"], body["engine"]) == ("ok", 1, "0.3.0")
 
 
 def test_versions_name_the_loaded_sha256(server):

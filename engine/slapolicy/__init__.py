@@ -22,7 +22,7 @@ import sys as _sys
 import types as _types
 import typing as _typing
 
-__version__ = "0.2.0"  # claims and audit, which import it from here, record it in each decision
+__version__ = "0.3.0"  # claims and audit, which import it from here, record it in each decision
 
 # Where each public name lives.
 _HOMES = {
