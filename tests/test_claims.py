@@ -419,6 +419,8 @@ def test_a_claim_by_email_is_denied(inputs):
     result = decide(inputs, claim(channel="email"))
     assert (result["decision"], codes(result)) == ("denied", ["wrong_channel"])
     assert result["reasons"][0]["clause"] == "§3.2(1)"
+    assert result["reasons"][0]["message"] == ("Claims are accepted only through the work order system of your "
+                                               "account; this one came by 'email'.")
 
 
 @pytest.mark.parametrize("channel,said", [
@@ -426,6 +428,10 @@ def test_a_claim_by_email_is_denied(inputs):
     ("\u200bwork_order", "'\\u200bwork_order': it holds U+200B ZERO WIDTH SPACE, which shows nothing."),
     ("w\u043erk_order", "'w\u043erk_order': it mixes letters of two scripts (U+043E CYRILLIC SMALL LETTER O among Latin "
                         "letters), so it looks like a value it is not."),
+    # read as a contradiction: 'only through the work order system ...; this one came by 'Work Order''
+    ("Work Order", "'Work Order': it is the channel's name written otherwise: claims come by 'work_order'."),
+    ("work-order", "'work-order': it is the channel's name written otherwise: claims come by 'work_order'."),
+    ("WORK_ORDER", "'WORK_ORDER': it is the channel's name written otherwise: claims come by 'work_order'."),
 ])
 def test_a_channel_that_looks_like_the_one_accepted_is_told_what_makes_it_another(inputs, channel, said):
     # 'work_order' with a zero-width space copied with it was denied wrong_channel as 'email' is, and the reader saw

@@ -33,6 +33,7 @@ CLAIMS = {
     # A channel that looks like the accepted one (a zero-width space copied with it): 0.2.0 ledgers holding one were
     # audited "differs" once its message said what makes it another, the version unraised.
     "wrong channel that looks right": dict(GLOBEX, channel="work\u200border"),
+    "wrong channel written otherwise": dict(GLOBEX, channel="Work Order"),
     "filed too early": dict(GLOBEX, filed_at="2019-03-30T10:00+08:00"),
     "filed too late": dict(GLOBEX, filed_at="2019-06-30T10:00+08:00"),
     "materials missing": {key: value for key, value in GLOBEX.items() if key not in ("event_report", "failure_records")},
@@ -74,7 +75,7 @@ def test_a_decision_worded_otherwise_is_a_new_version():
         "write the words anew (python tests/test_decision_words.py)")
     # each kind of answer is there: a rewording of any of them is seen
     assert [w["decision"] for w in now.values()] == ["approved", "denied", "denied", "denied", "denied",
-                                                     "incomplete", "denied"]
+                                                     "denied", "incomplete", "denied"]
 
 
 def test_the_version_is_the_one_pyproject_declares():

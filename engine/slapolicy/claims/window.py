@@ -115,10 +115,21 @@ def timing_reasons(policy, claim: Claim, service_month: ServiceMonth, window: Cl
         # A channel that looks like the one accepted (a zero-width space copied with it, a Cyrillic о) is told what
         # makes it another: 'work_order\u200b' was denied as 'email' is, and the reader saw work_order
         unseen = unseen_problem(claim.channel) if isinstance(claim.channel, str) else None
+        if not unseen and written_otherwise(claim.channel, channel):
+            # 'Work Order' was told only 'through the work order system ...; this one came by 'Work Order'', which
+            # reads as a contradiction: the channel is the setting's value, as written
+            unseen = f"is the channel's name written otherwise: claims come by {channel!r}"
         reasons.append(claim_reason("wrong_channel", policy.ref("claims", "channel"),
                                f"Claims are accepted only through the {channel.replace('_', ' ')} system of your account; "
                                f"this one came by {claim.channel!r}" + (f": it {unseen}." if unseen else ".")))
     return reasons
+
+
+def written_otherwise(given, channel: str) -> bool:
+    """Whether ``given`` is ``channel`` in other capitals, or with spaces or hyphens for its underscores."""
+    def plain(text):
+        return "_".join(text.casefold().replace("-", " ").replace("_", " ").split())
+    return isinstance(given, str) and given != channel and plain(given) == plain(channel)
 
 
 def ordinal(n: int) -> str:
