@@ -84,12 +84,21 @@ def check_supported(day: dt.date, what: str, written: str | None = None) -> dt.d
     return day
 
 
+# A month written YYYY-MM, its month 01 to 12: the one shape of a month option, a request's field, a billing row's
+# month and a month= directory's key. [0-9]: \d would take other scripts' digits for a month's.
+MONTH_WRITTEN = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
+
+
+def written_as_month(text) -> bool:
+    """Whether ``text`` is a month written YYYY-MM (:data:`MONTH_WRITTEN`), whatever its year."""
+    return isinstance(text, str) and MONTH_WRITTEN.fullmatch(text) is not None
+
+
 def month_problem(text, what: str) -> str | None:
     """What is wrong with ``text`` as a month written YYYY-MM in the years slapolicy evaluates, after ``what``
     (``field 'service_month':``; "" for an option, which argparse names) and the value; None when nothing is."""
     named = f"{what} " if what else ""
-    # [0-9]: \d would take other scripts' digits for a month's.
-    if not isinstance(text, str) or not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", text):
+    if not written_as_month(text):
         return f"{named}{text!r} is not a month written YYYY-MM{month_meant(text)}"
     if not FIRST_YEAR <= int(text[:4]) <= LAST_YEAR:
         return f"{named}{text} {OUTSIDE_YEARS}"

@@ -11,7 +11,7 @@ from json.encoder import encode_basestring  # json's C escaping of a string (ens
 from urllib.parse import unquote
 
 from ..calendar import (MINUTES_PER_DAY, OUTSIDE_YEARS, WIDEN_MINUTES, calendar_month, in_supported_years,
-                        month_problem, service_months, supported_date)
+                        month_problem, service_months, supported_date, written_as_month)
 from ..distributed import (HELPER_TASKS, allow_forked_helper, end_early_helper, fork_helper_early,
                            forked_helper_allowed, too_many_workers)  # too_many_workers: the bound's one home (the API's workers= has it too)
 from ..errors import ArgumentError, SlapolicyError, UsageError, missing_extra
@@ -436,7 +436,7 @@ def _month_entered(directory: str, first: str, last: str) -> bool:
     (a key not written YYYY-MM is entered: the plan refuses it)."""
     key, _, value = directory.partition("=")
     value = unquote(value).strip()
-    if key != "month" or len(value) != 7 or value[4] != "-" or not (value[:4] + value[5:]).isdigit():
+    if key != "month" or not written_as_month(value):
         return True
     return first <= value <= last
 

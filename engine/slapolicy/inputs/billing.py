@@ -8,14 +8,13 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
-from ..calendar import month_meant, written_date
+from ..calendar import month_meant, written_as_month, written_date
 from ..errors import InputError
 from .problems import INPUT_COLUMNS, Problems, _line
 from .tables import _format, _refuse_nested, _strings, account_name, refuse_floating_accounts, table_of
 
 
 BILLING_COLUMNS, OPTIONAL_BILLING_COLUMNS = INPUT_COLUMNS["billing"][:2]
-_MONTH = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
 _MONEY = re.compile(r"^[0-9]+(\.[0-9]{1,2})?$")
 
 
@@ -105,7 +104,7 @@ def read_billing(path) -> dict[tuple[str, str], BillingRow]:
         if month is None or not str(month).strip():  # was "None is not a month written YYYY-MM"
             problems.add(row, "month", "missing value: a month written YYYY-MM is needed", line)
             continue
-        if not _MONTH.match(str(month).strip()):
+        if not written_as_month(str(month).strip()):
             problems.add(row, "month", f"{month!r} is not a month written YYYY-MM{month_meant(month)}", line)
             continue
         if len(values) < 2:

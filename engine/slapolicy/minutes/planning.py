@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from . import storage
-from ..calendar import WIDEN_MINUTES, calendar_month, minute_bounds, month_written
+from ..calendar import WIDEN_MINUTES, calendar_month, minute_bounds, month_written, written_as_month
 from ..errors import InputError
 from ..files import FileProblem, regular_file_size
 from ..forks import renewed_in_child
@@ -435,7 +435,7 @@ def _directory_month(keys: dict, where: str) -> str | None:
 
 def _month_span(label: str, timezone: str, where: str) -> tuple[int, int]:
     """[first, end) epoch minutes of the Service Month a ``month=YYYY-MM`` directory holds (policy's timezone)."""
-    if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", label):
+    if not written_as_month(label):
         meant = month_written(label, days=False)  # month=2019-3, a spreadsheet's month: told the name to give it
         raise InputError(f"{where}: directory key month={label} is not a month written YYYY-MM"
                          + (f"; rename the directory month={label} to month={meant}" if meant else ""))
