@@ -1,9 +1,10 @@
 """The user's cache: answers a process would otherwise derive again at every start, each in a record named by the
 sha256 of everything the answer depends on (as Python keeps a module's bytecode in a .pyc, named by its source).
 
-Three kinds live here: the policy checks passed (:mod:`slapolicy.policy.check_record`), the built-in calendars'
-holidays, year by year (``slapolicy_builtins.calendars``), and the plugins' entry points of an installation
-(:mod:`slapolicy.plugins`). A plugin may keep its own under a folder of its name.
+Four kinds live here: the policy checks passed (:mod:`slapolicy.policy.check_record`) and the digests of the
+checker's packages they are named by (``packages/``, named by what ``stat`` says of each file), the built-in
+calendars' holidays, year by year (``slapolicy_builtins.calendars``), and the plugins' entry points of an
+installation (:mod:`slapolicy.plugins`). A plugin may keep its own under a folder of its name.
 
 Where: ``$SLAPOLICY_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/slapolicy`` (``~/.cache/slapolicy``);
 ``SLAPOLICY_CACHE_DIR=off`` turns the cache off. A record that is unreadable, corrupt or not the one its name
