@@ -256,6 +256,7 @@ def test_a_page_of_indices_alike_in_every_row_group_is_unpacked_once(tmp_path, m
     real = pages._decode_values
     monkeypatch.setattr(pages, "_decode_values", lambda *args: unpacked.append(args[3]) or real(*args))
     monkeypatch.setattr(pages, "_RANGES", {})
+    monkeypatch.setattr(pages, "_decoded_before", lambda *args: False)  # every chunk's pages walked (see below)
     for groups in ([0, 1, 2, 3, 4, 5, 6], [6, 2], [3]):
         assert ours(path, groups=groups).equals(theirs(path, groups=groups))
     assert unpacked == [1440, 1000]  # one page of each length, once
@@ -264,6 +265,66 @@ def test_a_page_of_indices_alike_in_every_row_group_is_unpacked_once(tmp_path, m
     key = next(k for k, (_, found) in pages._RANGES.items() if found == range(0, 1440))
     pages._RANGES[key] = (pages._RANGES[key][0], range(1, 1441))  # as if its indices ran past the dictionary
     assert ours(path, groups=[1]) is None
+
+
+def same_minutes_table(accounts, rows=1440, last=None):
+    """Each account's same ``rows`` minutes in its row group, the minute of row 5 of each missing; ``last``: the last
+    account's last minute this one instead."""
+    field, minute = minute_column(rows)
+    values = np.tile(minute.cast(pa.int64()).to_numpy(), accounts)
+    if last is not None:
+        values[-1] = last
+    mask = np.tile(np.arange(rows) == 5, accounts)
+    schema = pa.schema([pa.field("account", pa.string()), field])
+    return pa.Table.from_arrays([pa.array([f"acct-{k}" for k in range(accounts) for _ in range(rows)]),
+                                 pa.array(values, mask=mask).cast(field.type)], schema=schema)
+
+
+def spy_on_decode_chunk(monkeypatch) -> list:
+    """The rows of each chunk whose pages pages.decode_chunk walks from now on."""
+    walked = []
+    real = pages.decode_chunk
+    monkeypatch.setattr(pages, "decode_chunk", lambda data, decompress, values, valid: walked.append(len(values)) or
+                        real(data, decompress, values, valid))
+    return walked
+
+
+def test_a_chunk_whose_bytes_were_decoded_before_is_its_values_again(tmp_path, monkeypatch):
+    """A file written account by account lists each account's same minutes of the month: every row group's minute
+    chunk is the same bytes (the 500-account month: one distinct among 500). Such a chunk's pages are walked when it is
+    first seen and when seen again (its values then kept), and after that its values are copied; every array is
+    still pyarrow's, nulls included. A chunk of the same size and the same first bytes that differs further on (the
+    last account's last minute another) is walked, and is its own values."""
+    path = tmp_path / "m.parquet"
+    last = START + 5000 * MINUTE
+    pq.write_table(same_minutes_table(7, last=last), path, row_group_size=1440)
+    _, first = chunk_bytes(path, 0, 1)
+    _, other = chunk_bytes(path, 6, 1)
+    assert len(first) == len(other) and first[:pages.CHUNK_KEY_BYTES] == other[:pages.CHUNK_KEY_BYTES] and \
+        first != other  # what the key of a kept chunk cannot tell apart
+    monkeypatch.setattr(pages, "_CHUNKS", {})
+    walked = spy_on_decode_chunk(monkeypatch)
+    assert ours(path, groups=[0, 1, 2, 3, 4, 5]).equals(theirs(path, groups=[0, 1, 2, 3, 4, 5]))
+    assert walked == [1440, 1440]  # the first two only
+    assert ours(path, groups=[3, 6]).equals(theirs(path, groups=[3, 6]))
+    assert walked == [1440, 1440, 1440]  # the seventh's
+    assert ours(path, groups=[6]).to_pylist()[-1] == dt.datetime.fromtimestamp(last / 1000, dt.timezone.utc)
+    assert ours(path, groups=[2]).null_count == 1
+
+
+def test_chunks_that_all_differ_keep_their_bytes_only(tmp_path, monkeypatch):
+    """Where no chunk's bytes come twice (each account's minutes its own), each is walked once and none of their
+    values is copied to be kept: a reading of distinct chunks pays a look-up each, nothing more."""
+    path = tmp_path / "m.parquet"
+    table = pa.concat_tables([by_account_table(accounts=1).select(["account", "minute"]).set_column(
+        1, "minute", minute_column(1440, first=START + k * MINUTE)[1]) for k in range(6)])
+    pq.write_table(table, path, row_group_size=1440)
+    monkeypatch.setattr(pages, "_CHUNKS", {})
+    walked = spy_on_decode_chunk(monkeypatch)
+    assert ours(path).equals(theirs(path))
+    assert walked == [1440] * 6
+    assert 0 < len(pages._CHUNKS) <= pages.CHUNKS_KEPT
+    assert all(values is None for _, values, _ in pages._CHUNKS.values())
 
 
 def spy_on_read_column(monkeypatch) -> list:
