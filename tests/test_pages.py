@@ -327,6 +327,22 @@ def test_chunks_that_all_differ_keep_their_bytes_only(tmp_path, monkeypatch):
     assert all(values is None for _, values, _ in pages._CHUNKS.values())
 
 
+def test_a_chunk_heavier_than_the_bound_is_never_kept(tmp_path, monkeypatch):
+    """A process keeps at most CHUNKS_KEPT chunks of at most CHUNK_MOST_BYTES each (bytes, and 9 a row for values and
+    validity): a heavier chunk is decoded each time it comes, the same bytes or not, and a lighter one is kept."""
+    path = tmp_path / "m.parquet"
+    pq.write_table(same_minutes_table(4), path, row_group_size=1440)
+    _, data = chunk_bytes(path, 0, 1)
+    weight = len(data) + 9 * 1440
+    for bound, walks in ((weight - 1, [1440] * 4), (weight, [1440] * 2)):
+        monkeypatch.setattr(pages, "CHUNK_MOST_BYTES", bound)
+        monkeypatch.setattr(pages, "_CHUNKS", {})
+        walked = spy_on_decode_chunk(monkeypatch)
+        assert ours(path).equals(theirs(path))
+        assert walked == walks
+        assert len(pages._CHUNKS) == (0 if bound < weight else 1)
+
+
 def spy_on_read_column(monkeypatch) -> list:
     """[(column, decoded here)] of each call of pages.read_column from now on."""
     made = []

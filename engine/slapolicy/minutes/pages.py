@@ -149,10 +149,13 @@ def read_column(handle, metadata, groups: list, leaf: int, field, optional: bool
 # (benchmarks/README.md, "The fifteenth round"). A chunk's bytes are kept (a reference: nothing copied) when first
 # seen; its values only once the same bytes come again, so that a file whose chunks all differ pays nothing but a
 # look-up. (codec, rows, optional, stored size, its first bytes) -> (the chunk's bytes, its values and validity,
-# None until seen twice); a few kept per process.
+# None until seen twice); a few kept per process, each of at most CHUNK_MOST_BYTES (its bytes and 9 a row for its
+# values and validity: a month's 44,640 rows, ~0.75 MB), so that a process holds at most 16 MiB for them (a chunk of
+# up to 2 * readers.BATCH_ROWS rows is decoded here: 8 MiB of values, and its bytes).
 _CHUNKS: dict = {}
 CHUNKS_KEPT = 4
 CHUNK_KEY_BYTES = 64
+CHUNK_MOST_BYTES = 4 << 20
 
 
 def _decoded_before(data: bytes, codec: str, values: np.ndarray, valid: np.ndarray | None) -> bool:
@@ -170,6 +173,8 @@ def _decoded_before(data: bytes, codec: str, values: np.ndarray, valid: np.ndarr
 def _kept_if_seen(data: bytes, codec: str, values: np.ndarray, valid: np.ndarray | None) -> None:
     """Keep the chunk just decoded from ``data`` (:data:`_CHUNKS`): its bytes when first seen, its values (copies)
     when the same bytes were seen before."""
+    if len(data) + 9 * len(values) > CHUNK_MOST_BYTES:
+        return
     key = (codec, len(values), valid is not None, len(data), data[:CHUNK_KEY_BYTES])
     kept = _CHUNKS.get(key)
     if kept is not None and kept[0] == data:
