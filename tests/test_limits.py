@@ -142,6 +142,101 @@ def test_a_cancelled_reading_that_never_ends_is_given_up(monkeypatch):
     assert raised == ["the billing's reading"] and 0.3 <= took < 5
 
 
+# A cancelled call that never ends is waited for GIVEN_UP seconds in all, however many times it is cancelled: the tests
+# below took twice as long (2 * GIVEN_UP or more) before. The margin above GIVEN_UP is for a loaded host.
+GIVEN_UP = 2.0
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_a_hung_reading_is_waited_for_gives_it_up_once(monkeypatch):
+    """Ctrl-C while the command waits for its reading's result (Background.result, inside the with block, as
+    Engine.claim waits): the wait cancelled the reading and waited CANCELLED_WAIT for it, then the block's end
+    cancelled it again and waited as long again: 60 s of a hung reading before the command ended, not 30."""
+    import signal
+    import threading
+    import time
+
+    from slapolicy import distributed
+
+    monkeypatch.setattr(distributed, "CANCELLED_WAIT", GIVEN_UP)
+    never = threading.Event()
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        with distributed.Background(lambda cancel: never.wait(), distributed.Cancellation()) as reading:
+            # Ctrl-C as the terminal sends it: SIGINT, to the main thread (which runs this test) while it waits.
+            threading.Timer(0.1, signal.pthread_kill, (threading.main_thread().ident, signal.SIGINT)).start()
+            reading.result()
+    took = time.monotonic() - started
+    never.set()
+    assert GIVEN_UP <= took < 1.75 * GIVEN_UP
+
+
+@pytest.mark.slow
+def test_a_hung_reading_whose_hung_digest_is_cancelled_with_it_is_given_up_once(monkeypatch):
+    """read_minutes hashes the bytes it reads on a Background of its own, cancelled with the reading (its
+    Cancellation's hook): the reading's cancel waited CANCELLED_WAIT for the digest inside that hook, then as long
+    again for the reading itself."""
+    import threading
+    import time
+
+    from slapolicy import distributed
+
+    monkeypatch.setattr(distributed, "CANCELLED_WAIT", GIVEN_UP)
+    never = threading.Event()
+
+    def reading(cancel):
+        hashing = distributed.Background(never.wait)
+        with hashing, cancel.on_cancel(hashing.cancel):
+            never.wait()
+
+    started = time.monotonic()
+    with pytest.raises(MemoryError):
+        with distributed.Background(reading, distributed.Cancellation()):
+            raise MemoryError("the billing's reading")
+    took = time.monotonic() - started
+    never.set()
+    assert GIVEN_UP <= took < 1.75 * GIVEN_UP
+
+
+@pytest.mark.slow
+def test_a_reading_ahead_not_taken_whose_reading_and_digest_hang_is_given_up_once(monkeypatch, tmp_path):
+    """A claim's reading ahead (ReadAhead) left unused (a claim answered from the ledger, an error, Ctrl-C) cancels
+    its reading and its digest as the command ends: both hung, it waited CANCELLED_WAIT for one, then for the
+    other."""
+    import threading
+    import time
+
+    from test_scan import example_rows, write_parquet
+
+    from slapolicy import distributed
+    from slapolicy.minutes import aggregates
+
+    monkeypatch.setattr(distributed, "CANCELLED_WAIT", GIVEN_UP)
+    never, hung = threading.Event(), []
+
+    class Hung:
+        def map(self, *args, **kwargs):
+            hung.append("reading")
+            never.wait()
+
+    def digest(*args):
+        hung.append("digest")
+        never.wait()
+
+    monkeypatch.setattr(aggregates, "Runner", Hung)
+    monkeypatch.setattr(aggregates, "read_digest", digest)
+    minutes = str(write_parquet(tmp_path / "m.parquet", example_rows()))
+    with aggregates.ReadAhead(minutes, ["acme"], "2019-03"):
+        deadline = time.monotonic() + 60
+        while len(hung) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert sorted(hung) == ["digest", "reading"]
+        started = time.monotonic()
+    took = time.monotonic() - started
+    never.set()
+    assert GIVEN_UP <= took < 1.75 * GIVEN_UP
+
+
 @pytest.mark.parametrize("quoted", ["Too many open files", "Failed to launch worker thread", "can't start new thread"])
 @pytest.mark.parametrize("given", ["--minutes", "--billing"])
 def test_a_row_quoting_a_limit_s_words_is_the_file_s_problem_not_a_limit(tmp_path, quoted, given):

@@ -27,6 +27,7 @@ import signal
 import struct  # the helper's frames (loaded by the CLI's own modules already)
 import sys
 import threading
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -1158,6 +1159,7 @@ class Background:
         # Waited for as an Event, not by Thread.join: a join interrupted by Ctrl-C marks the thread as ended
         # though it runs on (Python 3.11), and the next join returns at once.
         self._done = threading.Event()
+        self.given_up_at = None  # time.monotonic() past which a cancelled call is no longer waited for (cancel)
         self.cancellation = next((a for a in (*args, *kwargs.values()) if isinstance(a, Cancellation)), None)
         self.relay = next((a for a in (*args, *kwargs.values()) if isinstance(a, Relay)), None)
         # Taken by whichever comes first: the new thread, to run the call, or this one, to give the call up.
@@ -1194,13 +1196,19 @@ class Background:
             self.cancel()
             raise
 
-    def cancel(self) -> None:
-        """Stop the call as soon as the tasks it runs allow, and wait for them: at most CANCELLED_WAIT seconds, since
-        a task that never ends (pyarrow's CSV reader waits for ever for a worker thread it could not start, when the
-        memory runs out) would hold the command, whose result will not be used, for ever."""
+    def cancel(self, by: float | None = None) -> None:
+        """Stop the call as soon as the tasks it runs allow, and wait for them: until ``by`` (a time.monotonic()) or at
+        most CANCELLED_WAIT seconds, since a task that never ends (pyarrow's CSV reader waits for ever for a worker
+        thread it could not start, when the memory runs out) would hold the command, whose result will not be used,
+        for ever. The bound is set by the first cancel and counts for every later one: Ctrl-C while :meth:`result`
+        waits cancels, then the ``with`` block's end cancels again; the Cancellation's hooks cancel a Background
+        the call started (the digest beside the reading), which the call's own block then cancels too. Each waited
+        its own CANCELLED_WAIT: a hung reading held the command 60 s, not 30."""
+        if self.given_up_at is None:  # before the hooks run: theirs is the same bound
+            self.given_up_at = time.monotonic() + CANCELLED_WAIT if by is None else by
         if self.cancellation is not None:
             self.cancellation.cancel()
-        self._done.wait(CANCELLED_WAIT)
+        self._done.wait(max(0.0, self.given_up_at - time.monotonic()))
 
     def result(self):
         self._wait()

@@ -649,7 +649,8 @@ class ReadAhead:
         self._hashing_cancel.cancel()
         self._reading.cancel()
         if self._hashing is not None:
-            self._hashing.cancel()
+            # The reading's bound: each waited CANCELLED_WAIT of its own, the digest's after the reading's (60 s, both hung).
+            self._hashing.cancel(by=self._reading.given_up_at)
 
 
 renewed_in_child(ReadAhead, "_lock")  # taken by every reading in this process (read_minutes)
