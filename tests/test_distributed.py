@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -62,6 +63,33 @@ def free_port():
         return s.getsockname()[1]
 
 
+def start_scheduler(port, cwd, env=None):
+    """`dask scheduler` on ``port``, returned once it listens: what a worker started next needs (its nanny gives up
+    when it cannot connect within distributed's connect timeout, 30 s). The scheduler says so itself: it writes its
+    --scheduler-file once its listeners are up (a port that merely accepts a connection may be another process's).
+    A flat 2 s wait stood here: wasted on a quiet host, and no proof on a loaded one. Its output goes to
+    cwd/scheduler.log, quoted if it ends, or has not said it listens within 60 s (the Client's timeout below)."""
+    told, logged = Path(cwd) / "scheduler.json", Path(cwd) / "scheduler.log"
+    told.unlink(missing_ok=True)  # a scheduler started before in cwd (stopped by SIGKILL, it leaves it)
+    with open(logged, "ab") as log:
+        process = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "dask"), "scheduler", "--host",
+                                    "127.0.0.1", "--port", str(port), "--dashboard-address", ":0", "--scheduler-file",
+                                    str(told)], cwd=cwd, env=env, stdout=log, stderr=log)
+    deadline = time.monotonic() + 60
+    while process.poll() is None and time.monotonic() < deadline:
+        try:
+            address = json.loads(told.read_text())["address"]
+        except (OSError, ValueError):  # not yet written, or written part-way (it is not written atomically)
+            time.sleep(0.05)
+            continue
+        assert address == f"tcp://127.0.0.1:{port}", address
+        return process
+    process.kill()
+    process.wait()
+    raise AssertionError(f"dask scheduler on port {port} did not say it listens (exit {process.returncode}): "
+                         f"{logged.read_text(errors='replace')[-2000:]}")
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     """`dask scheduler` and two `dask worker` processes, started in another working directory than ours."""
@@ -70,10 +98,7 @@ def cluster(tmp_path_factory):
     address = f"tcp://127.0.0.1:{port}"
     bin_dir = os.path.dirname(sys.executable)
     env = dict(os.environ, PYTHONPATH="")
-    processes = [subprocess.Popen([os.path.join(bin_dir, "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port),
-                                   "--dashboard-address", ":0"], cwd=elsewhere, env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
-    time.sleep(2)
+    processes = [start_scheduler(port, elsewhere, env)]
     for _ in range(2):
         processes.append(subprocess.Popen([os.path.join(bin_dir, "dask"), "worker", address, "--nthreads", "1",
                                            "--nworkers", "1", "--no-dashboard"], cwd=elsewhere, env=env,
@@ -459,10 +484,7 @@ def test_an_engine_whose_dask_scheduler_went_away_connects_again_when_it_is_back
     bin_dir = os.path.dirname(sys.executable)
 
     def start():
-        started = [subprocess.Popen([os.path.join(bin_dir, "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port),
-                                     "--dashboard-address", ":0"], cwd=tmp_path, stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.DEVNULL)]
-        time.sleep(2)
+        started = [start_scheduler(port, tmp_path)]
         started.append(subprocess.Popen([os.path.join(bin_dir, "dask"), "worker", address, "--nthreads", "1",
                                          "--no-dashboard"], cwd=tmp_path, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.DEVNULL))
@@ -909,11 +931,8 @@ def test_dask_workers_killed_as_they_read_once_give_the_same_json_and_every_time
     address = f"tcp://127.0.0.1:{port}"
     bin_dir = os.path.dirname(sys.executable)
     env = dict(os.environ, PYTHONPATH="", DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES="1")
-    processes = [subprocess.Popen([os.path.join(bin_dir, "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port),
-                                   "--dashboard-address", ":0"], cwd=tmp_path, env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    processes = [start_scheduler(port, tmp_path, env)]
     try:
-        time.sleep(2)
         processes.append(subprocess.Popen([os.path.join(bin_dir, "dask"), "worker", address, "--nthreads", "1",
                                            "--nworkers", "1", "--no-dashboard"], cwd=tmp_path, env=env,
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
