@@ -117,9 +117,13 @@ def month_written(text, days: bool = True) -> str | None:
     """The month YYYY-MM that ``text``, a month written another way, can only mean (see :func:`month_meant`), or
     None. ``days=False`` leaves out a day of the month ('2019-03-05'): a ``month=`` directory of a day is one of
     several, which one month's name would make one."""
-    day = r"(?:[-/.][0-9]{1,2})?" if days else ""
+    day = r"(?:[-/.]([0-9]{1,2}))?" if days else ""
     found = re.fullmatch(rf"\s*([0-9]{{4}})[-/.]([0-9]{{1,2}}){day}\s*", text) if isinstance(text, str) else None
     if found is None or not 1 <= int(found[2]) <= 12 or not FIRST_YEAR <= int(found[1]) <= LAST_YEAR:
+        return None
+    # A day that is none of the month's ('2019-03-99', '2019-02-29') is a mistake somewhere, not that month's day:
+    # it was told "write 2019-03" as though the rest were right.
+    if days and found[3] is not None and not 1 <= int(found[3]) <= _last_day(int(found[1]), int(found[2])).day:
         return None
     return f"{found[1]}-{int(found[2]):02d}"
 

@@ -14,7 +14,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 from ..cache import file_digest
-from ..calendar import month_meant
+from ..calendar import month_problem, written_as_month
 from ..errors import ArgumentError, Diagnostic, InputError, NoVersionInForce, PolicyError, shell_word
 from ..forks import renewed_in_child
 from ..files import FileProblem, load_json, path_argument, read_limited
@@ -171,13 +171,16 @@ def _month_start(month: str | dt.date) -> dt.date:
         raise ArgumentError(f"month must be a string written YYYY-MM or a datetime.date, not {type(month).__name__}")
     if isinstance(month, dt.date):
         return month
-    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}", month.strip()):
-        raise InputError(f"month {month!r} is not a month written YYYY-MM{month_meant(month)}")
-    year, mon = month.strip().split("-")
-    try:
-        return dt.date(int(year), int(mon), 1)
-    except ValueError:
-        raise InputError(f"month {month!r} is not a month written YYYY-MM (no month {mon})") from None
+    # Checked as evaluate's month and the CLI's --month are (calendar.month_problem): a regex of its own here took
+    # ' 2019-03' (after strip()) and told '0000-03' "(no month 03)".
+    problem = month_problem(month, "month")
+    if problem is None:
+        return dt.date(int(month[:4]), int(month[5:]), 1)
+    number = month[5:]
+    if (not written_as_month(month) and len(month) == 7 and number.isascii() and number.isdigit()
+            and written_as_month(month[:5] + "01")):
+        problem += f" (no month {number})"  # 2019-13: its year and shape are right, its month is none
+    raise InputError(problem)
 
 
 def directory_signature(path, *files) -> tuple:

@@ -1,0 +1,64 @@
+"""An analyst's months, minutes and columns written the ways people write them (session 18, E): each answered with
+its exact message."""
+import pytest
+
+from conftest import POLICIES, evaluate_march, run_cli
+from slapolicy.calendar import month_meant
+
+
+@pytest.mark.parametrize("written,told", [
+    ("2019-03-31", ": write 2019-03"), ("2019-02-28", ": write 2019-02"), ("2020-02-29", ": write 2020-02"),
+    ("2019/03/01", ": write 2019-03"), ("2019-3-1", ": write 2019-03"),
+    # no day of the month: '2019-03-99' was told "write 2019-03", as if the rest were a day of it
+    ("2019-03-99", ""), ("2019-03-32", ""), ("2019-04-31", ""), ("2019-02-29", ""), ("2019-03-00", ""),
+    ("2019/02/30", ""),
+])
+def test_a_month_written_with_a_day_is_told_its_month_only_when_the_day_is_one_of_it(written, told):
+    assert month_meant(written) == told
+
+
+def test_month_with_a_day_that_is_none_of_it_is_not_told_to_write_the_month():
+    result = run_cli("evaluate", POLICIES, "--minutes", "examples/ccc/minutes.csv", "--month", "2019-03-99")
+    assert (result.code, result.out) == (2, "")
+    assert result.err.endswith("slapolicy evaluate: error: argument --month: '2019-03-99' is not a month written "
+                               "YYYY-MM\n")
+    result = run_cli("evaluate", POLICIES, "--minutes", "examples/ccc/minutes.csv", "--month", "2019-03-12")
+    assert result.err.endswith("argument --month: '2019-03-12' is not a month written YYYY-MM: write 2019-03\n")
+
+
+@pytest.fixture(scope="module")
+def engine():
+    from slapolicy import Engine
+
+    return Engine(POLICIES)
+
+
+@pytest.mark.parametrize("month,message", [
+    # Engine.in_force took ' 2019-03' and '2019-03 ' (its own regex, after strip()), which Engine.evaluate, the CLI and
+    # serve refuse; and told '0000-03' "(no month 03)", of a month that is there in a year that is not.
+    (" 2019-03", "month ' 2019-03' is not a month written YYYY-MM: write 2019-03"),
+    ("2019-03 ", "month '2019-03 ' is not a month written YYYY-MM: write 2019-03"),
+    ("0000-03", "month 0000-03 is outside the years 0002 to 9998 that slapolicy can evaluate"),
+    ("9999-12", "month 9999-12 is outside the years 0002 to 9998 that slapolicy can evaluate"),
+    ("2019-13", "month '2019-13' is not a month written YYYY-MM (no month 13)"),
+    ("2019-00", "month '2019-00' is not a month written YYYY-MM (no month 00)"),
+    ("2019-03-99", "month '2019-03-99' is not a month written YYYY-MM"),
+    ("٢٠١٩-٠٣", "month '٢٠١٩-٠٣' is not a month written YYYY-MM"),
+])
+def test_in_force_checks_a_month_as_evaluate_does(engine, month, message):
+    from slapolicy import InputError
+
+    with pytest.raises(InputError) as caught:
+        engine.in_force(month)
+    assert str(caught.value) == message
+
+
+def test_in_force_of_the_supported_edges(engine):
+    assert engine.in_force("2019-03")["version"] == "2019-01-01"
+    assert engine.in_force("9998-12")["version"] == "2019-01-01"
+    from slapolicy import NoVersionInForce
+
+    with pytest.raises(NoVersionInForce, match="for the Service Month starting 0002-01-01: the earliest version takes "
+                                               "effect on 2019-01-01$"):
+        engine.in_force("0002-01")
+
