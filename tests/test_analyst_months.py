@@ -62,3 +62,25 @@ def test_in_force_of_the_supported_edges(engine):
                                                "effect on 2019-01-01$"):
         engine.in_force("0002-01")
 
+
+# ---------------------------------------------------------------------------- file: with a relative path
+
+@pytest.mark.parametrize("written,meant", [("file:m.csv", "m.csv"), ("file:data/m.csv", "data/m.csv"),
+                                           ("FILE:data", "data"), ("file:my data/m.csv", "'my data/m.csv'")])
+def test_a_file_url_with_a_relative_path_is_told_to_give_the_path_alone(tmp_path, monkeypatch, written, meant):
+    # file:/abs/path and file:///abs/path are read (bf5dd89); file:data/m.csv was "no such file" with no word of why:
+    # a file URL's path is absolute, and this one was taken for a file named 'file:data/m.csv' here.
+    monkeypatch.chdir(tmp_path)
+    result = evaluate_march(written)
+    assert (result.code, result.out, result.err) == (1, "", (
+        f"slapolicy: {written}: no such file or directory; a file URL names an absolute path (file:/abs/path, "
+        f"file:///abs/path): for a path from this directory, give it alone: {meant}\n"))
+
+
+def test_a_file_named_file_colon_here_is_read(tmp_path, monkeypatch):
+    # A file really named so is read as named: the hint is for a path that is not there.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "file:m.csv").write_text("account,minute,requests,failures\nacme,2019-03-12T09:00,5,5\n")
+    result = evaluate_march("file:m.csv")
+    assert result.code == 0, result.err
+    assert result.json()["evaluations"][0]["unavailable_minutes"] == 1

@@ -32,6 +32,15 @@ def is_url(source) -> bool:
     return isinstance(source, str) and bool(_URL.match(source))
 
 
+def relative_file_url(source) -> str | None:
+    """The path of ``file:data/m.csv`` (a file URL written with a relative path, which RFC 8089 has not: its path is
+    absolute), as it would be given alone; None for anything else. Such a source is taken for a local file of that
+    name: when there is none, the message says to give the path alone (it was "no such file", and nothing of why)."""
+    if not isinstance(source, str) or is_url(source) or source[:5].lower() != "file:" or len(source) == 5:
+        return None
+    return source[5:]
+
+
 def scheme_of(url: str) -> str:
     """A URL's scheme, in lower case: schemes are read whatever their case (RFC 3986 §3.1)."""
     return url.split(":", 1)[0].lower()
