@@ -84,3 +84,33 @@ def test_a_file_named_file_colon_here_is_read(tmp_path, monkeypatch):
     result = evaluate_march("file:m.csv")
     assert result.code == 0, result.err
     assert result.json()["evaluations"][0]["unavailable_minutes"] == 1
+
+
+# ---------------------------------------------------------------------------- a column named otherwise
+
+@pytest.mark.parametrize("header,told", [
+    ("account,timestamp,requests,failures", "; is 'timestamp' the column minute? rename it 'minute'"),
+    ("account,minute_utc,requests,failures", "; is 'minute_utc' the column minute? rename it 'minute' (a minute "
+                                             "without an offset is read in the policy's timezone: write its offset, "
+                                             "2019-03-12T01:00Z)"),
+    ("account,minuteStart,requests,failures", "; is 'minuteStart' the column minute? rename it 'minute'"),
+    ("account_id,minute,requests,failures", "; is 'account_id' the column account? rename it 'account'"),
+    ("customer,minute,total_requests,failures",
+     "; is 'customer' the column account? rename it 'account'; is 'total_requests' the column requests? rename it "
+     "'requests'"),
+    # two columns that could be the one missing, or one that could be two: which is meant is anyone's guess
+    ("account,start_time,end_time,requests,failures", ""),
+    ("account,minute,failed_requests", ""),
+    ("account,minute,requests,errors", "; is 'errors' the column failures? rename it 'failures'"),
+    ("account,minute,foo,failures", ""),
+])
+def test_a_missing_column_beside_one_named_like_it_is_told_the_rename(tmp_path, header, told):
+    # 'timestamp' or 'minute_utc' beside a missing minute (an export's names) was only "missing column(s) minute
+    # (found: account, timestamp, requests, failures)": the reader was left to see which column was meant.
+    minutes = tmp_path / "m.csv"
+    minutes.write_text(header + "\n" + ",".join(["1"] * len(header.split(","))) + "\n")
+    names = header.split(",")
+    missing = [name for name in ("account", "minute", "requests", "failures") if name not in names]
+    result = evaluate_march(minutes)
+    assert (result.code, result.out, result.err) == (1, "", (
+        f"slapolicy: {minutes}: missing column(s) {', '.join(missing)} (found: {', '.join(names)}){told}\n"))

@@ -172,8 +172,46 @@ def missing_columns(where: str, missing: list, names: list, separated: bool = Fa
         message += ("; columns are named in lower case without spaces: rename " +
                     ", ".join(f"{name!r} to {meant!r}" for name, meant in near))
     header = no_header(names, missing) if separated else ""
+    otherwise = "" if header else named_otherwise(names, missing)
     return (message + (other_separator(names) if separated else "") + another_input(where, names) + header
-            + ("" if header else named_otherwise(names, missing)))
+            + (otherwise or ("" if header else named_like(names, missing))))
+
+
+# The words a column's name holds when it holds what a column slapolicy reads holds, under an export's name
+# ('timestamp', 'minute_utc', 'customer', 'total_requests'): a name with the column's own name among its words, or
+# one of these. An error path only (``named_like``).
+COLUMN_LIKENESSES = {
+    "account": ("account", "accounts", "customer", "tenant", "client"),
+    "minute": ("minute", "minutes", "timestamp", "time", "ts", "datetime"),
+    "requests": ("requests", "request", "calls"),
+    "failures": ("failures", "failure", "failed", "errors"),
+}
+
+
+def named_like(names: list, missing: list) -> str:
+    """"; is 'timestamp' the column minute? rename it 'minute'" for each missing column beside which exactly one
+    column that no input reads is named like it (its words, :data:`COLUMN_LIKENESSES`), and is named like no other
+    missing column: "missing column(s) minute (found: account, timestamp, ...)" left the reader to see which column
+    was meant. Two such columns ('start_time', 'end_time'), or one like two ('failed_requests'), say nothing: which is
+    meant is a guess. An error path only."""
+    read = {name for kind in INPUT_COLUMNS.values() for name in kind[0] + kind[1]}
+
+    def words(name: str) -> set:
+        spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)  # minuteStart: minute, start
+        return set(re.split(r"[^a-z0-9]+", spaced.lower())) - {""}
+
+    like = {name: [column for column in missing if words(name) & set(COLUMN_LIKENESSES.get(column, (column,)))]
+            for name in names if name.strip().lower() not in read}
+    told = ""
+    for column in missing:
+        candidates = [name for name, columns in like.items() if columns == [column]]
+        if len(candidates) == 1 and sum(column in columns for columns in like.values()) == 1:
+            name = candidates[0]
+            told += f"; is {name!r} the column {column}? rename it {column!r}"
+            if column == "minute" and "utc" in words(name):  # its minutes written without an offset mean UTC
+                told += (" (a minute without an offset is read in the policy's timezone: write its offset, "
+                         "2019-03-12T01:00Z)")
+    return told
 
 
 # What each input's columns hold, in the words of docs/cli.md, for a file whose every column is named otherwise.
