@@ -882,6 +882,57 @@ def test_an_engine_whose_worker_processes_are_killed_as_they_read_raises_workers
         assert json.dumps(engine.evaluate(minutes=str(data), month="2019-03")) == here
 
 
+# A read_part that kills the process reading the part named in KILL_PART (once, while a mark is in KILL_MARKS), after
+# the other parts are read (each leaves its name in KILL_READ): their results are handed on before the death is seen.
+KILLER_OF_ONE = """
+import os, signal, time
+from slapolicy.minutes.reduce import read_part as _read_part
+def read_part(part, request, *picked):
+    marks, done = os.environ["KILL_MARKS"], os.environ["KILL_READ"]
+    if os.environ["KILL_PART"] in part.path and os.listdir(marks):
+        deadline = time.monotonic() + 120
+        while len(os.listdir(done)) < int(os.environ["KILL_AFTER"]) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        for name in os.listdir(marks):
+            os.remove(os.path.join(marks, name))
+            os.kill(os.getpid(), signal.SIGKILL)
+    summary = _read_part(part, request, *picked)
+    open(os.path.join(done, os.path.basename(os.path.dirname(part.path))), "w").close()
+    return summary
+"""
+
+
+def test_a_replays_row_counter_counts_each_part_once_after_a_worker_death(tmp_path, monkeypatch):
+    """replay --workers shows 'read N minute rows' as the parts arrive: a worker killed after three of four parts had
+    arrived ran the tasks again on new processes, and the counter counted those three again (5,760 + 4 × 1,440 rows
+    shown of a month of 5,760). Now the parts read before the death are kept, neither read nor counted again."""
+    from slapolicy import Engine
+    from slapolicy.minutes import aggregates
+
+    data = write_dataset(tmp_path / "data", 4, 1440)
+    site, marks, done = tmp_path / "killer-site", tmp_path / "marks", tmp_path / "read"
+    for folder in (site, marks, done):
+        folder.mkdir()
+    (site / "killer_of_one.py").write_text(KILLER_OF_ONE)
+    (marks / "once").touch()
+    for name, value in (("KILL_MARKS", marks), ("KILL_READ", done), ("KILL_PART", "account=acct-03"),
+                        ("KILL_AFTER", 3)):
+        monkeypatch.setenv(name, str(value))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(site), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    monkeypatch.syspath_prepend(str(site))
+    import killer_of_one
+
+    here = Engine(POLICIES).replay(minutes=str(data), start="2019-03", end="2019-03", under=DRAFT)
+    monkeypatch.setattr(aggregates, "read_part", killer_of_one.read_part)
+    shown = []
+    with Engine(POLICIES, workers=2) as engine:
+        there = engine.replay(minutes=str(data), start="2019-03", end="2019-03", under=DRAFT, progress=shown.append)
+    assert list(marks.iterdir()) == []  # it died
+    assert json.dumps(there) == json.dumps(here)
+    assert shown == [1440, 2880, 4320, 5760]
+    assert sorted(p.name for p in done.iterdir()) == [f"account=acct-{a:02d}" for a in range(4)]
+
+
 def test_worker_processes_lost_are_a_503_not_a_bug():
     from starlette.requests import Request
 

@@ -302,10 +302,13 @@ class Runner:
     def _on_processes(self, fn, arguments: list, progress, cancel) -> list:
         """The tasks on the pool; once more on a fresh pool when a worker died (killed for its memory, say): a
         broken pool stays broken, and a pool kept for a service's life would fail every call after it. The
-        tasks only read, so running them again is safe; a second death is the caller's error."""
+        tasks only read, so running them again is safe; a second death is the caller's error. The results handed
+        on before the death are kept: only the tasks after them run again (run again, they were handed to
+        ``progress`` twice, and replay's row counter counted their rows twice)."""
         from concurrent.futures import CancelledError
         from concurrent.futures.process import BrokenProcessPool
 
+        done: list = []  # the results handed on, in order, by either try
         for last_try in (False, True):
             pool = self._processes()
             # A runner for one call ends its processes once the call is cancelled: the tasks running end with them.
@@ -314,8 +317,8 @@ class Runner:
             try:
                 with ends:
                     # Its tasks are not cancelled one by one when its processes are ended instead (_end_processes).
-                    return _gather(functools.partial(pool.submit, fn), arguments, progress, cancel,
-                                   cancels=self.kept)
+                    return _gather(functools.partial(pool.submit, fn), arguments[len(done):], progress, cancel,
+                                   cancels=self.kept, into=done)
             except BrokenProcessPool:
                 if cancel is not None and cancel.cancelled and not self.kept:
                     # Its processes were ended by the cancellation: no second try. Joined, so none outlives it.
@@ -1063,10 +1066,12 @@ def _unless(cancel: Cancellation | None) -> None:
         cancel.check()
 
 
-def _gather(submit, arguments: list, progress, cancel: Cancellation | None, cancels: bool = True) -> list:
+def _gather(submit, arguments: list, progress, cancel: Cancellation | None, cancels: bool = True,
+            into: list | None = None) -> list:
     """[submit(*args)]'s results in order. On any exception (a task's, or a cancellation) the futures not started
     are cancelled, as Executor.map does (unless ``cancels`` is False: the caller ends the processes that run
-    them); the running ones finish their task. Cancelled while the tasks are being submitted, no more are."""
+    them); the running ones finish their task. Cancelled while the tasks are being submitted, no more are.
+    ``into``: the list the results are added to (and returned), which keeps those handed on before an exception."""
     from concurrent.futures import CancelledError
 
     futures: list = []
@@ -1080,7 +1085,7 @@ def _gather(submit, arguments: list, progress, cancel: Cancellation | None, canc
             for args in arguments:
                 _unless(cancel)
                 futures.append(submit(*args))
-            return _collect((_unless(cancel) or future.result() for future in futures), progress)
+            return _collect((_unless(cancel) or future.result() for future in futures), progress, into)
     except CancelledError:
         if cancel is not None and cancel.cancelled:
             raise Cancelled() from None
@@ -1236,8 +1241,8 @@ def _started() -> int:
     return os.getpid()
 
 
-def _collect(results, progress) -> list:
-    out = []
+def _collect(results, progress, out: list | None = None) -> list:
+    out = [] if out is None else out
     for result in results:
         out.append(result)
         if progress:
