@@ -132,17 +132,20 @@ async def client_stays():
     await asyncio.Event().wait()
 
 
-def asgi_scope(method: str, path: str, headers: dict | None = None) -> dict:
-    """The ASGI scope uvicorn hands ``slapolicy serve``'s application for a request from this machine."""
-    headers = {"host": "127.0.0.1:8000"} | {k.lower(): v for k, v in (headers or {}).items()}
+def asgi_scope(method: str, path: str, headers: dict | list | None = None) -> dict:
+    """The ASGI scope uvicorn hands ``slapolicy serve``'s application for a request from this machine. ``headers``: a
+    dict, or a list of (name, value) pairs for a header given more than once."""
+    pairs = list(headers.items()) if isinstance(headers, dict) else list(headers or [])
+    if not any(name.lower() == "host" for name, _ in pairs):
+        pairs.insert(0, ("host", "127.0.0.1:8000"))
     path, _, query = path.partition("?")
     return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
             "path": path, "raw_path": path.encode(), "query_string": query.encode(), "root_path": "",
-            "headers": [(k.encode(), v.encode()) for k, v in headers.items() if v is not None],
+            "headers": [(k.lower().encode(), v.encode()) for k, v in pairs if v is not None],
             "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000)}
 
 
-def asgi(app, method: str, path: str, body: bytes = b"", headers: dict | None = None):
+def asgi(app, method: str, path: str, body: bytes = b"", headers: dict | list | None = None):
     """(status, content type, JSON body) of one request handed to ``slapolicy serve``'s application in-process
     (``slapolicy.service.create_app``), as uvicorn hands it: no server process, so fast."""
     scope = asgi_scope(method, path, headers)

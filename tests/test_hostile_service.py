@@ -759,3 +759,43 @@ def test_a_problem_in_rows_sent_inline_names_the_request_s_field_not_in_memory(s
     body = {"month": "2019-03", "minutes": [ROW | {"account": "a"}]} | sent
     status, _, answer = post(served[0], "/v1/evaluate", body)
     assert (status, answer["detail"]) == (422, said)
+
+
+# ---------------------------------------------------------------------------- a header given twice
+
+BODY = b'{"month": "2019-03", "accounts": ["globex"]}'
+
+
+@pytest.mark.parametrize("first, second", [("text/plain", "application/json"), ("application/json", "text/plain"),
+                                           ("application/json", "application/json; charset=latin-1")])
+def test_two_content_types_that_differ_are_a_400_naming_both_and_nothing_is_written(served, first, second):
+    # The first was used (what Node, Go's net/http and nginx read), so text/plain then application/json was a 415 and
+    # application/json then text/plain a 200: a proxy in front that reads the last (or joins them) took the body for
+    # another type than the service did
+    app, ledger = served
+    for route, body in (("/v1/claims", json.dumps(_claim("C-twice")).encode()), ("/v1/evaluate", BODY)):
+        status, content_type, answer = asgi(app, "POST", route, body,
+                                            [("Content-Type", first), ("Content-Type", second)])
+        assert (status, content_type, answer["detail"]) == (
+            400, PROBLEM, f"the request gives Content-Type twice, {first!r} and {second!r}, which a proxy and this "
+                          f"service may read differently: send it once")
+    assert not ledger.exists()
+
+
+def test_the_same_content_type_twice_is_read_as_once(served):
+    status, _, answer = asgi(served[0], "POST", "/v1/evaluate", BODY,
+                             [("Content-Type", "application/json"), ("Content-Type", "application/json")])
+    assert (status, answer["evaluations"][0]["account"]) == (200, "globex")
+
+
+@pytest.mark.parametrize("codings", [[("Content-Encoding", "identity"), ("Content-Encoding", "gzip")],
+                                     [("Content-Encoding", "gzip"), ("Content-Encoding", "identity")],
+                                     [("Content-Encoding", "identity, gzip")]])
+def test_a_coding_in_any_content_encoding_line_is_a_415(served, codings):
+    # Content-Encoding is a list (RFC 9110 §8.4): its lines are one value, in order. Only the first line was looked
+    # at, so 'identity' then 'gzip' had its gzip bytes read as JSON
+    status, content_type, answer = asgi(served[0], "POST", "/v1/evaluate", BODY,
+                                        [("Content-Type", "application/json"), *codings])
+    said = ", ".join(value for _, value in codings)
+    assert (status, content_type, answer["detail"]) == (
+        415, PROBLEM, f"the request body must be sent uncompressed, not with Content-Encoding: {said!r}")

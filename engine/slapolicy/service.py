@@ -177,8 +177,13 @@ def header(request: Request, name: str) -> str | None:
     """A header's value as its client wrote it, for the answer to quote: HTTP carries bytes, which Starlette decodes
     as Latin-1, so a value sent in UTF-8 (curl sends what it is given) came back garbled in the detail
     ('bÃ¼cher.example' for 'bücher.example'); a byte that is not UTF-8 is shown as U+FFFD (�)."""
-    value = request.headers.get(name)
-    return None if value is None else value.encode("latin-1").decode("utf-8", "replace")
+    lines = header_lines(request, name)
+    return lines[0] if lines else None
+
+
+def header_lines(request: Request, name: str) -> list[str]:
+    """Each line of a header given more than once, in order, decoded as :func:`header` decodes it."""
+    return [value.encode("latin-1").decode("utf-8", "replace") for value in request.headers.getlist(name)]
 
 
 # ---------------------------------------------------------------------------- request bodies
@@ -187,7 +192,15 @@ def check_media_type(request: Request) -> None:
     """415 unless the body is declared JSON. A browser sends a form or text/plain (or a body without a type) to any
     address without asking first, whatever page it shows; application/json it sends only once the server allowed it
     (a CORS preflight, which this service never allows). So a web page open on the machine cannot file claims or
-    make the service read data through the user's browser."""
+    make the service read data through the user's browser.
+
+    Content-Type given twice with values that differ is a 400: servers read the first (Node, Go's net/http, nginx), some
+    proxies the last or both joined, so a proxy in front and this service would take the body for different types
+    (the same value twice is the same request, and read as once)."""
+    given = header_lines(request, "content-type")
+    if len(set(given)) > 1:
+        raise bad_request(f"the request gives Content-Type twice, {given[0]!r} and {given[1]!r}, which a proxy and "
+                          f"this service may read differently: send it once")
     declared = header(request, "content-type")
     media = (declared or "").split(";")[0].strip().lower()
     if media == "application/json" or (media.startswith("application/") and media.endswith("+json")):
@@ -199,9 +212,12 @@ def check_media_type(request: Request) -> None:
 
 def check_coding(request: Request) -> None:
     """415 for a body sent compressed (``Content-Encoding: gzip``, RFC 9110 §15.5.16): it was read as the JSON text
-    it is not, and refused as not UTF-8 or "holding NUL bytes, as UTF-16 does", which says nothing of the cause."""
-    coding = header(request, "content-encoding")
-    if coding is not None and coding.strip().lower() not in ("", "identity"):
+    it is not, and refused as not UTF-8 or "holding NUL bytes, as UTF-16 does", which says nothing of the cause.
+    Content-Encoding is a list (RFC 9110 §8.4): its lines are one value, joined in order, and every coding in it
+    counts ('identity' then 'gzip' on a second line was read as JSON)."""
+    lines = header_lines(request, "content-encoding")
+    coding = ", ".join(lines) if lines else None
+    if coding is not None and any(part.strip().lower() not in ("", "identity") for part in coding.split(",")):
         raise Problem(415, "unsupported-media-type", "The request body is not declared JSON",
                       f"the request body must be sent uncompressed, not with Content-Encoding: {coding!r}")
 

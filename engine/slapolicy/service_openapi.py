@@ -209,7 +209,7 @@ ERRORS = {
            "JSON type or an unknown field (the CLI's usage error, exit 2), an unknown or repeated query parameter, a "
            "path where a file name belongs; on any route, a request that is not HTTP/1.1 that can be read, or that "
            "gives both Content-Length and Transfer-Encoding (the connection is closed), or a request target in "
-           "absolute form naming no host or a user",
+           "absolute form naming no host or a user; a Content-Type given twice with values that differ",
     "404": "no such decision, draft, published version, route; or no version in force for the month",
     "409": "the service was not started with the data the request needs (--minutes; for a claim of a month owed "
            "compensation, --billing)",
