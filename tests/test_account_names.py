@@ -179,4 +179,5 @@ def test_an_account_asked_for_that_hides_or_turns_text_is_listed_escaped_not_as_
     rows = list(minute_rows("acme", "2019-03-01T10:00", 3, 100, 2))
     with pytest.raises(Exception) as refused:
         evaluate(POLICIES, minutes=rows, month="2019-03", accounts=["\u202eglobex", "acme\u200b", "café"])
-    assert str(refused.value) == "account(s) '\\u202eglobex', 'acme\\u200b', café have no minutes or billing for 2019-03"
+    assert str(refused.value) == ("account(s) '\\u202eglobex', 'acme\\u200b', café have no minutes or billing for 2019-03; "
+                                  "did you mean 'acme' for 'acme\\u200b'?")  # the name of the minutes nearest in spelling

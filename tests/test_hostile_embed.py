@@ -800,3 +800,30 @@ def test_a_process_forked_while_another_thread_holds_a_lock_of_the_engine_uses_t
                          text=True, timeout=180, cwd=tmp_path)  # the child's alarm first (~13 s here under load)
     assert (run.returncode, run.stdout, run.stderr) == (
         0, "child: reloaded True\nchild's exit: 0\nsame as the parent's: True\n", "")
+
+
+# ---------------------------------------------------------------------------- an account misspelt, minutes in memory
+
+MARCH_AND_APRIL = [{"account": "acme", "minute": "2019-03-12T10:00", "requests": 100, "failures": 2},
+                   {"account": "zenith", "minute": "2019-04-12T10:00", "requests": 100, "failures": 2}]
+
+
+@pytest.mark.parametrize("form", ["list", "table"])
+@pytest.mark.parametrize("asked, said", [
+    (["acmee"], "account(s) acmee have no minutes or billing for 2019-03; did you mean 'acme'?"),
+    (["acmee", "ACME"], "account(s) acmee, ACME have no minutes or billing for 2019-03; did you mean 'acme' for "
+                        "'acmee', 'acme' for 'ACME'?"),
+    (["zenit"], "account(s) zenit have no minutes or billing for 2019-03"),  # zenith has minutes in April only
+])
+def test_an_account_misspelt_names_the_nearest_of_minutes_given_in_memory(form, asked, said):
+    # Minutes handed to the Python API (a list of rows, a table) were never looked at for the name nearest in spelling:
+    # `acmee` over rows of acme said no more than for an account nobody has, where a Parquet file's row groups (the
+    # CLI, serve) and the billing's names were. They are at hand: their names of the month are compared with.
+    import pyarrow as pa
+
+    from slapolicy import Engine, InputError
+
+    minutes = MARCH_AND_APRIL if form == "list" else pa.Table.from_pylist(MARCH_AND_APRIL)
+    with pytest.raises(InputError) as raised:
+        Engine(POLICIES).evaluate(minutes=minutes, month="2019-03", accounts=asked)
+    assert str(raised.value) == said

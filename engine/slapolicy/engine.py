@@ -549,12 +549,20 @@ def accounts_meant(unknown: list, minutes, service_month, policy, billing) -> st
                                               unknown_name.capitalize(), unknown_name.casefold()) if form != unknown_name}
              for unknown_name in unknown}
     found, spelled = set(billed), set(billed)
+    # Minutes handed over in memory (a list of rows, a table; a request's inline rows) are at hand, and bounded by the
+    # caller's memory (serve's by --max-body): read whole, their names of the month are compared in spelling too, as
+    # a Parquet file's row groups' are. A file of text is not read whole again for it.
+    in_memory = minutes is not None and not isinstance(minutes, (str, Path))
     if minutes is not None:
         try:
-            found |= read_minutes(minutes, [service_month], [policy],
-                                  accounts=sorted({form for each in forms.values() for form in each})).accounts
+            read = read_minutes(minutes, [service_month], [policy], accounts=None if in_memory else
+                                sorted({form for each in forms.values() for form in each})).accounts
+            found |= read
+            if in_memory:
+                spelled |= read
         except Exception:  # noqa: BLE001 -- a problem in those rows is said when they are asked for; no suggestion
             pass
+    if minutes is not None and not in_memory:
         try:  # the names a Parquet file's row groups of the month hold, from their statistics or dictionary pages
             spelled |= account_names(plan(minutes, request_for([service_month], policy.timezone, [policy])))
         except Exception:  # noqa: BLE001 -- as above
