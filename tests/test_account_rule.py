@@ -85,7 +85,8 @@ def test_a_claim_file_still_refuses_an_account_of_another_json_type(tmp_path):
     ledger = tmp_path / "ledger.sqlite"
     result = run_cli("claim", POLICIES, claim, "--minutes", EXAMPLES / "minutes.csv", "--ledger", ledger)
     assert (result.code, result.out, result.err) == (
-        1, "", f"slapolicy: {claim}: field 'account' must be a string or a whole number, not a list\n")
+        1, "", f"slapolicy: {claim}: field 'account' must be a string or a whole number, not a list: "
+               f'write "account": "globex"\n')
     assert not ledger.exists()
 
 

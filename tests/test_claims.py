@@ -698,7 +698,7 @@ def test_many_threads_one_ledger(inputs):
     ({"term_start": 20240301, "term_end": "2024-03-31"}, "field 'term_start' must be a string or null, not a number"),
     ({"term_start": "2024-03-01"}, "fields 'term_start' and 'term_end' go together"),
     # Each was accepted and approved: a text, or a list of nothing, is not a service record of a failed call.
-    ({"failure_records": "x"}, "field 'failure_records' must be a list or null, not a string"),
+    ({"failure_records": "x"}, 'field \'failure_records\' must be a list or null, not a string: write "failure_records": ["x"]'),
     ({"failure_records": [1, None, {}]}, "field 'failure_records' must be a list of service records of failed calls"),
     ({"failure_records": [" "]}, "field 'failure_records' must be a list of service records of failed calls"),
     ({"contact": [1]}, "field 'contact' must be a string or null, not a list"),

@@ -799,3 +799,22 @@ def test_a_coding_in_any_content_encoding_line_is_a_415(served, codings):
     said = ", ".join(value for _, value in codings)
     assert (status, content_type, answer["detail"]) == (
         415, PROBLEM, f"the request body must be sent uncompressed, not with Content-Encoding: {said!r}")
+
+
+# ---------------------------------------------------------------------------- one value where a list belongs
+
+@pytest.mark.parametrize("body, said", [
+    ({"accounts": "globex"}, 'field \'accounts\' must be a list or null, not a string: write "accounts": ["globex"]'),
+    ({"accounts": 1000}, 'field \'accounts\' must be a list or null, not a number: write "accounts": [1000]'),
+    ({"minutes": {"account": "a", **ROW}},  # a row of 75 characters: shown as … past 80 of the field written
+     'field \'minutes\' must be a list or null, not an object: write "minutes": [{…}]'),
+    ({"billing": {"account": "a"}},
+     'field \'billing\' must be a list or null, not an object: write "billing": [{"account": "a"}]'),
+    ({"accounts": "x" * 100}, 'field \'accounts\' must be a list or null, not a string: write "accounts": ["…"]'),
+    ({"accounts": True}, "field 'accounts' must be a list or null, not true or false"),  # no list of true is meant
+    ({"month": ["2019-03"]}, 'field \'month\' must be a string, not a list: write "month": "2019-03"'),
+])
+def test_one_value_where_a_list_belongs_is_told_the_field_written_as_meant(served, body, said):
+    # "field 'accounts' must be a list or null, not a string" said what was wrong, not what to send
+    status, content_type, answer = post(served[0], "/v1/evaluate", {"month": "2019-03"} | body)
+    assert (status, content_type, answer["detail"]) == (400, PROBLEM, said)

@@ -209,7 +209,7 @@ def test_evaluate_errors(server, bare):
     body = problem(server.call("POST", "/v1/evaluate", {"month": "2019-03", "region": "eu"}), 400, "bad-request")
     assert body["detail"].endswith("minutes, incidents, notices, billing)")  # nothing near: no guess
     body = problem(server.call("POST", "/v1/evaluate", {"month": "2019-03", "accounts": "acme"}), 400, "bad-request")
-    assert body["detail"] == "field 'accounts' must be a list or null, not a string"
+    assert body["detail"] == 'field \'accounts\' must be a list or null, not a string: write "accounts": ["acme"]'
     body = problem(bare.call("POST", "/v1/evaluate", {"month": "2019-03"}), 409, "not-configured")
     assert body["detail"] == "no minutes: send them inline ('minutes': [...]) or start the service with --minutes"
 
@@ -430,9 +430,10 @@ WRONG_CLAIMS = (
     ({"account": 7.5}, "field 'account': 7.5 is not an account name: write the name as text (a whole number is read as its digits)"),  # 7 is account "7" (test_account_rule)
     ({"service_month": 201903}, "field 'service_month' must be a string, not a number"),
     ({"filed_at": None}, "field 'filed_at' must be a string, not null"),
-    ({"channel": ["work_order"]}, "field 'channel' must be a string, not a list"),
+    ({"channel": ["work_order"]}, 'field \'channel\' must be a string, not a list: write "channel": "work_order"'),
     ({"event_report": True}, "field 'event_report' must be a string or null, not true or false"),
-    ({"unavailability": {"start": "2019-03-22T09:00"}}, "field 'unavailability' must be a list or null, not an object"),
+    ({"unavailability": {"start": "2019-03-22T09:00"}},
+     'field \'unavailability\' must be a list or null, not an object: write "unavailability": [{"start": "2019-03-22T09:00"}]'),
     ({"unavailability": [{"start": 1, "end": "2019-03-22T13:00"}]},
      "field 'unavailability[0].start' must be a string, not a number"),
     ({"failure_records": [3]}, "field 'failure_records' must be a list of service records of failed calls, each a "

@@ -388,7 +388,36 @@ def type_problem(field: str, value: object, expected: tuple) -> str | None:
     JSON types (JSON Schema's names: string, array, object, null, ...)."""
     if json_type(value) in (JSON_TYPES[t] for t in expected):
         return None
-    return f"field {field!r} must be {' or '.join(JSON_TYPES[t] for t in expected)}, not {json_type(value)}"
+    return (f"field {field!r} must be {' or '.join(JSON_TYPES[t] for t in expected)}, not {json_type(value)}"
+            + written_instead(field, value, expected))
+
+
+HINT_MOST = 80  # characters of the field written as meant; past them a list's one item is shown as … (a row of minutes)
+
+
+def written_instead(field: str, value: object, expected) -> str:
+    """``: write "accounts": ["globex"]`` for one value given where a list belongs (``"accounts": "globex"``), or
+    ``: write "channel": "work_order"`` for a list of one text where a text belongs; "" otherwise. The field as the
+    client meant it, in JSON, for a top-level field: what to send, not only what is wrong."""
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", field):
+        return ""
+    # (a number with a fraction is no account, nor anything else a list of the requests holds: no hint)
+    if "array" in expected and isinstance(value, (str, int, dict)) and not isinstance(value, bool):
+        meant, shortened = [value], "[{…}]" if isinstance(value, dict) else '["…"]' if isinstance(value, str) else None
+    elif "string" in expected and isinstance(value, list) and len(value) == 1 and isinstance(value[0], str):
+        meant, shortened = value[0], None
+    else:
+        return ""
+    import json  # an error path's own
+
+    text = json.dumps({field: meant}, ensure_ascii=False)[1:-1]
+    if not text.isprintable():  # an invisible or control character is shown by its escape, as names are
+        text = json.dumps({field: meant})[1:-1]
+    if len(text) > HINT_MOST:
+        if shortened is None:
+            return ""
+        text = f"{json.dumps(field)}: {shortened}"
+    return f": write {text}"
 
 
 LONE_SURROGATE = "holds text that is not valid Unicode (a lone surrogate escape such as \\ud800)"

@@ -55,7 +55,7 @@ from .errors import bounded_message as bounded_detail  # a problem's detail is b
 from .errors import (ArgumentError, BillingNeeded, NoVersionInForce, PolicyError, SchedulerUnavailable,
                      SlapolicyError, UsageError, WorkersLost)
 from .files import (JSON_TYPES, LONE_SURROGATE, STRICT_JSON, BeyondFloat, DuplicateKey, NotJSONNumber, TooManyDigits,
-                    json_type, valid_unicode, wide_encoding)
+                    json_type, valid_unicode, wide_encoding, written_instead)
 from .inputs.problems import InlineRows
 from .ledger import Ledger, default_ledger_path, environment_key
 from .limits import exhausted, limit_message
@@ -339,7 +339,8 @@ def check_body(body: object, schema_name: str, leave: tuple = ("pattern", "forma
             given = json_type(error.instance)
             if "integer" in expected and isinstance(error.instance, float):
                 given = f"{error.instance!r}, a number written with a decimal point or an exponent"
-            raise bad_request(f"field {where!r} must be {' or '.join(JSON_TYPES[t] for t in expected)}, not {given}")
+            raise bad_request(f"field {where!r} must be {' or '.join(JSON_TYPES[t] for t in expected)}, not {given}"
+                              + written_instead(where, error.instance, expected))
         raise bad_request(f"field {where!r}: {error.message}" if where else error.message)
     return body
 
