@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from urllib.parse import unquote
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples" / "ccc"
@@ -140,7 +141,8 @@ def asgi_scope(method: str, path: str, headers: dict | list | None = None) -> di
         pairs.insert(0, ("host", "127.0.0.1:8000"))
     path, _, query = path.partition("?")
     return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
-            "path": path, "raw_path": path.encode(), "query_string": query.encode(), "root_path": "",
+            # the path decoded, as uvicorn hands it (its raw_path is the path as sent)
+            "path": unquote(path), "raw_path": path.encode(), "query_string": query.encode(), "root_path": "",
             "headers": [(k.lower().encode(), v.encode()) for k, v in pairs if v is not None],
             "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000)}
 

@@ -818,3 +818,18 @@ def test_one_value_where_a_list_belongs_is_told_the_field_written_as_meant(serve
     # "field 'accounts' must be a list or null, not a string" said what was wrong, not what to send
     status, content_type, answer = post(served[0], "/v1/evaluate", {"month": "2019-03"} | body)
     assert (status, content_type, answer["detail"]) == (400, PROBLEM, said)
+
+
+# ---------------------------------------------------------------------------- a problem's instance, as a URI reference
+
+@pytest.mark.parametrize("sent", ["/v1/claims/a%20b", "/v1/claims/%C3%A9", "/v1/claims/%ff", "/v1/claims/a%22b",
+                                  "/v1/claims/%0d%0a", "/v1/%3Cscript%3E", "/v1/claims/D-0%00"])
+def test_a_problem_s_instance_is_the_path_as_sent_a_uri_reference(served, sent):
+    # RFC 9457 §3.1.5: instance is a URI reference. It was the path decoded ('/v1/claims/a b', '/v1/claims/é', a NUL,
+    # U+FFFD for %ff, and '/v1/claims/' for %0d%0a, whose CR LF the URL's parsing took out): a client reading it as a
+    # URI (Java's URI.create, Go's url.Parse of a control character) failed on the answer to its own mistake
+    from urllib.parse import urlsplit
+
+    status, content_type, answer = asgi(served[0], "GET", sent)
+    assert (status, content_type, answer["instance"]) == (404, PROBLEM, sent)
+    assert urlsplit(answer["instance"]).path == sent and sent.isascii() and sent.isprintable() and " " not in sent

@@ -11,6 +11,8 @@ from slapolicy.service import problem_of  # noqa: E402
 
 
 class FakeRequest:
+    scope = {"path": "/v1/evaluate", "raw_path": b"/v1/evaluate"}  # as uvicorn gives it: the path, and as sent
+
     class url:
         path = "/v1/evaluate"
 

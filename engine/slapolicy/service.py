@@ -34,7 +34,7 @@ import threading
 import traceback
 from dataclasses import dataclass, replace
 from pathlib import Path
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import anyio
 import anyio.to_thread
@@ -122,11 +122,26 @@ class Problem(Exception):
 
     def response(self, request: Request) -> JSONResponse:
         body = {"type": f"urn:slapolicy:problem:{self.kind}", "title": self.title, "status": self.status,
-                "detail": self.detail, "instance": request.url.path, **self.extra}
+                "detail": self.detail, "instance": instance_of(request), **self.extra}
         # A 503 is the service's state, not the request's fault: said to retry, and when (RFC 9110 §10.2.3), so a
         # client's retry policy need not guess
         headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if self.status == 503 else None
         return JSONResponse(body, status_code=self.status, media_type=PROBLEM, headers=headers)
+
+
+# What a URI reference's path may hold as it is (RFC 3986 §3.3: unreserved, sub-delims, ':', '@', '/', and '%' of an
+# escape); anything else of a path as sent is escaped.
+URI_PATH_SAFE = "/:@!$&'()*+,;=-._~%"
+LONE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def instance_of(request: Request) -> str:
+    """A problem's ``instance``: the request's path as its client sent it, a URI reference (RFC 9457 §3.1.5). The path
+    decoded (Starlette's ``url.path``) was no URI ('/v1/claims/a b', 'é', a NUL or U+FFFD, and a CR LF taken out by the
+    URL's parsing): a client reading it as one (Java's URI.create, Go's url.Parse) failed on the answer itself."""
+    raw = request.scope.get("raw_path")  # bytes as sent: a byte beyond ASCII is escaped as itself
+    path = quote(raw, safe=URI_PATH_SAFE) if raw else quote(request.scope.get("path", "/"), safe=URI_PATH_SAFE[:-1])
+    return LONE_PERCENT.sub("%25", path)
 
 
 def bad_request(detail: str) -> Problem:
