@@ -467,6 +467,28 @@ def test_lock_still_records_a_clean_new_version(cli, family):
     assert cli("validate", family).code == 0
 
 
+def test_lock_warns_of_a_version_copied_in_that_changes_nothing_but_its_header_as_publish_does(cli, family):
+    # A published file copied in by hand that changes nothing of the version it amends but its header (the change
+    # made in another copy, or never saved) was recorded without a word, where `publish` warns of such a draft
+    # (no-change): a second version deciding every Service Month as the first, recorded for good.
+    copied = copied_in(family)
+    result = cli("lock", "--retroactive", family)
+    assert result.code == 0 and result.out.startswith(f"{locked_line(copied)}\nretroactive: version 2020-01-01 now ")
+    line = next(n for n, row in enumerate(copied.read_text().splitlines(), 1) if row.startswith("effective_from:"))
+    assert result.err == (
+        f"{copied}:{line}:17: warning no-change this version changes nothing of version 2019-01-01, which it amends, "
+        "but its header (version, effective_from, amends, status, description): recorded, it decides every Service "
+        "Month from 2020-01-01 as version 2019-01-01 does. If it was meant to change something, the file copied in is "
+        f"not the one agreed: compare it with that file (`slapolicy diff {family / '2019-01-01.yaml'} {copied}` shows "
+        "what it changes) and publish the change as an amendment\n")
+    # A version copied in that changes a term is recorded without it, and so is one locked again: nothing to say.
+    later = copied_in(family, effective="2021-01-01", amends='\namends: "2020-01-01"')
+    later.write_text(later.read_text().replace("make harassing phone calls", "make friendly phone calls"))
+    result = cli("lock", "--retroactive", family)
+    assert (result.code, result.err) == (0, "") and result.out.startswith(locked_line(later))
+    assert (cli("lock", family).out, cli("lock", family).err) == ("nothing to lock: every published version is recorded\n", "")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("amends, line", [
     ("", '14:10: error amends-missing no amends: say which version this one amends, the text it was copied from (the '
@@ -755,6 +777,9 @@ def test_lock_retroactive_names_the_months_it_took_over_as_publish_does(family):
     taken = ("the Service Months beginning 2020-01-01 to 2021-03-09 (the calendar months 2020-01 to 2021-03), "
              "governed until now by version 2019-01-01")
     recorded = record_versions(PolicyDirectory(family), retroactive=True, today=dt.date(2021, 3, 10))
+    # The copy changes nothing but its header: warned of, as publish warns (no-change)
+    assert [[w.code for w in r.warnings] for r in recorded] == [["no-change"]]
+    recorded = [r._replace(warnings=()) for r in recorded]
     assert recorded == [Recorded("2020-01-01.yaml", "2020-01-01", taken, sha256_of(copied))]
     assert retroactive_note("2020-01-01", taken) == (
         f"retroactive: version 2020-01-01 now governs {taken}; decisions already recorded for them stay as decided, "
@@ -762,7 +787,7 @@ def test_lock_retroactive_names_the_months_it_took_over_as_publish_does(family):
     # A version taking effect today takes over nothing: recorded without a word of it (and needs no option).
     (family / "2021-04-01.yaml").write_text(copied.read_text().replace('"2020-01-01"', '"2021-04-01"').replace(
         'amends: "2019-01-01"', 'amends: "2020-01-01"'))
-    assert record_versions(PolicyDirectory(family), today=dt.date(2021, 4, 1)) == [
+    assert [r._replace(warnings=()) for r in record_versions(PolicyDirectory(family), today=dt.date(2021, 4, 1))] == [
         Recorded("2021-04-01.yaml", "2021-04-01", None, sha256_of(family / "2021-04-01.yaml"))]
     # publish says what it took over in the same words.
     draft = amendment(family, name="later.yaml", effective="2021-05-01", amends="2021-04-01")

@@ -276,6 +276,8 @@ def cmd_lock(args) -> int:
 
     added = record_versions(PolicyDirectory(args.policy_dir), new=args.new, retroactive=args.retroactive,
                             ledger=args.ledger)
+    for warning in (warning for recorded in added for warning in recorded.warnings):
+        sys.stderr.write(f"{warning}\n")  # as its refusals: standard output is what it recorded
     for recorded in added:
         _out(f"locked {recorded.name} (version {recorded.version}, sha256 {recorded.sha256})")
         if recorded.takes_over:

@@ -256,22 +256,26 @@ def correction_undone(directory: PolicyDirectory, policy) -> Diagnostic | None:
 _HEADER = ("version", "effective_from", "amends", "status", "description")
 
 
-def unchanged_terms(latest, policy) -> Diagnostic | None:
+def unchanged_terms(latest, policy, recording: bool = False) -> Diagnostic | None:
     """``no-change``, a warning when ``policy`` changes nothing of ``latest`` (the version it amends) but its header
     (:data:`_HEADER`): no setting, tier, clause, cause, fact, provision's words, title or ref (`slapolicy diff`'s
     terms; examples test the terms and change none). Published, it would add a version that decides every Service
-    Month as ``latest`` does: usually the change was made in another copy, or not saved."""
+    Month as ``latest`` does: usually the change was made in another copy, or not saved. ``recording``: said by
+    `lock` of a published file copied in by hand, recorded all the same (as publish publishes such a draft)."""
     if latest is None:
         return None
     changes = [change for change in diff_policies(latest, policy)["changes"] if change["what"] not in _HEADER]
     if changes:
         return None
+    shown = f"`slapolicy diff {latest.path} {policy.path}` shows what it changes"
+    what, done, remedy = (("version", "recorded", "the file copied in is not the one agreed: compare it with that file "
+                           f"({shown}) and publish the change as an amendment") if recording else
+                          ("draft", "published", f"make the change in this draft ({shown})"))
     return policy.doc.diagnostic(("effective_from",), "no-change",
-                                 f"this draft changes nothing of version {latest.version}, which it amends, but its "
-                                 f"header ({', '.join(_HEADER)}): published, it decides every Service Month from "
+                                 f"this {what} changes nothing of version {latest.version}, which it amends, but its "
+                                 f"header ({', '.join(_HEADER)}): {done}, it decides every Service Month from "
                                  f"{policy.effective_from} as version {latest.version} does. If it was meant to change "
-                                 f"something, make the change in this draft (`slapolicy diff {latest.path} "
-                                 f"{policy.path}` shows what it changes)", severity="warning")
+                                 f"something, {remedy}", severity="warning")
 
 
 def not_after_published(policy, other) -> Diagnostic:
@@ -532,6 +536,7 @@ class Recorded(NamedTuple):
     takes_over: str | None = None
     sha256: str = ""
     decided: str | None = None  # with a ledger: the claims it records as decided for the months taken over
+    warnings: tuple = ()  # what `lock` warns of it, as publish warns of a draft: no-change (unchanged_terms)
 
 
 def record_published(directory, new: bool = False, *, retroactive: bool = False,
@@ -571,12 +576,16 @@ def record_versions(directory, new: bool = False, *, retroactive: bool = False,
         if refused:
             raise PolicyError(sorted(refused))
         added = []
+        before = dict(zip(directory.versions[1:], directory.versions))
         for policy in sorted(directory.versions, key=lambda p: Path(p.path).name):
             name = Path(policy.path).name  # the sha256 of the bytes checked: a file written since is found below
             if name not in lock:
                 lock[name] = policy.sha256
                 _, takes_over, decided = taken.get(name, (None, None, None))
-                added.append(Recorded(name, policy.version, takes_over, policy.sha256, decided))
+                amended = before.get(policy)  # a family locked anew may hold versions that predate amends:
+                amended = amended if amended is not None and policy.raw.get("amends") == amended.version else None
+                warned = tuple(filter(None, [unchanged_terms(amended, policy, recording=True)]))
+                added.append(Recorded(name, policy.version, takes_over, policy.sha256, decided, warned))
         if added:
             unchanged_since(directory.path, seen, "its versions were checked")
             try:
