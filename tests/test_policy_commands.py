@@ -279,8 +279,8 @@ def test_a_setting_amended_without_the_words_of_its_provision_is_warned_of(cli, 
     result = cli("validate", path)
     assert result.code == 0, result.out
     assert warning in result.out.splitlines()
-    # The words amended with it: nothing to say.
-    path.write_text(path.read_text().replace("than 99.5% (the", "than 99.95% (the"))
+    # The words amended with it, and the setting's own description (lint_descriptions_agree): nothing to say.
+    path.write_text(path.read_text().replace("than 99.5% (the", "than 99.95% (the").replace("99.5 % or more", "99.95 % or more"))
     assert "words-disagree" not in cli("validate", path).out
 
 
@@ -326,9 +326,47 @@ def test_a_count_of_days_or_months_amended_without_its_provisions_words_is_warne
     line = path.read_text().splitlines().index(f'  - ref: "{provision}"') + 2  # its text: ">-", at column 11
     result = cli("validate", path)
     assert result.code == 0, result.out
+    described = path.read_text().splitlines().index("      All compensation together never exceeds the fees paid; once the Services were")
     assert [line for line in result.out.splitlines() if "words-disagree" in line] == [
+        f"{path}:{described}:18: warning words-disagree the description of compensation.aggregate_cap says {says}, but "
+        f"{setting.split(',')[0]} is {setting.rsplit(' ', 1)[1]}: amend the description with the setting (`render` "
+        "prints it beside the setting, as what it means)",
         f"{path}:{line}:11: warning words-disagree provision {provision} says {says}, but {setting}: amend the words "
         "with the setting, or the setting with the words"]
+
+
+@pytest.mark.parametrize("edits, setting, says, value, described", [
+    # The standard raised with §2.2's words, its description left: "met when availability is 99.5 % or more"
+    ([('value: "99.5%"\n    met_when: at_least', 'value: "99.9%"\n    met_when: at_least'),
+      ("than 99.5% (the", "than 99.9% (the")],
+     "availability.standard", "99.5%", "availability.standard is 99.9%", ("99.5 % or more", "99.9 % or more")),
+    # The claim window made 90 days with §3.2(2)'s words: "At the end of the 60th calendar day after the Service Month"
+    ([("calendar_days_after_end: 60", "calendar_days_after_end: 90"), ("(60) calendar days", "(90) calendar days")],
+     "claims.window_closes", "60", "claims.window_closes.calendar_days_after_end is 90", ("60th", "90th")),
+])
+def test_a_setting_amended_without_its_own_description_is_warned_of(cli, tmp_path, edits, setting, says, value,
+                                                                   described):
+    # Only provisions' and tiers' words were compared with the settings: a setting's own description, which `render`
+    # prints beside it as what it means, kept the old figure after an amendment without a word.
+    from helpers import draft_variant
+
+    path = draft_variant(tmp_path, *edits[0])
+    text = path.read_text()
+    for old, new in edits[1:]:
+        assert old in text
+        text = text.replace(old, new)
+    path.write_text(text)
+    lines = text.splitlines()
+    line = next(n for n, row in enumerate(lines, 1) if row.strip().startswith("description:") and described[0] in row)
+    column = lines[line - 1].index("description:") + len("description: ") + 1
+    result = cli("validate", path)
+    assert result.code == 0, result.out
+    assert [row for row in result.out.splitlines() if "words-disagree" in row] == [
+        f"{path}:{line}:{column}: warning words-disagree the description of {setting} says {says}, but {value}: amend "
+        "the description with the setting (`render` prints it beside the setting, as what it means)"]
+    # The description amended with it: nothing to say.
+    path.write_text(text.replace(*described))
+    assert "words-disagree" not in cli("validate", path).out
 
 
 def test_a_tier_amended_without_its_own_words_is_warned_of(cli, tmp_path):
@@ -423,16 +461,16 @@ def test_a_parameters_words_are_compared_as_numbers(text, value, said):
     assert _said(str(value), "parameters.x", text) == said
 
 
-@pytest.mark.parametrize("setting,old,new,provision,said,words", [
+@pytest.mark.parametrize("setting,old,new,provision,said,words,described", [
     # A lawyer's first amendment: the claim deadline of §3.2(2) raised to 90 days, its words left at "sixty (60)":
     # validate said nothing, as it did of a window opening after another business day than §3.2(1)'s fifth (5th).
     ("claims.window_closes.calendar_days_after_end", "calendar_days_after_end: 60", "calendar_days_after_end: 90",
-     "§3.2(2)", "60", ("sixty\n      (60) calendar days", "ninety\n      (90) calendar days")),
+     "§3.2(2)", "60", ("sixty\n      (60) calendar days", "ninety\n      (90) calendar days"), ("60th", "90th")),
     ("claims.window_opens.after_business_days", "after_business_days: 5", "after_business_days: 10",
-     "§3.2(1)", "5", ("fifth (5th) business day", "tenth (10th) business day")),
+     "§3.2(1)", "5", ("fifth (5th) business day", "tenth (10th) business day"), ("the 5th", "the 10th")),
 ])
 def test_a_claim_deadline_amended_without_the_words_of_its_provision_is_warned_of(cli, tmp_path, setting, old, new,
-                                                                                   provision, said, words):
+                                                                                   provision, said, words, described):
     from helpers import draft_variant
 
     path = draft_variant(tmp_path, old, new)
@@ -447,6 +485,9 @@ def test_a_claim_deadline_amended_without_the_words_of_its_provision_is_warned_o
             ) in result.out.splitlines()
     assert words[0] in path.read_text()
     path.write_text(path.read_text().replace(*words))
+    # the setting's own description says it too (lint_descriptions_agree): amended with it, nothing to say
+    assert f"warning words-disagree the description of {setting.rsplit('.', 1)[0]} says {said}," in cli("validate", path).out
+    path.write_text(path.read_text().replace(*described))
     assert "words-disagree" not in cli("validate", path).out
 
 

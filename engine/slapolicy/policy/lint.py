@@ -439,6 +439,32 @@ def lint_words_agree(policy) -> list[Diagnostic]:
     return found + _tier_words_disagree(policy)
 
 
+# A time of day a description states ("At 00:00 on the day after the 5th business day"): no count it states.
+_CLOCK_TIME = re.compile(r"(?<![0-9])[0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?(?![0-9])")
+
+
+def lint_descriptions_agree(policy) -> list[Diagnostic]:
+    """A setting's own ``description`` and its values say the same numbers, as a provision's words and the settings
+    applying it do (:func:`lint_words_agree`, the same numbers compared): the standard raised to 99.9 % under its
+    description still saying "met when availability is 99.5 % or more", or the claim window made 90 days under "the
+    60th calendar day", passed validate and publish without a word, and `render` prints the description beside the
+    value as what the setting means."""
+    found = []
+    for dotted in _settings(policy.raw):
+        node = node_at(policy.raw, dotted)
+        described = node.get("description") if isinstance(node, dict) else None
+        if not isinstance(described, str):
+            continue
+        for setting, value, whole in _applied(dotted, node):
+            said = _said(str(value), whole, _CLOCK_TIME.sub("", described))
+            if said:
+                found.append(policy.doc.diagnostic((*dotted.split("."), "description"), "words-disagree",
+                                                   f"the description of {dotted} says {said}, but {setting} is {value}: "
+                                                   "amend the description with the setting (`render` prints it beside "
+                                                   "the setting, as what it means)", severity="warning"))
+    return found
+
+
 # A provision's own item number, "(2) The latest deadline ...": no number it states.
 _ITEM = re.compile(r"^\s*\([0-9]+\)")
 
@@ -667,7 +693,8 @@ def lint_policy(policy, run_examples: bool = True) -> list[Diagnostic]:
         # the calendar loaded, as the examples load it; the agreement's own worked example computed by the engine as theirs
         untested = untested_rules(policy) + lint_claim_window(policy) + worked_example_disagrees(policy)
     return (lint_tiers(policy) + lint_tier_grid(policy) + lint_gate(policy) + lint_clauses(policy) + lint_dates(policy) + lint_timezone(policy)
-            + lint_clock_changes(policy) + lint_citations(policy) + lint_words_agree(policy) + lint_clause_words_agree(policy) + calendar + untested)
+            + lint_clock_changes(policy) + lint_citations(policy) + lint_words_agree(policy) + lint_clause_words_agree(policy)
+            + lint_descriptions_agree(policy) + calendar + untested)
 
 
 def misnamed_versions(path: Path, severity: str = "error") -> list[Diagnostic]:
