@@ -310,10 +310,12 @@ def test_diff_of_versions_of_two_agreements_names_both(cli, tmp_path):
     other.write_text(PUBLISHED.read_text().replace("id: ccc-sla", "id: voice-sla", 1))
     note = ("versions of two agreements, ccc-sla and voice-sla: neither amends the other, so what follows compares two "
             "texts, not an amendment and the version it changes")
+    # the copy says status: published, and no lock records it: noted too, after (test_policy_tampering.py)
+    nowhere = f"{other} says status: published, but no versions.lock records it (published-nowhere)"
     result = cli("diff", PUBLISHED, other)
     assert result.out.splitlines() == ["ccc-sla 2019-01-01 → voice-sla 2019-01-01", f"  note: {note}",
-                                       "  ~ id: ccc-sla → voice-sla"]
-    assert cli("diff", PUBLISHED, other, "--json").json()["notes"] == [note]
+                                       f"  note: {nowhere}", "  ~ id: ccc-sla → voice-sla"]
+    assert cli("diff", PUBLISHED, other, "--json").json()["notes"] == [note, nowhere]
     page = cli("diff", PUBLISHED, other, "--format", "html").out
     assert "<h1>Redline: ccc-sla 2019-01-01 → voice-sla 2019-01-01</h1>" in page
     assert f'<p class="note">{note}</p>' in page

@@ -378,7 +378,10 @@ def test_diff_shows_every_change_to_the_words_citations_and_header(cli, tmp_path
     changed.write_text(text.replace(old, new, 1))
     result = cli("diff", PUBLISHED, changed)
     assert result.code == 0, result.err
-    assert result.out.splitlines()[1:] == lines
+    # the copy says status: published, and no lock records it: noted (test_test_and_diff_of_an_edited_published_...)
+    nowhere = f"  note: {changed} says status: published, but no versions.lock records it (published-nowhere)"
+    assert nowhere in result.out.splitlines()
+    assert [line for line in result.out.splitlines()[1:] if line != nowhere] == lines
 
 
 def test_diff_says_when_one_version_lacks_the_agreement_s_words(cli):
@@ -813,6 +816,54 @@ def test_render_and_validate_of_an_edited_published_version_refuse_it_as_its_fam
         "  ~ title: Cloud Contact Center Service Level Agreement → Cloud Contact Center Service Level Agreement "
         "(amended)")
     assert snapshot(family) == before
+
+
+def test_test_and_diff_of_an_edited_published_version_say_what_its_lock_says(cli, family):
+    # `test policies/ccc/2019-01-01.yaml` of the published file edited in place ran its examples and said "19 passed,
+    # 0 failed", exit 0, and `test FAMILY` alike: the examples of a text that is not the version published, passing,
+    # read as the published version's. `diff` compared it without a word, under the heading "ccc-sla 2019-01-01 →
+    # …", the redline sent for review presenting an edited file as version 2019-01-01. Both now say what the lock
+    # says (published-changed, as validate and render do): test fails, exit 1, its examples still run (the edit's
+    # effect on them is worth seeing); diff still compares (it is how the edit is seen before it is undone), and says
+    # it on standard error and as a note of its output.
+    published = family / "2019-01-01.yaml"
+    published.write_text(reworded(published.read_text()))
+    (family_says,) = [line for line in cli("validate", family).out.splitlines() if " error " in line]
+    before = snapshot(family)
+    for given in (published, family):
+        tested = cli("test", given)
+        assert tested.code == 1
+        assert tested.out.splitlines()[0] == family_says
+        assert tested.out.splitlines()[-1].endswith(" passed, 0 failed")  # the examples ran, and passed
+    diffed = cli("diff", PUBLISHED, published)
+    assert (diffed.code, diffed.err) == (0, family_says + "\n")
+    note = (f"  note: {published} is not the published version 2019-01-01 its name and label say: "
+            "its bytes differ from those versions.lock records (published-changed)")
+    assert diffed.out.splitlines()[1] == note
+    assert diffed.out.splitlines()[-1] == (
+        "  ~ title: Cloud Contact Center Service Level Agreement → Cloud Contact Center Service Level Agreement "
+        "(amended)")
+    assert note[len("  note: "):] in cli("diff", PUBLISHED, published, "--json").json()["notes"]
+    assert snapshot(family) == before
+    # The published version as recorded: nothing said, by either.
+    published.write_bytes(PUBLISHED.read_bytes())
+    tested, diffed = cli("test", published), cli("diff", PUBLISHED, published)
+    assert (tested.code, diffed.code, diffed.err) == (0, 0, "") and "error" not in tested.out
+    assert " note: " not in diffed.out
+
+
+def test_test_of_a_version_copied_into_the_family_unrecorded_says_it_is_unlocked(cli, family):
+    copy = family / "2020-01-01.yaml"
+    copy.write_text(copied_by_hand("2020-01-01"))
+    (family_says,) = [line for line in cli("validate", family).out.splitlines() if " error " in line]
+    tested = cli("test", copy)
+    assert tested.code == 1 and tested.out.splitlines()[0] == family_says
+    # A copy published nowhere (no lock beside it): a warning, as validate and render say it; the examples decide.
+    elsewhere = family.parent / "review" / "2020-01-01.yaml"
+    elsewhere.parent.mkdir()
+    elsewhere.write_text(copied_by_hand("2020-01-01"))
+    tested = cli("test", elsewhere)
+    assert tested.code == 0 and " warning published-nowhere " in tested.out.splitlines()[0]
 
 
 @pytest.mark.parametrize("kept", ["2019-01-01.yaml", "superseded/2019-01-01.32cfebe23efd.yaml"])

@@ -122,19 +122,25 @@ def _draft_checked(file, directory) -> list[Diagnostic]:
 
 
 def cmd_test(args) -> int:
-    from ..policy.directory import read_policy  # late: see data_commands.cmd_claim
+    from ..policy.directory import broken_recorded, read_policy_bytes, unrecorded_published  # late: see cmd_claim
     from ..policy.examples import ExampleReport, run_examples  # a policy command's own module: a claim never loads it
 
     total = ExampleReport()
-    broken = 0
+    broken = unrecorded = 0
     for file in _policy_files(args.paths):
-        policy, problems = read_policy(file)
+        raw, policy, problems = read_policy_bytes(file)  # the bytes tested are those the lock is asked about
         errors = [p for p in problems if p.severity == "error"]
         if policy is None or errors:
-            for problem in errors or problems:
+            for problem in filter(None, [broken_recorded(Path(file), raw), *(errors or problems)]):
                 _out(str(problem))
             broken += 1
             continue
+        # What the record of published versions says of it, as validate and render say it: examples passing on a
+        # published version edited since it was locked are not the published version's.
+        record = unrecorded_published(policy, raw, drafts=True)
+        if record is not None:
+            _out(str(record))
+            unrecorded += record.severity == "error"
         report = run_examples(policy)
         for failure in report.failures:
             _out(str(failure))
@@ -150,7 +156,9 @@ def cmd_test(args) -> int:
         sys.stderr.write(f"{broken} file(s) could not be loaded\n")
     if total.passed == 0 and total.failed == 0:
         sys.stderr.write("no example ran\n")
-    return 0 if total.ok and not broken else 1
+    if unrecorded:
+        sys.stderr.write(f"{unrecorded} file(s) are not what versions.lock records (said above)\n")
+    return 0 if total.ok and not broken and not unrecorded else 1
 
 
 def cmd_versions(args) -> int:
@@ -246,12 +254,17 @@ def cmd_diff(args) -> int:
     if args.json and args.format not in (None, "json"):  # it printed JSON, silently not the redline asked for
         raise UsageError(f"--json and --format {args.format} ask for two outputs: give one")
     # A document for review must not present a version that validate rejects (a tier gap, say) as sound.
-    policies = _linted(args.old, args.new)
+    read: list = []
+    policies = _linted(args.old, args.new, read=read)
     if policies is None:
         return 1
     from ..policy.diff import diff_policies, render_diff  # a policy command's own module: a data command never loads it
 
     result = diff_policies(*policies)
+    # Compared all the same (it is how an edit of a published file is seen before it is undone), but a file the record
+    # of published versions says otherwise of is said to be, on standard error and in the document itself, which
+    # names it by its label as if it were that version.
+    result["notes"] += [note for policy, raw in zip(policies, read) if (note := _not_as_recorded(policy, raw))]
     if args.json or args.format == "json":
         _json(result)
     elif args.format == "html":
@@ -261,6 +274,24 @@ def cmd_diff(args) -> int:
     else:
         _out(render_diff(result))
     return 0
+
+
+def _not_as_recorded(policy, raw: bytes) -> str | None:
+    """What `diff` notes of a file the record of published versions says otherwise of (directory.unrecorded_published),
+    having said that on standard error; None when it says nothing."""
+    from ..policy.directory import kept_by_family, unrecorded_published  # late: see data_commands.cmd_claim
+
+    record = unrecorded_published(policy, raw, drafts=True)
+    if record is None:
+        return None
+    sys.stderr.write(f"{record}\n")
+    changed = ("is not the superseded encoding versions.lock keeps: its bytes differ from those it records"
+               if kept_by_family(policy.path) else f"is not the published version {policy.version} its name and label "
+               "say: its bytes differ from those versions.lock records")
+    what = {"published-changed": changed,
+            "unlocked": "is no published version: the versions.lock beside it does not record it",
+            "published-nowhere": "says status: published, but no versions.lock records it"}
+    return f"{policy.path} {what.get(record.code, 'is not what versions.lock records')} ({record.code})"
 
 
 def cmd_schema(args) -> int:
