@@ -833,3 +833,23 @@ def test_a_problem_s_instance_is_the_path_as_sent_a_uri_reference(served, sent):
     status, content_type, answer = asgi(served[0], "GET", sent)
     assert (status, content_type, answer["instance"]) == (404, PROBLEM, sent)
     assert urlsplit(answer["instance"]).path == sent and sent.isascii() and sent.isprintable() and " " not in sent
+
+
+# ---------------------------------------------------------------------------- a field left unset as "" (Go's zero value)
+
+@pytest.mark.parametrize("route, body, status, said", [
+    ("/v1/evaluate", {"month": "2019-03", "term_start": "", "term_end": ""}, 400,
+     "field 'term_start' is blank: leave it out, or null, for no term"),
+    ("/v1/evaluate", {"month": "2019-03", "term_start": "2019-03-01", "term_end": " "}, 400,
+     "field 'term_end' is blank: leave it out, or null, for no term"),
+    ("/v1/claims", CLAIM | {"term_start": "", "term_end": ""}, 422,
+     "claim: field 'term_start' is blank: leave it out, or null, for no term; field 'term_end' is blank: leave it out, "
+     "or null, for no term"),
+])
+def test_a_term_sent_blank_is_told_to_be_left_out_and_nothing_is_written(served, route, body, status, said):
+    # A Go client's struct sends "" for a string it did not set (encoding/json without omitempty): "'' is not a date
+    # written YYYY-MM-DD" did not say that leaving it out, or null, means no term
+    app, ledger = served
+    answer = post(app, route, body)
+    assert (answer[0], answer[1], answer[2]["detail"]) == (status, PROBLEM, said)
+    assert not ledger.exists()

@@ -48,7 +48,7 @@ from starlette.routing import Route
 
 from . import __version__
 from .calendar import month_problem, supported_date
-from .claims.materials import claim_object
+from .claims.materials import TERM_BLANK, claim_object
 from .engine import Engine
 from .evaluation.compensation import NO_BILLING_GIVEN
 from .errors import bounded_message as bounded_detail  # a problem's detail is bounded as every message is
@@ -429,6 +429,8 @@ def date_field(value: str | None, name: str) -> dt.date | None:
     """A date of the body (``term_start``, ``term_end``), None when left out: a malformed one is 400, naming it."""
     if value is None:
         return None
+    if not value.strip():  # a Go struct's string left unset is sent "" (encoding/json without omitempty)
+        raise bad_request(f"field {name!r} {TERM_BLANK}")
     try:
         return supported_date(value)
     except ValueError as exc:

@@ -37,6 +37,9 @@ _REQUIRED_CLAIM_FIELD_SAYS = {
     "filed_at": 'when the claim was filed: an ISO 8601 timestamp, e.g. "2019-04-10T10:00+08:00"; one without a UTC '
                 "offset is read in the policy's timezone",
     "channel": 'how the claim was filed, e.g. "work_order": the policy\'s claims.channel names the one accepted'}
+# A term's date sent blank: a Go struct's string left unset is sent "" (encoding/json without omitempty), where leaving
+# the field out, or null, is what means no term (a request to `slapolicy serve` says so of its own term likewise).
+TERM_BLANK = "is blank: leave it out, or null, for no term"
 CLAIM_FIELD_TYPES = {"account": ("string", "integer"), "service_month": ("string",), "filed_at": ("string",),
                      "channel": ("string",), "event_report": ("string", "null"), "unavailability": ("array", "null"),
                      "failure_records": ("array", "null"), "term_start": ("string", "null"),
@@ -96,7 +99,9 @@ def parse_claim(data: dict, timezone: str, where: str = "claim") -> Claim:
     windows = _windows(typed.get("unavailability") or [], timezone, problems)
     terms = {}
     for key in ("term_start", "term_end"):
-        if typed.get(key) is not None:
+        if isinstance(typed.get(key), str) and not typed[key].strip():
+            problems.append(f"field {key!r} {TERM_BLANK}")
+        elif typed.get(key) is not None:
             try:
                 terms[key] = written_date(typed[key])
             except ValueError:
