@@ -853,3 +853,19 @@ def test_a_term_sent_blank_is_told_to_be_left_out_and_nothing_is_written(served,
     answer = post(app, route, body)
     assert (answer[0], answer[1], answer[2]["detail"]) == (status, PROBLEM, said)
     assert not ledger.exists()
+
+
+@pytest.mark.parametrize("under", ["2027-01-01-standard-99.95", "2027-01-01-standard-99.95.YAML",
+                                   "2027-01-01-standard-99.95.yml", "2027-01-01-standard-99.95.yaml "])
+def test_a_draft_named_without_its_yaml_or_with_a_space_after_is_told_the_draft_meant(served, under):
+    # "is not a policy file: a draft is named NAME.yaml" said the rule, not that the draft meant is there
+    status, content_type, answer = post(served[0], "/v1/replay", {"from": "2019-03", "to": "2019-03", "under": under})
+    assert (status, content_type, answer["detail"]) == (
+        400, PROBLEM, f"field 'under': {under!r} is not a policy file: a draft is named NAME.yaml; did you mean "
+                      "'2027-01-01-standard-99.95.yaml'?")
+
+
+def test_a_name_that_is_no_policy_file_and_near_no_draft_gets_no_guess(served):
+    status, _, answer = post(served[0], "/v1/replay", {"from": "2019-03", "to": "2019-03", "under": "notes.txt"})
+    assert (status, answer["detail"]) == (400, "field 'under': 'notes.txt' is not a policy file: a draft is named "
+                                               "NAME.yaml")

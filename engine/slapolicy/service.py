@@ -401,7 +401,10 @@ def draft_name_problem(name: str) -> str | None:
         return "is a hidden file: a draft is named NAME.yaml"
     if re.search(r"[\x00-\x1f\x7f]", name):
         return "holds a control character: a draft is named NAME.yaml"
-    return "is not a policy file: a draft is named NAME.yaml"
+    return NOT_A_POLICY_FILE
+
+
+NOT_A_POLICY_FILE = "is not a policy file: a draft is named NAME.yaml"
 
 
 def check_query(request: Request, known: tuple) -> None:
@@ -676,15 +679,28 @@ class Service:
         """A draft (or published) file of the policy directory, named by its file name alone: no path from a request.
         (its path, its name within the policy directory: ``drafts/NAME.yaml`` or ``NAME.yaml``)."""
         problem = draft_name_problem(name)
-        if problem:
-            raise bad_request(f"field 'under': {name!r} {problem}")
         root = self.engine.policy_dir.resolve()
+        if problem:
+            raise bad_request(f"field 'under': {name!r} {problem}" + (self._draft_meant(root, name)
+                                                                      if problem == NOT_A_POLICY_FILE else ""))
         for folder, within in ((root / "drafts", f"drafts/{name}"), (root, name)):
             candidate = (folder / name).resolve()
             if candidate.parent == folder and candidate.is_file():  # a symlink out of the directory is not followed
                 return candidate, within
         drafts = ", ".join(p.name for p in sorted((root / "drafts").glob("*.yaml"))) or "none"
         raise not_found(f"field 'under': no draft {name!r} in the policy directory's drafts/ (drafts: {drafts})")
+
+    @staticmethod
+    def _draft_meant(root: Path, name: str) -> str:
+        """'; did you mean 'x.yaml'?' for a name that is a draft's (or a published version's) but for its ending or
+        spaces around it ('x', 'x.YAML', 'x.yml', 'x.yaml '), or "". An error path only: the directories are listed."""
+        stem = re.sub(r"\.ya?ml$", "", name.strip(), flags=re.IGNORECASE)
+        meant = f"{stem}.yaml"
+        try:
+            there = any((folder / meant).is_file() for folder in (root / "drafts", root)) and DRAFT_NAME.fullmatch(meant)
+        except OSError:  # a name the file system refuses to look up: nothing to suggest
+            there = False
+        return f"; did you mean {meant!r}?" if there and meant != name else ""
 
     async def openapi(self, request: Request) -> JSONResponse:
         return JSONResponse(document())
