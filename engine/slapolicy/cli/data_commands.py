@@ -514,7 +514,9 @@ def cmd_claim(args) -> int:
     # One call in a process of its own: its reading ahead may share its batches with a forked copy of this process
     # (distributed.py), whose GIL is not the one this thread needs to load the engine and the policy meanwhile.
     allow_forked_helper()
-    with _read_ahead(claim, args):
+    with _read_ahead(claim, args) as ahead:
+        if ahead is not None:  # its digest first, while the helper reads (ReadAhead.hash_first)
+            ahead.hash_first()
         # After the reading ahead starts: loading durable-rules (~0.01 s) need not come before the first row.
         check_backend()
         # The engine's modules (the policy, the plugins, the evaluation, the decision, the ledger) load while the

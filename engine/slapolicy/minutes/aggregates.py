@@ -606,6 +606,25 @@ class ReadAhead:
             return None
         return self._hashing
 
+    def hash_first(self) -> None:
+        """Wait, where this reading has several Parquet row groups, until their bytes are hashed (its digest, which
+        the claim's record names): the command's thread calls it before it loads the engine's modules and the policy.
+        Hashed beside them, the digest's thread shared the GIL with that thread, and the two cores with it and the
+        helper: in 4 of 6 timelines of a claim on the 500-account month by time (23 row groups, 24 MB) it got neither
+        and ended 17-22 ms after the last batch, one core idle meanwhile (benchmarks/README.md, the fifteenth round);
+        hashed first (~25 ms, while the helper reads), it never did. One row group (a claim by account, no helper)
+        is not waited for: its bytes are hashed in a millisecond, and its command's thread is the claim's longest
+        path. A digest that fails is met again by the reading that takes this one (:meth:`hashing`)."""
+        self._planned.wait()
+        planned = self._hashed or []
+        if self._hashing is None or any(kind != "parquet" for _, kind, _ in planned) or \
+                sum(len(groups) for _, _, groups in planned) < 2:
+            return
+        try:
+            self._hashing.result()
+        except Exception:  # noqa: BLE001 -- see above
+            pass
+
     def picked(self, cancel: Cancellation | None = None, request: Request | None = None) -> tuple[dict, dict]:
         """({batch part: its batches (see reduce.picked_batches)}, {batch part: its summary (read_part) under
         ``request``}), once every batch was read; cancelled with ``cancel``. The batches picked before the call
