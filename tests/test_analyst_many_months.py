@@ -1,7 +1,7 @@
 """Replay over many months and versions, as an analyst runs it (session 18, E): a family whose second version takes
 effect mid-month, accounts that appear only in some months, billing for months without minutes, minutes on both sides
-of a month's end in the policy's timezone, and the same answer, byte for byte, in this process, on --workers 2 and
-on a Dask cluster."""
+of a month's end in the policy's timezone and an incident across it, and the same answer, byte for byte, in this
+process, on --workers 2 and on a Dask cluster."""
 import datetime as dt
 import json
 import subprocess
@@ -38,7 +38,8 @@ def months(tmp_path_factory):
     root = tmp_path_factory.mktemp("months")
     family = root / "ccc"
     family.mkdir()
-    (family / "2019-01-01.yaml").write_text((POLICIES / "2019-01-01.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    published = (POLICIES / "2019-01-01.yaml").read_text(encoding="utf-8")
+    (family / "2019-01-01.yaml").write_text(published, encoding="utf-8")
     raised = DRAFT.read_text(encoding="utf-8").replace('"2027-01-01"', '"2019-03-15"').replace(
         "status: draft", "status: published")
     (family / "2019-03-15.yaml").write_text(raised, encoding="utf-8")
@@ -56,7 +57,11 @@ def months(tmp_path_factory):
     # 60 minutes from 2019-03-31 23:30 in Singapore (15:30 UTC): 30 of March, 30 of April, all unavailable
     edge = root / "edge.parquet"
     write_minutes(edge, "acme", dt.datetime(2019, 3, 31, 15, 30, tzinfo=UTC), 60, 60)
-    return family, data, billing, edge
+    # the customer's network down from 23:40 to 00:10 (§5.1): 20 of March's minutes, 10 of April's
+    incidents = root / "incidents.yaml"
+    incidents.write_text("- id: X-1\n  start: 2019-03-31T23:40\n  end: 2019-04-01T00:10\n  cause: customer_network\n"
+                         "  account: acme\n")
+    return family, data, billing, edge, incidents
 
 
 def replayed(family, minutes, *options, fmt="json"):
@@ -69,7 +74,7 @@ def replayed(family, minutes, *options, fmt="json"):
 def test_each_month_is_replayed_against_the_version_in_force_on_its_first_day(months):
     # 2019-03-15 takes effect mid-month: it governs April (§6.2), not March; an account is replayed in the months it
     # has minutes or billing in, and globex's April, billed without minutes, is a month of 100 %.
-    family, data, billing, _ = months
+    family, data, billing, _, _ = months
     result = json.loads(replayed(family, data, "--billing", billing))
     assert [(r["account"], r["month"], r["baseline"]["version"], r["baseline"]["availability_percent"],
              r["baseline"]["credit_percent"], r["amended"]["credit_percent"], r["baseline"]["compensation"],
@@ -86,10 +91,15 @@ def test_each_month_is_replayed_against_the_version_in_force_on_its_first_day(mo
 
 
 def test_minutes_across_a_months_end_in_the_policys_timezone_fall_in_each_month(months):
-    family, _, _, edge = months
+    family, _, _, edge, incidents = months
     result = json.loads(replayed(family, edge))
     assert [(r["account"], r["month"], r["baseline"]["unavailable_minutes"]) for r in result["rows"]] == [
         ("acme", "2019-03", 30), ("acme", "2019-04", 30)]
+    # an incident across the month's end excludes each month's part of it: 30 - 20 = 10 and 30 - 10 = 20 counted
+    result = json.loads(replayed(family, edge, "--incidents", incidents))
+    assert [(r["month"], r["baseline"]["unavailable_minutes"], r["baseline"]["excluded_minutes"],
+             r["baseline"]["availability_percent"]) for r in result["rows"]] == [
+        ("2019-03", 10, {"5.1": 20}, "99.98"), ("2019-04", 20, {"5.1": 10}, "99.95")]
 
 
 # A Dask cluster of two worker processes in a process of its own (as tests/test_replay.py starts one): it prints its
@@ -105,8 +115,9 @@ if __name__ == "__main__":
 
 
 def test_many_months_and_versions_give_the_same_bytes_here_on_workers_and_on_dask(months):
-    family, data, billing, edge = months
-    cases = [(minutes, fmt, options) for minutes, options in ((data, ("--billing", billing)), (edge, ()))
+    family, data, billing, edge, incidents = months
+    cases = [(minutes, fmt, options) for minutes, options in ((data, ("--billing", billing)),
+                                                              (edge, ("--incidents", incidents)))
              for fmt in ("json", "text", "html")]
     here = [replayed(family, minutes, *options, fmt=fmt) for minutes, fmt, options in cases]
     assert [replayed(family, minutes, *options, "--workers", "2", fmt=fmt) for minutes, fmt, options in cases] == here
