@@ -114,3 +114,19 @@ def test_a_missing_column_beside_one_named_like_it_is_told_the_rename(tmp_path, 
     result = evaluate_march(minutes)
     assert (result.code, result.out, result.err) == (1, "", (
         f"slapolicy: {minutes}: missing column(s) {', '.join(missing)} (found: {', '.join(names)}){told}\n"))
+
+
+def test_serve_tells_a_file_url_with_a_relative_path_as_evaluate_does(tmp_path, monkeypatch):
+    # serve --minutes file:data/m.csv was refused at start as "no such file or directory" alone.
+    from slapolicy.errors import SlapolicyError
+    from slapolicy.service import Sources, serve
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SlapolicyError) as refused:
+        serve(str(POLICIES), sources=Sources(minutes="file:data/m.csv"), port=0)
+    assert str(refused.value) == (
+        "--minutes file:data/m.csv: no such file or directory; a file URL names an absolute path (file:/abs/path, "
+        "file:///abs/path): for a path from this directory, give it alone: data/m.csv")
+    with pytest.raises(SlapolicyError) as refused:  # the other inputs are files, never URLs: said as before
+        serve(str(POLICIES), sources=Sources(billing="file:b.csv"), port=0)
+    assert str(refused.value) == "--billing file:b.csv: no such file or directory"

@@ -60,7 +60,7 @@ from .inputs.problems import InlineRows
 from .ledger import Ledger, default_ledger_path, environment_key
 from .limits import exhausted, limit_message
 from .service_openapi import REQUEST_SCHEMAS, document
-from .minutes.storage import is_url
+from .minutes.storage import is_url, relative_file_url
 
 MAX_BODY_BYTES = 1 << 20  # 1 MiB: a claim, a month request, or a few thousand inline minutes
 # Connections open at once: far below the 1,024 file descriptors a process commonly gets (the ledger, the minutes'
@@ -1181,7 +1181,8 @@ def serve(policy_dir: str, *, host: str = "127.0.0.1", port: int = 8000, ledger:
     for flag, path in (("--minutes", sources.minutes), ("--incidents", sources.incidents),
                        ("--notices", sources.notices), ("--billing", sources.billing)):
         if path is not None and not is_url(path) and not Path(path).exists():  # a URL is read at each request
-            raise SlapolicyError(f"{flag} {path}: no such file or directory")
+            told = relative_file_url(path) if flag == "--minutes" else ""  # the one input named by URL too
+            raise SlapolicyError(f"{flag} {path}: no such file or directory{told}")
     with descriptors_for(max_connections):
         return _serve(policy_dir, host, port, ledger, sources, max_body, workers, dask, request_timeout, max_connections,
                       max_concurrent, answer_timeout)

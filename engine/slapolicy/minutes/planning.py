@@ -22,7 +22,7 @@ import numpy as np
 
 from . import storage
 from ..calendar import WIDEN_MINUTES, calendar_month, minute_bounds, month_written, written_as_month
-from ..errors import InputError, shell_word
+from ..errors import InputError
 from ..files import FileProblem, regular_file_size
 from ..forks import renewed_in_child
 from ..inputs.problems import column_names, missing_columns, where_given
@@ -167,10 +167,8 @@ def plan(source, request: Request) -> list[Part]:
         return _plan_url(source, request)
     path = Path(source)
     relative = storage.relative_file_url(source)
-    if relative is not None and not os.path.lexists(path):
-        raise FileProblem(source, "missing", "no such file or directory; a file URL names an absolute path "
-                          "(file:/abs/path, file:///abs/path): for a path from this directory, give it alone: "
-                          + shell_word(relative))
+    if relative and not os.path.lexists(path):
+        raise FileProblem(source, "missing", "no such file or directory" + relative)
     if path.is_dir():
         return _plan_directory(path, request)
     try:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from urllib.parse import quote
 
-from ..errors import InputError
+from ..errors import InputError, shell_word
 
 # Two letters at least: C:\ is a Windows path, not a URL. A file URL may also be written with one slash (RFC 8089's
 # `file:/abs/path`, as Hadoop, Spark and Java's File.toURI write it): taken for a relative path, it was `no such
@@ -32,13 +32,14 @@ def is_url(source) -> bool:
     return isinstance(source, str) and bool(_URL.match(source))
 
 
-def relative_file_url(source) -> str | None:
-    """The path of ``file:data/m.csv`` (a file URL written with a relative path, which RFC 8089 has not: its path is
-    absolute), as it would be given alone; None for anything else. Such a source is taken for a local file of that
-    name: when there is none, the message says to give the path alone (it was "no such file", and nothing of why)."""
+def relative_file_url(source) -> str:
+    """What a missing ``file:data/m.csv`` is told after "no such file or directory" (a file URL written with a
+    relative path, which RFC 8089 has not: its path is absolute): to give the path alone; "" for anything else. Such a
+    source is taken for a local file of that name: it was "no such file", and nothing of why."""
     if not isinstance(source, str) or is_url(source) or source[:5].lower() != "file:" or len(source) == 5:
-        return None
-    return source[5:]
+        return ""
+    return ("; a file URL names an absolute path (file:/abs/path, file:///abs/path): for a path from this directory, "
+            f"give it alone: {shell_word(source[5:])}")
 
 
 def scheme_of(url: str) -> str:
