@@ -260,6 +260,10 @@ def test_minutes_and_billing_help_say_what_they_take(command):
     # incidents left out the description evaluate's named; replay's --dask said nothing of where workers read.
     assert helps["incidents"] == "list of {id, start, end, cause, account?, description?}"
     assert "its workers read the minutes by path or URL, so they must reach the same storage" in helps["dask"]
+    # and nothing said the workers need slapolicy: started from an environment without it, they ended at the first
+    # task and the command waited for ever (tests/test_dask_workers.py)
+    assert helps["dask"].endswith(", and run where this version of slapolicy is installed (dask worker ADDRESS "
+                                  "there: docs/cli.md, \"Replay\")")
 
 
 def test_readme_command_list_names_every_option():

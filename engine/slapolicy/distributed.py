@@ -382,9 +382,15 @@ class Runner:
                 except ImportError as exc:
                     raise SlapolicyError(missing_extra("--dask", "dask", exc.name or "distributed")) from None
                 try:
-                    self._client = Client(self.address, timeout="20s", set_as_default=False)
+                    client = Client(self.address, timeout="20s", set_as_default=False)
                 except (OSError, TimeoutError) as exc:
                     raise SchedulerUnavailable(f"cannot reach the Dask scheduler at {self.address}: {exc}") from None
+                try:
+                    _check_workers(client, self.address)
+                except BaseException:
+                    _close_client(client)
+                    raise
+                self._client = client
             return self._client
 
     def _on_dask(self, fn, arguments: list, progress, cancel) -> list:
@@ -411,6 +417,42 @@ class Runner:
                 raise  # the scheduler is there: the task's own error
             raise SchedulerUnavailable(f"lost the Dask scheduler at {self.address} ({type(exc).__name__}: {exc}); the next "
                                  "call connects again") from None
+
+
+# How long a client waits at its connection for a first worker to join a scheduler that has none (an adaptive
+# cluster scaling up from zero starts one on demand) before it says so.
+WORKERS_AWAITED_SECONDS = 20
+
+
+def _check_workers(client, address: str) -> None:
+    """The workers of the cluster can run this slapolicy's tasks: there is one, and each imports slapolicy of this
+    version. A worker without slapolicy ended as the first task reached it (distributed could not unpickle the
+    task's function) and the command then waited for ever for a worker, saying nothing, as it did on a scheduler no
+    worker had joined; a worker of another version would evaluate by its own code. Asked once, at the connection
+    (workers joining later are not asked), by a builtin, so that the question itself travels without slapolicy's
+    code: a function of slapolicy sent to a worker without it ends that worker."""
+    from . import __version__
+
+    try:
+        client.wait_for_workers(1, timeout=WORKERS_AWAITED_SECONDS)
+    except TimeoutError:
+        raise SchedulerUnavailable(f"the Dask scheduler at {address} has no worker (none joined in "
+                                   f"{WORKERS_AWAITED_SECONDS} s): start workers on it (dask worker {address}), where "
+                                   f"slapolicy {__version__} is installed") from None
+    found = client.run(eval, "__import__('slapolicy').__version__", on_error="return")
+    unfit = []
+    for worker, version in sorted(found.items()):
+        if isinstance(version, BaseException):
+            what = "is not installed there" if isinstance(version, ImportError) else "cannot be imported there"
+            what = f"slapolicy {what}"
+            unfit.append(f"{worker}: {what} ({type(version).__name__}: {version})")
+        elif version != __version__:
+            unfit.append(f"{worker}: slapolicy {version}, not {__version__}")
+    if unfit:
+        shown = "; ".join(unfit[:3]) + (f"; and {len(unfit) - 3} more" if len(unfit) > 3 else "")
+        raise SchedulerUnavailable(f"the Dask workers at {address} cannot run slapolicy's tasks: {shown}; install "
+                                   f"slapolicy {__version__} (this one) where each worker runs, with the plugins "
+                                   "installed here, and start the workers again")
 
 
 def _on_threads(fn, arguments: list, progress, cancel) -> list:

@@ -189,7 +189,8 @@ class RulesBackendUnavailable(SlapolicyError):
 
 
 class SchedulerUnavailable(SlapolicyError):
-    """The Dask scheduler named by ``--dask`` cannot be reached, or was lost during a call: the CLI exits 1 with
+    """The Dask scheduler named by ``--dask`` cannot be reached, no worker joins it, a worker cannot run this
+    slapolicy's tasks (not installed, or another version), or the scheduler was lost during a call: the CLI exits 1 with
     it, and ``slapolicy serve`` answers 503 (the service's state, not the request's fault; try again later)."""
 
 

@@ -225,10 +225,11 @@ ERRORS = {
            "was run): nobody reads this answer; it is what a log of the answers records",
     "500": "an internal error (the CLI's exit 3): please report it",
     "503": "the request came on a connection beyond --max-connections (the connection is closed); with --dask, the "
-           "Dask scheduler was lost or cannot be reached again (the next request connects again); the memory, threads "
-           "or open files the process may use are used up (limit-reached); the service was stopped at once (a second "
-           "Ctrl-C) before it answered (stopping); the --workers processes, or the Dask workers, running the work "
-           "ended under it (workers-lost). Each says Retry-After: 1 (seconds)",
+           "Dask scheduler was lost or cannot be reached again, or, connecting again, finds no worker or a worker "
+           "without this version of slapolicy (the next request connects again); the memory, threads or open files "
+           "the process may use are used up (limit-reached); the service was stopped at once (a second Ctrl-C) "
+           "before it answered (stopping); the --workers processes, or the Dask workers, running the work ended "
+           "under it (workers-lost). Each says Retry-After: 1 (seconds)",
 }
 # What any request may be answered, whatever its route: by the server before the route is found (too slow, too many
 # connections), or by the Host check that comes first.

@@ -96,7 +96,9 @@ def _add_runner_options(p, what: str) -> None:
     p.add_argument("--workers", type=_workers, metavar="N", help=f"{what} in N local processes (at most 4 per core)")
     p.add_argument("--dask", type=_address, metavar="ADDRESS", help=f"{what} on the Dask cluster at ADDRESS (tcp://host:8786); "
                                                     "its workers read the minutes by path or URL, so they must "
-                                                    "reach the same storage")
+                                                    "reach the same storage, and run where this version of "
+                                                    "slapolicy is installed (dask worker ADDRESS there: docs/cli.md, "
+                                                    '"Replay")')
 
 
 def _add_output_option(p) -> None:
