@@ -48,7 +48,7 @@ from .evaluation.month import (evaluate_account_month, evaluate_items, evaluate_
 from .forks import renewed_in_child
 from .files import not_utf8, not_utf8_account, not_utf8_path, path_argument
 from .minutes.aggregates import Settled, read_minutes
-from .minutes.planning import held_minutes_note, held_months_note, plan, request_for
+from .minutes.planning import held_in_memory, held_minutes_note, held_months_note, plan, request_for
 from .minutes.readers import account_names
 from .plugins import check_facts_supplied, get_manager
 from .policy.directory import PolicyDirectory, directory_signature, load_policy
@@ -156,10 +156,13 @@ class Engine:
         self._runner: Runner | None = None
         self._ledger_file: tuple | None = None  # (path, (device, inode)) of the engine's ledger once it decided in it
 
-    def _runner_for(self, workers, dask):
-        """The engine's own runner, kept open between calls, when the call names none; else one for this call."""
+    def _runner_for(self, workers, dask, minutes):
+        """The engine's own runner, kept open between calls, when the call names none; else one for this call.
+        Minutes handed in as data are read where they are held: a call that names no runner then runs in this
+        process, as without the engine's (a service started with --workers or --dask answered each request sending
+        its rows inline 422, telling an HTTP client to give a file path); one naming its own is refused."""
         if workers is None and dask is None and self._runner is not None:
-            return contextlib.nullcontext(self._runner)
+            return contextlib.nullcontext(Runner() if held_in_memory(minutes) else self._runner)
         return Runner(workers, dask)
 
     def connect(self) -> None:
@@ -296,7 +299,7 @@ class Engine:
             policy, reason = in_force, version_reason(in_force, service_month)
         check_facts_supplied(policy, self.manager)  # before a large minutes file is read
         loaded_incidents = read_incidents(incidents, policy) if incidents else []
-        with self._runner_for(workers, dask) as runner:
+        with self._runner_for(workers, dask, minutes) as runner:
             # In this process, the accounts whose rows are all read are evaluated while the others are read (the
             # reading leaves a core idle at its end, and the evaluation of a month is serial).
             settled = Settled() if accounts is None and not runner.remote else None
@@ -368,7 +371,7 @@ class Engine:
             return recorded
         check_claimed_windows(policy, parsed, service_month, where)  # after: a ledger's answer stands as decided
         loaded_incidents = read_incidents(incidents, policy) if incidents else []
-        with self._runner_for(workers, dask) as runner:
+        with self._runner_for(workers, dask, minutes) as runner:
             # The minutes are read while the billing and notices are; each problem is raised in the order they
             # were read in before: the minutes', the billing's, an unknown account, the notices'. Only Ctrl-C
             # leaves the block early, and cancels the reading (Background).
@@ -480,7 +483,7 @@ class Engine:
             check_facts_supplied(policy, get_manager())
         causes = sorted({c for p in policies for c in p.causes})
         loaded_incidents = tuple(read_incidents(incidents, amended, causes=causes)) if incidents else ()
-        with self._runner_for(workers, dask) as runner:
+        with self._runner_for(workers, dask, minutes) as runner:
             # In this process, the accounts whose rows are all read are replayed while the others are read.
             relay = Relay(progress) if progress else None  # called on this thread, while it waits or replays
             settled = Settled(relay) if not runner.remote else None

@@ -158,9 +158,15 @@ def _merged(windows) -> tuple:
     return tuple(merged)
 
 
+def held_in_memory(source) -> bool:
+    """Whether minutes are handed in as data (rows, a table, a DataFrame) rather than named by a path or URL: such
+    minutes are read in the process that holds them, never by workers."""
+    return not isinstance(source, (str, Path))
+
+
 def plan(source, request: Request) -> list[Part]:
     """The parts of ``source`` that can hold rows of the request, from metadata only."""
-    if not isinstance(source, (str, Path)):
+    if held_in_memory(source):
         table, _ = in_memory_table(source, MINUTE_COLUMNS, OPTIONAL_MINUTE_COLUMNS)
         return [Part(IN_MEMORY, "memory", name=where_given(source, "minutes"), rows=table.num_rows, table=table)]
     if storage.is_url(source):
