@@ -869,3 +869,27 @@ def test_a_name_that_is_no_policy_file_and_near_no_draft_gets_no_guess(served):
     status, _, answer = post(served[0], "/v1/replay", {"from": "2019-03", "to": "2019-03", "under": "notes.txt"})
     assert (status, answer["detail"]) == (400, "field 'under': 'notes.txt' is not a policy file: a draft is named "
                                                "NAME.yaml")
+
+
+@pytest.mark.slow
+def test_the_same_claim_sent_at_once_by_many_clients_to_two_services_is_decided_once(tmp_path):
+    # A client that lost its connection sends its claim again, and may do so while the first is still being decided,
+    # from another replica sharing the ledger: one decision, one grant, every other answer that decision repeated
+    import threading
+
+    from serving import DATA, serving
+
+    ledger = tmp_path / "ledger.sqlite"
+    answers = []
+    with serving(POLICIES, "--ledger", ledger, *DATA) as one, serving(POLICIES, "--ledger", ledger, *DATA) as two:
+        threads = [threading.Thread(target=lambda server=(one, two)[n % 2]: answers.append(
+            server.call("POST", "/v1/claims", _claim("C-again")))) for n in range(12)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    decided = sorted((status, answer.get("repeated"), answer.get("compensation")) for status, _, answer in answers)
+    assert decided == [(200, True, "180.00")] * 11 + [(201, False, "180.00")]
+    assert len({answer["decision_id"] for _, _, answer in answers}) == 1
+    audit = run_cli("audit", ledger, "--format", "json").json()
+    assert (audit["chain"]["entries"], audit["chain"]["intact"], audit["summary"]["same"]) == (2, True, 1)
