@@ -258,6 +258,37 @@ def test_publish_and_lock_in_a_read_only_directory_write_nothing_and_say_why(cli
     assert snapshot(family) == before
 
 
+def test_publish_killed_before_it_recorded_the_version_says_how_to_finish_it_when_run_again(cli, family):
+    # `publish` killed (kill -9, the machine losing power) after the version's file was placed and before versions.lock
+    # recorded it: every command stops at the version unrecorded (unlocked), as it must. Run again, publish refused
+    # the draft with three errors, two of them advice to rewrite it: 'effective_from 2099-06-01 is not after published
+    # version 2099-06-01' and 'amends '2019-01-01', but the latest published version is '2099-06-01'', the draft
+    # compared with its own half-done publication. It now says what happened and the two ways out.
+    import subprocess
+    import sys
+
+    draft = amendment(family, effective="2099-06-01",
+                      edits=[("make harassing phone calls", "make friendly phone calls")])
+    killed = subprocess.run([sys.executable, "-c", "import os, sys; from slapolicy.policy import publish as p; "
+                             "p.write_lock = lambda *a, **k: os.kill(os.getpid(), 9); p.publish(sys.argv[1], sys.argv[2])",
+                             str(family), str(draft)], capture_output=True)
+    assert killed.returncode == -9
+    version = family / "2099-06-01.yaml"
+    assert version.is_file() and "2099-06-01.yaml" not in json.loads((family / "versions.lock").read_text())
+    before = snapshot(family)
+    again = cli("publish", family, draft)
+    line = next(n for n, row in enumerate(draft.read_text().splitlines(), 1) if row.startswith("effective_from:"))
+    assert (again.code, again.out.splitlines()) == (1, [
+        f"{draft}:{line}:17: error publish-unfinished this draft was being published as {version} when that publish "
+        "stopped before recording it in versions.lock (its process killed, or the machine losing power): the file holds "
+        f"the bytes publish writes of this draft. Finish the publication with `slapolicy lock {family}`, which checks "
+        f"it as publish does and records it, or remove the file (rm {version}) and publish again; nothing was written"])
+    assert snapshot(family) == before
+    # Finished as told: recorded, and the draft is then published already.
+    assert cli("lock", family).out == f"{locked_line(version)}\n"
+    assert " error already-published this draft is published already, as " in cli("publish", family, draft).out
+
+
 @pytest.mark.slow
 def test_a_published_version_and_its_lock_are_readable_by_everyone_the_umask_allows(cli, family):
     """Before: both were made by tempfile.mkstemp, mode 0600: a service running as another user could not read

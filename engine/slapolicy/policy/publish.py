@@ -372,6 +372,8 @@ def _checked_draft(policy_dir, draft, retroactive: bool = False, today: dt.date 
             found.append(Diagnostic(str(ledger), 1, 1, "error", "ledger", str(exc)))
     found.extend(_draft_checks(directory, policy, retroactive, today, decided))
     if any(d.severity == "error" for d in found):
+        if (unfinished := publish_unfinished(directory, policy, raw)) is not None:
+            return _Checked(None, [unfinished], policy, directory, today, decided)
         again = published_already(directory, policy, raw)
         return _Checked(None, [again] if again else sorted(set(found)), policy, directory, today, decided)
     content = published_text(raw.decode("utf-8-sig")).encode("utf-8")
@@ -421,6 +423,31 @@ def published_already(directory: PolicyDirectory, policy, raw: bytes) -> Diagnos
                                  f"this draft is published already, as {same.path} (version {same.version}, sha256 "
                                  f"{same.sha256[:16]}…): nothing was written. A change to it is a new draft, with its "
                                  "own effective_from")
+
+
+def publish_unfinished(directory: PolicyDirectory, policy, raw: bytes) -> Diagnostic | None:
+    """``publish-unfinished``, in place of the errors the family then gives the draft (its version unrecorded,
+    ``unlocked``; "not after published version …" and "amends …, but the latest …", the draft compared with itself),
+    when the file the draft is published as holds the bytes publish writes of it and the lock does not record it: a
+    publish of it stopped between placing the file and recording it (its process killed, a power loss:
+    :func:`_write_version` undoes the file on any error it can see). Either way out is the user's: record it
+    (`lock`, which checks it as publish does) or remove it and publish again."""
+    target = directory.path / f"{policy.effective_from.isoformat()}.yaml"
+    try:
+        if target.name in directory.read_lock() or target.is_symlink() or not target.is_file():
+            return None
+        content = published_text(raw.decode("utf-8-sig")).encode("utf-8")
+        if read_limited(target, "policy file", MAX_POLICY_BYTES) != content:
+            return None
+    except (PolicyError, FileProblem, ValueError, UnicodeDecodeError, OSError):
+        return None  # a lock that cannot be read, a file gone meanwhile: the family's own errors say it
+    return policy.doc.diagnostic(("effective_from",), "publish-unfinished",
+                                 f"this draft was being published as {target} when that publish stopped before "
+                                 f"recording it in {LOCK_FILE} (its process killed, or the machine losing power): the "
+                                 "file holds the bytes publish writes of this draft. Finish the publication with "
+                                 f"`slapolicy lock {shell_word(directory.path)}`, which checks it as publish does and "
+                                 f"records it, or remove the file (rm {shell_word(target)}) and publish again; nothing "
+                                 "was written")
 
 
 def published_as(directory: PolicyDirectory, raw: bytes):
