@@ -553,6 +553,7 @@ def test_validate_on_a_draft_reports_the_drafts_problems_not_that_it_is_unlocked
     assert result.code == 1
     assert [line.split(" ")[2] for line in result.out.splitlines()] == ["schema"]
     assert "credit" in result.out and "unlocked" not in result.out
+    draft.unlink()  # else two drafts of one day: draft-same-date (test_validate_warns_of_two_drafts_taking_effect_...)
     clean = amendment(family, name="clean.yaml")
     result = cli("validate", clean)
     assert result.code == 0
@@ -1154,6 +1155,25 @@ def test_lock_given_the_ledger_names_the_claims_a_version_copied_in_takes_over(c
     assert result.code == 0
     assert result.out.splitlines()[0] == locked_line(copied)
     assert result.out.splitlines()[2] == claims
+
+
+def test_validate_warns_of_two_drafts_taking_effect_on_one_day(cli, family):
+    # Two lawyers' drafts of one family both effective 2099-06-01 (one version a day: the label is the date) passed
+    # validate without a word; the second to publish was then refused, told to rewrite its date and amends.
+    first = amendment(family, name="a.yaml", effective="2099-06-01",
+                      edits=[("make harassing phone calls", "make friendly phone calls")])
+    second = amendment(family, name="b.yaml", effective="2099-06-01",
+                       edits=[("make harassing phone calls", "make kind phone calls")])
+    said = [line for line in cli("validate", family).out.splitlines() if " draft-same-date " in line]
+    assert said == [f"{draft}:16:17: warning draft-same-date effective_from 2099-06-01 is also that of the draft "
+                    f"{other}: a family publishes one version a day, so once one of them is published the other is "
+                    "refused (not-after-published); give one of them another effective_from, or keep one"
+                    for draft, other in ((first, second), (second, first))]
+    assert said[0] in cli("validate", first).out.splitlines()  # the draft given alone, in its family's drafts/
+    # Once one is published (and kept in drafts/), the other is told what publish refuses instead.
+    assert cli("publish", family, first).code == 0
+    out = cli("validate", family).out
+    assert " draft-same-date " not in out and f"{second}:16:17: warning not-after-published " in out
 
 
 @pytest.mark.slow

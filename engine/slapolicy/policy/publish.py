@@ -301,7 +301,32 @@ def against_family(directory: PolicyDirectory, policy, raw: bytes) -> list[Diagn
         found.append(not_after_published(policy, latest))
     return [dataclasses.replace(d, severity="warning", message=f"`slapolicy publish` refuses this draft: {d.message}")
             for d in found] + list(filter(None, [description_copied(directory, policy),
-                                                 correction_undone(directory, policy)]))
+                                                 correction_undone(directory, policy)])) + same_date(directory, policy)
+
+
+def same_date(directory: PolicyDirectory, policy) -> list[Diagnostic]:
+    """``draft-same-date``, a warning at a draft's effective_from for each other draft of the family's drafts/ that
+    takes effect on the same day (not one published already, kept there): a family publishes one version a day (its
+    label is the date), so the second to be published is refused, and two lawyers' drafts passed validate without a
+    word until then. The other drafts' dates are read from their text (``effective_from:`` at the top level), not
+    checked: their own problems are theirs."""
+    day = policy.effective_from.isoformat()
+    written = re.compile(rb"(?m)^effective_from:[ \t]*[\"']?" + re.escape(day.encode()) + rb"[\"']?[ \t]*(?:#.*)?$")
+    found = []
+    for other in directory.drafts():
+        try:
+            if other.resolve() == Path(policy.path).resolve():
+                continue
+            raw = read_limited(other, "policy file", MAX_POLICY_BYTES)
+        except (OSError, FileProblem):
+            continue
+        if written.search(raw) and published_as(directory, raw) is None:
+            found.append(policy.doc.diagnostic(("effective_from",), "draft-same-date",
+                                               f"effective_from {day} is also that of the draft {other}: a family "
+                                               "publishes one version a day, so once one of them is published the "
+                                               "other is refused (not-after-published); give one of them another "
+                                               "effective_from, or keep one", severity="warning"))
+    return found
 
 
 def renumbered_clauses(latest, policy) -> list[Diagnostic]:
