@@ -430,6 +430,8 @@ try:
     evaluations(True, str(by_account_parquet({bad!r}, bad_row=("globex", 200))), **INPUTS)
 except Exception as exc:
     print("refused", type(exc).__name__)
+from slapolicy.minutes import reduce
+print("ready" if reduce._ready else "not ready")  # ready_to_fork ran here, before the helper was forked
 """
 
 
@@ -446,12 +448,56 @@ def test_a_task_in_the_helper_imports_only_modules_imported_before_the_fork(tmp_
     script = IMPORTS_IN_THE_HELPER.format(tests=str(Path(__file__).parent), log=str(log),
                                           good=str(tmp_path / "good.parquet"), bad=str(tmp_path / "bad.parquet"))
     code, out = run_alone(script, tmp_path)
-    assert code == 0 and "refused InputError" in out, out
+    assert code == 0 and "refused InputError" in out and out.split()[-1] == "ready", out
     tasks = [json.loads(line) for line in log.read_text().splitlines()]
     assert len(tasks) >= 10  # the helper read some of each reading's ten row groups
     imported = {name for names in tasks for name in names}
     assert "pyarrow._parquet" in imported
     assert {name for name in imported if name not in READ_PART_IMPORTS and not name.startswith("numpy.")} == set()
+
+
+READY_BEFORE_THE_FORK = """
+import os, sys, threading, time
+from slapolicy import distributed
+from slapolicy.minutes import aggregates, reduce
+
+distributed.forked_helper_allowed = lambda: True
+PARENT, said = os.getpid(), []
+real_fork = distributed._fork_quietly
+
+def forking():
+    said.append(("fork", os.getpid(), threading.get_ident()))
+    return real_fork()
+
+def ready():
+    said.append(("ready", os.getpid(), threading.get_ident()))
+
+def where(index):
+    time.sleep(0.01)
+    return index, os.getpid()
+
+distributed._fork_quietly = forking
+results = distributed.Runner().map(where, range(20), threads=True, helper=True, ready=ready)
+assert [index for index, _ in results] == list(range(20)), results
+assert {{pid for _, pid in results}} != {{PARENT}}, "the helper took no task"
+assert said == [("ready", PARENT, threading.get_ident()), ("fork", PARENT, threading.get_ident())], said
+assert aggregates.ready_to_fork is reduce.ready_to_fork and not reduce._ready
+reduce.ready_to_fork()  # pyarrow's first Parquet column read in this process, by this thread
+assert reduce._ready and reduce.ONE_ROW.startswith(b"PAR1") and reduce.ONE_ROW.endswith(b"PAR1")
+print("ok")
+"""
+
+
+@pytest.mark.slow
+def test_what_the_tasks_libraries_make_on_first_use_is_made_before_the_helper_is_forked(tmp_path):
+    """pyarrow's C++ makes some of its state on first use (its tracer, a function-local static asked for by its first
+    Parquet column read and its thread pools' first task): a helper forked while another thread of this process (the
+    billing's CSV reader) was making it was copied with it half made, and waited at its first column read for a thread
+    it does not have, until HELPER_STALLED (120 s; seen under gdb in ``__cxa_guard_acquire`` from
+    ``arrow::internal::tracing::GetTracer``, ~1 reading in 50 at load 10-20). The reading's ``ready``
+    (reduce.ready_to_fork: one Parquet row read) runs on the forking thread, once, before the fork."""
+    code, out = run_alone(READY_BEFORE_THE_FORK.format(), tmp_path)
+    assert (code, out.strip()) == (0, "ok"), out
 
 
 IMPORTING_AT_THE_FORK = """

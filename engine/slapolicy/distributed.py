@@ -277,7 +277,7 @@ class Runner:
             _close_client(client)
 
     def map(self, fn, *iterables, threads: bool = False, progress=None, cancel: "Cancellation | None" = None,
-            helper: bool = False, pending=None, imports: tuple = ()) -> list:
+            helper: bool = False, pending=None, imports: tuple = (), ready=None) -> list:
         """[fn(*args)] in order. In this process, ``threads`` runs them on every core (for tasks that release
         the GIL: decoding and numpy); ``progress`` is called with each result as it arrives. ``cancel``: once it
         is cancelled no new task starts (those not started are cancelled, the ones running finish) and the call
@@ -285,7 +285,9 @@ class Runner:
         functions of picklable arguments and results) may run on one thread here and in a forked copy of this
         process, where :func:`forked_helper_allowed` says so (:func:`_on_thread_and_fork`); ``pending``, a call that
         says how many results handed to ``progress`` still wait for work in this process, lets the helper take more
-        tasks while they do; ``imports``: the modules the tasks import as they run, imported before the fork."""
+        tasks while they do; ``imports``: the modules the tasks import as they run, imported before the fork;
+        ``ready``: a call that makes, on the forking thread before the fork, what the tasks' libraries make on their
+        first use (:func:`_on_thread_and_fork`)."""
         arguments = list(zip(*iterables))
         if not arguments:
             return []
@@ -294,7 +296,7 @@ class Runner:
         if self.workers and self.workers > 1:
             return self._on_processes(fn, arguments, progress, cancel)
         if helper and threads and HELPER_TASKS <= len(arguments) <= HELPER_MOST and forked_helper_allowed():
-            return _on_thread_and_fork(fn, arguments, progress, cancel, pending, imports)
+            return _on_thread_and_fork(fn, arguments, progress, cancel, pending, imports, ready)
         if threads and len(arguments) > 1:
             return _on_threads(fn, arguments, progress, cancel)
         return _collect((_unless(cancel) or fn(*args) for args in arguments), progress)
@@ -599,7 +601,7 @@ def forked_helper_allowed() -> bool:
 
 
 def _on_thread_and_fork(fn, arguments: list, progress, cancel: Cancellation | None, pending=None,
-                        imports: tuple = ()) -> list:
+                        imports: tuple = (), ready=None) -> list:
     """[fn(*args)] in order, the tasks shared out as they are taken between one thread of this process and one
     forked copy of it (the helper), which sends each result back pickled through a pipe.
 
@@ -631,6 +633,14 @@ def _on_thread_and_fork(fn, arguments: list, progress, cancel: Cancellation | No
     # A helper forked as the command began, which planned these same tasks from the request this process sent it
     # (fork_helper_early), takes them from the pipe it filled, and may have answered some already; else one is forked.
     adopted = _adopt_early_helper(fn, arguments)
+    if adopted is None and ready is not None:
+        # The same hazard in C++: a library's state made on its first use (a function-local static, such as pyarrow's
+        # tracer, made at its first Parquet column read or thread pool task) that another thread of this process is
+        # making as the helper is forked is copied half made, and the helper, the first time it needs it, waits for
+        # that thread for ever: a reading beside the billing's CSV reader waited HELPER_STALLED (120 s) so, ~1 in 50
+        # at load 10-20 (tests/test_forked_helper.py). Made here first (this waits for the other thread to finish
+        # making it), it is whole in the helper. An early helper is forked with no other thread running.
+        ready()
     lock = threading.Condition()
     results: dict = {}  # index -> (True, result) or (False, exception) of a task run here, or the helper's result
     lost: set = set()  # indices the helper took and did not answer (to run here, in order)

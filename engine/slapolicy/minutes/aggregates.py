@@ -26,8 +26,8 @@ from ..inputs.tables import account_forms
 from . import storage
 from .planning import WIDEN_MINUTES, Request, footer_bytes, plan, request_for
 from .readers import batch_parts, digest_input, problems_of, read_digest, text_pieces
-from .reduce import (READ_PART_IMPORTS, TOTALS, checked_batches, joined, picked_batches, read_part, repeats_in_batch,
-                     widened)
+from .reduce import (READ_PART_IMPORTS, TOTALS, checked_batches, joined, picked_batches, read_part, ready_to_fork,
+                     repeats_in_batch, widened)
 
 
 @dataclass
@@ -351,7 +351,7 @@ def map_parts(parts: list, request: Request, runner: Runner | None = None, progr
     done = iter(runner.map(read_part, *arguments, threads=True,
                            progress=show if (progress or arrived) and not known else None, cancel=cancel,
                            helper=len(arguments) == 2 and accounts_proven(tasks), pending=pending,
-                           imports=READ_PART_IMPORTS))
+                           imports=READ_PART_IMPORTS, ready=ready_to_fork))
     summaries = []
     for part, part_pieces in zip(parts, pieces):
         own = [known[piece] if piece in known else next(done) for piece in part_pieces]
@@ -562,7 +562,8 @@ class ReadAhead:
             _look_for_pandas()
         return dict(zip(pieces, Runner().map(_picked_or_none, pieces, [accounts] * len(pieces), [cancel] * len(pieces),
                                              [self._kinds[piece] for piece in pieces], threads=True, progress=lambda batches: self._arrived(next(arrivals), batches),
-                                             cancel=cancel, helper=helper, pending=self._waiting, imports=READ_PART_IMPORTS))), files
+                                             cancel=cancel, helper=helper, pending=self._waiting, imports=READ_PART_IMPORTS,
+                                             ready=ready_to_fork))), files
 
     def _waiting(self) -> int:
         """The results handed on that wait for work in this process, as ``Runner.map`` counts them (its ``pending``):

@@ -77,6 +77,33 @@ REPEATS_LATER = ("minutes listed twice are looked for once every row's account a
 READ_PART_IMPORTS = ("numpy", "pickle", "pyarrow", "pyarrow.lib", "pyarrow._parquet", "slapolicy.inputs.problems",
                      "slapolicy.minutes.reduce")
 
+# A Parquet file of one row (a column 'requests' of int64, 1; Snappy), as pyarrow 26 writes it: read by
+# ready_to_fork. Its bytes rather than a write, which would load pyarrow.parquet, which the reading never loads.
+ONE_ROW = bytes.fromhex(
+    "504152311504151015144c15021500120000081c01000000000000001500151215162c15021510150615061c000000092002000000"
+    "02010102001504192c35001806736368656d611502001504250218087265717565737473001602191c191c26001c15041935000610"
+    "1918087265717565737473150216021664166c26382608292c15041500150200150015101502003c29061926000200000016641602"
+    "2608166c002820706172717565742d6370702d6172726f772076657273696f6e2032362e302e31191c1c0000009200000050415231"
+)
+_ready = False  # whether ready_to_fork has read ONE_ROW in this process
+
+
+def ready_to_fork() -> None:
+    """Make, on the thread that forks the reading's helper and before it forks, what pyarrow's C++ makes on its first
+    Parquet column read (its tracer, which its thread pools ask for too: a function-local static), by reading
+    ONE_ROW once in this process: see distributed._on_thread_and_fork. ~0.3 ms, once."""
+    global _ready
+    if _ready:
+        return
+    import pyarrow as pa  # heavy (0.2 s): loaded by the commands that read inputs (READ_PART_IMPORTS)
+    from pyarrow._parquet import ParquetReader  # as planning.LocalParquet: pyarrow.parquet is never loaded
+
+    reader = ParquetReader()
+    reader.open(pa.BufferReader(ONE_ROW), pre_buffer=False)
+    reader.read_row_groups([0], use_threads=False)
+    reader.close()
+    _ready = True
+
 
 def read_part(part: Part, request: Request, picked: list | None = None, kinds: dict | None = None) -> PartSummary:
     """Read, check and reduce one part (the pure per-partition function: threads, processes, Dask). ``picked``:
