@@ -664,3 +664,34 @@ def test_an_account_or_a_claim_of_a_month_outside_a_month_partitioned_dataset_na
         f"slapolicy: {tmp_path / 'claim.json'}: field 'account': unknown account 'acme' (not in the minutes or billing "
         f"of 2019-05){held}\n"))
     assert not (tmp_path / "ledger.sqlite").exists()
+
+
+DASHBOARD = ("is a web address, as the Dask dashboard's (http://HOST:8787); the scheduler's address is tcp://HOST:8786, "
+             "as `dask scheduler` prints it (Scheduler at: tcp://…)")
+
+
+@pytest.mark.parametrize("argv", [
+    ["evaluate", POLICIES, "--minutes", MINUTES, "--month", "2019-03"],
+    ["claim", POLICIES, CLAIM, "--minutes", MINUTES, "--billing", BILLING, "--now", NOW, "--ledger", "LEDGER"],
+    ["replay", POLICIES, "--minutes", MINUTES, "--from", "2019-03", "--to", "2019-03", "--under", DRAFT],
+    ["serve", POLICIES, "--ledger", "LEDGER", "--port", "0"]], ids=["evaluate", "claim", "replay", "serve"])
+@pytest.mark.parametrize("address", ["http://127.0.0.1:8787", "HTTPS://dask.example.com/status"])
+def test_a_web_address_given_as_the_scheduler_s_is_a_usage_error(cli, tmp_path, argv, address):
+    # A new user gave the dashboard's address (the one a browser shows): "internal error, please report it:
+    # ValueError: unknown address scheme 'http' (known schemes: …)", exit 3, and a traceback of Client.__del__ after it
+    argv = [tmp_path / "ledger.sqlite" if a == "LEDGER" else a for a in argv]
+    result = cli(*argv, "--dask", address)
+    assert (result.code, result.out) == (2, "")
+    assert result.err.endswith(f"slapolicy {argv[0]}: error: argument --dask: {address} {DASHBOARD}\n"), result.err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_api_refuses_a_web_address_as_the_scheduler_s(tmp_path):
+    from slapolicy import ArgumentError, Engine
+
+    with pytest.raises(ArgumentError) as raised:
+        Engine(POLICIES, dask="http://127.0.0.1:8787")
+    assert str(raised.value) == f"dask='http://127.0.0.1:8787' {DASHBOARD}"
+    with pytest.raises(ArgumentError) as raised:
+        Engine(POLICIES).evaluate(minutes=MINUTES, month="2019-03", dask="https://h:8787/status")
+    assert str(raised.value) == f"dask='https://h:8787/status' {DASHBOARD}"

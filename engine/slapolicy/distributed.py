@@ -162,6 +162,16 @@ def too_many_workers(count: int) -> str | None:
             "more machines")
 
 
+# A web address given as the scheduler's: the dashboard's, which a browser shows (distributed refused it deep in
+# Client with "unknown address scheme 'http'", an internal error).
+NOT_A_SCHEDULER = ("is a web address, as the Dask dashboard's (http://HOST:8787); the scheduler's address is "
+                   "tcp://HOST:8786, as `dask scheduler` prints it (Scheduler at: tcp://…)")
+
+
+def is_web_address(address: str) -> bool:
+    return address.strip().lower().startswith(("http://", "https://"))
+
+
 def check_runner_arguments(workers, dask) -> None:
     """``workers``: a whole number of processes, at least 1 and at most ``too_many_workers`` allows; ``dask``:
     the scheduler's address."""
@@ -170,6 +180,8 @@ def check_runner_arguments(workers, dask) -> None:
     if dask is not None and not dask.strip():  # was taken for no scheduler: the work ran here, silently
         raise ArgumentError("dask is an empty string, which names no Dask scheduler: give its address "
                             "(tcp://host:8786), or None to run here")
+    if dask is not None and is_web_address(dask):
+        raise ArgumentError(f"dask={dask!r} {NOT_A_SCHEDULER}")
     if dask is not None and workers is not None:  # the work went to Dask, the processes asked for silently not made
         raise ArgumentError(f"workers={workers!r} and dask={dask!r} name two places to run the work: give one")
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)):

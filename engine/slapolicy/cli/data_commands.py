@@ -12,8 +12,8 @@ from urllib.parse import unquote
 
 from ..calendar import (MINUTES_PER_DAY, OUTSIDE_YEARS, WIDEN_MINUTES, calendar_month, in_supported_years,
                         month_problem, service_months, supported_date, written_as_month)
-from ..distributed import (HELPER_TASKS, allow_forked_helper, end_early_helper, fork_helper_early,
-                           forked_helper_allowed, too_many_workers)  # too_many_workers: the bound's one home (the API's workers= has it too)
+from ..distributed import (HELPER_TASKS, NOT_A_SCHEDULER, allow_forked_helper, end_early_helper, fork_helper_early,
+                           forked_helper_allowed, is_web_address, too_many_workers)  # too_many_workers: the bound's one home (the API's workers= has it too)
 from ..errors import ArgumentError, SlapolicyError, UsageError, missing_extra
 from ..files import OUTPUT_FULL, not_utf8, not_utf8_account, not_utf8_path, typed_number
 from ..parquet_footer import accounts_in_span, one_account_each
@@ -213,6 +213,8 @@ def _address(value: str) -> str:
     work in this process instead, silently."""
     if not value.strip():
         raise argparse.ArgumentTypeError("an empty address names no Dask scheduler; give one, or leave the option out")
+    if is_web_address(value):
+        raise argparse.ArgumentTypeError(f"{value} {NOT_A_SCHEDULER}")
     return value
 
 
