@@ -43,7 +43,9 @@ def engine():
     ("2019-13", "month '2019-13' is not a month written YYYY-MM (no month 13)"),
     ("2019-00", "month '2019-00' is not a month written YYYY-MM (no month 00)"),
     ("2019-03-99", "month '2019-03-99' is not a month written YYYY-MM"),
-    ("٢٠١٩-٠٣", "month '٢٠١٩-٠٣' is not a month written YYYY-MM"),
+    ("٢٠١٩-٠٣", "month '٢٠١٩-٠٣' is not a month written YYYY-MM; it holds U+0662 ARABIC-INDIC DIGIT TWO, U+0660 "
+                "ARABIC-INDIC DIGIT ZERO, U+0661 ARABIC-INDIC DIGIT ONE and 2 more, not ASCII, which may look like the "
+                "character meant: type it again"),
 ])
 def test_in_force_checks_a_month_as_evaluate_does(engine, month, message):
     from slapolicy import InputError

@@ -893,3 +893,17 @@ def test_the_same_claim_sent_at_once_by_many_clients_to_two_services_is_decided_
     assert len({answer["decision_id"] for _, _, answer in answers}) == 1
     audit = run_cli("audit", ledger, "--format", "json").json()
     assert (audit["chain"]["entries"], audit["chain"]["intact"], audit["summary"]["same"]) == (2, True, 1)
+
+
+@pytest.mark.parametrize("body, said", [
+    ({"month": "2019\u201103"}, "field 'month': '2019\u201103' is not a month written YYYY-MM; it holds U+2011 "
+                                "NON-BREAKING HYPHEN, not ASCII, which may look like the character meant: type it again"),
+    ({"month": "2019-03", "term_start": "2019-03-0\u0665", "term_end": "2019-03-31"},
+     "field 'term_start': '2019-03-0\u0665' is not a date written YYYY-MM-DD; it holds U+0665 ARABIC-INDIC DIGIT FIVE, "
+     "not ASCII, which may look like the character meant: type it again"),
+])
+def test_a_month_or_date_holding_a_look_alike_says_which_character(served, body, said):
+    # "'2019‑03' is not a month written YYYY-MM" (a non-breaking hyphen, as a word processor writes it) read as a
+    # contradiction: the reader saw the form asked for
+    status, content_type, answer = post(served[0], "/v1/evaluate", body)
+    assert (status, content_type, answer["detail"]) == (400, PROBLEM, said)

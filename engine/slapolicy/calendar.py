@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from .errors import ArgumentError, InputError, SlapolicyError
+from .errors import ArgumentError, InputError, SlapolicyError, lookalike_note
 
 MINUTES_PER_DAY = 24 * 60  # §1.6
 # A wall time without a UTC offset (a naive timestamp, a month= directory) lies within ±14:00 of UTC: the minutes of
@@ -99,7 +99,8 @@ def month_problem(text, what: str) -> str | None:
     (``field 'service_month':``; "" for an option, which argparse names) and the value; None when nothing is."""
     named = f"{what} " if what else ""
     if not written_as_month(text):
-        return f"{named}{text!r} is not a month written YYYY-MM{month_meant(text)}"
+        # a character that looks like a digit or a hyphen (U+2011, a word processor's) is named: the text looked right
+        return f"{named}{text!r} is not a month written YYYY-MM{month_meant(text) or lookalike_note(text)}"
     if not FIRST_YEAR <= int(text[:4]) <= LAST_YEAR:
         return f"{named}{text} {OUTSIDE_YEARS}"
     return None
@@ -134,7 +135,7 @@ def supported_date(text: str) -> dt.date:
     try:
         day = written_date(text)
     except ValueError:
-        raise ValueError(f"{text!r} is not a date written YYYY-MM-DD") from None
+        raise ValueError(f"{text!r} is not a date written YYYY-MM-DD{lookalike_note(text)}") from None
     if not FIRST_YEAR <= day.year <= LAST_YEAR:
         raise ValueError(f"{text} {OUTSIDE_YEARS}")
     return day
