@@ -132,3 +132,18 @@ def test_serve_tells_a_file_url_with_a_relative_path_as_evaluate_does(tmp_path, 
     with pytest.raises(SlapolicyError) as refused:  # the other inputs are files, never URLs: said as before
         serve(str(POLICIES), sources=Sources(billing="file:b.csv"), port=0)
     assert str(refused.value) == "--billing file:b.csv: no such file or directory"
+
+
+@pytest.mark.parametrize("header,told", [
+    ("account,billing_month,monthly_fee,offset", "; is 'billing_month' the column month? rename it 'month'"),
+    ("account,month,fee,offset", "; is 'fee' the column monthly_fee? rename it 'monthly_fee'"),
+    ("customer_id,month,monthly_fee,offset", "; is 'customer_id' the column account? rename it 'account'"),
+])
+def test_a_billing_column_named_like_the_one_missing_is_told_the_rename(tmp_path, header, told):
+    billing = tmp_path / "billing.csv"
+    billing.write_text(header + "\nacme,2019-03,1.00,0.00\n")
+    names = header.split(",")
+    missing = [name for name in ("account", "month", "monthly_fee", "offset") if name not in names]
+    result = evaluate_march("examples/ccc/minutes.csv", "--billing", billing)
+    assert (result.code, result.out, result.err) == (1, "", (
+        f"slapolicy: {billing}: missing column(s) {', '.join(missing)} (found: {', '.join(names)}){told}\n"))

@@ -185,6 +185,7 @@ COLUMN_LIKENESSES = {
     "minute": ("minute", "minutes", "timestamp", "time", "ts", "datetime"),
     "requests": ("requests", "request", "calls"),
     "failures": ("failures", "failure", "failed", "errors"),
+    "monthly_fee": ("fee", "fees"),
 }
 
 
