@@ -978,6 +978,27 @@ def test_publish_warns_of_each_clause_renumbered(cli, family):
     assert first < second
 
 
+def test_lock_warns_of_each_clause_renumbered_in_a_version_copied_in_as_publish_does(cli, family):
+    # The same swap in a published file copied in by hand: `lock` recorded it without a word, where publish warns.
+    from test_diff import SWAPPED
+
+    draft = amendment(family, effective="2031-01-01", edits=SWAPPED)
+    copied = family / "2031-01-01.yaml"
+    copied.write_text(draft.read_text().replace("status: draft", "status: published"))
+    draft.unlink()
+    lines = copied.read_text().splitlines()
+    first, second = lines.index('  - id: "5.14"') + 1, lines.index('  - id: "5.13"') + 1
+    result = cli("lock", family)
+    assert (result.code, result.out) == (0, f"{locked_line(copied)}\n")
+    assert result.err.splitlines() == [
+        f"{copied}:{first}:9: warning clause-renumbered clause 5.14 holds the words of clause 5.13 of version "
+        "2019-01-01: excluded minutes, reports and decisions name clauses by number, so §5.14 means another clause "
+        "before this version than after it",
+        f"{copied}:{second}:9: warning clause-renumbered clause 5.13 holds the words of clause 5.14 of version "
+        "2019-01-01: excluded minutes, reports and decisions name clauses by number, so §5.13 means another clause "
+        "before this version than after it"]
+
+
 def test_validate_warns_of_a_published_version_amending_another_than_the_one_before_it(cli, family):
     # Two publishers at once (on two machines, which one's lock does not exclude: docs/policy-format.md) each checked
     # their draft against the family holding only 2019-01-01; both were published, and 2021-01-01 was written from

@@ -588,7 +588,7 @@ class Recorded(NamedTuple):
     takes_over: str | None = None
     sha256: str = ""
     decided: str | None = None  # with a ledger: the claims it records as decided for the months taken over
-    warnings: tuple = ()  # what `lock` warns of it, as publish warns of a draft: no-change (unchanged_terms)
+    warnings: tuple = ()  # what `lock` warns of it, as publish of a draft: no-change, clause-renumbered
 
 
 def record_published(directory, new: bool = False, *, retroactive: bool = False,
@@ -636,7 +636,8 @@ def record_versions(directory, new: bool = False, *, retroactive: bool = False,
                 _, takes_over, decided = taken.get(name, (None, None, None))
                 amended = before.get(policy)  # a family locked anew may hold versions that predate amends:
                 amended = amended if amended is not None and policy.raw.get("amends") == amended.version else None
-                warned = tuple(filter(None, [unchanged_terms(amended, policy, recording=True)]))
+                warned = tuple(filter(None, [unchanged_terms(amended, policy, recording=True)])) + tuple(
+                    renumbered_clauses(amended, policy))  # what publish warns of a draft, said of a copy too
                 added.append(Recorded(name, policy.version, takes_over, policy.sha256, decided, warned))
         if added:
             unchanged_since(directory.path, seen, "its versions were checked")
