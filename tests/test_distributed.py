@@ -472,6 +472,23 @@ def test_an_engine_whose_worker_process_died_starts_a_new_pool_instead_of_failin
         assert json.dumps(engine.evaluate(**inputs)) == here
 
 
+def test_a_dask_scheduler_not_reached_leaves_no_thread_behind():
+    """A Client that cannot reach its scheduler raises from its constructor, and its event loop's thread ('IO loop')
+    ran on for the process's life, one more at each attempt: a service asked again and again kept them all, and the
+    suite's tests of the early helper (which forks only with no other thread) and of a lost scheduler failed after
+    test_replay's unreachable scheduler, files run in reverse order. Each call is the error, and no thread is left."""
+    from slapolicy import Engine
+    from slapolicy.errors import SchedulerUnavailable
+
+    inputs = dict(minutes=str(EXAMPLES / "minutes.csv"), month="2019-03", billing=str(EXAMPLES / "billing.csv"))
+    before = {thread.name for thread in threading.enumerate()}
+    with Engine(POLICIES, dask="tcp://127.0.0.1:9") as engine:
+        for _ in range(2):
+            with pytest.raises(SchedulerUnavailable, match="^cannot reach the Dask scheduler at tcp://127.0.0.1:9: "):
+                engine.evaluate(**inputs)
+            assert [t.name for t in threading.enumerate() if t.name not in before] == []
+
+
 def test_an_engine_whose_dask_scheduler_went_away_connects_again_when_it_is_back(tmp_path):
     """The kept client of a service closes itself when the scheduler is lost, and every later call failed with
     ClosedClientError, the scheduler back or not. A call while it is away is an error that names the scheduler

@@ -395,9 +395,14 @@ class Runner:
                     from distributed import Client
                 except ImportError as exc:
                     raise SlapolicyError(missing_extra("--dask", "dask", exc.name or "distributed")) from None
+                # Made, then started, so that a client whose start fails is still in hand: its constructor raises
+                # once its event loop's thread ('IO loop') runs, and that thread ran on for the process's life, one
+                # more at each attempt (distributed 2026.8); closed here with it.
+                client = Client.__new__(Client)
                 try:
-                    client = Client(self.address, timeout="20s", set_as_default=False)
+                    client.__init__(self.address, timeout="20s", set_as_default=False)
                 except (OSError, TimeoutError) as exc:
+                    _close_client(client)
                     raise SchedulerUnavailable(f"cannot reach the Dask scheduler at {self.address}: {exc}") from None
                 try:
                     _check_workers(client, self.address)
