@@ -382,7 +382,7 @@ def outcome(terms: Terms, account: str, month: str, minutes=(), incidents=(), no
         w.minutes = window_minutes(w.start, w.end, terms.window_rounding, sm.first, sm.stop)
 
     def covering(windows, minute):
-        return tuple(w for w in windows if minute in w.minutes)
+        return tuple(w for w in windows if minute in w.minutes) if windows else ()
 
     def attributed(minute_facts, incidents, notices):
         """The clause a minute is excluded under, or None (§5: the first listed; a fallback only alone)."""
@@ -398,7 +398,10 @@ def outcome(terms: Terms, account: str, month: str, minutes=(), incidents=(), no
         first = [c for c in applied if c.get("attribution") != "fallback"] or applied
         return str(first[0]["id"]) if first else None
 
-    asked = {}  # the same question asked again (every minute without data looks alike) gets the same answer
+    # The same question asked again (every minute without data looks alike) gets the same answer. The concurrency is
+    # keyed by its numerator and denominator (a Fraction's are its lowest terms: equal exactly when it is): hashing and
+    # comparing the Fraction itself was most of a month of minutes without traffic counted unavailable (no_traffic).
+    asked = {}
     excluded: dict[str, int] = {}
     for minute in raw:
         row = rows.get(minute)
@@ -409,11 +412,12 @@ def outcome(terms: Terms, account: str, month: str, minutes=(), incidents=(), no
         else:
             concurrency = Fraction(0)  # the fact's declared default
         prior_notice = any(w.facts["notice.published_before_start"] for w in covering(customer_notices, minute))
-        minute_facts = {"minute.concurrency_qps": concurrency, "minute.customer_prior_notice": prior_notice,
-                        "request.failure_reason": "none"}
-        key = (concurrency, prior_notice, covering(windows_incidents, minute), covering(notice_windows, minute))
+        key = (concurrency.numerator, concurrency.denominator, prior_notice, covering(windows_incidents, minute),
+               covering(notice_windows, minute))
         if key not in asked:
-            asked[key] = attributed(minute_facts, key[2], key[3])
+            minute_facts = {"minute.concurrency_qps": concurrency, "minute.customer_prior_notice": prior_notice,
+                            "request.failure_reason": "none"}
+            asked[key] = attributed(minute_facts, key[3], key[4])
         clause = asked[key]
         if clause is not None:
             excluded[clause] = excluded.get(clause, 0) + 1
