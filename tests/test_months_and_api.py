@@ -82,3 +82,27 @@ def test_the_api_reads_a_month_as_the_cli_does(month):
         assert str(raised.value) == f"{name} {month!r} is not a month written YYYY-MM{meant}"
     assert [e["account"] for e in engine.evaluate(minutes=MINUTES, month="2019-03")["evaluations"]] == \
         ["acme", "globex", "initech"]
+
+
+@pytest.mark.parametrize("field, value", [("filed_at", "2019\u201104-10T10:00+08:00"),
+                                          ("unavailability", "2019-03-22T09\u223600+08:00")])
+def test_a_claims_timestamp_holding_a_lookalike_character_names_it(field, value):
+    """As a month or a date does (calendar.month_problem, errors.lookalike_note): a claim's timestamp written by a word
+    processor ('2019‑04-10' with U+2011, '09∶00' with U+2236 RATIO) was told only "is not an ISO 8601 timestamp", the
+    text shown looking like one."""
+    import json
+
+    from slapolicy.errors import SlapolicyError
+
+    from slapolicy import Engine
+
+    claim = json.loads((POLICIES.parents[1] / "examples" / "ccc" / "claim-globex-2019-03.json").read_text())
+    if field == "filed_at":
+        claim["filed_at"] = value
+    else:
+        claim["unavailability"][0]["start"] = value
+    name = {"\u2011": "U+2011 NON-BREAKING HYPHEN", "\u2236": "U+2236 RATIO"}[next(c for c in value if not c.isascii())]
+    with pytest.raises(SlapolicyError) as raised:
+        Engine(POLICIES).decide_claim(claim, minutes=MINUTES, ledger=":memory:")
+    assert str(raised.value).endswith(f"{value!r} is not an ISO 8601 timestamp; it holds {name}, not ASCII, which may "
+                                      "look like the character meant: type it again"), raised.value

@@ -14,7 +14,7 @@ from ..calendar import (MINUTES_PER_DAY, OUTSIDE_YEARS, WIDEN_MINUTES, calendar_
                         month_problem, service_months, supported_date, written_as_month)
 from ..distributed import (HELPER_TASKS, NOT_A_SCHEDULER, allow_forked_helper, end_early_helper, fork_helper_early,
                            forked_helper_allowed, is_web_address, too_many_workers)  # too_many_workers: the bound's one home (the API's workers= has it too)
-from ..errors import ArgumentError, SlapolicyError, UsageError, missing_extra
+from ..errors import ArgumentError, SlapolicyError, UsageError, lookalike_note, missing_extra
 from ..files import OUTPUT_FULL, not_utf8, not_utf8_account, not_utf8_path, typed_number
 from ..parquet_footer import accounts_in_span, one_account_each
 from ..reports.text import nothing_to_evaluate, render_claim, render_evaluations, render_replay
@@ -45,7 +45,8 @@ def _timestamp(value: str) -> dt.datetime:
     try:
         now = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not an ISO 8601 timestamp (e.g. 2024-04-08T10:00+08:00)") from None
+        raise argparse.ArgumentTypeError(f"{value!r} is not an ISO 8601 timestamp (e.g. 2024-04-08T10:00+08:00)"
+                                         f"{lookalike_note(value)}") from None
     if now.tzinfo is None:
         raise argparse.ArgumentTypeError(f"{value!r} needs a UTC offset (e.g. 2024-04-08T10:00+08:00)")
 

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, lookalike_note
 from .problems import MAX_REPORTED, Problems, _line, _report
 
 
@@ -318,7 +318,9 @@ def parse_timestamp(value, timezone: str, where: str = "") -> tuple[dt.datetime,
         try:
             stamp = dt.datetime.fromisoformat(value.strip().replace("z", "Z"))
         except ValueError:
-            refuse("is not an ISO 8601 timestamp")
+            # a character that looks like a digit, a hyphen or a colon (U+2011, U+2236: a word processor's) is named,
+            # as a month's or a date's is (calendar.month_problem): the text shown looks like a timestamp
+            refuse(f"is not an ISO 8601 timestamp{lookalike_note(value)}")
     else:
         refuse("is not an ISO 8601 timestamp")
     if stamp.tzinfo is None:
