@@ -555,7 +555,7 @@ def accounts_meant(unknown: list, minutes, service_month, policy, billing) -> st
     # Minutes handed over in memory (a list of rows, a table; a request's inline rows) are at hand, and bounded by the
     # caller's memory (serve's by --max-body): read whole, their names of the month are compared in spelling too, as
     # a Parquet file's row groups' are. A file of text is not read whole again for it.
-    in_memory = minutes is not None and not isinstance(minutes, (str, Path))
+    in_memory = minutes is not None and held_in_memory(minutes)
     if minutes is not None:
         try:
             read = read_minutes(minutes, [service_month], [policy], accounts=None if in_memory else
