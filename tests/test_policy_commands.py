@@ -339,7 +339,8 @@ def test_a_count_of_days_or_months_amended_without_its_provisions_words_is_warne
     # The standard raised with §2.2's words, its description left: "met when availability is 99.5 % or more"
     ([('value: "99.5%"\n    met_when: at_least', 'value: "99.9%"\n    met_when: at_least'),
       ("than 99.5% (the", "than 99.9% (the")],
-     "availability.standard", "99.5%", "availability.standard is 99.9%", ("99.5 % or more", "99.9 % or more")),
+     # quoted as written, "99.5 %": it said "99.5%", which a search of the file for it did not find
+     "availability.standard", "99.5 %", "availability.standard is 99.9%", ("99.5 % or more", "99.9 % or more")),
     # The claim window made 90 days with §3.2(2)'s words: "At the end of the 60th calendar day after the Service Month"
     ([("calendar_days_after_end: 60", "calendar_days_after_end: 90"), ("(60) calendar days", "(90) calendar days")],
      "claims.window_closes", "60", "claims.window_closes.calendar_days_after_end is 90", ("60th", "90th")),
@@ -364,6 +365,7 @@ def test_a_setting_amended_without_its_own_description_is_warned_of(cli, tmp_pat
     assert [row for row in result.out.splitlines() if "words-disagree" in row] == [
         f"{path}:{line}:{column}: warning words-disagree the description of {setting} says {says}, but {value}: amend "
         "the description with the setting (`render` prints it beside the setting, as what it means)"]
+    assert says in lines[line - 1]  # the quote is the file's own words
     # The description amended with it: nothing to say.
     path.write_text(text.replace(*described))
     assert "words-disagree" not in cli("validate", path).out
@@ -498,7 +500,8 @@ def test_words_typed_in_full_width_state_the_numbers_they_show():
 
     text = "Less than 99% but equal to or higher than 95％: ２５% of Monthly Service Fee"
     assert _said("95%", False, text) is None and _said("25%", False, text) is None
-    assert _said("30%", False, text) == "99% and 95% and 25%"
+    # quoted as typed, full width and all: a search of the file for "95%" would not find "95％"
+    assert _said("30%", False, text) == "99% and 95％ and ２５%"
     assert [(amount, role) for amount, _, role in _tier_said(text)] == [
         (Decimal("99"), "below"), (Decimal("95"), "at_least"), (Decimal("25"), "credit")]
 
@@ -511,7 +514,7 @@ def test_words_that_write_per_cent_state_the_percentage_they_name(written):
     from slapolicy.policy.lint import _said, _tier_said
 
     text = f"shall not be less than {written} (the Service Availability Standard)"
-    assert _said("99.9%", False, text) == "99.5%"
+    assert _said("99.9%", False, text) == written  # quoted as written, not as "99.5%", which a search would miss
     assert _said("99.5%", False, text) is None
     tier = f"Less than {written} but equal to or higher than 99 percent: 10 per cent of Monthly Service Fee"
     assert [(amount, role) for amount, _, role in _tier_said(tier)] == [
@@ -540,12 +543,12 @@ def test_a_tier_and_a_provision_whose_words_write_per_cent_are_warned_of_when_th
     tier = next(i for i, row in enumerate(rows, 1) if "Less than 99.5 per cent: 50 per cent" in row)
     provision = rows.index('  - ref: "§2.2"') + 3
     warned = [row for row in cli("validate", path).out.splitlines() if "words-disagree" in row]
-    assert f"{path}:{tier}:14: warning words-disagree compensation tier 3 (< 99.9%) says 99.5% and 50%, but its upper " \
-           "bound is 99.9%: amend the words with the setting, or the setting with the words" in warned
+    assert f"{path}:{tier}:14: warning words-disagree compensation tier 3 (< 99.9%) says 99.5 per cent and 50 per cent, " \
+           "but its upper bound is 99.9%: amend the words with the setting, or the setting with the words" in warned
     path.write_text(text.replace('value: "99.5%"\n    met_when', 'value: "99.9%"\n    met_when'))
-    assert f"{path}:{provision}:11: warning words-disagree provision §2.2 says 99.5%, but availability.standard, which " \
-           "applies it (applied_by), is 99.9%: amend the words with the setting, or the setting with the words" in \
-           cli("validate", path).out.splitlines()
+    assert f"{path}:{provision}:11: warning words-disagree provision §2.2 says 99.5 percent, but availability.standard, " \
+           "which applies it (applied_by), is 99.9%: amend the words with the setting, or the setting with the words" \
+           in cli("validate", path).out.splitlines()
 
 
 @pytest.mark.parametrize("old, new, warned, amended", [

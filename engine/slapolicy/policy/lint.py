@@ -663,20 +663,38 @@ def _said(value: str, whole: bool, text: str) -> str | None:
     """The numbers of ``text`` of the kind ``value`` is, when ``value`` is not among them (None: it is, or the text
     states none of that kind, or ``value`` is of no kind compared: only percentages, and whole numbers where
     ``whole``: a parameter's, a count of days)."""
-    text = as_digits(text)
+    read = as_digits(text)
     if re.fullmatch(r"[0-9]+(\.[0-9]+)?%", value):
-        stated = [Decimal(n) for n in _PERCENTS.findall(text)]
-        shown = [f"{n}%" for n in _PERCENTS.findall(text)]
+        found = list(_PERCENTS.finditer(read))
         wanted = Decimal(value[:-1])
     elif whole and re.fullmatch(r"[0-9]+", value):
-        stated = [Decimal(n.replace(",", "")) for n in _NUMBERS.findall(text)]
-        shown = _NUMBERS.findall(text)
+        found = list(_NUMBERS.finditer(read))
         wanted = Decimal(value)
     else:
         return None
+    stated = [Decimal(match[1].replace(",", "")) for match in found]
     if not stated or wanted in stated:
         return None
-    return " and ".join(dict.fromkeys(shown))
+    # quoted as the words write them ("99.5 %", "99.5 per cent", "９５%"): a search of the file for the quote finds them
+    return " and ".join(dict.fromkeys(as_written(text, match) for match in found))
+
+
+def as_written(text: str, match: re.Match) -> str:
+    """The characters of ``text`` that ``match`` (a match in :func:`as_digits` of ``text``) matched, as ``text`` writes
+    them: a warning that quoted "99.5%" for words written "99.5 %" or "99.5 per cent" sent a search of the file for the
+    quote to nothing. Each character normalized alone gives the offsets; where that is not how the whole text
+    normalizes (a character composed with the next), or the match begins or ends inside one character's expansion,
+    the match as read."""
+    ends, read = [0], ""
+    for char in text:
+        read += as_digits(char)
+        ends.append(len(read))
+    if read != match.string:
+        return match[0]
+    try:
+        return text[ends.index(match.start()):ends.index(match.end())]
+    except ValueError:
+        return match[0]
 
 
 def lint_policy(policy, run_examples: bool = True) -> list[Diagnostic]:
