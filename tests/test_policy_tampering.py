@@ -289,6 +289,44 @@ def test_publish_killed_before_it_recorded_the_version_says_how_to_finish_it_whe
     assert " error already-published this draft is published already, as " in cli("publish", family, draft).out
 
 
+def test_every_command_says_an_unrecorded_version_is_an_unfinished_publish_of_its_draft(cli, family):
+    # The state a publish killed between placing the version's file and recording it leaves (the test above makes it
+    # with kill -9): `publish` run again said so (publish-unfinished), but validate, versions, evaluate and render
+    # said only "unlocked … publish drafts with `slapolicy publish …`, or record this file with `slapolicy lock …`",
+    # neither naming the draft nor the half-done publish, nor that removing the file is the other way out.
+    from slapolicy.policy.publish import published_text
+
+    draft = amendment(family, effective="2099-06-01",
+                      edits=[("make harassing phone calls", "make friendly phone calls")])
+    version = family / "2099-06-01.yaml"
+    version.write_bytes(published_text(draft.read_text()).encode())
+    (family / "drafts" / "a-draft-of-other-words.yaml").write_text(draft.read_text().replace("friendly", "kind"))
+    before = snapshot(family)
+    said = (f"{version}:1:1: error unlocked published version not recorded in versions.lock: the draft {draft} was "
+            f"being published as this file when that publish stopped before recording it in versions.lock (its process "
+            "killed, or the machine losing power): the file holds the bytes publish writes of that draft. Finish the "
+            f"publication with `slapolicy lock {family}`, which checks it as publish does and records it, or remove the "
+            f"file (rm {version}) and publish again")
+    validated = cli("validate", family)
+    assert validated.code == 1 and [row for row in validated.out.splitlines() if " error " in row] == [said]
+    assert said in cli("validate", version).out.splitlines()
+    from conftest import REPO
+
+    for command in (["versions", family], ["render", version],
+                    ["evaluate", family, "--month", "2019-03", "--minutes", REPO / "examples" / "ccc" / "minutes.csv"]):
+        result = cli(*command)
+        assert result.code == 1 and said in result.err.splitlines(), (command, result.err)
+    assert snapshot(family) == before
+    # A byte more than publish writes of the draft: a file copied in by hand, said as before.
+    version.write_bytes(version.read_bytes() + b"# edited\n")
+    assert " error unlocked published version not recorded in versions.lock: publish drafts with `slapolicy publish " \
+           in cli("validate", family).out
+    # Finished as told: recorded, and nothing to say.
+    version.write_bytes(published_text(draft.read_text()).encode())
+    assert cli("lock", family).out == f"{locked_line(version)}\n"
+    assert " error " not in cli("validate", family).out
+
+
 @pytest.mark.slow
 def test_a_published_version_and_its_lock_are_readable_by_everyone_the_umask_allows(cli, family):
     """Before: both were made by tempfile.mkstemp, mode 0600: a service running as another user could not read

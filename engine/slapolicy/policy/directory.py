@@ -501,7 +501,12 @@ class PolicyDirectory:
                           f"the published file instead (cp {shell_word(same)} {shell_word(draft)})")
 
     def drafts(self) -> list[Path]:
-        return sorted((self.path / "drafts").glob("*.yaml"))
+        return self.drafts_of(self.path)
+
+    @staticmethod
+    def drafts_of(family: Path) -> list[Path]:
+        """The drafts of the family ``family``: its drafts/' YAML files, by name."""
+        return sorted((Path(family) / "drafts").glob("*.yaml"))
 
     def read_lock(self) -> dict[str, str]:
         return read_lock(self.path)

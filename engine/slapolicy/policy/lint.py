@@ -897,6 +897,13 @@ def lock_problem(family: Path, file: Path, content: bytes | None, lock: dict, mo
                           f"published version not recorded: there is no {LOCK_FILE} in {family}; "
                           "restore it if it was deleted, or start the lock of a family never locked with "
                           f"`slapolicy lock --new {shell_word(family)}`")
+    if recorded is None and content is not None:
+        from .publish import unfinished_draft, unfinished_said  # late: publish imports this module
+
+        if (draft := unfinished_draft(family, content)) is not None:
+            return Diagnostic(str(file), 1, 1, "error", "unlocked",
+                              f"published version not recorded in {LOCK_FILE}: the draft {draft} was being published "
+                              f"as this file {unfinished_said(file, 'that draft')}")
     if recorded is None:
         return Diagnostic(str(file), 1, 1, "error", "unlocked",
                           f"published version not recorded in {LOCK_FILE}: publish drafts with `slapolicy publish "

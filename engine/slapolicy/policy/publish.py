@@ -467,12 +467,33 @@ def publish_unfinished(directory: PolicyDirectory, policy, raw: bytes) -> Diagno
     except (PolicyError, FileProblem, ValueError, UnicodeDecodeError, OSError):
         return None  # a lock that cannot be read, a file gone meanwhile: the family's own errors say it
     return policy.doc.diagnostic(("effective_from",), "publish-unfinished",
-                                 f"this draft was being published as {target} when that publish stopped before "
-                                 f"recording it in {LOCK_FILE} (its process killed, or the machine losing power): the "
-                                 "file holds the bytes publish writes of this draft. Finish the publication with "
-                                 f"`slapolicy lock {shell_word(directory.path)}`, which checks it as publish does and "
-                                 f"records it, or remove the file (rm {shell_word(target)}) and publish again; nothing "
-                                 "was written")
+                                 f"this draft was being published as {target} {unfinished_said(target, 'this draft')}; "
+                                 "nothing was written")
+
+
+def unfinished_said(target: Path, draft: str) -> str:
+    """What a publish of ``draft`` (its words: "this draft", or its path) stopped between placing ``target`` and
+    recording it left, and the two ways out: said by `publish` run again (:func:`publish_unfinished`) and by every
+    other command, at the unrecorded file (lint.lock_problem, :func:`unfinished_draft`), in these words."""
+    family = shell_word(target.parent)
+    return (f"when that publish stopped before recording it in {LOCK_FILE} (its process killed, or the machine losing "
+            f"power): the file holds the bytes publish writes of {draft}. Finish the publication with `slapolicy lock "
+            f"{family}`, which checks it as publish does and records it, or remove the file (rm {shell_word(target)}) "
+            "and publish again")
+
+
+def unfinished_draft(family: Path, content: bytes) -> Path | None:
+    """The draft of ``family``'s drafts/ whose bytes as `publish` writes them are ``content`` (a version file its lock
+    does not record), or None: that file is what a publish of the draft stopped before recording it left, and every
+    command other than `publish` said only "unlocked … record this file with slapolicy lock". The first, by name, of
+    drafts saying the same."""
+    for draft in PolicyDirectory.drafts_of(family):
+        try:
+            if published_text(read_limited(draft, "policy file", MAX_POLICY_BYTES).decode("utf-8-sig")).encode("utf-8") == content:
+                return draft
+        except (FileProblem, OSError, ValueError, UnicodeDecodeError):
+            continue  # a draft unreadable, not YAML: not the one published
+    return None
 
 
 def published_as(directory: PolicyDirectory, raw: bytes):
