@@ -258,6 +258,7 @@ def test_publish_and_lock_in_a_read_only_directory_write_nothing_and_say_why(cli
     assert snapshot(family) == before
 
 
+@pytest.mark.slow  # starts a Python process of its own (0.7 s)
 def test_publish_killed_before_it_recorded_the_version_says_how_to_finish_it_when_run_again(cli, family):
     # `publish` killed (kill -9, the machine losing power) after the version's file was placed and before versions.lock
     # recorded it: every command stops at the version unrecorded (unlocked), as it must. Run again, publish refused
