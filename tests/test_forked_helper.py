@@ -160,15 +160,18 @@ def test_results_larger_than_a_pipe_that_cannot_be_widened_come_back_whole(helpe
     assert PARENT in pids and len(pids) == 2
 
 
-def test_while_results_wait_for_work_here_the_helper_takes_the_tasks(helper):
+def test_while_results_wait_for_work_here_the_helper_takes_the_tasks(helper, tmp_path):
     """``pending``: results handed on whose work (the evaluation of the accounts settled) still waits in this process,
-    which its GIL does: its thread takes no task while they are BACKLOG or more, and the helper takes them."""
+    which its GIL does: its thread takes no task while they are BACKLOG or more, and the helper takes them. The tasks
+    take no pause (a thread here that took them would take nearly all), and without a backlog each side's waits for
+    the other's (``both_sides``): 0.2 s of pauses in the fast loop before."""
     from slapolicy.distributed import BACKLOG, Runner
 
-    results = Runner().map(where, range(20), threads=True, helper=True, pending=lambda: BACKLOG)
+    results = Runner().map(met, range(20), threads=True, helper=True, pending=lambda: BACKLOG)
     assert [index for index, _ in results] == list(range(20))
     assert PARENT not in {pid for _, pid in results}
-    results = Runner().map(where, range(20), threads=True, helper=True, pending=lambda: 0)
+    with both_sides(tmp_path):
+        results = Runner().map(met, range(20), threads=True, helper=True, pending=lambda: 0)
     assert PARENT in {pid for _, pid in results}
 
 
