@@ -727,6 +727,7 @@ print(asked, said, flush=True)
 """
 
 
+@pytest.mark.slow  # a Python process of its own that imports pyarrow: 0.15-0.23 s each in three runs of the fast loop
 @pytest.mark.parametrize("where", ["<frozen importlib._bootstrap_external>", "finder.py"],
                          ids=["in-the-machinery", "in-a-finder"])
 def test_a_ctrl_c_while_pyarrow_looks_for_pandas_is_raised_once_the_look_is_over(where):
