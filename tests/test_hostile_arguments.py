@@ -695,3 +695,30 @@ def test_the_api_refuses_a_web_address_as_the_scheduler_s(tmp_path):
     with pytest.raises(ArgumentError) as raised:
         Engine(POLICIES).evaluate(minutes=MINUTES, month="2019-03", dask="https://h:8787/status")
     assert str(raised.value) == f"dask='https://h:8787/status' {DASHBOARD}"
+
+
+NOT_USABLE = "give it as `dask scheduler` prints it (Scheduler at: tcp://HOST:8786)"
+
+
+@pytest.mark.slow  # loads distributed
+@pytest.mark.parametrize("address, why", [
+    ("tcp://127.0.0.1:abc", "ValueError: invalid literal for int() with base 10: 'abc'"),
+    ("foo://127.0.0.1:8786", "ValueError: unknown address scheme 'foo'"),
+    ("127.0.0.1", "ValueError: missing port number in address '127.0.0.1'")])
+@pytest.mark.parametrize("argv", [
+    ["evaluate", POLICIES, "--minutes", MINUTES, "--month", "2019-03"],
+    ["claim", POLICIES, CLAIM, "--minutes", MINUTES, "--billing", BILLING, "--now", NOW, "--ledger", "LEDGER"]],
+    ids=["evaluate", "claim"])
+def test_an_address_distributed_cannot_use_is_said_at_once(cli, tmp_path, argv, address, why):
+    # 'internal error, please report it: ValueError: …', exit 3, after ~40 s of the half-made client closing itself
+    # at exit (Client.__del__), and its 'IO loop' thread left running in the process meanwhile
+    import threading
+
+    argv = [tmp_path / "ledger.sqlite" if a == "LEDGER" else a for a in argv]
+    result = cli(*argv, "--dask", address)
+    assert (result.code, result.out) == (1, "")
+    assert result.err.startswith(f"slapolicy: the Dask scheduler's address {address!r} is not one a Dask client can "
+                                 f"use ({why}"), result.err
+    assert result.err.endswith(f"): {NOT_USABLE}\n"), result.err
+    assert list(tmp_path.iterdir()) == []
+    assert [t.name for t in threading.enumerate() if t.name == "IO loop"] == []

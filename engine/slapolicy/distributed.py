@@ -404,6 +404,14 @@ class Runner:
                 except (OSError, TimeoutError) as exc:
                     _close_client(client)
                     raise SchedulerUnavailable(f"cannot reach the Dask scheduler at {self.address}: {exc}") from None
+                except Exception as exc:
+                    # An address distributed cannot use ('tcp://host:abc', 'foo://', a host without its port, 'tls://'
+                    # without a TLS configuration): it was 'internal error, please report it', exit 3, after 40 s of
+                    # the half-made client closing itself at exit.
+                    _close_client(client)
+                    raise ArgumentError(f"the Dask scheduler's address {self.address!r} is not one a Dask client can "
+                                        f"use ({type(exc).__name__}: {exc}): give it as `dask scheduler` prints it "
+                                        "(Scheduler at: tcp://HOST:8786)") from None
                 try:
                     _check_workers(client, self.address)
                 except BaseException:
