@@ -130,6 +130,12 @@ def decided_claims(ledger, family: Path, shas, policy, today: dt.date) -> str | 
             f"decided, and `slapolicy audit {shell_word(ledger)} --policies {shell_word(family)}` shows each against a decision made now")
 
 
+def published_bytes(raw: bytes) -> bytes:
+    """The bytes `publish` writes of a draft's bytes ``raw`` (UTF-8, a BOM dropped): :func:`published_text`, encoded.
+    What a version file is compared with to find the draft it was published from."""
+    return published_text(raw.decode("utf-8-sig")).encode("utf-8")
+
+
 def published_text(text: str) -> str:
     """The draft's text with its top-level ``status`` set to ``published``, its lines ended by LF, and a line end at
     its end; every other byte kept.
@@ -401,7 +407,7 @@ def _checked_draft(policy_dir, draft, retroactive: bool = False, today: dt.date 
             return _Checked(None, [unfinished], policy, directory, today, decided)
         again = published_already(directory, policy, raw)
         return _Checked(None, [again] if again else sorted(set(found)), policy, directory, today, decided)
-    content = published_text(raw.decode("utf-8-sig")).encode("utf-8")
+    content = published_bytes(raw)
     if (rewritten := says_the_same(raw, content, path)) is not None:
         return _Checked(None, sorted(set(found + [rewritten])), policy, directory, today, decided)
     return _Checked(content, sorted(set(found)), policy, directory, today, decided)
@@ -461,7 +467,7 @@ def publish_unfinished(directory: PolicyDirectory, policy, raw: bytes) -> Diagno
     try:
         if target.name in directory.read_lock() or target.is_symlink() or not target.is_file():
             return None
-        content = published_text(raw.decode("utf-8-sig")).encode("utf-8")
+        content = published_bytes(raw)
         if read_limited(target, "policy file", MAX_POLICY_BYTES) != content:
             return None
     except (PolicyError, FileProblem, ValueError, UnicodeDecodeError, OSError):
@@ -489,7 +495,7 @@ def unfinished_draft(family: Path, content: bytes) -> Path | None:
     drafts saying the same."""
     for draft in PolicyDirectory.drafts_of(family):
         try:
-            if published_text(read_limited(draft, "policy file", MAX_POLICY_BYTES).decode("utf-8-sig")).encode("utf-8") == content:
+            if published_bytes(read_limited(draft, "policy file", MAX_POLICY_BYTES)) == content:
                 return draft
         except (FileProblem, OSError, ValueError, UnicodeDecodeError):
             continue  # a draft unreadable, not YAML: not the one published
@@ -500,7 +506,7 @@ def published_as(directory: PolicyDirectory, raw: bytes):
     """The published version of ``directory`` whose bytes are what `publish` writes of the draft ``raw``, or None:
     the draft is that version, published already (and kept in drafts/, as publish leaves it)."""
     try:
-        digest = hashlib.sha256(published_text(raw.decode("utf-8-sig")).encode("utf-8")).hexdigest()
+        digest = hashlib.sha256(published_bytes(raw)).hexdigest()
     except ValueError:
         return None
     return next((p for p in directory.versions if p.sha256 == digest), None)
